@@ -1,0 +1,49 @@
+# Parley — make targets. `make` alone lists them.
+GO        ?= go
+PKGS      := ./...
+BIN       := bin/parley
+# Fuzz time per target for `make fuzz`.
+FUZZTIME  ?= 20s
+
+.DEFAULT_GOAL := help
+
+.PHONY: help build run test test-short bench fuzz lint fmt-check vet staticcheck check-clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/parley
+	$(GO) build -o $(BIN) ./cmd/parley
+
+run: build ## run Parley on 127.0.0.1:8080 with data in ./parley-data
+	./$(BIN)
+
+test: ## run every test with the race detector
+	$(GO) test -race -count=1 -timeout 9m $(PKGS)
+
+test-short: ## run the tests without the race detector
+	$(GO) test -count=1 $(PKGS)
+
+bench: ## run the benchmarks and write bench/results/latest.md
+	$(GO) run ./bench/cmd/parley-bench -out bench/results/latest.md
+
+fuzz: ## run each fuzz target for FUZZTIME
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+vet: ## go vet
+	$(GO) vet $(PKGS)
+
+fmt-check: ## fail if gofmt would change a file
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+
+staticcheck: ## staticcheck (installed through the module proxy)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+
+lint: fmt-check vet staticcheck ## gofmt, go vet and staticcheck
+
+check-clean: ## go mod tidy leaves no diff
+	$(GO) mod tidy && git diff --exit-code go.mod go.sum

@@ -1,0 +1,267 @@
+package actors
+
+import (
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/parleyhq/parley/engine"
+)
+
+// ErrResync is returned by Subscribe when the requested resume point is
+// older than the recent-event buffer: the client must reload over REST.
+var ErrResync = errors.New("actors: resume point too old, resync")
+
+// Envelope is a published event with its sequence number in its
+// workspace's stream.
+type Envelope struct {
+	Seq   uint64
+	Event engine.Event
+
+	once sync.Once
+	js   []byte
+}
+
+// JSON returns the wire form of the envelope, encoded once however many
+// subscribers it goes to: {"seq", "type", "workspace_id",
+// "conversation_id", "data": {...}}.
+func (e *Envelope) JSON() []byte {
+	e.once.Do(func() {
+		type data struct {
+			Conversation *engine.Conversation `json:"conversation,omitempty"`
+			Message      *engine.Message      `json:"message,omitempty"`
+		}
+		v := struct {
+			Seq            uint64           `json:"seq"`
+			Type           engine.EventType `json:"type"`
+			WorkspaceID    engine.ID        `json:"workspace_id"`
+			ConversationID engine.ID        `json:"conversation_id"`
+			At             time.Time        `json:"at"`
+			Data           data             `json:"data"`
+		}{e.Seq, e.Event.Type, e.Event.WorkspaceID, e.Event.ConversationID, e.Event.At,
+			data{e.Event.Conversation, e.Event.Message}}
+		e.js, _ = json.Marshal(v) // plain structs of strings, numbers and times: cannot fail
+	})
+	return e.js
+}
+
+// Filter selects the events a subscriber receives; empty fields match
+// everything.
+type Filter struct {
+	Channel        engine.Channel
+	Folder         engine.Folder
+	AssigneeID     string
+	ConversationID engine.ID
+}
+
+func (f *Filter) match(ev *engine.Event) bool {
+	if f.ConversationID != engine.ZeroID && ev.ConversationID != f.ConversationID {
+		return false
+	}
+	c := ev.Conversation
+	if c == nil {
+		return f.Channel == "" && f.Folder == "" && f.AssigneeID == ""
+	}
+	return (f.Channel == "" || c.Channel == f.Channel) &&
+		(f.Folder == "" || c.Folder == f.Folder) &&
+		(f.AssigneeID == "" || c.AssigneeID == f.AssigneeID)
+}
+
+// Close reasons of a subscription.
+const (
+	CloseSlow     = "slow consumer"
+	CloseShutdown = "shutdown"
+	CloseClient   = "closed by client"
+)
+
+// Subscription receives the events of one workspace that match its
+// filter. C is closed when the subscription ends; Reason then says why.
+type Subscription struct {
+	C      <-chan *Envelope
+	c      chan *Envelope
+	filter Filter
+	st     *stream
+
+	mu     sync.Mutex
+	reason string
+}
+
+// Reason says why the subscription was closed ("" while open).
+func (s *Subscription) Reason() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reason
+}
+
+// Close ends the subscription.
+func (s *Subscription) Close() { s.st.remove(s, CloseClient) }
+
+type stream struct {
+	mu   sync.Mutex
+	seq  uint64
+	ring []*Envelope // ring[seq % len] holds event seq
+	subs map[*Subscription]struct{}
+}
+
+func (st *stream) remove(s *Subscription, reason string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.removeLocked(s, reason)
+}
+
+func (st *stream) removeLocked(s *Subscription, reason string) {
+	if _, ok := st.subs[s]; !ok {
+		return
+	}
+	delete(st.subs, s)
+	s.mu.Lock()
+	s.reason = reason
+	s.mu.Unlock()
+	close(s.c)
+}
+
+// Broadcaster numbers events per workspace within a server epoch, keeps
+// the most recent ones for resume, and fans them out to subscribers
+// without ever blocking the publisher: a subscriber whose queue is full is
+// closed with CloseSlow.
+type Broadcaster struct {
+	epoch    string
+	ringSize int
+	queue    int
+	onSlow   func()
+
+	mu      sync.RWMutex
+	streams map[engine.ID]*stream
+	closed  bool
+}
+
+// NewBroadcaster returns a broadcaster for epoch keeping ringSize recent
+// events per workspace and queueing at most queue events per subscriber.
+func NewBroadcaster(epoch string, ringSize, queue int) *Broadcaster {
+	return &Broadcaster{epoch: epoch, ringSize: ringSize, queue: queue, streams: map[engine.ID]*stream{}}
+}
+
+// Epoch identifies this server run; seqs from another epoch mean nothing.
+func (b *Broadcaster) Epoch() string { return b.epoch }
+
+func (b *Broadcaster) stream(ws engine.ID) *stream {
+	b.mu.RLock()
+	st := b.streams[ws]
+	b.mu.RUnlock()
+	if st != nil {
+		return st
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if st = b.streams[ws]; st == nil {
+		st = &stream{ring: make([]*Envelope, b.ringSize), subs: map[*Subscription]struct{}{}}
+		b.streams[ws] = st
+	}
+	return st
+}
+
+// Publish numbers the events and delivers them to matching subscribers.
+func (b *Broadcaster) Publish(events []engine.Event) {
+	for i := range events {
+		ev := events[i]
+		st := b.stream(ev.WorkspaceID)
+		st.mu.Lock()
+		st.seq++
+		env := &Envelope{Seq: st.seq, Event: ev}
+		st.ring[st.seq%uint64(len(st.ring))] = env
+		for s := range st.subs {
+			if !s.filter.match(&ev) {
+				continue
+			}
+			select {
+			case s.c <- env:
+			default:
+				st.removeLocked(s, CloseSlow)
+				if b.onSlow != nil {
+					b.onSlow()
+				}
+			}
+		}
+		st.mu.Unlock()
+	}
+}
+
+// LastSeq returns the seq of the newest event of a workspace.
+func (b *Broadcaster) LastSeq(ws engine.ID) uint64 {
+	st := b.stream(ws)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.seq
+}
+
+// Subscribe registers a subscriber to workspace ws. With resume set, the
+// events after seq *resume that match the filter are returned to be sent
+// first, in order, with nothing lost between them and the live events; if
+// the buffer no longer holds them, ErrResync.
+func (b *Broadcaster) Subscribe(ws engine.ID, f Filter, resume *uint64) (*Subscription, []*Envelope, error) {
+	st := b.stream(ws)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var replay []*Envelope
+	if resume != nil {
+		from := *resume
+		if from > st.seq {
+			return nil, nil, ErrResync // a seq from another epoch
+		}
+		oldest := uint64(1)
+		if st.seq > uint64(len(st.ring)) {
+			oldest = st.seq - uint64(len(st.ring)) + 1
+		}
+		if from+1 < oldest {
+			return nil, nil, ErrResync
+		}
+		for seq := from + 1; seq <= st.seq; seq++ {
+			env := st.ring[seq%uint64(len(st.ring))]
+			if f.match(&env.Event) {
+				replay = append(replay, env)
+			}
+		}
+	}
+	b.mu.RLock()
+	closed := b.closed
+	b.mu.RUnlock()
+	if closed {
+		return nil, nil, ErrShuttingDown
+	}
+	c := make(chan *Envelope, b.queue)
+	s := &Subscription{C: c, c: c, filter: f, st: st}
+	st.subs[s] = struct{}{}
+	return s, replay, nil
+}
+
+// Subscribers counts live subscriptions.
+func (b *Broadcaster) Subscribers() int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	n := 0
+	for _, st := range b.streams {
+		st.mu.Lock()
+		n += len(st.subs)
+		st.mu.Unlock()
+	}
+	return n
+}
+
+// Close ends every subscription with CloseShutdown.
+func (b *Broadcaster) Close() {
+	b.mu.Lock()
+	b.closed = true
+	streams := make([]*stream, 0, len(b.streams))
+	for _, st := range b.streams {
+		streams = append(streams, st)
+	}
+	b.mu.Unlock()
+	for _, st := range streams {
+		st.mu.Lock()
+		for s := range st.subs {
+			st.removeLocked(s, CloseShutdown)
+		}
+		st.mu.Unlock()
+	}
+}

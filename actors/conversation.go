@@ -1,0 +1,482 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/persistence"
+)
+
+// Messages understood by a conversation actor. Each carries its own reply
+// channel (buffered, so the actor never blocks on a caller that left).
+
+type ingestMsg struct {
+	items []ingestItem
+	reply chan []IngestResult
+}
+
+type ingestItem struct {
+	in     *engine.Inbound
+	thread pendingThread
+}
+
+type commandMsg struct {
+	cmd   engine.Command
+	reply chan commandReply
+}
+
+type commandReply struct {
+	res engine.Result
+	err error
+}
+
+type statusMsg struct {
+	report engine.StatusReport
+	seq    uint64
+	reply  chan error
+}
+
+type timerMsg struct {
+	t    persistence.Timer
+	done chan error
+}
+
+// deliveryMsg is the courier's report on one send.
+type deliveryMsg struct {
+	seq   uint64
+	extID string
+	err   *SendError
+	done  chan struct{} // closed when handled; may be nil
+}
+
+type aiReplyMsg struct {
+	req engine.AIRequest
+	ans AIAnswer
+}
+
+// panicMsg makes the actor panic; tests use it to prove supervision.
+type panicMsg struct{ reply chan error }
+
+// conversationActor owns one conversation. Its state is the header as last
+// committed; the message log stays in Pebble.
+type conversationActor struct {
+	rt      *Runtime
+	ws, id  engine.ID
+	e       *entry
+	conv    *engine.Conversation // nil: no such conversation on disk
+	loadErr error
+}
+
+func (rt *Runtime) conversationProps(ws, id engine.ID, e *entry) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &conversationActor{rt: rt, ws: ws, id: id, e: e}
+	}, actor.WithSupervisor(rt.supervisor))
+}
+
+// Receive handles one message. A panic answers the caller with
+// ErrActorFailed and then escalates to the supervisor, which restarts the
+// actor: the new instance reloads its state from disk.
+func (a *conversationActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.load()
+		return
+	case *actor.Restarting, *actor.Stopping, *actor.Stopped:
+		return
+	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *aiReplyMsg, *panicMsg:
+		defer a.e.pending.Add(-1)
+		defer func() {
+			if r := recover(); r != nil {
+				a.rt.log.Error("Conversation actor panicked; restarting from disk",
+					"conversation", a.id, "panic", r)
+				a.fail(msg, ErrActorFailed)
+				panic(r)
+			}
+		}()
+		a.handle(msg)
+	}
+}
+
+func (a *conversationActor) load() {
+	c, err := a.rt.store.Conversation(a.ws, a.id)
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+		a.conv, a.loadErr = nil, nil
+	case err != nil:
+		a.conv, a.loadErr = nil, err
+		a.rt.log.Error("Loading conversation", "conversation", a.id, "err", err)
+	default:
+		a.conv, a.loadErr = &c, nil
+	}
+}
+
+// fail answers msg's caller with err.
+func (a *conversationActor) fail(msg any, err error) {
+	switch m := msg.(type) {
+	case *ingestMsg:
+		res := make([]IngestResult, len(m.items))
+		for i := range res {
+			res[i].Err = err
+		}
+		a.rt.inflight.Add(-int64(len(m.items)))
+		m.reply <- res
+	case *commandMsg:
+		m.reply <- commandReply{err: err}
+	case *statusMsg:
+		m.reply <- err
+	case *timerMsg:
+		m.done <- err
+	case *deliveryMsg:
+		if m.done != nil {
+			close(m.done)
+		}
+	case *panicMsg:
+		m.reply <- err
+	}
+}
+
+func (a *conversationActor) handle(msg any) {
+	if a.loadErr != nil {
+		a.load() // a transient read error: try again
+		if a.loadErr != nil {
+			a.fail(msg, fmt.Errorf("loading conversation: %w", a.loadErr))
+			return
+		}
+	}
+	switch m := msg.(type) {
+	case *ingestMsg:
+		a.ingest(m)
+	case *commandMsg:
+		res, err := a.command(m.cmd)
+		m.reply <- commandReply{res, err}
+	case *statusMsg:
+		m.reply <- a.status(m)
+	case *timerMsg:
+		m.done <- a.timer(m.t)
+	case *deliveryMsg:
+		if err := a.delivery(m); err != nil {
+			a.rt.log.Error("Recording delivery", "conversation", a.id, "seq", m.seq, "err", err)
+		}
+		if m.done != nil {
+			close(m.done)
+		}
+	case *aiReplyMsg:
+		if err := a.aiReply(m); err != nil {
+			a.rt.log.Error("Recording AI reply", "conversation", a.id, "err", err)
+		}
+	case *panicMsg:
+		panic("conversation actor: panic requested")
+	}
+}
+
+// txn accumulates the rules applied for one actor message into one batch.
+type txn struct {
+	a       *conversationActor
+	b       *persistence.Batch
+	now     time.Time
+	old     *engine.Conversation
+	cur     engine.Conversation
+	created bool
+	changed map[uint64]engine.Message
+	events  []engine.Event
+	sends   []engine.Message
+	ask     *engine.AIRequest
+	timers  bool
+	post    []func() // run after a successful commit
+}
+
+func (a *conversationActor) begin() *txn {
+	t := &txn{a: a, b: a.rt.store.NewBatch(), now: a.rt.clock.Now(), old: a.conv}
+	if a.conv != nil {
+		t.cur = a.conv.Clone()
+	}
+	return t
+}
+
+func (t *txn) lookup(seq uint64) (engine.Message, bool) {
+	if m, ok := t.changed[seq]; ok {
+		return m, true
+	}
+	m, err := t.a.rt.store.Message(t.a.ws, t.a.id, seq)
+	return m, err == nil
+}
+
+func (t *txn) apply(cmd engine.Command) (engine.Result, error) {
+	res, err := engine.Apply(t.cur, cmd, t.now, t.a.rt.cfg.Settings, t.lookup)
+	if err != nil {
+		return res, err
+	}
+	t.cur = res.Conversation
+	if t.changed == nil {
+		t.changed = map[uint64]engine.Message{}
+	}
+	for i := range res.Messages {
+		m := &res.Messages[i]
+		t.changed[m.Seq] = *m
+		t.b.PutMessage(m, t.cur.Channel)
+	}
+	t.events = append(t.events, res.Events...)
+	for _, m := range res.Send {
+		t.b.PutOutbox(m.WorkspaceID, m.ConversationID, m.Seq)
+		t.sends = append(t.sends, m)
+	}
+	if res.AskAI != nil {
+		t.ask = res.AskAI
+	}
+	return res, nil
+}
+
+// commit writes the batch with the header and its indexes, and once it is
+// durable makes it the actor's state, publishes the events and starts the
+// slow work (sends, AI).
+func (t *txn) commit() error {
+	a := t.a
+	if t.cur.Deleted {
+		// DeleteConversation was added by the caller.
+	} else if t.cur.ID != engine.ZeroID {
+		t.b.PutConversation(t.old, &t.cur)
+		t.timers = t.old == nil || !t.old.AIResumesAt.Equal(t.cur.AIResumesAt) || !t.old.FollowUpAt.Equal(t.cur.FollowUpAt)
+	}
+	start := time.Now()
+	if err := a.rt.store.Commit(t.b); err != nil {
+		return fmt.Errorf("committing conversation %s: %w", a.id, err)
+	}
+	a.rt.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	if t.cur.Deleted {
+		a.conv = nil
+	} else if t.cur.ID != engine.ZeroID {
+		c := t.cur
+		a.conv = &c
+	}
+	if t.created {
+		a.rt.dir.committed(&t.cur)
+	}
+	for _, f := range t.post {
+		f()
+	}
+	a.rt.bc.Publish(t.events)
+	if t.timers {
+		a.rt.tk.kick()
+	}
+	for _, m := range t.sends {
+		a.rt.courier.enqueue(Outbound{Conversation: t.cur, Message: m})
+	}
+	if t.ask != nil && a.conv != nil {
+		a.rt.agents.submit(*t.ask)
+	}
+	return nil
+}
+
+func (t *txn) abort() { t.b.Close() }
+
+func (a *conversationActor) ingest(m *ingestMsg) {
+	defer a.rt.inflight.Add(-int64(len(m.items)))
+	results := make([]IngestResult, len(m.items))
+	t := a.begin()
+	seen := map[string]bool{}
+	for i, it := range m.items {
+		in := it.in
+		results[i].ConversationID = a.id
+		if seen[in.ChannelMessageID] {
+			results[i].Duplicate = true
+			continue
+		}
+		ref, dup, err := a.rt.store.LookupChannelMessage(a.ws, in.Channel, in.ChannelMessageID)
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		if dup {
+			results[i].Duplicate, results[i].Seq = true, ref.Seq
+			continue
+		}
+		seen[in.ChannelMessageID] = true
+		if t.cur.ID == engine.ZeroID {
+			t.create(in, it.thread)
+		}
+		res, err := t.apply(in.Command())
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		results[i].Seq = res.Messages[0].Seq
+	}
+	if err := t.commit(); err != nil {
+		t.abort()
+		for i := range results {
+			if results[i].Err == nil && !results[i].Duplicate {
+				results[i].Err = err
+			}
+		}
+		a.load() // the in-memory state was not changed; reload to be sure
+	}
+	m.reply <- results
+}
+
+// create starts a new conversation (and, for a new channel user, a new
+// contact) in this transaction.
+func (t *txn) create(in *engine.Inbound, th pendingThread) {
+	c := engine.NewConversation(t.a.id, t.a.ws, in.Channel, in.ChannelAccountID, th.contact, in.ExternalUserID, t.now)
+	c.ContactName = in.ContactName
+	t.cur, t.created = c, true
+	t.events = append(t.events, engine.Event{Type: engine.EventConversationCreated, WorkspaceID: t.a.ws,
+		ConversationID: t.a.id, At: t.now, Conversation: &c})
+	if th.newContact {
+		t.b.PutContact(nil, &engine.Contact{
+			ID: th.contact, WorkspaceID: t.a.ws, Profile: engine.Profile{Name: in.ContactName},
+			Identities: []engine.Identity{{Channel: in.Channel, ExternalID: in.ExternalUserID}},
+			Source:     engine.SourceChat, CreatedAt: t.now, UpdatedAt: t.now,
+		})
+	}
+}
+
+func (a *conversationActor) command(cmd engine.Command) (engine.Result, error) {
+	if a.conv == nil {
+		return engine.Result{}, ErrNotFound
+	}
+	t := a.begin()
+	res, err := t.apply(cmd)
+	if err != nil {
+		t.abort()
+		return engine.Result{}, err
+	}
+	if res.Conversation.Deleted {
+		ids, err := a.rt.store.ChannelMessageIDs(a.ws, a.id)
+		if err != nil {
+			t.abort()
+			return engine.Result{}, err
+		}
+		t.b.DeleteConversation(a.conv, ids)
+	}
+	if err := t.commit(); err != nil {
+		t.abort()
+		return engine.Result{}, err
+	}
+	return res, nil
+}
+
+func (a *conversationActor) status(m *statusMsg) error {
+	if a.conv == nil {
+		return nil // deleted since: nothing to update
+	}
+	t := a.begin()
+	r := m.report
+	if _, err := t.apply(engine.UpdateStatus{Seq: m.seq, Status: r.Status, At: r.At,
+		ErrorCode: r.ErrorCode, ErrorReason: r.ErrorReason}); err != nil {
+		t.abort()
+		if errors.Is(err, engine.ErrNoSuchMessage) {
+			return nil
+		}
+		return err
+	}
+	if err := t.commit(); err != nil {
+		t.abort()
+		return err
+	}
+	return nil
+}
+
+func (a *conversationActor) timer(tm persistence.Timer) error {
+	t := a.begin()
+	if a.conv != nil {
+		var cmd engine.Command = engine.AIResumeDue{Due: tm.Due}
+		if tm.Kind == persistence.TimerFollowUp {
+			cmd = engine.FollowUpDue{Due: tm.Due}
+		}
+		if _, err := t.apply(cmd); err != nil {
+			t.abort()
+			return err
+		}
+	}
+	// A timer whose deadline no longer matches the header is stale, and
+	// one that fired is spent (the header moved on): its entry goes.
+	if a.conv == nil || !timerDue(&t.cur, tm.Kind).Equal(tm.Due) {
+		t.b.DeleteTimer(tm)
+	}
+	if err := t.commit(); err != nil {
+		t.abort()
+		return err
+	}
+	return nil
+}
+
+func timerDue(c *engine.Conversation, k persistence.TimerKind) time.Time {
+	if k == persistence.TimerFollowUp {
+		return c.FollowUpAt
+	}
+	return c.AIResumesAt
+}
+
+func (a *conversationActor) delivery(m *deliveryMsg) error {
+	if a.conv == nil {
+		return nil
+	}
+	t := a.begin()
+	t.b.DeleteOutbox(a.ws, a.id, m.seq)
+	if m.err != nil {
+		if _, err := t.apply(engine.UpdateStatus{Seq: m.seq, Status: engine.StatusFailed, At: t.now,
+			ErrorCode: m.err.Code, ErrorReason: m.err.Reason}); err != nil && !errors.Is(err, engine.ErrNoSuchMessage) {
+			t.abort()
+			return err
+		}
+		if err := t.commit(); err != nil {
+			t.abort()
+			return err
+		}
+		return nil
+	}
+	// The channel message id becomes known in this commit. Status reports
+	// that arrived before it were kept as orphans; hold the id's lock so
+	// none can slip in between reading them and committing the id.
+	mu := a.rt.dir.statusLock(a.ws, a.conv.Channel, m.extID)
+	mu.Lock()
+	defer mu.Unlock()
+	orphans, err := a.rt.store.OrphanStatuses(a.ws, a.conv.Channel, m.extID)
+	if err != nil {
+		t.abort()
+		return err
+	}
+	steps := []engine.UpdateStatus{{Seq: m.seq, Status: engine.StatusSent, At: t.now, ChannelMessageID: m.extID}}
+	for _, o := range orphans {
+		steps = append(steps, engine.UpdateStatus{Seq: m.seq, Status: o.Status, At: o.At, ErrorCode: o.ErrorCode, ErrorReason: o.ErrorReason})
+	}
+	for _, s := range steps {
+		if _, err := t.apply(s); err != nil && !errors.Is(err, engine.ErrNoSuchMessage) {
+			t.abort()
+			return err
+		}
+	}
+	if len(orphans) > 0 {
+		t.b.DeleteOrphans(a.ws, a.conv.Channel, m.extID)
+	}
+	if err := t.commit(); err != nil {
+		t.abort()
+		return err
+	}
+	return nil
+}
+
+func (a *conversationActor) aiReply(m *aiReplyMsg) error {
+	if a.conv == nil {
+		return nil
+	}
+	t := a.begin()
+	res, err := t.apply(engine.AIReply{Request: m.req, Content: m.ans.Content, Reasoning: m.ans.Reasoning})
+	if err != nil {
+		t.abort()
+		return err
+	}
+	if res.Discarded {
+		t.abort()
+		a.rt.metrics.aiDiscarded.Inc()
+		return nil
+	}
+	if err := t.commit(); err != nil {
+		t.abort()
+		return err
+	}
+	return nil
+}

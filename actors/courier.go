@@ -1,0 +1,148 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/persistence"
+)
+
+// courier hands outbound messages to the Sender. Each message accepted as
+// sending has an outbox entry, written in the same batch as the message;
+// the entry goes when the conversation records the outcome. On start the
+// runtime re-queues every entry, so a message is never left sending by a
+// crash (it may be sent twice if the crash fell between the channel's
+// answer and our commit: at least once, never zero).
+type courier struct {
+	rt    *Runtime
+	mu    sync.Mutex
+	queue []Outbound
+	kickc chan struct{}
+}
+
+func newCourier(rt *Runtime) *courier { return &courier{rt: rt, kickc: make(chan struct{}, 1)} }
+
+func (c *courier) start() {
+	for range c.rt.cfg.CourierWorkers {
+		c.rt.goroutine("courier", c.work)
+	}
+}
+
+// enqueue queues a send; it never blocks. The queue holds only messages
+// already durable in the outbox, so its length is bounded by what was
+// accepted.
+func (c *courier) enqueue(o Outbound) {
+	c.mu.Lock()
+	c.queue = append(c.queue, o)
+	c.mu.Unlock()
+	select {
+	case c.kickc <- struct{}{}:
+	default:
+	}
+}
+
+func (c *courier) next() (Outbound, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) == 0 {
+		return Outbound{}, false
+	}
+	o := c.queue[0]
+	c.queue[0] = Outbound{}
+	c.queue = c.queue[1:]
+	if len(c.queue) > 0 {
+		select { // wake another worker for the rest
+		case c.kickc <- struct{}{}:
+		default:
+		}
+	}
+	return o, true
+}
+
+// recover re-queues an outbox entry found at start.
+func (c *courier) recover(e persistence.OutboxEntry) error {
+	conv, err := c.rt.store.Conversation(e.WorkspaceID, e.ConversationID)
+	if err != nil {
+		return err
+	}
+	m, err := c.rt.store.Message(e.WorkspaceID, e.ConversationID, e.Seq)
+	if err != nil {
+		return err
+	}
+	if m.Status != engine.StatusSending {
+		// The outcome is recorded; only the entry was left. Let the
+		// conversation drop it.
+		c.rt.dir.send(e.WorkspaceID, e.ConversationID, &deliveryMsg{seq: e.Seq, extID: m.ChannelMessageID})
+		return nil
+	}
+	c.enqueue(Outbound{Conversation: conv, Message: m})
+	return nil
+}
+
+func (c *courier) work(ctx context.Context) {
+	for {
+		o, ok := c.next()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.kickc:
+				continue
+			}
+		}
+		extID, serr := c.send(ctx, o)
+		if ctx.Err() != nil {
+			return // shutting down: the outbox entry stays, resent at start
+		}
+		c.rt.dir.send(o.Message.WorkspaceID, o.Message.ConversationID,
+			&deliveryMsg{seq: o.Message.Seq, extID: extID, err: serr})
+	}
+}
+
+// send tries o until it succeeds, fails for good, or runs out of
+// attempts, backing off exponentially with jitter between tries.
+func (c *courier) send(ctx context.Context, o Outbound) (string, *SendError) {
+	rt := c.rt
+	if rt.cfg.Sender == nil {
+		rt.metrics.sends.WithLabelValues("failed").Inc()
+		return "", &SendError{Code: "no_sender", Reason: "no channel sender is configured"}
+	}
+	backoff := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		sctx, cancel := context.WithTimeout(ctx, rt.cfg.SendTimeout)
+		extID, err := rt.cfg.Sender.Send(sctx, o)
+		cancel()
+		if err == nil {
+			if extID == "" {
+				rt.metrics.sends.WithLabelValues("failed").Inc()
+				return "", &SendError{Code: "no_message_id", Reason: "the channel accepted the message without an id"}
+			}
+			rt.metrics.sends.WithLabelValues("sent").Inc()
+			return extID, nil
+		}
+		var se *SendError
+		if !errors.As(err, &se) {
+			se = &SendError{Code: "network", Reason: err.Error(), Temporary: true}
+		}
+		if !se.Temporary || attempt >= rt.cfg.SendAttempts {
+			rt.metrics.sends.WithLabelValues("failed").Inc()
+			if se.Temporary {
+				se = &SendError{Code: se.Code, Reason: fmt.Sprintf("%s (gave up after %d attempts)", se.Reason, attempt)}
+			}
+			return "", se
+		}
+		rt.metrics.sendRetries.Inc()
+		wait := backoff/2 + rand.N(backoff/2+1) //nolint:gosec // jitter
+		select {
+		case <-ctx.Done():
+			return "", &SendError{Code: "shutdown", Reason: "shutting down", Temporary: true}
+		case <-rt.clock.After(wait):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}

@@ -1,0 +1,198 @@
+package actors
+
+import (
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/parleyhq/parley/engine"
+)
+
+const numShards = 64
+
+// convKey names a conversation actor: workspace and conversation id, so
+// that an id from one workspace never reaches another's actor.
+type convKey struct{ ws, conv engine.ID }
+
+// entry is a live conversation actor. pending counts messages sent to it
+// and not yet handled; an actor is passivated only when it is zero, and
+// sends increment it under the shard lock, so no message is ever sent to
+// an actor that is stopping.
+type entry struct {
+	pid      *actor.PID
+	pending  atomic.Int64
+	lastUsed atomic.Int64 // unix nanos
+}
+
+type shard struct {
+	mu      sync.Mutex
+	entries map[convKey]*entry
+}
+
+// directory routes messages to conversation actors, spawning them on first
+// use and passivating idle ones. Only active conversations cost memory.
+type directory struct {
+	rt     *Runtime
+	seed   maphash.Seed
+	shards [numShards]shard
+	active atomic.Int64
+	spawns atomic.Uint64
+
+	// threads serialises the resolution of a channel user to a
+	// conversation, so that two messages from a new user create one.
+	threads [numShards]threadShard
+	// statusLocks serialise "is this channel message id known?" with the
+	// commit that makes it known (see Runtime.ApplyStatus).
+	statusLocks [numShards]sync.Mutex
+}
+
+type threadShard struct {
+	mu          sync.Mutex
+	pending     map[string]pendingThread // by threadName
+	newContacts map[string]engine.ID     // by identityName
+}
+
+type pendingThread struct {
+	conv, contact engine.ID
+	newContact    bool
+}
+
+func newDirectory(rt *Runtime) *directory {
+	d := &directory{rt: rt, seed: maphash.MakeSeed()}
+	for i := range d.shards {
+		d.shards[i].entries = map[convKey]*entry{}
+		d.threads[i].pending = map[string]pendingThread{}
+		d.threads[i].newContacts = map[string]engine.ID{}
+	}
+	return d
+}
+
+func (d *directory) shardOf(k convKey) *shard {
+	return &d.shards[maphash.Comparable(d.seed, k)%numShards]
+}
+
+func (d *directory) stripe(s string) uint64 { return maphash.String(d.seed, s) % numShards }
+
+// send delivers msg to the actor of (ws, conv), spawning it if needed.
+func (d *directory) send(ws, conv engine.ID, msg any) {
+	k := convKey{ws, conv}
+	sh := d.shardOf(k)
+	sh.mu.Lock()
+	e := sh.entries[k]
+	if e == nil {
+		e = &entry{}
+		e.pid = d.rt.system.Root.Spawn(d.rt.conversationProps(ws, conv, e))
+		sh.entries[k] = e
+		d.active.Add(1)
+		d.spawns.Add(1)
+	}
+	e.pending.Add(1)
+	e.lastUsed.Store(d.rt.clock.Now().UnixNano())
+	sh.mu.Unlock()
+	d.rt.system.Root.Send(e.pid, msg)
+}
+
+// passivateIdle stops actors that have had nothing to do since before
+// cutoff. Their state is in Pebble; the next message re-activates them.
+func (d *directory) passivateIdle(cutoff time.Time) int {
+	n := 0
+	c := cutoff.UnixNano()
+	for i := range d.shards {
+		sh := &d.shards[i]
+		sh.mu.Lock()
+		for k, e := range sh.entries {
+			if e.pending.Load() == 0 && e.lastUsed.Load() <= c {
+				delete(sh.entries, k)
+				d.rt.system.Root.Stop(e.pid)
+				d.active.Add(-1)
+				n++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// stopAll stops every actor and waits for them to stop.
+func (d *directory) stopAll() {
+	var futures []*actor.Future
+	for i := range d.shards {
+		sh := &d.shards[i]
+		sh.mu.Lock()
+		for k, e := range sh.entries {
+			delete(sh.entries, k)
+			futures = append(futures, d.rt.system.Root.PoisonFuture(e.pid))
+			d.active.Add(-1)
+		}
+		sh.mu.Unlock()
+	}
+	for _, f := range futures {
+		_ = f.Wait()
+	}
+}
+
+func threadName(ws engine.ID, account, extUser string) string {
+	return string(ws[:]) + "\x00" + account + "\x00" + extUser
+}
+
+func identityName(ws engine.ID, ch engine.Channel, extUser string) string {
+	return string(ws[:]) + "\x00" + string(ch) + "\x00" + extUser
+}
+
+// resolve finds or allocates the conversation (and contact) of a channel
+// user. A new thread stays pending until its first commit.
+func (d *directory) resolve(in *engine.Inbound) (pendingThread, error) {
+	name := threadName(in.WorkspaceID, in.ChannelAccountID, in.ExternalUserID)
+	ts := &d.threads[d.stripe(identityName(in.WorkspaceID, in.Channel, in.ExternalUserID))]
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if p, ok := ts.pending[name]; ok {
+		return p, nil
+	}
+	t, ok, err := d.rt.store.LookupThread(in.WorkspaceID, in.ChannelAccountID, in.ExternalUserID)
+	if err != nil {
+		return pendingThread{}, err
+	}
+	if ok {
+		return pendingThread{conv: t.ConversationID, contact: t.ContactID}, nil
+	}
+	now := d.rt.clock.Now()
+	p := pendingThread{conv: engine.NewID(now)}
+	contact, ok, err := d.rt.store.ContactByIdentity(in.WorkspaceID, in.Channel, in.ExternalUserID)
+	if err != nil {
+		return pendingThread{}, err
+	}
+	if ok {
+		p.contact = contact
+	} else {
+		// A new thread of the same user on another account may be pending
+		// with a new contact already: share it.
+		ident := identityName(in.WorkspaceID, in.Channel, in.ExternalUserID)
+		if id, ok := ts.newContacts[ident]; ok {
+			p.contact = id
+		} else {
+			p.contact = engine.NewID(now)
+			ts.newContacts[ident] = p.contact
+		}
+		p.newContact = true
+	}
+	ts.pending[name] = p
+	return p, nil
+}
+
+// committed forgets a pending thread once its conversation is on disk.
+func (d *directory) committed(c *engine.Conversation) {
+	name := threadName(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID)
+	ident := identityName(c.WorkspaceID, c.Channel, c.ExternalUserID)
+	ts := &d.threads[d.stripe(ident)]
+	ts.mu.Lock()
+	delete(ts.pending, name)
+	delete(ts.newContacts, ident)
+	ts.mu.Unlock()
+}
+
+func (d *directory) statusLock(ws engine.ID, ch engine.Channel, extID string) *sync.Mutex {
+	return &d.statusLocks[d.stripe(string(ws[:])+string(ch)+"\x00"+extID)]
+}

@@ -1,0 +1,63 @@
+package actors
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// runtimeMetrics are the runtime's own Prometheus metrics.
+type runtimeMetrics struct {
+	commitSeconds  prometheus.Histogram
+	ingested       prometheus.Counter
+	duplicates     prometheus.Counter
+	overloaded     prometheus.Counter
+	timersFired    prometheus.Counter
+	aiDiscarded    prometheus.Counter
+	aiRequests     prometheus.Counter
+	aiDropped      prometheus.Counter
+	sends          *prometheus.CounterVec
+	sendRetries    prometheus.Counter
+	actorsRestarts prometheus.Counter
+	slowConsumers  prometheus.Counter
+}
+
+func newRuntimeMetrics(reg prometheus.Registerer, rt *Runtime) *runtimeMetrics {
+	m := &runtimeMetrics{
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "parley_actors_commit_duration_seconds", Help: "Time a conversation actor waits for its synced batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		ingested: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_actors_messages_ingested_total", Help: "Inbound messages committed."}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_actors_duplicate_messages_total", Help: "Inbound messages skipped as already stored."}),
+		overloaded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_actors_overloaded_total", Help: "Ingest calls refused because in-flight ingest was full."}),
+		timersFired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_actors_timers_fired_total", Help: "Durable timers delivered to conversations."}),
+		aiDiscarded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_actors_ai_replies_discarded_total", Help: "AI replies dropped because a human took over or the customer wrote again."}),
+		aiRequests: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_actors_ai_requests_total", Help: "AI replies requested from the agent pool."}),
+		aiDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_actors_ai_requests_dropped_total", Help: "AI requests refused because the agent pool queue was full."}),
+		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_actors_sends_total", Help: "Outbound send attempts by result."}, []string{"result"}),
+		sendRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_actors_send_retries_total", Help: "Outbound sends retried after a temporary error."}),
+		actorsRestarts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_actors_conversation_restarts_total", Help: "Conversation actors restarted after a panic."}),
+		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_actors_slow_subscribers_closed_total", Help: "Subscribers closed because their queue was full."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.commitSeconds, m.ingested, m.duplicates, m.overloaded, m.timersFired, m.aiDiscarded,
+			m.aiRequests, m.aiDropped, m.sends, m.sendRetries, m.actorsRestarts, m.slowConsumers,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_conversations_active",
+				Help: "Conversation actors in memory."}, func() float64 { return float64(rt.dir.active.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_ingest_in_flight",
+				Help: "Inbound messages accepted and not yet committed."}, func() float64 { return float64(rt.inflight.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_actors_activations_total",
+				Help: "Conversation actors spawned (first use or re-activation)."}, func() float64 { return float64(rt.dir.spawns.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_subscribers",
+				Help: "Live event subscribers."}, func() float64 { return float64(rt.bc.Subscribers()) }),
+		)
+	}
+	return m
+}

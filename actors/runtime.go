@@ -1,0 +1,453 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/jonboulle/clockwork"
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/persistence"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a Runtime. Zero values mean the documented defaults.
+type Config struct {
+	// Store is the open store. Required; the Runtime does not close it.
+	Store *persistence.Store
+	// Clock drives every timer (AI reactivation, follow-ups, passivation,
+	// send backoff); nil means the real clock. Tests inject a fake.
+	Clock clockwork.Clock
+	// Logger receives the runtime's logs; nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the runtime's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Settings are the workspace rules (AI reactivation delay).
+	Settings engine.Settings
+	// Sender delivers outbound messages; nil fails every send with
+	// "no channel sender".
+	Sender Sender
+	// Agent answers customers in AI mode; nil means no AI replies.
+	Agent Agent
+	// MaxInFlight bounds inbound messages accepted and not yet committed;
+	// beyond it Ingest returns ErrOverloaded. Zero means 8192.
+	MaxInFlight int
+	// IdleTimeout is how long a conversation actor stays in memory with
+	// nothing to do; zero means 2 minutes.
+	IdleTimeout time.Duration
+	// AgentWorkers bounds concurrent AI calls; zero means 16.
+	AgentWorkers int
+	// AgentQueue bounds AI requests waiting for a worker; zero means 4096.
+	AgentQueue int
+	// AgentTimeout bounds one AI call; zero means 60 seconds.
+	AgentTimeout time.Duration
+	// CourierWorkers bounds concurrent sends; zero means 16.
+	CourierWorkers int
+	// SendAttempts is how many times a temporary send error is tried
+	// before the message fails; zero means 5.
+	SendAttempts int
+	// SendTimeout bounds one send call; zero means 30 seconds.
+	SendTimeout time.Duration
+	// RingSize is how many recent events per workspace are kept for
+	// resume; zero means 4096.
+	RingSize int
+	// SubscriberQueue bounds events queued for one subscriber; zero means
+	// 1024.
+	SubscriberQueue int
+	// Epoch names this server run in the realtime protocol; empty means a
+	// new id.
+	Epoch string
+}
+
+func (c Config) withDefaults() Config {
+	if c.Clock == nil {
+		c.Clock = clockwork.NewRealClock()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxInFlight, 8192)
+	def(&c.AgentWorkers, 16)
+	def(&c.AgentQueue, 4096)
+	def(&c.CourierWorkers, 16)
+	def(&c.SendAttempts, 5)
+	def(&c.RingSize, 4096)
+	def(&c.SubscriberQueue, 1024)
+	defd(&c.IdleTimeout, 2*time.Minute)
+	defd(&c.AgentTimeout, 60*time.Second)
+	defd(&c.SendTimeout, 30*time.Second)
+	if c.Epoch == "" {
+		c.Epoch = engine.NewID(c.Clock.Now()).String()
+	}
+	return c
+}
+
+// Runtime runs the conversation actors and everything around them. Build
+// it with New, start it with Start, stop it with Shutdown.
+type Runtime struct {
+	cfg        Config
+	store      *persistence.Store
+	clock      clockwork.Clock
+	log        *slog.Logger
+	system     *actor.ActorSystem
+	supervisor actor.SupervisorStrategy
+	dir        *directory
+	bc         *Broadcaster
+	tk         *timekeeper
+	courier    *courier
+	agents     *agentPool
+	metrics    *runtimeMetrics
+
+	inflight atomic.Int64
+
+	// gate orders API calls against Shutdown: calls enter under RLock
+	// while closing is false; Shutdown sets closing under Lock and then
+	// waits for ops.
+	gate    sync.RWMutex
+	closing bool
+	ops     sync.WaitGroup
+
+	ctx      context.Context // cancelled by Shutdown; parent of every goroutine
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	started  atomic.Bool
+	shutdown atomic.Bool
+	done     chan struct{}
+}
+
+// New builds a Runtime; it starts nothing.
+func New(cfg Config) (*Runtime, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("actors: Config.Store is required")
+	}
+	cfg = cfg.withDefaults()
+	rt := &Runtime{cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, done: make(chan struct{})}
+	rt.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return cfg.Logger.With("component", "protoactor")
+	}))
+	rt.dir = newDirectory(rt)
+	rt.bc = NewBroadcaster(cfg.Epoch, cfg.RingSize, cfg.SubscriberQueue)
+	rt.metrics = newRuntimeMetrics(cfg.Registerer, rt)
+	rt.bc.onSlow = rt.metrics.slowConsumers.Inc
+	// Restart a failed conversation actor (it reloads from disk), however
+	// often: one bad conversation must not take the others down.
+	rt.supervisor = actor.NewOneForOneStrategy(1<<30, time.Second, func(reason any) actor.Directive {
+		rt.metrics.actorsRestarts.Inc()
+		return actor.RestartDirective
+	})
+	rt.tk = &timekeeper{rt: rt, kickc: make(chan struct{}, 1)}
+	rt.courier = newCourier(rt)
+	rt.agents = newAgentPool(rt)
+	rt.ctx, rt.cancel = context.WithCancel(context.Background())
+	return rt, nil
+}
+
+// Start starts the timekeeper, the courier (resending what the outbox
+// holds), the agent pool and the passivation sweeper.
+func (rt *Runtime) Start() error {
+	if !rt.started.CompareAndSwap(false, true) {
+		return errors.New("actors: already started")
+	}
+	pending, err := rt.store.Outbox()
+	if err != nil {
+		return fmt.Errorf("actors: reading outbox: %w", err)
+	}
+	rt.courier.start()
+	rt.agents.start()
+	rt.goroutine("timekeeper", rt.tk.run)
+	rt.goroutine("passivator", rt.passivator)
+	for _, e := range pending {
+		if err := rt.courier.recover(e); err != nil {
+			rt.log.Error("Recovering outbox entry", "conversation", e.ConversationID, "seq", e.Seq, "err", err)
+		}
+	}
+	return nil
+}
+
+// goroutine starts f as a goroutine owned by the runtime, labelled for
+// pprof; Shutdown waits for it.
+func (rt *Runtime) goroutine(name string, f func(ctx context.Context)) {
+	rt.wg.Add(1)
+	go pprof.Do(rt.ctx, pprof.Labels("parley", name), func(ctx context.Context) {
+		defer rt.wg.Done()
+		f(ctx)
+	})
+}
+
+// Shutdown stops intake, waits for calls in progress, stops the
+// background loops and the actors, and closes subscriptions. It does not
+// close the store. Safe to call more than once; later calls wait too.
+func (rt *Runtime) Shutdown(ctx context.Context) error {
+	if !rt.shutdown.CompareAndSwap(false, true) {
+		select {
+		case <-rt.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	defer close(rt.done)
+	rt.gate.Lock()
+	rt.closing = true
+	rt.gate.Unlock()
+	waited := make(chan struct{})
+	go func() { rt.ops.Wait(); close(waited) }()
+	var err error
+	select {
+	case <-waited:
+	case <-ctx.Done():
+		err = fmt.Errorf("actors: shutdown: calls still in progress: %w", ctx.Err())
+	}
+	rt.cancel()
+	rt.wg.Wait()
+	rt.dir.stopAll()
+	rt.bc.Close()
+	rt.system.Shutdown()
+	return err
+}
+
+// Done is closed when Shutdown has finished.
+func (rt *Runtime) Done() <-chan struct{} { return rt.done }
+
+func (rt *Runtime) enter() error {
+	rt.gate.RLock()
+	defer rt.gate.RUnlock()
+	if rt.closing {
+		return ErrShuttingDown
+	}
+	rt.ops.Add(1)
+	return nil
+}
+
+// Broadcaster returns the event broadcaster, for subscribers.
+func (rt *Runtime) Broadcaster() *Broadcaster { return rt.bc }
+
+// Store returns the store the runtime writes to.
+func (rt *Runtime) Store() *persistence.Store { return rt.store }
+
+// Clock returns the runtime's clock.
+func (rt *Runtime) Clock() clockwork.Clock { return rt.clock }
+
+// IngestResult is the outcome of one inbound message.
+type IngestResult struct {
+	ConversationID engine.ID
+	Seq            uint64
+	// Duplicate is set when the channel message id was already stored:
+	// the message is acknowledged and not stored again.
+	Duplicate bool
+	Err       error
+}
+
+// Ingest stores a batch of inbound messages and returns when every one is
+// committed (or failed). Messages of one conversation are committed in
+// one batch, in order. Each result tells its message's fate; the error is
+// for the call as a whole (ErrOverloaded, ErrShuttingDown, ctx).
+func (rt *Runtime) Ingest(ctx context.Context, ins []engine.Inbound) ([]IngestResult, error) {
+	if err := rt.enter(); err != nil {
+		return nil, err
+	}
+	defer rt.ops.Done()
+	results := make([]IngestResult, len(ins))
+	n := int64(len(ins))
+	if rt.inflight.Add(n) > int64(rt.cfg.MaxInFlight) {
+		rt.inflight.Add(-n)
+		rt.metrics.overloaded.Inc()
+		return nil, ErrOverloaded
+	}
+	type group struct {
+		ws, conv engine.ID
+		idx      []int
+		msg      *ingestMsg
+	}
+	var groups []*group
+	byConv := map[engine.ID]*group{}
+	sent := int64(0)
+	for i := range ins {
+		in := &ins[i]
+		if err := in.Validate(); err != nil {
+			results[i].Err = err
+			continue
+		}
+		th, err := rt.dir.resolve(in)
+		if err != nil {
+			results[i].Err = fmt.Errorf("resolving conversation: %w", err)
+			continue
+		}
+		g := byConv[th.conv]
+		if g == nil {
+			g = &group{ws: in.WorkspaceID, conv: th.conv, msg: &ingestMsg{reply: make(chan []IngestResult, 1)}}
+			byConv[th.conv] = g
+			groups = append(groups, g)
+		}
+		g.idx = append(g.idx, i)
+		g.msg.items = append(g.msg.items, ingestItem{in: in, thread: th})
+		sent++
+	}
+	rt.inflight.Add(sent - n) // release the slots of messages never sent
+	for _, g := range groups {
+		rt.dir.send(g.ws, g.conv, g.msg)
+	}
+	for _, g := range groups {
+		select {
+		case res := <-g.msg.reply:
+			for j, i := range g.idx {
+				results[i] = res[j]
+				switch {
+				case res[j].Duplicate:
+					rt.metrics.duplicates.Inc()
+				case res[j].Err == nil:
+					rt.metrics.ingested.Inc()
+				}
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return results, nil
+}
+
+// Execute runs an inbox action on one conversation and returns once it is
+// committed. Commands that change messages or send (SendHuman, Retry)
+// return the stored messages in the result.
+func (rt *Runtime) Execute(ctx context.Context, ws, conv engine.ID, cmd engine.Command) (engine.Result, error) {
+	switch cmd.(type) {
+	case engine.Receive, engine.Echo, engine.AIReply, engine.AIResumeDue, engine.FollowUpDue, engine.UpdateStatus:
+		return engine.Result{}, fmt.Errorf("%w: %T is not an inbox action", engine.ErrInvalid, cmd)
+	}
+	if err := rt.enter(); err != nil {
+		return engine.Result{}, err
+	}
+	defer rt.ops.Done()
+	if _, err := rt.store.Conversation(ws, conv); err != nil {
+		if errors.Is(err, persistence.ErrNotFound) {
+			return engine.Result{}, ErrNotFound
+		}
+		return engine.Result{}, err
+	}
+	msg := &commandMsg{cmd: cmd, reply: make(chan commandReply, 1)}
+	rt.dir.send(ws, conv, msg)
+	select {
+	case r := <-msg.reply:
+		return r.res, r.err
+	case <-ctx.Done():
+		return engine.Result{}, ctx.Err()
+	}
+}
+
+// ApplyStatus applies channel delivery reports. A report for a channel
+// message id not known yet (the send call has not returned it) is kept
+// and applied when it becomes known (invariant 3).
+func (rt *Runtime) ApplyStatus(ctx context.Context, reports []engine.StatusReport) error {
+	if err := rt.enter(); err != nil {
+		return err
+	}
+	defer rt.ops.Done()
+	for i := range reports {
+		r := reports[i]
+		if r.WorkspaceID == engine.ZeroID || !r.Channel.Valid() || r.ChannelMessageID == "" || !r.Status.Valid() {
+			return fmt.Errorf("%w: status report %d", engine.ErrInvalid, i)
+		}
+		mu := rt.dir.statusLock(r.WorkspaceID, r.Channel, r.ChannelMessageID)
+		mu.Lock()
+		ref, ok, err := rt.store.LookupChannelMessage(r.WorkspaceID, r.Channel, r.ChannelMessageID)
+		if err != nil {
+			mu.Unlock()
+			return err
+		}
+		if !ok {
+			b := rt.store.NewBatch()
+			b.PutOrphanStatus(&r, uint64(rt.clock.Now().UnixNano())) //nolint:gosec // positive
+			err := rt.store.Commit(b)
+			mu.Unlock()
+			if err != nil {
+				return fmt.Errorf("keeping early status: %w", err)
+			}
+			continue
+		}
+		mu.Unlock()
+		msg := &statusMsg{report: r, seq: ref.Seq, reply: make(chan error, 1)}
+		rt.dir.send(r.WorkspaceID, ref.ConversationID, msg)
+		select {
+		case err := <-msg.reply:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Conversation reads a conversation header as last committed.
+func (rt *Runtime) Conversation(ws, id engine.ID) (engine.Conversation, error) {
+	c, err := rt.store.Conversation(ws, id)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return c, ErrNotFound
+	}
+	return c, err
+}
+
+// List returns a page of a workspace's conversations.
+func (rt *Runtime) List(ws engine.ID, q persistence.ListQuery) (persistence.ListPage, error) {
+	return rt.store.List(ws, q)
+}
+
+// Messages returns a conversation's messages, newest first, before seq
+// before (0: from the newest).
+func (rt *Runtime) Messages(ws, conv engine.ID, before uint64, limit int) ([]engine.Message, error) {
+	if _, err := rt.Conversation(ws, conv); err != nil {
+		return nil, err
+	}
+	return rt.store.Messages(ws, conv, before, limit)
+}
+
+// Subscribe subscribes to a workspace's events; see Broadcaster.Subscribe.
+func (rt *Runtime) Subscribe(ws engine.ID, f Filter, resume *uint64) (*Subscription, []*Envelope, error) {
+	return rt.bc.Subscribe(ws, f, resume)
+}
+
+// Stats describes the runtime's load.
+type Stats struct {
+	ActiveConversations int64
+	Activations         uint64
+	InFlight            int64
+}
+
+// Stats returns the runtime's load figures.
+func (rt *Runtime) Stats() Stats {
+	return Stats{ActiveConversations: rt.dir.active.Load(), Activations: rt.dir.spawns.Load(), InFlight: rt.inflight.Load()}
+}
+
+// PassivateIdle passivates conversation actors idle since before cutoff
+// and returns how many. The sweeper calls it; tests and benchmarks may.
+func (rt *Runtime) PassivateIdle(cutoff time.Time) int { return rt.dir.passivateIdle(cutoff) }
+
+func (rt *Runtime) passivator(ctx context.Context) {
+	tick := rt.clock.NewTicker(rt.cfg.IdleTimeout / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.Chan():
+			rt.dir.passivateIdle(now.Add(-rt.cfg.IdleTimeout))
+		}
+	}
+}

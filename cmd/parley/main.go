@@ -1,0 +1,113 @@
+// Command parley runs the Parley inbox engine: it opens the data
+// directory, starts the conversation actors and serves the gateway until
+// SIGINT or SIGTERM, then shuts down in order: stop intake, drain the
+// actors, close the store.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/persistence"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type options struct {
+	addr    string
+	dataDir string
+	logJSON bool
+}
+
+func envOr(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return def
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("parley", flag.ContinueOnError)
+	fs.StringVar(&o.addr, "addr", envOr("PARLEY_ADDR", "127.0.0.1:8080"), "listen address (PARLEY_ADDR)")
+	fs.StringVar(&o.dataDir, "data-dir", envOr("PARLEY_DATA_DIR", "./parley-data"), "data directory (PARLEY_DATA_DIR)")
+	fs.BoolVar(&o.logJSON, "log-json", envOr("PARLEY_LOG_JSON", "") != "", "log as JSON (PARLEY_LOG_JSON)")
+	return o, fs.Parse(args)
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		os.Exit(2)
+	}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+	if o.logJSON {
+		h = slog.NewJSONHandler(os.Stderr, nil)
+	}
+	log := slog.New(h)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, log); err != nil {
+		log.Error("Parley stopped with an error", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, log *slog.Logger) (err error) {
+	store, err := persistence.Open(persistence.Options{Dir: o.dataDir, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := store.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
+	reg := prometheus.NewRegistry()
+	rt, err := actors.New(actors.Config{Store: store, Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	if err := rt.Start(); err != nil {
+		return err
+	}
+	gw, err := gateway.New(gateway.Config{Runtime: rt, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.addr, err)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- gw.Serve(ln) }()
+	log.Info("Parley is running", "inbox", "http://"+ln.Addr().String()+"/", "data", o.dataDir)
+
+	select {
+	case <-ctx.Done():
+		log.Info("Shutting down")
+	case err = <-serveErr:
+		log.Error("Gateway stopped", "err", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// Stop intake first, then drain the actors; the store closes last
+	// (deferred above).
+	if gerr := gw.Shutdown(sctx); gerr != nil {
+		err = errors.Join(err, gerr)
+	}
+	if rerr := rt.Shutdown(sctx); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
+	log.Info("Parley stopped")
+	return err
+}

@@ -1,0 +1,41 @@
+package engine
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// ID identifies a workspace, conversation, contact or message. IDs are ULIDs:
+// 16 bytes that sort by creation time, written as 26 Crockford base32
+// characters on the wire.
+type ID = ulid.ULID
+
+// ZeroID is the empty ID.
+var ZeroID ID
+
+var (
+	entropyMu sync.Mutex
+	entropy   io.Reader = ulid.Monotonic(rand.Reader, 0)
+)
+
+// NewID returns a new ID whose time component is t. IDs made in the same
+// millisecond still sort in creation order.
+func NewID(t time.Time) ID {
+	entropyMu.Lock()
+	defer entropyMu.Unlock()
+	return ulid.MustNew(ulid.Timestamp(t), entropy)
+}
+
+// ParseID parses the 26-character text form of an ID.
+func ParseID(s string) (ID, error) {
+	id, err := ulid.ParseStrict(s)
+	if err != nil {
+		return ZeroID, fmt.Errorf("engine: bad id %q: %w", s, err)
+	}
+	return id, nil
+}

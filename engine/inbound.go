@@ -1,0 +1,61 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Inbound is one message a channel delivered, parsed by the gateway and
+// not yet routed to its conversation. The conversation is keyed by
+// (workspace, channel account, external user).
+type Inbound struct {
+	WorkspaceID      ID
+	Channel          Channel
+	ChannelAccountID string
+	ExternalUserID   string
+	ContactName      string
+	ChannelMessageID string
+	Content          Content
+	SentAt           time.Time
+	// Echo marks a message the business sent from the channel's own app.
+	Echo bool
+}
+
+// Validate checks the fields routing and dedupe depend on.
+func (in *Inbound) Validate() error {
+	switch {
+	case in.WorkspaceID == ZeroID:
+		return fmt.Errorf("%w: inbound without workspace", ErrInvalid)
+	case !in.Channel.Valid():
+		return fmt.Errorf("%w: unknown channel %q", ErrInvalid, in.Channel)
+	case in.ChannelAccountID == "" || len(in.ChannelAccountID) > 256 || !utf8.ValidString(in.ChannelAccountID):
+		return fmt.Errorf("%w: bad channel account id", ErrInvalid)
+	case in.ExternalUserID == "" || len(in.ExternalUserID) > 256 || !utf8.ValidString(in.ExternalUserID):
+		return fmt.Errorf("%w: bad external user id", ErrInvalid)
+	case in.ChannelMessageID == "" || len(in.ChannelMessageID) > 512 || !utf8.ValidString(in.ChannelMessageID):
+		return fmt.Errorf("%w: bad channel message id", ErrInvalid)
+	}
+	return validContent(in.Content)
+}
+
+// Command turns the inbound message into the command its conversation
+// applies.
+func (in *Inbound) Command() Command {
+	if in.Echo {
+		return Echo{ChannelMessageID: in.ChannelMessageID, Content: in.Content, SentAt: in.SentAt}
+	}
+	return Receive{ChannelMessageID: in.ChannelMessageID, Content: in.Content, SentAt: in.SentAt, ContactName: in.ContactName}
+}
+
+// StatusReport is a delivery receipt from a channel for one of our
+// outbound messages, named by the channel's message id.
+type StatusReport struct {
+	WorkspaceID      ID
+	Channel          Channel
+	ChannelMessageID string
+	Status           DeliveryStatus
+	At               time.Time
+	ErrorCode        string
+	ErrorReason      string
+}

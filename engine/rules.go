@@ -1,0 +1,598 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Errors returned by Apply. Each leaves the conversation unchanged.
+var (
+	// ErrBlocked is returned when sending to a blocked contact.
+	ErrBlocked = errors.New("engine: contact is blocked")
+	// ErrInvalid is returned for a command whose arguments break a rule
+	// (an unknown folder, an empty message, a CSAT score out of 1–5...).
+	ErrInvalid = errors.New("engine: invalid command")
+	// ErrNoSuchMessage is returned when a command names a seq the
+	// conversation does not have (or that is not an outbound message).
+	ErrNoSuchMessage = errors.New("engine: no such message")
+	// ErrNotFailed is returned when retrying a message that has not failed.
+	ErrNotFailed = errors.New("engine: message has not failed")
+	// ErrDeleted is returned for any command on a deleted conversation.
+	ErrDeleted = errors.New("engine: conversation deleted")
+)
+
+// DirInternal is the direction of system events in the log: neither sent to
+// nor received from the customer.
+const DirInternal Direction = "internal"
+
+// Limits on what a command may carry.
+const (
+	MaxTextBytes = 64 << 10
+	MaxTagBytes  = 64
+	MaxTags      = 32
+)
+
+// Command is an instruction to one conversation. The concrete types below
+// are the whole set.
+type Command interface{ isCommand() }
+
+// Receive records a customer message. Dedupe by channel message id happens
+// before (it needs storage); Receive assumes the message is new.
+type Receive struct {
+	ChannelMessageID string
+	Content          Content
+	SentAt           time.Time // the channel's timestamp, zero if unknown
+	ContactName      string    // profile name from the channel, if any
+}
+
+// Echo records a message the business sent from the channel's own app:
+// stored as an outbound human message already sent, and it takes over
+// (invariant 4).
+type Echo struct {
+	ChannelMessageID string
+	Content          Content
+	SentAt           time.Time
+}
+
+// SendHuman is a reply typed in the inbox by UserID: stored as sending and
+// handed to the courier; it takes over (invariant 4).
+type SendHuman struct {
+	UserID  string
+	Content Content
+}
+
+// TakeOver puts the conversation in manual mode with the AI reactivation
+// timer set.
+type TakeOver struct{ UserID string }
+
+// PauseAI puts the conversation in manual mode with no timer.
+type PauseAI struct{ UserID string }
+
+// ResumeAI hands the conversation back to the AI now.
+type ResumeAI struct{ UserID string }
+
+// AIResumeDue is the reactivation timer firing for deadline Due. A timer
+// whose deadline has moved since it was set is stale and does nothing.
+type AIResumeDue struct{ Due time.Time }
+
+// AIReply is the agent's answer to Request. It is discarded, never sent,
+// if a human took over or a newer customer message arrived since the
+// request was made (invariant 5).
+type AIReply struct {
+	Request   AIRequest
+	Content   Content
+	Reasoning string
+}
+
+// MoveFolder files the conversation in Folder.
+type MoveFolder struct {
+	Folder Folder
+	UserID string
+}
+
+// SetTag adds (or with Remove, takes off) a tag.
+type SetTag struct {
+	Tag    string
+	Remove bool
+}
+
+// MarkRead clears the unread count.
+type MarkRead struct{}
+
+// MarkUnread sets the unread count to at least one.
+type MarkUnread struct{}
+
+// Assign gives the conversation to UserID; empty unassigns it.
+type Assign struct{ UserID string }
+
+// ScheduleFollowUp sets (or moves) the follow-up time.
+type ScheduleFollowUp struct {
+	At     time.Time
+	UserID string
+}
+
+// CancelFollowUp clears the follow-up.
+type CancelFollowUp struct{ UserID string }
+
+// FollowUpDue is the follow-up timer firing for deadline Due; stale if the
+// follow-up was moved or cancelled.
+type FollowUpDue struct{ Due time.Time }
+
+// SetCSAT records a satisfaction score of 1 to 5.
+type SetCSAT struct{ Score int }
+
+// SetBlocked blocks or unblocks the contact in this conversation.
+type SetBlocked struct{ Blocked bool }
+
+// SetUnsubscribed unsubscribes (or resubscribes) the contact from
+// broadcasts.
+type SetUnsubscribed struct{ Unsubscribed bool }
+
+// UpdateStatus applies a delivery report to outbound message Seq.
+type UpdateStatus struct {
+	Seq              uint64
+	Status           DeliveryStatus
+	At               time.Time
+	ChannelMessageID string // set when the send API returned it
+	ErrorCode        string
+	ErrorReason      string
+}
+
+// Retry sends a failed message again.
+type Retry struct{ Seq uint64 }
+
+// Delete removes the conversation for good.
+type Delete struct{}
+
+func (Receive) isCommand()          {}
+func (Echo) isCommand()             {}
+func (SendHuman) isCommand()        {}
+func (TakeOver) isCommand()         {}
+func (PauseAI) isCommand()          {}
+func (ResumeAI) isCommand()         {}
+func (AIResumeDue) isCommand()      {}
+func (AIReply) isCommand()          {}
+func (MoveFolder) isCommand()       {}
+func (SetTag) isCommand()           {}
+func (MarkRead) isCommand()         {}
+func (MarkUnread) isCommand()       {}
+func (Assign) isCommand()           {}
+func (ScheduleFollowUp) isCommand() {}
+func (CancelFollowUp) isCommand()   {}
+func (FollowUpDue) isCommand()      {}
+func (SetCSAT) isCommand()          {}
+func (SetBlocked) isCommand()       {}
+func (SetUnsubscribed) isCommand()  {}
+func (UpdateStatus) isCommand()     {}
+func (Retry) isCommand()            {}
+func (Delete) isCommand()           {}
+
+// AIRequest asks the agent for a reply to the conversation as it stood:
+// the newest customer message and the mode epoch. A reply is accepted only
+// if both are unchanged when it comes back.
+type AIRequest struct {
+	WorkspaceID     ID     `json:"workspace_id"`
+	ConversationID  ID     `json:"conversation_id"`
+	LastCustomerSeq uint64 `json:"last_customer_seq"`
+	ModeEpoch       uint64 `json:"mode_epoch"`
+}
+
+// Result is what a command did: the new header, the messages it created or
+// changed (to be stored in the same batch), the events to publish once
+// committed, the outbound messages to hand to the courier, and whether to
+// ask the AI for a reply.
+type Result struct {
+	Conversation Conversation
+	Messages     []Message
+	Events       []Event
+	Send         []Message
+	AskAI        *AIRequest
+	// Discarded is set when an AI reply was stale and dropped.
+	Discarded bool
+}
+
+// NewConversation returns the header of a new conversation, open and in AI
+// mode.
+func NewConversation(id, workspace ID, ch Channel, accountID string, contact ID, externalUser string, now time.Time) Conversation {
+	return Conversation{
+		ID: id, WorkspaceID: workspace, Channel: ch, ChannelAccountID: accountID,
+		ContactID: contact, ExternalUserID: externalUser,
+		Folder: FolderOpen, Mode: ModeAI, LastActivityAt: now, CreatedAt: now,
+	}
+}
+
+// Lookup returns a stored message of the conversation by seq; Apply uses it
+// for commands that change an existing message.
+type Lookup func(seq uint64) (Message, bool)
+
+// Apply runs cmd against conversation c at time now and returns the result.
+// c is not modified. On error the result is empty and nothing may be
+// stored.
+func Apply(c Conversation, cmd Command, now time.Time, s Settings, lookup Lookup) (Result, error) {
+	if c.Deleted {
+		return Result{}, ErrDeleted
+	}
+	a := applier{old: c, c: c.Clone(), now: now, s: s, lookup: lookup}
+	if err := a.apply(cmd); err != nil {
+		return Result{}, err
+	}
+	return a.result(), nil
+}
+
+type applier struct {
+	old, c  Conversation
+	now     time.Time
+	s       Settings
+	lookup  Lookup
+	msgs    []Message
+	events  []Event
+	send    []Message
+	askAI   bool
+	discard bool
+	// extra events emitted besides message and header events
+	extra []EventType
+}
+
+func (a *applier) apply(cmd Command) error {
+	switch cmd := cmd.(type) {
+	case Receive:
+		return a.receive(cmd)
+	case Echo:
+		if err := validContent(cmd.Content); err != nil {
+			return err
+		}
+		m := a.append(DirOut, Sender{Kind: SenderHuman}, cmd.Content)
+		m.ChannelMessageID = cmd.ChannelMessageID
+		m.Status, m.StatusAt, m.SentAt = StatusSent, a.now, cmd.SentAt
+		a.outboundWritten(m)
+		a.humanActivity()
+	case SendHuman:
+		if a.c.Blocked {
+			return ErrBlocked
+		}
+		if err := validContent(cmd.Content); err != nil {
+			return err
+		}
+		m := a.append(DirOut, Sender{Kind: SenderHuman, UserID: cmd.UserID}, cmd.Content)
+		m.Status, m.StatusAt = StatusSending, a.now
+		a.outboundWritten(m)
+		a.send = append(a.send, *m)
+		a.humanActivity()
+	case TakeOver:
+		if a.c.Mode == ModeManual && !a.c.AIResumesAt.IsZero() {
+			a.humanActivity() // already taken over: push the timer
+			return nil
+		}
+		a.system("Taken over by a person")
+		a.c.AIPaused = false
+		a.humanActivity()
+	case PauseAI:
+		a.system("AI paused")
+		a.setMode(ModeManual)
+		a.c.AIPaused = true
+		a.c.AIResumesAt = time.Time{}
+	case ResumeAI:
+		if a.c.Mode == ModeAI {
+			return nil
+		}
+		a.resumeAI("AI resumed")
+	case AIResumeDue:
+		if a.c.Mode != ModeManual || a.c.AIPaused || !a.c.AIResumesAt.Equal(cmd.Due) || a.now.Before(cmd.Due) {
+			return nil // stale: the deadline moved, or the AI already resumed
+		}
+		a.resumeAI("AI resumed after 15 minutes without human activity")
+	case AIReply:
+		return a.aiReply(cmd)
+	case MoveFolder:
+		if !cmd.Folder.Valid() {
+			return fmt.Errorf("%w: unknown folder %q", ErrInvalid, cmd.Folder)
+		}
+		if a.c.Folder == cmd.Folder {
+			return nil
+		}
+		a.c.Folder = cmd.Folder
+		a.system("Moved to " + string(cmd.Folder))
+	case SetTag:
+		tag := strings.TrimSpace(cmd.Tag)
+		if tag == "" || len(tag) > MaxTagBytes || !utf8.ValidString(tag) {
+			return fmt.Errorf("%w: tag must be 1 to %d bytes of text", ErrInvalid, MaxTagBytes)
+		}
+		i := slices.Index(a.c.Tags, tag)
+		switch {
+		case cmd.Remove && i >= 0:
+			a.c.Tags = slices.Delete(a.c.Tags, i, i+1)
+		case !cmd.Remove && i < 0:
+			if len(a.c.Tags) >= MaxTags {
+				return fmt.Errorf("%w: at most %d tags", ErrInvalid, MaxTags)
+			}
+			a.c.Tags = append(a.c.Tags, tag)
+			slices.Sort(a.c.Tags)
+		}
+	case MarkRead:
+		a.c.UnreadCount = 0
+	case MarkUnread:
+		a.c.UnreadCount = max(a.c.UnreadCount, 1)
+	case Assign:
+		a.c.AssigneeID = cmd.UserID
+	case ScheduleFollowUp:
+		if !cmd.At.After(a.now) {
+			return fmt.Errorf("%w: follow-up time must be in the future", ErrInvalid)
+		}
+		a.c.FollowUpAt = cmd.At
+		a.system("Follow-up scheduled for " + cmd.At.UTC().Format(time.RFC3339))
+		a.extra = append(a.extra, EventFollowUpScheduled)
+	case CancelFollowUp:
+		if a.c.FollowUpAt.IsZero() {
+			return nil
+		}
+		a.c.FollowUpAt = time.Time{}
+		a.system("Follow-up cancelled")
+		a.extra = append(a.extra, EventFollowUpCancelled)
+	case FollowUpDue:
+		if a.c.FollowUpAt.IsZero() || !a.c.FollowUpAt.Equal(cmd.Due) || a.now.Before(cmd.Due) {
+			return nil
+		}
+		a.c.FollowUpAt = time.Time{}
+		a.system("Follow-up due")
+		a.extra = append(a.extra, EventFollowUpDue)
+	case SetCSAT:
+		if cmd.Score < 1 || cmd.Score > 5 {
+			return fmt.Errorf("%w: CSAT score must be 1 to 5", ErrInvalid)
+		}
+		a.c.CSAT = cmd.Score
+	case SetBlocked:
+		if a.c.Blocked == cmd.Blocked {
+			return nil
+		}
+		a.c.Blocked = cmd.Blocked
+		if cmd.Blocked {
+			a.system("Contact blocked")
+		} else {
+			a.system("Contact unblocked")
+		}
+	case SetUnsubscribed:
+		a.c.Unsubscribed = cmd.Unsubscribed
+	case UpdateStatus:
+		return a.updateStatus(cmd)
+	case Retry:
+		m, ok := a.outbound(cmd.Seq)
+		if !ok {
+			return ErrNoSuchMessage
+		}
+		if m.Status != StatusFailed {
+			return ErrNotFailed
+		}
+		if a.c.Blocked {
+			return ErrBlocked
+		}
+		m.Status, m.StatusAt, m.ErrorCode, m.ErrorReason = StatusSending, a.now, "", ""
+		a.changed(m)
+		a.send = append(a.send, m)
+	case Delete:
+		a.c.Deleted = true
+	default:
+		return fmt.Errorf("%w: unknown command %T", ErrInvalid, cmd)
+	}
+	return nil
+}
+
+func (a *applier) receive(cmd Receive) error {
+	if err := validContent(cmd.Content); err != nil {
+		return err
+	}
+	m := a.append(DirIn, Sender{Kind: SenderCustomer}, cmd.Content)
+	m.ChannelMessageID = cmd.ChannelMessageID
+	m.SentAt = cmd.SentAt
+	if cmd.ContactName != "" {
+		a.c.ContactName = cmd.ContactName
+	}
+	a.c.LastCustomerSeq = m.Seq
+	a.c.LastInboundAt = a.now
+	a.c.LastActivityAt = a.now
+	a.c.Preview = cmd.Content.Preview()
+	// Invariant 6: a blocked contact's messages are kept for the record but
+	// raise no unread count and get no AI reply.
+	if a.c.Blocked {
+		return nil
+	}
+	a.c.AwaitingReply = true
+	a.c.UnreadCount++
+	if a.c.Folder == FolderSolved || a.c.Folder == FolderArchived {
+		a.c.Folder = FolderOpen
+	}
+	a.maybeAskAI()
+	return nil
+}
+
+// maybeAskAI asks for an AI reply when the AI may talk: AI mode, the
+// customer waiting, not spam, not blocked.
+func (a *applier) maybeAskAI() {
+	a.askAI = a.c.Mode == ModeAI && a.c.AwaitingReply && a.c.Folder != FolderSpam && !a.c.Blocked
+}
+
+func (a *applier) aiReply(cmd AIReply) error {
+	req := cmd.Request
+	if a.c.Mode != ModeAI || req.ModeEpoch != a.c.ModeEpoch || req.LastCustomerSeq != a.c.LastCustomerSeq ||
+		a.c.Folder == FolderSpam || a.c.Blocked {
+		a.discard = true // invariant 5: never over a human, never to a stale question
+		return nil
+	}
+	if err := validContent(cmd.Content); err != nil {
+		return err
+	}
+	m := a.append(DirOut, Sender{Kind: SenderAI}, cmd.Content)
+	m.Reasoning = cmd.Reasoning
+	m.Status, m.StatusAt = StatusSending, a.now
+	a.outboundWritten(m)
+	a.send = append(a.send, *m)
+	return nil
+}
+
+func (a *applier) updateStatus(cmd UpdateStatus) error {
+	if !cmd.Status.Valid() {
+		return fmt.Errorf("%w: unknown status %q", ErrInvalid, cmd.Status)
+	}
+	m, ok := a.outbound(cmd.Seq)
+	if !ok {
+		return ErrNoSuchMessage
+	}
+	changed := false
+	if cmd.ChannelMessageID != "" && m.ChannelMessageID == "" {
+		m.ChannelMessageID = cmd.ChannelMessageID
+		changed = true
+	}
+	if next, ok := NextStatus(m.Status, cmd.Status); ok {
+		m.Status, m.StatusAt = next, cmd.At
+		if next == StatusSent && m.SentAt.IsZero() {
+			m.SentAt = cmd.At
+		}
+		if next == StatusFailed {
+			m.ErrorCode, m.ErrorReason = cmd.ErrorCode, cmd.ErrorReason
+		}
+		changed = true
+	}
+	if changed {
+		a.changed(m)
+	}
+	return nil
+}
+
+// outbound returns the stored outbound message seq, taking a version
+// changed earlier in this same command into account.
+func (a *applier) outbound(seq uint64) (Message, bool) {
+	for i := len(a.msgs) - 1; i >= 0; i-- {
+		if a.msgs[i].Seq == seq {
+			return a.msgs[i], a.msgs[i].Direction == DirOut
+		}
+	}
+	if a.lookup == nil || seq == 0 || seq > a.c.LastSeq {
+		return Message{}, false
+	}
+	m, ok := a.lookup(seq)
+	return m, ok && m.Direction == DirOut
+}
+
+func (a *applier) changed(m Message) {
+	a.msgs = append(a.msgs, m)
+	if m.Seq == a.c.LastOutboundSeq {
+		a.c.LastOutboundStatus = m.Status
+	}
+	mm := m
+	a.events = append(a.events, Event{Type: EventMessageUpdated, Message: &mm})
+}
+
+func (a *applier) append(dir Direction, from Sender, content Content) *Message {
+	a.c.LastSeq++
+	a.msgs = append(a.msgs, Message{
+		ID: NewID(a.now), WorkspaceID: a.c.WorkspaceID, ConversationID: a.c.ID, Seq: a.c.LastSeq,
+		Direction: dir, Sender: from, Content: content, CreatedAt: a.now,
+	})
+	return &a.msgs[len(a.msgs)-1]
+}
+
+// outboundWritten updates the header for a new outbound message.
+func (a *applier) outboundWritten(m *Message) {
+	a.c.LastActivityAt = a.now
+	a.c.Preview = m.Content.Preview()
+	a.c.AwaitingReply = false
+	a.c.LastOutboundSeq = m.Seq
+	a.c.LastOutboundStatus = m.Status
+}
+
+func (a *applier) system(text string) {
+	a.append(DirInternal, Sender{Kind: SenderSystem}, Content{Kind: KindSystem, Text: text})
+}
+
+func (a *applier) setMode(m Mode) {
+	if a.c.Mode != m {
+		a.c.Mode = m
+		a.c.ModeEpoch++
+	}
+}
+
+// humanActivity applies invariant 4: manual mode, and unless the AI is
+// paused with no timer, the AI resumes a fixed delay after this activity.
+func (a *applier) humanActivity() {
+	a.setMode(ModeManual)
+	a.c.NeedsHuman = false
+	if !a.c.AIPaused {
+		a.c.AIResumesAt = a.now.Add(a.s.ResumeAfter())
+	}
+}
+
+func (a *applier) resumeAI(text string) {
+	a.setMode(ModeAI)
+	a.c.AIPaused = false
+	a.c.AIResumesAt = time.Time{}
+	a.system(text)
+	a.maybeAskAI()
+}
+
+func (a *applier) result() Result {
+	c := a.c
+	r := Result{Conversation: c, Messages: a.msgs, Send: a.send, Discarded: a.discard}
+	if a.askAI {
+		r.AskAI = &AIRequest{WorkspaceID: c.WorkspaceID, ConversationID: c.ID,
+			LastCustomerSeq: c.LastCustomerSeq, ModeEpoch: c.ModeEpoch}
+	}
+	// Message events first, in seq order, then the header.
+	var evs []Event
+	for i := range a.msgs {
+		m := a.msgs[i]
+		if m.Seq > a.old.LastSeq && !containsUpdate(a.events, m.Seq) {
+			evs = append(evs, Event{Type: EventMessageCreated, Message: &m})
+		}
+	}
+	evs = append(evs, a.events...)
+	for _, t := range a.extra {
+		evs = append(evs, Event{Type: t})
+	}
+	if c.Deleted {
+		evs = append(evs, Event{Type: EventConversationDeleted})
+	} else if !headerEqual(a.old, c) {
+		evs = append(evs, Event{Type: EventConversationUpdated})
+	}
+	for i := range evs {
+		evs[i].WorkspaceID, evs[i].ConversationID, evs[i].At = c.WorkspaceID, c.ID, a.now
+		if evs[i].Type != EventConversationDeleted {
+			evs[i].Conversation = &r.Conversation
+		}
+	}
+	r.Events = evs
+	return r
+}
+
+func containsUpdate(evs []Event, seq uint64) bool {
+	for _, e := range evs {
+		if e.Type == EventMessageUpdated && e.Message.Seq == seq {
+			return true
+		}
+	}
+	return false
+}
+
+func headerEqual(a, b Conversation) bool { return reflect.DeepEqual(a, b) }
+
+func validContent(c Content) error {
+	if !c.Kind.Valid() || c.Kind == KindSystem {
+		return fmt.Errorf("%w: unknown message kind %q", ErrInvalid, c.Kind)
+	}
+	if len(c.Text) > MaxTextBytes {
+		return fmt.Errorf("%w: text longer than %d bytes", ErrInvalid, MaxTextBytes)
+	}
+	if !utf8.ValidString(c.Text) {
+		return fmt.Errorf("%w: text is not valid UTF-8", ErrInvalid)
+	}
+	switch {
+	case c.Kind == KindText && strings.TrimSpace(c.Text) == "":
+		return fmt.Errorf("%w: empty text message", ErrInvalid)
+	case c.Kind.HasMedia() && c.Media == nil:
+		return fmt.Errorf("%w: %s message without media", ErrInvalid, c.Kind)
+	}
+	return nil
+}

@@ -1,0 +1,215 @@
+package persistence
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/parleyhq/parley/engine"
+)
+
+// Batch collects the writes of one state change: a record and every index
+// entry that points at it. Commit it with Store.Commit.
+type Batch struct {
+	b   *pebble.Batch
+	err error
+}
+
+// NewBatch returns an empty batch.
+func (s *Store) NewBatch() *Batch { return &Batch{b: s.db.NewBatch()} }
+
+// Close releases a batch that will not be committed.
+func (b *Batch) Close() {
+	if b.b != nil {
+		_ = b.b.Close()
+		b.b = nil
+	}
+}
+
+// Err returns the first error met while building the batch. Store.Commit
+// refuses a batch with an error.
+func (b *Batch) Err() error { return b.err }
+
+func (b *Batch) set(key []byte, v any) {
+	if b.err != nil {
+		return
+	}
+	val, err := encode(v)
+	if err != nil {
+		b.err = err
+		return
+	}
+	b.setRaw(key, val)
+}
+
+func (b *Batch) setRaw(key, val []byte) {
+	if b.err == nil {
+		b.err = b.b.Set(key, val, nil)
+	}
+}
+
+func (b *Batch) del(key []byte) {
+	if b.err == nil {
+		b.err = b.b.Delete(key, nil)
+	}
+}
+
+// PutConversation writes the header c and brings its indexes (list index,
+// durable timers, thread) from old to c. old is nil for a new
+// conversation.
+func (b *Batch) PutConversation(old *engine.Conversation, c *engine.Conversation) {
+	b.set(conversationKey(c.WorkspaceID, c.ID), c)
+	oldList := listKeys(old)
+	newList := listKeys(c)
+	for _, k := range oldList {
+		if !containsKey(newList, k) {
+			b.del(k)
+		}
+	}
+	for _, k := range newList {
+		if !containsKey(oldList, k) {
+			b.setRaw(k, nil)
+		}
+	}
+	b.moveTimer(old, c, TimerAIResume, func(c *engine.Conversation) time.Time { return c.AIResumesAt })
+	b.moveTimer(old, c, TimerFollowUp, func(c *engine.Conversation) time.Time { return c.FollowUpAt })
+	if old == nil {
+		b.setRaw(threadKey(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID), threadValue(c.ID, c.ContactID))
+	}
+}
+
+func (b *Batch) moveTimer(old, c *engine.Conversation, kind TimerKind, due func(*engine.Conversation) time.Time) {
+	var was time.Time
+	if old != nil {
+		was = due(old)
+	}
+	now := due(c)
+	if was.Equal(now) {
+		return
+	}
+	if !was.IsZero() {
+		b.del(timerKey(was, kind, c.WorkspaceID, c.ID))
+	}
+	if !now.IsZero() {
+		b.setRaw(timerKey(now, kind, c.WorkspaceID, c.ID), nil)
+	}
+}
+
+func listKeys(c *engine.Conversation) [][]byte {
+	if c == nil {
+		return nil
+	}
+	dims := listDims(c)
+	keys := make([][]byte, len(dims))
+	for i, d := range dims {
+		keys[i] = listKey(c.WorkspaceID, c.Folder, d, c.LastActivityAt, c.ID)
+	}
+	return keys
+}
+
+func containsKey(keys [][]byte, k []byte) bool {
+	return slices.ContainsFunc(keys, func(x []byte) bool { return string(x) == string(k) })
+}
+
+func threadValue(conv, contact engine.ID) []byte {
+	v := make([]byte, 0, 32)
+	v = append(v, conv[:]...)
+	return append(v, contact[:]...)
+}
+
+// PutMessage writes message m, and its channel message id index entry
+// when it has one.
+func (b *Batch) PutMessage(m *engine.Message, ch engine.Channel) {
+	b.set(messageKey(m.WorkspaceID, m.ConversationID, m.Seq), m)
+	if m.ChannelMessageID != "" {
+		b.setRaw(externalKey(m.WorkspaceID, ch, m.ChannelMessageID), messageRef(m.ConversationID, m.Seq))
+	}
+}
+
+func messageRef(conv engine.ID, seq uint64) []byte {
+	v := make([]byte, 0, 24)
+	v = append(v, conv[:]...)
+	return appendUint64(v, seq)
+}
+
+// PutOutbox records that outbound message seq must be sent; the entry is
+// removed with DeleteOutbox once the channel answered.
+func (b *Batch) PutOutbox(ws, conv engine.ID, seq uint64) { b.setRaw(outboxKey(ws, conv, seq), nil) }
+
+// DeleteOutbox removes an outbox entry.
+func (b *Batch) DeleteOutbox(ws, conv engine.ID, seq uint64) { b.del(outboxKey(ws, conv, seq)) }
+
+// PutContact writes contact c and brings its identity index from old.
+func (b *Batch) PutContact(old *engine.Contact, c *engine.Contact) {
+	b.set(contactKey(c.WorkspaceID, c.ID), c)
+	if old != nil {
+		for _, id := range old.Identities {
+			if !slices.Contains(c.Identities, id) {
+				b.del(identityKey(c.WorkspaceID, id.Channel, id.ExternalID))
+			}
+		}
+	}
+	for _, id := range c.Identities {
+		b.setRaw(identityKey(c.WorkspaceID, id.Channel, id.ExternalID), c.ID[:])
+	}
+}
+
+// PutOrphanStatus keeps a status report whose channel message id is not
+// known yet; ApplyOrphans picks it up once the send call returns the id.
+func (b *Batch) PutOrphanStatus(r *engine.StatusReport, seqNo uint64) {
+	b.set(appendUint64(orphanPrefix(r.WorkspaceID, r.Channel, r.ChannelMessageID), seqNo), r)
+}
+
+// DeleteOrphans removes the kept status reports of a channel message id.
+func (b *Batch) DeleteOrphans(ws engine.ID, ch engine.Channel, extID string) {
+	p := orphanPrefix(ws, ch, extID)
+	if b.err == nil {
+		b.err = b.b.DeleteRange(p, prefixEnd(p), nil)
+	}
+}
+
+// DeleteConversation removes conversation c for good: its header, index
+// entries, timers, thread entry, messages and their channel id entries.
+// msgs are the conversation's messages with a channel message id (from
+// Store.ChannelMessageIDs) whose index entries must go too.
+func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) {
+	b.del(conversationKey(c.WorkspaceID, c.ID))
+	for _, k := range listKeys(c) {
+		b.del(k)
+	}
+	if !c.AIResumesAt.IsZero() {
+		b.del(timerKey(c.AIResumesAt, TimerAIResume, c.WorkspaceID, c.ID))
+	}
+	if !c.FollowUpAt.IsZero() {
+		b.del(timerKey(c.FollowUpAt, TimerFollowUp, c.WorkspaceID, c.ID))
+	}
+	b.del(threadKey(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID))
+	for _, id := range channelIDs {
+		b.del(externalKey(c.WorkspaceID, c.Channel, id))
+	}
+	p := messagePrefix(c.WorkspaceID, c.ID)
+	if b.err == nil {
+		b.err = b.b.DeleteRange(p, prefixEnd(p), nil)
+	}
+	op := outboxConvPrefix(c.WorkspaceID, c.ID)
+	if b.err == nil {
+		b.err = b.b.DeleteRange(op, prefixEnd(op), nil)
+	}
+}
+
+func outboxConvPrefix(ws, conv engine.ID) []byte {
+	k := outboxKey(ws, conv, 0)
+	return k[:len(k)-8]
+}
+
+// DeleteTimer removes a timer entry (a stale one, or one that fired).
+func (b *Batch) DeleteTimer(t Timer) { b.del(timerKey(t.Due, t.Kind, t.WorkspaceID, t.ConversationID)) }
+
+// commitable returns the pebble batch or the build error.
+func (b *Batch) commitable() error {
+	if b.err != nil {
+		return fmt.Errorf("persistence: building batch: %w", b.err)
+	}
+	return nil
+}

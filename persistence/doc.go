@@ -1,0 +1,15 @@
+// Package persistence stores Parley's data in Pebble: the keyspace, the
+// record encodings, the batches that change a conversation together with
+// its indexes, and the queries the inbox runs.
+//
+// Every workspace record lives under a key that starts with the workspace
+// id, so no query can reach across workspaces by accident. Records are
+// encoded with a leading version byte. A state change is one Batch; the
+// Store commits batches with fsync and groups concurrent commits into one
+// Pebble write (Pebble's WAL then syncs once for all of them), so that
+// many conversations committing at once share the cost of an fsync.
+//
+// Concurrency: a Store is safe for concurrent use. A Batch belongs to one
+// goroutine until it is committed. Nothing here orders writes to the same
+// conversation: the actors package guarantees one writer per conversation.
+package persistence

@@ -1,0 +1,175 @@
+package persistence
+
+import (
+	"encoding/binary"
+	"math"
+	"time"
+
+	"github.com/parleyhq/parley/engine"
+)
+
+// Key layout. Workspace data:
+//
+//	'w' ws 'c' conv                          conversation header
+//	'w' ws 'm' conv ^seq                     message (newest first)
+//	'w' ws 'x' channel ext-msg-id            → conv seq (dedupe and status routing)
+//	'w' ws 'u' channel ext-msg-id nanos      status report for an unknown id
+//	'w' ws 't' account ext-user              → conv contact (thread of a channel user)
+//	'w' ws 'p' contact                       contact
+//	'w' ws 'i' channel ext-user              → contact (contact by channel identity)
+//	'w' ws 'L' folder dim ^activity conv     list index
+//
+// System data, across workspaces:
+//
+//	's' 'T' due kind ws conv                 durable timer
+//	's' 'O' ws conv seq                      outbox entry
+//
+// ws, conv and contact are 16-byte ids; integers are big-endian; ^x is the
+// bitwise complement, so that forward iteration is newest first. Strings
+// are escaped and terminated (see appendString) so they sort and never
+// run into the next field.
+const (
+	spaceWorkspace = 'w'
+	spaceSystem    = 's'
+
+	tConversation = 'c'
+	tMessage      = 'm'
+	tExternal     = 'x'
+	tOrphan       = 'u'
+	tThread       = 't'
+	tContact      = 'p'
+	tIdentity     = 'i'
+	tList         = 'L'
+
+	tTimer  = 'T'
+	tOutbox = 'O'
+)
+
+// appendString writes s escaped: 0x00 becomes 0x00 0xFF and the string
+// ends with 0x00 0x01, so encoded strings sort like the strings and a
+// prefix of one string never matches another.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			b = append(b, 0, 0xFF)
+		} else {
+			b = append(b, s[i])
+		}
+	}
+	return append(b, 0, 1)
+}
+
+func appendUint64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
+
+func appendTime(b []byte, t time.Time) []byte {
+	return appendUint64(b, uint64(t.UnixNano())) //nolint:gosec // times before 1970 are not stored
+}
+
+func appendTimeDesc(b []byte, t time.Time) []byte {
+	return appendUint64(b, math.MaxUint64-uint64(t.UnixNano())) //nolint:gosec // see appendTime
+}
+
+func wsPrefix(ws engine.ID, table byte) []byte {
+	b := make([]byte, 0, 64)
+	b = append(b, spaceWorkspace)
+	b = append(b, ws[:]...)
+	return append(b, table)
+}
+
+func conversationKey(ws, conv engine.ID) []byte {
+	return append(wsPrefix(ws, tConversation), conv[:]...)
+}
+
+func messagePrefix(ws, conv engine.ID) []byte {
+	return append(wsPrefix(ws, tMessage), conv[:]...)
+}
+
+func messageKey(ws, conv engine.ID, seq uint64) []byte {
+	return appendUint64(messagePrefix(ws, conv), math.MaxUint64-seq)
+}
+
+func externalKey(ws engine.ID, ch engine.Channel, extID string) []byte {
+	return appendString(appendString(wsPrefix(ws, tExternal), string(ch)), extID)
+}
+
+func orphanPrefix(ws engine.ID, ch engine.Channel, extID string) []byte {
+	return appendString(appendString(wsPrefix(ws, tOrphan), string(ch)), extID)
+}
+
+func threadKey(ws engine.ID, account, extUser string) []byte {
+	return appendString(appendString(wsPrefix(ws, tThread), account), extUser)
+}
+
+func contactKey(ws, id engine.ID) []byte { return append(wsPrefix(ws, tContact), id[:]...) }
+
+func identityKey(ws engine.ID, ch engine.Channel, extID string) []byte {
+	return appendString(appendString(wsPrefix(ws, tIdentity), string(ch)), extID)
+}
+
+func listPrefix(ws engine.ID, folder engine.Folder, dim string) []byte {
+	return appendString(appendString(wsPrefix(ws, tList), string(folder)), dim)
+}
+
+func listKey(ws engine.ID, folder engine.Folder, dim string, activity time.Time, conv engine.ID) []byte {
+	return append(appendTimeDesc(listPrefix(ws, folder, dim), activity), conv[:]...)
+}
+
+// TimerKind names what a durable timer does when it fires.
+type TimerKind byte
+
+// Timer kinds.
+const (
+	TimerAIResume TimerKind = 1
+	TimerFollowUp TimerKind = 2
+)
+
+func timerKey(due time.Time, kind TimerKind, ws, conv engine.ID) []byte {
+	b := make([]byte, 0, 2+8+1+32)
+	b = append(b, spaceSystem, tTimer)
+	b = appendTime(b, due)
+	b = append(b, byte(kind))
+	b = append(b, ws[:]...)
+	return append(b, conv[:]...)
+}
+
+func outboxKey(ws, conv engine.ID, seq uint64) []byte {
+	b := make([]byte, 0, 2+32+8)
+	b = append(b, spaceSystem, tOutbox)
+	b = append(b, ws[:]...)
+	b = append(b, conv[:]...)
+	return appendUint64(b, seq)
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil // p is all 0xFF: no upper bound
+}
+
+// List index dimensions: every conversation is indexed under dimAll, and
+// under one entry per filterable property, so a filtered list is a prefix
+// scan of the most selective dimension.
+const dimAll = "*"
+
+func listDims(c *engine.Conversation) []string {
+	dims := make([]string, 0, 5+len(c.Tags))
+	dims = append(dims, dimAll, "ch:"+string(c.Channel), "mode:"+string(c.Mode))
+	if c.UnreadCount > 0 {
+		dims = append(dims, "unread")
+	}
+	if c.AssigneeID == "" {
+		dims = append(dims, "unassigned")
+	} else {
+		dims = append(dims, "asg:"+c.AssigneeID)
+	}
+	for _, t := range c.Tags {
+		dims = append(dims, "tag:"+t)
+	}
+	return dims
+}

@@ -1,0 +1,375 @@
+package persistence
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/parleyhq/parley/engine"
+)
+
+// ErrBadCursor is returned for a pagination cursor that this store did
+// not hand out.
+var ErrBadCursor = errors.New("persistence: bad cursor")
+
+// Conversation reads a conversation header.
+func (s *Store) Conversation(ws, id engine.ID) (engine.Conversation, error) {
+	var c engine.Conversation
+	if err := s.get(conversationKey(ws, id), &c); err != nil {
+		return engine.Conversation{}, fmt.Errorf("reading conversation %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// Message reads one message by seq.
+func (s *Store) Message(ws, conv engine.ID, seq uint64) (engine.Message, error) {
+	var m engine.Message
+	if err := s.get(messageKey(ws, conv, seq), &m); err != nil {
+		return engine.Message{}, fmt.Errorf("reading message %s/%d: %w", conv, seq, err)
+	}
+	return m, nil
+}
+
+// Messages returns up to limit messages of a conversation, newest first,
+// with seq < before (before == 0 means from the newest).
+func (s *Store) Messages(ws, conv engine.ID, before uint64, limit int) ([]engine.Message, error) {
+	p := messagePrefix(ws, conv)
+	lower := p
+	if before > 0 {
+		lower = messageKey(ws, conv, before-1)
+		if before == 1 {
+			return nil, nil
+		}
+	}
+	it, err := s.iter(lower, prefixEnd(p))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []engine.Message
+	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+		var m engine.Message
+		if err := decode(it.Value(), &m); err != nil {
+			return nil, fmt.Errorf("reading messages of %s: %w", conv, err)
+		}
+		out = append(out, m)
+	}
+	return out, iterErr(it)
+}
+
+// ChannelMessageIDs lists the channel message ids of a conversation's
+// messages, for deleting their index entries.
+func (s *Store) ChannelMessageIDs(ws, conv engine.ID) ([]string, error) {
+	p := messagePrefix(ws, conv)
+	it, err := s.iter(p, prefixEnd(p))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var ids []string
+	for ok := it.First(); ok; ok = it.Next() {
+		var m struct {
+			ID string `json:"channel_message_id"`
+		}
+		if err := decode(it.Value(), &m); err != nil {
+			return nil, fmt.Errorf("reading messages of %s: %w", conv, err)
+		}
+		if m.ID != "" {
+			ids = append(ids, m.ID)
+		}
+	}
+	return ids, iterErr(it)
+}
+
+// MessageRef locates a message by its channel message id.
+type MessageRef struct {
+	ConversationID engine.ID
+	Seq            uint64
+}
+
+// LookupChannelMessage finds the message a channel message id names.
+func (s *Store) LookupChannelMessage(ws engine.ID, ch engine.Channel, extID string) (MessageRef, bool, error) {
+	v, ok, err := s.getRaw(externalKey(ws, ch, extID))
+	if err != nil || !ok {
+		return MessageRef{}, false, err
+	}
+	if len(v) != 24 {
+		return MessageRef{}, false, fmt.Errorf("%w: message ref of %d bytes", ErrCorrupt, len(v))
+	}
+	var r MessageRef
+	copy(r.ConversationID[:], v)
+	r.Seq = binary.BigEndian.Uint64(v[16:])
+	return r, true, nil
+}
+
+// Thread is the conversation and contact of a channel user on a channel
+// account.
+type Thread struct {
+	ConversationID engine.ID
+	ContactID      engine.ID
+}
+
+// LookupThread finds the conversation of a channel user.
+func (s *Store) LookupThread(ws engine.ID, account, extUser string) (Thread, bool, error) {
+	v, ok, err := s.getRaw(threadKey(ws, account, extUser))
+	if err != nil || !ok {
+		return Thread{}, false, err
+	}
+	if len(v) != 32 {
+		return Thread{}, false, fmt.Errorf("%w: thread of %d bytes", ErrCorrupt, len(v))
+	}
+	var t Thread
+	copy(t.ConversationID[:], v)
+	copy(t.ContactID[:], v[16:])
+	return t, true, nil
+}
+
+// Contact reads a contact.
+func (s *Store) Contact(ws, id engine.ID) (engine.Contact, error) {
+	var c engine.Contact
+	if err := s.get(contactKey(ws, id), &c); err != nil {
+		return engine.Contact{}, fmt.Errorf("reading contact %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// ContactByIdentity finds the contact a channel knows by extID.
+func (s *Store) ContactByIdentity(ws engine.ID, ch engine.Channel, extID string) (engine.ID, bool, error) {
+	v, ok, err := s.getRaw(identityKey(ws, ch, extID))
+	if err != nil || !ok {
+		return engine.ZeroID, false, err
+	}
+	if len(v) != 16 {
+		return engine.ZeroID, false, fmt.Errorf("%w: identity of %d bytes", ErrCorrupt, len(v))
+	}
+	var id engine.ID
+	copy(id[:], v)
+	return id, true, nil
+}
+
+// OrphanStatuses returns the kept status reports of a channel message id,
+// oldest first.
+func (s *Store) OrphanStatuses(ws engine.ID, ch engine.Channel, extID string) ([]engine.StatusReport, error) {
+	p := orphanPrefix(ws, ch, extID)
+	it, err := s.iter(p, prefixEnd(p))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []engine.StatusReport
+	for ok := it.First(); ok; ok = it.Next() {
+		var r engine.StatusReport
+		if err := decode(it.Value(), &r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, iterErr(it)
+}
+
+// ListQuery selects conversations of one folder, newest activity first.
+// Empty filter fields do not filter.
+type ListQuery struct {
+	Folder   engine.Folder
+	Channel  engine.Channel
+	Unread   bool
+	Tag      string
+	Assignee string // a user id
+	// Unassigned selects conversations with no assignee.
+	Unassigned bool
+	Mode       engine.Mode
+	// Since drops conversations whose last activity is before it.
+	Since  time.Time
+	Cursor string
+	Limit  int
+}
+
+// ListPage is one page of a list query; NextCursor is empty on the last
+// page.
+type ListPage struct {
+	Conversations []engine.Conversation
+	NextCursor    string
+}
+
+func (q *ListQuery) dim() string {
+	switch {
+	case q.Tag != "":
+		return "tag:" + q.Tag
+	case q.Assignee != "":
+		return "asg:" + q.Assignee
+	case q.Unread:
+		return "unread"
+	case q.Unassigned:
+		return "unassigned"
+	case q.Channel != "":
+		return "ch:" + string(q.Channel)
+	case q.Mode != "":
+		return "mode:" + string(q.Mode)
+	}
+	return dimAll
+}
+
+func (q *ListQuery) match(c *engine.Conversation) bool {
+	return (q.Channel == "" || c.Channel == q.Channel) &&
+		(!q.Unread || c.UnreadCount > 0) &&
+		(q.Tag == "" || c.HasTag(q.Tag)) &&
+		(q.Assignee == "" || c.AssigneeID == q.Assignee) &&
+		(!q.Unassigned || c.AssigneeID == "") &&
+		(q.Mode == "" || c.Mode == q.Mode)
+}
+
+// List returns one page of conversations matching q. It scans the index of
+// the most selective filter and checks the others on the headers.
+func (s *Store) List(ws engine.ID, q ListQuery) (ListPage, error) {
+	if !q.Folder.Valid() {
+		return ListPage{}, fmt.Errorf("%w: unknown folder %q", engine.ErrInvalid, q.Folder)
+	}
+	if q.Limit <= 0 || q.Limit > 500 {
+		q.Limit = 50
+	}
+	p := listPrefix(ws, q.Folder, q.dim())
+	lower := p
+	if q.Cursor != "" {
+		c, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		if err != nil || len(c) != 24 {
+			return ListPage{}, ErrBadCursor
+		}
+		lower = append(append([]byte(nil), p...), c...)
+		lower = append(lower, 0) // strictly after the cursor entry
+	}
+	upper := prefixEnd(p)
+	if !q.Since.IsZero() {
+		upper = appendTimeDesc(append([]byte(nil), p...), q.Since.Add(-1))
+	}
+	it, err := s.iter(lower, upper)
+	if err != nil {
+		return ListPage{}, err
+	}
+	defer it.Close()
+	var page ListPage
+	var last []byte
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != len(p)+24 {
+			return ListPage{}, fmt.Errorf("%w: list key of %d bytes", ErrCorrupt, len(k))
+		}
+		var id engine.ID
+		copy(id[:], k[len(k)-16:])
+		c, err := s.Conversation(ws, id)
+		if err != nil {
+			return ListPage{}, err
+		}
+		if !q.match(&c) {
+			continue
+		}
+		if len(page.Conversations) == q.Limit {
+			page.NextCursor = base64.RawURLEncoding.EncodeToString(last)
+			break
+		}
+		page.Conversations = append(page.Conversations, c)
+		last = append(last[:0], k[len(p):]...)
+	}
+	return page, iterErr(it)
+}
+
+// Timer is a durable timer: at Due, tell conversation ConversationID.
+type Timer struct {
+	Due            time.Time
+	Kind           TimerKind
+	WorkspaceID    engine.ID
+	ConversationID engine.ID
+}
+
+var timerPrefix = []byte{spaceSystem, tTimer}
+
+// DueTimers returns up to limit timers due at or before now, earliest
+// first, and the due time of the next timer after them (zero if none).
+func (s *Store) DueTimers(now time.Time, limit int) ([]Timer, time.Time, error) {
+	it, err := s.iter(timerPrefix, prefixEnd(timerPrefix))
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer it.Close()
+	var out []Timer
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 2+8+1+32 {
+			return nil, time.Time{}, fmt.Errorf("%w: timer key of %d bytes", ErrCorrupt, len(k))
+		}
+		t := Timer{Due: time.Unix(0, int64(binary.BigEndian.Uint64(k[2:10]))), Kind: TimerKind(k[10])} //nolint:gosec // written from UnixNano
+		copy(t.WorkspaceID[:], k[11:27])
+		copy(t.ConversationID[:], k[27:43])
+		if t.Due.After(now) || len(out) == limit {
+			return out, t.Due, iterErr(it)
+		}
+		out = append(out, t)
+	}
+	return out, time.Time{}, iterErr(it)
+}
+
+// OutboxEntry names an outbound message waiting to be sent.
+type OutboxEntry struct {
+	WorkspaceID    engine.ID
+	ConversationID engine.ID
+	Seq            uint64
+}
+
+// Outbox returns every outbox entry.
+func (s *Store) Outbox() ([]OutboxEntry, error) {
+	p := []byte{spaceSystem, tOutbox}
+	it, err := s.iter(p, prefixEnd(p))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []OutboxEntry
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 2+32+8 {
+			return nil, fmt.Errorf("%w: outbox key of %d bytes", ErrCorrupt, len(k))
+		}
+		var e OutboxEntry
+		copy(e.WorkspaceID[:], k[2:18])
+		copy(e.ConversationID[:], k[18:34])
+		e.Seq = binary.BigEndian.Uint64(k[34:])
+		out = append(out, e)
+	}
+	return out, iterErr(it)
+}
+
+// CountConversations counts the conversation headers of a workspace; for
+// tests and tools, it scans.
+func (s *Store) CountConversations(ws engine.ID) (int, error) {
+	p := wsPrefix(ws, tConversation)
+	it, err := s.iter(p, prefixEnd(p))
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		n++
+	}
+	return n, iterErr(it)
+}
+
+func (s *Store) iter(lower, upper []byte) (*pebble.Iterator, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, fmt.Errorf("persistence: iterator: %w", err)
+	}
+	return it, nil
+}
+
+func iterErr(it *pebble.Iterator) error {
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("persistence: iterating: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,298 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Errors returned by the Store.
+var (
+	// ErrClosed is returned by every operation after Close.
+	ErrClosed = errors.New("persistence: closed")
+	// ErrNotFound is returned by point reads of a record that does not
+	// exist.
+	ErrNotFound = errors.New("persistence: not found")
+)
+
+// Options configure a Store. The zero value of each field means the
+// default documented on it.
+type Options struct {
+	// Dir is the data directory. Required.
+	Dir string
+	// FS is the filesystem; nil means the real one. Tests use vfs.NewMem
+	// or a fault-injecting wrapper.
+	FS vfs.FS
+	// Logger receives the store's logs; nil discards them.
+	Logger *slog.Logger
+	// CacheBytes is Pebble's block cache size; zero means 64 MiB.
+	CacheBytes int64
+	// Committers is the number of goroutines that commit grouped batches
+	// in parallel; zero means 2. Each drains every batch queued when it
+	// becomes free, so under load batches from many conversations share
+	// one synced write.
+	Committers int
+	// MaxGroupBytes caps the size of one grouped write; zero means 4 MiB.
+	MaxGroupBytes int
+	// NoSync turns fsync off. Only for benchmarks that measure the
+	// difference; a Store with NoSync breaks "acked means durable".
+	NoSync bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.CacheBytes == 0 {
+		o.CacheBytes = 64 << 20
+	}
+	if o.Committers == 0 {
+		o.Committers = 2
+	}
+	if o.MaxGroupBytes == 0 {
+		o.MaxGroupBytes = 4 << 20
+	}
+	return o
+}
+
+// Store is Parley's Pebble database.
+type Store struct {
+	db     *pebble.DB
+	opts   Options
+	log    *slog.Logger
+	cache  *pebble.Cache
+	queue  chan *commitReq
+	quit   chan struct{}
+	wg     sync.WaitGroup
+	closed atomic.Bool
+	// stats, read by Stats.
+	commits, groups atomic.Uint64
+}
+
+type commitReq struct {
+	b    *pebble.Batch
+	done chan error
+}
+
+// Open opens (or creates) the store in opts.Dir and starts its committers.
+func Open(opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	if opts.Dir == "" {
+		return nil, errors.New("persistence: Options.Dir is required")
+	}
+	cache := pebble.NewCache(opts.CacheBytes)
+	popts := &pebble.Options{
+		FS:     opts.FS,
+		Cache:  cache,
+		Logger: pebbleLogger{opts.Logger},
+		// Concurrent writers are grouped by the committers; a larger
+		// memtable keeps flushes rarer under sustained ingest.
+		MemTableSize: 64 << 20,
+	}
+	db, err := pebble.Open(opts.Dir, popts)
+	if err != nil {
+		cache.Unref()
+		return nil, fmt.Errorf("persistence: opening %s: %w", opts.Dir, err)
+	}
+	s := &Store{
+		db: db, opts: opts, log: opts.Logger, cache: cache,
+		queue: make(chan *commitReq, 4096), quit: make(chan struct{}),
+	}
+	for i := range opts.Committers {
+		s.wg.Add(1)
+		go pprof.Do(context.Background(), pprof.Labels("parley", "committer"), func(context.Context) {
+			defer s.wg.Done()
+			s.commitLoop(i)
+		})
+	}
+	return s, nil
+}
+
+// DB returns the underlying Pebble database, for metrics and benchmarks.
+func (s *Store) DB() *pebble.DB { return s.db }
+
+// Close stops the committers once the queued batches are written, then
+// closes Pebble. It is safe to call more than once.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(s.quit)
+	s.wg.Wait()
+	// Fail whatever was queued after the committers stopped.
+	for {
+		select {
+		case r := <-s.queue:
+			r.done <- ErrClosed
+			continue
+		default:
+		}
+		break
+	}
+	err := s.db.Close()
+	s.cache.Unref()
+	if err != nil {
+		return fmt.Errorf("persistence: closing: %w", err)
+	}
+	return nil
+}
+
+// Commit writes b durably (fsync) and returns once it is on disk. Batches
+// committed concurrently are grouped into one synced Pebble write. b is
+// closed by Commit whether it succeeds or not.
+func (s *Store) Commit(b *Batch) error {
+	if b == nil || b.b.Empty() {
+		if b != nil {
+			b.Close()
+		}
+		return nil
+	}
+	if err := b.commitable(); err != nil {
+		b.Close()
+		return err
+	}
+	if s.closed.Load() {
+		b.Close()
+		return ErrClosed
+	}
+	r := &commitReq{b: b.b, done: make(chan error, 1)}
+	b.b = nil
+	select {
+	case s.queue <- r:
+	case <-s.quit:
+		_ = r.b.Close()
+		return ErrClosed
+	}
+	return <-r.done
+}
+
+func (s *Store) writeOpts() *pebble.WriteOptions {
+	if s.opts.NoSync {
+		return pebble.NoSync
+	}
+	return pebble.Sync
+}
+
+func (s *Store) commitLoop(int) {
+	group := make([]*commitReq, 0, 256)
+	for {
+		var first *commitReq
+		select {
+		case first = <-s.queue:
+		case <-s.quit:
+			// Drain what is already queued so accepted work lands.
+			for {
+				select {
+				case r := <-s.queue:
+					s.commitGroup(append(group[:0], r))
+					continue
+				default:
+				}
+				return
+			}
+		}
+		group = append(group[:0], first)
+		size := first.b.Len()
+	drain:
+		for size < s.opts.MaxGroupBytes {
+			select {
+			case r := <-s.queue:
+				group = append(group, r)
+				size += r.b.Len()
+			default:
+				break drain
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+func (s *Store) commitGroup(group []*commitReq) {
+	s.groups.Add(1)
+	s.commits.Add(uint64(len(group)))
+	var err error
+	if len(group) == 1 {
+		err = group[0].b.Commit(s.writeOpts())
+	} else {
+		merged := group[0].b
+		for _, r := range group[1:] {
+			if err = merged.Apply(r.b, nil); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = merged.Commit(s.writeOpts())
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("persistence: commit: %w", err)
+		s.log.Error("Commit failed", "batches", len(group), "err", err)
+	}
+	for _, r := range group {
+		_ = r.b.Close()
+		r.done <- err
+	}
+}
+
+// Stats are counters of the store's own work.
+type Stats struct {
+	// Commits counts batches committed; Groups counts the synced writes
+	// they were grouped into.
+	Commits, Groups uint64
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats { return Stats{Commits: s.commits.Load(), Groups: s.groups.Load()} }
+
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	panic(fmt.Sprintf(format, args...))
+}
+
+// get reads key into v; ErrNotFound if absent.
+func (s *Store) get(key []byte, v any) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	val, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("persistence: get: %w", err)
+	}
+	defer closer.Close()
+	return decode(val, v)
+}
+
+// getRaw returns a copy of the value at key, or nil, false.
+func (s *Store) getRaw(key []byte) ([]byte, bool, error) {
+	if s.closed.Load() {
+		return nil, false, ErrClosed
+	}
+	val, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("persistence: get: %w", err)
+	}
+	out := append([]byte(nil), val...)
+	closer.Close()
+	return out, true, nil
+}
