@@ -115,6 +115,9 @@ type Runtime struct {
 	metrics    *runtimeMetrics
 
 	inflight atomic.Int64
+	// orphanSeq orders kept early status reports; it starts at the start
+	// time in nanoseconds so that it keeps growing across restarts.
+	orphanSeq atomic.Uint64
 
 	// gate orders API calls against Shutdown: calls enter under RLock
 	// while closing is false; Shutdown sets closing under Lock and then
@@ -155,6 +158,7 @@ func New(cfg Config) (*Runtime, error) {
 	rt.courier = newCourier(rt)
 	rt.agents = newAgentPool(rt)
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
+	rt.orphanSeq.Store(uint64(max(cfg.Clock.Now().UnixNano(), 0)))
 	return rt, nil
 }
 
@@ -372,7 +376,7 @@ func (rt *Runtime) ApplyStatus(ctx context.Context, reports []engine.StatusRepor
 		}
 		if !ok {
 			b := rt.store.NewBatch()
-			b.PutOrphanStatus(&r, uint64(rt.clock.Now().UnixNano())) //nolint:gosec // positive
+			b.PutOrphanStatus(&r, rt.orphanSeq.Add(1))
 			err := rt.store.Commit(b)
 			mu.Unlock()
 			if err != nil {

@@ -23,9 +23,14 @@ var (
 	entropy   io.Reader = ulid.Monotonic(rand.Reader, 0)
 )
 
-// NewID returns a new ID whose time component is t. IDs made in the same
-// millisecond still sort in creation order.
+// NewID returns a new ID whose time component is t (clamped to the Unix
+// epoch). IDs sort by their millisecond; consecutive IDs made in the same
+// millisecond sort in creation order. Nothing orders messages by ID: a
+// conversation's messages are ordered by seq.
 func NewID(t time.Time) ID {
+	if t.UnixMilli() < 0 {
+		t = time.UnixMilli(0)
+	}
 	entropyMu.Lock()
 	defer entropyMu.Unlock()
 	return ulid.MustNew(ulid.Timestamp(t), entropy)

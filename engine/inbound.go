@@ -35,6 +35,8 @@ func (in *Inbound) Validate() error {
 		return fmt.Errorf("%w: bad external user id", ErrInvalid)
 	case in.ChannelMessageID == "" || len(in.ChannelMessageID) > 512 || !utf8.ValidString(in.ChannelMessageID):
 		return fmt.Errorf("%w: bad channel message id", ErrInvalid)
+	case len(in.ContactName) > 256 || !utf8.ValidString(in.ContactName):
+		return fmt.Errorf("%w: bad contact name", ErrInvalid)
 	}
 	return validContent(in.Content)
 }

@@ -33,8 +33,11 @@ const DirInternal Direction = "internal"
 // Limits on what a command may carry.
 const (
 	MaxTextBytes = 64 << 10
-	MaxTagBytes  = 64
-	MaxTags      = 32
+	// MaxFieldBytes caps every other text field of a message (caption,
+	// file name, titles...).
+	MaxFieldBytes = 4 << 10
+	MaxTagBytes   = 64
+	MaxTags       = 32
 )
 
 // Command is an instruction to one conversation. The concrete types below
@@ -272,6 +275,9 @@ func (a *applier) apply(cmd Command) error {
 		a.c.AIPaused = false
 		a.humanActivity()
 	case PauseAI:
+		if a.c.Mode == ModeManual && a.c.AIPaused {
+			return nil
+		}
 		a.system("AI paused")
 		a.setMode(ModeManual)
 		a.c.AIPaused = true
@@ -285,7 +291,7 @@ func (a *applier) apply(cmd Command) error {
 		if a.c.Mode != ModeManual || a.c.AIPaused || !a.c.AIResumesAt.Equal(cmd.Due) || a.now.Before(cmd.Due) {
 			return nil // stale: the deadline moved, or the AI already resumed
 		}
-		a.resumeAI("AI resumed after 15 minutes without human activity")
+		a.resumeAI("AI resumed after " + humanDuration(a.s.ResumeAfter()) + " without human activity")
 	case AIReply:
 		return a.aiReply(cmd)
 	case MoveFolder:
@@ -418,7 +424,7 @@ func (a *applier) maybeAskAI() {
 func (a *applier) aiReply(cmd AIReply) error {
 	req := cmd.Request
 	if a.c.Mode != ModeAI || req.ModeEpoch != a.c.ModeEpoch || req.LastCustomerSeq != a.c.LastCustomerSeq ||
-		a.c.Folder == FolderSpam || a.c.Blocked {
+		!a.c.AwaitingReply || a.c.Folder == FolderSpam || a.c.Blocked {
 		a.discard = true // invariant 5: never over a human, never to a stale question
 		return nil
 	}
@@ -448,7 +454,7 @@ func (a *applier) updateStatus(cmd UpdateStatus) error {
 	}
 	if next, ok := NextStatus(m.Status, cmd.Status); ok {
 		m.Status, m.StatusAt = next, cmd.At
-		if next == StatusSent && m.SentAt.IsZero() {
+		if next != StatusFailed && next != StatusSending && m.SentAt.IsZero() {
 			m.SentAt = cmd.At
 		}
 		if next == StatusFailed {
@@ -585,14 +591,50 @@ func validContent(c Content) error {
 	if len(c.Text) > MaxTextBytes {
 		return fmt.Errorf("%w: text longer than %d bytes", ErrInvalid, MaxTextBytes)
 	}
-	if !utf8.ValidString(c.Text) {
-		return fmt.Errorf("%w: text is not valid UTF-8", ErrInvalid)
+	texts := []string{c.Text, c.UnsupportedType, c.ReplyTo}
+	if c.Media != nil {
+		texts = append(texts, c.Media.Caption, c.Media.Filename, c.Media.MimeType, c.Media.Ref, c.Media.URL)
+	}
+	if c.Interactive != nil {
+		texts = append(texts, c.Interactive.Title, c.Interactive.ID, c.Interactive.Payload, c.Interactive.Type)
+	}
+	if c.Reaction != nil {
+		texts = append(texts, c.Reaction.Emoji, c.Reaction.TargetChannelMessageID)
+	}
+	for i, s := range texts {
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("%w: text is not valid UTF-8", ErrInvalid)
+		}
+		if i > 0 && len(s) > MaxFieldBytes {
+			return fmt.Errorf("%w: field longer than %d bytes", ErrInvalid, MaxFieldBytes)
+		}
 	}
 	switch {
 	case c.Kind == KindText && strings.TrimSpace(c.Text) == "":
 		return fmt.Errorf("%w: empty text message", ErrInvalid)
 	case c.Kind.HasMedia() && c.Media == nil:
 		return fmt.Errorf("%w: %s message without media", ErrInvalid, c.Kind)
+	case c.Kind == KindLocation && c.Location == nil,
+		c.Kind == KindReaction && c.Reaction == nil,
+		c.Kind == KindInteractive && c.Interactive == nil:
+		return fmt.Errorf("%w: %s message without its payload", ErrInvalid, c.Kind)
 	}
 	return nil
+}
+
+// humanDuration writes d as "15 minutes", "1 hour", "90 seconds".
+func humanDuration(d time.Duration) string {
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	switch {
+	case d%time.Hour == 0:
+		return plural(int64(d/time.Hour), "hour")
+	case d%time.Minute == 0:
+		return plural(int64(d/time.Minute), "minute")
+	}
+	return plural(int64(d/time.Second), "second")
 }

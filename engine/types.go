@@ -197,7 +197,11 @@ func (c Content) Preview() string {
 				s = c.Interactive.Title
 			}
 		case KindReaction:
-			if c.Reaction != nil {
+			switch {
+			case c.Reaction == nil:
+			case c.Reaction.Emoji == "":
+				s = "Removed a reaction"
+			default:
 				s = "Reacted " + c.Reaction.Emoji
 			}
 		case KindUnsupported:

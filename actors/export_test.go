@@ -1,0 +1,28 @@
+package actors
+
+import "github.com/parleyhq/parley/engine"
+
+// Kick makes the timekeeper look at the timers again now. Tests that move
+// a fake clock use it to rule out the lost wake-up between reading the
+// clock and arming a timer, which a real clock cannot produce.
+func Kick(rt *Runtime) { rt.tk.kick() }
+
+// Panic makes the actor of a conversation panic while handling a message
+// and returns the error its caller got.
+func Panic(rt *Runtime, ws, conv engine.ID) error {
+	m := &panicMsg{reply: make(chan error, 1)}
+	rt.dir.send(ws, conv, m)
+	return <-m.reply
+}
+
+// ActorPID returns the process id of a conversation's live actor, or "".
+func ActorPID(rt *Runtime, ws, conv engine.ID) string {
+	k := convKey{ws, conv}
+	sh := rt.dir.shardOf(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e := sh.entries[k]; e != nil {
+		return e.pid.String()
+	}
+	return ""
+}
