@@ -269,8 +269,7 @@ func (rt *Runtime) Ingest(ctx context.Context, ins []engine.Inbound) ([]IngestRe
 	defer rt.ops.Done()
 	results := make([]IngestResult, len(ins))
 	n := int64(len(ins))
-	if rt.inflight.Add(n) > int64(rt.cfg.MaxInFlight) {
-		rt.inflight.Add(-n)
+	if !rt.acquire(n) {
 		rt.metrics.overloaded.Inc()
 		return nil, ErrOverloaded
 	}
@@ -324,6 +323,20 @@ func (rt *Runtime) Ingest(ctx context.Context, ins []engine.Inbound) ([]IngestRe
 		}
 	}
 	return results, nil
+}
+
+// acquire takes n in-flight slots if they are free; the count never goes
+// past MaxInFlight, even for a moment.
+func (rt *Runtime) acquire(n int64) bool {
+	for {
+		cur := rt.inflight.Load()
+		if cur+n > int64(rt.cfg.MaxInFlight) {
+			return false
+		}
+		if rt.inflight.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
 }
 
 // Execute runs an inbox action on one conversation and returns once it is

@@ -1,0 +1,165 @@
+package actors_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/engine"
+	"github.com/stretchr/testify/require"
+)
+
+func event(ws engine.ID, ch engine.Channel, folder engine.Folder) engine.Event {
+	c := &engine.Conversation{ID: engine.NewID(t0), WorkspaceID: ws, Channel: ch, Folder: folder}
+	return engine.Event{Type: engine.EventConversationUpdated, WorkspaceID: ws, ConversationID: c.ID, At: t0, Conversation: c}
+}
+
+func TestBroadcasterSeqAndResume(t *testing.T) {
+	t.Parallel()
+	ws, other := engine.NewID(t0), engine.NewID(t0)
+	b := actors.NewBroadcaster("epoch-1", 8, 64)
+	sub, replay, err := b.Subscribe(ws, actors.Filter{}, nil)
+	require.NoError(t, err)
+	require.Empty(t, replay)
+	for range 5 {
+		b.Publish([]engine.Event{event(ws, engine.ChannelWhatsApp, engine.FolderOpen), event(other, engine.ChannelWhatsApp, engine.FolderOpen)})
+	}
+	// Seqs are per workspace and gap-free.
+	for want := uint64(1); want <= 5; want++ {
+		env := <-sub.C
+		require.Equal(t, want, env.Seq)
+		require.Equal(t, ws, env.Event.WorkspaceID)
+	}
+	require.Equal(t, uint64(5), b.LastSeq(other))
+
+	// Resume from seq 2: events 3..5 replayed in order.
+	last := uint64(2)
+	_, replay, err = b.Subscribe(ws, actors.Filter{}, &last)
+	require.NoError(t, err)
+	require.Len(t, replay, 3)
+	for i, env := range replay {
+		require.Equal(t, uint64(3+i), env.Seq)
+	}
+	// After 20 more events, seq 2 is out of the 8-event ring: resync.
+	for range 20 {
+		b.Publish([]engine.Event{event(ws, engine.ChannelWhatsApp, engine.FolderOpen)})
+	}
+	_, _, err = b.Subscribe(ws, actors.Filter{}, &last)
+	require.ErrorIs(t, err, actors.ErrResync)
+	// The oldest kept event can still be resumed from.
+	edge := uint64(25 - 8)
+	_, replay, err = b.Subscribe(ws, actors.Filter{}, &edge)
+	require.NoError(t, err)
+	require.Len(t, replay, 8)
+	// A seq from the future (another epoch) cannot be resumed.
+	future := uint64(1000)
+	_, _, err = b.Subscribe(ws, actors.Filter{}, &future)
+	require.ErrorIs(t, err, actors.ErrResync)
+}
+
+func TestBroadcasterFilters(t *testing.T) {
+	t.Parallel()
+	ws := engine.NewID(t0)
+	b := actors.NewBroadcaster("e", 16, 16)
+	wa, _, err := b.Subscribe(ws, actors.Filter{Channel: engine.ChannelWhatsApp}, nil)
+	require.NoError(t, err)
+	solved, _, err := b.Subscribe(ws, actors.Filter{Folder: engine.FolderSolved}, nil)
+	require.NoError(t, err)
+	one := event(ws, engine.ChannelInstagram, engine.FolderSolved)
+	byConv, _, err := b.Subscribe(ws, actors.Filter{ConversationID: one.ConversationID}, nil)
+	require.NoError(t, err)
+	b.Publish([]engine.Event{event(ws, engine.ChannelWhatsApp, engine.FolderOpen), one})
+	require.Equal(t, uint64(1), (<-wa.C).Seq)
+	require.Equal(t, uint64(2), (<-solved.C).Seq)
+	require.Equal(t, uint64(2), (<-byConv.C).Seq)
+	require.Empty(t, wa.C)
+	require.Empty(t, solved.C)
+}
+
+// Invariant 7 at this layer: a subscriber that never reads is closed with
+// a reason once its queue is full, and the publisher never waits for it.
+func TestBroadcasterSlowConsumer(t *testing.T) {
+	t.Parallel()
+	ws := engine.NewID(t0)
+	b := actors.NewBroadcaster("e", 1024, 4)
+	slow, _, err := b.Subscribe(ws, actors.Filter{}, nil)
+	require.NoError(t, err)
+	fast, _, err := b.Subscribe(ws, actors.Filter{}, nil)
+	require.NoError(t, err)
+	// The fast subscriber reads everything, in steps of its queue size;
+	// the slow one never reads. Publish must never wait.
+	var seqs []uint64
+	for range 25 {
+		start := time.Now()
+		for range 4 {
+			b.Publish([]engine.Event{event(ws, engine.ChannelWhatsApp, engine.FolderOpen)})
+		}
+		require.Less(t, time.Since(start), 5*time.Second, "publisher blocked")
+		for range 4 {
+			seqs = append(seqs, (<-fast.C).Seq)
+		}
+	}
+	require.Equal(t, actors.CloseSlow, slow.Reason())
+	n := 0
+	for range slow.C { // drains the 4 queued, then sees the close
+		n++
+	}
+	require.Equal(t, 4, n)
+	require.Equal(t, 1, b.Subscribers())
+	require.Len(t, seqs, 100, "the reading subscriber got every event")
+	require.Equal(t, uint64(100), seqs[99])
+	fast.Close()
+	require.Equal(t, actors.CloseClient, fast.Reason())
+	b.Close()
+	_, _, err = b.Subscribe(ws, actors.Filter{}, nil)
+	require.ErrorIs(t, err, actors.ErrShuttingDown)
+}
+
+func TestEnvelopeJSON(t *testing.T) {
+	t.Parallel()
+	ws := engine.NewID(t0)
+	b := actors.NewBroadcaster("e", 4, 4)
+	sub, _, err := b.Subscribe(ws, actors.Filter{}, nil)
+	require.NoError(t, err)
+	ev := event(ws, engine.ChannelWhatsApp, engine.FolderOpen)
+	b.Publish([]engine.Event{ev})
+	var v struct {
+		Seq            uint64 `json:"seq"`
+		Type           string `json:"type"`
+		WorkspaceID    string `json:"workspace_id"`
+		ConversationID string `json:"conversation_id"`
+		Data           struct {
+			Conversation struct {
+				Folder string `json:"folder"`
+			} `json:"conversation"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal((<-sub.C).JSON(), &v))
+	require.Equal(t, uint64(1), v.Seq)
+	require.Equal(t, "conversation.updated", v.Type)
+	require.Equal(t, ws.String(), v.WorkspaceID)
+	require.Equal(t, ev.ConversationID.String(), v.ConversationID)
+	require.Equal(t, "open", v.Data.Conversation.Folder)
+}
+
+// Events reach subscribers only after the change is committed, in the
+// order the conversation made them.
+func TestRuntimePublishesAfterCommit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	sub, _, err := h.rt.Subscribe(h.ws, actors.Filter{}, nil)
+	require.NoError(t, err)
+	conv := h.say("u1", "m1", "hello")
+	var types []engine.EventType
+	for len(types) < 3 {
+		env := <-sub.C
+		types = append(types, env.Event.Type)
+		// What the event says is already in the store.
+		if env.Event.Message != nil {
+			_, err := h.store.Message(h.ws, conv, env.Event.Message.Seq)
+			require.NoError(t, err)
+		}
+	}
+	require.Equal(t, []engine.EventType{engine.EventConversationCreated, engine.EventMessageCreated, engine.EventConversationUpdated}, types)
+}
