@@ -60,6 +60,10 @@ type aiReplyMsg struct {
 // panicMsg makes the actor panic; tests use it to prove supervision.
 type panicMsg struct{ reply chan error }
 
+// pingMsg asks whether the conversation exists, without writing: a
+// barrier for tests and a probe of activation time for benchmarks.
+type pingMsg struct{ reply chan bool }
+
 // conversationActor owns one conversation. Its state is the header as last
 // committed; the message log stays in Pebble.
 type conversationActor struct {
@@ -73,7 +77,7 @@ type conversationActor struct {
 func (rt *Runtime) conversationProps(ws, id engine.ID, e *entry) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &conversationActor{rt: rt, ws: ws, id: id, e: e}
-	}, actor.WithSupervisor(rt.supervisor))
+	}, actor.WithSupervisor(rt.supervisor), actor.WithDispatcher(rt.dispatcher))
 }
 
 // Receive handles one message. A panic answers the caller with
@@ -86,7 +90,7 @@ func (a *conversationActor) Receive(ctx actor.Context) {
 		return
 	case *actor.Restarting, *actor.Stopping, *actor.Stopped:
 		return
-	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *aiReplyMsg, *panicMsg:
+	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *aiReplyMsg, *panicMsg, *pingMsg:
 		defer a.e.pending.Add(-1)
 		defer func() {
 			if r := recover(); r != nil {
@@ -135,6 +139,8 @@ func (a *conversationActor) fail(msg any, err error) {
 		}
 	case *panicMsg:
 		m.reply <- err
+	case *pingMsg:
+		m.reply <- false
 	}
 }
 
@@ -169,6 +175,8 @@ func (a *conversationActor) handle(msg any) {
 		}
 	case *panicMsg:
 		panic("conversation actor: panic requested")
+	case *pingMsg:
+		m.reply <- a.conv != nil
 	}
 }
 
@@ -276,12 +284,12 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 	defer a.rt.inflight.Add(-int64(len(m.items)))
 	results := make([]IngestResult, len(m.items))
 	t := a.begin()
-	seen := map[string]bool{}
+	seen := map[string]uint64{} // channel message id → seq, within this batch
 	for i, it := range m.items {
 		in := it.in
 		results[i].ConversationID = a.id
-		if seen[in.ChannelMessageID] {
-			results[i].Duplicate = true
+		if seq, ok := seen[in.ChannelMessageID]; ok {
+			results[i].Duplicate, results[i].Seq = true, seq
 			continue
 		}
 		ref, dup, err := a.rt.store.LookupChannelMessage(a.ws, in.Channel, in.ChannelMessageID)
@@ -293,7 +301,6 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 			results[i].Duplicate, results[i].Seq = true, ref.Seq
 			continue
 		}
-		seen[in.ChannelMessageID] = true
 		if t.cur.ID == engine.ZeroID {
 			t.create(in, it.thread)
 		}
@@ -303,6 +310,7 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 			continue
 		}
 		results[i].Seq = res.Messages[0].Seq
+		seen[in.ChannelMessageID] = results[i].Seq
 	}
 	if err := t.commit(); err != nil {
 		t.abort()

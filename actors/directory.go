@@ -2,6 +2,7 @@ package actors
 
 import (
 	"hash/maphash"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,9 @@ type entry struct {
 type shard struct {
 	mu      sync.Mutex
 	entries map[convKey]*entry
+	// peak is the most entries the map has held since it was made: Go
+	// maps never give memory back, so a map far below its peak is rebuilt.
+	peak int
 }
 
 // directory routes messages to conversation actors, spawning them on first
@@ -85,6 +89,7 @@ func (d *directory) send(ws, conv engine.ID, msg any) {
 		e = &entry{}
 		e.pid = d.rt.system.Root.Spawn(d.rt.conversationProps(ws, conv, e))
 		sh.entries[k] = e
+		sh.peak = max(sh.peak, len(sh.entries))
 		d.active.Add(1)
 		d.spawns.Add(1)
 	}
@@ -109,6 +114,12 @@ func (d *directory) passivateIdle(cutoff time.Time) int {
 				d.active.Add(-1)
 				n++
 			}
+		}
+		if sh.peak > 64 && len(sh.entries) < sh.peak/4 {
+			fresh := make(map[convKey]*entry, len(sh.entries))
+			maps.Copy(fresh, sh.entries) // maps.Clone would keep the old size
+			sh.entries = fresh
+			sh.peak = len(sh.entries)
 		}
 		sh.mu.Unlock()
 	}

@@ -26,3 +26,11 @@ func ActorPID(rt *Runtime, ws, conv engine.ID) string {
 	}
 	return ""
 }
+
+// Ping round-trips a no-op message through a conversation's actor,
+// activating it if it was passivated, and says whether it exists.
+func Ping(rt *Runtime, ws, conv engine.ID) bool {
+	m := &pingMsg{reply: make(chan bool, 1)}
+	rt.dir.send(ws, conv, m)
+	return <-m.reply
+}

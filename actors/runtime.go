@@ -107,6 +107,7 @@ type Runtime struct {
 	log        *slog.Logger
 	system     *actor.ActorSystem
 	supervisor actor.SupervisorStrategy
+	dispatcher *poolDispatcher
 	dir        *directory
 	bc         *Broadcaster
 	tk         *timekeeper
@@ -144,6 +145,7 @@ func New(cfg Config) (*Runtime, error) {
 	rt.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return cfg.Logger.With("component", "protoactor")
 	}))
+	rt.dispatcher = newPoolDispatcher(300, 30*time.Second)
 	rt.dir = newDirectory(rt)
 	rt.bc = NewBroadcaster(cfg.Epoch, cfg.RingSize, cfg.SubscriberQueue)
 	rt.metrics = newRuntimeMetrics(cfg.Registerer, rt)
@@ -223,6 +225,7 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	rt.dir.stopAll()
 	rt.bc.Close()
 	rt.system.Shutdown()
+	rt.dispatcher.stop()
 	return err
 }
 

@@ -52,6 +52,7 @@ func TestIngestExactlyOnce(t *testing.T) {
 	res := h.ingest(in, in)
 	require.False(t, res[0].Duplicate)
 	require.True(t, res[1].Duplicate)
+	require.Equal(t, res[0].Seq, res[1].Seq)
 	res = h.ingest(in)
 	require.True(t, res[0].Duplicate)
 	require.Equal(t, uint64(1), res[0].Seq)
@@ -286,8 +287,13 @@ func TestAIResumesAfterHumanActivity(t *testing.T) {
 	require.Equal(t, engine.ModeManual, h.conv(conv).Mode)
 
 	// Passivate everything and restart: the timer is on disk.
-	h.rt.PassivateIdle(h.clock.Now())
-	require.Zero(t, h.rt.Stats().ActiveConversations)
+	eventually(t, 5*time.Second, func() error { // the courier's report may still be in flight
+		h.rt.PassivateIdle(h.clock.Now())
+		if n := h.rt.Stats().ActiveConversations; n != 0 {
+			return fmt.Errorf("%d active", n)
+		}
+		return nil
+	})
 	h.restart()
 	callsBefore := agent.calls.Load()
 	h.advance(10 * time.Minute)

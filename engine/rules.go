@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -582,7 +581,23 @@ func containsUpdate(evs []Event, seq uint64) bool {
 	return false
 }
 
-func headerEqual(a, b Conversation) bool { return reflect.DeepEqual(a, b) }
+// headerEqual reports whether two headers are the same. It is on the hot
+// path of every command, so it compares fields rather than reflecting;
+// TestHeaderEqualSeesEveryField keeps it complete.
+func headerEqual(a, b Conversation) bool {
+	return a.ID == b.ID && a.WorkspaceID == b.WorkspaceID && a.Channel == b.Channel &&
+		a.ChannelAccountID == b.ChannelAccountID && a.ContactID == b.ContactID &&
+		a.ContactName == b.ContactName && a.ExternalUserID == b.ExternalUserID &&
+		a.Folder == b.Folder && a.Mode == b.Mode && a.AIResumesAt.Equal(b.AIResumesAt) &&
+		a.ModeEpoch == b.ModeEpoch && a.AIPaused == b.AIPaused && a.NeedsHuman == b.NeedsHuman &&
+		slices.Equal(a.Tags, b.Tags) && a.AssigneeID == b.AssigneeID && a.UnreadCount == b.UnreadCount &&
+		a.LastActivityAt.Equal(b.LastActivityAt) && a.Preview == b.Preview && a.LastSeq == b.LastSeq &&
+		a.LastCustomerSeq == b.LastCustomerSeq && a.LastInboundAt.Equal(b.LastInboundAt) &&
+		a.AwaitingReply == b.AwaitingReply && a.LastOutboundStatus == b.LastOutboundStatus &&
+		a.LastOutboundSeq == b.LastOutboundSeq && a.FollowUpAt.Equal(b.FollowUpAt) && a.CSAT == b.CSAT &&
+		a.Blocked == b.Blocked && a.Unsubscribed == b.Unsubscribed && a.CreatedAt.Equal(b.CreatedAt) &&
+		a.Deleted == b.Deleted
+}
 
 func validContent(c Content) error {
 	if !c.Kind.Valid() || c.Kind == KindSystem {

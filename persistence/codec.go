@@ -1,9 +1,9 @@
 package persistence
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/goccy/go-json"
 )
 
 // recordVersion is the first byte of every stored record. A reader that

@@ -258,9 +258,9 @@ func (s *Store) List(ws engine.ID, q ListQuery) (ListPage, error) {
 		}
 		var id engine.ID
 		copy(id[:], k[len(k)-16:])
-		c, err := s.Conversation(ws, id)
-		if err != nil {
-			return ListPage{}, err
+		var c engine.Conversation
+		if err := s.getEntered(conversationKey(ws, id), &c); err != nil {
+			return ListPage{}, fmt.Errorf("reading conversation %s: %w", id, err)
 		}
 		if !q.match(&c) {
 			continue
@@ -356,18 +356,32 @@ func (s *Store) CountConversations(ws engine.ID) (int, error) {
 	return n, iterErr(it)
 }
 
-func (s *Store) iter(lower, upper []byte) (*pebble.Iterator, error) {
-	if s.closed.Load() {
-		return nil, ErrClosed
+// iterator is a Pebble iterator admitted past Close's gate; Close it.
+type iterator struct {
+	*pebble.Iterator
+	s *Store
+}
+
+// Close closes the iterator and lets Close proceed.
+func (it iterator) Close() error {
+	err := it.Iterator.Close()
+	it.s.leave()
+	return err
+}
+
+func (s *Store) iter(lower, upper []byte) (iterator, error) {
+	if err := s.enter(); err != nil {
+		return iterator{}, err
 	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
-		return nil, fmt.Errorf("persistence: iterator: %w", err)
+		s.leave()
+		return iterator{}, fmt.Errorf("persistence: iterator: %w", err)
 	}
-	return it, nil
+	return iterator{it, s}, nil
 }
 
-func iterErr(it *pebble.Iterator) error {
+func iterErr(it iterator) error {
 	if err := it.Error(); err != nil {
 		return fmt.Errorf("persistence: iterating: %w", err)
 	}

@@ -1,0 +1,4 @@
+package engine
+
+// HeaderEqual exposes headerEqual to the external tests.
+var HeaderEqual = headerEqual
