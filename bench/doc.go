@@ -1,0 +1,11 @@
+// Package bench holds Parley's benchmark harness: it runs the Go
+// benchmarks of the storage and actor layers (and, as they land, load
+// generators against the built binary), and turns their output into a
+// markdown report with the machine it ran on and the command that
+// reproduces it. cmd/parley-bench is its command-line driver, run by
+// `make bench`.
+//
+// Figures are reported as ratios against a baseline measured in the same
+// run wherever one exists (the raw Pebble ceiling for durable ingest),
+// because the machines it runs on are shared and noisy.
+package bench
