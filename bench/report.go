@@ -131,7 +131,9 @@ func WriteMarkdown(w io.Writer, m Machine, command string, results []Result) err
 		for u := range units {
 			cols = append(cols, u)
 		}
-		sort.Slice(cols, func(i, j int) bool { return unitOrder(cols[i]) < unitOrder(cols[j]) || (unitOrder(cols[i]) == unitOrder(cols[j]) && cols[i] < cols[j]) })
+		sort.Slice(cols, func(i, j int) bool {
+			return unitOrder(cols[i]) < unitOrder(cols[j]) || (unitOrder(cols[i]) == unitOrder(cols[j]) && cols[i] < cols[j])
+		})
 		fmt.Fprintf(&b, "## %s\n\n| benchmark | n |", p)
 		for _, c := range cols {
 			fmt.Fprintf(&b, " %s |", c)
