@@ -60,6 +60,15 @@ type aiReplyMsg struct {
 // panicMsg makes the actor panic; tests use it to prove supervision.
 type panicMsg struct{ reply chan error }
 
+// watermarkMsg moves every outbound message sent at or before at (or, with
+// upToSeq set, numbered at or below it) to status.
+type watermarkMsg struct {
+	status  engine.DeliveryStatus
+	at      time.Time
+	upToSeq uint64
+	reply   chan error
+}
+
 // pingMsg asks whether the conversation exists, without writing: a
 // barrier for tests and a probe of activation time for benchmarks.
 type pingMsg struct{ reply chan bool }
@@ -90,7 +99,7 @@ func (a *conversationActor) Receive(ctx actor.Context) {
 		return
 	case *actor.Restarting, *actor.Stopping, *actor.Stopped:
 		return
-	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *aiReplyMsg, *panicMsg, *pingMsg:
+	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *aiReplyMsg, *panicMsg, *pingMsg, *watermarkMsg:
 		defer a.e.pending.Add(-1)
 		defer func() {
 			if r := recover(); r != nil {
@@ -141,6 +150,8 @@ func (a *conversationActor) fail(msg any, err error) {
 		m.reply <- err
 	case *pingMsg:
 		m.reply <- false
+	case *watermarkMsg:
+		m.reply <- err
 	}
 }
 
@@ -177,6 +188,8 @@ func (a *conversationActor) handle(msg any) {
 		panic("conversation actor: panic requested")
 	case *pingMsg:
 		m.reply <- a.conv != nil
+	case *watermarkMsg:
+		m.reply <- a.watermark(m)
 	}
 }
 
@@ -303,6 +316,11 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 		}
 		if t.cur.ID == engine.ZeroID {
 			t.create(in, it.thread)
+		} else if in.ContactName != "" && !in.Echo && in.ContactName != t.cur.ContactName {
+			if err := t.renameContact(t.cur.ContactName, in.ContactName); err != nil {
+				results[i].Err = err
+				continue
+			}
 		}
 		res, err := t.apply(in.Command())
 		if err != nil {
@@ -481,6 +499,78 @@ func (a *conversationActor) aiReply(m *aiReplyMsg) error {
 		t.abort()
 		a.rt.metrics.aiDiscarded.Inc()
 		return nil
+	}
+	if err := t.commit(); err != nil {
+		t.abort()
+		return err
+	}
+	return nil
+}
+
+// renameContact follows a new profile name from the channel onto the
+// contact, unless a person has given the contact another name since.
+func (t *txn) renameContact(oldName, name string) error {
+	c, err := t.a.rt.store.Contact(t.a.ws, t.cur.ContactID)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return nil // merged away or deleted: the conversation keeps its own name
+	}
+	if err != nil {
+		return fmt.Errorf("reading contact: %w", err)
+	}
+	if c.Profile.Name != "" && c.Profile.Name != oldName {
+		return nil
+	}
+	old := c
+	c.Profile.Name, c.UpdatedAt = name, t.now
+	t.b.PutContact(&old, &c)
+	return nil
+}
+
+// watermarkScan bounds how far back a watermark looks for messages to
+// move; older ones were moved by earlier watermarks.
+const watermarkScan = 500
+
+func (a *conversationActor) watermark(m *watermarkMsg) error {
+	if a.conv == nil {
+		return nil
+	}
+	t := a.begin()
+	var before uint64
+	scanned := 0
+scan:
+	for scanned < watermarkScan {
+		page, err := a.rt.store.Messages(a.ws, a.id, before, 100)
+		if err != nil {
+			t.abort()
+			return err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, msg := range page {
+			before = msg.Seq
+			scanned++
+			if msg.Direction != engine.DirOut {
+				continue
+			}
+			sent := msg.SentAt
+			if sent.IsZero() {
+				sent = msg.CreatedAt
+			}
+			if (m.upToSeq != 0 && msg.Seq > m.upToSeq) || (m.upToSeq == 0 && sent.After(m.at)) {
+				continue
+			}
+			if next, ok := engine.NextStatus(msg.Status, m.status); !ok || next == msg.Status {
+				if msg.Status != engine.StatusFailed {
+					break scan // already there: everything older was moved before
+				}
+				continue
+			}
+			if _, err := t.apply(engine.UpdateStatus{Seq: msg.Seq, Status: m.status, At: m.at}); err != nil {
+				t.abort()
+				return err
+			}
+		}
 	}
 	if err := t.commit(); err != nil {
 		t.abort()

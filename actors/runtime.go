@@ -347,7 +347,8 @@ func (rt *Runtime) acquire(n int64) bool {
 // return the stored messages in the result.
 func (rt *Runtime) Execute(ctx context.Context, ws, conv engine.ID, cmd engine.Command) (engine.Result, error) {
 	switch cmd.(type) {
-	case engine.Receive, engine.Echo, engine.AIReply, engine.AIResumeDue, engine.FollowUpDue, engine.UpdateStatus:
+	case engine.Receive, engine.Echo, engine.AIReply, engine.AIResumeDue, engine.FollowUpDue, engine.UpdateStatus,
+		engine.AttachMedia, engine.UpdateContactName:
 		return engine.Result{}, fmt.Errorf("%w: %T is not an inbox action", engine.ErrInvalid, cmd)
 	}
 	if err := rt.enter(); err != nil {
@@ -367,6 +368,23 @@ func (rt *Runtime) Execute(ctx context.Context, ws, conv engine.ID, cmd engine.C
 		return r.res, r.err
 	case <-ctx.Done():
 		return engine.Result{}, ctx.Err()
+	}
+}
+
+// AttachMedia records where a message's fetched media is stored; the
+// gateway's media fetcher calls it.
+func (rt *Runtime) AttachMedia(ctx context.Context, ws, conv engine.ID, cmd engine.AttachMedia) error {
+	if err := rt.enter(); err != nil {
+		return err
+	}
+	defer rt.ops.Done()
+	msg := &commandMsg{cmd: cmd, reply: make(chan commandReply, 1)}
+	rt.dir.send(ws, conv, msg)
+	select {
+	case r := <-msg.reply:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -413,6 +431,52 @@ func (rt *Runtime) ApplyStatus(ctx context.Context, reports []engine.StatusRepor
 		}
 	}
 	return nil
+}
+
+// Watermark is a channel's report that every message the business sent
+// to one user up to a point has reached a status: Messenger's delivery
+// and read watermarks (At), Instagram's read receipt for one message and
+// all before it (MessageID).
+type Watermark struct {
+	WorkspaceID      engine.ID
+	Channel          engine.Channel
+	ChannelAccountID string
+	ExternalUserID   string
+	Status           engine.DeliveryStatus
+	At               time.Time
+	MessageID        string
+}
+
+// ApplyWatermark applies a watermark to its conversation. A watermark for
+// a user with no conversation, or naming a message not stored, does
+// nothing.
+func (rt *Runtime) ApplyWatermark(ctx context.Context, w Watermark) error {
+	if err := rt.enter(); err != nil {
+		return err
+	}
+	defer rt.ops.Done()
+	if w.Status != engine.StatusDelivered && w.Status != engine.StatusRead {
+		return fmt.Errorf("%w: watermark status %q", engine.ErrInvalid, w.Status)
+	}
+	th, ok, err := rt.store.LookupThread(w.WorkspaceID, w.ChannelAccountID, w.ExternalUserID)
+	if err != nil || !ok {
+		return err
+	}
+	msg := &watermarkMsg{status: w.Status, at: w.At, reply: make(chan error, 1)}
+	if w.MessageID != "" {
+		ref, ok, err := rt.store.LookupChannelMessage(w.WorkspaceID, w.Channel, w.MessageID)
+		if err != nil || !ok || ref.ConversationID != th.ConversationID {
+			return err
+		}
+		msg.upToSeq = ref.Seq
+	}
+	rt.dir.send(w.WorkspaceID, th.ConversationID, msg)
+	select {
+	case err := <-msg.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Conversation reads a conversation header as last committed.

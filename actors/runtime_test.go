@@ -447,3 +447,65 @@ func TestFoldersAndBlockedContacts(t *testing.T) {
 	require.Equal(t, 1, agent.callsFor(spam), "spam got an AI call")
 	require.Equal(t, 1, agent.callsFor(blocked), "a blocked contact got an AI call")
 }
+
+// Messenger watermarks move every outbound message sent up to them;
+// Instagram's read receipt moves the named message and every one before.
+func TestWatermarks(t *testing.T) {
+	t.Parallel()
+	sender := &recordingSender{}
+	h := newHarness(t, func(c *actors.Config) { c.Sender = sender })
+	in := h.inbound("psid-1", "mid.in.1", "hello")
+	in.Channel = engine.ChannelMessenger
+	conv := h.ingest(in)[0].ConversationID
+	var seqs []uint64
+	for i := range 3 {
+		seqs = append(seqs, h.exec(conv, engine.SendHuman{UserID: "a", Content: engine.Content{Kind: engine.KindText, Text: fmt.Sprint(i)}}).Send[0].Seq)
+		h.advance(time.Minute)
+	}
+	eventually(t, 5*time.Second, func() error {
+		for _, s := range seqs {
+			if st := h.mustMessage(conv, s).Status; st != engine.StatusSent {
+				return fmt.Errorf("seq %d %s", s, st)
+			}
+		}
+		return nil
+	})
+	// Delivered up to just after the second message was sent.
+	w := actors.Watermark{WorkspaceID: h.ws, Channel: engine.ChannelMessenger, ChannelAccountID: "phone-1",
+		ExternalUserID: "psid-1", Status: engine.StatusDelivered, At: h.mustMessage(conv, seqs[1]).SentAt}
+	require.NoError(t, h.rt.ApplyWatermark(context.Background(), w))
+	require.Equal(t, engine.StatusDelivered, h.mustMessage(conv, seqs[0]).Status)
+	require.Equal(t, engine.StatusDelivered, h.mustMessage(conv, seqs[1]).Status)
+	require.Equal(t, engine.StatusSent, h.mustMessage(conv, seqs[2]).Status)
+	// Read by message id: the last one and all before.
+	w = actors.Watermark{WorkspaceID: h.ws, Channel: engine.ChannelMessenger, ChannelAccountID: "phone-1",
+		ExternalUserID: "psid-1", Status: engine.StatusRead, At: h.clock.Now(), MessageID: h.mustMessage(conv, seqs[2]).ChannelMessageID}
+	require.NoError(t, h.rt.ApplyWatermark(context.Background(), w))
+	for _, s := range seqs {
+		require.Equal(t, engine.StatusRead, h.mustMessage(conv, s).Status)
+	}
+	require.Equal(t, engine.StatusRead, h.conv(conv).LastOutboundStatus)
+	// A late delivered watermark changes nothing; unknown users are ignored.
+	w.Status, w.MessageID = engine.StatusDelivered, ""
+	require.NoError(t, h.rt.ApplyWatermark(context.Background(), w))
+	require.Equal(t, engine.StatusRead, h.mustMessage(conv, seqs[0]).Status)
+	w.ExternalUserID = "nobody"
+	require.NoError(t, h.rt.ApplyWatermark(context.Background(), w))
+}
+
+// A new profile name from the channel renames the contact, unless a
+// person renamed it.
+func TestContactNameFollowsChannel(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	conv := h.say("u1", "m1", "hi")
+	contactID := h.conv(conv).ContactID
+	in := h.inbound("u1", "m2", "again")
+	in.ContactName = "Ana María"
+	h.ingest(in)
+	require.Equal(t, "Ana María", h.conv(conv).ContactName)
+	c, err := h.store.Contact(h.ws, contactID)
+	require.NoError(t, err)
+	require.Equal(t, "Ana María", c.Profile.Name)
+	require.Equal(t, engine.SourceChat, c.Source)
+}

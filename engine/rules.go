@@ -23,6 +23,10 @@ var (
 	ErrNotFailed = errors.New("engine: message has not failed")
 	// ErrDeleted is returned for any command on a deleted conversation.
 	ErrDeleted = errors.New("engine: conversation deleted")
+	// ErrOutsideWindow is returned for a free-form WhatsApp message more
+	// than 24 hours after the customer last wrote: only a template may be
+	// sent then.
+	ErrOutsideWindow = errors.New("engine: outside the 24-hour window, a template message is required")
 )
 
 // DirInternal is the direction of system events in the log: neither sent to
@@ -151,28 +155,44 @@ type Retry struct{ Seq uint64 }
 // Delete removes the conversation for good.
 type Delete struct{}
 
-func (Receive) isCommand()          {}
-func (Echo) isCommand()             {}
-func (SendHuman) isCommand()        {}
-func (TakeOver) isCommand()         {}
-func (PauseAI) isCommand()          {}
-func (ResumeAI) isCommand()         {}
-func (AIResumeDue) isCommand()      {}
-func (AIReply) isCommand()          {}
-func (MoveFolder) isCommand()       {}
-func (SetTag) isCommand()           {}
-func (MarkRead) isCommand()         {}
-func (MarkUnread) isCommand()       {}
-func (Assign) isCommand()           {}
-func (ScheduleFollowUp) isCommand() {}
-func (CancelFollowUp) isCommand()   {}
-func (FollowUpDue) isCommand()      {}
-func (SetCSAT) isCommand()          {}
-func (SetBlocked) isCommand()       {}
-func (SetUnsubscribed) isCommand()  {}
-func (UpdateStatus) isCommand()     {}
-func (Retry) isCommand()            {}
-func (Delete) isCommand()           {}
+// AttachMedia records where a message's media file is stored once it has
+// been fetched from the channel.
+type AttachMedia struct {
+	Seq        uint64
+	StorageKey string
+	MimeType   string
+	SHA256     string
+	Size       int64
+}
+
+// UpdateContactName changes the contact name shown on the conversation
+// (a channel reported a new profile name).
+type UpdateContactName struct{ Name string }
+
+func (Receive) isCommand()           {}
+func (Echo) isCommand()              {}
+func (SendHuman) isCommand()         {}
+func (TakeOver) isCommand()          {}
+func (PauseAI) isCommand()           {}
+func (ResumeAI) isCommand()          {}
+func (AIResumeDue) isCommand()       {}
+func (AIReply) isCommand()           {}
+func (MoveFolder) isCommand()        {}
+func (SetTag) isCommand()            {}
+func (MarkRead) isCommand()          {}
+func (MarkUnread) isCommand()        {}
+func (Assign) isCommand()            {}
+func (ScheduleFollowUp) isCommand()  {}
+func (CancelFollowUp) isCommand()    {}
+func (FollowUpDue) isCommand()       {}
+func (SetCSAT) isCommand()           {}
+func (SetBlocked) isCommand()        {}
+func (SetUnsubscribed) isCommand()   {}
+func (UpdateStatus) isCommand()      {}
+func (Retry) isCommand()             {}
+func (Delete) isCommand()            {}
+func (AttachMedia) isCommand()       {}
+func (UpdateContactName) isCommand() {}
 
 // AIRequest asks the agent for a reply to the conversation as it stood:
 // the newest customer message and the mode epoch. A reply is accepted only
@@ -256,6 +276,9 @@ func (a *applier) apply(cmd Command) error {
 	case SendHuman:
 		if a.c.Blocked {
 			return ErrBlocked
+		}
+		if !a.c.InWindow(a.now) {
+			return ErrOutsideWindow
 		}
 		if err := validContent(cmd.Content); err != nil {
 			return err
@@ -375,11 +398,37 @@ func (a *applier) apply(cmd Command) error {
 		if a.c.Blocked {
 			return ErrBlocked
 		}
+		if !a.c.InWindow(a.now) {
+			return ErrOutsideWindow
+		}
 		m.Status, m.StatusAt, m.ErrorCode, m.ErrorReason = StatusSending, a.now, "", ""
 		a.changed(m)
 		a.send = append(a.send, m)
 	case Delete:
 		a.c.Deleted = true
+	case AttachMedia:
+		m, ok := a.message(cmd.Seq)
+		if !ok || m.Media == nil {
+			return ErrNoSuchMessage
+		}
+		if cmd.StorageKey == "" || cmd.Size < 0 {
+			return fmt.Errorf("%w: media without storage key", ErrInvalid)
+		}
+		media := *m.Media
+		media.StorageKey, media.Size = cmd.StorageKey, cmd.Size
+		if cmd.MimeType != "" {
+			media.MimeType = cmd.MimeType
+		}
+		if cmd.SHA256 != "" {
+			media.SHA256 = cmd.SHA256
+		}
+		m.Media = &media
+		a.changed(m)
+	case UpdateContactName:
+		if len(cmd.Name) > 256 || !utf8.ValidString(cmd.Name) {
+			return fmt.Errorf("%w: bad contact name", ErrInvalid)
+		}
+		a.c.ContactName = cmd.Name
 	default:
 		return fmt.Errorf("%w: unknown command %T", ErrInvalid, cmd)
 	}
@@ -423,7 +472,7 @@ func (a *applier) maybeAskAI() {
 func (a *applier) aiReply(cmd AIReply) error {
 	req := cmd.Request
 	if a.c.Mode != ModeAI || req.ModeEpoch != a.c.ModeEpoch || req.LastCustomerSeq != a.c.LastCustomerSeq ||
-		!a.c.AwaitingReply || a.c.Folder == FolderSpam || a.c.Blocked {
+		!a.c.AwaitingReply || a.c.Folder == FolderSpam || a.c.Blocked || !a.c.InWindow(a.now) {
 		a.discard = true // invariant 5: never over a human, never to a stale question
 		return nil
 	}
@@ -470,16 +519,22 @@ func (a *applier) updateStatus(cmd UpdateStatus) error {
 // outbound returns the stored outbound message seq, taking a version
 // changed earlier in this same command into account.
 func (a *applier) outbound(seq uint64) (Message, bool) {
+	m, ok := a.message(seq)
+	return m, ok && m.Direction == DirOut
+}
+
+// message returns the stored message seq, taking a version changed
+// earlier in this same command into account.
+func (a *applier) message(seq uint64) (Message, bool) {
 	for i := len(a.msgs) - 1; i >= 0; i-- {
 		if a.msgs[i].Seq == seq {
-			return a.msgs[i], a.msgs[i].Direction == DirOut
+			return a.msgs[i], true
 		}
 	}
 	if a.lookup == nil || seq == 0 || seq > a.c.LastSeq {
 		return Message{}, false
 	}
-	m, ok := a.lookup(seq)
-	return m, ok && m.Direction == DirOut
+	return a.lookup(seq)
 }
 
 func (a *applier) changed(m Message) {

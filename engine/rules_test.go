@@ -36,6 +36,7 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	c := engine.NewConversation(engine.NewID(t0), engine.NewID(t0), engine.ChannelWhatsApp, "acct-1",
 		engine.NewID(t0), "user-1", t0)
+	c.LastInboundAt = t0 // the customer wrote: the 24-hour window is open
 	return &harness{t: t, conv: c, msgs: map[uint64]engine.Message{}}
 }
 

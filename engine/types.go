@@ -346,6 +346,17 @@ type Conversation struct {
 	Deleted bool `json:"-"`
 }
 
+// ServiceWindow is how long after the customer's last message a business
+// may send free-form messages on WhatsApp.
+const ServiceWindow = 24 * time.Hour
+
+// InWindow reports whether a free-form message may be sent at now. Only
+// WhatsApp enforces the window here; Messenger and Instagram answer
+// outside-window sends with an error the courier records.
+func (c *Conversation) InWindow(now time.Time) bool {
+	return c.Channel != ChannelWhatsApp || (!c.LastInboundAt.IsZero() && now.Before(c.LastInboundAt.Add(ServiceWindow)))
+}
+
 // HasTag reports whether the conversation carries tag.
 func (c *Conversation) HasTag(tag string) bool { return slices.Contains(c.Tags, tag) }
 
