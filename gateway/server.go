@@ -6,61 +6,178 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/pprof"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway/meta"
+	"github.com/parleyhq/parley/persistence"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Config configures the gateway.
+// Config configures the gateway. Required fields say so.
 type Config struct {
 	// Runtime is the running engine. Required.
 	Runtime *actors.Runtime
+	// Store is the engine's store (tokens, accounts). Required.
+	Store *persistence.Store
+	// Accounts are the connected channel accounts. Required.
+	Accounts *Accounts
+	// Graph is the Meta Graph API client. Required.
+	Graph *meta.Client
+	// Media stores inbound and outbound files. Required.
+	Media *MediaStore
+	// AppSecret is the Meta app secret that signs webhooks; accounts may
+	// add their own. With none, every webhook POST is refused.
+	AppSecret string
+	// VerifyToken answers Meta's webhook subscription handshake; empty
+	// refuses every handshake.
+	VerifyToken string
 	// Logger receives access and error logs; nil discards them.
 	Logger *slog.Logger
-	// BodyLimit caps request bodies in bytes; zero means 4 MiB.
+	// Registerer receives the gateway's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// BodyLimit caps request bodies in bytes; zero means 8 MiB (WhatsApp
+	// webhooks can reach 3 MB).
 	BodyLimit int
+	// MediaWorkers bounds concurrent inbound media downloads; zero
+	// means 4.
+	MediaWorkers int
 }
 
 // Server is the HTTP gateway.
 type Server struct {
-	cfg   Config
-	app   *fiber.App
-	log   *slog.Logger
-	ready atomic.Bool
+	cfg       Config
+	app       *fiber.App
+	log       *slog.Logger
+	media     *MediaStore
+	metrics   *gatewayMetrics
+	ready     atomic.Bool
+	mediaJobs chan mediaJob
+	reqSeq    atomic.Uint64
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
 }
 
-// New builds the gateway's routes; it listens on nothing yet.
+// New builds the gateway's routes and starts its media workers; it
+// listens on nothing until Serve.
 func New(cfg Config) (*Server, error) {
-	if cfg.Runtime == nil {
+	switch {
+	case cfg.Runtime == nil:
 		return nil, errors.New("gateway: Config.Runtime is required")
+	case cfg.Store == nil:
+		return nil, errors.New("gateway: Config.Store is required")
+	case cfg.Accounts == nil:
+		return nil, errors.New("gateway: Config.Accounts is required")
+	case cfg.Graph == nil:
+		return nil, errors.New("gateway: Config.Graph is required")
+	case cfg.Media == nil:
+		return nil, errors.New("gateway: Config.Media is required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.BodyLimit <= 0 {
-		cfg.BodyLimit = 4 << 20
+		cfg.BodyLimit = 8 << 20
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	if cfg.MediaWorkers <= 0 {
+		cfg.MediaWorkers = 4
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, metrics: newGatewayMetrics(cfg.Registerer),
+		mediaJobs: make(chan mediaJob, 4096)}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		BodyLimit:             cfg.BodyLimit,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
 		ErrorHandler:          s.errorHandler,
 	})
-	s.app.Get("/healthz", func(c *fiber.Ctx) error {
-		return c.JSON(fiber.Map{"status": "ok"})
-	})
-	s.app.Get("/readyz", func(c *fiber.Ctx) error {
+	s.routes()
+	for range cfg.MediaWorkers {
+		s.wg.Add(1)
+		go pprof.Do(s.ctx, pprof.Labels("parley", "media"), func(ctx context.Context) {
+			defer s.wg.Done()
+			s.mediaWorker(ctx)
+		})
+	}
+	return s, nil
+}
+
+func (s *Server) routes() {
+	a := s.app
+	a.Use(s.requestID, s.accessLog)
+	a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	a.Get("/readyz", func(c *fiber.Ctx) error {
 		if !s.ready.Load() {
-			return fiber.NewError(fiber.StatusServiceUnavailable, "not ready")
+			return errorf(fiber.StatusServiceUnavailable, "unavailable", "not ready")
 		}
 		return c.JSON(fiber.Map{"status": "ready"})
 	})
-	return s, nil
+	a.Get("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.verifyWebhook)
+	a.Post("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.receiveWebhook)
+
+	api := a.Group("/api/v1", s.requireAuth)
+	api.Get("/channels", s.listChannels)
+	api.Post("/channels", requireRole(engine.RoleAdmin), s.createChannel)
+	api.Get("/channels/:channel/:account", s.getChannel)
+	api.Patch("/channels/:channel/:account", requireRole(engine.RoleAdmin), s.updateChannel)
+	api.Delete("/channels/:channel/:account", requireRole(engine.RoleAdmin), s.deleteChannel)
+	api.Get("/media/:id", s.serveMedia)
+	api.Get("/conversations/:conv", s.getConversation)
+	api.Get("/conversations/:conv/messages", s.listMessages)
+	api.Post("/conversations/:conv/messages", s.sendMessage)
+	api.Post("/conversations/:conv/messages/:seq/retry", s.retryMessage)
 }
 
 // App returns the Fiber app, for tests that drive it in memory.
 func (s *Server) App() *fiber.App { return s.app }
+
+func (s *Server) requestID(c *fiber.Ctx) error {
+	id := c.Get("X-Request-Id")
+	if id == "" || len(id) > 128 {
+		id = fmt.Sprintf("%x-%d", time.Now().UnixNano()&0xffffffff, s.reqSeq.Add(1))
+	}
+	c.Set("X-Request-Id", id)
+	c.Locals("request_id", id)
+	return c.Next()
+}
+
+func (s *Server) accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		if herr := s.app.ErrorHandler(c, err); herr != nil {
+			_ = c.SendStatus(fiber.StatusInternalServerError)
+		}
+	}
+	d := time.Since(start)
+	route := c.Route().Path
+	s.metrics.requestSeconds.WithLabelValues(c.Method(), route, statusClass(c.Response().StatusCode())).Observe(d.Seconds())
+	if s.log.Enabled(c.UserContext(), slog.LevelDebug) || c.Response().StatusCode() >= 500 {
+		s.log.Log(c.UserContext(), levelFor(c.Response().StatusCode()), "HTTP request",
+			"method", c.Method(), "path", c.Path(), "status", c.Response().StatusCode(),
+			"duration", d, "request_id", c.Locals("request_id"))
+	}
+	return nil
+}
+
+func levelFor(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelError
+	}
+	return slog.LevelDebug
+}
+
+func statusClass(code int) string { return fmt.Sprintf("%dxx", code/100) }
 
 // errorBody is the JSON error every failed request gets.
 type errorBody struct {
@@ -71,17 +188,20 @@ type errorBody struct {
 }
 
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
-	status := fiber.StatusInternalServerError
+	status, code := fiber.StatusInternalServerError, "internal"
+	msg := "internal error"
+	var ae *apiError
 	var fe *fiber.Error
-	if errors.As(err, &fe) {
-		status = fe.Code
+	switch {
+	case errors.As(err, &ae):
+		status, code, msg = ae.Status, ae.Code, ae.Message
+	case errors.As(err, &fe):
+		status, code, msg = fe.Code, codeFor(fe.Code), fe.Message
+	default:
+		s.log.Error("Request failed", "path", c.Path(), "request_id", c.Locals("request_id"), "err", err)
 	}
 	var body errorBody
-	body.Error.Code = codeFor(status)
-	body.Error.Message = err.Error()
-	if status >= 500 {
-		s.log.Error("Request failed", "path", c.Path(), "err", err)
-	}
+	body.Error.Code, body.Error.Message = code, msg
 	return c.Status(status).JSON(body)
 }
 
@@ -95,6 +215,8 @@ func codeFor(status int) string {
 		return "forbidden"
 	case fiber.StatusNotFound:
 		return "not_found"
+	case fiber.StatusMethodNotAllowed:
+		return "method_not_allowed"
 	case fiber.StatusRequestEntityTooLarge:
 		return "body_too_large"
 	case fiber.StatusServiceUnavailable:
@@ -115,12 +237,18 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
-// Shutdown stops accepting connections and waits for requests in
-// progress, until ctx ends.
+// Shutdown stops accepting connections, waits for requests in progress
+// until ctx ends, and stops the media workers. Safe to call more than
+// once.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.ready.Store(false)
-	if err := s.app.ShutdownWithContext(ctx); err != nil {
-		return fmt.Errorf("gateway: shutdown: %w", err)
-	}
-	return nil
+	var err error
+	s.once.Do(func() {
+		s.ready.Store(false)
+		if serr := s.app.ShutdownWithContext(ctx); serr != nil {
+			err = fmt.Errorf("gateway: shutdown: %w", serr)
+		}
+		s.cancel()
+		s.wg.Wait()
+	})
+	return err
 }

@@ -13,19 +13,27 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/gateway/meta"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 type options struct {
-	addr    string
-	dataDir string
-	logJSON bool
+	addr           string
+	dataDir        string
+	logJSON        bool
+	appSecret      string
+	verifyToken    string
+	graphURL       string
+	bootstrapToken string
+	mediaMaxBytes  int64
 }
 
 func envOr(key, def string) string {
@@ -41,12 +49,25 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.addr, "addr", envOr("PARLEY_ADDR", "127.0.0.1:8080"), "listen address (PARLEY_ADDR)")
 	fs.StringVar(&o.dataDir, "data-dir", envOr("PARLEY_DATA_DIR", "./parley-data"), "data directory (PARLEY_DATA_DIR)")
 	fs.BoolVar(&o.logJSON, "log-json", envOr("PARLEY_LOG_JSON", "") != "", "log as JSON (PARLEY_LOG_JSON)")
-	return o, fs.Parse(args)
+	fs.StringVar(&o.appSecret, "meta-app-secret", envOr("PARLEY_META_APP_SECRET", ""), "Meta app secret that signs webhooks (PARLEY_META_APP_SECRET)")
+	fs.StringVar(&o.verifyToken, "meta-verify-token", envOr("PARLEY_META_VERIFY_TOKEN", ""), "token for Meta's webhook handshake (PARLEY_META_VERIFY_TOKEN)")
+	fs.StringVar(&o.graphURL, "graph-api-url", envOr("PARLEY_GRAPH_API_URL", meta.DefaultBaseURL), "Graph API base URL (PARLEY_GRAPH_API_URL)")
+	fs.StringVar(&o.bootstrapToken, "bootstrap-token", envOr("PARLEY_BOOTSTRAP_TOKEN", ""), "owner API token created at first start (PARLEY_BOOTSTRAP_TOKEN)")
+	defMedia, _ := strconv.ParseInt(envOr("PARLEY_MEDIA_MAX_BYTES", "67108864"), 10, 64)
+	fs.Int64Var(&o.mediaMaxBytes, "media-max-bytes", defMedia, "largest media file stored (PARLEY_MEDIA_MAX_BYTES)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.mediaMaxBytes <= 0 {
+		return o, errors.New("media-max-bytes must be positive")
+	}
+	return o, nil
 }
 
 func main() {
 	o, err := parseFlags(os.Args[1:])
 	if err != nil {
+		fmt.Fprintln(os.Stderr, "parley:", err)
 		os.Exit(2)
 	}
 	var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
@@ -63,7 +84,7 @@ func main() {
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) (err error) {
-	store, err := persistence.Open(persistence.Options{Dir: o.dataDir, Logger: log})
+	store, err := persistence.Open(persistence.Options{Dir: filepath.Join(o.dataDir, "db"), Logger: log})
 	if err != nil {
 		return err
 	}
@@ -72,15 +93,37 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 			err = errors.Join(err, cerr)
 		}
 	}()
+	secret, err := gateway.Bootstrap(store, o.bootstrapToken, time.Now().UTC())
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
-	rt, err := actors.New(actors.Config{Store: store, Logger: log, Registerer: reg})
+	graphCfg := meta.ClientConfig{BaseURL: o.graphURL, InstagramBaseURL: o.graphURL, MaxMediaBytes: o.mediaMaxBytes}
+	if o.graphURL == meta.DefaultBaseURL {
+		graphCfg.InstagramBaseURL = ""
+	}
+	if err := graphCfg.Validate(); err != nil {
+		return err
+	}
+	graph := meta.NewClient(graphCfg)
+	media, err := gateway.NewMediaStore(filepath.Join(o.dataDir, "media"), o.mediaMaxBytes)
+	if err != nil {
+		return err
+	}
+	accounts, err := gateway.NewAccounts(store)
+	if err != nil {
+		return err
+	}
+	rt, err := actors.New(actors.Config{Store: store, Logger: log, Registerer: reg,
+		Sender: gateway.NewChannelSender(accounts, graph, media)})
 	if err != nil {
 		return err
 	}
 	if err := rt.Start(); err != nil {
 		return err
 	}
-	gw, err := gateway.New(gateway.Config{Runtime: rt, Logger: log})
+	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: media,
+		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg})
 	if err != nil {
 		return err
 	}
@@ -91,6 +134,9 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- gw.Serve(ln) }()
 	log.Info("Parley is running", "inbox", "http://"+ln.Addr().String()+"/", "data", o.dataDir)
+	if secret != "" {
+		log.Info("Created the first workspace; use this owner API token (shown once)", "token", secret)
+	}
 
 	select {
 	case <-ctx.Done():

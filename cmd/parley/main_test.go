@@ -118,9 +118,9 @@ func TestServesAndShutsDownOnSignal(t *testing.T) {
 				}
 			}
 			require.True(t, stopped, "no clean-stop log line")
-			_, err := os.Stat(filepath.Join(dir, "CURRENT"))
+			_, err := os.Stat(filepath.Join(dir, "db", "CURRENT"))
 			if errors.Is(err, os.ErrNotExist) {
-				matches, _ := filepath.Glob(filepath.Join(dir, "MANIFEST-*"))
+				matches, _ := filepath.Glob(filepath.Join(dir, "db", "MANIFEST-*"))
 				require.NotEmpty(t, matches, "no Pebble store in the data dir")
 			}
 		})

@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Workspace is one business using Parley. Every record belongs to one.
+type Workspace struct {
+	ID        ID        `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Role is what a user may do in a workspace.
+type Role string
+
+// Roles, from most to least powerful.
+const (
+	RoleOwner Role = "owner"
+	RoleAdmin Role = "admin"
+	RoleAgent Role = "agent"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleOwner || r == RoleAdmin || r == RoleAgent }
+
+// AtLeast reports whether r is at least as powerful as min.
+func (r Role) AtLeast(min Role) bool { return r.rank() >= min.rank() }
+
+func (r Role) rank() int {
+	switch r {
+	case RoleOwner:
+		return 3
+	case RoleAdmin:
+		return 2
+	case RoleAgent:
+		return 1
+	}
+	return 0
+}
+
+// User is a person (or a script) using the inbox.
+type User struct {
+	ID          ID        `json:"id"`
+	WorkspaceID ID        `json:"workspace_id"`
+	Email       string    `json:"email,omitempty"`
+	Name        string    `json:"name"`
+	Role        Role      `json:"role"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Token is an API credential: what its bearer may do. Only its hash is
+// stored.
+type Token struct {
+	WorkspaceID ID        `json:"workspace_id"`
+	UserID      ID        `json:"user_id"`
+	Role        Role      `json:"role"`
+	Name        string    `json:"name"`
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at,omitzero"`
+}
+
+// ChannelAccount is a connected channel identity: a WhatsApp phone number
+// id, a Messenger page or an Instagram professional account, with the
+// credentials to send from it. AccessToken and AppSecret never leave the
+// server.
+type ChannelAccount struct {
+	WorkspaceID ID        `json:"workspace_id"`
+	Channel     Channel   `json:"channel"`
+	AccountID   string    `json:"account_id"`
+	Name        string    `json:"name"`
+	AccessToken string    `json:"access_token"`
+	AppSecret   string    `json:"app_secret,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Validate checks a channel account before it is stored.
+func (a *ChannelAccount) Validate() error {
+	switch {
+	case a.Channel != ChannelWhatsApp && a.Channel != ChannelMessenger && a.Channel != ChannelInstagram:
+		return fmt.Errorf("%w: channel must be whatsapp, messenger or instagram", ErrInvalid)
+	case a.AccountID == "" || len(a.AccountID) > 128 || strings.ContainsAny(a.AccountID, "/?#\x00 ") || !utf8.ValidString(a.AccountID):
+		return fmt.Errorf("%w: account_id must be 1 to 128 characters with no spaces or slashes", ErrInvalid)
+	case a.AccessToken == "" || len(a.AccessToken) > 4096 || !utf8.ValidString(a.AccessToken):
+		return fmt.Errorf("%w: access_token is required", ErrInvalid)
+	case len(a.Name) > 256 || !utf8.ValidString(a.Name):
+		return fmt.Errorf("%w: name longer than 256 bytes", ErrInvalid)
+	case len(a.AppSecret) > 256 || !utf8.ValidString(a.AppSecret):
+		return fmt.Errorf("%w: app_secret longer than 256 bytes", ErrInvalid)
+	}
+	return nil
+}

@@ -1,0 +1,233 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/persistence"
+)
+
+type accountKey struct {
+	ch engine.Channel
+	id string
+}
+
+// Accounts is the set of connected channel accounts, kept in memory for
+// webhook routing and sends, written through to the store.
+type Accounts struct {
+	store *persistence.Store
+	mu    sync.RWMutex
+	by    map[accountKey]engine.ChannelAccount
+}
+
+// NewAccounts loads the connected channel accounts.
+func NewAccounts(store *persistence.Store) (*Accounts, error) {
+	all, err := store.ChannelAccounts()
+	if err != nil {
+		return nil, fmt.Errorf("loading channel accounts: %w", err)
+	}
+	a := &Accounts{store: store, by: make(map[accountKey]engine.ChannelAccount, len(all))}
+	for _, acct := range all {
+		a.by[accountKey{acct.Channel, acct.AccountID}] = acct
+	}
+	return a, nil
+}
+
+// Get returns a connected account.
+func (a *Accounts) Get(ch engine.Channel, id string) (engine.ChannelAccount, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	acct, ok := a.by[accountKey{ch, id}]
+	return acct, ok
+}
+
+// AppSecrets returns the distinct app secrets configured on accounts.
+func (a *Accounts) AppSecrets() [][]byte {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	var out [][]byte
+	for _, acct := range a.by {
+		if acct.AppSecret != "" && !slices.ContainsFunc(out, func(s []byte) bool { return string(s) == acct.AppSecret }) {
+			out = append(out, []byte(acct.AppSecret))
+		}
+	}
+	return out
+}
+
+// Workspace lists a workspace's accounts.
+func (a *Accounts) Workspace(ws engine.ID) []engine.ChannelAccount {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	var out []engine.ChannelAccount
+	for _, acct := range a.by {
+		if acct.WorkspaceID == ws {
+			out = append(out, acct)
+		}
+	}
+	slices.SortFunc(out, func(x, y engine.ChannelAccount) int {
+		return strings.Compare(string(x.Channel)+"/"+x.AccountID, string(y.Channel)+"/"+y.AccountID)
+	})
+	return out
+}
+
+// errAccountTaken is returned when an account is connected to another
+// workspace.
+var errAccountTaken = errorf(fiber.StatusConflict, "account_taken", "this channel account is connected to another workspace")
+
+// Put stores an account (new or changed) and makes it live.
+func (a *Accounts) Put(acct engine.ChannelAccount) error {
+	if err := acct.Validate(); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if cur, ok := a.by[accountKey{acct.Channel, acct.AccountID}]; ok && cur.WorkspaceID != acct.WorkspaceID {
+		return errAccountTaken
+	}
+	b := a.store.NewBatch()
+	b.PutChannelAccount(&acct)
+	if err := a.store.Commit(b); err != nil {
+		return fmt.Errorf("storing channel account: %w", err)
+	}
+	a.by[accountKey{acct.Channel, acct.AccountID}] = acct
+	return nil
+}
+
+// Delete disconnects an account of workspace ws.
+func (a *Accounts) Delete(ws engine.ID, ch engine.Channel, id string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	acct, ok := a.by[accountKey{ch, id}]
+	if !ok || acct.WorkspaceID != ws {
+		return errNotFound
+	}
+	b := a.store.NewBatch()
+	b.DeleteChannelAccount(&acct)
+	if err := a.store.Commit(b); err != nil {
+		return fmt.Errorf("deleting channel account: %w", err)
+	}
+	delete(a.by, accountKey{ch, id})
+	return nil
+}
+
+// accountView is an account as the API shows it: never its secrets.
+type accountView struct {
+	Channel      engine.Channel `json:"channel"`
+	AccountID    string         `json:"account_id"`
+	Name         string         `json:"name"`
+	HasAppSecret bool           `json:"has_app_secret"`
+	CreatedAt    time.Time      `json:"created_at"`
+	UpdatedAt    time.Time      `json:"updated_at"`
+}
+
+func viewAccount(a engine.ChannelAccount) accountView {
+	return accountView{a.Channel, a.AccountID, a.Name, a.AppSecret != "", a.CreatedAt, a.UpdatedAt}
+}
+
+type accountBody struct {
+	Channel     *engine.Channel `json:"channel"`
+	AccountID   *string         `json:"account_id"`
+	Name        *string         `json:"name"`
+	AccessToken *string         `json:"access_token"`
+	AppSecret   *string         `json:"app_secret"`
+}
+
+func (s *Server) listChannels(c *fiber.Ctx) error {
+	accts := s.cfg.Accounts.Workspace(who(c).WorkspaceID)
+	out := make([]accountView, 0, len(accts))
+	for _, a := range accts {
+		out = append(out, viewAccount(a))
+	}
+	return c.JSON(fiber.Map{"channels": out})
+}
+
+func (s *Server) createChannel(c *fiber.Ctx) error {
+	var body accountBody
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	if body.Channel == nil || body.AccountID == nil || body.AccessToken == nil {
+		return errorf(fiber.StatusBadRequest, "invalid", "channel, account_id and access_token are required")
+	}
+	p := who(c)
+	if _, ok := s.cfg.Accounts.Get(*body.Channel, *body.AccountID); ok {
+		return errorf(fiber.StatusConflict, "exists", "this channel account is already connected")
+	}
+	now := time.Now().UTC()
+	acct := engine.ChannelAccount{WorkspaceID: p.WorkspaceID, Channel: *body.Channel, AccountID: *body.AccountID,
+		AccessToken: *body.AccessToken, CreatedAt: now, UpdatedAt: now}
+	if body.Name != nil {
+		acct.Name = *body.Name
+	}
+	if body.AppSecret != nil {
+		acct.AppSecret = *body.AppSecret
+	}
+	if err := s.cfg.Accounts.Put(acct); err != nil {
+		return fromEngine(err)
+	}
+	return c.Status(fiber.StatusCreated).JSON(viewAccount(acct))
+}
+
+func (s *Server) channelParam(c *fiber.Ctx) (engine.ChannelAccount, error) {
+	acct, ok := s.cfg.Accounts.Get(engine.Channel(c.Params("channel")), c.Params("account"))
+	if !ok || acct.WorkspaceID != who(c).WorkspaceID {
+		return acct, errNotFound
+	}
+	return acct, nil
+}
+
+func (s *Server) getChannel(c *fiber.Ctx) error {
+	acct, err := s.channelParam(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(viewAccount(acct))
+}
+
+func (s *Server) updateChannel(c *fiber.Ctx) error {
+	acct, err := s.channelParam(c)
+	if err != nil {
+		return err
+	}
+	var body accountBody
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	if (body.Channel != nil && *body.Channel != acct.Channel) || (body.AccountID != nil && *body.AccountID != acct.AccountID) {
+		return errorf(fiber.StatusBadRequest, "invalid", "channel and account_id cannot change; connect a new account instead")
+	}
+	if body.Name != nil {
+		acct.Name = *body.Name
+	}
+	if body.AccessToken != nil {
+		acct.AccessToken = *body.AccessToken
+	}
+	if body.AppSecret != nil {
+		acct.AppSecret = *body.AppSecret
+	}
+	acct.UpdatedAt = time.Now().UTC()
+	if err := s.cfg.Accounts.Put(acct); err != nil {
+		return fromEngine(err)
+	}
+	return c.JSON(viewAccount(acct))
+}
+
+func (s *Server) deleteChannel(c *fiber.Ctx) error {
+	acct, err := s.channelParam(c)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Accounts.Delete(acct.WorkspaceID, acct.Channel, acct.AccountID); err != nil {
+		if errors.Is(err, errNotFound) {
+			return err
+		}
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}

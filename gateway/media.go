@@ -1,0 +1,180 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/parleyhq/parley/engine"
+)
+
+// MediaStore keeps media files content-addressed under a directory, one
+// subdirectory per workspace: <dir>/<workspace>/<sha256>, with the MIME
+// type beside it in <sha256>.type. A file is written to a temporary name,
+// synced and renamed, so a crash never leaves a half file under its hash.
+type MediaStore struct {
+	dir      string
+	maxBytes int64
+}
+
+// ErrMediaTooLarge is returned for a file over the store's size limit.
+var ErrMediaTooLarge = errors.New("gateway: media file too large")
+
+// NewMediaStore returns a store in dir for files up to maxBytes.
+func NewMediaStore(dir string, maxBytes int64) (*MediaStore, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating media dir: %w", err)
+	}
+	return &MediaStore{dir: dir, maxBytes: maxBytes}, nil
+}
+
+var hashRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// Put stores r's bytes for workspace ws and returns the storage key
+// ("<workspace>/<sha256>"), the hex digest and the size.
+func (m *MediaStore) Put(ws engine.ID, mimeType string, r io.Reader) (key, digest string, size int64, err error) {
+	wsDir := filepath.Join(m.dir, ws.String())
+	if err := os.MkdirAll(wsDir, 0o750); err != nil {
+		return "", "", 0, fmt.Errorf("creating media dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(wsDir, ".upload-*")
+	if err != nil {
+		return "", "", 0, fmt.Errorf("creating media file: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after the rename this is a no-op
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, m.maxBytes+1))
+	if err == nil && n > m.maxBytes {
+		err = ErrMediaTooLarge
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", "", 0, fmt.Errorf("writing media file: %w", err)
+	}
+	digest = hex.EncodeToString(h.Sum(nil))
+	final := filepath.Join(wsDir, digest)
+	if err := os.WriteFile(final+".type", []byte(sanitizeMime(mimeType)), 0o640); err != nil {
+		return "", "", 0, fmt.Errorf("writing media type: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return "", "", 0, fmt.Errorf("storing media file: %w", err)
+	}
+	return ws.String() + "/" + digest, digest, n, nil
+}
+
+// Open opens the file with digest of workspace ws and returns its MIME
+// type. A digest of another workspace is not found.
+func (m *MediaStore) Open(ws engine.ID, digest string) (*os.File, string, error) {
+	if !hashRe.MatchString(digest) {
+		return nil, "", os.ErrNotExist
+	}
+	p := filepath.Join(m.dir, ws.String(), digest)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, "", err
+	}
+	typ, _ := os.ReadFile(p + ".type")
+	return f, sanitizeMime(string(typ)), nil
+}
+
+// Delete removes a workspace's file.
+func (m *MediaStore) Delete(ws engine.ID, digest string) error {
+	if !hashRe.MatchString(digest) {
+		return nil
+	}
+	p := filepath.Join(m.dir, ws.String(), digest)
+	_ = os.Remove(p + ".type")
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("deleting media: %w", err)
+	}
+	return nil
+}
+
+func sanitizeMime(t string) string {
+	t = strings.TrimSpace(t)
+	if t == "" || len(t) > 128 || strings.ContainsAny(t, "\r\n") {
+		return "application/octet-stream"
+	}
+	return t
+}
+
+// mediaJob is an inbound media file to fetch from the channel.
+type mediaJob struct {
+	ws, conv engine.ID
+	seq      uint64
+	account  engine.ChannelAccount
+	media    engine.Media
+}
+
+// fetchMedia downloads one inbound file and attaches it to its message.
+func (s *Server) fetchMedia(ctx context.Context, j mediaJob) error {
+	var (
+		data     []byte
+		mimeType string
+		err      error
+	)
+	if j.account.Channel == engine.ChannelWhatsApp && j.media.Ref != "" {
+		m, ferr := s.cfg.Graph.FetchWhatsAppMedia(ctx, j.media.Ref, j.account.AccessToken)
+		data, mimeType, err = m.Data, m.MimeType, ferr
+	} else if j.media.URL != "" {
+		m, ferr := s.cfg.Graph.Download(ctx, j.media.URL, j.account.AccessToken)
+		data, mimeType, err = m.Data, m.MimeType, ferr
+	} else {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("fetching media: %w", err)
+	}
+	if mimeType == "" {
+		mimeType = j.media.MimeType
+	}
+	key, digest, size, err := s.media.Put(j.ws, mimeType, strings.NewReader(string(data)))
+	if err != nil {
+		return err
+	}
+	return s.cfg.Runtime.AttachMedia(ctx, j.ws, j.conv, engine.AttachMedia{Seq: j.seq, StorageKey: key, SHA256: digest, Size: size, MimeType: mimeType})
+}
+
+// mediaWorker fetches queued media until ctx ends.
+func (s *Server) mediaWorker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-s.mediaJobs:
+			var err error
+			for attempt := range 3 {
+				if err = s.fetchMedia(ctx, j); err == nil || ctx.Err() != nil {
+					break
+				}
+				s.log.Warn("Fetching media failed", "conversation", j.conv, "seq", j.seq, "attempt", attempt+1, "err", err)
+			}
+			if err != nil {
+				s.metrics.mediaFailures.Inc()
+				s.log.Error("Giving up on media", "conversation", j.conv, "seq", j.seq, "err", err)
+			}
+		}
+	}
+}
+
+func (s *Server) enqueueMedia(j mediaJob) {
+	select {
+	case s.mediaJobs <- j:
+	default:
+		s.metrics.mediaFailures.Inc()
+		s.log.Warn("Media queue full; file not fetched", slog.String("conversation", j.conv.String()), slog.Uint64("seq", j.seq))
+	}
+}

@@ -1,0 +1,41 @@
+package gateway
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type gatewayMetrics struct {
+	requestSeconds           *prometheus.HistogramVec
+	webhookRequests          *prometheus.CounterVec
+	webhookSignatureFailures *prometheus.CounterVec
+	webhookVerifyFailures    *prometheus.CounterVec
+	webhookRejected          *prometheus.CounterVec
+	webhookUnknownAccount    *prometheus.CounterVec
+	webhookOverloaded        prometheus.Counter
+	mediaFailures            prometheus.Counter
+}
+
+func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
+	m := &gatewayMetrics{
+		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "parley_gateway_request_duration_seconds", Help: "HTTP request latency by method, route and status class.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"method", "route", "status"}),
+		webhookRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_gateway_webhook_requests_total", Help: "Webhook deliveries received, by channel."}, []string{"channel"}),
+		webhookSignatureFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_gateway_webhook_signature_failures_total", Help: "Webhook deliveries refused for a missing or bad signature."}, []string{"channel"}),
+		webhookVerifyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_gateway_webhook_verification_failures_total", Help: "Subscription handshakes refused."}, []string{"channel"}),
+		webhookRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_gateway_webhook_rejected_total", Help: "Webhook deliveries refused as malformed."}, []string{"channel"}),
+		webhookUnknownAccount: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_gateway_webhook_unknown_account_events_total", Help: "Webhook events for accounts that are not connected (dropped)."}, []string{"channel"}),
+		webhookOverloaded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_gateway_webhook_overloaded_total", Help: "Webhook deliveries answered 503 because the engine was overloaded or stopping."}),
+		mediaFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_gateway_media_fetch_failures_total", Help: "Inbound media files that could not be fetched."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
+			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures)
+	}
+	return m
+}
