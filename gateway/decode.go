@@ -6,8 +6,8 @@ import (
 	"io"
 	"unicode/utf8"
 
-	"github.com/gofiber/fiber/v2"
 	json "github.com/goccy/go-json"
+	"github.com/gofiber/fiber/v2"
 )
 
 // decodeJSON decodes a request body into v strictly: a JSON object, valid
