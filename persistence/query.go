@@ -227,8 +227,11 @@ func (s *Store) List(ws engine.ID, q ListQuery) (ListPage, error) {
 	if !q.Folder.Valid() {
 		return ListPage{}, fmt.Errorf("%w: unknown folder %q", engine.ErrInvalid, q.Folder)
 	}
-	if q.Limit <= 0 || q.Limit > 500 {
+	switch {
+	case q.Limit <= 0:
 		q.Limit = 50
+	case q.Limit > 500:
+		q.Limit = 500
 	}
 	p := listPrefix(ws, q.Folder, q.dim())
 	lower := p
@@ -244,9 +247,17 @@ func (s *Store) List(ws engine.ID, q ListQuery) (ListPage, error) {
 	if !q.Since.IsZero() {
 		upper = appendTimeDesc(append([]byte(nil), p...), q.Since.Add(-1))
 	}
-	it, err := s.iter(lower, upper)
-	if err != nil {
+	// The index and the headers are read from one snapshot, so a
+	// conversation that moves or goes during the scan is seen as it was.
+	if err := s.enter(); err != nil {
 		return ListPage{}, err
+	}
+	defer s.leave()
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return ListPage{}, fmt.Errorf("persistence: iterator: %w", err)
 	}
 	defer it.Close()
 	var page ListPage
@@ -259,7 +270,13 @@ func (s *Store) List(ws engine.ID, q ListQuery) (ListPage, error) {
 		var id engine.ID
 		copy(id[:], k[len(k)-16:])
 		var c engine.Conversation
-		if err := s.getEntered(conversationKey(ws, id), &c); err != nil {
+		val, closer, err := snap.Get(conversationKey(ws, id))
+		if err != nil {
+			return ListPage{}, fmt.Errorf("reading conversation %s: %w", id, err)
+		}
+		err = decode(val, &c)
+		closer.Close()
+		if err != nil {
 			return ListPage{}, fmt.Errorf("reading conversation %s: %w", id, err)
 		}
 		if !q.match(&c) {
@@ -272,7 +289,10 @@ func (s *Store) List(ws engine.ID, q ListQuery) (ListPage, error) {
 		page.Conversations = append(page.Conversations, c)
 		last = append(last[:0], k[len(p):]...)
 	}
-	return page, iterErr(it)
+	if err := it.Error(); err != nil {
+		return ListPage{}, fmt.Errorf("persistence: iterating: %w", err)
+	}
+	return page, nil
 }
 
 // Timer is a durable timer: at Due, tell conversation ConversationID.

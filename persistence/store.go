@@ -62,6 +62,10 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// memTableSize is Pebble's memtable size: large enough that sustained
+// ingest flushes rarely.
+const memTableSize = 64 << 20
+
 // Store is Parley's Pebble database.
 type Store struct {
 	db     *pebble.DB
@@ -91,14 +95,16 @@ func Open(opts Options) (*Store, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("persistence: Options.Dir is required")
 	}
-	cache := pebble.NewCache(opts.CacheBytes)
+	// Pebble reserves room for its memtables inside the block cache: size
+	// the cache so CacheBytes stays free for blocks.
+	cache := pebble.NewCache(opts.CacheBytes + 2*memTableSize)
 	popts := &pebble.Options{
 		FS:     opts.FS,
 		Cache:  cache,
 		Logger: pebbleLogger{opts.Logger},
 		// Concurrent writers are grouped by the committers; a larger
 		// memtable keeps flushes rarer under sustained ingest.
-		MemTableSize: 64 << 20,
+		MemTableSize: memTableSize,
 	}
 	db, err := pebble.Open(opts.Dir, popts)
 	if err != nil {
@@ -177,6 +183,10 @@ func (s *Store) CommitUngrouped(b *Batch) error {
 	if err := b.commitable(); err != nil {
 		return err
 	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
 	if err := b.b.Commit(s.writeOpts()); err != nil {
 		return fmt.Errorf("persistence: commit: %w", err)
 	}
