@@ -24,7 +24,7 @@ type benchEnv struct {
 
 func newBenchEnv(tb testing.TB, cfg actors.Config) *benchEnv {
 	tb.Helper()
-	s, err := persistence.Open(persistence.Options{Dir: tb.TempDir()})
+	s, err := persistence.Open(persistence.Options{Dir: tb.TempDir(), Committers: benchCommitters})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -244,3 +244,6 @@ func BenchmarkActorHeap(b *testing.B) {
 	b.ReportMetric(active, "B/active")
 	b.ReportMetric(passive, "B/passivated")
 }
+// benchCommitters is the store's committer setting in the benchmarks
+// (persistence.Options.Committers).
+var benchCommitters = 0

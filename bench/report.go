@@ -103,14 +103,24 @@ func ThisMachine(now time.Time) Machine {
 	return m
 }
 
-// WriteMarkdown writes the report: the machine, the command, one table
-// per package with every metric, and the raw output's results.
+// Markdown describes the machine as a markdown list.
+func (m Machine) Markdown() string {
+	return fmt.Sprintf("- When: %s\n- Machine: %s, %d cores, %.1f GiB, %s/%s, %s\n",
+		m.When.UTC().Format(time.RFC3339), m.CPU, m.Cores, float64(m.MemTotalKB)/(1<<20), m.OS, m.Arch, m.GoVersion)
+}
+
+// WriteMarkdown writes a whole report: the machine, the command and the
+// result tables.
 func WriteMarkdown(w io.Writer, m Machine, command string, results []Result) error {
+	if _, err := fmt.Fprintf(w, "# Parley benchmarks\n\n%s- Command: `%s`\n\n", m.Markdown(), command); err != nil {
+		return err
+	}
+	return WriteTables(w, results)
+}
+
+// WriteTables writes one table per package with every metric.
+func WriteTables(w io.Writer, results []Result) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Parley benchmarks\n\n")
-	fmt.Fprintf(&b, "- When: %s\n", m.When.UTC().Format(time.RFC3339))
-	fmt.Fprintf(&b, "- Machine: %s, %d cores, %.1f GiB, %s/%s, %s\n", m.CPU, m.Cores, float64(m.MemTotalKB)/(1<<20), m.OS, m.Arch, m.GoVersion)
-	fmt.Fprintf(&b, "- Command: `%s`\n\n", command)
 	byPkg := map[string][]Result{}
 	var pkgs []string
 	for _, r := range results {
@@ -134,7 +144,7 @@ func WriteMarkdown(w io.Writer, m Machine, command string, results []Result) err
 		sort.Slice(cols, func(i, j int) bool {
 			return unitOrder(cols[i]) < unitOrder(cols[j]) || (unitOrder(cols[i]) == unitOrder(cols[j]) && cols[i] < cols[j])
 		})
-		fmt.Fprintf(&b, "## %s\n\n| benchmark | n |", p)
+		fmt.Fprintf(&b, "### %s\n\n| benchmark | n |", p)
 		for _, c := range cols {
 			fmt.Fprintf(&b, " %s |", c)
 		}

@@ -38,7 +38,7 @@ func TestParseAndReport(t *testing.T) {
 	require.NoError(t, WriteMarkdown(&b, m, "make bench", rs))
 	out := b.String()
 	require.Contains(t, out, "| BenchmarkIngest/convs=1 | 20000 |")
-	require.Contains(t, out, "## github.com/parleyhq/parley/persistence")
+	require.Contains(t, out, "### github.com/parleyhq/parley/persistence")
 	require.Contains(t, out, "AMD EPYC, 2 cores")
 	require.Contains(t, out, "0.067")
 }

@@ -184,7 +184,7 @@ type ListQuery struct {
 	// Since drops conversations whose last activity is before it.
 	Since  time.Time
 	Cursor string
-	Limit  int
+	Limit  int // 1 to 500; zero means 50
 }
 
 // ListPage is one page of a list query; NextCursor is empty on the last

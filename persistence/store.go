@@ -37,7 +37,8 @@ type Options struct {
 	// Committers is the number of goroutines that commit grouped batches
 	// in parallel; zero means 2. Each drains every batch queued when it
 	// becomes free, so under load batches from many conversations share
-	// one synced write.
+	// one synced write. Negative means no grouping: each Commit writes
+	// its own batch (Pebble still groups concurrent WAL syncs).
 	Committers int
 	// MaxGroupBytes caps the size of one grouped write; zero means 4 MiB.
 	MaxGroupBytes int
@@ -115,7 +116,7 @@ func Open(opts Options) (*Store, error) {
 		db: db, opts: opts, log: opts.Logger, cache: cache,
 		queue: make(chan *commitReq, 4096), quit: make(chan struct{}),
 	}
-	for i := range opts.Committers {
+	for i := range max(opts.Committers, 0) {
 		s.wg.Add(1)
 		go pprof.Do(context.Background(), pprof.Labels("parley", "committer"), func(context.Context) {
 			defer s.wg.Done()
@@ -161,6 +162,9 @@ func (s *Store) Commit(b *Batch) error {
 	if b.b.Empty() {
 		b.Close()
 		return nil
+	}
+	if s.opts.Committers < 0 {
+		return s.CommitUngrouped(b)
 	}
 	s.gate.RLock()
 	if s.closed.Load() {

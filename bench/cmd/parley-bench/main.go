@@ -1,6 +1,7 @@
 // Command parley-bench runs Parley's benchmarks and writes a markdown
-// report. It streams the benchmark output as it goes (one line per
-// result), so a long run shows its progress.
+// report: the Go benchmarks of the storage and actor layers, and the
+// webhook ingest load against the built binary next to a bare Fiber
+// server run the same way. It prints a progress line as it goes.
 //
 //	go run ./bench/cmd/parley-bench -out bench/results/latest.md
 package main
@@ -11,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -21,29 +23,68 @@ import (
 	"github.com/parleyhq/parley/bench"
 )
 
+type options struct {
+	out, pattern, benchtime string
+	pkgs                    []string
+	skipGo, skipWebhook     bool
+	duration                time.Duration
+	concurrency             int
+}
+
 func main() {
-	out := flag.String("out", "bench/results/latest.md", "where to write the markdown report")
-	pattern := flag.String("bench", ".", "benchmark name pattern (go test -bench)")
-	benchtime := flag.String("benchtime", "20000x", "go test -benchtime for throughput benchmarks")
-	pkgs := flag.String("pkgs", "./persistence,./actors", "comma-separated packages to benchmark")
+	var o options
+	var pkgs string
+	flag.StringVar(&o.out, "out", "bench/results/latest.md", "where to write the markdown report")
+	flag.StringVar(&o.pattern, "bench", ".", "Go benchmark name pattern (go test -bench)")
+	flag.StringVar(&o.benchtime, "benchtime", "20000x", "go test -benchtime")
+	flag.StringVar(&pkgs, "pkgs", "./persistence,./actors", "comma-separated packages with Go benchmarks")
+	flag.BoolVar(&o.skipGo, "skip-go", false, "skip the Go benchmarks")
+	flag.BoolVar(&o.skipWebhook, "skip-webhook", false, "skip the webhook load against the binary")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured duration of each load run")
+	flag.IntVar(&o.concurrency, "c", 64, "concurrent HTTP clients of the load runs")
 	flag.Parse()
+	o.pkgs = strings.Split(pkgs, ",")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *out, *pattern, *benchtime, strings.Split(*pkgs, ",")); err != nil {
+	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "parley-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out, pattern, benchtime string, pkgs []string) error {
-	args := append([]string{"test", "-run", "^$", "-bench", pattern, "-benchtime", benchtime, "-timeout", "30m"}, pkgs...)
+func run(ctx context.Context, o options) error {
+	start := time.Now()
+	var report bytes.Buffer
+	fmt.Fprintf(&report, "# Parley benchmarks\n\n%s\n", bench.ThisMachine(start).Markdown())
+	fmt.Fprintf(&report, "Reproduce: `make bench` (that is, `go run ./bench/cmd/parley-bench %s`).\n\n", strings.Join(os.Args[1:], " "))
+	if !o.skipWebhook {
+		if err := webhookSection(ctx, o, &report); err != nil {
+			return err
+		}
+	}
+	if !o.skipGo {
+		if err := goSection(ctx, o, &report); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(o.out), err)
+	}
+	if err := os.WriteFile(o.out, report.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "done in %s; report: %s\n", time.Since(start).Round(time.Second), o.out)
+	return nil
+}
+
+func goSection(ctx context.Context, o options, w io.Writer) error {
+	args := append([]string{"test", "-run", "^$", "-bench", o.pattern, "-benchtime", o.benchtime, "-timeout", "30m"}, o.pkgs...)
 	command := "go " + strings.Join(args, " ")
 	fmt.Fprintln(os.Stderr, "running:", command)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	var buf bytes.Buffer
-	cmd.Stdout = io.MultiWriter(&buf, progress{})
+	cmd.Stdout = io.MultiWriter(&buf, &progress{})
 	cmd.Stderr = os.Stderr
-	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("benchmarks failed: %w", err)
 	}
@@ -51,32 +92,110 @@ func run(ctx context.Context, out, pattern, benchtime string, pkgs []string) err
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", filepath.Dir(out), err)
-	}
-	f, err := os.Create(out)
+	fmt.Fprintf(w, "## Go benchmarks\n\nCommand: `%s`\n\n", command)
+	return bench.WriteTables(w, results)
+}
+
+func webhookSection(ctx context.Context, o options, w io.Writer) error {
+	dir, err := os.MkdirTemp("", "parley-bench")
 	if err != nil {
-		return fmt.Errorf("creating report: %w", err)
+		return err
 	}
-	if err := bench.WriteMarkdown(f, bench.ThisMachine(start), command, results); err != nil {
-		f.Close()
-		return fmt.Errorf("writing report: %w", err)
+	defer os.RemoveAll(dir)
+	bins := map[string]string{"parley": "./cmd/parley", "bare-fiber": "./bench/cmd/bare-fiber"}
+	for name, pkg := range bins {
+		fmt.Fprintln(os.Stderr, "building", pkg)
+		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, name), pkg)
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("building %s: %w", pkg, err)
+		}
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing report: %w", err)
+	load := func(name, url string) (bench.LoadResult, error) {
+		fmt.Fprintf(os.Stderr, "load: %s, %d clients, %s\n", name, o.concurrency, o.duration)
+		stopProgress := startProgress(o.duration + 2*time.Second)
+		defer stopProgress()
+		return bench.RunLoad(ctx, bench.LoadConfig{URL: url, Concurrency: o.concurrency, Duration: o.duration, Warmup: 2 * time.Second,
+			Request: func(i int64) ([]byte, http.Header) {
+				return bench.WhatsAppTextWebhook(fmt.Sprintf("wamid.bench.%s.%d", name, i), int(i%10000))
+			}})
 	}
-	fmt.Fprintf(os.Stderr, "%d results in %s; report: %s\n", len(results), time.Since(start).Round(time.Second), out)
+	bare, err := bench.StartProcess(ctx, filepath.Join(dir, "bare-fiber"), nil, nil)
+	if err != nil {
+		return err
+	}
+	baseline, err := load("bare-fiber", "http://"+bare.Addr+"/webhooks/whatsapp")
+	_ = bare.Stop()
+	if err != nil {
+		return err
+	}
+	p, err := bench.StartProcess(ctx, filepath.Join(dir, "parley"), nil, []string{
+		"PARLEY_ADDR=127.0.0.1:0", "PARLEY_DATA_DIR=" + filepath.Join(dir, "data"),
+		"PARLEY_META_APP_SECRET=" + bench.BenchAppSecret, "PARLEY_BOOTSTRAP_TOKEN=" + bench.BenchToken,
+		"PARLEY_GRAPH_API_URL=http://127.0.0.1:9"})
+	if err != nil {
+		return err
+	}
+	if err := bench.ConnectWhatsApp(ctx, p.Addr); err != nil {
+		_ = p.Stop()
+		return err
+	}
+	parley, err := load("parley", "http://"+p.Addr+"/webhooks/whatsapp")
+	if serr := p.Stop(); err == nil && serr != nil {
+		err = fmt.Errorf("stopping parley: %w", serr)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "## Webhook ingest over HTTP (durable)\n\n")
+	fmt.Fprintf(w, "Signed WhatsApp Cloud API webhooks, one text message each, %d concurrent keep-alive clients, %s measured after a 2 s warm-up, against the built binaries on 127.0.0.1 (the load generator shares the machine). Parley answers 200 only after the message is committed with fsync.\n\n", o.concurrency, o.duration)
+	fmt.Fprintf(w, "| server | msgs/s | p50 | p99 | errors | ratio |\n|---|---|---|---|---|---|\n")
+	row := func(name string, r bench.LoadResult) {
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %d | %.2f |\n", name, r.Rate(), r.Percentile(50).Round(time.Microsecond),
+			r.Percentile(99).Round(time.Microsecond), r.Errors, r.Rate()/baseline.Rate())
+	}
+	row("bare Fiber (reads the body)", baseline)
+	row("parley", parley)
+	fmt.Fprintln(w)
+	fmt.Fprintf(os.Stderr, "webhook ingest: parley %.0f msgs/s (p99 %s) vs bare %.0f req/s: ratio %.2f\n",
+		parley.Rate(), parley.Percentile(99).Round(time.Microsecond), baseline.Rate(), parley.Rate()/baseline.Rate())
 	return nil
 }
 
-// progress echoes benchmark result lines to stderr as they arrive.
-type progress struct{}
+// startProgress prints a progress line every second until stopped.
+func startProgress(total time.Duration) func() {
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprintln(os.Stderr)
+				return
+			case <-t.C:
+				fmt.Fprintf(os.Stderr, "\r  %s / %s", time.Since(start).Round(time.Second), total)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
 
-func (progress) Write(p []byte) (int, error) {
-	for line := range strings.SplitSeq(string(p), "\n") {
+// progress echoes benchmark result lines to stderr as they arrive.
+type progress struct{ partial []byte }
+
+func (p *progress) Write(b []byte) (int, error) {
+	p.partial = append(p.partial, b...)
+	for {
+		i := bytes.IndexByte(p.partial, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := string(p.partial[:i])
+		p.partial = p.partial[i+1:]
 		if strings.HasPrefix(line, "Benchmark") || strings.HasPrefix(line, "pkg:") {
 			fmt.Fprintln(os.Stderr, "  ", line)
 		}
 	}
-	return len(p), nil
 }
