@@ -267,6 +267,7 @@ func (t *txn) commit() error {
 	}
 	a.rt.metrics.commitSeconds.Observe(time.Since(start).Seconds())
 	if t.cur.Deleted {
+		a.rt.dir.forget(&t.cur)
 		a.conv = nil
 	} else if t.cur.ID != engine.ZeroID {
 		c := t.cur

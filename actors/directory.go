@@ -56,7 +56,13 @@ type threadShard struct {
 	mu          sync.Mutex
 	pending     map[string]pendingThread // by threadName
 	newContacts map[string]engine.ID     // by identityName
+	// known caches committed threads (by threadName), so that a busy
+	// conversation's messages skip the index read; bounded by clearing.
+	known map[string]pendingThread
 }
+
+// knownPerShard bounds the thread cache of one shard.
+const knownPerShard = 2048
 
 type pendingThread struct {
 	conv, contact engine.ID
@@ -69,6 +75,7 @@ func newDirectory(rt *Runtime) *directory {
 		d.shards[i].entries = map[convKey]*entry{}
 		d.threads[i].pending = map[string]pendingThread{}
 		d.threads[i].newContacts = map[string]engine.ID{}
+		d.threads[i].known = map[string]pendingThread{}
 	}
 	return d
 }
@@ -162,12 +169,17 @@ func (d *directory) resolve(in *engine.Inbound) (pendingThread, error) {
 	if p, ok := ts.pending[name]; ok {
 		return p, nil
 	}
+	if p, ok := ts.known[name]; ok {
+		return p, nil
+	}
 	t, ok, err := d.rt.store.LookupThread(in.WorkspaceID, in.ChannelAccountID, in.ExternalUserID)
 	if err != nil {
 		return pendingThread{}, err
 	}
 	if ok {
-		return pendingThread{conv: t.ConversationID, contact: t.ContactID}, nil
+		p := pendingThread{conv: t.ConversationID, contact: t.ContactID}
+		ts.rememberLocked(name, p)
+		return p, nil
 	}
 	now := d.rt.clock.Now()
 	p := pendingThread{conv: engine.NewID(now)}
@@ -193,14 +205,36 @@ func (d *directory) resolve(in *engine.Inbound) (pendingThread, error) {
 	return p, nil
 }
 
-// committed forgets a pending thread once its conversation is on disk.
+func (ts *threadShard) rememberLocked(name string, p pendingThread) {
+	if len(ts.known) >= knownPerShard {
+		ts.known = make(map[string]pendingThread, knownPerShard)
+	}
+	p.newContact = false
+	ts.known[name] = p
+}
+
+// committed turns a pending thread into a known one once its
+// conversation is on disk.
 func (d *directory) committed(c *engine.Conversation) {
 	name := threadName(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID)
 	ident := identityName(c.WorkspaceID, c.Channel, c.ExternalUserID)
 	ts := &d.threads[d.stripe(ident)]
 	ts.mu.Lock()
+	if p, ok := ts.pending[name]; ok {
+		ts.rememberLocked(name, p)
+	}
 	delete(ts.pending, name)
 	delete(ts.newContacts, ident)
+	ts.mu.Unlock()
+}
+
+// forget drops a deleted conversation's thread from the cache, so the
+// user's next message starts a new conversation.
+func (d *directory) forget(c *engine.Conversation) {
+	name := threadName(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID)
+	ts := &d.threads[d.stripe(identityName(c.WorkspaceID, c.Channel, c.ExternalUserID))]
+	ts.mu.Lock()
+	delete(ts.known, name)
 	ts.mu.Unlock()
 }
 

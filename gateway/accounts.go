@@ -24,6 +24,9 @@ type Accounts struct {
 	store *persistence.Store
 	mu    sync.RWMutex
 	by    map[accountKey]engine.ChannelAccount
+	// secrets are the distinct app secrets of the accounts, rebuilt on
+	// every change (webhooks read them on every request).
+	secrets [][]byte
 }
 
 // NewAccounts loads the connected channel accounts.
@@ -36,7 +39,18 @@ func NewAccounts(store *persistence.Store) (*Accounts, error) {
 	for _, acct := range all {
 		a.by[accountKey{acct.Channel, acct.AccountID}] = acct
 	}
+	a.rebuildLocked()
 	return a, nil
+}
+
+func (a *Accounts) rebuildLocked() {
+	var out [][]byte
+	for _, acct := range a.by {
+		if acct.AppSecret != "" && !slices.ContainsFunc(out, func(s []byte) bool { return string(s) == acct.AppSecret }) {
+			out = append(out, []byte(acct.AppSecret))
+		}
+	}
+	a.secrets = out
 }
 
 // Get returns a connected account.
@@ -47,17 +61,12 @@ func (a *Accounts) Get(ch engine.Channel, id string) (engine.ChannelAccount, boo
 	return acct, ok
 }
 
-// AppSecrets returns the distinct app secrets configured on accounts.
+// AppSecrets returns the distinct app secrets configured on accounts. The
+// slice is shared: do not modify it.
 func (a *Accounts) AppSecrets() [][]byte {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	var out [][]byte
-	for _, acct := range a.by {
-		if acct.AppSecret != "" && !slices.ContainsFunc(out, func(s []byte) bool { return string(s) == acct.AppSecret }) {
-			out = append(out, []byte(acct.AppSecret))
-		}
-	}
-	return out
+	return a.secrets
 }
 
 // Workspace lists a workspace's accounts.
@@ -96,6 +105,7 @@ func (a *Accounts) Put(acct engine.ChannelAccount) error {
 		return fmt.Errorf("storing channel account: %w", err)
 	}
 	a.by[accountKey{acct.Channel, acct.AccountID}] = acct
+	a.rebuildLocked()
 	return nil
 }
 
@@ -113,6 +123,7 @@ func (a *Accounts) Delete(ws engine.ID, ch engine.Channel, id string) error {
 		return fmt.Errorf("deleting channel account: %w", err)
 	}
 	delete(a.by, accountKey{ch, id})
+	a.rebuildLocked()
 	return nil
 }
 

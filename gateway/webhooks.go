@@ -49,11 +49,9 @@ func (s *Server) receiveWebhook(c *fiber.Ctx) error {
 	}
 	s.metrics.webhookRequests.WithLabelValues(string(ch)).Inc()
 	body := c.Body()
-	secrets := s.cfg.Accounts.AppSecrets()
-	if s.cfg.AppSecret != "" {
-		secrets = append(secrets, []byte(s.cfg.AppSecret))
-	}
-	if !meta.VerifySignature(body, c.Get("X-Hub-Signature-256"), secrets...) {
+	sig := c.Get("X-Hub-Signature-256")
+	if !((s.cfg.AppSecret != "" && meta.VerifySignature(body, sig, []byte(s.cfg.AppSecret))) ||
+		meta.VerifySignature(body, sig, s.cfg.Accounts.AppSecrets()...)) {
 		s.metrics.webhookSignatureFailures.WithLabelValues(string(ch)).Inc()
 		return errorf(fiber.StatusUnauthorized, "bad_signature", "missing or invalid X-Hub-Signature-256")
 	}

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served only with -pprof-addr
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -34,6 +36,7 @@ type options struct {
 	graphURL       string
 	bootstrapToken string
 	mediaMaxBytes  int64
+	pprofAddr      string
 }
 
 func envOr(key, def string) string {
@@ -53,6 +56,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.verifyToken, "meta-verify-token", envOr("PARLEY_META_VERIFY_TOKEN", ""), "token for Meta's webhook handshake (PARLEY_META_VERIFY_TOKEN)")
 	fs.StringVar(&o.graphURL, "graph-api-url", envOr("PARLEY_GRAPH_API_URL", meta.DefaultBaseURL), "Graph API base URL (PARLEY_GRAPH_API_URL)")
 	fs.StringVar(&o.bootstrapToken, "bootstrap-token", envOr("PARLEY_BOOTSTRAP_TOKEN", ""), "owner API token created at first start (PARLEY_BOOTSTRAP_TOKEN)")
+	fs.StringVar(&o.pprofAddr, "pprof-addr", envOr("PARLEY_PPROF_ADDR", ""), "serve net/http/pprof on this address, for profiling (PARLEY_PPROF_ADDR)")
 	defMedia, _ := strconv.ParseInt(envOr("PARLEY_MEDIA_MAX_BYTES", "67108864"), 10, 64)
 	fs.Int64Var(&o.mediaMaxBytes, "media-max-bytes", defMedia, "largest media file stored (PARLEY_MEDIA_MAX_BYTES)")
 	if err := fs.Parse(args); err != nil {
@@ -126,6 +130,16 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg})
 	if err != nil {
 		return err
+	}
+	if o.pprofAddr != "" {
+		pln, err := net.Listen("tcp", o.pprofAddr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", o.pprofAddr, err)
+		}
+		psrv := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = psrv.Serve(pln) }()
+		defer psrv.Close()
+		log.Info("Profiling endpoint", "addr", "http://"+pln.Addr().String()+"/debug/pprof/")
 	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {

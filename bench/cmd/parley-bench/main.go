@@ -157,6 +157,11 @@ func webhookSection(ctx context.Context, o options, w io.Writer) error {
 	row("bare Fiber (reads the body)", baseline)
 	row("parley", parley)
 	fmt.Fprintln(w)
+	for name, r := range map[string]bench.LoadResult{"bare Fiber": baseline, "parley": parley} {
+		if r.FirstError != "" {
+			fmt.Fprintf(w, "First error (%s): `%s`\n\n", name, strings.ReplaceAll(r.FirstError, "`", "'"))
+		}
+	}
 	fmt.Fprintf(os.Stderr, "webhook ingest: parley %.0f msgs/s (p99 %s) vs bare %.0f req/s: ratio %.2f\n",
 		parley.Rate(), parley.Percentile(99).Round(time.Microsecond), baseline.Rate(), parley.Rate()/baseline.Rate())
 	return nil
