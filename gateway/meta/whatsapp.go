@@ -161,9 +161,16 @@ func (e waError) reason() string {
 // system, request_welcome, unsupported, or a type Meta adds later) is kept
 // as engine.KindUnsupported named by its type; so is a known type whose
 // payload is missing or unusable (a text without body, media without id or
-// url, a location off the globe, a reaction without target...). Statuses
-// "played" (a voice note was played) counts as read; a status string
-// Parley does not know is skipped.
+// url, a location off the globe, a reaction without target...); an
+// interactive reply of an unknown subtype is "interactive:<subtype>".
+// Contact cards are kept as the raw JSON array. A nfm_reply (Flow answer)
+// is Interactive{ID: flow name, Title: body, Payload: response_json}.
+//
+// Statuses: the status "played" (a voice note was played) counts as read;
+// a status string Parley does not know is skipped. On failure the first
+// errors[] element gives ErrorCode (its code in decimal) and ErrorReason
+// (error_data.details, else message, else title). value.errors[], which
+// are about the account rather than one message, go to Batch.Errors.
 //
 // Bad input (see ErrMalformed) fails the whole delivery: a message or
 // status without id, a message without from, type or account id, a
@@ -216,7 +223,7 @@ func (v *waValue) appendTo(b *Batch) error {
 		}
 	}
 	for i := range v.Messages {
-		m, err := message(&v.Messages[i], account, contacts[v.Messages[i].From])
+		m, err := waMessageOf(&v.Messages[i], account, contacts[v.Messages[i].From])
 		if err != nil {
 			return err
 		}
@@ -234,8 +241,8 @@ func (v *waValue) appendTo(b *Batch) error {
 	return nil
 }
 
-// message maps one messages[] element; c is its contact, if any.
-func message(wm *waMessage, account string, c *waContact) (Message, error) {
+// waMessageOf maps one messages[] element; c is its contact, if any.
+func waMessageOf(wm *waMessage, account string, c *waContact) (Message, error) {
 	id, err := ident("message id", wm.ID, maxMessageBytes)
 	if err != nil {
 		return Message{}, err
