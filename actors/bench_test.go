@@ -244,6 +244,7 @@ func BenchmarkActorHeap(b *testing.B) {
 	b.ReportMetric(active, "B/active")
 	b.ReportMetric(passive, "B/passivated")
 }
+
 // benchCommitters is the store's committer setting in the benchmarks
 // (persistence.Options.Committers).
 var benchCommitters = 0

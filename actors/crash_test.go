@@ -242,8 +242,6 @@ func (r crashRef) String() string { return fmt.Sprintf("%s/%d", r.conv, r.seq) }
 // crashRound is what one child reported before it was killed.
 type crashRound struct {
 	acks, fresh, dups int
-	retriedNew        int // retried ids of unknown fate that were not stored
-	retriedDup        int // ... that had been committed but not acked
 	takeovers         []engine.ID
 	errs              []string
 	partial           string
