@@ -134,7 +134,13 @@ func (f *flexID) UnmarshalJSON(b []byte) error {
 //     of its own and one user may react, unreact and react again.
 //   - delivery: a Watermark{Status: delivered, At: watermark, MessageIDs:
 //     mids}; mids may be absent.
-//   - read: a Watermark{Status: read, At: watermark}.
+//   - read: a Watermark{Status: read, At: watermark}, or At = the event's
+//     timestamp when there is no watermark (Instagram).
+//
+// A receipt with neither watermark nor mid says nothing and is skipped.
+// A message with text and attachments is one Message whose content is the
+// first attachment, the text as its caption; further attachments of the
+// same message become Messages "<mid>#2", "<mid>#3"... (see contents).
 //
 // Events Parley does not store (optin, referral, message_edit, handover,
 // account_linking...) are skipped without error, as are events addressed to

@@ -668,6 +668,20 @@ func TestParseEdgeCases(t *testing.T) {
 		}
 	})
 
+	t.Run("errors only on failed statuses", func(t *testing.T) {
+		t.Parallel()
+		b, err := meta.ParseWhatsApp([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{` +
+			`"metadata":{"phone_number_id":"1"},"statuses":[` +
+			`{"id":"w","status":"sent","timestamp":"1","errors":[{"code":1,"title":"x"}]},` +
+			`{"id":"w","status":"failed","timestamp":"2"}]}}]}]}`))
+		require.NoError(t, err)
+		requireValid(t, b)
+		require.Len(t, b.Statuses, 2)
+		require.Empty(t, b.Statuses[0].ErrorCode)
+		require.Equal(t, engine.StatusFailed, b.Statuses[1].Status)
+		require.Empty(t, b.Statuses[1].ErrorCode, "a failure without errors[] has no code")
+	})
+
 	t.Run("business sender without is_echo", func(t *testing.T) {
 		t.Parallel()
 		// A reaction whose sender is the page itself is the business's.

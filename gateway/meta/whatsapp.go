@@ -418,7 +418,7 @@ func waStatusOf(ws *waStatus, account string) (Status, bool, error) {
 		Timestamp:    ts,
 		CallbackData: valid(ws.CallbackData),
 	}
-	if len(ws.Errors) > 0 {
+	if st == engine.StatusFailed && len(ws.Errors) > 0 {
 		e := ws.Errors[0]
 		s.ErrorCode = strconv.Itoa(e.Code)
 		s.ErrorReason = e.reason()
