@@ -23,6 +23,14 @@ const principalKey = "parley.principal"
 // requireAuth admits requests with a valid bearer token and records who
 // made them.
 func (s *Server) requireAuth(c *fiber.Ctx) error {
+	if err := s.authenticate(c); err != nil {
+		return err
+	}
+	return c.Next()
+}
+
+// authenticate checks the bearer token and records the principal.
+func (s *Server) authenticate(c *fiber.Ctx) error {
 	h := c.Get(fiber.HeaderAuthorization)
 	secret, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || secret == "" || len(secret) > 512 {
@@ -39,7 +47,7 @@ func (s *Server) requireAuth(c *fiber.Ctx) error {
 		return errUnauthorized
 	}
 	c.Locals(principalKey, &principal{tok})
-	return c.Next()
+	return nil
 }
 
 func who(c *fiber.Ctx) *principal {

@@ -11,6 +11,8 @@ type gatewayMetrics struct {
 	webhookUnknownAccount    *prometheus.CounterVec
 	webhookOverloaded        prometheus.Counter
 	mediaFailures            prometheus.Counter
+	wsSubscribers            prometheus.Gauge
+	wsSlowDisconnects        prometheus.Counter
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -32,10 +34,14 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "parley_gateway_webhook_overloaded_total", Help: "Webhook deliveries answered 503 because the engine was overloaded or stopping."}),
 		mediaFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_gateway_media_fetch_failures_total", Help: "Inbound media files that could not be fetched."}),
+		wsSubscribers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_gateway_websocket_subscribers", Help: "Live WebSocket subscribers."}),
+		wsSlowDisconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_gateway_websocket_slow_disconnects_total", Help: "WebSocket subscribers disconnected for falling behind."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
-			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures)
+			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures, m.wsSubscribers, m.wsSlowDisconnects)
 	}
 	return m
 }

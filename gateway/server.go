@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
@@ -59,6 +60,7 @@ type Server struct {
 	ready     atomic.Bool
 	mediaJobs chan mediaJob
 	reqSeq    atomic.Uint64
+	sockets   sockets
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -95,11 +97,15 @@ func New(cfg Config) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
-		BodyLimit:             cfg.BodyLimit,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		ErrorHandler:          s.errorHandler,
+		// Values read from a request (route params, queries, headers) end
+		// up in conversation state and events that outlive the request:
+		// they must not alias Fiber's reused buffers.
+		Immutable:    true,
+		BodyLimit:    cfg.BodyLimit,
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  120 * time.Second,
+		ErrorHandler: s.errorHandler,
 	})
 	s.routes()
 	for range cfg.MediaWorkers {
@@ -125,6 +131,9 @@ func (s *Server) routes() {
 	a.Get("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.verifyWebhook)
 	a.Post("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.receiveWebhook)
 
+	// The WebSocket route authenticates itself (browsers pass the token
+	// in the query), so it is registered before the authenticated group.
+	a.Get("/api/v1/ws", s.wsAuth, websocket.New(s.serveWS, websocket.Config{WriteBufferSize: 16 << 10}))
 	api := a.Group("/api/v1", s.requireAuth)
 	api.Get("/channels", s.listChannels)
 	api.Post("/channels", requireRole(engine.RoleAdmin), s.createChannel)
@@ -244,6 +253,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
 		s.ready.Store(false)
+		s.sockets.closeAll()
 		if serr := s.app.ShutdownWithContext(ctx); serr != nil {
 			err = fmt.Errorf("gateway: shutdown: %w", serr)
 		}

@@ -1,0 +1,259 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/engine"
+	"github.com/stretchr/testify/require"
+)
+
+type wsEvent struct {
+	Type           string          `json:"type"`
+	Seq            uint64          `json:"seq"`
+	Epoch          string          `json:"epoch"`
+	ConversationID string          `json:"conversation_id"`
+	Data           json.RawMessage `json:"data"`
+}
+
+type wsClient struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+func (e *env) dialWS(query string) (*wsClient, *http.Response, error) {
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	conn, resp, err := d.Dial("ws"+strings.TrimPrefix(e.url, "http")+"/api/v1/ws?"+query, nil)
+	if err != nil {
+		return nil, resp, err
+	}
+	e.t.Cleanup(func() { conn.Close() })
+	return &wsClient{t: e.t, conn: conn}, resp, nil
+}
+
+// next reads frames until it has one event or control frame; arrays of
+// events are flattened by the caller through events().
+func (c *wsClient) frames() []wsEvent {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, msg, err := c.conn.ReadMessage()
+	require.NoError(c.t, err)
+	if msg[0] == '[' {
+		var evs []wsEvent
+		require.NoError(c.t, json.Unmarshal(msg, &evs))
+		return evs
+	}
+	var ev wsEvent
+	require.NoError(c.t, json.Unmarshal(msg, &ev))
+	return []wsEvent{ev}
+}
+
+// events reads until it has n events (control frames count too).
+func (c *wsClient) events(n int) []wsEvent {
+	c.t.Helper()
+	var out []wsEvent
+	for len(out) < n {
+		out = append(out, c.frames()...)
+	}
+	return out
+}
+
+func TestWebSocketEventsAndAuth(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	_, resp, err := e.dialWS("")
+	require.Error(t, err)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	_, resp, err = e.dialWS("token=pk_wrong")
+	require.Error(t, err)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	_, resp, err = e.dialWS("token=" + ownerToken + "&folder=nope")
+	require.Error(t, err)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	code, body := e.api("GET", "/api/v1/ws", ownerToken, nil)
+	require.Equal(t, http.StatusUpgradeRequired, code, string(body))
+
+	c, _, err := e.dialWS("token=" + ownerToken)
+	require.NoError(t, err)
+	hello := c.events(1)[0]
+	require.Equal(t, "hello", hello.Type)
+	require.NotEmpty(t, hello.Epoch)
+	require.Zero(t, hello.Seq)
+
+	code, _ = e.webhook(engine.ChannelWhatsApp, waText("wamid.ws.1", "15551111", "Ana", "hola"))
+	require.Equal(t, http.StatusOK, code)
+	evs := c.events(3)
+	types := []string{evs[0].Type, evs[1].Type, evs[2].Type}
+	require.Equal(t, []string{"conversation.created", "message.created", "conversation.updated"}, types)
+	for i, ev := range evs {
+		require.Equal(t, uint64(i+1), ev.Seq)
+	}
+	require.Contains(t, string(evs[1].Data), `"text":"hola"`)
+
+	// ping → pong; a bad frame closes with 4400.
+	require.NoError(t, c.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`)))
+	require.Equal(t, "pong", c.events(1)[0].Type)
+	require.NoError(t, c.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"dance"}`)))
+	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _, err = c.conn.ReadMessage()
+	var ce *websocket.CloseError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, 4400, ce.Code)
+}
+
+// A client that reconnects with its last seq gets every missed event in
+// order; one whose seq fell out of the buffer is told to resync.
+func TestWebSocketResume(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *actors.Config) { c.RingSize = 32 })
+	c, _, err := e.dialWS("token=" + ownerToken)
+	require.NoError(t, err)
+	epoch := c.events(1)[0].Epoch
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.r.1", "1555201", "A", "one"))
+	last := c.events(3)[2].Seq
+	c.conn.Close()
+
+	for i := range 3 { // 6 events while away
+		e.webhook(engine.ChannelWhatsApp, waText(fmt.Sprintf("wamid.r.2.%d", i), "1555201", "A", "more"))
+	}
+	c2, _, err := e.dialWS(fmt.Sprintf("token=%s&epoch=%s&seq=%d", ownerToken, epoch, last))
+	require.NoError(t, err)
+	evs := c2.events(7)
+	require.Equal(t, "hello", evs[0].Type)
+	for i, ev := range evs[1:] {
+		require.Equal(t, last+1+uint64(i), ev.Seq, "missed events in order")
+	}
+
+	// Far behind: resync.
+	for i := range 15 {
+		e.webhook(engine.ChannelWhatsApp, waText(fmt.Sprintf("wamid.r.3.%d", i), "1555201", "A", "flood"))
+	}
+	c3, _, err := e.dialWS(fmt.Sprintf("token=%s&epoch=%s&seq=%d", ownerToken, epoch, last))
+	require.NoError(t, err)
+	evs = c3.events(2)
+	require.Equal(t, "hello", evs[0].Type)
+	require.Equal(t, "resync", evs[1].Type)
+	// Another epoch: resync too.
+	c4, _, err := e.dialWS(fmt.Sprintf("token=%s&epoch=old&seq=1", ownerToken))
+	require.NoError(t, err)
+	evs = c4.events(2)
+	require.Equal(t, "resync", evs[1].Type)
+	// After a resync the subscription is live.
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.r.4", "1555201", "A", "live"))
+	require.Equal(t, "message.created", c4.events(2)[0].Type)
+}
+
+func TestWebSocketFilters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.f.1", "1555301", "A", "a"))
+	conv := e.thread(engine.ChannelWhatsApp, phoneID, "1555301")
+	one, _, err := e.dialWS("token=" + ownerToken + "&conversation_id=" + conv.String())
+	require.NoError(t, err)
+	one.events(1)
+	msgr, _, err := e.dialWS("token=" + ownerToken + "&channel=messenger")
+	require.NoError(t, err)
+	msgr.events(1)
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.f.2", "1555302", "B", "other conversation"))
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.f.3", "1555301", "A", "mine"))
+	evs := one.events(2)
+	for _, ev := range evs {
+		require.Equal(t, conv.String(), ev.ConversationID)
+	}
+	// The messenger subscriber got nothing: its next frame is a pong.
+	require.NoError(t, msgr.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`)))
+	require.Equal(t, "pong", msgr.events(1)[0].Type)
+}
+
+// Invariant 7: a subscriber that never reads is disconnected with 4008
+// and does not slow ingest.
+func TestWebSocketSlowConsumer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *actors.Config) { c.SubscriberQueue = 4096 })
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	slow, _, err := d.Dial("ws"+strings.TrimPrefix(e.url, "http")+"/api/v1/ws?token="+ownerToken, nil)
+	require.NoError(t, err)
+	defer slow.Close()
+	fast, _, err := e.dialWS("token=" + ownerToken)
+	require.NoError(t, err)
+	got := make(chan int, 1)
+	go func() {
+		n := 0
+		for {
+			_ = fast.conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+			_, msg, err := fast.conn.ReadMessage()
+			if err != nil {
+				break // quiet for 3 s: ingest is over
+			}
+			if msg[0] == '[' {
+				var evs []wsEvent
+				if json.Unmarshal(msg, &evs) == nil {
+					n += len(evs)
+				}
+			} else {
+				n++
+			}
+		}
+		got <- n
+	}()
+	// Ingest until the stalled subscriber is cut off (its queue and the
+	// socket buffers are full), with the reading one keeping up.
+	eventually(t, 5*time.Second, func() error {
+		if n := e.rt.Broadcaster().Subscribers(); n != 2 {
+			return fmt.Errorf("%d subscribers", n)
+		}
+		return nil
+	})
+	start := time.Now()
+	sent := 0
+	for i := 0; e.rt.Broadcaster().Subscribers() == 2; i++ {
+		require.Less(t, i, 100, "the stalled subscriber was never disconnected")
+		var msgs []string
+		for j := range 100 {
+			msgs = append(msgs, fmt.Sprintf(`{"from":"1555%03d","id":"wamid.s.%d.%d","timestamp":"1750000000","type":"text","text":{"body":"%s"}}`, j, i, j, strings.Repeat("x", 1500)))
+		}
+		payload := `{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"` + phoneID + `"},"messages":[` + strings.Join(msgs, ",") + `]}}]}]}`
+		code, body := e.webhook(engine.ChannelWhatsApp, payload)
+		require.Equal(t, http.StatusOK, code, string(body))
+		sent += 100
+	}
+	ingest := time.Since(start)
+	// The slow one was cut off with 4008.
+	_ = slow.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var closeErr *websocket.CloseError
+	for {
+		if _, _, err := slow.ReadMessage(); err != nil {
+			require.ErrorAs(t, err, &closeErr)
+			break
+		}
+	}
+	require.Equal(t, 4008, closeErr.Code)
+	// The reading subscriber got everything: hello, then for the first
+	// message of each of the 100 users created+message+updated, and two
+	// events for every other message.
+	require.Equal(t, 1+100+2*sent, <-got)
+	t.Logf("ingest of %d messages with a stalled subscriber took %v", sent, ingest)
+}
+
+func TestWebSocketClosedOnShutdown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	c, _, err := e.dialWS("token=" + ownerToken)
+	require.NoError(t, err)
+	c.events(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, e.gw.Shutdown(ctx))
+	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _, err = c.conn.ReadMessage()
+	var ce *websocket.CloseError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, websocket.CloseGoingAway, ce.Code)
+}
