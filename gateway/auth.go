@@ -43,8 +43,20 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if !tok.ExpiresAt.IsZero() && time.Now().After(tok.ExpiresAt) {
+	if !tok.ExpiresAt.IsZero() && !s.cfg.Runtime.Clock().Now().Before(tok.ExpiresAt) {
 		return errUnauthorized
+	}
+	// The token acts with the lesser of its role and its user's current
+	// role; a deleted user's tokens no longer work.
+	usr, err := s.cfg.Store.User(tok.WorkspaceID, tok.UserID)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return errUnauthorized
+	}
+	if err != nil {
+		return err
+	}
+	if !usr.Role.AtLeast(tok.Role) {
+		tok.Role = usr.Role
 	}
 	c.Locals(principalKey, &principal{tok})
 	return nil
@@ -110,7 +122,8 @@ func Bootstrap(store *persistence.Store, token string, now time.Time) (string, e
 		u := engine.User{ID: owner, WorkspaceID: ws, Name: "Bootstrap owner", Role: engine.RoleOwner, CreatedAt: now}
 		b.PutUser(&u)
 	}
-	b.PutToken(token, &engine.Token{WorkspaceID: ws, UserID: owner, Role: engine.RoleOwner, Name: "bootstrap", CreatedAt: now})
+	b.IssueToken(token, &persistence.IssuedToken{ID: engine.NewID(now), Kind: persistence.TokenAPI,
+		Token: engine.Token{WorkspaceID: ws, UserID: owner, Role: engine.RoleOwner, Name: "bootstrap", CreatedAt: now}})
 	if err := store.Commit(b); err != nil {
 		return "", fmt.Errorf("bootstrap: %w", err)
 	}

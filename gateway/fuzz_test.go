@@ -15,9 +15,16 @@ func FuzzDecodeJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var send sendBody
-		var acct accountBody
-		for _, v := range []any{&send, &acct} {
+		var (
+			send   sendBody
+			acct   accountBody
+			login  loginBody
+			accept acceptBody
+			invite inviteBody
+			update updateUserBody
+			token  createTokenBody
+		)
+		for _, v := range []any{&send, &acct, &login, &accept, &invite, &update, &token} {
 			err := decodeJSONBytes(body, v)
 			if err == nil {
 				if !utf8.Valid(body) {

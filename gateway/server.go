@@ -134,6 +134,9 @@ func (s *Server) routes() {
 	// The WebSocket route authenticates itself (browsers pass the token
 	// in the query), so it is registered before the authenticated group.
 	a.Get("/api/v1/ws", s.wsAuth, websocket.New(s.serveWS, websocket.Config{WriteBufferSize: 16 << 10}))
+	// Login and accept-invite take no token, so the account routes come
+	// before the authenticated group; the others check the token themselves.
+	s.userRoutes(a, a.Group("/api/v1"))
 	api := a.Group("/api/v1", s.requireAuth)
 	api.Get("/channels", s.listChannels)
 	api.Post("/channels", requireRole(engine.RoleAdmin), s.createChannel)

@@ -1,0 +1,244 @@
+package persistence
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/engine"
+)
+
+// Accounts: credentials, issued tokens and invitations.
+//
+// System tables (a request finds its workspace through them):
+//
+//	's' 'E' lower(email)             credential: workspace, user, password hash
+//	's' 'I' sha256(code)             invitation
+//
+// and per workspace:
+//
+//	'w' ws 'k' user token-id         issued token (with the sha256 of its secret)
+//
+// A token issued through IssueToken is written twice in one batch: under
+// 's' 'K' sha256(secret), where requests look it up, and under its user in
+// the workspace, where it is listed, revoked by id and rewritten when the
+// user's role changes. Keying the index by user first makes "this user's
+// tokens" one prefix scan (revoking everything of a deleted user) and
+// keeps "this workspace's tokens" one too. Tokens written by PutToken
+// (the bootstrap token) have no index entry and no id.
+//
+// Credentials live apart from engine.User so that a user record, which is
+// returned by the API, never carries a password hash.
+const (
+	tCredential = 'E'
+	tInvitation = 'I'
+	tWsToken    = 'k'
+)
+
+// TokenKind says how a token was issued.
+type TokenKind string
+
+// Token kinds.
+const (
+	// TokenSession is issued by a password login and expires.
+	TokenSession TokenKind = "session"
+	// TokenAPI is a personal API token: it expires only if its creator
+	// said when.
+	TokenAPI TokenKind = "api"
+)
+
+// IssuedToken is an API credential with its id, kind and the hash of its
+// secret; the secret itself is never stored. Its JSON form under
+// 's' 'K' is a superset of engine.Token, so Store.TokenBySecret reads it.
+type IssuedToken struct {
+	ID   engine.ID `json:"id"`
+	Kind TokenKind `json:"kind"`
+	engine.Token
+	// Hash is the sha256 of the secret: what revokes the token without
+	// knowing the secret.
+	Hash []byte `json:"hash"`
+}
+
+// Expired reports whether the token has expired at now.
+func (t *IssuedToken) Expired(now time.Time) bool {
+	return !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)
+}
+
+// Credential is how a user logs in with a password.
+type Credential struct {
+	WorkspaceID engine.ID `json:"workspace_id"`
+	UserID      engine.ID `json:"user_id"`
+	// PasswordHash is a self-describing hash string (PHC format for
+	// argon2id) that the gateway creates and checks.
+	PasswordHash string `json:"password_hash"`
+}
+
+// Invitation lets whoever holds its code join a workspace with a role.
+// Only the sha256 of the code is stored.
+type Invitation struct {
+	WorkspaceID engine.ID   `json:"workspace_id"`
+	Email       string      `json:"email"`
+	Role        engine.Role `json:"role"`
+	InvitedBy   engine.ID   `json:"invited_by"`
+	CreatedAt   time.Time   `json:"created_at"`
+	ExpiresAt   time.Time   `json:"expires_at"`
+}
+
+// HashSecret returns the sha256 of a token secret or invitation code: the
+// form in which they are stored.
+func HashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+func credentialKey(email string) []byte {
+	return appendString([]byte{spaceSystem, tCredential}, strings.ToLower(email))
+}
+
+func invitationKey(code string) []byte {
+	return append([]byte{spaceSystem, tInvitation}, HashSecret(code)...)
+}
+
+func tokenHashKey(hash []byte) []byte {
+	return append([]byte{spaceSystem, tToken}, hash...)
+}
+
+func wsTokenPrefix(ws, user engine.ID) []byte { return append(wsPrefix(ws, tWsToken), user[:]...) }
+
+func wsTokenKey(ws, user, id engine.ID) []byte { return append(wsTokenPrefix(ws, user), id[:]...) }
+
+// IssueToken stores a new token under the hash of secret and indexes it
+// under its user. It sets t.Hash.
+func (b *Batch) IssueToken(secret string, t *IssuedToken) {
+	t.Hash = HashSecret(secret)
+	b.PutIssuedToken(t)
+}
+
+// PutIssuedToken rewrites a token issued by IssueToken (for example with
+// its user's new role), addressed by its hash.
+func (b *Batch) PutIssuedToken(t *IssuedToken) {
+	if len(t.Hash) != tokenHashLen {
+		if b.err == nil {
+			b.err = fmt.Errorf("persistence: token %s has no secret hash", t.ID)
+		}
+		return
+	}
+	b.set(tokenHashKey(t.Hash), t)
+	if t.ID != engine.ZeroID {
+		b.set(wsTokenKey(t.WorkspaceID, t.UserID, t.ID), t)
+	}
+}
+
+// RevokeToken deletes a token and its index entry.
+func (b *Batch) RevokeToken(t *IssuedToken) {
+	if len(t.Hash) == tokenHashLen {
+		b.del(tokenHashKey(t.Hash))
+	}
+	if t.ID != engine.ZeroID {
+		b.del(wsTokenKey(t.WorkspaceID, t.UserID, t.ID))
+	}
+}
+
+// PutCredential writes the credential of the account whose (normalised)
+// email is given.
+func (b *Batch) PutCredential(email string, c *Credential) { b.set(credentialKey(email), c) }
+
+// DeleteCredential removes the credential of email.
+func (b *Batch) DeleteCredential(email string) { b.del(credentialKey(email)) }
+
+// PutInvitation stores an invitation under the hash of its code.
+func (b *Batch) PutInvitation(code string, inv *Invitation) { b.set(invitationKey(code), inv) }
+
+// DeleteInvitation removes the invitation whose code is given.
+func (b *Batch) DeleteInvitation(code string) { b.del(invitationKey(code)) }
+
+// DeleteUser removes a user record. Its tokens and credential are separate
+// records: revoke and delete them in the same batch.
+func (b *Batch) DeleteUser(ws, id engine.ID) { b.del(userKey(ws, id)) }
+
+// IssuedTokenBySecret reads the token whose secret is given, with its id
+// and kind when it was issued by IssueToken.
+func (s *Store) IssuedTokenBySecret(secret string) (IssuedToken, error) {
+	var t IssuedToken
+	if err := s.get(tokenHashKey(HashSecret(secret)), &t); err != nil {
+		return t, fmt.Errorf("reading token: %w", err)
+	}
+	t.Hash = HashSecret(secret) // tokens written by PutToken carry none
+	return t, nil
+}
+
+// IssuedToken reads one token of a user by id.
+func (s *Store) IssuedToken(ws, user, id engine.ID) (IssuedToken, error) {
+	var t IssuedToken
+	if err := s.get(wsTokenKey(ws, user, id), &t); err != nil {
+		return t, fmt.Errorf("reading token %s: %w", id, err)
+	}
+	return t, nil
+}
+
+// UserTokens lists the issued tokens of a user, oldest first.
+func (s *Store) UserTokens(ws, user engine.ID) ([]IssuedToken, error) {
+	return scanTokens(s, wsTokenPrefix(ws, user))
+}
+
+// WorkspaceTokens lists the issued tokens of every user of a workspace,
+// by user then age.
+func (s *Store) WorkspaceTokens(ws engine.ID) ([]IssuedToken, error) {
+	return scanTokens(s, wsPrefix(ws, tWsToken))
+}
+
+func scanTokens(s *Store, p []byte) ([]IssuedToken, error) {
+	it, err := s.iter(p, prefixEnd(p))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []IssuedToken
+	for ok := it.First(); ok; ok = it.Next() {
+		var t IssuedToken
+		if err := decode(it.Value(), &t); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, iterErr(it)
+}
+
+// Users lists the users of a workspace, oldest first (ids sort by
+// creation time).
+func (s *Store) Users(ws engine.ID) ([]engine.User, error) {
+	p := wsPrefix(ws, tUser)
+	it, err := s.iter(p, prefixEnd(p))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []engine.User
+	for ok := it.First(); ok; ok = it.Next() {
+		var u engine.User
+		if err := decode(it.Value(), &u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, iterErr(it)
+}
+
+// Credential reads the credential of email.
+func (s *Store) Credential(email string) (Credential, error) {
+	var c Credential
+	if err := s.get(credentialKey(email), &c); err != nil {
+		return c, fmt.Errorf("reading credential: %w", err)
+	}
+	return c, nil
+}
+
+// Invitation reads the invitation whose code is given.
+func (s *Store) Invitation(code string) (Invitation, error) {
+	var inv Invitation
+	if err := s.get(invitationKey(code), &inv); err != nil {
+		return inv, fmt.Errorf("reading invitation: %w", err)
+	}
+	return inv, nil
+}

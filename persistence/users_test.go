@@ -1,0 +1,169 @@
+package persistence
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/engine"
+)
+
+func TestUsersPerWorkspace(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ws1, ws2 := idOf('w', 1), idOf('w', 2)
+	u1 := engine.User{ID: idOf('u', 1), WorkspaceID: ws1, Email: "a@example.com", Name: "A", Role: engine.RoleOwner, CreatedAt: t0}
+	u2 := engine.User{ID: idOf('u', 2), WorkspaceID: ws1, Name: "B", Role: engine.RoleAgent, CreatedAt: t0}
+	u3 := engine.User{ID: idOf('u', 3), WorkspaceID: ws2, Name: "C", Role: engine.RoleOwner, CreatedAt: t0}
+	commit(t, s, func(b *Batch) {
+		for _, u := range []*engine.User{&u1, &u2, &u3} {
+			b.PutUser(u)
+		}
+	})
+	got, err := s.Users(ws1)
+	require.NoError(t, err)
+	require.Equal(t, []engine.User{u1, u2}, got)
+	got, err = s.Users(ws2)
+	require.NoError(t, err)
+	require.Equal(t, []engine.User{u3}, got)
+	got, err = s.Users(idOf('w', 3))
+	require.NoError(t, err)
+	require.Empty(t, got)
+
+	commit(t, s, func(b *Batch) { b.DeleteUser(ws1, u2.ID) })
+	_, err = s.User(ws1, u2.ID)
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = s.User(ws2, u1.ID) // ids do not cross workspaces
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestIssuedTokens(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ws1, ws2 := idOf('w', 1), idOf('w', 2)
+	alice, bob := idOf('u', 1), idOf('u', 2)
+	tok := func(n int, ws, user engine.ID, kind TokenKind) IssuedToken {
+		return IssuedToken{ID: idOf('k', n), Kind: kind, Token: engine.Token{
+			WorkspaceID: ws, UserID: user, Role: engine.RoleAdmin, Name: "t", CreatedAt: t0}}
+	}
+	a1, a2 := tok(1, ws1, alice, TokenSession), tok(2, ws1, alice, TokenAPI)
+	a1.ExpiresAt = at(time.Hour)
+	b1 := tok(3, ws1, bob, TokenAPI)
+	c1 := tok(4, ws2, alice, TokenAPI) // same user id in another workspace
+	commit(t, s, func(b *Batch) {
+		b.IssueToken("secret-a1", &a1)
+		b.IssueToken("secret-a2", &a2)
+		b.IssueToken("secret-b1", &b1)
+		b.IssueToken("secret-c1", &c1)
+	})
+	require.Equal(t, HashSecret("secret-a1"), a1.Hash)
+
+	// The request path reads them as engine.Token.
+	et, err := s.TokenBySecret("secret-a1")
+	require.NoError(t, err)
+	require.Equal(t, a1.Token, et)
+	got, err := s.IssuedTokenBySecret("secret-a1")
+	require.NoError(t, err)
+	require.Equal(t, a1, got)
+	require.False(t, got.Expired(at(time.Hour-1)))
+	require.True(t, got.Expired(at(time.Hour)))
+
+	list, err := s.UserTokens(ws1, alice)
+	require.NoError(t, err)
+	require.Equal(t, []IssuedToken{a1, a2}, list)
+	list, err = s.WorkspaceTokens(ws1)
+	require.NoError(t, err)
+	require.Equal(t, []IssuedToken{a1, a2, b1}, list)
+	list, err = s.UserTokens(ws2, alice)
+	require.NoError(t, err)
+	require.Equal(t, []IssuedToken{c1}, list)
+	_, err = s.IssuedToken(ws2, alice, a1.ID)
+	require.ErrorIs(t, err, ErrNotFound)
+
+	// Rewriting by hash (a role change) reaches both records.
+	a2.Role = engine.RoleAgent
+	commit(t, s, func(b *Batch) { b.PutIssuedToken(&a2) })
+	et, err = s.TokenBySecret("secret-a2")
+	require.NoError(t, err)
+	require.Equal(t, engine.RoleAgent, et.Role)
+	got, err = s.IssuedToken(ws1, alice, a2.ID)
+	require.NoError(t, err)
+	require.Equal(t, engine.RoleAgent, got.Role)
+
+	// Revoking by id (without the secret) removes both records.
+	commit(t, s, func(b *Batch) { b.RevokeToken(&got) })
+	_, err = s.TokenBySecret("secret-a2")
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = s.IssuedToken(ws1, alice, a2.ID)
+	require.ErrorIs(t, err, ErrNotFound)
+	list, err = s.UserTokens(ws1, alice)
+	require.NoError(t, err)
+	require.Equal(t, []IssuedToken{a1}, list)
+
+	// A token without a hash is refused rather than written under a bad
+	// key.
+	b := s.NewBatch()
+	b.PutIssuedToken(&IssuedToken{ID: idOf('k', 9), Token: engine.Token{WorkspaceID: ws1, UserID: alice}})
+	require.Error(t, s.Commit(b))
+	_, err = s.IssuedToken(ws1, alice, idOf('k', 9))
+	require.ErrorIs(t, err, ErrNotFound)
+
+	// Bootstrap-style tokens (PutToken) have no id and no index entry.
+	commit(t, s, func(b *Batch) {
+		b.PutToken("boot", &engine.Token{WorkspaceID: ws1, UserID: bob, Role: engine.RoleOwner, Name: "bootstrap", CreatedAt: t0})
+	})
+	got, err = s.IssuedTokenBySecret("boot")
+	require.NoError(t, err)
+	require.Equal(t, engine.ZeroID, got.ID)
+	require.Equal(t, HashSecret("boot"), got.Hash)
+	list, err = s.UserTokens(ws1, bob)
+	require.NoError(t, err)
+	require.Equal(t, []IssuedToken{b1}, list)
+	commit(t, s, func(b *Batch) { b.RevokeToken(&got) })
+	_, err = s.TokenBySecret("boot")
+	require.ErrorIs(t, err, ErrNotFound)
+
+	// Every index key lives under its workspace.
+	for _, k := range workspaceKeys(t, s, ws2) {
+		require.Equal(t, byte(spaceWorkspace), k[0])
+	}
+	require.Len(t, rawKeys(t, s, wsPrefix(ws2, tWsToken)), 1)
+}
+
+func TestCredentialsAndInvitations(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ws := idOf('w', 1)
+	cred := Credential{WorkspaceID: ws, UserID: idOf('u', 1), PasswordHash: "$argon2id$v=19$m=1,t=1,p=1$x$y"}
+	commit(t, s, func(b *Batch) { b.PutCredential("Ana@Example.com", &cred) })
+	for _, email := range []string{"ana@example.com", "ANA@EXAMPLE.COM"} {
+		got, err := s.Credential(email)
+		require.NoError(t, err, email)
+		require.Equal(t, cred, got)
+	}
+	_, err := s.Credential("ana@example.co")
+	require.ErrorIs(t, err, ErrNotFound)
+	// An email that is a prefix of another does not match it.
+	_, err = s.Credential("ana@example.com\x00")
+	require.ErrorIs(t, err, ErrNotFound)
+	commit(t, s, func(b *Batch) { b.DeleteCredential("ana@example.com") })
+	_, err = s.Credential("ana@example.com")
+	require.ErrorIs(t, err, ErrNotFound)
+
+	inv := Invitation{WorkspaceID: ws, Email: "bo@example.com", Role: engine.RoleAgent, InvitedBy: cred.UserID,
+		CreatedAt: t0, ExpiresAt: at(7 * 24 * time.Hour)}
+	commit(t, s, func(b *Batch) { b.PutInvitation("code-1", &inv) })
+	got, err := s.Invitation("code-1")
+	require.NoError(t, err)
+	require.Equal(t, inv, got)
+	_, err = s.Invitation("code-2")
+	require.ErrorIs(t, err, ErrNotFound)
+	// Only the hash of the code is stored.
+	for _, k := range rawKeys(t, s, []byte{spaceSystem, tInvitation}) {
+		require.NotContains(t, string(k), "code-1")
+	}
+	commit(t, s, func(b *Batch) { b.DeleteInvitation("code-1") })
+	_, err = s.Invitation("code-1")
+	require.ErrorIs(t, err, ErrNotFound)
+}
