@@ -60,16 +60,18 @@ func (b *Batch) del(key []byte) {
 // conversation.
 func (b *Batch) PutConversation(old *engine.Conversation, c *engine.Conversation) {
 	b.set(conversationKey(c.WorkspaceID, c.ID), c)
-	oldList := listKeys(old)
-	newList := listKeys(c)
-	for _, k := range oldList {
-		if !containsKey(newList, k) {
-			b.del(k)
+	oldList := indexEntries(old)
+	newList := indexEntries(c)
+	for _, e := range oldList {
+		if !containsIndexEntry(newList, e.key) {
+			b.del(e.key)
+			b.addCounter(old.WorkspaceID, old.Folder, e.dim, -1)
 		}
 	}
-	for _, k := range newList {
-		if !containsKey(oldList, k) {
-			b.setRaw(k, nil)
+	for _, e := range newList {
+		if !containsIndexEntry(oldList, e.key) {
+			b.setRaw(e.key, nil)
+			b.addCounter(c.WorkspaceID, c.Folder, e.dim, +1)
 		}
 	}
 	b.moveTimer(old, c, TimerAIResume, func(c *engine.Conversation) time.Time { return c.AIResumesAt })
@@ -96,20 +98,27 @@ func (b *Batch) moveTimer(old, c *engine.Conversation, kind TimerKind, due func(
 	}
 }
 
-func listKeys(c *engine.Conversation) [][]byte {
+// indexEntry is one list index entry of a conversation and the dimension
+// (and so the counter) it belongs to.
+type indexEntry struct {
+	dim string
+	key []byte
+}
+
+func indexEntries(c *engine.Conversation) []indexEntry {
 	if c == nil {
 		return nil
 	}
 	dims := listDims(c)
-	keys := make([][]byte, len(dims))
+	out := make([]indexEntry, len(dims))
 	for i, d := range dims {
-		keys[i] = listKey(c.WorkspaceID, c.Folder, d, c.LastActivityAt, c.ID)
+		out[i] = indexEntry{d, listKey(c.WorkspaceID, c.Folder, d, c.LastActivityAt, c.ID)}
 	}
-	return keys
+	return out
 }
 
-func containsKey(keys [][]byte, k []byte) bool {
-	return slices.ContainsFunc(keys, func(x []byte) bool { return string(x) == string(k) })
+func containsIndexEntry(es []indexEntry, k []byte) bool {
+	return slices.ContainsFunc(es, func(x indexEntry) bool { return string(x.key) == string(k) })
 }
 
 func threadValue(conv, contact engine.ID) []byte {
@@ -175,8 +184,9 @@ func (b *Batch) DeleteOrphans(ws engine.ID, ch engine.Channel, extID string) {
 // Store.ChannelMessageIDs) whose index entries must go too.
 func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) {
 	b.del(conversationKey(c.WorkspaceID, c.ID))
-	for _, k := range listKeys(c) {
-		b.del(k)
+	for _, e := range indexEntries(c) {
+		b.del(e.key)
+		b.addCounter(c.WorkspaceID, c.Folder, e.dim, -1)
 	}
 	if !c.AIResumesAt.IsZero() {
 		b.del(timerKey(c.AIResumesAt, TimerAIResume, c.WorkspaceID, c.ID))

@@ -106,6 +106,7 @@ func Open(opts Options) (*Store, error) {
 		// Concurrent writers are grouped by the committers; a larger
 		// memtable keeps flushes rarer under sustained ingest.
 		MemTableSize: memTableSize,
+		Merger:       counterMerger,
 	}
 	db, err := pebble.Open(opts.Dir, popts)
 	if err != nil {

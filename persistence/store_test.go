@@ -1158,6 +1158,11 @@ func TestDeleteConversation(t *testing.T) {
 	}
 	slices.SortFunc(want, bytes.Compare)
 	require.Equal(t, want, workspaceKeys(t, s, ws), "only the contact's keys remain")
+	for _, dim := range []string{DimAll, DimUnread, "ch:whatsapp"} {
+		n, err := s.Count(ws, c.Folder, dim)
+		require.NoError(t, err)
+		require.Zero(t, n, "counter %s after delete", dim)
+	}
 	require.Equal(t, otherKeys, workspaceKeys(t, s, wsOther))
 	for _, k := range conversationSystemKeys(t, s) {
 		require.NotEqual(t, ws, systemKeyWorkspace(t, k), "system key %x of the deleted conversation", k)
