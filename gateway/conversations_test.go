@@ -1,0 +1,197 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/persistence"
+	"github.com/stretchr/testify/require"
+)
+
+type listResp struct {
+	Conversations []engine.Conversation `json:"conversations"`
+	NextCursor    string                `json:"next_cursor"`
+	Counts        map[string]int64      `json:"counts"`
+}
+
+func (e *env) list(query string) listResp {
+	e.t.Helper()
+	code, body := e.api("GET", "/api/v1/conversations?"+query, ownerToken, nil)
+	require.Equal(e.t, http.StatusOK, code, string(body))
+	var r listResp
+	require.NoError(e.t, json.Unmarshal(body, &r))
+	return r
+}
+
+func TestConversationListFiltersAndActions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	var convs []engine.ID
+	for i := range 6 {
+		user := fmt.Sprintf("15559%03d", i)
+		code, _ := e.webhook(engine.ChannelWhatsApp, waText(fmt.Sprintf("wamid.l.%d", i), user, fmt.Sprintf("Customer %d", i), "hi"))
+		require.Equal(t, http.StatusOK, code)
+		convs = append(convs, e.thread(engine.ChannelWhatsApp, phoneID, user))
+	}
+	all := e.list("")
+	require.Len(t, all.Conversations, 6)
+	require.Equal(t, convs[5], all.Conversations[0].ID, "newest activity first")
+	require.Equal(t, int64(6), all.Counts["open"])
+	require.Equal(t, int64(6), all.Counts["unread"])
+	require.Equal(t, int64(6), all.Counts["unassigned"])
+
+	post := func(conv engine.ID, path string, body any) []byte {
+		t.Helper()
+		code, b := e.api("POST", "/api/v1/conversations/"+conv.String()+path, ownerToken, body)
+		require.Equal(t, http.StatusOK, code, "%s: %s", path, b)
+		return b
+	}
+	post(convs[0], "/folder", map[string]string{"folder": "solved"})
+	post(convs[1], "/star", map[string]bool{"starred": true})
+	post(convs[2], "/read", nil)
+	post(convs[3], "/takeover", nil)
+	_, me := e.me()
+	post(convs[4], "/assign", map[string]string{"user_id": me})
+	code, _ := e.api("PUT", "/api/v1/conversations/"+convs[5].String()+"/tags/billing", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code)
+
+	require.Len(t, e.list("folder=solved").Conversations, 1)
+	require.Equal(t, convs[1], e.list("priority=true").Conversations[0].ID)
+	require.Len(t, e.list("priority=true").Conversations, 1)
+	require.Len(t, e.list("unread=true").Conversations, 4) // 0 solved, 2 read
+	require.Equal(t, convs[3], e.list("mode=manual").Conversations[0].ID)
+	require.Equal(t, convs[4], e.list("assignee=me").Conversations[0].ID)
+	require.Len(t, e.list("assignee=unassigned").Conversations, 4)
+	require.Equal(t, convs[5], e.list("tag=billing").Conversations[0].ID)
+	require.Len(t, e.list("channel=messenger").Conversations, 0)
+	require.Len(t, e.list("period=today").Conversations, 5)
+	r := e.list("")
+	require.Equal(t, int64(5), r.Counts["open"])
+	require.Equal(t, int64(1), r.Counts["solved"])
+	require.Equal(t, int64(1), r.Counts["mine"])
+	require.Equal(t, int64(4), r.Counts["unassigned"])
+	require.Equal(t, int64(4), r.Counts["unread"])
+
+	// Pagination.
+	page := e.list("limit=2")
+	require.Len(t, page.Conversations, 2)
+	require.NotEmpty(t, page.NextCursor)
+	seen := map[engine.ID]bool{}
+	for cursor := ""; ; {
+		p := e.list("limit=2&cursor=" + cursor)
+		for _, c := range p.Conversations {
+			require.False(t, seen[c.ID])
+			seen[c.ID] = true
+		}
+		if p.NextCursor == "" {
+			break
+		}
+		cursor = p.NextCursor
+	}
+	require.Len(t, seen, 5)
+
+	// Resume AI, pause, follow-up, CSAT, block, unsubscribe, unread.
+	var c engine.Conversation
+	require.NoError(t, json.Unmarshal(post(convs[3], "/resume-ai", nil), &c))
+	require.Equal(t, engine.ModeAI, c.Mode)
+	require.NoError(t, json.Unmarshal(post(convs[3], "/pause-ai", nil), &c))
+	require.Equal(t, engine.ModeManual, c.Mode)
+	require.True(t, c.AIResumesAt.IsZero())
+	require.NoError(t, json.Unmarshal(post(convs[3], "/followup", map[string]string{"preset": "3h"}), &c))
+	require.WithinDuration(t, time.Now().Add(3*time.Hour), c.FollowUpAt, time.Minute)
+	code, body := e.api("DELETE", "/api/v1/conversations/"+convs[3].String()+"/followup", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.NoError(t, json.Unmarshal(post(convs[3], "/csat", map[string]int{"score": 4}), &c))
+	require.Equal(t, 4, c.CSAT)
+	require.NoError(t, json.Unmarshal(post(convs[3], "/block", nil), &c))
+	require.True(t, c.Blocked)
+	require.NoError(t, json.Unmarshal(post(convs[3], "/subscription", map[string]bool{"unsubscribed": true}), &c))
+	require.True(t, c.Unsubscribed)
+	require.NoError(t, json.Unmarshal(post(convs[2], "/unread", nil), &c))
+	require.Equal(t, 1, c.UnreadCount)
+
+	// Bad input: 4xx JSON errors, nothing changed.
+	for _, bad := range []struct{ path, body string }{
+		{"/folder", `{"folder":"trash"}`}, {"/csat", `{"score":9}`}, {"/followup", `{}`},
+		{"/followup", `{"at":"2000-01-01T00:00:00Z"}`}, {"/assign", `{"user_id":"nope"}`}, {"/star", `{"starred":"yes"}`},
+	} {
+		code, b := e.api("POST", "/api/v1/conversations/"+convs[4].String()+bad.path, ownerToken, bad.body)
+		require.Equal(t, http.StatusBadRequest, code, "%s %s: %s", bad.path, bad.body, b)
+	}
+	for _, q := range []string{"folder=trash", "unread=maybe", "assignee=bob", "period=year", "limit=0", "cursor=%%%", "channel=fax", "mode=auto"} {
+		code, _ := e.api("GET", "/api/v1/conversations?"+q, ownerToken, nil)
+		require.Equal(t, http.StatusBadRequest, code, q)
+	}
+	require.Equal(t, convs[4], e.list("assignee=me").Conversations[0].ID)
+
+	// Delete for good.
+	code, _ = e.api("DELETE", "/api/v1/conversations/"+convs[5].String(), ownerToken, nil)
+	require.Equal(t, http.StatusNoContent, code)
+	code, _ = e.api("GET", "/api/v1/conversations/"+convs[5].String(), ownerToken, nil)
+	require.Equal(t, http.StatusNotFound, code)
+	require.Equal(t, int64(4), e.list("").Counts["open"])
+}
+
+func (e *env) me() (engine.ID, string) {
+	e.t.Helper()
+	tok, err := e.store.TokenBySecret(ownerToken)
+	require.NoError(e.t, err)
+	return tok.WorkspaceID, tok.UserID.String()
+}
+
+// Invariant 9: a token of workspace B gets 404 for A's ids on every
+// conversation route, and nothing of A changes.
+func TestWorkspaceIsolation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.iso.1", "15558001", "A", "secret of A"))
+	conv := e.thread(engine.ChannelWhatsApp, phoneID, "15558001")
+	before := e.conv(conv)
+
+	// Workspace B with its own owner token.
+	now := time.Now()
+	wsB := engine.Workspace{ID: engine.NewID(now), Name: "B", CreatedAt: now}
+	owner := engine.User{ID: engine.NewID(now), WorkspaceID: wsB.ID, Name: "B owner", Role: engine.RoleOwner, CreatedAt: now}
+	b := e.store.NewBatch()
+	b.PutWorkspace(&wsB)
+	b.PutUser(&owner)
+	b.IssueToken("pk_workspace_b", &persistence.IssuedToken{ID: engine.NewID(now), Kind: persistence.TokenAPI,
+		Token: engine.Token{WorkspaceID: wsB.ID, UserID: owner.ID, Role: engine.RoleOwner, Name: "b", CreatedAt: now}})
+	require.NoError(t, e.store.Commit(b))
+
+	id := conv.String()
+	routes := [][3]string{
+		{"GET", "/api/v1/conversations/" + id, ""}, {"GET", "/api/v1/conversations/" + id + "/messages", ""},
+		{"POST", "/api/v1/conversations/" + id + "/messages", `{"text":"hi"}`},
+		{"POST", "/api/v1/conversations/" + id + "/messages/1/retry", ""},
+		{"DELETE", "/api/v1/conversations/" + id, ""},
+		{"POST", "/api/v1/conversations/" + id + "/takeover", ""}, {"POST", "/api/v1/conversations/" + id + "/resume-ai", ""},
+		{"POST", "/api/v1/conversations/" + id + "/pause-ai", ""}, {"POST", "/api/v1/conversations/" + id + "/read", ""},
+		{"POST", "/api/v1/conversations/" + id + "/unread", ""}, {"POST", "/api/v1/conversations/" + id + "/folder", `{"folder":"spam"}`},
+		{"POST", "/api/v1/conversations/" + id + "/star", `{"starred":true}`}, {"PUT", "/api/v1/conversations/" + id + "/tags/x", ""},
+		{"DELETE", "/api/v1/conversations/" + id + "/tags/x", ""}, {"POST", "/api/v1/conversations/" + id + "/assign", `{"user_id":null}`},
+		{"POST", "/api/v1/conversations/" + id + "/followup", `{"preset":"1h"}`}, {"DELETE", "/api/v1/conversations/" + id + "/followup", ""},
+		{"POST", "/api/v1/conversations/" + id + "/csat", `{"score":1}`}, {"POST", "/api/v1/conversations/" + id + "/block", ""},
+		{"POST", "/api/v1/conversations/" + id + "/unblock", ""}, {"POST", "/api/v1/conversations/" + id + "/subscription", `{"unsubscribed":true}`},
+		{"GET", "/api/v1/channels/whatsapp/" + phoneID, ""}, {"PATCH", "/api/v1/channels/whatsapp/" + phoneID, `{"name":"x"}`},
+		{"DELETE", "/api/v1/channels/whatsapp/" + phoneID, ""},
+	}
+	for _, r := range routes {
+		var body any
+		if r[2] != "" {
+			body = r[2]
+		}
+		code, resp := e.api(r[0], r[1], "pk_workspace_b", body)
+		require.Equal(t, http.StatusNotFound, code, "%s %s: %s", r[0], r[1], resp)
+		require.NotContains(t, string(resp), "secret of A")
+	}
+	code, body := e.api("GET", "/api/v1/conversations", "pk_workspace_b", nil)
+	require.Equal(t, http.StatusOK, code)
+	require.NotContains(t, string(body), id)
+	require.Equal(t, before, e.conv(conv), "nothing of A changed")
+	require.Len(t, e.messages(conv), 1)
+}
