@@ -128,6 +128,11 @@ func (s *Server) routes() {
 		}
 		return c.JSON(fiber.Map{"status": "ready"})
 	})
+	doc := openAPIDocument()
+	a.Get("/api/v1/openapi.json", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(doc)
+	})
 	a.Get("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.verifyWebhook)
 	a.Post("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.receiveWebhook)
 

@@ -1,0 +1,201 @@
+package gateway
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	json "github.com/goccy/go-json"
+)
+
+// op documents one route of the API. The OpenAPI document is generated
+// from this table, and a test checks that the table and the router agree
+// both ways.
+type op struct {
+	method, path, tag, summary string
+	// public routes need no token (webhooks carry a signature instead).
+	public bool
+	// body names the request body schema ("" for none); query lists the
+	// query parameters.
+	body  string
+	query []string
+	// ok is the success status.
+	ok int
+}
+
+var operations = []op{
+	{method: "GET", path: "/healthz", tag: "health", summary: "Liveness", public: true, ok: 200},
+	{method: "GET", path: "/readyz", tag: "health", summary: "Readiness", public: true, ok: 200},
+	{method: "GET", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta subscription handshake", public: true, query: []string{"hub.mode", "hub.verify_token", "hub.challenge"}, ok: 200},
+	{method: "POST", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta events, signed with X-Hub-Signature-256; 200 once committed", public: true, body: "MetaWebhook", ok: 200},
+	{method: "GET", path: "/api/v1/openapi.json", tag: "meta", summary: "This document", public: true, ok: 200},
+	{method: "GET", path: "/api/v1/ws", tag: "realtime", summary: "WebSocket event stream (token in the header or the token query parameter)", public: true, query: []string{"token", "channel", "folder", "assignee", "conversation_id", "epoch", "seq"}, ok: 101},
+
+	{method: "POST", path: "/api/v1/auth/login", tag: "auth", summary: "Password login; returns a session token", public: true, body: "Login", ok: 200},
+	{method: "POST", path: "/api/v1/auth/accept-invite", tag: "auth", summary: "Accept an invitation and create the user", public: true, body: "AcceptInvite", ok: 201},
+	{method: "POST", path: "/api/v1/auth/logout", tag: "auth", summary: "Revoke the calling session token", ok: 204},
+	{method: "GET", path: "/api/v1/me", tag: "auth", summary: "The calling user and workspace", ok: 200},
+	{method: "GET", path: "/api/v1/users", tag: "users", summary: "Users of the workspace", ok: 200},
+	{method: "POST", path: "/api/v1/users/invitations", tag: "users", summary: "Invite a user (admin)", body: "Invitation", ok: 201},
+	{method: "GET", path: "/api/v1/users/{id}", tag: "users", summary: "A user", ok: 200},
+	{method: "PATCH", path: "/api/v1/users/{id}", tag: "users", summary: "Rename a user or change their role", body: "UserUpdate", ok: 200},
+	{method: "DELETE", path: "/api/v1/users/{id}", tag: "users", summary: "Remove a user (admin)", ok: 204},
+	{method: "GET", path: "/api/v1/tokens", tag: "users", summary: "Personal API tokens of the caller", ok: 200},
+	{method: "POST", path: "/api/v1/tokens", tag: "users", summary: "Create a personal API token (secret shown once)", body: "TokenCreate", ok: 201},
+	{method: "DELETE", path: "/api/v1/tokens/{id}", tag: "users", summary: "Revoke a personal API token", ok: 204},
+
+	{method: "GET", path: "/api/v1/channels", tag: "channels", summary: "Connected channel accounts (secrets never returned)", ok: 200},
+	{method: "POST", path: "/api/v1/channels", tag: "channels", summary: "Connect a WhatsApp number, Messenger page or Instagram account (admin)", body: "ChannelAccount", ok: 201},
+	{method: "GET", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "A channel account", ok: 200},
+	{method: "PATCH", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Update a channel account (admin)", body: "ChannelAccount", ok: 200},
+	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Disconnect a channel account (admin)", ok: 204},
+
+	{method: "GET", path: "/api/v1/media/{id}", tag: "media", summary: "A stored media file of the workspace, by SHA-256", ok: 200},
+
+	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "cursor", "limit"}, ok: 200},
+	{method: "GET", path: "/api/v1/conversations/{conv}", tag: "conversations", summary: "A conversation", ok: 200},
+	{method: "DELETE", path: "/api/v1/conversations/{conv}", tag: "conversations", summary: "Delete a conversation for good: messages, media, index entries (admin)", ok: 204},
+	{method: "GET", path: "/api/v1/conversations/{conv}/messages", tag: "messages", summary: "Messages, newest first", query: []string{"before", "limit"}, ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/messages", tag: "messages", summary: "Send text (JSON) or a file (multipart: file, caption); takes the conversation over", body: "SendMessage", ok: 201},
+	{method: "POST", path: "/api/v1/conversations/{conv}/messages/{seq}/retry", tag: "messages", summary: "Send a failed message again", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/takeover", tag: "actions", summary: "Take over: manual mode, AI resumes 15 minutes after the last human activity", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/resume-ai", tag: "actions", summary: "Hand back to the AI now", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/pause-ai", tag: "actions", summary: "Manual mode with no timer", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/read", tag: "actions", summary: "Mark read", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/unread", tag: "actions", summary: "Mark unread", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/folder", tag: "actions", summary: "Move to open, solved, spam or archived", body: "Folder", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/star", tag: "actions", summary: "Star (the priority tag) or unstar", body: "Star", ok: 200},
+	{method: "PUT", path: "/api/v1/conversations/{conv}/tags/{tag}", tag: "actions", summary: "Add a tag", ok: 200},
+	{method: "DELETE", path: "/api/v1/conversations/{conv}/tags/{tag}", tag: "actions", summary: "Remove a tag", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/assign", tag: "actions", summary: "Assign to a user, or unassign with null", body: "Assign", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/followup", tag: "actions", summary: "Schedule a follow-up: a preset (1h, 3h, 12h, 24h) or a time", body: "FollowUp", ok: 200},
+	{method: "DELETE", path: "/api/v1/conversations/{conv}/followup", tag: "actions", summary: "Cancel the follow-up", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/csat", tag: "actions", summary: "Set the CSAT score (1-5)", body: "CSAT", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/block", tag: "actions", summary: "Block the contact", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/unblock", tag: "actions", summary: "Unblock the contact", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/subscription", tag: "actions", summary: "Unsubscribe the contact from broadcasts, or subscribe again", body: "Subscription", ok: 200},
+}
+
+// schemas are the request bodies, as JSON Schema.
+var schemas = map[string]any{
+	"Error": obj(map[string]any{"error": obj(map[string]any{"code": str(), "message": str()}, "code", "message")}, "error"),
+	"MetaWebhook": map[string]any{"type": "object", "description": "A Meta webhook delivery: object, entry[] (see Meta's WhatsApp Cloud API, Messenger and Instagram webhook references)",
+		"properties": map[string]any{"object": str(), "entry": map[string]any{"type": "array"}}, "required": []string{"object", "entry"}},
+	"Login":          obj(map[string]any{"email": str(), "password": str()}, "email", "password"),
+	"AcceptInvite":   obj(map[string]any{"code": str(), "name": str(), "password": str()}, "code", "name", "password"),
+	"Invitation":     obj(map[string]any{"email": str(), "role": enum("owner", "admin", "agent")}, "email", "role"),
+	"UserUpdate":     obj(map[string]any{"name": str(), "role": enum("owner", "admin", "agent")}),
+	"TokenCreate":    obj(map[string]any{"name": str(), "expires_at": map[string]any{"type": "string", "format": "date-time"}}, "name"),
+	"ChannelAccount": obj(map[string]any{"channel": enum("whatsapp", "messenger", "instagram"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str()}),
+	"SendMessage":    obj(map[string]any{"text": str()}, "text"),
+	"Folder":         obj(map[string]any{"folder": enum("open", "solved", "spam", "archived")}, "folder"),
+	"Star":           obj(map[string]any{"starred": map[string]any{"type": "boolean"}}, "starred"),
+	"Assign":         obj(map[string]any{"user_id": map[string]any{"type": []string{"string", "null"}}}, "user_id"),
+	"FollowUp":       obj(map[string]any{"preset": enum("1h", "3h", "12h", "24h"), "at": map[string]any{"type": "string", "format": "date-time"}}),
+	"CSAT":           obj(map[string]any{"score": map[string]any{"type": "integer", "minimum": 1, "maximum": 5}}, "score"),
+	"Subscription":   obj(map[string]any{"unsubscribed": map[string]any{"type": "boolean"}}, "unsubscribed"),
+}
+
+func str() map[string]any { return map[string]any{"type": "string"} }
+
+func enum(vals ...string) map[string]any { return map[string]any{"type": "string", "enum": vals} }
+
+func obj(props map[string]any, required ...string) map[string]any {
+	o := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	if len(required) > 0 {
+		o["required"] = required
+	}
+	return o
+}
+
+var pathParamRe = regexp.MustCompile(`\{([a-z]+)\}`)
+
+// openAPIDocument builds the OpenAPI 3.1 document from the table.
+func openAPIDocument() []byte {
+	paths := map[string]map[string]any{}
+	for _, o := range operations {
+		var params []map[string]any
+		for _, m := range pathParamRe.FindAllStringSubmatch(o.path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": str()})
+		}
+		for _, q := range o.query {
+			params = append(params, map[string]any{"name": q, "in": "query", "schema": str()})
+		}
+		opDoc := map[string]any{
+			"summary": o.summary, "tags": []string{o.tag},
+			"operationId": strings.ToLower(o.method) + strings.NewReplacer("/", "_", "{", "", "}", "", ".", "_", "-", "_").Replace(o.path),
+			"responses": map[string]any{
+				itoa(o.ok): map[string]any{"description": "Success"},
+				"4XX":      map[string]any{"description": "Bad input, authentication or a missing resource", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}},
+			},
+		}
+		if len(params) > 0 {
+			opDoc["parameters"] = params
+		}
+		if o.public {
+			opDoc["security"] = []any{}
+		}
+		if o.body != "" {
+			opDoc["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + o.body}}}}
+		}
+		if paths[o.path] == nil {
+			paths[o.path] = map[string]any{}
+		}
+		paths[o.path][strings.ToLower(o.method)] = opDoc
+	}
+	doc := map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{"title": "Parley API", "version": "1",
+			"description": "The inbox API of Parley. Every route except webhooks and health checks wants Authorization: Bearer <token>. Errors are {\"error\": {\"code\", \"message\"}}."},
+		"paths":      paths,
+		"security":   []any{map[string]any{"bearer": []string{}}},
+		"components": map[string]any{"schemas": schemas, "securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}}},
+	}
+	b, _ := json.Marshal(doc) // maps of strings, numbers and slices: cannot fail
+	return b
+}
+
+func itoa(n int) string {
+	const digits = "0123456789"
+	if n < 10 {
+		return digits[n : n+1]
+	}
+	return itoa(n/10) + digits[n%10:n%10+1]
+}
+
+// routeTemplate turns a Fiber route path into its OpenAPI template:
+// ":conv" → "{conv}", ":channel<regex(...)>" → "{channel}".
+func routeTemplate(p string) string {
+	parts := strings.Split(p, "/")
+	for i, part := range parts {
+		if strings.HasPrefix(part, ":") {
+			name := strings.TrimPrefix(part, ":")
+			if j := strings.IndexAny(name, "<?"); j >= 0 {
+				name = name[:j]
+			}
+			parts[i] = "{" + name + "}"
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// documentedRoutes lists "METHOD path" of every route the router serves,
+// as OpenAPI templates, sorted.
+func documentedRoutes(app *fiber.App) []string {
+	seen := map[string]bool{}
+	for _, r := range app.GetRoutes(true) {
+		switch r.Method {
+		case fiber.MethodGet, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch, fiber.MethodDelete:
+		default:
+			continue
+		}
+		seen[r.Method+" "+routeTemplate(r.Path)] = true
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
