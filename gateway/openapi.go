@@ -5,8 +5,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gofiber/fiber/v2"
 	json "github.com/goccy/go-json"
+	"github.com/gofiber/fiber/v2"
 )
 
 // op documents one route of the API. The OpenAPI document is generated
