@@ -65,13 +65,32 @@ func (b *Batch) PutConversation(old *engine.Conversation, c *engine.Conversation
 	for _, e := range oldList {
 		if !containsIndexEntry(newList, e.key) {
 			b.del(e.key)
-			b.addCounter(old.WorkspaceID, old.Folder, e.dim, -1)
 		}
 	}
 	for _, e := range newList {
 		if !containsIndexEntry(oldList, e.key) {
 			b.setRaw(e.key, nil)
+		}
+	}
+	// Counters move only when a (folder, dimension) pair comes or goes;
+	// an entry that only moved in time (new activity) leaves them alone.
+	if old == nil || old.Folder != c.Folder {
+		for _, e := range oldList {
+			b.addCounter(old.WorkspaceID, old.Folder, e.dim, -1)
+		}
+		for _, e := range newList {
 			b.addCounter(c.WorkspaceID, c.Folder, e.dim, +1)
+		}
+	} else {
+		for _, e := range oldList {
+			if !hasDim(newList, e.dim) {
+				b.addCounter(c.WorkspaceID, c.Folder, e.dim, -1)
+			}
+		}
+		for _, e := range newList {
+			if !hasDim(oldList, e.dim) {
+				b.addCounter(c.WorkspaceID, c.Folder, e.dim, +1)
+			}
 		}
 	}
 	b.moveTimer(old, c, TimerAIResume, func(c *engine.Conversation) time.Time { return c.AIResumesAt })
@@ -115,6 +134,10 @@ func indexEntries(c *engine.Conversation) []indexEntry {
 		out[i] = indexEntry{d, listKey(c.WorkspaceID, c.Folder, d, c.LastActivityAt, c.ID)}
 	}
 	return out
+}
+
+func hasDim(es []indexEntry, dim string) bool {
+	return slices.ContainsFunc(es, func(x indexEntry) bool { return x.dim == dim })
 }
 
 func containsIndexEntry(es []indexEntry, k []byte) bool {
