@@ -4,6 +4,9 @@ PKGS      := ./...
 BIN       := bin/parley
 # Fuzz time per target for `make fuzz`.
 FUZZTIME  ?= 20s
+# Go benchmarks that `make bench` runs (the search benchmark builds a large
+# index and is run on its own: make bench BENCH=Search).
+BENCH     ?= Ingest|Activation|ActorHeap|RawPebble|StoreCommit|BenchmarkList|MessagesPage
 
 .DEFAULT_GOAL := help
 
@@ -25,7 +28,7 @@ test-short: ## run the tests without the race detector
 	$(GO) test -count=1 $(PKGS)
 
 bench: ## run the benchmarks and write bench/results/latest.md
-	$(GO) run ./bench/cmd/parley-bench -out bench/results/latest.md
+	$(GO) run ./bench/cmd/parley-bench -bench '$(BENCH)' -out bench/results/latest.md
 
 fuzz: ## run each fuzz target for FUZZTIME
 	@for pkg in $$($(GO) list $(PKGS)); do \

@@ -56,7 +56,7 @@ func run(ctx context.Context, o options) error {
 	start := time.Now()
 	var report bytes.Buffer
 	fmt.Fprintf(&report, "# Parley benchmarks\n\n%s\n", bench.ThisMachine(start).Markdown())
-	fmt.Fprintf(&report, "Reproduce: `make bench` (that is, `go run ./bench/cmd/parley-bench %s`).\n\n", strings.Join(os.Args[1:], " "))
+	fmt.Fprintf(&report, "Reproduce: `make bench` (that is, `go run ./bench/cmd/parley-bench %s`).\n\n", shellQuote(os.Args[1:]))
 	if !o.skipWebhook {
 		if err := webhookSection(ctx, o, &report); err != nil {
 			return err
@@ -79,7 +79,7 @@ func run(ctx context.Context, o options) error {
 
 func goSection(ctx context.Context, o options, w io.Writer) error {
 	args := append([]string{"test", "-run", "^$", "-bench", o.pattern, "-benchtime", o.benchtime, "-timeout", "30m"}, o.pkgs...)
-	command := "go " + strings.Join(args, " ")
+	command := "go " + shellQuote(args)
 	fmt.Fprintln(os.Stderr, "running:", command)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	var buf bytes.Buffer
@@ -165,6 +165,18 @@ func webhookSection(ctx context.Context, o options, w io.Writer) error {
 	fmt.Fprintf(os.Stderr, "webhook ingest: parley %.0f msgs/s (p99 %s) vs bare %.0f req/s: ratio %.2f\n",
 		parley.Rate(), parley.Percentile(99).Round(time.Microsecond), baseline.Rate(), parley.Rate()/baseline.Rate())
 	return nil
+}
+
+// shellQuote joins args for a copy-paste command line.
+func shellQuote(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, "|*?$ '\"") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
 }
 
 // startProgress prints a progress line every second until stopped.
