@@ -461,6 +461,14 @@ func (s *Store) ReindexConversation(b *Batch, c *engine.Conversation, profile *e
 	return s.IndexConversation(b, nil, c, msgs, profile)
 }
 
+// SearchIndexed reports whether conversation conv has search entries
+// (IndexConversation was called for it): a startup migration reindexes
+// those that do not.
+func (s *Store) SearchIndexed(ws, conv engine.ID) (bool, error) {
+	_, ok, err := s.getRaw(activityOfKey(ws, conv))
+	return ok, err
+}
+
 // SearchQuery is a search over a workspace's conversations.
 //
 // Text is split into terms (engine.NormalizeQuery): case and accents do

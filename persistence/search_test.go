@@ -441,6 +441,12 @@ func TestSearchReindex(t *testing.T) {
 	})
 	w.convs[plain.ID] = &plain
 	require.Equal(t, []engine.ID{c.ID}, hitIDs(search(t, s, w.ws, "rita")))
+	indexed, err := s.SearchIndexed(w.ws, plain.ID)
+	require.NoError(t, err)
+	require.False(t, indexed)
+	indexed, err = s.SearchIndexed(w.ws, c.ID)
+	require.NoError(t, err)
+	require.True(t, indexed)
 	before := rawKeys(t, s, wsPrefix(w.ws, tSearch))
 	for _, conv := range []*engine.Conversation{c, &plain} {
 		b := s.NewBatch()
