@@ -459,17 +459,17 @@ func TestWatermarks(t *testing.T) {
 	conv := h.ingest(in)[0].ConversationID
 	var seqs []uint64
 	for i := range 3 {
-		seqs = append(seqs, h.exec(conv, engine.SendHuman{UserID: "a", Content: engine.Content{Kind: engine.KindText, Text: fmt.Sprint(i)}}).Send[0].Seq)
+		seq := h.exec(conv, engine.SendHuman{UserID: "a", Content: engine.Content{Kind: engine.KindText, Text: fmt.Sprint(i)}}).Send[0].Seq
+		seqs = append(seqs, seq)
+		// Each message is sent (its SentAt taken) before the clock moves.
+		eventually(t, 5*time.Second, func() error {
+			if st := h.mustMessage(conv, seq).Status; st != engine.StatusSent {
+				return fmt.Errorf("seq %d %s", seq, st)
+			}
+			return nil
+		})
 		h.advance(time.Minute)
 	}
-	eventually(t, 5*time.Second, func() error {
-		for _, s := range seqs {
-			if st := h.mustMessage(conv, s).Status; st != engine.StatusSent {
-				return fmt.Errorf("seq %d %s", s, st)
-			}
-		}
-		return nil
-	})
 	// Delivered up to just after the second message was sent.
 	w := actors.Watermark{WorkspaceID: h.ws, Channel: engine.ChannelMessenger, ChannelAccountID: "phone-1",
 		ExternalUserID: "psid-1", Status: engine.StatusDelivered, At: h.mustMessage(conv, seqs[1]).SentAt}
