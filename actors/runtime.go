@@ -355,6 +355,8 @@ func (rt *Runtime) Execute(ctx context.Context, ws, conv engine.ID, cmd engine.C
 		return engine.Result{}, err
 	}
 	defer rt.ops.Done()
+	// An unknown id is refused here, with one read, rather than by an
+	// actor spawned for it: ids from clients must not cost an actor each.
 	if _, err := rt.store.Conversation(ws, conv); err != nil {
 		if errors.Is(err, persistence.ErrNotFound) {
 			return engine.Result{}, ErrNotFound

@@ -308,11 +308,6 @@ func (s *Store) get(key []byte, v any) error {
 		return err
 	}
 	defer s.leave()
-	return s.getEntered(key, v)
-}
-
-// getEntered is get for a caller that already entered.
-func (s *Store) getEntered(key []byte, v any) error {
 	val, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return ErrNotFound

@@ -53,9 +53,6 @@ func (b *Batch) PutUser(u *engine.User) { b.set(userKey(u.WorkspaceID, u.ID), u)
 // PutToken stores a token under the hash of its secret.
 func (b *Batch) PutToken(secret string, t *engine.Token) { b.set(tokenKey(secret), t) }
 
-// DeleteToken revokes a token.
-func (b *Batch) DeleteToken(secret string) { b.del(tokenKey(secret)) }
-
 // PutChannelAccount writes a channel account and its workspace index
 // entry.
 func (b *Batch) PutChannelAccount(a *engine.ChannelAccount) {
