@@ -24,9 +24,10 @@ var (
 )
 
 // NewID returns a new ID whose time component is t (clamped to the Unix
-// epoch). IDs sort by their millisecond; consecutive IDs made in the same
-// millisecond sort in creation order. Nothing orders messages by ID: a
-// conversation's messages are ordered by seq.
+// epoch). IDs sort by their millisecond; within one millisecond the order
+// is only guaranteed for IDs made back to back (an ID of another
+// millisecond in between resets the entropy). Nothing orders messages by
+// ID: a conversation's messages are ordered by seq.
 func NewID(t time.Time) ID {
 	if t.UnixMilli() < 0 {
 		t = time.UnixMilli(0)
