@@ -280,6 +280,7 @@ func (t *txn) commit() error {
 		f()
 	}
 	a.rt.bc.Publish(t.events)
+	a.rt.ix.kick()
 	if t.timers {
 		a.rt.tk.kick()
 	}

@@ -4,18 +4,19 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // runtimeMetrics are the runtime's own Prometheus metrics.
 type runtimeMetrics struct {
-	commitSeconds  prometheus.Histogram
-	ingested       prometheus.Counter
-	duplicates     prometheus.Counter
-	overloaded     prometheus.Counter
-	timersFired    prometheus.Counter
-	aiDiscarded    prometheus.Counter
-	aiRequests     prometheus.Counter
-	aiDropped      prometheus.Counter
-	sends          *prometheus.CounterVec
-	sendRetries    prometheus.Counter
-	actorsRestarts prometheus.Counter
-	slowConsumers  prometheus.Counter
+	commitSeconds   prometheus.Histogram
+	ingested        prometheus.Counter
+	duplicates      prometheus.Counter
+	overloaded      prometheus.Counter
+	timersFired     prometheus.Counter
+	aiDiscarded     prometheus.Counter
+	aiRequests      prometheus.Counter
+	aiDropped       prometheus.Counter
+	sends           *prometheus.CounterVec
+	sendRetries     prometheus.Counter
+	actorsRestarts  prometheus.Counter
+	slowConsumers   prometheus.Counter
+	searchProjected prometheus.Counter
 }
 
 func newRuntimeMetrics(reg prometheus.Registerer, rt *Runtime) *runtimeMetrics {
@@ -45,10 +46,12 @@ func newRuntimeMetrics(reg prometheus.Registerer, rt *Runtime) *runtimeMetrics {
 			Name: "parley_actors_conversation_restarts_total", Help: "Conversation actors restarted after a panic."}),
 		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_actors_slow_subscribers_closed_total", Help: "Subscribers closed because their queue was full."}),
+		searchProjected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_actors_search_projections_total", Help: "Conversation changes applied to the search index."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.commitSeconds, m.ingested, m.duplicates, m.overloaded, m.timersFired, m.aiDiscarded,
-			m.aiRequests, m.aiDropped, m.sends, m.sendRetries, m.actorsRestarts, m.slowConsumers,
+			m.aiRequests, m.aiDropped, m.sends, m.sendRetries, m.actorsRestarts, m.slowConsumers, m.searchProjected,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_conversations_active",
 				Help: "Conversation actors in memory."}, func() float64 { return float64(rt.dir.active.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_ingest_in_flight",

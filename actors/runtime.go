@@ -111,6 +111,7 @@ type Runtime struct {
 	dir        *directory
 	bc         *Broadcaster
 	tk         *timekeeper
+	ix         *indexer
 	courier    *courier
 	agents     *agentPool
 	metrics    *runtimeMetrics
@@ -157,6 +158,7 @@ func New(cfg Config) (*Runtime, error) {
 		return actor.RestartDirective
 	})
 	rt.tk = &timekeeper{rt: rt, kickc: make(chan struct{}, 1)}
+	rt.ix = &indexer{rt: rt, kickc: make(chan struct{}, 1)}
 	rt.courier = newCourier(rt)
 	rt.agents = newAgentPool(rt)
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
@@ -178,6 +180,7 @@ func (rt *Runtime) Start() error {
 	rt.agents.start()
 	rt.goroutine("timekeeper", rt.tk.run)
 	rt.goroutine("passivator", rt.passivator)
+	rt.goroutine("indexer", rt.ix.run)
 	for _, e := range pending {
 		if err := rt.courier.recover(e); err != nil {
 			rt.log.Error("Recovering outbox entry", "conversation", e.ConversationID, "seq", e.Seq, "err", err)
@@ -507,6 +510,13 @@ func (rt *Runtime) Messages(ws, conv engine.ID, before uint64, limit int) ([]eng
 // Subscribe subscribes to a workspace's events; see Broadcaster.Subscribe.
 func (rt *Runtime) Subscribe(ws engine.ID, f Filter, resume *uint64) (*Subscription, []*Envelope, error) {
 	return rt.bc.Subscribe(ws, f, resume)
+}
+
+// Search runs a search over the conversations of workspace ws. The index
+// follows commits by a few milliseconds (it is projected in the
+// background), and a hit may name a conversation deleted since.
+func (rt *Runtime) Search(ws engine.ID, q persistence.SearchQuery) (persistence.SearchPage, error) {
+	return rt.store.Search(ws, q)
 }
 
 // Stats describes the runtime's load.

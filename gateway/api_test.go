@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,25 +52,69 @@ func TestChannelAccountsAPI(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, code)
 }
 
+// documentedOps returns "METHOD template" of every operation in the served
+// OpenAPI document, and which of them are public (no token).
+func documentedOps(t *testing.T, e *env) (ops []string, public map[string]bool) {
+	t.Helper()
+	code, body := e.api("GET", "/api/v1/openapi.json", "", nil)
+	require.Equal(t, http.StatusOK, code)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Security *[]any `json:"security"`
+		} `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(body, &doc))
+	public = map[string]bool{}
+	for path, methods := range doc.Paths {
+		for m, o := range methods {
+			k := strings.ToUpper(m) + " " + path
+			ops = append(ops, k)
+			if o.Security != nil && len(*o.Security) == 0 {
+				public[k] = true
+			}
+		}
+	}
+	slices.Sort(ops)
+	return ops, public
+}
+
+// fillTemplate replaces each {param} of an OpenAPI path with vals[param],
+// or a fresh id.
+func fillTemplate(path string, vals map[string]string) string {
+	return regexp.MustCompile(`\{([a-z]+)\}`).ReplaceAllStringFunc(path, func(m string) string {
+		if v, ok := vals[m[1:len(m)-1]]; ok {
+			return v
+		}
+		return engine.NewID(time.Now()).String()
+	})
+}
+
+// TestRoutesNeedAToken walks every documented operation: each one that
+// is not public answers 401 without a token and with a wrong one.
 func TestRoutesNeedAToken(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	conv := engine.NewID(time.Now()).String()
-	routes := [][2]string{
-		{"GET", "/api/v1/channels"}, {"POST", "/api/v1/channels"},
-		{"GET", "/api/v1/channels/whatsapp/" + phoneID}, {"PATCH", "/api/v1/channels/whatsapp/" + phoneID},
-		{"DELETE", "/api/v1/channels/whatsapp/" + phoneID},
-		{"GET", "/api/v1/media/" + strings.Repeat("a", 64)},
-		{"GET", "/api/v1/conversations/" + conv}, {"GET", "/api/v1/conversations/" + conv + "/messages"},
-		{"POST", "/api/v1/conversations/" + conv + "/messages"}, {"POST", "/api/v1/conversations/" + conv + "/messages/1/retry"},
-	}
-	for _, r := range routes {
+	ops, public := documentedOps(t, e)
+	vals := map[string]string{"channel": "whatsapp", "account": phoneID, "seq": "1", "id": strings.Repeat("a", 64)}
+	checked := 0
+	for _, o := range ops {
+		if public[o] {
+			continue
+		}
+		method, path, _ := strings.Cut(o, " ")
+		if method == "GET" && path == "/api/v1/media/{id}" {
+			vals["id"] = strings.Repeat("a", 64)
+		} else {
+			vals["id"] = engine.NewID(time.Now()).String()
+		}
 		for _, tok := range []string{"", "pk_wrong"} {
-			code, body := e.api(r[0], r[1], tok, nil)
-			require.Equal(t, http.StatusUnauthorized, code, "%s %s", r[0], r[1])
+			code, body := e.api(method, fillTemplate(path, vals), tok, nil)
+			require.Equal(t, http.StatusUnauthorized, code, "%s (token %q): %s", o, tok, body)
 			require.Equal(t, "unauthorized", errorCode(t, body))
 		}
+		checked++
 	}
+	require.Greater(t, checked, 30, "the document lists the API")
 }
 
 func TestSendMediaAndMessagesAPI(t *testing.T) {
@@ -105,6 +151,11 @@ func TestSendMediaAndMessagesAPI(t *testing.T) {
 	code, got := e.api("GET", "/api/v1/media/"+m.Media.SHA256, ownerToken, nil)
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, pdf, got)
+	// Not to another workspace.
+	e.addWorkspace("pk_workspace_b")
+	code, got = e.api("GET", "/api/v1/media/"+m.Media.SHA256, "pk_workspace_b", nil)
+	require.Equal(t, http.StatusNotFound, code)
+	require.NotContains(t, string(got), "fake invoice")
 
 	// Messages list: newest first, with a before cursor; bad queries 400.
 	code, body = e.api("GET", "/api/v1/conversations/"+conv.String()+"/messages?limit=1", ownerToken, nil)

@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/engine"
-	"github.com/parleyhq/parley/persistence"
 	"github.com/stretchr/testify/require"
 )
 
@@ -152,43 +152,60 @@ func TestWorkspaceIsolation(t *testing.T) {
 	conv := e.thread(engine.ChannelWhatsApp, phoneID, "15558001")
 	before := e.conv(conv)
 
-	// Workspace B with its own owner token.
-	now := time.Now()
-	wsB := engine.Workspace{ID: engine.NewID(now), Name: "B", CreatedAt: now}
-	owner := engine.User{ID: engine.NewID(now), WorkspaceID: wsB.ID, Name: "B owner", Role: engine.RoleOwner, CreatedAt: now}
-	b := e.store.NewBatch()
-	b.PutWorkspace(&wsB)
-	b.PutUser(&owner)
-	b.IssueToken("pk_workspace_b", &persistence.IssuedToken{ID: engine.NewID(now), Kind: persistence.TokenAPI,
-		Token: engine.Token{WorkspaceID: wsB.ID, UserID: owner.ID, Role: engine.RoleOwner, Name: "b", CreatedAt: now}})
-	require.NoError(t, e.store.Commit(b))
+	e.addWorkspace("pk_workspace_b")
 
 	id := conv.String()
 	routes := [][3]string{
-		{"GET", "/api/v1/conversations/" + id, ""}, {"GET", "/api/v1/conversations/" + id + "/messages", ""},
-		{"POST", "/api/v1/conversations/" + id + "/messages", `{"text":"hi"}`},
-		{"POST", "/api/v1/conversations/" + id + "/messages/1/retry", ""},
-		{"DELETE", "/api/v1/conversations/" + id, ""},
-		{"POST", "/api/v1/conversations/" + id + "/takeover", ""}, {"POST", "/api/v1/conversations/" + id + "/resume-ai", ""},
-		{"POST", "/api/v1/conversations/" + id + "/pause-ai", ""}, {"POST", "/api/v1/conversations/" + id + "/read", ""},
-		{"POST", "/api/v1/conversations/" + id + "/unread", ""}, {"POST", "/api/v1/conversations/" + id + "/folder", `{"folder":"spam"}`},
-		{"POST", "/api/v1/conversations/" + id + "/star", `{"starred":true}`}, {"PUT", "/api/v1/conversations/" + id + "/tags/x", ""},
-		{"DELETE", "/api/v1/conversations/" + id + "/tags/x", ""}, {"POST", "/api/v1/conversations/" + id + "/assign", `{"user_id":null}`},
-		{"POST", "/api/v1/conversations/" + id + "/followup", `{"preset":"1h"}`}, {"DELETE", "/api/v1/conversations/" + id + "/followup", ""},
-		{"POST", "/api/v1/conversations/" + id + "/csat", `{"score":1}`}, {"POST", "/api/v1/conversations/" + id + "/block", ""},
-		{"POST", "/api/v1/conversations/" + id + "/unblock", ""}, {"POST", "/api/v1/conversations/" + id + "/subscription", `{"unsubscribed":true}`},
-		{"GET", "/api/v1/channels/whatsapp/" + phoneID, ""}, {"PATCH", "/api/v1/channels/whatsapp/" + phoneID, `{"name":"x"}`},
-		{"DELETE", "/api/v1/channels/whatsapp/" + phoneID, ""},
+		{"GET", "/api/v1/conversations/{conv}", ""}, {"GET", "/api/v1/conversations/{conv}/messages", ""},
+		{"POST", "/api/v1/conversations/{conv}/messages", `{"text":"hi"}`},
+		{"POST", "/api/v1/conversations/{conv}/messages/{seq}/retry", ""},
+		{"DELETE", "/api/v1/conversations/{conv}", ""},
+		{"POST", "/api/v1/conversations/{conv}/takeover", ""}, {"POST", "/api/v1/conversations/{conv}/resume-ai", ""},
+		{"POST", "/api/v1/conversations/{conv}/pause-ai", ""}, {"POST", "/api/v1/conversations/{conv}/read", ""},
+		{"POST", "/api/v1/conversations/{conv}/unread", ""}, {"POST", "/api/v1/conversations/{conv}/folder", `{"folder":"spam"}`},
+		{"POST", "/api/v1/conversations/{conv}/star", `{"starred":true}`}, {"PUT", "/api/v1/conversations/{conv}/tags/{tag}", ""},
+		{"DELETE", "/api/v1/conversations/{conv}/tags/{tag}", ""}, {"POST", "/api/v1/conversations/{conv}/assign", `{"user_id":null}`},
+		{"POST", "/api/v1/conversations/{conv}/followup", `{"preset":"1h"}`}, {"DELETE", "/api/v1/conversations/{conv}/followup", ""},
+		{"POST", "/api/v1/conversations/{conv}/csat", `{"score":1}`}, {"POST", "/api/v1/conversations/{conv}/block", ""},
+		{"POST", "/api/v1/conversations/{conv}/unblock", ""}, {"POST", "/api/v1/conversations/{conv}/subscription", `{"unsubscribed":true}`},
+		{"GET", "/api/v1/channels/{channel}/{account}", ""}, {"PATCH", "/api/v1/channels/{channel}/{account}", `{"name":"x"}`},
+		{"DELETE", "/api/v1/channels/{channel}/{account}", ""},
 	}
+	// Routes with ids checked elsewhere: users and tokens (users_test.go,
+	// ids of another workspace), media (content-addressed per workspace,
+	// TestSendMediaAndMessagesAPI).
+	elsewhere := map[string]bool{
+		"GET /api/v1/users/{id}": true, "PATCH /api/v1/users/{id}": true, "DELETE /api/v1/users/{id}": true,
+		"DELETE /api/v1/tokens/{id}": true, "GET /api/v1/media/{id}": true,
+	}
+	// Every documented route that takes an id is checked here or there.
+	ops, public := documentedOps(t, e)
+	listed := map[string]bool{}
+	for _, r := range routes {
+		listed[r[0]+" "+r[1]] = true
+	}
+	for _, o := range ops {
+		if strings.Contains(o, "{") && !public[o] {
+			require.True(t, listed[o] || elsewhere[o], "%s is not checked for workspace isolation", o)
+		}
+	}
+	vals := map[string]string{"conv": id, "channel": "whatsapp", "account": phoneID, "seq": "1", "tag": "x"}
 	for _, r := range routes {
 		var body any
 		if r[2] != "" {
 			body = r[2]
 		}
-		code, resp := e.api(r[0], r[1], "pk_workspace_b", body)
+		code, resp := e.api(r[0], fillTemplate(r[1], vals), "pk_workspace_b", body)
 		require.Equal(t, http.StatusNotFound, code, "%s %s: %s", r[0], r[1], resp)
 		require.NotContains(t, string(resp), "secret of A")
 	}
+	eventually(t, 5*time.Second, func() error {
+		if n := len(e.search(ownerToken, "secret").Hits); n != 1 {
+			return fmt.Errorf("%d hits", n)
+		}
+		return nil
+	})
+	require.Empty(t, e.search("pk_workspace_b", "secret").Hits, "B's search does not see A")
 	code, body := e.api("GET", "/api/v1/conversations", "pk_workspace_b", nil)
 	require.Equal(t, http.StatusOK, code)
 	require.NotContains(t, string(body), id)

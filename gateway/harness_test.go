@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -299,6 +300,41 @@ func (e *env) conv(id engine.ID) engine.Conversation {
 	c, err := e.store.Conversation(e.ws, id)
 	require.NoError(e.t, err)
 	return c
+}
+
+// addWorkspace creates another workspace with an owner whose API token
+// is token.
+func (e *env) addWorkspace(token string) {
+	e.t.Helper()
+	now := time.Now()
+	ws := engine.Workspace{ID: engine.NewID(now), Name: "B", CreatedAt: now}
+	owner := engine.User{ID: engine.NewID(now), WorkspaceID: ws.ID, Name: "B owner", Role: engine.RoleOwner, CreatedAt: now}
+	b := e.store.NewBatch()
+	b.PutWorkspace(&ws)
+	b.PutUser(&owner)
+	b.IssueToken(token, &persistence.IssuedToken{ID: engine.NewID(now), Kind: persistence.TokenAPI,
+		Token: engine.Token{WorkspaceID: ws.ID, UserID: owner.ID, Role: engine.RoleOwner, Name: "b", CreatedAt: now}})
+	require.NoError(e.t, e.store.Commit(b))
+}
+
+type searchResp struct {
+	Hits []struct {
+		Conversation engine.Conversation `json:"conversation"`
+		Field        string              `json:"field"`
+		Seq          uint64              `json:"seq"`
+		Snippet      string              `json:"snippet"`
+	} `json:"hits"`
+	NextCursor string `json:"next_cursor"`
+}
+
+// search runs GET /api/v1/search?q=q with token.
+func (e *env) search(token, q string) searchResp {
+	e.t.Helper()
+	code, body := e.api("GET", "/api/v1/search?q="+url.QueryEscape(q), token, nil)
+	require.Equal(e.t, http.StatusOK, code, string(body))
+	var r searchResp
+	require.NoError(e.t, json.Unmarshal(body, &r))
+	return r
 }
 
 func eventually(t *testing.T, timeout time.Duration, f func() error) {

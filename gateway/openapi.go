@@ -54,6 +54,7 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/media/{id}", tag: "media", summary: "A stored media file of the workspace, by SHA-256", ok: 200},
 
 	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "cursor", "limit"}, ok: 200},
+	{method: "GET", path: "/api/v1/search", tag: "conversations", summary: "Search conversations by contact name, phone, email, company and message text (case- and accent-insensitive word prefixes), most recent activity first, each hit with a snippet", query: []string{"q", "cursor", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/conversations/{conv}", tag: "conversations", summary: "A conversation", ok: 200},
 	{method: "DELETE", path: "/api/v1/conversations/{conv}", tag: "conversations", summary: "Delete a conversation for good: messages, media, index entries (admin)", ok: 204},
 	{method: "GET", path: "/api/v1/conversations/{conv}/messages", tag: "messages", summary: "Messages, newest first", query: []string{"before", "limit"}, ok: 200},

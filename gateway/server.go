@@ -150,6 +150,7 @@ func (s *Server) routes() {
 	api.Delete("/channels/:channel/:account", requireRole(engine.RoleAdmin), s.deleteChannel)
 	api.Get("/media/:id", s.serveMedia)
 	api.Get("/conversations", s.listConversations)
+	api.Get("/search", s.search)
 	api.Get("/conversations/:conv", s.getConversation)
 	api.Delete("/conversations/:conv", requireRole(engine.RoleAdmin), s.deleteConversation)
 	api.Post("/conversations/:conv/takeover", s.takeOver)

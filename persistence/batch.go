@@ -13,11 +13,12 @@ import (
 // entry that points at it. Commit it with Store.Commit.
 type Batch struct {
 	b   *pebble.Batch
+	s   *Store
 	err error
 }
 
 // NewBatch returns an empty batch.
-func (s *Store) NewBatch() *Batch { return &Batch{b: s.db.NewBatch()} }
+func (s *Store) NewBatch() *Batch { return &Batch{b: s.db.NewBatch(), s: s} }
 
 // Close releases a batch that will not be committed.
 func (b *Batch) Close() {
@@ -97,6 +98,9 @@ func (b *Batch) PutConversation(old *engine.Conversation, c *engine.Conversation
 	b.moveTimer(old, c, TimerFollowUp, func(c *engine.Conversation) time.Time { return c.FollowUpAt })
 	if old == nil {
 		b.setRaw(threadKey(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID), threadValue(c.ID, c.ContactID))
+	}
+	if searchStale(old, c) {
+		b.enqueueSearch(c.WorkspaceID, c.ID, false)
 	}
 }
 
@@ -229,6 +233,7 @@ func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) 
 	if b.err == nil {
 		b.err = b.b.DeleteRange(op, prefixEnd(op), nil)
 	}
+	b.enqueueSearch(c.WorkspaceID, c.ID, false) // the projection unindexes it
 }
 
 func outboxConvPrefix(ws, conv engine.ID) []byte {

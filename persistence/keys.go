@@ -65,6 +65,11 @@ func appendTime(b []byte, t time.Time) []byte {
 	return appendUint64(b, uint64(t.UnixNano())) //nolint:gosec // times before 1970 are not stored
 }
 
+// timeOf decodes a time written by appendTime.
+func timeOf(b []byte) time.Time {
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b))) //nolint:gosec // written from UnixNano
+}
+
 func appendTimeDesc(b []byte, t time.Time) []byte {
 	return appendUint64(b, math.MaxUint64-uint64(t.UnixNano())) //nolint:gosec // see appendTime
 }

@@ -363,7 +363,11 @@ func (s *Store) Outbox() ([]OutboxEntry, error) {
 // CountConversations counts the conversation headers of a workspace; for
 // tests and tools, it scans.
 func (s *Store) CountConversations(ws engine.ID) (int, error) {
-	p := wsPrefix(ws, tConversation)
+	return s.countKeys(wsPrefix(ws, tConversation))
+}
+
+// countKeys counts the keys with prefix p.
+func (s *Store) countKeys(p []byte) (int, error) {
 	it, err := s.iter(p, prefixEnd(p))
 	if err != nil {
 		return 0, err

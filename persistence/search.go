@@ -333,6 +333,7 @@ func (s *Store) IndexConversation(b *Batch, old, cur *engine.Conversation, msgs 
 	if len(fresh) > 0 {
 		b.indexMessages(ws, conv, fresh)
 	}
+	b.setRaw(forwardStateKey(ws, conv), searchStateValue(cur))
 	return nil
 }
 
@@ -428,7 +429,7 @@ func (s *Store) UnindexConversation(b *Batch, ws, conv engine.ID) error {
 		return err
 	}
 	if ok && len(v) == 8 {
-		b.del(activityKey(ws, time.Unix(0, int64(binary.BigEndian.Uint64(v))), conv)) //nolint:gosec // written from UnixNano
+		b.del(activityKey(ws, timeOf(v), conv))
 	}
 	b.del(activityOfKey(ws, conv))
 	if b.err == nil {

@@ -8,6 +8,7 @@ import (
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -83,6 +84,8 @@ type Store struct {
 	gate sync.RWMutex
 	// stats, read by Stats.
 	commits, groups atomic.Uint64
+	// searchSeq makes search queue keys unique (see enqueueSearch).
+	searchSeq atomic.Uint64
 }
 
 type commitReq struct {
@@ -117,6 +120,7 @@ func Open(opts Options) (*Store, error) {
 		db: db, opts: opts, log: opts.Logger, cache: cache,
 		queue: make(chan *commitReq, 4096), quit: make(chan struct{}),
 	}
+	s.searchSeq.Store(uint64(time.Now().UnixNano())) //nolint:gosec // a positive clock reading
 	for i := range max(opts.Committers, 0) {
 		s.wg.Add(1)
 		go pprof.Do(context.Background(), pprof.Labels("parley", "committer"), func(context.Context) {
@@ -183,7 +187,10 @@ func (s *Store) Commit(b *Batch) error {
 // CommitUngrouped commits b straight to Pebble with fsync, bypassing the
 // committers' grouping. Benchmarks use it to measure the raw ceiling that
 // grouped commits are compared with.
-func (s *Store) CommitUngrouped(b *Batch) error {
+func (s *Store) CommitUngrouped(b *Batch) error { return s.commitDirect(b, s.writeOpts()) }
+
+// commitDirect commits b straight to Pebble with opts.
+func (s *Store) commitDirect(b *Batch, opts *pebble.WriteOptions) error {
 	defer b.Close()
 	if err := b.commitable(); err != nil {
 		return err
@@ -192,7 +199,7 @@ func (s *Store) CommitUngrouped(b *Batch) error {
 		return err
 	}
 	defer s.leave()
-	if err := b.b.Commit(s.writeOpts()); err != nil {
+	if err := b.b.Commit(opts); err != nil {
 		return fmt.Errorf("persistence: commit: %w", err)
 	}
 	return nil

@@ -1,0 +1,79 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/parleyhq/parley/persistence"
+)
+
+// indexer keeps the search index up to date, off the write path: a
+// conversation's batch queues it (persistence.Store.ProjectSearch) and the
+// indexer projects queued conversations in the background, in batches.
+// The queue is durable, so work left at shutdown or lost in a crash is
+// done after the next start.
+type indexer struct {
+	rt    *Runtime
+	kickc chan struct{}
+}
+
+// indexBatch is how many conversations one projection batch takes.
+const indexBatch = 512
+
+// indexDelay lets a burst of commits queue up before a projection, so one
+// batch indexes many changes (and a busy conversation once).
+const indexDelay = 20 * time.Millisecond
+
+// kick tells the indexer that something was queued. Kicks coalesce.
+func (ix *indexer) kick() {
+	select {
+	case ix.kickc <- struct{}{}:
+	default:
+	}
+}
+
+func (ix *indexer) run(ctx context.Context) {
+	rt := ix.rt
+	if err := rt.store.BackfillSearch(); err != nil && ctx.Err() == nil {
+		rt.log.Error("Queueing conversations stored before the search index", "err", err)
+	}
+	for {
+		n, err := rt.store.ProjectSearch(indexBatch)
+		switch {
+		case err != nil && (ctx.Err() != nil || errors.Is(err, persistence.ErrClosed)):
+			return
+		case err != nil:
+			rt.log.Error("Updating the search index", "err", err)
+			if !sleep(ctx, time.Second) {
+				return
+			}
+			continue
+		case n > 0:
+			rt.metrics.searchProjected.Add(float64(n))
+		}
+		if n == indexBatch {
+			continue // more is queued
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ix.kickc:
+		}
+		if !sleep(ctx, indexDelay) {
+			return
+		}
+	}
+}
+
+// sleep waits d of real time, or until ctx is done (false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

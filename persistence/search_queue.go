@@ -1,0 +1,276 @@
+package persistence
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/parleyhq/parley/engine"
+)
+
+// The search index is a projection, kept off the write path: a batch that
+// changes what a conversation's search entries depend on (a new message,
+// a new contact name, new activity, a deletion) adds one small queue entry
+// in the same batch, and ProjectSearch later brings the index up to date
+// from the stored conversation. The queue is durable with the data, so a
+// crash between the two loses nothing: the projection resumes from the
+// queue. Keys:
+//
+//	's' 'Q' ws conv n                        → flags (1 byte)
+//	'w' ws 'S' 'f' conv 0x00 's'             → indexed seq (8 bytes), contact name
+//	's' 'M' "search"                         → the one-time backfill is done
+//
+// n makes each entry unique (a per-process counter seeded with the clock),
+// so that ProjectSearch deletes exactly the entries it read and an entry
+// written meanwhile stays queued.
+const (
+	tSearchQueue = 'Q'
+	tMarker      = 'M'
+
+	queueProfile = 1 // the contact profile changed: reread it
+)
+
+func searchQueuePrefix() []byte { return []byte{spaceSystem, tSearchQueue} }
+
+func searchQueueKey(ws, conv engine.ID, n uint64) []byte {
+	k := make([]byte, 0, 2+32+8)
+	k = append(append(append(k, spaceSystem, tSearchQueue), ws[:]...), conv[:]...)
+	return appendUint64(k, n)
+}
+
+func forwardStateKey(ws, conv engine.ID) []byte {
+	return append(forwardPrefix(ws, conv), fRecord, 's')
+}
+
+func searchMarkerKey() []byte { return []byte{spaceSystem, tMarker, 's', 'e', 'a', 'r', 'c', 'h'} }
+
+// searchStale reports whether writing c over old changes what its search
+// entries depend on.
+func searchStale(old, c *engine.Conversation) bool {
+	return old == nil || old.LastSeq != c.LastSeq || old.ContactName != c.ContactName ||
+		!old.LastActivityAt.Equal(c.LastActivityAt)
+}
+
+func (b *Batch) enqueueSearch(ws, conv engine.ID, profile bool) {
+	var flags byte
+	if profile {
+		flags = queueProfile
+	}
+	b.setRaw(searchQueueKey(ws, conv, b.s.searchSeq.Add(1)), []byte{flags})
+}
+
+// ReindexContactProfile queues conversation conv of workspace ws for
+// reindexing with its contact's stored profile: call it in the batch that
+// changes the profile (phone, email, company, name), for each of the
+// contact's conversations.
+func (b *Batch) ReindexContactProfile(ws, conv engine.ID) { b.enqueueSearch(ws, conv, true) }
+
+type searchTask struct {
+	ws, conv engine.ID
+	profile  bool
+	keys     [][]byte
+}
+
+// ProjectSearch applies up to limit queued conversations to the search
+// index, in one batch, and returns how many it applied: zero means the
+// queue is empty. It is meant to run in one goroutine (the index has one
+// writer). The batch is not synced: if it is lost in a crash, so are the
+// deletions of its queue entries, and the work is done again.
+func (s *Store) ProjectSearch(limit int) (int, error) {
+	tasks, err := s.searchTasks(limit)
+	if err != nil || len(tasks) == 0 {
+		return 0, err
+	}
+	b := s.NewBatch()
+	for i := range tasks {
+		t := &tasks[i]
+		if err := s.project(b, t); err != nil {
+			b.Close()
+			return 0, fmt.Errorf("projecting search of %s: %w", t.conv, err)
+		}
+		for _, k := range t.keys {
+			b.del(k)
+		}
+	}
+	if err := s.commitNoSync(b); err != nil {
+		return 0, err
+	}
+	return len(tasks), nil
+}
+
+func (s *Store) searchTasks(limit int) ([]searchTask, error) {
+	p := searchQueuePrefix()
+	it, err := s.iter(p, prefixEnd(p))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var tasks []searchTask
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 2+32+8 {
+			return nil, fmt.Errorf("%w: search queue key %x", ErrCorrupt, k)
+		}
+		var ws, conv engine.ID
+		copy(ws[:], k[2:18])
+		copy(conv[:], k[18:34])
+		if n := len(tasks); n == 0 || tasks[n-1].ws != ws || tasks[n-1].conv != conv {
+			if n == limit {
+				break
+			}
+			tasks = append(tasks, searchTask{ws: ws, conv: conv})
+		}
+		t := &tasks[len(tasks)-1]
+		t.keys = append(t.keys, bytes.Clone(k))
+		if v := it.Value(); len(v) > 0 && v[0]&queueProfile != 0 {
+			t.profile = true
+		}
+	}
+	return tasks, iterErr(it)
+}
+
+// project brings the search entries of one conversation up to date with
+// its stored header and messages, from the state last indexed.
+func (s *Store) project(b *Batch, t *searchTask) error {
+	cur, err := s.Conversation(t.ws, t.conv)
+	if errors.Is(err, ErrNotFound) {
+		return s.UnindexConversation(b, t.ws, t.conv)
+	}
+	if err != nil {
+		return err
+	}
+	old, err := s.indexedState(&cur)
+	if err != nil {
+		return err
+	}
+	if old == nil {
+		// Never indexed, or half of it: start from nothing. Entries set
+		// after the deletions win within the batch.
+		if indexed, err := s.SearchIndexed(t.ws, t.conv); err != nil {
+			return err
+		} else if indexed {
+			if err := s.UnindexConversation(b, t.ws, t.conv); err != nil {
+				return err
+			}
+		}
+	}
+	var profile *engine.Profile
+	if (old == nil || t.profile) && cur.ContactID != engine.ZeroID {
+		ct, err := s.Contact(t.ws, cur.ContactID)
+		switch {
+		case err == nil:
+			profile = &ct.Profile
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+	}
+	var from uint64
+	if old != nil {
+		from = old.LastSeq
+	}
+	var msgs []engine.Message
+	for before := uint64(0); cur.LastSeq > from; {
+		page, err := s.Messages(t.ws, t.conv, before, 256)
+		if err != nil {
+			return err
+		}
+		done := len(page) < 256
+		for _, m := range page {
+			if m.Seq <= from {
+				done = true
+				break
+			}
+			msgs = append(msgs, m)
+		}
+		if done {
+			break
+		}
+		before = page[len(page)-1].Seq
+	}
+	return s.IndexConversation(b, old, &cur, msgs, profile)
+}
+
+// indexedState returns the header as the index last saw it (the fields
+// IndexConversation compares), or nil when c was never indexed.
+func (s *Store) indexedState(c *engine.Conversation) (*engine.Conversation, error) {
+	v, ok, err := s.getRaw(forwardStateKey(c.WorkspaceID, c.ID))
+	if err != nil || !ok {
+		return nil, err
+	}
+	act, ok2, err := s.getRaw(activityOfKey(c.WorkspaceID, c.ID))
+	if err != nil {
+		return nil, err
+	}
+	if len(v) < 8 || !ok2 || len(act) != 8 {
+		return nil, nil // half an index: rebuild it from the start
+	}
+	old := &engine.Conversation{WorkspaceID: c.WorkspaceID, ID: c.ID, Channel: c.Channel,
+		ExternalUserID: c.ExternalUserID, LastSeq: binary.BigEndian.Uint64(v),
+		ContactName: string(v[8:]), LastActivityAt: timeOf(act)}
+	return old, nil
+}
+
+func searchStateValue(c *engine.Conversation) []byte {
+	return append(appendUint64(nil, c.LastSeq), c.ContactName...)
+}
+
+// SearchBacklog counts the conversations waiting in the search queue (a
+// conversation queued by several batches counts once per batch).
+func (s *Store) SearchBacklog() (int, error) { return s.countKeys(searchQueuePrefix()) }
+
+// BackfillSearch queues, once per store, every conversation written
+// before the search index existed. Later calls return at once.
+func (s *Store) BackfillSearch() error {
+	if _, done, err := s.getRaw(searchMarkerKey()); err != nil || done {
+		return err
+	}
+	wss, err := s.Workspaces()
+	if err != nil {
+		return err
+	}
+	b := s.NewBatch()
+	pending := 0
+	for _, w := range wss {
+		p := wsPrefix(w.ID, tConversation)
+		it, err := s.iter(p, prefixEnd(p))
+		if err != nil {
+			b.Close()
+			return err
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			var conv engine.ID
+			copy(conv[:], it.Key()[len(p):])
+			indexed, err := s.SearchIndexed(w.ID, conv)
+			if err != nil {
+				_ = it.Close()
+				b.Close()
+				return err
+			}
+			if indexed {
+				continue
+			}
+			b.enqueueSearch(w.ID, conv, true)
+			if pending++; pending == 1024 {
+				if err := s.Commit(b); err != nil {
+					_ = it.Close()
+					return err
+				}
+				b, pending = s.NewBatch(), 0
+			}
+		}
+		if err := iterErr(it); err != nil {
+			_ = it.Close()
+			b.Close()
+			return err
+		}
+		_ = it.Close()
+	}
+	b.setRaw(searchMarkerKey(), []byte{1})
+	return s.Commit(b)
+}
+
+// commitNoSync commits b without waiting for fsync, for writes that can
+// be redone after a crash.
+func (s *Store) commitNoSync(b *Batch) error { return s.commitDirect(b, pebble.NoSync) }
