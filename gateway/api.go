@@ -160,13 +160,18 @@ func (s *Server) serveMedia(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return sendFile(c, f, typ, "private, max-age=31536000, immutable")
+}
+
+// sendFile streams f (closed when sent) as the response.
+func sendFile(c *fiber.Ctx, f *os.File, typ, cacheControl string) error {
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return err
 	}
 	c.Set(fiber.HeaderContentType, typ)
-	c.Set(fiber.HeaderCacheControl, "private, max-age=31536000, immutable")
+	c.Set(fiber.HeaderCacheControl, cacheControl)
 	c.Set("X-Content-Type-Options", "nosniff")
 	return c.SendStream(f, int(st.Size()))
 }

@@ -137,6 +137,7 @@ type env struct {
 	store  *persistence.Store
 	rt     *actors.Runtime
 	gw     *gateway.Server
+	media  *gateway.MediaStore
 	clock  clockwork.Clock
 	ws     engine.ID
 	client *http.Client
@@ -165,8 +166,12 @@ func (e *env) start() {
 	require.NoError(t, err)
 	e.ws = tok.WorkspaceID
 	graph := meta.NewClient(meta.ClientConfig{BaseURL: e.graph.srv.URL, InstagramBaseURL: e.graph.srv.URL})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	e.url = "http://" + ln.Addr().String()
 	media, err := gateway.NewMediaStore(e.dir+"/media", 1<<20)
 	require.NoError(t, err)
+	media.SetPublicURL(e.url)
 	accounts, err := gateway.NewAccounts(store)
 	require.NoError(t, err)
 	cfg := actors.Config{Store: store, Clock: e.clock, Sender: gateway.NewChannelSender(accounts, graph, media), SendAttempts: 2}
@@ -179,11 +184,8 @@ func (e *env) start() {
 	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: media,
 		AppSecret: appSecret, VerifyToken: verifyToken, BodyLimit: 256 << 10})
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
 	go func() { _ = gw.Serve(ln) }()
-	e.url = "http://" + ln.Addr().String()
-	e.store, e.rt, e.gw = store, rt, gw
+	e.store, e.rt, e.gw, e.media = store, rt, gw, media
 }
 
 func (e *env) stop() {

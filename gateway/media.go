@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/parleyhq/parley/engine"
 )
@@ -21,8 +23,13 @@ import (
 // type beside it in <sha256>.type. A file is written to a temporary name,
 // synced and renamed, so a crash never leaves a half file under its hash.
 type MediaStore struct {
-	dir      string
-	maxBytes int64
+	dir       string
+	maxBytes  int64
+	publicURL atomic.Pointer[string]
+
+	keyOnce sync.Once
+	key     []byte
+	keyErr  error
 }
 
 // ErrMediaTooLarge is returned for a file over the store's size limit.

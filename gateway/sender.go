@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
@@ -20,12 +22,19 @@ type ChannelSender struct {
 	accounts *Accounts
 	graph    *meta.Client
 	media    *MediaStore
+	log      *slog.Logger
 }
 
 // NewChannelSender returns a sender over the given accounts, Graph client
 // and media store (for outbound files).
 func NewChannelSender(accounts *Accounts, graph *meta.Client, media *MediaStore) *ChannelSender {
-	return &ChannelSender{accounts: accounts, graph: graph, media: media}
+	return &ChannelSender{accounts: accounts, graph: graph, media: media, log: slog.New(slog.DiscardHandler)}
+}
+
+// WithLogger sets where the sender logs (failed captions); it returns s.
+func (s *ChannelSender) WithLogger(l *slog.Logger) *ChannelSender {
+	s.log = l
+	return s
 }
 
 var _ actors.Sender = (*ChannelSender)(nil)
@@ -67,8 +76,32 @@ func (s *ChannelSender) Send(ctx context.Context, o actors.Outbound) (string, er
 			body = r
 		}
 		id, err = s.graph.SendMessenger(ctx, acct.AccountID, acct.AccessToken, conv.ExternalUserID, content, ourMetadataPrefix+msg.ID.String(), body)
+		if err == nil {
+			s.sendCaption(ctx, conv, content, func(text engine.Content) error {
+				_, err := s.graph.SendMessenger(ctx, acct.AccountID, acct.AccessToken, conv.ExternalUserID, text, ourMetadataPrefix+msg.ID.String()+":caption", nil)
+				return err
+			})
+		}
 	case engine.ChannelInstagram:
+		if content.Media != nil && content.Media.StorageKey != "" && content.Media.URL == "" {
+			// Instagram fetches media from a URL: give it a signed link.
+			_, digest, _ := strings.Cut(content.Media.StorageKey, "/")
+			link, lerr := s.media.PublicLink(conv.WorkspaceID, digest, time.Now().Add(PublicLinkTTL))
+			if lerr != nil {
+				return "", &actors.SendError{Code: "no_public_url",
+					Reason: "Instagram fetches media from a public URL: set PARLEY_PUBLIC_URL to this server's public address"}
+			}
+			m := *content.Media
+			m.URL = link
+			content.Media = &m
+		}
 		id, err = s.graph.SendInstagram(ctx, acct.AccountID, acct.AccessToken, conv.ExternalUserID, content)
+		if err == nil {
+			s.sendCaption(ctx, conv, content, func(text engine.Content) error {
+				_, err := s.graph.SendInstagram(ctx, acct.AccountID, acct.AccessToken, conv.ExternalUserID, text)
+				return err
+			})
+		}
 	default:
 		return "", &actors.SendError{Code: "unsupported_channel", Reason: fmt.Sprintf("sending on %s is not supported yet", conv.Channel)}
 	}
@@ -76,6 +109,19 @@ func (s *ChannelSender) Send(ctx context.Context, o actors.Outbound) (string, er
 		return "", classify(err)
 	}
 	return id, nil
+}
+
+// sendCaption sends a media message's caption as a text message after it:
+// Messenger and Instagram attachments carry none. The attachment is
+// delivered by then, so a failed caption is logged, not retried (a retry
+// would send the attachment twice).
+func (s *ChannelSender) sendCaption(ctx context.Context, conv engine.Conversation, content engine.Content, send func(engine.Content) error) {
+	if content.Media == nil || content.Media.Caption == "" {
+		return
+	}
+	if err := send(engine.Content{Kind: engine.KindText, Text: content.Media.Caption}); err != nil {
+		s.log.Warn("Sending a caption failed", "conversation", conv.ID, "channel", conv.Channel, "err", err)
+	}
 }
 
 func (s *ChannelSender) openMedia(ws engine.ID, m *engine.Media) (io.ReadCloser, error) {

@@ -138,6 +138,7 @@ func (s *Server) routes() {
 
 	// The WebSocket route authenticates itself (browsers pass the token
 	// in the query), so it is registered before the authenticated group.
+	a.Get("/public/media/:token", s.servePublicMedia)
 	a.Get("/api/v1/ws", s.wsAuth, websocket.New(s.serveWS, websocket.Config{WriteBufferSize: 16 << 10}))
 	// Login and accept-invite take no token, so the account routes come
 	// before the authenticated group; the others check the token themselves.

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	_ "net/http/pprof" // served only with -pprof-addr
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -37,6 +38,7 @@ type options struct {
 	bootstrapToken string
 	mediaMaxBytes  int64
 	pprofAddr      string
+	publicURL      string
 }
 
 func envOr(key, def string) string {
@@ -57,6 +59,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.graphURL, "graph-api-url", envOr("PARLEY_GRAPH_API_URL", meta.DefaultBaseURL), "Graph API base URL (PARLEY_GRAPH_API_URL)")
 	fs.StringVar(&o.bootstrapToken, "bootstrap-token", envOr("PARLEY_BOOTSTRAP_TOKEN", ""), "owner API token created at first start (PARLEY_BOOTSTRAP_TOKEN)")
 	fs.StringVar(&o.pprofAddr, "pprof-addr", envOr("PARLEY_PPROF_ADDR", ""), "serve net/http/pprof on this address, for profiling (PARLEY_PPROF_ADDR)")
+	fs.StringVar(&o.publicURL, "public-url", envOr("PARLEY_PUBLIC_URL", ""), "this server's address as the internet sees it, for media links Instagram fetches (PARLEY_PUBLIC_URL)")
 	defMedia, _ := strconv.ParseInt(envOr("PARLEY_MEDIA_MAX_BYTES", "67108864"), 10, 64)
 	fs.Int64Var(&o.mediaMaxBytes, "media-max-bytes", defMedia, "largest media file stored (PARLEY_MEDIA_MAX_BYTES)")
 	if err := fs.Parse(args); err != nil {
@@ -64,6 +67,11 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.mediaMaxBytes <= 0 {
 		return o, errors.New("media-max-bytes must be positive")
+	}
+	if o.publicURL != "" {
+		if u, err := url.Parse(o.publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return o, errors.New("public-url must be an absolute http(s) URL")
+		}
 	}
 	return o, nil
 }
@@ -114,12 +122,13 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	if err != nil {
 		return err
 	}
+	media.SetPublicURL(o.publicURL)
 	accounts, err := gateway.NewAccounts(store)
 	if err != nil {
 		return err
 	}
 	rt, err := actors.New(actors.Config{Store: store, Logger: log, Registerer: reg,
-		Sender: gateway.NewChannelSender(accounts, graph, media)})
+		Sender: gateway.NewChannelSender(accounts, graph, media).WithLogger(log)})
 	if err != nil {
 		return err
 	}

@@ -146,3 +146,14 @@ func TestParseFlagsFromEnv(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:1", o.addr, "flags win over the environment")
 }
+
+func TestParsePublicURL(t *testing.T) {
+	t.Setenv("PARLEY_PUBLIC_URL", "https://inbox.example.com/")
+	o, err := parseFlags(nil)
+	require.NoError(t, err)
+	require.Equal(t, "https://inbox.example.com/", o.publicURL)
+	for _, bad := range []string{"inbox.example.com", "ftp://x", "https://"} {
+		_, err = parseFlags([]string{"-public-url", bad})
+		require.Error(t, err, bad)
+	}
+}
