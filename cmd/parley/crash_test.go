@@ -511,6 +511,65 @@ type crashCheck struct {
 	duplicates int
 }
 
+// checkSearch opens the stopped process's store, finishes the search
+// projection its queue holds (work left by the kills included), and
+// checks that every conversation is found by its number and a sample of
+// the acked messages by their text.
+func (s *crashState) checkSearch(t *testing.T, dataDir string) {
+	t.Helper()
+	st, err := persistence.Open(persistence.Options{Dir: filepath.Join(dataDir, "db")})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, st.Close()) }()
+	for {
+		n, err := st.ProjectSearch(512)
+		require.NoError(t, err)
+		if n == 0 {
+			break
+		}
+	}
+	tok, err := st.TokenBySecret(crashOwnerToken)
+	require.NoError(t, err)
+	ws := tok.WorkspaceID
+	found := func(q string, conv engine.ID) bool {
+		for cursor := ""; ; {
+			page, err := st.Search(ws, persistence.SearchQuery{Text: q, Cursor: cursor, Limit: 100})
+			require.NoError(t, err, q)
+			for _, h := range page.Hits {
+				if h.ConversationID == conv {
+					return true
+				}
+			}
+			if cursor = page.NextCursor; cursor == "" {
+				return false
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// A sample of the acked messages (searching them all takes long):
+	// every delivery of the first rounds' kills is as likely to be picked.
+	checked := 0
+	for k, d := range s.acked {
+		if k%25 != 0 {
+			continue
+		}
+		for i, u := range d.users {
+			th, ok, err := st.LookupThread(ws, crashPhoneID, u)
+			require.NoError(t, err)
+			require.True(t, ok, u)
+			require.True(t, found(d.wamids[i], th.ConversationID), "acked message %q of %s is not found by search", d.texts[i], u)
+			checked++
+		}
+	}
+	for i := range crashUsers {
+		u := crashUser(i)
+		if th, ok, err := st.LookupThread(ws, crashPhoneID, u); err == nil && ok {
+			require.True(t, found(u, th.ConversationID), "conversation of %s is not found by its number", u)
+		}
+	}
+	t.Logf("search: a sample of %d acked messages found by their text after the kills", checked)
+}
+
 // checkStore opens the dead process's store and checks that every acked
 // message is stored exactly once, nothing unacked is stored twice, every
 // accepted send is stored, and every sending message has an outbox entry.
@@ -880,6 +939,7 @@ func TestKillNineThroughHTTP(t *testing.T) {
 	last := s.checkStore(t, dataDir, "after the clean stop")
 	require.Zero(t, last.sending, "nothing left sending")
 	require.Zero(t, last.outbox, "the outbox is empty once everything is sent or failed")
+	s.checkSearch(t, dataDir)
 
 	// The report.
 	s.mu.Lock()
