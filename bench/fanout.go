@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+	json "github.com/goccy/go-json"
 )
 
 // FanoutConfig describes a fan-out run: an open-loop sender posts signed
@@ -57,8 +58,10 @@ type FanoutResult struct {
 	// run did (slow consumer, error); DisconnectError is the first.
 	Disconnected    int
 	DisconnectError string
-	// Events counts every event received, of any type.
-	Events int64
+	// Events counts every event received, of any type; EventGaps
+	// counts those a subscriber never got (holes in its workspace's
+	// event sequence after its hello) or got out of order.
+	Events, EventGaps int64
 	// SendWindow is from the first send to the last; Span is from the
 	// first send to the last delivery.
 	SendWindow, Span time.Duration
@@ -95,7 +98,7 @@ func (r *FanoutResult) Percentile(p float64) time.Duration {
 // subscriber of its workspace, once, with no webhook refused and no
 // subscriber lost.
 func (r *FanoutResult) Complete() bool {
-	return r.Rejected == 0 && r.Missing == 0 && r.Duplicates == 0 && r.Disconnected == 0 && r.Accepted > 0
+	return r.Rejected == 0 && r.Missing == 0 && r.Duplicates == 0 && r.EventGaps == 0 && r.Disconnected == 0 && r.Accepted > 0
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {
@@ -110,6 +113,7 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // run's base time. Warm-up messages carry "pbw:" and are not counted.
 var (
 	markMeasured = []byte("pbm:")
+	eventStart   = []byte(`{"seq":`)
 	typeCreated  = []byte(`"type":"message.created"`)
 	typeField    = []byte(`"type":"`)
 )
@@ -123,6 +127,9 @@ type subscriber struct {
 	delivered  int64
 	duplicates int64
 	events     int64
+	// next is the workspace event seq expected next; gaps counts the
+	// events skipped or out of order.
+	next, gaps uint64
 	lat        []time.Duration
 	last       time.Duration // arrival of the last counted delivery, since base
 	err        error         // set when the connection ended unasked
@@ -131,7 +138,7 @@ type subscriber struct {
 // handle records the message.created events of one frame received at
 // at (since base).
 func (s *subscriber) handle(frame []byte, at time.Duration) {
-	s.events += int64(bytes.Count(frame, typeField))
+	s.checkSeqs(frame)
 	for rest := frame; ; {
 		i := bytes.Index(rest, typeCreated)
 		if i < 0 {
@@ -161,6 +168,38 @@ func (s *subscriber) handle(frame []byte, at time.Duration) {
 		s.delivered++
 		s.lat = append(s.lat, at-sent)
 		s.last = at
+	}
+}
+
+// checkSeqs counts the events of a frame and checks that their seqs
+// follow on from the last one seen. An event starts with {"seq":N,"type":
+// (the seq of a message inside one is not followed by its type).
+func (s *subscriber) checkSeqs(frame []byte) {
+	for rest := frame; ; {
+		i := bytes.Index(rest, eventStart)
+		if i < 0 {
+			return
+		}
+		rest = rest[i+len(eventStart):]
+		end := 0
+		for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
+			end++
+		}
+		if !bytes.HasPrefix(rest[end:], []byte(`,"type":`)) {
+			continue
+		}
+		seq, err := strconv.ParseUint(string(rest[:end]), 10, 64)
+		if err != nil {
+			continue
+		}
+		s.events++
+		switch {
+		case seq > s.next:
+			s.gaps += seq - s.next
+		case seq < s.next:
+			s.gaps++
+		}
+		s.next = seq + 1
 	}
 }
 
@@ -327,6 +366,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		res.Delivered += s.delivered
 		res.Duplicates += s.duplicates
 		res.Events += s.events
+		res.EventGaps += int64(s.gaps) //nolint:gosec // a count of events
 		res.Latencies = append(res.Latencies, s.lat...)
 		last = max(last, s.last)
 		if s.err != nil {
@@ -395,11 +435,16 @@ func connectSubscribers(ctx context.Context, cfg FanoutConfig, total int) ([]*su
 		}
 		s.conn = conn
 		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		_, hello, err := conn.ReadMessage()
+		_, frame, err := conn.ReadMessage()
 		_ = conn.SetReadDeadline(time.Time{})
-		if err == nil && !bytes.Contains(hello, []byte(`"hello"`)) {
-			err = fmt.Errorf("first frame is not hello: %s", hello)
+		var hello struct {
+			Type string `json:"type"`
+			Seq  uint64 `json:"seq"`
 		}
+		if err == nil && (json.Unmarshal(frame, &hello) != nil || hello.Type != "hello") {
+			err = fmt.Errorf("first frame is not hello: %s", frame)
+		}
+		s.next = hello.Seq + 1
 		if err != nil {
 			return fmt.Errorf("subscriber %d: %w", i, err)
 		}

@@ -66,6 +66,7 @@ func TestFanoutSmoke(t *testing.T) {
 	require.Equal(t, int64(200), res.Accepted, res.FirstError)
 	require.Equal(t, int64(600), res.Expected, "100 messages per workspace × 3 subscribers × 2 workspaces")
 	require.Equal(t, res.Expected, res.Delivered)
+	require.Zero(t, res.EventGaps)
 	require.True(t, res.Complete())
 	require.Len(t, res.Latencies, 600)
 	require.Positive(t, res.Percentile(50))
@@ -76,7 +77,7 @@ func TestFanoutSmoke(t *testing.T) {
 
 func TestSubscriberCountsEachMessageOnce(t *testing.T) {
 	t.Parallel()
-	s := &subscriber{seen: make([]uint64, 2)}
+	s := &subscriber{seen: make([]uint64, 2), next: 1}
 	frame := []byte(`[{"seq":1,"type":"message.created","data":{"message":{"text":"pbm:3:1000 x"}}},` +
 		`{"seq":2,"type":"conversation.updated","data":{"conversation":{"preview":"pbm:3:1000 x"}}},` +
 		`{"seq":3,"type":"message.created","data":{"message":{"text":"pbw:4:1000 warm"}}},` +
@@ -86,12 +87,18 @@ func TestSubscriberCountsEachMessageOnce(t *testing.T) {
 	require.Equal(t, int64(2), s.delivered, "messages 3 and 70; the warm-up and unmarked ones are not counted")
 	require.Equal(t, int64(5), s.events)
 	require.Equal(t, []time.Duration{4000, 3000}, s.lat)
-	s.handle([]byte(`{"seq":6,"type":"message.created","data":{"message":{"text":"pbm:3:1000 x"}}}`), 6000)
+	require.Zero(t, s.gaps)
+	s.handle([]byte(`{"seq":6,"type":"message.created","data":{"message":{"seq":9,"text":"pbm:3:1000 x"}}}`), 6000)
 	require.Equal(t, int64(1), s.duplicates)
+	require.Zero(t, s.gaps, "a message's own seq is not an event's")
+	require.Equal(t, int64(6), s.events)
 	require.Equal(t, int64(2), s.delivered)
 	// A message number beyond the run is ignored.
-	s.handle([]byte(`{"seq":7,"type":"message.created","data":{"message":{"text":"pbm:128:1"}}}`), 6000)
+	s.handle([]byte(`{"seq":9,"type":"message.created","data":{"message":{"text":"pbm:128:1"}}}`), 6000)
 	require.Equal(t, int64(2), s.delivered)
+	require.Equal(t, uint64(2), s.gaps, "events 7 and 8 never came")
+	s.handle([]byte(`{"seq":9,"type":"conversation.updated","data":{}}`), 6000)
+	require.Equal(t, uint64(3), s.gaps, "an event out of order counts too")
 	_, _, ok := parseMark([]byte("12"))
 	require.False(t, ok)
 	k, sent, ok := parseMark([]byte("12:345 rest"))

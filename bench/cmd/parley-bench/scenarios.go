@@ -76,11 +76,11 @@ func fanoutSection(ctx context.Context, bin string, sh fanoutShape, w io.Writer)
 		verdict = "MISSES the target"
 	}
 	fmt.Fprintf(w, "## Fan-out %s: %d workspace(s) × %d subscribers, %.0f inbound msgs/s\n\n", sh.name, sh.workspaces, sh.subscribers, sh.rate)
-	fmt.Fprintf(w, "Signed WhatsApp webhooks sent open-loop at %.0f/s for %s over %d conversations per workspace (each warmed up with one unmeasured message), to the built binary on 127.0.0.1; %d real WebSocket clients in the same process as the sender. Latency is webhook sent → `message.created` read by a subscriber (the send time travels in the text). Target: p99 ≤ %s with every event delivered; %s.\n\n",
+	fmt.Fprintf(w, "Signed WhatsApp webhooks sent open-loop at %.0f/s for %s over %d conversations per workspace (each warmed up with one unmeasured message), to the built binary on 127.0.0.1; %d real WebSocket clients in the same process as the sender. Latency is webhook sent → `message.created` read by a subscriber (the send time travels in the text); every subscriber must get each accepted message once and every event of its workspace's sequence (no seq gap) after its hello. Target: p99 ≤ %s with every event delivered; %s.\n\n",
 		sh.rate, sh.duration, sh.customers, res.Subscribers, targetFanoutP99, verdict)
-	fmt.Fprintf(w, "| accepted / sent | deliveries | missing | dup | disconnected | deliveries/s (target) | p50 | p99 | p999 | max | events/s | sender lag |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(w, "| %d / %d | %d of %d | %d | %d | %d | %.0f (%.0f) | %s | %s | %s | %s | %.0f | %s |\n\n",
-		res.Accepted, res.Sent, res.Delivered, res.Expected, res.Missing, res.Duplicates, res.Disconnected,
+	fmt.Fprintf(w, "| accepted / sent | deliveries | missing | dup | event gaps | disconnected | deliveries/s (target) | p50 | p99 | p999 | max | events/s | sender lag |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| %d / %d | %d of %d | %d | %d | %d | %d | %.0f (%.0f) | %s | %s | %s | %s | %.0f | %s |\n\n",
+		res.Accepted, res.Sent, res.Delivered, res.Expected, res.Missing, res.Duplicates, res.EventGaps, res.Disconnected,
 		res.DeliveryRate(), target, ms(res.Percentile(50)), ms(res.Percentile(99)), ms(res.Percentile(99.9)),
 		ms(res.Percentile(100)), float64(res.Events)/res.Span.Seconds(), res.SenderLag.Round(time.Millisecond))
 	for _, e := range []string{res.FirstError, res.DisconnectError} {
