@@ -7,6 +7,10 @@ FUZZTIME  ?= 20s
 # Go benchmarks that `make bench` runs (the search benchmark builds a large
 # index and is run on its own: make bench BENCH=Search).
 BENCH     ?= Ingest|Activation|ActorHeap|RawPebble|StoreCommit|BenchmarkList|MessagesPage
+# Named benchmarks `make bench` runs, in order (parley-bench -scenarios):
+# webhook, go, fanout-a, fanout-b, list-1m (the last three are heavy:
+# make bench SCENARIOS=fanout-a,fanout-b,list-1m).
+SCENARIOS ?= webhook,go
 
 .DEFAULT_GOAL := help
 
@@ -28,7 +32,7 @@ test-short: ## run the tests without the race detector
 	$(GO) test -count=1 $(PKGS)
 
 bench: ## run the benchmarks and write bench/results/latest.md
-	$(GO) run ./bench/cmd/parley-bench -bench '$(BENCH)' -out bench/results/latest.md
+	$(GO) run ./bench/cmd/parley-bench -bench '$(BENCH)' -scenarios '$(SCENARIOS)' -out bench/results/latest.md
 
 fuzz: ## run each fuzz target for FUZZTIME
 	@for pkg in $$($(GO) list $(PKGS)); do \

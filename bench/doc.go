@@ -5,6 +5,13 @@
 // reproduces it. cmd/parley-bench is its command-line driver, run by
 // `make bench`.
 //
+// Against the built binary it also measures the realtime path and the
+// inbox at scale: RunFanout drives signed webhooks open-loop into seeded
+// workspaces (SeedWorkspaces) and checks that every message reaches every
+// WebSocket subscriber, with its latency; GenerateInbox writes a large
+// inbox straight into a store, and ListLatency and SearchLatency measure
+// the first page of the list over HTTP and of a search at the store.
+//
 // Figures are reported as ratios against a baseline measured in the same
 // run wherever one exists (the raw Pebble ceiling for durable ingest),
 // because the machines it runs on are shared and noisy.

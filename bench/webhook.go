@@ -27,9 +27,16 @@ const (
 // WhatsAppTextWebhook returns a signed WhatsApp Cloud API webhook with one
 // text message from user number u, with message id wamid.
 func WhatsAppTextWebhook(wamid string, user int) ([]byte, http.Header) {
+	return WhatsAppWebhook(BenchPhoneID, wamid, user, "Hello, I would like to know whether my order has shipped. Gracias! 😀")
+}
+
+// WhatsAppWebhook returns a signed WhatsApp Cloud API webhook to phone
+// number id phoneID with one text message from user number u. text must
+// need no JSON escaping.
+func WhatsAppWebhook(phoneID, wamid string, user int, text string) ([]byte, http.Header) {
 	wa := fmt.Sprintf("1555%07d", user)
-	body := fmt.Appendf(nil, `{"object":"whatsapp_business_account","entry":[{"id":"WABA_1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550000000","phone_number_id":"%s"},"contacts":[{"profile":{"name":"Customer %d"},"wa_id":"%s"}],"messages":[{"from":"%s","id":"%s","timestamp":"1750000000","type":"text","text":{"body":"Hello, I would like to know whether my order has shipped. Gracias! 😀"}}]}}]}]}`,
-		BenchPhoneID, user, wa, wa, wamid)
+	body := fmt.Appendf(nil, `{"object":"whatsapp_business_account","entry":[{"id":"WABA_1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550000000","phone_number_id":"%s"},"contacts":[{"profile":{"name":"Customer %d"},"wa_id":"%s"}],"messages":[{"from":"%s","id":"%s","timestamp":"1750000000","type":"text","text":{"body":"%s"}}]}}]}]}`,
+		phoneID, user, wa, wa, wamid, text)
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Hub-Signature-256", meta.Sign(body, []byte(BenchAppSecret)))

@@ -2,8 +2,12 @@
 // report: the Go benchmarks of the storage and actor layers, and the
 // webhook ingest load against the built binary next to a bare Fiber
 // server run the same way. It prints a progress line as it goes.
+// -scenarios picks the named benchmarks: besides those two (webhook, go),
+// fanout-a and fanout-b (webhook → WebSocket subscribers) and list-1m
+// (inbox list and search on a generated million conversations).
 //
 //	go run ./bench/cmd/parley-bench -out bench/results/latest.md
+//	go run ./bench/cmd/parley-bench -scenarios fanout-a,fanout-b,list-1m -out bench/results/issue4.md
 package main
 
 import (
@@ -29,6 +33,12 @@ type options struct {
 	skipGo, skipWebhook     bool
 	duration                time.Duration
 	concurrency             int
+	// scenarios are the named benchmarks to run, in order.
+	scenarios []string
+	fanout    map[string]fanoutShape
+	inbox     bench.InboxConfig
+	inboxDir  string
+	samples   int
 }
 
 func main() {
@@ -42,8 +52,34 @@ func main() {
 	flag.BoolVar(&o.skipWebhook, "skip-webhook", false, "skip the webhook load against the binary")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured duration of each load run")
 	flag.IntVar(&o.concurrency, "c", 64, "concurrent HTTP clients of the load runs")
+	var scenarios, fanA, fanB, inbox string
+	var fanDuration time.Duration
+	var customers int
+	flag.StringVar(&scenarios, "scenarios", "webhook,go", "comma-separated named benchmarks to run, in order: webhook, go, fanout-a, fanout-b, list-1m")
+	flag.StringVar(&fanA, "fanout-a", "100:10:5000", "fanout-a size: workspaces:subscribers per workspace:inbound msgs/s")
+	flag.StringVar(&fanB, "fanout-b", "1:1000:50", "fanout-b size: workspaces:subscribers per workspace:inbound msgs/s")
+	flag.DurationVar(&fanDuration, "fanout-duration", 20*time.Second, "measured duration of each fan-out run")
+	flag.IntVar(&customers, "fanout-customers", 50, "conversations per workspace in the fan-out runs")
+	flag.StringVar(&inbox, "inbox", "1000000:10", "list-1m size: conversations:messages per conversation on average")
+	flag.StringVar(&o.inboxDir, "inbox-dir", "", "keep list-1m's generated data here and reuse it when the size matches (default: a temporary directory)")
+	flag.IntVar(&o.samples, "samples", 2000, "measured requests (list) and queries (search) per shape in list-1m")
 	flag.Parse()
 	o.pkgs = strings.Split(pkgs, ",")
+	o.scenarios = strings.Split(scenarios, ",")
+	o.fanout = map[string]fanoutShape{}
+	for name, spec := range map[string]string{"fanout-a": fanA, "fanout-b": fanB} {
+		sh, err := parseFanout(name, spec)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "parley-bench:", err)
+			os.Exit(2)
+		}
+		sh.duration, sh.customers = fanDuration, customers
+		o.fanout[name] = sh
+	}
+	if _, err := fmt.Sscanf(inbox, "%d:%d", &o.inbox.Convs, &o.inbox.PerConv); err != nil || o.inbox.Convs <= 0 || o.inbox.PerConv <= 0 {
+		fmt.Fprintf(os.Stderr, "parley-bench: -inbox wants conversations:messages (positive), not %q\n", inbox)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, o); err != nil {
@@ -57,15 +93,8 @@ func run(ctx context.Context, o options) error {
 	var report bytes.Buffer
 	fmt.Fprintf(&report, "# Parley benchmarks\n\n%s\n", bench.ThisMachine(start).Markdown())
 	fmt.Fprintf(&report, "Reproduce: `make bench` (that is, `go run ./bench/cmd/parley-bench %s`).\n\n", shellQuote(os.Args[1:]))
-	if !o.skipWebhook {
-		if err := webhookSection(ctx, o, &report); err != nil {
-			return err
-		}
-	}
-	if !o.skipGo {
-		if err := goSection(ctx, o, &report); err != nil {
-			return err
-		}
+	if err := runScenarios(ctx, o, &report); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(o.out), err)
@@ -74,6 +103,58 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("writing report: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "done in %s; report: %s\n", time.Since(start).Round(time.Second), o.out)
+	return nil
+}
+
+// runScenarios runs the named benchmarks in order, building the Parley
+// binary once for those that need it.
+func runScenarios(ctx context.Context, o options, w io.Writer) error {
+	bin := ""
+	binary := func() (string, error) {
+		if bin != "" {
+			return bin, nil
+		}
+		dir, err := os.MkdirTemp("", "parley-bin")
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintln(os.Stderr, "building ./cmd/parley")
+		bin, err = bench.BuildParley(ctx, dir)
+		return bin, err
+	}
+	defer func() {
+		if bin != "" {
+			_ = os.RemoveAll(filepath.Dir(bin))
+		}
+	}()
+	for _, name := range o.scenarios {
+		var err error
+		switch name {
+		case "webhook":
+			if !o.skipWebhook {
+				err = webhookSection(ctx, o, w)
+			}
+		case "go":
+			if !o.skipGo {
+				err = goSection(ctx, o, w)
+			}
+		case "fanout-a", "fanout-b":
+			var b string
+			if b, err = binary(); err == nil {
+				err = fanoutSection(ctx, b, o.fanout[name], w)
+			}
+		case "list-1m":
+			var b string
+			if b, err = binary(); err == nil {
+				err = listSection(ctx, b, o, w)
+			}
+		default:
+			err = fmt.Errorf("unknown scenario %q (webhook, go, fanout-a, fanout-b, list-1m)", name)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	return nil
 }
 
@@ -129,10 +210,7 @@ func webhookSection(ctx context.Context, o options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, err := bench.StartProcess(ctx, filepath.Join(dir, "parley"), nil, []string{
-		"PARLEY_ADDR=127.0.0.1:0", "PARLEY_DATA_DIR=" + filepath.Join(dir, "data"),
-		"PARLEY_META_APP_SECRET=" + bench.BenchAppSecret, "PARLEY_BOOTSTRAP_TOKEN=" + bench.BenchToken,
-		"PARLEY_GRAPH_API_URL=http://127.0.0.1:9"})
+	p, err := bench.StartParley(ctx, filepath.Join(dir, "parley"), filepath.Join(dir, "data"))
 	if err != nil {
 		return err
 	}
