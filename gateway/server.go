@@ -16,6 +16,7 @@ import (
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway/meta"
+	"github.com/parleyhq/parley/gateway/web"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -173,6 +174,10 @@ func (s *Server) routes() {
 	api.Get("/conversations/:conv/messages", s.listMessages)
 	api.Post("/conversations/:conv/messages", s.sendMessage)
 	api.Post("/conversations/:conv/messages/:seq/retry", s.retryMessage)
+
+	// The inbox web app answers every other GET; registered last so that
+	// every route above wins.
+	a.Use(web.Handler())
 }
 
 // App returns the Fiber app, for tests that drive it in memory.

@@ -1,0 +1,464 @@
+// The inbox: login, channel tabs, the conversation list with folders,
+// filters, search and infinite scroll, live updates over the WebSocket,
+// and keyboard navigation. The chat view is chat.js, the contact panel
+// panel.js.
+import { api, auth, get, ApiError } from './api.js';
+import { Realtime } from './ws.js';
+import { icons, channelIcon, channelNames } from './icons.js';
+import { h, $, avatar, listTime, debounce, convName, toast } from './util.js';
+import * as chat from './chat.js';
+import * as panel from './panel.js';
+
+const PAGE = 50;
+const PRIORITY = 'priority';
+
+export const state = {
+  me: null,
+  users: [],
+  channels: ['whatsapp', 'instagram', 'messenger'],
+  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '' },
+  convs: new Map(), // id → conversation, everything known
+  order: [], // ids shown, newest activity first
+  cursor: '',
+  done: false,
+  loading: false,
+  gen: 0, // bumps on every reload so stale pages are dropped
+  counts: {},
+  search: '',
+  hits: null, // search results, or null when not searching
+  searchAPI: true,
+  selected: '',
+  focus: -1,
+};
+
+// ---------- login ----------
+
+function showLogin(msg = '') {
+  rt.stop();
+  $('#app').hidden = true;
+  $('#login').hidden = false;
+  $('#login-error').textContent = msg;
+  $('#login-email').focus();
+}
+
+let tokenMode = false;
+$('#login-mode').addEventListener('click', () => {
+  tokenMode = !tokenMode;
+  $('#login-password').hidden = tokenMode;
+  $('#login-token').hidden = !tokenMode;
+  $('#login-mode').textContent = tokenMode ? 'Use email and password instead' : 'Use an API token instead';
+});
+
+$('#login-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('#login-error').textContent = '';
+  $('#login-submit').disabled = true;
+  try {
+    if (tokenMode) {
+      auth.token = $('#login-api-token').value.trim();
+    } else {
+      const r = await api('POST', '/auth/login', { email: $('#login-email').value, password: $('#login-pass').value });
+      auth.token = r.token;
+    }
+    await boot();
+  } catch (err) {
+    auth.token = '';
+    $('#login-error').textContent = err.status === 401 || err.status === 400 ? 'Wrong email or password' : err.message;
+  } finally {
+    $('#login-submit').disabled = false;
+  }
+});
+
+$('#logout').addEventListener('click', async () => {
+  try { await api('POST', '/auth/logout'); } catch { /* the token may be a personal one */ }
+  auth.token = '';
+  location.hash = '';
+  showLogin();
+});
+
+auth.onUnauthorized(() => {
+  auth.token = '';
+  showLogin('Your session ended: sign in again');
+});
+
+// ---------- realtime ----------
+
+const rt = new Realtime({
+  onEvent: (ev) => onEvent(ev),
+  onResync: () => { reload(); chat.reload(); },
+  onState: (s) => {
+    const c = $('#conn');
+    c.dataset.state = s;
+    c.title = s === 'live' ? 'Live' : s === 'offline' ? 'Reconnecting…' : 'Connecting…';
+  },
+});
+
+function onEvent(ev) {
+  const conv = ev.data && ev.data.conversation;
+  if (ev.type === 'conversation.deleted') {
+    removeConv(ev.conversation_id);
+    chat.onDeleted(ev.conversation_id);
+  } else if (conv) {
+    upsert(conv);
+    chat.onConversation(conv);
+    panel.onConversation(conv);
+  }
+  if (ev.data && ev.data.message) chat.onMessage(ev.type, ev.data.message);
+  refreshCountsSoon();
+}
+
+// ---------- the list ----------
+
+function matches(c) {
+  const f = state.filter;
+  if (c.folder !== f.folder) return false;
+  if (f.channel && c.channel !== f.channel) return false;
+  if (f.unread && !(c.unread_count > 0)) return false;
+  const tags = c.tags || [];
+  if (f.priority && !tags.includes(PRIORITY)) return false;
+  if (f.tag && !tags.includes(f.tag)) return false;
+  if (f.assignee === 'me' && c.assignee_id !== (state.me && state.me.id)) return false;
+  if (f.assignee === 'unassigned' && c.assignee_id) return false;
+  return true;
+}
+
+function newer(a, b) {
+  const ta = Date.parse(a.last_activity_at), tb = Date.parse(b.last_activity_at);
+  if (ta !== tb) return tb - ta;
+  return a.id < b.id ? 1 : -1;
+}
+
+// upsert records a conversation and places it in the list if it belongs
+// there (and is not older than the pages not yet loaded).
+export function upsert(c) {
+  state.convs.set(c.id, c);
+  const i = state.order.indexOf(c.id);
+  if (i >= 0) state.order.splice(i, 1);
+  if (matches(c)) {
+    const last = state.order.length ? state.convs.get(state.order[state.order.length - 1]) : null;
+    if (state.done || !last || newer(c, last) <= 0) {
+      let j = 0;
+      while (j < state.order.length && newer(state.convs.get(state.order[j]), c) <= 0) j++;
+      state.order.splice(j, 0, c.id);
+    }
+  }
+  renderListSoon();
+}
+
+function removeConv(id) {
+  state.convs.delete(id);
+  const i = state.order.indexOf(id);
+  if (i >= 0) state.order.splice(i, 1);
+  renderListSoon();
+}
+
+function listQuery(cursor) {
+  const f = state.filter;
+  const q = new URLSearchParams({ folder: f.folder, limit: String(PAGE) });
+  if (f.channel) q.set('channel', f.channel);
+  if (f.unread) q.set('unread', 'true');
+  if (f.priority) q.set('priority', 'true');
+  else if (f.tag) q.set('tag', f.tag);
+  if (f.assignee) q.set('assignee', f.assignee);
+  if (cursor) q.set('cursor', cursor);
+  return `/conversations?${q}`;
+}
+
+export async function reload() {
+  state.gen++;
+  state.order = [];
+  state.cursor = '';
+  state.done = false;
+  state.loading = false;
+  renderList();
+  await loadMore();
+}
+
+async function loadMore() {
+  if (state.loading || state.done) return;
+  state.loading = true;
+  const gen = state.gen;
+  $('#list-more').hidden = false;
+  try {
+    const r = await get(listQuery(state.cursor));
+    if (gen !== state.gen) return;
+    for (const c of r.conversations) {
+      state.convs.set(c.id, c);
+      if (!state.order.includes(c.id)) state.order.push(c.id);
+    }
+    state.cursor = r.next_cursor || '';
+    state.done = !state.cursor;
+    state.counts = r.counts || {};
+    renderFolders();
+    renderFilters();
+    renderList();
+  } catch (err) {
+    if (gen === state.gen) toast(`Could not load conversations: ${err.message}`);
+  } finally {
+    if (gen === state.gen) {
+      state.loading = false;
+      $('#list-more').hidden = true;
+      maybeLoadMore();
+    }
+  }
+}
+
+function maybeLoadMore() {
+  const l = $('#conv-list');
+  if (!state.hits && !state.done && l.scrollTop + l.clientHeight > l.scrollHeight - 400) loadMore();
+}
+
+let countsTimer;
+function refreshCountsSoon() {
+  clearTimeout(countsTimer);
+  countsTimer = setTimeout(async () => {
+    try {
+      const r = await get('/conversations?limit=1');
+      state.counts = r.counts || {};
+      renderFolders();
+      renderFilters();
+    } catch { /* the next event retries */ }
+  }, 800);
+}
+
+const rowCache = new Map();
+
+function rowKey(c, preview) {
+  return [c.last_activity_at, c.unread_count, c.mode, c.contact_name, preview, (c.tags || []).join(), c.folder,
+    c.last_outbound_status, state.selected === c.id].join('|');
+}
+
+function row(c, preview, idx) {
+  const key = rowKey(c, preview);
+  const hit = rowCache.get(c.id);
+  let el;
+  if (hit && hit.key === key) el = hit.el;
+  else {
+    const name = convName(c);
+    const mode = c.mode === 'manual'
+      ? h('span.mode.manual', { title: 'Manual', html: icons.user })
+      : h('span.mode.ai', { title: 'AI', text: 'AI' });
+    el = h('li.conv', { role: 'option', dataset: { id: c.id } },
+      h('div.avatar-wrap', null, avatar(name, c.contact_id), h('span.ch-badge', { html: channelIcon(c.channel), title: channelNames[c.channel] || c.channel })),
+      h('div.conv-main', null,
+        h('div.conv-top', null, h('span.conv-name', { text: name }),
+          (c.tags || []).includes(PRIORITY) ? h('span.star-mini', { html: icons.starFilled }) : null,
+          h('span.conv-time', { text: listTime(c.last_activity_at) })),
+        h('div.conv-bottom', null, h('span.conv-preview', { text: preview || '' }), mode,
+          c.unread_count > 0 ? h('span.badge', { text: c.unread_count > 99 ? '99+' : String(c.unread_count) }) : null)));
+    el.addEventListener('click', () => open(c.id));
+    rowCache.set(c.id, { key, el });
+  }
+  el.classList.toggle('selected', state.selected === c.id);
+  el.classList.toggle('focused', state.focus === idx);
+  el.setAttribute('aria-selected', String(state.selected === c.id));
+  return el;
+}
+
+// renderListSoon renders once for a burst of events (a timer, not a
+// frame callback: those stop in background tabs).
+let renderPending = false;
+function renderListSoon() {
+  if (renderPending) return;
+  renderPending = true;
+  setTimeout(() => { renderPending = false; renderList(); }, 16);
+}
+
+function visibleRows() {
+  if (state.hits) return state.hits;
+  return state.order.map((id) => ({ conversation: state.convs.get(id), snippet: '' }));
+}
+
+export function renderList() {
+  const rows = visibleRows();
+  const els = rows.map((r, i) => row(r.conversation, r.snippet || r.conversation.preview, i));
+  $('#conv-list').replaceChildren(...els);
+  $('#list-empty').hidden = rows.length > 0 || (state.loading && !state.hits);
+  $('#list-empty').textContent = state.hits ? 'No results' : 'No conversations';
+}
+
+// ---------- tabs, folders, filters ----------
+
+function renderTabs() {
+  const tabs = [['', 'All'], ...state.channels.map((c) => [c, channelNames[c] || c])];
+  $('#channel-tabs').replaceChildren(...tabs.map(([ch, label]) => h('button.tab', {
+    type: 'button', role: 'tab', 'aria-selected': String(state.filter.channel === ch), dataset: { channel: ch || 'all' },
+    onclick: () => { state.filter.channel = ch; renderTabs(); reload(); },
+  }, ch ? h('span', { html: channelIcon(ch) }) : null, label)));
+}
+
+const folders = [['open', 'Open'], ['solved', 'Solved'], ['spam', 'Spam'], ['archived', 'Archived']];
+
+function renderFolders() {
+  $('#folders').replaceChildren(...folders.map(([f, label]) => h('button.folder', {
+    type: 'button', role: 'tab', 'aria-selected': String(state.filter.folder === f), dataset: { folder: f },
+    onclick: () => { state.filter.folder = f; renderFolders(); reload(); },
+  }, label, state.counts[f] ? h('span.count', { text: String(state.counts[f]) }) : null)));
+}
+
+function chip(label, on, count, onclick, name) {
+  return h('button.chip', { type: 'button', 'aria-pressed': String(on), dataset: { filter: name }, onclick },
+    label, count ? h('span.count', { text: String(count) }) : null);
+}
+
+function knownTags() {
+  const s = new Set();
+  for (const c of state.convs.values()) for (const t of c.tags || []) if (t !== PRIORITY) s.add(t);
+  if (state.filter.tag) s.add(state.filter.tag);
+  return [...s].sort();
+}
+
+function renderFilters() {
+  const f = state.filter;
+  const toggle = (k) => () => { f[k] = !f[k]; if (k === 'priority' && f.priority) f.tag = ''; renderFilters(); reload(); };
+  const assign = (v) => () => { f.assignee = f.assignee === v ? '' : v; renderFilters(); reload(); };
+  const tags = knownTags();
+  const open = f.folder === 'open';
+  const sel = h('select.chip', {
+    'aria-label': 'Tag', onchange: (e) => { f.tag = e.target.value; if (f.tag) f.priority = false; renderFilters(); reload(); },
+  }, h('option', { value: '', text: 'Tag…' }), ...tags.map((t) => h('option', { value: t, text: t, selected: f.tag === t })));
+  $('#filters').replaceChildren(
+    chip('Unread', f.unread, open && state.counts.unread, toggle('unread'), 'unread'),
+    chip('Priority', f.priority, 0, toggle('priority'), 'priority'),
+    chip('Mine', f.assignee === 'me', open && state.counts.mine, assign('me'), 'mine'),
+    chip('Unassigned', f.assignee === 'unassigned', open && state.counts.unassigned, assign('unassigned'), 'unassigned'),
+    sel);
+}
+
+// ---------- search ----------
+
+const runSearch = debounce(async (q) => {
+  if (q !== state.search) return;
+  if (!q) { state.hits = null; renderList(); return; }
+  if (state.searchAPI) {
+    try {
+      const r = await get(`/search?${new URLSearchParams({ q, limit: '50' })}`);
+      if (q !== state.search) return;
+      state.hits = (r.hits || []).filter((x) => x.conversation);
+      for (const x of state.hits) state.convs.set(x.conversation.id, { ...state.convs.get(x.conversation.id), ...x.conversation });
+      state.focus = -1;
+      renderList();
+      return;
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 404) { toast(`Search failed: ${err.message}`); return; }
+      state.searchAPI = false; // no search endpoint on this server: names only
+    }
+  }
+  const needle = q.toLowerCase();
+  state.hits = [...state.convs.values()].filter((c) => convName(c).toLowerCase().includes(needle))
+    .sort(newer).map((c) => ({ conversation: c, snippet: '' }));
+  state.focus = -1;
+  renderList();
+}, 200);
+
+$('#search').addEventListener('input', (e) => {
+  state.search = e.target.value.trim();
+  runSearch(state.search);
+});
+
+function clearSearch() {
+  $('#search').value = '';
+  state.search = '';
+  state.hits = null;
+  renderList();
+}
+
+// ---------- opening ----------
+
+export async function open(id) {
+  state.selected = id;
+  const idx = visibleRows().findIndex((r) => r.conversation.id === id);
+  if (idx >= 0) state.focus = idx;
+  if (location.hash !== `#c/${id}`) history.replaceState(null, '', `#c/${id}`);
+  document.body.classList.add('view-chat');
+  renderList();
+  let c = state.convs.get(id);
+  if (!c) {
+    try { c = await get(`/conversations/${id}`); state.convs.set(id, c); } catch { toast('Conversation not found'); return; }
+  }
+  chat.open(c);
+  panel.open(c);
+}
+
+export function back() {
+  document.body.classList.remove('view-chat');
+  panel.close();
+}
+
+// ---------- keyboard ----------
+
+function typing(t) {
+  return t && (t.tagName === 'TEXTAREA' || (t.tagName === 'INPUT' && t.id !== 'search') || t.tagName === 'SELECT' || t.isContentEditable);
+}
+
+document.addEventListener('keydown', (e) => {
+  if ($('#app').hidden || !$('#modal').hidden) return;
+  const t = e.target;
+  if (e.key === 'Escape') {
+    if (!$('#lightbox').hidden) { chat.closeLightbox(); return; }
+    if (!$('#more-menu').hidden) { $('#more-menu').hidden = true; return; }
+    if (state.search || t.id === 'search') { clearSearch(); t.blur && t.id === 'search' && t.blur(); return; }
+    if (panel.isOpen()) { panel.close(); return; }
+    return;
+  }
+  if (typing(t)) return;
+  if (e.key === '/' && t.id !== 'search') {
+    e.preventDefault();
+    $('#search').focus();
+    return;
+  }
+  const rows = visibleRows();
+  if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+    if (!rows.length) return;
+    e.preventDefault();
+    state.focus = Math.max(0, Math.min(rows.length - 1, state.focus + (e.key === 'ArrowDown' ? 1 : -1)));
+    renderList();
+    const el = $('#conv-list').children[state.focus];
+    if (el) el.scrollIntoView({ block: 'nearest' });
+    if (state.focus >= rows.length - 5) loadMore();
+    return;
+  }
+  if (e.key === 'Enter' && state.focus >= 0 && rows[state.focus] && (t.id === 'search' || t === document.body || t.id === 'conv-list')) {
+    e.preventDefault();
+    open(rows[state.focus].conversation.id);
+  }
+});
+
+// ---------- start ----------
+
+$('#conv-list').addEventListener('scroll', maybeLoadMore, { passive: true });
+$('#back').innerHTML = icons.back;
+$('#back').addEventListener('click', back);
+
+async function boot() {
+  const me = await get('/me');
+  state.me = me.user;
+  $('#me-name').textContent = me.user.name || me.user.email || '';
+  $('#login').hidden = true;
+  $('#app').hidden = false;
+  renderTabs();
+  renderFolders();
+  renderFilters();
+  rt.start();
+  const first = reload();
+  get('/channels').then((r) => {
+    const extra = (r.channels || []).map((a) => a.channel).filter((c) => !state.channels.includes(c));
+    state.channels = [...state.channels, ...new Set(extra)];
+    renderTabs();
+  }).catch(() => {});
+  get('/users').then((r) => { state.users = r.users || []; }).catch(() => {});
+  await first;
+  performance.mark('parley:first-rows');
+  // The frame after this one is painted with the rows: mark it for the
+  // first-paint measurement.
+  requestAnimationFrame(() => setTimeout(() => performance.mark('parley:first-paint'), 0));
+  document.body.dataset.ready = 'true';
+  const m = /^#c\/(\w+)/.exec(location.hash);
+  if (m) open(m[1]);
+}
+
+chat.init({ state, upsert, open, back });
+panel.init({ state, upsert });
+
+if (auth.token) boot().catch((err) => showLogin(err.status === 401 ? '' : err.message));
+else showLogin();

@@ -1,0 +1,572 @@
+// The chat view: header with the mode pill and actions, the message
+// timeline (date separators, bubbles, media, delivery ticks, system
+// events, older pages keeping the scroll position) and the composer
+// (AI banner or text box, attachments with preview and caption,
+// optimistic sends).
+import { api, get, post, mediaURL } from './api.js';
+import { icons, channelIcon, channelNames } from './icons.js';
+import { h, $, avatar, time12, dayLabel, dayKey, convName, toast, confirmDialog, modal, formatSize } from './util.js';
+
+const PAGE = 30;
+let app; // {state, upsert, open, back}
+let cur = null; // {conv, msgs: ascending by seq, hasMore, loadingOlder, gen}
+let tempSeq = 0;
+let countdownTimer;
+
+export function init(a) {
+  app = a;
+  $('#act-more').innerHTML = icons.more;
+  $('#act-contact').innerHTML = icons.panel;
+  $('#lightbox-close').innerHTML = icons.close;
+  $('#lightbox-close').addEventListener('click', closeLightbox);
+  $('#lightbox').addEventListener('click', (e) => { if (e.target.id === 'lightbox') closeLightbox(); });
+  $('#load-older').addEventListener('click', loadOlder);
+  $('#messages').addEventListener('scroll', () => {
+    if (cur && cur.hasMore && $('#messages').scrollTop < 80) loadOlder();
+  }, { passive: true });
+  $('#mode-pill').addEventListener('click', toggleMode);
+  $('#act-solve').addEventListener('click', solve);
+  $('#act-star').addEventListener('click', star);
+  $('#act-more').addEventListener('click', (e) => { e.stopPropagation(); $('#more-menu').hidden = !$('#more-menu').hidden; });
+  document.addEventListener('click', () => { $('#more-menu').hidden = true; });
+  $('#more-menu').addEventListener('click', (e) => {
+    const act = e.target.closest('button') && e.target.closest('button').dataset.act;
+    $('#more-menu').hidden = true;
+    if (act) more(act);
+  });
+}
+
+export function current() { return cur && cur.conv; }
+export function messages() { return cur ? cur.msgs : []; }
+
+// ---------- opening and loading ----------
+
+export async function open(conv) {
+  const same = cur && cur.conv.id === conv.id;
+  if (!same) {
+    cur = { conv, msgs: [], hasMore: false, loadingOlder: false, gen: (cur ? cur.gen : 0) + 1 };
+    $('#chat-empty').hidden = true;
+    $('#chat').hidden = false;
+    $('#msg-list').replaceChildren();
+    bubbleCache.clear();
+  }
+  renderHead();
+  renderComposer();
+  if (!same) await loadLatest();
+  if (conv.unread_count > 0) markRead();
+}
+
+export async function reload() {
+  if (!cur) return;
+  try {
+    const c = await get(`/conversations/${cur.conv.id}`);
+    cur.conv = c;
+    app.upsert(c);
+  } catch { /* deleted meanwhile: the event says so */ }
+  cur.msgs = [];
+  await loadLatest();
+  renderHead();
+  renderComposer();
+}
+
+async function loadLatest() {
+  const gen = cur.gen;
+  try {
+    const r = await get(`/conversations/${cur.conv.id}/messages?limit=${PAGE}`);
+    if (!cur || gen !== cur.gen) return;
+    merge(r.messages);
+    cur.hasMore = r.messages.length === PAGE;
+    renderMessages();
+    scrollToBottom();
+  } catch (err) {
+    toast(`Could not load messages: ${err.message}`);
+  }
+}
+
+async function loadOlder() {
+  if (!cur || cur.loadingOlder || !cur.hasMore) return;
+  const oldest = cur.msgs.find((m) => m.seq > 0);
+  if (!oldest) return;
+  cur.loadingOlder = true;
+  const gen = cur.gen;
+  const box = $('#messages');
+  $('#load-older').textContent = 'Loading…';
+  try {
+    const r = await get(`/conversations/${cur.conv.id}/messages?limit=${PAGE}&before=${oldest.seq}`);
+    if (gen !== cur.gen) return;
+    // Keep the message that was on screen where it was: measure before
+    // and after and move by the height added above it.
+    const before = box.scrollHeight, top = box.scrollTop;
+    merge(r.messages);
+    cur.hasMore = r.messages.length === PAGE;
+    renderMessages();
+    box.scrollTop = top + (box.scrollHeight - before);
+  } catch (err) {
+    toast(`Could not load older messages: ${err.message}`);
+  } finally {
+    if (gen === cur.gen) cur.loadingOlder = false;
+    $('#load-older').textContent = 'Load older messages';
+  }
+}
+
+// merge adds server messages (any order), replacing same-seq ones and
+// optimistic copies they confirm.
+function merge(list) {
+  for (const m of list) {
+    if (m.direction === 'outbound' && m.sender && m.sender.kind === 'human') {
+      // The event of our own send may come before the POST answers.
+      const t = cur.msgs.find((x) => x.temp && x.status === 'sending' && x.kind === m.kind &&
+        (x.kind === 'text' ? x.text === m.text : x.media && m.media && x.media.filename === m.media.filename));
+      if (t) {
+        if (t.media && t.media.local && m.media) m.media.local = t.media.local;
+        cur.msgs.splice(cur.msgs.indexOf(t), 1);
+        t.confirmed = true;
+      }
+    }
+    const i = cur.msgs.findIndex((x) => x.seq === m.seq && !x.temp);
+    if (i >= 0) cur.msgs[i] = m;
+    else cur.msgs.push(m);
+  }
+  cur.msgs.sort((a, b) => (a.temp ? Infinity : a.seq) - (b.temp ? Infinity : b.seq) || a.tempSeq - b.tempSeq);
+}
+
+function nearBottom() {
+  const b = $('#messages');
+  return b.scrollHeight - b.scrollTop - b.clientHeight < 120;
+}
+
+function scrollToBottom() {
+  const b = $('#messages');
+  b.scrollTop = b.scrollHeight;
+}
+
+// ---------- events ----------
+
+export function onConversation(conv) {
+  if (!cur || cur.conv.id !== conv.id) return;
+  cur.conv = conv;
+  renderHead();
+  renderComposer();
+  if (conv.unread_count > 0 && document.visibilityState === 'visible') markRead();
+}
+
+export function onMessage(type, m) {
+  if (!cur || m.conversation_id !== cur.conv.id) return;
+  const stick = nearBottom();
+  merge([m]);
+  renderMessages();
+  if (stick || type === 'message.created' && m.direction === 'outbound') scrollToBottom();
+}
+
+export function onDeleted(id) {
+  if (!cur || cur.conv.id !== id) return;
+  cur = null;
+  $('#chat').hidden = true;
+  $('#chat-empty').hidden = false;
+  app.back();
+}
+
+let readTimer;
+function markRead() {
+  clearTimeout(readTimer);
+  const id = cur.conv.id;
+  readTimer = setTimeout(() => post(`/conversations/${id}/read`).then(app.upsert).catch(() => {}), 150);
+}
+
+// ---------- header ----------
+
+function renderHead() {
+  const c = cur.conv;
+  const name = convName(c);
+  $('#chat-avatar').replaceWith(Object.assign(avatar(name, c.contact_id), { id: 'chat-avatar' }));
+  $('#chat-name').textContent = name;
+  $('#chat-sub').replaceChildren(h('span', { html: channelIcon(c.channel) }), ` ${channelNames[c.channel] || c.channel}`,
+    ...(c.blocked ? [h('span.tag.danger', { text: 'Blocked' })] : []));
+  const pill = $('#mode-pill');
+  pill.dataset.mode = c.mode;
+  pill.replaceChildren(h('span.dot'), c.mode === 'ai' ? 'AI' : 'Manual');
+  pill.title = c.mode === 'ai' ? 'The AI is answering: click to take manual control' : 'You are answering: click to hand back to the AI';
+  const solved = c.folder === 'solved';
+  const s = $('#act-solve');
+  s.innerHTML = solved ? icons.reopen : icons.check;
+  s.title = solved ? 'Reopen' : 'Mark as solved';
+  s.setAttribute('aria-label', s.title);
+  const starred = (c.tags || []).includes('priority');
+  const st = $('#act-star');
+  st.innerHTML = starred ? icons.starFilled : icons.star;
+  st.title = starred ? 'Remove priority' : 'Star as priority';
+  st.setAttribute('aria-label', st.title);
+  st.setAttribute('aria-pressed', String(starred));
+  const blk = $('#more-menu [data-act=block]');
+  blk.textContent = c.blocked ? 'Unblock contact' : 'Block contact';
+  const uns = $('#more-menu [data-act=unsubscribe]');
+  uns.textContent = c.unsubscribed ? 'Subscribe contact again' : 'Unsubscribe contact';
+}
+
+// act runs an action with an optimistic change to the header, then
+// takes the server's conversation (or undoes the change on failure).
+async function act(path, body, optimistic) {
+  const c = cur.conv;
+  const prev = { ...c };
+  if (optimistic) {
+    Object.assign(c, optimistic);
+    app.upsert({ ...c });
+    renderHead();
+    renderComposer();
+  }
+  try {
+    const r = await post(`/conversations/${c.id}/${path}`, body);
+    if (r) {
+      if (cur && cur.conv.id === r.id) cur.conv = r;
+      app.upsert(r);
+      if (cur && cur.conv.id === r.id) { renderHead(); renderComposer(); }
+    }
+    return r;
+  } catch (err) {
+    if (cur && cur.conv.id === prev.id) cur.conv = prev;
+    app.upsert(prev);
+    if (cur) { renderHead(); renderComposer(); }
+    toast(err.message);
+    return null;
+  }
+}
+
+function toggleMode() {
+  if (cur.conv.mode === 'ai') return act('takeover', undefined, { mode: 'manual' });
+  return act('resume-ai', undefined, { mode: 'ai', ai_resumes_at: undefined, ai_paused: false });
+}
+
+function solve() {
+  const folder = cur.conv.folder === 'solved' ? 'open' : 'solved';
+  return act('folder', { folder }, { folder });
+}
+
+function star() {
+  const tags = cur.conv.tags || [];
+  const on = !tags.includes('priority');
+  return act('star', { starred: on }, { tags: on ? [...tags, 'priority'] : tags.filter((t) => t !== 'priority') });
+}
+
+async function more(what) {
+  const c = cur.conv;
+  switch (what) {
+    case 'unread':
+      await act('unread', undefined, { unread_count: Math.max(1, c.unread_count) });
+      return;
+    case 'block':
+      await act(c.blocked ? 'unblock' : 'block', undefined, { blocked: !c.blocked });
+      return;
+    case 'unsubscribe':
+      await act('subscription', { unsubscribed: !c.unsubscribed }, { unsubscribed: !c.unsubscribed });
+      return;
+    case 'delete':
+      if (!(await confirmDialog(`Delete the chat with ${convName(c)} for good? Messages and files are removed and cannot be recovered.`, 'Delete', true))) return;
+      try {
+        await api('DELETE', `/conversations/${c.id}`);
+        onDeleted(c.id);
+      } catch (err) { toast(err.message); }
+  }
+}
+
+// ---------- timeline ----------
+
+const bubbleCache = new Map();
+
+function sig(m) {
+  return [m.seq, m.status, m.error_reason, m.text, m.media && (m.media.sha256 || m.media.storage_key), m.temp].join('|');
+}
+
+function renderMessages() {
+  const list = $('#msg-list');
+  const out = [];
+  let day = '';
+  for (const m of cur.msgs) {
+    const t = m.created_at;
+    const k = dayKey(t);
+    if (k !== day) {
+      day = k;
+      out.push(h('div.day-sep', { role: 'separator' }, h('span', { text: dayLabel(t) })));
+    }
+    const key = m.temp ? `t${m.tempSeq}` : `s${m.seq}`;
+    const s = sig(m);
+    let hit = bubbleCache.get(key);
+    if (!hit || hit.sig !== s) {
+      hit = { sig: s, el: bubble(m) };
+      bubbleCache.set(key, hit);
+    }
+    out.push(hit.el);
+  }
+  list.replaceChildren(...out);
+  const older = $('#load-older');
+  older.hidden = !cur.hasMore;
+}
+
+function bubble(m) {
+  if (m.direction === 'internal' || m.kind === 'system') {
+    return h('div.system-event', { dataset: { seq: m.seq } }, h('span', { text: m.text }), h('time', { text: time12(m.created_at) }));
+  }
+  const out = m.direction === 'outbound';
+  const who = m.sender && m.sender.kind;
+  const isSticker = m.kind === 'sticker';
+  const b = h(`div.bubble${isSticker ? '.sticker-bubble' : ''}`, null, content(m));
+  const meta = h('div.meta', null,
+    out && who === 'ai' ? h('span.ai-tag', { text: 'AI', title: 'Sent by the AI agent' }) : null,
+    out && who === 'human' ? h('span.who', { text: whoName(m.sender.user_id) }) : null,
+    h('time', { datetime: m.created_at, text: time12(m.created_at) }),
+    out ? statusIcon(m) : null);
+  const row = h(`div.msg.${out ? 'out' : 'in'}${who === 'ai' ? '.ai' : ''}`, { dataset: { seq: m.seq, status: m.status || '', kind: m.kind } }, b, meta);
+  if (m.reasoning) row.title = `AI reasoning: ${m.reasoning}`;
+  return row;
+}
+
+function whoName(id) {
+  const u = app.state.users.find((x) => x.id === id);
+  if (app.state.me && id === app.state.me.id) return 'You';
+  return u ? u.name : 'Agent';
+}
+
+function statusIcon(m) {
+  switch (m.status) {
+    case 'sending': return h('span.status.sending', { html: icons.spinner, title: 'Sending' });
+    case 'sent': return h('span.status.sent', { html: icons.tick, title: 'Sent' });
+    case 'delivered': return h('span.status.delivered', { html: icons.ticks, title: 'Delivered' });
+    case 'read': return h('span.status.read', { html: icons.ticks, title: 'Read' });
+    case 'failed':
+      return h('span.status.failed', { title: m.error_reason || 'Failed' }, h('span', { html: icons.alert }),
+        h('button.retry', { type: 'button', text: 'Retry', onclick: () => retry(m) }));
+  }
+  return null;
+}
+
+function content(m) {
+  const media = m.media;
+  const caption = media && media.caption ? h('div.caption', { text: media.caption }) : null;
+  switch (m.kind) {
+    case 'text':
+      return h('div.text', { text: m.text });
+    case 'image':
+      return [mediaEl(m, 'img.thumb', (el, url) => { el.src = url; el.alt = media.caption || 'Image'; },
+        (url) => lightbox(h('img', { src: url, alt: media.caption || 'Image' }))), caption];
+    case 'sticker':
+      return mediaEl(m, 'img.sticker', (el, url) => { el.src = url; el.alt = 'Sticker'; });
+    case 'video': {
+      const wrap = h('div.video-thumb', null, h('span.play', { html: icons.play }));
+      const v = h('video', { preload: 'metadata', muted: true, playsinline: true });
+      wrap.prepend(v);
+      load(media, (url) => { v.src = url; });
+      wrap.addEventListener('click', () => load(media, (url) => lightbox(h('video', { src: url, controls: true, autoplay: true }))));
+      return [wrap, caption];
+    }
+    case 'audio': {
+      const a = h('audio', { controls: true, preload: 'metadata' });
+      load(media, (url) => { a.src = url; });
+      return [a, caption];
+    }
+    case 'document': {
+      const link = h('a.doc', { download: (media && media.filename) || 'file', title: 'Download' },
+        h('span.doc-icon', { html: icons.file }),
+        h('span.doc-name', null, h('span', { text: (media && media.filename) || 'Document' }), h('small.muted', { text: formatSize(media && media.size) })),
+        h('span', { html: icons.download }));
+      load(media, (url) => { link.href = url; });
+      return [link, caption];
+    }
+    case 'location': {
+      const l = m.location || {};
+      return h('div.text', { text: `📍 ${[l.name, l.address].filter(Boolean).join(', ') || 'Location'} (${l.latitude}, ${l.longitude})` });
+    }
+    case 'reaction':
+      return h('div.text.muted', { text: `Reacted ${(m.reaction && m.reaction.emoji) || ''}` });
+    case 'interactive':
+      return h('div.text', { text: (m.interactive && (m.interactive.title || m.interactive.payload)) || m.text || 'Button reply' });
+    case 'contacts':
+      return h('div.text', { text: '👤 Contact card' });
+    default:
+      return h('div.text.muted', { text: m.text || `Unsupported message${m.unsupported_type ? ` (${m.unsupported_type})` : ''}` });
+  }
+}
+
+function load(media, f) {
+  if (!media) return;
+  if (media.local) { f(media.local); return; }
+  mediaURL(media).then(f).catch(() => {});
+}
+
+function mediaEl(m, tag, set, onClick) {
+  const el = h(tag);
+  if (!m.media || (!m.media.sha256 && !m.media.storage_key && !m.media.local)) {
+    return h('div.media-pending', { text: 'Media not downloaded yet' });
+  }
+  load(m.media, (url) => {
+    set(el, url);
+    if (onClick) el.addEventListener('click', () => onClick(url));
+  });
+  return el;
+}
+
+function lightbox(node) {
+  $('#lightbox-body').replaceChildren(node);
+  $('#lightbox').hidden = false;
+}
+
+export function closeLightbox() {
+  $('#lightbox').hidden = true;
+  $('#lightbox-body').replaceChildren();
+}
+
+// ---------- composer ----------
+
+function renderComposer() {
+  clearInterval(countdownTimer);
+  const c = cur.conv;
+  const box = $('#composer');
+  if (c.mode === 'ai') {
+    box.dataset.mode = 'ai';
+    box.replaceChildren(h('div.ai-managing', null,
+      h('span.ai-dots', null, h('i'), h('i'), h('i')),
+      h('span', { text: 'AI is managing this conversation' }),
+      h('button.primary.small#take-manual', { type: 'button', text: 'Take manual control', onclick: () => act('takeover', undefined, { mode: 'manual' }) })));
+    return;
+  }
+  if (box.dataset.mode === 'manual' && box.dataset.conv === c.id) { // keep what is typed
+    updateCountdown();
+    countdownTimer = setInterval(updateCountdown, 1000);
+    return;
+  }
+  box.dataset.mode = 'manual';
+  box.dataset.conv = c.id;
+  const ta = h('textarea#compose', { rows: 1, placeholder: 'Type a message', 'aria-label': 'Message' });
+  const send = h('button.send', { type: 'button', 'aria-label': 'Send', html: icons.send, disabled: true });
+  const fileIn = h('input', { type: 'file', hidden: true });
+  const imgIn = h('input', { type: 'file', accept: 'image/*,video/*', hidden: true });
+  const grow = () => {
+    ta.style.height = 'auto';
+    ta.style.height = `${Math.min(ta.scrollHeight, 160)}px`;
+    send.disabled = !ta.value.trim();
+  };
+  ta.addEventListener('input', grow);
+  ta.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  });
+  const submit = () => {
+    const text = ta.value.trim();
+    if (!text) return;
+    ta.value = '';
+    grow();
+    sendText(text);
+  };
+  send.addEventListener('click', submit);
+  for (const inp of [fileIn, imgIn]) {
+    inp.addEventListener('change', () => {
+      const f = inp.files[0];
+      inp.value = '';
+      if (f) previewFile(f);
+    });
+  }
+  box.replaceChildren(
+    h('div.countdown#countdown'),
+    h('div.compose-row', null,
+      h('button.icon-btn', { type: 'button', 'aria-label': 'Attach a file', title: 'Attach a file', html: icons.clip, onclick: () => fileIn.click() }),
+      h('button.icon-btn', { type: 'button', 'aria-label': 'Send an image or video', title: 'Image or video', html: icons.image, onclick: () => imgIn.click() }),
+      ta, send, fileIn, imgIn));
+  updateCountdown();
+  countdownTimer = setInterval(updateCountdown, 1000);
+}
+
+function updateCountdown() {
+  const el = $('#countdown');
+  if (!el || !cur) return;
+  const c = cur.conv;
+  if (c.ai_paused) { el.textContent = 'AI paused: hand back with the AI pill'; return; }
+  if (!c.ai_resumes_at) { el.textContent = 'Manual mode'; return; }
+  const left = Math.max(0, Date.parse(c.ai_resumes_at) - Date.now());
+  const mm = Math.floor(left / 60000), ss = Math.floor((left % 60000) / 1000);
+  el.textContent = `AI resumes in ${mm}:${String(ss).padStart(2, '0')}`;
+}
+
+function optimistic(content) {
+  const m = {
+    temp: true, tempSeq: ++tempSeq, seq: 0, direction: 'outbound', sender: { kind: 'human', user_id: app.state.me && app.state.me.id },
+    status: 'sending', created_at: new Date().toISOString(), ...content,
+  };
+  cur.msgs.push(m);
+  renderMessages();
+  scrollToBottom();
+  return m;
+}
+
+// confirm swaps an optimistic message for the server's copy.
+function confirmSent(conv, temp, m) {
+  if (!cur || cur.conv.id !== conv) return;
+  const i = cur.msgs.indexOf(temp);
+  if (i >= 0) cur.msgs.splice(i, 1);
+  const known = cur.msgs.find((x) => !x.temp && x.seq === m.seq);
+  if (known && Date.parse(known.status_at || 0) >= Date.parse(m.status_at || 0)) { renderMessages(); return; }
+  if (temp.media && temp.media.local && m.media) m.media.local = temp.media.local;
+  merge([m]);
+  renderMessages();
+}
+
+function failTemp(temp, err) {
+  if (temp.confirmed) return;
+  temp.status = 'failed';
+  temp.error_reason = err.message;
+  renderMessages();
+}
+
+async function sendText(text, temp) {
+  const conv = cur.conv.id;
+  if (!temp) temp = optimistic({ kind: 'text', text });
+  else { temp.status = 'sending'; renderMessages(); }
+  temp.resend = () => sendText(text, temp);
+  try {
+    const m = await post(`/conversations/${conv}/messages`, { text });
+    confirmSent(conv, temp, m);
+  } catch (err) {
+    failTemp(temp, err);
+  }
+}
+
+async function sendFile(file, caption, temp) {
+  const conv = cur.conv.id;
+  const kind = file.type.startsWith('image/') ? 'image' : file.type.startsWith('video/') ? 'video' : file.type.startsWith('audio/') ? 'audio' : 'document';
+  if (!temp) {
+    temp = optimistic({ kind, media: { local: URL.createObjectURL(file), filename: file.name, size: file.size, caption, mime_type: file.type } });
+  } else { temp.status = 'sending'; renderMessages(); }
+  temp.resend = () => sendFile(file, caption, temp);
+  const fd = new FormData();
+  fd.append('file', file, file.name);
+  if (caption) fd.append('caption', caption);
+  try {
+    const m = await api('POST', `/conversations/${conv}/messages`, fd);
+    confirmSent(conv, temp, m);
+  } catch (err) {
+    failTemp(temp, err);
+  }
+}
+
+async function retry(m) {
+  if (m.temp) { m.resend(); return; }
+  try {
+    const r = await post(`/conversations/${cur.conv.id}/messages/${m.seq}/retry`);
+    merge([r]);
+    renderMessages();
+  } catch (err) { toast(err.message); }
+}
+
+async function previewFile(file) {
+  const url = URL.createObjectURL(file);
+  let preview;
+  if (file.type.startsWith('image/')) preview = h('img.preview', { src: url, alt: file.name });
+  else if (file.type.startsWith('video/')) preview = h('video.preview', { src: url, controls: true });
+  else preview = h('div.doc', null, h('span.doc-icon', { html: icons.file }), h('span.doc-name', null, h('span', { text: file.name }), h('small.muted', { text: formatSize(file.size) })));
+  const cap = h('input#caption', { type: 'text', placeholder: 'Add a caption (optional)', 'aria-label': 'Caption' });
+  const body = h('div.media-preview', null, h('h3', { text: 'Send file' }), preview, cap);
+  setTimeout(() => cap.focus(), 0);
+  cap.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); $('#modal-ok').click(); } });
+  const ok = await modal(body, 'Send');
+  URL.revokeObjectURL(url);
+  if (ok) sendFile(file, cap.value.trim());
+}

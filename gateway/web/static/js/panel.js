@@ -1,0 +1,222 @@
+// The contact panel: profile (editable), agent, tags, follow-up, CSAT,
+// notes with @mentions, files and the activity timeline. Data comes from
+// contact.js. On a phone it is a sheet over the chat.
+import { api } from './api.js';
+import { icons, channelIcon, channelNames } from './icons.js';
+import { h, $, avatar, time12, dayLabel, convName, toast, formatSize } from './util.js';
+import { loadContact, saveProfile, addNote, profileFields } from './contact.js';
+import * as chat from './chat.js';
+
+let app;
+let conv = null;
+let data = null;
+let tab = 'contact';
+let shown = false;
+let gen = 0;
+
+export function init(a) {
+  app = a;
+  $('#act-contact').addEventListener('click', () => (shown ? close() : show()));
+}
+
+export function isOpen() { return shown; }
+
+export function open(c) {
+  const changed = !conv || conv.id !== c.id;
+  conv = c;
+  if (changed) data = null;
+  if (shown && changed) refresh();
+}
+
+export function onConversation(c) {
+  if (!conv || c.id !== conv.id) return;
+  conv = c;
+  if (shown) render();
+}
+
+function show() {
+  if (!conv) return;
+  shown = true;
+  document.body.classList.add('contact-open');
+  $('#contact-pane').hidden = false;
+  refresh();
+}
+
+export function close() {
+  shown = false;
+  document.body.classList.remove('contact-open');
+  $('#contact-pane').hidden = true;
+}
+
+async function refresh() {
+  const g = ++gen;
+  render();
+  try {
+    const d = await loadContact(conv, chat.messages());
+    if (g !== gen) return;
+    data = d;
+  } catch (err) {
+    toast(`Could not load the contact: ${err.message}`);
+  }
+  render();
+}
+
+function render() {
+  if (!shown || !conv) return;
+  const name = (data && data.profile.name) || convName(conv);
+  const tabs = h('div.ptabs', { role: 'tablist' }, ...[['contact', 'Contact'], ['files', 'Files'], ['activity', 'Activity']].map(([k, l]) =>
+    h('button.ptab', { type: 'button', role: 'tab', 'aria-selected': String(tab === k), onclick: () => { tab = k; render(); }, text: l })));
+  const body = !data ? h('p.muted.pad', { text: 'Loading…' }) : tab === 'files' ? files() : tab === 'activity' ? activity() : contactTab();
+  $('#contact-pane').replaceChildren(
+    h('div.phead', null,
+      h('button.icon-btn', { type: 'button', 'aria-label': 'Close', html: icons.close, onclick: close }),
+      avatar(name, conv.contact_id, '.big'),
+      h('div', null, h('div.name', { text: name }),
+        h('div.muted.small', null, h('span', { html: channelIcon(conv.channel) }), ` ${channelNames[conv.channel] || conv.channel} · ${conv.external_user_id}`))),
+    tabs, h('div.pbody', null, body));
+}
+
+function section(title, ...kids) {
+  return h('section.psec', null, h('h4', { text: title }), ...kids);
+}
+
+async function convAct(path, body, method = 'POST') {
+  try {
+    const r = await api(method, `/conversations/${conv.id}/${path}`, body);
+    if (r) { conv = r; app.upsert(r); chat.onConversation(r); }
+    render();
+  } catch (err) { toast(err.message); }
+}
+
+function contactTab() {
+  const p = data.profile || {};
+  const form = h('form.profile', {
+    onsubmit: async (e) => {
+      e.preventDefault();
+      const fields = {};
+      for (const [k] of profileFields) {
+        const v = form.elements[k].value.trim();
+        if (v !== (p[k] || '')) fields[k] = v;
+      }
+      if (!Object.keys(fields).length) return;
+      try {
+        const r = await saveProfile(data.contact.id, fields);
+        const c = (r && (r.contact || r)) || {};
+        data.profile = c.profile || { ...p, ...fields };
+        toast('Profile saved');
+        render();
+      } catch (err) { toast(err.message); }
+    },
+  }, ...profileFields.map(([k, label]) => h('label', null, h('span', { text: label }),
+    h('input', { name: k, value: p[k] || '', readonly: !data.available, type: k === 'email' ? 'email' : 'text' }))),
+  data.available ? h('button.primary.small', { type: 'submit', text: 'Save' }) : h('p.muted.small', { text: 'Profile editing needs the contacts API.' }));
+
+  const users = app.state.users;
+  const agent = h('select', {
+    'aria-label': 'Agent', onchange: (e) => convAct('assign', { user_id: e.target.value || null }),
+  }, h('option', { value: '', text: 'Unassigned' }), ...users.map((u) => h('option', { value: u.id, text: u.name || u.email, selected: u.id === conv.assignee_id })));
+
+  const tags = (conv.tags || []);
+  const tagIn = h('input', { placeholder: 'Add a tag', 'aria-label': 'Add a tag' });
+  tagIn.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && tagIn.value.trim()) {
+      e.preventDefault();
+      convAct(`tags/${encodeURIComponent(tagIn.value.trim())}`, undefined, 'PUT');
+    }
+  });
+  const tagList = h('div.tags', null, ...tags.map((t) => h('span.tag', null, t,
+    h('button.x', { type: 'button', 'aria-label': `Remove ${t}`, text: '×', onclick: () => convAct(`tags/${encodeURIComponent(t)}`, undefined, 'DELETE') }))), tagIn);
+
+  const fu = conv.follow_up_at
+    ? h('div.row', null, h('span', { text: `Follow-up ${dayLabel(conv.follow_up_at)} ${time12(conv.follow_up_at)}` }),
+      h('button.ghost.small', { type: 'button', text: 'Cancel', onclick: () => convAct('followup', undefined, 'DELETE') }))
+    : h('div.row', null, ...['1h', '3h', '12h', '24h'].map((pr) => h('button.chip', { type: 'button', text: pr, onclick: () => convAct('followup', { preset: pr }) })));
+
+  const csat = h('div.stars', { role: 'radiogroup', 'aria-label': 'CSAT' }, ...[1, 2, 3, 4, 5].map((n) => h('button.starbtn', {
+    type: 'button', role: 'radio', 'aria-checked': String(conv.csat === n), 'aria-label': `${n} stars`,
+    html: n <= (conv.csat || 0) ? icons.starFilled : icons.star, onclick: () => convAct('csat', { score: n }),
+  })));
+
+  const link = conv.channel === 'whatsapp' ? h('a.small', { href: `https://wa.me/${conv.external_user_id}`, target: '_blank', rel: 'noopener noreferrer', text: 'Open in WhatsApp' }) : null;
+
+  const others = (data.conversations || []).filter((c) => c.id !== conv.id).slice(0, 10).map((c) =>
+    h('button.linkrow', { type: 'button', onclick: () => app.open(c.id) }, h('span', { html: channelIcon(c.channel) }), ` ${c.folder} · ${dayLabel(c.last_activity_at)}`));
+
+  return h('div', null,
+    section('Info', h('label.inline', null, h('span', { text: 'Agent' }), agent),
+      h('label.inline', null, h('span', { text: 'Follow-up' }), fu),
+      h('label.inline', null, h('span', { text: 'CSAT' }), csat)),
+    section('Tags', tagList),
+    section('Profile', form, link),
+    section('Notes', notes()),
+    others.length ? section('Conversations', ...others) : null);
+}
+
+const mentionRe = /@([\p{L}\p{N}._-]+)/gu;
+
+// noteText renders a note with its @mentions highlighted.
+function noteText(text) {
+  const out = [];
+  let last = 0;
+  for (const m of text.matchAll(mentionRe)) {
+    out.push(text.slice(last, m.index), h('span.mention', { text: m[0] }));
+    last = m.index + m[0].length;
+  }
+  out.push(text.slice(last));
+  return h('div.note-text', null, ...out);
+}
+
+function notes() {
+  const list = h('div.notes', null, ...(data.notes || []).slice().reverse().map((n) => h('div.note', null, noteText(n.text),
+    h('div.muted.small', { text: `${authorName(n.author_id)} · ${dayLabel(n.created_at)} ${time12(n.created_at)}` }))));
+  if (!data.available) return h('div', null, list, h('p.muted.small', { text: 'Notes need the contacts API.' }));
+  const ta = h('textarea.note-in', { rows: 2, placeholder: 'Add a note, @mention a teammate', 'aria-label': 'Note' });
+  const sugg = h('div.mentions', { hidden: true });
+  ta.addEventListener('input', () => {
+    const upto = ta.value.slice(0, ta.selectionStart);
+    const m = /@([\p{L}\p{N}._-]*)$/u.exec(upto);
+    if (!m) { sugg.hidden = true; return; }
+    const q = m[1].toLowerCase();
+    const us = app.state.users.filter((u) => (u.name || '').toLowerCase().startsWith(q) || (u.email || '').toLowerCase().startsWith(q)).slice(0, 5);
+    sugg.replaceChildren(...us.map((u) => h('button', {
+      type: 'button', text: u.name || u.email, onclick: () => {
+        const handle = (u.name || u.email).split(/\s+/)[0];
+        ta.value = upto.slice(0, m.index) + '@' + handle + ' ' + ta.value.slice(ta.selectionStart);
+        sugg.hidden = true;
+        ta.focus();
+      },
+    })));
+    sugg.hidden = !us.length;
+  });
+  const add = h('button.primary.small', {
+    type: 'button', text: 'Add note', onclick: async () => {
+      const text = ta.value.trim();
+      if (!text) return;
+      try {
+        const n = await addNote(data.contact.id, conv.id, text);
+        data.notes = [...(data.notes || []), n];
+        render();
+      } catch (err) { toast(err.message); }
+    },
+  });
+  return h('div', null, h('div.note-compose', null, ta, sugg, add), list);
+}
+
+function authorName(id) {
+  const u = app.state.users.find((x) => x.id === id);
+  return u ? u.name || u.email : 'Someone';
+}
+
+function files() {
+  const fs = data.files || [];
+  if (!fs.length) return h('p.muted.pad', { text: 'No files yet' });
+  return h('div.files', null, ...fs.map((f) => h('div.doc', null, h('span.doc-icon', { html: icons.file }),
+    h('span.doc-name', null, h('span', { text: f.filename || f.kind || f.mime_type || 'File' }), h('small.muted', { text: `${formatSize(f.size)} ${f.created_at ? dayLabel(f.created_at) : ''}` })))));
+}
+
+function activity() {
+  const as = data.activity || [];
+  if (!as.length) return h('p.muted.pad', { text: 'No activity yet' });
+  return h('ol.timeline', null, ...as.slice().reverse().map((a) => h('li', null, h('span', { text: a.text }),
+    h('time.muted.small', { text: a.at ? `${dayLabel(a.at)} ${time12(a.at)}` : '' }))));
+}
