@@ -23,7 +23,13 @@ const indexBatch = 512
 
 // indexDelay lets a burst of commits queue up before a projection, so one
 // batch indexes many changes (and a busy conversation once).
-const indexDelay = 20 * time.Millisecond
+const indexDelay = 50 * time.Millisecond
+
+// indexShare bounds the indexer's share of one core while work is queued:
+// after a projection that took d it rests d*(1/indexShare - 1). Under
+// sustained overload, ingest keeps the CPU and search lags behind
+// (the queue is durable), catching up when the load drops.
+const indexShare = 0.35
 
 // kick tells the indexer that something was queued. Kicks coalesce.
 func (ix *indexer) kick() {
@@ -39,7 +45,9 @@ func (ix *indexer) run(ctx context.Context) {
 		rt.log.Error("Queueing conversations stored before the search index", "err", err)
 	}
 	for {
+		start := time.Now()
 		n, err := rt.store.ProjectSearch(indexBatch)
+		took := time.Since(start)
 		switch {
 		case err != nil && (ctx.Err() != nil || errors.Is(err, persistence.ErrClosed)):
 			return
@@ -52,15 +60,17 @@ func (ix *indexer) run(ctx context.Context) {
 		case n > 0:
 			rt.metrics.searchProjected.Add(float64(n))
 		}
-		if n == indexBatch {
-			continue // more is queued
+		rest := time.Duration(float64(took) * (1/indexShare - 1))
+		if n < indexBatch {
+			// Caught up: wait for more.
+			select {
+			case <-ctx.Done():
+				return
+			case <-ix.kickc:
+			}
+			rest = max(rest, indexDelay)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-ix.kickc:
-		}
-		if !sleep(ctx, indexDelay) {
+		if !sleep(ctx, rest) {
 			return
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/parleyhq/parley/engine"
@@ -100,9 +102,43 @@ func (s *Store) ProjectSearch(limit int) (int, error) {
 	return len(tasks), nil
 }
 
+// searchTasks reads up to limit queued conversations. It goes round the
+// queue: each call starts after the last conversation the previous one
+// took, and only goes back to the start when it reaches the end. So the
+// deletions of projected entries (tombstones until a compaction) are
+// stepped over once a round, not on every call.
 func (s *Store) searchTasks(limit int) ([]searchTask, error) {
+	s.searchMu.Lock()
+	defer s.searchMu.Unlock()
+	tasks, err := s.searchTasksFrom(s.searchAfter, limit)
+	if err == nil && len(tasks) < limit && s.searchAfter != nil {
+		// The end of the queue: go round.
+		var more []searchTask
+		more, err = s.searchTasksFrom(nil, limit-len(tasks))
+		for _, t := range more {
+			if !slices.ContainsFunc(tasks, func(x searchTask) bool { return x.ws == t.ws && x.conv == t.conv }) {
+				tasks = append(tasks, t)
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.searchAfter = nil
+	if len(tasks) > 0 {
+		last := tasks[len(tasks)-1]
+		s.searchAfter = searchQueueKey(last.ws, last.conv, math.MaxUint64)
+	}
+	return tasks, nil
+}
+
+func (s *Store) searchTasksFrom(after []byte, limit int) ([]searchTask, error) {
 	p := searchQueuePrefix()
-	it, err := s.iter(p, prefixEnd(p))
+	lower := p
+	if after != nil {
+		lower = after
+	}
+	it, err := s.iter(lower, prefixEnd(p))
 	if err != nil {
 		return nil, err
 	}

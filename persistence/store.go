@@ -86,6 +86,10 @@ type Store struct {
 	commits, groups atomic.Uint64
 	// searchSeq makes search queue keys unique (see enqueueSearch).
 	searchSeq atomic.Uint64
+	// searchAfter is where the next search projection reads the queue
+	// from (see searchTasks).
+	searchMu    sync.Mutex
+	searchAfter []byte
 }
 
 type commitReq struct {
