@@ -42,6 +42,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the gateway's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Gatherer is what GET /metrics serves; nil serves no metrics.
+	Gatherer prometheus.Gatherer
 	// BodyLimit caps request bodies in bytes; zero means 8 MiB (WhatsApp
 	// webhooks can reach 3 MB).
 	BodyLimit int
@@ -133,6 +135,7 @@ func (s *Server) routes() {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.Send(doc)
 	})
+	a.Get("/metrics", s.metricsHandler())
 	a.Get("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.verifyWebhook)
 	a.Post("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.receiveWebhook)
 

@@ -8,9 +8,11 @@ import (
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Errors returned by the Store.
@@ -83,6 +85,8 @@ type Store struct {
 	gate sync.RWMutex
 	// stats, read by Stats.
 	commits, groups atomic.Uint64
+	// commitSeconds times each synced write (see Collector).
+	commitSeconds prometheus.Histogram
 }
 
 type commitReq struct {
@@ -116,6 +120,7 @@ func Open(opts Options) (*Store, error) {
 	s := &Store{
 		db: db, opts: opts, log: opts.Logger, cache: cache,
 		queue: make(chan *commitReq, 4096), quit: make(chan struct{}),
+		commitSeconds: newCommitHistogram(),
 	}
 	for i := range max(opts.Committers, 0) {
 		s.wg.Add(1)
@@ -244,6 +249,7 @@ func (s *Store) commitGroup(group []*commitReq) {
 	s.groups.Add(1)
 	s.commits.Add(uint64(len(group)))
 	var err error
+	start := time.Now()
 	if len(group) == 1 {
 		err = group[0].b.Commit(s.writeOpts())
 	} else {
@@ -257,6 +263,7 @@ func (s *Store) commitGroup(group []*commitReq) {
 			err = merged.Commit(s.writeOpts())
 		}
 	}
+	s.observeCommit(time.Since(start))
 	if err != nil {
 		err = fmt.Errorf("persistence: commit: %w", err)
 		s.log.Error("Commit failed", "batches", len(group), "err", err)
