@@ -17,6 +17,7 @@ type runtimeMetrics struct {
 	actorsRestarts prometheus.Counter
 	slowConsumers  prometheus.Counter
 	ingestSeconds  prometheus.Histogram
+	business       *businessMetrics
 }
 
 func newRuntimeMetrics(reg prometheus.Registerer, rt *Runtime) *runtimeMetrics {
@@ -51,6 +52,7 @@ func newRuntimeMetrics(reg prometheus.Registerer, rt *Runtime) *runtimeMetrics {
 		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_actors_slow_subscribers_closed_total", Help: "Subscribers closed because their queue was full."}),
 	}
+	m.business = newBusinessMetrics(reg)
 	if reg != nil {
 		reg.MustRegister(m.commitSeconds, m.ingested, m.duplicates, m.overloaded, m.timersFired, m.aiDiscarded,
 			m.aiRequests, m.aiDropped, m.sends, m.sendRetries, m.actorsRestarts, m.slowConsumers, m.ingestSeconds,

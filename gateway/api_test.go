@@ -58,7 +58,7 @@ func TestRoutesNeedAToken(t *testing.T) {
 		{"GET", "/api/v1/channels"}, {"POST", "/api/v1/channels"},
 		{"GET", "/api/v1/channels/whatsapp/" + phoneID}, {"PATCH", "/api/v1/channels/whatsapp/" + phoneID},
 		{"DELETE", "/api/v1/channels/whatsapp/" + phoneID},
-		{"GET", "/api/v1/media/" + strings.Repeat("a", 64)},
+		{"GET", "/api/v1/media/" + strings.Repeat("a", 64)}, {"GET", "/api/v1/analytics"},
 		{"GET", "/api/v1/conversations/" + conv}, {"GET", "/api/v1/conversations/" + conv + "/messages"},
 		{"POST", "/api/v1/conversations/" + conv + "/messages"}, {"POST", "/api/v1/conversations/" + conv + "/messages/1/retry"},
 	}

@@ -54,6 +54,7 @@ var operations = []op{
 
 	{method: "GET", path: "/api/v1/media/{id}", tag: "media", summary: "A stored media file of the workspace, by SHA-256", ok: 200},
 
+	{method: "GET", path: "/api/v1/analytics", tag: "analytics", summary: "Business figures of a period (UTC days): first response and resolution times, resolution rate, AI share of replies, CSAT average; per channel", query: []string{"period", "channel"}, ok: 200},
 	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "cursor", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/conversations/{conv}", tag: "conversations", summary: "A conversation", ok: 200},
 	{method: "DELETE", path: "/api/v1/conversations/{conv}", tag: "conversations", summary: "Delete a conversation for good: messages, media, index entries (admin)", ok: 204},

@@ -152,6 +152,7 @@ func (s *Server) routes() {
 	api.Patch("/channels/:channel/:account", requireRole(engine.RoleAdmin), s.updateChannel)
 	api.Delete("/channels/:channel/:account", requireRole(engine.RoleAdmin), s.deleteChannel)
 	api.Get("/media/:id", s.serveMedia)
+	api.Get("/analytics", s.analytics)
 	api.Get("/conversations", s.listConversations)
 	api.Get("/conversations/:conv", s.getConversation)
 	api.Delete("/conversations/:conv", requireRole(engine.RoleAdmin), s.deleteConversation)
