@@ -122,6 +122,18 @@ func newBusinessMetrics(reg prometheus.Registerer) *businessMetrics {
 	if reg != nil {
 		reg.MustRegister(m.opened, m.resolved, m.firstResponse, m.resolution, m.replies, m.csat)
 	}
+	// Every channel's series exist from the start, at zero, so that
+	// ratios and increases over a range have data before the first event.
+	for _, c := range engine.Channels {
+		ch := string(c)
+		m.opened.WithLabelValues(ch)
+		m.resolved.WithLabelValues(ch)
+		m.firstResponse.WithLabelValues(ch)
+		m.resolution.WithLabelValues(ch)
+		m.replies.WithLabelValues(ch, "ai")
+		m.replies.WithLabelValues(ch, "human")
+		m.csat.WithLabelValues(ch)
+	}
 	return m
 }
 

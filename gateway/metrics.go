@@ -48,5 +48,13 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures, m.wsSubscribers, m.wsSlowDisconnects,
 			m.webhookSeconds)
 	}
+	// The webhook channels' series exist from the start, at zero.
+	for ch := range parsers {
+		for _, v := range []*prometheus.CounterVec{m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
+			m.webhookRejected, m.webhookUnknownAccount} {
+			v.WithLabelValues(string(ch))
+		}
+		m.webhookSeconds.WithLabelValues(string(ch))
+	}
 	return m
 }
