@@ -21,6 +21,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 	"github.com/parleyhq/parley/gateway/meta"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 )
@@ -235,19 +236,11 @@ func (p *promServer) query(t *testing.T, expr string) (int, error) {
 	return len(d.Result), nil
 }
 
+// waitFor retries f until it returns nil, or fails the test with its
+// last error after timeout.
 func waitFor(t *testing.T, timeout time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not after %v: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	require.EventuallyWithT(t, func(c *assert.CollectT) { assert.NoError(c, f()) }, timeout, 100*time.Millisecond)
 }
 
 // ---- load ----
