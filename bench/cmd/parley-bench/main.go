@@ -29,6 +29,8 @@ type options struct {
 	skipGo, skipWebhook     bool
 	duration                time.Duration
 	concurrency             int
+	wsSubs, wsMessages      int
+	outboundConvs           int
 }
 
 func main() {
@@ -42,6 +44,9 @@ func main() {
 	flag.BoolVar(&o.skipWebhook, "skip-webhook", false, "skip the webhook load against the binary")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured duration of each load run")
 	flag.IntVar(&o.concurrency, "c", 64, "concurrent HTTP clients of the load runs")
+	flag.IntVar(&o.wsSubs, "ws-subs", 50, "WebSocket subscribers of the inbound → WebSocket run")
+	flag.IntVar(&o.wsMessages, "ws-messages", 500, "webhooks posted in the inbound → WebSocket run")
+	flag.IntVar(&o.outboundConvs, "outbound-convs", 500, "conversations the outbound send run replies to")
 	flag.Parse()
 	o.pkgs = strings.Split(pkgs, ",")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -129,10 +134,15 @@ func webhookSection(ctx context.Context, o options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	graph, err := bench.StartFakeGraph()
+	if err != nil {
+		return err
+	}
+	defer graph.Close()
 	p, err := bench.StartProcess(ctx, filepath.Join(dir, "parley"), nil, []string{
 		"PARLEY_ADDR=127.0.0.1:0", "PARLEY_DATA_DIR=" + filepath.Join(dir, "data"),
 		"PARLEY_META_APP_SECRET=" + bench.BenchAppSecret, "PARLEY_BOOTSTRAP_TOKEN=" + bench.BenchToken,
-		"PARLEY_GRAPH_API_URL=http://127.0.0.1:9"})
+		"PARLEY_GRAPH_API_URL=" + graph.URL})
 	if err != nil {
 		return err
 	}
@@ -141,6 +151,10 @@ func webhookSection(ctx context.Context, o options, w io.Writer) error {
 		return err
 	}
 	parley, err := load("parley", "http://"+p.Addr+"/webhooks/whatsapp")
+	var rt realtimeResults
+	if err == nil {
+		rt, err = realtimeRuns(ctx, o, p.Addr, graph)
+	}
 	if serr := p.Stop(); err == nil && serr != nil {
 		err = fmt.Errorf("stopping parley: %w", serr)
 	}
@@ -164,7 +178,13 @@ func webhookSection(ctx context.Context, o options, w io.Writer) error {
 	}
 	fmt.Fprintf(os.Stderr, "webhook ingest: parley %.0f msgs/s (p99 %s) vs bare %.0f req/s: ratio %.2f\n",
 		parley.Rate(), parley.Percentile(99).Round(time.Microsecond), baseline.Rate(), parley.Rate()/baseline.Rate())
-	return nil
+	rt.write(w, o)
+	return writeChart(o.out, w, []bench.Series{
+		{Name: "webhook, bare Fiber", Latencies: baseline.Latencies},
+		{Name: "webhook, parley", Latencies: parley.Latencies},
+		{Name: "inbound → WebSocket", Latencies: rt.ws.Latencies},
+		{Name: "send API (201)", Latencies: rt.send.Latencies},
+	})
 }
 
 // shellQuote joins args for a copy-paste command line.
