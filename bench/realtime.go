@@ -52,25 +52,58 @@ func (g *FakeGraph) Sends() int64 { return g.sends.Load() }
 // Close stops the fake.
 func (g *FakeGraph) Close() error { return g.srv.Close() }
 
-// apiRequest calls Parley's REST API with the benchmark's owner token.
+// apiRequest calls Parley's REST API with the benchmark's owner token and
+// decodes a 2xx answer into out (if not nil).
 func apiRequest(ctx context.Context, method, url string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, url, bytesReader(body))
+	code, b, err := apiCall(ctx, method, url, body)
 	if err != nil {
 		return err
+	}
+	if code/100 != 2 {
+		return fmt.Errorf("%s %s: %d %s", method, url, code, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// apiCall calls Parley's REST API with the benchmark's owner token.
+func apiCall(ctx context.Context, method, url string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytesReader(body))
+	if err != nil {
+		return 0, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+BenchToken)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// postWebhook posts a signed one-message webhook and wants a 200; with
+// at set, it stores the time of posting there first.
+func postWebhook(ctx context.Context, addr, wamid string, user int, at *atomic.Int64) error {
+	body, h := WhatsAppTextWebhook(wamid, user)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/webhooks/whatsapp", bytesReader(body))
+	if err != nil {
+		return err
 	}
-	if out != nil {
-		return json.Unmarshal(b, out)
+	req.Header = h
+	if at != nil {
+		at.Store(time.Now().UnixNano())
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("webhook answered %d", resp.StatusCode)
 	}
 	return nil
 }
@@ -79,19 +112,8 @@ func apiRequest(ctx context.Context, method, url string, body []byte, out any) e
 // their ids.
 func Conversations(ctx context.Context, addr string, n int) ([]string, error) {
 	for i := range n {
-		body, h := WhatsAppTextWebhook(fmt.Sprintf("wamid.open.%d", i), 900000+i)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/webhooks/whatsapp", bytesReader(body))
-		if err != nil {
-			return nil, err
-		}
-		req.Header = h
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("opening conversation %d: %d", i, resp.StatusCode)
+		if err := postWebhook(ctx, addr, fmt.Sprintf("wamid.open.%d", i), 900000+i, nil); err != nil {
+			return nil, fmt.Errorf("opening conversation %d: %w", i, err)
 		}
 	}
 	var ids []string
@@ -191,20 +213,8 @@ func RunWebSocket(ctx context.Context, addr string, subs, messages int, gap time
 		})
 	}
 	for i := range messages {
-		body, h := WhatsAppTextWebhook(fmt.Sprintf("wamid.ws.%d", i), 800000+i%100)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/webhooks/whatsapp", bytesReader(body))
-		if err != nil {
-			return res, err
-		}
-		req.Header = h
-		sent[i].Store(time.Now().UnixNano())
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return res, err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return res, fmt.Errorf("webhook %d: %d", i, resp.StatusCode)
+		if err := postWebhook(ctx, addr, fmt.Sprintf("wamid.ws.%d", i), 800000+i%100, &sent[i]); err != nil {
+			return res, fmt.Errorf("webhook %d: %w", i, err)
 		}
 		select {
 		case <-ctx.Done():
