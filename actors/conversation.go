@@ -261,11 +261,13 @@ func (t *txn) commit() error {
 		t.b.PutConversation(t.old, &t.cur)
 		t.timers = t.old == nil || !t.old.AIResumesAt.Equal(t.cur.AIResumesAt) || !t.old.FollowUpAt.Equal(t.cur.FollowUpAt)
 	}
+	figures := t.analytics()
 	start := time.Now()
 	if err := a.rt.store.Commit(t.b); err != nil {
 		return fmt.Errorf("committing conversation %s: %w", a.id, err)
 	}
 	a.rt.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	a.rt.metrics.business.observe(figures)
 	if t.cur.Deleted {
 		a.rt.dir.forget(&t.cur)
 		a.conv = nil

@@ -23,9 +23,45 @@ type courier struct {
 	mu    sync.Mutex
 	queue []Outbound
 	kickc chan struct{}
+	// waiting maps each message queued or being sent to when it became
+	// sending, for the outbox age metric.
+	waiting map[outboxRef]time.Time
 }
 
-func newCourier(rt *Runtime) *courier { return &courier{rt: rt, kickc: make(chan struct{}, 1)} }
+type outboxRef struct {
+	ws, conv engine.ID
+	seq      uint64
+}
+
+func refOf(m *engine.Message) outboxRef { return outboxRef{m.WorkspaceID, m.ConversationID, m.Seq} }
+
+func newCourier(rt *Runtime) *courier {
+	return &courier{rt: rt, kickc: make(chan struct{}, 1), waiting: map[outboxRef]time.Time{}}
+}
+
+// oldestAge is how long the oldest message queued or being sent has
+// waited; zero when none. It scans the messages in flight, which are
+// few unless a channel is down.
+func (c *courier) oldestAge(now time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var oldest time.Time
+	for _, t := range c.waiting {
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+	}
+	if oldest.IsZero() {
+		return 0
+	}
+	return max(now.Sub(oldest), 0)
+}
+
+func (c *courier) done(m *engine.Message) {
+	c.mu.Lock()
+	delete(c.waiting, refOf(m))
+	c.mu.Unlock()
+}
 
 func (c *courier) start() {
 	for range c.rt.cfg.CourierWorkers {
@@ -37,8 +73,15 @@ func (c *courier) start() {
 // already durable in the outbox, so its length is bounded by what was
 // accepted.
 func (c *courier) enqueue(o Outbound) {
+	since := o.Message.StatusAt
+	if since.IsZero() {
+		since = o.Message.CreatedAt
+	}
 	c.mu.Lock()
 	c.queue = append(c.queue, o)
+	if _, ok := c.waiting[refOf(&o.Message)]; !ok {
+		c.waiting[refOf(&o.Message)] = since
+	}
 	c.mu.Unlock()
 	select {
 	case c.kickc <- struct{}{}:
@@ -99,6 +142,7 @@ func (c *courier) work(ctx context.Context) {
 		if ctx.Err() != nil {
 			return // shutting down: the outbox entry stays, resent at start
 		}
+		c.done(&o.Message)
 		c.rt.dir.send(o.Message.WorkspaceID, o.Message.ConversationID,
 			&deliveryMsg{seq: o.Message.Seq, extID: extID, err: serr})
 	}
@@ -109,7 +153,7 @@ func (c *courier) work(ctx context.Context) {
 func (c *courier) send(ctx context.Context, o Outbound) (string, *SendError) {
 	rt := c.rt
 	if rt.cfg.Sender == nil {
-		rt.metrics.sends.WithLabelValues("failed").Inc()
+		rt.metrics.sent(o, "no_sender")
 		return "", &SendError{Code: "no_sender", Reason: "no channel sender is configured"}
 	}
 	backoff := 500 * time.Millisecond
@@ -119,10 +163,10 @@ func (c *courier) send(ctx context.Context, o Outbound) (string, *SendError) {
 		cancel()
 		if err == nil {
 			if extID == "" {
-				rt.metrics.sends.WithLabelValues("failed").Inc()
+				rt.metrics.sent(o, "no_message_id")
 				return "", &SendError{Code: "no_message_id", Reason: "the channel accepted the message without an id"}
 			}
-			rt.metrics.sends.WithLabelValues("sent").Inc()
+			rt.metrics.sent(o, "")
 			return extID, nil
 		}
 		var se *SendError
@@ -130,7 +174,7 @@ func (c *courier) send(ctx context.Context, o Outbound) (string, *SendError) {
 			se = &SendError{Code: "network", Reason: err.Error(), Temporary: true}
 		}
 		if !se.Temporary || attempt >= rt.cfg.SendAttempts {
-			rt.metrics.sends.WithLabelValues("failed").Inc()
+			rt.metrics.sent(o, se.Code)
 			if se.Temporary {
 				se = &SendError{Code: se.Code, Reason: fmt.Sprintf("%s (gave up after %d attempts)", se.Reason, attempt)}
 			}

@@ -44,6 +44,9 @@ type directory struct {
 	active atomic.Int64
 	spawns atomic.Uint64
 
+	// passivated counts actors stopped when idle.
+	passivated atomic.Uint64
+
 	// threads serialises the resolution of a channel user to a
 	// conversation, so that two messages from a new user create one.
 	threads [numShards]threadShard
@@ -119,6 +122,7 @@ func (d *directory) passivateIdle(cutoff time.Time) int {
 				delete(sh.entries, k)
 				d.rt.system.Root.Stop(e.pid)
 				d.active.Add(-1)
+				d.passivated.Add(1)
 				n++
 			}
 		}

@@ -109,7 +109,9 @@ func TestBackpressure(t *testing.T) {
 	refused, ok := 0, 0
 	stop := make(chan struct{})
 	maxSeen := int64(0)
+	polled := make(chan struct{})
 	go func() {
+		defer close(polled)
 		for {
 			select {
 			case <-stop:
@@ -141,6 +143,7 @@ func TestBackpressure(t *testing.T) {
 	}
 	wg.Wait()
 	close(stop)
+	<-polled // the poller reads h.rt, which the cleanup clears
 	require.Equal(t, 320, refused+ok)
 	require.Positive(t, ok)
 	mu.Lock()

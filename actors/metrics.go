@@ -17,6 +17,8 @@ type runtimeMetrics struct {
 	actorsRestarts  prometheus.Counter
 	slowConsumers   prometheus.Counter
 	searchProjected prometheus.Counter
+	ingestSeconds   prometheus.Histogram
+	business        *businessMetrics
 }
 
 func newRuntimeMetrics(reg prometheus.Registerer, rt *Runtime) *runtimeMetrics {
@@ -39,7 +41,11 @@ func newRuntimeMetrics(reg prometheus.Registerer, rt *Runtime) *runtimeMetrics {
 		aiDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_actors_ai_requests_dropped_total", Help: "AI requests refused because the agent pool queue was full."}),
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "parley_actors_sends_total", Help: "Outbound send attempts by result."}, []string{"result"}),
+			Name: "parley_actors_sends_total", Help: "Outbound sends finished, by channel, result (sent, failed) and error code (ok when sent)."},
+			[]string{"channel", "result", "code"}),
+		ingestSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "parley_actors_ingest_duration_seconds", Help: "Time from accepting inbound messages to all of them committed.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 		sendRetries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_actors_send_retries_total", Help: "Outbound sends retried after a temporary error."}),
 		actorsRestarts: prometheus.NewCounter(prometheus.CounterOpts{
@@ -49,9 +55,10 @@ func newRuntimeMetrics(reg prometheus.Registerer, rt *Runtime) *runtimeMetrics {
 		searchProjected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_actors_search_projections_total", Help: "Conversation changes applied to the search index."}),
 	}
+	m.business = newBusinessMetrics(reg)
 	if reg != nil {
 		reg.MustRegister(m.commitSeconds, m.ingested, m.duplicates, m.overloaded, m.timersFired, m.aiDiscarded,
-			m.aiRequests, m.aiDropped, m.sends, m.sendRetries, m.actorsRestarts, m.slowConsumers, m.searchProjected,
+			m.aiRequests, m.aiDropped, m.sends, m.sendRetries, m.actorsRestarts, m.slowConsumers, m.searchProjected, m.ingestSeconds,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_conversations_active",
 				Help: "Conversation actors in memory."}, func() float64 { return float64(rt.dir.active.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_ingest_in_flight",
@@ -60,6 +67,13 @@ func newRuntimeMetrics(reg prometheus.Registerer, rt *Runtime) *runtimeMetrics {
 				Help: "Conversation actors spawned (first use or re-activation)."}, func() float64 { return float64(rt.dir.spawns.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_subscribers",
 				Help: "Live event subscribers."}, func() float64 { return float64(rt.bc.Subscribers()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_actors_passivations_total",
+				Help: "Conversation actors passivated (stopped when idle; their state stays on disk)."},
+				func() float64 { return float64(rt.dir.passivated.Load()) }),
+			newMailboxCollector(rt.dir),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_outbox_oldest_age_seconds",
+				Help: "Age of the oldest outbound message waiting for its send to finish (0 when none)."},
+				func() float64 { return rt.courier.oldestAge(rt.clock.Now()).Seconds() }),
 		)
 	}
 	return m

@@ -273,6 +273,8 @@ func (rt *Runtime) Ingest(ctx context.Context, ins []engine.Inbound) ([]IngestRe
 		return nil, err
 	}
 	defer rt.ops.Done()
+	start := time.Now()
+	defer func() { rt.metrics.ingestSeconds.Observe(time.Since(start).Seconds()) }()
 	results := make([]IngestResult, len(ins))
 	n := int64(len(ins))
 	if !rt.acquire(n) {

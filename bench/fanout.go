@@ -101,13 +101,6 @@ func (r *FanoutResult) Complete() bool {
 	return r.Rejected == 0 && r.Missing == 0 && r.Duplicates == 0 && r.EventGaps == 0 && r.Disconnected == 0 && r.Accepted > 0
 }
 
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	return sorted[int(float64(len(sorted)-1)*p/100)]
-}
-
 // Messages of a run carry "pbm:<k>:<ns>" first in their text: k numbers
 // the message in the run, ns is when it was sent in nanoseconds since the
 // run's base time. Warm-up messages carry "pbw:" and are not counted.

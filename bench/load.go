@@ -22,6 +22,8 @@ type LoadConfig struct {
 	Warmup time.Duration
 	// Request builds the i-th request's body and headers.
 	Request func(i int64) (body []byte, header http.Header)
+	// Target, if set, gives the i-th request's URL instead of URL.
+	Target func(i int64) string
 }
 
 // LoadResult is what a load run measured.
@@ -75,8 +77,13 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 					}
 				}
 				for time.Now().Before(stop) && ctx.Err() == nil {
-					body, h := cfg.Request(seq.Add(1))
-					req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL, bytes.NewReader(body))
+					i := seq.Add(1)
+					body, h := cfg.Request(i)
+					url := cfg.URL
+					if cfg.Target != nil {
+						url = cfg.Target(i)
+					}
+					req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 					if err != nil {
 						fail(err.Error())
 						continue

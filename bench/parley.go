@@ -27,12 +27,13 @@ func BuildParley(ctx context.Context, dir string) (string, error) {
 
 // StartParley runs the Parley binary bin on a free port of 127.0.0.1
 // with its data in dataDir, the benchmark's app secret and bootstrap
-// token, and no reachable Graph API.
-func StartParley(ctx context.Context, bin, dataDir string) (*Process, error) {
-	return StartProcess(ctx, bin, nil, []string{
+// token, and no reachable Graph API; env entries are added last (and
+// win, as for PARLEY_GRAPH_API_URL).
+func StartParley(ctx context.Context, bin, dataDir string, env ...string) (*Process, error) {
+	return StartProcess(ctx, bin, nil, append([]string{
 		"PARLEY_ADDR=127.0.0.1:0", "PARLEY_DATA_DIR=" + dataDir,
 		"PARLEY_META_APP_SECRET=" + BenchAppSecret, "PARLEY_BOOTSTRAP_TOKEN=" + BenchToken,
-		"PARLEY_GRAPH_API_URL=http://127.0.0.1:9"})
+		"PARLEY_GRAPH_API_URL=http://127.0.0.1:9"}, env...))
 }
 
 // StoreDir is where Parley keeps its Pebble store in a data directory.

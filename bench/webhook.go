@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"strings"
 	"syscall"
 	"time"
 
@@ -103,21 +102,13 @@ func (p *Process) Stop() error {
 // ConnectWhatsApp connects the benchmark's WhatsApp number to the
 // workspace of the bootstrap token.
 func ConnectWhatsApp(ctx context.Context, addr string) error {
-	body := strings.NewReader(fmt.Sprintf(`{"channel":"whatsapp","account_id":"%s","name":"bench","access_token":"tok"}`, BenchPhoneID))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/api/v1/channels", body)
+	body := fmt.Appendf(nil, `{"channel":"whatsapp","account_id":"%s","name":"bench","access_token":"tok"}`, BenchPhoneID)
+	code, resp, err := apiCall(ctx, http.MethodPost, "http://"+addr+"/api/v1/channels", body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+BenchToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusConflict {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("connecting the channel: %d %s", resp.StatusCode, b)
+	if code != http.StatusCreated && code != http.StatusConflict {
+		return fmt.Errorf("connecting the channel: %d %s", code, resp)
 	}
 	return nil
 }

@@ -456,8 +456,12 @@ func (a *applier) receive(cmd Receive) error {
 	}
 	a.c.AwaitingReply = true
 	a.c.UnreadCount++
-	if a.c.Folder == FolderSolved || a.c.Folder == FolderArchived {
+	reopen := a.c.Folder == FolderSolved || a.c.Folder == FolderArchived
+	if reopen {
 		a.c.Folder = FolderOpen
+	}
+	if reopen || (a.c.OpenedAt.IsZero() && a.c.Folder == FolderOpen) {
+		a.c.OpenedAt, a.c.FirstReplyAt = a.now, time.Time{}
 	}
 	a.maybeAskAI()
 	return nil
@@ -560,6 +564,9 @@ func (a *applier) outboundWritten(m *Message) {
 	a.c.LastActivityAt = a.now
 	a.c.Preview = m.Content.Preview()
 	a.c.AwaitingReply = false
+	if !a.c.OpenedAt.IsZero() && a.c.FirstReplyAt.IsZero() {
+		a.c.FirstReplyAt = a.now
+	}
 	a.c.LastOutboundSeq = m.Seq
 	a.c.LastOutboundStatus = m.Status
 }
@@ -651,7 +658,7 @@ func headerEqual(a, b Conversation) bool {
 		a.AwaitingReply == b.AwaitingReply && a.LastOutboundStatus == b.LastOutboundStatus &&
 		a.LastOutboundSeq == b.LastOutboundSeq && a.FollowUpAt.Equal(b.FollowUpAt) && a.CSAT == b.CSAT &&
 		a.Blocked == b.Blocked && a.Unsubscribed == b.Unsubscribed && a.CreatedAt.Equal(b.CreatedAt) &&
-		a.Deleted == b.Deleted
+		a.Deleted == b.Deleted && a.OpenedAt.Equal(b.OpenedAt) && a.FirstReplyAt.Equal(b.FirstReplyAt)
 }
 
 func validContent(c Content) error {

@@ -342,6 +342,12 @@ type Conversation struct {
 	Blocked      bool      `json:"blocked,omitempty"`
 	Unsubscribed bool      `json:"unsubscribed,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
+	// OpenedAt is when the customer's message opened the conversation
+	// (or reopened it from solved or archived); FirstReplyAt is the first
+	// reply (AI or human) since, zero until then. Analytics measure the
+	// first response time between the two.
+	OpenedAt     time.Time `json:"opened_at,omitzero"`
+	FirstReplyAt time.Time `json:"first_reply_at,omitzero"`
 	// Deleted marks a conversation removed for good; it is never stored.
 	Deleted bool `json:"-"`
 }

@@ -13,6 +13,7 @@ type gatewayMetrics struct {
 	mediaFailures            prometheus.Counter
 	wsSubscribers            prometheus.Gauge
 	wsSlowDisconnects        prometheus.Counter
+	webhookSeconds           *prometheus.HistogramVec
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -38,10 +39,22 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "parley_gateway_websocket_subscribers", Help: "Live WebSocket subscribers."}),
 		wsSlowDisconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_gateway_websocket_slow_disconnects_total", Help: "WebSocket subscribers disconnected for falling behind."}),
+		webhookSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "parley_gateway_webhook_duration_seconds", Help: "Time to answer a signed webhook delivery (durable ingest included), by channel.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"channel"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
-			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures, m.wsSubscribers, m.wsSlowDisconnects)
+			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures, m.wsSubscribers, m.wsSlowDisconnects,
+			m.webhookSeconds)
+	}
+	// The webhook channels' series exist from the start, at zero.
+	for ch := range parsers {
+		for _, v := range []*prometheus.CounterVec{m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
+			m.webhookRejected, m.webhookUnknownAccount} {
+			v.WithLabelValues(string(ch))
+		}
+		m.webhookSeconds.WithLabelValues(string(ch))
 	}
 	return m
 }

@@ -29,6 +29,7 @@ var operations = []op{
 	{method: "GET", path: "/readyz", tag: "health", summary: "Readiness", public: true, ok: 200},
 	{method: "GET", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta subscription handshake", public: true, query: []string{"hub.mode", "hub.verify_token", "hub.challenge"}, ok: 200},
 	{method: "POST", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta events, signed with X-Hub-Signature-256; 200 once committed", public: true, body: "MetaWebhook", ok: 200},
+	{method: "GET", path: "/metrics", tag: "health", summary: "Prometheus metrics (text exposition format)", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/openapi.json", tag: "meta", summary: "This document", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/ws", tag: "realtime", summary: "WebSocket event stream (token in the header or the token query parameter)", public: true, query: []string{"token", "channel", "folder", "assignee", "conversation_id", "epoch", "seq"}, ok: 101},
 
@@ -54,6 +55,7 @@ var operations = []op{
 	{method: "GET", path: "/public/media/{token}", tag: "media", summary: "A media file by a signed, expiring link (what Instagram fetches outbound media from)", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/media/{id}", tag: "media", summary: "A stored media file of the workspace, by SHA-256", ok: 200},
 
+	{method: "GET", path: "/api/v1/analytics", tag: "analytics", summary: "Business figures of a period (UTC days): first response and resolution times, resolution rate, AI share of replies, CSAT average; per channel", query: []string{"period", "channel"}, ok: 200},
 	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "cursor", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/search", tag: "conversations", summary: "Search conversations by contact name, phone, email, company and message text (case- and accent-insensitive word prefixes), most recent activity first, each hit with a snippet", query: []string{"q", "cursor", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/conversations/{conv}", tag: "conversations", summary: "A conversation", ok: 200},

@@ -43,6 +43,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the gateway's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Gatherer is what GET /metrics serves; nil serves no metrics.
+	Gatherer prometheus.Gatherer
 	// BodyLimit caps request bodies in bytes; zero means 8 MiB (WhatsApp
 	// webhooks can reach 3 MB).
 	BodyLimit int
@@ -134,6 +136,7 @@ func (s *Server) routes() {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.Send(doc)
 	})
+	a.Get("/metrics", s.metricsHandler())
 	a.Get("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.verifyWebhook)
 	a.Post("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.receiveWebhook)
 
@@ -151,6 +154,7 @@ func (s *Server) routes() {
 	api.Patch("/channels/:channel/:account", requireRole(engine.RoleAdmin), s.updateChannel)
 	api.Delete("/channels/:channel/:account", requireRole(engine.RoleAdmin), s.deleteChannel)
 	api.Get("/media/:id", s.serveMedia)
+	api.Get("/analytics", s.analytics)
 	api.Get("/conversations", s.listConversations)
 	api.Get("/search", s.search)
 	api.Get("/conversations/:conv", s.getConversation)

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/actors"
@@ -55,6 +56,7 @@ func (s *Server) receiveWebhook(c *fiber.Ctx) error {
 		s.metrics.webhookSignatureFailures.WithLabelValues(string(ch)).Inc()
 		return errorf(fiber.StatusUnauthorized, "bad_signature", "missing or invalid X-Hub-Signature-256")
 	}
+	defer s.observeWebhook(ch, time.Now())
 	batch, err := parse(body)
 	if err != nil {
 		s.metrics.webhookRejected.WithLabelValues(string(ch)).Inc()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Errors returned by the Store.
@@ -90,6 +91,8 @@ type Store struct {
 	// from (see searchTasks).
 	searchMu    sync.Mutex
 	searchAfter []byte
+	// commitSeconds times each synced write (see Collector).
+	commitSeconds prometheus.Histogram
 }
 
 type commitReq struct {
@@ -123,6 +126,7 @@ func Open(opts Options) (*Store, error) {
 	s := &Store{
 		db: db, opts: opts, log: opts.Logger, cache: cache,
 		queue: make(chan *commitReq, 4096), quit: make(chan struct{}),
+		commitSeconds: newCommitHistogram(),
 	}
 	s.searchSeq.Store(uint64(time.Now().UnixNano())) //nolint:gosec // a positive clock reading
 	for i := range max(opts.Committers, 0) {
@@ -255,6 +259,7 @@ func (s *Store) commitGroup(group []*commitReq) {
 	s.groups.Add(1)
 	s.commits.Add(uint64(len(group)))
 	var err error
+	start := time.Now()
 	if len(group) == 1 {
 		err = group[0].b.Commit(s.writeOpts())
 	} else {
@@ -268,6 +273,7 @@ func (s *Store) commitGroup(group []*commitReq) {
 			err = merged.Commit(s.writeOpts())
 		}
 	}
+	s.observeCommit(time.Since(start))
 	if err != nil {
 		err = fmt.Errorf("persistence: commit: %w", err)
 		s.log.Error("Commit failed", "batches", len(group), "err", err)

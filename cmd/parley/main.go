@@ -27,6 +27,7 @@ import (
 	"github.com/parleyhq/parley/gateway/meta"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 type options struct {
@@ -121,6 +122,8 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 		return err
 	}
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		store.Collector())
 	graphCfg := meta.ClientConfig{BaseURL: o.graphURL, InstagramBaseURL: o.graphURL, MaxMediaBytes: o.mediaMaxBytes}
 	if o.graphURL == meta.DefaultBaseURL {
 		graphCfg.InstagramBaseURL = ""
@@ -147,7 +150,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 		return err
 	}
 	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: media,
-		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg})
+		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg, Gatherer: reg})
 	if err != nil {
 		return err
 	}

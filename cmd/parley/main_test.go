@@ -96,7 +96,7 @@ func TestServesAndShutsDownOnSignal(t *testing.T) {
 			require.Equal(t, "ok", body["status"])
 			code, _ = get(t, "http://"+addr+"/readyz")
 			require.Equal(t, http.StatusOK, code)
-			code, body = get(t, "http://"+addr+"/no-such-route")
+			code, body = get(t, "http://"+addr+"/webhooks/no-such-channel") // other paths are the web inbox's
 			require.Equal(t, http.StatusNotFound, code)
 			require.Equal(t, "not_found", body["error"].(map[string]any)["code"])
 

@@ -34,11 +34,13 @@ type options struct {
 	duration                time.Duration
 	concurrency             int
 	// scenarios are the named benchmarks to run, in order.
-	scenarios []string
-	fanout    map[string]fanoutShape
-	inbox     bench.InboxConfig
-	inboxDir  string
-	samples   int
+	scenarios          []string
+	fanout             map[string]fanoutShape
+	inbox              bench.InboxConfig
+	inboxDir           string
+	samples            int
+	wsSubs, wsMessages int
+	outboundConvs      int
 }
 
 func main() {
@@ -63,6 +65,9 @@ func main() {
 	flag.StringVar(&inbox, "inbox", "1000000:10", "list-1m size: conversations:messages per conversation on average")
 	flag.StringVar(&o.inboxDir, "inbox-dir", "", "keep list-1m's generated data here and reuse it when the size matches (default: a temporary directory)")
 	flag.IntVar(&o.samples, "samples", 2000, "measured requests (list) and queries (search) per shape in list-1m")
+	flag.IntVar(&o.wsSubs, "ws-subs", 50, "WebSocket subscribers of the inbound → WebSocket run")
+	flag.IntVar(&o.wsMessages, "ws-messages", 500, "webhooks posted in the inbound → WebSocket run")
+	flag.IntVar(&o.outboundConvs, "outbound-convs", 500, "conversations the outbound send run replies to")
 	flag.Parse()
 	o.pkgs = strings.Split(pkgs, ",")
 	o.scenarios = strings.Split(scenarios, ",")
@@ -210,7 +215,12 @@ func webhookSection(ctx context.Context, o options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, err := bench.StartParley(ctx, filepath.Join(dir, "parley"), filepath.Join(dir, "data"))
+	graph, err := bench.StartFakeGraph()
+	if err != nil {
+		return err
+	}
+	defer graph.Close()
+	p, err := bench.StartParley(ctx, filepath.Join(dir, "parley"), filepath.Join(dir, "data"), "PARLEY_GRAPH_API_URL="+graph.URL)
 	if err != nil {
 		return err
 	}
@@ -219,6 +229,10 @@ func webhookSection(ctx context.Context, o options, w io.Writer) error {
 		return err
 	}
 	parley, err := load("parley", "http://"+p.Addr+"/webhooks/whatsapp")
+	var rt realtimeResults
+	if err == nil {
+		rt, err = realtimeRuns(ctx, o, p.Addr, graph)
+	}
 	if serr := p.Stop(); err == nil && serr != nil {
 		err = fmt.Errorf("stopping parley: %w", serr)
 	}
@@ -242,7 +256,13 @@ func webhookSection(ctx context.Context, o options, w io.Writer) error {
 	}
 	fmt.Fprintf(os.Stderr, "webhook ingest: parley %.0f msgs/s (p99 %s) vs bare %.0f req/s: ratio %.2f\n",
 		parley.Rate(), parley.Percentile(99).Round(time.Microsecond), baseline.Rate(), parley.Rate()/baseline.Rate())
-	return nil
+	rt.write(w, o)
+	return writeChart(o.out, w, []bench.Series{
+		{Name: "webhook, bare Fiber", Latencies: baseline.Latencies},
+		{Name: "webhook, parley", Latencies: parley.Latencies},
+		{Name: "inbound → WebSocket", Latencies: rt.ws.Latencies},
+		{Name: "send API (201)", Latencies: rt.send.Latencies},
+	})
 }
 
 // shellQuote joins args for a copy-paste command line.
