@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -230,7 +231,6 @@ func TestWebInbox(t *testing.T) {
 		}
 		require.Equal(t, 1, evalJS[int](b, `[...document.querySelectorAll('.msg.out')].filter(m => m.textContent.includes('Your order ships today')).length`),
 			"the optimistic copy is replaced, not doubled")
-		b.screenshot("desktop")
 	})
 
 	step("media, attachments and a failed send retried", func(t *testing.T) {
@@ -286,6 +286,7 @@ func TestWebInbox(t *testing.T) {
 			return nil
 		})
 		b.waitJS("sent again", sel+`?.dataset.status === 'sent'`)
+		b.screenshot("desktop")
 	})
 
 	step("toggle back to AI", func(t *testing.T) {
@@ -401,6 +402,27 @@ func TestWebInbox(t *testing.T) {
 		p.do("back", chromedp.Click(chromedp.CSS(`#contact-pane button[aria-label="Close"]`)), chromedp.Click(chromedp.CSS("#back")))
 		p.waitJS("the list again", `document.querySelector('#list-pane').offsetWidth === 390`)
 	})
+	step("star, then delete with confirmation", func(t *testing.T) {
+		b.t = t
+		b.do("star", chromedp.Click(chromedp.CSS("#act-star")))
+		b.waitJS("starred", `document.querySelector('#act-star').getAttribute('aria-pressed') === 'true'`)
+		eventually(t, 5*time.Second, func() error {
+			if !slices.Contains(e.conv(longConv).Tags, engine.PriorityTag) {
+				return fmt.Errorf("tags %v", e.conv(longConv).Tags)
+			}
+			return nil
+		})
+		b.do("more, delete", chromedp.Click(chromedp.CSS("#act-more")), chromedp.Click(chromedp.CSS(`#more-menu [data-act="delete"]`)))
+		b.waitJS("the confirmation", `!document.querySelector('#modal').hidden && document.querySelector('#modal-body').textContent.includes('Delete the chat with Long Talker')`)
+		b.do("cancel", chromedp.Click(chromedp.CSS("#modal-cancel")))
+		require.Equal(t, "Long Talker", e.conv(longConv).ContactName)
+		b.do("more, delete, confirm", chromedp.Click(chromedp.CSS("#act-more")), chromedp.Click(chromedp.CSS(`#more-menu [data-act="delete"]`)),
+			chromedp.Click(chromedp.CSS("#modal-ok")))
+		b.waitJS("gone", "!"+rowVisible(longConv)+` && !document.querySelector('#chat-empty').hidden`)
+		code, _ := e.api("GET", "/api/v1/conversations/"+longConv.String(), ownerToken, nil)
+		require.Equal(t, http.StatusNotFound, code)
+	})
+
 }
 
 // TestWebInboxFirstPaint seeds 10,000 conversations and measures the time

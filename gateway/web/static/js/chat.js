@@ -155,7 +155,7 @@ function scrollToBottom() {
 // ---------- events ----------
 
 export function onConversation(conv) {
-  if (!cur || cur.conv.id !== conv.id) return;
+  if (!cur || cur.conv.id !== conv.id || cur.conv.last_seq > conv.last_seq) return;
   cur.conv = conv;
   renderHead();
   renderComposer();
@@ -182,7 +182,8 @@ let readTimer;
 function markRead() {
   clearTimeout(readTimer);
   const id = cur.conv.id;
-  readTimer = setTimeout(() => post(`/conversations/${id}/read`).then(app.upsert).catch(() => {}), 150);
+  // The event of the change updates the list; the answer may be stale by then.
+  readTimer = setTimeout(() => post(`/conversations/${id}/read`).catch(() => {}), 150);
 }
 
 // ---------- header ----------
@@ -229,7 +230,7 @@ async function act(path, body, optimistic) {
   try {
     const r = await post(`/conversations/${c.id}/${path}`, body);
     if (r) {
-      if (cur && cur.conv.id === r.id) cur.conv = r;
+      if (cur && cur.conv.id === r.id && cur.conv.last_seq <= r.last_seq) cur.conv = r;
       app.upsert(r);
       if (cur && cur.conv.id === r.id) { renderHead(); renderComposer(); }
     }
