@@ -1,12 +1,16 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -227,6 +231,61 @@ func TestWebInbox(t *testing.T) {
 		}
 		require.Equal(t, 1, evalJS[int](b, `[...document.querySelectorAll('.msg.out')].filter(m => m.textContent.includes('Your order ships today')).length`),
 			"the optimistic copy is replaced, not doubled")
+	})
+
+	step("media, attachments and a failed send retried", func(t *testing.T) {
+		b.t = t
+		var img bytes.Buffer
+		pic := image.NewRGBA(image.Rect(0, 0, 120, 80))
+		for i := range pic.Pix {
+			pic.Pix[i] = uint8(i * 7)
+		}
+		require.NoError(t, png.Encode(&img, pic))
+		e.graph.mu.Lock()
+		e.graph.media["MEDIA_PIC"] = img.Bytes()
+		e.graph.mu.Unlock()
+		code, body := e.webhook(engine.ChannelWhatsApp, fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"%s"},"contacts":[{"profile":{"name":"Maria Lopez"},"wa_id":"%s"}],"messages":[{"from":"%s","id":"wamid.pic","timestamp":"%d","type":"image","image":{"id":"MEDIA_PIC","mime_type":"image/png","caption":"the box arrived like this"}}]}}]}]}`,
+			phoneID, maria, maria, time.Now().Unix()))
+		require.Equal(t, http.StatusOK, code, string(body))
+		b.waitJS("the thumbnail", `(() => { const i = document.querySelector('.msg.in img.thumb'); return i && i.naturalWidth === 120 })()`)
+		b.waitJS("the caption", `document.querySelector('#msg-list').textContent.includes('the box arrived like this')`)
+		b.do("open the lightbox", chromedp.Click(chromedp.CSS(".msg.in img.thumb")))
+		b.waitJS("the lightbox", `!document.querySelector('#lightbox').hidden && document.querySelector('#lightbox-body img').naturalWidth === 120`)
+		b.do("Esc closes it", chromedp.KeyEvent(kb.Escape))
+		b.waitJS("no lightbox", `document.querySelector('#lightbox').hidden`)
+
+		doc := filepath.Join(t.TempDir(), "invoice.pdf")
+		require.NoError(t, os.WriteFile(doc, []byte("%PDF-1.4 invoice"), 0o644))
+		b.do("attach a file", chromedp.SetUploadFiles(chromedp.CSS(`#composer input[type=file]:not([accept])`), []string{doc}))
+		b.waitJS("the preview", `!document.querySelector('#modal').hidden && document.querySelector('#modal').textContent.includes('invoice.pdf')`)
+		b.do("caption and send", chromedp.SendKeys(chromedp.CSS("#caption"), "your invoice"), chromedp.Click(chromedp.CSS("#modal-ok")))
+		var out engine.Message
+		eventually(t, 10*time.Second, func() error {
+			for _, m := range e.messages(conv) {
+				if m.Kind == engine.KindDocument && m.Status == engine.StatusSent {
+					out = m
+					return nil
+				}
+			}
+			return fmt.Errorf("document not sent yet")
+		})
+		sel := fmt.Sprintf(`document.querySelector('.msg.out[data-seq="%d"]')`, out.Seq)
+		b.waitJS("the document card", sel+`?.dataset.status === 'sent' && `+sel+`.querySelector('a.doc').textContent.includes('invoice.pdf') && `+sel+`.textContent.includes('your invoice') && `+sel+`.querySelector('a.doc').href.startsWith('blob:')`)
+
+		code, body = e.webhook(engine.ChannelWhatsApp, waStatus(out.ChannelMessageID, "failed", time.Now().Unix(), `{"code":131026,"title":"Message undeliverable"}`))
+		require.Equal(t, http.StatusOK, code, string(body))
+		b.waitJS("the red alert with Retry", sel+`?.dataset.status === 'failed' && `+sel+`.querySelector('.status.failed button.retry')`)
+		b.screenshot("desktop-failed")
+		b.do("retry", chromedp.Click(chromedp.CSS(fmt.Sprintf(`.msg.out[data-seq="%d"] button.retry`, out.Seq))))
+		eventually(t, 10*time.Second, func() error {
+			for _, m := range e.messages(conv) {
+				if m.Seq == out.Seq && m.Status != engine.StatusSent {
+					return fmt.Errorf("status %s %s", m.Status, m.ErrorReason)
+				}
+			}
+			return nil
+		})
+		b.waitJS("sent again", sel+`?.dataset.status === 'sent'`)
 		b.screenshot("desktop")
 	})
 
@@ -343,6 +402,27 @@ func TestWebInbox(t *testing.T) {
 		p.do("back", chromedp.Click(chromedp.CSS(`#contact-pane button[aria-label="Close"]`)), chromedp.Click(chromedp.CSS("#back")))
 		p.waitJS("the list again", `document.querySelector('#list-pane').offsetWidth === 390`)
 	})
+	step("star, then delete with confirmation", func(t *testing.T) {
+		b.t = t
+		b.do("star", chromedp.Click(chromedp.CSS("#act-star")))
+		b.waitJS("starred", `document.querySelector('#act-star').getAttribute('aria-pressed') === 'true'`)
+		eventually(t, 5*time.Second, func() error {
+			if !slices.Contains(e.conv(longConv).Tags, engine.PriorityTag) {
+				return fmt.Errorf("tags %v", e.conv(longConv).Tags)
+			}
+			return nil
+		})
+		b.do("more, delete", chromedp.Click(chromedp.CSS("#act-more")), chromedp.Click(chromedp.CSS(`#more-menu [data-act="delete"]`)))
+		b.waitJS("the confirmation", `!document.querySelector('#modal').hidden && document.querySelector('#modal-body').textContent.includes('Delete the chat with Long Talker')`)
+		b.do("cancel", chromedp.Click(chromedp.CSS("#modal-cancel")))
+		require.Equal(t, "Long Talker", e.conv(longConv).ContactName)
+		b.do("more, delete, confirm", chromedp.Click(chromedp.CSS("#act-more")), chromedp.Click(chromedp.CSS(`#more-menu [data-act="delete"]`)),
+			chromedp.Click(chromedp.CSS("#modal-ok")))
+		b.waitJS("gone", "!"+rowVisible(longConv)+` && !document.querySelector('#chat-empty').hidden`)
+		code, _ := e.api("GET", "/api/v1/conversations/"+longConv.String(), ownerToken, nil)
+		require.Equal(t, http.StatusNotFound, code)
+	})
+
 }
 
 // TestWebInboxFirstPaint seeds 10,000 conversations and measures the time

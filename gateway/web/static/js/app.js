@@ -131,6 +131,10 @@ function newer(a, b) {
 // upsert records a conversation and places it in the list if it belongs
 // there (and is not older than the pages not yet loaded).
 export function upsert(c) {
+  const known = state.convs.get(c.id);
+  // An HTTP answer can come after the event of a later change: a
+  // conversation with fewer messages than the one known is stale.
+  if (known && known.last_seq > c.last_seq) return;
   state.convs.set(c.id, c);
   const i = state.order.indexOf(c.id);
   if (i >= 0) state.order.splice(i, 1);

@@ -124,10 +124,22 @@ function merge(list) {
       }
     }
     const i = cur.msgs.findIndex((x) => x.seq === m.seq && !x.temp);
-    if (i >= 0) cur.msgs[i] = m;
-    else cur.msgs.push(m);
+    if (i < 0) cur.msgs.push(m);
+    else if (!older(m, cur.msgs[i])) cur.msgs[i] = m;
   }
   cur.msgs.sort((a, b) => (a.temp ? Infinity : a.seq) - (b.temp ? Infinity : b.seq) || a.tempSeq - b.tempSeq);
+}
+
+const rank = { sending: 1, sent: 2, delivered: 3, read: 4 };
+
+// older reports whether m is an earlier state of the message than have:
+// a POST answer can arrive after the event of a later status. Statuses
+// only move forward, a failure applies at once, and only a newer retry
+// moves a failed message on.
+function older(m, have) {
+  if (m.status === have.status || m.status === 'failed' || !m.status) return false;
+  if (have.status === 'failed') return Date.parse(m.status_at || 0) < Date.parse(have.status_at || 0);
+  return (rank[m.status] || 0) < (rank[have.status] || 0);
 }
 
 function nearBottom() {
@@ -143,7 +155,7 @@ function scrollToBottom() {
 // ---------- events ----------
 
 export function onConversation(conv) {
-  if (!cur || cur.conv.id !== conv.id) return;
+  if (!cur || cur.conv.id !== conv.id || cur.conv.last_seq > conv.last_seq) return;
   cur.conv = conv;
   renderHead();
   renderComposer();
@@ -170,7 +182,8 @@ let readTimer;
 function markRead() {
   clearTimeout(readTimer);
   const id = cur.conv.id;
-  readTimer = setTimeout(() => post(`/conversations/${id}/read`).then(app.upsert).catch(() => {}), 150);
+  // The event of the change updates the list; the answer may be stale by then.
+  readTimer = setTimeout(() => post(`/conversations/${id}/read`).catch(() => {}), 150);
 }
 
 // ---------- header ----------
@@ -217,7 +230,7 @@ async function act(path, body, optimistic) {
   try {
     const r = await post(`/conversations/${c.id}/${path}`, body);
     if (r) {
-      if (cur && cur.conv.id === r.id) cur.conv = r;
+      if (cur && cur.conv.id === r.id && cur.conv.last_seq <= r.last_seq) cur.conv = r;
       app.upsert(r);
       if (cur && cur.conv.id === r.id) { renderHead(); renderComposer(); }
     }
@@ -502,8 +515,6 @@ function confirmSent(conv, temp, m) {
   if (!cur || cur.conv.id !== conv) return;
   const i = cur.msgs.indexOf(temp);
   if (i >= 0) cur.msgs.splice(i, 1);
-  const known = cur.msgs.find((x) => !x.temp && x.seq === m.seq);
-  if (known && Date.parse(known.status_at || 0) >= Date.parse(m.status_at || 0)) { renderMessages(); return; }
   if (temp.media && temp.media.local && m.media) m.media.local = temp.media.local;
   merge([m]);
   renderMessages();

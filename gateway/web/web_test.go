@@ -1,0 +1,58 @@
+package web
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/stretchr/testify/require"
+)
+
+func TestHandler(t *testing.T) {
+	app := fiber.New()
+	app.Get("/api/v1/thing", func(c *fiber.Ctx) error { return c.SendString("api") })
+	app.Use(Handler())
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		typ, body    string
+	}{
+		{"GET", "/", 200, "text/html", `<script type="module" src="/js/app.js">`},
+		{"GET", "/c/some-conversation", 200, "text/html", "<title>Parley inbox</title>"},
+		{"GET", "/js/app.js", 200, "javascript", "import"},
+		{"GET", "/app.css", 200, "text/css", ":root"},
+		{"HEAD", "/", 200, "text/html", ""},
+		{"GET", "/js/missing.js", 404, "", ""},
+		{"GET", "/../../etc/passwd", 200, "text/html", "<title>"},
+		{"GET", "/api/v1/thing", 200, "", "api"},
+		{"GET", "/api/v1/other", 404, "", ""},
+		{"GET", "/webhooks/whatsapp", 404, "", ""},
+		{"POST", "/", 404, "", ""},
+	} {
+		resp, err := app.Test(httptest.NewRequest(tc.method, tc.path, nil))
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		require.Equal(t, tc.status, resp.StatusCode, "%s %s", tc.method, tc.path)
+		require.Contains(t, resp.Header.Get("Content-Type"), tc.typ, tc.path)
+		require.Contains(t, string(body), tc.body, tc.path)
+		if tc.status == 200 && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			require.Contains(t, resp.Header.Get("Content-Security-Policy"), "default-src 'self'")
+		}
+	}
+}
+
+// Every script the page loads is in the binary: no CDN, nothing fetched
+// from outside.
+func TestNoExternalReferences(t *testing.T) {
+	for _, name := range []string{"index.html", "app.css", "js/app.js", "js/api.js", "js/chat.js", "js/contact.js", "js/icons.js", "js/panel.js", "js/util.js", "js/ws.js"} {
+		b, err := static.Open(name)
+		require.NoError(t, err, name)
+		data, _ := io.ReadAll(b)
+		b.Close()
+		for _, bad := range []string{"http://", "//cdn", "@import url(", "fonts.googleapis"} {
+			require.NotContains(t, string(data), bad, name)
+		}
+	}
+}
