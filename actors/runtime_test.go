@@ -403,7 +403,12 @@ func TestFoldersAndBlockedContacts(t *testing.T) {
 	agent := &echoAgent{}
 	// One agent worker: requests are answered in the order they were
 	// made, so a call for a control conversation is a barrier.
-	h := newHarness(t, func(c *actors.Config) { c.Agent = agent; c.Sender = &recordingSender{}; c.AgentWorkers = 1; c.AIDebounce = -1 })
+	h := newHarness(t, func(c *actors.Config) {
+		c.Agent = agent
+		c.Sender = &recordingSender{}
+		c.AgentWorkers = 1
+		c.AIDebounce = -1
+	})
 	barrier := func(n int) {
 		t.Helper()
 		conv := h.say("control", fmt.Sprintf("control-%d", n), "ping")
