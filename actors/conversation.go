@@ -496,6 +496,9 @@ func (a *conversationActor) aiReply(m *aiReplyMsg) error {
 	}
 	t := a.begin()
 	ans := m.ans
+	if ans.FollowUpAt.IsZero() && ans.FollowUpAfter > 0 {
+		ans.FollowUpAt = t.now.Add(ans.FollowUpAfter)
+	}
 	res, err := t.apply(engine.AIReply{Request: m.req, Content: ans.Content, Reasoning: ans.Reasoning,
 		Handoff: ans.Handoff, FollowUpAt: ans.FollowUpAt, FollowUpReason: ans.FollowUpReason})
 	if errors.Is(err, engine.ErrInvalid) {

@@ -70,7 +70,10 @@ type AIAnswer struct {
 	Content        engine.Content
 	Reasoning      string
 	Handoff        string
-	FollowUpAt     time.Time
+	FollowUpAt time.Time
+	// FollowUpAfter schedules the follow-up this long after the answer is
+	// recorded, when FollowUpAt is zero.
+	FollowUpAfter  time.Duration
 	FollowUpReason string
 }
 
