@@ -67,9 +67,9 @@ type AIContext struct {
 // handoff hands off too, since the customer would otherwise wait for
 // nobody. FollowUpAt, when in the future, schedules a follow-up.
 type AIAnswer struct {
-	Content        engine.Content
-	Reasoning      string
-	Handoff        string
+	Content    engine.Content
+	Reasoning  string
+	Handoff    string
 	FollowUpAt time.Time
 	// FollowUpAfter schedules the follow-up this long after the answer is
 	// recorded, when FollowUpAt is zero.

@@ -46,7 +46,7 @@ func (a *RulesAgent) Reply(_ context.Context, in actors.AIContext) (actors.AIAns
 		return textAnswer(a.FollowUpText, "rules agent: follow-up"), nil
 	}
 	var last string
-	answered := false // has the business written in this conversation yet?
+	answered := false              // has the business written in this conversation yet?
 	for _, m := range in.History { // newest first
 		if m.Direction == engine.DirOut {
 			answered = true
