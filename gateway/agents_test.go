@@ -375,7 +375,7 @@ func TestAgentSettingsAPI(t *testing.T) {
 	require.Equal(t, false, v["inherited"])
 	require.Equal(t, "Hola", v["greeting"])
 	require.Equal(t, []any{"agente"}, v["handoff_keywords"], "the rest comes from the workspace")
-	require.Equal(t, true, get("/api/v1/channels/messenger/"+pageID+"/agent")["inherited"])
+	require.Equal(t, true, get("/api/v1/channels/messenger/" + pageID + "/agent")["inherited"])
 	code, _ = e.api("DELETE", ch, ownerToken, nil)
 	require.Equal(t, http.StatusNoContent, code)
 	require.Equal(t, "openai", get(ch)["kind"])
