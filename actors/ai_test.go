@@ -328,6 +328,13 @@ func TestReactivationAnswersAndCounts(t *testing.T) {
 	conv := h.say("u1", "in-1", "hello")
 	h.exec(conv, engine.TakeOver{UserID: "a"}) // before the debounce window ends
 	h.advance(2 * time.Second)
+	eventually(t, 5*time.Second, func() error {
+		if actors.HeldAIRequests(h.rt) != 0 {
+			return errors.New("request still held")
+		}
+		return nil
+	})
+	h.exec(conv, engine.MarkRead{})
 	require.Zero(t, agent.calls.Load(), "the held request is stale once a person took over")
 	h.advance(15 * time.Minute)
 	eventually(t, 5*time.Second, func() error {

@@ -50,7 +50,9 @@ func (d *debouncer) request(req engine.AIRequest, window time.Duration) {
 	h := &heldRequest{req: req, first: now}
 	if old := d.pending[k]; old != nil {
 		old.timer.Stop()
-		h.first = old.first
+		if old.req.ModeEpoch == req.ModeEpoch {
+			h.first = old.first // the same burst
+		}
 	}
 	wait := min(window, h.first.Add(maxDebounceWindows*window).Sub(now))
 	h.timer = d.rt.clock.AfterFunc(max(wait, 0), func() { d.fire(k, h) })
