@@ -150,9 +150,11 @@ func (rt *Runtime) askAI(req engine.AIRequest, c *engine.Conversation) {
 // workspace rules with the agent rules of its channel account.
 func (rt *Runtime) settingsFor(c *engine.Conversation) engine.Settings {
 	s := rt.cfg.Settings
+	s.Agent.NoAgent = true
 	if rt.cfg.Agents != nil && c.ID != engine.ZeroID {
-		_, pol := rt.cfg.Agents.Resolve(c.WorkspaceID, c.Channel, c.ChannelAccountID)
+		agent, pol := rt.cfg.Agents.Resolve(c.WorkspaceID, c.Channel, c.ChannelAccountID)
 		s.Agent = pol.Rules
+		s.Agent.NoAgent = agent == nil
 	}
 	return s
 }

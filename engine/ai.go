@@ -26,6 +26,9 @@ type AgentRules struct {
 	AutoCSAT bool `json:"auto_csat,omitempty"`
 	// CSATSurvey is the survey text; empty means DefaultCSATSurvey.
 	CSATSurvey string `json:"csat_survey,omitempty"`
+	// NoAgent is set by the runtime when no agent answers the
+	// conversation: a due follow-up is then a reminder for a person.
+	NoAgent bool `json:"-"`
 }
 
 // DefaultHandoffKeywords are what a customer says to ask for a person.
@@ -174,16 +177,17 @@ func (a *applier) scheduleAutoFollowUp() {
 }
 
 // followUpDue runs a follow-up whose time has come: the AI writes it in
-// AI mode; a person is reminded in manual mode (an automatic one is
-// dropped then); on WhatsApp nothing is sent outside the 24-hour window.
+// AI mode; a person is reminded in manual mode or when no agent answers
+// (an automatic one is dropped then); on WhatsApp nothing is sent outside
+// the 24-hour window.
 func (a *applier) followUpDue() {
 	auto := a.c.FollowUpAuto
 	a.c.FollowUpAt, a.c.FollowUpAuto = time.Time{}, false
 	switch {
-	case a.c.Mode == ModeManual && !auto:
+	case (a.c.Mode == ModeManual || a.s.Agent.NoAgent) && !auto:
 		a.system("Follow-up due")
 		a.extra = append(a.extra, EventFollowUpDue)
-	case a.c.Mode == ModeManual:
+	case a.c.Mode == ModeManual || a.s.Agent.NoAgent:
 		a.extra = append(a.extra, EventFollowUpCancelled)
 	case !a.c.InWindow(a.now):
 		a.system("Follow-up cancelled: more than 24 hours since the customer's last message")

@@ -237,6 +237,15 @@ func TestFollowUpEdgeCases(t *testing.T) {
 		require.Empty(t, systemTexts(res))
 		require.True(t, hasEvent(res, engine.EventFollowUpCancelled))
 	})
+	t.Run("with no agent a person's follow-up is a reminder", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.set.Agent.NoAgent = true
+		h.do(engine.ScheduleFollowUp{At: at(time.Hour), UserID: "u1"}, t0)
+		res := h.do(engine.FollowUpDue{Due: at(time.Hour)}, at(time.Hour))
+		require.Nil(t, res.AskAI)
+		require.Equal(t, []string{"Follow-up due"}, systemTexts(res))
+	})
 	t.Run("the AI schedules one", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
