@@ -90,6 +90,21 @@ func TestAIHandoff(t *testing.T) {
 	}
 }
 
+// The agent's reasoning and reasons are outside input: cut to size and
+// made valid, never a reason to lose the reply.
+func TestAIReplyTextFieldsAreSanitised(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	req := *h.do(engine.Receive{ChannelMessageID: "m1", Content: txt("hi")}, t0).AskAI
+	long := strings.Repeat("é", engine.MaxTextBytes) // twice the limit in bytes
+	res := h.do(engine.AIReply{Request: req, Content: txt("hello"), Reasoning: long, Handoff: "bad \xff reason"}, t0)
+	ai := aiMessages(res)
+	require.Len(t, ai, 1)
+	require.LessOrEqual(t, len(ai[0].Reasoning), engine.MaxTextBytes)
+	require.True(t, utf8.ValidString(ai[0].Reasoning))
+	require.True(t, utf8.ValidString(systemTexts(res)[0]))
+}
+
 // A stale reply that would hand off is discarded like any stale reply.
 func TestStaleHandoffIsDiscarded(t *testing.T) {
 	t.Parallel()

@@ -525,9 +525,10 @@ func (a *applier) aiReply(cmd AIReply) error {
 		a.discard = true
 		return nil
 	}
-	if len(cmd.Reasoning) > MaxTextBytes || len(cmd.Handoff) > MaxFieldBytes || len(cmd.FollowUpReason) > MaxFieldBytes {
-		return fmt.Errorf("%w: AI reply fields too long", ErrInvalid)
-	}
+	// The agent's own words are kept, cut to size: they are outside input.
+	cmd.Reasoning = truncateBytes(strings.ToValidUTF8(cmd.Reasoning, "�"), MaxTextBytes)
+	cmd.Handoff = strings.ToValidUTF8(cmd.Handoff, "�")
+	cmd.FollowUpReason = strings.ToValidUTF8(cmd.FollowUpReason, "�")
 	if hasContent {
 		if err := validContent(cmd.Content); err != nil {
 			return err
@@ -703,6 +704,17 @@ func (a *applier) result() Result {
 	}
 	r.Events = evs
 	return r
+}
+
+// truncateBytes cuts s to at most n bytes on a rune boundary.
+func truncateBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func containsUpdate(evs []Event, seq uint64) bool {
