@@ -2,8 +2,12 @@ package actors
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/persistence"
 )
 
 // historyForAgent is how many recent messages an agent sees.
@@ -22,7 +26,7 @@ func newAgentPool(rt *Runtime) *agentPool {
 }
 
 func (p *agentPool) start() {
-	if p.rt.cfg.Agent == nil {
+	if p.rt.cfg.Agents == nil {
 		return
 	}
 	for range p.rt.cfg.AgentWorkers {
@@ -34,7 +38,7 @@ func (p *agentPool) start() {
 // request is dropped and counted (the conversation stays waiting, and the
 // next customer message or reactivation asks again).
 func (p *agentPool) submit(req engine.AIRequest) {
-	if p.rt.cfg.Agent == nil {
+	if p.rt.cfg.Agents == nil {
 		return
 	}
 	select {
@@ -64,23 +68,93 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 		rt.log.Warn("Agent: reading conversation", "conversation", req.ConversationID, "err", err)
 		return
 	}
-	if conv.ModeEpoch != req.ModeEpoch || conv.LastCustomerSeq != req.LastCustomerSeq {
+	if conv.ModeEpoch != req.ModeEpoch || conv.LastCustomerSeq != req.LastCustomerSeq || conv.Mode != engine.ModeAI {
 		return // already stale: do not spend an AI call on it
+	}
+	agent, pol := rt.cfg.Agents.Resolve(conv.WorkspaceID, conv.Channel, conv.ChannelAccountID)
+	if agent == nil {
+		return
+	}
+	var contact *engine.Contact
+	if c, err := rt.store.Contact(conv.WorkspaceID, conv.ContactID); err == nil {
+		contact = &c
+	} else if !errors.Is(err, persistence.ErrNotFound) {
+		rt.log.Warn("Agent: reading contact", "conversation", req.ConversationID, "err", err)
+		return
+	}
+	if pol.Restricted && (contact == nil || contact.Source == engine.SourceChat) {
+		rt.aiMetrics.restricted.Inc()
+		if pol.RestrictedReply == "" || req.Purpose != engine.PurposeReply {
+			return
+		}
+		p.answer(req, AIAnswer{Content: engine.Content{Kind: engine.KindText, Text: pol.RestrictedReply},
+			Reasoning: "restricted agent: the contact is not in the CRM"})
+		return
 	}
 	hist, err := rt.store.Messages(req.WorkspaceID, req.ConversationID, 0, historyForAgent)
 	if err != nil {
 		rt.log.Warn("Agent: reading history", "conversation", req.ConversationID, "err", err)
 		return
 	}
+	kind := pol.Kind
 	actx, cancel := context.WithTimeout(ctx, rt.cfg.AgentTimeout)
-	ans, err := rt.cfg.Agent.Reply(actx, AIContext{Request: req, Conversation: conv, History: hist})
+	start := time.Now()
+	ans, err := agent.Reply(actx, AIContext{Request: req, Conversation: conv, History: hist, Contact: contact})
 	cancel()
+	rt.aiMetrics.requestSeconds.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	if err != nil {
-		rt.log.Warn("Agent call failed", "conversation", req.ConversationID, "err", err)
+		if ctx.Err() != nil {
+			return // shutting down: the conversation stays waiting
+		}
+		reason := "error"
+		if errors.Is(err, context.DeadlineExceeded) {
+			reason = "timeout"
+		}
+		rt.aiMetrics.errors.WithLabelValues(kind, reason).Inc()
+		rt.log.Warn("Agent call failed; handing off", "conversation", req.ConversationID, "kind", kind, "err", err)
+		if req.Purpose != engine.PurposeReply {
+			return // a failed follow-up is simply not sent
+		}
+		// The customer must not wait for nobody: a person takes it.
+		ans = AIAnswer{Handoff: fmt.Sprintf("the AI agent failed (%s)", reason)}
+	}
+	if req.Purpose != engine.PurposeReply && ans.Content.Kind == "" && ans.Handoff == "" {
+		return // no follow-up to send
+	}
+	p.answer(req, ans)
+}
+
+func (p *agentPool) answer(req engine.AIRequest, ans AIAnswer) {
+	p.rt.dir.send(req.WorkspaceID, req.ConversationID, &aiReplyMsg{req: req, ans: ans})
+}
+
+// askAI asks for an AI reply to conversation c once its debounce window
+// has passed (or at once, with no window).
+func (rt *Runtime) askAI(req engine.AIRequest, c *engine.Conversation) {
+	if rt.cfg.Agents == nil {
 		return
 	}
-	if ans.Content.Kind == "" {
+	_, pol := rt.cfg.Agents.Resolve(c.WorkspaceID, c.Channel, c.ChannelAccountID)
+	window := pol.Debounce
+	if window == 0 {
+		window = rt.cfg.AIDebounce
+	}
+	if window < 0 || req.Purpose != engine.PurposeReply {
+		rt.agents.submit(req)
 		return
 	}
-	rt.dir.send(req.WorkspaceID, req.ConversationID, &aiReplyMsg{req: req, ans: ans})
+	rt.debounce.request(req, window)
+}
+
+// settingsFor returns the engine settings for conversation c: the
+// workspace rules with the agent rules of its channel account.
+func (rt *Runtime) settingsFor(c *engine.Conversation) engine.Settings {
+	s := rt.cfg.Settings
+	s.Agent.NoAgent = true
+	if rt.cfg.Agents != nil && c.ID != engine.ZeroID {
+		agent, pol := rt.cfg.Agents.Resolve(c.WorkspaceID, c.Channel, c.ChannelAccountID)
+		s.Agent = pol.Rules
+		s.Agent.NoAgent = agent == nil
+	}
+	return s
 }

@@ -226,11 +226,15 @@ func (t *txn) lookup(seq uint64) (engine.Message, bool) {
 }
 
 func (t *txn) apply(cmd engine.Command) (engine.Result, error) {
-	res, err := engine.Apply(t.cur, cmd, t.now, t.a.rt.cfg.Settings, t.lookup)
+	res, err := engine.Apply(t.cur, cmd, t.now, t.a.rt.settingsFor(&t.cur), t.lookup)
 	if err != nil {
 		return res, err
 	}
 	t.cur = res.Conversation
+	if res.Handoff != "" || res.Reactivated || res.FollowUpSent || res.SurveySent {
+		r := res
+		t.post = append(t.post, func() { t.a.rt.aiMetrics.observe(&r) })
+	}
 	if t.changed == nil {
 		t.changed = map[uint64]engine.Message{}
 	}
@@ -290,7 +294,7 @@ func (t *txn) commit() error {
 		a.rt.courier.enqueue(Outbound{Conversation: t.cur, Message: m})
 	}
 	if t.ask != nil && a.conv != nil {
-		a.rt.agents.submit(*t.ask)
+		a.rt.askAI(*t.ask, a.conv)
 	}
 	return nil
 }
@@ -494,7 +498,19 @@ func (a *conversationActor) aiReply(m *aiReplyMsg) error {
 		return nil
 	}
 	t := a.begin()
-	res, err := t.apply(engine.AIReply{Request: m.req, Content: m.ans.Content, Reasoning: m.ans.Reasoning})
+	ans := m.ans
+	if ans.FollowUpAt.IsZero() && ans.FollowUpAfter > 0 {
+		ans.FollowUpAt = t.now.Add(ans.FollowUpAfter)
+	}
+	res, err := t.apply(engine.AIReply{Request: m.req, Content: ans.Content, Reasoning: ans.Reasoning,
+		Handoff: ans.Handoff, FollowUpAt: ans.FollowUpAt, FollowUpReason: ans.FollowUpReason})
+	if errors.Is(err, engine.ErrInvalid) {
+		// The agent answered something that cannot be sent: the customer
+		// must not wait for nobody, a person takes it.
+		a.rt.log.Warn("AI reply invalid; handing off", "conversation", a.id, "err", err)
+		res, err = t.apply(engine.AIReply{Request: m.req, Reasoning: ans.Reasoning,
+			Handoff: "the AI agent's reply could not be sent"})
+	}
 	if err != nil {
 		t.abort()
 		return err

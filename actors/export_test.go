@@ -34,3 +34,7 @@ func Ping(rt *Runtime, ws, conv engine.ID) bool {
 	rt.dir.send(ws, conv, m)
 	return <-m.reply
 }
+
+// HeldAIRequests returns how many AI requests wait for their debounce
+// window to end.
+func HeldAIRequests(rt *Runtime) int { return rt.debounce.held() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/parleyhq/parley/engine"
 )
@@ -51,21 +52,67 @@ type Sender interface {
 }
 
 // AIContext is what an agent sees: the request, the conversation header
-// and its recent messages, newest first.
+// and its recent messages, newest first, and the contact (nil if it is
+// gone).
 type AIContext struct {
 	Request      engine.AIRequest
 	Conversation engine.Conversation
 	History      []engine.Message
+	Contact      *engine.Contact
 }
 
-// AIAnswer is an agent's reply. Empty Content.Kind means no reply.
+// AIAnswer is an agent's reply. Empty Content.Kind means no message.
+// Handoff, when set, is the reason the agent hands the conversation to a
+// person (after Content, if any); an answer with neither content nor
+// handoff hands off too, since the customer would otherwise wait for
+// nobody. FollowUpAt, when in the future, schedules a follow-up.
 type AIAnswer struct {
-	Content   engine.Content
-	Reasoning string
+	Content    engine.Content
+	Reasoning  string
+	Handoff    string
+	FollowUpAt time.Time
+	// FollowUpAfter schedules the follow-up this long after the answer is
+	// recorded, when FollowUpAt is zero.
+	FollowUpAfter  time.Duration
+	FollowUpReason string
 }
 
 // Agent computes AI replies. It is called from the agent pool, never from
 // a conversation actor.
 type Agent interface {
 	Reply(ctx context.Context, in AIContext) (AIAnswer, error)
+}
+
+// AgentPolicy is how the AI behaves in one conversation, besides what the
+// agent itself answers.
+type AgentPolicy struct {
+	// Kind names the agent implementation (rules, openai, webhook); it is
+	// the metrics label.
+	Kind string
+	// Debounce is how long the AI waits after a customer message for more
+	// before answering them all at once; zero means the runtime's
+	// Config.AIDebounce, negative means no wait.
+	Debounce time.Duration
+	// Rules are the engine's agent rules (handoff keywords, follow-ups,
+	// CSAT).
+	Rules engine.AgentRules
+	// Restricted lets the AI answer only contacts in the CRM (created by
+	// a person, a form, an import or the API, not by a chat); others get
+	// RestrictedReply, or nothing when it is empty.
+	Restricted      bool
+	RestrictedReply string
+}
+
+// AgentResolver picks the agent and its policy for the conversations of
+// one channel account. It is called on every command, so it must be
+// cheap (an in-memory lookup). A nil Agent means no AI replies.
+type AgentResolver interface {
+	Resolve(ws engine.ID, ch engine.Channel, accountID string) (Agent, AgentPolicy)
+}
+
+// staticResolver answers every conversation with one agent.
+type staticResolver struct{ agent Agent }
+
+func (r staticResolver) Resolve(engine.ID, engine.Channel, string) (Agent, AgentPolicy) {
+	return r.agent, AgentPolicy{Kind: "static"}
 }

@@ -33,8 +33,16 @@ type Config struct {
 	// Sender delivers outbound messages; nil fails every send with
 	// "no channel sender".
 	Sender Sender
-	// Agent answers customers in AI mode; nil means no AI replies.
+	// Agent answers customers in AI mode; nil means no AI replies. Agents,
+	// when set, takes its place.
 	Agent Agent
+	// Agents picks the agent and its policy per channel account; nil
+	// means Agent for every conversation, with the default policy.
+	Agents AgentResolver
+	// AIDebounce is how long the AI waits after a customer message for
+	// more before answering the burst once; zero means 2 seconds,
+	// negative means no wait. A policy may set its own.
+	AIDebounce time.Duration
 	// MaxInFlight bounds inbound messages accepted and not yet committed;
 	// beyond it Ingest returns ErrOverloaded. Zero means 8192.
 	MaxInFlight int
@@ -89,6 +97,12 @@ func (c Config) withDefaults() Config {
 	def(&c.SendAttempts, 5)
 	def(&c.RingSize, 4096)
 	def(&c.SubscriberQueue, 1024)
+	if c.AIDebounce == 0 {
+		c.AIDebounce = 2 * time.Second
+	}
+	if c.Agents == nil && c.Agent != nil {
+		c.Agents = staticResolver{c.Agent}
+	}
 	defd(&c.IdleTimeout, 2*time.Minute)
 	defd(&c.AgentTimeout, 60*time.Second)
 	defd(&c.SendTimeout, 30*time.Second)
@@ -114,7 +128,9 @@ type Runtime struct {
 	ix         *indexer
 	courier    *courier
 	agents     *agentPool
+	debounce   *debouncer
 	metrics    *runtimeMetrics
+	aiMetrics  *agentMetrics
 
 	inflight atomic.Int64
 	// orphanSeq orders kept early status reports; it starts at the start
@@ -161,6 +177,8 @@ func New(cfg Config) (*Runtime, error) {
 	rt.ix = &indexer{rt: rt, kickc: make(chan struct{}, 1)}
 	rt.courier = newCourier(rt)
 	rt.agents = newAgentPool(rt)
+	rt.debounce = newDebouncer(rt)
+	rt.aiMetrics = newAgentMetrics(cfg.Registerer)
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
 	rt.orphanSeq.Store(uint64(max(cfg.Clock.Now().UnixNano(), 0)))
 	return rt, nil
@@ -223,6 +241,7 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("actors: shutdown: calls still in progress: %w", ctx.Err())
 	}
+	rt.debounce.stop()
 	rt.cancel()
 	rt.wg.Wait()
 	rt.dir.stopAll()

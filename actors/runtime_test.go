@@ -256,7 +256,7 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 func TestAIResumesAfterHumanActivity(t *testing.T) {
 	t.Parallel()
 	agent := &echoAgent{}
-	h := newHarness(t, func(c *actors.Config) { c.Agent = agent; c.Sender = &recordingSender{} })
+	h := newHarness(t, func(c *actors.Config) { c.Agent = agent; c.Sender = &recordingSender{}; c.AIDebounce = -1 })
 	conv := h.say("u1", "in-1", "hello")
 	eventually(t, 5*time.Second, func() error { // the AI answered in AI mode
 		if agent.calls.Load() != 1 {
@@ -350,7 +350,7 @@ func TestNoAIReplyOverAHuman(t *testing.T) {
 	t.Parallel()
 	agent := newGatedAgent()
 	sender := &recordingSender{}
-	h := newHarness(t, func(c *actors.Config) { c.Agent = agent; c.Sender = sender })
+	h := newHarness(t, func(c *actors.Config) { c.Agent = agent; c.Sender = sender; c.AIDebounce = -1 })
 	conv := h.say("u1", "in-1", "hello")
 	<-agent.started // the AI is thinking
 	h.exec(conv, engine.TakeOver{UserID: "agent-1"})
@@ -372,7 +372,7 @@ func TestNoAIReplyOverAHuman(t *testing.T) {
 func TestStaleAIReplyForOlderCustomerMessage(t *testing.T) {
 	t.Parallel()
 	agent := newGatedAgent()
-	h := newHarness(t, func(c *actors.Config) { c.Agent = agent; c.Sender = &recordingSender{} })
+	h := newHarness(t, func(c *actors.Config) { c.Agent = agent; c.Sender = &recordingSender{}; c.AIDebounce = -1 })
 	conv := h.say("u1", "in-1", "first")
 	first := <-agent.started
 	h.say("u1", "in-2", "second")
@@ -403,7 +403,12 @@ func TestFoldersAndBlockedContacts(t *testing.T) {
 	agent := &echoAgent{}
 	// One agent worker: requests are answered in the order they were
 	// made, so a call for a control conversation is a barrier.
-	h := newHarness(t, func(c *actors.Config) { c.Agent = agent; c.Sender = &recordingSender{}; c.AgentWorkers = 1 })
+	h := newHarness(t, func(c *actors.Config) {
+		c.Agent = agent
+		c.Sender = &recordingSender{}
+		c.AgentWorkers = 1
+		c.AIDebounce = -1
+	})
 	barrier := func(n int) {
 		t.Helper()
 		conv := h.say("control", fmt.Sprintf("control-%d", n), "ping")

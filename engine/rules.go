@@ -89,10 +89,18 @@ type AIResumeDue struct{ Due time.Time }
 // AIReply is the agent's answer to Request. It is discarded, never sent,
 // if a human took over or a newer customer message arrived since the
 // request was made (invariant 5).
+//
+// Content with an empty Kind sends nothing. Handoff, when set, is the
+// reason the agent hands the conversation to a person (after sending
+// Content, if any). FollowUpAt, when in the future, schedules a
+// follow-up.
 type AIReply struct {
-	Request   AIRequest
-	Content   Content
-	Reasoning string
+	Request        AIRequest
+	Content        Content
+	Reasoning      string
+	Handoff        string
+	FollowUpAt     time.Time
+	FollowUpReason string
 }
 
 // MoveFolder files the conversation in Folder.
@@ -198,10 +206,11 @@ func (UpdateContactName) isCommand() {}
 // the newest customer message and the mode epoch. A reply is accepted only
 // if both are unchanged when it comes back.
 type AIRequest struct {
-	WorkspaceID     ID     `json:"workspace_id"`
-	ConversationID  ID     `json:"conversation_id"`
-	LastCustomerSeq uint64 `json:"last_customer_seq"`
-	ModeEpoch       uint64 `json:"mode_epoch"`
+	WorkspaceID     ID        `json:"workspace_id"`
+	ConversationID  ID        `json:"conversation_id"`
+	LastCustomerSeq uint64    `json:"last_customer_seq"`
+	ModeEpoch       uint64    `json:"mode_epoch"`
+	Purpose         AIPurpose `json:"purpose,omitempty"`
 }
 
 // Result is what a command did: the new header, the messages it created or
@@ -216,6 +225,15 @@ type Result struct {
 	AskAI        *AIRequest
 	// Discarded is set when an AI reply was stale and dropped.
 	Discarded bool
+	// Handoff is set when the conversation was handed to a person.
+	Handoff HandoffKind
+	// Reactivated is set when the reactivation timer gave the
+	// conversation back to the AI.
+	Reactivated bool
+	// FollowUpSent is set when a follow-up message was written.
+	FollowUpSent bool
+	// SurveySent is set when a CSAT survey was sent.
+	SurveySent bool
 }
 
 // NewConversation returns the header of a new conversation, open and in AI
@@ -255,7 +273,14 @@ type applier struct {
 	events  []Event
 	send    []Message
 	askAI   bool
+	purpose AIPurpose
 	discard bool
+	// handoffKind, reactivated, followUpSent and surveySent are reported
+	// in the Result.
+	handoffKind  HandoffKind
+	reactivated  bool
+	followUpSent bool
+	surveySent   bool
 	// extra events emitted besides message and header events
 	extra []EventType
 }
@@ -314,6 +339,7 @@ func (a *applier) apply(cmd Command) error {
 			return nil // stale: the deadline moved, or the AI already resumed
 		}
 		a.resumeAI("AI resumed after " + humanDuration(a.s.ResumeAfter()) + " without human activity")
+		a.reactivated = true
 	case AIReply:
 		return a.aiReply(cmd)
 	case MoveFolder:
@@ -325,6 +351,9 @@ func (a *applier) apply(cmd Command) error {
 		}
 		a.c.Folder = cmd.Folder
 		a.system("Moved to " + string(cmd.Folder))
+		if cmd.Folder == FolderSolved {
+			a.sendSurvey()
+		}
 	case SetTag:
 		tag := strings.TrimSpace(cmd.Tag)
 		if tag == "" || len(tag) > MaxTagBytes || !utf8.ValidString(tag) {
@@ -351,28 +380,26 @@ func (a *applier) apply(cmd Command) error {
 		if !cmd.At.After(a.now) {
 			return fmt.Errorf("%w: follow-up time must be in the future", ErrInvalid)
 		}
-		a.c.FollowUpAt = cmd.At
+		a.c.FollowUpAt, a.c.FollowUpAuto = cmd.At, false
 		a.system("Follow-up scheduled for " + cmd.At.UTC().Format(time.RFC3339))
 		a.extra = append(a.extra, EventFollowUpScheduled)
 	case CancelFollowUp:
 		if a.c.FollowUpAt.IsZero() {
 			return nil
 		}
-		a.c.FollowUpAt = time.Time{}
+		a.c.FollowUpAt, a.c.FollowUpAuto = time.Time{}, false
 		a.system("Follow-up cancelled")
 		a.extra = append(a.extra, EventFollowUpCancelled)
 	case FollowUpDue:
 		if a.c.FollowUpAt.IsZero() || !a.c.FollowUpAt.Equal(cmd.Due) || a.now.Before(cmd.Due) {
 			return nil
 		}
-		a.c.FollowUpAt = time.Time{}
-		a.system("Follow-up due")
-		a.extra = append(a.extra, EventFollowUpDue)
+		a.followUpDue()
 	case SetCSAT:
 		if cmd.Score < 1 || cmd.Score > 5 {
 			return fmt.Errorf("%w: CSAT score must be 1 to 5", ErrInvalid)
 		}
-		a.c.CSAT = cmd.Score
+		a.c.CSAT, a.c.CSATPending = cmd.Score, false
 	case SetBlocked:
 		if a.c.Blocked == cmd.Blocked {
 			return nil
@@ -449,10 +476,20 @@ func (a *applier) receive(cmd Receive) error {
 	a.c.LastInboundAt = a.now
 	a.c.LastActivityAt = a.now
 	a.c.Preview = cmd.Content.Preview()
+	// The customer spoke: automatic follow-ups start counting again, and
+	// a pending one is not needed.
+	a.c.AutoFollowUps = 0
+	if a.c.FollowUpAuto {
+		a.c.FollowUpAt, a.c.FollowUpAuto = time.Time{}, false
+		a.extra = append(a.extra, EventFollowUpCancelled)
+	}
 	// Invariant 6: a blocked contact's messages are kept for the record but
 	// raise no unread count and get no AI reply.
 	if a.c.Blocked {
 		return nil
+	}
+	if cmd.Content.Kind == KindText && a.csatAnswer(cmd.Content.Text) {
+		return nil // a survey answer: nothing to reply to, nothing to reopen
 	}
 	a.c.AwaitingReply = true
 	a.c.UnreadCount++
@@ -462,6 +499,12 @@ func (a *applier) receive(cmd Receive) error {
 	}
 	if reopen || (a.c.OpenedAt.IsZero() && a.c.Folder == FolderOpen) {
 		a.c.OpenedAt, a.c.FirstReplyAt = a.now, time.Time{}
+	}
+	if a.c.Mode == ModeAI && a.c.Folder != FolderSpam && cmd.Content.Kind == KindText {
+		if k, ok := MatchKeyword(cmd.Content.Text, a.s.Agent.Keywords()); ok {
+			a.handoff(HandoffCustomer, "the customer asked for a person (\""+k+"\")")
+			return nil
+		}
 	}
 	a.maybeAskAI()
 	return nil
@@ -476,18 +519,53 @@ func (a *applier) maybeAskAI() {
 func (a *applier) aiReply(cmd AIReply) error {
 	req := cmd.Request
 	if a.c.Mode != ModeAI || req.ModeEpoch != a.c.ModeEpoch || req.LastCustomerSeq != a.c.LastCustomerSeq ||
-		!a.c.AwaitingReply || a.c.Folder == FolderSpam || a.c.Blocked || !a.c.InWindow(a.now) {
+		(req.Purpose == PurposeReply && !a.c.AwaitingReply) || (req.Purpose == PurposeFollowUp && a.c.AwaitingReply) ||
+		a.c.Folder == FolderSpam || a.c.Blocked {
 		a.discard = true // invariant 5: never over a human, never to a stale question
 		return nil
 	}
-	if err := validContent(cmd.Content); err != nil {
-		return err
+	hasContent := cmd.Content.Kind != "" || cmd.Content.Text != "" || cmd.Content.Media != nil
+	if hasContent && !a.c.InWindow(a.now) {
+		a.discard = true
+		return nil
 	}
-	m := a.append(DirOut, Sender{Kind: SenderAI}, cmd.Content)
-	m.Reasoning = cmd.Reasoning
-	m.Status, m.StatusAt = StatusSending, a.now
-	a.outboundWritten(m)
-	a.send = append(a.send, *m)
+	// The agent's own words are kept, cut to size: they are outside input.
+	cmd.Reasoning = truncateBytes(strings.ToValidUTF8(cmd.Reasoning, "�"), MaxTextBytes)
+	cmd.Handoff = strings.ToValidUTF8(cmd.Handoff, "�")
+	cmd.FollowUpReason = strings.ToValidUTF8(cmd.FollowUpReason, "�")
+	if hasContent {
+		if err := validContent(cmd.Content); err != nil {
+			return err
+		}
+		m := a.append(DirOut, Sender{Kind: SenderAI}, cmd.Content)
+		m.Reasoning = cmd.Reasoning
+		m.Status, m.StatusAt = StatusSending, a.now
+		a.outboundWritten(m)
+		a.send = append(a.send, *m)
+		if req.Purpose == PurposeFollowUp {
+			a.system("Follow-up sent")
+			a.extra = append(a.extra, EventFollowUpSent)
+			a.followUpSent = true
+		}
+	}
+	switch {
+	case cmd.Handoff != "" || (!hasContent && req.Purpose == PurposeReply):
+		reason := cmd.Handoff
+		if reason == "" {
+			reason = "the agent had no answer"
+		}
+		a.handoff(HandoffAgent, reason)
+	case cmd.FollowUpAt.After(a.now):
+		a.c.FollowUpAt, a.c.FollowUpAuto = cmd.FollowUpAt, false
+		text := "Follow-up scheduled by the AI for " + cmd.FollowUpAt.UTC().Format(time.RFC3339)
+		if r := strings.TrimSpace(cmd.FollowUpReason); r != "" {
+			text += ": " + truncateRunes(r, 500)
+		}
+		a.system(text)
+		a.extra = append(a.extra, EventFollowUpScheduled)
+	case hasContent:
+		a.scheduleAutoFollowUp()
+	}
 	return nil
 }
 
@@ -602,10 +680,11 @@ func (a *applier) resumeAI(text string) {
 
 func (a *applier) result() Result {
 	c := a.c
-	r := Result{Conversation: c, Messages: a.msgs, Send: a.send, Discarded: a.discard}
+	r := Result{Conversation: c, Messages: a.msgs, Send: a.send, Discarded: a.discard, Handoff: a.handoffKind,
+		Reactivated: a.reactivated, FollowUpSent: a.followUpSent, SurveySent: a.surveySent}
 	if a.askAI {
 		r.AskAI = &AIRequest{WorkspaceID: c.WorkspaceID, ConversationID: c.ID,
-			LastCustomerSeq: c.LastCustomerSeq, ModeEpoch: c.ModeEpoch}
+			LastCustomerSeq: c.LastCustomerSeq, ModeEpoch: c.ModeEpoch, Purpose: a.purpose}
 	}
 	// Message events first, in seq order, then the header.
 	var evs []Event
@@ -634,6 +713,17 @@ func (a *applier) result() Result {
 	return r
 }
 
+// truncateBytes cuts s to at most n bytes on a rune boundary.
+func truncateBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 func containsUpdate(evs []Event, seq uint64) bool {
 	for _, e := range evs {
 		if e.Type == EventMessageUpdated && e.Message.Seq == seq {
@@ -657,6 +747,7 @@ func headerEqual(a, b Conversation) bool {
 		a.LastCustomerSeq == b.LastCustomerSeq && a.LastInboundAt.Equal(b.LastInboundAt) &&
 		a.AwaitingReply == b.AwaitingReply && a.LastOutboundStatus == b.LastOutboundStatus &&
 		a.LastOutboundSeq == b.LastOutboundSeq && a.FollowUpAt.Equal(b.FollowUpAt) && a.CSAT == b.CSAT &&
+		a.FollowUpAuto == b.FollowUpAuto && a.AutoFollowUps == b.AutoFollowUps && a.CSATPending == b.CSATPending &&
 		a.Blocked == b.Blocked && a.Unsubscribed == b.Unsubscribed && a.CreatedAt.Equal(b.CreatedAt) &&
 		a.Deleted == b.Deleted && a.OpenedAt.Equal(b.OpenedAt) && a.FirstReplyAt.Equal(b.FirstReplyAt)
 }

@@ -124,6 +124,8 @@ func checkResult(t *testing.T, before engine.Conversation, res engine.Result, no
 		case engine.EventMessageUpdated:
 			require.NotNil(t, e.Message)
 			updated = append(updated, e.Message.Seq)
+		case engine.EventHandoff:
+			require.NotNil(t, e.Message, "a handoff event carries its system message")
 		default:
 			require.Nil(t, e.Message, "event %s", e.Type)
 		}
@@ -162,7 +164,7 @@ func checkResult(t *testing.T, before engine.Conversation, res engine.Result, no
 	}
 	if res.AskAI != nil {
 		require.Equal(t, engine.AIRequest{WorkspaceID: c.WorkspaceID, ConversationID: c.ID,
-			LastCustomerSeq: c.LastCustomerSeq, ModeEpoch: c.ModeEpoch}, *res.AskAI)
+			LastCustomerSeq: c.LastCustomerSeq, ModeEpoch: c.ModeEpoch, Purpose: res.AskAI.Purpose}, *res.AskAI)
 	}
 }
 
@@ -886,6 +888,9 @@ func TestFollowUp(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	now := at(time.Hour)
+	// A person's reminder: in manual mode a due follow-up is logged for the
+	// person (in AI mode the AI writes it, see TestFollowUpByAI).
+	h.do(engine.PauseAI{UserID: "u1"}, now)
 
 	h.fail(engine.ScheduleFollowUp{At: now, UserID: "u1"}, now, engine.ErrInvalid)
 	h.fail(engine.ScheduleFollowUp{At: now.Add(-time.Second), UserID: "u1"}, now, engine.ErrInvalid)

@@ -337,8 +337,16 @@ type Conversation struct {
 	LastOutboundStatus DeliveryStatus `json:"last_outbound_status,omitempty"`
 	LastOutboundSeq    uint64         `json:"last_outbound_seq,omitempty"`
 
-	FollowUpAt   time.Time `json:"follow_up_at,omitzero"`
-	CSAT         int       `json:"csat,omitempty"`
+	FollowUpAt time.Time `json:"follow_up_at,omitzero"`
+	// FollowUpAuto is set when FollowUpAt was set automatically after an
+	// AI message; the customer writing cancels it.
+	FollowUpAuto bool `json:"follow_up_auto,omitempty"`
+	// AutoFollowUps counts automatic follow-ups sent since the customer
+	// last wrote.
+	AutoFollowUps int `json:"auto_follow_ups,omitempty"`
+	CSAT          int `json:"csat,omitempty"`
+	// CSATPending is set while a survey waits for the customer's score.
+	CSATPending  bool      `json:"csat_pending,omitempty"`
 	Blocked      bool      `json:"blocked,omitempty"`
 	Unsubscribed bool      `json:"unsubscribed,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
@@ -377,6 +385,8 @@ type Settings struct {
 	// AIResumeAfter is how long after the last human activity a manual
 	// conversation goes back to the AI. Zero means 15 minutes.
 	AIResumeAfter time.Duration
+	// Agent are the AI agent's rules for the conversation.
+	Agent AgentRules
 }
 
 // DefaultAIResumeAfter is the default AI reactivation delay.

@@ -170,6 +170,8 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"POST", "/api/v1/conversations/{conv}/unblock", ""}, {"POST", "/api/v1/conversations/{conv}/subscription", `{"unsubscribed":true}`},
 		{"GET", "/api/v1/channels/{channel}/{account}", ""}, {"PATCH", "/api/v1/channels/{channel}/{account}", `{"name":"x"}`},
 		{"DELETE", "/api/v1/channels/{channel}/{account}", ""},
+		{"GET", "/api/v1/channels/{channel}/{account}/agent", ""}, {"PUT", "/api/v1/channels/{channel}/{account}/agent", `{"kind":"rules"}`},
+		{"DELETE", "/api/v1/channels/{channel}/{account}/agent", ""},
 	}
 	// Routes with ids checked elsewhere: users and tokens (users_test.go,
 	// ids of another workspace), media (content-addressed per workspace,

@@ -181,8 +181,9 @@ func (e *env) start() {
 	rt, err := actors.New(cfg)
 	require.NoError(t, err)
 	require.NoError(t, rt.Start())
+	agents, _ := cfg.Agents.(*gateway.AgentRegistry) // a test that wires the registry into the runtime
 	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: media,
-		AppSecret: appSecret, VerifyToken: verifyToken, BodyLimit: 256 << 10})
+		AppSecret: appSecret, VerifyToken: verifyToken, BodyLimit: 256 << 10, Agents: agents})
 	require.NoError(t, err)
 	go func() { _ = gw.Serve(ln) }()
 	e.store, e.rt, e.gw, e.media = store, rt, gw, media

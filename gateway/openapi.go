@@ -53,6 +53,12 @@ var operations = []op{
 	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Disconnect a channel account (admin)", ok: 204},
 
 	{method: "GET", path: "/public/media/{token}", tag: "media", summary: "A media file by a signed, expiring link (what Instagram fetches outbound media from)", public: true, ok: 200},
+	{method: "GET", path: "/api/v1/agent", tag: "agent", summary: "The workspace's AI agent settings (the API key is never returned)", ok: 200},
+	{method: "PUT", path: "/api/v1/agent", tag: "agent", summary: "Change the workspace's AI agent settings: the fields given (admin)", body: "AgentSettings", ok: 200},
+	{method: "GET", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "The AI agent settings in force for a channel account (inherited says whether they are the workspace's)", ok: 200},
+	{method: "PUT", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Override the AI agent settings for a channel account: the fields given (admin)", body: "AgentSettings", ok: 200},
+	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Drop a channel account's override: it follows the workspace again (admin)", ok: 204},
+
 	{method: "GET", path: "/api/v1/media/{id}", tag: "media", summary: "A stored media file of the workspace, by SHA-256", ok: 200},
 
 	{method: "GET", path: "/api/v1/analytics", tag: "analytics", summary: "Business figures of a period (UTC days): first response and resolution times, resolution rate, AI share of replies, CSAT average; per channel", query: []string{"period", "channel"}, ok: 200},
@@ -98,10 +104,24 @@ var schemas = map[string]any{
 	"Assign":         obj(map[string]any{"user_id": map[string]any{"type": []string{"string", "null"}}}, "user_id"),
 	"FollowUp":       obj(map[string]any{"preset": enum("1h", "3h", "12h", "24h"), "at": map[string]any{"type": "string", "format": "date-time"}}),
 	"CSAT":           obj(map[string]any{"score": map[string]any{"type": "integer", "minimum": 1, "maximum": 5}}, "score"),
-	"Subscription":   obj(map[string]any{"unsubscribed": map[string]any{"type": "boolean"}}, "unsubscribed"),
+	"AgentSettings": obj(map[string]any{"kind": enum("rules", "openai", "webhook", "off"), "base_url": str(), "model": str(),
+		"api_key": str(), "webhook_url": str(), "timeout_seconds": num(), "system_prompt": str(), "debounce_ms": integer(),
+		"handoff_keywords": strs(), "greeting": str(), "fallback": str(), "followup_text": str(),
+		"answers":             map[string]any{"type": "array", "items": obj(map[string]any{"keywords": strs(), "answer": str()}, "keywords", "answer")},
+		"auto_followup_hours": num(), "auto_followup_max": integer(), "auto_csat": boolean(), "csat_survey": str(),
+		"restricted": boolean(), "restricted_reply": str()}),
+	"Subscription": obj(map[string]any{"unsubscribed": map[string]any{"type": "boolean"}}, "unsubscribed"),
 }
 
 func str() map[string]any { return map[string]any{"type": "string"} }
+
+func num() map[string]any { return map[string]any{"type": "number"} }
+
+func integer() map[string]any { return map[string]any{"type": "integer"} }
+
+func boolean() map[string]any { return map[string]any{"type": "boolean"} }
+
+func strs() map[string]any { return map[string]any{"type": "array", "items": str()} }
 
 func enum(vals ...string) map[string]any { return map[string]any{"type": "string", "enum": vals} }
 

@@ -51,6 +51,10 @@ type Config struct {
 	// MediaWorkers bounds concurrent inbound media downloads; zero
 	// means 4.
 	MediaWorkers int
+	// Agents holds the AI agent settings; it should be the runtime's
+	// AgentResolver. Nil means a registry of its own, which the runtime
+	// does not use.
+	Agents *AgentRegistry
 }
 
 // Server is the HTTP gateway.
@@ -64,6 +68,7 @@ type Server struct {
 	mediaJobs chan mediaJob
 	reqSeq    atomic.Uint64
 	sockets   sockets
+	agents    *AgentRegistry
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -95,8 +100,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MediaWorkers <= 0 {
 		cfg.MediaWorkers = 4
 	}
+	if cfg.Agents == nil {
+		agents, err := NewAgentRegistry(cfg.Store, nil)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Agents = agents
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, metrics: newGatewayMetrics(cfg.Registerer),
-		mediaJobs: make(chan mediaJob, 4096)}
+		mediaJobs: make(chan mediaJob, 4096), agents: cfg.Agents}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
@@ -153,6 +165,11 @@ func (s *Server) routes() {
 	api.Get("/channels/:channel/:account", s.getChannel)
 	api.Patch("/channels/:channel/:account", requireRole(engine.RoleAdmin), s.updateChannel)
 	api.Delete("/channels/:channel/:account", requireRole(engine.RoleAdmin), s.deleteChannel)
+	api.Get("/agent", s.getAgent)
+	api.Put("/agent", requireRole(engine.RoleAdmin), s.putAgent)
+	api.Get("/channels/:channel/:account/agent", s.getChannelAgent)
+	api.Put("/channels/:channel/:account/agent", requireRole(engine.RoleAdmin), s.putChannelAgent)
+	api.Delete("/channels/:channel/:account/agent", requireRole(engine.RoleAdmin), s.deleteChannelAgent)
 	api.Get("/media/:id", s.serveMedia)
 	api.Get("/analytics", s.analytics)
 	api.Get("/conversations", s.listConversations)

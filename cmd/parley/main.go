@@ -141,8 +141,14 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	if err != nil {
 		return err
 	}
+	// The AI agent per workspace and channel account; the built-in rules
+	// agent answers until one is configured through the API.
+	agents, err := gateway.NewAgentRegistry(store, nil)
+	if err != nil {
+		return err
+	}
 	rt, err := actors.New(actors.Config{Store: store, Logger: log, Registerer: reg,
-		Sender: gateway.NewChannelSender(accounts, graph, media).WithLogger(log)})
+		Sender: gateway.NewChannelSender(accounts, graph, media).WithLogger(log), Agents: agents})
 	if err != nil {
 		return err
 	}
@@ -150,7 +156,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 		return err
 	}
 	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: media,
-		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg, Gatherer: reg})
+		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg, Gatherer: reg, Agents: agents})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,58 @@
+package gateway
+
+import (
+	"errors"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/parleyhq/parley/engine"
+)
+
+// FuzzParseChatCompletion feeds arbitrary AI service responses to the
+// parser: it never panics, every failure is ErrAgentResponse, and an
+// answer it accepts is text (or nothing) with a bounded follow-up.
+func FuzzParseChatCompletion(f *testing.F) {
+	for _, s := range []string{`{"choices":[{"message":{"content":"hi"}}]}`, `{"choices":[]}`, `{`, `null`,
+		`{"choices":[{"message":{"content":null,"tool_calls":[{"function":{"name":"handoff_to_human","arguments":"{\"reason\":\"x\"}"}}]}}]}`,
+		`{"choices":[{"message":{"tool_calls":[{"function":{"name":"schedule_follow_up","arguments":"{\"in_hours\":1e308}"}}]}}]}`,
+		`{"choices":[{"message":{"tool_calls":[{"function":{"name":"handoff_to_human","arguments":"nope"}}]}}]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ans, err := parseChatCompletion(body)
+		if err != nil {
+			if !errors.Is(err, ErrAgentResponse) {
+				t.Fatalf("error %v is not ErrAgentResponse", err)
+			}
+			return
+		}
+		if ans.Content.Kind != "" && ans.Content.Kind != engine.KindText {
+			t.Fatalf("kind %q", ans.Content.Kind)
+		}
+		if ans.FollowUpAfter < 0 || ans.FollowUpAfter > engine.MaxFollowUpPeriod {
+			t.Fatalf("follow-up after %v", ans.FollowUpAfter)
+		}
+		if ans.Content.Text != "" && !utf8.ValidString(ans.Content.Text) {
+			t.Log("invalid UTF-8 is refused later by the engine")
+		}
+	})
+}
+
+// FuzzParseWebhookReply does the same for the webhook agent's answers.
+func FuzzParseWebhookReply(f *testing.F) {
+	for _, s := range []string{`{"reply":"hi"}`, `{"handoff":"x"}`, `{"follow_up_in_seconds":-1}`, `[]`, `{"reply":5}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ans, err := parseWebhookReply(body)
+		if err != nil {
+			if !errors.Is(err, ErrAgentResponse) {
+				t.Fatalf("error %v is not ErrAgentResponse", err)
+			}
+			return
+		}
+		if ans.FollowUpAfter < 0 || ans.FollowUpAfter > engine.MaxFollowUpPeriod {
+			t.Fatalf("follow-up after %v", ans.FollowUpAfter)
+		}
+	})
+}

@@ -1,0 +1,246 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/engine"
+)
+
+// maxAgentResponse caps what is read from an AI service's response.
+const maxAgentResponse = 1 << 20
+
+// defaultAgentTimeout bounds one call when the settings name none.
+const defaultAgentTimeout = 30 * time.Second
+
+// Errors returned by the HTTP agents.
+var (
+	// ErrAgentStatus is returned when the AI service answers with a status
+	// other than 2xx.
+	ErrAgentStatus = errors.New("gateway: AI service answered with an error status")
+	// ErrAgentResponse is returned when the AI service's answer cannot be
+	// read.
+	ErrAgentResponse = errors.New("gateway: unreadable AI service response")
+)
+
+// OpenAIAgent calls an OpenAI-compatible chat-completions API (hosted
+// providers, Ollama, vLLM, llama.cpp...). The agent may answer, call the
+// handoff_to_human tool, or call schedule_follow_up.
+type OpenAIAgent struct {
+	client  *http.Client
+	url     string
+	model   string
+	apiKey  string
+	prompt  string
+	timeout time.Duration
+}
+
+// NewOpenAIAgent builds the agent of settings s; client is shared.
+func NewOpenAIAgent(client *http.Client, s engine.AgentSettings) *OpenAIAgent {
+	t := s.Timeout
+	if t <= 0 {
+		t = defaultAgentTimeout
+	}
+	return &OpenAIAgent{client: client, url: strings.TrimSuffix(s.BaseURL, "/") + "/chat/completions",
+		model: s.Model, apiKey: s.APIKey, prompt: s.SystemPrompt, timeout: t}
+}
+
+type chatMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+type chatRequest struct {
+	Model    string        `json:"model"`
+	Messages []chatMessage `json:"messages"`
+	Tools    []any         `json:"tools,omitempty"`
+}
+
+// agentTools are the functions offered to the model.
+var agentTools = []any{
+	map[string]any{"type": "function", "function": map[string]any{
+		"name":        "handoff_to_human",
+		"description": "Hand the conversation to a person on the team, when you cannot help or the customer needs a human.",
+		"parameters": map[string]any{"type": "object", "properties": map[string]any{
+			"reason": map[string]any{"type": "string", "description": "Why a person is needed, for the team."}},
+			"required": []string{"reason"}},
+	}},
+	map[string]any{"type": "function", "function": map[string]any{
+		"name":        "schedule_follow_up",
+		"description": "Schedule a follow-up message to the customer later, if they stay silent.",
+		"parameters": map[string]any{"type": "object", "properties": map[string]any{
+			"in_hours": map[string]any{"type": "number", "description": "Hours from now, at most 23 on WhatsApp."},
+			"reason":   map[string]any{"type": "string"}},
+			"required": []string{"in_hours"}},
+	}},
+}
+
+// Reply asks the model.
+func (a *OpenAIAgent) Reply(ctx context.Context, in actors.AIContext) (actors.AIAnswer, error) {
+	body, err := json.Marshal(chatRequest{Model: a.model, Messages: chatMessages(a.prompt, in), Tools: agentTools})
+	if err != nil {
+		return actors.AIAnswer{}, fmt.Errorf("encoding chat request: %w", err)
+	}
+	hdr := http.Header{}
+	if a.apiKey != "" {
+		hdr.Set("Authorization", "Bearer "+a.apiKey)
+	}
+	resp, err := postJSON(ctx, a.client, a.url, body, hdr, a.timeout)
+	if err != nil {
+		return actors.AIAnswer{}, err
+	}
+	return parseChatCompletion(resp)
+}
+
+// postJSON posts body and returns the 2xx response body, read up to
+// maxAgentResponse.
+func postJSON(ctx context.Context, client *http.Client, url string, body []byte, hdr http.Header, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("building AI request: %w", err)
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "parley")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("calling AI service: %w", err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, maxAgentResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading AI service response: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("%w: %d %s", ErrAgentStatus, resp.StatusCode, snippet(out))
+	}
+	if len(out) > maxAgentResponse {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrAgentResponse, maxAgentResponse)
+	}
+	return out, nil
+}
+
+func snippet(b []byte) string {
+	s := strings.ToValidUTF8(string(b), "?")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// chatMessages builds the prompt: the business context and the rules of
+// the inbox, the contact, then the conversation oldest first.
+func chatMessages(prompt string, in actors.AIContext) []chatMessage {
+	var sys strings.Builder
+	if strings.TrimSpace(prompt) != "" {
+		sys.WriteString(prompt)
+	} else {
+		sys.WriteString("You are the customer support assistant of this business.")
+	}
+	fmt.Fprintf(&sys, "\n\nYou are talking with a customer on %s. Answer briefly, in the customer's language. "+
+		"If you cannot help, or the customer needs a person, call handoff_to_human with the reason. "+
+		"If the customer wants to be contacted later, call schedule_follow_up.", in.Conversation.Channel)
+	if c := in.Contact; c != nil {
+		sys.WriteString("\n\nAbout the customer:")
+		p := c.Profile
+		for _, f := range [][2]string{{"name", p.Name}, {"email", p.Email}, {"phone", p.Phone}, {"company", p.Company},
+			{"title", p.Title}, {"country", p.Country}, {"language", p.Language}} {
+			if f[1] != "" {
+				fmt.Fprintf(&sys, "\n- %s: %s", f[0], f[1])
+			}
+		}
+		for k, v := range c.CustomFields {
+			fmt.Fprintf(&sys, "\n- %s: %s", k, v)
+		}
+	} else if in.Conversation.ContactName != "" {
+		fmt.Fprintf(&sys, "\n\nThe customer's name is %s.", in.Conversation.ContactName)
+	}
+	msgs := []chatMessage{{Role: "system", Content: sys.String()}}
+	for i := len(in.History) - 1; i >= 0; i-- {
+		m := in.History[i]
+		text := m.Text
+		if text == "" {
+			text = m.Content.Preview()
+		}
+		switch {
+		case m.Sender.Kind == engine.SenderCustomer:
+			msgs = append(msgs, chatMessage{Role: "user", Content: text})
+		case m.Direction == engine.DirOut:
+			msgs = append(msgs, chatMessage{Role: "assistant", Content: text})
+		}
+	}
+	if in.Request.Purpose == engine.PurposeFollowUp {
+		msgs = append(msgs, chatMessage{Role: "system", Content: "The customer has not answered your last message. " +
+			"Write one short, friendly follow-up message."})
+	}
+	return msgs
+}
+
+type chatResponse struct {
+	Choices []struct {
+		Message struct {
+			Content          *string `json:"content"`
+			ReasoningContent string  `json:"reasoning_content"`
+			Reasoning        string  `json:"reasoning"`
+			ToolCalls        []struct {
+				Function struct {
+					Name      string `json:"name"`
+					Arguments string `json:"arguments"`
+				} `json:"function"`
+			} `json:"tool_calls"`
+		} `json:"message"`
+	} `json:"choices"`
+}
+
+// parseChatCompletion reads a chat-completions response into an answer.
+func parseChatCompletion(body []byte) (actors.AIAnswer, error) {
+	var r chatResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		return actors.AIAnswer{}, fmt.Errorf("%w: %v", ErrAgentResponse, err)
+	}
+	if len(r.Choices) == 0 {
+		return actors.AIAnswer{}, fmt.Errorf("%w: no choices", ErrAgentResponse)
+	}
+	m := r.Choices[0].Message
+	var ans actors.AIAnswer
+	if m.Content != nil && strings.TrimSpace(*m.Content) != "" {
+		ans.Content = engine.Content{Kind: engine.KindText, Text: strings.TrimSpace(*m.Content)}
+	}
+	ans.Reasoning = strings.TrimSpace(m.ReasoningContent + m.Reasoning)
+	for _, tc := range m.ToolCalls {
+		var args struct {
+			Reason  string  `json:"reason"`
+			InHours float64 `json:"in_hours"`
+		}
+		if tc.Function.Arguments != "" {
+			if err := json.Unmarshal([]byte(tc.Function.Arguments), &args); err != nil {
+				return actors.AIAnswer{}, fmt.Errorf("%w: tool %s arguments: %v", ErrAgentResponse, tc.Function.Name, err)
+			}
+		}
+		switch tc.Function.Name {
+		case "handoff_to_human":
+			ans.Handoff = strings.TrimSpace(args.Reason)
+			if ans.Handoff == "" {
+				ans.Handoff = "the AI asked for a person"
+			}
+		case "schedule_follow_up":
+			if args.InHours > 0 && args.InHours <= 24*30 {
+				ans.FollowUpAfter = time.Duration(args.InHours * float64(time.Hour))
+				ans.FollowUpReason = args.Reason
+			}
+		}
+	}
+	return ans, nil
+}

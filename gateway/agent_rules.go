@@ -1,0 +1,71 @@
+package gateway
+
+import (
+	"context"
+	"strings"
+
+	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/engine"
+)
+
+// Defaults of the built-in rules agent.
+const (
+	DefaultGreeting     = "Hi! Thanks for your message. How can I help you today?"
+	DefaultFallback     = "no automatic answer for this message"
+	DefaultFollowUpText = "Just checking in: is there anything else I can help you with?"
+)
+
+// RulesAgent is the built-in agent that needs no AI service: keyword
+// answers, a greeting for a new conversation, and otherwise a handoff to
+// a person.
+type RulesAgent struct {
+	Greeting     string
+	Answers      []engine.KeywordAnswer
+	Fallback     string
+	FollowUpText string
+}
+
+// NewRulesAgent builds the rules agent of settings s, defaults applied.
+func NewRulesAgent(s engine.AgentSettings) *RulesAgent {
+	a := &RulesAgent{Greeting: s.Greeting, Answers: s.Answers, Fallback: s.Fallback, FollowUpText: s.FollowUpText}
+	if strings.TrimSpace(a.Greeting) == "" {
+		a.Greeting = DefaultGreeting
+	}
+	if strings.TrimSpace(a.Fallback) == "" {
+		a.Fallback = DefaultFallback
+	}
+	if strings.TrimSpace(a.FollowUpText) == "" {
+		a.FollowUpText = DefaultFollowUpText
+	}
+	return a
+}
+
+// Reply answers the newest customer message.
+func (a *RulesAgent) Reply(_ context.Context, in actors.AIContext) (actors.AIAnswer, error) {
+	if in.Request.Purpose == engine.PurposeFollowUp {
+		return textAnswer(a.FollowUpText, "rules agent: follow-up"), nil
+	}
+	var last string
+	answered := false              // has the business written in this conversation yet?
+	for _, m := range in.History { // newest first
+		if m.Direction == engine.DirOut {
+			answered = true
+		}
+		if last == "" && m.Sender.Kind == engine.SenderCustomer {
+			last = m.Text
+		}
+	}
+	for _, r := range a.Answers {
+		if k, ok := engine.MatchKeyword(last, r.Keywords); ok {
+			return textAnswer(r.Answer, "rules agent: keyword \""+k+"\""), nil
+		}
+	}
+	if !answered {
+		return textAnswer(a.Greeting, "rules agent: greeting for a new conversation"), nil
+	}
+	return actors.AIAnswer{Handoff: a.Fallback, Reasoning: "rules agent: no keyword matched"}, nil
+}
+
+func textAnswer(text, reasoning string) actors.AIAnswer {
+	return actors.AIAnswer{Content: engine.Content{Kind: engine.KindText, Text: text}, Reasoning: reasoning}
+}

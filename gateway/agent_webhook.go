@@ -1,0 +1,98 @@
+package gateway
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/engine"
+)
+
+// WebhookAgent POSTs the conversation to a URL of the business and takes
+// the reply from the JSON response. With a secret, the body is signed:
+// X-Parley-Signature: sha256=<hex HMAC-SHA256 of the body>.
+type WebhookAgent struct {
+	client  *http.Client
+	url     string
+	secret  string
+	prompt  string
+	timeout time.Duration
+}
+
+// NewWebhookAgent builds the agent of settings s (APIKey is the signing
+// secret); client is shared.
+func NewWebhookAgent(client *http.Client, s engine.AgentSettings) *WebhookAgent {
+	t := s.Timeout
+	if t <= 0 {
+		t = defaultAgentTimeout
+	}
+	return &WebhookAgent{client: client, url: s.WebhookURL, secret: s.APIKey, prompt: s.SystemPrompt, timeout: t}
+}
+
+// webhookRequest is what the webhook receives.
+type webhookRequest struct {
+	Purpose         engine.AIPurpose    `json:"purpose"`
+	Request         engine.AIRequest    `json:"request"`
+	BusinessContext string              `json:"business_context,omitempty"`
+	Conversation    engine.Conversation `json:"conversation"`
+	Contact         *engine.Contact     `json:"contact,omitempty"`
+	// Messages are the recent messages, oldest first.
+	Messages []engine.Message `json:"messages"`
+}
+
+// webhookReply is what the webhook answers; every field is optional.
+type webhookReply struct {
+	Reply             string  `json:"reply"`
+	Reasoning         string  `json:"reasoning"`
+	Handoff           string  `json:"handoff"`
+	FollowUpInSeconds float64 `json:"follow_up_in_seconds"`
+	FollowUpReason    string  `json:"follow_up_reason"`
+}
+
+// Reply posts the conversation and reads the answer.
+func (a *WebhookAgent) Reply(ctx context.Context, in actors.AIContext) (actors.AIAnswer, error) {
+	msgs := make([]engine.Message, 0, len(in.History))
+	for i := len(in.History) - 1; i >= 0; i-- {
+		msgs = append(msgs, in.History[i])
+	}
+	body, err := json.Marshal(webhookRequest{Purpose: in.Request.Purpose, Request: in.Request, BusinessContext: a.prompt,
+		Conversation: in.Conversation, Contact: in.Contact, Messages: msgs})
+	if err != nil {
+		return actors.AIAnswer{}, fmt.Errorf("encoding webhook request: %w", err)
+	}
+	hdr := http.Header{}
+	if a.secret != "" {
+		mac := hmac.New(sha256.New, []byte(a.secret))
+		mac.Write(body)
+		hdr.Set("X-Parley-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	}
+	resp, err := postJSON(ctx, a.client, a.url, body, hdr, a.timeout)
+	if err != nil {
+		return actors.AIAnswer{}, err
+	}
+	return parseWebhookReply(resp)
+}
+
+// parseWebhookReply reads a webhook agent's answer.
+func parseWebhookReply(body []byte) (actors.AIAnswer, error) {
+	var r webhookReply
+	if err := json.Unmarshal(body, &r); err != nil {
+		return actors.AIAnswer{}, fmt.Errorf("%w: %v", ErrAgentResponse, err)
+	}
+	ans := actors.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning), Handoff: strings.TrimSpace(r.Handoff)}
+	if t := strings.TrimSpace(r.Reply); t != "" {
+		ans.Content = engine.Content{Kind: engine.KindText, Text: t}
+	}
+	if r.FollowUpInSeconds > 0 && r.FollowUpInSeconds <= float64(engine.MaxFollowUpPeriod/time.Second) {
+		ans.FollowUpAfter = time.Duration(r.FollowUpInSeconds * float64(time.Second))
+		ans.FollowUpReason = r.FollowUpReason
+	}
+	return ans, nil
+}
