@@ -112,3 +112,17 @@ func ConnectWhatsApp(ctx context.Context, addr string) error {
 	}
 	return nil
 }
+
+// SetAgent sets the workspace's AI agent kind ("off", "rules"...). The
+// ingest runs turn it off: they measure storing inbound messages, not
+// the AI's replies and their sends.
+func SetAgent(ctx context.Context, addr, kind string) error {
+	code, resp, err := apiCall(ctx, http.MethodPut, "http://"+addr+"/api/v1/agent", fmt.Appendf(nil, `{"kind":%q}`, kind))
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return fmt.Errorf("setting the agent: %d %s", code, resp)
+	}
+	return nil
+}

@@ -228,6 +228,10 @@ func webhookSection(ctx context.Context, o options, w io.Writer) error {
 		_ = p.Stop()
 		return err
 	}
+	if err := bench.SetAgent(ctx, p.Addr, "off"); err != nil {
+		_ = p.Stop()
+		return err
+	}
 	parley, err := load("parley", "http://"+p.Addr+"/webhooks/whatsapp")
 	var rt realtimeResults
 	if err == nil {
@@ -240,7 +244,7 @@ func webhookSection(ctx context.Context, o options, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "## Webhook ingest over HTTP (durable)\n\n")
-	fmt.Fprintf(w, "Signed WhatsApp Cloud API webhooks, one text message each, %d concurrent keep-alive clients, %s measured after a 2 s warm-up, against the built binaries on 127.0.0.1 (the load generator shares the machine). Parley answers 200 only after the message is committed with fsync.\n\n", o.concurrency, o.duration)
+	fmt.Fprintf(w, "Signed WhatsApp Cloud API webhooks, one text message each, %d concurrent keep-alive clients, %s measured after a 2 s warm-up, against the built binaries on 127.0.0.1 (the load generator shares the machine). Parley answers 200 only after the message is committed with fsync; its AI agent is off (the run measures storing inbound messages, not AI replies and their sends).\n\n", o.concurrency, o.duration)
 	fmt.Fprintf(w, "| server | msgs/s | p50 | p99 | errors | ratio |\n|---|---|---|---|---|---|\n")
 	row := func(name string, r bench.LoadResult) {
 		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %d | %.2f |\n", name, r.Rate(), r.Percentile(50).Round(time.Microsecond),
