@@ -429,6 +429,11 @@ func (a *applier) apply(cmd Command) error {
 			return fmt.Errorf("%w: bad contact name", ErrInvalid)
 		}
 		a.c.ContactName = cmd.Name
+	case ReassignContact:
+		if cmd.ContactID == ZeroID || len(cmd.Name) > MaxContactFieldBytes || !utf8.ValidString(cmd.Name) {
+			return fmt.Errorf("%w: bad contact", ErrInvalid)
+		}
+		a.c.ContactID, a.c.ContactName = cmd.ContactID, cmd.Name
 	default:
 		return fmt.Errorf("%w: unknown command %T", ErrInvalid, cmd)
 	}
