@@ -194,8 +194,8 @@ func (hd csvHeader) contact(rec []string) (ct engine.Contact, ok bool, err error
 	return ct, true, nil
 }
 
-// csvRow is one data row read from an import: its number in the file
-// (the header is row 1) and its contact, or why it cannot be imported.
+// csvRow is one data row read from an import: the line it starts on
+// (the header is line 1) and its contact, or why it cannot be imported.
 type csvRow struct {
 	n   int
 	ct  engine.Contact
@@ -227,13 +227,13 @@ func readContactCSV(r io.Reader, emit func(csvRow) error) error {
 	if err != nil {
 		return errBadHeader{err}
 	}
-	for n := 2; ; n++ {
+	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if errors.As(err, &perr) {
-			if err := emit(csvRow{n: n, err: perr.Err}); err != nil {
+			if err := emit(csvRow{n: perr.StartLine, err: perr.Err}); err != nil {
 				return err
 			}
 			continue
@@ -247,6 +247,7 @@ func readContactCSV(r io.Reader, emit func(csvRow) error) error {
 				break
 			}
 		}
+		n, _ := cr.FieldPos(0)
 		row := csvRow{n: n, err: err}
 		if err == nil {
 			var ok bool
@@ -294,7 +295,6 @@ type rowError struct {
 type importJob struct {
 	h        *contacts
 	ws, id   engine.ID
-	batch    *persistence.Batch
 	pending  map[string]*engine.Contact // new contacts of the open batch, by email and phone key
 	fresh    []*engine.Contact          // the same, in order
 	rows     int
@@ -421,7 +421,7 @@ func (j *importJob) row(r csvRow) error {
 	}
 	j.inBatch++
 	if j.inBatch >= importBatchRows {
-		return j.flush()
+		return j.flush(true)
 	}
 	return nil
 }
@@ -486,9 +486,9 @@ func (j *importJob) update(r *csvRow, id engine.ID, now time.Time) error {
 	return nil
 }
 
-// flush commits the contacts created since the last flush and reports
-// progress.
-func (j *importJob) flush() error {
+// flush commits the contacts created since the last flush and, with
+// report, publishes the progress.
+func (j *importJob) flush(report bool) error {
 	if len(j.fresh) > 0 {
 		b := j.h.store.NewBatch()
 		for _, c := range j.fresh {
@@ -501,7 +501,9 @@ func (j *importJob) flush() error {
 	j.fresh = j.fresh[:0]
 	clear(j.pending)
 	j.inBatch = 0
-	j.progress(false)
+	if report {
+		j.progress(false)
+	}
 	return nil
 }
 
@@ -551,7 +553,7 @@ func (h *contacts) importCSV(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	}
-	if err := j.flush(); err != nil {
+	if err := j.flush(false); err != nil {
 		return err
 	}
 	out := result(true)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/engine"
-	"github.com/parleyhq/parley/persistence"
 	"github.com/stretchr/testify/require"
 )
 
@@ -153,15 +152,7 @@ func TestWorkspaceIsolation(t *testing.T) {
 	before := e.conv(conv)
 
 	// Workspace B with its own owner token.
-	now := time.Now()
-	wsB := engine.Workspace{ID: engine.NewID(now), Name: "B", CreatedAt: now}
-	owner := engine.User{ID: engine.NewID(now), WorkspaceID: wsB.ID, Name: "B owner", Role: engine.RoleOwner, CreatedAt: now}
-	b := e.store.NewBatch()
-	b.PutWorkspace(&wsB)
-	b.PutUser(&owner)
-	b.IssueToken("pk_workspace_b", &persistence.IssuedToken{ID: engine.NewID(now), Kind: persistence.TokenAPI,
-		Token: engine.Token{WorkspaceID: wsB.ID, UserID: owner.ID, Role: engine.RoleOwner, Name: "b", CreatedAt: now}})
-	require.NoError(t, e.store.Commit(b))
+	e.newWorkspace("pk_workspace_b")
 
 	id := conv.String()
 	routes := [][3]string{
@@ -180,15 +171,10 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"GET", "/api/v1/channels/whatsapp/" + phoneID, ""}, {"PATCH", "/api/v1/channels/whatsapp/" + phoneID, `{"name":"x"}`},
 		{"DELETE", "/api/v1/channels/whatsapp/" + phoneID, ""},
 	}
-	for _, r := range routes {
-		var body any
-		if r[2] != "" {
-			body = r[2]
-		}
-		code, resp := e.api(r[0], r[1], "pk_workspace_b", body)
+	e.callAll(routes, "pk_workspace_b", func(r [3]string, code int, resp []byte) {
 		require.Equal(t, http.StatusNotFound, code, "%s %s: %s", r[0], r[1], resp)
 		require.NotContains(t, string(resp), "secret of A")
-	}
+	})
 	code, body := e.api("GET", "/api/v1/conversations", "pk_workspace_b", nil)
 	require.Equal(t, http.StatusOK, code)
 	require.NotContains(t, string(body), id)
