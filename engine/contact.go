@@ -57,13 +57,11 @@ func (ReassignContact) isCommand() {}
 // phone number of digits and the usual separators, a known source.
 func ValidateContact(c *Contact) error {
 	p := &c.Profile
-	for name, v := range map[string]string{"name": p.Name, "avatar_url": p.AvatarURL, "phone": p.Phone,
-		"email": p.Email, "company": p.Company, "title": p.Title, "country": p.Country, "language": p.Language} {
-		if len(v) > MaxContactFieldBytes || !utf8.ValidString(v) {
-			return fmt.Errorf("%w: %s must be at most %d bytes of text", ErrInvalid, name, MaxContactFieldBytes)
-		}
-		if strings.ContainsAny(v, "\x00\r\n") {
-			return fmt.Errorf("%w: %s must be one line", ErrInvalid, name)
+	for _, f := range p.Fields() {
+		if v := *f.Value; len(v) > MaxContactFieldBytes || !utf8.ValidString(v) {
+			return fmt.Errorf("%w: %s must be at most %d bytes of text", ErrInvalid, f.Name, MaxContactFieldBytes)
+		} else if strings.ContainsAny(v, "\x00\r\n") {
+			return fmt.Errorf("%w: %s must be one line", ErrInvalid, f.Name)
 		}
 	}
 	if p.Email != "" {
@@ -124,19 +122,40 @@ func PhoneDigits(s string) string {
 	return b.String()
 }
 
+// ProfileField is one text field of a profile, named as in its JSON.
+type ProfileField struct {
+	Name  string
+	Value *string
+}
+
+// Fields returns the text fields of p, in a fixed order, to read or set.
+func (p *Profile) Fields() [8]ProfileField {
+	return [8]ProfileField{{"name", &p.Name}, {"avatar_url", &p.AvatarURL}, {"phone", &p.Phone}, {"email", &p.Email},
+		{"company", &p.Company}, {"title", &p.Title}, {"country", &p.Country}, {"language", &p.Language}}
+}
+
 // FillEmpty copies into p the fields of from that p leaves empty, and
 // reports whether it changed p.
 func (p *Profile) FillEmpty(from Profile) bool {
 	changed := false
-	for _, f := range [][2]*string{{&p.Name, &from.Name}, {&p.AvatarURL, &from.AvatarURL}, {&p.Phone, &from.Phone},
-		{&p.Email, &from.Email}, {&p.Company, &from.Company}, {&p.Title, &from.Title},
-		{&p.Country, &from.Country}, {&p.Language, &from.Language}} {
-		if *f[0] == "" && *f[1] != "" {
-			*f[0] = *f[1]
+	src := from.Fields()
+	for i, f := range p.Fields() {
+		if *f.Value == "" && *src[i].Value != "" {
+			*f.Value = *src[i].Value
 			changed = true
 		}
 	}
 	return changed
+}
+
+// Overlay copies into p the fields of from that are not empty.
+func (p *Profile) Overlay(from Profile) {
+	src := from.Fields()
+	for i, f := range p.Fields() {
+		if *src[i].Value != "" {
+			*f.Value = *src[i].Value
+		}
+	}
 }
 
 // SearchFields returns the profile fields contact search looks in: name,

@@ -60,10 +60,11 @@ type csvColumn struct {
 	custom string
 }
 
-// csvProfileFields are the header names that fill the profile.
+// csvProfileFields are the header names that fill the profile, and the
+// profile field (engine.Profile.Fields) each fills.
 var csvProfileFields = map[string]string{
 	"name": "name", "phone": "phone", "email": "email", "company": "company", "title": "title",
-	"country": "country", "language": "language", "avatar": "avatar", "avatar_url": "avatar",
+	"country": "country", "language": "language", "avatar": "avatar_url", "avatar_url": "avatar_url",
 }
 
 // csvIgnored are header names an export writes that an import ignores.
@@ -150,36 +151,23 @@ func (hd csvHeader) contact(rec []string) (ct engine.Contact, ok bool, err error
 	empty := true
 	ct.Source = engine.SourceImport
 	p := &ct.Profile
+	fields := p.Fields()
 	for i, col := range hd {
 		v := strings.TrimSpace(unescapeCell(rec[i]))
 		if v == "" {
 			continue
 		}
 		empty = false
-		switch col.field {
-		case "name":
-			p.Name = v
-		case "phone":
-			p.Phone = v
-		case "email":
-			p.Email = v
-		case "company":
-			p.Company = v
-		case "title":
-			p.Title = v
-		case "country":
-			p.Country = v
-		case "language":
-			p.Language = v
-		case "avatar":
-			p.AvatarURL = v
-		default:
-			if col.custom != "" {
-				if ct.CustomFields == nil {
-					ct.CustomFields = map[string]string{}
-				}
-				ct.CustomFields[col.custom] = v
+		for _, f := range fields {
+			if f.Name == col.field {
+				*f.Value = v
 			}
+		}
+		if col.custom != "" {
+			if ct.CustomFields == nil {
+				ct.CustomFields = map[string]string{}
+			}
+			ct.CustomFields[col.custom] = v
 		}
 	}
 	if empty {
@@ -380,14 +368,7 @@ func (j *importJob) existing(keys []string) (engine.ID, bool, error) {
 // overlay writes the non-empty fields of row onto ct and checks the
 // result.
 func overlay(ct *engine.Contact, row *engine.Contact) error {
-	p, r := &ct.Profile, row.Profile
-	for _, f := range [][2]*string{{&p.Name, &r.Name}, {&p.AvatarURL, &r.AvatarURL}, {&p.Phone, &r.Phone},
-		{&p.Email, &r.Email}, {&p.Company, &r.Company}, {&p.Title, &r.Title}, {&p.Country, &r.Country},
-		{&p.Language, &r.Language}} {
-		if *f[1] != "" {
-			*f[0] = *f[1]
-		}
-	}
+	ct.Profile.Overlay(row.Profile)
 	if len(row.CustomFields) > 0 {
 		fields := cloneFields(ct.CustomFields)
 		if fields == nil {
