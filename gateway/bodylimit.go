@@ -58,6 +58,13 @@ func limitBody(limit int) fiber.Handler {
 		if _, ok := streamedRoutes[c.Method()+" "+c.Path()]; ok || !req.IsBodyStream() {
 			return c.Next()
 		}
+		if req.Header.ContentLength() >= 0 {
+			// A known length within the limit (headerReceived marked
+			// longer ones): the rest is read into the request's own
+			// pooled buffer.
+			_ = req.Body()
+			return c.Next()
+		}
 		body, err := io.ReadAll(io.LimitReader(req.BodyStream(), int64(limit)+1))
 		if err != nil {
 			return fiber.NewError(fiber.StatusBadRequest, "cannot read the request body")

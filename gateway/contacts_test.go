@@ -709,3 +709,24 @@ func TestContactRoutesNeedATokenAndStayInTheirWorkspace(t *testing.T) {
 	require.Len(t, after.Notes, 1)
 	require.Equal(t, "Other of A", e.contactDetail(other.ID).Profile.Name)
 }
+
+// With bodies streamed, the body limit still holds for a body of unknown
+// length (chunked), and such a body within the limit is read whole.
+func TestChunkedBodiesKeepTheLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	post := func(body string) (int, []byte) {
+		// A reader of unknown length makes the client send it chunked.
+		req, err := http.NewRequest("POST", e.url+"/api/v1/contacts", io.MultiReader(strings.NewReader(body)))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+ownerToken)
+		req.Header.Set("Content-Type", "application/json")
+		return e.do(req)
+	}
+	code, body := post(`{"name":"Chunked","custom_fields":{"pad":"` + strings.Repeat("x", 900) + `"}}`)
+	require.Equal(t, http.StatusCreated, code, string(body))
+	code, body = post(`{"name":"Too big","custom_fields":{"pad":"` + strings.Repeat("x", 300<<10) + `"}}`)
+	require.Equal(t, http.StatusRequestEntityTooLarge, code, string(body))
+	require.Equal(t, "body_too_large", errorCode(t, body))
+	require.Equal(t, 1, e.countContacts(ownerToken))
+}
