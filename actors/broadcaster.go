@@ -51,9 +51,12 @@ func (e *Envelope) JSON() []byte {
 }
 
 // Filter selects the events a subscriber receives; empty fields match
-// everything. UserID is the subscriber's user: an event addressed to one
-// user (Event.UserID, a mention) reaches that user's subscriptions
-// whatever their other fields, and no one else's.
+// everything. Channel, Folder and AssigneeID select conversations: an
+// event that is not about one (Event.Data is set: contacts, notes,
+// imports) passes them, and passes ConversationID when it names that
+// conversation or none is set. UserID is the subscriber's user: an event
+// addressed to one user (Event.UserID, a mention) reaches that user's
+// subscriptions whatever their other fields, and no one else's.
 type Filter struct {
 	Channel        engine.Channel
 	Folder         engine.Folder
@@ -68,6 +71,9 @@ func (f *Filter) match(ev *engine.Event) bool {
 	}
 	if f.ConversationID != engine.ZeroID && ev.ConversationID != f.ConversationID {
 		return false
+	}
+	if ev.Data != nil {
+		return true // contacts, notes, imports: the conversation filters do not apply
 	}
 	c := ev.Conversation
 	if c == nil {

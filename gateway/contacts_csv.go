@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -281,6 +282,7 @@ type rowError struct {
 
 // importJob is one running import.
 type importJob struct {
+	ctx      context.Context
 	h        *contacts
 	ws, id   engine.ID
 	pending  map[string]*engine.Contact // new contacts of the open batch, by email and phone key
@@ -463,6 +465,11 @@ func (j *importJob) update(r *csvRow, id engine.ID, now time.Time) error {
 	if err := j.h.store.Commit(b); err != nil {
 		return err
 	}
+	if ct.Profile.Name != old.Profile.Name {
+		if err := j.h.reassign(j.ctx, j.ws, id, &ct); err != nil {
+			return err
+		}
+	}
 	j.updated++
 	return nil
 }
@@ -504,7 +511,7 @@ func (h *contacts) importCSV(c *fiber.Ctx) error {
 		body = bytes.NewReader(c.Body())
 	}
 	now := h.rt.Clock().Now()
-	j := &importJob{h: h, ws: p.WorkspaceID, id: engine.NewID(now), pending: map[string]*engine.Contact{}}
+	j := &importJob{ctx: c.UserContext(), h: h, ws: p.WorkspaceID, id: engine.NewID(now), pending: map[string]*engine.Contact{}}
 	result := func(done bool) fiber.Map {
 		errs := j.errors
 		if errs == nil {
