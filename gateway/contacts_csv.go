@@ -287,6 +287,8 @@ type importJob struct {
 	ws, id   engine.ID
 	pending  map[string]*engine.Contact // new contacts of the open batch, by email and phone key
 	fresh    []*engine.Contact          // the same, in order
+	updates  []queuedUpdate             // rows matching stored contacts, by contact in order
+	queued   map[engine.ID]int          // index in updates by contact
 	rows     int
 	imported int
 	updated  int
@@ -428,7 +430,8 @@ func (j *importJob) apply(r *csvRow, keys []string) error {
 		return err
 	}
 	if ok {
-		return j.update(r, id, now)
+		j.update(r, id)
+		return nil
 	}
 	ct := r.ct
 	ct.ID, ct.WorkspaceID, ct.CreatedAt, ct.UpdatedAt = engine.NewID(now), j.ws, now, now
@@ -444,55 +447,94 @@ func (j *importJob) remember(c *engine.Contact) {
 	}
 }
 
-// update overlays a row on a stored contact, under its lock, in a commit
-// of its own.
-func (j *importJob) update(r *csvRow, id engine.ID, now time.Time) error {
-	unlock := j.h.lock(id)
-	defer unlock()
-	old, err := j.h.store.Contact(j.ws, id)
+// update queues a row for the stored contact id; flush applies it.
+func (j *importJob) update(r *csvRow, id engine.ID) {
+	i, ok := j.queued[id]
+	if !ok {
+		i = len(j.updates)
+		j.queued[id] = i
+		j.updates = append(j.updates, queuedUpdate{id: id})
+	}
+	j.updates[i].rows = append(j.updates[i].rows, *r)
+}
+
+// queuedUpdate are the rows of an import that update one stored contact.
+type queuedUpdate struct {
+	id   engine.ID
+	rows []csvRow
+}
+
+// flush commits, in one batch, the contacts created since the last flush
+// and the queued updates, and, with report, publishes the progress. The
+// updated contacts are locked from their reading to the commit, so no
+// other change to them is lost; the conversations of a renamed contact
+// follow once committed.
+func (j *importJob) flush(report bool) error {
+	ids := make([]engine.ID, len(j.updates))
+	for i, u := range j.updates {
+		ids[i] = u.id
+	}
+	unlock := j.h.lock(ids...)
+	renamed, err := j.commit()
+	unlock()
 	if err != nil {
 		return err
 	}
-	ct := old
-	ct.CustomFields = cloneFields(old.CustomFields)
-	if err := overlay(&ct, &r.ct); err != nil {
-		j.fail(r.n, err.Error())
-		return nil
-	}
-	ct.UpdatedAt = now
-	b := j.h.store.NewBatch()
-	b.PutContact(&old, &ct)
-	if err := j.h.store.Commit(b); err != nil {
-		return err
-	}
-	if ct.Profile.Name != old.Profile.Name {
-		if err := j.h.reassign(j.ctx, j.ws, id, &ct); err != nil {
+	for i := range renamed {
+		if err := j.h.reassign(j.ctx, j.ws, renamed[i].ID, &renamed[i]); err != nil {
 			return err
 		}
 	}
-	j.updated++
-	return nil
-}
-
-// flush commits the contacts created since the last flush and, with
-// report, publishes the progress.
-func (j *importJob) flush(report bool) error {
-	if len(j.fresh) > 0 {
-		b := j.h.store.NewBatch()
-		for _, c := range j.fresh {
-			b.PutContact(nil, c)
-		}
-		if err := j.h.store.Commit(b); err != nil {
-			return err
-		}
-	}
-	j.fresh = j.fresh[:0]
+	j.fresh, j.updates = j.fresh[:0], j.updates[:0]
 	clear(j.pending)
+	clear(j.queued)
 	j.inBatch = 0
 	if report {
 		j.progress(false)
 	}
 	return nil
+}
+
+// commit writes the open batch; it returns the contacts it renamed.
+func (j *importJob) commit() ([]engine.Contact, error) {
+	b := j.h.store.NewBatch()
+	for _, c := range j.fresh {
+		b.PutContact(nil, c)
+	}
+	now := j.h.rt.Clock().Now()
+	var renamed []engine.Contact
+	for _, u := range j.updates {
+		old, err := j.h.store.Contact(j.ws, u.id)
+		if errors.Is(err, persistence.ErrNotFound) {
+			for _, r := range u.rows {
+				j.fail(r.n, "the matching contact was deleted during the import")
+			}
+			continue
+		}
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		ct := old
+		for _, r := range u.rows {
+			next := ct
+			if err := overlay(&next, &r.ct); err != nil {
+				j.fail(r.n, err.Error())
+				continue
+			}
+			ct = next
+			j.updated++
+		}
+		ct.UpdatedAt = now
+		b.PutContact(&old, &ct)
+		if ct.Profile.Name != old.Profile.Name {
+			renamed = append(renamed, ct)
+		}
+	}
+	if err := j.h.store.Commit(b); err != nil {
+		return nil, err
+	}
+	return renamed, nil
 }
 
 func (h *contacts) importCSV(c *fiber.Ctx) error {
@@ -511,7 +553,8 @@ func (h *contacts) importCSV(c *fiber.Ctx) error {
 		body = bytes.NewReader(c.Body())
 	}
 	now := h.rt.Clock().Now()
-	j := &importJob{ctx: c.UserContext(), h: h, ws: p.WorkspaceID, id: engine.NewID(now), pending: map[string]*engine.Contact{}}
+	j := &importJob{ctx: c.UserContext(), h: h, ws: p.WorkspaceID, id: engine.NewID(now), pending: map[string]*engine.Contact{},
+		queued: map[engine.ID]int{}}
 	result := func(done bool) fiber.Map {
 		errs := j.errors
 		if errs == nil {
