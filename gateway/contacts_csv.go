@@ -537,7 +537,12 @@ func (j *importJob) commit() ([]engine.Contact, error) {
 	return renamed, nil
 }
 
-func (h *contacts) importCSV(c *fiber.Ctx) error {
+func (h *contacts) importCSV(c *fiber.Ctx) (err error) {
+	defer func() {
+		if err != nil {
+			c.Context().SetConnectionClose() // the rest of the body may be unread
+		}
+	}()
 	p := who(c)
 	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if err != nil || (mt != "text/csv" && mt != "application/csv") {
