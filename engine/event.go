@@ -26,7 +26,8 @@ const (
 )
 
 // Event is one change to one conversation, produced by a rule and
-// published after the change is committed. Conversation is the header as
+// published after the change is committed (or, with Data set, a change
+// to a contact, a note or an import, published by the API). Conversation is the header as
 // it stands after the change; Message is set for message events.
 type Event struct {
 	Type           EventType     `json:"type"`
