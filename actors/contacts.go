@@ -8,12 +8,11 @@ import (
 	"github.com/parleyhq/parley/persistence"
 )
 
-// ReassignContact points conversation conv at another contact, or
-// refreshes the contact name it shows, through the conversation's actor:
-// the header, its list entry, its thread entry and the contact's
-// conversation index change in one commit, and the actor's state and the
-// conversation.updated event follow. Contact merges and renames call it;
-// it is not an inbox action a client can send.
+// ReassignContact points conversation conv at another contact through
+// the conversation's actor: the header, its thread entry and the
+// contacts' conversation index change in one commit, and the actor's
+// state and the conversation.updated event follow. Contact merges call
+// it; it is not an inbox action a client can send.
 func (rt *Runtime) ReassignContact(ctx context.Context, ws, conv engine.ID, cmd engine.ReassignContact) (engine.Conversation, error) {
 	if err := rt.enter(); err != nil {
 		return engine.Conversation{}, err

@@ -42,12 +42,13 @@ func ValidateNoteText(s string) error {
 	return nil
 }
 
-// ReassignContact points a conversation at contact ContactID showing
-// Name: a merge moved the conversation to another contact, or the
-// contact was renamed.
+// ReassignContact points a conversation at contact ContactID: a merge
+// moved the conversation to another contact. The header's ContactName
+// stays what the channel last reported: the actor compares it with the
+// next reported name to tell a new profile name from the channel apart
+// from a name a person gave the contact.
 type ReassignContact struct {
 	ContactID ID
-	Name      string
 }
 
 func (ReassignContact) isCommand() {}

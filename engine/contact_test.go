@@ -90,11 +90,12 @@ func TestReassignContact(t *testing.T) {
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	c := NewConversation(NewID(now), NewID(now), ChannelWhatsApp, "acct", NewID(now), "user", now)
 	to := NewID(now)
-	res, err := Apply(c, ReassignContact{ContactID: to, Name: "Ana"}, now, Settings{}, nil)
+	c.ContactName = "Ana (WhatsApp)"
+	res, err := Apply(c, ReassignContact{ContactID: to}, now, Settings{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Conversation.ContactID != to || res.Conversation.ContactName != "Ana" {
+	if res.Conversation.ContactID != to || res.Conversation.ContactName != "Ana (WhatsApp)" {
 		t.Fatalf("header %+v", res.Conversation)
 	}
 	if len(res.Events) != 1 || res.Events[0].Type != EventConversationUpdated || len(res.Messages) != 0 {

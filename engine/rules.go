@@ -430,10 +430,10 @@ func (a *applier) apply(cmd Command) error {
 		}
 		a.c.ContactName = cmd.Name
 	case ReassignContact:
-		if cmd.ContactID == ZeroID || len(cmd.Name) > MaxContactFieldBytes || !utf8.ValidString(cmd.Name) {
-			return fmt.Errorf("%w: bad contact", ErrInvalid)
+		if cmd.ContactID == ZeroID {
+			return fmt.Errorf("%w: no contact", ErrInvalid)
 		}
-		a.c.ContactID, a.c.ContactName = cmd.ContactID, cmd.Name
+		a.c.ContactID = cmd.ContactID
 	default:
 		return fmt.Errorf("%w: unknown command %T", ErrInvalid, cmd)
 	}

@@ -274,11 +274,6 @@ func (h *contacts) update(c *fiber.Ctx) error {
 	if err := h.store.Commit(batch); err != nil {
 		return err
 	}
-	if ct.Profile.Name != old.Profile.Name {
-		if err := h.reassign(c.UserContext(), ws, id, &ct); err != nil {
-			return err
-		}
-	}
 	h.publish(h.contactEvent(engine.EventContactUpdated, &ct))
 	return c.JSON(ct)
 }
@@ -295,14 +290,14 @@ func cloneFields(m map[string]string) map[string]string {
 }
 
 // reassign points every conversation of contact from at contact to,
-// showing its name, through the conversation actors.
-func (h *contacts) reassign(ctx context.Context, ws, from engine.ID, to *engine.Contact) error {
+// through the conversation actors.
+func (h *contacts) reassign(ctx context.Context, ws, from, to engine.ID) error {
 	convs, err := h.store.ContactConversations(ws, from)
 	if err != nil {
 		return err
 	}
 	for _, conv := range convs {
-		_, err := h.rt.ReassignContact(ctx, ws, conv, engine.ReassignContact{ContactID: to.ID, Name: to.Profile.Name})
+		_, err := h.rt.ReassignContact(ctx, ws, conv, engine.ReassignContact{ContactID: to})
 		if err != nil && !errors.Is(err, actors.ErrNotFound) {
 			return fromEngine(err)
 		}
@@ -373,7 +368,7 @@ func (h *contacts) merge(c *fiber.Ctx) error {
 	merged.Unsubscribed = merged.Unsubscribed || src.Unsubscribed
 	merged.UpdatedAt = h.rt.Clock().Now()
 	ctx := c.UserContext()
-	if err := h.reassign(ctx, ws, from, &merged); err != nil {
+	if err := h.reassign(ctx, ws, from, id); err != nil {
 		return err
 	}
 	notes, err := h.store.Notes(ws, from, 1<<30)
@@ -390,13 +385,8 @@ func (h *contacts) merge(c *fiber.Ctx) error {
 	if err := h.store.Commit(batch); err != nil {
 		return err
 	}
-	if err := h.reassign(ctx, ws, from, &merged); err != nil {
+	if err := h.reassign(ctx, ws, from, id); err != nil {
 		return err
-	}
-	if merged.Profile.Name != target.Profile.Name {
-		if err := h.reassign(ctx, ws, id, &merged); err != nil {
-			return err
-		}
 	}
 	h.publish(h.contactEvent(engine.EventContactUpdated, &merged),
 		engine.Event{Type: engine.EventContactDeleted, WorkspaceID: ws, At: merged.UpdatedAt,

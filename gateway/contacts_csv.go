@@ -3,7 +3,6 @@ package gateway
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -282,7 +281,6 @@ type rowError struct {
 
 // importJob is one running import.
 type importJob struct {
-	ctx      context.Context
 	h        *contacts
 	ws, id   engine.ID
 	pending  map[string]*engine.Contact // new contacts of the open batch, by email and phone key
@@ -467,23 +465,17 @@ type queuedUpdate struct {
 // flush commits, in one batch, the contacts created since the last flush
 // and the queued updates, and, with report, publishes the progress. The
 // updated contacts are locked from their reading to the commit, so no
-// other change to them is lost; the conversations of a renamed contact
-// follow once committed.
+// other change to them is lost.
 func (j *importJob) flush(report bool) error {
 	ids := make([]engine.ID, len(j.updates))
 	for i, u := range j.updates {
 		ids[i] = u.id
 	}
 	unlock := j.h.lock(ids...)
-	renamed, err := j.commit()
+	err := j.commit()
 	unlock()
 	if err != nil {
 		return err
-	}
-	for i := range renamed {
-		if err := j.h.reassign(j.ctx, j.ws, renamed[i].ID, &renamed[i]); err != nil {
-			return err
-		}
 	}
 	j.fresh, j.updates = j.fresh[:0], j.updates[:0]
 	clear(j.pending)
@@ -495,14 +487,13 @@ func (j *importJob) flush(report bool) error {
 	return nil
 }
 
-// commit writes the open batch; it returns the contacts it renamed.
-func (j *importJob) commit() ([]engine.Contact, error) {
+// commit writes the open batch.
+func (j *importJob) commit() error {
 	b := j.h.store.NewBatch()
 	for _, c := range j.fresh {
 		b.PutContact(nil, c)
 	}
 	now := j.h.rt.Clock().Now()
-	var renamed []engine.Contact
 	for _, u := range j.updates {
 		old, err := j.h.store.Contact(j.ws, u.id)
 		if errors.Is(err, persistence.ErrNotFound) {
@@ -513,7 +504,7 @@ func (j *importJob) commit() ([]engine.Contact, error) {
 		}
 		if err != nil {
 			b.Close()
-			return nil, err
+			return err
 		}
 		ct := old
 		for _, r := range u.rows {
@@ -527,14 +518,8 @@ func (j *importJob) commit() ([]engine.Contact, error) {
 		}
 		ct.UpdatedAt = now
 		b.PutContact(&old, &ct)
-		if ct.Profile.Name != old.Profile.Name {
-			renamed = append(renamed, ct)
-		}
 	}
-	if err := j.h.store.Commit(b); err != nil {
-		return nil, err
-	}
-	return renamed, nil
+	return j.h.store.Commit(b)
 }
 
 func (h *contacts) importCSV(c *fiber.Ctx) (err error) {
@@ -558,7 +543,7 @@ func (h *contacts) importCSV(c *fiber.Ctx) (err error) {
 		body = bytes.NewReader(c.Body())
 	}
 	now := h.rt.Clock().Now()
-	j := &importJob{ctx: c.UserContext(), h: h, ws: p.WorkspaceID, id: engine.NewID(now), pending: map[string]*engine.Contact{},
+	j := &importJob{h: h, ws: p.WorkspaceID, id: engine.NewID(now), pending: map[string]*engine.Contact{},
 		queued: map[engine.ID]int{}}
 	result := func(done bool) fiber.Map {
 		errs := j.errors
