@@ -120,9 +120,9 @@ func (b *Batch) PutNote(n *engine.Note) { b.set(noteKey(n.WorkspaceID, n.Contact
 func (b *Batch) DeleteNote(n *engine.Note) { b.del(noteKey(n.WorkspaceID, n.ContactID, n.ID)) }
 
 // ContactPage is one page of contacts, newest first; NextCursor (the id
-// of the last contact) is empty on the last page. Partial is set when a
-// search term matched more contacts than a search reads, so some matches
-// may be missing: the caller should ask for a longer query.
+// of the last contact) is empty on the last page. Partial is set when
+// every term of a search matched more contacts than a search reads, so
+// some matches may be missing: the caller should ask for a longer query.
 type ContactPage struct {
 	Contacts   []engine.Contact
 	NextCursor string
@@ -273,7 +273,6 @@ func (s *Store) SearchContacts(ws engine.ID, terms []string, cursor string, limi
 	for _, ts := range sets[1:] {
 		if !ts.complete {
 			unchecked = append(unchecked, ts.term)
-			page.Partial = true
 		}
 	}
 	for _, id := range cands {

@@ -176,3 +176,33 @@ func TestNotes(t *testing.T) {
 	_, err = s.Note(idOf(1, 2), contact, notes[0].ID)
 	require.ErrorIs(t, err, ErrNotFound, "another workspace")
 }
+
+// A term matching more contacts than a search reads makes the page
+// partial; the page holds the newest matches it found, and a second,
+// rarer term still finds its contact.
+func TestContactSearchPartial(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ws := idOf(1, 1)
+	n := contactTermMax + 100
+	for i := 0; i < n; i += 2000 {
+		commit(t, s, func(b *Batch) {
+			for j := i; j < min(i+2000, n); j++ {
+				name := fmt.Sprintf("Maria %d", j)
+				if j == 7 {
+					name = "Maria Zuleika"
+				}
+				c := newContact(ws, j, engine.Profile{Name: name})
+				b.PutContact(nil, &c)
+			}
+		})
+	}
+	page, err := s.SearchContacts(ws, engine.NormalizeQuery("maria"), "", 10)
+	require.NoError(t, err)
+	require.True(t, page.Partial)
+	require.Len(t, page.Contacts, 10)
+	page, err = s.SearchContacts(ws, engine.NormalizeQuery("maria zul"), "", 10)
+	require.NoError(t, err)
+	require.Equal(t, []string{"Maria Zuleika"}, contactNames(page.Contacts))
+	require.False(t, page.Partial, "maria was cut, but zul was complete and maria was checked on its record")
+}
