@@ -25,39 +25,55 @@ type Envelope struct {
 
 // JSON returns the wire form of the envelope, encoded once however many
 // subscribers it goes to: {"seq", "type", "workspace_id",
-// "conversation_id", "data": {...}}.
+// "conversation_id", "data": {...}}. Data is the event's Data when set
+// (conversation_id is then left out if the event has none).
 func (e *Envelope) JSON() []byte {
 	e.once.Do(func() {
 		type data struct {
 			Conversation *engine.Conversation `json:"conversation,omitempty"`
 			Message      *engine.Message      `json:"message,omitempty"`
 		}
+		var d any = data{e.Event.Conversation, e.Event.Message}
+		if e.Event.Data != nil {
+			d = e.Event.Data
+		}
 		v := struct {
 			Seq            uint64           `json:"seq"`
 			Type           engine.EventType `json:"type"`
 			WorkspaceID    engine.ID        `json:"workspace_id"`
-			ConversationID engine.ID        `json:"conversation_id"`
+			ConversationID engine.ID        `json:"conversation_id,omitzero"`
 			At             time.Time        `json:"at"`
-			Data           data             `json:"data"`
-		}{e.Seq, e.Event.Type, e.Event.WorkspaceID, e.Event.ConversationID, e.Event.At,
-			data{e.Event.Conversation, e.Event.Message}}
+			Data           any              `json:"data"`
+		}{e.Seq, e.Event.Type, e.Event.WorkspaceID, e.Event.ConversationID, e.Event.At, d}
 		e.js, _ = json.Marshal(v) // plain structs of strings, numbers and times: cannot fail
 	})
 	return e.js
 }
 
 // Filter selects the events a subscriber receives; empty fields match
-// everything.
+// everything. Channel, Folder and AssigneeID select conversations: an
+// event that is not about one (Event.Data is set: contacts, notes,
+// imports) passes them, and passes ConversationID when it names that
+// conversation or none is set. UserID is the subscriber's user: an event
+// addressed to one user (Event.UserID, a mention) reaches that user's
+// subscriptions whatever their other fields, and no one else's.
 type Filter struct {
 	Channel        engine.Channel
 	Folder         engine.Folder
 	AssigneeID     string
 	ConversationID engine.ID
+	UserID         engine.ID
 }
 
 func (f *Filter) match(ev *engine.Event) bool {
+	if ev.UserID != engine.ZeroID {
+		return ev.UserID == f.UserID
+	}
 	if f.ConversationID != engine.ZeroID && ev.ConversationID != f.ConversationID {
 		return false
+	}
+	if ev.Data != nil {
+		return true // contacts, notes, imports: the conversation filters do not apply
 	}
 	c := ev.Conversation
 	if c == nil {

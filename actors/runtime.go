@@ -372,7 +372,7 @@ func (rt *Runtime) acquire(n int64) bool {
 func (rt *Runtime) Execute(ctx context.Context, ws, conv engine.ID, cmd engine.Command) (engine.Result, error) {
 	switch cmd.(type) {
 	case engine.Receive, engine.Echo, engine.AIReply, engine.AIResumeDue, engine.FollowUpDue, engine.UpdateStatus,
-		engine.AttachMedia, engine.UpdateContactName:
+		engine.AttachMedia, engine.UpdateContactName, engine.ReassignContact:
 		return engine.Result{}, fmt.Errorf("%w: %T is not an inbox action", engine.ErrInvalid, cmd)
 	}
 	if err := rt.enter(); err != nil {

@@ -15,10 +15,19 @@ const (
 	EventFollowUpScheduled   EventType = "followup.scheduled"
 	EventFollowUpCancelled   EventType = "followup.cancelled"
 	EventFollowUpDue         EventType = "followup.due"
+
+	EventContactCreated EventType = "contact.created"
+	EventContactUpdated EventType = "contact.updated"
+	EventContactDeleted EventType = "contact.deleted"
+	EventNoteCreated    EventType = "note.created"
+	EventNoteDeleted    EventType = "note.deleted"
+	EventNoteMentioned  EventType = "note.mentioned"
+	EventImportProgress EventType = "contacts.import.progress"
 )
 
 // Event is one change to one conversation, produced by a rule and
-// published after the change is committed. Conversation is the header as
+// published after the change is committed (or, with Data set, a change
+// to a contact, a note or an import, published by the API). Conversation is the header as
 // it stands after the change; Message is set for message events.
 type Event struct {
 	Type           EventType     `json:"type"`
@@ -27,4 +36,11 @@ type Event struct {
 	At             time.Time     `json:"at"`
 	Conversation   *Conversation `json:"conversation,omitempty"`
 	Message        *Message      `json:"message,omitempty"`
+	// UserID, when set, addresses the event to one user: only that
+	// user's subscriptions receive it (a mention).
+	UserID ID `json:"user_id,omitzero"`
+	// Data is the payload of an event that is not about a conversation
+	// header or message (contacts, notes, imports); it is sent as the
+	// event's data.
+	Data any `json:"data,omitempty"`
 }

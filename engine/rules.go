@@ -456,6 +456,11 @@ func (a *applier) apply(cmd Command) error {
 			return fmt.Errorf("%w: bad contact name", ErrInvalid)
 		}
 		a.c.ContactName = cmd.Name
+	case ReassignContact:
+		if cmd.ContactID == ZeroID {
+			return fmt.Errorf("%w: no contact", ErrInvalid)
+		}
+		a.c.ContactID = cmd.ContactID
 	default:
 		return fmt.Errorf("%w: unknown command %T", ErrInvalid, cmd)
 	}

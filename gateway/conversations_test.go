@@ -172,6 +172,11 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"DELETE", "/api/v1/channels/{channel}/{account}", ""},
 		{"GET", "/api/v1/channels/{channel}/{account}/agent", ""}, {"PUT", "/api/v1/channels/{channel}/{account}/agent", `{"kind":"rules"}`},
 		{"DELETE", "/api/v1/channels/{channel}/{account}/agent", ""},
+		{"POST", "/api/v1/conversations/{conv}/notes", `{"text":"x"}`},
+		{"GET", "/api/v1/contacts/{id}", ""}, {"PATCH", "/api/v1/contacts/{id}", `{"name":"x"}`},
+		{"POST", "/api/v1/contacts/{id}/merge", `{"from":"` + engine.NewID(time.Now()).String() + `"}`},
+		{"GET", "/api/v1/contacts/{id}/notes", ""}, {"POST", "/api/v1/contacts/{id}/notes", `{"text":"x"}`},
+		{"DELETE", "/api/v1/contacts/{id}/notes/{note}", ""},
 	}
 	// Routes with ids checked elsewhere: users and tokens (users_test.go,
 	// ids of another workspace), media (content-addressed per workspace,
@@ -191,7 +196,8 @@ func TestWorkspaceIsolation(t *testing.T) {
 			require.True(t, listed[o] || elsewhere[o], "%s is not checked for workspace isolation", o)
 		}
 	}
-	vals := map[string]string{"conv": id, "channel": "whatsapp", "account": phoneID, "seq": "1", "tag": "x"}
+	vals := map[string]string{"conv": id, "channel": "whatsapp", "account": phoneID, "seq": "1", "tag": "x",
+		"id": before.ContactID.String()}
 	for _, r := range routes {
 		var body any
 		if r[2] != "" {

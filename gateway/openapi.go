@@ -85,6 +85,18 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/conversations/{conv}/block", tag: "actions", summary: "Block the contact", ok: 200},
 	{method: "POST", path: "/api/v1/conversations/{conv}/unblock", tag: "actions", summary: "Unblock the contact", ok: 200},
 	{method: "POST", path: "/api/v1/conversations/{conv}/subscription", tag: "actions", summary: "Unsubscribe the contact from broadcasts, or subscribe again", body: "Subscription", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/notes", tag: "notes", summary: "Add a note to the conversation's contact; @name mentions notify users", body: "Note", ok: 201},
+
+	{method: "GET", path: "/api/v1/contacts", tag: "contacts", summary: "Contacts, newest first; q searches name, phone, email and company (prefixes, case and accents aside)", query: []string{"q", "cursor", "limit"}, ok: 200},
+	{method: "POST", path: "/api/v1/contacts", tag: "contacts", summary: "Create a contact (source manual, or api for personal API tokens)", body: "Contact", ok: 201},
+	{method: "GET", path: "/api/v1/contacts/export", tag: "contacts", summary: "Every contact as CSV", ok: 200},
+	{method: "POST", path: "/api/v1/contacts/import", tag: "contacts", summary: "Import contacts from a CSV body (text/csv), deduplicated by email and phone; progress over the WebSocket", body: "ContactCSV", ok: 200},
+	{method: "GET", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "A contact with its conversations, notes, files and activity", ok: 200},
+	{method: "PATCH", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "Change a contact's profile and custom fields (null removes a custom field)", body: "Contact", ok: 200},
+	{method: "POST", path: "/api/v1/contacts/{id}/merge", tag: "contacts", summary: "Merge another contact into this one: identities, conversations and notes move, empty fields are filled, the other is deleted", body: "Merge", ok: 200},
+	{method: "GET", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Notes of a contact, newest first", query: []string{"limit"}, ok: 200},
+	{method: "POST", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Add a note; @name mentions notify users", body: "Note", ok: 201},
+	{method: "DELETE", path: "/api/v1/contacts/{id}/notes/{note}", tag: "notes", summary: "Delete a note (its author or an admin)", ok: 204},
 }
 
 // schemas are the request bodies, as JSON Schema.
@@ -111,6 +123,12 @@ var schemas = map[string]any{
 		"auto_followup_hours": num(), "auto_followup_max": integer(), "auto_csat": boolean(), "csat_survey": str(),
 		"restricted": boolean(), "restricted_reply": str()}),
 	"Subscription": obj(map[string]any{"unsubscribed": map[string]any{"type": "boolean"}}, "unsubscribed"),
+	"Contact": obj(map[string]any{"name": str(), "email": str(), "phone": str(), "company": str(), "title": str(),
+		"country": str(), "language": str(), "avatar": str(), "avatar_url": str(), "source": enum("manual", "api"),
+		"custom_fields": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": []string{"string", "null"}}}}),
+	"ContactCSV": map[string]any{"type": "string", "description": "CSV with a header row: name, phone, email, company, title, country, language, avatar; other columns are custom fields"},
+	"Merge":      obj(map[string]any{"from": str()}, "from"),
+	"Note":       obj(map[string]any{"text": str()}, "text"),
 }
 
 func str() map[string]any { return map[string]any{"type": "string"} }

@@ -121,7 +121,12 @@ func New(cfg Config) (*Server, error) {
 		WriteTimeout: 30 * time.Second,
 		IdleTimeout:  120 * time.Second,
 		ErrorHandler: s.errorHandler,
+		// Bodies are streamed so that imports are read as they arrive;
+		// limitBody keeps BodyLimit for every other route.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 	})
+	s.app.Server().HeaderReceived = s.headerReceived
 	s.routes()
 	for range cfg.MediaWorkers {
 		s.wg.Add(1)
@@ -135,7 +140,7 @@ func New(cfg Config) (*Server, error) {
 
 func (s *Server) routes() {
 	a := s.app
-	a.Use(s.requestID, s.accessLog)
+	a.Use(s.requestID, s.accessLog, limitBody(s.cfg.BodyLimit))
 	a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	a.Get("/readyz", func(c *fiber.Ctx) error {
 		if !s.ready.Load() {
@@ -195,6 +200,7 @@ func (s *Server) routes() {
 	api.Get("/conversations/:conv/messages", s.listMessages)
 	api.Post("/conversations/:conv/messages", s.sendMessage)
 	api.Post("/conversations/:conv/messages/:seq/retry", s.retryMessage)
+	s.contactRoutes(api)
 
 	// The inbox web app answers every other GET; registered last so that
 	// every route above wins.

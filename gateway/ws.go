@@ -188,6 +188,7 @@ type wsSession struct {
 	s      *Server
 	conn   *websocket.Conn
 	ws     engine.ID
+	user   engine.ID // receives the events addressed to this user
 	mu     sync.Mutex
 	sub    *actors.Subscription
 	replay []*actors.Envelope
@@ -206,7 +207,7 @@ func (s *Server) serveWS(conn *websocket.Conn) {
 	p, _ := conn.Locals(principalKey).(*principal)
 	filter, _ := conn.Locals("ws.filter").(actors.Filter)
 	resume, _ := conn.Locals("ws.resume").(*wsResumed)
-	sess := &wsSession{s: s, conn: conn, ws: p.WorkspaceID, ctrl: make(chan []byte, 16),
+	sess := &wsSession{s: s, conn: conn, ws: p.WorkspaceID, user: p.UserID, ctrl: make(chan []byte, 16),
 		kick: make(chan struct{}, 1), quit: make(chan struct{})}
 	hello, _ := json.Marshal(map[string]any{"type": "hello", "epoch": s.cfg.Runtime.Broadcaster().Epoch(),
 		"seq": s.cfg.Runtime.Broadcaster().LastSeq(p.WorkspaceID)})
@@ -235,6 +236,7 @@ func (s *Server) serveWS(conn *websocket.Conn) {
 // gone (or from another epoch) gets a resync frame.
 func (sess *wsSession) subscribe(f actors.Filter, resume *wsResumed) {
 	bc := sess.s.cfg.Runtime.Broadcaster()
+	f.UserID = sess.user
 	var from *uint64
 	if resume != nil && resume.Epoch == bc.Epoch() {
 		from = &resume.Seq

@@ -102,6 +102,7 @@ func (b *Batch) PutConversation(old *engine.Conversation, c *engine.Conversation
 	if searchStale(old, c) {
 		b.enqueueSearch(c.WorkspaceID, c.ID, false)
 	}
+	b.moveContactConversation(old, c)
 }
 
 func (b *Batch) moveTimer(old, c *engine.Conversation, kind TimerKind, due func(*engine.Conversation) time.Time) {
@@ -176,9 +177,11 @@ func (b *Batch) PutOutbox(ws, conv engine.ID, seq uint64) { b.setRaw(outboxKey(w
 // DeleteOutbox removes an outbox entry.
 func (b *Batch) DeleteOutbox(ws, conv engine.ID, seq uint64) { b.del(outboxKey(ws, conv, seq)) }
 
-// PutContact writes contact c and brings its identity index from old.
+// PutContact writes contact c and brings its identity and search
+// indexes from old.
 func (b *Batch) PutContact(old *engine.Contact, c *engine.Contact) {
 	b.set(contactKey(c.WorkspaceID, c.ID), c)
+	b.indexContact(old, c)
 	if old != nil {
 		for _, id := range old.Identities {
 			if !slices.Contains(c.Identities, id) {
@@ -222,6 +225,7 @@ func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) 
 		b.del(timerKey(c.FollowUpAt, TimerFollowUp, c.WorkspaceID, c.ID))
 	}
 	b.del(threadKey(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID))
+	b.del(contactConvKey(c.WorkspaceID, c.ContactID, c.ID))
 	for _, id := range channelIDs {
 		b.del(externalKey(c.WorkspaceID, c.Channel, id))
 	}

@@ -1156,6 +1156,9 @@ func TestDeleteConversation(t *testing.T) {
 	for _, id := range ct.Identities {
 		want = append(want, identityKey(ws, id.Channel, id.ExternalID))
 	}
+	for _, tok := range ct.SearchTokens() {
+		want = append(want, contactTokenKey(ws, tok, ct.ID))
+	}
 	slices.SortFunc(want, bytes.Compare)
 	require.Equal(t, want, workspaceKeys(t, s, ws), "only the contact's keys remain")
 	for _, dim := range []string{DimAll, DimUnread, "ch:whatsapp"} {

@@ -1,0 +1,520 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/persistence"
+)
+
+// Contacts, the CRM side of the inbox.
+//
+//	GET    /api/v1/contacts?q=&cursor=&limit=    list newest first, or search
+//	POST   /api/v1/contacts                      create → 201 contact
+//	GET    /api/v1/contacts/export               every contact as CSV
+//	POST   /api/v1/contacts/import               CSV body → {job, imported, updated, failed, errors}
+//	GET    /api/v1/contacts/{id}                 contact + conversations, notes, files, activity
+//	PATCH  /api/v1/contacts/{id}                 change profile and custom fields → contact
+//	POST   /api/v1/contacts/{id}/merge           {"from": id} → the merged contact
+//	GET    /api/v1/contacts/{id}/notes           notes, newest first
+//	POST   /api/v1/contacts/{id}/notes           {"text"} → 201 note
+//	DELETE /api/v1/contacts/{id}/notes/{note}    author or admin → 204
+//	POST   /api/v1/conversations/{conv}/notes    {"text"} → 201 note on the conversation's contact
+//
+// Every change is published on the workspace's event stream:
+// contact.created, contact.updated, contact.deleted (a merge source),
+// note.created, note.deleted, note.mentioned (to the mentioned user only)
+// and contacts.import.progress.
+type contacts struct {
+	s     *Server
+	store *persistence.Store
+	rt    *actors.Runtime
+	seed  maphash.Seed
+	// locks serialise the read-modify-write of one contact (PATCH,
+	// merge, import updates) by stripes of its id.
+	locks [64]sync.Mutex
+}
+
+// Bounds of a contact's detail.
+const (
+	detailConversations = 100
+	detailNotes         = 50
+	detailScanConvs     = 20  // conversations scanned for files and activity
+	detailScanMessages  = 200 // newest messages scanned per conversation
+	detailFiles         = 100
+	detailActivity      = 100
+	maxNotesPage        = 200
+)
+
+func (s *Server) contactRoutes(api fiber.Router) {
+	h := &contacts{s: s, store: s.cfg.Store, rt: s.cfg.Runtime, seed: maphash.MakeSeed()}
+	api.Get("/contacts", h.list)
+	api.Post("/contacts", h.create)
+	api.Get("/contacts/export", h.export)
+	api.Post("/contacts/import", h.importCSV)
+	api.Get("/contacts/:id", h.get)
+	api.Patch("/contacts/:id", h.update)
+	api.Post("/contacts/:id/merge", h.merge)
+	api.Get("/contacts/:id/notes", h.listNotes)
+	api.Post("/contacts/:id/notes", h.addNote)
+	api.Delete("/contacts/:id/notes/:note", h.deleteNote)
+	api.Post("/conversations/:conv/notes", h.addConversationNote)
+}
+
+// lock takes the stripe locks of ids, in a fixed order, and returns the
+// function that releases them.
+func (h *contacts) lock(ids ...engine.ID) func() {
+	stripes := make([]int, 0, len(ids))
+	for _, id := range ids {
+		stripes = append(stripes, int(maphash.Comparable(h.seed, id)%uint64(len(h.locks))))
+	}
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	for _, i := range stripes {
+		h.locks[i].Lock()
+	}
+	return func() {
+		for _, i := range stripes {
+			h.locks[i].Unlock()
+		}
+	}
+}
+
+// idParam parses a route parameter holding an id; a malformed id is a
+// 404 like an unknown one.
+func idParam(c *fiber.Ctx, name string) (engine.ID, error) {
+	id, err := engine.ParseID(c.Params(name))
+	if err != nil {
+		return engine.ZeroID, errNotFound
+	}
+	return id, nil
+}
+
+// contact reads a contact of the caller's workspace; another workspace's
+// id is not found.
+func (h *contacts) contact(ws, id engine.ID) (engine.Contact, error) {
+	ct, err := h.store.Contact(ws, id)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return ct, errNotFound
+	}
+	return ct, err
+}
+
+func (h *contacts) publish(evs ...engine.Event) { h.rt.Broadcaster().Publish(evs) }
+
+func (h *contacts) contactEvent(typ engine.EventType, ct *engine.Contact) engine.Event {
+	return engine.Event{Type: typ, WorkspaceID: ct.WorkspaceID, At: h.rt.Clock().Now(), Data: ct}
+}
+
+func (h *contacts) list(c *fiber.Ctx) error {
+	ws := who(c).WorkspaceID
+	limit, err := uintQuery(c, "limit", 50)
+	if err != nil {
+		return err
+	}
+	if limit == 0 || limit > persistence.MaxContactPage {
+		return errorf(fiber.StatusBadRequest, "bad_query", "limit must be 1 to %d", persistence.MaxContactPage)
+	}
+	q := c.Query("q")
+	if len(q) > engine.MaxQueryBytes {
+		return errorf(fiber.StatusBadRequest, "bad_query", "q must be at most %d bytes", engine.MaxQueryBytes)
+	}
+	var page persistence.ContactPage
+	if strings.TrimSpace(q) == "" {
+		page, err = h.store.Contacts(ws, c.Query("cursor"), int(limit))
+	} else {
+		page, err = h.store.SearchContacts(ws, engine.NormalizeQuery(q), c.Query("cursor"), int(limit))
+	}
+	if errors.Is(err, persistence.ErrBadCursor) {
+		return errorf(fiber.StatusBadRequest, "bad_query", "bad cursor")
+	}
+	if err != nil {
+		return err
+	}
+	if page.Contacts == nil {
+		page.Contacts = []engine.Contact{}
+	}
+	return c.JSON(fiber.Map{"contacts": page.Contacts, "next_cursor": page.NextCursor, "partial": page.Partial})
+}
+
+// contactBody is the body of create and update: every field optional; in
+// an update an absent field is unchanged and a custom field set to null
+// is removed.
+type contactBody struct {
+	Name         *string            `json:"name"`
+	Email        *string            `json:"email"`
+	Phone        *string            `json:"phone"`
+	Company      *string            `json:"company"`
+	Title        *string            `json:"title"`
+	Country      *string            `json:"country"`
+	Language     *string            `json:"language"`
+	Avatar       *string            `json:"avatar"`
+	AvatarURL    *string            `json:"avatar_url"`
+	CustomFields map[string]*string `json:"custom_fields"`
+	Source       *string            `json:"source"`
+}
+
+// apply writes the fields of b onto ct, trimmed of surrounding spaces.
+func (b *contactBody) apply(ct *engine.Contact) error {
+	if b.Avatar != nil && b.AvatarURL != nil {
+		return errorf(fiber.StatusBadRequest, "invalid", "give avatar or avatar_url, not both")
+	}
+	if b.Avatar == nil {
+		b.Avatar = b.AvatarURL
+	}
+	p := &ct.Profile
+	for _, f := range []struct {
+		v  *string
+		to *string
+	}{{b.Name, &p.Name}, {b.Email, &p.Email}, {b.Phone, &p.Phone}, {b.Company, &p.Company}, {b.Title, &p.Title},
+		{b.Country, &p.Country}, {b.Language, &p.Language}, {b.Avatar, &p.AvatarURL}} {
+		if f.v != nil {
+			*f.to = strings.TrimSpace(*f.v)
+		}
+	}
+	if len(b.CustomFields) > 0 {
+		fields := make(map[string]string, len(ct.CustomFields)+len(b.CustomFields))
+		for k, v := range ct.CustomFields {
+			fields[k] = v
+		}
+		for k, v := range b.CustomFields {
+			if v == nil {
+				delete(fields, k)
+			} else {
+				fields[k] = *v
+			}
+		}
+		ct.CustomFields = fields
+		if len(fields) == 0 {
+			ct.CustomFields = nil
+		}
+	}
+	if err := engine.ValidateContact(ct); err != nil {
+		return fromEngine(err)
+	}
+	return nil
+}
+
+func (h *contacts) create(c *fiber.Ctx) error {
+	p := who(c)
+	var b contactBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	now := h.rt.Clock().Now()
+	ct := engine.Contact{ID: engine.NewID(now), WorkspaceID: p.WorkspaceID, Source: engine.SourceManual,
+		CreatedAt: now, UpdatedAt: now}
+	switch {
+	case b.Source != nil:
+		if src := engine.ContactSource(*b.Source); src != engine.SourceManual && src != engine.SourceAPI {
+			return errorf(fiber.StatusBadRequest, "invalid", "source must be manual or api")
+		}
+		ct.Source = engine.ContactSource(*b.Source)
+	case h.personalToken(c):
+		ct.Source = engine.SourceAPI
+	}
+	if err := b.apply(&ct); err != nil {
+		return err
+	}
+	if ct.Profile.Name == "" && ct.Profile.Email == "" && ct.Profile.Phone == "" {
+		return errorf(fiber.StatusBadRequest, "invalid", "a contact needs a name, an email or a phone")
+	}
+	batch := h.store.NewBatch()
+	batch.PutContact(nil, &ct)
+	if err := h.store.Commit(batch); err != nil {
+		return err
+	}
+	h.publish(h.contactEvent(engine.EventContactCreated, &ct))
+	return c.Status(fiber.StatusCreated).JSON(ct)
+}
+
+// personalToken reports whether the request carries a personal API token
+// (rather than a login session): what a script uses.
+func (h *contacts) personalToken(c *fiber.Ctx) bool {
+	secret, _ := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	t, err := h.store.IssuedTokenBySecret(secret)
+	return err == nil && t.Kind == persistence.TokenAPI
+}
+
+func (h *contacts) update(c *fiber.Ctx) error {
+	ws := who(c).WorkspaceID
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var b contactBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	if b.Source != nil {
+		return errorf(fiber.StatusBadRequest, "invalid", "the source of a contact does not change")
+	}
+	unlock := h.lock(id)
+	defer unlock()
+	old, err := h.contact(ws, id)
+	if err != nil {
+		return err
+	}
+	ct := old
+	ct.CustomFields = cloneFields(old.CustomFields)
+	if err := b.apply(&ct); err != nil {
+		return err
+	}
+	ct.UpdatedAt = h.rt.Clock().Now()
+	batch := h.store.NewBatch()
+	batch.PutContact(&old, &ct)
+	if err := h.store.Commit(batch); err != nil {
+		return err
+	}
+	h.publish(h.contactEvent(engine.EventContactUpdated, &ct))
+	return c.JSON(ct)
+}
+
+func cloneFields(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// reassign points every conversation of contact from at contact to,
+// through the conversation actors.
+func (h *contacts) reassign(ctx context.Context, ws, from, to engine.ID) error {
+	convs, err := h.store.ContactConversations(ws, from)
+	if err != nil {
+		return err
+	}
+	for _, conv := range convs {
+		_, err := h.rt.ReassignContact(ctx, ws, conv, engine.ReassignContact{ContactID: to})
+		if err != nil && !errors.Is(err, actors.ErrNotFound) {
+			return fromEngine(err)
+		}
+	}
+	return nil
+}
+
+type mergeBody struct {
+	From string `json:"from"`
+}
+
+// merge moves contact "from" into the contact of the route: its
+// identities, conversations and notes move, the target's empty profile
+// and custom fields are filled from it, and it is deleted.
+//
+// The conversations move first, each through its actor; then one batch
+// deletes the source and writes the target with the identities and the
+// notes. A crash in between leaves the source in place with fewer
+// conversations, and merging again finishes the work. Conversations the
+// source gets while the batch commits are moved after it.
+func (h *contacts) merge(c *fiber.Ctx) error {
+	ws := who(c).WorkspaceID
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var b mergeBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	from, err := engine.ParseID(b.From)
+	if err != nil {
+		return errorf(fiber.StatusBadRequest, "invalid", "from must be a contact id")
+	}
+	if from == id {
+		return errorf(fiber.StatusBadRequest, "invalid", "a contact cannot be merged into itself")
+	}
+	unlock := h.lock(id, from)
+	defer unlock()
+	target, err := h.contact(ws, id)
+	if err != nil {
+		return err
+	}
+	src, err := h.contact(ws, from)
+	if errors.Is(err, errNotFound) {
+		return errorf(fiber.StatusNotFound, "not_found", "no contact %s to merge from", b.From)
+	}
+	if err != nil {
+		return err
+	}
+	merged := target
+	merged.CustomFields = cloneFields(target.CustomFields)
+	merged.Profile.FillEmpty(src.Profile)
+	for _, ident := range src.Identities {
+		if !slices.Contains(merged.Identities, ident) {
+			merged.Identities = append(merged.Identities, ident)
+		}
+	}
+	for k, v := range src.CustomFields {
+		if _, ok := merged.CustomFields[k]; !ok && len(merged.CustomFields) < engine.MaxCustomFields {
+			if merged.CustomFields == nil {
+				merged.CustomFields = map[string]string{}
+			}
+			merged.CustomFields[k] = v
+		}
+	}
+	merged.Blocked = merged.Blocked || src.Blocked
+	merged.Unsubscribed = merged.Unsubscribed || src.Unsubscribed
+	merged.UpdatedAt = h.rt.Clock().Now()
+	ctx := c.UserContext()
+	if err := h.reassign(ctx, ws, from, id); err != nil {
+		return err
+	}
+	notes, err := h.store.Notes(ws, from, 1<<30)
+	if err != nil {
+		return err
+	}
+	batch := h.store.NewBatch()
+	batch.DeleteContact(&src)
+	batch.PutContact(&target, &merged)
+	for i := range notes {
+		notes[i].ContactID = merged.ID
+		batch.PutNote(&notes[i])
+	}
+	if err := h.store.Commit(batch); err != nil {
+		return err
+	}
+	if err := h.reassign(ctx, ws, from, id); err != nil {
+		return err
+	}
+	h.publish(h.contactEvent(engine.EventContactUpdated, &merged),
+		engine.Event{Type: engine.EventContactDeleted, WorkspaceID: ws, At: merged.UpdatedAt,
+			Data: fiber.Map{"id": src.ID, "merged_into": merged.ID}})
+	return c.JSON(merged)
+}
+
+// contactFile is a file shared in one of a contact's conversations.
+type contactFile struct {
+	MediaID        string             `json:"media_id,omitempty"`
+	Kind           engine.MessageKind `json:"kind"`
+	Filename       string             `json:"filename,omitempty"`
+	Mime           string             `json:"mime,omitempty"`
+	Size           int64              `json:"size,omitempty"`
+	Caption        string             `json:"caption,omitempty"`
+	ConversationID engine.ID          `json:"conversation_id"`
+	Seq            uint64             `json:"seq"`
+	Direction      engine.Direction   `json:"direction"`
+	CreatedAt      time.Time          `json:"created_at"`
+}
+
+// activityItem is one entry of a contact's timeline: a conversation
+// started, a conversation moved to a folder, a note, a file.
+type activityItem struct {
+	Type           string         `json:"type"`
+	At             time.Time      `json:"at"`
+	ConversationID *engine.ID     `json:"conversation_id,omitempty"`
+	Channel        engine.Channel `json:"channel,omitempty"`
+	Folder         engine.Folder  `json:"folder,omitempty"`
+	Note           *engine.Note   `json:"note,omitempty"`
+	File           *contactFile   `json:"file,omitempty"`
+}
+
+// Activity item types.
+const (
+	activityConversation = "conversation.created"
+	activityFolder       = "folder.changed"
+	activityNote         = "note"
+	activityFile         = "file"
+)
+
+func (h *contacts) get(c *fiber.Ctx) error {
+	ws := who(c).WorkspaceID
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	ct, err := h.contact(ws, id)
+	if err != nil {
+		return err
+	}
+	ids, err := h.store.ContactConversations(ws, id)
+	if err != nil {
+		return err
+	}
+	convs := make([]engine.Conversation, 0, len(ids))
+	for _, cid := range ids {
+		conv, err := h.store.Conversation(ws, cid)
+		if errors.Is(err, persistence.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		convs = append(convs, conv)
+	}
+	slices.SortFunc(convs, func(a, b engine.Conversation) int { return b.LastActivityAt.Compare(a.LastActivityAt) })
+	convs = convs[:min(len(convs), detailConversations)]
+	notes, err := h.store.Notes(ws, id, detailNotes)
+	if err != nil {
+		return err
+	}
+	if notes == nil {
+		notes = []engine.Note{}
+	}
+	files, activity, err := h.timeline(ws, convs, notes)
+	if err != nil {
+		return err
+	}
+	return c.JSON(struct {
+		engine.Contact
+		Conversations []engine.Conversation `json:"conversations"`
+		Notes         []engine.Note         `json:"notes"`
+		Files         []contactFile         `json:"files"`
+		Activity      []activityItem        `json:"activity"`
+	}{ct, convs, notes, files, activity})
+}
+
+// timeline gathers the files and the activity of a contact from its most
+// recently active conversations (the newest messages of each) and its
+// notes, newest first, bounded.
+func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []engine.Note) ([]contactFile, []activityItem, error) {
+	files := []contactFile{}
+	activity := []activityItem{}
+	for i := range notes {
+		n := &notes[i]
+		activity = append(activity, activityItem{Type: activityNote, At: n.CreatedAt,
+			ConversationID: n.ConversationID, Note: n})
+	}
+	for i := range convs {
+		conv := &convs[i]
+		cid := conv.ID
+		activity = append(activity, activityItem{Type: activityConversation, At: conv.CreatedAt,
+			ConversationID: &cid, Channel: conv.Channel})
+		if i >= detailScanConvs {
+			continue
+		}
+		msgs, err := h.store.Messages(ws, conv.ID, 0, detailScanMessages)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, m := range msgs {
+			at := m.CreatedAt
+			switch {
+			case m.Kind == engine.KindSystem && strings.HasPrefix(m.Text, "Moved to "):
+				activity = append(activity, activityItem{Type: activityFolder, At: at, ConversationID: &cid,
+					Channel: conv.Channel, Folder: engine.Folder(strings.TrimPrefix(m.Text, "Moved to "))})
+			case m.Kind.HasMedia() && m.Media != nil:
+				f := contactFile{MediaID: m.Media.SHA256, Kind: m.Kind, Filename: m.Media.Filename, Mime: m.Media.MimeType,
+					Size: m.Media.Size, Caption: m.Media.Caption, ConversationID: cid, Seq: m.Seq, Direction: m.Direction,
+					CreatedAt: at}
+				files = append(files, f)
+				activity = append(activity, activityItem{Type: activityFile, At: at, ConversationID: &cid,
+					Channel: conv.Channel, File: &f})
+			}
+		}
+	}
+	slices.SortStableFunc(files, func(a, b contactFile) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	slices.SortStableFunc(activity, func(a, b activityItem) int { return b.At.Compare(a.At) })
+	return files[:min(len(files), detailFiles)], activity[:min(len(activity), detailActivity)], nil
+}

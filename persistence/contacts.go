@@ -1,0 +1,374 @@
+package persistence
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/parleyhq/parley/engine"
+)
+
+// Contact indexes and notes. Keys, under the workspace prefix:
+//
+//	'w' ws 'C' 't' token contact             contact search: contact holds token
+//	'w' ws 'C' 'v' contact conv              conversations of a contact
+//	'w' ws 'n' contact note                  note (newest last: note ids are ULIDs)
+//
+// The token entries of a contact are the tokens of its name, email,
+// company and phone numbers (engine.Contact.SearchTokens); PutContact
+// brings them from the old record to the new one in the same batch, so
+// they need no forward index: the record says what its entries are. The
+// contact list itself is the contact records, whose ULID keys sort by
+// creation time.
+const (
+	tContactIndex = 'C'
+	tNote         = 'n'
+
+	cToken        = 't'
+	cConversation = 'v'
+)
+
+// Contact search and list bounds.
+const (
+	// contactTermMax is how many contacts one search term collects; a
+	// term matching more (a one-letter prefix in a large CRM) makes the
+	// search partial.
+	contactTermMax = 20_000
+	// MaxContactPage is the largest page of contacts a query returns.
+	MaxContactPage = 500
+	// maxContactConversations bounds the conversations of one contact
+	// read by ContactConversations.
+	maxContactConversations = 1000
+)
+
+func contactIndexPrefix(ws engine.ID, sub byte) []byte {
+	return append(wsPrefix(ws, tContactIndex), sub)
+}
+
+func contactTokenKey(ws engine.ID, tok string, contact engine.ID) []byte {
+	return append(appendString(contactIndexPrefix(ws, cToken), tok), contact[:]...)
+}
+
+func contactConvPrefix(ws, contact engine.ID) []byte {
+	return append(contactIndexPrefix(ws, cConversation), contact[:]...)
+}
+
+func contactConvKey(ws, contact, conv engine.ID) []byte {
+	return append(contactConvPrefix(ws, contact), conv[:]...)
+}
+
+func notePrefix(ws, contact engine.ID) []byte { return append(wsPrefix(ws, tNote), contact[:]...) }
+
+func noteKey(ws, contact, note engine.ID) []byte { return append(notePrefix(ws, contact), note[:]...) }
+
+// indexContact brings the search token entries of a contact from old
+// (nil for a new contact) to c.
+func (b *Batch) indexContact(old, c *engine.Contact) {
+	var was []string
+	if old != nil {
+		was = old.SearchTokens()
+	}
+	now := c.SearchTokens()
+	for _, t := range was {
+		if !slices.Contains(now, t) {
+			b.del(contactTokenKey(c.WorkspaceID, t, c.ID))
+		}
+	}
+	for _, t := range now {
+		if !slices.Contains(was, t) {
+			b.setRaw(contactTokenKey(c.WorkspaceID, t, c.ID), nil)
+		}
+	}
+}
+
+// moveContactConversation keeps the contact → conversation index and the
+// thread entry in step with the contact a conversation header names.
+func (b *Batch) moveContactConversation(old, c *engine.Conversation) {
+	if old != nil && old.ContactID == c.ContactID {
+		return
+	}
+	if old != nil {
+		b.del(contactConvKey(old.WorkspaceID, old.ContactID, old.ID))
+		b.setRaw(threadKey(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID), threadValue(c.ID, c.ContactID))
+	}
+	b.setRaw(contactConvKey(c.WorkspaceID, c.ContactID, c.ID), nil)
+}
+
+// DeleteContact removes contact c: its record, its search entries, its
+// notes and the identity entries that name it. A merge deletes the
+// source before it writes the target, so the identities the target takes
+// over point at the target once the batch is committed.
+func (b *Batch) DeleteContact(c *engine.Contact) {
+	b.del(contactKey(c.WorkspaceID, c.ID))
+	for _, t := range c.SearchTokens() {
+		b.del(contactTokenKey(c.WorkspaceID, t, c.ID))
+	}
+	for _, id := range c.Identities {
+		b.del(identityKey(c.WorkspaceID, id.Channel, id.ExternalID))
+	}
+	p := notePrefix(c.WorkspaceID, c.ID)
+	if b.err == nil {
+		b.err = b.b.DeleteRange(p, prefixEnd(p), nil)
+	}
+}
+
+// PutNote writes note n.
+func (b *Batch) PutNote(n *engine.Note) { b.set(noteKey(n.WorkspaceID, n.ContactID, n.ID), n) }
+
+// DeleteNote removes note n.
+func (b *Batch) DeleteNote(n *engine.Note) { b.del(noteKey(n.WorkspaceID, n.ContactID, n.ID)) }
+
+// ContactPage is one page of contacts, newest first; NextCursor (the id
+// of the last contact) is empty on the last page. Partial is set when
+// every term of a search matched more contacts than a search reads, so
+// some matches may be missing: the caller should ask for a longer query.
+type ContactPage struct {
+	Contacts   []engine.Contact
+	NextCursor string
+	Partial    bool
+}
+
+// parseContactCursor reads a contact list cursor: the id of the last
+// contact of the previous page.
+func parseContactCursor(cursor string) (engine.ID, error) {
+	if cursor == "" {
+		return engine.ZeroID, nil
+	}
+	id, err := engine.ParseID(cursor)
+	if err != nil {
+		return engine.ZeroID, ErrBadCursor
+	}
+	return id, nil
+}
+
+func clampContactLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return 50
+	case limit > MaxContactPage:
+		return MaxContactPage
+	}
+	return limit
+}
+
+// Contacts returns a page of a workspace's contacts, newest first, after
+// cursor (a NextCursor of a previous page, or "" for the first).
+func (s *Store) Contacts(ws engine.ID, cursor string, limit int) (ContactPage, error) {
+	before, err := parseContactCursor(cursor)
+	if err != nil {
+		return ContactPage{}, err
+	}
+	limit = clampContactLimit(limit)
+	p := wsPrefix(ws, tContact)
+	upper := prefixEnd(p)
+	if before != engine.ZeroID {
+		upper = contactKey(ws, before)
+	}
+	it, err := s.iter(p, upper)
+	if err != nil {
+		return ContactPage{}, err
+	}
+	defer it.Close()
+	var page ContactPage
+	for ok := it.Last(); ok; ok = it.Prev() {
+		if len(page.Contacts) == limit {
+			page.NextCursor = page.Contacts[limit-1].ID.String()
+			break
+		}
+		var c engine.Contact
+		if err := decode(it.Value(), &c); err != nil {
+			return ContactPage{}, fmt.Errorf("reading contacts: %w", err)
+		}
+		page.Contacts = append(page.Contacts, c)
+	}
+	return page, iterErr(it)
+}
+
+// termContacts returns the contacts with a token that starts with term
+// (exact: only the token term itself), at most contactTermMax of them,
+// and whether that is all of them.
+func (s *Store) termContacts(ws engine.ID, term string, exact bool) (map[engine.ID]struct{}, bool, error) {
+	p := appendPrefix(contactIndexPrefix(ws, cToken), term)
+	if exact {
+		p = appendString(contactIndexPrefix(ws, cToken), term)
+	}
+	it, err := s.iter(p, prefixEnd(p))
+	if err != nil {
+		return nil, false, err
+	}
+	defer it.Close()
+	out := map[engine.ID]struct{}{}
+	for ok := it.First(); ok; ok = it.Next() {
+		if len(out) == contactTermMax {
+			return out, false, iterErr(it)
+		}
+		k := it.Key()
+		if len(k) < len(p)+16 {
+			return nil, false, fmt.Errorf("%w: contact token key of %d bytes", ErrCorrupt, len(k))
+		}
+		var id engine.ID
+		copy(id[:], k[len(k)-16:])
+		out[id] = struct{}{}
+	}
+	return out, true, iterErr(it)
+}
+
+// SearchContacts returns a page of the contacts of ws whose name, phone,
+// email or company has, for every term, a token starting with it (terms
+// from engine.NormalizeQuery), newest first, after cursor.
+//
+// Plan: each term's contacts are collected from the token index (at most
+// contactTermMax each); the smallest complete set is the candidates, the
+// other complete sets filter them, and a term whose set is incomplete is
+// checked on the candidate's record.
+func (s *Store) SearchContacts(ws engine.ID, terms []string, cursor string, limit int) (ContactPage, error) {
+	before, err := parseContactCursor(cursor)
+	if err != nil {
+		return ContactPage{}, err
+	}
+	limit = clampContactLimit(limit)
+	if len(terms) == 0 {
+		return ContactPage{}, nil
+	}
+	type termSet struct {
+		term     string
+		ids      map[engine.ID]struct{}
+		complete bool
+	}
+	sets := make([]termSet, 0, len(terms))
+	for _, t := range terms {
+		ids, complete, err := s.termContacts(ws, t, false)
+		if err != nil {
+			return ContactPage{}, err
+		}
+		sets = append(sets, termSet{t, ids, complete})
+	}
+	// The candidates come from the smallest set, complete ones first.
+	slices.SortFunc(sets, func(a, b termSet) int {
+		if a.complete != b.complete {
+			if a.complete {
+				return -1
+			}
+			return 1
+		}
+		return len(a.ids) - len(b.ids)
+	})
+	var page ContactPage
+	page.Partial = !sets[0].complete
+	cands := make([]engine.ID, 0, len(sets[0].ids))
+	for id := range sets[0].ids {
+		if before != engine.ZeroID && bytes.Compare(id[:], before[:]) >= 0 {
+			continue
+		}
+		if !slices.ContainsFunc(sets[1:], func(ts termSet) bool {
+			_, in := ts.ids[id]
+			return ts.complete && !in
+		}) {
+			cands = append(cands, id)
+		}
+	}
+	slices.SortFunc(cands, func(a, b engine.ID) int { return bytes.Compare(b[:], a[:]) })
+	var unchecked []string
+	for _, ts := range sets[1:] {
+		if !ts.complete {
+			unchecked = append(unchecked, ts.term)
+		}
+	}
+	for _, id := range cands {
+		c, err := s.Contact(ws, id)
+		if err != nil {
+			return ContactPage{}, err
+		}
+		if !holdsTerms(&c, unchecked) {
+			continue
+		}
+		if len(page.Contacts) == limit {
+			page.NextCursor = page.Contacts[limit-1].ID.String()
+			break
+		}
+		page.Contacts = append(page.Contacts, c)
+	}
+	return page, nil
+}
+
+// holdsTerms reports whether contact c has a token starting with each of
+// terms.
+func holdsTerms(c *engine.Contact, terms []string) bool {
+	if len(terms) == 0 {
+		return true
+	}
+	toks := c.SearchTokens()
+	for _, t := range terms {
+		if !slices.ContainsFunc(toks, func(tok string) bool { return strings.HasPrefix(tok, t) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// ContactsByToken returns the contacts holding search token tok exactly,
+// at most contactTermMax of them; imports find duplicates by email and
+// phone with it.
+func (s *Store) ContactsByToken(ws engine.ID, tok string) ([]engine.ID, error) {
+	ids, _, err := s.termContacts(ws, tok, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.ID, 0, len(ids))
+	for id := range ids {
+		out = append(out, id)
+	}
+	slices.SortFunc(out, func(a, b engine.ID) int { return bytes.Compare(a[:], b[:]) })
+	return out, nil
+}
+
+// ContactConversations returns the ids of a contact's conversations,
+// oldest first, at most 1000.
+func (s *Store) ContactConversations(ws, contact engine.ID) ([]engine.ID, error) {
+	p := contactConvPrefix(ws, contact)
+	it, err := s.iter(p, prefixEnd(p))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []engine.ID
+	for ok := it.First(); ok && len(out) < maxContactConversations; ok = it.Next() {
+		k := it.Key()
+		if len(k) != len(p)+16 {
+			return nil, fmt.Errorf("%w: contact conversation key of %d bytes", ErrCorrupt, len(k))
+		}
+		var id engine.ID
+		copy(id[:], k[len(p):])
+		out = append(out, id)
+	}
+	return out, iterErr(it)
+}
+
+// Notes returns up to limit notes of a contact, newest first.
+func (s *Store) Notes(ws, contact engine.ID, limit int) ([]engine.Note, error) {
+	p := notePrefix(ws, contact)
+	it, err := s.iter(p, prefixEnd(p))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []engine.Note
+	for ok := it.Last(); ok && len(out) < limit; ok = it.Prev() {
+		var n engine.Note
+		if err := decode(it.Value(), &n); err != nil {
+			return nil, fmt.Errorf("reading notes of %s: %w", contact, err)
+		}
+		out = append(out, n)
+	}
+	return out, iterErr(it)
+}
+
+// Note reads one note of a contact.
+func (s *Store) Note(ws, contact, id engine.ID) (engine.Note, error) {
+	var n engine.Note
+	if err := s.get(noteKey(ws, contact, id), &n); err != nil {
+		return engine.Note{}, fmt.Errorf("reading note %s: %w", id, err)
+	}
+	return n, nil
+}
