@@ -288,7 +288,11 @@ func (t *txn) commit() error {
 	a.rt.bc.Publish(t.events)
 	a.rt.ix.kick()
 	if t.timers {
-		a.rt.tk.kick()
+		for _, due := range []time.Time{t.cur.AIResumesAt, t.cur.FollowUpAt} {
+			if !due.IsZero() {
+				a.rt.tk.kickAt(due)
+			}
+		}
 	}
 	for _, m := range t.sends {
 		a.rt.courier.enqueue(Outbound{Conversation: t.cur, Message: m})

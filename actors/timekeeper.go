@@ -2,6 +2,8 @@ package actors
 
 import (
 	"context"
+	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley/persistence"
@@ -15,6 +17,20 @@ import (
 type timekeeper struct {
 	rt    *Runtime
 	kickc chan struct{}
+	// wake is when the timekeeper will look again, in Unix nanoseconds:
+	// math.MinInt64 while it is scanning, math.MaxInt64 when it waits for
+	// a kick only. A timer due after it needs no kick.
+	wake atomic.Int64
+}
+
+// kickAt tells the timekeeper that a timer due at due was set: it looks
+// again only if due is before its next wake-up. Deadlines pushed later
+// (each human message pushes the AI's return) cost nothing then; a scan
+// would step over every moved timer's deletion.
+func (tk *timekeeper) kickAt(due time.Time) {
+	if due.UnixNano() < tk.wake.Load() {
+		tk.kick()
+	}
 }
 
 // kick asks the timekeeper to look again: a timer may have been set
@@ -31,6 +47,7 @@ const timerBatch = 256
 func (tk *timekeeper) run(ctx context.Context) {
 	rt := tk.rt
 	for {
+		tk.wake.Store(math.MinInt64)
 		now := rt.clock.Now()
 		due, next, err := rt.store.DueTimers(now, timerBatch)
 		if err != nil {
@@ -46,6 +63,7 @@ func (tk *timekeeper) run(ctx context.Context) {
 			next = now.Add(time.Second)
 		}
 		if !next.IsZero() {
+			tk.wake.Store(next.UnixNano())
 			t := rt.clock.NewTimer(next.Sub(now))
 			select {
 			case <-ctx.Done():
@@ -57,6 +75,7 @@ func (tk *timekeeper) run(ctx context.Context) {
 			t.Stop()
 			continue
 		}
+		tk.wake.Store(math.MaxInt64)
 		select {
 		case <-ctx.Done():
 			return
