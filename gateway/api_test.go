@@ -152,7 +152,7 @@ func TestSendMediaAndMessagesAPI(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, pdf, got)
 	// Not to another workspace.
-	e.addWorkspace("pk_workspace_b")
+	e.newWorkspace("pk_workspace_b")
 	code, got = e.api("GET", "/api/v1/media/"+m.Media.SHA256, "pk_workspace_b", nil)
 	require.Equal(t, http.StatusNotFound, code)
 	require.NotContains(t, string(got), "fake invoice")

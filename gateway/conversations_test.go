@@ -152,7 +152,7 @@ func TestWorkspaceIsolation(t *testing.T) {
 	conv := e.thread(engine.ChannelWhatsApp, phoneID, "15558001")
 	before := e.conv(conv)
 
-	e.addWorkspace("pk_workspace_b")
+	e.newWorkspace("pk_workspace_b")
 
 	id := conv.String()
 	routes := [][3]string{

@@ -305,21 +305,6 @@ func (e *env) conv(id engine.ID) engine.Conversation {
 	return c
 }
 
-// addWorkspace creates another workspace with an owner whose API token
-// is token.
-func (e *env) addWorkspace(token string) {
-	e.t.Helper()
-	now := time.Now()
-	ws := engine.Workspace{ID: engine.NewID(now), Name: "B", CreatedAt: now}
-	owner := engine.User{ID: engine.NewID(now), WorkspaceID: ws.ID, Name: "B owner", Role: engine.RoleOwner, CreatedAt: now}
-	b := e.store.NewBatch()
-	b.PutWorkspace(&ws)
-	b.PutUser(&owner)
-	b.IssueToken(token, &persistence.IssuedToken{ID: engine.NewID(now), Kind: persistence.TokenAPI,
-		Token: engine.Token{WorkspaceID: ws.ID, UserID: owner.ID, Role: engine.RoleOwner, Name: "b", CreatedAt: now}})
-	require.NoError(e.t, e.store.Commit(b))
-}
-
 type searchResp struct {
 	Hits []struct {
 		Conversation engine.Conversation `json:"conversation"`
