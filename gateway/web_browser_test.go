@@ -80,6 +80,14 @@ func (b *tab) waitJS(what, expr string) {
 	}
 }
 
+// clickJS clicks the element selector names once it exists, finding and
+// clicking it in one evaluation so that a re-render in between cannot
+// leave a stale node.
+func (b *tab) clickJS(what, selector string) {
+	b.t.Helper()
+	b.waitJS(what, fmt.Sprintf(`(() => { const el = document.querySelector(%q); if (!el) return false; el.click(); return true; })()`, selector))
+}
+
 func evalJS[T any](b *tab, expr string) T {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
@@ -206,7 +214,10 @@ func TestWebInbox(t *testing.T) {
 
 	step("take over, send, ticks follow the status webhooks", func(t *testing.T) {
 		b.t = t
-		b.do("take manual control", chromedp.Click(chromedp.CSS("#take-manual")), chromedp.WaitVisible(chromedp.CSS("#compose")))
+		// The button is re-rendered when the conversation's read update
+		// arrives: click whichever node is current, in one evaluation.
+		b.clickJS("take manual control", "#take-manual")
+		b.do("the composer", chromedp.WaitVisible(chromedp.CSS("#compose")))
 		b.waitJS("the manual pill and countdown", `document.querySelector('#mode-pill').dataset.mode === 'manual' && /AI resumes in \d+:\d\d/.test(document.querySelector('#countdown').textContent)`)
 		b.do("type and press Enter", chromedp.SendKeys(chromedp.CSS("#compose"), "Your order ships today"),
 			chromedp.KeyEvent(kb.Enter))
