@@ -134,7 +134,10 @@ func (rt *Runtime) askAI(req engine.AIRequest, c *engine.Conversation) {
 	if rt.cfg.Agents == nil {
 		return
 	}
-	_, pol := rt.cfg.Agents.Resolve(c.WorkspaceID, c.Channel, c.ChannelAccountID)
+	agent, pol := rt.cfg.Agents.Resolve(c.WorkspaceID, c.Channel, c.ChannelAccountID)
+	if agent == nil {
+		return // AI answers are off here: nothing to hold or ask
+	}
 	window := pol.Debounce
 	if window == 0 {
 		window = rt.cfg.AIDebounce

@@ -15,6 +15,8 @@ type Batch struct {
 	b   *pebble.Batch
 	s   *Store
 	err error
+	// proj is set on search projection batches (see tokenCache).
+	proj *projection
 }
 
 // NewBatch returns an empty batch.

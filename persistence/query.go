@@ -60,6 +60,26 @@ func (s *Store) Messages(ws, conv engine.ID, before uint64, limit int) ([]engine
 	return out, iterErr(it)
 }
 
+// messagesAfter returns the messages of conversation conv with a seq
+// above after, newest first: only those are read.
+func (s *Store) messagesAfter(ws, conv engine.ID, after uint64) ([]engine.Message, error) {
+	p := messagePrefix(ws, conv)
+	it, err := s.iter(p, messageKey(ws, conv, after)) // keys hold ^seq: newer sorts first
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []engine.Message
+	for ok := it.First(); ok; ok = it.Next() {
+		var m engine.Message
+		if err := decode(it.Value(), &m); err != nil {
+			return nil, fmt.Errorf("reading messages of %s: %w", conv, err)
+		}
+		out = append(out, m)
+	}
+	return out, iterErr(it)
+}
+
 // ChannelMessageIDs lists the channel message ids of a conversation's
 // messages, for deleting their index entries.
 func (s *Store) ChannelMessageIDs(ws, conv engine.ID) ([]string, error) {

@@ -281,9 +281,18 @@ func (b *Batch) indexMessages(ws, conv engine.ID, msgs []*engine.Message) {
 			newest[t] = max(seq, m.Seq)
 		}
 	}
+	r := convRef{ws, conv}
 	for _, t := range order {
+		seq := newest[t]
+		if b.proj != nil {
+			// Written already, and recently enough for snippets.
+			if had, ok := b.s.tokens.seq(r, t); ok && seq < had+snippetLag {
+				continue
+			}
+			b.proj.learn(r, t, seq)
+		}
 		b.setRaw(invertedKey(ws, t, conv), nil)
-		b.setRaw(forwardTokenKey(ws, conv, t, kindMessage), appendUint64(nil, newest[t]))
+		b.setRaw(forwardTokenKey(ws, conv, t, kindMessage), appendUint64(nil, seq))
 	}
 }
 
@@ -334,6 +343,10 @@ func (s *Store) IndexConversation(b *Batch, old, cur *engine.Conversation, msgs 
 		b.indexMessages(ws, conv, fresh)
 	}
 	b.setRaw(forwardStateKey(ws, conv), searchStateValue(cur))
+	if b.proj != nil {
+		b.proj.states[convRef{ws, conv}] = &engine.Conversation{WorkspaceID: ws, ID: conv, Channel: cur.Channel,
+			ExternalUserID: cur.ExternalUserID, LastSeq: cur.LastSeq, ContactName: cur.ContactName, LastActivityAt: cur.LastActivityAt}
+	}
 	return nil
 }
 
@@ -402,6 +415,11 @@ func equalRecords(a, b *contactRecord) bool {
 // UnindexConversation removes every search entry of conversation conv in
 // batch b. Call it next to Batch.DeleteConversation.
 func (s *Store) UnindexConversation(b *Batch, ws, conv engine.ID) error {
+	r := convRef{ws, conv}
+	s.tokens.forget(r)
+	if b.proj != nil {
+		b.proj.drop(r)
+	}
 	p := forwardPrefix(ws, conv)
 	it, err := s.iter(p, prefixEnd(p))
 	if err != nil {
@@ -994,36 +1012,65 @@ func (r *searcher) hit(c candidate) (SearchHit, bool, error) {
 	if len(rest) == 0 {
 		return r.contactHit(h)
 	}
+	// The newest message holding a term is at most snippetLag-1 messages
+	// after the seq its forward entry holds: look at each window, newest
+	// first, for the newest message holding the most terms.
 	slices.Sort(seqs)
 	best := -1
-	for i := len(seqs) - 1; i >= 0; i-- {
-		var msg engine.Message
-		val, closer, err := r.snap.Get(messageKey(r.ws, c.conv, seqs[i]))
-		if errors.Is(err, pebble.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return SearchHit{}, false, fmt.Errorf("persistence: get: %w", err)
-		}
-		err = decode(val, &msg)
-		closer.Close()
-		if err != nil {
-			return SearchHit{}, false, fmt.Errorf("reading message %s/%d: %w", c.conv, seqs[i], err)
-		}
-		text := msg.SearchText()
-		if n := engine.MatchCount(text, rest); n > best {
-			best = n
-			h.Field, h.Seq, h.At = FieldMessage, msg.Seq, msg.CreatedAt
-			h.Snippet = engine.Snippet(text, r.terms, engine.SnippetRunes)
-			if n == len(rest) {
-				break
+	seen := map[uint64]struct{}{}
+	for i := len(seqs) - 1; i >= 0 && best < len(rest); i-- {
+		err := r.window(c.conv, seqs[i], func(msg *engine.Message) bool {
+			if _, ok := seen[msg.Seq]; ok {
+				return true
 			}
+			seen[msg.Seq] = struct{}{}
+			text := msg.SearchText()
+			if n := engine.MatchCount(text, rest); n > best || (n == best && n > 0 && msg.Seq > h.Seq) {
+				best = n
+				h.Field, h.Seq, h.At = FieldMessage, msg.Seq, msg.CreatedAt
+				h.Snippet = engine.Snippet(text, r.terms, engine.SnippetRunes)
+			}
+			return true
+		})
+		if err != nil {
+			return SearchHit{}, false, err
 		}
 	}
 	if best < 0 {
 		return SearchHit{}, false, nil
 	}
 	return h, true, nil
+}
+
+// window calls f with the messages of conv from seq to seq+snippetLag-1,
+// newest first, while f returns true.
+func (r *searcher) window(conv engine.ID, seq uint64, f func(*engine.Message) bool) error {
+	upper := messageKey(r.ws, conv, seq-1) // keys hold ^seq: older sorts later
+	lower := messageKey(r.ws, conv, seq+snippetLag-1)
+	if seq+snippetLag-1 < seq {
+		lower = messagePrefix(r.ws, conv)
+	}
+	it, err := r.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("persistence: iterating: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		var msg engine.Message
+		if err := decode(it.Value(), &msg); err != nil {
+			return fmt.Errorf("reading messages of %s: %w", conv, err)
+		}
+		if !searchable(&msg) {
+			continue
+		}
+		if !f(&msg) {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("persistence: iterating: %w", err)
+	}
+	return nil
 }
 
 func (r *searcher) contactHit(h SearchHit) (SearchHit, bool, error) {

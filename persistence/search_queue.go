@@ -5,8 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/parleyhq/parley/engine"
@@ -20,16 +20,20 @@ import (
 // crash between the two loses nothing: the projection resumes from the
 // queue. Keys:
 //
-//	's' 'Q' ws conv n                        → flags (1 byte)
+//	's' 'q' n ws conv                        → flags (1 byte)
 //	'w' ws 'S' 'f' conv 0x00 's'             → indexed seq (8 bytes), contact name
 //	's' 'M' "search"                         → the one-time backfill is done
 //
 // n makes each entry unique (a per-process counter seeded with the clock),
 // so that ProjectSearch deletes exactly the entries it read and an entry
-// written meanwhile stays queued.
+// written meanwhile stays queued. It comes first so that the queue is
+// read in order from a cursor: the entries already projected (tombstones
+// until a compaction) lie behind it and are not stepped over again.
+// Stores written before kept ws conv n under 'Q'; Open moves those.
 const (
-	tSearchQueue = 'Q'
-	tMarker      = 'M'
+	tSearchQueue   = 'q'
+	tSearchQueueV1 = 'Q'
+	tMarker        = 'M'
 
 	queueProfile = 1 // the contact profile changed: reread it
 )
@@ -37,9 +41,42 @@ const (
 func searchQueuePrefix() []byte { return []byte{spaceSystem, tSearchQueue} }
 
 func searchQueueKey(ws, conv engine.ID, n uint64) []byte {
-	k := make([]byte, 0, 2+32+8)
-	k = append(append(append(k, spaceSystem, tSearchQueue), ws[:]...), conv[:]...)
-	return appendUint64(k, n)
+	k := make([]byte, 0, searchQueueKeyLen)
+	k = appendUint64(append(k, spaceSystem, tSearchQueue), n)
+	return append(append(k, ws[:]...), conv[:]...)
+}
+
+const searchQueueKeyLen = 2 + 8 + 32
+
+// migrateSearchQueue moves the queue entries of the layout before
+// (ws conv n under 'Q') to the current one.
+func (s *Store) migrateSearchQueue() error {
+	p := []byte{spaceSystem, tSearchQueueV1}
+	it, err := s.iter(p, prefixEnd(p))
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	b := s.NewBatch()
+	defer b.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 2+32+8 {
+			return fmt.Errorf("%w: search queue key %x", ErrCorrupt, k)
+		}
+		var ws, conv engine.ID
+		copy(ws[:], k[2:18])
+		copy(conv[:], k[18:34])
+		b.setRaw(searchQueueKey(ws, conv, binary.BigEndian.Uint64(k[34:])), bytes.Clone(it.Value()))
+		b.del(bytes.Clone(k))
+	}
+	if err := iterErr(it); err != nil {
+		return err
+	}
+	if b.b.Empty() {
+		return nil
+	}
+	return s.Commit(b)
 }
 
 func forwardStateKey(ws, conv engine.ID) []byte {
@@ -86,6 +123,8 @@ func (s *Store) ProjectSearch(limit int) (int, error) {
 		return 0, err
 	}
 	b := s.NewBatch()
+	proj := newProjection()
+	b.proj = proj
 	for i := range tasks {
 		t := &tasks[i]
 		if err := s.project(b, t); err != nil {
@@ -99,24 +138,32 @@ func (s *Store) ProjectSearch(limit int) (int, error) {
 	if err := s.commitNoSync(b); err != nil {
 		return 0, err
 	}
+	proj.teach(s.tokens)
 	return len(tasks), nil
 }
 
-// searchTasks reads up to limit queued conversations. It goes round the
-// queue: each call starts after the last conversation the previous one
-// took, and only goes back to the start when it reaches the end. So the
-// deletions of projected entries (tombstones until a compaction) are
-// stepped over once a round, not on every call.
+// searchTasks reads up to limit queued conversations, oldest entries
+// first. It reads on from a cursor: each call starts after the last entry
+// the previous one read, so the deletions of projected entries
+// (tombstones until a compaction) are not stepped over again. A batch
+// takes its n before it commits, so an entry can land behind the cursor:
+// when a call reaches the end of the queue, it also reads from the start
+// up to the cursor, at most once per searchWrapEvery (that read steps over
+// the tombstones).
 func (s *Store) searchTasks(limit int) ([]searchTask, error) {
 	s.searchMu.Lock()
 	defer s.searchMu.Unlock()
-	tasks, err := s.searchTasksFrom(s.searchAfter, limit)
-	if err == nil && len(tasks) < limit && s.searchAfter != nil {
-		// The end of the queue: go round.
+	from := s.searchAfter
+	tasks, last, err := s.searchTasksFrom(from, nil, limit)
+	if err == nil && len(tasks) < limit && from != nil && time.Since(s.searchWrapped) >= searchWrapEvery {
+		s.searchWrapped = time.Now()
 		var more []searchTask
-		more, err = s.searchTasksFrom(nil, limit-len(tasks))
+		more, _, err = s.searchTasksFrom(nil, from, limit-len(tasks))
 		for _, t := range more {
-			if !slices.ContainsFunc(tasks, func(x searchTask) bool { return x.ws == t.ws && x.conv == t.conv }) {
+			if i := slices.IndexFunc(tasks, func(x searchTask) bool { return x.ws == t.ws && x.conv == t.conv }); i >= 0 {
+				tasks[i].keys = append(tasks[i].keys, t.keys...)
+				tasks[i].profile = tasks[i].profile || t.profile
+			} else {
 				tasks = append(tasks, t)
 			}
 		}
@@ -124,53 +171,66 @@ func (s *Store) searchTasks(limit int) ([]searchTask, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.searchAfter = nil
-	if len(tasks) > 0 {
-		last := tasks[len(tasks)-1]
-		s.searchAfter = searchQueueKey(last.ws, last.conv, math.MaxUint64)
+	if last != nil {
+		s.searchAfter = append(last, 0) // the next key after the last read
 	}
 	return tasks, nil
 }
 
-func (s *Store) searchTasksFrom(after []byte, limit int) ([]searchTask, error) {
+// searchWrapEvery is how often the search projection looks behind its
+// cursor for entries committed out of order.
+const searchWrapEvery = time.Second
+
+// searchTasksFrom reads queue entries in [lower, upper) (nil: from the
+// start, to the end) until limit conversations are gathered, grouping
+// each conversation's entries, and returns them with the last key read.
+func (s *Store) searchTasksFrom(lower, upper []byte, limit int) ([]searchTask, []byte, error) {
 	p := searchQueuePrefix()
-	lower := p
-	if after != nil {
-		lower = after
+	if lower == nil {
+		lower = p
 	}
-	it, err := s.iter(lower, prefixEnd(p))
+	if upper == nil {
+		upper = prefixEnd(p)
+	}
+	it, err := s.iter(lower, upper)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer it.Close()
 	var tasks []searchTask
+	var last []byte
+	at := map[convRef]int{}
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
-		if len(k) != 2+32+8 {
-			return nil, fmt.Errorf("%w: search queue key %x", ErrCorrupt, k)
+		if len(k) != searchQueueKeyLen {
+			return nil, nil, fmt.Errorf("%w: search queue key %x", ErrCorrupt, k)
 		}
-		var ws, conv engine.ID
-		copy(ws[:], k[2:18])
-		copy(conv[:], k[18:34])
-		if n := len(tasks); n == 0 || tasks[n-1].ws != ws || tasks[n-1].conv != conv {
-			if n == limit {
+		var r convRef
+		copy(r.ws[:], k[10:26])
+		copy(r.conv[:], k[26:42])
+		i, ok := at[r]
+		if !ok {
+			if len(tasks) == limit {
 				break
 			}
-			tasks = append(tasks, searchTask{ws: ws, conv: conv})
+			i = len(tasks)
+			at[r] = i
+			tasks = append(tasks, searchTask{ws: r.ws, conv: r.conv})
 		}
-		t := &tasks[len(tasks)-1]
-		t.keys = append(t.keys, bytes.Clone(k))
+		t := &tasks[i]
+		last = bytes.Clone(k)
+		t.keys = append(t.keys, last)
 		if v := it.Value(); len(v) > 0 && v[0]&queueProfile != 0 {
 			t.profile = true
 		}
 	}
-	return tasks, iterErr(it)
+	return tasks, last, iterErr(it)
 }
 
 // project brings the search entries of one conversation up to date with
 // its stored header and messages, from the state last indexed.
 func (s *Store) project(b *Batch, t *searchTask) error {
-	cur, err := s.Conversation(t.ws, t.conv)
+	cur, err := s.searchHeader(t.ws, t.conv)
 	if errors.Is(err, ErrNotFound) {
 		return s.UnindexConversation(b, t.ws, t.conv)
 	}
@@ -207,23 +267,10 @@ func (s *Store) project(b *Batch, t *searchTask) error {
 		from = old.LastSeq
 	}
 	var msgs []engine.Message
-	for before := uint64(0); cur.LastSeq > from; {
-		page, err := s.Messages(t.ws, t.conv, before, 256)
-		if err != nil {
+	if cur.LastSeq > from {
+		if msgs, err = s.messagesAfter(t.ws, t.conv, from); err != nil {
 			return err
 		}
-		done := len(page) < 256
-		for _, m := range page {
-			if m.Seq <= from {
-				done = true
-				break
-			}
-			msgs = append(msgs, m)
-		}
-		if done {
-			break
-		}
-		before = page[len(page)-1].Seq
 	}
 	return s.IndexConversation(b, old, &cur, msgs, profile)
 }
@@ -231,6 +278,10 @@ func (s *Store) project(b *Batch, t *searchTask) error {
 // indexedState returns the header as the index last saw it (the fields
 // IndexConversation compares), or nil when c was never indexed.
 func (s *Store) indexedState(c *engine.Conversation) (*engine.Conversation, error) {
+	if st := s.tokens.state(convRef{c.WorkspaceID, c.ID}); st != nil {
+		old := *st
+		return &old, nil
+	}
 	v, ok, err := s.getRaw(forwardStateKey(c.WorkspaceID, c.ID))
 	if err != nil || !ok {
 		return nil, err
@@ -246,6 +297,26 @@ func (s *Store) indexedState(c *engine.Conversation) (*engine.Conversation, erro
 		ExternalUserID: c.ExternalUserID, LastSeq: binary.BigEndian.Uint64(v),
 		ContactName: string(v[8:]), LastActivityAt: timeOf(act)}
 	return old, nil
+}
+
+// searchHeader reads the fields of conversation conv's header that the
+// search index uses (decoding the whole header costs more).
+func (s *Store) searchHeader(ws, conv engine.ID) (engine.Conversation, error) {
+	var h struct {
+		ID             engine.ID      `json:"id"`
+		WorkspaceID    engine.ID      `json:"workspace_id"`
+		Channel        engine.Channel `json:"channel"`
+		ContactID      engine.ID      `json:"contact_id"`
+		ContactName    string         `json:"contact_name,omitempty"`
+		ExternalUserID string         `json:"external_user_id"`
+		LastActivityAt time.Time      `json:"last_activity_at"`
+		LastSeq        uint64         `json:"last_seq"`
+	}
+	if err := s.get(conversationKey(ws, conv), &h); err != nil {
+		return engine.Conversation{}, fmt.Errorf("reading conversation %s: %w", conv, err)
+	}
+	return engine.Conversation{ID: h.ID, WorkspaceID: h.WorkspaceID, Channel: h.Channel, ContactID: h.ContactID,
+		ContactName: h.ContactName, ExternalUserID: h.ExternalUserID, LastActivityAt: h.LastActivityAt, LastSeq: h.LastSeq}, nil
 }
 
 func searchStateValue(c *engine.Conversation) []byte {

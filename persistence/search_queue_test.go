@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -217,4 +218,123 @@ func TestSearchBackfill(t *testing.T) {
 	n, err := s.SearchBacklog()
 	require.NoError(t, err)
 	require.Zero(t, n)
+}
+
+// TestSearchProjectionSkipsKnownTokens: a conversation repeating its
+// words is projected message by message; the projection does not rewrite
+// entries it knows (the forward entry keeps an older seq, at most
+// snippetLag-1 behind), yet every hit still shows the newest matching
+// message, also after a reopen empties the token cache.
+func TestSearchProjectionSkipsKnownTokens(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	require.NoError(t, err)
+	ws := idOf('w', 1)
+	c := newConv(ws, 1, at(time.Minute))
+	say := func(s *Store, text string) {
+		var old *engine.Conversation
+		if c.LastSeq > 0 {
+			o := c.Clone()
+			old = &o
+		}
+		c.LastSeq++
+		c.LastActivityAt = at(time.Duration(c.LastSeq) * time.Minute)
+		m := newMsg(&c, c.LastSeq, "")
+		m.Text = text
+		writeOnly(t, s, old, &c, []engine.Message{m})
+		projectAll(t, s, 10)
+	}
+	forwardSeq := func(s *Store, tok string) uint64 {
+		v, ok, err := s.getRaw(forwardTokenKey(ws, c.ID, tok, kindMessage))
+		require.NoError(t, err)
+		require.True(t, ok, tok)
+		return binary.BigEndian.Uint64(v)
+	}
+	for i := range 40 {
+		text := "pedido entrega"
+		if i%7 == 3 {
+			text = "pedido reembolso"
+		}
+		say(s, text)
+		stored := forwardSeq(s, "pedido")
+		require.LessOrEqual(t, stored, c.LastSeq)
+		require.Greater(t, stored+snippetLag, c.LastSeq, "the entry fell too far behind")
+		hits := search(t, s, ws, "pedido")
+		require.Len(t, hits, 1)
+		require.Equal(t, c.LastSeq, hits[0].Seq, "the newest message matches")
+		hits = search(t, s, ws, "reembolso")
+		if i >= 3 {
+			require.Len(t, hits, 1)
+			require.Equal(t, uint64(i-(i-3)%7+1), hits[0].Seq, "the newest refund message")
+		}
+	}
+	// Written once for seqs 1, 17 and 33: the rest were skipped.
+	require.Equal(t, uint64(33), forwardSeq(s, "pedido"))
+	s = reopen(t, s, dir)
+	say(s, "pedido cancelado")
+	require.Equal(t, c.LastSeq, forwardSeq(s, "pedido"), "an empty cache writes again")
+	hits := search(t, s, ws, "pedido cancelado")
+	require.Len(t, hits, 1)
+	require.Equal(t, c.LastSeq, hits[0].Seq)
+}
+
+// TestSearchQueueMigratesOldLayout: entries queued under the layout of
+// earlier versions (ws conv n under 'Q') are moved at Open and projected.
+func TestSearchQueueMigratesOldLayout(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	require.NoError(t, err)
+	ws := idOf('w', 1)
+	c := newConv(ws, 1, at(time.Minute))
+	c.ContactName = "Olívia Antiga"
+	writeOnly(t, s, nil, &c, nil)
+	// Rewrite its queue entry in the old layout.
+	keys := rawKeys(t, s, searchQueuePrefix())
+	require.Len(t, keys, 1)
+	commit(t, s, func(b *Batch) {
+		b.del(keys[0])
+		old := append([]byte{spaceSystem, tSearchQueueV1}, ws[:]...)
+		old = appendUint64(append(old, c.ID[:]...), 7)
+		b.setRaw(old, []byte{queueProfile})
+	})
+	s = reopen(t, s, dir)
+	require.Empty(t, rawKeys(t, s, []byte{spaceSystem, tSearchQueueV1}))
+	require.Len(t, rawKeys(t, s, searchQueuePrefix()), 1)
+	projectAll(t, s, 10)
+	require.Equal(t, []engine.ID{c.ID}, hitIDs(search(t, s, ws, "olivia")))
+}
+
+// TestSearchQueueFindsEntriesCommittedBehindTheCursor: a batch that took
+// its queue number before the projection read past it, and committed
+// after, is projected all the same.
+func TestSearchQueueFindsEntriesCommittedBehindTheCursor(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ws := idOf('w', 1)
+	late := newConv(ws, 1, at(time.Minute))
+	late.ContactName = "Tardía"
+	b := s.NewBatch() // takes its number now
+	b.PutConversation(nil, &late)
+	early := newConv(ws, 2, at(time.Minute))
+	early.ContactName = "Temprana"
+	writeOnly(t, s, nil, &early, nil)
+	projectAll(t, s, 10) // the cursor passes the late batch's number
+	require.NoError(t, s.Commit(b))
+	s.searchMu.Lock()
+	s.searchWrapped = time.Time{} // as if a while had passed
+	s.searchMu.Unlock()
+	projectAll(t, s, 10)
+	require.Equal(t, []engine.ID{late.ID}, hitIDs(search(t, s, ws, "tardia")))
+}
+
+// reopen closes s and opens the store in dir again.
+func reopen(tb testing.TB, s *Store, dir string) *Store {
+	tb.Helper()
+	require.NoError(tb, s.Close())
+	s, err := Open(Options{Dir: dir})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
 }

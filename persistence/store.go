@@ -89,8 +89,11 @@ type Store struct {
 	searchSeq atomic.Uint64
 	// searchAfter is where the next search projection reads the queue
 	// from (see searchTasks).
-	searchMu    sync.Mutex
-	searchAfter []byte
+	searchMu      sync.Mutex
+	searchAfter   []byte
+	searchWrapped time.Time
+	// tokens spares the search projection rewriting unchanged entries.
+	tokens *tokenCache
 	// commitSeconds times each synced write (see Collector).
 	commitSeconds prometheus.Histogram
 }
@@ -126,7 +129,7 @@ func Open(opts Options) (*Store, error) {
 	s := &Store{
 		db: db, opts: opts, log: opts.Logger, cache: cache,
 		queue: make(chan *commitReq, 4096), quit: make(chan struct{}),
-		commitSeconds: newCommitHistogram(),
+		commitSeconds: newCommitHistogram(), tokens: newTokenCache(),
 	}
 	s.searchSeq.Store(uint64(time.Now().UnixNano())) //nolint:gosec // a positive clock reading
 	for i := range max(opts.Committers, 0) {
@@ -135,6 +138,10 @@ func Open(opts Options) (*Store, error) {
 			defer s.wg.Done()
 			s.commitLoop(i)
 		})
+	}
+	if err := s.migrateSearchQueue(); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("persistence: moving the search queue: %w", err)
 	}
 	return s, nil
 }
