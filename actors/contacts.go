@@ -33,3 +33,8 @@ func (rt *Runtime) ReassignContact(ctx context.Context, ws, conv engine.ID, cmd 
 		return engine.Conversation{}, ctx.Err()
 	}
 }
+
+// SearchQueued tells the search indexer that a batch committed outside a
+// conversation actor (a contact edit, merge or import) queued
+// conversations for reindexing.
+func (rt *Runtime) SearchQueued() { rt.ix.kick() }

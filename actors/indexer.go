@@ -44,6 +44,9 @@ func (ix *indexer) run(ctx context.Context) {
 	if err := rt.store.BackfillSearch(); err != nil && ctx.Err() == nil {
 		rt.log.Error("Queueing conversations stored before the search index", "err", err)
 	}
+	if err := rt.store.BackfillContactConversations(); err != nil && ctx.Err() == nil {
+		rt.log.Error("Indexing conversations stored before the contact index", "err", err)
+	}
 	for {
 		start := time.Now()
 		n, err := rt.store.ProjectSearch(indexBatch)

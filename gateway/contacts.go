@@ -274,6 +274,7 @@ func (h *contacts) update(c *fiber.Ctx) error {
 	if err := h.store.Commit(batch); err != nil {
 		return err
 	}
+	h.rt.SearchQueued()
 	h.publish(h.contactEvent(engine.EventContactUpdated, &ct))
 	return c.JSON(ct)
 }
@@ -385,6 +386,7 @@ func (h *contacts) merge(c *fiber.Ctx) error {
 	if err := h.store.Commit(batch); err != nil {
 		return err
 	}
+	h.rt.SearchQueued()
 	if err := h.reassign(ctx, ws, from, id); err != nil {
 		return err
 	}
@@ -450,6 +452,9 @@ func (h *contacts) get(c *fiber.Ctx) error {
 		}
 		if err != nil {
 			return err
+		}
+		if conv.ContactID != id {
+			continue // a stale entry: the conversation moved to another contact
 		}
 		convs = append(convs, conv)
 	}

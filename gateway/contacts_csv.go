@@ -519,7 +519,11 @@ func (j *importJob) commit() error {
 		ct.UpdatedAt = now
 		b.PutContact(&old, &ct)
 	}
-	return j.h.store.Commit(b)
+	if err := j.h.store.Commit(b); err != nil {
+		return err
+	}
+	j.h.rt.SearchQueued()
+	return nil
 }
 
 func (h *contacts) importCSV(c *fiber.Ctx) (err error) {

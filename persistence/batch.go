@@ -101,8 +101,11 @@ func (b *Batch) PutConversation(old *engine.Conversation, c *engine.Conversation
 	if old == nil {
 		b.setRaw(threadKey(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID), threadValue(c.ID, c.ContactID))
 	}
-	if searchStale(old, c) {
-		b.enqueueSearch(c.WorkspaceID, c.ID, false)
+	// A conversation that moves to another contact (a merge) is indexed
+	// with the new contact's profile.
+	moved := old != nil && old.ContactID != c.ContactID
+	if moved || searchStale(old, c) {
+		b.enqueueSearch(c.WorkspaceID, c.ID, moved)
 	}
 	b.moveContactConversation(old, c)
 }
@@ -180,10 +183,15 @@ func (b *Batch) PutOutbox(ws, conv engine.ID, seq uint64) { b.setRaw(outboxKey(w
 func (b *Batch) DeleteOutbox(ws, conv engine.ID, seq uint64) { b.del(outboxKey(ws, conv, seq)) }
 
 // PutContact writes contact c and brings its identity and search
-// indexes from old.
+// indexes from old. When the profile fields conversation search holds
+// (name, phone, email, company) change, it queues every conversation of
+// the contact for reindexing, in the same batch.
 func (b *Batch) PutContact(old *engine.Contact, c *engine.Contact) {
 	b.set(contactKey(c.WorkspaceID, c.ID), c)
 	b.indexContact(old, c)
+	if old != nil && searchProfileChanged(&old.Profile, &c.Profile) {
+		b.reindexContactConversations(c.WorkspaceID, c.ID)
+	}
 	if old != nil {
 		for _, id := range old.Identities {
 			if !slices.Contains(c.Identities, id) {

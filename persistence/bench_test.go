@@ -208,6 +208,7 @@ func BenchmarkList(b *testing.B) {
 		{"filter=tag", ListQuery{Folder: engine.FolderOpen, Tag: "vip"}},
 		{"filter=tag+unread", ListQuery{Folder: engine.FolderOpen, Tag: "vip", Unread: true}},
 		{"filter=channel+unread", ListQuery{Folder: engine.FolderOpen, Channel: engine.ChannelEmail, Unread: true}},
+		{"filter=tag+channel+unread", ListQuery{Folder: engine.FolderOpen, Tag: "vip", Channel: engine.ChannelWhatsApp, Unread: true}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			page, err := s.List(ws, tc.q)

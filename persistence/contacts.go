@@ -326,23 +326,35 @@ func (s *Store) ContactsByToken(ws engine.ID, tok string) ([]engine.ID, error) {
 // ContactConversations returns the ids of a contact's conversations,
 // oldest first, at most 1000.
 func (s *Store) ContactConversations(ws, contact engine.ID) ([]engine.ID, error) {
+	var out []engine.ID
+	err := s.eachContactConversation(ws, contact, func(id engine.ID) bool {
+		out = append(out, id)
+		return len(out) < maxContactConversations
+	})
+	return out, err
+}
+
+// eachContactConversation calls f with each conversation of contact, in
+// id order, until f returns false.
+func (s *Store) eachContactConversation(ws, contact engine.ID, f func(engine.ID) bool) error {
 	p := contactConvPrefix(ws, contact)
 	it, err := s.iter(p, prefixEnd(p))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer it.Close()
-	var out []engine.ID
-	for ok := it.First(); ok && len(out) < maxContactConversations; ok = it.Next() {
+	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
 		if len(k) != len(p)+16 {
-			return nil, fmt.Errorf("%w: contact conversation key of %d bytes", ErrCorrupt, len(k))
+			return fmt.Errorf("%w: contact conversation key of %d bytes", ErrCorrupt, len(k))
 		}
 		var id engine.ID
 		copy(id[:], k[len(p):])
-		out = append(out, id)
+		if !f(id) {
+			break
+		}
 	}
-	return out, iterErr(it)
+	return iterErr(it)
 }
 
 // Notes returns up to limit notes of a contact, newest first.

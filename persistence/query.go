@@ -214,24 +214,6 @@ type ListPage struct {
 	NextCursor    string
 }
 
-func (q *ListQuery) dim() string {
-	switch {
-	case q.Tag != "":
-		return "tag:" + q.Tag
-	case q.Assignee != "":
-		return "asg:" + q.Assignee
-	case q.Unread:
-		return "unread"
-	case q.Unassigned:
-		return "unassigned"
-	case q.Channel != "":
-		return "ch:" + string(q.Channel)
-	case q.Mode != "":
-		return "mode:" + string(q.Mode)
-	}
-	return dimAll
-}
-
 func (q *ListQuery) match(c *engine.Conversation) bool {
 	return (q.Channel == "" || c.Channel == q.Channel) &&
 		(!q.Unread || c.UnreadCount > 0) &&
@@ -241,8 +223,9 @@ func (q *ListQuery) match(c *engine.Conversation) bool {
 		(q.Mode == "" || c.Mode == q.Mode)
 }
 
-// List returns one page of conversations matching q. It scans the index of
-// the most selective filter and checks the others on the headers.
+// List returns one page of conversations matching q: the intersection
+// of the list index dimensions of its filters (see listMerge), read from
+// one snapshot, and the headers of the page.
 func (s *Store) List(ws engine.ID, q ListQuery) (ListPage, error) {
 	if !q.Folder.Valid() {
 		return ListPage{}, fmt.Errorf("%w: unknown folder %q", engine.ErrInvalid, q.Folder)
@@ -253,19 +236,17 @@ func (s *Store) List(ws engine.ID, q ListQuery) (ListPage, error) {
 	case q.Limit > 500:
 		q.Limit = 500
 	}
-	p := listPrefix(ws, q.Folder, q.dim())
-	lower := p
+	var after []byte
 	if q.Cursor != "" {
 		c, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || len(c) != 24 {
+		if err != nil || len(c) != listSuffixLen {
 			return ListPage{}, ErrBadCursor
 		}
-		lower = append(append([]byte(nil), p...), c...)
-		lower = append(lower, 0) // strictly after the cursor entry
+		after = c
 	}
-	upper := prefixEnd(p)
-	if !q.Since.IsZero() {
-		upper = appendTimeDesc(append([]byte(nil), p...), q.Since.Add(-1))
+	counts, err := s.dimCounts(ws, &q)
+	if err != nil {
+		return ListPage{}, err
 	}
 	// The index and the headers are read from one snapshot, so a
 	// conversation that moves or goes during the scan is seen as it was.
@@ -275,20 +256,23 @@ func (s *Store) List(ws engine.ID, q ListQuery) (ListPage, error) {
 	defer s.leave()
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
-	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	m, err := openListMerge(snap, ws, &q, counts, after)
 	if err != nil {
-		return ListPage{}, fmt.Errorf("persistence: iterator: %w", err)
+		return ListPage{}, err
 	}
-	defer it.Close()
+	defer m.close()
 	var page ListPage
 	var last []byte
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if len(k) != len(p)+24 {
-			return ListPage{}, fmt.Errorf("%w: list key of %d bytes", ErrCorrupt, len(k))
+	for suffix, err := m.next(true); suffix != nil || err != nil; suffix, err = m.next(false) {
+		if err != nil {
+			return ListPage{}, err
+		}
+		if len(page.Conversations) == q.Limit {
+			page.NextCursor = base64.RawURLEncoding.EncodeToString(last)
+			break
 		}
 		var id engine.ID
-		copy(id[:], k[len(k)-16:])
+		copy(id[:], suffix[listSuffixLen-16:])
 		var c engine.Conversation
 		val, closer, err := snap.Get(conversationKey(ws, id))
 		if err != nil {
@@ -300,17 +284,10 @@ func (s *Store) List(ws engine.ID, q ListQuery) (ListPage, error) {
 			return ListPage{}, fmt.Errorf("reading conversation %s: %w", id, err)
 		}
 		if !q.match(&c) {
-			continue
-		}
-		if len(page.Conversations) == q.Limit {
-			page.NextCursor = base64.RawURLEncoding.EncodeToString(last)
-			break
+			continue // the index and the header disagree: trust the header
 		}
 		page.Conversations = append(page.Conversations, c)
-		last = append(last[:0], k[len(p):]...)
-	}
-	if err := it.Error(); err != nil {
-		return ListPage{}, fmt.Errorf("persistence: iterating: %w", err)
+		last = append(last[:0], suffix...)
 	}
 	return page, nil
 }

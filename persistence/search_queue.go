@@ -330,7 +330,27 @@ func (s *Store) SearchBacklog() (int, error) { return s.countKeys(searchQueuePre
 // BackfillSearch queues, once per store, every conversation written
 // before the search index existed. Later calls return at once.
 func (s *Store) BackfillSearch() error {
-	if _, done, err := s.getRaw(searchMarkerKey()); err != nil || done {
+	return s.backfillConversations(searchMarkerKey(), func(b *Batch, ws, conv engine.ID, _ []byte) (bool, error) {
+		indexed, err := s.SearchIndexed(ws, conv)
+		if err != nil || indexed {
+			return false, err
+		}
+		b.enqueueSearch(ws, conv, true)
+		return true, nil
+	})
+}
+
+// backfillBatch is how many writes one backfill batch holds.
+const backfillBatch = 1024
+
+// backfillConversations runs a one-time backfill unless marker is set:
+// visit sees the header of every stored conversation and may add writes
+// to b (reporting whether it did); the batches are committed every
+// backfillBatch writes, and the last one sets marker. A crash before the
+// end leaves the marker unset, so visit must be idempotent: the next
+// start does it again.
+func (s *Store) backfillConversations(marker []byte, visit func(b *Batch, ws, conv engine.ID, header []byte) (bool, error)) error {
+	if _, done, err := s.getRaw(marker); err != nil || done {
 		return err
 	}
 	wss, err := s.Workspaces()
@@ -349,17 +369,16 @@ func (s *Store) BackfillSearch() error {
 		for ok := it.First(); ok; ok = it.Next() {
 			var conv engine.ID
 			copy(conv[:], it.Key()[len(p):])
-			indexed, err := s.SearchIndexed(w.ID, conv)
+			wrote, err := visit(b, w.ID, conv, it.Value())
 			if err != nil {
 				_ = it.Close()
 				b.Close()
 				return err
 			}
-			if indexed {
+			if !wrote {
 				continue
 			}
-			b.enqueueSearch(w.ID, conv, true)
-			if pending++; pending == 1024 {
+			if pending++; pending == backfillBatch {
 				if err := s.Commit(b); err != nil {
 					_ = it.Close()
 					return err
@@ -374,10 +393,32 @@ func (s *Store) BackfillSearch() error {
 		}
 		_ = it.Close()
 	}
-	b.setRaw(searchMarkerKey(), []byte{1})
+	b.setRaw(marker, []byte{1})
 	return s.Commit(b)
 }
 
 // commitNoSync commits b without waiting for fsync, for writes that can
 // be redone after a crash.
 func (s *Store) commitNoSync(b *Batch) error { return s.commitDirect(b, pebble.NoSync) }
+
+// searchProfileChanged reports whether a contact's profile changed in a
+// field its conversations are searched by.
+func searchProfileChanged(old, p *engine.Profile) bool {
+	return old.Name != p.Name || old.Phone != p.Phone || old.Email != p.Email || old.Company != p.Company
+}
+
+// reindexContactConversations queues every conversation of contact for
+// reindexing with the contact's profile (ReindexContactProfile), reading
+// the contact → conversation index.
+func (b *Batch) reindexContactConversations(ws, contact engine.ID) {
+	if b.err != nil {
+		return
+	}
+	err := b.s.eachContactConversation(ws, contact, func(conv engine.ID) bool {
+		b.ReindexContactProfile(ws, conv)
+		return b.err == nil
+	})
+	if b.err == nil {
+		b.err = err
+	}
+}

@@ -1,0 +1,50 @@
+package persistence
+
+import (
+	"fmt"
+
+	"github.com/parleyhq/parley/engine"
+)
+
+func contactConvMarkerKey() []byte {
+	return append([]byte{spaceSystem, tMarker}, "contact-conversations"...)
+}
+
+// BackfillContactConversations writes, once per store, the contact →
+// conversation entries of conversations written before that index
+// existed, so that a contact's profile lists them. It walks every
+// conversation header, in batches of bounded size, and writes only the
+// missing entries; later calls return at once.
+func (s *Store) BackfillContactConversations() error {
+	return s.backfillConversations(contactConvMarkerKey(), func(b *Batch, ws, conv engine.ID, header []byte) (bool, error) {
+		var h struct {
+			ContactID engine.ID `json:"contact_id"`
+		}
+		if err := decode(header, &h); err != nil {
+			return false, fmt.Errorf("reading conversation %s: %w", conv, err)
+		}
+		if h.ContactID == engine.ZeroID {
+			return false, nil
+		}
+		k := contactConvKey(ws, h.ContactID, conv)
+		if _, ok, err := s.getRaw(k); err != nil || ok {
+			return false, err
+		}
+		b.setRaw(k, nil)
+		return true, nil
+	})
+}
+
+// ForgetContactConversations makes the store look as if it was written
+// before the contact → conversation index: it removes the entries of
+// contact and the mark that the backfill ran. For tests of upgrades.
+func (s *Store) ForgetContactConversations(ws, contact engine.ID) error {
+	b := s.NewBatch()
+	p := contactConvPrefix(ws, contact)
+	if err := b.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
+		b.Close()
+		return fmt.Errorf("persistence: building batch: %w", err)
+	}
+	b.del(contactConvMarkerKey())
+	return s.Commit(b)
+}

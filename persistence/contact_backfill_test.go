@@ -1,0 +1,61 @@
+package persistence
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/engine"
+)
+
+// TestBackfillContactConversations: conversations stored without their
+// contact → conversation entries get them back after a reopen, across
+// several backfill batches, once.
+func TestBackfillContactConversations(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	require.NoError(t, err)
+	ws := idOf('w', 1)
+	commit(t, s, func(b *Batch) { b.PutWorkspace(&engine.Workspace{ID: ws, Name: "w"}) })
+	const n, contacts = 2*backfillBatch + 100, 7
+	convs := make([]engine.Conversation, n)
+	want := map[engine.ID][]engine.ID{}
+	for i := range convs {
+		convs[i] = newConv(ws, i, at(time.Duration(i)*time.Second))
+		convs[i].ContactID = idOf('p', i%contacts)
+		want[convs[i].ContactID] = append(want[convs[i].ContactID], convs[i].ID)
+	}
+	putConvs(t, s, convs)
+	// A conversation with no contact (its entry is kept under the zero
+	// id and never forgotten here).
+	orphan := newConv(ws, n, at(0))
+	orphan.ContactID = engine.ZeroID
+	putConvs(t, s, []engine.Conversation{orphan})
+	require.NoError(t, s.BackfillContactConversations()) // a fresh store: marks it done
+	for ct := range want {
+		require.NoError(t, s.ForgetContactConversations(ws, ct))
+		got, err := s.ContactConversations(ws, ct)
+		require.NoError(t, err)
+		require.Empty(t, got)
+	}
+	require.NoError(t, s.Close())
+
+	s, err = Open(Options{Dir: dir})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	require.NoError(t, s.BackfillContactConversations())
+	for ct, convs := range want {
+		got, err := s.ContactConversations(ws, ct)
+		require.NoError(t, err)
+		require.ElementsMatch(t, convs, got)
+	}
+	require.Len(t, rawKeys(t, s, contactIndexPrefix(ws, cConversation)), n+1)
+
+	// Done once: an entry removed now stays removed.
+	first := convs[0]
+	commit(t, s, func(b *Batch) { b.del(contactConvKey(ws, first.ContactID, first.ID)) })
+	require.NoError(t, s.BackfillContactConversations())
+	require.Len(t, rawKeys(t, s, contactIndexPrefix(ws, cConversation)), n)
+}
