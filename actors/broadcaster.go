@@ -19,6 +19,11 @@ type Envelope struct {
 	Seq   uint64
 	Event engine.Event
 
+	// group holds the envelopes of the workspace published in the same
+	// Publish call (one state change), and idx this one's place in it.
+	group []*Envelope
+	idx   int
+
 	once sync.Once
 	js   []byte
 }
@@ -113,6 +118,25 @@ func (s *Subscription) Reason() string {
 // Close ends the subscription.
 func (s *Subscription) Close() { s.st.remove(s, CloseClient) }
 
+// Collect returns env, received from C, with the events published with
+// it (the same state change) that this subscription gets: they are sent
+// right after env, so Collect waits for them. ok is false when C closed
+// meanwhile; the envelopes received so far are returned all the same.
+func (s *Subscription) Collect(env *Envelope) (batch []*Envelope, ok bool) {
+	batch = []*Envelope{env}
+	for _, next := range env.group[env.idx+1:] {
+		if !s.filter.match(&next.Event) {
+			continue
+		}
+		e, ok := <-s.c
+		if !ok {
+			return batch, false
+		}
+		batch = append(batch, e)
+	}
+	return batch, true
+}
+
 type stream struct {
 	mu   sync.Mutex
 	seq  uint64
@@ -178,28 +202,48 @@ func (b *Broadcaster) stream(ws engine.ID) *stream {
 }
 
 // Publish numbers the events and delivers them to matching subscribers.
+// The events of one workspace in one call form a group: each subscriber
+// is sent its matching events of the group one after the other, so a
+// writer can take them as one batch (Subscription.Collect).
 func (b *Broadcaster) Publish(events []engine.Event) {
+	for start := 0; start < len(events); {
+		ws := events[start].WorkspaceID
+		end := start + 1
+		for end < len(events) && events[end].WorkspaceID == ws {
+			end++
+		}
+		b.publish(ws, events[start:end])
+		start = end
+	}
+}
+
+func (b *Broadcaster) publish(ws engine.ID, events []engine.Event) {
+	st := b.stream(ws)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	group := make([]*Envelope, len(events))
 	for i := range events {
-		ev := events[i]
-		st := b.stream(ev.WorkspaceID)
-		st.mu.Lock()
 		st.seq++
-		env := &Envelope{Seq: st.seq, Event: ev}
+		env := &Envelope{Seq: st.seq, Event: events[i], group: group, idx: i}
+		group[i] = env
 		st.ring[st.seq%uint64(len(st.ring))] = env
-		for s := range st.subs {
-			if !s.filter.match(&ev) {
+	}
+	for s := range st.subs {
+		for _, env := range group {
+			if !s.filter.match(&env.Event) {
 				continue
 			}
 			select {
 			case s.c <- env:
+				continue
 			default:
-				st.removeLocked(s, CloseSlow)
-				if b.onSlow != nil {
-					b.onSlow()
-				}
 			}
+			st.removeLocked(s, CloseSlow)
+			if b.onSlow != nil {
+				b.onSlow()
+			}
+			break
 		}
-		st.mu.Unlock()
 	}
 }
 

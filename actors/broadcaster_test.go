@@ -163,3 +163,43 @@ func TestRuntimePublishesAfterCommit(t *testing.T) {
 	}
 	require.Equal(t, []engine.EventType{engine.EventConversationCreated, engine.EventMessageCreated, engine.EventConversationUpdated}, types)
 }
+
+// TestBroadcasterCollectsAStateChange: the events of one Publish call
+// (one state change) are collected by a subscriber as one batch, those
+// its filter drops left out, so a writer can send them in one frame.
+func TestBroadcasterCollectsAStateChange(t *testing.T) {
+	t.Parallel()
+	ws := engine.NewID(t0)
+	b := actors.NewBroadcaster("epoch-1", 8, 64)
+	all, _, err := b.Subscribe(ws, actors.Filter{}, nil)
+	require.NoError(t, err)
+	wa, _, err := b.Subscribe(ws, actors.Filter{Channel: engine.ChannelWhatsApp}, nil)
+	require.NoError(t, err)
+	b.Publish([]engine.Event{event(ws, engine.ChannelWhatsApp, engine.FolderOpen), event(ws, engine.ChannelInstagram, engine.FolderOpen),
+		event(ws, engine.ChannelWhatsApp, engine.FolderOpen)})
+	b.Publish([]engine.Event{event(ws, engine.ChannelWhatsApp, engine.FolderOpen)})
+	seqs := func(batch []*actors.Envelope) []uint64 {
+		var out []uint64
+		for _, e := range batch {
+			out = append(out, e.Seq)
+		}
+		return out
+	}
+	batch, ok := all.Collect(<-all.C)
+	require.True(t, ok)
+	require.Equal(t, []uint64{1, 2, 3}, seqs(batch))
+	batch, ok = wa.Collect(<-wa.C)
+	require.True(t, ok)
+	require.Equal(t, []uint64{1, 3}, seqs(batch))
+	batch, _ = wa.Collect(<-wa.C)
+	require.Equal(t, []uint64{4}, seqs(batch), "the next state change is a batch of its own")
+	// Closed meanwhile: what was received comes back with ok false.
+	ig, _, err := b.Subscribe(ws, actors.Filter{}, nil)
+	require.NoError(t, err)
+	b.Publish([]engine.Event{event(ws, engine.ChannelInstagram, engine.FolderOpen)})
+	first := <-ig.C
+	ig.Close()
+	batch, ok = ig.Collect(first)
+	require.True(t, ok, "a one-event change needs nothing more")
+	require.Equal(t, []uint64{5}, seqs(batch))
+}

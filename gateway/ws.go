@@ -359,17 +359,24 @@ func (sess *wsSession) writeLoop() {
 				}
 				return
 			}
-			batch := []*actors.Envelope{env}
-			size := len(env.JSON())
+			batch, open := sub.Collect(env)
+			size := 0
+			for _, e := range batch {
+				size += len(e.JSON())
+			}
 		drain:
-			for len(batch) < wsMaxBatch && size < wsMaxBatchBytes {
+			for open && len(batch) < wsMaxBatch && size < wsMaxBatchBytes {
 				select {
 				case e, ok := <-events:
 					if !ok {
 						break drain
 					}
-					batch = append(batch, e)
-					size += len(e.JSON())
+					var more []*actors.Envelope
+					more, open = sub.Collect(e)
+					batch = append(batch, more...)
+					for _, e := range more {
+						size += len(e.JSON())
+					}
 				default:
 					break drain
 				}
