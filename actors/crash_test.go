@@ -187,7 +187,9 @@ func TestCrashChild(t *testing.T) {
 					ids = append(ids, id)
 				}
 				ingest(ids, &seen)
-				if ingests.Add(1)%50 == 0 && len(seen) > 0 {
+				// A takeover every 50 ingests, and after the first, so that
+				// even a starved round sets timers.
+				if n := ingests.Add(1); (n == 1 || n%50 == 0) && len(seen) > 0 {
 					conv := seen[rng.Intn(len(seen))]
 					if _, err := rt.Execute(ctx, ws, conv, engine.TakeOver{UserID: "u1"}); err != nil {
 						emit(fmt.Sprintf("ERR takeover %s: %v\n", conv, err))
