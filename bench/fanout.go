@@ -104,8 +104,11 @@ func (r *FanoutResult) Complete() bool {
 // Messages of a run carry "pbm:<k>:<ns>" first in their text: k numbers
 // the message in the run, ns is when it was sent in nanoseconds since the
 // run's base time. Warm-up messages carry "pbw:" and are not counted.
+// Only a message's text field counts: a conversation's preview holds the
+// same text, and the message.created of an AI or system message carries
+// the conversation with the customer's preview.
 var (
-	markMeasured = []byte("pbm:")
+	markMeasured = []byte(`"text":"pbm:`)
 	eventStart   = []byte(`{"seq":`)
 	typeCreated  = []byte(`"type":"message.created"`)
 	typeField    = []byte(`"type":"`)
@@ -138,9 +141,8 @@ func (s *subscriber) handle(frame []byte, at time.Duration) {
 			return
 		}
 		rest = rest[i+len(typeCreated):]
-		// The marker of this event (in its message or its
-		// conversation's preview: both are the same text) comes before
-		// the next event's type.
+		// The marker of this event's message comes before the next
+		// event's type.
 		end := bytes.Index(rest, typeField)
 		if end < 0 {
 			end = len(rest)
