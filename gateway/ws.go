@@ -195,6 +195,9 @@ type wsSession struct {
 	ctrl   chan []byte // frames from the reader for the writer (pong, hello, resync)
 	kick   chan struct{}
 	quit   chan struct{}
+	// deadlineSet is when the writer last moved the write deadline
+	// (written by the writer goroutine only).
+	deadlineSet time.Time
 }
 
 func (s *Server) serveWS(conn *websocket.Conn) {
@@ -405,7 +408,13 @@ func (sess *wsSession) writeEvents(buf *bytes.Buffer, batch []*actors.Envelope) 
 }
 
 func (sess *wsSession) write(frame []byte) bool {
-	_ = sess.conn.SetWriteDeadline(time.Now().Add(wsWriteWait))
+	// The write deadline moves at most once a second (each move costs a
+	// timer update): every write still has between wsWriteWait-1s and
+	// wsWriteWait to finish.
+	if now := time.Now(); now.Sub(sess.deadlineSet) >= time.Second {
+		sess.deadlineSet = now
+		_ = sess.conn.SetWriteDeadline(now.Add(wsWriteWait))
+	}
 	if err := sess.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
 		_ = sess.conn.Close()
 		return false
