@@ -11,6 +11,8 @@ BENCH     ?= Ingest|Activation|ActorHeap|RawPebble|StoreCommit|BenchmarkList|Mes
 # webhook, go, fanout-a, fanout-b, list-1m (the last three are heavy:
 # make bench SCENARIOS=fanout-a,fanout-b,list-1m).
 SCENARIOS ?= webhook,go
+# Where `make bench` writes its report (a latency chart goes beside it).
+BENCH_OUT ?= bench/results/latest.md
 
 .DEFAULT_GOAL := help
 
@@ -31,8 +33,8 @@ test: ## run every test with the race detector
 test-short: ## run the tests without the race detector
 	$(GO) test -count=1 $(PKGS)
 
-bench: ## run the benchmarks and write bench/results/latest.md
-	$(GO) run ./bench/cmd/parley-bench -bench '$(BENCH)' -scenarios '$(SCENARIOS)' -out bench/results/latest.md
+bench: ## run the benchmarks and write bench/results/latest.md (BENCH_OUT)
+	$(GO) run ./bench/cmd/parley-bench -bench '$(BENCH)' -scenarios '$(SCENARIOS)' -out '$(BENCH_OUT)'
 
 fuzz: ## run each fuzz target for FUZZTIME
 	@for pkg in $$($(GO) list $(PKGS)); do \
