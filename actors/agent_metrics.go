@@ -14,6 +14,7 @@ type agentMetrics struct {
 	followUpsSent  prometheus.Counter
 	surveys        prometheus.Counter
 	restricted     prometheus.Counter
+	pendingRetries prometheus.Counter
 }
 
 func newAgentMetrics(reg prometheus.Registerer) *agentMetrics {
@@ -35,9 +36,11 @@ func newAgentMetrics(reg prometheus.Registerer) *agentMetrics {
 			Name: "parley_csat_surveys_sent_total", Help: "CSAT surveys sent when a conversation was solved."}),
 		restricted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_agent_restricted_total", Help: "Customers not in the CRM turned away by a restricted agent."}),
+		pendingRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_ai_pending_retries_total", Help: "Customers still waiting for the AI when the backstop fired (after a restart or a lost request): the AI was asked again."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requestSeconds, m.errors, m.handoffs, m.reactivations, m.followUpsSent, m.surveys, m.restricted)
+		reg.MustRegister(m.requestSeconds, m.errors, m.handoffs, m.reactivations, m.followUpsSent, m.surveys, m.restricted, m.pendingRetries)
 	}
 	return m
 }

@@ -73,6 +73,7 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 	}
 	agent, pol := rt.cfg.Agents.Resolve(conv.WorkspaceID, conv.Channel, conv.ChannelAccountID)
 	if agent == nil {
+		p.settle(req)
 		return
 	}
 	var contact *engine.Contact
@@ -85,6 +86,7 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 	if pol.Restricted && (contact == nil || contact.Source == engine.SourceChat) {
 		rt.aiMetrics.restricted.Inc()
 		if pol.RestrictedReply == "" || req.Purpose != engine.PurposeReply {
+			p.settle(req)
 			return
 		}
 		p.answer(req, AIAnswer{Content: engine.Content{Kind: engine.KindText, Text: pol.RestrictedReply},
@@ -122,6 +124,14 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 		return // no follow-up to send
 	}
 	p.answer(req, ans)
+}
+
+// settle tells the conversation that req gets no answer, so that its
+// backstop does not ask again.
+func (p *agentPool) settle(req engine.AIRequest) {
+	if req.Purpose == engine.PurposeReply {
+		p.rt.dir.send(req.WorkspaceID, req.ConversationID, &aiReplyMsg{req: req, settled: true})
+	}
 }
 
 func (p *agentPool) answer(req engine.AIRequest, ans AIAnswer) {

@@ -127,6 +127,10 @@ type TimerKind byte
 const (
 	TimerAIResume TimerKind = 1
 	TimerFollowUp TimerKind = 2
+	// TimerAIPending is the backstop of a customer message waiting for
+	// the AI: if no answer was committed by then (a restart lost the
+	// debounce window or the call), the AI is asked again.
+	TimerAIPending TimerKind = 3
 )
 
 func timerKey(due time.Time, kind TimerKind, ws, conv engine.ID) []byte {
