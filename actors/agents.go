@@ -98,10 +98,18 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 		rt.log.Warn("Agent: reading history", "conversation", req.ConversationID, "err", err)
 		return
 	}
+	var memories []engine.Memory
+	if contact != nil {
+		if memories, err = rt.store.Memories(conv.WorkspaceID, contact.ID, engine.MaxMemories); err != nil {
+			rt.log.Warn("Agent: reading memories", "conversation", req.ConversationID, "err", err)
+			return
+		}
+	}
 	kind := pol.Kind
 	actx, cancel := context.WithTimeout(ctx, rt.cfg.AgentTimeout)
 	start := time.Now()
-	ans, err := agent.Reply(actx, AIContext{Request: req, Conversation: conv, History: hist, Contact: contact})
+	ans, err := agent.Reply(actx, AIContext{Request: req, Conversation: conv, History: hist, Contact: contact,
+		Memories: memories})
 	cancel()
 	rt.aiMetrics.requestSeconds.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	if err != nil {
@@ -120,7 +128,7 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 		// The customer must not wait for nobody: a person takes it.
 		ans = AIAnswer{Handoff: fmt.Sprintf("the AI agent failed (%s)", reason)}
 	}
-	if req.Purpose != engine.PurposeReply && ans.Content.Kind == "" && ans.Handoff == "" {
+	if req.Purpose != engine.PurposeReply && ans.Content.Kind == "" && ans.Handoff == "" && len(ans.Remember) == 0 {
 		return // no follow-up to send
 	}
 	p.answer(req, ans)

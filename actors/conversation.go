@@ -542,6 +542,10 @@ func (a *conversationActor) aiReply(m *aiReplyMsg) error {
 		a.rt.metrics.aiDiscarded.Inc()
 		return nil
 	}
+	if err := t.remember(ans.Remember); err != nil {
+		t.abort()
+		return err
+	}
 	if err := t.commit(); err != nil {
 		t.abort()
 		return err
