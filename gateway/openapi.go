@@ -97,6 +97,9 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Notes of a contact, newest first", query: []string{"limit"}, ok: 200},
 	{method: "POST", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Add a note; @name mentions notify users", body: "Note", ok: 201},
 	{method: "DELETE", path: "/api/v1/contacts/{id}/notes/{note}", tag: "notes", summary: "Delete a note (its author or an admin)", ok: 204},
+	{method: "GET", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "What the AI agent remembers about a contact, oldest first", ok: 200},
+	{method: "POST", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "Add a memory the AI agent is told in every conversation with the contact (409 when full)", body: "Memory", ok: 201},
+	{method: "DELETE", path: "/api/v1/contacts/{id}/memories/{memory}", tag: "memories", summary: "Delete a memory", ok: 204},
 }
 
 // schemas are the request bodies, as JSON Schema.
@@ -129,6 +132,7 @@ var schemas = map[string]any{
 	"ContactCSV": map[string]any{"type": "string", "description": "CSV with a header row: name, phone, email, company, title, country, language, avatar; other columns are custom fields"},
 	"Merge":      obj(map[string]any{"from": str()}, "from"),
 	"Note":       obj(map[string]any{"text": str()}, "text"),
+	"Memory":     obj(map[string]any{"text": str()}, "text"),
 }
 
 func str() map[string]any { return map[string]any{"type": "string"} }
