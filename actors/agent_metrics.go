@@ -23,7 +23,7 @@ func newAgentMetrics(reg prometheus.Registerer) *agentMetrics {
 			Name: "parley_agent_request_duration_seconds", Help: "Time an AI agent took to answer, by agent kind.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 17)}, []string{"kind"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "parley_agent_errors_total", Help: "AI agent calls that failed, by agent kind and reason (timeout, error)."},
+			Name: "parley_agent_errors_total", Help: "AI agent calls that failed, by agent kind and reason (timeout, invalid_reply, error)."},
 			[]string{"kind", "reason"}),
 		handoffs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_agent_handoffs_total", Help: "Conversations handed to a person, by why (agent, customer_request)."},

@@ -116,11 +116,14 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 		if ctx.Err() != nil {
 			return // shutting down: the conversation stays waiting
 		}
-		reason := "error"
-		if errors.Is(err, context.DeadlineExceeded) {
-			reason = "timeout"
+		reason, label := "error", "error"
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			reason, label = "timeout", "timeout"
+		case errors.Is(err, ErrInvalidAnswer):
+			label = "invalid_reply"
 		}
-		rt.aiMetrics.errors.WithLabelValues(kind, reason).Inc()
+		rt.aiMetrics.errors.WithLabelValues(kind, label).Inc()
 		rt.log.Warn("Agent call failed; handing off", "conversation", req.ConversationID, "kind", kind, "err", err)
 		if req.Purpose != engine.PurposeReply {
 			return // a failed follow-up is simply not sent

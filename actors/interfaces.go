@@ -23,6 +23,10 @@ var (
 	// ErrActorFailed is returned to the caller whose message made a
 	// conversation actor panic; the actor restarts from disk.
 	ErrActorFailed = errors.New("actors: conversation actor failed")
+	// ErrInvalidAnswer is wrapped by an Agent's error when the AI service
+	// answered something that cannot be read (the invalid_reply metric
+	// label).
+	ErrInvalidAnswer = errors.New("actors: unreadable agent answer")
 )
 
 // Outbound is what the courier hands to a Sender: the message and the
