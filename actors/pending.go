@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"time"
 
 	"github.com/parleyhq/parley/engine"
@@ -61,7 +62,8 @@ func (t *txn) pendingAI() {
 }
 
 // pendingDue handles the backstop timer: the customer still waits, so the
-// AI is asked again, at once.
+// AI is asked again: at once when the timer is due, after the debounce
+// window when it is not (the startup recovery, recoverPending).
 func (a *conversationActor) pendingDue(tm persistence.Timer) error {
 	t := a.begin()
 	if a.conv == nil || !a.conv.AIPendingAt.Equal(tm.Due) {
@@ -70,7 +72,7 @@ func (a *conversationActor) pendingDue(tm persistence.Timer) error {
 		c := &t.cur
 		t.ask = &engine.AIRequest{WorkspaceID: c.WorkspaceID, ConversationID: c.ID,
 			LastCustomerSeq: c.LastCustomerSeq, ModeEpoch: c.ModeEpoch}
-		t.askNow = true
+		t.askNow = !tm.Due.After(t.now)
 		a.rt.aiMetrics.pendingRetries.Inc()
 	}
 	if err := t.commit(); err != nil {
@@ -78,6 +80,33 @@ func (a *conversationActor) pendingDue(tm persistence.Timer) error {
 		return err
 	}
 	return nil
+}
+
+// pendingAtStart reads, at startup and before any message comes in, the
+// backstops the previous process left: their customers were waiting for
+// the AI when it stopped.
+func (rt *Runtime) pendingAtStart() []persistence.Timer {
+	if rt.cfg.Agents == nil {
+		return nil
+	}
+	timers, err := rt.store.TimersOfKind(persistence.TimerAIPending)
+	if err != nil {
+		rt.log.Error("Reading the AI backstops; they will fire on their own", "err", err)
+		return nil
+	}
+	return timers
+}
+
+// recoverPending asks the AI again for the customers of timers (from
+// pendingAtStart): the debounce windows and AI calls of the previous
+// process are gone, so they are asked for now (after the debounce window)
+// rather than when their backstop fires.
+func (rt *Runtime) recoverPending(ctx context.Context, timers []persistence.Timer) {
+	for len(timers) > 0 && ctx.Err() == nil {
+		n := min(len(timers), timerBatch)
+		rt.tk.fire(ctx, timers[:n])
+		timers = timers[n:]
+	}
 }
 
 // settled clears the backstop of request req, which the agent pool chose
