@@ -19,6 +19,7 @@ import (
 //	'w' ws 'i' channel ext-user              → contact (contact by channel identity)
 //	'w' ws 'L' folder dim ^activity conv     list index
 //	'w' ws 'C' ... and 'w' ws 'n' ...        contact search, contact → conversations, notes (contacts.go)
+//	'w' ws 'r' contact memory                contact memories (memories.go)
 //
 // System data, across workspaces:
 //
