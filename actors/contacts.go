@@ -64,6 +64,8 @@ func (t *txn) remember(facts []string) error {
 		m := engine.Memory{ID: engine.NewID(t.now), WorkspaceID: t.cur.WorkspaceID,
 			ContactID: t.cur.ContactID, Text: text, Source: engine.MemoryAI, CreatedAt: t.now}
 		t.b.PutMemory(&m)
+		t.events = append(t.events, engine.Event{Type: engine.EventMemoryCreated, WorkspaceID: m.WorkspaceID,
+			ConversationID: t.a.id, At: t.now, Data: map[string]any{"memory": m}})
 		have = append(have, m)
 	}
 	return nil

@@ -82,9 +82,13 @@ func TestOpenAIAgentRemembers(t *testing.T) {
 	})
 	e := newAIEnv(t)
 	e.useOpenAI(ai, 5)
+	ws := e.events("token=" + ownerToken)
 	e.webhook(engine.ChannelWhatsApp, waText("wamid.rm.1", "15550201", "Ivy", "please use email, not calls"))
 	e.waitSent(1)
 	conv := e.thread(engine.ChannelWhatsApp, phoneID, "15550201")
+	ev := ws.until("memory.created")
+	require.Equal(t, conv.String(), ev.ConversationID)
+	require.Contains(t, string(ev.Data), "Prefers to be contacted by email")
 	ct := e.conv(conv).ContactID
 	eventually(t, 5*time.Second, func() error {
 		if e.memoryTexts(ct)["Prefers to be contacted by email"] != engine.MemoryAI {

@@ -12,6 +12,9 @@ import (
 //	GET    /api/v1/contacts/{id}/memories            memories, oldest first
 //	POST   /api/v1/contacts/{id}/memories            {"text"} → 201 memory (409 when the contact has engine.MaxMemories)
 //	DELETE /api/v1/contacts/{id}/memories/{memory}   → 204
+//
+// Changes are published as memory.created and memory.deleted, with
+// {"memory": ...}; the agent's own come with their conversation's id.
 
 type memoryBody struct {
 	Text string `json:"text"`
@@ -81,6 +84,7 @@ func (h *contacts) addMemory(c *fiber.Ctx) error {
 	if err := h.store.Commit(batch); err != nil {
 		return err
 	}
+	h.publish(engine.Event{Type: engine.EventMemoryCreated, WorkspaceID: m.WorkspaceID, At: now, Data: fiber.Map{"memory": m}})
 	return c.Status(fiber.StatusCreated).JSON(m)
 }
 
@@ -105,6 +109,7 @@ func (h *contacts) deleteMemory(c *fiber.Ctx) error {
 	if err := h.store.Commit(batch); err != nil {
 		return err
 	}
+	h.publish(engine.Event{Type: engine.EventMemoryDeleted, WorkspaceID: ws, At: h.rt.Clock().Now(), Data: fiber.Map{"memory": m}})
 	return c.SendStatus(fiber.StatusNoContent)
 }
 

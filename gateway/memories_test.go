@@ -21,6 +21,7 @@ func TestContactMemoriesAPI(t *testing.T) {
 	e := newEnv(t, nil)
 	_, ct := e.waContact("wamid.mem.1", "15559101", "Ana")
 	path := "/api/v1/contacts/" + ct.String() + "/memories"
+	ws := e.events("token=" + ownerToken + "&folder=spam") // the conversation filters do not hold memories back
 
 	code, body := e.api("GET", path, ownerToken, nil)
 	require.Equal(t, http.StatusOK, code, string(body))
@@ -32,6 +33,8 @@ func TestContactMemoriesAPI(t *testing.T) {
 	require.Equal(t, "prefers email", m.Text)
 	require.Equal(t, engine.MemoryHuman, m.Source)
 	require.NotNil(t, m.AuthorID)
+	ev := ws.until("memory.created")
+	require.Contains(t, string(ev.Data), m.ID.String())
 
 	for _, bad := range []string{``, `{}`, `{"text":""}`, `{"text":"   "}`, `{"text":5}`, `{"text":"x","extra":1}`,
 		`{"text":"` + strings.Repeat("a", engine.MaxMemoryBytes+1) + `"}`, `{"text":"bell\u0007"}`, "{\"text\":\"\xff\"}", `[`} {
@@ -59,6 +62,8 @@ func TestContactMemoriesAPI(t *testing.T) {
 
 	code, _ = e.api("DELETE", path+"/"+m.ID.String(), ownerToken, nil)
 	require.Equal(t, http.StatusNoContent, code)
+	ev = ws.until("memory.deleted")
+	require.Contains(t, string(ev.Data), m.ID.String())
 	code, _ = e.api("DELETE", path+"/"+m.ID.String(), ownerToken, nil)
 	require.Equal(t, http.StatusNotFound, code)
 	code, body = e.api("GET", path, ownerToken, nil)
