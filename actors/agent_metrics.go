@@ -14,6 +14,7 @@ type agentMetrics struct {
 	followUpsSent  prometheus.Counter
 	surveys        prometheus.Counter
 	restricted     prometheus.Counter
+	pendingRetries prometheus.Counter
 }
 
 func newAgentMetrics(reg prometheus.Registerer) *agentMetrics {
@@ -22,7 +23,7 @@ func newAgentMetrics(reg prometheus.Registerer) *agentMetrics {
 			Name: "parley_agent_request_duration_seconds", Help: "Time an AI agent took to answer, by agent kind.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 17)}, []string{"kind"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "parley_agent_errors_total", Help: "AI agent calls that failed, by agent kind and reason (timeout, error)."},
+			Name: "parley_agent_errors_total", Help: "AI agent calls that failed, by agent kind and reason (timeout, invalid_reply, error)."},
 			[]string{"kind", "reason"}),
 		handoffs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_agent_handoffs_total", Help: "Conversations handed to a person, by why (agent, customer_request)."},
@@ -35,9 +36,11 @@ func newAgentMetrics(reg prometheus.Registerer) *agentMetrics {
 			Name: "parley_csat_surveys_sent_total", Help: "CSAT surveys sent when a conversation was solved."}),
 		restricted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_agent_restricted_total", Help: "Customers not in the CRM turned away by a restricted agent."}),
+		pendingRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_ai_pending_retries_total", Help: "Customers still waiting for the AI when the backstop fired (after a restart or a lost request): the AI was asked again."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requestSeconds, m.errors, m.handoffs, m.reactivations, m.followUpsSent, m.surveys, m.restricted)
+		reg.MustRegister(m.requestSeconds, m.errors, m.handoffs, m.reactivations, m.followUpsSent, m.surveys, m.restricted, m.pendingRetries)
 	}
 	return m
 }

@@ -73,6 +73,7 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 	}
 	agent, pol := rt.cfg.Agents.Resolve(conv.WorkspaceID, conv.Channel, conv.ChannelAccountID)
 	if agent == nil {
+		p.settle(req)
 		return
 	}
 	var contact *engine.Contact
@@ -85,6 +86,7 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 	if pol.Restricted && (contact == nil || contact.Source == engine.SourceChat) {
 		rt.aiMetrics.restricted.Inc()
 		if pol.RestrictedReply == "" || req.Purpose != engine.PurposeReply {
+			p.settle(req)
 			return
 		}
 		p.answer(req, AIAnswer{Content: engine.Content{Kind: engine.KindText, Text: pol.RestrictedReply},
@@ -96,21 +98,32 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 		rt.log.Warn("Agent: reading history", "conversation", req.ConversationID, "err", err)
 		return
 	}
+	var memories []engine.Memory
+	if contact != nil {
+		if memories, err = rt.store.Memories(conv.WorkspaceID, contact.ID, engine.MaxMemories); err != nil {
+			rt.log.Warn("Agent: reading memories", "conversation", req.ConversationID, "err", err)
+			return
+		}
+	}
 	kind := pol.Kind
 	actx, cancel := context.WithTimeout(ctx, rt.cfg.AgentTimeout)
 	start := time.Now()
-	ans, err := agent.Reply(actx, AIContext{Request: req, Conversation: conv, History: hist, Contact: contact})
+	ans, err := agent.Reply(actx, AIContext{Request: req, Conversation: conv, History: hist, Contact: contact,
+		Memories: memories})
 	cancel()
 	rt.aiMetrics.requestSeconds.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	if err != nil {
 		if ctx.Err() != nil {
 			return // shutting down: the conversation stays waiting
 		}
-		reason := "error"
-		if errors.Is(err, context.DeadlineExceeded) {
-			reason = "timeout"
+		reason, label := "error", "error"
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			reason, label = "timeout", "timeout"
+		case errors.Is(err, ErrInvalidAnswer):
+			label = "invalid_reply"
 		}
-		rt.aiMetrics.errors.WithLabelValues(kind, reason).Inc()
+		rt.aiMetrics.errors.WithLabelValues(kind, label).Inc()
 		rt.log.Warn("Agent call failed; handing off", "conversation", req.ConversationID, "kind", kind, "err", err)
 		if req.Purpose != engine.PurposeReply {
 			return // a failed follow-up is simply not sent
@@ -118,10 +131,18 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 		// The customer must not wait for nobody: a person takes it.
 		ans = AIAnswer{Handoff: fmt.Sprintf("the AI agent failed (%s)", reason)}
 	}
-	if req.Purpose != engine.PurposeReply && ans.Content.Kind == "" && ans.Handoff == "" {
+	if req.Purpose != engine.PurposeReply && ans.Content.Kind == "" && ans.Handoff == "" && len(ans.Remember) == 0 {
 		return // no follow-up to send
 	}
 	p.answer(req, ans)
+}
+
+// settle tells the conversation that req gets no answer, so that its
+// backstop does not ask again.
+func (p *agentPool) settle(req engine.AIRequest) {
+	if req.Purpose == engine.PurposeReply {
+		p.rt.dir.send(req.WorkspaceID, req.ConversationID, &aiReplyMsg{req: req, settled: true})
+	}
 }
 
 func (p *agentPool) answer(req engine.AIRequest, ans AIAnswer) {

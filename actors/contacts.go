@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/persistence"
@@ -38,3 +39,39 @@ func (rt *Runtime) ReassignContact(ctx context.Context, ws, conv engine.ID, cmd 
 // conversation actor (a contact edit, merge or import) queued
 // conversations for reindexing.
 func (rt *Runtime) SearchQueued() { rt.ix.kick() }
+
+// remember stores the facts an agent's answer asked to keep as memories
+// of the conversation's contact, in the answer's batch: each tidied and
+// checked, duplicates and facts beyond engine.MaxMemories dropped.
+func (t *txn) remember(facts []string) error {
+	if len(facts) == 0 || t.cur.ContactID == engine.ZeroID {
+		return nil
+	}
+	rt := t.a.rt
+	if _, err := rt.store.Contact(t.cur.WorkspaceID, t.cur.ContactID); errors.Is(err, persistence.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("reading contact: %w", err)
+	}
+	have, err := rt.store.Memories(t.cur.WorkspaceID, t.cur.ContactID, engine.MaxMemories)
+	if err != nil {
+		return err
+	}
+	for _, f := range facts {
+		text, err := engine.NormalizeMemoryText(f)
+		if err != nil || engine.HasMemory(have, text) {
+			continue
+		}
+		if len(have) >= engine.MaxMemories {
+			rt.log.Warn("Contact memories full; the agent's fact is dropped", "conversation", t.a.id)
+			break
+		}
+		m := engine.Memory{ID: engine.NewID(t.now), WorkspaceID: t.cur.WorkspaceID,
+			ContactID: t.cur.ContactID, Text: text, Source: engine.MemoryAI, CreatedAt: t.now}
+		t.b.PutMemory(&m)
+		t.events = append(t.events, engine.Event{Type: engine.EventMemoryCreated, WorkspaceID: m.WorkspaceID,
+			ConversationID: t.a.id, At: t.now, Data: map[string]any{"memory": m}})
+		have = append(have, m)
+	}
+	return nil
+}

@@ -55,6 +55,8 @@ type deliveryMsg struct {
 type aiReplyMsg struct {
 	req engine.AIRequest
 	ans AIAnswer
+	// settled: the pool chose not to answer req; only its backstop goes.
+	settled bool
 }
 
 // panicMsg makes the actor panic; tests use it to prove supervision.
@@ -181,6 +183,12 @@ func (a *conversationActor) handle(msg any) {
 			close(m.done)
 		}
 	case *aiReplyMsg:
+		if m.settled {
+			if err := a.settled(m.req); err != nil {
+				a.rt.log.Error("Clearing the AI backstop", "conversation", a.id, "err", err)
+			}
+			return
+		}
 		if err := a.aiReply(m); err != nil {
 			a.rt.log.Error("Recording AI reply", "conversation", a.id, "err", err)
 		}
@@ -205,6 +213,7 @@ type txn struct {
 	events  []engine.Event
 	sends   []engine.Message
 	ask     *engine.AIRequest
+	askNow  bool // ask without the debounce window
 	timers  bool
 	post    []func() // run after a successful commit
 }
@@ -262,8 +271,10 @@ func (t *txn) commit() error {
 	if t.cur.Deleted {
 		// DeleteConversation was added by the caller.
 	} else if t.cur.ID != engine.ZeroID {
+		t.pendingAI()
 		t.b.PutConversation(t.old, &t.cur)
-		t.timers = t.old == nil || !t.old.AIResumesAt.Equal(t.cur.AIResumesAt) || !t.old.FollowUpAt.Equal(t.cur.FollowUpAt)
+		t.timers = t.old == nil || !t.old.AIResumesAt.Equal(t.cur.AIResumesAt) || !t.old.FollowUpAt.Equal(t.cur.FollowUpAt) ||
+			!t.old.AIPendingAt.Equal(t.cur.AIPendingAt)
 	}
 	figures := t.analytics()
 	start := time.Now()
@@ -288,7 +299,7 @@ func (t *txn) commit() error {
 	a.rt.bc.Publish(t.events)
 	a.rt.ix.kick()
 	if t.timers {
-		for _, due := range []time.Time{t.cur.AIResumesAt, t.cur.FollowUpAt} {
+		for _, due := range []time.Time{t.cur.AIResumesAt, t.cur.FollowUpAt, t.cur.AIPendingAt} {
 			if !due.IsZero() {
 				a.rt.tk.kickAt(due)
 			}
@@ -297,7 +308,11 @@ func (t *txn) commit() error {
 	for _, m := range t.sends {
 		a.rt.courier.enqueue(Outbound{Conversation: t.cur, Message: m})
 	}
-	if t.ask != nil && a.conv != nil {
+	switch {
+	case t.ask == nil || a.conv == nil:
+	case t.askNow:
+		a.rt.agents.submit(*t.ask)
+	default:
 		a.rt.askAI(*t.ask, a.conv)
 	}
 	return nil
@@ -418,6 +433,9 @@ func (a *conversationActor) status(m *statusMsg) error {
 }
 
 func (a *conversationActor) timer(tm persistence.Timer) error {
+	if tm.Kind == persistence.TimerAIPending {
+		return a.pendingDue(tm)
+	}
 	t := a.begin()
 	if a.conv != nil {
 		var cmd engine.Command = engine.AIResumeDue{Due: tm.Due}
@@ -523,6 +541,10 @@ func (a *conversationActor) aiReply(m *aiReplyMsg) error {
 		t.abort()
 		a.rt.metrics.aiDiscarded.Inc()
 		return nil
+	}
+	if err := t.remember(ans.Remember); err != nil {
+		t.abort()
+		return err
 	}
 	if err := t.commit(); err != nil {
 		t.abort()

@@ -17,8 +17,8 @@ const maxDebounceWindows = 4
 // customer messages gets one answer: each new request for a conversation
 // replaces the held one (it carries the newest LastCustomerSeq) and
 // restarts the window. Timers run on the runtime's clock, so tests move
-// them with the fake clock. Held requests are not durable: after a restart
-// the next customer message or reactivation asks again.
+// them with the fake clock. Held requests live in memory; the durable
+// backstop (pending.go) asks again for one a restart lost.
 type debouncer struct {
 	rt *Runtime
 	// mu guards pending and closed; the timers' callbacks take it too.

@@ -23,6 +23,10 @@ var (
 	// ErrActorFailed is returned to the caller whose message made a
 	// conversation actor panic; the actor restarts from disk.
 	ErrActorFailed = errors.New("actors: conversation actor failed")
+	// ErrInvalidAnswer is wrapped by an Agent's error when the AI service
+	// answered something that cannot be read (the invalid_reply metric
+	// label).
+	ErrInvalidAnswer = errors.New("actors: unreadable agent answer")
 )
 
 // Outbound is what the courier hands to a Sender: the message and the
@@ -52,13 +56,14 @@ type Sender interface {
 }
 
 // AIContext is what an agent sees: the request, the conversation header
-// and its recent messages, newest first, and the contact (nil if it is
-// gone).
+// and its recent messages, newest first, the contact (nil if it is gone)
+// and the contact's memories, oldest first.
 type AIContext struct {
 	Request      engine.AIRequest
 	Conversation engine.Conversation
 	History      []engine.Message
 	Contact      *engine.Contact
+	Memories     []engine.Memory
 }
 
 // AIAnswer is an agent's reply. Empty Content.Kind means no message.
@@ -75,6 +80,10 @@ type AIAnswer struct {
 	// recorded, when FollowUpAt is zero.
 	FollowUpAfter  time.Duration
 	FollowUpReason string
+	// Remember are facts about the contact the agent wants kept as
+	// memories; they are stored with the answer, within the limits
+	// (engine.MaxMemories, engine.MaxMemoryBytes), duplicates aside.
+	Remember []string
 }
 
 // Agent computes AI replies. It is called from the agent pool, never from

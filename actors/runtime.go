@@ -199,6 +199,9 @@ func (rt *Runtime) Start() error {
 	rt.goroutine("timekeeper", rt.tk.run)
 	rt.goroutine("passivator", rt.passivator)
 	rt.goroutine("indexer", rt.ix.run)
+	if waiting := rt.pendingAtStart(); len(waiting) > 0 {
+		rt.goroutine("ai-recovery", func(ctx context.Context) { rt.recoverPending(ctx, waiting) })
+	}
 	for _, e := range pending {
 		if err := rt.courier.recover(e); err != nil {
 			rt.log.Error("Recovering outbox entry", "conversation", e.ConversationID, "seq", e.Seq, "err", err)

@@ -29,6 +29,17 @@ func (k AgentKind) Valid() bool {
 	return false
 }
 
+// ReplyFormat is how an OpenAI-compatible model gives its decisions.
+type ReplyFormat string
+
+// Reply formats. Tools (the default) offers function calls; JSON asks for
+// one JSON object (response_format json_schema), for servers and models
+// without tool calling.
+const (
+	ReplyFormatTools ReplyFormat = "tools"
+	ReplyFormatJSON  ReplyFormat = "json"
+)
+
 // KeywordAnswer is one rule of the rules agent: a customer message that
 // contains any of Keywords gets Answer.
 type KeywordAnswer struct {
@@ -50,6 +61,8 @@ type AgentSettings struct {
 	BaseURL string `json:"base_url,omitempty"`
 	Model   string `json:"model,omitempty"`
 	APIKey  string `json:"api_key,omitempty"`
+	// ReplyFormat is how the model answers: "" or tools, or json.
+	ReplyFormat ReplyFormat `json:"reply_format,omitempty"`
 	// WebhookURL receives the conversation for the webhook agent.
 	WebhookURL string `json:"webhook_url,omitempty"`
 	// Timeout bounds one agent call; zero means 30 seconds.
@@ -95,6 +108,9 @@ func (s *AgentSettings) Validate() error {
 	}
 	if !s.Kind.Valid() {
 		return bad("kind must be rules, openai, webhook or off")
+	}
+	if s.ReplyFormat != "" && s.ReplyFormat != ReplyFormatTools && s.ReplyFormat != ReplyFormatJSON {
+		return bad("reply_format must be tools or json")
 	}
 	if (s.Channel == "") != (s.AccountID == "") || (s.Channel != "" && !s.Channel.Valid()) {
 		return bad("channel and account_id go together")

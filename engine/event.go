@@ -23,6 +23,9 @@ const (
 	EventNoteDeleted    EventType = "note.deleted"
 	EventNoteMentioned  EventType = "note.mentioned"
 	EventImportProgress EventType = "contacts.import.progress"
+	// EventMemoryCreated and EventMemoryDeleted carry {"memory": Memory}.
+	EventMemoryCreated EventType = "memory.created"
+	EventMemoryDeleted EventType = "memory.deleted"
 )
 
 // Event is one change to one conversation, produced by a rule and

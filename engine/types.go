@@ -356,6 +356,10 @@ type Conversation struct {
 	// first response time between the two.
 	OpenedAt     time.Time `json:"opened_at,omitzero"`
 	FirstReplyAt time.Time `json:"first_reply_at,omitzero"`
+	// AIPendingAt, set by the runtime while the customer waits for the
+	// AI, is when the AI is asked again if no answer was committed by
+	// then (after a restart lost the request). Zero when nobody waits.
+	AIPendingAt time.Time `json:"ai_pending_at,omitzero"`
 	// Deleted marks a conversation removed for good; it is never stored.
 	Deleted bool `json:"-"`
 }

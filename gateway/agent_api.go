@@ -13,6 +13,7 @@ type agentView struct {
 	Kind              engine.AgentKind       `json:"kind"`
 	BaseURL           string                 `json:"base_url"`
 	Model             string                 `json:"model"`
+	ReplyFormat       engine.ReplyFormat     `json:"reply_format"`
 	HasAPIKey         bool                   `json:"has_api_key"`
 	WebhookURL        string                 `json:"webhook_url"`
 	TimeoutSeconds    float64                `json:"timeout_seconds"`
@@ -38,7 +39,11 @@ func viewAgent(s engine.AgentSettings, inherited bool) agentView {
 	if answers == nil {
 		answers = []engine.KeywordAnswer{}
 	}
-	return agentView{Kind: s.Kind, BaseURL: s.BaseURL, Model: s.Model, HasAPIKey: s.APIKey != "", WebhookURL: s.WebhookURL,
+	rf := s.ReplyFormat
+	if rf == "" {
+		rf = engine.ReplyFormatTools
+	}
+	return agentView{Kind: s.Kind, BaseURL: s.BaseURL, Model: s.Model, ReplyFormat: rf, HasAPIKey: s.APIKey != "", WebhookURL: s.WebhookURL,
 		TimeoutSeconds: s.Timeout.Seconds(), SystemPrompt: s.SystemPrompt, DebounceMS: s.Debounce.Milliseconds(),
 		HandoffKeywords: s.Rules.Keywords(), Greeting: s.Greeting, Answers: answers, Fallback: s.Fallback,
 		FollowUpText: s.FollowUpText, AutoFollowUpHours: s.Rules.AutoFollowUpAfter.Hours(),
@@ -51,6 +56,7 @@ type agentBody struct {
 	Kind              *engine.AgentKind       `json:"kind"`
 	BaseURL           *string                 `json:"base_url"`
 	Model             *string                 `json:"model"`
+	ReplyFormat       *engine.ReplyFormat     `json:"reply_format"`
 	APIKey            *string                 `json:"api_key"`
 	WebhookURL        *string                 `json:"webhook_url"`
 	TimeoutSeconds    *float64                `json:"timeout_seconds"`
@@ -78,6 +84,9 @@ func (b *agentBody) apply(s *engine.AgentSettings) error {
 	}
 	if b.Kind != nil {
 		s.Kind = *b.Kind
+	}
+	if b.ReplyFormat != nil {
+		s.ReplyFormat = *b.ReplyFormat
 	}
 	set(&s.BaseURL, b.BaseURL)
 	set(&s.Model, b.Model)

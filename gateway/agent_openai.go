@@ -28,12 +28,15 @@ var (
 	ErrAgentStatus = errors.New("gateway: AI service answered with an error status")
 	// ErrAgentResponse is returned when the AI service's answer cannot be
 	// read.
-	ErrAgentResponse = errors.New("gateway: unreadable AI service response")
+	// It wraps actors.ErrInvalidAnswer.
+	ErrAgentResponse = fmt.Errorf("gateway: unreadable AI service response: %w", actors.ErrInvalidAnswer)
 )
 
 // OpenAIAgent calls an OpenAI-compatible chat-completions API (hosted
 // providers, Ollama, vLLM, llama.cpp...). The agent may answer, call the
-// handoff_to_human tool, or call schedule_follow_up.
+// handoff_to_human tool, call schedule_follow_up, or call remember to
+// keep a fact about the contact. With the json reply format it answers
+// one JSON object instead (agent_structured.go).
 type OpenAIAgent struct {
 	client  *http.Client
 	url     string
@@ -41,6 +44,7 @@ type OpenAIAgent struct {
 	apiKey  string
 	prompt  string
 	timeout time.Duration
+	json    bool
 }
 
 // NewOpenAIAgent builds the agent of settings s; client is shared.
@@ -50,7 +54,7 @@ func NewOpenAIAgent(client *http.Client, s engine.AgentSettings) *OpenAIAgent {
 		t = defaultAgentTimeout
 	}
 	return &OpenAIAgent{client: client, url: strings.TrimSuffix(s.BaseURL, "/") + "/chat/completions",
-		model: s.Model, apiKey: s.APIKey, prompt: s.SystemPrompt, timeout: t}
+		model: s.Model, apiKey: s.APIKey, prompt: s.SystemPrompt, timeout: t, json: s.ReplyFormat == engine.ReplyFormatJSON}
 }
 
 type chatMessage struct {
@@ -59,9 +63,10 @@ type chatMessage struct {
 }
 
 type chatRequest struct {
-	Model    string        `json:"model"`
-	Messages []chatMessage `json:"messages"`
-	Tools    []any         `json:"tools,omitempty"`
+	Model          string        `json:"model"`
+	Messages       []chatMessage `json:"messages"`
+	Tools          []any         `json:"tools,omitempty"`
+	ResponseFormat any           `json:"response_format,omitempty"`
 }
 
 // agentTools are the functions offered to the model.
@@ -81,11 +86,22 @@ var agentTools = []any{
 			"reason":   map[string]any{"type": "string"}},
 			"required": []string{"in_hours"}},
 	}},
+	map[string]any{"type": "function", "function": map[string]any{
+		"name":        "remember",
+		"description": "Keep a short, lasting fact about the customer (a preference, their situation) for later conversations.",
+		"parameters": map[string]any{"type": "object", "properties": map[string]any{
+			"fact": map[string]any{"type": "string", "description": "The fact, in one short sentence."}},
+			"required": []string{"fact"}},
+	}},
 }
 
 // Reply asks the model.
 func (a *OpenAIAgent) Reply(ctx context.Context, in actors.AIContext) (actors.AIAnswer, error) {
-	body, err := json.Marshal(chatRequest{Model: a.model, Messages: chatMessages(a.prompt, in), Tools: agentTools})
+	req := chatRequest{Model: a.model, Messages: chatMessages(a.prompt, in, a.json), Tools: agentTools}
+	if a.json {
+		req.Tools, req.ResponseFormat = nil, structuredFormat
+	}
+	body, err := json.Marshal(req)
 	if err != nil {
 		return actors.AIAnswer{}, fmt.Errorf("encoding chat request: %w", err)
 	}
@@ -96,6 +112,9 @@ func (a *OpenAIAgent) Reply(ctx context.Context, in actors.AIContext) (actors.AI
 	resp, err := postJSON(ctx, a.client, a.url, body, hdr, a.timeout)
 	if err != nil {
 		return actors.AIAnswer{}, err
+	}
+	if a.json {
+		return parseStructuredCompletion(resp)
 	}
 	return parseChatCompletion(resp)
 }
@@ -141,17 +160,23 @@ func snippet(b []byte) string {
 }
 
 // chatMessages builds the prompt: the business context and the rules of
-// the inbox, the contact, then the conversation oldest first.
-func chatMessages(prompt string, in actors.AIContext) []chatMessage {
+// the inbox (as tools, or as the JSON object to answer with), the
+// contact's profile and memories, then the conversation oldest first.
+func chatMessages(prompt string, in actors.AIContext, structured bool) []chatMessage {
 	var sys strings.Builder
 	if strings.TrimSpace(prompt) != "" {
 		sys.WriteString(prompt)
 	} else {
 		sys.WriteString("You are the customer support assistant of this business.")
 	}
-	fmt.Fprintf(&sys, "\n\nYou are talking with a customer on %s. Answer briefly, in the customer's language. "+
-		"If you cannot help, or the customer needs a person, call handoff_to_human with the reason. "+
-		"If the customer wants to be contacted later, call schedule_follow_up.", in.Conversation.Channel)
+	fmt.Fprintf(&sys, "\n\nYou are talking with a customer on %s. Answer briefly, in the customer's language. ", in.Conversation.Channel)
+	if structured {
+		sys.WriteString(structuredInstructions)
+	} else {
+		sys.WriteString("If you cannot help, or the customer needs a person, call handoff_to_human with the reason. " +
+			"If the customer wants to be contacted later, call schedule_follow_up. " +
+			"When you learn a lasting fact about the customer worth knowing next time, call remember.")
+	}
 	if c := in.Contact; c != nil {
 		sys.WriteString("\n\nAbout the customer:")
 		p := c.Profile
@@ -166,6 +191,12 @@ func chatMessages(prompt string, in actors.AIContext) []chatMessage {
 		}
 	} else if in.Conversation.ContactName != "" {
 		fmt.Fprintf(&sys, "\n\nThe customer's name is %s.", in.Conversation.ContactName)
+	}
+	if len(in.Memories) > 0 {
+		sys.WriteString("\n\nWhat you remember about the customer:")
+		for _, m := range in.Memories {
+			fmt.Fprintf(&sys, "\n- %s", m.Text)
+		}
 	}
 	msgs := []chatMessage{{Role: "system", Content: sys.String()}}
 	for i := len(in.History) - 1; i >= 0; i-- {
@@ -190,30 +221,42 @@ func chatMessages(prompt string, in actors.AIContext) []chatMessage {
 
 type chatResponse struct {
 	Choices []struct {
-		Message struct {
-			Content          *string `json:"content"`
-			ReasoningContent string  `json:"reasoning_content"`
-			Reasoning        string  `json:"reasoning"`
-			ToolCalls        []struct {
-				Function struct {
-					Name      string `json:"name"`
-					Arguments string `json:"arguments"`
-				} `json:"function"`
-			} `json:"tool_calls"`
-		} `json:"message"`
+		Message chatReply `json:"message"`
 	} `json:"choices"`
+}
+
+// chatReply is the model's message in a chat-completions response.
+type chatReply struct {
+	Content          *string `json:"content"`
+	ReasoningContent string  `json:"reasoning_content"`
+	Reasoning        string  `json:"reasoning"`
+	ToolCalls        []struct {
+		Function struct {
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+		} `json:"function"`
+	} `json:"tool_calls"`
+}
+
+// firstReply reads a chat-completions response and returns its first
+// choice's message.
+func firstReply(body []byte) (chatReply, error) {
+	var r chatResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		return chatReply{}, fmt.Errorf("%w: %v", ErrAgentResponse, err)
+	}
+	if len(r.Choices) == 0 {
+		return chatReply{}, fmt.Errorf("%w: no choices", ErrAgentResponse)
+	}
+	return r.Choices[0].Message, nil
 }
 
 // parseChatCompletion reads a chat-completions response into an answer.
 func parseChatCompletion(body []byte) (actors.AIAnswer, error) {
-	var r chatResponse
-	if err := json.Unmarshal(body, &r); err != nil {
-		return actors.AIAnswer{}, fmt.Errorf("%w: %v", ErrAgentResponse, err)
+	m, err := firstReply(body)
+	if err != nil {
+		return actors.AIAnswer{}, err
 	}
-	if len(r.Choices) == 0 {
-		return actors.AIAnswer{}, fmt.Errorf("%w: no choices", ErrAgentResponse)
-	}
-	m := r.Choices[0].Message
 	var ans actors.AIAnswer
 	if m.Content != nil && strings.TrimSpace(*m.Content) != "" {
 		ans.Content = engine.Content{Kind: engine.KindText, Text: strings.TrimSpace(*m.Content)}
@@ -223,6 +266,7 @@ func parseChatCompletion(body []byte) (actors.AIAnswer, error) {
 		var args struct {
 			Reason  string  `json:"reason"`
 			InHours float64 `json:"in_hours"`
+			Fact    string  `json:"fact"`
 		}
 		if tc.Function.Arguments != "" {
 			if err := json.Unmarshal([]byte(tc.Function.Arguments), &args); err != nil {
@@ -239,6 +283,10 @@ func parseChatCompletion(body []byte) (actors.AIAnswer, error) {
 			if args.InHours > 0 && args.InHours <= 24*30 {
 				ans.FollowUpAfter = time.Duration(args.InHours * float64(time.Hour))
 				ans.FollowUpReason = args.Reason
+			}
+		case "remember":
+			if f := strings.TrimSpace(args.Fact); f != "" && len(ans.Remember) < engine.MaxMemories {
+				ans.Remember = append(ans.Remember, f)
 			}
 		}
 	}

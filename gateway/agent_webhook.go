@@ -43,6 +43,9 @@ type webhookRequest struct {
 	BusinessContext string              `json:"business_context,omitempty"`
 	Conversation    engine.Conversation `json:"conversation"`
 	Contact         *engine.Contact     `json:"contact,omitempty"`
+	// Memories are what the agent remembers about the contact, oldest
+	// first.
+	Memories []engine.Memory `json:"memories"`
 	// Messages are the recent messages, oldest first.
 	Messages []engine.Message `json:"messages"`
 }
@@ -54,6 +57,8 @@ type webhookReply struct {
 	Handoff           string  `json:"handoff"`
 	FollowUpInSeconds float64 `json:"follow_up_in_seconds"`
 	FollowUpReason    string  `json:"follow_up_reason"`
+	// Remember are facts to keep as memories of the contact.
+	Remember []string `json:"remember"`
 }
 
 // Reply posts the conversation and reads the answer.
@@ -63,7 +68,7 @@ func (a *WebhookAgent) Reply(ctx context.Context, in actors.AIContext) (actors.A
 		msgs = append(msgs, in.History[i])
 	}
 	body, err := json.Marshal(webhookRequest{Purpose: in.Request.Purpose, Request: in.Request, BusinessContext: a.prompt,
-		Conversation: in.Conversation, Contact: in.Contact, Messages: msgs})
+		Conversation: in.Conversation, Contact: in.Contact, Memories: memoriesOf(in), Messages: msgs})
 	if err != nil {
 		return actors.AIAnswer{}, fmt.Errorf("encoding webhook request: %w", err)
 	}
@@ -86,7 +91,8 @@ func parseWebhookReply(body []byte) (actors.AIAnswer, error) {
 	if err := json.Unmarshal(body, &r); err != nil {
 		return actors.AIAnswer{}, fmt.Errorf("%w: %v", ErrAgentResponse, err)
 	}
-	ans := actors.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning), Handoff: strings.TrimSpace(r.Handoff)}
+	ans := actors.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning), Handoff: strings.TrimSpace(r.Handoff),
+		Remember: r.Remember[:min(len(r.Remember), engine.MaxMemories)]}
 	if t := strings.TrimSpace(r.Reply); t != "" {
 		ans.Content = engine.Content{Kind: engine.KindText, Text: t}
 	}
@@ -95,4 +101,13 @@ func parseWebhookReply(body []byte) (actors.AIAnswer, error) {
 		ans.FollowUpReason = r.FollowUpReason
 	}
 	return ans, nil
+}
+
+// memoriesOf returns the context's memories, never nil (the payload
+// always has the list).
+func memoriesOf(in actors.AIContext) []engine.Memory {
+	if in.Memories == nil {
+		return []engine.Memory{}
+	}
+	return in.Memories
 }

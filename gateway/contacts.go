@@ -28,6 +28,7 @@ import (
 //	POST   /api/v1/contacts/{id}/notes           {"text"} → 201 note
 //	DELETE /api/v1/contacts/{id}/notes/{note}    author or admin → 204
 //	POST   /api/v1/conversations/{conv}/notes    {"text"} → 201 note on the conversation's contact
+//	.../contacts/{id}/memories                   the AI's memories of the contact (memories.go)
 //
 // Every change is published on the workspace's event stream:
 // contact.created, contact.updated, contact.deleted (a merge source),
@@ -67,6 +68,9 @@ func (s *Server) contactRoutes(api fiber.Router) {
 	api.Post("/contacts/:id/notes", h.addNote)
 	api.Delete("/contacts/:id/notes/:note", h.deleteNote)
 	api.Post("/conversations/:conv/notes", h.addConversationNote)
+	api.Get("/contacts/:id/memories", h.listMemories)
+	api.Post("/contacts/:id/memories", h.addMemory)
+	api.Delete("/contacts/:id/memories/:memory", h.deleteMemory)
 }
 
 // lock takes the stripe locks of ids, in a fixed order, and returns the
@@ -376,12 +380,19 @@ func (h *contacts) merge(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	memories, err := h.mergedMemories(ws, from, id)
+	if err != nil {
+		return err
+	}
 	batch := h.store.NewBatch()
 	batch.DeleteContact(&src)
 	batch.PutContact(&target, &merged)
 	for i := range notes {
 		notes[i].ContactID = merged.ID
 		batch.PutNote(&notes[i])
+	}
+	for i := range memories {
+		batch.PutMemory(&memories[i])
 	}
 	if err := h.store.Commit(batch); err != nil {
 		return err

@@ -671,6 +671,9 @@ func TestContactRoutesNeedATokenAndStayInTheirWorkspace(t *testing.T) {
 	code, body := e.api("POST", "/api/v1/contacts/"+ct.String()+"/notes", ownerToken, map[string]string{"text": "secret note of A"})
 	require.Equal(t, http.StatusCreated, code, string(body))
 	note := decodeAs[engine.Note](t, body)
+	code, body = e.api("POST", "/api/v1/contacts/"+ct.String()+"/memories", ownerToken, map[string]string{"text": "secret memory of A"})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	memory := decodeAs[engine.Memory](t, body)
 	other := e.createContact(ownerToken, map[string]any{"name": "Other of A", "email": "shared@example.com"})
 	before := e.contactDetail(ct)
 
@@ -683,6 +686,8 @@ func TestContactRoutesNeedATokenAndStayInTheirWorkspace(t *testing.T) {
 		{"GET", "/api/v1/contacts/" + id + "/notes", ""}, {"POST", "/api/v1/contacts/" + id + "/notes", `{"text":"x"}`},
 		{"DELETE", "/api/v1/contacts/" + id + "/notes/" + note.ID.String(), ""},
 		{"POST", "/api/v1/conversations/" + conv.String() + "/notes", `{"text":"x"}`},
+		{"GET", "/api/v1/contacts/" + id + "/memories", ""}, {"POST", "/api/v1/contacts/" + id + "/memories", `{"text":"x"}`},
+		{"DELETE", "/api/v1/contacts/" + id + "/memories/" + memory.ID.String(), ""},
 	}
 	for _, tok := range []string{"", "pk_wrong"} {
 		e.callAll(routes, tok, func(r [3]string, code int, body []byte) {
@@ -719,6 +724,9 @@ func TestContactRoutesNeedATokenAndStayInTheirWorkspace(t *testing.T) {
 	require.Equal(t, before.Contact, after.Contact, "nothing of A changed")
 	require.Len(t, after.Notes, 1)
 	require.Equal(t, "Other of A", e.contactDetail(other.ID).Profile.Name)
+	ms, err := e.store.Memories(e.ws, ct, 100)
+	require.NoError(t, err)
+	require.Equal(t, []engine.Memory{memory}, ms, "A's memories unchanged")
 }
 
 // With bodies streamed, the body limit still holds for a body of unknown

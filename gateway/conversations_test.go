@@ -177,6 +177,8 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"POST", "/api/v1/contacts/{id}/merge", `{"from":"` + engine.NewID(time.Now()).String() + `"}`},
 		{"GET", "/api/v1/contacts/{id}/notes", ""}, {"POST", "/api/v1/contacts/{id}/notes", `{"text":"x"}`},
 		{"DELETE", "/api/v1/contacts/{id}/notes/{note}", ""},
+		{"GET", "/api/v1/contacts/{id}/memories", ""}, {"POST", "/api/v1/contacts/{id}/memories", `{"text":"x"}`},
+		{"DELETE", "/api/v1/contacts/{id}/memories/{memory}", ""},
 	}
 	// Routes with ids checked elsewhere: users and tokens (users_test.go,
 	// ids of another workspace), media (content-addressed per workspace,

@@ -97,6 +97,9 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Notes of a contact, newest first", query: []string{"limit"}, ok: 200},
 	{method: "POST", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Add a note; @name mentions notify users", body: "Note", ok: 201},
 	{method: "DELETE", path: "/api/v1/contacts/{id}/notes/{note}", tag: "notes", summary: "Delete a note (its author or an admin)", ok: 204},
+	{method: "GET", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "What the AI agent remembers about a contact, oldest first", ok: 200},
+	{method: "POST", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "Add a memory the AI agent is told in every conversation with the contact (409 when full)", body: "Memory", ok: 201},
+	{method: "DELETE", path: "/api/v1/contacts/{id}/memories/{memory}", tag: "memories", summary: "Delete a memory", ok: 204},
 }
 
 // schemas are the request bodies, as JSON Schema.
@@ -117,7 +120,8 @@ var schemas = map[string]any{
 	"FollowUp":       obj(map[string]any{"preset": enum("1h", "3h", "12h", "24h"), "at": map[string]any{"type": "string", "format": "date-time"}}),
 	"CSAT":           obj(map[string]any{"score": map[string]any{"type": "integer", "minimum": 1, "maximum": 5}}, "score"),
 	"AgentSettings": obj(map[string]any{"kind": enum("rules", "openai", "webhook", "off"), "base_url": str(), "model": str(),
-		"api_key": str(), "webhook_url": str(), "timeout_seconds": num(), "system_prompt": str(), "debounce_ms": integer(),
+		"reply_format": enum("tools", "json"),
+		"api_key":      str(), "webhook_url": str(), "timeout_seconds": num(), "system_prompt": str(), "debounce_ms": integer(),
 		"handoff_keywords": strs(), "greeting": str(), "fallback": str(), "followup_text": str(),
 		"answers":             map[string]any{"type": "array", "items": obj(map[string]any{"keywords": strs(), "answer": str()}, "keywords", "answer")},
 		"auto_followup_hours": num(), "auto_followup_max": integer(), "auto_csat": boolean(), "csat_survey": str(),
@@ -129,6 +133,7 @@ var schemas = map[string]any{
 	"ContactCSV": map[string]any{"type": "string", "description": "CSV with a header row: name, phone, email, company, title, country, language, avatar; other columns are custom fields"},
 	"Merge":      obj(map[string]any{"from": str()}, "from"),
 	"Note":       obj(map[string]any{"text": str()}, "text"),
+	"Memory":     obj(map[string]any{"text": str()}, "text"),
 }
 
 func str() map[string]any { return map[string]any{"type": "string"} }

@@ -98,6 +98,7 @@ func (b *Batch) PutConversation(old *engine.Conversation, c *engine.Conversation
 	}
 	b.moveTimer(old, c, TimerAIResume, func(c *engine.Conversation) time.Time { return c.AIResumesAt })
 	b.moveTimer(old, c, TimerFollowUp, func(c *engine.Conversation) time.Time { return c.FollowUpAt })
+	b.moveTimer(old, c, TimerAIPending, func(c *engine.Conversation) time.Time { return c.AIPendingAt })
 	if old == nil {
 		b.setRaw(threadKey(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID), threadValue(c.ID, c.ContactID))
 	}
@@ -233,6 +234,9 @@ func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) 
 	}
 	if !c.FollowUpAt.IsZero() {
 		b.del(timerKey(c.FollowUpAt, TimerFollowUp, c.WorkspaceID, c.ID))
+	}
+	if !c.AIPendingAt.IsZero() {
+		b.del(timerKey(c.AIPendingAt, TimerAIPending, c.WorkspaceID, c.ID))
 	}
 	b.del(threadKey(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID))
 	b.del(contactConvKey(c.WorkspaceID, c.ContactID, c.ID))

@@ -96,7 +96,7 @@ func (b *Batch) moveContactConversation(old, c *engine.Conversation) {
 }
 
 // DeleteContact removes contact c: its record, its search entries, its
-// notes and the identity entries that name it. A merge deletes the
+// notes, its memories and the identity entries that name it. A merge deletes the
 // source before it writes the target, so the identities the target takes
 // over point at the target once the batch is committed.
 func (b *Batch) DeleteContact(c *engine.Contact) {
@@ -111,6 +111,7 @@ func (b *Batch) DeleteContact(c *engine.Contact) {
 	if b.err == nil {
 		b.err = b.b.DeleteRange(p, prefixEnd(p), nil)
 	}
+	b.deleteMemories(c.WorkspaceID, c.ID)
 }
 
 // PutNote writes note n.

@@ -19,6 +19,7 @@ import (
 //	'w' ws 'i' channel ext-user              → contact (contact by channel identity)
 //	'w' ws 'L' folder dim ^activity conv     list index
 //	'w' ws 'C' ... and 'w' ws 'n' ...        contact search, contact → conversations, notes (contacts.go)
+//	'w' ws 'r' contact memory                contact memories (memories.go)
 //
 // System data, across workspaces:
 //
@@ -127,6 +128,10 @@ type TimerKind byte
 const (
 	TimerAIResume TimerKind = 1
 	TimerFollowUp TimerKind = 2
+	// TimerAIPending is the backstop of a customer message waiting for
+	// the AI: if no answer was committed by then (a restart lost the
+	// debounce window or the call), the AI is asked again.
+	TimerAIPending TimerKind = 3
 )
 
 func timerKey(due time.Time, kind TimerKind, ws, conv engine.ID) []byte {

@@ -312,19 +312,48 @@ func (s *Store) DueTimers(now time.Time, limit int) ([]Timer, time.Time, error) 
 	defer it.Close()
 	var out []Timer
 	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if len(k) != 2+8+1+32 {
-			return nil, time.Time{}, fmt.Errorf("%w: timer key of %d bytes", ErrCorrupt, len(k))
+		t, err := parseTimerKey(it.Key())
+		if err != nil {
+			return nil, time.Time{}, err
 		}
-		t := Timer{Due: time.Unix(0, int64(binary.BigEndian.Uint64(k[2:10]))), Kind: TimerKind(k[10])} //nolint:gosec // written from UnixNano
-		copy(t.WorkspaceID[:], k[11:27])
-		copy(t.ConversationID[:], k[27:43])
 		if t.Due.After(now) || len(out) == limit {
 			return out, t.Due, iterErr(it)
 		}
 		out = append(out, t)
 	}
 	return out, time.Time{}, iterErr(it)
+}
+
+func parseTimerKey(k []byte) (Timer, error) {
+	if len(k) != 2+8+1+32 {
+		return Timer{}, fmt.Errorf("%w: timer key of %d bytes", ErrCorrupt, len(k))
+	}
+	t := Timer{Due: time.Unix(0, int64(binary.BigEndian.Uint64(k[2:10]))), Kind: TimerKind(k[10])} //nolint:gosec // written from UnixNano
+	copy(t.WorkspaceID[:], k[11:27])
+	copy(t.ConversationID[:], k[27:43])
+	return t, nil
+}
+
+// TimersOfKind returns every timer of kind, earliest first. It reads the
+// whole timer space (timers are ordered by due time): a startup scan,
+// not a hot path.
+func (s *Store) TimersOfKind(kind TimerKind) ([]Timer, error) {
+	it, err := s.iter(timerPrefix, prefixEnd(timerPrefix))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []Timer
+	for ok := it.First(); ok; ok = it.Next() {
+		t, err := parseTimerKey(it.Key())
+		if err != nil {
+			return nil, err
+		}
+		if t.Kind == kind {
+			out = append(out, t)
+		}
+	}
+	return out, iterErr(it)
 }
 
 // OutboxEntry names an outbound message waiting to be sent.

@@ -1,0 +1,220 @@
+package gateway
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/engine"
+)
+
+// The json reply format of the OpenAI-compatible agent, for servers and
+// models without tool calling (some Ollama and vLLM models): the request
+// asks for one JSON object (response_format json_schema, which such
+// servers turn into constrained decoding) and the system prompt describes
+// it too, for servers that ignore the schema:
+//
+//	{"reply": "text for the customer, or empty",
+//	 "handoff": false, "handoff_reason": "why a person is needed",
+//	 "follow_up_in": 0,        // hours until a follow-up if the customer stays silent; 0 for none
+//	 "reasoning": "private notes for the team",
+//	 "remember": ["lasting facts about the customer"]}
+//
+// The parser is lenient with what models do (code fences, text around
+// the object, a string where a number or a list was asked for) and strict
+// with the rest: anything else is ErrAgentResponse, which the agent pool
+// counts as an invalid reply and hands the customer to a person.
+
+// structuredFormat is the request's response_format.
+var structuredFormat = map[string]any{"type": "json_schema", "json_schema": map[string]any{
+	"name": "parley_reply",
+	"schema": map[string]any{"type": "object", "additionalProperties": false,
+		"properties": map[string]any{
+			"reply":          map[string]any{"type": "string"},
+			"handoff":        map[string]any{"type": "boolean"},
+			"handoff_reason": map[string]any{"type": "string"},
+			"follow_up_in":   map[string]any{"type": "number", "description": "hours"},
+			"reasoning":      map[string]any{"type": "string"},
+			"remember":       map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+		},
+		"required": []string{"reply", "handoff"}},
+}}
+
+// structuredInstructions tell the model what to answer with.
+const structuredInstructions = `Answer with one JSON object and nothing else: ` +
+	`{"reply": "your message to the customer, or empty", "handoff": true if a person must take over (you cannot help, or the customer needs a human), ` +
+	`"handoff_reason": "why, for the team", "follow_up_in": hours until you follow up if the customer stays silent (0 for none), ` +
+	`"reasoning": "short private notes for the team", "remember": ["lasting facts about the customer worth knowing next time"]}.`
+
+// structuredReply is the JSON object; the loose fields take what models
+// write instead of the asked-for type.
+type structuredReply struct {
+	Reply         string          `json:"reply"`
+	Handoff       json.RawMessage `json:"handoff"`
+	HandoffReason string          `json:"handoff_reason"`
+	FollowUpIn    json.RawMessage `json:"follow_up_in"`
+	Reasoning     string          `json:"reasoning"`
+	Remember      json.RawMessage `json:"remember"`
+}
+
+// parseStructuredCompletion reads a chat-completions response whose
+// content is the JSON object.
+func parseStructuredCompletion(body []byte) (actors.AIAnswer, error) {
+	m, err := firstReply(body)
+	if err != nil {
+		return actors.AIAnswer{}, err
+	}
+	if m.Content == nil {
+		return actors.AIAnswer{}, fmt.Errorf("%w: no content", ErrAgentResponse)
+	}
+	ans, err := parseStructuredReply(*m.Content)
+	if err != nil {
+		return actors.AIAnswer{}, err
+	}
+	if r := strings.TrimSpace(m.ReasoningContent + m.Reasoning); r != "" {
+		ans.Reasoning = strings.TrimSpace(r + "\n" + ans.Reasoning)
+	}
+	return ans, nil
+}
+
+// parseStructuredReply reads the model's JSON object into an answer.
+func parseStructuredReply(content string) (actors.AIAnswer, error) {
+	raw := []byte(strings.TrimSpace(content))
+	// Models wrap the object in code fences or a sentence: take the
+	// outermost braces.
+	i, j := bytes.IndexByte(raw, '{'), bytes.LastIndexByte(raw, '}')
+	if i < 0 || j < i {
+		return actors.AIAnswer{}, fmt.Errorf("%w: no JSON object in the reply", ErrAgentResponse)
+	}
+	var r structuredReply
+	if err := json.Unmarshal(raw[i:j+1], &r); err != nil {
+		return actors.AIAnswer{}, fmt.Errorf("%w: reply object: %v", ErrAgentResponse, err)
+	}
+	handoff, err := looseBool(r.Handoff)
+	if err != nil {
+		return actors.AIAnswer{}, fmt.Errorf("%w: handoff: %v", ErrAgentResponse, err)
+	}
+	hours, err := looseNumber(r.FollowUpIn)
+	if err != nil {
+		return actors.AIAnswer{}, fmt.Errorf("%w: follow_up_in: %v", ErrAgentResponse, err)
+	}
+	remember, err := looseStrings(r.Remember)
+	if err != nil {
+		return actors.AIAnswer{}, fmt.Errorf("%w: remember: %v", ErrAgentResponse, err)
+	}
+	ans := actors.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning)}
+	if t := strings.TrimSpace(r.Reply); t != "" {
+		ans.Content = engine.Content{Kind: engine.KindText, Text: t}
+	}
+	if handoff {
+		ans.Handoff = strings.TrimSpace(r.HandoffReason)
+		if ans.Handoff == "" {
+			ans.Handoff = "the AI asked for a person"
+		}
+	}
+	if hours > 0 && hours <= engine.MaxFollowUpPeriod.Hours() {
+		ans.FollowUpAfter = time.Duration(hours * float64(time.Hour))
+	}
+	for _, f := range remember {
+		if f = strings.TrimSpace(f); f != "" && len(ans.Remember) < engine.MaxMemories {
+			ans.Remember = append(ans.Remember, f)
+		}
+	}
+	return ans, nil
+}
+
+// looseValue decodes a field that may be absent (nil).
+func looseValue(raw json.RawMessage) (any, error) {
+	var v any
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// looseBool reads true, false, null or absent, or the same as a string
+// ("true", "yes", "no"...).
+func looseBool(raw json.RawMessage) (bool, error) {
+	v, err := looseValue(raw)
+	if err != nil {
+		return false, err
+	}
+	switch x := v.(type) {
+	case nil:
+		return false, nil
+	case bool:
+		return x, nil
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "true", "yes", "1":
+			return true, nil
+		case "false", "no", "0", "":
+			return false, nil
+		}
+	}
+	return false, fmt.Errorf("not a boolean: %s", snippet(raw))
+}
+
+// looseNumber reads a number, null or absent (0), or a number in a
+// string.
+func looseNumber(raw json.RawMessage) (float64, error) {
+	v, err := looseValue(raw)
+	if err != nil {
+		return 0, err
+	}
+	var f float64
+	switch x := v.(type) {
+	case nil:
+		return 0, nil
+	case float64:
+		f = x
+	case string:
+		if strings.TrimSpace(x) == "" {
+			return 0, nil
+		}
+		n, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		if err != nil {
+			return 0, fmt.Errorf("not a number: %s", snippet(raw))
+		}
+		f = n
+	default:
+		return 0, fmt.Errorf("not a number: %s", snippet(raw))
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("not a finite number")
+	}
+	return f, nil
+}
+
+// looseStrings reads a list of strings, one string, null or absent.
+func looseStrings(raw json.RawMessage) ([]string, error) {
+	v, err := looseValue(raw)
+	if err != nil {
+		return nil, err
+	}
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []string{x}, nil
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("not a list of strings: %s", snippet(raw))
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("not a list of strings: %s", snippet(raw))
+}
