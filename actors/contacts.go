@@ -57,7 +57,8 @@ func (t *txn) remember(facts []string) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range facts {
+	ids := engine.NewIDs(t.now, len(facts)) // stored in the order given
+	for i, f := range facts {
 		text, err := engine.NormalizeMemoryText(f)
 		if err != nil || engine.HasMemory(have, text) {
 			continue
@@ -66,7 +67,7 @@ func (t *txn) remember(facts []string) error {
 			rt.log.Warn("Contact memories full; the agent's fact is dropped", "conversation", t.a.id)
 			break
 		}
-		m := engine.Memory{ID: engine.NewID(t.now), WorkspaceID: t.cur.WorkspaceID,
+		m := engine.Memory{ID: ids[i], WorkspaceID: t.cur.WorkspaceID,
 			ContactID: t.cur.ContactID, Text: text, Source: engine.MemoryAI, CreatedAt: t.now}
 		t.b.PutMemory(&m)
 		t.events = append(t.events, engine.Event{Type: engine.EventMemoryCreated, WorkspaceID: m.WorkspaceID,

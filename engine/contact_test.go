@@ -119,3 +119,19 @@ func TestFillEmpty(t *testing.T) {
 		t.Fatal("filled a set field")
 	}
 }
+
+// TestNewIDsSortInOrder: IDs made together sort in the order returned,
+// whatever other IDs are made meanwhile.
+func TestNewIDsSortInOrder(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for range 50 {
+		_ = NewID(at.Add(time.Millisecond)) // another millisecond resets the entropy
+		ids := NewIDs(at, 5)
+		for i := 1; i < len(ids); i++ {
+			if ids[i-1].Compare(ids[i]) >= 0 {
+				t.Fatalf("ids %d and %d out of order: %s, %s", i-1, i, ids[i-1], ids[i])
+			}
+		}
+	}
+}

@@ -37,6 +37,21 @@ func NewID(t time.Time) ID {
 	return ulid.MustNew(ulid.Timestamp(t), entropy)
 }
 
+// NewIDs returns n new IDs with time component t, made back to back so
+// that they sort in the order returned.
+func NewIDs(t time.Time, n int) []ID {
+	if t.UnixMilli() < 0 {
+		t = time.UnixMilli(0)
+	}
+	entropyMu.Lock()
+	defer entropyMu.Unlock()
+	ids := make([]ID, n)
+	for i := range ids {
+		ids[i] = ulid.MustNew(ulid.Timestamp(t), entropy)
+	}
+	return ids
+}
+
 // ParseID parses the 26-character text form of an ID.
 func ParseID(s string) (ID, error) {
 	id, err := ulid.ParseStrict(s)
