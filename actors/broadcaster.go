@@ -103,6 +103,7 @@ type Subscription struct {
 	c      chan *Envelope
 	filter Filter
 	st     *stream
+	notify func()
 
 	mu     sync.Mutex
 	reason string
@@ -159,6 +160,9 @@ func (st *stream) removeLocked(s *Subscription, reason string) {
 	s.reason = reason
 	s.mu.Unlock()
 	close(s.c)
+	if s.notify != nil {
+		s.notify()
+	}
 }
 
 // Broadcaster numbers events per workspace within a server epoch, keeps
@@ -229,12 +233,14 @@ func (b *Broadcaster) publish(ws engine.ID, events []engine.Event) {
 		st.ring[st.seq%uint64(len(st.ring))] = env
 	}
 	for s := range st.subs {
+		sent := false
 		for _, env := range group {
 			if !s.filter.match(&env.Event) {
 				continue
 			}
 			select {
 			case s.c <- env:
+				sent = true
 				continue
 			default:
 			}
@@ -242,7 +248,11 @@ func (b *Broadcaster) publish(ws engine.ID, events []engine.Event) {
 			if b.onSlow != nil {
 				b.onSlow()
 			}
+			sent = false // removeLocked told it
 			break
+		}
+		if sent && s.notify != nil {
+			s.notify()
 		}
 	}
 }
@@ -260,6 +270,16 @@ func (b *Broadcaster) LastSeq(ws engine.ID) uint64 {
 // first, in order, with nothing lost between them and the live events; if
 // the buffer no longer holds them, ErrResync.
 func (b *Broadcaster) Subscribe(ws engine.ID, f Filter, resume *uint64) (*Subscription, []*Envelope, error) {
+	return b.SubscribeNotify(ws, f, resume, nil)
+}
+
+// SubscribeNotify is Subscribe with notify called after each Publish that
+// queued events on the subscription, and when the subscription closes:
+// a writer serving many subscriptions learns which ones have work
+// without a goroutine waiting on each C. notify is called with the
+// workspace's stream locked: it must be quick and must not call the
+// broadcaster.
+func (b *Broadcaster) SubscribeNotify(ws engine.ID, f Filter, resume *uint64, notify func()) (*Subscription, []*Envelope, error) {
 	st := b.stream(ws)
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -290,7 +310,7 @@ func (b *Broadcaster) Subscribe(ws engine.ID, f Filter, resume *uint64) (*Subscr
 		return nil, nil, ErrShuttingDown
 	}
 	c := make(chan *Envelope, b.queue)
-	s := &Subscription{C: c, c: c, filter: f, st: st}
+	s := &Subscription{C: c, c: c, filter: f, st: st, notify: notify}
 	st.subs[s] = struct{}{}
 	return s, replay, nil
 }

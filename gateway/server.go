@@ -68,6 +68,7 @@ type Server struct {
 	mediaJobs chan mediaJob
 	reqSeq    atomic.Uint64
 	sockets   sockets
+	hub       *wsHub
 	agents    *AgentRegistry
 
 	ctx    context.Context
@@ -128,6 +129,8 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.app.Server().HeaderReceived = s.headerReceived
 	s.routes()
+	s.hub = newWSHub(wsShardCount())
+	s.hub.start(s.ctx, &s.wg)
 	for range cfg.MediaWorkers {
 		s.wg.Add(1)
 		go pprof.Do(s.ctx, pprof.Labels("parley", "media"), func(ctx context.Context) {

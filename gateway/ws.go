@@ -2,9 +2,13 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -181,23 +185,40 @@ func (ss *sockets) closeAll() {
 	wg.Wait()
 }
 
-// wsSession is one subscriber connection. The writer goroutine owns all
-// writes; the reader (the handler's goroutine) only parses client frames
-// and hands replies to the writer.
+// wsSession is one subscriber connection. Events are written by the
+// connection's hub shard (see wsHub) with non-blocking writes; the
+// session's own goroutine finishes what would block (the rest of a frame
+// the socket did not take, a close), writes pings, and then keeps
+// writing that connection's events itself until it catches up. The
+// reader (the handler's goroutine) parses client frames and writes their
+// answers. wmu orders every write.
 type wsSession struct {
-	s      *Server
-	conn   *websocket.Conn
-	ws     engine.ID
-	user   engine.ID // receives the events addressed to this user
+	s     *Server
+	conn  *websocket.Conn
+	ws    engine.ID
+	user  engine.ID // receives the events addressed to this user
+	shard *wsShard
+	// queued: the session is in shard.ready (guarded by shard.mu).
+	queued bool
+
 	mu     sync.Mutex
 	sub    *actors.Subscription
 	replay []*actors.Envelope
-	ctrl   chan []byte // frames from the reader for the writer (pong, hello, resync)
-	kick   chan struct{}
-	quit   chan struct{}
-	// deadlineSet is when the writer last moved the write deadline
-	// (written by the writer goroutine only).
-	deadlineSet time.Time
+
+	wmu sync.Mutex
+	// Under wmu:
+	dead    bool   // the connection is done: write nothing more
+	pending []byte // the rest of a frame a non-blocking write left
+	closing string // the subscription ended (its reason): close the connection
+	frame   []byte // frame bytes being written
+	buf     bytes.Buffer
+	// missed: a shard found wmu taken; the holder hands the session back.
+	missed atomic.Bool
+
+	nc    net.Conn
+	raw   syscall.RawConn // nil: every write blocks (not a socket)
+	drain chan struct{}   // cap 1: work for the session goroutine
+	quit  chan struct{}
 }
 
 func (s *Server) serveWS(conn *websocket.Conn) {
@@ -210,11 +231,12 @@ func (s *Server) serveWS(conn *websocket.Conn) {
 	p, _ := conn.Locals(principalKey).(*principal)
 	filter, _ := conn.Locals("ws.filter").(actors.Filter)
 	resume, _ := conn.Locals("ws.resume").(*wsResumed)
-	sess := &wsSession{s: s, conn: conn, ws: p.WorkspaceID, user: p.UserID, ctrl: make(chan []byte, 16),
-		kick: make(chan struct{}, 1), quit: make(chan struct{})}
+	sess := &wsSession{s: s, conn: conn, ws: p.WorkspaceID, user: p.UserID, shard: s.hub.assign(),
+		nc: conn.NetConn(), drain: make(chan struct{}, 1), quit: make(chan struct{})}
+	sess.raw = rawConn(sess.nc)
 	hello, _ := json.Marshal(map[string]any{"type": "hello", "epoch": s.cfg.Runtime.Broadcaster().Epoch(),
 		"seq": s.cfg.Runtime.Broadcaster().LastSeq(p.WorkspaceID)})
-	if !sess.write(hello) { // the writer is not running yet: this goroutine may write
+	if !sess.sendNow(hello) {
 		return
 	}
 	sess.subscribe(filter, resume)
@@ -228,6 +250,9 @@ func (s *Server) serveWS(conn *websocket.Conn) {
 	sess.readLoop()
 	close(sess.quit)
 	<-writerDone
+	sess.wmu.Lock()
+	sess.dead = true // the shard must not touch the connection once it is returned
+	sess.wmu.Unlock()
 	sess.mu.Lock()
 	if sess.sub != nil {
 		sess.sub.Close()
@@ -236,7 +261,7 @@ func (s *Server) serveWS(conn *websocket.Conn) {
 }
 
 // subscribe replaces the session's subscription; a resume point that is
-// gone (or from another epoch) gets a resync frame.
+// gone (or from another epoch) gets a resync frame, before any event.
 func (sess *wsSession) subscribe(f actors.Filter, resume *wsResumed) {
 	bc := sess.s.cfg.Runtime.Broadcaster()
 	f.UserID = sess.user
@@ -244,11 +269,19 @@ func (sess *wsSession) subscribe(f actors.Filter, resume *wsResumed) {
 	if resume != nil && resume.Epoch == bc.Epoch() {
 		from = &resume.Seq
 	}
-	sub, replay, err := bc.Subscribe(sess.ws, f, from)
+	notify := func() { sess.shard.mark(sess) }
+	sub, replay, err := bc.SubscribeNotify(sess.ws, f, from, notify)
 	if errors.Is(err, actors.ErrResync) || (resume != nil && from == nil) {
-		sess.ctrl <- []byte(`{"type":"resync"}`)
+		// Written before the new subscription's events: they wait in its
+		// queue until it becomes the session's below.
+		if !sess.sendNow([]byte(`{"type":"resync"}`)) {
+			if sub != nil {
+				sub.Close()
+			}
+			return
+		}
 		if err != nil {
-			sub, replay, err = bc.Subscribe(sess.ws, f, nil)
+			sub, replay, err = bc.SubscribeNotify(sess.ws, f, nil, notify)
 		}
 	}
 	sess.mu.Lock()
@@ -262,10 +295,7 @@ func (sess *wsSession) subscribe(f actors.Filter, resume *wsResumed) {
 	if old != nil {
 		old.Close()
 	}
-	select {
-	case sess.kick <- struct{}{}:
-	default:
-	}
+	sess.shard.mark(sess) // the replay, and anything queued meanwhile
 }
 
 func (sess *wsSession) readLoop() {
@@ -286,9 +316,8 @@ func (sess *wsSession) readLoop() {
 		}
 		switch f.Type {
 		case "ping":
-			select {
-			case sess.ctrl <- []byte(`{"type":"pong"}`):
-			default: // a client flooding pings gets fewer pongs
+			if !sess.sendNow([]byte(`{"type":"pong"}`)) {
+				return
 			}
 		case "subscribe":
 			filter, _ := f.Filter.actors()
@@ -297,127 +326,327 @@ func (sess *wsSession) readLoop() {
 	}
 }
 
+// closeWith sends a close frame and closes the connection.
 func (sess *wsSession) closeWith(code int, reason string) {
-	_ = sess.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(wsWriteWait))
+	sess.wmu.Lock()
+	sess.closeLocked(code, reason)
+	sess.unlockWrites()
+}
+
+func (sess *wsSession) closeLocked(code int, reason string) {
+	sess.control(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason))
+	sess.kill()
+}
+
+// kill ends a connection whose writes failed: the reader is woken (its
+// read fails) so that the handler returns and the server closes the
+// socket; closing a hijacked connection before that does nothing.
+func (sess *wsSession) kill() {
+	sess.dead = true
+	_ = sess.conn.SetReadDeadline(time.Now())
 	_ = sess.conn.Close()
 }
 
-// writeLoop writes control frames and events; it coalesces the events
-// queued at one moment into a single frame.
-func (sess *wsSession) writeLoop() {
-	ping := time.NewTicker(wsPingEvery)
-	defer ping.Stop()
-	var buf bytes.Buffer
-	for {
-		// Control frames queued by subscribe (resync) go before events.
-	flush:
-		for {
-			select {
-			case frame := <-sess.ctrl:
-				if !sess.write(frame) {
-					return
-				}
-			default:
-				break flush
-			}
-		}
-		sess.mu.Lock()
-		sub, replay := sess.sub, sess.replay
-		sess.replay = nil
-		sess.mu.Unlock()
-		if len(replay) > 0 {
-			for i := 0; i < len(replay); i += wsMaxBatch {
-				if !sess.writeEvents(&buf, replay[i:min(len(replay), i+wsMaxBatch)]) {
-					return
-				}
-			}
-		}
-		var events <-chan *actors.Envelope
-		if sub != nil {
-			events = sub.C
-		}
-		select {
-		case <-sess.quit:
-			return
-		case <-sess.kick:
-		case frame := <-sess.ctrl:
-			if !sess.write(frame) {
-				return
-			}
-		case <-ping.C:
-			if err := sess.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteWait)); err != nil {
-				_ = sess.conn.Close()
-				return
-			}
-		case env, ok := <-events:
-			// A subscription closed for falling behind is told so at
-			// once; the events still queued are dropped (the client
-			// resumes from the last seq it saw).
-			if reason := sub.Reason(); !ok || reason == actors.CloseSlow {
-				if reason == actors.CloseSlow {
-					sess.s.metrics.wsSlowDisconnects.Inc()
-					sess.closeWith(wsCloseSlow, "slow consumer: resume from your last seq")
-				} else {
-					sess.closeWith(websocket.CloseGoingAway, "server shutting down")
-				}
-				return
-			}
-			batch, open := sub.Collect(env)
-			size := 0
-			for _, e := range batch {
-				size += len(e.JSON())
-			}
-		drain:
-			for open && len(batch) < wsMaxBatch && size < wsMaxBatchBytes {
-				select {
-				case e, ok := <-events:
-					if !ok {
-						break drain
-					}
-					var more []*actors.Envelope
-					more, open = sub.Collect(e)
-					batch = append(batch, more...)
-					for _, e := range more {
-						size += len(e.JSON())
-					}
-				default:
-					break drain
-				}
-			}
-			if !sess.writeEvents(&buf, batch) {
-				return
-			}
-		}
+// control writes a control frame (ping, close) after anything pending.
+// The library leaves its deadline on the socket, which would fail the
+// shard's non-blocking writes later: it is cleared.
+func (sess *wsSession) control(kind int, data []byte) bool {
+	if sess.dead || (sess.pending != nil && !sess.finishPending()) {
+		return false
 	}
-}
-
-func (sess *wsSession) writeEvents(buf *bytes.Buffer, batch []*actors.Envelope) bool {
-	if len(batch) == 1 {
-		return sess.write(batch[0].JSON())
-	}
-	buf.Reset()
-	buf.WriteByte('[')
-	for i, e := range batch {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		buf.Write(e.JSON())
-	}
-	buf.WriteByte(']')
-	return sess.write(buf.Bytes())
-}
-
-func (sess *wsSession) write(frame []byte) bool {
-	// The write deadline moves at most once a second (each move costs a
-	// timer update): every write still has between wsWriteWait-1s and
-	// wsWriteWait to finish.
-	if now := time.Now(); now.Sub(sess.deadlineSet) >= time.Second {
-		sess.deadlineSet = now
-		_ = sess.conn.SetWriteDeadline(now.Add(wsWriteWait))
-	}
-	if err := sess.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
-		_ = sess.conn.Close()
+	err := sess.conn.WriteControl(kind, data, time.Now().Add(wsWriteWait))
+	_ = sess.nc.SetWriteDeadline(time.Time{})
+	if err != nil {
+		sess.kill()
 		return false
 	}
 	return true
+}
+
+// finishPending writes the rest of a frame a non-blocking write left.
+func (sess *wsSession) finishPending() bool {
+	ok := sess.writeBlocking(sess.pending)
+	sess.pending = nil
+	return ok
+}
+
+// unlockWrites releases wmu and hands the session back to its shard if
+// a flush found it taken meanwhile.
+func (sess *wsSession) unlockWrites() {
+	sess.wmu.Unlock()
+	if sess.missed.Swap(false) {
+		sess.shard.mark(sess)
+	}
+}
+
+// writeLoop is the session goroutine: pings, and the writes that would
+// block a shard.
+func (sess *wsSession) writeLoop() {
+	ping := time.NewTicker(wsPingEvery)
+	defer ping.Stop()
+	for {
+		select {
+		case <-sess.quit:
+			return
+		case <-ping.C:
+			sess.wmu.Lock()
+			sess.control(websocket.PingMessage, nil)
+			sess.unlockWrites()
+		case <-sess.drain:
+			sess.wmu.Lock()
+			if !sess.dead && sess.pending != nil && !sess.finishPending() {
+				sess.unlockWrites()
+				return
+			}
+			if !sess.dead && sess.closing == "" {
+				sess.flushLocked(true)
+			}
+			if !sess.dead && sess.closing != "" {
+				sess.finishClose()
+			}
+			sess.unlockWrites()
+		}
+	}
+}
+
+// finishClose closes the connection of a subscription that ended: a slow
+// consumer is told so (it resumes from the last seq it saw).
+func (sess *wsSession) finishClose() {
+	if sess.closing == actors.CloseSlow {
+		sess.s.metrics.wsSlowDisconnects.Inc()
+		sess.closeLocked(wsCloseSlow, "slow consumer: resume from your last seq")
+		return
+	}
+	sess.closeLocked(websocket.CloseGoingAway, "server shutting down")
+}
+
+// flush writes what the session has queued without blocking: called by
+// its shard.
+func (sess *wsSession) flush() {
+	// Flag first, then try: either the lock is taken here, or its holder
+	// unlocks after the flag is up and hands the session back.
+	sess.missed.Store(true)
+	if !sess.wmu.TryLock() {
+		return
+	}
+	sess.missed.Store(false)
+	defer sess.wmu.Unlock()
+	sess.flushLocked(false)
+}
+
+// flushLocked writes the replay, then the queued events in frames of up
+// to wsMaxBatch events (those of one state change together). Without
+// blocking, it stops at the first write the socket does not take whole
+// and leaves the rest to the session goroutine.
+func (sess *wsSession) flushLocked(blocking bool) {
+	if sess.dead || sess.closing != "" || sess.pending != nil {
+		return
+	}
+	sess.mu.Lock()
+	sub, replay := sess.sub, sess.replay
+	sess.replay = nil
+	sess.mu.Unlock()
+	for i := 0; i < len(replay); i += wsMaxBatch {
+		if !sess.sendEvents(replay[i:min(len(replay), i+wsMaxBatch)], blocking) {
+			if rest := replay[min(len(replay), i+wsMaxBatch):]; len(rest) > 0 && !sess.dead {
+				sess.mu.Lock()
+				sess.replay = append(rest, sess.replay...)
+				sess.mu.Unlock()
+			}
+			return
+		}
+	}
+	if sub == nil {
+		return
+	}
+	for {
+		batch, open := sess.take(sub)
+		if len(batch) > 0 && !sess.sendEvents(batch, blocking) {
+			return
+		}
+		if !open {
+			if reason := sub.Reason(); reason != actors.CloseClient { // CloseClient: replaced by a new subscription
+				sess.closing = reason
+				if blocking {
+					sess.finishClose()
+				} else {
+					sess.wake()
+				}
+			}
+			return
+		}
+		if len(batch) == 0 {
+			return
+		}
+	}
+}
+
+// take takes the events waiting on sub, up to one frame's worth; open
+// is false once sub is closed.
+func (sess *wsSession) take(sub *actors.Subscription) (batch []*actors.Envelope, open bool) {
+	size := 0
+	for len(batch) < wsMaxBatch && size < wsMaxBatchBytes {
+		select {
+		case e, ok := <-sub.C:
+			if !ok {
+				return batch, false
+			}
+			more, ok := sub.Collect(e)
+			batch = append(batch, more...)
+			for _, e := range more {
+				size += len(e.JSON())
+			}
+			if !ok {
+				return batch, false
+			}
+		default:
+			return batch, true
+		}
+	}
+	return batch, true
+}
+
+func (sess *wsSession) wake() {
+	select {
+	case sess.drain <- struct{}{}:
+	default:
+	}
+}
+
+// sendEvents writes one frame of events: an object, or an array of them.
+func (sess *wsSession) sendEvents(batch []*actors.Envelope, blocking bool) bool {
+	if len(batch) == 1 {
+		return sess.send(batch[0].JSON(), blocking)
+	}
+	sess.buf.Reset()
+	sess.buf.WriteByte('[')
+	for i, e := range batch {
+		if i > 0 {
+			sess.buf.WriteByte(',')
+		}
+		sess.buf.Write(e.JSON())
+	}
+	sess.buf.WriteByte(']')
+	return sess.send(sess.buf.Bytes(), blocking)
+}
+
+// sendNow writes a text frame, blocking until it is written.
+func (sess *wsSession) sendNow(payload []byte) bool {
+	sess.wmu.Lock()
+	defer sess.unlockWrites()
+	return sess.sendLocked(payload)
+}
+
+// sendLocked writes a text frame with wmu held, after anything pending.
+func (sess *wsSession) sendLocked(payload []byte) bool {
+	if sess.dead {
+		return false
+	}
+	if sess.pending != nil && !sess.finishPending() {
+		return false
+	}
+	return sess.send(payload, true)
+}
+
+// send writes payload as one text frame. Blocking, it waits up to
+// wsWriteWait; otherwise it writes what the socket takes at once and, if
+// that is not the whole frame, leaves the rest to the session goroutine
+// and reports false (the session writes nothing more until then).
+func (sess *wsSession) send(payload []byte, blocking bool) bool {
+	sess.frame = appendTextFrame(sess.frame[:0], payload)
+	defer sess.trim()
+	if blocking {
+		return sess.writeBlocking(sess.frame)
+	}
+	n, err := sess.tryWrite(sess.frame)
+	if err != nil {
+		sess.kill()
+		return false
+	}
+	if n < len(sess.frame) {
+		sess.pending = bytes.Clone(sess.frame[n:])
+		sess.wake()
+		return false
+	}
+	return true
+}
+
+// trim drops write buffers grown by a large frame, so that an idle
+// connection keeps only small ones.
+func (sess *wsSession) trim() {
+	const keep = 16 << 10
+	if cap(sess.frame) > keep {
+		sess.frame = nil
+	}
+	if sess.buf.Cap() > keep {
+		sess.buf = bytes.Buffer{}
+	}
+}
+
+// writeBlocking writes b whole, within wsWriteWait. The deadline is
+// cleared after: the shard's non-blocking writes would fail on it.
+func (sess *wsSession) writeBlocking(b []byte) bool {
+	_ = sess.nc.SetWriteDeadline(time.Now().Add(wsWriteWait))
+	_, err := sess.nc.Write(b)
+	_ = sess.nc.SetWriteDeadline(time.Time{})
+	if err != nil {
+		sess.kill()
+		return false
+	}
+	return true
+}
+
+// tryWrite writes what the socket takes of b now, without waiting.
+func (sess *wsSession) tryWrite(b []byte) (int, error) {
+	if sess.raw == nil {
+		return 0, nil
+	}
+	var n int
+	var werr error
+	err := sess.raw.Write(func(fd uintptr) bool {
+		n, werr = syscall.Write(int(fd), b)
+		if werr == syscall.EAGAIN || werr == syscall.EINTR {
+			n, werr = 0, nil
+		}
+		n = max(n, 0)
+		return true // never wait for the socket to drain
+	})
+	if err == nil {
+		err = werr
+	}
+	return n, err
+}
+
+// rawConn returns the socket under c for non-blocking writes, or nil.
+// Fiber hands WebSocket handlers fasthttp's hijacked connection, which
+// wraps the socket (UnsafeConn).
+func rawConn(c net.Conn) syscall.RawConn {
+	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
+		c = u.UnsafeConn()
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// appendTextFrame appends payload as one unmasked WebSocket text frame
+// (RFC 6455 section 5.2; a server's frames are not masked).
+func appendTextFrame(dst, payload []byte) []byte {
+	dst = append(dst, 0x81) // FIN, text
+	switch n := len(payload); {
+	case n < 126:
+		dst = append(dst, byte(n))
+	case n <= 0xFFFF:
+		dst = append(dst, 126, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+	return append(dst, payload...)
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -256,4 +258,65 @@ func TestWebSocketClosedOnShutdown(t *testing.T) {
 	var ce *websocket.CloseError
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, websocket.CloseGoingAway, ce.Code)
+}
+
+// TestWebSocketManySubscribersGetEverything: many subscribers read while
+// events are published; each gets every event of the workspace, in
+// order, and nothing is left queued when the load stops (the hub's
+// shards and the sessions hand work to each other without losing any).
+func TestWebSocketManySubscribersGetEverything(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	const subs, msgs = 80, 60
+	var last atomic.Uint64 // known once every webhook is in
+	var wg sync.WaitGroup
+	errs := make(chan error, subs)
+	for i := range subs {
+		c, _, err := e.dialWS("token=" + ownerToken)
+		require.NoError(t, err)
+		hello := c.frames()
+		require.Equal(t, "hello", hello[0].Type)
+		wg.Go(func() {
+			next := uint64(1)
+			for l := last.Load(); l == 0 || next <= l; l = last.Load() {
+				_ = c.conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+				_, msg, err := c.conn.ReadMessage()
+				if err != nil {
+					if l := last.Load(); l != 0 && next > l {
+						return // read everything before last was known
+					}
+					errs <- fmt.Errorf("subscriber %d: waiting for seq %d of %d: %w", i, next, last.Load(), err)
+					return
+				}
+				var evs []wsEvent
+				if msg[0] == '[' {
+					err = json.Unmarshal(msg, &evs)
+				} else {
+					evs = make([]wsEvent, 1)
+					err = json.Unmarshal(msg, &evs[0])
+				}
+				if err != nil {
+					errs <- fmt.Errorf("subscriber %d: %w", i, err)
+					return
+				}
+				for _, ev := range evs {
+					if ev.Seq != next {
+						errs <- fmt.Errorf("subscriber %d: seq %d, want %d", i, ev.Seq, next)
+						return
+					}
+					next++
+				}
+			}
+		})
+	}
+	for i := range msgs {
+		code, body := e.webhook(engine.ChannelWhatsApp, waText(fmt.Sprintf("wamid.many.%d", i), fmt.Sprintf("15553%03d", i%7), "Many", "burst"))
+		require.Equal(t, http.StatusOK, code, string(body))
+	}
+	last.Store(e.rt.Broadcaster().LastSeq(e.ws))
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
 }

@@ -1,0 +1,94 @@
+package gateway
+
+import (
+	"context"
+	"runtime"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+)
+
+// wsHub writes subscribers' events from a few shard goroutines instead
+// of one goroutine per connection: a state change that reaches a
+// thousand subscribers would otherwise make a thousand goroutines
+// runnable at once, and the ingest path (webhook handlers, committers,
+// the WAL) would queue behind them. A shard writes with non-blocking
+// writes only; a connection whose socket does not take a whole frame is
+// handed to its own session goroutine until it catches up, so one slow
+// client never holds a shard.
+type wsHub struct {
+	shards []*wsShard
+	next   atomic.Uint64
+}
+
+// wsShard is one writer goroutine and the sessions with events to write.
+type wsShard struct {
+	mu    sync.Mutex
+	ready []*wsSession
+	wake  chan struct{}
+}
+
+func newWSHub(n int) *wsHub {
+	h := &wsHub{shards: make([]*wsShard, n)}
+	for i := range h.shards {
+		h.shards[i] = &wsShard{wake: make(chan struct{}, 1)}
+	}
+	return h
+}
+
+// wsShardCount is the number of shards: enough to keep every core busy
+// writing, few enough that a burst stays a handful of runnable
+// goroutines.
+func wsShardCount() int { return max(2, runtime.GOMAXPROCS(0)) }
+
+// start runs the shards until ctx ends; wg tracks them.
+func (h *wsHub) start(ctx context.Context, wg *sync.WaitGroup) {
+	for _, sh := range h.shards {
+		wg.Add(1)
+		go pprof.Do(ctx, pprof.Labels("parley", "ws-shard"), func(ctx context.Context) {
+			defer wg.Done()
+			sh.run(ctx)
+		})
+	}
+}
+
+// assign picks the shard of a new connection, round robin.
+func (h *wsHub) assign() *wsShard {
+	return h.shards[h.next.Add(1)%uint64(len(h.shards))]
+}
+
+// mark queues sess for a flush. It is called by the broadcaster with a
+// stream locked: it only appends and signals.
+func (sh *wsShard) mark(sess *wsSession) {
+	sh.mu.Lock()
+	if !sess.queued {
+		sess.queued = true
+		sh.ready = append(sh.ready, sess)
+	}
+	sh.mu.Unlock()
+	select {
+	case sh.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (sh *wsShard) run(ctx context.Context) {
+	var batch []*wsSession
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sh.wake:
+		}
+		sh.mu.Lock()
+		batch, sh.ready = sh.ready, batch[:0]
+		for _, sess := range batch {
+			sess.queued = false
+		}
+		sh.mu.Unlock()
+		for i, sess := range batch {
+			sess.flush()
+			batch[i] = nil
+		}
+	}
+}
