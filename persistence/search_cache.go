@@ -87,15 +87,6 @@ func (c *tokenCache) forget(r convRef) {
 	}
 }
 
-// clear drops everything (a projection batch failed to commit).
-func (c *tokenCache) clear() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ll.Init()
-	clear(c.convs)
-	c.n = 0
-}
-
 // learn records that the entries of toks (token → seq written) of
 // conversation r are committed, and that state (when not nil) is what
 // the index last saw of its header.
