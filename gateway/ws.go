@@ -140,47 +140,43 @@ func (s *Server) wsAuth(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// sockets tracks live WebSocket connections so Shutdown can close them:
+// sockets tracks live WebSocket sessions so Shutdown can close them:
 // upgraded connections are not drained by the HTTP server.
 type sockets struct {
 	mu    sync.Mutex
-	conns map[*websocket.Conn]struct{}
+	conns map[*wsSession]struct{}
 	done  bool
 }
 
-func (ss *sockets) add(c *websocket.Conn) bool {
+func (ss *sockets) add(sess *wsSession) bool {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.done {
 		return false
 	}
 	if ss.conns == nil {
-		ss.conns = map[*websocket.Conn]struct{}{}
+		ss.conns = map[*wsSession]struct{}{}
 	}
-	ss.conns[c] = struct{}{}
+	ss.conns[sess] = struct{}{}
 	return true
 }
 
-func (ss *sockets) remove(c *websocket.Conn) {
+func (ss *sockets) remove(sess *wsSession) {
 	ss.mu.Lock()
-	delete(ss.conns, c)
+	delete(ss.conns, sess)
 	ss.mu.Unlock()
 }
 
-// closeAll sends every socket a going-away close frame and closes it, in
+// closeAll sends every session a going-away close frame and closes it, in
 // parallel. It holds the lock throughout, so a connection whose handler
 // has returned (and whose Conn went back to the pool) is never touched.
 func (ss *sockets) closeAll() {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.done = true
-	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
 	var wg sync.WaitGroup
-	for c := range ss.conns {
-		wg.Go(func() {
-			_ = c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-			_ = c.Close()
-		})
+	for sess := range ss.conns {
+		wg.Go(sess.shutdown)
 	}
 	wg.Wait()
 }
@@ -222,11 +218,6 @@ type wsSession struct {
 }
 
 func (s *Server) serveWS(conn *websocket.Conn) {
-	if !s.sockets.add(conn) {
-		_ = conn.Close()
-		return
-	}
-	defer s.sockets.remove(conn)
 	defer conn.Close()
 	p, _ := conn.Locals(principalKey).(*principal)
 	filter, _ := conn.Locals("ws.filter").(actors.Filter)
@@ -234,6 +225,10 @@ func (s *Server) serveWS(conn *websocket.Conn) {
 	sess := &wsSession{s: s, conn: conn, ws: p.WorkspaceID, user: p.UserID, shard: s.hub.assign(),
 		nc: conn.NetConn(), drain: make(chan struct{}, 1), quit: make(chan struct{})}
 	sess.raw = rawConn(sess.nc)
+	if !s.sockets.add(sess) {
+		return
+	}
+	defer s.sockets.remove(sess)
 	hello, _ := json.Marshal(map[string]any{"type": "hello", "epoch": s.cfg.Runtime.Broadcaster().Epoch(),
 		"seq": s.cfg.Runtime.Broadcaster().LastSeq(p.WorkspaceID)})
 	if !sess.sendNow(hello) {
@@ -336,6 +331,24 @@ func (sess *wsSession) closeWith(code int, reason string) {
 func (sess *wsSession) closeLocked(code int, reason string) {
 	sess.control(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason))
 	sess.kill()
+}
+
+// shutdown tells the client the server is going away and closes the
+// connection. A session busy with a blocking write is closed without
+// the close frame (it would land inside the frame being written).
+func (sess *wsSession) shutdown() {
+	if sess.wmu.TryLock() {
+		if !sess.dead && sess.pending == nil {
+			_ = sess.conn.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+		}
+		sess.kill()
+		sess.unlockWrites()
+		return
+	}
+	_ = sess.nc.SetWriteDeadline(time.Now()) // ends the blocking write
+	_ = sess.conn.SetReadDeadline(time.Now())
+	_ = sess.conn.Close()
 }
 
 // kill ends a connection whose writes failed: the reader is woken (its

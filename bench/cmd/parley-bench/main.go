@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -68,7 +69,20 @@ func main() {
 	flag.IntVar(&o.wsSubs, "ws-subs", 50, "WebSocket subscribers of the inbound → WebSocket run")
 	flag.IntVar(&o.wsMessages, "ws-messages", 500, "webhooks posted in the inbound → WebSocket run")
 	flag.IntVar(&o.outboundConvs, "outbound-convs", 500, "conversations the outbound send run replies to")
+	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile here (where the client side spends its time)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	o.pkgs = strings.Split(pkgs, ",")
 	o.scenarios = strings.Split(scenarios, ",")
 	o.fanout = map[string]fanoutShape{}
