@@ -196,7 +196,7 @@ func TestWebInbox(t *testing.T) {
 		conv = e.thread(engine.ChannelWhatsApp, phoneID, maria)
 		b.waitJS("the new row", rowVisible(conv))
 		b.waitJS("the preview and unread badge", fmt.Sprintf(`(() => { const r = %s; return r.textContent.includes('Maria Lopez') && r.textContent.includes('where is my order') && r.querySelector('.badge').textContent === '1' })()`, rowVisible(conv)))
-		b.do("open it", chromedp.Click(chromedp.CSS(fmt.Sprintf(`li.conv[data-id="%s"]`, conv))))
+		b.clickJS("open it", fmt.Sprintf(`li.conv[data-id="%s"]`, conv))
 		b.waitJS("the message", `document.querySelector('#msg-list').textContent.includes('where is my order 5521?')`)
 		b.waitJS("the date separator", `document.querySelector('.day-sep').textContent.length > 0`)
 		b.waitJS("the AI banner", `document.querySelector('#composer').textContent.includes('AI is managing this conversation')`)
@@ -260,7 +260,7 @@ func TestWebInbox(t *testing.T) {
 		require.Equal(t, http.StatusOK, code, string(body))
 		b.waitJS("the thumbnail", `(() => { const i = document.querySelector('.msg.in img.thumb'); return i && i.naturalWidth === 120 })()`)
 		b.waitJS("the caption", `document.querySelector('#msg-list').textContent.includes('the box arrived like this')`)
-		b.do("open the lightbox", chromedp.Click(chromedp.CSS(".msg.in img.thumb")))
+		b.clickJS("open the lightbox", ".msg.in img.thumb")
 		b.waitJS("the lightbox", `!document.querySelector('#lightbox').hidden && document.querySelector('#lightbox-body img').naturalWidth === 120`)
 		b.do("Esc closes it", chromedp.KeyEvent(kb.Escape))
 		b.waitJS("no lightbox", `document.querySelector('#lightbox').hidden`)
@@ -287,7 +287,7 @@ func TestWebInbox(t *testing.T) {
 		require.Equal(t, http.StatusOK, code, string(body))
 		b.waitJS("the red alert with Retry", sel+`?.dataset.status === 'failed' && `+sel+`.querySelector('.status.failed button.retry')`)
 		b.screenshot("desktop-failed")
-		b.do("retry", chromedp.Click(chromedp.CSS(fmt.Sprintf(`.msg.out[data-seq="%d"] button.retry`, out.Seq))))
+		b.clickJS("retry", fmt.Sprintf(`.msg.out[data-seq="%d"] button.retry`, out.Seq))
 		eventually(t, 10*time.Second, func() error {
 			for _, m := range e.messages(conv) {
 				if m.Seq == out.Seq && m.Status != engine.StatusSent {
@@ -302,7 +302,7 @@ func TestWebInbox(t *testing.T) {
 
 	step("toggle back to AI", func(t *testing.T) {
 		b.t = t
-		b.do("click the pill", chromedp.Click(chromedp.CSS("#mode-pill")))
+		b.clickJS("click the pill", "#mode-pill")
 		b.waitJS("AI mode", `document.querySelector('#mode-pill').dataset.mode === 'ai' && document.querySelector('#composer').textContent.includes('AI is managing')`)
 		eventually(t, 5*time.Second, func() error {
 			if m := e.conv(conv).Mode; m != engine.ModeAI {
@@ -314,9 +314,9 @@ func TestWebInbox(t *testing.T) {
 
 	step("solve and find it in Solved", func(t *testing.T) {
 		b.t = t
-		b.do("solve", chromedp.Click(chromedp.CSS("#act-solve")))
+		b.clickJS("solve", "#act-solve")
 		b.waitJS("gone from Open", "!"+rowVisible(conv))
-		b.do("open Solved", chromedp.Click(chromedp.CSS(`.folder[data-folder="solved"]`)))
+		b.clickJS("open Solved", `.folder[data-folder="solved"]`)
 		b.waitJS("in Solved", rowVisible(conv))
 		require.Equal(t, engine.FolderSolved, e.conv(conv).Folder)
 		b.waitJS("the reopen button", `document.querySelector('#act-solve').title === 'Reopen'`)
@@ -351,9 +351,12 @@ func TestWebInbox(t *testing.T) {
 			func(int) string { return "Long Talker" }, func(i int) string { return fmt.Sprintf("message number %d", i+1) }))
 		require.Equal(t, http.StatusOK, code, string(body))
 		longConv = e.thread(engine.ChannelWhatsApp, phoneID, long)
-		b.do("back to Open", chromedp.Click(chromedp.CSS(`.folder[data-folder="open"]`)))
+		b.clickJS("back to Open", `.folder[data-folder="open"]`)
+		// Every live event of the 80 messages is applied before the chat
+		// opens, so that the chat shows the newest page only.
+		b.waitJS("the events of the 80 messages", fmt.Sprintf(`+(document.querySelector('#conn').dataset.seq || 0) >= %d`, e.rt.Broadcaster().LastSeq(e.ws)))
 		b.waitJS("its row", rowVisible(longConv))
-		b.do("open it", chromedp.Click(chromedp.CSS(fmt.Sprintf(`li.conv[data-id="%s"]`, longConv))))
+		b.clickJS("open it", fmt.Sprintf(`li.conv[data-id="%s"]`, longConv))
 		b.waitJS("the newest page", `document.querySelector('#msg-list').textContent.includes('message number 80') && !document.querySelector('#load-older').hidden`)
 		eventually(t, 5*time.Second, func() error {
 			if n := e.conv(longConv).UnreadCount; n != 0 {
@@ -362,7 +365,7 @@ func TestWebInbox(t *testing.T) {
 			return nil
 		})
 		n0 := evalJS[int](b, `document.querySelectorAll('#msg-list .msg').length`)
-		require.Equal(t, 30, n0)
+		require.Equal(t, 30, n0, evalJS[string](b, `[...document.querySelectorAll('#msg-list .msg')].map(e => e.dataset.seq).join(',')`))
 
 		// Scrolling to the top loads the page before; the message that was
 		// at the top stays where it was on screen.
@@ -391,12 +394,12 @@ func TestWebInbox(t *testing.T) {
 
 	step("contact panel", func(t *testing.T) {
 		b.t = t
-		b.do("open the contact panel", chromedp.Click(chromedp.CSS("#act-contact")))
+		b.clickJS("open the contact panel", "#act-contact")
 		b.waitJS("the panel", `!document.querySelector('#contact-pane').hidden && document.querySelector('#contact-pane').textContent.includes('Profile')`)
 		b.do("add a tag", chromedp.SendKeys(chromedp.CSS(`#contact-pane input[aria-label="Add a tag"]`), "vip\r"))
 		b.waitJS("the tag", `[...document.querySelectorAll('#contact-pane .tag')].some(t => t.textContent.includes('vip'))`)
 		b.screenshot("desktop-contact")
-		b.do("close", chromedp.Click(chromedp.CSS("#act-contact")))
+		b.clickJS("close", "#act-contact")
 	})
 
 	step("phone width", func(t *testing.T) {
@@ -406,11 +409,11 @@ func TestWebInbox(t *testing.T) {
 		p.waitJS("the list", `document.body.dataset.ready === 'true' && document.querySelector('#list-pane').offsetWidth > 0`)
 		require.Equal(t, 0, evalJS[int](p, `document.querySelector('#chat-pane').offsetWidth`), "the chat is a separate screen")
 		p.screenshot("phone-list")
-		p.do("open a conversation", chromedp.Click(chromedp.CSS(fmt.Sprintf(`li.conv[data-id="%s"]`, longConv))))
+		p.clickJS("open a conversation", fmt.Sprintf(`li.conv[data-id="%s"]`, longConv))
 		p.waitJS("the chat screen", `document.querySelector('#chat-pane').offsetWidth === 390 && document.querySelector('#list-pane').offsetWidth === 0 && document.querySelector('#back').offsetWidth > 0`)
 		p.waitJS("its messages", `document.querySelector('#msg-list').textContent.includes('message number 80')`)
 		p.screenshot("phone")
-		p.do("contact sheet", chromedp.Click(chromedp.CSS("#act-contact")))
+		p.clickJS("contact sheet", "#act-contact")
 		p.waitJS("the sheet", `(() => { const r = document.querySelector('#contact-pane').getBoundingClientRect(); return r.width === 390 && r.bottom === 844 && r.top > 0 })()`)
 		p.screenshot("phone-contact")
 		p.do("back", chromedp.Click(chromedp.CSS(`#contact-pane button[aria-label="Close"]`)), chromedp.Click(chromedp.CSS("#back")))
@@ -418,7 +421,7 @@ func TestWebInbox(t *testing.T) {
 	})
 	step("star, then delete with confirmation", func(t *testing.T) {
 		b.t = t
-		b.do("star", chromedp.Click(chromedp.CSS("#act-star")))
+		b.clickJS("star", "#act-star")
 		b.waitJS("starred", `document.querySelector('#act-star').getAttribute('aria-pressed') === 'true'`)
 		eventually(t, 5*time.Second, func() error {
 			if !slices.Contains(e.conv(longConv).Tags, engine.PriorityTag) {
@@ -428,7 +431,7 @@ func TestWebInbox(t *testing.T) {
 		})
 		b.do("more, delete", chromedp.Click(chromedp.CSS("#act-more")), chromedp.Click(chromedp.CSS(`#more-menu [data-act="delete"]`)))
 		b.waitJS("the confirmation", `!document.querySelector('#modal').hidden && document.querySelector('#modal-body').textContent.includes('Delete the chat with Long Talker')`)
-		b.do("cancel", chromedp.Click(chromedp.CSS("#modal-cancel")))
+		b.clickJS("cancel", "#modal-cancel")
 		require.Equal(t, "Long Talker", e.conv(longConv).ContactName)
 		b.do("more, delete, confirm", chromedp.Click(chromedp.CSS("#act-more")), chromedp.Click(chromedp.CSS(`#more-menu [data-act="delete"]`)),
 			chromedp.Click(chromedp.CSS("#modal-ok")))

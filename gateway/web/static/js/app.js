@@ -94,6 +94,7 @@ const rt = new Realtime({
 });
 
 function onEvent(ev) {
+  if (typeof ev.seq === 'number') $('#conn').dataset.seq = ev.seq; // the last event applied
   const conv = ev.data && ev.data.conversation;
   if (ev.type === 'conversation.deleted') {
     removeConv(ev.conversation_id);
