@@ -159,10 +159,7 @@ func (rt *Runtime) askAI(req engine.AIRequest, c *engine.Conversation) {
 	if agent == nil {
 		return // AI answers are off here: nothing to hold or ask
 	}
-	window := pol.Debounce
-	if window == 0 {
-		window = rt.cfg.AIDebounce
-	}
+	window := rt.debounceWindow(pol)
 	if window < 0 || req.Purpose != engine.PurposeReply {
 		rt.agents.submit(req)
 		return

@@ -35,11 +35,6 @@ func (rt *Runtime) ReassignContact(ctx context.Context, ws, conv engine.ID, cmd 
 	}
 }
 
-// SearchQueued tells the search indexer that a batch committed outside a
-// conversation actor (a contact edit, merge or import) queued
-// conversations for reindexing.
-func (rt *Runtime) SearchQueued() { rt.ix.kick() }
-
 // remember stores the facts an agent's answer asked to keep as memories
 // of the conversation's contact, in the answer's batch: each tidied and
 // checked, duplicates and facts beyond engine.MaxMemories dropped.

@@ -297,7 +297,6 @@ func (t *txn) commit() error {
 		f()
 	}
 	a.rt.bc.Publish(t.events)
-	a.rt.ix.kick()
 	if t.timers {
 		for _, due := range []time.Time{t.cur.AIResumesAt, t.cur.FollowUpAt, t.cur.AIPendingAt} {
 			if !due.IsZero() {

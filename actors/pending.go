@@ -25,26 +25,26 @@ const aiPendingMargin = 15 * time.Second
 
 // aiWaiting reports whether conversation c waits for an AI answer that
 // the AI may send: AI mode, the customer's message unanswered, not spam,
-// not blocked, inside the channel's window, and an agent to ask.
-func (rt *Runtime) aiWaiting(c *engine.Conversation, now time.Time) bool {
+// not blocked, inside the channel's window, and an agent to ask (its
+// policy is returned).
+func (rt *Runtime) aiWaiting(c *engine.Conversation, now time.Time) (bool, AgentPolicy) {
 	if c.Mode != engine.ModeAI || !c.AwaitingReply || c.Folder == engine.FolderSpam || c.Blocked || !c.InWindow(now) {
-		return false
+		return false, AgentPolicy{}
 	}
 	if rt.cfg.Agents == nil {
-		return false
+		return false, AgentPolicy{}
 	}
-	agent, _ := rt.cfg.Agents.Resolve(c.WorkspaceID, c.Channel, c.ChannelAccountID)
-	return agent != nil
+	agent, pol := rt.cfg.Agents.Resolve(c.WorkspaceID, c.Channel, c.ChannelAccountID)
+	return agent != nil, pol
 }
 
-// pendingAfter is how long after asking the AI the backstop fires.
-func (rt *Runtime) pendingAfter(c *engine.Conversation) time.Duration {
-	_, pol := rt.cfg.Agents.Resolve(c.WorkspaceID, c.Channel, c.ChannelAccountID)
-	window := pol.Debounce
-	if window == 0 {
-		window = rt.cfg.AIDebounce
+// debounceWindow is the debounce window of an agent policy: its own, or
+// the runtime's default.
+func (rt *Runtime) debounceWindow(pol AgentPolicy) time.Duration {
+	if pol.Debounce == 0 {
+		return rt.cfg.AIDebounce
 	}
-	return max(window, 0)*maxDebounceWindows + rt.cfg.AgentTimeout + aiPendingMargin
+	return pol.Debounce
 }
 
 // pendingAI brings the header's AIPendingAt up to date before the batch
@@ -52,10 +52,16 @@ func (rt *Runtime) pendingAfter(c *engine.Conversation) time.Duration {
 // cleared when nobody waits for the AI any more.
 func (t *txn) pendingAI() {
 	c, rt := &t.cur, t.a.rt
-	waiting := rt.aiWaiting(c, t.now)
+	asks := t.ask != nil && t.ask.Purpose == engine.PurposeReply
+	if c.AIPendingAt.IsZero() && !asks {
+		return // nothing to set or clear
+	}
+	waiting, pol := rt.aiWaiting(c, t.now)
 	switch {
-	case waiting && t.ask != nil && t.ask.Purpose == engine.PurposeReply:
-		c.AIPendingAt = t.now.Add(rt.pendingAfter(c))
+	case waiting && asks:
+		// The backstop fires once the longest debounce and the agent's
+		// timeout have passed.
+		c.AIPendingAt = t.now.Add(max(rt.debounceWindow(pol), 0)*maxDebounceWindows + rt.cfg.AgentTimeout + aiPendingMargin)
 	case !waiting:
 		c.AIPendingAt = time.Time{}
 	}
@@ -68,7 +74,7 @@ func (a *conversationActor) pendingDue(tm persistence.Timer) error {
 	t := a.begin()
 	if a.conv == nil || !a.conv.AIPendingAt.Equal(tm.Due) {
 		t.b.DeleteTimer(tm) // stale: the header moved on
-	} else if a.rt.aiWaiting(&t.cur, t.now) {
+	} else if waiting, _ := a.rt.aiWaiting(&t.cur, t.now); waiting {
 		c := &t.cur
 		t.ask = &engine.AIRequest{WorkspaceID: c.WorkspaceID, ConversationID: c.ID,
 			LastCustomerSeq: c.LastCustomerSeq, ModeEpoch: c.ModeEpoch}
@@ -89,7 +95,10 @@ func (rt *Runtime) pendingAtStart() []persistence.Timer {
 	if rt.cfg.Agents == nil {
 		return nil
 	}
-	timers, err := rt.store.TimersOfKind(persistence.TimerAIPending)
+	// No backstop is set further ahead than the longest debounce allows
+	// (one set by a process with a longer agent timeout fires on its own).
+	longest := maxDebounceWindows*max(engine.MaxAgentDebounce, rt.cfg.AIDebounce) + rt.cfg.AgentTimeout + aiPendingMargin
+	timers, err := rt.store.TimersOfKind(persistence.TimerAIPending, rt.clock.Now().Add(longest))
 	if err != nil {
 		rt.log.Error("Reading the AI backstops; they will fire on their own", "err", err)
 		return nil

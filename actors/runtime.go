@@ -175,6 +175,7 @@ func New(cfg Config) (*Runtime, error) {
 	})
 	rt.tk = &timekeeper{rt: rt, kickc: make(chan struct{}, 1)}
 	rt.ix = &indexer{rt: rt, kickc: make(chan struct{}, 1)}
+	rt.store.OnSearchQueued(rt.ix.kick)
 	rt.courier = newCourier(rt)
 	rt.agents = newAgentPool(rt)
 	rt.debounce = newDebouncer(rt)

@@ -275,19 +275,13 @@ func parseChatCompletion(body []byte) (actors.AIAnswer, error) {
 		}
 		switch tc.Function.Name {
 		case "handoff_to_human":
-			ans.Handoff = strings.TrimSpace(args.Reason)
-			if ans.Handoff == "" {
-				ans.Handoff = "the AI asked for a person"
-			}
+			ans.Handoff = handoffReason(args.Reason)
 		case "schedule_follow_up":
-			if args.InHours > 0 && args.InHours <= 24*30 {
-				ans.FollowUpAfter = time.Duration(args.InHours * float64(time.Hour))
-				ans.FollowUpReason = args.Reason
+			if d := followUpIn(args.InHours); d > 0 {
+				ans.FollowUpAfter, ans.FollowUpReason = d, args.Reason
 			}
 		case "remember":
-			if f := strings.TrimSpace(args.Fact); f != "" && len(ans.Remember) < engine.MaxMemories {
-				ans.Remember = append(ans.Remember, f)
-			}
+			remember(&ans, args.Fact)
 		}
 	}
 	return ans, nil

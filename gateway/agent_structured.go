@@ -103,7 +103,7 @@ func parseStructuredReply(content string) (actors.AIAnswer, error) {
 	if err != nil {
 		return actors.AIAnswer{}, fmt.Errorf("%w: follow_up_in: %v", ErrAgentResponse, err)
 	}
-	remember, err := looseStrings(r.Remember)
+	facts, err := looseStrings(r.Remember)
 	if err != nil {
 		return actors.AIAnswer{}, fmt.Errorf("%w: remember: %v", ErrAgentResponse, err)
 	}
@@ -112,20 +112,38 @@ func parseStructuredReply(content string) (actors.AIAnswer, error) {
 		ans.Content = engine.Content{Kind: engine.KindText, Text: t}
 	}
 	if handoff {
-		ans.Handoff = strings.TrimSpace(r.HandoffReason)
-		if ans.Handoff == "" {
-			ans.Handoff = "the AI asked for a person"
-		}
+		ans.Handoff = handoffReason(r.HandoffReason)
 	}
-	if hours > 0 && hours <= engine.MaxFollowUpPeriod.Hours() {
-		ans.FollowUpAfter = time.Duration(hours * float64(time.Hour))
-	}
-	for _, f := range remember {
-		if f = strings.TrimSpace(f); f != "" && len(ans.Remember) < engine.MaxMemories {
-			ans.Remember = append(ans.Remember, f)
-		}
+	ans.FollowUpAfter = followUpIn(hours)
+	for _, f := range facts {
+		remember(&ans, f)
 	}
 	return ans, nil
+}
+
+// handoffReason is the reason an agent gave for handing off, or a default.
+func handoffReason(reason string) string {
+	if r := strings.TrimSpace(reason); r != "" {
+		return r
+	}
+	return "the AI asked for a person"
+}
+
+// followUpIn is the follow-up an agent asked for in hours, zero when out
+// of range (not positive, or beyond engine.MaxFollowUpPeriod).
+func followUpIn(hours float64) time.Duration {
+	if hours > 0 && hours <= engine.MaxFollowUpPeriod.Hours() {
+		return time.Duration(hours * float64(time.Hour))
+	}
+	return 0
+}
+
+// remember adds fact to the facts the answer asks to keep: trimmed, not
+// empty, at most engine.MaxMemories.
+func remember(ans *actors.AIAnswer, fact string) {
+	if f := strings.TrimSpace(fact); f != "" && len(ans.Remember) < engine.MaxMemories {
+		ans.Remember = append(ans.Remember, f)
+	}
 }
 
 // looseValue decodes a field that may be absent (nil).

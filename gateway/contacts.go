@@ -278,7 +278,6 @@ func (h *contacts) update(c *fiber.Ctx) error {
 	if err := h.store.Commit(batch); err != nil {
 		return err
 	}
-	h.rt.SearchQueued()
 	h.publish(h.contactEvent(engine.EventContactUpdated, &ct))
 	return c.JSON(ct)
 }
@@ -397,7 +396,6 @@ func (h *contacts) merge(c *fiber.Ctx) error {
 	if err := h.store.Commit(batch); err != nil {
 		return err
 	}
-	h.rt.SearchQueued()
 	if err := h.reassign(ctx, ws, from, id); err != nil {
 		return err
 	}

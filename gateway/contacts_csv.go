@@ -522,7 +522,6 @@ func (j *importJob) commit() error {
 	if err := j.h.store.Commit(b); err != nil {
 		return err
 	}
-	j.h.rt.SearchQueued()
 	return nil
 }
 

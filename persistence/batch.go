@@ -17,6 +17,8 @@ type Batch struct {
 	err error
 	// proj is set on search projection batches (see tokenCache).
 	proj *projection
+	// searchQueued: the batch queues search work (see Store.OnSearchQueued).
+	searchQueued bool
 }
 
 // NewBatch returns an empty batch.

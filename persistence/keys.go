@@ -164,20 +164,20 @@ func prefixEnd(p []byte) []byte {
 }
 
 // List index dimensions: every conversation is indexed under dimAll, and
-// under one entry per filterable property, so a filtered list is a prefix
-// scan of the most selective dimension.
+// under one entry per filterable property, so a filtered list walks the
+// dimensions of its filters together (see openListMerge).
 const dimAll = "*"
 
 func listDims(c *engine.Conversation) []string {
 	dims := make([]string, 0, 5+len(c.Tags))
 	dims = append(dims, dimAll, "ch:"+string(c.Channel), "mode:"+string(c.Mode))
 	if c.UnreadCount > 0 {
-		dims = append(dims, "unread")
+		dims = append(dims, DimUnread)
 	}
 	if c.AssigneeID == "" {
-		dims = append(dims, "unassigned")
+		dims = append(dims, DimUnassigned)
 	} else {
-		dims = append(dims, "asg:"+c.AssigneeID)
+		dims = append(dims, DimAssignee(c.AssigneeID))
 	}
 	for _, t := range c.Tags {
 		dims = append(dims, "tag:"+t)

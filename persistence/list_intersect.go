@@ -30,13 +30,13 @@ func (q *ListQuery) dims() []string {
 		out = append(out, "tag:"+q.Tag)
 	}
 	if q.Assignee != "" {
-		out = append(out, "asg:"+q.Assignee)
+		out = append(out, DimAssignee(q.Assignee))
 	}
 	if q.Unread {
-		out = append(out, "unread")
+		out = append(out, DimUnread)
 	}
 	if q.Unassigned {
-		out = append(out, "unassigned")
+		out = append(out, DimUnassigned)
 	}
 	if q.Channel != "" {
 		out = append(out, "ch:"+string(q.Channel))
@@ -97,11 +97,10 @@ type listMerge struct {
 	target []byte // the suffix every iterator is at, after next
 }
 
-// openListMerge opens one iterator per dimension of q on snap, the
-// smallest dimension (counts from counts) first. after is the suffix of
-// the cursor entry (nil for the first page).
-func openListMerge(snap *pebble.Snapshot, ws engine.ID, q *ListQuery, counts map[string]int64, after []byte) (*listMerge, error) {
-	dims := q.dims()
+// openListMerge opens one iterator per dimension in dims (q.dims()) on
+// snap, the smallest dimension (counts from counts) first. after is the
+// suffix of the cursor entry (nil for the first page).
+func openListMerge(snap *pebble.Snapshot, ws engine.ID, q *ListQuery, dims []string, counts map[string]int64, after []byte) (*listMerge, error) {
 	slices.SortStableFunc(dims, func(a, b string) int { return cmp.Compare(counts[a], counts[b]) })
 	m := &listMerge{}
 	for _, d := range dims {
@@ -189,9 +188,8 @@ func (m *listMerge) err() error {
 	return nil
 }
 
-// dimCounts reads the counters of q's dimensions, to order the merge.
-func (s *Store) dimCounts(ws engine.ID, q *ListQuery) (map[string]int64, error) {
-	dims := q.dims()
+// dimCounts reads the counters of dims (q.dims()), to order the merge.
+func (s *Store) dimCounts(ws engine.ID, q *ListQuery, dims []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(dims))
 	if len(dims) == 1 {
 		return out, nil

@@ -244,7 +244,8 @@ func (s *Store) List(ws engine.ID, q ListQuery) (ListPage, error) {
 		}
 		after = c
 	}
-	counts, err := s.dimCounts(ws, &q)
+	dims := q.dims()
+	counts, err := s.dimCounts(ws, &q, dims)
 	if err != nil {
 		return ListPage{}, err
 	}
@@ -256,7 +257,7 @@ func (s *Store) List(ws engine.ID, q ListQuery) (ListPage, error) {
 	defer s.leave()
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
-	m, err := openListMerge(snap, ws, &q, counts, after)
+	m, err := openListMerge(snap, ws, &q, dims, counts, after)
 	if err != nil {
 		return ListPage{}, err
 	}
@@ -334,10 +335,10 @@ func parseTimerKey(k []byte) (Timer, error) {
 	return t, nil
 }
 
-// TimersOfKind returns every timer of kind, earliest first. It reads the
-// whole timer space (timers are ordered by due time): a startup scan,
-// not a hot path.
-func (s *Store) TimersOfKind(kind TimerKind) ([]Timer, error) {
+// TimersOfKind returns the timers of kind due until until, earliest
+// first. It reads every timer due until then (timers are ordered by due
+// time): a startup scan, not a hot path.
+func (s *Store) TimersOfKind(kind TimerKind, until time.Time) ([]Timer, error) {
 	it, err := s.iter(timerPrefix, prefixEnd(timerPrefix))
 	if err != nil {
 		return nil, err
@@ -348,6 +349,9 @@ func (s *Store) TimersOfKind(kind TimerKind) ([]Timer, error) {
 		t, err := parseTimerKey(it.Key())
 		if err != nil {
 			return nil, err
+		}
+		if t.Due.After(until) {
+			break
 		}
 		if t.Kind == kind {
 			out = append(out, t)

@@ -344,8 +344,7 @@ func (s *Store) IndexConversation(b *Batch, old, cur *engine.Conversation, msgs 
 	}
 	b.setRaw(forwardStateKey(ws, conv), searchStateValue(cur))
 	if b.proj != nil {
-		b.proj.states[convRef{ws, conv}] = &engine.Conversation{WorkspaceID: ws, ID: conv, Channel: cur.Channel,
-			ExternalUserID: cur.ExternalUserID, LastSeq: cur.LastSeq, ContactName: cur.ContactName, LastActivityAt: cur.LastActivityAt}
+		b.proj.indexed(convRef{ws, conv}, indexedView(cur, cur.LastSeq, cur.ContactName, cur.LastActivityAt))
 	}
 	return nil
 }

@@ -123,39 +123,34 @@ func (c *tokenCache) learn(r convRef, toks map[string]uint64, state *engine.Conv
 }
 
 // projection is what a projection batch will teach the token cache once
-// it commits.
+// it commits: per conversation, the tokens written and the state indexed.
 type projection struct {
-	learned map[convRef]map[string]uint64
-	states  map[convRef]*engine.Conversation
+	convs map[convRef]*cachedConv
 }
 
-func newProjection() *projection {
-	return &projection{learned: map[convRef]map[string]uint64{}, states: map[convRef]*engine.Conversation{}}
+func newProjection() *projection { return &projection{convs: map[convRef]*cachedConv{}} }
+
+func (p *projection) conv(r convRef) *cachedConv {
+	c := p.convs[r]
+	if c == nil {
+		c = &cachedConv{ref: r, toks: map[string]uint64{}}
+		p.convs[r] = c
+	}
+	return c
 }
+
+// learn records that the batch writes token tok of r with seq.
+func (p *projection) learn(r convRef, tok string, seq uint64) { p.conv(r).toks[tok] = seq }
+
+// indexed records the header state the batch indexes for r.
+func (p *projection) indexed(r convRef, state *engine.Conversation) { p.conv(r).state = state }
+
+// drop forgets what the batch wrote for r (its entries were deleted).
+func (p *projection) drop(r convRef) { delete(p.convs, r) }
 
 // teach hands what the committed projection wrote to the cache.
 func (p *projection) teach(c *tokenCache) {
-	for r, st := range p.states {
-		c.learn(r, p.learned[r], st)
+	for r, cc := range p.convs {
+		c.learn(r, cc.toks, cc.state)
 	}
-	for r, toks := range p.learned {
-		if _, ok := p.states[r]; !ok {
-			c.learn(r, toks, nil)
-		}
-	}
-}
-
-// drop forgets what the batch wrote for r (its entries were deleted).
-func (p *projection) drop(r convRef) {
-	delete(p.learned, r)
-	delete(p.states, r)
-}
-
-func (p *projection) learn(r convRef, tok string, seq uint64) {
-	m := p.learned[r]
-	if m == nil {
-		m = map[string]uint64{}
-		p.learned[r] = m
-	}
-	m[tok] = seq
 }

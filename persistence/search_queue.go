@@ -98,6 +98,7 @@ func (b *Batch) enqueueSearch(ws, conv engine.ID, profile bool) {
 		flags = queueProfile
 	}
 	b.setRaw(searchQueueKey(ws, conv, b.s.searchSeq.Add(1)), []byte{flags})
+	b.searchQueued = true
 }
 
 // ReindexContactProfile queues conversation conv of workspace ws for
@@ -293,10 +294,14 @@ func (s *Store) indexedState(c *engine.Conversation) (*engine.Conversation, erro
 	if len(v) < 8 || !ok2 || len(act) != 8 {
 		return nil, nil // half an index: rebuild it from the start
 	}
-	old := &engine.Conversation{WorkspaceID: c.WorkspaceID, ID: c.ID, Channel: c.Channel,
-		ExternalUserID: c.ExternalUserID, LastSeq: binary.BigEndian.Uint64(v),
-		ContactName: string(v[8:]), LastActivityAt: timeOf(act)}
-	return old, nil
+	return indexedView(c, binary.BigEndian.Uint64(v), string(v[8:]), timeOf(act)), nil
+}
+
+// indexedView is conversation c as the search index sees it: its
+// identity, with the seq, contact name and activity the index holds.
+func indexedView(c *engine.Conversation, seq uint64, name string, act time.Time) *engine.Conversation {
+	return &engine.Conversation{WorkspaceID: c.WorkspaceID, ID: c.ID, Channel: c.Channel,
+		ExternalUserID: c.ExternalUserID, LastSeq: seq, ContactName: name, LastActivityAt: act}
 }
 
 // searchHeader reads the fields of conversation conv's header that the

@@ -92,6 +92,8 @@ type Store struct {
 	searchMu      sync.Mutex
 	searchAfter   []byte
 	searchWrapped time.Time
+	// searchHook is called after a commit that queued search work.
+	searchHook atomic.Pointer[func()]
 	// tokens spares the search projection rewriting unchanged entries.
 	tokens *tokenCache
 	// commitSeconds times each synced write (see Collector).
@@ -196,7 +198,22 @@ func (s *Store) Commit(b *Batch) error {
 	b.b = nil
 	s.queue <- r // the committers run until Close, which waits for this RLock
 	s.gate.RUnlock()
-	return <-r.done
+	err := <-r.done
+	if err == nil && b.searchQueued {
+		s.searchQueued()
+	}
+	return err
+}
+
+// OnSearchQueued sets f, called after each commit of a batch that queued
+// conversations for the search projection (ProjectSearch), so that the
+// projection's runner can wake up.
+func (s *Store) OnSearchQueued(f func()) { s.searchHook.Store(&f) }
+
+func (s *Store) searchQueued() {
+	if f := s.searchHook.Load(); f != nil {
+		(*f)()
+	}
 }
 
 // CommitUngrouped commits b straight to Pebble with fsync, bypassing the
@@ -216,6 +233,9 @@ func (s *Store) commitDirect(b *Batch, opts *pebble.WriteOptions) error {
 	defer s.leave()
 	if err := b.b.Commit(opts); err != nil {
 		return fmt.Errorf("persistence: commit: %w", err)
+	}
+	if b.searchQueued {
+		s.searchQueued()
 	}
 	return nil
 }
