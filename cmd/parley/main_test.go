@@ -103,19 +103,23 @@ func TestServesAndShutsDownOnSignal(t *testing.T) {
 			require.NoError(t, cmd.Process.Signal(sig))
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
+			// Every line is read before Wait, which closes the pipe: the
+			// last ones would be lost otherwise.
+			var stopped bool
 			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			go func() {
+				for l := range lines {
+					if regexp.MustCompile(`msg="Parley stopped"`).MatchString(l) {
+						stopped = true
+					}
+				}
+				done <- cmd.Wait()
+			}()
 			select {
 			case err := <-done:
 				require.NoError(t, err, "exit status")
 			case <-ctx.Done():
 				t.Fatal("parley did not exit after", sig)
-			}
-			var stopped bool
-			for l := range lines {
-				if regexp.MustCompile(`msg="Parley stopped"`).MatchString(l) {
-					stopped = true
-				}
 			}
 			require.True(t, stopped, "no clean-stop log line")
 			_, err := os.Stat(filepath.Join(dir, "db", "CURRENT"))
