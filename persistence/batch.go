@@ -19,6 +19,9 @@ type Batch struct {
 	proj *projection
 	// searchQueued: the batch queues search work (see Store.OnSearchQueued).
 	searchQueued bool
+	// fed holds copies of the new messages the batch writes, for the
+	// search feed once the batch is committed.
+	fed []engine.Message
 }
 
 // NewBatch returns an empty batch.
@@ -60,16 +63,36 @@ func (b *Batch) del(key []byte) {
 	}
 }
 
+// singleDel deletes a key that is set at most once between deletions
+// (list index entries, search queue entries): Pebble drops such a
+// deletion together with the set it meets in a flush or compaction, so
+// the churn of moving entries never reaches the disk's lower levels.
+// Setting the key twice without a deletion in between would let the
+// older set come back: only use it where one writer knows the key's state
+// (a conversation's actor for its list entries; the unique sequence
+// number of a queue entry).
+func (b *Batch) singleDel(key []byte) {
+	if b.err == nil {
+		b.err = b.b.SingleDelete(key, nil)
+	}
+}
+
 // PutConversation writes the header c and brings its indexes (list index,
 // durable timers, thread) from old to c. old is nil for a new
 // conversation.
 func (b *Batch) PutConversation(old *engine.Conversation, c *engine.Conversation) {
 	b.set(conversationKey(c.WorkspaceID, c.ID), c)
+	if old != nil && len(b.fed) > 0 {
+		// Rewrites of older messages (statuses) are not new text.
+		b.fed = slices.DeleteFunc(b.fed, func(m engine.Message) bool {
+			return m.ConversationID == c.ID && m.Seq <= old.LastSeq
+		})
+	}
 	oldList := indexEntries(old)
 	newList := indexEntries(c)
 	for _, e := range oldList {
 		if !containsIndexEntry(newList, e.key) {
-			b.del(e.key)
+			b.singleDel(e.key)
 		}
 	}
 	for _, e := range newList {
@@ -167,6 +190,7 @@ func threadValue(conv, contact engine.ID) []byte {
 // when it has one.
 func (b *Batch) PutMessage(m *engine.Message, ch engine.Channel) {
 	b.set(messageKey(m.WorkspaceID, m.ConversationID, m.Seq), m)
+	b.fed = append(b.fed, *m)
 	if m.ChannelMessageID != "" {
 		b.setRaw(externalKey(m.WorkspaceID, ch, m.ChannelMessageID), messageRef(m.ConversationID, m.Seq))
 	}
@@ -228,7 +252,7 @@ func (b *Batch) DeleteOrphans(ws engine.ID, ch engine.Channel, extID string) {
 func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) {
 	b.del(conversationKey(c.WorkspaceID, c.ID))
 	for _, e := range indexEntries(c) {
-		b.del(e.key)
+		b.singleDel(e.key)
 		b.addCounter(c.WorkspaceID, c.Folder, e.dim, -1)
 	}
 	if !c.AIResumesAt.IsZero() {

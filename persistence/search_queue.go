@@ -133,7 +133,7 @@ func (s *Store) ProjectSearch(limit int) (int, error) {
 			return 0, fmt.Errorf("projecting search of %s: %w", t.conv, err)
 		}
 		for _, k := range t.keys {
-			b.del(k)
+			b.singleDel(k) // each queue key is set once (a unique n)
 		}
 	}
 	if err := s.commitNoSync(b); err != nil {
@@ -233,6 +233,7 @@ func (s *Store) searchTasksFrom(lower, upper []byte, limit int) ([]searchTask, [
 func (s *Store) project(b *Batch, t *searchTask) error {
 	cur, err := s.searchHeader(t.ws, t.conv)
 	if errors.Is(err, ErrNotFound) {
+		s.feed.drop(convRef{t.ws, t.conv})
 		return s.UnindexConversation(b, t.ws, t.conv)
 	}
 	if err != nil {
@@ -269,7 +270,10 @@ func (s *Store) project(b *Batch, t *searchTask) error {
 	}
 	var msgs []engine.Message
 	if cur.LastSeq > from {
-		if msgs, err = s.messagesAfter(t.ws, t.conv, from); err != nil {
+		fed, ok := s.feed.take(convRef{t.ws, t.conv}, from, cur.LastSeq)
+		if ok {
+			msgs = fed
+		} else if msgs, err = s.messagesAfter(t.ws, t.conv, from); err != nil {
 			return err
 		}
 	}

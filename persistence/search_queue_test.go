@@ -96,6 +96,11 @@ func TestSearchProjectionMatchesDirectIndex(t *testing.T) {
 			require.NoError(t, direct.IndexConversation(b, old, c, msgs, nil))
 		})
 		writeOnly(t, projected, old, c, msgs)
+		if rng.IntN(6) == 0 {
+			// The feed loses the conversation (full, or a restart): the
+			// projection must read its messages back, now or after a gap.
+			projected.feed.drop(convRef{ws, c.ID})
+		}
 		if rng.IntN(8) == 0 {
 			_, err := projected.ProjectSearch(1 + rng.IntN(3))
 			require.NoError(t, err)
@@ -106,6 +111,9 @@ func TestSearchProjectionMatchesDirectIndex(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 	require.Equal(t, rawKeys(t, direct, wsPrefix(ws, tSearch)), rawKeys(t, projected, wsPrefix(ws, tSearch)))
+	require.Positive(t, projected.feed.served, "no projection took its messages from the feed")
+	require.Positive(t, projected.feed.missed, "no projection read its messages back")
+	require.Zero(t, projected.feed.held, "the feed keeps messages already projected")
 	for _, q := range []string{"pedido", "ana", "jose entrega", "5550102", "nandu"} {
 		require.Equal(t, hitIDs(search(t, direct, ws, q)), hitIDs(search(t, projected, ws, q)), q)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -96,6 +97,7 @@ type Store struct {
 	searchHook atomic.Pointer[func()]
 	// tokens spares the search projection rewriting unchanged entries.
 	tokens *tokenCache
+	feed   searchFeed
 	// commitSeconds times each synced write (see Collector).
 	commitSeconds prometheus.Histogram
 }
@@ -122,6 +124,11 @@ func Open(opts Options) (*Store, error) {
 		// memtable keeps flushes rarer under sustained ingest.
 		MemTableSize: memTableSize,
 		Merger:       counterMerger,
+	}
+	// Bloom filters spare most Gets of absent keys (the dedupe lookup of
+	// every new inbound message) a read of each level's data blocks.
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	db, err := pebble.Open(opts.Dir, popts)
 	if err != nil {
@@ -199,8 +206,8 @@ func (s *Store) Commit(b *Batch) error {
 	s.queue <- r // the committers run until Close, which waits for this RLock
 	s.gate.RUnlock()
 	err := <-r.done
-	if err == nil && b.searchQueued {
-		s.searchQueued()
+	if err == nil {
+		s.committed(b)
 	}
 	return err
 }
@@ -210,7 +217,16 @@ func (s *Store) Commit(b *Batch) error {
 // projection's runner can wake up.
 func (s *Store) OnSearchQueued(f func()) { s.searchHook.Store(&f) }
 
-func (s *Store) searchQueued() {
+// committed feeds the search projection what batch b, now committed,
+// wrote for it, and wakes it.
+func (s *Store) committed(b *Batch) {
+	if len(b.fed) > 0 {
+		s.feed.add(b.fed)
+		b.fed = nil
+	}
+	if !b.searchQueued {
+		return
+	}
 	if f := s.searchHook.Load(); f != nil {
 		(*f)()
 	}
@@ -234,9 +250,7 @@ func (s *Store) commitDirect(b *Batch, opts *pebble.WriteOptions) error {
 	if err := b.b.Commit(opts); err != nil {
 		return fmt.Errorf("persistence: commit: %w", err)
 	}
-	if b.searchQueued {
-		s.searchQueued()
-	}
+	s.committed(b)
 	return nil
 }
 

@@ -1,0 +1,77 @@
+package persistence
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/engine"
+)
+
+func TestSearchFeed(t *testing.T) {
+	t.Parallel()
+	ws, conv := idOf('w', 1), idOf('c', 1)
+	r := convRef{ws, conv}
+	msg := func(seq uint64) engine.Message {
+		return engine.Message{WorkspaceID: ws, ConversationID: conv, Seq: seq}
+	}
+	msgs := func(seqs ...uint64) []engine.Message {
+		out := make([]engine.Message, len(seqs))
+		for i, s := range seqs {
+			out[i] = msg(s)
+		}
+		return out
+	}
+	seqs := func(ms []engine.Message) []uint64 {
+		var out []uint64
+		for _, m := range ms {
+			out = append(out, m.Seq)
+		}
+		return out
+	}
+	cases := []struct {
+		name        string
+		fed         [][]uint64
+		after, last uint64
+		want        []uint64 // nil: the store must be read
+		held        int      // messages left after the take
+	}{
+		{name: "new conversation", fed: [][]uint64{{1, 2}, {3}}, after: 0, last: 3, want: []uint64{1, 2, 3}},
+		{name: "from the middle", fed: [][]uint64{{4, 5, 6}}, after: 4, last: 6, want: []uint64{5, 6}},
+		{name: "newer kept for later", fed: [][]uint64{{1, 2, 3}}, after: 0, last: 2, want: []uint64{1, 2}, held: 1},
+		{name: "rewrite ignored", fed: [][]uint64{{1, 2}, {1}, {3}}, after: 0, last: 3, want: []uint64{1, 2, 3}},
+		{name: "gap restarts the run", fed: [][]uint64{{1, 2}, {5}}, after: 0, last: 5},
+		{name: "gap after the projected part", fed: [][]uint64{{1, 2}, {5, 6}}, after: 4, last: 6, want: []uint64{5, 6}},
+		{name: "missing the first", fed: [][]uint64{{3, 4}}, after: 1, last: 4},
+		{name: "missing the last", fed: [][]uint64{{1, 2}}, after: 0, last: 3},
+		{name: "nothing fed", after: 0, last: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var f searchFeed
+			for _, b := range tc.fed {
+				f.add(msgs(b...))
+			}
+			got, ok := f.take(r, tc.after, tc.last)
+			require.Equal(t, tc.want != nil, ok)
+			require.Equal(t, tc.want, seqs(got))
+			require.Equal(t, tc.held, f.held)
+		})
+	}
+
+	t.Run("bounded", func(t *testing.T) {
+		var f searchFeed
+		for i := range feedCap + 10 {
+			m := msg(1)
+			m.ConversationID = idOf('c', i)
+			f.add([]engine.Message{m})
+		}
+		require.Equal(t, feedCap, f.held)
+		m := msg(1)
+		m.ConversationID = idOf('c', feedCap+5)
+		_, ok := f.take(convRef{ws, m.ConversationID}, 0, 1)
+		require.False(t, ok, "a message fed past the bound")
+		f.drop(convRef{ws, idOf('c', 0)})
+		require.Equal(t, feedCap-1, f.held)
+	})
+}
