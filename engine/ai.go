@@ -99,20 +99,40 @@ const EventFollowUpSent EventType = "followup.sent"
 // MatchKeyword returns the first keyword found in text as a whole word
 // or phrase, case-insensitively, and whether one was.
 func MatchKeyword(text string, keywords []string) (string, bool) {
-	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsNumber(r) && r != '\''
-	})
-	if len(words) == 0 {
+	norm := keywordForm(text)
+	if len(norm) == 2 {
 		return "", false
 	}
-	norm := " " + strings.Join(words, " ") + " "
 	for _, k := range keywords {
-		kw := strings.Join(strings.Fields(strings.ToLower(k)), " ")
-		if kw != "" && strings.Contains(norm, " "+kw+" ") {
+		kw := keywordForm(k)
+		if len(kw) > 2 && strings.Contains(norm, kw) {
 			return k, true
 		}
 	}
 	return "", false
+}
+
+// keywordForm lowercases s and keeps its words (letters, digits and
+// apostrophes) separated by single spaces, with a space at either end, so
+// that a phrase is found as a whole in a text by substring search.
+func keywordForm(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte(' ')
+	space := true
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsNumber(r) || r == '\'' {
+			b.WriteRune(unicode.ToLower(r))
+			space = false
+		} else if !space {
+			b.WriteByte(' ')
+			space = true
+		}
+	}
+	if !space {
+		b.WriteByte(' ')
+	}
+	return b.String()
 }
 
 // ParseCSAT reads a customer's answer to the survey: a digit from 1 to 5

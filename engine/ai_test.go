@@ -134,6 +134,9 @@ func TestHandoffKeywords(t *testing.T) {
 		{"empty list turns it off", []string{}, "a human please", false},
 		{"punctuation is not a word", []string{"real person"}, "a real, person", true},
 		{"phrase with extra spaces", []string{"real person"}, "a real   person!", true},
+		{"letters beyond ASCII, any case", []string{"Atención Humana"}, "Quiero ATENCIÓN humana.", true},
+		{"keyword at the very end", []string{"agent"}, "agent", true},
+		{"keyword longer than the text", []string{"real person"}, "real", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
