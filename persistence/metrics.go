@@ -62,6 +62,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 var (
 	dCommits        = desc("parley_store_commits_total", "Batches committed.")
 	dGroups         = desc("parley_store_commit_groups_total", "Synced writes the committed batches were grouped into.")
+	dMisuse         = desc("parley_store_single_delete_misuse_total", "Keys Pebble found set twice before a single delete (a bug if not zero).")
 	dTimers         = desc("parley_timers_pending", "Durable timers waiting to fire (counted up to 100000).")
 	dOutbox         = desc("parley_outbox_entries", "Outbound messages accepted and not yet answered by the channel (counted up to 100000).")
 	dCompactions    = desc("parley_pebble_compactions_total", "Pebble compactions since the store opened.")
@@ -84,7 +85,7 @@ var (
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dCommits, dGroups, dTimers, dOutbox, dCompactions, dCompactRunning,
+	for _, d := range []*prometheus.Desc{dCommits, dGroups, dMisuse, dTimers, dOutbox, dCompactions, dCompactRunning,
 		dCompactDebt, dCompactTime, dFlushes, dMemtable, dWALSize, dWALPhysical, dWALFiles, dWALBytes, dReadAmp,
 		dDisk, dCacheSize, dCacheHits, dCacheMisses, dLevelTables, dLevelBytes} {
 		ch <- d
@@ -103,6 +104,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	st := s.Stats()
 	counter(dCommits, float64(st.Commits))
 	counter(dGroups, float64(st.Groups))
+	counter(dMisuse, float64(st.SingleDeleteMisuse))
 	ch <- s.commitSeconds
 	if err := s.enter(); err != nil {
 		return // closed: Pebble's figures are gone

@@ -114,6 +114,8 @@ func TestSearchProjectionMatchesDirectIndex(t *testing.T) {
 	require.Positive(t, projected.feed.served, "no projection took its messages from the feed")
 	require.Positive(t, projected.feed.missed, "no projection read its messages back")
 	require.Zero(t, projected.feed.held, "the feed keeps messages already projected")
+	settle(t, projected)
+	require.Zero(t, projected.Stats().SingleDeleteMisuse)
 	for _, q := range []string{"pedido", "ana", "jose entrega", "5550102", "nandu"} {
 		require.Equal(t, hitIDs(search(t, direct, ws, q)), hitIDs(search(t, projected, ws, q)), q)
 	}

@@ -98,6 +98,8 @@ type Store struct {
 	// tokens spares the search projection rewriting unchanged entries.
 	tokens *tokenCache
 	feed   searchFeed
+	// misuse counts single deletes Pebble found over keys set twice.
+	misuse *atomic.Uint64
 	// commitSeconds times each synced write (see Collector).
 	commitSeconds prometheus.Histogram
 }
@@ -116,6 +118,7 @@ func Open(opts Options) (*Store, error) {
 	// Pebble reserves room for its memtables inside the block cache: size
 	// the cache so CacheBytes stays free for blocks.
 	cache := pebble.NewCache(opts.CacheBytes + 2*memTableSize)
+	misuse := new(atomic.Uint64)
 	popts := &pebble.Options{
 		FS:     opts.FS,
 		Cache:  cache,
@@ -125,6 +128,14 @@ func Open(opts Options) (*Store, error) {
 		MemTableSize: memTableSize,
 		Merger:       counterMerger,
 	}
+	popts.EventListener = &pebble.EventListener{PossibleAPIMisuse: func(info pebble.PossibleAPIMisuseInfo) {
+		if info.Kind == pebble.NondeterministicSingleDelete {
+			// A key set twice and then single-deleted: the older set
+			// may come back (see Batch.singleDel).
+			misuse.Add(1)
+			opts.Logger.Error("Pebble found a single delete over a key set twice", "key", fmt.Sprintf("%x", info.UserKey))
+		}
+	}}
 	// Bloom filters spare most Gets of absent keys (the dedupe lookup of
 	// every new inbound message) a read of each level's data blocks.
 	for i := range popts.Levels {
@@ -138,7 +149,7 @@ func Open(opts Options) (*Store, error) {
 	s := &Store{
 		db: db, opts: opts, log: opts.Logger, cache: cache,
 		queue: make(chan *commitReq, 4096), quit: make(chan struct{}),
-		commitSeconds: newCommitHistogram(), tokens: newTokenCache(),
+		commitSeconds: newCommitHistogram(), tokens: newTokenCache(), misuse: misuse,
 	}
 	s.searchSeq.Store(uint64(time.Now().UnixNano())) //nolint:gosec // a positive clock reading
 	for i := range max(opts.Committers, 0) {
@@ -330,10 +341,16 @@ type Stats struct {
 	// Commits counts batches committed; Groups counts the synced writes
 	// they were grouped into.
 	Commits, Groups uint64
+	// SingleDeleteMisuse counts keys Pebble's flushes and compactions
+	// found set twice before a single delete (zero unless a bug broke
+	// the rule of Batch.singleDel).
+	SingleDeleteMisuse uint64
 }
 
 // Stats returns the store's counters.
-func (s *Store) Stats() Stats { return Stats{Commits: s.commits.Load(), Groups: s.groups.Load()} }
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), Groups: s.groups.Load(), SingleDeleteMisuse: s.misuse.Load()}
+}
 
 type pebbleLogger struct{ l *slog.Logger }
 

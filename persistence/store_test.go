@@ -917,6 +917,36 @@ func TestListIndexMoves(t *testing.T) {
 	require.Equal(t, uint32(1), b.b.Count(), "only the header")
 	require.NoError(t, s.Commit(b))
 	check(c, "*", "ch:whatsapp", "mode:ai", "unassigned")
+
+	// Moved entries are single-deleted: once flushed and compacted, with
+	// sets and deletions in different tables, nothing comes back.
+	settle(t, s)
+	update(func(c *engine.Conversation) { c.LastActivityAt = at(4 * time.Hour); c.Tags = []string{"d"} })
+	settle(t, s)
+	update(func(c *engine.Conversation) { c.LastActivityAt = at(5 * time.Hour) })
+	settle(t, s)
+	check(c, "*", "ch:whatsapp", "mode:ai", "unassigned", "tag:d")
+	require.Zero(t, s.Stats().SingleDeleteMisuse)
+}
+
+// settle flushes the memtable and compacts the whole store.
+func settle(t *testing.T, s *Store) {
+	t.Helper()
+	require.NoError(t, s.db.Flush())
+	require.NoError(t, s.db.Compact(t.Context(), []byte{0}, []byte{0xff, 0xff}, false))
+}
+
+// TestSingleDeleteMisuseIsCounted: the check of the rule of
+// Batch.singleDel works (a key set twice, then single-deleted).
+func TestSingleDeleteMisuseIsCounted(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	k := []byte("w-misuse")
+	commit(t, s, func(b *Batch) { b.setRaw(k, []byte("1")) })
+	commit(t, s, func(b *Batch) { b.setRaw(k, []byte("2")) })
+	commit(t, s, func(b *Batch) { b.singleDel(k) })
+	settle(t, s)
+	require.Positive(t, s.Stats().SingleDeleteMisuse)
 }
 
 // timerKeys returns the decoded timer entries of the store.
