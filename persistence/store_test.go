@@ -262,9 +262,7 @@ func TestUnknownVersionIsCorruption(t *testing.T) {
 
 func mustEncode(tb testing.TB, v any) []byte {
 	tb.Helper()
-	b, err := encode(v)
-	require.NoError(tb, err)
-	return b
+	return noErr[[]byte](tb)(encode(v))
 }
 
 // TestWorkspaceIsolation: workspace B, knowing every id and external id
