@@ -55,7 +55,6 @@ func benchCodec[T any](b *testing.B, enc func(any) ([]byte, error), v, into *T) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(len(rec)), "bytes/record")
 	b.ReportAllocs()
 	for b.Loop() {
 		rec, err := enc(v)
@@ -66,4 +65,5 @@ func benchCodec[T any](b *testing.B, enc func(any) ([]byte, error), v, into *T) 
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(len(rec)), "bytes/record")
 }
