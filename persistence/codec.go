@@ -3,13 +3,30 @@ package persistence
 import (
 	"errors"
 	"fmt"
+
 	"github.com/goccy/go-json"
+	"github.com/parleyhq/parley/engine"
 )
 
-// recordVersion is the first byte of every stored record. A reader that
+// The first byte of every stored record is its version. A reader that
 // meets a version it does not know reports corruption rather than
 // guessing.
-const recordVersion byte = 1
+const (
+	// recordVersion (1): the rest of the record is JSON. Every record
+	// type but the two below is written so.
+	recordVersion byte = 1
+	// binaryVersion (2): a byte naming the record type (below), then the
+	// binary format of codec_wire.go. Conversation headers and messages,
+	// rewritten or written on every inbound message, are written so;
+	// their version 1 records still read.
+	binaryVersion byte = 2
+)
+
+// The record types of binary records.
+const (
+	binaryConversation byte = 'c'
+	binaryMessage      byte = 'm'
+)
 
 // ErrCorrupt marks a stored record that cannot be decoded. Callers test for
 // it with IsCorruption and may quarantine the record's conversation
@@ -20,7 +37,33 @@ var ErrCorrupt = errors.New("persistence: corrupt record")
 // decoded.
 func IsCorruption(err error) bool { return errors.Is(err, ErrCorrupt) }
 
+// encode returns the stored form of v: the binary format for a
+// conversation header or a message, JSON for anything else.
 func encode(v any) ([]byte, error) {
+	var b []byte
+	var err error
+	switch r := v.(type) {
+	case *engine.Conversation:
+		b, err = appendConversation(binaryRecord(binaryConversation), r)
+	case engine.Conversation:
+		b, err = appendConversation(binaryRecord(binaryConversation), &r)
+	case *engine.Message:
+		b, err = appendMessage(binaryRecord(binaryMessage), r)
+	case engine.Message:
+		b, err = appendMessage(binaryRecord(binaryMessage), &r)
+	default:
+		return encodeJSON(v)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("persistence: encoding %T: %w", v, err)
+	}
+	return b, nil
+}
+
+func binaryRecord(typ byte) []byte { return append(make([]byte, 0, 256), binaryVersion, typ) }
+
+// encodeJSON returns v as a version 1 (JSON) record.
+func encodeJSON(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("persistence: encoding %T: %w", v, err)
@@ -30,7 +73,12 @@ func encode(v any) ([]byte, error) {
 	return append(out, b...), nil
 }
 
+// decode reads a stored record of either version into v. A binary record
+// only decodes into the type it holds.
 func decode(b []byte, v any) error {
+	if len(b) > 0 && b[0] == binaryVersion {
+		return decodeBinary(b, v, allFields)
+	}
 	if len(b) == 0 || b[0] != recordVersion {
 		return fmt.Errorf("%w: %T with unknown version", ErrCorrupt, v)
 	}
@@ -38,4 +86,46 @@ func decode(b []byte, v any) error {
 		return fmt.Errorf("%w: %T: %v", ErrCorrupt, v, err)
 	}
 	return nil
+}
+
+// decodeBinary decodes the fields named by mask of a binary record into
+// v, a *engine.Conversation or *engine.Message.
+func decodeBinary(b []byte, v any, mask uint64) error {
+	if len(b) < 2 {
+		return fmt.Errorf("%w: %T: binary record without a type", ErrCorrupt, v)
+	}
+	d := wdec{b: b[2:]}
+	if mask == allFields {
+		d.s = string(d.b) // one allocation for every string of the record
+	}
+	switch r := v.(type) {
+	case *engine.Conversation:
+		if b[1] != binaryConversation {
+			return fmt.Errorf("%w: %T from a binary record of type %q", ErrCorrupt, v, b[1])
+		}
+		readConversation(&d, r, mask)
+	case *engine.Message:
+		if b[1] != binaryMessage {
+			return fmt.Errorf("%w: %T from a binary record of type %q", ErrCorrupt, v, b[1])
+		}
+		readMessage(&d, r, mask)
+	default:
+		return fmt.Errorf("%w: %T from a binary record", ErrCorrupt, v)
+	}
+	if d.err != nil {
+		return fmt.Errorf("%w: %T: %v at byte %d", ErrCorrupt, v, d.err, d.pos+2)
+	}
+	return nil
+}
+
+// decodePart reads some fields of a stored header or message: from a
+// binary record, those in mask into full (the rest stay zero); from a
+// JSON record, into slim, a struct with just those fields' JSON names
+// (cheaper than the whole record). It reports which of the two it
+// filled.
+func decodePart(b []byte, full any, mask uint64, slim any) (binary bool, err error) {
+	if len(b) > 0 && b[0] == binaryVersion {
+		return true, decodeBinary(b, full, mask)
+	}
+	return false, decode(b, slim)
 }

@@ -17,16 +17,21 @@ func contactConvMarkerKey() []byte {
 // missing entries; later calls return at once.
 func (s *Store) BackfillContactConversations() error {
 	return s.backfillConversations(contactConvMarkerKey(), func(b *Batch, ws, conv engine.ID, header []byte) (bool, error) {
+		var c engine.Conversation
 		var h struct {
 			ContactID engine.ID `json:"contact_id"`
 		}
-		if err := decode(header, &h); err != nil {
+		bin, err := decodePart(header, &c, fieldMask(cfContactID), &h)
+		if err != nil {
 			return false, fmt.Errorf("reading conversation %s: %w", conv, err)
 		}
-		if h.ContactID == engine.ZeroID {
+		if !bin {
+			c.ContactID = h.ContactID
+		}
+		if c.ContactID == engine.ZeroID {
 			return false, nil
 		}
-		k := contactConvKey(ws, h.ContactID, conv)
+		k := contactConvKey(ws, c.ContactID, conv)
 		if _, ok, err := s.getRaw(k); err != nil || ok {
 			return false, err
 		}

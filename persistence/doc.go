@@ -4,7 +4,10 @@
 //
 // Every workspace record lives under a key that starts with the workspace
 // id, so no query can reach across workspaces by accident. Records are
-// encoded with a leading version byte. A state change is one Batch; the
+// encoded with a leading version byte: conversation headers and messages,
+// the records every inbound message writes, in a compact binary format
+// (version 2, codec_wire.go); everything else as JSON (version 1, which
+// headers and messages written by earlier releases still use). A state change is one Batch; the
 // Store commits batches with fsync and groups concurrent commits into one
 // Pebble write (Pebble's WAL then syncs once for all of them), so that
 // many conversations committing at once share the cost of an fsync.

@@ -91,14 +91,19 @@ func (s *Store) ChannelMessageIDs(ws, conv engine.ID) ([]string, error) {
 	defer it.Close()
 	var ids []string
 	for ok := it.First(); ok; ok = it.Next() {
-		var m struct {
+		var m engine.Message
+		var slim struct {
 			ID string `json:"channel_message_id"`
 		}
-		if err := decode(it.Value(), &m); err != nil {
+		bin, err := decodePart(it.Value(), &m, fieldMask(mfChannelMessageID), &slim)
+		if err != nil {
 			return nil, fmt.Errorf("reading messages of %s: %w", conv, err)
 		}
-		if m.ID != "" {
-			ids = append(ids, m.ID)
+		if !bin {
+			m.ChannelMessageID = slim.ID
+		}
+		if m.ChannelMessageID != "" {
+			ids = append(ids, m.ChannelMessageID)
 		}
 	}
 	return ids, iterErr(it)

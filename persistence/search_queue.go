@@ -308,9 +308,14 @@ func indexedView(c *engine.Conversation, seq uint64, name string, act time.Time)
 		ExternalUserID: c.ExternalUserID, LastSeq: seq, ContactName: name, LastActivityAt: act}
 }
 
+// searchHeaderFields are the header fields the search index uses.
+var searchHeaderFields = fieldMask(cfID, cfWorkspaceID, cfChannel, cfContactID, cfContactName,
+	cfExternalUserID, cfLastActivityAt, cfLastSeq)
+
 // searchHeader reads the fields of conversation conv's header that the
 // search index uses (decoding the whole header costs more).
 func (s *Store) searchHeader(ws, conv engine.ID) (engine.Conversation, error) {
+	var c engine.Conversation
 	var h struct {
 		ID             engine.ID      `json:"id"`
 		WorkspaceID    engine.ID      `json:"workspace_id"`
@@ -321,8 +326,16 @@ func (s *Store) searchHeader(ws, conv engine.ID) (engine.Conversation, error) {
 		LastActivityAt time.Time      `json:"last_activity_at"`
 		LastSeq        uint64         `json:"last_seq"`
 	}
-	if err := s.get(conversationKey(ws, conv), &h); err != nil {
+	var bin bool
+	err := s.view(conversationKey(ws, conv), func(val []byte) (err error) {
+		bin, err = decodePart(val, &c, searchHeaderFields, &h)
+		return err
+	})
+	if err != nil {
 		return engine.Conversation{}, fmt.Errorf("reading conversation %s: %w", conv, err)
+	}
+	if bin {
+		return c, nil
 	}
 	return engine.Conversation{ID: h.ID, WorkspaceID: h.WorkspaceID, Channel: h.Channel, ContactID: h.ContactID,
 		ContactName: h.ContactName, ExternalUserID: h.ExternalUserID, LastActivityAt: h.LastActivityAt, LastSeq: h.LastSeq}, nil

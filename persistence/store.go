@@ -379,6 +379,12 @@ func (s *Store) leave() { s.gate.RUnlock() }
 
 // get reads key into v; ErrNotFound if absent.
 func (s *Store) get(key []byte, v any) error {
+	return s.view(key, func(val []byte) error { return decode(val, v) })
+}
+
+// view calls f with the value at key, valid only during the call;
+// ErrNotFound if absent.
+func (s *Store) view(key []byte, f func(val []byte) error) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -391,7 +397,7 @@ func (s *Store) get(key []byte, v any) error {
 		return fmt.Errorf("persistence: get: %w", err)
 	}
 	defer closer.Close()
-	return decode(val, v)
+	return f(val)
 }
 
 // getRaw returns a copy of the value at key, or nil, false.

@@ -186,7 +186,8 @@ func TestUnknownVersionIsCorruption(t *testing.T) {
 	m := newMsg(&c, 1, "")
 	good, err := encode(&c)
 	require.NoError(t, err)
-	require.Equal(t, recordVersion, good[0])
+	require.Equal(t, binaryVersion, good[0])
+	goodMsg := mustEncode(t, &m)
 
 	for _, tc := range []struct {
 		name string
@@ -194,7 +195,11 @@ func TestUnknownVersionIsCorruption(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"version 0", append([]byte{0}, good[1:]...)},
-		{"version 2", append([]byte{2}, good[1:]...)},
+		{"version 3", append([]byte{3}, good[1:]...)},
+		{"binary without type", []byte{binaryVersion}},
+		{"binary, unknown type", append([]byte{binaryVersion, 'x'}, good[2:]...)},
+		{"binary, torn varint", []byte{binaryVersion, binaryConversation, 0x80}},
+		{"binary, bad length", []byte{binaryVersion, binaryConversation, cfContactName<<2 | wireBytes, 5, 'a'}},
 		{"version 255", append([]byte{0xFF}, good[1:]...)},
 		{"bad body", []byte{recordVersion, '{'}},
 		{"wrong type", []byte{recordVersion, '[', ']'}},
@@ -224,8 +229,16 @@ func TestUnknownVersionIsCorruption(t *testing.T) {
 		})
 	}
 
-	// Index values of the wrong length are corruption too.
+	// A binary record of one type does not read as another.
 	db := s.DB()
+	require.NoError(t, db.Set(conversationKey(ws, c.ID), goodMsg, nil))
+	_, err = s.Conversation(ws, c.ID)
+	require.True(t, IsCorruption(err), "message as conversation: %v", err)
+	require.NoError(t, db.Set(messageKey(ws, c.ID, 1), good, nil))
+	_, err = s.Message(ws, c.ID, 1)
+	require.True(t, IsCorruption(err), "conversation as message: %v", err)
+
+	// Index values of the wrong length are corruption too.
 	require.NoError(t, db.Set(externalKey(ws, c.Channel, "short"), []byte{1, 2, 3}, nil))
 	_, _, err = s.LookupChannelMessage(ws, c.Channel, "short")
 	require.True(t, IsCorruption(err), "%v", err)
@@ -241,7 +254,7 @@ func TestUnknownVersionIsCorruption(t *testing.T) {
 	got, err := s.Conversation(ws, c.ID)
 	require.NoError(t, err)
 	require.Equal(t, c, got)
-	require.NoError(t, db.Set(messageKey(ws, c.ID, 1), mustEncode(t, &m), nil))
+	require.NoError(t, db.Set(messageKey(ws, c.ID, 1), goodMsg, nil))
 	gotM, err := s.Message(ws, c.ID, 1)
 	require.NoError(t, err)
 	require.Equal(t, m, gotM)
@@ -249,9 +262,7 @@ func TestUnknownVersionIsCorruption(t *testing.T) {
 
 func mustEncode(tb testing.TB, v any) []byte {
 	tb.Helper()
-	b, err := encode(v)
-	require.NoError(tb, err)
-	return b
+	return noErr[[]byte](tb)(encode(v))
 }
 
 // TestWorkspaceIsolation: workspace B, knowing every id and external id
