@@ -38,7 +38,11 @@ func (e *Envelope) JSON() []byte {
 			Conversation *engine.Conversation `json:"conversation,omitempty"`
 			Message      *engine.Message      `json:"message,omitempty"`
 		}
-		var d any = data{e.Event.Conversation, e.Event.Message}
+		conv := e.Event.Conversation
+		if e.Event.Message != nil && e.headerFollows() {
+			conv = nil // the conversation.updated after it in the frame carries it
+		}
+		var d any = data{conv, e.Event.Message}
 		if e.Event.Data != nil {
 			d = e.Event.Data
 		}
@@ -53,6 +57,20 @@ func (e *Envelope) JSON() []byte {
 		e.js, _ = json.Marshal(v) // plain structs of strings, numbers and times: cannot fail
 	})
 	return e.js
+}
+
+// headerFollows reports whether a conversation.updated event of the same
+// conversation comes after e in its group (its frame): a message event
+// then leaves the header out of its data, as the later event carries it.
+// Both have the same conversation, so every filter passes both or
+// neither, and a resume replays both.
+func (e *Envelope) headerFollows() bool {
+	for _, g := range e.group[e.idx+1:] {
+		if g.Event.Type == engine.EventConversationUpdated && g.Event.ConversationID == e.Event.ConversationID {
+			return true
+		}
+	}
+	return false
 }
 
 // Filter selects the events a subscriber receives; empty fields match

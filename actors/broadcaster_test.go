@@ -116,12 +116,20 @@ func TestBroadcasterSlowConsumer(t *testing.T) {
 	require.ErrorIs(t, err, actors.ErrShuttingDown)
 }
 
-func TestEnvelopeJSON(t *testing.T) {
-	t.Parallel()
+// subscribed returns a broadcaster with one subscriber to every event of
+// a new workspace.
+func subscribed(t *testing.T) (engine.ID, *actors.Broadcaster, *actors.Subscription) {
+	t.Helper()
 	ws := engine.NewID(t0)
-	b := actors.NewBroadcaster("e", 4, 4)
+	b := actors.NewBroadcaster("e", 16, 16)
 	sub, _, err := b.Subscribe(ws, actors.Filter{}, nil)
 	require.NoError(t, err)
+	return ws, b, sub
+}
+
+func TestEnvelopeJSON(t *testing.T) {
+	t.Parallel()
+	ws, b, sub := subscribed(t)
 	ev := event(ws, engine.ChannelWhatsApp, engine.FolderOpen)
 	b.Publish([]engine.Event{ev})
 	var v struct {
@@ -141,6 +149,42 @@ func TestEnvelopeJSON(t *testing.T) {
 	require.Equal(t, ws.String(), v.WorkspaceID)
 	require.Equal(t, ev.ConversationID.String(), v.ConversationID)
 	require.Equal(t, "open", v.Data.Conversation.Folder)
+}
+
+// A message event sent in the same frame as its conversation's
+// conversation.updated leaves the header to that event; without one after
+// it, it carries the header itself.
+func TestEnvelopeJSONHeaderOnce(t *testing.T) {
+	t.Parallel()
+	ws, b, sub := subscribed(t)
+	header := event(ws, engine.ChannelWhatsApp, engine.FolderOpen)
+	msg := header
+	msg.Type, msg.Message = engine.EventMessageCreated, &engine.Message{Seq: 7}
+	other := event(ws, engine.ChannelWhatsApp, engine.FolderOpen) // another conversation
+	b.Publish([]engine.Event{msg, header})
+	b.Publish([]engine.Event{msg, other})
+	b.Publish([]engine.Event{header, msg})
+	hasHeader := func() (string, bool) {
+		var v struct {
+			Type string `json:"type"`
+			Data map[string]json.RawMessage
+		}
+		require.NoError(t, json.Unmarshal((<-sub.C).JSON(), &v))
+		_, ok := v.Data["conversation"]
+		return v.Type, ok
+	}
+	for _, want := range []struct {
+		typ    string
+		header bool
+	}{
+		{"message.created", false}, {"conversation.updated", true},
+		{"message.created", true}, {"conversation.updated", true},
+		{"conversation.updated", true}, {"message.created", true},
+	} {
+		typ, ok := hasHeader()
+		require.Equal(t, want.typ, typ)
+		require.Equal(t, want.header, ok, "%s", typ)
+	}
 }
 
 // Events reach subscribers only after the change is committed, in the
