@@ -5,6 +5,8 @@
 // -scenarios picks the named benchmarks: besides those two (webhook, go),
 // fanout-a and fanout-b (webhook → WebSocket subscribers) and list-1m
 // (inbox list and search on a generated million conversations).
+// -centrifugo runs a Centrifugo binary (make bench-peer) beside Parley in
+// the fan-out scenarios, measured by the same client.
 //
 //	go run ./bench/cmd/parley-bench -out bench/results/latest.md
 //	go run ./bench/cmd/parley-bench -scenarios fanout-a,fanout-b,list-1m -out bench/results/issue4.md
@@ -42,6 +44,9 @@ type options struct {
 	samples            int
 	wsSubs, wsMessages int
 	outboundConvs      int
+	// centrifugo is the peer binary the fan-out scenarios also run
+	// (empty: none).
+	centrifugo string
 }
 
 func main() {
@@ -69,6 +74,7 @@ func main() {
 	flag.IntVar(&o.wsSubs, "ws-subs", 50, "WebSocket subscribers of the inbound → WebSocket run")
 	flag.IntVar(&o.wsMessages, "ws-messages", 500, "webhooks posted in the inbound → WebSocket run")
 	flag.IntVar(&o.outboundConvs, "outbound-convs", 500, "conversations the outbound send run replies to")
+	flag.StringVar(&o.centrifugo, "centrifugo", "", "Centrifugo binary (make bench-peer) to run beside Parley in the fan-out scenarios, measured by the same client (empty: skip the peer)")
 	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile here (where the client side spends its time)")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -160,7 +166,7 @@ func runScenarios(ctx context.Context, o options, w io.Writer) error {
 		case "fanout-a", "fanout-b":
 			var b string
 			if b, err = binary(); err == nil {
-				err = fanoutSection(ctx, b, o.fanout[name], w)
+				err = fanoutSection(ctx, b, o.centrifugo, o.fanout[name], w)
 			}
 		case "list-1m":
 			var b string
