@@ -394,7 +394,10 @@ func runFanout(ctx context.Context, cfg FanoutConfig, srv fanoutServer) (*Fanout
 		return nil, errors.New("fanout: workspaces, subscribers, rate and duration must be positive")
 	}
 	total := int(cfg.Rate * cfg.Duration.Seconds())
-	tr := &http.Transport{MaxIdleConnsPerHost: cfg.MaxInFlight, MaxConnsPerHost: cfg.MaxInFlight, DisableCompression: true}
+	// Idle connections are dropped before the 30 s after which
+	// Centrifugo closes them, so that a request never races that close.
+	tr := &http.Transport{MaxIdleConnsPerHost: cfg.MaxInFlight, MaxConnsPerHost: cfg.MaxInFlight, DisableCompression: true,
+		IdleConnTimeout: 20 * time.Second}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	base := time.Now()
