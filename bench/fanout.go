@@ -74,9 +74,9 @@ type FanoutResult struct {
 	// read. Created counts the measured message.created events (of
 	// Parley; a frame may carry several events) or the frames of one
 	// publication (of Centrifugo), CreatedBytes their bytes; CreatedSample
-	// is one of them.
+	// is one of them. FrameSample is a whole frame that carried one.
 	FrameBytes, Created, CreatedBytes int64
-	CreatedSample                     []byte
+	CreatedSample, FrameSample        []byte
 }
 
 // DeliveryRate is deliveries per second over the span of the run.
@@ -141,7 +141,7 @@ type subscriber struct {
 	// createdBytes the measured message.created events (Parley) or the
 	// frames of one publication (Centrifugo); sample is the first.
 	bytes, createdEvents, createdBytes int64
-	sample                             []byte
+	sample, sampleFrame                []byte
 }
 
 // handle reads one frame of Parley's WebSocket received at at (since
@@ -150,6 +150,9 @@ func (s *subscriber) handle(frame []byte, at time.Duration) {
 	s.checkSeqs(frame)
 	if ev := createdEvent(frame); ev != nil {
 		s.noteCreated(ev)
+		if s.sampleFrame == nil && s.sample != nil {
+			s.sampleFrame = bytes.Clone(frame)
+		}
 	}
 	s.record(frame, at)
 }
@@ -520,7 +523,7 @@ func runFanout(ctx context.Context, cfg FanoutConfig, srv fanoutServer) (*Fanout
 		res.Created += s.createdEvents
 		res.CreatedBytes += s.createdBytes
 		if res.CreatedSample == nil {
-			res.CreatedSample = s.sample
+			res.CreatedSample, res.FrameSample = s.sample, s.sampleFrame
 		}
 		last = max(last, s.last)
 		if s.err != nil {

@@ -157,4 +157,5 @@ func TestCreatedEventIsCutFromItsFrame(t *testing.T) {
 	require.Equal(t, int64(1), s.createdEvents)
 	require.Equal(t, int64(len(created)), s.createdBytes)
 	require.Equal(t, created, string(s.sample))
+	require.Equal(t, "["+created+","+updated+"]", string(s.sampleFrame))
 }

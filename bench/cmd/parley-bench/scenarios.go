@@ -39,7 +39,16 @@ func parseFanout(name, spec string) (fanoutShape, error) {
 	return sh, nil
 }
 
-func fanoutSection(ctx context.Context, bin, peer string, sh fanoutShape, w io.Writer) error {
+// peerOptions name the fan-out peer and what it publishes.
+type peerOptions struct {
+	// bin is the Centrifugo binary; empty skips the peer.
+	bin string
+	// payload is "event" (a message.created event Parley sent) or
+	// "frame" (a whole frame of Parley's that carried one).
+	payload string
+}
+
+func fanoutSection(ctx context.Context, bin string, peer peerOptions, sh fanoutShape, w io.Writer) error {
 	limit, err := bench.RaiseFDLimit()
 	if err != nil {
 		return err
@@ -73,10 +82,17 @@ func fanoutSection(ctx context.Context, bin, peer string, sh fanoutShape, w io.W
 	}
 	var peerRes *bench.FanoutResult
 	peerName := ""
-	if peer != "" {
-		if peerRes, peerName, err = centrifugoRun(ctx, peer, sh, cfg, res.CreatedSample); err != nil {
+	payload := "a `message.created` event Parley sent in this run"
+	if peer.bin != "" {
+		sample := res.CreatedSample
+		if peer.payload == "frame" {
+			sample = res.FrameSample
+			payload = "a whole frame Parley sent in this run (the `message.created` event and the events sent with it)"
+		}
+		if peerRes, peerName, err = centrifugoRun(ctx, peer.bin, sh, cfg, sample); err != nil {
 			return err
 		}
+		payload = fmt.Sprintf("%s (%d bytes)", payload, len(sample))
 	}
 	target := sh.rate * float64(sh.subscribers)
 	verdict := "meets the target"
@@ -87,8 +103,8 @@ func fanoutSection(ctx context.Context, bin, peer string, sh fanoutShape, w io.W
 	fmt.Fprintf(w, "Signed WhatsApp webhooks sent open-loop at %.0f/s for %s over %d conversations per workspace (each warmed up with one unmeasured message), to the built binary on 127.0.0.1; %d real WebSocket clients in the same process as the sender. Latency is webhook sent → `message.created` read by a subscriber (the send time travels in the text); every subscriber must get each accepted message once and every event of its workspace's sequence (no seq gap) after its hello. Target: p99 ≤ %s with every event delivered; %s.\n\n",
 		sh.rate, sh.duration, sh.customers, res.Subscribers, targetFanoutP99, verdict)
 	if peerRes != nil {
-		fmt.Fprintf(w, "%s ran the same shape right after Parley, measured by the same client: the same open-loop schedule and duration, the same WebSocket client library, one reader goroutine per subscriber and the same accounting. Each message is published through its HTTP server API (`POST /api/publish`) to channel ws<i> of workspace i; its data is a `message.created` event Parley sent in this run (%d bytes) with the mark replaced, so a push carries as much as Parley's event (Parley: %s, sent in frames with the conversation.updated that follows it; %s: %s). Subscribers use Centrifugo's JSON protocol over `/connection/websocket` (connect with an HS256 token, subscribe, read pushes, answer pings). Centrifugo keeps no history here and its publish path writes nothing to disk (no fsync), whereas Parley answers a webhook only after the message is committed with fsync and fans out after that; Centrifugo has no event sequence, so its event gaps are not checked (–) and its events are publications. Parley's events/s also count `conversation.updated`.\n\n",
-			peerName, len(res.CreatedSample), frameSizes(res, "`message.created` event"), peerName, frameSizes(peerRes, "push frame of one publication"))
+		fmt.Fprintf(w, "%s ran the same shape right after Parley, measured by the same client: the same open-loop schedule and duration, the same WebSocket client library, one reader goroutine per subscriber and the same accounting. Each message is published through its HTTP server API (`POST /api/publish`) to channel ws<i> of workspace i; its data is %s with the marks replaced (Parley: %s, sent in frames with the `conversation.updated` that follows it; %s: %s). Subscribers use Centrifugo's JSON protocol over `/connection/websocket` (connect with an HS256 token, subscribe, read pushes, answer pings). Centrifugo keeps no history here and its publish path writes nothing to disk (no fsync), whereas Parley answers a webhook only after the message is committed with fsync and fans out after that; Centrifugo has no event sequence, so its event gaps are not checked (–) and its events are publications. Parley's events/s also count `conversation.updated`.\n\n",
+			peerName, payload, frameSizes(res, "`message.created` event"), peerName, frameSizes(peerRes, "push frame of one publication"))
 	}
 	fmt.Fprintf(w, "| server | accepted / sent | deliveries | missing | dup | event gaps | disconnected | deliveries/s (target) | p50 | p99 | p999 | max | events/s | sender lag |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	fanoutRow(w, "Parley", res, target, strconv.FormatInt(res.EventGaps, 10))
