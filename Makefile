@@ -13,10 +13,15 @@ BENCH     ?= Ingest|Activation|ActorHeap|RawPebble|StoreCommit|BenchmarkList|Mes
 SCENARIOS ?= webhook,go
 # Where `make bench` writes its report (a latency chart goes beside it).
 BENCH_OUT ?= bench/results/latest.md
+# The fan-out peer `make bench-peer` builds from the Go module proxy (not
+# a dependency of Parley); `make bench` runs it beside Parley's fan-out
+# scenarios when it is there.
+CENTRIFUGO_VERSION ?= v6.9.1
+PEER_BIN  := bench/.bin/centrifugo
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build run test test-short bench fuzz lint fmt-check vet staticcheck check-clean
+.PHONY: help build run test test-short bench bench-peer fuzz lint fmt-check vet staticcheck check-clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,7 +39,16 @@ test-short: ## run the tests without the race detector
 	$(GO) test -count=1 $(PKGS)
 
 bench: ## run the benchmarks and write bench/results/latest.md (BENCH_OUT)
-	$(GO) run ./bench/cmd/parley-bench -bench '$(BENCH)' -scenarios '$(SCENARIOS)' -out '$(BENCH_OUT)'
+	$(GO) run ./bench/cmd/parley-bench -bench '$(BENCH)' -scenarios '$(SCENARIOS)' -out '$(BENCH_OUT)' $(if $(wildcard $(PEER_BIN)),-centrifugo $(PEER_BIN))
+
+# `go install …@version` needs the module's version list, which the proxy
+# may refuse; building the downloaded module with its own go.sum does not.
+bench-peer: ## build Centrifugo (CENTRIFUGO_VERSION), the fan-out peer, into bench/.bin
+	@dir=$$(cd / && $(GO) mod download -json github.com/centrifugal/centrifugo/v6@$(CENTRIFUGO_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	if [ -z "$$dir" ]; then echo "bench-peer: could not download centrifugo $(CENTRIFUGO_VERSION)"; exit 1; fi; \
+	mkdir -p $(dir $(PEER_BIN)) && cd "$$dir" && \
+	$(GO) build -trimpath -ldflags "-X github.com/centrifugal/centrifugo/v6/internal/build.Version=$(CENTRIFUGO_VERSION:v%=%)" -o $(CURDIR)/$(PEER_BIN) . && \
+	$(CURDIR)/$(PEER_BIN) version
 
 fuzz: ## run each fuzz target for FUZZTIME
 	@for pkg in $$($(GO) list $(PKGS)); do \

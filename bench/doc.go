@@ -8,7 +8,9 @@
 // Against the built binary it also measures the realtime path and the
 // inbox at scale: RunFanout drives signed webhooks open-loop into seeded
 // workspaces (SeedWorkspaces) and checks that every message reaches every
-// WebSocket subscriber, with its latency; GenerateInbox writes a large
+// WebSocket subscriber, with its latency, and RunCentrifugoFanout runs the
+// same shape, client and accounting against a Centrifugo server
+// (StartCentrifugo) as the peer it is compared with; GenerateInbox writes a large
 // inbox straight into a store, and ListLatency and SearchLatency measure
 // the first page of the list over HTTP and of a search at the store.
 //

@@ -70,6 +70,13 @@ type FanoutResult struct {
 	// Latencies are webhook sent → event received on a subscriber, one
 	// per delivery, sorted.
 	Latencies []time.Duration
+	// FrameBytes counts the payload bytes of every frame the subscribers
+	// read. Created counts the measured message.created events (of
+	// Parley; a frame may carry several events) or the frames of one
+	// publication (of Centrifugo), CreatedBytes their bytes; CreatedSample
+	// is one of them. FrameSample is a whole frame that carried one.
+	FrameBytes, Created, CreatedBytes int64
+	CreatedSample, FrameSample        []byte
 }
 
 // DeliveryRate is deliveries per second over the span of the run.
@@ -112,6 +119,7 @@ var (
 	eventStart   = []byte(`{"seq":`)
 	typeCreated  = []byte(`"type":"message.created"`)
 	typeField    = []byte(`"type":"`)
+	nextEvent    = []byte(`,{"seq":`)
 )
 
 // subscriber is one WebSocket client and what it received.
@@ -129,12 +137,80 @@ type subscriber struct {
 	lat        []time.Duration
 	last       time.Duration // arrival of the last counted delivery, since base
 	err        error         // set when the connection ended unasked
+	// bytes counts the frames' payload bytes; createdEvents and
+	// createdBytes the measured message.created events (Parley) or the
+	// frames of one publication (Centrifugo); sample is the first.
+	bytes, createdEvents, createdBytes int64
+	sample, sampleFrame                []byte
 }
 
-// handle records the message.created events of one frame received at
-// at (since base).
+// handle reads one frame of Parley's WebSocket received at at (since
+// base): it checks the event seqs and records the message.created events.
 func (s *subscriber) handle(frame []byte, at time.Duration) {
 	s.checkSeqs(frame)
+	if ev := createdEvent(frame); ev != nil {
+		s.noteCreated(ev)
+		if s.sampleFrame == nil && s.sample != nil {
+			s.sampleFrame = bytes.Clone(frame)
+		}
+	}
+	s.record(frame, at)
+}
+
+// createdEvent returns the first message.created event of a frame of
+// Parley's (one event, or an array of them), or nil.
+func createdEvent(frame []byte) []byte {
+	i := bytes.Index(frame, typeCreated)
+	if i < 0 {
+		return nil
+	}
+	start := bytes.LastIndex(frame[:i], eventStart)
+	if start < 0 {
+		return nil
+	}
+	end := len(frame)
+	if frame[0] == '[' {
+		end-- // the closing ]
+	}
+	// The next event starts with ,{"seq":N,"type": (a message's own seq
+	// is not followed by a type).
+	for from := i; ; {
+		j := bytes.Index(frame[from:], nextEvent)
+		if j < 0 {
+			break
+		}
+		from += j + len(nextEvent)
+		k := from
+		for k < len(frame) && frame[k] >= '0' && frame[k] <= '9' {
+			k++
+		}
+		if bytes.HasPrefix(frame[k:], []byte(`,"type":`)) {
+			end = from - len(nextEvent)
+			break
+		}
+	}
+	if end <= start {
+		return nil
+	}
+	return frame[start:end]
+}
+
+// noteCreated counts the bytes of ev, one event, if it is a measured
+// message.created, and keeps the first as the sample.
+func (s *subscriber) noteCreated(ev []byte) {
+	if !bytes.Contains(ev, typeCreated) || !bytes.Contains(ev, markMeasured) {
+		return
+	}
+	s.createdEvents++
+	s.createdBytes += int64(len(ev))
+	if s.sample == nil {
+		s.sample = bytes.Clone(ev)
+	}
+}
+
+// record records the measured message.created events of a frame received
+// at at (since base), whatever wraps them.
+func (s *subscriber) record(frame []byte, at time.Duration) {
 	for rest := frame; ; {
 		i := bytes.Index(rest, typeCreated)
 		if i < 0 {
@@ -222,6 +298,91 @@ func parseMark(b []byte) (k uint64, sent time.Duration, ok bool) {
 // measured. An error means the run could not be made (a subscriber could
 // not connect, the context ended), not that targets were missed.
 func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
+	return runFanout(ctx, cfg, &parleyFanout{cfg: &cfg, run: time.Now().UnixNano()})
+}
+
+// fanoutServer is what differs between the servers a fan-out run
+// measures: how a message is posted, how a subscriber connects and how
+// its frames are read. The schedule, the clients and the accounting are
+// the same for all.
+type fanoutServer interface {
+	// post sends message k of the run (of the warm-up if warm) to
+	// workspace k % len(Workspaces), with text (its mark first) as the
+	// message's text.
+	post(ctx context.Context, client *http.Client, k int, warm bool, text string) error
+	// connect dials subscriber s and reads what comes before its events.
+	connect(ctx context.Context, d *websocket.Dialer, s *subscriber) (*websocket.Conn, error)
+	// read records one frame received at at (since the run's base) and
+	// returns what to write back, if anything.
+	read(s *subscriber, frame []byte, at time.Duration) (reply []byte)
+}
+
+// parleyFanout posts signed WhatsApp webhooks and subscribes on
+// Parley's WebSocket.
+type parleyFanout struct {
+	cfg *FanoutConfig
+	run int64 // makes the run's wamids unique
+}
+
+func (p *parleyFanout) post(ctx context.Context, client *http.Client, k int, warm bool, text string) error {
+	nws := len(p.cfg.Workspaces)
+	w := p.cfg.Workspaces[k%nws]
+	user := (k / nws) % p.cfg.Customers
+	mark := "pbm"
+	if warm {
+		mark = "pbw"
+	}
+	body, h := WhatsAppWebhook(w.PhoneID, fmt.Sprintf("wamid.fanout.%d.%s.%d", p.run, mark, k), user, text)
+	_, err := postOK(ctx, client, "http://"+p.cfg.Addr+"/webhooks/whatsapp", body, h)
+	return err
+}
+
+func (p *parleyFanout) connect(ctx context.Context, d *websocket.Dialer, s *subscriber) (*websocket.Conn, error) {
+	conn, _, err := d.DialContext(ctx, "ws://"+p.cfg.Addr+"/api/v1/ws?token="+p.cfg.Workspaces[s.ws].Token, nil)
+	if err != nil {
+		return nil, err
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, frame, err := conn.ReadMessage()
+	_ = conn.SetReadDeadline(time.Time{})
+	var hello struct {
+		Type string `json:"type"`
+		Seq  uint64 `json:"seq"`
+	}
+	if err == nil && (json.Unmarshal(frame, &hello) != nil || hello.Type != "hello") {
+		err = fmt.Errorf("first frame is not hello: %s", frame)
+	}
+	s.next = hello.Seq + 1
+	return conn, err
+}
+
+func (p *parleyFanout) read(s *subscriber, frame []byte, at time.Duration) []byte {
+	s.handle(frame, at)
+	return nil
+}
+
+// postOK posts body with header h to url, wants a 2xx answer and
+// returns its body.
+func postOK(ctx context.Context, client *http.Client, url string, body []byte, h http.Header) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header = h
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return b, fmt.Errorf("%s answered %d: %s", url, resp.StatusCode, b)
+	}
+	return b, err
+}
+
+// runFanout is RunFanout against any server.
+func runFanout(ctx context.Context, cfg FanoutConfig, srv fanoutServer) (*FanoutResult, error) {
 	if cfg.Customers <= 0 {
 		cfg.Customers = 50
 	}
@@ -236,36 +397,21 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		return nil, errors.New("fanout: workspaces, subscribers, rate and duration must be positive")
 	}
 	total := int(cfg.Rate * cfg.Duration.Seconds())
-	tr := &http.Transport{MaxIdleConnsPerHost: cfg.MaxInFlight, MaxConnsPerHost: cfg.MaxInFlight, DisableCompression: true}
+	// Idle connections are dropped before the 30 s after which
+	// Centrifugo closes them, so that a request never races that close.
+	tr := &http.Transport{MaxIdleConnsPerHost: cfg.MaxInFlight, MaxConnsPerHost: cfg.MaxInFlight, DisableCompression: true,
+		IdleConnTimeout: 20 * time.Second}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	base := time.Now()
 	// post sends message k of the run (or of the warm-up), stamped with
 	// the time it is sent.
 	post := func(ctx context.Context, k int, warm bool) error {
-		w := cfg.Workspaces[k%nws]
-		user := (k / nws) % cfg.Customers
 		mark := "pbm"
 		if warm {
 			mark = "pbw"
 		}
-		text := fmt.Sprintf("%s:%d:%d fan-out probe", mark, k, time.Since(base))
-		body, h := WhatsAppWebhook(w.PhoneID, fmt.Sprintf("wamid.fanout.%d.%s.%d", base.UnixNano(), mark, k), user, text)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+cfg.Addr+"/webhooks/whatsapp", bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header = h
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("webhook answered %d: %s", resp.StatusCode, b)
-		}
-		return nil
+		return srv.post(ctx, client, k, warm, fmt.Sprintf("%s:%d:%d fan-out probe", mark, k, time.Since(base)))
 	}
 
 	// Warm up: one message per conversation, closed loop, before anyone
@@ -274,7 +420,7 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
 
-	subs, err := connectSubscribers(ctx, cfg, total)
+	subs, err := connectSubscribers(ctx, cfg, total, srv)
 	if err != nil {
 		return nil, err
 	}
@@ -290,15 +436,20 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 					buf.Reset()
 					_, err = buf.ReadFrom(r)
 				}
+				if err == nil {
+					before := s.delivered
+					s.bytes += int64(buf.Len())
+					if reply := srv.read(s, buf.Bytes(), time.Since(base)); reply != nil {
+						err = s.conn.WriteMessage(websocket.TextMessage, reply)
+					}
+					delivered.Add(s.delivered - before)
+				}
 				if err != nil {
 					if !stopping.Load() {
 						s.err = err
 					}
 					return
 				}
-				before := s.delivered
-				s.handle(buf.Bytes(), time.Since(base))
-				delivered.Add(s.delivered - before)
 			}
 		})
 	}
@@ -368,6 +519,12 @@ func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
 		res.Events += s.events
 		res.EventGaps += int64(s.gaps) //nolint:gosec // a count of events
 		res.Latencies = append(res.Latencies, s.lat...)
+		res.FrameBytes += s.bytes
+		res.Created += s.createdEvents
+		res.CreatedBytes += s.createdBytes
+		if res.CreatedSample == nil {
+			res.CreatedSample, res.FrameSample = s.sample, s.sampleFrame
+		}
 		last = max(last, s.last)
 		if s.err != nil {
 			res.Disconnected++
@@ -416,8 +573,8 @@ func parallel(ctx context.Context, n, workers int, f func(i int) error) error {
 }
 
 // connectSubscribers opens every workspace's WebSocket clients, 32 at a
-// time, and reads each one's hello frame.
-func connectSubscribers(ctx context.Context, cfg FanoutConfig, total int) ([]*subscriber, error) {
+// time, and reads what each gets before its events.
+func connectSubscribers(ctx context.Context, cfg FanoutConfig, total int, srv fanoutServer) ([]*subscriber, error) {
 	subs := make([]*subscriber, 0, len(cfg.Workspaces)*cfg.Subscribers)
 	for w := range cfg.Workspaces {
 		for range cfg.Subscribers {
@@ -428,23 +585,8 @@ func connectSubscribers(ctx context.Context, cfg FanoutConfig, total int) ([]*su
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 16 << 10}
 	err := parallel(ctx, len(subs), 32, func(i int) error {
 		s := subs[i]
-		url := "ws://" + cfg.Addr + "/api/v1/ws?token=" + cfg.Workspaces[s.ws].Token
-		conn, _, err := d.DialContext(ctx, url, nil)
-		if err != nil {
-			return fmt.Errorf("subscriber %d: %w", i, err)
-		}
+		conn, err := srv.connect(ctx, &d, s)
 		s.conn = conn
-		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		_, frame, err := conn.ReadMessage()
-		_ = conn.SetReadDeadline(time.Time{})
-		var hello struct {
-			Type string `json:"type"`
-			Seq  uint64 `json:"seq"`
-		}
-		if err == nil && (json.Unmarshal(frame, &hello) != nil || hello.Type != "hello") {
-			err = fmt.Errorf("first frame is not hello: %s", frame)
-		}
-		s.next = hello.Seq + 1
 		if err != nil {
 			return fmt.Errorf("subscriber %d: %w", i, err)
 		}

@@ -143,3 +143,19 @@ func TestInboxSmoke(t *testing.T) {
 	require.Equal(t, in.Names, again.Names)
 	require.Equal(t, in.Messages, again.Messages)
 }
+
+func TestCreatedEventIsCutFromItsFrame(t *testing.T) {
+	t.Parallel()
+	created := `{"seq":1,"type":"message.created","data":{"message":{"seq":4,"text":"pbm:3:1000 x"}}}`
+	updated := `{"seq":2,"type":"conversation.updated","data":{"conversation":{"preview":"pbm:3:1000 x"}}}`
+	require.Equal(t, created, string(createdEvent([]byte(created))))
+	require.Equal(t, created, string(createdEvent([]byte("["+created+","+updated+"]"))))
+	require.Equal(t, created, string(createdEvent([]byte("["+updated+","+created+"]"))))
+	require.Nil(t, createdEvent([]byte(updated)))
+	s := &subscriber{seen: make([]uint64, 1)}
+	s.handle([]byte("["+created+","+updated+"]"), 2000)
+	require.Equal(t, int64(1), s.createdEvents)
+	require.Equal(t, int64(len(created)), s.createdBytes)
+	require.Equal(t, created, string(s.sample))
+	require.Equal(t, "["+created+","+updated+"]", string(s.sampleFrame))
+}

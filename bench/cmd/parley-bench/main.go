@@ -5,6 +5,8 @@
 // -scenarios picks the named benchmarks: besides those two (webhook, go),
 // fanout-a and fanout-b (webhook → WebSocket subscribers) and list-1m
 // (inbox list and search on a generated million conversations).
+// -centrifugo runs a Centrifugo binary (make bench-peer) beside Parley in
+// the fan-out scenarios, measured by the same client.
 //
 //	go run ./bench/cmd/parley-bench -out bench/results/latest.md
 //	go run ./bench/cmd/parley-bench -scenarios fanout-a,fanout-b,list-1m -out bench/results/issue4.md
@@ -42,6 +44,8 @@ type options struct {
 	samples            int
 	wsSubs, wsMessages int
 	outboundConvs      int
+	// peer is the Centrifugo server the fan-out scenarios also run.
+	peer peerOptions
 }
 
 func main() {
@@ -69,6 +73,8 @@ func main() {
 	flag.IntVar(&o.wsSubs, "ws-subs", 50, "WebSocket subscribers of the inbound → WebSocket run")
 	flag.IntVar(&o.wsMessages, "ws-messages", 500, "webhooks posted in the inbound → WebSocket run")
 	flag.IntVar(&o.outboundConvs, "outbound-convs", 500, "conversations the outbound send run replies to")
+	flag.StringVar(&o.peer.bin, "centrifugo", "", "Centrifugo binary (make bench-peer) to run beside Parley in the fan-out scenarios, measured by the same client (empty: skip the peer)")
+	flag.StringVar(&o.peer.payload, "centrifugo-payload", "event", "what Centrifugo publishes per message: event (a message.created Parley sent) or frame (a whole frame of Parley's that carried one, so the bytes per delivery match)")
 	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile here (where the client side spends its time)")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -94,6 +100,10 @@ func main() {
 		}
 		sh.duration, sh.customers = fanDuration, customers
 		o.fanout[name] = sh
+	}
+	if o.peer.payload != "event" && o.peer.payload != "frame" {
+		fmt.Fprintf(os.Stderr, "parley-bench: -centrifugo-payload wants event or frame, not %q\n", o.peer.payload)
+		os.Exit(2)
 	}
 	if _, err := fmt.Sscanf(inbox, "%d:%d", &o.inbox.Convs, &o.inbox.PerConv); err != nil || o.inbox.Convs <= 0 || o.inbox.PerConv <= 0 {
 		fmt.Fprintf(os.Stderr, "parley-bench: -inbox wants conversations:messages (positive), not %q\n", inbox)
@@ -160,7 +170,7 @@ func runScenarios(ctx context.Context, o options, w io.Writer) error {
 		case "fanout-a", "fanout-b":
 			var b string
 			if b, err = binary(); err == nil {
-				err = fanoutSection(ctx, b, o.fanout[name], w)
+				err = fanoutSection(ctx, b, o.peer, o.fanout[name], w)
 			}
 		case "list-1m":
 			var b string

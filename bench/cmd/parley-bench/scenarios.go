@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/parleyhq/parley/bench"
@@ -38,7 +39,16 @@ func parseFanout(name, spec string) (fanoutShape, error) {
 	return sh, nil
 }
 
-func fanoutSection(ctx context.Context, bin string, sh fanoutShape, w io.Writer) error {
+// peerOptions name the fan-out peer and what it publishes.
+type peerOptions struct {
+	// bin is the Centrifugo binary; empty skips the peer.
+	bin string
+	// payload is "event" (a message.created event Parley sent) or
+	// "frame" (a whole frame of Parley's that carried one).
+	payload string
+}
+
+func fanoutSection(ctx context.Context, bin string, peer peerOptions, sh fanoutShape, w io.Writer) error {
 	limit, err := bench.RaiseFDLimit()
 	if err != nil {
 		return err
@@ -60,15 +70,29 @@ func fanoutSection(ctx context.Context, bin string, sh fanoutShape, w io.Writer)
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "%s: %d workspaces × %d subscribers, %.0f msgs/s for %s\n", sh.name, sh.workspaces, sh.subscribers, sh.rate, sh.duration)
+	cfg := bench.FanoutConfig{Addr: p.Addr, Workspaces: wss, Subscribers: sh.subscribers, Rate: sh.rate, Duration: sh.duration, Customers: sh.customers}
 	stopProgress := startProgress(sh.duration)
-	res, err := bench.RunFanout(ctx, bench.FanoutConfig{Addr: p.Addr, Workspaces: wss, Subscribers: sh.subscribers,
-		Rate: sh.rate, Duration: sh.duration, Customers: sh.customers})
+	res, err := bench.RunFanout(ctx, cfg)
 	stopProgress()
 	if serr := p.Stop(); err == nil && serr != nil {
 		err = fmt.Errorf("stopping parley: %w", serr)
 	}
 	if err != nil {
 		return err
+	}
+	var peerRes *bench.FanoutResult
+	peerName := ""
+	payload := "a `message.created` event Parley sent in this run"
+	if peer.bin != "" {
+		sample := res.CreatedSample
+		if peer.payload == "frame" {
+			sample = res.FrameSample
+			payload = "a whole frame Parley sent in this run (the `message.created` event and the events sent with it)"
+		}
+		if peerRes, peerName, err = centrifugoRun(ctx, peer.bin, sh, cfg, sample); err != nil {
+			return err
+		}
+		payload = fmt.Sprintf("%s (%d bytes)", payload, len(sample))
 	}
 	target := sh.rate * float64(sh.subscribers)
 	verdict := "meets the target"
@@ -78,19 +102,82 @@ func fanoutSection(ctx context.Context, bin string, sh fanoutShape, w io.Writer)
 	fmt.Fprintf(w, "## Fan-out %s: %d workspace(s) × %d subscribers, %.0f inbound msgs/s\n\n", sh.name, sh.workspaces, sh.subscribers, sh.rate)
 	fmt.Fprintf(w, "Signed WhatsApp webhooks sent open-loop at %.0f/s for %s over %d conversations per workspace (each warmed up with one unmeasured message), to the built binary on 127.0.0.1; %d real WebSocket clients in the same process as the sender. Latency is webhook sent → `message.created` read by a subscriber (the send time travels in the text); every subscriber must get each accepted message once and every event of its workspace's sequence (no seq gap) after its hello. Target: p99 ≤ %s with every event delivered; %s.\n\n",
 		sh.rate, sh.duration, sh.customers, res.Subscribers, targetFanoutP99, verdict)
-	fmt.Fprintf(w, "| accepted / sent | deliveries | missing | dup | event gaps | disconnected | deliveries/s (target) | p50 | p99 | p999 | max | events/s | sender lag |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(w, "| %d / %d | %d of %d | %d | %d | %d | %d | %.0f (%.0f) | %s | %s | %s | %s | %.0f | %s |\n\n",
-		res.Accepted, res.Sent, res.Delivered, res.Expected, res.Missing, res.Duplicates, res.EventGaps, res.Disconnected,
-		res.DeliveryRate(), target, ms(res.Percentile(50)), ms(res.Percentile(99)), ms(res.Percentile(99.9)),
-		ms(res.Percentile(100)), float64(res.Events)/res.Span.Seconds(), res.SenderLag.Round(time.Millisecond))
+	if peerRes != nil {
+		fmt.Fprintf(w, "%s ran the same shape right after Parley, measured by the same client: the same open-loop schedule and duration, the same WebSocket client library, one reader goroutine per subscriber and the same accounting. Each message is published through its HTTP server API (`POST /api/publish`) to channel ws<i> of workspace i; its data is %s with the marks replaced (Parley: %s, sent in frames with the `conversation.updated` that follows it; %s: %s). Subscribers use Centrifugo's JSON protocol over `/connection/websocket` (connect with an HS256 token, subscribe, read pushes, answer pings). Centrifugo keeps no history here and its publish path writes nothing to disk (no fsync), whereas Parley answers a webhook only after the message is committed with fsync and fans out after that; Centrifugo has no event sequence, so its event gaps are not checked (–) and its events are publications. Parley's events/s also count `conversation.updated`.\n\n",
+			peerName, payload, frameSizes(res, "`message.created` event"), peerName, frameSizes(peerRes, "push frame of one publication"))
+	}
+	fmt.Fprintf(w, "| server | accepted / sent | deliveries | missing | dup | event gaps | disconnected | deliveries/s (target) | p50 | p99 | p999 | max | events/s | sender lag |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fanoutRow(w, "Parley", res, target, strconv.FormatInt(res.EventGaps, 10))
+	if peerRes != nil {
+		fanoutRow(w, peerName, peerRes, target, "–")
+	}
+	fmt.Fprintln(w)
+	if peerRes != nil && peerRes.Percentile(99) > 0 {
+		fmt.Fprintf(w, "p99 ratio Parley / %s: %.2f (p50 ratio %.2f).\n\n", peerName,
+			float64(res.Percentile(99))/float64(peerRes.Percentile(99)), float64(res.Percentile(50))/float64(peerRes.Percentile(50)))
+	}
 	for _, e := range []string{res.FirstError, res.DisconnectError} {
 		if e != "" {
 			fmt.Fprintf(w, "First error: `%s`\n\n", e)
 		}
 	}
+	if peerRes != nil {
+		for _, e := range []string{peerRes.FirstError, peerRes.DisconnectError} {
+			if e != "" {
+				fmt.Fprintf(w, "First error (%s): `%s`\n\n", peerName, e)
+			}
+		}
+	}
 	fmt.Fprintf(os.Stderr, "%s: %d/%d deliveries, %.0f/s, p50 %s p99 %s p999 %s: %s\n", sh.name, res.Delivered, res.Expected,
 		res.DeliveryRate(), ms(res.Percentile(50)), ms(res.Percentile(99)), ms(res.Percentile(99.9)), verdict)
+	if peerRes != nil {
+		fmt.Fprintf(os.Stderr, "%s %s: %d/%d deliveries, %.0f/s, p50 %s p99 %s p999 %s\n", sh.name, peerName, peerRes.Delivered, peerRes.Expected,
+			peerRes.DeliveryRate(), ms(peerRes.Percentile(50)), ms(peerRes.Percentile(99)), ms(peerRes.Percentile(99.9)))
+	}
 	return nil
+}
+
+// centrifugoRun runs the shape against the Centrifugo binary bin, with
+// event (a message.created Parley sent) as the published data, and
+// returns what it measured and the row's name.
+func centrifugoRun(ctx context.Context, bin string, sh fanoutShape, cfg bench.FanoutConfig, event []byte) (*bench.FanoutResult, string, error) {
+	c, err := bench.StartCentrifugo(ctx, bin)
+	if err != nil {
+		return nil, "", err
+	}
+	name := "Centrifugo " + c.Version + " (same client)"
+	fmt.Fprintf(os.Stderr, "%s: %s, the same shape\n", sh.name, name)
+	stopProgress := startProgress(sh.duration)
+	res, err := bench.RunCentrifugoFanout(ctx, c, cfg, event)
+	stopProgress()
+	if serr := c.Stop(); err == nil && serr != nil {
+		err = fmt.Errorf("stopping centrifugo: %w", serr)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("centrifugo: %w", err)
+	}
+	return res, name, nil
+}
+
+// fanoutRow writes one server's row of a fan-out table.
+func fanoutRow(w io.Writer, name string, res *bench.FanoutResult, target float64, gaps string) {
+	fmt.Fprintf(w, "| %s | %d / %d | %d of %d | %d | %d | %s | %d | %.0f (%.0f) | %s | %s | %s | %s | %.0f | %s |\n",
+		name, res.Accepted, res.Sent, res.Delivered, res.Expected, res.Missing, res.Duplicates, gaps, res.Disconnected,
+		res.DeliveryRate(), target, ms(res.Percentile(50)), ms(res.Percentile(99)), ms(res.Percentile(99.9)),
+		ms(res.Percentile(100)), float64(res.Events)/res.Span.Seconds(), res.SenderLag.Round(time.Millisecond))
+}
+
+// frameSizes describes the bytes the subscribers read: per delivery, and
+// per unit (the message.created event, or frame of one publication).
+func frameSizes(res *bench.FanoutResult, unit string) string {
+	if res.Delivered == 0 {
+		return "nothing delivered"
+	}
+	s := fmt.Sprintf("%.0f bytes read per delivery", float64(res.FrameBytes)/float64(res.Delivered))
+	if res.Created > 0 {
+		s += fmt.Sprintf(", %.0f bytes per %s", float64(res.CreatedBytes)/float64(res.Created), unit)
+	}
+	return s
 }
 
 func listSection(ctx context.Context, bin string, o options, w io.Writer) error {
