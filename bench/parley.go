@@ -65,7 +65,9 @@ type Workspace struct {
 }
 
 // SeedWorkspaces writes n workspaces, each with an owner, an owner API
-// token and a WhatsApp account, straight into the store of dataDir (the
+// token, a WhatsApp account and the AI agent off (the fan-out runs
+// measure the realtime path of inbound messages, as the ingest runs
+// measure storing them, not the AI's replies), straight into the store of dataDir (the
 // server must not be running on it). Seeding is deterministic: the same n
 // gives the same tokens and numbers, so a kept data directory is reused.
 func SeedWorkspaces(dataDir string, n int, now time.Time) (_ []Workspace, err error) {
@@ -86,6 +88,7 @@ func SeedWorkspaces(dataDir string, n int, now time.Time) (_ []Workspace, err er
 			Token: engine.Token{WorkspaceID: w.ID, UserID: u.ID, Role: engine.RoleOwner, Name: "bench", CreatedAt: now}})
 		b.PutChannelAccount(&engine.ChannelAccount{WorkspaceID: w.ID, Channel: engine.ChannelWhatsApp, AccountID: ws.PhoneID,
 			Name: "bench", AccessToken: "tok", CreatedAt: now, UpdatedAt: now})
+		b.PutAgentSettings(&engine.AgentSettings{WorkspaceID: w.ID, Kind: engine.AgentOff})
 		out[i] = ws
 	}
 	if err := s.Commit(b); err != nil {

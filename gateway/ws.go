@@ -206,8 +206,7 @@ type wsSession struct {
 	dead    bool   // the connection is done: write nothing more
 	pending []byte // the rest of a frame a non-blocking write left
 	closing string // the subscription ended (its reason): close the connection
-	frame   []byte // frame bytes being written
-	buf     bytes.Buffer
+	frame   []byte // frame bytes being written by the session goroutine
 	// missed: a shard found wmu taken; the holder hands the session back.
 	missed atomic.Bool
 
@@ -527,20 +526,40 @@ func (sess *wsSession) wake() {
 }
 
 // sendEvents writes one frame of events: an object, or an array of them.
+// The shard builds the frame in its own buffer (it writes one session at
+// a time and keeps nothing of the frame once written: a partial write's
+// rest is copied); the session goroutine in the session's.
 func (sess *wsSession) sendEvents(batch []*actors.Envelope, blocking bool) bool {
-	if len(batch) == 1 {
-		return sess.send(batch[0].JSON(), blocking)
+	if blocking {
+		sess.frame = appendEventsFrame(sess.frame[:0], batch)
+		defer sess.trim()
+		return sess.write(sess.frame, true)
 	}
-	sess.buf.Reset()
-	sess.buf.WriteByte('[')
+	sh := sess.shard
+	sh.frame = appendEventsFrame(sh.frame[:0], batch)
+	return sess.write(sh.frame, false)
+}
+
+// appendEventsFrame appends one text frame holding batch: its one event,
+// or an array of them. The payload is written once, straight after a
+// header sized from the events' lengths.
+func appendEventsFrame(dst []byte, batch []*actors.Envelope) []byte {
+	if len(batch) == 1 {
+		js := batch[0].JSON()
+		return append(appendFrameHeader(dst, len(js)), js...)
+	}
+	n := len(batch) + 1 // '[', the commas and ']'
+	for _, e := range batch {
+		n += len(e.JSON())
+	}
+	dst = append(appendFrameHeader(dst, n), '[')
 	for i, e := range batch {
 		if i > 0 {
-			sess.buf.WriteByte(',')
+			dst = append(dst, ',')
 		}
-		sess.buf.Write(e.JSON())
+		dst = append(dst, e.JSON()...)
 	}
-	sess.buf.WriteByte(']')
-	return sess.send(sess.buf.Bytes(), blocking)
+	return append(dst, ']')
 }
 
 // sendNow writes a text frame, blocking until it is written.
@@ -561,38 +580,40 @@ func (sess *wsSession) sendLocked(payload []byte) bool {
 	return sess.send(payload, true)
 }
 
-// send writes payload as one text frame. Blocking, it waits up to
-// wsWriteWait; otherwise it writes what the socket takes at once and, if
-// that is not the whole frame, leaves the rest to the session goroutine
-// and reports false (the session writes nothing more until then).
+// send writes payload as one text frame, blocking (see write).
 func (sess *wsSession) send(payload []byte, blocking bool) bool {
 	sess.frame = appendTextFrame(sess.frame[:0], payload)
 	defer sess.trim()
+	return sess.write(sess.frame, blocking)
+}
+
+// write writes frame. Blocking, it waits up to wsWriteWait; otherwise it
+// writes what the socket takes at once and, if that is not the whole
+// frame, leaves a copy of the rest to the session goroutine and reports
+// false (the session writes nothing more until then).
+func (sess *wsSession) write(frame []byte, blocking bool) bool {
 	if blocking {
-		return sess.writeBlocking(sess.frame)
+		return sess.writeBlocking(frame)
 	}
-	n, err := sess.tryWrite(sess.frame)
+	n, err := sess.tryWrite(frame)
 	if err != nil {
 		sess.kill()
 		return false
 	}
-	if n < len(sess.frame) {
-		sess.pending = bytes.Clone(sess.frame[n:])
+	if n < len(frame) {
+		sess.pending = bytes.Clone(frame[n:])
 		sess.wake()
 		return false
 	}
 	return true
 }
 
-// trim drops write buffers grown by a large frame, so that an idle
-// connection keeps only small ones.
+// trim drops a write buffer grown by a large frame, so that an idle
+// connection keeps only a small one.
 func (sess *wsSession) trim() {
 	const keep = 16 << 10
 	if cap(sess.frame) > keep {
 		sess.frame = nil
-	}
-	if sess.buf.Cap() > keep {
-		sess.buf = bytes.Buffer{}
 	}
 }
 
@@ -651,8 +672,14 @@ func rawConn(c net.Conn) syscall.RawConn {
 // appendTextFrame appends payload as one unmasked WebSocket text frame
 // (RFC 6455 section 5.2; a server's frames are not masked).
 func appendTextFrame(dst, payload []byte) []byte {
+	return append(appendFrameHeader(dst, len(payload)), payload...)
+}
+
+// appendFrameHeader appends the header of a final, unmasked text frame of
+// n payload bytes.
+func appendFrameHeader(dst []byte, n int) []byte {
 	dst = append(dst, 0x81) // FIN, text
-	switch n := len(payload); {
+	switch {
 	case n < 126:
 		dst = append(dst, byte(n))
 	case n <= 0xFFFF:
@@ -661,5 +688,5 @@ func appendTextFrame(dst, payload []byte) []byte {
 		dst = append(dst, 127)
 		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
 	}
-	return append(dst, payload...)
+	return dst
 }

@@ -2,9 +2,14 @@ package gateway
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/engine"
 )
 
 // TestAppendTextFrame checks the frame header at the length boundaries of
@@ -26,5 +31,31 @@ func TestAppendTextFrame(t *testing.T) {
 		require.Equal(t, "keep", string(f[:4]), "appends")
 		require.Equal(t, tc.header, f[4:4+len(tc.header)], "length %d", tc.n)
 		require.Equal(t, payload, f[4+len(tc.header):])
+	}
+}
+
+// TestAppendEventsFrame: a frame of events built in place is the frame
+// of their JSON array (of the one event's JSON), whatever the length class.
+func TestAppendEventsFrame(t *testing.T) {
+	t.Parallel()
+	ws := engine.NewID(time.Unix(0, 0))
+	ev := func(seq uint64, size int) *actors.Envelope {
+		return &actors.Envelope{Seq: seq, Event: engine.Event{Type: "test", WorkspaceID: ws,
+			Data: map[string]string{"pad": strings.Repeat("p", size)}}}
+	}
+	for _, tc := range []struct{ events, size int }{{1, 0}, {1, 200}, {2, 10}, {3, 30000}, {5, 20000}} {
+		var batch []*actors.Envelope
+		var parts [][]byte
+		for i := range tc.events {
+			e := ev(uint64(i+1), tc.size) //nolint:gosec // small
+			batch = append(batch, e)
+			parts = append(parts, e.JSON())
+		}
+		payload := parts[0]
+		if len(parts) > 1 {
+			payload = append(append([]byte{'['}, bytes.Join(parts, []byte{','})...), ']')
+		}
+		got := appendEventsFrame([]byte("keep"), batch)
+		require.Equal(t, appendTextFrame([]byte("keep"), payload), got, "%d events of %d bytes", tc.events, tc.size)
 	}
 }

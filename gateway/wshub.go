@@ -26,6 +26,10 @@ type wsShard struct {
 	mu    sync.Mutex
 	ready []*wsSession
 	wake  chan struct{}
+	// frame is the shard goroutine's buffer for the frames it writes
+	// (one session at a time), kept across flushes: a burst that queues
+	// many events per session does not allocate a frame per session.
+	frame []byte
 }
 
 func newWSHub(n int) *wsHub {
