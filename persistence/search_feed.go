@@ -23,9 +23,11 @@ type searchFeed struct {
 	served, missed int
 }
 
-// feedCap bounds the messages the feed holds. When it is full, commits
-// are not fed until the projection drains it; those conversations are read
-// from the store instead.
+// feedCap bounds the messages the feed holds. When it is full, the feed
+// starts again empty: the conversations it held are read from the store
+// instead. Emptying it also drops runs that no projection will take (a
+// commit fed after the projection of its messages already read them
+// back), which would otherwise stay until the conversation's next change.
 const feedCap = 1 << 16
 
 // add feeds the new messages of a committed batch. msgs are in the order
@@ -48,7 +50,8 @@ func (f *searchFeed) add(msgs []engine.Message) {
 			run = run[:0]
 		}
 		if f.held >= feedCap {
-			continue
+			clear(f.convs)
+			f.held, run = 0, nil
 		}
 		f.convs[r] = append(run, *m)
 		f.held++

@@ -61,17 +61,19 @@ func TestSearchFeed(t *testing.T) {
 
 	t.Run("bounded", func(t *testing.T) {
 		var f searchFeed
+		conv := func(i int) convRef { return convRef{ws, idOf('c', i)} }
 		for i := range feedCap + 10 {
 			m := msg(1)
-			m.ConversationID = idOf('c', i)
+			m.ConversationID = conv(i).conv
 			f.add([]engine.Message{m})
 		}
-		require.Equal(t, feedCap, f.held)
-		m := msg(1)
-		m.ConversationID = idOf('c', feedCap+5)
-		_, ok := f.take(convRef{ws, m.ConversationID}, 0, 1)
-		require.False(t, ok, "a message fed past the bound")
-		f.drop(convRef{ws, idOf('c', 0)})
-		require.Equal(t, feedCap-1, f.held)
+		require.Equal(t, 10, f.held, "the full feed started again")
+		_, ok := f.take(conv(0), 0, 1)
+		require.False(t, ok, "a message fed before the feed was emptied")
+		got, ok := f.take(conv(feedCap+5), 0, 1)
+		require.True(t, ok, "a message fed after")
+		require.Len(t, got, 1)
+		f.drop(conv(feedCap + 6))
+		require.Equal(t, 8, f.held)
 	})
 }
