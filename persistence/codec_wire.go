@@ -343,7 +343,11 @@ func (d *wdec) getFloat() float64 {
 	if !d.expect(wireFixed64) {
 		return 0
 	}
-	f := math.Float64frombits(binary.LittleEndian.Uint64(d.fixed(8)))
+	b := d.fixed(8)
+	if b == nil {
+		return 0 // truncated: d.err is set
+	}
+	f := math.Float64frombits(binary.LittleEndian.Uint64(b))
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		d.fail(errValue)
 		return 0
