@@ -149,14 +149,11 @@ func (p *agentPool) answer(req engine.AIRequest, ans AIAnswer) {
 	p.rt.dir.send(req.WorkspaceID, req.ConversationID, &aiReplyMsg{req: req, ans: ans})
 }
 
-// askAI asks for an AI reply to conversation c once its debounce window
-// has passed (or at once, with no window).
-func (rt *Runtime) askAI(req engine.AIRequest, c *engine.Conversation) {
-	if rt.cfg.Agents == nil {
-		return
-	}
-	agent, pol := rt.cfg.Agents.Resolve(c.WorkspaceID, c.Channel, c.ChannelAccountID)
-	if agent == nil {
+// askAI asks for an AI reply to the conversation of transaction t once
+// its debounce window has passed (or at once, with no window).
+func (rt *Runtime) askAI(req engine.AIRequest, t *txn) {
+	hasAgent, pol := t.policy()
+	if !hasAgent {
 		return // AI answers are off here: nothing to hold or ask
 	}
 	window := rt.debounceWindow(pol)
@@ -167,15 +164,16 @@ func (rt *Runtime) askAI(req engine.AIRequest, c *engine.Conversation) {
 	rt.debounce.request(req, window)
 }
 
-// settingsFor returns the engine settings for conversation c: the
-// workspace rules with the agent rules of its channel account.
-func (rt *Runtime) settingsFor(c *engine.Conversation) engine.Settings {
-	s := rt.cfg.Settings
+// settings returns the engine settings for the transaction's
+// conversation: the workspace rules with the agent rules of its channel
+// account.
+func (t *txn) settings() engine.Settings {
+	s := t.a.rt.cfg.Settings
 	s.Agent.NoAgent = true
-	if rt.cfg.Agents != nil && c.ID != engine.ZeroID {
-		agent, pol := rt.cfg.Agents.Resolve(c.WorkspaceID, c.Channel, c.ChannelAccountID)
+	if t.a.rt.cfg.Agents != nil && t.cur.ID != engine.ZeroID {
+		hasAgent, pol := t.policy()
 		s.Agent = pol.Rules
-		s.Agent.NoAgent = agent == nil
+		s.Agent.NoAgent = !hasAgent
 	}
 	return s
 }

@@ -15,24 +15,8 @@ import (
 // state and the conversation.updated event follow. Contact merges call
 // it; it is not an inbox action a client can send.
 func (rt *Runtime) ReassignContact(ctx context.Context, ws, conv engine.ID, cmd engine.ReassignContact) (engine.Conversation, error) {
-	if err := rt.enter(); err != nil {
-		return engine.Conversation{}, err
-	}
-	defer rt.ops.Done()
-	if _, err := rt.store.Conversation(ws, conv); err != nil {
-		if errors.Is(err, persistence.ErrNotFound) {
-			return engine.Conversation{}, ErrNotFound
-		}
-		return engine.Conversation{}, err
-	}
-	msg := &commandMsg{cmd: cmd, reply: make(chan commandReply, 1)}
-	rt.dir.send(ws, conv, msg)
-	select {
-	case r := <-msg.reply:
-		return r.res.Conversation, r.err
-	case <-ctx.Done():
-		return engine.Conversation{}, ctx.Err()
-	}
+	res, err := rt.execute(ctx, ws, conv, cmd)
+	return res.Conversation, err
 }
 
 // remember stores the facts an agent's answer asked to keep as memories

@@ -216,6 +216,25 @@ type txn struct {
 	askNow  bool // ask without the debounce window
 	timers  bool
 	post    []func() // run after a successful commit
+
+	// The conversation's agent, resolved once (see policy).
+	resolved bool
+	hasAgent bool
+	pol      AgentPolicy
+}
+
+// policy returns whether the conversation has an agent, and its policy,
+// resolved once per transaction (the channel account does not change in
+// one). A transaction without a conversation yet has none.
+func (t *txn) policy() (bool, AgentPolicy) {
+	if !t.resolved && t.cur.ID != engine.ZeroID {
+		t.resolved = true
+		if agents := t.a.rt.cfg.Agents; agents != nil {
+			agent, pol := agents.Resolve(t.cur.WorkspaceID, t.cur.Channel, t.cur.ChannelAccountID)
+			t.hasAgent, t.pol = agent != nil, pol
+		}
+	}
+	return t.hasAgent, t.pol
 }
 
 func (a *conversationActor) begin() *txn {
@@ -235,7 +254,7 @@ func (t *txn) lookup(seq uint64) (engine.Message, bool) {
 }
 
 func (t *txn) apply(cmd engine.Command) (engine.Result, error) {
-	res, err := engine.Apply(t.cur, cmd, t.now, t.a.rt.settingsFor(&t.cur), t.lookup)
+	res, err := engine.Apply(t.cur, cmd, t.now, t.settings(), t.lookup)
 	if err != nil {
 		return res, err
 	}
@@ -312,7 +331,7 @@ func (t *txn) commit() error {
 	case t.askNow:
 		a.rt.agents.submit(*t.ask)
 	default:
-		a.rt.askAI(*t.ask, a.conv)
+		a.rt.askAI(*t.ask, t)
 	}
 	return nil
 }

@@ -23,19 +23,15 @@ const aiPendingMargin = 15 * time.Second
 // through the usual stale checks (invariant 5), so a late first answer
 // and the second one cannot both be sent.
 
-// aiWaiting reports whether conversation c waits for an AI answer that
-// the AI may send: AI mode, the customer's message unanswered, not spam,
-// not blocked, inside the channel's window, and an agent to ask (its
-// policy is returned).
-func (rt *Runtime) aiWaiting(c *engine.Conversation, now time.Time) (bool, AgentPolicy) {
-	if c.Mode != engine.ModeAI || !c.AwaitingReply || c.Folder == engine.FolderSpam || c.Blocked || !c.InWindow(now) {
+// aiWaiting reports whether the transaction's conversation waits for an
+// AI answer that the AI may send: it may answer (engine's AIMayAnswer),
+// inside the channel's window, and there is an agent to ask (its policy
+// is returned).
+func (t *txn) aiWaiting() (bool, AgentPolicy) {
+	if !t.cur.AIMayAnswer() || !t.cur.InWindow(t.now) {
 		return false, AgentPolicy{}
 	}
-	if rt.cfg.Agents == nil {
-		return false, AgentPolicy{}
-	}
-	agent, pol := rt.cfg.Agents.Resolve(c.WorkspaceID, c.Channel, c.ChannelAccountID)
-	return agent != nil, pol
+	return t.policy()
 }
 
 // debounceWindow is the debounce window of an agent policy: its own, or
@@ -56,7 +52,7 @@ func (t *txn) pendingAI() {
 	if c.AIPendingAt.IsZero() && !asks {
 		return // nothing to set or clear
 	}
-	waiting, pol := rt.aiWaiting(c, t.now)
+	waiting, pol := t.aiWaiting()
 	switch {
 	case waiting && asks:
 		// The backstop fires once the longest debounce and the agent's
@@ -74,7 +70,7 @@ func (a *conversationActor) pendingDue(tm persistence.Timer) error {
 	t := a.begin()
 	if a.conv == nil || !a.conv.AIPendingAt.Equal(tm.Due) {
 		t.b.DeleteTimer(tm) // stale: the header moved on
-	} else if waiting, _ := a.rt.aiWaiting(&t.cur, t.now); waiting {
+	} else if waiting, _ := t.aiWaiting(); waiting {
 		c := &t.cur
 		t.ask = &engine.AIRequest{WorkspaceID: c.WorkspaceID, ConversationID: c.ID,
 			LastCustomerSeq: c.LastCustomerSeq, ModeEpoch: c.ModeEpoch}

@@ -379,6 +379,12 @@ func (rt *Runtime) Execute(ctx context.Context, ws, conv engine.ID, cmd engine.C
 		engine.AttachMedia, engine.UpdateContactName, engine.ReassignContact:
 		return engine.Result{}, fmt.Errorf("%w: %T is not an inbox action", engine.ErrInvalid, cmd)
 	}
+	return rt.execute(ctx, ws, conv, cmd)
+}
+
+// execute runs cmd on an existing conversation through its actor and
+// returns once it is committed.
+func (rt *Runtime) execute(ctx context.Context, ws, conv engine.ID, cmd engine.Command) (engine.Result, error) {
 	if err := rt.enter(); err != nil {
 		return engine.Result{}, err
 	}

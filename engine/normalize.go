@@ -96,8 +96,9 @@ type tokenSpan struct {
 	start, end int
 }
 
-// clip cuts tok to MaxTokenBytes at a rune boundary.
-func clip(tok string) string {
+// ClipToken cuts tok to MaxTokenBytes at a rune boundary, as the search
+// index keeps tokens.
+func ClipToken(tok string) string {
 	if len(tok) <= MaxTokenBytes {
 		return tok
 	}
@@ -127,7 +128,7 @@ func splitFolded(f string, start, end int, emit func(tokenSpan)) {
 				}
 				j += n2
 			}
-			emit(tokenSpan{clip(f[i:j]), start, end})
+			emit(tokenSpan{ClipToken(f[i:j]), start, end})
 			i = j
 		default:
 			i += n
@@ -235,9 +236,9 @@ func emailTokens(s string, e emailSpan, emit func(tokenSpan)) {
 	local, domain := Fold(s[e.start:e.at]), Fold(s[e.at+1:e.end])
 	whole := func(local string) string {
 		if len(local) >= MaxTokenBytes {
-			return clip(local) // the domain would be cut off anyway
+			return ClipToken(local) // the domain would be cut off anyway
 		}
-		return clip(local + "@" + domain)
+		return ClipToken(local + "@" + domain)
 	}
 	emit(tokenSpan{whole(local), e.start, e.end})
 	for i, n := 1, 0; i < len(local) && n < maxLocalSegments; i++ {
@@ -247,7 +248,7 @@ func emailTokens(s string, e emailSpan, emit func(tokenSpan)) {
 		}
 	}
 	if domain != "" {
-		emit(tokenSpan{clip(domain), e.at + 1, e.end})
+		emit(tokenSpan{ClipToken(domain), e.at + 1, e.end})
 	}
 }
 
@@ -326,7 +327,7 @@ func phoneTokens(p phoneSpan, emit func(tokenSpan)) {
 		if g > 0 && len(p.groups[g:]) == 1 {
 			break // the last group alone is a word token already
 		}
-		emit(tokenSpan{clip(strings.Join(p.groups[g:], "")), p.start, p.end})
+		emit(tokenSpan{ClipToken(strings.Join(p.groups[g:], "")), p.start, p.end})
 	}
 }
 
@@ -402,12 +403,12 @@ func NormalizeQuery(q string) []string {
 	if strings.IndexByte(q, '@') >= 0 {
 		for _, e := range findEmails(q, true) {
 			local, domain := Fold(q[e.start:e.at]), Fold(q[e.at+1:e.end])
-			terms = append(terms, clip(local+"@"+domain))
+			terms = append(terms, ClipToken(local+"@"+domain))
 			whole = append(whole, covered{e.start, e.end})
 		}
 	}
 	for _, p := range findPhones(q) {
-		terms = append(terms, clip(strings.Join(p.groups, "")))
+		terms = append(terms, ClipToken(strings.Join(p.groups, "")))
 		whole = append(whole, covered{p.start, p.end})
 	}
 	skip := func(i int) bool {

@@ -515,10 +515,14 @@ func (a *applier) receive(cmd Receive) error {
 	return nil
 }
 
-// maybeAskAI asks for an AI reply when the AI may talk: AI mode, the
-// customer waiting, not spam, not blocked.
-func (a *applier) maybeAskAI() {
-	a.askAI = a.c.Mode == ModeAI && a.c.AwaitingReply && a.c.Folder != FolderSpam && !a.c.Blocked
+// maybeAskAI asks for an AI reply when the AI may talk.
+func (a *applier) maybeAskAI() { a.askAI = a.c.AIMayAnswer() }
+
+// AIMayAnswer reports whether the AI may answer conversation c now: AI
+// mode, the customer waiting, not spam, not blocked (the channel's
+// messaging window aside).
+func (c *Conversation) AIMayAnswer() bool {
+	return c.Mode == ModeAI && c.AwaitingReply && c.Folder != FolderSpam && !c.Blocked
 }
 
 func (a *applier) aiReply(cmd AIReply) error {

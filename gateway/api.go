@@ -11,13 +11,7 @@ import (
 )
 
 // convParam parses the :conv route parameter.
-func convParam(c *fiber.Ctx) (engine.ID, error) {
-	id, err := engine.ParseID(c.Params("conv"))
-	if err != nil {
-		return engine.ZeroID, errNotFound
-	}
-	return id, nil
-}
+func convParam(c *fiber.Ctx) (engine.ID, error) { return idParam(c, "conv") }
 
 func (s *Server) getConversation(c *fiber.Ctx) error {
 	id, err := convParam(c)

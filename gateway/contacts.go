@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -106,10 +107,7 @@ func idParam(c *fiber.Ctx, name string) (engine.ID, error) {
 // id is not found.
 func (h *contacts) contact(ws, id engine.ID) (engine.Contact, error) {
 	ct, err := h.store.Contact(ws, id)
-	if errors.Is(err, persistence.ErrNotFound) {
-		return ct, errNotFound
-	}
-	return ct, err
+	return ct, fromEngine(err)
 }
 
 func (h *contacts) publish(evs ...engine.Event) { h.rt.Broadcaster().Publish(evs) }
@@ -185,9 +183,9 @@ func (b *contactBody) apply(ct *engine.Contact) error {
 		}
 	}
 	if len(b.CustomFields) > 0 {
-		fields := make(map[string]string, len(ct.CustomFields)+len(b.CustomFields))
-		for k, v := range ct.CustomFields {
-			fields[k] = v
+		fields := maps.Clone(ct.CustomFields)
+		if fields == nil {
+			fields = make(map[string]string, len(b.CustomFields))
 		}
 		for k, v := range b.CustomFields {
 			if v == nil {
@@ -268,7 +266,7 @@ func (h *contacts) update(c *fiber.Ctx) error {
 		return err
 	}
 	ct := old
-	ct.CustomFields = cloneFields(old.CustomFields)
+	ct.CustomFields = maps.Clone(old.CustomFields)
 	if err := b.apply(&ct); err != nil {
 		return err
 	}
@@ -280,17 +278,6 @@ func (h *contacts) update(c *fiber.Ctx) error {
 	}
 	h.publish(h.contactEvent(engine.EventContactUpdated, &ct))
 	return c.JSON(ct)
-}
-
-func cloneFields(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // reassign points every conversation of contact from at contact to,
@@ -353,7 +340,7 @@ func (h *contacts) merge(c *fiber.Ctx) error {
 		return err
 	}
 	merged := target
-	merged.CustomFields = cloneFields(target.CustomFields)
+	merged.CustomFields = maps.Clone(target.CustomFields)
 	merged.Profile.FillEmpty(src.Profile)
 	for _, ident := range src.Identities {
 		if !slices.Contains(merged.Identities, ident) {

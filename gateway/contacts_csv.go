@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"slices"
 	"strings"
@@ -304,18 +305,6 @@ func (j *importJob) fail(n int, msg string) {
 	}
 }
 
-// clipKey cuts a search key to the longest token the index keeps.
-func clipKey(s string) string {
-	if len(s) <= engine.MaxTokenBytes {
-		return s
-	}
-	n := engine.MaxTokenBytes
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
 // dedupeKeys returns the keys a contact is matched by: "e:" and its
 // folded email, "p:" and the digits of its phone.
 func dedupeKeys(ct *engine.Contact) []string {
@@ -346,8 +335,7 @@ func matches(c *engine.Contact, k string) bool {
 // existing finds the stored contact a row describes, by email first.
 func (j *importJob) existing(keys []string) (engine.ID, bool, error) {
 	for _, k := range keys {
-		tok := clipKey(k[2:])
-		ids, err := j.h.store.ContactsByToken(j.ws, tok)
+		ids, err := j.h.store.ContactsByToken(j.ws, k[2:])
 		if err != nil {
 			return engine.ZeroID, false, err
 		}
@@ -372,13 +360,11 @@ func (j *importJob) existing(keys []string) (engine.ID, bool, error) {
 func overlay(ct *engine.Contact, row *engine.Contact) error {
 	ct.Profile.Overlay(row.Profile)
 	if len(row.CustomFields) > 0 {
-		fields := cloneFields(ct.CustomFields)
+		fields := maps.Clone(ct.CustomFields)
 		if fields == nil {
 			fields = map[string]string{}
 		}
-		for k, v := range row.CustomFields {
-			fields[k] = v
-		}
+		maps.Copy(fields, row.CustomFields)
 		ct.CustomFields = fields
 	}
 	if err := engine.ValidateContact(ct); err != nil {
@@ -535,9 +521,6 @@ func (h *contacts) importCSV(c *fiber.Ctx) (err error) {
 	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if err != nil || (mt != "text/csv" && mt != "application/csv") {
 		return errNotCSV
-	}
-	if cl := c.Request().Header.ContentLength(); cl > maxImportBytes {
-		return errImportTooLarge
 	}
 	var body io.Reader
 	if c.Request().IsBodyStream() {

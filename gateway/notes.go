@@ -1,11 +1,9 @@
 package gateway
 
 import (
-	"errors"
 	"slices"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
 )
 
@@ -55,11 +53,8 @@ func (h *contacts) addConversationNote(c *fiber.Ctx) error {
 		return err
 	}
 	cv, err := h.rt.Conversation(who(c).WorkspaceID, conv)
-	if errors.Is(err, actors.ErrNotFound) {
-		return errNotFound
-	}
 	if err != nil {
-		return err
+		return fromEngine(err)
 	}
 	return h.writeNote(c, cv.ContactID, &conv)
 }

@@ -533,11 +533,11 @@ func (sess *wsSession) sendEvents(batch []*actors.Envelope, blocking bool) bool 
 	if blocking {
 		sess.frame = appendEventsFrame(sess.frame[:0], batch)
 		defer sess.trim()
-		return sess.write(sess.frame, true)
+		return sess.writeBlocking(sess.frame)
 	}
 	sh := sess.shard
 	sh.frame = appendEventsFrame(sh.frame[:0], batch)
-	return sess.write(sh.frame, false)
+	return sess.writeNow(sh.frame)
 }
 
 // appendEventsFrame appends one text frame holding batch: its one event,
@@ -545,8 +545,7 @@ func (sess *wsSession) sendEvents(batch []*actors.Envelope, blocking bool) bool 
 // header sized from the events' lengths.
 func appendEventsFrame(dst []byte, batch []*actors.Envelope) []byte {
 	if len(batch) == 1 {
-		js := batch[0].JSON()
-		return append(appendFrameHeader(dst, len(js)), js...)
+		return appendTextFrame(dst, batch[0].JSON())
 	}
 	n := len(batch) + 1 // '[', the commas and ']'
 	for _, e := range batch {
@@ -569,7 +568,8 @@ func (sess *wsSession) sendNow(payload []byte) bool {
 	return sess.sendLocked(payload)
 }
 
-// sendLocked writes a text frame with wmu held, after anything pending.
+// sendLocked writes a text frame with wmu held, after anything pending,
+// blocking until it is written.
 func (sess *wsSession) sendLocked(payload []byte) bool {
 	if sess.dead {
 		return false
@@ -577,24 +577,16 @@ func (sess *wsSession) sendLocked(payload []byte) bool {
 	if sess.pending != nil && !sess.finishPending() {
 		return false
 	}
-	return sess.send(payload, true)
-}
-
-// send writes payload as one text frame, blocking (see write).
-func (sess *wsSession) send(payload []byte, blocking bool) bool {
 	sess.frame = appendTextFrame(sess.frame[:0], payload)
 	defer sess.trim()
-	return sess.write(sess.frame, blocking)
+	return sess.writeBlocking(sess.frame)
 }
 
-// write writes frame. Blocking, it waits up to wsWriteWait; otherwise it
-// writes what the socket takes at once and, if that is not the whole
-// frame, leaves a copy of the rest to the session goroutine and reports
-// false (the session writes nothing more until then).
-func (sess *wsSession) write(frame []byte, blocking bool) bool {
-	if blocking {
-		return sess.writeBlocking(frame)
-	}
+// writeNow writes what the socket takes of frame at once, without
+// waiting; if that is not the whole frame, it leaves a copy of the rest
+// to the session goroutine and reports false (the session writes nothing
+// more until then).
+func (sess *wsSession) writeNow(frame []byte) bool {
 	n, err := sess.tryWrite(frame)
 	if err != nil {
 		sess.kill()

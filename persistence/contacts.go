@@ -308,11 +308,11 @@ func holdsTerms(c *engine.Contact, terms []string) bool {
 	return true
 }
 
-// ContactsByToken returns the contacts holding search token tok exactly,
-// at most contactTermMax of them; imports find duplicates by email and
-// phone with it.
+// ContactsByToken returns the contacts holding search token tok exactly
+// (tok is clipped as the index keeps tokens), at most contactTermMax of
+// them; imports find duplicates by email and phone with it.
 func (s *Store) ContactsByToken(ws engine.ID, tok string) ([]engine.ID, error) {
-	ids, _, err := s.termContacts(ws, tok, true)
+	ids, _, err := s.termContacts(ws, engine.ClipToken(tok), true)
 	if err != nil {
 		return nil, err
 	}
