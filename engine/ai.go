@@ -99,9 +99,12 @@ const EventFollowUpSent EventType = "followup.sent"
 // MatchKeyword returns the first keyword found in text as a whole word
 // or phrase, case-insensitively, and whether one was.
 func MatchKeyword(text string, keywords []string) (string, bool) {
-	norm := keywordForm(text)
-	if len(norm) == 2 {
+	if len(keywords) == 0 {
 		return "", false
+	}
+	norm := keywordForm(text)
+	if len(norm) == 1 {
+		return "", false // no words
 	}
 	for _, k := range keywords {
 		kw := keywordForm(k)
@@ -188,7 +191,7 @@ func (a *applier) handoff(kind HandoffKind, reason string) {
 // unless one is already set or the limit is reached.
 func (a *applier) scheduleAutoFollowUp() {
 	r := a.s.Agent
-	if r.FollowUpMax() == 0 || a.c.AutoFollowUps >= r.FollowUpMax() || !a.c.FollowUpAt.IsZero() {
+	if a.c.AutoFollowUps >= r.FollowUpMax() || !a.c.FollowUpAt.IsZero() {
 		return
 	}
 	a.c.FollowUpAt = a.now.Add(r.AutoFollowUpAfter)
@@ -246,11 +249,7 @@ func (a *applier) sendSurvey() {
 	if !r.AutoCSAT || a.c.CSAT != 0 || a.c.Blocked || !a.c.InWindow(a.now) {
 		return
 	}
-	m := a.append(DirOut, Sender{Kind: SenderAI}, Content{Kind: KindText, Text: r.Survey()})
-	m.Reasoning = "CSAT survey"
-	m.Status, m.StatusAt = StatusSending, a.now
-	a.outboundWritten(m)
-	a.send = append(a.send, *m)
+	a.sendOut(Sender{Kind: SenderAI}, Content{Kind: KindText, Text: r.Survey()}, "CSAT survey")
 	a.c.CSATPending = true
 	a.surveySent = true
 }

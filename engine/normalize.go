@@ -98,16 +98,7 @@ type tokenSpan struct {
 
 // ClipToken cuts tok to MaxTokenBytes at a rune boundary, as the search
 // index keeps tokens.
-func ClipToken(tok string) string {
-	if len(tok) <= MaxTokenBytes {
-		return tok
-	}
-	n := MaxTokenBytes
-	for n > 0 && !utf8.RuneStart(tok[n]) {
-		n--
-	}
-	return tok[:n]
-}
+func ClipToken(tok string) string { return truncateBytes(tok, MaxTokenBytes) }
 
 // splitFolded splits an already folded string into tokens, and emits each
 // with the span [start, end) of the original text it came from.

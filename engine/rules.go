@@ -308,10 +308,7 @@ func (a *applier) apply(cmd Command) error {
 		if err := validContent(cmd.Content); err != nil {
 			return err
 		}
-		m := a.append(DirOut, Sender{Kind: SenderHuman, UserID: cmd.UserID}, cmd.Content)
-		m.Status, m.StatusAt = StatusSending, a.now
-		a.outboundWritten(m)
-		a.send = append(a.send, *m)
+		a.sendOut(Sender{Kind: SenderHuman, UserID: cmd.UserID}, cmd.Content, "")
 		a.humanActivity()
 	case TakeOver:
 		if a.c.Mode == ModeManual && !a.c.AIResumesAt.IsZero() {
@@ -546,11 +543,7 @@ func (a *applier) aiReply(cmd AIReply) error {
 		if err := validContent(cmd.Content); err != nil {
 			return err
 		}
-		m := a.append(DirOut, Sender{Kind: SenderAI}, cmd.Content)
-		m.Reasoning = cmd.Reasoning
-		m.Status, m.StatusAt = StatusSending, a.now
-		a.outboundWritten(m)
-		a.send = append(a.send, *m)
+		a.sendOut(Sender{Kind: SenderAI}, cmd.Content, cmd.Reasoning)
 		if req.Purpose == PurposeFollowUp {
 			a.system("Follow-up sent")
 			a.extra = append(a.extra, EventFollowUpSent)
@@ -647,6 +640,16 @@ func (a *applier) append(dir Direction, from Sender, content Content) *Message {
 }
 
 // outboundWritten updates the header for a new outbound message.
+// sendOut writes an outbound message (status sending, with the sender's
+// reasoning if any) and hands it to the courier.
+func (a *applier) sendOut(from Sender, c Content, reasoning string) {
+	m := a.append(DirOut, from, c)
+	m.Reasoning = reasoning
+	m.Status, m.StatusAt = StatusSending, a.now
+	a.outboundWritten(m)
+	a.send = append(a.send, *m)
+}
+
 func (a *applier) outboundWritten(m *Message) {
 	a.c.LastActivityAt = a.now
 	a.c.Preview = m.Content.Preview()
