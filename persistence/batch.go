@@ -63,6 +63,13 @@ func (b *Batch) del(key []byte) {
 	}
 }
 
+// delPrefix deletes every key with prefix p.
+func (b *Batch) delPrefix(p []byte) {
+	if b.err == nil {
+		b.err = b.b.DeleteRange(p, prefixEnd(p), nil)
+	}
+}
+
 // singleDel deletes a key that is set at most once between deletions
 // (list index entries, search queue entries): Pebble drops such a
 // deletion together with the set it meets in a flush or compaction, so
@@ -124,9 +131,6 @@ func (b *Batch) PutConversation(old *engine.Conversation, c *engine.Conversation
 	b.moveTimer(old, c, TimerAIResume, func(c *engine.Conversation) time.Time { return c.AIResumesAt })
 	b.moveTimer(old, c, TimerFollowUp, func(c *engine.Conversation) time.Time { return c.FollowUpAt })
 	b.moveTimer(old, c, TimerAIPending, func(c *engine.Conversation) time.Time { return c.AIPendingAt })
-	if old == nil {
-		b.setRaw(threadKey(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID), threadValue(c.ID, c.ContactID))
-	}
 	// A conversation that moves to another contact (a merge) is indexed
 	// with the new contact's profile.
 	moved := old != nil && old.ContactID != c.ContactID
@@ -240,9 +244,7 @@ func (b *Batch) PutOrphanStatus(r *engine.StatusReport, seqNo uint64) {
 // DeleteOrphans removes the kept status reports of a channel message id.
 func (b *Batch) DeleteOrphans(ws engine.ID, ch engine.Channel, extID string) {
 	p := orphanPrefix(ws, ch, extID)
-	if b.err == nil {
-		b.err = b.b.DeleteRange(p, prefixEnd(p), nil)
-	}
+	b.delPrefix(p)
 }
 
 // DeleteConversation removes conversation c for good: its header, index
@@ -270,13 +272,9 @@ func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) 
 		b.del(externalKey(c.WorkspaceID, c.Channel, id))
 	}
 	p := messagePrefix(c.WorkspaceID, c.ID)
-	if b.err == nil {
-		b.err = b.b.DeleteRange(p, prefixEnd(p), nil)
-	}
+	b.delPrefix(p)
 	op := outboxConvPrefix(c.WorkspaceID, c.ID)
-	if b.err == nil {
-		b.err = b.b.DeleteRange(op, prefixEnd(op), nil)
-	}
+	b.delPrefix(op)
 	b.enqueueSearch(c.WorkspaceID, c.ID, false) // the projection unindexes it
 }
 

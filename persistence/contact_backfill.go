@@ -45,11 +45,7 @@ func (s *Store) BackfillContactConversations() error {
 // contact and the mark that the backfill ran. For tests of upgrades.
 func (s *Store) ForgetContactConversations(ws, contact engine.ID) error {
 	b := s.NewBatch()
-	p := contactConvPrefix(ws, contact)
-	if err := b.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
-		b.Close()
-		return fmt.Errorf("persistence: building batch: %w", err)
-	}
+	b.delPrefix(contactConvPrefix(ws, contact))
 	b.del(contactConvMarkerKey())
 	return s.Commit(b)
 }

@@ -90,8 +90,8 @@ func (b *Batch) moveContactConversation(old, c *engine.Conversation) {
 	}
 	if old != nil {
 		b.del(contactConvKey(old.WorkspaceID, old.ContactID, old.ID))
-		b.setRaw(threadKey(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID), threadValue(c.ID, c.ContactID))
 	}
+	b.setRaw(threadKey(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID), threadValue(c.ID, c.ContactID))
 	b.setRaw(contactConvKey(c.WorkspaceID, c.ContactID, c.ID), nil)
 }
 
@@ -108,9 +108,7 @@ func (b *Batch) DeleteContact(c *engine.Contact) {
 		b.del(identityKey(c.WorkspaceID, id.Channel, id.ExternalID))
 	}
 	p := notePrefix(c.WorkspaceID, c.ID)
-	if b.err == nil {
-		b.err = b.b.DeleteRange(p, prefixEnd(p), nil)
-	}
+	b.delPrefix(p)
 	b.deleteMemories(c.WorkspaceID, c.ID)
 }
 

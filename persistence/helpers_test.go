@@ -195,7 +195,7 @@ func ids(convs []engine.Conversation) []engine.ID {
 // space entries that belong to conversations.
 func conversationSystemKeys(tb testing.TB, s *Store) [][]byte {
 	tb.Helper()
-	return append(rawKeys(tb, s, timerPrefix), rawKeys(tb, s, []byte{spaceSystem, tOutbox})...)
+	return append(rawKeys(tb, s, timerPrefix), rawKeys(tb, s, outboxPrefix)...)
 }
 
 // systemKeyWorkspace returns the workspace a timer or outbox key names.

@@ -26,9 +26,7 @@ func (b *Batch) DeleteMemory(m *engine.Memory) { b.del(memoryKey(m.WorkspaceID, 
 // deleteMemories removes every memory of a contact.
 func (b *Batch) deleteMemories(ws, contact engine.ID) {
 	p := memoryPrefix(ws, contact)
-	if b.err == nil {
-		b.err = b.b.DeleteRange(p, prefixEnd(p), nil)
-	}
+	b.delPrefix(p)
 }
 
 // Memories returns up to limit memories of a contact, oldest first.

@@ -27,22 +27,10 @@ func newCommitHistogram() prometheus.Histogram {
 // CountKeys counts the durable timers and outbox entries, each up to a
 // bound (metricsScanLimit): the scans read keys only.
 func (s *Store) CountKeys() (timers, outbox int, err error) {
-	count := func(p []byte) (int, error) {
-		it, err := s.iter(p, prefixEnd(p))
-		if err != nil {
-			return 0, err
-		}
-		defer it.Close()
-		n := 0
-		for ok := it.First(); ok && n < metricsScanLimit; ok = it.Next() {
-			n++
-		}
-		return n, iterErr(it)
-	}
-	if timers, err = count([]byte{spaceSystem, tTimer}); err != nil {
+	if timers, err = s.countKeysUpTo(timerPrefix, metricsScanLimit); err != nil {
 		return 0, 0, err
 	}
-	outbox, err = count([]byte{spaceSystem, tOutbox})
+	outbox, err = s.countKeysUpTo(outboxPrefix, metricsScanLimit)
 	return timers, outbox, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -44,33 +45,25 @@ func (s *Store) Messages(ws, conv engine.ID, before uint64, limit int) ([]engine
 			return nil, nil
 		}
 	}
-	it, err := s.iter(lower, prefixEnd(p))
+	return s.readMessages(conv, lower, prefixEnd(p), limit)
+}
+
+// messagesAfter returns the messages of conversation conv with a seq
+// above after, newest first: only those are read.
+func (s *Store) messagesAfter(ws, conv engine.ID, after uint64) ([]engine.Message, error) {
+	// Keys hold ^seq: newer sorts first.
+	return s.readMessages(conv, messagePrefix(ws, conv), messageKey(ws, conv, after), math.MaxInt)
+}
+
+// readMessages decodes up to limit messages of conv stored in [lower, upper).
+func (s *Store) readMessages(conv engine.ID, lower, upper []byte, limit int) ([]engine.Message, error) {
+	it, err := s.iter(lower, upper)
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
 	var out []engine.Message
 	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
-		var m engine.Message
-		if err := decode(it.Value(), &m); err != nil {
-			return nil, fmt.Errorf("reading messages of %s: %w", conv, err)
-		}
-		out = append(out, m)
-	}
-	return out, iterErr(it)
-}
-
-// messagesAfter returns the messages of conversation conv with a seq
-// above after, newest first: only those are read.
-func (s *Store) messagesAfter(ws, conv engine.ID, after uint64) ([]engine.Message, error) {
-	p := messagePrefix(ws, conv)
-	it, err := s.iter(p, messageKey(ws, conv, after)) // keys hold ^seq: newer sorts first
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
-	var out []engine.Message
-	for ok := it.First(); ok; ok = it.Next() {
 		var m engine.Message
 		if err := decode(it.Value(), &m); err != nil {
 			return nil, fmt.Errorf("reading messages of %s: %w", conv, err)
@@ -306,7 +299,10 @@ type Timer struct {
 	ConversationID engine.ID
 }
 
-var timerPrefix = []byte{spaceSystem, tTimer}
+var (
+	timerPrefix  = []byte{spaceSystem, tTimer}
+	outboxPrefix = []byte{spaceSystem, tOutbox}
+)
 
 // DueTimers returns up to limit timers due at or before now, earliest
 // first, and the due time of the next timer after them (zero if none).
@@ -374,8 +370,7 @@ type OutboxEntry struct {
 
 // Outbox returns every outbox entry.
 func (s *Store) Outbox() ([]OutboxEntry, error) {
-	p := []byte{spaceSystem, tOutbox}
-	it, err := s.iter(p, prefixEnd(p))
+	it, err := s.iter(outboxPrefix, prefixEnd(outboxPrefix))
 	if err != nil {
 		return nil, err
 	}
@@ -402,14 +397,17 @@ func (s *Store) CountConversations(ws engine.ID) (int, error) {
 }
 
 // countKeys counts the keys with prefix p.
-func (s *Store) countKeys(p []byte) (int, error) {
+func (s *Store) countKeys(p []byte) (int, error) { return s.countKeysUpTo(p, math.MaxInt) }
+
+// countKeysUpTo counts the keys with prefix p, up to limit.
+func (s *Store) countKeysUpTo(p []byte, limit int) (int, error) {
 	it, err := s.iter(p, prefixEnd(p))
 	if err != nil {
 		return 0, err
 	}
 	defer it.Close()
 	n := 0
-	for ok := it.First(); ok; ok = it.Next() {
+	for ok := it.First(); ok && n < limit; ok = it.Next() {
 		n++
 	}
 	return n, iterErr(it)

@@ -449,9 +449,7 @@ func (s *Store) UnindexConversation(b *Batch, ws, conv engine.ID) error {
 		b.del(activityKey(ws, timeOf(v), conv))
 	}
 	b.del(activityOfKey(ws, conv))
-	if b.err == nil {
-		b.err = b.b.DeleteRange(p, prefixEnd(p), nil)
-	}
+	b.delPrefix(p)
 	return nil
 }
 
@@ -1013,23 +1011,26 @@ func (r *searcher) hit(c candidate) (SearchHit, bool, error) {
 	}
 	// The newest message holding a term is at most snippetLag-1 messages
 	// after the seq its forward entry holds: look at each window, newest
-	// first, for the newest message holding the most terms.
+	// first (each stops below the one after it, so no message is read
+	// twice), for the newest message holding the most terms.
 	slices.Sort(seqs)
 	best := -1
-	seen := map[uint64]struct{}{}
 	for i := len(seqs) - 1; i >= 0 && best < len(rest); i-- {
-		err := r.window(c.conv, seqs[i], func(msg *engine.Message) bool {
-			if _, ok := seen[msg.Seq]; ok {
-				return true
-			}
-			seen[msg.Seq] = struct{}{}
+		hi := seqs[i] + snippetLag - 1
+		if hi < seqs[i] {
+			hi = math.MaxUint64
+		}
+		if i+1 < len(seqs) {
+			hi = min(hi, seqs[i+1]-1)
+		}
+		err := r.window(c.conv, seqs[i], hi, func(msg *engine.Message) bool {
 			text := msg.SearchText()
-			if n := engine.MatchCount(text, rest); n > best || (n == best && n > 0 && msg.Seq > h.Seq) {
+			if n := engine.MatchCount(text, rest); n > best {
 				best = n
 				h.Field, h.Seq, h.At = FieldMessage, msg.Seq, msg.CreatedAt
 				h.Snippet = engine.Snippet(text, r.terms, engine.SnippetRunes)
 			}
-			return true
+			return best < len(rest)
 		})
 		if err != nil {
 			return SearchHit{}, false, err
@@ -1041,14 +1042,11 @@ func (r *searcher) hit(c candidate) (SearchHit, bool, error) {
 	return h, true, nil
 }
 
-// window calls f with the messages of conv from seq to seq+snippetLag-1,
+// window calls f with the searchable messages of conv from seq lo to hi,
 // newest first, while f returns true.
-func (r *searcher) window(conv engine.ID, seq uint64, f func(*engine.Message) bool) error {
-	upper := messageKey(r.ws, conv, seq-1) // keys hold ^seq: older sorts later
-	lower := messageKey(r.ws, conv, seq+snippetLag-1)
-	if seq+snippetLag-1 < seq {
-		lower = messagePrefix(r.ws, conv)
-	}
+func (r *searcher) window(conv engine.ID, lo, hi uint64, f func(*engine.Message) bool) error {
+	upper := messageKey(r.ws, conv, lo-1) // keys hold ^seq: older sorts later
+	lower := messageKey(r.ws, conv, hi)
 	it, err := r.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return fmt.Errorf("persistence: iterating: %w", err)

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -155,19 +154,11 @@ func (s *Store) searchTasks(limit int) ([]searchTask, error) {
 	s.searchMu.Lock()
 	defer s.searchMu.Unlock()
 	from := s.searchAfter
-	tasks, last, err := s.searchTasksFrom(from, nil, limit)
-	if err == nil && len(tasks) < limit && from != nil && time.Since(s.searchWrapped) >= searchWrapEvery {
+	g := taskGroups{at: map[convRef]int{}}
+	last, err := s.searchTasksFrom(&g, from, nil, limit)
+	if err == nil && len(g.tasks) < limit && from != nil && time.Since(s.searchWrapped) >= searchWrapEvery {
 		s.searchWrapped = time.Now()
-		var more []searchTask
-		more, _, err = s.searchTasksFrom(nil, from, limit-len(tasks))
-		for _, t := range more {
-			if i := slices.IndexFunc(tasks, func(x searchTask) bool { return x.ws == t.ws && x.conv == t.conv }); i >= 0 {
-				tasks[i].keys = append(tasks[i].keys, t.keys...)
-				tasks[i].profile = tasks[i].profile || t.profile
-			} else {
-				tasks = append(tasks, t)
-			}
-		}
+		_, err = s.searchTasksFrom(&g, nil, from, limit)
 	}
 	if err != nil {
 		return nil, err
@@ -175,17 +166,23 @@ func (s *Store) searchTasks(limit int) ([]searchTask, error) {
 	if last != nil {
 		s.searchAfter = append(last, 0) // the next key after the last read
 	}
-	return tasks, nil
+	return g.tasks, nil
 }
 
 // searchWrapEvery is how often the search projection looks behind its
 // cursor for entries committed out of order.
 const searchWrapEvery = time.Second
 
+// taskGroups gathers queue entries by conversation.
+type taskGroups struct {
+	tasks []searchTask
+	at    map[convRef]int // index in tasks
+}
+
 // searchTasksFrom reads queue entries in [lower, upper) (nil: from the
-// start, to the end) until limit conversations are gathered, grouping
-// each conversation's entries, and returns them with the last key read.
-func (s *Store) searchTasksFrom(lower, upper []byte, limit int) ([]searchTask, []byte, error) {
+// start, to the end) into g, grouping each conversation's entries, until
+// g holds limit conversations, and returns the last key read.
+func (s *Store) searchTasksFrom(g *taskGroups, lower, upper []byte, limit int) ([]byte, error) {
 	p := searchQueuePrefix()
 	if lower == nil {
 		lower = p
@@ -195,37 +192,35 @@ func (s *Store) searchTasksFrom(lower, upper []byte, limit int) ([]searchTask, [
 	}
 	it, err := s.iter(lower, upper)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer it.Close()
-	var tasks []searchTask
 	var last []byte
-	at := map[convRef]int{}
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
 		if len(k) != searchQueueKeyLen {
-			return nil, nil, fmt.Errorf("%w: search queue key %x", ErrCorrupt, k)
+			return nil, fmt.Errorf("%w: search queue key %x", ErrCorrupt, k)
 		}
 		var r convRef
 		copy(r.ws[:], k[10:26])
 		copy(r.conv[:], k[26:42])
-		i, ok := at[r]
+		i, ok := g.at[r]
 		if !ok {
-			if len(tasks) == limit {
+			if len(g.tasks) == limit {
 				break
 			}
-			i = len(tasks)
-			at[r] = i
-			tasks = append(tasks, searchTask{ws: r.ws, conv: r.conv})
+			i = len(g.tasks)
+			g.at[r] = i
+			g.tasks = append(g.tasks, searchTask{ws: r.ws, conv: r.conv})
 		}
-		t := &tasks[i]
+		t := &g.tasks[i]
 		last = bytes.Clone(k)
 		t.keys = append(t.keys, last)
 		if v := it.Value(); len(v) > 0 && v[0]&queueProfile != 0 {
 			t.profile = true
 		}
 	}
-	return tasks, last, iterErr(it)
+	return last, iterErr(it)
 }
 
 // project brings the search entries of one conversation up to date with
