@@ -36,6 +36,9 @@ const (
 	wsCloseSlow     = 4008
 	wsCloseBadFrame = 4400
 	wsWriteWait     = 10 * time.Second
+	// wsShutdownWait bounds the write a shutdown waits for, and its close
+	// frame.
+	wsShutdownWait  = time.Second
 	wsPingEvery     = 25 * time.Second
 	wsReadWait      = 60 * time.Second
 	wsMaxFrame      = 16 << 10
@@ -333,21 +336,19 @@ func (sess *wsSession) closeLocked(code int, reason string) {
 }
 
 // shutdown tells the client the server is going away and closes the
-// connection. A session busy with a blocking write is closed without
-// the close frame (it would land inside the frame being written).
+// connection. A write in progress (the hello, a frame the socket took
+// slowly) is let finish first, within wsShutdownWait, so that the close
+// frame never lands inside it; a connection left with part of a frame
+// unwritten, or whose write failed, is closed without one.
 func (sess *wsSession) shutdown() {
-	if sess.wmu.TryLock() {
-		if !sess.dead && sess.pending == nil {
-			_ = sess.conn.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
-		}
-		sess.kill()
-		sess.unlockWrites()
-		return
+	_ = sess.nc.SetWriteDeadline(time.Now().Add(wsShutdownWait))
+	sess.wmu.Lock()
+	if !sess.dead && sess.pending == nil {
+		_ = sess.conn.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(wsShutdownWait))
 	}
-	_ = sess.nc.SetWriteDeadline(time.Now()) // ends the blocking write
-	_ = sess.conn.SetReadDeadline(time.Now())
-	_ = sess.conn.Close()
+	sess.kill()
+	sess.unlockWrites()
 }
 
 // kill ends a connection whose writes failed: the reader is woken (its
