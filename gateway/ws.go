@@ -212,6 +212,8 @@ type wsSession struct {
 	frame   []byte // frame bytes being written by the session goroutine
 	// missed: a shard found wmu taken; the holder hands the session back.
 	missed atomic.Bool
+	// killed is dead for the reader, which does not hold wmu.
+	killed atomic.Bool
 
 	nc    net.Conn
 	raw   syscall.RawConn // nil: every write blocks (not a socket)
@@ -298,14 +300,12 @@ func (sess *wsSession) subscribe(f actors.Filter, resume *wsResumed) {
 func (sess *wsSession) readLoop() {
 	c := sess.conn
 	c.SetReadLimit(wsMaxFrame)
-	_ = c.SetReadDeadline(time.Now().Add(wsReadWait))
-	c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(wsReadWait)) })
-	for {
+	c.SetPongHandler(func(string) error { sess.extendRead(); return nil })
+	for sess.extendRead() {
 		_, msg, err := c.ReadMessage()
 		if err != nil {
 			return
 		}
-		_ = c.SetReadDeadline(time.Now().Add(wsReadWait))
 		f, err := parseClientFrame(msg)
 		if err != nil {
 			sess.closeWith(wsCloseBadFrame, "bad frame")
@@ -351,11 +351,23 @@ func (sess *wsSession) shutdown() {
 	sess.unlockWrites()
 }
 
+// extendRead gives the reader wsReadWait more, unless the connection was
+// killed (false): kill's deadline must not be pushed back.
+func (sess *wsSession) extendRead() bool {
+	_ = sess.conn.SetReadDeadline(time.Now().Add(wsReadWait))
+	if sess.killed.Load() {
+		_ = sess.conn.SetReadDeadline(time.Now())
+		return false
+	}
+	return true
+}
+
 // kill ends a connection whose writes failed: the reader is woken (its
 // read fails) so that the handler returns and the server closes the
 // socket; closing a hijacked connection before that does nothing.
 func (sess *wsSession) kill() {
 	sess.dead = true
+	sess.killed.Store(true)
 	_ = sess.conn.SetReadDeadline(time.Now())
 	_ = sess.conn.Close()
 }

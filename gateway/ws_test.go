@@ -3,7 +3,9 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -258,6 +260,12 @@ func TestWebSocketClosedOnShutdown(t *testing.T) {
 	var ce *websocket.CloseError
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, websocket.CloseGoingAway, ce.Code)
+	// And the socket is closed: the session's reader was not left waiting.
+	_ = c.conn.UnderlyingConn().SetReadDeadline(time.Now().Add(3 * time.Second))
+	_, err = c.conn.UnderlyingConn().Read(make([]byte, 1))
+	var ne net.Error
+	require.Error(t, err)
+	require.False(t, errors.As(err, &ne) && ne.Timeout(), "the server kept the socket open: %v", err)
 }
 
 // TestWebSocketManySubscribersGetEverything: many subscribers read while
