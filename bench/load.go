@@ -42,13 +42,7 @@ func (r LoadResult) Rate() float64 {
 }
 
 // Percentile returns the p-th percentile latency (0 < p < 100).
-func (r LoadResult) Percentile(p float64) time.Duration {
-	if len(r.Latencies) == 0 {
-		return 0
-	}
-	i := int(float64(len(r.Latencies)-1) * p / 100)
-	return r.Latencies[i]
-}
+func (r LoadResult) Percentile(p float64) time.Duration { return percentile(r.Latencies, p) }
 
 // RunLoad drives the load and returns what it measured. A non-2xx answer
 // counts as an error.

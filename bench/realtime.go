@@ -89,23 +89,11 @@ func apiCall(ctx context.Context, method, url string, body []byte) (int, []byte,
 // at set, it stores the time of posting there first.
 func postWebhook(ctx context.Context, addr, wamid string, user int, at *atomic.Int64) error {
 	body, h := WhatsAppTextWebhook(wamid, user)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/webhooks/whatsapp", bytesReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header = h
 	if at != nil {
 		at.Store(time.Now().UnixNano())
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("webhook answered %d", resp.StatusCode)
-	}
-	return nil
+	_, err := postOK(ctx, http.DefaultClient, "http://"+addr+"/webhooks/whatsapp", body, h)
+	return err
 }
 
 // Conversations opens n conversations with one webhook each and returns

@@ -126,30 +126,33 @@ func run(ctx context.Context, o options) error {
 // runScenarios runs the named benchmarks in order, building the Parley
 // binary once for those that need it.
 func runScenarios(ctx context.Context, o options, w io.Writer) error {
-	bin := ""
+	bin, binDir := "", ""
+	defer func() {
+		if binDir != "" {
+			_ = os.RemoveAll(binDir)
+		}
+	}()
 	binary := func() (string, error) {
 		if bin != "" {
 			return bin, nil
 		}
-		dir, err := os.MkdirTemp("", "parley-bin")
-		if err != nil {
+		var err error
+		if binDir, err = os.MkdirTemp("", "parley-bin"); err != nil {
 			return "", err
 		}
 		fmt.Fprintln(os.Stderr, "building ./cmd/parley")
-		bin, err = bench.BuildParley(ctx, dir)
+		bin, err = bench.BuildParley(ctx, binDir)
 		return bin, err
 	}
-	defer func() {
-		if bin != "" {
-			_ = os.RemoveAll(filepath.Dir(bin))
-		}
-	}()
 	for _, name := range o.scenarios {
 		var err error
 		switch name {
 		case "webhook":
 			if !o.skipWebhook {
-				err = webhookSection(ctx, o, w)
+				var b string
+				if b, err = binary(); err == nil {
+					err = webhookSection(ctx, b, o, w)
+				}
 			}
 		case "go":
 			if !o.skipGo {
@@ -194,20 +197,17 @@ func goSection(ctx context.Context, o options, w io.Writer) error {
 	return bench.WriteTables(w, results)
 }
 
-func webhookSection(ctx context.Context, o options, w io.Writer) error {
+func webhookSection(ctx context.Context, parleyBin string, o options, w io.Writer) error {
 	dir, err := os.MkdirTemp("", "parley-bench")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bins := map[string]string{"parley": "./cmd/parley", "bare-fiber": "./bench/cmd/bare-fiber"}
-	for name, pkg := range bins {
-		fmt.Fprintln(os.Stderr, "building", pkg)
-		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, name), pkg)
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("building %s: %w", pkg, err)
-		}
+	fmt.Fprintln(os.Stderr, "building ./bench/cmd/bare-fiber")
+	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, "bare-fiber"), "./bench/cmd/bare-fiber")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building ./bench/cmd/bare-fiber: %w", err)
 	}
 	load := func(name, url string) (bench.LoadResult, error) {
 		fmt.Fprintf(os.Stderr, "load: %s, %d clients, %s\n", name, o.concurrency, o.duration)
@@ -241,7 +241,7 @@ func webhookSection(ctx context.Context, o options, w io.Writer) error {
 		return err
 	}
 	defer graph.Close()
-	p, err := bench.StartParley(ctx, filepath.Join(dir, "parley"), filepath.Join(dir, "data"), "PARLEY_GRAPH_API_URL="+graph.URL)
+	p, err := bench.StartParley(ctx, parleyBin, filepath.Join(dir, "data"), "PARLEY_GRAPH_API_URL="+graph.URL)
 	if err != nil {
 		return err
 	}
