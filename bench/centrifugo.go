@@ -41,6 +41,9 @@ type Centrifugo struct {
 	client  *http.Client  // for API calls other than the run's publishes
 }
 
+// PID is the server's process id.
+func (c *Centrifugo) PID() int { return c.cmd.Process.Pid }
+
 // StartCentrifugo writes a configuration into a temporary directory and
 // runs bin on a free port of 127.0.0.1 until Stop.
 func StartCentrifugo(ctx context.Context, bin string) (*Centrifugo, error) {

@@ -41,6 +41,10 @@ type FanoutConfig struct {
 	// reached the sender falls behind its schedule (reported as lag).
 	// Zero means 1024.
 	MaxInFlight int
+	// ServerPID, if set, is the server's process: the run then measures
+	// where the machine's CPU went while the sender ran
+	// (FanoutResult.CPU).
+	ServerPID int
 }
 
 // FanoutResult is what a fan-out run measured.
@@ -77,6 +81,9 @@ type FanoutResult struct {
 	// is one of them. FrameSample is a whole frame that carried one.
 	FrameBytes, Created, CreatedBytes int64
 	CreatedSample, FrameSample        []byte
+	// CPU is where the machine's CPU time went from the first send to
+	// the last (zero unless FanoutConfig.ServerPID was set).
+	CPU CPUUse
 }
 
 // DeliveryRate is deliveries per second over the span of the run.
@@ -461,6 +468,18 @@ func runFanout(ctx context.Context, cfg FanoutConfig, srv fanoutServer) (*Fanout
 	var mu sync.Mutex
 	var sends sync.WaitGroup
 	sem := make(chan struct{}, cfg.MaxInFlight)
+	var (
+		meter  *CPUMeter
+		before CPUSample
+	)
+	if cfg.ServerPID != 0 {
+		// Without /proc the run goes on with no CPU figures.
+		if m, err := NewCPUMeter(cfg.ServerPID); err == nil {
+			if before, err = m.Sample(); err == nil {
+				meter = m
+			}
+		}
+	}
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
 	for k := range total {
@@ -492,6 +511,11 @@ func runFanout(ctx context.Context, cfg FanoutConfig, srv fanoutServer) (*Fanout
 		})
 	}
 	res.SendWindow = time.Since(start)
+	if meter != nil {
+		if after, err := meter.Sample(); err == nil {
+			res.CPU = after.Since(before)
+		}
+	}
 	sends.Wait()
 	perWS := make([]int64, nws)
 	for k, ok := range accepted {

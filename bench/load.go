@@ -24,6 +24,10 @@ type LoadConfig struct {
 	Request func(i int64) (body []byte, header http.Header)
 	// Target, if set, gives the i-th request's URL instead of URL.
 	Target func(i int64) string
+	// ServerPID, if set, is the server's process: the run then measures
+	// the CPU time it, the load generator and the rest of the machine
+	// use in the measured window (LoadResult.CPU).
+	ServerPID int
 }
 
 // LoadResult is what a load run measured.
@@ -34,6 +38,9 @@ type LoadResult struct {
 	Latencies []time.Duration // sorted
 	// FirstError describes the first failed request, if any.
 	FirstError string
+	// CPU is where the machine's CPU time went in the measured window
+	// (zero unless LoadConfig.ServerPID was set).
+	CPU CPUUse
 }
 
 // Rate is successful requests per second.
@@ -120,7 +127,28 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 	if cfg.Warmup > 0 {
 		run(cfg.Warmup, false)
 	}
+	var (
+		meter  *CPUMeter
+		before CPUSample
+	)
+	if cfg.ServerPID != 0 {
+		m, err := NewCPUMeter(cfg.ServerPID)
+		if err != nil {
+			return LoadResult{}, err
+		}
+		if before, err = m.Sample(); err != nil {
+			return LoadResult{}, err
+		}
+		meter = m
+	}
 	res := run(cfg.Duration, true)
+	if meter != nil {
+		after, err := meter.Sample()
+		if err != nil {
+			return res, err
+		}
+		res.CPU = after.Since(before)
+	}
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("load interrupted: %w", err)
 	}

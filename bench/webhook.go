@@ -85,6 +85,9 @@ func StartProcess(ctx context.Context, bin string, args, env []string) (*Process
 	}
 }
 
+// PID is the process's id.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
 // Stop asks the process to stop (SIGINT) and waits.
 func (p *Process) Stop() error {
 	_ = p.cmd.Process.Signal(syscall.SIGINT)

@@ -209,11 +209,12 @@ func webhookSection(ctx context.Context, parleyBin string, o options, w io.Write
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("building ./bench/cmd/bare-fiber: %w", err)
 	}
-	load := func(name, url string) (bench.LoadResult, error) {
+	load := func(name string, srv *bench.Process) (bench.LoadResult, error) {
 		fmt.Fprintf(os.Stderr, "load: %s, %d clients, %s\n", name, o.concurrency, o.duration)
 		stopProgress := startProgress(o.duration + 2*time.Second)
 		defer stopProgress()
-		return bench.RunLoad(ctx, bench.LoadConfig{URL: url, Concurrency: o.concurrency, Duration: o.duration, Warmup: 2 * time.Second,
+		return bench.RunLoad(ctx, bench.LoadConfig{URL: "http://" + srv.Addr + "/webhooks/whatsapp", ServerPID: srv.PID(),
+			Concurrency: o.concurrency, Duration: o.duration, Warmup: 2 * time.Second,
 			Request: func(i int64) ([]byte, http.Header) {
 				return bench.WhatsAppTextWebhook(fmt.Sprintf("wamid.bench.%s.%d", name, i), int(i%10000))
 			}})
@@ -222,7 +223,7 @@ func webhookSection(ctx context.Context, parleyBin string, o options, w io.Write
 	if err != nil {
 		return err
 	}
-	baseline, err := load("bare-fiber", "http://"+bare.Addr+"/webhooks/whatsapp")
+	baseline, err := load("bare-fiber", bare)
 	_ = bare.Stop()
 	if err != nil {
 		return err
@@ -231,7 +232,7 @@ func webhookSection(ctx context.Context, parleyBin string, o options, w io.Write
 	if err != nil {
 		return err
 	}
-	floor, err := load("bare-fiber-pebble", "http://"+floorProc.Addr+"/webhooks/whatsapp")
+	floor, err := load("bare-fiber-pebble", floorProc)
 	_ = floorProc.Stop()
 	if err != nil {
 		return err
@@ -253,7 +254,7 @@ func webhookSection(ctx context.Context, parleyBin string, o options, w io.Write
 		_ = p.Stop()
 		return err
 	}
-	parley, err := load("parley", "http://"+p.Addr+"/webhooks/whatsapp")
+	parley, err := load("parley", p)
 	var rt realtimeResults
 	if err == nil {
 		rt, err = realtimeRuns(ctx, o, p.Addr, graph)
@@ -267,15 +268,20 @@ func webhookSection(ctx context.Context, parleyBin string, o options, w io.Write
 	fmt.Fprintf(w, "## Webhook ingest over HTTP (durable)\n\n")
 	fmt.Fprintf(w, "Signed WhatsApp Cloud API webhooks, one text message each, %d concurrent keep-alive clients, %s measured after a 2 s warm-up, against the built binaries on 127.0.0.1 (the load generator shares the machine). Parley answers 200 only after the message is committed with fsync; its AI agent is off (the run measures storing inbound messages, not AI replies and their sends).\n\n", o.concurrency, o.duration)
 	fmt.Fprintf(w, "The durable floor is the same Fiber server writing each body to Pebble with fsync under a key of its own (concurrent requests share the WAL group commit), with no parsing and no indexes: what any durable receiver pays at least here.\n\n")
-	fmt.Fprintf(w, "| server | msgs/s | p50 | p99 | errors | ratio to bare | ratio to durable floor |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "CPU is where the machine's time went in each measured window (from /proc): the server process, the load generator (this process), the rest (the kernel's own threads, other processes), and what stayed idle or waited for the disk; per message, it is CPU time over the messages answered.\n\n")
+	fmt.Fprintf(w, "| server | msgs/s | p50 | p99 | errors | ratio to bare | ratio to durable floor | server CPU per msg | generator CPU per msg | other CPU per msg | machine idle |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	row := func(name string, r bench.LoadResult) {
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %d | %.2f | %.2f |\n", name, r.Rate(), r.Percentile(50).Round(time.Microsecond),
-			r.Percentile(99).Round(time.Microsecond), r.Errors, r.Rate()/baseline.Rate(), r.Rate()/floor.Rate())
+		n := r.Requests - r.Errors
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %d | %.2f | %.2f | %s | %s | %s | %.0f%% |\n", name, r.Rate(), r.Percentile(50).Round(time.Microsecond),
+			r.Percentile(99).Round(time.Microsecond), r.Errors, r.Rate()/baseline.Rate(), r.Rate()/floor.Rate(),
+			bench.Per(r.CPU.Server, n).Round(100*time.Nanosecond), bench.Per(r.CPU.Generator, n).Round(100*time.Nanosecond),
+			bench.Per(r.CPU.Other, n).Round(100*time.Nanosecond), 100*r.CPU.IdleShare())
 	}
 	row("bare Fiber (reads the body)", baseline)
 	row("durable floor (Fiber + synced Pebble write)", floor)
 	row("parley", parley)
 	fmt.Fprintln(w)
+	writeIngestBudget(w, baseline, parley)
 	for name, r := range map[string]bench.LoadResult{"bare Fiber": baseline, "durable floor": floor, "parley": parley} {
 		if r.FirstError != "" {
 			fmt.Fprintf(w, "First error (%s): `%s`\n\n", name, strings.ReplaceAll(r.FirstError, "`", "'"))
@@ -291,6 +297,47 @@ func webhookSection(ctx context.Context, parleyBin string, o options, w io.Write
 		{Name: "inbound → WebSocket", Latencies: rt.ws.Latencies},
 		{Name: "send API (201)", Latencies: rt.send.Latencies},
 	})
+}
+
+// ingestBudget works out, from the CPU figures of a run, the server CPU
+// per message at which Parley would reach half the bare handler's rate
+// on this machine: the machine keeps as many cores busy as in the bare
+// run, and the load generator and the rest cost per message what they
+// cost in Parley's run. ok is false without CPU figures.
+type ingestBudget struct {
+	target    float64       // msgs/s: half the bare rate
+	busyCores float64       // cores the bare run kept busy
+	others    time.Duration // generator and rest, per message, in Parley's run
+	server    time.Duration // what Parley's server may spend per message
+	used      time.Duration // what it spent
+}
+
+func budgetOf(bare, parley bench.LoadResult) (ingestBudget, bool) {
+	nb, np := bare.Requests-bare.Errors, parley.Requests-parley.Errors
+	if nb <= 0 || np <= 0 || bare.CPU.Wall <= 0 || parley.CPU.Wall <= 0 {
+		return ingestBudget{}, false
+	}
+	b := ingestBudget{target: bare.Rate() / 2,
+		busyCores: bare.CPU.CoresUsed(bare.CPU.Server + bare.CPU.Generator + bare.CPU.Other),
+		others:    bench.Per(parley.CPU.Generator+parley.CPU.Other, np),
+		used:      bench.Per(parley.CPU.Server, np)}
+	b.server = time.Duration(b.busyCores/b.target*float64(time.Second)) - b.others
+	return b, true
+}
+
+func writeIngestBudget(w io.Writer, bare, parley bench.LoadResult) {
+	b, ok := budgetOf(bare, parley)
+	if !ok {
+		return
+	}
+	r := func(d time.Duration) time.Duration { return d.Round(100 * time.Nanosecond) }
+	if b.server <= 0 {
+		fmt.Fprintf(w, "Budget for half the bare rate (%.0f msgs/s): the bare run kept %.2f of %d cores busy; the load generator and the rest, at what they cost per message in Parley's run (%s), would take all of it, leaving nothing for the server (it used %s per message).\n\n",
+			b.target, b.busyCores, bare.CPU.Cores, r(b.others), r(b.used))
+		return
+	}
+	fmt.Fprintf(w, "Budget for half the bare rate (%.0f msgs/s): the bare run kept %.2f of %d cores busy; at that rate, with the load generator and the rest costing what they cost per message in Parley's run (%s), Parley's server would have %s of CPU per message; it used %s (%.1f× the budget).\n\n",
+		b.target, b.busyCores, bare.CPU.Cores, r(b.others), r(b.server), r(b.used), float64(b.used)/float64(b.server))
 }
 
 // shellQuote joins args for a copy-paste command line.

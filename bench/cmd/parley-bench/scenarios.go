@@ -70,7 +70,8 @@ func fanoutSection(ctx context.Context, bin string, peer peerOptions, sh fanoutS
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "%s: %d workspaces × %d subscribers, %.0f msgs/s for %s\n", sh.name, sh.workspaces, sh.subscribers, sh.rate, sh.duration)
-	cfg := bench.FanoutConfig{Addr: p.Addr, Workspaces: wss, Subscribers: sh.subscribers, Rate: sh.rate, Duration: sh.duration, Customers: sh.customers}
+	cfg := bench.FanoutConfig{Addr: p.Addr, Workspaces: wss, Subscribers: sh.subscribers, Rate: sh.rate, Duration: sh.duration,
+		Customers: sh.customers, ServerPID: p.PID()}
 	stopProgress := startProgress(sh.duration)
 	res, err := bench.RunFanout(ctx, cfg)
 	stopProgress()
@@ -112,6 +113,13 @@ func fanoutSection(ctx context.Context, bin string, peer peerOptions, sh fanoutS
 		fanoutRow(w, peerName, peerRes, target, "–")
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Where the machine's %d cores went while the sender ran (from /proc; cores are CPU time over the send window; the generator is the sender and every subscriber, in one process):\n\n", res.CPU.Cores)
+	fmt.Fprintf(w, "| server | server cores | server CPU per inbound msg | generator cores | other cores | machine idle |\n|---|---|---|---|---|---|\n")
+	cpuRow(w, "Parley", res)
+	if peerRes != nil {
+		cpuRow(w, peerName, peerRes)
+	}
+	fmt.Fprintln(w)
 	if peerRes != nil && peerRes.Percentile(99) > 0 {
 		fmt.Fprintf(w, "p99 ratio Parley / %s: %.2f (p50 ratio %.2f).\n\n", peerName,
 			float64(res.Percentile(99))/float64(peerRes.Percentile(99)), float64(res.Percentile(50))/float64(peerRes.Percentile(50)))
@@ -146,6 +154,7 @@ func centrifugoRun(ctx context.Context, bin string, sh fanoutShape, cfg bench.Fa
 		return nil, "", err
 	}
 	name := "Centrifugo " + c.Version + " (same client)"
+	cfg.ServerPID = c.PID()
 	fmt.Fprintf(os.Stderr, "%s: %s, the same shape\n", sh.name, name)
 	stopProgress := startProgress(sh.duration)
 	res, err := bench.RunCentrifugoFanout(ctx, c, cfg, event)
@@ -165,6 +174,17 @@ func fanoutRow(w io.Writer, name string, res *bench.FanoutResult, target float64
 		name, res.Accepted, res.Sent, res.Delivered, res.Expected, res.Missing, res.Duplicates, gaps, res.Disconnected,
 		res.DeliveryRate(), target, ms(res.Percentile(50)), ms(res.Percentile(99)), ms(res.Percentile(99.9)),
 		ms(res.Percentile(100)), float64(res.Events)/res.Span.Seconds(), res.SenderLag.Round(time.Millisecond))
+}
+
+// cpuRow writes one server's row of a fan-out CPU table.
+func cpuRow(w io.Writer, name string, res *bench.FanoutResult) {
+	u := res.CPU
+	if u.Wall <= 0 {
+		fmt.Fprintf(w, "| %s | – | – | – | – | – |\n", name)
+		return
+	}
+	fmt.Fprintf(w, "| %s | %.2f | %s | %.2f | %.2f | %.0f%% |\n", name, u.CoresUsed(u.Server), bench.Per(u.Server, res.Sent).Round(time.Microsecond),
+		u.CoresUsed(u.Generator), u.CoresUsed(u.Other), 100*u.IdleShare())
 }
 
 // frameSizes describes the bytes the subscribers read: per delivery, and
