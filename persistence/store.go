@@ -315,8 +315,14 @@ func (s *Store) commitGroup(group []*commitReq) {
 	if len(group) == 1 {
 		err = group[0].b.Commit(s.writeOpts())
 	} else {
-		merged := group[0].b
-		for _, r := range group[1:] {
+		// One batch of the group's whole size: applying the others to
+		// the first would grow it (and copy it) several times over.
+		size := 0
+		for _, r := range group {
+			size += r.b.Len()
+		}
+		merged := s.db.NewBatchWithSize(size)
+		for _, r := range group {
 			if err = merged.Apply(r.b, nil); err != nil {
 				break
 			}
@@ -324,6 +330,7 @@ func (s *Store) commitGroup(group []*commitReq) {
 		if err == nil {
 			err = merged.Commit(s.writeOpts())
 		}
+		_ = merged.Close()
 	}
 	s.observeCommit(time.Since(start))
 	if err != nil {
