@@ -52,6 +52,32 @@ func NewCPUMeter(pid int) (*CPUMeter, error) {
 	return &CPUMeter{fs: fs, server: server, self: self}, nil
 }
 
+// cpuWindow starts measuring where the CPU goes, with server process pid;
+// the function it returns gives what was used since. With pid 0, or
+// where /proc cannot be read, it measures nothing (ok is false) and the
+// run goes on without CPU figures.
+func cpuWindow(pid int) func() (u CPUUse, ok bool) {
+	none := func() (CPUUse, bool) { return CPUUse{}, false }
+	if pid == 0 {
+		return none
+	}
+	m, err := NewCPUMeter(pid)
+	if err != nil {
+		return none
+	}
+	before, err := m.Sample()
+	if err != nil {
+		return none
+	}
+	return func() (CPUUse, bool) {
+		after, err := m.Sample()
+		if err != nil {
+			return CPUUse{}, false
+		}
+		return after.Since(before), true
+	}
+}
+
 // Sample reads the CPU time used so far.
 func (m *CPUMeter) Sample() (CPUSample, error) {
 	s := CPUSample{at: time.Now()}

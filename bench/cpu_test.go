@@ -78,3 +78,20 @@ func TestCPUMeterReadsProc(t *testing.T) {
 		t.Fatalf("Cores = %d", u.Cores)
 	}
 }
+
+func TestCPUWindowWithoutServer(t *testing.T) {
+	if _, ok := cpuWindow(0)(); ok {
+		t.Fatal("a window without a server process measured something")
+	}
+	// A process that does not exist: no figures, no failure.
+	if _, ok := cpuWindow(1 << 30)(); ok {
+		t.Fatal("a window of a missing process measured something")
+	}
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc here")
+	}
+	u, ok := cpuWindow(os.Getpid())()
+	if !ok || u.Wall <= 0 || u.Cores < 1 {
+		t.Fatalf("window of this process: %+v, %v", u, ok)
+	}
+}

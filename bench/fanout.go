@@ -468,18 +468,7 @@ func runFanout(ctx context.Context, cfg FanoutConfig, srv fanoutServer) (*Fanout
 	var mu sync.Mutex
 	var sends sync.WaitGroup
 	sem := make(chan struct{}, cfg.MaxInFlight)
-	var (
-		meter  *CPUMeter
-		before CPUSample
-	)
-	if cfg.ServerPID != 0 {
-		// Without /proc the run goes on with no CPU figures.
-		if m, err := NewCPUMeter(cfg.ServerPID); err == nil {
-			if before, err = m.Sample(); err == nil {
-				meter = m
-			}
-		}
-	}
+	cpu := cpuWindow(cfg.ServerPID)
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
 	for k := range total {
@@ -511,11 +500,7 @@ func runFanout(ctx context.Context, cfg FanoutConfig, srv fanoutServer) (*Fanout
 		})
 	}
 	res.SendWindow = time.Since(start)
-	if meter != nil {
-		if after, err := meter.Sample(); err == nil {
-			res.CPU = after.Since(before)
-		}
-	}
+	res.CPU, _ = cpu()
 	sends.Wait()
 	perWS := make([]int64, nws)
 	for k, ok := range accepted {

@@ -127,28 +127,9 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 	if cfg.Warmup > 0 {
 		run(cfg.Warmup, false)
 	}
-	var (
-		meter  *CPUMeter
-		before CPUSample
-	)
-	if cfg.ServerPID != 0 {
-		m, err := NewCPUMeter(cfg.ServerPID)
-		if err != nil {
-			return LoadResult{}, err
-		}
-		if before, err = m.Sample(); err != nil {
-			return LoadResult{}, err
-		}
-		meter = m
-	}
+	cpu := cpuWindow(cfg.ServerPID)
 	res := run(cfg.Duration, true)
-	if meter != nil {
-		after, err := meter.Sample()
-		if err != nil {
-			return res, err
-		}
-		res.CPU = after.Since(before)
-	}
+	res.CPU, _ = cpu()
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("load interrupted: %w", err)
 	}

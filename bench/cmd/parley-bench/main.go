@@ -272,10 +272,13 @@ func webhookSection(ctx context.Context, parleyBin string, o options, w io.Write
 	fmt.Fprintf(w, "| server | msgs/s | p50 | p99 | errors | ratio to bare | ratio to durable floor | server CPU per msg | generator CPU per msg | other CPU per msg | machine idle |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	row := func(name string, r bench.LoadResult) {
 		n := r.Requests - r.Errors
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %d | %.2f | %.2f | %s | %s | %s | %.0f%% |\n", name, r.Rate(), r.Percentile(50).Round(time.Microsecond),
-			r.Percentile(99).Round(time.Microsecond), r.Errors, r.Rate()/baseline.Rate(), r.Rate()/floor.Rate(),
-			bench.Per(r.CPU.Server, n).Round(100*time.Nanosecond), bench.Per(r.CPU.Generator, n).Round(100*time.Nanosecond),
-			bench.Per(r.CPU.Other, n).Round(100*time.Nanosecond), 100*r.CPU.IdleShare())
+		cpu := "– | – | – | –" // no /proc
+		if r.CPU.Wall > 0 {
+			cpu = fmt.Sprintf("%s | %s | %s | %.0f%%", bench.Per(r.CPU.Server, n).Round(100*time.Nanosecond),
+				bench.Per(r.CPU.Generator, n).Round(100*time.Nanosecond), bench.Per(r.CPU.Other, n).Round(100*time.Nanosecond), 100*r.CPU.IdleShare())
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %d | %.2f | %.2f | %s |\n", name, r.Rate(), r.Percentile(50).Round(time.Microsecond),
+			r.Percentile(99).Round(time.Microsecond), r.Errors, r.Rate()/baseline.Rate(), r.Rate()/floor.Rate(), cpu)
 	}
 	row("bare Fiber (reads the body)", baseline)
 	row("durable floor (Fiber + synced Pebble write)", floor)
