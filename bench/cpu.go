@@ -9,18 +9,18 @@ import (
 	"github.com/prometheus/procfs"
 )
 
-// CPUMeter samples where the machine's CPU time goes during a run: to the
+// cpuMeter samples where the machine's CPU time goes during a run: to the
 // server under test, to this process (the load generator, which shares
 // the machine), and to everything else (the kernel's threads, other
 // processes), with what stayed idle. It reads /proc (Linux).
-type CPUMeter struct {
+type cpuMeter struct {
 	fs     procfs.FS
 	server procfs.Proc
 	self   procfs.Proc
 }
 
-// CPUSample is the CPU time, in seconds, used up to one moment.
-type CPUSample struct {
+// cpuSample is the CPU time, in seconds, used up to one moment.
+type cpuSample struct {
 	at                 time.Time
 	server, self, busy float64
 	idle               float64 // idle and I/O wait, machine-wide
@@ -35,8 +35,8 @@ type CPUUse struct {
 	Server, Generator, Other, Idle float64
 }
 
-// NewCPUMeter returns a meter of the server process pid.
-func NewCPUMeter(pid int) (*CPUMeter, error) {
+// newCPUMeter returns a meter of the server process pid.
+func newCPUMeter(pid int) (*cpuMeter, error) {
 	fs, err := procfs.NewDefaultFS()
 	if err != nil {
 		return nil, fmt.Errorf("opening /proc: %w", err)
@@ -49,7 +49,7 @@ func NewCPUMeter(pid int) (*CPUMeter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading this process: %w", err)
 	}
-	return &CPUMeter{fs: fs, server: server, self: self}, nil
+	return &cpuMeter{fs: fs, server: server, self: self}, nil
 }
 
 // cpuWindow starts measuring where the CPU goes, with server process pid;
@@ -61,16 +61,16 @@ func cpuWindow(pid int) func() (u CPUUse, ok bool) {
 	if pid == 0 {
 		return none
 	}
-	m, err := NewCPUMeter(pid)
+	m, err := newCPUMeter(pid)
 	if err != nil {
 		return none
 	}
-	before, err := m.Sample()
+	before, err := m.sample()
 	if err != nil {
 		return none
 	}
 	return func() (CPUUse, bool) {
-		after, err := m.Sample()
+		after, err := m.sample()
 		if err != nil {
 			return CPUUse{}, false
 		}
@@ -78,9 +78,9 @@ func cpuWindow(pid int) func() (u CPUUse, ok bool) {
 	}
 }
 
-// Sample reads the CPU time used so far.
-func (m *CPUMeter) Sample() (CPUSample, error) {
-	s := CPUSample{at: time.Now()}
+// sample reads the CPU time used so far.
+func (m *cpuMeter) sample() (cpuSample, error) {
+	s := cpuSample{at: time.Now()}
 	st, err := m.server.Stat()
 	if err != nil {
 		return s, fmt.Errorf("reading the server's CPU time: %w", err)
@@ -101,7 +101,7 @@ func (m *CPUMeter) Sample() (CPUSample, error) {
 }
 
 // Since returns the CPU used from sample a to sample b.
-func (b CPUSample) Since(a CPUSample) CPUUse {
+func (b cpuSample) Since(a cpuSample) CPUUse {
 	u := CPUUse{Wall: b.at.Sub(a.at), Cores: runtime.NumCPU(),
 		Server: b.server - a.server, Generator: b.self - a.self, Idle: b.idle - a.idle}
 	u.Other = max(b.busy-a.busy-u.Server-u.Generator, 0)

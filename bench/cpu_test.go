@@ -8,8 +8,8 @@ import (
 
 func TestCPUUseArithmetic(t *testing.T) {
 	at := time.Unix(1000, 0)
-	a := CPUSample{at: at, server: 10, self: 4, busy: 30, idle: 50}
-	b := CPUSample{at: at.Add(2 * time.Second), server: 12.5, self: 5, busy: 34, idle: 50.25}
+	a := cpuSample{at: at, server: 10, self: 4, busy: 30, idle: 50}
+	b := cpuSample{at: at.Add(2 * time.Second), server: 12.5, self: 5, busy: 34, idle: 50.25}
 	u := b.Since(a)
 	if u.Wall != 2*time.Second || u.Server != 2.5 || u.Generator != 1 || u.Idle != 0.25 {
 		t.Fatalf("Since = %+v", u)
@@ -32,7 +32,7 @@ func TestCPUUseArithmetic(t *testing.T) {
 	}
 	// The kernel's counters are sampled apart: the rest never goes
 	// negative.
-	c := CPUSample{at: at.Add(time.Second), server: 11, self: 4.5, busy: 31}
+	c := cpuSample{at: at.Add(time.Second), server: 11, self: 4.5, busy: 31}
 	if u := c.Since(a); u.Other != 0 {
 		t.Fatalf("Other = %v, want 0", u.Other)
 	}
@@ -44,23 +44,23 @@ func TestCPUMeterReadsProc(t *testing.T) {
 	}
 	// The "server" is this process: its CPU time and the generator's
 	// are then the same counter.
-	m, err := NewCPUMeter(os.Getpid())
+	m, err := newCPUMeter(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := m.Sample()
+	a, err := m.sample()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Spin until the kernel has charged this process at least 50 ms (its
 	// accounting has 10 ms steps).
-	var b CPUSample
+	var b cpuSample
 	x := uint64(1)
 	for b.server-a.server < 0.05 {
 		for i := range 1_000_000 {
 			x = x*6364136223846793005 + uint64(i)
 		}
-		if b, err = m.Sample(); err != nil {
+		if b, err = m.sample(); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -274,8 +274,8 @@ func webhookSection(ctx context.Context, parleyBin string, o options, w io.Write
 		n := r.Requests - r.Errors
 		cpu := "– | – | – | –" // no /proc
 		if r.CPU.Wall > 0 {
-			cpu = fmt.Sprintf("%s | %s | %s | %.0f%%", bench.Per(r.CPU.Server, n).Round(100*time.Nanosecond),
-				bench.Per(r.CPU.Generator, n).Round(100*time.Nanosecond), bench.Per(r.CPU.Other, n).Round(100*time.Nanosecond), 100*r.CPU.IdleShare())
+			cpu = fmt.Sprintf("%s | %s | %s | %.0f%%", cpuTime(bench.Per(r.CPU.Server, n)),
+				cpuTime(bench.Per(r.CPU.Generator, n)), cpuTime(bench.Per(r.CPU.Other, n)), 100*r.CPU.IdleShare())
 		}
 		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %d | %.2f | %.2f | %s |\n", name, r.Rate(), r.Percentile(50).Round(time.Microsecond),
 			r.Percentile(99).Round(time.Microsecond), r.Errors, r.Rate()/baseline.Rate(), r.Rate()/floor.Rate(), cpu)
@@ -333,7 +333,7 @@ func writeIngestBudget(w io.Writer, bare, parley bench.LoadResult) {
 	if !ok {
 		return
 	}
-	r := func(d time.Duration) time.Duration { return d.Round(100 * time.Nanosecond) }
+	r := cpuTime
 	if b.server <= 0 {
 		fmt.Fprintf(w, "Budget for half the bare rate (%.0f msgs/s): the bare run kept %.2f of %d cores busy; the load generator and the rest, at what they cost per message in Parley's run (%s), would take all of it, leaving nothing for the server (it used %s per message).\n\n",
 			b.target, b.busyCores, bare.CPU.Cores, r(b.others), r(b.used))
@@ -342,6 +342,9 @@ func writeIngestBudget(w io.Writer, bare, parley bench.LoadResult) {
 	fmt.Fprintf(w, "Budget for half the bare rate (%.0f msgs/s): the bare run kept %.2f of %d cores busy; at that rate, with the load generator and the rest costing what they cost per message in Parley's run (%s), Parley's server would have %s of CPU per message; it used %s (%.1f× the budget).\n\n",
 		b.target, b.busyCores, bare.CPU.Cores, r(b.others), r(b.server), r(b.used), float64(b.used)/float64(b.server))
 }
+
+// cpuTime rounds a CPU time per message for the reports.
+func cpuTime(d time.Duration) time.Duration { return d.Round(100 * time.Nanosecond) }
 
 // shellQuote joins args for a copy-paste command line.
 func shellQuote(args []string) string {
