@@ -274,6 +274,7 @@ func (s *Store) writeOpts() *pebble.WriteOptions {
 
 func (s *Store) commitLoop(int) {
 	group := make([]*commitReq, 0, 256)
+	var scratch []groupRecord
 	for {
 		var first *commitReq
 		select {
@@ -283,7 +284,7 @@ func (s *Store) commitLoop(int) {
 			for {
 				select {
 				case r := <-s.queue:
-					s.commitGroup(append(group[:0], r))
+					s.commitGroup(append(group[:0], r), &scratch)
 					continue
 				default:
 				}
@@ -302,36 +303,36 @@ func (s *Store) commitLoop(int) {
 				break drain
 			}
 		}
-		s.commitGroup(group)
+		s.commitGroup(group, &scratch)
 		clear(group) // do not keep the closed batches reachable
 	}
 }
 
-func (s *Store) commitGroup(group []*commitReq) {
+func (s *Store) commitGroup(group []*commitReq, scratch *[]groupRecord) {
 	s.groups.Add(1)
 	s.commits.Add(uint64(len(group)))
 	var err error
 	start := time.Now()
-	if len(group) == 1 {
-		err = group[0].b.Commit(s.writeOpts())
-	} else {
-		// One batch of the group's whole size: applying the others to
-		// the first would grow it (and copy it) several times over.
-		size := 0
-		for _, r := range group {
-			size += r.b.Len()
-		}
-		merged := s.db.NewBatchWithSize(size)
+	size := 0
+	for _, r := range group {
+		size += r.b.Len()
+	}
+	// One batch of the group's whole size, its records in key order.
+	merged := s.db.NewBatchWithSize(size)
+	if sorted, serr := mergeSorted(merged, group, scratch); serr != nil || !sorted {
+		// A record kind the sorted merge leaves alone: the batches one
+		// after the other, as they came.
+		merged.Reset()
 		for _, r := range group {
 			if err = merged.Apply(r.b, nil); err != nil {
 				break
 			}
 		}
-		if err == nil {
-			err = merged.Commit(s.writeOpts())
-		}
-		_ = merged.Close()
 	}
+	if err == nil {
+		err = merged.Commit(s.writeOpts())
+	}
+	_ = merged.Close()
 	s.observeCommit(time.Since(start))
 	if err != nil {
 		err = fmt.Errorf("persistence: commit: %w", err)
