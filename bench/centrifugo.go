@@ -280,10 +280,9 @@ func (p *centrifugoFanout) connect(ctx context.Context, d *websocket.Dialer, s *
 func (p *centrifugoFanout) read(s *subscriber, frame []byte, at time.Duration) []byte {
 	n := bytes.Count(frame, pushStart)
 	s.events += int64(n)
-	if n == 1 && !bytes.ContainsRune(frame, '\n') {
+	if s.record(frame, at) == 1 && n == 1 && !bytes.ContainsRune(frame, '\n') {
 		s.noteCreated(frame)
 	}
-	s.record(frame, at)
 	if bytes.Equal(frame, ping) || bytes.HasPrefix(frame, []byte("{}\n")) || bytes.Contains(frame, []byte("\n{}")) {
 		return ping
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -148,14 +149,43 @@ func TestCreatedEventIsCutFromItsFrame(t *testing.T) {
 	t.Parallel()
 	created := `{"seq":1,"type":"message.created","data":{"message":{"seq":4,"text":"pbm:3:1000 x"}}}`
 	updated := `{"seq":2,"type":"conversation.updated","data":{"conversation":{"preview":"pbm:3:1000 x"}}}`
-	require.Equal(t, created, string(createdEvent([]byte(created))))
-	require.Equal(t, created, string(createdEvent([]byte("["+created+","+updated+"]"))))
-	require.Equal(t, created, string(createdEvent([]byte("["+updated+","+created+"]"))))
-	require.Nil(t, createdEvent([]byte(updated)))
+	for _, frame := range []string{created, "[" + created + "," + updated + "]"} {
+		s := &subscriber{seen: make([]uint64, 1), next: 1}
+		s.handle([]byte(frame), 2000)
+		require.Equal(t, int64(1), s.createdEvents, frame)
+		require.Equal(t, int64(len(created)), s.createdBytes, frame)
+		require.Equal(t, created, string(s.sample), frame)
+		require.Equal(t, frame, string(s.sampleFrame))
+	}
+	// The created event last in its frame, before the closing bracket.
+	created2 := `{"seq":2,"type":"message.created","data":{"message":{"seq":4,"text":"pbm:3:1000 x"}}}`
+	updated1 := `{"seq":1,"type":"conversation.updated","data":{"conversation":{"preview":"pbm:3:1000 x"}}}`
+	s := &subscriber{seen: make([]uint64, 1), next: 1}
+	s.handle([]byte("["+updated1+","+created2+"]"), 2000)
+	require.Equal(t, created2, string(s.sample))
+	require.Zero(t, s.gaps)
+	// An updated event alone carries no created one.
+	s = &subscriber{seen: make([]uint64, 1), next: 2}
+	s.handle([]byte(updated), 2000)
+	require.Zero(t, s.createdEvents)
+	require.Nil(t, s.sample)
+	require.Equal(t, int64(1), s.events)
+}
+
+func TestRecordReadsWrappedEvents(t *testing.T) {
+	t.Parallel()
+	// Centrifugo's publications wrap Parley's events; two in one frame.
+	pub := func(seq int, typ, text string) string {
+		return `{"push":{"channel":"ws","pub":{"data":{"seq":` + strconv.Itoa(seq) + `,"type":"` + typ +
+			`","data":{"message":{"text":"` + text + `"}}},"offset":1}}}`
+	}
 	s := &subscriber{seen: make([]uint64, 1)}
-	s.handle([]byte("["+created+","+updated+"]"), 2000)
-	require.Equal(t, int64(1), s.createdEvents)
-	require.Equal(t, int64(len(created)), s.createdBytes)
-	require.Equal(t, created, string(s.sample))
-	require.Equal(t, "["+created+","+updated+"]", string(s.sampleFrame))
+	frame := pub(1, "message.created", "pbm:5:100 x") + "\n" + pub(2, "conversation.updated", "pbm:6:100 x") +
+		"\n" + pub(3, "message.created", "pbw:7:100 warm") + "\n" + pub(4, "message.created", "pbm:8:300 y")
+	require.Equal(t, 2, s.record([]byte(frame), 1000))
+	require.Equal(t, int64(2), s.delivered, "messages 5 and 8: not the updated event's, not the warm-up")
+	require.Equal(t, []time.Duration{900, 700}, s.lat)
+	require.Equal(t, 1, s.record([]byte(pub(1, "message.created", "pbm:5:100 x")), 1000))
+	require.Equal(t, int64(1), s.duplicates)
+	require.Equal(t, -1, markIndex([]byte(`{"preview":"pbm:1:1","text":"pbw:1:1 pbm:"}`), 0), "only a text field that starts with the mark")
 }
