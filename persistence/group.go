@@ -21,6 +21,12 @@ type groupRecord struct {
 	key, value []byte
 }
 
+// groupScratch is what a committer reuses from one group to the next.
+type groupScratch struct {
+	recs []groupRecord
+	srcs []*pebble.Batch
+}
+
 func keyHead(k []byte) uint64 {
 	if len(k) >= 8 {
 		return binary.BigEndian.Uint64(k)
@@ -40,8 +46,8 @@ func compareRecords(a, b groupRecord) int {
 	return cmp.Compare(a.idx, b.idx)
 }
 
-// mergeSorted writes the records of the group's batches into dst in key
-// order, and reports false (dst then holds a part of them, to be reset)
+// mergeSorted writes the records of srcs, the batches of a commit group
+// or one large batch, into dst in key order, and reports false (dst then holds a part of them, to be reset)
 // when a batch holds a record kind other than set, merge, delete and
 // single delete.
 //
@@ -59,14 +65,14 @@ func compareRecords(a, b groupRecord) int {
 // memtable gives them sequence numbers in that order, as it would have
 // without the sort. The group commits as one batch either way, so no
 // reader sees a part of it.
-func mergeSorted(dst *pebble.Batch, group []*commitReq, scratch *[]groupRecord) (bool, error) {
+func mergeSorted(dst *pebble.Batch, srcs []*pebble.Batch, scratch *[]groupRecord) (bool, error) {
 	recs := (*scratch)[:0]
 	defer func() {
 		clear(recs) // do not keep the batches' bytes reachable
 		*scratch = recs[:0]
 	}()
-	for _, r := range group {
-		rd := r.b.Reader()
+	for _, src := range srcs {
+		rd := src.Reader()
 		for {
 			kind, key, value, ok, err := rd.Next()
 			if err != nil {

@@ -20,7 +20,7 @@ func commitAsGroup(t *testing.T, s *Store, fills ...func(b *pebble.Batch)) {
 		fill(b)
 		group[i] = &commitReq{b: b, done: make(chan error, 1)}
 	}
-	var scratch []groupRecord
+	var scratch groupScratch
 	s.commitGroup(group, &scratch)
 	for _, r := range group {
 		require.NoError(t, <-r.done)
@@ -129,4 +129,31 @@ func TestCommitGroupMatchesBatchByBatch(t *testing.T) {
 		require.Equal(t, sok, gok, k)
 		require.Equal(t, sv, gv, k)
 	}
+}
+
+// A large batch committed on its own is sorted too, and keeps the order
+// of each key's records.
+func TestCommitSortedLargeBatch(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	b := s.db.NewBatch()
+	for i := range 2 * sortedFrom {
+		k := []byte(fmt.Sprintf("k%02d", 2*sortedFrom-i)) // descending
+		require.NoError(t, b.Set(k, []byte("old"), nil))
+		require.NoError(t, b.SingleDelete(k, nil))
+		if i%2 == 0 {
+			require.NoError(t, b.Set(k, []byte("new"), nil))
+		}
+	}
+	require.NoError(t, s.commitSorted(b, pebble.Sync))
+	require.NoError(t, b.Close())
+	for i := range 2 * sortedFrom {
+		v, ok := getString(t, s, fmt.Sprintf("k%02d", 2*sortedFrom-i))
+		require.Equal(t, i%2 == 0, ok, i)
+		if ok {
+			require.Equal(t, "new", v)
+		}
+	}
+	require.NoError(t, s.db.Flush())
+	require.Zero(t, s.Stats().SingleDeleteMisuse)
 }

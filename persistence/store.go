@@ -258,11 +258,30 @@ func (s *Store) commitDirect(b *Batch, opts *pebble.WriteOptions) error {
 		return err
 	}
 	defer s.leave()
-	if err := b.b.Commit(opts); err != nil {
+	if err := s.commitSorted(b.b, opts); err != nil {
 		return fmt.Errorf("persistence: commit: %w", err)
 	}
 	s.committed(b)
 	return nil
+}
+
+// sortedFrom is the number of records from which a batch committed on
+// its own is copied in key order first (see mergeSorted): the search
+// projection's batches hold hundreds of keys of many conversations.
+const sortedFrom = 32
+
+// commitSorted commits b, in key order when it is large.
+func (s *Store) commitSorted(b *pebble.Batch, opts *pebble.WriteOptions) error {
+	if b.Count() < sortedFrom {
+		return b.Commit(opts)
+	}
+	sorted := s.db.NewBatchWithSize(len(b.Repr()))
+	defer sorted.Close()
+	var recs []groupRecord
+	if ok, err := mergeSorted(sorted, []*pebble.Batch{b}, &recs); err != nil || !ok {
+		return b.Commit(opts)
+	}
+	return sorted.Commit(opts)
 }
 
 func (s *Store) writeOpts() *pebble.WriteOptions {
@@ -274,7 +293,7 @@ func (s *Store) writeOpts() *pebble.WriteOptions {
 
 func (s *Store) commitLoop(int) {
 	group := make([]*commitReq, 0, 256)
-	var scratch []groupRecord
+	var scratch groupScratch
 	for {
 		var first *commitReq
 		select {
@@ -308,18 +327,24 @@ func (s *Store) commitLoop(int) {
 	}
 }
 
-func (s *Store) commitGroup(group []*commitReq, scratch *[]groupRecord) {
+func (s *Store) commitGroup(group []*commitReq, scratch *groupScratch) {
 	s.groups.Add(1)
 	s.commits.Add(uint64(len(group)))
 	var err error
 	start := time.Now()
 	size := 0
+	srcs := scratch.srcs[:0]
 	for _, r := range group {
 		size += r.b.Len()
+		srcs = append(srcs, r.b)
 	}
+	defer func() {
+		clear(srcs)
+		scratch.srcs = srcs[:0]
+	}()
 	// One batch of the group's whole size, its records in key order.
 	merged := s.db.NewBatchWithSize(size)
-	if sorted, serr := mergeSorted(merged, group, scratch); serr != nil || !sorted {
+	if sorted, serr := mergeSorted(merged, srcs, &scratch.recs); serr != nil || !sorted {
 		// A record kind the sorted merge leaves alone: the batches one
 		// after the other, as they came.
 		merged.Reset()
