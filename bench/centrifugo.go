@@ -120,7 +120,7 @@ func (c *Centrifugo) start(ctx context.Context, bin string) error {
 	// Ready once the API answers.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		err := c.API(ctx, c.client, "info", []byte(`{}`))
+		err := c.api(ctx, httpPoster{c.client}, "info", []byte(`{}`))
 		if err == nil {
 			return nil
 		}
@@ -152,11 +152,11 @@ func (c *Centrifugo) Stop() error {
 	}
 }
 
-// API calls method of the server HTTP API with a JSON body and wants an
+// api calls method of the server HTTP API with a JSON body and wants an
 // answer without error.
-func (c *Centrifugo) API(ctx context.Context, client *http.Client, method string, body []byte) error {
+func (c *Centrifugo) api(ctx context.Context, client poster, method string, body []byte) error {
 	h := http.Header{"Content-Type": {"application/json"}, "X-Api-Key": {c.apiKey}}
-	b, err := postOK(ctx, client, "http://"+c.Addr+"/api/"+method, body, h)
+	b, err := client.postOK(ctx, "http://"+c.Addr+"/api/"+method, body, h)
 	if err != nil {
 		return err
 	}
@@ -218,7 +218,7 @@ var (
 	ping      = []byte(`{}`)
 )
 
-func (p *centrifugoFanout) post(ctx context.Context, client *http.Client, k int, _ bool, text string) error {
+func (p *centrifugoFanout) post(ctx context.Context, client poster, k int, _ bool, text string) error {
 	mark, _, _ := strings.Cut(text, " ")
 	body := make([]byte, 0, 64+len(p.parts)*len(mark)+len(p.parts[0])*2)
 	body = append(body, `{"channel":"ws`...)
@@ -231,7 +231,7 @@ func (p *centrifugoFanout) post(ctx context.Context, client *http.Client, k int,
 		body = append(body, part...)
 	}
 	body = append(body, '}')
-	return p.c.API(ctx, client, "publish", body)
+	return p.c.api(ctx, client, "publish", body)
 }
 
 func (p *centrifugoFanout) connect(ctx context.Context, d *websocket.Dialer, s *subscriber) (*websocket.Conn, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/valyala/fasthttp"
 	"io"
 	"net/http"
 	"slices"
@@ -348,7 +349,7 @@ type fanoutServer interface {
 	// post sends message k of the run (of the warm-up if warm) to
 	// workspace k % len(Workspaces), with text (its mark first) as the
 	// message's text.
-	post(ctx context.Context, client *http.Client, k int, warm bool, text string) error
+	post(ctx context.Context, client poster, k int, warm bool, text string) error
 	// connect dials subscriber s and reads what comes before its events.
 	connect(ctx context.Context, d *websocket.Dialer, s *subscriber) (*websocket.Conn, error)
 	// read records one frame received at at (since the run's base) and
@@ -363,7 +364,7 @@ type parleyFanout struct {
 	run int64 // makes the run's wamids unique
 }
 
-func (p *parleyFanout) post(ctx context.Context, client *http.Client, k int, warm bool, text string) error {
+func (p *parleyFanout) post(ctx context.Context, client poster, k int, warm bool, text string) error {
 	nws := len(p.cfg.Workspaces)
 	w := p.cfg.Workspaces[k%nws]
 	user := (k / nws) % p.cfg.Customers
@@ -372,7 +373,7 @@ func (p *parleyFanout) post(ctx context.Context, client *http.Client, k int, war
 		mark = "pbw"
 	}
 	body, h := WhatsAppWebhook(w.PhoneID, fmt.Sprintf("wamid.fanout.%d.%s.%d", p.run, mark, k), user, text)
-	_, err := postOK(ctx, client, "http://"+p.cfg.Addr+"/webhooks/whatsapp", body, h)
+	_, err := client.postOK(ctx, "http://"+p.cfg.Addr+"/webhooks/whatsapp", body, h)
 	return err
 }
 
@@ -398,6 +399,52 @@ func (p *parleyFanout) connect(ctx context.Context, d *websocket.Dialer, s *subs
 func (p *parleyFanout) read(s *subscriber, frame []byte, at time.Duration) []byte {
 	s.handle(frame, at)
 	return nil
+}
+
+// poster posts a request body and wants a 2xx answer, whose body it
+// returns (with the error, for any other status).
+type poster interface {
+	postOK(ctx context.Context, url string, body []byte, h http.Header) ([]byte, error)
+}
+
+// httpPoster posts with net/http.
+type httpPoster struct{ c *http.Client }
+
+func (p httpPoster) postOK(ctx context.Context, url string, body []byte, h http.Header) ([]byte, error) {
+	return postOK(ctx, p.c, url, body, h)
+}
+
+// fastPoster posts with fasthttp's client, which a fan-out run's sender
+// uses: it writes and reads in the caller's goroutine, where net/http's
+// hands every request to two goroutines of its connection, and costs the
+// client (on the machine it shares with the server) about half as much
+// per request. ctx is checked before the request, not during it; the
+// client's timeouts bound it.
+type fastPoster struct{ c *fasthttp.Client }
+
+func (p *fastPoster) postOK(ctx context.Context, url string, body []byte, h http.Header) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(url)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	for k, vs := range h {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	req.SetBodyRaw(body)
+	if err := p.c.Do(req, resp); err != nil {
+		return nil, fmt.Errorf("posting to %s: %w", url, err)
+	}
+	b := bytes.Clone(resp.Body())
+	if code := resp.StatusCode(); code/100 != 2 {
+		return b, fmt.Errorf("%s answered %d: %s", url, code, b)
+	}
+	return b, nil
 }
 
 // postOK posts body with header h to url, wants a 2xx answer and
@@ -438,10 +485,9 @@ func runFanout(ctx context.Context, cfg FanoutConfig, srv fanoutServer) (*Fanout
 	total := int(cfg.Rate * cfg.Duration.Seconds())
 	// Idle connections are dropped before the 30 s after which
 	// Centrifugo closes them, so that a request never races that close.
-	tr := &http.Transport{MaxIdleConnsPerHost: cfg.MaxInFlight, MaxConnsPerHost: cfg.MaxInFlight, DisableCompression: true,
-		IdleConnTimeout: 20 * time.Second}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	client := &fastPoster{c: &fasthttp.Client{MaxConnsPerHost: cfg.MaxInFlight, MaxIdleConnDuration: 20 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, MaxConnWaitTimeout: 30 * time.Second}}
+	defer client.c.CloseIdleConnections()
 	base := time.Now()
 	// post sends message k of the run (or of the warm-up), stamped with
 	// the time it is sent.
