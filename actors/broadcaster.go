@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -32,39 +33,68 @@ type Envelope struct {
 // subscribers it goes to: {"seq", "type", "workspace_id",
 // "conversation_id", "data": {...}}. Data is the event's Data when set
 // (conversation_id is then left out if the event has none).
+// The bytes are encoding/json's encoding of wire; events about a
+// conversation are written by hand (see wire.go), the others by
+// encoding/json.
 func (e *Envelope) JSON() []byte {
 	e.once.Do(func() {
-		type data struct {
-			Conversation *engine.Conversation `json:"conversation,omitempty"`
-			Message      *engine.Message      `json:"message,omitempty"`
-		}
-		conv := e.Event.Conversation
-		if e.Event.Message != nil && e.headerFollows() {
-			conv = nil // the conversation.updated after it in the frame carries it
-		}
-		var d any = data{conv, e.Event.Message}
 		if e.Event.Data != nil {
-			d = e.Event.Data
+			e.js, _ = json.Marshal(e.wire()) // plain structs of strings, numbers and times: cannot fail
+			return
 		}
-		v := struct {
-			Seq            uint64           `json:"seq"`
-			Type           engine.EventType `json:"type"`
-			WorkspaceID    engine.ID        `json:"workspace_id"`
-			ConversationID engine.ID        `json:"conversation_id,omitzero"`
-			At             time.Time        `json:"at"`
-			Data           any              `json:"data"`
-		}{e.Seq, e.Event.Type, e.Event.WorkspaceID, e.Event.ConversationID, e.Event.At, d}
-		e.js, _ = json.Marshal(v) // plain structs of strings, numbers and times: cannot fail
+		conv, msg := e.parts()
+		buf := wireBuffers.Get().(*[]byte)
+		*buf = appendEnvelope((*buf)[:0], e.Seq, &e.Event, conv, msg)
+		e.js = bytes.Clone(*buf) // of its size: the recent-event buffer keeps it
+		wireBuffers.Put(buf)
 	})
 	return e.js
+}
+
+// wireBuffers hold the encodings of envelopes while they are written.
+var wireBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// parts returns the header and message the data of an event without
+// Data carries.
+func (e *Envelope) parts() (*engine.Conversation, *engine.Message) {
+	conv := e.Event.Conversation
+	if e.Event.Message != nil && e.headerFollows() {
+		conv = nil // the conversation.updated after it in the frame carries it
+	}
+	return conv, e.Event.Message
+}
+
+// wire is what JSON encodes, as encoding/json would encode it.
+func (e *Envelope) wire() any {
+	type data struct {
+		Conversation *engine.Conversation `json:"conversation,omitempty"`
+		Message      *engine.Message      `json:"message,omitempty"`
+	}
+	conv, msg := e.parts()
+	var d any = data{conv, msg}
+	if e.Event.Data != nil {
+		d = e.Event.Data
+	}
+	return struct {
+		Seq            uint64           `json:"seq"`
+		Type           engine.EventType `json:"type"`
+		WorkspaceID    engine.ID        `json:"workspace_id"`
+		ConversationID engine.ID        `json:"conversation_id,omitzero"`
+		At             time.Time        `json:"at"`
+		Data           any              `json:"data"`
+	}{e.Seq, e.Event.Type, e.Event.WorkspaceID, e.Event.ConversationID, e.Event.At, d}
 }
 
 // headerFollows reports whether a conversation.updated event of the same
 // conversation comes after e in its group (its frame): a message event
 // then leaves the header out of its data, as the later event carries it.
 // Both have the same conversation, so every filter passes both or
-// neither, and a resume replays both.
+// neither, and a resume replays both. An envelope not made by Publish
+// has no group.
 func (e *Envelope) headerFollows() bool {
+	if e.idx >= len(e.group) {
+		return false
+	}
 	for _, g := range e.group[e.idx+1:] {
 		if g.Event.Type == engine.EventConversationUpdated && g.Event.ConversationID == e.Event.ConversationID {
 			return true

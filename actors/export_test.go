@@ -38,3 +38,6 @@ func Ping(rt *Runtime, ws, conv engine.ID) bool {
 // HeldAIRequests returns how many AI requests wait for their debounce
 // window to end.
 func HeldAIRequests(rt *Runtime) int { return rt.debounce.held() }
+
+// Wire returns the value an envelope's JSON encodes.
+func Wire(e *Envelope) any { return e.wire() }
