@@ -47,9 +47,9 @@ func compareRecords(a, b groupRecord) int {
 }
 
 // mergeSorted writes the records of srcs, the batches of a commit group
-// or one large batch, into dst in key order, and reports false (dst then holds a part of them, to be reset)
-// when a batch holds a record kind other than set, merge, delete and
-// single delete.
+// or one large batch, into dst in key order. It reports false (dst then
+// holds a part of them, to be reset) when a batch holds a record kind
+// other than set, merge, delete and single delete.
 //
 // Pebble inserts a batch into its memtable one record after the other,
 // reusing the skiplist position of the last insert when the next key
@@ -60,10 +60,9 @@ func compareRecords(a, b groupRecord) int {
 // and workspace follow each other and most inserts start where the
 // previous one ended.
 //
-// Records of one key keep their order (a set, then
-// the single delete of a later batch of the same conversation), and the
-// memtable gives them sequence numbers in that order, as it would have
-// without the sort. The group commits as one batch either way, so no
+// Records of one key keep their order (a set, then the single delete of
+// a later batch of the same conversation), and the memtable gives them
+// sequence numbers in that order, as it would have without the sort. The group commits as one batch either way, so no
 // reader sees a part of it.
 func mergeSorted(dst *pebble.Batch, srcs []*pebble.Batch, scratch *[]groupRecord) (bool, error) {
 	recs := (*scratch)[:0]

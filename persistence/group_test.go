@@ -145,7 +145,7 @@ func TestCommitSortedLargeBatch(t *testing.T) {
 			require.NoError(t, b.Set(k, []byte("new"), nil))
 		}
 	}
-	require.NoError(t, s.commitSorted(b, pebble.Sync))
+	require.NoError(t, s.commitSorted(b, pebble.Sync, new([]groupRecord)))
 	require.NoError(t, b.Close())
 	for i := range 2 * sortedFrom {
 		v, ok := getString(t, s, fmt.Sprintf("k%02d", 2*sortedFrom-i))

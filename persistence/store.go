@@ -258,7 +258,8 @@ func (s *Store) commitDirect(b *Batch, opts *pebble.WriteOptions) error {
 		return err
 	}
 	defer s.leave()
-	if err := s.commitSorted(b.b, opts); err != nil {
+	var recs []groupRecord
+	if err := s.commitSorted(b.b, opts, &recs); err != nil {
 		return fmt.Errorf("persistence: commit: %w", err)
 	}
 	s.committed(b)
@@ -271,17 +272,39 @@ func (s *Store) commitDirect(b *Batch, opts *pebble.WriteOptions) error {
 const sortedFrom = 32
 
 // commitSorted commits b, in key order when it is large.
-func (s *Store) commitSorted(b *pebble.Batch, opts *pebble.WriteOptions) error {
+func (s *Store) commitSorted(b *pebble.Batch, opts *pebble.WriteOptions, scratch *[]groupRecord) error {
 	if b.Count() < sortedFrom {
 		return b.Commit(opts)
 	}
-	sorted := s.db.NewBatchWithSize(len(b.Repr()))
-	defer sorted.Close()
-	var recs []groupRecord
-	if ok, err := mergeSorted(sorted, []*pebble.Batch{b}, &recs); err != nil || !ok {
-		return b.Commit(opts)
+	m, err := s.merged([]*pebble.Batch{b}, scratch)
+	if err != nil {
+		return err
 	}
-	return sorted.Commit(opts)
+	defer m.Close()
+	return m.Commit(opts)
+}
+
+// merged returns one batch of the whole size of srcs holding their
+// records in key order (see mergeSorted), or, when a batch holds a
+// record kind the sorted merge leaves alone, the batches one after the
+// other as they came.
+func (s *Store) merged(srcs []*pebble.Batch, scratch *[]groupRecord) (*pebble.Batch, error) {
+	size := 0
+	for _, b := range srcs {
+		size += b.Len()
+	}
+	dst := s.db.NewBatchWithSize(size)
+	if sorted, err := mergeSorted(dst, srcs, scratch); err == nil && sorted {
+		return dst, nil
+	}
+	dst.Reset()
+	for _, b := range srcs {
+		if err := dst.Apply(b, nil); err != nil {
+			_ = dst.Close()
+			return nil, err
+		}
+	}
+	return dst, nil
 }
 
 func (s *Store) writeOpts() *pebble.WriteOptions {
@@ -332,32 +355,21 @@ func (s *Store) commitGroup(group []*commitReq, scratch *groupScratch) {
 	s.commits.Add(uint64(len(group)))
 	var err error
 	start := time.Now()
-	size := 0
-	srcs := scratch.srcs[:0]
-	for _, r := range group {
-		size += r.b.Len()
-		srcs = append(srcs, r.b)
-	}
-	defer func() {
+	if len(group) == 1 {
+		err = s.commitSorted(group[0].b, s.writeOpts(), &scratch.recs)
+	} else {
+		srcs := scratch.srcs[:0]
+		for _, r := range group {
+			srcs = append(srcs, r.b)
+		}
+		var m *pebble.Batch
+		if m, err = s.merged(srcs, &scratch.recs); err == nil {
+			err = m.Commit(s.writeOpts())
+			_ = m.Close()
+		}
 		clear(srcs)
 		scratch.srcs = srcs[:0]
-	}()
-	// One batch of the group's whole size, its records in key order.
-	merged := s.db.NewBatchWithSize(size)
-	if sorted, serr := mergeSorted(merged, srcs, &scratch.recs); serr != nil || !sorted {
-		// A record kind the sorted merge leaves alone: the batches one
-		// after the other, as they came.
-		merged.Reset()
-		for _, r := range group {
-			if err = merged.Apply(r.b, nil); err != nil {
-				break
-			}
-		}
 	}
-	if err == nil {
-		err = merged.Commit(s.writeOpts())
-	}
-	_ = merged.Close()
 	s.observeCommit(time.Since(start))
 	if err != nil {
 		err = fmt.Errorf("persistence: commit: %w", err)
