@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -33,6 +32,7 @@ type Envelope struct {
 // subscribers it goes to: {"seq", "type", "workspace_id",
 // "conversation_id", "data": {...}}. Data is the event's Data when set
 // (conversation_id is then left out if the event has none).
+//
 // The bytes are encoding/json's encoding of wire; events about a
 // conversation are written by hand (see wire.go), the others by
 // encoding/json.
@@ -43,16 +43,10 @@ func (e *Envelope) JSON() []byte {
 			return
 		}
 		conv, msg := e.parts()
-		buf := wireBuffers.Get().(*[]byte)
-		*buf = appendEnvelope((*buf)[:0], e.Seq, &e.Event, conv, msg)
-		e.js = bytes.Clone(*buf) // of its size: the recent-event buffer keeps it
-		wireBuffers.Put(buf)
+		e.js = encodeEnvelope(e.Seq, &e.Event, conv, msg)
 	})
 	return e.js
 }
-
-// wireBuffers hold the encodings of envelopes while they are written.
-var wireBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // parts returns the header and message the data of an event without
 // Data carries.

@@ -1,9 +1,11 @@
 package actors
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -21,6 +23,20 @@ import (
 // here fails it. Events with Data (contacts, notes, imports) and the
 // rarer parts of a message (media, location, interactive, reaction) are
 // left to encoding/json.
+
+// wireBuffers hold the encodings of envelopes while they are written.
+var wireBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// encodeEnvelope returns the wire form of an event without Data whose
+// data carries conv and msg, in a slice of its size: the recent-event
+// buffer keeps it.
+func encodeEnvelope(seq uint64, ev *engine.Event, conv *engine.Conversation, msg *engine.Message) []byte {
+	buf := wireBuffers.Get().(*[]byte)
+	*buf = appendEnvelope((*buf)[:0], seq, ev, conv, msg)
+	js := bytes.Clone(*buf)
+	wireBuffers.Put(buf)
+	return js
+}
 
 // appendEnvelope writes the wire form of an event without Data whose
 // data carries conv and msg (either may be nil).

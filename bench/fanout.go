@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/valyala/fasthttp"
 	"io"
 	"net/http"
 	"slices"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 	json "github.com/goccy/go-json"
+	"github.com/valyala/fasthttp"
 )
 
 // FanoutConfig describes a fan-out run: an open-loop sender posts signed
@@ -165,46 +165,45 @@ func (s *subscriber) handle(frame []byte, at time.Duration) {
 	if end > 0 && frame[0] == '[' {
 		end-- // the closing ]
 	}
-	for start := eventAt(frame, 0); start >= 0; {
-		seq, typ, ok := eventHead(frame, start)
-		next := eventAt(frame, typ)
+	start, seq, typ := eventAt(frame, 0)
+	for start >= 0 {
+		next, nseq, ntyp := eventAt(frame, typ)
 		stop := end
 		if next >= 0 {
 			stop = next - 1 // the comma between two events
 		}
-		if ok {
-			s.checkSeq(seq)
-			if bytes.HasPrefix(frame[typ:], createdName) {
-				ev := frame[start:stop]
-				if s.recordEvent(ev, at) {
-					s.noteCreated(ev)
-				}
+		s.checkSeq(seq)
+		if bytes.HasPrefix(frame[typ:], createdName) {
+			ev := frame[start:stop]
+			if s.recordEvent(ev, at) {
+				s.noteCreated(ev)
 			}
 		}
-		start = next
+		start, seq, typ = next, nseq, ntyp
 	}
 	if s.sampleFrame == nil && s.sample != nil {
 		s.sampleFrame = bytes.Clone(frame)
 	}
 }
 
-// eventAt returns where the first event at or after from starts, or -1.
-// An event starts with {"seq":N,"type": (the bytes {"seq": cannot be
-// inside a JSON string, whose quotes are escaped, but an object of an
-// event's data could start so: the type that follows settles it).
-func eventAt(frame []byte, from int) int {
+// eventAt returns where the first event at or after from starts (-1 if
+// none), its seq and where its type's value starts. An event starts with
+// {"seq":N,"type": (the bytes {"seq": cannot be inside a JSON string,
+// whose quotes are escaped, but an object of an event's data could start
+// so: the type that follows settles it).
+func eventAt(frame []byte, from int) (start int, seq uint64, typ int) {
 	for from < len(frame) {
 		i := bytes.Index(frame[from:], eventStart)
 		if i < 0 {
-			return -1
+			break
 		}
 		at := from + i
-		if _, _, ok := eventHead(frame, at); ok {
-			return at
+		if seq, typ, ok := eventHead(frame, at); ok {
+			return at, seq, typ
 		}
 		from = at + len(eventStart)
 	}
-	return -1
+	return -1, 0, 0
 }
 
 // eventHead reads the seq of the event starting at start and returns
