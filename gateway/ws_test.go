@@ -279,11 +279,18 @@ func TestWebSocketManySubscribersGetEverything(t *testing.T) {
 	var last atomic.Uint64 // known once every webhook is in
 	var wg sync.WaitGroup
 	errs := make(chan error, subs)
+	// Every subscriber is connected before any of them starts its read
+	// deadlines: dialing eighty of them under the race detector can take
+	// longer than one deadline.
+	clients := make([]*wsClient, subs)
 	for i := range subs {
 		c, _, err := e.dialWS("token=" + ownerToken)
 		require.NoError(t, err)
 		hello := c.frames()
 		require.Equal(t, "hello", hello[0].Type)
+		clients[i] = c
+	}
+	for i, c := range clients {
 		wg.Go(func() {
 			next := uint64(1)
 			for l := last.Load(); l == 0 || next <= l; l = last.Load() {
