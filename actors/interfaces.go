@@ -1,11 +1,9 @@
 package actors
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"time"
 
+	"github.com/parleyhq/parley/actors/ports"
 	"github.com/parleyhq/parley/engine"
 )
 
@@ -23,101 +21,30 @@ var (
 	// ErrActorFailed is returned to the caller whose message made a
 	// conversation actor panic; the actor restarts from disk.
 	ErrActorFailed = errors.New("actors: conversation actor failed")
-	// ErrInvalidAnswer is wrapped by an Agent's error when the AI service
-	// answered something that cannot be read (the invalid_reply metric
-	// label).
-	ErrInvalidAnswer = errors.New("actors: unreadable agent answer")
+	// ErrInvalidAnswer is ports.ErrInvalidAnswer.
+	ErrInvalidAnswer = ports.ErrInvalidAnswer
 )
 
-// Outbound is what the courier hands to a Sender: the message and the
-// conversation it goes to.
-type Outbound struct {
-	Conversation engine.Conversation
-	Message      engine.Message
-}
-
-// SendError is a failed send. Temporary errors (network, 5xx, rate
-// limits) are retried with backoff; others fail the message with Code and
-// Reason.
-type SendError struct {
-	Code      string
-	Reason    string
-	Temporary bool
-}
-
-func (e *SendError) Error() string { return fmt.Sprintf("send failed: %s: %s", e.Code, e.Reason) }
-
-// Sender delivers outbound messages to a channel. Implementations live in
-// the gateway (the Meta send APIs).
-type Sender interface {
-	// Send delivers o and returns the channel's message id. A *SendError
-	// tells whether to retry; any other error is treated as temporary.
-	Send(ctx context.Context, o Outbound) (channelMessageID string, err error)
-}
-
-// AIContext is what an agent sees: the request, the conversation header
-// and its recent messages, newest first, the contact (nil if it is gone)
-// and the contact's memories, oldest first.
-type AIContext struct {
-	Request      engine.AIRequest
-	Conversation engine.Conversation
-	History      []engine.Message
-	Contact      *engine.Contact
-	Memories     []engine.Memory
-}
-
-// AIAnswer is an agent's reply. Empty Content.Kind means no message.
-// Handoff, when set, is the reason the agent hands the conversation to a
-// person (after Content, if any); an answer with neither content nor
-// handoff hands off too, since the customer would otherwise wait for
-// nobody. FollowUpAt, when in the future, schedules a follow-up.
-type AIAnswer struct {
-	Content    engine.Content
-	Reasoning  string
-	Handoff    string
-	FollowUpAt time.Time
-	// FollowUpAfter schedules the follow-up this long after the answer is
-	// recorded, when FollowUpAt is zero.
-	FollowUpAfter  time.Duration
-	FollowUpReason string
-	// Remember are facts about the contact the agent wants kept as
-	// memories; they are stored with the answer, within the limits
-	// (engine.MaxMemories, engine.MaxMemoryBytes), duplicates aside.
-	Remember []string
-}
-
-// Agent computes AI replies. It is called from the agent pool, never from
-// a conversation actor.
-type Agent interface {
-	Reply(ctx context.Context, in AIContext) (AIAnswer, error)
-}
-
-// AgentPolicy is how the AI behaves in one conversation, besides what the
-// agent itself answers.
-type AgentPolicy struct {
-	// Kind names the agent implementation (rules, openai, webhook); it is
-	// the metrics label.
-	Kind string
-	// Debounce is how long the AI waits after a customer message for more
-	// before answering them all at once; zero means the runtime's
-	// Config.AIDebounce, negative means no wait.
-	Debounce time.Duration
-	// Rules are the engine's agent rules (handoff keywords, follow-ups,
-	// CSAT).
-	Rules engine.AgentRules
-	// Restricted lets the AI answer only contacts in the CRM (created by
-	// a person, a form, an import or the API, not by a chat); others get
-	// RestrictedReply, or nothing when it is empty.
-	Restricted      bool
-	RestrictedReply string
-}
-
-// AgentResolver picks the agent and its policy for the conversations of
-// one channel account. It is called on every command, so it must be
-// cheap (an in-memory lookup). A nil Agent means no AI replies.
-type AgentResolver interface {
-	Resolve(ws engine.ID, ch engine.Channel, accountID string) (Agent, AgentPolicy)
-}
+// The ports the runtime uses, defined in package ports so that channel
+// and agent implementations need not import the runtime.
+type (
+	// Outbound is ports.Outbound.
+	Outbound = ports.Outbound
+	// SendError is ports.SendError.
+	SendError = ports.SendError
+	// Sender is ports.Sender.
+	Sender = ports.Sender
+	// AIContext is ports.AIContext.
+	AIContext = ports.AIContext
+	// AIAnswer is ports.AIAnswer.
+	AIAnswer = ports.AIAnswer
+	// Agent is ports.Agent.
+	Agent = ports.Agent
+	// AgentPolicy is ports.AgentPolicy.
+	AgentPolicy = ports.AgentPolicy
+	// AgentResolver is ports.AgentResolver.
+	AgentResolver = ports.AgentResolver
+)
 
 // staticResolver answers every conversation with one agent.
 type staticResolver struct{ agent Agent }

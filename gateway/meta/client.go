@@ -115,7 +115,7 @@ func (c ClientConfig) Validate() error {
 // The send methods return the channel's message id, or an error: a
 // *GraphError for a Graph error response, one of the package's sentinel
 // errors, or a wrapped transport error. Classify turns any of them into an
-// *actors.SendError.
+// *ports.SendError.
 type Client struct {
 	cfg     ClientConfig
 	http    *http.Client

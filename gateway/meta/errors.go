@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/goccy/go-json"
-	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/actors/ports"
 )
 
 // Errors returned by the Client besides *GraphError and transport errors.
@@ -35,7 +35,7 @@ var (
 	ErrMediaChecksum = errors.New("meta: media checksum mismatch")
 )
 
-// Codes of the *actors.SendError values built here that carry no Graph
+// Codes of the *ports.SendError values built here that carry no Graph
 // error code. Graph errors use the decimal Graph code, or "http_<status>"
 // when the response carried none.
 const (
@@ -108,7 +108,7 @@ func (e *GraphError) Temporary() bool { return e.SendError().Temporary }
 // error_data.details (or message) in parentheses; Temporary says whether
 // to retry with backoff. Codes not in the table are temporary only for
 // HTTP 5xx, 429 and 408.
-func (e *GraphError) SendError() *actors.SendError {
+func (e *GraphError) SendError() *ports.SendError {
 	detail := e.Details
 	if detail == "" {
 		detail = cleanGraphMessage(e.Message)
@@ -124,13 +124,13 @@ func (e *GraphError) SendError() *actors.SendError {
 		if detail != "" {
 			reason += " (" + detail + ")"
 		}
-		return &actors.SendError{
+		return &ports.SendError{
 			Code:      "http_" + strconv.Itoa(e.HTTPStatus),
 			Reason:    truncateReason(reason),
 			Temporary: temporaryStatus(e.HTTPStatus),
 		}
 	}
-	se := &actors.SendError{Code: strconv.Itoa(e.Code)}
+	se := &ports.SendError{Code: strconv.Itoa(e.Code)}
 	if c, ok := classifyCode(e.Code, e.Subcode); ok {
 		se.Temporary = c.temporary
 		se.Reason = c.meaning
@@ -217,27 +217,27 @@ func temporaryStatus(status int) bool {
 // ClassifyTransport classifies an error that is not a Graph response: a
 // failed connection, a reset, a timeout. Every such error is temporary;
 // Code is "timeout" for deadlines and timeouts, "network" otherwise.
-func ClassifyTransport(err error) *actors.SendError {
+func ClassifyTransport(err error) *ports.SendError {
 	if err == nil {
 		return nil
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return &actors.SendError{Code: CodeTimeout, Reason: truncateReason("Timed out talking to Meta: " + err.Error()), Temporary: true}
+		return &ports.SendError{Code: CodeTimeout, Reason: truncateReason("Timed out talking to Meta: " + err.Error()), Temporary: true}
 	}
-	return &actors.SendError{Code: CodeNetwork, Reason: truncateReason("Network error talking to Meta: " + err.Error()), Temporary: true}
+	return &ports.SendError{Code: CodeNetwork, Reason: truncateReason("Network error talking to Meta: " + err.Error()), Temporary: true}
 }
 
 // Classify turns any error from the Client's send methods into the
-// *actors.SendError the courier acts on: a *GraphError by its code, the
+// *ports.SendError the courier acts on: a *GraphError by its code, the
 // package's sentinel errors by their meaning, anything else as a
-// transport error. It returns nil for nil and passes a *actors.SendError
+// transport error. It returns nil for nil and passes a *ports.SendError
 // through.
-func Classify(err error) *actors.SendError {
+func Classify(err error) *ports.SendError {
 	if err == nil {
 		return nil
 	}
-	var se *actors.SendError
+	var se *ports.SendError
 	if errors.As(err, &se) {
 		return se
 	}
@@ -245,8 +245,8 @@ func Classify(err error) *actors.SendError {
 	if errors.As(err, &ge) {
 		return ge.SendError()
 	}
-	perm := func(code, reason string) *actors.SendError {
-		return &actors.SendError{Code: code, Reason: truncateReason(reason)}
+	perm := func(code, reason string) *ports.SendError {
+		return &ports.SendError{Code: code, Reason: truncateReason(reason)}
 	}
 	switch {
 	case errors.Is(err, ErrUnsupportedContent):
@@ -256,7 +256,7 @@ func Classify(err error) *actors.SendError {
 	case errors.Is(err, ErrBadResponse):
 		return perm(CodeBadResponse, "Meta answered with an unexpected response: "+err.Error())
 	case errors.Is(err, ErrMediaChecksum):
-		return &actors.SendError{Code: CodeMediaChecksum, Reason: "The downloaded media did not match its checksum", Temporary: true}
+		return &ports.SendError{Code: CodeMediaChecksum, Reason: "The downloaded media did not match its checksum", Temporary: true}
 	}
 	return ClassifyTransport(err)
 }

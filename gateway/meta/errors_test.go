@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/actors/ports"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway/meta"
 	"github.com/stretchr/testify/require"
@@ -184,7 +184,7 @@ func TestNonJSONErrorBody(t *testing.T) {
 	require.Contains(t, ge.Body, "502 Bad Gateway")
 	require.True(t, utf8.ValidString(ge.Body))
 	require.Contains(t, ge.Error(), "HTTP 502")
-	require.Equal(t, &actors.SendError{Code: "http_502", Reason: "Meta answered HTTP 502 Bad Gateway", Temporary: true}, meta.Classify(err))
+	require.Equal(t, &ports.SendError{Code: "http_502", Reason: "Meta answered HTTP 502 Bad Gateway", Temporary: true}, meta.Classify(err))
 }
 
 func TestReasonTruncated(t *testing.T) {
@@ -245,10 +245,10 @@ func TestClassifyOthers(t *testing.T) {
 	t.Parallel()
 	require.Nil(t, meta.Classify(nil))
 	require.Nil(t, meta.ClassifyTransport(nil))
-	own := &actors.SendError{Code: "x", Reason: "y"}
+	own := &ports.SendError{Code: "x", Reason: "y"}
 	require.Same(t, own, meta.Classify(fmt.Errorf("wrapped: %w", own)))
 	ge := &meta.GraphError{HTTPStatus: 400, APIError: meta.APIError{Code: 131047}}
-	require.Equal(t, &actors.SendError{Code: "131047", Reason: "Outside the 24-hour window: a template message is required"},
+	require.Equal(t, &ports.SendError{Code: "131047", Reason: "Outside the 24-hour window: a template message is required"},
 		meta.Classify(fmt.Errorf("send: %w", ge)))
 	require.Equal(t, meta.CodeMediaChecksum, meta.Classify(meta.ErrMediaChecksum).Code)
 	require.Equal(t, meta.CodeTimeout, meta.ClassifyTransport(context.DeadlineExceeded).Code)
