@@ -10,7 +10,7 @@ import (
 
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
-	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/gateway/agents"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )
@@ -188,9 +188,9 @@ func TestOpenAIAgentJSONReplyFormat(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	e := newEnv(t, func(c *actors.Config) {
-		agents, err := gateway.NewAgentRegistry(c.Store, nil)
+		registry, err := agents.NewRegistry(c.Store, nil)
 		require.NoError(t, err)
-		c.Agents, c.AIDebounce, c.Registerer = agents, -1, reg
+		c.Agents, c.AIDebounce, c.Registerer = registry, -1, reg
 	})
 	ai := newFakeAI(t)
 	answers := []string{

@@ -17,7 +17,7 @@ import (
 
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
-	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/gateway/agents"
 	"github.com/stretchr/testify/require"
 )
 
@@ -100,7 +100,7 @@ func completion(content, reasoning string, tools ...[2]string) string {
 // debounce, so each customer message is answered on its own).
 func newAIEnv(t *testing.T) *env {
 	return newEnv(t, func(c *actors.Config) {
-		reg, err := gateway.NewAgentRegistry(c.Store, nil)
+		reg, err := agents.NewRegistry(c.Store, nil)
 		require.NoError(t, err)
 		c.Agents = reg
 		c.AIDebounce = -1
@@ -297,7 +297,7 @@ func TestRulesAgentIsTheDefault(t *testing.T) {
 	e.webhook(engine.ChannelWhatsApp, waText("wamid.r.1", "15550105", "Hal", "hi"))
 	conv := e.thread(engine.ChannelWhatsApp, phoneID, "15550105")
 	eventually(t, 5*time.Second, func() error {
-		if got := e.sentTexts(); len(got) != 1 || got[0] != gateway.DefaultGreeting {
+		if got := e.sentTexts(); len(got) != 1 || got[0] != agents.DefaultGreeting {
 			return fmt.Errorf("sent %q", got)
 		}
 		return nil

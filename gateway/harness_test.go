@@ -20,6 +20,7 @@ import (
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/gateway/agents"
 	"github.com/parleyhq/parley/gateway/meta"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/stretchr/testify/require"
@@ -181,9 +182,9 @@ func (e *env) start() {
 	rt, err := actors.New(cfg)
 	require.NoError(t, err)
 	require.NoError(t, rt.Start())
-	agents, _ := cfg.Agents.(*gateway.AgentRegistry) // a test that wires the registry into the runtime
+	registry, _ := cfg.Agents.(*agents.Registry) // a test that wires the registry into the runtime
 	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: media,
-		AppSecret: appSecret, VerifyToken: verifyToken, BodyLimit: 256 << 10, Agents: agents})
+		AppSecret: appSecret, VerifyToken: verifyToken, BodyLimit: 256 << 10, Agents: registry})
 	require.NoError(t, err)
 	go func() { _ = gw.Serve(ln) }()
 	e.store, e.rt, e.gw, e.media = store, rt, gw, media

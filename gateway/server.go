@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway/agents"
 	"github.com/parleyhq/parley/gateway/meta"
 	"github.com/parleyhq/parley/gateway/web"
 	"github.com/parleyhq/parley/persistence"
@@ -54,7 +55,7 @@ type Config struct {
 	// Agents holds the AI agent settings; it should be the runtime's
 	// AgentResolver. Nil means a registry of its own, which the runtime
 	// does not use.
-	Agents *AgentRegistry
+	Agents *agents.Registry
 }
 
 // Server is the HTTP gateway.
@@ -69,7 +70,7 @@ type Server struct {
 	reqSeq    atomic.Uint64
 	sockets   sockets
 	hub       *wsHub
-	agents    *AgentRegistry
+	agents    *agents.Registry
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -102,11 +103,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.MediaWorkers = 4
 	}
 	if cfg.Agents == nil {
-		agents, err := NewAgentRegistry(cfg.Store, nil)
+		reg, err := agents.NewRegistry(cfg.Store, nil)
 		if err != nil {
 			return nil, err
 		}
-		cfg.Agents = agents
+		cfg.Agents = reg
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, metrics: newGatewayMetrics(cfg.Registerer),
 		mediaJobs: make(chan mediaJob, 4096), agents: cfg.Agents}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/gateway/agents"
 	"github.com/parleyhq/parley/gateway/meta"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/prometheus/client_golang/prometheus"
@@ -139,12 +140,12 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	}
 	// The AI agent per workspace and channel account; the built-in rules
 	// agent answers until one is configured through the API.
-	agents, err := gateway.NewAgentRegistry(store, nil)
+	registry, err := agents.NewRegistry(store, nil)
 	if err != nil {
 		return err
 	}
 	rt, err := actors.New(actors.Config{Store: store, Logger: log, Registerer: reg,
-		Sender: gateway.NewChannelSender(accounts, graph, media).WithLogger(log), Agents: agents})
+		Sender: gateway.NewChannelSender(accounts, graph, media).WithLogger(log), Agents: registry})
 	if err != nil {
 		return err
 	}
@@ -152,7 +153,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 		return err
 	}
 	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: media,
-		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg, Gatherer: reg, Agents: agents})
+		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg, Gatherer: reg, Agents: registry})
 	if err != nil {
 		return err
 	}

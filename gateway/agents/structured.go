@@ -1,4 +1,4 @@
-package gateway
+package agents
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
-	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/actors/ports"
 	"github.com/parleyhq/parley/engine"
 )
 
@@ -27,7 +27,7 @@ import (
 //
 // The parser is lenient with what models do (code fences, text around
 // the object, a string where a number or a list was asked for) and strict
-// with the rest: anything else is ErrAgentResponse, which the agent pool
+// with the rest: anything else is ErrResponse, which the agent pool
 // counts as an invalid reply and hands the customer to a person.
 
 // structuredFormat is the request's response_format.
@@ -64,17 +64,17 @@ type structuredReply struct {
 
 // parseStructuredCompletion reads a chat-completions response whose
 // content is the JSON object.
-func parseStructuredCompletion(body []byte) (actors.AIAnswer, error) {
+func parseStructuredCompletion(body []byte) (ports.AIAnswer, error) {
 	m, err := firstReply(body)
 	if err != nil {
-		return actors.AIAnswer{}, err
+		return ports.AIAnswer{}, err
 	}
 	if m.Content == nil {
-		return actors.AIAnswer{}, fmt.Errorf("%w: no content", ErrAgentResponse)
+		return ports.AIAnswer{}, fmt.Errorf("%w: no content", ErrResponse)
 	}
 	ans, err := parseStructuredReply(*m.Content)
 	if err != nil {
-		return actors.AIAnswer{}, err
+		return ports.AIAnswer{}, err
 	}
 	if r := strings.TrimSpace(m.ReasoningContent + m.Reasoning); r != "" {
 		ans.Reasoning = strings.TrimSpace(r + "\n" + ans.Reasoning)
@@ -83,31 +83,31 @@ func parseStructuredCompletion(body []byte) (actors.AIAnswer, error) {
 }
 
 // parseStructuredReply reads the model's JSON object into an answer.
-func parseStructuredReply(content string) (actors.AIAnswer, error) {
+func parseStructuredReply(content string) (ports.AIAnswer, error) {
 	raw := []byte(strings.TrimSpace(content))
 	// Models wrap the object in code fences or a sentence: take the
 	// outermost braces.
 	i, j := bytes.IndexByte(raw, '{'), bytes.LastIndexByte(raw, '}')
 	if i < 0 || j < i {
-		return actors.AIAnswer{}, fmt.Errorf("%w: no JSON object in the reply", ErrAgentResponse)
+		return ports.AIAnswer{}, fmt.Errorf("%w: no JSON object in the reply", ErrResponse)
 	}
 	var r structuredReply
 	if err := json.Unmarshal(raw[i:j+1], &r); err != nil {
-		return actors.AIAnswer{}, fmt.Errorf("%w: reply object: %v", ErrAgentResponse, err)
+		return ports.AIAnswer{}, fmt.Errorf("%w: reply object: %v", ErrResponse, err)
 	}
 	handoff, err := looseBool(r.Handoff)
 	if err != nil {
-		return actors.AIAnswer{}, fmt.Errorf("%w: handoff: %v", ErrAgentResponse, err)
+		return ports.AIAnswer{}, fmt.Errorf("%w: handoff: %v", ErrResponse, err)
 	}
 	hours, err := looseNumber(r.FollowUpIn)
 	if err != nil {
-		return actors.AIAnswer{}, fmt.Errorf("%w: follow_up_in: %v", ErrAgentResponse, err)
+		return ports.AIAnswer{}, fmt.Errorf("%w: follow_up_in: %v", ErrResponse, err)
 	}
 	facts, err := looseStrings(r.Remember)
 	if err != nil {
-		return actors.AIAnswer{}, fmt.Errorf("%w: remember: %v", ErrAgentResponse, err)
+		return ports.AIAnswer{}, fmt.Errorf("%w: remember: %v", ErrResponse, err)
 	}
-	ans := actors.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning)}
+	ans := ports.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning)}
 	if t := strings.TrimSpace(r.Reply); t != "" {
 		ans.Content = engine.Content{Kind: engine.KindText, Text: t}
 	}
@@ -140,7 +140,7 @@ func followUpIn(hours float64) time.Duration {
 
 // remember adds fact to the facts the answer asks to keep: trimmed, not
 // empty, at most engine.MaxMemories.
-func remember(ans *actors.AIAnswer, fact string) {
+func remember(ans *ports.AIAnswer, fact string) {
 	if f := strings.TrimSpace(fact); f != "" && len(ans.Remember) < engine.MaxMemories {
 		ans.Remember = append(ans.Remember, f)
 	}

@@ -1,4 +1,4 @@
-package gateway
+package agents
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/actors/ports"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/persistence"
 )
@@ -20,15 +20,15 @@ type agentKey struct {
 // resolvedAgent is one settings record with the agent built from it.
 type resolvedAgent struct {
 	s      engine.AgentSettings
-	agent  actors.Agent
-	policy actors.AgentPolicy
+	agent  ports.Agent
+	policy ports.AgentPolicy
 }
 
-// AgentRegistry keeps every workspace's agent settings in memory, written
+// Registry keeps every workspace's agent settings in memory, written
 // through to the store, with the agents built from them. It is the
-// runtime's actors.AgentResolver: a channel account's override wins over
+// runtime's ports.AgentResolver: a channel account's override wins over
 // its workspace's settings, which win over the built-in rules agent.
-type AgentRegistry struct {
+type Registry struct {
 	store  *persistence.Store
 	client *http.Client
 	def    resolvedAgent
@@ -36,15 +36,15 @@ type AgentRegistry struct {
 	by     map[agentKey]resolvedAgent
 }
 
-// NewAgentRegistry loads the stored agent settings. client makes the
+// NewRegistry loads the stored agent settings. client makes the
 // HTTP agents' calls; nil means a client of its own.
-func NewAgentRegistry(store *persistence.Store, client *http.Client) (*AgentRegistry, error) {
+func NewRegistry(store *persistence.Store, client *http.Client) (*Registry, error) {
 	if client == nil {
 		client = &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 64,
 			IdleConnTimeout: 90 * time.Second}}
 	}
-	r := &AgentRegistry{store: store, client: client, by: map[agentKey]resolvedAgent{}}
-	r.def = r.build(DefaultAgentSettings(engine.ZeroID))
+	r := &Registry{store: store, client: client, by: map[agentKey]resolvedAgent{}}
+	r.def = r.build(DefaultSettings(engine.ZeroID))
 	wss, err := store.Workspaces()
 	if err != nil {
 		return nil, fmt.Errorf("loading agent settings: %w", err)
@@ -61,27 +61,27 @@ func NewAgentRegistry(store *persistence.Store, client *http.Client) (*AgentRegi
 	return r, nil
 }
 
-// DefaultAgentSettings are the settings of a workspace that set none: the
+// DefaultSettings are the settings of a workspace that set none: the
 // built-in rules agent.
-func DefaultAgentSettings(ws engine.ID) engine.AgentSettings {
+func DefaultSettings(ws engine.ID) engine.AgentSettings {
 	return engine.AgentSettings{WorkspaceID: ws, Kind: engine.AgentRulesKind}
 }
 
-func (r *AgentRegistry) build(s engine.AgentSettings) resolvedAgent {
-	ra := resolvedAgent{s: s, policy: actors.AgentPolicy{Kind: string(s.Kind), Debounce: s.Debounce, Rules: s.Rules,
+func (r *Registry) build(s engine.AgentSettings) resolvedAgent {
+	ra := resolvedAgent{s: s, policy: ports.AgentPolicy{Kind: string(s.Kind), Debounce: s.Debounce, Rules: s.Rules,
 		Restricted: s.Restricted, RestrictedReply: s.RestrictedReply}}
 	switch s.Kind {
 	case engine.AgentRulesKind:
-		ra.agent = NewRulesAgent(s)
+		ra.agent = NewRules(s)
 	case engine.AgentOpenAIKind:
-		ra.agent = NewOpenAIAgent(r.client, s)
+		ra.agent = NewOpenAI(r.client, s)
 	case engine.AgentWebhookKind:
-		ra.agent = NewWebhookAgent(r.client, s)
+		ra.agent = NewWebhook(r.client, s)
 	}
 	return ra
 }
 
-func (r *AgentRegistry) lookup(ws engine.ID, ch engine.Channel, acct string) (resolvedAgent, bool) {
+func (r *Registry) lookup(ws engine.ID, ch engine.Channel, acct string) (resolvedAgent, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if ra, ok := r.by[agentKey{ws, ch, acct}]; ok {
@@ -97,7 +97,7 @@ func (r *AgentRegistry) lookup(ws engine.ID, ch engine.Channel, acct string) (re
 
 // Resolve returns the agent and policy of a channel account's
 // conversations.
-func (r *AgentRegistry) Resolve(ws engine.ID, ch engine.Channel, acct string) (actors.Agent, actors.AgentPolicy) {
+func (r *Registry) Resolve(ws engine.ID, ch engine.Channel, acct string) (ports.Agent, ports.AgentPolicy) {
 	ra, _ := r.lookup(ws, ch, acct)
 	return ra.agent, ra.policy
 }
@@ -105,13 +105,13 @@ func (r *AgentRegistry) Resolve(ws engine.ID, ch engine.Channel, acct string) (a
 // Settings returns the settings in force for a channel account (ch and
 // acct empty: the workspace), and whether they are inherited from the
 // workspace (or the default) rather than set for it.
-func (r *AgentRegistry) Settings(ws engine.ID, ch engine.Channel, acct string) (engine.AgentSettings, bool) {
+func (r *Registry) Settings(ws engine.ID, ch engine.Channel, acct string) (engine.AgentSettings, bool) {
 	ra, inherited := r.lookup(ws, ch, acct)
 	return ra.s, inherited
 }
 
 // Put validates, stores and applies settings.
-func (r *AgentRegistry) Put(s engine.AgentSettings) error {
+func (r *Registry) Put(s engine.AgentSettings) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (r *AgentRegistry) Put(s engine.AgentSettings) error {
 
 // Delete removes a channel account's override; its conversations follow
 // the workspace's settings again.
-func (r *AgentRegistry) Delete(ws engine.ID, ch engine.Channel, acct string) error {
+func (r *Registry) Delete(ws engine.ID, ch engine.Channel, acct string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b := r.store.NewBatch()

@@ -1,4 +1,4 @@
-package gateway
+package agents
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
-	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/actors/ports"
 	"github.com/parleyhq/parley/engine"
 )
 
@@ -23,21 +23,21 @@ const defaultAgentTimeout = 30 * time.Second
 
 // Errors returned by the HTTP agents.
 var (
-	// ErrAgentStatus is returned when the AI service answers with a status
+	// ErrStatus is returned when the AI service answers with a status
 	// other than 2xx.
-	ErrAgentStatus = errors.New("gateway: AI service answered with an error status")
-	// ErrAgentResponse is returned when the AI service's answer cannot be
+	ErrStatus = errors.New("agents: AI service answered with an error status")
+	// ErrResponse is returned when the AI service's answer cannot be
 	// read.
-	// It wraps actors.ErrInvalidAnswer.
-	ErrAgentResponse = fmt.Errorf("gateway: unreadable AI service response: %w", actors.ErrInvalidAnswer)
+	// It wraps ports.ErrInvalidAnswer.
+	ErrResponse = fmt.Errorf("agents: unreadable AI service response: %w", ports.ErrInvalidAnswer)
 )
 
-// OpenAIAgent calls an OpenAI-compatible chat-completions API (hosted
+// OpenAI calls an OpenAI-compatible chat-completions API (hosted
 // providers, Ollama, vLLM, llama.cpp...). The agent may answer, call the
 // handoff_to_human tool, call schedule_follow_up, or call remember to
 // keep a fact about the contact. With the json reply format it answers
 // one JSON object instead (agent_structured.go).
-type OpenAIAgent struct {
+type OpenAI struct {
 	client  *http.Client
 	url     string
 	model   string
@@ -47,13 +47,13 @@ type OpenAIAgent struct {
 	json    bool
 }
 
-// NewOpenAIAgent builds the agent of settings s; client is shared.
-func NewOpenAIAgent(client *http.Client, s engine.AgentSettings) *OpenAIAgent {
+// NewOpenAI builds the agent of settings s; client is shared.
+func NewOpenAI(client *http.Client, s engine.AgentSettings) *OpenAI {
 	t := s.Timeout
 	if t <= 0 {
 		t = defaultAgentTimeout
 	}
-	return &OpenAIAgent{client: client, url: strings.TrimSuffix(s.BaseURL, "/") + "/chat/completions",
+	return &OpenAI{client: client, url: strings.TrimSuffix(s.BaseURL, "/") + "/chat/completions",
 		model: s.Model, apiKey: s.APIKey, prompt: s.SystemPrompt, timeout: t, json: s.ReplyFormat == engine.ReplyFormatJSON}
 }
 
@@ -96,14 +96,14 @@ var agentTools = []any{
 }
 
 // Reply asks the model.
-func (a *OpenAIAgent) Reply(ctx context.Context, in actors.AIContext) (actors.AIAnswer, error) {
+func (a *OpenAI) Reply(ctx context.Context, in ports.AIContext) (ports.AIAnswer, error) {
 	req := chatRequest{Model: a.model, Messages: chatMessages(a.prompt, in, a.json), Tools: agentTools}
 	if a.json {
 		req.Tools, req.ResponseFormat = nil, structuredFormat
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return actors.AIAnswer{}, fmt.Errorf("encoding chat request: %w", err)
+		return ports.AIAnswer{}, fmt.Errorf("encoding chat request: %w", err)
 	}
 	hdr := http.Header{}
 	if a.apiKey != "" {
@@ -111,7 +111,7 @@ func (a *OpenAIAgent) Reply(ctx context.Context, in actors.AIContext) (actors.AI
 	}
 	resp, err := postJSON(ctx, a.client, a.url, body, hdr, a.timeout)
 	if err != nil {
-		return actors.AIAnswer{}, err
+		return ports.AIAnswer{}, err
 	}
 	if a.json {
 		return parseStructuredCompletion(resp)
@@ -143,10 +143,10 @@ func postJSON(ctx context.Context, client *http.Client, url string, body []byte,
 		return nil, fmt.Errorf("reading AI service response: %w", err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("%w: %d %s", ErrAgentStatus, resp.StatusCode, snippet(out))
+		return nil, fmt.Errorf("%w: %d %s", ErrStatus, resp.StatusCode, snippet(out))
 	}
 	if len(out) > maxAgentResponse {
-		return nil, fmt.Errorf("%w: larger than %d bytes", ErrAgentResponse, maxAgentResponse)
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrResponse, maxAgentResponse)
 	}
 	return out, nil
 }
@@ -162,7 +162,7 @@ func snippet(b []byte) string {
 // chatMessages builds the prompt: the business context and the rules of
 // the inbox (as tools, or as the JSON object to answer with), the
 // contact's profile and memories, then the conversation oldest first.
-func chatMessages(prompt string, in actors.AIContext, structured bool) []chatMessage {
+func chatMessages(prompt string, in ports.AIContext, structured bool) []chatMessage {
 	var sys strings.Builder
 	if strings.TrimSpace(prompt) != "" {
 		sys.WriteString(prompt)
@@ -243,21 +243,21 @@ type chatReply struct {
 func firstReply(body []byte) (chatReply, error) {
 	var r chatResponse
 	if err := json.Unmarshal(body, &r); err != nil {
-		return chatReply{}, fmt.Errorf("%w: %v", ErrAgentResponse, err)
+		return chatReply{}, fmt.Errorf("%w: %v", ErrResponse, err)
 	}
 	if len(r.Choices) == 0 {
-		return chatReply{}, fmt.Errorf("%w: no choices", ErrAgentResponse)
+		return chatReply{}, fmt.Errorf("%w: no choices", ErrResponse)
 	}
 	return r.Choices[0].Message, nil
 }
 
 // parseChatCompletion reads a chat-completions response into an answer.
-func parseChatCompletion(body []byte) (actors.AIAnswer, error) {
+func parseChatCompletion(body []byte) (ports.AIAnswer, error) {
 	m, err := firstReply(body)
 	if err != nil {
-		return actors.AIAnswer{}, err
+		return ports.AIAnswer{}, err
 	}
-	var ans actors.AIAnswer
+	var ans ports.AIAnswer
 	if m.Content != nil && strings.TrimSpace(*m.Content) != "" {
 		ans.Content = engine.Content{Kind: engine.KindText, Text: strings.TrimSpace(*m.Content)}
 	}
@@ -270,7 +270,7 @@ func parseChatCompletion(body []byte) (actors.AIAnswer, error) {
 		}
 		if tc.Function.Arguments != "" {
 			if err := json.Unmarshal([]byte(tc.Function.Arguments), &args); err != nil {
-				return actors.AIAnswer{}, fmt.Errorf("%w: tool %s arguments: %v", ErrAgentResponse, tc.Function.Name, err)
+				return ports.AIAnswer{}, fmt.Errorf("%w: tool %s arguments: %v", ErrResponse, tc.Function.Name, err)
 			}
 		}
 		switch tc.Function.Name {

@@ -1,4 +1,4 @@
-package gateway
+package agents
 
 import (
 	"context"
@@ -11,14 +11,14 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
-	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/actors/ports"
 	"github.com/parleyhq/parley/engine"
 )
 
-// WebhookAgent POSTs the conversation to a URL of the business and takes
+// Webhook POSTs the conversation to a URL of the business and takes
 // the reply from the JSON response. With a secret, the body is signed:
 // X-Parley-Signature: sha256=<hex HMAC-SHA256 of the body>.
-type WebhookAgent struct {
+type Webhook struct {
 	client  *http.Client
 	url     string
 	secret  string
@@ -26,14 +26,14 @@ type WebhookAgent struct {
 	timeout time.Duration
 }
 
-// NewWebhookAgent builds the agent of settings s (APIKey is the signing
+// NewWebhook builds the agent of settings s (APIKey is the signing
 // secret); client is shared.
-func NewWebhookAgent(client *http.Client, s engine.AgentSettings) *WebhookAgent {
+func NewWebhook(client *http.Client, s engine.AgentSettings) *Webhook {
 	t := s.Timeout
 	if t <= 0 {
 		t = defaultAgentTimeout
 	}
-	return &WebhookAgent{client: client, url: s.WebhookURL, secret: s.APIKey, prompt: s.SystemPrompt, timeout: t}
+	return &Webhook{client: client, url: s.WebhookURL, secret: s.APIKey, prompt: s.SystemPrompt, timeout: t}
 }
 
 // webhookRequest is what the webhook receives.
@@ -62,7 +62,7 @@ type webhookReply struct {
 }
 
 // Reply posts the conversation and reads the answer.
-func (a *WebhookAgent) Reply(ctx context.Context, in actors.AIContext) (actors.AIAnswer, error) {
+func (a *Webhook) Reply(ctx context.Context, in ports.AIContext) (ports.AIAnswer, error) {
 	msgs := make([]engine.Message, 0, len(in.History))
 	for i := len(in.History) - 1; i >= 0; i-- {
 		msgs = append(msgs, in.History[i])
@@ -70,7 +70,7 @@ func (a *WebhookAgent) Reply(ctx context.Context, in actors.AIContext) (actors.A
 	body, err := json.Marshal(webhookRequest{Purpose: in.Request.Purpose, Request: in.Request, BusinessContext: a.prompt,
 		Conversation: in.Conversation, Contact: in.Contact, Memories: memoriesOf(in), Messages: msgs})
 	if err != nil {
-		return actors.AIAnswer{}, fmt.Errorf("encoding webhook request: %w", err)
+		return ports.AIAnswer{}, fmt.Errorf("encoding webhook request: %w", err)
 	}
 	hdr := http.Header{}
 	if a.secret != "" {
@@ -80,18 +80,18 @@ func (a *WebhookAgent) Reply(ctx context.Context, in actors.AIContext) (actors.A
 	}
 	resp, err := postJSON(ctx, a.client, a.url, body, hdr, a.timeout)
 	if err != nil {
-		return actors.AIAnswer{}, err
+		return ports.AIAnswer{}, err
 	}
 	return parseWebhookReply(resp)
 }
 
 // parseWebhookReply reads a webhook agent's answer.
-func parseWebhookReply(body []byte) (actors.AIAnswer, error) {
+func parseWebhookReply(body []byte) (ports.AIAnswer, error) {
 	var r webhookReply
 	if err := json.Unmarshal(body, &r); err != nil {
-		return actors.AIAnswer{}, fmt.Errorf("%w: %v", ErrAgentResponse, err)
+		return ports.AIAnswer{}, fmt.Errorf("%w: %v", ErrResponse, err)
 	}
-	ans := actors.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning), Handoff: strings.TrimSpace(r.Handoff),
+	ans := ports.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning), Handoff: strings.TrimSpace(r.Handoff),
 		Remember: r.Remember[:min(len(r.Remember), engine.MaxMemories)]}
 	if t := strings.TrimSpace(r.Reply); t != "" {
 		ans.Content = engine.Content{Kind: engine.KindText, Text: t}
@@ -105,7 +105,7 @@ func parseWebhookReply(body []byte) (actors.AIAnswer, error) {
 
 // memoriesOf returns the context's memories, never nil (the payload
 // always has the list).
-func memoriesOf(in actors.AIContext) []engine.Memory {
+func memoriesOf(in ports.AIContext) []engine.Memory {
 	if in.Memories == nil {
 		return []engine.Memory{}
 	}

@@ -1,17 +1,17 @@
-package gateway
+package agents
 
 import (
 	"errors"
 	"strings"
 	"testing"
 
-	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/actors/ports"
 	"github.com/parleyhq/parley/engine"
 )
 
 // FuzzParseStructuredReply feeds arbitrary model output to the json
 // reply format's parser: it never panics, every failure is
-// ErrAgentResponse (counted as an invalid reply), and an accepted answer
+// ErrResponse (counted as an invalid reply), and an accepted answer
 // is text or nothing, with a bounded follow-up and memories.
 func FuzzParseStructuredReply(f *testing.F) {
 	for _, s := range []string{`{"reply":"hi","handoff":false}`, "```json\n{\"reply\":\"x\"}\n```", `{"handoff":"yes","handoff_reason":""}`,
@@ -22,8 +22,8 @@ func FuzzParseStructuredReply(f *testing.F) {
 	f.Fuzz(func(t *testing.T, content string) {
 		ans, err := parseStructuredReply(content)
 		if err != nil {
-			if !errors.Is(err, ErrAgentResponse) || !errors.Is(err, actors.ErrInvalidAnswer) {
-				t.Fatalf("error %v is not ErrAgentResponse", err)
+			if !errors.Is(err, ErrResponse) || !errors.Is(err, ports.ErrInvalidAnswer) {
+				t.Fatalf("error %v is not ErrResponse", err)
 			}
 			return
 		}

@@ -1,10 +1,10 @@
-package gateway
+package agents
 
 import (
 	"context"
 	"strings"
 
-	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/actors/ports"
 	"github.com/parleyhq/parley/engine"
 )
 
@@ -15,19 +15,19 @@ const (
 	DefaultFollowUpText = "Just checking in: is there anything else I can help you with?"
 )
 
-// RulesAgent is the built-in agent that needs no AI service: keyword
+// Rules is the built-in agent that needs no AI service: keyword
 // answers, a greeting for a new conversation, and otherwise a handoff to
 // a person.
-type RulesAgent struct {
+type Rules struct {
 	Greeting     string
 	Answers      []engine.KeywordAnswer
 	Fallback     string
 	FollowUpText string
 }
 
-// NewRulesAgent builds the rules agent of settings s, defaults applied.
-func NewRulesAgent(s engine.AgentSettings) *RulesAgent {
-	a := &RulesAgent{Greeting: s.Greeting, Answers: s.Answers, Fallback: s.Fallback, FollowUpText: s.FollowUpText}
+// NewRules builds the rules agent of settings s, defaults applied.
+func NewRules(s engine.AgentSettings) *Rules {
+	a := &Rules{Greeting: s.Greeting, Answers: s.Answers, Fallback: s.Fallback, FollowUpText: s.FollowUpText}
 	if strings.TrimSpace(a.Greeting) == "" {
 		a.Greeting = DefaultGreeting
 	}
@@ -41,7 +41,7 @@ func NewRulesAgent(s engine.AgentSettings) *RulesAgent {
 }
 
 // Reply answers the newest customer message.
-func (a *RulesAgent) Reply(_ context.Context, in actors.AIContext) (actors.AIAnswer, error) {
+func (a *Rules) Reply(_ context.Context, in ports.AIContext) (ports.AIAnswer, error) {
 	if in.Request.Purpose == engine.PurposeFollowUp {
 		return textAnswer(a.FollowUpText, "rules agent: follow-up"), nil
 	}
@@ -63,9 +63,9 @@ func (a *RulesAgent) Reply(_ context.Context, in actors.AIContext) (actors.AIAns
 	if !answered {
 		return textAnswer(a.Greeting, "rules agent: greeting for a new conversation"), nil
 	}
-	return actors.AIAnswer{Handoff: a.Fallback, Reasoning: "rules agent: no keyword matched"}, nil
+	return ports.AIAnswer{Handoff: a.Fallback, Reasoning: "rules agent: no keyword matched"}, nil
 }
 
-func textAnswer(text, reasoning string) actors.AIAnswer {
-	return actors.AIAnswer{Content: engine.Content{Kind: engine.KindText, Text: text}, Reasoning: reasoning}
+func textAnswer(text, reasoning string) ports.AIAnswer {
+	return ports.AIAnswer{Content: engine.Content{Kind: engine.KindText, Text: text}, Reasoning: reasoning}
 }

@@ -1,4 +1,4 @@
-package gateway
+package agents
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 )
 
 // FuzzParseChatCompletion feeds arbitrary AI service responses to the
-// parser: it never panics, every failure is ErrAgentResponse, and an
+// parser: it never panics, every failure is ErrResponse, and an
 // answer it accepts is text (or nothing) with a bounded follow-up.
 func FuzzParseChatCompletion(f *testing.F) {
 	for _, s := range []string{`{"choices":[{"message":{"content":"hi"}}]}`, `{"choices":[]}`, `{`, `null`,
@@ -21,8 +21,8 @@ func FuzzParseChatCompletion(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ans, err := parseChatCompletion(body)
 		if err != nil {
-			if !errors.Is(err, ErrAgentResponse) {
-				t.Fatalf("error %v is not ErrAgentResponse", err)
+			if !errors.Is(err, ErrResponse) {
+				t.Fatalf("error %v is not ErrResponse", err)
 			}
 			return
 		}
@@ -46,8 +46,8 @@ func FuzzParseWebhookReply(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ans, err := parseWebhookReply(body)
 		if err != nil {
-			if !errors.Is(err, ErrAgentResponse) {
-				t.Fatalf("error %v is not ErrAgentResponse", err)
+			if !errors.Is(err, ErrResponse) {
+				t.Fatalf("error %v is not ErrResponse", err)
 			}
 			return
 		}
