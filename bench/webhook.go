@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/parleyhq/parley/gateway/meta"
+	"github.com/parleyhq/parley/gateway/channels/meta"
 )
 
 // Fixed identities of the webhook benchmark.

@@ -21,7 +21,7 @@ import (
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway"
 	"github.com/parleyhq/parley/gateway/agents"
-	"github.com/parleyhq/parley/gateway/meta"
+	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/stretchr/testify/require"
 )

@@ -7,7 +7,7 @@ import (
 
 	json "github.com/goccy/go-json"
 	"github.com/parleyhq/parley/actors"
-	"github.com/parleyhq/parley/gateway/meta"
+	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/stretchr/testify/require"
 )

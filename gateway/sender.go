@@ -11,7 +11,7 @@ import (
 
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
-	"github.com/parleyhq/parley/gateway/meta"
+	"github.com/parleyhq/parley/gateway/channels/meta"
 )
 
 // ChannelSender delivers outbound messages through Meta's send APIs; it

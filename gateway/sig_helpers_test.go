@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/parleyhq/parley/gateway/meta"
+	"github.com/parleyhq/parley/gateway/channels/meta"
 )
 
 func signFor(payload string) string { return meta.Sign([]byte(payload), []byte(appSecret)) }

@@ -9,7 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
-	"github.com/parleyhq/parley/gateway/meta"
+	"github.com/parleyhq/parley/gateway/channels/meta"
 )
 
 // ourMetadataPrefix marks the metadata we put on Messenger sends; an echo

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/engine"
-	"github.com/parleyhq/parley/gateway/meta"
+	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/stretchr/testify/require"
 )

@@ -19,7 +19,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/parleyhq/parley/engine"
-	"github.com/parleyhq/parley/gateway/meta"
+	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/stretchr/testify/require"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/parleyhq/parley/gateway/meta"
+	"github.com/parleyhq/parley/gateway/channels/meta"
 )
 
 func TestSignKnownVector(t *testing.T) {

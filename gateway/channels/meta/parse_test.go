@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/engine"
-	"github.com/parleyhq/parley/gateway/meta"
+	"github.com/parleyhq/parley/gateway/channels/meta"
 )
 
 type parser func([]byte) (meta.Batch, error)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/parleyhq/parley/actors/ports"
 	"github.com/parleyhq/parley/engine"
-	"github.com/parleyhq/parley/gateway/meta"
+	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/stretchr/testify/require"
 )
 
