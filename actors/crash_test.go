@@ -250,7 +250,9 @@ type crashRound struct {
 }
 
 // crashRunChild starts a child on dir, lets it ingest for a random while
-// after it is ready, SIGKILLs it and returns what it printed.
+// after its first takeover (so that every round, however starved the
+// machine, commits something and sets a timer), SIGKILLs it and returns
+// what it printed.
 func crashRunChild(t *testing.T, dir string, seed int64, load time.Duration, retryFile, replayFile string,
 	onAck func(id string, ref crashRef, dup bool)) crashRound {
 	t.Helper()
@@ -276,6 +278,7 @@ func crashRunChild(t *testing.T, dir string, seed int64, load time.Duration, ret
 
 	var round crashRound
 	ready := make(chan struct{})
+	tookOver := make(chan struct{})
 	eof := make(chan struct{})
 	go func() {
 		defer close(eof)
@@ -321,6 +324,9 @@ func crashRunChild(t *testing.T, dir string, seed int64, load time.Duration, ret
 					round.errs = append(round.errs, "bad line: "+line)
 					continue
 				}
+				if len(round.takeovers) == 0 {
+					close(tookOver)
+				}
 				round.takeovers = append(round.takeovers, conv)
 			case strings.HasPrefix(line, "ERR"):
 				round.errs = append(round.errs, line)
@@ -333,6 +339,12 @@ func crashRunChild(t *testing.T, dir string, seed int64, load time.Duration, ret
 	case <-ready:
 	case <-time.After(30 * time.Second):
 		t.Fatalf("child not ready after 30s; stderr:\n%s", stderr.String())
+	}
+	select {
+	case <-tookOver:
+	case <-eof:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no takeover 30s after the child was ready")
 	}
 	select {
 	case <-eof:
