@@ -13,9 +13,17 @@ import (
 	"github.com/parleyhq/parley/persistence"
 )
 
-// principal is who made a request: the token's workspace, user and role.
+// principal is who made a request, built once per request by
+// authenticate: the token (its workspace, user and effective role: the
+// lesser of the token's role and its user's current role), the token's id
+// and kind, and the user as stored.
 type principal struct {
 	engine.Token
+	TokenID engine.ID
+	Kind    persistence.TokenKind
+	// Hash identifies the token's secret (what revokes it).
+	Hash []byte
+	User engine.User
 }
 
 const principalKey = "parley.principal"
@@ -36,16 +44,17 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	if !ok || secret == "" || len(secret) > 512 {
 		return errUnauthorized
 	}
-	tok, err := s.cfg.Store.TokenBySecret(secret)
+	issued, err := s.cfg.Store.IssuedTokenBySecret(secret)
 	if errors.Is(err, persistence.ErrNotFound) {
 		return errUnauthorized
 	}
 	if err != nil {
 		return err
 	}
-	if !tok.ExpiresAt.IsZero() && !s.cfg.Runtime.Clock().Now().Before(tok.ExpiresAt) {
+	if issued.Expired(s.cfg.Runtime.Clock().Now()) {
 		return errUnauthorized
 	}
+	tok := issued.Token
 	// The token acts with the lesser of its role and its user's current
 	// role; a deleted user's tokens no longer work.
 	usr, err := s.cfg.Store.User(tok.WorkspaceID, tok.UserID)
@@ -58,7 +67,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	if !usr.Role.AtLeast(tok.Role) {
 		tok.Role = usr.Role
 	}
-	c.Locals(principalKey, &principal{tok})
+	c.Locals(principalKey, &principal{Token: tok, TokenID: issued.ID, Kind: issued.Kind, Hash: issued.Hash, User: usr})
 	return nil
 }
 
