@@ -101,7 +101,7 @@ func (a *conversationActor) Receive(ctx actor.Context) {
 		return
 	case *actor.Restarting, *actor.Stopping, *actor.Stopped:
 		return
-	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *aiReplyMsg, *panicMsg, *pingMsg, *watermarkMsg:
+	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *aiReplyMsg, *panicMsg, *pingMsg, *watermarkMsg, *profileNameMsg:
 		defer a.e.pending.Add(-1)
 		defer func() {
 			if r := recover(); r != nil {
@@ -154,6 +154,8 @@ func (a *conversationActor) fail(msg any, err error) {
 		m.reply <- false
 	case *watermarkMsg:
 		m.reply <- err
+	case *profileNameMsg:
+		m.reply <- err
 	}
 }
 
@@ -198,6 +200,8 @@ func (a *conversationActor) handle(msg any) {
 		m.reply <- a.conv != nil
 	case *watermarkMsg:
 		m.reply <- a.watermark(m)
+	case *profileNameMsg:
+		m.reply <- a.profileName(m)
 	}
 }
 
@@ -372,7 +376,7 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 			results[i].Err = err
 			continue
 		}
-		results[i].Seq = res.Messages[0].Seq
+		results[i].Seq, results[i].ContactName = res.Messages[0].Seq, t.cur.ContactName
 		seen[in.ChannelMessageID] = results[i].Seq
 	}
 	if err := t.commit(); err != nil {

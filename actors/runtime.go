@@ -284,7 +284,10 @@ type IngestResult struct {
 	// Duplicate is set when the channel message id was already stored:
 	// the message is acknowledged and not stored again.
 	Duplicate bool
-	Err       error
+	// ContactName is the conversation's contact name once the message is
+	// applied (not set for a duplicate).
+	ContactName string
+	Err         error
 }
 
 // Ingest stores a batch of inbound messages and returns when every one is

@@ -49,11 +49,15 @@ type fakeGraph struct {
 	n     int
 	// hold, if set, blocks send responses until closed.
 	hold chan struct{}
+	// profile answers a user profile call (GET /{v}/{user id}?fields=);
+	// nil answers the id alone (a profile with no name).
+	profile func(r graphReq) (status int, body string)
 }
 
 type graphReq struct {
 	Method, Path, Auth, ContentType string
 	Body                            []byte
+	Query                           string
 }
 
 func newFakeGraph(t *testing.T) *fakeGraph {
@@ -65,15 +69,22 @@ func newFakeGraph(t *testing.T) *fakeGraph {
 
 func (g *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	req := graphReq{r.Method, r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("Content-Type"), body}
+	req := graphReq{r.Method, r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("Content-Type"), body, r.URL.RawQuery}
 	g.mu.Lock()
 	g.reqs = append(g.reqs, req)
 	g.n++
 	n := g.n
-	send, hold := g.send, g.hold
+	send, hold, profile := g.send, g.hold, g.profile
 	g.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	switch {
+	case r.URL.Query().Has("fields"):
+		status, b := http.StatusOK, `{"id":"`+r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]+`"}`
+		if profile != nil {
+			status, b = profile(req)
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, b)
 	case strings.HasSuffix(r.URL.Path, "/messages"):
 		if hold != nil {
 			select {
@@ -143,11 +154,21 @@ type env struct {
 	ws     engine.ID
 	client *http.Client
 	tweak  func(*actors.Config)
+	// gwTweak, if set, changes the gateway's configuration.
+	gwTweak func(*gateway.Config)
 }
 
 func newEnv(t *testing.T, tweak func(*actors.Config)) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), graph: newFakeGraph(t), clock: clockwork.NewRealClock(), client: &http.Client{Timeout: 30 * time.Second}, tweak: tweak}
+	return newEnvWith(t, tweak, nil)
+}
+
+// newEnvWith is newEnv with the gateway's configuration changed by
+// gwTweak too.
+func newEnvWith(t *testing.T, tweak func(*actors.Config), gwTweak func(*gateway.Config)) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), graph: newFakeGraph(t), clock: clockwork.NewRealClock(), client: &http.Client{Timeout: 30 * time.Second},
+		tweak: tweak, gwTweak: gwTweak}
 	e.start()
 	t.Cleanup(e.stop)
 	e.connect(engine.ChannelWhatsApp, phoneID)
@@ -183,8 +204,12 @@ func (e *env) start() {
 	require.NoError(t, err)
 	require.NoError(t, rt.Start())
 	registry, _ := cfg.Agents.(*agents.Registry) // a test that wires the registry into the runtime
-	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: media,
-		AppSecret: appSecret, VerifyToken: verifyToken, BodyLimit: 256 << 10, Agents: registry})
+	gcfg := gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: media,
+		AppSecret: appSecret, VerifyToken: verifyToken, BodyLimit: 256 << 10, Agents: registry}
+	if e.gwTweak != nil {
+		e.gwTweak(&gcfg)
+	}
+	gw, err := gateway.New(gcfg)
 	require.NoError(t, err)
 	go func() { _ = gw.Serve(ln) }()
 	e.store, e.rt, e.gw, e.media = store, rt, gw, media

@@ -52,6 +52,13 @@ type Config struct {
 	// MediaWorkers bounds concurrent inbound media downloads; zero
 	// means 4.
 	MediaWorkers int
+	// ProfileWorkers bounds concurrent lookups of Messenger and
+	// Instagram senders' names in the user profile APIs; zero means
+	// DefaultProfileWorkers.
+	ProfileWorkers int
+	// ProfileTTL is how long a profile answer is cached; zero means
+	// DefaultProfileTTL.
+	ProfileTTL time.Duration
 	// Agents holds the AI agent settings; it should be the runtime's
 	// AgentResolver. Nil means a registry of its own, which the runtime
 	// does not use.
@@ -71,6 +78,7 @@ type Server struct {
 	sockets   sockets
 	hub       *wsHub
 	agents    *agents.Registry
+	profiles  *profiles
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -78,8 +86,8 @@ type Server struct {
 	once   sync.Once
 }
 
-// New builds the gateway's routes and starts its media workers; it
-// listens on nothing until Serve.
+// New builds the gateway's routes and starts its media and profile
+// workers; it listens on nothing until Serve.
 func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Runtime == nil:
@@ -102,6 +110,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MediaWorkers <= 0 {
 		cfg.MediaWorkers = 4
 	}
+	if cfg.ProfileWorkers <= 0 {
+		cfg.ProfileWorkers = DefaultProfileWorkers
+	}
+	if cfg.ProfileTTL <= 0 {
+		cfg.ProfileTTL = DefaultProfileTTL
+	}
 	if cfg.Agents == nil {
 		reg, err := agents.NewRegistry(cfg.Store, nil)
 		if err != nil {
@@ -110,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Agents = reg
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, metrics: newGatewayMetrics(cfg.Registerer),
-		mediaJobs: make(chan mediaJob, 4096), agents: cfg.Agents}
+		mediaJobs: make(chan mediaJob, 4096), agents: cfg.Agents, profiles: newProfiles(cfg, cfg.Logger)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
@@ -139,6 +153,9 @@ func New(cfg Config) (*Server, error) {
 			s.mediaWorker(ctx)
 		})
 	}
+	pprof.Do(s.ctx, pprof.Labels("parley", "profiles"), func(ctx context.Context) {
+		s.profiles.start(ctx, &s.wg, cfg.ProfileWorkers)
+	})
 	return s, nil
 }
 
@@ -311,8 +328,8 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting connections, waits for requests in progress
-// until ctx ends, and stops the media workers. Safe to call more than
-// once.
+// until ctx ends, and stops the media and profile workers. Safe to call
+// more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {

@@ -83,6 +83,9 @@ func (s *Server) receiveWebhook(c *fiber.Ctx) error {
 				j.conv, j.seq = r.ConversationID, r.Seq
 				s.enqueueMedia(j)
 			}
+			if r.Err == nil && !r.Duplicate {
+				s.profiles.want(&ins[i], r.ConversationID, r.ContactName)
+			}
 		}
 	}
 	reports := append(ownEchoes, s.statuses(ch, batch.Statuses)...)
