@@ -51,6 +51,14 @@ type Config struct {
 	// MediaWorkers bounds concurrent inbound media downloads; zero
 	// means 4.
 	MediaWorkers int
+	// MediaSweepInterval is how often the media directory is swept for
+	// files no message references; zero means 10 minutes. The sweep runs
+	// on the runtime's clock.
+	MediaSweepInterval time.Duration
+	// MediaOrphanGrace is how long a media file must have stayed
+	// unreferenced (an upload whose send was refused) before a sweep
+	// deletes it; zero means an hour.
+	MediaOrphanGrace time.Duration
 	// Agents holds the AI agent settings; it should be the runtime's
 	// AgentResolver. Nil means a registry of its own, which the runtime
 	// does not use.
@@ -77,8 +85,8 @@ type Server struct {
 	once   sync.Once
 }
 
-// New builds the gateway's routes and starts its media workers; it
-// listens on nothing until Serve.
+// New builds the gateway's routes and starts its media workers and media
+// sweeper; it listens on nothing until Serve.
 func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Runtime == nil:
@@ -100,6 +108,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MediaWorkers <= 0 {
 		cfg.MediaWorkers = 4
+	}
+	if cfg.MediaSweepInterval <= 0 {
+		cfg.MediaSweepInterval = defaultMediaSweepInterval
+	}
+	if cfg.MediaOrphanGrace <= 0 {
+		cfg.MediaOrphanGrace = defaultMediaOrphanGrace
 	}
 	if cfg.Agents == nil {
 		agents, err := NewAgentRegistry(cfg.Store, nil)
@@ -138,6 +152,16 @@ func New(cfg Config) (*Server, error) {
 			s.mediaWorker(ctx)
 		})
 	}
+	// The ticker exists before New returns, so that a fake clock advanced
+	// right after moves it.
+	sweeper := &mediaSweeper{s: s, grace: cfg.MediaOrphanGrace}
+	tick := cfg.Runtime.Clock().NewTicker(cfg.MediaSweepInterval)
+	s.wg.Add(1)
+	go pprof.Do(s.ctx, pprof.Labels("parley", "media-sweeper"), func(ctx context.Context) {
+		defer s.wg.Done()
+		defer tick.Stop()
+		sweeper.run(ctx, tick)
+	})
 	return s, nil
 }
 
@@ -310,7 +334,7 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting connections, waits for requests in progress
-// until ctx ends, and stops the media workers. Safe to call more than
+// until ctx ends, and stops the media workers and the media sweeper. Safe to call more than
 // once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
