@@ -81,6 +81,9 @@ func (s *Server) sendMessage(c *fiber.Ctx) error {
 		if content, err = s.uploadContent(c, p.WorkspaceID); err != nil {
 			return err
 		}
+		// Pinned until the send below committed its reference, or was
+		// refused (the file is then an orphan for the sweeper).
+		defer s.media.Unpin(p.WorkspaceID, content.Media.SHA256)
 	} else {
 		var body sendBody
 		if err := decodeJSON(c, &body); err != nil {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -270,7 +269,8 @@ func (s *Server) unsubscribe(c *fiber.Ctx) error {
 }
 
 // deleteConversation removes a conversation for good: messages, index
-// entries and its media files.
+// entries, media references, and the media files no other message
+// references.
 func (s *Server) deleteConversation(c *fiber.Ctx) error {
 	id, err := convParam(c)
 	if err != nil {
@@ -278,7 +278,9 @@ func (s *Server) deleteConversation(c *fiber.Ctx) error {
 	}
 	ws := who(c).WorkspaceID
 	// Media files are content-addressed per workspace and may be shared
-	// by several messages; collect this conversation's before the delete.
+	// by several messages: collect this conversation's before the delete
+	// releases their references, and delete after it those that no
+	// message references any more.
 	var digests []string
 	var before uint64
 	for {
@@ -287,10 +289,8 @@ func (s *Server) deleteConversation(c *fiber.Ctx) error {
 			return fromEngine(err)
 		}
 		for _, m := range msgs {
-			if m.Media != nil && m.Media.StorageKey != "" {
-				if _, d, ok := strings.Cut(m.Media.StorageKey, "/"); ok {
-					digests = append(digests, d)
-				}
+			if d := persistence.MediaDigest(m.Media); d != "" {
+				digests = append(digests, d)
 			}
 			before = m.Seq
 		}
@@ -301,10 +301,6 @@ func (s *Server) deleteConversation(c *fiber.Ctx) error {
 	if _, err := s.cfg.Runtime.Execute(c.UserContext(), ws, id, engine.Delete{}); err != nil {
 		return fromEngine(err)
 	}
-	for _, d := range digests {
-		if err := s.media.Delete(ws, d); err != nil {
-			s.log.Warn("Deleting media of a deleted conversation", "err", err)
-		}
-	}
+	s.releaseMedia(ws, digests)
 	return c.SendStatus(fiber.StatusNoContent)
 }

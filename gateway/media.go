@@ -22,10 +22,23 @@ import (
 // subdirectory per workspace: <dir>/<workspace>/<sha256>, with the MIME
 // type beside it in <sha256>.type. A file is written to a temporary name,
 // synced and renamed, so a crash never leaves a half file under its hash.
+//
+// A file belongs to the messages that reference it (see
+// persistence.MediaRefs): it is removed only when none is left, right
+// after the batch that released the last one, or by the sweeper once it
+// has stayed unreferenced for a grace period. A file stored and not yet
+// referenced (an upload whose send is in flight) is pinned and left alone.
 type MediaStore struct {
 	dir       string
 	maxBytes  int64
 	publicURL atomic.Pointer[string]
+
+	// mu orders pinning a stored file against removing it: Put pins
+	// under it before the rename, removal checks pins and references
+	// under it, so a file is never removed between being stored and its
+	// reference being committed.
+	mu   sync.Mutex
+	pins map[string]int // "<workspace>/<sha256>" → pins held
 
 	keyOnce sync.Once
 	key     []byte
@@ -40,13 +53,15 @@ func NewMediaStore(dir string, maxBytes int64) (*MediaStore, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating media dir: %w", err)
 	}
-	return &MediaStore{dir: dir, maxBytes: maxBytes}, nil
+	return &MediaStore{dir: dir, maxBytes: maxBytes, pins: map[string]int{}}, nil
 }
 
 var hashRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // Put stores r's bytes for workspace ws and returns the storage key
-// ("<workspace>/<sha256>"), the hex digest and the size.
+// ("<workspace>/<sha256>"), the hex digest and the size. The file is
+// pinned: nothing removes it until the caller, once the message that
+// references it is committed (or refused), calls Unpin.
 func (m *MediaStore) Put(ws engine.ID, mimeType string, r io.Reader) (key, digest string, size int64, err error) {
 	wsDir := filepath.Join(m.dir, ws.String())
 	if err := os.MkdirAll(wsDir, 0o750); err != nil {
@@ -73,13 +88,56 @@ func (m *MediaStore) Put(ws engine.ID, mimeType string, r io.Reader) (key, diges
 	}
 	digest = hex.EncodeToString(h.Sum(nil))
 	final := filepath.Join(wsDir, digest)
+	key = ws.String() + "/" + digest
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if err := os.WriteFile(final+".type", []byte(sanitizeMime(mimeType)), 0o640); err != nil {
 		return "", "", 0, fmt.Errorf("writing media type: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return "", "", 0, fmt.Errorf("storing media file: %w", err)
 	}
-	return ws.String() + "/" + digest, digest, n, nil
+	m.pins[key]++
+	return key, digest, n, nil
+}
+
+// Unpin releases a pin Put took on the file with digest of workspace ws.
+func (m *MediaStore) Unpin(ws engine.ID, digest string) {
+	key := ws.String() + "/" + digest
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.pins[key]--; m.pins[key] <= 0 {
+		delete(m.pins, key)
+	}
+}
+
+// removeUnreferenced removes the file with digest of workspace ws unless
+// it is pinned or referenced says a message still references it. It
+// returns the size of the file removed (-1 when none was).
+func (m *MediaStore) removeUnreferenced(ws engine.ID, digest string, referenced func() (bool, error)) (int64, error) {
+	if !hashRe.MatchString(digest) {
+		return -1, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.pins[ws.String()+"/"+digest] > 0 {
+		return -1, nil
+	}
+	if ref, err := referenced(); err != nil || ref {
+		return -1, err
+	}
+	p := filepath.Join(m.dir, ws.String(), digest)
+	fi, err := os.Stat(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return -1, nil
+	}
+	if err != nil {
+		return -1, fmt.Errorf("deleting media: %w", err)
+	}
+	if err := m.Delete(ws, digest); err != nil {
+		return -1, err
+	}
+	return fi.Size(), nil
 }
 
 // Open opens the file with digest of workspace ws and returns its MIME
@@ -97,7 +155,8 @@ func (m *MediaStore) Open(ws engine.ID, digest string) (*os.File, string, error)
 	return f, sanitizeMime(string(typ)), nil
 }
 
-// Delete removes a workspace's file.
+// Delete removes a workspace's file, whether or not messages still
+// reference it.
 func (m *MediaStore) Delete(ws engine.ID, digest string) error {
 	if !hashRe.MatchString(digest) {
 		return nil
@@ -152,6 +211,7 @@ func (s *Server) fetchMedia(ctx context.Context, j mediaJob) error {
 	if err != nil {
 		return err
 	}
+	defer s.media.Unpin(j.ws, digest) // after AttachMedia committed its reference
 	return s.cfg.Runtime.AttachMedia(ctx, j.ws, j.conv, engine.AttachMedia{Seq: j.seq, StorageKey: key, SHA256: digest, Size: size, MimeType: mimeType})
 }
 

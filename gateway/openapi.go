@@ -59,13 +59,13 @@ var operations = []op{
 	{method: "PUT", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Override the AI agent settings for a channel account: the fields given (admin)", body: "AgentSettings", ok: 200},
 	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Drop a channel account's override: it follows the workspace again (admin)", ok: 204},
 
-	{method: "GET", path: "/api/v1/media/{id}", tag: "media", summary: "A stored media file of the workspace, by SHA-256", ok: 200},
+	{method: "GET", path: "/api/v1/media/{id}", tag: "media", summary: "A stored media file of the workspace, by SHA-256 (kept while a message holds it)", ok: 200},
 
 	{method: "GET", path: "/api/v1/analytics", tag: "analytics", summary: "Business figures of a period (UTC days): first response and resolution times, resolution rate, AI share of replies, CSAT average; per channel", query: []string{"period", "channel"}, ok: 200},
 	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "cursor", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/search", tag: "conversations", summary: "Search conversations by contact name, phone, email, company and message text (case- and accent-insensitive word prefixes), most recent activity first, each hit with a snippet", query: []string{"q", "cursor", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/conversations/{conv}", tag: "conversations", summary: "A conversation", ok: 200},
-	{method: "DELETE", path: "/api/v1/conversations/{conv}", tag: "conversations", summary: "Delete a conversation for good: messages, media, index entries (admin)", ok: 204},
+	{method: "DELETE", path: "/api/v1/conversations/{conv}", tag: "conversations", summary: "Delete a conversation for good: messages, index entries, and the media files no message of another conversation still holds (admin)", ok: 204},
 	{method: "GET", path: "/api/v1/conversations/{conv}/messages", tag: "messages", summary: "Messages, newest first", query: []string{"before", "limit"}, ok: 200},
 	{method: "POST", path: "/api/v1/conversations/{conv}/messages", tag: "messages", summary: "Send text (JSON) or a file (multipart: file, caption); takes the conversation over", body: "SendMessage", ok: 201},
 	{method: "POST", path: "/api/v1/conversations/{conv}/messages/{seq}/retry", tag: "messages", summary: "Send a failed message again", ok: 200},

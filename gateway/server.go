@@ -59,6 +59,14 @@ type Config struct {
 	// ProfileTTL is how long a profile answer is cached; zero means
 	// DefaultProfileTTL.
 	ProfileTTL time.Duration
+	// MediaSweepInterval is how often the media directory is swept for
+	// files no message references; zero means 10 minutes. The sweep runs
+	// on the runtime's clock.
+	MediaSweepInterval time.Duration
+	// MediaOrphanGrace is how long a media file must have stayed
+	// unreferenced (an upload whose send was refused) before a sweep
+	// deletes it; zero means an hour.
+	MediaOrphanGrace time.Duration
 	// Agents holds the AI agent settings; it should be the runtime's
 	// AgentResolver. Nil means a registry of its own, which the runtime
 	// does not use.
@@ -86,8 +94,9 @@ type Server struct {
 	once   sync.Once
 }
 
-// New builds the gateway's routes and starts its media and profile
-// workers; it listens on nothing until Serve.
+// New builds the gateway's routes and starts its workers (media
+// downloads, profile lookups) and the media sweeper; it listens on
+// nothing until Serve.
 func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Runtime == nil:
@@ -115,6 +124,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ProfileTTL <= 0 {
 		cfg.ProfileTTL = DefaultProfileTTL
+	}
+	if cfg.MediaSweepInterval <= 0 {
+		cfg.MediaSweepInterval = defaultMediaSweepInterval
+	}
+	if cfg.MediaOrphanGrace <= 0 {
+		cfg.MediaOrphanGrace = defaultMediaOrphanGrace
 	}
 	if cfg.Agents == nil {
 		reg, err := agents.NewRegistry(cfg.Store, nil)
@@ -155,6 +170,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	pprof.Do(s.ctx, pprof.Labels("parley", "profiles"), func(ctx context.Context) {
 		s.profiles.start(ctx, &s.wg, cfg.ProfileWorkers)
+	})
+	// The ticker exists before New returns, so that a fake clock advanced
+	// right after moves it.
+	sweeper := &mediaSweeper{s: s, grace: cfg.MediaOrphanGrace}
+	tick := cfg.Runtime.Clock().NewTicker(cfg.MediaSweepInterval)
+	s.wg.Add(1)
+	go pprof.Do(s.ctx, pprof.Labels("parley", "media-sweeper"), func(ctx context.Context) {
+		defer s.wg.Done()
+		defer tick.Stop()
+		sweeper.run(ctx, tick)
 	})
 	return s, nil
 }
@@ -328,8 +353,8 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting connections, waits for requests in progress
-// until ctx ends, and stops the media and profile workers. Safe to call
-// more than once.
+// until ctx ends, and stops the workers and the media sweeper. Safe to
+// call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {

@@ -190,10 +190,11 @@ func threadValue(conv, contact engine.ID) []byte {
 	return append(v, contact[:]...)
 }
 
-// PutMessage writes message m, and its channel message id index entry
-// when it has one.
+// PutMessage writes message m, its channel message id index entry when it
+// has one, and its reference to its stored media file when it has one.
 func (b *Batch) PutMessage(m *engine.Message, ch engine.Channel) {
 	b.set(messageKey(m.WorkspaceID, m.ConversationID, m.Seq), m)
+	b.putMediaRef(m)
 	b.fed = append(b.fed, *m)
 	if m.ChannelMessageID != "" {
 		b.setRaw(externalKey(m.WorkspaceID, ch, m.ChannelMessageID), messageRef(m.ConversationID, m.Seq))
@@ -248,7 +249,8 @@ func (b *Batch) DeleteOrphans(ws engine.ID, ch engine.Channel, extID string) {
 }
 
 // DeleteConversation removes conversation c for good: its header, index
-// entries, timers, thread entry, messages and their channel id entries.
+// entries, timers, thread entry, messages, their channel id entries and
+// their media references (read from the messages).
 // msgs are the conversation's messages with a channel message id (from
 // Store.ChannelMessageIDs) whose index entries must go too.
 func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) {
@@ -271,6 +273,7 @@ func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) 
 	for _, id := range channelIDs {
 		b.del(externalKey(c.WorkspaceID, c.Channel, id))
 	}
+	b.releaseConversationMedia(c.WorkspaceID, c.ID)
 	p := messagePrefix(c.WorkspaceID, c.ID)
 	b.delPrefix(p)
 	op := outboxConvPrefix(c.WorkspaceID, c.ID)

@@ -20,6 +20,7 @@ import (
 //	'w' ws 'L' folder dim ^activity conv     list index
 //	'w' ws 'C' ... and 'w' ws 'n' ...        contact search, contact → conversations, notes (contacts.go)
 //	'w' ws 'r' contact memory                contact memories (memories.go)
+//	'w' ws 'F' sha256 conv seq               media file reference (media.go)
 //
 // System data, across workspaces:
 //

@@ -163,6 +163,10 @@ func Open(opts Options) (*Store, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("persistence: moving the search queue: %w", err)
 	}
+	if err := s.backfillMediaRefs(); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("persistence: backfilling media references: %w", err)
+	}
 	return s, nil
 }
 
