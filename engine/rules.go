@@ -250,14 +250,18 @@ func NewConversation(id, workspace ID, ch Channel, accountID string, contact ID,
 // for commands that change an existing message.
 type Lookup func(seq uint64) (Message, bool)
 
-// Apply runs cmd against conversation c at time now and returns the result.
-// c is not modified. On error the result is empty and nothing may be
-// stored.
-func Apply(c Conversation, cmd Command, now time.Time, s Settings, lookup Lookup) (Result, error) {
+// Apply runs cmd against conversation c at time now and returns the result;
+// the messages it creates take their ids from ids (the runtime passes
+// NewID). c is not modified. On error the result is empty and nothing may
+// be stored.
+func Apply(c Conversation, cmd Command, now time.Time, ids IDSource, s Settings, lookup Lookup) (Result, error) {
 	if c.Deleted {
 		return Result{}, ErrDeleted
 	}
-	a := applier{old: c, c: c.Clone(), now: now, s: s, lookup: lookup}
+	if ids == nil {
+		return Result{}, fmt.Errorf("%w: no id source", ErrInvalid)
+	}
+	a := applier{old: c, c: c.Clone(), now: now, ids: ids, s: s, lookup: lookup}
 	if err := a.apply(cmd); err != nil {
 		return Result{}, err
 	}
@@ -267,6 +271,7 @@ func Apply(c Conversation, cmd Command, now time.Time, s Settings, lookup Lookup
 type applier struct {
 	old, c  Conversation
 	now     time.Time
+	ids     IDSource
 	s       Settings
 	lookup  Lookup
 	msgs    []Message
@@ -633,7 +638,7 @@ func (a *applier) changed(m Message) {
 func (a *applier) append(dir Direction, from Sender, content Content) *Message {
 	a.c.LastSeq++
 	a.msgs = append(a.msgs, Message{
-		ID: NewID(a.now), WorkspaceID: a.c.WorkspaceID, ConversationID: a.c.ID, Seq: a.c.LastSeq,
+		ID: a.ids(a.now), WorkspaceID: a.c.WorkspaceID, ConversationID: a.c.ID, Seq: a.c.LastSeq,
 		Direction: dir, Sender: from, Content: content, CreatedAt: a.now,
 	})
 	return &a.msgs[len(a.msgs)-1]
