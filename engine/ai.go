@@ -26,6 +26,11 @@ type AgentRules struct {
 	AutoCSAT bool `json:"auto_csat,omitempty"`
 	// CSATSurvey is the survey text; empty means DefaultCSATSurvey.
 	CSATSurvey string `json:"csat_survey,omitempty"`
+	// HandoffStaysManual keeps a handed-off conversation manual until a
+	// person gives it back: a person's reply starts no reactivation timer
+	// and solving it does not hand it back to the AI. By default (false) a
+	// handoff is like any manual spell (docs/ARCHITECTURE.md, invariant 4).
+	HandoffStaysManual bool `json:"handoff_stays_manual,omitempty"`
 	// NoAgent is set by the runtime when no agent answers the
 	// conversation: a due follow-up is then a reminder for a person.
 	NoAgent bool `json:"-"`
@@ -169,10 +174,12 @@ func ParseCSAT(text string) (int, bool) {
 
 // handoff hands the conversation to a person: manual mode with no timer,
 // marked as needing a human, a system message with the reason and a
-// handoff event carrying it.
+// handoff event carrying it. The person's first reply starts the
+// reactivation timer like any human activity, unless the rules keep
+// handoffs manual (then the AI is paused until a person resumes it).
 func (a *applier) handoff(kind HandoffKind, reason string) {
 	a.setMode(ModeManual)
-	a.c.AIPaused = true
+	a.c.AIPaused = a.s.Agent.HandoffStaysManual
 	a.c.AIResumesAt = time.Time{}
 	a.c.NeedsHuman = true
 	a.askAI = false

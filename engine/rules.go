@@ -337,7 +337,7 @@ func (a *applier) apply(cmd Command) error {
 		}
 		a.resumeAI("AI resumed")
 	case AIResumeDue:
-		if a.c.Mode != ModeManual || a.c.AIPaused || !a.c.AIResumesAt.Equal(cmd.Due) || a.now.Before(cmd.Due) {
+		if a.c.Mode != ModeManual || a.c.AIPaused || a.c.AIResumesAt.IsZero() || !a.c.AIResumesAt.Equal(cmd.Due) || a.now.Before(cmd.Due) {
 			return nil // stale: the deadline moved, or the AI already resumed
 		}
 		a.resumeAI("AI resumed after " + humanDuration(a.s.ResumeAfter()) + " without human activity")
@@ -354,6 +354,7 @@ func (a *applier) apply(cmd Command) error {
 		a.c.Folder = cmd.Folder
 		a.system("Moved to " + string(cmd.Folder))
 		if cmd.Folder == FolderSolved {
+			a.handBackOnSolve()
 			a.sendSurvey()
 		}
 	case SetTag:
@@ -685,6 +686,20 @@ func (a *applier) humanActivity() {
 	if !a.c.AIPaused {
 		a.c.AIResumesAt = a.now.Add(a.s.ResumeAfter())
 	}
+}
+
+// handBackOnSolve gives a solved manual conversation back to the AI, so
+// that the customer's next message reopens it and the AI answers. It
+// asks the AI nothing now: the conversation is done. A conversation a
+// person paused (or a handoff kept manual by the rules) stays manual.
+func (a *applier) handBackOnSolve() {
+	if a.c.Mode != ModeManual || a.c.AIPaused {
+		return
+	}
+	a.setMode(ModeAI)
+	a.c.AIResumesAt = time.Time{}
+	a.c.NeedsHuman = false
+	a.system("Handed back to the AI")
 }
 
 func (a *applier) resumeAI(text string) {
