@@ -52,6 +52,15 @@ type deliveryMsg struct {
 	done  chan struct{} // closed when handled; may be nil
 }
 
+// attemptMsg is the courier's report of a send attempt that failed for
+// now: the outbox entry keeps the count so that the retry budget spans
+// restarts.
+type attemptMsg struct {
+	seq      uint64
+	attempts int
+	done     chan struct{} // closed when handled
+}
+
 type aiReplyMsg struct {
 	req engine.AIRequest
 	ans AIAnswer
@@ -101,7 +110,7 @@ func (a *conversationActor) Receive(ctx actor.Context) {
 		return
 	case *actor.Restarting, *actor.Stopping, *actor.Stopped:
 		return
-	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *aiReplyMsg, *panicMsg, *pingMsg, *watermarkMsg:
+	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *attemptMsg, *aiReplyMsg, *panicMsg, *pingMsg, *watermarkMsg:
 		defer a.e.pending.Add(-1)
 		defer func() {
 			if r := recover(); r != nil {
@@ -148,6 +157,8 @@ func (a *conversationActor) fail(msg any, err error) {
 		if m.done != nil {
 			close(m.done)
 		}
+	case *attemptMsg:
+		close(m.done)
 	case *panicMsg:
 		m.reply <- err
 	case *pingMsg:
@@ -182,6 +193,11 @@ func (a *conversationActor) handle(msg any) {
 		if m.done != nil {
 			close(m.done)
 		}
+	case *attemptMsg:
+		if err := a.attempt(m); err != nil {
+			a.rt.log.Error("Recording a send attempt", "conversation", a.id, "seq", m.seq, "err", err)
+		}
+		close(m.done)
 	case *aiReplyMsg:
 		if m.settled {
 			if err := a.settled(m.req); err != nil {
@@ -529,6 +545,32 @@ func (a *conversationActor) delivery(m *deliveryMsg) error {
 	if err := t.commit(); err != nil {
 		t.abort()
 		return err
+	}
+	return nil
+}
+
+// attempt records the failed attempts of a message still sending on its
+// outbox entry. A message whose outcome is recorded (or that is gone)
+// has no entry to update.
+func (a *conversationActor) attempt(m *attemptMsg) error {
+	if a.conv == nil {
+		return nil
+	}
+	msg, err := a.rt.store.Message(a.ws, a.id, m.seq)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if msg.Direction != engine.DirOut || msg.Status != engine.StatusSending {
+		return nil
+	}
+	b := a.rt.store.NewBatch()
+	b.PutOutboxAttempts(a.ws, a.id, m.seq, m.attempts)
+	if err := a.rt.store.Commit(b); err != nil {
+		b.Close()
+		return fmt.Errorf("committing send attempts: %w", err)
 	}
 	return nil
 }

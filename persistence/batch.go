@@ -206,9 +206,22 @@ func messageRef(conv engine.ID, seq uint64) []byte {
 	return appendUint64(v, seq)
 }
 
-// PutOutbox records that outbound message seq must be sent; the entry is
-// removed with DeleteOutbox once the channel answered.
+// PutOutbox records that outbound message seq must be sent, with no
+// attempt made yet; the entry is removed with DeleteOutbox once the
+// channel answered.
 func (b *Batch) PutOutbox(ws, conv engine.ID, seq uint64) { b.setRaw(outboxKey(ws, conv, seq), nil) }
+
+// outboxRecord is the value of an outbox entry once an attempt failed
+// (a version 1 record); an entry with no attempt yet has an empty value.
+type outboxRecord struct {
+	Attempts int `json:"attempts"`
+}
+
+// PutOutboxAttempts records that outbound message seq was tried attempts
+// times without success, so that its retry budget spans restarts.
+func (b *Batch) PutOutboxAttempts(ws, conv engine.ID, seq uint64, attempts int) {
+	b.set(outboxKey(ws, conv, seq), outboxRecord{Attempts: attempts})
+}
 
 // DeleteOutbox removes an outbox entry.
 func (b *Batch) DeleteOutbox(ws, conv engine.ID, seq uint64) { b.del(outboxKey(ws, conv, seq)) }

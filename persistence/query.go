@@ -366,6 +366,9 @@ type OutboxEntry struct {
 	WorkspaceID    engine.ID
 	ConversationID engine.ID
 	Seq            uint64
+	// Attempts is how many sends were tried and failed (temporarily)
+	// before the entry was read.
+	Attempts int
 }
 
 // Outbox returns every outbox entry.
@@ -385,6 +388,15 @@ func (s *Store) Outbox() ([]OutboxEntry, error) {
 		copy(e.WorkspaceID[:], k[2:18])
 		copy(e.ConversationID[:], k[18:34])
 		e.Seq = binary.BigEndian.Uint64(k[34:])
+		if v := it.Value(); len(v) > 0 {
+			var r outboxRecord
+			if err := decode(v, &r); err != nil {
+				// The entry still says the message must go: a lost
+				// count only gives it a fresh budget.
+				s.log.Warn("Outbox entry with an unreadable attempt count", "conversation", e.ConversationID, "seq", e.Seq, "err", err)
+			}
+			e.Attempts = max(r.Attempts, 0)
+		}
 		out = append(out, e)
 	}
 	return out, iterErr(it)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/stretchr/testify/require"
 
@@ -1104,6 +1105,39 @@ func TestOutbox(t *testing.T) {
 	require.Equal(t, []OutboxEntry{
 		{WorkspaceID: wsA, ConversationID: c1, Seq: 2},
 		{WorkspaceID: wsA, ConversationID: c2, Seq: 7},
+	}, out)
+}
+
+// An outbox entry keeps its count of failed attempts across a reopen; a
+// new PutOutbox (a retry by a person) starts the count again, and an
+// unreadable count reads as none rather than losing the entry.
+func TestOutboxAttempts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	require.NoError(t, err)
+	ws, c := idOf('w', 1), idOf('c', 1)
+	commit(t, s, func(b *Batch) {
+		b.PutOutbox(ws, c, 1)
+		b.PutOutbox(ws, c, 2)
+		b.PutOutbox(ws, c, 3)
+	})
+	commit(t, s, func(b *Batch) {
+		b.PutOutboxAttempts(ws, c, 1, 3)
+		b.PutOutboxAttempts(ws, c, 2, 1)
+	})
+	commit(t, s, func(b *Batch) { b.PutOutbox(ws, c, 2) })
+	require.NoError(t, s.db.Set(outboxKey(ws, c, 3), []byte{recordVersion, '{'}, pebble.Sync))
+	require.NoError(t, s.Close())
+	s, err = Open(Options{Dir: dir})
+	require.NoError(t, err)
+	defer s.Close()
+	out, err := s.Outbox()
+	require.NoError(t, err)
+	require.Equal(t, []OutboxEntry{
+		{WorkspaceID: ws, ConversationID: c, Seq: 1, Attempts: 3},
+		{WorkspaceID: ws, ConversationID: c, Seq: 2},
+		{WorkspaceID: ws, ConversationID: c, Seq: 3},
 	}, out)
 }
 
