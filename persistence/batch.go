@@ -261,7 +261,8 @@ func (b *Batch) DeleteOrphans(ws engine.ID, ch engine.Channel, extID string) {
 }
 
 // DeleteConversation removes conversation c for good: its header, index
-// entries, timers, thread entry, messages and their channel id entries.
+// entries, timers, thread entry, messages and their channel id entries,
+// and the quarantined copies of its corrupt records.
 // msgs are the conversation's messages with a channel message id (from
 // Store.ChannelMessageIDs) whose index entries must go too.
 func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) {
@@ -288,6 +289,9 @@ func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) 
 	b.delPrefix(p)
 	op := outboxConvPrefix(c.WorkspaceID, c.ID)
 	b.delPrefix(op)
+	// Copies of its corrupt records go too: deleted means deleted.
+	b.del(quarantineKey(conversationKey(c.WorkspaceID, c.ID)))
+	b.delPrefix(quarantineKey(p))
 	b.enqueueSearch(c.WorkspaceID, c.ID, false) // the projection unindexes it
 }
 
