@@ -25,7 +25,7 @@ import (
 //
 //	's' 'T' due kind ws conv                 durable timer
 //	's' 'O' ws conv seq                      outbox entry
-//	's' 'Q' key                              copy of a corrupt record (quarantine.go)
+//	's' 'X' key                              copy of a corrupt record (quarantine.go)
 //
 // ws, conv and contact are 16-byte ids; integers are big-endian; ^x is the
 // bitwise complement, so that forward iteration is newest first. Strings

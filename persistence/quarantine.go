@@ -14,9 +14,9 @@ import (
 // and it is counted in parley_store_corrupt_records_total{kind} and
 // logged, once per key while the process runs.
 //
-//	's' 'Q' original-key                     copy of a corrupt record
+//	's' 'X' original-key                     copy of a corrupt record
 
-const tQuarantine = 'Q'
+const tQuarantine = 'X' // not 'Q': stores before the search queue's move kept it there
 
 var quarantinePrefix = []byte{spaceSystem, tQuarantine}
 

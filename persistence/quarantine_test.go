@@ -104,3 +104,13 @@ parley_store_corrupt_records_total{kind="message"} 1
 	require.NoError(t, err)
 	require.Equal(t, []QuarantinedRecord{{Key: conversationKey(ws, convs[1].ID), Value: badHeader}}, q)
 }
+
+// The quarantine prefix is its own: no other system table, current or
+// migrated at Open, shares its byte.
+func TestQuarantinePrefixIsFree(t *testing.T) {
+	t.Parallel()
+	for _, b := range []byte{tTimer, tOutbox, tSearchQueue, tSearchQueueV1, tMarker, tWorkspace, tToken, tAccount, tUser,
+		tWsAccount, tCredential, tInvitation, tWsToken, tAgentSettings, tAnalytics, tCounter} {
+		require.NotEqual(t, byte(tQuarantine), b)
+	}
+}
