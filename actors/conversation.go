@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -375,6 +376,10 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 			results[i].Duplicate, results[i].Seq = true, ref.Seq
 			continue
 		}
+		if held, err := t.holdEcho(in); err != nil || held {
+			results[i].Err, results[i].Held = err, held
+			continue
+		}
 		if t.cur.ID == engine.ZeroID {
 			t.create(in, it.thread)
 		} else if in.ContactName != "" && !in.Echo && in.ContactName != t.cur.ContactName {
@@ -401,6 +406,60 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 		a.load() // the in-memory state was not changed; reload to be sure
 	}
 	m.reply <- results
+}
+
+// holdEcho keeps an echo aside when it may be one of the conversation's
+// own sends still waiting for the channel's answer (see
+// engine.EchoesUnmarked); it reports whether it did.
+func (t *txn) holdEcho(in *engine.Inbound) (bool, error) {
+	if !in.Echo || !engine.EchoesUnmarked(in.Channel) || t.cur.ID == engine.ZeroID || t.created {
+		return false, nil
+	}
+	inflight, err := t.a.rt.store.OutboxOf(t.a.ws, t.a.id)
+	if err != nil || len(inflight) == 0 {
+		return false, err
+	}
+	t.b.PutHeldEcho(t.a.ws, t.a.id, &persistence.HeldEcho{ChannelMessageID: in.ChannelMessageID, Content: in.Content, SentAt: in.SentAt})
+	t.post = append(t.post, t.a.rt.metrics.echoesHeld.Inc)
+	return true, nil
+}
+
+// settleEchoes reconciles the echoes held while sends were in flight, now
+// that send seq is answered (extID is the channel's id for it, empty if
+// it failed): the echo with that id is the message coming back and merges
+// into it (no second message, no mode change); once no other send is in
+// flight, the echoes left were a person's and are stored as such.
+func (t *txn) settleEchoes(seq uint64, extID string) error {
+	a := t.a
+	held, err := a.rt.store.HeldEchoes(a.ws, a.id)
+	if err != nil || len(held) == 0 {
+		return err
+	}
+	inflight, err := a.rt.store.OutboxOf(a.ws, a.id)
+	if err != nil {
+		return err
+	}
+	others := slices.ContainsFunc(inflight, func(s uint64) bool { return s != seq })
+	for _, e := range held {
+		switch {
+		case extID != "" && e.ChannelMessageID == extID:
+			t.b.DeleteHeldEcho(a.ws, a.id, e.ChannelMessageID)
+			t.post = append(t.post, a.rt.metrics.echoesMerged.Inc)
+		case !others:
+			t.b.DeleteHeldEcho(a.ws, a.id, e.ChannelMessageID)
+			if _, dup, err := a.rt.store.LookupChannelMessage(a.ws, t.cur.Channel, e.ChannelMessageID); err != nil || dup {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := t.apply(engine.Echo{ChannelMessageID: e.ChannelMessageID, Content: e.Content, SentAt: e.SentAt}); err != nil &&
+				!errors.Is(err, engine.ErrInvalid) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // create starts a new conversation (and, for a new channel user, a new
@@ -512,6 +571,10 @@ func (a *conversationActor) delivery(m *deliveryMsg) error {
 			t.abort()
 			return err
 		}
+		if err := t.settleEchoes(m.seq, ""); err != nil {
+			t.abort()
+			return err
+		}
 		if err := t.commit(); err != nil {
 			t.abort()
 			return err
@@ -541,6 +604,10 @@ func (a *conversationActor) delivery(m *deliveryMsg) error {
 	}
 	if len(orphans) > 0 {
 		t.b.DeleteOrphans(a.ws, a.conv.Channel, m.extID)
+	}
+	if err := t.settleEchoes(m.seq, m.extID); err != nil {
+		t.abort()
+		return err
 	}
 	if err := t.commit(); err != nil {
 		t.abort()

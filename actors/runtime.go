@@ -284,7 +284,12 @@ type IngestResult struct {
 	// Duplicate is set when the channel message id was already stored:
 	// the message is acknowledged and not stored again.
 	Duplicate bool
-	Err       error
+	// Held is set for an echo kept aside (durably) while the
+	// conversation's sends are in flight: it may be one of them coming
+	// back (engine.EchoesUnmarked). It has no seq yet; it is stored as a
+	// message only if it turns out to be a person's.
+	Held bool
+	Err  error
 }
 
 // Ingest stores a batch of inbound messages and returns when every one is

@@ -262,7 +262,7 @@ func (b *Batch) DeleteOrphans(ws engine.ID, ch engine.Channel, extID string) {
 
 // DeleteConversation removes conversation c for good: its header, index
 // entries, timers, thread entry, messages and their channel id entries,
-// and the quarantined copies of its corrupt records.
+// held echoes, and the quarantined copies of its corrupt records.
 // msgs are the conversation's messages with a channel message id (from
 // Store.ChannelMessageIDs) whose index entries must go too.
 func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) {
@@ -289,6 +289,7 @@ func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) 
 	b.delPrefix(p)
 	op := outboxConvPrefix(c.WorkspaceID, c.ID)
 	b.delPrefix(op)
+	b.delPrefix(heldEchoPrefix(c.WorkspaceID, c.ID))
 	// Copies of its corrupt records go too: deleted means deleted.
 	b.del(quarantineKey(conversationKey(c.WorkspaceID, c.ID)))
 	b.delPrefix(quarantineKey(p))

@@ -18,6 +18,7 @@ import (
 //	'w' ws 'p' contact                       contact
 //	'w' ws 'i' channel ext-user              → contact (contact by channel identity)
 //	'w' ws 'L' folder dim ^activity conv     list index
+//	'w' ws 'e' conv ext-msg-id               echo held while sends are in flight (echoes.go)
 //	'w' ws 'C' ... and 'w' ws 'n' ...        contact search, contact → conversations, notes (contacts.go)
 //	'w' ws 'r' contact memory                contact memories (memories.go)
 //
