@@ -271,7 +271,7 @@ func (t *txn) lookup(seq uint64) (engine.Message, bool) {
 }
 
 func (t *txn) apply(cmd engine.Command) (engine.Result, error) {
-	res, err := engine.Apply(t.cur, cmd, t.now, engine.NewID, t.settings(), t.lookup)
+	res, err := engine.Apply(t.cur, cmd, t.now, t.a.rt.cfg.IDs, t.settings(), t.lookup)
 	if err != nil {
 		return res, err
 	}
