@@ -216,6 +216,9 @@ func (c *courier) send(ctx context.Context, o Outbound, tried int) (string, *Sen
 // recordAttempts has the message's conversation write the count of failed
 // attempts on its outbox entry, and waits for it (or for shutdown).
 func (c *courier) recordAttempts(ctx context.Context, m *engine.Message, attempts int) {
+	if ctx.Err() != nil {
+		return // shutting down: an attempt cut short is not counted
+	}
 	done := make(chan struct{})
 	c.rt.dir.send(m.WorkspaceID, m.ConversationID, &attemptMsg{seq: m.Seq, attempts: attempts, done: done})
 	select {
