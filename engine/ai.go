@@ -29,7 +29,9 @@ type AgentRules struct {
 	// HandoffStaysManual keeps a handed-off conversation manual until a
 	// person gives it back: a person's reply starts no reactivation timer
 	// and solving it does not hand it back to the AI. By default (false) a
-	// handoff is like any manual spell (docs/ARCHITECTURE.md, invariant 4).
+	// handoff waits for a person, and then is like any manual spell
+	// (docs/ARCHITECTURE.md, invariant 4). It applies to conversations
+	// already handed off when it changes.
 	HandoffStaysManual bool `json:"handoff_stays_manual,omitempty"`
 	// NoAgent is set by the runtime when no agent answers the
 	// conversation: a due follow-up is then a reminder for a person.
@@ -172,14 +174,14 @@ func ParseCSAT(text string) (int, bool) {
 	return n, n >= 1
 }
 
-// handoff hands the conversation to a person: manual mode with no timer,
-// marked as needing a human, a system message with the reason and a
-// handoff event carrying it. The person's first reply starts the
-// reactivation timer like any human activity, unless the rules keep
-// handoffs manual (then the AI is paused until a person resumes it).
+// handoff hands the conversation to a person: manual mode with no timer
+// (paused), marked as needing a human, a system message with the reason
+// and a handoff event carrying it. Unless the rules keep handoffs manual,
+// the pause lasts only until a person acts (which starts the timer) or
+// the conversation is solved (which hands it back): see aiPaused.
 func (a *applier) handoff(kind HandoffKind, reason string) {
 	a.setMode(ModeManual)
-	a.c.AIPaused = a.s.Agent.HandoffStaysManual
+	a.c.AIPaused = true
 	a.c.AIResumesAt = time.Time{}
 	a.c.NeedsHuman = true
 	a.askAI = false
@@ -192,6 +194,14 @@ func (a *applier) handoff(kind HandoffKind, reason string) {
 	m := a.msgs[len(a.msgs)-1]
 	a.events = append(a.events, Event{Type: EventHandoff, Message: &m})
 	a.handoffKind = kind
+}
+
+// aiPaused reports whether the AI is paused with no timer: by a person
+// (PauseAI), or by a handoff still waiting for a person when the rules
+// keep handoffs manual. A handoff otherwise holds the AI only until a
+// person acts or the conversation is solved.
+func (a *applier) aiPaused() bool {
+	return a.c.AIPaused && !(a.c.NeedsHuman && !a.s.Agent.HandoffStaysManual)
 }
 
 // scheduleAutoFollowUp sets the automatic follow-up after an AI message,

@@ -58,8 +58,8 @@ func TestAIHandoff(t *testing.T) {
 			res := h.do(tc.reply(req), at(time.Second))
 			c := res.Conversation
 			require.Equal(t, engine.ModeManual, c.Mode)
-			require.False(t, c.AIPaused, "a handoff is not a pause: a person's reply starts the timer")
-			require.True(t, c.AIResumesAt.IsZero(), "handoff has no timer")
+			require.True(t, c.AIPaused, "handoff has no timer")
+			require.True(t, c.AIResumesAt.IsZero())
 			require.True(t, c.NeedsHuman)
 			require.Equal(t, engine.HandoffAgent, res.Handoff)
 			require.Equal(t, []string{"Handed off to a person: " + tc.reason}, systemTexts(res))
@@ -122,7 +122,7 @@ func TestAIComesBackAfterHandoff(t *testing.T) {
 			res := h.do(engine.AIReply{Request: req, Handoff: "refunds need a person"}, at(time.Second))
 			require.Equal(t, engine.ModeManual, res.Conversation.Mode)
 			require.True(t, res.Conversation.NeedsHuman)
-			require.Equal(t, tc.stays, res.Conversation.AIPaused)
+			require.True(t, res.Conversation.AIPaused)
 			// No timer yet: a stale or zero deadline resumes nothing.
 			require.Empty(t, h.do(engine.AIResumeDue{}, at(time.Hour)).Messages)
 
@@ -151,6 +151,40 @@ func TestAIComesBackAfterHandoff(t *testing.T) {
 			require.Equal(t, tc.wantMode == engine.ModeAI || tc.wantTimer, res.AskAI != nil)
 		})
 	}
+}
+
+// TestHandoffPauseIsAPersonsChoiceOnly: a person who pauses the AI
+// after a handoff keeps it paused; a handoff kept manual by the rules is
+// freed when the rules change (so are handoffs stored before the AI
+// came back after them, which look the same).
+func TestHandoffPauseIsAPersonsChoiceOnly(t *testing.T) {
+	t.Parallel()
+	handedOff := func(t *testing.T, stays bool) *harness {
+		h := newHarness(t)
+		h.set.Agent.HandoffStaysManual = stays
+		req := *h.do(engine.Receive{ChannelMessageID: "m1", Content: txt("refund please")}, t0).AskAI
+		h.do(engine.AIReply{Request: req, Handoff: "refunds need a person"}, at(time.Second))
+		return h
+	}
+	t.Run("pause after handoff", func(t *testing.T) {
+		t.Parallel()
+		h := handedOff(t, false)
+		res := h.do(engine.PauseAI{UserID: "u1"}, at(time.Minute))
+		require.Equal(t, []string{"AI paused"}, systemTexts(res))
+		require.False(t, res.Conversation.NeedsHuman)
+		res = h.do(engine.SendHuman{UserID: "u1", Content: txt("on it")}, at(2*time.Minute))
+		require.True(t, res.Conversation.AIResumesAt.IsZero())
+		res = h.do(engine.MoveFolder{Folder: engine.FolderSolved}, at(3*time.Minute))
+		require.Equal(t, engine.ModeManual, res.Conversation.Mode)
+	})
+	t.Run("kept manual, then the rules change", func(t *testing.T) {
+		t.Parallel()
+		h := handedOff(t, true)
+		h.set.Agent.HandoffStaysManual = false
+		res := h.do(engine.SendHuman{UserID: "u1", Content: txt("on it")}, at(time.Minute))
+		require.Equal(t, at(time.Minute+engine.DefaultAIResumeAfter), res.Conversation.AIResumesAt)
+		require.False(t, res.Conversation.AIPaused)
+	})
 }
 
 // TestSolveHandsBackOnlyManualUnpaused: solving gives a taken-over

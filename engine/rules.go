@@ -324,12 +324,13 @@ func (a *applier) apply(cmd Command) error {
 		a.c.AIPaused = false
 		a.humanActivity()
 	case PauseAI:
-		if a.c.Mode == ModeManual && a.c.AIPaused {
+		if a.c.Mode == ModeManual && a.aiPaused() {
 			return nil
 		}
 		a.system("AI paused")
 		a.setMode(ModeManual)
 		a.c.AIPaused = true
+		a.c.NeedsHuman = false // a person acted: the pause is theirs now
 		a.c.AIResumesAt = time.Time{}
 	case ResumeAI:
 		if a.c.Mode == ModeAI {
@@ -680,10 +681,14 @@ func (a *applier) setMode(m Mode) {
 
 // humanActivity applies invariant 4: manual mode, and unless the AI is
 // paused with no timer, the AI resumes a fixed delay after this activity.
+// A handoff counts as a pause only while it waits for a person, and only
+// when the rules keep handoffs manual (aiPaused).
 func (a *applier) humanActivity() {
 	a.setMode(ModeManual)
+	paused := a.aiPaused()
 	a.c.NeedsHuman = false
-	if !a.c.AIPaused {
+	if !paused {
+		a.c.AIPaused = false
 		a.c.AIResumesAt = a.now.Add(a.s.ResumeAfter())
 	}
 }
@@ -693,10 +698,11 @@ func (a *applier) humanActivity() {
 // asks the AI nothing now: the conversation is done. A conversation a
 // person paused (or a handoff kept manual by the rules) stays manual.
 func (a *applier) handBackOnSolve() {
-	if a.c.Mode != ModeManual || a.c.AIPaused {
+	if a.c.Mode != ModeManual || a.aiPaused() {
 		return
 	}
 	a.setMode(ModeAI)
+	a.c.AIPaused = false
 	a.c.AIResumesAt = time.Time{}
 	a.c.NeedsHuman = false
 	a.system("Handed back to the AI")
