@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -476,4 +478,104 @@ func TestCSATSurveyAndScore(t *testing.T) {
 	require.Equal(t, 5, c.CSAT)
 	require.Equal(t, engine.FolderSolved, c.Folder)
 	require.Equal(t, float64(1), testutil.ToFloat64(metric(t, reg, "parley_csat_surveys_sent_total")))
+}
+
+// refundAgent hands off any customer message that mentions a refund and
+// answers the others with "AI: <text>".
+func refundAgent(calls *atomic.Int64) actors.Agent {
+	return funcAgent(func(_ context.Context, in actors.AIContext) (actors.AIAnswer, error) {
+		calls.Add(1)
+		for _, m := range in.History {
+			if m.Sender.Kind != engine.SenderCustomer {
+				continue
+			}
+			if strings.Contains(m.Text, "refund") {
+				return actors.AIAnswer{Handoff: "refunds need a person"}, nil
+			}
+			return actors.AIAnswer{Content: engine.Content{Kind: engine.KindText, Text: "AI: " + m.Text}}, nil
+		}
+		return actors.AIAnswer{}, nil
+	})
+}
+
+// waitAITexts waits until conv's AI messages are want.
+func waitAITexts(t *testing.T, h *harness, conv engine.ID, want ...string) {
+	t.Helper()
+	eventually(t, 5*time.Second, func() error {
+		if got := aiTexts(h.messages(conv)); !slices.Equal(got, want) {
+			return fmt.Errorf("AI messages %q, want %q", got, want)
+		}
+		return nil
+	})
+}
+
+// waitHandoff waits until conv is handed off.
+func waitHandoff(t *testing.T, h *harness, conv engine.ID) {
+	t.Helper()
+	eventually(t, 5*time.Second, func() error {
+		if !h.conv(conv).NeedsHuman {
+			return errors.New("not handed off")
+		}
+		return nil
+	})
+}
+
+// After a handoff the AI comes back (docs/ARCHITECTURE.md, invariant 4):
+// a person's reply starts the timer and the AI answers the customer once
+// it fires; solving hands the conversation back, and the customer's next
+// message reopens it and gets the AI's answer.
+func TestAIComesBackAfterHandoff(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	h := newHarness(t, func(c *actors.Config) {
+		c.Agents = policyResolver{refundAgent(&calls), actors.AgentPolicy{Kind: "test", Debounce: -1}}
+		c.Sender = &recordingSender{}
+	})
+
+	// The timer: a person replies after the handoff.
+	conv := h.say("u1", "in-1", "I want a refund")
+	waitHandoff(t, h, conv)
+	h.exec(conv, engine.SendHuman{UserID: "agent-1", Content: engine.Content{Kind: engine.KindText, Text: "Done, refunded."}})
+	require.Equal(t, t0.Add(engine.DefaultAIResumeAfter), h.conv(conv).AIResumesAt)
+	h.say("u1", "in-2", "thanks, and my invoice?")
+	h.exec(conv, engine.MarkRead{}) // barrier
+	require.Equal(t, int64(1), calls.Load(), "no AI while the person has it")
+	h.advance(engine.DefaultAIResumeAfter)
+	waitAITexts(t, h, conv, "AI: thanks, and my invoice?")
+	require.Equal(t, engine.ModeAI, h.conv(conv).Mode)
+
+	// Solving: the handed-off conversation goes back to the AI.
+	conv2 := h.say("u2", "in-3", "refund now")
+	waitHandoff(t, h, conv2)
+	h.exec(conv2, engine.MoveFolder{Folder: engine.FolderSolved, UserID: "agent-1"})
+	c := h.conv(conv2)
+	require.Equal(t, engine.ModeAI, c.Mode)
+	require.False(t, c.NeedsHuman)
+	require.Empty(t, aiTexts(h.messages(conv2)), "solving asks the AI nothing")
+	h.say("u2", "in-4", "hello again")
+	waitAITexts(t, h, conv2, "AI: hello again")
+	require.Equal(t, engine.FolderOpen, h.conv(conv2).Folder)
+}
+
+// With handoff_stays_manual a handoff stays manual: a person's reply
+// starts no timer and solving keeps it manual.
+func TestHandoffStaysManualSetting(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	h := newHarness(t, func(c *actors.Config) {
+		c.Agents = policyResolver{refundAgent(&calls), actors.AgentPolicy{Kind: "test", Debounce: -1,
+			Rules: engine.AgentRules{HandoffStaysManual: true}}}
+		c.Sender = &recordingSender{}
+	})
+	conv := h.say("u1", "in-1", "I want a refund")
+	waitHandoff(t, h, conv)
+	h.exec(conv, engine.SendHuman{UserID: "agent-1", Content: engine.Content{Kind: engine.KindText, Text: "On it."}})
+	require.True(t, h.conv(conv).AIResumesAt.IsZero())
+	h.exec(conv, engine.MoveFolder{Folder: engine.FolderSolved, UserID: "agent-1"})
+	h.advance(engine.DefaultAIResumeAfter)
+	h.say("u1", "in-2", "hello again")
+	h.exec(conv, engine.MarkRead{}) // barrier
+	require.Equal(t, engine.ModeManual, h.conv(conv).Mode)
+	require.Equal(t, int64(1), calls.Load())
+	require.Empty(t, aiTexts(h.messages(conv)))
 }

@@ -110,7 +110,7 @@ func rawCeiling(tb testing.TB, n, w int) float64 {
 	return parallel(n, w, func(i int) {
 		old := convs[i%w]
 		res, err := engine.Apply(old, engine.Receive{ChannelMessageID: fmt.Sprintf("raw-%d", seq.Add(1)),
-			Content: e.inbound(0, "").Content}, time.Now(), engine.Settings{}, nil)
+			Content: e.inbound(0, "").Content}, time.Now(), engine.NewID, engine.Settings{}, nil)
 		if err != nil {
 			tb.Error(err)
 			return

@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -50,6 +51,15 @@ type deliveryMsg struct {
 	extID string
 	err   *SendError
 	done  chan struct{} // closed when handled; may be nil
+}
+
+// attemptMsg is the courier's report of a send attempt that failed for
+// now: the outbox entry keeps the count so that the retry budget spans
+// restarts.
+type attemptMsg struct {
+	seq      uint64
+	attempts int
+	done     chan struct{} // closed when handled
 }
 
 type aiReplyMsg struct {
@@ -101,7 +111,7 @@ func (a *conversationActor) Receive(ctx actor.Context) {
 		return
 	case *actor.Restarting, *actor.Stopping, *actor.Stopped:
 		return
-	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *aiReplyMsg, *panicMsg, *pingMsg, *watermarkMsg, *profileNameMsg:
+	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *attemptMsg, *aiReplyMsg, *panicMsg, *pingMsg, *watermarkMsg, *profileNameMsg:
 		defer a.e.pending.Add(-1)
 		defer func() {
 			if r := recover(); r != nil {
@@ -148,6 +158,8 @@ func (a *conversationActor) fail(msg any, err error) {
 		if m.done != nil {
 			close(m.done)
 		}
+	case *attemptMsg:
+		close(m.done)
 	case *panicMsg:
 		m.reply <- err
 	case *pingMsg:
@@ -184,6 +196,11 @@ func (a *conversationActor) handle(msg any) {
 		if m.done != nil {
 			close(m.done)
 		}
+	case *attemptMsg:
+		if err := a.attempt(m); err != nil {
+			a.rt.log.Error("Recording a send attempt", "conversation", a.id, "seq", m.seq, "err", err)
+		}
+		close(m.done)
 	case *aiReplyMsg:
 		if m.settled {
 			if err := a.settled(m.req); err != nil {
@@ -258,7 +275,7 @@ func (t *txn) lookup(seq uint64) (engine.Message, bool) {
 }
 
 func (t *txn) apply(cmd engine.Command) (engine.Result, error) {
-	res, err := engine.Apply(t.cur, cmd, t.now, t.settings(), t.lookup)
+	res, err := engine.Apply(t.cur, cmd, t.now, t.a.rt.cfg.IDs, t.settings(), t.lookup)
 	if err != nil {
 		return res, err
 	}
@@ -363,6 +380,10 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 			results[i].Duplicate, results[i].Seq = true, ref.Seq
 			continue
 		}
+		if held, err := t.holdEcho(in); err != nil || held {
+			results[i].Err, results[i].Held = err, held
+			continue
+		}
 		if t.cur.ID == engine.ZeroID {
 			t.create(in, it.thread)
 		} else if in.ContactName != "" && !in.Echo && in.ContactName != t.cur.ContactName {
@@ -389,6 +410,60 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 		a.load() // the in-memory state was not changed; reload to be sure
 	}
 	m.reply <- results
+}
+
+// holdEcho keeps an echo aside when it may be one of the conversation's
+// own sends still waiting for the channel's answer (see
+// engine.EchoesUnmarked); it reports whether it did.
+func (t *txn) holdEcho(in *engine.Inbound) (bool, error) {
+	if !in.Echo || !engine.EchoesUnmarked(in.Channel) || t.cur.ID == engine.ZeroID || t.created {
+		return false, nil
+	}
+	inflight, err := t.a.rt.store.OutboxOf(t.a.ws, t.a.id)
+	if err != nil || len(inflight) == 0 {
+		return false, err
+	}
+	t.b.PutHeldEcho(t.a.ws, t.a.id, &persistence.HeldEcho{ChannelMessageID: in.ChannelMessageID, Content: in.Content, SentAt: in.SentAt})
+	t.post = append(t.post, t.a.rt.metrics.echoesHeld.Inc)
+	return true, nil
+}
+
+// settleEchoes reconciles the echoes held while sends were in flight, now
+// that send seq is answered (extID is the channel's id for it, empty if
+// it failed): the echo with that id is the message coming back and merges
+// into it (no second message, no mode change); once no other send is in
+// flight, the echoes left were a person's and are stored as such.
+func (t *txn) settleEchoes(seq uint64, extID string) error {
+	a := t.a
+	held, err := a.rt.store.HeldEchoes(a.ws, a.id)
+	if err != nil || len(held) == 0 {
+		return err
+	}
+	inflight, err := a.rt.store.OutboxOf(a.ws, a.id)
+	if err != nil {
+		return err
+	}
+	others := slices.ContainsFunc(inflight, func(s uint64) bool { return s != seq })
+	for _, e := range held {
+		switch {
+		case extID != "" && e.ChannelMessageID == extID:
+			t.b.DeleteHeldEcho(a.ws, a.id, e.ChannelMessageID)
+			t.post = append(t.post, a.rt.metrics.echoesMerged.Inc)
+		case !others:
+			t.b.DeleteHeldEcho(a.ws, a.id, e.ChannelMessageID)
+			if _, dup, err := a.rt.store.LookupChannelMessage(a.ws, t.cur.Channel, e.ChannelMessageID); err != nil || dup {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := t.apply(engine.Echo{ChannelMessageID: e.ChannelMessageID, Content: e.Content, SentAt: e.SentAt}); err != nil &&
+				!errors.Is(err, engine.ErrInvalid) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // create starts a new conversation (and, for a new channel user, a new
@@ -500,6 +575,10 @@ func (a *conversationActor) delivery(m *deliveryMsg) error {
 			t.abort()
 			return err
 		}
+		if err := t.settleEchoes(m.seq, ""); err != nil {
+			t.abort()
+			return err
+		}
 		if err := t.commit(); err != nil {
 			t.abort()
 			return err
@@ -530,9 +609,39 @@ func (a *conversationActor) delivery(m *deliveryMsg) error {
 	if len(orphans) > 0 {
 		t.b.DeleteOrphans(a.ws, a.conv.Channel, m.extID)
 	}
+	if err := t.settleEchoes(m.seq, m.extID); err != nil {
+		t.abort()
+		return err
+	}
 	if err := t.commit(); err != nil {
 		t.abort()
 		return err
+	}
+	return nil
+}
+
+// attempt records the failed attempts of a message still sending on its
+// outbox entry. A message whose outcome is recorded (or that is gone)
+// has no entry to update.
+func (a *conversationActor) attempt(m *attemptMsg) error {
+	if a.conv == nil {
+		return nil
+	}
+	msg, err := a.rt.store.Message(a.ws, a.id, m.seq)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if msg.Direction != engine.DirOut || msg.Status != engine.StatusSending {
+		return nil
+	}
+	b := a.rt.store.NewBatch()
+	b.PutOutboxAttempts(a.ws, a.id, m.seq, m.attempts)
+	if err := a.rt.store.Commit(b); err != nil {
+		b.Close()
+		return fmt.Errorf("committing send attempts: %w", err)
 	}
 	return nil
 }

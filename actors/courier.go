@@ -21,11 +21,18 @@ import (
 type courier struct {
 	rt    *Runtime
 	mu    sync.Mutex
-	queue []Outbound
+	queue []queuedSend
 	kickc chan struct{}
 	// waiting maps each message queued or being sent to when it became
 	// sending, for the outbox age metric.
 	waiting map[outboxRef]time.Time
+}
+
+// queuedSend is a message to send and how many attempts already failed
+// (recorded on its outbox entry, so the budget spans restarts).
+type queuedSend struct {
+	o     Outbound
+	tried int
 }
 
 type outboxRef struct {
@@ -72,13 +79,16 @@ func (c *courier) start() {
 // enqueue queues a send; it never blocks. The queue holds only messages
 // already durable in the outbox, so its length is bounded by what was
 // accepted.
-func (c *courier) enqueue(o Outbound) {
+func (c *courier) enqueue(o Outbound) { c.enqueueTried(o, 0) }
+
+// enqueueTried queues a send of which tried attempts already failed.
+func (c *courier) enqueueTried(o Outbound, tried int) {
 	since := o.Message.StatusAt
 	if since.IsZero() {
 		since = o.Message.CreatedAt
 	}
 	c.mu.Lock()
-	c.queue = append(c.queue, o)
+	c.queue = append(c.queue, queuedSend{o, tried})
 	if _, ok := c.waiting[refOf(&o.Message)]; !ok {
 		c.waiting[refOf(&o.Message)] = since
 	}
@@ -89,14 +99,14 @@ func (c *courier) enqueue(o Outbound) {
 	}
 }
 
-func (c *courier) next() (Outbound, bool) {
+func (c *courier) next() (queuedSend, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.queue) == 0 {
-		return Outbound{}, false
+		return queuedSend{}, false
 	}
 	o := c.queue[0]
-	c.queue[0] = Outbound{}
+	c.queue[0] = queuedSend{}
 	c.queue = c.queue[1:]
 	if len(c.queue) > 0 {
 		select { // wake another worker for the rest
@@ -123,13 +133,13 @@ func (c *courier) recover(e persistence.OutboxEntry) error {
 		c.rt.dir.send(e.WorkspaceID, e.ConversationID, &deliveryMsg{seq: e.Seq, extID: m.ChannelMessageID})
 		return nil
 	}
-	c.enqueue(Outbound{Conversation: conv, Message: m})
+	c.enqueueTried(Outbound{Conversation: conv, Message: m}, e.Attempts)
 	return nil
 }
 
 func (c *courier) work(ctx context.Context) {
 	for {
-		o, ok := c.next()
+		q, ok := c.next()
 		if !ok {
 			select {
 			case <-ctx.Done():
@@ -138,7 +148,8 @@ func (c *courier) work(ctx context.Context) {
 				continue
 			}
 		}
-		extID, serr := c.send(ctx, o)
+		o := q.o
+		extID, serr := c.send(ctx, o, q.tried)
 		if ctx.Err() != nil {
 			return // shutting down: the outbox entry stays, resent at start
 		}
@@ -149,15 +160,25 @@ func (c *courier) work(ctx context.Context) {
 }
 
 // send tries o until it succeeds, fails for good, or runs out of
-// attempts, backing off exponentially with jitter between tries.
-func (c *courier) send(ctx context.Context, o Outbound) (string, *SendError) {
+// attempts (tried of them already failed before a restart), backing off
+// exponentially with jitter between tries. Each failed attempt that will
+// be retried is recorded on the outbox entry first.
+func (c *courier) send(ctx context.Context, o Outbound, tried int) (string, *SendError) {
 	rt := c.rt
 	if rt.cfg.Sender == nil {
 		rt.metrics.sent(o, "no_sender")
 		return "", &SendError{Code: "no_sender", Reason: "no channel sender is configured"}
 	}
+	if tried >= rt.cfg.SendAttempts {
+		rt.metrics.sent(o, "attempts_exhausted")
+		return "", &SendError{Code: "attempts_exhausted", Reason: fmt.Sprintf("gave up after %d attempts", tried)}
+	}
 	backoff := 500 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	for range min(tried, 6) {
+		backoff *= 2
+	}
+	backoff = min(backoff, 30*time.Second)
+	for attempt := tried + 1; ; attempt++ {
 		sctx, cancel := context.WithTimeout(ctx, rt.cfg.SendTimeout)
 		extID, err := rt.cfg.Sender.Send(sctx, o)
 		cancel()
@@ -181,6 +202,7 @@ func (c *courier) send(ctx context.Context, o Outbound) (string, *SendError) {
 			return "", se
 		}
 		rt.metrics.sendRetries.Inc()
+		c.recordAttempts(ctx, &o.Message, attempt)
 		wait := backoff/2 + rand.N(backoff/2+1) //nolint:gosec // jitter
 		select {
 		case <-ctx.Done():
@@ -188,5 +210,19 @@ func (c *courier) send(ctx context.Context, o Outbound) (string, *SendError) {
 		case <-rt.clock.After(wait):
 		}
 		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+// recordAttempts has the message's conversation write the count of failed
+// attempts on its outbox entry, and waits for it (or for shutdown).
+func (c *courier) recordAttempts(ctx context.Context, m *engine.Message, attempts int) {
+	if ctx.Err() != nil {
+		return // shutting down: an attempt cut short is not counted
+	}
+	done := make(chan struct{})
+	c.rt.dir.send(m.WorkspaceID, m.ConversationID, &attemptMsg{seq: m.Seq, attempts: attempts, done: done})
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }

@@ -17,6 +17,8 @@ type runtimeMetrics struct {
 	actorsRestarts  prometheus.Counter
 	slowConsumers   prometheus.Counter
 	searchProjected prometheus.Counter
+	echoesHeld      prometheus.Counter
+	echoesMerged    prometheus.Counter
 	ingestSeconds   prometheus.Histogram
 	business        *businessMetrics
 }
@@ -54,11 +56,16 @@ func newRuntimeMetrics(reg prometheus.Registerer, rt *Runtime) *runtimeMetrics {
 			Name: "parley_actors_slow_subscribers_closed_total", Help: "Subscribers closed because their queue was full."}),
 		searchProjected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_actors_search_projections_total", Help: "Conversation changes applied to the search index."}),
+		echoesHeld: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_actors_echoes_held_total", Help: "Echoes with an unknown id kept aside because the conversation had sends in flight (Instagram)."}),
+		echoesMerged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_actors_echoes_merged_total", Help: "Held echoes that were Parley's own sends coming back, merged into them."}),
 	}
 	m.business = newBusinessMetrics(reg)
 	if reg != nil {
 		reg.MustRegister(m.commitSeconds, m.ingested, m.duplicates, m.overloaded, m.timersFired, m.aiDiscarded,
 			m.aiRequests, m.aiDropped, m.sends, m.sendRetries, m.actorsRestarts, m.slowConsumers, m.searchProjected, m.ingestSeconds,
+			m.echoesHeld, m.echoesMerged,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_conversations_active",
 				Help: "Conversation actors in memory."}, func() float64 { return float64(rt.dir.active.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_ingest_in_flight",

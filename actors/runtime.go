@@ -24,6 +24,9 @@ type Config struct {
 	// Clock drives every timer (AI reactivation, follow-ups, passivation,
 	// send backoff); nil means the real clock. Tests inject a fake.
 	Clock clockwork.Clock
+	// IDs makes the ids of the messages the rules create; nil means
+	// engine.NewID. Tests may inject engine.SeededIDs.
+	IDs engine.IDSource
 	// Logger receives the runtime's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer receives the runtime's metrics; nil registers none.
@@ -102,6 +105,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Agents == nil && c.Agent != nil {
 		c.Agents = staticResolver{c.Agent}
+	}
+	if c.IDs == nil {
+		c.IDs = engine.NewID
 	}
 	defd(&c.IdleTimeout, 2*time.Minute)
 	defd(&c.AgentTimeout, 60*time.Second)
@@ -287,7 +293,12 @@ type IngestResult struct {
 	// ContactName is the conversation's contact name once the message is
 	// applied (not set for a duplicate).
 	ContactName string
-	Err         error
+	// Held is set for an echo kept aside (durably) while the
+	// conversation's sends are in flight: it may be one of them coming
+	// back (engine.EchoesUnmarked). It has no seq yet; it is stored as a
+	// message only if it turns out to be a person's.
+	Held bool
+	Err  error
 }
 
 // Ingest stores a batch of inbound messages and returns when every one is

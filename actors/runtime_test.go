@@ -514,3 +514,25 @@ func TestContactNameFollowsChannel(t *testing.T) {
 	require.Equal(t, "Ana María", c.Profile.Name)
 	require.Equal(t, engine.SourceChat, c.Source)
 }
+
+// The runtime takes its message ids from Config.IDs: two runtimes given
+// sources of one seed, fed the same messages at the same (fake) times,
+// give them the same ids.
+func TestRuntimeMessageIDsComeFromConfig(t *testing.T) {
+	t.Parallel()
+	run := func() []engine.ID {
+		h := newHarness(t, func(c *actors.Config) { c.IDs = engine.SeededIDs(3) })
+		conv := h.say("u1", "wamid.1", "hi")
+		h.advance(time.Second)
+		h.say("u1", "wamid.2", "again")
+		h.exec(conv, engine.TakeOver{UserID: "agent-1"})
+		var ids []engine.ID
+		for _, m := range h.messages(conv) {
+			ids = append(ids, m.ID)
+		}
+		return ids
+	}
+	a := run()
+	require.Len(t, a, 3)
+	require.Equal(t, a, run())
+}

@@ -26,6 +26,13 @@ type AgentRules struct {
 	AutoCSAT bool `json:"auto_csat,omitempty"`
 	// CSATSurvey is the survey text; empty means DefaultCSATSurvey.
 	CSATSurvey string `json:"csat_survey,omitempty"`
+	// HandoffStaysManual keeps a handed-off conversation manual until a
+	// person gives it back: a person's reply starts no reactivation timer
+	// and solving it does not hand it back to the AI. By default (false) a
+	// handoff waits for a person, and then is like any manual spell
+	// (docs/ARCHITECTURE.md, invariant 4). It applies to conversations
+	// already handed off when it changes.
+	HandoffStaysManual bool `json:"handoff_stays_manual,omitempty"`
 	// NoAgent is set by the runtime when no agent answers the
 	// conversation: a due follow-up is then a reminder for a person.
 	NoAgent bool `json:"-"`
@@ -167,9 +174,11 @@ func ParseCSAT(text string) (int, bool) {
 	return n, n >= 1
 }
 
-// handoff hands the conversation to a person: manual mode with no timer,
-// marked as needing a human, a system message with the reason and a
-// handoff event carrying it.
+// handoff hands the conversation to a person: manual mode with no timer
+// (paused), marked as needing a human, a system message with the reason
+// and a handoff event carrying it. Unless the rules keep handoffs manual,
+// the pause lasts only until a person acts (which starts the timer) or
+// the conversation is solved (which hands it back): see aiPaused.
 func (a *applier) handoff(kind HandoffKind, reason string) {
 	a.setMode(ModeManual)
 	a.c.AIPaused = true
@@ -185,6 +194,14 @@ func (a *applier) handoff(kind HandoffKind, reason string) {
 	m := a.msgs[len(a.msgs)-1]
 	a.events = append(a.events, Event{Type: EventHandoff, Message: &m})
 	a.handoffKind = kind
+}
+
+// aiPaused reports whether the AI is paused with no timer: by a person
+// (PauseAI), or by a handoff still waiting for a person when the rules
+// keep handoffs manual. A handoff otherwise holds the AI only until a
+// person acts or the conversation is solved.
+func (a *applier) aiPaused() bool {
+	return a.c.AIPaused && !(a.c.NeedsHuman && !a.s.Agent.HandoffStaysManual)
 }
 
 // scheduleAutoFollowUp sets the automatic follow-up after an AI message,

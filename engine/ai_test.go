@@ -82,10 +82,139 @@ func TestAIHandoff(t *testing.T) {
 			// The customer writes again: no AI request while a person has it.
 			res = h.do(engine.Receive{ChannelMessageID: "m2", Content: txt("hello?")}, at(time.Minute))
 			require.Nil(t, res.AskAI)
-			// A person answers: NeedsHuman clears, still no timer.
+			// A person answers: NeedsHuman clears and the timer starts.
 			res = h.do(engine.SendHuman{UserID: "u1", Content: txt("I'm here")}, at(2*time.Minute))
 			require.False(t, res.Conversation.NeedsHuman)
-			require.True(t, res.Conversation.AIResumesAt.IsZero())
+			require.Equal(t, at(2*time.Minute+engine.DefaultAIResumeAfter), res.Conversation.AIResumesAt)
+		})
+	}
+}
+
+// TestAIComesBackAfterHandoff: after a handoff, a person's activity
+// starts the reactivation timer and solving hands the conversation back
+// to the AI, unless the rules keep handoffs manual.
+func TestAIComesBackAfterHandoff(t *testing.T) {
+	t.Parallel()
+	resume := engine.DefaultAIResumeAfter
+	for _, tc := range []struct {
+		name       string
+		stays      bool
+		human      engine.Command // the person's action after the handoff; nil: none
+		solve      bool
+		wantMode   engine.Mode // after the human action and the solve, if any
+		wantTimer  bool        // the reactivation timer is set then
+		wantPaused bool
+	}{
+		{"reply starts the timer", false, engine.SendHuman{UserID: "u1", Content: txt("I'm here")}, false, engine.ModeManual, true, false},
+		{"echo starts the timer", false, engine.Echo{ChannelMessageID: "e1", Content: txt("from the app")}, false, engine.ModeManual, true, false},
+		{"take over starts the timer", false, engine.TakeOver{UserID: "u1"}, false, engine.ModeManual, true, false},
+		{"solve hands back", false, nil, true, engine.ModeAI, false, false},
+		{"reply then solve hands back", false, engine.SendHuman{UserID: "u1", Content: txt("done")}, true, engine.ModeAI, false, false},
+		{"stays manual: reply starts no timer", true, engine.SendHuman{UserID: "u1", Content: txt("I'm here")}, false, engine.ModeManual, false, true},
+		{"stays manual: solve keeps manual", true, nil, true, engine.ModeManual, false, true},
+		{"stays manual: take over still starts the timer", true, engine.TakeOver{UserID: "u1"}, false, engine.ModeManual, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.set.Agent.HandoffStaysManual = tc.stays
+			req := *h.do(engine.Receive{ChannelMessageID: "m1", Content: txt("refund please")}, t0).AskAI
+			res := h.do(engine.AIReply{Request: req, Handoff: "refunds need a person"}, at(time.Second))
+			require.Equal(t, engine.ModeManual, res.Conversation.Mode)
+			require.True(t, res.Conversation.NeedsHuman)
+			require.True(t, res.Conversation.AIPaused)
+			// No timer yet: a stale or zero deadline resumes nothing.
+			require.Empty(t, h.do(engine.AIResumeDue{}, at(time.Hour)).Messages)
+
+			acted := at(time.Minute)
+			if tc.human != nil {
+				h.do(tc.human, acted)
+			}
+			if tc.solve {
+				res = h.do(engine.MoveFolder{Folder: engine.FolderSolved, UserID: "u1"}, at(2*time.Minute))
+				require.Nil(t, res.AskAI, "solving asks the AI nothing")
+			}
+			c := h.conv
+			require.Equal(t, tc.wantMode, c.Mode)
+			require.Equal(t, tc.wantPaused, c.AIPaused)
+			require.Equal(t, tc.wantTimer, !c.AIResumesAt.IsZero())
+			if tc.wantTimer {
+				require.Equal(t, acted.Add(resume), c.AIResumesAt)
+				res = h.do(engine.AIResumeDue{Due: c.AIResumesAt}, acted.Add(resume))
+				require.True(t, res.Reactivated)
+				require.Equal(t, engine.ModeAI, res.Conversation.Mode)
+			}
+			// The customer writes again: the AI answers if it has the
+			// conversation back (reopening it if it was solved).
+			res = h.do(engine.Receive{ChannelMessageID: "m2", Content: txt("one more thing")}, at(time.Hour))
+			require.Equal(t, engine.FolderOpen, res.Conversation.Folder)
+			require.Equal(t, tc.wantMode == engine.ModeAI || tc.wantTimer, res.AskAI != nil)
+		})
+	}
+}
+
+// TestHandoffPauseIsAPersonsChoiceOnly: a person who pauses the AI
+// after a handoff keeps it paused; a handoff kept manual by the rules is
+// freed when the rules change (so are handoffs stored before the AI
+// came back after them, which look the same).
+func TestHandoffPauseIsAPersonsChoiceOnly(t *testing.T) {
+	t.Parallel()
+	handedOff := func(t *testing.T, stays bool) *harness {
+		h := newHarness(t)
+		h.set.Agent.HandoffStaysManual = stays
+		req := *h.do(engine.Receive{ChannelMessageID: "m1", Content: txt("refund please")}, t0).AskAI
+		h.do(engine.AIReply{Request: req, Handoff: "refunds need a person"}, at(time.Second))
+		return h
+	}
+	t.Run("pause after handoff", func(t *testing.T) {
+		t.Parallel()
+		h := handedOff(t, false)
+		res := h.do(engine.PauseAI{UserID: "u1"}, at(time.Minute))
+		require.Equal(t, []string{"AI paused"}, systemTexts(res))
+		require.False(t, res.Conversation.NeedsHuman)
+		res = h.do(engine.SendHuman{UserID: "u1", Content: txt("on it")}, at(2*time.Minute))
+		require.True(t, res.Conversation.AIResumesAt.IsZero())
+		res = h.do(engine.MoveFolder{Folder: engine.FolderSolved}, at(3*time.Minute))
+		require.Equal(t, engine.ModeManual, res.Conversation.Mode)
+	})
+	t.Run("kept manual, then the rules change", func(t *testing.T) {
+		t.Parallel()
+		h := handedOff(t, true)
+		h.set.Agent.HandoffStaysManual = false
+		res := h.do(engine.SendHuman{UserID: "u1", Content: txt("on it")}, at(time.Minute))
+		require.Equal(t, at(time.Minute+engine.DefaultAIResumeAfter), res.Conversation.AIResumesAt)
+		require.False(t, res.Conversation.AIPaused)
+	})
+}
+
+// TestSolveHandsBackOnlyManualUnpaused: solving gives a taken-over
+// conversation back to the AI but leaves one a person paused, and does
+// nothing to one the AI already has.
+func TestSolveHandsBackOnlyManualUnpaused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		before   engine.Command
+		wantMode engine.Mode
+		wantLog  []string
+	}{
+		{"taken over", engine.TakeOver{UserID: "u1"}, engine.ModeAI, []string{"Moved to solved", "Handed back to the AI"}},
+		{"paused", engine.PauseAI{UserID: "u1"}, engine.ModeManual, []string{"Moved to solved"}},
+		{"AI mode", engine.MarkRead{}, engine.ModeAI, []string{"Moved to solved"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.do(engine.Receive{ChannelMessageID: "m1", Content: txt("hi")}, t0)
+			h.do(tc.before, at(time.Second))
+			res := h.do(engine.MoveFolder{Folder: engine.FolderSolved}, at(time.Minute))
+			require.Equal(t, tc.wantMode, res.Conversation.Mode)
+			require.Equal(t, tc.wantLog, systemTexts(res))
+			require.Nil(t, res.AskAI)
+			if tc.wantMode == engine.ModeAI {
+				require.True(t, res.Conversation.AIResumesAt.IsZero())
+				require.False(t, res.Conversation.NeedsHuman)
+			}
 		})
 	}
 }

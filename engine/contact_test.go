@@ -91,7 +91,7 @@ func TestReassignContact(t *testing.T) {
 	c := NewConversation(NewID(now), NewID(now), ChannelWhatsApp, "acct", NewID(now), "user", now)
 	to := NewID(now)
 	c.ContactName = "Ana (WhatsApp)"
-	res, err := Apply(c, ReassignContact{ContactID: to}, now, Settings{}, nil)
+	res, err := Apply(c, ReassignContact{ContactID: to}, now, NewID, Settings{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestReassignContact(t *testing.T) {
 	if len(res.Events) != 1 || res.Events[0].Type != EventConversationUpdated || len(res.Messages) != 0 {
 		t.Fatalf("events %+v, messages %d", res.Events, len(res.Messages))
 	}
-	if _, err := Apply(c, ReassignContact{}, now, Settings{}, nil); !errors.Is(err, ErrInvalid) {
+	if _, err := Apply(c, ReassignContact{}, now, NewID, Settings{}, nil); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("zero contact: %v", err)
 	}
 }

@@ -50,6 +50,14 @@ func (in *Inbound) Command() Command {
 	return Receive{ChannelMessageID: in.ChannelMessageID, Content: in.Content, SentAt: in.SentAt, ContactName: in.ContactName}
 }
 
+// EchoesUnmarked reports whether the echoes of channel ch carry no mark
+// of the messages Parley sent (Instagram's carry no metadata, unlike
+// Messenger's): there, an echo whose message id is not known yet may be
+// one of Parley's own sends whose answer has not come back, and must not
+// be taken for a person writing from the channel's app until the sends
+// in flight are answered.
+func EchoesUnmarked(ch Channel) bool { return ch == ChannelInstagram }
+
 // StatusReport is a delivery receipt from a channel for one of our
 // outbound messages, named by the channel's message id.
 type StatusReport struct {

@@ -250,14 +250,18 @@ func NewConversation(id, workspace ID, ch Channel, accountID string, contact ID,
 // for commands that change an existing message.
 type Lookup func(seq uint64) (Message, bool)
 
-// Apply runs cmd against conversation c at time now and returns the result.
-// c is not modified. On error the result is empty and nothing may be
-// stored.
-func Apply(c Conversation, cmd Command, now time.Time, s Settings, lookup Lookup) (Result, error) {
+// Apply runs cmd against conversation c at time now and returns the result;
+// the messages it creates take their ids from ids (the runtime passes
+// NewID). c is not modified. On error the result is empty and nothing may
+// be stored.
+func Apply(c Conversation, cmd Command, now time.Time, ids IDSource, s Settings, lookup Lookup) (Result, error) {
 	if c.Deleted {
 		return Result{}, ErrDeleted
 	}
-	a := applier{old: c, c: c.Clone(), now: now, s: s, lookup: lookup}
+	if ids == nil {
+		return Result{}, fmt.Errorf("%w: no id source", ErrInvalid)
+	}
+	a := applier{old: c, c: c.Clone(), now: now, ids: ids, s: s, lookup: lookup}
 	if err := a.apply(cmd); err != nil {
 		return Result{}, err
 	}
@@ -267,6 +271,7 @@ func Apply(c Conversation, cmd Command, now time.Time, s Settings, lookup Lookup
 type applier struct {
 	old, c  Conversation
 	now     time.Time
+	ids     IDSource
 	s       Settings
 	lookup  Lookup
 	msgs    []Message
@@ -319,12 +324,13 @@ func (a *applier) apply(cmd Command) error {
 		a.c.AIPaused = false
 		a.humanActivity()
 	case PauseAI:
-		if a.c.Mode == ModeManual && a.c.AIPaused {
+		if a.c.Mode == ModeManual && a.aiPaused() {
 			return nil
 		}
 		a.system("AI paused")
 		a.setMode(ModeManual)
 		a.c.AIPaused = true
+		a.c.NeedsHuman = false // a person acted: the pause is theirs now
 		a.c.AIResumesAt = time.Time{}
 	case ResumeAI:
 		if a.c.Mode == ModeAI {
@@ -332,7 +338,7 @@ func (a *applier) apply(cmd Command) error {
 		}
 		a.resumeAI("AI resumed")
 	case AIResumeDue:
-		if a.c.Mode != ModeManual || a.c.AIPaused || !a.c.AIResumesAt.Equal(cmd.Due) || a.now.Before(cmd.Due) {
+		if a.c.Mode != ModeManual || a.c.AIPaused || a.c.AIResumesAt.IsZero() || !a.c.AIResumesAt.Equal(cmd.Due) || a.now.Before(cmd.Due) {
 			return nil // stale: the deadline moved, or the AI already resumed
 		}
 		a.resumeAI("AI resumed after " + humanDuration(a.s.ResumeAfter()) + " without human activity")
@@ -349,6 +355,7 @@ func (a *applier) apply(cmd Command) error {
 		a.c.Folder = cmd.Folder
 		a.system("Moved to " + string(cmd.Folder))
 		if cmd.Folder == FolderSolved {
+			a.handBackOnSolve()
 			a.sendSurvey()
 		}
 	case SetTag:
@@ -633,7 +640,7 @@ func (a *applier) changed(m Message) {
 func (a *applier) append(dir Direction, from Sender, content Content) *Message {
 	a.c.LastSeq++
 	a.msgs = append(a.msgs, Message{
-		ID: NewID(a.now), WorkspaceID: a.c.WorkspaceID, ConversationID: a.c.ID, Seq: a.c.LastSeq,
+		ID: a.ids(a.now), WorkspaceID: a.c.WorkspaceID, ConversationID: a.c.ID, Seq: a.c.LastSeq,
 		Direction: dir, Sender: from, Content: content, CreatedAt: a.now,
 	})
 	return &a.msgs[len(a.msgs)-1]
@@ -674,12 +681,31 @@ func (a *applier) setMode(m Mode) {
 
 // humanActivity applies invariant 4: manual mode, and unless the AI is
 // paused with no timer, the AI resumes a fixed delay after this activity.
+// A handoff counts as a pause only while it waits for a person, and only
+// when the rules keep handoffs manual (aiPaused).
 func (a *applier) humanActivity() {
 	a.setMode(ModeManual)
+	paused := a.aiPaused()
 	a.c.NeedsHuman = false
-	if !a.c.AIPaused {
+	if !paused {
+		a.c.AIPaused = false
 		a.c.AIResumesAt = a.now.Add(a.s.ResumeAfter())
 	}
+}
+
+// handBackOnSolve gives a solved manual conversation back to the AI, so
+// that the customer's next message reopens it and the AI answers. It
+// asks the AI nothing now: the conversation is done. A conversation a
+// person paused (or a handoff kept manual by the rules) stays manual.
+func (a *applier) handBackOnSolve() {
+	if a.c.Mode != ModeManual || a.aiPaused() {
+		return
+	}
+	a.setMode(ModeAI)
+	a.c.AIPaused = false
+	a.c.AIResumesAt = time.Time{}
+	a.c.NeedsHuman = false
+	a.system("Handed back to the AI")
 }
 
 func (a *applier) resumeAI(text string) {

@@ -30,6 +30,7 @@ type harness struct {
 	conv engine.Conversation
 	msgs map[uint64]engine.Message
 	set  engine.Settings
+	ids  engine.IDSource
 }
 
 func newHarness(t *testing.T) *harness {
@@ -37,7 +38,7 @@ func newHarness(t *testing.T) *harness {
 	c := engine.NewConversation(engine.NewID(t0), engine.NewID(t0), engine.ChannelWhatsApp, "acct-1",
 		engine.NewID(t0), "user-1", t0)
 	c.LastInboundAt = t0 // the customer wrote: the 24-hour window is open
-	return &harness{t: t, conv: c, msgs: map[uint64]engine.Message{}}
+	return &harness{t: t, conv: c, msgs: map[uint64]engine.Message{}, ids: engine.SeededIDs(1)}
 }
 
 func (h *harness) lookup(seq uint64) (engine.Message, bool) {
@@ -47,7 +48,7 @@ func (h *harness) lookup(seq uint64) (engine.Message, bool) {
 
 // try applies cmd without committing the result.
 func (h *harness) try(cmd engine.Command, now time.Time) (engine.Result, error) {
-	return engine.Apply(h.conv, cmd, now, h.set, h.lookup)
+	return engine.Apply(h.conv, cmd, now, h.ids, h.set, h.lookup)
 }
 
 // do applies cmd, requires it to succeed, checks the invariants every
@@ -1109,7 +1110,7 @@ func TestApplyDoesNotModifyInput(t *testing.T) {
 				msgs[k] = v
 			}
 
-			res, err := engine.Apply(in, cmd, at(time.Minute), engine.Settings{}, h.lookup)
+			res, err := engine.Apply(in, cmd, at(time.Minute), engine.NewID, engine.Settings{}, h.lookup)
 			if err != nil {
 				require.Zero(t, res)
 			}
@@ -1221,7 +1222,7 @@ func FuzzApplyReceive(f *testing.F) {
 		if withMedia {
 			content.Media = &engine.Media{Ref: "r", Caption: "cap"}
 		}
-		res, err := engine.Apply(c, engine.Receive{ChannelMessageID: "m1", Content: content}, t0, engine.Settings{}, nil)
+		res, err := engine.Apply(c, engine.Receive{ChannelMessageID: "m1", Content: content}, t0, engine.NewID, engine.Settings{}, nil)
 		if err != nil {
 			require.ErrorIs(t, err, engine.ErrInvalid)
 			require.Zero(t, res)
@@ -1237,4 +1238,48 @@ func FuzzApplyReceive(f *testing.F) {
 		require.Equal(t, uint64(1), res.Conversation.LastSeq)
 		checkResult(t, c, res, t0)
 	})
+}
+
+// ---------------------------------------------------------------------------
+// Ids
+
+// TestApplyIsDeterministicWithASeededIDSource applies the same commands
+// twice with sources of the same seed: the results, message ids
+// included, are identical; another seed gives other ids.
+func TestApplyIsDeterministicWithASeededIDSource(t *testing.T) {
+	t.Parallel()
+	ws, conv, contact := engine.ID{1}, engine.ID{2}, engine.ID{3}
+	run := func(seed uint64) []engine.Result {
+		c := engine.NewConversation(conv, ws, engine.ChannelWhatsApp, "acct-1", contact, "user-1", t0)
+		s := engine.Settings{Agent: engine.AgentRules{AutoCSAT: true}}
+		ids := engine.SeededIDs(seed)
+		var out []engine.Result
+		for i, cmd := range []engine.Command{
+			engine.Receive{ChannelMessageID: "m1", Content: txt("hi")},
+			engine.SendHuman{UserID: "u", Content: txt("hello")},
+			engine.SendHuman{UserID: "u", Content: txt("anything else?")},
+			engine.MoveFolder{Folder: engine.FolderSolved}, // a system message and the survey
+		} {
+			res, err := engine.Apply(c, cmd, at(time.Duration(i)*time.Millisecond), ids, s, nil)
+			require.NoError(t, err)
+			out = append(out, res)
+			c = res.Conversation
+		}
+		return out
+	}
+	a, b := run(7), run(7)
+	require.Equal(t, a, b)
+	other := run(8)
+	require.NotEqual(t, a[0].Messages[0].ID, other[0].Messages[0].ID)
+	last := a[len(a)-1].Messages
+	require.Len(t, last, 3) // moved, handed back to the AI, the survey
+	require.Negative(t, last[0].ID.Compare(last[1].ID), "ids made back to back sort in order")
+}
+
+func TestApplyWithoutIDSourceIsRefused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	res, err := engine.Apply(h.conv, engine.Receive{ChannelMessageID: "m1", Content: txt("hi")}, t0, nil, engine.Settings{}, nil)
+	require.ErrorIs(t, err, engine.ErrInvalid)
+	require.Zero(t, res)
 }

@@ -261,7 +261,7 @@ func TestApplyUpdateStatus(t *testing.T) {
 func TestApplyUpdateStatusWithoutLookup(t *testing.T) {
 	t.Parallel()
 	h := statusHarness(t)
-	res, err := engine.Apply(h.conv, engine.UpdateStatus{Seq: 4, Status: sent}, t0, engine.Settings{}, nil)
+	res, err := engine.Apply(h.conv, engine.UpdateStatus{Seq: 4, Status: sent}, t0, engine.NewID, engine.Settings{}, nil)
 	require.ErrorIs(t, err, engine.ErrNoSuchMessage)
 	require.Zero(t, res)
 }

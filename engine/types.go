@@ -317,8 +317,11 @@ type Conversation struct {
 	// ModeEpoch counts changes of mode; an AI reply computed under an older
 	// epoch is stale (invariant 5).
 	ModeEpoch uint64 `json:"mode_epoch"`
-	// AIPaused is set when a person paused the AI with no timer.
-	AIPaused   bool     `json:"ai_paused,omitempty"`
+	// AIPaused is set when a person paused the AI with no timer, and by a
+	// handoff: a handoff's pause lasts only until a person acts or the
+	// conversation is solved, unless AgentRules.HandoffStaysManual.
+	AIPaused bool `json:"ai_paused,omitempty"`
+	// NeedsHuman is set by a handoff until a person acts.
 	NeedsHuman bool     `json:"needs_human,omitempty"`
 	Tags       []string `json:"tags,omitempty"`
 	AssigneeID string   `json:"assignee_id,omitempty"`

@@ -10,28 +10,29 @@ import (
 
 // agentView is agent settings as the API shows them: never the API key.
 type agentView struct {
-	Kind              engine.AgentKind       `json:"kind"`
-	BaseURL           string                 `json:"base_url"`
-	Model             string                 `json:"model"`
-	ReplyFormat       engine.ReplyFormat     `json:"reply_format"`
-	HasAPIKey         bool                   `json:"has_api_key"`
-	WebhookURL        string                 `json:"webhook_url"`
-	TimeoutSeconds    float64                `json:"timeout_seconds"`
-	SystemPrompt      string                 `json:"system_prompt"`
-	DebounceMS        int64                  `json:"debounce_ms"`
-	HandoffKeywords   []string               `json:"handoff_keywords"`
-	Greeting          string                 `json:"greeting"`
-	Answers           []engine.KeywordAnswer `json:"answers"`
-	Fallback          string                 `json:"fallback"`
-	FollowUpText      string                 `json:"followup_text"`
-	AutoFollowUpHours float64                `json:"auto_followup_hours"`
-	AutoFollowUpMax   int                    `json:"auto_followup_max"`
-	AutoCSAT          bool                   `json:"auto_csat"`
-	CSATSurvey        string                 `json:"csat_survey"`
-	Restricted        bool                   `json:"restricted"`
-	RestrictedReply   string                 `json:"restricted_reply"`
-	Inherited         bool                   `json:"inherited"`
-	UpdatedAt         time.Time              `json:"updated_at,omitzero"`
+	Kind               engine.AgentKind       `json:"kind"`
+	BaseURL            string                 `json:"base_url"`
+	Model              string                 `json:"model"`
+	ReplyFormat        engine.ReplyFormat     `json:"reply_format"`
+	HasAPIKey          bool                   `json:"has_api_key"`
+	WebhookURL         string                 `json:"webhook_url"`
+	TimeoutSeconds     float64                `json:"timeout_seconds"`
+	SystemPrompt       string                 `json:"system_prompt"`
+	DebounceMS         int64                  `json:"debounce_ms"`
+	HandoffKeywords    []string               `json:"handoff_keywords"`
+	Greeting           string                 `json:"greeting"`
+	Answers            []engine.KeywordAnswer `json:"answers"`
+	Fallback           string                 `json:"fallback"`
+	FollowUpText       string                 `json:"followup_text"`
+	AutoFollowUpHours  float64                `json:"auto_followup_hours"`
+	AutoFollowUpMax    int                    `json:"auto_followup_max"`
+	AutoCSAT           bool                   `json:"auto_csat"`
+	CSATSurvey         string                 `json:"csat_survey"`
+	HandoffStaysManual bool                   `json:"handoff_stays_manual"`
+	Restricted         bool                   `json:"restricted"`
+	RestrictedReply    string                 `json:"restricted_reply"`
+	Inherited          bool                   `json:"inherited"`
+	UpdatedAt          time.Time              `json:"updated_at,omitzero"`
 }
 
 func viewAgent(s engine.AgentSettings, inherited bool) agentView {
@@ -48,31 +49,33 @@ func viewAgent(s engine.AgentSettings, inherited bool) agentView {
 		HandoffKeywords: s.Rules.Keywords(), Greeting: s.Greeting, Answers: answers, Fallback: s.Fallback,
 		FollowUpText: s.FollowUpText, AutoFollowUpHours: s.Rules.AutoFollowUpAfter.Hours(),
 		AutoFollowUpMax: s.Rules.AutoFollowUpMax, AutoCSAT: s.Rules.AutoCSAT, CSATSurvey: s.Rules.CSATSurvey,
-		Restricted: s.Restricted, RestrictedReply: s.RestrictedReply, Inherited: inherited, UpdatedAt: s.UpdatedAt}
+		HandoffStaysManual: s.Rules.HandoffStaysManual, Restricted: s.Restricted, RestrictedReply: s.RestrictedReply,
+		Inherited: inherited, UpdatedAt: s.UpdatedAt}
 }
 
 // agentBody changes the fields it names.
 type agentBody struct {
-	Kind              *engine.AgentKind       `json:"kind"`
-	BaseURL           *string                 `json:"base_url"`
-	Model             *string                 `json:"model"`
-	ReplyFormat       *engine.ReplyFormat     `json:"reply_format"`
-	APIKey            *string                 `json:"api_key"`
-	WebhookURL        *string                 `json:"webhook_url"`
-	TimeoutSeconds    *float64                `json:"timeout_seconds"`
-	SystemPrompt      *string                 `json:"system_prompt"`
-	DebounceMS        *int64                  `json:"debounce_ms"`
-	HandoffKeywords   *[]string               `json:"handoff_keywords"`
-	Greeting          *string                 `json:"greeting"`
-	Answers           *[]engine.KeywordAnswer `json:"answers"`
-	Fallback          *string                 `json:"fallback"`
-	FollowUpText      *string                 `json:"followup_text"`
-	AutoFollowUpHours *float64                `json:"auto_followup_hours"`
-	AutoFollowUpMax   *int                    `json:"auto_followup_max"`
-	AutoCSAT          *bool                   `json:"auto_csat"`
-	CSATSurvey        *string                 `json:"csat_survey"`
-	Restricted        *bool                   `json:"restricted"`
-	RestrictedReply   *string                 `json:"restricted_reply"`
+	Kind               *engine.AgentKind       `json:"kind"`
+	BaseURL            *string                 `json:"base_url"`
+	Model              *string                 `json:"model"`
+	ReplyFormat        *engine.ReplyFormat     `json:"reply_format"`
+	APIKey             *string                 `json:"api_key"`
+	WebhookURL         *string                 `json:"webhook_url"`
+	TimeoutSeconds     *float64                `json:"timeout_seconds"`
+	SystemPrompt       *string                 `json:"system_prompt"`
+	DebounceMS         *int64                  `json:"debounce_ms"`
+	HandoffKeywords    *[]string               `json:"handoff_keywords"`
+	Greeting           *string                 `json:"greeting"`
+	Answers            *[]engine.KeywordAnswer `json:"answers"`
+	Fallback           *string                 `json:"fallback"`
+	FollowUpText       *string                 `json:"followup_text"`
+	AutoFollowUpHours  *float64                `json:"auto_followup_hours"`
+	AutoFollowUpMax    *int                    `json:"auto_followup_max"`
+	AutoCSAT           *bool                   `json:"auto_csat"`
+	CSATSurvey         *string                 `json:"csat_survey"`
+	HandoffStaysManual *bool                   `json:"handoff_stays_manual"`
+	Restricted         *bool                   `json:"restricted"`
+	RestrictedReply    *string                 `json:"restricted_reply"`
 }
 
 // apply changes s by the fields of b.
@@ -130,6 +133,9 @@ func (b *agentBody) apply(s *engine.AgentSettings) error {
 	}
 	if b.AutoCSAT != nil {
 		s.Rules.AutoCSAT = *b.AutoCSAT
+	}
+	if b.HandoffStaysManual != nil {
+		s.Rules.HandoffStaysManual = *b.HandoffStaysManual
 	}
 	if b.Restricted != nil {
 		s.Restricted = *b.Restricted

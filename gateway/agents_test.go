@@ -332,16 +332,19 @@ func TestAgentSettingsAPI(t *testing.T) {
 	v := get("/api/v1/agent")
 	require.Equal(t, "rules", v["kind"], "the default")
 	require.Equal(t, false, v["has_api_key"])
+	require.Equal(t, false, v["handoff_stays_manual"], "handoffs come back to the AI by default")
 
 	code, body := e.api("PUT", "/api/v1/agent", ownerToken, map[string]any{"kind": "openai", "base_url": "http://127.0.0.1:1/v1",
 		"model": "m", "api_key": "sk-do-not-leak", "debounce_ms": 500, "handoff_keywords": []string{"agente"},
-		"auto_followup_hours": 4, "auto_followup_max": 2, "auto_csat": true, "restricted": true, "restricted_reply": "Members only"})
+		"auto_followup_hours": 4, "auto_followup_max": 2, "auto_csat": true, "restricted": true, "restricted_reply": "Members only",
+		"handoff_stays_manual": true})
 	require.Equal(t, http.StatusOK, code, string(body))
 	require.NotContains(t, string(body), "sk-do-not-leak")
 	v = get("/api/v1/agent")
 	require.Equal(t, true, v["has_api_key"])
 	require.Equal(t, float64(500), v["debounce_ms"])
 	require.Equal(t, float64(4), v["auto_followup_hours"])
+	require.Equal(t, true, v["handoff_stays_manual"])
 	_, raw := e.api("GET", "/api/v1/agent", ownerToken, nil)
 	require.NotContains(t, string(raw), "sk-do-not-leak")
 
@@ -356,6 +359,7 @@ func TestAgentSettingsAPI(t *testing.T) {
 		map[string]any{"auto_followup_max": 99},
 		map[string]any{"unknown_field": 1},
 		map[string]any{"model": 5},
+		map[string]any{"handoff_stays_manual": "yes"},
 		"{",
 	} {
 		code, body := e.api("PUT", "/api/v1/agent", ownerToken, bad)

@@ -125,7 +125,7 @@ var schemas = map[string]any{
 		"handoff_keywords": strs(), "greeting": str(), "fallback": str(), "followup_text": str(),
 		"answers":             map[string]any{"type": "array", "items": obj(map[string]any{"keywords": strs(), "answer": str()}, "keywords", "answer")},
 		"auto_followup_hours": num(), "auto_followup_max": integer(), "auto_csat": boolean(), "csat_survey": str(),
-		"restricted": boolean(), "restricted_reply": str()}),
+		"handoff_stays_manual": boolean(), "restricted": boolean(), "restricted_reply": str()}),
 	"Subscription": obj(map[string]any{"unsubscribed": map[string]any{"type": "boolean"}}, "unsubscribed"),
 	"Contact": obj(map[string]any{"name": str(), "email": str(), "phone": str(), "company": str(), "title": str(),
 		"country": str(), "language": str(), "avatar": str(), "avatar_url": str(), "source": enum("manual", "api"),

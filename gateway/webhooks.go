@@ -78,7 +78,7 @@ func (s *Server) receiveWebhook(c *fiber.Ctx) error {
 				return errorf(fiber.StatusBadRequest, "bad_payload", "message %s: %s", ins[i].ChannelMessageID, r.Err.Error())
 			case r.Err != nil:
 				return s.retryLater(c, r.Err)
-			case !r.Duplicate && jobs[i] != nil:
+			case !r.Duplicate && !r.Held && jobs[i] != nil:
 				j := *jobs[i]
 				j.conv, j.seq = r.ConversationID, r.Seq
 				s.enqueueMedia(j)

@@ -207,9 +207,22 @@ func messageRef(conv engine.ID, seq uint64) []byte {
 	return appendUint64(v, seq)
 }
 
-// PutOutbox records that outbound message seq must be sent; the entry is
-// removed with DeleteOutbox once the channel answered.
+// PutOutbox records that outbound message seq must be sent, with no
+// attempt made yet; the entry is removed with DeleteOutbox once the
+// channel answered.
 func (b *Batch) PutOutbox(ws, conv engine.ID, seq uint64) { b.setRaw(outboxKey(ws, conv, seq), nil) }
+
+// outboxRecord is the value of an outbox entry once an attempt failed
+// (a version 1 record); an entry with no attempt yet has an empty value.
+type outboxRecord struct {
+	Attempts int `json:"attempts"`
+}
+
+// PutOutboxAttempts records that outbound message seq was tried attempts
+// times without success, so that its retry budget spans restarts.
+func (b *Batch) PutOutboxAttempts(ws, conv engine.ID, seq uint64, attempts int) {
+	b.set(outboxKey(ws, conv, seq), outboxRecord{Attempts: attempts})
+}
 
 // DeleteOutbox removes an outbox entry.
 func (b *Batch) DeleteOutbox(ws, conv engine.ID, seq uint64) { b.del(outboxKey(ws, conv, seq)) }
@@ -250,7 +263,8 @@ func (b *Batch) DeleteOrphans(ws engine.ID, ch engine.Channel, extID string) {
 
 // DeleteConversation removes conversation c for good: its header, index
 // entries, timers, thread entry, messages, their channel id entries and
-// their media references (read from the messages).
+// their media references (read from the messages), held echoes, and the
+// quarantined copies of its corrupt records.
 // msgs are the conversation's messages with a channel message id (from
 // Store.ChannelMessageIDs) whose index entries must go too.
 func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) {
@@ -278,6 +292,10 @@ func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) 
 	b.delPrefix(p)
 	op := outboxConvPrefix(c.WorkspaceID, c.ID)
 	b.delPrefix(op)
+	b.delPrefix(heldEchoPrefix(c.WorkspaceID, c.ID))
+	// Copies of its corrupt records go too: deleted means deleted.
+	b.del(quarantineKey(conversationKey(c.WorkspaceID, c.ID)))
+	b.delPrefix(quarantineKey(p))
 	b.enqueueSearch(c.WorkspaceID, c.ID, false) // the projection unindexes it
 }
 

@@ -28,9 +28,9 @@ const (
 	binaryMessage      byte = 'm'
 )
 
-// ErrCorrupt marks a stored record that cannot be decoded. Callers test for
-// it with IsCorruption and may quarantine the record's conversation
-// instead of failing everything.
+// ErrCorrupt marks a stored record that cannot be decoded. Point reads
+// return it (callers test for it with IsCorruption); list and messages
+// pages skip such a record and quarantine it instead (quarantine.go).
 var ErrCorrupt = errors.New("persistence: corrupt record")
 
 // IsCorruption reports whether err comes from a record that could not be

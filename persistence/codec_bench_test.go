@@ -14,7 +14,7 @@ func typicalRecords(tb testing.TB) (engine.Conversation, engine.Message) {
 	now := time.Now()
 	c := engine.NewConversation(engine.NewID(now), engine.NewID(now), engine.ChannelWhatsApp, "100000000000001", engine.NewID(now), "15550001234", now)
 	res, err := engine.Apply(c, engine.Receive{ChannelMessageID: "wamid.HBgLMTU1NTAwMDEyMzQVAgASGBQzQUI1RjZCRjE4RTk1MkQzOTA1NQA=", ContactName: "Customer 1234",
-		Content: engine.Content{Kind: engine.KindText, Text: "Hello, I would like to know whether my order has shipped. Gracias!"}}, now, engine.Settings{}, nil)
+		Content: engine.Content{Kind: engine.KindText, Text: "Hello, I would like to know whether my order has shipped. Gracias!"}}, now, engine.NewID, engine.Settings{}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 //	'w' ws 'p' contact                       contact
 //	'w' ws 'i' channel ext-user              → contact (contact by channel identity)
 //	'w' ws 'L' folder dim ^activity conv     list index
+//	'w' ws 'e' conv ext-msg-id               echo held while sends are in flight (echoes.go)
 //	'w' ws 'C' ... and 'w' ws 'n' ...        contact search, contact → conversations, notes (contacts.go)
 //	'w' ws 'r' contact memory                contact memories (memories.go)
 //	'w' ws 'F' sha256 conv seq               media file reference (media.go)
@@ -26,6 +27,7 @@ import (
 //
 //	's' 'T' due kind ws conv                 durable timer
 //	's' 'O' ws conv seq                      outbox entry
+//	's' 'X' key                              copy of a corrupt record (quarantine.go)
 //
 // ws, conv and contact are 16-byte ids; integers are big-endian; ^x is the
 // bitwise complement, so that forward iteration is newest first. Strings

@@ -3,6 +3,7 @@ package persistence
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -133,6 +134,12 @@ func (s *Store) eachMessageMedia(p []byte, f func(conv engine.ID, seq uint64, di
 			Media *engine.Media `json:"media"`
 		}
 		bin, err := decodePart(it.Value(), &m, fieldMask(mfMedia), &slim)
+		if errors.Is(err, ErrCorrupt) {
+			// A message that does not decode is skipped, as the pages skip
+			// it (its bytes are quarantined): whatever file it referenced
+			// keeps its reference, so a corrupt record never deletes media.
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("reading message media: %w", err)
 		}

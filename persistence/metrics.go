@@ -52,6 +52,7 @@ var (
 	dGroups         = desc("parley_store_commit_groups_total", "Synced writes the committed batches were grouped into.")
 	dMisuse         = desc("parley_store_single_delete_misuse_total", "Keys Pebble found set twice before a single delete (a bug if not zero).")
 	dTimers         = desc("parley_timers_pending", "Durable timers waiting to fire (counted up to 100000).")
+	dCorrupt        = desc("parley_store_corrupt_records_total", "Stored records that did not decode and were skipped by a list or messages page (counted once per key while the process runs).", "kind")
 	dOutbox         = desc("parley_outbox_entries", "Outbound messages accepted and not yet answered by the channel (counted up to 100000).")
 	dCompactions    = desc("parley_pebble_compactions_total", "Pebble compactions since the store opened.")
 	dCompactRunning = desc("parley_pebble_compactions_in_progress", "Pebble compactions running.")
@@ -73,7 +74,7 @@ var (
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dCommits, dGroups, dMisuse, dTimers, dOutbox, dCompactions, dCompactRunning,
+	for _, d := range []*prometheus.Desc{dCommits, dGroups, dMisuse, dCorrupt, dTimers, dOutbox, dCompactions, dCompactRunning,
 		dCompactDebt, dCompactTime, dFlushes, dMemtable, dWALSize, dWALPhysical, dWALFiles, dWALBytes, dReadAmp,
 		dDisk, dCacheSize, dCacheHits, dCacheMisses, dLevelTables, dLevelBytes} {
 		ch <- d
@@ -93,6 +94,10 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(dCommits, float64(st.Commits))
 	counter(dGroups, float64(st.Groups))
 	counter(dMisuse, float64(st.SingleDeleteMisuse))
+	corrupt := s.corruptCounts()
+	for _, kind := range []string{corruptConversation, corruptMessage} {
+		counter(dCorrupt, float64(corrupt[kind]), kind)
+	}
 	ch <- s.commitSeconds
 	if err := s.enter(); err != nil {
 		return // closed: Pebble's figures are gone

@@ -56,33 +56,55 @@ func (s *Store) messagesAfter(ws, conv engine.ID, after uint64) ([]engine.Messag
 }
 
 // readMessages decodes up to limit messages of conv stored in [lower, upper).
+// A message that does not decode is skipped and quarantined.
 func (s *Store) readMessages(conv engine.ID, lower, upper []byte, limit int) ([]engine.Message, error) {
+	out, bad, err := s.scanMessages(lower, upper, limit)
+	s.quarantine(bad)
+	if err != nil {
+		return nil, fmt.Errorf("reading messages of %s: %w", conv, err)
+	}
+	return out, nil
+}
+
+func (s *Store) scanMessages(lower, upper []byte, limit int) ([]engine.Message, []corruptRecord, error) {
 	it, err := s.iter(lower, upper)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer it.Close()
 	var out []engine.Message
+	var bad []corruptRecord
 	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
 		var m engine.Message
 		if err := decode(it.Value(), &m); err != nil {
-			return nil, fmt.Errorf("reading messages of %s: %w", conv, err)
+			bad = append(bad, skipped(corruptMessage, it.Key(), it.Value(), err))
+			continue
 		}
 		out = append(out, m)
 	}
-	return out, iterErr(it)
+	return out, bad, iterErr(it)
 }
 
 // ChannelMessageIDs lists the channel message ids of a conversation's
 // messages, for deleting their index entries.
+// A message that does not decode is skipped (its channel id entry, if
+// any, stays) and quarantined.
 func (s *Store) ChannelMessageIDs(ws, conv engine.ID) ([]string, error) {
+	ids, bad, err := s.channelMessageIDs(ws, conv)
+	s.quarantine(bad)
+	if err != nil {
+		return nil, fmt.Errorf("reading messages of %s: %w", conv, err)
+	}
+	return ids, nil
+}
+
+func (s *Store) channelMessageIDs(ws, conv engine.ID) (ids []string, bad []corruptRecord, err error) {
 	p := messagePrefix(ws, conv)
 	it, err := s.iter(p, prefixEnd(p))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer it.Close()
-	var ids []string
 	for ok := it.First(); ok; ok = it.Next() {
 		var m engine.Message
 		var slim struct {
@@ -90,7 +112,8 @@ func (s *Store) ChannelMessageIDs(ws, conv engine.ID) ([]string, error) {
 		}
 		bin, err := decodePart(it.Value(), &m, fieldMask(mfChannelMessageID), &slim)
 		if err != nil {
-			return nil, fmt.Errorf("reading messages of %s: %w", conv, err)
+			bad = append(bad, skipped(corruptMessage, it.Key(), it.Value(), err))
+			continue
 		}
 		if !bin {
 			m.ChannelMessageID = slim.ID
@@ -99,7 +122,7 @@ func (s *Store) ChannelMessageIDs(ws, conv engine.ID) ([]string, error) {
 			ids = append(ids, m.ChannelMessageID)
 		}
 	}
-	return ids, iterErr(it)
+	return ids, bad, iterErr(it)
 }
 
 // MessageRef locates a message by its channel message id.
@@ -223,10 +246,17 @@ func (q *ListQuery) match(c *engine.Conversation) bool {
 
 // List returns one page of conversations matching q: the intersection
 // of the list index dimensions of its filters (see listMerge), read from
-// one snapshot, and the headers of the page.
+// one snapshot, and the headers of the page. A header that does not
+// decode is skipped and quarantined.
 func (s *Store) List(ws engine.ID, q ListQuery) (ListPage, error) {
+	page, bad, err := s.list(ws, q)
+	s.quarantine(bad)
+	return page, err
+}
+
+func (s *Store) list(ws engine.ID, q ListQuery) (page ListPage, bad []corruptRecord, err error) {
 	if !q.Folder.Valid() {
-		return ListPage{}, fmt.Errorf("%w: unknown folder %q", engine.ErrInvalid, q.Folder)
+		return ListPage{}, nil, fmt.Errorf("%w: unknown folder %q", engine.ErrInvalid, q.Folder)
 	}
 	switch {
 	case q.Limit <= 0:
@@ -238,33 +268,32 @@ func (s *Store) List(ws engine.ID, q ListQuery) (ListPage, error) {
 	if q.Cursor != "" {
 		c, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 		if err != nil || len(c) != listSuffixLen {
-			return ListPage{}, ErrBadCursor
+			return ListPage{}, nil, ErrBadCursor
 		}
 		after = c
 	}
 	dims := q.dims()
 	counts, err := s.dimCounts(ws, &q, dims)
 	if err != nil {
-		return ListPage{}, err
+		return ListPage{}, bad, err
 	}
 	// The index and the headers are read from one snapshot, so a
 	// conversation that moves or goes during the scan is seen as it was.
 	if err := s.enter(); err != nil {
-		return ListPage{}, err
+		return ListPage{}, bad, err
 	}
 	defer s.leave()
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
 	m, err := openListMerge(snap, ws, &q, dims, counts, after)
 	if err != nil {
-		return ListPage{}, err
+		return ListPage{}, bad, err
 	}
 	defer m.close()
-	var page ListPage
 	var last []byte
 	for suffix, err := m.next(true); suffix != nil || err != nil; suffix, err = m.next(false) {
 		if err != nil {
-			return ListPage{}, err
+			return ListPage{}, bad, err
 		}
 		if len(page.Conversations) == q.Limit {
 			page.NextCursor = base64.RawURLEncoding.EncodeToString(last)
@@ -275,20 +304,21 @@ func (s *Store) List(ws engine.ID, q ListQuery) (ListPage, error) {
 		var c engine.Conversation
 		val, closer, err := snap.Get(conversationKey(ws, id))
 		if err != nil {
-			return ListPage{}, fmt.Errorf("reading conversation %s: %w", id, err)
+			return ListPage{}, bad, fmt.Errorf("reading conversation %s: %w", id, err)
 		}
-		err = decode(val, &c)
+		if err := decode(val, &c); err != nil {
+			bad = append(bad, skipped(corruptConversation, conversationKey(ws, id), val, err))
+			closer.Close()
+			continue
+		}
 		closer.Close()
-		if err != nil {
-			return ListPage{}, fmt.Errorf("reading conversation %s: %w", id, err)
-		}
 		if !q.match(&c) {
 			continue // the index and the header disagree: trust the header
 		}
 		page.Conversations = append(page.Conversations, c)
 		last = append(last[:0], suffix...)
 	}
-	return page, nil
+	return page, bad, nil
 }
 
 // Timer is a durable timer: at Due, tell conversation ConversationID.
@@ -366,6 +396,9 @@ type OutboxEntry struct {
 	WorkspaceID    engine.ID
 	ConversationID engine.ID
 	Seq            uint64
+	// Attempts is how many sends were tried and failed (temporarily)
+	// before the entry was read.
+	Attempts int
 }
 
 // Outbox returns every outbox entry.
@@ -385,6 +418,15 @@ func (s *Store) Outbox() ([]OutboxEntry, error) {
 		copy(e.WorkspaceID[:], k[2:18])
 		copy(e.ConversationID[:], k[18:34])
 		e.Seq = binary.BigEndian.Uint64(k[34:])
+		if v := it.Value(); len(v) > 0 {
+			var r outboxRecord
+			if err := decode(v, &r); err != nil {
+				// The entry still says the message must go: a lost
+				// count only gives it a fresh budget.
+				s.log.Warn("Outbox entry with an unreadable attempt count", "conversation", e.ConversationID, "seq", e.Seq, "err", err)
+			}
+			e.Attempts = max(r.Attempts, 0)
+		}
 		out = append(out, e)
 	}
 	return out, iterErr(it)

@@ -102,6 +102,9 @@ type Store struct {
 	misuse *atomic.Uint64
 	// commitSeconds times each synced write (see Collector).
 	commitSeconds prometheus.Histogram
+	// corrupt counts and remembers the corrupt records reads skipped
+	// (quarantine.go).
+	corrupt corruptLog
 }
 
 type commitReq struct {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/stretchr/testify/require"
 
@@ -177,7 +178,8 @@ func TestContactRoundTrip(t *testing.T) {
 
 // TestUnknownVersionIsCorruption: a record whose version byte the store
 // does not know, or whose body does not decode, is reported as corruption
-// by every read that meets it, never as another error or a zero value.
+// by every point read that meets it, never as another error or a zero
+// value; list and messages pages skip it (quarantine.go).
 func TestUnknownVersionIsCorruption(t *testing.T) {
 	t.Parallel()
 	s := openStore(t)
@@ -216,14 +218,18 @@ func TestUnknownVersionIsCorruption(t *testing.T) {
 			require.True(t, IsCorruption(err), "conversation: %v", err)
 			_, err = s.Message(ws, c.ID, 1)
 			require.True(t, IsCorruption(err), "message: %v", err)
-			_, err = s.Messages(ws, c.ID, 0, 10)
-			require.True(t, IsCorruption(err), "messages: %v", err)
-			_, err = s.ChannelMessageIDs(ws, c.ID)
-			require.True(t, IsCorruption(err), "channel message ids: %v", err)
+			// Pages skip the record (and quarantine it) rather than fail.
+			ms, err := s.Messages(ws, c.ID, 0, 10)
+			require.NoError(t, err, "messages")
+			require.Empty(t, ms)
+			ids, err := s.ChannelMessageIDs(ws, c.ID)
+			require.NoError(t, err, "channel message ids")
+			require.Empty(t, ids)
 			_, err = s.Contact(ws, c.ContactID)
 			require.True(t, IsCorruption(err), "contact: %v", err)
-			_, err = s.List(ws, ListQuery{Folder: engine.FolderOpen})
-			require.True(t, IsCorruption(err), "list: %v", err)
+			page, err := s.List(ws, ListQuery{Folder: engine.FolderOpen})
+			require.NoError(t, err, "list")
+			require.Empty(t, page.Conversations)
 			_, err = s.OrphanStatuses(ws, c.Channel, "x")
 			require.True(t, IsCorruption(err), "orphans: %v", err)
 		})
@@ -1104,6 +1110,39 @@ func TestOutbox(t *testing.T) {
 	require.Equal(t, []OutboxEntry{
 		{WorkspaceID: wsA, ConversationID: c1, Seq: 2},
 		{WorkspaceID: wsA, ConversationID: c2, Seq: 7},
+	}, out)
+}
+
+// An outbox entry keeps its count of failed attempts across a reopen; a
+// new PutOutbox (a retry by a person) starts the count again, and an
+// unreadable count reads as none rather than losing the entry.
+func TestOutboxAttempts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	require.NoError(t, err)
+	ws, c := idOf('w', 1), idOf('c', 1)
+	commit(t, s, func(b *Batch) {
+		b.PutOutbox(ws, c, 1)
+		b.PutOutbox(ws, c, 2)
+		b.PutOutbox(ws, c, 3)
+	})
+	commit(t, s, func(b *Batch) {
+		b.PutOutboxAttempts(ws, c, 1, 3)
+		b.PutOutboxAttempts(ws, c, 2, 1)
+	})
+	commit(t, s, func(b *Batch) { b.PutOutbox(ws, c, 2) })
+	require.NoError(t, s.db.Set(outboxKey(ws, c, 3), []byte{recordVersion, '{'}, pebble.Sync))
+	require.NoError(t, s.Close())
+	s, err = Open(Options{Dir: dir})
+	require.NoError(t, err)
+	defer s.Close()
+	out, err := s.Outbox()
+	require.NoError(t, err)
+	require.Equal(t, []OutboxEntry{
+		{WorkspaceID: ws, ConversationID: c, Seq: 1, Attempts: 3},
+		{WorkspaceID: ws, ConversationID: c, Seq: 2},
+		{WorkspaceID: ws, ConversationID: c, Seq: 3},
 	}, out)
 }
 
