@@ -52,7 +52,7 @@ var (
 	dGroups         = desc("parley_store_commit_groups_total", "Synced writes the committed batches were grouped into.")
 	dMisuse         = desc("parley_store_single_delete_misuse_total", "Keys Pebble found set twice before a single delete (a bug if not zero).")
 	dTimers         = desc("parley_timers_pending", "Durable timers waiting to fire (counted up to 100000).")
-	dCorrupt        = desc("parley_store_corrupt_records_total", "Stored records that did not decode and were skipped by a list or messages page (counted once per key while the process runs).", "kind")
+	dCorrupt        = desc("parley_store_corrupt_records_total", "Stored records that did not decode and were skipped by a list, messages or search page (counted once per key while the process runs).", "kind")
 	dOutbox         = desc("parley_outbox_entries", "Outbound messages accepted and not yet answered by the channel (counted up to 100000).")
 	dCompactions    = desc("parley_pebble_compactions_total", "Pebble compactions since the store opened.")
 	dCompactRunning = desc("parley_pebble_compactions_in_progress", "Pebble compactions running.")

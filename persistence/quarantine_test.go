@@ -73,7 +73,7 @@ func TestCorruptRecordsAreSkippedAndQuarantined(t *testing.T) {
 		require.Equal(t, []uint64{3, 1}, []uint64{ms[0].Seq, ms[1].Seq})
 	}
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP parley_store_corrupt_records_total Stored records that did not decode and were skipped by a list or messages page (counted once per key while the process runs).
+# HELP parley_store_corrupt_records_total Stored records that did not decode and were skipped by a list, messages or search page (counted once per key while the process runs).
 # TYPE parley_store_corrupt_records_total counter
 parley_store_corrupt_records_total{kind="conversation"} 1
 parley_store_corrupt_records_total{kind="message"} 1
@@ -113,4 +113,22 @@ func TestQuarantinePrefixIsFree(t *testing.T) {
 		tWsAccount, tCredential, tInvitation, tWsToken, tAgentSettings, tAnalytics, tCounter} {
 		require.NotEqual(t, byte(tQuarantine), b)
 	}
+}
+
+// A search whose snippet window reads a message that does not decode
+// skips it, instead of failing the whole page, and quarantines it.
+func TestSearchSkipsCorruptMessages(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ws := idOf('w', 1)
+	w := newSearchWriter(t, s, ws)
+	c := w.create("Ada", at(time.Minute), "parcel delayed at the depot", "parcel arrived")
+	// The newest message, the first the snippet window reads, goes bad.
+	require.NoError(t, s.db.Set(messageKey(ws, c.ID, 2), []byte{recordVersion, '{'}, pebble.Sync))
+
+	search(t, s, ws, "parcel") // the bad message's own hit has no readable text left
+	require.Equal(t, []engine.ID{c.ID}, hitIDs(search(t, s, ws, "depot")))
+	q, err := s.Quarantined(10)
+	require.NoError(t, err)
+	require.Equal(t, []QuarantinedRecord{{Key: messageKey(ws, c.ID, 2), Value: []byte{recordVersion, '{'}}}, q)
 }

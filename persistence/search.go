@@ -597,6 +597,10 @@ func (s *Store) search(ws engine.ID, q SearchQuery, bounds searchBounds) (Search
 		}
 		after = &p
 	}
+	// Messages the search skipped as corrupt are quarantined once the
+	// snapshot is released (deferred first, so it runs last).
+	var bad []corruptRecord
+	defer func() { s.quarantine(bad) }()
 	if err := s.enter(); err != nil {
 		return SearchPage{}, err
 	}
@@ -606,6 +610,7 @@ func (s *Store) search(ws engine.ID, q SearchQuery, bounds searchBounds) (Search
 	r := &searcher{snap: snap, ws: ws, terms: terms, limit: q.Limit, after: after, bounds: bounds}
 	defer r.close()
 	page, err := r.run()
+	bad = r.bad
 	if err != nil {
 		return SearchPage{}, fmt.Errorf("searching: %w", err)
 	}
@@ -621,6 +626,8 @@ type searcher struct {
 	after  *searchPos
 	bounds searchBounds
 	fwd    *pebble.Iterator // forward entries, opened on first use
+	// bad are the messages skipped because they do not decode.
+	bad []corruptRecord
 }
 
 func (r *searcher) close() {
@@ -1054,7 +1061,12 @@ func (r *searcher) window(conv engine.ID, lo, hi uint64, f func(*engine.Message)
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		var msg engine.Message
-		if err := decode(it.Value(), &msg); err != nil {
+		err := decode(it.Value(), &msg)
+		if errors.Is(err, ErrCorrupt) {
+			r.bad = append(r.bad, skipped(corruptMessage, it.Key(), it.Value(), err))
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("reading messages of %s: %w", conv, err)
 		}
 		if !searchable(&msg) {
