@@ -33,8 +33,9 @@ type Config struct {
 	Graph *meta.Client
 	// Media stores inbound and outbound files. Required.
 	Media *MediaStore
-	// AppSecret is the Meta app secret that signs webhooks; accounts may
-	// add their own. With none, every webhook POST is refused.
+	// AppSecret is the Meta app secret that signs webhooks for every
+	// account; an account may add its own, which signs only deliveries
+	// addressed to it. With neither, every webhook POST is refused.
 	AppSecret string
 	// VerifyToken answers Meta's webhook subscription handshake; empty
 	// refuses every handshake.
