@@ -1,0 +1,57 @@
+package gateway
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+var benchBodies = []struct{ name, route, body string }{
+	{"star", "POST /api/v1/conversations/{conv}/star", `{"starred":true}`},
+	{"agent", "PUT /api/v1/agent", `{"kind":"openai","base_url":"http://localhost:11434/v1","model":"llama3.2","system_prompt":"You answer for Acme Shoes. Shipping takes 2 days.","handoff_keywords":["human","agent"],"auto_followup_hours":4,"auto_followup_max":1,"auto_csat":true,"debounce_ms":1500,"answers":[{"keywords":["price","cost"],"answer":"See acme.example/prices"}]}`},
+}
+
+// BenchmarkBodyValidation measures what checking a body against its
+// published schema adds to a request, next to the strict decoding every
+// body already went through.
+func BenchmarkBodyValidation(b *testing.B) {
+	schemas, err := bodySchemas()
+	require.NoError(b, err)
+	for _, bb := range benchBodies {
+		sch := schemas[bb.route]
+		require.NotNil(b, sch, bb.route)
+		body := []byte(bb.body)
+		b.Run(bb.name+"/schema", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := checkBody(sch, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(bb.name+"/decode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var v agentBody
+				var s starBody
+				dst := any(&v)
+				if bb.name == "star" {
+					dst = &s
+				}
+				if err := decodeJSONBytes(body, dst); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckBodySaysWhere(t *testing.T) {
+	schemas, err := bodySchemas()
+	require.NoError(t, err)
+	err = checkBody(schemas["PUT /api/v1/agent"], []byte(`{"debounce_ms":"soon"}`))
+	require.ErrorContains(t, err, "debounce_ms")
+	err = checkBody(schemas["POST /api/v1/conversations/{conv}/subscription"], []byte(`{}`))
+	require.ErrorContains(t, err, "unsubscribed")
+	require.NoError(t, checkBody(schemas["POST /api/v1/conversations/{conv}/assign"], []byte(`{"user_id":null}`)))
+}
