@@ -142,11 +142,20 @@ type env struct {
 	ws     engine.ID
 	client *http.Client
 	tweak  func(*actors.Config)
+	// gwTweak, if set, changes the gateway's config before it starts.
+	gwTweak func(*gateway.Config)
 }
 
 func newEnv(t *testing.T, tweak func(*actors.Config)) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), graph: newFakeGraph(t), clock: clockwork.NewRealClock(), client: &http.Client{Timeout: 30 * time.Second}, tweak: tweak}
+	return newEnvGateway(t, tweak, nil)
+}
+
+// newEnvGateway is newEnv with the gateway's config changed by gwTweak.
+func newEnvGateway(t *testing.T, tweak func(*actors.Config), gwTweak func(*gateway.Config)) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), graph: newFakeGraph(t), clock: clockwork.NewRealClock(), client: &http.Client{Timeout: 30 * time.Second},
+		tweak: tweak, gwTweak: gwTweak}
 	e.start()
 	t.Cleanup(e.stop)
 	e.connect(engine.ChannelWhatsApp, phoneID)
@@ -182,8 +191,12 @@ func (e *env) start() {
 	require.NoError(t, err)
 	require.NoError(t, rt.Start())
 	agents, _ := cfg.Agents.(*gateway.AgentRegistry) // a test that wires the registry into the runtime
-	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: media,
-		AppSecret: appSecret, VerifyToken: verifyToken, BodyLimit: 256 << 10, Agents: agents})
+	gcfg := gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: media,
+		AppSecret: appSecret, VerifyToken: verifyToken, BodyLimit: 256 << 10, Agents: agents}
+	if e.gwTweak != nil {
+		e.gwTweak(&gcfg)
+	}
+	gw, err := gateway.New(gcfg)
 	require.NoError(t, err)
 	go func() { _ = gw.Serve(ln) }()
 	e.store, e.rt, e.gw, e.media = store, rt, gw, media

@@ -14,6 +14,8 @@ type gatewayMetrics struct {
 	wsSubscribers            prometheus.Gauge
 	wsSlowDisconnects        prometheus.Counter
 	webhookSeconds           *prometheus.HistogramVec
+	bodyMemoryBytes          prometheus.Gauge
+	bodyMemoryRefusals       prometheus.Counter
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -42,11 +44,15 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 		webhookSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "parley_gateway_webhook_duration_seconds", Help: "Time to answer a signed webhook delivery (durable ingest included), by channel.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"channel"}),
+		bodyMemoryBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_gateway_request_body_memory_bytes", Help: "Memory reserved by request bodies being read before authentication (bounded by the body memory setting)."}),
+		bodyMemoryRefusals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_gateway_request_body_memory_refusals_total", Help: "Requests answered 503 because request bodies being read already held the body memory bound."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
 			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures, m.wsSubscribers, m.wsSlowDisconnects,
-			m.webhookSeconds)
+			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals)
 	}
 	// The webhook channels' series exist from the start, at zero.
 	for ch := range parsers {
