@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"errors"
 	"testing"
+
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/stretchr/testify/require"
 )
@@ -54,4 +57,29 @@ func TestCheckBodySaysWhere(t *testing.T) {
 	err = checkBody(schemas["POST /api/v1/conversations/{conv}/subscription"], []byte(`{}`))
 	require.ErrorContains(t, err, "unsubscribed")
 	require.NoError(t, checkBody(schemas["POST /api/v1/conversations/{conv}/assign"], []byte(`{"user_id":null}`)))
+}
+
+// FuzzCheckBody: any body against any published schema is accepted or
+// refused with a 400, never a panic or another error.
+func FuzzCheckBody(f *testing.F) {
+	for _, bb := range benchBodies {
+		f.Add(bb.body)
+	}
+	for _, s := range []string{`null`, `{}`, `{"user_id":null}`, `[1,{"a":`, `{"score":1e400}`, "{\"text\":\"\xff\"}"} {
+		f.Add(s)
+	}
+	schemas, err := bodySchemas()
+	require.NoError(f, err)
+	f.Fuzz(func(t *testing.T, body string) {
+		for route, sch := range schemas {
+			err := checkBody(sch, []byte(body))
+			if err == nil {
+				continue
+			}
+			var ae *apiError
+			if !errors.As(err, &ae) || ae.Status != fiber.StatusBadRequest {
+				t.Fatalf("%s: %q: %v", route, body, err)
+			}
+		}
+	})
 }
