@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -73,6 +74,22 @@ func TestWebhookSignedForEachAddressedAccount(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, string(body))
 	require.Equal(t, 2, count(e.ws))
 	require.Equal(t, 2, count(wsB))
+	// The same holds for a Messenger page and an Instagram account.
+	inB := count(wsB)
+	for _, c := range []struct{ ch, object, id string }{{"messenger", "page", "PAGE_B"}, {"instagram", "instagram", "IG_B"}} {
+		code, body := e.api("POST", "/api/v1/channels", tokenB, map[string]any{
+			"channel": c.ch, "account_id": c.id, "access_token": "tok", "app_secret": secretB})
+		require.Equal(t, http.StatusCreated, code, string(body))
+		p := fmt.Sprintf(`{"object":%q,"entry":[{"id":%q,"time":1750000000000,"messaging":[{"sender":{"id":"USER_1"},"recipient":{"id":%q},"timestamp":1750000000000,"message":{"mid":"mid_%s","text":"hi"}}]}]}`,
+			c.object, c.id, c.id, c.ch)
+		code, body = e.webhookSigned(engine.Channel(c.ch), p, sign(p, secretA))
+		require.Equal(t, http.StatusUnauthorized, code, "%s: %s", c.ch, body)
+		require.Equal(t, inB, count(wsB), "%s: nothing stored", c.ch)
+		code, body = e.webhookSigned(engine.Channel(c.ch), p, sign(p, secretB))
+		require.Equal(t, http.StatusOK, code, "%s: %s", c.ch, body)
+		inB++
+		require.Equal(t, inB, count(wsB), c.ch)
+	}
 	// An account with no secret of its own takes only the server's: a
 	// delivery to it signed with another account's secret is refused.
 	noSecret := waTextTo(phoneID, "wamid.t.6", "1555006", "x")
