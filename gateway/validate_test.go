@@ -1,10 +1,16 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/gateway/meta"
+	"github.com/parleyhq/parley/persistence"
+	"github.com/valyala/fasthttp"
 
 	"github.com/stretchr/testify/require"
 )
@@ -82,4 +88,52 @@ func FuzzCheckBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkStarRequest drives a whole authenticated API request through
+// the server's handler chain (token check, body decoding, the route's
+// handler), on a route that writes nothing (the body is read and checked, then the
+// malformed conversation id answers 404), with and without the schema check.
+func BenchmarkStarRequest(b *testing.B) {
+	store, err := persistence.Open(persistence.Options{Dir: b.TempDir()})
+	require.NoError(b, err)
+	defer store.Close()
+	_, err = Bootstrap(store, "pk_bench_owner", time.Now())
+	require.NoError(b, err)
+	rt, err := actors.New(actors.Config{Store: store})
+	require.NoError(b, err)
+	accounts, err := NewAccounts(store)
+	require.NoError(b, err)
+	media, err := NewMediaStore(b.TempDir(), 1<<20)
+	require.NoError(b, err)
+	s, err := New(Config{Runtime: rt, Store: store, Accounts: accounts, Graph: meta.NewClient(meta.ClientConfig{}), Media: media})
+	require.NoError(b, err)
+	defer func() { require.NoError(b, s.Shutdown(context.Background())) }()
+	h := s.app.Handler()
+	run := func(b *testing.B) {
+		b.ReportAllocs()
+		var ctx fasthttp.RequestCtx
+		ctx.Init(&fasthttp.Request{}, nil, nil)
+		for b.Loop() {
+			ctx.Request.Reset()
+			ctx.Response.Reset()
+			ctx.Request.Header.SetMethod(fiber.MethodPost)
+			ctx.Request.SetRequestURI("/api/v1/conversations/not-an-id/star")
+			ctx.Request.Header.Set(fiber.HeaderAuthorization, "Bearer pk_bench_owner")
+			ctx.Request.Header.SetContentType(fiber.MIMEApplicationJSON)
+			ctx.Request.SetBodyString(`{"starred":true}`)
+			h(&ctx)
+			if ctx.Response.StatusCode() != fiber.StatusNotFound {
+				b.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+			}
+		}
+	}
+	b.Run("schema", run)
+	schemas, err := bodySchemas()
+	require.NoError(b, err)
+	const route = "POST /api/v1/conversations/{conv}/star"
+	sch := schemas[route]
+	delete(schemas, route)
+	defer func() { schemas[route] = sch }()
+	b.Run("no-schema", run)
 }
