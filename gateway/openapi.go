@@ -30,7 +30,7 @@ var operations = []op{
 	{method: "GET", path: "/healthz", tag: "health", summary: "Liveness", public: true, ok: 200},
 	{method: "GET", path: "/readyz", tag: "health", summary: "Readiness", public: true, ok: 200},
 	{method: "GET", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta subscription handshake", public: true, query: []string{"hub.mode", "hub.verify_token", "hub.challenge"}, ok: 200},
-	{method: "POST", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta events, signed with X-Hub-Signature-256; 200 once committed", public: true, body: "MetaWebhook", ok: 200},
+	{method: "POST", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta events, signed with X-Hub-Signature-256 by the server's app secret or by the own app secret of every account addressed (else 401, nothing stored); 200 once committed; 503 with Retry-After when overloaded", public: true, body: "MetaWebhook", ok: 200},
 	{method: "GET", path: "/metrics", tag: "health", summary: "Prometheus metrics (text exposition format)", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/openapi.json", tag: "meta", summary: "This document", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/ws", tag: "realtime", summary: "WebSocket event stream (token in the header or the token query parameter)", public: true, query: []string{"token", "channel", "folder", "assignee", "conversation_id", "epoch", "seq"}, ok: 101},
