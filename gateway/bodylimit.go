@@ -49,8 +49,8 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 }
 
 // bodyStep is how much memory a body of unknown length (chunked) reserves
-// at first; each further reservation doubles what it holds.
-const bodyStep = 64 << 10
+// at first; it grows by doubling, each new buffer reserved whole.
+const bodyStep = 16 << 10
 
 // errBodyMemory refuses a body when the bodies being read already hold
 // Config.BodyMemory: the client (Meta for webhooks) retries later.
@@ -61,7 +61,7 @@ var errBodyMemory = errorf(fiber.StatusServiceUnavailable, "overloaded", "too ma
 // authenticated yet (a webhook's signature is checked over the whole
 // body; a token only after this middleware), so together they may hold
 // at most BodyMemory bytes: a body of known length reserves it up front,
-// a chunked one as it grows; past the bound the request is answered 503
+// a chunked one each buffer it grows into; past the bound the request is answered 503
 // with Retry-After and its connection closed. What is reserved is given
 // back when the request ends.
 func (s *Server) limitBody(c *fiber.Ctx) error {
@@ -124,8 +124,10 @@ func readBody(req *fasthttp.Request, limit int, reserve func(int64) bool) ([]byt
 			if len(body) > limit {
 				return nil, fiber.ErrRequestEntityTooLarge
 			}
+			// The whole new buffer is reserved: the one it replaces
+			// is garbage, not free, until the next collection.
 			grown := min(max(2*cap(body), bodyStep), limit+1)
-			if !reserve(int64(grown - cap(body))) {
+			if !reserve(int64(grown)) {
 				return nil, errBodyMemory
 			}
 			body = append(make([]byte, 0, grown), body...)
