@@ -77,7 +77,7 @@ func TestUnauthenticatedBodiesHoldBoundedMemory(t *testing.T) {
 	const conns, perBody, budget = 64, 240 << 10, 1 << 20
 	const heapBound = 6 << 20 // the budget, and each connection's buffers
 	reg := prometheus.NewRegistry()
-	e := newEnvGateway(t, nil, func(c *gateway.Config) { c.BodyMemory = budget; c.Registerer = reg })
+	e := newEnvWith(t, nil, func(c *gateway.Config) { c.BodyMemory = budget; c.Registerer = reg })
 	host := strings.TrimPrefix(e.url, "http://")
 
 	runtime.GC()

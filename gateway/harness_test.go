@@ -142,17 +142,18 @@ type env struct {
 	ws     engine.ID
 	client *http.Client
 	tweak  func(*actors.Config)
-	// gwTweak, if set, changes the gateway's config before it starts.
+	// gwTweak, if set, changes the gateway's configuration.
 	gwTweak func(*gateway.Config)
 }
 
 func newEnv(t *testing.T, tweak func(*actors.Config)) *env {
 	t.Helper()
-	return newEnvGateway(t, tweak, nil)
+	return newEnvWith(t, tweak, nil)
 }
 
-// newEnvGateway is newEnv with the gateway's config changed by gwTweak.
-func newEnvGateway(t *testing.T, tweak func(*actors.Config), gwTweak func(*gateway.Config)) *env {
+// newEnvWith is newEnv with the gateway's configuration changed by
+// gwTweak too.
+func newEnvWith(t *testing.T, tweak func(*actors.Config), gwTweak func(*gateway.Config)) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), graph: newFakeGraph(t), clock: clockwork.NewRealClock(), client: &http.Client{Timeout: 30 * time.Second},
 		tweak: tweak, gwTweak: gwTweak}
