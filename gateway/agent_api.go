@@ -53,7 +53,7 @@ func viewAgent(s engine.AgentSettings, inherited bool, defaultDebounce time.Dura
 	}
 	timeout := s.Timeout
 	if timeout == 0 {
-		timeout = defaultAgentTimeout
+		timeout = engine.DefaultAgentTimeout
 	}
 	return agentView{Kind: s.Kind, BaseURL: s.BaseURL, Model: s.Model, ReplyFormat: rf, HasAPIKey: s.APIKey != "", WebhookURL: s.WebhookURL,
 		TimeoutSeconds: timeout.Seconds(), SystemPrompt: s.SystemPrompt, DebounceMS: max(debounce, 0).Milliseconds(),
