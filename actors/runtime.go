@@ -283,6 +283,10 @@ func (rt *Runtime) Store() *persistence.Store { return rt.store }
 // Clock returns the runtime's clock.
 func (rt *Runtime) Clock() clockwork.Clock { return rt.clock }
 
+// AIDebounce returns the debounce window applied to an agent policy that
+// sets none (Config.AIDebounce with its default; negative: no wait).
+func (rt *Runtime) AIDebounce() time.Duration { return rt.cfg.AIDebounce }
+
 // IngestResult is the outcome of one inbound message.
 type IngestResult struct {
 	ConversationID engine.ID

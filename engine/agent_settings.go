@@ -65,7 +65,7 @@ type AgentSettings struct {
 	ReplyFormat ReplyFormat `json:"reply_format,omitempty"`
 	// WebhookURL receives the conversation for the webhook agent.
 	WebhookURL string `json:"webhook_url,omitempty"`
-	// Timeout bounds one agent call; zero means 30 seconds.
+	// Timeout bounds one agent call; zero means DefaultAgentTimeout.
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// SystemPrompt is the business context the agent answers with.
 	SystemPrompt string `json:"system_prompt,omitempty"`
@@ -88,6 +88,9 @@ type AgentSettings struct {
 	RestrictedReply string    `json:"restricted_reply,omitempty"`
 	UpdatedAt       time.Time `json:"updated_at"`
 }
+
+// DefaultAgentTimeout bounds one agent call when the settings name none.
+const DefaultAgentTimeout = 30 * time.Second
 
 // Limits on agent settings.
 const (

@@ -35,7 +35,11 @@ type agentView struct {
 	UpdatedAt          time.Time              `json:"updated_at,omitzero"`
 }
 
-func viewAgent(s engine.AgentSettings, inherited bool) agentView {
+// viewAgent shows settings as they are applied, defaults filled in: the
+// debounce window (the runtime's, defaultDebounce, when s sets none; 0
+// for no wait), the agent call timeout, the handoff keywords, the
+// follow-up limit and the CSAT survey.
+func viewAgent(s engine.AgentSettings, inherited bool, defaultDebounce time.Duration) agentView {
 	answers := s.Answers
 	if answers == nil {
 		answers = []engine.KeywordAnswer{}
@@ -44,13 +48,21 @@ func viewAgent(s engine.AgentSettings, inherited bool) agentView {
 	if rf == "" {
 		rf = engine.ReplyFormatTools
 	}
+	debounce := s.Debounce
+	if debounce == 0 {
+		debounce = defaultDebounce
+	}
+	timeout := s.Timeout
+	if timeout == 0 {
+		timeout = engine.DefaultAgentTimeout
+	}
 	return agentView{Kind: s.Kind, BaseURL: s.BaseURL, Model: s.Model, ReplyFormat: rf, HasAPIKey: s.APIKey != "", WebhookURL: s.WebhookURL,
-		TimeoutSeconds: s.Timeout.Seconds(), SystemPrompt: s.SystemPrompt, DebounceMS: s.Debounce.Milliseconds(),
+		TimeoutSeconds: timeout.Seconds(), SystemPrompt: s.SystemPrompt, DebounceMS: max(debounce, 0).Milliseconds(),
 		HandoffKeywords: s.Rules.Keywords(), Greeting: s.Greeting, Answers: answers, Fallback: s.Fallback,
 		FollowUpText: s.FollowUpText, AutoFollowUpHours: s.Rules.AutoFollowUpAfter.Hours(),
-		AutoFollowUpMax: s.Rules.AutoFollowUpMax, AutoCSAT: s.Rules.AutoCSAT, CSATSurvey: s.Rules.CSATSurvey,
-		HandoffStaysManual: s.Rules.HandoffStaysManual, Restricted: s.Restricted, RestrictedReply: s.RestrictedReply,
-		Inherited: inherited, UpdatedAt: s.UpdatedAt}
+		AutoFollowUpMax: s.Rules.FollowUpMax(), AutoCSAT: s.Rules.AutoCSAT, CSATSurvey: s.Rules.Survey(),
+		HandoffStaysManual: s.Rules.HandoffStaysManual,
+		Restricted:         s.Restricted, RestrictedReply: s.RestrictedReply, Inherited: inherited, UpdatedAt: s.UpdatedAt}
 }
 
 // agentBody changes the fields it names.
@@ -109,9 +121,15 @@ func (b *agentBody) apply(s *engine.AgentSettings) error {
 	}
 	if v := b.DebounceMS; v != nil {
 		if *v > engine.MaxAgentDebounce.Milliseconds() {
-			return errorf(fiber.StatusBadRequest, "invalid", "debounce_ms must be at most %d (negative: no wait)", engine.MaxAgentDebounce.Milliseconds())
+			return errorf(fiber.StatusBadRequest, "invalid", "debounce_ms must be at most %d (0 or negative: no wait)", engine.MaxAgentDebounce.Milliseconds())
 		}
-		s.Debounce = max(time.Duration(*v)*time.Millisecond, -1)
+		// The API shows the window applied, 0 for none: 0 sets no wait
+		// (stored as negative, since a zero Debounce follows the server's
+		// default), so that what GET shows can be PUT back unchanged.
+		s.Debounce = time.Duration(*v) * time.Millisecond
+		if s.Debounce <= 0 {
+			s.Debounce = -1
+		}
 	}
 	if b.HandoffKeywords != nil {
 		s.Rules.HandoffKeywords = *b.HandoffKeywords
@@ -145,7 +163,7 @@ func (b *agentBody) apply(s *engine.AgentSettings) error {
 
 func (s *Server) getAgent(c *fiber.Ctx) error {
 	set, _ := s.agents.Settings(who(c).WorkspaceID, "", "")
-	return c.JSON(viewAgent(set, false))
+	return c.JSON(viewAgent(set, false, s.cfg.Runtime.AIDebounce()))
 }
 
 func (s *Server) putAgent(c *fiber.Ctx) error {
@@ -158,7 +176,7 @@ func (s *Server) getChannelAgent(c *fiber.Ctx) error {
 		return err
 	}
 	set, inherited := s.agents.Settings(acct.WorkspaceID, acct.Channel, acct.AccountID)
-	return c.JSON(viewAgent(set, inherited))
+	return c.JSON(viewAgent(set, inherited, s.cfg.Runtime.AIDebounce()))
 }
 
 func (s *Server) putChannelAgent(c *fiber.Ctx) error {
@@ -197,5 +215,5 @@ func (s *Server) putAgentSettings(c *fiber.Ctx, ch engine.Channel, acct string) 
 	if err := s.agents.Put(set); err != nil {
 		return fromEngine(err)
 	}
-	return c.JSON(viewAgent(set, false))
+	return c.JSON(viewAgent(set, false, s.cfg.Runtime.AIDebounce()))
 }

@@ -11,10 +11,14 @@ import (
 )
 
 // decodeJSON decodes a request body into v strictly: a JSON object, valid
-// UTF-8, no unknown fields, nothing after it. Every failure is a 400 that
-// says what is wrong.
+// UTF-8, no unknown fields, nothing after it, and valid against the
+// schema the OpenAPI document gives the route (validateBody). Every
+// failure is a 400 that says what is wrong.
 func decodeJSON(c *fiber.Ctx, v any) error {
-	return decodeJSONBytes(c.Body(), v)
+	if err := decodeJSONBytes(c.Body(), v); err != nil {
+		return err
+	}
+	return validateBody(c, c.Body())
 }
 
 func decodeJSONBytes(body []byte, v any) error {

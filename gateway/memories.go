@@ -63,6 +63,9 @@ func (h *contacts) addMemory(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := validateBody(c, c.Body()); err != nil {
+		return err
+	}
 	unlock := h.lock(id) // a merge moving this contact's memories waits
 	defer unlock()
 	if _, err := h.contact(p.WorkspaceID, id); err != nil {

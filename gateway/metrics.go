@@ -18,6 +18,8 @@ type gatewayMetrics struct {
 	mediaBytesDeleted        *prometheus.CounterVec
 	mediaSweeps              prometheus.Counter
 	mediaSweepErrors         prometheus.Counter
+	bodyMemoryBytes          prometheus.Gauge
+	bodyMemoryRefusals       prometheus.Counter
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -54,11 +56,15 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "parley_media_sweeps_total", Help: "Sweeps of the media directory for unreferenced files."}),
 		mediaSweepErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_media_sweep_errors_total", Help: "Media sweeps that met an error (the files concerned wait for the next sweep)."}),
+		bodyMemoryBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_gateway_request_body_memory_bytes", Help: "Memory reserved by request bodies being read before authentication (bounded by the body memory setting)."}),
+		bodyMemoryRefusals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_gateway_request_body_memory_refusals_total", Help: "Requests answered 503 because request bodies being read already held the body memory bound."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
 			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures, m.wsSubscribers, m.wsSlowDisconnects,
-			m.webhookSeconds, m.mediaFilesDeleted, m.mediaBytesDeleted, m.mediaSweeps, m.mediaSweepErrors)
+			m.webhookSeconds, m.mediaFilesDeleted, m.mediaBytesDeleted, m.mediaSweeps, m.mediaSweepErrors, m.bodyMemoryBytes, m.bodyMemoryRefusals)
 	}
 	for _, reason := range []string{mediaReleased, mediaOrphaned} {
 		m.mediaFilesDeleted.WithLabelValues(reason)

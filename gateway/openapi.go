@@ -7,6 +7,7 @@ import (
 
 	json "github.com/goccy/go-json"
 	"github.com/gofiber/fiber/v2"
+	"github.com/parleyhq/parley/engine"
 )
 
 // op documents one route of the API. The OpenAPI document is generated
@@ -16,10 +17,11 @@ type op struct {
 	method, path, tag, summary string
 	// public routes need no token (webhooks carry a signature instead).
 	public bool
-	// body names the request body schema ("" for none); query lists the
-	// query parameters.
-	body  string
-	query []string
+	// body names the request body schema ("" for none), a JSON body
+	// unless bodyType names another media type; query lists the query
+	// parameters.
+	body, bodyType string
+	query          []string
 	// ok is the success status.
 	ok int
 }
@@ -28,7 +30,7 @@ var operations = []op{
 	{method: "GET", path: "/healthz", tag: "health", summary: "Liveness", public: true, ok: 200},
 	{method: "GET", path: "/readyz", tag: "health", summary: "Readiness", public: true, ok: 200},
 	{method: "GET", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta subscription handshake", public: true, query: []string{"hub.mode", "hub.verify_token", "hub.challenge"}, ok: 200},
-	{method: "POST", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta events, signed with X-Hub-Signature-256; 200 once committed", public: true, body: "MetaWebhook", ok: 200},
+	{method: "POST", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta events, signed with X-Hub-Signature-256 by the server's app secret or by the own app secret of every account addressed (else 401, nothing stored); 200 once committed; 503 with Retry-After when overloaded", public: true, body: "MetaWebhook", ok: 200},
 	{method: "GET", path: "/metrics", tag: "health", summary: "Prometheus metrics (text exposition format)", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/openapi.json", tag: "meta", summary: "This document", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/ws", tag: "realtime", summary: "WebSocket event stream (token in the header or the token query parameter)", public: true, query: []string{"token", "channel", "folder", "assignee", "conversation_id", "epoch", "seq"}, ok: 101},
@@ -49,7 +51,7 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/channels", tag: "channels", summary: "Connected channel accounts (secrets never returned)", ok: 200},
 	{method: "POST", path: "/api/v1/channels", tag: "channels", summary: "Connect a WhatsApp number, Messenger page or Instagram account (admin)", body: "ChannelAccount", ok: 201},
 	{method: "GET", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "A channel account", ok: 200},
-	{method: "PATCH", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Update a channel account (admin)", body: "ChannelAccount", ok: 200},
+	{method: "PATCH", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Update a channel account (admin): the fields given", body: "ChannelAccountUpdate", ok: 200},
 	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Disconnect a channel account (admin)", ok: 204},
 
 	{method: "GET", path: "/public/media/{token}", tag: "media", summary: "A media file by a signed, expiring link (what Instagram fetches outbound media from)", public: true, ok: 200},
@@ -90,9 +92,9 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/contacts", tag: "contacts", summary: "Contacts, newest first; q searches name, phone, email and company (prefixes, case and accents aside)", query: []string{"q", "cursor", "limit"}, ok: 200},
 	{method: "POST", path: "/api/v1/contacts", tag: "contacts", summary: "Create a contact (source manual, or api for personal API tokens)", body: "Contact", ok: 201},
 	{method: "GET", path: "/api/v1/contacts/export", tag: "contacts", summary: "Every contact as CSV", ok: 200},
-	{method: "POST", path: "/api/v1/contacts/import", tag: "contacts", summary: "Import contacts from a CSV body (text/csv), deduplicated by email and phone; progress over the WebSocket", body: "ContactCSV", ok: 200},
+	{method: "POST", path: "/api/v1/contacts/import", tag: "contacts", summary: "Import contacts from a CSV body (text/csv), deduplicated by email and phone; progress over the WebSocket", body: "ContactCSV", bodyType: "text/csv", ok: 200},
 	{method: "GET", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "A contact with its conversations, notes, files and activity", ok: 200},
-	{method: "PATCH", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "Change a contact's profile and custom fields (null removes a custom field)", body: "Contact", ok: 200},
+	{method: "PATCH", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "Change a contact's profile and custom fields (null removes a custom field)", body: "ContactUpdate", ok: 200},
 	{method: "POST", path: "/api/v1/contacts/{id}/merge", tag: "contacts", summary: "Merge another contact into this one: identities, conversations and notes move, empty fields are filled, the other is deleted", body: "Merge", ok: 200},
 	{method: "GET", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Notes of a contact, newest first", query: []string{"limit"}, ok: 200},
 	{method: "POST", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Add a note; @name mentions notify users", body: "Note", ok: 201},
@@ -107,33 +109,91 @@ var schemas = map[string]any{
 	"Error": obj(map[string]any{"error": obj(map[string]any{"code": str(), "message": str()}, "code", "message")}, "error"),
 	"MetaWebhook": map[string]any{"type": "object", "description": "A Meta webhook delivery: object, entry[] (see Meta's WhatsApp Cloud API, Messenger and Instagram webhook references)",
 		"properties": map[string]any{"object": str(), "entry": map[string]any{"type": "array"}}, "required": []string{"object", "entry"}},
-	"Login":          obj(map[string]any{"email": str(), "password": str()}, "email", "password"),
-	"AcceptInvite":   obj(map[string]any{"code": str(), "name": str(), "password": str()}, "code", "name", "password"),
-	"Invitation":     obj(map[string]any{"email": str(), "role": enum("owner", "admin", "agent")}, "email", "role"),
-	"UserUpdate":     obj(map[string]any{"name": str(), "role": enum("owner", "admin", "agent")}),
-	"TokenCreate":    obj(map[string]any{"name": str(), "expires_at": map[string]any{"type": "string", "format": "date-time"}}, "name"),
-	"ChannelAccount": obj(map[string]any{"channel": enum("whatsapp", "messenger", "instagram"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str()}),
-	"SendMessage":    obj(map[string]any{"text": str()}, "text"),
-	"Folder":         obj(map[string]any{"folder": enum("open", "solved", "spam", "archived")}, "folder"),
-	"Star":           obj(map[string]any{"starred": map[string]any{"type": "boolean"}}, "starred"),
-	"Assign":         obj(map[string]any{"user_id": map[string]any{"type": []string{"string", "null"}}}, "user_id"),
-	"FollowUp":       obj(map[string]any{"preset": enum("1h", "3h", "12h", "24h"), "at": map[string]any{"type": "string", "format": "date-time"}}),
-	"CSAT":           obj(map[string]any{"score": map[string]any{"type": "integer", "minimum": 1, "maximum": 5}}, "score"),
-	"AgentSettings": obj(map[string]any{"kind": enum("rules", "openai", "webhook", "off"), "base_url": str(), "model": str(),
+	"Login":                obj(map[string]any{"email": str(), "password": str()}, "email", "password"),
+	"AcceptInvite":         obj(map[string]any{"code": str(), "name": str(), "password": str()}, "code", "name", "password"),
+	"Invitation":           obj(map[string]any{"email": str(), "role": enum("owner", "admin", "agent")}, "email", "role"),
+	"UserUpdate":           minProps(obj(map[string]any{"name": str(), "role": enum("owner", "admin", "agent")})),
+	"TokenCreate":          obj(map[string]any{"name": str(), "expires_at": map[string]any{"type": "string", "format": "date-time"}}, "name"),
+	"ChannelAccount":       obj(channelAccountProps, "channel", "account_id", "access_token"),
+	"ChannelAccountUpdate": minProps(obj(channelAccountProps)),
+	"SendMessage":          obj(map[string]any{"text": str()}, "text"),
+	"Folder":               obj(map[string]any{"folder": enum("open", "solved", "spam", "archived")}, "folder"),
+	"Star":                 obj(map[string]any{"starred": map[string]any{"type": "boolean"}}, "starred"),
+	"Assign":               obj(map[string]any{"user_id": map[string]any{"type": []string{"string", "null"}}}, "user_id"),
+	"FollowUp": oneOf(obj(map[string]any{"preset": enum("1h", "3h", "12h", "24h"), "at": map[string]any{"type": "string", "format": "date-time"}}),
+		[]string{"preset"}, []string{"at"}),
+	"CSAT": obj(map[string]any{"score": map[string]any{"type": "integer", "minimum": 1, "maximum": 5}}, "score"),
+	"AgentSettings": minProps(obj(map[string]any{"kind": enum("rules", "openai", "webhook", "off"), "base_url": str(), "model": str(),
 		"reply_format": enum("tools", "json"),
-		"api_key":      str(), "webhook_url": str(), "timeout_seconds": num(), "system_prompt": str(), "debounce_ms": integer(),
+		"api_key":      str(), "webhook_url": str(), "timeout_seconds": between(num(), 0, engine.MaxAgentTimeout.Seconds()), "system_prompt": str(),
+		"debounce_ms":      describe(between(integer(), nil, engine.MaxAgentDebounce.Milliseconds()), "milliseconds the AI waits for more customer messages; 0 or negative: no wait. GET shows the window applied (the server's default, 2000, when none is set)"),
 		"handoff_keywords": strs(), "greeting": str(), "fallback": str(), "followup_text": str(),
 		"answers":             map[string]any{"type": "array", "items": obj(map[string]any{"keywords": strs(), "answer": str()}, "keywords", "answer")},
-		"auto_followup_hours": num(), "auto_followup_max": integer(), "auto_csat": boolean(), "csat_survey": str(),
-		"handoff_stays_manual": boolean(), "restricted": boolean(), "restricted_reply": str()}),
-	"Subscription": obj(map[string]any{"unsubscribed": map[string]any{"type": "boolean"}}, "unsubscribed"),
-	"Contact": obj(map[string]any{"name": str(), "email": str(), "phone": str(), "company": str(), "title": str(),
-		"country": str(), "language": str(), "avatar": str(), "avatar_url": str(), "source": enum("manual", "api"),
-		"custom_fields": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": []string{"string", "null"}}}}),
-	"ContactCSV": map[string]any{"type": "string", "description": "CSV with a header row: name, phone, email, company, title, country, language, avatar; other columns are custom fields"},
-	"Merge":      obj(map[string]any{"from": str()}, "from"),
-	"Note":       obj(map[string]any{"text": str()}, "text"),
-	"Memory":     obj(map[string]any{"text": str()}, "text"),
+		"auto_followup_hours": between(num(), 0, engine.MaxFollowUpPeriod.Hours()), "auto_followup_max": between(integer(), 0, engine.MaxAutoFollowUps),
+		"auto_csat": boolean(), "csat_survey": str(), "handoff_stays_manual": boolean(),
+		"restricted": boolean(), "restricted_reply": str()})),
+	"Subscription":  obj(map[string]any{"unsubscribed": map[string]any{"type": "boolean"}}, "unsubscribed"),
+	"Contact":       anyOf(obj(contactProps(true)), []string{"name"}, []string{"email"}, []string{"phone"}),
+	"ContactUpdate": minProps(obj(contactProps(false))),
+	"ContactCSV":    map[string]any{"type": "string", "description": "CSV with a header row: name, phone, email, company, title, country, language, avatar; other columns are custom fields"},
+	"Merge":         obj(map[string]any{"from": str()}, "from"),
+	"Note":          obj(map[string]any{"text": str()}, "text"),
+	"Memory":        obj(map[string]any{"text": str()}, "text"),
+}
+
+var channelAccountProps = map[string]any{"channel": enum("whatsapp", "messenger", "instagram"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str()}
+
+// contactProps are a contact's fields; source is set only at creation.
+func contactProps(withSource bool) map[string]any {
+	p := map[string]any{"name": str(), "email": str(), "phone": str(), "company": str(), "title": str(),
+		"country": str(), "language": str(), "avatar": str(), "avatar_url": str(),
+		"custom_fields": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": []string{"string", "null"}}}}
+	if withSource {
+		p["source"] = enum("manual", "api")
+	}
+	return p
+}
+
+// minProps makes an object schema refuse {}: an update names a field.
+func minProps(o map[string]any) map[string]any {
+	o["minProperties"] = 1
+	return o
+}
+
+// between bounds a number schema (nil: no bound on that side).
+func between(o map[string]any, lo, hi any) map[string]any {
+	if lo != nil {
+		o["minimum"] = lo
+	}
+	if hi != nil {
+		o["maximum"] = hi
+	}
+	return o
+}
+
+func describe(o map[string]any, d string) map[string]any {
+	o["description"] = d
+	return o
+}
+
+// oneOf makes an object schema want exactly one of the required sets.
+func oneOf(o map[string]any, sets ...[]string) map[string]any {
+	o["oneOf"] = requiredSets(sets)
+	return o
+}
+
+// anyOf makes an object schema want at least one of the required sets.
+func anyOf(o map[string]any, sets ...[]string) map[string]any {
+	o["anyOf"] = requiredSets(sets)
+	return o
+}
+
+func requiredSets(sets [][]string) []any {
+	out := make([]any, len(sets))
+	for i, set := range sets {
+		out[i] = map[string]any{"required": set}
+	}
+	return out
 }
 
 func str() map[string]any { return map[string]any{"type": "string"} }
@@ -184,7 +244,11 @@ func openAPIDocument() []byte {
 			opDoc["security"] = []any{}
 		}
 		if o.body != "" {
-			opDoc["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + o.body}}}}
+			mediaType := o.bodyType
+			if mediaType == "" {
+				mediaType = fiber.MIMEApplicationJSON
+			}
+			opDoc["requestBody"] = map[string]any{"required": true, "content": map[string]any{mediaType: map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + o.body}}}}
 		}
 		if paths[o.path] == nil {
 			paths[o.path] = map[string]any{}

@@ -64,8 +64,12 @@ func TestOpenAPIDocument(t *testing.T) {
 				require.True(t, found, "%s %s does not declare {%s}", method, path, m[1])
 			}
 			if ref, ok := op["requestBody"]; ok {
-				schema := ref.(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)["$ref"].(string)
-				require.Contains(t, schemas, schema[len("#/components/schemas/"):])
+				content := ref.(map[string]any)["content"].(map[string]any)
+				require.Len(t, content, 1, "%s %s: one media type", method, path)
+				for _, mt := range content {
+					schema := mt.(map[string]any)["schema"].(map[string]any)["$ref"].(string)
+					require.Contains(t, schemas, schema[len("#/components/schemas/"):])
+				}
 			}
 		}
 	}

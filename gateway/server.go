@@ -20,6 +20,7 @@ import (
 	"github.com/parleyhq/parley/gateway/web"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 )
 
 // Config configures the gateway. Required fields say so.
@@ -34,8 +35,9 @@ type Config struct {
 	Graph *meta.Client
 	// Media stores inbound and outbound files. Required.
 	Media *MediaStore
-	// AppSecret is the Meta app secret that signs webhooks; accounts may
-	// add their own. With none, every webhook POST is refused.
+	// AppSecret is the Meta app secret that signs webhooks for every
+	// account; an account may add its own, which signs only deliveries
+	// addressed to it. With neither, every webhook POST is refused.
 	AppSecret string
 	// VerifyToken answers Meta's webhook subscription handshake; empty
 	// refuses every handshake.
@@ -49,6 +51,11 @@ type Config struct {
 	// BodyLimit caps request bodies in bytes; zero means 8 MiB (WhatsApp
 	// webhooks can reach 3 MB).
 	BodyLimit int
+	// BodyMemory bounds the bytes that request bodies being read (before
+	// any signature or token is checked) may hold at once; a body that
+	// would go past it is answered 503 with Retry-After. Zero means
+	// 64 MiB; it is raised to BodyLimit if below.
+	BodyMemory int64
 	// MediaWorkers bounds concurrent inbound media downloads; zero
 	// means 4.
 	MediaWorkers int
@@ -87,6 +94,9 @@ type Server struct {
 	hub       *wsHub
 	agents    *agents.Registry
 	profiles  *profiles
+	// bodyMemory holds the bytes of the request bodies being read
+	// (limitBody).
+	bodyMemory *semaphore.Weighted
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -116,6 +126,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 8 << 20
 	}
+	if cfg.BodyMemory <= 0 {
+		cfg.BodyMemory = 64 << 20
+	}
+	cfg.BodyMemory = max(cfg.BodyMemory, int64(cfg.BodyLimit))
+	if _, err := bodySchemas(); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	if cfg.MediaWorkers <= 0 {
 		cfg.MediaWorkers = 4
 	}
@@ -139,7 +156,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.Agents = reg
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, metrics: newGatewayMetrics(cfg.Registerer),
-		mediaJobs: make(chan mediaJob, 4096), agents: cfg.Agents, profiles: newProfiles(cfg, cfg.Logger)}
+		mediaJobs: make(chan mediaJob, 4096), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
+		profiles: newProfiles(cfg, cfg.Logger)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
@@ -186,7 +204,7 @@ func New(cfg Config) (*Server, error) {
 
 func (s *Server) routes() {
 	a := s.app
-	a.Use(s.requestID, s.accessLog, limitBody(s.cfg.BodyLimit))
+	a.Use(s.requestID, s.accessLog, s.limitBody)
 	a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	a.Get("/readyz", func(c *fiber.Ctx) error {
 		if !s.ready.Load() {

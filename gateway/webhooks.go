@@ -50,14 +50,14 @@ func (s *Server) receiveWebhook(c *fiber.Ctx) error {
 	}
 	s.metrics.webhookRequests.WithLabelValues(string(ch)).Inc()
 	body := c.Body()
-	sig := c.Get("X-Hub-Signature-256")
-	if !((s.cfg.AppSecret != "" && meta.VerifySignature(body, sig, []byte(s.cfg.AppSecret))) ||
-		meta.VerifySignature(body, sig, s.cfg.Accounts.AppSecrets()...)) {
+	sig := c.Get(meta.SignatureHeader)
+	trusted := s.cfg.AppSecret != "" && meta.VerifySignature(body, sig, []byte(s.cfg.AppSecret))
+	batch, err := parse(body)
+	if !trusted && !s.signedForAccounts(ch, body, sig, batch, err) {
 		s.metrics.webhookSignatureFailures.WithLabelValues(string(ch)).Inc()
-		return errorf(fiber.StatusUnauthorized, "bad_signature", "missing or invalid X-Hub-Signature-256")
+		return errBadSignature
 	}
 	defer s.observeWebhook(ch, time.Now())
-	batch, err := parse(body)
 	if err != nil {
 		s.metrics.webhookRejected.WithLabelValues(string(ch)).Inc()
 		return errorf(fiber.StatusBadRequest, "bad_payload", "%s", err.Error())
@@ -115,6 +115,44 @@ func (s *Server) receiveWebhook(c *fiber.Ctx) error {
 		}
 	}
 	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+var errBadSignature = errorf(fiber.StatusUnauthorized, "bad_signature", "missing or invalid X-Hub-Signature-256, or not signed for every account the delivery addresses")
+
+// signedForAccounts reports whether a delivery that the server-wide app
+// secret did not sign is signed by the accounts it addresses: each
+// connected account the parsed batch names must have an app secret of its
+// own that the signature is valid under, so that one workspace's secret
+// cannot write into another's conversations (docs/ARCHITECTURE.md,
+// invariant 9). Accounts not connected store nothing and are left aside.
+// A delivery that names no connected account (or does not parse) stores
+// nothing either; it passes with any account's secret, so that Meta's
+// deliveries of fields Parley does not read, and the 400 of a bad
+// payload, still reach an account's own app.
+func (s *Server) signedForAccounts(ch engine.Channel, body []byte, sig string, batch meta.Batch, parseErr error) bool {
+	checked := map[string]bool{}
+	addressed := false
+	if parseErr == nil {
+		for _, id := range batch.AccountIDs() {
+			acct, ok := s.cfg.Accounts.Get(ch, id)
+			if !ok {
+				continue
+			}
+			addressed = true
+			if acct.AppSecret == "" {
+				return false
+			}
+			valid, seen := checked[acct.AppSecret]
+			if !seen {
+				valid = meta.VerifySignature(body, sig, []byte(acct.AppSecret))
+				checked[acct.AppSecret] = valid
+			}
+			if !valid {
+				return false
+			}
+		}
+	}
+	return addressed || meta.VerifySignature(body, sig, s.cfg.Accounts.AppSecrets()...)
 }
 
 // retryLater answers an error that a redelivery may not meet: 503 with

@@ -36,6 +36,7 @@ type options struct {
 	graphURL       string
 	bootstrapToken string
 	mediaMaxBytes  int64
+	bodyMemory     int64
 	pprofAddr      string
 	publicURL      string
 }
@@ -61,11 +62,16 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.publicURL, "public-url", envOr("PARLEY_PUBLIC_URL", ""), "this server's address as the internet sees it, for media links Instagram fetches (PARLEY_PUBLIC_URL)")
 	defMedia, _ := strconv.ParseInt(envOr("PARLEY_MEDIA_MAX_BYTES", "67108864"), 10, 64)
 	fs.Int64Var(&o.mediaMaxBytes, "media-max-bytes", defMedia, "largest media file stored (PARLEY_MEDIA_MAX_BYTES)")
+	defBodyMemory, _ := strconv.ParseInt(envOr("PARLEY_BODY_MEMORY_BYTES", "67108864"), 10, 64)
+	fs.Int64Var(&o.bodyMemory, "body-memory-bytes", defBodyMemory, "memory that request bodies read before authentication may hold at once; past it, 503 (PARLEY_BODY_MEMORY_BYTES)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if o.mediaMaxBytes <= 0 {
 		return o, errors.New("media-max-bytes must be positive")
+	}
+	if o.bodyMemory <= 0 {
+		return o, errors.New("body-memory-bytes must be positive")
 	}
 	if o.publicURL != "" {
 		if u, err := url.Parse(o.publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -153,7 +159,8 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 		return err
 	}
 	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: media,
-		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg, Gatherer: reg, Agents: registry})
+		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg, Gatherer: reg, Agents: registry,
+		BodyMemory: o.bodyMemory})
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ import (
 const maxAgentResponse = 1 << 20
 
 // defaultAgentTimeout bounds one call when the settings name none.
-const defaultAgentTimeout = 30 * time.Second
+const defaultAgentTimeout = engine.DefaultAgentTimeout
 
 // Errors returned by the HTTP agents.
 var (

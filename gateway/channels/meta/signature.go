@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 )
 
@@ -54,4 +55,29 @@ func Sign(body, secret []byte) string {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write(body)
 	return signaturePrefix + hex.EncodeToString(mac.Sum(nil))
+}
+
+// AccountIDs lists the distinct channel accounts a parsed delivery
+// addresses (WhatsApp phone_number_id, Messenger page id, Instagram
+// account id) in its messages, statuses and watermarks, sorted. A
+// delivery signed with an account's own app secret must be signed for
+// every one of them.
+func (b Batch) AccountIDs() []string {
+	var ids []string
+	add := func(id string) {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	for _, m := range b.Messages {
+		add(m.AccountID)
+	}
+	for _, st := range b.Statuses {
+		add(st.AccountID)
+	}
+	for _, w := range b.Watermarks {
+		add(w.AccountID)
+	}
+	slices.Sort(ids)
+	return ids
 }

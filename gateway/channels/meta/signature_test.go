@@ -87,3 +87,15 @@ func TestVerifySignatureRawBytes(t *testing.T) {
 	require.True(t, meta.VerifySignature(body, meta.Sign(body, secret), secret))
 	require.False(t, meta.VerifySignature([]byte(`{"text":"Caf\u00e9 \ud83d\ude00"}`), meta.Sign(body, secret), secret))
 }
+
+// A delivery addresses every account its messages, statuses and
+// watermarks name, each once.
+func TestBatchAccountIDs(t *testing.T) {
+	b := meta.Batch{
+		Messages:   []meta.Message{{AccountID: "P2"}, {AccountID: "P1"}},
+		Statuses:   []meta.Status{{AccountID: "P1"}, {AccountID: "P3"}},
+		Watermarks: []meta.Watermark{{AccountID: "P4"}},
+	}
+	require.Equal(t, []string{"P1", "P2", "P3", "P4"}, b.AccountIDs())
+	require.Empty(t, meta.Batch{}.AccountIDs())
+}
