@@ -11,8 +11,10 @@ import (
 // between the hub and session logic and the socket. The session's writer
 // (its methods that hold wmu) is its only writer: frames, control frames
 // included, are built by Parley and handed over whole or in the parts a
-// non-blocking write left. A test transport, or one for another protocol
-// (server-sent events, with its own framing), implements the same.
+// non-blocking write left. A test transport implements the same (see
+// chunkTransport in the tests); one for another protocol (server-sent
+// events) would also take over the framing (appendFrame,
+// appendEventsFrame), which the session does today.
 type wsTransport interface {
 	// TryWrite writes what the transport takes of b at once, without
 	// waiting. n < len(b) with a nil error: the rest must wait (Write).
