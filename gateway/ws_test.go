@@ -182,6 +182,10 @@ func TestWebSocketFilters(t *testing.T) {
 func TestWebSocketSlowConsumer(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *actors.Config) { c.SubscriberQueue = 4096 })
+	// The queue overflows first, however slow ingest is under load: the
+	// stalled client's socket is full long before, and a write timing out
+	// drops it without the 4008 (TestWebSocketNeverReadingClient).
+	gateway.SetWebSocketWriteWait(e.gw, time.Minute)
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
 	slow, _, err := d.Dial("ws"+strings.TrimPrefix(e.url, "http")+"/api/v1/ws?token="+ownerToken, nil)
 	require.NoError(t, err)
