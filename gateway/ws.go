@@ -31,8 +31,9 @@ import (
 // {"type":"subscribe","filter":{...},"resume":{"epoch","seq"}} to change
 // the subscription. A protocol ping gets a pong with its payload, a close
 // frame a close frame with its code. Close codes: 4008 slow consumer
-// (including one that takes no frame within the write wait), 4400 bad
-// frame, 1009 frame too big, 1002 protocol error, 1001 server going away.
+// (its queue overflowed; one that takes nothing within the write wait is
+// dropped without a close frame), 4400 bad frame, 1009 frame too big,
+// 1002 protocol error, 1001 server going away.
 const (
 	wsCloseSlow     = 4008
 	wsCloseBadFrame = 4400

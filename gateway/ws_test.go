@@ -177,8 +177,9 @@ func TestWebSocketFilters(t *testing.T) {
 	require.Equal(t, "pong", msgr.events(1)[0].Type)
 }
 
-// Invariant 7: a subscriber that never reads is disconnected with 4008
-// and does not slow ingest.
+// A subscriber that stops reading is disconnected with 4008 when its
+// queue overflows, and does not slow ingest (docs/ARCHITECTURE.md,
+// invariant 7).
 func TestWebSocketSlowConsumer(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *actors.Config) { c.SubscriberQueue = 4096 })
