@@ -433,7 +433,8 @@ func TestWebSocketProtocolPings(t *testing.T) {
 }
 
 // TestWebSocketCloseHandshake: a client's close frame is answered with a
-// close frame carrying its code, and the server then closes the socket.
+// close frame carrying its code (none if it had none), and the server
+// then closes the socket.
 func TestWebSocketCloseHandshake(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
@@ -443,6 +444,13 @@ func TestWebSocketCloseHandshake(t *testing.T) {
 	require.NoError(t, c.conn.WriteControl(websocket.CloseMessage,
 		websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), time.Now().Add(time.Second)))
 	require.Equal(t, websocket.CloseNormalClosure, c.closeFrame().Code)
+	c.requireClosed()
+	// A close frame without a code is answered with one without a code.
+	c, _, err = e.dialWS("token=" + ownerToken)
+	require.NoError(t, err)
+	require.Equal(t, "hello", c.events(1)[0].Type)
+	require.NoError(t, c.conn.WriteControl(websocket.CloseMessage, nil, time.Now().Add(time.Second)))
+	require.Equal(t, websocket.CloseNoStatusReceived, c.closeFrame().Code)
 	c.requireClosed()
 	eventually(t, 5*time.Second, func() error {
 		if n := e.rt.Broadcaster().Subscribers(); n != 0 {
