@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/parleyhq/parley/engine"
@@ -38,23 +37,6 @@ func StartParley(ctx context.Context, bin, dataDir string, env ...string) (*Proc
 
 // StoreDir is where Parley keeps its Pebble store in a data directory.
 func StoreDir(dataDir string) string { return filepath.Join(dataDir, "db") }
-
-// RaiseFDLimit raises this process's open-file limit to its hard limit
-// (children, such as the server under test, inherit it) and returns the
-// new soft limit.
-func RaiseFDLimit() (uint64, error) {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return 0, fmt.Errorf("reading the open-file limit: %w", err)
-	}
-	if l.Cur < l.Max {
-		l.Cur = l.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-			return 0, fmt.Errorf("raising the open-file limit: %w", err)
-		}
-	}
-	return l.Cur, nil
-}
 
 // Workspace is a workspace seeded for a benchmark: an owner token and a
 // connected WhatsApp number.

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"net"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -18,7 +17,7 @@ import (
 	"github.com/parleyhq/parley/engine"
 )
 
-// WebSocket protocol (DESIGN.md, Realtime protocol). GET /api/v1/ws with
+// WebSocket protocol (README.md, Realtime). GET /api/v1/ws with
 // the token in the Authorization header or the "token" query parameter
 // (browsers cannot set headers on a WebSocket). Query parameters channel,
 // folder, assignee and conversation_id filter the events; epoch and seq
@@ -30,12 +29,17 @@ import (
 // {"type":"resync"} when the resume point is gone (reload over REST); and
 // {"type":"pong"} for a client ping. Client frames: {"type":"ping"} and
 // {"type":"subscribe","filter":{...},"resume":{"epoch","seq"}} to change
-// the subscription. Close codes: 4008 slow consumer, 4400 bad frame,
-// 1001 server going away.
+// the subscription. A protocol ping gets a pong with its payload, a close
+// frame a close frame with its code. Close codes: 4008 slow consumer
+// (its queue overflowed; one that takes nothing within the write wait is
+// dropped without a close frame), 4400 bad frame, 1009 frame too big,
+// 1002 protocol error, 1001 server going away.
 const (
 	wsCloseSlow     = 4008
 	wsCloseBadFrame = 4400
-	wsWriteWait     = 10 * time.Second
+	// wsWriteWait is how long a write may wait for the client to read
+	// (unless the hub's is set).
+	wsWriteWait = 10 * time.Second
 	// wsShutdownWait bounds the write a shutdown waits for, and its close
 	// frame.
 	wsShutdownWait  = time.Second
@@ -184,16 +188,20 @@ func (ss *sockets) closeAll() {
 	wg.Wait()
 }
 
-// wsSession is one subscriber connection. Events are written by the
-// connection's hub shard (see wsHub) with non-blocking writes; the
-// session's own goroutine finishes what would block (the rest of a frame
-// the socket did not take, a close), writes pings, and then keeps
-// writing that connection's events itself until it catches up. The
-// reader (the handler's goroutine) parses client frames and writes their
-// answers. wmu orders every write.
+// wsSession is one subscriber connection. Parley owns the whole write
+// side: every frame, control frames included, is built here and written
+// by the session's writer, the methods that hold wmu; the library only
+// reads (muteLibrary). Events are written by the connection's hub shard
+// (see wsHub) with non-blocking writes; the session's own goroutine
+// finishes what would block (the rest of a frame the socket did not
+// take, a close), writes pings, and then keeps writing that
+// connection's events itself until it catches up. The reader (the
+// handler's goroutine) parses client frames and writes their answers
+// (pongs, the close handshake) through the same writer.
 type wsSession struct {
 	s     *Server
-	conn  *websocket.Conn
+	conn  *websocket.Conn // read only
+	t     wsTransport
 	ws    engine.ID
 	user  engine.ID // receives the events addressed to this user
 	shard *wsShard
@@ -209,15 +217,19 @@ type wsSession struct {
 	dead    bool   // the connection is done: write nothing more
 	pending []byte // the rest of a frame a non-blocking write left
 	closing string // the subscription ended (its reason): close the connection
-	frame   []byte // frame bytes being written by the session goroutine
+	frame   []byte // frame bytes being written by a blocking write
+	slow    bool   // counted as a slow disconnect
 	// missed: a shard found wmu taken; the holder hands the session back.
 	missed atomic.Bool
 	// killed is dead for the reader, which does not hold wmu.
 	killed atomic.Bool
+	// stopBy (unix nanoseconds) bounds every write once the server shuts
+	// down; zero before.
+	stopBy atomic.Int64
+	// readBy is the reader's deadline (the reader's own).
+	readBy time.Time
 
-	nc    net.Conn
-	raw   syscall.RawConn // nil: every write blocks (not a socket)
-	drain chan struct{}   // cap 1: work for the session goroutine
+	drain chan struct{} // cap 1: work for the session goroutine
 	quit  chan struct{}
 }
 
@@ -226,16 +238,17 @@ func (s *Server) serveWS(conn *websocket.Conn) {
 	p, _ := conn.Locals(principalKey).(*principal)
 	filter, _ := conn.Locals("ws.filter").(actors.Filter)
 	resume, _ := conn.Locals("ws.resume").(*wsResumed)
-	sess := &wsSession{s: s, conn: conn, ws: p.WorkspaceID, user: p.UserID, shard: s.hub.assign(),
-		nc: conn.NetConn(), drain: make(chan struct{}, 1), quit: make(chan struct{})}
-	sess.raw = rawConn(sess.nc)
+	nc := conn.NetConn()
+	muteLibrary(conn, nc)
+	sess := &wsSession{s: s, conn: conn, t: newNetTransport(nc), ws: p.WorkspaceID, user: p.UserID,
+		shard: s.hub.assign(), drain: make(chan struct{}, 1), quit: make(chan struct{})}
 	if !s.sockets.add(sess) {
 		return
 	}
 	defer s.sockets.remove(sess)
 	hello, _ := json.Marshal(map[string]any{"type": "hello", "epoch": s.cfg.Runtime.Broadcaster().Epoch(),
 		"seq": s.cfg.Runtime.Broadcaster().LastSeq(p.WorkspaceID)})
-	if !sess.sendNow(hello) {
+	if !sess.sendNow(websocket.TextMessage, hello) {
 		return
 	}
 	sess.subscribe(filter, resume)
@@ -273,7 +286,7 @@ func (sess *wsSession) subscribe(f actors.Filter, resume *wsResumed) {
 	if errors.Is(err, actors.ErrResync) || (resume != nil && from == nil) {
 		// Written before the new subscription's events: they wait in its
 		// queue until it becomes the session's below.
-		if !sess.sendNow([]byte(`{"type":"resync"}`)) {
+		if !sess.sendNow(websocket.TextMessage, []byte(`{"type":"resync"}`)) {
 			if sub != nil {
 				sub.Close()
 			}
@@ -297,13 +310,47 @@ func (sess *wsSession) subscribe(f actors.Filter, resume *wsResumed) {
 	sess.shard.mark(sess) // the replay, and anything queued meanwhile
 }
 
+// muteLibrary makes every write of the library's Conn fail before it
+// writes a byte, so that the session's writer stays the connection's
+// only one (the library would otherwise answer a protocol error or an
+// oversized message itself). It documents that after a write has timed
+// out every later write returns an error: one is timed out here, with a
+// deadline already past, and the socket's deadline is cleared after.
+func muteLibrary(c *websocket.Conn, nc interface{ SetWriteDeadline(time.Time) error }) {
+	_ = c.SetWriteDeadline(time.Unix(1, 0))
+	_ = c.WriteMessage(websocket.PongMessage, nil) // fails; were it written, an unsolicited pong is allowed
+	_ = nc.SetWriteDeadline(time.Time{})
+}
+
+// readLoop reads client frames until the connection ends. The library's
+// handlers for control frames answer through the session's writer.
 func (sess *wsSession) readLoop() {
 	c := sess.conn
-	c.SetReadLimit(wsMaxFrame)
+	c.SetPingHandler(func(data string) error {
+		if !sess.sendNow(websocket.PongMessage, []byte(data)) {
+			return errClosed
+		}
+		sess.extendRead()
+		return nil
+	})
 	c.SetPongHandler(func(string) error { sess.extendRead(); return nil })
+	c.SetCloseHandler(func(code int, _ string) error {
+		sess.closeWith(code, "") // no status received (1005): an empty close frame
+		return nil
+	})
 	for sess.extendRead() {
-		_, msg, err := c.ReadMessage()
+		_, r, err := c.NextReader()
 		if err != nil {
+			sess.readFailed(err)
+			return
+		}
+		msg, err := io.ReadAll(io.LimitReader(r, wsMaxFrame+1))
+		if err != nil {
+			sess.readFailed(err)
+			return
+		}
+		if len(msg) > wsMaxFrame {
+			sess.closeWith(websocket.CloseMessageTooBig, "frame too big")
 			return
 		}
 		f, err := parseClientFrame(msg)
@@ -313,13 +360,25 @@ func (sess *wsSession) readLoop() {
 		}
 		switch f.Type {
 		case "ping":
-			if !sess.sendNow([]byte(`{"type":"pong"}`)) {
+			if !sess.sendNow(websocket.TextMessage, []byte(`{"type":"pong"}`)) {
 				return
 			}
 		case "subscribe":
 			filter, _ := f.Filter.actors()
 			sess.subscribe(filter, f.Resume)
 		}
+	}
+}
+
+var errClosed = errors.New("websocket session closed")
+
+// readFailed ends a connection whose read failed. A protocol error the
+// library met fails with the timeout of the close frame it tried to
+// write (muteLibrary), before the read deadline: the client is sent
+// that close frame through the session's writer.
+func (sess *wsSession) readFailed(err error) {
+	if !sess.killed.Load() && isTimeout(err) && time.Now().Before(sess.readBy) {
+		sess.closeWith(websocket.CloseProtocolError, "protocol error")
 	}
 }
 
@@ -331,7 +390,7 @@ func (sess *wsSession) closeWith(code int, reason string) {
 }
 
 func (sess *wsSession) closeLocked(code int, reason string) {
-	sess.control(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason))
+	sess.sendLocked(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason))
 	sess.kill()
 }
 
@@ -341,11 +400,12 @@ func (sess *wsSession) closeLocked(code int, reason string) {
 // frame never lands inside it; a connection left with part of a frame
 // unwritten, or whose write failed, is closed without one.
 func (sess *wsSession) shutdown() {
-	_ = sess.nc.SetWriteDeadline(time.Now().Add(wsShutdownWait))
+	by := time.Now().Add(wsShutdownWait)
+	sess.stopBy.Store(by.UnixNano())
+	sess.t.Bound(by)
 	sess.wmu.Lock()
-	if !sess.dead && sess.pending == nil {
-		_ = sess.conn.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(wsShutdownWait))
+	if sess.pending == nil {
+		sess.closeLocked(websocket.CloseGoingAway, "server shutting down")
 	}
 	sess.kill()
 	sess.unlockWrites()
@@ -354,7 +414,8 @@ func (sess *wsSession) shutdown() {
 // extendRead gives the reader wsReadWait more, unless the connection was
 // killed (false): kill's deadline must not be pushed back.
 func (sess *wsSession) extendRead() bool {
-	_ = sess.conn.SetReadDeadline(time.Now().Add(wsReadWait))
+	sess.readBy = time.Now().Add(wsReadWait)
+	_ = sess.conn.SetReadDeadline(sess.readBy)
 	if sess.killed.Load() {
 		_ = sess.conn.SetReadDeadline(time.Now())
 		return false
@@ -368,24 +429,15 @@ func (sess *wsSession) extendRead() bool {
 func (sess *wsSession) kill() {
 	sess.dead = true
 	sess.killed.Store(true)
-	_ = sess.conn.SetReadDeadline(time.Now())
-	_ = sess.conn.Close()
+	_ = sess.t.Close()
 }
 
-// control writes a control frame (ping, close) after anything pending.
-// The library leaves its deadline on the socket, which would fail the
-// shard's non-blocking writes later: it is cleared.
-func (sess *wsSession) control(kind int, data []byte) bool {
-	if sess.dead || (sess.pending != nil && !sess.finishPending()) {
-		return false
+// countSlow counts the connection as a slow disconnect, once.
+func (sess *wsSession) countSlow() {
+	if !sess.slow {
+		sess.slow = true
+		sess.s.metrics.wsSlowDisconnects.Inc()
 	}
-	err := sess.conn.WriteControl(kind, data, time.Now().Add(wsWriteWait))
-	_ = sess.nc.SetWriteDeadline(time.Time{})
-	if err != nil {
-		sess.kill()
-		return false
-	}
-	return true
 }
 
 // finishPending writes the rest of a frame a non-blocking write left.
@@ -414,9 +466,7 @@ func (sess *wsSession) writeLoop() {
 		case <-sess.quit:
 			return
 		case <-ping.C:
-			sess.wmu.Lock()
-			sess.control(websocket.PingMessage, nil)
-			sess.unlockWrites()
+			sess.sendNow(websocket.PingMessage, nil)
 		case <-sess.drain:
 			sess.wmu.Lock()
 			if !sess.dead && sess.pending != nil && !sess.finishPending() {
@@ -438,7 +488,7 @@ func (sess *wsSession) writeLoop() {
 // consumer is told so (it resumes from the last seq it saw).
 func (sess *wsSession) finishClose() {
 	if sess.closing == actors.CloseSlow {
-		sess.s.metrics.wsSlowDisconnects.Inc()
+		sess.countSlow()
 		sess.closeLocked(wsCloseSlow, "slow consumer: resume from your last seq")
 		return
 	}
@@ -564,7 +614,7 @@ func appendEventsFrame(dst []byte, batch []*actors.Envelope) []byte {
 	for _, e := range batch {
 		n += len(e.JSON())
 	}
-	dst = append(appendFrameHeader(dst, n), '[')
+	dst = append(appendFrameHeader(dst, websocket.TextMessage, n), '[')
 	for i, e := range batch {
 		if i > 0 {
 			dst = append(dst, ',')
@@ -574,23 +624,24 @@ func appendEventsFrame(dst []byte, batch []*actors.Envelope) []byte {
 	return append(dst, ']')
 }
 
-// sendNow writes a text frame, blocking until it is written.
-func (sess *wsSession) sendNow(payload []byte) bool {
+// sendNow writes a frame of the kind (websocket.TextMessage, or a
+// control frame), blocking until it is written.
+func (sess *wsSession) sendNow(kind int, payload []byte) bool {
 	sess.wmu.Lock()
 	defer sess.unlockWrites()
-	return sess.sendLocked(payload)
+	return sess.sendLocked(kind, payload)
 }
 
-// sendLocked writes a text frame with wmu held, after anything pending,
+// sendLocked writes a frame with wmu held, after anything pending,
 // blocking until it is written.
-func (sess *wsSession) sendLocked(payload []byte) bool {
+func (sess *wsSession) sendLocked(kind int, payload []byte) bool {
 	if sess.dead {
 		return false
 	}
 	if sess.pending != nil && !sess.finishPending() {
 		return false
 	}
-	sess.frame = appendTextFrame(sess.frame[:0], payload)
+	sess.frame = appendFrame(sess.frame[:0], kind, payload)
 	defer sess.trim()
 	return sess.writeBlocking(sess.frame)
 }
@@ -600,7 +651,7 @@ func (sess *wsSession) sendLocked(payload []byte) bool {
 // to the session goroutine and reports false (the session writes nothing
 // more until then).
 func (sess *wsSession) writeNow(frame []byte) bool {
-	n, err := sess.tryWrite(frame)
+	n, err := sess.t.TryWrite(frame)
 	if err != nil {
 		sess.kill()
 		return false
@@ -622,68 +673,43 @@ func (sess *wsSession) trim() {
 	}
 }
 
-// writeBlocking writes b whole, within wsWriteWait. The deadline is
-// cleared after: the shard's non-blocking writes would fail on it.
+// writeBlocking writes b whole, within the write wait (or by the
+// shutdown's bound). A client that takes nothing for that long is a slow
+// disconnect, like one whose queue overflowed: the frame may be cut, so
+// it gets no close frame.
 func (sess *wsSession) writeBlocking(b []byte) bool {
-	_ = sess.nc.SetWriteDeadline(time.Now().Add(wsWriteWait))
-	_, err := sess.nc.Write(b)
-	_ = sess.nc.SetWriteDeadline(time.Time{})
-	if err != nil {
+	deadline := time.Now().Add(sess.s.hub.writeWait())
+	stopping := false
+	if by := sess.stopBy.Load(); by != 0 {
+		deadline, stopping = time.Unix(0, min(by, deadline.UnixNano())), true
+	}
+	if err := sess.t.Write(b, deadline); err != nil {
+		if isTimeout(err) && !stopping {
+			sess.countSlow()
+		}
 		sess.kill()
 		return false
 	}
 	return true
 }
 
-// tryWrite writes what the socket takes of b now, without waiting.
-func (sess *wsSession) tryWrite(b []byte) (int, error) {
-	if sess.raw == nil {
-		return 0, nil
-	}
-	var n int
-	var werr error
-	err := sess.raw.Write(func(fd uintptr) bool {
-		n, werr = syscall.Write(int(fd), b)
-		if werr == syscall.EAGAIN || werr == syscall.EINTR {
-			n, werr = 0, nil
-		}
-		n = max(n, 0)
-		return true // never wait for the socket to drain
-	})
-	if err == nil {
-		err = werr
-	}
-	return n, err
-}
-
-// rawConn returns the socket under c for non-blocking writes, or nil.
-// Fiber hands WebSocket handlers fasthttp's hijacked connection, which
-// wraps the socket (UnsafeConn).
-func rawConn(c net.Conn) syscall.RawConn {
-	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
-		c = u.UnsafeConn()
-	}
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc
-}
-
 // appendTextFrame appends payload as one unmasked WebSocket text frame
 // (RFC 6455 section 5.2; a server's frames are not masked).
 func appendTextFrame(dst, payload []byte) []byte {
-	return append(appendFrameHeader(dst, len(payload)), payload...)
+	return appendFrame(dst, websocket.TextMessage, payload)
 }
 
-// appendFrameHeader appends the header of a final, unmasked text frame of
-// n payload bytes.
-func appendFrameHeader(dst []byte, n int) []byte {
-	dst = append(dst, 0x81) // FIN, text
+// appendFrame appends payload as one final, unmasked frame of the kind
+// (websocket.TextMessage, PingMessage, PongMessage, CloseMessage; a
+// control frame's payload is at most 125 bytes).
+func appendFrame(dst []byte, kind int, payload []byte) []byte {
+	return append(appendFrameHeader(dst, kind, len(payload)), payload...)
+}
+
+// appendFrameHeader appends the header of a final, unmasked frame of the
+// kind with n payload bytes.
+func appendFrameHeader(dst []byte, kind, n int) []byte {
+	dst = append(dst, 0x80|byte(kind)) // FIN, opcode
 	switch {
 	case n < 126:
 		dst = append(dst, byte(n))

@@ -16,6 +16,7 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway"
 	"github.com/stretchr/testify/require"
 )
 
@@ -176,11 +177,16 @@ func TestWebSocketFilters(t *testing.T) {
 	require.Equal(t, "pong", msgr.events(1)[0].Type)
 }
 
-// Invariant 7: a subscriber that never reads is disconnected with 4008
-// and does not slow ingest.
+// A subscriber that stops reading is disconnected with 4008 when its
+// queue overflows, and does not slow ingest (docs/ARCHITECTURE.md,
+// invariant 7).
 func TestWebSocketSlowConsumer(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *actors.Config) { c.SubscriberQueue = 4096 })
+	// The queue overflows first, however slow ingest is under load: the
+	// stalled client's socket is full long before, and a write timing out
+	// drops it without the 4008 (TestWebSocketNeverReadingClient).
+	gateway.SetWebSocketWriteWait(e.gw, time.Minute)
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
 	slow, _, err := d.Dial("ws"+strings.TrimPrefix(e.url, "http")+"/api/v1/ws?token="+ownerToken, nil)
 	require.NoError(t, err)
@@ -219,13 +225,7 @@ func TestWebSocketSlowConsumer(t *testing.T) {
 	sent := 0
 	for i := 0; e.rt.Broadcaster().Subscribers() == 2; i++ {
 		require.Less(t, i, 100, "the stalled subscriber was never disconnected")
-		var msgs []string
-		for j := range 100 {
-			msgs = append(msgs, fmt.Sprintf(`{"from":"1555%03d","id":"wamid.s.%d.%d","timestamp":"1750000000","type":"text","text":{"body":"%s"}}`, j, i, j, strings.Repeat("x", 1500)))
-		}
-		payload := `{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"` + phoneID + `"},"messages":[` + strings.Join(msgs, ",") + `]}}]}]}`
-		code, body := e.webhook(engine.ChannelWhatsApp, payload)
-		require.Equal(t, http.StatusOK, code, string(body))
+		e.bulkWebhook("1555", fmt.Sprintf("wamid.s.%d", i))
 		sent += 100
 	}
 	ingest := time.Since(start)
@@ -246,6 +246,19 @@ func TestWebSocketSlowConsumer(t *testing.T) {
 	t.Logf("ingest of %d messages with a stalled subscriber took %v", sent, ingest)
 }
 
+// bulkWebhook delivers one WhatsApp webhook of 100 text messages of 1,500
+// bytes, from 100 senders (from + 000 to 099), with ids id.0 to id.99.
+func (e *env) bulkWebhook(from, id string) {
+	e.t.Helper()
+	var msgs []string
+	for j := range 100 {
+		msgs = append(msgs, fmt.Sprintf(`{"from":"%s%03d","id":"%s.%d","timestamp":"1750000000","type":"text","text":{"body":"%s"}}`, from, j, id, j, strings.Repeat("x", 1500)))
+	}
+	payload := `{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"` + phoneID + `"},"messages":[` + strings.Join(msgs, ",") + `]}}]}]}`
+	code, body := e.webhook(engine.ChannelWhatsApp, payload)
+	require.Equal(e.t, http.StatusOK, code, string(body))
+}
+
 func TestWebSocketClosedOnShutdown(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
@@ -255,17 +268,29 @@ func TestWebSocketClosedOnShutdown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, e.gw.Shutdown(ctx))
-	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, _, err = c.conn.ReadMessage()
-	var ce *websocket.CloseError
-	require.ErrorAs(t, err, &ce)
-	require.Equal(t, websocket.CloseGoingAway, ce.Code)
+	require.Equal(t, websocket.CloseGoingAway, c.closeFrame().Code)
 	// And the socket is closed: the session's reader was not left waiting.
+	c.requireClosed()
+}
+
+// closeFrame reads until the server's close frame and returns it.
+func (c *wsClient) closeFrame() *websocket.CloseError {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _, err := c.conn.ReadMessage()
+	var ce *websocket.CloseError
+	require.ErrorAs(c.t, err, &ce)
+	return ce
+}
+
+// requireClosed checks that the server closed the socket.
+func (c *wsClient) requireClosed() {
+	c.t.Helper()
 	_ = c.conn.UnderlyingConn().SetReadDeadline(time.Now().Add(3 * time.Second))
-	_, err = c.conn.UnderlyingConn().Read(make([]byte, 1))
+	_, err := c.conn.UnderlyingConn().Read(make([]byte, 1))
 	var ne net.Error
-	require.Error(t, err)
-	require.False(t, errors.As(err, &ne) && ne.Timeout(), "the server kept the socket open: %v", err)
+	require.Error(c.t, err)
+	require.False(c.t, errors.As(err, &ne) && ne.Timeout(), "the server kept the socket open: %v", err)
 }
 
 // TestWebSocketManySubscribersGetEverything: many subscribers read while
@@ -333,5 +358,168 @@ func TestWebSocketManySubscribersGetEverything(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		require.NoError(t, err)
+	}
+}
+
+// TestWebSocketProtocolPings: a client that sends a WebSocket protocol
+// ping every 100 ms while events flow (as many non-browser clients do),
+// then stops pinging while they go on, gets a pong with each ping's
+// payload and every event, in order: the server answers pings through
+// the connection's one writer, and no write deadline is left behind to
+// fail its later writes.
+func TestWebSocketProtocolPings(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	c, _, err := e.dialWS("token=" + ownerToken)
+	require.NoError(t, err)
+	require.Equal(t, "hello", c.events(1)[0].Type)
+	var pongs []string
+	var pmu sync.Mutex
+	c.conn.SetPongHandler(func(data string) error {
+		pmu.Lock()
+		pongs = append(pongs, data)
+		pmu.Unlock()
+		return nil
+	})
+	pinged := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { pinged <- n }()
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for range 15 {
+			<-tick.C
+			if c.conn.WriteControl(websocket.PingMessage, []byte(fmt.Sprintf("p%d", n)), time.Now().Add(time.Second)) != nil {
+				return
+			}
+			n++
+		}
+	}()
+	next := uint64(1)
+	read := func(until func(wsEvent) bool) {
+		for {
+			for _, ev := range c.frames() {
+				if ev.Seq != 0 {
+					require.Equal(t, next, ev.Seq, "events in order")
+					next++
+				}
+				if until(ev) {
+					return
+				}
+			}
+		}
+	}
+	// Events for 3 s: the pings' 1.5 s, and longer than a deadline left
+	// on the socket by the last pong would last.
+	for i, start := 0, time.Now(); time.Since(start) < 3*time.Second; i++ {
+		code, body := e.webhook(engine.ChannelWhatsApp, waText(fmt.Sprintf("wamid.ping.%d", i), "1555401", "P", "while pinging"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		last := e.rt.Broadcaster().LastSeq(e.ws)
+		read(func(ev wsEvent) bool { return ev.Seq == last })
+	}
+	n := <-pinged
+	require.Equal(t, 15, n, "pings sent")
+	// Frames are answered in order: the pong of the JSON ping comes after
+	// those of every protocol ping before it.
+	require.NoError(t, c.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`)))
+	read(func(ev wsEvent) bool { return ev.Type == "pong" })
+	require.Equal(t, e.rt.Broadcaster().LastSeq(e.ws)+1, next, "every event")
+	pmu.Lock()
+	defer pmu.Unlock()
+	require.Len(t, pongs, n)
+	for i, p := range pongs {
+		require.Equal(t, fmt.Sprintf("p%d", i), p)
+	}
+}
+
+// TestWebSocketCloseHandshake: a client's close frame is answered with a
+// close frame carrying its code (none if it had none), and the server
+// then closes the socket.
+func TestWebSocketCloseHandshake(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	c, _, err := e.dialWS("token=" + ownerToken)
+	require.NoError(t, err)
+	require.Equal(t, "hello", c.events(1)[0].Type)
+	require.NoError(t, c.conn.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), time.Now().Add(time.Second)))
+	require.Equal(t, websocket.CloseNormalClosure, c.closeFrame().Code)
+	c.requireClosed()
+	// A close frame without a code is answered with one without a code.
+	c, _, err = e.dialWS("token=" + ownerToken)
+	require.NoError(t, err)
+	require.Equal(t, "hello", c.events(1)[0].Type)
+	require.NoError(t, c.conn.WriteControl(websocket.CloseMessage, nil, time.Now().Add(time.Second)))
+	require.Equal(t, websocket.CloseNoStatusReceived, c.closeFrame().Code)
+	c.requireClosed()
+	eventually(t, 5*time.Second, func() error {
+		if n := e.rt.Broadcaster().Subscribers(); n != 0 {
+			return fmt.Errorf("%d subscribers", n)
+		}
+		return nil
+	})
+}
+
+// TestWebSocketNeverReadingClient: a subscriber that never reads, with
+// a queue too long to overflow, is dropped when a write to it times out,
+// and that counts as a slow disconnect like an overflowed queue
+// (docs/ARCHITECTURE.md, invariant 7).
+func TestWebSocketNeverReadingClient(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *actors.Config) { c.SubscriberQueue = 1 << 16 })
+	gateway.SetWebSocketWriteWait(e.gw, 300*time.Millisecond)
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if err == nil {
+			_ = c.(*net.TCPConn).SetReadBuffer(4 << 10)
+		}
+		return c, err
+	}}
+	stalled, _, err := d.Dial("ws"+strings.TrimPrefix(e.url, "http")+"/api/v1/ws?token="+ownerToken, nil)
+	require.NoError(t, err)
+	defer stalled.Close()
+	eventually(t, 5*time.Second, func() error {
+		if n := e.rt.Broadcaster().Subscribers(); n != 1 {
+			return fmt.Errorf("%d subscribers", n)
+		}
+		return nil
+	})
+	for i := 0; e.rt.Broadcaster().Subscribers() == 1; i++ {
+		require.Less(t, i, 200, "the stalled subscriber was never disconnected")
+		e.bulkWebhook("1556", fmt.Sprintf("wamid.n.%d", i))
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Equal(t, 1.0, gateway.WebSocketSlowDisconnects(e.gw))
+}
+
+// TestWebSocketProtocolErrors: a frame that breaks the protocol (a client
+// frame without a mask) is answered with close 1002, and a message over
+// the size limit with 1009, both written by the session: the library's
+// own close frame (reason "bad MASK") is never written.
+func TestWebSocketProtocolErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	for _, tc := range []struct {
+		name   string
+		send   func(c *websocket.Conn) error
+		code   int
+		reason string
+	}{
+		{"unmasked", func(c *websocket.Conn) error {
+			_, err := c.UnderlyingConn().Write([]byte{0x81, 2, 'h', 'i'})
+			return err
+		}, websocket.CloseProtocolError, "protocol error"},
+		{"too big", func(c *websocket.Conn) error {
+			return c.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping","x":"`+strings.Repeat("x", 16<<10)+`"}`))
+		}, websocket.CloseMessageTooBig, "frame too big"},
+	} {
+		c, _, err := e.dialWS("token=" + ownerToken)
+		require.NoError(t, err)
+		require.Equal(t, "hello", c.events(1)[0].Type)
+		require.NoError(t, tc.send(c.conn))
+		ce := c.closeFrame()
+		require.Equal(t, tc.code, ce.Code, tc.name)
+		require.Equal(t, tc.reason, ce.Text, tc.name)
+		c.requireClosed()
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/contrib/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/actors"
@@ -58,4 +59,15 @@ func TestAppendEventsFrame(t *testing.T) {
 		got := appendEventsFrame([]byte("keep"), batch)
 		require.Equal(t, appendTextFrame([]byte("keep"), payload), got, "%d events of %d bytes", tc.events, tc.size)
 	}
+}
+
+// TestAppendControlFrame: control frames the session writes (a pong with
+// the ping's payload, a close with its code) are final and unmasked,
+// with their opcode (RFC 6455 section 5.5).
+func TestAppendControlFrame(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, []byte{0x89, 0}, appendFrame(nil, websocket.PingMessage, nil))
+	require.Equal(t, []byte{0x8a, 2, 'p', '1'}, appendFrame(nil, websocket.PongMessage, []byte("p1")))
+	require.Equal(t, []byte{0x88, 2, 0x03, 0xe8}, appendFrame(nil, websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")))
+	require.Equal(t, []byte{0x88, 0}, appendFrame(nil, websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNoStatusReceived, "")))
 }

@@ -6,6 +6,7 @@ import (
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // wsHub writes subscribers' events from a few shard goroutines instead
@@ -19,6 +20,8 @@ import (
 type wsHub struct {
 	shards []*wsShard
 	next   atomic.Uint64
+	// wait overrides wsWriteWait when set (nanoseconds; tests).
+	wait atomic.Int64
 }
 
 // wsShard is one writer goroutine and the sessions with events to write.
@@ -54,6 +57,14 @@ func (h *wsHub) start(ctx context.Context, wg *sync.WaitGroup) {
 			sh.run(ctx)
 		})
 	}
+}
+
+// writeWait is how long a session's write may wait for its client.
+func (h *wsHub) writeWait() time.Duration {
+	if d := h.wait.Load(); d > 0 {
+		return time.Duration(d)
+	}
+	return wsWriteWait
 }
 
 // assign picks the shard of a new connection, round robin.
