@@ -373,7 +373,7 @@ func (rt *Runtime) AddNote(ctx context.Context, n engine.Note) (engine.Note, err
 // DeleteNote removes a note of contact through its actor, if may allows
 // it, and publishes note.deleted.
 func (rt *Runtime) DeleteNote(ctx context.Context, ws, contact, note engine.ID, may func(*engine.Note) error) error {
-	_, err := rt.contactCall(ctx, ws, contact, false, "delete note", func(a *contactActor) (any, error) {
+	_, err := rt.contactCall(ctx, ws, contact, true, "delete note", func(a *contactActor) (any, error) {
 		n, err := rt.store.Note(ws, contact, note)
 		if err != nil {
 			return nil, err
@@ -393,37 +393,60 @@ func (rt *Runtime) DeleteNote(ctx context.Context, ws, contact, note engine.ID, 
 	return err
 }
 
-// AddMemories adds facts to a contact's memories through its actor
-// (engine.Remember), published as memory.created with conv as their
-// conversation (zero: none). It returns the memories added, and
-// engine.ErrMemoriesFull when a fact found no room.
-func (rt *Runtime) AddMemories(ctx context.Context, ws, contact, conv engine.ID, facts []string, src engine.MemorySource, author *engine.ID) ([]engine.Memory, error) {
+// AddMemory adds a person's memory to a contact through its actor
+// (engine.AddMemory) and publishes memory.created; engine.ErrMemoriesFull
+// when the contact has no room.
+func (rt *Runtime) AddMemory(ctx context.Context, ws, contact engine.ID, text string, author *engine.ID) (engine.Memory, error) {
 	v, err := rt.contactCall(ctx, ws, contact, true, "memory", func(a *contactActor) (any, error) {
-		return a.remember(conv, facts, src, author)
+		if _, err := a.contact(); err != nil {
+			return nil, err
+		}
+		have, err := rt.store.Memories(ws, contact, engine.MaxMemories)
+		if err != nil {
+			return nil, err
+		}
+		now := rt.clock.Now()
+		m, err := engine.AddMemory(have, text, engine.NewID(now), ws, contact, author, now)
+		if err != nil {
+			return nil, err
+		}
+		return m, a.putMemories(engine.ZeroID, []engine.Memory{m})
 	})
-	if v == nil {
-		return nil, err
+	if err != nil {
+		return engine.Memory{}, err
 	}
-	return v.([]engine.Memory), err
+	return v.(engine.Memory), nil
 }
 
-func (a *contactActor) remember(conv engine.ID, facts []string, src engine.MemorySource, author *engine.ID) ([]engine.Memory, error) {
+// remember adds the facts an agent's answer in conversation conv asked
+// to keep (engine.Remember); engine.ErrMemoriesFull when some found no
+// room.
+func (a *contactActor) remember(conv engine.ID, facts []string) error {
 	if _, err := a.contact(); err != nil {
-		return nil, err
+		return err
 	}
 	have, err := a.rt.store.Memories(a.ws, a.id, engine.MaxMemories)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	now := a.rt.clock.Now()
-	add, full := engine.Remember(have, facts, engine.NewIDs(now, len(facts)), a.ws, a.id, src, author, now)
-	var ferr error
+	add, full := engine.Remember(have, facts, engine.NewIDs(now, len(facts)), a.ws, a.id, engine.MemoryAI, nil, now)
+	if err := a.putMemories(conv, add); err != nil {
+		return err
+	}
 	if full {
-		ferr = engine.ErrMemoriesFull
+		return engine.ErrMemoriesFull
 	}
+	return nil
+}
+
+// putMemories commits new memories of the contact and publishes
+// memory.created for each, with conv as their conversation (zero: none).
+func (a *contactActor) putMemories(conv engine.ID, add []engine.Memory) error {
 	if len(add) == 0 {
-		return nil, ferr
+		return nil
 	}
+	now := a.rt.clock.Now()
 	b := a.rt.store.NewBatch()
 	evs := make([]engine.Event, 0, len(add))
 	for i := range add {
@@ -431,10 +454,7 @@ func (a *contactActor) remember(conv engine.ID, facts []string, src engine.Memor
 		evs = append(evs, engine.Event{Type: engine.EventMemoryCreated, WorkspaceID: a.ws, ConversationID: conv,
 			At: now, Data: engine.MemoryEventData{Memory: add[i]}})
 	}
-	if err := a.commit(b, a.c, evs...); err != nil {
-		return nil, err
-	}
-	return add, ferr
+	return a.commit(b, a.c, evs...)
 }
 
 // rememberLater tells the contact's actor the facts an agent's answer in
@@ -446,7 +466,7 @@ func (rt *Runtime) rememberLater(ws, contact, conv engine.ID, facts []string) {
 		if a.c == nil {
 			return nil, nil
 		}
-		_, err := a.remember(conv, facts, engine.MemoryAI, nil)
+		err := a.remember(conv, facts)
 		if errors.Is(err, engine.ErrMemoriesFull) {
 			rt.log.Warn("Contact memories full; the agent's fact is dropped", "conversation", conv)
 			return nil, nil
@@ -458,7 +478,7 @@ func (rt *Runtime) rememberLater(ws, contact, conv engine.ID, facts []string) {
 // DeleteMemory removes a memory of contact through its actor and
 // publishes memory.deleted.
 func (rt *Runtime) DeleteMemory(ctx context.Context, ws, contact, memory engine.ID) error {
-	_, err := rt.contactCall(ctx, ws, contact, false, "delete memory", func(a *contactActor) (any, error) {
+	_, err := rt.contactCall(ctx, ws, contact, true, "delete memory", func(a *contactActor) (any, error) {
 		m, err := rt.store.Memory(ws, contact, memory)
 		if err != nil {
 			return nil, err

@@ -198,6 +198,19 @@ func Remember(have []Memory, facts []string, ids []ID, ws, contact ID, src Memor
 	return add, false
 }
 
+// AddMemory returns the memory a person adds to a contact holding have,
+// or ErrMemoriesFull when it holds MaxMemories.
+func AddMemory(have []Memory, text string, id, ws, contact ID, author *ID, now time.Time) (Memory, error) {
+	text, err := NormalizeMemoryText(text)
+	if err != nil {
+		return Memory{}, err
+	}
+	if len(have) >= MaxMemories {
+		return Memory{}, ErrMemoriesFull
+	}
+	return Memory{ID: id, WorkspaceID: ws, ContactID: contact, Text: text, Source: MemoryHuman, AuthorID: author, CreatedAt: now}, nil
+}
+
 // ImportRow applies a row of a CSV import to the stored contact c it
 // matched: the row's non-empty fields overwrite, its custom fields are
 // set, and a name it gives counts as a person's.
@@ -264,11 +277,17 @@ func NormalizeEmail(s string) string {
 }
 
 // IdentityKeys returns the keys an inbound sender on channel ch known as
-// extID is matched by: a WhatsApp id is a phone number.
+// extID is matched by: a WhatsApp id is a phone number, an email
+// channel's sender an address.
 func IdentityKeys(ch Channel, extID string) []string {
-	if ch == ChannelWhatsApp {
+	switch ch {
+	case ChannelWhatsApp:
 		if p := NormalizePhone(extID); p != "" {
 			return []string{KeyPhone + p}
+		}
+	case ChannelEmail:
+		if e := NormalizeEmail(extID); e != "" {
+			return []string{KeyEmail + e}
 		}
 	}
 	return nil

@@ -172,6 +172,7 @@ func TestNormalizePhoneAndKeys(t *testing.T) {
 	require.Equal(t, []string{"d:5550102"}, engine.ContactKeys(&short), "a short number still dedupes an import")
 	require.Equal(t, []string{"p:+15550001111"}, engine.IdentityKeys(engine.ChannelWhatsApp, "15550001111"))
 	require.Empty(t, engine.IdentityKeys(engine.ChannelMessenger, "15550001111"), "a page-scoped id is no phone")
+	require.Equal(t, []string{"e:ana@example.com"}, engine.IdentityKeys(engine.ChannelEmail, "Ana@example.com"))
 }
 
 func TestRememberAndMergeMemories(t *testing.T) {
@@ -192,6 +193,12 @@ func TestRememberAndMergeMemories(t *testing.T) {
 	add, full = engine.Remember(many, []string{"one more"}, engine.NewIDs(crmNow, 1), ws, ct, engine.MemoryHuman, nil, crmNow)
 	require.True(t, full)
 	require.Empty(t, add)
+
+	m, err := engine.AddMemory(have, " prefers email ", engine.NewID(crmNow), ws, ct, nil, crmNow)
+	require.NoError(t, err, "a person may write what the contact holds already")
+	require.Equal(t, engine.MemoryHuman, m.Source)
+	_, err = engine.AddMemory(many, "one more", engine.NewID(crmNow), ws, ct, nil, crmNow)
+	require.ErrorIs(t, err, engine.ErrMemoriesFull)
 
 	into := engine.NewID(crmNow)
 	moved := engine.MergeMemories(have, []engine.Memory{{Text: "prefers email"}, {Text: "vegan"}}, into)

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/engine"
@@ -67,27 +66,14 @@ func (h *contacts) addMemory(c *fiber.Ctx) error {
 		return err
 	}
 	author := p.UserID
-	ms, err := h.rt.AddMemories(c.UserContext(), p.WorkspaceID, id, engine.ZeroID, []string{text}, engine.MemoryHuman, &author)
+	m, err := h.rt.AddMemory(c.UserContext(), p.WorkspaceID, id, text, &author)
 	if errors.Is(err, engine.ErrMemoriesFull) {
 		return errorf(fiber.StatusConflict, "too_many_memories", "a contact keeps at most %d memories: delete one first", engine.MaxMemories)
 	}
 	if err != nil {
 		return fromEngine(err)
 	}
-	if len(ms) == 0 {
-		// The contact holds this fact already: it is the memory answered.
-		have, err := h.store.Memories(p.WorkspaceID, id, engine.MaxMemories)
-		if err != nil {
-			return err
-		}
-		for _, m := range have {
-			if strings.EqualFold(m.Text, text) {
-				return c.Status(fiber.StatusCreated).JSON(m)
-			}
-		}
-		return errorf(fiber.StatusConflict, "conflict", "the memory was not stored")
-	}
-	return c.Status(fiber.StatusCreated).JSON(ms[0])
+	return c.Status(fiber.StatusCreated).JSON(m)
 }
 
 func (h *contacts) deleteMemory(c *fiber.Ctx) error {
