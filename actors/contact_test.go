@@ -10,6 +10,8 @@ import (
 
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -82,7 +84,8 @@ func TestOppositeMergesDoNotDeadlock(t *testing.T) {
 // disk with the contact as committed.
 func TestContactActorPassivates(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, nil)
+	reg := prometheus.NewRegistry()
+	h := newHarness(t, func(c *actors.Config) { c.Registerer = reg })
 	ctx := context.Background()
 	now := h.clock.Now()
 	c, err := engine.NewContact(engine.NewID(now), h.ws, engine.SourceManual, engine.ContactPatch{Name: ptr("Ana")}, now)
@@ -91,7 +94,9 @@ func TestContactActorPassivates(t *testing.T) {
 	require.NoError(t, err)
 	_, err = h.rt.CreateContact(ctx, c)
 	require.ErrorIs(t, err, actors.ErrContactExists)
+	require.Equal(t, float64(1), testutil.ToFloat64(metric(t, reg, "parley_actors_contacts_active")))
 	h.rt.PassivateIdle(h.clock.Now().Add(time.Hour))
+	require.Equal(t, float64(0), testutil.ToFloat64(metric(t, reg, "parley_actors_contacts_active")))
 	got, err := h.rt.UpdateContact(ctx, h.ws, c.ID, engine.ContactPatch{Company: ptr("Acme")})
 	require.NoError(t, err)
 	require.Equal(t, "Ana", got.Profile.Name)
