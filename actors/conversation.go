@@ -428,6 +428,15 @@ func (t *txn) create(in *engine.Inbound, th pendingThread) error {
 	a := t.a
 	c := engine.NewConversation(a.id, a.ws, in.Channel, in.ChannelAccountID, th.contact, in.ExternalUserID, t.now)
 	ident := engine.Identity{Channel: in.Channel, ExternalID: in.ExternalUserID}
+	ct, err := a.rt.store.Contact(a.ws, th.contact)
+	switch {
+	case err == nil:
+		// The same new user's thread on another account committed the
+		// contact first: its actor owns it now.
+		th.newContact = false
+	case !errors.Is(err, persistence.ErrNotFound):
+		return fmt.Errorf("reading contact: %w", err)
+	}
 	if th.newContact {
 		c.ContactName = in.ContactName
 		t.b.PutContact(nil, &engine.Contact{
@@ -436,10 +445,6 @@ func (t *txn) create(in *engine.Inbound, th pendingThread) error {
 			Source: engine.SourceChat, CreatedAt: t.now, UpdatedAt: t.now,
 		})
 	} else {
-		ct, err := a.rt.store.Contact(a.ws, th.contact)
-		if err != nil && !errors.Is(err, persistence.ErrNotFound) {
-			return fmt.Errorf("reading contact: %w", err)
-		}
 		c.ContactName = ct.Profile.Name
 		if !slices.Contains(ct.Identities, ident) || in.ContactName != "" && !in.Echo && in.ContactName != ct.ChannelName {
 			var name string
