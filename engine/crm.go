@@ -359,3 +359,25 @@ func LinkIdentity(c Contact, id Identity, now time.Time) (Contact, bool) {
 	c.UpdatedAt = now
 	return c, true
 }
+
+// ImportProgress is the data of contacts.import.progress, and the answer
+// of the import: the rows read so far and what became of them; Errors
+// (set once done) the failed rows, and Stopped why the import stopped
+// before the end of its body, if it did.
+type ImportProgress struct {
+	Job      ID                `json:"job"`
+	Rows     int               `json:"rows"`
+	Imported int               `json:"imported"`
+	Updated  int               `json:"updated"`
+	Failed   int               `json:"failed"`
+	Done     bool              `json:"done"`
+	Errors   *[]ImportRowError `json:"errors,omitempty"`
+	Stopped  string            `json:"stopped,omitempty"`
+}
+
+// ImportRowError is one failed row of an import: the line it starts on
+// (the header is line 1) and why it failed.
+type ImportRowError struct {
+	Row   int    `json:"row"`
+	Error string `json:"error"`
+}

@@ -275,12 +275,6 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	return k, err
 }
 
-// rowError is one failed row of an import.
-type rowError struct {
-	Row   int    `json:"row"`
-	Error string `json:"error"`
-}
-
 // importJob is one running import.
 type importJob struct {
 	h        *contacts
@@ -294,7 +288,7 @@ type importJob struct {
 	imported int
 	updated  int
 	failed   int
-	errors   []rowError
+	errors   []engine.ImportRowError
 	inBatch  int
 	stopErr  string
 	progress func(done bool)
@@ -303,7 +297,7 @@ type importJob struct {
 func (j *importJob) fail(n int, msg string) {
 	j.failed++
 	if len(j.errors) < maxImportErrors {
-		j.errors = append(j.errors, rowError{n, msg})
+		j.errors = append(j.errors, engine.ImportRowError{Row: n, Error: msg})
 	}
 }
 
@@ -313,7 +307,7 @@ func (j *importJob) existing(keys []string) (engine.ID, bool, error) {
 	return j.h.store.ContactByKeys(j.ws, keys)
 }
 
-// rowError returns the message of a row's refusal by the CRM rules.
+// rowMessage returns the message of a row's refusal by the CRM rules.
 func rowMessage(err error) string {
 	return strings.TrimPrefix(err.Error(), engine.ErrInvalid.Error()+": ")
 }
@@ -468,19 +462,16 @@ func (h *contacts) importCSV(c *fiber.Ctx) (err error) {
 	now := h.rt.Clock().Now()
 	j := &importJob{h: h, ctx: c.UserContext(), ws: p.WorkspaceID, id: engine.NewID(now), pending: map[string]*engine.Contact{},
 		queued: map[engine.ID]int{}}
-	result := func(done bool) fiber.Map {
-		errs := j.errors
-		if errs == nil {
-			errs = []rowError{}
-		}
-		m := fiber.Map{"job": j.id, "rows": j.rows, "imported": j.imported, "updated": j.updated, "failed": j.failed, "done": done}
+	result := func(done bool) engine.ImportProgress {
+		r := engine.ImportProgress{Job: j.id, Rows: j.rows, Imported: j.imported, Updated: j.updated, Failed: j.failed, Done: done}
 		if done {
-			m["errors"] = errs
-			if j.stopErr != "" {
-				m["stopped"] = j.stopErr
+			errs := j.errors
+			if errs == nil {
+				errs = []engine.ImportRowError{}
 			}
+			r.Errors, r.Stopped = &errs, j.stopErr
 		}
-		return m
+		return r
 	}
 	j.progress = func(done bool) {
 		h.rt.Broadcaster().Publish([]engine.Event{{Type: engine.EventImportProgress, WorkspaceID: p.WorkspaceID,
