@@ -93,6 +93,9 @@ type conversationActor struct {
 	e       *entry
 	conv    *engine.Conversation // nil: no such conversation on disk
 	loadErr error
+	// reported is the profile name the channel last reported in this
+	// activation, handed to the contact's actor already.
+	reported string
 }
 
 func (rt *Runtime) conversationProps(ws, id engine.ID, e *entry) *actor.Props {
@@ -111,7 +114,8 @@ func (a *conversationActor) Receive(ctx actor.Context) {
 		return
 	case *actor.Restarting, *actor.Stopping, *actor.Stopped:
 		return
-	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *attemptMsg, *aiReplyMsg, *panicMsg, *pingMsg, *watermarkMsg, *profileNameMsg:
+	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *attemptMsg, *aiReplyMsg, *panicMsg, *pingMsg, *watermarkMsg,
+		*renamedMsg:
 		defer a.e.pending.Add(-1)
 		defer func() {
 			if r := recover(); r != nil {
@@ -126,16 +130,22 @@ func (a *conversationActor) Receive(ctx actor.Context) {
 }
 
 func (a *conversationActor) load() {
-	c, err := a.rt.store.Conversation(a.ws, a.id)
-	switch {
-	case errors.Is(err, persistence.ErrNotFound):
-		a.conv, a.loadErr = nil, nil
-	case err != nil:
-		a.conv, a.loadErr = nil, err
-		a.rt.log.Error("Loading conversation", "conversation", a.id, "err", err)
-	default:
-		a.conv, a.loadErr = &c, nil
+	a.conv, a.loadErr = loadState(func() (engine.Conversation, error) { return a.rt.store.Conversation(a.ws, a.id) })
+	if a.loadErr != nil {
+		a.rt.log.Error("Loading conversation", "conversation", a.id, "err", a.loadErr)
 	}
+}
+
+// loadState reads the record an actor owns: nil when there is none.
+func loadState[T any](get func() (T, error)) (*T, error) {
+	v, err := get()
+	if errors.Is(err, persistence.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
 }
 
 // fail answers msg's caller with err.
@@ -166,8 +176,10 @@ func (a *conversationActor) fail(msg any, err error) {
 		m.reply <- false
 	case *watermarkMsg:
 		m.reply <- err
-	case *profileNameMsg:
-		m.reply <- err
+	case *renamedMsg:
+		if m.done != nil {
+			close(m.done)
+		}
 	}
 }
 
@@ -217,8 +229,13 @@ func (a *conversationActor) handle(msg any) {
 		m.reply <- a.conv != nil
 	case *watermarkMsg:
 		m.reply <- a.watermark(m)
-	case *profileNameMsg:
-		m.reply <- a.profileName(m)
+	case *renamedMsg:
+		if err := a.renamed(m); err != nil {
+			a.rt.log.Error("Showing the contact's new name", "conversation", a.id, "err", err)
+		}
+		if m.done != nil {
+			close(m.done)
+		}
 	}
 }
 
@@ -385,14 +402,23 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 			continue
 		}
 		if t.cur.ID == engine.ZeroID {
-			t.create(in, it.thread)
-		} else if in.ContactName != "" && !in.Echo && in.ContactName != t.cur.ContactName {
-			if err := t.renameContact(t.cur.ContactName, in.ContactName); err != nil {
+			if err := t.create(in, it.thread); err != nil {
 				results[i].Err = err
 				continue
 			}
+		} else if in.ContactName != "" && !in.Echo && in.ContactName != a.reported {
+			// The contact's actor decides whether the contact takes the
+			// name, and tells this conversation if it does.
+			a.reported = in.ContactName
+			ws, contact, name, previous := a.ws, t.cur.ContactID, in.ContactName, t.cur.ContactName
+			t.post = append(t.post, func() { a.rt.fromChannelLater(ws, contact, nil, name, previous) })
 		}
-		res, err := t.apply(in.Command())
+		cmd := in.Command()
+		if r, ok := cmd.(engine.Receive); ok {
+			r.ContactName = "" // the header shows the contact's name, which the contact's actor keeps
+			cmd = r
+		}
+		res, err := t.apply(cmd)
 		if err != nil {
 			results[i].Err = err
 			continue
@@ -467,20 +493,49 @@ func (t *txn) settleEchoes(seq uint64, extID string) error {
 }
 
 // create starts a new conversation (and, for a new channel user, a new
-// contact) in this transaction.
-func (t *txn) create(in *engine.Inbound, th pendingThread) {
-	c := engine.NewConversation(t.a.id, t.a.ws, in.Channel, in.ChannelAccountID, th.contact, in.ExternalUserID, t.now)
-	c.ContactName = in.ContactName
-	t.cur, t.created = c, true
-	t.events = append(t.events, engine.Event{Type: engine.EventConversationCreated, WorkspaceID: t.a.ws,
-		ConversationID: t.a.id, At: t.now, Conversation: &c})
-	if th.newContact {
-		t.b.PutContact(nil, &engine.Contact{
-			ID: th.contact, WorkspaceID: t.a.ws, Profile: engine.Profile{Name: in.ContactName},
-			Identities: []engine.Identity{{Channel: in.Channel, ExternalID: in.ExternalUserID}},
-			Source:     engine.SourceChat, CreatedAt: t.now, UpdatedAt: t.now,
-		})
+// contact) in this transaction. The header shows the contact's name. A
+// new contact is written in the conversation's first batch (no actor owns
+// its id yet), so that a conversation never names a missing contact; an
+// existing one hears of the sender's identity and profile name from its
+// actor after the commit.
+func (t *txn) create(in *engine.Inbound, th pendingThread) error {
+	a := t.a
+	c := engine.NewConversation(a.id, a.ws, in.Channel, in.ChannelAccountID, th.contact, in.ExternalUserID, t.now)
+	ident := engine.Identity{Channel: in.Channel, ExternalID: in.ExternalUserID}
+	ct, err := a.rt.store.Contact(a.ws, th.contact)
+	switch {
+	case err == nil:
+		// The same new user's thread on another account committed the
+		// contact first: its actor owns it now.
+		th.newContact = false
+	case !errors.Is(err, persistence.ErrNotFound):
+		return fmt.Errorf("reading contact: %w", err)
 	}
+	if th.newContact {
+		c.ContactName = in.ContactName
+		t.b.PutContact(nil, &engine.Contact{
+			ID: th.contact, WorkspaceID: a.ws, Profile: engine.Profile{Name: in.ContactName},
+			ChannelName: in.ContactName, Identities: []engine.Identity{ident},
+			Source: engine.SourceChat, CreatedAt: t.now, UpdatedAt: t.now,
+		})
+	} else {
+		c.ContactName = ct.Profile.Name
+		if !slices.Contains(ct.Identities, ident) || in.ContactName != "" && !in.Echo && in.ContactName != ct.ChannelName {
+			var name string
+			if !in.Echo {
+				name = in.ContactName
+			}
+			ws, contact, previous := a.ws, th.contact, c.ContactName
+			t.post = append(t.post, func() { a.rt.fromChannelLater(ws, contact, &ident, name, previous) })
+		}
+	}
+	if !in.Echo {
+		a.reported = in.ContactName
+	}
+	t.cur, t.created = c, true
+	t.events = append(t.events, engine.Event{Type: engine.EventConversationCreated, WorkspaceID: a.ws,
+		ConversationID: a.id, At: t.now, Conversation: &c})
+	return nil
 }
 
 func (a *conversationActor) command(cmd engine.Command) (engine.Result, error) {
@@ -673,33 +728,14 @@ func (a *conversationActor) aiReply(m *aiReplyMsg) error {
 		a.rt.metrics.aiDiscarded.Inc()
 		return nil
 	}
-	if err := t.remember(ans.Remember); err != nil {
-		t.abort()
-		return err
+	if len(ans.Remember) > 0 && t.cur.ContactID != engine.ZeroID {
+		ws, contact, facts := a.ws, t.cur.ContactID, ans.Remember
+		t.post = append(t.post, func() { a.rt.rememberLater(ws, contact, a.id, facts) })
 	}
 	if err := t.commit(); err != nil {
 		t.abort()
 		return err
 	}
-	return nil
-}
-
-// renameContact follows a new profile name from the channel onto the
-// contact, unless a person has given the contact another name since.
-func (t *txn) renameContact(oldName, name string) error {
-	c, err := t.a.rt.store.Contact(t.a.ws, t.cur.ContactID)
-	if errors.Is(err, persistence.ErrNotFound) {
-		return nil // merged away or deleted: the conversation keeps its own name
-	}
-	if err != nil {
-		return fmt.Errorf("reading contact: %w", err)
-	}
-	if c.Profile.Name != "" && c.Profile.Name != oldName {
-		return nil
-	}
-	old := c
-	c.Profile.Name, c.UpdatedAt = name, t.now
-	t.b.PutContact(&old, &c)
 	return nil
 }
 

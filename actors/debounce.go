@@ -40,7 +40,7 @@ func newDebouncer(rt *Runtime) *debouncer {
 // request holds req for window (restarting the window of a held request
 // of the same conversation), then hands it to the agent pool.
 func (d *debouncer) request(req engine.AIRequest, window time.Duration) {
-	k := convKey{req.WorkspaceID, req.ConversationID}
+	k := convKey{ws: req.WorkspaceID, conv: req.ConversationID}
 	now := d.rt.clock.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -13,9 +13,13 @@ import (
 
 const numShards = 64
 
-// convKey names a conversation actor: workspace and conversation id, so
-// that an id from one workspace never reaches another's actor.
-type convKey struct{ ws, conv engine.ID }
+// convKey names an actor: workspace and conversation id (or, with
+// contact set, contact id), so that an id from one workspace never
+// reaches another's actor.
+type convKey struct {
+	ws, conv engine.ID
+	contact  bool
+}
 
 // entry is a live conversation actor. pending counts messages sent to it
 // and not yet handled; an actor is passivated only when it is zero, and
@@ -35,14 +39,18 @@ type shard struct {
 	peak int
 }
 
-// directory routes messages to conversation actors, spawning them on first
-// use and passivating idle ones. Only active conversations cost memory.
+// directory routes messages to conversation and contact actors, spawning
+// them on first use and passivating idle ones. Only active conversations
+// and contacts cost memory.
 type directory struct {
 	rt     *Runtime
 	seed   maphash.Seed
 	shards [numShards]shard
 	active atomic.Int64
 	spawns atomic.Uint64
+	// contacts counts the live contact actors (active counts the
+	// conversation actors).
+	contacts atomic.Int64
 
 	// passivated counts actors stopped when idle.
 	passivated atomic.Uint64
@@ -90,18 +98,37 @@ func (d *directory) shardOf(k convKey) *shard {
 func (d *directory) stripe(s string) uint64 { return maphash.String(d.seed, s) % numShards }
 
 // send delivers msg to the actor of (ws, conv), spawning it if needed.
-func (d *directory) send(ws, conv engine.ID, msg any) {
-	k := convKey{ws, conv}
+func (d *directory) send(ws, conv engine.ID, msg any) { d.sendTo(convKey{ws: ws, conv: conv}, msg) }
+
+// sendContact delivers msg to the actor of contact (ws, id), spawning it
+// if needed.
+func (d *directory) sendContact(ws, id engine.ID, msg any) {
+	d.sendTo(convKey{ws: ws, conv: id, contact: true}, msg)
+}
+
+// counter returns the count of live actors of k's kind.
+func (d *directory) counter(k convKey) *atomic.Int64 {
+	if k.contact {
+		return &d.contacts
+	}
+	return &d.active
+}
+
+func (d *directory) sendTo(k convKey, msg any) {
 	sh := d.shardOf(k)
 	sh.mu.Lock()
 	e := sh.entries[k]
 	if e == nil {
 		e = &entry{}
-		e.pid = d.rt.system.Root.Spawn(d.rt.conversationProps(ws, conv, e))
+		if k.contact {
+			e.pid = d.rt.system.Root.Spawn(d.rt.contactProps(k.ws, k.conv, e))
+		} else {
+			e.pid = d.rt.system.Root.Spawn(d.rt.conversationProps(k.ws, k.conv, e))
+			d.spawns.Add(1)
+		}
 		sh.entries[k] = e
 		sh.peak = max(sh.peak, len(sh.entries))
-		d.active.Add(1)
-		d.spawns.Add(1)
+		d.counter(k).Add(1)
 	}
 	e.pending.Add(1)
 	e.lastUsed.Store(d.rt.clock.Now().UnixNano())
@@ -121,9 +148,11 @@ func (d *directory) passivateIdle(cutoff time.Time) int {
 			if e.pending.Load() == 0 && e.lastUsed.Load() <= c {
 				delete(sh.entries, k)
 				d.rt.system.Root.Stop(e.pid)
-				d.active.Add(-1)
-				d.passivated.Add(1)
-				n++
+				d.counter(k).Add(-1)
+				if !k.contact {
+					d.passivated.Add(1)
+					n++
+				}
 			}
 		}
 		if sh.peak > 64 && len(sh.entries) < sh.peak/4 {
@@ -146,7 +175,7 @@ func (d *directory) stopAll() {
 		for k, e := range sh.entries {
 			delete(sh.entries, k)
 			futures = append(futures, d.rt.system.Root.PoisonFuture(e.pid))
-			d.active.Add(-1)
+			d.counter(k).Add(-1)
 		}
 		sh.mu.Unlock()
 	}
@@ -190,6 +219,15 @@ func (d *directory) resolve(in *engine.Inbound) (pendingThread, error) {
 	contact, ok, err := d.rt.store.ContactByIdentity(in.WorkspaceID, in.Channel, in.ExternalUserID)
 	if err != nil {
 		return pendingThread{}, err
+	}
+	if !ok {
+		// A sender new to the channel may be a contact known by phone or
+		// email already (imported, or met on another channel): the same
+		// person, not a new contact.
+		contact, ok, err = d.rt.store.ContactByKeys(in.WorkspaceID, engine.IdentityKeys(in.Channel, in.ExternalUserID))
+		if err != nil {
+			return pendingThread{}, err
+		}
 	}
 	if ok {
 		p.contact = contact

@@ -17,7 +17,7 @@ func Panic(rt *Runtime, ws, conv engine.ID) error {
 
 // ActorPID returns the process id of a conversation's live actor, or "".
 func ActorPID(rt *Runtime, ws, conv engine.ID) string {
-	k := convKey{ws, conv}
+	k := convKey{ws: ws, conv: conv}
 	sh := rt.dir.shardOf(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()

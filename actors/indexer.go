@@ -47,6 +47,9 @@ func (ix *indexer) run(ctx context.Context) {
 	if err := rt.store.BackfillContactConversations(); err != nil && ctx.Err() == nil {
 		rt.log.Error("Indexing conversations stored before the contact index", "err", err)
 	}
+	if err := rt.store.BackfillContactKeys(); err != nil && ctx.Err() == nil {
+		rt.log.Error("Indexing contacts stored before the phone and email index", "err", err)
+	}
 	for {
 		start := time.Now()
 		n, err := rt.store.ProjectSearch(indexBatch)

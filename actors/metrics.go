@@ -68,6 +68,8 @@ func newRuntimeMetrics(reg prometheus.Registerer, rt *Runtime) *runtimeMetrics {
 			m.echoesHeld, m.echoesMerged,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_conversations_active",
 				Help: "Conversation actors in memory."}, func() float64 { return float64(rt.dir.active.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_contacts_active",
+				Help: "Contact actors in memory."}, func() float64 { return float64(rt.dir.contacts.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_ingest_in_flight",
 				Help: "Inbound messages accepted and not yet committed."}, func() float64 { return float64(rt.inflight.Load()) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_actors_activations_total",

@@ -293,8 +293,15 @@ type Contact struct {
 	Source       ContactSource     `json:"source"`
 	Blocked      bool              `json:"blocked,omitempty"`
 	Unsubscribed bool              `json:"unsubscribed,omitempty"`
-	CreatedAt    time.Time         `json:"created_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
+	// NameEdited is set once a person gave the contact its name (an
+	// update, a create or an import with a name): a channel's profile
+	// name no longer renames it (RenameFromChannel).
+	NameEdited bool `json:"name_edited,omitempty"`
+	// ChannelName is the profile name a channel last reported for the
+	// contact.
+	ChannelName string    `json:"channel_name,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // PriorityTag is the tag the star button toggles.

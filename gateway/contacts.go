@@ -1,13 +1,9 @@
 package gateway
 
 import (
-	"context"
 	"errors"
-	"hash/maphash"
-	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -31,7 +27,8 @@ import (
 //	POST   /api/v1/conversations/{conv}/notes    {"text"} → 201 note on the conversation's contact
 //	.../contacts/{id}/memories                   the AI's memories of the contact (memories.go)
 //
-// Every change is published on the workspace's event stream:
+// Every change to a contact goes through the contact's actor (actors/contact.go),
+// and is published on the workspace's event stream:
 // contact.created, contact.updated, contact.deleted (a merge source),
 // note.created, note.deleted, note.mentioned (to the mentioned user only)
 // and contacts.import.progress.
@@ -39,10 +36,6 @@ type contacts struct {
 	s     *Server
 	store *persistence.Store
 	rt    *actors.Runtime
-	seed  maphash.Seed
-	// locks serialise the read-modify-write of one contact (PATCH,
-	// merge, import updates) by stripes of its id.
-	locks [64]sync.Mutex
 }
 
 // Bounds of a contact's detail.
@@ -57,7 +50,7 @@ const (
 )
 
 func (s *Server) contactRoutes(api fiber.Router) {
-	h := &contacts{s: s, store: s.cfg.Store, rt: s.cfg.Runtime, seed: maphash.MakeSeed()}
+	h := &contacts{s: s, store: s.cfg.Store, rt: s.cfg.Runtime}
 	api.Get("/contacts", h.list)
 	api.Post("/contacts", h.create)
 	api.Get("/contacts/export", h.export)
@@ -72,25 +65,6 @@ func (s *Server) contactRoutes(api fiber.Router) {
 	api.Get("/contacts/:id/memories", h.listMemories)
 	api.Post("/contacts/:id/memories", h.addMemory)
 	api.Delete("/contacts/:id/memories/:memory", h.deleteMemory)
-}
-
-// lock takes the stripe locks of ids, in a fixed order, and returns the
-// function that releases them.
-func (h *contacts) lock(ids ...engine.ID) func() {
-	stripes := make([]int, 0, len(ids))
-	for _, id := range ids {
-		stripes = append(stripes, int(maphash.Comparable(h.seed, id)%uint64(len(h.locks))))
-	}
-	slices.Sort(stripes)
-	stripes = slices.Compact(stripes)
-	for _, i := range stripes {
-		h.locks[i].Lock()
-	}
-	return func() {
-		for _, i := range stripes {
-			h.locks[i].Unlock()
-		}
-	}
 }
 
 // idParam parses a route parameter holding an id; a malformed id is a
@@ -108,12 +82,6 @@ func idParam(c *fiber.Ctx, name string) (engine.ID, error) {
 func (h *contacts) contact(ws, id engine.ID) (engine.Contact, error) {
 	ct, err := h.store.Contact(ws, id)
 	return ct, fromEngine(err)
-}
-
-func (h *contacts) publish(evs ...engine.Event) { h.rt.Broadcaster().Publish(evs) }
-
-func (h *contacts) contactEvent(typ engine.EventType, ct *engine.Contact) engine.Event {
-	return engine.Event{Type: typ, WorkspaceID: ct.WorkspaceID, At: h.rt.Clock().Now(), Data: ct}
 }
 
 func (h *contacts) list(c *fiber.Ctx) error {
@@ -164,45 +132,16 @@ type contactBody struct {
 	Source       *string            `json:"source"`
 }
 
-// apply writes the fields of b onto ct, trimmed of surrounding spaces.
-func (b *contactBody) apply(ct *engine.Contact) error {
+// patch returns the change b asks for.
+func (b *contactBody) patch() (engine.ContactPatch, error) {
 	if b.Avatar != nil && b.AvatarURL != nil {
-		return errorf(fiber.StatusBadRequest, "invalid", "give avatar or avatar_url, not both")
+		return engine.ContactPatch{}, errorf(fiber.StatusBadRequest, "invalid", "give avatar or avatar_url, not both")
 	}
 	if b.Avatar == nil {
 		b.Avatar = b.AvatarURL
 	}
-	p := &ct.Profile
-	for _, f := range []struct {
-		v  *string
-		to *string
-	}{{b.Name, &p.Name}, {b.Email, &p.Email}, {b.Phone, &p.Phone}, {b.Company, &p.Company}, {b.Title, &p.Title},
-		{b.Country, &p.Country}, {b.Language, &p.Language}, {b.Avatar, &p.AvatarURL}} {
-		if f.v != nil {
-			*f.to = strings.TrimSpace(*f.v)
-		}
-	}
-	if len(b.CustomFields) > 0 {
-		fields := maps.Clone(ct.CustomFields)
-		if fields == nil {
-			fields = make(map[string]string, len(b.CustomFields))
-		}
-		for k, v := range b.CustomFields {
-			if v == nil {
-				delete(fields, k)
-			} else {
-				fields[k] = *v
-			}
-		}
-		ct.CustomFields = fields
-		if len(fields) == 0 {
-			ct.CustomFields = nil
-		}
-	}
-	if err := engine.ValidateContact(ct); err != nil {
-		return fromEngine(err)
-	}
-	return nil
+	return engine.ContactPatch{Name: b.Name, Email: b.Email, Phone: b.Phone, Company: b.Company, Title: b.Title,
+		Country: b.Country, Language: b.Language, AvatarURL: b.Avatar, CustomFields: b.CustomFields}, nil
 }
 
 func (h *contacts) create(c *fiber.Ctx) error {
@@ -211,30 +150,26 @@ func (h *contacts) create(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &b); err != nil {
 		return err
 	}
-	now := h.rt.Clock().Now()
-	ct := engine.Contact{ID: engine.NewID(now), WorkspaceID: p.WorkspaceID, Source: engine.SourceManual,
-		CreatedAt: now, UpdatedAt: now}
+	src := engine.SourceManual
 	switch {
 	case b.Source != nil:
-		if src := engine.ContactSource(*b.Source); src != engine.SourceManual && src != engine.SourceAPI {
-			return errorf(fiber.StatusBadRequest, "invalid", "source must be manual or api")
-		}
-		ct.Source = engine.ContactSource(*b.Source)
+		src = engine.ContactSource(*b.Source)
 	case h.personalToken(c):
-		ct.Source = engine.SourceAPI
+		src = engine.SourceAPI
 	}
-	if err := b.apply(&ct); err != nil {
+	patch, err := b.patch()
+	if err != nil {
 		return err
 	}
-	if ct.Profile.Name == "" && ct.Profile.Email == "" && ct.Profile.Phone == "" {
-		return errorf(fiber.StatusBadRequest, "invalid", "a contact needs a name, an email or a phone")
+	now := h.rt.Clock().Now()
+	ct, err := engine.NewContact(engine.NewID(now), p.WorkspaceID, src, patch, now)
+	if err != nil {
+		return fromEngine(err)
 	}
-	batch := h.store.NewBatch()
-	batch.PutContact(nil, &ct)
-	if err := h.store.Commit(batch); err != nil {
-		return err
+	ct, err = h.rt.CreateContact(c.UserContext(), ct)
+	if err != nil {
+		return fromEngine(err)
 	}
-	h.publish(h.contactEvent(engine.EventContactCreated, &ct))
 	return c.Status(fiber.StatusCreated).JSON(ct)
 }
 
@@ -246,6 +181,7 @@ func (h *contacts) personalToken(c *fiber.Ctx) bool {
 	return err == nil && t.Kind == persistence.TokenAPI
 }
 
+// update changes a contact through its actor (actors.Runtime.UpdateContact).
 func (h *contacts) update(c *fiber.Ctx) error {
 	ws := who(c).WorkspaceID
 	id, err := idParam(c, "id")
@@ -259,56 +195,25 @@ func (h *contacts) update(c *fiber.Ctx) error {
 	if b.Source != nil {
 		return errorf(fiber.StatusBadRequest, "invalid", "the source of a contact does not change")
 	}
-	unlock := h.lock(id)
-	defer unlock()
-	old, err := h.contact(ws, id)
+	patch, err := b.patch()
 	if err != nil {
 		return err
 	}
-	ct := old
-	ct.CustomFields = maps.Clone(old.CustomFields)
-	if err := b.apply(&ct); err != nil {
-		return err
+	ct, err := h.rt.UpdateContact(c.UserContext(), ws, id, patch)
+	if err != nil {
+		return fromEngine(err)
 	}
-	ct.UpdatedAt = h.rt.Clock().Now()
-	batch := h.store.NewBatch()
-	batch.PutContact(&old, &ct)
-	if err := h.store.Commit(batch); err != nil {
-		return err
-	}
-	h.publish(h.contactEvent(engine.EventContactUpdated, &ct))
 	return c.JSON(ct)
-}
-
-// reassign points every conversation of contact from at contact to,
-// through the conversation actors.
-func (h *contacts) reassign(ctx context.Context, ws, from, to engine.ID) error {
-	convs, err := h.store.ContactConversations(ws, from)
-	if err != nil {
-		return err
-	}
-	for _, conv := range convs {
-		_, err := h.rt.ReassignContact(ctx, ws, conv, engine.ReassignContact{ContactID: to})
-		if err != nil && !errors.Is(err, actors.ErrNotFound) {
-			return fromEngine(err)
-		}
-	}
-	return nil
 }
 
 type mergeBody struct {
 	From string `json:"from"`
 }
 
-// merge moves contact "from" into the contact of the route: its
-// identities, conversations and notes move, the target's empty profile
-// and custom fields are filled from it, and it is deleted.
-//
-// The conversations move first, each through its actor; then one batch
-// deletes the source and writes the target with the identities and the
-// notes. A crash in between leaves the source in place with fewer
-// conversations, and merging again finishes the work. Conversations the
-// source gets while the batch commits are moved after it.
+// merge moves contact "from" into the contact of the route
+// (actors.Runtime.MergeContacts): its identities, conversations, notes
+// and memories move, the target's empty profile and custom fields are
+// filled from it, and it is deleted.
 func (h *contacts) merge(c *fiber.Ctx) error {
 	ws := who(c).WorkspaceID
 	id, err := idParam(c, "id")
@@ -326,69 +231,16 @@ func (h *contacts) merge(c *fiber.Ctx) error {
 	if from == id {
 		return errorf(fiber.StatusBadRequest, "invalid", "a contact cannot be merged into itself")
 	}
-	unlock := h.lock(id, from)
-	defer unlock()
-	target, err := h.contact(ws, id)
-	if err != nil {
+	if _, err := h.contact(ws, id); err != nil {
 		return err
 	}
-	src, err := h.contact(ws, from)
-	if errors.Is(err, errNotFound) {
+	merged, err := h.rt.MergeContacts(c.UserContext(), ws, id, from)
+	if errors.Is(err, actors.ErrMergeSourceNotFound) {
 		return errorf(fiber.StatusNotFound, "not_found", "no contact %s to merge from", b.From)
 	}
 	if err != nil {
-		return err
+		return fromEngine(err)
 	}
-	merged := target
-	merged.CustomFields = maps.Clone(target.CustomFields)
-	merged.Profile.FillEmpty(src.Profile)
-	for _, ident := range src.Identities {
-		if !slices.Contains(merged.Identities, ident) {
-			merged.Identities = append(merged.Identities, ident)
-		}
-	}
-	for k, v := range src.CustomFields {
-		if _, ok := merged.CustomFields[k]; !ok && len(merged.CustomFields) < engine.MaxCustomFields {
-			if merged.CustomFields == nil {
-				merged.CustomFields = map[string]string{}
-			}
-			merged.CustomFields[k] = v
-		}
-	}
-	merged.Blocked = merged.Blocked || src.Blocked
-	merged.Unsubscribed = merged.Unsubscribed || src.Unsubscribed
-	merged.UpdatedAt = h.rt.Clock().Now()
-	ctx := c.UserContext()
-	if err := h.reassign(ctx, ws, from, id); err != nil {
-		return err
-	}
-	notes, err := h.store.Notes(ws, from, 1<<30)
-	if err != nil {
-		return err
-	}
-	memories, err := h.mergedMemories(ws, from, id)
-	if err != nil {
-		return err
-	}
-	batch := h.store.NewBatch()
-	batch.DeleteContact(&src)
-	batch.PutContact(&target, &merged)
-	for i := range notes {
-		notes[i].ContactID = merged.ID
-		batch.PutNote(&notes[i])
-	}
-	for i := range memories {
-		batch.PutMemory(&memories[i])
-	}
-	if err := h.store.Commit(batch); err != nil {
-		return err
-	}
-	if err := h.reassign(ctx, ws, from, id); err != nil {
-		return err
-	}
-	h.publish(h.contactEvent(engine.EventContactUpdated, &merged),
-		engine.Event{Type: engine.EventContactDeleted, WorkspaceID: ws, At: merged.UpdatedAt,
-			Data: fiber.Map{"id": src.ID, "merged_into": merged.ID}})
 	return c.JSON(merged)
 }
 

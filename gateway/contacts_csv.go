@@ -3,20 +3,21 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"mime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
-	"github.com/parleyhq/parley/persistence"
 )
 
 // CSV import and export of contacts.
@@ -274,15 +275,10 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	return k, err
 }
 
-// rowError is one failed row of an import.
-type rowError struct {
-	Row   int    `json:"row"`
-	Error string `json:"error"`
-}
-
 // importJob is one running import.
 type importJob struct {
 	h        *contacts
+	ctx      context.Context
 	ws, id   engine.ID
 	pending  map[string]*engine.Contact // new contacts of the open batch, by email and phone key
 	fresh    []*engine.Contact          // the same, in order
@@ -292,7 +288,7 @@ type importJob struct {
 	imported int
 	updated  int
 	failed   int
-	errors   []rowError
+	errors   []engine.ImportRowError
 	inBatch  int
 	stopErr  string
 	progress func(done bool)
@@ -301,76 +297,19 @@ type importJob struct {
 func (j *importJob) fail(n int, msg string) {
 	j.failed++
 	if len(j.errors) < maxImportErrors {
-		j.errors = append(j.errors, rowError{n, msg})
+		j.errors = append(j.errors, engine.ImportRowError{Row: n, Error: msg})
 	}
 }
 
-// dedupeKeys returns the keys a contact is matched by: "e:" and its
-// folded email, "p:" and the digits of its phone.
-func dedupeKeys(ct *engine.Contact) []string {
-	var keys []string
-	if ct.Profile.Email != "" {
-		keys = append(keys, "e:"+engine.Fold(ct.Profile.Email))
-	}
-	if d := engine.PhoneDigits(ct.Profile.Phone); len(d) >= 3 {
-		keys = append(keys, "p:"+d)
-	}
-	return keys
-}
-
-// matches reports whether stored contact c has dedupe key k.
-func matches(c *engine.Contact, k string) bool {
-	if email, ok := strings.CutPrefix(k, "e:"); ok {
-		return engine.Fold(c.Profile.Email) == email
-	}
-	d := strings.TrimPrefix(k, "p:")
-	if engine.PhoneDigits(c.Profile.Phone) == d {
-		return true
-	}
-	return slices.ContainsFunc(c.Identities, func(id engine.Identity) bool {
-		return id.Channel == engine.ChannelWhatsApp && engine.PhoneDigits(id.ExternalID) == d
-	})
-}
-
-// existing finds the stored contact a row describes, by email first.
+// existing finds the stored contact a row describes, by email first,
+// then phone (engine.ContactKeys).
 func (j *importJob) existing(keys []string) (engine.ID, bool, error) {
-	for _, k := range keys {
-		ids, err := j.h.store.ContactsByToken(j.ws, k[2:])
-		if err != nil {
-			return engine.ZeroID, false, err
-		}
-		for _, id := range ids {
-			c, err := j.h.store.Contact(j.ws, id)
-			if errors.Is(err, persistence.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return engine.ZeroID, false, err
-			}
-			if matches(&c, k) {
-				return id, true, nil
-			}
-		}
-	}
-	return engine.ZeroID, false, nil
+	return j.h.store.ContactByKeys(j.ws, keys)
 }
 
-// overlay writes the non-empty fields of row onto ct and checks the
-// result.
-func overlay(ct *engine.Contact, row *engine.Contact) error {
-	ct.Profile.Overlay(row.Profile)
-	if len(row.CustomFields) > 0 {
-		fields := maps.Clone(ct.CustomFields)
-		if fields == nil {
-			fields = map[string]string{}
-		}
-		maps.Copy(fields, row.CustomFields)
-		ct.CustomFields = fields
-	}
-	if err := engine.ValidateContact(ct); err != nil {
-		return errors.New(strings.TrimPrefix(err.Error(), engine.ErrInvalid.Error()+": "))
-	}
-	return nil
+// rowMessage returns the message of a row's refusal by the CRM rules.
+func rowMessage(err error) string {
+	return strings.TrimPrefix(err.Error(), engine.ErrInvalid.Error()+": ")
 }
 
 // row handles one row of the import.
@@ -384,7 +323,7 @@ func (j *importJob) row(r csvRow) error {
 		j.fail(r.n, r.err.Error())
 		return nil
 	}
-	keys := dedupeKeys(&r.ct)
+	keys := engine.ContactKeys(&r.ct)
 	if err := j.apply(&r, keys); err != nil {
 		return err
 	}
@@ -400,10 +339,12 @@ func (j *importJob) apply(r *csvRow, keys []string) error {
 	// A contact created earlier in this batch.
 	for _, k := range keys {
 		if c := j.pending[k]; c != nil {
-			if err := overlay(c, &r.ct); err != nil {
-				j.fail(r.n, err.Error())
+			next, err := engine.ImportRow(*c, r.ct, now)
+			if err != nil {
+				j.fail(r.n, rowMessage(err))
 				return nil
 			}
+			*c = next
 			j.remember(c)
 			j.updated++
 			return nil
@@ -419,6 +360,7 @@ func (j *importJob) apply(r *csvRow, keys []string) error {
 	}
 	ct := r.ct
 	ct.ID, ct.WorkspaceID, ct.CreatedAt, ct.UpdatedAt = engine.NewID(now), j.ws, now, now
+	ct.NameEdited = ct.Profile.Name != ""
 	j.fresh = append(j.fresh, &ct)
 	j.remember(&ct)
 	j.imported++
@@ -426,7 +368,7 @@ func (j *importJob) apply(r *csvRow, keys []string) error {
 }
 
 func (j *importJob) remember(c *engine.Contact) {
-	for _, k := range dedupeKeys(c) {
+	for _, k := range engine.ContactKeys(c) {
 		j.pending[k] = c
 	}
 }
@@ -448,20 +390,47 @@ type queuedUpdate struct {
 	rows []csvRow
 }
 
-// flush commits, in one batch, the contacts created since the last flush
-// and the queued updates, and, with report, publishes the progress. The
-// updated contacts are locked from their reading to the commit, so no
-// other change to them is lost.
+// flush commits the contacts created since the last flush, in one
+// batch, and the queued updates, each through its contact's actor (all
+// at once, so that their commits share fsyncs), and, with report,
+// publishes the progress.
 func (j *importJob) flush(report bool) error {
-	ids := make([]engine.ID, len(j.updates))
-	for i, u := range j.updates {
-		ids[i] = u.id
-	}
-	unlock := j.h.lock(ids...)
-	err := j.commit()
-	unlock()
-	if err != nil {
+	ctx := j.ctx
+	if err := j.h.rt.ImportContacts(ctx, j.fresh); err != nil {
 		return err
+	}
+	type outcome struct {
+		errs []error
+		err  error
+	}
+	out := make([]outcome, len(j.updates))
+	var wg sync.WaitGroup
+	for i := range j.updates {
+		u := &j.updates[i]
+		rows := make([]engine.Contact, len(u.rows))
+		for k := range u.rows {
+			rows[k] = u.rows[k].ct
+		}
+		wg.Go(func() { out[i].errs, out[i].err = j.h.rt.ImportUpdate(ctx, j.ws, u.id, rows) })
+	}
+	wg.Wait()
+	for i, u := range j.updates {
+		switch o := out[i]; {
+		case errors.Is(o.err, actors.ErrContactNotFound):
+			for _, r := range u.rows {
+				j.fail(r.n, "the matching contact was deleted during the import")
+			}
+		case o.err != nil:
+			return o.err
+		default:
+			for k, err := range o.errs {
+				if err != nil {
+					j.fail(u.rows[k].n, rowMessage(err))
+				} else {
+					j.updated++
+				}
+			}
+		}
 	}
 	j.fresh, j.updates = j.fresh[:0], j.updates[:0]
 	clear(j.pending)
@@ -469,44 +438,6 @@ func (j *importJob) flush(report bool) error {
 	j.inBatch = 0
 	if report {
 		j.progress(false)
-	}
-	return nil
-}
-
-// commit writes the open batch.
-func (j *importJob) commit() error {
-	b := j.h.store.NewBatch()
-	for _, c := range j.fresh {
-		b.PutContact(nil, c)
-	}
-	now := j.h.rt.Clock().Now()
-	for _, u := range j.updates {
-		old, err := j.h.store.Contact(j.ws, u.id)
-		if errors.Is(err, persistence.ErrNotFound) {
-			for _, r := range u.rows {
-				j.fail(r.n, "the matching contact was deleted during the import")
-			}
-			continue
-		}
-		if err != nil {
-			b.Close()
-			return err
-		}
-		ct := old
-		for _, r := range u.rows {
-			next := ct
-			if err := overlay(&next, &r.ct); err != nil {
-				j.fail(r.n, err.Error())
-				continue
-			}
-			ct = next
-			j.updated++
-		}
-		ct.UpdatedAt = now
-		b.PutContact(&old, &ct)
-	}
-	if err := j.h.store.Commit(b); err != nil {
-		return err
 	}
 	return nil
 }
@@ -529,24 +460,22 @@ func (h *contacts) importCSV(c *fiber.Ctx) (err error) {
 		body = bytes.NewReader(c.Body())
 	}
 	now := h.rt.Clock().Now()
-	j := &importJob{h: h, ws: p.WorkspaceID, id: engine.NewID(now), pending: map[string]*engine.Contact{},
+	j := &importJob{h: h, ctx: c.UserContext(), ws: p.WorkspaceID, id: engine.NewID(now), pending: map[string]*engine.Contact{},
 		queued: map[engine.ID]int{}}
-	result := func(done bool) fiber.Map {
-		errs := j.errors
-		if errs == nil {
-			errs = []rowError{}
-		}
-		m := fiber.Map{"job": j.id, "rows": j.rows, "imported": j.imported, "updated": j.updated, "failed": j.failed, "done": done}
+	result := func(done bool) engine.ImportProgress {
+		r := engine.ImportProgress{Job: j.id, Rows: j.rows, Imported: j.imported, Updated: j.updated, Failed: j.failed, Done: done}
 		if done {
-			m["errors"] = errs
-			if j.stopErr != "" {
-				m["stopped"] = j.stopErr
+			errs := j.errors
+			if errs == nil {
+				errs = []engine.ImportRowError{}
 			}
+			r.Errors, r.Stopped = &errs, j.stopErr
 		}
-		return m
+		return r
 	}
 	j.progress = func(done bool) {
-		h.publish(engine.Event{Type: engine.EventImportProgress, WorkspaceID: p.WorkspaceID, At: h.rt.Clock().Now(), Data: result(done)})
+		h.rt.Broadcaster().Publish([]engine.Event{{Type: engine.EventImportProgress, WorkspaceID: p.WorkspaceID,
+			At: h.rt.Clock().Now(), Data: result(done)}})
 	}
 	err = readContactCSV(&limitedReader{r: body, n: maxImportBytes}, j.row)
 	var bad errBadHeader

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley/engine"
@@ -70,7 +71,12 @@ func FuzzContactBody(f *testing.F) {
 			return
 		}
 		ct := engine.Contact{Source: engine.SourceManual, CustomFields: map[string]string{"old": "v"}}
-		if err := b.apply(&ct); err != nil {
+		patch, err := b.patch()
+		if err == nil {
+			ct, err = engine.PatchContact(ct, patch, time.Unix(0, 0))
+			err = fromEngine(err)
+		}
+		if err != nil {
 			var ae *apiError
 			if !errors.As(err, &ae) || ae.Status != 400 {
 				t.Fatalf("error %v is not a 400 API error", err)

@@ -379,7 +379,14 @@ func TestContactDetailAndMerge(t *testing.T) {
 		require.Equal(t, http.StatusOK, code, string(body))
 		require.Equal(t, "Ana María Lima", e.contactDetail(ana).Profile.Name, profile)
 	}
-	require.Equal(t, "Ana L.", e.conv(convA).ContactName, "the header shows the channel's name")
+	// The header shows the contact's name, which reaches the contact's
+	// conversations by event.
+	eventually(t, 5*time.Second, func() error {
+		if n := e.conv(convA).ContactName; n != "Ana María Lima" {
+			return fmt.Errorf("header shows %q", n)
+		}
+		return nil
+	})
 }
 
 // A note reaches every socket of the workspace as note.created; a

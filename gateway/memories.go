@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"errors"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/engine"
 )
@@ -66,28 +68,14 @@ func (h *contacts) addMemory(c *fiber.Ctx) error {
 	if err := validateBody(c, c.Body()); err != nil {
 		return err
 	}
-	unlock := h.lock(id) // a merge moving this contact's memories waits
-	defer unlock()
-	if _, err := h.contact(p.WorkspaceID, id); err != nil {
-		return err
-	}
-	have, err := h.store.Memories(p.WorkspaceID, id, engine.MaxMemories)
-	if err != nil {
-		return err
-	}
-	if len(have) >= engine.MaxMemories {
+	author := p.UserID
+	m, err := h.rt.AddMemory(c.UserContext(), p.WorkspaceID, id, text, &author)
+	if errors.Is(err, engine.ErrMemoriesFull) {
 		return errorf(fiber.StatusConflict, "too_many_memories", "a contact keeps at most %d memories: delete one first", engine.MaxMemories)
 	}
-	now := h.rt.Clock().Now()
-	author := p.UserID
-	m := engine.Memory{ID: engine.NewID(now), WorkspaceID: p.WorkspaceID, ContactID: id, Text: text,
-		Source: engine.MemoryHuman, AuthorID: &author, CreatedAt: now}
-	batch := h.store.NewBatch()
-	batch.PutMemory(&m)
-	if err := h.store.Commit(batch); err != nil {
-		return err
+	if err != nil {
+		return fromEngine(err)
 	}
-	h.publish(engine.Event{Type: engine.EventMemoryCreated, WorkspaceID: m.WorkspaceID, At: now, Data: fiber.Map{"memory": m}})
 	return c.Status(fiber.StatusCreated).JSON(m)
 }
 
@@ -101,43 +89,8 @@ func (h *contacts) deleteMemory(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	unlock := h.lock(id)
-	defer unlock()
-	m, err := h.store.Memory(ws, id, memID)
-	if err != nil {
+	if err := h.rt.DeleteMemory(c.UserContext(), ws, id, memID); err != nil {
 		return fromEngine(err)
 	}
-	batch := h.store.NewBatch()
-	batch.DeleteMemory(&m)
-	if err := h.store.Commit(batch); err != nil {
-		return err
-	}
-	h.publish(engine.Event{Type: engine.EventMemoryDeleted, WorkspaceID: ws, At: h.rt.Clock().Now(), Data: fiber.Map{"memory": m}})
 	return c.SendStatus(fiber.StatusNoContent)
-}
-
-// mergedMemories returns the memories of contact from, moved to contact
-// into, that into does not hold yet, within engine.MaxMemories.
-func (h *contacts) mergedMemories(ws, from, into engine.ID) ([]engine.Memory, error) {
-	src, err := h.store.Memories(ws, from, engine.MaxMemories)
-	if err != nil {
-		return nil, err
-	}
-	have, err := h.store.Memories(ws, into, engine.MaxMemories)
-	if err != nil {
-		return nil, err
-	}
-	var out []engine.Memory
-	for _, m := range src {
-		if len(have) >= engine.MaxMemories {
-			break
-		}
-		if engine.HasMemory(have, m.Text) {
-			continue
-		}
-		m.ContactID = into
-		out = append(out, m)
-		have = append(have, m)
-	}
-	return out, nil
 }

@@ -59,9 +59,9 @@ func (h *contacts) addConversationNote(c *fiber.Ctx) error {
 	return h.writeNote(c, cv.ContactID, &conv)
 }
 
-// writeNote stores a note by the caller on contact id and publishes
-// note.created to the workspace and note.mentioned to each user the text
-// mentions (the author aside).
+// writeNote stores a note by the caller on contact id through the
+// contact's actor, which publishes note.created to the workspace and
+// note.mentioned to each user the text mentions (the author aside).
 func (h *contacts) writeNote(c *fiber.Ctx, id engine.ID, conv *engine.ID) error {
 	p := who(c)
 	var b noteBody
@@ -71,8 +71,6 @@ func (h *contacts) writeNote(c *fiber.Ctx, id engine.ID, conv *engine.ID) error 
 	if err := engine.ValidateNoteText(b.Text); err != nil {
 		return fromEngine(err)
 	}
-	unlock := h.lock(id) // a merge moving this contact's notes waits
-	defer unlock()
 	if _, err := h.contact(p.WorkspaceID, id); err != nil {
 		return err
 	}
@@ -83,25 +81,10 @@ func (h *contacts) writeNote(c *fiber.Ctx, id engine.ID, conv *engine.ID) error 
 	now := h.rt.Clock().Now()
 	n := engine.Note{ID: engine.NewID(now), WorkspaceID: p.WorkspaceID, ContactID: id, ConversationID: conv,
 		AuthorID: p.UserID, Text: b.Text, Mentions: mentions, CreatedAt: now}
-	batch := h.store.NewBatch()
-	batch.PutNote(&n)
-	if err := h.store.Commit(batch); err != nil {
-		return err
+	n, err = h.rt.AddNote(c.UserContext(), n)
+	if err != nil {
+		return fromEngine(err)
 	}
-	var convID engine.ID
-	if conv != nil {
-		convID = *conv
-	}
-	evs := []engine.Event{{Type: engine.EventNoteCreated, WorkspaceID: p.WorkspaceID, ConversationID: convID, At: now,
-		Data: fiber.Map{"note": n}}}
-	for _, u := range mentions {
-		if u == p.UserID {
-			continue
-		}
-		evs = append(evs, engine.Event{Type: engine.EventNoteMentioned, WorkspaceID: p.WorkspaceID, ConversationID: convID,
-			At: now, UserID: u, Data: fiber.Map{"note": n, "user_id": u}})
-	}
-	h.publish(evs...)
 	return c.Status(fiber.StatusCreated).JSON(n)
 }
 
@@ -154,25 +137,14 @@ func (h *contacts) deleteNote(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	unlock := h.lock(id)
-	defer unlock()
-	n, err := h.store.Note(p.WorkspaceID, id, noteID)
+	err = h.rt.DeleteNote(c.UserContext(), p.WorkspaceID, id, noteID, func(n *engine.Note) error {
+		if n.AuthorID != p.UserID && !p.Role.AtLeast(engine.RoleAdmin) {
+			return errorf(fiber.StatusForbidden, "forbidden", "only the author or an admin may delete a note")
+		}
+		return nil
+	})
 	if err != nil {
 		return fromEngine(err)
 	}
-	if n.AuthorID != p.UserID && !p.Role.AtLeast(engine.RoleAdmin) {
-		return errorf(fiber.StatusForbidden, "forbidden", "only the author or an admin may delete a note")
-	}
-	batch := h.store.NewBatch()
-	batch.DeleteNote(&n)
-	if err := h.store.Commit(batch); err != nil {
-		return err
-	}
-	var convID engine.ID
-	if n.ConversationID != nil {
-		convID = *n.ConversationID
-	}
-	h.publish(engine.Event{Type: engine.EventNoteDeleted, WorkspaceID: p.WorkspaceID, ConversationID: convID,
-		At: h.rt.Clock().Now(), Data: fiber.Map{"note": n}})
 	return c.SendStatus(fiber.StatusNoContent)
 }

@@ -95,7 +95,7 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/contacts/import", tag: "contacts", summary: "Import contacts from a CSV body (text/csv), deduplicated by email and phone; progress over the WebSocket", body: "ContactCSV", bodyType: "text/csv", ok: 200},
 	{method: "GET", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "A contact with its conversations, notes, files and activity", ok: 200},
 	{method: "PATCH", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "Change a contact's profile and custom fields (null removes a custom field)", body: "ContactUpdate", ok: 200},
-	{method: "POST", path: "/api/v1/contacts/{id}/merge", tag: "contacts", summary: "Merge another contact into this one: identities, conversations and notes move, empty fields are filled, the other is deleted", body: "Merge", ok: 200},
+	{method: "POST", path: "/api/v1/contacts/{id}/merge", tag: "contacts", summary: "Merge another contact into this one: identities, conversations, notes and memories move, empty fields are filled, the other is deleted", body: "Merge", ok: 200},
 	{method: "GET", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Notes of a contact, newest first", query: []string{"limit"}, ok: 200},
 	{method: "POST", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Add a note; @name mentions notify users", body: "Note", ok: 201},
 	{method: "DELETE", path: "/api/v1/contacts/{id}/notes/{note}", tag: "notes", summary: "Delete a note (its author or an admin)", ok: 204},

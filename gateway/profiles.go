@@ -234,7 +234,7 @@ func (p *profiles) run(ctx context.Context, j profileJob) {
 	}
 	rctx, cancel := context.WithTimeout(ctx, profileCallTimeout)
 	defer cancel()
-	if err := p.rt.RenameFromProfile(rctx, j.ws, j.conv, name); err != nil {
+	if _, _, err := p.rt.RenameFromProfile(rctx, j.ws, j.conv, name); err != nil {
 		// The name stays cached: the sender's next message gives it again.
 		p.log.Warn("Naming a contact from its profile failed", "channel", ch, "conversation", j.conv, "err", err)
 	}

@@ -49,3 +49,31 @@ func (s *Store) ForgetContactConversations(ws, contact engine.ID) error {
 	b.del(contactConvMarkerKey())
 	return s.Commit(b)
 }
+
+func contactKeysMarkerKey() []byte {
+	return append([]byte{spaceSystem, tMarker}, "contact-keys"...)
+}
+
+// BackfillContactKeys writes, once per store, the phone and email key
+// entries (engine.ContactKeys) of contacts written before that index
+// existed, so that identity resolution and imports find them. Entries a
+// contact's actor changes meanwhile are checked on use (ContactByKeys).
+func (s *Store) BackfillContactKeys() error {
+	return s.backfillRecords(contactKeysMarkerKey(), tContact, func(b *Batch, ws, id engine.ID, v []byte) (bool, error) {
+		var c engine.Contact
+		if err := decode(v, &c); err != nil {
+			return false, fmt.Errorf("reading contact %s: %w", id, err)
+		}
+		wrote := false
+		for _, k := range engine.ContactKeys(&c) {
+			key := contactKeyKey(ws, k, id)
+			if _, ok, err := s.getRaw(key); err != nil {
+				return false, err
+			} else if !ok {
+				b.setRaw(key, nil)
+				wrote = true
+			}
+		}
+		return wrote, nil
+	})
+}

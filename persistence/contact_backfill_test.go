@@ -59,3 +59,26 @@ func TestBackfillContactConversations(t *testing.T) {
 	require.NoError(t, s.BackfillContactConversations())
 	require.Len(t, rawKeys(t, s, contactIndexPrefix(ws, cConversation)), n)
 }
+
+// Contacts stored before the phone and email index get their entries from
+// the backfill, once.
+func TestBackfillContactKeys(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ws := idOf(1, 1)
+	commit(t, s, func(b *Batch) { b.PutWorkspace(&engine.Workspace{ID: ws, Name: "w"}) })
+	old := newContact(ws, 1, engine.Profile{Name: "Ana", Phone: "+1 555 000 1111"})
+	commit(t, s, func(b *Batch) { b.set(contactKey(ws, old.ID), &old) }) // as written before the index
+	keys := engine.IdentityKeys(engine.ChannelWhatsApp, "15550001111")
+	_, ok, err := s.ContactByKeys(ws, keys)
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.NoError(t, s.BackfillContactKeys())
+	id, ok, err := s.ContactByKeys(ws, keys)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, old.ID, id)
+	_, done, err := s.getRaw(contactKeysMarkerKey())
+	require.NoError(t, err)
+	require.True(t, done, "it runs once")
+}

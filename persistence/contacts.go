@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 //
 //	'w' ws 'C' 't' token contact             contact search: contact holds token
 //	'w' ws 'C' 'v' contact conv              conversations of a contact
+//	'w' ws 'C' 'k' key contact               contact keys: contact has key (engine.ContactKeys)
 //	'w' ws 'n' contact note                  note (newest last: note ids are ULIDs)
 //
 // The token entries of a contact are the tokens of its name, email,
@@ -27,6 +29,7 @@ const (
 
 	cToken        = 't'
 	cConversation = 'v'
+	cKey          = 'k'
 )
 
 // Contact search and list bounds.
@@ -48,6 +51,14 @@ func contactIndexPrefix(ws engine.ID, sub byte) []byte {
 
 func contactTokenKey(ws engine.ID, tok string, contact engine.ID) []byte {
 	return append(appendString(contactIndexPrefix(ws, cToken), tok), contact[:]...)
+}
+
+func contactKeyPrefix(ws engine.ID, key string) []byte {
+	return appendString(contactIndexPrefix(ws, cKey), key)
+}
+
+func contactKeyKey(ws engine.ID, key string, contact engine.ID) []byte {
+	return append(contactKeyPrefix(ws, key), contact[:]...)
 }
 
 func contactConvPrefix(ws, contact engine.ID) []byte {
@@ -80,6 +91,21 @@ func (b *Batch) indexContact(old, c *engine.Contact) {
 			b.setRaw(contactTokenKey(c.WorkspaceID, t, c.ID), nil)
 		}
 	}
+	var wasKeys []string
+	if old != nil {
+		wasKeys = engine.ContactKeys(old)
+	}
+	nowKeys := engine.ContactKeys(c)
+	for _, k := range wasKeys {
+		if !slices.Contains(nowKeys, k) {
+			b.del(contactKeyKey(c.WorkspaceID, k, c.ID))
+		}
+	}
+	for _, k := range nowKeys {
+		if !slices.Contains(wasKeys, k) {
+			b.setRaw(contactKeyKey(c.WorkspaceID, k, c.ID), nil)
+		}
+	}
 }
 
 // moveContactConversation keeps the contact → conversation index and the
@@ -103,6 +129,9 @@ func (b *Batch) DeleteContact(c *engine.Contact) {
 	b.del(contactKey(c.WorkspaceID, c.ID))
 	for _, t := range c.SearchTokens() {
 		b.del(contactTokenKey(c.WorkspaceID, t, c.ID))
+	}
+	for _, k := range engine.ContactKeys(c) {
+		b.del(contactKeyKey(c.WorkspaceID, k, c.ID))
 	}
 	for _, id := range c.Identities {
 		b.del(identityKey(c.WorkspaceID, id.Channel, id.ExternalID))
@@ -321,6 +350,57 @@ func (s *Store) ContactsByToken(ws engine.ID, tok string) ([]engine.ID, error) {
 	slices.SortFunc(out, func(a, b engine.ID) int { return bytes.Compare(a[:], b[:]) })
 	return out, nil
 }
+
+// ContactsByKey returns the contacts holding key (engine.ContactKeys),
+// oldest first, at most limit of them.
+func (s *Store) ContactsByKey(ws engine.ID, key string, limit int) ([]engine.ID, error) {
+	p := contactKeyPrefix(ws, key)
+	it, err := s.iter(p, prefixEnd(p))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []engine.ID
+	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+		k := it.Key()
+		if len(k) != len(p)+16 {
+			return nil, fmt.Errorf("%w: contact key entry of %d bytes", ErrCorrupt, len(k))
+		}
+		var id engine.ID
+		copy(id[:], k[len(p):])
+		out = append(out, id)
+	}
+	return out, iterErr(it)
+}
+
+// ContactByKeys returns the oldest contact holding the first of keys that
+// any contact holds: identity resolution's match of an inbound sender and
+// an import's match of a row. Each match is checked on the contact's
+// record (an entry the backfill wrote may be stale).
+func (s *Store) ContactByKeys(ws engine.ID, keys []string) (engine.ID, bool, error) {
+	for _, k := range keys {
+		ids, err := s.ContactsByKey(ws, k, maxKeyMatches)
+		if err != nil {
+			return engine.ZeroID, false, err
+		}
+		for _, id := range ids {
+			c, err := s.Contact(ws, id)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return engine.ZeroID, false, err
+			}
+			if slices.Contains(engine.ContactKeys(&c), k) {
+				return id, true, nil
+			}
+		}
+	}
+	return engine.ZeroID, false, nil
+}
+
+// maxKeyMatches bounds the contacts ContactByKeys reads for one key.
+const maxKeyMatches = 16
 
 // ContactConversations returns the ids of a contact's conversations,
 // oldest first, at most 1000.

@@ -206,3 +206,52 @@ func TestContactSearchPartial(t *testing.T) {
 	require.Equal(t, []string{"Maria Zuleika"}, contactNames(page.Contacts))
 	require.False(t, page.Partial, "maria was cut, but zul was complete and maria was checked on its record")
 }
+
+// The phone and email key index follows every write of a contact in its
+// batch; a match is checked on the record, and the backfill indexes
+// contacts stored before the index.
+func TestContactKeyIndex(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ws, other := idOf(1, 1), idOf(1, 2)
+	put := func(old, c *engine.Contact) {
+		t.Helper()
+		b := s.NewBatch()
+		b.PutContact(old, c)
+		require.NoError(t, s.Commit(b))
+	}
+	match := func(w engine.ID, keys ...string) engine.ID {
+		t.Helper()
+		id, ok, err := s.ContactByKeys(w, keys)
+		require.NoError(t, err)
+		if !ok {
+			return engine.ZeroID
+		}
+		return id
+	}
+	wa := engine.IdentityKeys(engine.ChannelWhatsApp, "15550001111")
+	ana := newContact(ws, 1, engine.Profile{Name: "Ana", Phone: "+1 555 000 1111", Email: "Ana@Example.com"})
+	put(nil, &ana)
+	require.Equal(t, ana.ID, match(ws, wa...))
+	require.Equal(t, ana.ID, match(ws, "e:ana@example.com"))
+	require.Equal(t, engine.ZeroID, match(other, wa...), "workspaces are apart")
+
+	moved := ana
+	moved.Profile.Phone = "+44 7700 900123"
+	put(&ana, &moved)
+	require.Equal(t, engine.ZeroID, match(ws, wa...), "the old number left the index")
+	require.Equal(t, ana.ID, match(ws, engine.IdentityKeys(engine.ChannelWhatsApp, "447700900123")...))
+
+	// A stale entry (as a backfill racing a change could leave) is not a match.
+	b := s.NewBatch()
+	b.setRaw(contactKeyKey(ws, wa[0], ana.ID), nil)
+	require.NoError(t, s.Commit(b))
+	require.Equal(t, engine.ZeroID, match(ws, wa...))
+
+	b = s.NewBatch()
+	b.DeleteContact(&moved)
+	require.NoError(t, s.Commit(b))
+	ids, err := s.ContactsByKey(ws, "e:ana@example.com", 10)
+	require.NoError(t, err)
+	require.Empty(t, ids, "a deleted contact leaves the index")
+}

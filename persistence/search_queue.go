@@ -367,6 +367,13 @@ const backfillBatch = 1024
 // end leaves the marker unset, so visit must be idempotent: the next
 // start does it again.
 func (s *Store) backfillConversations(marker []byte, visit func(b *Batch, ws, conv engine.ID, header []byte) (bool, error)) error {
+	return s.backfillRecords(marker, tConversation, visit)
+}
+
+// backfillRecords runs visit over every record of table (conversations,
+// contacts) of every workspace, committing what it writes in batches of
+// bounded size, once per store: marker records that it ran.
+func (s *Store) backfillRecords(marker []byte, table byte, visit func(b *Batch, ws, id engine.ID, v []byte) (bool, error)) error {
 	if _, done, err := s.getRaw(marker); err != nil || done {
 		return err
 	}
@@ -377,7 +384,7 @@ func (s *Store) backfillConversations(marker []byte, visit func(b *Batch, ws, co
 	b := s.NewBatch()
 	pending := 0
 	for _, w := range wss {
-		p := wsPrefix(w.ID, tConversation)
+		p := wsPrefix(w.ID, table)
 		it, err := s.iter(p, prefixEnd(p))
 		if err != nil {
 			b.Close()

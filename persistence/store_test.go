@@ -1239,6 +1239,9 @@ func TestDeleteConversation(t *testing.T) {
 	for _, tok := range ct.SearchTokens() {
 		want = append(want, contactTokenKey(ws, tok, ct.ID))
 	}
+	for _, k := range engine.ContactKeys(&ct) {
+		want = append(want, contactKeyKey(ws, k, ct.ID))
+	}
 	slices.SortFunc(want, bytes.Compare)
 	require.Equal(t, want, workspaceKeys(t, s, ws), "only the contact's keys remain")
 	for _, dim := range []string{DimAll, DimUnread, "ch:whatsapp"} {
