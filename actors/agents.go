@@ -15,7 +15,7 @@ const historyForAgent = 30
 
 // agentPool runs AI calls on a bounded number of workers, outside the
 // conversation actors. A reply goes back to its conversation as a message;
-// the conversation checks it is still wanted (invariant 5).
+// the conversation checks it is still wanted (docs/ARCHITECTURE.md, invariant 5).
 type agentPool struct {
 	rt   *Runtime
 	jobs chan engine.AIRequest

@@ -109,7 +109,7 @@ func TestDebounceIsCapped(t *testing.T) {
 	})
 }
 
-// Invariant 5 with the debounce: a customer message arriving while the
+// Invariant 5 (docs/ARCHITECTURE.md) with the debounce: a customer message arriving while the
 // AI computes makes that answer stale; it is discarded and the newer
 // message gets its own answer after its window.
 func TestDebouncedReplyCrossedByCustomer(t *testing.T) {
@@ -322,7 +322,7 @@ func TestCustomerAsksForAPerson(t *testing.T) {
 	require.Zero(t, agent.calls.Load())
 }
 
-// Invariant 4 with metrics: at the deadline the AI answers the waiting
+// Invariant 4 (docs/ARCHITECTURE.md) with metrics: at the deadline the AI answers the waiting
 // customer, and the reactivation is counted.
 func TestReactivationAnswersAndCounts(t *testing.T) {
 	t.Parallel()

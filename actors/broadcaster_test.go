@@ -77,7 +77,7 @@ func TestBroadcasterFilters(t *testing.T) {
 	require.Empty(t, solved.C)
 }
 
-// Invariant 7 at this layer: a subscriber that never reads is closed with
+// Invariant 7 (docs/ARCHITECTURE.md) at this layer: a subscriber that never reads is closed with
 // a reason once its queue is full, and the publisher never waits for it.
 func TestBroadcasterSlowConsumer(t *testing.T) {
 	t.Parallel()

@@ -1,6 +1,6 @@
 package actors_test
 
-// The crash test (DESIGN.md invariants 1, 2 and 4): a child process ingests
+// The crash test (docs/ARCHITECTURE.md, invariants 1, 2 and 4): a child process ingests
 // under load and prints the id of each message whose Ingest call returned
 // (an "ack", what the gateway turns into a 200). The parent SIGKILLs it at
 // random moments, ten times, on the same data directory; after every kill

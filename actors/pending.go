@@ -20,7 +20,7 @@ const aiPendingMargin = 15 * time.Second
 // that asked for the AI, and moved or removed in the batch that answers,
 // hands off or otherwise ends the wait. When it fires with the customer
 // still waiting in AI mode, the AI is asked again; the answer goes
-// through the usual stale checks (invariant 5), so a late first answer
+// through the usual stale checks (docs/ARCHITECTURE.md, invariant 5), so a late first answer
 // and the second one cannot both be sent.
 
 // aiWaiting reports whether the transaction's conversation waits for an

@@ -129,7 +129,7 @@ func TestAnswerRemovesTheBackstop(t *testing.T) {
 }
 
 // A person taking over during the lost window removes the backstop: the
-// AI does not answer over the human after the restart (invariant 5).
+// AI does not answer over the human after the restart (docs/ARCHITECTURE.md, invariant 5).
 func TestBackstopYieldsToAHuman(t *testing.T) {
 	t.Parallel()
 	agent := &echoAgent{}

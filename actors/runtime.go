@@ -444,7 +444,7 @@ func (rt *Runtime) AttachMedia(ctx context.Context, ws, conv engine.ID, cmd engi
 
 // ApplyStatus applies channel delivery reports. A report for a channel
 // message id not known yet (the send call has not returned it) is kept
-// and applied when it becomes known (invariant 3).
+// and applied when it becomes known (docs/ARCHITECTURE.md, invariant 3).
 func (rt *Runtime) ApplyStatus(ctx context.Context, reports []engine.StatusReport) error {
 	if err := rt.enter(); err != nil {
 		return err

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Invariant 1: an acknowledged ingest is committed — visible in the store
+// Invariant 1 (docs/ARCHITECTURE.md): an acknowledged ingest is committed — visible in the store
 // the moment Ingest returns, and still there after a restart.
 func TestIngestAckedIsCommitted(t *testing.T) {
 	t.Parallel()
@@ -43,7 +43,7 @@ func TestIngestAckedIsCommitted(t *testing.T) {
 	require.Equal(t, "Customer user-0", c.ContactName)
 }
 
-// Invariant 2: a replayed delivery is stored once, within one request and
+// Invariant 2 (docs/ARCHITECTURE.md): a replayed delivery is stored once, within one request and
 // across requests, across restarts.
 func TestIngestExactlyOnce(t *testing.T) {
 	t.Parallel()
@@ -110,7 +110,7 @@ func TestIngestRejectsInvalidWithoutStoring(t *testing.T) {
 	require.Zero(t, h.rt.Stats().InFlight)
 }
 
-// Invariant 3: statuses only move forward, and a status that arrives
+// Invariant 3 (docs/ARCHITECTURE.md): statuses only move forward, and a status that arrives
 // before the send call returned the channel's id is kept and applied.
 func TestDeliveryStatusEarlyAndOutOfOrder(t *testing.T) {
 	t.Parallel()
@@ -250,7 +250,7 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 	require.Equal(t, 1, sender.count())
 }
 
-// Invariant 4: a human takes over; 15 minutes after the last human
+// Invariant 4 (docs/ARCHITECTURE.md): a human takes over; 15 minutes after the last human
 // activity the AI resumes, logs it, and answers the waiting customer. The
 // timer fires for a passivated conversation and after a restart.
 func TestAIResumesAfterHumanActivity(t *testing.T) {
@@ -343,7 +343,7 @@ func TestPauseHasNoTimer(t *testing.T) {
 	require.Empty(t, timers)
 }
 
-// Invariant 5: a reply computed while a human took over is discarded and
+// Invariant 5 (docs/ARCHITECTURE.md): a reply computed while a human took over is discarded and
 // never sent; so is one computed before a newer customer message, which
 // gets its own answer.
 func TestNoAIReplyOverAHuman(t *testing.T) {
@@ -395,7 +395,7 @@ func TestStaleAIReplyForOlderCustomerMessage(t *testing.T) {
 	})
 }
 
-// Invariant 6: a new message reopens a solved conversation; spam stays
+// Invariant 6 (docs/ARCHITECTURE.md): a new message reopens a solved conversation; spam stays
 // spam with no AI reply; a blocked contact's message is kept with no
 // unread and no AI, and sending to them is refused.
 func TestFoldersAndBlockedContacts(t *testing.T) {

@@ -5,7 +5,7 @@ import "time"
 // EventType names a change that subscribers are told about.
 type EventType string
 
-// Event types (DESIGN.md, Realtime protocol).
+// Event types (docs/ARCHITECTURE.md, Realtime protocol).
 const (
 	EventConversationCreated EventType = "conversation.created"
 	EventConversationUpdated EventType = "conversation.updated"

@@ -58,7 +58,7 @@ type Receive struct {
 
 // Echo records a message the business sent from the channel's own app:
 // stored as an outbound human message already sent, and it takes over
-// (invariant 4).
+// (docs/ARCHITECTURE.md, invariant 4).
 type Echo struct {
 	ChannelMessageID string
 	Content          Content
@@ -66,7 +66,7 @@ type Echo struct {
 }
 
 // SendHuman is a reply typed in the inbox by UserID: stored as sending and
-// handed to the courier; it takes over (invariant 4).
+// handed to the courier; it takes over (docs/ARCHITECTURE.md, invariant 4).
 type SendHuman struct {
 	UserID  string
 	Content Content
@@ -88,7 +88,7 @@ type AIResumeDue struct{ Due time.Time }
 
 // AIReply is the agent's answer to Request. It is discarded, never sent,
 // if a human took over or a newer customer message arrived since the
-// request was made (invariant 5).
+// request was made (docs/ARCHITECTURE.md, invariant 5).
 //
 // Content with an empty Kind sends nothing. Handoff, when set, is the
 // reason the agent hands the conversation to a person (after sending
@@ -492,7 +492,7 @@ func (a *applier) receive(cmd Receive) error {
 		a.c.FollowUpAt, a.c.FollowUpAuto = time.Time{}, false
 		a.extra = append(a.extra, EventFollowUpCancelled)
 	}
-	// Invariant 6: a blocked contact's messages are kept for the record but
+	// Invariant 6 (docs/ARCHITECTURE.md): a blocked contact's messages are kept for the record but
 	// raise no unread count and get no AI reply.
 	if a.c.Blocked {
 		return nil
@@ -534,7 +534,7 @@ func (a *applier) aiReply(cmd AIReply) error {
 	if a.c.Mode != ModeAI || req.ModeEpoch != a.c.ModeEpoch || req.LastCustomerSeq != a.c.LastCustomerSeq ||
 		(req.Purpose == PurposeReply && !a.c.AwaitingReply) || (req.Purpose == PurposeFollowUp && a.c.AwaitingReply) ||
 		a.c.Folder == FolderSpam || a.c.Blocked {
-		a.discard = true // invariant 5: never over a human, never to a stale question
+		a.discard = true // invariant 5 (docs/ARCHITECTURE.md): never over a human, never to a stale question
 		return nil
 	}
 	hasContent := cmd.Content.Kind != "" || cmd.Content.Text != "" || cmd.Content.Media != nil
@@ -679,7 +679,7 @@ func (a *applier) setMode(m Mode) {
 	}
 }
 
-// humanActivity applies invariant 4: manual mode, and unless the AI is
+// humanActivity applies invariant 4 (docs/ARCHITECTURE.md): manual mode, and unless the AI is
 // paused with no timer, the AI resumes a fixed delay after this activity.
 // A handoff counts as a pause only while it waits for a person, and only
 // when the rules keep handoffs manual (aiPaused).

@@ -195,7 +195,7 @@ func requireSystem(t *testing.T, res engine.Result) engine.Message {
 }
 
 // ---------------------------------------------------------------------------
-// Receive and folders (invariant 6)
+// Receive and folders (docs/ARCHITECTURE.md, invariant 6)
 
 func TestReceiveStoresCustomerMessage(t *testing.T) {
 	t.Parallel()
@@ -297,7 +297,7 @@ func TestSendHumanToBlockedIsRefused(t *testing.T) {
 }
 
 // ---------------------------------------------------------------------------
-// Mode and timer (invariant 4)
+// Mode and timer (docs/ARCHITECTURE.md, invariant 4)
 
 // humanCommands are the three human activities that take a conversation over.
 func humanCommands() []struct {
@@ -612,7 +612,7 @@ func TestModeEpochCountsModeChanges(t *testing.T) {
 }
 
 // ---------------------------------------------------------------------------
-// AI replies (invariant 5)
+// AI replies (docs/ARCHITECTURE.md, invariant 5)
 
 func TestAIReply(t *testing.T) {
 	t.Parallel()

@@ -2,7 +2,7 @@ package engine
 
 // DeliveryStatus is where an outbound message is on its way to the
 // customer. It only moves forward: sending → sent → delivered → read;
-// failed is terminal until a retry sets sending again (invariant 3).
+// failed is terminal until a retry sets sending again (docs/ARCHITECTURE.md, invariant 3).
 type DeliveryStatus string
 
 // Delivery statuses.

@@ -27,7 +27,7 @@ func TestDeliveryStatusValid(t *testing.T) {
 	}
 }
 
-// TestNextStatus is invariant 3 as a table: forward only, read may skip
+// TestNextStatus is invariant 3 (docs/ARCHITECTURE.md) as a table: forward only, read may skip
 // delivered, late and repeated reports are ignored, failed fails anything
 // not failed and nothing moves a failed message.
 func TestNextStatus(t *testing.T) {

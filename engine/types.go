@@ -26,7 +26,7 @@ func (c Channel) Valid() bool { return slices.Contains(Channels, c) }
 // Folder is the inbox folder a conversation is filed in.
 type Folder string
 
-// The four folders (DESIGN.md invariant 6).
+// The four folders (docs/ARCHITECTURE.md, invariant 6).
 const (
 	FolderOpen     Folder = "open"
 	FolderSolved   Folder = "solved"
@@ -43,7 +43,7 @@ func (f Folder) Valid() bool { return slices.Contains(Folders, f) }
 // Mode says who answers the customer: the AI agent or a person.
 type Mode string
 
-// The two modes (DESIGN.md invariant 4).
+// The two modes (docs/ARCHITECTURE.md, invariant 4).
 const (
 	ModeAI     Mode = "ai"
 	ModeManual Mode = "manual"
@@ -322,7 +322,7 @@ type Conversation struct {
 	Mode        Mode      `json:"mode"`
 	AIResumesAt time.Time `json:"ai_resumes_at,omitzero"`
 	// ModeEpoch counts changes of mode; an AI reply computed under an older
-	// epoch is stale (invariant 5).
+	// epoch is stale (docs/ARCHITECTURE.md, invariant 5).
 	ModeEpoch uint64 `json:"mode_epoch"`
 	// AIPaused is set when a person paused the AI with no timer, and by a
 	// handoff: a handoff's pause lasts only until a person acts or the
@@ -338,7 +338,7 @@ type Conversation struct {
 	Preview        string    `json:"preview,omitempty"`
 	LastSeq        uint64    `json:"last_seq"`
 	// LastCustomerSeq is the seq of the newest customer message; an AI
-	// reply computed for an older one is stale (invariant 5).
+	// reply computed for an older one is stale (docs/ARCHITECTURE.md, invariant 5).
 	LastCustomerSeq uint64    `json:"last_customer_seq"`
 	LastInboundAt   time.Time `json:"last_inbound_at,omitzero"`
 	// AwaitingReply is true while the newest message of the conversation

@@ -69,7 +69,7 @@ type sendBody struct {
 
 // sendMessage sends a human reply: JSON {"text"} or a multipart upload
 // with a "file" part and an optional "caption". It takes the conversation
-// over (manual mode) per invariant 4.
+// over (manual mode) per invariant 4 (docs/ARCHITECTURE.md).
 func (s *Server) sendMessage(c *fiber.Ctx) error {
 	id, err := convParam(c)
 	if err != nil {

@@ -143,7 +143,7 @@ func (e *env) me() (engine.ID, string) {
 	return tok.WorkspaceID, tok.UserID.String()
 }
 
-// Invariant 9: a token of workspace B gets 404 for A's ids on every
+// Invariant 9 (docs/ARCHITECTURE.md): a token of workspace B gets 404 for A's ids on every
 // conversation route, and nothing of A changes.
 func TestWorkspaceIsolation(t *testing.T) {
 	t.Parallel()

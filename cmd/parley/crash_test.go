@@ -28,7 +28,7 @@ import (
 )
 
 // The kill -9 test drives the real binary over HTTP and kills it under
-// load, five times. It checks invariants 1 and 2 of DESIGN.md through the
+// load, five times. It checks invariants 1 and 2 of docs/ARCHITECTURE.md through the
 // whole stack (acked means durable, stored exactly once) and that the
 // outbox leaves no message "sending" for ever.
 

@@ -181,7 +181,8 @@ type outWAReaction struct {
 }
 
 // SendWhatsApp sends c to the WhatsApp user to (a wa_id or phone number)
-// from the business number phoneNumberID (CHANNELS.md §1.4). Text goes
+// from the business number phoneNumberID (Cloud API POST
+// /{phone-number-id}/messages). Text goes
 // with preview_url false; media goes by c.Media.Ref (a media id from
 // UploadWhatsAppMedia) or else c.Media.URL (a link Meta fetches), with the
 // caption on image, video and document and the filename on document;
@@ -444,7 +445,7 @@ func outAttachmentType(k engine.MessageKind) (string, bool) {
 }
 
 // SendMessenger sends c to the user psid from the Page pageID with
-// messaging_type RESPONSE (CHANNELS.md §2.3). Text goes as message.text;
+// messaging_type RESPONSE (Send API POST /{page-id}/messages). Text goes as message.text;
 // media goes as an attachment, uploaded from media when it is not nil
 // (multipart, at most MaxMediaBytes, saved as reusable) or else by
 // c.Media.URL. Attachments carry no caption: send it as its own text
@@ -510,7 +511,8 @@ func (c *Client) SendMessenger(ctx context.Context, pageID, token, psid string, 
 }
 
 // SendInstagram sends c to the user igsid from the Instagram professional
-// account igAccountID through the Instagram Login API (CHANNELS.md §3.3).
+// account igAccountID through the Instagram Login API (POST
+// graph.instagram.com/{ig-id}/messages).
 // Text goes as message.text, media as an attachment by c.Media.URL (no
 // caption), and reactions as sender_action react/unreact: Instagram only
 // has the "love" reaction, so any emoji sends it and an empty one takes it

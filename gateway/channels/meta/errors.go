@@ -102,7 +102,8 @@ func (e *GraphError) Error() string {
 // Temporary reports whether the call is worth retrying with backoff.
 func (e *GraphError) Temporary() bool { return e.SendError().Temporary }
 
-// SendError classifies e for the courier (CHANNELS.md §1.4 and §2.3):
+// SendError classifies e for the courier (the error codes Meta documents for
+// the Cloud API and the Send API):
 // Code is the decimal Graph code, or "http_<status>" when the response
 // carried none; Reason is the known meaning of the code followed by Meta's
 // error_data.details (or message) in parentheses; Temporary says whether
@@ -154,8 +155,8 @@ type errClass struct {
 	meaning   string
 }
 
-// graphCodes classifies Graph error codes (CHANNELS.md §1.4 for WhatsApp,
-// §2.3 for Messenger; the retry policy is ours).
+// graphCodes classifies Graph error codes (as Meta documents them for the
+// WhatsApp Cloud API and the Messenger Send API; the retry policy is ours).
 var graphCodes = map[int]errClass{
 	// Temporary: retry with backoff.
 	1:      {true, "Unknown error at Meta"},

@@ -10,7 +10,8 @@ import (
 	"github.com/parleyhq/parley/engine"
 )
 
-// Default send rates (CHANNELS.md §1.5, §2.5, §3.3).
+// Default send rates, from Meta's documented throughput of the WhatsApp
+// Cloud API, the Messenger Send API and the Instagram messaging API.
 const (
 	// DefaultWhatsAppRate is a registered business number's default
 	// throughput, in messages per second.
