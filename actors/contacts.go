@@ -161,14 +161,21 @@ func (rt *Runtime) RenameFromProfile(ctx context.Context, ws, conv engine.ID, na
 	if err != nil {
 		return engine.Contact{}, false, err
 	}
-	renamed := false
-	ct, err := contactResult(rt.contactCall(ctx, ws, c.ContactID, true, "rename", func(a *contactActor) (any, error) {
-		var err error
-		var out engine.Contact
-		out, renamed, err = a.fromChannel(nil, name, c.ContactName)
-		return out, err
-	}))
-	return ct, renamed, err
+	// The flag travels in the reply: the caller may have stopped waiting
+	// (ctx) while the actor still runs.
+	type result struct {
+		ct      engine.Contact
+		renamed bool
+	}
+	v, err := rt.contactCall(ctx, ws, c.ContactID, true, "rename", func(a *contactActor) (any, error) {
+		ct, renamed, err := a.fromChannel(nil, name, c.ContactName)
+		return result{ct, renamed}, err
+	})
+	if err != nil {
+		return engine.Contact{}, false, err
+	}
+	r := v.(result)
+	return r.ct, r.renamed, nil
 }
 
 // fromChannel applies what a channel reports of the contact: an identity
