@@ -419,6 +419,16 @@ func TestWebInbox(t *testing.T) {
 		p.do("back", chromedp.Click(chromedp.CSS(`#contact-pane button[aria-label="Close"]`)), chromedp.Click(chromedp.CSS("#back")))
 		p.waitJS("the list again", `document.querySelector('#list-pane').offsetWidth === 390`)
 	})
+	step("a contact renamed elsewhere is renamed in the open chat and its row, live", func(t *testing.T) {
+		b.t = t
+		contact := e.conv(longConv).ContactID
+		for _, name := range []string{"Long Talker Jr", "Long Talker"} {
+			code, body := e.api("PATCH", "/api/v1/contacts/"+contact.String(), ownerToken, map[string]any{"name": name})
+			require.Equal(t, http.StatusOK, code, string(body))
+			b.waitJS("the header says "+name, fmt.Sprintf(`document.querySelector('#chat-name').textContent === %q`, name))
+			b.waitJS("the row says "+name, fmt.Sprintf(`%s.querySelector('.conv-name').textContent === %q`, rowVisible(longConv), name))
+		}
+	})
 	step("star, then delete with confirmation", func(t *testing.T) {
 		b.t = t
 		b.clickJS("star", "#act-star")
