@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -75,7 +76,7 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	q.Limit = int(limit)
 	page, err := s.cfg.Runtime.List(p.WorkspaceID, q)
 	if err != nil {
-		if err == persistence.ErrBadCursor {
+		if errors.Is(err, persistence.ErrBadCursor) {
 			return errorf(fiber.StatusBadRequest, "bad_query", "bad cursor")
 		}
 		return fromEngine(err)

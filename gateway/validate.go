@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -76,8 +77,8 @@ func checkBody(sch *jsonschema.Schema, body []byte) error {
 
 // schemaMessage says where a body first breaks its schema and why.
 func schemaMessage(err error) string {
-	ve, ok := err.(*jsonschema.ValidationError)
-	if !ok {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
 		return err.Error()
 	}
 	for len(ve.Causes) > 0 {
