@@ -71,6 +71,16 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	return nil
 }
 
+// authenticateCaller authenticates a WebSocket upgrade request for the
+// realtime hub: the caller's workspace and user.
+func (s *Server) authenticateCaller(c *fiber.Ctx) (workspace, user engine.ID, err error) {
+	if err := s.authenticate(c); err != nil {
+		return engine.ID{}, engine.ID{}, err
+	}
+	p := who(c)
+	return p.WorkspaceID, p.UserID, nil
+}
+
 func who(c *fiber.Ctx) *principal {
 	p, _ := c.Locals(principalKey).(*principal)
 	return p

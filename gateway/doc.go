@@ -6,17 +6,20 @@
 // middleware that builds the caller of a request, request body limits and
 // the memory unauthenticated bodies may hold, validation of JSON bodies
 // against the published schema, and the handlers. Its sub-packages own the
-// rest of the edge: agents (the AI agents and their registry), channels
-// (the channel senders and formats, with meta/ for WhatsApp, Messenger and
-// Instagram) and web (the inbox's static files).
+// rest of the edge: realtime (the WebSocket connections, one writer each),
+// agents (the AI agents and their registry), channels (the channel sender
+// and the profile lookups, with meta/ for the formats and Graph client of
+// WhatsApp, Messenger and Instagram), media (the media store, its sweeper
+// and signed links) and web (the inbox's static files).
 //
 // Handlers never read, change and write a record themselves: conversation
 // and contact state belongs to their actors, and a handler sends the owner
 // a command through actors.Runtime and answers with its result
 // (docs/ARCHITECTURE.md, "Who owns what").
 //
-// Concurrency contract: a Server is built by New, serves with Serve and is
-// stopped by Shutdown, which stops accepting, finishes the requests in
-// progress, closes the WebSocket connections and stops the gateway's
-// workers before it returns.
+// Concurrency contract: New builds a Server and starts nothing; Start (or
+// Serve, if Start was not called) starts its goroutines (the WebSocket
+// shards, media downloads, profile lookups, the media sweeper); Shutdown
+// stops accepting, finishes the requests in progress, closes the WebSocket
+// connections and stops every goroutine before it returns.
 package gateway

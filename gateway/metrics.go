@@ -11,8 +11,6 @@ type gatewayMetrics struct {
 	webhookUnknownAccount    *prometheus.CounterVec
 	webhookOverloaded        prometheus.Counter
 	mediaFailures            prometheus.Counter
-	wsSubscribers            prometheus.Gauge
-	wsSlowDisconnects        prometheus.Counter
 	webhookSeconds           *prometheus.HistogramVec
 	mediaFilesDeleted        *prometheus.CounterVec
 	mediaBytesDeleted        *prometheus.CounterVec
@@ -41,10 +39,6 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "parley_gateway_webhook_overloaded_total", Help: "Webhook deliveries answered 503 because the engine was overloaded or stopping."}),
 		mediaFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_gateway_media_fetch_failures_total", Help: "Inbound media files that could not be fetched."}),
-		wsSubscribers: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "parley_gateway_websocket_subscribers", Help: "Live WebSocket subscribers."}),
-		wsSlowDisconnects: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "parley_gateway_websocket_slow_disconnects_total", Help: "WebSocket subscribers disconnected for falling behind."}),
 		webhookSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "parley_gateway_webhook_duration_seconds", Help: "Time to answer a signed webhook delivery (durable ingest included), by channel.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"channel"}),
@@ -63,7 +57,7 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
-			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures, m.wsSubscribers, m.wsSlowDisconnects,
+			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures,
 			m.webhookSeconds, m.mediaFilesDeleted, m.mediaBytesDeleted, m.mediaSweeps, m.mediaSweepErrors, m.bodyMemoryBytes, m.bodyMemoryRefusals)
 	}
 	for _, reason := range []string{mediaReleased, mediaOrphaned} {

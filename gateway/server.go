@@ -11,12 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway/agents"
 	"github.com/parleyhq/parley/gateway/channels/meta"
+	"github.com/parleyhq/parley/gateway/realtime"
 	"github.com/parleyhq/parley/gateway/web"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/prometheus/client_golang/prometheus"
@@ -90,8 +90,7 @@ type Server struct {
 	ready     atomic.Bool
 	mediaJobs chan mediaJob
 	reqSeq    atomic.Uint64
-	sockets   sockets
-	hub       *wsHub
+	hub       *realtime.Hub
 	agents    *agents.Registry
 	profiles  *profiles
 	// bodyMemory holds the bytes of the request bodies being read
@@ -158,6 +157,11 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, metrics: newGatewayMetrics(cfg.Registerer),
 		mediaJobs: make(chan mediaJob, 4096), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
 		profiles: newProfiles(cfg, cfg.Logger)}
+	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller, Registerer: cfg.Registerer})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	s.hub = hub
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
@@ -177,8 +181,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.app.Server().HeaderReceived = s.headerReceived
 	s.routes()
-	s.hub = newWSHub(wsShardCount())
-	s.hub.start(s.ctx, &s.wg)
+	s.hub.Start(s.ctx)
 	for range cfg.MediaWorkers {
 		s.wg.Add(1)
 		go pprof.Do(s.ctx, pprof.Labels("parley", "media"), func(ctx context.Context) {
@@ -224,7 +227,7 @@ func (s *Server) routes() {
 	// The WebSocket route authenticates itself (browsers pass the token
 	// in the query), so it is registered before the authenticated group.
 	a.Get("/public/media/:token", s.servePublicMedia)
-	a.Get("/api/v1/ws", s.wsAuth, websocket.New(s.serveWS, websocket.Config{WriteBufferSize: 16 << 10}))
+	a.Get("/api/v1/ws", s.hub.Handler())
 	// Login and accept-invite take no token, so the account routes come
 	// before the authenticated group; the others check the token themselves.
 	s.userRoutes(a, a.Group("/api/v1"))
@@ -324,10 +327,13 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	status, code := fiber.StatusInternalServerError, "internal"
 	msg := "internal error"
 	var ae *apiError
+	var re *realtime.Error
 	var fe *fiber.Error
 	switch {
 	case errors.As(err, &ae):
 		status, code, msg = ae.Status, ae.Code, ae.Message
+	case errors.As(err, &re):
+		status, code, msg = re.Status, re.Code, re.Message
 	case errors.As(err, &fe):
 		status, code, msg = fe.Code, codeFor(fe.Code), fe.Message
 	default:
@@ -377,9 +383,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
 		s.ready.Store(false)
-		s.sockets.closeAll()
+		// Upgraded connections are not drained by the HTTP server: the
+		// hub closes them.
+		herr := s.hub.Shutdown(ctx)
 		if serr := s.app.ShutdownWithContext(ctx); serr != nil {
 			err = fmt.Errorf("gateway: shutdown: %w", serr)
+		}
+		if herr != nil {
+			err = errors.Join(err, fmt.Errorf("gateway: %w", herr))
 		}
 		s.cancel()
 		s.wg.Wait()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -79,11 +81,18 @@ func TestWebSocketEventsAndAuth(t *testing.T) {
 	_, resp, err = e.dialWS("token=pk_wrong")
 	require.Error(t, err)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.Equal(t, "unauthorized", errorCode(t, readBody(t, resp)))
 	_, resp, err = e.dialWS("token=" + ownerToken + "&folder=nope")
 	require.Error(t, err)
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Equal(t, "bad_query", errorCode(t, readBody(t, resp)))
+	_, resp, err = e.dialWS("token=" + ownerToken + "&seq=x")
+	require.Error(t, err)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Equal(t, "bad_query", errorCode(t, readBody(t, resp)))
 	code, body := e.api("GET", "/api/v1/ws", ownerToken, nil)
 	require.Equal(t, http.StatusUpgradeRequired, code, string(body))
+	require.Equal(t, "upgrade_required", errorCode(t, body))
 
 	c, _, err := e.dialWS("token=" + ownerToken)
 	require.NoError(t, err)
@@ -111,6 +120,15 @@ func TestWebSocketEventsAndAuth(t *testing.T) {
 	var ce *websocket.CloseError
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, 4400, ce.Code)
+}
+
+// readBody reads and closes a response's body.
+func readBody(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return b
 }
 
 // A client that reconnects with its last seq gets every missed event in
@@ -469,7 +487,8 @@ func TestWebSocketCloseHandshake(t *testing.T) {
 // (docs/ARCHITECTURE.md, invariant 7).
 func TestWebSocketNeverReadingClient(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(c *actors.Config) { c.SubscriberQueue = 1 << 16 })
+	reg := prometheus.NewRegistry()
+	e := newEnvWith(t, func(c *actors.Config) { c.SubscriberQueue = 1 << 16 }, func(c *gateway.Config) { c.Registerer = reg })
 	gateway.SetWebSocketWriteWait(e.gw, 300*time.Millisecond)
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, NetDial: func(network, addr string) (net.Conn, error) {
 		c, err := net.Dial(network, addr)
@@ -492,7 +511,7 @@ func TestWebSocketNeverReadingClient(t *testing.T) {
 		e.bulkWebhook("1556", fmt.Sprintf("wamid.n.%d", i))
 		time.Sleep(20 * time.Millisecond)
 	}
-	require.Equal(t, 1.0, gateway.WebSocketSlowDisconnects(e.gw))
+	require.Equal(t, 1.0, metricValue(t, reg, "parley_gateway_websocket_slow_disconnects_total"))
 }
 
 // TestWebSocketProtocolErrors: a frame that breaks the protocol (a client

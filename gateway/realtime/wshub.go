@@ -1,27 +1,46 @@
-package gateway
+package realtime
 
 import (
 	"context"
 	"runtime"
-	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// wsHub writes subscribers' events from a few shard goroutines instead
-// of one goroutine per connection: a state change that reaches a
-// thousand subscribers would otherwise make a thousand goroutines
-// runnable at once, and the ingest path (webhook handlers, committers,
-// the WAL) would queue behind them. A shard writes with non-blocking
-// writes only; a connection whose socket does not take a whole frame is
-// handed to its own session goroutine until it catches up, so one slow
-// client never holds a shard.
-type wsHub struct {
-	shards []*wsShard
-	next   atomic.Uint64
+// Hub serves the WebSocket route and owns its connections. It writes
+// subscribers' events from a few shard goroutines instead of one
+// goroutine per connection: a state change that reaches a thousand
+// subscribers would otherwise make a thousand goroutines runnable at
+// once, and the ingest path (webhook handlers, committers, the WAL) would
+// queue behind them. A shard writes with non-blocking writes only; a
+// connection whose socket does not take a whole frame is handed to its
+// own session goroutine until it catches up, so one slow client never
+// holds a shard.
+//
+// A Hub is built by New, which starts nothing; Start runs the shards and
+// Shutdown closes the connections and stops them.
+type Hub struct {
+	cfg     Config
+	metrics *metrics
+	sockets sockets
+	shards  []*wsShard
+	next    atomic.Uint64
 	// wait overrides wsWriteWait when set (nanoseconds; tests).
 	wait atomic.Int64
+
+	mu      sync.Mutex
+	started bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+func newHub(n int) *Hub {
+	h := &Hub{shards: make([]*wsShard, n), metrics: unregisteredMetrics()}
+	for i := range h.shards {
+		h.shards[i] = &wsShard{wake: make(chan struct{}, 1)}
+	}
+	return h
 }
 
 // wsShard is one writer goroutine and the sessions with events to write.
@@ -35,32 +54,13 @@ type wsShard struct {
 	frame []byte
 }
 
-func newWSHub(n int) *wsHub {
-	h := &wsHub{shards: make([]*wsShard, n)}
-	for i := range h.shards {
-		h.shards[i] = &wsShard{wake: make(chan struct{}, 1)}
-	}
-	return h
-}
-
 // wsShardCount is the number of shards: enough to keep every core busy
 // writing, few enough that a burst stays a handful of runnable
 // goroutines.
 func wsShardCount() int { return max(2, runtime.GOMAXPROCS(0)) }
 
-// start runs the shards until ctx ends; wg tracks them.
-func (h *wsHub) start(ctx context.Context, wg *sync.WaitGroup) {
-	for _, sh := range h.shards {
-		wg.Add(1)
-		go pprof.Do(ctx, pprof.Labels("parley", "ws-shard"), func(ctx context.Context) {
-			defer wg.Done()
-			sh.run(ctx)
-		})
-	}
-}
-
 // writeWait is how long a session's write may wait for its client.
-func (h *wsHub) writeWait() time.Duration {
+func (h *Hub) writeWait() time.Duration {
 	if d := h.wait.Load(); d > 0 {
 		return time.Duration(d)
 	}
@@ -68,7 +68,7 @@ func (h *wsHub) writeWait() time.Duration {
 }
 
 // assign picks the shard of a new connection, round robin.
-func (h *wsHub) assign() *wsShard {
+func (h *Hub) assign() *wsShard {
 	return h.shards[h.next.Add(1)%uint64(len(h.shards))]
 }
 

@@ -1,14 +1,16 @@
-package gateway
+package realtime
 
 import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
 	"github.com/gofiber/contrib/websocket"
@@ -77,7 +79,7 @@ func parseClientFrame(b []byte) (clientFrame, error) {
 	if len(b) > wsMaxFrame {
 		return f, errBadFrame
 	}
-	if err := decodeJSONBytes(b, &f); err != nil {
+	if err := decodeStrict(b, &f); err != nil {
 		return f, errBadFrame
 	}
 	switch f.Type {
@@ -92,6 +94,26 @@ func parseClientFrame(b []byte) (clientFrame, error) {
 		return f, nil
 	}
 	return f, errBadFrame
+}
+
+// decodeStrict decodes one JSON value into v as the API decodes request
+// bodies: valid UTF-8, no unknown fields, nothing after the value.
+func decodeStrict(b []byte, v any) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return errors.New("empty frame")
+	}
+	if !utf8.Valid(b) {
+		return errors.New("frame is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("decoding frame: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("data after the frame's JSON value")
+	}
+	return nil
 }
 
 func (f *wsFilter) actors() (actors.Filter, error) {
@@ -119,33 +141,47 @@ func (f *wsFilter) actors() (actors.Filter, error) {
 	return out, nil
 }
 
-// wsAuth admits the upgrade request: a token in the header or the query.
-func (s *Server) wsAuth(c *fiber.Ctx) error {
+// admit admits the upgrade request: a token in the header or the query,
+// checked by Config.Authenticate, and the subscription's filter and
+// resume point from the query.
+func (h *Hub) admit(c *fiber.Ctx) error {
 	if !websocket.IsWebSocketUpgrade(c) {
-		return errorf(fiber.StatusUpgradeRequired, "upgrade_required", "this route speaks WebSocket")
+		return &Error{Status: fiber.StatusUpgradeRequired, Code: "upgrade_required", Message: "this route speaks WebSocket"}
 	}
 	if c.Get(fiber.HeaderAuthorization) == "" && c.Query("token") != "" {
 		c.Request().Header.Set(fiber.HeaderAuthorization, "Bearer "+c.Query("token"))
 	}
-	if err := s.authenticate(c); err != nil {
+	workspace, user, err := h.cfg.Authenticate(c)
+	if err != nil {
 		return err
 	}
+	c.Locals(callerKey, caller{workspace: workspace, user: user})
 	f := wsFilter{Channel: engine.Channel(c.Query("channel")), Folder: engine.Folder(c.Query("folder")),
 		Assignee: c.Query("assignee"), ConversationID: c.Query("conversation_id")}
 	filter, err := f.actors()
 	if err != nil {
-		return errorf(fiber.StatusBadRequest, "bad_query", "bad subscription filter")
+		return &Error{Status: fiber.StatusBadRequest, Code: "bad_query", Message: "bad subscription filter"}
 	}
-	c.Locals("ws.filter", filter)
+	c.Locals(filterKey, filter)
 	if seq := c.Query("seq"); seq != "" {
 		n, err := strconv.ParseUint(seq, 10, 64)
 		if err != nil {
-			return errorf(fiber.StatusBadRequest, "bad_query", "seq must be a non-negative integer")
+			return &Error{Status: fiber.StatusBadRequest, Code: "bad_query", Message: "seq must be a non-negative integer"}
 		}
-		c.Locals("ws.resume", &wsResumed{Epoch: c.Query("epoch"), Seq: n})
+		c.Locals(resumeKey, &wsResumed{Epoch: c.Query("epoch"), Seq: n})
 	}
-	return c.Next()
+	return nil
 }
+
+// caller is who opened a connection (Config.Authenticate's answer).
+type caller struct{ workspace, user engine.ID }
+
+// Keys of the upgrade request's locals that the connection reads.
+const (
+	callerKey = "realtime.caller"
+	filterKey = "ws.filter"
+	resumeKey = "ws.resume"
+)
 
 // sockets tracks live WebSocket sessions so Shutdown can close them:
 // upgraded connections are not drained by the HTTP server.
@@ -192,14 +228,14 @@ func (ss *sockets) closeAll() {
 // side: every frame, control frames included, is built here and written
 // by the session's writer, the methods that hold wmu; the library only
 // reads (muteLibrary). Events are written by the connection's hub shard
-// (see wsHub) with non-blocking writes; the session's own goroutine
+// (see Hub) with non-blocking writes; the session's own goroutine
 // finishes what would block (the rest of a frame the socket did not
 // take, a close), writes pings, and then keeps writing that
 // connection's events itself until it catches up. The reader (the
 // handler's goroutine) parses client frames and writes their answers
 // (pongs, the close handshake) through the same writer.
 type wsSession struct {
-	s     *Server
+	h     *Hub
 	conn  *websocket.Conn // read only
 	t     wsTransport
 	ws    engine.ID
@@ -233,27 +269,27 @@ type wsSession struct {
 	quit  chan struct{}
 }
 
-func (s *Server) serveWS(conn *websocket.Conn) {
+func (h *Hub) serve(conn *websocket.Conn) {
 	defer conn.Close()
-	p, _ := conn.Locals(principalKey).(*principal)
-	filter, _ := conn.Locals("ws.filter").(actors.Filter)
-	resume, _ := conn.Locals("ws.resume").(*wsResumed)
+	who, _ := conn.Locals(callerKey).(caller)
+	filter, _ := conn.Locals(filterKey).(actors.Filter)
+	resume, _ := conn.Locals(resumeKey).(*wsResumed)
 	nc := conn.NetConn()
 	muteLibrary(conn, nc)
-	sess := &wsSession{s: s, conn: conn, t: newNetTransport(nc), ws: p.WorkspaceID, user: p.UserID,
-		shard: s.hub.assign(), drain: make(chan struct{}, 1), quit: make(chan struct{})}
-	if !s.sockets.add(sess) {
+	sess := &wsSession{h: h, conn: conn, t: newNetTransport(nc), ws: who.workspace, user: who.user,
+		shard: h.assign(), drain: make(chan struct{}, 1), quit: make(chan struct{})}
+	if !h.sockets.add(sess) {
 		return
 	}
-	defer s.sockets.remove(sess)
-	hello, _ := json.Marshal(map[string]any{"type": "hello", "epoch": s.cfg.Runtime.Broadcaster().Epoch(),
-		"seq": s.cfg.Runtime.Broadcaster().LastSeq(p.WorkspaceID)})
+	defer h.sockets.remove(sess)
+	hello, _ := json.Marshal(map[string]any{"type": "hello", "epoch": h.cfg.Broadcaster.Epoch(),
+		"seq": h.cfg.Broadcaster.LastSeq(who.workspace)})
 	if !sess.sendNow(websocket.TextMessage, hello) {
 		return
 	}
 	sess.subscribe(filter, resume)
-	s.metrics.wsSubscribers.Inc()
-	defer s.metrics.wsSubscribers.Dec()
+	h.metrics.subscribers.Inc()
+	defer h.metrics.subscribers.Dec()
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -275,7 +311,7 @@ func (s *Server) serveWS(conn *websocket.Conn) {
 // subscribe replaces the session's subscription; a resume point that is
 // gone (or from another epoch) gets a resync frame, before any event.
 func (sess *wsSession) subscribe(f actors.Filter, resume *wsResumed) {
-	bc := sess.s.cfg.Runtime.Broadcaster()
+	bc := sess.h.cfg.Broadcaster
 	f.UserID = sess.user
 	var from *uint64
 	if resume != nil && resume.Epoch == bc.Epoch() {
@@ -436,7 +472,7 @@ func (sess *wsSession) kill() {
 func (sess *wsSession) countSlow() {
 	if !sess.slow {
 		sess.slow = true
-		sess.s.metrics.wsSlowDisconnects.Inc()
+		sess.h.metrics.slowDisconnects.Inc()
 	}
 }
 
@@ -678,7 +714,7 @@ func (sess *wsSession) trim() {
 // disconnect, like one whose queue overflowed: the frame may be cut, so
 // it gets no close frame.
 func (sess *wsSession) writeBlocking(b []byte) bool {
-	deadline := time.Now().Add(sess.s.hub.writeWait())
+	deadline := time.Now().Add(sess.h.writeWait())
 	stopping := false
 	if by := sess.stopBy.Load(); by != 0 {
 		deadline, stopping = time.Unix(0, min(by, deadline.UnixNano())), true

@@ -1,4 +1,4 @@
-package gateway
+package realtime
 
 import (
 	"bufio"
@@ -39,11 +39,9 @@ func BenchmarkHubFanout(b *testing.B) {
 func benchHubFanout(b *testing.B, n int) {
 	const window = 64 // ops published before waiting for the clients
 	bc := actors.NewBroadcaster("bench", 1024, 4*window)
-	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	hub := newWSHub(wsShardCount())
-	hub.start(ctx, &wg)
-	srv := &Server{metrics: newGatewayMetrics(nil), hub: hub}
+	hub := newHub(wsShardCount())
+	hub.Start(context.Background())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -63,7 +61,7 @@ func benchHubFanout(b *testing.B, n int) {
 			b.Fatal(err)
 		}
 		clients.Go(func() { countEvents(cc, &seen) })
-		sess := benchSession(srv, hub.assign(), sc)
+		sess := benchSession(hub, hub.assign(), sc)
 		sub, _, err := bc.SubscribeNotify(ws, actors.Filter{}, nil, func() { sess.shard.mark(sess) })
 		if err != nil {
 			b.Fatal(err)
@@ -94,7 +92,9 @@ func benchHubFanout(b *testing.B, n int) {
 		close(sess.quit)
 		_ = sess.t.Close()
 	}
-	cancel()
+	if err := hub.Shutdown(context.Background()); err != nil {
+		b.Fatal(err)
+	}
 	wg.Wait()
 	clients.Wait()
 }
@@ -192,15 +192,14 @@ func (t *chunkTransport) Close() error {
 // the parts of a frame.
 func TestSessionWriterKeepsFramesWhole(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	defer cancel()
-	hub := newWSHub(2)
-	hub.start(ctx, &wg)
+	hub := newHub(2)
+	hub.Start(context.Background())
+	defer func() { require.NoError(t, hub.Shutdown(context.Background())) }()
 	bc := actors.NewBroadcaster("test", 1024, 1024)
 	tr := &chunkTransport{take: 7}
-	sess := &wsSession{s: &Server{metrics: newGatewayMetrics(nil), hub: hub}, shard: hub.assign(), t: tr,
+	sess := &wsSession{h: hub, shard: hub.assign(), t: tr,
 		drain: make(chan struct{}, 1), quit: make(chan struct{})}
 	ws := engine.NewID(time.Unix(0, 0))
 	sub, _, err := bc.SubscribeNotify(ws, actors.Filter{}, nil, func() { sess.shard.mark(sess) })
@@ -264,6 +263,6 @@ func TestSessionWriterKeepsFramesWhole(t *testing.T) {
 }
 
 // benchSession is a session writing to c, with no reader.
-func benchSession(s *Server, sh *wsShard, c net.Conn) *wsSession {
-	return &wsSession{s: s, shard: sh, t: newNetTransport(c), drain: make(chan struct{}, 1), quit: make(chan struct{})}
+func benchSession(h *Hub, sh *wsShard, c net.Conn) *wsSession {
+	return &wsSession{h: h, shard: sh, t: newNetTransport(c), drain: make(chan struct{}, 1), quit: make(chan struct{})}
 }
