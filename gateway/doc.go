@@ -2,10 +2,8 @@
 // checks today and, as the project grows, channel webhooks, the inbox's
 // REST and WebSocket API, the metrics endpoint and the web inbox.
 //
-// Concurrency contract: a Server is built by New, which starts nothing;
-// Start (or Serve, if Start was not called) starts its goroutines (the
-// WebSocket hub, media downloads, profile lookups, the media sweeper); it
-// serves with Serve and is stopped by Shutdown, which stops accepting,
-// finishes the requests in progress, stops those goroutines and returns. Handlers never touch conversation state directly;
+// Concurrency contract: a Server is built by New, serves with Serve and is
+// stopped by Shutdown, which stops accepting, finishes the requests in
+// progress and returns. Handlers never touch conversation state directly;
 // they call the actors.Runtime.
 package gateway
