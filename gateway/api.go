@@ -5,9 +5,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway/media"
 )
 
 // convParam parses the :conv route parameter.
@@ -110,7 +112,7 @@ func (s *Server) uploadContent(c *fiber.Ctx, ws engine.ID) (engine.Content, erro
 	defer f.Close()
 	mimeType := fh.Header.Get(fiber.HeaderContentType)
 	key, digest, size, err := s.media.Put(ws, mimeType, f)
-	if errors.Is(err, ErrMediaTooLarge) {
+	if errors.Is(err, media.ErrTooLarge) {
 		return engine.Content{}, errorf(fiber.StatusRequestEntityTooLarge, "body_too_large", "the file is larger than the media limit")
 	}
 	if err != nil {
@@ -128,7 +130,7 @@ func (s *Server) uploadContent(c *fiber.Ctx, ws engine.ID) (engine.Content, erro
 		kind = engine.KindAudio
 	}
 	return engine.Content{Kind: kind, Media: &engine.Media{StorageKey: key, SHA256: digest, Size: size,
-		MimeType: sanitizeMime(mimeType), Filename: fh.Filename, Caption: c.FormValue("caption")}}, nil
+		MimeType: media.SanitizeMime(mimeType), Filename: fh.Filename, Caption: c.FormValue("caption")}}, nil
 }
 
 func (s *Server) retryMessage(c *fiber.Ctx) error {
@@ -171,4 +173,17 @@ func sendFile(c *fiber.Ctx, f *os.File, typ, cacheControl string) error {
 	c.Set(fiber.HeaderCacheControl, cacheControl)
 	c.Set("X-Content-Type-Options", "nosniff")
 	return c.SendStream(f, int(st.Size()))
+}
+
+// servePublicMedia answers GET /public/media/{token}: the file a signed
+// link names, with no token.
+func (s *Server) servePublicMedia(c *fiber.Ctx) error {
+	f, typ, err := s.media.OpenLink(c.Params("token"), time.Now())
+	if errors.Is(err, media.ErrBadLink) || errors.Is(err, os.ErrNotExist) {
+		return errNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return sendFile(c, f, typ, "public, max-age=3600")
 }

@@ -302,6 +302,6 @@ func (s *Server) deleteConversation(c *fiber.Ctx) error {
 	if _, err := s.cfg.Runtime.Execute(c.UserContext(), ws, id, engine.Delete{}); err != nil {
 		return fromEngine(err)
 	}
-	s.releaseMedia(ws, digests)
+	s.sweeper.Release(ws, digests)
 	return c.SendStatus(fiber.StatusNoContent)
 }

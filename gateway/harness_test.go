@@ -21,7 +21,9 @@ import (
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway"
 	"github.com/parleyhq/parley/gateway/agents"
+	"github.com/parleyhq/parley/gateway/channels"
 	"github.com/parleyhq/parley/gateway/channels/meta"
+	"github.com/parleyhq/parley/gateway/media"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/stretchr/testify/require"
 )
@@ -149,7 +151,7 @@ type env struct {
 	store  *persistence.Store
 	rt     *actors.Runtime
 	gw     *gateway.Server
-	media  *gateway.MediaStore
+	media  *media.Store
 	clock  clockwork.Clock
 	ws     engine.ID
 	client *http.Client
@@ -191,12 +193,12 @@ func (e *env) start() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	e.url = "http://" + ln.Addr().String()
-	media, err := gateway.NewMediaStore(e.dir+"/media", 1<<20)
+	mediaStore, err := media.NewStore(e.dir+"/media", 1<<20)
 	require.NoError(t, err)
-	media.SetPublicURL(e.url)
+	mediaStore.SetPublicURL(e.url)
 	accounts, err := gateway.NewAccounts(store)
 	require.NoError(t, err)
-	cfg := actors.Config{Store: store, Clock: e.clock, Sender: gateway.NewChannelSender(accounts, graph, media), SendAttempts: 2}
+	cfg := actors.Config{Store: store, Clock: e.clock, Sender: channels.NewSender(accounts, graph, mediaStore), SendAttempts: 2}
 	if e.tweak != nil {
 		e.tweak(&cfg)
 	}
@@ -204,15 +206,16 @@ func (e *env) start() {
 	require.NoError(t, err)
 	require.NoError(t, rt.Start())
 	registry, _ := cfg.Agents.(*agents.Registry) // a test that wires the registry into the runtime
-	gcfg := gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: media,
+	gcfg := gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: mediaStore,
 		AppSecret: appSecret, VerifyToken: verifyToken, BodyLimit: 256 << 10, Agents: registry}
 	if e.gwTweak != nil {
 		e.gwTweak(&gcfg)
 	}
 	gw, err := gateway.New(gcfg)
 	require.NoError(t, err)
+	gw.Start() // before Serve: a fake clock advanced from now on moves the media sweep
 	go func() { _ = gw.Serve(ln) }()
-	e.store, e.rt, e.gw, e.media = store, rt, gw, media
+	e.store, e.rt, e.gw, e.media = store, rt, gw, mediaStore
 }
 
 func (e *env) stop() {

@@ -12,10 +12,6 @@ type gatewayMetrics struct {
 	webhookOverloaded        prometheus.Counter
 	mediaFailures            prometheus.Counter
 	webhookSeconds           *prometheus.HistogramVec
-	mediaFilesDeleted        *prometheus.CounterVec
-	mediaBytesDeleted        *prometheus.CounterVec
-	mediaSweeps              prometheus.Counter
-	mediaSweepErrors         prometheus.Counter
 	bodyMemoryBytes          prometheus.Gauge
 	bodyMemoryRefusals       prometheus.Counter
 }
@@ -42,14 +38,6 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 		webhookSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "parley_gateway_webhook_duration_seconds", Help: "Time to answer a signed webhook delivery (durable ingest included), by channel.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"channel"}),
-		mediaFilesDeleted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "parley_media_files_deleted_total", Help: "Media files deleted, by reason: released (their last reference went) or orphaned (the sweeper found them unreferenced past the grace period)."}, []string{"reason"}),
-		mediaBytesDeleted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "parley_media_deleted_bytes_total", Help: "Bytes of the media files deleted, by reason."}, []string{"reason"}),
-		mediaSweeps: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "parley_media_sweeps_total", Help: "Sweeps of the media directory for unreferenced files."}),
-		mediaSweepErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "parley_media_sweep_errors_total", Help: "Media sweeps that met an error (the files concerned wait for the next sweep)."}),
 		bodyMemoryBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "parley_gateway_request_body_memory_bytes", Help: "Memory reserved by request bodies being read before authentication (bounded by the body memory setting)."}),
 		bodyMemoryRefusals: prometheus.NewCounter(prometheus.CounterOpts{
@@ -58,11 +46,7 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
 			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures,
-			m.webhookSeconds, m.mediaFilesDeleted, m.mediaBytesDeleted, m.mediaSweeps, m.mediaSweepErrors, m.bodyMemoryBytes, m.bodyMemoryRefusals)
-	}
-	for _, reason := range []string{mediaReleased, mediaOrphaned} {
-		m.mediaFilesDeleted.WithLabelValues(reason)
-		m.mediaBytesDeleted.WithLabelValues(reason)
+			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals)
 	}
 	// The webhook channels' series exist from the start, at zero.
 	for ch := range parsers {

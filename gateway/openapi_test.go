@@ -8,6 +8,7 @@ import (
 	json "github.com/goccy/go-json"
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/gateway/channels/meta"
+	"github.com/parleyhq/parley/gateway/media"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/stretchr/testify/require"
 )
@@ -23,7 +24,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	require.NoError(t, err)
 	accounts, err := NewAccounts(store)
 	require.NoError(t, err)
-	media, err := NewMediaStore(t.TempDir(), 1<<20)
+	media, err := media.NewStore(t.TempDir(), 1<<20)
 	require.NoError(t, err)
 	s, err := New(Config{Runtime: rt, Store: store, Accounts: accounts, Graph: meta.NewClient(meta.ClientConfig{}), Media: media})
 	require.NoError(t, err)

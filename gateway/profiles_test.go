@@ -12,6 +12,7 @@ import (
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/gateway/channels"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )
@@ -154,7 +155,7 @@ func TestProfileCacheAndTTL(t *testing.T) {
 	e.say(engine.ChannelInstagram, "ig_q_2", "IGSID_QUIET")
 	require.Len(t, e.profileCalls(), 2, "a cached answer costs no call")
 
-	clock.Advance(gateway.DefaultProfileTTL + time.Second)
+	clock.Advance(channels.DefaultProfileTTL + time.Second)
 	e.say(engine.ChannelInstagram, "ig_q_3", "IGSID_QUIET")
 	waitLookups(t, reg, "no_name", 2)
 	require.Len(t, e.profileCalls(), 3, "an expired answer is asked for again")

@@ -15,7 +15,9 @@ import (
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway/agents"
+	"github.com/parleyhq/parley/gateway/channels"
 	"github.com/parleyhq/parley/gateway/channels/meta"
+	"github.com/parleyhq/parley/gateway/media"
 	"github.com/parleyhq/parley/gateway/realtime"
 	"github.com/parleyhq/parley/gateway/web"
 	"github.com/parleyhq/parley/persistence"
@@ -34,7 +36,7 @@ type Config struct {
 	// Graph is the Meta Graph API client. Required.
 	Graph *meta.Client
 	// Media stores inbound and outbound files. Required.
-	Media *MediaStore
+	Media *media.Store
 	// AppSecret is the Meta app secret that signs webhooks for every
 	// account; an account may add its own, which signs only deliveries
 	// addressed to it. With neither, every webhook POST is refused.
@@ -61,10 +63,10 @@ type Config struct {
 	MediaWorkers int
 	// ProfileWorkers bounds concurrent lookups of Messenger and
 	// Instagram senders' names in the user profile APIs; zero means
-	// DefaultProfileWorkers.
+	// channels.DefaultProfileWorkers.
 	ProfileWorkers int
 	// ProfileTTL is how long a profile answer is cached; zero means
-	// DefaultProfileTTL.
+	// channels.DefaultProfileTTL.
 	ProfileTTL time.Duration
 	// MediaSweepInterval is how often the media directory is swept for
 	// files no message references; zero means 10 minutes. The sweep runs
@@ -85,27 +87,28 @@ type Server struct {
 	cfg       Config
 	app       *fiber.App
 	log       *slog.Logger
-	media     *MediaStore
+	media     *media.Store
+	sweeper   *media.Sweeper
 	metrics   *gatewayMetrics
 	ready     atomic.Bool
 	mediaJobs chan mediaJob
 	reqSeq    atomic.Uint64
 	hub       *realtime.Hub
 	agents    *agents.Registry
-	profiles  *profiles
+	profiles  *channels.Profiles
 	// bodyMemory holds the bytes of the request bodies being read
 	// (limitBody).
 	bodyMemory *semaphore.Weighted
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	startOnce sync.Once
+	once      sync.Once
 }
 
-// New builds the gateway's routes and starts its workers (media
-// downloads, profile lookups) and the media sweeper; it listens on
-// nothing until Serve.
+// New builds the gateway's routes; it starts nothing (see Start) and
+// listens on nothing until Serve.
 func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Runtime == nil:
@@ -135,18 +138,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MediaWorkers <= 0 {
 		cfg.MediaWorkers = 4
 	}
-	if cfg.ProfileWorkers <= 0 {
-		cfg.ProfileWorkers = DefaultProfileWorkers
-	}
-	if cfg.ProfileTTL <= 0 {
-		cfg.ProfileTTL = DefaultProfileTTL
-	}
-	if cfg.MediaSweepInterval <= 0 {
-		cfg.MediaSweepInterval = defaultMediaSweepInterval
-	}
-	if cfg.MediaOrphanGrace <= 0 {
-		cfg.MediaOrphanGrace = defaultMediaOrphanGrace
-	}
 	if cfg.Agents == nil {
 		reg, err := agents.NewRegistry(cfg.Store, nil)
 		if err != nil {
@@ -154,9 +145,19 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.Agents = reg
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, metrics: newGatewayMetrics(cfg.Registerer),
+	profiles, err := channels.NewProfiles(channels.ProfilesConfig{Renamer: cfg.Runtime, Graph: cfg.Graph, Accounts: cfg.Accounts,
+		Clock: cfg.Runtime.Clock(), Workers: cfg.ProfileWorkers, TTL: cfg.ProfileTTL, Logger: cfg.Logger, Registerer: cfg.Registerer})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	sweeper, err := media.NewSweeper(media.SweeperConfig{Store: cfg.Media, Refs: cfg.Store, Clock: cfg.Runtime.Clock(),
+		Interval: cfg.MediaSweepInterval, Grace: cfg.MediaOrphanGrace, Logger: cfg.Logger, Registerer: cfg.Registerer})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
 		mediaJobs: make(chan mediaJob, 4096), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
-		profiles: newProfiles(cfg, cfg.Logger)}
+		profiles: profiles}
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller, Registerer: cfg.Registerer})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -181,28 +182,26 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.app.Server().HeaderReceived = s.headerReceived
 	s.routes()
-	s.hub.Start(s.ctx)
-	for range cfg.MediaWorkers {
-		s.wg.Add(1)
-		go pprof.Do(s.ctx, pprof.Labels("parley", "media"), func(ctx context.Context) {
-			defer s.wg.Done()
-			s.mediaWorker(ctx)
-		})
-	}
-	pprof.Do(s.ctx, pprof.Labels("parley", "profiles"), func(ctx context.Context) {
-		s.profiles.start(ctx, &s.wg, cfg.ProfileWorkers)
-	})
-	// The ticker exists before New returns, so that a fake clock advanced
-	// right after moves it.
-	sweeper := &mediaSweeper{s: s, grace: cfg.MediaOrphanGrace}
-	tick := cfg.Runtime.Clock().NewTicker(cfg.MediaSweepInterval)
-	s.wg.Add(1)
-	go pprof.Do(s.ctx, pprof.Labels("parley", "media-sweeper"), func(ctx context.Context) {
-		defer s.wg.Done()
-		defer tick.Stop()
-		sweeper.run(ctx, tick)
-	})
 	return s, nil
+}
+
+// Start starts the gateway's goroutines: the WebSocket hub's shards, the
+// inbound media downloads, the profile lookups and the media sweeper.
+// Serve calls it if it was not called; Shutdown stops them all. Calling
+// it again, or after Shutdown, does nothing.
+func (s *Server) Start() {
+	s.startOnce.Do(func() {
+		s.hub.Start(s.ctx)
+		for range s.cfg.MediaWorkers {
+			s.wg.Add(1)
+			go pprof.Do(s.ctx, pprof.Labels("parley", "media"), func(ctx context.Context) {
+				defer s.wg.Done()
+				s.mediaWorker(ctx)
+			})
+		}
+		s.profiles.Start()
+		s.sweeper.Start()
+	})
 }
 
 func (s *Server) routes() {
@@ -367,8 +366,10 @@ func codeFor(status int) string {
 	return "error"
 }
 
-// Serve serves on ln until Shutdown.
+// Serve starts the gateway (Start) if it was not started and serves on
+// ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	s.Start()
 	s.ready.Store(true)
 	if err := s.app.Listener(ln); err != nil {
 		return fmt.Errorf("gateway: serving: %w", err)
@@ -392,8 +393,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if herr != nil {
 			err = errors.Join(err, fmt.Errorf("gateway: %w", herr))
 		}
+		s.startOnce.Do(func() {}) // a Start from now on starts nothing
 		s.cancel()
 		s.wg.Wait()
+		s.profiles.Shutdown()
+		s.sweeper.Shutdown()
 	})
 	return err
 }

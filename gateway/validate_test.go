@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/gateway/channels/meta"
+	"github.com/parleyhq/parley/gateway/media"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/valyala/fasthttp"
 
@@ -104,7 +105,7 @@ func BenchmarkStarRequest(b *testing.B) {
 	require.NoError(b, err)
 	accounts, err := NewAccounts(store)
 	require.NoError(b, err)
-	media, err := NewMediaStore(b.TempDir(), 1<<20)
+	media, err := media.NewStore(b.TempDir(), 1<<20)
 	require.NoError(b, err)
 	s, err := New(Config{Runtime: rt, Store: store, Accounts: accounts, Graph: meta.NewClient(meta.ClientConfig{}), Media: media})
 	require.NoError(b, err)

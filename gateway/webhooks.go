@@ -9,12 +9,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway/channels"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 )
-
-// ourMetadataPrefix marks the metadata we put on Messenger sends; an echo
-// carrying it is our own message coming back, not a human's.
-const ourMetadataPrefix = "parley:"
 
 // verifyWebhook answers Meta's subscription handshake.
 func (s *Server) verifyWebhook(c *fiber.Ctx) error {
@@ -83,8 +80,8 @@ func (s *Server) receiveWebhook(c *fiber.Ctx) error {
 				j.conv, j.seq = r.ConversationID, r.Seq
 				s.enqueueMedia(j)
 			}
-			if r.Err == nil && !r.Duplicate {
-				s.profiles.want(&ins[i], r.ConversationID, r.ContactName)
+			if r.Err == nil && !r.Duplicate && actors.Unnamed(r.ContactName, ins[i].ExternalUserID) {
+				s.profiles.Want(&ins[i], r.ConversationID)
 			}
 		}
 	}
@@ -179,7 +176,7 @@ func (s *Server) inbound(ch engine.Channel, msgs []meta.Message) ([]engine.Inbou
 			s.log.Warn("Webhook for an account not connected", "channel", ch, "account", m.AccountID)
 			continue
 		}
-		if m.Echo && strings.HasPrefix(m.Metadata, ourMetadataPrefix) {
+		if m.Echo && strings.HasPrefix(m.Metadata, channels.MetadataPrefix) {
 			own = append(own, engine.StatusReport{WorkspaceID: acct.WorkspaceID, Channel: ch,
 				ChannelMessageID: m.ID, Status: engine.StatusSent, At: m.Timestamp})
 			continue

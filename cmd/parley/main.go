@@ -21,7 +21,9 @@ import (
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/gateway"
 	"github.com/parleyhq/parley/gateway/agents"
+	"github.com/parleyhq/parley/gateway/channels"
 	"github.com/parleyhq/parley/gateway/channels/meta"
+	"github.com/parleyhq/parley/gateway/media"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -135,11 +137,11 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 		return err
 	}
 	graph := meta.NewClient(graphCfg)
-	media, err := gateway.NewMediaStore(filepath.Join(o.dataDir, "media"), o.mediaMaxBytes)
+	mediaStore, err := media.NewStore(filepath.Join(o.dataDir, "media"), o.mediaMaxBytes)
 	if err != nil {
 		return err
 	}
-	media.SetPublicURL(o.publicURL)
+	mediaStore.SetPublicURL(o.publicURL)
 	accounts, err := gateway.NewAccounts(store)
 	if err != nil {
 		return err
@@ -151,14 +153,14 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 		return err
 	}
 	rt, err := actors.New(actors.Config{Store: store, Logger: log, Registerer: reg,
-		Sender: gateway.NewChannelSender(accounts, graph, media).WithLogger(log), Agents: registry})
+		Sender: channels.NewSender(accounts, graph, mediaStore).WithLogger(log), Agents: registry})
 	if err != nil {
 		return err
 	}
 	if err := rt.Start(); err != nil {
 		return err
 	}
-	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: media,
+	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: mediaStore,
 		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg, Gatherer: reg, Agents: registry,
 		BodyMemory: o.bodyMemory})
 	if err != nil {
@@ -178,6 +180,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", o.addr, err)
 	}
+	gw.Start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- gw.Serve(ln) }()
 	log.Info("Parley is running", "inbox", "http://"+ln.Addr().String()+"/", "data", o.dataDir)

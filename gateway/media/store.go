@@ -1,13 +1,11 @@
-package gateway
+package media
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,7 +16,7 @@ import (
 	"github.com/parleyhq/parley/engine"
 )
 
-// MediaStore keeps media files content-addressed under a directory, one
+// Store keeps media files content-addressed under a directory, one
 // subdirectory per workspace: <dir>/<workspace>/<sha256>, with the MIME
 // type beside it in <sha256>.type. A file is written to a temporary name,
 // synced and renamed, so a crash never leaves a half file under its hash.
@@ -28,7 +26,7 @@ import (
 // after the batch that released the last one, or by the sweeper once it
 // has stayed unreferenced for a grace period. A file stored and not yet
 // referenced (an upload whose send is in flight) is pinned and left alone.
-type MediaStore struct {
+type Store struct {
 	dir       string
 	maxBytes  int64
 	publicURL atomic.Pointer[string]
@@ -45,15 +43,16 @@ type MediaStore struct {
 	keyErr  error
 }
 
-// ErrMediaTooLarge is returned for a file over the store's size limit.
-var ErrMediaTooLarge = errors.New("gateway: media file too large")
+// ErrTooLarge is returned for a file over the store's size limit.
+var ErrTooLarge = errors.New("media: file too large")
 
-// NewMediaStore returns a store in dir for files up to maxBytes.
-func NewMediaStore(dir string, maxBytes int64) (*MediaStore, error) {
+// NewStore returns a store in dir for files up to maxBytes. It creates
+// dir and starts nothing.
+func NewStore(dir string, maxBytes int64) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating media dir: %w", err)
 	}
-	return &MediaStore{dir: dir, maxBytes: maxBytes, pins: map[string]int{}}, nil
+	return &Store{dir: dir, maxBytes: maxBytes, pins: map[string]int{}}, nil
 }
 
 var hashRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -62,7 +61,7 @@ var hashRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // ("<workspace>/<sha256>"), the hex digest and the size. The file is
 // pinned: nothing removes it until the caller, once the message that
 // references it is committed (or refused), calls Unpin.
-func (m *MediaStore) Put(ws engine.ID, mimeType string, r io.Reader) (key, digest string, size int64, err error) {
+func (m *Store) Put(ws engine.ID, mimeType string, r io.Reader) (key, digest string, size int64, err error) {
 	wsDir := filepath.Join(m.dir, ws.String())
 	if err := os.MkdirAll(wsDir, 0o750); err != nil {
 		return "", "", 0, fmt.Errorf("creating media dir: %w", err)
@@ -75,7 +74,7 @@ func (m *MediaStore) Put(ws engine.ID, mimeType string, r io.Reader) (key, diges
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, m.maxBytes+1))
 	if err == nil && n > m.maxBytes {
-		err = ErrMediaTooLarge
+		err = ErrTooLarge
 	}
 	if err == nil {
 		err = tmp.Sync()
@@ -91,7 +90,7 @@ func (m *MediaStore) Put(ws engine.ID, mimeType string, r io.Reader) (key, diges
 	key = ws.String() + "/" + digest
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := os.WriteFile(final+".type", []byte(sanitizeMime(mimeType)), 0o640); err != nil {
+	if err := os.WriteFile(final+".type", []byte(SanitizeMime(mimeType)), 0o640); err != nil {
 		return "", "", 0, fmt.Errorf("writing media type: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), final); err != nil {
@@ -102,7 +101,7 @@ func (m *MediaStore) Put(ws engine.ID, mimeType string, r io.Reader) (key, diges
 }
 
 // Unpin releases a pin Put took on the file with digest of workspace ws.
-func (m *MediaStore) Unpin(ws engine.ID, digest string) {
+func (m *Store) Unpin(ws engine.ID, digest string) {
 	key := ws.String() + "/" + digest
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -111,10 +110,10 @@ func (m *MediaStore) Unpin(ws engine.ID, digest string) {
 	}
 }
 
-// removeUnreferenced removes the file with digest of workspace ws unless
+// RemoveUnreferenced removes the file with digest of workspace ws unless
 // it is pinned or referenced says a message still references it. It
 // returns the size of the file removed (-1 when none was).
-func (m *MediaStore) removeUnreferenced(ws engine.ID, digest string, referenced func() (bool, error)) (int64, error) {
+func (m *Store) RemoveUnreferenced(ws engine.ID, digest string, referenced func() (bool, error)) (int64, error) {
 	if !hashRe.MatchString(digest) {
 		return -1, nil
 	}
@@ -142,7 +141,7 @@ func (m *MediaStore) removeUnreferenced(ws engine.ID, digest string, referenced 
 
 // Open opens the file with digest of workspace ws and returns its MIME
 // type. A digest of another workspace is not found.
-func (m *MediaStore) Open(ws engine.ID, digest string) (*os.File, string, error) {
+func (m *Store) Open(ws engine.ID, digest string) (*os.File, string, error) {
 	if !hashRe.MatchString(digest) {
 		return nil, "", os.ErrNotExist
 	}
@@ -152,12 +151,12 @@ func (m *MediaStore) Open(ws engine.ID, digest string) (*os.File, string, error)
 		return nil, "", err
 	}
 	typ, _ := os.ReadFile(p + ".type")
-	return f, sanitizeMime(string(typ)), nil
+	return f, SanitizeMime(string(typ)), nil
 }
 
 // Delete removes a workspace's file, whether or not messages still
 // reference it.
-func (m *MediaStore) Delete(ws engine.ID, digest string) error {
+func (m *Store) Delete(ws engine.ID, digest string) error {
 	if !hashRe.MatchString(digest) {
 		return nil
 	}
@@ -169,79 +168,12 @@ func (m *MediaStore) Delete(ws engine.ID, digest string) error {
 	return nil
 }
 
-func sanitizeMime(t string) string {
+// SanitizeMime returns t trimmed, or application/octet-stream when t is
+// empty, too long or spans lines.
+func SanitizeMime(t string) string {
 	t = strings.TrimSpace(t)
 	if t == "" || len(t) > 128 || strings.ContainsAny(t, "\r\n") {
 		return "application/octet-stream"
 	}
 	return t
-}
-
-// mediaJob is an inbound media file to fetch from the channel.
-type mediaJob struct {
-	ws, conv engine.ID
-	seq      uint64
-	account  engine.ChannelAccount
-	media    engine.Media
-}
-
-// fetchMedia downloads one inbound file and attaches it to its message.
-func (s *Server) fetchMedia(ctx context.Context, j mediaJob) error {
-	var (
-		data     []byte
-		mimeType string
-		err      error
-	)
-	if j.account.Channel == engine.ChannelWhatsApp && j.media.Ref != "" {
-		m, ferr := s.cfg.Graph.FetchWhatsAppMedia(ctx, j.media.Ref, j.account.AccessToken)
-		data, mimeType, err = m.Data, m.MimeType, ferr
-	} else if j.media.URL != "" {
-		m, ferr := s.cfg.Graph.Download(ctx, j.media.URL, j.account.AccessToken)
-		data, mimeType, err = m.Data, m.MimeType, ferr
-	} else {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("fetching media: %w", err)
-	}
-	if mimeType == "" {
-		mimeType = j.media.MimeType
-	}
-	key, digest, size, err := s.media.Put(j.ws, mimeType, strings.NewReader(string(data)))
-	if err != nil {
-		return err
-	}
-	defer s.media.Unpin(j.ws, digest) // after AttachMedia committed its reference
-	return s.cfg.Runtime.AttachMedia(ctx, j.ws, j.conv, engine.AttachMedia{Seq: j.seq, StorageKey: key, SHA256: digest, Size: size, MimeType: mimeType})
-}
-
-// mediaWorker fetches queued media until ctx ends.
-func (s *Server) mediaWorker(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case j := <-s.mediaJobs:
-			var err error
-			for attempt := range 3 {
-				if err = s.fetchMedia(ctx, j); err == nil || ctx.Err() != nil {
-					break
-				}
-				s.log.Warn("Fetching media failed", "conversation", j.conv, "seq", j.seq, "attempt", attempt+1, "err", err)
-			}
-			if err != nil {
-				s.metrics.mediaFailures.Inc()
-				s.log.Error("Giving up on media", "conversation", j.conv, "seq", j.seq, "err", err)
-			}
-		}
-	}
-}
-
-func (s *Server) enqueueMedia(j mediaJob) {
-	select {
-	case s.mediaJobs <- j:
-	default:
-		s.metrics.mediaFailures.Inc()
-		s.log.Warn("Media queue full; file not fetched", slog.String("conversation", j.conv.String()), slog.Uint64("seq", j.seq))
-	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package media
 
 import (
 	"crypto/hmac"
@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/engine"
 )
 
@@ -32,16 +31,18 @@ const (
 	PublicLinkTTL = 24 * time.Hour
 )
 
-var errBadLink = errors.New("gateway: bad or expired media link")
+// ErrBadLink is returned by OpenLink for a token that is malformed,
+// forged or expired.
+var ErrBadLink = errors.New("media: bad or expired media link")
 
 // SetPublicURL sets the base URL at which this server is reachable from
 // the internet (PARLEY_PUBLIC_URL); without one, no public link is made.
-func (m *MediaStore) SetPublicURL(u string) {
+func (m *Store) SetPublicURL(u string) {
 	u = strings.TrimRight(u, "/")
 	m.publicURL.Store(&u)
 }
 
-func (m *MediaStore) linkKey() ([]byte, error) {
+func (m *Store) linkKey() ([]byte, error) {
 	m.keyOnce.Do(func() {
 		p := filepath.Join(m.dir, linkKeyFile)
 		key, err := os.ReadFile(p)
@@ -67,14 +68,14 @@ func (m *MediaStore) linkKey() ([]byte, error) {
 
 // PublicLink returns a public URL for the file with digest of workspace
 // ws, valid until expires. It fails when no public URL is set.
-func (m *MediaStore) PublicLink(ws engine.ID, digest string, expires time.Time) (string, error) {
+func (m *Store) PublicLink(ws engine.ID, digest string, expires time.Time) (string, error) {
 	base := m.publicURL.Load()
 	if base == nil || *base == "" {
-		return "", errors.New("gateway: no public URL is set (PARLEY_PUBLIC_URL)")
+		return "", errors.New("media: no public URL is set (PARLEY_PUBLIC_URL)")
 	}
 	raw, err := hex.DecodeString(digest)
 	if err != nil || len(raw) != sha256.Size {
-		return "", fmt.Errorf("gateway: bad media digest %q", digest)
+		return "", fmt.Errorf("media: bad media digest %q", digest)
 	}
 	key, err := m.linkKey()
 	if err != nil {
@@ -89,14 +90,16 @@ func (m *MediaStore) PublicLink(ws engine.ID, digest string, expires time.Time) 
 	return *base + "/public/media/" + enc.EncodeToString(body) + "." + enc.EncodeToString(mac.Sum(nil)), nil
 }
 
-// openLink checks a public link's token and opens its file.
-func (m *MediaStore) openLink(token string, now time.Time) (*os.File, string, error) {
+// OpenLink checks a public link's token against now and opens its file,
+// returning its MIME type. A bad, forged or expired token gives
+// ErrBadLink; a file no longer stored, os.ErrNotExist.
+func (m *Store) OpenLink(token string, now time.Time) (*os.File, string, error) {
 	b64, sig64, ok := strings.Cut(token, ".")
 	enc := base64.RawURLEncoding
 	body, err1 := enc.DecodeString(b64)
 	sig, err2 := enc.DecodeString(sig64)
 	if !ok || err1 != nil || err2 != nil || len(body) != 16+32+8 {
-		return nil, "", errBadLink
+		return nil, "", ErrBadLink
 	}
 	key, err := m.linkKey()
 	if err != nil {
@@ -105,25 +108,12 @@ func (m *MediaStore) openLink(token string, now time.Time) (*os.File, string, er
 	mac := hmac.New(sha256.New, key)
 	mac.Write(body)
 	if !hmac.Equal(sig, mac.Sum(nil)) {
-		return nil, "", errBadLink
+		return nil, "", ErrBadLink
 	}
 	if exp := int64(binary.BigEndian.Uint64(body[48:])); now.Unix() > exp { //nolint:gosec // written from a Unix time
-		return nil, "", errBadLink
+		return nil, "", ErrBadLink
 	}
 	var ws engine.ID
 	copy(ws[:], body[:16])
 	return m.Open(ws, hex.EncodeToString(body[16:48]))
-}
-
-// servePublicMedia answers GET /public/media/{token}: the file a signed
-// link names, with no token.
-func (s *Server) servePublicMedia(c *fiber.Ctx) error {
-	f, typ, err := s.media.openLink(c.Params("token"), time.Now())
-	if errors.Is(err, errBadLink) || errors.Is(err, os.ErrNotExist) {
-		return errNotFound
-	}
-	if err != nil {
-		return err
-	}
-	return sendFile(c, f, typ, "public, max-age=3600")
 }

@@ -1,13 +1,15 @@
-package gateway
+package channels
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/pprof"
 	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,25 +79,83 @@ type profileJob struct {
 	name     string
 }
 
-// profiles is the bounded pool of profile lookups and their cache.
-type profiles struct {
+// Renamer names a conversation's contact from its channel profile
+// (actors.Runtime.RenameFromProfile).
+type Renamer interface {
+	RenameFromProfile(ctx context.Context, ws, conv engine.ID, name string) (engine.Contact, bool, error)
+}
+
+// ProfilesConfig configures a Profiles pool. Renamer, Graph, Accounts and
+// Clock are required.
+type ProfilesConfig struct {
+	// Renamer receives the names found (the runtime).
+	Renamer Renamer
+	// Graph asks the user profile APIs.
+	Graph *meta.Client
+	// Accounts gives each account's access token.
+	Accounts Accounts
+	// Clock dates cache entries, backoffs and pauses (the runtime's).
+	Clock clockwork.Clock
+	// Workers bounds concurrent lookups; zero means
+	// DefaultProfileWorkers.
+	Workers int
+	// TTL is how long an answer is cached; zero means DefaultProfileTTL.
+	TTL time.Duration
+	// Logger receives failed lookups; nil discards them.
+	Logger *slog.Logger
+	// Registerer receives parley_profile_lookups_total; nil registers
+	// none.
+	Registerer prometheus.Registerer
+}
+
+// Profiles is the bounded pool of profile lookups and their cache.
+// NewProfiles starts nothing; Start starts the workers and Shutdown stops
+// them. Want may be called before Start: lookups wait in the queue.
+type Profiles struct {
 	log      *slog.Logger
-	rt       *actors.Runtime
+	rt       Renamer
 	graph    *meta.Client
-	accounts *Accounts
+	accounts Accounts
 	clock    clockwork.Clock
 	ttl      time.Duration
+	workers  int
 	jobs     chan profileJob
 	lookups  *prometheus.CounterVec
 
 	mu     sync.Mutex
 	cache  map[profileKey]*profileEntry
 	paused map[profileKey]time.Time // by account (user empty): no lookups before
+
+	runMu   sync.Mutex // guards started, stopped, cancel
+	started bool
+	stopped bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
-func newProfiles(cfg Config, log *slog.Logger) *profiles {
-	p := &profiles{log: log, rt: cfg.Runtime, graph: cfg.Graph, accounts: cfg.Accounts, clock: cfg.Runtime.Clock(),
-		ttl: cfg.ProfileTTL, jobs: make(chan profileJob, profileQueueLen),
+// NewProfiles returns a pool and registers its metric; it starts nothing.
+func NewProfiles(cfg ProfilesConfig) (*Profiles, error) {
+	switch {
+	case cfg.Renamer == nil:
+		return nil, errors.New("channels: ProfilesConfig.Renamer is required")
+	case cfg.Graph == nil:
+		return nil, errors.New("channels: ProfilesConfig.Graph is required")
+	case cfg.Accounts == nil:
+		return nil, errors.New("channels: ProfilesConfig.Accounts is required")
+	case cfg.Clock == nil:
+		return nil, errors.New("channels: ProfilesConfig.Clock is required")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultProfileWorkers
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultProfileTTL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Profiles{log: cfg.Logger, rt: cfg.Renamer, graph: cfg.Graph, accounts: cfg.Accounts, clock: cfg.Clock,
+		ttl: cfg.TTL, workers: cfg.Workers, jobs: make(chan profileJob, profileQueueLen),
 		cache: map[profileKey]*profileEntry{}, paused: map[profileKey]time.Time{},
 		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_profile_lookups_total",
@@ -108,9 +168,11 @@ func newProfiles(cfg Config, log *slog.Logger) *profiles {
 		}
 	}
 	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(p.lookups)
+		if err := cfg.Registerer.Register(p.lookups); err != nil {
+			return nil, fmt.Errorf("channels: registering metrics: %w", err)
+		}
 	}
-	return p
+	return p, nil
 }
 
 // hasProfileAPI reports whether the channel has a user profile API the
@@ -119,12 +181,13 @@ func hasProfileAPI(ch engine.Channel) bool {
 	return ch == engine.ChannelMessenger || ch == engine.ChannelInstagram
 }
 
-// want is called after the inbound message in has been committed to
-// conversation conv whose contact name is now name: for an unnamed
-// Messenger or Instagram contact it queues a lookup, unless one is on its
-// way, the answer is cached, or the account is paused. It never blocks.
-func (p *profiles) want(in *engine.Inbound, conv engine.ID, name string) {
-	if !hasProfileAPI(in.Channel) || in.Echo || !actors.Unnamed(name, in.ExternalUserID) {
+// Want is called after the inbound message in has been committed to
+// conversation conv whose contact is unnamed (actors.Unnamed: the caller
+// checks): for a Messenger or Instagram sender it queues a lookup, unless
+// one is on its way, the answer is cached, or the account is paused. It
+// never blocks.
+func (p *Profiles) Want(in *engine.Inbound, conv engine.ID) {
+	if !hasProfileAPI(in.Channel) || in.Echo {
 		return
 	}
 	key := profileKey{in.Channel, in.ChannelAccountID, in.ExternalUserID}
@@ -161,7 +224,7 @@ func (p *profiles) want(in *engine.Inbound, conv engine.ID, name string) {
 
 // enqueue queues job without waiting; when the queue is full the job is
 // dropped and e (the entry it was pending on, if any) is released.
-func (p *profiles) enqueue(job profileJob, e *profileEntry) {
+func (p *Profiles) enqueue(job profileJob, e *profileEntry) {
 	select {
 	case p.jobs <- job:
 	default:
@@ -177,7 +240,7 @@ func (p *profiles) enqueue(job profileJob, e *profileEntry) {
 // evictLocked makes room for one more entry: it drops expired ones, and
 // if none had expired, some others (a dropped answer costs one more
 // Graph call at the user's next message).
-func (p *profiles) evictLocked(now time.Time) {
+func (p *Profiles) evictLocked(now time.Time) {
 	if len(p.cache) < profileCacheMax {
 		return
 	}
@@ -201,12 +264,21 @@ func (p *profiles) evictLocked(now time.Time) {
 	}
 }
 
-// start runs workers until ctx ends; wg tracks them.
-func (p *profiles) start(ctx context.Context, wg *sync.WaitGroup, workers int) {
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+// Start starts the workers. Calling it again, or after Shutdown, does
+// nothing.
+func (p *Profiles) Start() {
+	p.runMu.Lock()
+	defer p.runMu.Unlock()
+	if p.started || p.stopped {
+		return
+	}
+	p.started = true
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	for range p.workers {
+		p.wg.Add(1)
+		go pprof.Do(ctx, pprof.Labels("parley", "profiles"), func(ctx context.Context) {
+			defer p.wg.Done()
 			for {
 				select {
 				case <-ctx.Done():
@@ -215,13 +287,27 @@ func (p *profiles) start(ctx context.Context, wg *sync.WaitGroup, workers int) {
 					p.run(ctx, j)
 				}
 			}
-		}()
+		})
 	}
+}
+
+// Shutdown stops the workers and waits for them to end; lookups still
+// queued are dropped (asked for again at the sender's next message). Safe
+// to call more than once, and without Start.
+func (p *Profiles) Shutdown() {
+	p.runMu.Lock()
+	p.stopped = true
+	cancel := p.cancel
+	p.runMu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	p.wg.Wait()
 }
 
 // run does one job: a lookup (unless it carries a cached name), then the
 // rename.
-func (p *profiles) run(ctx context.Context, j profileJob) {
+func (p *Profiles) run(ctx context.Context, j profileJob) {
 	ch := string(j.key.ch)
 	name := j.name
 	if name != "" {
@@ -243,7 +329,7 @@ func (p *profiles) run(ctx context.Context, j profileJob) {
 // lookup asks the Graph API for key's profile and caches the answer. ok
 // is false when there was none to have (the account is gone, or the call
 // failed).
-func (p *profiles) lookup(ctx context.Context, key profileKey) (name string, ok bool) {
+func (p *Profiles) lookup(ctx context.Context, key profileKey) (name string, ok bool) {
 	ch := string(key.ch)
 	acct, found := p.accounts.Get(key.ch, key.account)
 	if !found {
@@ -296,7 +382,7 @@ func (p *profiles) lookup(ctx context.Context, key profileKey) (name string, ok 
 
 // backoff counts one more transient failure of e and returns the wait
 // before the next try: profileRetryMin doubling up to profileRetryMax.
-func (p *profiles) backoff(e *profileEntry) time.Duration {
+func (p *Profiles) backoff(e *profileEntry) time.Duration {
 	e.fails++
 	d := profileRetryMin
 	for i := 1; i < e.fails && d < profileRetryMax; i++ {
@@ -307,7 +393,7 @@ func (p *profiles) backoff(e *profileEntry) time.Duration {
 
 // settle ends key's pending lookup, with f updating its entry under the
 // lock.
-func (p *profiles) settle(key profileKey, f func(e *profileEntry, now time.Time)) {
+func (p *Profiles) settle(key profileKey, f func(e *profileEntry, now time.Time)) {
 	now := p.clock.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -1,4 +1,4 @@
-package gateway
+package channels
 
 import (
 	"context"
@@ -9,42 +9,53 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/actors/ports"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway/channels/meta"
+	"github.com/parleyhq/parley/gateway/media"
 )
 
-// ChannelSender delivers outbound messages through Meta's send APIs; it
-// is the courier's actors.Sender. The Graph client keeps to each
-// account's rate limits; ChannelSender turns Graph errors into retryable
-// or permanent send errors.
-type ChannelSender struct {
-	accounts *Accounts
+// MetadataPrefix marks the metadata Parley puts on Messenger sends; an
+// echo carrying it is Parley's own message coming back, not a human's.
+const MetadataPrefix = "parley:"
+
+// Accounts looks up a connected channel account (the gateway's account
+// registry).
+type Accounts interface {
+	Get(ch engine.Channel, id string) (engine.ChannelAccount, bool)
+}
+
+// Sender delivers outbound messages through Meta's send APIs, dispatching
+// by channel to package meta; it is the courier's ports.Sender. The Graph
+// client keeps to each account's rate limits; Sender turns Graph errors
+// into retryable or permanent send errors.
+type Sender struct {
+	accounts Accounts
 	graph    *meta.Client
-	media    *MediaStore
+	media    *media.Store
 	log      *slog.Logger
 }
 
-// NewChannelSender returns a sender over the given accounts, Graph client
-// and media store (for outbound files).
-func NewChannelSender(accounts *Accounts, graph *meta.Client, media *MediaStore) *ChannelSender {
-	return &ChannelSender{accounts: accounts, graph: graph, media: media, log: slog.New(slog.DiscardHandler)}
+// NewSender returns a sender over the given accounts, Graph client and
+// media store (for outbound files).
+func NewSender(accounts Accounts, graph *meta.Client, store *media.Store) *Sender {
+	return &Sender{accounts: accounts, graph: graph, media: store, log: slog.New(slog.DiscardHandler)}
 }
 
 // WithLogger sets where the sender logs (failed captions); it returns s.
-func (s *ChannelSender) WithLogger(l *slog.Logger) *ChannelSender {
+func (s *Sender) WithLogger(l *slog.Logger) *Sender {
 	s.log = l
 	return s
 }
 
-var _ actors.Sender = (*ChannelSender)(nil)
+var _ ports.Sender = (*Sender)(nil)
 
 // Send delivers o and returns the channel's message id.
-func (s *ChannelSender) Send(ctx context.Context, o actors.Outbound) (string, error) {
+func (s *Sender) Send(ctx context.Context, o ports.Outbound) (string, error) {
 	conv, msg := o.Conversation, o.Message
 	acct, ok := s.accounts.Get(conv.Channel, conv.ChannelAccountID)
 	if !ok || acct.WorkspaceID != conv.WorkspaceID {
-		return "", &actors.SendError{Code: "not_connected", Reason: "the channel account is not connected"}
+		return "", &ports.SendError{Code: "not_connected", Reason: "the channel account is not connected"}
 	}
 	content := msg.Content
 	var (
@@ -67,7 +78,7 @@ func (s *ChannelSender) Send(ctx context.Context, o actors.Outbound) (string, er
 		var r io.ReadCloser
 		if content.Media != nil && content.Media.StorageKey != "" {
 			if r, err = s.openMedia(conv.WorkspaceID, content.Media); err != nil {
-				return "", &actors.SendError{Code: "media_missing", Reason: "the file to send is no longer stored"}
+				return "", &ports.SendError{Code: "media_missing", Reason: "the file to send is no longer stored"}
 			}
 			defer r.Close()
 		}
@@ -75,10 +86,10 @@ func (s *ChannelSender) Send(ctx context.Context, o actors.Outbound) (string, er
 		if r != nil {
 			body = r
 		}
-		id, err = s.graph.SendMessenger(ctx, acct.AccountID, acct.AccessToken, conv.ExternalUserID, content, ourMetadataPrefix+msg.ID.String(), body)
+		id, err = s.graph.SendMessenger(ctx, acct.AccountID, acct.AccessToken, conv.ExternalUserID, content, MetadataPrefix+msg.ID.String(), body)
 		if err == nil {
 			s.sendCaption(ctx, conv, content, func(text engine.Content) error {
-				_, err := s.graph.SendMessenger(ctx, acct.AccountID, acct.AccessToken, conv.ExternalUserID, text, ourMetadataPrefix+msg.ID.String()+":caption", nil)
+				_, err := s.graph.SendMessenger(ctx, acct.AccountID, acct.AccessToken, conv.ExternalUserID, text, MetadataPrefix+msg.ID.String()+":caption", nil)
 				return err
 			})
 		}
@@ -86,9 +97,9 @@ func (s *ChannelSender) Send(ctx context.Context, o actors.Outbound) (string, er
 		if content.Media != nil && content.Media.StorageKey != "" && content.Media.URL == "" {
 			// Instagram fetches media from a URL: give it a signed link.
 			_, digest, _ := strings.Cut(content.Media.StorageKey, "/")
-			link, lerr := s.media.PublicLink(conv.WorkspaceID, digest, time.Now().Add(PublicLinkTTL))
+			link, lerr := s.media.PublicLink(conv.WorkspaceID, digest, time.Now().Add(media.PublicLinkTTL))
 			if lerr != nil {
-				return "", &actors.SendError{Code: "no_public_url",
+				return "", &ports.SendError{Code: "no_public_url",
 					Reason: "Instagram fetches media from a public URL: set PARLEY_PUBLIC_URL to this server's public address"}
 			}
 			m := *content.Media
@@ -103,7 +114,7 @@ func (s *ChannelSender) Send(ctx context.Context, o actors.Outbound) (string, er
 			})
 		}
 	default:
-		return "", &actors.SendError{Code: "unsupported_channel", Reason: fmt.Sprintf("sending on %s is not supported yet", conv.Channel)}
+		return "", &ports.SendError{Code: "unsupported_channel", Reason: fmt.Sprintf("sending on %s is not supported yet", conv.Channel)}
 	}
 	if err != nil {
 		return "", classify(err)
@@ -115,7 +126,7 @@ func (s *ChannelSender) Send(ctx context.Context, o actors.Outbound) (string, er
 // Messenger and Instagram attachments carry none. The attachment is
 // delivered by then, so a failed caption is logged, not retried (a retry
 // would send the attachment twice).
-func (s *ChannelSender) sendCaption(ctx context.Context, conv engine.Conversation, content engine.Content, send func(engine.Content) error) {
+func (s *Sender) sendCaption(ctx context.Context, conv engine.Conversation, content engine.Content, send func(engine.Content) error) {
 	if content.Media == nil || content.Media.Caption == "" {
 		return
 	}
@@ -124,7 +135,7 @@ func (s *ChannelSender) sendCaption(ctx context.Context, conv engine.Conversatio
 	}
 }
 
-func (s *ChannelSender) openMedia(ws engine.ID, m *engine.Media) (io.ReadCloser, error) {
+func (s *Sender) openMedia(ws engine.ID, m *engine.Media) (io.ReadCloser, error) {
 	_, digest, ok := strings.Cut(m.StorageKey, "/")
 	if !ok {
 		return nil, errors.New("bad storage key")
@@ -133,10 +144,10 @@ func (s *ChannelSender) openMedia(ws engine.ID, m *engine.Media) (io.ReadCloser,
 	return f, err
 }
 
-func (s *ChannelSender) uploadWhatsApp(ctx context.Context, acct engine.ChannelAccount, m *engine.Media) (string, error) {
+func (s *Sender) uploadWhatsApp(ctx context.Context, acct engine.ChannelAccount, m *engine.Media) (string, error) {
 	f, err := s.openMedia(acct.WorkspaceID, m)
 	if err != nil {
-		return "", &actors.SendError{Code: "media_missing", Reason: "the file to send is no longer stored"}
+		return "", &ports.SendError{Code: "media_missing", Reason: "the file to send is no longer stored"}
 	}
 	defer f.Close()
 	name := m.Filename
@@ -148,7 +159,7 @@ func (s *ChannelSender) uploadWhatsApp(ctx context.Context, acct engine.ChannelA
 
 // classify turns a client error into the courier's send error.
 func classify(err error) error {
-	var se *actors.SendError
+	var se *ports.SendError
 	if errors.As(err, &se) {
 		return se
 	}

@@ -1,4 +1,4 @@
-package gateway
+package media
 
 import (
 	"os"
@@ -19,7 +19,7 @@ import (
 func TestMediaPinnedUntilReferenced(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	m, err := NewMediaStore(dir, 1<<20)
+	m, err := NewStore(dir, 1<<20)
 	require.NoError(t, err)
 	ws := engine.NewID(time.Now())
 	unreferenced := func() (bool, error) { return false, nil }
@@ -31,22 +31,22 @@ func TestMediaPinnedUntilReferenced(t *testing.T) {
 	require.Equal(t, d, d2)
 	p := filepath.Join(dir, ws.String(), d)
 
-	removed, err := m.removeUnreferenced(ws, d, unreferenced)
+	removed, err := m.RemoveUnreferenced(ws, d, unreferenced)
 	require.NoError(t, err)
 	require.Equal(t, int64(-1), removed)
 	m.Unpin(ws, d)
-	removed, err = m.removeUnreferenced(ws, d, unreferenced)
+	removed, err = m.RemoveUnreferenced(ws, d, unreferenced)
 	require.NoError(t, err)
 	require.Equal(t, int64(-1), removed, "still pinned by the second upload")
 	require.FileExists(t, p)
 	m.Unpin(ws, d)
 
-	removed, err = m.removeUnreferenced(ws, d, referenced)
+	removed, err = m.RemoveUnreferenced(ws, d, referenced)
 	require.NoError(t, err)
 	require.Equal(t, int64(-1), removed)
 	require.FileExists(t, p)
 
-	removed, err = m.removeUnreferenced(ws, d, unreferenced)
+	removed, err = m.RemoveUnreferenced(ws, d, unreferenced)
 	require.NoError(t, err)
 	require.Equal(t, size, removed)
 	_, err = os.Stat(p)
@@ -55,7 +55,7 @@ func TestMediaPinnedUntilReferenced(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist)
 	require.Empty(t, m.pins)
 
-	removed, err = m.removeUnreferenced(ws, "../not-a-digest", unreferenced)
+	removed, err = m.RemoveUnreferenced(ws, "../not-a-digest", unreferenced)
 	require.NoError(t, err)
 	require.Equal(t, int64(-1), removed)
 }

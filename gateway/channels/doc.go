@@ -1,0 +1,16 @@
+// Package channels connects the runtime to the messaging channels: Sender
+// is the courier's ports.Sender, dispatching each outbound message by
+// channel to package meta (uploading or linking its media file first), and
+// Profiles is the bounded pool that names Messenger and Instagram senders
+// from the channels' user profile APIs. Package meta speaks the Graph API
+// itself.
+//
+// Ownership (docs/ARCHITECTURE.md, "Who owns what"): a profile name is not
+// written here; it goes to the contact's actor through
+// Renamer.RenameFromProfile. The package depends on the runtime only
+// through ports and that one-method interface.
+//
+// Concurrency: a Sender is safe for concurrent use. NewProfiles starts
+// nothing; its workers are started by Profiles.Start and stopped by
+// Profiles.Shutdown, and its cache is guarded by one lock.
+package channels
