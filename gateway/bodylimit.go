@@ -90,7 +90,14 @@ func (s *Server) limitBody(c *fiber.Ctx) error {
 	}
 	body, err := readBody(req, s.cfg.BodyLimit, reserve)
 	if err != nil {
-		// The rest of the body is still on the connection.
+		// The rest of the body is still on the connection. A client still
+		// sending it would see the connection reset before it reads the
+		// answer: a bounded part of the rest is read and dropped first
+		// (into a small buffer, holding nothing), then the connection is
+		// closed.
+		if errors.Is(err, fiber.ErrRequestEntityTooLarge) {
+			_, _ = io.CopyN(io.Discard, req.BodyStream(), int64(s.cfg.BodyLimit))
+		}
 		c.Context().SetConnectionClose()
 		if errors.Is(err, errBodyMemory) {
 			s.metrics.bodyMemoryRefusals.Inc()
