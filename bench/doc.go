@@ -14,6 +14,10 @@
 // inbox straight into a store, and ListLatency and SearchLatency measure
 // the first page of the list over HTTP and of a search at the store.
 //
+// cmd/parley-cpu compares the server CPU per inbound webhook of several
+// Parley binaries, running them in turn round after round so that the
+// shared host's drift falls on each alike.
+//
 // Figures are reported as ratios against a baseline measured in the same
 // run wherever one exists (the raw Pebble ceiling for durable ingest),
 // because the machines it runs on are shared and noisy.
