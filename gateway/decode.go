@@ -1,13 +1,10 @@
 package gateway
 
 import (
-	"bytes"
 	"errors"
-	"io"
-	"unicode/utf8"
 
-	json "github.com/goccy/go-json"
 	"github.com/gofiber/fiber/v2"
+	"github.com/parleyhq/parley/gateway/internal/strictjson"
 )
 
 // decodeJSON decodes a request body into v strictly: a JSON object, valid
@@ -22,19 +19,16 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 }
 
 func decodeJSONBytes(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	err := strictjson.Decode(body, v)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, strictjson.ErrEmpty):
 		return errorf(fiber.StatusBadRequest, "bad_json", "a JSON body is required")
-	}
-	if !utf8.Valid(body) {
+	case errors.Is(err, strictjson.ErrNotUTF8):
 		return errorf(fiber.StatusBadRequest, "bad_json", "the body is not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return errorf(fiber.StatusBadRequest, "bad_json", "invalid JSON body: %s", err.Error())
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	case errors.Is(err, strictjson.ErrTrailing):
 		return errorf(fiber.StatusBadRequest, "bad_json", "unexpected data after the JSON body")
 	}
-	return nil
+	return errorf(fiber.StatusBadRequest, "bad_json", "invalid JSON body: %s", err.Error())
 }

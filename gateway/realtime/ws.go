@@ -4,19 +4,18 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway/internal/strictjson"
 )
 
 // WebSocket protocol (README.md, Realtime). GET /api/v1/ws with
@@ -79,7 +78,7 @@ func parseClientFrame(b []byte) (clientFrame, error) {
 	if len(b) > wsMaxFrame {
 		return f, errBadFrame
 	}
-	if err := decodeStrict(b, &f); err != nil {
+	if err := strictjson.Decode(b, &f); err != nil {
 		return f, errBadFrame
 	}
 	switch f.Type {
@@ -94,26 +93,6 @@ func parseClientFrame(b []byte) (clientFrame, error) {
 		return f, nil
 	}
 	return f, errBadFrame
-}
-
-// decodeStrict decodes one JSON value into v as the API decodes request
-// bodies: valid UTF-8, no unknown fields, nothing after the value.
-func decodeStrict(b []byte, v any) error {
-	if len(bytes.TrimSpace(b)) == 0 {
-		return errors.New("empty frame")
-	}
-	if !utf8.Valid(b) {
-		return errors.New("frame is not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("decoding frame: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("data after the frame's JSON value")
-	}
-	return nil
 }
 
 func (f *wsFilter) actors() (actors.Filter, error) {
