@@ -2,9 +2,11 @@ package realtime
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -254,7 +256,9 @@ func (h *Hub) serve(conn *websocket.Conn) {
 	filter, _ := conn.Locals(filterKey).(actors.Filter)
 	resume, _ := conn.Locals(resumeKey).(*wsResumed)
 	nc := conn.NetConn()
-	muteLibrary(conn, nc)
+	if !isTLS(nc) {
+		muteLibrary(conn, nc)
+	}
 	sess := &wsSession{h: h, conn: conn, t: newNetTransport(nc), ws: who.workspace, user: who.user,
 		shard: h.assign(), drain: make(chan struct{}, 1), quit: make(chan struct{})}
 	if !h.sockets.add(sess) {
@@ -335,6 +339,23 @@ func muteLibrary(c *websocket.Conn, nc interface{ SetWriteDeadline(time.Time) er
 	_ = c.SetWriteDeadline(time.Unix(1, 0))
 	_ = c.WriteMessage(websocket.PongMessage, nil) // fails; were it written, an unsolicited pong is allowed
 	_ = nc.SetWriteDeadline(time.Time{})
+}
+
+// isTLS reports whether nc (fasthttp's hijacked connection) is a TLS
+// connection. muteLibrary cannot be used on one: a write that times out
+// leaves a TLS connection's state corrupt (crypto/tls encrypts the record,
+// consuming a sequence number, before the socket refuses it), so every
+// later write fails or reaches the client as a bad record. Over TLS the
+// library may still write a close frame of its own after a protocol
+// error; a tls.Conn writes each Write whole under its lock, and the
+// session writes whole frames there (TryWrite takes nothing without a
+// raw socket), so the frames cannot interleave.
+func isTLS(nc net.Conn) bool {
+	if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
+		nc = u.UnsafeConn()
+	}
+	_, ok := nc.(*tls.Conn)
+	return ok
 }
 
 // readLoop reads client frames until the connection ends. The library's
