@@ -37,6 +37,15 @@ type Config struct {
 	Graph *meta.Client
 	// Media stores inbound and outbound files. Required.
 	Media *media.Store
+	// TrustedProxies are the addresses and CIDR ranges of the reverse
+	// proxies in front of Parley: only from them are X-Forwarded-For (the
+	// client address in logs and login rate limits) and
+	// X-Forwarded-Proto believed. Empty believes no one.
+	TrustedProxies []string
+	// ReadTimeout bounds the reading of a whole request, head and body,
+	// against slow clients; zero means 30 s. A WebSocket is not bound by
+	// it once upgraded.
+	ReadTimeout time.Duration
 	// AppSecret is the Meta app secret that signs webhooks for every
 	// account; an account may add its own, which signs only deliveries
 	// addressed to it. With neither, every webhook POST is refused.
@@ -96,6 +105,8 @@ type Server struct {
 	hub       *realtime.Hub
 	agents    *agents.Registry
 	profiles  *channels.Profiles
+	// proxies are Config.TrustedProxies, parsed.
+	proxies trustedProxies
 	// bodyMemory holds the bytes of the request bodies being read
 	// (limitBody).
 	bodyMemory *semaphore.Weighted
@@ -138,6 +149,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MediaWorkers <= 0 {
 		cfg.MediaWorkers = 4
 	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 30 * time.Second
+	}
+	proxies, err := parseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	if cfg.Agents == nil {
 		reg, err := agents.NewRegistry(cfg.Store, nil)
 		if err != nil {
@@ -157,7 +175,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
 		mediaJobs: make(chan mediaJob, 4096), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
-		profiles: profiles}
+		profiles: profiles, proxies: proxies}
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller, Registerer: cfg.Registerer})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -171,7 +189,7 @@ func New(cfg Config) (*Server, error) {
 		// they must not alias Fiber's reused buffers.
 		Immutable:    true,
 		BodyLimit:    cfg.BodyLimit,
-		ReadTimeout:  30 * time.Second,
+		ReadTimeout:  cfg.ReadTimeout,
 		WriteTimeout: 30 * time.Second,
 		IdleTimeout:  120 * time.Second,
 		ErrorHandler: s.errorHandler,
@@ -179,6 +197,12 @@ func New(cfg Config) (*Server, error) {
 		// limitBody keeps BodyLimit for every other route.
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
+
+		// X-Forwarded-For and X-Forwarded-Proto count only from a trusted
+		// proxy (forwardedClient reduces the former to one address).
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          proxies.strings(),
+		ProxyHeader:             fiber.HeaderXForwardedFor,
 	})
 	s.app.Server().HeaderReceived = s.headerReceived
 	s.routes()
@@ -206,7 +230,7 @@ func (s *Server) Start() {
 
 func (s *Server) routes() {
 	a := s.app
-	a.Use(s.requestID, s.accessLog, s.limitBody)
+	a.Use(s.forwardedClient, s.secureHeaders, s.requestID, s.accessLog, s.limitBody)
 	a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	a.Get("/readyz", func(c *fiber.Ctx) error {
 		if !s.ready.Load() {
@@ -299,7 +323,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	s.metrics.requestSeconds.WithLabelValues(c.Method(), route, statusClass(c.Response().StatusCode())).Observe(d.Seconds())
 	if s.log.Enabled(c.UserContext(), slog.LevelDebug) || c.Response().StatusCode() >= 500 {
 		s.log.Log(c.UserContext(), levelFor(c.Response().StatusCode()), "HTTP request",
-			"method", c.Method(), "path", c.Path(), "status", c.Response().StatusCode(),
+			"method", c.Method(), "path", c.Path(), "status", c.Response().StatusCode(), "client_ip", c.IP(),
 			"duration", d, "request_id", c.Locals("request_id"))
 	}
 	return nil
