@@ -24,6 +24,7 @@ import (
 	"github.com/parleyhq/parley/gateway/channels"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/gateway/media"
+	"github.com/parleyhq/parley/gateway/tlsconf"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -41,6 +42,15 @@ type options struct {
 	bodyMemory     int64
 	pprofAddr      string
 	publicURL      string
+	// HTTPS and proxies (tls.go)
+	tlsAddr        string
+	tlsHosts       string
+	acmeDirectory  string
+	acmeCA         string
+	acmeEmail      string
+	tlsCert        string
+	tlsKey         string
+	trustedProxies string
 }
 
 func envOr(key, def string) string {
@@ -66,6 +76,15 @@ func parseFlags(args []string) (options, error) {
 	fs.Int64Var(&o.mediaMaxBytes, "media-max-bytes", defMedia, "largest media file stored (PARLEY_MEDIA_MAX_BYTES)")
 	defBodyMemory, _ := strconv.ParseInt(envOr("PARLEY_BODY_MEMORY_BYTES", "67108864"), 10, 64)
 	fs.Int64Var(&o.bodyMemory, "body-memory-bytes", defBodyMemory, "memory that request bodies read before authentication may hold at once; past it, 503 (PARLEY_BODY_MEMORY_BYTES)")
+	// HTTPS and proxies
+	fs.StringVar(&o.tlsAddr, "tls-addr", envOr("PARLEY_TLS_ADDR", ""), "HTTPS listen address; -addr then redirects to it (PARLEY_TLS_ADDR; default :443 when TLS is on)")
+	fs.StringVar(&o.tlsHosts, "tls-hosts", envOr("PARLEY_TLS_HOSTS", ""), "public host names to get certificates for over ACME, comma-separated (PARLEY_TLS_HOSTS)")
+	fs.StringVar(&o.acmeDirectory, "acme-directory", envOr("PARLEY_ACME_DIRECTORY", tlsconf.LetsEncryptURL), "ACME directory URL (PARLEY_ACME_DIRECTORY)")
+	fs.StringVar(&o.acmeCA, "acme-ca", envOr("PARLEY_ACME_CA", ""), "PEM CA bundle trusted for the ACME server's HTTPS (PARLEY_ACME_CA)")
+	fs.StringVar(&o.acmeEmail, "acme-email", envOr("PARLEY_ACME_EMAIL", ""), "contact email of the ACME account (PARLEY_ACME_EMAIL)")
+	fs.StringVar(&o.tlsCert, "tls-cert", envOr("PARLEY_TLS_CERT", ""), "PEM certificate chain file, reloaded on change; instead of -tls-hosts (PARLEY_TLS_CERT)")
+	fs.StringVar(&o.tlsKey, "tls-key", envOr("PARLEY_TLS_KEY", ""), "PEM key file of -tls-cert (PARLEY_TLS_KEY)")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", envOr("PARLEY_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For/-Proto are believed: IPs and CIDR ranges, comma-separated (PARLEY_TRUSTED_PROXIES)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -74,6 +93,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.bodyMemory <= 0 {
 		return o, errors.New("body-memory-bytes must be positive")
+	}
+	if err := checkHTTPSOptions(&o); err != nil {
+		return o, err
 	}
 	if o.publicURL != "" {
 		if u, err := url.Parse(o.publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -162,7 +184,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	}
 	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: mediaStore,
 		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg, Gatherer: reg, Agents: registry,
-		BodyMemory: o.bodyMemory})
+		BodyMemory: o.bodyMemory, TrustedProxies: o.proxyList()})
 	if err != nil {
 		return err
 	}
@@ -176,14 +198,16 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 		defer psrv.Close()
 		log.Info("Profiling endpoint", "addr", "http://"+pln.Addr().String()+"/debug/pprof/")
 	}
-	ln, err := net.Listen("tcp", o.addr)
+	lns, err := openListeners(o, log, reg)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", o.addr, err)
+		return err
 	}
+	defer lns.close()
 	gw.Start()
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- gw.Serve(ln) }()
-	log.Info("Parley is running", "inbox", "http://"+ln.Addr().String()+"/", "data", o.dataDir)
+	go func() { serveErr <- gw.Serve(lns.gateway) }()
+	lns.serveRedirect(log)
+	log.Info("Parley is running", "inbox", lns.inbox, "data", o.dataDir)
 	if secret != "" {
 		log.Info("Created the first workspace; use this owner API token (shown once)", "token", secret)
 	}
