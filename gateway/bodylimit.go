@@ -38,15 +38,24 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 		path = path[:i]
 	}
 	limit := s.cfg.BodyLimit
+	var conf fasthttp.RequestConfig
 	if l, ok := streamedRoutes[string(h.Method())+" "+string(path)]; ok {
 		limit = l
+		// A streamed body may be several times the size of others:
+		// its reading gets longer than ReadTimeout, counted from now.
+		conf.ReadTimeout = streamedReadFactor * s.cfg.ReadTimeout
 	}
 	if h.ContentLength() > limit {
 		h.Set(oversizeHeader, "1")
 		h.SetContentLength(0)
 	}
-	return fasthttp.RequestConfig{}
+	return conf
 }
+
+// streamedReadFactor times Config.ReadTimeout is how long the body of a
+// streamed route (a CSV import, up to 32 MiB) may take to arrive: five
+// minutes by default, about 110 KB/s for the largest import.
+const streamedReadFactor = 10
 
 // bodyStep is how much memory a body of unknown length (chunked) reserves
 // at first; it grows by doubling, each new buffer reserved whole.

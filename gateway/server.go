@@ -43,8 +43,9 @@ type Config struct {
 	// X-Forwarded-Proto believed. Empty believes no one.
 	TrustedProxies []string
 	// ReadTimeout bounds the reading of a whole request, head and body,
-	// against slow clients; zero means 30 s. A WebSocket is not bound by
-	// it once upgraded.
+	// against slow clients; zero means 30 s. The body of a streamed route
+	// (a CSV import) gets ten times as long from the end of its head. A
+	// WebSocket is not bound by it once upgraded.
 	ReadTimeout time.Duration
 	// AppSecret is the Meta app secret that signs webhooks for every
 	// account; an account may add its own, which signs only deliveries
