@@ -71,23 +71,33 @@ func (s *Server) forwardedClient(c *fiber.Ctx) error {
 	if !ok || !s.proxies.contains(peer) {
 		return c.Next()
 	}
+	client := s.proxies.client(peer, c.Context().Request.Header.PeekAll(fiber.HeaderXForwardedFor))
+	c.Request().Header.Set(fiber.HeaderXForwardedFor, client.String())
+	return c.Next()
+}
+
+// client returns the client's address from the X-Forwarded-For values
+// of a request whose peer is a trusted proxy: walking from the right, the
+// first address that is not a trusted proxy, or the leftmost one if all
+// are; a malformed entry ends the walk (nothing left of it is believed).
+// With no address at all it is the peer.
+func (t trustedProxies) client(peer netip.Addr, values [][]byte) netip.Addr {
 	client := peer.Unmap()
 	var hops []string
-	for _, v := range c.Context().Request.Header.PeekAll(fiber.HeaderXForwardedFor) {
+	for _, v := range values {
 		hops = append(hops, strings.Split(string(v), ",")...)
 	}
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
-			break // a malformed hop: trust nothing left of it
+			break
 		}
 		client = a.Unmap()
-		if !s.proxies.contains(client) {
+		if !t.contains(client) {
 			break
 		}
 	}
-	c.Request().Header.Set(fiber.HeaderXForwardedFor, client.String())
-	return c.Next()
+	return client
 }
 
 // secureHeaders sets the headers every response carries: no MIME

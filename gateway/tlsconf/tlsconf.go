@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -204,6 +205,19 @@ func caPool(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// isHostName reports whether h is made of the characters of a DNS name.
+func isHostName(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // Redirect answers every request with a redirect to the same host and
 // path over HTTPS, on httpsPort unless it is empty or 443: 301 for GET
 // and HEAD, 308 (which keeps the method and body) for the others.
@@ -217,18 +231,21 @@ func Redirect(httpsPort string) http.Handler {
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		if host == "" || strings.ContainsAny(host, "/\\@") {
-			http.Error(w, "missing Host header", http.StatusBadRequest)
+		if a, err := netip.ParseAddr(host); err == nil && a.Is6() {
+			host = "[" + a.WithZone("").String() + "]"
+		} else if err != nil && !isHostName(host) {
+			http.Error(w, "bad or missing Host header", http.StatusBadRequest)
 			return
-		}
-		if strings.Contains(host, ":") { // an IPv6 literal
-			host = "[" + host + "]"
 		}
 		code := http.StatusPermanentRedirect
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			code = http.StatusMovedPermanently
 		}
-		http.Redirect(w, r, "https://"+host+suffix+r.URL.RequestURI(), code)
+		uri := r.URL.RequestURI()
+		if !strings.HasPrefix(uri, "/") { // "*" of OPTIONS
+			uri = "/"
+		}
+		http.Redirect(w, r, "https://"+host+suffix+uri, code)
 	})
 }
 
