@@ -18,14 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// getJSON calls GET path with the owner token and decodes the answer.
-func (e *env) getJSON(path string, v any) {
-	e.t.Helper()
-	code, body := e.api("GET", path, ownerToken, nil)
-	require.Equal(e.t, http.StatusOK, code, "%s: %s", path, body)
-	require.NoError(e.t, json.Unmarshal(body, v), path)
-}
-
 // TestUpgradeFromFormat1: the data directory an earlier Parley (commit
 // 4a974d2, format 1) left, opened by today's whole server on its injected
 // clock, shows through the API every conversation, message and contact
@@ -43,6 +35,12 @@ func TestUpgradeFromFormat1(t *testing.T) {
 		client: &http.Client{Timeout: 30 * time.Second}}
 	e.start()
 	t.Cleanup(e.stop)
+	getJSON := func(path string, v any) {
+		t.Helper()
+		code, body := e.api("GET", path, ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, "%s: %s", path, body)
+		require.NoError(t, json.Unmarshal(body, v), path)
+	}
 	require.Equal(t, persistence.FormatVersion, e.store.FormatVersion())
 	require.Equal(t, persistence.FormatVersion-upgradefixture.Format, e.store.MigrationSteps())
 
@@ -59,7 +57,7 @@ func TestUpgradeFromFormat1(t *testing.T) {
 		var page struct {
 			Conversations []engine.Conversation `json:"conversations"`
 		}
-		e.getJSON("/api/v1/conversations?limit=100&folder="+string(folder), &page)
+		getJSON("/api/v1/conversations?limit=100&folder="+string(folder), &page)
 		for _, c := range page.Conversations {
 			o, ok := old[c.ID]
 			require.True(t, ok, "conversation %s was not there before", c.ID)
@@ -71,7 +69,7 @@ func TestUpgradeFromFormat1(t *testing.T) {
 	var manual engine.Conversation // the one a person took over and answered
 	for id, o := range old {
 		var c engine.Conversation
-		e.getJSON("/api/v1/conversations/"+id.String(), &c)
+		getJSON("/api/v1/conversations/"+id.String(), &c)
 		require.Equal(t, o.Channel, c.Channel)
 		require.Equal(t, o.ChannelAccountID, c.ChannelAccountID)
 		require.Equal(t, o.ExternalUserID, c.ExternalUserID)
@@ -103,7 +101,7 @@ func TestUpgradeFromFormat1(t *testing.T) {
 		}
 		eventually(t, 10*time.Second, func() error {
 			is.Messages = nil
-			e.getJSON("/api/v1/conversations/"+id+"/messages?limit=100", &is)
+			getJSON("/api/v1/conversations/"+id+"/messages?limit=100", &is)
 			for _, m := range is.Messages {
 				if m.Status == engine.StatusSending {
 					return fmt.Errorf("message %d still sending", m.Seq)
@@ -154,7 +152,7 @@ func TestUpgradeFromFormat1(t *testing.T) {
 	for _, w := range was.Contacts {
 		var before, now detail
 		require.NoError(t, json.Unmarshal(man.ContactDetails[w.ID.String()], &before))
-		e.getJSON("/api/v1/contacts/"+w.ID.String(), &now)
+		getJSON("/api/v1/contacts/"+w.ID.String(), &now)
 		require.Equal(t, before.Profile, now.Profile)
 		require.Equal(t, before.CustomFields, now.CustomFields)
 		require.Equal(t, before.Identities, now.Identities)
@@ -170,7 +168,7 @@ func TestUpgradeFromFormat1(t *testing.T) {
 	var found struct {
 		Contacts []engine.Contact `json:"contacts"`
 	}
-	e.getJSON("/api/v1/contacts?q=carla", &found)
+	getJSON("/api/v1/contacts?q=carla", &found)
 	require.Len(t, found.Contacts, 1)
 	require.Equal(t, map[string]string{"plan": "gold", "region": "south"}, found.Contacts[0].CustomFields)
 
@@ -206,7 +204,7 @@ func TestUpgradeFromFormat1(t *testing.T) {
 	require.Equal(t, engine.ModeManual, e.conv(manual.ID).Mode, "not yet due")
 	eventually(t, 10*time.Second, func() error {
 		var c engine.Conversation
-		e.getJSON("/api/v1/conversations/"+manual.ID.String(), &c)
+		getJSON("/api/v1/conversations/"+manual.ID.String(), &c)
 		if c.Mode != engine.ModeAI {
 			clock.Advance(time.Second)
 			return fmt.Errorf("mode %s", c.Mode)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -212,4 +213,18 @@ func TestNewerFormatIsRefused(t *testing.T) {
 	require.Equal(t, FormatVersion, tooNew.Known)
 	require.Equal(t, "data directory "+dir+" is format 7 (written by Parley test), this Parley understands up to 6; upgrade Parley or restore a backup", err.Error())
 	require.Equal(t, before, dirDigest(t, dir), "nothing written")
+}
+
+// A long step logs how many records it visited every progressEvery, not
+// at every record.
+func TestMigrationProgressIsLogged(t *testing.T) {
+	t.Parallel()
+	var logs strings.Builder
+	p := &migrationProgress{log: slog.New(slog.NewTextHandler(&logs, nil)), step: "media reference index",
+		last: time.Now().Add(-progressEvery)}
+	for range 3 * 1024 {
+		p.visited()
+	}
+	require.Equal(t, 1, strings.Count(logs.String(), "\n"), logs.String())
+	require.Contains(t, logs.String(), `msg="Migrating the data directory" step="media reference index" records=1024`)
 }
