@@ -12,7 +12,8 @@ import (
 // conversation's batch queues it (persistence.Store.ProjectSearch) and the
 // indexer projects queued conversations in the background, in batches.
 // The queue is durable, so work left at shutdown or lost in a crash is
-// done after the next start.
+// done after the next start. Conversations stored before the index were
+// queued by persistence.Open's migrations.
 type indexer struct {
 	rt    *Runtime
 	kickc chan struct{}
@@ -41,15 +42,6 @@ func (ix *indexer) kick() {
 
 func (ix *indexer) run(ctx context.Context) {
 	rt := ix.rt
-	if err := rt.store.BackfillSearch(); err != nil && ctx.Err() == nil {
-		rt.log.Error("Queueing conversations stored before the search index", "err", err)
-	}
-	if err := rt.store.BackfillContactConversations(); err != nil && ctx.Err() == nil {
-		rt.log.Error("Indexing conversations stored before the contact index", "err", err)
-	}
-	if err := rt.store.BackfillContactKeys(); err != nil && ctx.Err() == nil {
-		rt.log.Error("Indexing contacts stored before the phone and email index", "err", err)
-	}
 	for {
 		start := time.Now()
 		n, err := rt.store.ProjectSearch(indexBatch)

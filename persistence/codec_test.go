@@ -292,7 +292,7 @@ func TestJSONRecordsStillRead(t *testing.T) {
 		require.Equal(t, []string{"wamid.1"}, chIDs)
 
 		require.NoError(t, s.ForgetContactConversations(ws, c.ContactID))
-		require.NoError(t, s.BackfillContactConversations())
+		require.NoError(t, s.backfillContactConversations(quietProgress()))
 		convs, err := s.ContactConversations(ws, c.ContactID)
 		require.NoError(t, err)
 		require.Equal(t, []engine.ID{c.ID}, convs)

@@ -6,17 +6,13 @@ import (
 	"github.com/parleyhq/parley/engine"
 )
 
-func contactConvMarkerKey() []byte {
-	return append([]byte{spaceSystem, tMarker}, "contact-conversations"...)
-}
-
-// BackfillContactConversations writes, once per store, the contact →
-// conversation entries of conversations written before that index
-// existed, so that a contact's profile lists them. It walks every
+// backfillContactConversations (the migration to format 4) writes the
+// contact → conversation entries of conversations written before that
+// index existed, so that a contact's profile lists them. It walks every
 // conversation header, in batches of bounded size, and writes only the
-// missing entries; later calls return at once.
-func (s *Store) BackfillContactConversations() error {
-	return s.backfillConversations(contactConvMarkerKey(), func(b *Batch, ws, conv engine.ID, header []byte) (bool, error) {
+// missing entries.
+func (s *Store) backfillContactConversations(p *migrationProgress) error {
+	return s.backfillConversations(p, func(b *Batch, ws, conv engine.ID, header []byte) (bool, error) {
 		var c engine.Conversation
 		var h struct {
 			ContactID engine.ID `json:"contact_id"`
@@ -42,24 +38,22 @@ func (s *Store) BackfillContactConversations() error {
 
 // ForgetContactConversations makes the store look as if it was written
 // before the contact → conversation index: it removes the entries of
-// contact and the mark that the backfill ran. For tests of upgrades.
+// contact and sets the data directory's format back to before the index,
+// so that the next Open backfills them. For tests of upgrades.
 func (s *Store) ForgetContactConversations(ws, contact engine.ID) error {
 	b := s.NewBatch()
 	b.delPrefix(contactConvPrefix(ws, contact))
-	b.del(contactConvMarkerKey())
+	b.rewindFormat(3)
 	return s.Commit(b)
 }
 
-func contactKeysMarkerKey() []byte {
-	return append([]byte{spaceSystem, tMarker}, "contact-keys"...)
-}
-
-// BackfillContactKeys writes, once per store, the phone and email key
-// entries (engine.ContactKeys) of contacts written before that index
-// existed, so that identity resolution and imports find them. Entries a
-// contact's actor changes meanwhile are checked on use (ContactByKeys).
-func (s *Store) BackfillContactKeys() error {
-	return s.backfillRecords(contactKeysMarkerKey(), tContact, func(b *Batch, ws, id engine.ID, v []byte) (bool, error) {
+// backfillContactKeys (the migration to format 6) writes the phone and
+// email key entries (engine.ContactKeys) of contacts written before that
+// index existed, so that identity resolution and imports find them. It
+// runs in Open, before any contact actor exists (docs/ARCHITECTURE.md,
+// invariant 11).
+func (s *Store) backfillContactKeys(p *migrationProgress) error {
+	return s.backfillRecords(p, tContact, func(b *Batch, ws, id engine.ID, v []byte) (bool, error) {
 		var c engine.Contact
 		if err := decode(v, &c); err != nil {
 			return false, fmt.Errorf("reading contact %s: %w", id, err)

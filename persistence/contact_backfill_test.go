@@ -33,19 +33,16 @@ func TestBackfillContactConversations(t *testing.T) {
 	orphan := newConv(ws, n, at(0))
 	orphan.ContactID = engine.ZeroID
 	putConvs(t, s, []engine.Conversation{orphan})
-	require.NoError(t, s.BackfillContactConversations()) // a fresh store: marks it done
 	for ct := range want {
 		require.NoError(t, s.ForgetContactConversations(ws, ct))
 		got, err := s.ContactConversations(ws, ct)
 		require.NoError(t, err)
 		require.Empty(t, got)
 	}
-	require.NoError(t, s.Close())
+	require.Equal(t, 3, s.FormatVersion())
 
-	s, err = Open(Options{Dir: dir})
-	require.NoError(t, err)
-	defer func() { require.NoError(t, s.Close()) }()
-	require.NoError(t, s.BackfillContactConversations())
+	s = reopen(t, s, dir)
+	require.Equal(t, FormatVersion, s.FormatVersion())
 	for ct, convs := range want {
 		got, err := s.ContactConversations(ws, ct)
 		require.NoError(t, err)
@@ -53,18 +50,21 @@ func TestBackfillContactConversations(t *testing.T) {
 	}
 	require.Len(t, rawKeys(t, s, contactIndexPrefix(ws, cConversation)), n+1)
 
-	// Done once: an entry removed now stays removed.
+	// Done once: an entry removed now stays removed after a reopen.
 	first := convs[0]
 	commit(t, s, func(b *Batch) { b.del(contactConvKey(ws, first.ContactID, first.ID)) })
-	require.NoError(t, s.BackfillContactConversations())
+	s = reopen(t, s, dir)
+	require.Zero(t, s.MigrationSteps())
 	require.Len(t, rawKeys(t, s, contactIndexPrefix(ws, cConversation)), n)
 }
 
 // Contacts stored before the phone and email index get their entries from
-// the backfill, once.
+// the migration to format 6, once.
 func TestBackfillContactKeys(t *testing.T) {
 	t.Parallel()
-	s := openStore(t)
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	require.NoError(t, err)
 	ws := idOf(1, 1)
 	commit(t, s, func(b *Batch) { b.PutWorkspace(&engine.Workspace{ID: ws, Name: "w"}) })
 	old := newContact(ws, 1, engine.Profile{Name: "Ana", Phone: "+1 555 000 1111"})
@@ -73,12 +73,11 @@ func TestBackfillContactKeys(t *testing.T) {
 	_, ok, err := s.ContactByKeys(ws, keys)
 	require.NoError(t, err)
 	require.False(t, ok)
-	require.NoError(t, s.BackfillContactKeys())
+	require.NoError(t, s.SetFormatVersion(5))
+	s = reopen(t, s, dir)
+	require.Equal(t, 1, s.MigrationSteps())
 	id, ok, err := s.ContactByKeys(ws, keys)
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, old.ID, id)
-	_, done, err := s.getRaw(contactKeysMarkerKey())
-	require.NoError(t, err)
-	require.True(t, done, "it runs once")
 }

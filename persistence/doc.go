@@ -12,6 +12,9 @@
 // Pebble write (Pebble's WAL then syncs once for all of them), so that
 // many conversations committing at once share the cost of an fsync.
 //
+// The data directory as a whole carries a format version; Open migrates an
+// older directory to FormatVersion and refuses a newer one (format.go).
+//
 // Concurrency: a Store is safe for concurrent use. A Batch belongs to one
 // goroutine until it is committed. Nothing here orders writes to the same
 // conversation: the actors package guarantees one writer per conversation.

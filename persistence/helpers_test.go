@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math"
 	"testing"
 	"time"
@@ -211,4 +212,10 @@ func systemKeyWorkspace(tb testing.TB, k []byte) engine.ID {
 		tb.Fatalf("unknown system key %x", k)
 	}
 	return ws
+}
+
+// quietProgress is a migration progress that logs nowhere, for tests
+// that run one migration step by itself.
+func quietProgress() *migrationProgress {
+	return &migrationProgress{log: slog.New(slog.DiscardHandler), last: time.Now()}
 }

@@ -28,6 +28,7 @@ import (
 //	's' 'T' due kind ws conv                 durable timer
 //	's' 'O' ws conv seq                      outbox entry
 //	's' 'X' key                              copy of a corrupt record (quarantine.go)
+//	's' 'V'                                  data directory format and its writer (format.go)
 //
 // ws, conv and contact are 16-byte ids; integers are big-endian; ^x is the
 // bitwise complement, so that forward iteration is newest first. Strings

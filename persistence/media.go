@@ -107,7 +107,7 @@ type MediaUse struct {
 // stored media file, newest first, read from the messages themselves.
 func (s *Store) ConversationMedia(ws, conv engine.ID) ([]MediaUse, error) {
 	var uses []MediaUse
-	err := s.eachMessageMedia(messagePrefix(ws, conv), func(_ engine.ID, seq uint64, digest string) error {
+	err := s.eachMessageMedia(messagePrefix(ws, conv), nil, func(_ engine.ID, seq uint64, digest string) error {
 		uses = append(uses, MediaUse{Seq: seq, Digest: digest})
 		return nil
 	})
@@ -116,8 +116,9 @@ func (s *Store) ConversationMedia(ws, conv engine.ID) ([]MediaUse, error) {
 
 // eachMessageMedia calls f for every message under prefix p (one
 // conversation's, or a whole workspace's) that holds a stored media
-// file, with the message's conversation and seq.
-func (s *Store) eachMessageMedia(p []byte, f func(conv engine.ID, seq uint64, digest string) error) error {
+// file, with the message's conversation and seq; visited, if not nil, is
+// called for every message read.
+func (s *Store) eachMessageMedia(p []byte, visited func(), f func(conv engine.ID, seq uint64, digest string) error) error {
 	it, err := s.iter(p, prefixEnd(p))
 	if err != nil {
 		return err
@@ -125,6 +126,9 @@ func (s *Store) eachMessageMedia(p []byte, f func(conv engine.ID, seq uint64, di
 	defer it.Close()
 	wsLen := len(wsPrefix(engine.ZeroID, tMessage))
 	for ok := it.First(); ok; ok = it.Next() {
+		if visited != nil {
+			visited()
+		}
 		key := it.Key()
 		if len(key) != wsLen+16+8 {
 			return fmt.Errorf("%w: message key of %d bytes", ErrCorrupt, len(key))
@@ -195,17 +199,13 @@ func (s *Store) MediaReferenced(ws engine.ID, digest string) (bool, error) {
 	return len(refs) > 0, err
 }
 
-func mediaRefsMarkerKey() []byte { return append([]byte{spaceSystem, tMarker}, "media-refs"...) }
-
-// backfillMediaRefs writes, once per store, the references of messages
-// written before the media reference index existed, so that no file they
-// hold is taken for an orphan. Open runs it before the store is used:
-// deleting files relies on the index being whole. Its batches are
-// committed on their own, outside the committers' groups and counters.
-func (s *Store) backfillMediaRefs() error {
-	if _, done, err := s.getRaw(mediaRefsMarkerKey()); err != nil || done {
-		return err
-	}
+// backfillMediaRefs (the migration to format 5) writes the references of
+// messages written before the media reference index existed, so that no
+// file they hold is taken for an orphan. It runs in Open, before the
+// store is used: deleting files relies on the index being whole. Its
+// batches are committed on their own, outside the committers' groups and
+// counters.
+func (s *Store) backfillMediaRefs(p *migrationProgress) error {
 	wss, err := s.Workspaces()
 	if err != nil {
 		return err
@@ -213,7 +213,7 @@ func (s *Store) backfillMediaRefs() error {
 	b := s.NewBatch()
 	pending, total := 0, 0
 	for _, w := range wss {
-		err := s.eachMessageMedia(wsPrefix(w.ID, tMessage), func(conv engine.ID, seq uint64, digest string) error {
+		err := s.eachMessageMedia(wsPrefix(w.ID, tMessage), p.visited, func(conv engine.ID, seq uint64, digest string) error {
 			d, _ := parseDigest(digest)
 			b.setRaw(mediaRefKey(w.ID, d, conv, seq), nil)
 			total++
@@ -231,7 +231,6 @@ func (s *Store) backfillMediaRefs() error {
 			return fmt.Errorf("backfilling media references of workspace %s: %w", w.ID, err)
 		}
 	}
-	b.setRaw(mediaRefsMarkerKey(), []byte{1})
 	if err := s.CommitUngrouped(b); err != nil {
 		return err
 	}
@@ -243,10 +242,11 @@ func (s *Store) backfillMediaRefs() error {
 
 // ForgetMediaRefs makes the store look as if it was written before the
 // media reference index: it removes the references of workspace ws and
-// the mark that the backfill ran. For tests of upgrades.
+// sets the data directory's format back to before the index, so that the
+// next Open backfills them. For tests of upgrades.
 func (s *Store) ForgetMediaRefs(ws engine.ID) error {
 	b := s.NewBatch()
 	b.delPrefix(wsPrefix(ws, tMediaRef))
-	b.del(mediaRefsMarkerKey())
+	b.rewindFormat(4)
 	return s.Commit(b)
 }

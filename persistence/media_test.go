@@ -113,11 +113,10 @@ func TestBackfillMediaRefs(t *testing.T) {
 	ok, err := s.MediaReferenced(ws, digests[0])
 	require.NoError(t, err)
 	require.False(t, ok)
-	require.NoError(t, s.Close())
-
-	s, err = Open(Options{Dir: dir})
-	require.NoError(t, err)
-	defer func() { require.NoError(t, s.Close()) }()
+	require.Equal(t, 4, s.FormatVersion())
+	s = reopen(t, s, dir)
+	require.Equal(t, FormatVersion, s.FormatVersion())
+	require.Equal(t, FormatVersion-4, s.MigrationSteps())
 	refs, err := s.MediaRefs(ws, digests[0], 0)
 	require.NoError(t, err)
 	require.Len(t, refs, n/2+1)
@@ -128,6 +127,7 @@ func TestBackfillMediaRefs(t *testing.T) {
 
 	// Done once: a reference removed now stays removed after a reopen.
 	commit(t, s, func(bt *Batch) { bt.delPrefix(wsPrefix(ws, tMediaRef)) })
-	require.NoError(t, s.backfillMediaRefs())
+	s = reopen(t, s, dir)
+	require.Zero(t, s.MigrationSteps())
 	require.Empty(t, rawKeys(t, s, wsPrefix(ws, tMediaRef)))
 }

@@ -34,8 +34,9 @@ func (s *Store) CountKeys() (timers, outbox int, err error) {
 	return timers, outbox, err
 }
 
-// Collector returns a Prometheus collector of the store's figures: its
-// commit latency and counts, the durable timers and outbox entries, and
+// Collector returns a Prometheus collector of the store's figures: the
+// data directory's format and the migrations Open ran, its commit latency
+// and counts, the durable timers and outbox entries, and
 // Pebble's own metrics (compactions, flushes, WAL, read amplification,
 // disk usage, block cache, levels), read from db.Metrics() at each
 // scrape.
@@ -53,6 +54,9 @@ var (
 	dMisuse         = desc("parley_store_single_delete_misuse_total", "Keys Pebble found set twice before a single delete (a bug if not zero).")
 	dTimers         = desc("parley_timers_pending", "Durable timers waiting to fire (counted up to 100000).")
 	dCorrupt        = desc("parley_store_corrupt_records_total", "Stored records that did not decode and were skipped by a list, messages or search page (counted once per key while the process runs).", "kind")
+	dFormat         = desc("parley_store_format_version", "Format version of the data directory (persistence.FormatVersion once open).")
+	dMigrationSteps = desc("parley_store_migration_steps_total", "Migration steps run on the data directory when this process opened it.")
+	dMigrationTime  = desc("parley_store_migration_duration_seconds_total", "Time spent migrating the data directory when this process opened it.")
 	dOutbox         = desc("parley_outbox_entries", "Outbound messages accepted and not yet answered by the channel (counted up to 100000).")
 	dCompactions    = desc("parley_pebble_compactions_total", "Pebble compactions since the store opened.")
 	dCompactRunning = desc("parley_pebble_compactions_in_progress", "Pebble compactions running.")
@@ -74,7 +78,7 @@ var (
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dCommits, dGroups, dMisuse, dCorrupt, dTimers, dOutbox, dCompactions, dCompactRunning,
+	for _, d := range []*prometheus.Desc{dCommits, dGroups, dMisuse, dCorrupt, dFormat, dMigrationSteps, dMigrationTime, dTimers, dOutbox, dCompactions, dCompactRunning,
 		dCompactDebt, dCompactTime, dFlushes, dMemtable, dWALSize, dWALPhysical, dWALFiles, dWALBytes, dReadAmp,
 		dDisk, dCacheSize, dCacheHits, dCacheMisses, dLevelTables, dLevelBytes} {
 		ch <- d
@@ -98,6 +102,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, kind := range []string{corruptConversation, corruptMessage} {
 		counter(dCorrupt, float64(corrupt[kind]), kind)
 	}
+	gauge(dFormat, float64(s.FormatVersion()))
+	counter(dMigrationSteps, float64(s.MigrationSteps()))
+	counter(dMigrationTime, s.migrationSeconds)
 	ch <- s.commitSeconds
 	if err := s.enter(); err != nil {
 		return // closed: Pebble's figures are gone

@@ -21,14 +21,14 @@ import (
 //
 //	's' 'q' n ws conv                        → flags (1 byte)
 //	'w' ws 'S' 'f' conv 0x00 's'             → indexed seq (8 bytes), contact name
-//	's' 'M' "search"                         → the one-time backfill is done
 //
 // n makes each entry unique (a per-process counter seeded with the clock),
 // so that ProjectSearch deletes exactly the entries it read and an entry
 // written meanwhile stays queued. It comes first so that the queue is
 // read in order from a cursor: the entries already projected (tombstones
 // until a compaction) lie behind it and are not stepped over again.
-// Stores written before kept ws conv n under 'Q'; Open moves those.
+// Stores of format 1 kept ws conv n under 'Q'; the migration to format 2
+// moves those (format.go).
 const (
 	tSearchQueue   = 'q'
 	tSearchQueueV1 = 'Q'
@@ -47,11 +47,11 @@ func searchQueueKey(ws, conv engine.ID, n uint64) []byte {
 
 const searchQueueKeyLen = 2 + 8 + 32
 
-// migrateSearchQueue moves the queue entries of the layout before
-// (ws conv n under 'Q') to the current one.
-func (s *Store) migrateSearchQueue() error {
-	p := []byte{spaceSystem, tSearchQueueV1}
-	it, err := s.iter(p, prefixEnd(p))
+// migrateSearchQueue (the migration to format 2) moves the queue entries
+// of the layout before (ws conv n under 'Q') to the current one.
+func (s *Store) migrateSearchQueue(p *migrationProgress) error {
+	prefix := []byte{spaceSystem, tSearchQueueV1}
+	it, err := s.iter(prefix, prefixEnd(prefix))
 	if err != nil {
 		return err
 	}
@@ -68,6 +68,7 @@ func (s *Store) migrateSearchQueue() error {
 		copy(conv[:], k[18:34])
 		b.setRaw(searchQueueKey(ws, conv, binary.BigEndian.Uint64(k[34:])), bytes.Clone(it.Value()))
 		b.del(bytes.Clone(k))
+		p.visited()
 	}
 	if err := iterErr(it); err != nil {
 		return err
@@ -81,8 +82,6 @@ func (s *Store) migrateSearchQueue() error {
 func forwardStateKey(ws, conv engine.ID) []byte {
 	return append(forwardPrefix(ws, conv), fRecord, 's')
 }
-
-func searchMarkerKey() []byte { return []byte{spaceSystem, tMarker, 's', 'e', 'a', 'r', 'c', 'h'} }
 
 // searchStale reports whether writing c over old changes what its search
 // entries depend on.
@@ -344,10 +343,10 @@ func searchStateValue(c *engine.Conversation) []byte {
 // conversation queued by several batches counts once per batch).
 func (s *Store) SearchBacklog() (int, error) { return s.countKeys(searchQueuePrefix()) }
 
-// BackfillSearch queues, once per store, every conversation written
-// before the search index existed. Later calls return at once.
-func (s *Store) BackfillSearch() error {
-	return s.backfillConversations(searchMarkerKey(), func(b *Batch, ws, conv engine.ID, _ []byte) (bool, error) {
+// backfillSearch (the migration to format 3) queues every conversation
+// written before the search index existed.
+func (s *Store) backfillSearch(p *migrationProgress) error {
+	return s.backfillConversations(p, func(b *Batch, ws, conv engine.ID, _ []byte) (bool, error) {
 		indexed, err := s.SearchIndexed(ws, conv)
 		if err != nil || indexed {
 			return false, err
@@ -360,23 +359,19 @@ func (s *Store) BackfillSearch() error {
 // backfillBatch is how many writes one backfill batch holds.
 const backfillBatch = 1024
 
-// backfillConversations runs a one-time backfill unless marker is set:
-// visit sees the header of every stored conversation and may add writes
-// to b (reporting whether it did); the batches are committed every
-// backfillBatch writes, and the last one sets marker. A crash before the
-// end leaves the marker unset, so visit must be idempotent: the next
-// start does it again.
-func (s *Store) backfillConversations(marker []byte, visit func(b *Batch, ws, conv engine.ID, header []byte) (bool, error)) error {
-	return s.backfillRecords(marker, tConversation, visit)
+// backfillConversations runs a backfill over every stored conversation:
+// visit sees the header of each and may add writes to b (reporting
+// whether it did); the batches are committed every backfillBatch writes.
+// A crash before the end leaves the data directory at its older format,
+// so visit must be idempotent: the next Open does it again.
+func (s *Store) backfillConversations(p *migrationProgress, visit func(b *Batch, ws, conv engine.ID, header []byte) (bool, error)) error {
+	return s.backfillRecords(p, tConversation, visit)
 }
 
 // backfillRecords runs visit over every record of table (conversations,
 // contacts) of every workspace, committing what it writes in batches of
-// bounded size, once per store: marker records that it ran.
-func (s *Store) backfillRecords(marker []byte, table byte, visit func(b *Batch, ws, id engine.ID, v []byte) (bool, error)) error {
-	if _, done, err := s.getRaw(marker); err != nil || done {
-		return err
-	}
+// bounded size.
+func (s *Store) backfillRecords(p *migrationProgress, table byte, visit func(b *Batch, ws, id engine.ID, v []byte) (bool, error)) error {
 	wss, err := s.Workspaces()
 	if err != nil {
 		return err
@@ -384,16 +379,17 @@ func (s *Store) backfillRecords(marker []byte, table byte, visit func(b *Batch, 
 	b := s.NewBatch()
 	pending := 0
 	for _, w := range wss {
-		p := wsPrefix(w.ID, table)
-		it, err := s.iter(p, prefixEnd(p))
+		prefix := wsPrefix(w.ID, table)
+		it, err := s.iter(prefix, prefixEnd(prefix))
 		if err != nil {
 			b.Close()
 			return err
 		}
 		for ok := it.First(); ok; ok = it.Next() {
-			var conv engine.ID
-			copy(conv[:], it.Key()[len(p):])
-			wrote, err := visit(b, w.ID, conv, it.Value())
+			p.visited()
+			var id engine.ID
+			copy(id[:], it.Key()[len(prefix):])
+			wrote, err := visit(b, w.ID, id, it.Value())
 			if err != nil {
 				_ = it.Close()
 				b.Close()
@@ -417,7 +413,6 @@ func (s *Store) backfillRecords(marker []byte, table byte, visit func(b *Batch, 
 		}
 		_ = it.Close()
 	}
-	b.setRaw(marker, []byte{1})
 	return s.Commit(b)
 }
 

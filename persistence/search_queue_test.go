@@ -207,7 +207,8 @@ func TestSearchProfileReindex(t *testing.T) {
 	require.Equal(t, []engine.ID{c.ID}, hitIDs(hits))
 }
 
-// TestSearchBackfill queues conversations stored before the index, once.
+// TestSearchBackfill queues conversations stored before the index, once
+// (a second run finds them indexed).
 func TestSearchBackfill(t *testing.T) {
 	t.Parallel()
 	s := openStore(t)
@@ -220,11 +221,11 @@ func TestSearchBackfill(t *testing.T) {
 	for _, k := range rawKeys(t, s, searchQueuePrefix()) {
 		commit(t, s, func(b *Batch) { b.del(k) })
 	}
-	require.NoError(t, s.BackfillSearch())
+	require.NoError(t, s.backfillSearch(quietProgress()))
 	projectAll(t, s, 10)
 	require.Equal(t, []engine.ID{c.ID}, hitIDs(search(t, s, ws, "carolina")))
-	// Done once: a second call queues nothing.
-	require.NoError(t, s.BackfillSearch())
+	// Idempotent: a second run queues nothing.
+	require.NoError(t, s.backfillSearch(quietProgress()))
 	n, err := s.SearchBacklog()
 	require.NoError(t, err)
 	require.Zero(t, n)
@@ -290,7 +291,7 @@ func TestSearchProjectionSkipsKnownTokens(t *testing.T) {
 }
 
 // TestSearchQueueMigratesOldLayout: entries queued under the layout of
-// earlier versions (ws conv n under 'Q') are moved at Open and projected.
+// format 1 (ws conv n under 'Q') are moved at Open and projected.
 func TestSearchQueueMigratesOldLayout(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -309,6 +310,7 @@ func TestSearchQueueMigratesOldLayout(t *testing.T) {
 		old = appendUint64(append(old, c.ID[:]...), 7)
 		b.setRaw(old, []byte{queueProfile})
 	})
+	require.NoError(t, s.SetFormatVersion(1))
 	s = reopen(t, s, dir)
 	require.Empty(t, rawKeys(t, s, []byte{spaceSystem, tSearchQueueV1}))
 	require.Len(t, rawKeys(t, s, searchQueuePrefix()), 1)

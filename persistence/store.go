@@ -48,6 +48,13 @@ type Options struct {
 	// NoSync turns fsync off. Only for benchmarks that measure the
 	// difference; a Store with NoSync breaks "acked means durable".
 	NoSync bool
+	// migrations replaces the list of migrations, for tests that
+	// interrupt one; nil means migrations (format.go).
+	migrations []migration
+	// Version is the running Parley's build version, recorded in the data
+	// directory's format record (format.go); empty means the module
+	// version and VCS revision from the binary's build information.
+	Version string
 }
 
 func (o Options) withDefaults() Options {
@@ -62,6 +69,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxGroupBytes == 0 {
 		o.MaxGroupBytes = 4 << 20
+	}
+	if o.Version == "" {
+		o.Version = buildVersion()
 	}
 	return o
 }
@@ -105,6 +115,11 @@ type Store struct {
 	// corrupt counts and remembers the corrupt records reads skipped
 	// (quarantine.go).
 	corrupt corruptLog
+	// format is the data directory's format; migrationSteps and
+	// migrationSeconds what Open did to bring it there (format.go).
+	format           atomic.Int64
+	migrationSteps   atomic.Int64
+	migrationSeconds float64
 }
 
 type commitReq struct {
@@ -112,19 +127,54 @@ type commitReq struct {
 	done chan error
 }
 
-// Open opens (or creates) the store in opts.Dir and starts its committers.
+// Open opens (or creates) the store in opts.Dir, starts its committers
+// and brings the data directory to FormatVersion (format.go): a new one
+// is stamped, an older one migrated step by step, and one written by a
+// newer Parley is refused with a *FormatTooNewError before anything is
+// written.
 func Open(opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	if opts.Dir == "" {
 		return nil, errors.New("persistence: Options.Dir is required")
 	}
+	misuse := new(atomic.Uint64)
+	popts := pebbleOptions(opts, misuse)
+	if err := checkFormatReadOnly(opts, popts); err != nil {
+		return nil, err
+	}
 	// Pebble reserves room for its memtables inside the block cache: size
 	// the cache so CacheBytes stays free for blocks.
 	cache := pebble.NewCache(opts.CacheBytes + 2*memTableSize)
-	misuse := new(atomic.Uint64)
+	popts.Cache = cache
+	db, err := pebble.Open(opts.Dir, popts)
+	if err != nil {
+		cache.Unref()
+		return nil, fmt.Errorf("persistence: opening %s: %w", opts.Dir, err)
+	}
+	s := &Store{
+		db: db, opts: opts, log: opts.Logger, cache: cache,
+		queue: make(chan *commitReq, 4096), quit: make(chan struct{}),
+		commitSeconds: newCommitHistogram(), tokens: newTokenCache(), misuse: misuse,
+	}
+	s.searchSeq.Store(uint64(time.Now().UnixNano())) //nolint:gosec // a positive clock reading
+	for i := range max(opts.Committers, 0) {
+		s.wg.Add(1)
+		go pprof.Do(context.Background(), pprof.Labels("parley", "committer"), func(context.Context) {
+			defer s.wg.Done()
+			s.commitLoop(i)
+		})
+	}
+	if err := s.upgrade(); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// pebbleOptions are the Pebble options of a store, without its cache.
+func pebbleOptions(opts Options, misuse *atomic.Uint64) *pebble.Options {
 	popts := &pebble.Options{
 		FS:     opts.FS,
-		Cache:  cache,
 		Logger: pebbleLogger{opts.Logger},
 		// Concurrent writers are grouped by the committers; a larger
 		// memtable keeps flushes rarer under sustained ingest.
@@ -144,33 +194,7 @@ func Open(opts Options) (*Store, error) {
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
-	db, err := pebble.Open(opts.Dir, popts)
-	if err != nil {
-		cache.Unref()
-		return nil, fmt.Errorf("persistence: opening %s: %w", opts.Dir, err)
-	}
-	s := &Store{
-		db: db, opts: opts, log: opts.Logger, cache: cache,
-		queue: make(chan *commitReq, 4096), quit: make(chan struct{}),
-		commitSeconds: newCommitHistogram(), tokens: newTokenCache(), misuse: misuse,
-	}
-	s.searchSeq.Store(uint64(time.Now().UnixNano())) //nolint:gosec // a positive clock reading
-	for i := range max(opts.Committers, 0) {
-		s.wg.Add(1)
-		go pprof.Do(context.Background(), pprof.Labels("parley", "committer"), func(context.Context) {
-			defer s.wg.Done()
-			s.commitLoop(i)
-		})
-	}
-	if err := s.migrateSearchQueue(); err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("persistence: moving the search queue: %w", err)
-	}
-	if err := s.backfillMediaRefs(); err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("persistence: backfilling media references: %w", err)
-	}
-	return s, nil
+	return popts
 }
 
 // DB returns the underlying Pebble database, for metrics and benchmarks.
