@@ -152,6 +152,9 @@ func versionCommand(args []string, stdout, stderr io.Writer) int {
 func configCheck(args []string, stdout, stderr io.Writer) int {
 	fs, seen := newFlagSet("config check")
 	o, problems, err := loadConfig(fs, seen, args, os.LookupEnv)
+	if errors.Is(err, flag.ErrHelp) {
+		return usage(stdout)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "parley config check:", err)
 		return 2
@@ -225,6 +228,9 @@ func healthcheck(args []string, stderr io.Writer) int {
 	o, problems, err := loadConfig(fs, seen, args, os.LookupEnv)
 	if err == nil {
 		err = errors.Join(problems...)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return usage(stderr)
 	}
 	if err == nil && *target == "" {
 		*target, err = healthURL(o.addr)

@@ -188,7 +188,7 @@ func TestBadConfigStopsServe(t *testing.T) {
 
 func TestHelpListsEveryOption(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"serve", "-h"}} {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"serve", "-h"}, {"config", "check", "-h"}} {
 		code, out, _ := parley(t, nil, args...)
 		require.Equal(t, 0, code, args)
 		for _, sub := range []string{"parley [serve]", "parley config check", "parley healthcheck", "parley version", "parley help"} {
