@@ -5,16 +5,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // served only with -pprof-addr
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,85 +24,21 @@ import (
 	"github.com/parleyhq/parley/gateway/channels"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/gateway/media"
-	"github.com/parleyhq/parley/gateway/tlsconf"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-type options struct {
-	addr           string
-	dataDir        string
-	logJSON        bool
-	appSecret      string
-	verifyToken    string
-	graphURL       string
-	bootstrapToken string
-	mediaMaxBytes  int64
-	bodyMemory     int64
-	pprofAddr      string
-	publicURL      string
-	// HTTPS and proxies (tls.go)
-	tlsAddr        string
-	tlsHosts       string
-	acmeDirectory  string
-	acmeCA         string
-	acmeEmail      string
-	tlsCert        string
-	tlsKey         string
-	trustedProxies string
-}
-
-func envOr(key, def string) string {
-	if v, ok := os.LookupEnv(key); ok {
-		return v
-	}
-	return def
-}
-
+// parseFlags builds the options of `parley serve` from args, the PARLEY_*
+// variables and the configuration file (see loadConfig); every problem
+// found is in the error.
 func parseFlags(args []string) (options, error) {
-	var o options
-	fs := flag.NewFlagSet("parley", flag.ContinueOnError)
-	fs.StringVar(&o.addr, "addr", envOr("PARLEY_ADDR", "127.0.0.1:8080"), "listen address (PARLEY_ADDR)")
-	fs.StringVar(&o.dataDir, "data-dir", envOr("PARLEY_DATA_DIR", "./parley-data"), "data directory (PARLEY_DATA_DIR)")
-	fs.BoolVar(&o.logJSON, "log-json", envOr("PARLEY_LOG_JSON", "") != "", "log as JSON (PARLEY_LOG_JSON)")
-	fs.StringVar(&o.appSecret, "meta-app-secret", envOr("PARLEY_META_APP_SECRET", ""), "Meta app secret that signs webhooks (PARLEY_META_APP_SECRET)")
-	fs.StringVar(&o.verifyToken, "meta-verify-token", envOr("PARLEY_META_VERIFY_TOKEN", ""), "token for Meta's webhook handshake (PARLEY_META_VERIFY_TOKEN)")
-	fs.StringVar(&o.graphURL, "graph-api-url", envOr("PARLEY_GRAPH_API_URL", meta.DefaultBaseURL), "Graph API base URL (PARLEY_GRAPH_API_URL)")
-	fs.StringVar(&o.bootstrapToken, "bootstrap-token", envOr("PARLEY_BOOTSTRAP_TOKEN", ""), "owner API token created at first start (PARLEY_BOOTSTRAP_TOKEN)")
-	fs.StringVar(&o.pprofAddr, "pprof-addr", envOr("PARLEY_PPROF_ADDR", ""), "serve net/http/pprof on this address, for profiling (PARLEY_PPROF_ADDR)")
-	fs.StringVar(&o.publicURL, "public-url", envOr("PARLEY_PUBLIC_URL", ""), "this server's address as the internet sees it, for media links Instagram fetches (PARLEY_PUBLIC_URL)")
-	defMedia, _ := strconv.ParseInt(envOr("PARLEY_MEDIA_MAX_BYTES", "67108864"), 10, 64)
-	fs.Int64Var(&o.mediaMaxBytes, "media-max-bytes", defMedia, "largest media file stored (PARLEY_MEDIA_MAX_BYTES)")
-	defBodyMemory, _ := strconv.ParseInt(envOr("PARLEY_BODY_MEMORY_BYTES", "67108864"), 10, 64)
-	fs.Int64Var(&o.bodyMemory, "body-memory-bytes", defBodyMemory, "memory that request bodies read before authentication may hold at once; past it, 503 (PARLEY_BODY_MEMORY_BYTES)")
-	// HTTPS and proxies
-	fs.StringVar(&o.tlsAddr, "tls-addr", envOr("PARLEY_TLS_ADDR", ""), "HTTPS listen address; -addr then redirects to it (PARLEY_TLS_ADDR; default :443 when TLS is on)")
-	fs.StringVar(&o.tlsHosts, "tls-hosts", envOr("PARLEY_TLS_HOSTS", ""), "public host names to get certificates for over ACME, comma-separated (PARLEY_TLS_HOSTS)")
-	fs.StringVar(&o.acmeDirectory, "acme-directory", envOr("PARLEY_ACME_DIRECTORY", tlsconf.LetsEncryptURL), "ACME directory URL (PARLEY_ACME_DIRECTORY)")
-	fs.StringVar(&o.acmeCA, "acme-ca", envOr("PARLEY_ACME_CA", ""), "PEM CA bundle trusted for the ACME server's HTTPS (PARLEY_ACME_CA)")
-	fs.StringVar(&o.acmeEmail, "acme-email", envOr("PARLEY_ACME_EMAIL", ""), "contact email of the ACME account (PARLEY_ACME_EMAIL)")
-	fs.StringVar(&o.tlsCert, "tls-cert", envOr("PARLEY_TLS_CERT", ""), "PEM certificate chain file, reloaded on change; instead of -tls-hosts (PARLEY_TLS_CERT)")
-	fs.StringVar(&o.tlsKey, "tls-key", envOr("PARLEY_TLS_KEY", ""), "PEM key file of -tls-cert (PARLEY_TLS_KEY)")
-	fs.StringVar(&o.trustedProxies, "trusted-proxies", envOr("PARLEY_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For/-Proto are believed: IPs and CIDR ranges, comma-separated (PARLEY_TRUSTED_PROXIES)")
-	if err := fs.Parse(args); err != nil {
+	fs, seen := newFlagSet("parley")
+	o, problems, err := loadConfig(fs, seen, args, os.LookupEnv)
+	if err != nil {
 		return o, err
 	}
-	if o.mediaMaxBytes <= 0 {
-		return o, errors.New("media-max-bytes must be positive")
-	}
-	if o.bodyMemory <= 0 {
-		return o, errors.New("body-memory-bytes must be positive")
-	}
-	if err := checkHTTPSOptions(&o); err != nil {
-		return o, err
-	}
-	if o.publicURL != "" {
-		if u, err := url.Parse(o.publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return o, errors.New("public-url must be an absolute http(s) URL")
-		}
-	}
-	return o, nil
+	return o, errors.Join(problems...)
 }
 
 // defaultGCPercent is the garbage collector's target unless GOGC is set:
@@ -113,25 +49,37 @@ func parseFlags(args []string) (options, error) {
 const defaultGCPercent = 400
 
 func main() {
+	os.Exit(command(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// serve runs the server until SIGINT or SIGTERM: `parley` and `parley serve`.
+func serve(args []string, stderr io.Writer) int {
 	if _, ok := os.LookupEnv("GOGC"); !ok {
 		debug.SetGCPercent(defaultGCPercent)
 	}
-	o, err := parseFlags(os.Args[1:])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "parley:", err)
-		os.Exit(2)
+	o, err := parseFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return usage(os.Stdout)
 	}
-	var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "parley:", strings.ReplaceAll(err.Error(), "\n", "\nparley: "))
+		fmt.Fprintln(stderr, "parley: run `parley help` for the options")
+		return 2
+	}
+	var h slog.Handler = slog.NewTextHandler(stderr, nil)
 	if o.logJSON {
-		h = slog.NewJSONHandler(os.Stderr, nil)
+		h = slog.NewJSONHandler(stderr, nil)
 	}
 	log := slog.New(h)
+	b := currentBuild()
+	log.Info("Parley", "version", b.Version, "commit", b.Commit, "go", b.Go, "config", o.configFile)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o, log); err != nil {
 		log.Error("Parley stopped with an error", "err", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) (err error) {

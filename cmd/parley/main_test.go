@@ -43,7 +43,13 @@ var runningRe = regexp.MustCompile(`msg="Parley is running" inbox=http://([0-9.:
 // lines it logs.
 func start(t *testing.T, dataDir string) (*exec.Cmd, string, <-chan string) {
 	t.Helper()
-	cmd := exec.Command(binary, "-addr", "127.0.0.1:0", "-data-dir", dataDir)
+	return startCmd(t, exec.Command(binary, "-addr", "127.0.0.1:0", "-data-dir", dataDir), runningRe)
+}
+
+// startCmd starts cmd, a parley command line, and returns once it logs its
+// address (found with running, a regexp whose group is the address).
+func startCmd(t *testing.T, cmd *exec.Cmd, running *regexp.Regexp) (*exec.Cmd, string, <-chan string) {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -54,7 +60,7 @@ func start(t *testing.T, dataDir string) (*exec.Cmd, string, <-chan string) {
 		defer close(lines)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			if m := runningRe.FindStringSubmatch(sc.Text()); m != nil {
+			if m := running.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 			}
 			select {

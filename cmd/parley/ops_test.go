@@ -37,12 +37,18 @@ const deployDir = "../../deploy"
 // in CI (CI set), where .ci/run installs it and its absence is a failure.
 func tool(t *testing.T, name string) string {
 	t.Helper()
+	return toolFrom(t, name, "prometheus")
+}
+
+// toolFrom is tool for a binary of the Debian package pkg.
+func toolFrom(t *testing.T, name, pkg string) string {
+	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed (Debian's prometheus package): %v", name, err)
+			t.Fatalf("%s is not installed (Debian's %s package): %v", name, pkg, err)
 		}
-		t.Skipf("%s is not installed (apt-get install prometheus)", name)
+		t.Skipf("%s is not installed (apt-get install %s)", name, pkg)
 	}
 	return p
 }

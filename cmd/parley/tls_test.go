@@ -409,4 +409,10 @@ func TestCertFileHTTPS(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusMovedPermanently, resp.StatusCode)
 	require.Equal(t, fmt.Sprintf("https://%s:%d/readyz", pebbleHost, tlsPort), resp.Header.Get("Location"))
+
+	// The image's health check asks the HTTPS listener when TLS is on
+	// (-addr only redirects).
+	code, _, stderr := parley(t, []string{"PARLEY_TLS_CERT=" + certPath, "PARLEY_TLS_KEY=" + keyPath}, "healthcheck",
+		"-addr", fmt.Sprintf("127.0.0.1:%d", httpPort), "-tls-addr", fmt.Sprintf("127.0.0.1:%d", tlsPort))
+	require.Equal(t, 0, code, stderr)
 }
