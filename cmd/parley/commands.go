@@ -74,6 +74,13 @@ func buildFrom(bi *debug.BuildInfo, version, commit string) buildInfo {
 	return b
 }
 
+// buildString is the version and commit in one line, as the data
+// directory records its writer.
+func buildString() string {
+	b := currentBuild()
+	return b.Version + " (" + b.Commit + ")"
+}
+
 // command runs the subcommand of args and returns the exit code.
 func command(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !isHelp(args[0])) {

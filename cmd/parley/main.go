@@ -83,7 +83,8 @@ func serve(args []string, stderr io.Writer) int {
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) (err error) {
-	store, err := persistence.Open(persistence.Options{Dir: filepath.Join(o.dataDir, "db"), Logger: log})
+	store, err := persistence.Open(persistence.Options{Dir: filepath.Join(o.dataDir, "db"), Logger: log,
+		Version: buildString()})
 	if err != nil {
 		return err
 	}
