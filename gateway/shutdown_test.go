@@ -1,0 +1,97 @@
+package gateway_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/gateway/channels/meta"
+	"github.com/stretchr/testify/require"
+)
+
+// Shutdown drains (docs/ARCHITECTURE.md, "Shutdown"): /readyz goes 503 at
+// once and a webhook that arrives from then on is refused with 503 and
+// Retry-After on a closing connection, while a webhook in progress runs
+// to its 200 (after its commit) and closes its connection; Shutdown
+// returns once it has.
+func TestShutdownDrainsRequests(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	// A delivery longer than the server's 8 KiB prefetch: its handler
+	// runs, reading the body, while the client still sends it.
+	payload := waText("wamid.drain.inflight", "15550002222", "Ana", "in flight") + strings.Repeat(" ", 16<<10)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	head := fmt.Sprintf("POST /webhooks/whatsapp HTTP/1.1\r\nHost: parley\r\nContent-Type: application/json\r\n"+
+		"X-Hub-Signature-256: %s\r\nContent-Length: %d\r\n\r\n", meta.Sign([]byte(payload), []byte(appSecret)), len(payload))
+	_, err = conn.Write([]byte(head + payload[:10<<10]))
+	require.NoError(t, err)
+	eventually(t, 5*time.Second, func() error {
+		if n := gateway.ActiveRequests(e.gw); n != 1 {
+			return fmt.Errorf("%d requests in progress", n)
+		}
+		return nil
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.gw.Shutdown(ctx) }()
+
+	fresh := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	eventually(t, 5*time.Second, func() error {
+		resp, err := fresh.Get(e.url + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			return fmt.Errorf("/readyz answered %d", resp.StatusCode)
+		}
+		return nil
+	})
+	refused := waText("wamid.drain.late", "15550003333", "Bo", "too late")
+	req, err := http.NewRequest(http.MethodPost, e.url+"/webhooks/whatsapp", strings.NewReader(refused))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Hub-Signature-256", meta.Sign([]byte(refused), []byte(appSecret)))
+	resp, err := fresh.Do(req)
+	require.NoError(t, err, "a webhook arriving while the server drains is answered, not reset")
+	body := make([]byte, 512)
+	n, _ := resp.Body.Read(body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Equal(t, "shutting_down", errorCode(t, body[:n]))
+	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+	require.True(t, resp.Close, "the refusal closes its connection")
+	select {
+	case err := <-stopped:
+		t.Fatalf("Shutdown returned (%v) with a webhook in progress", err)
+	default:
+	}
+
+	_, err = conn.Write([]byte(payload[10<<10:]))
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	inflight, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	inflight.Body.Close()
+	require.Equal(t, http.StatusOK, inflight.StatusCode, "the webhook in progress is answered after its commit")
+	require.True(t, inflight.Close, "its connection closes after the answer")
+	require.NoError(t, <-stopped)
+
+	_, ok, err := e.store.LookupChannelMessage(e.ws, engine.ChannelWhatsApp, "wamid.drain.inflight")
+	require.NoError(t, err)
+	require.True(t, ok, "the webhook answered 200 is stored")
+	_, ok, err = e.store.LookupChannelMessage(e.ws, engine.ChannelWhatsApp, "wamid.drain.late")
+	require.NoError(t, err)
+	require.False(t, ok, "the refused webhook stored nothing")
+}
