@@ -41,6 +41,8 @@ type options struct {
 	bodyMemory     int64
 	pprofAddr      string
 	publicURL      string
+	// shutdownTimeout bounds the drain at SIGTERM (see run).
+	shutdownTimeout time.Duration
 }
 
 func envOr(key, def string) string {
@@ -66,8 +68,20 @@ func parseFlags(args []string) (options, error) {
 	fs.Int64Var(&o.mediaMaxBytes, "media-max-bytes", defMedia, "largest media file stored (PARLEY_MEDIA_MAX_BYTES)")
 	defBodyMemory, _ := strconv.ParseInt(envOr("PARLEY_BODY_MEMORY_BYTES", "67108864"), 10, 64)
 	fs.Int64Var(&o.bodyMemory, "body-memory-bytes", defBodyMemory, "memory that request bodies read before authentication may hold at once; past it, 503 (PARLEY_BODY_MEMORY_BYTES)")
+	// Graceful restart: how long SIGTERM may take to drain requests in
+	// progress and sends in flight before what is left is cut short. A
+	// service manager's stop timeout (systemd TimeoutStopSec, Docker's
+	// stop_grace_period) must exceed it.
+	defShutdown, err := time.ParseDuration(envOr("PARLEY_SHUTDOWN_TIMEOUT", "20s"))
+	if err != nil {
+		return o, fmt.Errorf("PARLEY_SHUTDOWN_TIMEOUT: %w", err)
+	}
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", defShutdown, "longest drain at SIGTERM before in-flight work is cut short (PARLEY_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.shutdownTimeout <= 0 {
+		return o, errors.New("shutdown-timeout must be positive")
 	}
 	if o.mediaMaxBytes <= 0 {
 		return o, errors.New("media-max-bytes must be positive")
@@ -190,20 +204,24 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 
 	select {
 	case <-ctx.Done():
-		log.Info("Shutting down")
+		log.Info("Shutting down", "timeout", o.shutdownTimeout)
 	case err = <-serveErr:
 		log.Error("Gateway stopped", "err", err)
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// The drain (docs/ARCHITECTURE.md, "Shutdown"), all of it within
+	// shutdownTimeout: the gateway first (readiness 503, new requests
+	// refused with 503, WebSockets closed with 1001, requests in progress
+	// answered after their commit), then the actors (sends in flight
+	// answered and recorded); the store closes last (deferred above).
+	began := time.Now()
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
-	// Stop intake first, then drain the actors; the store closes last
-	// (deferred above).
 	if gerr := gw.Shutdown(sctx); gerr != nil {
 		err = errors.Join(err, gerr)
 	}
 	if rerr := rt.Shutdown(sctx); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
-	log.Info("Parley stopped")
+	log.Info("Parley stopped", "drained_in", time.Since(began))
 	return err
 }
