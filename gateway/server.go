@@ -107,10 +107,13 @@ type Server struct {
 	// (Unix nanoseconds).
 	lastSeen  atomic.Int64
 	mediaJobs chan mediaJob
-	reqSeq    atomic.Uint64
-	hub       *realtime.Hub
-	agents    *agents.Registry
-	profiles  *channels.Profiles
+	// mediaDrain is closed by Shutdown once no webhook can queue media:
+	// the media workers finish the queue and stop.
+	mediaDrain chan struct{}
+	reqSeq     atomic.Uint64
+	hub        *realtime.Hub
+	agents     *agents.Registry
+	profiles   *channels.Profiles
 	// bodyMemory holds the bytes of the request bodies being read
 	// (limitBody).
 	bodyMemory *semaphore.Weighted
@@ -174,7 +177,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
-		mediaJobs: make(chan mediaJob, 4096), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
+		mediaJobs: make(chan mediaJob, 4096), mediaDrain: make(chan struct{}), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
 		profiles: profiles}
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller, Registerer: cfg.Registerer})
 	if err != nil {
@@ -432,6 +435,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			err = errors.Join(err, fmt.Errorf("gateway: %w", herr))
 		}
 		s.startOnce.Do(func() {}) // a Start from now on starts nothing
+		// The media of the webhooks answered are fetched while ctx
+		// allows; what is left then is dropped (and logged).
+		close(s.mediaDrain)
+		if werr := waitGroup(ctx, &s.wg); werr != nil {
+			s.log.Warn("Shutdown: inbound media not fetched", "left", len(s.mediaJobs), "err", werr)
+			err = errors.Join(err, fmt.Errorf("gateway: media downloads: %w", werr))
+		}
 		s.cancel()
 		s.wg.Wait()
 		s.profiles.Shutdown()
@@ -500,5 +510,20 @@ func (s *Server) drainRequests(ctx context.Context, began time.Time) error {
 			return fmt.Errorf("gateway: %d requests still in progress: %w", s.active.Load(), ctx.Err())
 		case <-tick.C:
 		}
+	}
+}
+
+// waitGroup waits for wg until ctx ends.
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

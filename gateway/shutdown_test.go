@@ -95,3 +95,54 @@ func TestShutdownDrainsRequests(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, ok, "the refused webhook stored nothing")
 }
+
+// The media files of webhooks answered before Shutdown are fetched during
+// the drain: a download in progress runs to its end and the queued ones
+// are fetched after it, rather than dropped with their messages left
+// without their file.
+func TestShutdownFetchesQueuedMedia(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, nil, func(c *gateway.Config) { c.MediaWorkers = 1 })
+	hold := make(chan struct{})
+	e.graph.mu.Lock()
+	e.graph.downloadHold = hold
+	for i := range 3 {
+		e.graph.media[fmt.Sprintf("MEDIA_DRAIN_%d", i)] = []byte(fmt.Sprintf("picture %d", i))
+	}
+	e.graph.mu.Unlock()
+	var convs []engine.ID
+	for i := range 3 {
+		user := fmt.Sprintf("1555040%04d", i)
+		payload := fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"%s"},"contacts":[{"profile":{"name":"P"},"wa_id":"%s"}],"messages":[{"from":"%s","id":"wamid.img.drain.%d","timestamp":"1750000000","type":"image","image":{"id":"MEDIA_DRAIN_%d","mime_type":"image/jpeg"}}]}}]}]}`,
+			phoneID, user, user, i, i)
+		code, body := e.webhook(engine.ChannelWhatsApp, payload)
+		require.Equal(t, http.StatusOK, code, string(body))
+		convs = append(convs, e.thread(engine.ChannelWhatsApp, phoneID, user))
+	}
+	eventually(t, 5*time.Second, func() error { // the only worker is downloading the first file
+		if n := len(e.graph.requests("/download/MEDIA_DRAIN_0")); n != 1 {
+			return fmt.Errorf("%d downloads", n)
+		}
+		return nil
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.gw.Shutdown(ctx) }()
+	eventually(t, 5*time.Second, func() error { // Shutdown has closed the listener: no webhook comes any more
+		resp, err := http.Get(e.url + "/readyz")
+		if err != nil {
+			return nil
+		}
+		resp.Body.Close()
+		return fmt.Errorf("/readyz answered %d", resp.StatusCode)
+	})
+	close(hold)
+	require.NoError(t, <-stopped)
+	for i, conv := range convs {
+		m := e.messages(conv)[0]
+		require.NotNil(t, m.Media)
+		require.NotEmpty(t, m.Media.StorageKey, "the file of message %d is fetched", i)
+	}
+}
