@@ -92,31 +92,31 @@ type Config struct {
 
 // Server is the HTTP gateway.
 type Server struct {
-	cfg     Config
-	app     *fiber.App
-	log     *slog.Logger
-	media   *media.Store
-	sweeper *media.Sweeper
-	metrics *gatewayMetrics
-	ready   atomic.Bool
-	// draining is set when Shutdown begins (see drainGate); active
-	// counts the requests drainGate let through that are in progress.
-	draining atomic.Bool
-	active   atomic.Int64
-	// lastSeen is when drainGate last saw a request while draining
-	// (Unix nanoseconds).
-	lastSeen  atomic.Int64
+	cfg       Config
+	app       *fiber.App
+	log       *slog.Logger
+	media     *media.Store
+	sweeper   *media.Sweeper
+	metrics   *gatewayMetrics
+	ready     atomic.Bool
 	mediaJobs chan mediaJob
-	// mediaDrain is closed by Shutdown once no webhook can queue media:
-	// the media workers finish the queue and stop.
-	mediaDrain chan struct{}
-	reqSeq     atomic.Uint64
-	hub        *realtime.Hub
-	agents     *agents.Registry
-	profiles   *channels.Profiles
+	reqSeq    atomic.Uint64
+	hub       *realtime.Hub
+	agents    *agents.Registry
+	profiles  *channels.Profiles
 	// bodyMemory holds the bytes of the request bodies being read
 	// (limitBody).
 	bodyMemory *semaphore.Weighted
+	// draining is set when Shutdown begins (see drainGate); active
+	// counts the requests drainGate let through that are in progress;
+	// lastSeen is when drainGate last saw a request while draining (Unix
+	// nanoseconds).
+	draining atomic.Bool
+	active   atomic.Int64
+	lastSeen atomic.Int64
+	// mediaDrain is closed by Shutdown once no webhook can queue media:
+	// the media workers finish the queue and stop.
+	mediaDrain chan struct{}
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -177,8 +177,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
-		mediaJobs: make(chan mediaJob, 4096), mediaDrain: make(chan struct{}), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
-		profiles: profiles}
+		mediaJobs: make(chan mediaJob, 4096), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
+		profiles: profiles, mediaDrain: make(chan struct{})}
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller, Registerer: cfg.Registerer})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
