@@ -23,6 +23,7 @@ import (
 	"github.com/parleyhq/parley/gateway/web"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -117,6 +118,10 @@ type Server struct {
 	// mediaDrain is closed by Shutdown once no webhook can queue media:
 	// the media workers finish the queue and stop.
 	mediaDrain chan struct{}
+	// conns are the connections the HTTP server serves, hijacked ones
+	// aside (trackConn), for Shutdown to wake.
+	connsMu sync.Mutex
+	conns   map[net.Conn]struct{}
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -178,7 +183,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
 		mediaJobs: make(chan mediaJob, 4096), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
-		profiles: profiles, mediaDrain: make(chan struct{})}
+		profiles: profiles, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller, Registerer: cfg.Registerer})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -202,6 +207,7 @@ func New(cfg Config) (*Server, error) {
 		DisablePreParseMultipartForm: true,
 	})
 	s.app.Server().HeaderReceived = s.headerReceived
+	s.app.Server().ConnState = s.trackConn
 	s.routes()
 	return s, nil
 }
@@ -413,8 +419,10 @@ func (s *Server) Serve(ln net.Listener) error {
 // webhook's 200 after its commit), each closing its connection; the
 // connections clients still hold are answered the same 503 for
 // Config.DrainLinger (or until they are all closed); then the listener
-// closes and the workers and the media sweeper stop. Every wait ends
-// with ctx. Safe to call more than once.
+// closes, with the idle connections and those no request came on
+// (wakeConns), the media workers fetch what is queued, and the workers
+// and the media sweeper stop. Every wait ends with ctx. Safe to call more
+// than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
@@ -428,9 +436,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if derr := s.drainRequests(ctx, began); derr != nil {
 			err = derr
 		}
+		stopWaking := s.wakeConns()
 		if serr := s.app.ShutdownWithContext(ctx); serr != nil {
 			err = errors.Join(err, fmt.Errorf("gateway: shutdown: %w", serr))
 		}
+		stopWaking()
 		if herr != nil {
 			err = errors.Join(err, fmt.Errorf("gateway: %w", herr))
 		}
@@ -525,5 +535,55 @@ func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// trackConn keeps the set of connections the HTTP server serves: it is
+// the server's ConnState hook, which sees each connection's first and
+// last states (and each request's, which it leaves aside).
+func (s *Server) trackConn(c net.Conn, st fasthttp.ConnState) {
+	switch st {
+	case fasthttp.StateNew:
+		s.connsMu.Lock()
+		s.conns[c] = struct{}{}
+		s.connsMu.Unlock()
+	case fasthttp.StateClosed, fasthttp.StateHijacked:
+		s.connsMu.Lock()
+		delete(s.conns, c)
+		s.connsMu.Unlock()
+	}
+}
+
+// wakeConns wakes the reads of every connection the HTTP server serves,
+// every 100 ms until the returned stop is called. The HTTP server closes
+// idle keep-alive connections at shutdown, but it waits for a connection
+// on which no request came yet, as for a request, up to its read timeout
+// (30 s): browsers and HTTP clients open such spare connections. Woken,
+// a connection with nothing on it is closed, and one with a request head
+// still arriving is answered 408. Shutdown calls it once no request is in
+// progress (or its deadline passed).
+func (s *Server) wakeConns() (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			s.connsMu.Lock()
+			for c := range s.conns {
+				_ = c.SetReadDeadline(time.Now())
+			}
+			s.connsMu.Unlock()
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
 	}
 }

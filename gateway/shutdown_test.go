@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -145,4 +146,30 @@ func TestShutdownFetchesQueuedMedia(t *testing.T) {
 		require.NotNil(t, m.Media)
 		require.NotEmpty(t, m.Media.StorageKey, "the file of message %d is fetched", i)
 	}
+}
+
+// A connection no request came on (browsers and HTTP clients open spare
+// ones) does not hold Shutdown until the server's read timeout: it is
+// closed, after a 408 that clients take for "this idle connection is
+// closing" (Go's HTTP client closes it quietly, browsers retry on another).
+func TestShutdownClosesSpareConnections(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.client.CloseIdleConnections() // the setup's keep-alive connections
+	spare, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	require.NoError(t, err)
+	defer spare.Close()
+	eventually(t, 5*time.Second, func() error {
+		if n := gateway.OpenConns(e.gw); n != 1 {
+			return fmt.Errorf("%d connections", n)
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, e.gw.Shutdown(ctx), "the spare connection held the shutdown")
+	require.NoError(t, spare.SetReadDeadline(time.Now().Add(5*time.Second)))
+	got, err := io.ReadAll(spare)
+	require.NoError(t, err, "closed, not reset")
+	require.True(t, strings.HasPrefix(string(got), "HTTP/1.1 408 ") && strings.Contains(string(got), "Connection: close\r\n"), "%q", got)
 }
