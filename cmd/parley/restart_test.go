@@ -418,7 +418,7 @@ func TestSIGTERMWaitsForSendInFlight(t *testing.T) {
 	// The new process sends what it is given, and not the held one again.
 	graph.hold.Store(0)
 	p2 := startWithEnv(t, dataDir, graph.srv.URL)
-	conv2, seq2 := sendReply(t, cl, p2.url, crashUser(2), "after the restart")
+	conv2, _ := sendReply(t, cl, p2.url, crashUser(2), "after the restart")
 	waitFor(t, 10*time.Second, func() error {
 		code, b, err := crashRequest(context.Background(), cl, http.MethodGet,
 			fmt.Sprintf("%s/api/v1/conversations/%s/messages?limit=1", p2.url, conv2), nil, apiHeaders())
@@ -435,7 +435,6 @@ func TestSIGTERMWaitsForSendInFlight(t *testing.T) {
 	require.Equal(t, 1, graph.count("held for 300 ms"), "Meta saw the held send once")
 	require.Equal(t, 1, graph.count("after the restart"))
 	t.Logf("the process exited %v after SIGTERM, the send held 300 ms; message %d sent as %s", drain.Round(time.Millisecond), seq, m.ChannelMessageID)
-	_ = seq2
 }
 
 // The drain is bounded: with PARLEY_SHUTDOWN_TIMEOUT shorter than Meta's
