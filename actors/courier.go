@@ -17,12 +17,21 @@ import (
 // the entry goes when the conversation records the outcome. On start the
 // runtime re-queues every entry, so a message is never left sending by a
 // crash (it may be sent twice if the crash fell between the channel's
-// answer and our commit: at least once, never zero).
+// answer and our commit: at least once, never zero). Shutdown drains it
+// (drain): no send starts any more, and a send already handed to the
+// Sender runs to its answer, which is recorded, so that a restart does not
+// send it again.
 type courier struct {
 	rt    *Runtime
 	mu    sync.Mutex
 	queue []queuedSend
 	kickc chan struct{}
+	// draining is closed when Shutdown begins: workers take no new send
+	// and cut their backoff waits short; workers is the count of running
+	// workers, which drain waits for.
+	draining  chan struct{}
+	drainOnce sync.Once
+	workers   sync.WaitGroup
 	// waiting maps each message queued or being sent to when it became
 	// sending, for the outbox age metric.
 	waiting map[outboxRef]time.Time
@@ -43,7 +52,7 @@ type outboxRef struct {
 func refOf(m *engine.Message) outboxRef { return outboxRef{m.WorkspaceID, m.ConversationID, m.Seq} }
 
 func newCourier(rt *Runtime) *courier {
-	return &courier{rt: rt, kickc: make(chan struct{}, 1), waiting: map[outboxRef]time.Time{}}
+	return &courier{rt: rt, kickc: make(chan struct{}, 1), draining: make(chan struct{}), waiting: map[outboxRef]time.Time{}}
 }
 
 // oldestAge is how long the oldest message queued or being sent has
@@ -72,7 +81,44 @@ func (c *courier) done(m *engine.Message) {
 
 func (c *courier) start() {
 	for range c.rt.cfg.CourierWorkers {
-		c.rt.goroutine("courier", c.work)
+		c.workers.Add(1)
+		c.rt.goroutine("courier", func(ctx context.Context) {
+			defer c.workers.Done()
+			c.work(ctx)
+		})
+	}
+}
+
+// errDrained is what send returns when shutdown cut its backoff wait
+// short: the message was not accepted by the channel, and its outbox entry
+// stays for the next start.
+var errDrained = &SendError{Code: "shutdown", Reason: "shutting down", Temporary: true}
+
+// drain stops the workers from starting sends and waits until every send
+// in flight has its answer reported to its conversation (whose mailbox
+// commits it before the actor stops), or until ctx ends. Messages still
+// queued keep their outbox entries and are sent at the next start.
+func (c *courier) drain(ctx context.Context) error {
+	c.drainOnce.Do(func() { close(c.draining) })
+	done := make(chan struct{})
+	go func() {
+		c.workers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("actors: sends still in flight: %w", ctx.Err())
+	}
+}
+
+func (c *courier) isDraining() bool {
+	select {
+	case <-c.draining:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -139,10 +185,15 @@ func (c *courier) recover(e persistence.OutboxEntry) error {
 
 func (c *courier) work(ctx context.Context) {
 	for {
+		if c.isDraining() {
+			return // what is queued stays in the outbox, sent at start
+		}
 		q, ok := c.next()
 		if !ok {
 			select {
 			case <-ctx.Done():
+				return
+			case <-c.draining:
 				return
 			case <-c.kickc:
 				continue
@@ -150,8 +201,15 @@ func (c *courier) work(ctx context.Context) {
 		}
 		o := q.o
 		extID, serr := c.send(ctx, o, q.tried)
-		if ctx.Err() != nil {
-			return // shutting down: the outbox entry stays, resent at start
+		if ctx.Err() != nil || serr == errDrained {
+			// Shutdown cut the send or its backoff short: the outbox
+			// entry stays and the message is sent again at start (a call
+			// cut short may have reached the channel: at least once).
+			if ctx.Err() != nil && serr != errDrained {
+				c.rt.log.Warn("Shutdown cut a send short; it is sent again at the next start",
+					"conversation", o.Message.ConversationID, "seq", o.Message.Seq)
+			}
+			return
 		}
 		c.done(&o.Message)
 		c.rt.dir.send(o.Message.WorkspaceID, o.Message.ConversationID,
@@ -206,7 +264,9 @@ func (c *courier) send(ctx context.Context, o Outbound, tried int) (string, *Sen
 		wait := backoff/2 + rand.N(backoff/2+1) //nolint:gosec // jitter
 		select {
 		case <-ctx.Done():
-			return "", &SendError{Code: "shutdown", Reason: "shutting down", Temporary: true}
+			return "", errDrained
+		case <-c.draining:
+			return "", errDrained
 		case <-rt.clock.After(wait):
 		}
 		backoff = min(backoff*2, 30*time.Second)

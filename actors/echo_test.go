@@ -35,7 +35,7 @@ func TestHeldEchoSurvivesRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, held, 1)
 
-	h.restart() // the send in flight is abandoned; the outbox entry stays
+	h.restartCut(50 * time.Millisecond) // the send in flight is cut short; the outbox entry stays
 	sender.gate <- struct{}{}
 	eventually(t, 5*time.Second, func() error {
 		if m := h.messages(conv)[0]; m.Status != engine.StatusSent {

@@ -72,6 +72,19 @@ func (h *harness) restart() {
 	h.start()
 }
 
+// restartCut restarts with a Shutdown whose deadline passes after d: a
+// send still in flight then is cut short, as when the drain timeout ends,
+// and its outbox entry stays for the next start.
+func (h *harness) restartCut(d time.Duration) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_ = h.rt.Shutdown(ctx) // the deadline error when a send was cut short
+	require.NoError(h.t, h.store.Close())
+	h.rt, h.store = nil, nil
+	h.start()
+}
+
 func (h *harness) inbound(user, extID, text string) engine.Inbound {
 	return engine.Inbound{
 		WorkspaceID: h.ws, Channel: engine.ChannelWhatsApp, ChannelAccountID: "phone-1",

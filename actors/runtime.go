@@ -227,9 +227,12 @@ func (rt *Runtime) goroutine(name string, f func(ctx context.Context)) {
 	})
 }
 
-// Shutdown stops intake, waits for calls in progress, stops the
-// background loops and the actors, and closes subscriptions. It does not
-// close the store. Safe to call more than once; later calls wait too.
+// Shutdown stops intake, waits for calls in progress and for the sends
+// in flight (whose answers are recorded; queued sends stay in the outbox
+// for the next start), stops the background loops (AI calls in progress
+// are cancelled: the customer stays waiting and is asked for again at
+// start) and the actors, and closes subscriptions; each wait ends with
+// ctx. It does not close the store. Safe to call more than once; later calls wait too.
 func (rt *Runtime) Shutdown(ctx context.Context) error {
 	if !rt.shutdown.CompareAndSwap(false, true) {
 		select {
@@ -250,6 +253,12 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	case <-waited:
 	case <-ctx.Done():
 		err = fmt.Errorf("actors: shutdown: calls still in progress: %w", ctx.Err())
+	}
+	// Sends in flight get their answer and have it recorded (the
+	// conversations' mailboxes commit it before the actors stop below):
+	// cancelling them would send them again at the next start.
+	if derr := rt.courier.drain(ctx); derr != nil {
+		err = errors.Join(err, fmt.Errorf("actors: shutdown: %w", derr))
 	}
 	rt.debounce.stop()
 	rt.cancel()

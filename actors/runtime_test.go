@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -230,17 +231,18 @@ func TestSendTemporaryErrorRetried(t *testing.T) {
 }
 
 // A message accepted as sending is sent after a restart: the outbox is
-// durable.
+// durable. Here the channel never answers: Shutdown gives up on the send
+// when its deadline passes (or finds it still queued) and the next start
+// sends it.
 func TestOutboxSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	blocked := &recordingSender{gate: make(chan struct{})} // never answers
 	h := newHarness(t, func(c *actors.Config) { c.Sender = blocked })
 	conv := h.say("u1", "in-1", "hello")
 	seq := h.exec(conv, engine.SendHuman{UserID: "a", Content: engine.Content{Kind: engine.KindText, Text: "x"}}).Send[0].Seq
-	h.stop()
 	sender := &recordingSender{}
 	h.cfg.Sender = sender
-	h.start()
+	h.restartCut(200 * time.Millisecond)
 	eventually(t, 5*time.Second, func() error {
 		if s := h.mustMessage(conv, seq).Status; s != engine.StatusSent {
 			return fmt.Errorf("status %s", s)
@@ -541,4 +543,67 @@ func TestRuntimeMessageIDsComeFromConfig(t *testing.T) {
 	a := run()
 	require.Len(t, a, 3)
 	require.Equal(t, a, run())
+}
+
+// holdingSender plays a channel that takes hold to answer each send; it
+// counts the calls and signals each one's start.
+type holdingSender struct {
+	hold    time.Duration
+	started chan struct{}
+	calls   atomic.Int64
+}
+
+func (s *holdingSender) Send(ctx context.Context, o actors.Outbound) (string, error) {
+	n := s.calls.Add(1)
+	s.started <- struct{}{}
+	select {
+	case <-time.After(s.hold):
+		return fmt.Sprintf("wamid.held.%d", n), nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// A send in flight when Shutdown begins is waited for and its answer is
+// recorded, so the next start does not send it again (docs/ARCHITECTURE.md,
+// invariant 2); a send still queued keeps its outbox entry and goes at
+// the next start.
+func TestShutdownRecordsSendInFlight(t *testing.T) {
+	t.Parallel()
+	held := &holdingSender{hold: 300 * time.Millisecond, started: make(chan struct{}, 4)}
+	h := newHarness(t, func(c *actors.Config) { c.Sender = held; c.CourierWorkers = 1 })
+	conv := h.say("u1", "in-1", "hello")
+	first := h.exec(conv, engine.SendHuman{UserID: "a", Content: engine.Content{Kind: engine.KindText, Text: "one"}}).Send[0].Seq
+	<-held.started // the channel has the first send; the second waits for the only worker
+	second := h.exec(conv, engine.SendHuman{UserID: "a", Content: engine.Content{Kind: engine.KindText, Text: "two"}}).Send[0].Seq
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, h.rt.Shutdown(ctx))
+	require.Equal(t, int64(1), held.calls.Load(), "no send starts once Shutdown began")
+	m := h.mustMessage(conv, first)
+	require.Equal(t, engine.StatusSent, m.Status, "the answer of the send in flight is recorded")
+	require.Equal(t, "wamid.held.1", m.ChannelMessageID)
+	require.Equal(t, engine.StatusSending, h.mustMessage(conv, second).Status)
+	outbox, err := h.store.Outbox()
+	require.NoError(t, err)
+	require.Len(t, outbox, 1)
+	require.Equal(t, second, outbox[0].Seq, "only the queued send stays in the outbox")
+	require.NoError(t, h.store.Close())
+	h.rt, h.store = nil, nil
+
+	again := &recordingSender{}
+	h.cfg.Sender = again
+	h.start()
+	eventually(t, 5*time.Second, func() error {
+		if s := h.mustMessage(conv, second).Status; s != engine.StatusSent {
+			return fmt.Errorf("status %s", s)
+		}
+		return nil
+	})
+	require.Equal(t, 1, again.count(), "after the restart only the queued send goes out")
+	again.mu.Lock()
+	require.Equal(t, second, again.sent[0].Message.Seq)
+	again.mu.Unlock()
+	require.Equal(t, "wamid.held.1", h.mustMessage(conv, first).ChannelMessageID)
 }

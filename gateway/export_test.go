@@ -5,3 +5,15 @@ import "time"
 // SetWebSocketWriteWait sets how long a WebSocket write may wait for its
 // client (10 s otherwise).
 func SetWebSocketWriteWait(s *Server, d time.Duration) { s.hub.SetWriteWait(d) }
+
+// ActiveRequests is how many requests the gateway's drain gate let
+// through are in progress.
+func ActiveRequests(s *Server) int64 { return s.active.Load() }
+
+// OpenConns is how many connections the HTTP server serves (hijacked ones
+// aside).
+func OpenConns(s *Server) int {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	return len(s.conns)
+}

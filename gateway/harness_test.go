@@ -49,8 +49,9 @@ type fakeGraph struct {
 	// media maps a WhatsApp media id to its bytes.
 	media map[string][]byte
 	n     int
-	// hold, if set, blocks send responses until closed.
-	hold chan struct{}
+	// hold, if set, blocks send responses until closed; downloadHold
+	// blocks media downloads the same way.
+	hold, downloadHold chan struct{}
 	// profile answers a user profile call (GET /{v}/{user id}?fields=);
 	// nil answers the id alone (a profile with no name).
 	profile func(r graphReq) (status int, body string)
@@ -111,8 +112,15 @@ func (g *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"id":"uploaded-%d"}`, n)
 	case strings.HasPrefix(r.URL.Path, "/download/"):
 		g.mu.Lock()
-		data := g.media[strings.TrimPrefix(r.URL.Path, "/download/")]
+		data, downloadHold := g.media[strings.TrimPrefix(r.URL.Path, "/download/")], g.downloadHold
 		g.mu.Unlock()
+		if downloadHold != nil {
+			select {
+			case <-downloadHold:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		w.Header().Set("Content-Type", "image/jpeg")
 		w.Write(data)
 	default: // media info: /{v}/{media-id}

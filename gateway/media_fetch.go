@@ -47,24 +47,33 @@ func (s *Server) fetchMedia(ctx context.Context, j mediaJob) error {
 	return s.cfg.Runtime.AttachMedia(ctx, j.ws, j.conv, engine.AttachMedia{Seq: j.seq, StorageKey: key, SHA256: digest, Size: size, MimeType: mimeType})
 }
 
-// mediaWorker fetches queued media until ctx ends.
+// mediaWorker fetches queued media until ctx ends, or until Shutdown
+// closes mediaDrain and the queue is empty: the files of webhooks
+// answered before the shutdown are fetched while its deadline allows.
 func (s *Server) mediaWorker(ctx context.Context) {
 	for {
+		var j mediaJob
 		select {
 		case <-ctx.Done():
 			return
-		case j := <-s.mediaJobs:
-			var err error
-			for attempt := range 3 {
-				if err = s.fetchMedia(ctx, j); err == nil || ctx.Err() != nil {
-					break
-				}
-				s.log.Warn("Fetching media failed", "conversation", j.conv, "seq", j.seq, "attempt", attempt+1, "err", err)
+		case j = <-s.mediaJobs:
+		case <-s.mediaDrain:
+			select {
+			case j = <-s.mediaJobs:
+			default:
+				return
 			}
-			if err != nil {
-				s.metrics.mediaFailures.Inc()
-				s.log.Error("Giving up on media", "conversation", j.conv, "seq", j.seq, "err", err)
+		}
+		var err error
+		for attempt := range 3 {
+			if err = s.fetchMedia(ctx, j); err == nil || ctx.Err() != nil {
+				break
 			}
+			s.log.Warn("Fetching media failed", "conversation", j.conv, "seq", j.seq, "attempt", attempt+1, "err", err)
+		}
+		if err != nil {
+			s.metrics.mediaFailures.Inc()
+			s.log.Error("Giving up on media", "conversation", j.conv, "seq", j.seq, "err", err)
 		}
 	}
 }

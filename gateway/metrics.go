@@ -14,6 +14,7 @@ type gatewayMetrics struct {
 	webhookSeconds           *prometheus.HistogramVec
 	bodyMemoryBytes          prometheus.Gauge
 	bodyMemoryRefusals       prometheus.Counter
+	drainRefusals            prometheus.Counter
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -42,11 +43,13 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "parley_gateway_request_body_memory_bytes", Help: "Memory reserved by request bodies being read before authentication (bounded by the body memory setting)."}),
 		bodyMemoryRefusals: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_gateway_request_body_memory_refusals_total", Help: "Requests answered 503 because request bodies being read already held the body memory bound."}),
+		drainRefusals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_gateway_shutdown_refusals_total", Help: "Requests answered 503 with Retry-After because the server was shutting down."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
 			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures,
-			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals)
+			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals)
 	}
 	// The webhook channels' series exist from the start, at zero.
 	for ch := range parsers {

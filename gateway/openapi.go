@@ -28,9 +28,9 @@ type op struct {
 
 var operations = []op{
 	{method: "GET", path: "/healthz", tag: "health", summary: "Liveness", public: true, ok: 200},
-	{method: "GET", path: "/readyz", tag: "health", summary: "Readiness", public: true, ok: 200},
+	{method: "GET", path: "/readyz", tag: "health", summary: "Readiness: 200 while serving; 503 before, and from the moment a shutdown begins (code shutting_down), so that a load balancer stops sending", public: true, ok: 200},
 	{method: "GET", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta subscription handshake", public: true, query: []string{"hub.mode", "hub.verify_token", "hub.challenge"}, ok: 200},
-	{method: "POST", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta events, signed with X-Hub-Signature-256 by the server's app secret or by the own app secret of every account addressed (else 401, nothing stored); 200 once committed; 503 with Retry-After when overloaded", public: true, body: "MetaWebhook", ok: 200},
+	{method: "POST", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta events, signed with X-Hub-Signature-256 by the server's app secret or by the own app secret of every account addressed (else 401, nothing stored); 200 once committed; 503 with Retry-After when overloaded or shutting down", public: true, body: "MetaWebhook", ok: 200},
 	{method: "GET", path: "/metrics", tag: "health", summary: "Prometheus metrics (text exposition format)", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/openapi.json", tag: "meta", summary: "This document", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/ws", tag: "realtime", summary: "WebSocket event stream (token in the header or the token query parameter)", public: true, query: []string{"token", "channel", "folder", "assignee", "conversation_id", "epoch", "seq"}, ok: 101},
@@ -235,6 +235,9 @@ func openAPIDocument() []byte {
 			"responses": map[string]any{
 				itoa(o.ok): map[string]any{"description": "Success"},
 				"4XX":      map[string]any{"description": "Bad input, authentication or a missing resource", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}},
+				"503": map[string]any{"description": "Retry later, after Retry-After seconds: the server is shutting down (code shutting_down; /healthz, /readyz and /metrics aside), or overloaded (code overloaded)",
+					"headers": map[string]any{"Retry-After": map[string]any{"schema": map[string]any{"type": "integer"}}},
+					"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}},
 			},
 		}
 		if len(params) > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"runtime/pprof"
@@ -22,6 +23,7 @@ import (
 	"github.com/parleyhq/parley/gateway/web"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -86,6 +88,13 @@ type Config struct {
 	// unreferenced (an upload whose send was refused) before a sweep
 	// deletes it; zero means an hour.
 	MediaOrphanGrace time.Duration
+	// DrainLinger is how long Shutdown keeps the listener open and
+	// answering (503 with Connection: close) once the requests in progress
+	// are done, so that a client about to reuse a connection, or just
+	// connecting, gets an answer rather than a reset; it ends sooner once
+	// every connection is closed and no request came for a fifth of it.
+	// Zero means 250 ms.
+	DrainLinger time.Duration
 	// Agents holds the AI agent settings; it should be the runtime's
 	// AgentResolver. Nil means a registry of its own, which the runtime
 	// does not use.
@@ -111,6 +120,20 @@ type Server struct {
 	// bodyMemory holds the bytes of the request bodies being read
 	// (limitBody).
 	bodyMemory *semaphore.Weighted
+	// draining is set when Shutdown begins (see drainGate); active
+	// counts the requests drainGate let through that are in progress;
+	// lastSeen is when drainGate last saw a request while draining (Unix
+	// nanoseconds).
+	draining atomic.Bool
+	active   atomic.Int64
+	lastSeen atomic.Int64
+	// mediaDrain is closed by Shutdown once no webhook can queue media:
+	// the media workers finish the queue and stop.
+	mediaDrain chan struct{}
+	// conns are the connections the HTTP server serves, hijacked ones
+	// aside (trackConn), for Shutdown to wake.
+	connsMu sync.Mutex
+	conns   map[net.Conn]struct{}
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -157,6 +180,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	if cfg.DrainLinger <= 0 {
+		cfg.DrainLinger = 250 * time.Millisecond
+	}
 	if cfg.Agents == nil {
 		reg, err := agents.NewRegistry(cfg.Store, nil)
 		if err != nil {
@@ -176,7 +202,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
 		mediaJobs: make(chan mediaJob, 4096), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
-		profiles: profiles, proxies: proxies}
+		profiles: profiles, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller, Registerer: cfg.Registerer})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -206,6 +232,7 @@ func New(cfg Config) (*Server, error) {
 		ProxyHeader:             fiber.HeaderXForwardedFor,
 	})
 	s.app.Server().HeaderReceived = s.headerReceived
+	s.app.Server().ConnState = s.trackConn
 	s.routes()
 	return s, nil
 }
@@ -231,9 +258,12 @@ func (s *Server) Start() {
 
 func (s *Server) routes() {
 	a := s.app
-	a.Use(s.forwardedClient, s.secureHeaders, s.requestID, s.accessLog, s.limitBody)
+	a.Use(s.forwardedClient, s.secureHeaders, s.requestID, s.accessLog, s.drainGate, s.limitBody)
 	a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	a.Get("/readyz", func(c *fiber.Ctx) error {
+		if s.draining.Load() {
+			return errShuttingDown
+		}
 		if !s.ready.Load() {
 			return errorf(fiber.StatusServiceUnavailable, "unavailable", "not ready")
 		}
@@ -322,8 +352,12 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	d := time.Since(start)
 	route := c.Route().Path
 	s.metrics.requestSeconds.WithLabelValues(c.Method(), route, statusClass(c.Response().StatusCode())).Observe(d.Seconds())
-	if s.log.Enabled(c.UserContext(), slog.LevelDebug) || c.Response().StatusCode() >= 500 {
-		s.log.Log(c.UserContext(), levelFor(c.Response().StatusCode()), "HTTP request",
+	level := levelFor(c.Response().StatusCode())
+	if errors.Is(err, errShuttingDown) {
+		level = slog.LevelDebug // counted by parley_gateway_shutdown_refusals_total
+	}
+	if s.log.Enabled(c.UserContext(), level) {
+		s.log.Log(c.UserContext(), level, "HTTP request",
 			"method", c.Method(), "path", c.Path(), "status", c.Response().StatusCode(), "client_ip", c.IP(),
 			"duration", d, "request_id", c.Locals("request_id"))
 	}
@@ -402,27 +436,179 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
-// Shutdown stops accepting connections, waits for requests in progress
-// until ctx ends, and stops the workers and the media sweeper. Safe to
-// call more than once.
+// Shutdown drains the gateway (docs/ARCHITECTURE.md, "Shutdown"): at once
+// /readyz answers 503 and every request that starts from then on is
+// refused with 503, Retry-After and Connection: close (health and metrics
+// aside), and WebSocket subscribers are closed with 1001 to resume
+// elsewhere or later; the requests in progress run to their answer (a
+// webhook's 200 after its commit), each closing its connection; the
+// connections clients still hold are answered the same 503 for
+// Config.DrainLinger (or until they are all closed); then the listener
+// closes, with the idle connections and those no request came on
+// (wakeConns), the media workers fetch what is queued, and the workers
+// and the media sweeper stop. Every wait ends with ctx. Safe to call more
+// than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
+		began := time.Now()
+		s.lastSeen.Store(began.UnixNano())
 		s.ready.Store(false)
+		s.draining.Store(true)
 		// Upgraded connections are not drained by the HTTP server: the
 		// hub closes them.
 		herr := s.hub.Shutdown(ctx)
-		if serr := s.app.ShutdownWithContext(ctx); serr != nil {
-			err = fmt.Errorf("gateway: shutdown: %w", serr)
+		if derr := s.drainRequests(ctx, began); derr != nil {
+			err = derr
 		}
+		stopWaking := s.wakeConns()
+		if serr := s.app.ShutdownWithContext(ctx); serr != nil {
+			err = errors.Join(err, fmt.Errorf("gateway: shutdown: %w", serr))
+		}
+		stopWaking()
 		if herr != nil {
 			err = errors.Join(err, fmt.Errorf("gateway: %w", herr))
 		}
 		s.startOnce.Do(func() {}) // a Start from now on starts nothing
+		// The media of the webhooks answered are fetched while ctx
+		// allows; what is left then is dropped (and logged).
+		close(s.mediaDrain)
+		if werr := waitGroup(ctx, &s.wg); werr != nil {
+			s.log.Warn("Shutdown: inbound media not fetched", "left", len(s.mediaJobs), "err", werr)
+			err = errors.Join(err, fmt.Errorf("gateway: media downloads: %w", werr))
+		}
 		s.cancel()
 		s.wg.Wait()
 		s.profiles.Shutdown()
 		s.sweeper.Shutdown()
 	})
 	return err
+}
+
+// drainGate counts the requests in progress and, once Shutdown began,
+// refuses new ones (but /healthz, /readyz and /metrics) with 503 and
+// Retry-After, which Meta's webhooks retry; every answer from then on
+// closes its connection. A refused request's body is read on (bounded,
+// into nothing) first: closing a connection with a body still coming
+// would reset it before the client reads the 503.
+func (s *Server) drainGate(c *fiber.Ctx) error {
+	switch c.Path() {
+	case "/healthz", "/readyz", "/metrics":
+		err := c.Next()
+		if s.draining.Load() {
+			c.Context().SetConnectionClose()
+		}
+		return err
+	}
+	s.active.Add(1) // before the check: Shutdown waits for every request that saw draining false
+	defer s.active.Add(-1)
+	if s.draining.Load() {
+		s.lastSeen.Store(time.Now().UnixNano())
+		if req := c.Request(); req.IsBodyStream() {
+			_, _ = io.CopyN(io.Discard, req.BodyStream(), int64(s.cfg.BodyLimit))
+		}
+		c.Context().SetConnectionClose()
+		c.Set(fiber.HeaderRetryAfter, "5")
+		s.metrics.drainRefusals.Inc()
+		return errShuttingDown
+	}
+	err := c.Next()
+	if s.draining.Load() {
+		c.Context().SetConnectionClose()
+	}
+	return err
+}
+
+var errShuttingDown = errorf(fiber.StatusServiceUnavailable, "shutting_down", "the server is restarting; retry later")
+
+// drainRequests waits until no request drainGate let through is in
+// progress, then until Config.DrainLinger has passed since began, or
+// sooner once every client connection is closed and no request came for
+// a fifth of it (a client that just got a closing answer may be
+// reconnecting: a connection still in the listen queue when the listener
+// closes is reset), or until ctx ends.
+func (s *Server) drainRequests(ctx context.Context, began time.Time) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	quiet := s.cfg.DrainLinger / 5
+	for {
+		idle := s.active.Load() == 0
+		settled := s.app.Server().GetOpenConnectionsCount() <= 0 && time.Since(time.Unix(0, s.lastSeen.Load())) >= quiet
+		if idle && (settled || time.Since(began) >= s.cfg.DrainLinger) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if idle {
+				return nil // only the linger is cut short
+			}
+			return fmt.Errorf("gateway: %d requests still in progress: %w", s.active.Load(), ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// waitGroup waits for wg until ctx ends.
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// trackConn keeps the set of connections the HTTP server serves: it is
+// the server's ConnState hook, which sees each connection's first and
+// last states (and each request's, which it leaves aside).
+func (s *Server) trackConn(c net.Conn, st fasthttp.ConnState) {
+	switch st {
+	case fasthttp.StateNew:
+		s.connsMu.Lock()
+		s.conns[c] = struct{}{}
+		s.connsMu.Unlock()
+	case fasthttp.StateClosed, fasthttp.StateHijacked:
+		s.connsMu.Lock()
+		delete(s.conns, c)
+		s.connsMu.Unlock()
+	}
+}
+
+// wakeConns wakes the reads of every connection the HTTP server serves,
+// every 100 ms until the returned stop is called. The HTTP server closes
+// idle keep-alive connections at shutdown, but it waits for a connection
+// on which no request came yet, as for a request, up to its read timeout
+// (30 s): browsers and HTTP clients open such spare connections. Woken,
+// a connection with nothing on it is closed, and one with a request head
+// still arriving is answered 408. Shutdown calls it once no request is in
+// progress (or its deadline passed).
+func (s *Server) wakeConns() (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			s.connsMu.Lock()
+			for c := range s.conns {
+				_ = c.SetReadDeadline(time.Now())
+			}
+			s.connsMu.Unlock()
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }

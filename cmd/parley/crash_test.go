@@ -191,8 +191,9 @@ type crashProc struct {
 }
 
 // startWithEnv runs the binary configured through PARLEY_* variables on
-// a free port and returns once it logs its address.
-func startWithEnv(t *testing.T, dataDir, graphURL string) *crashProc {
+// a free port and returns once it logs its address; extra variables come
+// last and win.
+func startWithEnv(t *testing.T, dataDir, graphURL string, extra ...string) *crashProc {
 	t.Helper()
 	p := &crashProc{log: &crashLog{addr: make(chan string, 1)}, done: make(chan struct{})}
 	p.cmd = exec.Command(binary)
@@ -205,6 +206,7 @@ func startWithEnv(t *testing.T, dataDir, graphURL string) *crashProc {
 		"PARLEY_BOOTSTRAP_TOKEN="+crashOwnerToken,
 		"PARLEY_LOG_JSON=",
 	)
+	p.cmd.Env = append(p.cmd.Env, extra...)
 	p.cmd.Stderr = p.log
 	p.cmd.Stdout = p.log
 	require.NoError(t, p.cmd.Start())

@@ -75,6 +75,9 @@ func serve(args []string, stderr io.Writer) int {
 	log.Info("Parley", "version", b.Version, "commit", b.Commit, "go", b.Go, "config", o.configFile)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts the drain; once it has, the signals get
+	// their default action back, so a second one ends the process at once.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, o, log); err != nil {
 		log.Error("Parley stopped with an error", "err", err)
 		return 1
@@ -163,20 +166,24 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 
 	select {
 	case <-ctx.Done():
-		log.Info("Shutting down")
+		log.Info("Shutting down", "timeout", o.shutdownTimeout)
 	case err = <-serveErr:
 		log.Error("Gateway stopped", "err", err)
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// The drain (docs/ARCHITECTURE.md, "Shutdown"), all of it within
+	// shutdownTimeout: the gateway first (readiness 503, new requests
+	// refused with 503, WebSockets closed with 1001, requests in progress
+	// answered after their commit), then the actors (sends in flight
+	// answered and recorded); the store closes last (deferred above).
+	began := time.Now()
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
-	// Stop intake first, then drain the actors; the store closes last
-	// (deferred above).
 	if gerr := gw.Shutdown(sctx); gerr != nil {
 		err = errors.Join(err, gerr)
 	}
 	if rerr := rt.Shutdown(sctx); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
-	log.Info("Parley stopped")
+	log.Info("Parley stopped", "drained_in", time.Since(began))
 	return err
 }

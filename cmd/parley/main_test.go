@@ -167,3 +167,23 @@ func TestParsePublicURL(t *testing.T) {
 		require.Error(t, err, bad)
 	}
 }
+
+func TestParseShutdownTimeout(t *testing.T) {
+	o, err := parseFlags(nil)
+	require.NoError(t, err)
+	require.Equal(t, 20*time.Second, o.shutdownTimeout, "the default")
+	t.Setenv("PARLEY_SHUTDOWN_TIMEOUT", "45s")
+	o, err = parseFlags(nil)
+	require.NoError(t, err)
+	require.Equal(t, 45*time.Second, o.shutdownTimeout)
+	o, err = parseFlags([]string{"-shutdown-timeout", "2s"})
+	require.NoError(t, err)
+	require.Equal(t, 2*time.Second, o.shutdownTimeout, "a flag wins over the environment")
+	for _, bad := range []string{"0s", "-1s", "soon"} {
+		_, err = parseFlags([]string{"-shutdown-timeout", bad})
+		require.Error(t, err, bad)
+	}
+	t.Setenv("PARLEY_SHUTDOWN_TIMEOUT", "soon")
+	_, err = parseFlags(nil)
+	require.ErrorContains(t, err, "PARLEY_SHUTDOWN_TIMEOUT")
+}
