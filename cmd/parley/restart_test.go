@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -602,4 +603,47 @@ func TestWebSocketsResumeAcrossRestart(t *testing.T) {
 	untilCreated(c2, hello[0].Seq)
 	_, err = p2.sigterm(t)
 	require.NoError(t, err, "%s", p2.log.tail())
+}
+
+// A second SIGTERM during the drain ends the process at once (the signal's
+// default action), instead of waiting for a send the channel holds.
+func TestSecondSIGTERMEndsTheDrain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restart test: slow")
+	}
+	dataDir := t.TempDir()
+	graph := newHoldGraph(t, 20*time.Second)
+	p := startWithEnv(t, dataDir, graph.srv.URL, "PARLEY_SHUTDOWN_TIMEOUT=30s")
+	cl := &http.Client{Timeout: 15 * time.Second}
+	defer cl.CloseIdleConnections()
+	connectCrashChannel(t, cl, p.url)
+	sendReply(t, cl, p.url, crashUser(4), "held for 20 s")
+	select {
+	case <-graph.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the send did not reach the Graph API")
+	}
+	t0 := time.Now()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	waitFor(t, 10*time.Second, func() error {
+		if !strings.Contains(p.log.tail(), "Shutting down") {
+			return errors.New("the drain has not begun")
+		}
+		return nil
+	})
+	select {
+	case <-p.done:
+		t.Fatalf("the first SIGTERM did not wait for the send in flight\n%s", p.log.tail())
+	case <-time.After(200 * time.Millisecond):
+	}
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("a second SIGTERM did not end the process\n%s", p.log.tail())
+	}
+	require.Less(t, time.Since(t0), 15*time.Second, "the process waited for the held send")
+	var ee *exec.ExitError
+	require.ErrorAs(t, p.err, &ee)
+	require.False(t, ee.Success())
 }
