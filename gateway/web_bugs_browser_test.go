@@ -1,0 +1,88 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/parleyhq/parley/engine"
+	"github.com/stretchr/testify/require"
+)
+
+// The inbox bugs a review in headless Chromium found (issue 16), each a
+// regression test against the real app: one Parley and one browser for
+// all of them, each step on its own conversations.
+
+// signIn opens the app in b signed in with token (kept in localStorage,
+// as the login form does) and waits for the inbox and its live socket.
+func (b *tab) signIn(url, token string) {
+	b.t.Helper()
+	b.do("open the app", chromedp.Navigate(url+"/"), chromedp.WaitVisible(chromedp.CSS("#login-email")),
+		chromedp.Evaluate[chromedp.Void](`localStorage.setItem('parley.token', `+jsString(token)+`), undefined`),
+		chromedp.Reload())
+	b.waitJS("the inbox", `document.body.dataset.ready === 'true' && !document.querySelector('#app').hidden`)
+	b.waitJS("the realtime connection", `document.querySelector('#conn').dataset.state === 'live'`)
+}
+
+// openConv clicks the conversation's row and waits for its chat.
+func (b *tab) openConv(id engine.ID) {
+	b.t.Helper()
+	b.clickJS("open the conversation", fmt.Sprintf(`li.conv[data-id="%s"]`, id))
+	b.waitJS("its chat", fmt.Sprintf(`location.hash === '#c/%s' && !document.querySelector('#chat').hidden && document.querySelectorAll('#msg-list .msg').length > 0`, id))
+}
+
+func TestWebInboxBugs(t *testing.T) {
+	browser := startBrowser(t)
+	e := newEnv(t, nil)
+	e.agent("ana@example.com", "Ana Agent", "correct horse battery")
+	b := newTab(t, browser)
+	b.signIn(e.url, ownerToken)
+
+	// newConv makes a WhatsApp conversation from wa and waits for its row.
+	newConv := func(t *testing.T, wa, name, text string) engine.ID {
+		t.Helper()
+		code, body := e.webhook(engine.ChannelWhatsApp, waText("wamid."+wa, wa, name, text))
+		require.Equal(t, http.StatusOK, code, string(body))
+		id := e.thread(engine.ChannelWhatsApp, phoneID, wa)
+		b.waitJS("the row of "+name, rowVisible(id))
+		return id
+	}
+
+	t.Run("a note added in the contact panel is stored with its mention", func(t *testing.T) {
+		b.t = t
+		conv := newConv(t, "15552220001", "Nora Notes", "I need a callback")
+		b.openConv(conv)
+		b.clickJS("open the contact panel", "#act-contact")
+		b.waitJS("the note box", `document.querySelector('#contact-pane textarea.note-in')`)
+		b.do("write a note", chromedp.SendKeys(chromedp.CSS("#contact-pane textarea.note-in"), "@ana please call her back"))
+		// A change to the conversation meanwhile re-renders the panel: the
+		// note being typed stays.
+		code, body := e.api("PUT", "/api/v1/conversations/"+conv.String()+"/tags/callback", ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		b.waitJS("the panel re-rendered with the tag", `[...document.querySelectorAll('#contact-pane .tag')].some(t => t.textContent.includes('callback'))`)
+		require.Equal(t, "@ana please call her back", evalJS[string](b, `document.querySelector('#contact-pane textarea.note-in').value`))
+		b.clickJS("add it", `#contact-pane .note-compose button.primary`)
+		b.waitJS("the note in the panel", `[...document.querySelectorAll('#contact-pane .note')].some(n => n.textContent.includes('please call her back'))`)
+		contact := e.conv(conv).ContactID
+		code, body = e.api("GET", "/api/v1/contacts/"+contact.String()+"/notes", ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		var notes struct{ Notes []engine.Note }
+		require.NoError(t, json.Unmarshal(body, &notes))
+		require.Len(t, notes.Notes, 1)
+		n := notes.Notes[0]
+		require.NotNil(t, n.ConversationID, "the note names the conversation it was written in")
+		require.Equal(t, conv, *n.ConversationID)
+		users, err := e.store.Users(e.ws)
+		require.NoError(t, err)
+		var ana engine.ID
+		for _, u := range users {
+			if u.Email == "ana@example.com" {
+				ana = u.ID
+			}
+		}
+		require.Equal(t, []engine.ID{ana}, n.Mentions, "@ana reaches Ana")
+		b.clickJS("close the panel", "#act-contact")
+	})
+}
