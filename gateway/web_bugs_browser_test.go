@@ -85,4 +85,27 @@ func TestWebInboxBugs(t *testing.T) {
 		require.Equal(t, []engine.ID{ana}, n.Mentions, "@ana reaches Ana")
 		b.clickJS("close the panel", "#act-contact")
 	})
+
+	t.Run("a renamed contact keeps its new name after a reload", func(t *testing.T) {
+		b.t = t
+		conv := newConv(t, "15552220002", "Rita Rename", "hello")
+		b.openConv(conv)
+		contact := e.conv(conv).ContactID
+		code, body := e.api("PATCH", "/api/v1/contacts/"+contact.String(), ownerToken, map[string]any{"name": "Rita Renamed"})
+		require.Equal(t, http.StatusOK, code, string(body))
+		b.waitJS("the live header", `document.querySelector('#chat-name').textContent === 'Rita Renamed'`)
+		b.do("reload", chromedp.Reload())
+		b.waitJS("the inbox again", `document.body.dataset.ready === 'true'`)
+		b.waitJS("the row after the reload", fmt.Sprintf(`%s?.querySelector('.conv-name').textContent === 'Rita Renamed'`, rowVisible(conv)))
+		b.waitJS("the chat header after the reload", `document.querySelector('#chat-name').textContent === 'Rita Renamed'`)
+		// A message the channel sends under the old profile name does not
+		// take the name back.
+		code, body = e.webhook(engine.ChannelWhatsApp, waText("wamid.rita2", "15552220002", "Rita Rename", "still there?"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		b.waitJS("the new message", `document.querySelector('#msg-list').textContent.includes('still there?')`)
+		b.do("reload", chromedp.Reload())
+		b.waitJS("the inbox again", `document.body.dataset.ready === 'true'`)
+		b.waitJS("the row keeps the name", fmt.Sprintf(`%s?.querySelector('.conv-name').textContent === 'Rita Renamed'`, rowVisible(conv)))
+		b.waitJS("the header keeps the name", `document.querySelector('#chat-name').textContent === 'Rita Renamed'`)
+	})
 }
