@@ -108,4 +108,28 @@ func TestWebInboxBugs(t *testing.T) {
 		b.waitJS("the row keeps the name", fmt.Sprintf(`%s?.querySelector('.conv-name').textContent === 'Rita Renamed'`, rowVisible(conv)))
 		b.waitJS("the header keeps the name", `document.querySelector('#chat-name').textContent === 'Rita Renamed'`)
 	})
+
+	t.Run("folder and filter counts are those of the channel tab", func(t *testing.T) {
+		b.t = t
+		psid := func(i int) string { return fmt.Sprintf("PSID_COUNT_%d", i) }
+		code, body := e.webhook(engine.ChannelMessenger, messengerText("m_count_1", psid(1), "hello from messenger"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		ms := e.thread(engine.ChannelMessenger, pageID, psid(1))
+		b.clickJS("the Messenger tab", `.tab[data-channel="messenger"]`)
+		b.waitJS("only Messenger rows", fmt.Sprintf(`%s && document.querySelectorAll('#conv-list li.conv').length === 1`, rowVisible(ms)))
+		counts := `(() => { const c = (s) => document.querySelector(s)?.querySelector('.count')?.textContent || '0';
+			return c('.folder[data-folder="open"]') + '/' + c('.chip[data-filter="unread"]') + '/' + c('.chip[data-filter="unassigned"]') })()`
+		b.waitJS("Messenger's counts from its list", counts+` === '1/1/1'`)
+		// Counts refreshed after events stay those of the tab: a WhatsApp
+		// message, then a second Messenger conversation.
+		code, body = e.webhook(engine.ChannelWhatsApp, waText("wamid.count.1", "15552220009", "Walter", "hi from whatsapp"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		code, body = e.webhook(engine.ChannelMessenger, messengerText("m_count_2", psid(2), "me too"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		b.waitJS("the second Messenger row", rowVisible(e.thread(engine.ChannelMessenger, pageID, psid(2))))
+		b.waitJS("Messenger's counts, refreshed", counts+` === '2/2/2'`)
+		b.screenshot("bug-channel-counts")
+		b.clickJS("back to All", `.tab[data-channel="all"]`)
+		b.waitJS("every channel's counts", fmt.Sprintf(`(() => { const c = document.querySelector('.folder[data-folder="open"] .count'); return c && +c.textContent === %d })()`, e.list("").Counts["open"]))
+	})
 }

@@ -170,6 +170,10 @@ func Open(opts Options) (*Store, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("persistence: backfilling media references: %w", err)
 	}
+	if err := s.backfillChannelCounters(); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("persistence: backfilling the channel counters: %w", err)
+	}
 	return s, nil
 }
 

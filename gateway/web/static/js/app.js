@@ -217,8 +217,13 @@ let countsTimer;
 function refreshCountsSoon() {
   clearTimeout(countsTimer);
   countsTimer = setTimeout(async () => {
+    // The counts are those of the channel tab shown.
+    const q = new URLSearchParams({ limit: '1' });
+    const ch = state.filter.channel;
+    if (ch) q.set('channel', ch);
     try {
-      const r = await get('/conversations?limit=1');
+      const r = await get(`/conversations?${q}`);
+      if (ch !== state.filter.channel) return; // the tab changed meanwhile: its list brings its counts
       state.counts = r.counts || {};
       renderFolders();
       renderFilters();
