@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/parleyhq/parley/engine"
 	"github.com/stretchr/testify/require"
 )
@@ -131,5 +133,55 @@ func TestWebInboxBugs(t *testing.T) {
 		b.screenshot("bug-channel-counts")
 		b.clickJS("back to All", `.tab[data-channel="all"]`)
 		b.waitJS("every channel's counts", fmt.Sprintf(`(() => { const c = document.querySelector('.folder[data-folder="open"] .count'); return c && +c.textContent === %d })()`, e.list("").Counts["open"]))
+	})
+
+	t.Run("search: symbols, the folder and tab, paging and highlights", func(t *testing.T) {
+		b.t = t
+		// 60 WhatsApp conversations and one Messenger one speak of a
+		// parcel; one of the WhatsApp ones is solved.
+		senders := make([]string, 60)
+		for i := range senders {
+			senders[i] = fmt.Sprintf("1555333%04d", i)
+		}
+		code, body := e.webhook(engine.ChannelWhatsApp, waBatch("wamid.parcel", senders,
+			func(i int) string { return fmt.Sprintf("Parcel Person %d", i) }, func(i int) string { return fmt.Sprintf("Where is my párcel number %d?", i) }))
+		require.Equal(t, http.StatusOK, code, string(body))
+		code, body = e.webhook(engine.ChannelMessenger, messengerText("m_parcel", "PSID_PARCEL", "my parcel never came"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		ms := e.thread(engine.ChannelMessenger, pageID, "PSID_PARCEL")
+		solved := e.thread(engine.ChannelWhatsApp, phoneID, senders[0])
+		code, body = e.api("POST", "/api/v1/conversations/"+solved.String()+"/folder", ownerToken, map[string]string{"folder": "solved"})
+		require.Equal(t, http.StatusOK, code, string(body))
+		eventually(t, 5*time.Second, func() error { // the index follows commits
+			_, body := e.api("GET", "/api/v1/search?q=parcel&limit=100", ownerToken, nil)
+			if n := len(decodeAs[searchResp](t, body).Hits); n != 61 {
+				return fmt.Errorf("%d hits", n)
+			}
+			return nil
+		})
+
+		b.do("a symbol-only query", chromedp.Click(chromedp.CSS("#search")), chromedp.SendKeys(chromedp.CSS("#search"), "#"))
+		b.waitJS("a plain empty state", `!document.querySelector('#list-empty').hidden && document.querySelector('#list-empty').textContent === 'Type a letter or a digit to search' && document.querySelectorAll('#conv-list li.conv').length === 0`)
+		require.True(t, evalJS[bool](b, `document.querySelector('#toast').hidden`), "no error toast: %s", evalJS[string](b, `document.querySelector('#toast').textContent`))
+
+		b.do("search parcel in All, Open", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#search'); s.value = ''; })()`),
+			chromedp.SendKeys(chromedp.CSS("#search"), "PARCEL"))
+		b.waitJS("the first page of 50 hits", `document.querySelectorAll('#conv-list li.conv').length === 50`)
+		require.False(t, evalJS[bool](b, rowVisible(solved)+` !== null`), "a solved conversation is not in Open's results")
+		b.do("scroll to the end", chromedp.Evaluate[chromedp.Void](`(() => { const l = document.querySelector('#conv-list'); l.scrollTop = l.scrollHeight })()`))
+		b.waitJS("every open hit", `document.querySelectorAll('#conv-list li.conv').length === 60`)
+		b.waitJS("the matched words highlighted, accents aside", `(() => { const marks = [...document.querySelectorAll('#conv-list li.conv .conv-preview mark')].map(m => m.textContent);
+			return marks.length === 60 && marks.every(m => m.toLowerCase() === 'párcel' || m.toLowerCase() === 'parcel') })()`)
+		b.screenshot("bug-search-highlight")
+
+		b.clickJS("the Messenger tab", `.tab[data-channel="messenger"]`)
+		b.waitJS("only the Messenger hit", fmt.Sprintf(`%s && document.querySelectorAll('#conv-list li.conv').length === 1`, rowVisible(ms)))
+		b.clickJS("the WhatsApp tab", `.tab[data-channel="whatsapp"]`)
+		b.clickJS("the Solved folder", `.folder[data-folder="solved"]`)
+		b.waitJS("only the solved WhatsApp hit", fmt.Sprintf(`%s && document.querySelectorAll('#conv-list li.conv').length === 1`, rowVisible(solved)))
+		b.do("Esc clears the search", chromedp.Focus(chromedp.CSS("#search")), chromedp.KeyEvent(kb.Escape))
+		b.clickJS("the Open folder", `.folder[data-folder="open"]`)
+		b.clickJS("back to All", `.tab[data-channel="all"]`)
+		b.waitJS("the whole list again", `document.querySelector('#search').value === '' && document.querySelectorAll('#conv-list li.conv').length === 50`)
 	})
 }

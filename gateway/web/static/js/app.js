@@ -5,7 +5,7 @@
 import { api, auth, get, ApiError } from './api.js';
 import { Realtime } from './ws.js';
 import { icons, channelIcon, channelNames } from './icons.js';
-import { h, $, avatar, listTime, debounce, convName, toast } from './util.js';
+import { h, $, avatar, listTime, debounce, convName, toast, searchTerms, highlight } from './util.js';
 import * as chat from './chat.js';
 import * as panel from './panel.js';
 
@@ -26,6 +26,10 @@ export const state = {
   counts: {},
   search: '',
   hits: null, // search results, or null when not searching
+  searchCursor: '', // the next page of search results
+  searchGen: 0, // bumps on every new search so stale pages are dropped
+  searchLoading: false,
+  searchNote: '', // why a search shows nothing, when it is not "No results"
   searchAPI: true,
   selected: '',
   focus: -1,
@@ -176,6 +180,8 @@ export async function reload() {
   state.done = false;
   state.loading = false;
   renderList();
+  // A search follows the folder and channel tab too.
+  if (state.search) search(state.search);
   await loadMore();
 }
 
@@ -210,7 +216,9 @@ async function loadMore() {
 
 function maybeLoadMore() {
   const l = $('#conv-list');
-  if (!state.hits && !state.done && l.scrollTop + l.clientHeight > l.scrollHeight - 400) loadMore();
+  if (l.scrollTop + l.clientHeight <= l.scrollHeight - 400) return;
+  if (state.hits) searchMore();
+  else if (!state.done) loadMore();
 }
 
 let countsTimer;
@@ -233,13 +241,15 @@ function refreshCountsSoon() {
 
 const rowCache = new Map();
 
-function rowKey(c, preview) {
+function rowKey(c, preview, terms) {
   return [c.last_activity_at, c.unread_count, c.mode, c.contact_name, preview, (c.tags || []).join(), c.folder,
-    c.last_outbound_status, state.selected === c.id].join('|');
+    c.last_outbound_status, state.selected === c.id, terms.join(' ')].join('|');
 }
 
-function row(c, preview, idx) {
-  const key = rowKey(c, preview);
+// row is a list row; terms (a search's) are highlighted in its name and
+// preview.
+function row(c, preview, idx, terms = []) {
+  const key = rowKey(c, preview, terms);
   const hit = rowCache.get(c.id);
   let el;
   if (hit && hit.key === key) el = hit.el;
@@ -251,10 +261,10 @@ function row(c, preview, idx) {
     el = h('li.conv', { role: 'option', dataset: { id: c.id } },
       h('div.avatar-wrap', null, avatar(name, c.contact_id), h('span.ch-badge', { html: channelIcon(c.channel), title: channelNames[c.channel] || c.channel })),
       h('div.conv-main', null,
-        h('div.conv-top', null, h('span.conv-name', { text: name }),
+        h('div.conv-top', null, h('span.conv-name', null, ...highlight(name, terms)),
           (c.tags || []).includes(PRIORITY) ? h('span.star-mini', { html: icons.starFilled }) : null,
           h('span.conv-time', { text: listTime(c.last_activity_at) })),
-        h('div.conv-bottom', null, h('span.conv-preview', { text: preview || '' }), mode,
+        h('div.conv-bottom', null, h('span.conv-preview', null, ...highlight(preview || '', terms)), mode,
           c.unread_count > 0 ? h('span.badge', { text: c.unread_count > 99 ? '99+' : String(c.unread_count) }) : null)));
     el.addEventListener('click', () => open(c.id));
     rowCache.set(c.id, { key, el });
@@ -281,10 +291,11 @@ function visibleRows() {
 
 export function renderList() {
   const rows = visibleRows();
-  const els = rows.map((r, i) => row(r.conversation, r.snippet || r.conversation.preview, i));
+  const terms = state.hits ? searchTerms(state.search) : [];
+  const els = rows.map((r, i) => row(r.conversation, r.snippet || r.conversation.preview, i, terms));
   $('#conv-list').replaceChildren(...els);
   $('#list-empty').hidden = rows.length > 0 || (state.loading && !state.hits);
-  $('#list-empty').textContent = state.hits ? 'No results' : 'No conversations';
+  $('#list-empty').textContent = state.hits ? state.searchNote || 'No results' : 'No conversations';
 }
 
 // ---------- tabs, folders, filters ----------
@@ -337,29 +348,91 @@ function renderFilters() {
 
 // ---------- search ----------
 
-const runSearch = debounce(async (q) => {
+const SEARCH_PAGE = 50;
+
+function searchQuery(q, cursor) {
+  const p = new URLSearchParams({ q, limit: String(SEARCH_PAGE), folder: state.filter.folder });
+  if (state.filter.channel) p.set('channel', state.filter.channel);
+  if (cursor) p.set('cursor', cursor);
+  return `/search?${p}`;
+}
+
+// search shows the first page of results for q in the folder and channel
+// shown (the server's search; names of the loaded rows without one).
+async function search(q) {
   if (q !== state.search) return;
+  const gen = ++state.searchGen;
+  state.searchCursor = '';
+  state.searchLoading = false;
+  state.searchNote = '';
   if (!q) { state.hits = null; renderList(); return; }
+  if (!searchTerms(q).length) {
+    // Nothing to search for: say so rather than ask the server.
+    state.hits = [];
+    state.searchNote = 'Type a letter or a digit to search';
+    state.focus = -1;
+    renderList();
+    return;
+  }
   if (state.searchAPI) {
+    state.searchLoading = true;
     try {
-      const r = await get(`/search?${new URLSearchParams({ q, limit: '50' })}`);
-      if (q !== state.search) return;
-      state.hits = (r.hits || []).filter((x) => x.conversation);
-      for (const x of state.hits) state.convs.set(x.conversation.id, { ...state.convs.get(x.conversation.id), ...x.conversation });
+      const r = await get(searchQuery(q));
+      if (gen !== state.searchGen) return;
+      state.hits = [];
+      addHits(r);
       state.focus = -1;
       renderList();
+      maybeLoadMore();
       return;
     } catch (err) {
+      if (gen !== state.searchGen) return;
+      state.searchLoading = false;
+      if (err instanceof ApiError && err.status === 400) {
+        state.hits = [];
+        state.searchNote = err.message;
+        renderList();
+        return;
+      }
       if (!(err instanceof ApiError) || err.status !== 404) { toast(`Search failed: ${err.message}`); return; }
       state.searchAPI = false; // no search endpoint on this server: names only
     }
   }
   const needle = q.toLowerCase();
-  state.hits = [...state.convs.values()].filter((c) => convName(c).toLowerCase().includes(needle))
+  state.hits = [...state.convs.values()].filter((c) => matches(c) && convName(c).toLowerCase().includes(needle))
     .sort(newer).map((c) => ({ conversation: c, snippet: '' }));
   state.focus = -1;
   renderList();
-}, 200);
+}
+
+const runSearch = debounce(search, 200);
+
+// addHits appends a page of search results.
+function addHits(r) {
+  state.searchLoading = false;
+  state.searchCursor = r.next_cursor || '';
+  for (const x of r.hits || []) {
+    if (!x.conversation || state.hits.some((y) => y.conversation.id === x.conversation.id)) continue;
+    state.convs.set(x.conversation.id, { ...state.convs.get(x.conversation.id), ...x.conversation });
+    state.hits.push(x);
+  }
+}
+
+// searchMore loads the next page of search results (infinite scroll).
+async function searchMore() {
+  if (!state.hits || !state.searchCursor || state.searchLoading) return;
+  const gen = state.searchGen;
+  state.searchLoading = true;
+  try {
+    const r = await get(searchQuery(state.search, state.searchCursor));
+    if (gen !== state.searchGen) return;
+    addHits(r);
+    renderList();
+    maybeLoadMore();
+  } catch (err) {
+    if (gen === state.searchGen) { state.searchLoading = false; toast(`Search failed: ${err.message}`); }
+  }
+}
 
 $('#search').addEventListener('input', (e) => {
   state.search = e.target.value.trim();
@@ -369,6 +442,7 @@ $('#search').addEventListener('input', (e) => {
 function clearSearch() {
   $('#search').value = '';
   state.search = '';
+  state.searchGen++;
   state.hits = null;
   renderList();
 }
@@ -425,7 +499,7 @@ document.addEventListener('keydown', (e) => {
     renderList();
     const el = $('#conv-list').children[state.focus];
     if (el) el.scrollIntoView({ block: 'nearest' });
-    if (state.focus >= rows.length - 5) loadMore();
+    if (state.focus >= rows.length - 5) { if (state.hits) searchMore(); else loadMore(); }
     return;
   }
   if (e.key === 'Enter' && state.focus >= 0 && rows[state.focus] && (t.id === 'search' || t === document.body || t.id === 'conv-list')) {

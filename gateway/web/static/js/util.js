@@ -145,3 +145,43 @@ export function modal(body, okLabel = 'OK', danger = false) {
     ok.focus();
   });
 }
+
+// fold is how search compares text: lower case, accents aside.
+const fold = (s) => s.normalize('NFD').replace(/\p{M}+/gu, '').toLowerCase();
+
+const wordChar = /[\p{L}\p{N}]/u;
+
+// searchTerms are the words of a search query, folded; none when it has
+// no letters or digits (nothing to search for).
+export function searchTerms(q) {
+  return fold(q).split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+}
+
+// highlight returns text as nodes with the words that start with one of
+// terms (folded, from searchTerms) in <mark>, as the server matches them:
+// word prefixes, case and accents aside.
+export function highlight(text, terms) {
+  if (!text || !terms.length) return [text || ''];
+  // The folded form of each character of text, so that a match in the
+  // folded text maps back to the characters it covers.
+  const chars = [...text];
+  const folded = chars.map((c) => fold(c));
+  const marked = new Array(chars.length).fill(false);
+  for (let i = 0; i < chars.length; i++) {
+    if (!wordChar.test(chars[i]) || (i > 0 && wordChar.test(chars[i - 1]))) continue;
+    for (const t of terms) {
+      let j = i, got = '';
+      while (j < chars.length && got.length < t.length) got += folded[j++];
+      if (got.startsWith(t)) for (let k = i; k < j; k++) marked[k] = true;
+    }
+  }
+  const out = [];
+  let run = '', on = false;
+  const flush = () => { if (run) out.push(on ? h('mark', { text: run }) : run); run = ''; };
+  chars.forEach((c, i) => {
+    if (marked[i] !== on) { flush(); on = marked[i]; }
+    run += c;
+  });
+  flush();
+  return out;
+}
