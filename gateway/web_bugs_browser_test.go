@@ -184,4 +184,19 @@ func TestWebInboxBugs(t *testing.T) {
 		b.clickJS("back to All", `.tab[data-channel="all"]`)
 		b.waitJS("the whole list again", `document.querySelector('#search').value === '' && document.querySelectorAll('#conv-list li.conv').length === 50`)
 	})
+
+	t.Run("a filter with no results says so", func(t *testing.T) {
+		b.t = t
+		newConv(t, "15552220004", "Fay Filter", "anyone there?")
+		b.clickJS("the Priority filter (nothing is starred)", `.chip[data-filter="priority"]`)
+		b.waitJS("the empty state", `document.querySelectorAll('#conv-list li.conv').length === 0 && !document.querySelector('#list-empty').hidden &&
+			document.querySelector('#list-empty').textContent === 'No conversations match these filters' && document.querySelector('#list-more').hidden`)
+		b.screenshot("bug-empty-filter")
+		b.clickJS("the Priority filter off", `.chip[data-filter="priority"]`)
+		b.waitJS("rows again, no empty state", `document.querySelectorAll('#conv-list li.conv').length > 0 && document.querySelector('#list-empty').hidden`)
+		b.clickJS("the Archived folder (empty)", `.folder[data-folder="archived"]`)
+		b.waitJS("the empty folder", `!document.querySelector('#list-empty').hidden && document.querySelector('#list-empty').textContent === 'No conversations'`)
+		b.clickJS("the Open folder", `.folder[data-folder="open"]`)
+		b.waitJS("rows again", `document.querySelectorAll('#conv-list li.conv').length > 0 && document.querySelector('#list-empty').hidden`)
+	})
 }

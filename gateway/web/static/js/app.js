@@ -200,6 +200,7 @@ async function loadMore() {
     state.cursor = r.next_cursor || '';
     state.done = !state.cursor;
     state.counts = r.counts || {};
+    state.loading = false; // before the render: an empty page shows the empty state
     renderFolders();
     renderFilters();
     renderList();
@@ -295,7 +296,10 @@ export function renderList() {
   const els = rows.map((r, i) => row(r.conversation, r.snippet || r.conversation.preview, i, terms));
   $('#conv-list').replaceChildren(...els);
   $('#list-empty').hidden = rows.length > 0 || (state.loading && !state.hits);
-  $('#list-empty').textContent = state.hits ? state.searchNote || 'No results' : 'No conversations';
+  const f = state.filter;
+  const filtered = f.unread || f.priority || f.tag || f.assignee;
+  $('#list-empty').textContent = state.hits ? state.searchNote || 'No results'
+    : filtered ? 'No conversations match these filters' : 'No conversations';
 }
 
 // ---------- tabs, folders, filters ----------
