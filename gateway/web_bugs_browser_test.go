@@ -52,6 +52,17 @@ func TestWebInboxBugs(t *testing.T) {
 		return id
 	}
 
+	// readEventually waits until the conversation has no unread message.
+	readEventually := func(t *testing.T, conv engine.ID) {
+		t.Helper()
+		eventually(t, 5*time.Second, func() error {
+			if n := e.conv(conv).UnreadCount; n != 0 {
+				return fmt.Errorf("unread %d", n)
+			}
+			return nil
+		})
+	}
+
 	t.Run("a note added in the contact panel is stored with its mention", func(t *testing.T) {
 		b.t = t
 		conv := newConv(t, "15552220001", "Nora Notes", "I need a callback")
@@ -198,5 +209,24 @@ func TestWebInboxBugs(t *testing.T) {
 		b.waitJS("the empty folder", `!document.querySelector('#list-empty').hidden && document.querySelector('#list-empty').textContent === 'No conversations'`)
 		b.clickJS("the Open folder", `.folder[data-folder="open"]`)
 		b.waitJS("rows again", `document.querySelectorAll('#conv-list li.conv').length > 0 && document.querySelector('#list-empty').hidden`)
+	})
+
+	t.Run("mark as unread on the open chat stays unread", func(t *testing.T) {
+		b.t = t
+		conv := newConv(t, "15552220006", "Uma Unread", "read me later")
+		b.openConv(conv)
+		readEventually(t, conv) // opening it read it
+		b.waitJS("no badge", rowVisible(conv)+` && !`+rowVisible(conv)+`.querySelector('.badge')`)
+		b.do("more, mark as unread", chromedp.Click(chromedp.CSS("#act-more")), chromedp.Click(chromedp.CSS(`#more-menu [data-act="unread"]`)))
+		b.waitJS("the badge", rowVisible(conv)+`?.querySelector('.badge')`)
+		// It stays so, in the store and on screen, however the updates of
+		// the change come back (the chat used to read it again at once).
+		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			require.Positive(t, e.conv(conv).UnreadCount, "the open chat read it again")
+		}
+		require.True(t, evalJS[bool](b, rowVisible(conv)+`.querySelector('.badge') !== null`))
+		// Opening it again reads it.
+		b.openConv(conv)
+		readEventually(t, conv)
 	})
 }

@@ -50,6 +50,8 @@ export async function open(conv) {
     $('#msg-list').replaceChildren();
     bubbleCache.clear();
   }
+  // Opening it (again) reads it, even after Mark as unread.
+  cur.keepUnread = false;
   renderHead();
   renderComposer();
   if (!same) await loadLatest();
@@ -159,7 +161,7 @@ export function onConversation(conv) {
   cur.conv = conv;
   renderHead();
   renderComposer();
-  if (conv.unread_count > 0 && document.visibilityState === 'visible') markRead();
+  if (conv.unread_count > 0 && !cur.keepUnread && document.visibilityState === 'visible') markRead();
 }
 
 export function onMessage(type, m) {
@@ -264,6 +266,10 @@ async function more(what) {
   const c = cur.conv;
   switch (what) {
     case 'unread':
+      // Stays unread while it is open, until it is opened again: the
+      // update of this change must not read it back.
+      clearTimeout(readTimer);
+      cur.keepUnread = true;
       await act('unread', undefined, { unread_count: Math.max(1, c.unread_count) });
       return;
     case 'block':
