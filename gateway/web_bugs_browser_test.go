@@ -1,9 +1,13 @@
 package gateway_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,5 +232,59 @@ func TestWebInboxBugs(t *testing.T) {
 		// Opening it again reads it.
 		b.openConv(conv)
 		readEventually(t, conv)
+	})
+
+	t.Run("a chat with media opens at the newest message and follows live ones", func(t *testing.T) {
+		b.t = t
+		const wa = "15552220007"
+		senders := make([]string, 20)
+		for i := range senders {
+			senders[i] = wa
+		}
+		code, body := e.webhook(engine.ChannelWhatsApp, waBatch("wamid.media-talk", senders,
+			func(int) string { return "Mia Media" }, func(i int) string { return fmt.Sprintf("line %d", i+1) }))
+		require.Equal(t, http.StatusOK, code, string(body))
+		// Three photos last: they load after the chat is laid out, each
+		// making it taller.
+		var img bytes.Buffer
+		require.NoError(t, png.Encode(&img, image.NewRGBA(image.Rect(0, 0, 400, 300))))
+		var msgs []string
+		e.graph.mu.Lock()
+		for i := range 3 {
+			id := fmt.Sprintf("MEDIA_TALL_%d", i)
+			e.graph.media[id] = img.Bytes()
+			msgs = append(msgs, fmt.Sprintf(`{"from":"%s","id":"wamid.tall.%d","timestamp":"%d","type":"image","image":{"id":"%s","mime_type":"image/png"}}`, wa, i, time.Now().Unix(), id))
+		}
+		e.graph.mu.Unlock()
+		code, body = e.webhook(engine.ChannelWhatsApp, fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"%s"},"contacts":[{"profile":{"name":"Mia Media"},"wa_id":"%s"}],"messages":[%s]}}]}]}`,
+			phoneID, wa, strings.Join(msgs, ",")))
+		require.Equal(t, http.StatusOK, code, string(body))
+		conv := e.thread(engine.ChannelWhatsApp, phoneID, wa)
+		b.waitJS("its row", rowVisible(conv))
+		b.waitJS("the events of the photos applied", fmt.Sprintf(`+(document.querySelector('#conn').dataset.seq || 0) >= %d`, e.rt.Broadcaster().LastSeq(e.ws)))
+		b.openConv(conv)
+		atBottom := `(() => { const m = document.querySelector('#messages'); return m.scrollHeight - m.scrollTop - m.clientHeight < 4 })()`
+		b.waitJS("the photos loaded", `[...document.querySelectorAll('#msg-list img.thumb')].filter(i => i.naturalWidth === 400 && i.complete).length === 3`)
+		b.waitJS("the newest message in view once they are", atBottom)
+		require.Greater(t, evalJS[float64](b, `document.querySelector('#messages').scrollTop`), 100.0, "the chat scrolls")
+
+		// A live message while reading the newest: it comes into view.
+		code, body = e.webhook(engine.ChannelWhatsApp, waText("wamid.media-live-1", wa, "Mia Media", "did you see them?"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		b.waitJS("the live message", `document.querySelector('#msg-list').textContent.includes('did you see them?')`)
+		b.waitJS("in view", atBottom)
+		require.True(t, evalJS[bool](b, `document.querySelector('#jump-new').hidden`))
+
+		// Reading further up: a live message does not move the view, a
+		// button says it came and jumps to it.
+		y := evalJS[float64](b, `(() => { const m = document.querySelector('#messages'); m.scrollTop = 150; return m.scrollTop })()`)
+		b.waitJS("scrolled up", `!(`+atBottom+`)`)
+		code, body = e.webhook(engine.ChannelWhatsApp, waText("wamid.media-live-2", wa, "Mia Media", "hello??"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		b.waitJS("the jump button", `!document.querySelector('#jump-new').hidden && document.querySelector('#jump-new').textContent.includes('1 new message')`)
+		require.InDelta(t, y, evalJS[float64](b, `document.querySelector('#messages').scrollTop`), 2, "the view stayed")
+		b.screenshot("bug-jump-new")
+		b.clickJS("jump", "#jump-new")
+		b.waitJS("the newest message in view, the button gone", atBottom+` && document.querySelector('#jump-new').hidden`)
 	})
 }

@@ -22,8 +22,16 @@ export function init(a) {
   $('#lightbox').addEventListener('click', (e) => { if (e.target.id === 'lightbox') closeLightbox(); });
   $('#load-older').addEventListener('click', loadOlder);
   $('#messages').addEventListener('scroll', () => {
-    if (cur && cur.hasMore && $('#messages').scrollTop < 80) loadOlder();
+    if (!cur) return;
+    // The view sticks to the newest message while the reader is there.
+    cur.stick = nearBottom();
+    if (cur.stick) hideJump();
+    if (cur.hasMore && $('#messages').scrollTop < 80) loadOlder();
   }, { passive: true });
+  // Media that load (or anything else that grows the timeline) would push
+  // the newest message out of view: follow it while stuck to the bottom.
+  new ResizeObserver(() => { if (cur && cur.stick) scrollToBottom(); }).observe($('#msg-list'));
+  $('#jump-new').addEventListener('click', () => { scrollToBottom(); hideJump(); });
   $('#mode-pill').addEventListener('click', toggleMode);
   $('#act-solve').addEventListener('click', solve);
   $('#act-star').addEventListener('click', star);
@@ -44,7 +52,8 @@ export function messages() { return cur ? cur.msgs : []; }
 export async function open(conv) {
   const same = cur && cur.conv.id === conv.id;
   if (!same) {
-    cur = { conv, msgs: [], hasMore: false, loadingOlder: false, gen: (cur ? cur.gen : 0) + 1 };
+    cur = { conv, msgs: [], hasMore: false, loadingOlder: false, gen: (cur ? cur.gen : 0) + 1, stick: true, unseen: 0 };
+    hideJump();
     $('#chat-empty').hidden = true;
     $('#chat').hidden = false;
     $('#msg-list').replaceChildren();
@@ -152,6 +161,20 @@ function nearBottom() {
 function scrollToBottom() {
   const b = $('#messages');
   b.scrollTop = b.scrollHeight;
+  if (cur) cur.stick = true;
+}
+
+// The jump button: messages arrived below the part of the chat being read.
+function showJump() {
+  cur.unseen++;
+  const j = $('#jump-new');
+  j.textContent = cur.unseen === 1 ? '1 new message ↓' : `${cur.unseen} new messages ↓`;
+  j.hidden = false;
+}
+
+function hideJump() {
+  if (cur) cur.unseen = 0;
+  $('#jump-new').hidden = true;
 }
 
 // ---------- events ----------
@@ -166,10 +189,11 @@ export function onConversation(conv) {
 
 export function onMessage(type, m) {
   if (!cur || m.conversation_id !== cur.conv.id) return;
-  const stick = nearBottom();
+  const stick = cur.stick;
   merge([m]);
   renderMessages();
-  if (stick || type === 'message.created' && m.direction === 'outbound') scrollToBottom();
+  if (stick || type === 'message.created' && m.direction === 'outbound' && m.sender && m.sender.kind === 'human') scrollToBottom();
+  else if (type === 'message.created') showJump();
 }
 
 export function onDeleted(id) {
