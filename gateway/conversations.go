@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -90,6 +91,17 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"conversations": items, "next_cursor": page.NextCursor, "counts": counts})
+}
+
+// listTags answers GET /api/v1/tags: the tags of the workspace's
+// conversations (every folder), by name, each with how many carry it; the
+// star is the tag "priority".
+func (s *Server) listTags(c *fiber.Ctx) error {
+	tags, err := s.cfg.Store.Tags(who(c).WorkspaceID)
+	if err != nil {
+		return fmt.Errorf("listing tags: %w", err)
+	}
+	return c.JSON(fiber.Map{"tags": tags})
 }
 
 func boolQuery(c *fiber.Ctx, name string) (bool, error) {

@@ -258,3 +258,46 @@ func TestConversationCountsFollowTheChannel(t *testing.T) {
 	// The counts are the channel's whatever the folder listed.
 	require.Equal(t, counts("channel=whatsapp"), counts("channel=whatsapp&folder=solved"))
 }
+
+// GET /api/v1/tags lists the workspace's tags from every folder with how
+// many conversations carry each, whatever rows a client has loaded (issue
+// 16: the inbox's tag filter offered only the tags of its loaded rows).
+func TestTagsAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	tags := func() []map[string]any {
+		t.Helper()
+		code, body := e.api("GET", "/api/v1/tags", ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		return decodeAs[struct{ Tags []map[string]any }](t, body).Tags
+	}
+	require.Empty(t, tags())
+	var convs []engine.ID
+	for i := range 3 {
+		user := fmt.Sprintf("15558100%d", i)
+		code, body := e.webhook(engine.ChannelWhatsApp, waText(fmt.Sprintf("wamid.tags.%d", i), user, "Tagged", "hi"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		convs = append(convs, e.thread(engine.ChannelWhatsApp, phoneID, user))
+	}
+	tag := func(method string, conv engine.ID, tag string) {
+		t.Helper()
+		code, body := e.api(method, "/api/v1/conversations/"+conv.String()+"/tags/"+tag, ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+	}
+	tag("PUT", convs[0], "billing")
+	tag("PUT", convs[1], "billing")
+	tag("PUT", convs[2], "vip")
+	tag("PUT", convs[2], "gone")
+	tag("DELETE", convs[2], "gone")
+	code, body := e.api("POST", "/api/v1/conversations/"+convs[1].String()+"/folder", ownerToken, map[string]string{"folder": "archived"})
+	require.Equal(t, http.StatusOK, code, string(body))
+	code, body = e.api("POST", "/api/v1/conversations/"+convs[0].String()+"/star", ownerToken, map[string]bool{"starred": true})
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Equal(t, []map[string]any{
+		{"tag": "billing", "conversations": 2.0},
+		{"tag": "priority", "conversations": 1.0},
+		{"tag": "vip", "conversations": 1.0},
+	}, tags())
+	code, _ = e.api("GET", "/api/v1/tags", "", nil)
+	require.Equal(t, http.StatusUnauthorized, code)
+}

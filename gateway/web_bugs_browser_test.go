@@ -287,4 +287,28 @@ func TestWebInboxBugs(t *testing.T) {
 		b.clickJS("jump", "#jump-new")
 		b.waitJS("the newest message in view, the button gone", atBottom+` && document.querySelector('#jump-new').hidden`)
 	})
+
+	t.Run("the tag filter offers the workspace's tags", func(t *testing.T) {
+		b.t = t
+		conv := newConv(t, "15552220008", "Tom Tagged", "bulk order please")
+		code, body := e.api("PUT", "/api/v1/conversations/"+conv.String()+"/tags/wholesale", ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		code, body = e.api("POST", "/api/v1/conversations/"+conv.String()+"/folder", ownerToken, map[string]string{"folder": "archived"})
+		require.Equal(t, http.StatusOK, code, string(body))
+		b.waitJS("gone from Open", "!"+rowVisible(conv))
+		b.do("reload", chromedp.Reload())
+		b.waitJS("the inbox again", `document.body.dataset.ready === 'true'`)
+		require.False(t, evalJS[bool](b, `[...document.querySelectorAll('#conv-list li.conv')].some(r => r.dataset.id === `+jsString(conv.String())+`)`))
+		options := `[...document.querySelectorAll('#filters select option')].map(o => o.value)`
+		b.waitJS("the archived conversation's tag offered", options+`.includes('wholesale')`)
+		require.False(t, evalJS[bool](b, options+`.includes('priority')`), "the star has its own filter")
+		b.do("filter by it, in Archived", chromedp.Click(chromedp.CSS(`.folder[data-folder="archived"]`)),
+			chromedp.SetValue(chromedp.CSS(`#filters select`), "wholesale"),
+			chromedp.Evaluate[chromedp.Void](`document.querySelector('#filters select').dispatchEvent(new Event('change')), undefined`))
+		b.waitJS("its row", rowVisible(conv)+` && document.querySelectorAll('#conv-list li.conv').length === 1`)
+		b.do("no tag filter", chromedp.SetValue(chromedp.CSS(`#filters select`), ""),
+			chromedp.Evaluate[chromedp.Void](`document.querySelector('#filters select').dispatchEvent(new Event('change')), undefined`))
+		b.clickJS("the Open folder", `.folder[data-folder="open"]`)
+		b.waitJS("the open list", `document.querySelector('.folder[data-folder="open"]').getAttribute('aria-selected') === 'true' && document.querySelector('#filters select').value === ''`)
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -159,4 +160,47 @@ func (s *Store) backfillChannelCounters() error {
 		s.log.Info("Backfilled the channel counters", "counters", len(sums))
 	}
 	return nil
+}
+
+// TagCount is a tag and how many conversations carry it.
+type TagCount struct {
+	Tag           string `json:"tag"`
+	Conversations int64  `json:"conversations"`
+}
+
+// Tags returns the tags the conversations of workspace ws carry, in every
+// folder, by name, with how many conversations carry each: read from the
+// tag counters, a few keys per tag.
+func (s *Store) Tags(ws engine.ID) ([]TagCount, error) {
+	counts := map[string]int64{}
+	for _, f := range engine.Folders {
+		p := appendString(wsPrefix(ws, tCounter), string(f))
+		p = append(p, "tag:"...)
+		it, err := s.iter(p, prefixEnd(p))
+		if err != nil {
+			return nil, err
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			tag, rest, ok := decodeString(it.Key()[len(p):])
+			v := it.Value()
+			if !ok || len(rest) != 0 || len(v) != 8 {
+				_ = it.Close()
+				return nil, fmt.Errorf("%w: tag counter %x", ErrCorrupt, it.Key())
+			}
+			counts[tag] += int64(binary.BigEndian.Uint64(v)) //nolint:gosec // see MergeNewer
+		}
+		if err := iterErr(it); err != nil {
+			_ = it.Close()
+			return nil, err
+		}
+		_ = it.Close()
+	}
+	out := make([]TagCount, 0, len(counts))
+	for tag, n := range counts {
+		if n > 0 {
+			out = append(out, TagCount{Tag: tag, Conversations: n})
+		}
+	}
+	slices.SortFunc(out, func(a, b TagCount) int { return strings.Compare(a.Tag, b.Tag) })
+	return out, nil
 }

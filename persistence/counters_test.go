@@ -160,3 +160,34 @@ func TestChannelCounters(t *testing.T) {
 	defer func() { require.NoError(t, s.Close()) }()
 	check(s)
 }
+
+// Tags reads the tag counters of every folder: a tag counts once per
+// conversation carrying it, and one no conversation carries any more is
+// not listed.
+func TestTags(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ws, other := idOf('w', 1), idOf('w', 2)
+	convs := make([]engine.Conversation, 4)
+	for i := range convs {
+		convs[i] = newConv(ws, i, at(time.Duration(i)*time.Second))
+	}
+	convs[0].Tags = []string{"billing", "a\x00b"}
+	convs[1].Tags = []string{"billing"}
+	convs[1].Folder = engine.FolderSolved
+	convs[2].Tags = []string{"gone"}
+	elsewhere := newConv(other, 9, at(0))
+	elsewhere.Tags = []string{"secret"}
+	putConvs(t, s, append(convs, elsewhere))
+	old := convs[2]
+	c := old.Clone()
+	c.Tags = nil
+	commit(t, s, func(b *Batch) { b.PutConversation(&old, &c) })
+
+	got, err := s.Tags(ws)
+	require.NoError(t, err)
+	require.Equal(t, []TagCount{{"a\x00b", 1}, {"billing", 2}}, got)
+	got, err = s.Tags(idOf('w', 3))
+	require.NoError(t, err)
+	require.Empty(t, got)
+}

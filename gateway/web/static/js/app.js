@@ -24,6 +24,7 @@ export const state = {
   loading: false,
   gen: 0, // bumps on every reload so stale pages are dropped
   counts: {},
+  tags: [], // the workspace's tags (GET /tags)
   search: '',
   hits: null, // search results, or null when not searching
   searchCursor: '', // the next page of search results
@@ -237,7 +238,20 @@ function refreshCountsSoon() {
       renderFolders();
       renderFilters();
     } catch { /* the next event retries */ }
+    loadTags();
   }, 800);
+}
+
+// loadTags fetches the workspace's tags for the tag filter: those of
+// every folder, not only of the rows loaded.
+async function loadTags() {
+  try {
+    const r = await get('/tags');
+    const tags = (r.tags || []).map((t) => t.tag).filter((t) => t !== PRIORITY);
+    if (tags.join() === state.tags.join()) return;
+    state.tags = tags;
+    renderFilters();
+  } catch { /* the loaded rows' tags stay offered */ }
 }
 
 const rowCache = new Map();
@@ -327,7 +341,7 @@ function chip(label, on, count, onclick, name) {
 }
 
 function knownTags() {
-  const s = new Set();
+  const s = new Set(state.tags);
   for (const c of state.convs.values()) for (const t of c.tags || []) if (t !== PRIORITY) s.add(t);
   if (state.filter.tag) s.add(state.filter.tag);
   return [...s].sort();
@@ -535,6 +549,7 @@ async function boot() {
     renderTabs();
   }).catch(() => {});
   get('/users').then((r) => { state.users = r.users || []; }).catch(() => {});
+  loadTags();
   await first;
   performance.mark('parley:first-rows');
   // The frame after this one is painted with the rows: mark it for the
