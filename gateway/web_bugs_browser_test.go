@@ -25,10 +25,10 @@ import (
 // as the login form does) and waits for the inbox and its live socket.
 func (b *tab) signIn(url, token string) {
 	b.t.Helper()
-	b.do("open the app", chromedp.Navigate(url+"/"), chromedp.WaitVisible(chromedp.CSS("#login-email")),
+	b.do("open the app", chromedp.Navigate(url+"/"),
 		chromedp.Evaluate[chromedp.Void](`localStorage.setItem('parley.token', `+jsString(token)+`), undefined`),
 		chromedp.Reload())
-	b.waitJS("the inbox", `document.body.dataset.ready === 'true' && !document.querySelector('#app').hidden`)
+	b.waitJS("the inbox", `document.body.dataset.ready === 'true' && !document.querySelector('#app').hidden && document.querySelector('#me-name').textContent !== ''`)
 	b.waitJS("the realtime connection", `document.querySelector('#conn').dataset.state === 'live'`)
 }
 
@@ -310,5 +310,33 @@ func TestWebInboxBugs(t *testing.T) {
 			chromedp.Evaluate[chromedp.Void](`document.querySelector('#filters select').dispatchEvent(new Event('change')), undefined`))
 		b.clickJS("the Open folder", `.folder[data-folder="open"]`)
 		b.waitJS("the open list", `document.querySelector('.folder[data-folder="open"]').getAttribute('aria-selected') === 'true' && document.querySelector('#filters select').value === ''`)
+	})
+
+	t.Run("an agent is not offered Delete", func(t *testing.T) {
+		b.t = t
+		conv := newConv(t, "15552220010", "Dan Delete", "please do not delete me")
+		code, body := e.api("POST", "/api/v1/users/invitations", ownerToken, map[string]any{"email": "gus@example.com", "role": "agent"})
+		require.Equal(t, http.StatusCreated, code, string(body))
+		code, body = e.api("POST", "/api/v1/auth/accept-invite", "", map[string]any{"code": decodeAs[struct{ Code string }](t, body).Code, "name": "Gus Agent", "password": "correct horse battery"})
+		require.Equal(t, http.StatusCreated, code, string(body))
+		code, body = e.api("POST", "/api/v1/auth/login", "", map[string]any{"email": "gus@example.com", "password": "correct horse battery"})
+		require.Equal(t, http.StatusOK, code, string(body))
+		b.signIn(e.url, decodeAs[struct{ Token string }](t, body).Token)
+		t.Cleanup(func() { b.signIn(e.url, ownerToken) })
+		b.openConv(conv)
+		b.clickJS("more", "#act-more")
+		b.waitJS("the menu", `!document.querySelector('#more-menu').hidden`)
+		visible := func(act string) string {
+			return fmt.Sprintf(`document.querySelector('#more-menu [data-act="%s"]').offsetHeight > 0`, act)
+		}
+		require.True(t, evalJS[bool](b, visible("unread")))
+		require.False(t, evalJS[bool](b, visible("delete")), "an agent is offered Delete, which answers 403")
+		b.do("close the menu", chromedp.KeyEvent(kb.Escape))
+
+		b.signIn(e.url, ownerToken)
+		b.openConv(conv)
+		b.clickJS("more", "#act-more")
+		b.waitJS("the owner's Delete", visible("delete"))
+		b.do("close the menu", chromedp.KeyEvent(kb.Escape))
 	})
 }

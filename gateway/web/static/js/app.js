@@ -534,7 +534,10 @@ $('#back').addEventListener('click', back);
 
 async function boot() {
   const me = await get('/me');
-  state.me = me.user;
+  state.me = { ...me.user, role: me.role };
+  // Deleting a conversation is for admins and owners: an agent has no
+  // Delete to be refused.
+  $('#more-menu [data-act=delete]').hidden = me.role === 'agent';
   $('#me-name').textContent = me.user.name || me.user.email || '';
   $('#login').hidden = true;
   $('#app').hidden = false;
