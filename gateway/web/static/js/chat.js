@@ -30,7 +30,7 @@ export function init(a) {
   }, { passive: true });
   // Media that load (or anything else that grows the timeline) would push
   // the newest message out of view: follow it while stuck to the bottom.
-  new ResizeObserver(() => { if (cur && cur.stick) scrollToBottom(); }).observe($('#msg-list'));
+  new ResizeObserver(() => { if (cur && stuck()) scrollToBottom(); }).observe($('#msg-list'));
   $('#jump-new').addEventListener('click', () => { scrollToBottom(); hideJump(); });
   $('#mode-pill').addEventListener('click', toggleMode);
   $('#act-solve').addEventListener('click', solve);
@@ -52,7 +52,7 @@ export function messages() { return cur ? cur.msgs : []; }
 export async function open(conv) {
   const same = cur && cur.conv.id === conv.id;
   if (!same) {
-    cur = { conv, msgs: [], hasMore: false, loadingOlder: false, gen: (cur ? cur.gen : 0) + 1, stick: true, unseen: 0 };
+    cur = { conv, msgs: [], hasMore: false, loadingOlder: false, gen: (cur ? cur.gen : 0) + 1, stick: true, pinnedTop: 0, unseen: 0 };
     hideJump();
     $('#chat-empty').hidden = true;
     $('#chat').hidden = false;
@@ -161,7 +161,17 @@ function nearBottom() {
 function scrollToBottom() {
   const b = $('#messages');
   b.scrollTop = b.scrollHeight;
-  if (cur) cur.stick = true;
+  if (cur) {
+    cur.stick = true;
+    cur.pinnedTop = b.scrollTop;
+  }
+}
+
+// stuck reports whether the view follows the newest message: it was
+// scrolled there and not moved up since (the scroll event that says so
+// comes a frame late), or it is at the bottom now.
+function stuck() {
+  return (cur.stick && $('#messages').scrollTop >= cur.pinnedTop - 2) || nearBottom();
 }
 
 // The jump button: messages arrived below the part of the chat being read.
@@ -189,7 +199,7 @@ export function onConversation(conv) {
 
 export function onMessage(type, m) {
   if (!cur || m.conversation_id !== cur.conv.id) return;
-  const stick = cur.stick;
+  const stick = stuck();
   merge([m]);
   renderMessages();
   if (stick || type === 'message.created' && m.direction === 'outbound' && m.sender && m.sender.kind === 'human') scrollToBottom();
