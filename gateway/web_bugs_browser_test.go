@@ -339,4 +339,21 @@ func TestWebInboxBugs(t *testing.T) {
 		b.waitJS("the owner's Delete", visible("delete"))
 		b.do("close the menu", chromedp.KeyEvent(kb.Escape))
 	})
+
+	t.Run("a follow-up system event shows a local time", func(t *testing.T) {
+		b.t = t
+		conv := newConv(t, "15552220011", "Fred Followup", "remind me later")
+		b.openConv(conv)
+		code, body := e.api("POST", "/api/v1/conversations/"+conv.String()+"/followup", ownerToken, map[string]string{"preset": "3h"})
+		require.Equal(t, http.StatusOK, code, string(body))
+		ev := `[...document.querySelectorAll('#msg-list .system-event')].find(s => s.textContent.includes('Follow-up scheduled for'))`
+		b.waitJS("the system event", ev)
+		text := evalJS[string](b, ev+`.querySelector('span').textContent`)
+		require.NotRegexp(t, `\d{4}-\d\d-\d\dT\d\d:\d\d`, text, "a raw UTC timestamp")
+		require.Regexp(t, `^Follow-up scheduled for (Today|Tomorrow) \d{1,2}:\d\d [AP]M$`, text)
+		at := evalJS[string](b, ev+`.querySelector('span time').getAttribute('datetime')`)
+		when, err := time.Parse(time.RFC3339, at)
+		require.NoError(t, err)
+		require.WithinDuration(t, time.Now().Add(3*time.Hour), when, time.Minute)
+	})
 }

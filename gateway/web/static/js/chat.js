@@ -5,7 +5,7 @@
 // optimistic sends).
 import { api, get, post, mediaURL } from './api.js';
 import { icons, channelIcon, channelNames } from './icons.js';
-import { h, $, avatar, time12, dayLabel, dayKey, convName, toast, confirmDialog, modal, formatSize } from './util.js';
+import { h, $, avatar, time12, dayLabel, dayKey, convName, toast, confirmDialog, modal, formatSize, withLocalTimes } from './util.js';
 
 const PAGE = 30;
 let app; // {state, upsert, open, back}
@@ -356,7 +356,7 @@ function renderMessages() {
 
 function bubble(m) {
   if (m.direction === 'internal' || m.kind === 'system') {
-    return h('div.system-event', { dataset: { seq: m.seq } }, h('span', { text: m.text }), h('time', { text: time12(m.created_at) }));
+    return h('div.system-event', { dataset: { seq: m.seq } }, h('span', null, ...withLocalTimes(m.text)), h('time', { text: time12(m.created_at) }));
   }
   const out = m.direction === 'outbound';
   const who = m.sender && m.sender.kind;

@@ -46,7 +46,26 @@ export function dayLabel(t, now = new Date()) {
   const diff = Math.round((startOfDay(now) - startOfDay(d)) / dayMs);
   if (diff === 0) return 'Today';
   if (diff === 1) return 'Yesterday';
+  if (diff === -1) return 'Tomorrow';
   return d.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric' });
+}
+
+// A time the server wrote into a text (a system event's), in RFC 3339.
+const rfc3339 = /\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)/g;
+
+// withLocalTimes returns text as nodes with each RFC 3339 time in it shown
+// as a <time> in the reader's time zone (Today 3:04 PM).
+export function withLocalTimes(text) {
+  const out = [];
+  let last = 0;
+  for (const m of String(text || '').matchAll(rfc3339)) {
+    const t = Date.parse(m[0]);
+    if (Number.isNaN(t)) continue;
+    out.push(text.slice(last, m.index), h('time', { datetime: m[0], title: m[0], text: `${dayLabel(t)} ${time12(t)}` }));
+    last = m.index + m[0].length;
+  }
+  out.push(String(text || '').slice(last));
+  return out;
 }
 
 // listTime is the short time of a list row: 3:04 PM today, Yesterday,
