@@ -356,4 +356,46 @@ func TestWebInboxBugs(t *testing.T) {
 		require.NoError(t, err)
 		require.WithinDuration(t, time.Now().Add(3*time.Hour), when, time.Minute)
 	})
+
+	t.Run("under the Unread filter an opened row stays", func(t *testing.T) {
+		b.t = t
+		first := newConv(t, "15552220012", "Una First", "unread one")
+		second := newConv(t, "15552220013", "Una Second", "unread two")
+		b.clickJS("the Unread filter", `.chip[data-filter="unread"]`)
+		b.waitJS("both rows", rowVisible(first)+` && `+rowVisible(second)+` && document.querySelector('.chip[data-filter="unread"]').getAttribute('aria-pressed') === 'true'`)
+		b.openConv(first)
+		readEventually(t, first)
+		b.waitJS("the read update applied", rowVisible(first)+` && !`+rowVisible(first)+`.querySelector('.badge')`)
+		require.True(t, evalJS[bool](b, rowVisible(second)+` !== null`))
+		b.clickJS("the Unread filter off", `.chip[data-filter="unread"]`)
+		b.waitJS("the whole list", `document.querySelector('.chip[data-filter="unread"]').getAttribute('aria-pressed') === 'false' && `+rowVisible(first))
+	})
+
+	t.Run("the keyboard stays on its row when rows come and go", func(t *testing.T) {
+		b.t = t
+		p := newConv(t, "15552220014", "Kay P", "p")
+		q := newConv(t, "15552220015", "Kay Q", "q")
+		r := newConv(t, "15552220016", "Kay R", "r")
+		focused := `document.querySelector('#conv-list li.conv.focused')?.dataset.id`
+		b.waitJS("R, Q, P on top", fmt.Sprintf(`[...document.querySelectorAll('#conv-list li.conv')].slice(0, 3).map(r => r.dataset.id).join() === %q`, r.String()+","+q.String()+","+p.String()))
+		// From wherever the keyboard was, Up to the top, then Down once.
+		b.do("focus the list", chromedp.Focus(chromedp.CSS("#conv-list")))
+		for range 40 {
+			b.do("up", chromedp.KeyEvent(kb.ArrowUp))
+		}
+		b.do("down", chromedp.KeyEvent(kb.ArrowDown))
+		b.waitJS("on Q", focused+` === `+jsString(q.String()))
+		// A new conversation on top: the keyboard stays on Q.
+		s := newConv(t, "15552220017", "Kay S", "s")
+		b.waitJS("S on top", `document.querySelector('#conv-list li.conv').dataset.id === `+jsString(s.String()))
+		require.Equal(t, q.String(), evalJS[string](b, focused), "the highlight moved to another row")
+		// Open Q and solve it: the keyboard goes to the row below it, P.
+		b.do("enter", chromedp.KeyEvent(kb.Enter))
+		b.waitJS("Q open", `location.hash === '#c/`+q.String()+`'`)
+		b.clickJS("solve", "#act-solve")
+		b.waitJS("Q gone from Open", "!"+rowVisible(q))
+		b.waitJS("the keyboard on P", focused+` === `+jsString(p.String()))
+		b.do("focus the list", chromedp.Focus(chromedp.CSS("#conv-list")), chromedp.KeyEvent(kb.ArrowUp))
+		b.waitJS("up to R", focused+` === `+jsString(r.String()))
+	})
 }

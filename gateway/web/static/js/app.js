@@ -33,7 +33,7 @@ export const state = {
   searchNote: '', // why a search shows nothing, when it is not "No results"
   searchAPI: true,
   selected: '',
-  focus: -1,
+  focus: '', // the id of the row the keyboard is on
 };
 
 // ---------- login ----------
@@ -144,7 +144,7 @@ export function upsert(c) {
   state.convs.set(c.id, c);
   const i = state.order.indexOf(c.id);
   if (i >= 0) state.order.splice(i, 1);
-  if (matches(c)) {
+  if (matches(c) || (i >= 0 && keptRead(c))) {
     const last = state.order.length ? state.convs.get(state.order[state.order.length - 1]) : null;
     if (state.done || !last || newer(c, last) <= 0) {
       let j = 0;
@@ -152,13 +152,30 @@ export function upsert(c) {
       state.order.splice(j, 0, c.id);
     }
   }
+  if (i >= 0) refocus(c.id, i);
   renderListSoon();
+}
+
+// keptRead: the conversation open under the Unread filter stays in the
+// list once it is read (opening it reads it), until the list reloads.
+function keptRead(c) {
+  return state.filter.unread && c.id === state.selected && matches({ ...c, unread_count: 1 });
+}
+
+// refocus moves the keyboard from a row that left the list (solved,
+// moved, deleted) to the row that took its place.
+function refocus(id, i) {
+  if (state.focus !== id || state.order.includes(id)) return;
+  state.focus = state.order[Math.min(i, state.order.length - 1)] || '';
 }
 
 function removeConv(id) {
   state.convs.delete(id);
   const i = state.order.indexOf(id);
-  if (i >= 0) state.order.splice(i, 1);
+  if (i >= 0) {
+    state.order.splice(i, 1);
+    refocus(id, i);
+  }
   renderListSoon();
 }
 
@@ -263,7 +280,7 @@ function rowKey(c, preview, terms) {
 
 // row is a list row; terms (a search's) are highlighted in its name and
 // preview.
-function row(c, preview, idx, terms = []) {
+function row(c, preview, terms = []) {
   const key = rowKey(c, preview, terms);
   const hit = rowCache.get(c.id);
   let el;
@@ -285,7 +302,7 @@ function row(c, preview, idx, terms = []) {
     rowCache.set(c.id, { key, el });
   }
   el.classList.toggle('selected', state.selected === c.id);
-  el.classList.toggle('focused', state.focus === idx);
+  el.classList.toggle('focused', state.focus === c.id);
   el.setAttribute('aria-selected', String(state.selected === c.id));
   return el;
 }
@@ -307,7 +324,7 @@ function visibleRows() {
 export function renderList() {
   const rows = visibleRows();
   const terms = state.hits ? searchTerms(state.search) : [];
-  const els = rows.map((r, i) => row(r.conversation, r.snippet || r.conversation.preview, i, terms));
+  const els = rows.map((r) => row(r.conversation, r.snippet || r.conversation.preview, terms));
   $('#conv-list').replaceChildren(...els);
   $('#list-empty').hidden = rows.length > 0 || (state.loading && !state.hits);
   const f = state.filter;
@@ -388,7 +405,7 @@ async function search(q) {
     // Nothing to search for: say so rather than ask the server.
     state.hits = [];
     state.searchNote = 'Type a letter or a digit to search';
-    state.focus = -1;
+    state.focus = '';
     renderList();
     return;
   }
@@ -399,7 +416,7 @@ async function search(q) {
       if (gen !== state.searchGen) return;
       state.hits = [];
       addHits(r);
-      state.focus = -1;
+      state.focus = '';
       renderList();
       maybeLoadMore();
       return;
@@ -419,7 +436,7 @@ async function search(q) {
   const needle = q.toLowerCase();
   state.hits = [...state.convs.values()].filter((c) => matches(c) && convName(c).toLowerCase().includes(needle))
     .sort(newer).map((c) => ({ conversation: c, snippet: '' }));
-  state.focus = -1;
+  state.focus = '';
   renderList();
 }
 
@@ -469,8 +486,7 @@ function clearSearch() {
 
 export async function open(id) {
   state.selected = id;
-  const idx = visibleRows().findIndex((r) => r.conversation.id === id);
-  if (idx >= 0) state.focus = idx;
+  if (visibleRows().some((r) => r.conversation.id === id)) state.focus = id;
   if (location.hash !== `#c/${id}`) history.replaceState(null, '', `#c/${id}`);
   document.body.classList.add('view-chat');
   renderList();
@@ -513,16 +529,18 @@ document.addEventListener('keydown', (e) => {
   if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
     if (!rows.length) return;
     e.preventDefault();
-    state.focus = Math.max(0, Math.min(rows.length - 1, state.focus + (e.key === 'ArrowDown' ? 1 : -1)));
+    const at = rows.findIndex((r) => r.conversation.id === state.focus);
+    const idx = Math.max(0, Math.min(rows.length - 1, at + (e.key === 'ArrowDown' ? 1 : -1)));
+    state.focus = rows[idx].conversation.id;
     renderList();
-    const el = $('#conv-list').children[state.focus];
+    const el = $('#conv-list').children[idx];
     if (el) el.scrollIntoView({ block: 'nearest' });
-    if (state.focus >= rows.length - 5) { if (state.hits) searchMore(); else loadMore(); }
+    if (idx >= rows.length - 5) { if (state.hits) searchMore(); else loadMore(); }
     return;
   }
-  if (e.key === 'Enter' && state.focus >= 0 && rows[state.focus] && (t.id === 'search' || t === document.body || t.id === 'conv-list')) {
+  if (e.key === 'Enter' && state.focus && rows.some((r) => r.conversation.id === state.focus) && (t.id === 'search' || t === document.body || t.id === 'conv-list')) {
     e.preventDefault();
-    open(rows[state.focus].conversation.id);
+    open(state.focus);
   }
 });
 
