@@ -398,4 +398,28 @@ func TestWebInboxBugs(t *testing.T) {
 		b.do("focus the list", chromedp.Focus(chromedp.CSS("#conv-list")), chromedp.KeyEvent(kb.ArrowUp))
 		b.waitJS("up to R", focused+` === `+jsString(r.String()))
 	})
+
+	t.Run("list times and day separators follow the day", func(t *testing.T) {
+		b.t = t
+		conv := newConv(t, "15552220018", "Nigel Night", "see you tomorrow")
+		b.openConv(conv)
+		readEventually(t, conv)
+		b.waitJS("the read update applied", rowVisible(conv)+` && !`+rowVisible(conv)+`.querySelector('.badge')`)
+		timeOf := rowVisible(conv) + `.querySelector('.conv-time').textContent`
+		require.Regexp(t, `^\d{1,2}:\d\d [AP]M$`, evalJS[string](b, timeOf))
+		require.Contains(t, evalJS[string](b, `[...document.querySelectorAll('#msg-list .day-sep')].map(d => d.textContent).join()`), "Today")
+		// A day later (the page's clock moved on; the tab shown again).
+		b.do("move the page's clock a day on", chromedp.Evaluate[chromedp.Void](`(() => {
+			const Real = Date, later = 86400000;
+			window.Date = class extends Real {
+				constructor(...a) { if (a.length) super(...a); else super(Real.now() + later); }
+				static now() { return Real.now() + later; }
+			};
+			document.dispatchEvent(new Event('visibilitychange'));
+		})()`))
+		b.waitJS("Yesterday in the row", timeOf+` === 'Yesterday'`)
+		b.waitJS("Yesterday in the chat", `[...document.querySelectorAll('#msg-list .day-sep')].map(d => d.textContent).includes('Yesterday')`)
+		b.do("the clock back", chromedp.Reload())
+		b.waitJS("the inbox again", `document.body.dataset.ready === 'true'`)
+	})
 }

@@ -5,7 +5,7 @@
 import { api, auth, get, ApiError } from './api.js';
 import { Realtime } from './ws.js';
 import { icons, channelIcon, channelNames } from './icons.js';
-import { h, $, avatar, listTime, debounce, convName, toast, searchTerms, highlight } from './util.js';
+import { h, $, avatar, listTime, dayKey, debounce, convName, toast, searchTerms, highlight } from './util.js';
 import * as chat from './chat.js';
 import * as panel from './panel.js';
 
@@ -274,7 +274,7 @@ async function loadTags() {
 const rowCache = new Map();
 
 function rowKey(c, preview, terms) {
-  return [c.last_activity_at, c.unread_count, c.mode, c.contact_name, preview, (c.tags || []).join(), c.folder,
+  return [c.last_activity_at, listTime(c.last_activity_at), c.unread_count, c.mode, c.contact_name, preview, (c.tags || []).join(), c.folder,
     c.last_outbound_status, state.selected === c.id, terms.join(' ')].join('|');
 }
 
@@ -332,6 +332,21 @@ export function renderList() {
   $('#list-empty').textContent = state.hits ? state.searchNote || 'No results'
     : filtered ? 'No conversations match these filters' : 'No conversations';
 }
+
+// The list's times (3:04 PM, Yesterday, Mon) and the chat's day
+// separators name days relative to today: once the day changes (checked
+// every minute, and when the tab is shown again after a sleep) they are
+// drawn again.
+let today = dayKey(Date.now());
+function refreshDay() {
+  const d = dayKey(Date.now());
+  if (d === today) return;
+  today = d;
+  renderList();
+  chat.refreshDay();
+}
+setInterval(refreshDay, 60000);
+document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') refreshDay(); });
 
 // ---------- tabs, folders, filters ----------
 

@@ -45,6 +45,9 @@ export function init(a) {
 }
 
 export function current() { return cur && cur.conv; }
+
+// refreshDay draws the day separators again (Today becomes Yesterday).
+export function refreshDay() { if (cur) renderMessages(); }
 export function messages() { return cur ? cur.msgs : []; }
 
 // ---------- opening and loading ----------
