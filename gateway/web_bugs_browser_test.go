@@ -423,3 +423,50 @@ func TestWebInboxBugs(t *testing.T) {
 		b.waitJS("the inbox again", `document.body.dataset.ready === 'true'`)
 	})
 }
+
+// TestWebInboxListPages: infinite scroll adds each page's rows to the
+// list without taking the loaded ones out and back in (issue 16: every
+// page re-rendered the whole list, 60 ms at 100 rows and 300 ms at 500).
+// The render times are logged, not asserted (machines differ).
+func TestWebInboxListPages(t *testing.T) {
+	browser := startBrowser(t)
+	e := newEnv(t, nil)
+	const total, per = 500, 100
+	for n := 0; n < total; n += per {
+		senders := make([]string, per)
+		for i := range senders {
+			senders[i] = fmt.Sprintf("1777%07d", n+i)
+		}
+		code, body := e.webhook(engine.ChannelWhatsApp, waBatch(fmt.Sprintf("wamid.pages%d", n), senders,
+			func(i int) string { return fmt.Sprintf("Paged Customer %d", n+i) }, func(i int) string { return fmt.Sprintf("hello number %d", n+i) }))
+		require.Equal(t, http.StatusOK, code, string(body))
+	}
+	b := newTab(t, browser)
+	b.signIn(e.url, ownerToken)
+	b.waitJS("the first page", `document.querySelectorAll('#conv-list li.conv').length === 50`)
+	// Count the rows taken out of the list and put in from now on.
+	b.do("watch the list", chromedp.Evaluate[chromedp.Void](`(() => {
+		window.__removed = 0; window.__added = 0;
+		new MutationObserver((ms) => { for (const m of ms) { window.__removed += m.removedNodes.length; window.__added += m.addedNodes.length } })
+			.observe(document.querySelector('#conv-list'), { childList: true });
+	})()`))
+	for rows := 100; rows <= total; rows += 50 {
+		b.do("scroll to the end", chromedp.Evaluate[chromedp.Void](`(() => { const l = document.querySelector('#conv-list'); l.scrollTop = l.scrollHeight })()`))
+		b.waitJS(fmt.Sprintf("%d rows", rows), fmt.Sprintf(`document.querySelectorAll('#conv-list li.conv').length === %d`, rows))
+		ms := evalJS[float64](b, `performance.getEntriesByName('parley:list-render')[0].duration`)
+		if rows == 100 || rows == total {
+			t.Logf("rendering the list with %d rows: %.1f ms", rows, ms)
+		}
+	}
+	require.Zero(t, evalJS[int](b, `window.__removed`), "loaded rows were taken out of the list")
+	require.Equal(t, total-50, evalJS[int](b, `window.__added`), "each row is put in once")
+
+	// A new message moves its row to the top: one row moves.
+	b.do("reset", chromedp.Evaluate[chromedp.Void](`window.__removed = 0, window.__added = 0`))
+	oldest := e.thread(engine.ChannelWhatsApp, phoneID, "17770000000")
+	code, body := e.webhook(engine.ChannelWhatsApp, waText("wamid.pages.again", "17770000000", "Paged Customer 0", "me again"))
+	require.Equal(t, http.StatusOK, code, string(body))
+	b.waitJS("its row on top", `document.querySelector('#conv-list li.conv').dataset.id === `+jsString(oldest.String()))
+	require.LessOrEqual(t, evalJS[int](b, `window.__added`), 2, "more rows than the moved one were put in again")
+	require.Equal(t, total, evalJS[int](b, `document.querySelectorAll('#conv-list li.conv').length`))
+}

@@ -322,15 +322,35 @@ function visibleRows() {
 }
 
 export function renderList() {
+  const t0 = performance.now();
   const rows = visibleRows();
   const terms = state.hits ? searchTerms(state.search) : [];
   const els = rows.map((r) => row(r.conversation, r.snippet || r.conversation.preview, terms));
-  $('#conv-list').replaceChildren(...els);
+  patchChildren($('#conv-list'), els);
+  // The last render's duration, for the browser tests and benchmarks.
+  performance.clearMeasures('parley:list-render');
+  performance.measure('parley:list-render', { start: t0 });
   $('#list-empty').hidden = rows.length > 0 || (state.loading && !state.hits);
   const f = state.filter;
   const filtered = f.unread || f.priority || f.tag || f.assignee;
   $('#list-empty').textContent = state.hits ? state.searchNote || 'No results'
     : filtered ? 'No conversations match these filters' : 'No conversations';
+}
+
+// patchChildren makes els the children of list, touching only what
+// changed: rows already in place stay (a new page only appends its rows,
+// an update moves or replaces one row), so a long list is not laid out
+// again for every page or event.
+function patchChildren(list, els) {
+  const keep = new Set(els);
+  const drop = (n) => { const next = n.nextSibling; n.remove(); return next; };
+  let at = list.firstChild;
+  for (const el of els) {
+    while (at && !keep.has(at)) at = drop(at); // a row gone or replaced
+    if (el === at) { at = at.nextSibling; continue; }
+    list.insertBefore(el, at);
+  }
+  while (at) at = drop(at);
 }
 
 // The list's times (3:04 PM, Yesterday, Mon) and the chat's day

@@ -35,9 +35,17 @@ function startOfDay(d) {
   return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
 }
 
+// Formatters are made once: making one per call costs more than the
+// formatting (a list renders hundreds of times).
+const fmtTime = new Intl.DateTimeFormat('en-US', { hour: 'numeric', minute: '2-digit' });
+const fmtDay = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric' });
+const fmtWeekday = new Intl.DateTimeFormat('en-US', { weekday: 'short' });
+const fmtMonthDay = new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric' });
+const fmtMonthDayYear = new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric', year: 'numeric' });
+
 // time12 formats a time as 3:04 PM.
 export function time12(t) {
-  return new Date(t).toLocaleTimeString('en-US', { hour: 'numeric', minute: '2-digit' });
+  return fmtTime.format(new Date(t));
 }
 
 // dayLabel is Today, Yesterday or a full date (28 April 2026).
@@ -47,7 +55,7 @@ export function dayLabel(t, now = new Date()) {
   if (diff === 0) return 'Today';
   if (diff === 1) return 'Yesterday';
   if (diff === -1) return 'Tomorrow';
-  return d.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric' });
+  return fmtDay.format(d);
 }
 
 // A time the server wrote into a text (a system event's), in RFC 3339.
@@ -75,8 +83,8 @@ export function listTime(t, now = new Date()) {
   const diff = Math.round((startOfDay(now) - startOfDay(d)) / dayMs);
   if (diff <= 0) return time12(d);
   if (diff === 1) return 'Yesterday';
-  if (diff < 7) return d.toLocaleDateString('en-US', { weekday: 'short' });
-  return d.toLocaleDateString('en-US', { month: 'short', day: 'numeric', year: d.getFullYear() === now.getFullYear() ? undefined : 'numeric' });
+  if (diff < 7) return fmtWeekday.format(d);
+  return (d.getFullYear() === now.getFullYear() ? fmtMonthDay : fmtMonthDayYear).format(d);
 }
 
 export function dayKey(t) {
