@@ -422,6 +422,46 @@ func TestWebInboxBugs(t *testing.T) {
 		b.do("the clock back", chromedp.Reload())
 		b.waitJS("the inbox again", `document.body.dataset.ready === 'true'`)
 	})
+
+	t.Run("narrow screens keep names and tabs in view", func(t *testing.T) {
+		b.t = t
+		const long = "Maria Fernanda Lopez Garcia"
+		conv := newConv(t, "15552220019", long, "Hola, where is my order 5521?")
+		// 1024 px with the contact panel open: the chat's header keeps
+		// room for the name.
+		d := newTab(t, browser)
+		d.do("1024 px", chromedp.EmulateViewport(1024, 768))
+		d.signIn(e.url, ownerToken)
+		d.openConv(conv)
+		d.clickJS("the contact panel", "#act-contact")
+		d.waitJS("the panel", `!document.querySelector('#contact-pane').hidden && document.querySelector('#contact-pane').offsetWidth > 0`)
+		require.GreaterOrEqual(t, evalJS[int](d, `document.querySelector('#chat-name').offsetWidth`), 140, "the name has no room")
+		require.LessOrEqual(t, evalJS[int](d, `document.documentElement.scrollWidth`), 1024)
+		d.screenshot("bug-1024-contact")
+		d.clickJS("close the panel", "#act-contact")
+
+		// A 390 px phone: every channel tab is on screen, the chat is a
+		// screen of its own without the tab bar, and the name has room.
+		p := newTab(t, browser)
+		p.do("390 px", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
+		p.signIn(e.url, ownerToken)
+		for _, ch := range []string{"all", "whatsapp", "instagram", "messenger"} {
+			r := evalJS[map[string]float64](p, fmt.Sprintf(`(() => { const r = document.querySelector('.tab[data-channel="%s"]').getBoundingClientRect(); return {left: r.left, right: r.right, width: r.width} })()`, ch))
+			require.Positive(t, r["width"], ch)
+			require.LessOrEqual(t, r["right"], 390.0, "the %s tab is off screen", ch)
+			require.GreaterOrEqual(t, r["left"], 0.0, ch)
+		}
+		require.Equal(t, "Messenger", evalJS[string](p, `document.querySelector('.tab[data-channel="messenger"]').getAttribute('aria-label')`))
+		p.screenshot("bug-390-tabs")
+		p.openConv(conv)
+		p.waitJS("the chat screen", `document.querySelector('#chat-pane').offsetWidth === 390`)
+		require.Zero(t, evalJS[int](p, `document.querySelector('#channel-tabs').offsetHeight`), "the tab bar stays over the chat")
+		require.GreaterOrEqual(t, evalJS[int](p, `document.querySelector('#chat-name').offsetWidth`), 110, "the name has no room")
+		p.screenshot("bug-390-chat")
+		p.clickJS("back", "#back")
+		p.waitJS("the list with its tabs", `document.querySelector('#list-pane').offsetWidth === 390 && document.querySelector('#channel-tabs').offsetHeight > 0`)
+		require.GreaterOrEqual(t, evalJS[int](p, rowVisible(conv)+`.querySelector('.conv-name').offsetWidth`), 200, "the list row's name has no room")
+	})
 }
 
 // TestWebInboxListPages: infinite scroll adds each page's rows to the

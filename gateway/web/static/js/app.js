@@ -374,8 +374,9 @@ function renderTabs() {
   const tabs = [['', 'All'], ...state.channels.map((c) => [c, channelNames[c] || c])];
   $('#channel-tabs').replaceChildren(...tabs.map(([ch, label]) => h('button.tab', {
     type: 'button', role: 'tab', 'aria-selected': String(state.filter.channel === ch), dataset: { channel: ch || 'all' },
+    'aria-label': label, title: label,
     onclick: () => { state.filter.channel = ch; renderTabs(); reload(); },
-  }, ch ? h('span', { html: channelIcon(ch) }) : null, label)));
+  }, ch ? h('span', { html: channelIcon(ch) }) : null, h('span.tab-label', { text: label }))));
 }
 
 const folders = [['open', 'Open'], ['solved', 'Solved'], ['spam', 'Spam'], ['archived', 'Archived']];
