@@ -32,6 +32,23 @@ func (b *tab) signIn(url, token string) {
 	b.waitJS("the realtime connection", `document.querySelector('#conn').dataset.state === 'live'`)
 }
 
+// viewport emulates a screen of w×h (a phone's, touch and all, when
+// phone) until the test ends. One tab for every width: a tab left in the
+// background has its timers throttled.
+func (b *tab) viewport(w, h int64, phone bool) {
+	b.t.Helper()
+	opts := []chromedp.EmulateViewportOption{}
+	if phone {
+		opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch)
+	}
+	b.do(fmt.Sprintf("a %d px screen", w), chromedp.EmulateViewport(w, h, opts...))
+	t := b.t
+	t.Cleanup(func() {
+		b.t = t
+		b.do("the window's own size", chromedp.EmulateReset())
+	})
+}
+
 // openConv clicks the conversation's row and waits for its chat.
 func (b *tab) openConv(id engine.ID) {
 	b.t.Helper()
@@ -429,9 +446,8 @@ func TestWebInboxBugs(t *testing.T) {
 		conv := newConv(t, "15552220019", long, "Hola, where is my order 5521?")
 		// 1024 px with the contact panel open: the chat's header keeps
 		// room for the name.
-		d := newTab(t, browser)
-		d.do("1024 px", chromedp.EmulateViewport(1024, 768))
-		d.signIn(e.url, ownerToken)
+		d := b
+		d.viewport(1024, 768, false)
 		d.openConv(conv)
 		d.clickJS("the contact panel", "#act-contact")
 		d.waitJS("the panel", `!document.querySelector('#contact-pane').hidden && document.querySelector('#contact-pane').offsetWidth > 0`)
@@ -442,9 +458,9 @@ func TestWebInboxBugs(t *testing.T) {
 
 		// A 390 px phone: every channel tab is on screen, the chat is a
 		// screen of its own without the tab bar, and the name has room.
-		p := newTab(t, browser)
-		p.do("390 px", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
-		p.signIn(e.url, ownerToken)
+		p := b
+		p.viewport(390, 844, true)
+		p.clickJS("back to the list", "#back")
 		for _, ch := range []string{"all", "whatsapp", "instagram", "messenger"} {
 			r := evalJS[map[string]float64](p, fmt.Sprintf(`(() => { const r = document.querySelector('.tab[data-channel="%s"]').getBoundingClientRect(); return {left: r.left, right: r.right, width: r.width} })()`, ch))
 			require.Positive(t, r["width"], ch)
@@ -461,6 +477,39 @@ func TestWebInboxBugs(t *testing.T) {
 		p.clickJS("back", "#back")
 		p.waitJS("the list with its tabs", `document.querySelector('#list-pane').offsetWidth === 390 && document.querySelector('#channel-tabs').offsetHeight > 0`)
 		require.GreaterOrEqual(t, evalJS[int](p, rowVisible(conv)+`.querySelector('.conv-name').offsetWidth`), 200, "the list row's name has no room")
+	})
+
+	t.Run("on a phone Back returns to the list and links open chats", func(t *testing.T) {
+		b.t = t
+		conv := newConv(t, "15552220020", "Bea Back", "back and forth")
+		other := newConv(t, "15552220021", "Lin Link", "follow the link")
+		p := b
+		p.viewport(390, 844, true)
+		p.clickJS("back to the list", "#back")
+		listShown := `document.querySelector('#list-pane').offsetWidth === 390 && document.querySelector('#chat-pane').offsetWidth === 0`
+		chatShown := func(id engine.ID) string {
+			return fmt.Sprintf(`document.querySelector('#chat-pane').offsetWidth === 390 && location.hash === '#c/%s' && document.querySelector('#chat-name').textContent === %s`,
+				id, jsString(e.conv(id).ContactName))
+		}
+		p.openConv(conv)
+		p.waitJS("the chat screen", chatShown(conv))
+		p.do("the phone's Back", chromedp.NavigateBack())
+		p.waitJS("the list, in the app", listShown+` && location.pathname === '/' && location.hash === '' && !document.querySelector('#app').hidden`)
+		p.do("Forward", chromedp.NavigateForward())
+		p.waitJS("the chat again", chatShown(conv))
+
+		// An in-page link to another conversation opens it.
+		p.do("follow a link", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const a = document.createElement('a'); a.href = '#c/%s'; a.textContent = 'link';
+			document.querySelector('#msg-list').append(a); a.click() })()`, other)))
+		p.waitJS("the linked chat", chatShown(other))
+
+		// The in-app back arrow, then a reload: the list, not the chat.
+		p.clickJS("the back arrow", "#back")
+		p.waitJS("the list", listShown+` && !location.hash.startsWith('#c/')`)
+		p.do("reload", chromedp.Reload())
+		p.waitJS("the inbox again", `document.body.dataset.ready === 'true'`)
+		p.waitJS("the list, not the chat", listShown)
+		p.screenshot("bug-phone-back")
 	})
 }
 

@@ -520,10 +520,14 @@ function clearSearch() {
 
 // ---------- opening ----------
 
-export async function open(id) {
+// open shows a conversation. Its address is #c/<id>: a new history entry,
+// so that Back (a phone's above all) returns to the list rather than
+// leaving the app; fromHistory when the address is already there (a
+// link, Back or Forward, a reload).
+export async function open(id, fromHistory = false) {
   state.selected = id;
   if (visibleRows().some((r) => r.conversation.id === id)) state.focus = id;
-  if (location.hash !== `#c/${id}`) history.replaceState(null, '', `#c/${id}`);
+  if (!fromHistory && location.hash !== `#c/${id}`) history.pushState({ chat: true }, '', `#c/${id}`);
   document.body.classList.add('view-chat');
   renderList();
   let c = state.convs.get(id);
@@ -534,10 +538,30 @@ export async function open(id) {
   panel.open(c);
 }
 
-export function back() {
+// back returns to the list: the history entry before the chat's when the
+// app made it (so Forward reopens the chat), else (or when the chat is
+// gone for good: replace) the address loses the chat, so that a reload
+// shows the list.
+export function back(replace = false) {
+  if (/^#c\//.test(location.hash)) {
+    if (!replace && history.state && history.state.chat) history.back();
+    else history.replaceState(null, '', location.pathname + location.search);
+  }
+  showList();
+}
+
+function showList() {
   document.body.classList.remove('view-chat');
   panel.close();
 }
+
+// The address follows Back and Forward, and in-page links to #c/<id>.
+window.addEventListener('hashchange', () => {
+  if ($('#app').hidden) return;
+  const m = /^#c\/(\w+)/.exec(location.hash);
+  if (!m) { showList(); return; }
+  if (m[1] !== state.selected || !document.body.classList.contains('view-chat')) open(m[1], true);
+});
 
 // ---------- keyboard ----------
 
@@ -614,7 +638,7 @@ async function boot() {
   requestAnimationFrame(() => setTimeout(() => performance.mark('parley:first-paint'), 0));
   document.body.dataset.ready = 'true';
   const m = /^#c\/(\w+)/.exec(location.hash);
-  if (m) open(m[1]);
+  if (m) open(m[1], true);
 }
 
 chat.init({ state, upsert, open, back });

@@ -214,7 +214,7 @@ export function onDeleted(id) {
   cur = null;
   $('#chat').hidden = true;
   $('#chat-empty').hidden = false;
-  app.back();
+  app.back(true);
 }
 
 let readTimer;
