@@ -96,11 +96,20 @@ func counterDims(c *engine.Conversation) []string {
 	if c == nil {
 		return nil
 	}
-	dims := listDims(c)
-	for _, d := range dims {
-		if d == DimUnread || d == DimUnassigned || strings.HasPrefix(d, "asg:") {
-			dims = append(dims, DimChannel(c.Channel, d))
-		}
+	return append(listDims(c), channelDims(c)...)
+}
+
+// channelDims are the DimChannel counter dimensions of c: its channel's
+// unread, and unassigned or assignee.
+func channelDims(c *engine.Conversation) []string {
+	dims := make([]string, 0, 2)
+	if c.UnreadCount > 0 {
+		dims = append(dims, DimChannel(c.Channel, DimUnread))
+	}
+	if c.AssigneeID == "" {
+		dims = append(dims, DimChannel(c.Channel, DimUnassigned))
+	} else {
+		dims = append(dims, DimChannel(c.Channel, DimAssignee(c.AssigneeID)))
 	}
 	return dims
 }
@@ -136,10 +145,8 @@ func (s *Store) backfillChannelCounters() error {
 				s.log.Error("a conversation header does not decode: left out of the channel counters", "key", fmt.Sprintf("%x", it.Key()), "err", err)
 				continue
 			}
-			for _, d := range counterDims(&c) {
-				if strings.Contains(d, "&") {
-					sums[string(counterKey(w.ID, c.Folder, d))]++
-				}
+			for _, d := range channelDims(&c) {
+				sums[string(counterKey(w.ID, c.Folder, d))]++
 			}
 		}
 		if err := iterErr(it); err != nil {
