@@ -184,7 +184,7 @@ func TestWebInboxBugs(t *testing.T) {
 		solved := e.thread(engine.ChannelWhatsApp, phoneID, senders[0])
 		code, body = e.api("POST", "/api/v1/conversations/"+solved.String()+"/folder", ownerToken, map[string]string{"folder": "solved"})
 		require.Equal(t, http.StatusOK, code, string(body))
-		eventually(t, 5*time.Second, func() error { // the index follows commits
+		eventually(t, 15*time.Second, func() error { // the index follows commits
 			_, body := e.api("GET", "/api/v1/search?q=parcel&limit=100", ownerToken, nil)
 			if n := len(decodeAs[searchResp](t, body).Hits); n != 61 {
 				return fmt.Errorf("%d hits", n)
@@ -281,6 +281,11 @@ func TestWebInboxBugs(t *testing.T) {
 		b.waitJS("the events of the photos applied", fmt.Sprintf(`+(document.querySelector('#conn').dataset.seq || 0) >= %d`, e.rt.Broadcaster().LastSeq(e.ws)))
 		b.openConv(conv)
 		atBottom := `(() => { const m = document.querySelector('#messages'); return m.scrollHeight - m.scrollTop - m.clientHeight < 4 })()`
+		defer func() {
+			if t.Failed() {
+				t.Log(evalJS[string](b, `document.querySelector('#msg-list').innerHTML.replace(/<svg.*?<\/svg>/g, '').slice(-3000)`))
+			}
+		}()
 		b.waitJS("the photos loaded", `[...document.querySelectorAll('#msg-list img.thumb')].filter(i => i.naturalWidth === 400 && i.complete).length === 3`)
 		b.waitJS("the newest message in view once they are", atBottom)
 		require.Greater(t, evalJS[float64](b, `document.querySelector('#messages').scrollTop`), 100.0, "the chat scrolls")
@@ -319,12 +324,16 @@ func TestWebInboxBugs(t *testing.T) {
 		options := `[...document.querySelectorAll('#filters select option')].map(o => o.value)`
 		b.waitJS("the archived conversation's tag offered", options+`.includes('wholesale')`)
 		require.False(t, evalJS[bool](b, options+`.includes('priority')`), "the star has its own filter")
-		b.do("filter by it, in Archived", chromedp.Click(chromedp.CSS(`.folder[data-folder="archived"]`)),
-			chromedp.SetValue(chromedp.CSS(`#filters select`), "wholesale"),
-			chromedp.Evaluate[chromedp.Void](`document.querySelector('#filters select').dispatchEvent(new Event('change')), undefined`))
+		// The filters are drawn again as the list loads: pick the tag in
+		// the select of the moment, in one evaluation.
+		pick := func(tag string) string {
+			return fmt.Sprintf(`(() => { const s = document.querySelector('#filters select'); if (![...s.options].some(o => o.value === %[1]q)) return false;
+				s.value = %[1]q; s.dispatchEvent(new Event('change')); return true })()`, tag)
+		}
+		b.clickJS("the Archived folder", `.folder[data-folder="archived"]`)
+		b.waitJS("filter by it", pick("wholesale"))
 		b.waitJS("its row", rowVisible(conv)+` && document.querySelectorAll('#conv-list li.conv').length === 1`)
-		b.do("no tag filter", chromedp.SetValue(chromedp.CSS(`#filters select`), ""),
-			chromedp.Evaluate[chromedp.Void](`document.querySelector('#filters select').dispatchEvent(new Event('change')), undefined`))
+		b.waitJS("no tag filter", pick(""))
 		b.clickJS("the Open folder", `.folder[data-folder="open"]`)
 		b.waitJS("the open list", `document.querySelector('.folder[data-folder="open"]').getAttribute('aria-selected') === 'true' && document.querySelector('#filters select').value === ''`)
 	})

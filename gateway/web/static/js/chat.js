@@ -23,8 +23,10 @@ export function init(a) {
   $('#load-older').addEventListener('click', loadOlder);
   $('#messages').addEventListener('scroll', () => {
     if (!cur) return;
-    // The view sticks to the newest message while the reader is there.
-    cur.stick = nearBottom();
+    // The view sticks to the newest message while the reader is there:
+    // only a move up unsticks it (content growing under it, such as a
+    // photo loaded before this event came, does not).
+    cur.stick = stuck();
     if (cur.stick) hideJump();
     if (cur.hasMore && $('#messages').scrollTop < 80) loadOlder();
   }, { passive: true });
@@ -147,10 +149,15 @@ function merge(list) {
 const rank = { sending: 1, sent: 2, delivered: 3, read: 4 };
 
 // older reports whether m is an earlier state of the message than have:
-// a POST answer can arrive after the event of a later status. Statuses
-// only move forward, a failure applies at once, and only a newer retry
-// moves a failed message on.
+// a POST answer, or a page of messages, can arrive after the event of a
+// later change. A stored file stays, statuses only move forward, a
+// failure applies at once, and only a newer retry moves a failed message
+// on.
+const stored = (m) => !!(m.media && (m.media.sha256 || m.media.storage_key));
+
 function older(m, have) {
+  // A file is fetched once: a copy without it is from before.
+  if (stored(have) && !stored(m)) return true;
   if (m.status === have.status || m.status === 'failed' || !m.status) return false;
   if (have.status === 'failed') return Date.parse(m.status_at || 0) < Date.parse(have.status_at || 0);
   return (rank[m.status] || 0) < (rank[have.status] || 0);
