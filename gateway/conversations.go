@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -85,11 +86,22 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	if items == nil {
 		items = []engine.Conversation{}
 	}
-	counts, err := s.counts(p.WorkspaceID, p.UserID.String())
+	counts, err := s.counts(p.WorkspaceID, p.UserID.String(), q.Channel)
 	if err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"conversations": items, "next_cursor": page.NextCursor, "counts": counts})
+}
+
+// listTags answers GET /api/v1/tags: the tags of the workspace's
+// conversations (every folder), by name, each with how many carry it; the
+// star is the tag "priority".
+func (s *Server) listTags(c *fiber.Ctx) error {
+	tags, err := s.cfg.Store.Tags(who(c).WorkspaceID)
+	if err != nil {
+		return fmt.Errorf("listing tags: %w", err)
+	}
+	return c.JSON(fiber.Map{"tags": tags})
 }
 
 func boolQuery(c *fiber.Ctx, name string) (bool, error) {
@@ -105,20 +117,27 @@ func boolQuery(c *fiber.Ctx, name string) (bool, error) {
 }
 
 // counts are the inbox badges: conversations per folder, and in the open
-// folder the unread, mine and unassigned ones.
-func (s *Server) counts(ws engine.ID, me string) (map[string]int64, error) {
+// folder the unread, mine and unassigned ones; those of channel ch only
+// when ch is set (the channel tab the list shows). Each is a counter read.
+func (s *Server) counts(ws engine.ID, me string, ch engine.Channel) (map[string]int64, error) {
 	st := s.cfg.Store
 	out := make(map[string]int64, 7)
+	dim := func(d string) string {
+		if ch == "" {
+			return d
+		}
+		return persistence.DimChannel(ch, d)
+	}
 	for _, f := range engine.Folders {
-		n, err := st.Count(ws, f, persistence.DimAll)
+		n, err := st.Count(ws, f, dim(persistence.DimAll))
 		if err != nil {
 			return nil, err
 		}
 		out[string(f)] = n
 	}
-	for name, dim := range map[string]string{"unread": persistence.DimUnread, "mine": persistence.DimAssignee(me),
+	for name, d := range map[string]string{"unread": persistence.DimUnread, "mine": persistence.DimAssignee(me),
 		"unassigned": persistence.DimUnassigned} {
-		n, err := st.Count(ws, engine.FolderOpen, dim)
+		n, err := st.Count(ws, engine.FolderOpen, dim(d))
 		if err != nil {
 			return nil, err
 		}

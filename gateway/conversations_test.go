@@ -222,3 +222,82 @@ func TestWorkspaceIsolation(t *testing.T) {
 	require.Equal(t, before, e.conv(conv), "nothing of A changed")
 	require.Len(t, e.messages(conv), 1)
 }
+
+// The counts of a list under a channel tab are that channel's: folder
+// counts and the open folder's unread, mine and unassigned (issue 16:
+// they counted every channel).
+func TestConversationCountsFollowTheChannel(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	var wa []engine.ID
+	for i := range 3 {
+		user := fmt.Sprintf("15558%03d", i)
+		code, body := e.webhook(engine.ChannelWhatsApp, waText(fmt.Sprintf("wamid.cc.%d", i), user, "WhatsApp customer", "hi"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		wa = append(wa, e.thread(engine.ChannelWhatsApp, phoneID, user))
+	}
+	code, body := e.webhook(engine.ChannelMessenger, messengerText("m_cc_1", "PSID_CC_1", "hello"))
+	require.Equal(t, http.StatusOK, code, string(body))
+	ms := e.thread(engine.ChannelMessenger, pageID, "PSID_CC_1")
+	post := func(conv engine.ID, path string, body any) {
+		t.Helper()
+		code, b := e.api("POST", "/api/v1/conversations/"+conv.String()+path, ownerToken, body)
+		require.Equal(t, http.StatusOK, code, "%s: %s", path, b)
+	}
+	_, me := e.me()
+	post(wa[0], "/folder", map[string]string{"folder": "solved"})
+	post(wa[1], "/read", nil)
+	post(wa[2], "/assign", map[string]string{"user_id": me})
+	post(ms, "/assign", map[string]string{"user_id": me})
+
+	counts := func(query string) map[string]int64 { return e.list(query).Counts }
+	require.Equal(t, map[string]int64{"open": 3, "solved": 1, "spam": 0, "archived": 0, "unread": 2, "mine": 2, "unassigned": 1}, counts(""))
+	require.Equal(t, map[string]int64{"open": 2, "solved": 1, "spam": 0, "archived": 0, "unread": 1, "mine": 1, "unassigned": 1}, counts("channel=whatsapp"))
+	require.Equal(t, map[string]int64{"open": 1, "solved": 0, "spam": 0, "archived": 0, "unread": 1, "mine": 1, "unassigned": 0}, counts("channel=messenger"))
+	require.Equal(t, map[string]int64{"open": 0, "solved": 0, "spam": 0, "archived": 0, "unread": 0, "mine": 0, "unassigned": 0}, counts("channel=instagram"))
+	// The counts are the channel's whatever the folder listed.
+	require.Equal(t, counts("channel=whatsapp"), counts("channel=whatsapp&folder=solved"))
+}
+
+// GET /api/v1/tags lists the workspace's tags from every folder with how
+// many conversations carry each, whatever rows a client has loaded (issue
+// 16: the inbox's tag filter offered only the tags of its loaded rows).
+func TestTagsAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	tags := func() []map[string]any {
+		t.Helper()
+		code, body := e.api("GET", "/api/v1/tags", ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		return decodeAs[struct{ Tags []map[string]any }](t, body).Tags
+	}
+	require.Empty(t, tags())
+	var convs []engine.ID
+	for i := range 3 {
+		user := fmt.Sprintf("15558100%d", i)
+		code, body := e.webhook(engine.ChannelWhatsApp, waText(fmt.Sprintf("wamid.tags.%d", i), user, "Tagged", "hi"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		convs = append(convs, e.thread(engine.ChannelWhatsApp, phoneID, user))
+	}
+	tag := func(method string, conv engine.ID, tag string) {
+		t.Helper()
+		code, body := e.api(method, "/api/v1/conversations/"+conv.String()+"/tags/"+tag, ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+	}
+	tag("PUT", convs[0], "billing")
+	tag("PUT", convs[1], "billing")
+	tag("PUT", convs[2], "vip")
+	tag("PUT", convs[2], "gone")
+	tag("DELETE", convs[2], "gone")
+	code, body := e.api("POST", "/api/v1/conversations/"+convs[1].String()+"/folder", ownerToken, map[string]string{"folder": "archived"})
+	require.Equal(t, http.StatusOK, code, string(body))
+	code, body = e.api("POST", "/api/v1/conversations/"+convs[0].String()+"/star", ownerToken, map[string]bool{"starred": true})
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Equal(t, []map[string]any{
+		{"tag": "billing", "conversations": 2.0},
+		{"tag": "priority", "conversations": 1.0},
+		{"tag": "vip", "conversations": 1.0},
+	}, tags())
+	code, _ = e.api("GET", "/api/v1/tags", "", nil)
+	require.Equal(t, http.StatusUnauthorized, code)
+}

@@ -92,3 +92,76 @@ func TestSearchAPIBadQueries(t *testing.T) {
 		require.Equal(t, "bad_query", errorCode(t, body), q)
 	}
 }
+
+// A query of symbols only is a 400 that says so in plain words, and a
+// search can be narrowed to a folder and a channel, its pages filled
+// across the store's pages (issue 16).
+func TestSearchAPIFolderChannelAndSymbols(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	for _, q := range []string{"%23", "%23%20!!", "%E2%9C%93"} {
+		code, body := e.api("GET", "/api/v1/search?q="+q, ownerToken, nil)
+		require.Equal(t, http.StatusBadRequest, code, "%s: %s", q, body)
+		require.Equal(t, "bad_query", errorCode(t, body))
+		require.Equal(t, "the search query has no letters or digits", decodeAs[struct{ Error struct{ Message string } }](t, body).Error.Message)
+	}
+
+	// Twelve WhatsApp conversations and three Messenger ones say "parcel";
+	// four of the WhatsApp ones are solved.
+	var wa []engine.ID
+	for i := range 12 {
+		user := fmt.Sprintf("15557100%02d", i)
+		code, body := e.webhook(engine.ChannelWhatsApp, waText(fmt.Sprintf("wamid.sf.%d", i), user, "Customer", "my parcel is late"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		wa = append(wa, e.thread(engine.ChannelWhatsApp, phoneID, user))
+	}
+	var ms []engine.ID
+	for i := range 3 {
+		psid := fmt.Sprintf("PSID_SF_%d", i)
+		code, body := e.webhook(engine.ChannelMessenger, messengerText(fmt.Sprintf("m_sf_%d", i), psid, "parcel missing"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		ms = append(ms, e.thread(engine.ChannelMessenger, pageID, psid))
+	}
+	for _, id := range wa[:4] {
+		code, body := e.api("POST", "/api/v1/conversations/"+id.String()+"/folder", ownerToken, map[string]string{"folder": "solved"})
+		require.Equal(t, http.StatusOK, code, string(body))
+	}
+	e.searchEventually("parcel", 15)
+
+	// all pages of the query, each of at most limit hits.
+	all := func(query string, limit int) []engine.ID {
+		t.Helper()
+		var out []engine.ID
+		cursor := ""
+		for range 20 {
+			code, body := e.api("GET", fmt.Sprintf("/api/v1/search?q=parcel&limit=%d&%s&cursor=%s", limit, query, url.QueryEscape(cursor)), ownerToken, nil)
+			require.Equal(t, http.StatusOK, code, string(body))
+			r := decodeAs[searchResp](t, body)
+			require.LessOrEqual(t, len(r.Hits), limit)
+			for _, h := range r.Hits {
+				out = append(out, h.Conversation.ID)
+			}
+			if cursor = r.NextCursor; cursor == "" {
+				return out
+			}
+		}
+		t.Fatalf("%s: more than 20 pages", query)
+		return nil
+	}
+	require.ElementsMatch(t, ms, all("channel=messenger", 2))
+	require.ElementsMatch(t, wa[:4], all("folder=solved", 3))
+	require.ElementsMatch(t, wa[4:], all("folder=open&channel=whatsapp", 3))
+	require.ElementsMatch(t, append(append([]engine.ID{}, wa[4:]...), ms...), all("folder=open", 4))
+	require.Empty(t, all("channel=instagram", 5))
+	// The first page of a narrowed search is full when there are enough
+	// hits, however many others come first.
+	code, body := e.api("GET", "/api/v1/search?q=parcel&limit=3&channel=whatsapp&folder=solved", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Len(t, decodeAs[searchResp](t, body).Hits, 3)
+
+	for _, q := range []string{"q=parcel&folder=bin", "q=parcel&channel=fax"} {
+		code, body := e.api("GET", "/api/v1/search?"+q, ownerToken, nil)
+		require.Equal(t, http.StatusBadRequest, code, "%s: %s", q, body)
+		require.Equal(t, "bad_query", errorCode(t, body))
+	}
+}

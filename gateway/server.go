@@ -300,6 +300,7 @@ func (s *Server) routes() {
 	api.Get("/analytics", s.analytics)
 	api.Get("/conversations", s.listConversations)
 	api.Get("/search", s.search)
+	api.Get("/tags", s.listTags)
 	api.Get("/conversations/:conv", s.getConversation)
 	api.Delete("/conversations/:conv", requireRole(engine.RoleAdmin), s.deleteConversation)
 	api.Post("/conversations/:conv/takeover", s.takeOver)

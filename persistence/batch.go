@@ -109,22 +109,23 @@ func (b *Batch) PutConversation(old *engine.Conversation, c *engine.Conversation
 	}
 	// Counters move only when a (folder, dimension) pair comes or goes;
 	// an entry that only moved in time (new activity) leaves them alone.
+	oldDims, newDims := counterDims(old), counterDims(c)
 	if old == nil || old.Folder != c.Folder {
-		for _, e := range oldList {
-			b.addCounter(old.WorkspaceID, old.Folder, e.dim, -1)
+		for _, d := range oldDims {
+			b.addCounter(old.WorkspaceID, old.Folder, d, -1)
 		}
-		for _, e := range newList {
-			b.addCounter(c.WorkspaceID, c.Folder, e.dim, +1)
+		for _, d := range newDims {
+			b.addCounter(c.WorkspaceID, c.Folder, d, +1)
 		}
 	} else {
-		for _, e := range oldList {
-			if !hasDim(newList, e.dim) {
-				b.addCounter(c.WorkspaceID, c.Folder, e.dim, -1)
+		for _, d := range oldDims {
+			if !slices.Contains(newDims, d) {
+				b.addCounter(c.WorkspaceID, c.Folder, d, -1)
 			}
 		}
-		for _, e := range newList {
-			if !hasDim(oldList, e.dim) {
-				b.addCounter(c.WorkspaceID, c.Folder, e.dim, +1)
+		for _, d := range newDims {
+			if !slices.Contains(oldDims, d) {
+				b.addCounter(c.WorkspaceID, c.Folder, d, +1)
 			}
 		}
 	}
@@ -174,10 +175,6 @@ func indexEntries(c *engine.Conversation) []indexEntry {
 		out[i] = indexEntry{d, listKey(c.WorkspaceID, c.Folder, d, c.LastActivityAt, c.ID)}
 	}
 	return out
-}
-
-func hasDim(es []indexEntry, dim string) bool {
-	return slices.ContainsFunc(es, func(x indexEntry) bool { return x.dim == dim })
 }
 
 func containsIndexEntry(es []indexEntry, k []byte) bool {
@@ -271,7 +268,9 @@ func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) 
 	b.del(conversationKey(c.WorkspaceID, c.ID))
 	for _, e := range indexEntries(c) {
 		b.singleDel(e.key)
-		b.addCounter(c.WorkspaceID, c.Folder, e.dim, -1)
+	}
+	for _, d := range counterDims(c) {
+		b.addCounter(c.WorkspaceID, c.Folder, d, -1)
 	}
 	if !c.AIResumesAt.IsZero() {
 		b.del(timerKey(c.AIResumesAt, TimerAIResume, c.WorkspaceID, c.ID))

@@ -37,7 +37,7 @@ import (
 //  5. Media reference index entries ('w' ws 'F') for every message with a
 //     stored file.
 //  6. Phone and email key entries for every contact.
-const FormatVersion = 6
+const FormatVersion = 7
 
 // tFormat is the system key of the format record.
 const tFormat = 'V'
@@ -105,6 +105,7 @@ var migrations = []migration{
 	{4, "contact conversations index", contactConvMarkerKey(), (*Store).backfillContactConversations},
 	{5, "media reference index", mediaRefsMarkerKey(), (*Store).backfillMediaRefs},
 	{6, "contact phone and email index", contactKeysMarkerKey(), (*Store).backfillContactKeys},
+	{7, "channel counters", nil, (*Store).backfillChannelCounters},
 }
 
 // migrationProgress counts the records a migration step visits and logs

@@ -3,6 +3,7 @@ package persistence
 import (
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -43,14 +44,14 @@ func TestFormatOfANewStore(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(s.Collector())
-	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(fmt.Sprintf(`
 # HELP parley_store_format_version Format version of the data directory (persistence.FormatVersion once open).
 # TYPE parley_store_format_version gauge
-parley_store_format_version 6
+parley_store_format_version %d
 # HELP parley_store_migration_steps_total Migration steps run on the data directory when this process opened it.
 # TYPE parley_store_migration_steps_total counter
 parley_store_migration_steps_total 0
-`), "parley_store_format_version", "parley_store_migration_steps_total"))
+`, FormatVersion)), "parley_store_format_version", "parley_store_migration_steps_total"))
 }
 
 // unversioned writes a store as a Parley before the format record left it:
@@ -211,7 +212,8 @@ func TestNewerFormatIsRefused(t *testing.T) {
 	require.ErrorAs(t, err, &tooNew)
 	require.Equal(t, FormatVersion+1, tooNew.Found)
 	require.Equal(t, FormatVersion, tooNew.Known)
-	require.Equal(t, "data directory "+dir+" is format 7 (written by Parley test), this Parley understands up to 6; upgrade Parley or restore a backup", err.Error())
+	require.Equal(t, fmt.Sprintf("data directory %s is format %d (written by Parley test), this Parley understands up to %d; upgrade Parley or restore a backup",
+		dir, FormatVersion+1, FormatVersion), err.Error())
 	require.Equal(t, before, dirDigest(t, dir), "nothing written")
 }
 

@@ -174,7 +174,7 @@ const dimAll = "*"
 
 func listDims(c *engine.Conversation) []string {
 	dims := make([]string, 0, 5+len(c.Tags))
-	dims = append(dims, dimAll, "ch:"+string(c.Channel), "mode:"+string(c.Mode))
+	dims = append(dims, dimAll, DimChannel(c.Channel, dimAll), "mode:"+string(c.Mode))
 	if c.UnreadCount > 0 {
 		dims = append(dims, DimUnread)
 	}

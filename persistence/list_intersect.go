@@ -39,7 +39,7 @@ func (q *ListQuery) dims() []string {
 		out = append(out, DimUnassigned)
 	}
 	if q.Channel != "" {
-		out = append(out, "ch:"+string(q.Channel))
+		out = append(out, DimChannel(q.Channel, dimAll))
 	}
 	if q.Mode != "" {
 		out = append(out, "mode:"+string(q.Mode))

@@ -5,7 +5,7 @@
 import { api, auth, get, ApiError } from './api.js';
 import { Realtime } from './ws.js';
 import { icons, channelIcon, channelNames } from './icons.js';
-import { h, $, avatar, listTime, debounce, convName, toast } from './util.js';
+import { h, $, avatar, listTime, dayKey, debounce, convName, toast, searchTerms, highlight } from './util.js';
 import * as chat from './chat.js';
 import * as panel from './panel.js';
 
@@ -24,11 +24,16 @@ export const state = {
   loading: false,
   gen: 0, // bumps on every reload so stale pages are dropped
   counts: {},
+  tags: [], // the workspace's tags (GET /tags)
   search: '',
   hits: null, // search results, or null when not searching
+  searchCursor: '', // the next page of search results
+  searchGen: 0, // bumps on every new search so stale pages are dropped
+  searchLoading: false,
+  searchNote: '', // why a search shows nothing, when it is not "No results"
   searchAPI: true,
   selected: '',
-  focus: -1,
+  focus: '', // the id of the row the keyboard is on
 };
 
 // ---------- login ----------
@@ -139,7 +144,7 @@ export function upsert(c) {
   state.convs.set(c.id, c);
   const i = state.order.indexOf(c.id);
   if (i >= 0) state.order.splice(i, 1);
-  if (matches(c)) {
+  if (matches(c) || (i >= 0 && keptRead(c))) {
     const last = state.order.length ? state.convs.get(state.order[state.order.length - 1]) : null;
     if (state.done || !last || newer(c, last) <= 0) {
       let j = 0;
@@ -147,13 +152,30 @@ export function upsert(c) {
       state.order.splice(j, 0, c.id);
     }
   }
+  if (i >= 0) refocus(c.id, i);
   renderListSoon();
+}
+
+// keptRead: the conversation open under the Unread filter stays in the
+// list once it is read (opening it reads it), until the list reloads.
+function keptRead(c) {
+  return state.filter.unread && c.id === state.selected && matches({ ...c, unread_count: 1 });
+}
+
+// refocus moves the keyboard from a row that left the list (solved,
+// moved, deleted) to the row that took its place.
+function refocus(id, i) {
+  if (state.focus !== id || state.order.includes(id)) return;
+  state.focus = state.order[Math.min(i, state.order.length - 1)] || '';
 }
 
 function removeConv(id) {
   state.convs.delete(id);
   const i = state.order.indexOf(id);
-  if (i >= 0) state.order.splice(i, 1);
+  if (i >= 0) {
+    state.order.splice(i, 1);
+    refocus(id, i);
+  }
   renderListSoon();
 }
 
@@ -176,6 +198,8 @@ export async function reload() {
   state.done = false;
   state.loading = false;
   renderList();
+  // A search follows the folder and channel tab too.
+  if (state.search) search(state.search);
   await loadMore();
 }
 
@@ -194,6 +218,7 @@ async function loadMore() {
     state.cursor = r.next_cursor || '';
     state.done = !state.cursor;
     state.counts = r.counts || {};
+    state.loading = false; // before the render: an empty page shows the empty state
     renderFolders();
     renderFilters();
     renderList();
@@ -210,31 +235,53 @@ async function loadMore() {
 
 function maybeLoadMore() {
   const l = $('#conv-list');
-  if (!state.hits && !state.done && l.scrollTop + l.clientHeight > l.scrollHeight - 400) loadMore();
+  if (l.scrollTop + l.clientHeight <= l.scrollHeight - 400) return;
+  if (state.hits) searchMore();
+  else if (!state.done) loadMore();
 }
 
 let countsTimer;
 function refreshCountsSoon() {
   clearTimeout(countsTimer);
   countsTimer = setTimeout(async () => {
+    // The counts are those of the channel tab shown.
+    const q = new URLSearchParams({ limit: '1' });
+    const ch = state.filter.channel;
+    if (ch) q.set('channel', ch);
     try {
-      const r = await get('/conversations?limit=1');
+      const r = await get(`/conversations?${q}`);
+      if (ch !== state.filter.channel) return; // the tab changed meanwhile: its list brings its counts
       state.counts = r.counts || {};
       renderFolders();
       renderFilters();
     } catch { /* the next event retries */ }
+    loadTags();
   }, 800);
+}
+
+// loadTags fetches the workspace's tags for the tag filter: those of
+// every folder, not only of the rows loaded.
+async function loadTags() {
+  try {
+    const r = await get('/tags');
+    const tags = (r.tags || []).map((t) => t.tag).filter((t) => t !== PRIORITY);
+    if (tags.join() === state.tags.join()) return;
+    state.tags = tags;
+    renderFilters();
+  } catch { /* the loaded rows' tags stay offered */ }
 }
 
 const rowCache = new Map();
 
-function rowKey(c, preview) {
-  return [c.last_activity_at, c.unread_count, c.mode, c.contact_name, preview, (c.tags || []).join(), c.folder,
-    c.last_outbound_status, state.selected === c.id].join('|');
+function rowKey(c, preview, terms) {
+  return [c.last_activity_at, listTime(c.last_activity_at), c.unread_count, c.mode, c.contact_name, preview, (c.tags || []).join(), c.folder,
+    c.last_outbound_status, state.selected === c.id, terms.join(' ')].join('|');
 }
 
-function row(c, preview, idx) {
-  const key = rowKey(c, preview);
+// row is a list row; terms (a search's) are highlighted in its name and
+// preview.
+function row(c, preview, terms = []) {
+  const key = rowKey(c, preview, terms);
   const hit = rowCache.get(c.id);
   let el;
   if (hit && hit.key === key) el = hit.el;
@@ -246,16 +293,16 @@ function row(c, preview, idx) {
     el = h('li.conv', { role: 'option', dataset: { id: c.id } },
       h('div.avatar-wrap', null, avatar(name, c.contact_id), h('span.ch-badge', { html: channelIcon(c.channel), title: channelNames[c.channel] || c.channel })),
       h('div.conv-main', null,
-        h('div.conv-top', null, h('span.conv-name', { text: name }),
+        h('div.conv-top', null, h('span.conv-name', null, ...highlight(name, terms)),
           (c.tags || []).includes(PRIORITY) ? h('span.star-mini', { html: icons.starFilled }) : null,
           h('span.conv-time', { text: listTime(c.last_activity_at) })),
-        h('div.conv-bottom', null, h('span.conv-preview', { text: preview || '' }), mode,
+        h('div.conv-bottom', null, h('span.conv-preview', null, ...highlight(preview || '', terms)), mode,
           c.unread_count > 0 ? h('span.badge', { text: c.unread_count > 99 ? '99+' : String(c.unread_count) }) : null)));
     el.addEventListener('click', () => open(c.id));
     rowCache.set(c.id, { key, el });
   }
   el.classList.toggle('selected', state.selected === c.id);
-  el.classList.toggle('focused', state.focus === idx);
+  el.classList.toggle('focused', state.focus === c.id);
   el.setAttribute('aria-selected', String(state.selected === c.id));
   return el;
 }
@@ -275,12 +322,51 @@ function visibleRows() {
 }
 
 export function renderList() {
+  const t0 = performance.now();
   const rows = visibleRows();
-  const els = rows.map((r, i) => row(r.conversation, r.snippet || r.conversation.preview, i));
-  $('#conv-list').replaceChildren(...els);
+  const terms = state.hits ? searchTerms(state.search) : [];
+  const els = rows.map((r) => row(r.conversation, r.snippet || r.conversation.preview, terms));
+  patchChildren($('#conv-list'), els);
+  // The last render's duration, for the browser tests and benchmarks.
+  performance.clearMeasures('parley:list-render');
+  performance.measure('parley:list-render', { start: t0 });
   $('#list-empty').hidden = rows.length > 0 || (state.loading && !state.hits);
-  $('#list-empty').textContent = state.hits ? 'No results' : 'No conversations';
+  const f = state.filter;
+  const filtered = f.unread || f.priority || f.tag || f.assignee;
+  $('#list-empty').textContent = state.hits ? state.searchNote || 'No results'
+    : filtered ? 'No conversations match these filters' : 'No conversations';
 }
+
+// patchChildren makes els the children of list, touching only what
+// changed: rows already in place stay (a new page only appends its rows,
+// an update moves or replaces one row), so a long list is not laid out
+// again for every page or event.
+function patchChildren(list, els) {
+  const keep = new Set(els);
+  const drop = (n) => { const next = n.nextSibling; n.remove(); return next; };
+  let at = list.firstChild;
+  for (const el of els) {
+    while (at && !keep.has(at)) at = drop(at); // a row gone or replaced
+    if (el === at) { at = at.nextSibling; continue; }
+    list.insertBefore(el, at);
+  }
+  while (at) at = drop(at);
+}
+
+// The list's times (3:04 PM, Yesterday, Mon) and the chat's day
+// separators name days relative to today: once the day changes (checked
+// every minute, and when the tab is shown again after a sleep) they are
+// drawn again.
+let today = dayKey(Date.now());
+function refreshDay() {
+  const d = dayKey(Date.now());
+  if (d === today) return;
+  today = d;
+  renderList();
+  chat.refreshDay();
+}
+setInterval(refreshDay, 60000);
+document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') refreshDay(); });
 
 // ---------- tabs, folders, filters ----------
 
@@ -288,8 +374,9 @@ function renderTabs() {
   const tabs = [['', 'All'], ...state.channels.map((c) => [c, channelNames[c] || c])];
   $('#channel-tabs').replaceChildren(...tabs.map(([ch, label]) => h('button.tab', {
     type: 'button', role: 'tab', 'aria-selected': String(state.filter.channel === ch), dataset: { channel: ch || 'all' },
+    'aria-label': label, title: label,
     onclick: () => { state.filter.channel = ch; renderTabs(); reload(); },
-  }, ch ? h('span', { html: channelIcon(ch) }) : null, label)));
+  }, ch ? h('span', { html: channelIcon(ch) }) : null, h('span.tab-label', { text: label }))));
 }
 
 const folders = [['open', 'Open'], ['solved', 'Solved'], ['spam', 'Spam'], ['archived', 'Archived']];
@@ -307,7 +394,7 @@ function chip(label, on, count, onclick, name) {
 }
 
 function knownTags() {
-  const s = new Set();
+  const s = new Set(state.tags);
   for (const c of state.convs.values()) for (const t of c.tags || []) if (t !== PRIORITY) s.add(t);
   if (state.filter.tag) s.add(state.filter.tag);
   return [...s].sort();
@@ -332,29 +419,91 @@ function renderFilters() {
 
 // ---------- search ----------
 
-const runSearch = debounce(async (q) => {
+const SEARCH_PAGE = 50;
+
+function searchQuery(q, cursor) {
+  const p = new URLSearchParams({ q, limit: String(SEARCH_PAGE), folder: state.filter.folder });
+  if (state.filter.channel) p.set('channel', state.filter.channel);
+  if (cursor) p.set('cursor', cursor);
+  return `/search?${p}`;
+}
+
+// search shows the first page of results for q in the folder and channel
+// shown (the server's search; names of the loaded rows without one).
+async function search(q) {
   if (q !== state.search) return;
+  const gen = ++state.searchGen;
+  state.searchCursor = '';
+  state.searchLoading = false;
+  state.searchNote = '';
   if (!q) { state.hits = null; renderList(); return; }
+  if (!searchTerms(q).length) {
+    // Nothing to search for: say so rather than ask the server.
+    state.hits = [];
+    state.searchNote = 'Type a letter or a digit to search';
+    state.focus = '';
+    renderList();
+    return;
+  }
   if (state.searchAPI) {
+    state.searchLoading = true;
     try {
-      const r = await get(`/search?${new URLSearchParams({ q, limit: '50' })}`);
-      if (q !== state.search) return;
-      state.hits = (r.hits || []).filter((x) => x.conversation);
-      for (const x of state.hits) state.convs.set(x.conversation.id, { ...state.convs.get(x.conversation.id), ...x.conversation });
-      state.focus = -1;
+      const r = await get(searchQuery(q));
+      if (gen !== state.searchGen) return;
+      state.hits = [];
+      addHits(r);
+      state.focus = '';
       renderList();
+      maybeLoadMore();
       return;
     } catch (err) {
+      if (gen !== state.searchGen) return;
+      state.searchLoading = false;
+      if (err instanceof ApiError && err.status === 400) {
+        state.hits = [];
+        state.searchNote = err.message;
+        renderList();
+        return;
+      }
       if (!(err instanceof ApiError) || err.status !== 404) { toast(`Search failed: ${err.message}`); return; }
       state.searchAPI = false; // no search endpoint on this server: names only
     }
   }
   const needle = q.toLowerCase();
-  state.hits = [...state.convs.values()].filter((c) => convName(c).toLowerCase().includes(needle))
+  state.hits = [...state.convs.values()].filter((c) => matches(c) && convName(c).toLowerCase().includes(needle))
     .sort(newer).map((c) => ({ conversation: c, snippet: '' }));
-  state.focus = -1;
+  state.focus = '';
   renderList();
-}, 200);
+}
+
+const runSearch = debounce(search, 200);
+
+// addHits appends a page of search results.
+function addHits(r) {
+  state.searchLoading = false;
+  state.searchCursor = r.next_cursor || '';
+  for (const x of r.hits || []) {
+    if (!x.conversation || state.hits.some((y) => y.conversation.id === x.conversation.id)) continue;
+    state.convs.set(x.conversation.id, { ...state.convs.get(x.conversation.id), ...x.conversation });
+    state.hits.push(x);
+  }
+}
+
+// searchMore loads the next page of search results (infinite scroll).
+async function searchMore() {
+  if (!state.hits || !state.searchCursor || state.searchLoading) return;
+  const gen = state.searchGen;
+  state.searchLoading = true;
+  try {
+    const r = await get(searchQuery(state.search, state.searchCursor));
+    if (gen !== state.searchGen) return;
+    addHits(r);
+    renderList();
+    maybeLoadMore();
+  } catch (err) {
+    if (gen === state.searchGen) { state.searchLoading = false; toast(`Search failed: ${err.message}`); }
+  }
+}
 
 $('#search').addEventListener('input', (e) => {
   state.search = e.target.value.trim();
@@ -364,17 +513,21 @@ $('#search').addEventListener('input', (e) => {
 function clearSearch() {
   $('#search').value = '';
   state.search = '';
+  state.searchGen++;
   state.hits = null;
   renderList();
 }
 
 // ---------- opening ----------
 
-export async function open(id) {
+// open shows a conversation. Its address is #c/<id>: a new history entry,
+// so that Back (a phone's above all) returns to the list rather than
+// leaving the app; fromHistory when the address is already there (a
+// link, Back or Forward, a reload).
+export async function open(id, fromHistory = false) {
   state.selected = id;
-  const idx = visibleRows().findIndex((r) => r.conversation.id === id);
-  if (idx >= 0) state.focus = idx;
-  if (location.hash !== `#c/${id}`) history.replaceState(null, '', `#c/${id}`);
+  if (visibleRows().some((r) => r.conversation.id === id)) state.focus = id;
+  if (!fromHistory && location.hash !== `#c/${id}`) history.pushState({ chat: true }, '', `#c/${id}`);
   document.body.classList.add('view-chat');
   renderList();
   let c = state.convs.get(id);
@@ -385,10 +538,30 @@ export async function open(id) {
   panel.open(c);
 }
 
-export function back() {
+// back returns to the list: the history entry before the chat's when the
+// app made it (so Forward reopens the chat), else (or when the chat is
+// gone for good: replace) the address loses the chat, so that a reload
+// shows the list.
+export function back(replace = false) {
+  if (/^#c\//.test(location.hash)) {
+    if (!replace && history.state && history.state.chat) history.back();
+    else history.replaceState(null, '', location.pathname + location.search);
+  }
+  showList();
+}
+
+function showList() {
   document.body.classList.remove('view-chat');
   panel.close();
 }
+
+// The address follows Back and Forward, and in-page links to #c/<id>.
+window.addEventListener('hashchange', () => {
+  if ($('#app').hidden) return;
+  const m = /^#c\/(\w+)/.exec(location.hash);
+  if (!m) { showList(); return; }
+  if (m[1] !== state.selected || !document.body.classList.contains('view-chat')) open(m[1], true);
+});
 
 // ---------- keyboard ----------
 
@@ -416,16 +589,18 @@ document.addEventListener('keydown', (e) => {
   if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
     if (!rows.length) return;
     e.preventDefault();
-    state.focus = Math.max(0, Math.min(rows.length - 1, state.focus + (e.key === 'ArrowDown' ? 1 : -1)));
+    const at = rows.findIndex((r) => r.conversation.id === state.focus);
+    const idx = Math.max(0, Math.min(rows.length - 1, at + (e.key === 'ArrowDown' ? 1 : -1)));
+    state.focus = rows[idx].conversation.id;
     renderList();
-    const el = $('#conv-list').children[state.focus];
+    const el = $('#conv-list').children[idx];
     if (el) el.scrollIntoView({ block: 'nearest' });
-    if (state.focus >= rows.length - 5) loadMore();
+    if (idx >= rows.length - 5) { if (state.hits) searchMore(); else loadMore(); }
     return;
   }
-  if (e.key === 'Enter' && state.focus >= 0 && rows[state.focus] && (t.id === 'search' || t === document.body || t.id === 'conv-list')) {
+  if (e.key === 'Enter' && state.focus && rows.some((r) => r.conversation.id === state.focus) && (t.id === 'search' || t === document.body || t.id === 'conv-list')) {
     e.preventDefault();
-    open(rows[state.focus].conversation.id);
+    open(state.focus);
   }
 });
 
@@ -437,7 +612,10 @@ $('#back').addEventListener('click', back);
 
 async function boot() {
   const me = await get('/me');
-  state.me = me.user;
+  state.me = { ...me.user, role: me.role };
+  // Deleting a conversation is for admins and owners: an agent has no
+  // Delete to be refused.
+  $('#more-menu [data-act=delete]').hidden = me.role === 'agent';
   $('#me-name').textContent = me.user.name || me.user.email || '';
   $('#login').hidden = true;
   $('#app').hidden = false;
@@ -452,6 +630,7 @@ async function boot() {
     renderTabs();
   }).catch(() => {});
   get('/users').then((r) => { state.users = r.users || []; }).catch(() => {});
+  loadTags();
   await first;
   performance.mark('parley:first-rows');
   // The frame after this one is painted with the rows: mark it for the
@@ -459,7 +638,7 @@ async function boot() {
   requestAnimationFrame(() => setTimeout(() => performance.mark('parley:first-paint'), 0));
   document.body.dataset.ready = 'true';
   const m = /^#c\/(\w+)/.exec(location.hash);
-  if (m) open(m[1]);
+  if (m) open(m[1], true);
 }
 
 chat.init({ state, upsert, open, back });

@@ -5,7 +5,7 @@
 // optimistic sends).
 import { api, get, post, mediaURL } from './api.js';
 import { icons, channelIcon, channelNames } from './icons.js';
-import { h, $, avatar, time12, dayLabel, dayKey, convName, toast, confirmDialog, modal, formatSize } from './util.js';
+import { h, $, avatar, time12, dayLabel, dayKey, convName, toast, confirmDialog, modal, formatSize, withLocalTimes } from './util.js';
 
 const PAGE = 30;
 let app; // {state, upsert, open, back}
@@ -22,8 +22,18 @@ export function init(a) {
   $('#lightbox').addEventListener('click', (e) => { if (e.target.id === 'lightbox') closeLightbox(); });
   $('#load-older').addEventListener('click', loadOlder);
   $('#messages').addEventListener('scroll', () => {
-    if (cur && cur.hasMore && $('#messages').scrollTop < 80) loadOlder();
+    if (!cur) return;
+    // The view sticks to the newest message while the reader is there:
+    // only a move up unsticks it (content growing under it, such as a
+    // photo loaded before this event came, does not).
+    cur.stick = stuck();
+    if (cur.stick) hideJump();
+    if (cur.hasMore && $('#messages').scrollTop < 80) loadOlder();
   }, { passive: true });
+  // Media that load (or anything else that grows the timeline) would push
+  // the newest message out of view: follow it while stuck to the bottom.
+  new ResizeObserver(() => { if (cur && stuck()) scrollToBottom(); }).observe($('#msg-list'));
+  $('#jump-new').addEventListener('click', () => { scrollToBottom(); hideJump(); });
   $('#mode-pill').addEventListener('click', toggleMode);
   $('#act-solve').addEventListener('click', solve);
   $('#act-star').addEventListener('click', star);
@@ -37,6 +47,9 @@ export function init(a) {
 }
 
 export function current() { return cur && cur.conv; }
+
+// refreshDay draws the day separators again (Today becomes Yesterday).
+export function refreshDay() { if (cur) renderMessages(); }
 export function messages() { return cur ? cur.msgs : []; }
 
 // ---------- opening and loading ----------
@@ -44,12 +57,15 @@ export function messages() { return cur ? cur.msgs : []; }
 export async function open(conv) {
   const same = cur && cur.conv.id === conv.id;
   if (!same) {
-    cur = { conv, msgs: [], hasMore: false, loadingOlder: false, gen: (cur ? cur.gen : 0) + 1 };
+    cur = { conv, msgs: [], hasMore: false, loadingOlder: false, gen: (cur ? cur.gen : 0) + 1, stick: true, pinnedTop: 0, unseen: 0 };
+    hideJump();
     $('#chat-empty').hidden = true;
     $('#chat').hidden = false;
     $('#msg-list').replaceChildren();
     bubbleCache.clear();
   }
+  // Opening it (again) reads it, even after Mark as unread.
+  cur.keepUnread = false;
   renderHead();
   renderComposer();
   if (!same) await loadLatest();
@@ -133,10 +149,15 @@ function merge(list) {
 const rank = { sending: 1, sent: 2, delivered: 3, read: 4 };
 
 // older reports whether m is an earlier state of the message than have:
-// a POST answer can arrive after the event of a later status. Statuses
-// only move forward, a failure applies at once, and only a newer retry
-// moves a failed message on.
+// a POST answer, or a page of messages, can arrive after the event of a
+// later change. A stored file stays, statuses only move forward, a
+// failure applies at once, and only a newer retry moves a failed message
+// on.
+const stored = (m) => !!(m.media && (m.media.sha256 || m.media.storage_key));
+
 function older(m, have) {
+  // A file is fetched once: a copy without it is from before.
+  if (stored(have) && !stored(m)) return true;
   if (m.status === have.status || m.status === 'failed' || !m.status) return false;
   if (have.status === 'failed') return Date.parse(m.status_at || 0) < Date.parse(have.status_at || 0);
   return (rank[m.status] || 0) < (rank[have.status] || 0);
@@ -150,6 +171,30 @@ function nearBottom() {
 function scrollToBottom() {
   const b = $('#messages');
   b.scrollTop = b.scrollHeight;
+  if (cur) {
+    cur.stick = true;
+    cur.pinnedTop = b.scrollTop;
+  }
+}
+
+// stuck reports whether the view follows the newest message: it was
+// scrolled there and not moved up since (the scroll event that says so
+// comes a frame late), or it is at the bottom now.
+function stuck() {
+  return (cur.stick && $('#messages').scrollTop >= cur.pinnedTop - 2) || nearBottom();
+}
+
+// The jump button: messages arrived below the part of the chat being read.
+function showJump() {
+  cur.unseen++;
+  const j = $('#jump-new');
+  j.textContent = cur.unseen === 1 ? '1 new message ↓' : `${cur.unseen} new messages ↓`;
+  j.hidden = false;
+}
+
+function hideJump() {
+  if (cur) cur.unseen = 0;
+  $('#jump-new').hidden = true;
 }
 
 // ---------- events ----------
@@ -159,15 +204,16 @@ export function onConversation(conv) {
   cur.conv = conv;
   renderHead();
   renderComposer();
-  if (conv.unread_count > 0 && document.visibilityState === 'visible') markRead();
+  if (conv.unread_count > 0 && !cur.keepUnread && document.visibilityState === 'visible') markRead();
 }
 
 export function onMessage(type, m) {
   if (!cur || m.conversation_id !== cur.conv.id) return;
-  const stick = nearBottom();
+  const stick = stuck();
   merge([m]);
   renderMessages();
-  if (stick || type === 'message.created' && m.direction === 'outbound') scrollToBottom();
+  if (stick || type === 'message.created' && m.direction === 'outbound' && m.sender && m.sender.kind === 'human') scrollToBottom();
+  else if (type === 'message.created') showJump();
 }
 
 export function onDeleted(id) {
@@ -175,7 +221,7 @@ export function onDeleted(id) {
   cur = null;
   $('#chat').hidden = true;
   $('#chat-empty').hidden = false;
-  app.back();
+  app.back(true);
 }
 
 let readTimer;
@@ -264,6 +310,10 @@ async function more(what) {
   const c = cur.conv;
   switch (what) {
     case 'unread':
+      // Stays unread while it is open, until it is opened again: the
+      // update of this change must not read it back.
+      clearTimeout(readTimer);
+      cur.keepUnread = true;
       await act('unread', undefined, { unread_count: Math.max(1, c.unread_count) });
       return;
     case 'block':
@@ -316,7 +366,7 @@ function renderMessages() {
 
 function bubble(m) {
   if (m.direction === 'internal' || m.kind === 'system') {
-    return h('div.system-event', { dataset: { seq: m.seq } }, h('span', { text: m.text }), h('time', { text: time12(m.created_at) }));
+    return h('div.system-event', { dataset: { seq: m.seq } }, h('span', null, ...withLocalTimes(m.text)), h('time', { text: time12(m.created_at) }));
   }
   const out = m.direction === 'outbound';
   const who = m.sender && m.sender.kind;

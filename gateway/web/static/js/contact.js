@@ -47,9 +47,12 @@ export function saveProfile(contactID, fields) {
   return api('PATCH', `/contacts/${contactID}`, fields);
 }
 
-// addNote posts a note; @name mentions are resolved by the server.
+// addNote posts a note; @name mentions are resolved by the server. A note
+// written in a conversation goes to its route, which names the
+// conversation in the note (the contact route takes only the text).
 export function addNote(contactID, conversationID, text) {
-  return api('POST', `/contacts/${contactID}/notes`, { text, conversation_id: conversationID });
+  if (conversationID) return api('POST', `/conversations/${conversationID}/notes`, { text });
+  return api('POST', `/contacts/${contactID}/notes`, { text });
 }
 
 export const profileFields = [

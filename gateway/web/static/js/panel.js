@@ -61,8 +61,15 @@ async function refresh() {
   render();
 }
 
+// drafts are the notes being written, by conversation: a render (any
+// change to the conversation, such as its read update) rebuilds the
+// panel and must not wipe what is being typed.
+const drafts = new Map();
+
 function render() {
   if (!shown || !conv) return;
+  const active = document.activeElement;
+  const typing = active && active.classList.contains('note-in') ? [active.selectionStart, active.selectionEnd] : null;
   const name = (data && data.profile.name) || convName(conv);
   const tabs = h('div.ptabs', { role: 'tablist' }, ...[['contact', 'Contact'], ['files', 'Files'], ['activity', 'Activity']].map(([k, l]) =>
     h('button.ptab', { type: 'button', role: 'tab', 'aria-selected': String(tab === k), onclick: () => { tab = k; render(); }, text: l })));
@@ -74,6 +81,11 @@ function render() {
       h('div', null, h('div.name', { text: name }),
         h('div.muted.small', null, h('span', { html: channelIcon(conv.channel) }), ` ${channelNames[conv.channel] || conv.channel} · ${conv.external_user_id}`))),
     tabs, h('div.pbody', null, body));
+  const ta = $('#contact-pane textarea.note-in');
+  if (typing && ta) {
+    ta.focus();
+    ta.setSelectionRange(...typing);
+  }
 }
 
 function section(title, ...kids) {
@@ -170,9 +182,13 @@ function notes() {
   const list = h('div.notes', null, ...(data.notes || []).slice().reverse().map((n) => h('div.note', null, noteText(n.text),
     h('div.muted.small', { text: `${authorName(n.author_id)} · ${dayLabel(n.created_at)} ${time12(n.created_at)}` }))));
   if (!data.available) return h('div', null, list, h('p.muted.small', { text: 'Notes need the contacts API.' }));
+  const id = conv.id;
   const ta = h('textarea.note-in', { rows: 2, placeholder: 'Add a note, @mention a teammate', 'aria-label': 'Note' });
+  ta.value = drafts.get(id) || '';
   const sugg = h('div.mentions', { hidden: true });
   ta.addEventListener('input', () => {
+    if (ta.value) drafts.set(id, ta.value);
+    else drafts.delete(id);
     const upto = ta.value.slice(0, ta.selectionStart);
     const m = /@([\p{L}\p{N}._-]*)$/u.exec(upto);
     if (!m) { sugg.hidden = true; return; }
@@ -182,6 +198,7 @@ function notes() {
       type: 'button', text: u.name || u.email, onclick: () => {
         const handle = (u.name || u.email).split(/\s+/)[0];
         ta.value = upto.slice(0, m.index) + '@' + handle + ' ' + ta.value.slice(ta.selectionStart);
+        drafts.set(id, ta.value);
         sugg.hidden = true;
         ta.focus();
       },
@@ -193,7 +210,9 @@ function notes() {
       const text = ta.value.trim();
       if (!text) return;
       try {
-        const n = await addNote(data.contact.id, conv.id, text);
+        const n = await addNote(data.contact.id, id, text);
+        drafts.delete(id);
+        if (!conv || conv.id !== id) return; // the panel moved on meanwhile
         data.notes = [...(data.notes || []), n];
         render();
       } catch (err) { toast(err.message); }

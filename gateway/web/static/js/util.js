@@ -35,9 +35,17 @@ function startOfDay(d) {
   return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
 }
 
+// Formatters are made once: making one per call costs more than the
+// formatting (a list renders hundreds of times).
+const fmtTime = new Intl.DateTimeFormat('en-US', { hour: 'numeric', minute: '2-digit' });
+const fmtDay = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric' });
+const fmtWeekday = new Intl.DateTimeFormat('en-US', { weekday: 'short' });
+const fmtMonthDay = new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric' });
+const fmtMonthDayYear = new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric', year: 'numeric' });
+
 // time12 formats a time as 3:04 PM.
 export function time12(t) {
-  return new Date(t).toLocaleTimeString('en-US', { hour: 'numeric', minute: '2-digit' });
+  return fmtTime.format(new Date(t));
 }
 
 // dayLabel is Today, Yesterday or a full date (28 April 2026).
@@ -46,7 +54,26 @@ export function dayLabel(t, now = new Date()) {
   const diff = Math.round((startOfDay(now) - startOfDay(d)) / dayMs);
   if (diff === 0) return 'Today';
   if (diff === 1) return 'Yesterday';
-  return d.toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric' });
+  if (diff === -1) return 'Tomorrow';
+  return fmtDay.format(d);
+}
+
+// A time the server wrote into a text (a system event's), in RFC 3339.
+const rfc3339 = /\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)/g;
+
+// withLocalTimes returns text as nodes with each RFC 3339 time in it shown
+// as a <time> in the reader's time zone (Today 3:04 PM).
+export function withLocalTimes(text) {
+  const out = [];
+  let last = 0;
+  for (const m of String(text || '').matchAll(rfc3339)) {
+    const t = Date.parse(m[0]);
+    if (Number.isNaN(t)) continue;
+    out.push(text.slice(last, m.index), h('time', { datetime: m[0], title: m[0], text: `${dayLabel(t)} ${time12(t)}` }));
+    last = m.index + m[0].length;
+  }
+  out.push(String(text || '').slice(last));
+  return out;
 }
 
 // listTime is the short time of a list row: 3:04 PM today, Yesterday,
@@ -56,8 +83,8 @@ export function listTime(t, now = new Date()) {
   const diff = Math.round((startOfDay(now) - startOfDay(d)) / dayMs);
   if (diff <= 0) return time12(d);
   if (diff === 1) return 'Yesterday';
-  if (diff < 7) return d.toLocaleDateString('en-US', { weekday: 'short' });
-  return d.toLocaleDateString('en-US', { month: 'short', day: 'numeric', year: d.getFullYear() === now.getFullYear() ? undefined : 'numeric' });
+  if (diff < 7) return fmtWeekday.format(d);
+  return (d.getFullYear() === now.getFullYear() ? fmtMonthDay : fmtMonthDayYear).format(d);
 }
 
 export function dayKey(t) {
@@ -144,4 +171,44 @@ export function modal(body, okLabel = 'OK', danger = false) {
     cancel.onclick = () => done(false);
     ok.focus();
   });
+}
+
+// fold is how search compares text: lower case, accents aside.
+const fold = (s) => s.normalize('NFD').replace(/\p{M}+/gu, '').toLowerCase();
+
+const wordChar = /[\p{L}\p{N}]/u;
+
+// searchTerms are the words of a search query, folded; none when it has
+// no letters or digits (nothing to search for).
+export function searchTerms(q) {
+  return fold(q).split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+}
+
+// highlight returns text as nodes with the words that start with one of
+// terms (folded, from searchTerms) in <mark>, as the server matches them:
+// word prefixes, case and accents aside.
+export function highlight(text, terms) {
+  if (!text || !terms.length) return [text || ''];
+  // The folded form of each character of text, so that a match in the
+  // folded text maps back to the characters it covers.
+  const chars = [...text];
+  const folded = chars.map((c) => fold(c));
+  const marked = new Array(chars.length).fill(false);
+  for (let i = 0; i < chars.length; i++) {
+    if (!wordChar.test(chars[i]) || (i > 0 && wordChar.test(chars[i - 1]))) continue;
+    for (const t of terms) {
+      let j = i, got = '';
+      while (j < chars.length && got.length < t.length) got += folded[j++];
+      if (got.startsWith(t)) for (let k = i; k < j; k++) marked[k] = true;
+    }
+  }
+  const out = [];
+  let run = '', on = false;
+  const flush = () => { if (run) out.push(on ? h('mark', { text: run }) : run); run = ''; };
+  chars.forEach((c, i) => {
+    if (marked[i] !== on) { flush(); on = marked[i]; }
+    run += c;
+  });
+  flush();
+  return out;
 }
