@@ -54,6 +54,8 @@ var operations = []op{
 	{method: "PATCH", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Update a channel account (admin): the fields given", body: "ChannelAccountUpdate", ok: 200},
 	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Disconnect a channel account (admin)", ok: 204},
 
+	{method: "GET", path: "/api/v1/settings/webhooks", tag: "channels", summary: "What to paste into the Meta app's webhook settings (admin): the callback URL of each channel (under the public URL, else the address the request came to), the verify token (empty when none is set: every handshake is refused), and whether a server app secret is set", ok: 200},
+
 	{method: "GET", path: "/public/media/{token}", tag: "media", summary: "A media file by a signed, expiring link (what Instagram fetches outbound media from)", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/agent", tag: "agent", summary: "The workspace's AI agent settings (the API key is never returned)", ok: 200},
 	{method: "PUT", path: "/api/v1/agent", tag: "agent", summary: "Change the workspace's AI agent settings: the fields given (admin)", body: "AgentSettings", ok: 200},
