@@ -43,7 +43,7 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/users/invitations", tag: "users", summary: "Invite a user (admin)", body: "Invitation", ok: 201},
 	{method: "GET", path: "/api/v1/users/{id}", tag: "users", summary: "A user", ok: 200},
 	{method: "PATCH", path: "/api/v1/users/{id}", tag: "users", summary: "Rename a user or change their role", body: "UserUpdate", ok: 200},
-	{method: "DELETE", path: "/api/v1/users/{id}", tag: "users", summary: "Remove a user (admin)", ok: 204},
+	{method: "DELETE", path: "/api/v1/users/{id}", tag: "users", summary: "Remove a user (admin): their sessions and tokens end; only an owner removes an owner, never the last (409 last_owner), and nobody removes themselves (409 self)", ok: 204},
 	{method: "GET", path: "/api/v1/tokens", tag: "users", summary: "Personal API tokens of the caller", ok: 200},
 	{method: "POST", path: "/api/v1/tokens", tag: "users", summary: "Create a personal API token (secret shown once)", body: "TokenCreate", ok: 201},
 	{method: "DELETE", path: "/api/v1/tokens/{id}", tag: "users", summary: "Revoke a personal API token", ok: 204},
