@@ -247,6 +247,28 @@ func TestWebSettings(t *testing.T) {
 		b.waitJS("the inbox", `document.querySelector('#settings').hidden && getComputedStyle(document.querySelector('.panes')).display !== 'none' && !location.hash`)
 	})
 
+	step("Back leaves Settings for the chat that was open", func(t *testing.T) {
+		b.t = t
+		b.viewport(1440, 900, false)
+		code, body := e.webhook(engine.ChannelWhatsApp, waText("wamid.set1", "15557770001", "Dora", "hello"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		conv := e.thread(engine.ChannelWhatsApp, phoneID, "15557770001")
+		b.waitJS("the row", rowVisible(conv))
+		b.openConv(conv)
+		chatShown := fmt.Sprintf(`location.hash === '#c/%s' && document.querySelector('#settings').hidden && getComputedStyle(document.querySelector('#chat-pane')).display !== 'none'`, conv)
+		for _, leave := range []func(){
+			func() { b.do("the browser's Back", chromedp.NavigateBack()) },
+			func() { b.clickJS("back to the inbox", "#settings-back") },
+		} {
+			b.clickJS("the gear", "#open-settings")
+			b.waitJS("Settings", `!document.querySelector('#settings').hidden && location.hash === '#settings/channels'`)
+			b.choose("#settings-select", "team")
+			b.waitJS("Team", `location.hash === '#settings/team' && document.querySelector('#team-users')`)
+			leave()
+			b.waitJS("the chat again", chatShown)
+		}
+	})
+
 	step("the invitation link: a name, a password, signed in as an agent", func(t *testing.T) {
 		c := newTab(t, browser)
 		c.viewport(390, 844, true)

@@ -44,7 +44,13 @@ export function init(user) {
   if (btn && !btn.dataset.ready) {
     btn.dataset.ready = 'true';
     btn.innerHTML = gear;
-    btn.addEventListener('click', () => { location.hash = '#settings'; });
+    // A history entry of its own: Back (a phone's) returns to the inbox
+    // as it was, the chat open or not.
+    btn.addEventListener('click', () => {
+      if (route() !== null) return;
+      history.pushState({ settings: true }, '', '#settings');
+      apply();
+    });
   }
   apply();
 }
@@ -63,8 +69,15 @@ function apply() {
   const list = visible();
   const s = list.find((x) => x.id === id) || list[0];
   if (!s) { toast('No settings for your role'); return; }
-  if (s.id !== id) { history.replaceState(history.state, '', `#settings/${s.id}`); }
+  if (s.id !== id) history.replaceState(history.state, '', `#settings/${s.id}`);
   show(s);
+}
+
+// go shows section id in place of the one shown: the sections share one
+// history entry, so that Back leaves Settings.
+function go(id) {
+  history.replaceState(history.state, '', `#settings/${id}`);
+  apply();
 }
 
 function renderNav() {
@@ -72,6 +85,7 @@ function renderNav() {
   const nav = $('#settings-nav');
   nav.replaceChildren(...list.map((s) => h('a.settings-link', {
     href: `#settings/${s.id}`, dataset: { section: s.id }, 'aria-current': s.id === shown ? 'page' : null, text: s.title,
+    onclick: (e) => { e.preventDefault(); go(s.id); },
   })));
   const sel = $('#settings-select');
   sel.replaceChildren(...list.map((s) => h('option', { value: s.id, text: s.title, selected: s.id === shown })));
@@ -80,7 +94,7 @@ function renderNav() {
 function frame() {
   let root = $('#settings');
   if (root.firstChild) return root;
-  const sel = h('select#settings-select', { 'aria-label': 'Settings section', onchange: (e) => { location.hash = `#settings/${e.target.value}`; } });
+  const sel = h('select#settings-select', { 'aria-label': 'Settings section', onchange: (e) => go(e.target.value) });
   root.append(
     h('header.settings-head', null,
       h('button#settings-back.ghost.small', { type: 'button', 'aria-label': 'Back to the inbox', onclick: back }, '← Inbox'),
@@ -91,9 +105,12 @@ function frame() {
   return root;
 }
 
-// back returns to the inbox: the address loses #settings.
+// back returns to the inbox: to the entry the gear left (the list, or
+// the chat that was open), else (Settings opened by its address) to an
+// address without #settings.
 function back() {
-  history.pushState(null, '', location.pathname + location.search);
+  if (history.state && history.state.settings) { history.back(); return; }
+  history.replaceState(null, '', location.pathname + location.search);
   close();
 }
 

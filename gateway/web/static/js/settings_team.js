@@ -59,6 +59,10 @@ async function loadUsers(ctx, list) {
 }
 
 async function setRole(ctx, u, sel, list) {
+  if (u.id === ctx.me.id && !await confirmDialog(`Make yourself ${roleName(sel.value)}? You lose the owner's rights at once.`, 'Change my role', true)) {
+    sel.value = u.role;
+    return;
+  }
   try {
     await ctx.api.api('PATCH', `/users/${u.id}`, { role: sel.value });
     toast(`${u.name || u.email} is now ${roleName(sel.value)}`);
