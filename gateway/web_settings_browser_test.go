@@ -269,6 +269,20 @@ func TestWebSettings(t *testing.T) {
 		}
 	})
 
+	step("an admin: Channels, no role changes, no removing the owner", func(t *testing.T) {
+		dan := e.addUser("dan@example.com", engine.RoleAdmin, "correct horse battery")
+		d := newTab(t, browser)
+		d.signIn(e.url, dan.Token)
+		d.clickJS("the gear", "#open-settings")
+		d.waitJS("Channels", `location.hash === '#settings/channels' && document.querySelectorAll('#channel-accounts tr.account').length === 3`)
+		d.clickJS("the Team link", `#settings-nav a[data-section=team]`)
+		d.waitJS("the users", `document.querySelector('`+userRow("dan@example.com")+`') && document.querySelector('#invite-form')`)
+		require.Equal(t, 0, evalJS[int](d, `document.querySelectorAll('#team-users select.user-role').length`), "only an owner changes roles")
+		require.Equal(t, "ana@example.com", evalJS[string](d, `[...document.querySelectorAll('#team-users tr.user')].filter((r) => r.querySelector('button[data-act=remove]')).map((r) => r.dataset.email).join()`),
+			"an admin removes an agent, not the owner nor themselves")
+		require.Equal(t, "admin,agent", evalJS[string](d, `[...document.querySelectorAll('#invite-role option')].map((o) => o.value).join()`))
+	})
+
 	step("the invitation link: a name, a password, signed in as an agent", func(t *testing.T) {
 		c := newTab(t, browser)
 		c.viewport(390, 844, true)

@@ -2,12 +2,14 @@
 // #settings/<section>. Screens register themselves with registerSection
 // (settings_channels.js, settings_team.js, ...); a section lists only
 // for the roles it names. ctx gives each section { api, me }: api is the
-// api.js module (api, get, post, ApiError), me the signed-in user with
-// their role.
+// api.js helpers (ctx.api.get(path), ctx.api.post(path, body),
+// ctx.api.api(method, path, body), ctx.api.ApiError; ctx.api(method,
+// path, body) works too), me the signed-in user with their role.
 import * as apiModule from './api.js';
 import { h, $, toast } from './util.js';
 
 const sections = [];
+const apiCtx = Object.assign((method, path, body, opts) => apiModule.api(method, path, body, opts), apiModule);
 let me = null;
 let shown = ''; // the id of the section shown, '' when the frame is closed
 let renderGen = 0;
@@ -101,7 +103,7 @@ function frame() {
       h('h1', { text: 'Settings' }), sel),
     h('div.settings-body', null,
       h('nav#settings-nav.settings-nav', { 'aria-label': 'Settings sections' }),
-      h('section#settings-main.settings-main', { 'aria-live': 'polite' })));
+      h('section#settings-main.settings-main', { 'aria-label': 'Settings section' })));
   return root;
 }
 
@@ -128,7 +130,7 @@ async function show(s) {
   const box = h('div.settings-section', { dataset: { section: s.id } }, h('h2', { text: s.title }));
   main.replaceChildren(box);
   try {
-    await s.render(box, { api: apiModule, me });
+    await s.render(box, { api: apiCtx, me });
   } catch (err) {
     if (gen === renderGen) box.append(h('p.error', { role: 'alert', text: `Could not load: ${err.message}` }));
   }
