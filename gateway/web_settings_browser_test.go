@@ -316,4 +316,19 @@ func TestWebSettings(t *testing.T) {
 		c.choose("#settings-select", "tokens")
 		c.waitJS("own tokens", `document.querySelector('#token-form')`)
 	})
+
+	step("a used invitation link says so and stores nothing", func(t *testing.T) {
+		users, err := e.store.Users(e.ws)
+		require.NoError(t, err)
+		d := newTab(t, browser)
+		d.do("open the used link", chromedp.Navigate(link))
+		d.fill("#invite-name", "Carla again")
+		d.fill("#invite-pass", "another long password")
+		d.fill("#invite-pass2", "another long password")
+		d.clickJS("join", "#invite-accept")
+		d.waitJS("the refusal", `document.querySelector('#invite-error').textContent.includes('ask for a new one') && !document.querySelector('#invite-page').hidden`)
+		after, err := e.store.Users(e.ws)
+		require.NoError(t, err)
+		require.Len(t, after, len(users))
+	})
 }

@@ -111,7 +111,7 @@ async function edit(ctx, a, list) {
 }
 
 async function disconnect(ctx, a, list) {
-  const ok = await confirmDialog(`Disconnect ${channelNames[a.channel]} ${a.name || a.account_id}? Its webhooks are refused from now on; its conversations stay.`, 'Disconnect', true);
+  const ok = await confirmDialog(`Disconnect ${channelNames[a.channel]} ${a.name || a.account_id}? Its messages are no longer received, and replies to its conversations fail until it is connected again; the conversations stay.`, 'Disconnect', true);
   if (!ok) return;
   try {
     await ctx.api.api('DELETE', acctPath(a));
