@@ -317,6 +317,23 @@ func TestWebSettings(t *testing.T) {
 		c.waitJS("own tokens", `document.querySelector('#token-form')`)
 	})
 
+	step("a session that ends in Settings: the next user's sections are their own", func(t *testing.T) {
+		eve := e.addUser("eve@example.com", engine.RoleAdmin, "correct horse battery")
+		d := newTab(t, browser)
+		d.signIn(e.url, eve.Token)
+		d.clickJS("the gear", "#open-settings")
+		d.clickJS("the API tokens link", `#settings-nav a[data-section=tokens]`)
+		d.waitJS("Eve's tokens", `location.hash === '#settings/tokens' && document.querySelector('#token-list h3')`)
+		code, _ := e.api("DELETE", "/api/v1/users/"+eve.User.ID.String(), ownerToken, nil)
+		require.Equal(t, http.StatusNoContent, code)
+		d.choose("#settings-select", "team")
+		d.waitJS("the sign-in page", `!document.querySelector('#login').hidden`)
+		d.fill("#login-email", "carla@example.com")
+		d.fill("#login-pass", "a good long password")
+		d.clickJS("sign in", "#login-submit")
+		d.waitJS("Carla's Team, read-only", `document.body.dataset.ready === 'true' && location.hash === '#settings/team' && document.querySelector('`+userRow("carla@example.com")+`') && !document.querySelector('#invite-form')`)
+	})
+
 	step("a used invitation link says so and stores nothing", func(t *testing.T) {
 		users, err := e.store.Users(e.ws)
 		require.NoError(t, err)

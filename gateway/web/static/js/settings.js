@@ -42,6 +42,10 @@ function route() {
 // gear opens it, and an address #settings/... shows it at once.
 export function init(user) {
   me = user;
+  // A new sign-in (another user, maybe) renders its sections afresh.
+  shown = '';
+  const main = $('#settings-main');
+  if (main) main.replaceChildren();
   const btn = $('#open-settings');
   if (btn && !btn.dataset.ready) {
     btn.dataset.ready = 'true';
@@ -123,7 +127,7 @@ async function show(s) {
   const same = shown === s.id;
   shown = s.id;
   renderNav();
-  if (same && $('#settings-main').dataset.section === s.id) return;
+  if (same && $('#settings-main').dataset.section === s.id && $('#settings-main').firstChild) return;
   const gen = ++renderGen;
   const main = $('#settings-main');
   main.dataset.section = s.id;
