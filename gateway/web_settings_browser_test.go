@@ -1,12 +1,14 @@
 package gateway_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"github.com/parleyhq/parley/engine"
 	"github.com/stretchr/testify/require"
@@ -82,8 +84,18 @@ func TestWebSettings(t *testing.T) {
 			b.waitJS(ch+" callback URL", fmt.Sprintf(`document.querySelector('input[data-copy="webhook-%s"]').value === %s`, ch, jsString(e.url+"/webhooks/"+ch)))
 		}
 		b.waitJS("the verify token", `document.querySelector('input[data-copy="verify-token"]').value === `+jsString(verifyToken))
+		b.do("let the page use the clipboard", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			for _, name := range []string{"clipboard-read", "clipboard-write"} {
+				if _, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+					Permission: &cdpbrowser.PermissionDescriptor{Name: name}, Setting: cdpbrowser.PermissionSettingGranted, Origin: e.url}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
 		b.clickJS("copy the verify token", `button[aria-label="Copy Verify token"]`)
-		b.waitJS("the copy answered", `document.querySelector('button[aria-label="Copy Verify token"]').dataset.copied !== undefined`)
+		b.waitJS("copied", `document.querySelector('button[aria-label="Copy Verify token"]').dataset.copied === 'true'`)
+		require.Equal(t, verifyToken, evalJS[string](b, `navigator.clipboard.readText()`), "the clipboard holds the verify token")
 		b.screenshot("settings-channels-desktop")
 	})
 
