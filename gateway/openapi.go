@@ -43,7 +43,7 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/users/invitations", tag: "users", summary: "Invite a user (admin)", body: "Invitation", ok: 201},
 	{method: "GET", path: "/api/v1/users/{id}", tag: "users", summary: "A user", ok: 200},
 	{method: "PATCH", path: "/api/v1/users/{id}", tag: "users", summary: "Rename a user or change their role", body: "UserUpdate", ok: 200},
-	{method: "DELETE", path: "/api/v1/users/{id}", tag: "users", summary: "Remove a user (admin)", ok: 204},
+	{method: "DELETE", path: "/api/v1/users/{id}", tag: "users", summary: "Remove a user (admin): their sessions and tokens end; only an owner removes an owner, never the last (409 last_owner), and nobody removes themselves (409 self)", ok: 204},
 	{method: "GET", path: "/api/v1/tokens", tag: "users", summary: "Personal API tokens of the caller", ok: 200},
 	{method: "POST", path: "/api/v1/tokens", tag: "users", summary: "Create a personal API token (secret shown once)", body: "TokenCreate", ok: 201},
 	{method: "DELETE", path: "/api/v1/tokens/{id}", tag: "users", summary: "Revoke a personal API token", ok: 204},
@@ -53,6 +53,8 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "A channel account", ok: 200},
 	{method: "PATCH", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Update a channel account (admin): the fields given", body: "ChannelAccountUpdate", ok: 200},
 	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Disconnect a channel account (admin)", ok: 204},
+
+	{method: "GET", path: "/api/v1/settings/webhooks", tag: "channels", summary: "What to paste into the Meta app's webhook settings (admin): the callback URL of each channel (under the public URL, else the address the request came to), the verify token (empty when none is set: every handshake is refused), and whether a server app secret is set", ok: 200},
 
 	{method: "GET", path: "/public/media/{token}", tag: "media", summary: "A media file by a signed, expiring link (what Instagram fetches outbound media from)", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/agent", tag: "agent", summary: "The workspace's AI agent settings (the API key is never returned)", ok: 200},

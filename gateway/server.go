@@ -291,6 +291,7 @@ func (s *Server) routes() {
 	api.Get("/channels/:channel/:account", s.getChannel)
 	api.Patch("/channels/:channel/:account", requireRole(engine.RoleAdmin), s.updateChannel)
 	api.Delete("/channels/:channel/:account", requireRole(engine.RoleAdmin), s.deleteChannel)
+	api.Get("/settings/webhooks", requireRole(engine.RoleAdmin), s.webhookSettings)
 	api.Get("/agent", s.getAgent)
 	api.Put("/agent", requireRole(engine.RoleAdmin), s.putAgent)
 	api.Get("/channels/:channel/:account/agent", s.getChannelAgent)

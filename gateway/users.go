@@ -36,7 +36,7 @@ import (
 //	GET    /api/v1/users/{id}          any role → user
 //	POST   /api/v1/users/invitations   admin+ {email, role} → 201 {code, email, role, expires_at}
 //	PATCH  /api/v1/users/{id}          {role?, name?} → user
-//	DELETE /api/v1/users/{id}          admin+ → 204
+//	DELETE /api/v1/users/{id}          admin+, not oneself → 204
 //	GET    /api/v1/tokens              the caller's tokens, never their secrets
 //	POST   /api/v1/tokens              {name, expires_at?} → 201 with the secret, once
 //	DELETE /api/v1/tokens/{id}         → 204
@@ -595,6 +595,11 @@ func (u *users) deleteUser(c *fiber.Ctx) error {
 		if err := u.checkNotLastOwner(usr.WorkspaceID); err != nil {
 			return err
 		}
+	}
+	if usr.ID == me.user.ID {
+		// Another owner or admin removes a user: nobody locks themselves
+		// out by a slip.
+		return errorf(fiber.StatusConflict, "self", "you cannot remove yourself: another owner or admin can")
 	}
 	toks, err := u.store.UserTokens(usr.WorkspaceID, usr.ID)
 	if err != nil {

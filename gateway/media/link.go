@@ -42,6 +42,15 @@ func (m *Store) SetPublicURL(u string) {
 	m.publicURL.Store(&u)
 }
 
+// PublicURL returns the base URL set by SetPublicURL, without a trailing
+// slash, or "" when none is set.
+func (m *Store) PublicURL() string {
+	if u := m.publicURL.Load(); u != nil {
+		return *u
+	}
+	return ""
+}
+
 func (m *Store) linkKey() ([]byte, error) {
 	m.keyOnce.Do(func() {
 		p := filepath.Join(m.dir, linkKeyFile)

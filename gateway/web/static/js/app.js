@@ -8,6 +8,10 @@ import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, listTime, dayKey, debounce, convName, toast, searchTerms, highlight } from './util.js';
 import * as chat from './chat.js';
 import * as panel from './panel.js';
+import * as settings from './settings.js';
+import './settings_channels.js';
+import './settings_team.js';
+import { acceptInvite } from './invite.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -78,6 +82,7 @@ $('#logout').addEventListener('click', async () => {
   try { await api('POST', '/auth/logout'); } catch { /* the token may be a personal one */ }
   auth.token = '';
   location.hash = '';
+  settings.close();
   showLogin();
 });
 
@@ -570,7 +575,7 @@ function typing(t) {
 }
 
 document.addEventListener('keydown', (e) => {
-  if ($('#app').hidden || !$('#modal').hidden) return;
+  if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings')) return;
   const t = e.target;
   if (e.key === 'Escape') {
     if (!$('#lightbox').hidden) { chat.closeLightbox(); return; }
@@ -617,6 +622,7 @@ async function boot() {
   // Delete to be refused.
   $('#more-menu [data-act=delete]').hidden = me.role === 'agent';
   $('#me-name').textContent = me.user.name || me.user.email || '';
+  settings.init(state.me);
   $('#login').hidden = true;
   $('#app').hidden = false;
   renderTabs();
@@ -644,5 +650,5 @@ async function boot() {
 chat.init({ state, upsert, open, back });
 panel.init({ state, upsert });
 
-if (auth.token) boot().catch((err) => showLogin(err.status === 401 ? '' : err.message));
+if (acceptInvite(boot)) { /* the invitation page signs in, then boots */ } else if (auth.token) boot().catch((err) => showLogin(err.status === 401 ? '' : err.message));
 else showLogin();

@@ -1,0 +1,189 @@
+// Settings → Channels: the connected WhatsApp numbers, Messenger pages and
+// Instagram accounts; connect, edit, disconnect; each account's AI agent
+// override; and the webhook URLs and verify token to paste into Meta.
+import { registerSection, copyBox, field } from './settings.js';
+import { h, $, toast, confirmDialog, modal } from './util.js';
+import { channelIcon, channelNames } from './icons.js';
+
+const CHANNELS = ['whatsapp', 'messenger', 'instagram'];
+const ACCOUNT_LABEL = { whatsapp: 'Phone number ID', messenger: 'Page ID', instagram: 'Instagram account ID' };
+
+// channelColumns are extra columns of the accounts table, for a later
+// state of the account (its health): { title, render(account) → Node }.
+export const channelColumns = [];
+
+const enc = encodeURIComponent;
+const acctPath = (a) => `/channels/${enc(a.channel)}/${enc(a.account_id)}`;
+
+registerSection({
+  id: 'channels', title: 'Channels', roles: ['owner', 'admin'], order: 10,
+  render: async (box, ctx) => {
+    const list = h('div.settings-card#channel-accounts');
+    const hooks = h('div.settings-card#channel-webhooks');
+    box.append(
+      h('p.muted', { text: 'Connect your Meta accounts, then paste the webhook URL and verify token into the Meta app.' }),
+      list, connectForm(ctx, () => loadAccounts(ctx, list)), hooks);
+    await Promise.all([loadAccounts(ctx, list), loadWebhooks(ctx, hooks)]);
+  },
+});
+
+async function loadAccounts(ctx, list) {
+  const r = await ctx.api.get('/channels');
+  const accts = r.channels || [];
+  const head = h('tr', null, h('th', { text: 'Channel' }), h('th', { text: 'Name' }), h('th', { text: 'Account ID' }),
+    ...channelColumns.map((c) => h('th', { text: c.title })), h('th', null, h('span.sr-only', { text: 'Actions' })));
+  const rows = accts.map((a) => h('tr.account', { dataset: { channel: a.channel, account: a.account_id } },
+    h('td', null, h('span.ch-icon', { html: channelIcon(a.channel) }), ' ', channelNames[a.channel] || a.channel),
+    h('td.account-name', { text: a.name || '—' }),
+    h('td', null, h('code', { text: a.account_id }), a.has_app_secret ? h('span.muted.small', { text: ' · own app secret' }) : null),
+    ...channelColumns.map((c) => h('td', null, c.render(a))),
+    h('td.row-actions', null,
+      h('button.ghost.small', { type: 'button', dataset: { act: 'edit' }, 'aria-label': `Edit ${a.name || a.account_id}`, text: 'Edit', onclick: () => edit(ctx, a, list) }),
+      h('button.ghost.small', { type: 'button', dataset: { act: 'agent' }, 'aria-label': `AI agent of ${a.name || a.account_id}`, text: 'AI agent', onclick: (e) => agentPanel(ctx, a, e.target.closest('tr')) }),
+      h('button.ghost.small.danger-text', { type: 'button', dataset: { act: 'disconnect' }, 'aria-label': `Disconnect ${a.name || a.account_id}`, text: 'Disconnect', onclick: () => disconnect(ctx, a, list) }))));
+  list.replaceChildren(h('h3', { text: 'Connected accounts' }),
+    accts.length ? h('div.table-wrap', null, h('table.settings-table', null, h('thead', null, head), h('tbody', null, ...rows)))
+      : h('p.muted#no-accounts', { text: 'No account connected yet.' }));
+}
+
+function connectForm(ctx, reload) {
+  const channel = h('select#connect-channel', { 'aria-label': 'Channel' },
+    ...CHANNELS.map((c) => h('option', { value: c, text: channelNames[c] })));
+  const account = h('input#connect-account', { required: true, autocomplete: 'off' });
+  const accountLabel = h('span.field-label', { text: ACCOUNT_LABEL.whatsapp });
+  const name = h('input#connect-name', { autocomplete: 'off', placeholder: 'Support line' });
+  const token = h('input#connect-token', { type: 'password', required: true, autocomplete: 'off' });
+  const secret = h('input#connect-secret', { type: 'password', autocomplete: 'off' });
+  const err = h('p.error', { role: 'alert' });
+  channel.addEventListener('change', () => { accountLabel.textContent = ACCOUNT_LABEL[channel.value]; });
+  const form = h('form.settings-card.settings-form#connect-form', { 'aria-label': 'Connect an account' },
+    h('h3', { text: 'Connect an account' }),
+    field('Channel', channel),
+    h('label.field', null, accountLabel, account),
+    field('Name', name),
+    field('Access token', token, 'A system user token of the Meta app (stored, never shown again)'),
+    field('App secret (optional)', secret, 'Only if this account\'s webhooks come from a Meta app of its own'),
+    err, h('div', null, h('button.primary#connect-submit', { type: 'submit', text: 'Connect' })));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    err.textContent = '';
+    const body = { channel: channel.value, account_id: account.value.trim(), name: name.value.trim(), access_token: token.value.trim() };
+    if (secret.value.trim()) body.app_secret = secret.value.trim();
+    if (!body.account_id || !body.access_token) { err.textContent = `${accountLabel.textContent} and access token are required`; return; }
+    try {
+      await ctx.api.post('/channels', body);
+      form.reset();
+      accountLabel.textContent = ACCOUNT_LABEL.whatsapp;
+      toast(`${channelNames[body.channel]} account connected`);
+      await reload();
+    } catch (ex) { err.textContent = ex.message; }
+  });
+  return form;
+}
+
+async function loadWebhooks(ctx, box) {
+  const r = await ctx.api.get('/settings/webhooks');
+  box.replaceChildren(...[h('h3', { text: 'Webhooks for the Meta app' }),
+    h('p.muted.small', { text: 'In the Meta app\'s Webhooks settings, subscribe each product with its callback URL and this verify token.' }),
+    r.public_url ? null : h('p.warning#no-public-url', { text: 'No public URL is set (-public-url): these URLs are the address you opened Parley at. Meta needs an HTTPS address it can reach.' }),
+    ...(r.webhooks || []).map((w) => field(`${channelNames[w.channel] || w.channel} callback URL`, copyBox(`${channelNames[w.channel] || w.channel} callback URL`, w.url, `webhook-${w.channel}`))),
+    r.verify_token ? field('Verify token', copyBox('Verify token', r.verify_token, 'verify-token'))
+      : h('p.warning#no-verify-token', { text: 'No verify token is set: start Parley with -meta-verify-token (PARLEY_META_VERIFY_TOKEN) to subscribe webhooks.' }),
+    r.app_secret_set ? null : h('p.warning', { text: 'No Meta app secret is set (-meta-app-secret): only accounts with their own app secret receive webhooks.' })].filter(Boolean));
+}
+
+async function edit(ctx, a, list) {
+  const name = h('input#edit-name', { value: a.name || '', autocomplete: 'off' });
+  const token = h('input#edit-token', { type: 'password', autocomplete: 'off', placeholder: 'unchanged' });
+  const secret = h('input#edit-secret', { type: 'password', autocomplete: 'off', placeholder: a.has_app_secret ? 'unchanged' : 'none' });
+  const body = h('div.settings-form', null, h('h3', { text: `Edit ${channelNames[a.channel]} ${a.account_id}` }),
+    field('Name', name), field('Access token', token, 'Leave empty to keep the current one'),
+    field('App secret', secret, 'Leave empty to keep the current one'));
+  if (!await modal(body, 'Save')) return;
+  const patch = { name: name.value.trim() };
+  if (token.value.trim()) patch.access_token = token.value.trim();
+  if (secret.value.trim()) patch.app_secret = secret.value.trim();
+  try {
+    await ctx.api.api('PATCH', acctPath(a), patch);
+    toast('Account saved');
+    await loadAccounts(ctx, list);
+  } catch (ex) { toast(`Could not save: ${ex.message}`); }
+}
+
+async function disconnect(ctx, a, list) {
+  const ok = await confirmDialog(`Disconnect ${channelNames[a.channel]} ${a.name || a.account_id}? Its messages are no longer received, and replies to its conversations fail until it is connected again; the conversations stay.`, 'Disconnect', true);
+  if (!ok) return;
+  try {
+    await ctx.api.api('DELETE', acctPath(a));
+    toast('Account disconnected');
+    await loadAccounts(ctx, list);
+  } catch (ex) { toast(`Could not disconnect: ${ex.message}`); }
+}
+
+// agentPanel opens, under the account's row, its AI agent: the
+// workspace's, or an override of its own (kind and main fields).
+async function agentPanel(ctx, a, tr) {
+  const next = tr.nextElementSibling;
+  if (next && next.classList.contains('agent-row')) { next.remove(); return; }
+  const cur = await ctx.api.get(`${acctPath(a)}/agent`);
+  const cols = tr.children.length;
+  const inherit = h('input#agent-inherit', { type: 'radio', name: `agent-${a.channel}-${a.account_id}`, value: 'inherit', checked: cur.inherited });
+  const own = h('input#agent-own', { type: 'radio', name: `agent-${a.channel}-${a.account_id}`, value: 'own', checked: !cur.inherited });
+  const kind = h('select#agent-kind', { 'aria-label': 'Agent kind' },
+    ...[['rules', 'Rules (keywords)'], ['openai', 'OpenAI-compatible'], ['webhook', 'Webhook'], ['off', 'Off']]
+      .map(([v, t]) => h('option', { value: v, text: t, selected: cur.kind === v })));
+  const inputs = {
+    base_url: h('input#agent-base-url', { value: cur.base_url || '', placeholder: 'https://api.openai.com/v1' }),
+    model: h('input#agent-model', { value: cur.model || '' }),
+    api_key: h('input#agent-api-key', { type: 'password', autocomplete: 'off', placeholder: cur.has_api_key ? 'unchanged' : '' }),
+    system_prompt: h('textarea#agent-prompt', { rows: 3 }, cur.system_prompt || ''),
+    webhook_url: h('input#agent-webhook-url', { value: cur.webhook_url || '' }),
+    greeting: h('input#agent-greeting', { value: cur.greeting || '' }),
+    fallback: h('input#agent-fallback', { value: cur.fallback || '' }),
+  };
+  const groups = {
+    openai: [field('Base URL', inputs.base_url), field('Model', inputs.model), field('API key', inputs.api_key), field('System prompt', inputs.system_prompt)],
+    webhook: [field('Webhook URL', inputs.webhook_url)],
+    rules: [field('Greeting', inputs.greeting), field('Fallback reply', inputs.fallback)],
+    off: [],
+  };
+  const fields = h('div.agent-fields');
+  const showFields = () => {
+    fields.hidden = inherit.checked;
+    fields.replaceChildren(field('Kind', kind), ...groups[kind.value]);
+  };
+  kind.addEventListener('change', showFields);
+  inherit.addEventListener('change', showFields);
+  own.addEventListener('change', showFields);
+  showFields();
+  const err = h('p.error', { role: 'alert' });
+  const form = h('form.settings-form.agent-form', { 'aria-label': `AI agent of ${a.name || a.account_id}` },
+    h('fieldset', null, h('legend', { text: 'AI agent for this account' }),
+      h('label.radio', null, inherit, ' Use the workspace agent'),
+      h('label.radio', null, own, ' Its own agent')),
+    fields, err,
+    h('div', null, h('button.primary#agent-save', { type: 'submit', text: 'Save agent' })));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    err.textContent = '';
+    try {
+      if (inherit.checked) {
+        if (!cur.inherited) await ctx.api.api('DELETE', `${acctPath(a)}/agent`);
+      } else {
+        const body = { kind: kind.value };
+        const keys = { openai: ['base_url', 'model', 'api_key', 'system_prompt'], webhook: ['webhook_url'], rules: ['greeting', 'fallback'], off: [] }[kind.value];
+        for (const k of keys) {
+          const v = inputs[k].value.trim();
+          if (k === 'api_key' && !v) continue; // unchanged
+          body[k] = v;
+        }
+        await ctx.api.api('PUT', `${acctPath(a)}/agent`, body);
+      }
+      toast('Agent saved');
+      row.remove();
+    } catch (ex) { err.textContent = ex.message; }
+  });
+  const row = h('tr.agent-row', null, h('td', { colspan: String(cols) }, form));
+  tr.after(row);
+  $('input:checked', form).focus();
+}
