@@ -111,10 +111,13 @@ type Server struct {
 	metrics   *gatewayMetrics
 	ready     atomic.Bool
 	mediaJobs chan mediaJob
-	reqSeq    atomic.Uint64
-	hub       *realtime.Hub
-	agents    *agents.Registry
-	profiles  *channels.Profiles
+	// agentTests holds a slot per agent test console call in progress
+	// (testAgent).
+	agentTests chan struct{}
+	reqSeq     atomic.Uint64
+	hub        *realtime.Hub
+	agents     *agents.Registry
+	profiles   *channels.Profiles
 	// proxies are Config.TrustedProxies, parsed.
 	proxies trustedProxies
 	// bodyMemory holds the bytes of the request bodies being read
@@ -201,7 +204,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
-		mediaJobs: make(chan mediaJob, 4096), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
+		mediaJobs: make(chan mediaJob, 4096), agentTests: make(chan struct{}, agentTestSlots), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
 		profiles: profiles, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller, Registerer: cfg.Registerer})
 	if err != nil {
@@ -293,6 +296,7 @@ func (s *Server) routes() {
 	api.Delete("/channels/:channel/:account", requireRole(engine.RoleAdmin), s.deleteChannel)
 	api.Get("/agent", s.getAgent)
 	api.Put("/agent", requireRole(engine.RoleAdmin), s.putAgent)
+	api.Post("/agent/test", requireRole(engine.RoleAdmin), s.testAgent)
 	api.Get("/channels/:channel/:account/agent", s.getChannelAgent)
 	api.Put("/channels/:channel/:account/agent", requireRole(engine.RoleAdmin), s.putChannelAgent)
 	api.Delete("/channels/:channel/:account/agent", requireRole(engine.RoleAdmin), s.deleteChannelAgent)
