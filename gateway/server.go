@@ -111,13 +111,10 @@ type Server struct {
 	metrics   *gatewayMetrics
 	ready     atomic.Bool
 	mediaJobs chan mediaJob
-	// agentTests holds a slot per agent test console call in progress
-	// (testAgent).
-	agentTests chan struct{}
-	reqSeq     atomic.Uint64
-	hub        *realtime.Hub
-	agents     *agents.Registry
-	profiles   *channels.Profiles
+	reqSeq    atomic.Uint64
+	hub       *realtime.Hub
+	agents    *agents.Registry
+	profiles  *channels.Profiles
 	// proxies are Config.TrustedProxies, parsed.
 	proxies trustedProxies
 	// bodyMemory holds the bytes of the request bodies being read
@@ -137,6 +134,9 @@ type Server struct {
 	// aside (trackConn), for Shutdown to wake.
 	connsMu sync.Mutex
 	conns   map[net.Conn]struct{}
+	// agentTests holds a slot per agent test console call in progress
+	// (testAgent).
+	agentTests chan struct{}
 
 	ctx       context.Context
 	cancel    context.CancelFunc
