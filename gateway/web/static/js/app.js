@@ -8,6 +8,9 @@ import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, listTime, dayKey, debounce, convName, toast, searchTerms, highlight } from './util.js';
 import * as chat from './chat.js';
 import * as panel from './panel.js';
+import { startSettings } from './settings.js';
+import './settings_ai.js';
+import './analytics.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -631,6 +634,7 @@ async function boot() {
   }).catch(() => {});
   get('/users').then((r) => { state.users = r.users || []; }).catch(() => {});
   loadTags();
+  startSettings(state.me);
   await first;
   performance.mark('parley:first-rows');
   // The frame after this one is painted with the rows: mark it for the
