@@ -189,6 +189,8 @@ func TestWebAIScreens(t *testing.T) {
 		require.GreaterOrEqual(t, evalJS[int](b, `document.querySelectorAll('#chart-opened rect.bar').length`), 2)
 		require.Equal(t, []string{"Messenger", "WhatsApp"}, evalJS[[]string](b, `[...document.querySelectorAll('#an-channels tbody th')].map(c => c.textContent)`))
 		b.screenshot("analytics-desktop")
+		require.True(t, evalJS[bool](b, `document.body.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowDown', bubbles: true, cancelable: true }))`),
+			"the inbox's arrow keys leave the settings page its scrolling")
 
 		b.clickJS("today", `button[data-period=today]`)
 		b.waitJS("one day", `document.querySelectorAll('#chart-opened tbody tr').length === 1 && `+kpi("kpi-opened")+` === '3'`)

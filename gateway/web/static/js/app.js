@@ -573,7 +573,8 @@ function typing(t) {
 }
 
 document.addEventListener('keydown', (e) => {
-  if ($('#app').hidden || !$('#modal').hidden) return;
+  // The inbox's keys are the inbox's: not on the Settings view (js/settings.js).
+  if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings')) return;
   const t = e.target;
   if (e.key === 'Escape') {
     if (!$('#lightbox').hidden) { chat.closeLightbox(); return; }
