@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -196,4 +197,41 @@ func TestAgentTestConsoleWebhook(t *testing.T) {
 	require.Equal(t, "inbound", sent.Messages[0].Direction, "oldest first")
 	require.Equal(t, "outbound", sent.Messages[1].Direction)
 	require.Equal(t, "I like red shoes", sent.Messages[2].Text)
+}
+
+// At most four tests call agents at once: a fifth is a 429 busy while
+// they wait, and is let through once they are done.
+func TestAgentTestConsoleBusy(t *testing.T) {
+	t.Parallel()
+	ai := newFakeAI(t)
+	release := make(chan struct{})
+	ai.set(func(n int) (int, string, time.Duration) {
+		if n <= 4 {
+			<-release
+		}
+		return 200, completion("ok", ""), 0
+	})
+	e := newAIEnv(t)
+	e.useOpenAI(ai, 10)
+	done := make(chan int, 4)
+	for range 4 {
+		go func() {
+			code, _ := e.api("POST", "/api/v1/agent/test", ownerToken, map[string]any{"messages": lines("customer", "hi")})
+			done <- code
+		}()
+	}
+	eventually(t, 5*time.Second, func() error {
+		if n := len(ai.requests()); n < 4 {
+			return fmt.Errorf("%d calls in flight", n)
+		}
+		return nil
+	})
+	code, body := e.api("POST", "/api/v1/agent/test", ownerToken, map[string]any{"messages": lines("customer", "hi")})
+	require.Equal(t, http.StatusTooManyRequests, code, string(body))
+	require.Equal(t, "busy", errorCode(t, body))
+	close(release)
+	for range 4 {
+		require.Equal(t, http.StatusOK, <-done)
+	}
+	require.Equal(t, "ok", e.agentTest(map[string]any{"messages": lines("customer", "hi")}).Reply)
 }
