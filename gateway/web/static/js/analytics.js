@@ -36,7 +36,8 @@ async function render(box, { api }) {
       h('button.chip', { type: 'button', dataset: { period: p }, 'aria-pressed': String(p === state.period), text: label }))),
     h('label.an-channel', { for: 'an-channel' }, h('span', { text: 'Channel' }),
       h('select#an-channel', null, h('option', { value: '', text: 'All channels' }),
-        ...channels.map((c) => h('option', { value: c, text: channelNames[c] || c })))));
+        ...channels.map((c) => h('option', { value: c, text: channelNames[c] || c })))),
+    h('span.muted.small', { text: 'Days are UTC days.' }));
   const out = h('div#an-out.an-out', { 'aria-live': 'polite' });
   box.append(bar, out);
 
