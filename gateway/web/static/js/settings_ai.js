@@ -23,11 +23,11 @@ function field(label, control, hint) {
     control.setAttribute('aria-describedby', `${id}-hint`);
     kids.push(h('span.hint.muted.small', { id: `${id}-hint`, text: hint }));
   }
-  return h('div.field', null, ...kids);
+  return h('div.ai-field', null, ...kids);
 }
 
 function check(id, label, on) {
-  return h('label.check', { for: id }, h(`input#${id}`, { type: 'checkbox', checked: on }), h('span', { text: label }));
+  return h('label.ai-check', { for: id }, h(`input#${id}`, { type: 'checkbox', checked: on }), h('span', { text: label }));
 }
 
 function answerRow(a = { keywords: [], answer: '' }, n) {
@@ -71,7 +71,7 @@ async function render(box, { api }) {
         h('option', { value: 'json', text: 'JSON (no tool calling)', selected: a.reply_format === 'json' })))),
     h('div.ai-only', { dataset: { for: 'webhook' } },
       field('Webhook URL', text('ai-webhook-url', a.webhook_url, 'https://example.com/parley'))),
-    h('div.field', null, h('label', { for: 'ai-api-key', text: 'API key (webhook: signing secret) ' }), h('div.row', null, key, keyState)),
+    h('div.ai-field', null, h('label', { for: 'ai-api-key', text: 'API key (webhook: signing secret) ' }), h('div.ai-row', null, key, keyState)),
     field('Timeout (seconds)', num('ai-timeout', a.timeout_seconds, 0, 300)),
     field('Prompt', h('textarea#ai-prompt', { rows: 5, placeholder: 'You answer for Acme Shoes…' }, a.system_prompt || ''),
       'The business context the agent answers with.'));
@@ -79,7 +79,7 @@ async function render(box, { api }) {
   const answers = h('div#ai-answers.ai-answers', null, ...(a.answers || []).map((x, i) => answerRow(x, i + 1)));
   const rules = h('fieldset.ai-group', { dataset: { for: 'rules' } }, h('legend', { text: 'Rules' }),
     field('Greeting', text('ai-greeting', a.greeting), 'Sent to a new conversation. Empty: the default greeting.'),
-    h('div.field', null, h('span.label', { text: 'Keyword answers' }), answers,
+    h('div.ai-field', null, h('span.label', { text: 'Keyword answers' }), answers,
       h('button#ai-add-answer.ghost.small', { type: 'button', text: 'Add answer',
         onclick: () => answers.append(answerRow(undefined, answers.children.length + 1)) })),
     field('Handoff reason when nothing matches', text('ai-fallback', a.fallback)));
@@ -108,7 +108,7 @@ async function render(box, { api }) {
     h('h2#ai-console-title', { text: 'Test console' }),
     h('p.muted.small', { text: 'Try the settings on this page (saved or not) on a sample conversation. Nothing is sent or stored.' }),
     lines,
-    h('div.row', null,
+    h('div.ai-row', null,
       h('button#ai-add-line.ghost.small', { type: 'button', text: 'Add line', onclick: () => {
         const last = lines.lastElementChild && lines.lastElementChild.querySelector('select').value;
         lines.append(lineRow(last === 'customer' ? 'agent' : 'customer', '', lines.children.length + 1));
