@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/persistence"
@@ -48,8 +50,15 @@ func figures(f *persistence.Figures) figuresJSON {
 	}
 }
 
+// dayJSON is the figures of one UTC day.
+type dayJSON struct {
+	Date string `json:"date"` // YYYY-MM-DD
+	figuresJSON
+}
+
 // analytics serves the business figures of a period (UTC days, today
-// included), for one channel or all, with a per-channel breakdown. The
+// included), for one channel or all, with a per-channel breakdown and
+// the figures of each day (oldest first, every day of the period). The
 // figures are running totals kept per day and channel in the same commit
 // as the change that moved them, so a request reads at most
 // days × channels × figures keys, whatever the traffic.
@@ -65,23 +74,38 @@ func (s *Server) analytics(c *fiber.Ctx) error {
 	}
 	to := persistence.DayOf(s.cfg.Runtime.Clock().Now())
 	from := to - days + 1
-	byCh, err := s.cfg.Store.Analytics(who(c).WorkspaceID, from, to)
+	byDay, err := s.cfg.Store.AnalyticsByDay(who(c).WorkspaceID, from, to)
 	if err != nil {
 		return err
 	}
 	var total persistence.Figures
-	out := map[string]figuresJSON{}
+	byCh := map[engine.Channel]*persistence.Figures{}
+	series := make([]dayJSON, len(byDay))
+	for d, chans := range byDay {
+		var day persistence.Figures
+		for name, f := range chans {
+			if ch != "" && name != ch {
+				continue
+			}
+			sum := byCh[name]
+			if sum == nil {
+				sum = &persistence.Figures{}
+				byCh[name] = sum
+			}
+			for i := range f {
+				day[i] += f[i]
+				sum[i] += f[i]
+				total[i] += f[i]
+			}
+		}
+		series[d] = dayJSON{Date: (from + persistence.Day(d)).Start().Format(time.DateOnly), figuresJSON: figures(&day)}
+	}
+	out := make(map[string]figuresJSON, len(byCh))
 	for name, f := range byCh {
-		if ch != "" && name != ch {
-			continue
-		}
-		for i := range f {
-			total[i] += f[i]
-		}
 		out[string(name)] = figures(f)
 	}
 	return c.JSON(fiber.Map{
 		"period": period, "from": from.Start(), "to": (to + 1).Start(), "channel": string(ch),
-		"totals": figures(&total), "channels": out,
+		"totals": figures(&total), "channels": out, "days": series,
 	})
 }

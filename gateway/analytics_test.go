@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
 	"github.com/stretchr/testify/require"
@@ -105,3 +106,70 @@ func TestAnalyticsBadQuery(t *testing.T) {
 		require.Equal(t, "bad_query", errorCode(t, body))
 	}
 }
+
+type analyticsDay struct {
+	Date               string   `json:"date"`
+	Opened             int64    `json:"conversations_opened"`
+	Resolved           int64    `json:"resolved"`
+	RepliesAI          int64    `json:"replies_ai"`
+	RepliesHuman       int64    `json:"replies_human"`
+	ResolutionRate     *float64 `json:"resolution_rate"`
+	FirstResponseCount int64    `json:"first_responses"`
+}
+
+// Each period comes with its figures day by day, oldest first, every day
+// of the period (a day with nothing has zeros), for the channel asked
+// for; the days add up to the totals.
+func TestAnalyticsDays(t *testing.T) {
+	t.Parallel()
+	noon := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour)
+	clock := clockwork.NewFakeClockAt(noon)
+	e := newEnv(t, func(c *actors.Config) { c.Agent, c.Clock, c.AIDebounce = echoAgent{}, clock, -1 })
+	days := func(query string) ([]analyticsDay, map[string]any) {
+		t.Helper()
+		code, body := e.api("GET", "/api/v1/analytics?"+query, ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		var v struct {
+			Totals map[string]any `json:"totals"`
+			Days   []analyticsDay `json:"days"`
+		}
+		require.NoError(t, json.Unmarshal(body, &v), string(body))
+		return v.Days, v.Totals
+	}
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.d.1", "15550201", "Ana", "hello"))
+	e.webhook(engine.ChannelMessenger, messengerText("mid.d.1", "psid-d-1", "hi"))
+	eventually(t, 10*time.Second, func() error {
+		if _, tot := days("period=today"); tot["replies_ai"] != float64(2) {
+			return fmt.Errorf("AI replies %v", tot["replies_ai"])
+		}
+		return nil
+	})
+	clock.Advance(48 * time.Hour)
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.d.2", "15550202", "Bo", "hi"))
+	conv := e.thread(engine.ChannelWhatsApp, phoneID, "15550202")
+	code, body := e.api("POST", "/api/v1/conversations/"+conv.String()+"/folder", ownerToken, map[string]string{"folder": "solved"})
+	require.Equal(t, http.StatusOK, code, string(body))
+
+	week, tot := days("period=week")
+	require.Len(t, week, 7)
+	for i, d := range week {
+		require.Equal(t, noon.Add(time.Duration(i-4)*24*time.Hour).Format(time.DateOnly), d.Date)
+	}
+	require.Equal(t, analyticsDay{Date: week[4].Date, Opened: 2, RepliesAI: 2, FirstResponseCount: 2, ResolutionRate: ptr(0.0)}, week[4])
+	require.Equal(t, analyticsDay{Date: week[5].Date}, week[5], "a quiet day has zeros")
+	require.EqualValues(t, 1, week[6].Opened)
+	require.EqualValues(t, 1, week[6].Resolved)
+	require.EqualValues(t, 3, tot["conversations_opened"])
+
+	wa, _ := days("period=week&channel=whatsapp")
+	require.EqualValues(t, 1, wa[4].Opened, "the messenger opening is not whatsapp's")
+	require.EqualValues(t, 1, wa[6].Opened)
+
+	today, _ := days("period=today")
+	require.Len(t, today, 1)
+	require.Equal(t, noon.Add(48*time.Hour).Format(time.DateOnly), today[0].Date)
+	quarter, _ := days("period=quarter")
+	require.Len(t, quarter, 90)
+}
+
+func ptr[T any](v T) *T { return &v }

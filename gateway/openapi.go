@@ -59,13 +59,14 @@ var operations = []op{
 	{method: "GET", path: "/public/media/{token}", tag: "media", summary: "A media file by a signed, expiring link (what Instagram fetches outbound media from)", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/agent", tag: "agent", summary: "The workspace's AI agent settings (the API key is never returned)", ok: 200},
 	{method: "PUT", path: "/api/v1/agent", tag: "agent", summary: "Change the workspace's AI agent settings: the fields given (admin)", body: "AgentSettings", ok: 200},
+	{method: "POST", path: "/api/v1/agent/test", tag: "agent", summary: "Test console (admin): send a sample conversation (oldest first) to the saved agent, or to the saved settings changed by settings (the API key kept unless given), through the runtime's agent with at most a 20 s timeout, and show what it would do: outcome reply, handoff (handoff_by keyword, agent or error, with error) or off; reply, reasoning, handoff, follow_up_in_seconds, remember, duration_ms. Nothing is stored; 429 busy while 4 tests run", body: "AgentTest", ok: 200},
 	{method: "GET", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "The AI agent settings in force for a channel account (inherited says whether they are the workspace's)", ok: 200},
 	{method: "PUT", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Override the AI agent settings for a channel account: the fields given (admin)", body: "AgentSettings", ok: 200},
 	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Drop a channel account's override: it follows the workspace again (admin)", ok: 204},
 
 	{method: "GET", path: "/api/v1/media/{id}", tag: "media", summary: "A stored media file of the workspace, by SHA-256 (kept while a message holds it)", ok: 200},
 
-	{method: "GET", path: "/api/v1/analytics", tag: "analytics", summary: "Business figures of a period (UTC days): first response and resolution times, resolution rate, AI share of replies, CSAT average; per channel", query: []string{"period", "channel"}, ok: 200},
+	{method: "GET", path: "/api/v1/analytics", tag: "analytics", summary: "Business figures of a period (UTC days): first response and resolution times, resolution rate, AI share of replies, CSAT average; per channel, and per UTC day (days: every day of the period, oldest first, each {date, figures})", query: []string{"period", "channel"}, ok: 200},
 	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts per folder and of the open folder's unread, mine and unassigned (of that channel when channel is given)", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "cursor", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/tags", tag: "conversations", summary: "The tags of the workspace's conversations (every folder), by name, each with how many conversations carry it (the star is the tag priority)", ok: 200},
 	{method: "GET", path: "/api/v1/search", tag: "conversations", summary: "Search conversations by contact name, phone, email, company and message text (case- and accent-insensitive word prefixes; a q with no letters or digits is 400 bad_query), most recent activity first, each hit with a snippet; folder and channel keep only that folder's and channel's (a page so narrowed can hold fewer than limit hits and still have a next_cursor)", query: []string{"q", "folder", "channel", "cursor", "limit"}, ok: 200},
@@ -125,16 +126,11 @@ var schemas = map[string]any{
 	"Assign":               obj(map[string]any{"user_id": map[string]any{"type": []string{"string", "null"}}}, "user_id"),
 	"FollowUp": oneOf(obj(map[string]any{"preset": enum("1h", "3h", "12h", "24h"), "at": map[string]any{"type": "string", "format": "date-time"}}),
 		[]string{"preset"}, []string{"at"}),
-	"CSAT": obj(map[string]any{"score": map[string]any{"type": "integer", "minimum": 1, "maximum": 5}}, "score"),
-	"AgentSettings": minProps(obj(map[string]any{"kind": enum("rules", "openai", "webhook", "off"), "base_url": str(), "model": str(),
-		"reply_format": enum("tools", "json"),
-		"api_key":      str(), "webhook_url": str(), "timeout_seconds": between(num(), 0, engine.MaxAgentTimeout.Seconds()), "system_prompt": str(),
-		"debounce_ms":      describe(between(integer(), nil, engine.MaxAgentDebounce.Milliseconds()), "milliseconds the AI waits for more customer messages; 0 or negative: no wait. GET shows the window applied (the server's default, 2000, when none is set)"),
-		"handoff_keywords": strs(), "greeting": str(), "fallback": str(), "followup_text": str(),
-		"answers":             map[string]any{"type": "array", "items": obj(map[string]any{"keywords": strs(), "answer": str()}, "keywords", "answer")},
-		"auto_followup_hours": between(num(), 0, engine.MaxFollowUpPeriod.Hours()), "auto_followup_max": between(integer(), 0, engine.MaxAutoFollowUps),
-		"auto_csat": boolean(), "csat_survey": str(), "handoff_stays_manual": boolean(),
-		"restricted": boolean(), "restricted_reply": str()})),
+	"CSAT":          obj(map[string]any{"score": map[string]any{"type": "integer", "minimum": 1, "maximum": 5}}, "score"),
+	"AgentSettings": minProps(obj(agentSettingsProps())),
+	"AgentTest": obj(map[string]any{"settings": obj(agentSettingsProps()),
+		"messages": map[string]any{"type": "array", "minItems": 1, "maxItems": maxAgentTestMessages,
+			"items": obj(map[string]any{"from": enum("customer", "agent"), "text": map[string]any{"type": "string", "minLength": 1}}, "from", "text")}}, "messages"),
 	"Subscription":  obj(map[string]any{"unsubscribed": map[string]any{"type": "boolean"}}, "unsubscribed"),
 	"Contact":       anyOf(obj(contactProps(true)), []string{"name"}, []string{"email"}, []string{"phone"}),
 	"ContactUpdate": minProps(obj(contactProps(false))),
@@ -142,6 +138,20 @@ var schemas = map[string]any{
 	"Merge":         obj(map[string]any{"from": str()}, "from"),
 	"Note":          obj(map[string]any{"text": str()}, "text"),
 	"Memory":        obj(map[string]any{"text": str()}, "text"),
+}
+
+// agentSettingsProps are the fields of the agent settings a PUT (and a
+// test console request) may name.
+func agentSettingsProps() map[string]any {
+	return map[string]any{"kind": enum("rules", "openai", "webhook", "off"), "base_url": str(), "model": str(),
+		"reply_format": enum("tools", "json"),
+		"api_key":      str(), "webhook_url": str(), "timeout_seconds": between(num(), 0, engine.MaxAgentTimeout.Seconds()), "system_prompt": str(),
+		"debounce_ms":      describe(between(integer(), nil, engine.MaxAgentDebounce.Milliseconds()), "milliseconds the AI waits for more customer messages; 0 or negative: no wait. GET shows the window applied (the server's default, 2000, when none is set)"),
+		"handoff_keywords": strs(), "greeting": str(), "fallback": str(), "followup_text": str(),
+		"answers":             map[string]any{"type": "array", "items": obj(map[string]any{"keywords": strs(), "answer": str()}, "keywords", "answer")},
+		"auto_followup_hours": between(num(), 0, engine.MaxFollowUpPeriod.Hours()), "auto_followup_max": between(integer(), 0, engine.MaxAutoFollowUps),
+		"auto_csat": boolean(), "csat_survey": str(), "handoff_stays_manual": boolean(),
+		"restricted": boolean(), "restricted_reply": str()}
 }
 
 var channelAccountProps = map[string]any{"channel": enum("whatsapp", "messenger", "instagram"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str()}

@@ -134,6 +134,9 @@ type Server struct {
 	// aside (trackConn), for Shutdown to wake.
 	connsMu sync.Mutex
 	conns   map[net.Conn]struct{}
+	// agentTests holds a slot per agent test console call in progress
+	// (testAgent).
+	agentTests chan struct{}
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -201,7 +204,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
-		mediaJobs: make(chan mediaJob, 4096), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
+		mediaJobs: make(chan mediaJob, 4096), agentTests: make(chan struct{}, agentTestSlots), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
 		profiles: profiles, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller, Registerer: cfg.Registerer})
 	if err != nil {
@@ -294,6 +297,7 @@ func (s *Server) routes() {
 	api.Get("/settings/webhooks", requireRole(engine.RoleAdmin), s.webhookSettings)
 	api.Get("/agent", s.getAgent)
 	api.Put("/agent", requireRole(engine.RoleAdmin), s.putAgent)
+	api.Post("/agent/test", requireRole(engine.RoleAdmin), s.testAgent)
 	api.Get("/channels/:channel/:account/agent", s.getChannelAgent)
 	api.Put("/channels/:channel/:account/agent", requireRole(engine.RoleAdmin), s.putChannelAgent)
 	api.Delete("/channels/:channel/:account/agent", requireRole(engine.RoleAdmin), s.deleteChannelAgent)

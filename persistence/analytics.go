@@ -73,29 +73,61 @@ func (fs *Figures) Get(f Figure) int64 { return fs[f] }
 
 // Analytics sums the figures of days from to to (inclusive), per channel.
 func (s *Store) Analytics(ws engine.ID, from, to Day) (map[engine.Channel]*Figures, error) {
-	p := analyticsPrefix(ws)
-	lo := binary.BigEndian.AppendUint32(append([]byte(nil), p...), uint32(from))
-	hi := binary.BigEndian.AppendUint32(append([]byte(nil), p...), uint32(to)+1)
-	it, err := s.iter(lo, hi)
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
 	out := map[engine.Channel]*Figures{}
-	for ok := it.First(); ok; ok = it.Next() {
-		rest := it.Key()[len(p)+4:]
-		i := bytes.IndexByte(rest, 0)
-		v := it.Value()
-		if i < 0 || i+2 != len(rest) || rest[i+1] == 0 || rest[i+1] >= byte(numFigures) || len(v) != 8 {
-			return nil, fmt.Errorf("%w: analytics key %x", ErrCorrupt, it.Key())
-		}
-		ch := engine.Channel(rest[:i])
+	err := s.scanAnalytics(ws, from, to, func(_ Day, ch engine.Channel, f Figure, v int64) {
 		fs := out[ch]
 		if fs == nil {
 			fs = &Figures{}
 			out[ch] = fs
 		}
-		fs[rest[i+1]] += int64(binary.BigEndian.Uint64(v)) //nolint:gosec // see MergeNewer
+		fs[f] += v
+	})
+	return out, err
+}
+
+// AnalyticsByDay returns the figures of each day from from to to
+// (inclusive) per channel: element i is day from+i, empty when nothing
+// happened that day.
+func (s *Store) AnalyticsByDay(ws engine.ID, from, to Day) ([]map[engine.Channel]*Figures, error) {
+	if to < from {
+		return nil, nil
 	}
-	return out, iterErr(it)
+	out := make([]map[engine.Channel]*Figures, to-from+1)
+	for i := range out {
+		out[i] = map[engine.Channel]*Figures{}
+	}
+	err := s.scanAnalytics(ws, from, to, func(d Day, ch engine.Channel, f Figure, v int64) {
+		fs := out[d-from][ch]
+		if fs == nil {
+			fs = &Figures{}
+			out[d-from][ch] = fs
+		}
+		fs[f] += v
+	})
+	return out, err
+}
+
+// scanAnalytics calls fn with every stored figure of days from to to, in
+// day order.
+func (s *Store) scanAnalytics(ws engine.ID, from, to Day, fn func(Day, engine.Channel, Figure, int64)) error {
+	p := analyticsPrefix(ws)
+	lo := binary.BigEndian.AppendUint32(append([]byte(nil), p...), uint32(from))
+	hi := binary.BigEndian.AppendUint32(append([]byte(nil), p...), uint32(to)+1)
+	it, err := s.iter(lo, hi)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		key := it.Key()
+		rest := key[len(p)+4:]
+		i := bytes.IndexByte(rest, 0)
+		v := it.Value()
+		if i < 0 || i+2 != len(rest) || rest[i+1] == 0 || rest[i+1] >= byte(numFigures) || len(v) != 8 {
+			return fmt.Errorf("%w: analytics key %x", ErrCorrupt, key)
+		}
+		day := Day(binary.BigEndian.Uint32(key[len(p) : len(p)+4]))
+		fn(day, engine.Channel(rest[:i]), Figure(rest[i+1]), int64(binary.BigEndian.Uint64(v))) //nolint:gosec // see MergeNewer
+	}
+	return iterErr(it)
 }

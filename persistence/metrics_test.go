@@ -44,6 +44,35 @@ func TestAnalyticsFigures(t *testing.T) {
 	require.Empty(t, got)
 }
 
+// AnalyticsByDay gives every day of the period in order, per channel,
+// an empty map for a quiet day, nothing of the days around it or of
+// another workspace.
+func TestAnalyticsByDay(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ws, other := idOf('w', 1), idOf('w', 2)
+	d := DayOf(t0)
+	commit(t, s, func(b *Batch) {
+		b.AddFigure(ws, d-3, engine.ChannelWhatsApp, FigOpened, 7)
+		b.AddFigure(ws, d-2, engine.ChannelWhatsApp, FigOpened, 2)
+		b.AddFigure(ws, d-2, engine.ChannelInstagram, FigResolved, 1)
+		b.AddFigure(ws, d, engine.ChannelWhatsApp, FigOpened, 4)
+		b.AddFigure(ws, d+1, engine.ChannelWhatsApp, FigOpened, 100)
+		b.AddFigure(other, d-1, engine.ChannelWhatsApp, FigOpened, 1000)
+	})
+	got, err := s.AnalyticsByDay(ws, d-2, d)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	require.EqualValues(t, 2, got[0][engine.ChannelWhatsApp].Get(FigOpened))
+	require.EqualValues(t, 1, got[0][engine.ChannelInstagram].Get(FigResolved))
+	require.Empty(t, got[1], "a quiet day (another workspace's figures aside)")
+	require.Len(t, got[2], 1)
+	require.EqualValues(t, 4, got[2][engine.ChannelWhatsApp].Get(FigOpened))
+	got, err = s.AnalyticsByDay(ws, d, d-1)
+	require.NoError(t, err)
+	require.Empty(t, got)
+}
+
 // The store's collector passes Prometheus' lint and reports the timers
 // and outbox entries it holds.
 func TestStoreCollector(t *testing.T) {

@@ -102,6 +102,14 @@ func (r *Registry) Resolve(ws engine.ID, ch engine.Channel, acct string) (ports.
 	return ra.agent, ra.policy
 }
 
+// Build returns the agent and policy settings s would have, without
+// storing or applying them (the agent test console calls the agent the
+// runtime would). A nil agent means the AI is off.
+func (r *Registry) Build(s engine.AgentSettings) (ports.Agent, ports.AgentPolicy) {
+	ra := r.build(s)
+	return ra.agent, ra.policy
+}
+
 // Settings returns the settings in force for a channel account (ch and
 // acct empty: the workspace), and whether they are inherited from the
 // workspace (or the default) rather than set for it.

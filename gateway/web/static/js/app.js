@@ -12,6 +12,8 @@ import * as settings from './settings.js';
 import './settings_channels.js';
 import './settings_team.js';
 import { acceptInvite } from './invite.js';
+import './settings_ai.js';
+import './analytics.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -575,6 +577,7 @@ function typing(t) {
 }
 
 document.addEventListener('keydown', (e) => {
+  // The inbox's keys are the inbox's: not on the Settings view (js/settings.js).
   if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings')) return;
   const t = e.target;
   if (e.key === 'Escape') {
