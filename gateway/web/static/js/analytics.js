@@ -107,7 +107,7 @@ function byChannel(chs) {
     })));
 }
 
-registerSection({ id: 'analytics', title: 'Analytics', roles: ['owner', 'admin', 'agent'], render });
+registerSection({ id: 'analytics', title: 'Analytics', roles: ['owner', 'admin', 'agent'], order: 50, render });
 
 // The header links here.
 const chartIcon = '<svg viewBox="0 0 24 24" width="18" height="18" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><path d="M4 20V10M10 20V4M16 20v-7M22 20H2"/></svg>';

@@ -201,4 +201,4 @@ function showResult(box, r) {
       row('Remembers', (r.remember || []).join('; ')))].filter(Boolean));
 }
 
-registerSection({ id: 'ai', title: 'AI agent', roles: ['owner', 'admin'], render });
+registerSection({ id: 'ai', title: 'AI agent', roles: ['owner', 'admin'], order: 40, render });
