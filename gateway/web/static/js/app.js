@@ -8,6 +8,9 @@ import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, listTime, dayKey, debounce, convName, toast, searchTerms, highlight } from './util.js';
 import * as chat from './chat.js';
 import * as panel from './panel.js';
+import * as setup from './setup.js';
+import * as settings from './settings.js';
+import './settings_security.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -68,14 +71,17 @@ $('#login-form').addEventListener('submit', async (e) => {
     await boot();
   } catch (err) {
     auth.token = '';
-    $('#login-error').textContent = err.status === 401 || err.status === 400 ? 'Wrong email or password' : err.message;
+    const refused = err.status === 401 || err.status === 400;
+    $('#login-error').textContent = !refused ? err.message
+      : tokenMode ? 'That API token is not valid' : 'Wrong email or password';
   } finally {
     $('#login-submit').disabled = false;
   }
 });
 
 $('#logout').addEventListener('click', async () => {
-  try { await api('POST', '/auth/logout'); } catch { /* the token may be a personal one */ }
+  rt.stop();
+  try { await api('POST', '/auth/logout'); } catch { /* signed out already */ }
   auth.token = '';
   location.hash = '';
   showLogin();
@@ -90,6 +96,7 @@ auth.onUnauthorized(() => {
 
 const rt = new Realtime({
   onEvent: (ev) => onEvent(ev),
+  onSignedOut: () => { auth.token = ''; showLogin('You were signed out: sign in again'); },
   onResync: () => { reload(); chat.reload(); },
   onState: (s) => {
     const c = $('#conn');
@@ -639,10 +646,11 @@ async function boot() {
   document.body.dataset.ready = 'true';
   const m = /^#c\/(\w+)/.exec(location.hash);
   if (m) open(m[1], true);
+  settings.start(state.me);
 }
 
 chat.init({ state, upsert, open, back });
 panel.init({ state, upsert });
 
-if (auth.token) boot().catch((err) => showLogin(err.status === 401 ? '' : err.message));
+if (setup.route(() => { rt.stop(); return boot(); })) { /* a setup or reset link */ } else if (auth.token) boot().catch((err) => showLogin(err.status === 401 ? '' : err.message));
 else showLogin();
