@@ -21,7 +21,7 @@ import (
 //	POST   /api/v1/auth/reset-password  {code, password} → {token, expires_at, user}
 //	authenticated
 //	GET    /api/v1/auth/sessions        the caller's sessions and API tokens, with last use and device
-//	POST   /api/v1/auth/logout-all      {include_current?} → {revoked}: ends the caller's other sessions (or all)
+//	POST   /api/v1/auth/logout-all      {include_current} → {revoked}: ends the caller's other sessions (or all)
 //	PUT    /api/v1/users/{id}/password  admin+ {password} → 204: sets it and ends the user's sessions
 //	POST   /api/v1/users/{id}/password-reset  admin+ → 201 {code, expires_at}: a one-time reset link's code
 //
@@ -499,7 +499,7 @@ type logoutAllBody struct {
 }
 
 // logoutAll ends the caller's sessions but the current one (all of them
-// with include_current); API tokens stay.
+// with include_current true); API tokens stay.
 func (u *users) logoutAll(c *fiber.Ctx) error {
 	me, err := u.caller(c)
 	if err != nil {

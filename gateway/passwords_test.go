@@ -222,7 +222,8 @@ func TestSessionsAndLogoutAll(t *testing.T) {
 	st, _ = e.api("GET", "/api/v1/me", first.Token, nil)
 	require.Equal(t, http.StatusOK, st, "nothing changed")
 
-	st, body = e.api("POST", "/api/v1/auth/logout-all", second.Token, map[string]any{})
+	e.refused("POST", "/api/v1/auth/logout-all", second.Token, map[string]any{}, http.StatusBadRequest, "invalid")
+	st, body = e.api("POST", "/api/v1/auth/logout-all", second.Token, map[string]any{"include_current": false})
 	require.Equal(t, http.StatusOK, st, string(body))
 	require.JSONEq(t, `{"revoked":1}`, string(body))
 	st, _ = e.api("GET", "/api/v1/me", first.Token, nil)
@@ -260,4 +261,19 @@ func TestLogoutClosesWebSocket(t *testing.T) {
 	st, _ := e.api("POST", "/api/v1/auth/logout", ana.Token, nil)
 	require.Equal(t, http.StatusNoContent, st)
 	require.Equal(t, 4401, ws.closeFrame().Code)
+}
+
+// A user of another workspace is not found: their password is neither set
+// nor reset.
+func TestPasswordRoutesIsolateWorkspaces(t *testing.T) {
+	t.Parallel()
+	e, _ := newUsersEnv(t)
+	ana := e.addUser("ana@example.com", engine.RoleAgent, "ana's password")
+	e.newWorkspace("pk_workspace_b")
+	id := ana.User.ID.String()
+	e.refused("PUT", "/api/v1/users/"+id+"/password", "pk_workspace_b", map[string]any{"password": "new password"},
+		http.StatusNotFound, "not_found")
+	e.refused("POST", "/api/v1/users/"+id+"/password-reset", "pk_workspace_b", nil, http.StatusNotFound, "not_found")
+	st, _, _ := e.login("ana@example.com", "ana's password")
+	require.Equal(t, http.StatusOK, st)
 }

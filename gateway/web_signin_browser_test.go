@@ -189,7 +189,7 @@ func webSignIn(t *testing.T, br context.Context, name string, w, h int64, phone 
 		// Ana has one session in a (the reset ended the others, the
 		// login just above too); a second tab signs in again.
 		tokA := a.token()
-		st, body := e.api("POST", "/api/v1/auth/logout-all", tokA, map[string]any{})
+		st, body := e.api("POST", "/api/v1/auth/logout-all", tokA, map[string]any{"include_current": false})
 		require.Equal(t, http.StatusOK, st, string(body))
 		a.waitJS("a's realtime connection", `document.querySelector('#conn').dataset.state === 'live'`)
 		c := newProfileTab(t, br)

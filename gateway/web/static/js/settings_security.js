@@ -48,7 +48,7 @@ function sessionsBlock() {
     onclick: async () => {
       all.disabled = true;
       try {
-        const r = await api('POST', '/auth/logout-all', {});
+        const r = await api('POST', '/auth/logout-all', { include_current: false });
         status.textContent = r.revoked === 1 ? 'Signed out of 1 other session' : `Signed out of ${r.revoked} other sessions`;
         await renderSessions(list);
       } catch (err) { status.textContent = err.message; }
