@@ -243,9 +243,10 @@ func (u *users) dropCredential(b *persistence.Batch, usr *engine.User) error {
 }
 
 // commitSession adds a new session of usr to b, commits it and answers
-// with it.
+// with it; the WebSockets of a session it ends (beyond maxSessions) are
+// closed.
 func (u *users) commitSession(c *fiber.Ctx, b *persistence.Batch, usr engine.User, status int) error {
-	secret, tok, err := u.issueSession(b, usr, c.Get(fiber.HeaderUserAgent))
+	secret, tok, ended, err := u.issueSession(b, usr, c.Get(fiber.HeaderUserAgent))
 	if err != nil {
 		b.Close()
 		return err
@@ -253,6 +254,7 @@ func (u *users) commitSession(c *fiber.Ctx, b *persistence.Batch, usr engine.Use
 	if err := u.store.Commit(b); err != nil {
 		return err
 	}
+	u.srv.signedOut(ended)
 	return c.Status(status).JSON(sessionView{Token: secret, ExpiresAt: tok.ExpiresAt, User: usr})
 }
 

@@ -188,9 +188,11 @@ func TestSessionsAndLogoutAll(t *testing.T) {
 	t.Parallel()
 	e, clock := newUsersEnv(t)
 	first := e.addUser("ana@example.com", engine.RoleAgent, "ana's password")
+	clock.Advance(time.Second) // ids (and so the list's order) follow creation
 	st, _, body := e.login("ana@example.com", "ana's password")
 	require.Equal(t, http.StatusOK, st)
 	second := decodeAs[session](t, body)
+	clock.Advance(time.Second)
 	st, body = e.api("POST", "/api/v1/tokens", first.Token, map[string]any{"name": "script"})
 	require.Equal(t, http.StatusCreated, st)
 	script := decodeAs[struct {
@@ -276,4 +278,27 @@ func TestPasswordRoutesIsolateWorkspaces(t *testing.T) {
 	e.refused("POST", "/api/v1/users/"+id+"/password-reset", "pk_workspace_b", nil, http.StatusNotFound, "not_found")
 	st, _, _ := e.login("ana@example.com", "ana's password")
 	require.Equal(t, http.StatusOK, st)
+}
+
+// A sign-in beyond the 20 sessions a user may hold ends the oldest one,
+// and closes its WebSocket.
+func TestOldestSessionEndsWithItsWebSocket(t *testing.T) {
+	t.Parallel()
+	e, clock := newUsersEnv(t)
+	oldest := e.addUser("ana@example.com", engine.RoleAgent, "ana's password")
+	ws, _, err := e.dialWS("token=" + oldest.Token)
+	require.NoError(t, err)
+	require.Equal(t, "hello", ws.events(1)[0].Type)
+	for range 19 {
+		clock.Advance(time.Second) // ids (and so ages) in order
+		st, _, _ := e.login("ana@example.com", "ana's password")
+		require.Equal(t, http.StatusOK, st)
+	}
+	st, _ := e.api("GET", "/api/v1/me", oldest.Token, nil)
+	require.Equal(t, http.StatusOK, st, "20 sessions are kept")
+	st, _, _ = e.login("ana@example.com", "ana's password")
+	require.Equal(t, http.StatusOK, st)
+	st, _ = e.api("GET", "/api/v1/me", oldest.Token, nil)
+	require.Equal(t, http.StatusUnauthorized, st)
+	require.Equal(t, 4401, ws.closeFrame().Code)
 }

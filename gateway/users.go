@@ -227,12 +227,12 @@ func (u *users) limited(c *fiber.Ctx, waits ...time.Duration) error {
 
 // issueSession adds a new session token of usr to b, for the client whose
 // User-Agent is device, and ends the user's expired sessions and, beyond
-// maxSessions, the oldest ones.
-func (u *users) issueSession(b *persistence.Batch, usr engine.User, device string) (string, persistence.IssuedToken, error) {
+// maxSessions, the oldest ones (which it returns).
+func (u *users) issueSession(b *persistence.Batch, usr engine.User, device string) (string, persistence.IssuedToken, []persistence.IssuedToken, error) {
 	now := u.clock.Now()
 	existing, err := u.store.UserTokens(usr.WorkspaceID, usr.ID)
 	if err != nil {
-		return "", persistence.IssuedToken{}, err
+		return "", persistence.IssuedToken{}, nil, err
 	}
 	var live []persistence.IssuedToken
 	for i := range existing {
@@ -244,15 +244,17 @@ func (u *users) issueSession(b *persistence.Batch, usr engine.User, device strin
 			live = append(live, *t)
 		}
 	}
+	var ended []persistence.IssuedToken
 	for i := 0; i+maxSessions <= len(live); i++ { // oldest first
 		b.RevokeToken(&live[i])
+		ended = append(ended, live[i])
 	}
 	secret := NewSecret()
 	tok := persistence.IssuedToken{ID: engine.NewID(now), Kind: persistence.TokenSession, Token: engine.Token{
 		WorkspaceID: usr.WorkspaceID, UserID: usr.ID, Role: usr.Role, Name: "session",
 		CreatedAt: now, ExpiresAt: now.Add(sessionTTL)}, Device: cleanDevice(device)}
 	b.IssueToken(secret, &tok)
-	return secret, tok, nil
+	return secret, tok, ended, nil
 }
 
 type acceptBody struct {
