@@ -624,6 +624,7 @@ async function boot() {
   // Delete to be refused.
   $('#more-menu [data-act=delete]').hidden = me.role === 'agent';
   $('#me-name').textContent = me.user.name || me.user.email || '';
+  settings.init(state.me);
   $('#login').hidden = true;
   $('#app').hidden = false;
   renderTabs();
@@ -646,7 +647,6 @@ async function boot() {
   document.body.dataset.ready = 'true';
   const m = /^#c\/(\w+)/.exec(location.hash);
   if (m) open(m[1], true);
-  settings.start(state.me);
 }
 
 chat.init({ state, upsert, open, back });

@@ -4,7 +4,7 @@
 // a new one, or make a one-time reset link to send them.
 import { api, get } from './api.js';
 import { h, toast } from './util.js';
-import { registerSection } from './settings.js';
+import { registerSection, copyBox, field } from './settings.js';
 
 const fmtDate = new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeStyle: 'short' });
 const when = (t) => (t ? fmtDate.format(new Date(t)) : 'not yet');
@@ -24,7 +24,7 @@ async function renderSessions(box) {
   const r = await get('/auth/sessions');
   const rows = (r.sessions || []).map((s) => {
     const name = s.kind === 'session' ? device(s.device) || 'Browser session' : `API token “${s.name}”`;
-    const end = s.current ? h('span.session-current', { text: 'This browser' })
+    const end = s.current ? h('span.security-current', { text: 'This browser' })
       : h('button.ghost.small', {
         type: 'button', text: s.kind === 'session' ? 'Sign out' : 'Revoke', 'aria-label': `${s.kind === 'session' ? 'Sign out' : 'Revoke'} ${name}`,
         onclick: async () => {
@@ -32,8 +32,8 @@ async function renderSessions(box) {
           renderSessions(box);
         },
       });
-    return h('li.session', { dataset: { id: s.id, kind: s.kind, current: String(s.current) } },
-      h('div.session-main', null, h('div.session-name', { text: name }),
+    return h('li.security-session', { dataset: { id: s.id, kind: s.kind, current: String(s.current) } },
+      h('div.security-session-main', null, h('div.security-session-name', { text: name }),
         h('div.muted.small', { text: `Signed in ${when(s.created_at)} · last used ${when(s.last_used_at)}` })),
       end);
   });
@@ -41,7 +41,7 @@ async function renderSessions(box) {
 }
 
 function sessionsBlock() {
-  const list = h('ul#sessions.session-list', { 'aria-label': 'Your sessions' });
+  const list = h('ul#sessions.security-sessions', { 'aria-label': 'Your sessions' });
   const status = h('p#logout-all-status.muted', { role: 'status' });
   const all = h('button#logout-all.primary.danger', {
     type: 'button', text: 'Sign out everywhere else',
@@ -56,25 +56,17 @@ function sessionsBlock() {
     },
   });
   renderSessions(list).catch((err) => { status.textContent = err.message; });
-  return h('section.settings-block', { 'aria-labelledby': 'sessions-title' },
+  return h('div.settings-card.security-card', { role: 'group', 'aria-labelledby': 'sessions-title' },
     h('h3#sessions-title', { text: 'Your sessions' }),
     h('p.muted', { text: 'Where you are signed in, and your API tokens. Signing out everywhere else keeps this browser and your API tokens.' }),
     list, all, status);
 }
 
 function resetBlock(me) {
-  const pick = h('select#reset-user', { 'aria-label': 'Teammate' });
+  const pick = h('select#reset-user');
   const pass = h('input#reset-pass', { type: 'password', autocomplete: 'new-password', minlength: '8' });
   const status = h('p#reset-status.muted', { role: 'status' });
-  const link = h('input#reset-link-url', { type: 'text', readonly: true, 'aria-label': 'Reset link' });
-  const copy = h('button#reset-link-copy.ghost', {
-    type: 'button', text: 'Copy',
-    onclick: async () => {
-      try { await navigator.clipboard.writeText(link.value); } catch { link.select(); document.execCommand('copy'); }
-      status.textContent = 'Link copied';
-    },
-  });
-  const linkRow = h('div.reset-link', { hidden: true }, link, copy);
+  const linkRow = h('div#reset-link-box');
   get('/users').then((r) => {
     const users = (r.users || []).filter((u) => u.id !== me.id && u.email && (me.role === 'owner' || u.role !== 'owner'));
     pick.replaceChildren(...users.map((u) => h('option', { value: u.id, text: `${u.name || u.email} (${u.email}, ${u.role})` })));
@@ -94,17 +86,15 @@ function resetBlock(me) {
     onclick: async () => {
       try {
         const r = await api('POST', `/users/${pick.value}/password-reset`);
-        link.value = `${location.origin}/#reset/${r.code}`;
-        linkRow.hidden = false;
+        linkRow.replaceChildren(copyBox('Reset link', `${location.origin}/#reset/${r.code}`, 'reset-link'));
         status.textContent = `Send this link to them: it works once, until ${when(r.expires_at)}`;
       } catch (err) { status.textContent = err.message; }
     },
   });
-  return h('section.settings-block', { 'aria-labelledby': 'reset-title' },
+  return h('div.settings-card.security-card', { role: 'group', 'aria-labelledby': 'reset-title' },
     h('h3#reset-title', { text: 'Reset a teammate’s password' }),
-    h('label', null, 'Teammate', pick),
-    h('label', null, 'New password', pass),
-    h('div.settings-actions', null, setPass, makeLink),
+    field('Teammate', pick), field('New password', pass),
+    h('div.security-actions', null, setPass, makeLink),
     linkRow, status);
 }
 
@@ -113,8 +103,7 @@ registerSection({
   title: 'Sign-in and security',
   roles: ['owner', 'admin', 'agent'],
   render: async (container, ctx) => {
-    const blocks = [h('h2', { text: 'Sign-in and security' }), sessionsBlock()];
-    if (ctx.me.role === 'owner' || ctx.me.role === 'admin') blocks.push(resetBlock(ctx.me));
-    container.replaceChildren(...blocks);
+    container.append(sessionsBlock());
+    if (ctx.me.role === 'owner' || ctx.me.role === 'admin') container.append(resetBlock(ctx.me));
   },
 });
