@@ -51,7 +51,8 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if issued.Expired(s.cfg.Runtime.Clock().Now()) {
+	now := s.cfg.Runtime.Clock().Now()
+	if issued.Expired(now) {
 		return errUnauthorized
 	}
 	tok := issued.Token
@@ -68,6 +69,9 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		tok.Role = usr.Role
 	}
 	c.Locals(principalKey, &principal{Token: tok, TokenID: issued.ID, Kind: issued.Kind, Hash: issued.Hash, User: usr})
+	if err := s.touchToken(&issued, now); err != nil {
+		s.log.Warn("Could not record a token's use", "err", err)
+	}
 	return nil
 }
 

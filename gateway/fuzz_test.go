@@ -23,8 +23,12 @@ func FuzzDecodeJSON(f *testing.F) {
 			invite inviteBody
 			update updateUserBody
 			token  createTokenBody
+			setup  setupBody
+			reset  resetBody
+			pw     setPasswordBody
+			all    logoutAllBody
 		)
-		for _, v := range []any{&send, &acct, &login, &accept, &invite, &update, &token} {
+		for _, v := range []any{&send, &acct, &login, &accept, &invite, &update, &token, &setup, &reset, &pw, &all} {
 			err := decodeJSONBytes(body, v)
 			if err == nil {
 				if !utf8.Valid(body) {

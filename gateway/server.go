@@ -113,6 +113,7 @@ type Server struct {
 	mediaJobs chan mediaJob
 	reqSeq    atomic.Uint64
 	hub       *realtime.Hub
+	uses      tokenUses
 	agents    *agents.Registry
 	profiles  *channels.Profiles
 	// proxies are Config.TrustedProxies, parsed.
@@ -206,7 +207,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
 		mediaJobs: make(chan mediaJob, 4096), agentTests: make(chan struct{}, agentTestSlots), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
 		profiles: profiles, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
-	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller, Registerer: cfg.Registerer})
+	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller,
+		Credential: func(c *fiber.Ctx) string { return credentialName(who(c).Hash) }, Registerer: cfg.Registerer})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

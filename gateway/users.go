@@ -123,6 +123,7 @@ func (s *Server) userRoutes(public, api fiber.Router) {
 	api.Get("/tokens", u.authed, u.listTokens)
 	api.Post("/tokens", u.authed, u.createToken)
 	api.Delete("/tokens/:id", u.authed, u.deleteToken)
+	s.passwordRoutes(public, api, u)
 }
 
 func newUsers(s *Server, store *persistence.Store, clock clockwork.Clock) *users {
@@ -210,16 +211,7 @@ func (u *users) login(c *fiber.Ctx) error {
 		return errBadLogin
 	}
 	u.emailLimit.reset(email)
-	b := u.store.NewBatch()
-	secret, tok, err := u.issueSession(b, usr)
-	if err != nil {
-		b.Close()
-		return err
-	}
-	if err := u.store.Commit(b); err != nil {
-		return err
-	}
-	return c.JSON(sessionView{Token: secret, ExpiresAt: tok.ExpiresAt, User: usr})
+	return u.commitSession(c, u.store.NewBatch(), usr, fiber.StatusOK)
 }
 
 // limited answers 429 with Retry-After when any wait is positive.
@@ -233,13 +225,14 @@ func (u *users) limited(c *fiber.Ctx, waits ...time.Duration) error {
 	return errorf(fiber.StatusTooManyRequests, "rate_limited", "too many failed attempts: retry in %d seconds", secs)
 }
 
-// issueSession adds a new session token of usr to b, and ends the user's
-// expired sessions and, beyond maxSessions, the oldest ones.
-func (u *users) issueSession(b *persistence.Batch, usr engine.User) (string, persistence.IssuedToken, error) {
+// issueSession adds a new session token of usr to b, for the client whose
+// User-Agent is device, and ends the user's expired sessions and, beyond
+// maxSessions, the oldest ones (which it returns).
+func (u *users) issueSession(b *persistence.Batch, usr engine.User, device string) (string, persistence.IssuedToken, []persistence.IssuedToken, error) {
 	now := u.clock.Now()
 	existing, err := u.store.UserTokens(usr.WorkspaceID, usr.ID)
 	if err != nil {
-		return "", persistence.IssuedToken{}, err
+		return "", persistence.IssuedToken{}, nil, err
 	}
 	var live []persistence.IssuedToken
 	for i := range existing {
@@ -251,15 +244,17 @@ func (u *users) issueSession(b *persistence.Batch, usr engine.User) (string, per
 			live = append(live, *t)
 		}
 	}
+	var ended []persistence.IssuedToken
 	for i := 0; i+maxSessions <= len(live); i++ { // oldest first
 		b.RevokeToken(&live[i])
+		ended = append(ended, live[i])
 	}
 	secret := NewSecret()
 	tok := persistence.IssuedToken{ID: engine.NewID(now), Kind: persistence.TokenSession, Token: engine.Token{
 		WorkspaceID: usr.WorkspaceID, UserID: usr.ID, Role: usr.Role, Name: "session",
-		CreatedAt: now, ExpiresAt: now.Add(sessionTTL)}}
+		CreatedAt: now, ExpiresAt: now.Add(sessionTTL)}, Device: cleanDevice(device)}
 	b.IssueToken(secret, &tok)
-	return secret, tok, nil
+	return secret, tok, ended, nil
 }
 
 type acceptBody struct {
@@ -316,15 +311,7 @@ func (u *users) acceptInvite(c *fiber.Ctx) error {
 	b.PutUser(&usr)
 	b.PutCredential(inv.Email, &persistence.Credential{WorkspaceID: usr.WorkspaceID, UserID: usr.ID, PasswordHash: hash})
 	b.DeleteInvitation(body.Code)
-	secret, tok, err := u.issueSession(b, usr)
-	if err != nil {
-		b.Close()
-		return err
-	}
-	if err := u.store.Commit(b); err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(sessionView{Token: secret, ExpiresAt: tok.ExpiresAt, User: usr})
+	return u.commitSession(c, b, usr, fiber.StatusCreated)
 }
 
 // validInvitation reads an invitation that can still be accepted: not
@@ -361,14 +348,17 @@ func canInvite(by, r engine.Role) bool {
 
 // --- the caller ---
 
+// logout ends the calling session. Signed in with an API token, it ends
+// nothing (the token is for scripts too: revoke it with DELETE
+// /api/v1/tokens/{id}) and answers 204 all the same, so that a client
+// signs out alike whatever it signed in with.
 func (u *users) logout(c *fiber.Ctx) error {
 	if _, err := u.caller(c); err != nil {
 		return err
 	}
 	p := who(c)
 	if p.Kind != persistence.TokenSession {
-		return errorf(fiber.StatusBadRequest, "not_a_session",
-			"logout ends a login session; revoke an API token with DELETE /api/v1/tokens/{id}")
+		return c.SendStatus(fiber.StatusNoContent)
 	}
 	tok := persistence.IssuedToken{ID: p.TokenID, Kind: p.Kind, Token: p.Token, Hash: p.Hash}
 	b := u.store.NewBatch()
@@ -376,6 +366,7 @@ func (u *users) logout(c *fiber.Ctx) error {
 	if err := u.store.Commit(b); err != nil {
 		return err
 	}
+	u.srv.signedOut([]persistence.IssuedToken{tok})
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -623,6 +614,7 @@ func (u *users) deleteUser(c *fiber.Ctx) error {
 	if err := u.store.Commit(b); err != nil {
 		return err
 	}
+	u.srv.signedOut(toks)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -730,6 +722,7 @@ func (u *users) deleteToken(c *fiber.Ctx) error {
 	if err := u.store.Commit(b); err != nil {
 		return err
 	}
+	u.srv.signedOut([]persistence.IssuedToken{tok})
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -766,6 +759,22 @@ func cleanName(s string) (string, error) {
 		return "", errorf(fiber.StatusBadRequest, "invalid", "name must be 1 to %d bytes of text", maxName)
 	}
 	return s, nil
+}
+
+// cleanDevice keeps a User-Agent as a session's device: printable text,
+// at most maxDevice bytes.
+func cleanDevice(ua string) string {
+	ua = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, ua)
+	for len(ua) > maxDevice {
+		_, n := utf8.DecodeLastRuneInString(ua)
+		ua = ua[:len(ua)-n]
+	}
+	return strings.TrimSpace(ua)
 }
 
 func checkNewPassword(p string) error {

@@ -2,7 +2,9 @@ package persistence
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +60,9 @@ type IssuedToken struct {
 	// Hash is the sha256 of the secret: what revokes the token without
 	// knowing the secret.
 	Hash []byte `json:"hash"`
+	// Device is the User-Agent of the client a session was issued to
+	// (empty for API tokens).
+	Device string `json:"device,omitempty"`
 }
 
 // Expired reports whether the token has expired at now.
@@ -130,10 +135,11 @@ func (b *Batch) PutIssuedToken(t *IssuedToken) {
 	}
 }
 
-// RevokeToken deletes a token and its index entry.
+// RevokeToken deletes a token, its index entry and its last use.
 func (b *Batch) RevokeToken(t *IssuedToken) {
 	if len(t.Hash) == tokenHashLen {
 		b.del(tokenHashKey(t.Hash))
+		b.del(tokenUseKey(t.Hash))
 	}
 	if t.ID != engine.ZeroID {
 		b.del(wsTokenKey(t.WorkspaceID, t.UserID, t.ID))
@@ -165,6 +171,16 @@ func (s *Store) IssuedTokenBySecret(secret string) (IssuedToken, error) {
 		return t, fmt.Errorf("reading token: %w", err)
 	}
 	t.Hash = HashSecret(secret) // tokens written by PutToken carry none
+	return t, nil
+}
+
+// IssuedTokenByHash reads the token whose secret has the given sha256.
+func (s *Store) IssuedTokenByHash(hash []byte) (IssuedToken, error) {
+	var t IssuedToken
+	if err := s.get(tokenHashKey(hash), &t); err != nil {
+		return t, fmt.Errorf("reading token: %w", err)
+	}
+	t.Hash = slices.Clone(hash)
 	return t, nil
 }
 
@@ -241,4 +257,120 @@ func (s *Store) Invitation(code string) (Invitation, error) {
 		return inv, fmt.Errorf("reading invitation: %w", err)
 	}
 	return inv, nil
+}
+
+// Password links and token use (system tables):
+//
+//	's' 'P' sha256(code)             password link
+//	's' 'J' sha256(token secret)     when the token was last used
+//
+// A password link lets whoever holds its code set the password of one
+// existing user: the first owner's setup link (which also sets their
+// name and email) and the reset links an admin issues. Only the sha256 of
+// the code is stored. A token's last use is a record of its own, written
+// only by the requests that use the token (at most once a minute) and
+// deleted with the token, so that it never rewrites the token itself.
+const (
+	tPasswordLink = 'P'
+	tTokenUse     = 'J'
+)
+
+// PasswordLinkKind says what a password link is for.
+type PasswordLinkKind string
+
+// Password link kinds.
+const (
+	// LinkSetup is the first owner's: it sets name, email and password.
+	LinkSetup PasswordLinkKind = "setup"
+	// LinkReset is issued by an admin for a user: it sets the password.
+	LinkReset PasswordLinkKind = "reset"
+)
+
+// PasswordLink is a one-time code that sets a user's password.
+type PasswordLink struct {
+	Kind        PasswordLinkKind `json:"kind"`
+	WorkspaceID engine.ID        `json:"workspace_id"`
+	UserID      engine.ID        `json:"user_id"`
+	CreatedBy   engine.ID        `json:"created_by,omitzero"`
+	CreatedAt   time.Time        `json:"created_at"`
+	ExpiresAt   time.Time        `json:"expires_at"`
+	// Hash is the sha256 of the code (the key), filled in when read.
+	Hash []byte `json:"-"`
+}
+
+func passwordLinkKey(hash []byte) []byte {
+	return append([]byte{spaceSystem, tPasswordLink}, hash...)
+}
+
+func tokenUseKey(hash []byte) []byte { return append([]byte{spaceSystem, tTokenUse}, hash...) }
+
+// PutPasswordLink stores a password link under the hash of its code.
+func (b *Batch) PutPasswordLink(code string, l *PasswordLink) {
+	l.Hash = HashSecret(code)
+	b.set(passwordLinkKey(l.Hash), l)
+}
+
+// DeletePasswordLink removes a password link, addressed by its hash.
+func (b *Batch) DeletePasswordLink(l *PasswordLink) {
+	if len(l.Hash) == tokenHashLen {
+		b.del(passwordLinkKey(l.Hash))
+	}
+}
+
+// PasswordLink reads the password link whose code is given.
+func (s *Store) PasswordLink(code string) (PasswordLink, error) {
+	var l PasswordLink
+	if err := s.get(passwordLinkKey(HashSecret(code)), &l); err != nil {
+		return l, fmt.Errorf("reading password link: %w", err)
+	}
+	l.Hash = HashSecret(code)
+	return l, nil
+}
+
+// PasswordLinks lists every stored password link (expired ones too):
+// there are a few at most, one per user.
+func (s *Store) PasswordLinks() ([]PasswordLink, error) {
+	p := []byte{spaceSystem, tPasswordLink}
+	it, err := s.iter(p, prefixEnd(p))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []PasswordLink
+	for ok := it.First(); ok; ok = it.Next() {
+		var l PasswordLink
+		if err := decode(it.Value(), &l); err != nil {
+			return nil, err
+		}
+		l.Hash = slices.Clone(it.Key()[2:])
+		out = append(out, l)
+	}
+	return out, iterErr(it)
+}
+
+// tokenUse is the stored last use of a token.
+type tokenUse struct {
+	At time.Time `json:"at"`
+}
+
+// PutTokenUse records when the token with the given secret hash was last
+// used.
+func (b *Batch) PutTokenUse(hash []byte, at time.Time) {
+	if len(hash) == tokenHashLen {
+		b.set(tokenUseKey(hash), &tokenUse{At: at})
+	}
+}
+
+// TokenUse reads when the token with the given secret hash was last used;
+// the zero time if never recorded.
+func (s *Store) TokenUse(hash []byte) (time.Time, error) {
+	var u tokenUse
+	err := s.get(tokenUseKey(hash), &u)
+	if errors.Is(err, ErrNotFound) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading token use: %w", err)
+	}
+	return u.At, nil
 }

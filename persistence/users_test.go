@@ -167,3 +167,39 @@ func TestCredentialsAndInvitations(t *testing.T) {
 	_, err = s.Invitation("code-1")
 	require.ErrorIs(t, err, ErrNotFound)
 }
+
+func TestPasswordLinksAndTokenUse(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ws := idOf('w', 1)
+	l := PasswordLink{Kind: LinkSetup, WorkspaceID: ws, UserID: idOf('u', 1), CreatedAt: t0, ExpiresAt: at(24 * time.Hour)}
+	commit(t, s, func(b *Batch) { b.PutPasswordLink("setup-1", &l) })
+	got, err := s.PasswordLink("setup-1")
+	require.NoError(t, err)
+	require.Equal(t, l, got)
+	_, err = s.PasswordLink("setup-2")
+	require.ErrorIs(t, err, ErrNotFound)
+	for _, k := range rawKeys(t, s, []byte{spaceSystem, tPasswordLink}) {
+		require.NotContains(t, string(k), "setup-1")
+	}
+	all, err := s.PasswordLinks()
+	require.NoError(t, err)
+	require.Equal(t, []PasswordLink{l}, all)
+	commit(t, s, func(b *Batch) { b.DeletePasswordLink(&all[0]) })
+	_, err = s.PasswordLink("setup-1")
+	require.ErrorIs(t, err, ErrNotFound)
+
+	// A token's last use goes with the token.
+	tok := IssuedToken{ID: idOf('k', 1), Kind: TokenSession, Token: engine.Token{WorkspaceID: ws, UserID: l.UserID,
+		Role: engine.RoleOwner, CreatedAt: t0}}
+	commit(t, s, func(b *Batch) { b.IssueToken("secret", &tok) })
+	used, err := s.TokenUse(tok.Hash)
+	require.NoError(t, err)
+	require.True(t, used.IsZero())
+	commit(t, s, func(b *Batch) { b.PutTokenUse(tok.Hash, at(time.Hour)) })
+	used, err = s.TokenUse(tok.Hash)
+	require.NoError(t, err)
+	require.True(t, used.Equal(at(time.Hour)))
+	commit(t, s, func(b *Batch) { b.RevokeToken(&tok) })
+	require.Empty(t, rawKeys(t, s, []byte{spaceSystem, tTokenUse}))
+}

@@ -163,6 +163,15 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	if secret != "" {
 		log.Info("Created the first workspace; use this owner API token (shown once)", "token", secret)
 	}
+	if code, err := gateway.SetupLink(store, time.Now().UTC()); err != nil {
+		log.Error("Could not make the setup link", "err", err)
+	} else if code != "" {
+		base := lns.inbox
+		if o.publicURL != "" {
+			base = strings.TrimRight(o.publicURL, "/") + "/"
+		}
+		log.Info("Open this one-time link within 24 hours to set the owner's name, email and password", "setup", base+"#setup/"+code)
+	}
 
 	select {
 	case <-ctx.Done():

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
@@ -24,6 +25,10 @@ type Config struct {
 	// there first) and returns the caller's workspace and user. Its
 	// error is returned to Fiber as is. Required.
 	Authenticate func(c *fiber.Ctx) (workspace, user engine.ID, err error)
+	// Credential, when set, names the credential (the token) an
+	// admitted upgrade request used, after Authenticate: what
+	// CloseCredentials closes the connections of.
+	Credential func(c *fiber.Ctx) string
 	// Registerer receives the WebSocket metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Shards is the number of shard goroutines that write events; zero
@@ -114,6 +119,20 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("realtime: shutdown: %w", ctx.Err())
 	}
+}
+
+// CloseSignedOut is the close code of a connection whose token was
+// revoked (a sign-out): the client must sign in again.
+const CloseSignedOut = 4401
+
+// CloseCredentials closes, with code CloseSignedOut, the connections
+// opened with any of the credentials given (Config.Credential's names),
+// once their tokens are revoked.
+func (h *Hub) CloseCredentials(creds ...string) {
+	if len(creds) == 0 {
+		return
+	}
+	h.sockets.closeWhere(func(sess *wsSession) bool { return sess.cred != "" && slices.Contains(creds, sess.cred) })
 }
 
 // SetWriteWait sets how long a write may wait for its client before the

@@ -136,7 +136,11 @@ func (h *Hub) admit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Locals(callerKey, caller{workspace: workspace, user: user})
+	who := caller{workspace: workspace, user: user}
+	if h.cfg.Credential != nil {
+		who.cred = h.cfg.Credential(c)
+	}
+	c.Locals(callerKey, who)
 	f := wsFilter{Channel: engine.Channel(c.Query("channel")), Folder: engine.Folder(c.Query("folder")),
 		Assignee: c.Query("assignee"), ConversationID: c.Query("conversation_id")}
 	filter, err := f.actors()
@@ -155,7 +159,10 @@ func (h *Hub) admit(c *fiber.Ctx) error {
 }
 
 // caller is who opened a connection (Config.Authenticate's answer).
-type caller struct{ workspace, user engine.ID }
+type caller struct {
+	workspace, user engine.ID
+	cred            string // Config.Credential's name for the token
+}
 
 // Keys of the upgrade request's locals that the connection reads.
 const (
@@ -205,6 +212,20 @@ func (ss *sockets) closeAll() {
 	wg.Wait()
 }
 
+// closeWhere sends the sessions that match a signed-out close frame and
+// closes them, in parallel, under the lock like closeAll.
+func (ss *sockets) closeWhere(match func(*wsSession) bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	var wg sync.WaitGroup
+	for sess := range ss.conns {
+		if match(sess) {
+			wg.Go(func() { sess.end(CloseSignedOut, "signed out") })
+		}
+	}
+	wg.Wait()
+}
+
 // wsSession is one subscriber connection. Parley owns the whole write
 // side: every frame, control frames included, is built here and written
 // by the session's writer, the methods that hold wmu; the library only
@@ -221,6 +242,7 @@ type wsSession struct {
 	t     wsTransport
 	ws    engine.ID
 	user  engine.ID // receives the events addressed to this user
+	cred  string    // the credential it was opened with (Config.Credential)
 	shard *wsShard
 	// queued: the session is in shard.ready (guarded by shard.mu).
 	queued bool
@@ -259,7 +281,7 @@ func (h *Hub) serve(conn *websocket.Conn) {
 	if !isTLS(nc) {
 		muteLibrary(conn, nc)
 	}
-	sess := &wsSession{h: h, conn: conn, t: newNetTransport(nc), ws: who.workspace, user: who.user,
+	sess := &wsSession{h: h, conn: conn, t: newNetTransport(nc), ws: who.workspace, user: who.user, cred: who.cred,
 		shard: h.assign(), drain: make(chan struct{}, 1), quit: make(chan struct{})}
 	if !h.sockets.add(sess) {
 		return
@@ -435,13 +457,17 @@ func (sess *wsSession) closeLocked(code int, reason string) {
 // slowly) is let finish first, within wsShutdownWait, so that the close
 // frame never lands inside it; a connection left with part of a frame
 // unwritten, or whose write failed, is closed without one.
-func (sess *wsSession) shutdown() {
+func (sess *wsSession) shutdown() { sess.end(websocket.CloseGoingAway, "server shutting down") }
+
+// end closes the connection with a close frame of code and reason, as
+// shutdown says.
+func (sess *wsSession) end(code int, reason string) {
 	by := time.Now().Add(wsShutdownWait)
 	sess.stopBy.Store(by.UnixNano())
 	sess.t.Bound(by)
 	sess.wmu.Lock()
 	if sess.pending == nil {
-		sess.closeLocked(websocket.CloseGoingAway, "server shutting down")
+		sess.closeLocked(code, reason)
 	}
 	sess.kill()
 	sess.unlockWrites()

@@ -14,6 +14,8 @@ import './settings_team.js';
 import { acceptInvite } from './invite.js';
 import './settings_ai.js';
 import './analytics.js';
+import * as setup from './setup.js';
+import './settings_security.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -74,14 +76,17 @@ $('#login-form').addEventListener('submit', async (e) => {
     await boot();
   } catch (err) {
     auth.token = '';
-    $('#login-error').textContent = err.status === 401 || err.status === 400 ? 'Wrong email or password' : err.message;
+    const refused = err.status === 401 || err.status === 400;
+    $('#login-error').textContent = !refused ? err.message
+      : tokenMode ? 'That API token is not valid' : 'Wrong email or password';
   } finally {
     $('#login-submit').disabled = false;
   }
 });
 
 $('#logout').addEventListener('click', async () => {
-  try { await api('POST', '/auth/logout'); } catch { /* the token may be a personal one */ }
+  rt.stop();
+  try { await api('POST', '/auth/logout'); } catch { /* signed out already */ }
   auth.token = '';
   location.hash = '';
   settings.close();
@@ -97,6 +102,7 @@ auth.onUnauthorized(() => {
 
 const rt = new Realtime({
   onEvent: (ev) => onEvent(ev),
+  onSignedOut: () => { auth.token = ''; showLogin('You were signed out: sign in again'); },
   onResync: () => { reload(); chat.reload(); },
   onState: (s) => {
     const c = $('#conn');
@@ -653,5 +659,5 @@ async function boot() {
 chat.init({ state, upsert, open, back });
 panel.init({ state, upsert });
 
-if (acceptInvite(boot)) { /* the invitation page signs in, then boots */ } else if (auth.token) boot().catch((err) => showLogin(err.status === 401 ? '' : err.message));
+if (acceptInvite(boot)) { /* the invitation page signs in, then boots */ } else if (setup.route(() => { rt.stop(); return boot(); })) { /* a setup or reset link */ } else if (auth.token) boot().catch((err) => showLogin(err.status === 401 ? '' : err.message));
 else showLogin();

@@ -4,8 +4,9 @@
 import { auth } from './api.js';
 
 export class Realtime {
-  constructor({ onEvent, onResync, onState }) {
+  constructor({ onEvent, onResync, onState, onSignedOut }) {
     this.onEvent = onEvent;
+    this.onSignedOut = onSignedOut || (() => {});
     this.onResync = onResync;
     this.onState = onState || (() => {});
     this.epoch = '';
@@ -36,10 +37,15 @@ export class Realtime {
     this.sock = sock;
     this.onState('connecting');
     sock.onmessage = (m) => this.frame(m.data);
-    sock.onclose = () => {
+    sock.onclose = (ev) => {
       if (this.sock !== sock) return;
       this.onState('offline');
       if (this.closed) return;
+      if (ev.code === 4401) { // the token was revoked: no reconnecting
+        this.closed = true;
+        this.onSignedOut();
+        return;
+      }
       this.timer = setTimeout(() => this.connect(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, 10000);
     };
