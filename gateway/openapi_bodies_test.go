@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -22,6 +23,11 @@ func (e *env) storeDigest() string {
 	require.NoError(e.t, err)
 	h := sha256.New()
 	for ok := it.First(); ok; ok = it.Next() {
+		// When a token was last used ('s' 'J', persistence/users.go) is
+		// written by any authenticated request, a refused one too.
+		if bytes.HasPrefix(it.Key(), []byte("sJ")) {
+			continue
+		}
 		fmt.Fprintf(h, "%q=%q;", it.Key(), it.Value())
 	}
 	require.NoError(e.t, it.Close())
