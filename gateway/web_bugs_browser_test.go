@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/png"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -185,8 +186,18 @@ func TestWebInboxBugs(t *testing.T) {
 		code, body = e.api("POST", "/api/v1/conversations/"+solved.String()+"/folder", ownerToken, map[string]string{"folder": "solved"})
 		require.Equal(t, http.StatusOK, code, string(body))
 		eventually(t, time.Minute, func() error { // the index follows commits (slowly under -race on a loaded machine)
-			_, body := e.api("GET", "/api/v1/search?q=parcel&limit=100", ownerToken, nil)
-			if n := len(decodeAs[searchResp](t, body).Hits); n != 61 {
+			// Every page: a page may hold fewer than limit hits and still
+			// have a next_cursor (the API's contract).
+			n, cursor := 0, ""
+			for {
+				_, body := e.api("GET", "/api/v1/search?q=parcel&limit=100&cursor="+url.QueryEscape(cursor), ownerToken, nil)
+				r := decodeAs[searchResp](t, body)
+				n += len(r.Hits)
+				if cursor = r.NextCursor; cursor == "" {
+					break
+				}
+			}
+			if n != 61 {
 				return fmt.Errorf("%d hits", n)
 			}
 			return nil
