@@ -8,6 +8,7 @@ import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, listTime, dayKey, debounce, convName, toast, searchTerms, highlight } from './util.js';
 import * as chat from './chat.js';
 import * as panel from './panel.js';
+import * as shortcuts from './shortcuts.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -643,6 +644,7 @@ async function boot() {
 
 chat.init({ state, upsert, open, back });
 panel.init({ state, upsert });
+shortcuts.init({ state, open, visibleRows, loadMore: () => (state.hits ? searchMore() : loadMore()) });
 
 if (auth.token) boot().catch((err) => showLogin(err.status === 401 ? '' : err.message));
 else showLogin();

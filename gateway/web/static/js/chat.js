@@ -260,6 +260,8 @@ function renderHead() {
   blk.textContent = c.blocked ? 'Unblock contact' : 'Block contact';
   const uns = $('#more-menu [data-act=unsubscribe]');
   uns.textContent = c.unsubscribed ? 'Subscribe contact again' : 'Unsubscribe contact';
+  $('#more-menu [data-act=archive]').textContent = c.folder === 'archived' ? 'Unarchive' : 'Archive';
+  $('#more-menu [data-act=spam]').textContent = c.folder === 'spam' ? 'Not spam' : 'Move to Spam';
 }
 
 // act runs an action with an optimistic change to the header, then
@@ -300,6 +302,32 @@ function solve() {
   return act('folder', { folder }, { folder });
 }
 
+// toggleFolder files the open conversation into folder (spam, archived),
+// or back into Open when it is there already (Not spam, Unarchive).
+function toggleFolder(folder) {
+  const to = cur.conv.folder === folder ? 'open' : folder;
+  return act('folder', { folder: to }, { folder: to });
+}
+
+// shortcut runs a keyboard shortcut's action on the open conversation:
+// resolve (solve or reopen), archive, spam (each toggles back to Open).
+// It reports whether a conversation was open to act on.
+export function shortcut(what) {
+  if (!cur || $('#chat').hidden) return false;
+  if (what === 'resolve') solve();
+  else toggleFolder(what === 'spam' ? 'spam' : 'archived');
+  return true;
+}
+
+// focusComposer puts the caret in the message box (manual mode only:
+// in AI mode there is none).
+export function focusComposer() {
+  const ta = $('#compose');
+  if (!cur || !ta || $('#chat').hidden) return false;
+  ta.focus();
+  return true;
+}
+
 function star() {
   const tags = cur.conv.tags || [];
   const on = !tags.includes('priority');
@@ -315,6 +343,12 @@ async function more(what) {
       clearTimeout(readTimer);
       cur.keepUnread = true;
       await act('unread', undefined, { unread_count: Math.max(1, c.unread_count) });
+      return;
+    case 'archive':
+      await toggleFolder('archived');
+      return;
+    case 'spam':
+      await toggleFolder('spam');
       return;
     case 'block':
       await act(c.blocked ? 'unblock' : 'block', undefined, { blocked: !c.blocked });
