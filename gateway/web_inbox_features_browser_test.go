@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -8,7 +9,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/jonboulle/clockwork"
+	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway/agents"
 	"github.com/stretchr/testify/require"
 )
 
@@ -26,6 +30,14 @@ func (e *env) folderEventually(t *testing.T, conv engine.ID, folder engine.Folde
 		return nil
 	})
 }
+
+// widths are the screens each feature is tried at: a desktop's and a
+// phone's.
+var widths = []struct {
+	name  string
+	w, h  int64
+	phone bool
+}{{"desktop", 1440, 900, false}, {"phone", 390, 844, true}}
 
 // key presses key on whatever has the focus.
 func (b *tab) key(key string) {
@@ -64,11 +76,7 @@ func TestWebInboxMenuAndShortcuts(t *testing.T) {
 			"Move to Spam": "spam", "Not spam": "spam", "Archive": "archive", "Unarchive": "archive"}[label]))
 	}
 
-	for _, w := range []struct {
-		name  string
-		w, h  int64
-		phone bool
-	}{{"desktop", 1440, 900, false}, {"phone", 390, 844, true}} {
+	for _, w := range widths {
 		t.Run("the conversation menu moves to spam and archive and back at "+w.name, func(t *testing.T) {
 			b.t = t
 			b.viewport(w.w, w.h, w.phone)
@@ -153,5 +161,124 @@ func TestWebInboxMenuAndShortcuts(t *testing.T) {
 		b.key(kb.Escape)
 		b.waitJS("the sheet closed", `document.querySelector('#shortcuts').hidden`)
 		require.Equal(t, "", evalJS[string](b, `document.querySelector('#contact-pane').hidden ? '' : 'open'`), "Esc closed the sheet only")
+	})
+}
+
+// newAIEnvAt is newAIEnv on a fake clock set at start.
+func newAIEnvAt(t *testing.T, clock clockwork.Clock) *env {
+	return newEnv(t, func(c *actors.Config) {
+		reg, err := agents.NewRegistry(c.Store, nil)
+		require.NoError(t, err)
+		c.Agents = reg
+		c.AIDebounce = -1
+		c.Clock = clock
+	})
+}
+
+// rowIDs is a JS expression: the ids of the list's rows, in order.
+const rowIDs = `[...document.querySelectorAll('#conv-list li.conv')].map(r => r.dataset.id)`
+
+// ids are the ids of the conversations of a list answer.
+func ids(r listResp) []engine.ID {
+	out := []engine.ID{}
+	for _, c := range r.Conversations {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+// setSelect picks value in the list's select named label, as a person does.
+func (b *tab) setSelect(label, value string) {
+	b.t.Helper()
+	b.waitJS("the "+label+" select", fmt.Sprintf(`(() => { const s = document.querySelector('#filters select[aria-label=%q]'); if (!s) return false; s.value = %q; s.dispatchEvent(new Event('change')); return true; })()`, label, value))
+}
+
+func TestWebInboxModePeriodAndNeedsHuman(t *testing.T) {
+	browser := startBrowser(t)
+	clock := clockwork.NewFakeClockAt(time.Now().Add(-72 * time.Hour))
+	ai := newFakeAI(t)
+	e := newAIEnvAt(t, clock)
+	e.useWebhookAgent(ai)
+	reply := func(int) (int, string, time.Duration) { return 200, `{"reply":"Sure","reasoning":"a greeting"}`, 0 }
+	handoff := func(int) (int, string, time.Duration) { return 200, `{"handoff":"wants a refund"}`, 0 }
+	// customer writes from wa and waits until the AI answered or handed off.
+	customer := func(wa, name, text string) engine.ID {
+		t.Helper()
+		clock.Advance(time.Second) // no two conversations share an instant
+		code, body := e.webhook(engine.ChannelWhatsApp, waText("wamid.f"+wa+text, wa, name, text))
+		require.Equal(t, http.StatusOK, code, string(body))
+		id := e.thread(engine.ChannelWhatsApp, phoneID, wa)
+		eventually(t, 5*time.Second, func() error {
+			if c := e.conv(id); c.FirstReplyAt.IsZero() && !c.NeedsHuman {
+				return fmt.Errorf("no answer yet")
+			}
+			return nil
+		})
+		return id
+	}
+	ai.set(reply)
+	olga := customer("15554440001", "Olga Old", "hello")
+	clock.Advance(72 * time.Hour)
+	ai.set(handoff)
+	hana := customer("15554440002", "Hana Handoff", "refund please")
+	ai.set(reply)
+	ivo := customer("15554440003", "Ivo AI", "hi")
+	mia := customer("15554440004", "Mia Manual", "hi")
+	code, body := e.api("POST", "/api/v1/conversations/"+mia.String()+"/takeover", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+
+	b := newTab(t, browser)
+	b.signIn(e.url, ownerToken)
+	for _, id := range []engine.ID{olga, hana, ivo, mia} {
+		b.waitJS("every row", rowVisible(id))
+	}
+
+	// rowsAre waits until the list shows, in the API's order, what the
+	// API lists for query, which must be the conversations want.
+	rowsAre := func(t *testing.T, query string, want ...engine.ID) {
+		t.Helper()
+		got := ids(e.list(query))
+		require.ElementsMatch(t, want, got, query)
+		js, err := json.Marshal(got)
+		require.NoError(t, err)
+		b.waitJS("the rows of "+query, fmt.Sprintf(`JSON.stringify(%s) === %s`, rowIDs, jsString(string(js))))
+	}
+
+	for _, w := range widths {
+		t.Run("filters at "+w.name, func(t *testing.T) {
+			b.t = t
+			b.viewport(w.w, w.h, w.phone)
+			b.waitJS("the marker on Hana's row only", fmt.Sprintf(`%s?.querySelector('.marker.needs-human') && document.querySelectorAll('#conv-list .marker.needs-human').length === 1`, rowVisible(hana)))
+			b.clickJS("Needs a human", `#filters [data-filter=needs-human]`)
+			rowsAre(t, "needs_human=true", hana)
+			b.screenshot("inbox-needs-human-" + w.name)
+			b.clickJS("Needs a human off", `#filters [data-filter=needs-human]`)
+			b.setSelect("Mode", "manual")
+			rowsAre(t, "mode=manual", hana, mia)
+			b.setSelect("Mode", "ai")
+			rowsAre(t, "mode=ai", ivo, olga)
+			b.setSelect("Mode", "")
+			b.setSelect("Period", "today")
+			rowsAre(t, "period=today", hana, ivo, mia)
+			b.setSelect("Period", "week")
+			rowsAre(t, "period=week", hana, ivo, mia, olga)
+			b.setSelect("Period", "")
+			rowsAre(t, "", hana, ivo, mia, olga)
+		})
+	}
+
+	t.Run("a handoff shows live under the filter, and leaves it when a person replies", func(t *testing.T) {
+		b.t = t
+		b.clickJS("Needs a human", `#filters [data-filter=needs-human]`)
+		rowsAre(t, "needs_human=true", hana)
+		ai.set(handoff)
+		nils := customer("15554440005", "Nils Next", "I want a person")
+		b.waitJS("Nils live, marked", fmt.Sprintf(`%s?.querySelector('.marker.needs-human')`, rowVisible(nils)))
+		rowsAre(t, "needs_human=true", hana, nils)
+		code, body := e.api("POST", "/api/v1/conversations/"+hana.String()+"/messages", ownerToken, map[string]string{"text": "On it"})
+		require.Equal(t, http.StatusCreated, code, string(body))
+		b.waitJS("Hana gone", `!`+rowVisible(hana))
+		rowsAre(t, "needs_human=true", nils)
+		b.clickJS("Needs a human off", `#filters [data-filter=needs-human]`)
 	})
 }

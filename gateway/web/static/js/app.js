@@ -17,7 +17,7 @@ export const state = {
   me: null,
   users: [],
   channels: ['whatsapp', 'instagram', 'messenger'],
-  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '' },
+  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false },
   convs: new Map(), // id → conversation, everything known
   order: [], // ids shown, newest activity first
   cursor: '',
@@ -126,7 +126,20 @@ function matches(c) {
   if (f.tag && !tags.includes(f.tag)) return false;
   if (f.assignee === 'me' && c.assignee_id !== (state.me && state.me.id)) return false;
   if (f.assignee === 'unassigned' && c.assignee_id) return false;
+  if (f.mode && c.mode !== f.mode) return false;
+  if (f.needsHuman && !c.needs_human) return false;
+  if (f.period && Date.parse(c.last_activity_at) < since(f.period)) return false;
   return true;
+}
+
+// since is the start of a period of the list's filter (as the server
+// counts it: today from midnight, a week or a month back from now).
+function since(period) {
+  const now = new Date();
+  if (period === 'today') return new Date(now.getFullYear(), now.getMonth(), now.getDate()).getTime();
+  if (period === 'week') return now.getTime() - 7 * 86400000;
+  if (period === 'month') return new Date(now.getFullYear(), now.getMonth() - 1, now.getDate(), now.getHours(), now.getMinutes(), now.getSeconds()).getTime();
+  return 0;
 }
 
 function newer(a, b) {
@@ -188,6 +201,9 @@ function listQuery(cursor) {
   if (f.priority) q.set('priority', 'true');
   else if (f.tag) q.set('tag', f.tag);
   if (f.assignee) q.set('assignee', f.assignee);
+  if (f.mode) q.set('mode', f.mode);
+  if (f.period) q.set('period', f.period);
+  if (f.needsHuman) q.set('needs_human', 'true');
   if (cursor) q.set('cursor', cursor);
   return `/conversations?${q}`;
 }
@@ -275,7 +291,7 @@ async function loadTags() {
 const rowCache = new Map();
 
 function rowKey(c, preview, terms) {
-  return [c.last_activity_at, listTime(c.last_activity_at), c.unread_count, c.mode, c.contact_name, preview, (c.tags || []).join(), c.folder,
+  return [c.last_activity_at, listTime(c.last_activity_at), c.unread_count, c.mode, c.needs_human, c.contact_name, preview, (c.tags || []).join(), c.folder,
     c.last_outbound_status, state.selected === c.id, terms.join(' ')].join('|');
 }
 
@@ -297,7 +313,7 @@ function row(c, preview, terms = []) {
         h('div.conv-top', null, h('span.conv-name', null, ...highlight(name, terms)),
           (c.tags || []).includes(PRIORITY) ? h('span.star-mini', { html: icons.starFilled }) : null,
           h('span.conv-time', { text: listTime(c.last_activity_at) })),
-        h('div.conv-bottom', null, h('span.conv-preview', null, ...highlight(preview || '', terms)), mode,
+        h('div.conv-bottom', null, h('span.conv-preview', null, ...highlight(preview || '', terms)), ...markers(c), mode,
           c.unread_count > 0 ? h('span.badge', { text: c.unread_count > 99 ? '99+' : String(c.unread_count) }) : null)));
     el.addEventListener('click', () => open(c.id));
     rowCache.set(c.id, { key, el });
@@ -306,6 +322,11 @@ function row(c, preview, terms = []) {
   el.classList.toggle('focused', state.focus === c.id);
   el.setAttribute('aria-selected', String(state.selected === c.id));
   return el;
+}
+
+// markers are a row's flags: a handoff waiting for a person.
+function markers(c) {
+  return [c.needs_human ? h('span.marker.needs-human', { text: 'Needs human', title: 'Handed off: needs a human' }) : null];
 }
 
 // renderListSoon renders once for a burst of events (a timer, not a
@@ -333,7 +354,7 @@ export function renderList() {
   performance.measure('parley:list-render', { start: t0 });
   $('#list-empty').hidden = rows.length > 0 || (state.loading && !state.hits);
   const f = state.filter;
-  const filtered = f.unread || f.priority || f.tag || f.assignee;
+  const filtered = f.unread || f.priority || f.tag || f.assignee || f.mode || f.period || f.needsHuman;
   $('#list-empty').textContent = state.hits ? state.searchNote || 'No results'
     : filtered ? 'No conversations match these filters' : 'No conversations';
 }
@@ -405,6 +426,9 @@ function renderFilters() {
   const f = state.filter;
   const toggle = (k) => () => { f[k] = !f[k]; if (k === 'priority' && f.priority) f.tag = ''; renderFilters(); reload(); };
   const assign = (v) => () => { f.assignee = f.assignee === v ? '' : v; renderFilters(); reload(); };
+  const pick = (k, label, options) => h('select.chip', {
+    'aria-label': label, dataset: { filter: k, on: String(!!f[k]) }, onchange: (e) => { f[k] = e.target.value; renderFilters(); reload(); },
+  }, ...options.map(([v, text]) => h('option', { value: v, text, selected: f[k] === v })));
   const tags = knownTags();
   const open = f.folder === 'open';
   const sel = h('select.chip', {
@@ -415,6 +439,9 @@ function renderFilters() {
     chip('Priority', f.priority, 0, toggle('priority'), 'priority'),
     chip('Mine', f.assignee === 'me', open && state.counts.mine, assign('me'), 'mine'),
     chip('Unassigned', f.assignee === 'unassigned', open && state.counts.unassigned, assign('unassigned'), 'unassigned'),
+    chip('Needs a human', f.needsHuman, 0, toggle('needsHuman'), 'needs-human'),
+    pick('mode', 'Mode', [['', 'AI or manual'], ['ai', 'AI'], ['manual', 'Manual']]),
+    pick('period', 'Period', [['', 'Any time'], ['today', 'Today'], ['week', 'Last 7 days'], ['month', 'Past month']]),
     sel);
 }
 
