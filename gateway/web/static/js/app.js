@@ -440,9 +440,9 @@ function renderFilters() {
     chip('Mine', f.assignee === 'me', open && state.counts.mine, assign('me'), 'mine'),
     chip('Unassigned', f.assignee === 'unassigned', open && state.counts.unassigned, assign('unassigned'), 'unassigned'),
     chip('Needs a human', f.needsHuman, 0, toggle('needsHuman'), 'needs-human'),
+    sel,
     pick('mode', 'Mode', [['', 'AI or manual'], ['ai', 'AI'], ['manual', 'Manual']]),
-    pick('period', 'Period', [['', 'Any time'], ['today', 'Today'], ['week', 'Last 7 days'], ['month', 'Past month']]),
-    sel);
+    pick('period', 'Period', [['', 'Any time'], ['today', 'Today'], ['week', 'Last 7 days'], ['month', 'Past month']]));
 }
 
 // ---------- search ----------
