@@ -57,7 +57,7 @@ export function messages() { return cur ? cur.msgs : []; }
 export async function open(conv) {
   const same = cur && cur.conv.id === conv.id;
   if (!same) {
-    cur = { conv, msgs: [], hasMore: false, loadingOlder: false, gen: (cur ? cur.gen : 0) + 1, stick: true, pinnedTop: 0, unseen: 0 };
+    cur = { conv, server: conv, patches: [], msgs: [], hasMore: false, loadingOlder: false, gen: (cur ? cur.gen : 0) + 1, stick: true, pinnedTop: 0, unseen: 0 };
     hideJump();
     $('#chat-empty').hidden = true;
     $('#chat').hidden = false;
@@ -76,8 +76,9 @@ export async function reload() {
   if (!cur) return;
   try {
     const c = await get(`/conversations/${cur.conv.id}`);
-    cur.conv = c;
-    app.upsert(c);
+    cur.server = c;
+    view();
+    app.upsert(cur.conv);
   } catch { /* deleted meanwhile: the event says so */ }
   cur.msgs = [];
   await loadLatest();
@@ -199,9 +200,19 @@ function hideJump() {
 
 // ---------- events ----------
 
+// view is the conversation shown: the server's newest copy with the
+// changes of the actions still in flight on top, so that the answer or
+// event of an earlier action does not undo a later one on screen (the
+// shortcuts make quick successions easy).
+function view(o = cur) {
+  o.conv = Object.assign({ ...o.server }, ...o.patches.map((p) => p.patch));
+}
+
 export function onConversation(conv) {
-  if (!cur || cur.conv.id !== conv.id || cur.conv.last_seq > conv.last_seq) return;
-  cur.conv = conv;
+  if (!cur || cur.conv.id !== conv.id || cur.server.last_seq > conv.last_seq) return;
+  cur.server = conv;
+  view();
+  if (cur.patches.length) app.upsert({ ...cur.conv });
   renderHead();
   renderComposer();
   if (conv.unread_count > 0 && !cur.keepUnread && document.visibilityState === 'visible') markRead();
@@ -264,29 +275,33 @@ function renderHead() {
   $('#more-menu [data-act=spam]').textContent = c.folder === 'spam' ? 'Not spam' : 'Move to Spam';
 }
 
-// act runs an action with an optimistic change to the header, then
-// takes the server's conversation (or undoes the change on failure).
+// act runs an action with an optimistic change to the header (a patch
+// over the server's copy, see view), then takes the server's
+// conversation; on failure the patch goes, which undoes the change.
 async function act(path, body, optimistic) {
-  const c = cur.conv;
-  const prev = { ...c };
+  const on = cur;
+  const id = on.conv.id;
+  const p = { patch: optimistic || {} };
+  on.patches.push(p);
+  const settle = (server) => {
+    on.patches.splice(on.patches.indexOf(p), 1);
+    if (server && server.last_seq >= on.server.last_seq) on.server = server;
+    view(on);
+    app.upsert({ ...on.conv });
+    if (cur === on) { renderHead(); renderComposer(); }
+  };
   if (optimistic) {
-    Object.assign(c, optimistic);
-    app.upsert({ ...c });
+    view(on);
+    app.upsert({ ...on.conv });
     renderHead();
     renderComposer();
   }
   try {
-    const r = await post(`/conversations/${c.id}/${path}`, body);
-    if (r) {
-      if (cur && cur.conv.id === r.id && cur.conv.last_seq <= r.last_seq) cur.conv = r;
-      app.upsert(r);
-      if (cur && cur.conv.id === r.id) { renderHead(); renderComposer(); }
-    }
+    const r = await post(`/conversations/${id}/${path}`, body);
+    settle(r && r.id === id ? r : null);
     return r;
   } catch (err) {
-    if (cur && cur.conv.id === prev.id) cur.conv = prev;
-    app.upsert(prev);
-    if (cur) { renderHead(); renderComposer(); }
+    settle(null);
     toast(err.message);
     return null;
   }
