@@ -283,3 +283,54 @@ func TestWebInboxModePeriodAndNeedsHuman(t *testing.T) {
 		b.clickJS("Needs a human off", `#filters [data-filter=needs-human]`)
 	})
 }
+
+func TestWebInboxFollowUpBannerAndMarkers(t *testing.T) {
+	browser := startBrowser(t)
+	e := newEnv(t, nil)
+	b := newTab(t, browser)
+	b.signIn(e.url, ownerToken)
+	for i, w := range widths {
+		t.Run("follow-up banner with Cancel and row markers at "+w.name, func(t *testing.T) {
+			b.t = t
+			b.viewport(w.w, w.h, w.phone)
+			wa := fmt.Sprintf("1555555000%d", i)
+			code, body := e.webhook(engine.ChannelWhatsApp, waText("wamid.fu"+wa, wa, "Fiona Followup", "call me later"))
+			require.Equal(t, http.StatusOK, code, string(body))
+			conv := e.thread(engine.ChannelWhatsApp, phoneID, wa)
+			b.waitJS("the row", rowVisible(conv))
+			require.Equal(t, 0, evalJS[int](b, fmt.Sprintf(`%s.querySelectorAll('.marker').length`, rowVisible(conv))))
+			code, body = e.api("POST", "/api/v1/conversations/"+conv.String()+"/followup", ownerToken, map[string]string{"preset": "3h"})
+			require.Equal(t, http.StatusOK, code, string(body))
+			code, body = e.api("POST", "/api/v1/conversations/"+conv.String()+"/csat", ownerToken, map[string]int{"score": 4})
+			require.Equal(t, http.StatusOK, code, string(body))
+			b.waitJS("the follow-up and CSAT markers", fmt.Sprintf(`%[1]s?.querySelector('.marker.followup') && %[1]s.querySelector('.marker.csat').textContent === '★ 4'`, rowVisible(conv)))
+			at := e.conv(conv).FollowUpAt
+			require.False(t, at.IsZero())
+			label := evalJS[string](b, fmt.Sprintf(`%s.querySelector('.marker.followup').getAttribute('aria-label')`, rowVisible(conv)))
+			require.Contains(t, label, "Follow-up ")
+			b.openConv(conv)
+			b.waitJS("the banner", `!document.querySelector('#followup-banner').hidden && document.querySelector('#followup-banner time')`)
+			require.Equal(t, at.UTC(), parseTime(t, evalJS[string](b, `document.querySelector('#followup-banner time').getAttribute('datetime')`)))
+			b.screenshot("inbox-followup-" + w.name)
+			b.clickJS("Cancel", "#followup-cancel")
+			b.waitJS("the banner gone", `document.querySelector('#followup-banner').hidden`)
+			eventually(t, 5*time.Second, func() error {
+				if !e.conv(conv).FollowUpAt.IsZero() {
+					return fmt.Errorf("follow-up still scheduled")
+				}
+				return nil
+			})
+			b.waitJS("the row's follow-up marker gone, the CSAT kept", fmt.Sprintf(`!%[1]s.querySelector('.marker.followup') && %[1]s.querySelector('.marker.csat')`, rowVisible(conv)))
+			if w.phone {
+				b.clickJS("back to the list", "#back")
+			}
+		})
+	}
+}
+
+func parseTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, s)
+	require.NoError(t, err, s)
+	return v.UTC()
+}

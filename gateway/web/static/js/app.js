@@ -5,7 +5,7 @@
 import { api, auth, get, ApiError } from './api.js';
 import { Realtime } from './ws.js';
 import { icons, channelIcon, channelNames } from './icons.js';
-import { h, $, avatar, listTime, dayKey, debounce, convName, toast, searchTerms, highlight } from './util.js';
+import { h, $, avatar, listTime, dayKey, dayLabel, time12, debounce, convName, toast, searchTerms, highlight } from './util.js';
 import * as chat from './chat.js';
 import * as panel from './panel.js';
 import * as shortcuts from './shortcuts.js';
@@ -291,7 +291,7 @@ async function loadTags() {
 const rowCache = new Map();
 
 function rowKey(c, preview, terms) {
-  return [c.last_activity_at, listTime(c.last_activity_at), c.unread_count, c.mode, c.needs_human, c.contact_name, preview, (c.tags || []).join(), c.folder,
+  return [c.last_activity_at, listTime(c.last_activity_at), c.unread_count, c.mode, c.needs_human, c.follow_up_at, c.csat, c.csat_pending, c.contact_name, preview, (c.tags || []).join(), c.folder,
     c.last_outbound_status, state.selected === c.id, terms.join(' ')].join('|');
 }
 
@@ -324,9 +324,17 @@ function row(c, preview, terms = []) {
   return el;
 }
 
-// markers are a row's flags: a handoff waiting for a person.
+// markers are a row's flags: a handoff waiting for a person, a
+// follow-up scheduled, the customer's CSAT score (or a survey waiting
+// for it).
 function markers(c) {
-  return [c.needs_human ? h('span.marker.needs-human', { text: 'Needs human', title: 'Handed off: needs a human' }) : null];
+  const fu = c.follow_up_at && `${dayLabel(c.follow_up_at)} ${time12(c.follow_up_at)}`;
+  return [
+    c.needs_human ? h('span.marker.needs-human', { text: 'Needs human', title: 'Handed off: needs a human' }) : null,
+    fu ? h('span.marker.followup', { html: icons.clock, title: `Follow-up ${fu}`, 'aria-label': `Follow-up ${fu}`, role: 'img' }) : null,
+    c.csat ? h('span.marker.csat', { text: `★ ${c.csat}`, title: `CSAT ${c.csat} of 5`, 'aria-label': `CSAT ${c.csat} of 5`, role: 'img' })
+      : c.csat_pending ? h('span.marker.csat.pending', { text: 'CSAT…', title: 'CSAT survey sent, no score yet' }) : null,
+  ];
 }
 
 // renderListSoon renders once for a burst of events (a timer, not a

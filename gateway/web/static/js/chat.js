@@ -271,6 +271,7 @@ function renderHead() {
   blk.textContent = c.blocked ? 'Unblock contact' : 'Block contact';
   const uns = $('#more-menu [data-act=unsubscribe]');
   uns.textContent = c.unsubscribed ? 'Subscribe contact again' : 'Unsubscribe contact';
+  renderFollowUp(c);
   $('#more-menu [data-act=archive]').textContent = c.folder === 'archived' ? 'Unarchive' : 'Archive';
   $('#more-menu [data-act=spam]').textContent = c.folder === 'spam' ? 'Not spam' : 'Move to Spam';
 }
@@ -278,7 +279,7 @@ function renderHead() {
 // act runs an action with an optimistic change to the header (a patch
 // over the server's copy, see view), then takes the server's
 // conversation; on failure the patch goes, which undoes the change.
-async function act(path, body, optimistic) {
+async function act(path, body, optimistic, method = 'POST') {
   const on = cur;
   const id = on.conv.id;
   const p = { patch: optimistic || {} };
@@ -297,7 +298,7 @@ async function act(path, body, optimistic) {
     renderComposer();
   }
   try {
-    const r = await post(`/conversations/${id}/${path}`, body);
+    const r = await api(method, `/conversations/${id}/${path}`, method === 'POST' && body === undefined ? {} : body);
     settle(r && r.id === id ? r : null);
     return r;
   } catch (err) {
@@ -305,6 +306,26 @@ async function act(path, body, optimistic) {
     toast(err.message);
     return null;
   }
+}
+
+// renderFollowUp shows the follow-up scheduled, if any, in a banner over
+// the timeline, with a Cancel button.
+function renderFollowUp(c) {
+  let el = $('#followup-banner');
+  if (!el) {
+    el = h('div#followup-banner.followup-banner', { role: 'status', hidden: true });
+    $('#messages').before(el);
+  }
+  el.hidden = !c.follow_up_at;
+  if (!c.follow_up_at) { el.replaceChildren(); return; }
+  const at = c.follow_up_at;
+  el.replaceChildren(h('span.fu-icon', { html: icons.clock, 'aria-hidden': 'true' }),
+    h('span.fu-text', null, c.follow_up_auto ? 'Automatic follow-up ' : 'Follow-up ',
+      h('time', { datetime: at, text: `${dayLabel(at)} ${time12(at)}` })),
+    h('button.ghost.small#followup-cancel', {
+      type: 'button', text: 'Cancel', 'aria-label': 'Cancel the follow-up',
+      onclick: () => act('followup', undefined, { follow_up_at: undefined, follow_up_auto: false }, 'DELETE'),
+    }));
 }
 
 function toggleMode() {
