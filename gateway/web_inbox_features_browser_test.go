@@ -334,3 +334,49 @@ func parseTime(t *testing.T, s string) time.Time {
 	require.NoError(t, err, s)
 	return v.UTC()
 }
+
+func TestWebInboxAIReasoning(t *testing.T) {
+	browser := startBrowser(t)
+	ai := newFakeAI(t)
+	e := newAIEnv(t)
+	e.useWebhookAgent(ai)
+	const why = "The customer asks about delivery; the shipping policy says 2 days.\nSo: answer with the policy."
+	ai.set(func(int) (int, string, time.Duration) {
+		return 200, fmt.Sprintf(`{"reply":"Shipping takes 2 days.","reasoning":%q}`, why), 0
+	})
+	b := newTab(t, browser)
+	b.signIn(e.url, ownerToken)
+	for i, w := range widths {
+		t.Run("the reasoning folds out under the AI's message at "+w.name, func(t *testing.T) {
+			b.t = t
+			b.viewport(w.w, w.h, w.phone)
+			wa := fmt.Sprintf("1555666000%d", i)
+			code, body := e.webhook(engine.ChannelWhatsApp, waText("wamid.ai"+wa, wa, "Rhea Reason", "when will it arrive?"))
+			require.Equal(t, http.StatusOK, code, string(body))
+			conv := e.thread(engine.ChannelWhatsApp, phoneID, wa)
+			var seq uint64
+			eventually(t, 5*time.Second, func() error {
+				for _, m := range e.messages(conv) {
+					if m.Sender.Kind == engine.SenderAI && m.Reasoning == why {
+						seq = m.Seq
+						return nil
+					}
+				}
+				return fmt.Errorf("no AI message with its reasoning")
+			})
+			b.waitJS("the row", rowVisible(conv))
+			b.openConv(conv)
+			sel := fmt.Sprintf(`#msg-list .msg.ai[data-seq="%d"]`, seq)
+			b.waitJS("the AI message with its reasoning folded", fmt.Sprintf(`document.querySelector('%s details.reasoning') && !document.querySelector('%[1]s details.reasoning').open`, sel))
+			require.Empty(t, evalJS[string](b, fmt.Sprintf(`document.querySelector('%s').title`, sel)), "not a tooltip")
+			require.False(t, evalJS[bool](b, fmt.Sprintf(`document.querySelector('%s details.reasoning p').checkVisibility()`, sel)))
+			b.clickJS("unfold it", sel+" details.reasoning summary")
+			b.waitJS("the reasoning shown", fmt.Sprintf(`document.querySelector('%s details.reasoning p').checkVisibility()`, sel))
+			require.Equal(t, why, evalJS[string](b, fmt.Sprintf(`document.querySelector('%s details.reasoning p').textContent`, sel)))
+			b.screenshot("inbox-reasoning-" + w.name)
+			if w.phone {
+				b.clickJS("back to the list", "#back")
+			}
+		})
+	}
+}

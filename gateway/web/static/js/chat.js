@@ -406,7 +406,7 @@ async function more(what) {
 const bubbleCache = new Map();
 
 function sig(m) {
-  return [m.seq, m.status, m.error_reason, m.text, m.media && (m.media.sha256 || m.media.storage_key), m.temp].join('|');
+  return [m.seq, m.status, m.error_reason, m.text, m.reasoning, m.media && (m.media.sha256 || m.media.storage_key), m.temp].join('|');
 }
 
 function renderMessages() {
@@ -447,9 +447,10 @@ function bubble(m) {
     out && who === 'human' ? h('span.who', { text: whoName(m.sender.user_id) }) : null,
     h('time', { datetime: m.created_at, text: time12(m.created_at) }),
     out ? statusIcon(m) : null);
-  const row = h(`div.msg.${out ? 'out' : 'in'}${who === 'ai' ? '.ai' : ''}`, { dataset: { seq: m.seq, status: m.status || '', kind: m.kind } }, b, meta);
-  if (m.reasoning) row.title = `AI reasoning: ${m.reasoning}`;
-  return row;
+  // The AI's reasoning folds out under its message (a readable panel,
+  // not a tooltip).
+  const why = m.reasoning ? h('details.reasoning', null, h('summary', { text: 'Why the AI replied this' }), h('p', { text: m.reasoning })) : null;
+  return h(`div.msg.${out ? 'out' : 'in'}${who === 'ai' ? '.ai' : ''}`, { dataset: { seq: m.seq, status: m.status || '', kind: m.kind } }, b, meta, why);
 }
 
 function whoName(id) {
