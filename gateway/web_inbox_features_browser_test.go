@@ -294,12 +294,10 @@ func TestWebInboxFollowUpBannerAndMarkers(t *testing.T) {
 			b.t = t
 			b.viewport(w.w, w.h, w.phone)
 			wa := fmt.Sprintf("1555555000%d", i)
-			code, body := e.webhook(engine.ChannelWhatsApp, waText("wamid.fu"+wa, wa, "Fiona Followup", "call me later"))
-			require.Equal(t, http.StatusOK, code, string(body))
-			conv := e.thread(engine.ChannelWhatsApp, phoneID, wa)
+			conv := e.writes(t, wa, "Fiona Followup", "call me later")
 			b.waitJS("the row", rowVisible(conv))
 			require.Equal(t, 0, evalJS[int](b, fmt.Sprintf(`%s.querySelectorAll('.marker').length`, rowVisible(conv))))
-			code, body = e.api("POST", "/api/v1/conversations/"+conv.String()+"/followup", ownerToken, map[string]string{"preset": "3h"})
+			code, body := e.api("POST", "/api/v1/conversations/"+conv.String()+"/followup", ownerToken, map[string]string{"preset": "3h"})
 			require.Equal(t, http.StatusOK, code, string(body))
 			code, body = e.api("POST", "/api/v1/conversations/"+conv.String()+"/csat", ownerToken, map[string]int{"score": 4})
 			require.Equal(t, http.StatusOK, code, string(body))
@@ -328,6 +326,15 @@ func TestWebInboxFollowUpBannerAndMarkers(t *testing.T) {
 	}
 }
 
+// writes has the WhatsApp customer wa send text, and returns the
+// conversation.
+func (e *env) writes(t *testing.T, wa, name, text string) engine.ID {
+	t.Helper()
+	code, body := e.webhook(engine.ChannelWhatsApp, waText(fmt.Sprintf("wamid.%s.%d", wa, time.Now().UnixNano()), wa, name, text))
+	require.Equal(t, http.StatusOK, code, string(body))
+	return e.thread(engine.ChannelWhatsApp, phoneID, wa)
+}
+
 func parseTime(t *testing.T, s string) time.Time {
 	t.Helper()
 	v, err := time.Parse(time.RFC3339Nano, s)
@@ -351,9 +358,7 @@ func TestWebInboxAIReasoning(t *testing.T) {
 			b.t = t
 			b.viewport(w.w, w.h, w.phone)
 			wa := fmt.Sprintf("1555666000%d", i)
-			code, body := e.webhook(engine.ChannelWhatsApp, waText("wamid.ai"+wa, wa, "Rhea Reason", "when will it arrive?"))
-			require.Equal(t, http.StatusOK, code, string(body))
-			conv := e.thread(engine.ChannelWhatsApp, phoneID, wa)
+			conv := e.writes(t, wa, "Rhea Reason", "when will it arrive?")
 			var seq uint64
 			eventually(t, 5*time.Second, func() error {
 				for _, m := range e.messages(conv) {
