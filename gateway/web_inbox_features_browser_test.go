@@ -39,6 +39,22 @@ var widths = []struct {
 	phone bool
 }{{"desktop", 1440, 900, false}, {"phone", 390, 844, true}}
 
+// atEachWidth runs f as a subtest at each of widths (i its index,
+// screen its name), with b resized so; on a phone it goes back to the
+// list after.
+func (b *tab) atEachWidth(t *testing.T, name string, f func(t *testing.T, i int, screen string)) {
+	for i, w := range widths {
+		t.Run(name+" at "+w.name, func(t *testing.T) {
+			b.t = t
+			b.viewport(w.w, w.h, w.phone)
+			f(t, i, w.name)
+			if w.phone {
+				b.clickJS("back to the list", "#back")
+			}
+		})
+	}
+}
+
 // key presses key on whatever has the focus.
 func (b *tab) key(key string) {
 	b.t.Helper()
@@ -289,41 +305,34 @@ func TestWebInboxFollowUpBannerAndMarkers(t *testing.T) {
 	e := newEnv(t, nil)
 	b := newTab(t, browser)
 	b.signIn(e.url, ownerToken)
-	for i, w := range widths {
-		t.Run("follow-up banner with Cancel and row markers at "+w.name, func(t *testing.T) {
-			b.t = t
-			b.viewport(w.w, w.h, w.phone)
-			wa := fmt.Sprintf("1555555000%d", i)
-			conv := e.writes(t, wa, "Fiona Followup", "call me later")
-			b.waitJS("the row", rowVisible(conv))
-			require.Equal(t, 0, evalJS[int](b, fmt.Sprintf(`%s.querySelectorAll('.marker').length`, rowVisible(conv))))
-			code, body := e.api("POST", "/api/v1/conversations/"+conv.String()+"/followup", ownerToken, map[string]string{"preset": "3h"})
-			require.Equal(t, http.StatusOK, code, string(body))
-			code, body = e.api("POST", "/api/v1/conversations/"+conv.String()+"/csat", ownerToken, map[string]int{"score": 4})
-			require.Equal(t, http.StatusOK, code, string(body))
-			b.waitJS("the follow-up and CSAT markers", fmt.Sprintf(`%[1]s?.querySelector('.marker.followup') && %[1]s.querySelector('.marker.csat').textContent === '★ 4'`, rowVisible(conv)))
-			at := e.conv(conv).FollowUpAt
-			require.False(t, at.IsZero())
-			label := evalJS[string](b, fmt.Sprintf(`%s.querySelector('.marker.followup').getAttribute('aria-label')`, rowVisible(conv)))
-			require.Contains(t, label, "Follow-up ")
-			b.openConv(conv)
-			b.waitJS("the banner", `!document.querySelector('#followup-banner').hidden && document.querySelector('#followup-banner time')`)
-			require.Equal(t, at.UTC(), parseTime(t, evalJS[string](b, `document.querySelector('#followup-banner time').getAttribute('datetime')`)))
-			b.screenshot("inbox-followup-" + w.name)
-			b.clickJS("Cancel", "#followup-cancel")
-			b.waitJS("the banner gone", `document.querySelector('#followup-banner').hidden`)
-			eventually(t, 5*time.Second, func() error {
-				if !e.conv(conv).FollowUpAt.IsZero() {
-					return fmt.Errorf("follow-up still scheduled")
-				}
-				return nil
-			})
-			b.waitJS("the row's follow-up marker gone, the CSAT kept", fmt.Sprintf(`!%[1]s.querySelector('.marker.followup') && %[1]s.querySelector('.marker.csat')`, rowVisible(conv)))
-			if w.phone {
-				b.clickJS("back to the list", "#back")
+	b.atEachWidth(t, "follow-up banner with Cancel and row markers", func(t *testing.T, i int, screen string) {
+		wa := fmt.Sprintf("1555555000%d", i)
+		conv := e.writes(t, wa, "Fiona Followup", "call me later")
+		b.waitJS("the row", rowVisible(conv))
+		require.Equal(t, 0, evalJS[int](b, fmt.Sprintf(`%s.querySelectorAll('.marker').length`, rowVisible(conv))))
+		code, body := e.api("POST", "/api/v1/conversations/"+conv.String()+"/followup", ownerToken, map[string]string{"preset": "3h"})
+		require.Equal(t, http.StatusOK, code, string(body))
+		code, body = e.api("POST", "/api/v1/conversations/"+conv.String()+"/csat", ownerToken, map[string]int{"score": 4})
+		require.Equal(t, http.StatusOK, code, string(body))
+		b.waitJS("the follow-up and CSAT markers", fmt.Sprintf(`%[1]s?.querySelector('.marker.followup') && %[1]s.querySelector('.marker.csat').textContent === '★ 4'`, rowVisible(conv)))
+		at := e.conv(conv).FollowUpAt
+		require.False(t, at.IsZero())
+		label := evalJS[string](b, fmt.Sprintf(`%s.querySelector('.marker.followup').getAttribute('aria-label')`, rowVisible(conv)))
+		require.Contains(t, label, "Follow-up ")
+		b.openConv(conv)
+		b.waitJS("the banner", `!document.querySelector('#followup-banner').hidden && document.querySelector('#followup-banner time')`)
+		require.Equal(t, at.UTC(), parseTime(t, evalJS[string](b, `document.querySelector('#followup-banner time').getAttribute('datetime')`)))
+		b.screenshot("inbox-followup-" + screen)
+		b.clickJS("Cancel", "#followup-cancel")
+		b.waitJS("the banner gone", `document.querySelector('#followup-banner').hidden`)
+		eventually(t, 5*time.Second, func() error {
+			if !e.conv(conv).FollowUpAt.IsZero() {
+				return fmt.Errorf("follow-up still scheduled")
 			}
+			return nil
 		})
-	}
+		b.waitJS("the row's follow-up marker gone, the CSAT kept", fmt.Sprintf(`!%[1]s.querySelector('.marker.followup') && %[1]s.querySelector('.marker.csat')`, rowVisible(conv)))
+	})
 }
 
 // writes has the WhatsApp customer wa send text, and returns the
@@ -353,35 +362,128 @@ func TestWebInboxAIReasoning(t *testing.T) {
 	})
 	b := newTab(t, browser)
 	b.signIn(e.url, ownerToken)
-	for i, w := range widths {
-		t.Run("the reasoning folds out under the AI's message at "+w.name, func(t *testing.T) {
-			b.t = t
-			b.viewport(w.w, w.h, w.phone)
-			wa := fmt.Sprintf("1555666000%d", i)
-			conv := e.writes(t, wa, "Rhea Reason", "when will it arrive?")
-			var seq uint64
-			eventually(t, 5*time.Second, func() error {
-				for _, m := range e.messages(conv) {
-					if m.Sender.Kind == engine.SenderAI && m.Reasoning == why {
-						seq = m.Seq
-						return nil
-					}
+	b.atEachWidth(t, "the reasoning folds out under the AI's message", func(t *testing.T, i int, screen string) {
+		wa := fmt.Sprintf("1555666000%d", i)
+		conv := e.writes(t, wa, "Rhea Reason", "when will it arrive?")
+		var seq uint64
+		eventually(t, 5*time.Second, func() error {
+			for _, m := range e.messages(conv) {
+				if m.Sender.Kind == engine.SenderAI && m.Reasoning == why {
+					seq = m.Seq
+					return nil
 				}
-				return fmt.Errorf("no AI message with its reasoning")
-			})
-			b.waitJS("the row", rowVisible(conv))
-			b.openConv(conv)
-			sel := fmt.Sprintf(`#msg-list .msg.ai[data-seq="%d"]`, seq)
-			b.waitJS("the AI message with its reasoning folded", fmt.Sprintf(`document.querySelector('%s details.reasoning') && !document.querySelector('%[1]s details.reasoning').open`, sel))
-			require.Empty(t, evalJS[string](b, fmt.Sprintf(`document.querySelector('%s').title`, sel)), "not a tooltip")
-			require.False(t, evalJS[bool](b, fmt.Sprintf(`document.querySelector('%s details.reasoning p').checkVisibility()`, sel)))
-			b.clickJS("unfold it", sel+" details.reasoning summary")
-			b.waitJS("the reasoning shown", fmt.Sprintf(`document.querySelector('%s details.reasoning p').checkVisibility()`, sel))
-			require.Equal(t, why, evalJS[string](b, fmt.Sprintf(`document.querySelector('%s details.reasoning p').textContent`, sel)))
-			b.screenshot("inbox-reasoning-" + w.name)
-			if w.phone {
-				b.clickJS("back to the list", "#back")
 			}
+			return fmt.Errorf("no AI message with its reasoning")
 		})
-	}
+		b.waitJS("the row", rowVisible(conv))
+		b.openConv(conv)
+		sel := fmt.Sprintf(`#msg-list .msg.ai[data-seq="%d"]`, seq)
+		b.waitJS("the AI message with its reasoning folded", fmt.Sprintf(`document.querySelector('%s details.reasoning') && !document.querySelector('%[1]s details.reasoning').open`, sel))
+		require.Empty(t, evalJS[string](b, fmt.Sprintf(`document.querySelector('%s').title`, sel)), "not a tooltip")
+		require.False(t, evalJS[bool](b, fmt.Sprintf(`document.querySelector('%s details.reasoning p').checkVisibility()`, sel)))
+		b.clickJS("unfold it", sel+" details.reasoning summary")
+		b.waitJS("the reasoning shown", fmt.Sprintf(`document.querySelector('%s details.reasoning p').checkVisibility()`, sel))
+		require.Equal(t, why, evalJS[string](b, fmt.Sprintf(`document.querySelector('%s details.reasoning p').textContent`, sel)))
+		b.screenshot("inbox-reasoning-" + screen)
+	})
+}
+
+// waReaction is a WhatsApp reaction webhook from wa on the message target.
+func waReaction(wamid, wa, target, emoji string) string {
+	return fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"WABA","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"%s"},"contacts":[{"profile":{"name":"Lena Links"},"wa_id":"%s"}],"messages":[{"from":"%s","id":"%s","timestamp":"1750000000","type":"reaction","reaction":{"message_id":"%s","emoji":%q}}]}}]}]}`,
+		phoneID, wa, wa, wamid, target, emoji)
+}
+
+func TestWebInboxLinksReactionsAndFailures(t *testing.T) {
+	browser := startBrowser(t)
+	e := newEnv(t, nil)
+	b := newTab(t, browser)
+	b.signIn(e.url, ownerToken)
+	b.atEachWidth(t, "links, reactions and a failed send's reason", func(t *testing.T, i int, screen string) {
+		wa := fmt.Sprintf("1555777000%d", i)
+		conv := e.writes(t, wa, "Lena Links", `see https://example.com/a?b=1&c=(2), or www.example.org. Not javascript:alert(1) nor data:text/html,<b>x</b> nor <a href="javascript:alert(2)">this</a>; mail mailto:sales@example.com or call tel:+15551234!`)
+		b.waitJS("the row", rowVisible(conv))
+		b.openConv(conv)
+		b.waitJS("the links", `document.querySelectorAll('#msg-list .msg.in .text a').length > 0`)
+		type link struct{ Href, Text, Target, Rel string }
+		links := evalJS[[]link](b, `[...document.querySelectorAll('#msg-list a')].filter(a => !a.classList.contains('doc')).map(a => ({Href: a.getAttribute('href'), Text: a.textContent, Target: a.target, Rel: a.rel}))`)
+		require.Equal(t, []link{
+			{"https://example.com/a?b=1&c=(2)", "https://example.com/a?b=1&c=(2)", "_blank", "noopener noreferrer"},
+			{"https://www.example.org/", "www.example.org", "_blank", "noopener noreferrer"},
+			{"mailto:sales@example.com", "mailto:sales@example.com", "_blank", "noopener noreferrer"},
+			{"tel:+15551234", "tel:+15551234", "_blank", "noopener noreferrer"},
+		}, links)
+		require.Contains(t, evalJS[string](b, `document.querySelector('#msg-list .msg.in .text').textContent`), `<a href="javascript:alert(2)">this</a>`, "markup stays text")
+
+		// The customer reacts to our reply: the emoji shows on it, not as
+		// a message of its own; taking it off takes it away.
+		code, body := e.api("POST", "/api/v1/conversations/"+conv.String()+"/takeover", ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		code, body = e.api("POST", "/api/v1/conversations/"+conv.String()+"/messages", ownerToken, map[string]string{"text": "Here is your order"})
+		require.Equal(t, http.StatusCreated, code, string(body))
+		var reply engine.Message
+		eventually(t, 5*time.Second, func() error {
+			for _, m := range e.messages(conv) {
+				if m.Text == "Here is your order" && m.ChannelMessageID != "" {
+					reply = m
+					return nil
+				}
+			}
+			return fmt.Errorf("reply not sent yet")
+		})
+		code, body = e.webhook(engine.ChannelWhatsApp, waReaction("wamid.react."+wa, wa, reply.ChannelMessageID, "❤️"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		sel := fmt.Sprintf(`#msg-list .msg.out[data-seq="%d"]`, reply.Seq)
+		b.waitJS("the heart on the reply", fmt.Sprintf(`document.querySelector('%s .reactions')?.textContent === '❤️'`, sel))
+		require.Equal(t, 0, evalJS[int](b, `document.querySelectorAll('#msg-list .msg[data-kind=reaction]').length`), "no bubble of its own")
+		reactions := 0
+		for _, m := range e.messages(conv) {
+			if m.Kind == engine.KindReaction {
+				reactions++
+				require.Equal(t, reply.ChannelMessageID, m.Reaction.TargetChannelMessageID)
+			}
+		}
+		require.Equal(t, 1, reactions, "stored as a message of its own")
+		b.screenshot("inbox-reaction-" + screen)
+		code, body = e.webhook(engine.ChannelWhatsApp, waReaction("wamid.unreact."+wa, wa, reply.ChannelMessageID, ""))
+		require.Equal(t, http.StatusOK, code, string(body))
+		b.waitJS("the heart gone", fmt.Sprintf(`document.querySelector('%[1]s') && !document.querySelector('%[1]s .reactions')`, sel))
+
+		// A send the channel refuses says why under the message, with Retry.
+		e.graph.mu.Lock()
+		e.graph.send = func(graphReq) (int, string) {
+			return http.StatusBadRequest, `{"error":{"message":"(#131047) Re-engagement message","type":"OAuthException","code":131047,"error_data":{"details":"More than 24 hours have passed since the customer last replied."}}}`
+		}
+		e.graph.mu.Unlock()
+		code, body = e.api("POST", "/api/v1/conversations/"+conv.String()+"/messages", ownerToken, map[string]string{"text": "Are you there?"})
+		require.Equal(t, http.StatusCreated, code, string(body))
+		var failed engine.Message
+		eventually(t, 10*time.Second, func() error {
+			for _, m := range e.messages(conv) {
+				if m.Text == "Are you there?" && m.Status == engine.StatusFailed {
+					failed = m
+					return nil
+				}
+			}
+			return fmt.Errorf("not failed yet")
+		})
+		require.NotEmpty(t, failed.ErrorReason)
+		fsel := fmt.Sprintf(`#msg-list .msg.out[data-seq="%d"]`, failed.Seq)
+		b.waitJS("the reason under the message", fmt.Sprintf(`document.querySelector('%s .send-error')?.checkVisibility()`, fsel))
+		require.Equal(t, "Not sent: "+failed.ErrorReason, evalJS[string](b, fmt.Sprintf(`document.querySelector('%s .send-error span').textContent`, fsel)))
+		b.screenshot("inbox-failed-" + screen)
+		e.graph.mu.Lock()
+		e.graph.send = nil
+		e.graph.mu.Unlock()
+		b.clickJS("Retry", fsel+" .send-error button.retry")
+		eventually(t, 10*time.Second, func() error {
+			for _, m := range e.messages(conv) {
+				if m.Seq == failed.Seq && m.Status != engine.StatusFailed && m.Status != engine.StatusSending {
+					return nil
+				}
+			}
+			return fmt.Errorf("not sent again")
+		})
+		b.waitJS("the reason gone", fmt.Sprintf(`document.querySelector('%[1]s') && !document.querySelector('%[1]s .send-error')`, fsel))
+	})
 }

@@ -409,11 +409,29 @@ function sig(m) {
   return [m.seq, m.status, m.error_reason, m.text, m.reasoning, m.media && (m.media.sha256 || m.media.storage_key), m.temp].join('|');
 }
 
+// reactionsOf maps the channel message id of each message loaded to the
+// reactions on it, one per side (the customer's, ours), the latest of
+// each (an empty emoji takes a reaction off); a reaction whose message is
+// loaded is shown on it rather than on its own.
+function reactionsOf(msgs) {
+  const ids = new Set(msgs.map((m) => m.channel_message_id).filter(Boolean));
+  const on = new Map();
+  for (const m of msgs) {
+    const r = m.kind === 'reaction' && m.reaction;
+    if (!r || !ids.has(r.target_channel_message_id)) continue;
+    if (!on.has(r.target_channel_message_id)) on.set(r.target_channel_message_id, new Map());
+    on.get(r.target_channel_message_id).set(m.direction, r.emoji || '');
+  }
+  return on;
+}
+
 function renderMessages() {
   const list = $('#msg-list');
   const out = [];
   let day = '';
+  const reactions = reactionsOf(cur.msgs);
   for (const m of cur.msgs) {
+    if (m.kind === 'reaction' && m.reaction && reactions.has(m.reaction.target_channel_message_id)) continue;
     const t = m.created_at;
     const k = dayKey(t);
     if (k !== day) {
@@ -421,10 +439,11 @@ function renderMessages() {
       out.push(h('div.day-sep', { role: 'separator' }, h('span', { text: dayLabel(t) })));
     }
     const key = m.temp ? `t${m.tempSeq}` : `s${m.seq}`;
-    const s = sig(m);
+    const on = [...((m.channel_message_id && reactions.get(m.channel_message_id)) || new Map())].filter(([, e]) => e);
+    const s = `${sig(m)}|${on.join()}`;
     let hit = bubbleCache.get(key);
     if (!hit || hit.sig !== s) {
-      hit = { sig: s, el: bubble(m) };
+      hit = { sig: s, el: bubble(m, on) };
       bubbleCache.set(key, hit);
     }
     out.push(hit.el);
@@ -434,7 +453,8 @@ function renderMessages() {
   older.hidden = !cur.hasMore;
 }
 
-function bubble(m) {
+// bubble draws a message; on are the reactions on it, [direction, emoji].
+function bubble(m, on = []) {
   if (m.direction === 'internal' || m.kind === 'system') {
     return h('div.system-event', { dataset: { seq: m.seq } }, h('span', null, ...withLocalTimes(m.text)), h('time', { text: time12(m.created_at) }));
   }
@@ -449,8 +469,15 @@ function bubble(m) {
     out ? statusIcon(m) : null);
   // The AI's reasoning folds out under its message (a readable panel,
   // not a tooltip).
+  const reacts = on.length ? h('div.reactions', null, ...on.map(([dir, e]) => h('span.reaction', {
+    text: e, title: dir === 'inbound' ? `The customer reacted ${e}` : `Reacted ${e}`, 'aria-label': dir === 'inbound' ? `The customer reacted ${e}` : `Reacted ${e}`, role: 'img',
+  }))) : null;
+  // A failed send says why under the message, with its Retry button.
+  const failed = out && m.status === 'failed' ? h('div.send-error.status.failed', null,
+    h('span', { text: `Not sent: ${m.error_reason || 'the channel refused it'}` }),
+    h('button.retry', { type: 'button', text: 'Retry', onclick: () => retry(m) })) : null;
   const why = m.reasoning ? h('details.reasoning', null, h('summary', { text: 'Why the AI replied this' }), h('p', { text: m.reasoning })) : null;
-  return h(`div.msg.${out ? 'out' : 'in'}${who === 'ai' ? '.ai' : ''}`, { dataset: { seq: m.seq, status: m.status || '', kind: m.kind } }, b, meta, why);
+  return h(`div.msg.${out ? 'out' : 'in'}${who === 'ai' ? '.ai' : ''}`, { dataset: { seq: m.seq, status: m.status || '', kind: m.kind } }, b, reacts, meta, failed, why);
 }
 
 function whoName(id) {
@@ -466,18 +493,17 @@ function statusIcon(m) {
     case 'delivered': return h('span.status.delivered', { html: icons.ticks, title: 'Delivered' });
     case 'read': return h('span.status.read', { html: icons.ticks, title: 'Read' });
     case 'failed':
-      return h('span.status.failed', { title: m.error_reason || 'Failed' }, h('span', { html: icons.alert }),
-        h('button.retry', { type: 'button', text: 'Retry', onclick: () => retry(m) }));
+      return h('span.status.failed', { title: 'Not sent', 'aria-label': 'Not sent', html: icons.alert });
   }
   return null;
 }
 
 function content(m) {
   const media = m.media;
-  const caption = media && media.caption ? h('div.caption', { text: media.caption }) : null;
+  const caption = media && media.caption ? h('div.caption', null, ...linkify(media.caption)) : null;
   switch (m.kind) {
     case 'text':
-      return h('div.text', { text: m.text });
+      return h('div.text', null, ...linkify(m.text));
     case 'image':
       return [mediaEl(m, 'img.thumb', (el, url) => { el.src = url; el.alt = media.caption || 'Image'; },
         (url) => lightbox(h('img', { src: url, alt: media.caption || 'Image' }))), caption];
@@ -517,6 +543,37 @@ function content(m) {
     default:
       return h('div.text.muted', { text: m.text || `Unsupported message${m.unsupported_type ? ` (${m.unsupported_type})` : ''}` });
   }
+}
+
+// Addresses in a message's text: http(s), mailto: and tel: links, and
+// www. names (as https). Anything else (javascript:, data:, ...) stays
+// text: it is never matched, and a match is checked again by URL.
+const linkRe = /\b(?:https?:\/\/|mailto:|tel:|www\.)[^\s<>"]+/gi;
+const safeSchemes = new Set(['http:', 'https:', 'mailto:', 'tel:']);
+
+// linkify returns text as nodes with its addresses as links that open in
+// a new tab, with no access back to this page and no referrer.
+export function linkify(text) {
+  const out = [];
+  let last = 0;
+  for (const m of String(text || '').matchAll(linkRe)) {
+    let s = m[0];
+    // Punctuation that ends a sentence is not part of the address, nor a
+    // closing bracket with no opening one in it.
+    for (;;) {
+      const t = s.replace(/[.,;:!?'*]+$/, '');
+      const u = /[)\]]$/.test(t) && !/[([]/.test(t) ? t.slice(0, -1) : t;
+      if (u === s) break;
+      s = u;
+    }
+    let url;
+    try { url = new URL(/^www\./i.test(s) ? `https://${s}` : s); } catch { continue; }
+    if (!safeSchemes.has(url.protocol) || (url.protocol.startsWith('http') && !url.hostname)) continue;
+    out.push(text.slice(last, m.index), h('a', { href: url.href, target: '_blank', rel: 'noopener noreferrer', text: s }));
+    last = m.index + s.length;
+  }
+  out.push(String(text || '').slice(last));
+  return out;
 }
 
 function load(media, f) {
