@@ -38,7 +38,8 @@ function typing(t) {
 }
 
 function onKey(e) {
-  if ($('#app').hidden || !$('#modal').hidden || e.ctrlKey || e.metaKey || e.altKey) return;
+  // Not over the Settings view (body.view-settings) either: its keys are its own.
+  if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings') || e.ctrlKey || e.metaKey || e.altKey) return;
   const s = sheet && !sheet.hidden;
   if (s && (e.key === 'Escape' || e.key === '?')) {
     e.preventDefault();
