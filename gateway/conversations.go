@@ -32,6 +32,9 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	if q.Unread, err = boolQuery(c, "unread"); err != nil {
 		return err
 	}
+	if q.NeedsHuman, err = boolQuery(c, "needs_human"); err != nil {
+		return err
+	}
 	priority, err := boolQuery(c, "priority")
 	if err != nil {
 		return err

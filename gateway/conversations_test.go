@@ -302,3 +302,58 @@ func TestTagsAPI(t *testing.T) {
 	code, _ = e.api("GET", "/api/v1/tags", "", nil)
 	require.Equal(t, http.StatusUnauthorized, code)
 }
+
+// useWebhookAgent makes ai the workspace's agent (the webhook kind).
+func (e *env) useWebhookAgent(ai *fakeAI) {
+	e.t.Helper()
+	code, body := e.api("PUT", "/api/v1/agent", ownerToken, map[string]any{"kind": "webhook", "webhook_url": ai.srv.URL + "/bot"})
+	require.Equal(e.t, http.StatusOK, code, string(body))
+}
+
+// needs_human=true lists the conversations a handoff left waiting for a
+// person, and no longer once a person acts.
+func TestConversationListNeedsHuman(t *testing.T) {
+	t.Parallel()
+	ai := newFakeAI(t)
+	e := newAIEnv(t)
+	e.useWebhookAgent(ai)
+	ai.set(func(int) (int, string, time.Duration) { return 200, `{"handoff":"wants a refund"}`, 0 })
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.nh.1", "15550201", "Hana", "refund please"))
+	handed := e.thread(engine.ChannelWhatsApp, phoneID, "15550201")
+	eventually(t, 5*time.Second, func() error {
+		if !e.conv(handed).NeedsHuman {
+			return fmt.Errorf("not handed off")
+		}
+		return nil
+	})
+	ai.set(func(int) (int, string, time.Duration) { return 200, `{"reply":"Sure"}`, 0 })
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.nh.2", "15550202", "Ivo", "hi"))
+	answered := e.thread(engine.ChannelWhatsApp, phoneID, "15550202")
+	eventually(t, 5*time.Second, func() error {
+		if e.conv(answered).FirstReplyAt.IsZero() {
+			return fmt.Errorf("not answered")
+		}
+		return nil
+	})
+	require.Len(t, e.list("").Conversations, 2)
+	r := e.list("needs_human=true")
+	require.Len(t, r.Conversations, 1)
+	require.Equal(t, handed, r.Conversations[0].ID)
+	require.True(t, r.Conversations[0].NeedsHuman)
+	require.Len(t, e.list("needs_human=true&mode=manual").Conversations, 1)
+	require.Len(t, e.list("needs_human=true&mode=ai").Conversations, 0)
+	require.Len(t, e.list("needs_human=false").Conversations, 2)
+	code, body := e.api("GET", "/api/v1/conversations?needs_human=maybe", ownerToken, nil)
+	require.Equal(t, http.StatusBadRequest, code, string(body))
+	require.Equal(t, "bad_query", errorCode(t, body))
+
+	// A person's reply clears it.
+	code, body = e.api("POST", "/api/v1/conversations/"+handed.String()+"/messages", ownerToken, map[string]string{"text": "On it"})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	eventually(t, 5*time.Second, func() error {
+		if n := len(e.list("needs_human=true").Conversations); n != 0 {
+			return fmt.Errorf("%d still listed", n)
+		}
+		return nil
+	})
+}

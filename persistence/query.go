@@ -222,6 +222,10 @@ type ListQuery struct {
 	// Unassigned selects conversations with no assignee.
 	Unassigned bool
 	Mode       engine.Mode
+	// NeedsHuman keeps the conversations a handoff left waiting for a
+	// person. It has no index dimension of its own: the headers of the
+	// other dimensions' entries are checked.
+	NeedsHuman bool
 	// Since drops conversations whose last activity is before it.
 	Since  time.Time
 	Cursor string
@@ -241,7 +245,8 @@ func (q *ListQuery) match(c *engine.Conversation) bool {
 		(q.Tag == "" || c.HasTag(q.Tag)) &&
 		(q.Assignee == "" || c.AssigneeID == q.Assignee) &&
 		(!q.Unassigned || c.AssigneeID == "") &&
-		(q.Mode == "" || c.Mode == q.Mode)
+		(q.Mode == "" || c.Mode == q.Mode) &&
+		(!q.NeedsHuman || c.NeedsHuman)
 }
 
 // List returns one page of conversations matching q: the intersection

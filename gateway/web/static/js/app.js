@@ -5,7 +5,7 @@
 import { api, auth, get, ApiError } from './api.js';
 import { Realtime } from './ws.js';
 import { icons, channelIcon, channelNames } from './icons.js';
-import { h, $, avatar, listTime, dayKey, debounce, convName, toast, searchTerms, highlight } from './util.js';
+import { h, $, avatar, listTime, dayKey, dayLabel, time12, debounce, convName, toast, searchTerms, highlight } from './util.js';
 import * as chat from './chat.js';
 import * as panel from './panel.js';
 import * as settings from './settings.js';
@@ -16,6 +16,7 @@ import './settings_ai.js';
 import './analytics.js';
 import * as setup from './setup.js';
 import './settings_security.js';
+import * as shortcuts from './shortcuts.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -24,7 +25,7 @@ export const state = {
   me: null,
   users: [],
   channels: ['whatsapp', 'instagram', 'messenger'],
-  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '' },
+  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false },
   convs: new Map(), // id → conversation, everything known
   order: [], // ids shown, newest activity first
   cursor: '',
@@ -138,7 +139,20 @@ function matches(c) {
   if (f.tag && !tags.includes(f.tag)) return false;
   if (f.assignee === 'me' && c.assignee_id !== (state.me && state.me.id)) return false;
   if (f.assignee === 'unassigned' && c.assignee_id) return false;
+  if (f.mode && c.mode !== f.mode) return false;
+  if (f.needsHuman && !c.needs_human) return false;
+  if (f.period && Date.parse(c.last_activity_at) < since(f.period)) return false;
   return true;
+}
+
+// since is the start of a period of the list's filter (as the server
+// counts it: today from midnight, a week or a month back from now).
+function since(period) {
+  const now = new Date();
+  if (period === 'today') return new Date(now.getFullYear(), now.getMonth(), now.getDate()).getTime();
+  if (period === 'week') return now.getTime() - 7 * 86400000;
+  if (period === 'month') return new Date(now.getFullYear(), now.getMonth() - 1, now.getDate(), now.getHours(), now.getMinutes(), now.getSeconds()).getTime();
+  return 0;
 }
 
 function newer(a, b) {
@@ -200,6 +214,9 @@ function listQuery(cursor) {
   if (f.priority) q.set('priority', 'true');
   else if (f.tag) q.set('tag', f.tag);
   if (f.assignee) q.set('assignee', f.assignee);
+  if (f.mode) q.set('mode', f.mode);
+  if (f.period) q.set('period', f.period);
+  if (f.needsHuman) q.set('needs_human', 'true');
   if (cursor) q.set('cursor', cursor);
   return `/conversations?${q}`;
 }
@@ -287,7 +304,7 @@ async function loadTags() {
 const rowCache = new Map();
 
 function rowKey(c, preview, terms) {
-  return [c.last_activity_at, listTime(c.last_activity_at), c.unread_count, c.mode, c.contact_name, preview, (c.tags || []).join(), c.folder,
+  return [c.last_activity_at, listTime(c.last_activity_at), c.unread_count, c.mode, c.needs_human, c.follow_up_at, c.csat, c.csat_pending, c.contact_name, preview, (c.tags || []).join(), c.folder,
     c.last_outbound_status, state.selected === c.id, terms.join(' ')].join('|');
 }
 
@@ -309,7 +326,7 @@ function row(c, preview, terms = []) {
         h('div.conv-top', null, h('span.conv-name', null, ...highlight(name, terms)),
           (c.tags || []).includes(PRIORITY) ? h('span.star-mini', { html: icons.starFilled }) : null,
           h('span.conv-time', { text: listTime(c.last_activity_at) })),
-        h('div.conv-bottom', null, h('span.conv-preview', null, ...highlight(preview || '', terms)), mode,
+        h('div.conv-bottom', null, h('span.conv-preview', null, ...highlight(preview || '', terms)), ...markers(c), mode,
           c.unread_count > 0 ? h('span.badge', { text: c.unread_count > 99 ? '99+' : String(c.unread_count) }) : null)));
     el.addEventListener('click', () => open(c.id));
     rowCache.set(c.id, { key, el });
@@ -318,6 +335,19 @@ function row(c, preview, terms = []) {
   el.classList.toggle('focused', state.focus === c.id);
   el.setAttribute('aria-selected', String(state.selected === c.id));
   return el;
+}
+
+// markers are a row's flags: a handoff waiting for a person, a
+// follow-up scheduled, the customer's CSAT score (or a survey waiting
+// for it).
+function markers(c) {
+  const fu = c.follow_up_at && `${dayLabel(c.follow_up_at)} ${time12(c.follow_up_at)}`;
+  return [
+    c.needs_human ? h('span.marker.needs-human', { text: 'Needs human', title: 'Handed off: needs a human' }) : null,
+    fu ? h('span.marker.followup', { html: icons.clock, title: `Follow-up ${fu}`, 'aria-label': `Follow-up ${fu}`, role: 'img' }) : null,
+    c.csat ? h('span.marker.csat', { text: `★ ${c.csat}`, title: `CSAT ${c.csat} of 5`, 'aria-label': `CSAT ${c.csat} of 5`, role: 'img' })
+      : c.csat_pending ? h('span.marker.csat.pending', { text: 'CSAT…', title: 'CSAT survey sent, no score yet' }) : null,
+  ];
 }
 
 // renderListSoon renders once for a burst of events (a timer, not a
@@ -345,7 +375,7 @@ export function renderList() {
   performance.measure('parley:list-render', { start: t0 });
   $('#list-empty').hidden = rows.length > 0 || (state.loading && !state.hits);
   const f = state.filter;
-  const filtered = f.unread || f.priority || f.tag || f.assignee;
+  const filtered = f.unread || f.priority || f.tag || f.assignee || f.mode || f.period || f.needsHuman;
   $('#list-empty').textContent = state.hits ? state.searchNote || 'No results'
     : filtered ? 'No conversations match these filters' : 'No conversations';
 }
@@ -417,6 +447,9 @@ function renderFilters() {
   const f = state.filter;
   const toggle = (k) => () => { f[k] = !f[k]; if (k === 'priority' && f.priority) f.tag = ''; renderFilters(); reload(); };
   const assign = (v) => () => { f.assignee = f.assignee === v ? '' : v; renderFilters(); reload(); };
+  const pick = (k, label, options) => h('select.chip', {
+    'aria-label': label, dataset: { filter: k, on: String(!!f[k]) }, onchange: (e) => { f[k] = e.target.value; renderFilters(); reload(); },
+  }, ...options.map(([v, text]) => h('option', { value: v, text, selected: f[k] === v })));
   const tags = knownTags();
   const open = f.folder === 'open';
   const sel = h('select.chip', {
@@ -427,7 +460,10 @@ function renderFilters() {
     chip('Priority', f.priority, 0, toggle('priority'), 'priority'),
     chip('Mine', f.assignee === 'me', open && state.counts.mine, assign('me'), 'mine'),
     chip('Unassigned', f.assignee === 'unassigned', open && state.counts.unassigned, assign('unassigned'), 'unassigned'),
-    sel);
+    chip('Needs a human', f.needsHuman, 0, toggle('needsHuman'), 'needs-human'),
+    sel,
+    pick('mode', 'Mode', [['', 'AI or manual'], ['ai', 'AI'], ['manual', 'Manual']]),
+    pick('period', 'Period', [['', 'Any time'], ['today', 'Today'], ['week', 'Last 7 days'], ['month', 'Past month']]));
 }
 
 // ---------- search ----------
@@ -658,6 +694,7 @@ async function boot() {
 
 chat.init({ state, upsert, open, back });
 panel.init({ state, upsert });
+shortcuts.init({ state, open, visibleRows, loadMore: () => (state.hits ? searchMore() : loadMore()) });
 
 if (acceptInvite(boot)) { /* the invitation page signs in, then boots */ } else if (setup.route(() => { rt.stop(); return boot(); })) { /* a setup or reset link */ } else if (auth.token) boot().catch((err) => showLogin(err.status === 401 ? '' : err.message));
 else showLogin();

@@ -57,7 +57,7 @@ export function messages() { return cur ? cur.msgs : []; }
 export async function open(conv) {
   const same = cur && cur.conv.id === conv.id;
   if (!same) {
-    cur = { conv, msgs: [], hasMore: false, loadingOlder: false, gen: (cur ? cur.gen : 0) + 1, stick: true, pinnedTop: 0, unseen: 0 };
+    cur = { conv, server: conv, patches: [], msgs: [], hasMore: false, loadingOlder: false, gen: (cur ? cur.gen : 0) + 1, stick: true, pinnedTop: 0, unseen: 0 };
     hideJump();
     $('#chat-empty').hidden = true;
     $('#chat').hidden = false;
@@ -76,8 +76,9 @@ export async function reload() {
   if (!cur) return;
   try {
     const c = await get(`/conversations/${cur.conv.id}`);
-    cur.conv = c;
-    app.upsert(c);
+    cur.server = c;
+    view();
+    app.upsert(cur.conv);
   } catch { /* deleted meanwhile: the event says so */ }
   cur.msgs = [];
   await loadLatest();
@@ -199,9 +200,19 @@ function hideJump() {
 
 // ---------- events ----------
 
+// view is the conversation shown: the server's newest copy with the
+// changes of the actions still in flight on top, so that the answer or
+// event of an earlier action does not undo a later one on screen (the
+// shortcuts make quick successions easy).
+function view(o = cur) {
+  o.conv = Object.assign({ ...o.server }, ...o.patches.map((p) => p.patch));
+}
+
 export function onConversation(conv) {
-  if (!cur || cur.conv.id !== conv.id || cur.conv.last_seq > conv.last_seq) return;
-  cur.conv = conv;
+  if (!cur || cur.conv.id !== conv.id || cur.server.last_seq > conv.last_seq) return;
+  cur.server = conv;
+  view();
+  if (cur.patches.length) app.upsert({ ...cur.conv });
   renderHead();
   renderComposer();
   if (conv.unread_count > 0 && !cur.keepUnread && document.visibilityState === 'visible') markRead();
@@ -260,34 +271,61 @@ function renderHead() {
   blk.textContent = c.blocked ? 'Unblock contact' : 'Block contact';
   const uns = $('#more-menu [data-act=unsubscribe]');
   uns.textContent = c.unsubscribed ? 'Subscribe contact again' : 'Unsubscribe contact';
+  renderFollowUp(c);
+  $('#more-menu [data-act=archive]').textContent = c.folder === 'archived' ? 'Unarchive' : 'Archive';
+  $('#more-menu [data-act=spam]').textContent = c.folder === 'spam' ? 'Not spam' : 'Move to Spam';
 }
 
-// act runs an action with an optimistic change to the header, then
-// takes the server's conversation (or undoes the change on failure).
-async function act(path, body, optimistic) {
-  const c = cur.conv;
-  const prev = { ...c };
+// act runs an action with an optimistic change to the header (a patch
+// over the server's copy, see view), then takes the server's
+// conversation; on failure the patch goes, which undoes the change.
+async function act(path, body, optimistic, method = 'POST') {
+  const on = cur;
+  const id = on.conv.id;
+  const p = { patch: optimistic || {} };
+  on.patches.push(p);
+  const settle = (server) => {
+    on.patches.splice(on.patches.indexOf(p), 1);
+    if (server && server.last_seq >= on.server.last_seq) on.server = server;
+    view(on);
+    app.upsert({ ...on.conv });
+    if (cur === on) { renderHead(); renderComposer(); }
+  };
   if (optimistic) {
-    Object.assign(c, optimistic);
-    app.upsert({ ...c });
+    view(on);
+    app.upsert({ ...on.conv });
     renderHead();
     renderComposer();
   }
   try {
-    const r = await post(`/conversations/${c.id}/${path}`, body);
-    if (r) {
-      if (cur && cur.conv.id === r.id && cur.conv.last_seq <= r.last_seq) cur.conv = r;
-      app.upsert(r);
-      if (cur && cur.conv.id === r.id) { renderHead(); renderComposer(); }
-    }
+    const r = await api(method, `/conversations/${id}/${path}`, method === 'POST' && body === undefined ? {} : body);
+    settle(r && r.id === id ? r : null);
     return r;
   } catch (err) {
-    if (cur && cur.conv.id === prev.id) cur.conv = prev;
-    app.upsert(prev);
-    if (cur) { renderHead(); renderComposer(); }
+    settle(null);
     toast(err.message);
     return null;
   }
+}
+
+// renderFollowUp shows the follow-up scheduled, if any, in a banner over
+// the timeline, with a Cancel button.
+function renderFollowUp(c) {
+  let el = $('#followup-banner');
+  if (!el) {
+    el = h('div#followup-banner.followup-banner', { role: 'status', hidden: true });
+    $('#messages').before(el);
+  }
+  el.hidden = !c.follow_up_at;
+  if (!c.follow_up_at) { el.replaceChildren(); return; }
+  const at = c.follow_up_at;
+  el.replaceChildren(h('span.fu-icon', { html: icons.clock, 'aria-hidden': 'true' }),
+    h('span.fu-text', null, c.follow_up_auto ? 'Automatic follow-up ' : 'Follow-up ',
+      h('time', { datetime: at, text: `${dayLabel(at)} ${time12(at)}` })),
+    h('button.ghost.small#followup-cancel', {
+      type: 'button', text: 'Cancel', 'aria-label': 'Cancel the follow-up',
+      onclick: () => act('followup', undefined, { follow_up_at: undefined, follow_up_auto: false }, 'DELETE'),
+    }));
 }
 
 function toggleMode() {
@@ -298,6 +336,32 @@ function toggleMode() {
 function solve() {
   const folder = cur.conv.folder === 'solved' ? 'open' : 'solved';
   return act('folder', { folder }, { folder });
+}
+
+// toggleFolder files the open conversation into folder (spam, archived),
+// or back into Open when it is there already (Not spam, Unarchive).
+function toggleFolder(folder) {
+  const to = cur.conv.folder === folder ? 'open' : folder;
+  return act('folder', { folder: to }, { folder: to });
+}
+
+// shortcut runs a keyboard shortcut's action on the open conversation:
+// resolve (solve or reopen), archive, spam (each toggles back to Open).
+// It reports whether a conversation was open to act on.
+export function shortcut(what) {
+  if (!cur || $('#chat').hidden) return false;
+  if (what === 'resolve') solve();
+  else toggleFolder(what === 'spam' ? 'spam' : 'archived');
+  return true;
+}
+
+// focusComposer puts the caret in the message box (manual mode only:
+// in AI mode there is none).
+export function focusComposer() {
+  const ta = $('#compose');
+  if (!cur || !ta || $('#chat').hidden) return false;
+  ta.focus();
+  return true;
 }
 
 function star() {
@@ -315,6 +379,12 @@ async function more(what) {
       clearTimeout(readTimer);
       cur.keepUnread = true;
       await act('unread', undefined, { unread_count: Math.max(1, c.unread_count) });
+      return;
+    case 'archive':
+      await toggleFolder('archived');
+      return;
+    case 'spam':
+      await toggleFolder('spam');
       return;
     case 'block':
       await act(c.blocked ? 'unblock' : 'block', undefined, { blocked: !c.blocked });
@@ -336,14 +406,32 @@ async function more(what) {
 const bubbleCache = new Map();
 
 function sig(m) {
-  return [m.seq, m.status, m.error_reason, m.text, m.media && (m.media.sha256 || m.media.storage_key), m.temp].join('|');
+  return [m.seq, m.status, m.error_reason, m.text, m.reasoning, m.media && (m.media.sha256 || m.media.storage_key), m.temp].join('|');
+}
+
+// reactionsOf maps the channel message id of each message loaded to the
+// reactions on it, one per side (the customer's, ours), the latest of
+// each (an empty emoji takes a reaction off); a reaction whose message is
+// loaded is shown on it rather than on its own.
+function reactionsOf(msgs) {
+  const ids = new Set(msgs.map((m) => m.channel_message_id).filter(Boolean));
+  const on = new Map();
+  for (const m of msgs) {
+    const r = m.kind === 'reaction' && m.reaction;
+    if (!r || !ids.has(r.target_channel_message_id)) continue;
+    if (!on.has(r.target_channel_message_id)) on.set(r.target_channel_message_id, new Map());
+    on.get(r.target_channel_message_id).set(m.direction, r.emoji || '');
+  }
+  return on;
 }
 
 function renderMessages() {
   const list = $('#msg-list');
   const out = [];
   let day = '';
+  const reactions = reactionsOf(cur.msgs);
   for (const m of cur.msgs) {
+    if (m.kind === 'reaction' && m.reaction && reactions.has(m.reaction.target_channel_message_id)) continue;
     const t = m.created_at;
     const k = dayKey(t);
     if (k !== day) {
@@ -351,10 +439,11 @@ function renderMessages() {
       out.push(h('div.day-sep', { role: 'separator' }, h('span', { text: dayLabel(t) })));
     }
     const key = m.temp ? `t${m.tempSeq}` : `s${m.seq}`;
-    const s = sig(m);
+    const on = [...((m.channel_message_id && reactions.get(m.channel_message_id)) || new Map())].filter(([, e]) => e);
+    const s = `${sig(m)}|${on.join()}`;
     let hit = bubbleCache.get(key);
     if (!hit || hit.sig !== s) {
-      hit = { sig: s, el: bubble(m) };
+      hit = { sig: s, el: bubble(m, on) };
       bubbleCache.set(key, hit);
     }
     out.push(hit.el);
@@ -364,7 +453,8 @@ function renderMessages() {
   older.hidden = !cur.hasMore;
 }
 
-function bubble(m) {
+// bubble draws a message; on are the reactions on it, [direction, emoji].
+function bubble(m, on = []) {
   if (m.direction === 'internal' || m.kind === 'system') {
     return h('div.system-event', { dataset: { seq: m.seq } }, h('span', null, ...withLocalTimes(m.text)), h('time', { text: time12(m.created_at) }));
   }
@@ -377,9 +467,17 @@ function bubble(m) {
     out && who === 'human' ? h('span.who', { text: whoName(m.sender.user_id) }) : null,
     h('time', { datetime: m.created_at, text: time12(m.created_at) }),
     out ? statusIcon(m) : null);
-  const row = h(`div.msg.${out ? 'out' : 'in'}${who === 'ai' ? '.ai' : ''}`, { dataset: { seq: m.seq, status: m.status || '', kind: m.kind } }, b, meta);
-  if (m.reasoning) row.title = `AI reasoning: ${m.reasoning}`;
-  return row;
+  // The AI's reasoning folds out under its message (a readable panel,
+  // not a tooltip).
+  const reacts = on.length ? h('div.reactions', null, ...on.map(([dir, e]) => h('span.reaction', {
+    text: e, title: dir === 'inbound' ? `The customer reacted ${e}` : `Reacted ${e}`, 'aria-label': dir === 'inbound' ? `The customer reacted ${e}` : `Reacted ${e}`, role: 'img',
+  }))) : null;
+  // A failed send says why under the message, with its Retry button.
+  const failed = out && m.status === 'failed' ? h('div.send-error.status.failed', null,
+    h('span', { text: `Not sent: ${m.error_reason || 'the channel refused it'}` }),
+    h('button.retry', { type: 'button', text: 'Retry', onclick: () => retry(m) })) : null;
+  const why = m.reasoning ? h('details.reasoning', null, h('summary', { text: 'Why the AI replied this' }), h('p', { text: m.reasoning })) : null;
+  return h(`div.msg.${out ? 'out' : 'in'}${who === 'ai' ? '.ai' : ''}`, { dataset: { seq: m.seq, status: m.status || '', kind: m.kind } }, b, reacts, meta, failed, why);
 }
 
 function whoName(id) {
@@ -395,18 +493,17 @@ function statusIcon(m) {
     case 'delivered': return h('span.status.delivered', { html: icons.ticks, title: 'Delivered' });
     case 'read': return h('span.status.read', { html: icons.ticks, title: 'Read' });
     case 'failed':
-      return h('span.status.failed', { title: m.error_reason || 'Failed' }, h('span', { html: icons.alert }),
-        h('button.retry', { type: 'button', text: 'Retry', onclick: () => retry(m) }));
+      return h('span.status.failed', { title: 'Not sent', 'aria-label': 'Not sent', html: icons.alert });
   }
   return null;
 }
 
 function content(m) {
   const media = m.media;
-  const caption = media && media.caption ? h('div.caption', { text: media.caption }) : null;
+  const caption = media && media.caption ? h('div.caption', null, ...linkify(media.caption)) : null;
   switch (m.kind) {
     case 'text':
-      return h('div.text', { text: m.text });
+      return h('div.text', null, ...linkify(m.text));
     case 'image':
       return [mediaEl(m, 'img.thumb', (el, url) => { el.src = url; el.alt = media.caption || 'Image'; },
         (url) => lightbox(h('img', { src: url, alt: media.caption || 'Image' }))), caption];
@@ -446,6 +543,37 @@ function content(m) {
     default:
       return h('div.text.muted', { text: m.text || `Unsupported message${m.unsupported_type ? ` (${m.unsupported_type})` : ''}` });
   }
+}
+
+// Addresses in a message's text: http(s), mailto: and tel: links, and
+// www. names (as https). Anything else (javascript:, data:, ...) stays
+// text: it is never matched, and a match is checked again by URL.
+const linkRe = /\b(?:https?:\/\/|mailto:|tel:|www\.)[^\s<>"]+/gi;
+const safeSchemes = new Set(['http:', 'https:', 'mailto:', 'tel:']);
+
+// linkify returns text as nodes with its addresses as links that open in
+// a new tab, with no access back to this page and no referrer.
+export function linkify(text) {
+  const out = [];
+  let last = 0;
+  for (const m of String(text || '').matchAll(linkRe)) {
+    let s = m[0];
+    // Punctuation that ends a sentence is not part of the address, nor a
+    // closing bracket with no opening one in it.
+    for (;;) {
+      const t = s.replace(/[.,;:!?'*]+$/, '');
+      const u = /[)\]]$/.test(t) && !/[([]/.test(t) ? t.slice(0, -1) : t;
+      if (u === s) break;
+      s = u;
+    }
+    let url;
+    try { url = new URL(/^www\./i.test(s) ? `https://${s}` : s); } catch { continue; }
+    if (!safeSchemes.has(url.protocol) || (url.protocol.startsWith('http') && !url.hostname)) continue;
+    out.push(text.slice(last, m.index), h('a', { href: url.href, target: '_blank', rel: 'noopener noreferrer', text: s }));
+    last = m.index + s.length;
+  }
+  out.push(String(text || '').slice(last));
+  return out;
 }
 
 function load(media, f) {

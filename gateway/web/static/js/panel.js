@@ -21,6 +21,13 @@ export function init(a) {
 
 export function isOpen() { return shown; }
 
+// toggle shows or hides the panel (the p shortcut, as the header button).
+export function toggle() {
+  if (shown) close();
+  else show();
+  return !!conv;
+}
+
 export function open(c) {
   const changed = !conv || conv.id !== c.id;
   conv = c;
