@@ -31,6 +31,10 @@ type Note struct {
 	Text           string    `json:"text"`
 	Mentions       []ID      `json:"mentions"`
 	CreatedAt      time.Time `json:"created_at"`
+
+	// HTML is Text's Markdown rendered as sanitised HTML. It is derived,
+	// never stored: the gateway fills it in the notes it hands out.
+	HTML string `json:"html,omitempty"`
 }
 
 // ValidateNoteText checks the text of a note: 1 to MaxNoteBytes of valid

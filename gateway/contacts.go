@@ -315,6 +315,7 @@ func (h *contacts) get(c *fiber.Ctx) error {
 	if notes == nil {
 		notes = []engine.Note{}
 	}
+	renderNotes(notes)
 	files, activity, err := h.timeline(ws, convs, notes)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway/markdown"
 )
 
 type noteBody struct {
@@ -34,7 +35,17 @@ func (h *contacts) listNotes(c *fiber.Ctx) error {
 	if notes == nil {
 		notes = []engine.Note{}
 	}
+	renderNotes(notes)
 	return c.JSON(fiber.Map{"notes": notes})
+}
+
+// renderNotes fills the HTML of notes read from the store: it is never
+// stored, so a change of the renderer or its sanitiser applies to every
+// note at once.
+func renderNotes(notes []engine.Note) {
+	for i := range notes {
+		notes[i].HTML = markdown.Render(notes[i].Text)
+	}
 }
 
 func (h *contacts) addNote(c *fiber.Ctx) error {
@@ -61,7 +72,8 @@ func (h *contacts) addConversationNote(c *fiber.Ctx) error {
 
 // writeNote stores a note by the caller on contact id through the
 // contact's actor, which publishes note.created to the workspace and
-// note.mentioned to each user the text mentions (the author aside).
+// note.mentioned to each user the text mentions (the author aside); the
+// note answered and published carries its Markdown rendered as HTML.
 func (h *contacts) writeNote(c *fiber.Ctx, id engine.ID, conv *engine.ID) error {
 	p := who(c)
 	var b noteBody
@@ -80,7 +92,7 @@ func (h *contacts) writeNote(c *fiber.Ctx, id engine.ID, conv *engine.ID) error 
 	}
 	now := h.rt.Clock().Now()
 	n := engine.Note{ID: engine.NewID(now), WorkspaceID: p.WorkspaceID, ContactID: id, ConversationID: conv,
-		AuthorID: p.UserID, Text: b.Text, Mentions: mentions, CreatedAt: now}
+		AuthorID: p.UserID, Text: b.Text, HTML: markdown.Render(b.Text), Mentions: mentions, CreatedAt: now}
 	n, err = h.rt.AddNote(c.UserContext(), n)
 	if err != nil {
 		return fromEngine(err)

@@ -97,7 +97,7 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/conversations/{conv}/block", tag: "actions", summary: "Block the contact", ok: 200},
 	{method: "POST", path: "/api/v1/conversations/{conv}/unblock", tag: "actions", summary: "Unblock the contact", ok: 200},
 	{method: "POST", path: "/api/v1/conversations/{conv}/subscription", tag: "actions", summary: "Unsubscribe the contact from broadcasts, or subscribe again", body: "Subscription", ok: 200},
-	{method: "POST", path: "/api/v1/conversations/{conv}/notes", tag: "notes", summary: "Add a note to the conversation's contact; @name mentions notify users", body: "Note", ok: 201},
+	{method: "POST", path: "/api/v1/conversations/{conv}/notes", tag: "notes", summary: "Add a note to the conversation's contact; @name mentions notify users; answers the note, its html the Markdown of its text rendered and sanitised", body: "Note", ok: 201},
 
 	{method: "GET", path: "/api/v1/contacts", tag: "contacts", summary: "Contacts, newest first; q searches name, phone, email and company (prefixes, case and accents aside)", query: []string{"q", "cursor", "limit"}, ok: 200},
 	{method: "POST", path: "/api/v1/contacts", tag: "contacts", summary: "Create a contact (source manual, or api for personal API tokens)", body: "Contact", ok: 201},
@@ -106,8 +106,8 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "A contact with its conversations, notes, files and activity", ok: 200},
 	{method: "PATCH", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "Change a contact's profile and custom fields (null removes a custom field)", body: "ContactUpdate", ok: 200},
 	{method: "POST", path: "/api/v1/contacts/{id}/merge", tag: "contacts", summary: "Merge another contact into this one: identities, conversations, notes and memories move, empty fields are filled, the other is deleted", body: "Merge", ok: 200},
-	{method: "GET", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Notes of a contact, newest first", query: []string{"limit"}, ok: 200},
-	{method: "POST", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Add a note; @name mentions notify users", body: "Note", ok: 201},
+	{method: "GET", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Notes of a contact, newest first; each has text (Markdown, as written) and html (read-only: the text rendered as sanitised HTML, raw HTML left out, links http, https or mailto only, opening in a new tab)", query: []string{"limit"}, ok: 200},
+	{method: "POST", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Add a note, its text Markdown; @name mentions notify users; answers the note with its html, as in the list", body: "Note", ok: 201},
 	{method: "DELETE", path: "/api/v1/contacts/{id}/notes/{note}", tag: "notes", summary: "Delete a note (its author or an admin)", ok: 204},
 	{method: "GET", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "What the AI agent remembers about a contact, oldest first", ok: 200},
 	{method: "POST", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "Add a memory the AI agent is told in every conversation with the contact (409 when full)", body: "Memory", ok: 201},
@@ -146,7 +146,7 @@ var schemas = map[string]any{
 	"ContactUpdate": minProps(obj(contactProps(false))),
 	"ContactCSV":    map[string]any{"type": "string", "description": "CSV with a header row: name, phone, email, company, title, country, language, avatar; other columns are custom fields"},
 	"Merge":         obj(map[string]any{"from": str()}, "from"),
-	"Note":          obj(map[string]any{"text": str()}, "text"),
+	"Note":          obj(map[string]any{"text": describe(str(), "Markdown: bold, italics, lists, links, inline code and code blocks; raw HTML is not rendered")}, "text"),
 	"Memory":        obj(map[string]any{"text": str()}, "text"),
 }
 

@@ -142,7 +142,11 @@ func (b *Batch) DeleteContact(c *engine.Contact) {
 }
 
 // PutNote writes note n.
-func (b *Batch) PutNote(n *engine.Note) { b.set(noteKey(n.WorkspaceID, n.ContactID, n.ID), n) }
+func (b *Batch) PutNote(n *engine.Note) {
+	stored := *n
+	stored.HTML = "" // derived from Text whenever it is handed out
+	b.set(noteKey(n.WorkspaceID, n.ContactID, n.ID), &stored)
+}
 
 // DeleteNote removes note n.
 func (b *Batch) DeleteNote(n *engine.Note) { b.del(noteKey(n.WorkspaceID, n.ContactID, n.ID)) }

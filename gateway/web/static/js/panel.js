@@ -173,8 +173,22 @@ function contactTab() {
 
 const mentionRe = /@([\p{L}\p{N}._-]+)/gu;
 
-// noteText renders a note with its @mentions highlighted.
-function noteText(text) {
+// noteText renders a note with its @mentions highlighted: the html the
+// server rendered from its Markdown and sanitised, parsed in a template
+// (nothing in it runs), or the plain text when there is none.
+function noteText(n) {
+  if (typeof n.html !== 'string') return h('div.note-text', null, ...mentions(n.text));
+  const t = document.createElement('template');
+  t.innerHTML = n.html;
+  const walk = document.createTreeWalker(t.content, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  while (walk.nextNode()) if (!walk.currentNode.parentElement?.closest('a, code')) texts.push(walk.currentNode);
+  for (const node of texts) node.replaceWith(...mentions(node.data));
+  return h('div.note-text.note-md', null, t.content);
+}
+
+// mentions splits text into strings and highlighted @mentions.
+function mentions(text) {
   const out = [];
   let last = 0;
   for (const m of text.matchAll(mentionRe)) {
@@ -182,11 +196,11 @@ function noteText(text) {
     last = m.index + m[0].length;
   }
   out.push(text.slice(last));
-  return h('div.note-text', null, ...out);
+  return out;
 }
 
 function notes() {
-  const list = h('div.notes', null, ...(data.notes || []).slice().reverse().map((n) => h('div.note', null, noteText(n.text),
+  const list = h('div.notes', null, ...(data.notes || []).slice().reverse().map((n) => h('div.note', null, noteText(n),
     h('div.muted.small', { text: `${authorName(n.author_id)} · ${dayLabel(n.created_at)} ${time12(n.created_at)}` }))));
   if (!data.available) return h('div', null, list, h('p.muted.small', { text: 'Notes need the contacts API.' }));
   const id = conv.id;
