@@ -17,6 +17,7 @@ import './analytics.js';
 import * as setup from './setup.js';
 import './settings_security.js';
 import * as shortcuts from './shortcuts.js';
+import * as notify from './notify.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -49,6 +50,7 @@ export const state = {
 
 function showLogin(msg = '') {
   rt.stop();
+  notify.title(0);
   $('#app').hidden = true;
   $('#login').hidden = false;
   $('#login-error').textContent = msg;
@@ -114,6 +116,7 @@ const rt = new Realtime({
 
 function onEvent(ev) {
   if (typeof ev.seq === 'number') $('#conn').dataset.seq = ev.seq; // the last event applied
+  notify.onEvent(ev, state.convs.get(ev.conversation_id));
   const conv = ev.data && ev.data.conversation;
   if (ev.type === 'conversation.deleted') {
     removeConv(ev.conversation_id);
@@ -425,6 +428,7 @@ function renderTabs() {
 const folders = [['open', 'Open'], ['solved', 'Solved'], ['spam', 'Spam'], ['archived', 'Archived']];
 
 function renderFolders() {
+  notify.title(state.counts.unread);
   $('#folders').replaceChildren(...folders.map(([f, label]) => h('button.folder', {
     type: 'button', role: 'tab', 'aria-selected': String(state.filter.folder === f), dataset: { folder: f },
     onclick: () => { state.filter.folder = f; renderFolders(); reload(); },
@@ -673,6 +677,7 @@ async function boot() {
   renderTabs();
   renderFolders();
   renderFilters();
+  notify.banner();
   rt.start();
   const first = reload();
   get('/channels').then((r) => {
@@ -694,6 +699,7 @@ async function boot() {
 
 chat.init({ state, upsert, open, back });
 panel.init({ state, upsert });
+notify.init({ state, open });
 shortcuts.init({ state, open, visibleRows, loadMore: () => (state.hits ? searchMore() : loadMore()) });
 
 if (acceptInvite(boot)) { /* the invitation page signs in, then boots */ } else if (setup.route(() => { rt.stop(); return boot(); })) { /* a setup or reset link */ } else if (auth.token) boot().catch((err) => showLogin(err.status === 401 ? '' : err.message));

@@ -1,0 +1,115 @@
+// Notifications: the open folder's unread count in the tab's title, a
+// polite offer to turn on the browser's notifications (never asked on
+// load; a dismissal is remembered per browser), and a notification, when
+// the conversation is not the one in view, for a new conversation, a
+// conversation assigned to me and a note mentioning me (with an in-app
+// toast for the last two). Clicking a notification opens its
+// conversation.
+import { h, $, convName, toast } from './util.js';
+
+const DISMISSED = 'parley.notify.dismissed';
+const BASE = document.title || 'Parley';
+
+let app = { state: null, open: () => {} };
+let last = null; // the previous event: a message's conversation.updated follows it in its frame
+
+// init wires the module to the inbox: state (me, users, convs, selected)
+// and open(id) to show a conversation.
+export function init({ state, open }) {
+  app = { state, open };
+}
+
+// title shows unread (the open folder's unread conversations) in the
+// tab's title: "(3) Parley inbox".
+export function title(unread) {
+  document.title = unread > 0 ? `(${unread}) ${BASE}` : BASE;
+}
+
+function supported() {
+  return typeof window.Notification === 'function';
+}
+
+// banner offers to turn notifications on, while the browser has not
+// been asked and the offer was not dismissed here.
+export function banner() {
+  const old = $('#notify-banner');
+  if (old) old.remove();
+  if (!supported() || Notification.permission !== 'default' || localStorage.getItem(DISMISSED)) return;
+  const el = h('div#notify-banner.notify-banner', { role: 'region', 'aria-label': 'Notifications' },
+    h('button.link', {
+      type: 'button', text: 'Turn on notifications',
+      onclick: async () => {
+        try { await Notification.requestPermission(); } catch { /* an old browser's callback form: asked anyway */ }
+        banner();
+      },
+    }),
+    h('button.icon-btn.notify-dismiss', {
+      type: 'button', 'aria-label': 'Dismiss', title: 'Dismiss', text: '×',
+      onclick: () => { localStorage.setItem(DISMISSED, '1'); el.remove(); },
+    }));
+  const pane = $('#list-pane');
+  pane.insertBefore(el, pane.firstChild);
+}
+
+// inView: the conversation is the one shown, in a visible tab.
+function inView(id) {
+  return document.visibilityState === 'visible' && app.state.selected === id
+    && document.body.classList.contains('view-chat') && !document.body.classList.contains('view-settings');
+}
+
+function show(id, title, body) {
+  if (!supported() || Notification.permission !== 'granted') return;
+  try {
+    const n = new Notification(title, { body, tag: id ? `parley-${id}` : undefined });
+    n.onclick = () => {
+      window.focus();
+      if (id) app.open(id);
+      n.close();
+    };
+  } catch { /* no Notification constructor here (Android Chrome wants a service worker) */ }
+}
+
+function userName(id) {
+  const u = (app.state.users || []).find((x) => x.id === id);
+  return u ? u.name || u.email : 'Someone';
+}
+
+// onEvent looks at a realtime event before the inbox applies it (prev:
+// the conversation as known before it, if known).
+export function onEvent(ev, prev) {
+  const me = app.state.me && app.state.me.id;
+  const d = ev.data || {};
+  const before = last;
+  last = ev;
+  if (ev.type === 'note.mentioned' && d.note) {
+    const n = d.note;
+    const conv = n.conversation_id || '';
+    const c = conv && app.state.convs.get(conv);
+    const title = `${userName(n.author_id)} mentioned you${c ? ` in ${convName(c)}` : ''}`;
+    toast(`${title}: ${n.text}`);
+    if (!conv || !inView(conv)) show(conv, title, n.text);
+    return;
+  }
+  const c = d.conversation;
+  if (!c || !me) return;
+  if (ev.type === 'conversation.created') {
+    // Its first message comes next in the same frame: tell once the
+    // frame is applied, with the message's text.
+    setTimeout(() => {
+      const now = app.state.convs.get(c.id) || c;
+      if (!inView(c.id)) show(c.id, `New conversation: ${convName(now)}`, now.preview || 'New conversation');
+    }, 0);
+    return;
+  }
+  if (ev.type !== 'conversation.updated' || c.assignee_id !== me) return;
+  // An assignment changes only the header: a conversation.updated that
+  // follows its message in a frame is that message's, and a conversation
+  // not known before is taken as newly assigned only then.
+  const companion = before && before.conversation_id === ev.conversation_id && before.seq === ev.seq - 1
+    && before.type !== 'conversation.updated';
+  if (prev ? prev.assignee_id === me : companion) return;
+  const title = `Assigned to you: ${convName(c)}`;
+  if (inView(c.id)) return;
+  toast(title);
+  show(c.id, title, c.preview || '');
+}
