@@ -377,7 +377,16 @@ func (t *txn) commit() error {
 func (t *txn) abort() { t.b.Close() }
 
 func (a *conversationActor) ingest(m *ingestMsg) {
-	defer a.rt.inflight.Add(-int64(len(m.items)))
+	// The slots are released before the reply, so that a caller who got
+	// its answer sees them free (and on any other way out).
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			a.rt.inflight.Add(-int64(len(m.items)))
+		}
+	}
+	defer release()
 	results := make([]IngestResult, len(m.items))
 	t := a.begin()
 	seen := map[string]uint64{} // channel message id → seq, within this batch
@@ -435,6 +444,7 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 		}
 		a.load() // the in-memory state was not changed; reload to be sure
 	}
+	release()
 	m.reply <- results
 }
 
