@@ -211,9 +211,9 @@ func deref(p any) any {
 	return p
 }
 
-// healthURL is the readiness URL of a Parley listening on addr: a
+// healthURL is the readiness URL, over scheme, of a Parley listening on addr: a
 // wildcard host is asked on the loopback address.
-func healthURL(addr string) (string, error) {
+func healthURL(scheme, addr string) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", fmt.Errorf("addr %q: %w", addr, err)
@@ -224,7 +224,7 @@ func healthURL(addr string) (string, error) {
 	case "::":
 		host = "::1"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/readyz", nil
+	return scheme + "://" + net.JoinHostPort(host, port) + "/readyz", nil
 }
 
 // healthcheck GETs /readyz of a running Parley (the Docker image's
@@ -243,10 +243,9 @@ func healthcheck(args []string, stderr io.Writer) int {
 	if err == nil && *target == "" {
 		// With HTTPS on, -addr only redirects: ask the HTTPS listener.
 		if o.tlsConfig(nil, nil).Enabled() {
-			*target, err = healthURL(o.tlsAddr)
-			*target = strings.Replace(*target, "http://", "https://", 1)
+			*target, err = healthURL("https", o.tlsAddr)
 		} else {
-			*target, err = healthURL(o.addr)
+			*target, err = healthURL("http", o.addr)
 		}
 	}
 	if err != nil {

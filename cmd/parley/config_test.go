@@ -323,7 +323,7 @@ func TestHealthcheck(t *testing.T) {
 
 	for in, want := range map[string]string{"0.0.0.0:8080": "http://127.0.0.1:8080/readyz",
 		":8080": "http://127.0.0.1:8080/readyz", "[::]:80": "http://[::1]:80/readyz", "10.0.0.1:1": "http://10.0.0.1:1/readyz"} {
-		got, err := healthURL(in)
+		got, err := healthURL("http", in)
 		require.NoError(t, err)
 		require.Equal(t, want, got)
 	}
