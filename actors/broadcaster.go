@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley/engine"
@@ -220,6 +221,27 @@ type Broadcaster struct {
 	mu      sync.RWMutex
 	streams map[engine.ID]*stream
 	closed  bool
+
+	// taps are called with every Publish's events (SetTap).
+	taps atomic.Pointer[[]func([]engine.Event)]
+}
+
+// AddTap registers f to be called with the events of every Publish,
+// after the subscribers were sent them, in the publisher's goroutine:
+// f must be quick and must not block (queue the events and return) nor
+// keep or change the slice.
+func (b *Broadcaster) AddTap(f func(events []engine.Event)) {
+	for {
+		old := b.taps.Load()
+		var next []func([]engine.Event)
+		if old != nil {
+			next = append(next, *old...)
+		}
+		next = append(next, f)
+		if b.taps.CompareAndSwap(old, &next) {
+			return
+		}
+	}
 }
 
 // NewBroadcaster returns a broadcaster for epoch keeping ringSize recent
@@ -260,6 +282,11 @@ func (b *Broadcaster) Publish(events []engine.Event) {
 		}
 		b.publish(ws, events[start:end])
 		start = end
+	}
+	if taps := b.taps.Load(); taps != nil {
+		for _, f := range *taps {
+			f(events)
+		}
 	}
 }
 

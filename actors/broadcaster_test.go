@@ -247,3 +247,24 @@ func TestBroadcasterCollectsAStateChange(t *testing.T) {
 	require.True(t, ok, "a one-event change needs nothing more")
 	require.Equal(t, []uint64{5}, seqs(batch))
 }
+
+// TestBroadcasterTap: a tap sees every Publish's events, of every
+// workspace, subscribers or not, and after the subscribers got them.
+func TestBroadcasterTap(t *testing.T) {
+	t.Parallel()
+	ws, other := engine.NewID(t0), engine.NewID(t0)
+	b := actors.NewBroadcaster("epoch-1", 8, 64)
+	sub, _, err := b.Subscribe(ws, actors.Filter{}, nil)
+	require.NoError(t, err)
+	var seen []engine.ID
+	queued := -1
+	b.AddTap(func(evs []engine.Event) {
+		queued = len(sub.C)
+		for _, ev := range evs {
+			seen = append(seen, ev.WorkspaceID)
+		}
+	})
+	b.Publish([]engine.Event{event(ws, engine.ChannelWhatsApp, engine.FolderOpen), event(other, engine.ChannelWhatsApp, engine.FolderOpen)})
+	require.Equal(t, []engine.ID{ws, other}, seen)
+	require.Equal(t, 1, queued, "the subscriber had its event before the tap ran")
+}

@@ -46,4 +46,16 @@ type Event struct {
 	// header or message (contacts, notes, imports); it is sent as the
 	// event's data.
 	Data any `json:"data,omitempty"`
+	// Assigned is set on the conversation.updated of a change that gave
+	// the conversation to a user it was not assigned to, for the
+	// notifications; it is not sent to subscribers.
+	Assigned *Assignment `json:"-"`
+}
+
+// Assignment says who a conversation was just given to, and by whom.
+type Assignment struct {
+	// UserID is the assignee's id.
+	UserID string
+	// By is the user who assigned it (zero when not a person).
+	By ID
 }

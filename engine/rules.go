@@ -121,8 +121,12 @@ type MarkRead struct{}
 // MarkUnread sets the unread count to at least one.
 type MarkUnread struct{}
 
-// Assign gives the conversation to UserID; empty unassigns it.
-type Assign struct{ UserID string }
+// Assign gives the conversation to UserID; empty unassigns it. By is
+// the user who asks (zero when not a person).
+type Assign struct {
+	UserID string
+	By     ID
+}
 
 // ScheduleFollowUp sets (or moves) the follow-up time.
 type ScheduleFollowUp struct {
@@ -288,6 +292,9 @@ type applier struct {
 	surveySent   bool
 	// extra events emitted besides message and header events
 	extra []EventType
+	// assigned is set when the change gave the conversation to a user
+	// it was not assigned to; it goes on the conversation.updated event.
+	assigned *Assignment
 }
 
 func (a *applier) apply(cmd Command) error {
@@ -379,6 +386,9 @@ func (a *applier) apply(cmd Command) error {
 	case MarkUnread:
 		a.c.UnreadCount = max(a.c.UnreadCount, 1)
 	case Assign:
+		if cmd.UserID != "" && cmd.UserID != a.c.AssigneeID {
+			a.assigned = &Assignment{UserID: cmd.UserID, By: cmd.By}
+		}
 		a.c.AssigneeID = cmd.UserID
 	case ScheduleFollowUp:
 		if !cmd.At.After(a.now) {
@@ -739,7 +749,7 @@ func (a *applier) result() Result {
 	if c.Deleted {
 		evs = append(evs, Event{Type: EventConversationDeleted})
 	} else if !headerEqual(a.old, c) {
-		evs = append(evs, Event{Type: EventConversationUpdated})
+		evs = append(evs, Event{Type: EventConversationUpdated, Assigned: a.assigned})
 	}
 	for i := range evs {
 		evs[i].WorkspaceID, evs[i].ConversationID, evs[i].At = c.WorkspaceID, c.ID, a.now

@@ -885,6 +885,22 @@ func TestAssign(t *testing.T) {
 	h.noop(engine.Assign{}, t0)
 }
 
+// TestAssignEventSaysWhoAndByWhom: the conversation.updated of an
+// assignment carries the assignee and who assigned (for the
+// notifications); unassigning or another change carries none.
+func TestAssignEventSaysWhoAndByWhom(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	by := engine.NewID(t0)
+	res := h.do(engine.Assign{UserID: "u1", By: by}, t0)
+	require.Len(t, res.Events, 1)
+	require.Equal(t, &engine.Assignment{UserID: "u1", By: by}, res.Events[0].Assigned)
+	res = h.do(engine.Assign{}, t0)
+	require.Nil(t, res.Events[0].Assigned)
+	res = h.do(engine.MarkUnread{}, t0)
+	require.Nil(t, res.Events[0].Assigned)
+}
+
 func TestFollowUp(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

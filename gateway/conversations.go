@@ -233,7 +233,7 @@ func (s *Server) assign(c *fiber.Ctx) error {
 		}
 		user = id.String()
 	}
-	return s.action(c, engine.Assign{UserID: user})
+	return s.action(c, engine.Assign{UserID: user, By: who(c).UserID})
 }
 
 type followUpBody struct {
