@@ -135,11 +135,13 @@ func (b *Batch) PutIssuedToken(t *IssuedToken) {
 	}
 }
 
-// RevokeToken deletes a token, its index entry and its last use.
+// RevokeToken deletes a token, its index entry, its last use and the
+// push subscriptions registered with it.
 func (b *Batch) RevokeToken(t *IssuedToken) {
 	if len(t.Hash) == tokenHashLen {
 		b.del(tokenHashKey(t.Hash))
 		b.del(tokenUseKey(t.Hash))
+		b.deleteTokenPushSubscriptions(t.WorkspaceID, t.UserID, t.Hash)
 	}
 	if t.ID != engine.ZeroID {
 		b.del(wsTokenKey(t.WorkspaceID, t.UserID, t.ID))
@@ -159,9 +161,13 @@ func (b *Batch) PutInvitation(code string, inv *Invitation) { b.set(invitationKe
 // DeleteInvitation removes the invitation whose code is given.
 func (b *Batch) DeleteInvitation(code string) { b.del(invitationKey(code)) }
 
-// DeleteUser removes a user record. Its tokens and credential are separate
-// records: revoke and delete them in the same batch.
-func (b *Batch) DeleteUser(ws, id engine.ID) { b.del(userKey(ws, id)) }
+// DeleteUser removes a user record with its notification settings and
+// push subscriptions. Its tokens and credential are separate records:
+// revoke and delete them in the same batch.
+func (b *Batch) DeleteUser(ws, id engine.ID) {
+	b.del(userKey(ws, id))
+	b.deleteNotifications(ws, id)
+}
 
 // IssuedTokenBySecret reads the token whose secret is given, with its id
 // and kind when it was issued by IssueToken.
