@@ -43,6 +43,12 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/auth/logout-all", tag: "auth", summary: "Sign out everywhere: revoke the caller's sessions but the current one (include_current false) or all of them (true); API tokens stay; answers {revoked}", body: "LogoutAll", ok: 200},
 	{method: "GET", path: "/api/v1/auth/sessions", tag: "auth", summary: "The caller's sessions and API tokens, newest first, with created_at, last_used_at, device (the User-Agent of a session's sign-in) and current", ok: 200},
 	{method: "GET", path: "/api/v1/me", tag: "auth", summary: "The calling user and workspace", ok: 200},
+	{method: "GET", path: "/api/v1/me/notifications", tag: "notifications", summary: "The caller's notification settings: for each kind (new_conversation, assigned, mentioned, needs_human) whether it reaches them in the browser, by Web Push and by email (the defaults until they choose), and whether the server can send email (email_available: an SMTP relay is configured)", ok: 200},
+	{method: "PUT", path: "/api/v1/me/notifications", tag: "notifications", summary: "Change the caller's notification settings: the kinds and media given; answers as GET", body: "NotificationSettings", ok: 200},
+	{method: "GET", path: "/api/v1/push/key", tag: "notifications", summary: "The server's VAPID public key (base64url, an uncompressed P-256 point): the applicationServerKey a browser subscribes with", ok: 200},
+	{method: "GET", path: "/api/v1/push/subscriptions", tag: "notifications", summary: "The caller's Web Push subscriptions: endpoint, created_at and current (registered by the calling token); never their keys", ok: 200},
+	{method: "POST", path: "/api/v1/push/subscriptions", tag: "notifications", summary: "Register this device's Web Push subscription (the Push API's PushSubscription: an https endpoint and its p256dh and auth keys, base64url); it belongs to the caller and the calling token, and goes when the token is revoked (sign-out), the user is removed or the push service answers 404 or 410. The same endpoint registered before by the user is replaced; beyond 20 devices the oldest goes", body: "PushSubscription", ok: 201},
+	{method: "DELETE", path: "/api/v1/push/subscriptions", tag: "notifications", summary: "Remove this device's Web Push subscriptions (those the calling token registered), or with endpoint the caller's subscription of that endpoint", query: []string{"endpoint"}, ok: 204},
 	{method: "GET", path: "/api/v1/users", tag: "users", summary: "Users of the workspace", ok: 200},
 	{method: "POST", path: "/api/v1/users/invitations", tag: "users", summary: "Invite a user (admin)", body: "Invitation", ok: 201},
 	{method: "GET", path: "/api/v1/users/{id}", tag: "users", summary: "A user", ok: 200},
@@ -148,6 +154,23 @@ var schemas = map[string]any{
 	"Merge":         obj(map[string]any{"from": str()}, "from"),
 	"Note":          obj(map[string]any{"text": describe(str(), "Markdown: bold, italics, lists, links, inline code and code blocks; raw HTML is not rendered")}, "text"),
 	"Memory":        obj(map[string]any{"text": str()}, "text"),
+	"NotificationSettings": obj(map[string]any{"settings": minProps(obj(map[string]any{
+		"new_conversation": notifyMedia(), "assigned": notifyMedia(), "mentioned": notifyMedia(), "needs_human": notifyMedia()}))}, "settings"),
+	"PushSubscription": obj(map[string]any{"endpoint": describe(withBound(str(), "maxLength", maxPushEndpoint), "the push service's https URL"),
+		"expirationTime": map[string]any{"type": []string{"number", "null"}, "description": "as the Push API gives it; ignored"},
+		"keys": obj(map[string]any{"p256dh": describe(str(), "the browser's P-256 public key, base64url (65 bytes)"),
+			"auth": describe(str(), "the browser's auth secret, base64url (16 bytes)")}, "p256dh", "auth")}, "endpoint", "keys"),
+}
+
+// notifyMedia is where one kind of notification goes: the media given.
+func notifyMedia() map[string]any {
+	return minProps(obj(map[string]any{"browser": boolean(), "push": boolean(), "email": boolean()}))
+}
+
+// withBound sets one bound keyword (maxLength, minItems, ...) of a schema.
+func withBound(o map[string]any, keyword string, v any) map[string]any {
+	o[keyword] = v
+	return o
 }
 
 // agentSettingsProps are the fields of the agent settings a PUT (and a

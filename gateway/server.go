@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -19,6 +21,7 @@ import (
 	"github.com/parleyhq/parley/gateway/channels"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/gateway/media"
+	"github.com/parleyhq/parley/gateway/notify"
 	"github.com/parleyhq/parley/gateway/realtime"
 	"github.com/parleyhq/parley/gateway/web"
 	"github.com/parleyhq/parley/persistence"
@@ -95,6 +98,23 @@ type Config struct {
 	// every connection is closed and no request came for a fifth of it.
 	// Zero means 250 ms.
 	DrainLinger time.Duration
+	// PublicURL is the server's address as users reach it (-public-url),
+	// the base of the conversation links in push and email
+	// notifications; "" leaves push links relative and emails without
+	// one.
+	PublicURL string
+	// NotifySMTP is the relay of notification emails; nil turns them
+	// off.
+	NotifySMTP *notify.SMTP
+	// NotifyFrom is the From address of notification emails (required
+	// with NotifySMTP).
+	NotifyFrom string
+	// NotifyTLS configures TLS with the relay; nil means the system
+	// roots (tests trust their own server).
+	NotifyTLS *tls.Config
+	// PushClient sends Web Push requests; nil means a default client
+	// (tests trust their own push service).
+	PushClient *http.Client
 	// Agents holds the AI agent settings; it should be the runtime's
 	// AgentResolver. Nil means a registry of its own, which the runtime
 	// does not use.
@@ -116,6 +136,7 @@ type Server struct {
 	uses      tokenUses
 	agents    *agents.Registry
 	profiles  *channels.Profiles
+	notifier  *notify.Notifier
 	// proxies are Config.TrustedProxies, parsed.
 	proxies trustedProxies
 	// bodyMemory holds the bytes of the request bodies being read
@@ -199,6 +220,12 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	notifier, err := notify.New(notify.Config{Store: cfg.Store, Clock: cfg.Runtime.Clock(), PublicURL: cfg.PublicURL,
+		HTTPClient: cfg.PushClient, SMTP: cfg.NotifySMTP, From: cfg.NotifyFrom, SMTPTLS: cfg.NotifyTLS,
+		Logger: cfg.Logger, Registerer: cfg.Registerer})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	sweeper, err := media.NewSweeper(media.SweeperConfig{Store: cfg.Media, Refs: cfg.Store, Clock: cfg.Runtime.Clock(),
 		Interval: cfg.MediaSweepInterval, Grace: cfg.MediaOrphanGrace, Logger: cfg.Logger, Registerer: cfg.Registerer})
 	if err != nil {
@@ -206,7 +233,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
 		mediaJobs: make(chan mediaJob, 4096), agentTests: make(chan struct{}, agentTestSlots), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
-		profiles: profiles, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+		profiles: profiles, notifier: notifier, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller,
 		Credential: func(c *fiber.Ctx) string { return credentialName(who(c).Hash) }, Registerer: cfg.Registerer})
 	if err != nil {
@@ -258,6 +285,8 @@ func (s *Server) Start() {
 		}
 		s.profiles.Start()
 		s.sweeper.Start()
+		s.notifier.Start()
+		s.cfg.Runtime.Broadcaster().AddTap(s.notifier.Tap)
 	})
 }
 
@@ -489,6 +518,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.wg.Wait()
 		s.profiles.Shutdown()
 		s.sweeper.Shutdown()
+		s.notifier.Shutdown()
 	})
 	return err
 }

@@ -124,6 +124,7 @@ func (s *Server) userRoutes(public, api fiber.Router) {
 	api.Post("/tokens", u.authed, u.createToken)
 	api.Delete("/tokens/:id", u.authed, u.deleteToken)
 	s.passwordRoutes(public, api, u)
+	s.notificationRoutes(api, u)
 }
 
 func newUsers(s *Server, store *persistence.Store, clock clockwork.Clock) *users {

@@ -230,6 +230,9 @@ func (n *Notifier) Shutdown() {
 // Tap takes published events (actors.Broadcaster.AddTap): those that
 // may notify someone are queued, never waiting; a full queue drops them.
 func (n *Notifier) Tap(events []engine.Event) {
+	if n.ctx.Err() != nil {
+		return // shut down
+	}
 	for i := range events {
 		ev := &events[i]
 		switch {
@@ -238,8 +241,18 @@ func (n *Notifier) Tap(events []engine.Event) {
 		default:
 			continue
 		}
+		queued := *ev
+		if ev.Type == engine.EventConversationCreated {
+			// Its first message comes in the same state change: the
+			// header after it has the preview.
+			for j := i + 1; j < len(events); j++ {
+				if events[j].ConversationID == ev.ConversationID && events[j].Conversation != nil {
+					queued.Conversation = events[j].Conversation
+				}
+			}
+		}
 		select {
-		case n.events <- *ev:
+		case n.events <- queued:
 		default:
 			n.m.drops.WithLabelValues(queueEvents).Inc()
 		}
