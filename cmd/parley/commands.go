@@ -186,6 +186,8 @@ func configCheck(args []string, stdout, stderr io.Writer) int {
 			v = "(none)"
 		case strings.Contains(op.name, "secret") || strings.Contains(op.name, "token"):
 			v = "(set)"
+		case op.kind == kindSMTP:
+			v = redactURL(v)
 		}
 		name := op.fileKey()
 		if name == "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/parleyhq/parley/gateway/channels/meta"
+	"github.com/parleyhq/parley/gateway/notify"
 	"github.com/parleyhq/parley/gateway/tlsconf"
 )
 
@@ -45,6 +47,9 @@ type options struct {
 	tlsCert        string
 	tlsKey         string
 	trustedProxies string
+	// Notifications
+	notifySMTPURL string
+	notifyFrom    string
 }
 
 // kind is what an option's value is, and how its text is checked.
@@ -58,7 +63,9 @@ const (
 	kindBool     kind = "bool"     // true or false
 	kindDuration kind = "duration" // a positive Go duration such as 20s
 	kindDir      kind = "directory"
-	kindFile     kind = "file" // the configuration file itself: flag and environment only
+	kindFile     kind = "file"     // the configuration file itself: flag and environment only
+	kindSMTP     kind = "SMTP URL" // smtp://user:pass@host:587 or smtps://...
+	kindEmail    kind = "email address"
 )
 
 // option is one row of the configuration table. Its flag is -name, its
@@ -98,6 +105,9 @@ var optionTable = []option{
 	{"tls-cert", kindText, "", "PEM certificate chain file, reloaded on change; instead of -tls-hosts", func(o *options) any { return &o.tlsCert }},
 	{"tls-key", kindText, "", "PEM key file of -tls-cert", func(o *options) any { return &o.tlsKey }},
 	{"trusted-proxies", kindText, "", "reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: IPs and CIDR ranges, comma-separated", func(o *options) any { return &o.trustedProxies }},
+	// Notifications
+	{"notify-smtp-url", kindSMTP, "", "SMTP relay of notification emails: smtp://user:password@host:587 (STARTTLS) or smtps://...:465 (TLS); email notifications are off when empty", func(o *options) any { return &o.notifySMTPURL }},
+	{"notify-from", kindEmail, "", "From address of notification emails, such as Parley <parley@example.com> (required with -notify-smtp-url)", func(o *options) any { return &o.notifyFrom }},
 }
 
 func (op option) flagName() string { return "-" + op.name }
@@ -158,6 +168,16 @@ func (op option) parse(text string) (any, error) {
 			return true, nil
 		}
 		return nil, fmt.Errorf("%q is not true or false", text)
+	case kindSMTP:
+		if _, err := notify.ParseSMTPURL(text); err != nil {
+			return nil, fmt.Errorf("%q: %w", redactURL(text), err)
+		}
+		return text, nil
+	case kindEmail:
+		if _, err := mail.ParseAddress(text); err != nil {
+			return nil, fmt.Errorf("%q is not an email address", text)
+		}
+		return text, nil
 	case kindDuration:
 		d, err := time.ParseDuration(text)
 		if err != nil {
@@ -310,8 +330,21 @@ func loadConfig(fs *flag.FlagSet, seen *[]flagUse, args []string, lookupEnv func
 		// After every layer: it derives defaults (the HTTPS address, the
 		// public URL) from the others.
 		add("HTTPS options", checkHTTPSOptions(&o))
+		if o.notifySMTPURL != "" && o.notifyFrom == "" {
+			add("notification options", errors.New("-notify-smtp-url needs -notify-from, the emails' From address"))
+		}
 	}
 	return o, problems, nil
+}
+
+// redactURL hides the password of a URL, for messages and check
+// output.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(not a URL)"
+	}
+	return u.Redacted()
 }
 
 // loadFile applies the options of a TOML file to o and returns its

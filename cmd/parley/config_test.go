@@ -153,6 +153,39 @@ graph_api_url = "graph.facebook.com"
 	}
 }
 
+// TestNotifyOptions: the SMTP relay's URL and the From address are
+// checked (a bad scheme, a relay without a From), the password never
+// shows, and a good pair is read.
+func TestNotifyOptions(t *testing.T) {
+	t.Parallel()
+	load := func(env map[string]string, args ...string) (options, []error) {
+		fs, seen := newFlagSet("t")
+		o, problems, err := loadConfig(fs, seen, args, envMap(env))
+		require.NoError(t, err)
+		return o, problems
+	}
+	_, problems := load(nil, "-notify-smtp-url", "http://u:hunter2@mail.example.com")
+	require.Len(t, problems, 1)
+	require.Contains(t, problems[0].Error(), "-notify-smtp-url")
+	require.Contains(t, problems[0].Error(), "smtp://")
+	require.NotContains(t, problems[0].Error(), "hunter2")
+	_, problems = load(map[string]string{"PARLEY_NOTIFY_SMTP_URL": "smtp://u:hunter2@mail.example.com"})
+	require.Len(t, problems, 1)
+	require.Contains(t, problems[0].Error(), "needs -notify-from")
+	_, problems = load(nil, "-notify-smtp-url", "smtps://mail.example.com", "-notify-from", "not an address")
+	require.Len(t, problems, 1)
+	require.Contains(t, problems[0].Error(), "is not an email address")
+	o, problems := load(nil, "-notify-smtp-url", "smtp://u:hunter2@mail.example.com:2525", "-notify-from", "Parley <parley@example.com>")
+	require.Empty(t, problems)
+	require.Equal(t, "smtp://u:hunter2@mail.example.com:2525", o.notifySMTPURL)
+
+	code, out, _ := parley(t, []string{"PARLEY_NOTIFY_SMTP_URL=smtp://u:hunter2@mail.example.com", "PARLEY_NOTIFY_FROM=parley@example.com"},
+		"config", "check", "-data-dir", t.TempDir())
+	require.Equal(t, 0, code, out)
+	require.Regexp(t, `notify_smtp_url\s+smtp://u:x+@mail\.example\.com`, out)
+	require.NotContains(t, out, "hunter2")
+}
+
 func TestServeReadsConfigFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

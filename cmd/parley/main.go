@@ -24,6 +24,7 @@ import (
 	"github.com/parleyhq/parley/gateway/channels"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/gateway/media"
+	"github.com/parleyhq/parley/gateway/notify"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -134,9 +135,17 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	if err := rt.Start(); err != nil {
 		return err
 	}
+	var smtpRelay *notify.SMTP
+	if o.notifySMTPURL != "" {
+		relay, err := notify.ParseSMTPURL(o.notifySMTPURL) // checked by loadConfig
+		if err != nil {
+			return fmt.Errorf("-notify-smtp-url: %w", err)
+		}
+		smtpRelay = &relay
+	}
 	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: mediaStore,
 		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg, Gatherer: reg, Agents: registry,
-		BodyMemory: o.bodyMemory, TrustedProxies: o.proxyList()})
+		BodyMemory: o.bodyMemory, TrustedProxies: o.proxyList(), PublicURL: o.publicURL, NotifySMTP: smtpRelay, NotifyFrom: o.notifyFrom})
 	if err != nil {
 		return err
 	}
