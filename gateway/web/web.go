@@ -24,9 +24,22 @@ var static = func() fs.FS {
 
 // securityPolicy keeps the page to its own origin: scripts, styles and
 // fonts from the binary; images and media from the API (as blob URLs).
+// The service worker (/sw.js) and the manifest come from the same
+// origin too (worker-src, manifest-src).
 const securityPolicy = "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; " +
-	"connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; object-src 'none'; " +
-	"base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+	"connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; worker-src 'self'; manifest-src 'self'; " +
+	"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
+// workerPolicy is the service worker's own policy: it fetches nothing
+// but its own origin.
+const workerPolicy = "default-src 'self'"
+
+func init() {
+	// The web app manifest's type (not in every system's MIME table).
+	if err := mime.AddExtensionType(".webmanifest", "application/manifest+json"); err != nil {
+		panic(err)
+	}
+}
 
 // Handler serves the app for GET and HEAD requests outside /api/ and
 // /webhooks/: a file of the app by its path, or index.html for any other
@@ -57,9 +70,12 @@ func Handler() fiber.Handler {
 		c.Set(fiber.HeaderContentType, typ)
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		c.Set("X-Content-Type-Options", "nosniff")
-		if name == "index.html" {
+		switch name {
+		case "index.html":
 			c.Set("Content-Security-Policy", securityPolicy)
 			c.Set("Referrer-Policy", "no-referrer")
+		case "sw.js":
+			c.Set("Content-Security-Policy", workerPolicy)
 		}
 		return c.Send(data)
 	}

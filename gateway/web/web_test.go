@@ -1,6 +1,10 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image/png"
 	"io"
 	"io/fs"
 	"net/http/httptest"
@@ -26,6 +30,10 @@ func TestHandler(t *testing.T) {
 		{"GET", "/app.css", 200, "text/css", ":root"},
 		{"HEAD", "/", 200, "text/html", ""},
 		{"GET", "/js/missing.js", 404, "", ""},
+		{"GET", "/manifest.webmanifest", 200, "application/manifest+json", `"display": "standalone"`},
+		{"GET", "/sw.js", 200, "javascript", "notificationclick"},
+		{"GET", "/icons/icon-192.png", 200, "image/png", "PNG"},
+		{"GET", "/icons/icon.svg", 200, "image/svg+xml", "<svg"},
 		{"GET", "/../../etc/passwd", 200, "text/html", "<title>"},
 		{"GET", "/api/v1/thing", 200, "", "api"},
 		{"GET", "/api/v1/other", 404, "", ""},
@@ -64,4 +72,53 @@ func TestNoExternalReferences(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, n, 10, "every file of the app is checked")
+}
+
+// TestManifest: the installable app's manifest is linked from the page,
+// parses, and names icons of the app that decode at their stated sizes;
+// the service worker is served with a policy of its own origin.
+func TestManifest(t *testing.T) {
+	page, err := fs.ReadFile(static, "index.html")
+	require.NoError(t, err)
+	require.Contains(t, string(page), `<link rel="manifest" href="/manifest.webmanifest">`)
+	raw, err := fs.ReadFile(static, "manifest.webmanifest")
+	require.NoError(t, err)
+	var m struct {
+		Name       string `json:"name"`
+		ShortName  string `json:"short_name"`
+		StartURL   string `json:"start_url"`
+		Display    string `json:"display"`
+		ThemeColor string `json:"theme_color"`
+		Icons      []struct{ Src, Sizes, Type, Purpose string }
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	require.NoError(t, dec.Decode(&m))
+	require.NotEmpty(t, m.Name)
+	require.NotEmpty(t, m.ShortName)
+	require.Equal(t, "/", m.StartURL)
+	require.Equal(t, "#2563eb", m.ThemeColor)
+	require.Equal(t, "standalone", m.Display)
+	require.Len(t, m.Icons, 4)
+	for _, ic := range m.Icons {
+		data, err := fs.ReadFile(static, strings.TrimPrefix(ic.Src, "/"))
+		require.NoError(t, err, ic.Src)
+		if ic.Type != "image/png" {
+			require.Contains(t, string(data), "<svg", ic.Src)
+			continue
+		}
+		cfg, err := png.DecodeConfig(bytes.NewReader(data))
+		require.NoError(t, err, ic.Src)
+		require.Equal(t, ic.Sizes, fmt.Sprintf("%dx%d", cfg.Width, cfg.Height), ic.Src)
+	}
+
+	app := fiber.New()
+	app.Use(Handler())
+	resp, err := app.Test(httptest.NewRequest("GET", "/sw.js", nil))
+	require.NoError(t, err)
+	require.Equal(t, "default-src 'self'", resp.Header.Get("Content-Security-Policy"))
+	resp, err = app.Test(httptest.NewRequest("GET", "/", nil))
+	require.NoError(t, err)
+	csp := resp.Header.Get("Content-Security-Policy")
+	require.Contains(t, csp, "worker-src 'self'")
+	require.Contains(t, csp, "manifest-src 'self'")
 }

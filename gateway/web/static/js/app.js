@@ -18,6 +18,7 @@ import * as setup from './setup.js';
 import './settings_security.js';
 import * as shortcuts from './shortcuts.js';
 import * as notify from './notify.js';
+import './settings_notifications.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -678,6 +679,7 @@ async function boot() {
   renderFolders();
   renderFilters();
   notify.banner();
+  notify.loadPrefs();
   rt.start();
   const first = reload();
   get('/channels').then((r) => {

@@ -3,15 +3,35 @@
 // load; a dismissal is remembered per browser), and a notification, when
 // the conversation is not the one in view, for a new conversation, a
 // conversation assigned to me and a note mentioning me (with an in-app
-// toast for the last two). Clicking a notification opens its
+// toast for the last two), and a conversation that needs a person after
+// a handoff, each as the user's notification settings' browser column
+// says (Settings › Notifications). Clicking a notification opens its
 // conversation.
 import { h, $, convName, toast } from './util.js';
+import { get } from './api.js';
 
 const DISMISSED = 'parley.notify.dismissed';
 const BASE = document.title || 'Parley';
 
 let app = { state: null, open: () => {} };
 let last = null; // the previous event: a message's conversation.updated follows it in its frame
+// prefs are the user's notification settings (GET /me/notifications);
+// until they are loaded, everything shows (the server's defaults).
+let prefs = null;
+
+// setPrefs takes the user's notification settings.
+export function setPrefs(settings) { prefs = settings || null; }
+
+// loadPrefs reads the signed-in user's notification settings.
+export function loadPrefs() {
+  prefs = null;
+  return get('/me/notifications').then((r) => setPrefs(r.settings)).catch(() => {});
+}
+
+// wants: the browser column of kind is on.
+function wants(kind) {
+  return !prefs || !prefs[kind] || prefs[kind].browser !== false;
+}
 
 // init wires the module to the inbox: state (me, users, convs, selected)
 // and open(id) to show a conversation.
@@ -82,6 +102,7 @@ export function onEvent(ev, prev) {
   const before = last;
   last = ev;
   if (ev.type === 'note.mentioned' && d.note) {
+    if (!wants('mentioned')) return;
     const n = d.note;
     const conv = n.conversation_id || '';
     const c = conv && app.state.convs.get(conv);
@@ -90,9 +111,18 @@ export function onEvent(ev, prev) {
     if (!conv || !inView(conv)) show(conv, title, n.text);
     return;
   }
+  if (ev.type === 'conversation.handoff' && me) {
+    // For its assignee, or everyone when it has none. Its header comes
+    // in the conversation.updated after it, when not in its data.
+    const c = d.conversation || prev || { id: ev.conversation_id };
+    if (!wants('needs_human') || (c.assignee_id && c.assignee_id !== me) || inView(c.id)) return;
+    show(c.id, `Needs a person: ${convName(c)}`, (d.message && d.message.text) || c.preview || '');
+    return;
+  }
   const c = d.conversation;
   if (!c || !me) return;
   if (ev.type === 'conversation.created') {
+    if (!wants('new_conversation')) return;
     // Its first message comes next in the same frame: tell once the
     // frame is applied, with the message's text.
     setTimeout(() => {
@@ -108,6 +138,7 @@ export function onEvent(ev, prev) {
   const companion = before && before.conversation_id === ev.conversation_id && before.seq === ev.seq - 1
     && before.type !== 'conversation.updated';
   if (prev ? prev.assignee_id === me : companion) return;
+  if (!wants('assigned')) return;
   const title = `Assigned to you: ${convName(c)}`;
   if (inView(c.id)) return;
   toast(title);
