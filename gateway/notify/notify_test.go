@@ -346,3 +346,62 @@ func FuzzParseSMTPURL(f *testing.F) {
 		}
 	})
 }
+
+// TestPushNeedsHuman: a handoff pushes to the assignee of the
+// conversation, who turned push on for it (off by default), with the
+// handoff's reason.
+func TestPushNeedsHuman(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	s := engine.DefaultNotificationSettings()
+	s.NeedsHuman.Push = true
+	f.settings(t, f.ann.ID, s)
+	f.settings(t, f.bob.ID, s)
+	c := *f.conv
+	c.AssigneeID = f.bob.ID.String()
+	reason := engine.Message{Content: engine.Content{Kind: engine.KindText, Text: "The customer asked for a person"}}
+	f.n.Tap([]engine.Event{{Type: engine.EventHandoff, WorkspaceID: f.ws, ConversationID: c.ID, At: t0, Conversation: &c, Message: &reason}})
+	f.waitPushes(t, 1)
+	got := f.push.Pushes()
+	require.Len(t, got, 1)
+	require.Equal(t, "bob-phone", got[0].Device)
+	p := decode(t, got[0])
+	require.Equal(t, "Needs a person: Carla", p.Title)
+	require.Equal(t, "The customer asked for a person", p.Body)
+}
+
+// TestTapNeverWaits: with the workers stopped, the queue fills and
+// what does not fit is dropped and counted, never waited for; events
+// that notify no one are not queued.
+func TestTapNeverWaits(t *testing.T) {
+	t.Parallel()
+	store, err := persistence.Open(persistence.Options{Dir: t.TempDir()})
+	require.NoError(t, err)
+	defer store.Close()
+	reg := prometheus.NewRegistry()
+	n, err := notify.New(notify.Config{Store: store, Registerer: reg})
+	require.NoError(t, err)
+	ev := engine.Event{Type: engine.EventConversationCreated, WorkspaceID: engine.NewID(t0), ConversationID: engine.NewID(t0)}
+	other := engine.Event{Type: engine.EventMessageCreated}
+	evs := make([]engine.Event, 0, 1100)
+	for range 1100 {
+		evs = append(evs, ev, other)
+	}
+	done := make(chan struct{})
+	go func() { n.Tap(evs); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Tap waited")
+	}
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	var drops float64
+	for _, mf := range mfs {
+		if mf.GetName() == "parley_notification_queue_drops_total" {
+			drops = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	require.InDelta(t, 1100-1024, drops, 0)
+	n.Shutdown()
+}
