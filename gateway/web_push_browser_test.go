@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,20 +22,46 @@ func toggle(kind, medium string) string {
 	return fmt.Sprintf(`document.querySelector('input.notify-toggle[data-kind=%q][data-medium=%q]')`, kind, medium)
 }
 
+// pushServiceStub stands in for the browser's push service, which a
+// headless Chromium has none of: PushManager.subscribe answers with the
+// subscription of a device of the test's push service (its endpoint and
+// keys in window.__device) and records the key it was asked to
+// subscribe with. Everything else (the permission, the service worker,
+// the app, the server's push) is real.
+const pushServiceStub = `(() => {
+  if (!window.PushManager) return;
+  let sub = null;
+  PushManager.prototype.getSubscription = async function () { return sub; };
+  PushManager.prototype.subscribe = async function (opts) {
+    const key = new Uint8Array(opts.applicationServerKey);
+    window.__subscribedWith = btoa(String.fromCharCode(...key)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const d = window.__device;
+    sub = { endpoint: d.endpoint, options: { applicationServerKey: key.buffer },
+      toJSON: () => ({ endpoint: d.endpoint, expirationTime: null, keys: { p256dh: d.p256dh, auth: d.auth } }),
+      unsubscribe: async () => { sub = null; return true; } };
+    return sub;
+  };
+})();`
+
 // TestWebPushSettings drives Settings › Notifications as an agent, at a
 // desktop's and a phone's width: the app is installable (the manifest
 // linked, parsed, its icons loading), its service worker registers at
-// scope /, each toggle is saved as the API then shows it, email says it
-// is unavailable without an SMTP relay, push on this device is offered,
-// and the browser column decides whether a new conversation notifies.
+// scope /, each toggle is saved as the API then shows it, push on this
+// device is enabled (subscribed with the server's key, registered, an
+// assignment's push reaching it) and disabled, and the browser column
+// decides whether a new conversation notifies.
 func TestWebPushSettings(t *testing.T) {
 	browser := startBrowser(t)
-	e := newEnv(t, nil)
+	e, svc, _ := pushEnv(t)
 	agent := e.addUser("ana@example.com", engine.RoleAgent, "correct horse battery")
 	b := newTab(t, browser)
 	b.do("record notifications", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: notifyRecorder})
-		return err
+		for _, src := range []string{notifyRecorder, pushServiceStub} {
+			if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}))
 	b.setNotifyPermission(e.url, cdpbrowser.PermissionSettingGranted)
 	b.signIn(e.url, agent.Token)
@@ -64,9 +92,43 @@ func TestWebPushSettings(t *testing.T) {
 		b.noOverflow(int(widths[i].w))
 		require.True(t, evalJS[bool](b, toggle("assigned", "push")+`.checked`), "the defaults: assignments by push")
 		require.Equal(t, i > 0, evalJS[bool](b, toggle("new_conversation", "push")+`.checked`), "off by default, on once turned on")
-		require.Contains(t, evalJS[string](b, `document.querySelector('#notify-email-off').textContent`), "Email is unavailable")
+		require.Nil(t, evalJS[any](b, `document.querySelector('#notify-email-off')`), "an SMTP relay is configured: email is available")
 		require.Equal(t, "Assigned to me: Push", evalJS[string](b, toggle("assigned", "push")+`.getAttribute('aria-label')`))
 		b.waitJS("push on this device offered", `document.querySelector('#push-state').dataset.state === 'off' && !document.querySelector('#push-enable').hidden`)
+
+		// Enable push on this device: subscribed with the server's key,
+		// registered with the server.
+		dev := svc.NewDevice(fmt.Sprintf("ana-%s", screen))
+		evalJS[bool](b, fmt.Sprintf(`(window.__device = { endpoint: %s, p256dh: %s, auth: %s }, true)`, jsString(dev.Endpoint), jsString(dev.P256dh), jsString(dev.Auth)))
+		b.clickJS("enable push", "#push-enable")
+		b.waitJS("push on", `document.querySelector('#push-state').dataset.state === 'on' && !document.querySelector('#push-disable').hidden && document.querySelector('#push-enable').hidden`)
+		keys, err := e.store.VAPIDKeys()
+		require.NoError(t, err)
+		require.Equal(t, keys.Public, evalJS[string](b, `window.__subscribedWith`), "subscribed with the server's VAPID key")
+		subs := e.pushSubs(agent.Token).Subscriptions
+		require.Len(t, subs, 1)
+		require.Equal(t, dev.Endpoint, subs[0].Endpoint)
+		require.True(t, subs[0].Current)
+		b.screenshot("notifications-push-on-" + screen)
+
+		// The owner assigns the agent a conversation: the push reaches
+		// this device, decrypted by its keys.
+		assigned := e.writes(t, fmt.Sprintf("1555888200%d", i), fmt.Sprintf("Pushy %d", i), "need help")
+		code, body := e.api("POST", "/api/v1/conversations/"+assigned.String()+"/assign", ownerToken, map[string]any{"user_id": agent.User.ID.String()})
+		require.Equal(t, http.StatusOK, code, string(body))
+		eventually(t, 10*time.Second, func() error {
+			for _, p := range svc.Pushes() {
+				if p.Device == dev.ID && strings.Contains(string(p.Payload), fmt.Sprintf("Assigned to you: Pushy %d", i)) {
+					return nil
+				}
+			}
+			return fmt.Errorf("no push to %s", dev.ID)
+		})
+
+		// Disable: gone from the server.
+		b.clickJS("disable push", "#push-disable")
+		b.waitJS("push off", `document.querySelector('#push-state').dataset.state === 'off' && !document.querySelector('#push-enable').hidden`)
+		require.Empty(t, e.pushSubs(agent.Token).Subscriptions)
 
 		// Each toggle is saved: the API shows it.
 		want := !evalJS[bool](b, toggle("new_conversation", "push")+`.checked`)
