@@ -111,19 +111,27 @@ func (b *Batch) DeletePushSubscription(p *PushSubscription) {
 
 // PushSubscriptions lists a user's Web Push subscriptions.
 func (s *Store) PushSubscriptions(ws, user engine.ID) ([]PushSubscription, error) {
-	p := pushUserPrefix(ws, user)
+	out, err := scanAll[PushSubscription](s, pushUserPrefix(ws, user))
+	if err != nil {
+		return nil, fmt.Errorf("reading the push subscriptions of %s: %w", user, err)
+	}
+	return out, nil
+}
+
+// scanAll decodes every record under prefix p, in key order.
+func scanAll[T any](s *Store, p []byte) ([]T, error) {
 	it, err := s.iter(p, prefixEnd(p))
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
-	var out []PushSubscription
+	var out []T
 	for ok := it.First(); ok; ok = it.Next() {
-		var sub PushSubscription
-		if err := decode(it.Value(), &sub); err != nil {
-			return nil, fmt.Errorf("reading the push subscriptions of %s: %w", user, err)
+		var v T
+		if err := decode(it.Value(), &v); err != nil {
+			return nil, err
 		}
-		out = append(out, sub)
+		out = append(out, v)
 	}
 	return out, iterErr(it)
 }

@@ -210,22 +210,7 @@ func (s *Store) WorkspaceTokens(ws engine.ID) ([]IssuedToken, error) {
 	return scanTokens(s, wsPrefix(ws, tWsToken))
 }
 
-func scanTokens(s *Store, p []byte) ([]IssuedToken, error) {
-	it, err := s.iter(p, prefixEnd(p))
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
-	var out []IssuedToken
-	for ok := it.First(); ok; ok = it.Next() {
-		var t IssuedToken
-		if err := decode(it.Value(), &t); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, iterErr(it)
-}
+func scanTokens(s *Store, p []byte) ([]IssuedToken, error) { return scanAll[IssuedToken](s, p) }
 
 // Users lists the users of a workspace, oldest first (ids sort by
 // creation time).
