@@ -160,5 +160,11 @@ func TestWebPushSettings(t *testing.T) {
 		e.writes(t, fmt.Sprintf("1555888100%d", i), loud, "hello again")
 		b.waitJS("the notification", `window.__notes.some((x) => x.title === 'New conversation: `+loud+`')`)
 		require.True(t, e.notificationSettings(agent.Token).Settings.NewConversation.Browser)
+
+		// A customer asks for a person: the handoff of an unassigned
+		// conversation notifies everyone (on by default).
+		handy := fmt.Sprintf("Handy %d", i)
+		e.writes(t, fmt.Sprintf("1555888300%d", i), handy, "I want to talk to a human")
+		b.waitJS("the handoff's notification", `window.__notes.some((x) => x.title === 'Needs a person: `+handy+`')`)
 	})
 }
