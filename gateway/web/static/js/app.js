@@ -18,6 +18,7 @@ import * as setup from './setup.js';
 import './settings_security.js';
 import * as shortcuts from './shortcuts.js';
 import * as notify from './notify.js';
+import * as contacts from './contacts.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -117,6 +118,7 @@ const rt = new Realtime({
 function onEvent(ev) {
   if (typeof ev.seq === 'number') $('#conn').dataset.seq = ev.seq; // the last event applied
   notify.onEvent(ev, state.convs.get(ev.conversation_id));
+  contacts.onEvent(ev);
   const conv = ev.data && ev.data.conversation;
   if (ev.type === 'conversation.deleted') {
     removeConv(ev.conversation_id);
@@ -624,7 +626,7 @@ function typing(t) {
 
 document.addEventListener('keydown', (e) => {
   // The inbox's keys are the inbox's: not on the Settings view (js/settings.js).
-  if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings')) return;
+  if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings') || document.body.classList.contains('view-contacts')) return;
   const t = e.target;
   if (e.key === 'Escape') {
     if (!$('#lightbox').hidden) { chat.closeLightbox(); return; }
@@ -672,6 +674,7 @@ async function boot() {
   $('#more-menu [data-act=delete]').hidden = me.role === 'agent';
   $('#me-name').textContent = me.user.name || me.user.email || '';
   settings.init(state.me);
+  contacts.init({ state });
   $('#login').hidden = true;
   $('#app').hidden = false;
   renderTabs();
