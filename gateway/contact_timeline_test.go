@@ -135,3 +135,46 @@ func TestContactActivityAndFilesPages(t *testing.T) {
 	code, body := e.api("GET", path, "tok-other-ws", nil)
 	require.Equal(t, http.StatusNotFound, code, "another workspace's contact: %s", body)
 }
+
+// The list's contacts carry what their conversations say: the latest
+// activity and their tags (each once, sorted), in a search too; a
+// contact without conversations has neither.
+func TestContactListCarriesActivityAndTags(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	convA, ana := e.waContact("wamid.la.1", "15550808", "Ana Tagged")
+	code, body := e.webhook(engine.ChannelInstagram, fmt.Sprintf(`{"object":"instagram","entry":[{"id":"%s","time":1750000000000,"messaging":[{"sender":{"id":"IGSID_LA"},"recipient":{"id":"%s"},"timestamp":1750000000000,"message":{"mid":"ig_la_1","text":"hi"}}]}]}`, igID, igID))
+	require.Equal(t, http.StatusOK, code, string(body))
+	convB := e.thread(engine.ChannelInstagram, igID, "IGSID_LA")
+	code, body = e.api("POST", "/api/v1/contacts/"+ana.String()+"/merge", ownerToken, map[string]string{"from": e.conv(convB).ContactID.String()})
+	require.Equal(t, http.StatusOK, code, string(body))
+	for _, tag := range [][2]string{{convA.String(), "vip"}, {convB.String(), "billing"}, {convB.String(), "vip"}} {
+		code, body := e.api("PUT", "/api/v1/conversations/"+tag[0]+"/tags/"+tag[1], ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+	}
+	lone := e.createContact(ownerToken, map[string]any{"name": "Ana Alone"})
+	latest := e.conv(convA).LastActivityAt
+	if b := e.conv(convB).LastActivityAt; b.After(latest) {
+		latest = b
+	}
+	type item struct {
+		ID             engine.ID `json:"id"`
+		LastActivityAt time.Time `json:"last_activity_at"`
+		Tags           []string  `json:"tags"`
+	}
+	for _, q := range []string{"limit=10", "q=ana"} {
+		code, body := e.api("GET", "/api/v1/contacts?"+q, ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		got := map[engine.ID]item{}
+		for _, it := range decodeAs[struct{ Contacts []item }](t, body).Contacts {
+			got[it.ID] = it
+		}
+		require.Contains(t, got, ana, q)
+		require.Equal(t, []string{"billing", "vip"}, got[ana].Tags, q)
+		require.True(t, got[ana].LastActivityAt.Equal(latest), "%s: %v, want %v", q, got[ana].LastActivityAt, latest)
+		require.Contains(t, got, lone.ID, q)
+		require.Empty(t, got[lone.ID].Tags, q)
+		require.True(t, got[lone.ID].LastActivityAt.IsZero(), q)
+		require.NotContains(t, string(body), `"last_activity_at":"0001`, "no zero time")
+	}
+}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -14,7 +15,7 @@ import (
 
 // Contacts, the CRM side of the inbox.
 //
-//	GET    /api/v1/contacts?q=&cursor=&limit=    list newest first, or search
+//	GET    /api/v1/contacts?q=&cursor=&limit=    list newest first, or search; each with its conversations' last activity and tags
 //	POST   /api/v1/contacts                      create → 201 contact
 //	GET    /api/v1/contacts/export               every contact as CSV
 //	POST   /api/v1/contacts/import               CSV body → {job, imported, updated, failed, errors}
@@ -113,10 +114,42 @@ func (h *contacts) list(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if page.Contacts == nil {
-		page.Contacts = []engine.Contact{}
+	items := make([]contactListItem, len(page.Contacts))
+	for i, ct := range page.Contacts {
+		if items[i], err = h.listItem(ws, ct); err != nil {
+			return err
+		}
 	}
-	return c.JSON(fiber.Map{"contacts": page.Contacts, "next_cursor": page.NextCursor, "partial": page.Partial})
+	return c.JSON(fiber.Map{"contacts": items, "next_cursor": page.NextCursor, "partial": page.Partial})
+}
+
+// contactListItem is a contact of the list with what its conversations
+// say: when the latest was last active, and their tags.
+type contactListItem struct {
+	engine.Contact
+	LastActivityAt time.Time `json:"last_activity_at,omitzero"`
+	Tags           []string  `json:"tags,omitempty"`
+}
+
+// listItem reads what ct's conversations add to its list row.
+func (h *contacts) listItem(ws engine.ID, ct engine.Contact) (contactListItem, error) {
+	item := contactListItem{Contact: ct}
+	convs, err := h.conversations(ws, ct.ID)
+	if err != nil {
+		return item, fmt.Errorf("reading the conversations of contact %s: %w", ct.ID, err)
+	}
+	for _, conv := range convs {
+		if conv.LastActivityAt.After(item.LastActivityAt) {
+			item.LastActivityAt = conv.LastActivityAt
+		}
+		for _, t := range conv.Tags {
+			if !slices.Contains(item.Tags, t) {
+				item.Tags = append(item.Tags, t)
+			}
+		}
+	}
+	slices.Sort(item.Tags)
+	return item, nil
 }
 
 // contactBody is the body of create and update: every field optional; in

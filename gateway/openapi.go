@@ -99,7 +99,7 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/conversations/{conv}/subscription", tag: "actions", summary: "Unsubscribe the contact from broadcasts, or subscribe again", body: "Subscription", ok: 200},
 	{method: "POST", path: "/api/v1/conversations/{conv}/notes", tag: "notes", summary: "Add a note to the conversation's contact; @name mentions notify users; answers the note, its html the Markdown of its text rendered and sanitised", body: "Note", ok: 201},
 
-	{method: "GET", path: "/api/v1/contacts", tag: "contacts", summary: "Contacts, newest first; q searches name, phone, email and company (prefixes, case and accents aside)", query: []string{"q", "cursor", "limit"}, ok: 200},
+	{method: "GET", path: "/api/v1/contacts", tag: "contacts", summary: "Contacts, newest first; q searches name, phone, email and company (prefixes, case and accents aside); each contact also has last_activity_at (its conversations' latest, absent without one) and tags (its conversations' tags, sorted, absent without any)", query: []string{"q", "cursor", "limit"}, ok: 200},
 	{method: "POST", path: "/api/v1/contacts", tag: "contacts", summary: "Create a contact (source manual, or api for personal API tokens)", body: "Contact", ok: 201},
 	{method: "GET", path: "/api/v1/contacts/export", tag: "contacts", summary: "Every contact as CSV", ok: 200},
 	{method: "POST", path: "/api/v1/contacts/import", tag: "contacts", summary: "Import contacts from a CSV body (text/csv), deduplicated by email and phone; progress over the WebSocket", body: "ContactCSV", bodyType: "text/csv", ok: 200},
