@@ -53,6 +53,8 @@ func TestWebContacts(t *testing.T) {
 		wa := fmt.Sprintf("1555888000%d", i)
 		conv := e.writes(t, wa, fmt.Sprintf("Mark Contact%d", i), "hello there")
 		contact := e.conv(conv).ContactID
+		code, body := e.api("PUT", "/api/v1/conversations/"+conv.String()+"/tags/vip", ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
 		target := e.createContact(ownerToken, map[string]any{"name": fmt.Sprintf("Keeper%d Jones", i), "company": "Keep Ltd"})
 		source := e.createContact(ownerToken, map[string]any{"name": fmt.Sprintf("Goner%d Jones", i), "email": fmt.Sprintf("goner%d@example.com", i),
 			"custom_fields": map[string]string{"tier": "gold"}})
@@ -71,6 +73,8 @@ func TestWebContacts(t *testing.T) {
 			b.waitJS("one hit", fmt.Sprintf(`document.querySelectorAll('#ct-rows li').length === 1 && document.querySelector('#ct-rows li').dataset.id === %q`, contact))
 			require.Equal(t, fmt.Sprintf("Contact%d", i), evalJS[string](b, `document.querySelector('#ct-rows li mark').textContent`), "the match is marked")
 			require.Contains(t, evalJS[string](b, `document.querySelector('#ct-rows li .ct-channels').innerHTML`), "WhatsApp", "its channel")
+			require.Equal(t, []string{"vip"}, evalJS[[]string](b, `[...document.querySelectorAll('#ct-rows li .ct-tags .tag')].map((t) => t.textContent)`), "its conversation's tag")
+			require.Equal(t, "Last activity "+e.conv(conv).LastActivityAt.Format(time.RFC3339Nano), evalJS[string](b, `document.querySelector('#ct-rows li .ct-when').title`), "its last activity")
 			b.fill("#ct-search", "nobody-by-that-name")
 			b.waitJS("the empty state", `document.querySelectorAll('#ct-rows li').length === 0 && !document.querySelector('#ct-empty').hidden`)
 			require.Equal(t, "No contacts match this search", evalJS[string](b, `document.querySelector('#ct-empty').textContent`))
@@ -168,6 +172,8 @@ func TestWebContacts(t *testing.T) {
 				fmt.Fprintf(&sb, "Imported %d-%d,imp%d-%d@example.com,Bulk Co,silver\n", i, k, i, k)
 			}
 			csvText := sb.String()
+			evalJS[bool](b, `(() => { const c = document.querySelector('#ct-import-box:not([hidden]) button'); if (c) c.click(); return true; })()`)
+			b.waitJS("no import shown", `document.querySelector('#ct-import-box').hidden`)
 			if !w.phone {
 				path := filepath.Join(t.TempDir(), "people.csv")
 				require.NoError(t, os.WriteFile(path, []byte(csvText), 0o644))

@@ -214,9 +214,12 @@ function row(c, terms) {
     avatar(name, c.id),
     h('span.ct-main', null,
       h('span.ct-name', null, ...highlight(name, terms)),
-      h('span.ct-reach.muted.small', null, ...highlight(reach, terms))),
+      h('span.ct-reach.muted.small', null, ...highlight(reach, terms)),
+      (c.tags || []).length ? h('span.ct-tags', { 'aria-label': 'Tags' }, ...c.tags.map((t) => h('span.tag', { text: t }))) : null),
     h('span.ct-channels', null, ...chans.map((ch) => h('span.ct-ch', { html: channelIcon(ch), title: channelNames[ch] || ch, role: 'img', 'aria-label': channelNames[ch] || ch }))),
-    h('span.ct-when.muted.small', { title: `Last change ${c.updated_at}`, text: c.updated_at ? listTime(c.updated_at) : '' }));
+    h('span.ct-when.muted.small', c.last_activity_at
+      ? { title: `Last activity ${c.last_activity_at}`, text: listTime(c.last_activity_at) }
+      : { title: 'No conversation yet', text: '—' }));
   return h('li.ct-item', { dataset: { id: c.id } }, a);
 }
 
@@ -245,15 +248,16 @@ async function upload(f) {
   imp.sawPartial = false;
   const box = $('#ct-import-box', root);
   box.hidden = false;
+  box.dataset.state = 'running';
+  box.replaceChildren(
+    h('h2', { text: `Importing ${f.name}` }),
+    h('progress#ct-import-progress', { max: '1', value: '0', 'aria-label': 'Import progress' }),
+    h('p#ct-import-counts.small', { text: 'Sending…' }));
   let text = '';
   try { text = await f.text(); } catch { /* the count stays unknown */ }
   // The data rows, roughly (quoted line breaks aside): the bar's end.
   imp.total = Math.max(0, text.split(/\r?\n/).filter((l) => l.trim()).length - 1);
-  box.replaceChildren(
-    h('h2', { text: `Importing ${f.name}` }),
-    h('progress#ct-import-progress', { max: String(imp.total || 1), value: '0', 'aria-label': 'Import progress' }),
-    h('p#ct-import-counts.small', { text: 'Sending…' }));
-  box.dataset.state = 'running';
+  $('#ct-import-progress', root).max = imp.total || 1;
   try {
     const res = await fetch('/api/v1/contacts/import', {
       method: 'POST', headers: { Authorization: `Bearer ${auth.token}`, 'Content-Type': 'text/csv' }, body: f,
