@@ -150,6 +150,23 @@ func TestWebContacts(t *testing.T) {
 			require.Empty(t, decodeAs[struct{ Notes []engine.Note }](t, body).Notes)
 		})
 
+		step("activity, a page at a time", func(t *testing.T) {
+			busy := e.createContact(ownerToken, map[string]any{"name": fmt.Sprintf("Busy%d Person", i)})
+			for k := range 23 {
+				code, body := e.api("POST", "/api/v1/contacts/"+busy.ID.String()+"/notes", ownerToken, map[string]string{"text": fmt.Sprintf("note %d", k)})
+				require.Equal(t, http.StatusCreated, code, string(body))
+			}
+			b.do("its page", chromedp.Evaluate[chromedp.Void](`location.hash = '#contacts/`+busy.ID.String()+`'`))
+			b.waitJS("the first page of activity", `document.querySelectorAll('#ct-activity li.ct-act').length === 20 && !document.querySelector('#ct-activity-more').hidden`)
+			require.Equal(t, "Note: note 22", evalJS[string](b, `document.querySelector('#ct-activity li.ct-act').textContent.replace(/(Today|Yesterday).*$/, '')`), "newest first")
+			b.waitJS("no files", `document.querySelector('#ct-files-list').textContent === 'No files yet' && document.querySelector('#ct-files-more').hidden`)
+			b.clickJS("load more", "#ct-activity-more")
+			b.waitJS("the rest", `document.querySelectorAll('#ct-activity li.ct-act').length === 23 && document.querySelector('#ct-activity-more').hidden`)
+			require.Equal(t, "Note: note 0", evalJS[string](b, `[...document.querySelectorAll('#ct-activity li.ct-act')].pop().textContent.replace(/(Today|Yesterday).*$/, '')`), "oldest last")
+			evalJS[bool](b, `(history.back(), true)`)
+			b.waitJS("the contact page again", fmt.Sprintf(`location.hash === '#contacts/%s' && document.querySelector('#ct-name')`, contact))
+		})
+
 		step("a conversation opens in the inbox, Back returns", func(t *testing.T) {
 			b.clickJS("the conversation", fmt.Sprintf(`#ct-convs a.ct-conv[data-id=%q]`, conv))
 			b.waitJS("the chat", fmt.Sprintf(`location.hash === '#c/%s' && document.querySelector('#contacts').hidden && !document.querySelector('#chat').hidden`, conv))

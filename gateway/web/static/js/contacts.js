@@ -304,6 +304,8 @@ function finish(d) {
   const box = $('#ct-import-box', root);
   counts({ ...d, done: true });
   box.dataset.state = 'done';
+  const title = $('h2', box);
+  title.textContent = title.textContent.replace(/^Importing /, 'Imported ');
   const errs = d.errors || [];
   box.append(h('p.small', { text: d.failed ? `Done: ${d.failed} row${d.failed === 1 ? '' : 's'} could not be imported.` : 'Done: every row was imported.' }));
   if (d.stopped) box.append(h('p.error', { role: 'alert', text: d.stopped }));
