@@ -270,6 +270,17 @@ func TestWebContacts(t *testing.T) {
 			b.waitJS("the survivor", fmt.Sprintf(`location.hash === '#contacts/%s' && document.querySelector('#ct-name') && document.querySelector('#ct-name').textContent === 'Keeper%d Jones'`, target.ID, i))
 		})
 
+		step("Settings and Contacts take each other's place", func(t *testing.T) {
+			b.clickJS("the gear", "#open-settings")
+			b.waitJS("Settings alone", `location.hash.startsWith('#settings') && !document.querySelector('#settings').hidden && document.querySelector('#contacts').hidden && !document.body.classList.contains('view-contacts')`)
+			b.clickJS("the Contacts link", "#open-contacts")
+			b.waitJS("Contacts alone", `location.hash === '#contacts' && !document.querySelector('#contacts').hidden && document.querySelector('#settings').hidden && !document.body.classList.contains('view-settings')`)
+			evalJS[bool](b, `(history.back(), true)`)
+			b.waitJS("Settings again", `location.hash.startsWith('#settings') && !document.querySelector('#settings').hidden && document.querySelector('#contacts').hidden`)
+			evalJS[bool](b, `(history.forward(), true)`)
+			b.waitJS("Contacts again", `location.hash === '#contacts' && !document.querySelector('#contacts').hidden && document.querySelector('#settings').hidden`)
+		})
+
 		step("back to the inbox", func(t *testing.T) {
 			b.do("the list", chromedp.Evaluate[chromedp.Void](`location.hash = '#contacts'`))
 			b.clickJS("← Inbox", "#ct-back-inbox")

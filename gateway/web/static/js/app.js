@@ -583,6 +583,7 @@ export async function open(id, fromHistory = false) {
   state.selected = id;
   if (visibleRows().some((r) => r.conversation.id === id)) state.focus = id;
   if (!fromHistory && location.hash !== `#c/${id}`) history.pushState({ chat: true }, '', `#c/${id}`);
+  contacts.close(); // a notification's click opens the chat over the Contacts view
   document.body.classList.add('view-chat');
   renderList();
   let c = state.convs.get(id);

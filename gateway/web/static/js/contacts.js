@@ -9,6 +9,7 @@ import { auth, get, ApiError } from './api.js';
 import { channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, listTime, debounce, toast, searchTerms, highlight } from './util.js';
 import * as page from './contact_page.js';
+import { close as closeSettings } from './settings.js';
 import { displayName } from './contact_page.js';
 
 const PAGE = 50;
@@ -56,6 +57,7 @@ function apply() {
   const id = route();
   if (id === null || !app || !app.state.me || $('#app').hidden) { if (shown) close(); return; }
   frame();
+  closeSettings(); // its link moves here without a hashchange
   shown = true;
   root.hidden = false;
   document.body.classList.add('view-contacts');
@@ -89,10 +91,11 @@ function backToList() {
   apply();
 }
 
-// backToInbox leaves the view: the entry the header's link left, else
-// the inbox's address.
+// backToInbox leaves the view for the inbox: the entry the header's link
+// left when it was the inbox's, else the inbox's address in its place.
 function backToInbox() {
-  if (history.state && history.state.contactsFrom) { history.back(); return; }
+  const from = history.state && history.state.contactsFrom;
+  if (typeof from === 'string' && !from.startsWith('#settings')) { history.back(); return; }
   history.replaceState(null, '', location.pathname + location.search);
   close();
 }
@@ -348,12 +351,14 @@ async function exportCSV() {
 // The header links here, beside Analytics; a history entry of its own,
 // so that Back returns to the inbox as it was.
 const peopleIcon = '<svg viewBox="0 0 24 24" width="18" height="18" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><circle cx="9" cy="8" r="4"/><path d="M2 21v-1a7 7 0 0 1 14 0v1M16 4a4 4 0 0 1 0 8M22 21v-1a7 7 0 0 0-4-6.3"/></svg>';
+// The gear opens Settings without a hashchange: the view makes way.
+$('#open-settings').addEventListener('click', () => { if (shown) close(); });
 $('.topbar-right').prepend(h('a#open-contacts.top-link', {
   href: '#contacts', 'aria-label': 'Contacts', title: 'Contacts',
   onclick: (e) => {
     e.preventDefault();
     if (route() === '') return;
-    history.pushState({ contactsFrom: true }, '', '#contacts');
+    history.pushState({ contactsFrom: location.hash }, '', '#contacts');
     apply();
   },
 }, h('span.top-icon', { html: peopleIcon }), h('span.top-label', { text: 'Contacts' })));
