@@ -93,10 +93,19 @@ func TestWebContacts(t *testing.T) {
 		})
 
 		step("the contact page: profile and a custom field", func(t *testing.T) {
+			code, body := e.upload("/api/v1/conversations/"+conv.String()+"/messages", "file", fmt.Sprintf("quote-%d.pdf", i), "application/pdf", fmt.Appendf(nil, "%%PDF quote %d", i), nil)
+			require.Equal(t, http.StatusCreated, code, string(body))
 			b.clickJS("the contact's row", fmt.Sprintf(`#ct-rows li[data-id=%q] a`, contact))
 			b.waitJS("its page", fmt.Sprintf(`location.hash === '#contacts/%s' && document.querySelector('#ct-name') && document.querySelector('#ct-name').textContent === 'Mark Contact%d'`, contact, i))
 			b.waitJS("its conversation", fmt.Sprintf(`document.querySelector('#ct-convs a.ct-conv[data-id=%q]')`, conv))
-			b.waitJS("its activity", `document.querySelector('#ct-activity li.ct-act[data-type="conversation.created"]')`)
+			b.waitJS("its activity", `document.querySelector('#ct-activity li.ct-act[data-type="conversation.created"]') && document.querySelector('#ct-activity li.ct-act[data-type="file"]')`)
+			b.waitJS("its file", fmt.Sprintf(`document.querySelector('#ct-files-list li.ct-file') && document.querySelector('#ct-files-list li.ct-file a').textContent === 'quote-%d.pdf'`, i))
+			saved := filepath.Join(downloads, fmt.Sprintf("quote-%d.pdf", i))
+			b.clickJS("download it", fmt.Sprintf(`#ct-files-list button[aria-label="Download quote-%d.pdf"]`, i))
+			require.Eventually(t, func() bool {
+				data, err := os.ReadFile(saved)
+				return err == nil && string(data) == fmt.Sprintf("%%PDF quote %d", i)
+			}, 10*time.Second, 50*time.Millisecond, "the file downloaded with its content")
 			b.fill("#ct-profile input[name=company]", "Acme Corp")
 			b.clickJS("add a field", "#ct-field-add")
 			b.fill("#ct-fields .ct-field:last-child .ct-field-key", "plan")

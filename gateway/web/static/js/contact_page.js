@@ -4,7 +4,7 @@
 // memories, and files and activity a page at a time (the ?before=
 // cursors of GET /contacts/{id}/files and /activity). Merge folds
 // another contact into this one after showing what survives.
-import { api, get, ApiError } from './api.js';
+import { api, get, ApiError, mediaURL } from './api.js';
 import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, dayLabel, time12, toast, confirmDialog, formatSize, debounce } from './util.js';
 import { saveProfile, addNote, profileFields } from './contact.js';
@@ -289,9 +289,22 @@ function pagedCard(id, title, what, item, empty) {
 const when = (t) => `${dayLabel(t)} ${time12(t)}`;
 
 function fileItem(f) {
-  return h('li.ct-file', null, h('span.doc-icon', { html: icons.file }),
-    h('a', { href: `#c/${f.conversation_id}`, text: f.filename || f.caption || f.kind || 'File' }),
-    h('span.muted.small', { text: `${formatSize(f.size)} ${when(f.created_at)}` }));
+  const name = f.filename || f.caption || f.kind || 'File';
+  // The file comes with the token (a link cannot send it), then is
+  // saved through its object URL.
+  const save = async () => {
+    try {
+      const url = await mediaURL({ sha256: f.media_id });
+      const a = h('a', { href: url, download: f.filename || `${f.kind || 'file'}`, hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+    } catch (err) { toast(`Could not download ${name}: ${err.message}`); }
+  };
+  return h('li.ct-file', { dataset: { media: f.media_id || '' } }, h('span.doc-icon', { html: icons.file }),
+    h('span.ct-file-main', null, h('a', { href: `#c/${f.conversation_id}`, text: name, title: 'Open its conversation' }),
+      h('span.muted.small', { text: ` ${formatSize(f.size)} · ${when(f.created_at)}` })),
+    f.media_id ? h('button.ghost.small.ct-file-save', { type: 'button', 'aria-label': `Download ${name}`, text: 'Download', onclick: save }) : null);
 }
 
 function activityText(a) {
