@@ -55,7 +55,8 @@ export function close() {
 
 function apply() {
   const id = route();
-  if (id === null || !app || !app.state.me || $('#app').hidden) { if (shown) close(); return; }
+  // (At sign-in the app is still hidden: the view is shown with it.)
+  if (id === null || !app || !app.state.me) { if (shown) close(); return; }
   frame();
   closeSettings(); // its link moves here without a hashchange
   shown = true;
