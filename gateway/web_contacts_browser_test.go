@@ -277,10 +277,13 @@ func TestWebContacts(t *testing.T) {
 			// The merged-away contact's address shows the survivor.
 			b.do("open the merged-away address", chromedp.Evaluate[chromedp.Void](`location.hash = '#contacts/`+source.ID.String()+`'`))
 			b.waitJS("the survivor", fmt.Sprintf(`location.hash === '#contacts/%s' && document.querySelector('#ct-name') && document.querySelector('#ct-name').textContent === 'Keeper%d Jones'`, target.ID, i))
-			// The address alone shows the page, after a reload too.
+			// The address alone shows the page, after a reload too, and
+			// the merged-away one still leads to the survivor.
 			b.do("reload", chromedp.Reload())
 			b.waitJS("the page again", fmt.Sprintf(`document.body.dataset.ready === 'true' && !document.querySelector('#contacts').hidden && document.querySelector('#ct-name') && document.querySelector('#ct-name').textContent === 'Keeper%d Jones'`, i))
 			b.waitJS("the realtime connection", `document.querySelector('#conn').dataset.state === 'live'`)
+			b.do("the merged-away address after the reload", chromedp.Evaluate[chromedp.Void](`location.hash = '#contacts/`+source.ID.String()+`'`))
+			b.waitJS("the survivor", fmt.Sprintf(`location.hash === '#contacts/%s' && document.querySelector('#ct-name') && document.querySelector('#ct-name').textContent === 'Keeper%d Jones'`, target.ID, i))
 		})
 
 		step("Settings and Contacts take each other's place", func(t *testing.T) {

@@ -19,8 +19,23 @@ let gen = 0;
 
 // merged remembers where contacts merged away went (a merge here, or a
 // contact.deleted event with merged_into): their address shows the
-// survivor.
-const merged = new Map();
+// survivor, in this browser, after a reload too (the newest 500 kept).
+const MERGED_KEY = 'parley.merged';
+const merged = new Map(readMerged());
+
+function readMerged() {
+  try {
+    const v = JSON.parse(localStorage.getItem(MERGED_KEY) || '[]');
+    return Array.isArray(v) ? v.filter((x) => Array.isArray(x) && x.length === 2) : [];
+  } catch { return []; }
+}
+
+function rememberMerge(from, into) {
+  merged.delete(from);
+  merged.set(from, into);
+  while (merged.size > 500) merged.delete(merged.keys().next().value);
+  try { localStorage.setItem(MERGED_KEY, JSON.stringify([...merged])); } catch { /* storage full or off: this session still knows */ }
+}
 
 export function init(a) {
   app = a;
@@ -64,7 +79,7 @@ export function hide() {
 export function onEvent(ev) {
   const d = ev.data || {};
   if (ev.type === 'contact.deleted' && d.merged_into) {
-    merged.set(d.id, d.merged_into);
+    rememberMerge(d.id, d.merged_into);
     if (cur && cur.id === d.id) app.go(d.merged_into, true);
     return;
   }
@@ -359,7 +374,7 @@ function openMerge() {
     ok.disabled = true;
     try {
       const m = await api('POST', `/contacts/${target.id}/merge`, { from: from.id });
-      merged.set(from.id, m.id);
+      rememberMerge(from.id, m.id);
       done();
       cur = null;
       app.go(m.id, true);
