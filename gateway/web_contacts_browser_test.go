@@ -80,6 +80,12 @@ func TestWebContacts(t *testing.T) {
 			require.Equal(t, "No contacts match this search", evalJS[string](b, `document.querySelector('#ct-empty').textContent`))
 			evalJS[bool](b, `(() => { const s = document.querySelector('#ct-search'); s.value = ''; s.dispatchEvent(new Event('input')); return true; })()`)
 			b.waitJS("the first page again", `document.querySelectorAll('#ct-rows li').length === 50`)
+			// A change made elsewhere redraws that row alone.
+			evalJS[bool](b, fmt.Sprintf(`(window.ctOther = document.querySelector('#ct-rows li:not([data-id=%q])'), true)`, contact))
+			code, body := e.api("PATCH", "/api/v1/contacts/"+contact.String(), ownerToken, map[string]string{"name": fmt.Sprintf("Mark Contact%d", i), "title": "Buyer"})
+			require.Equal(t, http.StatusOK, code, string(body))
+			b.waitJS("the row redrawn", fmt.Sprintf(`document.querySelector('#ct-rows li[data-id=%q]') && document.querySelector('#ct-rows li[data-id=%q]').contact.profile.title === 'Buyer' && document.querySelector('#ct-rows li[data-id=%q] .ct-tags')`, contact, contact, contact))
+			require.True(t, evalJS[bool](b, `window.ctOther.isConnected`), "the other rows stay")
 		})
 
 		step("scrolling appends the next page", func(t *testing.T) {

@@ -224,7 +224,9 @@ function row(c, terms) {
     h('span.ct-when.muted.small', c.last_activity_at
       ? { title: `Last activity ${c.last_activity_at}`, text: listTime(c.last_activity_at) }
       : { title: 'No conversation yet', text: '—' }));
-  return h('li.ct-item', { dataset: { id: c.id } }, a);
+  const li = h('li.ct-item', { dataset: { id: c.id } }, a);
+  li.contact = c;
+  return li;
 }
 
 // onEvent follows the workspace's events: import progress, and a
@@ -233,9 +235,15 @@ export function onEvent(ev) {
   if (ev.type === 'contacts.import.progress') progress(ev.data || {});
   page.onEvent(ev);
   if (!root) return;
-  if (ev.type === 'contact.deleted' && ev.data) {
-    const li = $(`#ct-rows li[data-id="${ev.data.id}"]`, root);
-    if (li) li.remove();
+  if (!ev.data || !ev.data.id) return;
+  const li = $(`#ct-rows li[data-id="${ev.data.id}"]`, root);
+  if (!li) return;
+  if (ev.type === 'contact.deleted') li.remove();
+  // A changed contact's row alone is drawn again, with what its
+  // conversations said (the event has the contact only).
+  if (ev.type === 'contact.updated') {
+    const c = { ...ev.data, last_activity_at: li.contact.last_activity_at, tags: li.contact.tags };
+    li.replaceWith(row(c, list.q ? searchTerms(list.q) : []));
   }
 }
 
