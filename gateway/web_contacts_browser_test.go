@@ -13,6 +13,7 @@ import (
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/parleyhq/parley/engine"
 	"github.com/stretchr/testify/require"
 )
@@ -204,6 +205,15 @@ func TestWebContacts(t *testing.T) {
 				fmt.Fprintf(&sb, "Imported %d-%d,imp%d-%d@example.com,Bulk Co,silver\n", i, k, i, k)
 			}
 			csvText := sb.String()
+			if !w.phone {
+				// A file the import refuses: its reason, nothing stored.
+				n := e.countContacts(ownerToken)
+				bad := filepath.Join(t.TempDir(), "bad.csv")
+				require.NoError(t, os.WriteFile(bad, []byte("company,plan\nAcme,gold\n"), 0o644))
+				b.do("pick a bad file", chromedp.SetUploadFiles(chromedp.CSS("#ct-import-file"), []string{bad}))
+				b.waitJS("its error", `document.querySelector('#ct-import-box').dataset.state === 'failed' && document.querySelector('#ct-import-box .error').textContent.includes('the header must have a name, phone or email column')`)
+				require.Equal(t, n, e.countContacts(ownerToken), "nothing stored")
+			}
 			evalJS[bool](b, `(() => { const c = document.querySelector('#ct-import-box:not([hidden]) button'); if (c) c.click(); return true; })()`)
 			b.waitJS("no import shown", `document.querySelector('#ct-import-box').hidden`)
 			if !w.phone {
@@ -261,6 +271,10 @@ func TestWebContacts(t *testing.T) {
 		step("merge", func(t *testing.T) {
 			b.do("open the keeper", chromedp.Evaluate[chromedp.Void](`location.hash = '#contacts/`+target.ID.String()+`'`))
 			b.waitJS("its page", fmt.Sprintf(`document.querySelector('#ct-name') && document.querySelector('#ct-name').textContent === 'Keeper%d Jones'`, i))
+			b.clickJS("merge", "#ct-merge")
+			b.waitJS("the dialog", `document.querySelector('#ct-merge-dialog') && document.querySelector('#ct-merge-dialog').open && document.activeElement.id === 'ct-merge-search'`)
+			b.key(kb.Escape)
+			b.waitJS("Esc closes it", `!document.querySelector('#ct-merge-dialog')`)
 			b.clickJS("merge", "#ct-merge")
 			b.waitJS("the dialog", `document.querySelector('#ct-merge-dialog') && document.querySelector('#ct-merge-dialog').open`)
 			b.fill("#ct-merge-search", fmt.Sprintf("goner%d", i))

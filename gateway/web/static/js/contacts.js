@@ -284,7 +284,7 @@ async function upload(f) {
     finish(data);
   } catch (err) {
     box.dataset.state = 'failed';
-    box.append(h('p.error', { role: 'alert', text: `The import failed: ${err.message}` }));
+    box.append(h('p.error', { role: 'alert', text: `The import failed: ${err.message}` }), closeButton(box));
   } finally {
     imp.busy = false;
   }
@@ -326,8 +326,12 @@ function finish(d) {
       h('thead', null, h('tr', null, h('th', { scope: 'col', text: 'Row' }), h('th', { scope: 'col', text: 'Reason' }))),
       h('tbody', null, ...errs.map((e) => h('tr', { dataset: { row: String(e.row) } }, h('td', { text: String(e.row) }), h('td', { text: e.error }))))));
   }
-  box.append(h('button.ghost.small', { type: 'button', text: 'Close', onclick: () => { box.hidden = true; box.replaceChildren(); } }));
+  box.append(closeButton(box));
   if (d.imported || d.updated) reload();
+}
+
+function closeButton(box) {
+  return h('button.ghost.small', { type: 'button', text: 'Close', onclick: () => { box.hidden = true; box.replaceChildren(); } });
 }
 
 // ---------- export ----------
