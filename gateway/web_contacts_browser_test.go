@@ -164,6 +164,21 @@ func TestWebContacts(t *testing.T) {
 			code, body = e.api("GET", "/api/v1/contacts/"+contact.String()+"/notes", ownerToken, nil)
 			require.Equal(t, http.StatusOK, code)
 			require.Empty(t, decodeAs[struct{ Notes []engine.Note }](t, body).Notes)
+
+			// Added and deleted elsewhere: shown live, each once.
+			code, body = e.api("POST", "/api/v1/contacts/"+contact.String()+"/notes", ownerToken, map[string]string{"text": "from the _API_"})
+			require.Equal(t, http.StatusCreated, code, string(body))
+			note := decodeAs[engine.Note](t, body)
+			code, body = e.api("POST", "/api/v1/contacts/"+contact.String()+"/memories", ownerToken, map[string]string{"text": "Speaks Spanish"})
+			require.Equal(t, http.StatusCreated, code, string(body))
+			mem := decodeAs[engine.Memory](t, body)
+			b.waitJS("both shown", `document.querySelectorAll('#ct-note-list .note').length === 1 && document.querySelector('#ct-note-list .note em') &&
+				[...document.querySelectorAll('#ct-memory-list .ct-memory-text')].map((m) => m.textContent).join('|') === 'Allergic to peanuts|Speaks Spanish'`)
+			code, _ = e.api("DELETE", "/api/v1/contacts/"+contact.String()+"/notes/"+note.ID.String(), ownerToken, nil)
+			require.Equal(t, http.StatusNoContent, code)
+			code, _ = e.api("DELETE", "/api/v1/contacts/"+contact.String()+"/memories/"+mem.ID.String(), ownerToken, nil)
+			require.Equal(t, http.StatusNoContent, code)
+			b.waitJS("both gone", `document.querySelectorAll('#ct-note-list .note').length === 0 && document.querySelectorAll('#ct-memory-list .ct-memory-text').length === 1`)
 		})
 
 		step("activity, a page at a time", func(t *testing.T) {

@@ -74,8 +74,8 @@ export function hide() {
   if (box) box.replaceChildren();
 }
 
-// onEvent keeps the page in step: a merge elsewhere, a note or memory
-// added by someone else, a profile changed.
+// onEvent keeps the page in step: a merge elsewhere, a profile changed,
+// notes and memories added or deleted (by someone else, or the AI).
 export function onEvent(ev) {
   const d = ev.data || {};
   if (ev.type === 'contact.deleted' && d.merged_into) {
@@ -90,7 +90,33 @@ export function onEvent(ev) {
     cur.contact = { ...cur.contact, ...d };
     if (!d.custom_fields) delete cur.contact.custom_fields;
     render();
+    return;
   }
+  const n = d.note, m = d.memory;
+  if (ev.type === 'note.created' && n && n.contact_id === cur.id) addNoteShown(n);
+  if (ev.type === 'note.deleted' && n && n.contact_id === cur.id) {
+    cur.notes = cur.notes.filter((x) => x.id !== n.id);
+    renderNotes();
+  }
+  if (ev.type === 'memory.created' && m && m.contact_id === cur.id) addMemoryShown(m);
+  if (ev.type === 'memory.deleted' && m && m.contact_id === cur.id) {
+    cur.memories = cur.memories.filter((x) => x.id !== m.id);
+    renderMemories();
+  }
+}
+
+// addNoteShown and addMemoryShown show one that came (the answer to an
+// add here, or its event, whichever is first) once.
+function addNoteShown(n) {
+  if (cur.notes.some((x) => x.id === n.id)) return;
+  cur.notes = [n, ...cur.notes];
+  renderNotes();
+}
+
+function addMemoryShown(m) {
+  if (cur.memories.some((x) => x.id === m.id)) return;
+  cur.memories = [...cur.memories, m];
+  renderMemories();
 }
 
 function head(c) {
@@ -210,9 +236,8 @@ function notesCard() {
       try {
         const n = await addNote(id, null, text);
         if (!cur || cur.id !== id) return;
-        cur.notes = [n, ...cur.notes];
         ta.value = '';
-        renderNotes();
+        addNoteShown(n);
       } catch (err) { toast(err.message); } finally { add.disabled = false; }
     },
   });
@@ -248,10 +273,11 @@ function memoriesCard() {
       const text = input.value.trim();
       if (!text) return;
       try {
-        const m = await api('POST', `/contacts/${cur.id}/memories`, { text });
-        cur.memories = [...cur.memories, m];
+        const id = cur.id;
+        const m = await api('POST', `/contacts/${id}/memories`, { text });
+        if (!cur || cur.id !== id) return;
         input.value = '';
-        renderMemories();
+        addMemoryShown(m);
       } catch (err) { toast(err.message); }
     },
   }, input, h('button#ct-memory-add.ghost.small', { type: 'submit', text: 'Add' }));
