@@ -357,6 +357,19 @@ func TestWebContacts(t *testing.T) {
 		require.Equal(t, 1, evalJS[int](a, `document.querySelectorAll('#ct-note-list .ct-note-del').length`), "Delete on their own only")
 		code, body = e.api("DELETE", "/api/v1/contacts/"+ct.ID.String()+"/notes/"+decodeAs[struct{ Notes []engine.Note }](t, mustGet(t, e, "/api/v1/contacts/"+ct.ID.String()+"/notes")).Notes[1].ID.String(), agent.Token, nil)
 		require.Equal(t, http.StatusForbidden, code, "the API refuses what is not offered: %s", body)
+
+		// Signed out and in again as the owner, in the same page: the
+		// list starts afresh.
+		a.do("the list", chromedp.Evaluate[chromedp.Void](`location.hash = '#contacts'`))
+		a.waitJS("its rows", `document.querySelectorAll('#ct-rows li').length > 0`)
+		a.clickJS("sign out", "#logout")
+		a.waitJS("the sign-in form", `!document.querySelector('#login').hidden`)
+		a.clickJS("use a token", "#login-mode")
+		a.fill("#login-api-token", ownerToken)
+		a.clickJS("sign in", "#login-submit")
+		a.waitJS("the inbox", `document.querySelector('#me-name').textContent === 'Owner' && !document.querySelector('#app').hidden`)
+		a.clickJS("the Contacts link", "#open-contacts")
+		a.waitJS("the list again", `document.querySelectorAll('#contacts').length === 1 && document.querySelectorAll('#ct-rows li').length === 50`)
 	})
 }
 

@@ -25,6 +25,7 @@ const list = {
   loading: false,
   gen: 0,
   count: 0,
+  loaded: false, // a first page was asked for since sign-in
 };
 
 // init hooks the view to the signed-in user (after /me) and shows it
@@ -33,6 +34,9 @@ export function init(a) {
   app = a;
   if (root) root.remove();
   root = null;
+  // A new sign-in (another user, maybe) starts the list afresh.
+  list.q = '';
+  list.loaded = false;
   page.init({ state: app.state, go, back: backToList });
   apply();
 }
@@ -69,7 +73,7 @@ function apply() {
   if (id) page.show($('#ct-page', root), id);
   else {
     page.hide();
-    if (!list.gen) reload();
+    if (!list.loaded) reload();
   }
 }
 
@@ -155,6 +159,7 @@ const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes('Fi
 // reload starts the list again (a new search): the rows of the old one
 // go, and pages of it still on their way are dropped.
 function reload() {
+  list.loaded = true;
   list.gen++;
   list.cursor = '';
   list.done = false;
