@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -14,11 +15,13 @@ import (
 
 // Contacts, the CRM side of the inbox.
 //
-//	GET    /api/v1/contacts?q=&cursor=&limit=    list newest first, or search
+//	GET    /api/v1/contacts?q=&cursor=&limit=    list newest first, or search; each with its conversations' last activity and tags
 //	POST   /api/v1/contacts                      create → 201 contact
 //	GET    /api/v1/contacts/export               every contact as CSV
 //	POST   /api/v1/contacts/import               CSV body → {job, imported, updated, failed, errors}
 //	GET    /api/v1/contacts/{id}                 contact + conversations, notes, files, activity
+//	GET    /api/v1/contacts/{id}/activity?before=&limit=  the whole activity, a page at a time (contact_timeline.go)
+//	GET    /api/v1/contacts/{id}/files?before=&limit=     every file, a page at a time
 //	PATCH  /api/v1/contacts/{id}                 change profile and custom fields → contact
 //	POST   /api/v1/contacts/{id}/merge           {"from": id} → the merged contact
 //	GET    /api/v1/contacts/{id}/notes           notes, newest first
@@ -56,6 +59,8 @@ func (s *Server) contactRoutes(api fiber.Router) {
 	api.Get("/contacts/export", h.export)
 	api.Post("/contacts/import", h.importCSV)
 	api.Get("/contacts/:id", h.get)
+	api.Get("/contacts/:id/activity", h.timelinePage(false))
+	api.Get("/contacts/:id/files", h.timelinePage(true))
 	api.Patch("/contacts/:id", h.update)
 	api.Post("/contacts/:id/merge", h.merge)
 	api.Get("/contacts/:id/notes", h.listNotes)
@@ -109,10 +114,42 @@ func (h *contacts) list(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if page.Contacts == nil {
-		page.Contacts = []engine.Contact{}
+	items := make([]contactListItem, len(page.Contacts))
+	for i, ct := range page.Contacts {
+		if items[i], err = h.listItem(ws, ct); err != nil {
+			return err
+		}
 	}
-	return c.JSON(fiber.Map{"contacts": page.Contacts, "next_cursor": page.NextCursor, "partial": page.Partial})
+	return c.JSON(fiber.Map{"contacts": items, "next_cursor": page.NextCursor, "partial": page.Partial})
+}
+
+// contactListItem is a contact of the list with what its conversations
+// say: when the latest was last active, and their tags.
+type contactListItem struct {
+	engine.Contact
+	LastActivityAt time.Time `json:"last_activity_at,omitzero"`
+	Tags           []string  `json:"tags,omitempty"`
+}
+
+// listItem reads what ct's conversations add to its list row.
+func (h *contacts) listItem(ws engine.ID, ct engine.Contact) (contactListItem, error) {
+	item := contactListItem{Contact: ct}
+	convs, err := h.conversations(ws, ct.ID)
+	if err != nil {
+		return item, fmt.Errorf("reading the conversations of contact %s: %w", ct.ID, err)
+	}
+	for _, conv := range convs {
+		if conv.LastActivityAt.After(item.LastActivityAt) {
+			item.LastActivityAt = conv.LastActivityAt
+		}
+		for _, t := range conv.Tags {
+			if !slices.Contains(item.Tags, t) {
+				item.Tags = append(item.Tags, t)
+			}
+		}
+	}
+	slices.Sort(item.Tags)
+	return item, nil
 }
 
 // contactBody is the body of create and update: every field optional; in
@@ -268,6 +305,10 @@ type activityItem struct {
 	Folder         engine.Folder  `json:"folder,omitempty"`
 	Note           *engine.Note   `json:"note,omitempty"`
 	File           *contactFile   `json:"file,omitempty"`
+
+	// key orders items of the same time in the paged timeline
+	// (contact_timeline.go): unique per item.
+	key string
 }
 
 // Activity item types.
@@ -288,23 +329,9 @@ func (h *contacts) get(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ids, err := h.store.ContactConversations(ws, id)
+	convs, err := h.conversations(ws, id)
 	if err != nil {
 		return err
-	}
-	convs := make([]engine.Conversation, 0, len(ids))
-	for _, cid := range ids {
-		conv, err := h.store.Conversation(ws, cid)
-		if errors.Is(err, persistence.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if conv.ContactID != id {
-			continue // a stale entry: the conversation moved to another contact
-		}
-		convs = append(convs, conv)
 	}
 	slices.SortFunc(convs, func(a, b engine.Conversation) int { return b.LastActivityAt.Compare(a.LastActivityAt) })
 	convs = convs[:min(len(convs), detailConversations)]
@@ -329,6 +356,29 @@ func (h *contacts) get(c *fiber.Ctx) error {
 	}{ct, convs, notes, files, activity})
 }
 
+// conversations reads the conversations of contact id.
+func (h *contacts) conversations(ws, id engine.ID) ([]engine.Conversation, error) {
+	ids, err := h.store.ContactConversations(ws, id)
+	if err != nil {
+		return nil, err
+	}
+	convs := make([]engine.Conversation, 0, len(ids))
+	for _, cid := range ids {
+		conv, err := h.store.Conversation(ws, cid)
+		if errors.Is(err, persistence.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if conv.ContactID != id {
+			continue // a stale entry: the conversation moved to another contact
+		}
+		convs = append(convs, conv)
+	}
+	return convs, nil
+}
+
 // timeline gathers the files and the activity of a contact from its most
 // recently active conversations (the newest messages of each) and its
 // notes, newest first, bounded.
@@ -336,15 +386,11 @@ func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []e
 	files := []contactFile{}
 	activity := []activityItem{}
 	for i := range notes {
-		n := &notes[i]
-		activity = append(activity, activityItem{Type: activityNote, At: n.CreatedAt,
-			ConversationID: n.ConversationID, Note: n})
+		activity = append(activity, noteActivity(&notes[i]))
 	}
 	for i := range convs {
 		conv := &convs[i]
-		cid := conv.ID
-		activity = append(activity, activityItem{Type: activityConversation, At: conv.CreatedAt,
-			ConversationID: &cid, Channel: conv.Channel})
+		activity = append(activity, convActivity(conv))
 		if i >= detailScanConvs {
 			continue
 		}
@@ -352,23 +398,48 @@ func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []e
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, m := range msgs {
-			at := m.CreatedAt
-			switch {
-			case m.Kind == engine.KindSystem && strings.HasPrefix(m.Text, "Moved to "):
-				activity = append(activity, activityItem{Type: activityFolder, At: at, ConversationID: &cid,
-					Channel: conv.Channel, Folder: engine.Folder(strings.TrimPrefix(m.Text, "Moved to "))})
-			case m.Kind.HasMedia() && m.Media != nil:
-				f := contactFile{MediaID: m.Media.SHA256, Kind: m.Kind, Filename: m.Media.Filename, Mime: m.Media.MimeType,
-					Size: m.Media.Size, Caption: m.Media.Caption, ConversationID: cid, Seq: m.Seq, Direction: m.Direction,
-					CreatedAt: at}
-				files = append(files, f)
-				activity = append(activity, activityItem{Type: activityFile, At: at, ConversationID: &cid,
-					Channel: conv.Channel, File: &f})
+		for i := range msgs {
+			a, ok := messageActivity(conv, &msgs[i])
+			if !ok {
+				continue
 			}
+			if a.File != nil {
+				files = append(files, *a.File)
+			}
+			activity = append(activity, a)
 		}
 	}
 	slices.SortStableFunc(files, func(a, b contactFile) int { return b.CreatedAt.Compare(a.CreatedAt) })
 	slices.SortStableFunc(activity, func(a, b activityItem) int { return b.At.Compare(a.At) })
 	return files[:min(len(files), detailFiles)], activity[:min(len(activity), detailActivity)], nil
+}
+
+// noteActivity is the activity item of a note.
+func noteActivity(n *engine.Note) activityItem {
+	return activityItem{Type: activityNote, At: n.CreatedAt, ConversationID: n.ConversationID, Note: n, key: "n" + n.ID.String()}
+}
+
+// convActivity is the activity item of a conversation's start.
+func convActivity(conv *engine.Conversation) activityItem {
+	cid := conv.ID
+	return activityItem{Type: activityConversation, At: conv.CreatedAt, ConversationID: &cid, Channel: conv.Channel,
+		key: "c" + cid.String()}
+}
+
+// messageActivity is the activity item a message of conv makes, if any:
+// a move to another folder (its system message) or a file.
+func messageActivity(conv *engine.Conversation, m *engine.Message) (activityItem, bool) {
+	cid := conv.ID
+	switch {
+	case m.Kind == engine.KindSystem && strings.HasPrefix(m.Text, "Moved to "):
+		return activityItem{Type: activityFolder, At: m.CreatedAt, ConversationID: &cid, Channel: conv.Channel,
+			Folder: engine.Folder(strings.TrimPrefix(m.Text, "Moved to ")), key: messageItemKey(cid, m.Seq)}, true
+	case m.Kind.HasMedia() && m.Media != nil:
+		f := contactFile{MediaID: m.Media.SHA256, Kind: m.Kind, Filename: m.Media.Filename, Mime: m.Media.MimeType,
+			Size: m.Media.Size, Caption: m.Media.Caption, ConversationID: cid, Seq: m.Seq, Direction: m.Direction,
+			CreatedAt: m.CreatedAt}
+		return activityItem{Type: activityFile, At: m.CreatedAt, ConversationID: &cid, Channel: conv.Channel, File: &f,
+			key: messageItemKey(cid, m.Seq)}, true
+	}
+	return activityItem{}, false
 }

@@ -174,6 +174,7 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"DELETE", "/api/v1/channels/{channel}/{account}/agent", ""},
 		{"POST", "/api/v1/conversations/{conv}/notes", `{"text":"x"}`},
 		{"GET", "/api/v1/contacts/{id}", ""}, {"PATCH", "/api/v1/contacts/{id}", `{"name":"x"}`},
+		{"GET", "/api/v1/contacts/{id}/activity", ""}, {"GET", "/api/v1/contacts/{id}/files", ""},
 		{"POST", "/api/v1/contacts/{id}/merge", `{"from":"` + engine.NewID(time.Now()).String() + `"}`},
 		{"GET", "/api/v1/contacts/{id}/notes", ""}, {"POST", "/api/v1/contacts/{id}/notes", `{"text":"x"}`},
 		{"DELETE", "/api/v1/contacts/{id}/notes/{note}", ""},

@@ -19,6 +19,7 @@ import './settings_security.js';
 import * as shortcuts from './shortcuts.js';
 import * as notify from './notify.js';
 import './settings_notifications.js';
+import * as contacts from './contacts.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -118,6 +119,7 @@ const rt = new Realtime({
 function onEvent(ev) {
   if (typeof ev.seq === 'number') $('#conn').dataset.seq = ev.seq; // the last event applied
   notify.onEvent(ev, state.convs.get(ev.conversation_id));
+  contacts.onEvent(ev);
   const conv = ev.data && ev.data.conversation;
   if (ev.type === 'conversation.deleted') {
     removeConv(ev.conversation_id);
@@ -582,6 +584,7 @@ export async function open(id, fromHistory = false) {
   state.selected = id;
   if (visibleRows().some((r) => r.conversation.id === id)) state.focus = id;
   if (!fromHistory && location.hash !== `#c/${id}`) history.pushState({ chat: true }, '', `#c/${id}`);
+  contacts.close(); // a notification's click opens the chat over the Contacts view
   document.body.classList.add('view-chat');
   renderList();
   let c = state.convs.get(id);
@@ -625,7 +628,7 @@ function typing(t) {
 
 document.addEventListener('keydown', (e) => {
   // The inbox's keys are the inbox's: not on the Settings view (js/settings.js).
-  if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings')) return;
+  if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings') || document.body.classList.contains('view-contacts')) return;
   const t = e.target;
   if (e.key === 'Escape') {
     if (!$('#lightbox').hidden) { chat.closeLightbox(); return; }
@@ -673,6 +676,7 @@ async function boot() {
   $('#more-menu [data-act=delete]').hidden = me.role === 'agent';
   $('#me-name').textContent = me.user.name || me.user.email || '';
   settings.init(state.me);
+  contacts.init({ state });
   $('#login').hidden = true;
   $('#app').hidden = false;
   renderTabs();

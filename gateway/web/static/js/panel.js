@@ -176,7 +176,7 @@ const mentionRe = /@([\p{L}\p{N}._-]+)/gu;
 // noteText renders a note with its @mentions highlighted: the html the
 // server rendered from its Markdown and sanitised, parsed in a template
 // (nothing in it runs), or the plain text when there is none.
-function noteText(n) {
+export function noteText(n) {
   if (typeof n.html !== 'string') return h('div.note-text', null, ...mentions(n.text));
   const t = document.createElement('template');
   t.innerHTML = n.html;
