@@ -5,6 +5,7 @@
 // optimistic sends).
 import { api, get, post, mediaURL } from './api.js';
 import { icons, channelIcon, channelNames } from './icons.js';
+import * as composer from './composer.js';
 import { h, $, avatar, time12, dayLabel, dayKey, convName, toast, confirmDialog, modal, formatSize, withLocalTimes } from './util.js';
 
 const PAGE = 30;
@@ -611,6 +612,7 @@ function renderComposer() {
   const c = cur.conv;
   const box = $('#composer');
   if (c.mode === 'ai') {
+    composer.flush();
     box.dataset.mode = 'ai';
     box.replaceChildren(h('div.ai-managing', null,
       h('span.ai-dots', null, h('i'), h('i'), h('i')),
@@ -636,6 +638,7 @@ function renderComposer() {
   };
   ta.addEventListener('input', grow);
   ta.addEventListener('keydown', (e) => {
+    if (composer.handleKey(e)) return; // the @mention or canned reply picker's keys
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       submit();
@@ -646,7 +649,9 @@ function renderComposer() {
     if (!text) return;
     ta.value = '';
     grow();
-    sendText(text);
+    if (composer.mode() === 'note') composer.sendNote(c.id, text); // internal: never to the customer
+    else sendText(text);
+    composer.sent(c.id);
   };
   send.addEventListener('click', submit);
   for (const inp of [fileIn, imgIn]) {
@@ -656,12 +661,14 @@ function renderComposer() {
       if (f) previewFile(f);
     });
   }
+  composer.flush();
   box.replaceChildren(
     h('div.countdown#countdown'),
     h('div.compose-row', null,
       h('button.icon-btn', { type: 'button', 'aria-label': 'Attach a file', title: 'Attach a file', html: icons.clip, onclick: () => fileIn.click() }),
       h('button.icon-btn', { type: 'button', 'aria-label': 'Send an image or video', title: 'Image or video', html: icons.image, onclick: () => imgIn.click() }),
       ta, send, fileIn, imgIn));
+  composer.attach({ box, ta, send, grow, conv: c });
   updateCountdown();
   countdownTimer = setInterval(updateCountdown, 1000);
 }
