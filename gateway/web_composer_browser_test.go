@@ -134,6 +134,33 @@ func TestWebComposerMention(t *testing.T) {
 		b.waitJS("Mario's handle", `document.querySelector('#compose').value === '@mario '`)
 		evalJS[bool](b, `(() => { const ta = document.querySelector('#compose'); ta.value = ''; ta.dispatchEvent(new Event('input')); return true; })()`)
 		b.clickJS("back to Reply", "#mode-reply")
+
+		// While the AI answers, a note (and its mention) needs no takeover.
+		aiConv := e.writes(t, fmt.Sprintf("1555888100%d", i), fmt.Sprintf("Ai Note %d", i), "hello")
+		if widths[i].phone {
+			b.clickJS("back to the list", "#back")
+		}
+		b.waitJS("its row", rowVisible(aiConv))
+		b.openConv(aiConv)
+		b.clickJS("write a note", "#ai-note")
+		b.waitJS("a notes-only composer", `document.activeElement && document.activeElement.id === 'compose' && document.querySelector('#mode-reply').hidden &&
+			document.querySelector('#composer').dataset.compose === 'note' && document.querySelector('#composer').textContent.includes('AI is managing this conversation')`)
+		b.typeInComposer("FYI @maria")
+		b.waitJS("the picker", `document.querySelectorAll('#compose-picker [role=option]').length === 1`)
+		b.enter()
+		b.do("finish", chromedp.KeyEvent("look"))
+		b.enter()
+		eventually(t, 10*time.Second, func() error {
+			if notes := e.notesOf(t, aiConv); len(notes) != 1 || notes[0].Text != "FYI @maria.lopez look" || len(notes[0].Mentions) != 1 {
+				return fmt.Errorf("notes %+v", notes)
+			}
+			return nil
+		})
+		require.Contains(t, string(mariaWS.until("note.mentioned").Data), "FYI @maria.lopez look")
+		require.Equal(t, engine.ModeAI, e.conv(aiConv).Mode, "the AI still answers")
+		require.Len(t, e.graph.requests("/messages"), sends)
+		b.clickJS("close the note", "#ai-note-close")
+		b.waitJS("the banner back", `document.querySelector('#ai-note') && !document.querySelector('#compose')`)
 	})
 }
 

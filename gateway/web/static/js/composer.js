@@ -89,14 +89,14 @@ function scheduleSave() {
 
 // attach adds the tools to a composer just drawn by chat.js for
 // conversation conv: box the footer, ta the text box, send its button,
-// grow what resizes the box and enables the button. It fills in the
-// conversation's draft.
-export function attach({ box, ta, send, grow, conv }) {
+// grow what resizes the box and enables the button; notesOnly (the AI
+// is answering) offers Note alone. It fills in the conversation's draft.
+export function attach({ box, ta, send, grow, conv, notesOnly = false }) {
   flush();
   closePicker();
-  cur = { conv, ta, box, send, grow, mode: 'reply', contact: null };
+  cur = { conv, ta, box, send, grow, mode: 'reply', contact: null, notesOnly };
   const modes = h('div.compose-modes', { role: 'group', 'aria-label': 'Reply to the customer or write an internal note' },
-    h('button#mode-reply.compose-mode', { type: 'button', text: 'Reply', onclick: () => setMode('reply', true) }),
+    h('button#mode-reply.compose-mode', { type: 'button', text: 'Reply', hidden: notesOnly, onclick: () => setMode('reply', true) }),
     h('button#mode-note.compose-mode', { type: 'button', text: 'Note', onclick: () => setMode('note', true) }),
     h('span#compose-mode-hint.muted.small'));
   const pickBtn = h('button#canned-open.icon-btn', {
@@ -117,7 +117,7 @@ export function attach({ box, ta, send, grow, conv }) {
   ta.addEventListener('blur', (e) => { if (e.relatedTarget) closePicker(); });
   const d = loadDraft(conv.id);
   if (d) ta.value = d.text;
-  setMode(d && d.mode === 'note' ? 'note' : 'reply');
+  setMode(notesOnly || (d && d.mode === 'note') ? 'note' : 'reply');
   grow();
 }
 
@@ -126,6 +126,7 @@ export function mode() { return cur ? cur.mode : 'reply'; }
 
 function setMode(m, focus = false) {
   if (!cur) return;
+  if (cur.notesOnly) m = 'note';
   cur.mode = m;
   const note = m === 'note';
   cur.box.dataset.compose = m;
