@@ -319,6 +319,10 @@ func TestWebComposerDrafts(t *testing.T) {
 			return `Object.keys(localStorage).find(k => k.startsWith('parley.draft.') && k.endsWith(` + jsString("."+conv.String()) + `))`
 		}
 		b.waitJS("A's draft stored", key(convA))
+		require.Equal(t, "parley.draft."+e.ws.String()+"."+e.ownerID().String()+"."+convA.String(), evalJS[string](b, key(convA)),
+			"keyed by workspace, user and conversation")
+		require.Equal(t, map[string]any{"text": "half a reply for A", "mode": "reply"},
+			evalJS[map[string]any](b, `(() => { const d = JSON.parse(localStorage.getItem(`+key(convA)+`)); return { text: d.text, mode: d.mode }; })()`))
 
 		if widths[i].phone {
 			b.clickJS("back to the list", "#back")

@@ -360,6 +360,8 @@ async function openCannedPopover() {
     mark(0);
   };
   search.addEventListener('input', render);
+  // Tabbing out of the popup closes it.
+  pop.addEventListener('focusout', (e) => { if (e.relatedTarget && !pop.contains(e.relatedTarget)) close(false); });
   search.addEventListener('keydown', (e) => {
     if (e.key === 'ArrowDown') mark(active + 1);
     else if (e.key === 'ArrowUp') mark(active - 1);
