@@ -198,8 +198,15 @@ function detect() {
   closePicker();
 }
 
+let usersAsked = false;
+
 function showMentions(q, start, end) {
   const me = app.state.me || {};
+  if (!(app.state.users || []).length && !usersAsked) { // the list boot asks for is not in yet
+    usersAsked = true;
+    get('/users').then((r) => { app.state.users = r.users || []; detect(); }).catch(() => {});
+    return;
+  }
   const fq = fold(q);
   const users = (app.state.users || []).filter((u) => u.id !== me.id && handleOf(u))
     .filter((u) => !fq || fold(u.name).split(/\s+/).some((w) => w.startsWith(fq)) || handleOf(u).startsWith(fq) || fold(u.email).startsWith(fq))
