@@ -223,8 +223,10 @@ async function showCanned(q, start, end) {
   try { replies = await canned.list(); } catch (err) { toast(`Could not load canned replies: ${err.message}`); return; }
   if (!cur || seq !== detectSeq) return; // typed on meanwhile: that detect shows its own
   prefetchContact();
+  const at = cur;
   openPicker('canned', canned.matching(replies, q).slice(0, 20), start, end, (r) => [`/${r.short_code}`, r.title], async (r) => {
-    insert(await expanded(r), start, end);
+    const text = await expanded(r);
+    if (cur === at) insert(text, start, end); // not into another conversation's box
   }, 'Canned replies');
 }
 
@@ -347,7 +349,8 @@ async function openCannedPopover() {
     if (!r) return;
     close();
     if (cur !== at) return;
-    insert(await expanded(r), sel[0], sel[1]);
+    const text = await expanded(r);
+    if (cur === at) insert(text, sel[0], sel[1]);
   };
   const mark = (i) => {
     active = shown.length ? (i + shown.length) % shown.length : 0;
