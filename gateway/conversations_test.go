@@ -183,11 +183,13 @@ func TestWorkspaceIsolation(t *testing.T) {
 	}
 	// Routes with ids checked elsewhere: users and tokens (users_test.go,
 	// ids of another workspace; passwords_test.go for passwords), media
-	// (content-addressed per workspace, TestSendMediaAndMessagesAPI).
+	// (content-addressed per workspace, TestSendMediaAndMessagesAPI),
+	// canned replies (TestCannedRepliesAPI).
 	elsewhere := map[string]bool{
 		"GET /api/v1/users/{id}": true, "PATCH /api/v1/users/{id}": true, "DELETE /api/v1/users/{id}": true,
 		"PUT /api/v1/users/{id}/password": true, "POST /api/v1/users/{id}/password-reset": true,
 		"DELETE /api/v1/tokens/{id}": true, "GET /api/v1/media/{id}": true,
+		"GET /api/v1/canned-replies/{id}": true, "PATCH /api/v1/canned-replies/{id}": true, "DELETE /api/v1/canned-replies/{id}": true,
 	}
 	// Every documented route that takes an id is checked here or there.
 	ops, public := documentedOps(t, e)

@@ -120,6 +120,12 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "What the AI agent remembers about a contact, oldest first", ok: 200},
 	{method: "POST", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "Add a memory the AI agent is told in every conversation with the contact (409 when full)", body: "Memory", ok: 201},
 	{method: "DELETE", path: "/api/v1/contacts/{id}/memories/{memory}", tag: "memories", summary: "Delete a memory", ok: 204},
+
+	{method: "GET", path: "/api/v1/canned-replies", tag: "canned replies", summary: "The workspace's canned replies (every role), by short code; a body holds variables such as {{contact.first_name}} as written, the web app fills them in when a reply is inserted", ok: 200},
+	{method: "POST", path: "/api/v1/canned-replies", tag: "canned replies", summary: "Save a canned reply (admin): short_code (1 to 32 letters, digits, '-' or '_', kept in lower case, unique in the workspace: else 409 short_code_taken), title (one line, 1 to 200 bytes), body (1 to 4096 bytes); at most 500 per workspace (409 too_many_canned_replies)", body: "CannedReply", ok: 201},
+	{method: "GET", path: "/api/v1/canned-replies/{id}", tag: "canned replies", summary: "A canned reply", ok: 200},
+	{method: "PATCH", path: "/api/v1/canned-replies/{id}", tag: "canned replies", summary: "Change a canned reply (admin): the fields given, checked as at creation (409 short_code_taken)", body: "CannedReplyUpdate", ok: 200},
+	{method: "DELETE", path: "/api/v1/canned-replies/{id}", tag: "canned replies", summary: "Delete a canned reply (admin)", ok: 204},
 }
 
 // schemas are the request bodies, as JSON Schema.
@@ -162,6 +168,8 @@ var schemas = map[string]any{
 		"expirationTime": map[string]any{"type": []string{"number", "null"}, "description": "as the Push API gives it; ignored"},
 		"keys": obj(map[string]any{"p256dh": describe(str(), "the browser's P-256 public key, base64url (65 bytes)"),
 			"auth": describe(str(), "the browser's auth secret, base64url (16 bytes)")}, "p256dh", "auth")}, "endpoint", "keys"),
+	"CannedReply":       obj(cannedReplyProps(), "short_code", "title", "body"),
+	"CannedReplyUpdate": minProps(obj(cannedReplyProps())),
 }
 
 // notifyMedia is where one kind of notification goes: the media given.
@@ -173,6 +181,7 @@ func notifyMedia() map[string]any {
 func withBound(o map[string]any, keyword string, v any) map[string]any {
 	o[keyword] = v
 	return o
+
 }
 
 // agentSettingsProps are the fields of the agent settings a PUT (and a
@@ -187,6 +196,16 @@ func agentSettingsProps() map[string]any {
 		"auto_followup_hours": between(num(), 0, engine.MaxFollowUpPeriod.Hours()), "auto_followup_max": between(integer(), 0, engine.MaxAutoFollowUps),
 		"auto_csat": boolean(), "csat_survey": str(), "handoff_stays_manual": boolean(),
 		"restricted": boolean(), "restricted_reply": str()}
+}
+
+// cannedReplyProps are the fields of a canned reply a request may name.
+func cannedReplyProps() map[string]any {
+	return map[string]any{
+		"short_code": describe(str(), "what follows / in the composer: letters, digits, '-' and '_'"),
+		"title":      str(),
+		"body": describe(str(), "the reply; variables {{contact.name}}, {{contact.first_name}}, {{contact.email}}, {{contact.phone}}, {{agent.name}}, "+
+			"{{agent.first_name}} and {{workspace.name}} are filled in by the web app when it inserts the reply (an unknown one is left as written, a missing value is empty)"),
+	}
 }
 
 var channelAccountProps = map[string]any{"channel": enum("whatsapp", "messenger", "instagram"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str()}

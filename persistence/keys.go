@@ -22,6 +22,7 @@ import (
 //	'w' ws 'C' ... and 'w' ws 'n' ...        contact search, contact → conversations, notes (contacts.go)
 //	'w' ws 'r' contact memory                contact memories (memories.go)
 //	'w' ws 'F' sha256 conv seq               media file reference (media.go)
+//	'w' ws 'R' id                            canned reply (canned.go)
 //
 // System data, across workspaces:
 //

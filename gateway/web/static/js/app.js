@@ -20,6 +20,8 @@ import * as shortcuts from './shortcuts.js';
 import * as notify from './notify.js';
 import './settings_notifications.js';
 import * as contacts from './contacts.js';
+import * as composer from './composer.js';
+import './settings_canned.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -671,6 +673,7 @@ $('#back').addEventListener('click', back);
 async function boot() {
   const me = await get('/me');
   state.me = { ...me.user, role: me.role };
+  state.workspace = me.workspace || null; // {{workspace.name}} of canned replies
   // Deleting a conversation is for admins and owners: an agent has no
   // Delete to be refused.
   $('#more-menu [data-act=delete]').hidden = me.role === 'agent';
@@ -706,6 +709,7 @@ async function boot() {
 chat.init({ state, upsert, open, back });
 panel.init({ state, upsert });
 notify.init({ state, open });
+composer.init({ state });
 shortcuts.init({ state, open, visibleRows, loadMore: () => (state.hits ? searchMore() : loadMore()) });
 
 if (acceptInvite(boot)) { /* the invitation page signs in, then boots */ } else if (setup.route(() => { rt.stop(); return boot(); })) { /* a setup or reset link */ } else if (auth.token) boot().catch((err) => showLogin(err.status === 401 ? '' : err.message));

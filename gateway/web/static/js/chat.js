@@ -5,6 +5,7 @@
 // optimistic sends).
 import { api, get, post, mediaURL } from './api.js';
 import { icons, channelIcon, channelNames } from './icons.js';
+import * as composer from './composer.js';
 import { h, $, avatar, time12, dayLabel, dayKey, convName, toast, confirmDialog, modal, formatSize, withLocalTimes } from './util.js';
 
 const PAGE = 30;
@@ -610,20 +611,29 @@ function renderComposer() {
   clearInterval(countdownTimer);
   const c = cur.conv;
   const box = $('#composer');
-  if (c.mode === 'ai') {
+  // In AI mode a person may still write an internal note (an @mention)
+  // without taking over: the banner's "Write a note" opens a notes-only
+  // composer, as does a note drafted before.
+  const notesOnly = c.mode === 'ai';
+  if (notesOnly && cur.aiNote === undefined) cur.aiNote = (composer.loadDraft(c.id) || {}).mode === 'note';
+  const takeManual = () => h('button.primary.small#take-manual', { type: 'button', text: 'Take manual control', onclick: () => act('takeover', undefined, { mode: 'manual' }) });
+  const aiLine = (...more) => h('div.ai-managing', null, h('span.ai-dots', null, h('i'), h('i'), h('i')),
+    h('span', { text: 'AI is managing this conversation' }), takeManual(), ...more);
+  if (notesOnly && !cur.aiNote) {
+    composer.flush();
     box.dataset.mode = 'ai';
-    box.replaceChildren(h('div.ai-managing', null,
-      h('span.ai-dots', null, h('i'), h('i'), h('i')),
-      h('span', { text: 'AI is managing this conversation' }),
-      h('button.primary.small#take-manual', { type: 'button', text: 'Take manual control', onclick: () => act('takeover', undefined, { mode: 'manual' }) })));
+    box.replaceChildren(aiLine(h('button.ghost.small#ai-note', { type: 'button', text: 'Write a note', onclick: () => { cur.aiNote = true; renderComposer(); focusComposer(); } })));
     return;
   }
-  if (box.dataset.mode === 'manual' && box.dataset.conv === c.id) { // keep what is typed
-    updateCountdown();
-    countdownTimer = setInterval(updateCountdown, 1000);
+  const kind = notesOnly ? 'ai-note' : 'manual';
+  if (box.dataset.mode === kind && box.dataset.conv === c.id) { // keep what is typed
+    if (!notesOnly) {
+      updateCountdown();
+      countdownTimer = setInterval(updateCountdown, 1000);
+    }
     return;
   }
-  box.dataset.mode = 'manual';
+  box.dataset.mode = kind;
   box.dataset.conv = c.id;
   const ta = h('textarea#compose', { rows: 1, placeholder: 'Type a message', 'aria-label': 'Message' });
   const send = h('button.send', { type: 'button', 'aria-label': 'Send', html: icons.send, disabled: true });
@@ -636,6 +646,7 @@ function renderComposer() {
   };
   ta.addEventListener('input', grow);
   ta.addEventListener('keydown', (e) => {
+    if (composer.handleKey(e)) return; // the @mention or canned reply picker's keys
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       submit();
@@ -646,7 +657,9 @@ function renderComposer() {
     if (!text) return;
     ta.value = '';
     grow();
-    sendText(text);
+    if (composer.mode() === 'note') composer.sendNote(c.id, text); // internal: never to the customer
+    else sendText(text);
+    composer.sent(c.id);
   };
   send.addEventListener('click', submit);
   for (const inp of [fileIn, imgIn]) {
@@ -656,12 +669,16 @@ function renderComposer() {
       if (f) previewFile(f);
     });
   }
+  composer.flush();
+  const files = notesOnly ? [] : [
+    h('button.icon-btn', { type: 'button', 'aria-label': 'Attach a file', title: 'Attach a file', html: icons.clip, onclick: () => fileIn.click() }),
+    h('button.icon-btn', { type: 'button', 'aria-label': 'Send an image or video', title: 'Image or video', html: icons.image, onclick: () => imgIn.click() })];
   box.replaceChildren(
-    h('div.countdown#countdown'),
-    h('div.compose-row', null,
-      h('button.icon-btn', { type: 'button', 'aria-label': 'Attach a file', title: 'Attach a file', html: icons.clip, onclick: () => fileIn.click() }),
-      h('button.icon-btn', { type: 'button', 'aria-label': 'Send an image or video', title: 'Image or video', html: icons.image, onclick: () => imgIn.click() }),
-      ta, send, fileIn, imgIn));
+    notesOnly ? aiLine(h('button.ghost.small#ai-note-close', { type: 'button', text: 'Close the note', onclick: () => { cur.aiNote = false; renderComposer(); } }))
+      : h('div.countdown#countdown'),
+    h('div.compose-row', null, ...files, ta, send, ...(notesOnly ? [] : [fileIn, imgIn])));
+  composer.attach({ box, ta, send, grow, conv: c, notesOnly });
+  if (notesOnly) return;
   updateCountdown();
   countdownTimer = setInterval(updateCountdown, 1000);
 }
