@@ -314,7 +314,7 @@ func TestWebInboxFollowUpBannerAndMarkers(t *testing.T) {
 		require.Equal(t, http.StatusOK, code, string(body))
 		code, body = e.api("POST", "/api/v1/conversations/"+conv.String()+"/csat", ownerToken, map[string]int{"score": 4})
 		require.Equal(t, http.StatusOK, code, string(body))
-		b.waitJS("the follow-up and CSAT markers", fmt.Sprintf(`%[1]s?.querySelector('.marker.followup') && %[1]s.querySelector('.marker.csat').textContent === '★ 4'`, rowVisible(conv)))
+		b.waitJS("the follow-up and CSAT markers", fmt.Sprintf(`%[1]s?.querySelector('.marker.followup') && %[1]s.querySelector('.marker.csat')?.textContent === '★ 4'`, rowVisible(conv)))
 		at := e.conv(conv).FollowUpAt
 		require.False(t, at.IsZero())
 		label := evalJS[string](b, fmt.Sprintf(`%s.querySelector('.marker.followup').getAttribute('aria-label')`, rowVisible(conv)))
@@ -331,7 +331,7 @@ func TestWebInboxFollowUpBannerAndMarkers(t *testing.T) {
 			}
 			return nil
 		})
-		b.waitJS("the row's follow-up marker gone, the CSAT kept", fmt.Sprintf(`!%[1]s.querySelector('.marker.followup') && %[1]s.querySelector('.marker.csat')`, rowVisible(conv)))
+		b.waitJS("the row's follow-up marker gone, the CSAT kept", fmt.Sprintf(`%[1]s && !%[1]s.querySelector('.marker.followup') && %[1]s.querySelector('.marker.csat')`, rowVisible(conv)))
 	})
 }
 
