@@ -201,21 +201,23 @@ func (e *env) userID(email string) string {
 	return ""
 }
 
-// eachScreen opens each of webScreens at each of widths (w×h, touch
-// and all under 700 px) in a subtest named <screen>-<width> and runs
-// check on it.
-func (s *screenEnv) eachScreen(t *testing.T, widths []int64, check func(t *testing.T, b *tab, name string)) {
-	for _, w := range widths {
+// screenSize is a screen the web app is tried at: w×h, a phone's
+// (touch and all) under 700 px.
+type screenSize struct{ w, h int64 }
+
+// eachScreen opens each of webScreens at each of sizes in a subtest
+// named <screen>-<width> and runs check on it.
+func (s *screenEnv) eachScreen(t *testing.T, sizes []screenSize, check func(t *testing.T, b *tab, name string)) {
+	for _, size := range sizes {
 		for _, scr := range webScreens {
-			name := fmt.Sprintf("%s-%d", scr.name, w)
+			name := fmt.Sprintf("%s-%d", scr.name, size.w)
 			t.Run(name, func(t *testing.T) {
 				b := s.owner
 				if scr.public {
 					b = s.public
 				}
 				b.t = t
-				h := map[bool]int64{true: 844, false: 900}[w < 700]
-				b.viewport(w, h, w < 700)
+				b.viewport(size.w, size.h, size.w < 700)
 				scr.open(s, b)
 				check(t, b, name)
 			})
@@ -227,7 +229,7 @@ func (s *screenEnv) eachScreen(t *testing.T, widths []int64, check func(t *testi
 // desktop's width: no serious or critical violation.
 func TestWebA11y(t *testing.T) {
 	s := newScreenEnv(t)
-	s.eachScreen(t, []int64{390, 1440}, func(t *testing.T, b *tab, name string) { axeCheck(t, b, name) })
+	s.eachScreen(t, []screenSize{{390, 844}, {1440, 900}}, func(t *testing.T, b *tab, name string) { axeCheck(t, b, name) })
 }
 
 // axe-core goes in through the DevTools protocol, which the app's
