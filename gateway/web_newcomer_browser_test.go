@@ -47,7 +47,7 @@ type graphSend struct {
 	Path, Auth, To, Text, WAMID string
 }
 
-func newGraphSends(t *testing.T) *graphSends {
+func newGraphSends(t testing.TB) *graphSends {
 	g := &graphSends{}
 	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -90,7 +90,7 @@ func (g *graphSends) sentText(text string) (graphSend, bool) {
 // startParley builds cmd/parley and runs it as `make run` does, with
 // args, and returns its log lines as they come. It is stopped (SIGTERM)
 // when the test ends.
-func startParley(t *testing.T, args ...string) <-chan string {
+func startParley(t testing.TB, args ...string) <-chan string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -132,7 +132,7 @@ func startParley(t *testing.T, args ...string) <-chan string {
 }
 
 // logged waits for the log line re matches and returns its first group.
-func logged(t *testing.T, lines <-chan string, re *regexp.Regexp) string {
+func logged(t testing.TB, lines <-chan string, re *regexp.Regexp) string {
 	t.Helper()
 	timeout := time.After(60 * time.Second)
 	for {
