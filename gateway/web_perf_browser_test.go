@@ -26,7 +26,9 @@ import (
 // them 1,000 messages long:
 //
 //   - FirstPaint10k: navigation to the first rows painted (the app's
-//     parley:first-paint mark), first-paint-ms;
+//     parley:first-paint mark), first-paint-ms (the mean) and
+//     first-paint-best-ms (the best: the app's own cost on a busy
+//     machine);
 //   - Open1000: a click on the long conversation's row to its newest
 //     message painted, open-1000-ms;
 //   - Scroll2000: the list scrolled by 600 px a frame until 2,000 rows
@@ -110,12 +112,19 @@ func BenchmarkWebInbox(b *testing.B) {
 
 	b.Run("FirstPaint10k", func(b *testing.B) {
 		t.t = b
-		var sum float64
+		var sum, best float64
 		for b.Loop() {
+			stopProfile := t.profile("first-paint")
 			load()
-			sum += evalJS[float64](t, `performance.getEntriesByName('parley:first-paint')[0].startTime`)
+			stopProfile()
+			ms := evalJS[float64](t, `performance.getEntriesByName('parley:first-paint')[0].startTime`)
+			sum += ms
+			if best == 0 || ms < best {
+				best = ms
+			}
 		}
 		b.ReportMetric(sum/float64(b.N), "first-paint-ms")
+		b.ReportMetric(best, "first-paint-best-ms")
 	})
 
 	b.Run("Open1000", func(b *testing.B) {
