@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"cmp"
 	"image"
 	"image/color"
 	"image/draw"
@@ -53,7 +54,12 @@ func paletted(img image.Image) *image.Paletted {
 		}
 	}
 	colors := slices.Collect(maps.Keys(counts))
-	slices.SortFunc(colors, func(a, b color.RGBA) int { return counts[b] - counts[a] })
+	slices.SortFunc(colors, func(a, b color.RGBA) int { // the same shot, the same bytes
+		if n := counts[b] - counts[a]; n != 0 {
+			return n
+		}
+		return cmp.Compare(uint32(a.R)<<16|uint32(a.G)<<8|uint32(a.B), uint32(b.R)<<16|uint32(b.G)<<8|uint32(b.B))
+	})
 	pal := make(color.Palette, 0, 256)
 	for _, c := range colors[:min(len(colors), 256)] {
 		pal = append(pal, c)
