@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway"
 	"github.com/stretchr/testify/require"
@@ -251,4 +252,43 @@ func TestWebA11yAxeUnderCSP(t *testing.T) {
 	require.True(t, blocked, "the page's CSP refuses an inline script")
 	axeCheck(t, b, "the login page")
 	require.Equal(t, axeVersion, evalJS[string](b, `axe.version`), "axe-core is in the page")
+}
+
+// The conversation menu works from the keyboard (the menu button
+// pattern): Enter opens it on its first item, the arrows, Home and End
+// move, Escape closes it back on the button, Enter on an item acts;
+// the button says whether the menu is open. Desktop and phone.
+func TestWebA11yMenuKeyboard(t *testing.T) {
+	browser := startBrowser(t)
+	e := newEnv(t, nil)
+	b := newTab(t, browser)
+	b.signIn(e.url, ownerToken)
+	active := `document.activeElement.dataset.act || document.activeElement.id`
+	b.atEachWidth(t, "the conversation menu", func(t *testing.T, i int, screen string) {
+		wa := fmt.Sprintf("1555666000%d", i)
+		code, body := e.webhook(engine.ChannelWhatsApp, waText("wamid.menu"+wa, wa, "Kim Keys "+screen, "hello"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		conv := e.thread(engine.ChannelWhatsApp, phoneID, wa)
+		b.waitJS("its row", rowVisible(conv))
+		b.openConv(conv)
+		require.Equal(t, "false", evalJS[string](b, `document.querySelector('#act-more').getAttribute('aria-expanded')`))
+		b.do("Enter on the menu button", chromedp.Focus(chromedp.CSS("#act-more")), chromedp.KeyEvent(kb.Enter))
+		b.waitJS("the menu open on its first item", `!document.querySelector('#more-menu').hidden && document.activeElement.dataset.act === 'unread'`)
+		require.Equal(t, "true", evalJS[string](b, `document.querySelector('#act-more').getAttribute('aria-expanded')`))
+		for _, k := range []struct{ key, want string }{
+			{kb.ArrowDown, "archive"}, {kb.ArrowDown, "spam"}, {kb.End, "delete"}, {kb.ArrowDown, "unread"},
+			{kb.ArrowUp, "delete"}, {kb.Home, "unread"},
+		} {
+			b.key(k.key)
+			require.Equal(t, k.want, evalJS[string](b, active), "after %q", k.key)
+		}
+		b.key(kb.Escape)
+		b.waitJS("closed, the focus back on the button", `document.querySelector('#more-menu').hidden && document.activeElement.id === 'act-more' && document.querySelector('#act-more').getAttribute('aria-expanded') === 'false'`)
+		require.True(t, evalJS[bool](b, `!document.querySelector('#chat').hidden`), "Escape closed the menu only")
+		b.do("open it again, down to Archive, Enter", chromedp.KeyEvent(kb.Enter))
+		b.waitJS("the first item", `document.activeElement.dataset.act === 'unread'`)
+		b.key(kb.ArrowDown)
+		b.do("Enter", chromedp.KeyEvent(kb.Enter))
+		e.folderEventually(t, conv, engine.FolderArchived)
+	})
 }
