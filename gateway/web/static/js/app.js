@@ -311,8 +311,21 @@ async function loadTags() {
 
 const rowCache = new Map();
 
+// rowTime is listTime of a row's time, worked out once a day
+// (refreshDay empties the cache): a render of thousands of rows no longer
+// formats every row's date again (BenchmarkWebInbox).
+const rowTimes = new Map();
+function rowTime(t) {
+  let s = rowTimes.get(t);
+  if (s === undefined) {
+    s = listTime(t);
+    rowTimes.set(t, s);
+  }
+  return s;
+}
+
 function rowKey(c, preview, terms) {
-  return [c.last_activity_at, listTime(c.last_activity_at), c.unread_count, c.mode, c.needs_human, c.follow_up_at, c.csat, c.csat_pending, c.contact_name, preview, (c.tags || []).join(), c.folder,
+  return [c.last_activity_at, rowTime(c.last_activity_at), c.unread_count, c.mode, c.needs_human, c.follow_up_at, c.csat, c.csat_pending, c.contact_name, preview, (c.tags || []).join(), c.folder,
     c.last_outbound_status, state.selected === c.id, terms.join(' ')].join('|');
 }
 
@@ -333,7 +346,7 @@ function row(c, preview, terms = []) {
       h('div.conv-main', null,
         h('div.conv-top', null, h('span.conv-name', null, ...highlight(name, terms)),
           (c.tags || []).includes(PRIORITY) ? h('span.star-mini', { html: icons.starFilled }) : null,
-          h('span.conv-time', { text: listTime(c.last_activity_at) })),
+          h('span.conv-time', { text: rowTime(c.last_activity_at) })),
         h('div.conv-bottom', null, h('span.conv-preview', null, ...highlight(preview || '', terms)), ...markers(c), mode,
           c.unread_count > 0 ? h('span.badge', { text: c.unread_count > 99 ? '99+' : String(c.unread_count) }) : null)));
     el.addEventListener('click', () => open(c.id));
@@ -413,6 +426,7 @@ function refreshDay() {
   const d = dayKey(Date.now());
   if (d === today) return;
   today = d;
+  rowTimes.clear();
   renderList();
   chat.refreshDay();
 }

@@ -7,6 +7,7 @@ import { api, get, post, mediaURL } from './api.js';
 import { icons, channelIcon, channelNames } from './icons.js';
 import * as composer from './composer.js';
 import { h, $, avatar, time12, dayLabel, dayKey, convName, toast, confirmDialog, modal, formatSize, withLocalTimes } from './util.js';
+import { menuButton } from './menu.js';
 
 const PAGE = 30;
 let app; // {state, upsert, open, back}
@@ -45,6 +46,7 @@ export function init(a) {
     $('#more-menu').hidden = true;
     if (act) more(act);
   });
+  menuButton($('#act-more'), $('#more-menu'));
 }
 
 export function current() { return cur && cur.conv; }

@@ -21,7 +21,7 @@ export function acceptInvite(signedIn) {
     h('label', null, 'Your name', name), h('label', null, 'Password (8 characters or more)', pass),
     h('label', null, 'Password again', pass2), err, submit,
     h('a.link.small', { href: '/', text: 'I already have an account: sign in' }));
-  const page = h('div.login#invite-page', null, form);
+  const page = h('div.login#invite-page', { role: 'main' }, form);
   document.getElementById('login').hidden = true;
   document.body.append(page);
   form.addEventListener('submit', async (e) => {

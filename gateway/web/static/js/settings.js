@@ -102,7 +102,7 @@ function frame() {
   if (root.firstChild) return root;
   const sel = h('select#settings-select', { 'aria-label': 'Settings section', onchange: (e) => go(e.target.value) });
   root.append(
-    h('header.settings-head', null,
+    h('div.settings-head', null,
       h('button#settings-back.ghost.small', { type: 'button', 'aria-label': 'Back to the inbox', onclick: back }, '← Inbox'),
       h('h1', { text: 'Settings' }), sel),
     h('div.settings-body', null,

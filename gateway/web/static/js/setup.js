@@ -58,7 +58,7 @@ function show(kind, code, signedIn) {
       return h('label', null, label, inputs[name]);
     }),
     error, submit);
-  const view = h('div#setup.login', null, form);
+  const view = h('div#setup.login', { role: 'main' }, form);
   document.body.prepend(view);
   inputs[page.fields[0][0]].focus();
   form.addEventListener('submit', async (e) => {

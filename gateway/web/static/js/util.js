@@ -108,7 +108,10 @@ export function hue(s) {
 
 export function avatar(name, key, cls = '') {
   const el = h('div.avatar' + cls, { text: initials(name), 'aria-hidden': 'true' });
-  el.style.background = `hsl(${hue(key || name)} 55% 55%)`;
+  // Light and dark shades of one hue: 5:1 or more at any hue (WCAG AA).
+  const hu = hue(key || name);
+  el.style.background = `hsl(${hu} 60% 85%)`;
+  el.style.color = `hsl(${hu} 60% 25%)`;
   return el;
 }
 
