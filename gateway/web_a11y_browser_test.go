@@ -124,6 +124,38 @@ var webScreens = []webScreen{
 		b.goTo(s.url, "/#settings/analytics")
 		b.waitJS("the charts", `document.querySelector('#settings-main')?.dataset.section === 'analytics' && document.querySelector('#settings-main svg')`)
 	}},
+	{"contacts", false, func(s *screenEnv, b *tab) {
+		b.goTo(s.url, "/#contacts")
+		b.waitJS("the contacts", `document.querySelector('#contacts')?.hidden === false && document.querySelectorAll('#ct-rows li').length >= 3`)
+	}},
+	{"contact-page", false, func(s *screenEnv, b *tab) {
+		b.goTo(s.url, "/#contacts")
+		b.waitJS("the contacts", `document.querySelectorAll('#ct-rows li a.ct-row').length >= 3`)
+		b.clickJS("the first contact", "#ct-rows li a.ct-row")
+		b.waitJS("its page", `location.hash.startsWith('#contacts/') && document.querySelector('#ct-name')?.textContent && document.querySelector('#ct-activity li.ct-act')`)
+	}},
+	{"composer-mention", false, func(s *screenEnv, b *tab) {
+		b.goTo(s.url, "/#c/"+s.chat.String())
+		b.waitChat()
+		b.waitJS("the composer", `document.querySelector('#compose') && document.querySelector('#mode-reply')`)
+		evalJS[bool](b, `(document.querySelector('#compose').value = '', document.querySelector('#compose').focus(), true)`)
+		b.do("type @", chromedp.KeyEvent("@"))
+		b.waitJS("the teammate picker", `!document.querySelector('#compose-picker').hidden && document.querySelectorAll('#compose-picker [role=option]').length >= 1`)
+	}},
+	{"composer-note", false, func(s *screenEnv, b *tab) {
+		b.goTo(s.url, "/#c/"+s.chat.String())
+		b.waitChat()
+		b.clickJS("Note", "#mode-note")
+		b.waitJS("note mode", `document.querySelector('#mode-note').getAttribute('aria-pressed') === 'true'`)
+	}},
+	{"settings-canned", false, func(s *screenEnv, b *tab) {
+		b.goTo(s.url, "/#settings/canned")
+		b.waitJS("the canned replies form", `document.querySelector('#settings-main .settings-section[data-section=canned] form.canned-form')`)
+	}},
+	{"settings-notifications", false, func(s *screenEnv, b *tab) {
+		b.goTo(s.url, "/#settings/notifications")
+		b.waitJS("the toggles", `document.querySelector('input.notify-toggle[data-kind="assigned"][data-medium="push"]')`)
+	}},
 	{"settings-security", false, func(s *screenEnv, b *tab) {
 		b.goTo(s.url, "/#settings/security")
 		b.waitJS("the sessions and the reset form", `document.querySelector('#sessions li.security-session') && document.querySelector('#reset-user option')`)

@@ -122,7 +122,7 @@ function addMemoryShown(m) {
 function head(c) {
   const name = c ? displayName(c) : 'Contact';
   const ids = c ? c.identities || [] : [];
-  return h('header.ct-page-head', null,
+  return h('div.ct-page-head', null,
     h('button#ct-back.ghost.small', { type: 'button', 'aria-label': 'Back to the contacts', onclick: () => app.back() }, '← Contacts'),
     c ? avatar(name, c.id, '.big') : null,
     h('div.ct-title', null, h('h2#ct-name', { text: name }),

@@ -107,7 +107,7 @@ function backToInbox() {
 
 function frame() {
   if (root) return;
-  root = h('div#contacts.contacts', { hidden: true });
+  root = h('div#contacts.contacts', { hidden: true, role: 'main' });
   $('#app').append(root);
   const search = h('input#ct-search', {
     type: 'search', placeholder: 'Search name, phone, email or company', 'aria-label': 'Search contacts', autocomplete: 'off',
@@ -125,7 +125,7 @@ function frame() {
   scroller.addEventListener('scroll', maybeMore, { passive: true });
   const drop = h('div#ct-drop.ct-drop', { hidden: true, text: 'Drop a CSV file to import it' });
   root.append(
-    h('header.ct-head', null,
+    h('div.ct-head', null,
       h('button#ct-back-inbox.ghost.small', { type: 'button', 'aria-label': 'Back to the inbox', onclick: backToInbox }, '← Inbox'),
       h('h1', { text: 'Contacts' })),
     h('div#ct-list-view.ct-list-view', null,
