@@ -302,6 +302,12 @@ type Contact struct {
 	ChannelName string    `json:"channel_name,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Stage is where the contact stands in a pipeline (engine/pipeline.go),
+	// nil for none; OwnerID is the user who owns the contact, nil for
+	// nobody. Both change only through SetContactStage and
+	// SetContactOwner, in the contact's actor.
+	Stage   *ContactStage `json:"stage,omitempty"`
+	OwnerID *ID           `json:"owner_id,omitempty"`
 }
 
 // PriorityTag is the tag the star button toggles.
