@@ -23,6 +23,7 @@ import (
 //	'w' ws 'r' contact memory                contact memories (memories.go)
 //	'w' ws 'F' sha256 conv seq               media file reference (media.go)
 //	'w' ws 'R' id                            canned reply (canned.go)
+//	'w' ws 'B' id                            pipeline; 'w' ws 'C' 's'/'o'/'b'/'a' contacts by stage and owner, changes (pipelines.go)
 //
 // System data, across workspaces:
 //
