@@ -137,6 +137,7 @@ type Runtime struct {
 	debounce   *debouncer
 	metrics    *runtimeMetrics
 	aiMetrics  *agentMetrics
+	pipes      pipelineDefs
 
 	inflight atomic.Int64
 	// orphanSeq orders kept early status reports; it starts at the start
