@@ -16,6 +16,7 @@ import (
 // Contacts, the CRM side of the inbox.
 //
 //	GET    /api/v1/contacts?q=&cursor=&limit=    list newest first, or search; each with its conversations' last activity and tags
+//	GET    /api/v1/contacts?stage=&owner=&cursor=&limit=  those in a stage and/or owned by a user, newest first (pipelines.go)
 //	POST   /api/v1/contacts                      create → 201 contact
 //	GET    /api/v1/contacts/export               every contact as CSV
 //	POST   /api/v1/contacts/import               CSV body → {job, imported, updated, failed, errors}
@@ -102,8 +103,17 @@ func (h *contacts) list(c *fiber.Ctx) error {
 	if len(q) > engine.MaxQueryBytes {
 		return errorf(fiber.StatusBadRequest, "bad_query", "q must be at most %d bytes", engine.MaxQueryBytes)
 	}
+	f, err := contactFilter(c)
+	if err != nil {
+		return err
+	}
 	var page persistence.ContactPage
-	if strings.TrimSpace(q) == "" {
+	if f != (persistence.ContactFilter{}) {
+		if strings.TrimSpace(q) != "" {
+			return errorf(fiber.StatusBadRequest, "bad_query", "q does not go with stage or owner")
+		}
+		page, err = h.store.FilteredContacts(ws, f, c.Query("cursor"), int(limit))
+	} else if strings.TrimSpace(q) == "" {
 		page, err = h.store.Contacts(ws, c.Query("cursor"), int(limit))
 	} else {
 		page, err = h.store.SearchContacts(ws, engine.NormalizeQuery(q), c.Query("cursor"), int(limit))
@@ -305,6 +315,8 @@ type activityItem struct {
 	Folder         engine.Folder  `json:"folder,omitempty"`
 	Note           *engine.Note   `json:"note,omitempty"`
 	File           *contactFile   `json:"file,omitempty"`
+	// Change is set on stage_changed and owner_changed (pipelines.go).
+	Change *engine.ContactChange `json:"change,omitempty"`
 
 	// key orders items of the same time in the paged timeline
 	// (contact_timeline.go): unique per item.
@@ -343,7 +355,11 @@ func (h *contacts) get(c *fiber.Ctx) error {
 		notes = []engine.Note{}
 	}
 	renderNotes(notes)
-	files, activity, err := h.timeline(ws, convs, notes)
+	changes, err := h.store.ContactChanges(ws, id)
+	if err != nil {
+		return err
+	}
+	files, activity, err := h.timeline(ws, convs, notes, changes)
 	if err != nil {
 		return err
 	}
@@ -382,11 +398,14 @@ func (h *contacts) conversations(ws, id engine.ID) ([]engine.Conversation, error
 // timeline gathers the files and the activity of a contact from its most
 // recently active conversations (the newest messages of each) and its
 // notes, newest first, bounded.
-func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []engine.Note) ([]contactFile, []activityItem, error) {
+func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []engine.Note, changes []engine.ContactChange) ([]contactFile, []activityItem, error) {
 	files := []contactFile{}
 	activity := []activityItem{}
 	for i := range notes {
 		activity = append(activity, noteActivity(&notes[i]))
+	}
+	for i := range changes {
+		activity = append(activity, changeActivity(&changes[i]))
 	}
 	for i := range convs {
 		conv := &convs[i]
@@ -417,6 +436,11 @@ func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []e
 // noteActivity is the activity item of a note.
 func noteActivity(n *engine.Note) activityItem {
 	return activityItem{Type: activityNote, At: n.CreatedAt, ConversationID: n.ConversationID, Note: n, key: "n" + n.ID.String()}
+}
+
+// changeActivity is the activity item of a change of stage or owner.
+func changeActivity(ch *engine.ContactChange) activityItem {
+	return activityItem{Type: string(ch.Kind), At: ch.At, Change: ch, key: "s" + ch.ID.String()}
 }
 
 // convActivity is the activity item of a conversation's start.

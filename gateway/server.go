@@ -360,6 +360,7 @@ func (s *Server) routes() {
 	api.Post("/conversations/:conv/messages/:seq/retry", s.retryMessage)
 	s.contactRoutes(api)
 	s.cannedRoutes(api)
+	s.pipelineRoutes(api)
 
 	// The inbox web app answers every other GET; registered last so that
 	// every route above wins.

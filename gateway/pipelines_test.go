@@ -1,0 +1,312 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/stretchr/testify/require"
+)
+
+type pipelinePage struct {
+	Pipelines []engine.Pipeline `json:"pipelines"`
+}
+
+type pipelineWithCounts struct {
+	engine.Pipeline
+	Counts map[string]int `json:"counts"`
+}
+
+func (e *env) pipelines(token string) []engine.Pipeline {
+	e.t.Helper()
+	code, body := e.api("GET", "/api/v1/pipelines", token, nil)
+	require.Equal(e.t, http.StatusOK, code, string(body))
+	return decodeAs[pipelinePage](e.t, body).Pipelines
+}
+
+func (e *env) setStage(token string, contact engine.ID, stage any) engine.Contact {
+	e.t.Helper()
+	code, body := e.api("POST", "/api/v1/contacts/"+contact.String()+"/stage", token, map[string]any{"stage_id": stage})
+	require.Equal(e.t, http.StatusOK, code, string(body))
+	return decodeAs[engine.Contact](e.t, body)
+}
+
+func (e *env) setOwner(token string, contact engine.ID, owner any) engine.Contact {
+	e.t.Helper()
+	code, body := e.api("POST", "/api/v1/contacts/"+contact.String()+"/owner", token, map[string]any{"owner_id": owner})
+	require.Equal(e.t, http.StatusOK, code, string(body))
+	return decodeAs[engine.Contact](e.t, body)
+}
+
+// contactIDs lists the ids of a page of the contact list under query.
+func (e *env) contactIDs(token, query string) []engine.ID {
+	e.t.Helper()
+	code, body := e.api("GET", "/api/v1/contacts?"+query, token, nil)
+	require.Equal(e.t, http.StatusOK, code, string(body))
+	var page struct {
+		Contacts []engine.Contact `json:"contacts"`
+	}
+	require.NoError(e.t, json.Unmarshal(body, &page))
+	out := []engine.ID{}
+	for _, c := range page.Contacts {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+func stageNames(p engine.Pipeline) []string {
+	out := make([]string, len(p.Stages))
+	for i, s := range p.Stages {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// A workspace gets its default pipeline on first use; every role lists
+// the pipelines, admins and owners change them (agents 403); a stage is
+// added, renamed and reordered by one PATCH with the whole list; bad
+// bodies are 400 JSON errors that store nothing; a stage or a pipeline
+// with contacts in it is not deleted (409), nor the last pipeline; the
+// definitions survive a restart.
+func TestPipelinesAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	agent := e.addUser("pipe-agent@example.com", engine.RoleAgent, "pipe agent pw 1")
+	admin := e.addUser("pipe-admin@example.com", engine.RoleAdmin, "pipe admin pw 1")
+
+	ps := e.pipelines(agent.Token)
+	require.Len(t, ps, 1)
+	sales := ps[0]
+	require.Equal(t, "Sales", sales.Name)
+	require.Equal(t, []string{"New lead", "Qualified", "Customer", "Lost"}, stageNames(sales))
+	require.Equal(t, ps, e.pipelines(ownerToken), "created once")
+
+	code, body := e.api("POST", "/api/v1/pipelines", admin.Token, map[string]any{"name": " Support  flow ",
+		"stages": []map[string]any{{"name": "Waiting", "color": "#AABBCC"}, {"name": "Done"}}})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	support := decodeAs[engine.Pipeline](t, body)
+	require.Equal(t, "Support flow", support.Name)
+	require.Equal(t, "#aabbcc", support.Stages[0].Color)
+
+	before := e.storeDigest()
+	e.callAll([][3]string{
+		{"POST", "/api/v1/pipelines", `{"name":"x","stages":[{"name":"a"}]}`},
+		{"PATCH", "/api/v1/pipelines/" + support.ID.String(), `{"name":"mine"}`},
+		{"DELETE", "/api/v1/pipelines/" + support.ID.String(), ""},
+	}, agent.Token, func(r [3]string, code int, body []byte) {
+		require.Equal(t, http.StatusForbidden, code, "%v: %s", r, body)
+	})
+	for _, bad := range []string{``, `[`, `{}`, `{"name":"x"}`, `{"stages":[{"name":"a"}]}`, `{"name":"x","stages":[]}`,
+		`{"name":" ","stages":[{"name":"a"}]}`, `{"name":"x","stages":[{"name":"a"},{"name":"A"}]}`,
+		`{"name":"x","stages":[{"name":"a","color":"red"}]}`, `{"name":"x","stages":[{"id":"` + sales.Stages[0].ID.String() + `","name":"a"}]}`,
+		`{"name":"x","stages":[{"name":"a"}],"extra":1}`, `{"name":"` + strings.Repeat("n", engine.MaxPipelineNameBytes+1) + `","stages":[{"name":"a"}]}`,
+		`{"name":"x","stages":[{"name":"bell\u0007"}]}`, `{"name":5,"stages":[{"name":"a"}]}`} {
+		code, body = e.api("POST", "/api/v1/pipelines", ownerToken, bad)
+		require.Equal(t, http.StatusBadRequest, code, "%q: %s", bad, body)
+		require.NotEmpty(t, errorCode(t, body))
+	}
+	for _, bad := range []string{`{}`, `{"name":null}`, `{"stages":[]}`, `{"stages":[{"id":"nope","name":"a"}]}`,
+		`{"stages":[{"id":"` + support.Stages[0].ID.String() + `","name":"a"}]}`,
+		`{"stages":[{"id":"` + sales.Stages[0].ID.String() + `","name":"a"},{"id":"` + sales.Stages[0].ID.String() + `","name":"b"}]}`} {
+		code, body = e.api("PATCH", "/api/v1/pipelines/"+sales.ID.String(), ownerToken, bad)
+		require.Equal(t, http.StatusBadRequest, code, "%q: %s", bad, body)
+		require.NotEmpty(t, errorCode(t, body))
+	}
+	require.Equal(t, before, e.storeDigest(), "refused requests stored nothing")
+
+	// Add, rename and reorder in one change; Lost is removed (empty).
+	st := sales.Stages
+	code, body = e.api("PATCH", "/api/v1/pipelines/"+sales.ID.String(), admin.Token, map[string]any{"stages": []map[string]any{
+		{"id": st[1].ID.String(), "name": "Qualified"}, {"id": st[0].ID.String(), "name": "Lead"}, {"name": "Proposal", "color": "#123456"},
+		{"id": st[2].ID.String(), "name": "Customer", "color": "#00ff00"}}})
+	require.Equal(t, http.StatusOK, code, string(body))
+	sales = decodeAs[engine.Pipeline](t, body)
+	require.Equal(t, []string{"Qualified", "Lead", "Proposal", "Customer"}, stageNames(sales))
+	require.Equal(t, st[1].ID, sales.Stages[0].ID)
+	require.Equal(t, st[0].ID, sales.Stages[1].ID)
+
+	// A contact in a stage keeps the stage from being removed, and its
+	// pipeline from being deleted.
+	ct := e.createContact(ownerToken, map[string]any{"name": "Staged"})
+	e.setStage(agent.Token, ct.ID, sales.Stages[2].ID.String())
+	before = e.storeDigest()
+	code, body = e.api("PATCH", "/api/v1/pipelines/"+sales.ID.String(), ownerToken, map[string]any{"stages": []map[string]any{
+		{"id": sales.Stages[0].ID.String(), "name": "Qualified"}}})
+	require.Equal(t, http.StatusConflict, code, string(body))
+	require.Equal(t, "stage_in_use", errorCode(t, body))
+	code, body = e.api("DELETE", "/api/v1/pipelines/"+sales.ID.String(), ownerToken, nil)
+	require.Equal(t, http.StatusConflict, code, string(body))
+	require.Equal(t, "stage_in_use", errorCode(t, body))
+	require.Equal(t, before, e.storeDigest(), "refused changes stored nothing")
+	code, body = e.api("GET", "/api/v1/pipelines/"+sales.ID.String(), agent.Token, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	counts := decodeAs[pipelineWithCounts](t, body).Counts
+	require.Equal(t, map[string]int{sales.Stages[0].ID.String(): 0, sales.Stages[1].ID.String(): 0,
+		sales.Stages[2].ID.String(): 1, sales.Stages[3].ID.String(): 0}, counts)
+
+	// Out of the stage, the pipeline goes; the last one does not.
+	e.setStage(ownerToken, ct.ID, nil)
+	code, _ = e.api("DELETE", "/api/v1/pipelines/"+sales.ID.String(), admin.Token, nil)
+	require.Equal(t, http.StatusNoContent, code)
+	code, body = e.api("DELETE", "/api/v1/pipelines/"+support.ID.String(), admin.Token, nil)
+	require.Equal(t, http.StatusConflict, code, string(body))
+	require.Equal(t, "last_pipeline", errorCode(t, body))
+	code, _ = e.api("GET", "/api/v1/pipelines/"+sales.ID.String(), agent.Token, nil)
+	require.Equal(t, http.StatusNotFound, code)
+
+	// Another workspace sees its own default pipeline and none of these.
+	const otherToken = "pk_test_pipelines_other"
+	e.newWorkspace(otherToken)
+	theirs := e.pipelines(otherToken)
+	require.Len(t, theirs, 1)
+	require.NotEqual(t, support.ID, theirs[0].ID)
+	before = e.storeDigest()
+	e.callAll([][3]string{
+		{"GET", "/api/v1/pipelines/" + support.ID.String(), ""},
+		{"PATCH", "/api/v1/pipelines/" + support.ID.String(), `{"name":"theirs"}`},
+		{"DELETE", "/api/v1/pipelines/" + support.ID.String(), ""},
+		{"POST", "/api/v1/contacts/" + ct.ID.String() + "/stage", `{"stage_id":null}`},
+		{"POST", "/api/v1/contacts/" + ct.ID.String() + "/owner", `{"owner_id":null}`},
+	}, otherToken, func(r [3]string, code int, body []byte) {
+		require.Equal(t, http.StatusNotFound, code, "%v: %s", r, body)
+	})
+	require.Equal(t, before, e.storeDigest())
+	// Nor can it use our stages for its contacts.
+	theirContact := e.createContact(otherToken, map[string]any{"name": "Theirs"})
+	code, body = e.api("POST", "/api/v1/contacts/"+theirContact.ID.String()+"/stage", otherToken, map[string]any{"stage_id": support.Stages[0].ID.String()})
+	require.Equal(t, http.StatusBadRequest, code, string(body))
+
+	e.stop()
+	e.start()
+	require.Equal(t, []engine.Pipeline{support}, e.pipelines(agent.Token))
+}
+
+// A contact's stage and owner: set through their routes by any role,
+// each change an activity entry (from, to, by) and a contact.updated
+// event on the WebSocket; bad values are 400 and change nothing; the
+// list filtered by stage, owner or both follows every move; a removed
+// user's contacts lose their owner, with an entry by nobody.
+func TestContactStageAndOwner(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	agent := e.addUser("stage-agent@example.com", engine.RoleAgent, "stage agent pw 1")
+	sales := e.pipelines(ownerToken)[0]
+	lead, won := sales.Stages[0].ID, sales.Stages[2].ID
+	a := e.createContact(ownerToken, map[string]any{"name": "Ann"})
+	b := e.createContact(ownerToken, map[string]any{"name": "Bob"})
+	c := e.createContact(ownerToken, map[string]any{"name": "Cid"})
+
+	ws, _, err := e.dialWS("token=" + ownerToken)
+	require.NoError(t, err)
+
+	got := e.setStage(agent.Token, a.ID, lead.String())
+	require.Equal(t, &engine.ContactStage{PipelineID: sales.ID, StageID: lead}, got.Stage)
+	var ev wsEvent
+	for ev.Type != "contact.updated" {
+		ev = ws.events(1)[0]
+		require.Contains(t, []string{"hello", "contact.updated"}, ev.Type)
+	}
+	var evc engine.Contact
+	require.NoError(t, json.Unmarshal(ev.Data, &evc))
+	require.Equal(t, got.Stage, evc.Stage)
+
+	code, body := e.api("POST", "/api/v1/contacts/"+b.ID.String()+"/stage", ownerToken,
+		map[string]any{"stage_id": won.String(), "pipeline_id": sales.ID.String()})
+	require.Equal(t, http.StatusOK, code, string(body))
+	e.setStage(ownerToken, c.ID, lead.String())
+	got = e.setOwner(ownerToken, a.ID, agent.User.ID.String())
+	require.Equal(t, agent.User.ID, *got.OwnerID)
+	e.setOwner(ownerToken, c.ID, e.ownerID().String())
+
+	require.Equal(t, []engine.ID{c.ID, a.ID}, e.contactIDs(ownerToken, "stage="+lead.String()))
+	require.Equal(t, []engine.ID{b.ID}, e.contactIDs(ownerToken, "stage="+won.String()))
+	require.Equal(t, []engine.ID{a.ID}, e.contactIDs(ownerToken, "owner="+agent.User.ID.String()))
+	require.Equal(t, []engine.ID{a.ID}, e.contactIDs(ownerToken, "stage="+lead.String()+"&owner="+agent.User.ID.String()))
+	require.Equal(t, []engine.ID{c.ID}, e.contactIDs(ownerToken, "stage="+lead.String()+"&limit=1"))
+	code, body = e.api("GET", "/api/v1/contacts?stage="+lead.String()+"&limit=1", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code)
+	next := decodeAs[struct {
+		NextCursor string `json:"next_cursor"`
+	}](t, body).NextCursor
+	require.Equal(t, []engine.ID{a.ID}, e.contactIDs(ownerToken, "stage="+lead.String()+"&limit=1&cursor="+next))
+
+	// Moves: the lists follow.
+	e.setStage(agent.Token, a.ID, won.String())
+	require.Equal(t, []engine.ID{c.ID}, e.contactIDs(ownerToken, "stage="+lead.String()))
+	require.Equal(t, []engine.ID{b.ID, a.ID}, e.contactIDs(ownerToken, "stage="+won.String()))
+	require.Equal(t, []engine.ID{a.ID}, e.contactIDs(ownerToken, "stage="+won.String()+"&owner="+agent.User.ID.String()))
+	require.Empty(t, e.contactIDs(ownerToken, "stage="+lead.String()+"&owner="+agent.User.ID.String()))
+
+	// Bad input: 400, nothing changes.
+	const otherToken = "pk_test_stage_other"
+	otherWS := e.newWorkspace(otherToken)
+	stranger := e.pipelines(otherToken)[0]
+	theirUsers, err := e.store.Users(otherWS)
+	require.NoError(t, err)
+	otherUsers := theirUsers[0].ID.String()
+	before := e.storeDigest()
+	for _, bad := range []string{`{}`, `{"stage_id":"nope"}`, `{"stage_id":5}`, `{"stage_id":"` + stranger.Stages[0].ID.String() + `"}`,
+		`{"stage_id":"` + lead.String() + `","pipeline_id":"` + stranger.ID.String() + `"}`, `{"stage_id":null,"pipeline_id":"` + sales.ID.String() + `"}`,
+		`{"stage_id":"` + lead.String() + `","x":1}`} {
+		code, body = e.api("POST", "/api/v1/contacts/"+a.ID.String()+"/stage", ownerToken, bad)
+		require.Equal(t, http.StatusBadRequest, code, "%q: %s", bad, body)
+		require.NotEmpty(t, errorCode(t, body))
+	}
+	for _, bad := range []string{`{}`, `{"owner_id":"nope"}`, `{"owner_id":"` + otherUsers + `"}`, `{"owner_id":"` + a.ID.String() + `"}`} {
+		code, body = e.api("POST", "/api/v1/contacts/"+a.ID.String()+"/owner", ownerToken, bad)
+		require.Equal(t, http.StatusBadRequest, code, "%q: %s", bad, body)
+		require.NotEmpty(t, errorCode(t, body))
+	}
+	for _, q := range []string{"stage=nope", "owner=1", "stage=" + lead.String() + "&q=ann", "stage=" + lead.String() + "&cursor=zz"} {
+		code, body = e.api("GET", "/api/v1/contacts?"+q, ownerToken, nil)
+		require.Equal(t, http.StatusBadRequest, code, "%s: %s", q, body)
+	}
+	code, _ = e.api("POST", "/api/v1/contacts/"+engine.NewID(sales.CreatedAt).String()+"/stage", ownerToken, map[string]any{"stage_id": nil})
+	require.Equal(t, http.StatusNotFound, code)
+	require.Equal(t, before, e.storeDigest(), "refused requests stored nothing")
+
+	// The activity: each change, from → to, by whom, newest first.
+	code, body = e.api("GET", "/api/v1/contacts/"+a.ID.String()+"/activity", agent.Token, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	var act struct {
+		Activity []struct {
+			Type   string               `json:"type"`
+			Change engine.ContactChange `json:"change"`
+		} `json:"activity"`
+	}
+	require.NoError(t, json.Unmarshal(body, &act))
+	require.Len(t, act.Activity, 3, string(body))
+	require.Equal(t, "stage_changed", act.Activity[0].Type)
+	require.Equal(t, lead.String(), act.Activity[0].Change.From)
+	require.Equal(t, won.String(), act.Activity[0].Change.To)
+	require.Equal(t, agent.User.ID, *act.Activity[0].Change.By)
+	require.Equal(t, "owner_changed", act.Activity[1].Type)
+	require.Equal(t, agent.User.ID.String(), act.Activity[1].Change.To)
+	require.Equal(t, "", act.Activity[2].Change.From)
+	detail := decodeAs[contactDetail](t, func() []byte { _, b := e.api("GET", "/api/v1/contacts/"+a.ID.String(), ownerToken, nil); return b }())
+	require.Len(t, detail.Activity, 3, "the detail's activity holds them too")
+
+	// The same value again changes nothing and records nothing.
+	e.setStage(agent.Token, a.ID, won.String())
+	_, body = e.api("GET", "/api/v1/contacts/"+a.ID.String()+"/activity", agent.Token, nil)
+	require.NoError(t, json.Unmarshal(body, &act))
+	require.Len(t, act.Activity, 3)
+
+	// The agent is removed: their contact loses its owner.
+	code, body = e.api("DELETE", "/api/v1/users/"+agent.User.ID.String(), ownerToken, nil)
+	require.Equal(t, http.StatusNoContent, code, string(body))
+	ct := decodeAs[engine.Contact](t, func() []byte { _, b := e.api("GET", "/api/v1/contacts/"+a.ID.String(), ownerToken, nil); return b }())
+	require.Nil(t, ct.OwnerID)
+	require.Equal(t, won, ct.Stage.StageID, "the stage stays")
+	require.Empty(t, e.contactIDs(ownerToken, "owner="+agent.User.ID.String()))
+	_, body = e.api("GET", "/api/v1/contacts/"+a.ID.String()+"/activity", ownerToken, nil)
+	act.Activity = nil // a fresh decode: an absent "by" must read as nil
+	require.NoError(t, json.Unmarshal(body, &act))
+	require.Len(t, act.Activity, 4)
+	require.Equal(t, "owner_changed", act.Activity[0].Type)
+	require.Nil(t, act.Activity[0].Change.By)
+	require.Equal(t, "", act.Activity[0].Change.To)
+	require.Equal(t, []engine.ID{c.ID}, e.contactIDs(ownerToken, "owner="+e.ownerID().String()), "other owners keep theirs")
+}
