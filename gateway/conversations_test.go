@@ -169,7 +169,7 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"POST", "/api/v1/conversations/{conv}/csat", `{"score":1}`}, {"POST", "/api/v1/conversations/{conv}/block", ""},
 		{"POST", "/api/v1/conversations/{conv}/unblock", ""}, {"POST", "/api/v1/conversations/{conv}/subscription", `{"unsubscribed":true}`},
 		{"GET", "/api/v1/channels/{channel}/{account}", ""}, {"PATCH", "/api/v1/channels/{channel}/{account}", `{"name":"x"}`},
-		{"DELETE", "/api/v1/channels/{channel}/{account}", ""},
+		{"DELETE", "/api/v1/channels/{channel}/{account}", ""}, {"POST", "/api/v1/channels/{channel}/{account}/check", ""},
 		{"GET", "/api/v1/channels/{channel}/{account}/agent", ""}, {"PUT", "/api/v1/channels/{channel}/{account}/agent", `{"kind":"rules"}`},
 		{"DELETE", "/api/v1/channels/{channel}/{account}/agent", ""},
 		{"POST", "/api/v1/conversations/{conv}/notes", `{"text":"x"}`},
