@@ -172,6 +172,7 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"DELETE", "/api/v1/channels/{channel}/{account}", ""}, {"POST", "/api/v1/channels/{channel}/{account}/check", ""},
 		{"GET", "/api/v1/channels/{channel}/{account}/agent", ""}, {"PUT", "/api/v1/channels/{channel}/{account}/agent", `{"kind":"rules"}`},
 		{"DELETE", "/api/v1/channels/{channel}/{account}/agent", ""},
+		{"POST", "/api/v1/channels/{channel}/{account}/agent/test", `{"messages":[{"from":"customer","text":"hi"}]}`},
 		{"POST", "/api/v1/conversations/{conv}/notes", `{"text":"x"}`},
 		{"GET", "/api/v1/contacts/{id}", ""}, {"PATCH", "/api/v1/contacts/{id}", `{"name":"x"}`},
 		{"POST", "/api/v1/contacts/{id}/merge", `{"from":"` + engine.NewID(time.Now()).String() + `"}`},

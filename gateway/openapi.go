@@ -70,6 +70,7 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "The AI agent settings in force for a channel account (inherited says whether they are the workspace's)", ok: 200},
 	{method: "PUT", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Override the AI agent settings for a channel account: the fields given (admin)", body: "AgentSettings", ok: 200},
 	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Drop a channel account's override: it follows the workspace again (admin)", ok: 204},
+	{method: "POST", path: "/api/v1/channels/{channel}/{account}/agent/test", tag: "agent", summary: "Test console of a channel account (admin): as POST /api/v1/agent/test, over the settings in force for the account (its override, or the workspace's it inherits) changed by settings (its API key kept unless given)", body: "AgentTest", ok: 200},
 
 	{method: "GET", path: "/api/v1/media/{id}", tag: "media", summary: "A stored media file of the workspace, by SHA-256 (kept while a message holds it)", ok: 200},
 

@@ -320,6 +320,7 @@ func (s *Server) routes() {
 	api.Get("/channels/:channel/:account/agent", s.getChannelAgent)
 	api.Put("/channels/:channel/:account/agent", requireRole(engine.RoleAdmin), s.putChannelAgent)
 	api.Delete("/channels/:channel/:account/agent", requireRole(engine.RoleAdmin), s.deleteChannelAgent)
+	api.Post("/channels/:channel/:account/agent/test", requireRole(engine.RoleAdmin), s.testChannelAgent)
 	api.Get("/media/:id", s.serveMedia)
 	api.Get("/analytics", s.analytics)
 	api.Get("/conversations", s.listConversations)
