@@ -18,6 +18,7 @@ import * as setup from './setup.js';
 import './settings_security.js';
 import * as shortcuts from './shortcuts.js';
 import * as notify from './notify.js';
+import * as health from './channel_health.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -117,6 +118,7 @@ const rt = new Realtime({
 function onEvent(ev) {
   if (typeof ev.seq === 'number') $('#conn').dataset.seq = ev.seq; // the last event applied
   notify.onEvent(ev, state.convs.get(ev.conversation_id));
+  health.onEvent(ev);
   const conv = ev.data && ev.data.conversation;
   if (ev.type === 'conversation.deleted') {
     removeConv(ev.conversation_id);
@@ -680,7 +682,9 @@ async function boot() {
   notify.banner();
   rt.start();
   const first = reload();
+  health.boot(state.me, []);
   get('/channels').then((r) => {
+    health.boot(state.me, r.channels);
     const extra = (r.channels || []).map((a) => a.channel).filter((c) => !state.channels.includes(c));
     state.channels = [...state.channels, ...new Set(extra)];
     renderTabs();
