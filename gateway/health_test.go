@@ -30,6 +30,10 @@ type healthAnswers struct {
 	mu  sync.Mutex
 	by  map[string][2]any // status, body
 	got map[string]int    // checks per account id
+	// valid, when it names an account's token, refuses every other
+	// token with 190; hold, when set, holds every answer until closed.
+	valid map[string]string
+	hold  chan struct{}
 }
 
 func (h *healthAnswers) set(id string, status int, body string) {
@@ -52,15 +56,24 @@ func healthEnv(t *testing.T, interval time.Duration) (*env, *clockwork.FakeClock
 	t.Helper()
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	reg := prometheus.NewRegistry()
-	answers := &healthAnswers{by: map[string][2]any{}, got: map[string]int{}}
+	answers := &healthAnswers{by: map[string][2]any{}, got: map[string]int{}, valid: map[string]string{}}
 	e := &env{t: t, dir: t.TempDir(), graph: newFakeGraph(t), clock: clock, client: &http.Client{Timeout: 30 * time.Second},
 		tweak:   func(c *actors.Config) { c.Clock = clock },
 		gwTweak: func(c *gateway.Config) { c.Registerer, c.ChannelHealthInterval = reg, interval }}
 	e.graph.profile = func(r graphReq) (int, string) {
 		id := r.Path[strings.LastIndex(r.Path, "/")+1:]
 		answers.mu.Lock()
-		defer answers.mu.Unlock()
 		answers.got[id]++
+		hold := answers.hold
+		answers.mu.Unlock()
+		if hold != nil {
+			<-hold
+		}
+		answers.mu.Lock()
+		defer answers.mu.Unlock()
+		if tok, ok := answers.valid[id]; ok && r.Auth != "Bearer "+tok {
+			return http.StatusUnauthorized, graphTokenExpired
+		}
 		if a, ok := answers.by[id]; ok {
 			return a[0].(int), a[1].(string)
 		}
@@ -332,4 +345,50 @@ func TestChannelHealthCheckNow(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A token replaced while the old one is being checked: the old token's
+// verdict (190) is dropped, the new token is checked, and the Check now
+// in progress answers the new token's health.
+func TestChannelHealthNewTokenWhileChecked(t *testing.T) {
+	t.Parallel()
+	e, _, _, answers := healthEnv(t, 10*time.Minute)
+	e.waitHealth(engine.ChannelInstagram, igID, engine.HealthConnected)
+	answers.mu.Lock()
+	answers.valid[igID] = "tok-new"
+	answers.hold = make(chan struct{})
+	answers.mu.Unlock()
+	before := answers.calls(igID)
+	checked := make(chan []byte, 1)
+	go func() {
+		code, body := e.api("POST", "/api/v1/channels/instagram/"+igID+"/check", ownerToken, nil)
+		if code != http.StatusOK {
+			body = []byte(fmt.Sprintf("status %d: %s", code, body))
+		}
+		checked <- body
+	}()
+	eventually(t, 5*time.Second, func() error {
+		if answers.calls(igID) == before {
+			return fmt.Errorf("no check yet")
+		}
+		return nil
+	})
+	code, body := e.api("PATCH", "/api/v1/channels/instagram/"+igID, ownerToken, map[string]any{"access_token": "tok-new"})
+	require.Equal(t, http.StatusOK, code, string(body))
+	answers.mu.Lock()
+	close(answers.hold)
+	answers.hold = nil
+	answers.mu.Unlock()
+
+	var acct struct {
+		Health apiHealth `json:"health"`
+	}
+	require.NoError(t, json.Unmarshal(<-checked, &acct))
+	require.Equal(t, engine.HealthConnected, acct.Health.State, "the Check now answers the new token's health")
+	require.Equal(t, before+2, answers.calls(igID), "the old token's check, then the new one's")
+	all, err := e.store.ChannelHealths()
+	require.NoError(t, err)
+	for _, h := range all {
+		require.NotEqual(t, engine.HealthExpired, h.State, "the old token's verdict is not recorded")
+	}
 }

@@ -392,32 +392,31 @@ func (h *Health) worker(ctx context.Context) {
 
 // loop is the only writer of the health records.
 func (h *Health) loop(ctx context.Context) {
+	// inflight holds the waiters of each account's check in flight.
 	inflight := map[healthKey][]chan engine.ChannelHealth{}
-	dispatch := func(key healthKey, done chan engine.ChannelHealth) {
-		if waiters, ok := inflight[key]; ok {
-			if done != nil {
-				inflight[key] = append(waiters, done)
-			}
+	answer := func(key healthKey, waiters []chan engine.ChannelHealth) {
+		rec := h.Get(key.ch, key.id)
+		for _, w := range waiters {
+			w <- rec
+		}
+	}
+	// dispatch queues a check of the account, unless one is in flight
+	// (the waiters join it).
+	dispatch := func(key healthKey, waiters ...chan engine.ChannelHealth) {
+		if cur, ok := inflight[key]; ok {
+			inflight[key] = append(cur, waiters...)
 			return
 		}
 		acct, ok := h.cfg.Accounts.Get(key.ch, key.id)
-		checker := h.cfg.Checkers[key.ch]
-		if !ok || checker == nil {
-			if done != nil {
-				done <- h.Get(key.ch, key.id)
-			}
+		if !ok || h.cfg.Checkers[key.ch] == nil {
+			answer(key, waiters)
 			return
 		}
 		select {
 		case h.jobs <- healthJob{acct: acct}:
-			inflight[key] = nil
-			if done != nil {
-				inflight[key] = []chan engine.ChannelHealth{done}
-			}
+			inflight[key] = waiters
 		default: // the queue is full: the next pass asks again
-			if done != nil {
-				done <- h.Get(key.ch, key.id)
-			}
+			answer(key, waiters)
 		}
 	}
 	pass := func() {
@@ -425,7 +424,7 @@ func (h *Health) loop(ctx context.Context) {
 		for _, acct := range h.cfg.Accounts.All() {
 			key := healthKey{acct.Channel, acct.AccountID}
 			present[key] = true
-			dispatch(key, nil)
+			dispatch(key)
 		}
 		h.mu.RLock()
 		var orphans []healthKey
@@ -459,19 +458,27 @@ func (h *Health) loop(ctx context.Context) {
 				}
 				continue
 			}
-			dispatch(req.key, req.done)
+			if req.done == nil {
+				dispatch(req.key)
+			} else {
+				dispatch(req.key, req.done)
+			}
 		case res := <-h.results:
 			waiters := inflight[res.key]
 			delete(inflight, res.key)
-			rec := h.apply(res)
-			for _, w := range waiters {
-				w <- rec
+			if acct, ok := h.cfg.Accounts.Get(res.key.ch, res.key.id); ok && acct.AccessToken != res.acct.AccessToken {
+				// The token changed while the old one was checked: that
+				// verdict is stale, check the new one.
+				dispatch(res.key, waiters...)
+				continue
 			}
+			h.apply(res)
+			answer(res.key, waiters)
 		case res := <-h.reports:
 			if !res.ok {
 				cur := h.Get(res.key.ch, res.key.id)
 				if h.cfg.Clock.Since(cur.CheckedAt) >= healthRecheckAfter {
-					dispatch(res.key, nil)
+					dispatch(res.key)
 				}
 				continue
 			}
@@ -483,10 +490,10 @@ func (h *Health) loop(ctx context.Context) {
 // apply records a verdict on an account that is still connected, in one
 // synced batch, and publishes channel.health after the commit when what
 // a person sees changed.
-func (h *Health) apply(res healthResult) engine.ChannelHealth {
+func (h *Health) apply(res healthResult) {
 	acct, ok := h.cfg.Accounts.Get(res.key.ch, res.key.id)
-	if !ok || acct.WorkspaceID != res.acct.WorkspaceID {
-		return h.Get(res.key.ch, res.key.id) // disconnected meanwhile
+	if !ok || acct.WorkspaceID != res.acct.WorkspaceID || acct.AccessToken != res.acct.AccessToken {
+		return // disconnected, or given a new token, meanwhile
 	}
 	if !res.fromSend {
 		h.checks.WithLabelValues(string(res.key.ch), string(res.r.State)).Inc()
@@ -498,13 +505,13 @@ func (h *Health) apply(res healthResult) engine.ChannelHealth {
 	now := h.cfg.Clock.Now().UTC()
 	next, changed := engine.ApplyHealth(cur, res.r, now)
 	if next == cur {
-		return cur
+		return
 	}
 	b := h.cfg.Store.NewBatch()
 	b.PutChannelHealth(&next)
 	if err := h.cfg.Store.Commit(b); err != nil {
 		h.log.Error("Storing a channel account's health failed", "channel", acct.Channel, "account", acct.AccountID, "err", err)
-		return cur
+		return
 	}
 	h.mu.Lock()
 	h.by[res.key] = next
@@ -519,7 +526,6 @@ func (h *Health) apply(res healthResult) engine.ChannelHealth {
 		h.cfg.Publisher.Publish([]engine.Event{{Type: engine.EventChannelHealth, WorkspaceID: acct.WorkspaceID, At: now,
 			Data: HealthEvent{Channel: acct.Channel, AccountID: acct.AccountID, Health: ViewHealth(next)}}})
 	}
-	return next
 }
 
 // drop deletes the record of a disconnected account.
