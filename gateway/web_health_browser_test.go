@@ -171,6 +171,20 @@ func TestWebChannelHealth(t *testing.T) {
 				require.Equal(t, http.StatusOK, code, string(body))
 				require.Contains(t, string(body), `"greeting":"Hello from the page"`, "the override is the account's own")
 			})
+			step("a disconnected account leaves the banner", func(t *testing.T) {
+				b.t = t
+				b.do("Settings → Channels", chromedpNavigateHash("#settings/channels"))
+				b.clickJS("disconnect", row("instagram", igID)+` button[data-act=disconnect]`)
+				b.waitJS("the confirmation", `!document.querySelector('#modal').hidden`)
+				b.clickJS("confirm", "#modal-ok")
+				b.waitJS("its row gone", `document.querySelectorAll('#channel-accounts tr.account').length === 2`)
+				b.do("back to the inbox", chromedpNavigateHash(""))
+				// What is left are the two problems dismissed before.
+				b.waitJS("the banner gone with it", `document.body.dataset.ready === 'true' && !document.querySelector('#health-banner')`)
+				time.Sleep(200 * time.Millisecond)
+				require.False(t, evalJS[bool](b, `!!document.querySelector('#health-banner')`))
+			})
+
 			step("agents see no banner and no Check now (last: the tabs share the token)", func(t *testing.T) {
 				b.t = t
 				p := newTab(t, browser)

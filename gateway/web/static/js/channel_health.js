@@ -97,11 +97,13 @@ function healthCell(a) {
 
 channelColumns.push({
   title: 'Health',
-  render: (a) => {
-    accounts.set(keyOf(a), { ...(accounts.get(keyOf(a)) || {}), ...a });
+  // The list Settings → Channels loaded is the accounts as they are (one
+  // just disconnected leaves the banner).
+  loaded: (list) => {
+    accounts = new Map(list.map((a) => [keyOf(a), a]));
     banner();
-    return healthCell(a);
   },
+  render: (a) => healthCell(a),
 });
 
 function dismissedKey(list) {

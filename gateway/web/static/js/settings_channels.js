@@ -10,7 +10,8 @@ const CHANNELS = ['whatsapp', 'messenger', 'instagram'];
 const ACCOUNT_LABEL = { whatsapp: 'Phone number ID', messenger: 'Page ID', instagram: 'Instagram account ID' };
 
 // channelColumns are extra columns of the accounts table, for a later
-// state of the account (its health): { title, render(account) → Node }.
+// state of the account (its health): { title, render(account) → Node,
+// loaded?(accounts) } (loaded gets the whole list each time it loads).
 export const channelColumns = [];
 
 const enc = encodeURIComponent;
@@ -31,6 +32,7 @@ registerSection({
 async function loadAccounts(ctx, list) {
   const r = await ctx.api.get('/channels');
   const accts = r.channels || [];
+  for (const c of channelColumns) if (c.loaded) c.loaded(accts);
   const head = h('tr', null, h('th', { text: 'Channel' }), h('th', { text: 'Name' }), h('th', { text: 'Account ID' }),
     ...channelColumns.map((c) => h('th', { text: c.title })), h('th', null, h('span.sr-only', { text: 'Actions' })));
   const rows = accts.map((a) => h('tr.account', { dataset: { channel: a.channel, account: a.account_id } },
