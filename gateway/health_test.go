@@ -392,3 +392,44 @@ func TestChannelHealthNewTokenWhileChecked(t *testing.T) {
 		require.NotEqual(t, engine.HealthExpired, h.State, "the old token's verdict is not recorded")
 	}
 }
+
+// A send refused for its message or recipient (131047, the 24-hour
+// window) says nothing of the account and asks for no check; a send that
+// failed for a passing reason (HTTP 503) has the account checked at once
+// when it was not checked for a minute.
+func TestChannelHealthSendFailuresAskForACheck(t *testing.T) {
+	t.Parallel()
+	e, clock, _, answers := healthEnv(t, 10*time.Minute)
+	e.waitHealth(engine.ChannelWhatsApp, phoneID, engine.HealthConnected)
+	clock.Advance(2 * time.Minute)
+	calls := answers.calls(phoneID)
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.in.h2", "15550010", "C", "hi"))
+	conv := e.thread(engine.ChannelWhatsApp, phoneID, "15550010")
+
+	e.graph.mu.Lock()
+	e.graph.send = func(graphReq) (int, string) {
+		return http.StatusBadRequest, `{"error":{"message":"(#131047) Re-engagement message","type":"OAuthException","code":131047,"fbtrace_id":"AbC"}}`
+	}
+	e.graph.mu.Unlock()
+	code, body := e.api("POST", "/api/v1/conversations/"+conv.String()+"/messages", ownerToken, map[string]string{"text": "late"})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	eventually(t, 5*time.Second, func() error {
+		if s := e.messages(conv)[0].Status; s != engine.StatusFailed {
+			return fmt.Errorf("status %s", s)
+		}
+		return nil
+	})
+	time.Sleep(100 * time.Millisecond)
+	require.Equal(t, calls, answers.calls(phoneID), "a refusal of one message asks for no check")
+	require.Equal(t, engine.HealthConnected, e.healthOf(engine.ChannelWhatsApp, phoneID).State)
+
+	answers.set(phoneID, http.StatusServiceUnavailable, `<html>Service Unavailable</html>`)
+	e.graph.mu.Lock()
+	e.graph.send = func(graphReq) (int, string) { return http.StatusServiceUnavailable, `<html>Service Unavailable</html>` }
+	e.graph.mu.Unlock()
+	code, body = e.api("POST", "/api/v1/conversations/"+conv.String()+"/messages", ownerToken, map[string]string{"text": "again"})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	h := e.waitHealth(engine.ChannelWhatsApp, phoneID, engine.HealthUnreachable)
+	require.Equal(t, "http_503", h.Code)
+	require.Equal(t, calls+1, answers.calls(phoneID), "one check")
+}

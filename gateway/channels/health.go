@@ -358,6 +358,9 @@ func (h *Health) Report(acct engine.ChannelAccount, err error) {
 		return
 	}
 	r, ok := meta.SendHealth(err)
+	if !ok && !meta.Classify(err).Temporary {
+		return // about one message or recipient: nothing of the account
+	}
 	key := healthKey{acct.Channel, acct.AccountID}
 	if ok && r.State == engine.HealthConnected && h.Get(key.ch, key.id).State == engine.HealthConnected {
 		return // the common case: nothing to learn
