@@ -10,8 +10,8 @@ import (
 // monitor (gateway/channels), beside the account record and never in its
 // batches:
 //
-//	's' 'H' channel account-id       engine.ChannelHealth (JSON)
-const tHealth = 'H'
+//	's' 'D' channel account-id       engine.ChannelHealth (JSON)
+const tHealth = 'D'
 
 func healthKey(ch engine.Channel, accountID string) []byte {
 	return appendString(appendString([]byte{spaceSystem, tHealth}, string(ch)), accountID)
