@@ -127,7 +127,7 @@ var operations = []op{
 
 	{method: "GET", path: "/api/v1/pipelines", tag: "pipelines", summary: "The workspace's pipelines, oldest first, each with its ordered stages (id, name, color); a workspace that has none gets the default one on first use: Sales, with New lead, Qualified, Customer and Lost", ok: 200},
 	{method: "POST", path: "/api/v1/pipelines", tag: "pipelines", summary: "Create a pipeline (admin): name (1 to 100 bytes) and stages, 1 to 30 in order, each a name (1 to 100 bytes, unique in the pipeline, case aside) and an optional color #rrggbb; at most 20 pipelines (409 too_many_pipelines)", body: "Pipeline", ok: 201},
-	{method: "GET", path: "/api/v1/pipelines/{id}", tag: "pipelines", summary: "A pipeline, with counts: how many contacts stand in each stage, by stage id (at most 10000)", ok: 200},
+	{method: "GET", path: "/api/v1/pipelines/{id}", tag: "pipelines", summary: "A pipeline, with counts: how many contacts stand in each stage, by stage id (at most 10000); owner (a user id) counts only that user's contacts", query: []string{"owner"}, ok: 200},
 	{method: "PATCH", path: "/api/v1/pipelines/{id}", tag: "pipelines", summary: "Change a pipeline (admin): name, and/or stages: the whole new ordered list, a kept stage by its id (renamed, recoloured, moved), a new one without; a stage left out is deleted, refused with 409 stage_in_use while contacts stand in it (move them first)", body: "PipelineUpdate", ok: 200},
 	{method: "DELETE", path: "/api/v1/pipelines/{id}", tag: "pipelines", summary: "Delete a pipeline (admin): 409 stage_in_use while contacts stand in it, 409 last_pipeline for the workspace's last", ok: 204},
 

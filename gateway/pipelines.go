@@ -16,7 +16,7 @@ import (
 //
 //	GET    /api/v1/pipelines              {"pipelines": [...]}, oldest first (the default one created on first use)
 //	POST   /api/v1/pipelines              {"name","stages":[{"name","color"}]} → 201
-//	GET    /api/v1/pipelines/{id}         one, with counts of contacts per stage
+//	GET    /api/v1/pipelines/{id}?owner=  one, with counts of contacts per stage (of owner's only, given one)
 //	PATCH  /api/v1/pipelines/{id}         {"name"?, "stages"?: the whole ordered list, {"id"} for a kept stage} → 200 (409 stage_in_use)
 //	DELETE /api/v1/pipelines/{id}         → 204 (409 stage_in_use, 409 last_pipeline)
 //	POST   /api/v1/contacts/{id}/stage    {"stage_id": id|null, "pipeline_id"?} → contact
@@ -115,10 +115,18 @@ type pipelineView struct {
 	Counts map[string]int `json:"counts"`
 }
 
-func (h *pipelines) view(ws engine.ID, p engine.Pipeline) (pipelineView, error) {
+// view counts the contacts of each stage of p, those owned by owner
+// only when owner is not zero.
+func (h *pipelines) view(ws engine.ID, p engine.Pipeline, owner engine.ID) (pipelineView, error) {
 	v := pipelineView{Pipeline: p, Counts: make(map[string]int, len(p.Stages))}
 	for _, s := range p.Stages {
-		n, err := h.s.cfg.Store.CountContactsInStage(ws, s.ID, maxStageCount)
+		var n int
+		var err error
+		if owner != engine.ZeroID {
+			n, err = h.s.cfg.Store.CountContactsInStageOwnedBy(ws, s.ID, owner, maxStageCount)
+		} else {
+			n, err = h.s.cfg.Store.CountContactsInStage(ws, s.ID, maxStageCount)
+		}
 		if err != nil {
 			return v, err
 		}
@@ -149,7 +157,14 @@ func (h *pipelines) get(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.view(who(c).WorkspaceID, p)
+	f, err := contactFilter(c)
+	if err != nil {
+		return err
+	}
+	if f.Stage != engine.ZeroID {
+		return errorf(fiber.StatusBadRequest, "bad_query", "a pipeline's counts take owner, not stage")
+	}
+	v, err := h.view(who(c).WorkspaceID, p, f.Owner)
 	if err != nil {
 		return err
 	}

@@ -239,6 +239,23 @@ func TestContactStageAndOwner(t *testing.T) {
 	require.Equal(t, []engine.ID{a.ID}, e.contactIDs(ownerToken, "stage="+won.String()+"&owner="+agent.User.ID.String()))
 	require.Empty(t, e.contactIDs(ownerToken, "stage="+lead.String()+"&owner="+agent.User.ID.String()))
 
+	// The board's counts, of everyone's contacts or of one owner's.
+	countsOf := func(query string) map[string]int {
+		code, body := e.api("GET", "/api/v1/pipelines/"+sales.ID.String()+query, agent.Token, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		return decodeAs[pipelineWithCounts](t, body).Counts
+	}
+	require.Equal(t, 1, countsOf("")[lead.String()])
+	require.Equal(t, 2, countsOf("")[won.String()])
+	require.Equal(t, 0, countsOf("?owner=" + agent.User.ID.String())[lead.String()])
+	require.Equal(t, 1, countsOf("?owner=" + agent.User.ID.String())[won.String()])
+	require.Equal(t, 1, countsOf("?owner=" + e.ownerID().String())[lead.String()])
+	for _, q := range []string{"?owner=nope", "?stage=" + lead.String()} {
+		code, body := e.api("GET", "/api/v1/pipelines/"+sales.ID.String()+q, agent.Token, nil)
+		require.Equal(t, http.StatusBadRequest, code, "%s: %s", q, body)
+		require.Equal(t, "bad_query", errorCode(t, body))
+	}
+
 	// Bad input: 400, nothing changes.
 	const otherToken = "pk_test_stage_other"
 	otherWS := e.newWorkspace(otherToken)

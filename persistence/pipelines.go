@@ -187,6 +187,12 @@ func (s *Store) CountContactsInStage(ws, stage engine.ID, max int) (int, error) 
 	return s.countPrefix(contactStagePrefix(ws, stage), max)
 }
 
+// CountContactsInStageOwnedBy counts the contacts standing in stage and
+// owned by owner, stopping at max.
+func (s *Store) CountContactsInStageOwnedBy(ws, stage, owner engine.ID, max int) (int, error) {
+	return s.countPrefix(contactStageOwnerPrefix(ws, stage, owner), max)
+}
+
 // ContactsOwnedBy returns the ids of up to max contacts owned by user.
 func (s *Store) ContactsOwnedBy(ws, user engine.ID, max int) ([]engine.ID, error) {
 	return s.idsUnder(contactOwnerPrefix(ws, user), max, "contact owner")
