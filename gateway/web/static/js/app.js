@@ -23,6 +23,8 @@ import * as contacts from './contacts.js';
 import * as composer from './composer.js';
 import './settings_canned.js';
 import * as health from './channel_health.js';
+import * as pipeline from './pipeline.js';
+import './settings_pipelines.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -123,6 +125,7 @@ function onEvent(ev) {
   if (typeof ev.seq === 'number') $('#conn').dataset.seq = ev.seq; // the last event applied
   notify.onEvent(ev, state.convs.get(ev.conversation_id));
   contacts.onEvent(ev);
+  pipeline.onEvent(ev);
   health.onEvent(ev);
   const conv = ev.data && ev.data.conversation;
   if (ev.type === 'conversation.deleted') {
@@ -603,6 +606,7 @@ export async function open(id, fromHistory = false) {
   if (visibleRows().some((r) => r.conversation.id === id)) state.focus = id;
   if (!fromHistory && location.hash !== `#c/${id}`) history.pushState({ chat: true }, '', `#c/${id}`);
   contacts.close(); // a notification's click opens the chat over the Contacts view
+  pipeline.close();
   document.body.classList.add('view-chat');
   renderList();
   let c = state.convs.get(id);
@@ -646,7 +650,7 @@ function typing(t) {
 
 document.addEventListener('keydown', (e) => {
   // The inbox's keys are the inbox's: not on the Settings view (js/settings.js).
-  if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings') || document.body.classList.contains('view-contacts')) return;
+  if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings') || document.body.classList.contains('view-contacts') || document.body.classList.contains('view-pipeline')) return;
   const t = e.target;
   if (e.key === 'Escape') {
     if (!$('#lightbox').hidden) { chat.closeLightbox(); return; }
@@ -696,6 +700,7 @@ async function boot() {
   $('#me-name').textContent = me.user.name || me.user.email || '';
   settings.init(state.me);
   contacts.init({ state });
+  pipeline.init({ state });
   $('#login').hidden = true;
   $('#app').hidden = false;
   renderTabs();

@@ -1,0 +1,203 @@
+package gateway_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/stretchr/testify/require"
+)
+
+// The Pipeline board (issue 17), driven in Chromium at a desktop's and
+// a phone's width, each result checked through the API: the header's
+// link, a column per stage with its count, a card dragged to another
+// column (the HTML5 drag events a browser sends: dragstart, dragover,
+// drop) and one moved with its "Move to stage…" menu, the counts
+// following, the owner and tag filters, a move made elsewhere arriving
+// live, axe-core; then Settings › Pipelines: a stage added, renamed
+// and removed, and the removal of a stage with contacts in it refused
+// (409 stage_in_use) with its message shown and nothing stored.
+func TestWebPipeline(t *testing.T) {
+	browser := startBrowser(t)
+	e := newEnv(t, nil)
+	agent := e.addUser("pl-agent@example.com", engine.RoleAgent, "pipeline agent pw 1")
+	sales := e.pipelines(ownerToken)[0]
+	lead, qualified, customer, lost := sales.Stages[0].ID, sales.Stages[1].ID, sales.Stages[2].ID, sales.Stages[3].ID
+	b := newTab(t, browser)
+	b.signIn(e.url, ownerToken)
+
+	// stageOf reads a contact's stage through the API.
+	stageOf := func(id engine.ID) engine.ID {
+		c := decodeAs[engine.Contact](t, func() []byte {
+			_, body := e.api("GET", "/api/v1/contacts/"+id.String(), ownerToken, nil)
+			return body
+		}())
+		if c.Stage == nil {
+			return engine.ZeroID
+		}
+		return c.Stage.StageID
+	}
+	// countsOf reads the board's counts of the API.
+	countsOf := func(query string) map[string]int {
+		code, body := e.api("GET", "/api/v1/pipelines/"+sales.ID.String()+query, ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		return decodeAs[pipelineWithCounts](t, body).Counts
+	}
+	// shownCount is the count a column shows.
+	shownCount := func(stage engine.ID) string {
+		return evalJS[string](b, fmt.Sprintf(`document.querySelector('.pl-col[data-stage=%q] .pl-count').textContent`, stage))
+	}
+	inColumn := func(stage, contact engine.ID) string {
+		return fmt.Sprintf(`document.querySelector('.pl-col[data-stage=%q] .pl-card[data-id=%q]')`, stage, contact)
+	}
+
+	for i, w := range widths {
+		screen := w.name
+		step := func(name string, f func(t *testing.T)) {
+			t.Helper()
+			if !t.Run(name+" at "+screen, func(t *testing.T) { b.t = t; f(t) }) {
+				t.FailNow()
+			}
+		}
+		b.viewport(w.w, w.h, w.phone)
+		ann := e.createContact(ownerToken, map[string]any{"name": fmt.Sprintf("Ann Board%d", i), "company": "Acme"})
+		bob := e.createContact(ownerToken, map[string]any{"name": fmt.Sprintf("Bob Board%d", i)})
+		conv := e.writes(t, fmt.Sprintf("1555777000%d", i), fmt.Sprintf("Vic Board%d", i), "hello")
+		vic := e.conv(conv).ContactID
+		code, body := e.api("PUT", "/api/v1/conversations/"+conv.String()+"/tags/vip", ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		e.setStage(ownerToken, ann.ID, lead.String())
+		e.setStage(ownerToken, bob.ID, lead.String())
+		e.setStage(ownerToken, vic, qualified.String())
+		e.setOwner(ownerToken, bob.ID, agent.User.ID.String())
+
+		step("the header opens the board", func(t *testing.T) {
+			b.clickJS("the Pipeline link", "#open-pipeline")
+			b.waitJS("the board", fmt.Sprintf(`location.hash === '#pipeline' && !document.querySelector('#pipeline').hidden
+				&& document.querySelectorAll('.pl-col').length === 4 && %s && %s && %s`, inColumn(lead, ann.ID), inColumn(lead, bob.ID), inColumn(qualified, vic)))
+			require.True(t, evalJS[bool](b, `getComputedStyle(document.querySelector('.panes')).display === 'none'`), "the inbox is hidden")
+			require.Equal(t, "page", evalJS[string](b, `document.querySelector('#open-pipeline').getAttribute('aria-current')`))
+			require.Equal(t, []string{"New lead", "Qualified", "Customer", "Lost"}, evalJS[[]string](b, `[...document.querySelectorAll('.pl-col-name')].map((n) => n.textContent)`))
+			c := countsOf("")
+			b.waitJS("the counts", fmt.Sprintf(`document.querySelector('.pl-col[data-stage=%q] .pl-count').textContent === %q`, lead, fmt.Sprint(c[lead.String()])))
+			require.Equal(t, fmt.Sprint(c[qualified.String()]), shownCount(qualified))
+			require.Equal(t, "Owner: User pl-agent@example.com", evalJS[string](b, fmt.Sprintf(`%s.querySelector('.pl-owner').textContent`, inColumn(lead, bob.ID))))
+			b.noOverflow(int(w.w))
+			axeCheck(t, b, "pipeline-board-"+screen)
+			b.screenshot("pipeline-board-" + screen)
+		})
+
+		step("a card dragged to another column", func(t *testing.T) {
+			before := countsOf("")
+			accepted := evalJS[bool](b, fmt.Sprintf(`(() => {
+				const card = document.querySelector('.pl-card[data-id=%q]');
+				const col = document.querySelector('.pl-col[data-stage=%q]');
+				const dt = new DataTransfer();
+				card.dispatchEvent(new DragEvent('dragstart', { bubbles: true, dataTransfer: dt }));
+				col.dispatchEvent(new DragEvent('dragenter', { bubbles: true, cancelable: true, dataTransfer: dt }));
+				const over = new DragEvent('dragover', { bubbles: true, cancelable: true, dataTransfer: dt });
+				col.dispatchEvent(over);
+				const drop = new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: dt });
+				col.dispatchEvent(drop);
+				card.dispatchEvent(new DragEvent('dragend', { bubbles: true, dataTransfer: dt }));
+				return over.defaultPrevented && drop.defaultPrevented;
+			})()`, ann.ID, customer))
+			require.True(t, accepted, "the column takes the card")
+			b.waitJS("the card in its new column", inColumn(customer, ann.ID)+" && !"+inColumn(lead, ann.ID))
+			require.Equal(t, customer, stageOf(ann.ID), "stored")
+			b.waitJS("the counts follow", fmt.Sprintf(`document.querySelector('.pl-col[data-stage=%q] .pl-count').textContent === %q
+				&& document.querySelector('.pl-col[data-stage=%q] .pl-count').textContent === %q`,
+				lead, fmt.Sprint(before[lead.String()]-1), customer, fmt.Sprint(before[customer.String()]+1)))
+			require.Contains(t, evalJS[string](b, `document.querySelector('#pl-status').textContent`), "moved to Customer", "announced")
+		})
+
+		step("a card moved with its menu", func(t *testing.T) {
+			b.clickJS("Bob's Move button", fmt.Sprintf(`.pl-card[data-id=%q] .pl-move`, bob.ID))
+			b.waitJS("the menu", fmt.Sprintf(`!document.querySelector('.pl-card[data-id=%q] .pl-menu').hidden`, bob.ID))
+			require.True(t, evalJS[bool](b, fmt.Sprintf(`document.querySelector('.pl-card[data-id=%q] .pl-menu [data-stage=%q]').hidden`, bob.ID, lead)), "its own stage is not offered")
+			require.Equal(t, "true", evalJS[string](b, fmt.Sprintf(`document.querySelector('.pl-card[data-id=%q] .pl-move').getAttribute('aria-expanded')`, bob.ID)))
+			b.clickJS("Qualified", fmt.Sprintf(`.pl-card[data-id=%q] .pl-menu [data-stage=%q]`, bob.ID, qualified))
+			b.waitJS("the card in Qualified", inColumn(qualified, bob.ID)+" && !"+inColumn(lead, bob.ID))
+			require.Equal(t, qualified, stageOf(bob.ID))
+			c := countsOf("")
+			b.waitJS("the counts follow", fmt.Sprintf(`document.querySelector('.pl-col[data-stage=%q] .pl-count').textContent === %q`, qualified, fmt.Sprint(c[qualified.String()])))
+		})
+
+		step("filters: owner and tag", func(t *testing.T) {
+			b.choose("#pl-owner", agent.User.ID.String())
+			c := countsOf("?owner=" + agent.User.ID.String())
+			b.waitJS("the agent's cards alone", fmt.Sprintf(`%s && !%s && document.querySelector('.pl-col[data-stage=%q] .pl-count').textContent === %q`,
+				inColumn(qualified, bob.ID), inColumn(qualified, vic), qualified, fmt.Sprint(c[qualified.String()])))
+			require.Zero(t, evalJS[int](b, `document.querySelectorAll('.pl-col[data-stage="`+customer.String()+`"] .pl-card').length`), "nobody else's")
+			b.choose("#pl-owner", "")
+			b.waitJS("everyone's again", inColumn(qualified, vic)+" && "+inColumn(customer, ann.ID))
+			b.choose("#pl-tag", "vip")
+			b.waitJS("the tagged card alone", fmt.Sprintf(`!%s.hidden && %s.hidden`, inColumn(qualified, vic), inColumn(qualified, bob.ID)))
+			require.Contains(t, shownCount(qualified), "1 of ", "the count says how many are shown")
+			b.choose("#pl-tag", "")
+			b.waitJS("every card", fmt.Sprintf(`!%s.hidden`, inColumn(qualified, bob.ID)))
+		})
+
+		step("a move made elsewhere arrives live", func(t *testing.T) {
+			e.setStage(agent.Token, vic, lost.String())
+			b.waitJS("the card in Lost", inColumn(lost, vic)+" && !"+inColumn(qualified, vic))
+			c := countsOf("")
+			b.waitJS("the counts follow", fmt.Sprintf(`document.querySelector('.pl-col[data-stage=%q] .pl-count').textContent === %q`, lost, fmt.Sprint(c[lost.String()])))
+			e.setStage(agent.Token, vic, nil)
+			b.waitJS("off the board", "!"+inColumn(lost, vic))
+		})
+
+		step("Settings › Pipelines", func(t *testing.T) {
+			b.clickJS("the gear", "#open-settings")
+			b.waitJS("Settings", `!document.querySelector('#settings').hidden && document.querySelector('#pipeline').hidden`)
+			b.choose("#settings-select", "pipelines")
+			form := fmt.Sprintf(`form.pipeline-form[data-id=%q]`, sales.ID)
+			b.waitJS("the pipeline's form", fmt.Sprintf(`document.querySelectorAll('%s .stage-row').length === 4`, form))
+			axeCheck(t, b, "settings-pipelines-"+screen)
+			b.noOverflow(int(w.w))
+			// save submits the form and waits for it drawn again from
+			// the server's answer.
+			save := func() {
+				evalJS[bool](b, fmt.Sprintf(`(window.plForm = document.querySelector('%s'), true)`, form))
+				b.clickJS("save", form+` button[type=submit]`)
+				b.waitJS("saved", fmt.Sprintf(`document.querySelector('%s') && document.querySelector('%s') !== window.plForm`, form, form))
+			}
+			// Add a stage, move it up one, save.
+			b.clickJS("add a stage", form+` [data-act=add-stage]`)
+			b.fill(form+` .stage-row:last-child .stage-name`, "Demo")
+			b.clickJS("up", form+` .stage-row:last-child [data-act=up]`)
+			save()
+			require.Equal(t, 5, evalJS[int](b, fmt.Sprintf(`document.querySelectorAll('%s .stage-row').length`, form)))
+			p := e.pipelines(ownerToken)[0]
+			require.Equal(t, []string{"New lead", "Qualified", "Customer", "Demo", "Lost"}, stageNames(p))
+			require.Equal(t, sales.Stages[3].ID, p.Stages[4].ID, "Lost kept its id")
+			// Rename it.
+			b.fill(fmt.Sprintf(`%s .stage-row[data-id=%q] .stage-name`, form, p.Stages[3].ID), "Demo booked")
+			save()
+			require.Equal(t, "Demo booked", e.pipelines(ownerToken)[0].Stages[3].Name)
+			// Removing Customer, where Ann stands, is refused.
+			before := e.storeDigest()
+			b.clickJS("remove Customer", fmt.Sprintf(`%s .stage-row[data-id=%q] [data-act=remove]`, form, customer))
+			b.clickJS("save", form+` button[type=submit]`)
+			b.waitJS("the refusal", fmt.Sprintf(`document.querySelector('%s .pl-error').textContent.includes('move them to another stage')`, form))
+			require.Equal(t, before, e.storeDigest(), "nothing stored")
+			require.True(t, evalJS[bool](b, fmt.Sprintf(`document.querySelector('%s .stage-row[data-id=%q]') === null`, form, customer)), "the edit is kept to fix")
+			b.screenshot("settings-pipelines-" + screen)
+			// Drawn again from the server (another section and back),
+			// the empty Demo stage goes.
+			b.choose("#settings-select", "team")
+			b.choose("#settings-select", "pipelines")
+			b.waitJS("the pipeline's form", fmt.Sprintf(`document.querySelectorAll('%s .stage-row').length === 5`, form))
+			b.clickJS("remove Demo", fmt.Sprintf(`%s .stage-row[data-id=%q] [data-act=remove]`, form, p.Stages[3].ID))
+			save()
+			require.Equal(t, []string{"New lead", "Qualified", "Customer", "Lost"}, stageNames(e.pipelines(ownerToken)[0]))
+			b.clickJS("back to the inbox", "#settings-back")
+			b.waitJS("the inbox", `document.querySelector('#settings').hidden`)
+		})
+		// Each width starts from an empty board.
+		for _, id := range []engine.ID{ann.ID, bob.ID} {
+			e.setStage(ownerToken, id, nil)
+		}
+	}
+}
