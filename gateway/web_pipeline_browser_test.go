@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/stretchr/testify/require"
@@ -137,6 +138,59 @@ func TestWebPipeline(t *testing.T) {
 			require.Contains(t, shownCount(qualified), "1 of ", "the count says how many are shown")
 			b.choose("#pl-tag", "")
 			b.waitJS("every card", fmt.Sprintf(`!%s.hidden`, inColumn(qualified, bob.ID)))
+		})
+
+		step("the contact list filtered by stage and owner", func(t *testing.T) {
+			b.clickJS("the Contacts link", "#open-contacts")
+			b.waitJS("the list", `!document.querySelector('#contacts').hidden && document.querySelector('#pipeline').hidden && document.querySelectorAll('#ct-rows li').length > 0`)
+			rows := func(query string) string {
+				ids := e.contactIDs(ownerToken, query)
+				require.NotEmpty(t, ids, query)
+				js := "["
+				for k, id := range ids {
+					if k > 0 {
+						js += ","
+					}
+					js += jsString(id.String())
+				}
+				return fmt.Sprintf(`JSON.stringify([...document.querySelectorAll('#ct-rows li')].map((li) => li.dataset.id)) === JSON.stringify(%s])`, js)
+			}
+			b.choose("#ct-stage", qualified.String())
+			b.waitJS("the contacts in Qualified", rows("stage="+qualified.String()))
+			require.Equal(t, "Qualified", evalJS[string](b, fmt.Sprintf(`document.querySelector('#ct-rows li[data-id=%q] .ct-stage').textContent`, vic)), "the row names its stage")
+			b.choose("#ct-owner", agent.User.ID.String())
+			b.waitJS("the agent's in Qualified", rows("stage="+qualified.String()+"&owner="+agent.User.ID.String()))
+			b.choose("#ct-stage", "")
+			b.waitJS("the agent's", rows("owner="+agent.User.ID.String()))
+			axeCheck(t, b, "contacts-filtered-"+screen)
+			b.noOverflow(int(w.w))
+			b.choose("#ct-owner", "")
+			b.clickJS("back to the inbox", "#ct-back-inbox")
+			b.waitJS("the inbox", `document.querySelector('#contacts').hidden`)
+		})
+
+		step("the contact panel shows and changes stage and owner", func(t *testing.T) {
+			b.openConv(conv)
+			b.clickJS("the contact button", "#act-contact")
+			b.waitJS("the stage", fmt.Sprintf(`document.querySelector('#panel-stage') && document.querySelector('#panel-stage').value === %q && document.querySelector('#panel-owner').value === ''`, qualified))
+			b.choose("#panel-stage", customer.String())
+			require.Eventually(t, func() bool { return stageOf(vic) == customer }, 10*time.Second, 20*time.Millisecond, "moved")
+			b.choose("#panel-owner", agent.User.ID.String())
+			require.Eventually(t, func() bool {
+				_, body := e.api("GET", "/api/v1/contacts/"+vic.String(), ownerToken, nil)
+				c := decodeAs[engine.Contact](t, body)
+				return c.OwnerID != nil && *c.OwnerID == agent.User.ID
+			}, 10*time.Second, 20*time.Millisecond, "owned")
+			// A move made elsewhere shows in the panel.
+			e.setStage(agent.Token, vic, qualified.String())
+			b.waitJS("the stage follows", fmt.Sprintf(`document.querySelector('#panel-stage').value === %q`, qualified))
+			axeCheck(t, b, "panel-stage-"+screen)
+			b.clickJS("close the panel", "#act-contact")
+			if w.phone {
+				b.clickJS("back to the list", "#back")
+			}
+			b.clickJS("the Pipeline link", "#open-pipeline")
+			b.waitJS("the board", fmt.Sprintf(`!document.querySelector('#pipeline').hidden && %s`, inColumn(qualified, vic)))
 		})
 
 		step("a move made elsewhere arrives live", func(t *testing.T) {

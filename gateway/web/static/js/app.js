@@ -126,6 +126,7 @@ function onEvent(ev) {
   notify.onEvent(ev, state.convs.get(ev.conversation_id));
   contacts.onEvent(ev);
   pipeline.onEvent(ev);
+  panel.onContact(ev);
   health.onEvent(ev);
   const conv = ev.data && ev.data.conversation;
   if (ev.type === 'conversation.deleted') {

@@ -6,6 +6,7 @@ import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, time12, dayLabel, convName, toast, formatSize } from './util.js';
 import { loadContact, saveProfile, addNote, profileFields } from './contact.js';
 import * as chat from './chat.js';
+import { pipelines, stageSelect, ownerSelect } from './stages.js';
 
 let app;
 let conv = null;
@@ -13,6 +14,7 @@ let data = null;
 let tab = 'contact';
 let shown = false;
 let gen = 0;
+let pipes = []; // the workspace's pipelines, for the stage select
 
 export function init(a) {
   app = a;
@@ -33,6 +35,14 @@ export function open(c) {
   conv = c;
   if (changed) data = null;
   if (shown && changed) refresh();
+}
+
+// onContact follows contact.updated: the contact shown moved stage or
+// changed owner elsewhere.
+export function onContact(ev) {
+  if (ev.type !== 'contact.updated' || !data || !data.available || !ev.data || ev.data.id !== data.contact.id) return;
+  data.contact = { ...data.contact, stage: ev.data.stage, owner_id: ev.data.owner_id };
+  if (shown && !$('#contact-pane').contains(document.activeElement)) render();
 }
 
 export function onConversation(c) {
@@ -59,9 +69,10 @@ async function refresh() {
   const g = ++gen;
   render();
   try {
-    const d = await loadContact(conv, chat.messages());
+    const [d, ps] = await Promise.all([loadContact(conv, chat.messages()), pipelines().catch(() => [])]);
     if (g !== gen) return;
     data = d;
+    pipes = ps;
   } catch (err) {
     toast(`Could not load the contact: ${err.message}`);
   }
@@ -161,8 +172,15 @@ function contactTab() {
   const others = (data.conversations || []).filter((c) => c.id !== conv.id).slice(0, 10).map((c) =>
     h('button.linkrow', { type: 'button', onclick: () => app.open(c.id) }, h('span', { html: channelIcon(c.channel) }), ` ${c.folder} · ${dayLabel(c.last_activity_at)}`));
 
+  // The contact's stage and owner, through the contact's actor.
+  const moved = (c) => { data.contact = { ...data.contact, stage: c.stage, owner_id: c.owner_id }; render(); };
+  const crm = data.available ? [
+    h('label.inline', { for: 'panel-stage' }, h('span', { text: 'Stage' }), stageSelect(pipes, data.contact, 'panel-stage', moved, (err) => toast(err.message))),
+    h('label.inline', { for: 'panel-owner' }, h('span', { text: 'Owner' }), ownerSelect(users, app.state.me, data.contact, 'panel-owner', moved, (err) => toast(err.message))),
+  ] : [];
+
   return h('div', null,
-    section('Info', h('label.inline', null, h('span', { text: 'Agent' }), agent),
+    section('Info', h('label.inline', null, h('span', { text: 'Agent' }), agent), ...crm,
       h('label.inline', null, h('span', { text: 'Follow-up' }), fu),
       h('label.inline', null, h('span', { text: 'CSAT' }), csat)),
     section('Tags', tagList),

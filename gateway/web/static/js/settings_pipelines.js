@@ -7,6 +7,7 @@
 // see the pipelines read-only, as the API allows.
 import { registerSection, field } from './settings.js';
 import { h, toast, confirmDialog } from './util.js';
+import { invalidate } from './stages.js';
 
 const manages = (me) => me.role === 'owner' || me.role === 'admin';
 
@@ -90,6 +91,7 @@ function pipelineForm(ctx, p, done, deletable = false) {
     try {
       if (p) await ctx.api.api('PATCH', `/pipelines/${p.id}`, { name: name.value, stages });
       else await ctx.api.post('/pipelines', { name: name.value, stages });
+      invalidate();
       toast(p ? 'Pipeline saved' : 'Pipeline added');
       if (!p) { name.value = ''; rows.replaceChildren(stageRow(null)); renumber(); }
       await done();
@@ -105,6 +107,7 @@ async function remove(ctx, p, status, done) {
   status.textContent = '';
   try {
     await ctx.api.api('DELETE', `/pipelines/${p.id}`);
+    invalidate();
     toast('Pipeline deleted');
     await done();
   } catch (err) {
