@@ -274,3 +274,16 @@ func (rt *Runtime) RemoveOwner(ctx context.Context, ws, user engine.ID) error {
 		}
 	}
 }
+
+// contactCRM names the stage and owner of contact c for the AI agent.
+func (rt *Runtime) contactCRM(c *engine.Contact) (engine.ContactCRM, error) {
+	ps, err := rt.store.Pipelines(c.WorkspaceID)
+	if err != nil {
+		return engine.ContactCRM{}, fmt.Errorf("reading the pipelines: %w", err)
+	}
+	users, err := rt.store.Users(c.WorkspaceID)
+	if err != nil {
+		return engine.ContactCRM{}, fmt.Errorf("reading the users: %w", err)
+	}
+	return engine.DescribeCRM(c, ps, users), nil
+}

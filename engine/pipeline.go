@@ -267,3 +267,44 @@ func idKey(id *ID) string {
 	}
 	return id.String()
 }
+
+// ContactCRM is where a contact stands, by name, as the AI agent is
+// told: its pipeline and stage, and its owner. Empty fields are unknown
+// or none.
+type ContactCRM struct {
+	PipelineID *ID    `json:"pipeline_id,omitempty"`
+	Pipeline   string `json:"pipeline,omitempty"`
+	StageID    *ID    `json:"stage_id,omitempty"`
+	Stage      string `json:"stage,omitempty"`
+	OwnerID    *ID    `json:"owner_id,omitempty"`
+	Owner      string `json:"owner,omitempty"`
+}
+
+// Empty reports whether the contact has neither stage nor owner.
+func (c ContactCRM) Empty() bool { return c.StageID == nil && c.OwnerID == nil }
+
+// DescribeCRM names contact c's stage among pipelines and its owner among
+// users (the owner's name, else email). A stage or owner no longer
+// there is left out.
+func DescribeCRM(c *Contact, pipelines []Pipeline, users []User) ContactCRM {
+	var out ContactCRM
+	if c.Stage != nil {
+		if p, s, ok := FindStage(pipelines, c.Stage.StageID); ok {
+			pid, sid := p.ID, s.ID
+			out.PipelineID, out.Pipeline, out.StageID, out.Stage = &pid, p.Name, &sid, s.Name
+		}
+	}
+	if c.OwnerID != nil {
+		for _, u := range users {
+			if u.ID == *c.OwnerID {
+				id := u.ID
+				out.OwnerID, out.Owner = &id, u.Name
+				if out.Owner == "" {
+					out.Owner = u.Email
+				}
+				break
+			}
+		}
+	}
+	return out
+}

@@ -203,3 +203,33 @@ func TestMergeContactStageAndOwner(t *testing.T) {
 	require.Equal(t, s2, m.Stage, "the target keeps its own")
 	require.Equal(t, &bob, m.OwnerID)
 }
+
+func TestDescribeCRM(t *testing.T) {
+	now := crmNow
+	ws := engine.NewID(now)
+	ids := []engine.ID{engine.NewID(now), engine.NewID(now), engine.NewID(now), engine.NewID(now)}
+	p := engine.DefaultPipeline(engine.NewID(now), ws, ids, now)
+	ana := engine.User{ID: engine.NewID(now), WorkspaceID: ws, Name: "Ana", Email: "ana@example.com"}
+	bo := engine.User{ID: engine.NewID(now), WorkspaceID: ws, Email: "bo@example.com"}
+	gone := engine.NewID(now)
+	stage := func(id engine.ID) *engine.ContactStage { return &engine.ContactStage{PipelineID: p.ID, StageID: id} }
+	ptr := func(id engine.ID) *engine.ID { return &id }
+	for _, tc := range []struct {
+		name string
+		c    engine.Contact
+		want engine.ContactCRM
+	}{
+		{"neither", engine.Contact{}, engine.ContactCRM{}},
+		{"stage", engine.Contact{Stage: stage(ids[1])}, engine.ContactCRM{PipelineID: ptr(p.ID), Pipeline: "Sales", StageID: ptr(ids[1]), Stage: "Qualified"}},
+		{"owner by name", engine.Contact{OwnerID: ptr(ana.ID)}, engine.ContactCRM{OwnerID: ptr(ana.ID), Owner: "Ana"}},
+		{"owner by email", engine.Contact{OwnerID: ptr(bo.ID), Stage: stage(ids[3])},
+			engine.ContactCRM{PipelineID: ptr(p.ID), Pipeline: "Sales", StageID: ptr(ids[3]), Stage: "Lost", OwnerID: ptr(bo.ID), Owner: "bo@example.com"}},
+		{"a removed stage and owner", engine.Contact{OwnerID: ptr(gone), Stage: stage(gone)}, engine.ContactCRM{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := engine.DescribeCRM(&tc.c, []engine.Pipeline{p}, []engine.User{ana, bo})
+			require.Equal(t, tc.want, got)
+			require.Equal(t, tc.want == engine.ContactCRM{}, got.Empty())
+		})
+	}
+}

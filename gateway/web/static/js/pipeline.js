@@ -145,10 +145,14 @@ async function draw() {
 function column(s) {
   board.cols.set(s.id, { cursor: '', done: false, loading: false });
   const list = h('ul.pl-cards', { 'aria-labelledby': `pl-h-${s.id}` });
+  const head = h('header.pl-col-head', null,
+    h(`h2#pl-h-${s.id}`, null, h('span.pl-col-name', { text: s.name }), ' ',
+      h('span.pl-count.count', { 'aria-label': 'contacts', text: '…' })));
+  // The stage's colour (#rrggbb, checked by the server) through the
+  // CSSOM: the page's Content-Security-Policy refuses style attributes.
+  if (s.color) head.style.borderTopColor = s.color;
   const col = h('section.pl-col', { dataset: { stage: s.id }, 'aria-labelledby': `pl-h-${s.id}` },
-    h('header.pl-col-head', { style: s.color ? `border-top-color:${s.color}` : null },
-      h(`h2#pl-h-${s.id}`, null, h('span.pl-col-name', { text: s.name }), ' ',
-        h('span.pl-count.count', { 'aria-label': 'contacts', text: '…' }))),
+    head,
     list,
     h('button.ghost.small.pl-more', { type: 'button', hidden: true, text: 'Load more', onclick: () => more(s.id) }));
   // A card dropped on the column moves to its stage.
