@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -326,4 +327,69 @@ func TestContactStageAndOwner(t *testing.T) {
 	require.Nil(t, act.Activity[0].Change.By)
 	require.Equal(t, "", act.Activity[0].Change.To)
 	require.Equal(t, []engine.ID{c.ID}, e.contactIDs(ownerToken, "owner="+e.ownerID().String()), "other owners keep theirs")
+}
+
+// The inbox list filtered by the contact's stage and owner: the
+// conversations of contacts in a stage, of an owner, or both, with the
+// other filters and pages; a contact's move shows at once; bad ids are
+// 400.
+func TestConversationListByStageAndOwner(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	agent := e.addUser("inbox-stage@example.com", engine.RoleAgent, "inbox stage pw 1")
+	sales := e.pipelines(ownerToken)[0]
+	lead, won := sales.Stages[0].ID, sales.Stages[2].ID
+	var convs, contacts []engine.ID
+	for i := range 5 {
+		wa := fmt.Sprintf("1555666000%d", i)
+		code, body := e.webhook(engine.ChannelWhatsApp, waText("wamid.st."+wa, wa, fmt.Sprintf("Stage %d", i), "hi"))
+		require.Equal(t, http.StatusOK, code, string(body))
+		conv := e.thread(engine.ChannelWhatsApp, phoneID, wa)
+		convs = append(convs, conv)
+		contacts = append(contacts, e.conv(conv).ContactID)
+	}
+	// 0, 1, 2 in New lead (1 the agent's), 3 won and the agent's, 4 none.
+	for _, i := range []int{0, 1, 2} {
+		e.setStage(ownerToken, contacts[i], lead.String())
+	}
+	e.setStage(ownerToken, contacts[3], won.String())
+	e.setOwner(ownerToken, contacts[1], agent.User.ID.String())
+	e.setOwner(ownerToken, contacts[3], agent.User.ID.String())
+	ids := func(query string) []engine.ID {
+		out := []engine.ID{}
+		for _, c := range e.list(query).Conversations {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	require.ElementsMatch(t, []engine.ID{convs[0], convs[1], convs[2]}, ids("stage="+lead.String()))
+	require.ElementsMatch(t, []engine.ID{convs[1], convs[3]}, ids("owner="+agent.User.ID.String()))
+	require.Equal(t, []engine.ID{convs[1]}, ids("stage="+lead.String()+"&owner="+agent.User.ID.String()))
+	require.Equal(t, []engine.ID{convs[3]}, ids("stage="+won.String()+"&channel=whatsapp&unread=true"))
+	require.Empty(t, ids("stage="+won.String()+"&folder=solved"))
+
+	// Pages: one at a time, every one once.
+	var paged []engine.ID
+	cursor := ""
+	for range 4 {
+		r := e.list("stage=" + lead.String() + "&limit=1&cursor=" + cursor)
+		for _, c := range r.Conversations {
+			paged = append(paged, c.ID)
+		}
+		if cursor = r.NextCursor; cursor == "" {
+			break
+		}
+	}
+	require.ElementsMatch(t, []engine.ID{convs[0], convs[1], convs[2]}, paged)
+
+	// A move shows at once.
+	e.setStage(agent.Token, contacts[0], won.String())
+	require.ElementsMatch(t, []engine.ID{convs[1], convs[2]}, ids("stage="+lead.String()))
+	require.ElementsMatch(t, []engine.ID{convs[0], convs[3]}, ids("stage="+won.String()))
+
+	for _, q := range []string{"stage=nope", "owner=5", "stage=" + lead.String() + "&owner=x"} {
+		code, body := e.api("GET", "/api/v1/conversations?"+q, ownerToken, nil)
+		require.Equal(t, http.StatusBadRequest, code, "%s: %s", q, body)
+		require.Equal(t, "bad_query", errorCode(t, body))
+	}
 }

@@ -1,8 +1,10 @@
 package persistence
 
 import (
+	"errors"
 	"fmt"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/parleyhq/parley/engine"
 )
 
@@ -209,4 +211,28 @@ func (s *Store) countPrefix(p []byte, max int) (int, error) {
 		n++
 	}
 	return n, iterErr(it)
+}
+
+// contactIndexed reports whether contact stands in f.Stage and/or is
+// owned by f.Owner, by the entry of the stage and owner index that says
+// so, read from r.
+func contactIndexed(r pebble.Reader, ws engine.ID, f ContactFilter, contact engine.ID) (bool, error) {
+	var k []byte
+	switch {
+	case f.Stage != engine.ZeroID && f.Owner != engine.ZeroID:
+		k = contactStageOwnerPrefix(ws, f.Stage, f.Owner)
+	case f.Stage != engine.ZeroID:
+		k = contactStagePrefix(ws, f.Stage)
+	default:
+		k = contactOwnerPrefix(ws, f.Owner)
+	}
+	_, closer, err := r.Get(append(k, contact[:]...))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading the stage and owner index: %w", err)
+	}
+	closer.Close()
+	return true, nil
 }

@@ -41,8 +41,16 @@ export function open(c) {
 // changed owner elsewhere.
 export function onContact(ev) {
   if (ev.type !== 'contact.updated' || !data || !data.available || !ev.data || ev.data.id !== data.contact.id) return;
-  data.contact = { ...data.contact, stage: ev.data.stage, owner_id: ev.data.owner_id };
-  if (shown && !$('#contact-pane').contains(document.activeElement)) render();
+  if (crmUpdate(ev.data) && shown && !$('#contact-pane').contains(document.activeElement)) render();
+}
+
+// crmUpdate takes the stage and owner of contact c, unless what is shown
+// is newer (an answer can come after the event of a later change);
+// false when it did not.
+function crmUpdate(c) {
+  if (Date.parse(c.updated_at) < Date.parse(data.contact.updated_at)) return false;
+  data.contact = { ...data.contact, stage: c.stage, owner_id: c.owner_id, updated_at: c.updated_at };
+  return true;
 }
 
 export function onConversation(c) {
@@ -173,7 +181,7 @@ function contactTab() {
     h('button.linkrow', { type: 'button', onclick: () => app.open(c.id) }, h('span', { html: channelIcon(c.channel) }), ` ${c.folder} · ${dayLabel(c.last_activity_at)}`));
 
   // The contact's stage and owner, through the contact's actor.
-  const moved = (c) => { data.contact = { ...data.contact, stage: c.stage, owner_id: c.owner_id }; render(); };
+  const moved = (c) => { crmUpdate(c); render(); };
   const crm = data.available ? [
     h('label.inline', { for: 'panel-stage' }, h('span', { text: 'Stage' }), stageSelect(pipes, data.contact, 'panel-stage', moved, (err) => toast(err.message))),
     h('label.inline', { for: 'panel-owner' }, h('span', { text: 'Owner' }), ownerSelect(users, app.state.me, data.contact, 'panel-owner', moved, (err) => toast(err.message))),

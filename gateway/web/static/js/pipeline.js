@@ -291,6 +291,8 @@ function filterCards() {
 // not the owner's shown.
 function place(c) {
   const old = cardEl(c.id);
+  // An answer can come after the event of a later change: older is stale.
+  if (old && Date.parse(c.updated_at) < Date.parse(old.contact.updated_at)) return;
   const stage = c.stage && c.stage.stage_id;
   const col = stage && colEl(stage);
   const fits = col && (!board.owner || c.owner_id === board.owner);
@@ -321,6 +323,12 @@ async function move(id, stage) {
 function announce(text) {
   const s = root && $('#pl-status', root);
   if (s) s.textContent = text;
+}
+
+// resync draws the board again from the server: the realtime connection
+// missed events.
+export function resync() {
+  if (shown) draw();
 }
 
 // onEvent follows contact changes: a contact moved or given an owner
