@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/parleyhq/parley/engine"
 	"github.com/stretchr/testify/require"
 )
@@ -114,12 +116,25 @@ func TestWebPipeline(t *testing.T) {
 		})
 
 		step("a card moved with its menu", func(t *testing.T) {
-			b.clickJS("Bob's Move button", fmt.Sprintf(`.pl-card[data-id=%q] .pl-move`, bob.ID))
+			if w.phone { // a tap on the button, a tap on the stage
+				b.clickJS("Bob's Move button", fmt.Sprintf(`.pl-card[data-id=%q] .pl-move`, bob.ID))
+			} else { // the keyboard: Enter opens the menu on its first stage
+				evalJS[bool](b, fmt.Sprintf(`(document.querySelector('.pl-card[data-id=%q] .pl-move').focus(), true)`, bob.ID))
+				b.do("Enter", chromedp.KeyEvent(kb.Enter))
+				b.waitJS("the first stage focused", fmt.Sprintf(`document.activeElement.dataset.stage === %q`, qualified))
+			}
 			b.waitJS("the menu", fmt.Sprintf(`!document.querySelector('.pl-card[data-id=%q] .pl-menu').hidden`, bob.ID))
 			require.True(t, evalJS[bool](b, fmt.Sprintf(`document.querySelector('.pl-card[data-id=%q] .pl-menu [data-stage=%q]').hidden`, bob.ID, lead)), "its own stage is not offered")
 			require.Equal(t, "true", evalJS[string](b, fmt.Sprintf(`document.querySelector('.pl-card[data-id=%q] .pl-move').getAttribute('aria-expanded')`, bob.ID)))
-			b.clickJS("Qualified", fmt.Sprintf(`.pl-card[data-id=%q] .pl-menu [data-stage=%q]`, bob.ID, qualified))
+			if w.phone {
+				b.clickJS("Qualified", fmt.Sprintf(`.pl-card[data-id=%q] .pl-menu [data-stage=%q]`, bob.ID, qualified))
+			} else {
+				b.do("Enter", chromedp.KeyEvent(kb.Enter))
+			}
 			b.waitJS("the card in Qualified", inColumn(qualified, bob.ID)+" && !"+inColumn(lead, bob.ID))
+			if !w.phone {
+				b.waitJS("the keyboard on the card, in its new column", fmt.Sprintf(`document.activeElement === document.querySelector('.pl-card[data-id=%q] .pl-move')`, bob.ID))
+			}
 			require.Equal(t, qualified, stageOf(bob.ID))
 			c := countsOf("")
 			b.waitJS("the counts follow", fmt.Sprintf(`document.querySelector('.pl-col[data-stage=%q] .pl-count').textContent === %q`, qualified, fmt.Sprint(c[qualified.String()])))

@@ -309,9 +309,13 @@ function place(c) {
 async function move(id, stage) {
   const from = cardEl(id);
   if (from && from.contact.stage && from.contact.stage.stage_id === stage) return;
+  const focused = from && from.contains(document.activeElement);
   try {
     const c = await post(`/contacts/${id}/stage`, { stage_id: stage, pipeline_id: board.pipeline });
     place(c);
+    // The keyboard stays on the card, in its new column.
+    const moved = focused && cardEl(id);
+    if (moved) $('.pl-move', moved).focus();
     const s = current() && current().stages.find((x) => x.id === stage);
     announce(`${displayName(c)} moved to ${s ? s.name : 'the stage'}`);
     await counts();
