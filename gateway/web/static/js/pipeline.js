@@ -88,7 +88,8 @@ function frame() {
       h('h1', { text: 'Pipeline' })),
     h('div#pl-tools.pl-tools'),
     h('p#pl-status.muted.pl-status', { role: 'status' }),
-    h('div#pl-board.pl-board'));
+    // A region the keyboard can scroll sideways, even with no card in it.
+    h('div#pl-board.pl-board', { role: 'region', tabindex: '0' }));
 }
 
 // ---------- loading ----------
