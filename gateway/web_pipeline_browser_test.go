@@ -180,6 +180,23 @@ func TestWebPipeline(t *testing.T) {
 			axeCheck(t, b, "contacts-filtered-"+screen)
 			b.noOverflow(int(w.w))
 			b.choose("#ct-owner", "")
+			b.choose("#ct-stage", qualified.String())
+			b.waitJS("the contacts in Qualified", rows("stage="+qualified.String()))
+
+			// The contact's page shows and changes its stage and owner;
+			// the change is in its activity, by name.
+			b.clickJS("Vic's row", fmt.Sprintf(`#ct-rows li[data-id=%q] a`, vic))
+			b.waitJS("the page", fmt.Sprintf(`document.querySelector('#ct-stage-pick') && document.querySelector('#ct-stage-pick').value === %q && document.querySelector('#ct-owner-pick').value === ''`, qualified))
+			b.choose("#ct-owner-pick", e.ownerID().String())
+			b.waitJS("the change in the activity", `[...document.querySelectorAll('#ct-activity li.ct-act[data-type=owner_changed]')].some((li) => li.textContent.startsWith('Owner: nobody → Owner by Owner'))`)
+			got := decodeAs[engine.Contact](t, func() []byte { _, body := e.api("GET", "/api/v1/contacts/"+vic.String(), ownerToken, nil); return body }())
+			require.Equal(t, e.ownerID(), *got.OwnerID, "stored")
+			require.True(t, evalJS[bool](b, `[...document.querySelectorAll('#ct-activity li.ct-act[data-type=stage_changed]')].some((li) => li.textContent.startsWith('Stage: none → Qualified by Owner'))`), "the stage's entry")
+			axeCheck(t, b, "contact-page-crm-"+screen)
+			b.noOverflow(int(w.w))
+			b.clickJS("back to the list", "#ct-back")
+			b.waitJS("the list", `!document.querySelector('#ct-list-view').hidden`)
+			b.choose("#ct-stage", "")
 			b.clickJS("back to the inbox", "#ct-back-inbox")
 			b.waitJS("the inbox", `document.querySelector('#contacts').hidden`)
 		})
@@ -187,7 +204,7 @@ func TestWebPipeline(t *testing.T) {
 		step("the contact panel shows and changes stage and owner", func(t *testing.T) {
 			b.openConv(conv)
 			b.clickJS("the contact button", "#act-contact")
-			b.waitJS("the stage", fmt.Sprintf(`document.querySelector('#panel-stage') && document.querySelector('#panel-stage').value === %q && document.querySelector('#panel-owner').value === ''`, qualified))
+			b.waitJS("the stage", fmt.Sprintf(`document.querySelector('#panel-stage') && document.querySelector('#panel-stage').value === %q && document.querySelector('#panel-owner').value === %q`, qualified, e.ownerID()))
 			b.choose("#panel-stage", customer.String())
 			require.Eventually(t, func() bool { return stageOf(vic) == customer }, 10*time.Second, 20*time.Millisecond, "moved")
 			b.choose("#panel-owner", agent.User.ID.String())

@@ -6,7 +6,7 @@ import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, time12, dayLabel, convName, toast, formatSize } from './util.js';
 import { loadContact, saveProfile, addNote, profileFields } from './contact.js';
 import * as chat from './chat.js';
-import { pipelines, stageSelect, ownerSelect } from './stages.js';
+import { pipelines, stageSelect, ownerSelect, changeText } from './stages.js';
 
 let app;
 let conv = null;
@@ -283,6 +283,6 @@ function files() {
 function activity() {
   const as = data.activity || [];
   if (!as.length) return h('p.muted.pad', { text: 'No activity yet' });
-  return h('ol.timeline', null, ...as.slice().reverse().map((a) => h('li', null, h('span', { text: a.text }),
+  return h('ol.timeline', null, ...as.slice().reverse().map((a) => h('li', null, h('span', { text: (a.raw && changeText(a.raw, app.state.users)) || a.text }),
     h('time.muted.small', { text: a.at ? `${dayLabel(a.at)} ${time12(a.at)}` : '' }))));
 }

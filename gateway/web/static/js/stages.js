@@ -7,12 +7,16 @@ import { get, post } from './api.js';
 import { h } from './util.js';
 
 let cache = null; // {at, pipelines: Promise}
+let pipelinesRead = () => {};
 const TTL = 60000;
 
 // pipelines resolves to the workspace's pipelines.
 export function pipelines() {
   if (!cache || Date.now() - cache.at > TTL) {
-    const p = get('/pipelines').then((r) => r.pipelines || []);
+    const p = get('/pipelines').then((r) => {
+      pipelinesRead(r.pipelines || []);
+      return r.pipelines || [];
+    });
     cache = { at: Date.now(), pipelines: p };
     p.catch(() => { cache = null; });
   }
@@ -69,4 +73,25 @@ export function ownerSelect(users, me, c, id, done, fail) {
   ...users.map((u) => h('option', { value: u.id, text: (u.name || u.email) + (me && u.id === me.id ? ' (me)' : ''), selected: u.id === cur })),
   cur && !known ? h('option', { value: cur, text: 'A former user', selected: true }) : null);
   return sel;
+}
+
+let known = []; // the pipelines last read, for changeText
+pipelinesRead = (ps) => { known = ps; };
+
+// changeText says what an activity entry of a stage or owner change
+// ({type: stage_changed|owner_changed, change: {from, to, by}}) did, by
+// name among the pipelines last read and users; '' for another entry.
+export function changeText(a, users) {
+  const ch = a.change;
+  if (!ch || (a.type !== 'stage_changed' && a.type !== 'owner_changed')) return '';
+  const user = (id) => {
+    const u = (users || []).find((x) => x.id === id);
+    return u ? u.name || u.email : 'a former user';
+  };
+  const stage = (id) => stageName(known, { stage_id: id }) || 'a removed stage';
+  const by = ch.by ? ` by ${user(ch.by)}` : '';
+  if (a.type === 'stage_changed') {
+    return `Stage: ${ch.from ? stage(ch.from) : 'none'} → ${ch.to ? stage(ch.to) : 'none'}${by}`;
+  }
+  return `Owner: ${ch.from ? user(ch.from) : 'nobody'} → ${ch.to ? user(ch.to) : 'nobody'}${by || (ch.to ? '' : ' (the user was removed)')}`;
 }
