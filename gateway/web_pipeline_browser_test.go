@@ -201,6 +201,21 @@ func TestWebPipeline(t *testing.T) {
 			b.waitJS("the inbox", `document.querySelector('#contacts').hidden`)
 		})
 
+		step("the inbox filtered by the contact's stage", func(t *testing.T) {
+			b.waitJS("the list", rowVisible(conv))
+			pick := func(v string) {
+				b.waitJS("the Contact stage filter", fmt.Sprintf(`(() => { const s = document.querySelector('#filters select[aria-label="Contact stage"]');
+					if (!s || ![...s.options].some((o) => o.value === %q)) return false; s.value = %q; s.dispatchEvent(new Event('change')); return true; })()`, v, v))
+			}
+			pick(qualified.String())
+			b.waitJS("Vic's conversation alone", fmt.Sprintf(`(() => { const ids = [...document.querySelectorAll('#conv-list li.conv')].map((li) => li.dataset.id); return ids.length === 1 && ids[0] === %q; })()`, conv))
+			pick(lost.String())
+			b.waitJS("none in Lost", `document.querySelectorAll('#conv-list li.conv').length === 0 && !document.querySelector('#list-empty').hidden`)
+			require.Equal(t, "No conversations match these filters", evalJS[string](b, `document.querySelector('#list-empty').textContent`))
+			pick("")
+			b.waitJS("the list again", rowVisible(conv)+fmt.Sprintf(` && document.querySelectorAll('#conv-list li.conv').length === %d`, i+1))
+		})
+
 		step("the contact panel shows and changes stage and owner", func(t *testing.T) {
 			b.openConv(conv)
 			b.clickJS("the contact button", "#act-contact")

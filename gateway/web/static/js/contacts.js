@@ -106,7 +106,7 @@ function backToList() {
 // left when it was the inbox's, else the inbox's address in its place.
 function backToInbox() {
   const from = history.state && history.state.contactsFrom;
-  if (typeof from === 'string' && !from.startsWith('#settings')) { history.back(); return; }
+  if (typeof from === 'string' && !from.startsWith('#settings') && !from.startsWith('#pipeline')) { history.back(); return; }
   history.replaceState(null, '', location.pathname + location.search);
   close();
 }
