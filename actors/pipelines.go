@@ -38,6 +38,12 @@ var (
 // maxOwnerClear bounds how many contacts one RemoveOwner pass reads.
 const maxOwnerClear = 1000
 
+// stageChecked, when set (by a test), runs between a check about a
+// stage and its commit: a pipeline change's check that no contact stands
+// in the stages it removes, and a contact's move's check that its stage
+// exists, with is "remove" or "move".
+var stageChecked func(is string)
+
 type pipelineDefs struct {
 	mu sync.RWMutex
 }
@@ -112,6 +118,9 @@ func (rt *Runtime) UpdatePipeline(ws, id engine.ID, ch engine.PipelineChange) (e
 	}
 	if err := rt.checkEmpty(ws, engine.RemovedStages(&old, &p)); err != nil {
 		return engine.Pipeline{}, err
+	}
+	if stageChecked != nil {
+		stageChecked("remove")
 	}
 	return p, rt.commitPipeline(&p, nil)
 }
@@ -199,6 +208,9 @@ func (rt *Runtime) SetContactStage(ctx context.Context, ws, id engine.ID, to *en
 		next, ch, changed, err := engine.SetContactStage(cur, to, ps, by, engine.NewID(now), now)
 		if err != nil || !changed {
 			return next, err
+		}
+		if stageChecked != nil {
+			stageChecked("move")
 		}
 		return a.putChange(next, &ch)
 	}))
