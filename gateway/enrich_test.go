@@ -54,6 +54,13 @@ func TestContactEnrichmentAPI(t *testing.T) {
 	_, raw := e.api("GET", "/api/v1/contacts/"+fr.String(), ownerToken, nil)
 	require.Contains(t, string(raw), `"detected":{"phone":"+33612345678","phone_international":"+33 6 12 34 56 78","country":"FR","language":"fr"}`)
 
+	// What was detected is read-only: a request naming it is a 400 that
+	// changes nothing.
+	code, body = e.api("PATCH", "/api/v1/contacts/"+es.String(), ownerToken, map[string]any{"detected": map[string]any{"country": "US"}})
+	require.Equal(t, http.StatusBadRequest, code, string(body))
+	require.Contains(t, string(body), `"code":"bad_json"`)
+	require.Equal(t, "ES", e.contactDetail(es).Detected.Country)
+
 	code, body = e.api("PATCH", "/api/v1/contacts/"+es.String(), ownerToken, map[string]any{"country": "AD", "language": "ca"})
 	require.Equal(t, http.StatusOK, code, string(body))
 	got := decodeAs[engine.Contact](t, body)
