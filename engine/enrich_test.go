@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -166,4 +167,57 @@ func BenchmarkDetectLanguage(b *testing.B) {
 			b.Fatal("not detected")
 		}
 	}
+}
+
+func TestMergeContactKeepsDetectedLanguage(t *testing.T) {
+	t.Parallel()
+	target := engine.Contact{Profile: engine.Profile{Name: "Ana"}}
+	src := engine.Contact{Profile: engine.Profile{Name: "Ana G"}, Detected: engine.Detected{Language: "es", Country: "ES"}}
+	m := engine.MergeContact(target, src, crmNow)
+	require.Equal(t, "es", m.Detected.Language, "an empty detected language is filled from the other")
+	target.Detected.Language = "pt"
+	m = engine.MergeContact(target, src, crmNow)
+	require.Equal(t, "pt", m.Detected.Language, "the survivor's own is kept")
+}
+
+// FuzzParsePhone reads any text as a phone number: no panic, and a
+// number read is E.164 that reads back the same, in its own country.
+func FuzzParsePhone(f *testing.F) {
+	for _, s := range []string{"34612345678", "+33 6 12 34 56 78", "0034 612345678", "612 34 56 78", "+999 1", "", "++", "00", "+1 (650) 253-0000 ext. 12"} {
+		f.Add(s, "ES")
+		f.Add(s, "")
+	}
+	f.Fuzz(func(t *testing.T, s, region string) {
+		e164, intl, country, ok := engine.ParsePhone(s, region)
+		if !ok {
+			if e164 != "" || intl != "" || country != "" {
+				t.Fatalf("%q: not a number but %q %q %q", s, e164, intl, country)
+			}
+			return
+		}
+		if !strings.HasPrefix(e164, "+") || len(e164) > 16 || intl == "" || len(country) != 0 && len(country) != 2 {
+			t.Fatalf("%q: %q %q %q", s, e164, intl, country)
+		}
+		again, _, country2, ok := engine.ParsePhone(e164, "")
+		if !ok || again != e164 || country2 != country {
+			t.Fatalf("%q: %q reads back as %q %q %v", s, e164, again, country2, ok)
+		}
+	})
+}
+
+// FuzzDetectLanguage reads any text: no panic, and an answer is one of
+// the detectable languages.
+func FuzzDetectLanguage(f *testing.F) {
+	for _, s := range []string{"Hola, quería saber si tienen la camiseta azul", "ok", "", "ééééééééééééééééééééééé", "\xff\xfe abc def ghi jkl mno pqr stu"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		lang, _, ok := engine.DetectLanguage(s)
+		if ok && !slices.Contains(engine.DetectableLanguages(), lang) {
+			t.Fatalf("%q: %q", s, lang)
+		}
+		if !ok && lang != "" {
+			t.Fatalf("%q: not detected but %q", s, lang)
+		}
+	})
 }
