@@ -145,6 +145,9 @@ func MergeContact(target, src Contact, now time.Time) Contact {
 	if m.OwnerID == nil {
 		m.OwnerID = src.OwnerID
 	}
+	if m.Detected.Language == "" {
+		m.Detected.Language = src.Detected.Language
+	}
 	m.UpdatedAt = now
 	return m
 }

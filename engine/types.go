@@ -308,6 +308,9 @@ type Contact struct {
 	// SetContactOwner, in the contact's actor.
 	Stage   *ContactStage `json:"stage,omitempty"`
 	OwnerID *ID           `json:"owner_id,omitempty"`
+	// Detected is what enrichment read from the contact's phone and
+	// messages (engine/enrich.go); Profile keeps what a person set.
+	Detected Detected `json:"detected"`
 }
 
 // PriorityTag is the tag the star button toggles.

@@ -7,6 +7,7 @@ import { h, $, avatar, time12, dayLabel, convName, toast, formatSize } from './u
 import { loadContact, saveProfile, addNote, profileFields } from './contact.js';
 import * as chat from './chat.js';
 import { pipelines, stageSelect, ownerSelect, changeText } from './stages.js';
+import { detectedList, fillDetected } from './enrich.js';
 
 let app;
 let conv = null;
@@ -37,19 +38,32 @@ export function open(c) {
   if (shown && changed) refresh();
 }
 
-// onContact follows contact.updated: the contact shown moved stage or
-// changed owner elsewhere.
-export function onContact(ev) {
-  if (ev.type !== 'contact.updated' || !data || !data.available || !ev.data || ev.data.id !== data.contact.id) return;
-  if (crmUpdate(ev.data) && shown && !$('#contact-pane').contains(document.activeElement)) render();
+// onEvent follows a change to the shown contact (a language detected, a
+// profile saved elsewhere, a stage or owner changed): only what was
+// detected and the stage and owner selects are brought up to date, so
+// that a profile being edited here is left alone. An event older than
+// what is shown (an answer can come after the event of a later change)
+// is dropped.
+export function onEvent(ev) {
+  const d = ev.data || {};
+  if (ev.type !== 'contact.updated' || !data || !data.available || d.id !== data.contact.id) return;
+  if (!crmUpdate(d)) return;
+  data.contact = { ...data.contact, ...d };
+  const dl = $('#contact-pane dl.detected');
+  if (dl) fillDetected(dl, data.contact);
+  const stage = $('#panel-stage');
+  if (stage) stage.value = d.stage ? d.stage.stage_id : '';
+  const owner = $('#panel-owner');
+  if (owner) owner.value = d.owner_id || '';
 }
 
 // crmUpdate takes the stage and owner of contact c, unless what is shown
-// is newer (an answer can come after the event of a later change);
-// false when it did not.
+// is newer; false when it did not.
 function crmUpdate(c) {
   if (Date.parse(c.updated_at) < Date.parse(data.contact.updated_at)) return false;
   data.contact = { ...data.contact, stage: c.stage, owner_id: c.owner_id, updated_at: c.updated_at };
+  if (!c.stage) delete data.contact.stage;
+  if (!c.owner_id) delete data.contact.owner_id;
   return true;
 }
 
@@ -141,6 +155,7 @@ function contactTab() {
         const r = await saveProfile(data.contact.id, fields);
         const c = (r && (r.contact || r)) || {};
         data.profile = c.profile || { ...p, ...fields };
+        if (c.profile) data.contact = c;
         toast('Profile saved');
         render();
       } catch (err) { toast(err.message); }
@@ -192,7 +207,7 @@ function contactTab() {
       h('label.inline', null, h('span', { text: 'Follow-up' }), fu),
       h('label.inline', null, h('span', { text: 'CSAT' }), csat)),
     section('Tags', tagList),
-    section('Profile', form, link),
+    section('Profile', detectedList(data.contact), form, link),
     section('Notes', notes()),
     others.length ? section('Conversations', ...others) : null);
 }
