@@ -296,6 +296,26 @@ func TestWebPipeline(t *testing.T) {
 			b.clickJS("back to the inbox", "#settings-back")
 			b.waitJS("the inbox", `document.querySelector('#settings').hidden`)
 		})
+
+		step("the pipeline picker", func(t *testing.T) {
+			code, body := e.api("POST", "/api/v1/pipelines", ownerToken, map[string]any{"name": "Support", "stages": []map[string]string{{"name": "Waiting"}, {"name": "Done"}}})
+			require.Equal(t, http.StatusCreated, code, string(body))
+			support := decodeAs[engine.Pipeline](t, body)
+			e.setStage(ownerToken, bob.ID, support.Stages[1].ID.String())
+			// The board reads the pipelines when it opens.
+			b.clickJS("the Contacts link", "#open-contacts")
+			b.clickJS("the Pipeline link", "#open-pipeline")
+			b.waitJS("the picker", `document.querySelectorAll('#pl-pick option').length === 2`)
+			b.choose("#pl-pick", support.ID.String())
+			b.waitJS("its columns", fmt.Sprintf(`[...document.querySelectorAll('.pl-col-name')].map((n) => n.textContent).join() === 'Waiting,Done' && %s`, inColumn(support.Stages[1].ID, bob.ID)))
+			b.waitJS("its counts", fmt.Sprintf(`document.querySelector('.pl-col[data-stage=%q] .pl-count').textContent === '1'`, support.Stages[1].ID))
+			axeCheck(t, b, "pipeline-picker-"+screen)
+			b.choose("#pl-pick", sales.ID.String())
+			b.waitJS("Sales again", `document.querySelectorAll('.pl-col').length === 4`)
+			e.setStage(ownerToken, bob.ID, nil)
+			code, body = e.api("DELETE", "/api/v1/pipelines/"+support.ID.String(), ownerToken, nil)
+			require.Equal(t, http.StatusNoContent, code, string(body))
+		})
 		// Each width starts from an empty board.
 		for _, id := range []engine.ID{ann.ID, bob.ID} {
 			e.setStage(ownerToken, id, nil)
