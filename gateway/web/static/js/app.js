@@ -244,7 +244,19 @@ function listQuery(cursor) {
   return `/conversations?${q}`;
 }
 
+// loadPipelines reads the workspace's pipelines (cached by stages.js,
+// read again after Settings › Pipelines changes them) for the Contact
+// stage filter.
+function loadPipelines() {
+  pipelines().then((ps) => {
+    if (ps === state.pipelines) return;
+    state.pipelines = ps;
+    renderFilters();
+  }).catch(() => {});
+}
+
 export async function reload() {
+  loadPipelines();
   state.gen++;
   state.order = [];
   state.cursor = '';
@@ -733,7 +745,7 @@ async function boot() {
     renderTabs();
   }).catch(() => {});
   get('/users').then((r) => { state.users = r.users || []; renderFilters(); }).catch(() => {});
-  pipelines().then((ps) => { state.pipelines = ps; renderFilters(); }).catch(() => {});
+  loadPipelines();
   loadTags();
   await first;
   performance.mark('parley:first-rows');

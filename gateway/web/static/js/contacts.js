@@ -198,9 +198,6 @@ function filters() {
 
 function reload() {
   list.loaded = true;
-  if (!list.pipes.length) {
-    pipelines().then((ps) => { list.pipes = ps; filters(); }).catch(() => {});
-  }
   filters();
   list.gen++;
   list.cursor = '';
@@ -223,8 +220,10 @@ async function more() {
     if (list.stage) q.set('stage', list.stage);
     if (list.owner) q.set('owner', list.owner);
     if (list.cursor) q.set('cursor', list.cursor);
-    const r = await get(`/contacts?${q}`);
+    // The pipelines (cached by stages.js): the rows name their stages.
+    const [r, ps] = await Promise.all([get(`/contacts?${q}`), pipelines().catch(() => list.pipes)]);
     if (gen !== list.gen) return;
+    if (ps !== list.pipes) { list.pipes = ps; filters(); }
     const terms = list.q ? searchTerms(list.q) : [];
     const known = new Set([...$('#ct-rows', root).children].map((li) => li.dataset.id));
     // A page is appended: the rows shown stay as they are.
