@@ -107,6 +107,9 @@ func (h *contacts) list(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if tag := c.Query("tag"); tag != "" {
+		return h.listTagged(c, ws, f, tag, int(limit), q)
+	}
 	var page persistence.ContactPage
 	if f != (persistence.ContactFilter{}) {
 		if strings.TrimSpace(q) != "" {
@@ -131,6 +134,59 @@ func (h *contacts) list(c *fiber.Ctx) error {
 		}
 	}
 	return c.JSON(fiber.Map{"contacts": items, "next_cursor": page.NextCursor, "partial": page.Partial})
+}
+
+// maxTagScan bounds how many contacts of a stage or owner one page of
+// the list filtered by tag looks at; beyond it the page is partial and
+// its cursor goes on from the last one looked at.
+const maxTagScan = 2000
+
+// listTagged answers the contact list filtered by stage and/or owner
+// and by tag (a tag of one of the contact's conversations): the stage
+// and owner index read a page at a time, each contact's conversations
+// read for its tags (as every list row is), those with the tag kept,
+// until limit of them or maxTagScan looked at.
+func (h *contacts) listTagged(c *fiber.Ctx, ws engine.ID, f persistence.ContactFilter, tag string, limit int, q string) error {
+	if f == (persistence.ContactFilter{}) || strings.TrimSpace(q) != "" {
+		return errorf(fiber.StatusBadRequest, "bad_query", "tag goes with stage or owner, not with q")
+	}
+	if len(tag) > engine.MaxTagBytes {
+		return errorf(fiber.StatusBadRequest, "bad_query", "tag must be at most %d bytes", engine.MaxTagBytes)
+	}
+	items := []contactListItem{}
+	cursor, scanned, partial := c.Query("cursor"), 0, false
+	for len(items) < limit {
+		page, err := h.store.FilteredContacts(ws, f, cursor, min(limit*4, persistence.MaxContactPage))
+		if errors.Is(err, persistence.ErrBadCursor) {
+			return errorf(fiber.StatusBadRequest, "bad_query", "bad cursor")
+		}
+		if err != nil {
+			return err
+		}
+		for i, ct := range page.Contacts {
+			item, err := h.listItem(ws, ct)
+			if err != nil {
+				return err
+			}
+			scanned++
+			cursor = ct.ID.String()
+			if slices.Contains(item.Tags, tag) {
+				items = append(items, item)
+			}
+			if len(items) == limit || scanned == maxTagScan {
+				if i == len(page.Contacts)-1 && page.NextCursor == "" {
+					cursor = "" // that was the last one
+				}
+				partial = len(items) < limit && cursor != ""
+				return c.JSON(fiber.Map{"contacts": items, "next_cursor": cursor, "partial": partial})
+			}
+		}
+		if page.NextCursor == "" {
+			cursor = ""
+			break
+		}
+	}
+	return c.JSON(fiber.Map{"contacts": items, "next_cursor": cursor, "partial": partial})
 }
 
 // contactListItem is a contact of the list with what its conversations

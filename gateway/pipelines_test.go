@@ -393,3 +393,48 @@ func TestConversationListByStageAndOwner(t *testing.T) {
 		require.Equal(t, "bad_query", errorCode(t, body))
 	}
 }
+
+// The contact list by stage and tag (the board's tag filter): the
+// contacts of the stage one of whose conversations has the tag, newest
+// first, a page at a time; tag alone, or with q, is a 400.
+func TestContactListByStageAndTag(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	lead := e.pipelines(ownerToken)[0].Stages[0].ID
+	var contacts []engine.ID
+	for i := range 5 {
+		conv := e.writes(t, fmt.Sprintf("1555444000%d", i), fmt.Sprintf("Tagged %d", i), "hi")
+		contacts = append(contacts, e.conv(conv).ContactID)
+		e.setStage(ownerToken, contacts[i], lead.String())
+		if i == 1 || i == 3 {
+			code, body := e.api("PUT", "/api/v1/conversations/"+conv.String()+"/tags/vip", ownerToken, nil)
+			require.Equal(t, http.StatusOK, code, string(body))
+		}
+	}
+	require.Equal(t, []engine.ID{contacts[3], contacts[1]}, e.contactIDs(ownerToken, "stage="+lead.String()+"&tag=vip"))
+	require.Empty(t, e.contactIDs(ownerToken, "stage="+lead.String()+"&tag=nope"))
+	var paged []engine.ID
+	cursor := ""
+	for range 4 {
+		code, body := e.api("GET", "/api/v1/contacts?stage="+lead.String()+"&tag=vip&limit=1&cursor="+cursor, ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		page := decodeAs[struct {
+			Contacts   []engine.Contact `json:"contacts"`
+			NextCursor string           `json:"next_cursor"`
+			Partial    bool             `json:"partial"`
+		}](t, body)
+		require.False(t, page.Partial)
+		for _, c := range page.Contacts {
+			paged = append(paged, c.ID)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	require.Equal(t, []engine.ID{contacts[3], contacts[1]}, paged)
+	for _, q := range []string{"tag=vip", "tag=vip&q=tagged", "stage=" + lead.String() + "&tag=vip&q=x", "stage=" + lead.String() + "&tag=" + strings.Repeat("t", engine.MaxTagBytes+1)} {
+		code, body := e.api("GET", "/api/v1/contacts?"+q, ownerToken, nil)
+		require.Equal(t, http.StatusBadRequest, code, "%s: %s", q, body)
+		require.Equal(t, "bad_query", errorCode(t, body))
+	}
+}

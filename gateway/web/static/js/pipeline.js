@@ -4,7 +4,9 @@
 // page of GET /contacts?stage=&owner=, more on demand). A card moves to
 // another column by dragging it (HTML5 drag and drop) or by its "Move
 // to stage…" menu, which works from the keyboard and on touch screens.
-// Filters: owner (the server's index) and tag (the cards loaded).
+// Filters: owner (the server's index) and tag (the server looks at the
+// contacts' conversations; a card a live event brings without it is
+// hidden).
 // contact.updated events move, add and drop cards live. Route:
 // #pipeline, a history entry of its own as #contacts is.
 import { get, post } from './api.js';
@@ -127,7 +129,7 @@ function tools() {
       : h('span#pl-name.pl-name', { text: current() ? current().name : '' }),
     sel('pl-owner', 'Owner', board.owner, [['', 'Anyone'], [me.id, 'Me'],
       ...users.filter((u) => u.id !== me.id).map((u) => [u.id, u.name || u.email])], (v) => { board.owner = v; draw(); }),
-    sel('pl-tag', 'Tag', board.tag, [['', 'Any tag'], ...board.tags.map((t) => [t, t])], (v) => { board.tag = v; filterCards(); }));
+    sel('pl-tag', 'Tag', board.tag, [['', 'Any tag'], ...board.tags.map((t) => [t, t])], (v) => { board.tag = v; draw(); }));
 }
 
 // draw lays out the columns of the pipeline picked and loads their
@@ -217,6 +219,7 @@ async function more(stage) {
   const pipe = board.pipeline;
   const q = new URLSearchParams({ stage, limit: String(PAGE) });
   if (board.owner) q.set('owner', board.owner);
+  if (board.tag) q.set('tag', board.tag);
   if (st.cursor) q.set('cursor', st.cursor);
   try {
     const r = await get(`/contacts?${q}`);
@@ -280,7 +283,8 @@ function card(c) {
   return li;
 }
 
-// filterCards hides the cards without the tag picked.
+// filterCards hides the cards without the tag picked (a card placed by
+// a live event: the pages the server sends have it).
 function filterCards() {
   if (!root) return;
   for (const c of root.querySelectorAll('.pl-card')) c.hidden = !!board.tag && !(c.contact.tags || []).includes(board.tag);
