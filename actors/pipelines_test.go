@@ -55,7 +55,7 @@ func TestStageRemovalRace(t *testing.T) {
 	}
 	keep := []engine.StageSpec{}
 	for _, s := range p.Stages[:3] {
-		keep = append(keep, engine.StageSpec{ID: s.ID, Name: s.Name, Color: s.Color})
+		keep = append(keep, engine.StageSpec(s))
 	}
 	var wg sync.WaitGroup
 	start := make(chan struct{})
