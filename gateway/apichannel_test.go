@@ -97,11 +97,16 @@ type apiAccount struct {
 }
 
 // newAPIEnv is a Parley whose API channel client reaches 127.0.0.1 (the
-// test's webhook), with clock (nil: the real one) and gateway metrics in
-// reg (nil: none).
+// test's webhook), with clock (nil: the real one), the gateway's and the
+// client's metrics in reg (nil: none) and attempts sends per message (0:
+// the harness's).
 func newAPIEnv(t *testing.T, clock clockwork.Clock, reg *prometheus.Registry, attempts int) *env {
 	t.Helper()
-	client := apichannel.NewClient(apichannel.ClientConfig{AllowPrivate: true, Timeout: 10 * time.Second})
+	cc := apichannel.ClientConfig{AllowPrivate: true, Timeout: 10 * time.Second}
+	if reg != nil {
+		cc.Registerer = reg
+	}
+	client := apichannel.NewClient(cc)
 	return newEnvWith(t, func(c *actors.Config) {
 		if clock != nil {
 			c.Clock = clock
@@ -361,7 +366,8 @@ func TestAPIChannelReplyDeliveredSignedAndStatuses(t *testing.T) {
 func TestAPIChannelDeliveryRetriedThroughOutbox(t *testing.T) {
 	t.Parallel()
 	clock := clockwork.NewFakeClock()
-	e := newAPIEnv(t, clock, nil, 4)
+	reg := prometheus.NewRegistry()
+	e := newAPIEnv(t, clock, reg, 4)
 	hook := newIntegrator(t)
 	hook.answer = func(n int) int {
 		if n <= 2 {
@@ -422,6 +428,9 @@ func TestAPIChannelDeliveryRetriedThroughOutbox(t *testing.T) {
 		require.True(t, apichannel.Verify([]byte(a.WebhookSecret), d.Header.Get(apichannel.TimestampHeader), d.Body, d.Header.Get(apichannel.SignatureHeader)))
 	}
 	require.Equal(t, apichannel.OutboundMessageID(a.AccountID, ds[0].Parsed.Message.ID), e.oldestFirst(conv)[1].ChannelMessageID)
+	require.Equal(t, 2.0, counterSum(t, reg, "parley_api_channel_deliveries_total", "result", "unreachable"))
+	require.Equal(t, 1.0, counterSum(t, reg, "parley_api_channel_deliveries_total", "result", "delivered"))
+	require.Equal(t, 0.0, counterSum(t, reg, "parley_api_channel_deliveries_total", "result", "refused"))
 }
 
 // Check now pings the webhook, signed: a 500 or a closed port is

@@ -128,7 +128,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	if err != nil {
 		return err
 	}
-	apiClient := apichannel.NewClient(apichannel.ClientConfig{AllowPrivate: o.apiChannelAllowPrivate})
+	apiClient := apichannel.NewClient(apichannel.ClientConfig{AllowPrivate: o.apiChannelAllowPrivate, Registerer: reg})
 	rt, err := actors.New(actors.Config{Store: store, Logger: log, Registerer: reg,
 		Sender: channels.NewSender(accounts, graph, mediaStore).WithLogger(log).WithAPIChannel(apiClient), Agents: registry})
 	if err != nil {

@@ -34,6 +34,7 @@ import (
 	"github.com/goccy/go-json"
 	"github.com/parleyhq/parley/actors/ports"
 	"github.com/parleyhq/parley/engine"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Headers of a webhook delivery.
@@ -102,13 +103,22 @@ type ClientConfig struct {
 	MaxMediaBytes int64
 	// Now dates the deliveries; nil means time.Now.
 	Now func() time.Time
+	// Registerer takes the client's metrics; nil means none.
+	Registerer prometheus.Registerer
 }
 
 // Client delivers to integrators' webhooks.
 type Client struct {
 	cfg  ClientConfig
 	http *http.Client
+	// deliveries counts message deliveries by result: delivered (2xx),
+	// unreachable (a temporary failure: the courier retries), refused
+	// (another answer) or blocked (a non-public address).
+	deliveries *prometheus.CounterVec
 }
+
+// Delivery results, the result label of parley_api_channel_deliveries_total.
+var deliveryResults = []string{"delivered", "unreachable", "refused", "blocked"}
 
 // NewClient returns a client whose connections keep to cfg.
 func NewClient(cfg ClientConfig) *Client {
@@ -136,10 +146,20 @@ func NewClient(cfg ClientConfig) *Client {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: cfg.Timeout,
 	}
-	return &Client{cfg: cfg, http: &http.Client{Transport: tr, Timeout: cfg.Timeout,
+	c := &Client{cfg: cfg, http: &http.Client{Transport: tr, Timeout: cfg.Timeout,
 		// A redirect is answered as it is: following it would let a
 		// webhook send Parley's signed body elsewhere.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_api_channel_deliveries_total",
+			Help: "Outbound API channel messages posted to integrators' webhooks, by result (delivered, unreachable: retried, refused, blocked: a non-public address)."},
+			[]string{"result"})}
+	for _, r := range deliveryResults {
+		c.deliveries.WithLabelValues(r)
+	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(c.deliveries)
+	}
+	return c
 }
 
 // AllowPrivate reports whether the client reaches non-public addresses.
@@ -261,7 +281,23 @@ func (c *Client) Deliver(ctx context.Context, acct engine.ChannelAccount, id str
 	if err != nil {
 		return &ports.SendError{Code: "encode", Reason: "encoding the delivery: " + err.Error()}
 	}
-	return c.post(ctx, acct, d.Event, id, body)
+	err = c.post(ctx, acct, d.Event, id, body)
+	c.deliveries.WithLabelValues(deliveryResult(err)).Inc()
+	return err
+}
+
+// deliveryResult is the metric's result of a delivery's error.
+func deliveryResult(err error) string {
+	var se *ports.SendError
+	switch {
+	case err == nil:
+		return "delivered"
+	case errors.As(err, &se) && se.Code == CodeBlockedAddress:
+		return "blocked"
+	case errors.As(err, &se) && !se.Temporary:
+		return "refused"
+	}
+	return "unreachable"
 }
 
 // Ping posts a signed ping event to acct's webhook: the health check of
