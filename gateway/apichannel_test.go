@@ -720,3 +720,67 @@ func TestAPIChannelWorkspaceIsolation(t *testing.T) {
 	require.Len(t, hook.deliveries(), 1)
 	require.Equal(t, "/a", hook.deliveries()[0].Path)
 }
+
+// A webhook that refuses a delivery (a 4xx) fails the message at once,
+// with the answer's start as its reason and no retry; with health checks
+// on, the delivery's result is the account's health: error after the
+// refusal, unreachable after a 503, connected after the next 2xx.
+func TestAPIChannelRefusedDeliveryFailsAndReportsHealth(t *testing.T) {
+	t.Parallel()
+	client := apichannel.NewClient(apichannel.ClientConfig{AllowPrivate: true, Timeout: 10 * time.Second})
+	e := newEnvWith(t, func(c *actors.Config) {
+		c.SendAttempts = 1
+		c.Sender.(*channels.Sender).WithAPIChannel(client)
+	}, func(c *gateway.Config) { c.APIChannel, c.ChannelHealthInterval = client, time.Hour })
+	hook := newIntegrator(t)
+	var mu sync.Mutex
+	status := http.StatusOK
+	hook.answer = func(int) int { mu.Lock(); defer mu.Unlock(); return status }
+	setStatus := func(s int) { mu.Lock(); status = s; mu.Unlock() }
+	a := e.connectAPI(hook.srv.URL + "/parley")
+	health := func() channels.HealthView {
+		t.Helper()
+		code, body := e.api("GET", "/api/v1/channels/api/"+a.AccountID, ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		var v apiAccount
+		require.NoError(t, json.Unmarshal(body, &v))
+		return v.Health
+	}
+	waitHealth := func(st engine.HealthState, code string) {
+		t.Helper()
+		eventually(t, 10*time.Second, func() error {
+			if h := health(); h.State != st || h.Code != code {
+				return fmt.Errorf("health %+v, want %s %s", h, st, code)
+			}
+			return nil
+		})
+	}
+	waitHealth(engine.HealthConnected, "") // the check when it was connected
+	e.apiInbound(a, map[string]any{"source_id": "s1", "text": "hello", "contact": map[string]any{"external_id": "u-1"}})
+	conv := e.thread(engine.ChannelAPI, a.AccountID, "u-1")
+	reply := func(text string) {
+		t.Helper()
+		code, body := e.api("POST", "/api/v1/conversations/"+conv.String()+"/messages", ownerToken, map[string]any{"text": text})
+		require.Equal(t, http.StatusCreated, code, string(body))
+	}
+
+	setStatus(http.StatusUnprocessableEntity)
+	reply("refused")
+	eventually(t, 10*time.Second, func() error {
+		if m := e.oldestFirst(conv); len(m) != 2 || m[1].Status != engine.StatusFailed {
+			return fmt.Errorf("messages %+v", m[len(m)-1])
+		}
+		return nil
+	})
+	require.Contains(t, e.oldestFirst(conv)[1].ErrorReason, "The webhook answered HTTP 422: upstream bridge down")
+	require.Len(t, hook.deliveries(), 1, "a refusal is not retried")
+	waitHealth(engine.HealthError, "http_422")
+
+	setStatus(http.StatusServiceUnavailable)
+	reply("unreachable")
+	waitHealth(engine.HealthUnreachable, "http_503")
+
+	setStatus(http.StatusOK)
+	reply("delivered")
+	waitHealth(engine.HealthConnected, "")
+}
