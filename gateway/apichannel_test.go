@@ -784,3 +784,40 @@ func TestAPIChannelRefusedDeliveryFailsAndReportsHealth(t *testing.T) {
 	reply("delivered")
 	waitHealth(engine.HealthConnected, "")
 }
+
+// The same source_id posted by several requests at once (an integration
+// retrying on a timeout while the first is in flight) is stored once:
+// one 201, the others 200 duplicates of the same message.
+func TestAPIChannelConcurrentReplaysStoredOnce(t *testing.T) {
+	t.Parallel()
+	e := newAPIEnv(t, nil, nil, 0)
+	hook := newIntegrator(t)
+	a := e.connectAPI(hook.srv.URL + "/parley")
+	const n = 12
+	codes := make([]int, n)
+	ids := make([]engine.ID, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, body := e.apiChannel(a, "messages", a.InboundToken, map[string]any{"source_id": "retried", "text": "once", "contact": map[string]any{"external_id": "u-1"}})
+			var ans inboundAnswer
+			if json.Unmarshal(body, &ans) == nil {
+				ids[i] = ans.Message.ID
+			}
+			codes[i] = code
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for i, c := range codes {
+		require.Contains(t, []int{http.StatusCreated, http.StatusOK}, c)
+		if c == http.StatusCreated {
+			created++
+		}
+		require.Equal(t, ids[0], ids[i], "every answer is the one message")
+	}
+	require.Equal(t, 1, created)
+	require.Len(t, e.oldestFirst(e.thread(engine.ChannelAPI, a.AccountID, "u-1")), 1)
+}
