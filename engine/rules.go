@@ -516,6 +516,12 @@ func (a *applier) receive(cmd Receive) error {
 	if reopen {
 		a.c.Folder = FolderOpen
 	}
+	// Pending waited for this message: the conversation is open again, in
+	// the same opening (its first response time is not restarted), and the
+	// AI's usual rules apply below (docs/ARCHITECTURE.md, invariant 6).
+	if a.c.Folder == FolderPending {
+		a.c.Folder = FolderOpen
+	}
 	if reopen || (a.c.OpenedAt.IsZero() && a.c.Folder == FolderOpen) {
 		a.c.OpenedAt, a.c.FirstReplyAt = a.now, time.Time{}
 	}

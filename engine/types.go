@@ -26,16 +26,19 @@ func (c Channel) Valid() bool { return slices.Contains(Channels, c) }
 // Folder is the inbox folder a conversation is filed in.
 type Folder string
 
-// The four folders (docs/ARCHITECTURE.md, invariant 6).
+// The five folders (docs/ARCHITECTURE.md, invariant 6). Pending is the
+// status "waiting for the customer": a person files a conversation there,
+// and the customer's next message returns it to open.
 const (
 	FolderOpen     Folder = "open"
 	FolderSolved   Folder = "solved"
 	FolderSpam     Folder = "spam"
 	FolderArchived Folder = "archived"
+	FolderPending  Folder = "pending"
 )
 
 // Folders lists every folder.
-var Folders = []Folder{FolderOpen, FolderSolved, FolderSpam, FolderArchived}
+var Folders = []Folder{FolderOpen, FolderSolved, FolderSpam, FolderArchived, FolderPending}
 
 // Valid reports whether f is a known folder.
 func (f Folder) Valid() bool { return slices.Contains(Folders, f) }

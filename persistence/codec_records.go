@@ -112,7 +112,7 @@ const (
 // The enum tables: a value is stored as 1 + its index. Append only.
 var (
 	channelCodes   = []string{"whatsapp", "messenger", "instagram", "webchat", "email"}
-	folderCodes    = []string{"open", "solved", "spam", "archived"}
+	folderCodes    = []string{"open", "solved", "spam", "archived", "pending"}
 	modeCodes      = []string{"ai", "manual"}
 	directionCodes = []string{"inbound", "outbound"}
 	senderCodes    = []string{"customer", "ai", "human", "system"}

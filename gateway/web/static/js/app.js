@@ -444,7 +444,7 @@ function renderTabs() {
   }, ch ? h('span', { html: channelIcon(ch) }) : null, h('span.tab-label', { text: label }))));
 }
 
-const folders = [['open', 'Open'], ['solved', 'Solved'], ['spam', 'Spam'], ['archived', 'Archived']];
+const folders = [['open', 'Open'], ['pending', 'Pending'], ['solved', 'Solved'], ['spam', 'Spam'], ['archived', 'Archived']];
 
 function renderFolders() {
   notify.title(state.counts.unread);
