@@ -135,6 +135,9 @@ func MergeContact(target, src Contact, now time.Time) Contact {
 	m.CustomFields = MergeCustomFields(target.CustomFields, src.CustomFields)
 	m.Blocked = m.Blocked || src.Blocked
 	m.Unsubscribed = m.Unsubscribed || src.Unsubscribed
+	if src.Campaign != nil && (m.Campaign == nil || src.Campaign.At.Before(m.Campaign.At)) {
+		m.Campaign = src.Campaign // the earlier first touch of the two
+	}
 	if m.ChannelName == "" {
 		m.ChannelName = src.ChannelName
 	}

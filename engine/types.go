@@ -305,6 +305,9 @@ type Contact struct {
 	ChannelName string    `json:"channel_name,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Campaign is the first campaign that brought the contact (first
+	// touch; see FirstTouch), nil when none did.
+	Campaign *Campaign `json:"campaign,omitempty"`
 }
 
 // PriorityTag is the tag the star button toggles.
@@ -373,6 +376,9 @@ type Conversation struct {
 	// AI, is when the AI is asked again if no answer was committed by
 	// then (after a restart lost the request). Zero when nobody waits.
 	AIPendingAt time.Time `json:"ai_pending_at,omitzero"`
+	// Campaign is the newest campaign (ad, link) the customer came
+	// through on this conversation, nil when none.
+	Campaign *Campaign `json:"campaign,omitempty"`
 	// Deleted marks a conversation removed for good; it is never stored.
 	Deleted bool `json:"-"`
 }
@@ -394,6 +400,10 @@ func (c *Conversation) HasTag(tag string) bool { return slices.Contains(c.Tags, 
 // Clone returns a deep copy of c, so a rule can change the copy freely.
 func (c Conversation) Clone() Conversation {
 	c.Tags = slices.Clone(c.Tags)
+	if c.Campaign != nil {
+		cp := *c.Campaign
+		c.Campaign = &cp
+	}
 	return c
 }
 
