@@ -211,6 +211,23 @@ func (rt *Runtime) fromChannelLater(ws, contact engine.ID, ident *engine.Identit
 	})
 }
 
+// firstTouchLater tells contact's actor of a campaign that brought the
+// contact to a conversation: the contact keeps the first one
+// (engine.FirstTouch). The conversation actor does not wait.
+func (rt *Runtime) firstTouchLater(ws, contact engine.ID, cp *engine.Campaign) {
+	rt.contactTell(ws, contact, "first touch", func(a *contactActor) (any, error) {
+		if a.c == nil {
+			return nil, nil // merged away or deleted
+		}
+		next, changed := engine.FirstTouch(*a.c, cp, a.rt.clock.Now())
+		if !changed {
+			return nil, nil
+		}
+		_, err := a.put(next, engine.EventContactUpdated)
+		return nil, err
+	})
+}
+
 // MergeContacts merges contact from into contact into: identities,
 // conversations (each through its actor), notes and memories move, the
 // rules of engine.MergeContact make the merged record, and from is

@@ -81,14 +81,14 @@ func CleanCampaign(c *Campaign) *Campaign {
 	return &out
 }
 
-// FirstTouch gives contact c the campaign cp when it has none yet: the
-// first campaign that brought the person is the contact's source. It
-// reports whether c changed.
-func FirstTouch(c Contact, cp *Campaign) (Contact, bool) {
+// FirstTouch gives contact c the campaign cp when it has none yet (the
+// first campaign that brought the person is the contact's source),
+// updated at now. It reports whether c changed.
+func FirstTouch(c Contact, cp *Campaign, now time.Time) (Contact, bool) {
 	if cp == nil || c.Campaign != nil {
 		return c, false
 	}
 	v := *cp
-	c.Campaign = &v
+	c.Campaign, c.UpdatedAt = &v, now
 	return c, true
 }

@@ -75,13 +75,14 @@ func TestReceiveKeepsTheReferral(t *testing.T) {
 func TestFirstTouch(t *testing.T) {
 	t.Parallel()
 	first := &engine.Campaign{Source: "ad", AdID: "a1", At: t0}
-	c, changed := engine.FirstTouch(engine.Contact{}, first)
+	c, changed := engine.FirstTouch(engine.Contact{}, first, at(time.Minute))
 	require.True(t, changed)
 	require.Equal(t, first, c.Campaign)
-	c2, changed := engine.FirstTouch(c, &engine.Campaign{Source: "ad", AdID: "a2", At: at(time.Hour)})
+	require.Equal(t, at(time.Minute), c.UpdatedAt)
+	c2, changed := engine.FirstTouch(c, &engine.Campaign{Source: "ad", AdID: "a2", At: at(time.Hour)}, at(time.Hour))
 	require.False(t, changed, "the first touch stays")
 	require.Equal(t, "a1", c2.Campaign.Key())
-	_, changed = engine.FirstTouch(engine.Contact{}, nil)
+	_, changed = engine.FirstTouch(engine.Contact{}, nil, t0)
 	require.False(t, changed)
 
 	// A merge keeps the earlier first touch of the two.
