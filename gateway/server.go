@@ -355,6 +355,7 @@ func (s *Server) routes() {
 	api.Get("/conversations", s.listConversations)
 	api.Get("/search", s.search)
 	api.Get("/tags", s.listTags)
+	api.Get("/campaigns", s.listCampaigns)
 	api.Get("/conversations/:conv", s.getConversation)
 	api.Delete("/conversations/:conv", requireRole(engine.RoleAdmin), s.deleteConversation)
 	api.Post("/conversations/:conv/takeover", s.takeOver)
