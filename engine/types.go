@@ -308,6 +308,9 @@ type Contact struct {
 	// Campaign is the first campaign that brought the contact (first
 	// touch; see FirstTouch), nil when none did.
 	Campaign *Campaign `json:"campaign,omitempty"`
+	// Subscription is the contact's paid access, nil when no payment
+	// provider ever reported one (see ApplySubscription).
+	Subscription *Subscription `json:"subscription,omitempty"`
 }
 
 // PriorityTag is the tag the star button toggles.

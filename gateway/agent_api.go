@@ -31,6 +31,7 @@ type agentView struct {
 	HandoffStaysManual bool                   `json:"handoff_stays_manual"`
 	Restricted         bool                   `json:"restricted"`
 	RestrictedReply    string                 `json:"restricted_reply"`
+	RestrictedTo       string                 `json:"restricted_to"`
 	Inherited          bool                   `json:"inherited"`
 	UpdatedAt          time.Time              `json:"updated_at,omitzero"`
 }
@@ -52,6 +53,10 @@ func viewAgent(s engine.AgentSettings, inherited bool, defaultDebounce time.Dura
 	if debounce == 0 {
 		debounce = defaultDebounce
 	}
+	restrictedTo := s.RestrictedTo
+	if restrictedTo == "" {
+		restrictedTo = engine.RestrictToCRM
+	}
 	timeout := s.Timeout
 	if timeout == 0 {
 		timeout = engine.DefaultAgentTimeout
@@ -62,7 +67,7 @@ func viewAgent(s engine.AgentSettings, inherited bool, defaultDebounce time.Dura
 		FollowUpText: s.FollowUpText, AutoFollowUpHours: s.Rules.AutoFollowUpAfter.Hours(),
 		AutoFollowUpMax: s.Rules.FollowUpMax(), AutoCSAT: s.Rules.AutoCSAT, CSATSurvey: s.Rules.Survey(),
 		HandoffStaysManual: s.Rules.HandoffStaysManual,
-		Restricted:         s.Restricted, RestrictedReply: s.RestrictedReply, Inherited: inherited, UpdatedAt: s.UpdatedAt}
+		Restricted:         s.Restricted, RestrictedReply: s.RestrictedReply, RestrictedTo: restrictedTo, Inherited: inherited, UpdatedAt: s.UpdatedAt}
 }
 
 // agentBody changes the fields it names.
@@ -88,6 +93,7 @@ type agentBody struct {
 	HandoffStaysManual *bool                   `json:"handoff_stays_manual"`
 	Restricted         *bool                   `json:"restricted"`
 	RestrictedReply    *string                 `json:"restricted_reply"`
+	RestrictedTo       *string                 `json:"restricted_to"`
 }
 
 // apply changes s by the fields of b.
@@ -113,6 +119,7 @@ func (b *agentBody) apply(s *engine.AgentSettings) error {
 	set(&s.FollowUpText, b.FollowUpText)
 	set(&s.Rules.CSATSurvey, b.CSATSurvey)
 	set(&s.RestrictedReply, b.RestrictedReply)
+	set(&s.RestrictedTo, b.RestrictedTo)
 	if v := b.TimeoutSeconds; v != nil {
 		if *v < 0 || *v > engine.MaxAgentTimeout.Seconds() || math.IsNaN(*v) {
 			return errorf(fiber.StatusBadRequest, "invalid", "timeout_seconds must be 0 to %v", engine.MaxAgentTimeout.Seconds())

@@ -198,7 +198,7 @@ func agentSettingsProps() map[string]any {
 		"answers":             map[string]any{"type": "array", "items": obj(map[string]any{"keywords": strs(), "answer": str()}, "keywords", "answer")},
 		"auto_followup_hours": between(num(), 0, engine.MaxFollowUpPeriod.Hours()), "auto_followup_max": between(integer(), 0, engine.MaxAutoFollowUps),
 		"auto_csat": boolean(), "csat_survey": str(), "handoff_stays_manual": boolean(),
-		"restricted": boolean(), "restricted_reply": str()}
+		"restricted": boolean(), "restricted_reply": str(), "restricted_to": enum("crm", "paid")}
 }
 
 // cannedReplyProps are the fields of a canned reply a request may name.
