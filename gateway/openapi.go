@@ -31,6 +31,7 @@ var operations = []op{
 	{method: "GET", path: "/readyz", tag: "health", summary: "Readiness: 200 while serving; 503 before, and from the moment a shutdown begins (code shutting_down), so that a load balancer stops sending", public: true, ok: 200},
 	{method: "GET", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta subscription handshake", public: true, query: []string{"hub.mode", "hub.verify_token", "hub.challenge"}, ok: 200},
 	{method: "POST", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta events, signed with X-Hub-Signature-256 by the server's app secret or by the own app secret of every account addressed (else 401, nothing stored); 200 once committed; 503 with Retry-After when overloaded or shutting down", public: true, body: "MetaWebhook", ok: 200},
+	{method: "POST", path: "/webhooks/stripe/{workspace}", tag: "webhooks", summary: "Stripe events of a workspace's paid access (Pay for Access), signed in Stripe-Signature (t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\"> keyed with the workspace's stripe_webhook_secret, set by PUT /api/v1/agent); a bad signature (bad_signature) or a timestamp more than 5 minutes from the server's clock (stale_signature) is a 400 and changes nothing. checkout.session.completed (payment_status paid or no_payment_required) makes its contact a paying subscriber: the contact whose id is the session's client_reference_id, else the one with its Stripe customer, its customer_details email or phone, else a new contact (source api) with those details; customer.subscription.deleted ends the access of its customer's contact. Each event id changes a contact once and an event older than the last applied one changes nothing; other types are acknowledged. 200 {received, handled, contact_id, changed} once committed", public: true, body: "StripeEvent", ok: 200},
 	{method: "GET", path: "/metrics", tag: "health", summary: "Prometheus metrics (text exposition format)", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/openapi.json", tag: "meta", summary: "This document", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/ws", tag: "realtime", summary: "WebSocket event stream (token in the header or the token query parameter)", public: true, query: []string{"token", "channel", "folder", "assignee", "conversation_id", "epoch", "seq"}, ok: 101},
@@ -70,8 +71,8 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/settings/webhooks", tag: "channels", summary: "What to paste into the Meta app's webhook settings (admin): the callback URL of each channel (under the public URL, else the address the request came to), the verify token (empty when none is set: every handshake is refused), and whether a server app secret is set", ok: 200},
 
 	{method: "GET", path: "/public/media/{token}", tag: "media", summary: "A media file by a signed, expiring link (what Instagram fetches outbound media from)", public: true, ok: 200},
-	{method: "GET", path: "/api/v1/agent", tag: "agent", summary: "The workspace's AI agent settings (the API key is never returned)", ok: 200},
-	{method: "PUT", path: "/api/v1/agent", tag: "agent", summary: "Change the workspace's AI agent settings: the fields given (admin)", body: "AgentSettings", ok: 200},
+	{method: "GET", path: "/api/v1/agent", tag: "agent", summary: "The workspace's AI agent settings (the API key and the Stripe webhook secret are never returned; stripe_webhook_secret_set says whether the latter is set)", ok: 200},
+	{method: "PUT", path: "/api/v1/agent", tag: "agent", summary: "Change the workspace's AI agent settings: the fields given (admin). restricted with restricted_to crm (the default) answers contacts in the CRM only, with paid paying subscribers only; the others get restricted_reply and no AI reply. stripe_webhook_secret is the signing secret of the workspace's Stripe endpoint (POST /webhooks/stripe/{workspace}; \"\" removes it); a channel account's override refuses it", body: "AgentSettings", ok: 200},
 	{method: "POST", path: "/api/v1/agent/test", tag: "agent", summary: "Test console (admin): send a sample conversation (oldest first) to the saved agent, or to the saved settings changed by settings (the API key kept unless given), through the runtime's agent with at most a 20 s timeout, and show what it would do: outcome reply, handoff (handoff_by keyword, agent or error, with error) or off; reply, reasoning, handoff, follow_up_in_seconds, remember, duration_ms. Nothing is stored; 429 busy while 4 tests run", body: "AgentTest", ok: 200},
 	{method: "GET", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "The AI agent settings in force for a channel account (inherited says whether they are the workspace's)", ok: 200},
 	{method: "PUT", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Override the AI agent settings for a channel account: the fields given (admin)", body: "AgentSettings", ok: 200},
@@ -136,6 +137,8 @@ var schemas = map[string]any{
 	"Error": obj(map[string]any{"error": obj(map[string]any{"code": str(), "message": str()}, "code", "message")}, "error"),
 	"MetaWebhook": map[string]any{"type": "object", "description": "A Meta webhook delivery: object, entry[] (see Meta's WhatsApp Cloud API, Messenger and Instagram webhook references)",
 		"properties": map[string]any{"object": str(), "entry": map[string]any{"type": "array"}}, "required": []string{"object", "entry"}},
+	"StripeEvent": map[string]any{"type": "object", "description": "A Stripe event (see Stripe's Event object): id, type, created (Unix seconds), data.object (a Checkout Session or a Subscription)",
+		"properties": map[string]any{"id": str(), "type": str(), "created": integer(), "data": map[string]any{"type": "object"}}, "required": []string{"id", "type", "created", "data"}},
 	"Login":                obj(map[string]any{"email": str(), "password": str()}, "email", "password"),
 	"Setup":                obj(map[string]any{"code": str(), "name": str(), "email": str(), "password": str()}, "code", "name", "email", "password"),
 	"ResetPassword":        obj(map[string]any{"code": str(), "password": str()}, "code", "password"),
@@ -198,7 +201,8 @@ func agentSettingsProps() map[string]any {
 		"answers":             map[string]any{"type": "array", "items": obj(map[string]any{"keywords": strs(), "answer": str()}, "keywords", "answer")},
 		"auto_followup_hours": between(num(), 0, engine.MaxFollowUpPeriod.Hours()), "auto_followup_max": between(integer(), 0, engine.MaxAutoFollowUps),
 		"auto_csat": boolean(), "csat_survey": str(), "handoff_stays_manual": boolean(),
-		"restricted": boolean(), "restricted_reply": str(), "restricted_to": enum("crm", "paid")}
+		"restricted": boolean(), "restricted_reply": str(), "restricted_to": enum("crm", "paid"),
+		"stripe_webhook_secret": str()}
 }
 
 // cannedReplyProps are the fields of a canned reply a request may name.

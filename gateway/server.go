@@ -165,6 +165,9 @@ type Server struct {
 	// agentTests holds a slot per agent test console call in progress
 	// (testAgent).
 	agentTests chan struct{}
+	// paymentsMu serializes the matching of a payment event to its
+	// contact and the creation of a new one (applyStripe).
+	paymentsMu sync.Mutex
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -327,6 +330,7 @@ func (s *Server) routes() {
 	a.Get("/metrics", s.metricsHandler())
 	a.Get("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.verifyWebhook)
 	a.Post("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.receiveWebhook)
+	a.Post("/webhooks/stripe/:workspace", s.receiveStripe)
 
 	// The WebSocket route authenticates itself (browsers pass the token
 	// in the query), so it is registered before the authenticated group.
