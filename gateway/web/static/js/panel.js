@@ -166,9 +166,31 @@ function contactTab() {
       h('label.inline', null, h('span', { text: 'Follow-up' }), fu),
       h('label.inline', null, h('span', { text: 'CSAT' }), csat)),
     section('Tags', tagList),
+    attribution(),
     section('Profile', form, link),
     section('Notes', notes()),
     others.length ? section('Conversations', ...others) : null);
+}
+
+// campaignText says what a campaign is: its headline, its kind and its
+// key (the ad id or the ref the inbox's Campaign filter names).
+function campaignText(cp) {
+  return [cp.headline, cp.source, cp.ad_id || cp.ref].filter(Boolean).join(' · ');
+}
+
+// attribution shows where the customer came from: the campaign of this
+// conversation (the newest it came through) and the contact's first
+// touch, and the contact's paid access.
+function attribution() {
+  const first = data.contact && data.contact.campaign;
+  const sub = data.contact && data.contact.subscription;
+  if (!conv.campaign && !first && !sub) return null;
+  const row = (label, cp, name) => cp ? h(`div.campaign.${name}`, { dataset: { campaign: cp.ad_id || cp.ref || '' } },
+    h('span.muted.small', { text: label }), h('div', { text: campaignText(cp) })) : null;
+  const paid = sub ? h('div.paid-access', { dataset: { active: String(!!sub.active) } },
+    h('span.muted.small', { text: 'Paid access' }),
+    h('div', { text: sub.active ? `Paying subscriber${sub.since ? ` since ${dayLabel(sub.since)}` : ''}` : 'Subscription ended' })) : null;
+  return section('Attribution', row('This conversation', conv.campaign, 'conv-campaign'), row('First touch', first, 'first-touch'), paid);
 }
 
 const mentionRe = /@([\p{L}\p{N}._-]+)/gu;
