@@ -86,6 +86,7 @@ func TestWebAttribution(t *testing.T) {
 		b.setValue("#ai-stripe-secret", secret)
 		b.noOverflow(int(widths[i].w))
 		axeCheck(t, b, "settings-ai-paid-"+screen)
+		b.screenshot("attribution-settings-" + screen)
 		b.clickJS("save", "#ai-save")
 		b.waitJS("saved", `document.querySelector('#ai-status').textContent === 'Saved' && document.querySelector('#ai-stripe-secret').value === ''`)
 		code, body := e.api("GET", "/api/v1/agent", ownerToken, nil)

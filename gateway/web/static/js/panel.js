@@ -189,7 +189,7 @@ function attribution() {
     h('span.muted.small', { text: label }), h('div', { text: campaignText(cp) })) : null;
   const paid = sub ? h('div.paid-access', { dataset: { active: String(!!sub.active) } },
     h('span.muted.small', { text: 'Paid access' }),
-    h('div', { text: sub.active ? `Paying subscriber${sub.since ? ` since ${dayLabel(sub.since)}` : ''}` : 'Subscription ended' })) : null;
+    h('div', { text: sub.active ? `Paying subscriber${sub.since ? ` · ${dayLabel(sub.since)}` : ''}` : 'Subscription ended' })) : null;
   return section('Attribution', row('This conversation', conv.campaign, 'conv-campaign'), row('First touch', first, 'first-touch'), paid);
 }
 
