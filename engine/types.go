@@ -311,6 +311,9 @@ type Contact struct {
 	// Subscription is the contact's paid access, nil when no payment
 	// provider ever reported one (see ApplySubscription).
 	Subscription *Subscription `json:"subscription,omitempty"`
+	// Detected is what enrichment read from the contact's phone and
+	// messages (engine/enrich.go); Profile keeps what a person set.
+	Detected Detected `json:"detected"`
 }
 
 // PriorityTag is the tag the star button toggles.
