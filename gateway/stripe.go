@@ -86,6 +86,9 @@ func (s *Server) applyStripe(ctx context.Context, ws engine.ID, ev payments.Stri
 	if err != nil {
 		return ans, err
 	}
+	if stripeLooked != nil {
+		stripeLooked()
+	}
 	if found {
 		_, ans.Changed, err = s.cfg.Runtime.ApplySubscription(ctx, ws, id, change)
 		ans.ContactID = id.String()
@@ -115,6 +118,11 @@ func (s *Server) applyStripe(ctx context.Context, ws engine.ID, ev payments.Stri
 	ans.ContactID, ans.Changed = ct.ID.String(), true
 	return ans, nil
 }
+
+// stripeLooked, when set (by a test), runs between the lookup of a
+// payment's contact and its creation: where a second delivery would slip
+// in without paymentsMu.
+var stripeLooked func()
 
 // stripeContact returns the contact event ev names, if any.
 func (s *Server) stripeContact(ws engine.ID, ev payments.StripeEvent) (engine.ID, bool, error) {

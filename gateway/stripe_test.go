@@ -1,10 +1,14 @@
 package gateway_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,4 +199,68 @@ func TestStripeWebhookPaidAccess(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, string(body))
 	require.False(t, decodeAs[stripeAnswer](t, body).Handled)
 	require.Equal(t, 2, e.countContacts(ownerToken))
+}
+
+// Stripe delivers one checkout several times at once (retries racing the
+// first try): one contact is created, and one delivery changes it.
+//
+// Not parallel: it sets the hook that runs between a delivery's lookup
+// of its contact and the creation, and widens that window to 20 ms, so
+// that without the mutex every delivery would find nobody and create a
+// contact.
+func TestStripeConcurrentDeliveriesMakeOneContact(t *testing.T) {
+	e := newAIEnv(t)
+	var inside, most atomic.Int32
+	gateway.SetStripeLooked(t, func() {
+		n := inside.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(20 * time.Millisecond)
+		inside.Add(-1)
+	})
+	code, body := e.api("PUT", "/api/v1/agent", ownerToken, map[string]any{"stripe_webhook_secret": stripeSecret})
+	require.Equal(t, http.StatusOK, code, string(body))
+	const n = 8
+	for round := range 3 {
+		checkout := fmt.Appendf(nil, `{"id":"evt_race_%d","object":"event","created":%d,"type":"checkout.session.completed","data":{"object":{"object":"checkout.session","customer":"cus_race_%d","customer_details":{"email":"race%d@example.com","name":"Racer %d"},"payment_status":"paid"}}}`,
+			round, time.Now().Unix(), round, round, round)
+		var wg sync.WaitGroup
+		answers := make([]stripeAnswer, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, err := http.NewRequest("POST", e.url+"/webhooks/stripe/"+e.ws.String(), bytes.NewReader(checkout))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				req.Header.Set(payments.StripeSignatureHeader, payments.SignStripe(checkout, stripeSecret, time.Now()))
+				resp, err := e.client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("status %d", resp.StatusCode)
+					return
+				}
+				if err := json.NewDecoder(resp.Body).Decode(&answers[i]); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		changed := 0
+		for _, a := range answers {
+			require.Equal(t, answers[0].ContactID, a.ContactID, "round %d: one contact", round)
+			if a.Changed {
+				changed++
+			}
+		}
+		require.Equal(t, 1, changed, "round %d: one delivery applied", round)
+		require.Equal(t, round+1, e.countContacts(ownerToken))
+	}
+	require.EqualValues(t, 1, most.Load(), "one delivery at a time between its lookup and its creation")
 }
