@@ -93,7 +93,8 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 		if pol.RestrictedTo == engine.RestrictToPaid {
 			why = "restricted agent: the contact is not a paying subscriber"
 		}
-		p.answer(req, AIAnswer{Content: engine.Content{Kind: engine.KindText, Text: pol.RestrictedReply}, Reasoning: why})
+		p.answer(req, AIAnswer{Content: engine.Content{Kind: engine.KindText, Text: engine.RestrictedReplyFor(pol.RestrictedReply, contact)},
+			Reasoning: why})
 		return
 	}
 	hist, err := rt.store.Messages(req.WorkspaceID, req.ConversationID, 0, historyForAgent)

@@ -459,17 +459,18 @@ func TestPaidAgent(t *testing.T) {
 	agent := &echoAgent{}
 	h := newHarness(t, func(c *actors.Config) {
 		c.Agents = policyResolver{agent, actors.AgentPolicy{Kind: "test", Debounce: -1, Restricted: true,
-			RestrictedTo: engine.RestrictToPaid, RestrictedReply: "Subscribe to chat with us."}}
+			RestrictedTo: engine.RestrictToPaid, RestrictedReply: "Subscribe: https://buy.stripe.com/x?client_reference_id={{contact.id}}"}}
 		c.Sender = &recordingSender{}
 	})
 	conv := h.say("u1", "in-1", "hello")
+	c := h.conv(conv)
+	link := "Subscribe: https://buy.stripe.com/x?client_reference_id=" + c.ContactID.String()
 	eventually(t, 5*time.Second, func() error {
-		if got := aiTexts(h.messages(conv)); len(got) != 1 || got[0] != "Subscribe to chat with us." {
+		if got := aiTexts(h.messages(conv)); len(got) != 1 || got[0] != link {
 			return fmt.Errorf("AI messages %q", got)
 		}
 		return nil
 	})
-	c := h.conv(conv)
 	contact, err := h.store.Contact(h.ws, c.ContactID)
 	require.NoError(t, err)
 	old := contact
@@ -511,7 +512,7 @@ func TestPaidAgent(t *testing.T) {
 	require.True(t, changed)
 	h.say("u1", "in-4", "still there?")
 	eventually(t, 5*time.Second, func() error {
-		if got := aiTexts(h.messages(conv)); len(got) != 4 || got[3] != "Subscribe to chat with us." {
+		if got := aiTexts(h.messages(conv)); len(got) != 4 || got[3] != link {
 			return fmt.Errorf("AI messages %q", got)
 		}
 		return nil

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -120,4 +121,19 @@ func RestrictionAdmits(to string, c *Contact) bool {
 		return c.IsSubscriber()
 	}
 	return c != nil && c.Source != SourceChat
+}
+
+var contactIDVar = regexp.MustCompile(`\{\{\s*contact\.id\s*\}\}`)
+
+// RestrictedReplyFor is the refusal a restricted agent sends contact c
+// (nil: none found): reply with each {{contact.id}} replaced by the
+// contact's id, so that a payment link in it (Stripe's
+// ?client_reference_id={{contact.id}}) names the contact its checkout
+// gives paid access to, whatever channel the customer writes on.
+func RestrictedReplyFor(reply string, c *Contact) string {
+	id := ""
+	if c != nil {
+		id = c.ID.String()
+	}
+	return contactIDVar.ReplaceAllLiteralString(reply, id)
 }

@@ -147,3 +147,18 @@ func TestAgentSettingsStripeSecretIsTheWorkspaces(t *testing.T) {
 	s = engine.AgentSettings{Kind: engine.AgentRulesKind, StripeWebhookSecret: strings.Repeat("s", engine.MaxFieldBytes+1)}
 	require.ErrorIs(t, s.Validate(), engine.ErrInvalid)
 }
+
+func TestRestrictedReplyFor(t *testing.T) {
+	t.Parallel()
+	c := &engine.Contact{ID: engine.NewID(time.Unix(1, 0))}
+	id := c.ID.String()
+	for in, want := range map[string]string{
+		"Members only": "Members only",
+		"https://buy.stripe.com/x?client_reference_id={{contact.id}}": "https://buy.stripe.com/x?client_reference_id=" + id,
+		"{{ contact.id }} and {{contact.id}}":                         id + " and " + id,
+		"{{contact.name}} {{contact.idx}} {{}}":                       "{{contact.name}} {{contact.idx}} {{}}",
+	} {
+		require.Equal(t, want, engine.RestrictedReplyFor(in, c), in)
+	}
+	require.Equal(t, "link ?ref=", engine.RestrictedReplyFor("link ?ref={{contact.id}}", nil))
+}

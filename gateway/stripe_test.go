@@ -264,3 +264,31 @@ func TestStripeConcurrentDeliveriesMakeOneContact(t *testing.T) {
 	}
 	require.EqualValues(t, 1, most.Load(), "one delivery at a time between its lookup and its creation")
 }
+
+// The refusal can carry a payment link naming the contact
+// ({{contact.id}} as Stripe's client_reference_id): the checkout made
+// from it gives that contact paid access, though Stripe knows neither
+// its phone nor its email, and the agent then answers it.
+func TestStripeCheckoutFromTheRefusalLink(t *testing.T) {
+	t.Parallel()
+	e := newAIEnv(t)
+	code, body := e.api("PUT", "/api/v1/agent", ownerToken, map[string]any{"kind": "rules",
+		"answers":    []map[string]any{{"keywords": []string{"hours"}, "answer": "We're open 9 to 5."}},
+		"restricted": true, "restricted_to": "paid", "stripe_webhook_secret": stripeSecret,
+		"restricted_reply": "Subscribe at https://buy.stripe.com/test_x?client_reference_id={{contact.id}}"})
+	require.Equal(t, http.StatusOK, code, string(body))
+	conv, contact := e.waContact("wamid.link.1", "15550006666", "Linda")
+	require.Equal(t, []string{"Subscribe at https://buy.stripe.com/test_x?client_reference_id=" + contact.String()}, e.waitSent(1))
+
+	checkout := fmt.Appendf(nil, `{"id":"evt_link","object":"event","created":%d,"type":"checkout.session.completed","data":{"object":{"object":"checkout.session","customer":"cus_link","client_reference_id":%q,"customer_details":{"email":null,"phone":null},"payment_status":"paid"}}}`,
+		time.Now().Unix(), contact)
+	code, body = e.stripe(e.ws, checkout, payments.SignStripe(checkout, stripeSecret, time.Now()))
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Equal(t, contact.String(), decodeAs[stripeAnswer](t, body).ContactID)
+	require.True(t, subscriber(e.contactDetail(contact)))
+
+	code, body = e.webhook(engine.ChannelWhatsApp, waText("wamid.link.2", "15550006666", "Linda", "what are your hours?"))
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Equal(t, "We're open 9 to 5.", e.waitSent(2)[1])
+	require.Equal(t, conv, e.thread(engine.ChannelWhatsApp, phoneID, "15550006666"))
+}

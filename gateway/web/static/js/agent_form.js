@@ -110,7 +110,8 @@ export function agentForm(a, { prefix = 'ai', save, test, before = [], stripeURL
       h('option', { value: 'crm', text: 'Contacts in the CRM', selected: a.restricted_to !== 'paid' }),
       h('option', { value: 'paid', text: 'Paying subscribers', selected: a.restricted_to === 'paid' })),
     'Paying subscribers: contacts a Stripe checkout made subscribers.'),
-    field('Reply to others', text('restricted-reply', a.restricted_reply), 'Empty: no reply.'));
+    field('Reply to others', text('restricted-reply', a.restricted_reply),
+      'Empty: no reply. {{contact.id}} becomes the contact\'s id: a payment link\'s ?client_reference_id={{contact.id}} names who pays.'));
 
   const secret = h(`input#${p('stripe-secret')}`, { type: 'password', autocomplete: 'off',
     placeholder: a.stripe_webhook_secret_set ? 'Set. Type a new one to replace it' : 'whsec_…' });
