@@ -18,7 +18,7 @@ import (
 // filter (its choices from GET /api/v1/campaigns) keeps the conversation
 // an ad brought, as the API does; the contact panel shows that
 // conversation's campaign, the contact's first touch and its paid
-// access from a Stripe checkout; Settings › AI agent restricts the agent
+// access from a Stripe checkout, and the contact's page the last two; Settings › AI agent restricts the agent
 // to paying subscribers and sets the Stripe signing secret, which then
 // verifies Stripe's deliveries.
 func TestWebAttribution(t *testing.T) {
@@ -73,6 +73,15 @@ func TestWebAttribution(t *testing.T) {
 		axeCheck(t, b, "inbox-contact-attribution-"+screen)
 		b.screenshot("attribution-contact-" + screen)
 		b.clickJS("close the panel", `#contact-pane button[aria-label="Close"]`)
+
+		// The contact's page shows its first touch and paid access too.
+		b.goTo(e.url, "/#contacts/"+contact.String())
+		b.waitJS("the attribution card", `document.querySelector('#ct-attribution .first-touch') && document.querySelector('#ct-attribution .paid-access')`)
+		require.Equal(t, "120208000000000001", evalJS[string](b, `document.querySelector('#ct-attribution .first-touch').dataset.campaign`))
+		require.False(t, evalJS[bool](b, `!!document.querySelector('#ct-attribution .conv-campaign')`), "no conversation's campaign on the contact's page")
+		require.Equal(t, "true", evalJS[string](b, `document.querySelector('#ct-attribution .paid-access').dataset.active`))
+		b.noOverflow(int(widths[i].w))
+		axeCheck(t, b, "contact-page-attribution-"+screen)
 
 		// Settings › AI agent: paying subscribers only, a new secret.
 		secret := fmt.Sprintf("whsec_from_the_ui_%d", i)

@@ -191,19 +191,24 @@ function campaignText(cp) {
   return [cp.headline, cp.source, cp.ad_id || cp.ref].filter(Boolean).join(' · ');
 }
 
-// attribution shows where the customer came from: the campaign of this
-// conversation (the newest it came through) and the contact's first
-// touch, and the contact's paid access.
-function attribution() {
-  const first = data.contact && data.contact.campaign;
-  const sub = data.contact && data.contact.subscription;
-  if (!conv.campaign && !first && !sub) return null;
+// attributionRows say where a customer came from: convCampaign, a
+// conversation's (the newest it came through; null for none), and
+// contact's first touch, and the contact's paid access. The contact
+// panel and a contact's page show them.
+export function attributionRows(convCampaign, contact) {
+  const first = contact && contact.campaign;
+  const sub = contact && contact.subscription;
   const row = (label, cp, name) => cp ? h(`div.campaign.${name}`, { dataset: { campaign: cp.ad_id || cp.ref || '' } },
     h('span.muted.small', { text: label }), h('div', { text: campaignText(cp) })) : null;
   const paid = sub ? h('div.paid-access', { dataset: { active: String(!!sub.active) } },
     h('span.muted.small', { text: 'Paid access' }),
     h('div', { text: sub.active ? `Paying subscriber${sub.since ? ` · ${dayLabel(sub.since)}` : ''}` : 'Subscription ended' })) : null;
-  return section('Attribution', row('This conversation', conv.campaign, 'conv-campaign'), row('First touch', first, 'first-touch'), paid);
+  return [row('This conversation', convCampaign, 'conv-campaign'), row('First touch', first, 'first-touch'), paid].filter(Boolean);
+}
+
+function attribution() {
+  const rows = attributionRows(conv.campaign, data.contact);
+  return rows.length ? section('Attribution', ...rows) : null;
 }
 
 const mentionRe = /@([\p{L}\p{N}._-]+)/gu;
