@@ -34,7 +34,7 @@ export const state = {
   me: null,
   users: [],
   channels: ['whatsapp', 'instagram', 'messenger'],
-  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false, stage: '', owner: '' },
+  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false, campaign: '', stage: '', owner: '' },
   pipelines: [], // the workspace's pipelines, for the contact stage filter
   convs: new Map(), // id → conversation, everything known
   order: [], // ids shown, newest activity first
@@ -44,6 +44,7 @@ export const state = {
   gen: 0, // bumps on every reload so stale pages are dropped
   counts: {},
   tags: [], // the workspace's tags (GET /tags)
+  campaigns: [], // the workspace's campaigns (GET /campaigns): [{campaign, conversations}]
   search: '',
   hits: null, // search results, or null when not searching
   searchCursor: '', // the next page of search results
@@ -162,6 +163,7 @@ function matches(c, listed = false) {
   if (f.assignee === 'unassigned' && c.assignee_id) return false;
   if (f.mode && c.mode !== f.mode) return false;
   if (f.needsHuman && !c.needs_human) return false;
+  if (f.campaign && campaignKey(c.campaign) !== f.campaign) return false;
   if (f.period && Date.parse(c.last_activity_at) < since(f.period)) return false;
   return true;
 }
@@ -238,6 +240,7 @@ function listQuery(cursor) {
   if (f.mode) q.set('mode', f.mode);
   if (f.period) q.set('period', f.period);
   if (f.needsHuman) q.set('needs_human', 'true');
+  if (f.campaign) q.set('campaign', f.campaign);
   if (f.stage) q.set('stage', f.stage);
   if (f.owner) q.set('owner', f.owner);
   if (cursor) q.set('cursor', cursor);
@@ -321,7 +324,26 @@ function refreshCountsSoon() {
       renderFilters();
     } catch { /* the next event retries */ }
     loadTags();
+    loadCampaigns();
   }, 800);
+}
+
+// campaignKey is what the Campaign filter names a campaign by (as the
+// server does): the ad id, else the ref.
+export function campaignKey(cp) {
+  return cp ? cp.ad_id || cp.ref || '' : '';
+}
+
+// loadCampaigns fetches the campaigns the workspace's conversations came
+// through, for the Campaign filter.
+async function loadCampaigns() {
+  try {
+    const r = await get('/campaigns');
+    const cps = r.campaigns || [];
+    if (JSON.stringify(cps) === JSON.stringify(state.campaigns)) return;
+    state.campaigns = cps;
+    renderFilters();
+  } catch { /* the filter keeps what it offered */ }
 }
 
 // loadTags fetches the workspace's tags for the tag filter: those of
@@ -471,7 +493,7 @@ function renderTabs() {
   }, ch ? h('span', { html: channelIcon(ch) }) : null, h('span.tab-label', { text: label }))));
 }
 
-const folders = [['open', 'Open'], ['solved', 'Solved'], ['spam', 'Spam'], ['archived', 'Archived']];
+const folders = [['open', 'Open'], ['pending', 'Pending'], ['solved', 'Solved'], ['spam', 'Spam'], ['archived', 'Archived']];
 
 function renderFolders() {
   notify.title(state.counts.unread);
@@ -505,6 +527,15 @@ function renderFilters() {
   const sel = h('select.chip', {
     'aria-label': 'Tag', onchange: (e) => { f.tag = e.target.value; if (f.tag) f.priority = false; renderFilters(); reload(); },
   }, h('option', { value: '', text: 'Tag…' }), ...tags.map((t) => h('option', { value: t, text: t, selected: f.tag === t })));
+  const cps = state.campaigns.map((x) => x.campaign);
+  if (f.campaign && !cps.includes(f.campaign)) cps.push(f.campaign);
+  const campaign = cps.length ? h('select.chip', {
+    'aria-label': 'Campaign', dataset: { filter: 'campaign', on: String(!!f.campaign) },
+    onchange: (e) => { f.campaign = e.target.value; renderFilters(); reload(); },
+  }, h('option', { value: '', text: 'Campaign…' }), ...cps.map((k) => {
+    const n = (state.campaigns.find((x) => x.campaign === k) || {}).conversations;
+    return h('option', { value: k, text: n ? `${k} (${n})` : k, selected: f.campaign === k });
+  })) : null;
   $('#filters').replaceChildren(
     chip('Unread', f.unread, open && state.counts.unread, toggle('unread'), 'unread'),
     chip('Priority', f.priority, 0, toggle('priority'), 'priority'),
@@ -518,7 +549,8 @@ function renderFilters() {
       'aria-label': 'Contact stage', dataset: { filter: 'stage', on: String(!!f.stage) }, onchange: (e) => { f.stage = e.target.value; renderFilters(); reload(); },
     }, ...stageOptions(state.pipelines, f.stage, h('option', { value: '', text: 'Any stage', selected: !f.stage }))),
     pick('owner', 'Contact owner', [['', 'Any owner'], [state.me ? state.me.id : '', 'My contacts'],
-      ...state.users.filter((u) => !state.me || u.id !== state.me.id).map((u) => [u.id, `${u.name || u.email}'s contacts`])]));
+      ...state.users.filter((u) => !state.me || u.id !== state.me.id).map((u) => [u.id, `${u.name || u.email}'s contacts`])]),
+    campaign);
 }
 
 // ---------- search ----------
@@ -747,6 +779,7 @@ async function boot() {
   get('/users').then((r) => { state.users = r.users || []; renderFilters(); }).catch(() => {});
   loadPipelines();
   loadTags();
+  loadCampaigns();
   await first;
   performance.mark('parley:first-rows');
   // The frame after this one is painted with the rows: mark it for the
