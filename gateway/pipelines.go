@@ -191,12 +191,14 @@ func (h *pipelines) create(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(p)
 }
 
+// update reads the body before the id, as every change does: a bad
+// body is a 400 whatever the id.
 func (h *pipelines) update(c *fiber.Ctx) error {
-	id, err := idParam(c, "id")
+	ch, err := h.parse(c, false)
 	if err != nil {
 		return err
 	}
-	ch, err := h.parse(c, false)
+	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}
