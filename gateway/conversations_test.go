@@ -259,10 +259,10 @@ func TestConversationCountsFollowTheChannel(t *testing.T) {
 	post(ms, "/assign", map[string]string{"user_id": me})
 
 	counts := func(query string) map[string]int64 { return e.list(query).Counts }
-	require.Equal(t, map[string]int64{"open": 3, "solved": 1, "spam": 0, "archived": 0, "unread": 2, "mine": 2, "unassigned": 1}, counts(""))
-	require.Equal(t, map[string]int64{"open": 2, "solved": 1, "spam": 0, "archived": 0, "unread": 1, "mine": 1, "unassigned": 1}, counts("channel=whatsapp"))
-	require.Equal(t, map[string]int64{"open": 1, "solved": 0, "spam": 0, "archived": 0, "unread": 1, "mine": 1, "unassigned": 0}, counts("channel=messenger"))
-	require.Equal(t, map[string]int64{"open": 0, "solved": 0, "spam": 0, "archived": 0, "unread": 0, "mine": 0, "unassigned": 0}, counts("channel=instagram"))
+	require.Equal(t, map[string]int64{"open": 3, "solved": 1, "pending": 0, "spam": 0, "archived": 0, "unread": 2, "mine": 2, "unassigned": 1}, counts(""))
+	require.Equal(t, map[string]int64{"open": 2, "solved": 1, "pending": 0, "spam": 0, "archived": 0, "unread": 1, "mine": 1, "unassigned": 1}, counts("channel=whatsapp"))
+	require.Equal(t, map[string]int64{"open": 1, "solved": 0, "pending": 0, "spam": 0, "archived": 0, "unread": 1, "mine": 1, "unassigned": 0}, counts("channel=messenger"))
+	require.Equal(t, map[string]int64{"open": 0, "solved": 0, "pending": 0, "spam": 0, "archived": 0, "unread": 0, "mine": 0, "unassigned": 0}, counts("channel=instagram"))
 	// The counts are the channel's whatever the folder listed.
 	require.Equal(t, counts("channel=whatsapp"), counts("channel=whatsapp&folder=solved"))
 }
