@@ -18,6 +18,10 @@ import (
 // outlasts, so the deadline moves on with every write instead.
 const backupWriteWindow = 30 * time.Second
 
+// backupBuilt, when set (by a test), runs once a backup is built, before
+// it is sent, while it holds the backup slot.
+var backupBuilt func()
+
 // backup answers POST /api/v1/admin/backup (owners): a consistent backup
 // of the whole data directory (docs/ARCHITECTURE.md, "Backups") as a tar
 // stream, manifest first. It is built in a directory of its own under
@@ -68,6 +72,9 @@ func (s *Server) backup(c *fiber.Ctx) error {
 	// ends when the answer is written or the client is gone.
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer os.RemoveAll(tmp)
+		if backupBuilt != nil {
+			backupBuilt()
+		}
 		err := backup.WriteTar(deadlineWriter{w: w, conn: conn}, dir, m)
 		if err == nil {
 			err = w.Flush()

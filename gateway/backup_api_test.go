@@ -87,3 +87,43 @@ func TestBackupAPI(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "a png", got.String())
 }
+
+// One backup at a time: another asked while one is being sent gets 409
+// backup_in_progress, and the next one after it works.
+func TestBackupOneAtATime(t *testing.T) {
+	tmp := filepath.Join(t.TempDir(), "backup-tmp")
+	e := newEnvWith(t, nil, func(c *gateway.Config) { c.BackupDir = tmp })
+	built := make(chan struct{}, 1)
+	release := make(chan struct{})
+	gateway.SetBackupBuilt(t, func() {
+		built <- struct{}{}
+		<-release
+	})
+	first := make(chan error, 1)
+	go func() {
+		req, err := http.NewRequest("POST", e.url+"/api/v1/admin/backup", nil)
+		if err != nil {
+			first <- err
+			return
+		}
+		req.Header.Set("Authorization", "Bearer "+ownerToken)
+		resp, err := e.client.Do(req)
+		if err != nil {
+			first <- err
+			return
+		}
+		defer resp.Body.Close()
+		_, err = backup.ReadTar(resp.Body, filepath.Join(t.TempDir(), "first"))
+		first <- err
+	}()
+	<-built
+	code, body := e.api("POST", "/api/v1/admin/backup", ownerToken, nil)
+	require.Equal(t, http.StatusConflict, code, string(body))
+	require.Equal(t, "backup_in_progress", errorCode(t, body))
+	close(release)
+	require.NoError(t, <-first)
+
+	gateway.SetBackupBuilt(t, nil)
+	code, body = e.api("POST", "/api/v1/admin/backup", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+}

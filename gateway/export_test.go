@@ -28,3 +28,10 @@ func SetCannedChecked(t *testing.T, f func()) {
 	cannedChecked = f
 	t.Cleanup(func() { cannedChecked = nil })
 }
+
+// SetBackupBuilt sets f to run once a backup is built, before it is sent,
+// until the test ends. Tests that use it must not run in parallel.
+func SetBackupBuilt(t *testing.T, f func()) {
+	backupBuilt = f
+	t.Cleanup(func() { backupBuilt = nil })
+}
