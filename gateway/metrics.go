@@ -15,9 +15,12 @@ type gatewayMetrics struct {
 	bodyMemoryBytes          prometheus.Gauge
 	bodyMemoryRefusals       prometheus.Counter
 	drainRefusals            prometheus.Counter
-	backups                  *prometheus.CounterVec
-	backupSeconds            prometheus.Histogram
-	backupLastSuccess        prometheus.Gauge
+	// apiChannelRequests counts the API channel integrators' requests by
+	// endpoint (messages, statuses, contacts) and result.
+	apiChannelRequests *prometheus.CounterVec
+	backups            *prometheus.CounterVec
+	backupSeconds      prometheus.Histogram
+	backupLastSuccess  prometheus.Gauge
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -55,11 +58,16 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}),
 		backupLastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "parley_backup_last_success_timestamp_seconds", Help: "When the last backup sent whole began (Unix time); 0 before the first."}),
+		apiChannelRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_api_channel_requests_total",
+			Help: "API channel integrators' requests, by endpoint (messages, statuses, contacts) and result (created, duplicate, applied, updated, refused, unauthorized)."},
+			[]string{"endpoint", "result"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
 			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures,
-			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals, m.backups, m.backupSeconds, m.backupLastSuccess)
+			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals, m.apiChannelRequests,
+			m.backups, m.backupSeconds, m.backupLastSuccess)
 	}
 	m.backups.WithLabelValues("ok")
 	m.backups.WithLabelValues("error")
