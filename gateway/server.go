@@ -185,6 +185,9 @@ type Server struct {
 	// backups holds the slot of the one backup that may be in progress
 	// (backup_api.go).
 	backups chan struct{}
+	// paymentsMu serializes the matching of a payment event to its
+	// contact and the creation of a new one (applyStripe).
+	paymentsMu sync.Mutex
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -351,6 +354,7 @@ func (s *Server) routes() {
 	a.Get("/metrics", s.metricsHandler())
 	a.Get("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.verifyWebhook)
 	a.Post("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.receiveWebhook)
+	a.Post("/webhooks/stripe/:workspace", s.receiveStripe)
 
 	// The WebSocket route authenticates itself (browsers pass the token
 	// in the query), so it is registered before the authenticated group.
@@ -380,6 +384,7 @@ func (s *Server) routes() {
 	api.Get("/conversations", s.listConversations)
 	api.Get("/search", s.search)
 	api.Get("/tags", s.listTags)
+	api.Get("/campaigns", s.listCampaigns)
 	api.Get("/conversations/:conv", s.getConversation)
 	api.Delete("/conversations/:conv", requireRole(engine.RoleAdmin), s.deleteConversation)
 	api.Post("/conversations/:conv/takeover", s.takeOver)
