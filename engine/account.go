@@ -76,10 +76,25 @@ type ChannelAccount struct {
 	AppSecret   string    `json:"app_secret,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Email holds an email account's addresses and SMTP submission
+	// settings (nil for the other channels).
+	Email *EmailSettings `json:"email,omitempty"`
 }
 
 // Validate checks a channel account before it is stored.
 func (a *ChannelAccount) Validate() error {
+	if a.Channel == ChannelEmail {
+		if err := a.validateEmail(); err != nil {
+			return err
+		}
+		if len(a.Name) > 256 || !utf8.ValidString(a.Name) {
+			return fmt.Errorf("%w: name longer than 256 bytes", ErrInvalid)
+		}
+		if len(a.AccessToken) > 4096 || !utf8.ValidString(a.AccessToken) {
+			return fmt.Errorf("%w: access_token (the SMTP password) longer than 4096 bytes", ErrInvalid)
+		}
+		return nil
+	}
 	switch {
 	case a.Channel != ChannelWhatsApp && a.Channel != ChannelMessenger && a.Channel != ChannelInstagram:
 		return fmt.Errorf("%w: channel must be whatsapp, messenger or instagram", ErrInvalid)
