@@ -170,3 +170,67 @@ func FormatEmailReply(e *EmailSettings, contactName, text string) string {
 	}
 	return b.String()
 }
+
+// MaxThreadBytes bounds an email thread's name.
+const MaxThreadBytes = 200
+
+// ThreadUser is the name a conversation's thread entry is kept under: the
+// channel user, and for an email thread the thread after a NUL byte (an
+// address holds none), so that one contact has a conversation per thread.
+func ThreadUser(extUser, thread string) string {
+	if thread == "" {
+		return extUser
+	}
+	return extUser + "\x00" + thread
+}
+
+// EmailThreadRef is the conversation a mail referenced earlier belongs
+// to, as far as threading is concerned.
+type EmailThreadRef struct {
+	ExternalUserID string
+	Thread         string
+}
+
+// EmailThread decides which conversation an inbound mail joins, named by
+// the channel user and thread (ThreadUser) of the account's thread
+// entry. refs are the Message-IDs the mail answers, In-Reply-To first,
+// then References newest first; known holds those stored already (a
+// mail received or a reply sent), with their conversation's user and
+// thread. The first known reference wins: a reply joins its thread
+// whatever its sender or subject. Without one, the mail joins the
+// sender's thread of the same normalised subject, which is new when
+// there is none (docs/ARCHITECTURE.md, "Email").
+func EmailThread(from, subject string, refs []string, known map[string]EmailThreadRef) (extUser, thread string) {
+	for _, id := range refs {
+		if r, ok := known[id]; ok && r.ExternalUserID != "" {
+			return r.ExternalUserID, r.Thread
+		}
+	}
+	thread = NormalizeSubject(subject)
+	if len(thread) > MaxThreadBytes {
+		thread = strings.ToValidUTF8(thread[:MaxThreadBytes], "")
+	}
+	if thread == "" {
+		thread = "(no subject)"
+	}
+	return from, thread
+}
+
+// EmailRefs lists the Message-IDs a mail answers in the order
+// EmailThread looks them up: In-Reply-To, then References newest first,
+// each once.
+func EmailRefs(inReplyTo, references []string) []string {
+	out := make([]string, 0, len(inReplyTo)+len(references))
+	add := func(id string) {
+		if id != "" && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	for _, id := range inReplyTo {
+		add(id)
+	}
+	for i := len(references) - 1; i >= 0; i-- {
+		add(references[i])
+	}
+	return out
+}

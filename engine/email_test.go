@@ -2,7 +2,9 @@ package engine_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -61,4 +63,28 @@ func TestFormatEmailReply(t *testing.T) {
 	assert.Equal(t, "Hello Ann,\n\nYour order left today.\n\nBest regards,\nAcme", engine.FormatEmailReply(e, "Ann Lee", " Your order left today. "))
 	assert.Equal(t, "Hello,\n\nHi.\n\nBest regards,\nAcme", engine.FormatEmailReply(e, "", "Hi."))
 	assert.Equal(t, "Hi.", engine.FormatEmailReply(nil, "Ann", "Hi."))
+}
+
+func TestEmailThread(t *testing.T) {
+	t.Parallel()
+	refs := engine.EmailRefs([]string{"b@x"}, []string{"root@x", "a@x", "b@x"})
+	assert.Equal(t, []string{"b@x", "a@x", "root@x"}, refs)
+	known := map[string]engine.EmailThreadRef{"a@x": {ExternalUserID: "ann@example.com", Thread: "order 42"}}
+
+	user, thread := engine.EmailThread("bob@example.com", "Something else", refs, known)
+	assert.Equal(t, "ann@example.com", user, "a reply joins the thread it answers, whoever sends it")
+	assert.Equal(t, "order 42", thread)
+
+	user, thread = engine.EmailThread("ann@example.com", "RE: Order  42", []string{"unknown@x"}, known)
+	assert.Equal(t, "ann@example.com", user)
+	assert.Equal(t, "order 42", thread, "without a known reference, the sender and the normalised subject")
+
+	_, thread = engine.EmailThread("ann@example.com", "Re: ", nil, nil)
+	assert.Equal(t, "(no subject)", thread)
+	_, thread = engine.EmailThread("ann@example.com", strings.Repeat("é", 300), nil, nil)
+	assert.LessOrEqual(t, len(thread), engine.MaxThreadBytes)
+	assert.True(t, utf8.ValidString(thread))
+
+	assert.Equal(t, "ann@example.com", engine.ThreadUser("ann@example.com", ""))
+	assert.NotEqual(t, engine.ThreadUser("ann@example.com", "a"), engine.ThreadUser("ann@example.com", "b"))
 }

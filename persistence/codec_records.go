@@ -46,6 +46,7 @@ const (
 	cfAIPendingAt
 	cfBlocked
 	cfUnsubscribed
+	cfThread
 )
 
 // Message fields (Content's fields are the message's own).
@@ -175,6 +176,7 @@ func appendConversation(b []byte, c *engine.Conversation) ([]byte, error) {
 	e.time(cfAIPendingAt, c.AIPendingAt)
 	e.bool(cfBlocked, c.Blocked)
 	e.bool(cfUnsubscribed, c.Unsubscribed)
+	e.str(cfThread, c.Thread)
 	return e.b, e.err
 }
 
@@ -258,6 +260,8 @@ func readConversation(d *wdec, c *engine.Conversation, mask uint64) {
 			c.Blocked = d.getBool()
 		case cfUnsubscribed:
 			c.Unsubscribed = d.getBool()
+		case cfThread:
+			c.Thread = d.getStr()
 		default:
 			d.skip()
 		}
