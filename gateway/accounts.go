@@ -187,6 +187,9 @@ type accountView struct {
 	UpdatedAt    time.Time      `json:"updated_at"`
 	// Health is the account's health record (channels.Health).
 	Health channels.HealthView `json:"health"`
+	// Email is an email account's settings (its SMTP password, the
+	// access token, is never shown).
+	Email *engine.EmailSettings `json:"email,omitempty"`
 }
 
 func (s *Server) viewAccount(a engine.ChannelAccount) accountView {
@@ -194,7 +197,7 @@ func (s *Server) viewAccount(a engine.ChannelAccount) accountView {
 	if h.WorkspaceID != a.WorkspaceID {
 		h = engine.ChannelHealth{} // a record of an earlier connection of the id
 	}
-	return accountView{a.Channel, a.AccountID, a.Name, a.AppSecret != "", a.CreatedAt, a.UpdatedAt, channels.ViewHealth(h)}
+	return accountView{a.Channel, a.AccountID, a.Name, a.AppSecret != "", a.CreatedAt, a.UpdatedAt, channels.ViewHealth(h), a.Email}
 }
 
 type accountBody struct {
@@ -203,6 +206,8 @@ type accountBody struct {
 	Name        *string         `json:"name"`
 	AccessToken *string         `json:"access_token"`
 	AppSecret   *string         `json:"app_secret"`
+	// Email replaces an email account's settings as a whole.
+	Email *engine.EmailSettings `json:"email"`
 }
 
 func (s *Server) listChannels(c *fiber.Ctx) error {
@@ -235,6 +240,7 @@ func (s *Server) createChannel(c *fiber.Ctx) error {
 	if body.AppSecret != nil {
 		acct.AppSecret = *body.AppSecret
 	}
+	acct.Email = body.Email
 	if err := s.cfg.Accounts.Put(acct); err != nil {
 		return fromEngine(err)
 	}
@@ -277,6 +283,9 @@ func (s *Server) updateChannel(c *fiber.Ctx) error {
 	}
 	if body.AppSecret != nil {
 		acct.AppSecret = *body.AppSecret
+	}
+	if body.Email != nil {
+		acct.Email = body.Email
 	}
 	acct.UpdatedAt = time.Now().UTC()
 	if err := s.cfg.Accounts.Put(acct); err != nil {

@@ -61,7 +61,7 @@ var operations = []op{
 	{method: "DELETE", path: "/api/v1/tokens/{id}", tag: "users", summary: "Revoke a personal API token", ok: 204},
 
 	{method: "GET", path: "/api/v1/channels", tag: "channels", summary: "Connected channel accounts (secrets never returned), each with its health {state, reason, code, since, checked_at}: state unknown (never checked), connected, expired (the token was refused: Graph code 190 or 102), unreachable (network errors, timeouts, HTTP 5xx, rate limits) or error (another refusal: a missing permission, 10 or 200-299, an unknown account id, a locked account); checked every -channel-health-interval and after sends", ok: 200},
-	{method: "POST", path: "/api/v1/channels", tag: "channels", summary: "Connect a WhatsApp number, Messenger page or Instagram account (admin)", body: "ChannelAccount", ok: 201},
+	{method: "POST", path: "/api/v1/channels", tag: "channels", summary: "Connect a WhatsApp number, Messenger page, Instagram account or email address (admin; email: account_id is the address, access_token the SMTP password, email the settings)", body: "ChannelAccount", ok: 201},
 	{method: "GET", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "A channel account", ok: 200},
 	{method: "PATCH", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Update a channel account (admin): the fields given", body: "ChannelAccountUpdate", ok: 200},
 	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Disconnect a channel account (admin)", ok: 204},
@@ -210,7 +210,10 @@ func cannedReplyProps() map[string]any {
 	}
 }
 
-var channelAccountProps = map[string]any{"channel": enum("whatsapp", "messenger", "instagram"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str()}
+var channelAccountProps = map[string]any{"channel": enum("whatsapp", "messenger", "instagram", "email"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str(),
+	"email": describe(obj(map[string]any{"addresses": strs(), "from_name": str(), "smtp_host": str(), "smtp_port": integer(),
+		"smtp_security": enum("starttls", "tls"), "smtp_username": str(), "greeting": str(), "sign_off": str()}),
+		"An email account's settings (channel email; account_id is its address, access_token its SMTP submission password): further addresses it receives for, the From name, the SMTP submission server and login (empty username: the address), and the greeting ({name}: the contact's first name) and sign-off around the AI's replies")}
 
 // contactProps are a contact's fields; source is set only at creation.
 func contactProps(withSource bool) map[string]any {

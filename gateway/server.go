@@ -19,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway/agents"
 	"github.com/parleyhq/parley/gateway/channels"
+	"github.com/parleyhq/parley/gateway/channels/email"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/gateway/media"
 	"github.com/parleyhq/parley/gateway/notify"
@@ -143,6 +144,8 @@ type Server struct {
 	profiles  *channels.Profiles
 	notifier  *notify.Notifier
 	health    *channels.Health
+	// smtp is the SMTP receiver, once ServeSMTP started it.
+	smtp atomic.Pointer[email.Receiver]
 	// proxies are Config.TrustedProxies, parsed.
 	proxies trustedProxies
 	// bodyMemory holds the bytes of the request bodies being read
@@ -516,6 +519,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		herr := s.hub.Shutdown(ctx)
 		if derr := s.drainRequests(ctx, began); derr != nil {
 			err = derr
+		}
+		if r := s.smtp.Load(); r != nil {
+			// Mail being committed gets its 250; the rest a 451 to retry.
+			if serr := r.Shutdown(ctx); serr != nil {
+				err = errors.Join(err, fmt.Errorf("gateway: SMTP receiver: %w", serr))
+			}
 		}
 		stopWaking := s.wakeConns()
 		if serr := s.app.ShutdownWithContext(ctx); serr != nil {

@@ -168,6 +168,19 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	gw.Start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- gw.Serve(lns.gateway) }()
+	if o.smtpAddr != "" {
+		sln, err := net.Listen("tcp", o.smtpAddr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", o.smtpAddr, err)
+		}
+		domain, _ := os.Hostname()
+		go func() {
+			if err := gw.ServeSMTP(sln, domain, o.mediaMaxBytes); err != nil {
+				serveErr <- err
+			}
+		}()
+		log.Info("SMTP receiver", "addr", sln.Addr().String())
+	}
 	lns.serveRedirect(log)
 	log.Info("Parley is running", "inbox", lns.inbox, "data", o.dataDir)
 	if secret != "" {
