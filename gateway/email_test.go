@@ -3,41 +3,57 @@ package gateway_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway"
-	"github.com/parleyhq/parley/gateway/media"
+	"github.com/parleyhq/parley/gateway/channels/email"
+	"github.com/parleyhq/parley/gateway/internal/mailtest"
 )
 
 const shopAddr = "support@shop.test"
 
 // newEmailEnv is a Parley with an email account connected (and an alias)
 // and its SMTP receiver on 127.0.0.1; it returns the receiver's address.
-func newEmailEnv(t *testing.T) (*env, string) {
+// The account submits through relay (nil: a closed port).
+func newEmailEnv(t *testing.T, relay *mailtest.Server) (*env, string) {
 	t.Helper()
-	mediaDir := t.TempDir()
 	reg := prometheus.NewRegistry()
-	e := newEnvWith(t, nil, func(c *gateway.Config) {
-		c.Registerer, c.Gatherer = reg, reg
-		big, err := media.NewStore(mediaDir, 64<<20) // a 25 MB attachment and the whole mail
+	e := &env{t: t, dir: t.TempDir(), graph: newFakeGraph(t), clock: clockwork.NewRealClock(),
+		client: &http.Client{Timeout: 30 * time.Second}, mediaMax: 64 << 20, // a 25 MB attachment and the whole mail
+		gwTweak: func(c *gateway.Config) { c.Registerer, c.Gatherer = reg, reg }}
+	settings := map[string]any{"smtp_host": "127.0.0.1", "smtp_port": 9, "addresses": []string{"help@shop.test"}}
+	password := "smtp-password"
+	if relay != nil {
+		e.emailTLS = relay.TLSConfig()
+		host, port, err := net.SplitHostPort(relay.Addr)
 		require.NoError(t, err)
-		c.Media = big
-	})
+		p, err := strconv.Atoi(port)
+		require.NoError(t, err)
+		settings = map[string]any{"smtp_host": host, "smtp_port": p, "smtp_security": "starttls", "smtp_username": relay.User,
+			"from_name": "Shop Support", "addresses": []string{"help@shop.test"}}
+		password = relay.Password
+	}
+	e.start()
+	t.Cleanup(e.stop)
 	code, body := e.api("POST", "/api/v1/channels", ownerToken, map[string]any{
-		"channel": "email", "account_id": shopAddr, "name": "Support", "access_token": "smtp-password",
-		"email": map[string]any{"smtp_host": "127.0.0.1", "smtp_port": 587, "addresses": []string{"help@shop.test"}}})
+		"channel": "email", "account_id": shopAddr, "name": "Support", "access_token": password, "email": settings})
 	require.Equal(t, http.StatusCreated, code, string(body))
-	assert.NotContains(t, string(body), "smtp-password", "the SMTP password is never shown")
+	assert.NotContains(t, string(body), password, "the SMTP password is never shown")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = e.gw.ServeSMTP(ln, "mx.shop.test", 0) }()
@@ -90,7 +106,7 @@ func (e *env) emailThread(user, thread string) (engine.ID, bool) {
 // duplicate stored once, a non-UTF-8 charset, an auto-reply and a bounce
 // opening nothing, hostile HTML reduced to its text, and no relaying.
 func TestEmailSMTPInbound(t *testing.T) {
-	e, addr := newEmailEnv(t)
+	e, addr := newEmailEnv(t, nil)
 
 	var smtpErr *smtp.SMTPError
 	err := sendMail(t, addr, "spammer@example.net", []string{"victim@elsewhere.test"}, mailFrom("spammer@example.net", "hi", "s@x", "", "relay me"))
@@ -155,7 +171,7 @@ func TestEmailSMTPInbound(t *testing.T) {
 
 // A 25 MB attachment arrives whole, in the media store, and downloads.
 func TestEmailSMTPLargeAttachment(t *testing.T) {
-	e, addr := newEmailEnv(t)
+	e, addr := newEmailEnv(t, nil)
 	data := bytes.Repeat([]byte("0123456789abcdef"), 25<<20/16)
 	var b bytes.Buffer
 	b.Write(crlf("From: ann@example.com\nTo: " + shopAddr + "\nSubject: The file\nMessage-ID: <big@example.com>\n" +
@@ -212,4 +228,79 @@ From: ` + shopAddr + `
 Message-ID: <` + id + `>
 --B--
 `
+}
+
+// A reply from the inbox goes out over SMTP submission (STARTTLS, AUTH
+// PLAIN) with text and HTML, threaded under the customer's mail; it is
+// sent once the server accepts it; the customer's answer to it joins the
+// conversation whatever its subject, and a bounce naming it marks it
+// failed with the reason.
+func TestEmailReplyOverSMTPSubmission(t *testing.T) {
+	relay := mailtest.New(t)
+	e, addr := newEmailEnv(t, relay)
+	require.NoError(t, sendMail(t, addr, "ann@example.com", []string{shopAddr},
+		mailFrom("Ann Lee <ann@example.com>", "Order 42", "m1@example.com", "References: <root@example.com>\n", "Where is it?")))
+	conv, ok := e.emailThread("ann@example.com", "order 42")
+	require.True(t, ok)
+
+	code, body := e.api("POST", fmt.Sprintf("/api/v1/conversations/%s/messages", conv), ownerToken, map[string]any{"text": "It left today.\nTracking: 123"})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	var sent engine.Message
+	require.NoError(t, json.Unmarshal(body, &sent))
+	eventually(t, 10*time.Second, func() error {
+		for _, m := range e.messages(conv) {
+			if m.ID == sent.ID && m.Status == engine.StatusSent {
+				sent = m
+				return nil
+			}
+		}
+		return errors.New("not sent yet")
+	})
+	msgs := relay.Messages()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, []string{"ann@example.com"}, msgs[0].To)
+	assert.Equal(t, shopAddr, msgs[0].From)
+	out, err := email.Parse(msgs[0].Data)
+	require.NoError(t, err)
+	assert.Equal(t, "Re: Order 42", out.Subject)
+	assert.Equal(t, []string{"m1@example.com"}, out.InReplyTo)
+	assert.Equal(t, []string{"root@example.com", "m1@example.com"}, out.References)
+	assert.Equal(t, "It left today.\nTracking: 123", out.Text)
+	assert.Contains(t, out.HTML, "It left today.<br")
+	assert.Equal(t, sent.ChannelMessageID, out.MessageID, "the mail's Message-ID is the message's channel id")
+	assert.Contains(t, string(msgs[0].Data), "Shop Support")
+
+	// The customer answers Parley's mail under another subject.
+	require.NoError(t, sendMail(t, addr, "ann@example.com", []string{shopAddr},
+		mailFrom("ann@example.com", "thanks", "m2@example.com", "In-Reply-To: <"+out.MessageID+">\n", "Thanks!")))
+	_, ok = e.emailThread("ann@example.com", "thanks")
+	assert.False(t, ok, "no new thread")
+	assert.Equal(t, "Thanks!", e.messages(conv)[0].Content.Text)
+
+	// A bounce for Parley's mail marks it failed.
+	require.NoError(t, sendMail(t, addr, "", []string{shopAddr}, crlf(dsnFor(out.MessageID))))
+	for _, m := range e.messages(conv) {
+		if m.ID == sent.ID {
+			assert.Equal(t, engine.StatusFailed, m.Status)
+			assert.Equal(t, "nobody@example.com: 550 5.1.1 User unknown", m.ErrorReason)
+		}
+	}
+}
+
+// Bad email settings get a 400 and connect nothing.
+func TestEmailAccountRefusesBadSettings(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, body := range []map[string]any{
+		{"channel": "email", "account_id": shopAddr, "access_token": "pw"},
+		{"channel": "email", "account_id": "Support@Shop.test", "access_token": "pw", "email": map[string]any{"smtp_host": "smtp.shop.test"}},
+		{"channel": "email", "account_id": shopAddr, "access_token": "pw", "email": map[string]any{"smtp_host": "smtp.shop.test", "smtp_security": "ssl"}},
+		{"channel": "email", "account_id": shopAddr, "access_token": "pw", "email": map[string]any{"smtp_host": "smtp.shop.test", "from_name": "A\r\nBcc: x@y.test"}},
+		{"channel": "email", "account_id": shopAddr, "access_token": "pw", "email": map[string]any{"smtp_host": "smtp.shop.test", "smtp_port": "587"}},
+	} {
+		code, resp := e.api("POST", "/api/v1/channels", ownerToken, body)
+		assert.Equal(t, http.StatusBadRequest, code, "%v: %s", body, resp)
+	}
+	code, resp := e.api("GET", "/api/v1/channels", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code)
+	assert.NotContains(t, string(resp), shopAddr)
 }

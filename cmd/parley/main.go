@@ -128,7 +128,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 		return err
 	}
 	rt, err := actors.New(actors.Config{Store: store, Logger: log, Registerer: reg,
-		Sender: channels.NewSender(accounts, graph, mediaStore).WithLogger(log), Agents: registry})
+		Sender: channels.NewSender(accounts, graph, mediaStore).WithLogger(log).WithMessages(store), Agents: registry})
 	if err != nil {
 		return err
 	}
