@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -248,7 +249,12 @@ func (s *Server) createChannel(c *fiber.Ctx) error {
 }
 
 func (s *Server) channelParam(c *fiber.Ctx) (engine.ChannelAccount, error) {
-	acct, ok := s.cfg.Accounts.Get(engine.Channel(c.Params("channel")), c.Params("account"))
+	// An email account's id is its address: its @ may come escaped.
+	id, err := url.PathUnescape(c.Params("account"))
+	if err != nil {
+		return engine.ChannelAccount{}, errNotFound
+	}
+	acct, ok := s.cfg.Accounts.Get(engine.Channel(c.Params("channel")), id)
 	if !ok || acct.WorkspaceID != who(c).WorkspaceID {
 		return acct, errNotFound
 	}

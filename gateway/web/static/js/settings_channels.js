@@ -1,13 +1,15 @@
-// Settings → Channels: the connected WhatsApp numbers, Messenger pages and
-// Instagram accounts; connect, edit, disconnect; each account's AI agent
+// Settings → Channels: the connected WhatsApp numbers, Messenger pages,
+// Instagram accounts and email addresses; connect (an email account with
+// its SMTP submission settings), edit, disconnect; each account's AI agent
 // override; and the webhook URLs and verify token to paste into Meta.
 import { registerSection, copyBox, field } from './settings.js';
 import { h, $, toast, confirmDialog, modal } from './util.js';
 import { channelIcon, channelNames } from './icons.js';
 import { agentForm } from './agent_form.js';
 
-const CHANNELS = ['whatsapp', 'messenger', 'instagram'];
-const ACCOUNT_LABEL = { whatsapp: 'Phone number ID', messenger: 'Page ID', instagram: 'Instagram account ID' };
+const CHANNELS = ['whatsapp', 'messenger', 'instagram', 'email'];
+const ACCOUNT_LABEL = { whatsapp: 'Phone number ID', messenger: 'Page ID', instagram: 'Instagram account ID', email: 'Email address' };
+const TOKEN_LABEL = { email: 'SMTP password' };
 
 // channelColumns are extra columns of the accounts table, for a later
 // state of the account (its health): { title, render(account) → Node,
@@ -23,7 +25,7 @@ registerSection({
     const list = h('div.settings-card#channel-accounts');
     const hooks = h('div.settings-card#channel-webhooks');
     box.append(
-      h('p.muted', { text: 'Connect your Meta accounts, then paste the webhook URL and verify token into the Meta app.' }),
+      h('p.muted', { text: 'Connect your Meta accounts, then paste the webhook URL and verify token into the Meta app. An email address receives through Parley\'s SMTP receiver (-smtp-addr) and replies through its own SMTP server.' }),
       list, connectForm(ctx, () => loadAccounts(ctx, list)), hooks);
     await Promise.all([loadAccounts(ctx, list), loadWebhooks(ctx, hooks)]);
   },
@@ -57,31 +59,77 @@ function connectForm(ctx, reload) {
   const name = h('input#connect-name', { autocomplete: 'off', placeholder: 'Support line' });
   const token = h('input#connect-token', { type: 'password', required: true, autocomplete: 'off' });
   const secret = h('input#connect-secret', { type: 'password', autocomplete: 'off' });
+  const tokenLabel = h('span.field-label', { text: 'Access token' });
+  const tokenHint = h('span.muted.small', { text: 'A system user token of the Meta app (stored, never shown again)' });
+  const secretField = field('App secret (optional)', secret, 'Only if this account\'s webhooks come from a Meta app of its own');
+  const mail = emailFields('connect');
   const err = h('p.error', { role: 'alert' });
-  channel.addEventListener('change', () => { accountLabel.textContent = ACCOUNT_LABEL[channel.value]; });
+  const showChannel = () => {
+    const isEmail = channel.value === 'email';
+    accountLabel.textContent = ACCOUNT_LABEL[channel.value];
+    tokenLabel.textContent = TOKEN_LABEL[channel.value] || 'Access token';
+    tokenHint.textContent = isEmail ? 'The password of the SMTP submission login (stored, never shown again)'
+      : 'A system user token of the Meta app (stored, never shown again)';
+    secretField.hidden = isEmail;
+    mail.box.hidden = !isEmail;
+    account.type = isEmail ? 'email' : 'text';
+  };
+  channel.addEventListener('change', showChannel);
   const form = h('form.settings-card.settings-form#connect-form', { 'aria-label': 'Connect an account' },
     h('h3', { text: 'Connect an account' }),
     field('Channel', channel),
     h('label.field', null, accountLabel, account),
     field('Name', name),
-    field('Access token', token, 'A system user token of the Meta app (stored, never shown again)'),
-    field('App secret (optional)', secret, 'Only if this account\'s webhooks come from a Meta app of its own'),
+    h('label.field', null, tokenLabel, token, tokenHint),
+    secretField, mail.box,
     err, h('div', null, h('button.primary#connect-submit', { type: 'submit', text: 'Connect' })));
+  showChannel();
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.textContent = '';
     const body = { channel: channel.value, account_id: account.value.trim(), name: name.value.trim(), access_token: token.value.trim() };
-    if (secret.value.trim()) body.app_secret = secret.value.trim();
-    if (!body.account_id || !body.access_token) { err.textContent = `${accountLabel.textContent} and access token are required`; return; }
+    if (body.channel === 'email') {
+      body.account_id = body.account_id.toLowerCase();
+      body.email = mail.value();
+    } else if (secret.value.trim()) body.app_secret = secret.value.trim();
+    if (!body.account_id || !body.access_token) { err.textContent = `${accountLabel.textContent} and ${tokenLabel.textContent.toLowerCase()} are required`; return; }
     try {
       await ctx.api.post('/channels', body);
       form.reset();
-      accountLabel.textContent = ACCOUNT_LABEL.whatsapp;
+      showChannel();
       toast(`${channelNames[body.channel]} account connected`);
       await reload();
     } catch (ex) { err.textContent = ex.message; }
   });
   return form;
+}
+
+// emailFields are an email account's settings: the SMTP submission
+// server and login, the From name and the further addresses; value()
+// gives the API's email object.
+function emailFields(prefix, cur = {}) {
+  const host = h(`input#${prefix}-smtp-host`, { autocomplete: 'off', placeholder: 'smtp.example.com', value: cur.smtp_host || '' });
+  const port = h(`input#${prefix}-smtp-port`, { type: 'number', min: '1', max: '65535', inputmode: 'numeric', placeholder: '587', value: cur.smtp_port ? String(cur.smtp_port) : '' });
+  const security = h(`select#${prefix}-smtp-security`, null,
+    h('option', { value: 'starttls', text: 'STARTTLS (usually port 587)' }), h('option', { value: 'tls', text: 'TLS (usually port 465)' }));
+  security.value = cur.smtp_security || 'starttls';
+  const user = h(`input#${prefix}-smtp-username`, { autocomplete: 'off', placeholder: 'the email address', value: cur.smtp_username || '' });
+  const from = h(`input#${prefix}-from-name`, { autocomplete: 'off', placeholder: 'Acme Support', value: cur.from_name || '' });
+  const aliases = h(`input#${prefix}-addresses`, { autocomplete: 'off', placeholder: 'help@example.com, sales@example.com', value: (cur.addresses || []).join(', ') });
+  const box = h(`fieldset.email-settings#${prefix}-email`, null, h('legend', { text: 'Email settings' }),
+    field('SMTP server', host), field('SMTP port', port), field('Security', security),
+    field('SMTP username', user, 'Empty: the email address'), field('From name', from),
+    field('Other addresses (optional)', aliases, 'Aliases this account also receives for, separated by commas'));
+  const value = () => {
+    const v = { smtp_host: host.value.trim(), smtp_security: security.value };
+    if (port.value.trim()) v.smtp_port = Number(port.value);
+    if (user.value.trim()) v.smtp_username = user.value.trim();
+    if (from.value.trim()) v.from_name = from.value.trim();
+    const list = aliases.value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    if (list.length) v.addresses = list;
+    return v;
+  };
+  return { box, value };
 }
 
 async function loadWebhooks(ctx, box) {
@@ -99,11 +147,14 @@ async function edit(ctx, a, list) {
   const name = h('input#edit-name', { value: a.name || '', autocomplete: 'off' });
   const token = h('input#edit-token', { type: 'password', autocomplete: 'off', placeholder: 'unchanged' });
   const secret = h('input#edit-secret', { type: 'password', autocomplete: 'off', placeholder: a.has_app_secret ? 'unchanged' : 'none' });
+  const isEmail = a.channel === 'email';
+  const mail = isEmail ? emailFields('edit', a.email || {}) : null;
   const body = h('div.settings-form', null, h('h3', { text: `Edit ${channelNames[a.channel]} ${a.account_id}` }),
-    field('Name', name), field('Access token', token, 'Leave empty to keep the current one'),
-    field('App secret', secret, 'Leave empty to keep the current one'));
+    field('Name', name), field(TOKEN_LABEL[a.channel] || 'Access token', token, 'Leave empty to keep the current one'),
+    isEmail ? mail.box : field('App secret', secret, 'Leave empty to keep the current one'));
   if (!await modal(body, 'Save')) return;
   const patch = { name: name.value.trim() };
+  if (isEmail) patch.email = { ...(a.email || {}), ...mail.value() };
   if (token.value.trim()) patch.access_token = token.value.trim();
   if (secret.value.trim()) patch.app_secret = secret.value.trim();
   try {
