@@ -32,6 +32,13 @@ const shopAddr = "support@shop.test"
 // The account submits through relay (nil: a closed port).
 func newEmailEnv(t *testing.T, relay *mailtest.Server) (*env, string) {
 	t.Helper()
+	return newEmailEnvMax(t, relay, 0)
+}
+
+// newEmailEnvMax is newEmailEnv with a receiver taking mails up to
+// maxBytes (zero: the default).
+func newEmailEnvMax(t *testing.T, relay *mailtest.Server, maxBytes int64) (*env, string) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	e := &env{t: t, dir: t.TempDir(), graph: newFakeGraph(t), clock: clockwork.NewRealClock(),
 		client: &http.Client{Timeout: 30 * time.Second}, mediaMax: 64 << 20, // a 25 MB attachment and the whole mail
@@ -56,7 +63,7 @@ func newEmailEnv(t *testing.T, relay *mailtest.Server) (*env, string) {
 	assert.NotContains(t, string(body), password, "the SMTP password is never shown")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	go func() { _ = e.gw.ServeSMTP(ln, "mx.shop.test", 0) }()
+	go func() { _ = e.gw.ServeSMTP(ln, "mx.shop.test", maxBytes) }()
 	return e, ln.Addr().String()
 }
 
@@ -303,4 +310,19 @@ func TestEmailAccountRefusesBadSettings(t *testing.T) {
 	code, resp := e.api("GET", "/api/v1/channels", ownerToken, nil)
 	require.Equal(t, http.StatusOK, code)
 	assert.NotContains(t, string(resp), shopAddr)
+}
+
+// A mail over the size limit is refused with 552 and stores nothing.
+func TestEmailSMTPSizeLimit(t *testing.T) {
+	e, addr := newEmailEnvMax(t, nil, 64<<10)
+	err := sendMail(t, addr, "ann@example.com", []string{shopAddr},
+		mailFrom("ann@example.com", "Big", "big@example.com", "", strings.Repeat("x", 100)+strings.Repeat("\n"+strings.Repeat("y", 70), 1500)))
+	var smtpErr *smtp.SMTPError
+	require.True(t, errors.As(err, &smtpErr), "%v", err)
+	assert.Equal(t, 552, smtpErr.Code)
+	_, ok := e.emailThread("ann@example.com", "big")
+	assert.False(t, ok)
+	require.NoError(t, sendMail(t, addr, "ann@example.com", []string{shopAddr}, mailFrom("ann@example.com", "Small", "small@example.com", "", "ok")))
+	_, ok = e.emailThread("ann@example.com", "small")
+	assert.True(t, ok, "a mail under the limit still gets through")
 }

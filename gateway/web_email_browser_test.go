@@ -3,10 +3,13 @@ package gateway_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway/channels/email"
+	"github.com/parleyhq/parley/gateway/internal/mailtest"
 )
 
 // Settings › Channels connects an email account with its SMTP settings
@@ -65,4 +68,37 @@ func TestWebSettingsEmailAccount(t *testing.T) {
 	b.choose("#connect-channel", "email")
 	b.waitJS("the email form on a phone", `!document.querySelector('#connect-email').hidden`)
 	b.noOverflow(390)
+}
+
+// A mail received over SMTP shows in the inbox as its text, with the
+// original mail downloadable; its hostile HTML runs nothing; a reply
+// from the composer goes out over SMTP submission.
+func TestWebEmailConversation(t *testing.T) {
+	browser := startBrowser(t)
+	relay := mailtest.New(t)
+	e, addr := newEmailEnv(t, relay)
+	b := newTab(t, browser)
+	b.viewport(1440, 900, false)
+	b.signIn(e.url, ownerToken)
+	require.NoError(t, sendMail(t, addr, "ann@example.com", []string{shopAddr}, crlf("From: Ann Lee <ann@example.com>\nTo: "+shopAddr+
+		"\nSubject: Broken lamp\nMessage-ID: <lamp@example.com>\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n"+
+		`<p onclick="window.pwned=1">My lamp <b>broke</b>.</p><img src=x onerror="window.pwned=1"><script>window.pwned=1</script>`+"\n")))
+	conv, ok := e.emailThread("ann@example.com", "broken lamp")
+	require.True(t, ok)
+	b.waitJS("its row", fmt.Sprintf(`document.querySelector('li.conv[data-id="%s"]')`, conv))
+	b.openConv(conv)
+	b.waitJS("the text and the original", `[...document.querySelectorAll('#msg-list .msg .text')].some((el) => el.textContent === 'Broken lamp\n\nMy lamp broke.') && document.querySelector('#msg-list a.original') && document.querySelector('#msg-list a.original').href.startsWith('blob:')`)
+	require.False(t, evalJS[bool](b, `!!window.pwned || !!document.querySelector('#msg-list img[src="x"], #msg-list script')`), "the mail's HTML ran nothing")
+	axeCheck(t, b, "email-conversation")
+
+	b.clickJS("take manual control", "#take-manual")
+	b.fill("#compose", "We will send a new one.")
+	b.enter()
+	require.Eventually(t, func() bool { return len(relay.Messages()) == 1 }, 10*time.Second, 50*time.Millisecond, "the reply went out over SMTP")
+	out, err := email.Parse(relay.Messages()[0].Data)
+	require.NoError(t, err)
+	require.Equal(t, "Re: Broken lamp", out.Subject)
+	require.Equal(t, []string{"lamp@example.com"}, out.InReplyTo)
+	require.Equal(t, "We will send a new one.", out.Text)
+	b.waitJS("sent", `document.querySelector('#msg-list .msg.out .status.sent')`)
 }
