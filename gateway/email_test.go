@@ -326,3 +326,25 @@ func TestEmailSMTPSizeLimit(t *testing.T) {
 	_, ok = e.emailThread("ann@example.com", "small")
 	assert.True(t, ok, "a mail under the limit still gets through")
 }
+
+// "Check now" logs in to the account's SMTP submission server: connected
+// with the right password, expired with a wrong one.
+func TestEmailHealthCheck(t *testing.T) {
+	relay := mailtest.New(t)
+	e, _ := newEmailEnv(t, relay)
+	check := func() map[string]any {
+		code, body := e.api("POST", "/api/v1/channels/email/"+strings.ReplaceAll(shopAddr, "@", "%40")+"/check", ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		var v struct {
+			Health map[string]any `json:"health"`
+		}
+		require.NoError(t, json.Unmarshal(body, &v))
+		return v.Health
+	}
+	assert.Equal(t, "connected", check()["state"])
+	code, body := e.api("PATCH", "/api/v1/channels/email/"+shopAddr, ownerToken, map[string]any{"access_token": "wrong"})
+	require.Equal(t, http.StatusOK, code, string(body))
+	h := check()
+	assert.Equal(t, "expired", h["state"])
+	assert.Equal(t, "auth", h["code"])
+}

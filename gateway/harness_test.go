@@ -227,7 +227,7 @@ func (e *env) start() {
 		AppSecret: appSecret, VerifyToken: verifyToken, BodyLimit: 256 << 10, Agents: registry,
 		// Health checks on demand only: most tests count the Graph calls
 		// and the events (health_test.go turns them on).
-		ChannelHealthInterval: -1}
+		ChannelHealthInterval: -1, EmailTLS: e.emailTLS}
 	if e.gwTweak != nil {
 		e.gwTweak(&gcfg)
 	}

@@ -113,6 +113,10 @@ type Config struct {
 	// NotifyTLS configures TLS with the relay; nil means the system
 	// roots (tests trust their own server).
 	NotifyTLS *tls.Config
+	// EmailTLS configures TLS with email accounts' SMTP submission
+	// servers when their health is checked; nil means the system roots
+	// (the channel sender has its own, channels.Sender.WithEmailTLS).
+	EmailTLS *tls.Config
 	// PushClient sends Web Push requests; nil means a default client
 	// (tests trust their own push service).
 	PushClient *http.Client
@@ -237,8 +241,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	checker := channels.MetaChecker{Graph: cfg.Graph}
 	health, err := channels.NewHealth(channels.HealthConfig{Store: cfg.Store, Accounts: cfg.Accounts, Publisher: cfg.Runtime.Broadcaster(),
-		Checkers: map[engine.Channel]channels.HealthChecker{engine.ChannelWhatsApp: checker, engine.ChannelMessenger: checker, engine.ChannelInstagram: checker},
-		Clock:    cfg.Runtime.Clock(), Interval: cfg.ChannelHealthInterval, Logger: cfg.Logger, Registerer: cfg.Registerer})
+		Checkers: map[engine.Channel]channels.HealthChecker{engine.ChannelWhatsApp: checker, engine.ChannelMessenger: checker, engine.ChannelInstagram: checker,
+			engine.ChannelEmail: channels.EmailChecker{TLS: cfg.EmailTLS}},
+		Clock: cfg.Runtime.Clock(), Interval: cfg.ChannelHealthInterval, Logger: cfg.Logger, Registerer: cfg.Registerer})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

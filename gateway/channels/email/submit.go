@@ -192,17 +192,53 @@ func (e *SubmitError) Unwrap() error { return e.Err }
 func Submit(ctx context.Context, sub Submission, from, to string, body io.Reader) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
+	c, done, err := login(ctx, sub)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := c.SendMail(from, []string{to}, body); err != nil {
+		return classify(fmt.Errorf("sending through %s:%d: %w", sub.Host, sub.Port, err))
+	}
+	_ = c.Quit() // accepted already
+	return nil
+}
+
+// Check logs in to the submission server, as a send would, and tells
+// how it went: connected, expired (the login was refused), unreachable
+// (no connection, a timeout, a 4xx) or error (another refusal, TLS).
+func Check(ctx context.Context, sub Submission) engine.HealthResult {
+	c, done, err := login(ctx, sub)
+	if err != nil {
+		var se *SubmitError
+		switch {
+		case errors.As(err, &se) && se.Code == "auth":
+			return engine.HealthResult{State: engine.HealthExpired, Reason: "The SMTP server refused the login", Code: "auth"}
+		case errors.As(err, &se) && se.Permanent:
+			return engine.HealthResult{State: engine.HealthError, Reason: se.Error(), Code: se.Code}
+		case errors.As(err, &se) && se.Code == "tls":
+			return engine.HealthResult{State: engine.HealthError, Reason: se.Error(), Code: se.Code}
+		}
+		return engine.HealthResult{State: engine.HealthUnreachable, Reason: err.Error(), Code: "unreachable"}
+	}
+	defer done()
+	_ = c.Quit()
+	return engine.HealthResult{State: engine.HealthConnected}
+}
+
+// login connects to the submission server, secures the connection and
+// logs in; done closes it.
+func login(ctx context.Context, sub Submission) (c *smtp.Client, done func(), err error) {
 	addr := net.JoinHostPort(sub.Host, strconv.Itoa(sub.Port))
 	d := net.Dialer{Timeout: 15 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return &SubmitError{Code: "unreachable", Err: fmt.Errorf("connecting to %s: %w", addr, err)}
+		return nil, nil, &SubmitError{Code: "unreachable", Err: fmt.Errorf("connecting to %s: %w", addr, err)}
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	defer stop()
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if sub.TLS != nil {
 		tc = sub.TLS.Clone()
@@ -210,28 +246,33 @@ func Submit(ctx context.Context, sub Submission, from, to string, body io.Reader
 	if tc.ServerName == "" {
 		tc.ServerName = sub.Host
 	}
-	var c *smtp.Client
 	if sub.Security == engine.EmailTLS {
 		c = smtp.NewClient(tls.Client(conn, tc))
 	} else if c, err = smtp.NewClientStartTLS(conn, tc); err != nil {
+		stop()
 		_ = conn.Close()
-		return classify(fmt.Errorf("STARTTLS with %s: %w", addr, err))
+		e := classify(fmt.Errorf("STARTTLS with %s: %w", addr, err))
+		var te *tls.CertificateVerificationError
+		if errors.As(err, &te) || strings.Contains(err.Error(), "STARTTLS") {
+			e.Code = "tls"
+		}
+		return nil, nil, e
 	}
-	defer c.Close()
+	done = func() {
+		stop()
+		_ = c.Close()
+	}
 	if sub.Password != "" {
 		if err := c.Auth(sasl.NewPlainClient("", sub.Username, sub.Password)); err != nil {
+			done()
 			e := classify(fmt.Errorf("logging in to %s: %w", addr, err))
 			if e.Permanent {
 				e.Code = "auth"
 			}
-			return e
+			return nil, nil, e
 		}
 	}
-	if err := c.SendMail(from, []string{to}, body); err != nil {
-		return classify(fmt.Errorf("sending through %s: %w", addr, err))
-	}
-	_ = c.Quit() // accepted already
-	return nil
+	return c, done, nil
 }
 
 func classify(err error) *SubmitError {
