@@ -216,10 +216,10 @@ func Parse(raw []byte) (*Mail, error) {
 // messageID is the mail's Message-ID, or a digest of raw for a mail
 // without one (nil raw: "").
 func messageID(h mail.Header, raw []byte) string {
-	if id, err := h.MessageID(); err == nil && id != "" && len(id) <= 500 && utf8.ValidString(id) {
+	if id, err := h.MessageID(); err == nil && validID(id) {
 		return id
 	}
-	if id := strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>"); id != "" && len(id) <= 500 && utf8.ValidString(id) && !strings.ContainsAny(id, " \t") {
+	if id := strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>"); validID(id) {
 		return id
 	}
 	if raw == nil {
@@ -240,7 +240,7 @@ func msgIDs(h mail.Header, key string) []string {
 	}
 	out := ids[:0]
 	for _, id := range ids {
-		if len(id) <= 500 && utf8.ValidString(id) {
+		if validID(id) {
 			out = append(out, id)
 		}
 	}
@@ -248,6 +248,21 @@ func msgIDs(h mail.Header, key string) []string {
 		out = out[len(out)-50:] // the newest; a thread's root is looked up by its last ones too
 	}
 	return out
+}
+
+// validID reports whether id can be a message id Parley keeps and puts
+// back in the References of a reply: at most 500 bytes of UTF-8 without
+// spaces, control characters or angle brackets.
+func validID(id string) bool {
+	if id == "" || len(id) > 500 || !utf8.ValidString(id) {
+		return false
+	}
+	for _, r := range id {
+		if r <= ' ' || r == 0x7f || r == '<' || r == '>' {
+			return false
+		}
+	}
+	return true
 }
 
 var addrRe = regexp.MustCompile(`[^\s<>"@]+@[^\s<>"@]+`)

@@ -219,3 +219,39 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func FuzzReadThreadHeaders(f *testing.F) {
+	f.Add(crlf("Subject: =?utf-8?q?Re:_caf=C3=A9?=\nMessage-ID: <a@b>\nReferences: <r@b> <s@b>\n\nbody\n"))
+	f.Add([]byte("Message-ID: not an id\r\nReferences: <<>>\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		th, err := ReadThreadHeaders(bytes.NewReader(raw))
+		if err != nil {
+			return
+		}
+		for _, s := range append([]string{th.Subject, th.MessageID}, th.References...) {
+			if !utf8.ValidString(s) || strings.ContainsAny(s, "\r\n") && s != th.Subject {
+				t.Fatalf("bad header value %q", s)
+			}
+		}
+	})
+}
+
+func TestComposeThreadsTheReply(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, Compose(&b, &Reply{MessageID: NewMessageID("01ABC", "support@shop.test"), FromName: "Shop", From: "support@shop.test",
+		To: "ann@example.com", Subject: "Re: Café <order>", InReplyTo: "m1@example.com", References: []string{"root@example.com", "m1@example.com"},
+		Text: "Hello <Ann> & co\nBye", Attachment: &Attachment{Filename: "a.txt", MimeType: "text/plain", Body: strings.NewReader("file")}}))
+	m, err := Parse(b.Bytes())
+	require.NoError(t, err)
+	assert.Equal(t, "parley.01abc@shop.test", m.MessageID)
+	assert.Equal(t, "Re: Café <order>", m.Subject)
+	assert.Equal(t, []string{"m1@example.com"}, m.InReplyTo)
+	assert.Equal(t, []string{"root@example.com", "m1@example.com"}, m.References)
+	assert.Equal(t, "Hello <Ann> & co\nBye", m.Text)
+	assert.Contains(t, m.HTML, "Hello &lt;Ann&gt; &amp; co<br")
+	require.Len(t, m.Parts, 1)
+	assert.Equal(t, "a.txt", m.Parts[0].Filename)
+	th, err := ReadThreadHeaders(bytes.NewReader(b.Bytes()))
+	require.NoError(t, err)
+	assert.Equal(t, ThreadHeaders{Subject: "Re: Café <order>", MessageID: "parley.01abc@shop.test", References: []string{"root@example.com", "m1@example.com"}}, th)
+}
