@@ -3,11 +3,15 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"time"
+
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway/channels/email"
@@ -220,4 +224,41 @@ func (s *Server) applyBounce(ctx context.Context, ws engine.ID, b *email.Bounce)
 	return s.cfg.Runtime.ApplyStatus(ctx, []engine.StatusReport{{WorkspaceID: ws, Channel: engine.ChannelEmail,
 		ChannelMessageID: b.OriginalMessageID, Status: engine.StatusFailed, At: s.cfg.Runtime.Clock().Now(),
 		ErrorCode: b.Status, ErrorReason: reason}})
+}
+
+// receivePostmark answers Postmark's inbound webhook (POST
+// /webhooks/email/postmark), protected by HTTP basic auth
+// (-postmark-inbound-auth): the mail is rebuilt from the JSON and stored
+// as one received over SMTP, and answered 200 once committed. Bad
+// credentials get 401 (Postmark retries, so a fixed password loses
+// nothing), an unreadable mail 400, a mail that could not be stored 503.
+func (s *Server) receivePostmark(c *fiber.Ctx) error {
+	want := s.cfg.PostmarkAuth
+	if want == "" {
+		return errNotFound
+	}
+	got := c.Get(fiber.HeaderAuthorization)
+	expect := "Basic " + base64.StdEncoding.EncodeToString([]byte(want))
+	if subtle.ConstantTimeCompare([]byte(got), []byte(expect)) != 1 {
+		c.Set(fiber.HeaderWWWAuthenticate, `Basic realm="parley"`)
+		return errorf(fiber.StatusUnauthorized, "unauthorized", "bad or missing credentials")
+	}
+	raw, rcpts, err := email.FromPostmark(c.Body())
+	if err != nil {
+		s.metrics.emailReceived.WithLabelValues("malformed").Inc()
+		return errorf(fiber.StatusBadRequest, "bad_payload", "%s", err.Error())
+	}
+	start := time.Now()
+	err = s.deliverMail(c.UserContext(), rcpts, raw)
+	s.metrics.emailSeconds.Observe(time.Since(start).Seconds())
+	switch {
+	case err == nil:
+		return c.JSON(fiber.Map{"status": "ok"})
+	case errors.Is(err, email.ErrMalformed):
+		return errorf(fiber.StatusBadRequest, "bad_payload", "%s", err.Error())
+	default:
+		s.metrics.emailReceived.WithLabelValues("retry").Inc()
+		s.log.Warn("Postmark inbound mail not stored", "err", err)
+		return s.retryLater(c, err)
+	}
 }

@@ -42,7 +42,7 @@ func newEmailEnvMax(t *testing.T, relay *mailtest.Server, maxBytes int64) (*env,
 	reg := prometheus.NewRegistry()
 	e := &env{t: t, dir: t.TempDir(), graph: newFakeGraph(t), clock: clockwork.NewRealClock(),
 		client: &http.Client{Timeout: 30 * time.Second}, mediaMax: 64 << 20, // a 25 MB attachment and the whole mail
-		gwTweak: func(c *gateway.Config) { c.Registerer, c.Gatherer = reg, reg }}
+		gwTweak: func(c *gateway.Config) { c.Registerer, c.Gatherer, c.PostmarkAuth = reg, reg, "postmark:pm-secret" }}
 	settings := map[string]any{"smtp_host": "127.0.0.1", "smtp_port": 9, "addresses": []string{"help@shop.test"}}
 	password := "smtp-password"
 	if relay != nil {
@@ -347,4 +347,48 @@ func TestEmailHealthCheck(t *testing.T) {
 	h := check()
 	assert.Equal(t, "expired", h["state"])
 	assert.Equal(t, "auth", h["code"])
+}
+
+// Postmark's inbound webhook, with its basic auth, stores the mail as one
+// received over SMTP: threaded, stored once when replayed, attachments in
+// the media store; bad credentials get 401 and store nothing.
+func TestEmailPostmarkInbound(t *testing.T) {
+	e, addr := newEmailEnv(t, nil)
+	require.NoError(t, sendMail(t, addr, "ann@example.com", []string{shopAddr}, mailFrom("ann@example.com", "Order 42", "m1@example.com", "", "Where is it?")))
+	order, ok := e.emailThread("ann@example.com", "order 42")
+	require.True(t, ok)
+	payload := `{"FromName":"Ann","From":"ann@example.com","FromFull":{"Email":"ann@example.com","Name":"Ann Lee","MailboxHash":""},
+"To":"support@shop.test","ToFull":[{"Email":"support@shop.test","Name":"Support","MailboxHash":""}],"Cc":"","CcFull":[],
+"OriginalRecipient":"support@shop.test","Subject":"Something else","MessageID":"73e6d360-66eb-11e1-8e72-a8904824019b",
+"ReplyTo":"","MailboxHash":"","Date":"Mon, 7 Dec 2026 10:00:00 +0100","TextBody":"Found it, thanks!\n\nOn Mon, 7 Dec 2026, Support wrote:\n> hello",
+"HtmlBody":"<p>Found it, <b>thanks</b>!</p>","StrippedTextReply":"Found it, thanks!","Tag":"",
+"Headers":[{"Name":"X-Spam-Status","Value":"No"},{"Name":"Message-ID","Value":"<pm1@example.com>"},{"Name":"In-Reply-To","Value":"<m1@example.com>"}],
+"Attachments":[{"Name":"receipt.txt","Content":"` + base64.StdEncoding.EncodeToString([]byte("paid")) + `","ContentType":"text/plain","ContentLength":4}]}`
+	post := func(auth string) (int, []byte) {
+		req, err := http.NewRequest("POST", e.url+"/webhooks/email/postmark", strings.NewReader(payload))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		if auth != "" {
+			user, pass, _ := strings.Cut(auth, ":")
+			req.SetBasicAuth(user, pass)
+		}
+		return e.do(req)
+	}
+	code, body := post("postmark:wrong")
+	require.Equal(t, http.StatusUnauthorized, code, string(body))
+	code, _ = post("")
+	require.Equal(t, http.StatusUnauthorized, code)
+	require.Len(t, e.messages(order), 1, "nothing stored")
+
+	code, body = post("postmark:pm-secret")
+	require.Equal(t, http.StatusOK, code, string(body))
+	code, body = post("postmark:pm-secret")
+	require.Equal(t, http.StatusOK, code, string(body))
+	msgs := e.messages(order)
+	require.Len(t, msgs, 3, "the reply and its attachment joined the thread, once")
+	assert.Equal(t, "receipt.txt", msgs[0].Content.Media.Filename)
+	assert.Equal(t, "Found it, thanks!", msgs[1].Content.Text)
+
+	code, body = e.api("POST", "/webhooks/email/postmark", "", `{"FromFull":{"Email":""}}`)
+	assert.Equal(t, http.StatusUnauthorized, code, string(body))
 }

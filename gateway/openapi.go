@@ -30,6 +30,7 @@ var operations = []op{
 	{method: "GET", path: "/healthz", tag: "health", summary: "Liveness", public: true, ok: 200},
 	{method: "GET", path: "/readyz", tag: "health", summary: "Readiness: 200 while serving; 503 before, and from the moment a shutdown begins (code shutting_down), so that a load balancer stops sending", public: true, ok: 200},
 	{method: "GET", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta subscription handshake", public: true, query: []string{"hub.mode", "hub.verify_token", "hub.challenge"}, ok: 200},
+	{method: "POST", path: "/webhooks/email/postmark", tag: "webhooks", summary: "Postmark's inbound webhook: one mail as Postmark's JSON, with HTTP basic auth (-postmark-inbound-auth; 401 otherwise, 404 when not set); stored as a mail received over SMTP (threading, duplicates, auto-replies, bounces); 200 once committed, 400 for an unreadable mail, 503 with Retry-After when overloaded", public: true, body: "PostmarkInbound", ok: 200},
 	{method: "POST", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta events, signed with X-Hub-Signature-256 by the server's app secret or by the own app secret of every account addressed (else 401, nothing stored); 200 once committed; 503 with Retry-After when overloaded or shutting down", public: true, body: "MetaWebhook", ok: 200},
 	{method: "GET", path: "/metrics", tag: "health", summary: "Prometheus metrics (text exposition format)", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/openapi.json", tag: "meta", summary: "This document", public: true, ok: 200},
@@ -132,7 +133,8 @@ var operations = []op{
 
 // schemas are the request bodies, as JSON Schema.
 var schemas = map[string]any{
-	"Error": obj(map[string]any{"error": obj(map[string]any{"code": str(), "message": str()}, "code", "message")}, "error"),
+	"Error":           obj(map[string]any{"error": obj(map[string]any{"code": str(), "message": str()}, "code", "message")}, "error"),
+	"PostmarkInbound": map[string]any{"type": "object", "description": "Postmark's inbound JSON (FromFull, ToFull[], CcFull[], OriginalRecipient, Subject, MessageID, Date, TextBody, HtmlBody, Headers[] {Name, Value}, Attachments[] {Name, Content (base64), ContentType, ContentID}); other fields are ignored", "required": []string{"FromFull"}},
 	"MetaWebhook": map[string]any{"type": "object", "description": "A Meta webhook delivery: object, entry[] (see Meta's WhatsApp Cloud API, Messenger and Instagram webhook references)",
 		"properties": map[string]any{"object": str(), "entry": map[string]any{"type": "array"}}, "required": []string{"object", "entry"}},
 	"Login":                obj(map[string]any{"email": str(), "password": str()}, "email", "password"),

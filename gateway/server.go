@@ -117,6 +117,10 @@ type Config struct {
 	// servers when their health is checked; nil means the system roots
 	// (the channel sender has its own, channels.Sender.WithEmailTLS).
 	EmailTLS *tls.Config
+	// PostmarkAuth is "user:password", the basic auth Postmark's inbound
+	// webhook must carry (-postmark-inbound-auth); empty turns the route
+	// off (404).
+	PostmarkAuth string
 	// PushClient sends Web Push requests; nil means a default client
 	// (tests trust their own push service).
 	PushClient *http.Client
@@ -335,6 +339,7 @@ func (s *Server) routes() {
 	a.Get("/metrics", s.metricsHandler())
 	a.Get("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.verifyWebhook)
 	a.Post("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.receiveWebhook)
+	a.Post("/webhooks/email/postmark", s.receivePostmark)
 
 	// The WebSocket route authenticates itself (browsers pass the token
 	// in the query), so it is registered before the authenticated group.

@@ -255,3 +255,21 @@ func TestComposeThreadsTheReply(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ThreadHeaders{Subject: "Re: Café <order>", MessageID: "parley.01abc@shop.test", References: []string{"root@example.com", "m1@example.com"}}, th)
 }
+
+func FuzzFromPostmark(f *testing.F) {
+	f.Add([]byte(`{"FromFull":{"Email":"a@b.test","Name":"A"},"ToFull":[{"Email":"s@shop.test"}],"Subject":"hi","MessageID":"x-1","TextBody":"hello","HtmlBody":"<b>hi</b>","Headers":[{"Name":"In-Reply-To","Value":"<p@q>"}],"Attachments":[{"Name":"a.txt","Content":"aGk=","ContentType":"text/plain"}]}`))
+	f.Add([]byte(`{"FromFull":{"Email":"a@b.test\r\nBcc: x@y"},"Subject":"\r\nX: y","MessageID":"id"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		raw, _, err := FromPostmark(body)
+		if err != nil {
+			return
+		}
+		m, err := Parse(raw)
+		if err != nil {
+			t.Fatalf("the rebuilt mail does not parse: %v\n%s", err, raw)
+		}
+		if m.MessageID == "" || strings.HasPrefix(m.MessageID, "sha256:") {
+			t.Fatalf("no message id in %s", raw)
+		}
+	})
+}
