@@ -23,6 +23,9 @@ type Inbound struct {
 	// Thread is the email thread the message belongs to (EmailThread);
 	// with ExternalUserID it names the conversation.
 	Thread string
+	// Referral is the campaign (ad, link) the message came through, if
+	// the channel said.
+	Referral *Campaign
 }
 
 // Validate checks the fields routing and dedupe depend on.
@@ -52,7 +55,8 @@ func (in *Inbound) Command() Command {
 	if in.Echo {
 		return Echo{ChannelMessageID: in.ChannelMessageID, Content: in.Content, SentAt: in.SentAt}
 	}
-	return Receive{ChannelMessageID: in.ChannelMessageID, Content: in.Content, SentAt: in.SentAt, ContactName: in.ContactName}
+	return Receive{ChannelMessageID: in.ChannelMessageID, Content: in.Content, SentAt: in.SentAt, ContactName: in.ContactName,
+		Referral: in.Referral}
 }
 
 // EchoesUnmarked reports whether the echoes of channel ch carry no mark
