@@ -156,6 +156,7 @@ var schemas = map[string]any{
 	"TokenCreate":   obj(map[string]any{"name": str(), "expires_at": map[string]any{"type": "string", "format": "date-time"}}, "name"),
 	"ChannelAccount": withBound(obj(channelAccountProps(false), "channel"), "anyOf", []any{
 		map[string]any{"required": []string{"account_id", "access_token"}, "properties": map[string]any{"channel": enum("whatsapp", "messenger", "instagram")}},
+		map[string]any{"required": []string{"account_id", "access_token", "email"}, "properties": map[string]any{"channel": enum("email")}},
 		map[string]any{"required": []string{"webhook_url"}, "properties": map[string]any{"channel": enum("api")}}}),
 	"ChannelAccountUpdate": minProps(obj(channelAccountProps(true))),
 	"APIChannelMessage": obj(map[string]any{
