@@ -50,6 +50,10 @@ type Event struct {
 	// the conversation to a user it was not assigned to, for the
 	// notifications; it is not sent to subscribers.
 	Assigned *Assignment `json:"-"`
+	// Before is, on a conversation.updated, the header as it stood
+	// before the change, for the outgoing webhooks (a status, mode or
+	// handoff change); it is not sent to subscribers.
+	Before *Conversation `json:"-"`
 }
 
 // Assignment says who a conversation was just given to, and by whom.
