@@ -26,6 +26,9 @@ const (
 	// EventMemoryCreated and EventMemoryDeleted carry {"memory": Memory}.
 	EventMemoryCreated EventType = "memory.created"
 	EventMemoryDeleted EventType = "memory.deleted"
+	// EventWebhookDisabled carries the outgoing webhook (engine.Webhook,
+	// without its secret) turned off after persistent failure.
+	EventWebhookDisabled EventType = "webhook.disabled"
 )
 
 // Event is one change to one conversation, produced by a rule and

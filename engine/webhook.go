@@ -514,7 +514,9 @@ const (
 // outcome: the body (signed again at each attempt), the attempts made,
 // the last attempt's status code, latency and error.
 type WebhookDelivery struct {
-	ID          ID              `json:"id"`
+	// ID numbers the deliveries in the order they were queued (per
+	// server, across subscriptions).
+	ID          uint64          `json:"id"`
 	WebhookID   ID              `json:"webhook_id"`
 	WorkspaceID ID              `json:"workspace_id"`
 	Event       WebhookEvent    `json:"event"`
@@ -529,7 +531,7 @@ type WebhookDelivery struct {
 	CreatedAt   time.Time       `json:"created_at"`
 	LastAt      time.Time       `json:"last_attempt_at,omitzero"`
 	// RedeliveryOf names the delivery this one sends again.
-	RedeliveryOf ID `json:"redelivery_of,omitzero"`
+	RedeliveryOf uint64 `json:"redelivery_of,omitempty"`
 }
 
 // DeliveryAttempted returns d after an attempt at now: delivered on a

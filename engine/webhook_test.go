@@ -158,9 +158,9 @@ func TestWebhookOutsOfAConversationUpdate(t *testing.T) {
 	mev := Event{Type: EventMessageCreated, ConversationID: before.ID, Conversation: &after, Message: &m}
 	outs = WebhookOuts(&mev, nil)
 	var mp struct {
-		Event       string `json:"event"`
-		Content     string `json:"content"`
-		MessageType string `json:"message_type"`
+		Event       string                `json:"event"`
+		Content     string                `json:"content"`
+		MessageType string                `json:"message_type"`
 		Sender      struct{ Type string } `json:"sender"`
 	}
 	if len(outs) != 1 || json.Unmarshal(outs[0].Body, &mp) != nil || mp.Event != "message_created" || mp.Content != "hi" || mp.MessageType != "incoming" || mp.Sender.Type != "contact" {
