@@ -20,6 +20,7 @@ import (
 	"github.com/parleyhq/parley/gateway/agents"
 	"github.com/parleyhq/parley/gateway/channels"
 	"github.com/parleyhq/parley/gateway/channels/meta"
+	"github.com/parleyhq/parley/gateway/hooks"
 	"github.com/parleyhq/parley/gateway/media"
 	"github.com/parleyhq/parley/gateway/notify"
 	"github.com/parleyhq/parley/gateway/realtime"
@@ -120,6 +121,9 @@ type Config struct {
 	// checks only on demand (Check now) and ignores what sends report:
 	// tests that count Graph calls use it.
 	ChannelHealthInterval time.Duration
+	// WebhookClient sends the outgoing webhooks; nil means a client
+	// that follows no redirect, with a 10 s timeout.
+	WebhookClient *http.Client
 	// Agents holds the AI agent settings; it should be the runtime's
 	// AgentResolver. Nil means a registry of its own, which the runtime
 	// does not use.
@@ -142,6 +146,7 @@ type Server struct {
 	agents    *agents.Registry
 	profiles  *channels.Profiles
 	notifier  *notify.Notifier
+	hooks     *hooks.Service
 	health    *channels.Health
 	// proxies are Config.TrustedProxies, parsed.
 	proxies trustedProxies
@@ -232,6 +237,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	outHooks, err := hooks.New(hooks.Config{Store: cfg.Store, Clock: cfg.Runtime.Clock(), HTTPClient: cfg.WebhookClient,
+		Publish: cfg.Runtime.Broadcaster().Publish, Logger: cfg.Logger, Registerer: cfg.Registerer})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	checker := channels.MetaChecker{Graph: cfg.Graph}
 	health, err := channels.NewHealth(channels.HealthConfig{Store: cfg.Store, Accounts: cfg.Accounts, Publisher: cfg.Runtime.Broadcaster(),
 		Checkers: map[engine.Channel]channels.HealthChecker{engine.ChannelWhatsApp: checker, engine.ChannelMessenger: checker, engine.ChannelInstagram: checker},
@@ -246,7 +256,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
 		mediaJobs: make(chan mediaJob, 4096), agentTests: make(chan struct{}, agentTestSlots), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
-		profiles: profiles, notifier: notifier, health: health, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+		profiles: profiles, notifier: notifier, hooks: outHooks, health: health, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller,
 		Credential: func(c *fiber.Ctx) string { return credentialName(who(c).Hash) }, Registerer: cfg.Registerer})
 	if err != nil {
@@ -301,6 +311,8 @@ func (s *Server) Start() {
 		s.sweeper.Start()
 		s.notifier.Start()
 		s.cfg.Runtime.Broadcaster().AddTap(s.notifier.Tap)
+		s.hooks.Start()
+		s.cfg.Runtime.Broadcaster().AddTap(s.hooks.Tap)
 		s.cfg.Accounts.health.Store(s.health)
 		s.health.Start()
 	})
@@ -378,6 +390,7 @@ func (s *Server) routes() {
 	api.Post("/conversations/:conv/messages/:seq/retry", s.retryMessage)
 	s.contactRoutes(api)
 	s.cannedRoutes(api)
+	s.outgoingWebhookRoutes(api)
 
 	// The inbox web app answers every other GET; registered last so that
 	// every route above wins.
@@ -538,6 +551,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.profiles.Shutdown()
 		s.sweeper.Shutdown()
 		s.notifier.Shutdown()
+		s.hooks.Shutdown()
 		s.cfg.Accounts.health.CompareAndSwap(s.health, nil)
 		s.health.Shutdown()
 	})

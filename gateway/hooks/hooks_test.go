@@ -211,7 +211,11 @@ func TestWebhookOrderPerConversation(t *testing.T) {
 	r := newReceiver(t, f.clock)
 	rnd := rand.New(rand.NewPCG(1, 2))
 	var rmu sync.Mutex
-	r.delay = func() time.Duration { rmu.Lock(); defer rmu.Unlock(); return time.Duration(rnd.IntN(4)) * time.Millisecond }
+	r.delay = func() time.Duration {
+		rmu.Lock()
+		defer rmu.Unlock()
+		return time.Duration(rnd.IntN(4)) * time.Millisecond
+	}
 	f.subscribe(t, r.srv.URL, engine.WebhookMessageCreated)
 	convs := []engine.ID{engine.NewID(t0), engine.NewID(t0.Add(time.Millisecond)), engine.NewID(t0.Add(2 * time.Millisecond))}
 	const per = 25
