@@ -1,6 +1,10 @@
 package gateway
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parleyhq/parley/engine"
+)
 
 type gatewayMetrics struct {
 	requestSeconds           *prometheus.HistogramVec
@@ -15,6 +19,11 @@ type gatewayMetrics struct {
 	bodyMemoryBytes          prometheus.Gauge
 	bodyMemoryRefusals       prometheus.Counter
 	drainRefusals            prometheus.Counter
+	// apiChannelRequests counts the API channel integrators' requests by
+	// endpoint (messages, statuses, contacts) and result.
+	apiChannelRequests *prometheus.CounterVec
+	paymentWebhooks    *prometheus.CounterVec
+	paymentRejected    *prometheus.CounterVec
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -45,11 +54,21 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "parley_gateway_request_body_memory_refusals_total", Help: "Requests answered 503 because request bodies being read already held the body memory bound."}),
 		drainRefusals: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_gateway_shutdown_refusals_total", Help: "Requests answered 503 with Retry-After because the server was shutting down."}),
+		apiChannelRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_api_channel_requests_total",
+			Help: "API channel integrators' requests, by endpoint (messages, statuses, contacts) and result (created, duplicate, applied, updated, refused, unauthorized)."},
+			[]string{"endpoint", "result"}),
+		paymentWebhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_gateway_payment_webhooks_received_total", Help: "Payment provider webhook deliveries received, by provider."}, []string{"provider"}),
+		paymentRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_gateway_payment_webhooks_rejected_total", Help: "Payment provider webhook deliveries refused, by provider and reason (signature, stale, payload)."},
+			[]string{"provider", "reason"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
 			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures,
-			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals)
+			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals, m.apiChannelRequests,
+			m.paymentWebhooks, m.paymentRejected)
 	}
 	// The webhook channels' series exist from the start, at zero.
 	for ch := range parsers {
@@ -58,6 +77,10 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			v.WithLabelValues(string(ch))
 		}
 		m.webhookSeconds.WithLabelValues(string(ch))
+	}
+	m.paymentWebhooks.WithLabelValues(engine.ProviderStripe)
+	for _, reason := range []string{"signature", "stale", "payload"} {
+		m.paymentRejected.WithLabelValues(engine.ProviderStripe, reason)
 	}
 	return m
 }

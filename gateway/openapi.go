@@ -31,6 +31,7 @@ var operations = []op{
 	{method: "GET", path: "/readyz", tag: "health", summary: "Readiness: 200 while serving; 503 before, and from the moment a shutdown begins (code shutting_down), so that a load balancer stops sending", public: true, ok: 200},
 	{method: "GET", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta subscription handshake", public: true, query: []string{"hub.mode", "hub.verify_token", "hub.challenge"}, ok: 200},
 	{method: "POST", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta events, signed with X-Hub-Signature-256 by the server's app secret or by the own app secret of every account addressed (else 401, nothing stored); 200 once committed; 503 with Retry-After when overloaded or shutting down", public: true, body: "MetaWebhook", ok: 200},
+	{method: "POST", path: "/webhooks/stripe/{workspace}", tag: "webhooks", summary: "Stripe events of a workspace's paid access (Pay for Access), signed in Stripe-Signature (t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\"> keyed with the workspace's stripe_webhook_secret, set by PUT /api/v1/agent); a bad signature (bad_signature) or a timestamp more than 5 minutes from the server's clock (stale_signature) is a 400 and changes nothing. checkout.session.completed (payment_status paid or no_payment_required) makes its contact a paying subscriber: the contact whose id is the session's client_reference_id, else the one with its Stripe customer, its customer_details email or phone, else a new contact (source api) with those details; customer.subscription.deleted ends the access of its customer's contact. Each event id changes a contact once and an event older than the last applied one changes nothing; other types are acknowledged. 200 {received, handled, contact_id, changed} once committed", public: true, body: "StripeEvent", ok: 200},
 	{method: "GET", path: "/metrics", tag: "health", summary: "Prometheus metrics (text exposition format)", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/openapi.json", tag: "meta", summary: "This document", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/ws", tag: "realtime", summary: "WebSocket event stream (token in the header or the token query parameter)", public: true, query: []string{"token", "channel", "folder", "assignee", "conversation_id", "epoch", "seq"}, ok: 101},
@@ -61,17 +62,21 @@ var operations = []op{
 	{method: "DELETE", path: "/api/v1/tokens/{id}", tag: "users", summary: "Revoke a personal API token", ok: 204},
 
 	{method: "GET", path: "/api/v1/channels", tag: "channels", summary: "Connected channel accounts (secrets never returned), each with its health {state, reason, code, since, checked_at}: state unknown (never checked), connected, expired (the token was refused: Graph code 190 or 102), unreachable (network errors, timeouts, HTTP 5xx, rate limits) or error (another refusal: a missing permission, 10 or 200-299, an unknown account id, a locked account); checked every -channel-health-interval and after sends", ok: 200},
-	{method: "POST", path: "/api/v1/channels", tag: "channels", summary: "Connect a WhatsApp number, Messenger page or Instagram account (admin)", body: "ChannelAccount", ok: 201},
+	{method: "POST", path: "/api/v1/channels", tag: "channels", summary: "Connect a WhatsApp number, Messenger page or Instagram account (admin); or an API channel account ({channel: api, name, webhook_url}: its account_id, inbound_token and webhook_secret are generated and the answer shows the two secrets, once, with its inbound_url; a webhook_url on a loopback, private or link-local address is 400 private_address unless -api-channel-allow-private)", body: "ChannelAccount", ok: 201},
 	{method: "GET", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "A channel account", ok: 200},
-	{method: "PATCH", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Update a channel account (admin): the fields given", body: "ChannelAccountUpdate", ok: 200},
+	{method: "PATCH", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Update a channel account (admin): the fields given; an API channel account takes name, webhook_url, and rotate_inbound_token or rotate_webhook_secret (true: a new one is made, shown once in the answer, and the old one stops working)", body: "ChannelAccountUpdate", ok: 200},
 	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Disconnect a channel account (admin)", ok: 204},
 	{method: "POST", path: "/api/v1/channels/{channel}/{account}/check", tag: "channels", summary: "Check now (admin): check the account's health at once (one cheap Graph call) and answer the account with its new health; 503 check_timeout when the check takes more than 20 s", ok: 200},
 
 	{method: "GET", path: "/api/v1/settings/webhooks", tag: "channels", summary: "What to paste into the Meta app's webhook settings (admin): the callback URL of each channel (under the public URL, else the address the request came to), the verify token (empty when none is set: every handshake is refused), and whether a server app secret is set", ok: 200},
 
+	{method: "POST", path: "/api/v1/api-channel/{account}/messages", tag: "api channel", summary: "An API channel integrator posts an inbound message (Authorization: Bearer <inbound_token> of the account, not a user token): from contact.external_id (a conversation per account and external id), its own source_id (stored once: a replay answers the stored message with 200 and duplicate true; new: 201), text and/or one file (attachment.url, fetched after the commit; or a multipart body with a payload part holding this JSON and a file part). The optional contact name names the contact as a channel's profile name does; email, phone and avatar_url update the contact. Answers {message, duplicate} once committed; 503 with Retry-After when overloaded", public: true, body: "APIChannelMessage", ok: 201},
+	{method: "POST", path: "/api/v1/api-channel/{account}/statuses", tag: "api channel", summary: "An API channel integrator reports the delivery status of a message Parley delivered to its webhook (message_id is the message's id): sent, delivered, read or failed (with reason). Statuses only move forward: an older one changes nothing. Answers {message, pending: false} (its status after the report); a message_id of no delivery of this account recorded yet (a status posted from inside the webhook, before it answered) is kept, answered 202 {pending: true}, and applied when the delivery is recorded", public: true, body: "APIChannelStatus", ok: 200},
+	{method: "POST", path: "/api/v1/api-channel/{account}/contacts", tag: "api channel", summary: "An API channel integrator updates the contact of one of its external ids (name, email, phone, avatar_url; a name given here is kept over profile names); 404 unknown_contact before its first message. Answers the contact", public: true, body: "APIChannelContact", ok: 200},
+
 	{method: "GET", path: "/public/media/{token}", tag: "media", summary: "A media file by a signed, expiring link (what Instagram fetches outbound media from)", public: true, ok: 200},
-	{method: "GET", path: "/api/v1/agent", tag: "agent", summary: "The workspace's AI agent settings (the API key is never returned)", ok: 200},
-	{method: "PUT", path: "/api/v1/agent", tag: "agent", summary: "Change the workspace's AI agent settings: the fields given (admin)", body: "AgentSettings", ok: 200},
+	{method: "GET", path: "/api/v1/agent", tag: "agent", summary: "The workspace's AI agent settings (the API key and the Stripe webhook secret are never returned; stripe_webhook_secret_set says whether the latter is set)", ok: 200},
+	{method: "PUT", path: "/api/v1/agent", tag: "agent", summary: "Change the workspace's AI agent settings: the fields given (admin). restricted with restricted_to crm (the default) answers contacts in the CRM only, with paid paying subscribers only; the others get restricted_reply (each {{contact.id}} in it replaced by the contact's id, for a payment link's client_reference_id) and no AI reply. stripe_webhook_secret is the signing secret of the workspace's Stripe endpoint (POST /webhooks/stripe/{workspace}; \"\" removes it); a channel account's override refuses it", body: "AgentSettings", ok: 200},
 	{method: "POST", path: "/api/v1/agent/test", tag: "agent", summary: "Test console (admin): send a sample conversation (oldest first) to the saved agent, or to the saved settings changed by settings (the API key kept unless given), through the runtime's agent with at most a 20 s timeout, and show what it would do: outcome reply, handoff (handoff_by keyword, agent or error, with error) or off; reply, reasoning, handoff, follow_up_in_seconds, remember, duration_ms. Nothing is stored; 429 busy while 4 tests run", body: "AgentTest", ok: 200},
 	{method: "GET", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "The AI agent settings in force for a channel account (inherited says whether they are the workspace's)", ok: 200},
 	{method: "PUT", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Override the AI agent settings for a channel account: the fields given (admin)", body: "AgentSettings", ok: 200},
@@ -81,7 +86,8 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/media/{id}", tag: "media", summary: "A stored media file of the workspace, by SHA-256 (kept while a message holds it)", ok: 200},
 
 	{method: "GET", path: "/api/v1/analytics", tag: "analytics", summary: "Business figures of a period (UTC days): first response and resolution times, resolution rate, AI share of replies, CSAT average; per channel, and per UTC day (days: every day of the period, oldest first, each {date, figures})", query: []string{"period", "channel"}, ok: 200},
-	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts per folder and of the open folder's unread, mine and unassigned (of that channel when channel is given); needs_human=true keeps the conversations a handoff left waiting for a person", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "needs_human", "cursor", "limit"}, ok: 200},
+	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts per folder and of the open folder's unread, mine and unassigned (of that channel when channel is given); needs_human=true keeps the conversations a handoff left waiting for a person; campaign (an ad id or a ref, as GET /api/v1/campaigns lists them) keeps those whose newest campaign it is", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "needs_human", "campaign", "cursor", "limit"}, ok: 200},
+	{method: "GET", path: "/api/v1/campaigns", tag: "conversations", summary: "The campaigns the workspace's conversations came through (every folder): each an ad id, else a ref, with how many conversations it brought, counted under their newest campaign ({\"campaigns\":[{\"campaign\",\"conversations\"}]}, sorted by campaign)", ok: 200},
 	{method: "GET", path: "/api/v1/tags", tag: "conversations", summary: "The tags of the workspace's conversations (every folder), by name, each with how many conversations carry it (the star is the tag priority)", ok: 200},
 	{method: "GET", path: "/api/v1/search", tag: "conversations", summary: "Search conversations by contact name, phone, email, company and message text (case- and accent-insensitive word prefixes; a q with no letters or digits is 400 bad_query), most recent activity first, each hit with a snippet; folder and channel keep only that folder's and channel's (a page so narrowed can hold fewer than limit hits and still have a next_cursor)", query: []string{"q", "folder", "channel", "cursor", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/conversations/{conv}", tag: "conversations", summary: "A conversation", ok: 200},
@@ -94,7 +100,7 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/conversations/{conv}/pause-ai", tag: "actions", summary: "Manual mode with no timer", ok: 200},
 	{method: "POST", path: "/api/v1/conversations/{conv}/read", tag: "actions", summary: "Mark read", ok: 200},
 	{method: "POST", path: "/api/v1/conversations/{conv}/unread", tag: "actions", summary: "Mark unread", ok: 200},
-	{method: "POST", path: "/api/v1/conversations/{conv}/folder", tag: "actions", summary: "Move to open, solved, spam or archived", body: "Folder", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/folder", tag: "actions", summary: "Move to open, pending (waiting for the customer: the customer's next message moves it back to open), solved, spam or archived", body: "Folder", ok: 200},
 	{method: "POST", path: "/api/v1/conversations/{conv}/star", tag: "actions", summary: "Star (the priority tag) or unstar", body: "Star", ok: 200},
 	{method: "PUT", path: "/api/v1/conversations/{conv}/tags/{tag}", tag: "actions", summary: "Add a tag", ok: 200},
 	{method: "DELETE", path: "/api/v1/conversations/{conv}/tags/{tag}", tag: "actions", summary: "Remove a tag", ok: 200},
@@ -111,7 +117,7 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/contacts", tag: "contacts", summary: "Create a contact (source manual, or api for personal API tokens)", body: "Contact", ok: 201},
 	{method: "GET", path: "/api/v1/contacts/export", tag: "contacts", summary: "Every contact as CSV", ok: 200},
 	{method: "POST", path: "/api/v1/contacts/import", tag: "contacts", summary: "Import contacts from a CSV body (text/csv), deduplicated by email and phone; progress over the WebSocket", body: "ContactCSV", bodyType: "text/csv", ok: 200},
-	{method: "GET", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "A contact with its conversations, notes, files and activity. Every contact the API answers has detected, read-only: phone (E.164), phone_international and country (ISO 3166-1 alpha-2) read from its phone or WhatsApp id, and language (ISO 639-1) detected from the customer's inbound text; each left out until known, and never over the country and language a person set", ok: 200},
+	{method: "GET", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "A contact with its conversations, notes, files and activity. Every contact the API answers has detected, read-only: phone (E.164), phone_international and country (ISO 3166-1 alpha-2) read from its phone or WhatsApp id, and language (ISO 639-1) detected from the customer's inbound text; each left out until known, and never over the country and language a person set. campaign is its first touch (the first campaign that brought it) and subscription its paid access from Stripe (active, customer_id, subscription_id, since, event_id, event_at), read-only, each left out when none", ok: 200},
 	{method: "GET", path: "/api/v1/contacts/{id}/activity", tag: "contacts", summary: "A contact's whole activity (conversations started, folder changes, notes, files), newest first, a page at a time: limit 1 to 100 (20 by default), before the next_before of the page before; answers {activity, next_before} (\"\" at the end)", query: []string{"before", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/contacts/{id}/files", tag: "contacts", summary: "Every file shared in a contact's conversations, newest first, a page at a time: limit 1 to 100 (20 by default), before the next_before of the page before; answers {files, next_before} (\"\" at the end)", query: []string{"before", "limit"}, ok: 200},
 	{method: "PATCH", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "Change a contact's profile and custom fields (null removes a custom field)", body: "ContactUpdate", ok: 200},
@@ -142,21 +148,36 @@ var schemas = map[string]any{
 	"Error": obj(map[string]any{"error": obj(map[string]any{"code": str(), "message": str()}, "code", "message")}, "error"),
 	"MetaWebhook": map[string]any{"type": "object", "description": "A Meta webhook delivery: object, entry[] (see Meta's WhatsApp Cloud API, Messenger and Instagram webhook references)",
 		"properties": map[string]any{"object": str(), "entry": map[string]any{"type": "array"}}, "required": []string{"object", "entry"}},
-	"Login":                obj(map[string]any{"email": str(), "password": str()}, "email", "password"),
-	"Setup":                obj(map[string]any{"code": str(), "name": str(), "email": str(), "password": str()}, "code", "name", "email", "password"),
-	"ResetPassword":        obj(map[string]any{"code": str(), "password": str()}, "code", "password"),
-	"Password":             obj(map[string]any{"password": str()}, "password"),
-	"LogoutAll":            obj(map[string]any{"include_current": boolean()}, "include_current"),
-	"AcceptInvite":         obj(map[string]any{"code": str(), "name": str(), "password": str()}, "code", "name", "password"),
-	"Invitation":           obj(map[string]any{"email": str(), "role": enum("owner", "admin", "agent")}, "email", "role"),
-	"UserUpdate":           minProps(obj(map[string]any{"name": str(), "role": enum("owner", "admin", "agent")})),
-	"TokenCreate":          obj(map[string]any{"name": str(), "expires_at": map[string]any{"type": "string", "format": "date-time"}}, "name"),
-	"ChannelAccount":       obj(channelAccountProps, "channel", "account_id", "access_token"),
-	"ChannelAccountUpdate": minProps(obj(channelAccountProps)),
-	"SendMessage":          obj(map[string]any{"text": str()}, "text"),
-	"Folder":               obj(map[string]any{"folder": enum("open", "solved", "spam", "archived")}, "folder"),
-	"Star":                 obj(map[string]any{"starred": map[string]any{"type": "boolean"}}, "starred"),
-	"Assign":               obj(map[string]any{"user_id": map[string]any{"type": []string{"string", "null"}}}, "user_id"),
+	"StripeEvent": map[string]any{"type": "object", "description": "A Stripe event (see Stripe's Event object): id, type, created (Unix seconds), data.object (a Checkout Session or a Subscription)",
+		"properties": map[string]any{"id": str(), "type": str(), "created": integer(), "data": map[string]any{"type": "object"}}, "required": []string{"id", "type", "created", "data"}},
+	"Login":         obj(map[string]any{"email": str(), "password": str()}, "email", "password"),
+	"Setup":         obj(map[string]any{"code": str(), "name": str(), "email": str(), "password": str()}, "code", "name", "email", "password"),
+	"ResetPassword": obj(map[string]any{"code": str(), "password": str()}, "code", "password"),
+	"Password":      obj(map[string]any{"password": str()}, "password"),
+	"LogoutAll":     obj(map[string]any{"include_current": boolean()}, "include_current"),
+	"AcceptInvite":  obj(map[string]any{"code": str(), "name": str(), "password": str()}, "code", "name", "password"),
+	"Invitation":    obj(map[string]any{"email": str(), "role": enum("owner", "admin", "agent")}, "email", "role"),
+	"UserUpdate":    minProps(obj(map[string]any{"name": str(), "role": enum("owner", "admin", "agent")})),
+	"TokenCreate":   obj(map[string]any{"name": str(), "expires_at": map[string]any{"type": "string", "format": "date-time"}}, "name"),
+	"ChannelAccount": withBound(obj(channelAccountProps(false), "channel"), "anyOf", []any{
+		map[string]any{"required": []string{"account_id", "access_token"}, "properties": map[string]any{"channel": enum("whatsapp", "messenger", "instagram")}},
+		map[string]any{"required": []string{"webhook_url"}, "properties": map[string]any{"channel": enum("api")}}}),
+	"ChannelAccountUpdate": minProps(obj(channelAccountProps(true))),
+	"APIChannelMessage": obj(map[string]any{
+		"source_id": describe(withBound(str(), "maxLength", 256), "the integrator's id of the message: a message is stored once per account and source_id"),
+		"contact":   obj(apiContactProps(), "external_id"),
+		"text":      describe(str(), "the message's text (the caption of a file); required without a file"),
+		"attachment": obj(map[string]any{"url": describe(str(), "an http or https URL Parley fetches the file from, with no credential"),
+			"mime_type": str(), "filename": str()}, "url"),
+		"sent_at": map[string]any{"type": "string", "format": "date-time"}}, "source_id", "contact"),
+	"APIChannelStatus": obj(map[string]any{"message_id": describe(str(), "the id of the message, as delivered to the webhook (message.id)"),
+		"status": enum("sent", "delivered", "read", "failed"), "reason": describe(withBound(str(), "maxLength", 1024), "why it failed (status failed)"),
+		"at": map[string]any{"type": "string", "format": "date-time"}}, "message_id", "status"),
+	"APIChannelContact": obj(apiContactProps(), "external_id"),
+	"SendMessage":       obj(map[string]any{"text": str()}, "text"),
+	"Folder":            obj(map[string]any{"folder": enum("open", "pending", "solved", "spam", "archived")}, "folder"),
+	"Star":              obj(map[string]any{"starred": map[string]any{"type": "boolean"}}, "starred"),
+	"Assign":            obj(map[string]any{"user_id": map[string]any{"type": []string{"string", "null"}}}, "user_id"),
 	"FollowUp": oneOf(obj(map[string]any{"preset": enum("1h", "3h", "12h", "24h"), "at": map[string]any{"type": "string", "format": "date-time"}}),
 		[]string{"preset"}, []string{"at"}),
 	"CSAT":          obj(map[string]any{"score": map[string]any{"type": "integer", "minimum": 1, "maximum": 5}}, "score"),
@@ -206,7 +227,8 @@ func agentSettingsProps() map[string]any {
 		"answers":             map[string]any{"type": "array", "items": obj(map[string]any{"keywords": strs(), "answer": str()}, "keywords", "answer")},
 		"auto_followup_hours": between(num(), 0, engine.MaxFollowUpPeriod.Hours()), "auto_followup_max": between(integer(), 0, engine.MaxAutoFollowUps),
 		"auto_csat": boolean(), "csat_survey": str(), "handoff_stays_manual": boolean(),
-		"restricted": boolean(), "restricted_reply": str()}
+		"restricted": boolean(), "restricted_reply": str(), "restricted_to": enum("crm", "paid"),
+		"stripe_webhook_secret": str()}
 }
 
 // webhookProps are the fields of an outgoing webhook a request may name.
@@ -233,7 +255,23 @@ func cannedReplyProps() map[string]any {
 	}
 }
 
-var channelAccountProps = map[string]any{"channel": enum("whatsapp", "messenger", "instagram"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str()}
+// channelAccountProps are the fields of a channel account a request may
+// name; an update may also ask for an API channel account's new secrets.
+func channelAccountProps(update bool) map[string]any {
+	p := map[string]any{"channel": enum("whatsapp", "messenger", "instagram", "api"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str(),
+		"webhook_url": describe(str(), "api channel only: the http or https URL Parley delivers the account's outbound messages to")}
+	if update {
+		p["rotate_inbound_token"] = boolean()
+		p["rotate_webhook_secret"] = boolean()
+	}
+	return p
+}
+
+// apiContactProps are who an API channel message is from.
+func apiContactProps() map[string]any {
+	return map[string]any{"external_id": describe(withBound(str(), "maxLength", 256), "the integrator's id of the person (one conversation per account and external_id)"),
+		"name": str(), "email": str(), "phone": str(), "avatar_url": str()}
+}
 
 // contactProps are a contact's fields; source is set only at creation.
 func contactProps(withSource bool) map[string]any {

@@ -19,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway/agents"
 	"github.com/parleyhq/parley/gateway/channels"
+	"github.com/parleyhq/parley/gateway/channels/apichannel"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/gateway/hooks"
 	"github.com/parleyhq/parley/gateway/media"
@@ -124,6 +125,13 @@ type Config struct {
 	// WebhookClient sends the outgoing webhooks; nil means a client
 	// that follows no redirect, with a 10 s timeout.
 	WebhookClient *http.Client
+	// APIChannel delivers to API channel accounts' webhooks (their health
+	// checks) and fetches the files their inbound messages name by URL;
+	// nil means a client that refuses non-public addresses. It should be
+	// the one the runtime's channels.Sender delivers with
+	// (Sender.WithAPIChannel), so that both keep to one
+	// -api-channel-allow-private.
+	APIChannel *apichannel.Client
 	// Agents holds the AI agent settings; it should be the runtime's
 	// AgentResolver. Nil means a registry of its own, which the runtime
 	// does not use.
@@ -148,6 +156,7 @@ type Server struct {
 	notifier  *notify.Notifier
 	hooks     *hooks.Service
 	health    *channels.Health
+	apiClient *apichannel.Client
 	// proxies are Config.TrustedProxies, parsed.
 	proxies trustedProxies
 	// bodyMemory holds the bytes of the request bodies being read
@@ -170,6 +179,9 @@ type Server struct {
 	// agentTests holds a slot per agent test console call in progress
 	// (testAgent).
 	agentTests chan struct{}
+	// paymentsMu serializes the matching of a payment event to its
+	// contact and the creation of a new one (applyStripe).
+	paymentsMu sync.Mutex
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -243,9 +255,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	checker := channels.MetaChecker{Graph: cfg.Graph}
+	if cfg.APIChannel == nil {
+		cfg.APIChannel = apichannel.NewClient(apichannel.ClientConfig{})
+	}
 	health, err := channels.NewHealth(channels.HealthConfig{Store: cfg.Store, Accounts: cfg.Accounts, Publisher: cfg.Runtime.Broadcaster(),
-		Checkers: map[engine.Channel]channels.HealthChecker{engine.ChannelWhatsApp: checker, engine.ChannelMessenger: checker, engine.ChannelInstagram: checker},
-		Clock:    cfg.Runtime.Clock(), Interval: cfg.ChannelHealthInterval, Logger: cfg.Logger, Registerer: cfg.Registerer})
+		Checkers: map[engine.Channel]channels.HealthChecker{engine.ChannelWhatsApp: checker, engine.ChannelMessenger: checker, engine.ChannelInstagram: checker,
+			engine.ChannelAPI: apichannel.Checker{Client: cfg.APIChannel}},
+		Clock: cfg.Runtime.Clock(), Interval: cfg.ChannelHealthInterval, Logger: cfg.Logger, Registerer: cfg.Registerer})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -256,7 +272,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
 		mediaJobs: make(chan mediaJob, 4096), agentTests: make(chan struct{}, agentTestSlots), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
-		profiles: profiles, notifier: notifier, hooks: outHooks, health: health, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+		profiles: profiles, notifier: notifier, hooks: outHooks, health: health, apiClient: cfg.APIChannel, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller,
 		Credential: func(c *fiber.Ctx) string { return credentialName(who(c).Hash) }, Registerer: cfg.Registerer})
 	if err != nil {
@@ -339,6 +355,7 @@ func (s *Server) routes() {
 	a.Get("/metrics", s.metricsHandler())
 	a.Get("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.verifyWebhook)
 	a.Post("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.receiveWebhook)
+	a.Post("/webhooks/stripe/:workspace", s.receiveStripe)
 
 	// The WebSocket route authenticates itself (browsers pass the token
 	// in the query), so it is registered before the authenticated group.
@@ -347,6 +364,7 @@ func (s *Server) routes() {
 	// Login and accept-invite take no token, so the account routes come
 	// before the authenticated group; the others check the token themselves.
 	s.userRoutes(a, a.Group("/api/v1"))
+	s.apiChannelRoutes(a)
 	api := a.Group("/api/v1", s.requireAuth)
 	api.Get("/channels", s.listChannels)
 	api.Post("/channels", requireRole(engine.RoleAdmin), s.createChannel)
@@ -367,6 +385,7 @@ func (s *Server) routes() {
 	api.Get("/conversations", s.listConversations)
 	api.Get("/search", s.search)
 	api.Get("/tags", s.listTags)
+	api.Get("/campaigns", s.listCampaigns)
 	api.Get("/conversations/:conv", s.getConversation)
 	api.Delete("/conversations/:conv", requireRole(engine.RoleAdmin), s.deleteConversation)
 	api.Post("/conversations/:conv/takeover", s.takeOver)
