@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/gateway/channels/apichannel"
 )
 
 // hookReceiver is an integration's endpoint on 127.0.0.1: it checks each
@@ -60,7 +62,7 @@ func (r *hookReceiver) got() ([]string, []map[string]any, int) {
 // bad bodies a 400 that stores nothing, another workspace's ids 404.
 func TestOutgoingWebhooksAPI(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
+	e := newEnvWith(t, nil, allowPrivateHooks)
 	r := newHookReceiver(t)
 	agent := e.addUser("hooks-agent@example.com", engine.RoleAgent, "hooks agent pw 1")
 
@@ -174,6 +176,40 @@ func TestOutgoingWebhooksAPI(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, code)
 	code, _ = e.api("GET", "/api/v1/webhooks/"+hook.ID.String()+"/deliveries", ownerToken, nil)
 	require.Equal(t, http.StatusNotFound, code)
+}
+
+// allowPrivateHooks lets the outgoing webhooks reach the receivers on
+// 127.0.0.1 (-api-channel-allow-private).
+func allowPrivateHooks(c *gateway.Config) {
+	c.APIChannel = apichannel.NewClient(apichannel.ClientConfig{AllowPrivate: true})
+}
+
+// Without -api-channel-allow-private, a webhook pointed at a loopback
+// address gets nothing: each attempt fails as a non-public address, kept
+// in the delivery's error, and waits for its retry.
+func TestOutgoingWebhooksRefusePrivateAddresses(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	r := newHookReceiver(t)
+	code, body := e.api("POST", "/api/v1/webhooks", ownerToken, map[string]any{"url": r.srv.URL, "events": []string{"message_created"}})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	hook := decodeAs[engine.Webhook](t, body)
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.hook.private", "15550178", "Ivo", "hello"))
+	eventually(t, 10*time.Second, func() error {
+		_, body := e.api("GET", "/api/v1/webhooks/"+hook.ID.String()+"/deliveries", ownerToken, nil)
+		ds := decodeAs[struct {
+			Deliveries []engine.WebhookDelivery `json:"deliveries"`
+		}](t, body).Deliveries
+		if len(ds) == 0 || ds[0].Attempts == 0 {
+			return fmt.Errorf("deliveries %+v", ds)
+		}
+		if ds[0].State != engine.DeliveryPending || !strings.Contains(ds[0].Error, "not public") {
+			return fmt.Errorf("delivery %+v", ds[0])
+		}
+		return nil
+	})
+	evs, _, _ := r.got()
+	require.Empty(t, evs)
 }
 
 func hasSubsequence(got, want []string) bool {

@@ -122,8 +122,10 @@ type Config struct {
 	// checks only on demand (Check now) and ignores what sends report:
 	// tests that count Graph calls use it.
 	ChannelHealthInterval time.Duration
-	// WebhookClient sends the outgoing webhooks; nil means a client
-	// that follows no redirect, with a 10 s timeout.
+	// WebhookClient sends the outgoing webhooks; nil means the API
+	// channel's client (APIChannel.HTTPClient: no redirects, a timeout,
+	// and no loopback, private or link-local address unless
+	// -api-channel-allow-private).
 	WebhookClient *http.Client
 	// APIChannel delivers to API channel accounts' webhooks (their health
 	// checks) and fetches the files their inbound messages name by URL;
@@ -249,14 +251,18 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	outHooks, err := hooks.New(hooks.Config{Store: cfg.Store, Clock: cfg.Runtime.Clock(), HTTPClient: cfg.WebhookClient,
-		Publish: cfg.Runtime.Broadcaster().Publish, Logger: cfg.Logger, Registerer: cfg.Registerer})
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
 	checker := channels.MetaChecker{Graph: cfg.Graph}
 	if cfg.APIChannel == nil {
 		cfg.APIChannel = apichannel.NewClient(apichannel.ClientConfig{})
+	}
+	hookClient := cfg.WebhookClient
+	if hookClient == nil {
+		hookClient = cfg.APIChannel.HTTPClient() // the same guard against non-public addresses
+	}
+	outHooks, err := hooks.New(hooks.Config{Store: cfg.Store, Clock: cfg.Runtime.Clock(), HTTPClient: hookClient,
+		Publish: cfg.Runtime.Broadcaster().Publish, Logger: cfg.Logger, Registerer: cfg.Registerer})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	health, err := channels.NewHealth(channels.HealthConfig{Store: cfg.Store, Accounts: cfg.Accounts, Publisher: cfg.Runtime.Broadcaster(),
 		Checkers: map[engine.Channel]channels.HealthChecker{engine.ChannelWhatsApp: checker, engine.ChannelMessenger: checker, engine.ChannelInstagram: checker,

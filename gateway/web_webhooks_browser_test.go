@@ -19,7 +19,7 @@ import (
 // agent has no Webhooks section.
 func TestWebWebhooks(t *testing.T) {
 	browser := startBrowser(t)
-	e := newEnv(t, nil)
+	e := newEnvWith(t, nil, allowPrivateHooks)
 	agent := e.addUser("hooks-web-agent@example.com", engine.RoleAgent, "hooks web agent 1")
 	b := newTab(t, browser)
 	b.signIn(e.url, ownerToken)
