@@ -24,8 +24,8 @@ func redact(w engine.Webhook) engine.Webhook {
 // List returns the subscriptions of a workspace, oldest first, without
 // their secrets.
 func (s *Service) List(ws engine.ID) []engine.Webhook {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	out := []engine.Webhook{}
 	for _, h := range s.hooks {
 		if h.WorkspaceID == ws {
@@ -38,8 +38,8 @@ func (s *Service) List(ws engine.ID) []engine.Webhook {
 
 // Get returns one subscription of a workspace, without its secret.
 func (s *Service) Get(ws, id engine.ID) (engine.Webhook, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	h, ok := s.hooks[id]
 	if !ok || h.WorkspaceID != ws {
 		return engine.Webhook{}, ErrNotFound
@@ -151,8 +151,10 @@ func (s *Service) Deliveries(ws, id engine.ID) ([]engine.WebhookDelivery, error)
 // Redeliver queues delivery seq of a subscription again, as a new
 // delivery with the same event and body, and returns it.
 func (s *Service) Redeliver(ws, id engine.ID, seq uint64, now time.Time) (engine.WebhookDelivery, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	s.seqMu.Lock()
+	defer s.seqMu.Unlock()
 	h, ok := s.hooks[id]
 	if !ok || h.WorkspaceID != ws {
 		return engine.WebhookDelivery{}, ErrNotFound

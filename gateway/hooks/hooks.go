@@ -105,10 +105,15 @@ type Service struct {
 	log    *slog.Logger
 	m      *metrics
 
-	// mu holds every read-check-write of a subscription and the
-	// delivery seq, with its commit: the service is their one owner.
-	mu    sync.Mutex
+	// mu holds every read-check-write of a subscription, with its
+	// commit: the service is their one owner. Commits that need a
+	// subscription to stay as it is (queued deliveries, a success that
+	// changes nothing) hold it for reading, so that they are grouped
+	// into one fsync.
+	mu    sync.RWMutex
 	hooks map[engine.ID]*engine.Webhook
+	// seqMu holds the delivery seq, with the commit that uses it.
+	seqMu sync.Mutex
 	seq   uint64
 	// active is a copy of the active subscriptions by workspace, read
 	// by the tap without a lock.
@@ -288,8 +293,10 @@ func (s *Service) flush() {
 	if len(evs) == 0 {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	s.seqMu.Lock()
+	defer s.seqMu.Unlock()
 	act := *s.active.Load()
 	b := s.cfg.Store.NewBatch()
 	seq, now, n := s.seq, s.cfg.Clock.Now().UTC(), 0
@@ -413,13 +420,13 @@ func (s *Service) work(ctx context.Context) {
 
 // deliver makes one attempt at d and commits its outcome.
 func (s *Service) deliver(ctx context.Context, d engine.WebhookDelivery) {
-	s.mu.Lock()
+	s.mu.RLock()
 	h, ok := s.hooks[d.WebhookID]
 	var hook engine.Webhook
 	if ok {
 		hook = *h
 	}
-	s.mu.Unlock()
+	s.mu.RUnlock()
 	if !ok || !hook.Active {
 		return
 	}
@@ -446,29 +453,29 @@ func (s *Service) deliver(ctx context.Context, d engine.WebhookDelivery) {
 // commitAttempt writes a delivery's outcome with its subscription's
 // failures, in one batch.
 func (s *Service) commitAttempt(d *engine.WebhookDelivery, now time.Time) error {
+	delivered := d.State == engine.DeliveryDelivered
+	s.mu.RLock()
+	h, ok := s.hooks[d.WebhookID]
+	if ok && delivered && h.Failures == 0 {
+		// The usual case: the subscription does not change.
+		err := s.commitOutcome(d, nil)
+		s.mu.RUnlock()
+		return err
+	}
+	s.mu.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h, ok := s.hooks[d.WebhookID]
+	h, ok = s.hooks[d.WebhookID]
 	if !ok {
 		return nil // deleted meanwhile, with its queue
 	}
-	b := s.cfg.Store.NewBatch()
-	if d.State == engine.DeliveryPending {
-		b.PutWebhookDelivery(d)
-	} else {
-		keep, err := s.cfg.Store.WebhookLogSeqs(d.WebhookID)
-		if err != nil {
-			b.Close()
-			return err
-		}
-		b.FinishWebhookDelivery(d, keep)
-	}
-	next, disabled := engine.WebhookAttempted(*h, d.State == engine.DeliveryDelivered, now)
+	next, disabled := engine.WebhookAttempted(*h, delivered, now)
 	changed := next.Failures != h.Failures || next.Active != h.Active
+	var put *engine.Webhook
 	if changed {
-		b.PutWebhook(&next)
+		put = &next
 	}
-	if err := s.cfg.Store.Commit(b); err != nil {
+	if err := s.commitOutcome(d, put); err != nil {
 		return err
 	}
 	if changed {
@@ -485,6 +492,26 @@ func (s *Service) commitAttempt(d *engine.WebhookDelivery, now time.Time) error 
 		}
 	}
 	return nil
+}
+
+// commitOutcome commits d after an attempt, back in the queue or into
+// the log, with the subscription h when it changed (nil when not).
+func (s *Service) commitOutcome(d *engine.WebhookDelivery, h *engine.Webhook) error {
+	b := s.cfg.Store.NewBatch()
+	if d.State == engine.DeliveryPending {
+		b.PutWebhookDelivery(d)
+	} else {
+		keep, err := s.cfg.Store.WebhookLogSeqs(d.WebhookID)
+		if err != nil {
+			b.Close()
+			return err
+		}
+		b.FinishWebhookDelivery(d, keep)
+	}
+	if h != nil {
+		b.PutWebhook(h)
+	}
+	return s.cfg.Store.Commit(b)
 }
 
 // post sends d to the subscription's URL, signed now, and returns the
