@@ -193,9 +193,9 @@ func TestWebhookDeliverySigned(t *testing.T) {
 	if ds, err := f.svc.Deliveries(f.ws, other.ID); err != nil || len(ds) != 0 {
 		t.Fatalf("deliveries of the contact subscription: %v %v", ds, err)
 	}
-	if v := testutil.ToFloat64(f.svc.m.deliveries.WithLabelValues(ResultDelivered)); v != 1 {
-		t.Fatalf("parley_webhook_deliveries_total{result=delivered} = %v", v)
-	}
+	eventually(t, f.clock, 0, "the outcome counted", func() bool {
+		return testutil.ToFloat64(f.svc.m.deliveries.WithLabelValues(ResultDelivered)) == 1
+	})
 	// A receiver with another secret refuses the signature.
 	w := f.subscribe(t, r.srv.URL, engine.WebhookMessageCreated)
 	wrong := "another-secret-entirely"
@@ -272,8 +272,13 @@ func TestWebhookReceiverDownThenUp(t *testing.T) {
 		}
 	}
 	r.mu.Unlock()
-	ds, err := f.svc.Deliveries(f.ws, w.ID)
-	if err != nil || len(ds) != 2 || ds[1].State != engine.DeliveryDelivered || ds[1].Attempts != 7 || ds[1].StatusCode != 200 || ds[0].Attempts != 1 {
+	var ds []engine.WebhookDelivery
+	var err error
+	eventually(t, f.clock, 0, "both outcomes recorded", func() bool {
+		ds, err = f.svc.Deliveries(f.ws, w.ID)
+		return err == nil && len(ds) == 2 && ds[0].State == engine.DeliveryDelivered && ds[1].State == engine.DeliveryDelivered
+	})
+	if len(ds) != 2 || ds[1].State != engine.DeliveryDelivered || ds[1].Attempts != 7 || ds[1].StatusCode != 200 || ds[0].Attempts != 1 {
 		t.Fatalf("log %+v %v", ds, err)
 	}
 	if h, _ := f.svc.Get(f.ws, w.ID); h.Failures != 0 || !h.Active {
