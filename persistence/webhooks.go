@@ -92,21 +92,34 @@ func (s *Store) WebhookSeq() (uint64, error) {
 // PendingWebhookDeliveries returns up to limit pending deliveries of a
 // subscription with a seq above after, in queue order.
 func (s *Store) PendingWebhookDeliveries(hook engine.ID, after uint64, limit int) ([]engine.WebhookDelivery, error) {
+	var out []engine.WebhookDelivery
+	err := s.VisitWebhookDeliveries(hook, after, func(d *engine.WebhookDelivery) bool {
+		out = append(out, *d)
+		return len(out) < limit
+	})
+	return out, err
+}
+
+// VisitWebhookDeliveries calls visit with the pending deliveries of a
+// subscription with a seq above after, in queue order, decoding each
+// only when it is reached, until visit returns false.
+func (s *Store) VisitWebhookDeliveries(hook engine.ID, after uint64, visit func(*engine.WebhookDelivery) bool) error {
 	p := webhookOutboxPrefix(hook)
 	it, err := s.iter(appendUint64(slices.Clip(p), after+1), prefixEnd(p))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer it.Close()
-	var out []engine.WebhookDelivery
-	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+	for ok := it.First(); ok; ok = it.Next() {
 		var d engine.WebhookDelivery
 		if err := decode(it.Value(), &d); err != nil {
-			return nil, fmt.Errorf("reading webhook deliveries: %w", err)
+			return fmt.Errorf("reading webhook deliveries: %w", err)
 		}
-		out = append(out, d)
+		if !visit(&d) {
+			break
+		}
 	}
-	return out, iterErr(it)
+	return iterErr(it)
 }
 
 // WebhookLog returns the finished deliveries of a subscription, oldest

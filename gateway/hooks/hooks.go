@@ -341,8 +341,13 @@ func (s *Service) flush() {
 // subscription and order key, until ctx ends.
 func (s *Service) dispatch(ctx context.Context) {
 	inflight := map[flight]bool{}
+	var next time.Time
 	for {
-		next := s.dispatchRound(ctx, inflight)
+		// With every worker busy nothing can start: the queue is read
+		// again when one is free (a result), keeping the retry time.
+		if len(inflight) < s.cfg.Workers {
+			next = s.dispatchRound(ctx, inflight)
+		}
 		var timer <-chan time.Time
 		if !next.IsZero() {
 			timer = s.cfg.Clock.After(max(next.Sub(s.cfg.Clock.Now()), 0))
@@ -363,38 +368,43 @@ func (s *Service) dispatch(ctx context.Context) {
 func (s *Service) dispatchRound(ctx context.Context, inflight map[flight]bool) time.Time {
 	var next time.Time
 	now := s.cfg.Clock.Now()
+	full := false
 	for _, subs := range *s.active.Load() {
 		for _, h := range subs {
-			pending, err := s.cfg.Store.PendingWebhookDeliveries(h.ID, 0, scanLimit)
-			if err != nil {
-				s.log.Error("Reading webhook deliveries", "webhook", h.ID, "err", err)
-				continue
-			}
 			seen := map[engine.ID]bool{}
-			for _, d := range pending {
+			n := 0
+			err := s.cfg.Store.VisitWebhookDeliveries(h.ID, 0, func(d *engine.WebhookDelivery) bool {
+				n++
 				f := flight{h.ID, d.OrderKey}
 				if seen[d.OrderKey] {
-					continue // behind an earlier delivery of the same conversation
+					return n < scanLimit // behind an earlier delivery of the same conversation
 				}
 				seen[d.OrderKey] = true
 				if inflight[f] {
-					continue
+					return n < scanLimit
 				}
 				if d.NextAt.After(now) {
 					if next.IsZero() || d.NextAt.Before(next) {
 						next = d.NextAt
 					}
-					continue
+					return n < scanLimit
 				}
 				select {
-				case s.jobs <- d:
+				case s.jobs <- *d:
 					inflight[f] = true
+					return n < scanLimit
 				case <-ctx.Done():
-					return next
 				default:
-					// Every worker is busy: a result wakes the next round.
-					return next
+					// Every worker is busy: a result starts the next round.
 				}
+				full = true
+				return false
+			})
+			if err != nil {
+				s.log.Error("Reading webhook deliveries", "webhook", h.ID, "err", err)
+			}
+			if full {
+				return next
 			}
 		}
 	}
