@@ -141,6 +141,7 @@ var operations = []op{
 	{method: "DELETE", path: "/api/v1/webhooks/{id}", tag: "webhooks", summary: "Delete an outgoing webhook with its queued and logged deliveries (admin)", ok: 204},
 	{method: "GET", path: "/api/v1/webhooks/{id}/deliveries", tag: "webhooks", summary: "A webhook's deliveries, newest first: the pending ones and the last 100 finished; each has id, event, body, state (pending, delivered, failed), attempts, next_at, status_code, latency_ms, error, created_at, last_attempt_at, redelivery_of", ok: 200},
 	{method: "POST", path: "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver", tag: "webhooks", summary: "Send a delivery again, as a new delivery with the same event and body, queued behind the conversation's others; answers it", ok: 202},
+	{method: "POST", path: "/api/v1/admin/backup", tag: "admin", summary: "A consistent online backup of the whole data directory (owner): an application/x-tar stream holding manifest.json first (format, created_at, parley_version, store_format, and every file with its size and sha256), then the store's Pebble checkpoint under db/ and the media files under media/. Every message acknowledged before the call is in it. `parley backup DIR` calls it and checks each file; `parley restore DIR DATADIR` restores it. One at a time: 409 backup_in_progress", ok: 200},
 }
 
 // schemas are the request bodies, as JSON Schema.
