@@ -26,6 +26,9 @@ const (
 	// EventMemoryCreated and EventMemoryDeleted carry {"memory": Memory}.
 	EventMemoryCreated EventType = "memory.created"
 	EventMemoryDeleted EventType = "memory.deleted"
+	// EventWebhookDisabled carries the outgoing webhook (engine.Webhook,
+	// without its secret) turned off after persistent failure.
+	EventWebhookDisabled EventType = "webhook.disabled"
 )
 
 // Event is one change to one conversation, produced by a rule and
@@ -50,6 +53,10 @@ type Event struct {
 	// the conversation to a user it was not assigned to, for the
 	// notifications; it is not sent to subscribers.
 	Assigned *Assignment `json:"-"`
+	// Before is, on a conversation.updated, the header as it stood
+	// before the change, for the outgoing webhooks (a status, mode or
+	// handoff change); it is not sent to subscribers.
+	Before *Conversation `json:"-"`
 }
 
 // Assignment says who a conversation was just given to, and by whom.

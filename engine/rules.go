@@ -765,7 +765,8 @@ func (a *applier) result() Result {
 	if c.Deleted {
 		evs = append(evs, Event{Type: EventConversationDeleted})
 	} else if !headerEqual(a.old, c) {
-		evs = append(evs, Event{Type: EventConversationUpdated, Assigned: a.assigned})
+		before := a.old
+		evs = append(evs, Event{Type: EventConversationUpdated, Assigned: a.assigned, Before: &before})
 	}
 	for i := range evs {
 		evs[i].WorkspaceID, evs[i].ConversationID, evs[i].At = c.WorkspaceID, c.ID, a.now

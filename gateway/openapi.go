@@ -143,6 +143,13 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/canned-replies/{id}", tag: "canned replies", summary: "A canned reply", ok: 200},
 	{method: "PATCH", path: "/api/v1/canned-replies/{id}", tag: "canned replies", summary: "Change a canned reply (admin): the fields given, checked as at creation (409 short_code_taken)", body: "CannedReplyUpdate", ok: 200},
 	{method: "DELETE", path: "/api/v1/canned-replies/{id}", tag: "canned replies", summary: "Delete a canned reply (admin)", ok: 204},
+	{method: "GET", path: "/api/v1/webhooks", tag: "webhooks", summary: "The workspace's outgoing webhooks (admin), oldest first, without their secrets: id, url, events, active, failures (failed attempts in a row), failing_since, disabled_reason (set when turned off after a day of failures)", ok: 200},
+	{method: "POST", path: "/api/v1/webhooks", tag: "webhooks", summary: "Subscribe a URL to events (admin): url (http or https, no credentials), events (message_created, message_updated, conversation_created, conversation_status_changed, conversation_updated, contact_created, contact_updated, conversation_mode_changed, handoff), secret (16 to 256 bytes; made when left out), active (true by default); answers the webhook with its secret, shown only here; at most 20 per workspace (409 too_many_webhooks)", body: "Webhook", ok: 201},
+	{method: "GET", path: "/api/v1/webhooks/{id}", tag: "webhooks", summary: "An outgoing webhook, without its secret", ok: 200},
+	{method: "PATCH", path: "/api/v1/webhooks/{id}", tag: "webhooks", summary: "Change an outgoing webhook (admin): the fields given; active true turns a disabled one on again, clears its failures and sends what waited", body: "WebhookUpdate", ok: 200},
+	{method: "DELETE", path: "/api/v1/webhooks/{id}", tag: "webhooks", summary: "Delete an outgoing webhook with its queued and logged deliveries (admin)", ok: 204},
+	{method: "GET", path: "/api/v1/webhooks/{id}/deliveries", tag: "webhooks", summary: "A webhook's deliveries, newest first: the pending ones and the last 100 finished; each has id, event, body, state (pending, delivered, failed), attempts, next_at, status_code, latency_ms, error, created_at, last_attempt_at, redelivery_of", ok: 200},
+	{method: "POST", path: "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver", tag: "webhooks", summary: "Send a delivery again, as a new delivery with the same event and body, queued behind the conversation's others; answers it", ok: 202},
 	{method: "POST", path: "/api/v1/admin/backup", tag: "admin", summary: "A consistent online backup of the whole data directory (owner): an application/x-tar stream holding manifest.json first (format, created_at, parley_version, store_format, and every file with its size and sha256), then the store's Pebble checkpoint under db/ and the media files under media/. Every message acknowledged before the call is in it. `parley backup DIR` calls it and checks each file; `parley restore DIR DATADIR` restores it. One at a time: 409 backup_in_progress", ok: 200},
 }
 
@@ -209,6 +216,8 @@ var schemas = map[string]any{
 	"PipelineUpdate":    minProps(obj(pipelineProps(true))),
 	"ContactStage":      obj(map[string]any{"stage_id": nullableStr(), "pipeline_id": str()}, "stage_id"),
 	"ContactOwner":      obj(map[string]any{"owner_id": nullableStr()}, "owner_id"),
+	"Webhook":           obj(webhookProps(), "url", "events"),
+	"WebhookUpdate":     minProps(obj(webhookProps())),
 }
 
 // pipelineProps are the fields of a pipeline a request may name; a kept
@@ -249,6 +258,20 @@ func agentSettingsProps() map[string]any {
 		"auto_csat": boolean(), "csat_survey": str(), "handoff_stays_manual": boolean(),
 		"restricted": boolean(), "restricted_reply": str(), "restricted_to": enum("crm", "paid"),
 		"stripe_webhook_secret": str()}
+}
+
+// webhookProps are the fields of an outgoing webhook a request may name.
+func webhookProps() map[string]any {
+	evs := make([]string, len(engine.WebhookEvents))
+	for i, e := range engine.WebhookEvents {
+		evs[i] = string(e)
+	}
+	return map[string]any{
+		"url":    describe(withBound(str(), "maxLength", engine.MaxWebhookURLBytes), "an http or https URL"),
+		"secret": describe(str(), "signs each delivery (X-Parley-Signature); 16 to 256 bytes"),
+		"events": map[string]any{"type": "array", "minItems": 1, "items": enum(evs...)},
+		"active": boolean(),
+	}
 }
 
 // cannedReplyProps are the fields of a canned reply a request may name.

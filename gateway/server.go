@@ -22,6 +22,7 @@ import (
 	"github.com/parleyhq/parley/gateway/channels/apichannel"
 	"github.com/parleyhq/parley/gateway/channels/email"
 	"github.com/parleyhq/parley/gateway/channels/meta"
+	"github.com/parleyhq/parley/gateway/hooks"
 	"github.com/parleyhq/parley/gateway/media"
 	"github.com/parleyhq/parley/gateway/notify"
 	"github.com/parleyhq/parley/gateway/realtime"
@@ -130,6 +131,11 @@ type Config struct {
 	// checks only on demand (Check now) and ignores what sends report:
 	// tests that count Graph calls use it.
 	ChannelHealthInterval time.Duration
+	// WebhookClient sends the outgoing webhooks; nil means the API
+	// channel's client (APIChannel.HTTPClient: no redirects, a timeout,
+	// and no loopback, private or link-local address unless
+	// -api-channel-allow-private).
+	WebhookClient *http.Client
 	// APIChannel delivers to API channel accounts' webhooks (their health
 	// checks) and fetches the files their inbound messages name by URL;
 	// nil means a client that refuses non-public addresses. It should be
@@ -167,6 +173,7 @@ type Server struct {
 	agents    *agents.Registry
 	profiles  *channels.Profiles
 	notifier  *notify.Notifier
+	hooks     *hooks.Service
 	health    *channels.Health
 	// smtp is the SMTP receiver, once ServeSMTP started it.
 	smtp      atomic.Pointer[email.Receiver]
@@ -270,6 +277,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.APIChannel == nil {
 		cfg.APIChannel = apichannel.NewClient(apichannel.ClientConfig{})
 	}
+	hookClient := cfg.WebhookClient
+	if hookClient == nil {
+		hookClient = cfg.APIChannel.HTTPClient() // the same guard against non-public addresses
+	}
+	outHooks, err := hooks.New(hooks.Config{Store: cfg.Store, Clock: cfg.Runtime.Clock(), HTTPClient: hookClient,
+		Publish: cfg.Runtime.Broadcaster().Publish, Logger: cfg.Logger, Registerer: cfg.Registerer})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	health, err := channels.NewHealth(channels.HealthConfig{Store: cfg.Store, Accounts: cfg.Accounts, Publisher: cfg.Runtime.Broadcaster(),
 		Checkers: map[engine.Channel]channels.HealthChecker{engine.ChannelWhatsApp: checker, engine.ChannelMessenger: checker, engine.ChannelInstagram: checker,
 			engine.ChannelEmail: channels.EmailChecker{TLS: cfg.EmailTLS}, engine.ChannelAPI: apichannel.Checker{Client: cfg.APIChannel}},
@@ -284,7 +300,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
 		mediaJobs: make(chan mediaJob, 4096), agentTests: make(chan struct{}, agentTestSlots), backups: make(chan struct{}, 1), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
-		profiles: profiles, notifier: notifier, health: health, apiClient: cfg.APIChannel, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+		profiles: profiles, notifier: notifier, hooks: outHooks, health: health, apiClient: cfg.APIChannel, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller,
 		Credential: func(c *fiber.Ctx) string { return credentialName(who(c).Hash) }, Registerer: cfg.Registerer})
 	if err != nil {
@@ -339,6 +355,8 @@ func (s *Server) Start() {
 		s.sweeper.Start()
 		s.notifier.Start()
 		s.cfg.Runtime.Broadcaster().AddTap(s.notifier.Tap)
+		s.hooks.Start()
+		s.cfg.Runtime.Broadcaster().AddTap(s.hooks.Tap)
 		s.cfg.Accounts.health.Store(s.health)
 		s.health.Start()
 	})
@@ -421,6 +439,7 @@ func (s *Server) routes() {
 	s.contactRoutes(api)
 	s.cannedRoutes(api)
 	s.pipelineRoutes(api)
+	s.outgoingWebhookRoutes(api)
 	api.Post("/admin/backup", requireRole(engine.RoleOwner), s.backup)
 
 	// The inbox web app answers every other GET; registered last so that
@@ -588,6 +607,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.profiles.Shutdown()
 		s.sweeper.Shutdown()
 		s.notifier.Shutdown()
+		s.hooks.Shutdown()
 		s.cfg.Accounts.health.CompareAndSwap(s.health, nil)
 		s.health.Shutdown()
 	})

@@ -25,6 +25,7 @@ import (
 //	'w' ws 'F' sha256 conv seq               media file reference (media.go)
 //	'w' ws 'R' id                            canned reply (canned.go)
 //	'w' ws 'B' id                            pipeline; 'w' ws 'C' 's'/'o'/'b'/'a' contacts by stage and owner, changes (pipelines.go)
+//	'w' ws 'd' id                            outgoing webhook subscription (webhooks.go)
 //
 // System data, across workspaces:
 //
@@ -33,6 +34,7 @@ import (
 //	's' 'X' key                              copy of a corrupt record (quarantine.go)
 //	's' 'V'                                  data directory format and its writer (format.go)
 //	's' 'D' channel account-id               channel account health (health.go)
+//	's' 'y' webhook seq, 's' 'Z' webhook seq  outgoing webhook queue and log, 's' 'b' their seq (webhooks.go)
 //
 // ws, conv and contact are 16-byte ids; integers are big-endian; ^x is the
 // bitwise complement, so that forward iteration is newest first. Strings

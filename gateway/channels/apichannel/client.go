@@ -162,6 +162,11 @@ func NewClient(cfg ClientConfig) *Client {
 	return c
 }
 
+// HTTPClient returns the client's HTTP client: its dialer's guard, its
+// timeout and no redirects, for other webhooks an admin points at a URL
+// (the outgoing webhooks).
+func (c *Client) HTTPClient() *http.Client { return c.http }
+
 // AllowPrivate reports whether the client reaches non-public addresses.
 func (c *Client) AllowPrivate() bool { return c.cfg.AllowPrivate }
 

@@ -1,0 +1,551 @@
+// Package hooks delivers outgoing webhooks: a workspace's subscriptions
+// (URL, secret, events) receive its events as signed JSON POSTs
+// (docs/ARCHITECTURE.md, "Outgoing webhooks").
+//
+// It is fed by the events published after their commit (a tap on the
+// broadcaster, which never waits): the tap only appends the events of
+// workspaces that have an active subscription to a buffer, and one
+// goroutine writes them to the durable delivery queue in Pebble (one
+// synced batch for what has gathered). A dispatcher reads the queue and
+// hands the due deliveries to a bounded pool of workers, at most one in
+// flight per subscription and conversation (or contact), so that each
+// receiver sees a conversation's events in order. A failed attempt is
+// tried again on the retry schedule (engine.WebhookRetryAfter) on the
+// injected clock; a subscription failing for a day is turned off. A slow
+// or dead receiver holds a worker at most for the request timeout and
+// never holds the tap: what waits is in Pebble, not in memory.
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/persistence"
+)
+
+// Label values of parley_webhook_deliveries_total.
+const (
+	ResultDelivered = "delivered"
+	ResultRetried   = "retried"
+	ResultFailed    = "failed"
+)
+
+// Defaults and bounds.
+const (
+	// DefaultWorkers is how many deliveries are in flight at once.
+	DefaultWorkers = 4
+	// DefaultTimeout bounds one attempt.
+	DefaultTimeout = 10 * time.Second
+	// maxBuffered bounds the published events waiting to be written to
+	// the queue; beyond it events are dropped and counted (the writer
+	// empties the buffer with each commit, so only a store that stopped
+	// writing fills it).
+	maxBuffered = 1 << 16
+	// scanLimit bounds the pending deliveries read per subscription per
+	// dispatch round.
+	scanLimit = 256
+	// maxResponse bounds the response body read (and dropped).
+	maxResponse = 64 << 10
+)
+
+// ErrNotFound: no such subscription or delivery in the workspace.
+var ErrNotFound = errors.New("hooks: not found")
+
+// ErrTooMany: the workspace has engine.MaxWebhooks subscriptions.
+var ErrTooMany = errors.New("hooks: too many webhooks")
+
+// Config configures a Service.
+type Config struct {
+	// Store holds the subscriptions and the delivery queue. Required.
+	Store *persistence.Store
+	// Clock times the retries and the signatures; nil means the real
+	// clock.
+	Clock clockwork.Clock
+	// HTTPClient sends the deliveries; nil means a client that follows
+	// no redirect. Its Timeout is set from Timeout when zero.
+	HTTPClient *http.Client
+	// Workers bounds the deliveries in flight; zero means
+	// DefaultWorkers.
+	Workers int
+	// Timeout bounds one attempt; zero means DefaultTimeout.
+	Timeout time.Duration
+	// Publish, when set, is told when a failing subscription is turned
+	// off (a webhook.disabled event for the workspace's web apps).
+	Publish func([]engine.Event)
+	// Logger receives the log; nil discards it.
+	Logger *slog.Logger
+	// Registerer receives the metrics; nil registers none.
+	Registerer prometheus.Registerer
+}
+
+type flight struct{ hook, key engine.ID }
+
+type result struct{ f flight }
+
+// Service owns the webhook subscriptions and delivers their events.
+// Create it with New, start it with Start, feed it with Tap, stop it with
+// Shutdown.
+type Service struct {
+	cfg    Config
+	client *http.Client
+	log    *slog.Logger
+	m      *metrics
+
+	// mu holds every read-check-write of a subscription, with its
+	// commit: the service is their one owner. Commits that need a
+	// subscription to stay as it is (queued deliveries, a success that
+	// changes nothing) hold it for reading, so that they are grouped
+	// into one fsync.
+	mu    sync.RWMutex
+	hooks map[engine.ID]*engine.Webhook
+	// seqMu holds the delivery seq, with the commit that uses it.
+	seqMu sync.Mutex
+	seq   uint64
+	// active is a copy of the active subscriptions by workspace, read
+	// by the tap without a lock.
+	active atomic.Pointer[map[engine.ID][]engine.Webhook]
+
+	inMu    sync.Mutex
+	in      []engine.Event
+	inWake  chan struct{}
+	wake    chan struct{}
+	jobs    chan engine.WebhookDelivery
+	results chan result
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	startOnce sync.Once
+	stopOnce  sync.Once
+	stopped   atomic.Bool
+}
+
+// New returns a Service with the subscriptions read from the store.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("hooks: Config.Store is required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	if client.Timeout == 0 {
+		c := *client
+		c.Timeout = cfg.Timeout
+		client = &c
+	}
+	s := &Service{cfg: cfg, client: client, log: cfg.Logger, m: newMetrics(cfg.Registerer), hooks: map[engine.ID]*engine.Webhook{},
+		inWake: make(chan struct{}, 1), wake: make(chan struct{}, 1),
+		jobs: make(chan engine.WebhookDelivery), results: make(chan result, cfg.Workers)}
+	wss, err := cfg.Store.Workspaces()
+	if err != nil {
+		return nil, fmt.Errorf("hooks: %w", err)
+	}
+	for _, ws := range wss {
+		hs, err := cfg.Store.Webhooks(ws.ID)
+		if err != nil {
+			return nil, fmt.Errorf("hooks: %w", err)
+		}
+		for i := range hs {
+			s.hooks[hs[i].ID] = &hs[i]
+		}
+	}
+	if s.seq, err = cfg.Store.WebhookSeq(); err != nil {
+		return nil, fmt.Errorf("hooks: %w", err)
+	}
+	s.refreshLocked()
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// refreshLocked rebuilds the tap's copy of the active subscriptions.
+func (s *Service) refreshLocked() {
+	m := map[engine.ID][]engine.Webhook{}
+	for _, h := range s.hooks {
+		if h.Active {
+			m[h.WorkspaceID] = append(m[h.WorkspaceID], *h)
+		}
+	}
+	for ws := range m {
+		slices.SortFunc(m[ws], func(a, b engine.Webhook) int { return a.ID.Compare(b.ID) })
+	}
+	s.active.Store(&m)
+}
+
+// Start starts the queue writer, the dispatcher and the workers.
+// Calling it again does nothing.
+func (s *Service) Start() {
+	s.startOnce.Do(func() {
+		s.goDo("webhook-queue", s.writeQueue)
+		s.goDo("webhook-dispatch", s.dispatch)
+		for range s.cfg.Workers {
+			s.goDo("webhook-deliver", s.work)
+		}
+		s.poke()
+	})
+}
+
+func (s *Service) goDo(label string, f func(context.Context)) {
+	s.wg.Add(1)
+	go pprof.Do(s.ctx, pprof.Labels("parley", label), func(ctx context.Context) {
+		defer s.wg.Done()
+		f(ctx)
+	})
+}
+
+// Shutdown writes the events still buffered to the queue, cancels the
+// attempts in progress (they stay queued and go at the next start) and
+// stops the goroutines. Safe to call more than once.
+func (s *Service) Shutdown() {
+	s.stopOnce.Do(func() {
+		s.stopped.Store(true)
+		s.startOnce.Do(func() {})
+		s.cancel()
+		s.wg.Wait()
+		s.flush() // what the tap took after the writer stopped
+	})
+}
+
+// Tap takes published events (actors.Broadcaster.AddTap). It never
+// waits: the events of workspaces with an active subscription are
+// appended to a buffer that the queue writer empties.
+func (s *Service) Tap(events []engine.Event) {
+	act := *s.active.Load()
+	if len(act) == 0 || s.stopped.Load() {
+		return
+	}
+	var n int
+	s.inMu.Lock()
+	for i := range events {
+		if _, ok := act[events[i].WorkspaceID]; !ok {
+			continue
+		}
+		if len(s.in) >= maxBuffered {
+			n++
+			continue
+		}
+		s.in = append(s.in, events[i])
+	}
+	s.inMu.Unlock()
+	if n > 0 {
+		s.m.dropped.Add(float64(n))
+		s.log.Warn("Webhook events dropped: the queue writer is behind", "dropped", n)
+	}
+	select {
+	case s.inWake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writeQueue writes the tapped events to the delivery queue until ctx
+// ends.
+func (s *Service) writeQueue(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.inWake:
+			s.flush()
+		}
+	}
+}
+
+// flush turns the buffered events into queued deliveries, committed in
+// one synced batch.
+func (s *Service) flush() {
+	s.inMu.Lock()
+	evs := s.in
+	s.in = nil
+	s.inMu.Unlock()
+	if len(evs) == 0 {
+		return
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	s.seqMu.Lock()
+	defer s.seqMu.Unlock()
+	act := *s.active.Load()
+	b := s.cfg.Store.NewBatch()
+	seq, now, n := s.seq, s.cfg.Clock.Now().UTC(), 0
+	for i := range evs {
+		subs := act[evs[i].WorkspaceID]
+		outs := engine.WebhookOuts(&evs[i], func(e engine.WebhookEvent) bool {
+			for j := range subs {
+				if subs[j].Wants(e) {
+					return true
+				}
+			}
+			return false
+		})
+		for _, o := range outs {
+			for j := range subs {
+				if !subs[j].Wants(o.Event) {
+					continue
+				}
+				seq++
+				n++
+				b.PutWebhookDelivery(&engine.WebhookDelivery{ID: seq, WebhookID: subs[j].ID, WorkspaceID: subs[j].WorkspaceID,
+					Event: o.Event, OrderKey: o.OrderKey, Body: o.Body, State: engine.DeliveryPending, CreatedAt: now})
+			}
+		}
+	}
+	if n == 0 {
+		b.Close()
+		return
+	}
+	b.SetWebhookSeq(seq)
+	if err := s.cfg.Store.Commit(b); err != nil {
+		s.m.dropped.Add(float64(n))
+		s.log.Error("Queueing webhook deliveries", "deliveries", n, "err", err)
+		return
+	}
+	s.seq = seq
+	s.m.queued.Add(float64(n))
+	s.poke()
+}
+
+// dispatch hands the due deliveries to the workers, one in flight per
+// subscription and order key, until ctx ends.
+func (s *Service) dispatch(ctx context.Context) {
+	inflight := map[flight]bool{}
+	var next time.Time
+	for {
+		// With every worker busy nothing can start: the queue is read
+		// again when one is free (a result), keeping the retry time.
+		if len(inflight) < s.cfg.Workers {
+			next = s.dispatchRound(ctx, inflight)
+		}
+		var timer <-chan time.Time
+		if !next.IsZero() {
+			timer = s.cfg.Clock.After(max(next.Sub(s.cfg.Clock.Now()), 0))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-s.results:
+			delete(inflight, r.f)
+		case <-s.wake:
+		case <-timer:
+		}
+	}
+}
+
+// dispatchRound starts what is due and returns when the next retry
+// falls (zero for none).
+func (s *Service) dispatchRound(ctx context.Context, inflight map[flight]bool) time.Time {
+	var next time.Time
+	now := s.cfg.Clock.Now()
+	full := false
+	for _, subs := range *s.active.Load() {
+		for _, h := range subs {
+			seen := map[engine.ID]bool{}
+			n := 0
+			err := s.cfg.Store.VisitWebhookDeliveries(h.ID, 0, func(d *engine.WebhookDelivery) bool {
+				n++
+				f := flight{h.ID, d.OrderKey}
+				if seen[d.OrderKey] {
+					return n < scanLimit // behind an earlier delivery of the same conversation
+				}
+				seen[d.OrderKey] = true
+				if inflight[f] {
+					return n < scanLimit
+				}
+				if d.NextAt.After(now) {
+					if next.IsZero() || d.NextAt.Before(next) {
+						next = d.NextAt
+					}
+					return n < scanLimit
+				}
+				select {
+				case s.jobs <- *d:
+					inflight[f] = true
+					return n < scanLimit
+				case <-ctx.Done():
+				default:
+					// Every worker is busy: a result starts the next round.
+				}
+				full = true
+				return false
+			})
+			if err != nil {
+				s.log.Error("Reading webhook deliveries", "webhook", h.ID, "err", err)
+			}
+			if full {
+				return next
+			}
+		}
+	}
+	return next
+}
+
+// work delivers what the dispatcher hands it until ctx ends.
+func (s *Service) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case d := <-s.jobs:
+			s.deliver(ctx, d)
+			select {
+			case s.results <- result{flight{d.WebhookID, d.OrderKey}}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// deliver makes one attempt at d and commits its outcome.
+func (s *Service) deliver(ctx context.Context, d engine.WebhookDelivery) {
+	s.mu.RLock()
+	h, ok := s.hooks[d.WebhookID]
+	var hook engine.Webhook
+	if ok {
+		hook = *h
+	}
+	s.mu.RUnlock()
+	if !ok || !hook.Active {
+		return
+	}
+	status, latency, errText := s.post(ctx, &hook, &d)
+	if ctx.Err() != nil {
+		return // cut by Shutdown: still queued, sent again at the next start
+	}
+	now := s.cfg.Clock.Now().UTC()
+	d = engine.DeliveryAttempted(d, status, latency, errText, now)
+	s.m.duration.Observe(latency.Seconds())
+	switch d.State {
+	case engine.DeliveryDelivered:
+		s.m.deliveries.WithLabelValues(ResultDelivered).Inc()
+	case engine.DeliveryPending:
+		s.m.deliveries.WithLabelValues(ResultRetried).Inc()
+	default:
+		s.m.deliveries.WithLabelValues(ResultFailed).Inc()
+	}
+	if err := s.commitAttempt(&d, now); err != nil {
+		s.log.Error("Recording a webhook delivery", "webhook", d.WebhookID, "delivery", d.ID, "err", err)
+	}
+}
+
+// commitAttempt writes a delivery's outcome with its subscription's
+// failures, in one batch.
+func (s *Service) commitAttempt(d *engine.WebhookDelivery, now time.Time) error {
+	delivered := d.State == engine.DeliveryDelivered
+	s.mu.RLock()
+	h, ok := s.hooks[d.WebhookID]
+	if ok && delivered && h.Failures == 0 {
+		// The usual case: the subscription does not change.
+		err := s.commitOutcome(d, nil)
+		s.mu.RUnlock()
+		return err
+	}
+	s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok = s.hooks[d.WebhookID]
+	if !ok {
+		return nil // deleted meanwhile, with its queue
+	}
+	next, disabled := engine.WebhookAttempted(*h, delivered, now)
+	changed := next.Failures != h.Failures || next.Active != h.Active
+	var put *engine.Webhook
+	if changed {
+		put = &next
+	}
+	if err := s.commitOutcome(d, put); err != nil {
+		return err
+	}
+	if changed {
+		*h = next
+	}
+	if disabled {
+		s.refreshLocked()
+		s.m.disabled.Inc()
+		s.log.Warn("Webhook turned off after persistent failure", "webhook", h.ID, "url", h.URL, "reason", h.DisabledReason)
+		if s.cfg.Publish != nil {
+			pub := next
+			pub.Secret = ""
+			s.cfg.Publish([]engine.Event{{Type: engine.EventWebhookDisabled, WorkspaceID: h.WorkspaceID, At: now, Data: &pub}})
+		}
+	}
+	return nil
+}
+
+// commitOutcome commits d after an attempt, back in the queue or into
+// the log, with the subscription h when it changed (nil when not).
+func (s *Service) commitOutcome(d *engine.WebhookDelivery, h *engine.Webhook) error {
+	b := s.cfg.Store.NewBatch()
+	if d.State == engine.DeliveryPending {
+		b.PutWebhookDelivery(d)
+	} else {
+		keep, err := s.cfg.Store.WebhookLogSeqs(d.WebhookID)
+		if err != nil {
+			b.Close()
+			return err
+		}
+		b.FinishWebhookDelivery(d, keep)
+	}
+	if h != nil {
+		b.PutWebhook(h)
+	}
+	return s.cfg.Store.Commit(b)
+}
+
+// post sends d to the subscription's URL, signed now, and returns the
+// status code (0 when none came), the time taken and the error.
+func (s *Service) post(ctx context.Context, h *engine.Webhook, d *engine.WebhookDelivery) (int, time.Duration, string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(d.Body))
+	if err != nil {
+		return 0, 0, err.Error()
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Parley-Webhooks/1")
+	req.Header.Set(engine.WebhookSignatureHeader, engine.SignWebhook(h.Secret, s.cfg.Clock.Now(), d.Body))
+	req.Header.Set(engine.WebhookEventHeader, string(d.Event))
+	req.Header.Set(engine.WebhookDeliveryHeader, fmt.Sprint(d.ID))
+	began := time.Now()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, time.Since(began), err.Error()
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
+	_ = resp.Body.Close()
+	latency := time.Since(began)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, latency, "HTTP " + resp.Status
+	}
+	return resp.StatusCode, latency, ""
+}

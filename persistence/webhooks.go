@@ -1,0 +1,160 @@
+package persistence
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/parleyhq/parley/engine"
+)
+
+// Outgoing webhooks (docs/ARCHITECTURE.md, "Outgoing webhooks"). Keys:
+//
+//	'w' ws 'd' id                  subscription (engine.Webhook)
+//	's' 'y' webhook seq            pending delivery (engine.WebhookDelivery), in queue order
+//	's' 'Z' webhook seq            finished delivery, the newest MaxWebhookLog kept
+//	's' 'b'                        the last delivery seq given
+//
+// A store written before webhooks existed simply has none: the prefixes
+// need no migration.
+const (
+	tWebhook       = 'd'
+	tWebhookOutbox = 'y'
+	tWebhookLog    = 'Z'
+	tWebhookSeq    = 'b'
+)
+
+// MaxWebhookLog bounds the finished deliveries kept per subscription.
+const MaxWebhookLog = 100
+
+func webhookKey(ws, id engine.ID) []byte { return append(wsPrefix(ws, tWebhook), id[:]...) }
+
+func webhookOutboxPrefix(hook engine.ID) []byte {
+	return append([]byte{spaceSystem, tWebhookOutbox}, hook[:]...)
+}
+
+func webhookLogPrefix(hook engine.ID) []byte {
+	return append([]byte{spaceSystem, tWebhookLog}, hook[:]...)
+}
+
+var webhookSeqKey = []byte{spaceSystem, tWebhookSeq}
+
+// PutWebhook writes subscription w (new or changed).
+func (b *Batch) PutWebhook(w *engine.Webhook) { b.set(webhookKey(w.WorkspaceID, w.ID), w) }
+
+// DeleteWebhook removes a subscription with its pending and finished
+// deliveries.
+func (b *Batch) DeleteWebhook(ws, id engine.ID) {
+	b.del(webhookKey(ws, id))
+	b.delPrefix(webhookOutboxPrefix(id))
+	b.delPrefix(webhookLogPrefix(id))
+}
+
+// PutWebhookDelivery writes a pending delivery, and the delivery seq
+// counter when it is new.
+func (b *Batch) PutWebhookDelivery(d *engine.WebhookDelivery) {
+	b.set(appendUint64(webhookOutboxPrefix(d.WebhookID), d.ID), d)
+}
+
+// SetWebhookSeq records the last delivery seq given.
+func (b *Batch) SetWebhookSeq(seq uint64) { b.setRaw(webhookSeqKey, appendUint64(nil, seq)) }
+
+// FinishWebhookDelivery moves d (delivered or failed) from the queue to
+// its subscription's log, dropping the log's oldest entries beyond
+// MaxWebhookLog (keep lists the log's seqs, oldest first, as read by
+// WebhookLogSeqs).
+func (b *Batch) FinishWebhookDelivery(d *engine.WebhookDelivery, keep []uint64) {
+	b.del(appendUint64(webhookOutboxPrefix(d.WebhookID), d.ID))
+	b.set(appendUint64(webhookLogPrefix(d.WebhookID), d.ID), d)
+	for i := 0; i < len(keep)-(MaxWebhookLog-1); i++ {
+		b.del(appendUint64(webhookLogPrefix(d.WebhookID), keep[i]))
+	}
+}
+
+// Webhooks returns the subscriptions of a workspace, oldest first.
+func (s *Store) Webhooks(ws engine.ID) ([]engine.Webhook, error) {
+	return readAll[engine.Webhook](s, wsPrefix(ws, tWebhook), "webhooks")
+}
+
+// WebhookSeq returns the last delivery seq given (0 for none).
+func (s *Store) WebhookSeq() (uint64, error) {
+	v, ok, err := s.getRaw(webhookSeqKey)
+	if err != nil || !ok {
+		return 0, err
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("persistence: webhook seq of %d bytes", len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// PendingWebhookDeliveries returns up to limit pending deliveries of a
+// subscription with a seq above after, in queue order.
+func (s *Store) PendingWebhookDeliveries(hook engine.ID, after uint64, limit int) ([]engine.WebhookDelivery, error) {
+	var out []engine.WebhookDelivery
+	err := s.VisitWebhookDeliveries(hook, after, func(d *engine.WebhookDelivery) bool {
+		out = append(out, *d)
+		return len(out) < limit
+	})
+	return out, err
+}
+
+// VisitWebhookDeliveries calls visit with the pending deliveries of a
+// subscription with a seq above after, in queue order, decoding each
+// only when it is reached, until visit returns false.
+func (s *Store) VisitWebhookDeliveries(hook engine.ID, after uint64, visit func(*engine.WebhookDelivery) bool) error {
+	p := webhookOutboxPrefix(hook)
+	it, err := s.iter(appendUint64(slices.Clip(p), after+1), prefixEnd(p))
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		var d engine.WebhookDelivery
+		if err := decode(it.Value(), &d); err != nil {
+			return fmt.Errorf("reading webhook deliveries: %w", err)
+		}
+		if !visit(&d) {
+			break
+		}
+	}
+	return iterErr(it)
+}
+
+// WebhookLog returns the finished deliveries of a subscription, oldest
+// first.
+func (s *Store) WebhookLog(hook engine.ID) ([]engine.WebhookDelivery, error) {
+	return readAll[engine.WebhookDelivery](s, webhookLogPrefix(hook), "webhook deliveries")
+}
+
+// WebhookLogSeqs returns the seqs of a subscription's finished
+// deliveries, oldest first.
+func (s *Store) WebhookLogSeqs(hook engine.ID) ([]uint64, error) {
+	p := webhookLogPrefix(hook)
+	it, err := s.iter(p, prefixEnd(p))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []uint64
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		out = append(out, binary.BigEndian.Uint64(k[len(k)-8:]))
+	}
+	return out, iterErr(it)
+}
+
+// WebhookDelivery reads one delivery of a subscription, pending or
+// finished.
+func (s *Store) WebhookDelivery(hook engine.ID, seq uint64) (engine.WebhookDelivery, error) {
+	var d engine.WebhookDelivery
+	err := s.get(appendUint64(webhookOutboxPrefix(hook), seq), &d)
+	if errors.Is(err, ErrNotFound) {
+		err = s.get(appendUint64(webhookLogPrefix(hook), seq), &d)
+	}
+	if err != nil {
+		return d, fmt.Errorf("reading webhook delivery %d: %w", seq, err)
+	}
+	return d, nil
+}
