@@ -286,5 +286,5 @@ func TestAuditLogWorkspaceIsolation(t *testing.T) {
 	require.Empty(t, e.audit(secret2, "cursor="+mine[0].ID.String()+"&actor="+e.ownerID().String()).Entries)
 	st, body := e.api("GET", "/api/v1/audit?format=jsonl", secret2, nil)
 	require.Equal(t, http.StatusOK, st)
-	require.Equal(t, 2, strings.Count(string(body), "\n"), "its one action and the export itself")
+	require.Equal(t, 2, strings.Count(string(body), "\n"), "its one action and the export itself: %s", body)
 }
