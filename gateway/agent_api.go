@@ -221,7 +221,8 @@ func (s *Server) putAgentSettings(c *fiber.Ctx, ch engine.Channel, acct string) 
 		return err
 	}
 	ws := who(c).WorkspaceID
-	set, _ := s.agents.Settings(ws, ch, acct)
+	set, inherited := s.agents.Settings(ws, ch, acct)
+	before := viewAgent(set, inherited, s.cfg.Runtime.AIDebounce())
 	if ch != "" {
 		if body.StripeWebhookSecret != nil {
 			return errorf(fiber.StatusBadRequest, "invalid", "stripe_webhook_secret is set on the workspace's agent settings (PUT /api/v1/agent)")
@@ -236,5 +237,7 @@ func (s *Server) putAgentSettings(c *fiber.Ctx, ch engine.Channel, acct string) 
 	if err := s.agents.Put(set); err != nil {
 		return fromEngine(err)
 	}
-	return c.JSON(viewAgent(set, false, s.cfg.Runtime.AIDebounce()))
+	after := viewAgent(set, false, s.cfg.Runtime.AIDebounce())
+	auditChange(c, before, after)
+	return c.JSON(after)
 }

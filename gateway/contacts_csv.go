@@ -502,6 +502,7 @@ func (h *contacts) importCSV(c *fiber.Ctx) (err error) {
 // name in use. Cells that a spreadsheet would read as a formula are
 // written with a leading apostrophe (an import takes it off).
 func (h *contacts) export(c *fiber.Ctx) error {
+	auditRead(c)
 	ws := who(c).WorkspaceID
 	// A first pass finds the custom field names, so the header is known
 	// before the first row.

@@ -29,6 +29,8 @@ type gatewayMetrics struct {
 	backupLastSuccess  prometheus.Gauge
 	paymentWebhooks    *prometheus.CounterVec
 	paymentRejected    *prometheus.CounterVec
+	// auditEntries counts audit log entries appended, by action.
+	auditEntries *prometheus.CounterVec
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -80,12 +82,15 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 		paymentRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_gateway_payment_webhooks_rejected_total", Help: "Payment provider webhook deliveries refused, by provider and reason (signature, stale, payload)."},
 			[]string{"provider", "reason"}),
+		auditEntries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_audit_entries_total", Help: "Audit log entries appended, by action (method and route pattern)."}, []string{"action"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
 			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures,
 			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals, m.apiChannelRequests,
-			m.paymentWebhooks, m.paymentRejected, m.backups, m.backupSeconds, m.backupLastSuccess, m.emailReceived, m.emailSeconds)
+			m.paymentWebhooks, m.paymentRejected, m.backups, m.backupSeconds, m.backupLastSuccess, m.emailReceived, m.emailSeconds,
+			m.auditEntries)
 	}
 	m.backups.WithLabelValues("ok")
 	m.backups.WithLabelValues("error")

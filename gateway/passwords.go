@@ -251,6 +251,7 @@ func (u *users) commitSession(c *fiber.Ctx, b *persistence.Batch, usr engine.Use
 		b.Close()
 		return err
 	}
+	u.srv.auditInto(c, b, usr, tok.ID, tok.Kind, status)
 	if err := u.store.Commit(b); err != nil {
 		return err
 	}

@@ -364,7 +364,7 @@ func (s *Server) Start() {
 
 func (s *Server) routes() {
 	a := s.app
-	a.Use(s.forwardedClient, s.secureHeaders, s.requestID, s.accessLog, s.drainGate, s.limitBody)
+	a.Use(s.forwardedClient, s.secureHeaders, s.requestID, s.accessLog, s.drainGate, s.limitBody, s.audit)
 	a.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	a.Get("/readyz", func(c *fiber.Ctx) error {
 		if s.draining.Load() {
@@ -402,6 +402,7 @@ func (s *Server) routes() {
 	api.Delete("/channels/:channel/:account", requireRole(engine.RoleAdmin), s.deleteChannel)
 	api.Post("/channels/:channel/:account/check", requireRole(engine.RoleAdmin), s.checkChannel)
 	api.Get("/settings/webhooks", requireRole(engine.RoleAdmin), s.webhookSettings)
+	api.Get("/audit", requireRole(engine.RoleAdmin), s.listAudit)
 	api.Get("/agent", s.getAgent)
 	api.Put("/agent", requireRole(engine.RoleAdmin), s.putAgent)
 	api.Post("/agent/test", requireRole(engine.RoleAdmin), s.testAgent)

@@ -502,6 +502,7 @@ func (u *users) updateUser(c *fiber.Ctx) error {
 		return err
 	}
 	self := usr.ID == me.user.ID
+	before := auditedUser{Name: usr.Name, Role: usr.Role}
 	if body.Name != nil && !self && !me.role.AtLeast(engine.RoleAdmin) {
 		return errorf(fiber.StatusForbidden, "forbidden", "only an admin can rename another user")
 	}
@@ -541,10 +542,22 @@ func (u *users) updateUser(c *fiber.Ctx) error {
 			b.PutIssuedToken(&toks[i])
 		}
 	}
+	// The change and its audit entry, with the name and role before and
+	// after, commit together.
+	auditChange(c, before, auditedUser{Name: usr.Name, Role: usr.Role})
+	p := who(c)
+	u.srv.auditInto(c, b, p.User, p.TokenID, p.Kind, fiber.StatusOK)
 	if err := u.store.Commit(b); err != nil {
 		return err
 	}
 	return c.JSON(usr)
+}
+
+// auditedUser is what the audit log keeps of a user before and after a
+// change.
+type auditedUser struct {
+	Name string      `json:"name"`
+	Role engine.Role `json:"role"`
 }
 
 // checkNotLastOwner fails when ws has one owner or none; call it with mu
