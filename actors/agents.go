@@ -109,11 +109,16 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 			return
 		}
 	}
+	corrections, err := rt.store.Corrections(conv.WorkspaceID, engine.MaxFeedbackExamples)
+	if err != nil {
+		rt.log.Warn("Agent: reading corrections", "conversation", req.ConversationID, "err", err)
+		return
+	}
 	kind := pol.Kind
 	actx, cancel := context.WithTimeout(ctx, rt.cfg.AgentTimeout)
 	start := time.Now()
 	ans, err := agent.Reply(actx, AIContext{Request: req, Conversation: conv, History: hist, Contact: contact,
-		Memories: memories})
+		Memories: memories, Corrections: corrections})
 	cancel()
 	rt.aiMetrics.requestSeconds.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	if err != nil {

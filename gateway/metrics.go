@@ -24,6 +24,8 @@ type gatewayMetrics struct {
 	apiChannelRequests *prometheus.CounterVec
 	paymentWebhooks    *prometheus.CounterVec
 	paymentRejected    *prometheus.CounterVec
+	// aiFeedback counts ratings of AI replies, by rating (up, down).
+	aiFeedback *prometheus.CounterVec
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -63,12 +65,17 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 		paymentRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_gateway_payment_webhooks_rejected_total", Help: "Payment provider webhook deliveries refused, by provider and reason (signature, stale, payload)."},
 			[]string{"provider", "reason"}),
+		aiFeedback: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_ai_feedback_total", Help: "Ratings of AI replies given by people, by rating (up, down)."}, []string{"rating"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
 			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures,
 			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals, m.apiChannelRequests,
-			m.paymentWebhooks, m.paymentRejected)
+			m.paymentWebhooks, m.paymentRejected, m.aiFeedback)
+	}
+	for _, r := range []engine.Rating{engine.RatingUp, engine.RatingDown} {
+		m.aiFeedback.WithLabelValues(string(r))
 	}
 	// The webhook channels' series exist from the start, at zero.
 	for ch := range parsers {

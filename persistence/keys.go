@@ -23,6 +23,7 @@ import (
 //	'w' ws 'r' contact memory                contact memories (memories.go)
 //	'w' ws 'F' sha256 conv seq               media file reference (media.go)
 //	'w' ws 'R' id                            canned reply (canned.go)
+//	'w' ws 'v' ... and 'w' ws 'g' ...        ratings of AI replies and their index (feedback.go)
 //
 // System data, across workspaces:
 //
