@@ -114,11 +114,18 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 		rt.log.Warn("Agent: reading corrections", "conversation", req.ConversationID, "err", err)
 		return
 	}
+	var crm engine.ContactCRM
+	if contact != nil && (contact.Stage != nil || contact.OwnerID != nil) {
+		if crm, err = rt.contactCRM(contact); err != nil {
+			rt.log.Warn("Agent: reading the contact's stage and owner", "conversation", req.ConversationID, "err", err)
+			return
+		}
+	}
 	kind := pol.Kind
 	actx, cancel := context.WithTimeout(ctx, rt.cfg.AgentTimeout)
 	start := time.Now()
 	ans, err := agent.Reply(actx, AIContext{Request: req, Conversation: conv, History: hist, Contact: contact,
-		Memories: memories, Corrections: corrections})
+		Memories: memories, CRM: crm, Corrections: corrections})
 	cancel()
 	rt.aiMetrics.requestSeconds.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	if err != nil {

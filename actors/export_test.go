@@ -1,6 +1,18 @@
 package actors
 
-import "github.com/parleyhq/parley/engine"
+import (
+	"testing"
+
+	"github.com/parleyhq/parley/engine"
+)
+
+// SetStageChecked sets f to run between a check about a stage and its
+// commit (a pipeline change removing stages, a contact's move), until
+// the test ends.
+func SetStageChecked(t *testing.T, f func(is string)) {
+	stageChecked = f
+	t.Cleanup(func() { stageChecked = nil })
+}
 
 // Kick makes the timekeeper look at the timers again now. Tests that move
 // a fake clock use it to rule out the lost wake-up between reading the

@@ -138,6 +138,7 @@ type Runtime struct {
 	lang       *languageDetector
 	metrics    *runtimeMetrics
 	aiMetrics  *agentMetrics
+	pipes      pipelineDefs
 
 	inflight atomic.Int64
 	// orphanSeq orders kept early status reports; it starts at the start

@@ -119,7 +119,8 @@ func RenameFromChannel(c Contact, name, previous string, now time.Time) (next Co
 // MergeContact returns target with src merged in at now: the target's
 // empty profile fields are filled from src, it takes src's identities and
 // the custom fields it lacks (within MaxCustomFields), and it is blocked
-// or unsubscribed if either was.
+// or unsubscribed if either was; it keeps its stage and owner, or takes
+// src's when it has none.
 func MergeContact(target, src Contact, now time.Time) Contact {
 	m := target
 	m.Identities = slices.Clone(target.Identities)
@@ -143,6 +144,12 @@ func MergeContact(target, src Contact, now time.Time) Contact {
 	}
 	if m.ChannelName == "" {
 		m.ChannelName = src.ChannelName
+	}
+	if m.Stage == nil {
+		m.Stage = src.Stage
+	}
+	if m.OwnerID == nil {
+		m.OwnerID = src.OwnerID
 	}
 	if m.Detected.Language == "" {
 		m.Detected.Language = src.Detected.Language

@@ -308,6 +308,12 @@ type Contact struct {
 	ChannelName string    `json:"channel_name,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Stage is where the contact stands in a pipeline (engine/pipeline.go),
+	// nil for none; OwnerID is the user who owns the contact, nil for
+	// nobody. Both change only through SetContactStage and
+	// SetContactOwner, in the contact's actor.
+	Stage   *ContactStage `json:"stage,omitempty"`
+	OwnerID *ID           `json:"owner_id,omitempty"`
 	// Campaign is the first campaign that brought the contact (first
 	// touch; see FirstTouch), nil when none did.
 	Campaign *Campaign `json:"campaign,omitempty"`

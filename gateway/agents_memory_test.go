@@ -234,3 +234,56 @@ func TestOpenAIAgentJSONReplyFormat(t *testing.T) {
 	require.Equal(t, 1.0, counterSum(t, reg, "parley_agent_errors_total", "reason", "invalid_reply"))
 	require.Len(t, e.sentTexts(), 1, "nothing else was sent")
 }
+
+// The agents are told where the contact stands: its pipeline stage and
+// owner by name, in the OpenAI-compatible prompt and in the webhook's
+// payload (crm); a contact with neither has no such lines, nor field.
+func TestAgentsSeeStageAndOwner(t *testing.T) {
+	t.Parallel()
+	ai := newFakeAI(t)
+	ai.set(func(int) (int, string, time.Duration) { return 200, completion("Hi!", ""), 0 })
+	e := newAIEnv(t)
+	e.useOpenAI(ai, 5)
+	agent := e.addUser("crm-owner@example.com", engine.RoleAgent, "crm owner pw 123")
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.crm.1", "15550301", "Kim", "hello"))
+	e.waitSent(1)
+	first := decodeChat(t, ai.requests()[0]).Messages[0].Content
+	require.NotContains(t, first, "pipeline stage")
+	require.NotContains(t, first, "owner (")
+
+	ct := e.conv(e.thread(engine.ChannelWhatsApp, phoneID, "15550301")).ContactID
+	sales := e.pipelines(ownerToken)[0]
+	e.setStage(ownerToken, ct, sales.Stages[1].ID.String())
+	e.setOwner(ownerToken, ct, agent.User.ID.String())
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.crm.2", "15550301", "Kim", "prices?"))
+	e.waitSent(2)
+	sys := decodeChat(t, ai.requests()[1]).Messages[0].Content
+	require.Contains(t, sys, "\n- pipeline stage: Qualified (pipeline Sales)")
+	require.Contains(t, sys, "\n- owner (the person at the business in charge of this customer): User crm-owner@example.com")
+
+	// The webhook agent: the crm field.
+	code, body := e.api("PUT", "/api/v1/agent", ownerToken, map[string]any{"kind": "webhook", "webhook_url": ai.srv.URL + "/bot"})
+	require.Equal(t, http.StatusOK, code, string(body))
+	ai.set(func(int) (int, string, time.Duration) { return 200, `{"reply":"Sure"}`, 0 })
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.crm.3", "15550301", "Kim", "and delivery?"))
+	e.waitSent(3)
+	reqs := ai.requests()
+	var payload struct {
+		CRM *engine.ContactCRM `json:"crm"`
+	}
+	require.NoError(t, json.Unmarshal(reqs[len(reqs)-1].Body, &payload))
+	require.NotNil(t, payload.CRM)
+	require.Equal(t, "Sales", payload.CRM.Pipeline)
+	require.Equal(t, "Qualified", payload.CRM.Stage)
+	require.Equal(t, sales.Stages[1].ID, *payload.CRM.StageID)
+	require.Equal(t, agent.User.ID, *payload.CRM.OwnerID)
+	require.Equal(t, "User crm-owner@example.com", payload.CRM.Owner)
+
+	// Neither: no crm field.
+	e.setStage(ownerToken, ct, nil)
+	e.setOwner(ownerToken, ct, nil)
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.crm.4", "15550301", "Kim", "thanks"))
+	e.waitSent(4)
+	reqs = ai.requests()
+	require.NotContains(t, string(reqs[len(reqs)-1].Body), `"crm"`)
+}

@@ -140,6 +140,13 @@ func (h *contacts) page(ws, id engine.ID, cur *timelineCursor, n int, files bool
 		for i := range notes {
 			keep(noteActivity(&notes[i]))
 		}
+		changes, err := h.store.ContactChanges(ws, id)
+		if err != nil {
+			return nil, fmt.Errorf("reading the changes of %s: %w", id, err)
+		}
+		for i := range changes {
+			keep(changeActivity(&changes[i]))
+		}
 	}
 	convs, err := h.conversations(ws, id)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 // Contacts, the CRM side of the inbox.
 //
 //	GET    /api/v1/contacts?q=&cursor=&limit=    list newest first, or search; each with its conversations' last activity and tags
+//	GET    /api/v1/contacts?stage=&owner=&cursor=&limit=  those in a stage and/or owned by a user, newest first (pipelines.go)
 //	POST   /api/v1/contacts                      create → 201 contact
 //	GET    /api/v1/contacts/export               every contact as CSV
 //	POST   /api/v1/contacts/import               CSV body → {job, imported, updated, failed, errors}
@@ -102,8 +103,20 @@ func (h *contacts) list(c *fiber.Ctx) error {
 	if len(q) > engine.MaxQueryBytes {
 		return errorf(fiber.StatusBadRequest, "bad_query", "q must be at most %d bytes", engine.MaxQueryBytes)
 	}
+	f, err := contactFilter(c)
+	if err != nil {
+		return err
+	}
+	if tag := c.Query("tag"); tag != "" {
+		return h.listTagged(c, ws, f, tag, int(limit), q)
+	}
 	var page persistence.ContactPage
-	if strings.TrimSpace(q) == "" {
+	if f != (persistence.ContactFilter{}) {
+		if strings.TrimSpace(q) != "" {
+			return errorf(fiber.StatusBadRequest, "bad_query", "q does not go with stage or owner")
+		}
+		page, err = h.store.FilteredContacts(ws, f, c.Query("cursor"), int(limit))
+	} else if strings.TrimSpace(q) == "" {
 		page, err = h.store.Contacts(ws, c.Query("cursor"), int(limit))
 	} else {
 		page, err = h.store.SearchContacts(ws, engine.NormalizeQuery(q), c.Query("cursor"), int(limit))
@@ -121,6 +134,59 @@ func (h *contacts) list(c *fiber.Ctx) error {
 		}
 	}
 	return c.JSON(fiber.Map{"contacts": items, "next_cursor": page.NextCursor, "partial": page.Partial})
+}
+
+// maxTagScan bounds how many contacts of a stage or owner one page of
+// the list filtered by tag looks at; beyond it the page is partial and
+// its cursor goes on from the last one looked at.
+const maxTagScan = 2000
+
+// listTagged answers the contact list filtered by stage and/or owner
+// and by tag (a tag of one of the contact's conversations): the stage
+// and owner index read a page at a time, each contact's conversations
+// read for its tags (as every list row is), those with the tag kept,
+// until limit of them or maxTagScan looked at.
+func (h *contacts) listTagged(c *fiber.Ctx, ws engine.ID, f persistence.ContactFilter, tag string, limit int, q string) error {
+	if f == (persistence.ContactFilter{}) || strings.TrimSpace(q) != "" {
+		return errorf(fiber.StatusBadRequest, "bad_query", "tag goes with stage or owner, not with q")
+	}
+	if len(tag) > engine.MaxTagBytes {
+		return errorf(fiber.StatusBadRequest, "bad_query", "tag must be at most %d bytes", engine.MaxTagBytes)
+	}
+	items := []contactListItem{}
+	cursor, scanned, partial := c.Query("cursor"), 0, false
+	for len(items) < limit {
+		page, err := h.store.FilteredContacts(ws, f, cursor, min(limit*4, persistence.MaxContactPage))
+		if errors.Is(err, persistence.ErrBadCursor) {
+			return errorf(fiber.StatusBadRequest, "bad_query", "bad cursor")
+		}
+		if err != nil {
+			return err
+		}
+		for i, ct := range page.Contacts {
+			item, err := h.listItem(ws, ct)
+			if err != nil {
+				return err
+			}
+			scanned++
+			cursor = ct.ID.String()
+			if slices.Contains(item.Tags, tag) {
+				items = append(items, item)
+			}
+			if len(items) == limit || scanned == maxTagScan {
+				if i == len(page.Contacts)-1 && page.NextCursor == "" {
+					cursor = "" // that was the last one
+				}
+				partial = len(items) < limit && cursor != ""
+				return c.JSON(fiber.Map{"contacts": items, "next_cursor": cursor, "partial": partial})
+			}
+		}
+		if page.NextCursor == "" {
+			cursor = ""
+			break
+		}
+	}
+	return c.JSON(fiber.Map{"contacts": items, "next_cursor": cursor, "partial": partial})
 }
 
 // contactListItem is a contact of the list with what its conversations
@@ -305,6 +371,8 @@ type activityItem struct {
 	Folder         engine.Folder  `json:"folder,omitempty"`
 	Note           *engine.Note   `json:"note,omitempty"`
 	File           *contactFile   `json:"file,omitempty"`
+	// Change is set on stage_changed and owner_changed (pipelines.go).
+	Change *engine.ContactChange `json:"change,omitempty"`
 
 	// key orders items of the same time in the paged timeline
 	// (contact_timeline.go): unique per item.
@@ -343,7 +411,11 @@ func (h *contacts) get(c *fiber.Ctx) error {
 		notes = []engine.Note{}
 	}
 	renderNotes(notes)
-	files, activity, err := h.timeline(ws, convs, notes)
+	changes, err := h.store.ContactChanges(ws, id)
+	if err != nil {
+		return err
+	}
+	files, activity, err := h.timeline(ws, convs, notes, changes)
 	if err != nil {
 		return err
 	}
@@ -382,11 +454,14 @@ func (h *contacts) conversations(ws, id engine.ID) ([]engine.Conversation, error
 // timeline gathers the files and the activity of a contact from its most
 // recently active conversations (the newest messages of each) and its
 // notes, newest first, bounded.
-func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []engine.Note) ([]contactFile, []activityItem, error) {
+func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []engine.Note, changes []engine.ContactChange) ([]contactFile, []activityItem, error) {
 	files := []contactFile{}
 	activity := []activityItem{}
 	for i := range notes {
 		activity = append(activity, noteActivity(&notes[i]))
+	}
+	for i := range changes {
+		activity = append(activity, changeActivity(&changes[i]))
 	}
 	for i := range convs {
 		conv := &convs[i]
@@ -417,6 +492,11 @@ func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []e
 // noteActivity is the activity item of a note.
 func noteActivity(n *engine.Note) activityItem {
 	return activityItem{Type: activityNote, At: n.CreatedAt, ConversationID: n.ConversationID, Note: n, key: "n" + n.ID.String()}
+}
+
+// changeActivity is the activity item of a change of stage or owner.
+func changeActivity(ch *engine.ContactChange) activityItem {
+	return activityItem{Type: string(ch.Kind), At: ch.At, Change: ch, key: "s" + ch.ID.String()}
 }
 
 // convActivity is the activity item of a conversation's start.

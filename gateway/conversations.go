@@ -74,6 +74,11 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	default:
 		return errorf(fiber.StatusBadRequest, "bad_query", "period must be today, week, month or all")
 	}
+	// The contact's stage and owner: checked in the contacts' own index
+	// (persistence.ListQuery.Contact).
+	if q.Contact, err = contactFilter(c); err != nil {
+		return err
+	}
 	limit, err := uintQuery(c, "limit", 50)
 	if err != nil {
 		return err

@@ -181,16 +181,19 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"DELETE", "/api/v1/contacts/{id}/notes/{note}", ""},
 		{"GET", "/api/v1/contacts/{id}/memories", ""}, {"POST", "/api/v1/contacts/{id}/memories", `{"text":"x"}`},
 		{"DELETE", "/api/v1/contacts/{id}/memories/{memory}", ""},
+		{"POST", "/api/v1/contacts/{id}/stage", `{"stage_id":null}`}, {"POST", "/api/v1/contacts/{id}/owner", `{"owner_id":null}`},
 	}
 	// Routes with ids checked elsewhere: users and tokens (users_test.go,
 	// ids of another workspace; passwords_test.go for passwords), media
 	// (content-addressed per workspace, TestSendMediaAndMessagesAPI),
-	// canned replies (TestCannedRepliesAPI).
+	// canned replies (TestCannedRepliesAPI), pipelines (TestPipelinesAPI,
+	// with a pipeline id of another workspace).
 	elsewhere := map[string]bool{
 		"GET /api/v1/users/{id}": true, "PATCH /api/v1/users/{id}": true, "DELETE /api/v1/users/{id}": true,
 		"PUT /api/v1/users/{id}/password": true, "POST /api/v1/users/{id}/password-reset": true,
 		"DELETE /api/v1/tokens/{id}": true, "GET /api/v1/media/{id}": true,
 		"GET /api/v1/canned-replies/{id}": true, "PATCH /api/v1/canned-replies/{id}": true, "DELETE /api/v1/canned-replies/{id}": true,
+		"GET /api/v1/pipelines/{id}": true, "PATCH /api/v1/pipelines/{id}": true, "DELETE /api/v1/pipelines/{id}": true,
 	}
 	// Every documented route that takes an id is checked here or there.
 	ops, public := documentedOps(t, e)
@@ -256,10 +259,10 @@ func TestConversationCountsFollowTheChannel(t *testing.T) {
 	post(ms, "/assign", map[string]string{"user_id": me})
 
 	counts := func(query string) map[string]int64 { return e.list(query).Counts }
-	require.Equal(t, map[string]int64{"open": 3, "solved": 1, "spam": 0, "archived": 0, "unread": 2, "mine": 2, "unassigned": 1}, counts(""))
-	require.Equal(t, map[string]int64{"open": 2, "solved": 1, "spam": 0, "archived": 0, "unread": 1, "mine": 1, "unassigned": 1}, counts("channel=whatsapp"))
-	require.Equal(t, map[string]int64{"open": 1, "solved": 0, "spam": 0, "archived": 0, "unread": 1, "mine": 1, "unassigned": 0}, counts("channel=messenger"))
-	require.Equal(t, map[string]int64{"open": 0, "solved": 0, "spam": 0, "archived": 0, "unread": 0, "mine": 0, "unassigned": 0}, counts("channel=instagram"))
+	require.Equal(t, map[string]int64{"open": 3, "solved": 1, "pending": 0, "spam": 0, "archived": 0, "unread": 2, "mine": 2, "unassigned": 1}, counts(""))
+	require.Equal(t, map[string]int64{"open": 2, "solved": 1, "pending": 0, "spam": 0, "archived": 0, "unread": 1, "mine": 1, "unassigned": 1}, counts("channel=whatsapp"))
+	require.Equal(t, map[string]int64{"open": 1, "solved": 0, "pending": 0, "spam": 0, "archived": 0, "unread": 1, "mine": 1, "unassigned": 0}, counts("channel=messenger"))
+	require.Equal(t, map[string]int64{"open": 0, "solved": 0, "pending": 0, "spam": 0, "archived": 0, "unread": 0, "mine": 0, "unassigned": 0}, counts("channel=instagram"))
 	// The counts are the channel's whatever the folder listed.
 	require.Equal(t, counts("channel=whatsapp"), counts("channel=whatsapp&folder=solved"))
 }

@@ -86,7 +86,7 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/media/{id}", tag: "media", summary: "A stored media file of the workspace, by SHA-256 (kept while a message holds it)", ok: 200},
 
 	{method: "GET", path: "/api/v1/analytics", tag: "analytics", summary: "Business figures of a period (UTC days): first response and resolution times, resolution rate, AI share of replies, CSAT average; per channel, and per UTC day (days: every day of the period, oldest first, each {date, figures})", query: []string{"period", "channel"}, ok: 200},
-	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts per folder and of the open folder's unread, mine and unassigned (of that channel when channel is given); needs_human=true keeps the conversations a handoff left waiting for a person; campaign (an ad id or a ref, as GET /api/v1/campaigns lists them) keeps those whose newest campaign it is", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "needs_human", "campaign", "cursor", "limit"}, ok: 200},
+	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts per folder and of the open folder's unread, mine and unassigned (of that channel when channel is given); needs_human=true keeps the conversations a handoff left waiting for a person; campaign (an ad id or a ref, as GET /api/v1/campaigns lists them) keeps those whose newest campaign it is; stage (a stage id) and owner (a user id) keep those whose contact stands in that stage and/or is owned by that user", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "needs_human", "campaign", "stage", "owner", "cursor", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/campaigns", tag: "conversations", summary: "The campaigns the workspace's conversations came through (every folder): each an ad id, else a ref, with how many conversations it brought, counted under their newest campaign ({\"campaigns\":[{\"campaign\",\"conversations\"}]}, sorted by campaign)", ok: 200},
 	{method: "GET", path: "/api/v1/tags", tag: "conversations", summary: "The tags of the workspace's conversations (every folder), by name, each with how many conversations carry it (the star is the tag priority)", ok: 200},
 	{method: "GET", path: "/api/v1/search", tag: "conversations", summary: "Search conversations by contact name, phone, email, company and message text (case- and accent-insensitive word prefixes; a q with no letters or digits is 400 bad_query), most recent activity first, each hit with a snippet; folder and channel keep only that folder's and channel's (a page so narrowed can hold fewer than limit hits and still have a next_cursor)", query: []string{"q", "folder", "channel", "cursor", "limit"}, ok: 200},
@@ -115,12 +115,12 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/conversations/{conv}/subscription", tag: "actions", summary: "Unsubscribe the contact from broadcasts, or subscribe again", body: "Subscription", ok: 200},
 	{method: "POST", path: "/api/v1/conversations/{conv}/notes", tag: "notes", summary: "Add a note to the conversation's contact; @name mentions notify users; answers the note, its html the Markdown of its text rendered and sanitised", body: "Note", ok: 201},
 
-	{method: "GET", path: "/api/v1/contacts", tag: "contacts", summary: "Contacts, newest first; q searches name, phone, email and company (prefixes, case and accents aside); each contact also has last_activity_at (its conversations' latest, absent without one) and tags (its conversations' tags, sorted, absent without any)", query: []string{"q", "cursor", "limit"}, ok: 200},
+	{method: "GET", path: "/api/v1/contacts", tag: "contacts", summary: "Contacts, newest first; q searches name, phone, email and company (prefixes, case and accents aside); stage (a stage id) and owner (a user id) keep the contacts in that stage and/or owned by that user (not with q: 400), and tag with either keeps those of them one of whose conversations has the tag (looking at up to 2000 contacts a page: partial true, and next_cursor to go on, when it stopped there); each contact also has last_activity_at (its conversations' latest, absent without one) and tags (its conversations' tags, sorted, absent without any)", query: []string{"q", "stage", "owner", "tag", "cursor", "limit"}, ok: 200},
 	{method: "POST", path: "/api/v1/contacts", tag: "contacts", summary: "Create a contact (source manual, or api for personal API tokens)", body: "Contact", ok: 201},
 	{method: "GET", path: "/api/v1/contacts/export", tag: "contacts", summary: "Every contact as CSV", ok: 200},
 	{method: "POST", path: "/api/v1/contacts/import", tag: "contacts", summary: "Import contacts from a CSV body (text/csv), deduplicated by email and phone; progress over the WebSocket", body: "ContactCSV", bodyType: "text/csv", ok: 200},
 	{method: "GET", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "A contact with its conversations, notes, files and activity. Every contact the API answers has detected, read-only: phone (E.164), phone_international and country (ISO 3166-1 alpha-2) read from its phone or WhatsApp id, and language (ISO 639-1) detected from the customer's inbound text; each left out until known, and never over the country and language a person set. campaign is its first touch (the first campaign that brought it) and subscription its paid access from Stripe (active, customer_id, subscription_id, since, event_id, event_at), read-only, each left out when none", ok: 200},
-	{method: "GET", path: "/api/v1/contacts/{id}/activity", tag: "contacts", summary: "A contact's whole activity (conversations started, folder changes, notes, files), newest first, a page at a time: limit 1 to 100 (20 by default), before the next_before of the page before; answers {activity, next_before} (\"\" at the end)", query: []string{"before", "limit"}, ok: 200},
+	{method: "GET", path: "/api/v1/contacts/{id}/activity", tag: "contacts", summary: "A contact's whole activity (conversations started, folder changes, notes, files, stage and owner changes), newest first, a page at a time: limit 1 to 100 (20 by default), before the next_before of the page before; answers {activity, next_before} (\"\" at the end)", query: []string{"before", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/contacts/{id}/files", tag: "contacts", summary: "Every file shared in a contact's conversations, newest first, a page at a time: limit 1 to 100 (20 by default), before the next_before of the page before; answers {files, next_before} (\"\" at the end)", query: []string{"before", "limit"}, ok: 200},
 	{method: "PATCH", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "Change a contact's profile and custom fields (null removes a custom field)", body: "ContactUpdate", ok: 200},
 	{method: "POST", path: "/api/v1/contacts/{id}/merge", tag: "contacts", summary: "Merge another contact into this one: identities, conversations, notes and memories move, empty fields are filled, the other is deleted", body: "Merge", ok: 200},
@@ -130,6 +130,14 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "What the AI agent remembers about a contact, oldest first", ok: 200},
 	{method: "POST", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "Add a memory the AI agent is told in every conversation with the contact (409 when full)", body: "Memory", ok: 201},
 	{method: "DELETE", path: "/api/v1/contacts/{id}/memories/{memory}", tag: "memories", summary: "Delete a memory", ok: 204},
+	{method: "POST", path: "/api/v1/contacts/{id}/stage", tag: "pipelines", summary: "Move a contact to a stage of one of the workspace's pipelines (stage_id; pipeline_id optional, checked when given), or out of any with null; a stage not in the workspace is 400. Recorded in the contact's activity (stage_changed: from, to, by) and published as contact.updated; answers the contact", body: "ContactStage", ok: 200},
+	{method: "POST", path: "/api/v1/contacts/{id}/owner", tag: "pipelines", summary: "Give a contact an owner (owner_id, a user of the workspace, else 400), or none with null. Recorded in the contact's activity (owner_changed: from, to, by) and published as contact.updated; a removed user's contacts lose their owner (owner_changed with no by); answers the contact", body: "ContactOwner", ok: 200},
+
+	{method: "GET", path: "/api/v1/pipelines", tag: "pipelines", summary: "The workspace's pipelines, oldest first, each with its ordered stages (id, name, color); a workspace that has none gets the default one on first use: Sales, with New lead, Qualified, Customer and Lost", ok: 200},
+	{method: "POST", path: "/api/v1/pipelines", tag: "pipelines", summary: "Create a pipeline (admin): name (1 to 100 bytes) and stages, 1 to 30 in order, each a name (1 to 100 bytes, unique in the pipeline, case aside) and an optional color #rrggbb; at most 20 pipelines (409 too_many_pipelines)", body: "Pipeline", ok: 201},
+	{method: "GET", path: "/api/v1/pipelines/{id}", tag: "pipelines", summary: "A pipeline, with counts: how many contacts stand in each stage, by stage id (at most 10000); owner (a user id) counts only that user's contacts", query: []string{"owner"}, ok: 200},
+	{method: "PATCH", path: "/api/v1/pipelines/{id}", tag: "pipelines", summary: "Change a pipeline (admin): name, and/or stages: the whole new ordered list, a kept stage by its id (renamed, recoloured, moved), a new one without; a stage left out is deleted, refused with 409 stage_in_use while contacts stand in it (move them first)", body: "PipelineUpdate", ok: 200},
+	{method: "DELETE", path: "/api/v1/pipelines/{id}", tag: "pipelines", summary: "Delete a pipeline (admin): 409 stage_in_use while contacts stand in it, 409 last_pipeline for the workspace's last", ok: 204},
 
 	{method: "GET", path: "/api/v1/canned-replies", tag: "canned replies", summary: "The workspace's canned replies (every role), by short code; a body holds variables such as {{contact.first_name}} as written, the web app fills them in when a reply is inserted", ok: 200},
 	{method: "POST", path: "/api/v1/canned-replies", tag: "canned replies", summary: "Save a canned reply (admin): short_code (1 to 32 letters, digits, '-' or '_', kept in lower case, unique in the workspace: else 409 short_code_taken), title (one line, 1 to 200 bytes), body (1 to 4096 bytes); at most 500 per workspace (409 too_many_canned_replies)", body: "CannedReply", ok: 201},
@@ -198,7 +206,24 @@ var schemas = map[string]any{
 			"auth": describe(str(), "the browser's auth secret, base64url (16 bytes)")}, "p256dh", "auth")}, "endpoint", "keys"),
 	"CannedReply":       obj(cannedReplyProps(), "short_code", "title", "body"),
 	"CannedReplyUpdate": minProps(obj(cannedReplyProps())),
+	"Pipeline":          obj(pipelineProps(false), "name", "stages"),
+	"PipelineUpdate":    minProps(obj(pipelineProps(true))),
+	"ContactStage":      obj(map[string]any{"stage_id": nullableStr(), "pipeline_id": str()}, "stage_id"),
+	"ContactOwner":      obj(map[string]any{"owner_id": nullableStr()}, "owner_id"),
 }
+
+// pipelineProps are the fields of a pipeline a request may name; a kept
+// stage of an update names its id.
+func pipelineProps(withIDs bool) map[string]any {
+	stage := map[string]any{"name": str(), "color": describe(str(), "#rrggbb")}
+	if withIDs {
+		stage["id"] = describe(str(), "a stage of this pipeline, kept; none for a new stage")
+	}
+	return map[string]any{"name": str(), "stages": map[string]any{"type": "array", "minItems": 1, "maxItems": engine.MaxStages,
+		"items": obj(stage, "name")}}
+}
+
+func nullableStr() map[string]any { return map[string]any{"type": []string{"string", "null"}} }
 
 // notifyMedia is where one kind of notification goes: the media given.
 func notifyMedia() map[string]any {

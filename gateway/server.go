@@ -410,6 +410,7 @@ func (s *Server) routes() {
 	api.Get("/feedback", s.feedbackReport)
 	s.contactRoutes(api)
 	s.cannedRoutes(api)
+	s.pipelineRoutes(api)
 	api.Post("/admin/backup", requireRole(engine.RoleOwner), s.backup)
 
 	// The inbox web app answers every other GET; registered last so that

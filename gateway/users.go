@@ -616,6 +616,10 @@ func (u *users) deleteUser(c *fiber.Ctx) error {
 		return err
 	}
 	u.srv.signedOut(toks)
+	// The user's contacts lose their owner, each through its actor.
+	if err := u.srv.cfg.Runtime.RemoveOwner(c.UserContext(), usr.WorkspaceID, usr.ID); err != nil {
+		u.srv.log.Error("Clearing the owner of a removed user's contacts", "user", usr.ID, "err", err)
+	}
 	return c.SendStatus(fiber.StatusNoContent)
 }
 

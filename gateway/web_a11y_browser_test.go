@@ -152,6 +152,14 @@ var webScreens = []webScreen{
 		b.goTo(s.url, "/#settings/canned")
 		b.waitJS("the canned replies form", `document.querySelector('#settings-main .settings-section[data-section=canned] form.canned-form')`)
 	}},
+	{"pipeline", false, func(s *screenEnv, b *tab) {
+		b.goTo(s.url, "/#pipeline")
+		b.waitJS("the board", `document.querySelector('#pipeline')?.hidden === false && document.querySelectorAll('.pl-col').length === 4 && ![...document.querySelectorAll('.pl-count')].some((c) => c.textContent === '…')`)
+	}},
+	{"settings-pipelines", false, func(s *screenEnv, b *tab) {
+		b.goTo(s.url, "/#settings/pipelines")
+		b.waitJS("the pipeline's form", `document.querySelectorAll('#settings-main form.pipeline-form .stage-row').length >= 4`)
+	}},
 	{"settings-notifications", false, func(s *screenEnv, b *tab) {
 		b.goTo(s.url, "/#settings/notifications")
 		b.waitJS("the toggles", `document.querySelector('input.notify-toggle[data-kind="assigned"][data-medium="push"]')`)

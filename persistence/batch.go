@@ -231,6 +231,7 @@ func (b *Batch) DeleteOutbox(ws, conv engine.ID, seq uint64) { b.del(outboxKey(w
 func (b *Batch) PutContact(old *engine.Contact, c *engine.Contact) {
 	b.set(contactKey(c.WorkspaceID, c.ID), c)
 	b.indexContact(old, c)
+	b.indexStageOwner(old, c)
 	if old != nil && searchProfileChanged(&old.Profile, &c.Profile) {
 		b.reindexContactConversations(c.WorkspaceID, c.ID)
 	}

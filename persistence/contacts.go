@@ -122,7 +122,8 @@ func (b *Batch) moveContactConversation(old, c *engine.Conversation) {
 }
 
 // DeleteContact removes contact c: its record, its search entries, its
-// notes, its memories and the identity entries that name it. A merge deletes the
+// notes, its memories, its stage and owner entries and changes, and the
+// identity entries that name it. A merge deletes the
 // source before it writes the target, so the identities the target takes
 // over point at the target once the batch is committed.
 func (b *Batch) DeleteContact(c *engine.Contact) {
@@ -139,6 +140,7 @@ func (b *Batch) DeleteContact(c *engine.Contact) {
 	p := notePrefix(c.WorkspaceID, c.ID)
 	b.delPrefix(p)
 	b.deleteMemories(c.WorkspaceID, c.ID)
+	b.deleteStageOwner(c)
 }
 
 // PutNote writes note n.
@@ -358,7 +360,13 @@ func (s *Store) ContactsByToken(ws engine.ID, tok string) ([]engine.ID, error) {
 // ContactsByKey returns the contacts holding key (engine.ContactKeys),
 // oldest first, at most limit of them.
 func (s *Store) ContactsByKey(ws engine.ID, key string, limit int) ([]engine.ID, error) {
-	p := contactKeyPrefix(ws, key)
+	return s.idsUnder(contactKeyPrefix(ws, key), limit, "contact key")
+}
+
+// idsUnder returns the ids that end the keys under prefix p (each key p
+// and a 16-byte id), in key order, at most limit of them; what names the
+// entries in the error of a key of another length.
+func (s *Store) idsUnder(p []byte, limit int, what string) ([]engine.ID, error) {
 	it, err := s.iter(p, prefixEnd(p))
 	if err != nil {
 		return nil, err
@@ -368,7 +376,7 @@ func (s *Store) ContactsByKey(ws engine.ID, key string, limit int) ([]engine.ID,
 	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
 		k := it.Key()
 		if len(k) != len(p)+16 {
-			return nil, fmt.Errorf("%w: contact key entry of %d bytes", ErrCorrupt, len(k))
+			return nil, fmt.Errorf("%w: %s entry of %d bytes", ErrCorrupt, what, len(k))
 		}
 		var id engine.ID
 		copy(id[:], k[len(p):])

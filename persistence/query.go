@@ -230,9 +230,16 @@ type ListQuery struct {
 	// other dimensions' entries are checked.
 	NeedsHuman bool
 	// Since drops conversations whose last activity is before it.
-	Since  time.Time
-	Cursor string
-	Limit  int // 1 to 500; zero means 50
+	Since time.Time
+	// Contact keeps the conversations whose contact stands in
+	// Contact.Stage and/or is owned by Contact.Owner. The conversation
+	// index keeps no copy of a contact's stage or owner (the contact
+	// actor owns them, docs/ARCHITECTURE.md): each candidate's contact is
+	// looked up in the contacts' stage and owner index ('w' ws 'C'), one
+	// point read in the list's snapshot, as NeedsHuman checks headers.
+	Contact ContactFilter
+	Cursor  string
+	Limit   int // 1 to 500; zero means 50
 }
 
 // ListPage is one page of a list query; NextCursor is empty on the last
@@ -323,6 +330,15 @@ func (s *Store) list(ws engine.ID, q ListQuery) (page ListPage, bad []corruptRec
 		closer.Close()
 		if !q.match(&c) {
 			continue // the index and the header disagree: trust the header
+		}
+		if q.Contact != (ContactFilter{}) {
+			in, err := contactIndexed(snap, ws, q.Contact, c.ContactID)
+			if err != nil {
+				return ListPage{}, bad, err
+			}
+			if !in {
+				continue
+			}
 		}
 		page.Conversations = append(page.Conversations, c)
 		last = append(last[:0], suffix...)

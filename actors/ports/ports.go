@@ -41,13 +41,16 @@ type Sender interface {
 
 // AIContext is what an agent sees: the request, the conversation header
 // and its recent messages, newest first, the contact (nil if it is gone)
-// and the contact's memories, oldest first.
+// and the contact's memories, oldest first, and where the contact
+// stands in the CRM: its pipeline stage and owner, by name (zero for
+// none).
 type AIContext struct {
 	Request      engine.AIRequest
 	Conversation engine.Conversation
 	History      []engine.Message
 	Contact      *engine.Contact
 	Memories     []engine.Memory
+	CRM          engine.ContactCRM
 	// Corrections are the workspace's newest corrections of down-rated
 	// AI replies (at most engine.MaxFeedbackExamples), newest first: each
 	// is a question, the reply given and what the team says it should

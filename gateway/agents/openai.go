@@ -161,7 +161,8 @@ func snippet(b []byte) string {
 
 // chatMessages builds the prompt: the business context and the rules of
 // the inbox (as tools, or as the JSON object to answer with), the
-// contact's profile and memories, then the conversation oldest first.
+// contact's profile (with its pipeline stage and owner) and memories,
+// then the conversation oldest first.
 func chatMessages(prompt string, in ports.AIContext, structured bool) []chatMessage {
 	var sys strings.Builder
 	if strings.TrimSpace(prompt) != "" {
@@ -189,6 +190,12 @@ func chatMessages(prompt string, in ports.AIContext, structured bool) []chatMess
 		writeDetected(&sys, c)
 		for k, v := range c.CustomFields {
 			fmt.Fprintf(&sys, "\n- %s: %s", k, v)
+		}
+		if in.CRM.Stage != "" {
+			fmt.Fprintf(&sys, "\n- pipeline stage: %s (pipeline %s)", in.CRM.Stage, in.CRM.Pipeline)
+		}
+		if in.CRM.Owner != "" {
+			fmt.Fprintf(&sys, "\n- owner (the person at the business in charge of this customer): %s", in.CRM.Owner)
 		}
 	} else if in.Conversation.ContactName != "" {
 		fmt.Fprintf(&sys, "\n\nThe customer's name is %s.", in.Conversation.ContactName)

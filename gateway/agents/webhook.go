@@ -43,6 +43,9 @@ type webhookRequest struct {
 	BusinessContext string              `json:"business_context,omitempty"`
 	Conversation    engine.Conversation `json:"conversation"`
 	Contact         *engine.Contact     `json:"contact,omitempty"`
+	// CRM names the contact's pipeline stage and owner; absent when it
+	// has neither.
+	CRM *engine.ContactCRM `json:"crm,omitempty"`
 	// Memories are what the agent remembers about the contact, oldest
 	// first.
 	Memories []engine.Memory `json:"memories"`
@@ -71,7 +74,7 @@ func (a *Webhook) Reply(ctx context.Context, in ports.AIContext) (ports.AIAnswer
 		msgs = append(msgs, in.History[i])
 	}
 	body, err := json.Marshal(webhookRequest{Purpose: in.Request.Purpose, Request: in.Request, BusinessContext: a.prompt,
-		Conversation: in.Conversation, Contact: in.Contact, Memories: memoriesOf(in),
+		Conversation: in.Conversation, Contact: in.Contact, CRM: crmOf(in), Memories: memoriesOf(in),
 		Corrections: correctionsOf(in), Messages: msgs})
 	if err != nil {
 		return ports.AIAnswer{}, fmt.Errorf("encoding webhook request: %w", err)
@@ -114,6 +117,16 @@ func memoriesOf(in ports.AIContext) []engine.Memory {
 		return []engine.Memory{}
 	}
 	return in.Memories
+}
+
+// crmOf is the crm field of the payload: nil when the contact has no
+// stage and no owner.
+func crmOf(in ports.AIContext) *engine.ContactCRM {
+	if in.CRM.Empty() {
+		return nil
+	}
+	crm := in.CRM
+	return &crm
 }
 
 // correction is a corrected reply in the webhook payload.

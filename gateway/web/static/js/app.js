@@ -24,6 +24,9 @@ import * as composer from './composer.js';
 import './settings_canned.js';
 import './settings_backup.js';
 import * as health from './channel_health.js';
+import * as pipeline from './pipeline.js';
+import './settings_pipelines.js';
+import { pipelines, stageOptions } from './stages.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -32,7 +35,8 @@ export const state = {
   me: null,
   users: [],
   channels: ['whatsapp', 'instagram', 'messenger'],
-  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false, campaign: '' },
+  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false, campaign: '', stage: '', owner: '' },
+  pipelines: [], // the workspace's pipelines, for the contact stage filter
   convs: new Map(), // id → conversation, everything known
   order: [], // ids shown, newest activity first
   cursor: '',
@@ -113,7 +117,7 @@ auth.onUnauthorized(() => {
 const rt = new Realtime({
   onEvent: (ev) => onEvent(ev),
   onSignedOut: () => { auth.token = ''; showLogin('You were signed out: sign in again'); },
-  onResync: () => { reload(); chat.reload(); },
+  onResync: () => { reload(); chat.reload(); pipeline.resync(); },
   onState: (s) => {
     const c = $('#conn');
     c.dataset.state = s;
@@ -125,6 +129,7 @@ function onEvent(ev) {
   if (typeof ev.seq === 'number') $('#conn').dataset.seq = ev.seq; // the last event applied
   notify.onEvent(ev, state.convs.get(ev.conversation_id));
   contacts.onEvent(ev);
+  pipeline.onEvent(ev);
   health.onEvent(ev);
   panel.onEvent(ev);
   const conv = ev.data && ev.data.conversation;
@@ -142,8 +147,13 @@ function onEvent(ev) {
 
 // ---------- the list ----------
 
-function matches(c) {
+// matches says whether conversation c belongs in the list; listed when
+// it is in it already. The contact's stage and owner are not on the
+// conversation: under those filters the server chose the rows, and an
+// event keeps only those it listed.
+function matches(c, listed = false) {
   const f = state.filter;
+  if ((f.stage || f.owner) && !listed) return false;
   if (c.folder !== f.folder) return false;
   if (f.channel && c.channel !== f.channel) return false;
   if (f.unread && !(c.unread_count > 0)) return false;
@@ -185,7 +195,7 @@ export function upsert(c) {
   state.convs.set(c.id, c);
   const i = state.order.indexOf(c.id);
   if (i >= 0) state.order.splice(i, 1);
-  if (matches(c) || (i >= 0 && keptRead(c))) {
+  if (matches(c, i >= 0) || (i >= 0 && keptRead(c))) {
     const last = state.order.length ? state.convs.get(state.order[state.order.length - 1]) : null;
     if (state.done || !last || newer(c, last) <= 0) {
       let j = 0;
@@ -200,7 +210,7 @@ export function upsert(c) {
 // keptRead: the conversation open under the Unread filter stays in the
 // list once it is read (opening it reads it), until the list reloads.
 function keptRead(c) {
-  return state.filter.unread && c.id === state.selected && matches({ ...c, unread_count: 1 });
+  return state.filter.unread && c.id === state.selected && matches({ ...c, unread_count: 1 }, true);
 }
 
 // refocus moves the keyboard from a row that left the list (solved,
@@ -232,11 +242,25 @@ function listQuery(cursor) {
   if (f.period) q.set('period', f.period);
   if (f.needsHuman) q.set('needs_human', 'true');
   if (f.campaign) q.set('campaign', f.campaign);
+  if (f.stage) q.set('stage', f.stage);
+  if (f.owner) q.set('owner', f.owner);
   if (cursor) q.set('cursor', cursor);
   return `/conversations?${q}`;
 }
 
+// loadPipelines reads the workspace's pipelines (cached by stages.js,
+// read again after Settings › Pipelines changes them) for the Contact
+// stage filter.
+function loadPipelines() {
+  pipelines().then((ps) => {
+    if (ps === state.pipelines) return;
+    state.pipelines = ps;
+    renderFilters();
+  }).catch(() => {});
+}
+
 export async function reload() {
+  loadPipelines();
   state.gen++;
   state.order = [];
   state.cursor = '';
@@ -422,7 +446,7 @@ export function renderList() {
   performance.measure('parley:list-render', { start: t0 });
   $('#list-empty').hidden = rows.length > 0 || (state.loading && !state.hits);
   const f = state.filter;
-  const filtered = f.unread || f.priority || f.tag || f.assignee || f.mode || f.period || f.needsHuman;
+  const filtered = f.unread || f.priority || f.tag || f.assignee || f.mode || f.period || f.needsHuman || f.stage || f.owner;
   $('#list-empty').textContent = state.hits ? state.searchNote || 'No results'
     : filtered ? 'No conversations match these filters' : 'No conversations';
 }
@@ -522,6 +546,11 @@ function renderFilters() {
     sel,
     pick('mode', 'Mode', [['', 'AI or manual'], ['ai', 'AI'], ['manual', 'Manual']]),
     pick('period', 'Period', [['', 'Any time'], ['today', 'Today'], ['week', 'Last 7 days'], ['month', 'Past month']]),
+    h('select.chip', {
+      'aria-label': 'Contact stage', dataset: { filter: 'stage', on: String(!!f.stage) }, onchange: (e) => { f.stage = e.target.value; renderFilters(); reload(); },
+    }, ...stageOptions(state.pipelines, f.stage, h('option', { value: '', text: 'Any stage', selected: !f.stage }))),
+    pick('owner', 'Contact owner', [['', 'Any owner'], [state.me ? state.me.id : '', 'My contacts'],
+      ...state.users.filter((u) => !state.me || u.id !== state.me.id).map((u) => [u.id, `${u.name || u.email}'s contacts`])]),
     campaign);
 }
 
@@ -637,6 +666,7 @@ export async function open(id, fromHistory = false) {
   if (visibleRows().some((r) => r.conversation.id === id)) state.focus = id;
   if (!fromHistory && location.hash !== `#c/${id}`) history.pushState({ chat: true }, '', `#c/${id}`);
   contacts.close(); // a notification's click opens the chat over the Contacts view
+  pipeline.close();
   document.body.classList.add('view-chat');
   renderList();
   let c = state.convs.get(id);
@@ -680,7 +710,7 @@ function typing(t) {
 
 document.addEventListener('keydown', (e) => {
   // The inbox's keys are the inbox's: not on the Settings view (js/settings.js).
-  if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings') || document.body.classList.contains('view-contacts')) return;
+  if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings') || document.body.classList.contains('view-contacts') || document.body.classList.contains('view-pipeline')) return;
   const t = e.target;
   if (e.key === 'Escape') {
     if (!$('#lightbox').hidden) { chat.closeLightbox(); return; }
@@ -730,6 +760,7 @@ async function boot() {
   $('#me-name').textContent = me.user.name || me.user.email || '';
   settings.init(state.me);
   contacts.init({ state });
+  pipeline.init({ state });
   $('#login').hidden = true;
   $('#app').hidden = false;
   renderTabs();
@@ -746,7 +777,8 @@ async function boot() {
     state.channels = [...state.channels, ...new Set(extra)];
     renderTabs();
   }).catch(() => {});
-  get('/users').then((r) => { state.users = r.users || []; }).catch(() => {});
+  get('/users').then((r) => { state.users = r.users || []; renderFilters(); }).catch(() => {});
+  loadPipelines();
   loadTags();
   loadCampaigns();
   await first;

@@ -33,7 +33,7 @@ export async function loadContact(conv, messages = []) {
       conversations: r.conversations || [],
       notes: notes || [],
       files: r.files || fallback.files,
-      activity: (r.activity || fallback.activity).map((a) => ({ text: a.text || a.summary || a.type || '', at: a.at || a.created_at })),
+      activity: (r.activity || fallback.activity).map((a) => ({ text: a.text || a.summary || a.type || '', at: a.at || a.created_at, raw: a })),
     };
   } catch (e) {
     if (notFound(e)) return fallback; // no contacts API on this server

@@ -10,6 +10,7 @@ import { h, $, avatar, dayLabel, time12, toast, confirmDialog, formatSize, debou
 import { saveProfile, addNote, profileFields } from './contact.js';
 import { detectedList } from './enrich.js';
 import { noteText, attributionRows } from './panel.js';
+import { pipelines, stageSelect, ownerSelect, changeText } from './stages.js';
 
 const PAGE = 20;
 
@@ -57,9 +58,9 @@ export async function show(c, id) {
   for (let i = 0; merged.has(target) && i < 10; i++) target = merged.get(target);
   if (target !== id) { app.go(target, true); return; }
   try {
-    const [d, mem] = await Promise.all([get(`/contacts/${id}`), get(`/contacts/${id}/memories`)]);
+    const [d, mem, ps] = await Promise.all([get(`/contacts/${id}`), get(`/contacts/${id}/memories`), pipelines().catch(() => [])]);
     if (g !== gen) return;
-    cur = { id, contact: d, conversations: d.conversations || [], notes: d.notes || [], memories: mem.memories || [] };
+    cur = { id, contact: d, conversations: d.conversations || [], notes: d.notes || [], memories: mem.memories || [], pipelines: ps };
     render();
   } catch (err) {
     if (g !== gen) return;
@@ -90,6 +91,8 @@ export function onEvent(ev) {
   if (ev.type === 'contact.updated' && d.id === cur.id && d.updated_at !== cur.contact.updated_at && !box.querySelector('#ct-profile[data-dirty=true]')) {
     cur.contact = { ...cur.contact, ...d };
     if (!d.custom_fields) delete cur.contact.custom_fields;
+    if (!d.stage) delete cur.contact.stage;
+    if (!d.owner_id) delete cur.contact.owner_id;
     render();
     return;
   }
@@ -147,11 +150,29 @@ function render() {
   const c = cur.contact;
   box.replaceChildren(head(c),
     h('div.ct-grid', null,
-      h('div.ct-col', null, profileCard(c), attributionCard(c), convCard()),
+      h('div.ct-col', null, crmCard(c), profileCard(c), attributionCard(c), convCard()),
       h('div.ct-col', null, notesCard(), memoriesCard(), pagedCard('ct-files', 'Files', 'files', fileItem, 'No files yet'),
         pagedCard('ct-activity', 'Activity', 'activity', activityItem, 'No activity yet'))));
   renderNotes();
   renderMemories();
+}
+
+// ---------- stage and owner ----------
+
+// crmCard shows and changes the contact's stage and owner (through its
+// actor on the server); the answer is the contact as stored.
+function crmCard(c) {
+  const done = (r) => {
+    cur.contact = { ...cur.contact, stage: r.stage, owner_id: r.owner_id, updated_at: r.updated_at };
+    if (!r.stage) delete cur.contact.stage;
+    if (!r.owner_id) delete cur.contact.owner_id;
+    render();
+  };
+  const fail = (err) => toast(err.message);
+  return card('ct-crm', 'Pipeline',
+    h('div.ct-crm-fields', null,
+      h('label.inline', { for: 'ct-stage-pick' }, h('span', { text: 'Stage' }), stageSelect(cur.pipelines || [], c, 'ct-stage-pick', done, fail)),
+      h('label.inline', { for: 'ct-owner-pick' }, h('span', { text: 'Owner' }), ownerSelect(app.state.users || [], me(), c, 'ct-owner-pick', done, fail))));
 }
 
 // ---------- profile and custom fields ----------
@@ -363,6 +384,7 @@ function activityText(a) {
     case 'folder.changed': return `Conversation on ${ch} moved to ${a.folder}`;
     case 'note': return `Note: ${a.note ? a.note.text : ''}`;
     case 'file': return `File on ${ch}: ${(a.file && (a.file.filename || a.file.kind)) || 'file'}`;
+    case 'stage_changed': case 'owner_changed': return changeText(a, app.state.users);
     default: return a.type;
   }
 }

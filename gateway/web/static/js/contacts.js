@@ -11,6 +11,7 @@ import { h, $, avatar, listTime, debounce, toast, searchTerms, highlight } from 
 import * as page from './contact_page.js';
 import { close as closeSettings } from './settings.js';
 import { displayName } from './contact_page.js';
+import { pipelines, stageName, stageOptions } from './stages.js';
 
 const PAGE = 50;
 
@@ -20,6 +21,9 @@ let shown = false;
 
 const list = {
   q: '',
+  stage: '', // a stage id: the contacts standing in it (not with q)
+  owner: '', // a user id: the contacts they own (not with q)
+  pipes: [], // the workspace's pipelines, for the stage filter and the rows' stages
   cursor: '',
   done: false,
   loading: false,
@@ -36,6 +40,8 @@ export function init(a) {
   root = null;
   // A new sign-in (another user, maybe) starts the list afresh.
   list.q = '';
+  list.stage = '';
+  list.owner = '';
   list.loaded = false;
   page.init({ state: app.state, go, back: backToList });
   apply();
@@ -100,7 +106,7 @@ function backToList() {
 // left when it was the inbox's, else the inbox's address in its place.
 function backToInbox() {
   const from = history.state && history.state.contactsFrom;
-  if (typeof from === 'string' && !from.startsWith('#settings')) { history.back(); return; }
+  if (typeof from === 'string' && !from.startsWith('#settings') && !from.startsWith('#pipeline')) { history.back(); return; }
   history.replaceState(null, '', location.pathname + location.search);
   close();
 }
@@ -115,8 +121,24 @@ function frame() {
   search.addEventListener('input', debounce(() => {
     if (search.value.trim() === list.q) return;
     list.q = search.value.trim();
+    // A search is over every contact: the stage and owner filters go.
+    if (list.q && (list.stage || list.owner)) {
+      list.stage = '';
+      list.owner = '';
+      filters();
+    }
     reload();
   }, 250));
+  // The stage and owner filters (the server's indexes); a search goes
+  // when one is picked.
+  const onFilter = () => {
+    list.stage = $('#ct-stage', root).value;
+    list.owner = $('#ct-owner', root).value;
+    if (list.q) { list.q = ''; search.value = ''; }
+    reload();
+  };
+  const stageSel = h('select#ct-stage', { onchange: onFilter });
+  const ownerSel = h('select#ct-owner', { onchange: onFilter });
   const file = h('input#ct-import-file.sr-only', { type: 'file', accept: '.csv,text/csv', 'aria-label': 'CSV file to import', tabindex: '-1' });
   file.addEventListener('change', () => { if (file.files[0]) upload(file.files[0]); file.value = ''; });
   const rows = h('ul#ct-rows.ct-rows', { 'aria-label': 'Contacts' });
@@ -130,6 +152,8 @@ function frame() {
       h('h1', { text: 'Contacts' })),
     h('div#ct-list-view.ct-list-view', null,
       h('div.ct-tools', null, h('div.ct-search', null, search),
+        h('label.pl-filter', { for: 'ct-stage' }, h('span.muted.small', { text: 'Stage' }), stageSel),
+        h('label.pl-filter', { for: 'ct-owner' }, h('span.muted.small', { text: 'Owner' }), ownerSel),
         h('div.ct-actions', null,
           h('button#ct-import.ghost.small', { type: 'button', onclick: () => file.click(), text: 'Import CSV' }), file,
           h('button#ct-export.ghost.small', { type: 'button', onclick: exportCSV, text: 'Export CSV' }))),
@@ -158,8 +182,23 @@ const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes('Fi
 
 // reload starts the list again (a new search): the rows of the old one
 // go, and pages of it still on their way are dropped.
+// filters draws the stage and owner selects with the pipelines and users
+// known.
+function filters() {
+  const s = $('#ct-stage', root);
+  const o = $('#ct-owner', root);
+  if (!s || !o) return;
+  s.replaceChildren(...stageOptions(list.pipes, list.stage, h('option', { value: '', text: 'Any stage', selected: !list.stage })));
+  const me = app.state.me;
+  const users = (app.state.users || []).filter((u) => u.id !== me.id);
+  o.replaceChildren(h('option', { value: '', text: 'Anyone', selected: !list.owner }),
+    h('option', { value: me.id, text: 'Me', selected: list.owner === me.id }),
+    ...users.map((u) => h('option', { value: u.id, text: u.name || u.email, selected: list.owner === u.id })));
+}
+
 function reload() {
   list.loaded = true;
+  filters();
   list.gen++;
   list.cursor = '';
   list.done = false;
@@ -178,9 +217,13 @@ async function more() {
   try {
     const q = new URLSearchParams({ limit: String(PAGE) });
     if (list.q) q.set('q', list.q);
+    if (list.stage) q.set('stage', list.stage);
+    if (list.owner) q.set('owner', list.owner);
     if (list.cursor) q.set('cursor', list.cursor);
-    const r = await get(`/contacts?${q}`);
+    // The pipelines (cached by stages.js): the rows name their stages.
+    const [r, ps] = await Promise.all([get(`/contacts?${q}`), pipelines().catch(() => list.pipes)]);
     if (gen !== list.gen) return;
+    if (ps !== list.pipes) { list.pipes = ps; filters(); }
     const terms = list.q ? searchTerms(list.q) : [];
     const known = new Set([...$('#ct-rows', root).children].map((li) => li.dataset.id));
     // A page is appended: the rows shown stay as they are.
@@ -190,7 +233,7 @@ async function more() {
     list.done = !list.cursor;
     const empty = $('#ct-empty', root);
     empty.hidden = list.count > 0 || !list.done;
-    empty.textContent = list.q ? 'No contacts match this search' : 'No contacts yet: they come with conversations, or import a CSV';
+    empty.textContent = list.q ? 'No contacts match this search' : list.stage || list.owner ? 'No contacts in this stage or of this owner' : 'No contacts yet: they come with conversations, or import a CSV';
   } catch (err) {
     if (gen === list.gen) {
       list.done = true;
@@ -224,6 +267,7 @@ function row(c, terms) {
     h('span.ct-main', null,
       h('span.ct-name', null, ...highlight(name, terms)),
       h('span.ct-reach.muted.small', null, ...highlight(reach, terms)),
+      c.stage && stageName(list.pipes, c.stage) ? h('span.ct-stage.small', { text: stageName(list.pipes, c.stage) }) : null,
       (c.tags || []).length ? h('span.ct-tags', { 'aria-label': 'Tags' }, ...c.tags.map((t) => h('span.tag', { text: t }))) : null),
     h('span.ct-channels', null, ...chans.map((ch) => h('span.ct-ch', { html: channelIcon(ch), title: channelNames[ch] || ch, role: 'img', 'aria-label': channelNames[ch] || ch }))),
     h('span.ct-when.muted.small', c.last_activity_at
@@ -247,6 +291,11 @@ export function onEvent(ev) {
   // A changed contact's row alone is drawn again, with what its
   // conversations said (the event has the contact only).
   if (ev.type === 'contact.updated') {
+    // Moved out of the stage or away from the owner filtered on: gone.
+    if ((list.stage && (!ev.data.stage || ev.data.stage.stage_id !== list.stage)) || (list.owner && ev.data.owner_id !== list.owner)) {
+      li.remove();
+      return;
+    }
     const c = { ...ev.data, last_activity_at: li.contact.last_activity_at, tags: li.contact.tags };
     li.replaceWith(row(c, list.q ? searchTerms(list.q) : []));
   }

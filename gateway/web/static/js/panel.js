@@ -6,6 +6,7 @@ import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, time12, dayLabel, convName, toast, formatSize } from './util.js';
 import { loadContact, saveProfile, addNote, profileFields } from './contact.js';
 import * as chat from './chat.js';
+import { pipelines, stageSelect, ownerSelect, changeText } from './stages.js';
 import { detectedList, fillDetected } from './enrich.js';
 
 let app;
@@ -14,6 +15,7 @@ let data = null;
 let tab = 'contact';
 let shown = false;
 let gen = 0;
+let pipes = []; // the workspace's pipelines, for the stage select
 
 export function init(a) {
   app = a;
@@ -37,14 +39,32 @@ export function open(c) {
 }
 
 // onEvent follows a change to the shown contact (a language detected, a
-// profile saved elsewhere): only what was detected is redrawn, so that a
-// profile being edited here is left alone.
+// profile saved elsewhere, a stage or owner changed): only what was
+// detected and the stage and owner selects are brought up to date, so
+// that a profile being edited here is left alone. An event older than
+// what is shown (an answer can come after the event of a later change)
+// is dropped.
 export function onEvent(ev) {
   const d = ev.data || {};
   if (ev.type !== 'contact.updated' || !data || !data.available || d.id !== data.contact.id) return;
+  if (!crmUpdate(d)) return;
   data.contact = { ...data.contact, ...d };
   const dl = $('#contact-pane dl.detected');
   if (dl) fillDetected(dl, data.contact);
+  const stage = $('#panel-stage');
+  if (stage) stage.value = d.stage ? d.stage.stage_id : '';
+  const owner = $('#panel-owner');
+  if (owner) owner.value = d.owner_id || '';
+}
+
+// crmUpdate takes the stage and owner of contact c, unless what is shown
+// is newer; false when it did not.
+function crmUpdate(c) {
+  if (Date.parse(c.updated_at) < Date.parse(data.contact.updated_at)) return false;
+  data.contact = { ...data.contact, stage: c.stage, owner_id: c.owner_id, updated_at: c.updated_at };
+  if (!c.stage) delete data.contact.stage;
+  if (!c.owner_id) delete data.contact.owner_id;
+  return true;
 }
 
 export function onConversation(c) {
@@ -71,9 +91,10 @@ async function refresh() {
   const g = ++gen;
   render();
   try {
-    const d = await loadContact(conv, chat.messages());
+    const [d, ps] = await Promise.all([loadContact(conv, chat.messages()), pipelines().catch(() => [])]);
     if (g !== gen) return;
     data = d;
+    pipes = ps;
   } catch (err) {
     toast(`Could not load the contact: ${err.message}`);
   }
@@ -174,8 +195,15 @@ function contactTab() {
   const others = (data.conversations || []).filter((c) => c.id !== conv.id).slice(0, 10).map((c) =>
     h('button.linkrow', { type: 'button', onclick: () => app.open(c.id) }, h('span', { html: channelIcon(c.channel) }), ` ${c.folder} · ${dayLabel(c.last_activity_at)}`));
 
+  // The contact's stage and owner, through the contact's actor.
+  const moved = (c) => { crmUpdate(c); render(); };
+  const crm = data.available ? [
+    h('label.inline', { for: 'panel-stage' }, h('span', { text: 'Stage' }), stageSelect(pipes, data.contact, 'panel-stage', moved, (err) => toast(err.message))),
+    h('label.inline', { for: 'panel-owner' }, h('span', { text: 'Owner' }), ownerSelect(users, app.state.me, data.contact, 'panel-owner', moved, (err) => toast(err.message))),
+  ] : [];
+
   return h('div', null,
-    section('Info', h('label.inline', null, h('span', { text: 'Agent' }), agent),
+    section('Info', h('label.inline', null, h('span', { text: 'Agent' }), agent), ...crm,
       h('label.inline', null, h('span', { text: 'Follow-up' }), fu),
       h('label.inline', null, h('span', { text: 'CSAT' }), csat)),
     section('Tags', tagList),
@@ -297,6 +325,6 @@ function files() {
 function activity() {
   const as = data.activity || [];
   if (!as.length) return h('p.muted.pad', { text: 'No activity yet' });
-  return h('ol.timeline', null, ...as.slice().reverse().map((a) => h('li', null, h('span', { text: a.text }),
+  return h('ol.timeline', null, ...as.slice().reverse().map((a) => h('li', null, h('span', { text: (a.raw && changeText(a.raw, app.state.users)) || a.text }),
     h('time.muted.small', { text: a.at ? `${dayLabel(a.at)} ${time12(a.at)}` : '' }))));
 }

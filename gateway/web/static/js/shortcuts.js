@@ -40,7 +40,7 @@ function typing(t) {
 
 function onKey(e) {
   // Not over the Settings view (body.view-settings) either: its keys are its own.
-  if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings') || document.body.classList.contains('view-contacts') || e.ctrlKey || e.metaKey || e.altKey) return;
+  if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings') || document.body.classList.contains('view-contacts') || document.body.classList.contains('view-pipeline') || e.ctrlKey || e.metaKey || e.altKey) return;
   const s = sheet && !sheet.hidden;
   if (s && (e.key === 'Escape' || e.key === '?')) {
     e.preventDefault();
