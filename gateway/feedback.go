@@ -29,6 +29,11 @@ type feedbackBody struct {
 }
 
 func (s *Server) rateReply(c *fiber.Ctx) error {
+	// The body first: a bad body is a 400 whatever the ids.
+	var b feedbackBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
 	id, err := convParam(c)
 	if err != nil {
 		return err
@@ -36,10 +41,6 @@ func (s *Server) rateReply(c *fiber.Ctx) error {
 	seq, err := strconv.ParseUint(c.Params("seq"), 10, 64)
 	if err != nil {
 		return errNotFound
-	}
-	var b feedbackBody
-	if err := decodeJSON(c, &b); err != nil {
-		return err
 	}
 	p := who(c)
 	res, err := s.cfg.Runtime.Execute(c.UserContext(), p.WorkspaceID, id,
