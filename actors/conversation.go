@@ -529,6 +529,7 @@ func (t *txn) settleEchoes(seq uint64, extID string) error {
 func (t *txn) create(in *engine.Inbound, th pendingThread) error {
 	a := t.a
 	c := engine.NewConversation(a.id, a.ws, in.Channel, in.ChannelAccountID, th.contact, in.ExternalUserID, t.now)
+	c.Thread = in.Thread
 	ident := engine.Identity{Channel: in.Channel, ExternalID: in.ExternalUserID}
 	ct, err := a.rt.store.Contact(a.ws, th.contact)
 	switch {

@@ -195,7 +195,7 @@ func identityName(ws engine.ID, ch engine.Channel, extUser string) string {
 // resolve finds or allocates the conversation (and contact) of a channel
 // user. A new thread stays pending until its first commit.
 func (d *directory) resolve(in *engine.Inbound) (pendingThread, error) {
-	name := threadName(in.WorkspaceID, in.ChannelAccountID, in.ExternalUserID)
+	name := threadName(in.WorkspaceID, in.ChannelAccountID, engine.ThreadUser(in.ExternalUserID, in.Thread))
 	ts := &d.threads[d.stripe(identityName(in.WorkspaceID, in.Channel, in.ExternalUserID))]
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -205,7 +205,7 @@ func (d *directory) resolve(in *engine.Inbound) (pendingThread, error) {
 	if p, ok := ts.known[name]; ok {
 		return p, nil
 	}
-	t, ok, err := d.rt.store.LookupThread(in.WorkspaceID, in.ChannelAccountID, in.ExternalUserID)
+	t, ok, err := d.rt.store.LookupThread(in.WorkspaceID, in.ChannelAccountID, engine.ThreadUser(in.ExternalUserID, in.Thread))
 	if err != nil {
 		return pendingThread{}, err
 	}
@@ -258,7 +258,7 @@ func (ts *threadShard) rememberLocked(name string, p pendingThread) {
 // committed turns a pending thread into a known one once its
 // conversation is on disk.
 func (d *directory) committed(c *engine.Conversation) {
-	name := threadName(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID)
+	name := threadName(c.WorkspaceID, c.ChannelAccountID, engine.ThreadUser(c.ExternalUserID, c.Thread))
 	ident := identityName(c.WorkspaceID, c.Channel, c.ExternalUserID)
 	ts := &d.threads[d.stripe(ident)]
 	ts.mu.Lock()
@@ -273,7 +273,7 @@ func (d *directory) committed(c *engine.Conversation) {
 // forget drops a deleted conversation's thread from the cache, so the
 // user's next message starts a new conversation.
 func (d *directory) forget(c *engine.Conversation) {
-	name := threadName(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID)
+	name := threadName(c.WorkspaceID, c.ChannelAccountID, engine.ThreadUser(c.ExternalUserID, c.Thread))
 	ts := &d.threads[d.stripe(identityName(c.WorkspaceID, c.Channel, c.ExternalUserID))]
 	ts.mu.Lock()
 	delete(ts.known, name)

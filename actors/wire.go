@@ -120,6 +120,7 @@ func appendConversation(b []byte, c *engine.Conversation) []byte {
 	b = appendTrue(b, "csat_pending", c.CSATPending)
 	b = appendTrue(b, "blocked", c.Blocked)
 	b = appendTrue(b, "unsubscribed", c.Unsubscribed)
+	b = appendNonEmpty(b, "thread", c.Thread)
 	b = append(b, `,"created_at":`...)
 	b = appendTime(b, c.CreatedAt)
 	b = appendNonZeroTime(b, "opened_at", c.OpenedAt)

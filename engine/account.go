@@ -80,6 +80,9 @@ type ChannelAccount struct {
 	AppSecret   string    `json:"app_secret,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Email holds an email account's addresses and SMTP submission
+	// settings (nil for the other channels).
+	Email *EmailSettings `json:"email,omitempty"`
 	// WebhookURL is where an API channel account's outbound messages are
 	// delivered (http or https); empty for the other channels.
 	WebhookURL string `json:"webhook_url,omitempty"`
@@ -87,6 +90,18 @@ type ChannelAccount struct {
 
 // Validate checks a channel account before it is stored.
 func (a *ChannelAccount) Validate() error {
+	if a.Channel == ChannelEmail {
+		if err := a.validateEmail(); err != nil {
+			return err
+		}
+		if len(a.Name) > 256 || !utf8.ValidString(a.Name) {
+			return fmt.Errorf("%w: name longer than 256 bytes", ErrInvalid)
+		}
+		if len(a.AccessToken) > 4096 || !utf8.ValidString(a.AccessToken) {
+			return fmt.Errorf("%w: access_token (the SMTP password) longer than 4096 bytes", ErrInvalid)
+		}
+		return nil
+	}
 	switch {
 	case a.Channel != ChannelWhatsApp && a.Channel != ChannelMessenger && a.Channel != ChannelInstagram && a.Channel != ChannelAPI:
 		return fmt.Errorf("%w: channel must be whatsapp, messenger, instagram or api", ErrInvalid)

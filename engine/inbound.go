@@ -20,6 +20,9 @@ type Inbound struct {
 	SentAt           time.Time
 	// Echo marks a message the business sent from the channel's own app.
 	Echo bool
+	// Thread is the email thread the message belongs to (EmailThread);
+	// with ExternalUserID it names the conversation.
+	Thread string
 	// Referral is the campaign (ad, link) the message came through, if
 	// the channel said.
 	Referral *Campaign
@@ -38,6 +41,8 @@ func (in *Inbound) Validate() error {
 		return fmt.Errorf("%w: bad external user id", ErrInvalid)
 	case in.ChannelMessageID == "" || len(in.ChannelMessageID) > 512 || !utf8.ValidString(in.ChannelMessageID):
 		return fmt.Errorf("%w: bad channel message id", ErrInvalid)
+	case len(in.Thread) > MaxThreadBytes || !utf8.ValidString(in.Thread):
+		return fmt.Errorf("%w: bad thread", ErrInvalid)
 	case len(in.ContactName) > 256 || !utf8.ValidString(in.ContactName):
 		return fmt.Errorf("%w: bad contact name", ErrInvalid)
 	}

@@ -819,7 +819,7 @@ func headerEqual(a, b Conversation) bool {
 		a.AwaitingReply == b.AwaitingReply && a.LastOutboundStatus == b.LastOutboundStatus &&
 		a.LastOutboundSeq == b.LastOutboundSeq && a.FollowUpAt.Equal(b.FollowUpAt) && a.CSAT == b.CSAT &&
 		a.FollowUpAuto == b.FollowUpAuto && a.AutoFollowUps == b.AutoFollowUps && a.CSATPending == b.CSATPending &&
-		a.Blocked == b.Blocked && a.Unsubscribed == b.Unsubscribed && a.CreatedAt.Equal(b.CreatedAt) &&
+		a.Blocked == b.Blocked && a.Unsubscribed == b.Unsubscribed && a.Thread == b.Thread && a.CreatedAt.Equal(b.CreatedAt) &&
 		a.Deleted == b.Deleted && a.OpenedAt.Equal(b.OpenedAt) && a.FirstReplyAt.Equal(b.FirstReplyAt) &&
 		a.AIPendingAt.Equal(b.AIPendingAt) && campaignEqual(a.Campaign, b.Campaign)
 }

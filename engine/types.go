@@ -377,10 +377,14 @@ type Conversation struct {
 	AutoFollowUps int `json:"auto_follow_ups,omitempty"`
 	CSAT          int `json:"csat,omitempty"`
 	// CSATPending is set while a survey waits for the customer's score.
-	CSATPending  bool      `json:"csat_pending,omitempty"`
-	Blocked      bool      `json:"blocked,omitempty"`
-	Unsubscribed bool      `json:"unsubscribed,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
+	CSATPending  bool `json:"csat_pending,omitempty"`
+	Blocked      bool `json:"blocked,omitempty"`
+	Unsubscribed bool `json:"unsubscribed,omitempty"`
+	// Thread names an email thread of the contact (its normalised
+	// subject, EmailThread); "" on the other channels, where a channel
+	// user has one conversation per account.
+	Thread    string    `json:"thread,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 	// OpenedAt is when the customer's message opened the conversation
 	// (or reopened it from solved or archived); FirstReplyAt is the first
 	// reply (AI or human) since, zero until then. Analytics measure the

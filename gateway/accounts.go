@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -187,6 +188,9 @@ type accountView struct {
 	UpdatedAt    time.Time      `json:"updated_at"`
 	// Health is the account's health record (channels.Health).
 	Health channels.HealthView `json:"health"`
+	// Email is an email account's settings (its SMTP password, the
+	// access token, is never shown).
+	Email *engine.EmailSettings `json:"email,omitempty"`
 }
 
 func (s *Server) viewAccount(a engine.ChannelAccount) accountView {
@@ -194,7 +198,7 @@ func (s *Server) viewAccount(a engine.ChannelAccount) accountView {
 	if h.WorkspaceID != a.WorkspaceID {
 		h = engine.ChannelHealth{} // a record of an earlier connection of the id
 	}
-	return accountView{a.Channel, a.AccountID, a.Name, a.AppSecret != "", a.CreatedAt, a.UpdatedAt, channels.ViewHealth(h)}
+	return accountView{a.Channel, a.AccountID, a.Name, a.AppSecret != "", a.CreatedAt, a.UpdatedAt, channels.ViewHealth(h), a.Email}
 }
 
 type accountBody struct {
@@ -203,6 +207,8 @@ type accountBody struct {
 	Name        *string         `json:"name"`
 	AccessToken *string         `json:"access_token"`
 	AppSecret   *string         `json:"app_secret"`
+	// Email replaces an email account's settings as a whole.
+	Email *engine.EmailSettings `json:"email"`
 	// The API channel's fields (apichannel.go).
 	WebhookURL          *string `json:"webhook_url"`
 	RotateInboundToken  *bool   `json:"rotate_inbound_token"`
@@ -245,6 +251,7 @@ func (s *Server) createChannel(c *fiber.Ctx) error {
 	if body.AppSecret != nil {
 		acct.AppSecret = *body.AppSecret
 	}
+	acct.Email = body.Email
 	if err := s.cfg.Accounts.Put(acct); err != nil {
 		return fromEngine(err)
 	}
@@ -252,7 +259,12 @@ func (s *Server) createChannel(c *fiber.Ctx) error {
 }
 
 func (s *Server) channelParam(c *fiber.Ctx) (engine.ChannelAccount, error) {
-	acct, ok := s.cfg.Accounts.Get(engine.Channel(c.Params("channel")), c.Params("account"))
+	// An email account's id is its address: its @ may come escaped.
+	id, err := url.PathUnescape(c.Params("account"))
+	if err != nil {
+		return engine.ChannelAccount{}, errNotFound
+	}
+	acct, ok := s.cfg.Accounts.Get(engine.Channel(c.Params("channel")), id)
 	if !ok || acct.WorkspaceID != who(c).WorkspaceID {
 		return acct, errNotFound
 	}
@@ -293,6 +305,9 @@ func (s *Server) updateChannel(c *fiber.Ctx) error {
 	}
 	if body.AppSecret != nil {
 		acct.AppSecret = *body.AppSecret
+	}
+	if body.Email != nil {
+		acct.Email = body.Email
 	}
 	acct.UpdatedAt = time.Now().UTC()
 	if err := s.cfg.Accounts.Put(acct); err != nil {

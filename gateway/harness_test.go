@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -166,6 +167,10 @@ type env struct {
 	tweak  func(*actors.Config)
 	// gwTweak, if set, changes the gateway's configuration.
 	gwTweak func(*gateway.Config)
+	// mediaMax is the media store's file limit (zero: 1 MiB); emailTLS
+	// is what the sender trusts of SMTP submission servers.
+	mediaMax int64
+	emailTLS *tls.Config
 }
 
 func newEnv(t *testing.T, tweak func(*actors.Config)) *env {
@@ -201,12 +206,16 @@ func (e *env) start() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	e.url = "http://" + ln.Addr().String()
-	mediaStore, err := media.NewStore(e.dir+"/media", 1<<20)
+	mediaMax := e.mediaMax
+	if mediaMax == 0 {
+		mediaMax = 1 << 20
+	}
+	mediaStore, err := media.NewStore(e.dir+"/media", mediaMax)
 	require.NoError(t, err)
 	mediaStore.SetPublicURL(e.url)
 	accounts, err := gateway.NewAccounts(store)
 	require.NoError(t, err)
-	cfg := actors.Config{Store: store, Clock: e.clock, Sender: channels.NewSender(accounts, graph, mediaStore), SendAttempts: 2}
+	cfg := actors.Config{Store: store, Clock: e.clock, Sender: channels.NewSender(accounts, graph, mediaStore).WithMessages(store).WithEmailTLS(e.emailTLS), SendAttempts: 2}
 	if e.tweak != nil {
 		e.tweak(&cfg)
 	}
@@ -218,7 +227,7 @@ func (e *env) start() {
 		AppSecret: appSecret, VerifyToken: verifyToken, BodyLimit: 256 << 10, Agents: registry,
 		// Health checks on demand only: most tests count the Graph calls
 		// and the events (health_test.go turns them on).
-		ChannelHealthInterval: -1}
+		ChannelHealthInterval: -1, EmailTLS: e.emailTLS}
 	if e.gwTweak != nil {
 		e.gwTweak(&gcfg)
 	}

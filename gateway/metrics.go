@@ -13,6 +13,8 @@ type gatewayMetrics struct {
 	webhookVerifyFailures    *prometheus.CounterVec
 	webhookRejected          *prometheus.CounterVec
 	webhookUnknownAccount    *prometheus.CounterVec
+	emailReceived            *prometheus.CounterVec
+	emailSeconds             prometheus.Histogram
 	webhookOverloaded        prometheus.Counter
 	mediaFailures            prometheus.Counter
 	webhookSeconds           *prometheus.HistogramVec
@@ -57,6 +59,11 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "parley_gateway_request_body_memory_bytes", Help: "Memory reserved by request bodies being read before authentication (bounded by the body memory setting)."}),
 		bodyMemoryRefusals: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_gateway_request_body_memory_refusals_total", Help: "Requests answered 503 because request bodies being read already held the body memory bound."}),
+		emailReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_email_received_total", Help: "Mails taken by the SMTP receiver, by result (stored, duplicate, auto_reply, bounce, malformed, retry)."}, []string{"result"}),
+		emailSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "parley_email_delivery_duration_seconds", Help: "Time from the end of a mail's DATA to its durable commit (the 250).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		drainRefusals: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_gateway_shutdown_refusals_total", Help: "Requests answered 503 with Retry-After because the server was shutting down."}),
 		backups: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -82,7 +89,8 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
 			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures,
 			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals, m.apiChannelRequests,
-			m.paymentWebhooks, m.paymentRejected, m.backups, m.backupSeconds, m.backupLastSuccess, m.aiFeedback)
+			m.paymentWebhooks, m.paymentRejected, m.backups, m.backupSeconds, m.backupLastSuccess, m.emailReceived, m.emailSeconds,
+			m.aiFeedback)
 	}
 	for _, r := range []engine.Rating{engine.RatingUp, engine.RatingDown} {
 		m.aiFeedback.WithLabelValues(string(r))
@@ -96,6 +104,9 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			v.WithLabelValues(string(ch))
 		}
 		m.webhookSeconds.WithLabelValues(string(ch))
+	}
+	for _, r := range []string{"stored", "duplicate", "auto_reply", "bounce", "malformed", "retry"} {
+		m.emailReceived.WithLabelValues(r)
 	}
 	m.paymentWebhooks.WithLabelValues(engine.ProviderStripe)
 	for _, reason := range []string{"signature", "stale", "payload"} {

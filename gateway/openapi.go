@@ -30,6 +30,7 @@ var operations = []op{
 	{method: "GET", path: "/healthz", tag: "health", summary: "Liveness", public: true, ok: 200},
 	{method: "GET", path: "/readyz", tag: "health", summary: "Readiness: 200 while serving; 503 before, and from the moment a shutdown begins (code shutting_down), so that a load balancer stops sending", public: true, ok: 200},
 	{method: "GET", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta subscription handshake", public: true, query: []string{"hub.mode", "hub.verify_token", "hub.challenge"}, ok: 200},
+	{method: "POST", path: "/webhooks/email/postmark", tag: "webhooks", summary: "Postmark's inbound webhook: one mail as Postmark's JSON, with HTTP basic auth (-postmark-inbound-auth; 401 otherwise, 404 when not set); stored as a mail received over SMTP (threading, duplicates, auto-replies, bounces); 200 once committed, 400 for an unreadable mail, 503 with Retry-After when overloaded", public: true, body: "PostmarkInbound", ok: 200},
 	{method: "POST", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta events, signed with X-Hub-Signature-256 by the server's app secret or by the own app secret of every account addressed (else 401, nothing stored); 200 once committed; 503 with Retry-After when overloaded or shutting down", public: true, body: "MetaWebhook", ok: 200},
 	{method: "POST", path: "/webhooks/stripe/{workspace}", tag: "webhooks", summary: "Stripe events of a workspace's paid access (Pay for Access), signed in Stripe-Signature (t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\"> keyed with the workspace's stripe_webhook_secret, set by PUT /api/v1/agent); a bad signature (bad_signature) or a timestamp more than 5 minutes from the server's clock (stale_signature) is a 400 and changes nothing. checkout.session.completed (payment_status paid or no_payment_required) makes its contact a paying subscriber: the contact whose id is the session's client_reference_id, else the one with its Stripe customer, its customer_details email or phone, else a new contact (source api) with those details; customer.subscription.deleted ends the access of its customer's contact. Each event id changes a contact once and an event older than the last applied one changes nothing; other types are acknowledged. 200 {received, handled, contact_id, changed} once committed", public: true, body: "StripeEvent", ok: 200},
 	{method: "GET", path: "/metrics", tag: "health", summary: "Prometheus metrics (text exposition format)", public: true, ok: 200},
@@ -62,7 +63,7 @@ var operations = []op{
 	{method: "DELETE", path: "/api/v1/tokens/{id}", tag: "users", summary: "Revoke a personal API token", ok: 204},
 
 	{method: "GET", path: "/api/v1/channels", tag: "channels", summary: "Connected channel accounts (secrets never returned), each with its health {state, reason, code, since, checked_at}: state unknown (never checked), connected, expired (the token was refused: Graph code 190 or 102), unreachable (network errors, timeouts, HTTP 5xx, rate limits) or error (another refusal: a missing permission, 10 or 200-299, an unknown account id, a locked account); checked every -channel-health-interval and after sends", ok: 200},
-	{method: "POST", path: "/api/v1/channels", tag: "channels", summary: "Connect a WhatsApp number, Messenger page or Instagram account (admin); or an API channel account ({channel: api, name, webhook_url}: its account_id, inbound_token and webhook_secret are generated and the answer shows the two secrets, once, with its inbound_url; a webhook_url on a loopback, private or link-local address is 400 private_address unless -api-channel-allow-private)", body: "ChannelAccount", ok: 201},
+	{method: "POST", path: "/api/v1/channels", tag: "channels", summary: "Connect a WhatsApp number, Messenger page, Instagram account or email address (admin; email: account_id is the address, access_token the SMTP password, email the settings); or an API channel account ({channel: api, name, webhook_url}: its account_id, inbound_token and webhook_secret are generated and the answer shows the two secrets, once, with its inbound_url; a webhook_url on a loopback, private or link-local address is 400 private_address unless -api-channel-allow-private)", body: "ChannelAccount", ok: 201},
 	{method: "GET", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "A channel account", ok: 200},
 	{method: "PATCH", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Update a channel account (admin): the fields given; an API channel account takes name, webhook_url, and rotate_inbound_token or rotate_webhook_secret (true: a new one is made, shown once in the answer, and the old one stops working)", body: "ChannelAccountUpdate", ok: 200},
 	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Disconnect a channel account (admin)", ok: 204},
@@ -149,7 +150,8 @@ var operations = []op{
 
 // schemas are the request bodies, as JSON Schema.
 var schemas = map[string]any{
-	"Error": obj(map[string]any{"error": obj(map[string]any{"code": str(), "message": str()}, "code", "message")}, "error"),
+	"Error":           obj(map[string]any{"error": obj(map[string]any{"code": str(), "message": str()}, "code", "message")}, "error"),
+	"PostmarkInbound": map[string]any{"type": "object", "description": "Postmark's inbound JSON (FromFull, ToFull[], CcFull[], OriginalRecipient, Subject, MessageID, Date, TextBody, HtmlBody, Headers[] {Name, Value}, Attachments[] {Name, Content (base64), ContentType, ContentID}); other fields are ignored", "required": []string{"FromFull"}},
 	"MetaWebhook": map[string]any{"type": "object", "description": "A Meta webhook delivery: object, entry[] (see Meta's WhatsApp Cloud API, Messenger and Instagram webhook references)",
 		"properties": map[string]any{"object": str(), "entry": map[string]any{"type": "array"}}, "required": []string{"object", "entry"}},
 	"StripeEvent": map[string]any{"type": "object", "description": "A Stripe event (see Stripe's Event object): id, type, created (Unix seconds), data.object (a Checkout Session or a Subscription)",
@@ -165,6 +167,7 @@ var schemas = map[string]any{
 	"TokenCreate":   obj(map[string]any{"name": str(), "expires_at": map[string]any{"type": "string", "format": "date-time"}}, "name"),
 	"ChannelAccount": withBound(obj(channelAccountProps(false), "channel"), "anyOf", []any{
 		map[string]any{"required": []string{"account_id", "access_token"}, "properties": map[string]any{"channel": enum("whatsapp", "messenger", "instagram")}},
+		map[string]any{"required": []string{"account_id", "access_token", "email"}, "properties": map[string]any{"channel": enum("email")}},
 		map[string]any{"required": []string{"webhook_url"}, "properties": map[string]any{"channel": enum("api")}}}),
 	"ChannelAccountUpdate": minProps(obj(channelAccountProps(true))),
 	"APIChannelMessage": obj(map[string]any{
@@ -265,8 +268,11 @@ func cannedReplyProps() map[string]any {
 // channelAccountProps are the fields of a channel account a request may
 // name; an update may also ask for an API channel account's new secrets.
 func channelAccountProps(update bool) map[string]any {
-	p := map[string]any{"channel": enum("whatsapp", "messenger", "instagram", "api"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str(),
-		"webhook_url": describe(str(), "api channel only: the http or https URL Parley delivers the account's outbound messages to")}
+	p := map[string]any{"channel": enum("whatsapp", "messenger", "instagram", "api", "email"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str(),
+		"webhook_url": describe(str(), "api channel only: the http or https URL Parley delivers the account's outbound messages to"),
+		"email": describe(obj(map[string]any{"addresses": strs(), "from_name": str(), "smtp_host": str(), "smtp_port": integer(),
+			"smtp_security": enum("starttls", "tls"), "smtp_username": str(), "greeting": str(), "sign_off": str()}),
+			"An email account's settings (channel email; account_id is its address, access_token its SMTP submission password): further addresses it receives for, the From name, the SMTP submission server and login (empty username: the address), and the greeting ({name}: the contact's first name) and sign-off around the AI's replies")}
 	if update {
 		p["rotate_inbound_token"] = boolean()
 		p["rotate_webhook_secret"] = boolean()

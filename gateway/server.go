@@ -20,6 +20,7 @@ import (
 	"github.com/parleyhq/parley/gateway/agents"
 	"github.com/parleyhq/parley/gateway/channels"
 	"github.com/parleyhq/parley/gateway/channels/apichannel"
+	"github.com/parleyhq/parley/gateway/channels/email"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/gateway/media"
 	"github.com/parleyhq/parley/gateway/notify"
@@ -113,6 +114,14 @@ type Config struct {
 	// NotifyTLS configures TLS with the relay; nil means the system
 	// roots (tests trust their own server).
 	NotifyTLS *tls.Config
+	// EmailTLS configures TLS with email accounts' SMTP submission
+	// servers when their health is checked; nil means the system roots
+	// (the channel sender has its own, channels.Sender.WithEmailTLS).
+	EmailTLS *tls.Config
+	// PostmarkAuth is "user:password", the basic auth Postmark's inbound
+	// webhook must carry (-postmark-inbound-auth); empty turns the route
+	// off (404).
+	PostmarkAuth string
 	// PushClient sends Web Push requests; nil means a default client
 	// (tests trust their own push service).
 	PushClient *http.Client
@@ -159,6 +168,8 @@ type Server struct {
 	profiles  *channels.Profiles
 	notifier  *notify.Notifier
 	health    *channels.Health
+	// smtp is the SMTP receiver, once ServeSMTP started it.
+	smtp      atomic.Pointer[email.Receiver]
 	apiClient *apichannel.Client
 	// proxies are Config.TrustedProxies, parsed.
 	proxies trustedProxies
@@ -261,7 +272,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	health, err := channels.NewHealth(channels.HealthConfig{Store: cfg.Store, Accounts: cfg.Accounts, Publisher: cfg.Runtime.Broadcaster(),
 		Checkers: map[engine.Channel]channels.HealthChecker{engine.ChannelWhatsApp: checker, engine.ChannelMessenger: checker, engine.ChannelInstagram: checker,
-			engine.ChannelAPI: apichannel.Checker{Client: cfg.APIChannel}},
+			engine.ChannelEmail: channels.EmailChecker{TLS: cfg.EmailTLS}, engine.ChannelAPI: apichannel.Checker{Client: cfg.APIChannel}},
 		Clock: cfg.Runtime.Clock(), Interval: cfg.ChannelHealthInterval, Logger: cfg.Logger, Registerer: cfg.Registerer})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -354,6 +365,7 @@ func (s *Server) routes() {
 	a.Get("/metrics", s.metricsHandler())
 	a.Get("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.verifyWebhook)
 	a.Post("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.receiveWebhook)
+	a.Post("/webhooks/email/postmark", s.receivePostmark)
 	a.Post("/webhooks/stripe/:workspace", s.receiveStripe)
 
 	// The WebSocket route authenticates itself (browsers pass the token
@@ -550,6 +562,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		herr := s.hub.Shutdown(ctx)
 		if derr := s.drainRequests(ctx, began); derr != nil {
 			err = derr
+		}
+		if r := s.smtp.Load(); r != nil {
+			// Mail being committed gets its 250; the rest a 451 to retry.
+			if serr := r.Shutdown(ctx); serr != nil {
+				err = errors.Join(err, fmt.Errorf("gateway: SMTP receiver: %w", serr))
+			}
 		}
 		stopWaking := s.wakeConns()
 		if serr := s.app.ShutdownWithContext(ctx); serr != nil {

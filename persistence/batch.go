@@ -282,7 +282,7 @@ func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) 
 	if !c.AIPendingAt.IsZero() {
 		b.del(timerKey(c.AIPendingAt, TimerAIPending, c.WorkspaceID, c.ID))
 	}
-	b.del(threadKey(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID))
+	b.del(threadKey(c.WorkspaceID, c.ChannelAccountID, engine.ThreadUser(c.ExternalUserID, c.Thread)))
 	b.del(contactConvKey(c.WorkspaceID, c.ContactID, c.ID))
 	for _, id := range channelIDs {
 		b.del(externalKey(c.WorkspaceID, c.Channel, id))

@@ -47,6 +47,7 @@ const (
 	cfBlocked
 	cfUnsubscribed
 	cfCampaign // nested: campaignFields (codec_campaign.go)
+	cfThread
 )
 
 // Message fields (Content's fields are the message's own).
@@ -177,6 +178,7 @@ func appendConversation(b []byte, c *engine.Conversation) ([]byte, error) {
 	e.bool(cfBlocked, c.Blocked)
 	e.bool(cfUnsubscribed, c.Unsubscribed)
 	appendCampaign(&e, cfCampaign, c.Campaign)
+	e.str(cfThread, c.Thread)
 	return e.b, e.err
 }
 
@@ -262,6 +264,8 @@ func readConversation(d *wdec, c *engine.Conversation, mask uint64) {
 			c.Unsubscribed = d.getBool()
 		case cfCampaign:
 			c.Campaign = readCampaign(d)
+		case cfThread:
+			c.Thread = d.getStr()
 		default:
 			d.skip()
 		}

@@ -117,7 +117,7 @@ func (b *Batch) moveContactConversation(old, c *engine.Conversation) {
 	if old != nil {
 		b.del(contactConvKey(old.WorkspaceID, old.ContactID, old.ID))
 	}
-	b.setRaw(threadKey(c.WorkspaceID, c.ChannelAccountID, c.ExternalUserID), threadValue(c.ID, c.ContactID))
+	b.setRaw(threadKey(c.WorkspaceID, c.ChannelAccountID, engine.ThreadUser(c.ExternalUserID, c.Thread)), threadValue(c.ID, c.ContactID))
 	b.setRaw(contactConvKey(c.WorkspaceID, c.ContactID, c.ID), nil)
 }
 

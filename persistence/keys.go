@@ -14,7 +14,8 @@ import (
 //	'w' ws 'm' conv ^seq                     message (newest first)
 //	'w' ws 'x' channel ext-msg-id            → conv seq (dedupe and status routing)
 //	'w' ws 'u' channel ext-msg-id nanos      status report for an unknown id
-//	'w' ws 't' account ext-user              → conv contact (thread of a channel user)
+//	'w' ws 't' account ext-user              → conv contact (thread of a channel user;
+//	                                           for email, engine.ThreadUser: address NUL thread)
 //	'w' ws 'p' contact                       contact
 //	'w' ws 'i' channel ext-user              → contact (contact by channel identity)
 //	'w' ws 'L' folder dim ^activity conv     list index

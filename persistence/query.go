@@ -153,7 +153,8 @@ type Thread struct {
 	ContactID      engine.ID
 }
 
-// LookupThread finds the conversation of a channel user.
+// LookupThread finds the conversation of a channel user (extUser is
+// engine.ThreadUser's for an email thread).
 func (s *Store) LookupThread(ws engine.ID, account, extUser string) (Thread, bool, error) {
 	v, ok, err := s.getRaw(threadKey(ws, account, extUser))
 	if err != nil || !ok {

@@ -35,6 +35,8 @@ type options struct {
 	mediaMaxBytes  int64
 	bodyMemory     int64
 	pprofAddr      string
+	smtpAddr       string
+	postmarkAuth   string
 	publicURL      string
 	// shutdownTimeout bounds the drain at SIGTERM (see run).
 	shutdownTimeout time.Duration
@@ -112,6 +114,9 @@ var optionTable = []option{
 	{"tls-cert", kindText, "", "PEM certificate chain file, reloaded on change; instead of -tls-hosts", func(o *options) any { return &o.tlsCert }},
 	{"tls-key", kindText, "", "PEM key file of -tls-cert", func(o *options) any { return &o.tlsKey }},
 	{"trusted-proxies", kindText, "", "reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: IPs and CIDR ranges, comma-separated", func(o *options) any { return &o.trustedProxies }},
+	// Email
+	{"smtp-addr", kindAddr, "", "built-in SMTP receiver of inbound mail for the connected email accounts' addresses (MX or forwarding pointed here), such as :25; off when empty", func(o *options) any { return &o.smtpAddr }},
+	{"postmark-inbound-auth", kindText, "", "user:password that Postmark's inbound webhook (POST /webhooks/email/postmark) must send as HTTP basic auth; the route is off when empty", func(o *options) any { return &o.postmarkAuth }},
 	// Notifications
 	{"notify-smtp-url", kindSMTP, "", "SMTP relay of notification emails: smtp://user:password@host:587 (STARTTLS) or smtps://...:465 (TLS); email notifications are off when empty", func(o *options) any { return &o.notifySMTPURL }},
 	{"notify-from", kindEmail, "", "From address of notification emails, such as Parley <parley@example.com> (required with -notify-smtp-url)", func(o *options) any { return &o.notifyFrom }},

@@ -134,7 +134,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	}
 	apiClient := apichannel.NewClient(apichannel.ClientConfig{AllowPrivate: o.apiChannelAllowPrivate, Registerer: reg})
 	rt, err := actors.New(actors.Config{Store: store, Logger: log, Registerer: reg,
-		Sender: channels.NewSender(accounts, graph, mediaStore).WithLogger(log).WithAPIChannel(apiClient), Agents: registry})
+		Sender: channels.NewSender(accounts, graph, mediaStore).WithLogger(log).WithAPIChannel(apiClient).WithMessages(store), Agents: registry})
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,8 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: mediaStore,
 		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg, Gatherer: reg, Agents: registry,
 		BodyMemory: o.bodyMemory, TrustedProxies: o.proxyList(), PublicURL: o.publicURL, NotifySMTP: smtpRelay, NotifyFrom: o.notifyFrom,
-		ChannelHealthInterval: o.channelHealthInterval, APIChannel: apiClient, BackupDir: backupTempDir(o.dataDir), Version: buildString()})
+		ChannelHealthInterval: o.channelHealthInterval, APIChannel: apiClient, BackupDir: backupTempDir(o.dataDir), Version: buildString(),
+		PostmarkAuth: o.postmarkAuth})
 	if err != nil {
 		return err
 	}
@@ -174,6 +175,19 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	gw.Start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- gw.Serve(lns.gateway) }()
+	if o.smtpAddr != "" {
+		sln, err := net.Listen("tcp", o.smtpAddr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", o.smtpAddr, err)
+		}
+		domain, _ := os.Hostname()
+		go func() {
+			if err := gw.ServeSMTP(sln, domain, o.mediaMaxBytes); err != nil {
+				serveErr <- err
+			}
+		}()
+		log.Info("SMTP receiver", "addr", sln.Addr().String())
+	}
 	lns.serveRedirect(log)
 	log.Info("Parley is running", "inbox", lns.inbox, "data", o.dataDir)
 	if secret != "" {

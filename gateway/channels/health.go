@@ -2,6 +2,7 @@ package channels
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway/channels/apichannel"
+	"github.com/parleyhq/parley/gateway/channels/email"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/prometheus/client_golang/prometheus"
@@ -224,7 +226,7 @@ func NewHealth(cfg HealthConfig) (*Health, error) {
 			Help: "Checks of channel accounts' health, by channel and the state they found.",
 		}, []string{"channel", "state"}),
 	}
-	for _, chn := range []engine.Channel{engine.ChannelWhatsApp, engine.ChannelMessenger, engine.ChannelInstagram} {
+	for _, chn := range []engine.Channel{engine.ChannelWhatsApp, engine.ChannelMessenger, engine.ChannelInstagram, engine.ChannelEmail} {
 		for _, st := range engine.HealthStates[1:] {
 			h.checks.WithLabelValues(string(chn), string(st))
 		}
@@ -572,10 +574,24 @@ func (c healthCollector) Collect(ch chan<- prometheus.Metric) {
 		st := c.h.Get(acct.Channel, acct.AccountID).State
 		counts[healthKey{acct.Channel, string(st)}]++
 	}
-	for _, chn := range []engine.Channel{engine.ChannelWhatsApp, engine.ChannelMessenger, engine.ChannelInstagram} {
+	for _, chn := range []engine.Channel{engine.ChannelWhatsApp, engine.ChannelMessenger, engine.ChannelInstagram, engine.ChannelEmail} {
 		for _, st := range engine.HealthStates {
 			ch <- prometheus.MustNewConstMetric(channelAccountsDesc, prometheus.GaugeValue,
 				float64(counts[healthKey{chn, string(st)}]), string(chn), string(st))
 		}
 	}
+}
+
+// EmailChecker checks an email account by logging in to its SMTP
+// submission server as a send would (email.Check).
+type EmailChecker struct {
+	// TLS configures TLS with the servers; nil means the system roots.
+	TLS *tls.Config
+}
+
+// Check implements HealthChecker.
+func (c EmailChecker) Check(ctx context.Context, acct engine.ChannelAccount) engine.HealthResult {
+	sub := email.SubmissionOf(acct)
+	sub.TLS = c.TLS
+	return email.Check(ctx, sub)
 }

@@ -1,7 +1,9 @@
 package channels
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"github.com/parleyhq/parley/actors/ports"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway/channels/apichannel"
+	"github.com/parleyhq/parley/gateway/channels/email"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/gateway/media"
 )
@@ -44,8 +47,33 @@ type Sender struct {
 	graph    *meta.Client
 	media    *media.Store
 	log      *slog.Logger
+	// messages reads a conversation's messages, for the thread headers
+	// of an email reply (WithMessages); emailTLS configures TLS with the
+	// accounts' submission servers (nil: the system roots).
+	messages Messages
+	emailTLS *tls.Config
 	// api delivers API channel messages to their integrators' webhooks.
 	api *apichannel.Client
+}
+
+// Messages reads a conversation's stored messages, newest first
+// (persistence.Store).
+type Messages interface {
+	Messages(ws, conv engine.ID, before uint64, limit int) ([]engine.Message, error)
+}
+
+// WithMessages lets the sender read conversations (email replies take
+// their thread headers from the mail they answer); it returns s.
+func (s *Sender) WithMessages(m Messages) *Sender {
+	s.messages = m
+	return s
+}
+
+// WithEmailTLS sets the TLS configuration used with email accounts'
+// submission servers (tests trust their own); it returns s.
+func (s *Sender) WithEmailTLS(c *tls.Config) *Sender {
+	s.emailTLS = c
+	return s
 }
 
 // NewSender returns a sender over the given accounts, Graph client and
@@ -136,6 +164,8 @@ func (s *Sender) Send(ctx context.Context, o ports.Outbound) (string, error) {
 				return err
 			})
 		}
+	case engine.ChannelEmail:
+		id, err = s.sendEmail(ctx, acct, conv, msg)
 	case engine.ChannelAPI:
 		id, err = s.sendAPI(ctx, acct, conv, msg)
 	default:
@@ -215,4 +245,90 @@ func classify(err error) error {
 		return se
 	}
 	return meta.Classify(err)
+}
+
+// sendEmail sends msg as a mail over the account's SMTP submission
+// server, threaded under the newest mail the customer sent in the
+// conversation (its original, message.eml, gives the subject, Message-ID
+// and References). It returns the mail's Message-ID, the message's
+// channel id: a reply or a bounce naming it finds the conversation.
+func (s *Sender) sendEmail(ctx context.Context, acct engine.ChannelAccount, conv engine.Conversation, msg engine.Message) (string, error) {
+	if s.messages == nil {
+		return "", &ports.SendError{Code: "not_configured", Reason: "email sending is not set up"}
+	}
+	to := engine.NormalizeEmail(conv.ExternalUserID)
+	if to == "" {
+		return "", &ports.SendError{Code: "bad_recipient", Reason: "the contact has no email address"}
+	}
+	var th email.ThreadHeaders
+	ms, err := s.messages.Messages(conv.WorkspaceID, conv.ID, 0, 200)
+	if err != nil {
+		return "", fmt.Errorf("reading the thread: %w", err)
+	}
+	for _, m := range ms {
+		if m.Direction != engine.DirIn || m.Media == nil || m.Media.Filename != "message.eml" || m.Media.SHA256 == "" {
+			continue
+		}
+		f, _, err := s.media.Open(conv.WorkspaceID, m.Media.SHA256)
+		if err != nil {
+			continue // the original is gone: thread by subject only
+		}
+		th, err = email.ReadThreadHeaders(f)
+		f.Close()
+		if err == nil {
+			break
+		}
+	}
+	refs := th.References
+	if th.MessageID != "" && !strings.HasPrefix(th.MessageID, "sha256:") {
+		refs = append(refs, th.MessageID)
+	}
+	if len(refs) > 20 {
+		refs = append(refs[:1:1], refs[len(refs)-19:]...) // the root and the newest
+	}
+	subject := th.Subject
+	if subject == "" {
+		subject = conv.Thread
+	}
+	text := msg.Text
+	if msg.Media != nil && text == "" {
+		text = msg.Media.Caption
+	}
+	if msg.Sender.Kind == engine.SenderAI {
+		text = engine.FormatEmailReply(acct.Email, conv.ContactName, text)
+	}
+	r := &email.Reply{MessageID: email.NewMessageID(msg.ID.String(), acct.AccountID), From: acct.AccountID,
+		To: to, Subject: engine.ReplySubject(subject), References: refs, Text: text, Date: msg.CreatedAt}
+	if acct.Email != nil {
+		r.FromName = acct.Email.FromName
+	}
+	if len(refs) > 0 && th.MessageID != "" && !strings.HasPrefix(th.MessageID, "sha256:") {
+		r.InReplyTo = th.MessageID
+	}
+	if msg.Media != nil && msg.Media.SHA256 != "" {
+		f, typ, err := s.media.Open(conv.WorkspaceID, msg.Media.SHA256)
+		if err != nil {
+			return "", &ports.SendError{Code: "media_missing", Reason: "the file to send is gone"}
+		}
+		defer f.Close()
+		name := msg.Media.Filename
+		if name == "" {
+			name = "file"
+		}
+		r.Attachment = &email.Attachment{Filename: name, MimeType: typ, Body: f}
+	}
+	var body bytes.Buffer
+	if err := email.Compose(&body, r); err != nil {
+		return "", &ports.SendError{Code: "compose", Reason: err.Error()}
+	}
+	sub := email.SubmissionOf(acct)
+	sub.TLS = s.emailTLS
+	if err := email.Submit(ctx, sub, acct.AccountID, to, &body); err != nil {
+		var se *email.SubmitError
+		if errors.As(err, &se) {
+			return "", &ports.SendError{Code: se.Code, Reason: se.Error(), Temporary: !se.Permanent}
+		}
+		return "", err
+	}
+	return r.MessageID, nil
 }

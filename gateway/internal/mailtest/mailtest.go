@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"io"
 	"math/big"
 	"net"
@@ -89,7 +88,8 @@ func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain} }
 func (ss *session) Auth(string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(_, user, pass string) error {
 		if user != ss.s.User || pass != ss.s.Password {
-			return errors.New("bad credentials")
+			// What real servers answer (RFC 4954): a permanent refusal.
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
 		}
 		ss.auth = true
 		return nil

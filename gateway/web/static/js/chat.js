@@ -512,8 +512,17 @@ function content(m) {
   const media = m.media;
   const caption = media && media.caption ? h('div.caption', null, ...linkify(media.caption)) : null;
   switch (m.kind) {
-    case 'text':
-      return h('div.text', null, ...linkify(m.text));
+    case 'text': {
+      const text = h('div.text', null, ...linkify(m.text));
+      if (!media || !(media.sha256 || media.storage_key)) return text;
+      // An email keeps its original mail, downloadable under its text.
+      const link = h('a.doc.original', { download: media.filename || 'message.eml', title: 'Download the original email' },
+        h('span.doc-icon', { html: icons.file }),
+        h('span.doc-name', null, h('span', { text: 'Original email' }), h('small.muted', { text: formatSize(media.size) })),
+        h('span', { html: icons.download }));
+      load(media, (url) => { link.href = url; });
+      return [text, link];
+    }
     case 'image':
       return [mediaEl(m, 'img.thumb', (el, url) => { el.src = url; el.alt = media.caption || 'Image'; },
         (url) => lightbox(h('img', { src: url, alt: media.caption || 'Image' }))), caption];

@@ -1,5 +1,6 @@
 // Settings → Channels: the connected WhatsApp numbers, Messenger pages,
-// Instagram accounts and API channel accounts; connect, edit, disconnect;
+// Instagram accounts, email addresses (with their SMTP submission
+// settings) and API channel accounts; connect, edit, disconnect;
 // each account's AI agent override; the webhook URLs and verify token to
 // paste into Meta; and an API channel account's inbound URL, token and
 // webhook secret for its integrator (the secrets shown once).
@@ -8,8 +9,9 @@ import { h, $, toast, confirmDialog, modal } from './util.js';
 import { channelIcon, channelNames } from './icons.js';
 import { agentForm } from './agent_form.js';
 
-const CHANNELS = ['whatsapp', 'messenger', 'instagram', 'api'];
-const ACCOUNT_LABEL = { whatsapp: 'Phone number ID', messenger: 'Page ID', instagram: 'Instagram account ID' };
+const CHANNELS = ['whatsapp', 'messenger', 'instagram', 'email', 'api'];
+const ACCOUNT_LABEL = { whatsapp: 'Phone number ID', messenger: 'Page ID', instagram: 'Instagram account ID', email: 'Email address' };
+const TOKEN_LABEL = { email: 'SMTP password' };
 
 // channelColumns are extra columns of the accounts table, for a later
 // state of the account (its health): { title, render(account) → Node,
@@ -25,7 +27,7 @@ registerSection({
     const list = h('div.settings-card#channel-accounts');
     const hooks = h('div.settings-card#channel-webhooks');
     box.append(
-      h('p.muted', { text: 'Connect your Meta accounts, then paste the webhook URL and verify token into the Meta app. An API channel connects anything else (a LinkedIn bridge, an SMS gateway, your own app\'s chat) through your own code.' }),
+      h('p.muted', { text: 'Connect your Meta accounts, then paste the webhook URL and verify token into the Meta app. An email address receives through Parley\'s SMTP receiver (-smtp-addr) and replies through its own SMTP server. An API channel connects anything else (a LinkedIn bridge, an SMS gateway, your own app\'s chat) through your own code.' }),
       list, h('div#api-secrets'), connectForm(ctx, () => loadAccounts(ctx, list)), hooks);
     await Promise.all([loadAccounts(ctx, list), loadWebhooks(ctx, hooks)]);
   },
@@ -61,17 +63,27 @@ function connectForm(ctx, reload) {
   const secret = h('input#connect-secret', { type: 'password', autocomplete: 'off' });
   const webhook = h('input#connect-webhook', { type: 'url', autocomplete: 'off', placeholder: 'https://bridge.example.com/parley' });
   const err = h('p.error', { role: 'alert' });
+  const tokenLabel = h('span.field-label', { text: 'Access token' });
+  const tokenHint = h('span.muted.small', { text: 'A system user token of the Meta app (stored, never shown again)' });
+  const secretField = field('App secret (optional)', secret, 'Only if this account\'s webhooks come from a Meta app of its own');
+  const mail = emailFields('connect');
   const metaFields = [h('label.field', null, accountLabel, account),
-    field('Access token', token, 'A system user token of the Meta app (stored, never shown again)'),
-    field('App secret (optional)', secret, 'Only if this account\'s webhooks come from a Meta app of its own')];
+    h('label.field', null, tokenLabel, token, tokenHint), secretField];
   const apiFields = [field('Webhook URL', webhook, 'Where Parley posts this account\'s outbound messages, signed with its webhook secret')];
   const showFields = () => {
     const api = channel.value === 'api';
+    const isEmail = channel.value === 'email';
     for (const f of metaFields) f.hidden = api;
     for (const f of apiFields) f.hidden = !api;
     account.required = token.required = !api;
     webhook.required = api;
     accountLabel.textContent = ACCOUNT_LABEL[channel.value] || '';
+    tokenLabel.textContent = TOKEN_LABEL[channel.value] || 'Access token';
+    tokenHint.textContent = isEmail ? 'The password of the SMTP submission login (stored, never shown again)'
+      : 'A system user token of the Meta app (stored, never shown again)';
+    secretField.hidden = api || isEmail;
+    mail.box.hidden = !isEmail;
+    account.type = isEmail ? 'email' : 'text';
   };
   channel.addEventListener('change', showFields);
   const form = h('form.settings-card.settings-form#connect-form', { 'aria-label': 'Connect an account' },
@@ -79,7 +91,7 @@ function connectForm(ctx, reload) {
     field('Channel', channel),
     metaFields[0],
     field('Name', name),
-    ...metaFields.slice(1), ...apiFields,
+    ...metaFields.slice(1), mail.box, ...apiFields,
     err, h('div', null, h('button.primary#connect-submit', { type: 'submit', text: 'Connect' })));
   showFields();
   form.addEventListener('submit', async (e) => {
@@ -91,8 +103,11 @@ function connectForm(ctx, reload) {
       if (!body.webhook_url) { err.textContent = 'Webhook URL is required'; return; }
     } else {
       body = { channel: channel.value, account_id: account.value.trim(), name: name.value.trim(), access_token: token.value.trim() };
-      if (secret.value.trim()) body.app_secret = secret.value.trim();
-      if (!body.account_id || !body.access_token) { err.textContent = `${accountLabel.textContent} and access token are required`; return; }
+      if (body.channel === 'email') {
+        body.account_id = body.account_id.toLowerCase();
+        body.email = mail.value();
+      } else if (secret.value.trim()) body.app_secret = secret.value.trim();
+      if (!body.account_id || !body.access_token) { err.textContent = `${accountLabel.textContent} and ${tokenLabel.textContent.toLowerCase()} are required`; return; }
     }
     try {
       const made = await ctx.api.post('/channels', body);
@@ -124,6 +139,34 @@ function showAPISecrets(a) {
   $('input.copy-value', card).focus();
 }
 
+// emailFields are an email account's settings: the SMTP submission
+// server and login, the From name and the further addresses; value()
+// gives the API's email object.
+function emailFields(prefix, cur = {}) {
+  const host = h(`input#${prefix}-smtp-host`, { autocomplete: 'off', placeholder: 'smtp.example.com', value: cur.smtp_host || '' });
+  const port = h(`input#${prefix}-smtp-port`, { type: 'number', min: '1', max: '65535', inputmode: 'numeric', placeholder: '587', value: cur.smtp_port ? String(cur.smtp_port) : '' });
+  const security = h(`select#${prefix}-smtp-security`, null,
+    h('option', { value: 'starttls', text: 'STARTTLS (usually port 587)' }), h('option', { value: 'tls', text: 'TLS (usually port 465)' }));
+  security.value = cur.smtp_security || 'starttls';
+  const user = h(`input#${prefix}-smtp-username`, { autocomplete: 'off', placeholder: 'the email address', value: cur.smtp_username || '' });
+  const from = h(`input#${prefix}-from-name`, { autocomplete: 'off', placeholder: 'Acme Support', value: cur.from_name || '' });
+  const aliases = h(`input#${prefix}-addresses`, { autocomplete: 'off', placeholder: 'help@example.com, sales@example.com', value: (cur.addresses || []).join(', ') });
+  const box = h(`fieldset.email-settings#${prefix}-email`, null, h('legend', { text: 'Email settings' }),
+    field('SMTP server', host), field('SMTP port', port), field('Security', security),
+    field('SMTP username', user, 'Empty: the email address'), field('From name', from),
+    field('Other addresses (optional)', aliases, 'Aliases this account also receives for, separated by commas'));
+  const value = () => {
+    const v = { smtp_host: host.value.trim(), smtp_security: security.value };
+    if (port.value.trim()) v.smtp_port = Number(port.value);
+    if (user.value.trim()) v.smtp_username = user.value.trim();
+    if (from.value.trim()) v.from_name = from.value.trim();
+    const list = aliases.value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    if (list.length) v.addresses = list;
+    return v;
+  };
+  return { box, value };
+}
+
 async function loadWebhooks(ctx, box) {
   const r = await ctx.api.get('/settings/webhooks');
   box.replaceChildren(...[h('h3', { text: 'Webhooks for the Meta app' }),
@@ -140,11 +183,14 @@ async function edit(ctx, a, list) {
   const name = h('input#edit-name', { value: a.name || '', autocomplete: 'off' });
   const token = h('input#edit-token', { type: 'password', autocomplete: 'off', placeholder: 'unchanged' });
   const secret = h('input#edit-secret', { type: 'password', autocomplete: 'off', placeholder: a.has_app_secret ? 'unchanged' : 'none' });
+  const isEmail = a.channel === 'email';
+  const mail = isEmail ? emailFields('edit', a.email || {}) : null;
   const body = h('div.settings-form', null, h('h3', { text: `Edit ${channelNames[a.channel]} ${a.account_id}` }),
-    field('Name', name), field('Access token', token, 'Leave empty to keep the current one'),
-    field('App secret', secret, 'Leave empty to keep the current one'));
+    field('Name', name), field(TOKEN_LABEL[a.channel] || 'Access token', token, 'Leave empty to keep the current one'),
+    isEmail ? mail.box : field('App secret', secret, 'Leave empty to keep the current one'));
   if (!await modal(body, 'Save')) return;
   const patch = { name: name.value.trim() };
+  if (isEmail) patch.email = { ...(a.email || {}), ...mail.value() };
   if (token.value.trim()) patch.access_token = token.value.trim();
   if (secret.value.trim()) patch.app_secret = secret.value.trim();
   try {
