@@ -109,6 +109,11 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 			return
 		}
 	}
+	corrections, err := rt.store.Corrections(conv.WorkspaceID, engine.MaxFeedbackExamples)
+	if err != nil {
+		rt.log.Warn("Agent: reading corrections", "conversation", req.ConversationID, "err", err)
+		return
+	}
 	var crm engine.ContactCRM
 	if contact != nil && (contact.Stage != nil || contact.OwnerID != nil) {
 		if crm, err = rt.contactCRM(contact); err != nil {
@@ -120,7 +125,7 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 	actx, cancel := context.WithTimeout(ctx, rt.cfg.AgentTimeout)
 	start := time.Now()
 	ans, err := agent.Reply(actx, AIContext{Request: req, Conversation: conv, History: hist, Contact: contact,
-		Memories: memories, CRM: crm})
+		Memories: memories, CRM: crm, Corrections: corrections})
 	cancel()
 	rt.aiMetrics.requestSeconds.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	if err != nil {

@@ -309,6 +309,15 @@ func (t *txn) apply(cmd engine.Command) (engine.Result, error) {
 		t.changed[m.Seq] = *m
 		t.b.PutMessage(m, t.cur.Channel)
 	}
+	if f := res.Feedback; f != nil {
+		// The user's previous rating of the message, whose index entry
+		// the new one replaces.
+		prev, err := t.a.rt.store.OptionalFeedback(f.WorkspaceID, f.ConversationID, f.Seq, f.UserID)
+		if err != nil {
+			return engine.Result{}, fmt.Errorf("reading the previous rating: %w", err)
+		}
+		t.b.PutFeedback(prev, f)
+	}
 	t.events = append(t.events, res.Events...)
 	for _, m := range res.Send {
 		t.b.PutOutbox(m.WorkspaceID, m.ConversationID, m.Seq)

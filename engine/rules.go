@@ -241,6 +241,9 @@ type Result struct {
 	FollowUpSent bool
 	// SurveySent is set when a CSAT survey was sent.
 	SurveySent bool
+	// Feedback is the rating a RateReply recorded, to be stored in the
+	// same batch (with the index of rated replies).
+	Feedback *Feedback
 }
 
 // NewConversation returns the header of a new conversation, open and in AI
@@ -298,6 +301,8 @@ type applier struct {
 	// assigned is set when the change gave the conversation to a user
 	// it was not assigned to; it goes on the conversation.updated event.
 	assigned *Assignment
+	// feedback is the rating a RateReply recorded.
+	feedback *Feedback
 }
 
 func (a *applier) apply(cmd Command) error {
@@ -450,6 +455,8 @@ func (a *applier) apply(cmd Command) error {
 		a.send = append(a.send, m)
 	case Delete:
 		a.c.Deleted = true
+	case RateReply:
+		return a.rateReply(cmd)
 	case AttachMedia:
 		m, ok := a.message(cmd.Seq)
 		if !ok || m.Media == nil {
@@ -745,7 +752,7 @@ func (a *applier) resumeAI(text string) {
 func (a *applier) result() Result {
 	c := a.c
 	r := Result{Conversation: c, Messages: a.msgs, Send: a.send, Discarded: a.discard, Handoff: a.handoffKind,
-		Reactivated: a.reactivated, FollowUpSent: a.followUpSent, SurveySent: a.surveySent}
+		Reactivated: a.reactivated, FollowUpSent: a.followUpSent, SurveySent: a.surveySent, Feedback: a.feedback}
 	if a.askAI {
 		r.AskAI = &AIRequest{WorkspaceID: c.WorkspaceID, ConversationID: c.ID,
 			LastCustomerSeq: c.LastCustomerSeq, ModeEpoch: c.ModeEpoch, Purpose: a.purpose}

@@ -31,6 +31,8 @@ type gatewayMetrics struct {
 	paymentRejected    *prometheus.CounterVec
 	// auditEntries counts audit log entries appended, by action.
 	auditEntries *prometheus.CounterVec
+	// aiFeedback counts ratings of AI replies, by rating (up, down).
+	aiFeedback *prometheus.CounterVec
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -84,13 +86,18 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			[]string{"provider", "reason"}),
 		auditEntries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_audit_entries_total", Help: "Audit log entries appended, by action (method and route pattern)."}, []string{"action"}),
+		aiFeedback: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_ai_feedback_total", Help: "Ratings of AI replies given by people, by rating (up, down)."}, []string{"rating"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
 			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures,
 			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals, m.apiChannelRequests,
 			m.paymentWebhooks, m.paymentRejected, m.backups, m.backupSeconds, m.backupLastSuccess, m.emailReceived, m.emailSeconds,
-			m.auditEntries)
+			m.auditEntries, m.aiFeedback)
+	}
+	for _, r := range []engine.Rating{engine.RatingUp, engine.RatingDown} {
+		m.aiFeedback.WithLabelValues(string(r))
 	}
 	m.backups.WithLabelValues("ok")
 	m.backups.WithLabelValues("error")

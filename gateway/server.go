@@ -437,6 +437,8 @@ func (s *Server) routes() {
 	api.Get("/conversations/:conv/messages", s.listMessages)
 	api.Post("/conversations/:conv/messages", s.sendMessage)
 	api.Post("/conversations/:conv/messages/:seq/retry", s.retryMessage)
+	api.Post("/conversations/:conv/messages/:seq/feedback", s.rateReply)
+	api.Get("/feedback", s.feedbackReport)
 	s.contactRoutes(api)
 	s.cannedRoutes(api)
 	s.pipelineRoutes(api)

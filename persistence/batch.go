@@ -288,6 +288,7 @@ func (b *Batch) DeleteConversation(c *engine.Conversation, channelIDs []string) 
 		b.del(externalKey(c.WorkspaceID, c.Channel, id))
 	}
 	b.releaseConversationMedia(c.WorkspaceID, c.ID)
+	b.deleteConversationFeedback(c.WorkspaceID, c.ID)
 	p := messagePrefix(c.WorkspaceID, c.ID)
 	b.delPrefix(p)
 	op := outboxConvPrefix(c.WorkspaceID, c.ID)

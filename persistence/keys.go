@@ -24,6 +24,7 @@ import (
 //	'w' ws 'r' contact memory                contact memories (memories.go)
 //	'w' ws 'F' sha256 conv seq               media file reference (media.go)
 //	'w' ws 'R' id                            canned reply (canned.go)
+//	'w' ws 'v' ... and 'w' ws 'g' ...        ratings of AI replies and their index (feedback.go)
 //	'w' ws 'B' id                            pipeline; 'w' ws 'C' 's'/'o'/'b'/'a' contacts by stage and owner, changes (pipelines.go)
 //	'w' ws 'd' id                            outgoing webhook subscription (webhooks.go)
 //

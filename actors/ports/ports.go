@@ -51,6 +51,11 @@ type AIContext struct {
 	Contact      *engine.Contact
 	Memories     []engine.Memory
 	CRM          engine.ContactCRM
+	// Corrections are the workspace's newest corrections of down-rated
+	// AI replies (at most engine.MaxFeedbackExamples), newest first: each
+	// is a question, the reply given and what the team says it should
+	// have been, for the agent to learn from.
+	Corrections []engine.Feedback
 }
 
 // AIAnswer is an agent's reply. Empty Content.Kind means no message.

@@ -206,6 +206,7 @@ func chatMessages(prompt string, in ports.AIContext, structured bool) []chatMess
 			fmt.Fprintf(&sys, "\n- %s", m.Text)
 		}
 	}
+	writeCorrections(&sys, in.Corrections)
 	msgs := []chatMessage{{Role: "system", Content: sys.String()}}
 	for i := len(in.History) - 1; i >= 0; i-- {
 		m := in.History[i]
@@ -293,4 +294,20 @@ func parseChatCompletion(body []byte) (ports.AIAnswer, error) {
 		}
 	}
 	return ans, nil
+}
+
+// writeCorrections adds the team's corrections of earlier replies to the
+// system prompt, as examples to follow.
+func writeCorrections(sys *strings.Builder, cs []engine.Feedback) {
+	if len(cs) == 0 {
+		return
+	}
+	sys.WriteString("\n\nThe team corrected some of your earlier answers; answer like the corrections:")
+	for _, f := range cs {
+		q := f.Question
+		if q == "" {
+			q = "(no question)"
+		}
+		fmt.Fprintf(sys, "\n- When asked %q you answered %q; the team corrected it to %q", q, f.Answer, f.Correction)
+	}
 }

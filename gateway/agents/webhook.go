@@ -49,6 +49,9 @@ type webhookRequest struct {
 	// Memories are what the agent remembers about the contact, oldest
 	// first.
 	Memories []engine.Memory `json:"memories"`
+	// Corrections are the team's newest corrections of down-rated
+	// replies, newest first: question, answer and correction.
+	Corrections []correction `json:"corrections"`
 	// Messages are the recent messages, oldest first.
 	Messages []engine.Message `json:"messages"`
 }
@@ -71,7 +74,8 @@ func (a *Webhook) Reply(ctx context.Context, in ports.AIContext) (ports.AIAnswer
 		msgs = append(msgs, in.History[i])
 	}
 	body, err := json.Marshal(webhookRequest{Purpose: in.Request.Purpose, Request: in.Request, BusinessContext: a.prompt,
-		Conversation: in.Conversation, Contact: in.Contact, CRM: crmOf(in), Memories: memoriesOf(in), Messages: msgs})
+		Conversation: in.Conversation, Contact: in.Contact, CRM: crmOf(in), Memories: memoriesOf(in),
+		Corrections: correctionsOf(in), Messages: msgs})
 	if err != nil {
 		return ports.AIAnswer{}, fmt.Errorf("encoding webhook request: %w", err)
 	}
@@ -123,4 +127,21 @@ func crmOf(in ports.AIContext) *engine.ContactCRM {
 	}
 	crm := in.CRM
 	return &crm
+}
+
+// correction is a corrected reply in the webhook payload.
+type correction struct {
+	Question   string `json:"question"`
+	Answer     string `json:"answer"`
+	Correction string `json:"correction"`
+}
+
+// correctionsOf returns the context's corrections, never nil (the
+// payload always has the list).
+func correctionsOf(in ports.AIContext) []correction {
+	out := make([]correction, 0, len(in.Corrections))
+	for _, f := range in.Corrections {
+		out = append(out, correction{Question: f.Question, Answer: f.Answer, Correction: f.Correction})
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import { icons, channelIcon, channelNames } from './icons.js';
 import * as composer from './composer.js';
 import { h, $, avatar, time12, dayLabel, dayKey, convName, toast, confirmDialog, modal, formatSize, withLocalTimes } from './util.js';
 import { menuButton } from './menu.js';
+import { feedbackControl } from './feedback.js';
 
 const PAGE = 30;
 let app; // {state, upsert, open, back}
@@ -484,7 +485,9 @@ function bubble(m, on = []) {
     h('span', { text: `Not sent: ${m.error_reason || 'the channel refused it'}` }),
     h('button.retry', { type: 'button', text: 'Retry', onclick: () => retry(m) })) : null;
   const why = m.reasoning ? h('details.reasoning', null, h('summary', { text: 'Why the AI replied this' }), h('p', { text: m.reasoning })) : null;
-  return h(`div.msg.${out ? 'out' : 'in'}${who === 'ai' ? '.ai' : ''}`, { dataset: { seq: m.seq, status: m.status || '', kind: m.kind } }, b, reacts, meta, failed, why);
+  // People rate an AI reply (thumbs up or down, with a correction).
+  const rate = out && who === 'ai' && !m.temp && cur ? feedbackControl(cur.conv.id, m) : null;
+  return h(`div.msg.${out ? 'out' : 'in'}${who === 'ai' ? '.ai' : ''}`, { dataset: { seq: m.seq, status: m.status || '', kind: m.kind } }, b, reacts, meta, failed, why, rate);
 }
 
 function whoName(id) {
