@@ -326,7 +326,7 @@ func TestWebA11yMenuKeyboard(t *testing.T) {
 		b.waitJS("the menu open on its first item", `!document.querySelector('#more-menu').hidden && document.activeElement.dataset.act === 'unread'`)
 		require.Equal(t, "true", evalJS[string](b, `document.querySelector('#act-more').getAttribute('aria-expanded')`))
 		for _, k := range []struct{ key, want string }{
-			{kb.ArrowDown, "archive"}, {kb.ArrowDown, "spam"}, {kb.End, "delete"}, {kb.ArrowDown, "unread"},
+			{kb.ArrowDown, "pending"}, {kb.ArrowDown, "archive"}, {kb.ArrowDown, "spam"}, {kb.End, "delete"}, {kb.ArrowDown, "unread"},
 			{kb.ArrowUp, "delete"}, {kb.Home, "unread"},
 		} {
 			b.key(k.key)
@@ -337,7 +337,9 @@ func TestWebA11yMenuKeyboard(t *testing.T) {
 		require.True(t, evalJS[bool](b, `!document.querySelector('#chat').hidden`), "Escape closed the menu only")
 		b.do("open it again, down to Archive, Enter", chromedp.KeyEvent(kb.Enter))
 		b.waitJS("the first item", `document.activeElement.dataset.act === 'unread'`)
+		b.key(kb.ArrowDown) // Mark pending
 		b.key(kb.ArrowDown)
+		require.Equal(t, "archive", evalJS[string](b, active))
 		b.do("Enter", chromedp.KeyEvent(kb.Enter))
 		e.folderEventually(t, conv, engine.FolderArchived)
 	})

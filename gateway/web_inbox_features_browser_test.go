@@ -172,7 +172,7 @@ func TestWebInboxMenuAndShortcuts(t *testing.T) {
 		b.key("?")
 		b.waitJS("the cheat sheet", `document.querySelector('#shortcuts') && !document.querySelector('#shortcuts').hidden`)
 		got := evalJS[[]string](b, `[...document.querySelectorAll('#shortcuts dt')].map(d => d.textContent)`)
-		require.Equal(t, []string{"J", "K", "R", "E", "!", "C", "P", "/", "↑↓", "Enter", "Esc", "?"}, got)
+		require.Equal(t, []string{"J", "K", "R", "E", "W", "!", "C", "P", "/", "↑↓", "Enter", "Esc", "?"}, got)
 		require.Equal(t, "dialog", evalJS[string](b, `document.querySelector('#shortcuts').getAttribute('role')`))
 		b.screenshot("inbox-shortcuts-desktop")
 		b.key(kb.Escape)
