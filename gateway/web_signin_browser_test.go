@@ -210,3 +210,35 @@ func webSignIn(t *testing.T, br context.Context, name string, w, h int64, phone 
 		require.True(t, evalJS[bool](c, `document.documentElement.scrollWidth <= window.innerWidth`))
 	})
 }
+
+// A 401 that answers a request of an earlier session (signed out since,
+// another one signed in meanwhile) does not end the session in force:
+// only the session that made the request is over. The contacts test met
+// it on a busy machine, an agent's late answer signing the owner out.
+func TestWebLate401KeepsTheSessionInForce(t *testing.T) {
+	browser := startBrowser(t)
+	e := newEnv(t, nil)
+	b := newTab(t, browser)
+	b.signIn(e.url, ownerToken)
+	// The request goes out with a token no longer valid; before its
+	// answer, the page's token is the owner's again.
+	status := evalJS[float64](b, `(async () => {
+		const { api, auth } = await import('/js/api.js');
+		const current = auth.token;
+		auth.token = 'pk_signed_out_meanwhile';
+		const p = api('GET', '/me');
+		auth.token = current;
+		try { await p; return 200; } catch (e) { return e.status; }
+	})()`)
+	require.Equal(t, float64(http.StatusUnauthorized), status, "the old token is refused")
+	require.True(t, evalJS[bool](b, `document.querySelector('#login').hidden && !document.querySelector('#app').hidden`), "still signed in")
+	require.Equal(t, ownerToken, evalJS[string](b, `localStorage.getItem('parley.token')`))
+	// A 401 of the session in force still ends it.
+	evalJS[bool](b, `(async () => {
+		const { api, auth } = await import('/js/api.js');
+		auth.token = 'pk_revoked_now';
+		try { await api('GET', '/me'); } catch { /* 401 */ }
+		return true;
+	})()`)
+	b.waitJS("the sign-in page", `!document.querySelector('#login').hidden`)
+}

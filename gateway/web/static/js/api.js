@@ -24,7 +24,8 @@ export const auth = {
 // api calls path under /api/v1 and returns the decoded JSON (null for 204).
 export async function api(method, path, body, { signal } = {}) {
   const headers = {};
-  if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
+  const token = auth.token;
+  if (token) headers.Authorization = `Bearer ${token}`;
   let payload;
   if (body instanceof FormData) payload = body;
   else if (body !== undefined) {
@@ -37,7 +38,9 @@ export async function api(method, path, body, { signal } = {}) {
   try { data = await res.json(); } catch { /* empty or not JSON */ }
   if (!res.ok) {
     const e = data && data.error ? data.error : {};
-    if (res.status === 401 && !path.startsWith('/auth/login')) onUnauthorized();
+    // Only the session in force ends on a 401: the answer to a request of
+    // a session since signed out (and perhaps another signed in) is late.
+    if (res.status === 401 && !path.startsWith('/auth/login') && token === auth.token) onUnauthorized();
     throw new ApiError(res.status, e.code, e.message);
   }
   return data;
