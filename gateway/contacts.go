@@ -198,6 +198,9 @@ func (h *contacts) create(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if patch.CustomFields, err = checkCustomFields(h.store, p.WorkspaceID, patch.CustomFields, true); err != nil {
+		return err
+	}
 	now := h.rt.Clock().Now()
 	ct, err := engine.NewContact(engine.NewID(now), p.WorkspaceID, src, patch, now)
 	if err != nil {
@@ -234,6 +237,9 @@ func (h *contacts) update(c *fiber.Ctx) error {
 	}
 	patch, err := b.patch()
 	if err != nil {
+		return err
+	}
+	if patch.CustomFields, err = checkCustomFields(h.store, ws, patch.CustomFields, false); err != nil {
 		return err
 	}
 	ct, err := h.rt.UpdateContact(c.UserContext(), ws, id, patch)

@@ -180,6 +180,8 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"DELETE", "/api/v1/contacts/{id}/notes/{note}", ""},
 		{"GET", "/api/v1/contacts/{id}/memories", ""}, {"POST", "/api/v1/contacts/{id}/memories", `{"text":"x"}`},
 		{"DELETE", "/api/v1/contacts/{id}/memories/{memory}", ""},
+		{"GET", "/api/v1/contact-fields/{id}", ""}, {"PATCH", "/api/v1/contact-fields/{id}", `{"label":"x"}`},
+		{"DELETE", "/api/v1/contact-fields/{id}", ""},
 	}
 	// Routes with ids checked elsewhere: users and tokens (users_test.go,
 	// ids of another workspace; passwords_test.go for passwords), media
@@ -204,12 +206,17 @@ func TestWorkspaceIsolation(t *testing.T) {
 	}
 	vals := map[string]string{"conv": id, "channel": "whatsapp", "account": phoneID, "seq": "1", "tag": "x",
 		"id": before.ContactID.String()}
+	field := e.addField(ownerToken, map[string]any{"key": "secret", "label": "secret of A", "type": "text"})
 	for _, r := range routes {
 		var body any
 		if r[2] != "" {
 			body = r[2]
 		}
-		code, resp := e.api(r[0], fillTemplate(r[1], vals), "pk_workspace_b", body)
+		path := fillTemplate(r[1], vals)
+		if strings.HasPrefix(r[1], "/api/v1/contact-fields/") {
+			path = fillTemplate(r[1], map[string]string{"id": field.ID.String()})
+		}
+		code, resp := e.api(r[0], path, "pk_workspace_b", body)
 		require.Equal(t, http.StatusNotFound, code, "%s %s: %s", r[0], r[1], resp)
 		require.NotContains(t, string(resp), "secret of A")
 	}
@@ -225,6 +232,7 @@ func TestWorkspaceIsolation(t *testing.T) {
 	require.NotContains(t, string(body), id)
 	require.Equal(t, before, e.conv(conv), "nothing of A changed")
 	require.Len(t, e.messages(conv), 1)
+	require.Equal(t, []engine.FieldDef{field}, e.fieldDefs(ownerToken), "A's field is unchanged")
 }
 
 // The counts of a list under a channel tab are that channel's: folder

@@ -126,11 +126,19 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/canned-replies/{id}", tag: "canned replies", summary: "A canned reply", ok: 200},
 	{method: "PATCH", path: "/api/v1/canned-replies/{id}", tag: "canned replies", summary: "Change a canned reply (admin): the fields given, checked as at creation (409 short_code_taken)", body: "CannedReplyUpdate", ok: 200},
 	{method: "DELETE", path: "/api/v1/canned-replies/{id}", tag: "canned replies", summary: "Delete a canned reply (admin)", ok: 204},
+
+	{method: "GET", path: "/api/v1/contact-fields", tag: "contact fields", summary: "The workspace's custom field definitions (every role), by order then key: {fields}; each has id, key, label, type, options (selects), required, allow_ai, order", ok: 200},
+	{method: "POST", path: "/api/v1/contact-fields", tag: "contact fields", summary: "Define a custom field (admin): key (a-z, 0-9 and '_', starting with a letter, at most 40 bytes, not name, email, phone, company or title; unique: else 409 key_taken; never changes), label (one line, 1 to 100 bytes), type, options (a select's 1 to 100 distinct choices, without commas; none for other types), required, allow_ai (the AI agent may write it), order (default: after the others); at most 50 per workspace (409 too_many_fields)", body: "ContactField", ok: 201},
+	{method: "GET", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "A custom field definition", ok: 200},
+	{method: "PATCH", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "Change a custom field definition (admin): the fields given, checked as at creation; the key never changes (400). Stored values are not rewritten: the next write of a contact checks them against the new definition", body: "ContactFieldUpdate", ok: 200},
+	{method: "DELETE", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "Delete a custom field definition (admin); the contacts keep their values, which read as free text from then on", ok: 204},
 }
 
 // schemas are the request bodies, as JSON Schema.
 var schemas = map[string]any{
-	"Error": obj(map[string]any{"error": obj(map[string]any{"code": str(), "message": str()}, "code", "message")}, "error"),
+	"Error": obj(map[string]any{"error": obj(map[string]any{"code": str(), "message": str(),
+		"fields": describe(map[string]any{"type": "array", "items": obj(map[string]any{"field": str(), "message": str()}, "field", "message")},
+			"with code invalid_fields: what is wrong with each custom field value, by key")}, "code", "message")}, "error"),
 	"MetaWebhook": map[string]any{"type": "object", "description": "A Meta webhook delivery: object, entry[] (see Meta's WhatsApp Cloud API, Messenger and Instagram webhook references)",
 		"properties": map[string]any{"object": str(), "entry": map[string]any{"type": "array"}}, "required": []string{"object", "entry"}},
 	"Login":                obj(map[string]any{"email": str(), "password": str()}, "email", "password"),
@@ -168,8 +176,10 @@ var schemas = map[string]any{
 		"expirationTime": map[string]any{"type": []string{"number", "null"}, "description": "as the Push API gives it; ignored"},
 		"keys": obj(map[string]any{"p256dh": describe(str(), "the browser's P-256 public key, base64url (65 bytes)"),
 			"auth": describe(str(), "the browser's auth secret, base64url (16 bytes)")}, "p256dh", "auth")}, "endpoint", "keys"),
-	"CannedReply":       obj(cannedReplyProps(), "short_code", "title", "body"),
-	"CannedReplyUpdate": minProps(obj(cannedReplyProps())),
+	"CannedReply":        obj(cannedReplyProps(), "short_code", "title", "body"),
+	"CannedReplyUpdate":  minProps(obj(cannedReplyProps())),
+	"ContactField":       obj(contactFieldProps(true), "key", "label", "type"),
+	"ContactFieldUpdate": minProps(obj(contactFieldProps(false))),
 }
 
 // notifyMedia is where one kind of notification goes: the media given.
@@ -206,6 +216,24 @@ func cannedReplyProps() map[string]any {
 		"body": describe(str(), "the reply; variables {{contact.name}}, {{contact.first_name}}, {{contact.email}}, {{contact.phone}}, {{agent.name}}, "+
 			"{{agent.first_name}} and {{workspace.name}} are filled in by the web app when it inserts the reply (an unknown one is left as written, a missing value is empty)"),
 	}
+}
+
+// contactFieldProps are the fields of a field definition a request may
+// name; the key only at creation.
+func contactFieldProps(withKey bool) map[string]any {
+	types := make([]string, len(engine.FieldTypes))
+	for i, t := range engine.FieldTypes {
+		types[i] = string(t)
+	}
+	p := map[string]any{"label": str(), "type": enum(types...),
+		"options":  describe(strs(), "the choices of a single_select or multi_select"),
+		"required": describe(boolean(), "a new contact (API, import) must have it, and no write may empty it"),
+		"allow_ai": describe(boolean(), "the AI agent may write the field (its tool, the JSON reply's and the webhook's contact)"),
+		"order":    integer()}
+	if withKey {
+		p["key"] = describe(str(), "the key of the value in a contact's custom_fields")
+	}
+	return p
 }
 
 var channelAccountProps = map[string]any{"channel": enum("whatsapp", "messenger", "instagram"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str()}
