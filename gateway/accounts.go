@@ -1,15 +1,18 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway/channels"
 	"github.com/parleyhq/parley/persistence"
 )
 
@@ -27,6 +30,9 @@ type Accounts struct {
 	// secrets are the distinct app secrets of the accounts, rebuilt on
 	// every change (webhooks read them on every request).
 	secrets [][]byte
+	// health, once the gateway attaches its monitor, hears of every
+	// account change and send result.
+	health atomic.Pointer[channels.Health]
 }
 
 // NewAccounts loads the connected channel accounts.
@@ -69,6 +75,34 @@ func (a *Accounts) AppSecrets() [][]byte {
 	return a.secrets
 }
 
+// All lists every connected account, of every workspace.
+func (a *Accounts) All() []engine.ChannelAccount {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]engine.ChannelAccount, 0, len(a.by))
+	for _, acct := range a.by {
+		out = append(out, acct)
+	}
+	return out
+}
+
+// ReportSend hands the result of a send on acct to the health monitor
+// (channels.Health.Report), when one is attached; the channel sender
+// calls it after each send call.
+func (a *Accounts) ReportSend(acct engine.ChannelAccount, err error) {
+	if h := a.health.Load(); h != nil {
+		h.Report(acct, err)
+	}
+}
+
+// changed tells the health monitor, when one is attached, that an
+// account was connected, changed or disconnected.
+func (a *Accounts) changed(ch engine.Channel, id string) {
+	if h := a.health.Load(); h != nil {
+		h.AccountChanged(ch, id)
+	}
+}
+
 // Workspace lists a workspace's accounts.
 func (a *Accounts) Workspace(ws engine.ID) []engine.ChannelAccount {
 	a.mu.RLock()
@@ -94,6 +128,14 @@ func (a *Accounts) Put(acct engine.ChannelAccount) error {
 	if err := acct.Validate(); err != nil {
 		return err
 	}
+	if err := a.put(acct); err != nil {
+		return err
+	}
+	a.changed(acct.Channel, acct.AccountID)
+	return nil
+}
+
+func (a *Accounts) put(acct engine.ChannelAccount) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if cur, ok := a.by[accountKey{acct.Channel, acct.AccountID}]; ok && cur.WorkspaceID != acct.WorkspaceID {
@@ -111,6 +153,14 @@ func (a *Accounts) Put(acct engine.ChannelAccount) error {
 
 // Delete disconnects an account of workspace ws.
 func (a *Accounts) Delete(ws engine.ID, ch engine.Channel, id string) error {
+	if err := a.delete(ws, ch, id); err != nil {
+		return err
+	}
+	a.changed(ch, id)
+	return nil
+}
+
+func (a *Accounts) delete(ws engine.ID, ch engine.Channel, id string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	acct, ok := a.by[accountKey{ch, id}]
@@ -135,10 +185,16 @@ type accountView struct {
 	HasAppSecret bool           `json:"has_app_secret"`
 	CreatedAt    time.Time      `json:"created_at"`
 	UpdatedAt    time.Time      `json:"updated_at"`
+	// Health is the account's health record (channels.Health).
+	Health channels.HealthView `json:"health"`
 }
 
-func viewAccount(a engine.ChannelAccount) accountView {
-	return accountView{a.Channel, a.AccountID, a.Name, a.AppSecret != "", a.CreatedAt, a.UpdatedAt}
+func (s *Server) viewAccount(a engine.ChannelAccount) accountView {
+	h := s.health.Get(a.Channel, a.AccountID)
+	if h.WorkspaceID != a.WorkspaceID {
+		h = engine.ChannelHealth{} // a record of an earlier connection of the id
+	}
+	return accountView{a.Channel, a.AccountID, a.Name, a.AppSecret != "", a.CreatedAt, a.UpdatedAt, channels.ViewHealth(h)}
 }
 
 type accountBody struct {
@@ -153,7 +209,7 @@ func (s *Server) listChannels(c *fiber.Ctx) error {
 	accts := s.cfg.Accounts.Workspace(who(c).WorkspaceID)
 	out := make([]accountView, 0, len(accts))
 	for _, a := range accts {
-		out = append(out, viewAccount(a))
+		out = append(out, s.viewAccount(a))
 	}
 	return c.JSON(fiber.Map{"channels": out})
 }
@@ -182,7 +238,7 @@ func (s *Server) createChannel(c *fiber.Ctx) error {
 	if err := s.cfg.Accounts.Put(acct); err != nil {
 		return fromEngine(err)
 	}
-	return c.Status(fiber.StatusCreated).JSON(viewAccount(acct))
+	return c.Status(fiber.StatusCreated).JSON(s.viewAccount(acct))
 }
 
 func (s *Server) channelParam(c *fiber.Ctx) (engine.ChannelAccount, error) {
@@ -198,7 +254,7 @@ func (s *Server) getChannel(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(viewAccount(acct))
+	return c.JSON(s.viewAccount(acct))
 }
 
 func (s *Server) updateChannel(c *fiber.Ctx) error {
@@ -226,7 +282,7 @@ func (s *Server) updateChannel(c *fiber.Ctx) error {
 	if err := s.cfg.Accounts.Put(acct); err != nil {
 		return fromEngine(err)
 	}
-	return c.JSON(viewAccount(acct))
+	return c.JSON(s.viewAccount(acct))
 }
 
 func (s *Server) deleteChannel(c *fiber.Ctx) error {
@@ -241,4 +297,25 @@ func (s *Server) deleteChannel(c *fiber.Ctx) error {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// healthCheckTimeout bounds the wait of a "Check now".
+const healthCheckTimeout = 20 * time.Second
+
+// checkChannel checks an account's health at once (Check now) and
+// answers the account with its new health.
+func (s *Server) checkChannel(c *fiber.Ctx) error {
+	acct, err := s.channelParam(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), healthCheckTimeout)
+	defer cancel()
+	if _, err := s.health.CheckNow(ctx, acct.Channel, acct.AccountID); err != nil {
+		if errors.Is(err, channels.ErrHealthStopped) {
+			return errShuttingDown
+		}
+		return errorf(fiber.StatusServiceUnavailable, "check_timeout", "the check did not finish in time; retry later")
+	}
+	return c.JSON(s.viewAccount(acct))
 }

@@ -59,12 +59,29 @@ type agentTestResult struct {
 // stored. The call is bounded in time, and at most agentTestSlots run at
 // once (429 busy beyond).
 func (s *Server) testAgent(c *fiber.Ctx) error {
+	return s.runAgentTest(c, "", "")
+}
+
+// testChannelAgent is testAgent for a channel account: the settings
+// tried are its own (its override, or the workspace's it inherits),
+// changed by the body's.
+func (s *Server) testChannelAgent(c *fiber.Ctx) error {
+	acct, err := s.channelParam(c)
+	if err != nil {
+		return err
+	}
+	return s.runAgentTest(c, acct.Channel, acct.AccountID)
+}
+
+// runAgentTest answers a test console request over the settings in force
+// for the account (ch, id), or the workspace's when ch is empty.
+func (s *Server) runAgentTest(c *fiber.Ctx, ch engine.Channel, id string) error {
 	var body agentTestBody
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
 	ws := who(c).WorkspaceID
-	set, _ := s.agents.Settings(ws, "", "")
+	set, _ := s.agents.Settings(ws, ch, id)
 	if body.Settings != nil {
 		if err := body.Settings.apply(&set); err != nil {
 			return err

@@ -235,3 +235,63 @@ func TestAgentTestConsoleBusy(t *testing.T) {
 	}
 	require.Equal(t, "ok", e.agentTest(map[string]any{"messages": lines("customer", "hi")}).Reply)
 }
+
+// A channel account's test console runs its own settings: its override
+// (with the override's API key, kept unless given), or the workspace's
+// when it inherits them; agents, unknown accounts and bad bodies are
+// refused, and nothing is stored.
+func TestChannelAgentTestConsole(t *testing.T) {
+	t.Parallel()
+	e := newAIEnv(t)
+	ai := newFakeAI(t)
+	ai.set(func(int) (int, string, time.Duration) {
+		return http.StatusOK, completion("From the page's model.", ""), 0
+	})
+	code, body := e.api("PUT", "/api/v1/agent", ownerToken, map[string]any{"greeting": "Welcome to the workspace!"})
+	require.Equal(t, http.StatusOK, code, string(body))
+	code, body = e.api("PUT", "/api/v1/channels/messenger/"+pageID+"/agent", ownerToken, map[string]any{"kind": "openai",
+		"base_url": ai.srv.URL + "/v1", "model": "page-model", "api_key": "sk-page-key"})
+	require.Equal(t, http.StatusOK, code, string(body))
+	before := e.storeDigest()
+	test := func(path string, body any) agentTestResult {
+		t.Helper()
+		code, resp := e.api("POST", path, ownerToken, body)
+		require.Equal(t, http.StatusOK, code, string(resp))
+		var r agentTestResult
+		require.NoError(t, json.Unmarshal(resp, &r), string(resp))
+		return r
+	}
+
+	r := test("/api/v1/channels/messenger/"+pageID+"/agent/test", map[string]any{"messages": lines("customer", "hi")})
+	require.Equal(t, "openai", r.Kind)
+	require.Equal(t, "From the page's model.", r.Reply)
+	reqs := ai.requests()
+	require.Len(t, reqs, 1)
+	require.Contains(t, string(reqs[0].Body), `"model":"page-model"`)
+	require.Equal(t, "Bearer sk-page-key", reqs[0].Header.Get("Authorization"), "the override's own key")
+	r = test("/api/v1/channels/messenger/"+pageID+"/agent/test", map[string]any{"settings": map[string]any{"kind": "rules", "greeting": "Page hello"},
+		"messages": lines("customer", "hi")})
+	require.Equal(t, "Page hello", r.Reply, "the override changed by the settings tried")
+	r = test("/api/v1/channels/whatsapp/"+phoneID+"/agent/test", map[string]any{"messages": lines("customer", "hi")})
+	require.Equal(t, "Welcome to the workspace!", r.Reply, "an account that inherits tests the workspace's agent")
+	r = test("/api/v1/agent/test", map[string]any{"messages": lines("customer", "hi")})
+	require.Equal(t, "Welcome to the workspace!", r.Reply)
+	require.Equal(t, before, e.storeDigest(), "a test stores nothing")
+
+	ag := e.addUser("agent@example.com", engine.RoleAgent, "agent password 1")
+	before = e.storeDigest()
+	for _, c := range []struct {
+		path, token string
+		body        any
+		status      int
+	}{
+		{"/api/v1/channels/messenger/" + pageID + "/agent/test", ag.Token, map[string]any{"messages": lines("customer", "hi")}, http.StatusForbidden},
+		{"/api/v1/channels/messenger/NOPE/agent/test", ownerToken, map[string]any{"messages": lines("customer", "hi")}, http.StatusNotFound},
+		{"/api/v1/channels/messenger/" + pageID + "/agent/test", ownerToken, map[string]any{"messages": lines("bot", "hi")}, http.StatusBadRequest},
+		{"/api/v1/channels/messenger/" + pageID + "/agent/test", ownerToken, `{"messages":`, http.StatusBadRequest},
+	} {
+		code, resp := e.api("POST", c.path, c.token, c.body)
+		require.Equal(t, c.status, code, "%s: %s", c.path, resp)
+	}
+	require.Equal(t, before, e.storeDigest(), "refusals store nothing")
+}

@@ -215,7 +215,10 @@ func (e *env) start() {
 	require.NoError(t, rt.Start())
 	registry, _ := cfg.Agents.(*agents.Registry) // a test that wires the registry into the runtime
 	gcfg := gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: mediaStore,
-		AppSecret: appSecret, VerifyToken: verifyToken, BodyLimit: 256 << 10, Agents: registry}
+		AppSecret: appSecret, VerifyToken: verifyToken, BodyLimit: 256 << 10, Agents: registry,
+		// Health checks on demand only: most tests count the Graph calls
+		// and the events (health_test.go turns them on).
+		ChannelHealthInterval: -1}
 	if e.gwTweak != nil {
 		e.gwTweak(&gcfg)
 	}

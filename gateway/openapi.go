@@ -60,11 +60,12 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/tokens", tag: "users", summary: "Create a personal API token (secret shown once)", body: "TokenCreate", ok: 201},
 	{method: "DELETE", path: "/api/v1/tokens/{id}", tag: "users", summary: "Revoke a personal API token", ok: 204},
 
-	{method: "GET", path: "/api/v1/channels", tag: "channels", summary: "Connected channel accounts (secrets never returned)", ok: 200},
+	{method: "GET", path: "/api/v1/channels", tag: "channels", summary: "Connected channel accounts (secrets never returned), each with its health {state, reason, code, since, checked_at}: state unknown (never checked), connected, expired (the token was refused: Graph code 190 or 102), unreachable (network errors, timeouts, HTTP 5xx, rate limits) or error (another refusal: a missing permission, 10 or 200-299, an unknown account id, a locked account); checked every -channel-health-interval and after sends", ok: 200},
 	{method: "POST", path: "/api/v1/channels", tag: "channels", summary: "Connect a WhatsApp number, Messenger page or Instagram account (admin)", body: "ChannelAccount", ok: 201},
 	{method: "GET", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "A channel account", ok: 200},
 	{method: "PATCH", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Update a channel account (admin): the fields given", body: "ChannelAccountUpdate", ok: 200},
 	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Disconnect a channel account (admin)", ok: 204},
+	{method: "POST", path: "/api/v1/channels/{channel}/{account}/check", tag: "channels", summary: "Check now (admin): check the account's health at once (one cheap Graph call) and answer the account with its new health; 503 check_timeout when the check takes more than 20 s", ok: 200},
 
 	{method: "GET", path: "/api/v1/settings/webhooks", tag: "channels", summary: "What to paste into the Meta app's webhook settings (admin): the callback URL of each channel (under the public URL, else the address the request came to), the verify token (empty when none is set: every handshake is refused), and whether a server app secret is set", ok: 200},
 
@@ -75,6 +76,7 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "The AI agent settings in force for a channel account (inherited says whether they are the workspace's)", ok: 200},
 	{method: "PUT", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Override the AI agent settings for a channel account: the fields given (admin)", body: "AgentSettings", ok: 200},
 	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Drop a channel account's override: it follows the workspace again (admin)", ok: 204},
+	{method: "POST", path: "/api/v1/channels/{channel}/{account}/agent/test", tag: "agent", summary: "Test console of a channel account (admin): as POST /api/v1/agent/test, over the settings in force for the account (its override, or the workspace's it inherits) changed by settings (its API key kept unless given)", body: "AgentTest", ok: 200},
 
 	{method: "GET", path: "/api/v1/media/{id}", tag: "media", summary: "A stored media file of the workspace, by SHA-256 (kept while a message holds it)", ok: 200},
 

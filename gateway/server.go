@@ -115,6 +115,11 @@ type Config struct {
 	// PushClient sends Web Push requests; nil means a default client
 	// (tests trust their own push service).
 	PushClient *http.Client
+	// ChannelHealthInterval is how often every channel account's health
+	// is checked (channels.Health); zero means 10 minutes. Negative
+	// checks only on demand (Check now) and ignores what sends report:
+	// tests that count Graph calls use it.
+	ChannelHealthInterval time.Duration
 	// Agents holds the AI agent settings; it should be the runtime's
 	// AgentResolver. Nil means a registry of its own, which the runtime
 	// does not use.
@@ -137,6 +142,7 @@ type Server struct {
 	agents    *agents.Registry
 	profiles  *channels.Profiles
 	notifier  *notify.Notifier
+	health    *channels.Health
 	// proxies are Config.TrustedProxies, parsed.
 	proxies trustedProxies
 	// bodyMemory holds the bytes of the request bodies being read
@@ -226,6 +232,13 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	checker := channels.MetaChecker{Graph: cfg.Graph}
+	health, err := channels.NewHealth(channels.HealthConfig{Store: cfg.Store, Accounts: cfg.Accounts, Publisher: cfg.Runtime.Broadcaster(),
+		Checkers: map[engine.Channel]channels.HealthChecker{engine.ChannelWhatsApp: checker, engine.ChannelMessenger: checker, engine.ChannelInstagram: checker},
+		Clock:    cfg.Runtime.Clock(), Interval: cfg.ChannelHealthInterval, Logger: cfg.Logger, Registerer: cfg.Registerer})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	sweeper, err := media.NewSweeper(media.SweeperConfig{Store: cfg.Media, Refs: cfg.Store, Clock: cfg.Runtime.Clock(),
 		Interval: cfg.MediaSweepInterval, Grace: cfg.MediaOrphanGrace, Logger: cfg.Logger, Registerer: cfg.Registerer})
 	if err != nil {
@@ -233,7 +246,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
 		mediaJobs: make(chan mediaJob, 4096), agentTests: make(chan struct{}, agentTestSlots), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
-		profiles: profiles, notifier: notifier, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+		profiles: profiles, notifier: notifier, health: health, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller,
 		Credential: func(c *fiber.Ctx) string { return credentialName(who(c).Hash) }, Registerer: cfg.Registerer})
 	if err != nil {
@@ -270,7 +283,8 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Start starts the gateway's goroutines: the WebSocket hub's shards, the
-// inbound media downloads, the profile lookups and the media sweeper.
+// inbound media downloads, the profile lookups, the media sweeper and the
+// channel health monitor.
 // Serve calls it if it was not called; Shutdown stops them all. Calling
 // it again, or after Shutdown, does nothing.
 func (s *Server) Start() {
@@ -287,6 +301,8 @@ func (s *Server) Start() {
 		s.sweeper.Start()
 		s.notifier.Start()
 		s.cfg.Runtime.Broadcaster().AddTap(s.notifier.Tap)
+		s.cfg.Accounts.health.Store(s.health)
+		s.health.Start()
 	})
 }
 
@@ -325,6 +341,7 @@ func (s *Server) routes() {
 	api.Get("/channels/:channel/:account", s.getChannel)
 	api.Patch("/channels/:channel/:account", requireRole(engine.RoleAdmin), s.updateChannel)
 	api.Delete("/channels/:channel/:account", requireRole(engine.RoleAdmin), s.deleteChannel)
+	api.Post("/channels/:channel/:account/check", requireRole(engine.RoleAdmin), s.checkChannel)
 	api.Get("/settings/webhooks", requireRole(engine.RoleAdmin), s.webhookSettings)
 	api.Get("/agent", s.getAgent)
 	api.Put("/agent", requireRole(engine.RoleAdmin), s.putAgent)
@@ -332,6 +349,7 @@ func (s *Server) routes() {
 	api.Get("/channels/:channel/:account/agent", s.getChannelAgent)
 	api.Put("/channels/:channel/:account/agent", requireRole(engine.RoleAdmin), s.putChannelAgent)
 	api.Delete("/channels/:channel/:account/agent", requireRole(engine.RoleAdmin), s.deleteChannelAgent)
+	api.Post("/channels/:channel/:account/agent/test", requireRole(engine.RoleAdmin), s.testChannelAgent)
 	api.Get("/media/:id", s.serveMedia)
 	api.Get("/analytics", s.analytics)
 	api.Get("/conversations", s.listConversations)
@@ -526,6 +544,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.profiles.Shutdown()
 		s.sweeper.Shutdown()
 		s.notifier.Shutdown()
+		s.cfg.Accounts.health.CompareAndSwap(s.health, nil)
+		s.health.Shutdown()
 	})
 	return err
 }

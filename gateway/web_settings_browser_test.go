@@ -148,7 +148,7 @@ func TestWebSettings(t *testing.T) {
 		b.clickJS("AI agent", rowSel("messenger", "PAGE-NEW")+` button[data-act=agent]`)
 		b.waitJS("the agent form", `document.querySelector('#agent-inherit')?.checked`)
 		b.clickJS("its own agent", "#agent-own")
-		b.choose("#agent-kind", "webhook")
+		b.clickJS("the webhook kind", "#agent-kind-webhook")
 		b.fill("#agent-webhook-url", "https://agent.example.com/hook")
 		b.clickJS("save", "#agent-save")
 		b.waitJS("the form closed", `!document.querySelector('.agent-row')`)

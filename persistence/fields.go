@@ -5,14 +5,14 @@ import "github.com/parleyhq/parley/engine"
 // Custom field definitions and the AI's writes on contacts. Keys, under
 // the workspace prefix:
 //
-//	'w' ws 'D' id                            field definition (oldest first: ids are ULIDs)
+//	'w' ws 'f' id                            field definition (oldest first: ids are ULIDs)
 //	'w' ws 'j' contact id                    AI contact write (oldest first)
 //
 // A store written before these existed simply has none: the prefixes
 // need no migration. DeleteContact removes a contact's AI writes with
 // it.
 const (
-	tFieldDef       = 'D'
+	tFieldDef       = 'f'
 	tAIContactWrite = 'j'
 )
 

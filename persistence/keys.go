@@ -30,6 +30,7 @@ import (
 //	's' 'O' ws conv seq                      outbox entry
 //	's' 'X' key                              copy of a corrupt record (quarantine.go)
 //	's' 'V'                                  data directory format and its writer (format.go)
+//	's' 'D' channel account-id               channel account health (health.go)
 //
 // ws, conv and contact are 16-byte ids; integers are big-endian; ^x is the
 // bitwise complement, so that forward iteration is newest first. Strings

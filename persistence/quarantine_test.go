@@ -110,7 +110,7 @@ parley_store_corrupt_records_total{kind="message"} 1
 func TestQuarantinePrefixIsFree(t *testing.T) {
 	t.Parallel()
 	for _, b := range []byte{tTimer, tOutbox, tSearchQueue, tSearchQueueV1, tMarker, tWorkspace, tToken, tAccount, tUser,
-		tWsAccount, tCredential, tInvitation, tWsToken, tPasswordLink, tTokenUse, tAgentSettings, tAnalytics, tCounter, tFormat} {
+		tWsAccount, tCredential, tInvitation, tWsToken, tPasswordLink, tTokenUse, tAgentSettings, tAnalytics, tCounter, tFormat, tHealth} {
 		require.NotEqual(t, byte(tQuarantine), b)
 	}
 }

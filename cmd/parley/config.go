@@ -38,6 +38,8 @@ type options struct {
 	publicURL      string
 	// shutdownTimeout bounds the drain at SIGTERM (see run).
 	shutdownTimeout time.Duration
+	// channelHealthInterval is how often channel accounts are checked.
+	channelHealthInterval time.Duration
 	// HTTPS and proxies (tls.go)
 	tlsAddr        string
 	tlsHosts       string
@@ -96,6 +98,7 @@ var optionTable = []option{
 	{"public-url", kindURL, "", "this server's address as the internet sees it, for media links Instagram fetches", func(o *options) any { return &o.publicURL }},
 	{"pprof-addr", kindAddr, "", "serve net/http/pprof on this address, for profiling (off when empty)", func(o *options) any { return &o.pprofAddr }},
 	{"shutdown-timeout", kindDuration, "20s", "longest drain at SIGTERM before what is in flight is cut short; a service manager's stop timeout must exceed it", func(o *options) any { return &o.shutdownTimeout }},
+	{"channel-health-interval", kindDuration, "10m", "how often every channel account's health (token accepted, Meta reachable) is checked with one cheap Graph call", func(o *options) any { return &o.channelHealthInterval }},
 	// HTTPS and proxies (tls.go)
 	{"tls-addr", kindAddr, "", "HTTPS listen address; -addr then answers ACME http-01 and redirects to it (:443 when TLS is on)", func(o *options) any { return &o.tlsAddr }},
 	{"tls-hosts", kindText, "", "public host names to get certificates for over ACME, comma-separated", func(o *options) any { return &o.tlsHosts }},

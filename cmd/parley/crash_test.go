@@ -101,6 +101,15 @@ func (g *crashGraph) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	// POST /{v}/{phone_number_id}/messages
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if r.Method == http.MethodGet && len(parts) == 2 && r.URL.Query().Has("fields") {
+		// The channel health check: GET /{v}/{phone_number_id}?fields=...
+		if parts[1] != crashPhoneID || r.Header.Get("Authorization") != "Bearer "+crashAccessToken {
+			graphError(w, http.StatusBadRequest, 100, "Unsupported get request")
+			return
+		}
+		fmt.Fprintf(w, `{"id":%q,"display_phone_number":"+1 555 000 0000","verified_name":"Parley test"}`, crashPhoneID)
+		return
+	}
 	if r.Method != http.MethodPost || len(parts) != 3 || parts[1] != crashPhoneID || parts[2] != "messages" ||
 		r.Header.Get("Authorization") != "Bearer "+crashAccessToken ||
 		json.Unmarshal(body, &req) != nil || req.MessagingProduct != "whatsapp" || req.Type != "text" || req.Text == nil || req.To == "" {

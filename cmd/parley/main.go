@@ -145,7 +145,8 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	}
 	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: mediaStore,
 		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg, Gatherer: reg, Agents: registry,
-		BodyMemory: o.bodyMemory, TrustedProxies: o.proxyList(), PublicURL: o.publicURL, NotifySMTP: smtpRelay, NotifyFrom: o.notifyFrom})
+		BodyMemory: o.bodyMemory, TrustedProxies: o.proxyList(), PublicURL: o.publicURL, NotifySMTP: smtpRelay, NotifyFrom: o.notifyFrom,
+		ChannelHealthInterval: o.channelHealthInterval})
 	if err != nil {
 		return err
 	}

@@ -25,10 +25,19 @@ type Accounts interface {
 	Get(ch engine.Channel, id string) (engine.ChannelAccount, bool)
 }
 
+// SendReporter is told how each send call on an account ended (err nil
+// for a success); the gateway's account registry implements it and
+// hands the results to the channel health monitor.
+type SendReporter interface {
+	ReportSend(acct engine.ChannelAccount, err error)
+}
+
 // Sender delivers outbound messages through Meta's send APIs, dispatching
 // by channel to package meta; it is the courier's ports.Sender. The Graph
 // client keeps to each account's rate limits; Sender turns Graph errors
-// into retryable or permanent send errors.
+// into retryable or permanent send errors. When its Accounts is also a
+// SendReporter, it reports every send call's result to it (the channel
+// health monitor learns from them).
 type Sender struct {
 	accounts Accounts
 	graph    *meta.Client
@@ -67,6 +76,9 @@ func (s *Sender) Send(ctx context.Context, o ports.Outbound) (string, error) {
 		if content.Media != nil && content.Media.StorageKey != "" && content.Media.Ref == "" {
 			ref, uerr := s.uploadWhatsApp(ctx, acct, content.Media)
 			if uerr != nil {
+				if r, ok := s.accounts.(SendReporter); ok {
+					r.ReportSend(acct, uerr)
+				}
 				return "", classify(uerr)
 			}
 			m := *content.Media
@@ -115,6 +127,9 @@ func (s *Sender) Send(ctx context.Context, o ports.Outbound) (string, error) {
 		}
 	default:
 		return "", &ports.SendError{Code: "unsupported_channel", Reason: fmt.Sprintf("sending on %s is not supported yet", conv.Channel)}
+	}
+	if r, ok := s.accounts.(SendReporter); ok {
+		r.ReportSend(acct, err)
 	}
 	if err != nil {
 		return "", classify(err)

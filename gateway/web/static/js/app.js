@@ -22,6 +22,7 @@ import './settings_notifications.js';
 import * as contacts from './contacts.js';
 import * as composer from './composer.js';
 import './settings_canned.js';
+import * as health from './channel_health.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -122,6 +123,7 @@ function onEvent(ev) {
   if (typeof ev.seq === 'number') $('#conn').dataset.seq = ev.seq; // the last event applied
   notify.onEvent(ev, state.convs.get(ev.conversation_id));
   contacts.onEvent(ev);
+  health.onEvent(ev);
   const conv = ev.data && ev.data.conversation;
   if (ev.type === 'conversation.deleted') {
     removeConv(ev.conversation_id);
@@ -703,7 +705,9 @@ async function boot() {
   notify.loadPrefs();
   rt.start();
   const first = reload();
+  health.boot(state.me, []);
   get('/channels').then((r) => {
+    health.boot(state.me, r.channels);
     const extra = (r.channels || []).map((a) => a.channel).filter((c) => !state.channels.includes(c));
     state.channels = [...state.channels, ...new Set(extra)];
     renderTabs();

@@ -4,12 +4,14 @@
 import { registerSection, copyBox, field } from './settings.js';
 import { h, $, toast, confirmDialog, modal } from './util.js';
 import { channelIcon, channelNames } from './icons.js';
+import { agentForm } from './agent_form.js';
 
 const CHANNELS = ['whatsapp', 'messenger', 'instagram'];
 const ACCOUNT_LABEL = { whatsapp: 'Phone number ID', messenger: 'Page ID', instagram: 'Instagram account ID' };
 
 // channelColumns are extra columns of the accounts table, for a later
-// state of the account (its health): { title, render(account) → Node }.
+// state of the account (its health): { title, render(account) → Node,
+// loaded?(accounts) } (loaded gets the whole list each time it loads).
 export const channelColumns = [];
 
 const enc = encodeURIComponent;
@@ -30,6 +32,7 @@ registerSection({
 async function loadAccounts(ctx, list) {
   const r = await ctx.api.get('/channels');
   const accts = r.channels || [];
+  for (const c of channelColumns) if (c.loaded) c.loaded(accts);
   const head = h('tr', null, h('th', { text: 'Channel' }), h('th', { text: 'Name' }), h('th', { text: 'Account ID' }),
     ...channelColumns.map((c) => h('th', { text: c.title })), h('th', null, h('span.sr-only', { text: 'Actions' })));
   const rows = accts.map((a) => h('tr.account', { dataset: { channel: a.channel, account: a.account_id } },
@@ -121,69 +124,43 @@ async function disconnect(ctx, a, list) {
 }
 
 // agentPanel opens, under the account's row, its AI agent: the
-// workspace's, or an override of its own (kind and main fields).
+// workspace's, or an override of its own, in the AI agent screen's form
+// (agent_form.js) with its test console.
 async function agentPanel(ctx, a, tr) {
   const next = tr.nextElementSibling;
   if (next && next.classList.contains('agent-row')) { next.remove(); return; }
+  for (const open of document.querySelectorAll('#channel-accounts .agent-row')) open.remove();
   const cur = await ctx.api.get(`${acctPath(a)}/agent`);
   const cols = tr.children.length;
   const inherit = h('input#agent-inherit', { type: 'radio', name: `agent-${a.channel}-${a.account_id}`, value: 'inherit', checked: cur.inherited });
   const own = h('input#agent-own', { type: 'radio', name: `agent-${a.channel}-${a.account_id}`, value: 'own', checked: !cur.inherited });
-  const kind = h('select#agent-kind', { 'aria-label': 'Agent kind' },
-    ...[['rules', 'Rules (keywords)'], ['openai', 'OpenAI-compatible'], ['webhook', 'Webhook'], ['off', 'Off']]
-      .map(([v, t]) => h('option', { value: v, text: t, selected: cur.kind === v })));
-  const inputs = {
-    base_url: h('input#agent-base-url', { value: cur.base_url || '', placeholder: 'https://api.openai.com/v1' }),
-    model: h('input#agent-model', { value: cur.model || '' }),
-    api_key: h('input#agent-api-key', { type: 'password', autocomplete: 'off', placeholder: cur.has_api_key ? 'unchanged' : '' }),
-    system_prompt: h('textarea#agent-prompt', { rows: 3 }, cur.system_prompt || ''),
-    webhook_url: h('input#agent-webhook-url', { value: cur.webhook_url || '' }),
-    greeting: h('input#agent-greeting', { value: cur.greeting || '' }),
-    fallback: h('input#agent-fallback', { value: cur.fallback || '' }),
-  };
-  const groups = {
-    openai: [field('Base URL', inputs.base_url), field('Model', inputs.model), field('API key', inputs.api_key), field('System prompt', inputs.system_prompt)],
-    webhook: [field('Webhook URL', inputs.webhook_url)],
-    rules: [field('Greeting', inputs.greeting), field('Fallback reply', inputs.fallback)],
-    off: [],
-  };
-  const fields = h('div.agent-fields');
-  const showFields = () => {
-    fields.hidden = inherit.checked;
-    fields.replaceChildren(field('Kind', kind), ...groups[kind.value]);
-  };
-  kind.addEventListener('change', showFields);
-  inherit.addEventListener('change', showFields);
-  own.addEventListener('change', showFields);
-  showFields();
-  const err = h('p.error', { role: 'alert' });
-  const form = h('form.settings-form.agent-form', { 'aria-label': `AI agent of ${a.name || a.account_id}` },
-    h('fieldset', null, h('legend', { text: 'AI agent for this account' }),
+  const ui = agentForm(cur, {
+    prefix: 'agent',
+    before: [h('fieldset.agent-choice', null, h('legend', { text: 'AI agent for this account' }),
       h('label.radio', null, inherit, ' Use the workspace agent'),
-      h('label.radio', null, own, ' Its own agent')),
-    fields, err,
-    h('div', null, h('button.primary#agent-save', { type: 'submit', text: 'Save agent' })));
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    err.textContent = '';
-    try {
+      h('label.radio', null, own, ' Its own agent'))],
+    save: async (settings) => {
+      let saved = null;
       if (inherit.checked) {
         if (!cur.inherited) await ctx.api.api('DELETE', `${acctPath(a)}/agent`);
       } else {
-        const body = { kind: kind.value };
-        const keys = { openai: ['base_url', 'model', 'api_key', 'system_prompt'], webhook: ['webhook_url'], rules: ['greeting', 'fallback'], off: [] }[kind.value];
-        for (const k of keys) {
-          const v = inputs[k].value.trim();
-          if (k === 'api_key' && !v) continue; // unchanged
-          body[k] = v;
-        }
-        await ctx.api.api('PUT', `${acctPath(a)}/agent`, body);
+        saved = await ctx.api.api('PUT', `${acctPath(a)}/agent`, settings);
       }
       toast('Agent saved');
       row.remove();
-    } catch (ex) { err.textContent = ex.message; }
+      return saved;
+    },
+    // With the workspace agent chosen, the console tries the workspace's.
+    test: (settings, messages) => (inherit.checked ? ctx.api.post('/agent/test', { messages })
+      : ctx.api.post(`${acctPath(a)}/agent/test`, { settings, messages })),
   });
-  const row = h('tr.agent-row', null, h('td', { colspan: String(cols) }, form));
+  ui.form.setAttribute('aria-label', `AI agent of ${a.name || a.account_id}`);
+  ui.form.classList.add('agent-form');
+  const showFields = () => { ui.settingsBox.hidden = inherit.checked; };
+  inherit.addEventListener('change', showFields);
+  own.addEventListener('change', showFields);
+  showFields();
+  const row = h('tr.agent-row', null, h('td', { colspan: String(cols) }, h('div.ai-layout.agent-layout', null, ui.form, ui.console)));
   tr.after(row);
-  $('input:checked', form).focus();
+  $('input:checked', ui.form).focus();
 }
