@@ -243,3 +243,11 @@ func checkCustomFields(store *persistence.Store, ws engine.ID, values map[string
 	}
 	return out, nil
 }
+
+// aiWriteActivity is the activity item of an AI write of contact fields:
+// the fields it wrote, those refused, and the conversation and customer
+// message (seq) it came from.
+func aiWriteActivity(w *engine.AIContactWrite) activityItem {
+	cid := w.ConversationID
+	return activityItem{Type: activityAIWrite, At: w.At, ConversationID: &cid, AIWrite: w, key: "j" + w.ID.String()}
+}

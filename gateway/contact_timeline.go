@@ -140,6 +140,13 @@ func (h *contacts) page(ws, id engine.ID, cur *timelineCursor, n int, files bool
 		for i := range notes {
 			keep(noteActivity(&notes[i]))
 		}
+		writes, err := h.store.AIContactWrites(ws, id)
+		if err != nil {
+			return nil, err
+		}
+		for i := range writes {
+			keep(aiWriteActivity(&writes[i]))
+		}
 	}
 	convs, err := h.conversations(ws, id)
 	if err != nil {

@@ -311,6 +311,8 @@ type activityItem struct {
 	Folder         engine.Folder  `json:"folder,omitempty"`
 	Note           *engine.Note   `json:"note,omitempty"`
 	File           *contactFile   `json:"file,omitempty"`
+	// AIWrite is the AI agent's write of contact fields.
+	AIWrite *engine.AIContactWrite `json:"ai_write,omitempty"`
 
 	// key orders items of the same time in the paged timeline
 	// (contact_timeline.go): unique per item.
@@ -323,6 +325,7 @@ const (
 	activityFolder       = "folder.changed"
 	activityNote         = "note"
 	activityFile         = "file"
+	activityAIWrite      = "contact.ai_updated"
 )
 
 func (h *contacts) get(c *fiber.Ctx) error {
@@ -349,7 +352,11 @@ func (h *contacts) get(c *fiber.Ctx) error {
 		notes = []engine.Note{}
 	}
 	renderNotes(notes)
-	files, activity, err := h.timeline(ws, convs, notes)
+	writes, err := h.store.AIContactWrites(ws, id)
+	if err != nil {
+		return err
+	}
+	files, activity, err := h.timeline(ws, convs, notes, writes)
 	if err != nil {
 		return err
 	}
@@ -386,13 +393,16 @@ func (h *contacts) conversations(ws, id engine.ID) ([]engine.Conversation, error
 }
 
 // timeline gathers the files and the activity of a contact from its most
-// recently active conversations (the newest messages of each) and its
-// notes, newest first, bounded.
-func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []engine.Note) ([]contactFile, []activityItem, error) {
+// recently active conversations (the newest messages of each), its
+// notes and the AI's writes of its fields, newest first, bounded.
+func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []engine.Note, writes []engine.AIContactWrite) ([]contactFile, []activityItem, error) {
 	files := []contactFile{}
 	activity := []activityItem{}
 	for i := range notes {
 		activity = append(activity, noteActivity(&notes[i]))
+	}
+	for i := range writes {
+		activity = append(activity, aiWriteActivity(&writes[i]))
 	}
 	for i := range convs {
 		conv := &convs[i]

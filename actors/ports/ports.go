@@ -48,6 +48,9 @@ type AIContext struct {
 	History      []engine.Message
 	Contact      *engine.Contact
 	Memories     []engine.Memory
+	// FieldDefs are the workspace's custom field definitions, as shown
+	// (engine.SortFieldDefs); the agent may write those that allow it.
+	FieldDefs []engine.FieldDef
 }
 
 // AIAnswer is an agent's reply. Empty Content.Kind means no message.
@@ -68,6 +71,11 @@ type AIAnswer struct {
 	// memories; they are stored with the answer, within the limits
 	// (engine.MaxMemories, engine.MaxMemoryBytes), duplicates aside.
 	Remember []string
+	// Contact are profile fields (engine.StandardContactFields) and
+	// custom fields by key the agent asks to write on the contact; each
+	// is checked against its definition and written only when it allows
+	// the AI (engine.ApplyAIContactWrite).
+	Contact map[string]string
 }
 
 // Agent computes AI replies. It is called from the agent pool, never from

@@ -34,8 +34,9 @@ var (
 
 // OpenAI calls an OpenAI-compatible chat-completions API (hosted
 // providers, Ollama, vLLM, llama.cpp...). The agent may answer, call the
-// handoff_to_human tool, call schedule_follow_up, or call remember to
-// keep a fact about the contact. With the json reply format it answers
+// handoff_to_human tool, call schedule_follow_up, call remember to
+// keep a fact about the contact, or call update_contact to save the
+// customer's details (contact_tool.go). With the json reply format it answers
 // one JSON object instead (agent_structured.go).
 type OpenAI struct {
 	client  *http.Client
@@ -97,9 +98,9 @@ var agentTools = []any{
 
 // Reply asks the model.
 func (a *OpenAI) Reply(ctx context.Context, in ports.AIContext) (ports.AIAnswer, error) {
-	req := chatRequest{Model: a.model, Messages: chatMessages(a.prompt, in, a.json), Tools: agentTools}
+	req := chatRequest{Model: a.model, Messages: chatMessages(a.prompt, in, a.json), Tools: toolsFor(in.FieldDefs)}
 	if a.json {
-		req.Tools, req.ResponseFormat = nil, structuredFormat
+		req.Tools, req.ResponseFormat = nil, structuredFormat(in.FieldDefs)
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -177,6 +178,7 @@ func chatMessages(prompt string, in ports.AIContext, structured bool) []chatMess
 			"If the customer wants to be contacted later, call schedule_follow_up. " +
 			"When you learn a lasting fact about the customer worth knowing next time, call remember.")
 	}
+	sys.WriteString(fieldsPrompt(in.FieldDefs, structured))
 	if c := in.Contact; c != nil {
 		sys.WriteString("\n\nAbout the customer:")
 		p := c.Profile
@@ -263,6 +265,18 @@ func parseChatCompletion(body []byte) (ports.AIAnswer, error) {
 	}
 	ans.Reasoning = strings.TrimSpace(m.ReasoningContent + m.Reasoning)
 	for _, tc := range m.ToolCalls {
+		if tc.Function.Name == contactToolName {
+			var raw map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(tc.Function.Arguments), &raw); err != nil {
+				return ports.AIAnswer{}, fmt.Errorf("%w: tool %s arguments: %v", ErrResponse, tc.Function.Name, err)
+			}
+			values, err := contactValues(raw)
+			if err != nil {
+				return ports.AIAnswer{}, fmt.Errorf("%w: tool %s: %v", ErrResponse, tc.Function.Name, err)
+			}
+			addContactValues(&ans.Contact, values)
+			continue
+		}
 		var args struct {
 			Reason  string  `json:"reason"`
 			InHours float64 `json:"in_hours"`

@@ -23,33 +23,39 @@ import (
 //	 "handoff": false, "handoff_reason": "why a person is needed",
 //	 "follow_up_in": 0,        // hours until a follow-up if the customer stays silent; 0 for none
 //	 "reasoning": "private notes for the team",
-//	 "remember": ["lasting facts about the customer"]}
+//	 "remember": ["lasting facts about the customer"],
+//	 "contact": {"email": "...", "<custom field key>": ...}}  // details to save (contact_tool.go)
 //
 // The parser is lenient with what models do (code fences, text around
 // the object, a string where a number or a list was asked for) and strict
 // with the rest: anything else is ErrResponse, which the agent pool
 // counts as an invalid reply and hands the customer to a person.
 
-// structuredFormat is the request's response_format.
-var structuredFormat = map[string]any{"type": "json_schema", "json_schema": map[string]any{
-	"name": "parley_reply",
-	"schema": map[string]any{"type": "object", "additionalProperties": false,
-		"properties": map[string]any{
-			"reply":          map[string]any{"type": "string"},
-			"handoff":        map[string]any{"type": "boolean"},
-			"handoff_reason": map[string]any{"type": "string"},
-			"follow_up_in":   map[string]any{"type": "number", "description": "hours"},
-			"reasoning":      map[string]any{"type": "string"},
-			"remember":       map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
-		},
-		"required": []string{"reply", "handoff"}},
-}}
+// structuredFormat is the request's response_format for a workspace
+// with custom field definitions defs.
+func structuredFormat(defs []engine.FieldDef) map[string]any {
+	return map[string]any{"type": "json_schema", "json_schema": map[string]any{
+		"name": "parley_reply",
+		"schema": map[string]any{"type": "object", "additionalProperties": false,
+			"properties": map[string]any{
+				"reply":          map[string]any{"type": "string"},
+				"handoff":        map[string]any{"type": "boolean"},
+				"handoff_reason": map[string]any{"type": "string"},
+				"follow_up_in":   map[string]any{"type": "number", "description": "hours"},
+				"reasoning":      map[string]any{"type": "string"},
+				"remember":       map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+				"contact":        map[string]any{"type": "object", "properties": contactProperties(defs)},
+			},
+			"required": []string{"reply", "handoff"}},
+	}}
+}
 
 // structuredInstructions tell the model what to answer with.
 const structuredInstructions = `Answer with one JSON object and nothing else: ` +
 	`{"reply": "your message to the customer, or empty", "handoff": true if a person must take over (you cannot help, or the customer needs a human), ` +
 	`"handoff_reason": "why, for the team", "follow_up_in": hours until you follow up if the customer stays silent (0 for none), ` +
-	`"reasoning": "short private notes for the team", "remember": ["lasting facts about the customer worth knowing next time"]}.`
+	`"reasoning": "short private notes for the team", "remember": ["lasting facts about the customer worth knowing next time"], ` +
+	`"contact": {details the customer gave about themselves, by field: see below}}.`
 
 // structuredReply is the JSON object; the loose fields take what models
 // write instead of the asked-for type.
@@ -60,6 +66,7 @@ type structuredReply struct {
 	FollowUpIn    json.RawMessage `json:"follow_up_in"`
 	Reasoning     string          `json:"reasoning"`
 	Remember      json.RawMessage `json:"remember"`
+	Contact       json.RawMessage `json:"contact"`
 }
 
 // parseStructuredCompletion reads a chat-completions response whose
@@ -107,7 +114,11 @@ func parseStructuredReply(content string) (ports.AIAnswer, error) {
 	if err != nil {
 		return ports.AIAnswer{}, fmt.Errorf("%w: remember: %v", ErrResponse, err)
 	}
-	ans := ports.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning)}
+	contact, err := contactObject(r.Contact)
+	if err != nil {
+		return ports.AIAnswer{}, fmt.Errorf("%w: contact: %v", ErrResponse, err)
+	}
+	ans := ports.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning), Contact: contact}
 	if t := strings.TrimSpace(r.Reply); t != "" {
 		ans.Content = engine.Content{Kind: engine.KindText, Text: t}
 	}

@@ -48,6 +48,9 @@ type webhookRequest struct {
 	Memories []engine.Memory `json:"memories"`
 	// Messages are the recent messages, oldest first.
 	Messages []engine.Message `json:"messages"`
+	// Fields are the workspace's custom field definitions; the answer's
+	// contact may fill those with allow_ai.
+	Fields []engine.FieldDef `json:"fields"`
 }
 
 // webhookReply is what the webhook answers; every field is optional.
@@ -59,6 +62,9 @@ type webhookReply struct {
 	FollowUpReason    string  `json:"follow_up_reason"`
 	// Remember are facts to keep as memories of the contact.
 	Remember []string `json:"remember"`
+	// Contact are details to save on the contact: standard profile
+	// fields and custom fields by key (contact_tool.go).
+	Contact json.RawMessage `json:"contact"`
 }
 
 // Reply posts the conversation and reads the answer.
@@ -68,7 +74,7 @@ func (a *Webhook) Reply(ctx context.Context, in ports.AIContext) (ports.AIAnswer
 		msgs = append(msgs, in.History[i])
 	}
 	body, err := json.Marshal(webhookRequest{Purpose: in.Request.Purpose, Request: in.Request, BusinessContext: a.prompt,
-		Conversation: in.Conversation, Contact: in.Contact, Memories: memoriesOf(in), Messages: msgs})
+		Conversation: in.Conversation, Contact: in.Contact, Memories: memoriesOf(in), Messages: msgs, Fields: fieldsOf(in)})
 	if err != nil {
 		return ports.AIAnswer{}, fmt.Errorf("encoding webhook request: %w", err)
 	}
@@ -91,8 +97,12 @@ func parseWebhookReply(body []byte) (ports.AIAnswer, error) {
 	if err := json.Unmarshal(body, &r); err != nil {
 		return ports.AIAnswer{}, fmt.Errorf("%w: %v", ErrResponse, err)
 	}
+	contact, err := contactObject(r.Contact)
+	if err != nil {
+		return ports.AIAnswer{}, fmt.Errorf("%w: contact: %v", ErrResponse, err)
+	}
 	ans := ports.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning), Handoff: strings.TrimSpace(r.Handoff),
-		Remember: r.Remember[:min(len(r.Remember), engine.MaxMemories)]}
+		Remember: r.Remember[:min(len(r.Remember), engine.MaxMemories)], Contact: contact}
 	if t := strings.TrimSpace(r.Reply); t != "" {
 		ans.Content = engine.Content{Kind: engine.KindText, Text: t}
 	}
@@ -110,4 +120,12 @@ func memoriesOf(in ports.AIContext) []engine.Memory {
 		return []engine.Memory{}
 	}
 	return in.Memories
+}
+
+// fieldsOf returns the context's field definitions, never nil.
+func fieldsOf(in ports.AIContext) []engine.FieldDef {
+	if in.FieldDefs == nil {
+		return []engine.FieldDef{}
+	}
+	return in.FieldDefs
 }
