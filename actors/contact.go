@@ -118,8 +118,10 @@ func (a *contactActor) commit(b *persistence.Batch, next *engine.Contact, evs ..
 	return nil
 }
 
-// put commits next as the contact's new record and publishes typ.
+// put commits next as the contact's new record, its phone's country and
+// format read again (engine.EnrichPhone), and publishes typ.
 func (a *contactActor) put(next engine.Contact, typ engine.EventType) (engine.Contact, error) {
+	engine.EnrichPhone(&next)
 	b := a.rt.store.NewBatch()
 	b.PutContact(a.c, &next)
 	if err := a.commit(b, &next, a.rt.contactEvent(typ, &next)); err != nil {

@@ -38,6 +38,7 @@ func (a *contactActor) aiWrite(conv engine.ID, seq uint64, values map[string]str
 	}
 	w := engine.AIContactWrite{ID: engine.NewID(now), WorkspaceID: a.ws, ContactID: a.id, ConversationID: conv, Seq: seq,
 		Fields: written, Refused: refused, At: now}
+	engine.EnrichPhone(&next) // as put does: the AI may have set the phone
 	b := a.rt.store.NewBatch()
 	b.PutContact(a.c, &next)
 	b.PutAIContactWrite(&w)

@@ -90,6 +90,7 @@ func (rt *Runtime) ImportContacts(ctx context.Context, cs []*engine.Contact) err
 	}
 	b := rt.store.NewBatch()
 	for _, c := range cs {
+		engine.EnrichPhone(c)
 		b.PutContact(nil, c)
 	}
 	if err := rt.store.Commit(b); err != nil {
@@ -300,6 +301,7 @@ func (rt *Runtime) merge(ctx context.Context, target, src engine.Contact) (engin
 		return engine.Contact{}, err
 	}
 	merged := engine.MergeContact(target, src, rt.clock.Now())
+	engine.EnrichPhone(&merged)
 	b := rt.store.NewBatch()
 	b.DeleteContact(&src)
 	b.PutContact(&target, &merged)

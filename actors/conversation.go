@@ -434,6 +434,10 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 		}
 		results[i].Seq, results[i].ContactName = res.Messages[0].Seq, t.cur.ContactName
 		seen[in.ChannelMessageID] = results[i].Seq
+		if !in.Echo && in.Content.Kind == engine.KindText && in.Content.Text != "" {
+			ws, contact, text := a.ws, t.cur.ContactID, in.Content.Text // the customer's words, not the business's
+			t.post = append(t.post, func() { a.rt.lang.offer(ws, contact, text) })
+		}
 	}
 	if err := t.commit(); err != nil {
 		t.abort()
@@ -523,11 +527,13 @@ func (t *txn) create(in *engine.Inbound, th pendingThread) error {
 	}
 	if th.newContact {
 		c.ContactName = in.ContactName
-		t.b.PutContact(nil, &engine.Contact{
+		nc := engine.Contact{
 			ID: th.contact, WorkspaceID: a.ws, Profile: engine.Profile{Name: in.ContactName},
 			ChannelName: in.ContactName, Identities: []engine.Identity{ident},
 			Source: engine.SourceChat, CreatedAt: t.now, UpdatedAt: t.now,
-		})
+		}
+		engine.EnrichPhone(&nc) // a WhatsApp id is the customer's number: its country
+		t.b.PutContact(nil, &nc)
 	} else {
 		c.ContactName = ct.Profile.Name
 		if !slices.Contains(ct.Identities, ident) || in.ContactName != "" && !in.Echo && in.ContactName != ct.ChannelName {

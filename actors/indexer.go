@@ -60,13 +60,27 @@ func (ix *indexer) run(ctx context.Context) {
 		}
 		rest := time.Duration(float64(took) * (1/indexShare - 1))
 		if n < indexBatch {
-			// Caught up: wait for more.
+			// Caught up: wait for more, or for the look behind the
+			// queue's cursor that this run skipped (an entry committed
+			// out of order is found by it, not by a kick).
+			var behind <-chan time.Time
+			var t *time.Timer
+			if d, due := rt.store.SearchLookBehindDue(); due {
+				t = time.NewTimer(d)
+				behind = t.C
+			}
 			select {
 			case <-ctx.Done():
-				return
 			case <-ix.kickc:
+				rest = max(rest, indexDelay)
+			case <-behind:
 			}
-			rest = max(rest, indexDelay)
+			if t != nil {
+				t.Stop()
+			}
+			if ctx.Err() != nil {
+				return
+			}
 		}
 		if !sleep(ctx, rest) {
 			return

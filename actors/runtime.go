@@ -135,6 +135,7 @@ type Runtime struct {
 	courier    *courier
 	agents     *agentPool
 	debounce   *debouncer
+	lang       *languageDetector
 	metrics    *runtimeMetrics
 	aiMetrics  *agentMetrics
 
@@ -185,6 +186,7 @@ func New(cfg Config) (*Runtime, error) {
 	rt.courier = newCourier(rt)
 	rt.agents = newAgentPool(rt)
 	rt.debounce = newDebouncer(rt)
+	rt.lang = newLanguageDetector(rt, cfg.Registerer)
 	rt.aiMetrics = newAgentMetrics(cfg.Registerer)
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
 	rt.orphanSeq.Store(uint64(max(cfg.Clock.Now().UnixNano(), 0)))
@@ -206,6 +208,7 @@ func (rt *Runtime) Start() error {
 	rt.goroutine("timekeeper", rt.tk.run)
 	rt.goroutine("passivator", rt.passivator)
 	rt.goroutine("indexer", rt.ix.run)
+	rt.goroutine("language", rt.lang.run)
 	if waiting := rt.pendingAtStart(); len(waiting) > 0 {
 		rt.goroutine("ai-recovery", func(ctx context.Context) { rt.recoverPending(ctx, waiting) })
 	}

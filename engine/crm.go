@@ -138,6 +138,9 @@ func MergeContact(target, src Contact, now time.Time) Contact {
 	if m.ChannelName == "" {
 		m.ChannelName = src.ChannelName
 	}
+	if m.Detected.Language == "" {
+		m.Detected.Language = src.Detected.Language
+	}
 	m.UpdatedAt = now
 	return m
 }

@@ -302,6 +302,9 @@ type Contact struct {
 	ChannelName string    `json:"channel_name,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Detected is what enrichment read from the contact's phone and
+	// messages (engine/enrich.go); Profile keeps what a person set.
+	Detected Detected `json:"detected"`
 }
 
 // PriorityTag is the tag the star button toggles.

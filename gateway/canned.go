@@ -31,6 +31,11 @@ type cannedReplies struct {
 	mu    sync.Mutex
 }
 
+// cannedChecked, when set (by a test), runs between a create's check of
+// the short codes and its commit: where a second writer would slip in
+// without the mutex.
+var cannedChecked func()
+
 func (s *Server) cannedRoutes(api fiber.Router) {
 	h := &cannedReplies{store: s.cfg.Store, s: s}
 	api.Get("/canned-replies", h.list)
@@ -138,6 +143,9 @@ func (h *cannedReplies) create(c *fiber.Ctx) error {
 	}
 	if slices.ContainsFunc(all, func(o engine.CannedReply) bool { return o.ShortCode == r.ShortCode }) {
 		return errShortCodeTaken
+	}
+	if cannedChecked != nil {
+		cannedChecked()
 	}
 	if err := h.commit(func(b *persistence.Batch) { b.PutCannedReply(&r) }); err != nil {
 		return err

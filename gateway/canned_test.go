@@ -4,9 +4,12 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway"
 	"github.com/stretchr/testify/require"
 )
 
@@ -140,9 +143,20 @@ func shortCodes(rs []engine.CannedReply) []string {
 
 // Two admins creating the same short code at once: exactly one is
 // stored, every other gets 409 and the list holds one.
+//
+// Not parallel: it sets the hook that runs between a create's check of
+// the short codes and its commit, and widens that window to 20 ms, so
+// that without the mutex the creates would all find the code free.
 func TestCannedReplyShortCodeRace(t *testing.T) {
-	t.Parallel()
 	e := newEnv(t, nil)
+	var inside, most atomic.Int32
+	gateway.SetCannedChecked(t, func() {
+		n := inside.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(20 * time.Millisecond)
+		inside.Add(-1)
+	})
 	const n = 32
 	codes := make([]int, n)
 	var wg sync.WaitGroup
@@ -165,4 +179,5 @@ func TestCannedReplyShortCodeRace(t *testing.T) {
 	}
 	require.Equal(t, 1, created)
 	require.Len(t, e.cannedReplies(ownerToken), 1)
+	require.EqualValues(t, 1, most.Load(), "one create at a time between its check and its commit")
 }

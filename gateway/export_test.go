@@ -1,6 +1,9 @@
 package gateway
 
-import "time"
+import (
+	"testing"
+	"time"
+)
 
 // SetWebSocketWriteWait sets how long a WebSocket write may wait for its
 // client (10 s otherwise).
@@ -16,4 +19,12 @@ func OpenConns(s *Server) int {
 	s.connsMu.Lock()
 	defer s.connsMu.Unlock()
 	return len(s.conns)
+}
+
+// SetCannedChecked sets f to run between a canned reply create's check of
+// the short codes and its commit, until the test ends. Tests that use it
+// must not run in parallel.
+func SetCannedChecked(t *testing.T, f func()) {
+	cannedChecked = f
+	t.Cleanup(func() { cannedChecked = nil })
 }

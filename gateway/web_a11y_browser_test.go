@@ -156,6 +156,16 @@ var webScreens = []webScreen{
 		b.goTo(s.url, "/#settings/notifications")
 		b.waitJS("the toggles", `document.querySelector('input.notify-toggle[data-kind="assigned"][data-medium="push"]')`)
 	}},
+	{"contact-detected", false, func(s *screenEnv, b *tab) {
+		code, body := s.webhook(engine.ChannelWhatsApp, waText("wamid.screen.es", "34612345678", "Lucía García",
+			"Buenas tardes, quería saber si tienen la camiseta azul en talla mediana")) // the same message id each time: stored once
+		require.Equal(b.t, http.StatusOK, code, string(body))
+		conv := s.thread(engine.ChannelWhatsApp, phoneID, "34612345678")
+		b.goTo(s.url, "/#c/"+conv.String())
+		b.waitChat()
+		b.clickJS("the contact panel", "#act-contact")
+		b.waitJS("what was detected", `document.querySelector('#contact-pane dl.detected')?.textContent.includes('Spanish (detected)')`)
+	}},
 	{"settings-security", false, func(s *screenEnv, b *tab) {
 		b.goTo(s.url, "/#settings/security")
 		b.waitJS("the sessions and the reset form", `document.querySelector('#sessions li.security-session') && document.querySelector('#reset-user option')`)

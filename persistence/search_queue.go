@@ -155,9 +155,14 @@ func (s *Store) searchTasks(limit int) ([]searchTask, error) {
 	from := s.searchAfter
 	g := taskGroups{at: map[convRef]int{}}
 	last, err := s.searchTasksFrom(&g, from, nil, limit)
-	if err == nil && len(g.tasks) < limit && from != nil && time.Since(s.searchWrapped) >= searchWrapEvery {
-		s.searchWrapped = time.Now()
-		_, err = s.searchTasksFrom(&g, nil, from, limit)
+	if err == nil && len(g.tasks) < limit && from != nil {
+		if time.Since(s.searchWrapped) >= searchWrapEvery {
+			s.searchWrapped = time.Now()
+			s.searchBehindOwed = false
+			_, err = s.searchTasksFrom(&g, nil, from, limit)
+		} else {
+			s.searchBehindOwed = true
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -171,6 +176,21 @@ func (s *Store) searchTasks(limit int) ([]searchTask, error) {
 // searchWrapEvery is how often the search projection looks behind its
 // cursor for entries committed out of order.
 const searchWrapEvery = time.Second
+
+// SearchLookBehindDue reports whether the last ProjectSearch reached the
+// end of the queue but skipped looking behind its cursor (it does so at
+// most once per second), and if so how long until the look is allowed.
+// The projecting goroutine must call ProjectSearch again by then even if
+// nothing new is committed: an entry that committed behind the cursor
+// just before would otherwise wait for the next commit.
+func (s *Store) SearchLookBehindDue() (time.Duration, bool) {
+	s.searchMu.Lock()
+	defer s.searchMu.Unlock()
+	if !s.searchBehindOwed {
+		return 0, false
+	}
+	return max(0, searchWrapEvery-time.Since(s.searchWrapped)), true
+}
 
 // taskGroups gathers queue entries by conversation.
 type taskGroups struct {

@@ -350,3 +350,38 @@ func reopen(tb testing.TB, s *Store, dir string) *Store {
 	tb.Cleanup(func() { _ = s.Close() })
 	return s
 }
+
+// TestSearchLookBehindOwed: when a projection reaches the end of the queue
+// within a second of the last look behind the cursor, it skips the look
+// and says so, so the projecting goroutine comes back for an entry that
+// committed behind the cursor without another commit to wake it.
+func TestSearchLookBehindOwed(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ws := idOf('w', 1)
+	late := newConv(ws, 1, at(time.Minute))
+	late.ContactName = "Rezagada"
+	b := s.NewBatch() // takes its number now
+	b.PutConversation(nil, &late)
+	for i, name := range []string{"Primera", "Segunda"} {
+		c := newConv(ws, 2+i, at(time.Minute))
+		c.ContactName = name
+		writeOnly(t, s, nil, &c, nil)
+		projectAll(t, s, 10) // the second pass also looks behind the cursor
+	}
+	require.NoError(t, s.Commit(b))
+	projectAll(t, s, 10)
+	require.Empty(t, search(t, s, ws, "rezagada"), "the look behind waits for its second")
+	wait, due := s.SearchLookBehindDue()
+	require.True(t, due, "the skipped look is owed")
+	require.LessOrEqual(t, wait, time.Second)
+	s.searchMu.Lock()
+	s.searchWrapped = s.searchWrapped.Add(-time.Second) // the second has passed
+	s.searchMu.Unlock()
+	n, err := s.ProjectSearch(10)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "the look behind finds the late entry")
+	_, due = s.SearchLookBehindDue()
+	require.False(t, due, "and is no longer owed")
+	require.Equal(t, []engine.ID{late.ID}, hitIDs(search(t, s, ws, "rezagada")))
+}

@@ -103,6 +103,9 @@ type Store struct {
 	searchMu      sync.Mutex
 	searchAfter   []byte
 	searchWrapped time.Time
+	// searchBehindOwed: the last read of the queue skipped looking
+	// behind searchAfter (SearchLookBehindDue).
+	searchBehindOwed bool
 	// searchHook is called after a commit that queued search work.
 	searchHook atomic.Pointer[func()]
 	// tokens spares the search projection rewriting unchanged entries.

@@ -188,6 +188,7 @@ func chatMessages(prompt string, in ports.AIContext, structured bool) []chatMess
 				fmt.Fprintf(&sys, "\n- %s: %s", f[0], f[1])
 			}
 		}
+		writeDetected(&sys, c)
 		for k, v := range c.CustomFields {
 			fmt.Fprintf(&sys, "\n- %s: %s", k, v)
 		}

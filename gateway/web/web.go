@@ -1,10 +1,16 @@
 package web
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"mime"
 	"path"
+	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -21,6 +27,81 @@ var static = func() fs.FS {
 	}
 	return sub
 }()
+
+// asset is one file of the app as served: its bytes and an entity tag.
+type asset struct {
+	data []byte
+	etag string
+}
+
+// assets holds every file of the app, read once at start. index.html
+// gets a modulepreload link for each module app.js imports, directly or
+// through another module: the browser then fetches them all at once
+// instead of discovering them one import level at a time (app.js →
+// contacts.js → contact_page.js → contact.js → api.js is five round trips
+// before the first render otherwise).
+var assets = func() map[string]asset {
+	m := map[string]asset{}
+	err := fs.WalkDir(static, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(static, name)
+		if err != nil {
+			return err
+		}
+		if name == "index.html" {
+			data = withPreloads(data, moduleGraph("js/app.js"))
+		}
+		sum := sha256.Sum256(data)
+		m[name] = asset{data: data, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		return nil
+	})
+	if err != nil {
+		panic(err) // the files are embedded: cannot fail
+	}
+	return m
+}()
+
+// importRe matches the static imports of the app's modules, which all
+// name a sibling file ("./x.js").
+var importRe = regexp.MustCompile(`(?m)^import\s(?:[^'";]*\sfrom\s)?'\./([a-z0-9_]+\.js)';`)
+
+// moduleGraph returns the modules root imports, directly or not, sorted,
+// root excluded.
+func moduleGraph(root string) []string {
+	seen := map[string]bool{root: true}
+	var out []string
+	queue := []string{root}
+	for len(queue) > 0 {
+		src, err := fs.ReadFile(static, queue[0])
+		queue = queue[1:]
+		if err != nil {
+			panic(fmt.Sprintf("the app imports a missing module: %v", err))
+		}
+		for _, m := range importRe.FindAllSubmatch(src, -1) {
+			name := "js/" + string(m[1])
+			if !seen[name] {
+				seen[name] = true
+				out = append(out, name)
+				queue = append(queue, name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// withPreloads inserts a modulepreload link per module before the page's
+// module script.
+func withPreloads(page []byte, modules []string) []byte {
+	const script = `<script type="module" src="/js/app.js"></script>`
+	var links bytes.Buffer
+	for _, m := range modules {
+		fmt.Fprintf(&links, "<link rel=\"modulepreload\" href=\"/%s\">\n", m)
+	}
+	return bytes.Replace(page, []byte(script), append(links.Bytes(), script...), 1)
+}
 
 // securityPolicy keeps the page to its own origin: scripts, styles and
 // fonts from the binary; images and media from the API (as blob URLs).
@@ -53,22 +134,23 @@ func Handler() fiber.Handler {
 			return c.Next()
 		}
 		name := strings.TrimPrefix(path.Clean("/"+p), "/")
-		data, err := fs.ReadFile(static, name)
-		if name == "" || err != nil {
+		a, ok := assets[name]
+		if !ok {
 			if path.Ext(name) != "" && name != "index.html" {
 				return c.Next() // a missing asset is a 404, not the page
 			}
 			name = "index.html"
-			if data, err = fs.ReadFile(static, name); err != nil {
-				return err
-			}
+			a = assets[name]
 		}
 		typ := mime.TypeByExtension(path.Ext(name))
 		if typ == "" {
 			typ = fiber.MIMEOctetStream
 		}
 		c.Set(fiber.HeaderContentType, typ)
+		// Revalidated on every use (a new binary serves new files), and
+		// answered 304 when unchanged.
 		c.Set(fiber.HeaderCacheControl, "no-cache")
+		c.Set(fiber.HeaderETag, a.etag)
 		c.Set("X-Content-Type-Options", "nosniff")
 		switch name {
 		case "index.html":
@@ -77,7 +159,10 @@ func Handler() fiber.Handler {
 		case "sw.js":
 			c.Set("Content-Security-Policy", workerPolicy)
 		}
-		return c.Send(data)
+		if c.Get(fiber.HeaderIfNoneMatch) == a.etag {
+			return c.SendStatus(fiber.StatusNotModified)
+		}
+		return c.Send(a.data)
 	}
 }
 

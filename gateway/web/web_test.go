@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/require"
@@ -121,4 +122,69 @@ func TestManifest(t *testing.T) {
 	csp := resp.Header.Get("Content-Security-Policy")
 	require.Contains(t, csp, "worker-src 'self'")
 	require.Contains(t, csp, "manifest-src 'self'")
+}
+
+// The page preloads every module the app imports, at any depth, so that
+// the browser fetches them in one round instead of one per import level;
+// and every module of the directory is one the app imports.
+func TestModulePreloads(t *testing.T) {
+	app := fiber.New()
+	app.Use(Handler())
+	resp, err := app.Test(httptest.NewRequest("GET", "/", nil))
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	mods, err := fs.Glob(static, "js/*.js")
+	require.NoError(t, err)
+	require.Greater(t, len(mods), 20)
+	for _, m := range mods {
+		if m == "js/app.js" {
+			continue
+		}
+		require.Contains(t, string(page), fmt.Sprintf(`<link rel="modulepreload" href="/%s">`, m))
+	}
+	require.Less(t, bytes.Index(page, []byte(`rel="modulepreload"`)), bytes.Index(page, []byte(`<script type="module"`)),
+		"the preloads come before the script")
+	require.Equal(t, []string{"js/b.js", "js/c.js"}, moduleGraphOf(t, map[string]string{
+		"js/a.js": "import { x } from './b.js';\nimport './c.js';\n// import './d.js';\n",
+		"js/b.js": "import * as c from './c.js';\n",
+		"js/c.js": "export const y = 1;\n",
+	}, "js/a.js"))
+}
+
+// moduleGraphOf runs moduleGraph over the given files instead of the app.
+func moduleGraphOf(t *testing.T, files map[string]string, root string) []string {
+	t.Helper()
+	saved := static
+	t.Cleanup(func() { static = saved })
+	m := fstest.MapFS{}
+	for name, src := range files {
+		m[name] = &fstest.MapFile{Data: []byte(src)}
+	}
+	static = m
+	return moduleGraph(root)
+}
+
+// Every file carries an entity tag and a request that has it gets a 304
+// without the body.
+func TestETags(t *testing.T) {
+	app := fiber.New()
+	app.Use(Handler())
+	for _, p := range []string{"/", "/js/app.js", "/app.css"} {
+		resp, err := app.Test(httptest.NewRequest("GET", p, nil))
+		require.NoError(t, err)
+		tag := resp.Header.Get("ETag")
+		require.Regexp(t, `^"[0-9a-f]{24}"$`, tag, p)
+		req := httptest.NewRequest("GET", p, nil)
+		req.Header.Set("If-None-Match", tag)
+		resp, err = app.Test(req)
+		require.NoError(t, err)
+		require.Equal(t, 304, resp.StatusCode, p)
+		body, _ := io.ReadAll(resp.Body)
+		require.Empty(t, body, p)
+		req = httptest.NewRequest("GET", p, nil)
+		req.Header.Set("If-None-Match", `"stale"`)
+		resp, err = app.Test(req)
+		require.NoError(t, err)
+		require.Equal(t, 200, resp.StatusCode, p)
+	}
 }

@@ -124,6 +124,7 @@ function onEvent(ev) {
   notify.onEvent(ev, state.convs.get(ev.conversation_id));
   contacts.onEvent(ev);
   health.onEvent(ev);
+  panel.onEvent(ev);
   const conv = ev.data && ev.data.conversation;
   if (ev.type === 'conversation.deleted') {
     removeConv(ev.conversation_id);

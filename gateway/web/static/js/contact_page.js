@@ -8,6 +8,7 @@ import { api, get, ApiError, mediaURL } from './api.js';
 import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, dayLabel, time12, toast, confirmDialog, formatSize, debounce } from './util.js';
 import { saveProfile, addNote, profileFields } from './contact.js';
+import { detectedList } from './enrich.js';
 import { noteText } from './panel.js';
 
 const PAGE = 20;
@@ -202,7 +203,7 @@ function profileCard(c) {
   h('div.ct-save', null, h('button#ct-save.primary.small', { type: 'submit', text: 'Save' }), status));
   const dirty = () => { form.dataset.dirty = 'true'; };
   form.addEventListener('input', dirty);
-  return card('ct-profile-card', 'Profile', form);
+  return card('ct-profile-card', 'Profile', detectedList(c), form);
 }
 
 // ---------- conversations ----------

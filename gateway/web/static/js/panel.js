@@ -6,6 +6,7 @@ import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, time12, dayLabel, convName, toast, formatSize } from './util.js';
 import { loadContact, saveProfile, addNote, profileFields } from './contact.js';
 import * as chat from './chat.js';
+import { detectedList, fillDetected } from './enrich.js';
 
 let app;
 let conv = null;
@@ -33,6 +34,17 @@ export function open(c) {
   conv = c;
   if (changed) data = null;
   if (shown && changed) refresh();
+}
+
+// onEvent follows a change to the shown contact (a language detected, a
+// profile saved elsewhere): only what was detected is redrawn, so that a
+// profile being edited here is left alone.
+export function onEvent(ev) {
+  const d = ev.data || {};
+  if (ev.type !== 'contact.updated' || !data || !data.available || d.id !== data.contact.id) return;
+  data.contact = { ...data.contact, ...d };
+  const dl = $('#contact-pane dl.detected');
+  if (dl) fillDetected(dl, data.contact);
 }
 
 export function onConversation(c) {
@@ -122,6 +134,7 @@ function contactTab() {
         const r = await saveProfile(data.contact.id, fields);
         const c = (r && (r.contact || r)) || {};
         data.profile = c.profile || { ...p, ...fields };
+        if (c.profile) data.contact = c;
         toast('Profile saved');
         render();
       } catch (err) { toast(err.message); }
@@ -166,7 +179,7 @@ function contactTab() {
       h('label.inline', null, h('span', { text: 'Follow-up' }), fu),
       h('label.inline', null, h('span', { text: 'CSAT' }), csat)),
     section('Tags', tagList),
-    section('Profile', form, link),
+    section('Profile', detectedList(data.contact), form, link),
     section('Notes', notes()),
     others.length ? section('Conversations', ...others) : null);
 }
