@@ -3,10 +3,12 @@
 const TOKEN_KEY = 'parley.token';
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, fields) {
     super(message || code || `HTTP ${status}`);
     this.status = status;
     this.code = code;
+    // fields are an invalid_fields error's {field, message} list.
+    this.fields = fields || [];
   }
 }
 
@@ -38,7 +40,7 @@ export async function api(method, path, body, { signal } = {}) {
   if (!res.ok) {
     const e = data && data.error ? data.error : {};
     if (res.status === 401 && !path.startsWith('/auth/login')) onUnauthorized();
-    throw new ApiError(res.status, e.code, e.message);
+    throw new ApiError(res.status, e.code, e.message, e.fields);
   }
   return data;
 }

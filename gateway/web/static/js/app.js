@@ -22,6 +22,7 @@ import './settings_notifications.js';
 import * as contacts from './contacts.js';
 import * as composer from './composer.js';
 import './settings_canned.js';
+import './settings_fields.js';
 import * as health from './channel_health.js';
 
 const PAGE = 50;

@@ -10,12 +10,13 @@ import { h, $, avatar, dayLabel, time12, toast, confirmDialog, formatSize, debou
 import { saveProfile, addNote, profileFields } from './contact.js';
 import { detectedList } from './enrich.js';
 import { noteText } from './panel.js';
+import { loadDefs, fieldsEditor, aiWriteText } from './fields.js';
 
 const PAGE = 20;
 
 let app; // {state, go, back}
 let box = null; // the page's container
-let cur = null; // {id, contact, conversations, notes, memories}
+let cur = null; // {id, contact, conversations, notes, memories, defs}
 let gen = 0;
 
 // merged remembers where contacts merged away went (a merge here, or a
@@ -57,9 +58,9 @@ export async function show(c, id) {
   for (let i = 0; merged.has(target) && i < 10; i++) target = merged.get(target);
   if (target !== id) { app.go(target, true); return; }
   try {
-    const [d, mem] = await Promise.all([get(`/contacts/${id}`), get(`/contacts/${id}/memories`)]);
+    const [d, mem, defs] = await Promise.all([get(`/contacts/${id}`), get(`/contacts/${id}/memories`), loadDefs()]);
     if (g !== gen) return;
-    cur = { id, contact: d, conversations: d.conversations || [], notes: d.notes || [], memories: mem.memories || [] };
+    cur = { id, contact: d, conversations: d.conversations || [], notes: d.notes || [], memories: mem.memories || [], defs };
     render();
   } catch (err) {
     if (g !== gen) return;
@@ -156,8 +157,15 @@ function render() {
 
 // ---------- profile and custom fields ----------
 
+// profileCard edits the profile and the custom fields: those with a
+// definition by their typed inputs (fields.js), the others (keys without
+// a definition) as free text rows; the API's invalid_fields error shows
+// beside each input it names.
 function profileCard(c) {
   const p = c.profile || {};
+  const defined = new Set(cur.defs.map((d) => d.key));
+  const typed = fieldsEditor(cur.defs, c.custom_fields);
+  const free = Object.fromEntries(Object.entries(c.custom_fields || {}).filter(([k]) => !defined.has(k)));
   const fieldRow = (k = '', v = '') => {
     const r = h('div.ct-field', null,
       h('input.ct-field-key', { value: k, 'aria-label': 'Field name', placeholder: 'Field', maxlength: '64' }),
@@ -165,9 +173,10 @@ function profileCard(c) {
       h('button.icon-btn.ct-field-remove', { type: 'button', 'aria-label': `Remove ${k || 'this field'}`, text: '×', onclick: () => { r.remove(); dirty(); } }));
     return r;
   };
-  const fields = h('div#ct-fields.ct-fields', null, ...Object.entries(c.custom_fields || {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => fieldRow(k, v)));
+  const fields = h('div#ct-fields.ct-fields', null, ...Object.entries(free).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => fieldRow(k, v)));
   const status = h('p.small.ct-status', { role: 'status' });
   const form = h('form#ct-profile.profile', {
+    novalidate: true, // the API checks the values and says what is wrong beside each
     onsubmit: async (e) => {
       e.preventDefault();
       const body = {};
@@ -175,16 +184,18 @@ function profileCard(c) {
         const v = form.elements[k].value.trim();
         if (v !== (p[k] || '')) body[k] = v;
       }
-      const custom = {};
+      const custom = typed.changes();
       const now = new Map();
       for (const r of fields.children) {
         const k = $('.ct-field-key', r).value.trim();
         if (k) now.set(k, $('.ct-field-value', r).value.trim());
       }
-      for (const k of Object.keys(c.custom_fields || {})) if (!now.has(k)) custom[k] = null;
-      for (const [k, v] of now) if ((c.custom_fields || {})[k] !== v) custom[k] = v;
+      for (const k of Object.keys(free)) if (!now.has(k)) custom[k] = null;
+      for (const [k, v] of now) if (!defined.has(k) && free[k] !== v) custom[k] = v;
       if (Object.keys(custom).length) body.custom_fields = custom;
       if (!Object.keys(body).length) { status.textContent = 'Nothing changed'; return; }
+      typed.clear();
+      status.classList.remove('error');
       try {
         const r = await saveProfile(c.id, body);
         Object.assign(cur.contact, r);
@@ -192,13 +203,15 @@ function profileCard(c) {
         render();
         toast('Contact saved');
       } catch (err) {
-        status.textContent = err.message;
+        const rest = err.code === 'invalid_fields' ? typed.showErrors(err.fields) : null;
+        status.textContent = rest && !rest.length ? 'Some fields are invalid: see above' : err.message;
         status.classList.add('error');
       }
     },
   }, ...profileFields.map(([k, label]) => h('label', null, h('span', { text: label }),
     h('input', { name: k, value: p[k] || '', type: k === 'email' ? 'email' : k === 'phone' ? 'tel' : 'text' }))),
-  h('fieldset.ct-custom', null, h('legend', { text: 'Custom fields' }), fields,
+  h('fieldset.ct-custom', null, h('legend', { text: 'Custom fields' }), typed.el,
+    cur.defs.length > 0 && Object.keys(free).length > 0 ? h('p.muted.small', { text: 'Other fields (no definition in Settings › Contact fields)' }) : null, fields,
     h('button#ct-field-add.ghost.small', { type: 'button', text: 'Add field', onclick: () => { const r = fieldRow(); fields.append(r); $('input', r).focus(); dirty(); } })),
   h('div.ct-save', null, h('button#ct-save.primary.small', { type: 'submit', text: 'Save' }), status));
   const dirty = () => { form.dataset.dirty = 'true'; };
@@ -356,6 +369,7 @@ function activityText(a) {
     case 'folder.changed': return `Conversation on ${ch} moved to ${a.folder}`;
     case 'note': return `Note: ${a.note ? a.note.text : ''}`;
     case 'file': return `File on ${ch}: ${(a.file && (a.file.filename || a.file.kind)) || 'file'}`;
+    case 'contact.ai_updated': return aiWriteText(a.ai_write);
     default: return a.type;
   }
 }

@@ -5,6 +5,7 @@ import { api } from './api.js';
 import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, time12, dayLabel, convName, toast, formatSize } from './util.js';
 import { loadContact, saveProfile, addNote, profileFields } from './contact.js';
+import { loadDefs, fieldsEditor } from './fields.js';
 import * as chat from './chat.js';
 import { detectedList, fillDetected } from './enrich.js';
 
@@ -43,6 +44,7 @@ export function onEvent(ev) {
   const d = ev.data || {};
   if (ev.type !== 'contact.updated' || !data || !data.available || d.id !== data.contact.id) return;
   data.contact = { ...data.contact, ...d };
+  if (!d.custom_fields) delete data.contact.custom_fields;
   const dl = $('#contact-pane dl.detected');
   if (dl) fillDetected(dl, data.contact);
 }
@@ -71,9 +73,9 @@ async function refresh() {
   const g = ++gen;
   render();
   try {
-    const d = await loadContact(conv, chat.messages());
+    const [d, defs] = await Promise.all([loadContact(conv, chat.messages()), loadDefs().catch(() => [])]);
     if (g !== gen) return;
-    data = d;
+    data = { ...d, defs };
   } catch (err) {
     toast(`Could not load the contact: ${err.message}`);
   }
@@ -119,9 +121,15 @@ async function convAct(path, body, method = 'POST') {
   } catch (err) { toast(err.message); }
 }
 
+// contactTab shows the profile and the custom fields with a definition
+// (typed inputs, fields.js; the API's invalid_fields error beside each),
+// the agent, tags, follow-up, CSAT, notes and other conversations.
 function contactTab() {
   const p = data.profile || {};
-  const form = h('form.profile', {
+  const typed = fieldsEditor(data.defs || [], data.contact.custom_fields, !data.available);
+  const status = h('p.error.small.panel-fields-error', { role: 'alert' });
+  const form = h('form.profile#panel-profile', {
+    novalidate: true, // the API checks the values and says what is wrong beside each
     onsubmit: async (e) => {
       e.preventDefault();
       const fields = {};
@@ -129,7 +137,11 @@ function contactTab() {
         const v = form.elements[k].value.trim();
         if (v !== (p[k] || '')) fields[k] = v;
       }
+      const custom = typed.changes();
+      if (Object.keys(custom).length) fields.custom_fields = custom;
       if (!Object.keys(fields).length) return;
+      typed.clear();
+      status.textContent = '';
       try {
         const r = await saveProfile(data.contact.id, fields);
         const c = (r && (r.contact || r)) || {};
@@ -137,11 +149,16 @@ function contactTab() {
         if (c.profile) data.contact = c;
         toast('Profile saved');
         render();
-      } catch (err) { toast(err.message); }
+      } catch (err) {
+        const rest = err.code === 'invalid_fields' ? typed.showErrors(err.fields) : null;
+        status.textContent = rest && !rest.length ? 'Some fields are invalid: see above' : err.message;
+      }
     },
   }, ...profileFields.map(([k, label]) => h('label', null, h('span', { text: label }),
     h('input', { name: k, value: p[k] || '', readonly: !data.available, type: k === 'email' ? 'email' : 'text' }))),
-  data.available ? h('button.primary.small', { type: 'submit', text: 'Save' }) : h('p.muted.small', { text: 'Profile editing needs the contacts API.' }));
+  (data.defs || []).length > 0 ? typed.el : null,
+  data.available ? h('button.primary.small', { type: 'submit', text: 'Save' }) : h('p.muted.small', { text: 'Profile editing needs the contacts API.' }),
+  status);
 
   const users = app.state.users;
   const agent = h('select', {
