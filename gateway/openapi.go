@@ -119,8 +119,8 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Notes of a contact, newest first; each has text (Markdown, as written) and html (read-only: the text rendered as sanitised HTML, raw HTML left out, links http, https or mailto only, opening in a new tab)", query: []string{"limit"}, ok: 200},
 	{method: "POST", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Add a note, its text Markdown; @name mentions notify users; answers the note with its html, as in the list", body: "Note", ok: 201},
 	{method: "DELETE", path: "/api/v1/contacts/{id}/notes/{note}", tag: "notes", summary: "Delete a note (its author or an admin)", ok: 204},
-	{method: "GET", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "What the AI agent remembers about a contact, oldest first", ok: 200},
-	{method: "POST", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "Add a memory the AI agent is told in every conversation with the contact (409 when full)", body: "Memory", ok: 201},
+	{method: "GET", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "What the AI agent remembers about a contact, oldest first; each has a type: fact, preference, goal or experience (those stored before types read as fact)", ok: 200},
+	{method: "POST", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "Add a memory the AI agent is told in every conversation with the contact, of a type (fact when left out; another word is a 400) (409 when full)", body: "Memory", ok: 201},
 	{method: "DELETE", path: "/api/v1/contacts/{id}/memories/{memory}", tag: "memories", summary: "Delete a memory", ok: 204},
 
 	{method: "GET", path: "/api/v1/canned-replies", tag: "canned replies", summary: "The workspace's canned replies (every role), by short code; a body holds variables such as {{contact.first_name}} as written, the web app fills them in when a reply is inserted", ok: 200},
@@ -171,7 +171,8 @@ var schemas = map[string]any{
 	"ContactCSV":    map[string]any{"type": "string", "description": "CSV with a header row: name, phone, email, company, title, country, language, avatar; other columns are custom fields"},
 	"Merge":         obj(map[string]any{"from": str()}, "from"),
 	"Note":          obj(map[string]any{"text": describe(str(), "Markdown: bold, italics, lists, links, inline code and code blocks; raw HTML is not rendered")}, "text"),
-	"Memory":        obj(map[string]any{"text": str()}, "text"),
+	"Memory": obj(map[string]any{"text": str(), "type": describe(enum("fact", "preference", "goal", "experience"),
+		"what the memory tells: a fact about the person, a preference, a goal, or an experience with the business; fact when left out")}, "text"),
 	"NotificationSettings": obj(map[string]any{"settings": minProps(obj(map[string]any{
 		"new_conversation": notifyMedia(), "assigned": notifyMedia(), "mentioned": notifyMedia(), "needs_human": notifyMedia()}))}, "settings"),
 	"PushSubscription": obj(map[string]any{"endpoint": describe(withBound(str(), "maxLength", maxPushEndpoint), "the push service's https URL"),

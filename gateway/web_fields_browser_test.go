@@ -16,9 +16,10 @@ import (
 // edits and deletes definitions (options, Allow for AI), a refused one
 // shows the API's error; the contact page and the inbox's contact panel
 // edit the values by their definitions (a select, a number), an invalid
-// value shows the API's error beside its input and stores nothing. Each
-// step is checked through the API, at a phone's and a desktop's width,
-// with axe-core on the settings screen and the contact page.
+// value shows the API's error beside its input and stores nothing; both
+// show the contact's memories grouped by type, the page adds one of a
+// chosen type. Each step is checked through the API, at a phone's and a
+// desktop's width, with axe-core on each screen.
 func TestWebContactFields(t *testing.T) {
 	browser := startBrowser(t)
 	e := newEnv(t, nil)
@@ -134,12 +135,39 @@ func TestWebContactFields(t *testing.T) {
 			require.Equal(t, map[string]string{plan: "Pro", seats: "12"}, e.contactDetail(ct).CustomFields)
 		})
 
+		step("memories by type on the contact page", func(t *testing.T) {
+			b.goTo(e.url, "/#contacts/"+ct.String())
+			b.waitJS("the memories", `document.querySelector('#ct-memory-list .mem-empty') && document.querySelector('#ct-memory-type')`)
+			b.fill("#ct-memory-in", "Wants to open a second shop")
+			b.choose("#ct-memory-type", "goal")
+			b.clickJS("add the memory", "#ct-memory-add")
+			b.waitJS("the goal", `document.querySelector('#ct-memory-list .mem-group[data-type=goal] .ct-memory-text')?.textContent === 'Wants to open a second shop'`)
+			code, body := e.api("POST", "/api/v1/contacts/"+ct.String()+"/memories", ownerToken, map[string]string{"text": "Prefers WhatsApp", "type": "preference"})
+			require.Equal(t, http.StatusCreated, code, string(body))
+			b.waitJS("the preference, live", `document.querySelector('#ct-memory-list .mem-group[data-type=preference] .ct-memory-text')?.textContent === 'Prefers WhatsApp'`)
+			require.Equal(t, []string{"Preferences (1)", "Goals (1)"}, evalJS[[]string](b, `[...document.querySelectorAll('#ct-memory-list .mem-type')].map((x) => x.textContent)`), "grouped in the types' order")
+			code, body = e.api("GET", "/api/v1/contacts/"+ct.String()+"/memories", ownerToken, nil)
+			require.Equal(t, http.StatusOK, code)
+			var r struct{ Memories []engine.Memory }
+			require.NoError(t, json.Unmarshal(body, &r))
+			require.Len(t, r.Memories, 2)
+			require.Equal(t, engine.MemoryGoal, r.Memories[0].Type, "stored with the type picked")
+			b.noOverflow(int(w.w))
+			axeCheck(t, b, "the contact page's memories at "+screen)
+		})
+
 		step("the contact panel shows and edits them", func(t *testing.T) {
 			b.goTo(e.url, "/#c/"+conv.String())
 			b.waitChat()
 			b.clickJS("the contact panel", "#act-contact")
 			sel := fmt.Sprintf(`#panel-profile .cf-row[data-key=%q] select`, plan)
 			b.waitJS("the field", `document.querySelector('`+sel+`')?.value === 'Pro'`)
+			b.waitJS("the memories by type", `[...document.querySelectorAll('#panel-memories .mem-type')].map((x) => x.textContent).join('|') === 'Preferences (1)|Goals (1)'`)
+			code, body := e.api("POST", "/api/v1/contacts/"+ct.String()+"/memories", ownerToken, map[string]string{"text": "First order arrived late", "type": "experience"})
+			require.Equal(t, http.StatusCreated, code, string(body))
+			b.waitJS("a new one, live", `document.querySelector('#panel-memories .mem-group[data-type=experience] .ct-memory-text')?.textContent === 'First order arrived late'`)
+			axeCheck(t, b, "the contact panel with fields and memories at "+screen)
+			b.screenshot("contact-panel-fields-" + screen)
 			b.choose(sel, "Team")
 			evalJS[bool](b, `(document.querySelector('#panel-profile').requestSubmit(), true)`)
 			eventually(t, 10*time.Second, func() error {

@@ -70,7 +70,7 @@ type AIAnswer struct {
 	// Remember are facts about the contact the agent wants kept as
 	// memories; they are stored with the answer, within the limits
 	// (engine.MaxMemories, engine.MaxMemoryBytes), duplicates aside.
-	Remember []string
+	Remember []engine.Fact
 	// Contact are profile fields (engine.StandardContactFields) and
 	// custom fields by key the agent asks to write on the contact; each
 	// is checked against its definition and written only when it allows

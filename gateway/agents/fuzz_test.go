@@ -43,7 +43,8 @@ func FuzzParseChatCompletion(f *testing.F) {
 // FuzzParseWebhookReply does the same for the webhook agent's answers.
 func FuzzParseWebhookReply(f *testing.F) {
 	for _, s := range []string{`{"reply":"hi"}`, `{"handoff":"x"}`, `{"follow_up_in_seconds":-1}`, `[]`, `{"reply":5}`,
-		`{"contact":{"vip":true,"seats":3,"topics":["a","b"]}}`, `{"contact":[1]}`, `{"contact":{"x":{}}}`} {
+		`{"contact":{"vip":true,"seats":3,"topics":["a","b"]}}`, `{"contact":[1]}`, `{"contact":{"x":{}}}`,
+		`{"remember":["a",{"text":"b","type":"preference"}]}`, `{"remember":{"text":"b"}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {

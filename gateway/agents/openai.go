@@ -2,6 +2,7 @@ package agents
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,7 +92,9 @@ var agentTools = []any{
 		"name":        "remember",
 		"description": "Keep a short, lasting fact about the customer (a preference, their situation) for later conversations.",
 		"parameters": map[string]any{"type": "object", "properties": map[string]any{
-			"fact": map[string]any{"type": "string", "description": "The fact, in one short sentence."}},
+			"fact": map[string]any{"type": "string", "description": "The fact, in one short sentence."},
+			"type": map[string]any{"type": "string", "enum": engine.MemoryTypes,
+				"description": "fact (about them), preference (what they like or want), goal (what they are after) or experience (what happened to them with us)."}},
 			"required": []string{"fact"}},
 	}},
 }
@@ -198,7 +201,7 @@ func chatMessages(prompt string, in ports.AIContext, structured bool) []chatMess
 	if len(in.Memories) > 0 {
 		sys.WriteString("\n\nWhat you remember about the customer:")
 		for _, m := range in.Memories {
-			fmt.Fprintf(&sys, "\n- %s", m.Text)
+			fmt.Fprintf(&sys, "\n- (%s) %s", cmp.Or(m.Type, engine.MemoryFact), m.Text)
 		}
 	}
 	msgs := []chatMessage{{Role: "system", Content: sys.String()}}
@@ -282,6 +285,9 @@ func parseChatCompletion(body []byte) (ports.AIAnswer, error) {
 			Reason  string  `json:"reason"`
 			InHours float64 `json:"in_hours"`
 			Fact    string  `json:"fact"`
+			// Type is the remembered fact's type; a model's odd value
+			// (not a string, not a type) makes it a fact.
+			Type any `json:"type"`
 		}
 		if tc.Function.Arguments != "" {
 			if err := json.Unmarshal([]byte(tc.Function.Arguments), &args); err != nil {
@@ -296,7 +302,8 @@ func parseChatCompletion(body []byte) (ports.AIAnswer, error) {
 				ans.FollowUpAfter, ans.FollowUpReason = d, args.Reason
 			}
 		case "remember":
-			remember(&ans, args.Fact)
+			typ, _ := args.Type.(string)
+			remember(&ans, args.Fact, typ)
 		}
 	}
 	return ans, nil

@@ -60,8 +60,9 @@ type webhookReply struct {
 	Handoff           string  `json:"handoff"`
 	FollowUpInSeconds float64 `json:"follow_up_in_seconds"`
 	FollowUpReason    string  `json:"follow_up_reason"`
-	// Remember are facts to keep as memories of the contact.
-	Remember []string `json:"remember"`
+	// Remember are facts to keep as memories of the contact: strings, or
+	// objects {"text", "type"} (engine.MemoryTypes).
+	Remember json.RawMessage `json:"remember"`
 	// Contact are details to save on the contact: standard profile
 	// fields and custom fields by key (contact_tool.go).
 	Contact json.RawMessage `json:"contact"`
@@ -101,8 +102,14 @@ func parseWebhookReply(body []byte) (ports.AIAnswer, error) {
 	if err != nil {
 		return ports.AIAnswer{}, fmt.Errorf("%w: contact: %v", ErrResponse, err)
 	}
-	ans := ports.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning), Handoff: strings.TrimSpace(r.Handoff),
-		Remember: r.Remember[:min(len(r.Remember), engine.MaxMemories)], Contact: contact}
+	facts, err := looseFacts(r.Remember)
+	if err != nil {
+		return ports.AIAnswer{}, fmt.Errorf("%w: remember: %v", ErrResponse, err)
+	}
+	ans := ports.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning), Handoff: strings.TrimSpace(r.Handoff), Contact: contact}
+	for _, f := range facts {
+		remember(&ans, f.Text, string(f.Type))
+	}
 	if t := strings.TrimSpace(r.Reply); t != "" {
 		ans.Content = engine.Content{Kind: engine.KindText, Text: t}
 	}

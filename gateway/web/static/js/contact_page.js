@@ -11,6 +11,7 @@ import { saveProfile, addNote, profileFields } from './contact.js';
 import { detectedList } from './enrich.js';
 import { noteText } from './panel.js';
 import { loadDefs, fieldsEditor, aiWriteText } from './fields.js';
+import { memoryGroups, memoryItem, typeSelect } from './memories.js';
 
 const PAGE = 20;
 
@@ -281,6 +282,7 @@ function renderNotes() {
 
 function memoriesCard() {
   const input = h('input#ct-memory-in', { type: 'text', placeholder: 'A fact the AI should know', 'aria-label': 'New memory', maxlength: '500' });
+  const type = typeSelect('ct-memory-type');
   const form = h('form.ct-memory-add', {
     onsubmit: async (e) => {
       e.preventDefault();
@@ -288,22 +290,21 @@ function memoriesCard() {
       if (!text) return;
       try {
         const id = cur.id;
-        const m = await api('POST', `/contacts/${id}/memories`, { text });
+        const m = await api('POST', `/contacts/${id}/memories`, { text, type: type.value });
         if (!cur || cur.id !== id) return;
         input.value = '';
         addMemoryShown(m);
       } catch (err) { toast(err.message); }
     },
-  }, input, h('button#ct-memory-add.ghost.small', { type: 'submit', text: 'Add' }));
-  return card('ct-memories', 'Memories', h('p.muted.small', { text: 'What the AI agent is told in every conversation with this contact.' }),
-    h('ul#ct-memory-list.ct-memory-list'), form);
+  }, input, type, h('button#ct-memory-add.ghost.small', { type: 'submit', text: 'Add' }));
+  return card('ct-memories', 'Memories', h('p.muted.small', { text: 'What the AI agent is told in every conversation with this contact: facts, preferences, goals and experiences.' }),
+    h('div#ct-memory-list.ct-memory-groups'), form);
 }
 
 function renderMemories() {
   const el = box.querySelector('#ct-memory-list');
   if (!el) return;
-  el.replaceChildren(...cur.memories.map((m) => h('li', { dataset: { id: m.id } },
-    h('span.ct-memory-text', { text: m.text }), h('span.badge-soft', { text: m.source === 'ai' ? 'AI' : 'Person' }),
+  el.replaceChildren(...memoryGroups(cur.memories, (m) => memoryItem(m,
     h('button.icon-btn', { type: 'button', 'aria-label': `Delete the memory: ${m.text}`, html: icons.close, onclick: async () => {
       try {
         await api('DELETE', `/contacts/${cur.id}/memories/${m.id}`);
@@ -311,7 +312,6 @@ function renderMemories() {
         renderMemories();
       } catch (err) { toast(err.message); }
     } }))));
-  if (!cur.memories.length) el.append(h('li.muted', { text: 'No memories yet' }));
 }
 
 // ---------- files and activity, a page at a time ----------

@@ -1,11 +1,13 @@
-// The contact panel: profile (editable), agent, tags, follow-up, CSAT,
-// notes with @mentions, files and the activity timeline. Data comes from
-// contact.js. On a phone it is a sheet over the chat.
-import { api } from './api.js';
+// The contact panel: profile and custom fields (editable), agent, tags,
+// follow-up, CSAT, the AI's memories by type, notes with @mentions,
+// files and the activity timeline. Data comes from contact.js. On a
+// phone it is a sheet over the chat.
+import { api, get } from './api.js';
 import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, time12, dayLabel, convName, toast, formatSize } from './util.js';
 import { loadContact, saveProfile, addNote, profileFields } from './contact.js';
 import { loadDefs, fieldsEditor } from './fields.js';
+import { memoryGroups, memoryItem } from './memories.js';
 import * as chat from './chat.js';
 import { detectedList, fillDetected } from './enrich.js';
 
@@ -42,6 +44,15 @@ export function open(c) {
 // profile being edited here is left alone.
 export function onEvent(ev) {
   const d = ev.data || {};
+  const m = d.memory;
+  if (m && data && data.available && m.contact_id === data.contact.id) {
+    // A memory saved or deleted (by the AI, or a person elsewhere).
+    const rest = (data.memories || []).filter((x) => x.id !== m.id);
+    data.memories = ev.type === 'memory.created' ? [...rest, m] : rest;
+    const box = $('#panel-memories');
+    if (box) box.replaceChildren(...memoryGroups(data.memories, (x) => memoryItem(x), 5));
+    return;
+  }
   if (ev.type !== 'contact.updated' || !data || !data.available || d.id !== data.contact.id) return;
   data.contact = { ...data.contact, ...d };
   if (!d.custom_fields) delete data.contact.custom_fields;
@@ -73,9 +84,10 @@ async function refresh() {
   const g = ++gen;
   render();
   try {
-    const [d, defs] = await Promise.all([loadContact(conv, chat.messages()), loadDefs().catch(() => [])]);
+    const memories = conv.contact_id ? get(`/contacts/${conv.contact_id}/memories`).then((r) => r.memories || []).catch(() => []) : [];
+    const [d, defs, mems] = await Promise.all([loadContact(conv, chat.messages()), loadDefs().catch(() => []), memories]);
     if (g !== gen) return;
-    data = { ...d, defs };
+    data = { ...d, defs, memories: mems };
   } catch (err) {
     toast(`Could not load the contact: ${err.message}`);
   }
@@ -197,6 +209,7 @@ function contactTab() {
       h('label.inline', null, h('span', { text: 'CSAT' }), csat)),
     section('Tags', tagList),
     section('Profile', detectedList(data.contact), form, link),
+    section('Memories', h('div#panel-memories.ct-memory-groups', null, ...memoryGroups(data.memories || [], (x) => memoryItem(x), 5))),
     section('Notes', notes()),
     others.length ? section('Conversations', ...others) : null);
 }
