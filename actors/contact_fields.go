@@ -30,6 +30,8 @@ func (a *contactActor) aiWrite(conv engine.ID, seq uint64, values map[string]str
 	}
 	now := a.rt.clock.Now()
 	next, written, refused := engine.ApplyAIContactWrite(*a.c, defs, values, now)
+	a.rt.metrics.aiContactFields.WithLabelValues("written").Add(float64(len(written)))
+	a.rt.metrics.aiContactFields.WithLabelValues("refused").Add(float64(len(refused)))
 	for _, r := range refused {
 		a.rt.log.Warn("Agent contact write refused", "contact", a.id, "conversation", conv, "field", r.Field, "reason", r.Message)
 	}

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway/agents"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -50,7 +53,8 @@ func (e *env) waitContact(ct engine.ID, ok func(engine.Contact) bool) engine.Con
 // their options); what it saves is checked and stored through the
 // contact's actor, with an activity entry naming the fields and the
 // customer's message; a field without allow_ai, or without a
-// definition, is refused and nothing of it is stored.
+// definition, is refused and nothing of it is stored; both are counted
+// (parley_actors_ai_contact_fields_total).
 func TestOpenAIAgentWritesContact(t *testing.T) {
 	t.Parallel()
 	ai := newFakeAI(t)
@@ -58,7 +62,12 @@ func TestOpenAIAgentWritesContact(t *testing.T) {
 		return 200, completion("Thanks Ivy, noted.", "", [2]string{"update_contact",
 			`{"email":"ivy@example.com","plan":"pro","seats":12,"vip":true,"notes":"likes red"}`}), 0
 	})
-	e := newAIEnv(t)
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, func(c *actors.Config) {
+		registry, err := agents.NewRegistry(c.Store, nil)
+		require.NoError(t, err)
+		c.Agents, c.AIDebounce, c.Registerer = registry, -1, reg
+	})
 	e.useOpenAI(ai, 5)
 	e.addField(ownerToken, map[string]any{"key": "plan", "label": "Plan", "type": "single_select", "options": []string{"Free", "Pro"}, "allow_ai": true})
 	e.addField(ownerToken, map[string]any{"key": "seats", "label": "Seats", "type": "number", "allow_ai": true})
@@ -82,6 +91,8 @@ func TestOpenAIAgentWritesContact(t *testing.T) {
 		refused[r.Field] = r.Message
 	}
 	require.Equal(t, map[string]string{"vip": "the AI may not write this field", "notes": "no such field"}, refused)
+	require.Equal(t, 3.0, counterSum(t, reg, "parley_actors_ai_contact_fields_total", "result", "written"))
+	require.Equal(t, 2.0, counterSum(t, reg, "parley_actors_ai_contact_fields_total", "result", "refused"))
 
 	// The request offered the tool, typed by the definitions, and told
 	// the model the fields.
