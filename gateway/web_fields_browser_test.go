@@ -197,3 +197,36 @@ func mustDef(t *testing.T, def func(*testing.T, string) (engine.FieldDef, bool),
 	require.True(t, ok, "field %s", key)
 	return d
 }
+
+// An AI write of the contact's fields is a line of its activity on the
+// contact page, naming the fields written and refused and the customer's
+// message, linked to its conversation; the typed inputs show the values.
+func TestWebContactAIWrite(t *testing.T) {
+	browser := startBrowser(t)
+	ai := newFakeAI(t)
+	ai.set(func(int) (int, string, time.Duration) {
+		return 200, completion("Noted!", "", [2]string{"update_contact", `{"company":"Acme","plan":"pro","vip":"yes"}`}), 0
+	})
+	e := newAIEnv(t)
+	e.useOpenAI(ai, 5)
+	e.addField(ownerToken, map[string]any{"key": "plan", "label": "Plan", "type": "single_select", "options": []string{"Free", "Pro"}, "allow_ai": true})
+	e.addField(ownerToken, map[string]any{"key": "vip", "label": "VIP", "type": "boolean"})
+	b := newTab(t, browser)
+	b.signIn(e.url, ownerToken)
+	for i, w := range widths {
+		t.Run(w.name, func(t *testing.T) {
+			b.t = t
+			b.viewport(w.w, w.h, w.phone)
+			conv := e.writes(t, fmt.Sprintf("1555666000%d", i), "Ada "+w.name, "I'm at Acme and we want Pro")
+			ct := e.conv(conv).ContactID
+			e.waitContact(ct, func(c engine.Contact) bool { return c.CustomFields["plan"] == "Pro" })
+			b.goTo(e.url, "/#contacts/"+ct.String())
+			line := `document.querySelector('#ct-activity li.ct-act[data-type="contact.ai_updated"] a')`
+			b.waitJS("the AI's line", line+`?.textContent === "The AI agent saved company, plan (not allowed or invalid: vip), from the customer's message #1"`)
+			require.Equal(t, "#c/"+conv.String(), evalJS[string](b, line+`.getAttribute('href')`), "linked to its conversation")
+			require.Equal(t, "Pro", evalJS[string](b, `document.querySelector('#ct-profile .cf-row[data-key=plan] select').value`))
+			require.Equal(t, "", evalJS[string](b, `document.querySelector('#ct-profile .cf-row[data-key=vip] select').value`), "vip does not allow the AI")
+			axeCheck(t, b, "the contact page with the AI's write at "+w.name)
+		})
+	}
+}
