@@ -56,7 +56,7 @@ cross: ## check that cmd/parley builds for CROSS (windows/amd64) as make release
 	  $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o /dev/null ./cmd/parley
 
 test: ## run every test with the race detector
-	$(GO) test -race -count=1 -timeout 9m $(PKGS)
+	$(GO) test -race -count=1 -timeout 14m $(PKGS)
 
 test-short: ## run the tests without the race detector
 	$(GO) test -count=1 $(PKGS)
