@@ -217,6 +217,7 @@ function profileCard(c) {
   h('div.ct-save', null, h('button#ct-save.primary.small', { type: 'submit', text: 'Save' }), status));
   const dirty = () => { form.dataset.dirty = 'true'; };
   form.addEventListener('input', dirty);
+  form.addEventListener('change', dirty); // a select or a checkbox of a typed field
   return card('ct-profile-card', 'Profile', detectedList(c), form);
 }
 
