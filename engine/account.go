@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -66,7 +67,10 @@ type Token struct {
 // ChannelAccount is a connected channel identity: a WhatsApp phone number
 // id, a Messenger page or an Instagram professional account, with the
 // credentials to send from it. AccessToken and AppSecret never leave the
-// server.
+// server. An API channel account (ChannelAPI) keeps the token its
+// integrator posts inbound messages with in AccessToken, the key that
+// signs its outbound webhook deliveries in AppSecret, and the webhook in
+// WebhookURL.
 type ChannelAccount struct {
 	WorkspaceID ID        `json:"workspace_id"`
 	Channel     Channel   `json:"channel"`
@@ -76,13 +80,16 @@ type ChannelAccount struct {
 	AppSecret   string    `json:"app_secret,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// WebhookURL is where an API channel account's outbound messages are
+	// delivered (http or https); empty for the other channels.
+	WebhookURL string `json:"webhook_url,omitempty"`
 }
 
 // Validate checks a channel account before it is stored.
 func (a *ChannelAccount) Validate() error {
 	switch {
-	case a.Channel != ChannelWhatsApp && a.Channel != ChannelMessenger && a.Channel != ChannelInstagram:
-		return fmt.Errorf("%w: channel must be whatsapp, messenger or instagram", ErrInvalid)
+	case a.Channel != ChannelWhatsApp && a.Channel != ChannelMessenger && a.Channel != ChannelInstagram && a.Channel != ChannelAPI:
+		return fmt.Errorf("%w: channel must be whatsapp, messenger, instagram or api", ErrInvalid)
 	case a.AccountID == "" || len(a.AccountID) > 128 || strings.ContainsAny(a.AccountID, "/?#\x00 ") || !utf8.ValidString(a.AccountID):
 		return fmt.Errorf("%w: account_id must be 1 to 128 characters with no spaces or slashes", ErrInvalid)
 	case a.AccessToken == "" || len(a.AccessToken) > 4096 || !utf8.ValidString(a.AccessToken):
@@ -91,6 +98,26 @@ func (a *ChannelAccount) Validate() error {
 		return fmt.Errorf("%w: name longer than 256 bytes", ErrInvalid)
 	case len(a.AppSecret) > 256 || !utf8.ValidString(a.AppSecret):
 		return fmt.Errorf("%w: app_secret longer than 256 bytes", ErrInvalid)
+	case a.Channel == ChannelAPI:
+		return validateAPIAccount(a)
+	case a.WebhookURL != "":
+		return fmt.Errorf("%w: webhook_url is for api channel accounts only", ErrInvalid)
+	}
+	return nil
+}
+
+// validateAPIAccount checks what an API channel account needs besides the
+// common fields: a signing secret and an absolute http(s) webhook URL.
+func validateAPIAccount(a *ChannelAccount) error {
+	if a.AppSecret == "" {
+		return fmt.Errorf("%w: an api channel account needs a signing secret", ErrInvalid)
+	}
+	u, err := url.Parse(a.WebhookURL)
+	switch {
+	case a.WebhookURL == "" || len(a.WebhookURL) > 2048 || err != nil:
+		return fmt.Errorf("%w: webhook_url must be an http or https URL of at most 2048 bytes", ErrInvalid)
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "":
+		return fmt.Errorf("%w: webhook_url must be an absolute http or https URL, with no user info or fragment", ErrInvalid)
 	}
 	return nil
 }

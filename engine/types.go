@@ -15,10 +15,13 @@ const (
 	ChannelInstagram Channel = "instagram"
 	ChannelWebChat   Channel = "webchat"
 	ChannelEmail     Channel = "email"
+	// ChannelAPI is a custom channel an integrator runs: it posts inbound
+	// messages to Parley's API and receives outbound ones on its webhook.
+	ChannelAPI Channel = "api"
 )
 
 // Channels lists every known channel in display order.
-var Channels = []Channel{ChannelWhatsApp, ChannelInstagram, ChannelMessenger, ChannelWebChat, ChannelEmail}
+var Channels = []Channel{ChannelWhatsApp, ChannelInstagram, ChannelMessenger, ChannelWebChat, ChannelEmail, ChannelAPI}
 
 // Valid reports whether c is a known channel.
 func (c Channel) Valid() bool { return slices.Contains(Channels, c) }

@@ -52,7 +52,7 @@ func NewAccounts(store *persistence.Store) (*Accounts, error) {
 func (a *Accounts) rebuildLocked() {
 	var out [][]byte
 	for _, acct := range a.by {
-		if acct.AppSecret != "" && !slices.ContainsFunc(out, func(s []byte) bool { return string(s) == acct.AppSecret }) {
+		if acct.Channel != engine.ChannelAPI && acct.AppSecret != "" && !slices.ContainsFunc(out, func(s []byte) bool { return string(s) == acct.AppSecret }) {
 			out = append(out, []byte(acct.AppSecret))
 		}
 	}
@@ -203,13 +203,17 @@ type accountBody struct {
 	Name        *string         `json:"name"`
 	AccessToken *string         `json:"access_token"`
 	AppSecret   *string         `json:"app_secret"`
+	// The API channel's fields (apichannel.go).
+	WebhookURL          *string `json:"webhook_url"`
+	RotateInboundToken  *bool   `json:"rotate_inbound_token"`
+	RotateWebhookSecret *bool   `json:"rotate_webhook_secret"`
 }
 
 func (s *Server) listChannels(c *fiber.Ctx) error {
 	accts := s.cfg.Accounts.Workspace(who(c).WorkspaceID)
-	out := make([]accountView, 0, len(accts))
+	out := make([]any, 0, len(accts))
 	for _, a := range accts {
-		out = append(out, s.viewAccount(a))
+		out = append(out, s.viewAccountWith(c, a, apiAccountSecrets{}))
 	}
 	return c.JSON(fiber.Map{"channels": out})
 }
@@ -218,6 +222,12 @@ func (s *Server) createChannel(c *fiber.Ctx) error {
 	var body accountBody
 	if err := decodeJSON(c, &body); err != nil {
 		return err
+	}
+	if body.Channel != nil && *body.Channel == engine.ChannelAPI {
+		return s.createAPIAccount(c, &body)
+	}
+	if body.WebhookURL != nil || body.RotateInboundToken != nil || body.RotateWebhookSecret != nil {
+		return errNotAPIField
 	}
 	if body.Channel == nil || body.AccountID == nil || body.AccessToken == nil {
 		return errorf(fiber.StatusBadRequest, "invalid", "channel, account_id and access_token are required")
@@ -254,7 +264,7 @@ func (s *Server) getChannel(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(s.viewAccount(acct))
+	return c.JSON(s.viewAccountWith(c, acct, apiAccountSecrets{}))
 }
 
 func (s *Server) updateChannel(c *fiber.Ctx) error {
@@ -268,6 +278,12 @@ func (s *Server) updateChannel(c *fiber.Ctx) error {
 	}
 	if (body.Channel != nil && *body.Channel != acct.Channel) || (body.AccountID != nil && *body.AccountID != acct.AccountID) {
 		return errorf(fiber.StatusBadRequest, "invalid", "channel and account_id cannot change; connect a new account instead")
+	}
+	if acct.Channel == engine.ChannelAPI {
+		return s.updateAPIAccount(c, acct, &body)
+	}
+	if body.WebhookURL != nil || body.RotateInboundToken != nil || body.RotateWebhookSecret != nil {
+		return errNotAPIField
 	}
 	if body.Name != nil {
 		acct.Name = *body.Name
@@ -317,5 +333,5 @@ func (s *Server) checkChannel(c *fiber.Ctx) error {
 		}
 		return errorf(fiber.StatusServiceUnavailable, "check_timeout", "the check did not finish in time; retry later")
 	}
-	return c.JSON(s.viewAccount(acct))
+	return c.JSON(s.viewAccountWith(c, acct, apiAccountSecrets{}))
 }

@@ -24,7 +24,11 @@ func (s *Server) fetchMedia(ctx context.Context, j mediaJob) error {
 		mimeType string
 		err      error
 	)
-	if j.account.Channel == engine.ChannelWhatsApp && j.media.Ref != "" {
+	if j.account.Channel == engine.ChannelAPI {
+		// An integrator's file URL gets no credential, through the
+		// client that keeps to -api-channel-allow-private.
+		data, mimeType, err = s.apiClient.Download(ctx, j.media.URL)
+	} else if j.account.Channel == engine.ChannelWhatsApp && j.media.Ref != "" {
 		m, ferr := s.cfg.Graph.FetchWhatsAppMedia(ctx, j.media.Ref, j.account.AccessToken)
 		data, mimeType, err = m.Data, m.MimeType, ferr
 	} else if j.media.URL != "" {

@@ -15,6 +15,9 @@ type gatewayMetrics struct {
 	bodyMemoryBytes          prometheus.Gauge
 	bodyMemoryRefusals       prometheus.Counter
 	drainRefusals            prometheus.Counter
+	// apiChannelRequests counts the API channel integrators' requests by
+	// endpoint (messages, statuses, contacts) and result.
+	apiChannelRequests *prometheus.CounterVec
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -45,11 +48,15 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "parley_gateway_request_body_memory_refusals_total", Help: "Requests answered 503 because request bodies being read already held the body memory bound."}),
 		drainRefusals: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_gateway_shutdown_refusals_total", Help: "Requests answered 503 with Retry-After because the server was shutting down."}),
+		apiChannelRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_api_channel_requests_total",
+			Help: "API channel integrators' requests, by endpoint (messages, statuses, contacts) and result (created, duplicate, applied, updated, refused, unauthorized)."},
+			[]string{"endpoint", "result"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
 			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures,
-			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals)
+			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals, m.apiChannelRequests)
 	}
 	// The webhook channels' series exist from the start, at zero.
 	for ch := range parsers {

@@ -61,13 +61,17 @@ var operations = []op{
 	{method: "DELETE", path: "/api/v1/tokens/{id}", tag: "users", summary: "Revoke a personal API token", ok: 204},
 
 	{method: "GET", path: "/api/v1/channels", tag: "channels", summary: "Connected channel accounts (secrets never returned), each with its health {state, reason, code, since, checked_at}: state unknown (never checked), connected, expired (the token was refused: Graph code 190 or 102), unreachable (network errors, timeouts, HTTP 5xx, rate limits) or error (another refusal: a missing permission, 10 or 200-299, an unknown account id, a locked account); checked every -channel-health-interval and after sends", ok: 200},
-	{method: "POST", path: "/api/v1/channels", tag: "channels", summary: "Connect a WhatsApp number, Messenger page or Instagram account (admin)", body: "ChannelAccount", ok: 201},
+	{method: "POST", path: "/api/v1/channels", tag: "channels", summary: "Connect a WhatsApp number, Messenger page or Instagram account (admin); or an API channel account ({channel: api, name, webhook_url}: its account_id, inbound_token and webhook_secret are generated and the answer shows the two secrets, once, with its inbound_url; a webhook_url on a loopback, private or link-local address is 400 private_address unless -api-channel-allow-private)", body: "ChannelAccount", ok: 201},
 	{method: "GET", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "A channel account", ok: 200},
-	{method: "PATCH", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Update a channel account (admin): the fields given", body: "ChannelAccountUpdate", ok: 200},
+	{method: "PATCH", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Update a channel account (admin): the fields given; an API channel account takes name, webhook_url, and rotate_inbound_token or rotate_webhook_secret (true: a new one is made, shown once in the answer, and the old one stops working)", body: "ChannelAccountUpdate", ok: 200},
 	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}", tag: "channels", summary: "Disconnect a channel account (admin)", ok: 204},
 	{method: "POST", path: "/api/v1/channels/{channel}/{account}/check", tag: "channels", summary: "Check now (admin): check the account's health at once (one cheap Graph call) and answer the account with its new health; 503 check_timeout when the check takes more than 20 s", ok: 200},
 
 	{method: "GET", path: "/api/v1/settings/webhooks", tag: "channels", summary: "What to paste into the Meta app's webhook settings (admin): the callback URL of each channel (under the public URL, else the address the request came to), the verify token (empty when none is set: every handshake is refused), and whether a server app secret is set", ok: 200},
+
+	{method: "POST", path: "/api/v1/api-channel/{account}/messages", tag: "api channel", summary: "An API channel integrator posts an inbound message (Authorization: Bearer <inbound_token> of the account, not a user token): from contact.external_id (a conversation per account and external id), its own source_id (stored once: a replay answers the stored message with 200 and duplicate true; new: 201), text and/or one file (attachment.url, fetched after the commit; or a multipart body with a payload part holding this JSON and a file part). The optional contact name names the contact as a channel's profile name does; email, phone and avatar_url update the contact. Answers {message, duplicate} once committed; 503 with Retry-After when overloaded", public: true, body: "APIChannelMessage", ok: 201},
+	{method: "POST", path: "/api/v1/api-channel/{account}/statuses", tag: "api channel", summary: "An API channel integrator reports the delivery status of a message Parley delivered to its webhook (message_id is the message's id): sent, delivered, read or failed (with reason). Statuses only move forward: an older one changes nothing. Answers {message, pending: false} (its status after the report); a message_id of no delivery of this account recorded yet (a status posted from inside the webhook, before it answered) is kept, answered 202 {pending: true}, and applied when the delivery is recorded", public: true, body: "APIChannelStatus", ok: 200},
+	{method: "POST", path: "/api/v1/api-channel/{account}/contacts", tag: "api channel", summary: "An API channel integrator updates the contact of one of its external ids (name, email, phone, avatar_url; a name given here is kept over profile names); 404 unknown_contact before its first message. Answers the contact", public: true, body: "APIChannelContact", ok: 200},
 
 	{method: "GET", path: "/public/media/{token}", tag: "media", summary: "A media file by a signed, expiring link (what Instagram fetches outbound media from)", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/agent", tag: "agent", summary: "The workspace's AI agent settings (the API key is never returned)", ok: 200},
@@ -143,21 +147,34 @@ var schemas = map[string]any{
 			"with code invalid_fields: what is wrong with each custom field value, by key")}, "code", "message")}, "error"),
 	"MetaWebhook": map[string]any{"type": "object", "description": "A Meta webhook delivery: object, entry[] (see Meta's WhatsApp Cloud API, Messenger and Instagram webhook references)",
 		"properties": map[string]any{"object": str(), "entry": map[string]any{"type": "array"}}, "required": []string{"object", "entry"}},
-	"Login":                obj(map[string]any{"email": str(), "password": str()}, "email", "password"),
-	"Setup":                obj(map[string]any{"code": str(), "name": str(), "email": str(), "password": str()}, "code", "name", "email", "password"),
-	"ResetPassword":        obj(map[string]any{"code": str(), "password": str()}, "code", "password"),
-	"Password":             obj(map[string]any{"password": str()}, "password"),
-	"LogoutAll":            obj(map[string]any{"include_current": boolean()}, "include_current"),
-	"AcceptInvite":         obj(map[string]any{"code": str(), "name": str(), "password": str()}, "code", "name", "password"),
-	"Invitation":           obj(map[string]any{"email": str(), "role": enum("owner", "admin", "agent")}, "email", "role"),
-	"UserUpdate":           minProps(obj(map[string]any{"name": str(), "role": enum("owner", "admin", "agent")})),
-	"TokenCreate":          obj(map[string]any{"name": str(), "expires_at": map[string]any{"type": "string", "format": "date-time"}}, "name"),
-	"ChannelAccount":       obj(channelAccountProps, "channel", "account_id", "access_token"),
-	"ChannelAccountUpdate": minProps(obj(channelAccountProps)),
-	"SendMessage":          obj(map[string]any{"text": str()}, "text"),
-	"Folder":               obj(map[string]any{"folder": enum("open", "solved", "spam", "archived")}, "folder"),
-	"Star":                 obj(map[string]any{"starred": map[string]any{"type": "boolean"}}, "starred"),
-	"Assign":               obj(map[string]any{"user_id": map[string]any{"type": []string{"string", "null"}}}, "user_id"),
+	"Login":         obj(map[string]any{"email": str(), "password": str()}, "email", "password"),
+	"Setup":         obj(map[string]any{"code": str(), "name": str(), "email": str(), "password": str()}, "code", "name", "email", "password"),
+	"ResetPassword": obj(map[string]any{"code": str(), "password": str()}, "code", "password"),
+	"Password":      obj(map[string]any{"password": str()}, "password"),
+	"LogoutAll":     obj(map[string]any{"include_current": boolean()}, "include_current"),
+	"AcceptInvite":  obj(map[string]any{"code": str(), "name": str(), "password": str()}, "code", "name", "password"),
+	"Invitation":    obj(map[string]any{"email": str(), "role": enum("owner", "admin", "agent")}, "email", "role"),
+	"UserUpdate":    minProps(obj(map[string]any{"name": str(), "role": enum("owner", "admin", "agent")})),
+	"TokenCreate":   obj(map[string]any{"name": str(), "expires_at": map[string]any{"type": "string", "format": "date-time"}}, "name"),
+	"ChannelAccount": withBound(obj(channelAccountProps(false), "channel"), "anyOf", []any{
+		map[string]any{"required": []string{"account_id", "access_token"}, "properties": map[string]any{"channel": enum("whatsapp", "messenger", "instagram")}},
+		map[string]any{"required": []string{"webhook_url"}, "properties": map[string]any{"channel": enum("api")}}}),
+	"ChannelAccountUpdate": minProps(obj(channelAccountProps(true))),
+	"APIChannelMessage": obj(map[string]any{
+		"source_id": describe(withBound(str(), "maxLength", 256), "the integrator's id of the message: a message is stored once per account and source_id"),
+		"contact":   obj(apiContactProps(), "external_id"),
+		"text":      describe(str(), "the message's text (the caption of a file); required without a file"),
+		"attachment": obj(map[string]any{"url": describe(str(), "an http or https URL Parley fetches the file from, with no credential"),
+			"mime_type": str(), "filename": str()}, "url"),
+		"sent_at": map[string]any{"type": "string", "format": "date-time"}}, "source_id", "contact"),
+	"APIChannelStatus": obj(map[string]any{"message_id": describe(str(), "the id of the message, as delivered to the webhook (message.id)"),
+		"status": enum("sent", "delivered", "read", "failed"), "reason": describe(withBound(str(), "maxLength", 1024), "why it failed (status failed)"),
+		"at": map[string]any{"type": "string", "format": "date-time"}}, "message_id", "status"),
+	"APIChannelContact": obj(apiContactProps(), "external_id"),
+	"SendMessage":       obj(map[string]any{"text": str()}, "text"),
+	"Folder":            obj(map[string]any{"folder": enum("open", "solved", "spam", "archived")}, "folder"),
+	"Star":              obj(map[string]any{"starred": map[string]any{"type": "boolean"}}, "starred"),
+	"Assign":            obj(map[string]any{"user_id": map[string]any{"type": []string{"string", "null"}}}, "user_id"),
 	"FollowUp": oneOf(obj(map[string]any{"preset": enum("1h", "3h", "12h", "24h"), "at": map[string]any{"type": "string", "format": "date-time"}}),
 		[]string{"preset"}, []string{"at"}),
 	"CSAT":          obj(map[string]any{"score": map[string]any{"type": "integer", "minimum": 1, "maximum": 5}}, "score"),
@@ -239,7 +256,23 @@ func contactFieldProps(withKey bool) map[string]any {
 	return p
 }
 
-var channelAccountProps = map[string]any{"channel": enum("whatsapp", "messenger", "instagram"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str()}
+// channelAccountProps are the fields of a channel account a request may
+// name; an update may also ask for an API channel account's new secrets.
+func channelAccountProps(update bool) map[string]any {
+	p := map[string]any{"channel": enum("whatsapp", "messenger", "instagram", "api"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str(),
+		"webhook_url": describe(str(), "api channel only: the http or https URL Parley delivers the account's outbound messages to")}
+	if update {
+		p["rotate_inbound_token"] = boolean()
+		p["rotate_webhook_secret"] = boolean()
+	}
+	return p
+}
+
+// apiContactProps are who an API channel message is from.
+func apiContactProps() map[string]any {
+	return map[string]any{"external_id": describe(withBound(str(), "maxLength", 256), "the integrator's id of the person (one conversation per account and external_id)"),
+		"name": str(), "email": str(), "phone": str(), "avatar_url": str()}
+}
 
 // contactProps are a contact's fields; source is set only at creation.
 func contactProps(withSource bool) map[string]any {

@@ -107,8 +107,15 @@ func TestEveryJSONBodyValidatedAgainstTheDocument(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(body, &doc))
 
+	// The API channel's routes take an API channel account's inbound
+	// token instead of a user's.
+	apiAcct := e.connectAPI("https://integrator.example/parley")
 	fill := func(path string) string {
-		r := strings.NewReplacer("{conv}", conv.String(), "{channel}", "whatsapp", "{account}", phoneID)
+		account := phoneID
+		if strings.HasPrefix(path, "/api/v1/api-channel/") {
+			account = apiAcct.AccountID
+		}
+		r := strings.NewReplacer("{conv}", conv.String(), "{channel}", "whatsapp", "{account}", account)
 		path = r.Replace(path)
 		switch {
 		case strings.Contains(path, "/contacts/{id}"):
@@ -168,8 +175,12 @@ func TestEveryJSONBodyValidatedAgainstTheDocument(t *testing.T) {
 				b[p] = wrongValue(ps.(map[string]any))
 				bodies["wrong type of "+p] = b
 			}
+			token := ownerToken
+			if strings.HasPrefix(path, "/api/v1/api-channel/") {
+				token = apiAcct.InboundToken
+			}
 			for name, b := range bodies {
-				code, resp := e.api(strings.ToUpper(method), fill(path), ownerToken, b)
+				code, resp := e.api(strings.ToUpper(method), fill(path), token, b)
 				require.Equal(t, http.StatusBadRequest, code, "%s %s with %s: %s", method, path, name, resp)
 				require.NotEmpty(t, errorCode(t, resp), "%s %s with %s", method, path, name)
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway/agents"
 	"github.com/parleyhq/parley/gateway/channels"
+	"github.com/parleyhq/parley/gateway/channels/apichannel"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/gateway/media"
 	"github.com/parleyhq/parley/gateway/notify"
@@ -120,6 +121,13 @@ type Config struct {
 	// checks only on demand (Check now) and ignores what sends report:
 	// tests that count Graph calls use it.
 	ChannelHealthInterval time.Duration
+	// APIChannel delivers to API channel accounts' webhooks (their health
+	// checks) and fetches the files their inbound messages name by URL;
+	// nil means a client that refuses non-public addresses. It should be
+	// the one the runtime's channels.Sender delivers with
+	// (Sender.WithAPIChannel), so that both keep to one
+	// -api-channel-allow-private.
+	APIChannel *apichannel.Client
 	// Agents holds the AI agent settings; it should be the runtime's
 	// AgentResolver. Nil means a registry of its own, which the runtime
 	// does not use.
@@ -143,6 +151,7 @@ type Server struct {
 	profiles  *channels.Profiles
 	notifier  *notify.Notifier
 	health    *channels.Health
+	apiClient *apichannel.Client
 	// proxies are Config.TrustedProxies, parsed.
 	proxies trustedProxies
 	// bodyMemory holds the bytes of the request bodies being read
@@ -233,9 +242,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	checker := channels.MetaChecker{Graph: cfg.Graph}
+	if cfg.APIChannel == nil {
+		cfg.APIChannel = apichannel.NewClient(apichannel.ClientConfig{})
+	}
 	health, err := channels.NewHealth(channels.HealthConfig{Store: cfg.Store, Accounts: cfg.Accounts, Publisher: cfg.Runtime.Broadcaster(),
-		Checkers: map[engine.Channel]channels.HealthChecker{engine.ChannelWhatsApp: checker, engine.ChannelMessenger: checker, engine.ChannelInstagram: checker},
-		Clock:    cfg.Runtime.Clock(), Interval: cfg.ChannelHealthInterval, Logger: cfg.Logger, Registerer: cfg.Registerer})
+		Checkers: map[engine.Channel]channels.HealthChecker{engine.ChannelWhatsApp: checker, engine.ChannelMessenger: checker, engine.ChannelInstagram: checker,
+			engine.ChannelAPI: apichannel.Checker{Client: cfg.APIChannel}},
+		Clock: cfg.Runtime.Clock(), Interval: cfg.ChannelHealthInterval, Logger: cfg.Logger, Registerer: cfg.Registerer})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -246,7 +259,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
 		mediaJobs: make(chan mediaJob, 4096), agentTests: make(chan struct{}, agentTestSlots), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
-		profiles: profiles, notifier: notifier, health: health, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+		profiles: profiles, notifier: notifier, health: health, apiClient: cfg.APIChannel, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller,
 		Credential: func(c *fiber.Ctx) string { return credentialName(who(c).Hash) }, Registerer: cfg.Registerer})
 	if err != nil {
@@ -335,6 +348,7 @@ func (s *Server) routes() {
 	// Login and accept-invite take no token, so the account routes come
 	// before the authenticated group; the others check the token themselves.
 	s.userRoutes(a, a.Group("/api/v1"))
+	s.apiChannelRoutes(a)
 	api := a.Group("/api/v1", s.requireAuth)
 	api.Get("/channels", s.listChannels)
 	api.Post("/channels", requireRole(engine.RoleAdmin), s.createChannel)

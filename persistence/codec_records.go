@@ -111,7 +111,7 @@ const (
 
 // The enum tables: a value is stored as 1 + its index. Append only.
 var (
-	channelCodes   = []string{"whatsapp", "messenger", "instagram", "webchat", "email"}
+	channelCodes   = []string{"whatsapp", "messenger", "instagram", "webchat", "email", "api"}
 	folderCodes    = []string{"open", "solved", "spam", "archived"}
 	modeCodes      = []string{"ai", "manual"}
 	directionCodes = []string{"inbound", "outbound"}

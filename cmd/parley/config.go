@@ -40,6 +40,9 @@ type options struct {
 	shutdownTimeout time.Duration
 	// channelHealthInterval is how often channel accounts are checked.
 	channelHealthInterval time.Duration
+	// apiChannelAllowPrivate lets API channel webhooks and file URLs
+	// reach non-public addresses.
+	apiChannelAllowPrivate bool
 	// HTTPS and proxies (tls.go)
 	tlsAddr        string
 	tlsHosts       string
@@ -99,6 +102,7 @@ var optionTable = []option{
 	{"pprof-addr", kindAddr, "", "serve net/http/pprof on this address, for profiling (off when empty)", func(o *options) any { return &o.pprofAddr }},
 	{"shutdown-timeout", kindDuration, "20s", "longest drain at SIGTERM before what is in flight is cut short; a service manager's stop timeout must exceed it", func(o *options) any { return &o.shutdownTimeout }},
 	{"channel-health-interval", kindDuration, "10m", "how often every channel account's health (token accepted, Meta reachable) is checked with one cheap Graph call", func(o *options) any { return &o.channelHealthInterval }},
+	{"api-channel-allow-private", kindBool, "false", "let API channel webhook URLs and inbound file URLs reach loopback, private and link-local addresses (refused by default)", func(o *options) any { return &o.apiChannelAllowPrivate }},
 	// HTTPS and proxies (tls.go)
 	{"tls-addr", kindAddr, "", "HTTPS listen address; -addr then answers ACME http-01 and redirects to it (:443 when TLS is on)", func(o *options) any { return &o.tlsAddr }},
 	{"tls-hosts", kindText, "", "public host names to get certificates for over ACME, comma-separated", func(o *options) any { return &o.tlsHosts }},

@@ -22,6 +22,7 @@ import (
 	"github.com/parleyhq/parley/gateway"
 	"github.com/parleyhq/parley/gateway/agents"
 	"github.com/parleyhq/parley/gateway/channels"
+	"github.com/parleyhq/parley/gateway/channels/apichannel"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/gateway/media"
 	"github.com/parleyhq/parley/gateway/notify"
@@ -127,8 +128,9 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	if err != nil {
 		return err
 	}
+	apiClient := apichannel.NewClient(apichannel.ClientConfig{AllowPrivate: o.apiChannelAllowPrivate, Registerer: reg})
 	rt, err := actors.New(actors.Config{Store: store, Logger: log, Registerer: reg,
-		Sender: channels.NewSender(accounts, graph, mediaStore).WithLogger(log), Agents: registry})
+		Sender: channels.NewSender(accounts, graph, mediaStore).WithLogger(log).WithAPIChannel(apiClient), Agents: registry})
 	if err != nil {
 		return err
 	}
@@ -146,7 +148,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: mediaStore,
 		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg, Gatherer: reg, Agents: registry,
 		BodyMemory: o.bodyMemory, TrustedProxies: o.proxyList(), PublicURL: o.publicURL, NotifySMTP: smtpRelay, NotifyFrom: o.notifyFrom,
-		ChannelHealthInterval: o.channelHealthInterval})
+		ChannelHealthInterval: o.channelHealthInterval, APIChannel: apiClient})
 	if err != nil {
 		return err
 	}

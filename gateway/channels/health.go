@@ -11,6 +11,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway/channels/apichannel"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/prometheus/client_golang/prometheus"
@@ -358,6 +359,10 @@ func (h *Health) Report(acct engine.ChannelAccount, err error) {
 		return
 	}
 	r, ok := meta.SendHealth(err)
+	if acct.Channel == engine.ChannelAPI {
+		// Every delivery says how the integrator's webhook is doing.
+		r, ok = apichannel.HealthOf(err), true
+	}
 	if !ok && !meta.Classify(err).Temporary {
 		return // about one message or recipient: nothing of the account
 	}

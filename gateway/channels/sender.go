@@ -11,6 +11,7 @@ import (
 
 	"github.com/parleyhq/parley/actors/ports"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway/channels/apichannel"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/gateway/media"
 )
@@ -43,12 +44,22 @@ type Sender struct {
 	graph    *meta.Client
 	media    *media.Store
 	log      *slog.Logger
+	// api delivers API channel messages to their integrators' webhooks.
+	api *apichannel.Client
 }
 
 // NewSender returns a sender over the given accounts, Graph client and
 // media store (for outbound files).
 func NewSender(accounts Accounts, graph *meta.Client, store *media.Store) *Sender {
-	return &Sender{accounts: accounts, graph: graph, media: store, log: slog.New(slog.DiscardHandler)}
+	return &Sender{accounts: accounts, graph: graph, media: store, log: slog.New(slog.DiscardHandler),
+		api: apichannel.NewClient(apichannel.ClientConfig{})}
+}
+
+// WithAPIChannel sets the client that delivers API channel messages (by
+// default one that refuses non-public addresses); it returns s.
+func (s *Sender) WithAPIChannel(c *apichannel.Client) *Sender {
+	s.api = c
+	return s
 }
 
 // WithLogger sets where the sender logs (failed captions); it returns s.
@@ -125,6 +136,8 @@ func (s *Sender) Send(ctx context.Context, o ports.Outbound) (string, error) {
 				return err
 			})
 		}
+	case engine.ChannelAPI:
+		id, err = s.sendAPI(ctx, acct, conv, msg)
 	default:
 		return "", &ports.SendError{Code: "unsupported_channel", Reason: fmt.Sprintf("sending on %s is not supported yet", conv.Channel)}
 	}
@@ -135,6 +148,29 @@ func (s *Sender) Send(ctx context.Context, o ports.Outbound) (string, error) {
 		return "", classify(err)
 	}
 	return id, nil
+}
+
+// sendAPI delivers msg to the API channel account's webhook; its channel
+// message id is the account's and the message's id
+// (apichannel.OutboundMessageID): the integrator names the message's id
+// in the statuses it posts back.
+func (s *Sender) sendAPI(ctx context.Context, acct engine.ChannelAccount, conv engine.Conversation, msg engine.Message) (string, error) {
+	d, err := apichannel.NewDelivery(conv, msg, func(m *engine.Media) (string, error) {
+		_, digest, _ := strings.Cut(m.StorageKey, "/")
+		link, err := s.media.PublicLink(conv.WorkspaceID, digest, time.Now().Add(media.PublicLinkTTL))
+		if err != nil {
+			return "", &ports.SendError{Code: "no_public_url",
+				Reason: "the integrator fetches files from a public URL: set PARLEY_PUBLIC_URL to this server's public address"}
+		}
+		return link, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := s.api.Deliver(ctx, acct, msg.ID.String(), d); err != nil {
+		return "", err
+	}
+	return apichannel.OutboundMessageID(acct.AccountID, msg.ID.String()), nil
 }
 
 // sendCaption sends a media message's caption as a text message after it:

@@ -7,7 +7,7 @@ import { channelNames } from './icons.js';
 import { h, $ } from './util.js';
 
 const periods = [['today', 'Today'], ['week', '7 days'], ['month', '30 days'], ['quarter', '90 days']];
-const channels = ['whatsapp', 'instagram', 'messenger', 'webchat', 'email'];
+const channels = ['whatsapp', 'instagram', 'messenger', 'webchat', 'email', 'api'];
 
 // duration formats seconds as 350 ms, 45 s, 12 min, 3.5 h or 2.1 d.
 export function duration(sec) {

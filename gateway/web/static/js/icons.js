@@ -8,6 +8,7 @@ export const icons = {
   messenger: `<svg viewBox="0 0 24 24" width="14" height="14" aria-hidden="true"><circle cx="12" cy="12" r="11" fill="#0084FF"/><path fill="#fff" d="M6 15l4-4.3 2.1 2.1L16.2 9 12 13.4 9.9 11.3z"/></svg>`,
   webchat: svg('<path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/>'),
   email: svg('<rect x="3" y="5" width="18" height="14" rx="2"/><path d="m3 7 9 6 9-6"/>'),
+  api: svg('<path d="m8 6-6 6 6 6"/><path d="m16 6 6 6-6 6"/>'),
   check: svg('<path d="M20 6 9 17l-5-5"/>'),
   reopen: svg('<path d="M9 14 4 9l5-5"/><path d="M4 9h11a5 5 0 0 1 0 10h-3"/>'),
   star: svg('<path d="m12 2 3.1 6.3 6.9 1-5 4.9 1.2 6.8L12 17.8 5.8 21l1.2-6.8-5-4.9 6.9-1z"/>'),
@@ -37,5 +38,5 @@ export function channelIcon(ch) {
 }
 
 export const channelNames = {
-  whatsapp: 'WhatsApp', instagram: 'Instagram', messenger: 'Messenger', webchat: 'Web chat', email: 'Email',
+  whatsapp: 'WhatsApp', instagram: 'Instagram', messenger: 'Messenger', webchat: 'Web chat', email: 'Email', api: 'API',
 };

@@ -1,12 +1,14 @@
-// Settings → Channels: the connected WhatsApp numbers, Messenger pages and
-// Instagram accounts; connect, edit, disconnect; each account's AI agent
-// override; and the webhook URLs and verify token to paste into Meta.
+// Settings → Channels: the connected WhatsApp numbers, Messenger pages,
+// Instagram accounts and API channel accounts; connect, edit, disconnect;
+// each account's AI agent override; the webhook URLs and verify token to
+// paste into Meta; and an API channel account's inbound URL, token and
+// webhook secret for its integrator (the secrets shown once).
 import { registerSection, copyBox, field } from './settings.js';
 import { h, $, toast, confirmDialog, modal } from './util.js';
 import { channelIcon, channelNames } from './icons.js';
 import { agentForm } from './agent_form.js';
 
-const CHANNELS = ['whatsapp', 'messenger', 'instagram'];
+const CHANNELS = ['whatsapp', 'messenger', 'instagram', 'api'];
 const ACCOUNT_LABEL = { whatsapp: 'Phone number ID', messenger: 'Page ID', instagram: 'Instagram account ID' };
 
 // channelColumns are extra columns of the accounts table, for a later
@@ -23,8 +25,8 @@ registerSection({
     const list = h('div.settings-card#channel-accounts');
     const hooks = h('div.settings-card#channel-webhooks');
     box.append(
-      h('p.muted', { text: 'Connect your Meta accounts, then paste the webhook URL and verify token into the Meta app.' }),
-      list, connectForm(ctx, () => loadAccounts(ctx, list)), hooks);
+      h('p.muted', { text: 'Connect your Meta accounts, then paste the webhook URL and verify token into the Meta app. An API channel connects anything else (a LinkedIn bridge, an SMS gateway, your own app\'s chat) through your own code.' }),
+      list, h('div#api-secrets'), connectForm(ctx, () => loadAccounts(ctx, list)), hooks);
     await Promise.all([loadAccounts(ctx, list), loadWebhooks(ctx, hooks)]);
   },
 });
@@ -57,31 +59,69 @@ function connectForm(ctx, reload) {
   const name = h('input#connect-name', { autocomplete: 'off', placeholder: 'Support line' });
   const token = h('input#connect-token', { type: 'password', required: true, autocomplete: 'off' });
   const secret = h('input#connect-secret', { type: 'password', autocomplete: 'off' });
+  const webhook = h('input#connect-webhook', { type: 'url', autocomplete: 'off', placeholder: 'https://bridge.example.com/parley' });
   const err = h('p.error', { role: 'alert' });
-  channel.addEventListener('change', () => { accountLabel.textContent = ACCOUNT_LABEL[channel.value]; });
+  const metaFields = [h('label.field', null, accountLabel, account),
+    field('Access token', token, 'A system user token of the Meta app (stored, never shown again)'),
+    field('App secret (optional)', secret, 'Only if this account\'s webhooks come from a Meta app of its own')];
+  const apiFields = [field('Webhook URL', webhook, 'Where Parley posts this account\'s outbound messages, signed with its webhook secret')];
+  const showFields = () => {
+    const api = channel.value === 'api';
+    for (const f of metaFields) f.hidden = api;
+    for (const f of apiFields) f.hidden = !api;
+    account.required = token.required = !api;
+    webhook.required = api;
+    accountLabel.textContent = ACCOUNT_LABEL[channel.value] || '';
+  };
+  channel.addEventListener('change', showFields);
   const form = h('form.settings-card.settings-form#connect-form', { 'aria-label': 'Connect an account' },
     h('h3', { text: 'Connect an account' }),
     field('Channel', channel),
-    h('label.field', null, accountLabel, account),
+    metaFields[0],
     field('Name', name),
-    field('Access token', token, 'A system user token of the Meta app (stored, never shown again)'),
-    field('App secret (optional)', secret, 'Only if this account\'s webhooks come from a Meta app of its own'),
+    ...metaFields.slice(1), ...apiFields,
     err, h('div', null, h('button.primary#connect-submit', { type: 'submit', text: 'Connect' })));
+  showFields();
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.textContent = '';
-    const body = { channel: channel.value, account_id: account.value.trim(), name: name.value.trim(), access_token: token.value.trim() };
-    if (secret.value.trim()) body.app_secret = secret.value.trim();
-    if (!body.account_id || !body.access_token) { err.textContent = `${accountLabel.textContent} and access token are required`; return; }
+    let body;
+    if (channel.value === 'api') {
+      body = { channel: 'api', name: name.value.trim(), webhook_url: webhook.value.trim() };
+      if (!body.webhook_url) { err.textContent = 'Webhook URL is required'; return; }
+    } else {
+      body = { channel: channel.value, account_id: account.value.trim(), name: name.value.trim(), access_token: token.value.trim() };
+      if (secret.value.trim()) body.app_secret = secret.value.trim();
+      if (!body.account_id || !body.access_token) { err.textContent = `${accountLabel.textContent} and access token are required`; return; }
+    }
     try {
-      await ctx.api.post('/channels', body);
+      const made = await ctx.api.post('/channels', body);
       form.reset();
-      accountLabel.textContent = ACCOUNT_LABEL.whatsapp;
+      showFields();
       toast(`${channelNames[body.channel]} account connected`);
       await reload();
+      if (made.channel === 'api') showAPISecrets(made);
     } catch (ex) { err.textContent = ex.message; }
   });
   return form;
+}
+
+// showAPISecrets shows what an API channel account's integrator needs,
+// copyable: the inbound URL, and the inbound token and webhook secret
+// the answer carries (only when just made: they are never shown again).
+function showAPISecrets(a) {
+  const box = $('#api-secrets');
+  if (!box) return;
+  const label = a.name || a.account_id;
+  const card = h('section.settings-card.api-secrets', { 'aria-label': `Integration details of ${label}` },
+    h('h3', { text: `Integration details of ${label}` }),
+    h('p.warning', { text: 'Copy the secrets now: Parley shows them this once. Rotate them from Edit if they are lost.' }),
+    field('Inbound URL', copyBox('Inbound URL', a.inbound_url, 'api-inbound-url'), 'Your integration posts messages/, statuses/ and contacts/ under it'),
+    a.inbound_token ? field('Inbound token', copyBox('Inbound token', a.inbound_token, 'api-inbound-token'), 'Authorization: Bearer <token> on every call to the inbound URL') : null,
+    a.webhook_secret ? field('Webhook secret', copyBox('Webhook secret', a.webhook_secret, 'api-webhook-secret'), 'Verify X-Parley-Signature: HMAC-SHA256 of X-Parley-Timestamp, a dot and the body') : null,
+    h('div', null, h('button.ghost.small#api-secrets-done', { type: 'button', text: 'Done', onclick: () => box.replaceChildren() })));
+  box.replaceChildren(card);
+  $('input.copy-value', card).focus();
 }
 
 async function loadWebhooks(ctx, box) {
@@ -96,6 +136,7 @@ async function loadWebhooks(ctx, box) {
 }
 
 async function edit(ctx, a, list) {
+  if (a.channel === 'api') { await editAPI(ctx, a, list); return; }
   const name = h('input#edit-name', { value: a.name || '', autocomplete: 'off' });
   const token = h('input#edit-token', { type: 'password', autocomplete: 'off', placeholder: 'unchanged' });
   const secret = h('input#edit-secret', { type: 'password', autocomplete: 'off', placeholder: a.has_app_secret ? 'unchanged' : 'none' });
@@ -110,6 +151,30 @@ async function edit(ctx, a, list) {
     await ctx.api.api('PATCH', acctPath(a), patch);
     toast('Account saved');
     await loadAccounts(ctx, list);
+  } catch (ex) { toast(`Could not save: ${ex.message}`); }
+}
+
+// editAPI edits an API channel account: its name and webhook URL, and
+// new secrets when asked (shown once, like at connection).
+async function editAPI(ctx, a, list) {
+  const name = h('input#edit-name', { value: a.name || '', autocomplete: 'off' });
+  const webhook = h('input#edit-webhook', { type: 'url', value: a.webhook_url || '', autocomplete: 'off', required: true });
+  const rotToken = h('input#edit-rotate-token', { type: 'checkbox' });
+  const rotSecret = h('input#edit-rotate-secret', { type: 'checkbox' });
+  const body = h('div.settings-form', null, h('h3', { text: `Edit ${channelNames.api} ${a.name || a.account_id}` }),
+    field('Inbound URL', copyBox('Inbound URL', a.inbound_url || '', 'edit-inbound-url')),
+    field('Name', name), field('Webhook URL', webhook),
+    h('label.check-line', null, rotToken, ' New inbound token (the current one stops working)'),
+    h('label.check-line', null, rotSecret, ' New webhook secret (the current one stops working)'));
+  if (!await modal(body, 'Save')) return;
+  const patch = { name: name.value.trim(), webhook_url: webhook.value.trim() };
+  if (rotToken.checked) patch.rotate_inbound_token = true;
+  if (rotSecret.checked) patch.rotate_webhook_secret = true;
+  try {
+    const saved = await ctx.api.api('PATCH', acctPath(a), patch);
+    toast('Account saved');
+    await loadAccounts(ctx, list);
+    if (saved.inbound_token || saved.webhook_secret) showAPISecrets(saved);
   } catch (ex) { toast(`Could not save: ${ex.message}`); }
 }
 
