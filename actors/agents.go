@@ -83,14 +83,18 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 		rt.log.Warn("Agent: reading contact", "conversation", req.ConversationID, "err", err)
 		return
 	}
-	if pol.Restricted && (contact == nil || contact.Source == engine.SourceChat) {
+	if pol.Restricted && !engine.RestrictionAdmits(pol.RestrictedTo, contact) {
 		rt.aiMetrics.restricted.Inc()
 		if pol.RestrictedReply == "" || req.Purpose != engine.PurposeReply {
 			p.settle(req)
 			return
 		}
-		p.answer(req, AIAnswer{Content: engine.Content{Kind: engine.KindText, Text: pol.RestrictedReply},
-			Reasoning: "restricted agent: the contact is not in the CRM"})
+		why := "restricted agent: the contact is not in the CRM"
+		if pol.RestrictedTo == engine.RestrictToPaid {
+			why = "restricted agent: the contact is not a paying subscriber"
+		}
+		p.answer(req, AIAnswer{Content: engine.Content{Kind: engine.KindText, Text: engine.RestrictedReplyFor(pol.RestrictedReply, contact)},
+			Reasoning: why})
 		return
 	}
 	hist, err := rt.store.Messages(req.WorkspaceID, req.ConversationID, 0, historyForAgent)

@@ -450,6 +450,78 @@ func TestRestrictedAgent(t *testing.T) {
 	})
 }
 
+// A "paid" restricted agent answers paying subscribers only: a contact
+// in the CRM without paid access is refused like a stranger, the
+// provider's checkout (applied through the contact's actor) lets it in,
+// a redelivery changes nothing, and the cancellation shuts it out again.
+func TestPaidAgent(t *testing.T) {
+	t.Parallel()
+	agent := &echoAgent{}
+	h := newHarness(t, func(c *actors.Config) {
+		c.Agents = policyResolver{agent, actors.AgentPolicy{Kind: "test", Debounce: -1, Restricted: true,
+			RestrictedTo: engine.RestrictToPaid, RestrictedReply: "Subscribe: https://buy.stripe.com/x?client_reference_id={{contact.id}}"}}
+		c.Sender = &recordingSender{}
+	})
+	conv := h.say("u1", "in-1", "hello")
+	c := h.conv(conv)
+	link := "Subscribe: https://buy.stripe.com/x?client_reference_id=" + c.ContactID.String()
+	eventually(t, 5*time.Second, func() error {
+		if got := aiTexts(h.messages(conv)); len(got) != 1 || got[0] != link {
+			return fmt.Errorf("AI messages %q", got)
+		}
+		return nil
+	})
+	contact, err := h.store.Contact(h.ws, c.ContactID)
+	require.NoError(t, err)
+	old := contact
+	contact.Source = engine.SourceManual // in the CRM, but not paying
+	b := h.store.NewBatch()
+	b.PutContact(&old, &contact)
+	require.NoError(t, h.store.Commit(b))
+	h.say("u1", "in-2", "I'm in your CRM")
+	eventually(t, 5*time.Second, func() error {
+		if got := aiTexts(h.messages(conv)); len(got) != 2 {
+			return fmt.Errorf("AI messages %q", got)
+		}
+		return nil
+	})
+	require.Zero(t, agent.calls.Load())
+
+	paid := engine.SubscriptionChange{Active: true, Provider: engine.ProviderStripe, CustomerID: "cus_1", EventID: "evt_1", EventAt: t0}
+	ct, changed, err := h.rt.ApplySubscription(context.Background(), h.ws, c.ContactID, paid)
+	require.NoError(t, err)
+	require.True(t, changed)
+	require.True(t, ct.IsSubscriber())
+	_, changed, err = h.rt.ApplySubscription(context.Background(), h.ws, c.ContactID, paid)
+	require.NoError(t, err)
+	require.False(t, changed, "a redelivered event")
+	stored, err := h.store.Contact(h.ws, c.ContactID)
+	require.NoError(t, err)
+	require.True(t, stored.IsSubscriber(), "committed")
+	h.say("u1", "in-3", "I paid")
+	eventually(t, 5*time.Second, func() error {
+		if agent.calls.Load() != 1 {
+			return errors.New("agent not called for a subscriber")
+		}
+		return nil
+	})
+
+	_, changed, err = h.rt.ApplySubscription(context.Background(), h.ws, c.ContactID, engine.SubscriptionChange{
+		Provider: engine.ProviderStripe, CustomerID: "cus_1", EventID: "evt_2", EventAt: t0.Add(time.Hour)})
+	require.NoError(t, err)
+	require.True(t, changed)
+	h.say("u1", "in-4", "still there?")
+	eventually(t, 5*time.Second, func() error {
+		if got := aiTexts(h.messages(conv)); len(got) != 4 || got[3] != link {
+			return fmt.Errorf("AI messages %q", got)
+		}
+		return nil
+	})
+	require.EqualValues(t, 1, agent.calls.Load())
+	_, _, err = h.rt.ApplySubscription(context.Background(), h.ws, engine.NewID(t0), paid)
+	require.ErrorIs(t, err, actors.ErrContactNotFound)
+}
+
 // Solving sends the CSAT survey; the customer's "5" is the score.
 func TestCSATSurveyAndScore(t *testing.T) {
 	t.Parallel()

@@ -212,6 +212,55 @@ func (rt *Runtime) fromChannelLater(ws, contact engine.ID, ident *engine.Identit
 	})
 }
 
+// firstTouchLater tells contact's actor of a campaign that brought the
+// contact to a conversation: the contact keeps the first one
+// (engine.FirstTouch). The conversation actor does not wait.
+func (rt *Runtime) firstTouchLater(ws, contact engine.ID, cp *engine.Campaign) {
+	rt.contactTell(ws, contact, "first touch", func(a *contactActor) (any, error) {
+		if a.c == nil {
+			return nil, nil // merged away or deleted
+		}
+		next, changed := engine.FirstTouch(*a.c, cp, a.rt.clock.Now())
+		if !changed {
+			return nil, nil
+		}
+		_, err := a.put(next, engine.EventContactUpdated)
+		return nil, err
+	})
+}
+
+// ApplySubscription applies a payment provider's event about contact
+// id's paid access through its actor (engine.ApplySubscription) and
+// publishes contact.updated when the event changed the contact. It
+// returns the contact and whether it changed (false: a redelivered or
+// older event).
+func (rt *Runtime) ApplySubscription(ctx context.Context, ws, id engine.ID, ch engine.SubscriptionChange) (engine.Contact, bool, error) {
+	if err := ch.Validate(); err != nil {
+		return engine.Contact{}, false, err
+	}
+	type result struct {
+		c       engine.Contact
+		changed bool
+	}
+	v, err := rt.contactCall(ctx, ws, id, true, "subscription", func(a *contactActor) (any, error) {
+		cur, err := a.contact()
+		if err != nil {
+			return nil, err
+		}
+		next, changed := engine.ApplySubscription(cur, ch, rt.clock.Now())
+		if !changed {
+			return result{cur, false}, nil
+		}
+		c, err := a.put(next, engine.EventContactUpdated)
+		return result{c, true}, err
+	})
+	if err != nil {
+		return engine.Contact{}, false, err
+	}
+	r := v.(result)
+	return r.c, r.changed, nil
+}
+
 // MergeContacts merges contact from into contact into: identities,
 // conversations (each through its actor), notes and memories move, the
 // rules of engine.MergeContact make the merged record, and from is

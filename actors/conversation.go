@@ -434,6 +434,11 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 		}
 		results[i].Seq, results[i].ContactName = res.Messages[0].Seq, t.cur.ContactName
 		seen[in.ChannelMessageID] = results[i].Seq
+		if in.Referral != nil && !in.Echo && t.cur.Campaign != nil {
+			// The contact's first touch, if it has none: its actor decides.
+			ws, contact, cp := a.ws, t.cur.ContactID, *t.cur.Campaign
+			t.post = append(t.post, func() { a.rt.firstTouchLater(ws, contact, &cp) })
+		}
 		if !in.Echo && in.Content.Kind == engine.KindText && in.Content.Text != "" {
 			ws, contact, text := a.ws, t.cur.ContactID, in.Content.Text // the customer's words, not the business's
 			t.post = append(t.post, func() { a.rt.lang.offer(ws, contact, text) })

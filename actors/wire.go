@@ -125,6 +125,9 @@ func appendConversation(b []byte, c *engine.Conversation) []byte {
 	b = appendNonZeroTime(b, "opened_at", c.OpenedAt)
 	b = appendNonZeroTime(b, "first_reply_at", c.FirstReplyAt)
 	b = appendNonZeroTime(b, "ai_pending_at", c.AIPendingAt)
+	if c.Campaign != nil {
+		b = appendJSON(b, "campaign", c.Campaign)
+	}
 	return append(b, '}')
 }
 

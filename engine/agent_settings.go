@@ -84,9 +84,17 @@ type AgentSettings struct {
 	Rules AgentRules `json:"rules"`
 	// Restricted lets the AI answer only contacts in the CRM; others get
 	// RestrictedReply (or nothing when empty).
-	Restricted      bool      `json:"restricted,omitempty"`
-	RestrictedReply string    `json:"restricted_reply,omitempty"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	Restricted      bool   `json:"restricted,omitempty"`
+	RestrictedReply string `json:"restricted_reply,omitempty"`
+	// RestrictedTo is whom a restricted agent answers: RestrictToCRM
+	// (also when empty) or RestrictToPaid.
+	RestrictedTo string `json:"restricted_to,omitempty"`
+	// StripeWebhookSecret is the signing secret (whsec_...) of the
+	// workspace's Stripe webhook endpoint, whose subscription events give
+	// contacts paid access (ApplySubscription). It is set on the
+	// workspace's settings only, never on a channel account's override.
+	StripeWebhookSecret string    `json:"stripe_webhook_secret,omitempty"`
+	UpdatedAt           time.Time `json:"updated_at"`
 }
 
 // DefaultAgentTimeout bounds one agent call when the settings name none.
@@ -120,11 +128,18 @@ func (s *AgentSettings) Validate() error {
 	}
 	texts := map[string]string{"base_url": s.BaseURL, "model": s.Model, "api_key": s.APIKey, "webhook_url": s.WebhookURL,
 		"greeting": s.Greeting, "fallback": s.Fallback, "followup_text": s.FollowUpText,
-		"csat_survey": s.Rules.CSATSurvey, "restricted_reply": s.RestrictedReply}
+		"csat_survey": s.Rules.CSATSurvey, "restricted_reply": s.RestrictedReply,
+		"stripe_webhook_secret": s.StripeWebhookSecret}
 	for name, v := range texts {
 		if !utf8.ValidString(v) || len(v) > MaxFieldBytes {
 			return bad("%s must be at most %d bytes of text", name, MaxFieldBytes)
 		}
+	}
+	if s.RestrictedTo != "" && s.RestrictedTo != RestrictToCRM && s.RestrictedTo != RestrictToPaid {
+		return bad("restricted_to must be crm or paid")
+	}
+	if s.Channel != "" && s.StripeWebhookSecret != "" {
+		return bad("stripe_webhook_secret is set on the workspace's agent settings, not a channel account's")
 	}
 	if !utf8.ValidString(s.SystemPrompt) || len(s.SystemPrompt) > MaxPromptBytes {
 		return bad("system_prompt must be at most %d bytes of text", MaxPromptBytes)

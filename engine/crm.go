@@ -135,6 +135,12 @@ func MergeContact(target, src Contact, now time.Time) Contact {
 	m.CustomFields = MergeCustomFields(target.CustomFields, src.CustomFields)
 	m.Blocked = m.Blocked || src.Blocked
 	m.Unsubscribed = m.Unsubscribed || src.Unsubscribed
+	if src.Campaign != nil && (m.Campaign == nil || src.Campaign.At.Before(m.Campaign.At)) {
+		m.Campaign = src.Campaign // the earlier first touch of the two
+	}
+	if src.Subscription != nil && (m.Subscription == nil || src.Subscription.Active && !m.Subscription.Active) {
+		m.Subscription = src.Subscription // paid access survives a merge
+	}
 	if m.ChannelName == "" {
 		m.ChannelName = src.ChannelName
 	}
@@ -321,6 +327,9 @@ func ContactKeys(c *Contact) []string {
 		for _, k := range IdentityKeys(id.Channel, id.ExternalID) {
 			add(k)
 		}
+	}
+	if s := c.Subscription; s != nil && s.Provider == ProviderStripe && s.CustomerID != "" {
+		add(KeyStripeCustomer + s.CustomerID)
 	}
 	return out
 }

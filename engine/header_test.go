@@ -33,6 +33,9 @@ func TestHeaderEqualSeesEveryField(t *testing.T) {
 			v.Set(reflect.ValueOf([]string{"b"}))
 		case reflect.Array:
 			v.Index(0).SetUint(1)
+		case reflect.Pointer:
+			require.Equal(t, reflect.TypeOf(&engine.Campaign{}), f.Type, "field %s", f.Name)
+			v.Set(reflect.ValueOf(&engine.Campaign{Source: "ad"}))
 		case reflect.Struct:
 			require.Equal(t, reflect.TypeOf(time.Time{}), f.Type, "field %s", f.Name)
 			v.Set(reflect.ValueOf(time.Unix(1, 0)))

@@ -20,6 +20,9 @@ type Inbound struct {
 	SentAt           time.Time
 	// Echo marks a message the business sent from the channel's own app.
 	Echo bool
+	// Referral is the campaign (ad, link) the message came through, if
+	// the channel said.
+	Referral *Campaign
 }
 
 // Validate checks the fields routing and dedupe depend on.
@@ -47,7 +50,8 @@ func (in *Inbound) Command() Command {
 	if in.Echo {
 		return Echo{ChannelMessageID: in.ChannelMessageID, Content: in.Content, SentAt: in.SentAt}
 	}
-	return Receive{ChannelMessageID: in.ChannelMessageID, Content: in.Content, SentAt: in.SentAt, ContactName: in.ContactName}
+	return Receive{ChannelMessageID: in.ChannelMessageID, Content: in.Content, SentAt: in.SentAt, ContactName: in.ContactName,
+		Referral: in.Referral}
 }
 
 // EchoesUnmarked reports whether the echoes of channel ch carry no mark

@@ -54,6 +54,9 @@ type Receive struct {
 	Content          Content
 	SentAt           time.Time // the channel's timestamp, zero if unknown
 	ContactName      string    // profile name from the channel, if any
+	// Referral is the campaign (ad, link) the message came through, if
+	// any: it becomes the conversation's Campaign.
+	Referral *Campaign
 }
 
 // Echo records a message the business sent from the channel's own app:
@@ -495,6 +498,13 @@ func (a *applier) receive(cmd Receive) error {
 	a.c.LastInboundAt = a.now
 	a.c.LastActivityAt = a.now
 	a.c.Preview = cmd.Content.Preview()
+	if cp := CleanCampaign(cmd.Referral); cp != nil {
+		cp.At = a.now
+		if cp.Channel == "" {
+			cp.Channel = a.c.Channel
+		}
+		a.c.Campaign = cp
+	}
 	// The customer spoke: automatic follow-ups start counting again, and
 	// a pending one is not needed.
 	a.c.AutoFollowUps = 0
@@ -514,6 +524,12 @@ func (a *applier) receive(cmd Receive) error {
 	a.c.UnreadCount++
 	reopen := a.c.Folder == FolderSolved || a.c.Folder == FolderArchived
 	if reopen {
+		a.c.Folder = FolderOpen
+	}
+	// Pending waited for this message: the conversation is open again, in
+	// the same opening (its first response time is not restarted), and the
+	// AI's usual rules apply below (docs/ARCHITECTURE.md, invariant 6).
+	if a.c.Folder == FolderPending {
 		a.c.Folder = FolderOpen
 	}
 	if reopen || (a.c.OpenedAt.IsZero() && a.c.Folder == FolderOpen) {
@@ -798,7 +814,16 @@ func headerEqual(a, b Conversation) bool {
 		a.FollowUpAuto == b.FollowUpAuto && a.AutoFollowUps == b.AutoFollowUps && a.CSATPending == b.CSATPending &&
 		a.Blocked == b.Blocked && a.Unsubscribed == b.Unsubscribed && a.CreatedAt.Equal(b.CreatedAt) &&
 		a.Deleted == b.Deleted && a.OpenedAt.Equal(b.OpenedAt) && a.FirstReplyAt.Equal(b.FirstReplyAt) &&
-		a.AIPendingAt.Equal(b.AIPendingAt)
+		a.AIPendingAt.Equal(b.AIPendingAt) && campaignEqual(a.Campaign, b.Campaign)
+}
+
+func campaignEqual(a, b *Campaign) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	x, y := *a, *b
+	x.At, y.At = time.Time{}, time.Time{}
+	return x == y && a.At.Equal(b.At)
 }
 
 func validContent(c Content) error {

@@ -29,16 +29,19 @@ func (c Channel) Valid() bool { return slices.Contains(Channels, c) }
 // Folder is the inbox folder a conversation is filed in.
 type Folder string
 
-// The four folders (docs/ARCHITECTURE.md, invariant 6).
+// The five folders (docs/ARCHITECTURE.md, invariant 6). Pending is the
+// status "waiting for the customer": a person files a conversation there,
+// and the customer's next message returns it to open.
 const (
 	FolderOpen     Folder = "open"
 	FolderSolved   Folder = "solved"
 	FolderSpam     Folder = "spam"
 	FolderArchived Folder = "archived"
+	FolderPending  Folder = "pending"
 )
 
 // Folders lists every folder.
-var Folders = []Folder{FolderOpen, FolderSolved, FolderSpam, FolderArchived}
+var Folders = []Folder{FolderOpen, FolderSolved, FolderSpam, FolderArchived, FolderPending}
 
 // Valid reports whether f is a known folder.
 func (f Folder) Valid() bool { return slices.Contains(Folders, f) }
@@ -305,6 +308,12 @@ type Contact struct {
 	ChannelName string    `json:"channel_name,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Campaign is the first campaign that brought the contact (first
+	// touch; see FirstTouch), nil when none did.
+	Campaign *Campaign `json:"campaign,omitempty"`
+	// Subscription is the contact's paid access, nil when no payment
+	// provider ever reported one (see ApplySubscription).
+	Subscription *Subscription `json:"subscription,omitempty"`
 	// Detected is what enrichment read from the contact's phone and
 	// messages (engine/enrich.go); Profile keeps what a person set.
 	Detected Detected `json:"detected"`
@@ -376,6 +385,9 @@ type Conversation struct {
 	// AI, is when the AI is asked again if no answer was committed by
 	// then (after a restart lost the request). Zero when nobody waits.
 	AIPendingAt time.Time `json:"ai_pending_at,omitzero"`
+	// Campaign is the newest campaign (ad, link) the customer came
+	// through on this conversation, nil when none.
+	Campaign *Campaign `json:"campaign,omitempty"`
 	// Deleted marks a conversation removed for good; it is never stored.
 	Deleted bool `json:"-"`
 }
@@ -397,6 +409,10 @@ func (c *Conversation) HasTag(tag string) bool { return slices.Contains(c.Tags, 
 // Clone returns a deep copy of c, so a rule can change the copy freely.
 func (c Conversation) Clone() Conversation {
 	c.Tags = slices.Clone(c.Tags)
+	if c.Campaign != nil {
+		cp := *c.Campaign
+		c.Campaign = &cp
+	}
 	return c
 }
 

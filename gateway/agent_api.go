@@ -31,8 +31,12 @@ type agentView struct {
 	HandoffStaysManual bool                   `json:"handoff_stays_manual"`
 	Restricted         bool                   `json:"restricted"`
 	RestrictedReply    string                 `json:"restricted_reply"`
-	Inherited          bool                   `json:"inherited"`
-	UpdatedAt          time.Time              `json:"updated_at,omitzero"`
+	RestrictedTo       string                 `json:"restricted_to"`
+	// StripeWebhookSecretSet says whether the workspace's Stripe webhook
+	// secret is set (it is never shown).
+	StripeWebhookSecretSet bool      `json:"stripe_webhook_secret_set"`
+	Inherited              bool      `json:"inherited"`
+	UpdatedAt              time.Time `json:"updated_at,omitzero"`
 }
 
 // viewAgent shows settings as they are applied, defaults filled in: the
@@ -52,6 +56,10 @@ func viewAgent(s engine.AgentSettings, inherited bool, defaultDebounce time.Dura
 	if debounce == 0 {
 		debounce = defaultDebounce
 	}
+	restrictedTo := s.RestrictedTo
+	if restrictedTo == "" {
+		restrictedTo = engine.RestrictToCRM
+	}
 	timeout := s.Timeout
 	if timeout == 0 {
 		timeout = engine.DefaultAgentTimeout
@@ -62,7 +70,8 @@ func viewAgent(s engine.AgentSettings, inherited bool, defaultDebounce time.Dura
 		FollowUpText: s.FollowUpText, AutoFollowUpHours: s.Rules.AutoFollowUpAfter.Hours(),
 		AutoFollowUpMax: s.Rules.FollowUpMax(), AutoCSAT: s.Rules.AutoCSAT, CSATSurvey: s.Rules.Survey(),
 		HandoffStaysManual: s.Rules.HandoffStaysManual,
-		Restricted:         s.Restricted, RestrictedReply: s.RestrictedReply, Inherited: inherited, UpdatedAt: s.UpdatedAt}
+		Restricted:         s.Restricted, RestrictedReply: s.RestrictedReply, RestrictedTo: restrictedTo,
+		StripeWebhookSecretSet: s.StripeWebhookSecret != "", Inherited: inherited, UpdatedAt: s.UpdatedAt}
 }
 
 // agentBody changes the fields it names.
@@ -88,6 +97,10 @@ type agentBody struct {
 	HandoffStaysManual *bool                   `json:"handoff_stays_manual"`
 	Restricted         *bool                   `json:"restricted"`
 	RestrictedReply    *string                 `json:"restricted_reply"`
+	RestrictedTo       *string                 `json:"restricted_to"`
+	// StripeWebhookSecret sets the workspace's Stripe endpoint secret
+	// ("" removes it); a channel account's settings refuse it.
+	StripeWebhookSecret *string `json:"stripe_webhook_secret"`
 }
 
 // apply changes s by the fields of b.
@@ -113,6 +126,8 @@ func (b *agentBody) apply(s *engine.AgentSettings) error {
 	set(&s.FollowUpText, b.FollowUpText)
 	set(&s.Rules.CSATSurvey, b.CSATSurvey)
 	set(&s.RestrictedReply, b.RestrictedReply)
+	set(&s.RestrictedTo, b.RestrictedTo)
+	set(&s.StripeWebhookSecret, b.StripeWebhookSecret)
 	if v := b.TimeoutSeconds; v != nil {
 		if *v < 0 || *v > engine.MaxAgentTimeout.Seconds() || math.IsNaN(*v) {
 			return errorf(fiber.StatusBadRequest, "invalid", "timeout_seconds must be 0 to %v", engine.MaxAgentTimeout.Seconds())
@@ -207,6 +222,12 @@ func (s *Server) putAgentSettings(c *fiber.Ctx, ch engine.Channel, acct string) 
 	}
 	ws := who(c).WorkspaceID
 	set, _ := s.agents.Settings(ws, ch, acct)
+	if ch != "" {
+		if body.StripeWebhookSecret != nil {
+			return errorf(fiber.StatusBadRequest, "invalid", "stripe_webhook_secret is set on the workspace's agent settings (PUT /api/v1/agent)")
+		}
+		set.StripeWebhookSecret = "" // an override starts from the workspace's settings, its secret aside
+	}
 	if err := body.apply(&set); err != nil {
 		return err
 	}

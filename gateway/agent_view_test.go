@@ -59,7 +59,7 @@ func TestAgentSettingsShowAppliedDefaults(t *testing.T) {
 	_, pol := reg.Resolve(e.ws, "", "")
 	require.Zero(t, pol.Debounce, "follows the runtime's default")
 	v := get("/api/v1/agent")
-	for _, k := range []string{"has_api_key", "inherited", "updated_at"} {
+	for _, k := range []string{"has_api_key", "stripe_webhook_secret_set", "inherited", "updated_at"} {
 		delete(v, k)
 	}
 	put("/api/v1/agent", v)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/parleyhq/parley/engine"
@@ -18,9 +19,12 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	p := who(c)
 	q := persistence.ListQuery{Folder: engine.Folder(c.Query("folder", string(engine.FolderOpen))),
 		Channel: engine.Channel(c.Query("channel")), Tag: c.Query("tag"), Mode: engine.Mode(c.Query("mode")),
-		Cursor: c.Query("cursor")}
+		Cursor: c.Query("cursor"), Campaign: c.Query("campaign")}
 	if !q.Folder.Valid() {
-		return errorf(fiber.StatusBadRequest, "bad_query", "folder must be open, solved, spam or archived")
+		return errorf(fiber.StatusBadRequest, "bad_query", "folder must be open, pending, solved, spam or archived")
+	}
+	if len(q.Campaign) > engine.MaxCampaignKeyBytes || !utf8.ValidString(q.Campaign) {
+		return errorf(fiber.StatusBadRequest, "bad_query", "campaign must be an ad id or a ref of at most %d bytes", engine.MaxCampaignKeyBytes)
 	}
 	if q.Channel != "" && !q.Channel.Valid() {
 		return errorf(fiber.StatusBadRequest, "bad_query", "unknown channel")
@@ -105,6 +109,17 @@ func (s *Server) listTags(c *fiber.Ctx) error {
 		return fmt.Errorf("listing tags: %w", err)
 	}
 	return c.JSON(fiber.Map{"tags": tags})
+}
+
+// listCampaigns answers GET /api/v1/campaigns: the campaigns (ad ids and
+// refs) the workspace's conversations came through, every folder, each
+// with how many conversations it brought (counted under their newest).
+func (s *Server) listCampaigns(c *fiber.Ctx) error {
+	cps, err := s.cfg.Store.Campaigns(who(c).WorkspaceID)
+	if err != nil {
+		return fmt.Errorf("listing campaigns: %w", err)
+	}
+	return c.JSON(fiber.Map{"campaigns": cps})
 }
 
 func boolQuery(c *fiber.Ctx, name string) (bool, error) {

@@ -28,3 +28,11 @@ func SetCannedChecked(t *testing.T, f func()) {
 	cannedChecked = f
 	t.Cleanup(func() { cannedChecked = nil })
 }
+
+// SetStripeLooked sets f to run between the lookup of a Stripe event's
+// contact and its creation, until the test ends. Tests that use it must
+// not run in parallel.
+func SetStripeLooked(t *testing.T, f func()) {
+	stripeLooked = f
+	t.Cleanup(func() { stripeLooked = nil })
+}

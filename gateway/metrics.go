@@ -1,6 +1,10 @@
 package gateway
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parleyhq/parley/engine"
+)
 
 type gatewayMetrics struct {
 	requestSeconds           *prometheus.HistogramVec
@@ -18,6 +22,8 @@ type gatewayMetrics struct {
 	// apiChannelRequests counts the API channel integrators' requests by
 	// endpoint (messages, statuses, contacts) and result.
 	apiChannelRequests *prometheus.CounterVec
+	paymentWebhooks    *prometheus.CounterVec
+	paymentRejected    *prometheus.CounterVec
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -52,11 +58,17 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "parley_api_channel_requests_total",
 			Help: "API channel integrators' requests, by endpoint (messages, statuses, contacts) and result (created, duplicate, applied, updated, refused, unauthorized)."},
 			[]string{"endpoint", "result"}),
+		paymentWebhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_gateway_payment_webhooks_received_total", Help: "Payment provider webhook deliveries received, by provider."}, []string{"provider"}),
+		paymentRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_gateway_payment_webhooks_rejected_total", Help: "Payment provider webhook deliveries refused, by provider and reason (signature, stale, payload)."},
+			[]string{"provider", "reason"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
 			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures,
-			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals, m.apiChannelRequests)
+			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals, m.apiChannelRequests,
+			m.paymentWebhooks, m.paymentRejected)
 	}
 	// The webhook channels' series exist from the start, at zero.
 	for ch := range parsers {
@@ -65,6 +77,10 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			v.WithLabelValues(string(ch))
 		}
 		m.webhookSeconds.WithLabelValues(string(ch))
+	}
+	m.paymentWebhooks.WithLabelValues(engine.ProviderStripe)
+	for _, reason := range []string{"signature", "stale", "payload"} {
+		m.paymentRejected.WithLabelValues(engine.ProviderStripe, reason)
 	}
 	return m
 }

@@ -31,6 +31,7 @@ var operations = []op{
 	{method: "GET", path: "/readyz", tag: "health", summary: "Readiness: 200 while serving; 503 before, and from the moment a shutdown begins (code shutting_down), so that a load balancer stops sending", public: true, ok: 200},
 	{method: "GET", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta subscription handshake", public: true, query: []string{"hub.mode", "hub.verify_token", "hub.challenge"}, ok: 200},
 	{method: "POST", path: "/webhooks/{channel}", tag: "webhooks", summary: "Meta events, signed with X-Hub-Signature-256 by the server's app secret or by the own app secret of every account addressed (else 401, nothing stored); 200 once committed; 503 with Retry-After when overloaded or shutting down", public: true, body: "MetaWebhook", ok: 200},
+	{method: "POST", path: "/webhooks/stripe/{workspace}", tag: "webhooks", summary: "Stripe events of a workspace's paid access (Pay for Access), signed in Stripe-Signature (t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\"> keyed with the workspace's stripe_webhook_secret, set by PUT /api/v1/agent); a bad signature (bad_signature) or a timestamp more than 5 minutes from the server's clock (stale_signature) is a 400 and changes nothing. checkout.session.completed (payment_status paid or no_payment_required) makes its contact a paying subscriber: the contact whose id is the session's client_reference_id, else the one with its Stripe customer, its customer_details email or phone, else a new contact (source api) with those details; customer.subscription.deleted ends the access of its customer's contact. Each event id changes a contact once and an event older than the last applied one changes nothing; other types are acknowledged. 200 {received, handled, contact_id, changed} once committed", public: true, body: "StripeEvent", ok: 200},
 	{method: "GET", path: "/metrics", tag: "health", summary: "Prometheus metrics (text exposition format)", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/openapi.json", tag: "meta", summary: "This document", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/ws", tag: "realtime", summary: "WebSocket event stream (token in the header or the token query parameter)", public: true, query: []string{"token", "channel", "folder", "assignee", "conversation_id", "epoch", "seq"}, ok: 101},
@@ -74,8 +75,8 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/api-channel/{account}/contacts", tag: "api channel", summary: "An API channel integrator updates the contact of one of its external ids (name, email, phone, avatar_url; a name given here is kept over profile names); 404 unknown_contact before its first message. Answers the contact", public: true, body: "APIChannelContact", ok: 200},
 
 	{method: "GET", path: "/public/media/{token}", tag: "media", summary: "A media file by a signed, expiring link (what Instagram fetches outbound media from)", public: true, ok: 200},
-	{method: "GET", path: "/api/v1/agent", tag: "agent", summary: "The workspace's AI agent settings (the API key is never returned)", ok: 200},
-	{method: "PUT", path: "/api/v1/agent", tag: "agent", summary: "Change the workspace's AI agent settings: the fields given (admin)", body: "AgentSettings", ok: 200},
+	{method: "GET", path: "/api/v1/agent", tag: "agent", summary: "The workspace's AI agent settings (the API key and the Stripe webhook secret are never returned; stripe_webhook_secret_set says whether the latter is set)", ok: 200},
+	{method: "PUT", path: "/api/v1/agent", tag: "agent", summary: "Change the workspace's AI agent settings: the fields given (admin). restricted with restricted_to crm (the default) answers contacts in the CRM only, with paid paying subscribers only; the others get restricted_reply (each {{contact.id}} in it replaced by the contact's id, for a payment link's client_reference_id) and no AI reply. stripe_webhook_secret is the signing secret of the workspace's Stripe endpoint (POST /webhooks/stripe/{workspace}; \"\" removes it); a channel account's override refuses it", body: "AgentSettings", ok: 200},
 	{method: "POST", path: "/api/v1/agent/test", tag: "agent", summary: "Test console (admin): send a sample conversation (oldest first) to the saved agent, or to the saved settings changed by settings (the API key kept unless given), through the runtime's agent with at most a 20 s timeout, and show what it would do: outcome reply, handoff (handoff_by keyword, agent or error, with error) or off; reply, reasoning, handoff, follow_up_in_seconds, remember, duration_ms. Nothing is stored; 429 busy while 4 tests run", body: "AgentTest", ok: 200},
 	{method: "GET", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "The AI agent settings in force for a channel account (inherited says whether they are the workspace's)", ok: 200},
 	{method: "PUT", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Override the AI agent settings for a channel account: the fields given (admin)", body: "AgentSettings", ok: 200},
@@ -85,7 +86,8 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/media/{id}", tag: "media", summary: "A stored media file of the workspace, by SHA-256 (kept while a message holds it)", ok: 200},
 
 	{method: "GET", path: "/api/v1/analytics", tag: "analytics", summary: "Business figures of a period (UTC days): first response and resolution times, resolution rate, AI share of replies, CSAT average; per channel, and per UTC day (days: every day of the period, oldest first, each {date, figures})", query: []string{"period", "channel"}, ok: 200},
-	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts per folder and of the open folder's unread, mine and unassigned (of that channel when channel is given); needs_human=true keeps the conversations a handoff left waiting for a person", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "needs_human", "cursor", "limit"}, ok: 200},
+	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts per folder and of the open folder's unread, mine and unassigned (of that channel when channel is given); needs_human=true keeps the conversations a handoff left waiting for a person; campaign (an ad id or a ref, as GET /api/v1/campaigns lists them) keeps those whose newest campaign it is", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "needs_human", "campaign", "cursor", "limit"}, ok: 200},
+	{method: "GET", path: "/api/v1/campaigns", tag: "conversations", summary: "The campaigns the workspace's conversations came through (every folder): each an ad id, else a ref, with how many conversations it brought, counted under their newest campaign ({\"campaigns\":[{\"campaign\",\"conversations\"}]}, sorted by campaign)", ok: 200},
 	{method: "GET", path: "/api/v1/tags", tag: "conversations", summary: "The tags of the workspace's conversations (every folder), by name, each with how many conversations carry it (the star is the tag priority)", ok: 200},
 	{method: "GET", path: "/api/v1/search", tag: "conversations", summary: "Search conversations by contact name, phone, email, company and message text (case- and accent-insensitive word prefixes; a q with no letters or digits is 400 bad_query), most recent activity first, each hit with a snippet; folder and channel keep only that folder's and channel's (a page so narrowed can hold fewer than limit hits and still have a next_cursor)", query: []string{"q", "folder", "channel", "cursor", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/conversations/{conv}", tag: "conversations", summary: "A conversation", ok: 200},
@@ -98,7 +100,7 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/conversations/{conv}/pause-ai", tag: "actions", summary: "Manual mode with no timer", ok: 200},
 	{method: "POST", path: "/api/v1/conversations/{conv}/read", tag: "actions", summary: "Mark read", ok: 200},
 	{method: "POST", path: "/api/v1/conversations/{conv}/unread", tag: "actions", summary: "Mark unread", ok: 200},
-	{method: "POST", path: "/api/v1/conversations/{conv}/folder", tag: "actions", summary: "Move to open, solved, spam or archived", body: "Folder", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/folder", tag: "actions", summary: "Move to open, pending (waiting for the customer: the customer's next message moves it back to open), solved, spam or archived", body: "Folder", ok: 200},
 	{method: "POST", path: "/api/v1/conversations/{conv}/star", tag: "actions", summary: "Star (the priority tag) or unstar", body: "Star", ok: 200},
 	{method: "PUT", path: "/api/v1/conversations/{conv}/tags/{tag}", tag: "actions", summary: "Add a tag", ok: 200},
 	{method: "DELETE", path: "/api/v1/conversations/{conv}/tags/{tag}", tag: "actions", summary: "Remove a tag", ok: 200},
@@ -115,7 +117,7 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/contacts", tag: "contacts", summary: "Create a contact (source manual, or api for personal API tokens); custom_fields are checked and normalised by their definitions (/api/v1/contact-fields), the required ones must be given, else 400 invalid_fields with error.fields", body: "Contact", ok: 201},
 	{method: "GET", path: "/api/v1/contacts/export", tag: "contacts", summary: "Every contact as CSV", ok: 200},
 	{method: "POST", path: "/api/v1/contacts/import", tag: "contacts", summary: "Import contacts from a CSV body (text/csv), deduplicated by email and phone; a custom field column (named by the field's key or label) is checked by its definition, a bad value or a new contact without a required field fails its row; progress over the WebSocket", body: "ContactCSV", bodyType: "text/csv", ok: 200},
-	{method: "GET", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "A contact with its conversations, notes, files and activity. Every contact the API answers has detected, read-only: phone (E.164), phone_international and country (ISO 3166-1 alpha-2) read from its phone or WhatsApp id, and language (ISO 639-1) detected from the customer's inbound text; each left out until known, and never over the country and language a person set", ok: 200},
+	{method: "GET", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "A contact with its conversations, notes, files and activity. Every contact the API answers has detected, read-only: phone (E.164), phone_international and country (ISO 3166-1 alpha-2) read from its phone or WhatsApp id, and language (ISO 639-1) detected from the customer's inbound text; each left out until known, and never over the country and language a person set. campaign is its first touch (the first campaign that brought it) and subscription its paid access from Stripe (active, customer_id, subscription_id, since, event_id, event_at), read-only, each left out when none", ok: 200},
 	{method: "GET", path: "/api/v1/contacts/{id}/activity", tag: "contacts", summary: "A contact's whole activity (conversations started, folder changes, notes, files, the AI agent's writes of its fields: type contact.ai_updated with ai_write {fields, refused, conversation_id, seq}), newest first, a page at a time: limit 1 to 100 (20 by default), before the next_before of the page before; answers {activity, next_before} (\"\" at the end)", query: []string{"before", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/contacts/{id}/files", tag: "contacts", summary: "Every file shared in a contact's conversations, newest first, a page at a time: limit 1 to 100 (20 by default), before the next_before of the page before; answers {files, next_before} (\"\" at the end)", query: []string{"before", "limit"}, ok: 200},
 	{method: "PATCH", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "Change a contact's profile and custom fields (null removes a custom field); custom_fields are checked and normalised by their definitions, a required one may not be removed, else 400 invalid_fields with error.fields", body: "ContactUpdate", ok: 200},
@@ -147,6 +149,8 @@ var schemas = map[string]any{
 			"with code invalid_fields: what is wrong with each custom field value, by key")}, "code", "message")}, "error"),
 	"MetaWebhook": map[string]any{"type": "object", "description": "A Meta webhook delivery: object, entry[] (see Meta's WhatsApp Cloud API, Messenger and Instagram webhook references)",
 		"properties": map[string]any{"object": str(), "entry": map[string]any{"type": "array"}}, "required": []string{"object", "entry"}},
+	"StripeEvent": map[string]any{"type": "object", "description": "A Stripe event (see Stripe's Event object): id, type, created (Unix seconds), data.object (a Checkout Session or a Subscription)",
+		"properties": map[string]any{"id": str(), "type": str(), "created": integer(), "data": map[string]any{"type": "object"}}, "required": []string{"id", "type", "created", "data"}},
 	"Login":         obj(map[string]any{"email": str(), "password": str()}, "email", "password"),
 	"Setup":         obj(map[string]any{"code": str(), "name": str(), "email": str(), "password": str()}, "code", "name", "email", "password"),
 	"ResetPassword": obj(map[string]any{"code": str(), "password": str()}, "code", "password"),
@@ -172,7 +176,7 @@ var schemas = map[string]any{
 		"at": map[string]any{"type": "string", "format": "date-time"}}, "message_id", "status"),
 	"APIChannelContact": obj(apiContactProps(), "external_id"),
 	"SendMessage":       obj(map[string]any{"text": str()}, "text"),
-	"Folder":            obj(map[string]any{"folder": enum("open", "solved", "spam", "archived")}, "folder"),
+	"Folder":            obj(map[string]any{"folder": enum("open", "pending", "solved", "spam", "archived")}, "folder"),
 	"Star":              obj(map[string]any{"starred": map[string]any{"type": "boolean"}}, "starred"),
 	"Assign":            obj(map[string]any{"user_id": map[string]any{"type": []string{"string", "null"}}}, "user_id"),
 	"FollowUp": oneOf(obj(map[string]any{"preset": enum("1h", "3h", "12h", "24h"), "at": map[string]any{"type": "string", "format": "date-time"}}),
@@ -225,7 +229,8 @@ func agentSettingsProps() map[string]any {
 		"answers":             map[string]any{"type": "array", "items": obj(map[string]any{"keywords": strs(), "answer": str()}, "keywords", "answer")},
 		"auto_followup_hours": between(num(), 0, engine.MaxFollowUpPeriod.Hours()), "auto_followup_max": between(integer(), 0, engine.MaxAutoFollowUps),
 		"auto_csat": boolean(), "csat_survey": str(), "handoff_stays_manual": boolean(),
-		"restricted": boolean(), "restricted_reply": str()}
+		"restricted": boolean(), "restricted_reply": str(), "restricted_to": enum("crm", "paid"),
+		"stripe_webhook_secret": str()}
 }
 
 // cannedReplyProps are the fields of a canned reply a request may name.

@@ -174,6 +174,9 @@ type Server struct {
 	// agentTests holds a slot per agent test console call in progress
 	// (testAgent).
 	agentTests chan struct{}
+	// paymentsMu serializes the matching of a payment event to its
+	// contact and the creation of a new one (applyStripe).
+	paymentsMu sync.Mutex
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -340,6 +343,7 @@ func (s *Server) routes() {
 	a.Get("/metrics", s.metricsHandler())
 	a.Get("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.verifyWebhook)
 	a.Post("/webhooks/:channel<regex(^(whatsapp|messenger|instagram)$)>", s.receiveWebhook)
+	a.Post("/webhooks/stripe/:workspace", s.receiveStripe)
 
 	// The WebSocket route authenticates itself (browsers pass the token
 	// in the query), so it is registered before the authenticated group.
@@ -369,6 +373,7 @@ func (s *Server) routes() {
 	api.Get("/conversations", s.listConversations)
 	api.Get("/search", s.search)
 	api.Get("/tags", s.listTags)
+	api.Get("/campaigns", s.listCampaigns)
 	api.Get("/conversations/:conv", s.getConversation)
 	api.Delete("/conversations/:conv", requireRole(engine.RoleAdmin), s.deleteConversation)
 	api.Post("/conversations/:conv/takeover", s.takeOver)

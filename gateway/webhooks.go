@@ -184,7 +184,7 @@ func (s *Server) inbound(ch engine.Channel, msgs []meta.Message) ([]engine.Inbou
 		ins = append(ins, engine.Inbound{
 			WorkspaceID: acct.WorkspaceID, Channel: ch, ChannelAccountID: m.AccountID,
 			ExternalUserID: m.UserID, ContactName: m.UserName, ChannelMessageID: m.ID,
-			Content: m.Content, SentAt: m.Timestamp, Echo: m.Echo,
+			Content: m.Content, SentAt: m.Timestamp, Echo: m.Echo, Referral: m.Referral,
 		})
 		var job *mediaJob
 		if m.Content.Media != nil && (m.Content.Media.Ref != "" || m.Content.Media.URL != "") {

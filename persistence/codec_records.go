@@ -46,6 +46,7 @@ const (
 	cfAIPendingAt
 	cfBlocked
 	cfUnsubscribed
+	cfCampaign // nested: campaignFields (codec_campaign.go)
 )
 
 // Message fields (Content's fields are the message's own).
@@ -112,7 +113,7 @@ const (
 // The enum tables: a value is stored as 1 + its index. Append only.
 var (
 	channelCodes   = []string{"whatsapp", "messenger", "instagram", "webchat", "email", "api"}
-	folderCodes    = []string{"open", "solved", "spam", "archived"}
+	folderCodes    = []string{"open", "solved", "spam", "archived", "pending"}
 	modeCodes      = []string{"ai", "manual"}
 	directionCodes = []string{"inbound", "outbound"}
 	senderCodes    = []string{"customer", "ai", "human", "system"}
@@ -175,6 +176,7 @@ func appendConversation(b []byte, c *engine.Conversation) ([]byte, error) {
 	e.time(cfAIPendingAt, c.AIPendingAt)
 	e.bool(cfBlocked, c.Blocked)
 	e.bool(cfUnsubscribed, c.Unsubscribed)
+	appendCampaign(&e, cfCampaign, c.Campaign)
 	return e.b, e.err
 }
 
@@ -258,6 +260,8 @@ func readConversation(d *wdec, c *engine.Conversation, mask uint64) {
 			c.Blocked = d.getBool()
 		case cfUnsubscribed:
 			c.Unsubscribed = d.getBool()
+		case cfCampaign:
+			c.Campaign = readCampaign(d)
 		default:
 			d.skip()
 		}

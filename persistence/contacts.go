@@ -14,7 +14,7 @@ import (
 //
 //	'w' ws 'C' 't' token contact             contact search: contact holds token
 //	'w' ws 'C' 'v' contact conv              conversations of a contact
-//	'w' ws 'C' 'k' key contact               contact keys: contact has key (engine.ContactKeys)
+//	'w' ws 'C' 'k' key contact               contact keys: contact has key (engine.ContactKeys: e:, p:, d:, stripe:)
 //	'w' ws 'n' contact note                  note (newest last: note ids are ULIDs)
 //
 // The token entries of a contact are the tokens of its name, email,

@@ -79,6 +79,12 @@ const (
 // DimAssignee is the Count dimension of conversations assigned to user.
 func DimAssignee(user string) string { return "asg:" + user }
 
+// DimCampaign is the dimension of the conversations campaign key (an ad id
+// or a ref, engine.Campaign.Key) brought.
+func DimCampaign(key string) string { return dimCampaignPrefix + key }
+
+const dimCampaignPrefix = "cmp:"
+
 // DimChannel is the Count dimension of the conversations of channel ch
 // that carry dim: DimAll (all of the channel's, a list index dimension),
 // or DimUnread, DimUnassigned or a DimAssignee (the inbox's filter counts
@@ -173,22 +179,62 @@ type TagCount struct {
 // folder, by name, with how many conversations carry each: read from the
 // tag counters, a few keys per tag.
 func (s *Store) Tags(ws engine.ID) ([]TagCount, error) {
+	counts, err := s.prefixCounts(ws, "tag:")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TagCount, 0, len(counts))
+	for tag, n := range counts {
+		out = append(out, TagCount{Tag: tag, Conversations: n})
+	}
+	slices.SortFunc(out, func(a, b TagCount) int { return strings.Compare(a.Tag, b.Tag) })
+	return out, nil
+}
+
+// CampaignCount is a campaign key (engine.Campaign.Key) and how many
+// conversations it brought.
+type CampaignCount struct {
+	Campaign      string `json:"campaign"`
+	Conversations int64  `json:"conversations"`
+}
+
+// Campaigns returns the campaigns the conversations of workspace ws came
+// through (each conversation counted under its newest), in every folder,
+// by key, with how many conversations each: read from the campaign
+// counters, a few keys per campaign.
+func (s *Store) Campaigns(ws engine.ID) ([]CampaignCount, error) {
+	counts, err := s.prefixCounts(ws, dimCampaignPrefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]CampaignCount, 0, len(counts))
+	for k, n := range counts {
+		out = append(out, CampaignCount{Campaign: k, Conversations: n})
+	}
+	slices.SortFunc(out, func(a, b CampaignCount) int { return strings.Compare(a.Campaign, b.Campaign) })
+	return out, nil
+}
+
+// prefixCounts sums, over every folder, the counters of the dimensions
+// that start with prefix, by the rest of their name; those at zero are
+// left out.
+func (s *Store) prefixCounts(ws engine.ID, prefix string) (map[string]int64, error) {
 	counts := map[string]int64{}
 	for _, f := range engine.Folders {
 		p := appendString(wsPrefix(ws, tCounter), string(f))
-		p = append(p, "tag:"...)
+		p = append(p, prefix...)
 		it, err := s.iter(p, prefixEnd(p))
 		if err != nil {
 			return nil, err
 		}
 		for ok := it.First(); ok; ok = it.Next() {
-			tag, rest, ok := decodeString(it.Key()[len(p):])
+			name, rest, ok := decodeString(it.Key()[len(p):])
 			v := it.Value()
 			if !ok || len(rest) != 0 || len(v) != 8 {
 				_ = it.Close()
-				return nil, fmt.Errorf("%w: tag counter %x", ErrCorrupt, it.Key())
+				return nil, fmt.Errorf("%w: %s counter %x", ErrCorrupt, prefix, it.Key())
 			}
-			counts[tag] += int64(binary.BigEndian.Uint64(v)) //nolint:gosec // see MergeNewer
+			counts[name] += int64(binary.BigEndian.Uint64(v)) //nolint:gosec // see MergeNewer
 		}
 		if err := iterErr(it); err != nil {
 			_ = it.Close()
@@ -196,12 +242,10 @@ func (s *Store) Tags(ws engine.ID) ([]TagCount, error) {
 		}
 		_ = it.Close()
 	}
-	out := make([]TagCount, 0, len(counts))
-	for tag, n := range counts {
-		if n > 0 {
-			out = append(out, TagCount{Tag: tag, Conversations: n})
+	for k, n := range counts {
+		if n <= 0 {
+			delete(counts, k)
 		}
 	}
-	slices.SortFunc(out, func(a, b TagCount) int { return strings.Compare(a.Tag, b.Tag) })
-	return out, nil
+	return counts, nil
 }

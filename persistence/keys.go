@@ -188,5 +188,8 @@ func listDims(c *engine.Conversation) []string {
 	for _, t := range c.Tags {
 		dims = append(dims, "tag:"+t)
 	}
+	if k := c.Campaign.Key(); k != "" {
+		dims = append(dims, DimCampaign(k))
+	}
 	return dims
 }

@@ -44,6 +44,9 @@ func (q *ListQuery) dims() []string {
 	if q.Mode != "" {
 		out = append(out, "mode:"+string(q.Mode))
 	}
+	if q.Campaign != "" {
+		out = append(out, DimCampaign(q.Campaign))
+	}
 	if len(out) == 0 {
 		out = append(out, dimAll)
 	}

@@ -222,6 +222,9 @@ type ListQuery struct {
 	// Unassigned selects conversations with no assignee.
 	Unassigned bool
 	Mode       engine.Mode
+	// Campaign keeps the conversations whose newest campaign has this key
+	// (engine.Campaign.Key: an ad id or a ref).
+	Campaign string
 	// NeedsHuman keeps the conversations a handoff left waiting for a
 	// person. It has no index dimension of its own: the headers of the
 	// other dimensions' entries are checked.
@@ -246,6 +249,7 @@ func (q *ListQuery) match(c *engine.Conversation) bool {
 		(q.Assignee == "" || c.AssigneeID == q.Assignee) &&
 		(!q.Unassigned || c.AssigneeID == "") &&
 		(q.Mode == "" || c.Mode == q.Mode) &&
+		(q.Campaign == "" || c.Campaign.Key() == q.Campaign) &&
 		(!q.NeedsHuman || c.NeedsHuman)
 }
 

@@ -102,6 +102,9 @@ type AgentPolicy struct {
 	// RestrictedReply, or nothing when it is empty.
 	Restricted      bool
 	RestrictedReply string
+	// RestrictedTo narrows Restricted: engine.RestrictToCRM (also when
+	// empty) or engine.RestrictToPaid (paying subscribers only).
+	RestrictedTo string
 }
 
 // AgentResolver picks the agent and its policy for the conversations of

@@ -69,7 +69,7 @@ func DefaultSettings(ws engine.ID) engine.AgentSettings {
 
 func (r *Registry) build(s engine.AgentSettings) resolvedAgent {
 	ra := resolvedAgent{s: s, policy: ports.AgentPolicy{Kind: string(s.Kind), Debounce: s.Debounce, Rules: s.Rules,
-		Restricted: s.Restricted, RestrictedReply: s.RestrictedReply}}
+		Restricted: s.Restricted, RestrictedReply: s.RestrictedReply, RestrictedTo: s.RestrictedTo}}
 	switch s.Kind {
 	case engine.AgentRulesKind:
 		ra.agent = NewRules(s)

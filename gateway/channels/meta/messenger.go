@@ -39,10 +39,14 @@ type msEvent struct {
 	Timestamp int64         `json:"timestamp"`
 	Message   *msMessage    `json:"message"`
 	Postback  *struct {
-		Mid     string `json:"mid"`
-		Title   string `json:"title"`
-		Payload string `json:"payload"`
+		Mid      string      `json:"mid"`
+		Title    string      `json:"title"`
+		Payload  string      `json:"payload"`
+		Referral *msReferral `json:"referral"`
 	} `json:"postback"`
+	// Referral is a messaging_referrals event: the user opened the
+	// thread from an ad or a link (see referral.go).
+	Referral *msReferral `json:"referral"`
 	Reaction *struct {
 		Mid      string `json:"mid"`
 		Action   string `json:"action"`
@@ -60,12 +64,13 @@ type msEvent struct {
 }
 
 type msMessage struct {
-	Mid           string `json:"mid"`
-	Text          string `json:"text"`
-	IsEcho        bool   `json:"is_echo"`
-	IsDeleted     bool   `json:"is_deleted"`
-	IsUnsupported bool   `json:"is_unsupported"`
-	Metadata      string `json:"metadata"`
+	Mid           string      `json:"mid"`
+	Text          string      `json:"text"`
+	IsEcho        bool        `json:"is_echo"`
+	IsDeleted     bool        `json:"is_deleted"`
+	IsUnsupported bool        `json:"is_unsupported"`
+	Metadata      string      `json:"metadata"`
+	Referral      *msReferral `json:"referral"`
 	QuickReply    *struct {
 		Payload string `json:"payload"`
 	} `json:"quick_reply"`
@@ -142,7 +147,14 @@ func (f *flexID) UnmarshalJSON(b []byte) error {
 // first attachment, the text as its caption; further attachments of the
 // same message become Messages "<mid>#2", "<mid>#3"... (see contents).
 //
-// Events Parley does not store (optin, referral, message_edit, handover,
+// Referrals (an ad, an m.me/ig.me link with a ref, the chat plugin): a
+// message's or a postback's own referral object is its Message.Referral;
+// a messaging_referrals event (referral without message) gives its
+// campaign to the same user's next message or postback in the delivery,
+// and is dropped when none follows (Parley keeps a campaign on a
+// conversation, and a conversation starts with a message).
+//
+// Events Parley does not store (optin, message_edit, handover,
 // account_linking...) are skipped without error, as are events addressed to
 // a user_ref rather than a PSID (checkbox plugin), which belong to no
 // conversation. An event whose sender is the account itself (entry.id) is
@@ -189,10 +201,11 @@ func parseMessaging(body []byte, object string, ch engine.Channel) (Batch, error
 		return Batch{}, malformed("object %q is not %q", clip(env.Object, 64), object)
 	}
 	var b Batch
+	refs := map[string]*engine.Campaign{}
 	for i := range env.Entry {
 		e := &env.Entry[i]
 		for j := range e.Messaging {
-			if err := e.Messaging[j].appendTo(&b, ch, e.ID); err != nil {
+			if err := e.Messaging[j].appendTo(&b, ch, e.ID, refs); err != nil {
 				return Batch{}, err
 			}
 		}
@@ -200,12 +213,16 @@ func parseMessaging(body []byte, object string, ch engine.Channel) (Batch, error
 	return b, nil
 }
 
-func (ev *msEvent) appendTo(b *Batch, ch engine.Channel, entryID string) error {
+// appendTo adds what event ev says to b. refs holds the campaigns of the
+// delivery's referral events not yet given to a message, by account and
+// user: the user's next message in the delivery takes its campaign.
+func (ev *msEvent) appendTo(b *Batch, ch engine.Channel, entryID string, refs map[string]*engine.Campaign) error {
 	msg := ev.Message
 	if msg != nil && msg.IsDeleted {
 		msg = nil
 	}
-	if msg == nil && ev.Postback == nil && ev.Reaction == nil && ev.Delivery == nil && ev.Read == nil {
+	if msg == nil && ev.Postback == nil && ev.Reaction == nil && ev.Delivery == nil && ev.Read == nil &&
+		(ev.Referral == nil || ev.Sender.ID == "") {
 		return nil // an event kind Parley does not store
 	}
 
@@ -235,6 +252,23 @@ func (ev *msEvent) appendTo(b *Batch, ch engine.Channel, entryID string) error {
 		return err
 	}
 	stamp := strconv.FormatInt(ev.Timestamp, 10)
+	key := accountID + "\x00" + userID
+	if cp := ev.Referral.campaign(); cp != nil && !fromBusiness {
+		refs[key] = cp
+	}
+	// referral is the campaign of the user's message: its own, else that
+	// of a referral event before it in the delivery (taken once).
+	referral := func(own *msReferral) *engine.Campaign {
+		if fromBusiness {
+			return nil
+		}
+		if cp := own.campaign(); cp != nil {
+			return cp
+		}
+		cp := refs[key]
+		delete(refs, key)
+		return cp
+	}
 	message := func(id string, c engine.Content) Message {
 		return Message{Channel: ch, AccountID: accountID, UserID: userID, ID: id, Timestamp: ts, Echo: fromBusiness, Content: c}
 	}
@@ -254,6 +288,9 @@ func (ev *msEvent) appendTo(b *Batch, ch engine.Channel, entryID string) error {
 			}
 			m := message(id, c)
 			m.Metadata = valid(msg.Metadata)
+			if i == 0 {
+				m.Referral = referral(msg.Referral)
+			}
 			b.Messages = append(b.Messages, m)
 		}
 	}
@@ -265,12 +302,14 @@ func (ev *msEvent) appendTo(b *Batch, ch engine.Channel, entryID string) error {
 				return err
 			}
 		}
-		b.Messages = append(b.Messages, message(id, engine.Content{
+		m := message(id, engine.Content{
 			Kind: engine.KindInteractive,
 			Interactive: &engine.Interactive{
 				Type: "postback", Title: clipField(p.Title), Payload: clipField(p.Payload),
 			},
-		}))
+		})
+		m.Referral = referral(p.Referral)
+		b.Messages = append(b.Messages, m)
 	}
 
 	if r := ev.Reaction; r != nil {

@@ -54,6 +54,9 @@ func requireValid(t testing.TB, b meta.Batch) {
 		}
 		require.NoError(t, in.Validate(), "message %q", m.ID)
 		require.True(t, utf8.ValidString(m.UserPhone) && utf8.ValidString(m.Metadata))
+		if m.Referral != nil { // a campaign is clean already, and never says nothing
+			require.Equal(t, m.Referral, engine.CleanCampaign(m.Referral))
+		}
 		_, err := json.Marshal(m) // timestamps must be representable
 		require.NoError(t, err)
 	}
@@ -214,7 +217,11 @@ func TestParse(t *testing.T) {
 		{"wa_system.json", msgs(waMsg("wamid.SYSTEM1", unsup("system")))},
 		{"wa_request_welcome.json", msgs(waMsg("wamid.WELCOME1", unsup("request_welcome")))},
 		{"wa_future_type.json", msgs(waMsg("wamid.FUTURE1", unsup("hologram")))},
-		{"wa_unknown_fields.json", msgs(waMulti("wamid.UNK1", waUser, "Dana", 1750000000, text("hi")))},
+		{"wa_unknown_fields.json", msgs(func() meta.Message {
+			m := waMulti("wamid.UNK1", waUser, "Dana", 1750000000, text("hi"))
+			m.Referral = &engine.Campaign{Channel: engine.ChannelWhatsApp, Source: "ad", AdID: "1", URL: "https://fb.me/ad"}
+			return m
+		}())},
 		{"wa_multi.json", meta.Batch{
 			Messages: []meta.Message{
 				waMulti("wamid.A1", "16505550001", "Al\u00efce", 1750000001, text("first from Alice")),
@@ -290,7 +297,11 @@ func TestParse(t *testing.T) {
 		{"fb_echo.json", msgs(echo(fbMsg("m_ECHO1", text("R\u00e9ponse envoy\u00e9e depuis l'app")), "out_01JZECHO"))},
 		{"fb_echo_image.json", msgs(echo(fbMsg("m_ECHO2", media(engine.KindImage, engine.Media{URL: "https://scontent.xx.fbcdn.net/v/echo.jpg"})), ""))},
 		{"fb_postback.json", msgs(fbMsg("m_POSTBACK1", inter("postback", "", "Commencer", "GET_STARTED")))},
-		{"fb_postback_no_mid.json", msgs(fbMsg("postback:"+fbPSID+":1750000000123", inter("postback", "", "Menu", "MENU")))},
+		{"fb_postback_no_mid.json", msgs(func() meta.Message {
+			m := fbMsg("postback:"+fbPSID+":1750000000123", inter("postback", "", "Menu", "MENU"))
+			m.Referral = &engine.Campaign{Source: "shortlink", Ref: "x"}
+			return m
+		}())},
 		{"fb_reaction.json", msgs(fbMsg("reaction:m_OURS:"+fbPSID+":1750000000123", react("m_OURS", "\u2764\ufe0f")))},
 		{"fb_reaction_name_only.json", msgs(fbMsg("reaction:m_OURS:"+fbPSID+":1750000000123", react("m_OURS", "\U0001F44D")))},
 		{"fb_unreact.json", msgs(withTS(fbMsg("reaction:m_OURS:"+fbPSID+":1750000009999", react("m_OURS", "")), 1750000009999))},
@@ -317,7 +328,11 @@ func TestParse(t *testing.T) {
 				At: time.UnixMilli(1750000000000).UTC(),
 			}},
 		}},
-		{"fb_unknown_events.json", msgs(fbAt(fbMsg("m_KEPT", text("kept")), fbPage, fbPSID, 1750000000007))},
+		{"fb_unknown_events.json", msgs(func() meta.Message {
+			m := fbAt(fbMsg("m_KEPT", text("kept")), fbPage, fbPSID, 1750000000007)
+			m.Referral = &engine.Campaign{Source: "ads", Ref: "ad"} // the referral event before it
+			return m
+		}())},
 
 		// Instagram.
 		{"ig_text.json", msgs(igMsg("aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQx", text("Ciao! Quanto costa? \U0001F60D")))},

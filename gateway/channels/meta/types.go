@@ -32,6 +32,9 @@ type Message struct {
 	// outbound id when we set it).
 	Metadata string
 	Content  engine.Content
+	// Referral is the campaign (ad, post, link) the user came through:
+	// WhatsApp's and Messenger's referral objects (see referral.go).
+	Referral *engine.Campaign
 }
 
 // Status is a receipt for one of our outbound messages, named by the

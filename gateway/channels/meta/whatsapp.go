@@ -72,6 +72,7 @@ type waMessage struct {
 		MessageID string `json:"message_id"`
 		Emoji     string `json:"emoji"`
 	} `json:"reaction"`
+	Referral *waReferral `json:"referral"`
 }
 
 type waMedia struct {
@@ -277,6 +278,7 @@ func waMessageOf(wm *waMessage, account string, c *waContact) (Message, error) {
 	if wm.Context != nil {
 		m.Content.ReplyTo = clipField(wm.Context.ID)
 	}
+	m.Referral = wm.Referral.campaign()
 	return m, nil
 }
 

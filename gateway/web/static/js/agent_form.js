@@ -9,6 +9,9 @@
 //	opts.test     async (settings, messages) → test result (Run test)
 //	opts.before   nodes put first in the form (the account's choice of
 //	              the workspace agent or its own)
+//	opts.stripeURL the workspace's Stripe webhook URL: the form then has
+//	              the Paid access group and its write-only signing secret
+//	              (the workspace's form only)
 //
 // It returns { form, console, settingsBox, settings() }: settingsBox
 // holds the settings' fieldsets (hide it to show none).
@@ -56,7 +59,7 @@ function lineRow(from = 'customer', text = '', n = 1) {
   return row;
 }
 
-export function agentForm(a, { prefix = 'ai', save, test, before = [] }) {
+export function agentForm(a, { prefix = 'ai', save, test, before = [], stripeURL = '' }) {
   const p = (id) => `${prefix}-${id}`;
   const num = (id, v, min, max, step = 'any') => h(`input#${p(id)}`, { type: 'number', value: String(v ?? 0), min, max, step });
   const text = (id, v, ph = '') => h(`input#${p(id)}`, { type: 'text', value: v || '', placeholder: ph });
@@ -102,10 +105,23 @@ export function agentForm(a, { prefix = 'ai', save, test, before = [] }) {
     field('Follow-up text (rules agent)', text('followup-text', a.followup_text)),
     check(p('csat'), 'Send a satisfaction survey when a conversation is solved', a.auto_csat),
     field('Survey', text('csat-survey', a.csat_survey)),
-    check(p('restricted'), 'Answer only contacts in the CRM', a.restricted),
-    field('Reply to others', text('restricted-reply', a.restricted_reply), 'Empty: no reply.'));
+    check(p('restricted'), 'Answer only some contacts', a.restricted),
+    field('Who the AI answers', h(`select#${p('restricted-to')}`, null,
+      h('option', { value: 'crm', text: 'Contacts in the CRM', selected: a.restricted_to !== 'paid' }),
+      h('option', { value: 'paid', text: 'Paying subscribers', selected: a.restricted_to === 'paid' })),
+    'Paying subscribers: contacts a Stripe checkout made subscribers.'),
+    field('Reply to others', text('restricted-reply', a.restricted_reply),
+      'Empty: no reply. {{contact.id}} becomes the contact\'s id: a payment link\'s ?client_reference_id={{contact.id}} names who pays.'));
 
-  const settingsBox = h('div.ai-settings', null, kindGroup, service, rules, behaviour);
+  const secret = h(`input#${p('stripe-secret')}`, { type: 'password', autocomplete: 'off',
+    placeholder: a.stripe_webhook_secret_set ? 'Set. Type a new one to replace it' : 'whsec_…' });
+  const secretState = h(`span#${p('stripe-secret-state')}.badge-soft`, { text: a.stripe_webhook_secret_set ? 'set' : 'not set' });
+  const paid = stripeURL ? h('fieldset.ai-group', { dataset: { for: 'rules openai webhook' } }, h('legend', { text: 'Paid access (Stripe)' }),
+    h('p.muted.small', { text: 'In Stripe, add a webhook endpoint with this URL for the events checkout.session.completed and customer.subscription.deleted. A checkout makes its buyer a paying subscriber (pass the contact id as client_reference_id, or the buyer is matched by email or phone); a cancelled subscription ends it.' }),
+    field('Endpoint URL', h(`input#${p('stripe-url')}`, { type: 'text', readOnly: true, value: stripeURL })),
+    h('div.ai-field', null, h('label', { for: p('stripe-secret'), text: 'Signing secret ' }), h('div.ai-row', null, secret, secretState))) : null;
+
+  const settingsBox = h('div.ai-settings', null, kindGroup, service, rules, behaviour, paid);
   const status = h(`p#${p('status')}.muted.small`, { role: 'status' });
   const error = h(`p#${p('error')}.error`, { role: 'alert' });
   const saveBtn = h(`button#${p('save')}.primary`, { type: 'submit', text: 'Save' });
@@ -153,9 +169,10 @@ export function agentForm(a, { prefix = 'ai', save, test, before = [] }) {
       handoff_stays_manual: q('stays-manual').checked, auto_followup_hours: n('followup-hours'),
       auto_followup_max: n('followup-max'), followup_text: q('followup-text').value,
       auto_csat: q('csat').checked, csat_survey: q('csat-survey').value,
-      restricted: q('restricted').checked, restricted_reply: q('restricted-reply').value,
+      restricted: q('restricted').checked, restricted_to: q('restricted-to').value, restricted_reply: q('restricted-reply').value,
     };
     if (key.value) s.api_key = key.value;
+    if (paid && secret.value) s.stripe_webhook_secret = secret.value.trim();
     return s;
   };
 
@@ -170,6 +187,12 @@ export function agentForm(a, { prefix = 'ai', save, test, before = [] }) {
       const hasKey = saved ? saved.has_api_key : false;
       key.placeholder = hasKey ? 'Set. Type a new one to replace it' : 'Not set';
       keyState.textContent = hasKey ? 'set' : 'not set';
+      if (paid) {
+        secret.value = '';
+        const set = saved ? saved.stripe_webhook_secret_set : false;
+        secret.placeholder = set ? 'Set. Type a new one to replace it' : 'whsec_…';
+        secretState.textContent = set ? 'set' : 'not set';
+      }
       status.textContent = 'Saved';
     } catch (err) {
       status.textContent = '';

@@ -32,7 +32,7 @@ export const state = {
   me: null,
   users: [],
   channels: ['whatsapp', 'instagram', 'messenger'],
-  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false },
+  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false, campaign: '' },
   convs: new Map(), // id → conversation, everything known
   order: [], // ids shown, newest activity first
   cursor: '',
@@ -41,6 +41,7 @@ export const state = {
   gen: 0, // bumps on every reload so stale pages are dropped
   counts: {},
   tags: [], // the workspace's tags (GET /tags)
+  campaigns: [], // the workspace's campaigns (GET /campaigns): [{campaign, conversations}]
   search: '',
   hits: null, // search results, or null when not searching
   searchCursor: '', // the next page of search results
@@ -153,6 +154,7 @@ function matches(c) {
   if (f.assignee === 'unassigned' && c.assignee_id) return false;
   if (f.mode && c.mode !== f.mode) return false;
   if (f.needsHuman && !c.needs_human) return false;
+  if (f.campaign && campaignKey(c.campaign) !== f.campaign) return false;
   if (f.period && Date.parse(c.last_activity_at) < since(f.period)) return false;
   return true;
 }
@@ -229,6 +231,7 @@ function listQuery(cursor) {
   if (f.mode) q.set('mode', f.mode);
   if (f.period) q.set('period', f.period);
   if (f.needsHuman) q.set('needs_human', 'true');
+  if (f.campaign) q.set('campaign', f.campaign);
   if (cursor) q.set('cursor', cursor);
   return `/conversations?${q}`;
 }
@@ -298,7 +301,26 @@ function refreshCountsSoon() {
       renderFilters();
     } catch { /* the next event retries */ }
     loadTags();
+    loadCampaigns();
   }, 800);
+}
+
+// campaignKey is what the Campaign filter names a campaign by (as the
+// server does): the ad id, else the ref.
+export function campaignKey(cp) {
+  return cp ? cp.ad_id || cp.ref || '' : '';
+}
+
+// loadCampaigns fetches the campaigns the workspace's conversations came
+// through, for the Campaign filter.
+async function loadCampaigns() {
+  try {
+    const r = await get('/campaigns');
+    const cps = r.campaigns || [];
+    if (JSON.stringify(cps) === JSON.stringify(state.campaigns)) return;
+    state.campaigns = cps;
+    renderFilters();
+  } catch { /* the filter keeps what it offered */ }
 }
 
 // loadTags fetches the workspace's tags for the tag filter: those of
@@ -448,7 +470,7 @@ function renderTabs() {
   }, ch ? h('span', { html: channelIcon(ch) }) : null, h('span.tab-label', { text: label }))));
 }
 
-const folders = [['open', 'Open'], ['solved', 'Solved'], ['spam', 'Spam'], ['archived', 'Archived']];
+const folders = [['open', 'Open'], ['pending', 'Pending'], ['solved', 'Solved'], ['spam', 'Spam'], ['archived', 'Archived']];
 
 function renderFolders() {
   notify.title(state.counts.unread);
@@ -482,6 +504,15 @@ function renderFilters() {
   const sel = h('select.chip', {
     'aria-label': 'Tag', onchange: (e) => { f.tag = e.target.value; if (f.tag) f.priority = false; renderFilters(); reload(); },
   }, h('option', { value: '', text: 'Tag…' }), ...tags.map((t) => h('option', { value: t, text: t, selected: f.tag === t })));
+  const cps = state.campaigns.map((x) => x.campaign);
+  if (f.campaign && !cps.includes(f.campaign)) cps.push(f.campaign);
+  const campaign = cps.length ? h('select.chip', {
+    'aria-label': 'Campaign', dataset: { filter: 'campaign', on: String(!!f.campaign) },
+    onchange: (e) => { f.campaign = e.target.value; renderFilters(); reload(); },
+  }, h('option', { value: '', text: 'Campaign…' }), ...cps.map((k) => {
+    const n = (state.campaigns.find((x) => x.campaign === k) || {}).conversations;
+    return h('option', { value: k, text: n ? `${k} (${n})` : k, selected: f.campaign === k });
+  })) : null;
   $('#filters').replaceChildren(
     chip('Unread', f.unread, open && state.counts.unread, toggle('unread'), 'unread'),
     chip('Priority', f.priority, 0, toggle('priority'), 'priority'),
@@ -490,7 +521,8 @@ function renderFilters() {
     chip('Needs a human', f.needsHuman, 0, toggle('needsHuman'), 'needs-human'),
     sel,
     pick('mode', 'Mode', [['', 'AI or manual'], ['ai', 'AI'], ['manual', 'Manual']]),
-    pick('period', 'Period', [['', 'Any time'], ['today', 'Today'], ['week', 'Last 7 days'], ['month', 'Past month']]));
+    pick('period', 'Period', [['', 'Any time'], ['today', 'Today'], ['week', 'Last 7 days'], ['month', 'Past month']]),
+    campaign);
 }
 
 // ---------- search ----------
@@ -716,6 +748,7 @@ async function boot() {
   }).catch(() => {});
   get('/users').then((r) => { state.users = r.users || []; }).catch(() => {});
   loadTags();
+  loadCampaigns();
   await first;
   performance.mark('parley:first-rows');
   // The frame after this one is painted with the rows: mark it for the

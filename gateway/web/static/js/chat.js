@@ -275,6 +275,7 @@ function renderHead() {
   const uns = $('#more-menu [data-act=unsubscribe]');
   uns.textContent = c.unsubscribed ? 'Subscribe contact again' : 'Unsubscribe contact';
   renderFollowUp(c);
+  $('#more-menu [data-act=pending]').textContent = c.folder === 'pending' ? 'Reopen (not pending)' : 'Mark as pending';
   $('#more-menu [data-act=archive]').textContent = c.folder === 'archived' ? 'Unarchive' : 'Archive';
   $('#more-menu [data-act=spam]').textContent = c.folder === 'spam' ? 'Not spam' : 'Move to Spam';
 }
@@ -341,7 +342,7 @@ function solve() {
   return act('folder', { folder }, { folder });
 }
 
-// toggleFolder files the open conversation into folder (spam, archived),
+// toggleFolder files the open conversation into folder (pending, spam, archived),
 // or back into Open when it is there already (Not spam, Unarchive).
 function toggleFolder(folder) {
   const to = cur.conv.folder === folder ? 'open' : folder;
@@ -349,12 +350,12 @@ function toggleFolder(folder) {
 }
 
 // shortcut runs a keyboard shortcut's action on the open conversation:
-// resolve (solve or reopen), archive, spam (each toggles back to Open).
-// It reports whether a conversation was open to act on.
+// resolve (solve or reopen), archive, spam, pending (each toggles back to
+// Open). It reports whether a conversation was open to act on.
 export function shortcut(what) {
   if (!cur || $('#chat').hidden) return false;
   if (what === 'resolve') solve();
-  else toggleFolder(what === 'spam' ? 'spam' : 'archived');
+  else toggleFolder({ spam: 'spam', pending: 'pending' }[what] || 'archived');
   return true;
 }
 
@@ -382,6 +383,9 @@ async function more(what) {
       clearTimeout(readTimer);
       cur.keepUnread = true;
       await act('unread', undefined, { unread_count: Math.max(1, c.unread_count) });
+      return;
+    case 'pending':
+      await toggleFolder('pending');
       return;
     case 'archive':
       await toggleFolder('archived');

@@ -9,7 +9,7 @@ import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, dayLabel, time12, toast, confirmDialog, formatSize, debounce } from './util.js';
 import { saveProfile, addNote, profileFields } from './contact.js';
 import { detectedList } from './enrich.js';
-import { noteText } from './panel.js';
+import { noteText, attributionRows } from './panel.js';
 import { loadDefs, fieldsEditor, aiWriteText } from './fields.js';
 import { memoryGroups, memoryItem, typeSelect } from './memories.js';
 
@@ -149,7 +149,7 @@ function render() {
   const c = cur.contact;
   box.replaceChildren(head(c),
     h('div.ct-grid', null,
-      h('div.ct-col', null, profileCard(c), convCard()),
+      h('div.ct-col', null, profileCard(c), attributionCard(c), convCard()),
       h('div.ct-col', null, notesCard(), memoriesCard(), pagedCard('ct-files', 'Files', 'files', fileItem, 'No files yet'),
         pagedCard('ct-activity', 'Activity', 'activity', activityItem, 'No activity yet'))));
   renderNotes();
@@ -219,6 +219,13 @@ function profileCard(c) {
   form.addEventListener('input', dirty);
   form.addEventListener('change', dirty); // a select or a checkbox of a typed field
   return card('ct-profile-card', 'Profile', detectedList(c), form);
+}
+
+// attributionCard shows the contact's first touch and paid access, or
+// nothing when it has neither.
+function attributionCard(c) {
+  const rows = attributionRows(null, c);
+  return rows.length ? card('ct-attribution', 'Attribution', ...rows) : null;
 }
 
 // ---------- conversations ----------

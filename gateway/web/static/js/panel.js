@@ -208,10 +208,37 @@ function contactTab() {
       h('label.inline', null, h('span', { text: 'Follow-up' }), fu),
       h('label.inline', null, h('span', { text: 'CSAT' }), csat)),
     section('Tags', tagList),
+    attribution(),
     section('Profile', detectedList(data.contact), form, link),
     section('Memories', h('div#panel-memories.ct-memory-groups', null, ...memoryGroups(data.memories || [], (x) => memoryItem(x), 5))),
     section('Notes', notes()),
     others.length ? section('Conversations', ...others) : null);
+}
+
+// campaignText says what a campaign is: its headline, its kind and its
+// key (the ad id or the ref the inbox's Campaign filter names).
+function campaignText(cp) {
+  return [cp.headline, cp.source, cp.ad_id || cp.ref].filter(Boolean).join(' · ');
+}
+
+// attributionRows say where a customer came from: convCampaign, a
+// conversation's (the newest it came through; null for none), and
+// contact's first touch, and the contact's paid access. The contact
+// panel and a contact's page show them.
+export function attributionRows(convCampaign, contact) {
+  const first = contact && contact.campaign;
+  const sub = contact && contact.subscription;
+  const row = (label, cp, name) => cp ? h(`div.campaign.${name}`, { dataset: { campaign: cp.ad_id || cp.ref || '' } },
+    h('span.muted.small', { text: label }), h('div', { text: campaignText(cp) })) : null;
+  const paid = sub ? h('div.paid-access', { dataset: { active: String(!!sub.active) } },
+    h('span.muted.small', { text: 'Paid access' }),
+    h('div', { text: sub.active ? `Paying subscriber${sub.since ? ` · ${dayLabel(sub.since)}` : ''}` : 'Subscription ended' })) : null;
+  return [row('This conversation', convCampaign, 'conv-campaign'), row('First touch', first, 'first-touch'), paid].filter(Boolean);
+}
+
+function attribution() {
+  const rows = attributionRows(conv.campaign, data.contact);
+  return rows.length ? section('Attribution', ...rows) : null;
 }
 
 const mentionRe = /@([\p{L}\p{N}._-]+)/gu;

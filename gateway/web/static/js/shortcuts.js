@@ -16,6 +16,7 @@ export const keys = [
   { key: 'k', label: 'K', what: 'Previous conversation', run: () => step(-1) },
   { key: 'r', label: 'R', what: 'Resolve the conversation (or reopen it)', run: () => chat.shortcut('resolve') },
   { key: 'e', label: 'E', what: 'Archive (or unarchive)', run: () => chat.shortcut('archive') },
+  { key: 'w', label: 'W', what: 'Mark pending, waiting for the customer (or reopen)', run: () => chat.shortcut('pending') },
   { key: '!', label: '!', what: 'Move to Spam (or Not spam)', run: () => chat.shortcut('spam') },
   // The composer takes the focus once the key is up, so the "c" is not typed into it.
   { key: 'c', label: 'C', what: 'Write a reply (focus the composer)', run: () => document.addEventListener('keyup', () => chat.focusComposer(), { once: true }) },
