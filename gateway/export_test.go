@@ -29,6 +29,13 @@ func SetCannedChecked(t *testing.T, f func()) {
 	t.Cleanup(func() { cannedChecked = nil })
 }
 
+// SetBackupBuilt sets f to run once a backup is built, before it is sent,
+// until the test ends. Tests that use it must not run in parallel.
+func SetBackupBuilt(t *testing.T, f func()) {
+	backupBuilt = f
+	t.Cleanup(func() { backupBuilt = nil })
+}
+
 // SetStripeLooked sets f to run between the lookup of a Stripe event's
 // contact and its creation, until the test ends. Tests that use it must
 // not run in parallel.

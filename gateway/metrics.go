@@ -22,6 +22,9 @@ type gatewayMetrics struct {
 	// apiChannelRequests counts the API channel integrators' requests by
 	// endpoint (messages, statuses, contacts) and result.
 	apiChannelRequests *prometheus.CounterVec
+	backups            *prometheus.CounterVec
+	backupSeconds      prometheus.Histogram
+	backupLastSuccess  prometheus.Gauge
 	paymentWebhooks    *prometheus.CounterVec
 	paymentRejected    *prometheus.CounterVec
 }
@@ -54,6 +57,13 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "parley_gateway_request_body_memory_refusals_total", Help: "Requests answered 503 because request bodies being read already held the body memory bound."}),
 		drainRefusals: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_gateway_shutdown_refusals_total", Help: "Requests answered 503 with Retry-After because the server was shutting down."}),
+		backups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_backups_total", Help: "Backups made through the admin API, by result (ok, error: the backup could not be made or sent whole)."}, []string{"result"}),
+		backupSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "parley_backup_duration_seconds", Help: "Time to make a backup (checkpoint, media links and checksums) and send it.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}),
+		backupLastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_backup_last_success_timestamp_seconds", Help: "When the last backup sent whole began (Unix time); 0 before the first."}),
 		apiChannelRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_api_channel_requests_total",
 			Help: "API channel integrators' requests, by endpoint (messages, statuses, contacts) and result (created, duplicate, applied, updated, refused, unauthorized)."},
@@ -68,8 +78,10 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
 			m.webhookRejected, m.webhookUnknownAccount, m.webhookOverloaded, m.mediaFailures,
 			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals, m.apiChannelRequests,
-			m.paymentWebhooks, m.paymentRejected)
+			m.paymentWebhooks, m.paymentRejected, m.backups, m.backupSeconds, m.backupLastSuccess)
 	}
+	m.backups.WithLabelValues("ok")
+	m.backups.WithLabelValues("error")
 	// The webhook channels' series exist from the start, at zero.
 	for ch := range parsers {
 		for _, v := range []*prometheus.CounterVec{m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,

@@ -140,6 +140,7 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "A custom field definition", ok: 200},
 	{method: "PATCH", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "Change a custom field definition (admin): the fields given, checked as at creation; the key never changes (400). Stored values are not rewritten: the next write of a contact checks them against the new definition", body: "ContactFieldUpdate", ok: 200},
 	{method: "DELETE", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "Delete a custom field definition (admin); the contacts keep their values, which read as free text from then on", ok: 204},
+	{method: "POST", path: "/api/v1/admin/backup", tag: "admin", summary: "A consistent online backup of the whole data directory (owner): an application/x-tar stream holding manifest.json first (format, created_at, parley_version, store_format, and every file with its size and sha256), then the store's Pebble checkpoint under db/ and the media files under media/. Every message acknowledged before the call is in it. `parley backup DIR` calls it and checks each file; `parley restore DIR DATADIR` restores it. One at a time: 409 backup_in_progress", ok: 200},
 }
 
 // schemas are the request bodies, as JSON Schema.

@@ -132,6 +132,14 @@ type Config struct {
 	// AgentResolver. Nil means a registry of its own, which the runtime
 	// does not use.
 	Agents *agents.Registry
+	// BackupDir is where POST /api/v1/admin/backup builds a backup before
+	// sending it (a directory of its own per backup, removed once sent):
+	// on the data directory's file system, the store's files and the
+	// media are hard-linked rather than copied. Empty means the system's
+	// temporary directory.
+	BackupDir string
+	// Version names this Parley's build in backup manifests.
+	Version string
 }
 
 // Server is the HTTP gateway.
@@ -174,6 +182,9 @@ type Server struct {
 	// agentTests holds a slot per agent test console call in progress
 	// (testAgent).
 	agentTests chan struct{}
+	// backups holds the slot of the one backup that may be in progress
+	// (backup_api.go).
+	backups chan struct{}
 	// paymentsMu serializes the matching of a payment event to its
 	// contact and the creation of a new one (applyStripe).
 	paymentsMu sync.Mutex
@@ -261,7 +272,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
-		mediaJobs: make(chan mediaJob, 4096), agentTests: make(chan struct{}, agentTestSlots), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
+		mediaJobs: make(chan mediaJob, 4096), agentTests: make(chan struct{}, agentTestSlots), backups: make(chan struct{}, 1), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
 		profiles: profiles, notifier: notifier, health: health, apiClient: cfg.APIChannel, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller,
 		Credential: func(c *fiber.Ctx) string { return credentialName(who(c).Hash) }, Registerer: cfg.Registerer})
@@ -398,6 +409,7 @@ func (s *Server) routes() {
 	s.contactRoutes(api)
 	s.cannedRoutes(api)
 	s.contactFieldRoutes(api)
+	api.Post("/admin/backup", requireRole(engine.RoleOwner), s.backup)
 
 	// The inbox web app answers every other GET; registered last so that
 	// every route above wins.

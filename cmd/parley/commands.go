@@ -97,6 +97,10 @@ func command(args []string, stdout, stderr io.Writer) int {
 		return configCheck(args[2:], stdout, stderr)
 	case args[0] == "healthcheck":
 		return healthcheck(args[1:], stderr)
+	case args[0] == "backup":
+		return backupCommand(args[1:], stdout, stderr)
+	case args[0] == "restore":
+		return restoreCommand(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "parley: unknown command %q; run `parley help`\n", strings.Join(args[:min(len(args), 2)], " "))
 	return 2
@@ -112,6 +116,12 @@ Usage:
   parley config check [options]            load the configuration and report every problem at once
                                            (exit 0 when clean, 1 with the list otherwise)
   parley healthcheck [-url URL] [options]  GET /readyz of the Parley at -addr (or -url); exit 0 when ready, 1 if not
+  parley backup [-url URL] [-token TOKEN] [options] DIR
+                                           write a consistent backup into DIR (new or empty): with a token,
+                                           the running server's (POST /api/v1/admin/backup, an owner's token);
+                                           without, the data directory's, which no server may be running on
+  parley restore BACKUP DATADIR            check a backup (every file's size and sha256, its format) and
+                                           copy it into DATADIR (new or empty); then serve -data-dir DATADIR
   parley version [-json]                   print the version, the commit and the Go version
   parley help                              print this help
 

@@ -98,6 +98,10 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 			err = errors.Join(err, cerr)
 		}
 	}()
+	// A backup cut short by a stop leaves its directory behind.
+	if err := os.RemoveAll(backupTempDir(o.dataDir)); err != nil {
+		return fmt.Errorf("removing unfinished backups: %w", err)
+	}
 	secret, err := gateway.Bootstrap(store, o.bootstrapToken, time.Now().UTC())
 	if err != nil {
 		return err
@@ -148,7 +152,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 	gw, err := gateway.New(gateway.Config{Runtime: rt, Store: store, Accounts: accounts, Graph: graph, Media: mediaStore,
 		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg, Gatherer: reg, Agents: registry,
 		BodyMemory: o.bodyMemory, TrustedProxies: o.proxyList(), PublicURL: o.publicURL, NotifySMTP: smtpRelay, NotifyFrom: o.notifyFrom,
-		ChannelHealthInterval: o.channelHealthInterval, APIChannel: apiClient})
+		ChannelHealthInterval: o.channelHealthInterval, APIChannel: apiClient, BackupDir: backupTempDir(o.dataDir), Version: buildString()})
 	if err != nil {
 		return err
 	}

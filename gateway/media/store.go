@@ -37,6 +37,10 @@ type Store struct {
 	// reference being committed.
 	mu   sync.Mutex
 	pins map[string]int // "<workspace>/<sha256>" → pins held
+	// holds counts the backups in progress (Hold); while there is one,
+	// removals wait in deferred and run when the last hold is released.
+	holds    int
+	deferred []deferredRemoval
 
 	keyOnce sync.Once
 	key     []byte
@@ -122,6 +126,10 @@ func (m *Store) RemoveUnreferenced(ws engine.ID, digest string, referenced func(
 	if m.pins[ws.String()+"/"+digest] > 0 {
 		return -1, nil
 	}
+	if m.holds > 0 {
+		m.deferred = append(m.deferred, deferredRemoval{ws: ws, digest: digest, referenced: referenced})
+		return -1, nil
+	}
 	if ref, err := referenced(); err != nil || ref {
 		return -1, err
 	}
@@ -137,6 +145,105 @@ func (m *Store) RemoveUnreferenced(ws engine.ID, digest string, referenced func(
 		return -1, err
 	}
 	return fi.Size(), nil
+}
+
+// deferredRemoval is a RemoveUnreferenced call made during a Hold.
+type deferredRemoval struct {
+	ws         engine.ID
+	digest     string
+	referenced func() (bool, error)
+}
+
+// Hold keeps every file in place until release is called: removals asked
+// meanwhile (RemoveUnreferenced) are deferred and run, their references
+// checked again, at the release of the last hold. A backup holds the
+// store from before its Pebble checkpoint until the files are linked
+// (docs/ARCHITECTURE.md, "Backups"), so every file the checkpoint
+// references is still there to be linked. release may be called once.
+func (m *Store) Hold() (release func()) {
+	m.mu.Lock()
+	m.holds++
+	m.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			m.mu.Lock()
+			m.holds--
+			var run []deferredRemoval
+			if m.holds == 0 {
+				run, m.deferred = m.deferred, nil
+			}
+			m.mu.Unlock()
+			for _, d := range run {
+				_, _ = m.RemoveUnreferenced(d.ws, d.digest, d.referenced) // a failure is left to the sweep
+			}
+		})
+	}
+}
+
+// LinkTo hard-links every stored file (the MIME types and the public link
+// key included, uploads still being written left out) into dst, under the
+// same relative paths, copying where a link is impossible (another file
+// system). Files are never rewritten in place (Put renames a new file over
+// its name), so a link is a stable copy. It returns the relative paths.
+func (m *Store) LinkTo(dst string) ([]string, error) {
+	var paths []string
+	err := filepath.WalkDir(m.dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) && p != m.dir {
+				return nil // removed while walking (an upload renamed)
+			}
+			return err
+		}
+		rel, err := filepath.Rel(m.dir, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o750)
+		}
+		name := d.Name()
+		if !d.Type().IsRegular() || strings.HasPrefix(name, ".upload-") || strings.HasSuffix(name, ".tmp") {
+			return nil
+		}
+		if err := linkOrCopy(p, filepath.Join(dst, rel)); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil // a stale type file swept meanwhile
+			}
+			return err
+		}
+		paths = append(paths, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("linking media files into %s: %w", dst, err)
+	}
+	return paths, nil
+}
+
+// linkOrCopy hard-links src at dst, or copies it when it cannot.
+func linkOrCopy(src, dst string) error {
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		_ = out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		_ = out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // Open opens the file with digest of workspace ws and returns its MIME

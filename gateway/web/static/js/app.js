@@ -23,6 +23,7 @@ import * as contacts from './contacts.js';
 import * as composer from './composer.js';
 import './settings_canned.js';
 import './settings_fields.js';
+import './settings_backup.js';
 import * as health from './channel_health.js';
 
 const PAGE = 50;
