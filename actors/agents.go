@@ -121,11 +121,17 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 			return
 		}
 	}
+	defs, err := rt.store.FieldDefs(conv.WorkspaceID)
+	if err != nil {
+		rt.log.Warn("Agent: reading field definitions", "conversation", req.ConversationID, "err", err)
+		return
+	}
+	engine.SortFieldDefs(defs)
 	kind := pol.Kind
 	actx, cancel := context.WithTimeout(ctx, rt.cfg.AgentTimeout)
 	start := time.Now()
 	ans, err := agent.Reply(actx, AIContext{Request: req, Conversation: conv, History: hist, Contact: contact,
-		Memories: memories, CRM: crm, Corrections: corrections})
+		Memories: memories, CRM: crm, Corrections: corrections, FieldDefs: defs})
 	cancel()
 	rt.aiMetrics.requestSeconds.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	if err != nil {
@@ -147,7 +153,7 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 		// The customer must not wait for nobody: a person takes it.
 		ans = AIAnswer{Handoff: fmt.Sprintf("the AI agent failed (%s)", reason)}
 	}
-	if req.Purpose != engine.PurposeReply && ans.Content.Kind == "" && ans.Handoff == "" && len(ans.Remember) == 0 {
+	if req.Purpose != engine.PurposeReply && ans.Content.Kind == "" && ans.Handoff == "" && len(ans.Remember) == 0 && len(ans.Contact) == 0 {
 		return // no follow-up to send
 	}
 	p.answer(req, ans)

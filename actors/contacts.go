@@ -451,10 +451,10 @@ func (rt *Runtime) DeleteNote(ctx context.Context, ws, contact, note engine.ID, 
 	return err
 }
 
-// AddMemory adds a person's memory to a contact through its actor
-// (engine.AddMemory) and publishes memory.created; engine.ErrMemoriesFull
-// when the contact has no room.
-func (rt *Runtime) AddMemory(ctx context.Context, ws, contact engine.ID, text string, author *engine.ID) (engine.Memory, error) {
+// AddMemory adds a person's memory of type typ to a contact through its
+// actor (engine.AddMemory) and publishes memory.created;
+// engine.ErrMemoriesFull when the contact has no room.
+func (rt *Runtime) AddMemory(ctx context.Context, ws, contact engine.ID, text string, typ engine.MemoryType, author *engine.ID) (engine.Memory, error) {
 	v, err := rt.contactCall(ctx, ws, contact, true, "memory", func(a *contactActor) (any, error) {
 		if _, err := a.contact(); err != nil {
 			return nil, err
@@ -464,7 +464,7 @@ func (rt *Runtime) AddMemory(ctx context.Context, ws, contact engine.ID, text st
 			return nil, err
 		}
 		now := rt.clock.Now()
-		m, err := engine.AddMemory(have, text, engine.NewID(now), ws, contact, author, now)
+		m, err := engine.AddMemory(have, text, typ, engine.NewID(now), ws, contact, author, now)
 		if err != nil {
 			return nil, err
 		}
@@ -479,7 +479,7 @@ func (rt *Runtime) AddMemory(ctx context.Context, ws, contact engine.ID, text st
 // remember adds the facts an agent's answer in conversation conv asked
 // to keep (engine.Remember); engine.ErrMemoriesFull when some found no
 // room.
-func (a *contactActor) remember(conv engine.ID, facts []string) error {
+func (a *contactActor) remember(conv engine.ID, facts []engine.Fact) error {
 	if _, err := a.contact(); err != nil {
 		return err
 	}
@@ -518,7 +518,7 @@ func (a *contactActor) putMemories(conv engine.ID, add []engine.Memory) error {
 // rememberLater tells the contact's actor the facts an agent's answer in
 // conversation conv asked to keep; duplicates and facts beyond
 // engine.MaxMemories are dropped.
-func (rt *Runtime) rememberLater(ws, contact, conv engine.ID, facts []string) {
+func (rt *Runtime) rememberLater(ws, contact, conv engine.ID, facts []engine.Fact) {
 	facts = slices.Clone(facts)
 	rt.contactTell(ws, contact, "remember", func(a *contactActor) (any, error) {
 		if a.c == nil {

@@ -759,6 +759,12 @@ func (a *conversationActor) aiReply(m *aiReplyMsg) error {
 		a.rt.metrics.aiDiscarded.Inc()
 		return nil
 	}
+	// The contact's actor takes the contact values before the memories
+	// (tests wait for a memory to know the write was handled).
+	if len(ans.Contact) > 0 && t.cur.ContactID != engine.ZeroID {
+		ws, contact, seq, values := a.ws, t.cur.ContactID, m.req.LastCustomerSeq, ans.Contact
+		t.post = append(t.post, func() { a.rt.aiContactWriteLater(ws, contact, a.id, seq, values) })
+	}
 	if len(ans.Remember) > 0 && t.cur.ContactID != engine.ZeroID {
 		ws, contact, facts := a.ws, t.cur.ContactID, ans.Remember
 		t.post = append(t.post, func() { a.rt.rememberLater(ws, contact, a.id, facts) })

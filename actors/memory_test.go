@@ -17,7 +17,7 @@ import (
 // memories it was shown.
 type rememberingAgent struct {
 	mu    sync.Mutex
-	facts []string
+	facts []engine.Fact
 	seen  [][]string
 }
 
@@ -43,8 +43,8 @@ func (a *rememberingAgent) shown() [][]string {
 // text, within the cap.
 func TestAgentRemembersFacts(t *testing.T) {
 	t.Parallel()
-	agent := &rememberingAgent{facts: []string{"  prefers   email ", "prefers email", "", strings.Repeat("x", engine.MaxMemoryBytes+1),
-		"has a dog\nnamed Rex"}}
+	agent := &rememberingAgent{facts: []engine.Fact{{Text: "  prefers   email ", Type: engine.MemoryPreference}, {Text: "prefers email"},
+		{Text: ""}, {Text: strings.Repeat("x", engine.MaxMemoryBytes+1)}, {Text: "has a dog\nnamed Rex", Type: "pet"}}}
 	h := newHarness(t, func(c *actors.Config) { c.Agent = agent; c.Sender = &recordingSender{}; c.AIDebounce = -1 })
 	conv := h.say("u1", "in-1", "hi")
 	contact := h.conv(conv).ContactID
@@ -58,6 +58,8 @@ func TestAgentRemembersFacts(t *testing.T) {
 	})
 	require.Equal(t, "prefers email", ms[0].Text)
 	require.Equal(t, "has a dog named Rex", ms[1].Text)
+	require.Equal(t, engine.MemoryPreference, ms[0].Type)
+	require.Equal(t, engine.MemoryFact, ms[1].Type, "a type that is none of engine.MemoryTypes is a fact")
 	require.Equal(t, engine.MemoryAI, ms[0].Source)
 	require.Equal(t, h.ws, ms[0].WorkspaceID)
 
@@ -79,9 +81,9 @@ func TestAgentRemembersFacts(t *testing.T) {
 // A contact's memories stop at engine.MaxMemories.
 func TestAgentMemoriesAreCapped(t *testing.T) {
 	t.Parallel()
-	var facts []string
+	var facts []engine.Fact
 	for i := range engine.MaxMemories + 5 {
-		facts = append(facts, fmt.Sprintf("fact %d", i))
+		facts = append(facts, engine.Fact{Text: fmt.Sprintf("fact %d", i)})
 	}
 	agent := &rememberingAgent{facts: facts}
 	h := newHarness(t, func(c *actors.Config) { c.Agent = agent; c.Sender = &recordingSender{}; c.AIDebounce = -1 })

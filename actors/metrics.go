@@ -19,6 +19,10 @@ type runtimeMetrics struct {
 	searchProjected prometheus.Counter
 	echoesHeld      prometheus.Counter
 	echoesMerged    prometheus.Counter
+	// aiContactFields counts the contact values AI answers asked to
+	// write, by result: written, or refused (no allow_ai, no definition,
+	// an invalid value).
+	aiContactFields *prometheus.CounterVec
 	ingestSeconds   prometheus.Histogram
 	business        *businessMetrics
 }
@@ -60,12 +64,15 @@ func newRuntimeMetrics(reg prometheus.Registerer, rt *Runtime) *runtimeMetrics {
 			Name: "parley_actors_echoes_held_total", Help: "Echoes with an unknown id kept aside because the conversation had sends in flight (Instagram)."}),
 		echoesMerged: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_actors_echoes_merged_total", Help: "Held echoes that were Parley's own sends coming back, merged into them."}),
+		aiContactFields: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_actors_ai_contact_fields_total", Help: "Contact values the AI agent asked to write, by result (written, refused)."},
+			[]string{"result"}),
 	}
 	m.business = newBusinessMetrics(reg)
 	if reg != nil {
 		reg.MustRegister(m.commitSeconds, m.ingested, m.duplicates, m.overloaded, m.timersFired, m.aiDiscarded,
 			m.aiRequests, m.aiDropped, m.sends, m.sendRetries, m.actorsRestarts, m.slowConsumers, m.searchProjected, m.ingestSeconds,
-			m.echoesHeld, m.echoesMerged,
+			m.echoesHeld, m.echoesMerged, m.aiContactFields,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_conversations_active",
 				Help: "Conversation actors in memory."}, func() float64 { return float64(rt.dir.active.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_contacts_active",

@@ -195,36 +195,40 @@ func MergeMemories(have, src []Memory, into ID) []Memory {
 }
 
 // Remember returns the memories facts add to a contact holding have:
-// each tidied, those already held, invalid or beyond MaxMemories dropped.
-// ids[i] is the id of facts[i]; full reports facts dropped for room.
-func Remember(have []Memory, facts []string, ids []ID, ws, contact ID, src MemorySource, author *ID, now time.Time) (add []Memory, full bool) {
+// each tidied, those already held, invalid or beyond MaxMemories dropped,
+// a type that is not one of MemoryTypes read as a fact. ids[i] is the id
+// of facts[i]; full reports facts dropped for room.
+func Remember(have []Memory, facts []Fact, ids []ID, ws, contact ID, src MemorySource, author *ID, now time.Time) (add []Memory, full bool) {
 	have = slices.Clone(have)
 	for i, f := range facts {
-		text, err := NormalizeMemoryText(f)
+		text, err := NormalizeMemoryText(f.Text)
 		if err != nil || HasMemory(have, text) {
 			continue
 		}
 		if len(have) >= MaxMemories {
 			return add, true
 		}
-		m := Memory{ID: ids[i], WorkspaceID: ws, ContactID: contact, Text: text, Source: src, AuthorID: author, CreatedAt: now}
+		m := Memory{ID: ids[i], WorkspaceID: ws, ContactID: contact, Text: text, Type: LooseMemoryType(string(f.Type)), Source: src, AuthorID: author, CreatedAt: now}
 		add = append(add, m)
 		have = append(have, m)
 	}
 	return add, false
 }
 
-// AddMemory returns the memory a person adds to a contact holding have,
-// or ErrMemoriesFull when it holds MaxMemories.
-func AddMemory(have []Memory, text string, id, ws, contact ID, author *ID, now time.Time) (Memory, error) {
+// AddMemory returns the memory of type typ ("" a fact) a person adds to
+// a contact holding have, or ErrMemoriesFull when it holds MaxMemories.
+func AddMemory(have []Memory, text string, typ MemoryType, id, ws, contact ID, author *ID, now time.Time) (Memory, error) {
 	text, err := NormalizeMemoryText(text)
 	if err != nil {
+		return Memory{}, err
+	}
+	if typ, err = ParseMemoryType(string(typ)); err != nil {
 		return Memory{}, err
 	}
 	if len(have) >= MaxMemories {
 		return Memory{}, ErrMemoriesFull
 	}
-	return Memory{ID: id, WorkspaceID: ws, ContactID: contact, Text: text, Source: MemoryHuman, AuthorID: author, CreatedAt: now}, nil
+	return Memory{ID: id, WorkspaceID: ws, ContactID: contact, Text: text, Type: typ, Source: MemoryHuman, AuthorID: author, CreatedAt: now}, nil
 }
 
 // ImportRow applies a row of a CSV import to the stored contact c it

@@ -179,25 +179,28 @@ func TestRememberAndMergeMemories(t *testing.T) {
 	t.Parallel()
 	ws, ct := engine.NewID(crmNow), engine.NewID(crmNow)
 	have := []engine.Memory{{Text: "Prefers email"}}
-	facts := []string{" prefers  EMAIL ", "", "has a dog", strings.Repeat("x", engine.MaxMemoryBytes+1), "has a dog"}
+	facts := []engine.Fact{{Text: " prefers  EMAIL "}, {Text: ""}, {Text: "has a dog", Type: engine.MemoryExperience},
+		{Text: strings.Repeat("x", engine.MaxMemoryBytes+1)}, {Text: "has a dog"}}
 	add, full := engine.Remember(have, facts, engine.NewIDs(crmNow, len(facts)), ws, ct, engine.MemoryAI, nil, crmNow)
 	require.False(t, full)
 	require.Len(t, add, 1)
 	require.Equal(t, "has a dog", add[0].Text)
+	require.Equal(t, engine.MemoryExperience, add[0].Type)
 	require.Equal(t, ct, add[0].ContactID)
 
 	var many []engine.Memory
 	for i := range engine.MaxMemories {
 		many = append(many, engine.Memory{Text: fmt.Sprintf("fact %d", i)})
 	}
-	add, full = engine.Remember(many, []string{"one more"}, engine.NewIDs(crmNow, 1), ws, ct, engine.MemoryHuman, nil, crmNow)
+	add, full = engine.Remember(many, []engine.Fact{{Text: "one more"}}, engine.NewIDs(crmNow, 1), ws, ct, engine.MemoryHuman, nil, crmNow)
 	require.True(t, full)
 	require.Empty(t, add)
 
-	m, err := engine.AddMemory(have, " prefers email ", engine.NewID(crmNow), ws, ct, nil, crmNow)
+	m, err := engine.AddMemory(have, " prefers email ", "", engine.NewID(crmNow), ws, ct, nil, crmNow)
 	require.NoError(t, err, "a person may write what the contact holds already")
 	require.Equal(t, engine.MemoryHuman, m.Source)
-	_, err = engine.AddMemory(many, "one more", engine.NewID(crmNow), ws, ct, nil, crmNow)
+	require.Equal(t, engine.MemoryFact, m.Type, "no type is a fact")
+	_, err = engine.AddMemory(many, "one more", engine.MemoryGoal, engine.NewID(crmNow), ws, ct, nil, crmNow)
 	require.ErrorIs(t, err, engine.ErrMemoriesFull)
 
 	into := engine.NewID(crmNow)
@@ -225,4 +228,39 @@ func FuzzNormalizePhone(f *testing.F) {
 			t.Fatalf("not stable: %q → %q → %q", s, p, again)
 		}
 	})
+}
+
+// A memory's type: the four of seed 003, none a fact; a person's other
+// word is refused, an agent's is a fact (LooseMemoryType).
+func TestMemoryTypes(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in    string
+		want  engine.MemoryType
+		err   bool
+		loose engine.MemoryType
+	}{
+		{"", engine.MemoryFact, false, engine.MemoryFact},
+		{"fact", engine.MemoryFact, false, engine.MemoryFact},
+		{" Preference ", engine.MemoryPreference, false, engine.MemoryPreference},
+		{"goal", engine.MemoryGoal, false, engine.MemoryGoal},
+		{"EXPERIENCE", engine.MemoryExperience, false, engine.MemoryExperience},
+		{"pet", "", true, engine.MemoryFact},
+		{"facts", "", true, engine.MemoryFact},
+	} {
+		got, err := engine.ParseMemoryType(c.in)
+		if c.err {
+			require.ErrorIs(t, err, engine.ErrInvalid, c.in)
+		} else {
+			require.NoError(t, err, c.in)
+			require.Equal(t, c.want, got, c.in)
+		}
+		require.Equal(t, c.loose, engine.LooseMemoryType(c.in), c.in)
+	}
+	ws, ct := engine.NewID(crmNow), engine.NewID(crmNow)
+	_, err := engine.AddMemory(nil, "likes jazz", "hobby", engine.NewID(crmNow), ws, ct, nil, crmNow)
+	require.ErrorIs(t, err, engine.ErrInvalid, "a person picks one of the four")
+	m, err := engine.AddMemory(nil, "likes jazz", engine.MemoryPreference, engine.NewID(crmNow), ws, ct, nil, crmNow)
+	require.NoError(t, err)
+	require.Equal(t, engine.MemoryPreference, m.Type)
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -26,6 +27,55 @@ const (
 	MemoryHuman MemorySource = "human"
 )
 
+// MemoryType is what kind of thing a memory tells about the contact.
+type MemoryType string
+
+// Memory types. A memory stored before memories had types reads as a
+// fact (persistence fills it in).
+const (
+	// MemoryFact is a fact about the person: "has two kids", "lives in Lyon".
+	MemoryFact MemoryType = "fact"
+	// MemoryPreference is what they like or want: "prefers email".
+	MemoryPreference MemoryType = "preference"
+	// MemoryGoal is what they are after: "wants to open a second shop".
+	MemoryGoal MemoryType = "goal"
+	// MemoryExperience is something that happened to them with the
+	// business: "their first order arrived late".
+	MemoryExperience MemoryType = "experience"
+)
+
+// MemoryTypes lists the memory types, in the order they are shown.
+var MemoryTypes = []MemoryType{MemoryFact, MemoryPreference, MemoryGoal, MemoryExperience}
+
+// ParseMemoryType reads a memory type: "" is a fact; anything else not
+// in MemoryTypes is ErrInvalid.
+func ParseMemoryType(s string) (MemoryType, error) {
+	t := MemoryType(strings.ToLower(strings.TrimSpace(s)))
+	if t == "" {
+		return MemoryFact, nil
+	}
+	if !slices.Contains(MemoryTypes, t) {
+		return "", fmt.Errorf("%w: a memory's type is fact, preference, goal or experience", ErrInvalid)
+	}
+	return t, nil
+}
+
+// LooseMemoryType reads the type an AI agent gave a memory: anything
+// ParseMemoryType refuses is a fact (a model's odd word loses no memory).
+func LooseMemoryType(s string) MemoryType {
+	t, err := ParseMemoryType(s)
+	if err != nil {
+		return MemoryFact
+	}
+	return t
+}
+
+// Fact is a memory an agent's answer asks to keep: its text and type.
+type Fact struct {
+	Text string     `json:"text"`
+	Type MemoryType `json:"type"`
+}
+
 // Memory is a short fact about a contact that the AI agent is told in
 // every conversation with them ("prefers email", "has a dog named Rex").
 // The agent saves them itself (Source ai) or a person adds them (Source
@@ -35,6 +85,7 @@ type Memory struct {
 	WorkspaceID ID           `json:"workspace_id"`
 	ContactID   ID           `json:"contact_id"`
 	Text        string       `json:"text"`
+	Type        MemoryType   `json:"type"`
 	Source      MemorySource `json:"source"`
 	AuthorID    *ID          `json:"author_id,omitempty"`
 	CreatedAt   time.Time    `json:"created_at"`

@@ -49,7 +49,7 @@ type agentTestResult struct {
 	Error             string           `json:"error"`
 	FollowUpInSeconds float64          `json:"follow_up_in_seconds"`
 	FollowUpReason    string           `json:"follow_up_reason"`
-	Remember          []string         `json:"remember"`
+	Remember          []engine.Fact    `json:"remember"`
 	DurationMS        int64            `json:"duration_ms"`
 }
 
@@ -95,7 +95,7 @@ func (s *Server) runAgentTest(c *fiber.Ctx, ch engine.Channel, id string) error 
 	if err != nil {
 		return err
 	}
-	out := agentTestResult{Kind: set.Kind, Remember: []string{}}
+	out := agentTestResult{Kind: set.Kind, Remember: []engine.Fact{}}
 	agent, _ := s.agents.Build(set)
 	if agent == nil {
 		out.Outcome, out.Reasoning = "off", "the AI is off: a person answers every conversation"

@@ -16,15 +16,15 @@ import (
 )
 
 type agentTestResult struct {
-	Kind              string   `json:"kind"`
-	Outcome           string   `json:"outcome"`
-	Reply             string   `json:"reply"`
-	Reasoning         string   `json:"reasoning"`
-	Handoff           string   `json:"handoff"`
-	HandoffBy         string   `json:"handoff_by"`
-	Error             string   `json:"error"`
-	FollowUpInSeconds float64  `json:"follow_up_in_seconds"`
-	Remember          []string `json:"remember"`
+	Kind              string        `json:"kind"`
+	Outcome           string        `json:"outcome"`
+	Reply             string        `json:"reply"`
+	Reasoning         string        `json:"reasoning"`
+	Handoff           string        `json:"handoff"`
+	HandoffBy         string        `json:"handoff_by"`
+	Error             string        `json:"error"`
+	FollowUpInSeconds float64       `json:"follow_up_in_seconds"`
+	Remember          []engine.Fact `json:"remember"`
 }
 
 // agentTest posts a test console request and decodes the 200 answer.
@@ -58,7 +58,7 @@ func TestAgentTestConsoleRules(t *testing.T) {
 
 	r := e.agentTest(map[string]any{"messages": lines("customer", "hi")})
 	require.Equal(t, agentTestResult{Kind: "rules", Outcome: "reply", Reply: agents.DefaultGreeting,
-		Reasoning: "rules agent: greeting for a new conversation", Remember: []string{}}, r)
+		Reasoning: "rules agent: greeting for a new conversation", Remember: []engine.Fact{}}, r)
 
 	r = e.agentTest(map[string]any{"messages": lines("customer", "hi", "agent", "Hello!", "customer", "what are your hours?")})
 	require.Equal(t, "reply", r.Outcome)
@@ -181,7 +181,7 @@ func TestAgentTestConsoleWebhook(t *testing.T) {
 	r := e.agentTest(map[string]any{"settings": map[string]any{"kind": "webhook", "webhook_url": ai.srv.URL + "/bot", "api_key": "hook-secret"},
 		"messages": lines("customer", "hi", "agent", "Hello", "customer", "I like red shoes")})
 	require.Equal(t, agentTestResult{Kind: "webhook", Outcome: "reply", Reply: "Hello from the bot", Reasoning: "greeting",
-		FollowUpInSeconds: 3600, Remember: []string{"likes red"}}, r)
+		FollowUpInSeconds: 3600, Remember: []engine.Fact{{Text: "likes red", Type: engine.MemoryFact}}}, r)
 	req := ai.requests()[0]
 	mac := hmac.New(sha256.New, []byte("hook-secret"))
 	mac.Write(req.Body)

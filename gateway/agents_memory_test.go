@@ -69,14 +69,15 @@ func (e *env) waitSent(n int) []string {
 }
 
 // The OpenAI-compatible agent is offered a remember tool; the fact it
-// saves becomes a memory of the contact, and the next prompt holds the
-// contact's memories (the agent's and a person's).
+// saves becomes a memory of the contact with its type, and the next
+// prompt holds the contact's memories (the agent's and a person's),
+// each with its type; a person's memory of an unknown type is a 400.
 func TestOpenAIAgentRemembers(t *testing.T) {
 	t.Parallel()
 	ai := newFakeAI(t)
 	ai.set(func(n int) (int, string, time.Duration) {
 		if n == 1 {
-			return 200, completion("Noted, email it is.", "", [2]string{"remember", `{"fact":"Prefers to be contacted by email"}`}), 0
+			return 200, completion("Noted, email it is.", "", [2]string{"remember", `{"fact":"Prefers to be contacted by email","type":"preference"}`}), 0
 		}
 		return 200, completion("Hello again!", ""), 0
 	})
@@ -104,22 +105,34 @@ func TestOpenAIAgentRemembers(t *testing.T) {
 	require.Contains(t, tools, "remember")
 	require.NotContains(t, first.Messages[0].Content, "What you remember")
 
-	code, body := e.api("POST", "/api/v1/contacts/"+ct.String()+"/memories", ownerToken, map[string]string{"text": "VIP since 2019"})
+	code, body := e.api("POST", "/api/v1/contacts/"+ct.String()+"/memories", ownerToken, map[string]string{"text": "VIP since 2019", "type": "hobby"})
+	require.Equal(t, http.StatusBadRequest, code, string(body))
+	require.Contains(t, string(body), "fact, preference, goal or experience")
+	code, body = e.api("POST", "/api/v1/contacts/"+ct.String()+"/memories", ownerToken, map[string]string{"text": "VIP since 2019", "type": "experience"})
 	require.Equal(t, http.StatusCreated, code, string(body))
+	code, body = e.api("GET", "/api/v1/contacts/"+ct.String()+"/memories", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	var list struct {
+		Memories []engine.Memory `json:"memories"`
+	}
+	require.NoError(t, json.Unmarshal(body, &list))
+	require.Len(t, list.Memories, 2)
+	require.Equal(t, engine.MemoryPreference, list.Memories[0].Type)
+	require.Equal(t, engine.MemoryExperience, list.Memories[1].Type)
 	e.webhook(engine.ChannelWhatsApp, waText("wamid.rm.2", "15550201", "Ivy", "hi again"))
 	e.waitSent(2)
 	sys := decodeChat(t, ai.requests()[1]).Messages[0].Content
 	require.Contains(t, sys, "Ivy", "the profile")
-	require.Contains(t, sys, "What you remember about the customer:\n- Prefers to be contacted by email\n- VIP since 2019")
+	require.Contains(t, sys, "What you remember about the customer:\n- (preference) Prefers to be contacted by email\n- (experience) VIP since 2019")
 }
 
 // The webhook agent gets the memories in its payload and may answer
-// facts to remember.
+// facts to remember: strings (facts) or {"text", "type"} objects.
 func TestWebhookAgentMemories(t *testing.T) {
 	t.Parallel()
 	ai := newFakeAI(t)
 	ai.set(func(int) (int, string, time.Duration) {
-		return 200, `{"reply":"Got it","remember":["Allergic to peanuts"]}`, 0
+		return 200, `{"reply":"Got it","remember":["Allergic to peanuts",{"text":"Wants a vegan menu","type":"goal"}]}`, 0
 	})
 	e := newAIEnv(t)
 	code, body := e.api("PUT", "/api/v1/agent", ownerToken, map[string]any{"kind": "webhook", "webhook_url": ai.srv.URL + "/bot"})
@@ -128,7 +141,7 @@ func TestWebhookAgentMemories(t *testing.T) {
 	e.waitSent(1)
 	ct := e.conv(e.thread(engine.ChannelWhatsApp, phoneID, "15550202")).ContactID
 	eventually(t, 5*time.Second, func() error {
-		if e.memoryTexts(ct)["Allergic to peanuts"] != engine.MemoryAI {
+		if m := e.memoryTexts(ct); m["Allergic to peanuts"] != engine.MemoryAI || m["Wants a vegan menu"] != engine.MemoryAI {
 			return errors.New("no memory")
 		}
 		return nil
@@ -143,8 +156,11 @@ func TestWebhookAgentMemories(t *testing.T) {
 	}
 	require.NotNil(t, payloads[0].Memories)
 	require.Empty(t, payloads[0].Memories)
-	require.Len(t, payloads[1].Memories, 1)
+	require.Len(t, payloads[1].Memories, 2)
 	require.Equal(t, "Allergic to peanuts", payloads[1].Memories[0].Text)
+	require.Equal(t, engine.MemoryFact, payloads[1].Memories[0].Type)
+	require.Equal(t, "Wants a vegan menu", payloads[1].Memories[1].Text)
+	require.Equal(t, engine.MemoryGoal, payloads[1].Memories[1].Type)
 }
 
 // waitConv waits until conversation conv satisfies ok.

@@ -161,7 +161,7 @@ func TestOpenAIAgentAnswers(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(reqs[0].Body, &sent))
 	require.Equal(t, "test-model", sent.Model)
-	require.Len(t, sent.Tools, 3)
+	require.Len(t, sent.Tools, 4, "handoff_to_human, schedule_follow_up, remember, update_contact")
 	require.Equal(t, "system", sent.Messages[0].Role)
 	require.Contains(t, sent.Messages[0].Content, "Acme Shoes")
 	require.Contains(t, sent.Messages[0].Content, "Dana", "the contact's profile")

@@ -147,6 +147,13 @@ func (h *contacts) page(ws, id engine.ID, cur *timelineCursor, n int, files bool
 		for i := range changes {
 			keep(changeActivity(&changes[i]))
 		}
+		writes, err := h.store.AIContactWrites(ws, id)
+		if err != nil {
+			return nil, fmt.Errorf("reading the AI's writes on %s: %w", id, err)
+		}
+		for i := range writes {
+			keep(aiWriteActivity(&writes[i]))
+		}
 	}
 	convs, err := h.conversations(ws, id)
 	if err != nil {

@@ -264,6 +264,9 @@ func (h *contacts) create(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if patch.CustomFields, err = checkCustomFields(h.store, p.WorkspaceID, patch.CustomFields, true); err != nil {
+		return err
+	}
 	now := h.rt.Clock().Now()
 	ct, err := engine.NewContact(engine.NewID(now), p.WorkspaceID, src, patch, now)
 	if err != nil {
@@ -300,6 +303,9 @@ func (h *contacts) update(c *fiber.Ctx) error {
 	}
 	patch, err := b.patch()
 	if err != nil {
+		return err
+	}
+	if patch.CustomFields, err = checkCustomFields(h.store, ws, patch.CustomFields, false); err != nil {
 		return err
 	}
 	ct, err := h.rt.UpdateContact(c.UserContext(), ws, id, patch)
@@ -373,6 +379,8 @@ type activityItem struct {
 	File           *contactFile   `json:"file,omitempty"`
 	// Change is set on stage_changed and owner_changed (pipelines.go).
 	Change *engine.ContactChange `json:"change,omitempty"`
+	// AIWrite is the AI agent's write of contact fields.
+	AIWrite *engine.AIContactWrite `json:"ai_write,omitempty"`
 
 	// key orders items of the same time in the paged timeline
 	// (contact_timeline.go): unique per item.
@@ -385,6 +393,7 @@ const (
 	activityFolder       = "folder.changed"
 	activityNote         = "note"
 	activityFile         = "file"
+	activityAIWrite      = "contact.ai_updated"
 )
 
 func (h *contacts) get(c *fiber.Ctx) error {
@@ -415,7 +424,11 @@ func (h *contacts) get(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	files, activity, err := h.timeline(ws, convs, notes, changes)
+	writes, err := h.store.AIContactWrites(ws, id)
+	if err != nil {
+		return err
+	}
+	files, activity, err := h.timeline(ws, convs, notes, changes, writes)
 	if err != nil {
 		return err
 	}
@@ -452,9 +465,10 @@ func (h *contacts) conversations(ws, id engine.ID) ([]engine.Conversation, error
 }
 
 // timeline gathers the files and the activity of a contact from its most
-// recently active conversations (the newest messages of each) and its
-// notes, newest first, bounded.
-func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []engine.Note, changes []engine.ContactChange) ([]contactFile, []activityItem, error) {
+// recently active conversations (the newest messages of each), its
+// notes, its stage and owner changes and the AI's writes of its fields,
+// newest first, bounded.
+func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []engine.Note, changes []engine.ContactChange, writes []engine.AIContactWrite) ([]contactFile, []activityItem, error) {
 	files := []contactFile{}
 	activity := []activityItem{}
 	for i := range notes {
@@ -462,6 +476,9 @@ func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []e
 	}
 	for i := range changes {
 		activity = append(activity, changeActivity(&changes[i]))
+	}
+	for i := range writes {
+		activity = append(activity, aiWriteActivity(&writes[i]))
 	}
 	for i := range convs {
 		conv := &convs[i]

@@ -292,6 +292,7 @@ type importJob struct {
 	inBatch  int
 	stopErr  string
 	progress func(done bool)
+	defs     []engine.FieldDef // the workspace's custom field definitions
 }
 
 func (j *importJob) fail(n int, msg string) {
@@ -321,6 +322,10 @@ func (j *importJob) row(r csvRow) error {
 	}
 	if r.err != nil {
 		j.fail(r.n, r.err.Error())
+		return nil
+	}
+	if err := j.checkFields(&r.ct, false); err != nil {
+		j.fail(r.n, rowMessage(err))
 		return nil
 	}
 	keys := engine.ContactKeys(&r.ct)
@@ -358,12 +363,47 @@ func (j *importJob) apply(r *csvRow, keys []string) error {
 		j.update(r, id)
 		return nil
 	}
+	if err := j.checkFields(&r.ct, true); err != nil {
+		j.fail(r.n, rowMessage(err))
+		return nil
+	}
 	ct := r.ct
 	ct.ID, ct.WorkspaceID, ct.CreatedAt, ct.UpdatedAt = engine.NewID(now), j.ws, now, now
 	ct.NameEdited = ct.Profile.Name != ""
 	j.fresh = append(j.fresh, &ct)
 	j.remember(&ct)
 	j.imported++
+	return nil
+}
+
+// fieldColumn returns the key of the field a column named name fills: a
+// definition's whose key or label it is, case aside, else name itself.
+func fieldColumn(defs []engine.FieldDef, name string) string {
+	for _, d := range defs {
+		if strings.EqualFold(d.Key, name) || strings.EqualFold(d.Label, name) {
+			return d.Key
+		}
+	}
+	return name
+}
+
+// checkFields checks and normalises the custom field values of a row
+// against the workspace's definitions (engine.ValidateFieldValues); a
+// row that creates a contact (creating) must give every required field.
+// A column named after a field's key or label fills that field.
+func (j *importJob) checkFields(ct *engine.Contact, creating bool) error {
+	if len(j.defs) == 0 {
+		return nil
+	}
+	in := make(map[string]*string, len(ct.CustomFields))
+	for k, v := range ct.CustomFields {
+		in[fieldColumn(j.defs, k)] = &v
+	}
+	out, err := engine.ValidateFieldValues(j.defs, in, creating)
+	if err != nil {
+		return err
+	}
+	ct.CustomFields = engine.PatchCustomFields(nil, out)
 	return nil
 }
 
@@ -460,8 +500,12 @@ func (h *contacts) importCSV(c *fiber.Ctx) (err error) {
 		body = bytes.NewReader(c.Body())
 	}
 	now := h.rt.Clock().Now()
+	defs, err := h.store.FieldDefs(p.WorkspaceID)
+	if err != nil {
+		return err
+	}
 	j := &importJob{h: h, ctx: c.UserContext(), ws: p.WorkspaceID, id: engine.NewID(now), pending: map[string]*engine.Contact{},
-		queued: map[engine.ID]int{}}
+		queued: map[engine.ID]int{}, defs: defs}
 	result := func(done bool) engine.ImportProgress {
 		r := engine.ImportProgress{Job: j.id, Rows: j.rows, Imported: j.imported, Updated: j.updated, Failed: j.failed, Done: done}
 		if done {

@@ -182,6 +182,12 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"GET", "/api/v1/contacts/{id}/memories", ""}, {"POST", "/api/v1/contacts/{id}/memories", `{"text":"x"}`},
 		{"DELETE", "/api/v1/contacts/{id}/memories/{memory}", ""},
 		{"POST", "/api/v1/contacts/{id}/stage", `{"stage_id":null}`}, {"POST", "/api/v1/contacts/{id}/owner", `{"owner_id":null}`},
+		{"GET", "/api/v1/contact-fields/{id}", ""}, {"PATCH", "/api/v1/contact-fields/{id}", `{"label":"x"}`},
+		{"DELETE", "/api/v1/contact-fields/{id}", ""},
+		{"POST", "/api/v1/conversations/{conv}/messages/{seq}/feedback", `{"rating":"up"}`},
+		{"GET", "/api/v1/webhooks/{id}", ""}, {"PATCH", "/api/v1/webhooks/{id}", `{"active":false}`},
+		{"GET", "/api/v1/webhooks/{id}/deliveries", ""}, {"POST", "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver", ""},
+		{"DELETE", "/api/v1/webhooks/{id}", ""},
 	}
 	// Routes with ids checked elsewhere: users and tokens (users_test.go,
 	// ids of another workspace; passwords_test.go for passwords), media
@@ -203,17 +209,30 @@ func TestWorkspaceIsolation(t *testing.T) {
 	}
 	for _, o := range ops {
 		if strings.Contains(o, "{") && !public[o] {
-			require.True(t, listed[o] || elsewhere[o], "%s is not checked for workspace isolation", o)
+			if !listed[o] && !elsewhere[o] {
+				t.Errorf("%s is not checked for workspace isolation", o)
+			}
 		}
 	}
 	vals := map[string]string{"conv": id, "channel": "whatsapp", "account": phoneID, "seq": "1", "tag": "x",
 		"id": before.ContactID.String()}
+	field := e.addField(ownerToken, map[string]any{"key": "secret", "label": "secret of A", "type": "text"})
+	code, hookBody := e.api("POST", "/api/v1/webhooks", ownerToken, map[string]any{"url": "https://hooks.example.com/a", "events": []string{"handoff"}})
+	require.Equal(t, http.StatusCreated, code, string(hookBody))
+	hook := decodeAs[engine.Webhook](t, hookBody)
 	for _, r := range routes {
 		var body any
 		if r[2] != "" {
 			body = r[2]
 		}
-		code, resp := e.api(r[0], fillTemplate(r[1], vals), "pk_workspace_b", body)
+		path := fillTemplate(r[1], vals)
+		if strings.HasPrefix(r[1], "/api/v1/contact-fields/") {
+			path = fillTemplate(r[1], map[string]string{"id": field.ID.String()})
+		}
+		if strings.HasPrefix(r[1], "/api/v1/webhooks/") {
+			path = fillTemplate(r[1], map[string]string{"id": hook.ID.String(), "delivery": "1"})
+		}
+		code, resp := e.api(r[0], path, "pk_workspace_b", body)
 		require.Equal(t, http.StatusNotFound, code, "%s %s: %s", r[0], r[1], resp)
 		require.NotContains(t, string(resp), "secret of A")
 	}
@@ -229,6 +248,10 @@ func TestWorkspaceIsolation(t *testing.T) {
 	require.NotContains(t, string(body), id)
 	require.Equal(t, before, e.conv(conv), "nothing of A changed")
 	require.Len(t, e.messages(conv), 1)
+	require.Equal(t, []engine.FieldDef{field}, e.fieldDefs(ownerToken), "A's field is unchanged")
+	code, hookBody = e.api("GET", "/api/v1/webhooks/"+hook.ID.String(), ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(hookBody))
+	require.True(t, decodeAs[engine.Webhook](t, hookBody).Active, "A's webhook is still on")
 }
 
 // The counts of a list under a channel tab are that channel's: folder

@@ -40,6 +40,9 @@ func fromEngine(err error) error {
 		return nil
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, new(engine.FieldErrors)):
+		fe, _ := engine.AsFieldErrors(err)
+		return &fieldsError{apiError{fiber.StatusBadRequest, "invalid_fields", "some custom field values are invalid: " + fieldList(fe)}, fe}
 	case errors.Is(err, actors.ErrNotFound), errors.Is(err, persistence.ErrNotFound), errors.Is(err, engine.ErrNoSuchMessage):
 		return errNotFound
 	case errors.Is(err, actors.ErrOverloaded):
@@ -56,4 +59,23 @@ func fromEngine(err error) error {
 		return &apiError{fiber.StatusBadRequest, "invalid", err.Error()}
 	}
 	return err
+}
+
+// fieldsError is a 400 invalid_fields: the error body also lists what is
+// wrong with each custom field value (engine.ValidateFieldValues).
+type fieldsError struct {
+	apiError
+	Fields []engine.FieldError
+}
+
+// fieldList names the fields of fe, for a message.
+func fieldList(fe engine.FieldErrors) string {
+	out := ""
+	for i, f := range fe {
+		if i > 0 {
+			out += ", "
+		}
+		out += f.Field
+	}
+	return out
 }

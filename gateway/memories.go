@@ -12,7 +12,7 @@ import (
 // remember); people read, add and delete them here.
 //
 //	GET    /api/v1/contacts/{id}/memories            memories, oldest first
-//	POST   /api/v1/contacts/{id}/memories            {"text"} → 201 memory (409 when the contact has engine.MaxMemories)
+//	POST   /api/v1/contacts/{id}/memories            {"text", "type"} → 201 memory (409 when the contact has engine.MaxMemories)
 //	DELETE /api/v1/contacts/{id}/memories/{memory}   → 204
 //
 // Changes are published as memory.created and memory.deleted, with
@@ -20,20 +20,26 @@ import (
 
 type memoryBody struct {
 	Text string `json:"text"`
+	// Type is one of engine.MemoryTypes; none is a fact.
+	Type string `json:"type"`
 }
 
-// parseMemoryBody reads a memory's body and returns its tidied text; any
-// refusal is a 400 API error.
-func parseMemoryBody(body []byte) (string, error) {
+// parseMemoryBody reads a memory's body and returns its tidied text and
+// its type; any refusal is a 400 API error.
+func parseMemoryBody(body []byte) (string, engine.MemoryType, error) {
 	var b memoryBody
 	if err := decodeJSONBytes(body, &b); err != nil {
-		return "", err
+		return "", "", err
 	}
 	text, err := engine.NormalizeMemoryText(b.Text)
 	if err != nil {
-		return "", fromEngine(err)
+		return "", "", fromEngine(err)
 	}
-	return text, nil
+	typ, err := engine.ParseMemoryType(b.Type)
+	if err != nil {
+		return "", "", fromEngine(err)
+	}
+	return text, typ, nil
 }
 
 func (h *contacts) listMemories(c *fiber.Ctx) error {
@@ -61,7 +67,7 @@ func (h *contacts) addMemory(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	text, err := parseMemoryBody(c.Body())
+	text, typ, err := parseMemoryBody(c.Body())
 	if err != nil {
 		return err
 	}
@@ -69,7 +75,7 @@ func (h *contacts) addMemory(c *fiber.Ctx) error {
 		return err
 	}
 	author := p.UserID
-	m, err := h.rt.AddMemory(c.UserContext(), p.WorkspaceID, id, text, &author)
+	m, err := h.rt.AddMemory(c.UserContext(), p.WorkspaceID, id, text, typ, &author)
 	if errors.Is(err, engine.ErrMemoriesFull) {
 		return errorf(fiber.StatusConflict, "too_many_memories", "a contact keeps at most %d memories: delete one first", engine.MaxMemories)
 	}

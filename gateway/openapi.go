@@ -118,19 +118,19 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/conversations/{conv}/notes", tag: "notes", summary: "Add a note to the conversation's contact; @name mentions notify users; answers the note, its html the Markdown of its text rendered and sanitised", body: "Note", ok: 201},
 
 	{method: "GET", path: "/api/v1/contacts", tag: "contacts", summary: "Contacts, newest first; q searches name, phone, email and company (prefixes, case and accents aside); stage (a stage id) and owner (a user id) keep the contacts in that stage and/or owned by that user (not with q: 400), and tag with either keeps those of them one of whose conversations has the tag (looking at up to 2000 contacts a page: partial true, and next_cursor to go on, when it stopped there); each contact also has last_activity_at (its conversations' latest, absent without one) and tags (its conversations' tags, sorted, absent without any)", query: []string{"q", "stage", "owner", "tag", "cursor", "limit"}, ok: 200},
-	{method: "POST", path: "/api/v1/contacts", tag: "contacts", summary: "Create a contact (source manual, or api for personal API tokens)", body: "Contact", ok: 201},
+	{method: "POST", path: "/api/v1/contacts", tag: "contacts", summary: "Create a contact (source manual, or api for personal API tokens); custom_fields are checked and normalised by their definitions (/api/v1/contact-fields), the required ones must be given, else 400 invalid_fields with error.fields", body: "Contact", ok: 201},
 	{method: "GET", path: "/api/v1/contacts/export", tag: "contacts", summary: "Every contact as CSV (recorded in the audit log)", ok: 200},
-	{method: "POST", path: "/api/v1/contacts/import", tag: "contacts", summary: "Import contacts from a CSV body (text/csv), deduplicated by email and phone; progress over the WebSocket", body: "ContactCSV", bodyType: "text/csv", ok: 200},
+	{method: "POST", path: "/api/v1/contacts/import", tag: "contacts", summary: "Import contacts from a CSV body (text/csv), deduplicated by email and phone; a custom field column (named by the field's key or label) is checked by its definition, a bad value or a new contact without a required field fails its row; progress over the WebSocket", body: "ContactCSV", bodyType: "text/csv", ok: 200},
 	{method: "GET", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "A contact with its conversations, notes, files and activity. Every contact the API answers has detected, read-only: phone (E.164), phone_international and country (ISO 3166-1 alpha-2) read from its phone or WhatsApp id, and language (ISO 639-1) detected from the customer's inbound text; each left out until known, and never over the country and language a person set. campaign is its first touch (the first campaign that brought it) and subscription its paid access from Stripe (active, customer_id, subscription_id, since, event_id, event_at), read-only, each left out when none", ok: 200},
-	{method: "GET", path: "/api/v1/contacts/{id}/activity", tag: "contacts", summary: "A contact's whole activity (conversations started, folder changes, notes, files, stage and owner changes), newest first, a page at a time: limit 1 to 100 (20 by default), before the next_before of the page before; answers {activity, next_before} (\"\" at the end)", query: []string{"before", "limit"}, ok: 200},
+	{method: "GET", path: "/api/v1/contacts/{id}/activity", tag: "contacts", summary: "A contact's whole activity (conversations started, folder changes, notes, files, stage and owner changes, the AI agent's writes of its fields: type contact.ai_updated with ai_write {fields, refused, conversation_id, seq}), newest first, a page at a time: limit 1 to 100 (20 by default), before the next_before of the page before; answers {activity, next_before} (\"\" at the end)", query: []string{"before", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/contacts/{id}/files", tag: "contacts", summary: "Every file shared in a contact's conversations, newest first, a page at a time: limit 1 to 100 (20 by default), before the next_before of the page before; answers {files, next_before} (\"\" at the end)", query: []string{"before", "limit"}, ok: 200},
-	{method: "PATCH", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "Change a contact's profile and custom fields (null removes a custom field)", body: "ContactUpdate", ok: 200},
+	{method: "PATCH", path: "/api/v1/contacts/{id}", tag: "contacts", summary: "Change a contact's profile and custom fields (null removes a custom field); custom_fields are checked and normalised by their definitions, a required one may not be removed, else 400 invalid_fields with error.fields", body: "ContactUpdate", ok: 200},
 	{method: "POST", path: "/api/v1/contacts/{id}/merge", tag: "contacts", summary: "Merge another contact into this one: identities, conversations, notes and memories move, empty fields are filled, the other is deleted", body: "Merge", ok: 200},
 	{method: "GET", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Notes of a contact, newest first; each has text (Markdown, as written) and html (read-only: the text rendered as sanitised HTML, raw HTML left out, links http, https or mailto only, opening in a new tab)", query: []string{"limit"}, ok: 200},
 	{method: "POST", path: "/api/v1/contacts/{id}/notes", tag: "notes", summary: "Add a note, its text Markdown; @name mentions notify users; answers the note with its html, as in the list", body: "Note", ok: 201},
 	{method: "DELETE", path: "/api/v1/contacts/{id}/notes/{note}", tag: "notes", summary: "Delete a note (its author or an admin)", ok: 204},
-	{method: "GET", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "What the AI agent remembers about a contact, oldest first", ok: 200},
-	{method: "POST", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "Add a memory the AI agent is told in every conversation with the contact (409 when full)", body: "Memory", ok: 201},
+	{method: "GET", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "What the AI agent remembers about a contact, oldest first; each has a type: fact, preference, goal or experience (those stored before types read as fact)", ok: 200},
+	{method: "POST", path: "/api/v1/contacts/{id}/memories", tag: "memories", summary: "Add a memory the AI agent is told in every conversation with the contact, of a type (fact when left out; another word is a 400) (409 when full)", body: "Memory", ok: 201},
 	{method: "DELETE", path: "/api/v1/contacts/{id}/memories/{memory}", tag: "memories", summary: "Delete a memory", ok: 204},
 	{method: "POST", path: "/api/v1/contacts/{id}/stage", tag: "pipelines", summary: "Move a contact to a stage of one of the workspace's pipelines (stage_id; pipeline_id optional, checked when given), or out of any with null; a stage not in the workspace is 400. Recorded in the contact's activity (stage_changed: from, to, by) and published as contact.updated; answers the contact", body: "ContactStage", ok: 200},
 	{method: "POST", path: "/api/v1/contacts/{id}/owner", tag: "pipelines", summary: "Give a contact an owner (owner_id, a user of the workspace, else 400), or none with null. Recorded in the contact's activity (owner_changed: from, to, by) and published as contact.updated; a removed user's contacts lose their owner (owner_changed with no by); answers the contact", body: "ContactOwner", ok: 200},
@@ -153,12 +153,20 @@ var operations = []op{
 	{method: "DELETE", path: "/api/v1/webhooks/{id}", tag: "webhooks", summary: "Delete an outgoing webhook with its queued and logged deliveries (admin)", ok: 204},
 	{method: "GET", path: "/api/v1/webhooks/{id}/deliveries", tag: "webhooks", summary: "A webhook's deliveries, newest first: the pending ones and the last 100 finished; each has id, event, body, state (pending, delivered, failed), attempts, next_at, status_code, latency_ms, error, created_at, last_attempt_at, redelivery_of", ok: 200},
 	{method: "POST", path: "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver", tag: "webhooks", summary: "Send a delivery again, as a new delivery with the same event and body, queued behind the conversation's others; answers it", ok: 202},
+
+	{method: "GET", path: "/api/v1/contact-fields", tag: "contact fields", summary: "The workspace's custom field definitions (every role), by order then key: {fields}; each has id, key, label, type, options (selects), required, allow_ai, order", ok: 200},
+	{method: "POST", path: "/api/v1/contact-fields", tag: "contact fields", summary: "Define a custom field (admin): key (a-z, 0-9 and '_', starting with a letter, at most 40 bytes, not name, email, phone, company or title; unique: else 409 key_taken; never changes), label (one line, 1 to 100 bytes), type, options (a select's 1 to 100 distinct choices, without commas; none for other types), required, allow_ai (the AI agent may write it), order (default: after the others); at most 50 per workspace (409 too_many_fields)", body: "ContactField", ok: 201},
+	{method: "GET", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "A custom field definition", ok: 200},
+	{method: "PATCH", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "Change a custom field definition (admin): the fields given, checked as at creation; the key never changes (400). Stored values are not rewritten: the next write of a contact checks them against the new definition", body: "ContactFieldUpdate", ok: 200},
+	{method: "DELETE", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "Delete a custom field definition (admin); the contacts keep their values, which read as free text from then on", ok: 204},
 	{method: "POST", path: "/api/v1/admin/backup", tag: "admin", summary: "A consistent online backup of the whole data directory (owner): an application/x-tar stream holding manifest.json first (format, created_at, parley_version, store_format, and every file with its size and sha256), then the store's Pebble checkpoint under db/ and the media files under media/. Every message acknowledged before the call is in it. `parley backup DIR` calls it and checks each file; `parley restore DIR DATADIR` restores it. One at a time: 409 backup_in_progress", ok: 200},
 }
 
 // schemas are the request bodies, as JSON Schema.
 var schemas = map[string]any{
-	"Error":           obj(map[string]any{"error": obj(map[string]any{"code": str(), "message": str()}, "code", "message")}, "error"),
+	"Error": obj(map[string]any{"error": obj(map[string]any{"code": str(), "message": str(),
+		"fields": describe(map[string]any{"type": "array", "items": obj(map[string]any{"field": str(), "message": str()}, "field", "message")},
+			"with code invalid_fields: what is wrong with each custom field value, by key")}, "code", "message")}, "error"),
 	"PostmarkInbound": map[string]any{"type": "object", "description": "Postmark's inbound JSON (FromFull, ToFull[], CcFull[], OriginalRecipient, Subject, MessageID, Date, TextBody, HtmlBody, Headers[] {Name, Value}, Attachments[] {Name, Content (base64), ContentType, ContentID}); other fields are ignored", "required": []string{"FromFull"}},
 	"MetaWebhook": map[string]any{"type": "object", "description": "A Meta webhook delivery: object, entry[] (see Meta's WhatsApp Cloud API, Messenger and Instagram webhook references)",
 		"properties": map[string]any{"object": str(), "entry": map[string]any{"type": "array"}}, "required": []string{"object", "entry"}},
@@ -208,21 +216,24 @@ var schemas = map[string]any{
 	"ContactCSV":    map[string]any{"type": "string", "description": "CSV with a header row: name, phone, email, company, title, country, language, avatar; other columns are custom fields"},
 	"Merge":         obj(map[string]any{"from": str()}, "from"),
 	"Note":          obj(map[string]any{"text": describe(str(), "Markdown: bold, italics, lists, links, inline code and code blocks; raw HTML is not rendered")}, "text"),
-	"Memory":        obj(map[string]any{"text": str()}, "text"),
+	"Memory": obj(map[string]any{"text": str(), "type": describe(enum("fact", "preference", "goal", "experience"),
+		"what the memory tells: a fact about the person, a preference, a goal, or an experience with the business; fact when left out")}, "text"),
 	"NotificationSettings": obj(map[string]any{"settings": minProps(obj(map[string]any{
 		"new_conversation": notifyMedia(), "assigned": notifyMedia(), "mentioned": notifyMedia(), "needs_human": notifyMedia()}))}, "settings"),
 	"PushSubscription": obj(map[string]any{"endpoint": describe(withBound(str(), "maxLength", maxPushEndpoint), "the push service's https URL"),
 		"expirationTime": map[string]any{"type": []string{"number", "null"}, "description": "as the Push API gives it; ignored"},
 		"keys": obj(map[string]any{"p256dh": describe(str(), "the browser's P-256 public key, base64url (65 bytes)"),
 			"auth": describe(str(), "the browser's auth secret, base64url (16 bytes)")}, "p256dh", "auth")}, "endpoint", "keys"),
-	"CannedReply":       obj(cannedReplyProps(), "short_code", "title", "body"),
-	"CannedReplyUpdate": minProps(obj(cannedReplyProps())),
-	"Pipeline":          obj(pipelineProps(false), "name", "stages"),
-	"PipelineUpdate":    minProps(obj(pipelineProps(true))),
-	"ContactStage":      obj(map[string]any{"stage_id": nullableStr(), "pipeline_id": str()}, "stage_id"),
-	"ContactOwner":      obj(map[string]any{"owner_id": nullableStr()}, "owner_id"),
-	"Webhook":           obj(webhookProps(), "url", "events"),
-	"WebhookUpdate":     minProps(obj(webhookProps())),
+	"CannedReply":        obj(cannedReplyProps(), "short_code", "title", "body"),
+	"CannedReplyUpdate":  minProps(obj(cannedReplyProps())),
+	"Pipeline":           obj(pipelineProps(false), "name", "stages"),
+	"PipelineUpdate":     minProps(obj(pipelineProps(true))),
+	"ContactStage":       obj(map[string]any{"stage_id": nullableStr(), "pipeline_id": str()}, "stage_id"),
+	"ContactOwner":       obj(map[string]any{"owner_id": nullableStr()}, "owner_id"),
+	"Webhook":            obj(webhookProps(), "url", "events"),
+	"WebhookUpdate":      minProps(obj(webhookProps())),
+	"ContactField":       obj(contactFieldProps(true), "key", "label", "type"),
+	"ContactFieldUpdate": minProps(obj(contactFieldProps(false))),
 }
 
 // pipelineProps are the fields of a pipeline a request may name; a kept
@@ -287,6 +298,24 @@ func cannedReplyProps() map[string]any {
 		"body": describe(str(), "the reply; variables {{contact.name}}, {{contact.first_name}}, {{contact.email}}, {{contact.phone}}, {{agent.name}}, "+
 			"{{agent.first_name}} and {{workspace.name}} are filled in by the web app when it inserts the reply (an unknown one is left as written, a missing value is empty)"),
 	}
+}
+
+// contactFieldProps are the fields of a field definition a request may
+// name; the key only at creation.
+func contactFieldProps(withKey bool) map[string]any {
+	types := make([]string, len(engine.FieldTypes))
+	for i, t := range engine.FieldTypes {
+		types[i] = string(t)
+	}
+	p := map[string]any{"label": str(), "type": enum(types...),
+		"options":  describe(strs(), "the choices of a single_select or multi_select"),
+		"required": describe(boolean(), "a new contact (API, import) must have it, and no write may empty it"),
+		"allow_ai": describe(boolean(), "the AI agent may write the field (its tool, the JSON reply's and the webhook's contact)"),
+		"order":    integer()}
+	if withKey {
+		p["key"] = describe(str(), "the key of the value in a contact's custom_fields")
+	}
+	return p
 }
 
 // channelAccountProps are the fields of a channel account a request may

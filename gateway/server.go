@@ -443,6 +443,7 @@ func (s *Server) routes() {
 	s.cannedRoutes(api)
 	s.pipelineRoutes(api)
 	s.outgoingWebhookRoutes(api)
+	s.contactFieldRoutes(api)
 	api.Post("/admin/backup", requireRole(engine.RoleOwner), s.backup)
 
 	// The inbox web app answers every other GET; registered last so that
@@ -498,8 +499,9 @@ func statusClass(code int) string { return fmt.Sprintf("%dxx", code/100) }
 // errorBody is the JSON error every failed request gets.
 type errorBody struct {
 	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
+		Code    string              `json:"code"`
+		Message string              `json:"message"`
+		Fields  []engine.FieldError `json:"fields,omitempty"`
 	} `json:"error"`
 }
 
@@ -507,9 +509,13 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	status, code := fiber.StatusInternalServerError, "internal"
 	msg := "internal error"
 	var ae *apiError
+	var fse *fieldsError
+	var fields []engine.FieldError
 	var re *realtime.Error
 	var fe *fiber.Error
 	switch {
+	case errors.As(err, &fse):
+		status, code, msg, fields = fse.Status, fse.Code, fse.Message, fse.Fields
 	case errors.As(err, &ae):
 		status, code, msg = ae.Status, ae.Code, ae.Message
 	case errors.As(err, &re):
@@ -520,7 +526,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		s.log.Error("Request failed", "path", c.Path(), "request_id", c.Locals("request_id"), "err", err)
 	}
 	var body errorBody
-	body.Error.Code, body.Error.Message = code, msg
+	body.Error.Code, body.Error.Message, body.Error.Fields = code, msg, fields
 	return c.Status(status).JSON(body)
 }
 

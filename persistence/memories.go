@@ -43,7 +43,7 @@ func (s *Store) Memories(ws, contact engine.ID, limit int) ([]engine.Memory, err
 		if err := decode(it.Value(), &m); err != nil {
 			return nil, fmt.Errorf("reading memories of %s: %w", contact, err)
 		}
-		out = append(out, m)
+		out = append(out, typed(m))
 	}
 	return out, iterErr(it)
 }
@@ -54,5 +54,14 @@ func (s *Store) Memory(ws, contact, id engine.ID) (engine.Memory, error) {
 	if err := s.get(memoryKey(ws, contact, id), &m); err != nil {
 		return engine.Memory{}, fmt.Errorf("reading memory %s: %w", id, err)
 	}
-	return m, nil
+	return typed(m), nil
+}
+
+// typed gives a memory stored before memories had types its type, a
+// fact (no migration rewrites them).
+func typed(m engine.Memory) engine.Memory {
+	if m.Type == "" {
+		m.Type = engine.MemoryFact
+	}
+	return m
 }

@@ -56,6 +56,9 @@ type AIContext struct {
 	// is a question, the reply given and what the team says it should
 	// have been, for the agent to learn from.
 	Corrections []engine.Feedback
+	// FieldDefs are the workspace's custom field definitions, as shown
+	// (engine.SortFieldDefs); the agent may write those that allow it.
+	FieldDefs []engine.FieldDef
 }
 
 // AIAnswer is an agent's reply. Empty Content.Kind means no message.
@@ -75,7 +78,12 @@ type AIAnswer struct {
 	// Remember are facts about the contact the agent wants kept as
 	// memories; they are stored with the answer, within the limits
 	// (engine.MaxMemories, engine.MaxMemoryBytes), duplicates aside.
-	Remember []string
+	Remember []engine.Fact
+	// Contact are profile fields (engine.StandardContactFields) and
+	// custom fields by key the agent asks to write on the contact; each
+	// is checked against its definition and written only when it allows
+	// the AI (engine.ApplyAIContactWrite).
+	Contact map[string]string
 }
 
 // Agent computes AI replies. It is called from the agent pool, never from

@@ -15,7 +15,9 @@ func FuzzParseChatCompletion(f *testing.F) {
 	for _, s := range []string{`{"choices":[{"message":{"content":"hi"}}]}`, `{"choices":[]}`, `{`, `null`,
 		`{"choices":[{"message":{"content":null,"tool_calls":[{"function":{"name":"handoff_to_human","arguments":"{\"reason\":\"x\"}"}}]}}]}`,
 		`{"choices":[{"message":{"tool_calls":[{"function":{"name":"schedule_follow_up","arguments":"{\"in_hours\":1e308}"}}]}}]}`,
-		`{"choices":[{"message":{"tool_calls":[{"function":{"name":"handoff_to_human","arguments":"nope"}}]}}]}`} {
+		`{"choices":[{"message":{"tool_calls":[{"function":{"name":"handoff_to_human","arguments":"nope"}}]}}]}`,
+		`{"choices":[{"message":{"tool_calls":[{"function":{"name":"update_contact","arguments":"{\"seats\":[1],\"email\":\"a@b\"}"}}]}}]}`,
+		`{"choices":[{"message":{"tool_calls":[{"function":{"name":"update_contact","arguments":"{\"plan\":[\"a\",\"b\"],\"n\":1e3}"}}]}}]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -40,7 +42,9 @@ func FuzzParseChatCompletion(f *testing.F) {
 
 // FuzzParseWebhookReply does the same for the webhook agent's answers.
 func FuzzParseWebhookReply(f *testing.F) {
-	for _, s := range []string{`{"reply":"hi"}`, `{"handoff":"x"}`, `{"follow_up_in_seconds":-1}`, `[]`, `{"reply":5}`} {
+	for _, s := range []string{`{"reply":"hi"}`, `{"handoff":"x"}`, `{"follow_up_in_seconds":-1}`, `[]`, `{"reply":5}`,
+		`{"contact":{"vip":true,"seats":3,"topics":["a","b"]}}`, `{"contact":[1]}`, `{"contact":{"x":{}}}`,
+		`{"remember":["a",{"text":"b","type":"preference"}]}`, `{"remember":{"text":"b"}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {

@@ -2,6 +2,7 @@ package agents
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,8 +35,9 @@ var (
 
 // OpenAI calls an OpenAI-compatible chat-completions API (hosted
 // providers, Ollama, vLLM, llama.cpp...). The agent may answer, call the
-// handoff_to_human tool, call schedule_follow_up, or call remember to
-// keep a fact about the contact. With the json reply format it answers
+// handoff_to_human tool, call schedule_follow_up, call remember to
+// keep a fact about the contact, or call update_contact to save the
+// customer's details (contact_tool.go). With the json reply format it answers
 // one JSON object instead (agent_structured.go).
 type OpenAI struct {
 	client  *http.Client
@@ -90,16 +92,18 @@ var agentTools = []any{
 		"name":        "remember",
 		"description": "Keep a short, lasting fact about the customer (a preference, their situation) for later conversations.",
 		"parameters": map[string]any{"type": "object", "properties": map[string]any{
-			"fact": map[string]any{"type": "string", "description": "The fact, in one short sentence."}},
+			"fact": map[string]any{"type": "string", "description": "The fact, in one short sentence."},
+			"type": map[string]any{"type": "string", "enum": engine.MemoryTypes,
+				"description": "fact (about them), preference (what they like or want), goal (what they are after) or experience (what happened to them with us)."}},
 			"required": []string{"fact"}},
 	}},
 }
 
 // Reply asks the model.
 func (a *OpenAI) Reply(ctx context.Context, in ports.AIContext) (ports.AIAnswer, error) {
-	req := chatRequest{Model: a.model, Messages: chatMessages(a.prompt, in, a.json), Tools: agentTools}
+	req := chatRequest{Model: a.model, Messages: chatMessages(a.prompt, in, a.json), Tools: toolsFor(in.FieldDefs)}
 	if a.json {
-		req.Tools, req.ResponseFormat = nil, structuredFormat
+		req.Tools, req.ResponseFormat = nil, structuredFormat(in.FieldDefs)
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -178,6 +182,7 @@ func chatMessages(prompt string, in ports.AIContext, structured bool) []chatMess
 			"If the customer wants to be contacted later, call schedule_follow_up. " +
 			"When you learn a lasting fact about the customer worth knowing next time, call remember.")
 	}
+	sys.WriteString(fieldsPrompt(in.FieldDefs, structured))
 	if c := in.Contact; c != nil {
 		sys.WriteString("\n\nAbout the customer:")
 		p := c.Profile
@@ -203,7 +208,7 @@ func chatMessages(prompt string, in ports.AIContext, structured bool) []chatMess
 	if len(in.Memories) > 0 {
 		sys.WriteString("\n\nWhat you remember about the customer:")
 		for _, m := range in.Memories {
-			fmt.Fprintf(&sys, "\n- %s", m.Text)
+			fmt.Fprintf(&sys, "\n- (%s) %s", cmp.Or(m.Type, engine.MemoryFact), m.Text)
 		}
 	}
 	writeCorrections(&sys, in.Corrections)
@@ -272,10 +277,25 @@ func parseChatCompletion(body []byte) (ports.AIAnswer, error) {
 	}
 	ans.Reasoning = strings.TrimSpace(m.ReasoningContent + m.Reasoning)
 	for _, tc := range m.ToolCalls {
+		if tc.Function.Name == contactToolName {
+			var raw map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(tc.Function.Arguments), &raw); err != nil {
+				return ports.AIAnswer{}, fmt.Errorf("%w: tool %s arguments: %v", ErrResponse, tc.Function.Name, err)
+			}
+			values, err := contactValues(raw)
+			if err != nil {
+				return ports.AIAnswer{}, fmt.Errorf("%w: tool %s: %v", ErrResponse, tc.Function.Name, err)
+			}
+			addContactValues(&ans.Contact, values)
+			continue
+		}
 		var args struct {
 			Reason  string  `json:"reason"`
 			InHours float64 `json:"in_hours"`
 			Fact    string  `json:"fact"`
+			// Type is the remembered fact's type; a model's odd value
+			// (not a string, not a type) makes it a fact.
+			Type any `json:"type"`
 		}
 		if tc.Function.Arguments != "" {
 			if err := json.Unmarshal([]byte(tc.Function.Arguments), &args); err != nil {
@@ -290,7 +310,8 @@ func parseChatCompletion(body []byte) (ports.AIAnswer, error) {
 				ans.FollowUpAfter, ans.FollowUpReason = d, args.Reason
 			}
 		case "remember":
-			remember(&ans, args.Fact)
+			typ, _ := args.Type.(string)
+			remember(&ans, args.Fact, typ)
 		}
 	}
 	return ans, nil

@@ -23,33 +23,43 @@ import (
 //	 "handoff": false, "handoff_reason": "why a person is needed",
 //	 "follow_up_in": 0,        // hours until a follow-up if the customer stays silent; 0 for none
 //	 "reasoning": "private notes for the team",
-//	 "remember": ["lasting facts about the customer"]}
+//	 "remember": [{"text": "a lasting fact about the customer", "type": "preference"}],  // or plain strings (facts)
+//	 "contact": {"email": "...", "<custom field key>": ...}}  // details to save (contact_tool.go)
 //
 // The parser is lenient with what models do (code fences, text around
 // the object, a string where a number or a list was asked for) and strict
 // with the rest: anything else is ErrResponse, which the agent pool
 // counts as an invalid reply and hands the customer to a person.
 
-// structuredFormat is the request's response_format.
-var structuredFormat = map[string]any{"type": "json_schema", "json_schema": map[string]any{
-	"name": "parley_reply",
-	"schema": map[string]any{"type": "object", "additionalProperties": false,
-		"properties": map[string]any{
-			"reply":          map[string]any{"type": "string"},
-			"handoff":        map[string]any{"type": "boolean"},
-			"handoff_reason": map[string]any{"type": "string"},
-			"follow_up_in":   map[string]any{"type": "number", "description": "hours"},
-			"reasoning":      map[string]any{"type": "string"},
-			"remember":       map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
-		},
-		"required": []string{"reply", "handoff"}},
-}}
+// structuredFormat is the request's response_format for a workspace
+// with custom field definitions defs.
+func structuredFormat(defs []engine.FieldDef) map[string]any {
+	return map[string]any{"type": "json_schema", "json_schema": map[string]any{
+		"name": "parley_reply",
+		"schema": map[string]any{"type": "object", "additionalProperties": false,
+			"properties": map[string]any{
+				"reply":          map[string]any{"type": "string"},
+				"handoff":        map[string]any{"type": "boolean"},
+				"handoff_reason": map[string]any{"type": "string"},
+				"follow_up_in":   map[string]any{"type": "number", "description": "hours"},
+				"reasoning":      map[string]any{"type": "string"},
+				"remember": map[string]any{"type": "array", "items": map[string]any{"type": "object",
+					"properties": map[string]any{"text": map[string]any{"type": "string"},
+						"type": map[string]any{"type": "string", "enum": engine.MemoryTypes}},
+					"required": []string{"text"}}},
+				"contact": map[string]any{"type": "object", "properties": contactProperties(defs)},
+			},
+			"required": []string{"reply", "handoff"}},
+	}}
+}
 
 // structuredInstructions tell the model what to answer with.
 const structuredInstructions = `Answer with one JSON object and nothing else: ` +
 	`{"reply": "your message to the customer, or empty", "handoff": true if a person must take over (you cannot help, or the customer needs a human), ` +
 	`"handoff_reason": "why, for the team", "follow_up_in": hours until you follow up if the customer stays silent (0 for none), ` +
-	`"reasoning": "short private notes for the team", "remember": ["lasting facts about the customer worth knowing next time"]}.`
+	`"reasoning": "short private notes for the team", "remember": [{"text": "a lasting fact about the customer worth knowing next time", ` +
+	`"type": "fact (about them), preference (what they like or want), goal (what they are after) or experience (what happened to them with us)"}], ` +
+	`"contact": {details the customer gave about themselves, by field: see below}}.`
 
 // structuredReply is the JSON object; the loose fields take what models
 // write instead of the asked-for type.
@@ -60,6 +70,7 @@ type structuredReply struct {
 	FollowUpIn    json.RawMessage `json:"follow_up_in"`
 	Reasoning     string          `json:"reasoning"`
 	Remember      json.RawMessage `json:"remember"`
+	Contact       json.RawMessage `json:"contact"`
 }
 
 // parseStructuredCompletion reads a chat-completions response whose
@@ -103,11 +114,15 @@ func parseStructuredReply(content string) (ports.AIAnswer, error) {
 	if err != nil {
 		return ports.AIAnswer{}, fmt.Errorf("%w: follow_up_in: %v", ErrResponse, err)
 	}
-	facts, err := looseStrings(r.Remember)
+	facts, err := looseFacts(r.Remember)
 	if err != nil {
 		return ports.AIAnswer{}, fmt.Errorf("%w: remember: %v", ErrResponse, err)
 	}
-	ans := ports.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning)}
+	contact, err := contactObject(r.Contact)
+	if err != nil {
+		return ports.AIAnswer{}, fmt.Errorf("%w: contact: %v", ErrResponse, err)
+	}
+	ans := ports.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning), Contact: contact}
 	if t := strings.TrimSpace(r.Reply); t != "" {
 		ans.Content = engine.Content{Kind: engine.KindText, Text: t}
 	}
@@ -116,7 +131,7 @@ func parseStructuredReply(content string) (ports.AIAnswer, error) {
 	}
 	ans.FollowUpAfter = followUpIn(hours)
 	for _, f := range facts {
-		remember(&ans, f)
+		remember(&ans, f.Text, string(f.Type))
 	}
 	return ans, nil
 }
@@ -138,12 +153,47 @@ func followUpIn(hours float64) time.Duration {
 	return 0
 }
 
-// remember adds fact to the facts the answer asks to keep: trimmed, not
-// empty, at most engine.MaxMemories.
-func remember(ans *ports.AIAnswer, fact string) {
+// remember adds fact, of type typ, to the facts the answer asks to keep:
+// trimmed, not empty, at most engine.MaxMemories; a type that is not one
+// of engine.MemoryTypes is a fact.
+func remember(ans *ports.AIAnswer, fact, typ string) {
 	if f := strings.TrimSpace(fact); f != "" && len(ans.Remember) < engine.MaxMemories {
-		ans.Remember = append(ans.Remember, f)
+		ans.Remember = append(ans.Remember, engine.Fact{Text: f, Type: engine.LooseMemoryType(typ)})
 	}
+}
+
+// looseFacts reads a remember list: a string, a list of strings (facts),
+// or a list whose items may also be objects {"text" (or "fact"), "type"}.
+func looseFacts(raw json.RawMessage) ([]engine.Fact, error) {
+	if ss, err := looseStrings(raw); err == nil {
+		out := make([]engine.Fact, 0, len(ss))
+		for _, s := range ss {
+			out = append(out, engine.Fact{Text: s, Type: engine.MemoryFact})
+		}
+		return out, nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, fmt.Errorf("not a list of facts: %s", snippet(raw))
+	}
+	out := make([]engine.Fact, 0, len(items))
+	for _, it := range items {
+		var s string
+		if json.Unmarshal(it, &s) == nil {
+			out = append(out, engine.Fact{Text: s, Type: engine.MemoryFact})
+			continue
+		}
+		var o struct {
+			Text string `json:"text"`
+			Fact string `json:"fact"`
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(it, &o); err != nil {
+			return nil, fmt.Errorf("not a list of facts: %s", snippet(raw))
+		}
+		out = append(out, engine.Fact{Text: o.Text + o.Fact, Type: engine.LooseMemoryType(o.Type)})
+	}
+	return out, nil
 }
 
 // looseValue decodes a field that may be absent (nil).

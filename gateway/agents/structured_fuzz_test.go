@@ -2,6 +2,7 @@ package agents
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 // is text or nothing, with a bounded follow-up and memories.
 func FuzzParseStructuredReply(f *testing.F) {
 	for _, s := range []string{`{"reply":"hi","handoff":false}`, "```json\n{\"reply\":\"x\"}\n```", `{"handoff":"yes","handoff_reason":""}`,
-		`{"follow_up_in":1e308}`, `{"follow_up_in":"NaN"}`, `{"follow_up_in":-3}`, `{"remember":"a"}`, `{"remember":["a",1]}`,
+		`{"follow_up_in":1e308}`, `{"follow_up_in":"NaN"}`, `{"follow_up_in":-3}`, `{"remember":"a"}`, `{"remember":["a",1]}`, `{"remember":[{"text":"a","type":"goal"},"b",{"fact":"c","type":9}]}`, `{"remember":[{"text":5}]}`,
 		`{"handoff":2}`, `}{`, ``, `no json here`, `{"reply":null,"reasoning":"r"}`, `{"reply":"a"} trailing {"b":1}`} {
 		f.Add(s)
 	}
@@ -37,8 +38,11 @@ func FuzzParseStructuredReply(f *testing.F) {
 			t.Fatalf("%d facts", len(ans.Remember))
 		}
 		for _, r := range ans.Remember {
-			if strings.TrimSpace(r) == "" {
+			if strings.TrimSpace(r.Text) == "" {
 				t.Fatal("an empty fact")
+			}
+			if !slices.Contains(engine.MemoryTypes, r.Type) {
+				t.Fatalf("a fact of type %q", r.Type)
 			}
 		}
 	})

@@ -54,6 +54,9 @@ type webhookRequest struct {
 	Corrections []correction `json:"corrections"`
 	// Messages are the recent messages, oldest first.
 	Messages []engine.Message `json:"messages"`
+	// Fields are the workspace's custom field definitions; the answer's
+	// contact may fill those with allow_ai.
+	Fields []engine.FieldDef `json:"fields"`
 }
 
 // webhookReply is what the webhook answers; every field is optional.
@@ -63,8 +66,12 @@ type webhookReply struct {
 	Handoff           string  `json:"handoff"`
 	FollowUpInSeconds float64 `json:"follow_up_in_seconds"`
 	FollowUpReason    string  `json:"follow_up_reason"`
-	// Remember are facts to keep as memories of the contact.
-	Remember []string `json:"remember"`
+	// Remember are facts to keep as memories of the contact: strings, or
+	// objects {"text", "type"} (engine.MemoryTypes).
+	Remember json.RawMessage `json:"remember"`
+	// Contact are details to save on the contact: standard profile
+	// fields and custom fields by key (contact_tool.go).
+	Contact json.RawMessage `json:"contact"`
 }
 
 // Reply posts the conversation and reads the answer.
@@ -75,7 +82,7 @@ func (a *Webhook) Reply(ctx context.Context, in ports.AIContext) (ports.AIAnswer
 	}
 	body, err := json.Marshal(webhookRequest{Purpose: in.Request.Purpose, Request: in.Request, BusinessContext: a.prompt,
 		Conversation: in.Conversation, Contact: in.Contact, CRM: crmOf(in), Memories: memoriesOf(in),
-		Corrections: correctionsOf(in), Messages: msgs})
+		Corrections: correctionsOf(in), Messages: msgs, Fields: fieldsOf(in)})
 	if err != nil {
 		return ports.AIAnswer{}, fmt.Errorf("encoding webhook request: %w", err)
 	}
@@ -98,8 +105,18 @@ func parseWebhookReply(body []byte) (ports.AIAnswer, error) {
 	if err := json.Unmarshal(body, &r); err != nil {
 		return ports.AIAnswer{}, fmt.Errorf("%w: %v", ErrResponse, err)
 	}
-	ans := ports.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning), Handoff: strings.TrimSpace(r.Handoff),
-		Remember: r.Remember[:min(len(r.Remember), engine.MaxMemories)]}
+	contact, err := contactObject(r.Contact)
+	if err != nil {
+		return ports.AIAnswer{}, fmt.Errorf("%w: contact: %v", ErrResponse, err)
+	}
+	facts, err := looseFacts(r.Remember)
+	if err != nil {
+		return ports.AIAnswer{}, fmt.Errorf("%w: remember: %v", ErrResponse, err)
+	}
+	ans := ports.AIAnswer{Reasoning: strings.TrimSpace(r.Reasoning), Handoff: strings.TrimSpace(r.Handoff), Contact: contact}
+	for _, f := range facts {
+		remember(&ans, f.Text, string(f.Type))
+	}
 	if t := strings.TrimSpace(r.Reply); t != "" {
 		ans.Content = engine.Content{Kind: engine.KindText, Text: t}
 	}
@@ -144,4 +161,12 @@ func correctionsOf(in ports.AIContext) []correction {
 		out = append(out, correction{Question: f.Question, Answer: f.Answer, Correction: f.Correction})
 	}
 	return out
+}
+
+// fieldsOf returns the context's field definitions, never nil.
+func fieldsOf(in ports.AIContext) []engine.FieldDef {
+	if in.FieldDefs == nil {
+		return []engine.FieldDef{}
+	}
+	return in.FieldDefs
 }

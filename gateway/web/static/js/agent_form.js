@@ -235,5 +235,5 @@ function showResult(box, r, replyID) {
       row('Handoff', r.handoff ? `${r.handoff} (by ${handoffBy[r.handoff_by] || r.handoff_by})` : '', 'ai-handoff'),
       row('Error', r.error, 'ai-test-err'),
       row('Follow-up', r.follow_up_in_seconds ? `in ${Math.round(r.follow_up_in_seconds / 60)} min${r.follow_up_reason ? ': ' + r.follow_up_reason : ''}` : ''),
-      row('Remembers', (r.remember || []).join('; ')))].filter(Boolean));
+      row('Remembers', (r.remember || []).map((f) => (typeof f === 'string' ? f : `${f.text} (${f.type})`)).join('; ')))].filter(Boolean));
 }

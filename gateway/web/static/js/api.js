@@ -3,10 +3,12 @@
 const TOKEN_KEY = 'parley.token';
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, fields) {
     super(message || code || `HTTP ${status}`);
     this.status = status;
     this.code = code;
+    // fields are an invalid_fields error's {field, message} list.
+    this.fields = fields || [];
   }
 }
 
@@ -41,7 +43,7 @@ export async function api(method, path, body, { signal } = {}) {
     // Only the session in force ends on a 401: the answer to a request of
     // a session since signed out (and perhaps another signed in) is late.
     if (res.status === 401 && !path.startsWith('/auth/login') && token === auth.token) onUnauthorized();
-    throw new ApiError(res.status, e.code, e.message);
+    throw new ApiError(res.status, e.code, e.message, e.fields);
   }
   return data;
 }

@@ -24,6 +24,7 @@ import * as composer from './composer.js';
 import './settings_canned.js';
 import './settings_webhooks.js';
 import './settings_audit.js';
+import './settings_fields.js';
 import './settings_backup.js';
 import * as health from './channel_health.js';
 import * as pipeline from './pipeline.js';

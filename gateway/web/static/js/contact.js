@@ -3,6 +3,7 @@
 // conversation and its loaded messages say when the server has no
 // contacts API.
 import { api, get, ApiError } from './api.js';
+import { aiWriteText } from './fields.js';
 
 const notFound = (e) => e instanceof ApiError && (e.status === 404 || e.status === 405);
 
@@ -33,7 +34,9 @@ export async function loadContact(conv, messages = []) {
       conversations: r.conversations || [],
       notes: notes || [],
       files: r.files || fallback.files,
-      activity: (r.activity || fallback.activity).map((a) => ({ text: a.text || a.summary || a.type || '', at: a.at || a.created_at, raw: a })),
+      activity: (r.activity || fallback.activity).map((a) => ({
+        text: a.type === 'contact.ai_updated' ? aiWriteText(a.ai_write) : a.text || a.summary || a.type || '', at: a.at || a.created_at, raw: a,
+      })),
     };
   } catch (e) {
     if (notFound(e)) return fallback; // no contacts API on this server

@@ -11,12 +11,14 @@ import { saveProfile, addNote, profileFields } from './contact.js';
 import { detectedList } from './enrich.js';
 import { noteText, attributionRows } from './panel.js';
 import { pipelines, stageSelect, ownerSelect, changeText } from './stages.js';
+import { loadDefs, fieldsEditor, aiWriteText } from './fields.js';
+import { memoryGroups, memoryItem, typeSelect } from './memories.js';
 
 const PAGE = 20;
 
 let app; // {state, go, back}
 let box = null; // the page's container
-let cur = null; // {id, contact, conversations, notes, memories}
+let cur = null; // {id, contact, conversations, notes, memories, defs}
 let gen = 0;
 
 // merged remembers where contacts merged away went (a merge here, or a
@@ -58,9 +60,9 @@ export async function show(c, id) {
   for (let i = 0; merged.has(target) && i < 10; i++) target = merged.get(target);
   if (target !== id) { app.go(target, true); return; }
   try {
-    const [d, mem, ps] = await Promise.all([get(`/contacts/${id}`), get(`/contacts/${id}/memories`), pipelines().catch(() => [])]);
+    const [d, mem, ps, defs] = await Promise.all([get(`/contacts/${id}`), get(`/contacts/${id}/memories`), pipelines().catch(() => []), loadDefs()]);
     if (g !== gen) return;
-    cur = { id, contact: d, conversations: d.conversations || [], notes: d.notes || [], memories: mem.memories || [], pipelines: ps };
+    cur = { id, contact: d, conversations: d.conversations || [], notes: d.notes || [], memories: mem.memories || [], pipelines: ps, defs };
     render();
   } catch (err) {
     if (g !== gen) return;
@@ -177,8 +179,15 @@ function crmCard(c) {
 
 // ---------- profile and custom fields ----------
 
+// profileCard edits the profile and the custom fields: those with a
+// definition by their typed inputs (fields.js), the others (keys without
+// a definition) as free text rows; the API's invalid_fields error shows
+// beside each input it names.
 function profileCard(c) {
   const p = c.profile || {};
+  const defined = new Set(cur.defs.map((d) => d.key));
+  const typed = fieldsEditor(cur.defs, c.custom_fields);
+  const free = Object.fromEntries(Object.entries(c.custom_fields || {}).filter(([k]) => !defined.has(k)));
   const fieldRow = (k = '', v = '') => {
     const r = h('div.ct-field', null,
       h('input.ct-field-key', { value: k, 'aria-label': 'Field name', placeholder: 'Field', maxlength: '64' }),
@@ -186,9 +195,10 @@ function profileCard(c) {
       h('button.icon-btn.ct-field-remove', { type: 'button', 'aria-label': `Remove ${k || 'this field'}`, text: '×', onclick: () => { r.remove(); dirty(); } }));
     return r;
   };
-  const fields = h('div#ct-fields.ct-fields', null, ...Object.entries(c.custom_fields || {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => fieldRow(k, v)));
+  const fields = h('div#ct-fields.ct-fields', null, ...Object.entries(free).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => fieldRow(k, v)));
   const status = h('p.small.ct-status', { role: 'status' });
   const form = h('form#ct-profile.profile', {
+    novalidate: true, // the API checks the values and says what is wrong beside each
     onsubmit: async (e) => {
       e.preventDefault();
       const body = {};
@@ -196,16 +206,18 @@ function profileCard(c) {
         const v = form.elements[k].value.trim();
         if (v !== (p[k] || '')) body[k] = v;
       }
-      const custom = {};
+      const custom = typed.changes();
       const now = new Map();
       for (const r of fields.children) {
         const k = $('.ct-field-key', r).value.trim();
         if (k) now.set(k, $('.ct-field-value', r).value.trim());
       }
-      for (const k of Object.keys(c.custom_fields || {})) if (!now.has(k)) custom[k] = null;
-      for (const [k, v] of now) if ((c.custom_fields || {})[k] !== v) custom[k] = v;
+      for (const k of Object.keys(free)) if (!now.has(k)) custom[k] = null;
+      for (const [k, v] of now) if (!defined.has(k) && free[k] !== v) custom[k] = v;
       if (Object.keys(custom).length) body.custom_fields = custom;
       if (!Object.keys(body).length) { status.textContent = 'Nothing changed'; return; }
+      typed.clear();
+      status.classList.remove('error');
       try {
         const r = await saveProfile(c.id, body);
         Object.assign(cur.contact, r);
@@ -213,17 +225,20 @@ function profileCard(c) {
         render();
         toast('Contact saved');
       } catch (err) {
-        status.textContent = err.message;
+        const rest = err.code === 'invalid_fields' ? typed.showErrors(err.fields) : null;
+        status.textContent = rest && !rest.length ? 'Some fields are invalid: see above' : err.message;
         status.classList.add('error');
       }
     },
   }, ...profileFields.map(([k, label]) => h('label', null, h('span', { text: label }),
     h('input', { name: k, value: p[k] || '', type: k === 'email' ? 'email' : k === 'phone' ? 'tel' : 'text' }))),
-  h('fieldset.ct-custom', null, h('legend', { text: 'Custom fields' }), fields,
+  h('fieldset.ct-custom', null, h('legend', { text: 'Custom fields' }), typed.el,
+    cur.defs.length > 0 && Object.keys(free).length > 0 ? h('p.muted.small', { text: 'Other fields (no definition in Settings › Contact fields)' }) : null, fields,
     h('button#ct-field-add.ghost.small', { type: 'button', text: 'Add field', onclick: () => { const r = fieldRow(); fields.append(r); $('input', r).focus(); dirty(); } })),
   h('div.ct-save', null, h('button#ct-save.primary.small', { type: 'submit', text: 'Save' }), status));
   const dirty = () => { form.dataset.dirty = 'true'; };
   form.addEventListener('input', dirty);
+  form.addEventListener('change', dirty); // a select or a checkbox of a typed field
   return card('ct-profile-card', 'Profile', detectedList(c), form);
 }
 
@@ -296,6 +311,7 @@ function renderNotes() {
 
 function memoriesCard() {
   const input = h('input#ct-memory-in', { type: 'text', placeholder: 'A fact the AI should know', 'aria-label': 'New memory', maxlength: '500' });
+  const type = typeSelect('ct-memory-type');
   const form = h('form.ct-memory-add', {
     onsubmit: async (e) => {
       e.preventDefault();
@@ -303,22 +319,21 @@ function memoriesCard() {
       if (!text) return;
       try {
         const id = cur.id;
-        const m = await api('POST', `/contacts/${id}/memories`, { text });
+        const m = await api('POST', `/contacts/${id}/memories`, { text, type: type.value });
         if (!cur || cur.id !== id) return;
         input.value = '';
         addMemoryShown(m);
       } catch (err) { toast(err.message); }
     },
-  }, input, h('button#ct-memory-add.ghost.small', { type: 'submit', text: 'Add' }));
-  return card('ct-memories', 'Memories', h('p.muted.small', { text: 'What the AI agent is told in every conversation with this contact.' }),
-    h('ul#ct-memory-list.ct-memory-list'), form);
+  }, input, type, h('button#ct-memory-add.ghost.small', { type: 'submit', text: 'Add' }));
+  return card('ct-memories', 'Memories', h('p.muted.small', { text: 'What the AI agent is told in every conversation with this contact: facts, preferences, goals and experiences.' }),
+    h('div#ct-memory-list.ct-memory-groups'), form);
 }
 
 function renderMemories() {
   const el = box.querySelector('#ct-memory-list');
   if (!el) return;
-  el.replaceChildren(...cur.memories.map((m) => h('li', { dataset: { id: m.id } },
-    h('span.ct-memory-text', { text: m.text }), h('span.badge-soft', { text: m.source === 'ai' ? 'AI' : 'Person' }),
+  el.replaceChildren(...memoryGroups(cur.memories, (m) => memoryItem(m,
     h('button.icon-btn', { type: 'button', 'aria-label': `Delete the memory: ${m.text}`, html: icons.close, onclick: async () => {
       try {
         await api('DELETE', `/contacts/${cur.id}/memories/${m.id}`);
@@ -326,7 +341,6 @@ function renderMemories() {
         renderMemories();
       } catch (err) { toast(err.message); }
     } }))));
-  if (!cur.memories.length) el.append(h('li.muted', { text: 'No memories yet' }));
 }
 
 // ---------- files and activity, a page at a time ----------
@@ -385,6 +399,7 @@ function activityText(a) {
     case 'note': return `Note: ${a.note ? a.note.text : ''}`;
     case 'file': return `File on ${ch}: ${(a.file && (a.file.filename || a.file.kind)) || 'file'}`;
     case 'stage_changed': case 'owner_changed': return changeText(a, app.state.users);
+    case 'contact.ai_updated': return aiWriteText(a.ai_write);
     default: return a.type;
   }
 }

@@ -1,10 +1,13 @@
-// The contact panel: profile (editable), agent, tags, follow-up, CSAT,
-// notes with @mentions, files and the activity timeline. Data comes from
-// contact.js. On a phone it is a sheet over the chat.
-import { api } from './api.js';
+// The contact panel: profile and custom fields (editable), agent, tags,
+// follow-up, CSAT, the AI's memories by type, notes with @mentions,
+// files and the activity timeline. Data comes from contact.js. On a
+// phone it is a sheet over the chat.
+import { api, get } from './api.js';
 import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, time12, dayLabel, convName, toast, formatSize } from './util.js';
 import { loadContact, saveProfile, addNote, profileFields } from './contact.js';
+import { loadDefs, fieldsEditor } from './fields.js';
+import { memoryGroups, memoryItem } from './memories.js';
 import * as chat from './chat.js';
 import { pipelines, stageSelect, ownerSelect, changeText } from './stages.js';
 import { detectedList, fillDetected } from './enrich.js';
@@ -46,9 +49,19 @@ export function open(c) {
 // is dropped.
 export function onEvent(ev) {
   const d = ev.data || {};
+  const m = d.memory;
+  if (m && data && data.available && m.contact_id === data.contact.id) {
+    // A memory saved or deleted (by the AI, or a person elsewhere).
+    const rest = (data.memories || []).filter((x) => x.id !== m.id);
+    data.memories = ev.type === 'memory.created' ? [...rest, m] : rest;
+    const box = $('#panel-memories');
+    if (box) box.replaceChildren(...memoryGroups(data.memories, (x) => memoryItem(x), 5));
+    return;
+  }
   if (ev.type !== 'contact.updated' || !data || !data.available || d.id !== data.contact.id) return;
   if (!crmUpdate(d)) return;
   data.contact = { ...data.contact, ...d };
+  if (!d.custom_fields) delete data.contact.custom_fields;
   const dl = $('#contact-pane dl.detected');
   if (dl) fillDetected(dl, data.contact);
   const stage = $('#panel-stage');
@@ -91,9 +104,10 @@ async function refresh() {
   const g = ++gen;
   render();
   try {
-    const [d, ps] = await Promise.all([loadContact(conv, chat.messages()), pipelines().catch(() => [])]);
+    const memories = conv.contact_id ? get(`/contacts/${conv.contact_id}/memories`).then((r) => r.memories || []).catch(() => []) : [];
+    const [d, ps, defs, mems] = await Promise.all([loadContact(conv, chat.messages()), pipelines().catch(() => []), loadDefs().catch(() => []), memories]);
     if (g !== gen) return;
-    data = d;
+    data = { ...d, defs, memories: mems };
     pipes = ps;
   } catch (err) {
     toast(`Could not load the contact: ${err.message}`);
@@ -140,9 +154,15 @@ async function convAct(path, body, method = 'POST') {
   } catch (err) { toast(err.message); }
 }
 
+// contactTab shows the profile and the custom fields with a definition
+// (typed inputs, fields.js; the API's invalid_fields error beside each),
+// the agent, tags, follow-up, CSAT, notes and other conversations.
 function contactTab() {
   const p = data.profile || {};
-  const form = h('form.profile', {
+  const typed = fieldsEditor(data.defs || [], data.contact.custom_fields, !data.available);
+  const status = h('p.error.small.panel-fields-error', { role: 'alert' });
+  const form = h('form.profile#panel-profile', {
+    novalidate: true, // the API checks the values and says what is wrong beside each
     onsubmit: async (e) => {
       e.preventDefault();
       const fields = {};
@@ -150,7 +170,11 @@ function contactTab() {
         const v = form.elements[k].value.trim();
         if (v !== (p[k] || '')) fields[k] = v;
       }
+      const custom = typed.changes();
+      if (Object.keys(custom).length) fields.custom_fields = custom;
       if (!Object.keys(fields).length) return;
+      typed.clear();
+      status.textContent = '';
       try {
         const r = await saveProfile(data.contact.id, fields);
         const c = (r && (r.contact || r)) || {};
@@ -158,11 +182,16 @@ function contactTab() {
         if (c.profile) data.contact = c;
         toast('Profile saved');
         render();
-      } catch (err) { toast(err.message); }
+      } catch (err) {
+        const rest = err.code === 'invalid_fields' ? typed.showErrors(err.fields) : null;
+        status.textContent = rest && !rest.length ? 'Some fields are invalid: see above' : err.message;
+      }
     },
   }, ...profileFields.map(([k, label]) => h('label', null, h('span', { text: label }),
     h('input', { name: k, value: p[k] || '', readonly: !data.available, type: k === 'email' ? 'email' : 'text' }))),
-  data.available ? h('button.primary.small', { type: 'submit', text: 'Save' }) : h('p.muted.small', { text: 'Profile editing needs the contacts API.' }));
+  (data.defs || []).length > 0 ? typed.el : null,
+  data.available ? h('button.primary.small', { type: 'submit', text: 'Save' }) : h('p.muted.small', { text: 'Profile editing needs the contacts API.' }),
+  status);
 
   const users = app.state.users;
   const agent = h('select', {
@@ -209,6 +238,7 @@ function contactTab() {
     section('Tags', tagList),
     attribution(),
     section('Profile', detectedList(data.contact), form, link),
+    section('Memories', h('div#panel-memories.ct-memory-groups', null, ...memoryGroups(data.memories || [], (x) => memoryItem(x), 5))),
     section('Notes', notes()),
     others.length ? section('Conversations', ...others) : null);
 }
