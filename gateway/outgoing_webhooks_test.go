@@ -140,6 +140,26 @@ func TestOutgoingWebhooksAPI(t *testing.T) {
 		}
 		return nil
 	})
+	// The receiver has it; the outcome's commit (the delivery moved to
+	// the log) follows: wait for it before the store's digest is taken.
+	eventually(t, 10*time.Second, func() error {
+		code, body := e.api("GET", "/api/v1/webhooks/"+hook.ID.String()+"/deliveries", ownerToken, nil)
+		if code != http.StatusOK {
+			return fmt.Errorf("%d: %s", code, body)
+		}
+		all := decodeAs[struct {
+			Deliveries []engine.WebhookDelivery `json:"deliveries"`
+		}](t, body).Deliveries
+		if len(all) != len(ds)+1 {
+			return fmt.Errorf("%d deliveries, want %d", len(all), len(ds)+1)
+		}
+		for _, d := range all {
+			if d.State != engine.DeliveryDelivered {
+				return fmt.Errorf("delivery %d is %s", d.ID, d.State)
+			}
+		}
+		return nil
+	})
 
 	// Agents do not see or manage webhooks; bad bodies store nothing.
 	before := e.storeDigest()

@@ -101,6 +101,9 @@ $('#login-form').addEventListener('submit', async (e) => {
   }
 });
 
+// On a phone the header's Sign out is an icon (app.css), so that every
+// channel tab stays in sight beside the header's links.
+$('#logout .logout-icon').innerHTML = icons.logout;
 $('#logout').addEventListener('click', async () => {
   rt.stop();
   try { await api('POST', '/auth/logout'); } catch { /* signed out already */ }
