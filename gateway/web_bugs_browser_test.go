@@ -90,7 +90,9 @@ func TestWebInboxBugs(t *testing.T) {
 		conv := newConv(t, "15552220001", "Nora Notes", "I need a callback")
 		b.openConv(conv)
 		b.clickJS("open the contact panel", "#act-contact")
-		b.waitJS("the note box", `document.querySelector('#contact-pane textarea.note-in')`)
+		// The panel renders at once and again when its loads are in:
+		// type into the box of the second.
+		b.waitJS("the note box", `document.querySelector('#contact-pane[data-loaded="`+conv.String()+`"] textarea.note-in')`)
 		b.do("write a note", chromedp.SendKeys(chromedp.CSS("#contact-pane textarea.note-in"), "@ana please call her back"))
 		// A change to the conversation meanwhile re-renders the panel: the
 		// note being typed stays.

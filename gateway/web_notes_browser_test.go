@@ -26,7 +26,7 @@ func TestWebNotesMarkdown(t *testing.T) {
 		b.waitJS("the row", rowVisible(conv))
 		b.openConv(conv)
 		b.clickJS("open the contact panel", "#act-contact")
-		b.waitJS("the note box", `document.querySelector('#contact-pane textarea.note-in')`)
+		b.waitJS("the note box, the panel's loads in", `document.querySelector('#contact-pane[data-loaded="`+conv.String()+`"] textarea.note-in')`)
 		evalJS[bool](b, `(() => { const ta = document.querySelector('#contact-pane textarea.note-in');
 			ta.value = `+jsString(text)+`; ta.dispatchEvent(new Event('input')); return true; })()`)
 		b.clickJS("add it", `#contact-pane .note-compose button.primary`)

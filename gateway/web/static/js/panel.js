@@ -102,6 +102,9 @@ export function close() {
 
 async function refresh() {
   const g = ++gen;
+  // data-loaded names the conversation whose contact the panel shows
+  // once its loads are in (tests wait for it before typing into it).
+  delete $('#contact-pane').dataset.loaded;
   render();
   try {
     const memories = conv.contact_id ? get(`/contacts/${conv.contact_id}/memories`).then((r) => r.memories || []).catch(() => []) : [];
@@ -113,6 +116,7 @@ async function refresh() {
     toast(`Could not load the contact: ${err.message}`);
   }
   render();
+  if (g === gen && conv) $('#contact-pane').dataset.loaded = conv.id;
 }
 
 // drafts are the notes being written, by conversation: a render (any
