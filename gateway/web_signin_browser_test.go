@@ -242,3 +242,17 @@ func TestWebLate401KeepsTheSessionInForce(t *testing.T) {
 	})()`)
 	b.waitJS("the sign-in page", `!document.querySelector('#login').hidden`)
 }
+
+// The list's filters are controls only: with no campaign seen yet the
+// Campaign filter is left out, not written as the text "null" (it was,
+// after the Contact owner select).
+func TestWebFiltersWithoutCampaigns(t *testing.T) {
+	browser := startBrowser(t)
+	e := newEnv(t, nil)
+	b := newTab(t, browser)
+	b.signIn(e.url, ownerToken)
+	b.waitJS("the filters", `document.querySelector('#filters [data-filter=owner]') !== null`)
+	stray := evalJS[[]string](b, `[...document.querySelector('#filters').childNodes].filter((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim() !== '').map((n) => n.textContent)`)
+	require.Empty(t, stray, "text among the filters")
+	require.False(t, evalJS[bool](b, `document.querySelector('#filters [data-filter=campaign]') !== null`), "no Campaign filter without campaigns")
+}

@@ -557,7 +557,7 @@ function renderFilters() {
     }, ...stageOptions(state.pipelines, f.stage, h('option', { value: '', text: 'Any stage', selected: !f.stage }))),
     pick('owner', 'Contact owner', [['', 'Any owner'], [state.me ? state.me.id : '', 'My contacts'],
       ...state.users.filter((u) => !state.me || u.id !== state.me.id).map((u) => [u.id, `${u.name || u.email}'s contacts`])]),
-    campaign);
+    ...(campaign ? [campaign] : []));
 }
 
 // ---------- search ----------
