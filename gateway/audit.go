@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -70,7 +71,7 @@ func auditChange(c *fiber.Ctx, before, after any) {
 func (s *Server) auditEntry(c *fiber.Ctx, usr engine.User, tok engine.ID, kind persistence.TokenKind) engine.AuditEntry {
 	now := s.cfg.Runtime.Clock().Now().UTC()
 	e := engine.AuditEntry{
-		ID: engine.NewID(now), WorkspaceID: usr.WorkspaceID, At: now,
+		ID: nextAuditID(now), WorkspaceID: usr.WorkspaceID, At: now,
 		UserID: usr.ID, UserName: usr.Name, TokenID: tok, TokenKind: string(kind),
 		IP: c.IP(), UserAgent: truncate(c.Get(fiber.HeaderUserAgent), 512),
 		Action: auditAction(c), Status: c.Response().StatusCode(),
@@ -320,4 +321,30 @@ func auditRow(e *engine.AuditEntry) []string {
 		row[i] = escapeCell(v)
 	}
 	return row
+}
+
+// auditIDs keeps the audit log's ids in the order their entries were
+// made: a ULID's random part restarts whenever another caller takes an
+// id of another millisecond, so two entries of one millisecond could
+// sort either way; an id not above the last one is the last one plus one.
+var auditIDs struct {
+	sync.Mutex
+	last engine.ID
+}
+
+func nextAuditID(now time.Time) engine.ID {
+	id := engine.NewID(now)
+	auditIDs.Lock()
+	defer auditIDs.Unlock()
+	if id.Compare(auditIDs.last) <= 0 {
+		id = auditIDs.last
+		for i := len(id) - 1; i >= 0; i-- {
+			id[i]++
+			if id[i] != 0 {
+				break
+			}
+		}
+	}
+	auditIDs.last = id
+	return id
 }

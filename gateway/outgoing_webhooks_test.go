@@ -162,7 +162,18 @@ func TestOutgoingWebhooksAPI(t *testing.T) {
 	})
 
 	// Agents do not see or manage webhooks; bad bodies store nothing.
+	// The store settles first: the background work the messages above
+	// set off (the language detector's contact writes, the webhook events
+	// they make and their deliveries) is over before the refused calls.
 	before := e.storeDigest()
+	eventually(t, 15*time.Second, func() error {
+		time.Sleep(300 * time.Millisecond)
+		if now := e.storeDigest(); now != before {
+			before = now
+			return fmt.Errorf("the store is still changing")
+		}
+		return nil
+	})
 	e.callAll([][3]string{
 		{"GET", "/api/v1/webhooks", ""},
 		{"POST", "/api/v1/webhooks", `{"url":"https://x.example","events":["handoff"]}`},
