@@ -542,10 +542,14 @@ func (t *txn) create(in *engine.Inbound, th pendingThread) error {
 	}
 	if th.newContact {
 		c.ContactName = in.ContactName
+		src := engine.SourceChat
+		if in.Source.Valid() {
+			src = in.Source
+		}
 		nc := engine.Contact{
 			ID: th.contact, WorkspaceID: a.ws, Profile: engine.Profile{Name: in.ContactName},
 			ChannelName: in.ContactName, Identities: []engine.Identity{ident},
-			Source: engine.SourceChat, CreatedAt: t.now, UpdatedAt: t.now,
+			Source: src, CreatedAt: t.now, UpdatedAt: t.now,
 		}
 		engine.EnrichPhone(&nc) // a WhatsApp id is the customer's number: its country
 		t.b.PutContact(nil, &nc)

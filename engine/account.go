@@ -86,6 +86,10 @@ type ChannelAccount struct {
 	// WebhookURL is where an API channel account's outbound messages are
 	// delivered (http or https); empty for the other channels.
 	WebhookURL string `json:"webhook_url,omitempty"`
+	// Widget holds a web chat widget's settings (nil for the other
+	// channels); its AccessToken is the secret that signs verified
+	// visitors' user ids (engine/widget.go).
+	Widget *WidgetSettings `json:"widget,omitempty"`
 }
 
 // Validate checks a channel account before it is stored.
@@ -102,8 +106,14 @@ func (a *ChannelAccount) Validate() error {
 		}
 		return nil
 	}
+	if a.Channel == ChannelWebChat && a.Widget == nil {
+		return fmt.Errorf("%w: a web chat widget needs its settings", ErrInvalid)
+	}
+	if a.Channel != ChannelWebChat && a.Widget != nil {
+		return fmt.Errorf("%w: widget settings are for webchat accounts only", ErrInvalid)
+	}
 	switch {
-	case a.Channel != ChannelWhatsApp && a.Channel != ChannelMessenger && a.Channel != ChannelInstagram && a.Channel != ChannelAPI:
+	case a.Channel != ChannelWhatsApp && a.Channel != ChannelMessenger && a.Channel != ChannelInstagram && a.Channel != ChannelAPI && a.Channel != ChannelWebChat:
 		return fmt.Errorf("%w: channel must be whatsapp, messenger, instagram or api", ErrInvalid)
 	case a.AccountID == "" || len(a.AccountID) > 128 || strings.ContainsAny(a.AccountID, "/?#\x00 ") || !utf8.ValidString(a.AccountID):
 		return fmt.Errorf("%w: account_id must be 1 to 128 characters with no spaces or slashes", ErrInvalid)

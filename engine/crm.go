@@ -309,6 +309,8 @@ func IdentityKeys(ch Channel, extID string) []string {
 		if e := NormalizeEmail(extID); e != "" {
 			return []string{KeyEmail + e}
 		}
+	case ChannelWebChat:
+		return webChatKeys(extID)
 	}
 	return nil
 }

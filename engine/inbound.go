@@ -26,6 +26,10 @@ type Inbound struct {
 	// Referral is the campaign (ad, link) the message came through, if
 	// the channel said.
 	Referral *Campaign
+	// Source is the source of the contact the message creates, if it
+	// creates one: SourceChat when empty (the web chat widget's pre-chat
+	// form gives SourceForm).
+	Source ContactSource
 }
 
 // Validate checks the fields routing and dedupe depend on.

@@ -120,6 +120,9 @@ func (a *Accounts) Workspace(ws engine.ID) []engine.ChannelAccount {
 	return out
 }
 
+// errWidgetAccount sends widget changes to their own routes.
+var errWidgetAccount = errorf(fiber.StatusBadRequest, "invalid", "web chat widgets are made and changed under /api/v1/widgets")
+
 // errAccountTaken is returned when an account is connected to another
 // workspace.
 var errAccountTaken = errorf(fiber.StatusConflict, "account_taken", "this channel account is connected to another workspace")
@@ -232,6 +235,9 @@ func (s *Server) createChannel(c *fiber.Ctx) error {
 	if body.Channel != nil && *body.Channel == engine.ChannelAPI {
 		return s.createAPIAccount(c, &body)
 	}
+	if body.Channel != nil && *body.Channel == engine.ChannelWebChat {
+		return errWidgetAccount
+	}
 	if body.WebhookURL != nil || body.RotateInboundToken != nil || body.RotateWebhookSecret != nil {
 		return errNotAPIField
 	}
@@ -293,6 +299,9 @@ func (s *Server) updateChannel(c *fiber.Ctx) error {
 	}
 	if acct.Channel == engine.ChannelAPI {
 		return s.updateAPIAccount(c, acct, &body)
+	}
+	if acct.Channel == engine.ChannelWebChat {
+		return errWidgetAccount
 	}
 	if body.WebhookURL != nil || body.RotateInboundToken != nil || body.RotateWebhookSecret != nil {
 		return errNotAPIField

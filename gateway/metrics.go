@@ -33,6 +33,12 @@ type gatewayMetrics struct {
 	auditEntries *prometheus.CounterVec
 	// aiFeedback counts ratings of AI replies, by rating (up, down).
 	aiFeedback *prometheus.CounterVec
+
+	// The web chat widget's (widget.go).
+	widgetSessions       prometheus.Gauge
+	widgetMessages       *prometheus.CounterVec
+	widgetRefusedOrigins prometheus.Counter
+	widgetRateLimited    prometheus.Counter
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -88,6 +94,15 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "parley_audit_entries_total", Help: "Audit log entries appended, by action (method and route pattern)."}, []string{"action"}),
 		aiFeedback: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_ai_feedback_total", Help: "Ratings of AI replies given by people, by rating (up, down)."}, []string{"rating"}),
+		widgetSessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_widget_visitor_sessions", Help: "Web chat visitors' WebSockets open now."}),
+		widgetMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_widget_messages_total", Help: "Web chat messages, by direction: inbound (a visitor's, stored) and outbound (a reply handed to the visitor)."},
+			[]string{"direction"}),
+		widgetRefusedOrigins: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_widget_refused_origins_total", Help: "Visitor requests and WebSockets refused because their origin is not one of the widget's allowed origins."}),
+		widgetRateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_widget_rate_limited_total", Help: "Visitor requests and frames refused by the per-visitor and per-address rate limits."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
@@ -95,6 +110,10 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals, m.apiChannelRequests,
 			m.paymentWebhooks, m.paymentRejected, m.backups, m.backupSeconds, m.backupLastSuccess, m.emailReceived, m.emailSeconds,
 			m.auditEntries, m.aiFeedback)
+		reg.MustRegister(m.widgetSessions, m.widgetMessages, m.widgetRefusedOrigins, m.widgetRateLimited)
+	}
+	for _, d := range []string{"inbound", "outbound"} {
+		m.widgetMessages.WithLabelValues(d)
 	}
 	for _, r := range []engine.Rating{engine.RatingUp, engine.RatingDown} {
 		m.aiFeedback.WithLabelValues(string(r))

@@ -178,6 +178,8 @@ type Server struct {
 	// smtp is the SMTP receiver, once ServeSMTP started it.
 	smtp      atomic.Pointer[email.Receiver]
 	apiClient *apichannel.Client
+	// widget serves the web chat widget's visitors (widget.go).
+	widget *widgetService
 	// proxies are Config.TrustedProxies, parsed.
 	proxies trustedProxies
 	// bodyMemory holds the bytes of the request bodies being read
@@ -357,6 +359,7 @@ func (s *Server) Start() {
 		s.cfg.Runtime.Broadcaster().AddTap(s.notifier.Tap)
 		s.hooks.Start()
 		s.cfg.Runtime.Broadcaster().AddTap(s.hooks.Tap)
+		s.cfg.Runtime.Broadcaster().AddTap(s.widgetTap)
 		s.cfg.Accounts.health.Store(s.health)
 		s.health.Start()
 	})
@@ -445,6 +448,11 @@ func (s *Server) routes() {
 	s.outgoingWebhookRoutes(api)
 	s.contactFieldRoutes(api)
 	api.Post("/admin/backup", requireRole(engine.RoleOwner), s.backup)
+
+	// The web chat widget: its script and visitor API (their own tokens,
+	// their own CORS), and the admin routes under api.
+	s.widgetRoutes(a, api)
+	api.Post("/conversations/:conv/typing", s.agentTyping)
 
 	// The inbox web app answers every other GET; registered last so that
 	// every route above wins.

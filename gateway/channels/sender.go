@@ -168,6 +168,11 @@ func (s *Sender) Send(ctx context.Context, o ports.Outbound) (string, error) {
 		id, err = s.sendEmail(ctx, acct, conv, msg)
 	case engine.ChannelAPI:
 		id, err = s.sendAPI(ctx, acct, conv, msg)
+	case engine.ChannelWebChat:
+		// The message is stored: the visitor's WebSocket gets it from
+		// the broadcaster, and the visitor reports it delivered and read
+		// on this id (docs/ARCHITECTURE.md, "The web chat widget").
+		id = "web#" + msg.ID.String()
 	default:
 		return "", &ports.SendError{Code: "unsupported_channel", Reason: fmt.Sprintf("sending on %s is not supported yet", conv.Channel)}
 	}

@@ -176,3 +176,10 @@ func reserved(p string) bool {
 	}
 	return p == "/healthz" || p == "/readyz" || p == "/metrics"
 }
+
+//go:embed widget/widget.js
+var widgetJS []byte
+
+// WidgetScript is the web chat widget's script (/widget.js): one file,
+// no imports, its styles inside its Shadow DOM.
+func WidgetScript() []byte { return widgetJS }
