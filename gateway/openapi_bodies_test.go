@@ -110,7 +110,23 @@ func TestEveryJSONBodyValidatedAgainstTheDocument(t *testing.T) {
 	// The API channel's routes take an API channel account's inbound
 	// token instead of a user's.
 	apiAcct := e.connectAPI("https://integrator.example/parley")
+	// The web chat widget's visitor routes take a visitor token.
+	code, body = e.api("POST", "/api/v1/widgets", ownerToken, map[string]any{"name": "schema"})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	var widget struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(body, &widget))
+	code, body = e.api("POST", "/widget/v1/"+widget.ID+"/sessions", "", map[string]any{"page_url": "https://shop.example/"})
+	require.Equal(t, http.StatusOK, code, string(body))
+	var visitor struct {
+		Token string `json:"token"`
+	}
+	require.NoError(t, json.Unmarshal(body, &visitor))
 	fill := func(path string) string {
+		if strings.HasPrefix(path, "/api/v1/widgets/") || strings.HasPrefix(path, "/widget/v1/") {
+			return strings.NewReplacer("{id}", widget.ID, "{widget}", widget.ID).Replace(path)
+		}
 		account := phoneID
 		if strings.HasPrefix(path, "/api/v1/api-channel/") {
 			account = apiAcct.AccountID
@@ -178,6 +194,9 @@ func TestEveryJSONBodyValidatedAgainstTheDocument(t *testing.T) {
 			token := ownerToken
 			if strings.HasPrefix(path, "/api/v1/api-channel/") {
 				token = apiAcct.InboundToken
+			}
+			if strings.HasPrefix(path, "/widget/v1/") {
+				token = visitor.Token
 			}
 			for name, b := range bodies {
 				code, resp := e.api(strings.ToUpper(method), fill(path), token, b)

@@ -352,6 +352,7 @@ func (w *widgetService) config(c *fiber.Ctx) error {
 
 // sessionBody starts or resumes a visitor session.
 type sessionBody struct {
+	PageURL   string `json:"page_url"`
 	VisitorID string `json:"visitor_id"`
 	Token     string `json:"token"`
 	UserID    string `json:"user_id"`

@@ -26,7 +26,7 @@ func init() {
 	schemas["WidgetMessage"] = obj(map[string]any{"client_id": withBound(str(), "maxLength", 128), "text": str(),
 		"page_url": withBound(str(), "maxLength", 4096), "referrer": withBound(str(), "maxLength", 4096), "browser": withBound(str(), "maxLength", 512),
 		"form": obj(map[string]any{"name": withBound(str(), "maxLength", 256), "email": withBound(str(), "maxLength", 256),
-			"phone": withBound(str(), "maxLength", 64),
+			"phone":  withBound(str(), "maxLength", 64),
 			"fields": map[string]any{"type": "object", "additionalProperties": withBound(str(), "maxLength", 1024)}})}, "client_id")
 	schemas["Widget"] = obj(widgetProps(false), "name")
 	schemas["WidgetUpdate"] = minProps(obj(widgetProps(true)))
@@ -36,7 +36,7 @@ func init() {
 func widgetProps(update bool) map[string]any {
 	p := map[string]any{"name": str(),
 		"allowed_origins": describe(strs(), "the exact origins (https://shop.example) of the pages that may embed the widget"),
-		"color": str(), "text_color": str(), "title": str(), "greeting": str(), "position": enum("right", "left"),
+		"color":           str(), "text_color": str(), "title": str(), "greeting": str(), "position": enum("right", "left"),
 		"pre_chat": map[string]any{"type": "array", "items": obj(map[string]any{"kind": enum("name", "email", "phone", "text"),
 			"key": str(), "label": str(), "required": boolean()}, "kind", "label")},
 		"hours": map[string]any{"type": []string{"object", "null"}, "additionalProperties": false, "required": []string{"time_zone", "days"},
