@@ -134,3 +134,62 @@ func TestWebWidget(t *testing.T) {
 
 // kbEscape is the Escape key for chromedp.KeyEvent.
 const kbEscape = "\u001b"
+
+// Settings › Chat widget, at 1440 and 390 px: an owner makes a widget
+// (its secret shown once, copyable), sets its allowed origin, greeting,
+// colour and a pre-chat email field, and saves; the API has them, and
+// the snippet shown, pasted in a page of that origin, shows the widget
+// with the greeting and the form. axe-core finds nothing serious.
+func TestWebWidgetSettings(t *testing.T) {
+	browser := startBrowser(t)
+	for _, s := range []struct {
+		name          string
+		width, height int64
+		phone         bool
+	}{{"desktop", 1440, 900, false}, {"phone", 390, 844, true}} {
+		t.Run(s.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			b := newTab(t, browser)
+			b.viewport(s.width, s.height, s.phone)
+			b.signIn(e.url, ownerToken)
+			b.do("Settings → Chat widget", chromedpNavigateHash("#settings/widget"))
+			b.fill("#widget-new-name", "Boot shop site")
+			b.clickJS("make it", "#widget-create")
+			b.waitJS("the secret, once", `!!document.querySelector('#widget-secret input[data-copy=widget-secret]')`)
+			secret := evalJS[string](b, `document.querySelector('#widget-secret input[data-copy=widget-secret]').value`)
+			require.Regexp(t, `^wsec_[0-9a-f]{48}$`, secret)
+			b.waitJS("the widget's card", `!!document.querySelector('#widget-list section.widget')`)
+			id := evalJS[string](b, `document.querySelector('#widget-list section.widget').dataset.id`)
+			snippet := evalJS[string](b, `document.querySelector('section.widget input[data-copy=widget-snippet]').value`)
+			require.Equal(t, `<script src="`+e.url+`/widget.js" data-widget="`+id+`" async></script>`, snippet)
+
+			site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				fmt.Fprintf(w, `<!doctype html><html lang="en"><head><title>Shop</title></head><body><main><h1>Shop</h1></main>%s</body></html>`, snippet)
+			}))
+			t.Cleanup(site.Close)
+			b.fill("#widget-origins-"+id, site.URL)
+			b.do("greeting", chromedp.Evaluate[chromedp.Void](`(() => { const g = document.querySelector('#widget-greeting-`+id+`'); g.value = 'Welcome to the boot shop'; })()`))
+			b.clickJS("ask for an email", `section.widget input[data-prechat=email]`)
+			b.noOverflow(int(s.width))
+			axeCheck(t, b, "settings-widget-"+s.name)
+			b.screenshot("settings-widget-" + s.name)
+			b.clickJS("save", `section.widget button[data-act=save]`)
+			eventually(t, 5*time.Second, func() error {
+				code, body := e.api("GET", "/api/v1/widgets/"+id, ownerToken, nil)
+				if code != http.StatusOK || !strings.Contains(string(body), `"allowed_origins":["`+site.URL+`"]`) ||
+					!strings.Contains(string(body), `"greeting":"Welcome to the boot shop"`) || !strings.Contains(string(body), `"kind":"email"`) {
+					return fmt.Errorf("%d %s", code, body)
+				}
+				return nil
+			})
+			require.NotContains(t, evalJS[string](b, `document.querySelector('#widget-list').textContent`), secret, "the secret is shown once")
+
+			p := newTab(t, browser)
+			p.do("the site", chromedp.Navigate(site.URL+"/"))
+			p.waitJS("the launcher", `(() => { const r = document.querySelector('[data-parley-widget]'); return r && r.shadowRoot && r.shadowRoot.querySelector('.launcher'); })()`)
+			p.do("open", chromedp.Evaluate[chromedp.Void](shadow+`.querySelector('.launcher').click()`))
+			p.waitJS("the greeting and the email field", shadow+`.querySelector('.m.greeting').textContent.includes('Welcome to the boot shop') && `+shadow+`.querySelector('input[type=email][required]')`)
+		})
+	}
+}
