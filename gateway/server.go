@@ -155,6 +155,10 @@ type Config struct {
 	BackupDir string
 	// Version names this Parley's build in backup manifests.
 	Version string
+	// WidgetVisitorRate is the requests a second the web chat widget's
+	// visitor API allows each visitor, in bursts of ten times as many;
+	// each client address gets five times as many. Zero means 2.
+	WidgetVisitorRate float64
 }
 
 // Server is the HTTP gateway.

@@ -35,13 +35,13 @@ const widgetPrefix = "/widget/v1/:widget"
 
 // Limits of the visitor API.
 const (
-	// visitorRate and visitorBurst bound one visitor's requests and
-	// frames; ipRate and ipBurst one address's (shared by the visitors
-	// behind it).
-	visitorRate  = rate.Limit(2)
-	visitorBurst = 20
-	ipRate       = rate.Limit(10)
-	ipBurst      = 60
+	// defaultVisitorRate bounds one visitor's requests and frames a
+	// second (Config.WidgetVisitorRate), in bursts of visitorBurst times
+	// as many; an address (shared by the visitors behind it) gets
+	// ipFactor times as many.
+	defaultVisitorRate = 2
+	visitorBurst       = 10
+	ipFactor           = 5
 	// maxVisitorText bounds a visitor's message (a chat line, not a
 	// document).
 	maxVisitorText = 4 << 10
@@ -51,11 +51,13 @@ const (
 	limiterKeys = 1 << 16
 )
 
-// widgetService holds the visitor API's rate limiters; visitor records
-// are written only by session creation (one per new visitor, under mu).
+// widgetService holds the visitor API's rate limiters. A visitor record
+// is written once, by the session that makes it, and never changed.
 type widgetService struct {
-	s  *Server
-	mu sync.Mutex
+	s *Server
+	// visitorRate and ipRate are the limits of a visitor and of an
+	// address, a second; their bursts are visitorBurst times as many.
+	visitorRate, ipRate float64
 
 	limMu   sync.Mutex
 	byIP    map[string]*rate.Limiter
@@ -63,7 +65,11 @@ type widgetService struct {
 }
 
 func (s *Server) widgetRoutes(a *fiber.App, api fiber.Router) {
-	w := &widgetService{s: s, byIP: map[string]*rate.Limiter{}, byVisit: map[string]*rate.Limiter{}}
+	r := s.cfg.WidgetVisitorRate
+	if r <= 0 {
+		r = defaultVisitorRate
+	}
+	w := &widgetService{s: s, visitorRate: r, ipRate: r * ipFactor, byIP: map[string]*rate.Limiter{}, byVisit: map[string]*rate.Limiter{}}
 	s.widget = w
 	a.Get("/widget.js", w.script)
 	v := a.Group(widgetPrefix, w.cors)
@@ -300,7 +306,7 @@ func (w *widgetService) cors(c *fiber.Ctx) error {
 	if c.Method() == fiber.MethodOptions {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	if !w.allow(w.byIP, "ip:"+c.IP(), ipRate, ipBurst) {
+	if !w.allow(w.byIP, "ip:"+c.IP(), w.ipRate) {
 		return w.limited()
 	}
 	return c.Next()
@@ -311,9 +317,9 @@ func (w *widgetService) limited() error {
 	return errorf(fiber.StatusTooManyRequests, "rate_limited", "too many requests: slow down")
 }
 
-// allow takes a token of key's limiter in m (made with r and burst the
-// first time), on the runtime's clock.
-func (w *widgetService) allow(m map[string]*rate.Limiter, key string, r rate.Limit, burst int) bool {
+// allow takes a token of key's limiter in m (made with rate r and a
+// burst of visitorBurst times r the first time), on the runtime's clock.
+func (w *widgetService) allow(m map[string]*rate.Limiter, key string, r float64) bool {
 	w.limMu.Lock()
 	defer w.limMu.Unlock()
 	l, ok := m[key]
@@ -321,7 +327,7 @@ func (w *widgetService) allow(m map[string]*rate.Limiter, key string, r rate.Lim
 		if len(m) >= limiterKeys {
 			clear(m) // forget everyone rather than grow without bound
 		}
-		l = rate.NewLimiter(r, burst)
+		l = rate.NewLimiter(rate.Limit(r), int(r*visitorBurst))
 		m[key] = l
 	}
 	return l.AllowN(w.s.cfg.Runtime.Clock().Now(), 1)
@@ -484,7 +490,7 @@ func (w *widgetService) visitor(c *fiber.Ctx) (visitorCaller, error) {
 	if !ok {
 		return visitorCaller{}, errVisitor
 	}
-	if !w.allow(w.byVisit, v.ID.String(), visitorRate, visitorBurst) {
+	if !w.allow(w.byVisit, v.ID.String(), w.visitorRate) {
 		return visitorCaller{}, w.limited()
 	}
 	user, hash := c.Get("X-Parley-User"), c.Get("X-Parley-User-Hash")

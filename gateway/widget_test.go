@@ -586,7 +586,7 @@ func TestWidgetLimits(t *testing.T) {
 
 	// The address's limit: sessions (no visitor yet) from one address.
 	limited := false
-	for range 80 {
+	for range 150 {
 		code, _, _ := w.visitor("GET", "/config", shopOrigin, "", nil)
 		if code == http.StatusTooManyRequests {
 			limited = true

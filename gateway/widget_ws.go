@@ -243,7 +243,7 @@ func (w *widgetService) read(conn *websocket.Conn, cl visitorCaller, conv engine
 			answers <- closeFrame{4400, "bad frame"}
 			return
 		}
-		if !w.allow(w.byVisit, cl.visitor.ID.String(), visitorRate, visitorBurst) {
+		if !w.allow(w.byVisit, cl.visitor.ID.String(), w.visitorRate) {
 			w.s.metrics.widgetRateLimited.Inc()
 			answers <- closeFrame{4429, "too many frames"}
 			return

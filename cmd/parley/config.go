@@ -37,7 +37,9 @@ type options struct {
 	pprofAddr      string
 	smtpAddr       string
 	postmarkAuth   string
-	publicURL      string
+	// widgetRate is the web chat widget's requests a second per visitor.
+	widgetRate int64
+	publicURL  string
 	// shutdownTimeout bounds the drain at SIGTERM (see run).
 	shutdownTimeout time.Duration
 	// channelHealthInterval is how often channel accounts are checked.
@@ -117,6 +119,8 @@ var optionTable = []option{
 	// Email
 	{"smtp-addr", kindAddr, "", "built-in SMTP receiver of inbound mail for the connected email accounts' addresses (MX or forwarding pointed here), such as :25; off when empty", func(o *options) any { return &o.smtpAddr }},
 	{"postmark-inbound-auth", kindText, "", "user:password that Postmark's inbound webhook (POST /webhooks/email/postmark) must send as HTTP basic auth; the route is off when empty", func(o *options) any { return &o.postmarkAuth }},
+	// Web chat widget
+	{"widget-visitor-rate", kindBytes, "2", "requests a second the web chat widget's visitor API allows each visitor (bursts of ten times as many); each address gets five times as many", func(o *options) any { return &o.widgetRate }},
 	// Notifications
 	{"notify-smtp-url", kindSMTP, "", "SMTP relay of notification emails: smtp://user:password@host:587 (STARTTLS) or smtps://...:465 (TLS); email notifications are off when empty", func(o *options) any { return &o.notifySMTPURL }},
 	{"notify-from", kindEmail, "", "From address of notification emails, such as Parley <parley@example.com> (required with -notify-smtp-url)", func(o *options) any { return &o.notifyFrom }},

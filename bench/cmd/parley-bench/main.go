@@ -50,7 +50,7 @@ func main() {
 	var scenarios, fanA, fanB, inbox string
 	var fanDuration time.Duration
 	var customers int
-	flag.StringVar(&scenarios, "scenarios", "webhook,go", "comma-separated named benchmarks to run, in order: webhook, go, fanout-a, fanout-b, list-1m")
+	flag.StringVar(&scenarios, "scenarios", "webhook,go", "comma-separated named benchmarks to run, in order: webhook, go, widget, fanout-a, fanout-b, list-1m")
 	flag.StringVar(&fanA, "fanout-a", "100:10:5000", "fanout-a size: workspaces:subscribers per workspace:inbound msgs/s")
 	flag.StringVar(&fanB, "fanout-b", "1:1000:50", "fanout-b size: workspaces:subscribers per workspace:inbound msgs/s")
 	flag.DurationVar(&fanDuration, "fanout-duration", 20*time.Second, "measured duration of each fan-out run")
@@ -163,19 +163,42 @@ func runScenarios(ctx context.Context, o options, w io.Writer) error {
 			if b, err = binary(); err == nil {
 				err = fanoutSection(ctx, b, o.peer, o.fanout[name], w)
 			}
+		case "widget":
+			err = widgetSection(ctx, w)
 		case "list-1m":
 			var b string
 			if b, err = binary(); err == nil {
 				err = listSection(ctx, b, o, w)
 			}
 		default:
-			err = fmt.Errorf("unknown scenario %q (webhook, go, fanout-a, fanout-b, list-1m)", name)
+			err = fmt.Errorf("unknown scenario %q (webhook, go, widget, fanout-a, fanout-b, list-1m)", name)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// widgetSection runs the web chat widget's round trip (visitor API →
+// inbox WebSocket) against the built binary: BenchmarkWidgetRoundTrip.
+func widgetSection(ctx context.Context, w io.Writer) error {
+	args := []string{"test", "-run", "^$", "-bench", "^BenchmarkWidgetRoundTrip$", "-benchtime", "2000x", "-timeout", "10m", "./gateway"}
+	command := "go " + shellQuote(args)
+	fmt.Fprintln(os.Stderr, "running:", command)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	var buf bytes.Buffer
+	cmd.Stdout = io.MultiWriter(&buf, &progress{})
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("the widget benchmark failed: %w", err)
+	}
+	results, err := bench.Parse(&buf)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "## Web chat widget round trip\n\n8 visitors post to the visitor API at once; the time from each POST to its message.created on an inbox WebSocket (p50_ms, p99_ms).\n\nCommand: `%s`\n\n", command)
+	return bench.WriteTables(w, results)
 }
 
 func goSection(ctx context.Context, o options, w io.Writer) error {
