@@ -43,13 +43,14 @@ const (
 )
 
 // auditSkipped are the mutating routes that change nothing anyone audits:
-// the agents' test consoles (a dry run that stores nothing) and a user's
-// own read marks.
+// the agents' test consoles (a dry run that stores nothing), a user's
+// own read marks, and saying one is typing (nothing is stored).
 var auditSkipped = map[string]bool{
 	"POST /api/v1/agent/test":                            true,
 	"POST /api/v1/channels/:channel/:account/agent/test": true,
 	"POST /api/v1/conversations/:conv/read":              true,
 	"POST /api/v1/conversations/:conv/unread":            true,
+	"POST /api/v1/conversations/:conv/typing":            true,
 }
 
 // auditAction names what a request did: its method and its route's

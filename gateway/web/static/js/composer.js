@@ -110,7 +110,7 @@ export function attach({ box, ta, send, grow, conv, notesOnly = false }) {
     h('div#compose-picker-status.sr-only', { role: 'status' }));
   ta.setAttribute('aria-autocomplete', 'list');
   ta.setAttribute('aria-controls', 'compose-picker');
-  ta.addEventListener('input', () => { scheduleSave(); detect(); });
+  ta.addEventListener('input', () => { scheduleSave(); detect(); typing(); });
   ta.addEventListener('click', detect);
   // Focus moving to another control closes the picker; the window
   // losing the focus (another tab, a screenshot) does not.
@@ -119,6 +119,17 @@ export function attach({ box, ta, send, grow, conv, notesOnly = false }) {
   if (d) ta.value = d.text;
   setMode(notesOnly || (d && d.mode === 'note') ? 'note' : 'reply');
   grow();
+}
+
+// typing tells a web chat visitor that a person is typing a reply (at
+// most every 3 s; nothing is stored, and notes are not replies).
+let typedAt = 0;
+function typing() {
+  if (!cur || cur.conv.channel !== 'webchat' || cur.mode !== 'reply' || !cur.ta.value.trim()) return;
+  const now = Date.now();
+  if (now - typedAt < 3000) return;
+  typedAt = now;
+  post(`/conversations/${cur.conv.id}/typing`).catch(() => {});
 }
 
 // mode is the open composer's mode: 'reply' or 'note'.
