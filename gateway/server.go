@@ -294,7 +294,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	health, err := channels.NewHealth(channels.HealthConfig{Store: cfg.Store, Accounts: cfg.Accounts, Publisher: cfg.Runtime.Broadcaster(),
 		Checkers: map[engine.Channel]channels.HealthChecker{engine.ChannelWhatsApp: checker, engine.ChannelMessenger: checker, engine.ChannelInstagram: checker,
-			engine.ChannelEmail: channels.EmailChecker{TLS: cfg.EmailTLS}, engine.ChannelAPI: apichannel.Checker{Client: cfg.APIChannel}},
+			engine.ChannelEmail: channels.EmailChecker{TLS: cfg.EmailTLS}, engine.ChannelAPI: apichannel.Checker{Client: cfg.APIChannel},
+			engine.ChannelWebChat: widgetChecker{}},
 		Clock: cfg.Runtime.Clock(), Interval: cfg.ChannelHealthInterval, Logger: cfg.Logger, Registerer: cfg.Registerer})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -816,4 +817,17 @@ func (s *Server) widgetTap(events []engine.Event) {
 			s.metrics.widgetMessages.WithLabelValues("outbound").Inc()
 		}
 	}
+}
+
+// widgetChecker is the web chat widget's health check: the widget is
+// served by Parley itself, so it is connected once a site may embed it
+// (an allowed origin), in error before.
+type widgetChecker struct{}
+
+func (widgetChecker) Check(_ context.Context, acct engine.ChannelAccount) engine.HealthResult {
+	if acct.Widget == nil || len(acct.Widget.AllowedOrigins) == 0 {
+		return engine.HealthResult{State: engine.HealthError, Code: "no_allowed_origins",
+			Reason: "no allowed origin: no website can embed the widget yet (Settings › Chat widget)"}
+	}
+	return engine.HealthResult{State: engine.HealthConnected}
 }

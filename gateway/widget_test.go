@@ -378,6 +378,18 @@ func TestWidgetVisitorChat(t *testing.T) {
 func TestWidgetOrigins(t *testing.T) {
 	t.Parallel()
 	w := newWidgetEnv(t, nil)
+	// Its health: connected once a site may embed it, in error before.
+	code, b := w.api("POST", "/api/v1/channels/webchat/"+w.id+"/check", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(b))
+	require.Contains(t, string(b), `"state":"connected"`)
+	code, b = w.api("POST", "/api/v1/widgets", ownerToken, map[string]any{"name": "Not yet embedded"})
+	require.Equal(t, http.StatusCreated, code, string(b))
+	var bare struct{ ID string }
+	require.NoError(t, json.Unmarshal(b, &bare))
+	code, b = w.api("POST", "/api/v1/channels/webchat/"+bare.ID+"/check", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(b))
+	require.Contains(t, string(b), `"code":"no_allowed_origins"`)
+
 	s := w.session(nil)
 	for _, origin := range []string{"https://evil.example", "http://shop.example", "https://shop.example.evil.example", "null"} {
 		code, b, h := w.visitor("GET", "/config", origin, "", nil)
@@ -400,7 +412,7 @@ func TestWidgetOrigins(t *testing.T) {
 	require.Contains(t, h.Get("Vary"), "Origin")
 
 	// The allowed origins change: the old one is refused at once.
-	code, b := w.api("PATCH", "/api/v1/widgets/"+w.id, ownerToken, map[string]any{"allowed_origins": []string{"https://new.example"}})
+	code, b = w.api("PATCH", "/api/v1/widgets/"+w.id, ownerToken, map[string]any{"allowed_origins": []string{"https://new.example"}})
 	require.Equal(t, http.StatusOK, code, string(b))
 	require.NotContains(t, string(b), w.secret, "the secret is shown when made or rotated only")
 	code, _, _ = w.visitor("GET", "/config", shopOrigin, "", nil)
