@@ -267,18 +267,22 @@ func TestWidgetVisitorChat(t *testing.T) {
 	require.Equal(t, "Hi, Sam here <script>", human.Message.Text, "text as written: the widget shows text, never HTML")
 
 	// The visitor typing reaches the inbox's WebSocket.
-	inbox, _, err := w.dialWS("token=" + ownerToken + "&conversation_id=" + conv)
+	// The inbox's hello comes before its subscription: resume from it.
+	probe, _, err := w.dialWS("token=" + ownerToken + "&conversation_id=" + conv)
+	require.NoError(t, err)
+	ih := probe.frames()[0]
+	inbox, _, err := w.dialWS(fmt.Sprintf("token=%s&conversation_id=%s&epoch=%s&seq=%d", ownerToken, conv, ih.Epoch, ih.Seq))
 	require.NoError(t, err)
 	inbox.frames() // hello
 	live.send(`{"type":"typing"}`)
-	eventually(t, 5*time.Second, func() error {
-		for _, ev := range inbox.frames() {
-			if ev.Type == string(gateway.EventTyping) && strings.Contains(string(ev.Data), `"from":"visitor"`) {
-				return nil
-			}
-		}
-		return fmt.Errorf("no typing yet")
-	})
+	sawTyping := false
+	for deadline := time.Now().Add(10 * time.Second); !sawTyping && time.Now().Before(deadline); {
+		_ = inbox.conn.SetReadDeadline(deadline)
+		_, frame, err := inbox.conn.ReadMessage()
+		require.NoError(t, err, "the inbox hears the visitor typing")
+		sawTyping = strings.Contains(string(frame), `"type":"`+string(gateway.EventTyping)+`"`) && strings.Contains(string(frame), `"from":"visitor"`)
+	}
+	require.True(t, sawTyping)
 
 	// Disconnected, the visitor misses a reply; resuming from the last
 	// seq it saw, it gets it.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -268,12 +269,16 @@ func (w *widgetService) read(conn *websocket.Conn, cl visitorCaller, conv engine
 }
 
 // seen applies a visitor's delivered or read report to a message of its
-// own conversation (statuses only move forward: invariant 3).
+// own conversation (statuses only move forward: invariant 3). The
+// message must be one of the conversation's newest: a report may come
+// before the send result that records the message's channel id, and is
+// then kept by the runtime until it does (an early status).
 func (w *widgetService) seen(cl visitorCaller, conv engine.ID, f visitorFrame, now time.Time) {
 	ws := cl.widget.WorkspaceID
-	ext := webChatMessageID(f.MessageID)
-	ref, ok, err := w.s.cfg.Store.LookupChannelMessage(ws, engine.ChannelWebChat, ext)
-	if err != nil || !ok || ref.ConversationID != conv {
+	msgs, err := w.s.cfg.Runtime.Messages(ws, conv, 0, 100)
+	if err != nil || !slices.ContainsFunc(msgs, func(m engine.Message) bool {
+		return m.ID.String() == f.MessageID && m.Direction == engine.DirOut
+	}) {
 		return
 	}
 	st := engine.StatusDelivered
@@ -281,7 +286,7 @@ func (w *widgetService) seen(cl visitorCaller, conv engine.ID, f visitorFrame, n
 		st = engine.StatusRead
 	}
 	if err := w.s.cfg.Runtime.ApplyStatus(w.s.ctx, []engine.StatusReport{{WorkspaceID: ws, Channel: engine.ChannelWebChat,
-		ChannelMessageID: ext, Status: st, At: now}}); err != nil {
+		ChannelMessageID: webChatMessageID(f.MessageID), Status: st, At: now}}); err != nil {
 		w.s.log.Warn("widget: a visitor's status report was not applied", "err", err)
 	}
 }
