@@ -34,7 +34,8 @@ const shadow = `document.querySelector('[data-parley-widget]').shadowRoot`
 // A page served from another origin embeds the widget; a visitor chats
 // with the keyboard, the rules agent answers, a person takes over from
 // the inbox API and the visitor sees the reply live; a reload keeps the
-// thread; on a phone the chat fills the screen; a page from an origin
+// thread; on a phone the chat fills the screen; a person typing in the
+// inbox's composer shows as typing in the widget; a page from an origin
 // the widget does not allow gets no widget. axe-core finds nothing
 // serious in the open widget.
 func TestWebWidget(t *testing.T) {
@@ -114,6 +115,15 @@ func TestWebWidget(t *testing.T) {
 		b.noOverflow(390)
 		axeCheck(t, b, "widget-phone")
 		b.screenshot("widget-phone")
+	})
+
+	step("a person typing in the inbox's composer", func(t *testing.T) {
+		inbox := newTab(t, browser)
+		inbox.signIn(w.url, ownerToken)
+		inbox.openConv(conv)
+		inbox.typeInComposer("One mo")
+		b.t = t
+		b.waitJS("the typing line", shadow+`.querySelector('.typing').textContent.includes('typing')`)
 	})
 
 	step("a page of another origin gets no widget", func(t *testing.T) {
