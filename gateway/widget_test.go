@@ -90,6 +90,23 @@ func (w *widgetEnv) visitor(method, path, origin, token string, body any, hdr ..
 	return resp.StatusCode, b, resp.Header
 }
 
+// settledDigest waits until the store stops changing (the background
+// work a message sets off: the AI's reply, the search index, the
+// language detector's contact writes) and returns its digest.
+func (w *widgetEnv) settledDigest() string {
+	w.t.Helper()
+	before := w.storeDigest()
+	eventually(w.t, 15*time.Second, func() error {
+		time.Sleep(300 * time.Millisecond)
+		if now := w.storeDigest(); now != before {
+			before = now
+			return fmt.Errorf("the store is still changing")
+		}
+		return nil
+	})
+	return before
+}
+
 type visitorSession struct {
 	VisitorID      string `json:"visitor_id"`
 	Token          string `json:"token"`
@@ -528,7 +545,7 @@ func TestWidgetPreChatForm(t *testing.T) {
 		return nil
 	})
 	// A bad email is refused before anything is stored.
-	before := w.storeDigest()
+	before := w.settledDigest()
 	code, b, _ := w.visitor("POST", "/messages", shopOrigin, s.Token, map[string]any{"client_id": "f2", "text": "x",
 		"form": map[string]any{"email": "not an email"}})
 	require.Equal(t, http.StatusBadRequest, code, string(b))
@@ -554,7 +571,7 @@ func TestWidgetLimits(t *testing.T) {
 		}
 		return nil
 	})
-	before := w.storeDigest()
+	before := w.settledDigest()
 	for name, body := range map[string]any{
 		"too long":     map[string]any{"client_id": "a", "text": strings.Repeat("a", 4097)},
 		"blank":        map[string]any{"client_id": "a", "text": "  "},
