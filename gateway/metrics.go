@@ -33,6 +33,9 @@ type gatewayMetrics struct {
 	auditEntries *prometheus.CounterVec
 	// aiFeedback counts ratings of AI replies, by rating (up, down).
 	aiFeedback *prometheus.CounterVec
+	// imapSessions counts failed IMAP sessions of the email accounts'
+	// pollers, by reason.
+	imapSessions *prometheus.CounterVec
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -88,6 +91,10 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "parley_audit_entries_total", Help: "Audit log entries appended, by action (method and route pattern)."}, []string{"action"}),
 		aiFeedback: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_ai_feedback_total", Help: "Ratings of AI replies given by people, by rating (up, down)."}, []string{"rating"}),
+		imapSessions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_email_imap_session_failures_total",
+			Help: "IMAP sessions of email accounts' mailboxes that ended in a failure, by reason (imap_auth, imap_tls, imap_folder, imap_unreachable)."},
+			[]string{"reason"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
@@ -95,6 +102,10 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			m.webhookSeconds, m.bodyMemoryBytes, m.bodyMemoryRefusals, m.drainRefusals, m.apiChannelRequests,
 			m.paymentWebhooks, m.paymentRejected, m.backups, m.backupSeconds, m.backupLastSuccess, m.emailReceived, m.emailSeconds,
 			m.auditEntries, m.aiFeedback)
+		reg.MustRegister(m.imapSessions)
+	}
+	for _, r := range []string{"imap_auth", "imap_tls", "imap_folder", "imap_unreachable"} {
+		m.imapSessions.WithLabelValues(r)
 	}
 	for _, r := range []engine.Rating{engine.RatingUp, engine.RatingDown} {
 		m.aiFeedback.WithLabelValues(string(r))

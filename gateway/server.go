@@ -155,6 +155,15 @@ type Config struct {
 	BackupDir string
 	// Version names this Parley's build in backup manifests.
 	Version string
+
+	// IMAPPollInterval is how long an email account's IMAP poller waits
+	// on IDLE before it looks at its mailbox again unasked; zero means
+	// DefaultIMAPPollInterval. Negative starts no poller.
+	IMAPPollInterval time.Duration
+	// IMAPBackoff is the first wait after a failed IMAP session, doubled
+	// after each further failure up to five minutes; zero means a
+	// second.
+	IMAPBackoff time.Duration
 }
 
 // Server is the HTTP gateway.
@@ -176,7 +185,9 @@ type Server struct {
 	hooks     *hooks.Service
 	health    *channels.Health
 	// smtp is the SMTP receiver, once ServeSMTP started it.
-	smtp      atomic.Pointer[email.Receiver]
+	smtp atomic.Pointer[email.Receiver]
+	// imap supervises the email accounts' IMAP pollers.
+	imap      *imapPollers
 	apiClient *apichannel.Client
 	// proxies are Config.TrustedProxies, parsed.
 	proxies trustedProxies
@@ -359,6 +370,11 @@ func (s *Server) Start() {
 		s.cfg.Runtime.Broadcaster().AddTap(s.hooks.Tap)
 		s.cfg.Accounts.health.Store(s.health)
 		s.health.Start()
+		if s.cfg.IMAPPollInterval >= 0 {
+			s.imap = newIMAPPollers(s)
+			s.cfg.Accounts.imap.Store(s.imap)
+			s.imap.start()
+		}
 	})
 }
 
@@ -588,6 +604,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		herr := s.hub.Shutdown(ctx)
 		if derr := s.drainRequests(ctx, began); derr != nil {
 			err = derr
+		}
+		if s.imap != nil {
+			// A mail being stored is stored (and its cursor moved) or read
+			// again at the next start.
+			s.cfg.Accounts.imap.CompareAndSwap(s.imap, nil)
+			s.imap.shutdown()
 		}
 		if r := s.smtp.Load(); r != nil {
 			// Mail being committed gets its 250; the rest a 451 to retry.

@@ -39,6 +39,7 @@ type Server struct {
 	Fail atomic.Int32
 
 	roots *x509.CertPool
+	cert  tls.Certificate
 	mu    sync.Mutex
 	msgs  []Message
 	got   chan struct{}
@@ -51,7 +52,7 @@ func New(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Addr: ln.Addr().String(), User: "parley", Password: "s3cret", roots: roots, got: make(chan struct{}, 256)}
+	s := &Server{Addr: ln.Addr().String(), User: "parley", Password: "s3cret", roots: roots, cert: cert, got: make(chan struct{}, 256)}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
 	srv.Domain = "localhost"
 	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
