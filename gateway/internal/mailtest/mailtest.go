@@ -32,8 +32,11 @@ type Message struct {
 type Server struct {
 	// Addr is its host:port.
 	Addr string
-	// User and Password are the credentials it accepts.
+	// User and Password are the credentials it accepts (SetPassword
+	// changes the password while it runs).
 	User, Password string
+	// changed, when set, is the password SetPassword gave.
+	changed atomic.Pointer[string]
 	// Fail, while positive, refuses that many DATA commands with a
 	// transient 451 (counting down).
 	Fail atomic.Int32
@@ -62,6 +65,9 @@ func New(t testing.TB) *Server {
 	return s
 }
 
+// SetPassword changes the password the server accepts from now on.
+func (s *Server) SetPassword(p string) { s.changed.Store(&p) }
+
 // TLSConfig trusts the server's certificate.
 func (s *Server) TLSConfig() *tls.Config {
 	return &tls.Config{RootCAs: s.roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
@@ -88,7 +94,11 @@ func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain} }
 
 func (ss *session) Auth(string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(_, user, pass string) error {
-		if user != ss.s.User || pass != ss.s.Password {
+		want := ss.s.Password
+		if p := ss.s.changed.Load(); p != nil {
+			want = *p
+		}
+		if user != ss.s.User || pass != want {
 			// What real servers answer (RFC 4954): a permanent refusal.
 			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
 		}
