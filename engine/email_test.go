@@ -147,7 +147,7 @@ func TestEmailAccountIMAPAndDKIM(t *testing.T) {
 }
 
 // testDKIMKey is a new Ed25519 key and its PKCS #8 PEM.
-func testDKIMKey(t *testing.T) (ed25519.PrivateKey, string) {
+func testDKIMKey(t testing.TB) (ed25519.PrivateKey, string) {
 	_, k, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	der, err := x509.MarshalPKCS8PrivateKey(k)
@@ -161,4 +161,26 @@ func ecKeyPEM(t *testing.T) string {
 	der, err := x509.MarshalPKCS8PrivateKey(k)
 	require.NoError(t, err)
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+// FuzzEmailAccountSettings feeds the IMAP and DKIM settings an API call
+// may carry to the account's validation: it never panics, and what it
+// accepts has a key that signs.
+func FuzzEmailAccountSettings(f *testing.F) {
+	_, key := testDKIMKey(f)
+	f.Add("imap.shop.test", 993, "tls", "INBOX", "shop.test", "parley", key)
+	f.Add("", 0, "", "", "", "", "")
+	f.Add("a:b", -1, "none", "In\x00box", "x y", "s", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+	f.Fuzz(func(t *testing.T, host string, port int, security, folder, domain, selector, pemKey string) {
+		a := engine.ChannelAccount{Channel: engine.ChannelEmail, AccountID: "support@shop.test", AccessToken: "pw",
+			Email: &engine.EmailSettings{SMTPHost: "smtp.shop.test",
+				IMAP: &engine.IMAPSettings{Host: host, Port: port, Security: engine.EmailSecurity(security), Folder: folder},
+				DKIM: &engine.DKIMSettings{Domain: domain, Selector: selector, PrivateKey: pemKey}}}
+		if a.Validate() != nil {
+			return
+		}
+		if _, err := a.Email.DKIM.DKIMSigner(); err != nil {
+			t.Fatalf("accepted a key that does not sign: %v", err)
+		}
+	})
 }
