@@ -30,4 +30,3 @@ func SignDKIM(raw []byte, d *engine.DKIMSettings) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
-
