@@ -18,13 +18,14 @@ import (
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway"
 	"github.com/parleyhq/parley/gateway/internal/mailtest"
+	"github.com/parleyhq/parley/internal/imaptest"
 	"github.com/parleyhq/parley/persistence"
 )
 
 // newIMAPEnv is a Parley whose email account submits through relay and
 // reads the IMAP server's INBOX (password: the IMAP password to give),
 // with short IMAP waits and the health monitor on.
-func newIMAPEnv(t *testing.T, relay *mailtest.Server, box *mailtest.IMAP, password string) *env {
+func newIMAPEnv(t *testing.T, relay *mailtest.Server, box *imaptest.IMAP, password string) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), graph: newFakeGraph(t), clock: clockwork.NewRealClock(),
 		client: &http.Client{Timeout: 30 * time.Second}, emailTLS: relay.TLSConfig(),
@@ -44,7 +45,7 @@ func newIMAPEnv(t *testing.T, relay *mailtest.Server, box *mailtest.IMAP, passwo
 	return e
 }
 
-func imapSettings(t *testing.T, relay *mailtest.Server, box *mailtest.IMAP, password string) map[string]any {
+func imapSettings(t *testing.T, relay *mailtest.Server, box *imaptest.IMAP, password string) map[string]any {
 	hostPort := func(addr string) (string, int) {
 		host, port, err := net.SplitHostPort(addr)
 		require.NoError(t, err)

@@ -37,6 +37,9 @@ type options struct {
 	pprofAddr      string
 	smtpAddr       string
 	postmarkAuth   string
+	// imapPollInterval is how long an IMAP poller waits on IDLE before it
+	// looks again unasked.
+	imapPollInterval time.Duration
 	publicURL      string
 	// shutdownTimeout bounds the drain at SIGTERM (see run).
 	shutdownTimeout time.Duration
@@ -117,6 +120,7 @@ var optionTable = []option{
 	// Email
 	{"smtp-addr", kindAddr, "", "built-in SMTP receiver of inbound mail for the connected email accounts' addresses (MX or forwarding pointed here), such as :25; off when empty", func(o *options) any { return &o.smtpAddr }},
 	{"postmark-inbound-auth", kindText, "", "user:password that Postmark's inbound webhook (POST /webhooks/email/postmark) must send as HTTP basic auth; the route is off when empty", func(o *options) any { return &o.postmarkAuth }},
+	{"imap-poll-interval", kindDuration, "1m", "longest wait of an email account's IMAP mailbox reader on IDLE before it looks at the mailbox again unasked", func(o *options) any { return &o.imapPollInterval }},
 	// Notifications
 	{"notify-smtp-url", kindSMTP, "", "SMTP relay of notification emails: smtp://user:password@host:587 (STARTTLS) or smtps://...:465 (TLS); email notifications are off when empty", func(o *options) any { return &o.notifySMTPURL }},
 	{"notify-from", kindEmail, "", "From address of notification emails, such as Parley <parley@example.com> (required with -notify-smtp-url)", func(o *options) any { return &o.notifyFrom }},

@@ -19,6 +19,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/parleyhq/parley/internal/imaptest"
 )
 
 // Message is one accepted email.
@@ -67,6 +69,11 @@ func New(t testing.TB) *Server {
 
 // SetPassword changes the password the server accepts from now on.
 func (s *Server) SetPassword(p string) { s.changed.Store(&p) }
+
+// NewIMAP starts an IMAP server (imaptest) with this server's
+// certificate, so that one TLS configuration trusts both; it stops with
+// the test.
+func (s *Server) NewIMAP(t testing.TB) *imaptest.IMAP { return imaptest.NewWith(t, s.cert, s.roots) }
 
 // TLSConfig trusts the server's certificate.
 func (s *Server) TLSConfig() *tls.Config {

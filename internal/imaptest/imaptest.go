@@ -1,11 +1,19 @@
-package mailtest
+// Package imaptest is an IMAP server for tests: github.com/emersion/go-imap's
+// server with its memory backend on 127.0.0.1, over TLS with a
+// certificate of its own.
+package imaptest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"sync"
 	"testing"
@@ -29,23 +37,25 @@ type IMAP struct {
 	User, Password string
 
 	roots    *x509.CertPool
+	certPEM  []byte
 	mu       sync.Mutex
 	inbox    *memory.Mailbox
 	validity uint32
 	srv      *server.Server
 }
 
-// NewIMAP starts a server; it stops with the test.
-func NewIMAP(t testing.TB) *IMAP {
-	cert, roots := certificate(t)
-	return newIMAP(t, cert, roots)
+// New starts a server with a certificate of its own (CertPEM); it stops
+// with the test.
+func New(t testing.TB) *IMAP {
+	cert, roots, certPEM := certificate(t)
+	s := NewWith(t, cert, roots)
+	s.certPEM = certPEM
+	return s
 }
 
-// NewIMAP starts an IMAP server with the SMTP server's certificate (one
-// TLS configuration trusts both); it stops with the test.
-func (s *Server) NewIMAP(t testing.TB) *IMAP { return newIMAP(t, s.cert, s.roots) }
-
-func newIMAP(t testing.TB, cert tls.Certificate, roots *x509.CertPool) *IMAP {
+// NewWith starts a server with the certificate cert, which roots trust;
+// it stops with the test.
+func NewWith(t testing.TB, cert tls.Certificate, roots *x509.CertPool) *IMAP {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +82,10 @@ func newIMAP(t testing.TB, cert tls.Certificate, roots *x509.CertPool) *IMAP {
 	t.Cleanup(func() { _ = srv.Close() })
 	return s
 }
+
+// CertPEM is the server's certificate as PEM (of a server made by New),
+// for a process that trusts it through SSL_CERT_FILE.
+func (s *IMAP) CertPEM() []byte { return s.certPEM }
 
 // TLSConfig trusts the server's certificate.
 func (s *IMAP) TLSConfig() *tls.Config {
@@ -218,3 +232,26 @@ func (m lockedMailbox) CopyMessages(uid bool, set *imap.SeqSet, dest string) err
 }
 
 func (m lockedMailbox) Expunge() error { defer m.lock()(); return m.Mailbox.Expunge() }
+
+// certificate makes a self-signed certificate for 127.0.0.1.
+func certificate(t testing.TB) (tls.Certificate, *x509.CertPool, []byte) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots,
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
