@@ -40,7 +40,7 @@ type options struct {
 	// imapPollInterval is how long an IMAP poller waits on IDLE before it
 	// looks again unasked.
 	imapPollInterval time.Duration
-	publicURL      string
+	publicURL        string
 	// shutdownTimeout bounds the drain at SIGTERM (see run).
 	shutdownTimeout time.Duration
 	// channelHealthInterval is how often channel accounts are checked.
