@@ -42,6 +42,33 @@ type IMAP struct {
 	inbox    *memory.Mailbox
 	validity uint32
 	srv      *server.Server
+	conns    *trackingListener
+}
+
+// trackingListener keeps the connections it accepted, to close them.
+type trackingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.conns = append(l.conns, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+func (l *trackingListener) closeAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		_ = c.Close()
+	}
+	l.conns = nil
 }
 
 // New starts a server with a certificate of its own (CertPEM); it stops
@@ -76,9 +103,9 @@ func NewWith(t testing.TB, cert tls.Certificate, roots *x509.CertPool) *IMAP {
 	srv.AllowInsecureAuth = true
 	srv.ErrorLog = log.New(io.Discard, "", 0) // clients that hang up
 	s.srv = srv
-	go func() {
-		_ = srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
-	}()
+	tl := &trackingListener{Listener: tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})}
+	s.conns = tl
+	go func() { _ = srv.Serve(tl) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return s
 }
@@ -112,8 +139,10 @@ func (s *IMAP) Renumber(validity, first uint32) {
 	for i, m := range s.inbox.Messages {
 		m.Uid = first + uint32(i) //nolint:gosec // a few test mails
 	}
-	// Closed before any of them runs another command on the new UIDs.
-	s.srv.ForEachConn(func(c server.Conn) { _ = c.Close() })
+	// Closed before any of them runs another command on the new UIDs
+	// (the network connections: the server's own Close reads what its
+	// connection's goroutine writes).
+	s.conns.closeAll()
 	s.mu.Unlock()
 }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"slices"
 	"strconv"
@@ -141,12 +140,11 @@ func DialIMAP(ctx context.Context, mb IMAPMailbox) (*IMAPSession, error) {
 		conn = tconn
 	}
 	s := &IMAPSession{stop: stop, folder: mb.Folder, updates: make(chan client.Update, 64), changed: make(chan struct{}, 1), done: make(chan struct{})}
-	c, err := client.New(conn)
+	c, err := client.New(eofConn{conn})
 	if err != nil {
 		return fail("unreachable", fmt.Errorf("greeting of %s: %w", addr, err))
 	}
-	c.Updates = s.updates
-	c.ErrorLog = log.New(io.Discard, "", 0) // the errors come back from the calls
+	c.Updates = s.updates // read by the client's reader only for answers to the commands sent after
 	c.Timeout = imapCommandTimeout
 	s.c = c
 	go s.watch()
@@ -167,6 +165,19 @@ func DialIMAP(ctx context.Context, mb IMAPMailbox) (*IMAPSession, error) {
 		return nil, &IMAPError{Code: code, Err: fmt.Errorf("logging in to %s: %w", addr, err)}
 	}
 	return s, nil
+}
+
+// eofConn reads any error of the connection as its end: the client's
+// reader then stops without logging (its logger cannot be set before it
+// starts), and the calls in progress fail with the connection closed.
+type eofConn struct{ net.Conn }
+
+func (c eofConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil {
+		err = io.EOF
+	}
+	return n, err
 }
 
 // watch drains the server's unsolicited responses (the client blocks
