@@ -190,6 +190,10 @@ func TestEmailIMAPAuthFailureSetsHealth(t *testing.T) {
 	})
 	_, ok := e.cursor()
 	assert.False(t, ok, "no cursor without a login")
+	code, metrics := e.api("GET", "/metrics", "", nil)
+	require.Equal(t, http.StatusOK, code)
+	assert.Regexp(t, `parley_email_imap_session_failures_total\{reason="imap_auth"\} [1-9]`, string(metrics))
+	assert.Contains(t, string(metrics), `parley_email_imap_session_failures_total{reason="imap_unreachable"} 0`)
 
 	code, body := e.api("PATCH", "/api/v1/channels/email/"+shopAddr, ownerToken, map[string]any{"email": imapSettings(t, relay, box, box.Password)})
 	require.Equal(t, http.StatusOK, code, string(body))
