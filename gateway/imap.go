@@ -151,22 +151,28 @@ func (p *imapPollers) run(ctx context.Context, np *imapPoller) {
 		if ctx.Err() != nil {
 			return
 		}
-		fails++
-		r := email.IMAPHealth(err)
-		if r.State != engine.HealthUnreachable || fails >= imapUnreachableAfter {
-			p.s.health.Observe(*np.acct.Load(), r)
+		if errors.Is(err, errIMAPProgress) {
+			wait, fails = p.backoff, 0
 		}
-		p.s.metrics.imapSessions.WithLabelValues(r.Code).Inc()
-		log.Warn("IMAP session failed", "err", err, "retry_in", wait)
+		if ie := (*email.IMAPError)(nil); errors.As(err, &ie) {
+			// What the server did says how the account is; a failure of
+			// Parley's own store says nothing of it.
+			fails++
+			r := email.IMAPHealth(err)
+			if r.State != engine.HealthUnreachable || fails >= imapUnreachableAfter {
+				p.s.health.Observe(*np.acct.Load(), r)
+			}
+			p.s.metrics.imapSessions.WithLabelValues(r.Code).Inc()
+			log.Warn("IMAP session failed", "err", err, "retry_in", wait)
+		} else {
+			log.Error("Storing mail read over IMAP failed", "err", err, "retry_in", wait)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-clock.After(wait):
 		}
 		wait = min(wait*2, imapMaxBackoff)
-		if errors.Is(err, errIMAPProgress) {
-			wait, fails = p.backoff, 0
-		}
 	}
 }
 
