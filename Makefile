@@ -8,9 +8,10 @@ FUZZTIME  ?= 20s
 # index and is run on its own: make bench BENCH=Search).
 BENCH     ?= Ingest|Activation|ActorHeap|RawPebble|StoreCommit|BenchmarkList|MessagesPage
 # Named benchmarks `make bench` runs, in order (parley-bench -scenarios):
-# webhook, go, widget, fanout-a, fanout-b, list-1m (the last three are
-# heavy: make bench SCENARIOS=fanout-a,fanout-b,list-1m).
-SCENARIOS ?= webhook,go,widget
+# webhook, go, widget, email (inbound mail over SMTP: mails/s, p99),
+# fanout-a, fanout-b, list-1m (the last three are heavy:
+# make bench SCENARIOS=fanout-a,fanout-b,list-1m).
+SCENARIOS ?= webhook,go,widget,email
 # Where `make bench` writes its report (a latency chart goes beside it).
 BENCH_OUT ?= bench/results/latest.md
 # The fan-out peer `make bench-peer` builds from the Go module proxy (not

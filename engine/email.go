@@ -1,10 +1,17 @@
 package engine
 
 import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net/mail"
 	"slices"
 	"strings"
+	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -43,6 +50,123 @@ type EmailSettings struct {
 	// "Best regards,\nAcme"); {name} is the contact's first name.
 	Greeting string `json:"greeting,omitempty"`
 	SignOff  string `json:"sign_off,omitempty"`
+	// Quote, when set, quotes the customer's mail under the AI's reply
+	// ("On <date>, <name> wrote:" and its lines after "> ").
+	Quote bool `json:"quote,omitempty"`
+	// IMAP, when set, is a mailbox Parley reads the account's inbound
+	// mail from (docs/ARCHITECTURE.md, "Email").
+	IMAP *IMAPSettings `json:"imap,omitempty"`
+	// DKIM, when set, signs the account's outbound mail.
+	DKIM *DKIMSettings `json:"dkim,omitempty"`
+}
+
+// IMAPSettings name a mailbox Parley polls (and waits on with IDLE) for an
+// email account's inbound mail.
+type IMAPSettings struct {
+	// Host and Port name the IMAP server; Port zero means 993 with tls
+	// and 143 with starttls.
+	Host string `json:"host"`
+	Port int    `json:"port,omitempty"`
+	// Security is tls (the default) or starttls.
+	Security EmailSecurity `json:"security,omitempty"`
+	// Username logs in; empty means the account's address.
+	Username string `json:"username,omitempty"`
+	// Password logs in; empty means the account's SMTP password (its
+	// AccessToken). It is never shown by the API.
+	Password string `json:"password,omitempty"`
+	// Folder is the mailbox read; empty means INBOX.
+	Folder string `json:"folder,omitempty"`
+}
+
+// DKIMSettings sign an email account's outbound mail (RFC 6376): the
+// signature names Domain and Selector (the DNS record
+// <selector>._domainkey.<domain> holds the public key).
+type DKIMSettings struct {
+	Domain   string `json:"domain"`
+	Selector string `json:"selector"`
+	// PrivateKey is the PEM of an RSA (PKCS #1 or #8) or Ed25519 (PKCS
+	// #8) key. It is never shown by the API.
+	PrivateKey string `json:"private_key,omitempty"`
+}
+
+// IMAPFolder is the folder s reads (INBOX when unset).
+func (s *IMAPSettings) IMAPFolder() string {
+	if s.Folder == "" {
+		return "INBOX"
+	}
+	return s.Folder
+}
+
+// DKIMSigner parses the private key of d.
+func (d *DKIMSettings) DKIMSigner() (crypto.Signer, error) {
+	block, _ := pem.Decode([]byte(d.PrivateKey))
+	if block == nil {
+		return nil, fmt.Errorf("%w: dkim private_key must be a PEM block", ErrInvalid)
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
+		return k, nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: dkim private_key is not an RSA or Ed25519 key: %v", ErrInvalid, err)
+	}
+	switch k := k.(type) {
+	case *rsa.PrivateKey:
+		return k, nil
+	case ed25519.PrivateKey:
+		return k, nil
+	}
+	return nil, fmt.Errorf("%w: dkim private_key must be an RSA or Ed25519 key", ErrInvalid)
+}
+
+// validHost reports whether h is a bare host name or address.
+func validHost(h string) bool {
+	return h != "" && len(h) <= 253 && !strings.ContainsAny(h, " /?#@:\x00\r\n")
+}
+
+// validateIMAP checks an account's IMAP settings.
+func (s *IMAPSettings) validate() error {
+	switch {
+	case !validHost(s.Host):
+		return fmt.Errorf("%w: imap.host must be a host name", ErrInvalid)
+	case s.Port < 0 || s.Port > 65535:
+		return fmt.Errorf("%w: imap.port must be 1 to 65535", ErrInvalid)
+	case s.Security != "" && s.Security != EmailSTARTTLS && s.Security != EmailTLS:
+		return fmt.Errorf("%w: imap.security must be tls or starttls", ErrInvalid)
+	case len(s.Folder) > 256 || !utf8.ValidString(s.Folder) || strings.ContainsFunc(s.Folder, unicode.IsControl):
+		return fmt.Errorf("%w: imap.folder must be at most 256 bytes of text", ErrInvalid)
+	}
+	for name, v := range map[string]string{"imap.username": s.Username, "imap.password": s.Password} {
+		if len(v) > 512 || !utf8.ValidString(v) || strings.ContainsAny(v, "\x00\r\n") {
+			return fmt.Errorf("%w: %s must be at most 512 bytes of one-line text", ErrInvalid, name)
+		}
+	}
+	return nil
+}
+
+// validate checks an account's DKIM settings.
+func (d *DKIMSettings) validate() error {
+	label := func(s string) bool {
+		if s == "" || len(s) > 253 {
+			return false
+		}
+		for _, r := range s {
+			if !(r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case !label(d.Domain):
+		return fmt.Errorf("%w: dkim.domain must be a domain name", ErrInvalid)
+	case !label(d.Selector):
+		return fmt.Errorf("%w: dkim.selector must be letters, digits, dots, dashes or underscores", ErrInvalid)
+	case len(d.PrivateKey) > 16384:
+		return fmt.Errorf("%w: dkim.private_key longer than 16384 bytes", ErrInvalid)
+	}
+	_, err := d.DKIMSigner()
+	return err
 }
 
 // MaxEmailAddresses bounds an email account's aliases.
@@ -90,6 +214,16 @@ func (a *ChannelAccount) validateEmail() error {
 	}
 	if strings.ContainsAny(e.FromName, "\r\n") {
 		return fmt.Errorf("%w: from_name must be one line", ErrInvalid)
+	}
+	if e.IMAP != nil {
+		if err := e.IMAP.validate(); err != nil {
+			return err
+		}
+	}
+	if e.DKIM != nil {
+		if err := e.DKIM.validate(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -167,6 +301,59 @@ func FormatEmailReply(e *EmailSettings, contactName, text string) string {
 	if e.SignOff != "" {
 		b.WriteString("\n\n")
 		b.WriteString(e.SignOff)
+	}
+	return b.String()
+}
+
+// QuotedMail is the customer's mail a reply answers, as the reply quotes
+// it.
+type QuotedMail struct {
+	// From is the sender as shown ("Ann Lee" or the address).
+	From string
+	Date time.Time
+	// Text is the mail's displayed text.
+	Text string
+}
+
+// MaxQuotedBytes bounds the text a reply quotes.
+const MaxQuotedBytes = 16 << 10
+
+// EmailReplyText is the body of the AI's reply to a mail: the reply
+// wrapped by FormatEmailReply and, when the account quotes (Quote) and q
+// is known, the customer's mail after "On <date>, <from> wrote:" with each
+// of its lines after "> " (cut at MaxQuotedBytes, its trailing blank lines
+// dropped). Dates are shown in UTC.
+func EmailReplyText(e *EmailSettings, contactName, text string, q *QuotedMail) string {
+	out := FormatEmailReply(e, contactName, text)
+	if e == nil || !e.Quote || q == nil || strings.TrimSpace(q.Text) == "" {
+		return out
+	}
+	quoted := q.Text
+	if len(quoted) > MaxQuotedBytes {
+		quoted = strings.ToValidUTF8(quoted[:MaxQuotedBytes], "") + "\n[…]"
+	}
+	quoted = strings.TrimRight(strings.ReplaceAll(quoted, "\r\n", "\n"), "\n \t")
+	var b strings.Builder
+	b.WriteString(out)
+	b.WriteString("\n\n")
+	from := strings.TrimSpace(q.From)
+	if from == "" {
+		from = "you"
+	}
+	if q.Date.IsZero() {
+		fmt.Fprintf(&b, "%s wrote:\n", from)
+	} else {
+		fmt.Fprintf(&b, "On %s, %s wrote:\n", q.Date.UTC().Format("Mon, 2 Jan 2006 at 15:04 MST"), from)
+	}
+	for i, line := range strings.Split(quoted, "\n") {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if line == "" || strings.HasPrefix(line, ">") {
+			b.WriteString(">" + line)
+		} else {
+			b.WriteString("> " + line)
+		}
 	}
 	return b.String()
 }

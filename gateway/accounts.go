@@ -34,6 +34,9 @@ type Accounts struct {
 	// health, once the gateway attaches its monitor, hears of every
 	// account change and send result.
 	health atomic.Pointer[channels.Health]
+	// imap, once the gateway starts its IMAP pollers, hears of every
+	// account change.
+	imap atomic.Pointer[imapPollers]
 }
 
 // NewAccounts loads the connected channel accounts.
@@ -101,6 +104,9 @@ func (a *Accounts) ReportSend(acct engine.ChannelAccount, err error) {
 func (a *Accounts) changed(ch engine.Channel, id string) {
 	if h := a.health.Load(); h != nil {
 		h.AccountChanged(ch, id)
+	}
+	if p := a.imap.Load(); p != nil {
+		p.changed(ch, id)
 	}
 }
 
@@ -192,8 +198,59 @@ type accountView struct {
 	// Health is the account's health record (channels.Health).
 	Health channels.HealthView `json:"health"`
 	// Email is an email account's settings (its SMTP password, the
-	// access token, is never shown).
-	Email *engine.EmailSettings `json:"email,omitempty"`
+	// access token, its IMAP password and DKIM key are never shown).
+	Email *emailView `json:"email,omitempty"`
+}
+
+// emailView shows an email account's settings without their secrets:
+// the IMAP password and the DKIM private key become has_password and
+// has_private_key.
+type emailView struct {
+	*engine.EmailSettings
+	IMAP *imapView `json:"imap,omitempty"`
+	DKIM *dkimView `json:"dkim,omitempty"`
+}
+
+type imapView struct {
+	engine.IMAPSettings
+	HasPassword bool `json:"has_password"`
+}
+
+type dkimView struct {
+	engine.DKIMSettings
+	HasPrivateKey bool `json:"has_private_key"`
+}
+
+func viewEmail(e *engine.EmailSettings) *emailView {
+	if e == nil {
+		return nil
+	}
+	v := &emailView{EmailSettings: e}
+	if e.IMAP != nil {
+		v.IMAP = &imapView{IMAPSettings: *e.IMAP, HasPassword: e.IMAP.Password != ""}
+		v.IMAP.Password = ""
+	}
+	if e.DKIM != nil {
+		v.DKIM = &dkimView{DKIMSettings: *e.DKIM, HasPrivateKey: e.DKIM.PrivateKey != ""}
+		v.DKIM.PrivateKey = ""
+	}
+	return v
+}
+
+// keepEmailSecrets gives next, an email account's new settings, the IMAP
+// password and DKIM key of cur when next leaves them empty for the same
+// server or domain: a form that never sees the secrets sends them back
+// empty.
+func keepEmailSecrets(cur, next *engine.EmailSettings) {
+	if cur == nil || next == nil {
+		return
+	}
+	if next.IMAP != nil && cur.IMAP != nil && next.IMAP.Password == "" && next.IMAP.Host == cur.IMAP.Host {
+		next.IMAP.Password = cur.IMAP.Password
+	}
+	if next.DKIM != nil && cur.DKIM != nil && next.DKIM.PrivateKey == "" && next.DKIM.Domain == cur.DKIM.Domain {
+		next.DKIM.PrivateKey = cur.DKIM.PrivateKey
+	}
 }
 
 func (s *Server) viewAccount(a engine.ChannelAccount) accountView {
@@ -201,7 +258,7 @@ func (s *Server) viewAccount(a engine.ChannelAccount) accountView {
 	if h.WorkspaceID != a.WorkspaceID {
 		h = engine.ChannelHealth{} // a record of an earlier connection of the id
 	}
-	return accountView{a.Channel, a.AccountID, a.Name, a.AppSecret != "", a.CreatedAt, a.UpdatedAt, channels.ViewHealth(h), a.Email}
+	return accountView{a.Channel, a.AccountID, a.Name, a.AppSecret != "", a.CreatedAt, a.UpdatedAt, channels.ViewHealth(h), viewEmail(a.Email)}
 }
 
 type accountBody struct {
@@ -316,6 +373,7 @@ func (s *Server) updateChannel(c *fiber.Ctx) error {
 		acct.AppSecret = *body.AppSecret
 	}
 	if body.Email != nil {
+		keepEmailSecrets(acct.Email, body.Email)
 		acct.Email = body.Email
 	}
 	acct.UpdatedAt = time.Now().UTC()

@@ -392,3 +392,56 @@ func TestEmailPostmarkInbound(t *testing.T) {
 	code, body = e.api("POST", "/webhooks/email/postmark", "", `{"FromFull":{"Email":""}}`)
 	assert.Equal(t, http.StatusUnauthorized, code, string(body))
 }
+
+// A send whose SMTP login is refused marks the account expired (code
+// auth) at once, without waiting for a check; the next send that goes
+// through brings it back to connected.
+func TestEmailSubmissionAuthFailureSetsHealth(t *testing.T) {
+	relay := mailtest.New(t)
+	e := &env{t: t, dir: t.TempDir(), graph: newFakeGraph(t), clock: clockwork.NewRealClock(),
+		client: &http.Client{Timeout: 30 * time.Second}, emailTLS: relay.TLSConfig(),
+		gwTweak: func(c *gateway.Config) { c.ChannelHealthInterval = time.Hour }}
+	e.start()
+	t.Cleanup(e.stop)
+	host, port, err := net.SplitHostPort(relay.Addr)
+	require.NoError(t, err)
+	p, err := strconv.Atoi(port)
+	require.NoError(t, err)
+	code, body := e.api("POST", "/api/v1/channels", ownerToken, map[string]any{"channel": "email", "account_id": shopAddr, "access_token": relay.Password,
+		"email": map[string]any{"smtp_host": host, "smtp_port": p, "smtp_security": "starttls", "smtp_username": relay.User}})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	eventually(t, 10*time.Second, func() error {
+		if h := e.health(shopAddr); h != "connected/" {
+			return errors.New(h)
+		}
+		return nil
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = e.gw.ServeSMTP(ln, "mx.shop.test", 0) }()
+	require.NoError(t, sendMail(t, ln.Addr().String(), "ann@example.com", []string{shopAddr},
+		mailFrom("Ann <ann@example.com>", "Order 7", "a1@example.com", "", "Hello?")))
+	conv, ok := e.emailThread("ann@example.com", "order 7")
+	require.True(t, ok)
+
+	relay.SetPassword("rotated")
+	code, body = e.api("POST", fmt.Sprintf("/api/v1/conversations/%s/messages", conv), ownerToken, map[string]any{"text": "Soon."})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	eventually(t, 10*time.Second, func() error {
+		if h := e.health(shopAddr); h != "expired/auth" {
+			return errors.New(h)
+		}
+		return nil
+	})
+
+	relay.SetPassword(relay.Password)
+	code, body = e.api("POST", fmt.Sprintf("/api/v1/conversations/%s/messages", conv), ownerToken, map[string]any{"text": "Shipped."})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	eventually(t, 10*time.Second, func() error {
+		if h := e.health(shopAddr); h != "connected/" {
+			return errors.New(h)
+		}
+		return nil
+	})
+	require.Len(t, relay.Messages(), 1)
+}

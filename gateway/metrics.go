@@ -39,6 +39,9 @@ type gatewayMetrics struct {
 	widgetMessages       *prometheus.CounterVec
 	widgetRefusedOrigins prometheus.Counter
 	widgetRateLimited    prometheus.Counter
+	// imapSessions counts failed IMAP sessions of the email accounts'
+	// pollers, by reason.
+	imapSessions *prometheus.CounterVec
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -103,6 +106,10 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "parley_widget_refused_origins_total", Help: "Visitor requests and WebSockets refused because their origin is not one of the widget's allowed origins."}),
 		widgetRateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_widget_rate_limited_total", Help: "Visitor requests and frames refused by the per-visitor and per-address rate limits."}),
+		imapSessions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_email_imap_session_failures_total",
+			Help: "IMAP sessions of email accounts' mailboxes that ended in a failure, by reason (imap_auth, imap_tls, imap_folder, imap_unreachable)."},
+			[]string{"reason"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
@@ -111,9 +118,13 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			m.paymentWebhooks, m.paymentRejected, m.backups, m.backupSeconds, m.backupLastSuccess, m.emailReceived, m.emailSeconds,
 			m.auditEntries, m.aiFeedback)
 		reg.MustRegister(m.widgetSessions, m.widgetMessages, m.widgetRefusedOrigins, m.widgetRateLimited)
+		reg.MustRegister(m.imapSessions)
 	}
 	for _, d := range []string{"inbound", "outbound"} {
 		m.widgetMessages.WithLabelValues(d)
+	}
+	for _, r := range []string{"imap_auth", "imap_tls", "imap_folder", "imap_unreachable"} {
+		m.imapSessions.WithLabelValues(r)
 	}
 	for _, r := range []engine.Rating{engine.RatingUp, engine.RatingDown} {
 		m.aiFeedback.WithLabelValues(string(r))

@@ -324,13 +324,34 @@ func channelAccountProps(update bool) map[string]any {
 	p := map[string]any{"channel": enum("whatsapp", "messenger", "instagram", "api", "email"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str(),
 		"webhook_url": describe(str(), "api channel only: the http or https URL Parley delivers the account's outbound messages to"),
 		"email": describe(obj(map[string]any{"addresses": strs(), "from_name": str(), "smtp_host": str(), "smtp_port": integer(),
-			"smtp_security": enum("starttls", "tls"), "smtp_username": str(), "greeting": str(), "sign_off": str()}),
-			"An email account's settings (channel email; account_id is its address, access_token its SMTP submission password): further addresses it receives for, the From name, the SMTP submission server and login (empty username: the address), and the greeting ({name}: the contact's first name) and sign-off around the AI's replies")}
+			"smtp_security": enum("starttls", "tls"), "smtp_username": str(), "greeting": str(), "sign_off": str(),
+			"quote": describe(boolean(), "the AI's reply quotes the customer's mail under it (On <date>, <name> wrote: and > lines)"),
+			"imap":  emailIMAPSchema(), "dkim": emailDKIMSchema()}),
+			"An email account's settings (channel email; account_id is its address, access_token its SMTP submission password): further addresses it receives for, the From name, the SMTP submission server and login (empty username: the address), the greeting ({name}: the contact's first name) and sign-off around the AI's replies and whether they quote the customer's mail, a mailbox read over IMAP and DKIM signing; an update replaces them whole, keeping the IMAP password (same host) and the DKIM key (same domain) when they are left out")}
 	if update {
 		p["rotate_inbound_token"] = boolean()
 		p["rotate_webhook_secret"] = boolean()
 	}
 	return p
+}
+
+// emailIMAPSchema is an email account's IMAP mailbox.
+func emailIMAPSchema() map[string]any {
+	return describe(obj(map[string]any{"host": str(),
+		"port":     describe(integer(), "0 or absent: 993 with tls, 143 with starttls"),
+		"security": enum("tls", "starttls"),
+		"username": describe(str(), "empty: the account's address"),
+		"password": describe(str(), "empty: the SMTP password (access_token); never shown (has_password says whether one is set)"),
+		"folder":   describe(str(), "empty: INBOX")}, "host"),
+		"A mailbox Parley reads the account's inbound mail from: polled, and waited on with IDLE; mail already in it when it is connected is not imported. An auth failure marks the account expired (code imap_auth)")
+}
+
+// emailDKIMSchema is an email account's DKIM signing.
+func emailDKIMSchema() map[string]any {
+	return describe(obj(map[string]any{"domain": str(), "selector": str(),
+		"private_key": describe(str(), "PEM of an RSA (PKCS #1 or #8) or Ed25519 (PKCS #8) key; never shown (has_private_key says whether one is set)")},
+		"domain", "selector"),
+		"DKIM signing of the account's outbound mail: the public key is published at <selector>._domainkey.<domain>")
 }
 
 // apiContactProps are who an API channel message is from.

@@ -159,6 +159,15 @@ type Config struct {
 	// visitor API allows each visitor, in bursts of ten times as many;
 	// each client address gets five times as many. Zero means 2.
 	WidgetVisitorRate float64
+
+	// IMAPPollInterval is how long an email account's IMAP poller waits
+	// on IDLE before it looks at its mailbox again unasked; zero means
+	// DefaultIMAPPollInterval. Negative starts no poller.
+	IMAPPollInterval time.Duration
+	// IMAPBackoff is the first wait after a failed IMAP session, doubled
+	// after each further failure up to five minutes; zero means a
+	// second.
+	IMAPBackoff time.Duration
 }
 
 // Server is the HTTP gateway.
@@ -180,7 +189,9 @@ type Server struct {
 	hooks     *hooks.Service
 	health    *channels.Health
 	// smtp is the SMTP receiver, once ServeSMTP started it.
-	smtp      atomic.Pointer[email.Receiver]
+	smtp atomic.Pointer[email.Receiver]
+	// imap supervises the email accounts' IMAP pollers.
+	imap      *imapPollers
 	apiClient *apichannel.Client
 	// widget serves the web chat widget's visitors (widget.go).
 	widget *widgetService
@@ -367,6 +378,11 @@ func (s *Server) Start() {
 		s.cfg.Runtime.Broadcaster().AddTap(s.widgetTap)
 		s.cfg.Accounts.health.Store(s.health)
 		s.health.Start()
+		if s.cfg.IMAPPollInterval >= 0 {
+			s.imap = newIMAPPollers(s)
+			s.cfg.Accounts.imap.Store(s.imap)
+			s.imap.start()
+		}
 	})
 }
 
@@ -601,6 +617,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		herr := s.hub.Shutdown(ctx)
 		if derr := s.drainRequests(ctx, began); derr != nil {
 			err = derr
+		}
+		if s.imap != nil {
+			// A mail being stored is stored (and its cursor moved) or read
+			// again at the next start.
+			s.cfg.Accounts.imap.CompareAndSwap(s.imap, nil)
+			s.imap.shutdown()
 		}
 		if r := s.smtp.Load(); r != nil {
 			// Mail being committed gets its 250; the rest a 451 to retry.

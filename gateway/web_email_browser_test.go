@@ -1,6 +1,10 @@
 package gateway_test
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"testing"
 	"time"
@@ -54,6 +58,11 @@ func TestWebSettingsEmailAccount(t *testing.T) {
 	b.waitJS("the edit dialog", `!document.querySelector('#modal').hidden && document.querySelector('#edit-smtp-host').value === 'smtp.shop.test' && document.querySelector('#edit-smtp-security').value === 'tls'`)
 	b.fill("#edit-from-name", "Acme Care")
 	b.fill("#edit-smtp-port", "2465")
+	markStale := func() { // the list is drawn again after a save: wait for the new row
+		b.waitJS("the row marked", `(() => { document.querySelector('`+row+`').dataset.stale = '1'; return true; })()`)
+	}
+	fresh := func() { b.waitJS("the row drawn again", `document.querySelector('`+row+`:not([data-stale])')`) }
+	markStale()
 	b.clickJS("save", "#modal-ok")
 	b.waitJS("saved", `document.querySelector('#modal').hidden && /^(Account saved|Could not)/.test(document.querySelector('#toast').textContent)`)
 	require.Equal(t, "Account saved", evalJS[string](b, `document.querySelector('#toast').textContent`))
@@ -63,6 +72,52 @@ func TestWebSettingsEmailAccount(t *testing.T) {
 	}, 10e9, 50e6, "the edit is stored")
 	a, _ = account()
 	require.Equal(t, "smtp-secret", a.AccessToken, "an empty password field keeps the password")
+
+	// The IMAP mailbox, DKIM signing and quoting.
+	_, keyPEM := dkimKeyPEM(t)
+	fresh()
+	b.clickJS("edit", row+` button[data-act=edit]`)
+	b.waitJS("the edit dialog, IMAP and DKIM off", `!document.querySelector('#modal').hidden && document.querySelector('#edit-imap').hidden && document.querySelector('#edit-dkim').hidden`)
+	b.clickJS("read a mailbox", "#edit-imap-on")
+	b.waitJS("the IMAP fields", `!document.querySelector('#edit-imap').hidden`)
+	b.fill("#edit-imap-host", "imap.shop.test")
+	b.fill("#edit-imap-port", "993")
+	b.fill("#edit-imap-password", "imap-secret")
+	b.fill("#edit-imap-folder", "Support")
+	b.clickJS("sign with DKIM", "#edit-dkim-on")
+	b.waitJS("the DKIM fields", `!document.querySelector('#edit-dkim').hidden`)
+	b.fill("#edit-dkim-domain", "shop.test")
+	b.fill("#edit-dkim-selector", "parley")
+	b.waitJS("the key pasted", fmt.Sprintf(`(() => { const el = document.querySelector('#edit-dkim-key'); el.value = %q; el.dispatchEvent(new Event('input', { bubbles: true })); return true; })()`, keyPEM))
+	b.clickJS("quote", "#edit-quote")
+	b.waitJS("the last toast gone", `document.querySelector('#toast').hidden`)
+	axeCheck(t, b, "settings-channels-email-imap")
+	markStale()
+	b.clickJS("save", "#modal-ok")
+	b.waitJS("saved", `document.querySelector('#modal').hidden && /^(Account saved|Could not)/.test(document.querySelector('#toast').textContent)`)
+	require.Equal(t, "Account saved", evalJS[string](b, `document.querySelector('#toast').textContent`))
+	require.Eventually(t, func() bool { a, _ := account(); return a.Email != nil && a.Email.IMAP != nil }, 10e9, 50e6, "the IMAP settings are stored")
+	a, _ = account()
+	require.Equal(t, &engine.IMAPSettings{Host: "imap.shop.test", Port: 993, Security: engine.EmailTLS, Password: "imap-secret", Folder: "Support"}, a.Email.IMAP)
+	require.NotNil(t, a.Email.DKIM)
+	require.Equal(t, "shop.test", a.Email.DKIM.Domain)
+	require.Equal(t, "parley", a.Email.DKIM.Selector)
+	require.Equal(t, keyPEM, a.Email.DKIM.PrivateKey)
+	require.True(t, a.Email.Quote)
+	require.Equal(t, "Acme Care", a.Email.FromName, "the rest is kept")
+
+	// The secrets are never sent to the page: an edit keeps them.
+	fresh()
+	b.clickJS("edit", row+` button[data-act=edit]`)
+	b.waitJS("the edit dialog with IMAP and DKIM on", `!document.querySelector('#modal').hidden && !document.querySelector('#edit-imap').hidden && document.querySelector('#edit-imap-host').value === 'imap.shop.test' && document.querySelector('#edit-imap-password').placeholder === 'unchanged' && document.querySelector('#edit-dkim-key').placeholder === 'unchanged' && document.querySelector('#edit-quote').checked`)
+	require.False(t, evalJS[bool](b, `document.body.innerHTML.includes('imap-secret') || document.body.innerHTML.includes('PRIVATE KEY-----\n')`), "no secret in the page")
+	b.fill("#edit-imap-folder", "Support/New")
+	b.clickJS("save", "#modal-ok")
+	b.waitJS("saved", `document.querySelector('#modal').hidden`)
+	require.Eventually(t, func() bool { a, _ := account(); return a.Email.IMAP.Folder == "Support/New" }, 10e9, 50e6, "the edit is stored")
+	a, _ = account()
+	require.Equal(t, "imap-secret", a.Email.IMAP.Password, "an empty IMAP password keeps it")
+	require.Equal(t, keyPEM, a.Email.DKIM.PrivateKey, "an empty key keeps it")
 
 	b.viewport(390, 844, true)
 	b.choose("#connect-channel", "email")
@@ -101,4 +156,13 @@ func TestWebEmailConversation(t *testing.T) {
 	require.Equal(t, []string{"lamp@example.com"}, out.InReplyTo)
 	require.Equal(t, "We will send a new one.", out.Text)
 	b.waitJS("sent", `document.querySelector('#msg-list .msg.out .status.sent')`)
+}
+
+// dkimKeyPEM is a new Ed25519 key and its PKCS #8 PEM.
+func dkimKeyPEM(t *testing.T) (ed25519.PublicKey, string) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	require.NoError(t, err)
+	return pub, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }

@@ -37,6 +37,7 @@ import (
 //	's' 'V'                                  data directory format and its writer (format.go)
 //	's' 'D' channel account-id               channel account health (health.go)
 //	's' 'y' webhook seq, 's' 'Z' webhook seq  outgoing webhook queue and log, 's' 'b' their seq (webhooks.go)
+//	's' '7' 'c' account folder               IMAP mailbox cursor: UIDVALIDITY and last UID stored (imap.go)
 //
 // ws, conv and contact are 16-byte ids; integers are big-endian; ^x is the
 // bitwise complement, so that forward iteration is newest first. Strings

@@ -39,7 +39,10 @@ type options struct {
 	postmarkAuth   string
 	// widgetRate is the web chat widget's requests a second per visitor.
 	widgetRate int64
-	publicURL  string
+	// imapPollInterval is how long an IMAP poller waits on IDLE before it
+	// looks again unasked.
+	imapPollInterval time.Duration
+	publicURL        string
 	// shutdownTimeout bounds the drain at SIGTERM (see run).
 	shutdownTimeout time.Duration
 	// channelHealthInterval is how often channel accounts are checked.
@@ -121,6 +124,7 @@ var optionTable = []option{
 	{"postmark-inbound-auth", kindText, "", "user:password that Postmark's inbound webhook (POST /webhooks/email/postmark) must send as HTTP basic auth; the route is off when empty", func(o *options) any { return &o.postmarkAuth }},
 	// Web chat widget
 	{"widget-visitor-rate", kindBytes, "2", "requests a second the web chat widget's visitor API allows each visitor (bursts of ten times as many); each address gets five times as many", func(o *options) any { return &o.widgetRate }},
+	{"imap-poll-interval", kindDuration, "1m", "longest wait of an email account's IMAP mailbox reader on IDLE before it looks at the mailbox again unasked", func(o *options) any { return &o.imapPollInterval }},
 	// Notifications
 	{"notify-smtp-url", kindSMTP, "", "SMTP relay of notification emails: smtp://user:password@host:587 (STARTTLS) or smtps://...:465 (TLS); email notifications are off when empty", func(o *options) any { return &o.notifySMTPURL }},
 	{"notify-from", kindEmail, "", "From address of notification emails, such as Parley <parley@example.com> (required with -notify-smtp-url)", func(o *options) any { return &o.notifyFrom }},

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/internal/imaptest"
 	"github.com/parleyhq/parley/persistence"
 )
 
@@ -138,4 +143,109 @@ func TestKillNineSMTP(t *testing.T) {
 		require.Len(t, msgs, 1, "mail %d is stored exactly once", i)
 	}
 	t.Logf("%d mails answered 250 before the kill, %d tried; each stored once after the retries", len(acked), tried)
+}
+
+// A mail read from an IMAP mailbox is stored by the time the cursor moves
+// past it, even through kill -9; after the restart the reader goes on
+// from the cursor and every mail of the mailbox is stored exactly once.
+func TestKillNineIMAP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill -9 test: slow")
+	}
+	box := imaptest.New(t)
+	certFile := filepath.Join(t.TempDir(), "imap-ca.pem")
+	require.NoError(t, os.WriteFile(certFile, box.CertPEM(), 0o600))
+	env := []string{"SSL_CERT_FILE=" + certFile, "PARLEY_IMAP_POLL_INTERVAL=50ms"} // the test server never wakes IDLE
+	dataDir := t.TempDir()
+	graph := newCrashGraph(t)
+	p := startWithEnv(t, dataDir, graph.srv.URL, env...)
+	cl := &http.Client{Timeout: 15 * time.Second}
+	host, port, err := net.SplitHostPort(box.Addr)
+	require.NoError(t, err)
+	portN, err := strconv.Atoi(port)
+	require.NoError(t, err)
+	body, _ := json.Marshal(map[string]any{"channel": "email", "account_id": "support@shop.test", "name": "x", "access_token": "pw",
+		"email": map[string]any{"smtp_host": "127.0.0.1", "smtp_port": 9,
+			"imap": map[string]any{"host": host, "port": portN, "security": "tls", "username": box.User, "password": box.Password}}})
+	code, resp, err := crashRequest(context.Background(), cl, http.MethodPost, p.url+"/api/v1/channels", body, apiHeaders())
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, code, string(resp))
+	require.Eventually(t, func() bool { return strings.Contains(p.log.tail(), "IMAP mailbox connected") }, 15*time.Second, 10*time.Millisecond,
+		"the reader logs in and sets its cursor")
+
+	// Mails come in until the kill.
+	const total = 120
+	var appended atomic.Int32
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; i <= total; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			_, raw := crashMail(i)
+			box.Append(raw)
+			appended.Store(int32(i))
+		}
+	}()
+	time.Sleep(700 * time.Millisecond)
+	p.kill9(t)
+	close(stop)
+	<-done
+
+	ws := func(s *persistence.Store) engine.ID {
+		tok, err := s.TokenBySecret(crashOwnerToken)
+		require.NoError(t, err)
+		return tok.WorkspaceID
+	}
+	stored := func(s *persistence.Store, i int) int {
+		from, _ := crashMail(i)
+		th, ok, err := s.LookupThread(ws(s), "support@shop.test", engine.ThreadUser(from, fmt.Sprintf("question %d", i)))
+		require.NoError(t, err)
+		if !ok {
+			return 0
+		}
+		msgs, err := s.Messages(ws(s), th.ConversationID, 0, 10)
+		require.NoError(t, err)
+		return len(msgs)
+	}
+	s, err := persistence.Open(persistence.Options{Dir: dataDir + "/db"})
+	require.NoError(t, err)
+	cur, ok, err := s.IMAPCursor("support@shop.test", "INBOX")
+	require.NoError(t, err)
+	require.True(t, ok)
+	passed := int(cur.LastUID) - 6 // the mailbox held UID 6 when connected; mail i has UID 6+i
+	require.Greater(t, passed, 0, "the cursor moved before the kill")
+	for i := 1; i <= passed; i++ {
+		require.Equal(t, 1, stored(s, i), "mail %d: the cursor passed it, so it is stored once", i)
+	}
+	require.NoError(t, s.Close())
+	n := int(appended.Load())
+	t.Logf("%d mails in the mailbox at the kill, the cursor past %d", n, passed)
+
+	// The restart reads the rest.
+	p = startWithEnv(t, dataDir, graph.srv.URL, env...)
+	require.Eventually(t, func() bool {
+		code, resp, err := crashRequest(context.Background(), cl, http.MethodGet, p.url+"/api/v1/conversations?channel=email&limit=200", nil, apiHeaders())
+		if err != nil || code != http.StatusOK {
+			return false
+		}
+		var v struct {
+			Conversations []json.RawMessage `json:"conversations"`
+		}
+		return json.Unmarshal(resp, &v) == nil && len(v.Conversations) >= n
+	}, 30*time.Second, 50*time.Millisecond, "every mail comes in after the restart")
+	p.kill9(t)
+	s, err = persistence.Open(persistence.Options{Dir: dataDir + "/db"})
+	require.NoError(t, err)
+	defer s.Close()
+	for i := 1; i <= n; i++ {
+		require.Equal(t, 1, stored(s, i), "mail %d is stored exactly once", i)
+	}
+	cur, _, err = s.IMAPCursor("support@shop.test", "INBOX")
+	require.NoError(t, err)
+	require.Equal(t, uint32(6+n), cur.LastUID)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/parleyhq/parley/actors/ports"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway/channels/apichannel"
 	"github.com/parleyhq/parley/gateway/channels/email"
@@ -361,9 +362,12 @@ func (h *Health) Report(acct engine.ChannelAccount, err error) {
 		return
 	}
 	r, ok := meta.SendHealth(err)
-	if acct.Channel == engine.ChannelAPI {
+	switch acct.Channel {
+	case engine.ChannelAPI:
 		// Every delivery says how the integrator's webhook is doing.
 		r, ok = apichannel.HealthOf(err), true
+	case engine.ChannelEmail:
+		r, ok = EmailSendHealth(err)
 	}
 	if !ok && !meta.Classify(err).Temporary {
 		return // about one message or recipient: nothing of the account
@@ -582,6 +586,45 @@ func (c healthCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// Observe records what a channel's own long-running work (an email
+// account's IMAP poller) learnt of an account: a refused login marks it
+// expired at once, a successful session connected. Like Report, it never
+// blocks, and a connected result on a connected account is dropped.
+func (h *Health) Observe(acct engine.ChannelAccount, r engine.HealthResult) {
+	if h.cfg.Interval < 0 || r.State == "" || r.State == engine.HealthUnknown {
+		return
+	}
+	key := healthKey{acct.Channel, acct.AccountID}
+	if r.State == engine.HealthConnected && h.Get(key.ch, key.id).State == engine.HealthConnected {
+		return
+	}
+	select {
+	case h.reports <- healthResult{key: key, acct: acct, r: r, ok: true, fromSend: true}:
+	default:
+	}
+}
+
+// EmailSendHealth is what a send on an email account says of the
+// account: a success connected; a refused SMTP login (code "auth")
+// expired; a TLS failure error. Other failures (a refused recipient, a
+// busy server) say nothing definite (ok false).
+func EmailSendHealth(err error) (r engine.HealthResult, ok bool) {
+	if err == nil {
+		return engine.HealthResult{State: engine.HealthConnected}, true
+	}
+	var se *ports.SendError
+	if !errors.As(err, &se) {
+		return r, false
+	}
+	switch se.Code {
+	case "auth":
+		return engine.HealthResult{State: engine.HealthExpired, Reason: "The SMTP server refused the login", Code: "auth"}, true
+	case "tls":
+		return engine.HealthResult{State: engine.HealthError, Reason: se.Reason, Code: "tls"}, true
+	}
+	return r, false
+}
+
 // EmailChecker checks an email account by logging in to its SMTP
 // submission server as a send would (email.Check).
 type EmailChecker struct {
@@ -593,5 +636,11 @@ type EmailChecker struct {
 func (c EmailChecker) Check(ctx context.Context, acct engine.ChannelAccount) engine.HealthResult {
 	sub := email.SubmissionOf(acct)
 	sub.TLS = c.TLS
-	return email.Check(ctx, sub)
+	r := email.Check(ctx, sub)
+	if mb, ok := email.IMAPMailboxOf(acct); ok && r.State == engine.HealthConnected {
+		// A mailbox read over IMAP must let Parley in too.
+		mb.TLS = c.TLS
+		r = email.CheckIMAP(ctx, mb)
+	}
+	return r
 }

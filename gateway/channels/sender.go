@@ -266,6 +266,7 @@ func (s *Sender) sendEmail(ctx context.Context, acct engine.ChannelAccount, conv
 		return "", &ports.SendError{Code: "bad_recipient", Reason: "the contact has no email address"}
 	}
 	var th email.ThreadHeaders
+	var quoted *engine.QuotedMail
 	ms, err := s.messages.Messages(conv.WorkspaceID, conv.ID, 0, 200)
 	if err != nil {
 		return "", fmt.Errorf("reading the thread: %w", err)
@@ -281,6 +282,16 @@ func (s *Sender) sendEmail(ctx context.Context, acct engine.ChannelAccount, conv
 		th, err = email.ReadThreadHeaders(f)
 		f.Close()
 		if err == nil {
+			from := conv.ContactName
+			if from == "" {
+				from = conv.ExternalUserID
+			}
+			at := m.SentAt
+			if at.IsZero() {
+				at = m.CreatedAt
+			}
+			// The text of a thread's first mail begins with its subject.
+			quoted = &engine.QuotedMail{From: from, Date: at, Text: strings.TrimPrefix(m.Text, th.Subject+"\n\n")}
 			break
 		}
 	}
@@ -300,7 +311,7 @@ func (s *Sender) sendEmail(ctx context.Context, acct engine.ChannelAccount, conv
 		text = msg.Media.Caption
 	}
 	if msg.Sender.Kind == engine.SenderAI {
-		text = engine.FormatEmailReply(acct.Email, conv.ContactName, text)
+		text = engine.EmailReplyText(acct.Email, conv.ContactName, text, quoted)
 	}
 	r := &email.Reply{MessageID: email.NewMessageID(msg.ID.String(), acct.AccountID), From: acct.AccountID,
 		To: to, Subject: engine.ReplySubject(subject), References: refs, Text: text, Date: msg.CreatedAt}
@@ -326,9 +337,15 @@ func (s *Sender) sendEmail(ctx context.Context, acct engine.ChannelAccount, conv
 	if err := email.Compose(&body, r); err != nil {
 		return "", &ports.SendError{Code: "compose", Reason: err.Error()}
 	}
+	raw := body.Bytes()
+	if acct.Email != nil && acct.Email.DKIM != nil {
+		if raw, err = email.SignDKIM(raw, acct.Email.DKIM); err != nil {
+			return "", &ports.SendError{Code: "dkim", Reason: err.Error()}
+		}
+	}
 	sub := email.SubmissionOf(acct)
 	sub.TLS = s.emailTLS
-	if err := email.Submit(ctx, sub, acct.AccountID, to, &body); err != nil {
+	if err := email.Submit(ctx, sub, acct.AccountID, to, bytes.NewReader(raw)); err != nil {
 		var se *email.SubmitError
 		if errors.As(err, &se) {
 			return "", &ports.SendError{Code: se.Code, Reason: se.Error(), Temporary: !se.Permanent}

@@ -50,7 +50,7 @@ func main() {
 	var scenarios, fanA, fanB, inbox string
 	var fanDuration time.Duration
 	var customers int
-	flag.StringVar(&scenarios, "scenarios", "webhook,go", "comma-separated named benchmarks to run, in order: webhook, go, widget, fanout-a, fanout-b, list-1m")
+	flag.StringVar(&scenarios, "scenarios", "webhook,go,widget,email", "comma-separated named benchmarks to run, in order: webhook, go, widget, email, fanout-a, fanout-b, list-1m")
 	flag.StringVar(&fanA, "fanout-a", "100:10:5000", "fanout-a size: workspaces:subscribers per workspace:inbound msgs/s")
 	flag.StringVar(&fanB, "fanout-b", "1:1000:50", "fanout-b size: workspaces:subscribers per workspace:inbound msgs/s")
 	flag.DurationVar(&fanDuration, "fanout-duration", 20*time.Second, "measured duration of each fan-out run")
@@ -165,13 +165,15 @@ func runScenarios(ctx context.Context, o options, w io.Writer) error {
 			}
 		case "widget":
 			err = widgetSection(ctx, w)
+		case "email":
+			err = emailSection(ctx, w)
 		case "list-1m":
 			var b string
 			if b, err = binary(); err == nil {
 				err = listSection(ctx, b, o, w)
 			}
 		default:
-			err = fmt.Errorf("unknown scenario %q (webhook, go, widget, fanout-a, fanout-b, list-1m)", name)
+			err = fmt.Errorf("unknown scenario %q (webhook, go, widget, email, fanout-a, fanout-b, list-1m)", name)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -217,6 +219,29 @@ func goSection(ctx context.Context, o options, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "## Go benchmarks\n\nCommand: `%s`\n\n", command)
+	return bench.WriteTables(w, results)
+}
+
+// emailSection runs the inbound email benchmark (gateway's
+// BenchmarkEmailSMTPIngest: mails over SMTP into a real Parley, 8
+// connections, mails/s and the p99 from the end of DATA to the 250, that
+// is to the durable commit) and writes its table with the command.
+func emailSection(ctx context.Context, w io.Writer) error {
+	args := []string{"test", "-run", "^$", "-bench", "EmailSMTPIngest", "-benchtime", "2000x", "-timeout", "30m", "./gateway"}
+	command := "go " + shellQuote(args)
+	fmt.Fprintln(os.Stderr, "running:", command)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	var buf bytes.Buffer
+	cmd.Stdout = io.MultiWriter(&buf, &progress{})
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("email benchmark failed: %w", err)
+	}
+	results, err := bench.Parse(&buf)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "## Inbound email over SMTP\n\nCommand: `%s`\n\n", command)
 	return bench.WriteTables(w, results)
 }
 

@@ -19,6 +19,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/parleyhq/parley/internal/imaptest"
 )
 
 // Message is one accepted email.
@@ -32,13 +34,17 @@ type Message struct {
 type Server struct {
 	// Addr is its host:port.
 	Addr string
-	// User and Password are the credentials it accepts.
+	// User and Password are the credentials it accepts (SetPassword
+	// changes the password while it runs).
 	User, Password string
+	// changed, when set, is the password SetPassword gave.
+	changed atomic.Pointer[string]
 	// Fail, while positive, refuses that many DATA commands with a
 	// transient 451 (counting down).
 	Fail atomic.Int32
 
 	roots *x509.CertPool
+	cert  tls.Certificate
 	mu    sync.Mutex
 	msgs  []Message
 	got   chan struct{}
@@ -51,7 +57,7 @@ func New(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Addr: ln.Addr().String(), User: "parley", Password: "s3cret", roots: roots, got: make(chan struct{}, 256)}
+	s := &Server{Addr: ln.Addr().String(), User: "parley", Password: "s3cret", roots: roots, cert: cert, got: make(chan struct{}, 256)}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
 	srv.Domain = "localhost"
 	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
@@ -60,6 +66,14 @@ func New(t testing.TB) *Server {
 	t.Cleanup(func() { _ = srv.Close() })
 	return s
 }
+
+// SetPassword changes the password the server accepts from now on.
+func (s *Server) SetPassword(p string) { s.changed.Store(&p) }
+
+// NewIMAP starts an IMAP server (imaptest) with this server's
+// certificate, so that one TLS configuration trusts both; it stops with
+// the test.
+func (s *Server) NewIMAP(t testing.TB) *imaptest.IMAP { return imaptest.NewWith(t, s.cert, s.roots) }
 
 // TLSConfig trusts the server's certificate.
 func (s *Server) TLSConfig() *tls.Config {
@@ -87,7 +101,11 @@ func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain} }
 
 func (ss *session) Auth(string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(_, user, pass string) error {
-		if user != ss.s.User || pass != ss.s.Password {
+		want := ss.s.Password
+		if p := ss.s.changed.Load(); p != nil {
+			want = *p
+		}
+		if user != ss.s.User || pass != want {
 			// What real servers answer (RFC 4954): a permanent refusal.
 			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
 		}

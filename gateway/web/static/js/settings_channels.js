@@ -151,10 +151,15 @@ function emailFields(prefix, cur = {}) {
   const user = h(`input#${prefix}-smtp-username`, { autocomplete: 'off', placeholder: 'the email address', value: cur.smtp_username || '' });
   const from = h(`input#${prefix}-from-name`, { autocomplete: 'off', placeholder: 'Acme Support', value: cur.from_name || '' });
   const aliases = h(`input#${prefix}-addresses`, { autocomplete: 'off', placeholder: 'help@example.com, sales@example.com', value: (cur.addresses || []).join(', ') });
+  const imap = imapFields(prefix, cur.imap);
+  const dkim = dkimFields(prefix, cur.dkim);
+  const quote = h(`input#${prefix}-quote`, { type: 'checkbox', checked: !!cur.quote });
   const box = h(`fieldset.email-settings#${prefix}-email`, null, h('legend', { text: 'Email settings' }),
     field('SMTP server', host), field('SMTP port', port), field('Security', security),
     field('SMTP username', user, 'Empty: the email address'), field('From name', from),
-    field('Other addresses (optional)', aliases, 'Aliases this account also receives for, separated by commas'));
+    field('Other addresses (optional)', aliases, 'Aliases this account also receives for, separated by commas'),
+    h('label.check-line', null, quote, ' Quote the customer\'s mail under the AI\'s replies'),
+    imap.box, dkim.box);
   const value = () => {
     const v = { smtp_host: host.value.trim(), smtp_security: security.value };
     if (port.value.trim()) v.smtp_port = Number(port.value);
@@ -162,6 +167,65 @@ function emailFields(prefix, cur = {}) {
     if (from.value.trim()) v.from_name = from.value.trim();
     const list = aliases.value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
     if (list.length) v.addresses = list;
+    v.quote = quote.checked;
+    // Always named, so that an edit's copy of the account's settings
+    // (with has_password, has_private_key) is replaced.
+    v.imap = imap.value();
+    v.dkim = dkim.value();
+    return v;
+  };
+  return { box, value };
+}
+
+// imapFields read a mailbox over IMAP: off unless ticked; an empty
+// password keeps the one set (has_password) or means the SMTP password.
+function imapFields(prefix, cur) {
+  const on = h(`input#${prefix}-imap-on`, { type: 'checkbox', checked: !!cur });
+  const c = cur || {};
+  const host = h(`input#${prefix}-imap-host`, { autocomplete: 'off', placeholder: 'imap.example.com', value: c.host || '' });
+  const port = h(`input#${prefix}-imap-port`, { type: 'number', min: '1', max: '65535', inputmode: 'numeric', placeholder: '993', value: c.port ? String(c.port) : '' });
+  const security = h(`select#${prefix}-imap-security`, null,
+    h('option', { value: 'tls', text: 'TLS (usually port 993)' }), h('option', { value: 'starttls', text: 'STARTTLS (usually port 143)' }));
+  security.value = c.security || 'tls';
+  const user = h(`input#${prefix}-imap-username`, { autocomplete: 'off', placeholder: 'the email address', value: c.username || '' });
+  const pass = h(`input#${prefix}-imap-password`, { type: 'password', autocomplete: 'off', placeholder: c.has_password ? 'unchanged' : 'the SMTP password' });
+  const folder = h(`input#${prefix}-imap-folder`, { autocomplete: 'off', placeholder: 'INBOX', value: c.folder || '' });
+  const inner = h(`div.email-sub#${prefix}-imap`, { hidden: !cur },
+    field('IMAP server', host), field('IMAP port', port), field('IMAP security', security),
+    field('IMAP username', user, 'Empty: the email address'),
+    field('IMAP password', pass, c.has_password ? 'Leave empty to keep the current one' : 'Empty: the SMTP password'),
+    field('Folder', folder, 'Empty: INBOX. Mail already in it is not imported'));
+  on.addEventListener('change', () => { inner.hidden = !on.checked; });
+  const box = h('div.email-part', null, h('label.check-line', null, on, ' Read a mailbox over IMAP'), inner);
+  const value = () => {
+    if (!on.checked) return undefined;
+    const v = { host: host.value.trim(), security: security.value };
+    if (port.value.trim()) v.port = Number(port.value);
+    if (user.value.trim()) v.username = user.value.trim();
+    if (pass.value) v.password = pass.value;
+    if (folder.value.trim()) v.folder = folder.value.trim();
+    return v;
+  };
+  return { box, value };
+}
+
+// dkimFields sign outbound mail with DKIM: off unless ticked; an empty
+// key keeps the one set (has_private_key).
+function dkimFields(prefix, cur) {
+  const on = h(`input#${prefix}-dkim-on`, { type: 'checkbox', checked: !!cur });
+  const c = cur || {};
+  const domain = h(`input#${prefix}-dkim-domain`, { autocomplete: 'off', placeholder: 'example.com', value: c.domain || '' });
+  const selector = h(`input#${prefix}-dkim-selector`, { autocomplete: 'off', placeholder: 'parley', value: c.selector || '' });
+  const key = h(`textarea#${prefix}-dkim-key`, { rows: 4, autocomplete: 'off', spellcheck: 'false', placeholder: c.has_private_key ? 'unchanged' : '-----BEGIN PRIVATE KEY-----' });
+  const inner = h(`div.email-sub#${prefix}-dkim`, { hidden: !cur },
+    field('DKIM domain', domain), field('DKIM selector', selector, 'The public key goes in DNS at <selector>._domainkey.<domain>'),
+    field('DKIM private key', key, c.has_private_key ? 'Leave empty to keep the current one' : 'PEM: RSA, or Ed25519'));
+  on.addEventListener('change', () => { inner.hidden = !on.checked; });
+  const box = h('div.email-part', null, h('label.check-line', null, on, ' Sign outbound mail with DKIM'), inner);
+  const value = () => {
+    if (!on.checked) return undefined;
+    const v = { domain: domain.value.trim(), selector: selector.value.trim() };
+    if (key.value.trim()) v.private_key = key.value.trim() + '\n';
     return v;
   };
   return { box, value };
