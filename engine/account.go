@@ -86,6 +86,10 @@ type ChannelAccount struct {
 	// WebhookURL is where an API channel account's outbound messages are
 	// delivered (http or https); empty for the other channels.
 	WebhookURL string `json:"webhook_url,omitempty"`
+	// WABAID is a WhatsApp account's WhatsApp Business Account id, where
+	// its message templates live (engine/template.go); empty for the
+	// other channels, and for a WhatsApp account that sends no template.
+	WABAID string `json:"waba_id,omitempty"`
 }
 
 // Validate checks a channel account before it is stored.
@@ -113,6 +117,10 @@ func (a *ChannelAccount) Validate() error {
 		return fmt.Errorf("%w: name longer than 256 bytes", ErrInvalid)
 	case len(a.AppSecret) > 256 || !utf8.ValidString(a.AppSecret):
 		return fmt.Errorf("%w: app_secret longer than 256 bytes", ErrInvalid)
+	case a.WABAID != "" && a.Channel != ChannelWhatsApp:
+		return fmt.Errorf("%w: waba_id is for whatsapp accounts only", ErrInvalid)
+	case len(a.WABAID) > 128 || strings.ContainsAny(a.WABAID, "/?#\x00 ") || !utf8.ValidString(a.WABAID):
+		return fmt.Errorf("%w: waba_id must be at most 128 characters with no spaces or slashes", ErrInvalid)
 	case a.Channel == ChannelAPI:
 		return validateAPIAccount(a)
 	case a.WebhookURL != "":

@@ -191,6 +191,8 @@ type accountView struct {
 	// Email is an email account's settings (its SMTP password, the
 	// access token, is never shown).
 	Email *engine.EmailSettings `json:"email,omitempty"`
+	// WABAID is a WhatsApp account's WhatsApp Business Account id.
+	WABAID string `json:"waba_id,omitempty"`
 }
 
 func (s *Server) viewAccount(a engine.ChannelAccount) accountView {
@@ -198,7 +200,7 @@ func (s *Server) viewAccount(a engine.ChannelAccount) accountView {
 	if h.WorkspaceID != a.WorkspaceID {
 		h = engine.ChannelHealth{} // a record of an earlier connection of the id
 	}
-	return accountView{a.Channel, a.AccountID, a.Name, a.AppSecret != "", a.CreatedAt, a.UpdatedAt, channels.ViewHealth(h), a.Email}
+	return accountView{a.Channel, a.AccountID, a.Name, a.AppSecret != "", a.CreatedAt, a.UpdatedAt, channels.ViewHealth(h), a.Email, a.WABAID}
 }
 
 type accountBody struct {
@@ -213,6 +215,8 @@ type accountBody struct {
 	WebhookURL          *string `json:"webhook_url"`
 	RotateInboundToken  *bool   `json:"rotate_inbound_token"`
 	RotateWebhookSecret *bool   `json:"rotate_webhook_secret"`
+	// WABAID is a WhatsApp account's WhatsApp Business Account id.
+	WABAID *string `json:"waba_id"`
 }
 
 func (s *Server) listChannels(c *fiber.Ctx) error {
@@ -252,6 +256,9 @@ func (s *Server) createChannel(c *fiber.Ctx) error {
 		acct.AppSecret = *body.AppSecret
 	}
 	acct.Email = body.Email
+	if body.WABAID != nil {
+		acct.WABAID = strings.TrimSpace(*body.WABAID)
+	}
 	if err := s.cfg.Accounts.Put(acct); err != nil {
 		return fromEngine(err)
 	}
@@ -308,6 +315,9 @@ func (s *Server) updateChannel(c *fiber.Ctx) error {
 	}
 	if body.Email != nil {
 		acct.Email = body.Email
+	}
+	if body.WABAID != nil {
+		acct.WABAID = strings.TrimSpace(*body.WABAID)
 	}
 	acct.UpdatedAt = time.Now().UTC()
 	if err := s.cfg.Accounts.Put(acct); err != nil {

@@ -33,6 +33,9 @@ type gatewayMetrics struct {
 	auditEntries *prometheus.CounterVec
 	// aiFeedback counts ratings of AI replies, by rating (up, down).
 	aiFeedback *prometheus.CounterVec
+
+	// templateSyncs counts template syncs by outcome (templates.go).
+	templateSyncs *prometheus.CounterVec
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -116,5 +119,12 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 	for _, reason := range []string{"signature", "stale", "payload"} {
 		m.paymentRejected.WithLabelValues(engine.ProviderStripe, reason)
 	}
+	m.templateSyncs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "parley_template_syncs_total", Help: "Syncs of WhatsApp message templates from the Graph API, by outcome (ok, error)."}, []string{"outcome"})
+	if reg != nil {
+		reg.MustRegister(m.templateSyncs)
+	}
+	m.templateSyncs.WithLabelValues("ok")
+	m.templateSyncs.WithLabelValues("error")
 	return m
 }

@@ -27,6 +27,7 @@ import (
 //	'w' ws 'v' ... and 'w' ws 'g' ...        ratings of AI replies and their index (feedback.go)
 //	'w' ws 'B' id                            pipeline; 'w' ws 'C' 's'/'o'/'b'/'a' contacts by stage and owner, changes (pipelines.go)
 //	'w' ws 'd' id                            outgoing webhook subscription (webhooks.go)
+//	'w' ws '8' waba name language            WhatsApp message template (templates.go)
 //
 // System data, across workspaces:
 //
