@@ -188,6 +188,8 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"GET", "/api/v1/webhooks/{id}", ""}, {"PATCH", "/api/v1/webhooks/{id}", `{"active":false}`},
 		{"GET", "/api/v1/webhooks/{id}/deliveries", ""}, {"POST", "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver", ""},
 		{"DELETE", "/api/v1/webhooks/{id}", ""},
+		{"POST", "/api/v1/conversations/{conv}/template", `{"name":"x","language":"en"}`},
+		{"POST", "/api/v1/contacts/{id}/template", `{"name":"x","language":"en"}`},
 	}
 	// Routes with ids checked elsewhere: users and tokens (users_test.go,
 	// ids of another workspace; passwords_test.go for passwords), media
