@@ -22,7 +22,7 @@ func TestBuildTemplateMessage(t *testing.T) {
 		CustomFields: map[string]string{"order_id": "A-42"}}
 	req := engine.TemplateSend{Name: "order_update", Language: "en_US",
 		Header: []engine.TemplateVariable{{Field: "order_id"}},
-		Body: []engine.TemplateVariable{{Field: "first_name"}, {Field: "custom.order_id"}, {Field: "ship_date", Fallback: "Monday"}}}
+		Body:   []engine.TemplateVariable{{Field: "first_name"}, {Field: "custom.order_id"}, {Field: "ship_date", Fallback: "Monday"}}}
 	c, err := engine.BuildTemplateMessage(orderTemplate(), req, contact)
 	if err != nil {
 		t.Fatal(err)
