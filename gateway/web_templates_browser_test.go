@@ -26,8 +26,6 @@ func TestWebTemplates(t *testing.T) {
 	// and the clock is brought to the browser's now, outside the window.
 	clock := clockwork.NewFakeClockAt(time.Now().UTC().Add(-26 * time.Hour))
 	e := newEnv(t, func(c *actors.Config) { c.Clock = clock })
-	code, body := e.api("PATCH", "/api/v1/channels/whatsapp/"+phoneID, ownerToken, map[string]any{"waba_id": wabaID})
-	require.Equal(t, http.StatusOK, code, string(body))
 	pages := templatePages([]string{tplOrder, tplPromo}, []string{tplPending, tplRejected})
 	e.graph.other = func(r graphReq) (int, string, bool) {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/"+wabaID+"/message_templates") {
@@ -59,6 +57,27 @@ func TestWebTemplates(t *testing.T) {
 			}
 		}
 		b.viewport(w.w, w.h, w.phone)
+
+		if i == 0 {
+			step("Settings › Channels names the number's Business Account", func(t *testing.T) {
+				b.goTo(e.url, "/#settings/channels")
+				b.clickJS("edit", `#channel-accounts tr.account[data-channel=whatsapp] button[data-act=edit]`)
+				b.fill("#edit-waba", wabaID)
+				b.clickJS("save", "#modal-ok")
+				eventually(t, 5*time.Second, func() error {
+					all, err := e.store.ChannelAccounts()
+					if err != nil {
+						return err
+					}
+					for _, a := range all {
+						if a.Channel == engine.ChannelWhatsApp && a.AccountID == phoneID && a.WABAID == wabaID {
+							return nil
+						}
+					}
+					return fmt.Errorf("the account has no waba_id yet")
+				})
+			})
+		}
 
 		step("Settings › Templates syncs and lists them with their status", func(t *testing.T) {
 			b.goTo(e.url, "/#settings/templates")
