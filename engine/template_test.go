@@ -188,6 +188,22 @@ func TestTemplateOutsideWindow(t *testing.T) {
 	if err != nil || len(res.Send) != 1 || res.Send[0].Kind != engine.KindTemplate {
 		t.Fatalf("template outside the window: %v %+v", err, res.Send)
 	}
+	// A failed template may be retried outside the window; a failed
+	// text may not.
+	msg := res.Send[0]
+	lookup := func(seq uint64) (engine.Message, bool) { return msg, seq == msg.Seq }
+	res, err = engine.Apply(res.Conversation, engine.UpdateStatus{Seq: msg.Seq, Status: engine.StatusFailed, At: now, ErrorCode: "132001"}, now, ids, engine.Settings{}, lookup)
+	if err != nil || len(res.Messages) != 1 || res.Messages[0].Status != engine.StatusFailed {
+		t.Fatalf("failing the template: %v %+v", err, res.Messages)
+	}
+	msg = res.Messages[0]
+	if res, err = engine.Apply(res.Conversation, engine.Retry{Seq: msg.Seq}, now, ids, engine.Settings{}, lookup); err != nil || len(res.Send) != 1 {
+		t.Fatalf("retrying a template outside the window: %v", err)
+	}
+	msg.Kind, msg.Template = engine.KindText, nil
+	if _, err := engine.Apply(res.Conversation, engine.Retry{Seq: msg.Seq}, now, ids, engine.Settings{}, lookup); !errors.Is(err, engine.ErrOutsideWindow) {
+		t.Errorf("retrying a text outside the window: %v", err)
+	}
 	conv.Channel = engine.ChannelMessenger
 	if _, err := engine.Apply(conv, engine.SendHuman{UserID: "u", Content: c}, now, ids, engine.Settings{}, nil); !errors.Is(err, engine.ErrInvalid) {
 		t.Errorf("a template on messenger: %v", err)
