@@ -130,6 +130,20 @@ func TestTemplateSyncPaged(t *testing.T) {
 		names = append(names, x.Name+"/"+x.Language)
 	}
 	require.Equal(t, []string{"old_offer/en_US", "order_update/en_US", "order_update/es", "spring_promo/en_US"}, names)
+	code, body = e.api("GET", "/api/v1/templates?waba_id=another", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code)
+	require.JSONEq(t, `{"templates":[]}`, string(body))
+	// An agent lists them, but neither syncs nor submits.
+	agent := e.addUser("agent@example.com", engine.RoleAgent, "correct horse battery")
+	code, body = e.api("GET", "/api/v1/templates", agent.Token, nil)
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, string(body), `"order_update"`)
+	code, _ = e.api("POST", "/api/v1/templates/sync", agent.Token, nil)
+	require.Equal(t, http.StatusForbidden, code)
+	code, _ = e.api("POST", "/api/v1/templates", agent.Token, map[string]any{"name": "x", "language": "en", "category": "UTILITY",
+		"components": []any{map[string]any{"type": "BODY", "text": "x"}}})
+	require.Equal(t, http.StatusForbidden, code)
+	require.Len(t, e.graph.requests("/message_templates"), 3)
 
 	// A template deleted at Meta goes at the next sync.
 	e.graph.other = templatePages([]string{tplOrder})
