@@ -122,6 +122,9 @@ func (h *templateStore) sync(c *fiber.Ctx) error {
 		if err != nil {
 			h.s.metrics.templateSyncs.WithLabelValues("error").Inc()
 			h.s.log.Warn("Syncing WhatsApp templates failed", "waba", a.WABAID, "err", err)
+			if errors.Is(err, meta.ErrTooManyTemplates) {
+				return errorf(fiber.StatusUnprocessableEntity, "too_many_templates", "WhatsApp Business Account %s has more than %d templates", a.WABAID, engine.MaxTemplates)
+			}
 			return graphFailure("syncing the templates of WhatsApp Business Account "+a.WABAID, err)
 		}
 		for i := range ts {

@@ -425,3 +425,32 @@ func TestTemplateSendErrorCodes(t *testing.T) {
 	first := e.graph.requests("/" + phoneID + "/messages")[0]
 	require.Contains(t, string(first.Body), `"image":{"id":"4490709327384033"}`)
 }
+
+// TestTemplateSyncLimit: a Business Account's templates are read up to
+// engine.MaxTemplates (20 pages of 100); one more page is refused and
+// stores nothing.
+func TestTemplateSyncLimit(t *testing.T) {
+	e, _ := templateEnv(t)
+	page := func(p int) []string {
+		out := make([]string, 100)
+		for i := range out {
+			out[i] = fmt.Sprintf(`{"name":"t_%02d_%03d","language":"en_US","status":"APPROVED","category":"UTILITY","id":"%d","components":[{"type":"BODY","text":"Hello"}]}`, p, i, p*1000+i)
+		}
+		return out
+	}
+	var pages [][]string
+	for p := range engine.MaxTemplates / 100 {
+		pages = append(pages, page(p))
+	}
+	e.graph.other = templatePages(pages...)
+	start := time.Now()
+	require.Len(t, syncTemplates(t, e), engine.MaxTemplates)
+	t.Logf("synced %d templates in %d pages in %v", engine.MaxTemplates, len(pages), time.Since(start))
+	require.Len(t, storedTemplates(t, e), engine.MaxTemplates)
+
+	e.graph.other = templatePages(append(pages, page(len(pages)))...)
+	code, body := e.api("POST", "/api/v1/templates/sync", ownerToken, nil)
+	require.Equal(t, http.StatusUnprocessableEntity, code, string(body))
+	require.Equal(t, "too_many_templates", errorCode(t, body))
+	require.Len(t, storedTemplates(t, e), engine.MaxTemplates)
+}

@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -20,6 +21,10 @@ const templatePageLimit = 100
 
 // maxTemplatePages bounds a sync (engine.MaxTemplates at 100 a page).
 const maxTemplatePages = engine.MaxTemplates / templatePageLimit
+
+// ErrTooManyTemplates is returned by ListTemplates for a Business
+// Account with more than engine.MaxTemplates templates.
+var ErrTooManyTemplates = errors.New("meta: more templates than Parley keeps")
 
 // waTemplate is a template as GET /{waba-id}/message_templates lists it.
 type waTemplate struct {
@@ -54,7 +59,7 @@ func (c *Client) ListTemplates(ctx context.Context, wabaID, token string) ([]eng
 	after := ""
 	for page := 0; ; page++ {
 		if page >= maxTemplatePages {
-			return nil, fmt.Errorf("meta: list templates: more than %d templates", engine.MaxTemplates)
+			return nil, fmt.Errorf("%w: more than %d", ErrTooManyTemplates, engine.MaxTemplates)
 		}
 		q := url.Values{}
 		q.Set("limit", fmt.Sprint(templatePageLimit))
