@@ -235,7 +235,8 @@ func TemplateFieldValue(c *Contact, field string) string {
 // MaxTemplateParamBytes without newlines, tabs or more than four spaces
 // in a row (Meta refuses those, 132018); a media header must get media
 // of its format (an https link or a media id), and only a media header
-// may. It returns the message's content: Kind template, the filled
+// may; a URL button with a variable is refused (not supported yet). It
+// returns the message's content: Kind template, the filled
 // template, and Text, the template rendered for the inbox. A campaign
 // sends a template to each recipient through the same rule.
 func BuildTemplateMessage(t Template, req TemplateSend, contact *Contact) (Content, error) {
@@ -292,6 +293,13 @@ func BuildTemplateMessage(t Template, req TemplateSend, contact *Contact) (Conte
 	}
 	if f := t.Component("FOOTER"); f != nil && f.Text != "" {
 		rendered = append(rendered, f.Text)
+	}
+	if b := t.Component("BUTTONS"); b != nil {
+		for _, btn := range b.Buttons {
+			if len(TemplatePlaceholders(btn.URL)) > 0 {
+				return Content{}, fmt.Errorf("%w: a button with a variable (%q) cannot be sent from Parley yet", ErrTemplateParams, btn.Text)
+			}
+		}
 	}
 	text := strings.Join(rendered, "\n\n")
 	if text == "" {

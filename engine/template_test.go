@@ -78,6 +78,12 @@ func TestBuildTemplateMessageRefusals(t *testing.T) {
 		{"media http", media, func(r *engine.TemplateSend) {
 			*r = engine.TemplateSend{Name: "promo", Language: "en", HeaderMedia: &engine.TemplateMedia{Link: "http://x.test/a.png"}}
 		}, engine.ErrTemplateParams},
+		{"url button variable", func() engine.Template {
+			t := orderTemplate()
+			t.Components = append(t.Components, engine.TemplateComponent{Type: "BUTTONS", Buttons: []engine.TemplateButton{
+				{Type: "URL", Text: "Track", URL: "https://shop.test/track/{{1}}"}}})
+			return t
+		}(), nil, engine.ErrTemplateParams},
 		{"media both", media, func(r *engine.TemplateSend) {
 			*r = engine.TemplateSend{Name: "promo", Language: "en", HeaderMedia: &engine.TemplateMedia{Link: "https://x.test/a.png", ID: "9"}}
 		}, engine.ErrTemplateParams},
