@@ -132,6 +132,15 @@ type TemplateMessage struct {
 	// variables, in order.
 	Header []TemplateParam `json:"header,omitempty"`
 	Body   []TemplateParam `json:"body,omitempty"`
+	// Buttons are the values of the URL buttons' variables.
+	Buttons []TemplateButtonParam `json:"buttons,omitempty"`
+}
+
+// TemplateButtonParam is the value of a URL button's variable: Index is
+// the button's position among the template's buttons.
+type TemplateButtonParam struct {
+	Index int    `json:"index"`
+	Text  string `json:"text"`
 }
 
 // TemplateParam is one variable's value; Name is set for a template
@@ -159,6 +168,9 @@ type TemplateSend struct {
 	Body     []TemplateVariable `json:"body,omitempty"`
 	// HeaderMedia is the media of an IMAGE, VIDEO or DOCUMENT header.
 	HeaderMedia *TemplateMedia `json:"header_media,omitempty"`
+	// Buttons fill the variables of the URL buttons that have one, one
+	// each, in the buttons' order.
+	Buttons []TemplateVariable `json:"buttons,omitempty"`
 }
 
 // TemplateVariable says how one variable is filled: Text as typed, else
@@ -235,8 +247,8 @@ func TemplateFieldValue(c *Contact, field string) string {
 // MaxTemplateParamBytes without newlines, tabs or more than four spaces
 // in a row (Meta refuses those, 132018); a media header must get media
 // of its format (an https link or a media id), and only a media header
-// may; a URL button with a variable is refused (not supported yet). It
-// returns the message's content: Kind template, the filled
+// may; each URL button whose link has a variable gets its value, in
+// the buttons' order (Buttons). It returns the message's content: Kind template, the filled
 // template, and Text, the template rendered for the inbox. A campaign
 // sends a template to each recipient through the same rule.
 func BuildTemplateMessage(t Template, req TemplateSend, contact *Contact) (Content, error) {
@@ -294,13 +306,11 @@ func BuildTemplateMessage(t Template, req TemplateSend, contact *Contact) (Conte
 	if f := t.Component("FOOTER"); f != nil && f.Text != "" {
 		rendered = append(rendered, f.Text)
 	}
-	if b := t.Component("BUTTONS"); b != nil {
-		for _, btn := range b.Buttons {
-			if len(TemplatePlaceholders(btn.URL)) > 0 {
-				return Content{}, fmt.Errorf("%w: a button with a variable (%q) cannot be sent from Parley yet", ErrTemplateParams, btn.Text)
-			}
-		}
+	buttons, err := fillTemplateButtons(t, req.Buttons, contact)
+	if err != nil {
+		return Content{}, err
 	}
+	tm.Buttons = buttons
 	text := strings.Join(rendered, "\n\n")
 	if text == "" {
 		text = t.Name
@@ -348,6 +358,39 @@ func fillTemplateParams(part, text string, vars []TemplateVariable, contact *Con
 		if !positional {
 			out[i].Name = name
 		}
+	}
+	return out, nil
+}
+
+// fillTemplateButtons fills the variable of each URL button that has
+// one, in order, from vars.
+func fillTemplateButtons(t Template, vars []TemplateVariable, contact *Contact) ([]TemplateButtonParam, error) {
+	var idx []int
+	if b := t.Component("BUTTONS"); b != nil {
+		for i, btn := range b.Buttons {
+			if strings.EqualFold(btn.Type, "URL") && len(TemplatePlaceholders(btn.URL)) > 0 {
+				idx = append(idx, i)
+			}
+		}
+	}
+	if len(vars) != len(idx) {
+		return nil, fmt.Errorf("%w: the buttons have %d variables, %d given", ErrTemplateParams, len(idx), len(vars))
+	}
+	var out []TemplateButtonParam
+	for k, i := range idx {
+		v := vars[k]
+		val := v.Text
+		if val == "" && v.Field != "" {
+			val = TemplateFieldValue(contact, v.Field)
+		}
+		if strings.TrimSpace(val) == "" {
+			val = v.Fallback
+		}
+		val = strings.TrimSpace(val)
+		if err := checkTemplateParam(val); err != nil {
+			return nil, fmt.Errorf("%w: button %d's variable %s", ErrTemplateParams, i+1, err.Error())
+		}
+		out = append(out, TemplateButtonParam{Index: i, Text: val})
 	}
 	return out, nil
 }

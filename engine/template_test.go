@@ -78,12 +78,15 @@ func TestBuildTemplateMessageRefusals(t *testing.T) {
 		{"media http", media, func(r *engine.TemplateSend) {
 			*r = engine.TemplateSend{Name: "promo", Language: "en", HeaderMedia: &engine.TemplateMedia{Link: "http://x.test/a.png"}}
 		}, engine.ErrTemplateParams},
-		{"url button variable", func() engine.Template {
+		{"url button variable missing", func() engine.Template {
 			t := orderTemplate()
 			t.Components = append(t.Components, engine.TemplateComponent{Type: "BUTTONS", Buttons: []engine.TemplateButton{
 				{Type: "URL", Text: "Track", URL: "https://shop.test/track/{{1}}"}}})
 			return t
 		}(), nil, engine.ErrTemplateParams},
+		{"button variable without button", orderTemplate(), func(r *engine.TemplateSend) {
+			r.Buttons = []engine.TemplateVariable{{Text: "x"}}
+		}, engine.ErrTemplateParams},
 		{"media both", media, func(r *engine.TemplateSend) {
 			*r = engine.TemplateSend{Name: "promo", Language: "en", HeaderMedia: &engine.TemplateMedia{Link: "https://x.test/a.png", ID: "9"}}
 		}, engine.ErrTemplateParams},
@@ -100,7 +103,16 @@ func TestBuildTemplateMessageRefusals(t *testing.T) {
 			}
 		})
 	}
-	c, err := engine.BuildTemplateMessage(media, engine.TemplateSend{Name: "promo", Language: "en",
+	withButtons := orderTemplate()
+	withButtons.Components = append(withButtons.Components, engine.TemplateComponent{Type: "BUTTONS", Buttons: []engine.TemplateButton{
+		{Type: "QUICK_REPLY", Text: "Stop"}, {Type: "URL", Text: "Track", URL: "https://shop.test/track/{{1}}"}}})
+	req := ok
+	req.Buttons = []engine.TemplateVariable{{Field: "order_id", Fallback: "none"}}
+	c, err := engine.BuildTemplateMessage(withButtons, req, &engine.Contact{CustomFields: map[string]string{"order_id": "A-42"}})
+	if err != nil || len(c.Template.Buttons) != 1 || c.Template.Buttons[0] != (engine.TemplateButtonParam{Index: 1, Text: "A-42"}) {
+		t.Fatalf("url button: %v %+v", err, c.Template)
+	}
+	c, err = engine.BuildTemplateMessage(media, engine.TemplateSend{Name: "promo", Language: "en",
 		HeaderMedia: &engine.TemplateMedia{ID: "4490709327384033"}}, nil)
 	if err != nil || c.Template.HeaderMedia == nil || c.Template.HeaderMedia.Type != "image" || c.Template.HeaderMedia.ID != "4490709327384033" {
 		t.Fatalf("media header by id: %v %+v", err, c.Template)

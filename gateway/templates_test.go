@@ -52,6 +52,8 @@ const (
 		{"type":"FOOTER","text":"Parley Shop"}]}`
 	tplPromo = `{"name":"spring_promo","language":"en_US","status":"APPROVED","category":"MARKETING","id":"1002",
 		"components":[{"type":"HEADER","format":"IMAGE","example":{"header_handle":["4::aW1n"]}},{"type":"BODY","text":"Spring is here"}]}`
+	tplTrack = `{"name":"track_order","language":"en_US","status":"APPROVED","category":"UTILITY","id":"1005",
+		"components":[{"type":"BODY","text":"Your order is on its way"},{"type":"BUTTONS","buttons":[{"type":"QUICK_REPLY","text":"Stop"},{"type":"URL","text":"Track","url":"https://shop.example.com/track/{{1}}","example":["https://shop.example.com/track/A-1"]}]}]}`
 	tplPending  = `{"name":"order_update","language":"es","status":"PENDING","category":"UTILITY","id":"1003","components":[{"type":"BODY","text":"Hola {{1}}"}]}`
 	tplRejected = `{"name":"old_offer","language":"en_US","status":"REJECTED","rejected_reason":"INVALID_FORMAT","category":"MARKETING","id":"1004","components":[{"type":"BODY","text":"Buy"}]}`
 )
@@ -278,7 +280,7 @@ func outsideWindow(t *testing.T, e *env, clock *clockwork.FakeClock) engine.ID {
 
 func TestTemplateSendOutsideWindow(t *testing.T) {
 	e, clock := templateEnv(t)
-	e.graph.other = templatePages([]string{tplOrder, tplPromo, tplPending})
+	e.graph.other = templatePages([]string{tplOrder, tplPromo, tplPending, tplTrack})
 	syncTemplates(t, e)
 	conv := outsideWindow(t, e, clock)
 
@@ -378,6 +380,21 @@ func TestTemplateSendOutsideWindow(t *testing.T) {
 	}
 	require.Len(t, e.graph.requests("/"+phoneID+"/messages"), 2)
 	require.Len(t, e.messages(conv), 3, "the inbound message and the two templates")
+
+	// A URL button's variable goes as a button component.
+	code, body = e.api("POST", "/api/v1/conversations/"+conv.String()+"/template", ownerToken, map[string]any{
+		"name": "track_order", "language": "en_US", "buttons": []any{map[string]any{"field": "order_id"}}})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	eventually(t, 5*time.Second, func() error {
+		if sent = e.graph.requests("/" + phoneID + "/messages"); len(sent) != 3 {
+			return fmt.Errorf("%d sends", len(sent))
+		}
+		return nil
+	})
+	var track map[string]any
+	require.NoError(t, json.Unmarshal(sent[2].Body, &track))
+	tpl, _ = json.Marshal(track["template"])
+	require.JSONEq(t, `{"name":"track_order","language":{"code":"en_US"},"components":[{"type":"button","sub_type":"url","index":"1","parameters":[{"type":"text","text":"A-42"}]}]}`, string(tpl))
 }
 
 // TestTemplateSendErrorCodes: each documented template error of the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-json"
@@ -154,6 +155,8 @@ type outWALanguage struct {
 
 type outWATemplateComponent struct {
 	Type       string             `json:"type"`
+	SubType    string             `json:"sub_type,omitempty"`
+	Index      string             `json:"index,omitempty"`
 	Parameters []outWATemplateArg `json:"parameters"`
 }
 
@@ -167,7 +170,8 @@ type outWATemplateArg struct {
 }
 
 // outTemplate builds the send API's template object: the header's media
-// or text parameters, then the body's.
+// or text parameters, the body's, then each URL button's (sub_type url,
+// its index as a string).
 func outTemplate(t *engine.TemplateMessage) (*outWATemplate, error) {
 	if t == nil || t.Name == "" || t.Language == "" {
 		return nil, fmt.Errorf("%w: template without name or language", ErrUnsupportedContent)
@@ -202,6 +206,10 @@ func outTemplate(t *engine.TemplateMessage) (*outWATemplate, error) {
 			body[i] = outWATemplateArg{Type: "text", ParameterName: p.Name, Text: p.Text}
 		}
 		out.Components = append(out.Components, outWATemplateComponent{Type: "body", Parameters: body})
+	}
+	for _, b := range t.Buttons {
+		out.Components = append(out.Components, outWATemplateComponent{Type: "button", SubType: "url", Index: strconv.Itoa(b.Index),
+			Parameters: []outWATemplateArg{{Type: "text", Text: b.Text}}})
 	}
 	return out, nil
 }

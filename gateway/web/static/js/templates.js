@@ -192,7 +192,7 @@ async function picker(conv, onSent) {
   const preview = h('div.tpl-preview#template-preview', { 'aria-live': 'polite' });
   const err = h('p.error#template-error', { role: 'alert' });
   const send = h('button.primary#template-send', { type: 'button', text: 'Send template' });
-  let inputs = { header: [], body: [], media: null };
+  let inputs = { header: [], body: [], button: [], media: null };
 
   const valueOf = (v) => {
     if (v.src.value === 'typed') return v.text.value.trim();
@@ -217,9 +217,11 @@ async function picker(conv, onSent) {
     else if (hd) parts.push(h('div.muted.small', { text: `[${hd.format.toLowerCase()}]` }));
     if (bd) parts.push(h('div.tpl-prev-body', { text: render(bd.text, 'body') }));
     if (ft) parts.push(h('div.muted.small', { text: ft.text }));
+    const bt = component(t, 'BUTTONS');
+    if (bt && (bt.buttons || []).length) parts.push(h('div.muted.small', { text: bt.buttons.map((b) => `[${b.text}]`).join(' ') }));
     preview.replaceChildren(h('span.field-label', { text: 'Preview' }), ...parts);
   };
-  const varRow = (part, n, i) => {
+  const varRow = (part, n, i, buttonText = '') => {
     const id = `tpl-${part}-${i}`;
     const src = h(`select#${id}-src`, { 'aria-label': `Fill the ${part}'s {{${n}}} from` },
       h('option', { value: 'typed', text: 'Typed value' }), ...fields.map(([k, label]) => h('option', { value: k, text: `Contact: ${label}` })));
@@ -234,11 +236,12 @@ async function picker(conv, onSent) {
     src.addEventListener('change', relabel);
     text.addEventListener('input', redrawPreview);
     relabel.call(null);
-    return [v, h('div.tpl-var', { dataset: { part, name: n } }, h('span.tpl-var-name', { text: `${part === 'header' ? 'Header' : 'Body'} {{${n}}}` }), src, text)];
+    const title = part === 'button' ? `Button “${buttonText}” {{${n}}}` : `${part === 'header' ? 'Header' : 'Body'} {{${n}}}`;
+    return [v, h('div.tpl-var', { dataset: { part, name: n } }, h('span.tpl-var-name', { text: title }), src, text)];
   };
   const redrawVars = () => {
     const t = ts[Number(select.value)];
-    inputs = { header: [], body: [], media: null };
+    inputs = { header: [], body: [], button: [], media: null };
     const rows = [];
     const hd = component(t, 'HEADER');
     if (hd && ['IMAGE', 'VIDEO', 'DOCUMENT'].includes((hd.format || '').toUpperCase())) {
@@ -251,6 +254,10 @@ async function picker(conv, onSent) {
     }
     const bd = component(t, 'BODY');
     if (bd) placeholders(bd.text).forEach((n, i) => { const [v, row] = varRow('body', n, i); inputs.body.push(v); rows.push(row); });
+    // A URL button whose link has a variable gets its value too.
+    const bt = component(t, 'BUTTONS');
+    ((bt && bt.buttons) || []).filter((b) => (b.type || '').toUpperCase() === 'URL' && placeholders(b.url).length)
+      .forEach((b, i) => { const [v, row] = varRow('button', placeholders(b.url)[0], i, b.text); inputs.button.push(v); rows.push(row); });
     vars.replaceChildren(...rows);
     err.textContent = '';
     redrawPreview();
@@ -264,7 +271,8 @@ async function picker(conv, onSent) {
       if (named) out.name = v.name;
       return out;
     };
-    const req = { name: t.name, language: t.language, header: inputs.header.map(toVar), body: inputs.body.map(toVar) };
+    const req = { name: t.name, language: t.language, header: inputs.header.map(toVar), body: inputs.body.map(toVar),
+      buttons: inputs.button.map((v) => { const out = toVar(v); delete out.name; return out; }) };
     if (inputs.media) {
       const val = inputs.media.link.value.trim();
       req.header_media = /^https?:\/\//i.test(val) ? { type: inputs.media.kind, link: val } : { type: inputs.media.kind, id: val };
