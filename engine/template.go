@@ -89,6 +89,8 @@ type TemplateButton struct {
 	Text        string `json:"text,omitempty"`
 	URL         string `json:"url,omitempty"`
 	PhoneNumber string `json:"phone_number,omitempty"`
+	// Example is a URL button's sample link, when its URL has a variable.
+	Example []string `json:"example,omitempty"`
 }
 
 // TemplateExample holds the sample values Meta's review asks for when a
@@ -551,6 +553,9 @@ func ValidateTemplate(t *Template) error {
 				case "URL":
 					if u, err := url.Parse(b.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 						return fmt.Errorf("%w: a URL button needs an http(s) url", ErrInvalid)
+					}
+					if n := len(TemplatePlaceholders(b.URL)); n > 1 || (n == 1 && (len(b.Example) != 1 || b.Example[0] == "")) {
+						return fmt.Errorf("%w: a URL button has at most one variable, with a sample link (example)", ErrInvalid)
 					}
 				case "PHONE_NUMBER":
 					if b.PhoneNumber == "" || len(b.PhoneNumber) > 20 {

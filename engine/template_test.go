@@ -144,6 +144,8 @@ func TestValidateTemplate(t *testing.T) {
 			{Type: "BUTTONS", Buttons: []engine.TemplateButton{{Type: "QUICK_REPLY", Text: "Stop"}}}}}
 	}
 	tpl := good()
+	tpl.Components[3].Buttons = append(tpl.Components[3].Buttons,
+		engine.TemplateButton{Type: "URL", Text: "Track", URL: "https://x.test/{{1}}", Example: []string{"https://x.test/A-1"}})
 	if err := engine.ValidateTemplate(&tpl); err != nil {
 		t.Fatal(err)
 	}
@@ -151,15 +153,18 @@ func TestValidateTemplate(t *testing.T) {
 		t.Errorf("not normalised: %+v", tpl)
 	}
 	for name, edit := range map[string]func(*engine.Template){
-		"name":          func(t *engine.Template) { t.Name = "Order Update" },
-		"category":      func(t *engine.Template) { t.Category = "PROMO" },
-		"no body":       func(t *engine.Template) { t.Components = t.Components[:1] },
-		"no example":    func(t *engine.Template) { t.Components[1].Example = nil },
-		"skipped var":   func(t *engine.Template) { t.Components[1].Text = "Hi {{1}}, order {{3}}" },
-		"footer var":    func(t *engine.Template) { t.Components[2].Text = "Bye {{1}}" },
-		"two bodies":    func(t *engine.Template) { t.Components = append(t.Components, t.Components[1]) },
-		"media no eg":   func(t *engine.Template) { t.Components[0] = engine.TemplateComponent{Type: "HEADER", Format: "IMAGE"} },
-		"button type":   func(t *engine.Template) { t.Components[3].Buttons[0].Type = "CALL" },
+		"name":        func(t *engine.Template) { t.Name = "Order Update" },
+		"category":    func(t *engine.Template) { t.Category = "PROMO" },
+		"no body":     func(t *engine.Template) { t.Components = t.Components[:1] },
+		"no example":  func(t *engine.Template) { t.Components[1].Example = nil },
+		"skipped var": func(t *engine.Template) { t.Components[1].Text = "Hi {{1}}, order {{3}}" },
+		"footer var":  func(t *engine.Template) { t.Components[2].Text = "Bye {{1}}" },
+		"two bodies":  func(t *engine.Template) { t.Components = append(t.Components, t.Components[1]) },
+		"media no eg": func(t *engine.Template) { t.Components[0] = engine.TemplateComponent{Type: "HEADER", Format: "IMAGE"} },
+		"button type": func(t *engine.Template) { t.Components[3].Buttons[0].Type = "CALL" },
+		"url no sample": func(t *engine.Template) {
+			t.Components[3].Buttons[0] = engine.TemplateButton{Type: "URL", Text: "Track", URL: "https://x.test/{{1}}"}
+		},
 		"mixed formats": func(t *engine.Template) { t.Components[0].Text = "Order {{order}}" },
 	} {
 		tpl := good()

@@ -245,7 +245,8 @@ var schemas = map[string]any{
 
 // templateCreateProps are the fields of a template submitted to Meta.
 func templateCreateProps() map[string]any {
-	button := map[string]any{"type": enum("QUICK_REPLY", "URL", "PHONE_NUMBER"), "text": str(), "url": str(), "phone_number": str()}
+	button := map[string]any{"type": enum("QUICK_REPLY", "URL", "PHONE_NUMBER"), "text": str(), "url": str(), "phone_number": str(),
+		"example": describe(strs(), "a URL button's sample link, when its url has a variable")}
 	example := map[string]any{"header_text": strs(), "header_handle": strs(),
 		"body_text":                map[string]any{"type": "array", "items": strs()},
 		"header_text_named_params": map[string]any{"type": "array", "items": obj(map[string]any{"param_name": str(), "example": str()}, "param_name", "example")},
