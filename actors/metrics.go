@@ -47,8 +47,8 @@ func newRuntimeMetrics(reg prometheus.Registerer, rt *Runtime) *runtimeMetrics {
 		aiDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_actors_ai_requests_dropped_total", Help: "AI requests refused because the agent pool queue was full."}),
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "parley_actors_sends_total", Help: "Outbound sends finished, by channel, result (sent, failed) and error code (ok when sent)."},
-			[]string{"channel", "result", "code"}),
+			Name: "parley_actors_sends_total", Help: "Outbound sends finished, by channel, result (sent, failed), error code (ok when sent) and kind (template for WhatsApp templates, else message)."},
+			[]string{"channel", "result", "code", "kind"}),
 		ingestSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "parley_actors_ingest_duration_seconds", Help: "Time from accepting inbound messages to all of them committed.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),

@@ -1,15 +1,23 @@
 package actors
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/parleyhq/parley/engine"
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // sent counts a finished send of o: code is empty when the channel took
-// the message, the error code otherwise.
+// the message, the error code otherwise. kind is "template" for a
+// WhatsApp template message, "message" for every other.
 func (m *runtimeMetrics) sent(o Outbound, code string) {
 	result := "failed"
 	if code == "" {
 		result, code = "sent", "ok"
 	}
-	m.sends.WithLabelValues(string(o.Conversation.Channel), result, code).Inc()
+	kind := "message"
+	if o.Message.Kind == engine.KindTemplate {
+		kind = "template"
+	}
+	m.sends.WithLabelValues(string(o.Conversation.Channel), result, code, kind).Inc()
 }
 
 // mailboxCollector reports the messages sent to conversation actors and

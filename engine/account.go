@@ -90,6 +90,10 @@ type ChannelAccount struct {
 	// channels); its AccessToken is the secret that signs verified
 	// visitors' user ids (engine/widget.go).
 	Widget *WidgetSettings `json:"widget,omitempty"`
+	// WABAID is a WhatsApp account's WhatsApp Business Account id, where
+	// its message templates live (engine/template.go); empty for the
+	// other channels, and for a WhatsApp account that sends no template.
+	WABAID string `json:"waba_id,omitempty"`
 }
 
 // Validate checks a channel account before it is stored.
@@ -123,6 +127,10 @@ func (a *ChannelAccount) Validate() error {
 		return fmt.Errorf("%w: name longer than 256 bytes", ErrInvalid)
 	case len(a.AppSecret) > 256 || !utf8.ValidString(a.AppSecret):
 		return fmt.Errorf("%w: app_secret longer than 256 bytes", ErrInvalid)
+	case a.WABAID != "" && a.Channel != ChannelWhatsApp:
+		return fmt.Errorf("%w: waba_id is for whatsapp accounts only", ErrInvalid)
+	case len(a.WABAID) > 128 || strings.ContainsAny(a.WABAID, "/?#\x00 ") || !utf8.ValidString(a.WABAID):
+		return fmt.Errorf("%w: waba_id must be at most 128 characters with no spaces or slashes", ErrInvalid)
 	case a.Channel == ChannelAPI:
 		return validateAPIAccount(a)
 	case a.WebhookURL != "":

@@ -322,7 +322,11 @@ func (a *applier) apply(cmd Command) error {
 		if a.c.Blocked {
 			return ErrBlocked
 		}
-		if !a.c.InWindow(a.now) {
+		if cmd.Content.Kind == KindTemplate && a.c.Channel != ChannelWhatsApp {
+			return fmt.Errorf("%w: templates are sent on WhatsApp only", ErrInvalid)
+		}
+		// A template is what may be sent outside the window.
+		if !a.c.InWindow(a.now) && cmd.Content.Kind != KindTemplate {
 			return ErrOutsideWindow
 		}
 		if err := validContent(cmd.Content); err != nil {
@@ -447,7 +451,7 @@ func (a *applier) apply(cmd Command) error {
 		if a.c.Blocked {
 			return ErrBlocked
 		}
-		if !a.c.InWindow(a.now) {
+		if !a.c.InWindow(a.now) && m.Kind != KindTemplate {
 			return ErrOutsideWindow
 		}
 		m.Status, m.StatusAt, m.ErrorCode, m.ErrorReason = StatusSending, a.now, "", ""
@@ -864,6 +868,9 @@ func validContent(c Content) error {
 		return fmt.Errorf("%w: empty text message", ErrInvalid)
 	case c.Kind.HasMedia() && c.Media == nil:
 		return fmt.Errorf("%w: %s message without media", ErrInvalid, c.Kind)
+	case c.Kind == KindTemplate && (c.Template == nil || c.Template.Name == "" || c.Template.Language == ""),
+		c.Kind != KindTemplate && c.Template != nil:
+		return fmt.Errorf("%w: a template message needs its template, and only it carries one", ErrInvalid)
 	case c.Kind == KindLocation && c.Location == nil,
 		c.Kind == KindReaction && c.Reaction == nil,
 		c.Kind == KindInteractive && c.Interactive == nil:

@@ -103,11 +103,14 @@ const (
 	KindReaction    MessageKind = "reaction"
 	KindUnsupported MessageKind = "unsupported"
 	KindSystem      MessageKind = "system"
+	// KindTemplate is a WhatsApp message template (engine/template.go),
+	// the only kind sent outside the 24-hour window.
+	KindTemplate MessageKind = "template"
 )
 
 // MessageKinds lists every message kind.
 var MessageKinds = []MessageKind{KindText, KindImage, KindVideo, KindAudio, KindDocument,
-	KindSticker, KindLocation, KindContacts, KindInteractive, KindReaction, KindUnsupported, KindSystem}
+	KindSticker, KindLocation, KindContacts, KindInteractive, KindReaction, KindUnsupported, KindSystem, KindTemplate}
 
 // Valid reports whether k is a known message kind.
 func (k MessageKind) Valid() bool { return slices.Contains(MessageKinds, k) }
@@ -170,6 +173,9 @@ type Content struct {
 	Reaction        *Reaction    `json:"reaction,omitempty"`
 	UnsupportedType string       `json:"unsupported_type,omitempty"`
 	ReplyTo         string       `json:"reply_to,omitempty"` // channel message id quoted
+	// Template is a template message's template and variables (Kind
+	// template); Text is then the template as rendered for the inbox.
+	Template *TemplateMessage `json:"template,omitempty"`
 }
 
 // Preview is the one-line summary shown in the conversation list.

@@ -200,6 +200,8 @@ type accountView struct {
 	// Email is an email account's settings (its SMTP password, the
 	// access token, its IMAP password and DKIM key are never shown).
 	Email *emailView `json:"email,omitempty"`
+	// WABAID is a WhatsApp account's WhatsApp Business Account id.
+	WABAID string `json:"waba_id,omitempty"`
 }
 
 // emailView shows an email account's settings without their secrets:
@@ -258,7 +260,7 @@ func (s *Server) viewAccount(a engine.ChannelAccount) accountView {
 	if h.WorkspaceID != a.WorkspaceID {
 		h = engine.ChannelHealth{} // a record of an earlier connection of the id
 	}
-	return accountView{a.Channel, a.AccountID, a.Name, a.AppSecret != "", a.CreatedAt, a.UpdatedAt, channels.ViewHealth(h), viewEmail(a.Email)}
+	return accountView{a.Channel, a.AccountID, a.Name, a.AppSecret != "", a.CreatedAt, a.UpdatedAt, channels.ViewHealth(h), viewEmail(a.Email), a.WABAID}
 }
 
 type accountBody struct {
@@ -273,6 +275,8 @@ type accountBody struct {
 	WebhookURL          *string `json:"webhook_url"`
 	RotateInboundToken  *bool   `json:"rotate_inbound_token"`
 	RotateWebhookSecret *bool   `json:"rotate_webhook_secret"`
+	// WABAID is a WhatsApp account's WhatsApp Business Account id.
+	WABAID *string `json:"waba_id"`
 }
 
 func (s *Server) listChannels(c *fiber.Ctx) error {
@@ -315,6 +319,9 @@ func (s *Server) createChannel(c *fiber.Ctx) error {
 		acct.AppSecret = *body.AppSecret
 	}
 	acct.Email = body.Email
+	if body.WABAID != nil {
+		acct.WABAID = strings.TrimSpace(*body.WABAID)
+	}
 	if err := s.cfg.Accounts.Put(acct); err != nil {
 		return fromEngine(err)
 	}
@@ -375,6 +382,9 @@ func (s *Server) updateChannel(c *fiber.Ctx) error {
 	if body.Email != nil {
 		keepEmailSecrets(acct.Email, body.Email)
 		acct.Email = body.Email
+	}
+	if body.WABAID != nil {
+		acct.WABAID = strings.TrimSpace(*body.WABAID)
 	}
 	acct.UpdatedAt = time.Now().UTC()
 	if err := s.cfg.Accounts.Put(acct); err != nil {

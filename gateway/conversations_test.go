@@ -190,6 +190,8 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"DELETE", "/api/v1/webhooks/{id}", ""},
 		{"POST", "/api/v1/conversations/{conv}/typing", ""},
 		{"GET", "/api/v1/widgets/{id}", ""}, {"PATCH", "/api/v1/widgets/{id}", `{"greeting":"x"}`}, {"DELETE", "/api/v1/widgets/{id}", ""},
+		{"POST", "/api/v1/conversations/{conv}/template", `{"name":"x","language":"en"}`},
+		{"POST", "/api/v1/contacts/{id}/template", `{"name":"x","language":"en"}`},
 	}
 	// Routes with ids checked elsewhere: users and tokens (users_test.go,
 	// ids of another workspace; passwords_test.go for passwords), media

@@ -56,6 +56,9 @@ type fakeGraph struct {
 	// profile answers a user profile call (GET /{v}/{user id}?fields=);
 	// nil answers the id alone (a profile with no name).
 	profile func(r graphReq) (status int, body string)
+	// other, if set, answers first any request it takes (ok true); the
+	// template tests play the Business Management API with it.
+	other func(r graphReq) (status int, body string, ok bool)
 }
 
 type graphReq struct {
@@ -78,9 +81,16 @@ func (g *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 	g.reqs = append(g.reqs, req)
 	g.n++
 	n := g.n
-	send, hold, profile := g.send, g.hold, g.profile
+	send, hold, profile, other := g.send, g.hold, g.profile, g.other
 	g.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
+	if other != nil {
+		if status, b, ok := other(req); ok {
+			w.WriteHeader(status)
+			io.WriteString(w, b)
+			return
+		}
+	}
 	switch {
 	case r.URL.Query().Has("fields"):
 		status, b := http.StatusOK, `{"id":"`+r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]+`"}`

@@ -42,6 +42,8 @@ type gatewayMetrics struct {
 	// imapSessions counts failed IMAP sessions of the email accounts'
 	// pollers, by reason.
 	imapSessions *prometheus.CounterVec
+	// templateSyncs counts template syncs by outcome (templates.go).
+	templateSyncs *prometheus.CounterVec
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -146,5 +148,12 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 	for _, reason := range []string{"signature", "stale", "payload"} {
 		m.paymentRejected.WithLabelValues(engine.ProviderStripe, reason)
 	}
+	m.templateSyncs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "parley_template_syncs_total", Help: "Syncs of WhatsApp message templates from the Graph API, by outcome (ok, error)."}, []string{"outcome"})
+	if reg != nil {
+		reg.MustRegister(m.templateSyncs)
+	}
+	m.templateSyncs.WithLabelValues("ok")
+	m.templateSyncs.WithLabelValues("error")
 	return m
 }

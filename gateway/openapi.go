@@ -159,6 +159,11 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "A custom field definition", ok: 200},
 	{method: "PATCH", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "Change a custom field definition (admin): the fields given, checked as at creation; the key never changes (400). Stored values are not rewritten: the next write of a contact checks them against the new definition", body: "ContactFieldUpdate", ok: 200},
 	{method: "DELETE", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "Delete a custom field definition (admin); the contacts keep their values, which read as free text from then on", ok: 204},
+	{method: "GET", path: "/api/v1/templates", tag: "templates", summary: "The workspace's WhatsApp message templates (every role), by name then language; each has waba_id, id (Meta's), name, language, category, status (APPROVED, PENDING, REJECTED, PAUSED, DISABLED, or another status Meta names), reason, components (HEADER, BODY, FOOTER, BUTTONS as Meta writes them), parameter_format and updated_at; waba_id narrows to one WhatsApp Business Account", query: []string{"waba_id"}, ok: 200},
+	{method: "POST", path: "/api/v1/templates/sync", tag: "templates", summary: "Fetch the templates of every WhatsApp Business Account of the workspace (the waba_id of its WhatsApp accounts) from the Graph API, page by page, and replace the stored ones (admin); answers {templates}. 409 no_waba without a waba_id; graph_error with Meta's code and message (422 when Meta refuses, 502 when it fails) or 502 graph_unreachable; 422 too_many_templates beyond 2000 templates per account; and nothing is stored", ok: 200},
+	{method: "POST", path: "/api/v1/templates", tag: "templates", summary: "Submit a new template to Meta for review (admin): name (lower-case letters, digits and _), language (such as en_US), category (MARKETING, UTILITY, AUTHENTICATION), components (a BODY of at most 1024 bytes; an optional HEADER, TEXT of at most 60 characters or IMAGE, VIDEO, DOCUMENT with example.header_handle; an optional FOOTER; optional BUTTONS), each variable ({{1}}, {{2}}... or named) with its example; account_id picks the WhatsApp account (default: the first with a waba_id). Answers the template with Meta's id and status (PENDING until reviewed); 409 template_exists, 422 graph_error when Meta refuses", body: "TemplateCreate", ok: 201},
+	{method: "POST", path: "/api/v1/conversations/{conv}/template", tag: "templates", summary: "Send a template in a WhatsApp conversation, also outside the 24-hour window: name, language, header and body variables in order (each text as typed, else field: the contact's name, first_name, email, phone, company, title, country, language or a custom field's key, else fallback), header_media for an IMAGE, VIDEO or DOCUMENT header (an https link or an uploaded media id), buttons for the URL buttons whose link has a variable, in order. Checked against the stored template first: 404 template_not_found, 409 template_not_approved, 400 invalid_template_params (count, empty value, newline or tab, media missing or of another type); then stored as sending and sent through the outbox, its statuses as for any message. Takes the conversation over like a reply", body: "TemplateSend", ok: 201},
+	{method: "POST", path: "/api/v1/contacts/{id}/template", tag: "templates", summary: "Send a template to a contact: as POST /conversations/{conv}/template, in the contact's WhatsApp conversation of most recent activity (on account_id when given); 409 no_whatsapp_conversation when it has none", query: []string{"account_id"}, body: "TemplateSend", ok: 201},
 	{method: "POST", path: "/api/v1/admin/backup", tag: "admin", summary: "A consistent online backup of the whole data directory (owner): an application/x-tar stream holding manifest.json first (format, created_at, parley_version, store_format, and every file with its size and sha256), then the store's Pebble checkpoint under db/ and the media files under media/. Every message acknowledged before the call is in it. `parley backup DIR` calls it and checks each file; `parley restore DIR DATADIR` restores it. One at a time: 409 backup_in_progress", ok: 200},
 }
 
@@ -234,6 +239,36 @@ var schemas = map[string]any{
 	"WebhookUpdate":      minProps(obj(webhookProps())),
 	"ContactField":       obj(contactFieldProps(true), "key", "label", "type"),
 	"ContactFieldUpdate": minProps(obj(contactFieldProps(false))),
+	"TemplateCreate":     obj(templateCreateProps(), "name", "language", "category", "components"),
+	"TemplateSend":       obj(templateSendProps(), "name", "language"),
+}
+
+// templateCreateProps are the fields of a template submitted to Meta.
+func templateCreateProps() map[string]any {
+	button := map[string]any{"type": enum("QUICK_REPLY", "URL", "PHONE_NUMBER"), "text": str(), "url": str(), "phone_number": str(),
+		"example": describe(strs(), "a URL button's sample link, when its url has a variable")}
+	example := map[string]any{"header_text": strs(), "header_handle": strs(),
+		"body_text":                map[string]any{"type": "array", "items": strs()},
+		"header_text_named_params": map[string]any{"type": "array", "items": obj(map[string]any{"param_name": str(), "example": str()}, "param_name", "example")},
+		"body_text_named_params":   map[string]any{"type": "array", "items": obj(map[string]any{"param_name": str(), "example": str()}, "param_name", "example")}}
+	component := obj(map[string]any{"type": enum("HEADER", "BODY", "FOOTER", "BUTTONS", "header", "body", "footer", "buttons"),
+		"format": str(), "text": str(), "buttons": map[string]any{"type": "array", "items": obj(button, "type", "text")},
+		"example": obj(example)}, "type")
+	return map[string]any{"account_id": describe(str(), "the WhatsApp account (phone number id) whose Business Account gets the template"),
+		"name": str(), "language": str(), "category": enum("MARKETING", "UTILITY", "AUTHENTICATION", "marketing", "utility", "authentication"),
+		"components": map[string]any{"type": "array", "minItems": 1, "maxItems": 4, "items": component}}
+}
+
+// templateSendProps are the fields of a template send.
+func templateSendProps() map[string]any {
+	variable := obj(map[string]any{"name": describe(str(), "a named parameter's name"), "text": describe(str(), "the value as typed"),
+		"field":    describe(str(), "the contact's field: name, first_name, email, phone, company, title, country, language or a custom field's key"),
+		"fallback": describe(str(), "the value when the text and the field are empty")})
+	vars := map[string]any{"type": "array", "maxItems": 100, "items": variable}
+	return map[string]any{"name": str(), "language": str(), "header": vars, "body": vars,
+		"buttons": describe(map[string]any{"type": "array", "maxItems": 10, "items": variable}, "one per URL button whose link has a variable, in the buttons' order"),
+		"header_media": obj(map[string]any{"type": enum("image", "video", "document"), "link": describe(str(), "an https URL Meta fetches"),
+			"id": describe(str(), "a media id uploaded to the number"), "filename": describe(str(), "a document's file name")})}
 }
 
 // pipelineProps are the fields of a pipeline a request may name; a kept
@@ -323,6 +358,7 @@ func contactFieldProps(withKey bool) map[string]any {
 func channelAccountProps(update bool) map[string]any {
 	p := map[string]any{"channel": enum("whatsapp", "messenger", "instagram", "api", "email"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str(),
 		"webhook_url": describe(str(), "api channel only: the http or https URL Parley delivers the account's outbound messages to"),
+		"waba_id":     describe(str(), "whatsapp only: the WhatsApp Business Account id, where the number's message templates live"),
 		"email": describe(obj(map[string]any{"addresses": strs(), "from_name": str(), "smtp_host": str(), "smtp_port": integer(),
 			"smtp_security": enum("starttls", "tls"), "smtp_username": str(), "greeting": str(), "sign_off": str(),
 			"quote": describe(boolean(), "the AI's reply quotes the customer's mail under it (On <date>, <name> wrote: and > lines)"),

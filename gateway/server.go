@@ -223,6 +223,8 @@ type Server struct {
 	// paymentsMu serializes the matching of a payment event to its
 	// contact and the creation of a new one (applyStripe).
 	paymentsMu sync.Mutex
+	// templates owns the WhatsApp message templates (templates.go).
+	templates *templateStore
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -325,6 +327,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	s.hub = hub
+	s.templates = &templateStore{s: s}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
@@ -468,6 +471,7 @@ func (s *Server) routes() {
 	s.pipelineRoutes(api)
 	s.outgoingWebhookRoutes(api)
 	s.contactFieldRoutes(api)
+	s.templateRoutes(api)
 	api.Post("/admin/backup", requireRole(engine.RoleOwner), s.backup)
 
 	// The web chat widget: its script and visitor API (their own tokens,

@@ -178,6 +178,10 @@ var webScreens = []webScreen{
 		b.goTo(s.url, "/#settings/security")
 		b.waitJS("the sessions and the reset form", `document.querySelector('#sessions li.security-session') && document.querySelector('#reset-user option')`)
 	}},
+	{"settings-templates", false, func(s *screenEnv, b *tab) {
+		b.goTo(s.url, "/#settings/templates")
+		b.waitJS("the templates and the form", `document.querySelector('#templates-list h3') && document.querySelector('#template-form #tpl-name')`)
+	}},
 }
 
 // goTo loads the app at path (with a hash route, say) afresh.

@@ -62,6 +62,11 @@ func (s *Server) receiveWebhook(c *fiber.Ctx) error {
 	for _, e := range batch.Errors {
 		s.log.Error("Channel reported an error", "channel", ch, "code", e.Code, "title", e.Title, "details", e.Details)
 	}
+	if len(batch.TemplateStatuses) > 0 {
+		if err := s.applyTemplateStatuses(batch.TemplateStatuses, trusted, body, sig); err != nil {
+			return s.retryLater(c, err)
+		}
+	}
 	ctx := c.UserContext()
 	ins, jobs, ownEchoes := s.inbound(ch, batch.Messages)
 	if len(ins) > 0 {

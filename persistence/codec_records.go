@@ -1,6 +1,9 @@
 package persistence
 
 import (
+	"fmt"
+
+	"github.com/goccy/go-json"
 	"github.com/parleyhq/parley/engine"
 )
 
@@ -76,6 +79,7 @@ const (
 	mfReasoning
 	mfCreatedAt
 	mfSentAt
+	mfTemplate // a template message's TemplateMessage, as JSON
 )
 
 // Media fields.
@@ -119,7 +123,7 @@ var (
 	directionCodes = []string{"inbound", "outbound"}
 	senderCodes    = []string{"customer", "ai", "human", "system"}
 	kindCodes      = []string{"text", "image", "video", "audio", "document", "sticker", "location",
-		"contacts", "interactive", "reaction", "unsupported", "system"}
+		"contacts", "interactive", "reaction", "unsupported", "system", "template"}
 	statusCodes = []string{"sending", "sent", "delivered", "read", "failed"}
 )
 
@@ -329,6 +333,13 @@ func appendMessage(b []byte, m *engine.Message) ([]byte, error) {
 	e.str(mfReasoning, m.Reasoning)
 	e.time(mfCreatedAt, m.CreatedAt)
 	e.time(mfSentAt, m.SentAt)
+	if t := m.Template; t != nil {
+		raw, err := json.Marshal(t)
+		if err != nil {
+			return nil, fmt.Errorf("encoding a template message: %w", err)
+		}
+		e.bytes(mfTemplate, raw)
+	}
 	return e.b, e.err
 }
 
@@ -390,6 +401,14 @@ func readMessage(d *wdec, m *engine.Message, mask uint64) {
 			m.CreatedAt = d.getTime()
 		case mfSentAt:
 			m.SentAt = d.getTime()
+		case mfTemplate:
+			t := new(engine.TemplateMessage)
+			if raw := d.getBytes(); d.err == nil {
+				if err := json.Unmarshal(raw, t); err != nil {
+					d.fail(errValue)
+				}
+				m.Template = t
+			}
 		default:
 			d.skip()
 		}

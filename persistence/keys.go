@@ -28,6 +28,7 @@ import (
 //	'w' ws 'B' id                            pipeline; 'w' ws 'C' 's'/'o'/'b'/'a' contacts by stage and owner, changes (pipelines.go)
 //	'w' ws 'd' id                            outgoing webhook subscription (webhooks.go)
 //	'w' ws '6' 'v' visitor                   web chat widget visitor session (widget.go)
+//	'w' ws '8' waba name language            WhatsApp message template (templates.go)
 //
 // System data, across workspaces:
 //

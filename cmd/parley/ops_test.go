@@ -369,8 +369,8 @@ func TestPrometheusScrapesParley(t *testing.T) {
 	// the other number's.
 	waitFor(t, 20*time.Second, func() error {
 		_, body := l.do(http.MethodGet, "/metrics", nil, nil)
-		for _, want := range []string{`parley_actors_sends_total{channel="whatsapp",code="ok",result="sent"} 5`,
-			`parley_actors_sends_total{channel="whatsapp",code="100",result="failed"} 1`} {
+		for _, want := range []string{`parley_actors_sends_total{channel="whatsapp",code="ok",kind="message",result="sent"} 5`,
+			`parley_actors_sends_total{channel="whatsapp",code="100",kind="message",result="failed"} 1`} {
 			if !bytes.Contains(body, []byte(want)) {
 				return fmt.Errorf("no %s in /metrics", want)
 			}

@@ -156,6 +156,7 @@ type outWAMessage struct {
 	Reaction         *outWAReaction   `json:"reaction,omitempty"`
 	Location         *engine.Location `json:"location,omitempty"`
 	Contacts         json.RawMessage  `json:"contacts,omitempty"`
+	Template         *outWATemplate   `json:"template,omitempty"`
 	BizOpaque        string           `json:"biz_opaque_callback_data,omitempty"`
 }
 
@@ -187,7 +188,8 @@ type outWAReaction struct {
 // UploadWhatsAppMedia) or else c.Media.URL (a link Meta fetches), with the
 // caption on image, video and document and the filename on document;
 // reactions, locations and contact cards (c.Contacts, WhatsApp's JSON) are
-// sent as such. c.ReplyTo becomes context.message_id and callbackData
+// sent as such, and a template (engine.KindTemplate) as the send API's
+// template object with its header and body parameters. c.ReplyTo becomes context.message_id and callbackData
 // biz_opaque_callback_data. It waits for the number's and the recipient's
 // rate limits first, and returns messages[0].id.
 func (c *Client) SendWhatsApp(ctx context.Context, phoneNumberID, token, to string, content engine.Content, callbackData string) (string, error) {
@@ -242,6 +244,12 @@ func (c *Client) SendWhatsApp(ctx context.Context, phoneNumberID, token, to stri
 			return "", fmt.Errorf("%w: contacts without valid contact cards", ErrUnsupportedContent)
 		}
 		msg.Contacts = json.RawMessage(content.Contacts)
+	case engine.KindTemplate:
+		t, err := outTemplate(content.Template)
+		if err != nil {
+			return "", err
+		}
+		msg.Template, msg.Context = t, nil
 	default:
 		return "", fmt.Errorf("%w: %q on WhatsApp", ErrUnsupportedContent, content.Kind)
 	}

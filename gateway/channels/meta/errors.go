@@ -189,6 +189,17 @@ var graphCodes = map[int]errClass{
 	131051: {false, "Unsupported message type"},
 	131052: {false, "Could not download the customer's media"},
 	131053: {false, "Could not upload the media"},
+
+	// Templates: fix the template or its parameters.
+	132000: {false, "The number of template parameters does not match the template"},
+	132001: {false, "The template does not exist in this language, or is not approved"},
+	132005: {false, "The template's translated text is too long"},
+	132007: {false, "The template's content breaks WhatsApp's policy"},
+	132012: {false, "A template parameter has the wrong format"},
+	132015: {false, "The template is paused for low quality"},
+	132016: {false, "The template is disabled for low quality"},
+	132068: {false, "The template's flow is blocked"},
+	132069: {false, "The template's flow is throttled"},
 }
 
 // Messenger's "sent outside of allowed window" is code 10, subcode
@@ -205,7 +216,7 @@ func classifyCode(code, subcode int) (errClass, bool) {
 	switch {
 	case code >= 200 && code <= 299:
 		return errClass{false, "Permission not granted"}, true
-	case code >= 132000 && code <= 132015:
+	case code >= 132000 && code <= 132099:
 		return errClass{false, "Template problem"}, true
 	}
 	return errClass{}, false

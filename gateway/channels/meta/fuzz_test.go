@@ -1,10 +1,13 @@
 package meta_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/parleyhq/parley/gateway/channels/meta"
 )
@@ -79,6 +82,38 @@ func FuzzVerifySignature(f *testing.F) {
 		tampered := append([]byte{'x'}, body...)
 		if meta.VerifySignature(tampered, sig, secret) {
 			t.Fatal("tampered body verified")
+		}
+	})
+}
+
+// FuzzTemplateStatusWebhook feeds arbitrary message_template_status_update
+// values to the WhatsApp parser: no panic, refusals are ErrMalformed, and
+// every update kept names its Business Account, template, language and
+// event within bounds.
+func FuzzTemplateStatusWebhook(f *testing.F) {
+	for _, v := range []string{
+		`{"event":"APPROVED","message_template_id":594425479261596,"message_template_name":"order_update","message_template_language":"en_US","reason":"NONE"}`,
+		`{"event":"REJECTED","message_template_id":"1","message_template_name":"x","message_template_language":"es","reason":"INVALID_FORMAT","rejection_info":{"reason":"x"}}`,
+		`{"event":"PAUSED","message_template_id":null,"message_template_name":"x","message_template_language":"en"}`,
+		`{"event":1}`, `[]`, `{}`, `null`, `{"message_template_id":{"a":1},"message_template_name":"x","message_template_language":"en","event":"APPROVED"}`,
+	} {
+		f.Add("102290129340398", v)
+	}
+	f.Fuzz(func(t *testing.T, waba, value string) {
+		wabaJSON, _ := json.Marshal(waba)
+		body := `{"object":"whatsapp_business_account","entry":[{"id":` + string(wabaJSON) + `,"changes":[{"field":"message_template_status_update","value":` + value + `}]}]}`
+		b, err := meta.ParseWhatsApp([]byte(body))
+		if err != nil {
+			if !errors.Is(err, meta.ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		for _, u := range b.TemplateStatuses {
+			if u.WABAID == "" || u.Name == "" || u.Language == "" || u.Event == "" || len(u.Reason) > 1024 ||
+				!utf8.ValidString(u.Name+u.Language+u.Event+u.Reason+u.ID+u.WABAID) || strings.ContainsAny(u.ID, `"{}[]`) {
+				t.Fatalf("kept %+v", u)
+			}
 		}
 	})
 }

@@ -15,6 +15,9 @@ type Batch struct {
 	// Errors are account-level errors (WhatsApp value.errors) to log and
 	// alert on; they are not tied to one message.
 	Errors []APIError
+	// TemplateStatuses are WhatsApp template status changes
+	// (message_template_status_update), one per change.
+	TemplateStatuses []engine.TemplateStatusUpdate
 }
 
 // Message is one inbound message, or an echo of a message the business

@@ -19,6 +19,8 @@ const ObjectWhatsApp = "whatsapp_business_account"
 type waEnvelope struct {
 	Object string `json:"object"`
 	Entry  []struct {
+		// ID is the WhatsApp Business Account's id.
+		ID      string `json:"id"`
 		Changes []struct {
 			Field string `json:"field"`
 			// Value is decoded only for field "messages": other fields
@@ -154,8 +156,10 @@ func (e waError) reason() string {
 // ParseWhatsApp parses a WhatsApp Cloud API webhook delivery (object
 // "whatsapp_business_account").
 //
-// Every entry[].changes[] with field "messages" is read; other fields
-// (account_update, template status...) are skipped without error. Each
+// Every entry[].changes[] with field "messages" is read, and those with
+// field "message_template_status_update" go to Batch.TemplateStatuses
+// (entry.id is the WhatsApp Business Account); other fields
+// (account_update...) are skipped without error. Each
 // message is routed by value.metadata.phone_number_id (AccountID) and
 // matched to its contacts[] element by from == wa_id, never by position,
 // for the profile name. A message of a type Parley cannot render (order,
@@ -188,6 +192,16 @@ func ParseWhatsApp(body []byte) (Batch, error) {
 	var b Batch
 	for _, entry := range env.Entry {
 		for _, change := range entry.Changes {
+			if change.Field == "message_template_status_update" {
+				u, ok, err := templateStatusOf(entry.ID, change.Value)
+				if err != nil {
+					return Batch{}, err
+				}
+				if ok {
+					b.TemplateStatuses = append(b.TemplateStatuses, u)
+				}
+				continue
+			}
 			if change.Field != "messages" {
 				continue
 			}

@@ -9,6 +9,7 @@ import * as composer from './composer.js';
 import { h, $, avatar, time12, dayLabel, dayKey, convName, toast, confirmDialog, modal, formatSize, withLocalTimes } from './util.js';
 import { menuButton } from './menu.js';
 import { feedbackControl } from './feedback.js';
+import * as templates from './templates.js';
 
 const PAGE = 30;
 let app; // {state, upsert, open, back}
@@ -559,6 +560,8 @@ function content(m) {
       return h('div.text', { text: (m.interactive && (m.interactive.title || m.interactive.payload)) || m.text || 'Button reply' });
     case 'contacts':
       return h('div.text', { text: '👤 Contact card' });
+    case 'template':
+      return [h('div.tpl-label.muted.small', { text: `Template${m.template ? `: ${m.template.name}` : ''}` }), h('div.text', null, ...linkify(m.text))];
     default:
       return h('div.text.muted', { text: m.text || `Unsupported message${m.unsupported_type ? ` (${m.unsupported_type})` : ''}` });
   }
@@ -641,6 +644,7 @@ function renderComposer() {
     composer.flush();
     box.dataset.mode = 'ai';
     box.replaceChildren(aiLine(h('button.ghost.small#ai-note', { type: 'button', text: 'Write a note', onclick: () => { cur.aiNote = true; renderComposer(); focusComposer(); } })));
+    if (templates.outsideWindow(c)) box.append(templates.composerNotice(c, templateSent));
     return;
   }
   const kind = notesOnly ? 'ai-note' : 'manual';
@@ -695,6 +699,7 @@ function renderComposer() {
     notesOnly ? aiLine(h('button.ghost.small#ai-note-close', { type: 'button', text: 'Close the note', onclick: () => { cur.aiNote = false; renderComposer(); } }))
       : h('div.countdown#countdown'),
     h('div.compose-row', null, ...files, ta, send, ...(notesOnly ? [] : [fileIn, imgIn])));
+  if (!notesOnly && templates.outsideWindow(c)) box.prepend(templates.composerNotice(c, templateSent));
   composer.attach({ box, ta, send, grow, conv: c, notesOnly });
   if (notesOnly) return;
   updateCountdown();
@@ -751,6 +756,14 @@ async function sendText(text, temp) {
   } catch (err) {
     failTemp(temp, err);
   }
+}
+
+// templateSent shows a template the picker sent (templates.js).
+function templateSent(m) {
+  if (!cur || cur.conv.id !== m.conversation_id) return;
+  merge([m]);
+  renderMessages();
+  scrollToBottom();
 }
 
 async function sendFile(file, caption, temp) {

@@ -249,11 +249,16 @@ async function edit(ctx, a, list) {
   const secret = h('input#edit-secret', { type: 'password', autocomplete: 'off', placeholder: a.has_app_secret ? 'unchanged' : 'none' });
   const isEmail = a.channel === 'email';
   const mail = isEmail ? emailFields('edit', a.email || {}) : null;
+  // A WhatsApp number names its WhatsApp Business Account, where its
+  // message templates live (templates.js).
+  const waba = a.channel === 'whatsapp' ? h('input#edit-waba', { value: a.waba_id || '', autocomplete: 'off', inputmode: 'numeric' }) : null;
   const body = h('div.settings-form', null, h('h3', { text: `Edit ${channelNames[a.channel]} ${a.account_id}` }),
     field('Name', name), field(TOKEN_LABEL[a.channel] || 'Access token', token, 'Leave empty to keep the current one'),
-    isEmail ? mail.box : field('App secret', secret, 'Leave empty to keep the current one'));
+    isEmail ? mail.box : field('App secret', secret, 'Leave empty to keep the current one'),
+    waba ? field('WhatsApp Business Account ID', waba, 'Where the number\'s message templates live (Settings › Templates)') : null);
   if (!await modal(body, 'Save')) return;
   const patch = { name: name.value.trim() };
+  if (waba) patch.waba_id = waba.value.trim();
   if (isEmail) patch.email = { ...(a.email || {}), ...mail.value() };
   if (token.value.trim()) patch.access_token = token.value.trim();
   if (secret.value.trim()) patch.app_secret = secret.value.trim();
