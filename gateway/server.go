@@ -206,6 +206,8 @@ type Server struct {
 	// paymentsMu serializes the matching of a payment event to its
 	// contact and the creation of a new one (applyStripe).
 	paymentsMu sync.Mutex
+	// knowledge owns the knowledge bases' entries (knowledge.go).
+	knowledge *knowledgeBase
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -444,6 +446,7 @@ func (s *Server) routes() {
 	s.pipelineRoutes(api)
 	s.outgoingWebhookRoutes(api)
 	s.contactFieldRoutes(api)
+	s.knowledgeRoutes(api)
 	api.Post("/admin/backup", requireRole(engine.RoleOwner), s.backup)
 
 	// The inbox web app answers every other GET; registered last so that

@@ -1,6 +1,9 @@
 package persistence
 
 import (
+	"fmt"
+
+	json "github.com/goccy/go-json"
 	"github.com/parleyhq/parley/engine"
 )
 
@@ -76,6 +79,7 @@ const (
 	mfReasoning
 	mfCreatedAt
 	mfSentAt
+	mfSources // JSON: the knowledge passages an AI reply was given
 )
 
 // Media fields.
@@ -329,6 +333,13 @@ func appendMessage(b []byte, m *engine.Message) ([]byte, error) {
 	e.str(mfReasoning, m.Reasoning)
 	e.time(mfCreatedAt, m.CreatedAt)
 	e.time(mfSentAt, m.SentAt)
+	if len(m.Sources) > 0 {
+		src, err := json.Marshal(m.Sources)
+		if err != nil {
+			return nil, fmt.Errorf("encoding message sources: %w", err)
+		}
+		e.bytes(mfSources, src)
+	}
 	return e.b, e.err
 }
 
@@ -390,6 +401,9 @@ func readMessage(d *wdec, m *engine.Message, mask uint64) {
 			m.CreatedAt = d.getTime()
 		case mfSentAt:
 			m.SentAt = d.getTime()
+		case mfSources:
+			// Unreadable sources are left out: the message still reads.
+			_ = json.Unmarshal(d.getBytes(), &m.Sources)
 		default:
 			d.skip()
 		}
