@@ -310,10 +310,20 @@ func Chunk(text string) []string {
 			continue
 		}
 		flush()
+		var sent []string
+		n := 0
 		for _, s := range splitSentences(words) {
-			add(s, len(strings.Fields(s)))
+			k := len(strings.Fields(s))
+			if n > 0 && n+k > passageWords {
+				out = append(out, strings.Join(sent, " "))
+				sent, n = nil, 0
+			}
+			sent = append(sent, s)
+			n += k
 		}
-		flush()
+		if len(sent) > 0 {
+			out = append(out, strings.Join(sent, " "))
+		}
 	}
 	flush()
 	return out
