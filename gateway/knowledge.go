@@ -388,6 +388,10 @@ func (h *knowledgeBase) upload(c *fiber.Ctx) error {
 	}
 	mt := media.SanitizeMime(cmpOr(mimeType, mime.TypeByExtension(pathExt(fh.Filename)), "application/octet-stream"))
 	_, digest, size, err := h.s.media.Put(p.WorkspaceID, mt, bytes.NewReader(data))
+	if errors.Is(err, media.ErrTooLarge) {
+		h.documents.WithLabelValues("too_large").Inc()
+		return errorf(fiber.StatusRequestEntityTooLarge, "body_too_large", "the document is larger than the media limit")
+	}
 	if err != nil {
 		return fmt.Errorf("storing knowledge document: %w", err)
 	}

@@ -159,6 +159,14 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "A custom field definition", ok: 200},
 	{method: "PATCH", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "Change a custom field definition (admin): the fields given, checked as at creation; the key never changes (400). Stored values are not rewritten: the next write of a contact checks them against the new definition", body: "ContactFieldUpdate", ok: 200},
 	{method: "DELETE", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "Delete a custom field definition (admin); the contacts keep their values, which read as free text from then on", ok: 204},
+	{method: "GET", path: "/api/v1/assistants/{assistant}/knowledge", tag: "knowledge", summary: "The assistant's knowledge base (every role; the workspace's assistant is default): {entries, passages}, newest first; each entry has id, assistant, kind (faq, text, document, correction), title, question and answer (faq, correction), text (text), document {filename, mime_type, sha256, size} (document), rating {conversation_id, seq, user_id} (the rating a correction comes from), passages (how many it was cut into), created_by, created_at, updated_at", ok: 200},
+	{method: "POST", path: "/api/v1/assistants/{assistant}/knowledge", tag: "knowledge", summary: "Add an entry (admin): kind faq with question (at most 1000 bytes) and answer (at most 8 KiB), or kind text with title (one line, at most 200 bytes) and text (at most 256 KiB, cut into passages of about 120 words at paragraphs and sentences); indexed at once; at most 20000 entries per assistant (409 too_many_entries)", body: "KnowledgeEntry", ok: 201},
+	{method: "POST", path: "/api/v1/assistants/{assistant}/knowledge/documents", tag: "knowledge", summary: "Upload a document (admin), multipart: file (PDF, Markdown, HTML or plain UTF-8 text, up to the body limit; larger: 413 body_too_large, refused from its Content-Length), title (default: the file's name without extension). Its text (at most 4 MiB of it) is cut into passages and indexed; the file is kept as uploaded. Another format: 415 unsupported_document; a malformed file or one without text: 422 unreadable_document; nothing is stored then", body: "KnowledgeDocument", bodyType: "multipart/form-data", ok: 201},
+	{method: "POST", path: "/api/v1/assistants/{assistant}/knowledge/search", tag: "knowledge", summary: "What would the assistant answer? (admin): the k (1 to 20, default 3) passages that best match query (1 to 2000 bytes), best first, each with entry_id, passage (its index in the entry), kind, title, text, answer (faq, correction), score (BM25) and match (the share of the query's term weight the passage holds, 0 to 1; the rules agent answers with an FAQ or correction from 0.6), and took_ms; with answer true, also answer: what the saved agent replies to query given the top 3 passages, as the agent test console shows it (outcome, reply, reasoning, handoff, knowledge, sources). Nothing is stored", body: "KnowledgeSearch", ok: 200},
+	{method: "GET", path: "/api/v1/assistants/{assistant}/knowledge/{id}", tag: "knowledge", summary: "An entry and its passages: {entry, passages}; each passage has kind, title, text and answer (faq, correction)", ok: 200},
+	{method: "PATCH", path: "/api/v1/assistants/{assistant}/knowledge/{id}", tag: "knowledge", summary: "Change an entry (admin): the fields its kind has (question and answer of an FAQ or a correction, title and text of a text, title of a document: its text comes from its file), checked as at creation; the kind never changes (400); re-indexed at once", body: "KnowledgeEntryUpdate", ok: 200},
+	{method: "DELETE", path: "/api/v1/assistants/{assistant}/knowledge/{id}", tag: "knowledge", summary: "Delete an entry and its passages (admin); a document's file goes when nothing else references it", ok: 204},
+	{method: "GET", path: "/api/v1/assistants/{assistant}/knowledge/{id}/original", tag: "knowledge", summary: "A document entry's file as uploaded (Content-Disposition: attachment with its name); 404 for other kinds", ok: 200},
 	{method: "POST", path: "/api/v1/admin/backup", tag: "admin", summary: "A consistent online backup of the whole data directory (owner): an application/x-tar stream holding manifest.json first (format, created_at, parley_version, store_format, and every file with its size and sha256), then the store's Pebble checkpoint under db/ and the media files under media/. Every message acknowledged before the call is in it. `parley backup DIR` calls it and checks each file; `parley restore DIR DATADIR` restores it. One at a time: 409 backup_in_progress", ok: 200},
 }
 
@@ -224,16 +232,38 @@ var schemas = map[string]any{
 		"expirationTime": map[string]any{"type": []string{"number", "null"}, "description": "as the Push API gives it; ignored"},
 		"keys": obj(map[string]any{"p256dh": describe(str(), "the browser's P-256 public key, base64url (65 bytes)"),
 			"auth": describe(str(), "the browser's auth secret, base64url (16 bytes)")}, "p256dh", "auth")}, "endpoint", "keys"),
-	"CannedReply":        obj(cannedReplyProps(), "short_code", "title", "body"),
-	"CannedReplyUpdate":  minProps(obj(cannedReplyProps())),
-	"Pipeline":           obj(pipelineProps(false), "name", "stages"),
-	"PipelineUpdate":     minProps(obj(pipelineProps(true))),
-	"ContactStage":       obj(map[string]any{"stage_id": nullableStr(), "pipeline_id": str()}, "stage_id"),
-	"ContactOwner":       obj(map[string]any{"owner_id": nullableStr()}, "owner_id"),
-	"Webhook":            obj(webhookProps(), "url", "events"),
-	"WebhookUpdate":      minProps(obj(webhookProps())),
-	"ContactField":       obj(contactFieldProps(true), "key", "label", "type"),
-	"ContactFieldUpdate": minProps(obj(contactFieldProps(false))),
+	"CannedReply":          obj(cannedReplyProps(), "short_code", "title", "body"),
+	"CannedReplyUpdate":    minProps(obj(cannedReplyProps())),
+	"Pipeline":             obj(pipelineProps(false), "name", "stages"),
+	"PipelineUpdate":       minProps(obj(pipelineProps(true))),
+	"ContactStage":         obj(map[string]any{"stage_id": nullableStr(), "pipeline_id": str()}, "stage_id"),
+	"ContactOwner":         obj(map[string]any{"owner_id": nullableStr()}, "owner_id"),
+	"Webhook":              obj(webhookProps(), "url", "events"),
+	"WebhookUpdate":        minProps(obj(webhookProps())),
+	"ContactField":         obj(contactFieldProps(true), "key", "label", "type"),
+	"ContactFieldUpdate":   minProps(obj(contactFieldProps(false))),
+	"KnowledgeEntry":       obj(knowledgeProps(true), "kind"),
+	"KnowledgeEntryUpdate": minProps(obj(knowledgeProps(false))),
+	"KnowledgeSearch": obj(map[string]any{"query": describe(str(), "the customer's question"),
+		"k":      describe(between(integer(), 1, 20), "how many passages (default 3)"),
+		"answer": describe(boolean(), "also ask the saved agent what it would reply")}, "query"),
+	"KnowledgeDocument": obj(map[string]any{"file": map[string]any{"type": "string", "contentMediaType": "application/octet-stream", "description": "the document: PDF, Markdown, HTML or plain text"},
+		"title": describe(str(), "one line, at most 200 bytes; default: the file's name without extension")}, "file"),
+}
+
+// knowledgeProps are the fields of a knowledge entry a request may name;
+// the kind only at creation.
+func knowledgeProps(withKind bool) map[string]any {
+	p := map[string]any{
+		"title":    describe(str(), "a text's or a document's title: one line, at most 200 bytes"),
+		"question": describe(str(), "an FAQ's question, at most 1000 bytes"),
+		"answer":   describe(str(), "an FAQ's answer, at most 8 KiB"),
+		"text":     describe(str(), "a text's body, at most 256 KiB"),
+	}
+	if withKind {
+		p["kind"] = enum("faq", "text")
+	}
+	return p
 }
 
 // pipelineProps are the fields of a pipeline a request may name; a kept
