@@ -17,6 +17,8 @@ import (
 //	'w' ws '1' 'p' asst entry idx             passage (idx: 4 bytes) with its terms and length
 //	'w' ws '1' 't' asst term entry idx        posting → kind, term count, passage length (uvarints)
 //	'w' ws '1' 'd' asst term                  → passages holding term (uvarint)
+//	'w' ws '1' 'v' asst term                  the term is held by some passage (set once, for
+//	                                           the typo match's scan: 'd' keys are rewritten often)
 //	'w' ws '1' 's' asst                       → passages, total length (uvarints)
 //	'w' ws '1' 'f' sha256 asst entry          a document's original in the media store
 //
@@ -31,6 +33,7 @@ const (
 	kPassage = 'p'
 	kPosting = 't'
 	kDF      = 'd'
+	kVocab   = 'v'
 	kStats   = 's'
 	kDocRef  = 'f'
 )
@@ -38,6 +41,14 @@ const (
 // maxPostingsPerTerm bounds the postings one query term reads: a term
 // held by more passages says little about any of them.
 const maxPostingsPerTerm = 50_000
+
+// A query term held by more than commonShare of the passages, and by
+// more than commonDF of them, is left out of a query that has a rarer
+// term (SearchKnowledge).
+const (
+	commonDF    = 1000
+	commonShare = 0.1
+)
 
 // fuzzyCandidates bounds the terms a mistyped word is compared with.
 const fuzzyCandidates = 20_000
@@ -172,8 +183,12 @@ func (s *Store) PutKnowledge(b *Batch, ws engine.ID, asst string, id engine.ID, 
 		}
 		if n := int(cur) + d; n > 0 { //nolint:gosec // a count
 			b.setRaw(knowledgeDFKey(ws, asst, t), binary.AppendUvarint(nil, uint64(n)))
+			if cur == 0 {
+				b.setRaw(appendString(knowledgePrefix(ws, kVocab, asst), t), nil)
+			}
 		} else {
 			b.del(knowledgeDFKey(ws, asst, t))
+			b.del(appendString(knowledgePrefix(ws, kVocab, asst), t))
 		}
 	}
 	n, total, err := s.knowledgeStats(ws, asst)
@@ -307,8 +322,16 @@ func (s *Store) SearchKnowledge(ws engine.ID, asst string, q string, k int) ([]e
 		return nil, err
 	}
 	avgdl := float64(total) / float64(n)
-	scores := map[passageID]*scored{}
-	var weight float64
+	// Each term's passage count first (a mistyped word's stored term),
+	// then the postings of the rarest first: a term held by more than
+	// commonShare of a large base (and commonDF passages) is left out
+	// when the query has a rarer one, as it would add little to any
+	// score for much reading.
+	type resolved struct {
+		term string
+		df   int
+	}
+	rs := make([]resolved, 0, len(terms))
 	for _, qt := range terms {
 		term := qt.Term
 		df, err := s.uvarintAt(knowledgeDFKey(ws, asst, term))
@@ -320,12 +343,23 @@ func (s *Store) SearchKnowledge(ws engine.ID, asst string, q string, k int) ([]e
 				return nil, err
 			}
 		}
-		idf := engine.BM25IDF(int(df), n) //nolint:gosec // a count
-		weight += idf
-		if df == 0 {
+		rs = append(rs, resolved{term, int(df)}) //nolint:gosec // a count
+	}
+	slices.SortStableFunc(rs, func(a, b resolved) int { return a.df - b.df })
+	scores := make(map[passageID]*scored, 64)
+	var weight float64
+	found := false
+	for _, r := range rs {
+		if found && r.df > commonDF && float64(r.df) > commonShare*float64(n) {
 			continue
 		}
-		if err := s.postings(ws, asst, term, func(pid passageID, kind engine.KnowledgeKind, tf, dl int) {
+		idf := engine.BM25IDF(r.df, n)
+		weight += idf
+		if r.df == 0 {
+			continue
+		}
+		found = true
+		if err := s.postings(ws, asst, r.term, func(pid passageID, kind engine.KnowledgeKind, tf, dl int) {
 			sc := scores[pid]
 			if sc == nil {
 				sc = &scored{kind: kind}
@@ -419,26 +453,35 @@ func (s *Store) fuzzyTerm(ws engine.ID, asst, word string) (string, uint64, erro
 	if r == utf8.RuneError || utf8.RuneCountInString(word) < 4 {
 		return "", 0, nil
 	}
-	p := appendPrefix(knowledgePrefix(ws, kDF, asst), word[:size])
+	p := appendPrefix(knowledgePrefix(ws, kVocab, asst), word[:size])
 	it, err := s.iter(p, prefixEnd(p))
 	if err != nil {
 		return "", 0, err
 	}
-	defer it.Close()
-	var best string
-	var bestDF uint64
+	var matches []string
 	seen := 0
-	base := len(knowledgePrefix(ws, kDF, asst))
+	base := len(knowledgePrefix(ws, kVocab, asst))
 	for ok := it.First(); ok && seen < fuzzyCandidates; ok = it.Next() {
 		seen++
-		term, _, ok := decodeString(it.Key()[base:])
-		if !ok || !engine.FuzzyTermMatch(word, term) {
-			continue
+		if term, _, ok := decodeString(it.Key()[base:]); ok && engine.FuzzyTermMatch(word, term) {
+			matches = append(matches, term)
 		}
-		df, _ := binary.Uvarint(it.Value())
+	}
+	if err := iterErr(it); err != nil {
+		it.Close()
+		return "", 0, err
+	}
+	it.Close()
+	var best string
+	var bestDF uint64
+	for _, term := range matches {
+		df, err := s.uvarintAt(knowledgeDFKey(ws, asst, term))
+		if err != nil {
+			return "", 0, err
+		}
 		if df > bestDF {
 			best, bestDF = term, df
 		}
 	}
-	return best, bestDF, iterErr(it)
+	return best, bestDF, nil
 }

@@ -1,6 +1,7 @@
 package persistence
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -295,6 +296,8 @@ func syntheticEntries(tb testing.TB, s *Store, ws engine.ID, n int) {
 	for i := 0; len(vocab) < 20_000; i++ {
 		vocab = append(vocab, fmt.Sprintf("%c%c%c%cx%d", 'a'+r.IntN(26), 'a'+r.IntN(26), 'a'+r.IntN(26), 'a'+r.IntN(26), i))
 	}
+	// The corpus's words at random ranks: some common, most rare.
+	r.Shuffle(len(vocab), func(i, j int) { vocab[i], vocab[j] = vocab[j], vocab[i] })
 	zipf := rand.NewZipf(r, 1.1, 1, uint64(len(vocab)-1))
 	sentence := func(words int) string {
 		ws := make([]string, words)
@@ -322,6 +325,9 @@ func BenchmarkKnowledgeRetrieval10k(b *testing.B) {
 	s := openStore(b)
 	ws := idOf('w', 6)
 	syntheticEntries(b, s, ws, 10_000)
+	// Measured in the steady state: the writes flushed and compacted.
+	p := wsPrefix(ws, tKnowledge)
+	require.NoError(b, s.DB().Compact(context.Background(), p, prefixEnd(p), false))
 	c := loadCorpus(b)
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
