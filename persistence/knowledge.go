@@ -375,14 +375,7 @@ func (s *Store) SearchKnowledge(ws engine.ID, asst string, q string, k int) ([]e
 		pid passageID
 		sc  *scored
 	}
-	all := make([]ranked, 0, len(scores))
-	for pid, sc := range scores {
-		if sc.kind == engine.KnowledgeCorrection {
-			sc.score *= engine.CorrectionBoost
-		}
-		all = append(all, ranked{pid, sc})
-	}
-	slices.SortFunc(all, func(a, b ranked) int {
+	better := func(a, b ranked) int {
 		switch {
 		case a.sc.score > b.sc.score:
 			return -1
@@ -390,7 +383,23 @@ func (s *Store) SearchKnowledge(ws engine.ID, asst string, q string, k int) ([]e
 			return 1
 		}
 		return slices.Compare(a.pid[:], b.pid[:])
-	})
+	}
+	// The k best, kept sorted as the candidates go by.
+	all := make([]ranked, 0, k+1)
+	for pid, sc := range scores {
+		if sc.kind == engine.KnowledgeCorrection {
+			sc.score *= engine.CorrectionBoost
+		}
+		r := ranked{pid, sc}
+		if len(all) == k && better(r, all[k-1]) >= 0 {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(all, r, better)
+		all = slices.Insert(all, i, r)
+		if len(all) > k {
+			all = all[:k]
+		}
+	}
 	out := make([]engine.KnowledgePassage, 0, min(k, len(all)))
 	for _, r := range all {
 		if len(out) == k {
