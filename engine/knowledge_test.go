@@ -157,7 +157,8 @@ func TestKnowledgeQueryTextAndFAQAnswer(t *testing.T) {
 		}
 	}
 	r := KnowledgeRating{ConversationID: ID{1}, Seq: 3, UserID: ID{2}}
-	if CorrectionEntryID(r) != CorrectionEntryID(r) || CorrectionEntryID(r) == CorrectionEntryID(KnowledgeRating{ConversationID: ID{1}, Seq: 4, UserID: ID{2}}) {
+	same := KnowledgeRating{ConversationID: ID{1}, Seq: 3, UserID: ID{2}}
+	if CorrectionEntryID(r) != CorrectionEntryID(same) || CorrectionEntryID(r) == CorrectionEntryID(KnowledgeRating{ConversationID: ID{1}, Seq: 4, UserID: ID{2}}) {
 		t.Errorf("correction ids not stable or not distinct")
 	}
 }
