@@ -378,3 +378,53 @@ func TestKnowledgeCorrectionChangesTheNextAnswer(t *testing.T) {
 	ask("wamid.kc.3", "15550206")
 	require.Equal(t, "Shipping takes 3 days.", e.sentTexts()[2])
 }
+
+// Concurrent changes of one assistant's entries keep its totals equal to
+// the sum of its entries' passages (the owner's mutex holds each read of
+// the counts with its commit).
+func TestKnowledgeConcurrentChanges(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	const writers, each = 6, 8
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for i := range each {
+				q := fmt.Sprintf("Question %d of writer %d about shipping and returns?", i, w)
+				code, body := e.api("POST", knowledgePath, ownerToken, map[string]any{"kind": "faq", "question": q, "answer": "An answer about shipping."})
+				if code != http.StatusCreated {
+					errs <- fmt.Errorf("create: %d %s", code, body)
+					return
+				}
+				var en engine.KnowledgeEntry
+				if err := json.Unmarshal(body, &en); err != nil {
+					errs <- err
+					return
+				}
+				if i%2 == 1 {
+					if code, body := e.api("DELETE", knowledgePath+"/"+en.ID.String(), ownerToken, nil); code != http.StatusNoContent {
+						errs <- fmt.Errorf("delete: %d %s", code, body)
+						return
+					}
+				} else if code, body := e.api("PATCH", knowledgePath+"/"+en.ID.String(), ownerToken, map[string]any{"answer": "Shipping takes two days."}); code != http.StatusOK {
+					errs <- fmt.Errorf("update: %d %s", code, body)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		require.NoError(t, <-errs)
+	}
+	l := e.knowledge(ownerToken)
+	require.Len(t, l.Entries, writers*each/2)
+	sum := 0
+	for _, en := range l.Entries {
+		sum += en.Passages
+	}
+	require.Equal(t, sum, l.Passages, "the totals are the entries' passages")
+	code, body := e.api("POST", knowledgePath+"/search", ownerToken, map[string]any{"query": "shipping", "k": 20})
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, decodeAs[knowledgeSearch](t, body).Passages, 20)
+}
