@@ -43,6 +43,8 @@ func TestExtractMalformedPDF(t *testing.T) {
 		"truncated":   data[:len(data)/2],
 		"garbage":     append([]byte("%PDF-1.7\n"), strings.Repeat("obj << /Length 99999999 >> stream\n", 50)...),
 		"bad xref":    []byte(strings.Replace(string(data), "xref", "xrex", 1)),
+		"deep nesting": []byte("%PDF-1.4\nxref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size 1 /Root " + strings.Repeat("[", 1_000_000) +
+			" >>\nstartxref\n9\n%%EOF\n"),
 	} {
 		if _, err := ExtractPDF(bad, maxText); !errors.Is(err, ErrUnreadable) {
 			t.Errorf("%s: err %v, want ErrUnreadable", name, err)
