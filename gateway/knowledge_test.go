@@ -301,11 +301,15 @@ func TestKnowledgePDFReachesOpenAIPrompt(t *testing.T) {
 func TestKnowledgeWebhookAgentPayload(t *testing.T) {
 	t.Parallel()
 	ai := newFakeAI(t)
-	ai.set(func(int) (int, string, time.Duration) { return 200, `{"reply":"We open at 9."}`, 0 })
 	e := newAIEnv(t)
 	code, body := e.api("PUT", "/api/v1/agent", ownerToken, map[string]any{"kind": "webhook", "webhook_url": ai.srv.URL + "/bot"})
 	require.Equal(t, http.StatusOK, code, string(body))
 	faq := e.addFAQ("What are your opening hours?", "Every day from 9 to 18.")
+	other := e.addFAQ("Are your opening hours different on public holidays?", "Only mornings on public holidays.")
+	// The reply names the entry it used: the message records only it.
+	ai.set(func(int) (int, string, time.Duration) {
+		return 200, `{"reply":"We open at 9.","sources":["` + faq.ID.String() + `"]}`, 0
+	})
 	e.webhook(engine.ChannelWhatsApp, waText("wamid.kn.wh", "15550203", "Ria", "what are your opening hours"))
 	eventually(t, 5*time.Second, func() error {
 		if got := e.sentTexts(); len(got) != 1 {
@@ -317,10 +321,15 @@ func TestKnowledgeWebhookAgentPayload(t *testing.T) {
 		Knowledge []engine.KnowledgePassage `json:"knowledge"`
 	}
 	require.NoError(t, json.Unmarshal(ai.requests()[0].Body, &payload))
-	require.Len(t, payload.Knowledge, 1)
+	require.Len(t, payload.Knowledge, 2, "both entries hold words of the question")
 	require.Equal(t, faq.ID, payload.Knowledge[0].EntryID)
+	require.Equal(t, other.ID, payload.Knowledge[1].EntryID)
 	require.Equal(t, "Every day from 9 to 18.", payload.Knowledge[0].Answer)
 	require.Greater(t, payload.Knowledge[0].Match, 0.9)
+	conv := e.thread(engine.ChannelWhatsApp, phoneID, "15550203")
+	src := e.aiMessage(conv).Sources
+	require.Len(t, src, 1)
+	require.Equal(t, faq.ID, src[0].EntryID)
 }
 
 // A correction of a down-rated reply becomes a knowledge entry, and the

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,9 +105,28 @@ func (a *Webhook) Reply(ctx context.Context, in ports.AIContext) (ports.AIAnswer
 	}
 	ans, err := parseWebhookReply(resp)
 	if err == nil && ans.Content.Kind != "" {
-		ans.Sources = engine.SourcesOf(in.Knowledge)
+		ans.Sources = engine.SourcesOf(usedKnowledge(resp, in.Knowledge))
 	}
 	return ans, err
+}
+
+// usedKnowledge returns the passages of given that a webhook's reply
+// names in its optional sources (entry ids); all of them when it names
+// none (no sources field, or not a list of strings).
+func usedKnowledge(resp []byte, given []engine.KnowledgePassage) []engine.KnowledgePassage {
+	var named struct {
+		Sources *[]string `json:"sources"`
+	}
+	if json.Unmarshal(resp, &named) != nil || named.Sources == nil {
+		return given
+	}
+	var out []engine.KnowledgePassage
+	for _, p := range given {
+		if slices.Contains(*named.Sources, p.EntryID.String()) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // knowledgeOf returns the context's passages, never nil.
