@@ -26,6 +26,9 @@ import (
 // totals (PutKnowledge), so the BM25 figures always agree with the
 // postings. The caller serialises the changes of an assistant's entries:
 // PutKnowledge reads the counts it updates.
+//
+// A store written before the knowledge base existed simply has none: the
+// prefix needs no migration.
 const tKnowledge = '1'
 
 const (
