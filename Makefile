@@ -6,7 +6,7 @@ BIN       := bin/parley
 FUZZTIME  ?= 20s
 # Go benchmarks that `make bench` runs (the search benchmark builds a large
 # index and is run on its own: make bench BENCH=Search).
-BENCH     ?= Ingest|Activation|ActorHeap|RawPebble|StoreCommit|BenchmarkList|MessagesPage
+BENCH     ?= Ingest|Activation|ActorHeap|RawPebble|StoreCommit|BenchmarkList|MessagesPage|Knowledge
 # Named benchmarks `make bench` runs, in order (parley-bench -scenarios):
 # webhook, go, widget, email (inbound mail over SMTP: mails/s, p99),
 # fanout-a, fanout-b, list-1m (the last three are heavy:

@@ -127,11 +127,20 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 		return
 	}
 	engine.SortFieldDefs(defs)
+	var knowledge []engine.KnowledgePassage
+	if q := engine.KnowledgeQueryText(hist); q != "" {
+		if knowledge, err = rt.store.SearchKnowledge(conv.WorkspaceID, engine.AssistantOf(&conv), q, engine.KnowledgeTopK); err != nil {
+			// The agent answers without the knowledge base rather than
+			// leave the customer waiting.
+			rt.log.Warn("Agent: searching the knowledge base", "conversation", req.ConversationID, "err", err)
+			knowledge = nil
+		}
+	}
 	kind := pol.Kind
 	actx, cancel := context.WithTimeout(ctx, rt.cfg.AgentTimeout)
 	start := time.Now()
 	ans, err := agent.Reply(actx, AIContext{Request: req, Conversation: conv, History: hist, Contact: contact,
-		Memories: memories, CRM: crm, Corrections: corrections, FieldDefs: defs})
+		Memories: memories, CRM: crm, Corrections: corrections, FieldDefs: defs, Knowledge: knowledge})
 	cancel()
 	rt.aiMetrics.requestSeconds.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	if err != nil {

@@ -746,7 +746,7 @@ func (a *conversationActor) aiReply(m *aiReplyMsg) error {
 		ans.FollowUpAt = t.now.Add(ans.FollowUpAfter)
 	}
 	res, err := t.apply(engine.AIReply{Request: m.req, Content: ans.Content, Reasoning: ans.Reasoning,
-		Handoff: ans.Handoff, FollowUpAt: ans.FollowUpAt, FollowUpReason: ans.FollowUpReason})
+		Handoff: ans.Handoff, FollowUpAt: ans.FollowUpAt, FollowUpReason: ans.FollowUpReason, Sources: ans.Sources})
 	if errors.Is(err, engine.ErrInvalid) {
 		// The agent answered something that cannot be sent: the customer
 		// must not wait for nobody, a person takes it.

@@ -174,6 +174,9 @@ func appendMessage(b []byte, m *engine.Message) []byte {
 	b = appendNonEmpty(b, "error_code", m.ErrorCode)
 	b = appendNonEmpty(b, "error_reason", m.ErrorReason)
 	b = appendNonEmpty(b, "reasoning", m.Reasoning)
+	if len(m.Sources) > 0 {
+		b = appendJSON(b, "sources", m.Sources)
+	}
 	b = append(b, `,"created_at":`...)
 	b = appendTime(b, m.CreatedAt)
 	b = appendNonZeroTime(b, "sent_at", m.SentAt)

@@ -104,6 +104,10 @@ type AIReply struct {
 	Handoff        string
 	FollowUpAt     time.Time
 	FollowUpReason string
+	// Sources are the knowledge passages the reply was given or
+	// answered from; the message keeps them (at most
+	// MaxKnowledgeSources).
+	Sources []KnowledgeSource
 }
 
 // MoveFolder files the conversation in Folder.
@@ -588,6 +592,14 @@ func (a *applier) aiReply(cmd AIReply) error {
 			return err
 		}
 		a.sendOut(Sender{Kind: SenderAI}, cmd.Content, cmd.Reasoning)
+		if src := cmd.Sources; len(src) > 0 {
+			src = slices.Clone(src[:min(len(src), MaxKnowledgeSources)])
+			for i := range src {
+				src[i].Title = truncateBytes(strings.ToValidUTF8(src[i].Title, "�"), MaxKnowledgeTitleBytes)
+			}
+			a.msgs[len(a.msgs)-1].Sources = src
+			a.send[len(a.send)-1].Sources = src
+		}
 		if req.Purpose == PurposeFollowUp {
 			a.system("Follow-up sent")
 			a.extra = append(a.extra, EventFollowUpSent)

@@ -251,8 +251,11 @@ type Message struct {
 	ErrorCode        string         `json:"error_code,omitempty"`
 	ErrorReason      string         `json:"error_reason,omitempty"`
 	Reasoning        string         `json:"reasoning,omitempty"` // the AI's own explanation
-	CreatedAt        time.Time      `json:"created_at"`
-	SentAt           time.Time      `json:"sent_at,omitzero"`
+	// Sources are the knowledge passages an AI reply was given or
+	// answered from (ids and titles).
+	Sources   []KnowledgeSource `json:"sources,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	SentAt    time.Time         `json:"sent_at,omitzero"`
 }
 
 // ContactSource says how a contact entered the CRM.

@@ -51,6 +51,10 @@ type agentTestResult struct {
 	FollowUpReason    string           `json:"follow_up_reason"`
 	Remember          []engine.Fact    `json:"remember"`
 	DurationMS        int64            `json:"duration_ms"`
+	// Knowledge are the knowledge base passages the agent was given;
+	// Sources those its reply records (engine.Message.Sources).
+	Knowledge []engine.KnowledgePassage `json:"knowledge"`
+	Sources   []engine.KnowledgeSource  `json:"sources"`
 }
 
 // testAgent sends a sample conversation to an agent (the saved settings,
@@ -95,24 +99,47 @@ func (s *Server) runAgentTest(c *fiber.Ctx, ch engine.Channel, id string) error 
 	if err != nil {
 		return err
 	}
-	out := agentTestResult{Kind: set.Kind, Remember: []engine.Fact{}}
+	var knowledge []engine.KnowledgePassage
+	if q := engine.KnowledgeQueryText(hist); q != "" {
+		if knowledge, err = s.cfg.Store.SearchKnowledge(ws, engine.DefaultAssistant, q, engine.KnowledgeTopK); err != nil {
+			return err
+		}
+	}
+	out, err := s.tryAgent(set, hist, last, knowledge)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+// tryAgent asks the agent of settings set what it would answer to a
+// sample conversation hist (newest first, last the newest customer
+// text), given the knowledge passages, as the runtime would ask it. It
+// stores nothing. The call is bounded in time, and at most
+// agentTestSlots run at once (429 busy beyond).
+func (s *Server) tryAgent(set engine.AgentSettings, hist []engine.Message, last string, knowledge []engine.KnowledgePassage) (agentTestResult, error) {
+	ws := set.WorkspaceID
+	out := agentTestResult{Kind: set.Kind, Remember: []engine.Fact{}, Knowledge: knowledge, Sources: []engine.KnowledgeSource{}}
+	if out.Knowledge == nil {
+		out.Knowledge = []engine.KnowledgePassage{}
+	}
 	agent, _ := s.agents.Build(set)
 	if agent == nil {
 		out.Outcome, out.Reasoning = "off", "the AI is off: a person answers every conversation"
-		return c.JSON(out)
+		return out, nil
 	}
 	// The runtime hands a conversation to a person on a handoff keyword
 	// before any agent is asked (engine.MatchKeyword on the rules).
 	if k, ok := engine.MatchKeyword(last, set.Rules.Keywords()); ok {
 		out.Outcome, out.HandoffBy = "handoff", "keyword"
 		out.Handoff = "the customer asked for a person (\"" + k + "\")"
-		return c.JSON(out)
+		return out, nil
 	}
 	select {
 	case s.agentTests <- struct{}{}:
 		defer func() { <-s.agentTests }()
 	default:
-		return errorf(fiber.StatusTooManyRequests, "busy", "too many agent tests at once, retry in a moment")
+		return out, errorf(fiber.StatusTooManyRequests, "busy", "too many agent tests at once, retry in a moment")
 	}
 	timeout := set.Timeout
 	if timeout <= 0 {
@@ -129,7 +156,7 @@ func (s *Server) runAgentTest(c *fiber.Ctx, ch engine.Channel, id string) error 
 	start := time.Now()
 	ans, err := agent.Reply(ctx, ports.AIContext{
 		Request:      engine.AIRequest{WorkspaceID: ws, Purpose: engine.PurposeReply, LastCustomerSeq: conv.LastCustomerSeq},
-		Conversation: conv, History: hist, Memories: []engine.Memory{}})
+		Conversation: conv, History: hist, Memories: []engine.Memory{}, Knowledge: knowledge})
 	out.DurationMS = time.Since(start).Milliseconds()
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -138,7 +165,7 @@ func (s *Server) runAgentTest(c *fiber.Ctx, ch engine.Channel, id string) error 
 		// The runtime hands off when the agent fails: so does the test.
 		out.Outcome, out.HandoffBy, out.Error = "handoff", "error", err.Error()
 		out.Handoff = "the AI agent failed"
-		return c.JSON(out)
+		return out, nil
 	}
 	out.Reasoning, out.Handoff = ans.Reasoning, ans.Handoff
 	out.FollowUpReason = ans.FollowUpReason
@@ -148,6 +175,9 @@ func (s *Server) runAgentTest(c *fiber.Ctx, ch engine.Channel, id string) error 
 	}
 	if ans.Remember != nil {
 		out.Remember = ans.Remember
+	}
+	if ans.Sources != nil {
+		out.Sources = ans.Sources
 	}
 	if ans.Content.Kind == engine.KindText {
 		out.Reply = ans.Content.Text
@@ -161,7 +191,7 @@ func (s *Server) runAgentTest(c *fiber.Ctx, ch engine.Channel, id string) error 
 	default:
 		out.Outcome = "reply"
 	}
-	return c.JSON(out)
+	return out, nil
 }
 
 // agentTestHistory turns sample lines (oldest first) into the history an

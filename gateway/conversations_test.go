@@ -204,6 +204,12 @@ func TestWorkspaceIsolation(t *testing.T) {
 		"DELETE /api/v1/tokens/{id}": true, "GET /api/v1/media/{id}": true,
 		"GET /api/v1/canned-replies/{id}": true, "PATCH /api/v1/canned-replies/{id}": true, "DELETE /api/v1/canned-replies/{id}": true,
 		"GET /api/v1/pipelines/{id}": true, "PATCH /api/v1/pipelines/{id}": true, "DELETE /api/v1/pipelines/{id}": true,
+		// The knowledge base (TestKnowledgeAPI: another workspace's
+		// assistant of the same id has its own entries).
+		"GET /api/v1/assistants/{assistant}/knowledge": true, "POST /api/v1/assistants/{assistant}/knowledge": true,
+		"POST /api/v1/assistants/{assistant}/knowledge/documents": true, "POST /api/v1/assistants/{assistant}/knowledge/search": true,
+		"GET /api/v1/assistants/{assistant}/knowledge/{id}": true, "PATCH /api/v1/assistants/{assistant}/knowledge/{id}": true,
+		"DELETE /api/v1/assistants/{assistant}/knowledge/{id}": true, "GET /api/v1/assistants/{assistant}/knowledge/{id}/original": true,
 	}
 	// Every documented route that takes an id is checked here or there.
 	ops, public := documentedOps(t, e)

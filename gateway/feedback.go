@@ -49,6 +49,8 @@ func (s *Server) rateReply(c *fiber.Ctx) error {
 		return fromEngine(err)
 	}
 	s.metrics.aiFeedback.WithLabelValues(string(res.Feedback.Rating)).Inc()
+	// A correction becomes (or stops being) a knowledge entry.
+	s.knowledge.correction(c.UserContext(), &res.Conversation, *res.Feedback)
 	return c.JSON(res.Feedback)
 }
 

@@ -79,7 +79,7 @@ var operations = []op{
 	{method: "GET", path: "/public/media/{token}", tag: "media", summary: "A media file by a signed, expiring link (what Instagram fetches outbound media from)", public: true, ok: 200},
 	{method: "GET", path: "/api/v1/agent", tag: "agent", summary: "The workspace's AI agent settings (the API key and the Stripe webhook secret are never returned; stripe_webhook_secret_set says whether the latter is set)", ok: 200},
 	{method: "PUT", path: "/api/v1/agent", tag: "agent", summary: "Change the workspace's AI agent settings: the fields given (admin). restricted with restricted_to crm (the default) answers contacts in the CRM only, with paid paying subscribers only; the others get restricted_reply (each {{contact.id}} in it replaced by the contact's id, for a payment link's client_reference_id) and no AI reply. stripe_webhook_secret is the signing secret of the workspace's Stripe endpoint (POST /webhooks/stripe/{workspace}; \"\" removes it); a channel account's override refuses it", body: "AgentSettings", ok: 200},
-	{method: "POST", path: "/api/v1/agent/test", tag: "agent", summary: "Test console (admin): send a sample conversation (oldest first) to the saved agent, or to the saved settings changed by settings (the API key kept unless given), through the runtime's agent with at most a 20 s timeout, and show what it would do: outcome reply, handoff (handoff_by keyword, agent or error, with error) or off; reply, reasoning, handoff, follow_up_in_seconds, remember, duration_ms. Nothing is stored; 429 busy while 4 tests run", body: "AgentTest", ok: 200},
+	{method: "POST", path: "/api/v1/agent/test", tag: "agent", summary: "Test console (admin): send a sample conversation (oldest first) to the saved agent, or to the saved settings changed by settings (the API key kept unless given), through the runtime's agent with at most a 20 s timeout, and show what it would do: outcome reply, handoff (handoff_by keyword, agent or error, with error) or off; reply, reasoning, handoff, follow_up_in_seconds, remember, duration_ms, knowledge (the knowledge base passages the agent was given for the newest customer lines) and sources (those its reply records). Nothing is stored; 429 busy while 4 tests run", body: "AgentTest", ok: 200},
 	{method: "GET", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "The AI agent settings in force for a channel account (inherited says whether they are the workspace's)", ok: 200},
 	{method: "PUT", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Override the AI agent settings for a channel account: the fields given (admin)", body: "AgentSettings", ok: 200},
 	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Drop a channel account's override: it follows the workspace again (admin)", ok: 204},
@@ -164,6 +164,14 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/templates", tag: "templates", summary: "Submit a new template to Meta for review (admin): name (lower-case letters, digits and _), language (such as en_US), category (MARKETING, UTILITY, AUTHENTICATION), components (a BODY of at most 1024 bytes; an optional HEADER, TEXT of at most 60 characters or IMAGE, VIDEO, DOCUMENT with example.header_handle; an optional FOOTER; optional BUTTONS), each variable ({{1}}, {{2}}... or named) with its example; account_id picks the WhatsApp account (default: the first with a waba_id). Answers the template with Meta's id and status (PENDING until reviewed); 409 template_exists, 422 graph_error when Meta refuses", body: "TemplateCreate", ok: 201},
 	{method: "POST", path: "/api/v1/conversations/{conv}/template", tag: "templates", summary: "Send a template in a WhatsApp conversation, also outside the 24-hour window: name, language, header and body variables in order (each text as typed, else field: the contact's name, first_name, email, phone, company, title, country, language or a custom field's key, else fallback), header_media for an IMAGE, VIDEO or DOCUMENT header (an https link or an uploaded media id), buttons for the URL buttons whose link has a variable, in order. Checked against the stored template first: 404 template_not_found, 409 template_not_approved, 400 invalid_template_params (count, empty value, newline or tab, media missing or of another type); then stored as sending and sent through the outbox, its statuses as for any message. Takes the conversation over like a reply", body: "TemplateSend", ok: 201},
 	{method: "POST", path: "/api/v1/contacts/{id}/template", tag: "templates", summary: "Send a template to a contact: as POST /conversations/{conv}/template, in the contact's WhatsApp conversation of most recent activity (on account_id when given); 409 no_whatsapp_conversation when it has none", query: []string{"account_id"}, body: "TemplateSend", ok: 201},
+	{method: "GET", path: "/api/v1/assistants/{assistant}/knowledge", tag: "knowledge", summary: "The assistant's knowledge base (every role; the workspace's assistant is default): {entries, passages}, newest first; each entry has id, assistant, kind (faq, text, document, correction), title, question and answer (faq, correction), text (text), document {filename, mime_type, sha256, size} (document), rating {conversation_id, seq, user_id} (the rating a correction comes from), passages (how many it was cut into), created_by, created_at, updated_at", ok: 200},
+	{method: "POST", path: "/api/v1/assistants/{assistant}/knowledge", tag: "knowledge", summary: "Add an entry (admin): kind faq with question (at most 1000 bytes) and answer (at most 8 KiB), or kind text with title (one line, at most 200 bytes) and text (at most 256 KiB, cut into passages of about 120 words at paragraphs and sentences); indexed at once; at most 20000 entries per assistant (409 too_many_entries)", body: "KnowledgeEntry", ok: 201},
+	{method: "POST", path: "/api/v1/assistants/{assistant}/knowledge/documents", tag: "knowledge", summary: "Upload a document (admin), multipart: file (PDF, Markdown, HTML or plain UTF-8 text, up to the body limit; larger: 413 body_too_large, refused from its Content-Length), title (default: the file's name without extension). Its text (at most 4 MiB of it) is cut into passages and indexed; the file is kept as uploaded. Another format: 415 unsupported_document; a malformed file or one without text: 422 unreadable_document; nothing is stored then", body: "KnowledgeDocument", bodyType: "multipart/form-data", ok: 201},
+	{method: "POST", path: "/api/v1/assistants/{assistant}/knowledge/search", tag: "knowledge", summary: "What would the assistant answer? (admin): the k (1 to 20, default 3) passages that best match query (1 to 2000 bytes), best first, each with entry_id, passage (its index in the entry), kind, title, text, answer (faq, correction), score (BM25) and match (the share of the query's term weight the passage holds, 0 to 1; the rules agent answers with an FAQ or correction from 0.6), and took_ms; with answer true, also answer: what the saved agent replies to query given the top 3 passages, as the agent test console shows it (outcome, reply, reasoning, handoff, knowledge, sources). Nothing is stored", body: "KnowledgeSearch", ok: 200},
+	{method: "GET", path: "/api/v1/assistants/{assistant}/knowledge/{id}", tag: "knowledge", summary: "An entry and its passages: {entry, passages}; each passage has kind, title, text and answer (faq, correction)", ok: 200},
+	{method: "PATCH", path: "/api/v1/assistants/{assistant}/knowledge/{id}", tag: "knowledge", summary: "Change an entry (admin): the fields its kind has (question and answer of an FAQ or a correction, title and text of a text, title of a document: its text comes from its file), checked as at creation; the kind never changes (400); re-indexed at once", body: "KnowledgeEntryUpdate", ok: 200},
+	{method: "DELETE", path: "/api/v1/assistants/{assistant}/knowledge/{id}", tag: "knowledge", summary: "Delete an entry and its passages (admin); a document's file goes when nothing else references it", ok: 204},
+	{method: "GET", path: "/api/v1/assistants/{assistant}/knowledge/{id}/original", tag: "knowledge", summary: "A document entry's file as uploaded (Content-Disposition: attachment with its name); 404 for other kinds", ok: 200},
 	{method: "POST", path: "/api/v1/admin/backup", tag: "admin", summary: "A consistent online backup of the whole data directory (owner): an application/x-tar stream holding manifest.json first (format, created_at, parley_version, store_format, and every file with its size and sha256), then the store's Pebble checkpoint under db/ and the media files under media/. Every message acknowledged before the call is in it. `parley backup DIR` calls it and checks each file; `parley restore DIR DATADIR` restores it. One at a time: 409 backup_in_progress", ok: 200},
 }
 
@@ -229,18 +237,40 @@ var schemas = map[string]any{
 		"expirationTime": map[string]any{"type": []string{"number", "null"}, "description": "as the Push API gives it; ignored"},
 		"keys": obj(map[string]any{"p256dh": describe(str(), "the browser's P-256 public key, base64url (65 bytes)"),
 			"auth": describe(str(), "the browser's auth secret, base64url (16 bytes)")}, "p256dh", "auth")}, "endpoint", "keys"),
-	"CannedReply":        obj(cannedReplyProps(), "short_code", "title", "body"),
-	"CannedReplyUpdate":  minProps(obj(cannedReplyProps())),
-	"Pipeline":           obj(pipelineProps(false), "name", "stages"),
-	"PipelineUpdate":     minProps(obj(pipelineProps(true))),
-	"ContactStage":       obj(map[string]any{"stage_id": nullableStr(), "pipeline_id": str()}, "stage_id"),
-	"ContactOwner":       obj(map[string]any{"owner_id": nullableStr()}, "owner_id"),
-	"Webhook":            obj(webhookProps(), "url", "events"),
-	"WebhookUpdate":      minProps(obj(webhookProps())),
-	"ContactField":       obj(contactFieldProps(true), "key", "label", "type"),
-	"ContactFieldUpdate": minProps(obj(contactFieldProps(false))),
-	"TemplateCreate":     obj(templateCreateProps(), "name", "language", "category", "components"),
-	"TemplateSend":       obj(templateSendProps(), "name", "language"),
+	"CannedReply":          obj(cannedReplyProps(), "short_code", "title", "body"),
+	"CannedReplyUpdate":    minProps(obj(cannedReplyProps())),
+	"Pipeline":             obj(pipelineProps(false), "name", "stages"),
+	"PipelineUpdate":       minProps(obj(pipelineProps(true))),
+	"ContactStage":         obj(map[string]any{"stage_id": nullableStr(), "pipeline_id": str()}, "stage_id"),
+	"ContactOwner":         obj(map[string]any{"owner_id": nullableStr()}, "owner_id"),
+	"Webhook":              obj(webhookProps(), "url", "events"),
+	"WebhookUpdate":        minProps(obj(webhookProps())),
+	"ContactField":         obj(contactFieldProps(true), "key", "label", "type"),
+	"ContactFieldUpdate":   minProps(obj(contactFieldProps(false))),
+	"KnowledgeEntry":       obj(knowledgeProps(true), "kind"),
+	"KnowledgeEntryUpdate": minProps(obj(knowledgeProps(false))),
+	"KnowledgeSearch": obj(map[string]any{"query": describe(str(), "the customer's question"),
+		"k":      describe(between(integer(), 1, 20), "how many passages (default 3)"),
+		"answer": describe(boolean(), "also ask the saved agent what it would reply")}, "query"),
+	"KnowledgeDocument": obj(map[string]any{"file": map[string]any{"type": "string", "contentMediaType": "application/octet-stream", "description": "the document: PDF, Markdown, HTML or plain text"},
+		"title": describe(str(), "one line, at most 200 bytes; default: the file's name without extension")}, "file"),
+	"TemplateCreate": obj(templateCreateProps(), "name", "language", "category", "components"),
+	"TemplateSend":   obj(templateSendProps(), "name", "language"),
+}
+
+// knowledgeProps are the fields of a knowledge entry a request may name;
+// the kind only at creation.
+func knowledgeProps(withKind bool) map[string]any {
+	p := map[string]any{
+		"title":    describe(str(), "a text's or a document's title: one line, at most 200 bytes"),
+		"question": describe(str(), "an FAQ's question, at most 1000 bytes"),
+		"answer":   describe(str(), "an FAQ's answer, at most 8 KiB"),
+		"text":     describe(str(), "a text's body, at most 256 KiB"),
+	}
+	if withKind {
+		p["kind"] = enum("faq", "text")
+	}
+	return p
 }
 
 // templateCreateProps are the fields of a template submitted to Meta.

@@ -225,6 +225,8 @@ type Server struct {
 	paymentsMu sync.Mutex
 	// templates owns the WhatsApp message templates (templates.go).
 	templates *templateStore
+	// knowledge owns the knowledge bases' entries (knowledge.go).
+	knowledge *knowledgeBase
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -472,6 +474,7 @@ func (s *Server) routes() {
 	s.outgoingWebhookRoutes(api)
 	s.contactFieldRoutes(api)
 	s.templateRoutes(api)
+	s.knowledgeRoutes(api)
 	api.Post("/admin/backup", requireRole(engine.RoleOwner), s.backup)
 
 	// The web chat widget: its script and visitor API (their own tokens,

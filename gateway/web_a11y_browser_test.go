@@ -160,6 +160,10 @@ var webScreens = []webScreen{
 		b.goTo(s.url, "/#settings/pipelines")
 		b.waitJS("the pipeline's form", `document.querySelectorAll('#settings-main form.pipeline-form .stage-row').length >= 4`)
 	}},
+	{"settings-knowledge", false, func(s *screenEnv, b *tab) {
+		b.goTo(s.url, "/#settings/knowledge")
+		b.waitJS("the knowledge base", `document.querySelector('#settings-main form.kn-tester #kn-query') && document.querySelector('#kn-entries h3')`)
+	}},
 	{"settings-notifications", false, func(s *screenEnv, b *tab) {
 		b.goTo(s.url, "/#settings/notifications")
 		b.waitJS("the toggles", `document.querySelector('input.notify-toggle[data-kind="assigned"][data-medium="push"]')`)

@@ -3,7 +3,7 @@ package persistence
 import (
 	"fmt"
 
-	"github.com/goccy/go-json"
+	json "github.com/goccy/go-json"
 	"github.com/parleyhq/parley/engine"
 )
 
@@ -80,6 +80,7 @@ const (
 	mfCreatedAt
 	mfSentAt
 	mfTemplate // a template message's TemplateMessage, as JSON
+	mfSources  // JSON: the knowledge passages an AI reply was given
 )
 
 // Media fields.
@@ -340,6 +341,13 @@ func appendMessage(b []byte, m *engine.Message) ([]byte, error) {
 		}
 		e.bytes(mfTemplate, raw)
 	}
+	if len(m.Sources) > 0 {
+		src, err := json.Marshal(m.Sources)
+		if err != nil {
+			return nil, fmt.Errorf("encoding message sources: %w", err)
+		}
+		e.bytes(mfSources, src)
+	}
 	return e.b, e.err
 }
 
@@ -409,6 +417,9 @@ func readMessage(d *wdec, m *engine.Message, mask uint64) {
 				}
 				m.Template = t
 			}
+		case mfSources:
+			// Unreadable sources are left out: the message still reads.
+			_ = json.Unmarshal(d.getBytes(), &m.Sources)
 		default:
 			d.skip()
 		}

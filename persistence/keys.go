@@ -29,6 +29,7 @@ import (
 //	'w' ws 'd' id                            outgoing webhook subscription (webhooks.go)
 //	'w' ws '6' 'v' visitor                   web chat widget visitor session (widget.go)
 //	'w' ws '8' waba name language            WhatsApp message template (templates.go)
+//	'w' ws '1' ...                           knowledge base entries, passages and their BM25 index (knowledge.go)
 //
 // System data, across workspaces:
 //

@@ -196,7 +196,11 @@ func (s *Store) MediaRefs(ws engine.ID, digest string, limit int) ([]MessageRef,
 // the file with digest (hex SHA-256).
 func (s *Store) MediaReferenced(ws engine.ID, digest string) (bool, error) {
 	refs, err := s.MediaRefs(ws, digest, 1)
-	return len(refs) > 0, err
+	if err != nil || len(refs) > 0 {
+		return len(refs) > 0, err
+	}
+	// A knowledge document's original is referenced by its entry.
+	return s.knowledgeDocReferenced(ws, digest)
 }
 
 // backfillMediaRefs (the migration to format 5) writes the references of

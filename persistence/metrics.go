@@ -24,6 +24,16 @@ func newCommitHistogram() prometheus.Histogram {
 	})
 }
 
+// newKnowledgeHistogram is the knowledge search's latency: 10 µs to
+// about 0.3 s.
+func newKnowledgeHistogram() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "parley_knowledge_retrieval_seconds",
+		Help:    "Time of one knowledge base search (the passages handed to an agent, or the tester's).",
+		Buckets: prometheus.ExponentialBuckets(0.00001, 2, 16),
+	})
+}
+
 // CountKeys counts the durable timers and outbox entries, each up to a
 // bound (metricsScanLimit): the scans read keys only.
 func (s *Store) CountKeys() (timers, outbox int, err error) {
@@ -84,6 +94,7 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	c.s.commitSeconds.Describe(ch)
+	c.s.knowledgeSeconds.Describe(ch)
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -106,6 +117,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(dMigrationSteps, float64(s.MigrationSteps()))
 	counter(dMigrationTime, s.migrationSeconds)
 	ch <- s.commitSeconds
+	ch <- s.knowledgeSeconds
 	if err := s.enter(); err != nil {
 		return // closed: Pebble's figures are gone
 	}

@@ -115,6 +115,8 @@ type Store struct {
 	misuse *atomic.Uint64
 	// commitSeconds times each synced write (see Collector).
 	commitSeconds prometheus.Histogram
+	// knowledgeSeconds times each knowledge search (SearchKnowledge).
+	knowledgeSeconds prometheus.Histogram
 	// corrupt counts and remembers the corrupt records reads skipped
 	// (quarantine.go).
 	corrupt corruptLog
@@ -157,7 +159,7 @@ func Open(opts Options) (*Store, error) {
 	s := &Store{
 		db: db, opts: opts, log: opts.Logger, cache: cache,
 		queue: make(chan *commitReq, 4096), quit: make(chan struct{}),
-		commitSeconds: newCommitHistogram(), tokens: newTokenCache(), misuse: misuse,
+		commitSeconds: newCommitHistogram(), knowledgeSeconds: newKnowledgeHistogram(), tokens: newTokenCache(), misuse: misuse,
 	}
 	s.searchSeq.Store(uint64(time.Now().UnixNano())) //nolint:gosec // a positive clock reading
 	for i := range max(opts.Committers, 0) {

@@ -59,6 +59,10 @@ type AIContext struct {
 	// FieldDefs are the workspace's custom field definitions, as shown
 	// (engine.SortFieldDefs); the agent may write those that allow it.
 	FieldDefs []engine.FieldDef
+	// Knowledge are the passages of the assistant's knowledge base that
+	// best match the customer's latest messages, best first (at most
+	// engine.KnowledgeTopK; see engine.KnowledgeQueryText).
+	Knowledge []engine.KnowledgePassage
 }
 
 // AIAnswer is an agent's reply. Empty Content.Kind means no message.
@@ -84,6 +88,9 @@ type AIAnswer struct {
 	// is checked against its definition and written only when it allows
 	// the AI (engine.ApplyAIContactWrite).
 	Contact map[string]string
+	// Sources are the knowledge passages the reply was given or answered
+	// from; the reply's message keeps them (engine.Message.Sources).
+	Sources []engine.KnowledgeSource
 }
 
 // Agent computes AI replies. It is called from the agent pool, never from

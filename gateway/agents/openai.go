@@ -118,9 +118,20 @@ func (a *OpenAI) Reply(ctx context.Context, in ports.AIContext) (ports.AIAnswer,
 		return ports.AIAnswer{}, err
 	}
 	if a.json {
-		return parseStructuredCompletion(resp)
+		return withSources(parseStructuredCompletion(resp))(in)
 	}
-	return parseChatCompletion(resp)
+	return withSources(parseChatCompletion(resp))(in)
+}
+
+// withSources records on a reply the knowledge passages the model was
+// given (it is not asked which it used).
+func withSources(ans ports.AIAnswer, err error) func(ports.AIContext) (ports.AIAnswer, error) {
+	return func(in ports.AIContext) (ports.AIAnswer, error) {
+		if err == nil && ans.Content.Kind != "" {
+			ans.Sources = engine.SourcesOf(in.Knowledge)
+		}
+		return ans, err
+	}
 }
 
 // postJSON posts body and returns the 2xx response body, read up to
@@ -212,6 +223,7 @@ func chatMessages(prompt string, in ports.AIContext, structured bool) []chatMess
 		}
 	}
 	writeCorrections(&sys, in.Corrections)
+	writeKnowledge(&sys, in.Knowledge)
 	msgs := []chatMessage{{Role: "system", Content: sys.String()}}
 	for i := len(in.History) - 1; i >= 0; i-- {
 		m := in.History[i]
@@ -330,5 +342,17 @@ func writeCorrections(sys *strings.Builder, cs []engine.Feedback) {
 			q = "(no question)"
 		}
 		fmt.Fprintf(sys, "\n- When asked %q you answered %q; the team corrected it to %q", q, f.Answer, f.Correction)
+	}
+}
+
+// writeKnowledge adds the knowledge base's passages found for the
+// customer's latest messages to the system prompt.
+func writeKnowledge(sys *strings.Builder, ps []engine.KnowledgePassage) {
+	if len(ps) == 0 {
+		return
+	}
+	sys.WriteString("\n\nFrom the business's knowledge base (answer from these passages when they apply; do not invent what they do not say):")
+	for i, p := range ps {
+		fmt.Fprintf(sys, "\n[%d] %s\n%s", i+1, p.Title, p.Text)
 	}
 }

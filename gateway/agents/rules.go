@@ -2,6 +2,7 @@ package agents
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/parleyhq/parley/actors/ports"
@@ -16,8 +17,9 @@ const (
 )
 
 // Rules is the built-in agent that needs no AI service: keyword
-// answers, a greeting for a new conversation, and otherwise a handoff to
-// a person.
+// answers, the answer of a knowledge base FAQ (or correction) that
+// matches the question well enough (engine.FAQAnswer), a greeting for a
+// new conversation, and otherwise a handoff to a person.
 type Rules struct {
 	Greeting     string
 	Answers      []engine.KeywordAnswer
@@ -59,6 +61,11 @@ func (a *Rules) Reply(_ context.Context, in ports.AIContext) (ports.AIAnswer, er
 		if k, ok := engine.MatchKeyword(last, r.Keywords); ok {
 			return textAnswer(r.Answer, "rules agent: keyword \""+k+"\""), nil
 		}
+	}
+	if p, ok := engine.FAQAnswer(in.Knowledge); ok {
+		ans := textAnswer(p.Answer, fmt.Sprintf("rules agent: knowledge base %s %q (match %.0f%%)", p.Kind, p.Title, 100*p.Match))
+		ans.Sources = engine.SourcesOf([]engine.KnowledgePassage{p})
+		return ans, nil
 	}
 	if !answered {
 		return textAnswer(a.Greeting, "rules agent: greeting for a new conversation"), nil

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,6 +58,12 @@ type webhookRequest struct {
 	// Fields are the workspace's custom field definitions; the answer's
 	// contact may fill those with allow_ai.
 	Fields []engine.FieldDef `json:"fields"`
+	// Knowledge are the knowledge base passages that best match the
+	// customer's latest messages, best first: entry_id, passage (its
+	// index in the entry), kind, title, text, answer (FAQ entries),
+	// score (BM25) and match (the share of the question's terms found,
+	// 0 to 1). Always a list.
+	Knowledge []engine.KnowledgePassage `json:"knowledge"`
 }
 
 // webhookReply is what the webhook answers; every field is optional.
@@ -82,7 +89,7 @@ func (a *Webhook) Reply(ctx context.Context, in ports.AIContext) (ports.AIAnswer
 	}
 	body, err := json.Marshal(webhookRequest{Purpose: in.Request.Purpose, Request: in.Request, BusinessContext: a.prompt,
 		Conversation: in.Conversation, Contact: in.Contact, CRM: crmOf(in), Memories: memoriesOf(in),
-		Corrections: correctionsOf(in), Messages: msgs, Fields: fieldsOf(in)})
+		Corrections: correctionsOf(in), Messages: msgs, Fields: fieldsOf(in), Knowledge: knowledgeOf(in)})
 	if err != nil {
 		return ports.AIAnswer{}, fmt.Errorf("encoding webhook request: %w", err)
 	}
@@ -96,7 +103,38 @@ func (a *Webhook) Reply(ctx context.Context, in ports.AIContext) (ports.AIAnswer
 	if err != nil {
 		return ports.AIAnswer{}, err
 	}
-	return parseWebhookReply(resp)
+	ans, err := parseWebhookReply(resp)
+	if err == nil && ans.Content.Kind != "" {
+		ans.Sources = engine.SourcesOf(usedKnowledge(resp, in.Knowledge))
+	}
+	return ans, err
+}
+
+// usedKnowledge returns the passages of given that a webhook's reply
+// names in its optional sources (entry ids); all of them when it names
+// none (no sources field, or not a list of strings).
+func usedKnowledge(resp []byte, given []engine.KnowledgePassage) []engine.KnowledgePassage {
+	var named struct {
+		Sources *[]string `json:"sources"`
+	}
+	if json.Unmarshal(resp, &named) != nil || named.Sources == nil {
+		return given
+	}
+	var out []engine.KnowledgePassage
+	for _, p := range given {
+		if slices.Contains(*named.Sources, p.EntryID.String()) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// knowledgeOf returns the context's passages, never nil.
+func knowledgeOf(in ports.AIContext) []engine.KnowledgePassage {
+	if in.Knowledge == nil {
+		return []engine.KnowledgePassage{}
+	}
+	return in.Knowledge
 }
 
 // parseWebhookReply reads a webhook agent's answer.

@@ -31,6 +31,7 @@ import * as health from './channel_health.js';
 import * as pipeline from './pipeline.js';
 import './settings_pipelines.js';
 import './settings_widget.js';
+import './settings_knowledge.js';
 import { pipelines, stageOptions } from './stages.js';
 
 const PAGE = 50;

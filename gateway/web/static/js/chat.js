@@ -415,7 +415,7 @@ async function more(what) {
 const bubbleCache = new Map();
 
 function sig(m) {
-  return [m.seq, m.status, m.error_reason, m.text, m.reasoning, m.media && (m.media.sha256 || m.media.storage_key), m.temp].join('|');
+  return [m.seq, m.status, m.error_reason, m.text, m.reasoning, m.media && (m.media.sha256 || m.media.storage_key), m.temp, (m.sources || []).length].join('|');
 }
 
 // reactionsOf maps the channel message id of each message loaded to the
@@ -485,7 +485,12 @@ function bubble(m, on = []) {
   const failed = out && m.status === 'failed' ? h('div.send-error.status.failed', null,
     h('span', { text: `Not sent: ${m.error_reason || 'the channel refused it'}` }),
     h('button.retry', { type: 'button', text: 'Retry', onclick: () => retry(m) })) : null;
-  const why = m.reasoning ? h('details.reasoning', null, h('summary', { text: 'Why the AI replied this' }), h('p', { text: m.reasoning })) : null;
+  // Beside the reasoning, the knowledge base passages the reply used.
+  const used = m.sources && m.sources.length ? h('div.reasoning-sources', null, h('span.small', { text: 'Knowledge used:' }),
+    h('ul', null, ...m.sources.map((s) => h('li', { dataset: { entry: s.entry_id } },
+      h('a', { href: '#settings/knowledge', text: s.title }), h('span.muted', { text: ` (${s.kind === 'correction' ? 'correction' : s.kind})` }))))) : null;
+  const why = m.reasoning || used ? h('details.reasoning', null, h('summary', { text: 'Why the AI replied this' }),
+    m.reasoning ? h('p', { text: m.reasoning }) : null, used) : null;
   // People rate an AI reply (thumbs up or down, with a correction).
   const rate = out && who === 'ai' && !m.temp && cur ? feedbackControl(cur.conv.id, m) : null;
   return h(`div.msg.${out ? 'out' : 'in'}${who === 'ai' ? '.ai' : ''}`, { dataset: { seq: m.seq, status: m.status || '', kind: m.kind } }, b, reacts, meta, failed, why, rate);
