@@ -48,6 +48,7 @@ const (
 	cfUnsubscribed
 	cfCampaign // nested: campaignFields (codec_campaign.go)
 	cfThread
+	cfAssistantID
 )
 
 // Message fields (Content's fields are the message's own).
@@ -179,6 +180,7 @@ func appendConversation(b []byte, c *engine.Conversation) ([]byte, error) {
 	e.bool(cfUnsubscribed, c.Unsubscribed)
 	appendCampaign(&e, cfCampaign, c.Campaign)
 	e.str(cfThread, c.Thread)
+	e.str(cfAssistantID, c.AssistantID)
 	return e.b, e.err
 }
 
@@ -266,6 +268,8 @@ func readConversation(d *wdec, c *engine.Conversation, mask uint64) {
 			c.Campaign = readCampaign(d)
 		case cfThread:
 			c.Thread = d.getStr()
+		case cfAssistantID:
+			c.AssistantID = d.getStr()
 		default:
 			d.skip()
 		}

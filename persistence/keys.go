@@ -27,6 +27,7 @@ import (
 //	'w' ws 'v' ... and 'w' ws 'g' ...        ratings of AI replies and their index (feedback.go)
 //	'w' ws 'B' id                            pipeline; 'w' ws 'C' 's'/'o'/'b'/'a' contacts by stage and owner, changes (pipelines.go)
 //	'w' ws 'd' id                            outgoing webhook subscription (webhooks.go)
+//	'w' ws '2' 'a' id                        assistant (assistants.go)
 //
 // System data, across workspaces:
 //
@@ -195,6 +196,9 @@ func listDims(c *engine.Conversation) []string {
 	}
 	if k := c.Campaign.Key(); k != "" {
 		dims = append(dims, DimCampaign(k))
+	}
+	if c.AssistantID != "" { // "" only before format 8, which set it on every header
+		dims = append(dims, DimAssistant(c.AssistantID))
 	}
 	return dims
 }
