@@ -76,12 +76,27 @@ func (s *Server) testChannelAgent(c *fiber.Ctx) error {
 // runAgentTest answers a test console request over the settings in force
 // for the account (ch, id), or the workspace's when ch is empty.
 func (s *Server) runAgentTest(c *fiber.Ctx, ch engine.Channel, id string) error {
+	set, _ := s.agents.Settings(who(c).WorkspaceID, ch, id)
+	return s.runAgentTestOf(c, set)
+}
+
+// testAssistant is testAgent for an assistant: the settings tried are
+// the assistant's, changed by the body's.
+func (s *Server) testAssistant(c *fiber.Ctx) error {
+	a, err := s.assistantParam(c)
+	if err != nil {
+		return err
+	}
+	return s.runAgentTestOf(c, a.Settings)
+}
+
+// runAgentTestOf answers a test console request over settings set.
+func (s *Server) runAgentTestOf(c *fiber.Ctx, set engine.AgentSettings) error {
 	var body agentTestBody
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
 	ws := who(c).WorkspaceID
-	set, _ := s.agents.Settings(ws, ch, id)
 	if body.Settings != nil {
 		if err := body.Settings.apply(&set); err != nil {
 			return err

@@ -188,6 +188,10 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"GET", "/api/v1/webhooks/{id}", ""}, {"PATCH", "/api/v1/webhooks/{id}", `{"active":false}`},
 		{"GET", "/api/v1/webhooks/{id}/deliveries", ""}, {"POST", "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver", ""},
 		{"DELETE", "/api/v1/webhooks/{id}", ""},
+		{"GET", "/api/v1/assistants/{id}", ""}, {"PATCH", "/api/v1/assistants/{id}", `{"name":"x"}`},
+		{"DELETE", "/api/v1/assistants/{id}", ""},
+		{"POST", "/api/v1/assistants/{id}/test", `{"messages":[{"from":"customer","text":"hi"}]}`},
+		{"POST", "/api/v1/conversations/{conv}/assistant", `{"assistant_id":"default"}`},
 	}
 	// Routes with ids checked elsewhere: users and tokens (users_test.go,
 	// ids of another workspace; passwords_test.go for passwords), media
@@ -220,6 +224,12 @@ func TestWorkspaceIsolation(t *testing.T) {
 	code, hookBody := e.api("POST", "/api/v1/webhooks", ownerToken, map[string]any{"url": "https://hooks.example.com/a", "events": []string{"handoff"}})
 	require.Equal(t, http.StatusCreated, code, string(hookBody))
 	hook := decodeAs[engine.Webhook](t, hookBody)
+	code, asstBody := e.api("POST", "/api/v1/assistants", ownerToken, map[string]any{"name": "secret of A"})
+	require.Equal(t, http.StatusCreated, code, string(asstBody))
+	var asst struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(asstBody, &asst))
 	for _, r := range routes {
 		var body any
 		if r[2] != "" {
@@ -231,6 +241,9 @@ func TestWorkspaceIsolation(t *testing.T) {
 		}
 		if strings.HasPrefix(r[1], "/api/v1/webhooks/") {
 			path = fillTemplate(r[1], map[string]string{"id": hook.ID.String(), "delivery": "1"})
+		}
+		if strings.HasPrefix(r[1], "/api/v1/assistants/") {
+			path = fillTemplate(r[1], map[string]string{"id": asst.ID})
 		}
 		code, resp := e.api(r[0], path, "pk_workspace_b", body)
 		require.Equal(t, http.StatusNotFound, code, "%s %s: %s", r[0], r[1], resp)
@@ -252,6 +265,9 @@ func TestWorkspaceIsolation(t *testing.T) {
 	code, hookBody = e.api("GET", "/api/v1/webhooks/"+hook.ID.String(), ownerToken, nil)
 	require.Equal(t, http.StatusOK, code, string(hookBody))
 	require.True(t, decodeAs[engine.Webhook](t, hookBody).Active, "A's webhook is still on")
+	code, asstAfter := e.api("GET", "/api/v1/assistants/"+asst.ID, ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(asstAfter))
+	require.Contains(t, string(asstAfter), `"name":"secret of A"`, "A's assistant is unchanged")
 }
 
 // The counts of a list under a channel tab are that channel's: folder
