@@ -180,24 +180,27 @@ func (s *Server) updateAssistant(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
-	a, err := s.assistantParam(c)
+	cur, err := s.assistantParam(c)
 	if err != nil {
 		return err
 	}
-	counts := s.assistantCounts(a.WorkspaceID)
-	before := s.viewAssistant(a, counts)
-	if err := s.applyAssistant(&a, &body); err != nil {
-		return err
-	}
-	now := time.Now().UTC()
-	a.UpdatedAt = now
-	if body.Agent != nil {
-		a.Settings.UpdatedAt = now
-	}
-	if err := s.agents.PutAssistant(a); err != nil {
+	counts := s.assistantCounts(cur.WorkspaceID)
+	before := s.viewAssistant(cur, counts)
+	// The change runs under the registry's lock: it reads no registry.
+	stored, err := s.agents.ChangeAssistant(cur.WorkspaceID, cur.ID, func(a *engine.Assistant) error {
+		if err := s.applyAssistant(a, &body); err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		a.UpdatedAt = now
+		if body.Agent != nil {
+			a.Settings.UpdatedAt = now
+		}
+		return nil
+	})
+	if err != nil {
 		return s.putAssistantErr(err)
 	}
-	stored, _ := s.agents.Assistant(a.WorkspaceID, a.ID)
 	after := s.viewAssistant(stored, counts)
 	auditChange(c, before, after)
 	return c.JSON(after)

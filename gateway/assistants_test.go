@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/engine"
@@ -229,4 +231,51 @@ func TestAssistantsLimit(t *testing.T) {
 	code, body := e.api("POST", "/api/v1/assistants", ownerToken, map[string]any{"name": "one too many"})
 	require.Equal(t, http.StatusConflict, code, string(body))
 	require.Len(t, e.assistants(), engine.MaxAssistants)
+}
+
+// Changes of one assistant at once each start from the other's result
+// (the registry runs each read-change-write under its lock), and two
+// assistants taking one account at once leave it with one of them.
+func TestAssistantsConcurrentChanges(t *testing.T) {
+	t.Parallel()
+	e := newAIEnv(t)
+	create := func(name string) assistantResp {
+		code, body := e.api("POST", "/api/v1/assistants", ownerToken, map[string]any{"name": name})
+		require.Equal(t, http.StatusCreated, code, string(body))
+		return decodeAs[assistantResp](t, body)
+	}
+	a, b := create("A"), create("B")
+	const n = 8
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			code, body := e.api("PATCH", "/api/v1/assistants/"+a.ID, ownerToken, map[string]any{"name": fmt.Sprintf("A%d", i)})
+			assert.Equal(t, http.StatusOK, code, string(body))
+		}()
+		go func() {
+			defer wg.Done()
+			target := a.ID
+			if i%2 == 1 {
+				target = b.ID
+			}
+			code, body := e.api("PATCH", "/api/v1/assistants/"+target, ownerToken, map[string]any{
+				"agent": map[string]any{"greeting": fmt.Sprintf("G%d", i)}, "accounts": []map[string]any{{"channel": "whatsapp", "account_id": phoneID}}})
+			assert.Equal(t, http.StatusOK, code, string(body))
+		}()
+	}
+	wg.Wait()
+	var gotA, gotB assistantResp
+	for _, x := range e.assistants() {
+		switch x.ID {
+		case a.ID:
+			gotA = x
+		case b.ID:
+			gotB = x
+		}
+	}
+	require.NotEqual(t, "A", gotA.Name, "a rename is kept")
+	require.NotEmpty(t, gotA.Agent.Greeting, "no rename wrote the greeting back")
+	require.Equal(t, 1, len(gotA.Accounts)+len(gotB.Accounts), "the account is one assistant's")
 }

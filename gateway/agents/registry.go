@@ -274,6 +274,35 @@ var ErrTooManyAssistants = errors.New("too many assistants")
 // assistant, a.Settings are the workspace's agent settings, stored as
 // such.
 func (r *Registry) PutAssistant(a engine.Assistant) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.putAssistantLocked(a)
+}
+
+// ChangeAssistant changes assistant id of ws by change, run on the
+// assistant as last committed, and stores it as PutAssistant does, all
+// under the registry's lock: two changes at once never lose one. It
+// returns the assistant stored; persistence.ErrNotFound when there is
+// none.
+func (r *Registry) ChangeAssistant(ws engine.ID, id string, change func(a *engine.Assistant) error) (engine.Assistant, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, ok := r.assistantLocked(ws, id)
+	if !ok {
+		return a, persistence.ErrNotFound
+	}
+	a.Accounts = slices.Clone(a.Accounts)
+	if err := change(&a); err != nil {
+		return a, err
+	}
+	if err := r.putAssistantLocked(a); err != nil {
+		return a, err
+	}
+	stored, _ := r.assistantLocked(ws, id)
+	return stored, nil
+}
+
+func (r *Registry) putAssistantLocked(a engine.Assistant) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
@@ -284,8 +313,6 @@ func (r *Registry) PutAssistant(a engine.Assistant) error {
 			return err
 		}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	k := assistantKey{a.WorkspaceID, a.ID}
 	if _, exists := r.assistants[k]; !exists && !isDefault {
 		n := 0
