@@ -78,6 +78,7 @@ func TestWebAssistants(t *testing.T) {
 		_, ok = find("Sales team")
 		require.True(t, ok)
 		axeCheck(t, b, "assistants-1440")
+		b.screenshot("assistants-1440")
 		b.noOverflow(1440)
 	})
 
@@ -97,6 +98,7 @@ func TestWebAssistants(t *testing.T) {
 		b.choose(`select[data-filter="assistant"]`, sales.ID)
 		b.waitJS("only Sales' conversation", fmt.Sprintf(`(() => { const ids = [...document.querySelectorAll('#conv-list li.conv')].map((li) => li.dataset.id); return ids.length === 1 && ids[0] === %q; })()`, sold))
 		axeCheck(t, b, "inbox-assistant-1440")
+		b.screenshot("inbox-assistant-1440")
 		b.choose(`select[data-filter="assistant"]`, "")
 		b.waitJS("both rows", `document.querySelectorAll('#conv-list li.conv').length === 2`)
 
@@ -112,6 +114,7 @@ func TestWebAssistants(t *testing.T) {
 		})
 		b.waitJS("the row's new name", fmt.Sprintf(`document.querySelector('#conv-list li.conv[data-id=%q] .marker.assistant').textContent === 'Sales team'`, front))
 		axeCheck(t, b, "chat-assistant-1440")
+		b.screenshot("chat-assistant-1440")
 	})
 
 	step("a phone's width", func(t *testing.T) {
@@ -122,12 +125,14 @@ func TestWebAssistants(t *testing.T) {
 		b.waitJS("the header's assistant", fmt.Sprintf(`document.querySelector('#chat-assistant').value === %q`, sales.ID))
 		b.noOverflow(390)
 		axeCheck(t, b, "chat-assistant-390")
+		b.screenshot("chat-assistant-390")
 		b.goTo(e.url, "/#settings/assistants")
 		b.waitJS("the list", `document.querySelectorAll('#assistants-list li.assistant').length === 2`)
 		b.clickJS("Edit Sales", fmt.Sprintf(`#assistants-list li.assistant[data-id=%q] button[data-act="edit"]`, sales.ID))
 		b.waitJS("the editor", `!!document.querySelector('#assistant-editor-title')`)
 		b.noOverflow(390)
 		axeCheck(t, b, "assistants-390")
+		b.screenshot("assistants-390")
 	})
 
 	step("delete, after a confirmation", func(t *testing.T) {
