@@ -207,8 +207,10 @@ func (s *Server) updateAssistant(c *fiber.Ctx) error {
 }
 
 // deleteAssistant removes an assistant (never the default one): its
-// channel accounts go back to the default assistant, and so do its
-// conversations, each through its actor.
+// channel accounts go back to the default assistant first (so no new
+// conversation comes to it), then its conversations, each through its
+// actor, then its record. A failure on the way leaves the assistant
+// with fewer conversations and no account: deleting it again finishes.
 func (s *Server) deleteAssistant(c *fiber.Ctx) error {
 	a, err := s.assistantParam(c)
 	if err != nil {
@@ -217,11 +219,19 @@ func (s *Server) deleteAssistant(c *fiber.Ctx) error {
 	if a.ID == engine.DefaultAssistantID {
 		return errorf(fiber.StatusConflict, "default_assistant", "the default assistant cannot be deleted")
 	}
-	if err := s.agents.DeleteAssistant(a.WorkspaceID, a.ID); err != nil {
-		return fromEngine(err)
+	if len(a.Accounts) > 0 {
+		if _, err := s.agents.ChangeAssistant(a.WorkspaceID, a.ID, func(x *engine.Assistant) error {
+			x.Accounts, x.UpdatedAt = nil, time.Now().UTC()
+			return nil
+		}); err != nil {
+			return fromEngine(err)
+		}
 	}
 	if err := s.moveAssistantConversations(c, a.WorkspaceID, a.ID); err != nil {
 		return err
+	}
+	if err := s.agents.DeleteAssistant(a.WorkspaceID, a.ID); err != nil {
+		return fromEngine(err)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
 }

@@ -361,9 +361,9 @@ func (r *Registry) putAssistantLocked(a engine.Assistant) error {
 
 // DeleteAssistant removes assistant id (never the default one): its
 // channel accounts go back to the default assistant at once. Its
-// conversations are the caller's to move (engine.SetAssistant, through
-// their actors); until then they are answered with the workspace's
-// settings (Resolve).
+// conversations are the caller's to move first (engine.SetAssistant,
+// through their actors); one left behind is answered with the
+// workspace's settings (Resolve).
 func (r *Registry) DeleteAssistant(ws engine.ID, id string) error {
 	if id == engine.DefaultAssistantID {
 		return fmt.Errorf("%w: the default assistant cannot be deleted", engine.ErrInvalid)
