@@ -71,7 +71,7 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 	if conv.ModeEpoch != req.ModeEpoch || conv.LastCustomerSeq != req.LastCustomerSeq || conv.Mode != engine.ModeAI {
 		return // already stale: do not spend an AI call on it
 	}
-	agent, pol := rt.cfg.Agents.Resolve(conv.WorkspaceID, conv.Channel, conv.ChannelAccountID)
+	agent, pol := rt.cfg.Agents.Resolve(conv.WorkspaceID, conv.Channel, conv.ChannelAccountID, conv.Assistant())
 	if agent == nil {
 		p.settle(req)
 		return

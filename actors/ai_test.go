@@ -23,7 +23,7 @@ type policyResolver struct {
 	policy actors.AgentPolicy
 }
 
-func (r policyResolver) Resolve(engine.ID, engine.Channel, string) (actors.Agent, actors.AgentPolicy) {
+func (r policyResolver) Resolve(engine.ID, engine.Channel, string, string) (actors.Agent, actors.AgentPolicy) {
 	return r.agent, r.policy
 }
 

@@ -263,12 +263,12 @@ type txn struct {
 
 // policy returns whether the conversation has an agent, and its policy,
 // resolved once per transaction (the channel account does not change in
-// one). A transaction without a conversation yet has none.
+// one; a change of assistant takes effect from the next). A transaction without a conversation yet has none.
 func (t *txn) policy() (bool, AgentPolicy) {
 	if !t.resolved && t.cur.ID != engine.ZeroID {
 		t.resolved = true
 		if agents := t.a.rt.cfg.Agents; agents != nil {
-			agent, pol := agents.Resolve(t.cur.WorkspaceID, t.cur.Channel, t.cur.ChannelAccountID)
+			agent, pol := agents.Resolve(t.cur.WorkspaceID, t.cur.Channel, t.cur.ChannelAccountID, t.cur.Assistant())
 			t.hasAgent, t.pol = agent != nil, pol
 		}
 	}
@@ -530,6 +530,9 @@ func (t *txn) create(in *engine.Inbound, th pendingThread) error {
 	a := t.a
 	c := engine.NewConversation(a.id, a.ws, in.Channel, in.ChannelAccountID, th.contact, in.ExternalUserID, t.now)
 	c.Thread = in.Thread
+	if p, ok := a.rt.cfg.Agents.(AssistantPicker); ok {
+		c.AssistantID = p.AssistantFor(a.ws, in.Channel, in.ChannelAccountID)
+	}
 	ident := engine.Identity{Channel: in.Channel, ExternalID: in.ExternalUserID}
 	ct, err := a.rt.store.Contact(a.ws, th.contact)
 	switch {

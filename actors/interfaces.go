@@ -44,11 +44,13 @@ type (
 	AgentPolicy = ports.AgentPolicy
 	// AgentResolver is ports.AgentResolver.
 	AgentResolver = ports.AgentResolver
+	// AssistantPicker is ports.AssistantPicker.
+	AssistantPicker = ports.AssistantPicker
 )
 
 // staticResolver answers every conversation with one agent.
 type staticResolver struct{ agent Agent }
 
-func (r staticResolver) Resolve(engine.ID, engine.Channel, string) (Agent, AgentPolicy) {
+func (r staticResolver) Resolve(engine.ID, engine.Channel, string, string) (Agent, AgentPolicy) {
 	return r.agent, AgentPolicy{Kind: "static"}
 }

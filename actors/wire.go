@@ -129,6 +129,7 @@ func appendConversation(b []byte, c *engine.Conversation) []byte {
 	if c.Campaign != nil {
 		b = appendJSON(b, "campaign", c.Campaign)
 	}
+	b = appendField(b, "assistant_id", c.AssistantID)
 	return append(b, '}')
 }
 

@@ -284,6 +284,7 @@ func TestNewConversation(t *testing.T) {
 		ID: id, WorkspaceID: ws, Channel: engine.ChannelInstagram, ChannelAccountID: "acct",
 		ContactID: contact, ExternalUserID: "igsid",
 		Folder: engine.FolderOpen, Mode: engine.ModeAI, LastActivityAt: t0, CreatedAt: t0,
+		AssistantID: engine.DefaultAssistantID,
 	}, c)
 }
 

@@ -20,15 +20,12 @@ import (
 // (docs/ARCHITECTURE.md, "The knowledge base").
 
 // DefaultAssistant is the id of a workspace's assistant whose settings
-// are the workspace's agent settings.
-const DefaultAssistant = "default"
+// are the workspace's agent settings (DefaultAssistantID).
+const DefaultAssistant = DefaultAssistantID
 
-// AssistantOf names the assistant that answers conversation c: the one
-// whose knowledge base its agent receives and whose entries the
-// corrections of its replies become. A workspace has one assistant,
-// DefaultAssistant, until a conversation can name another; this is the
-// one place that decides it.
-func AssistantOf(_ *Conversation) string { return DefaultAssistant }
+// AssistantOf names the assistant whose knowledge a conversation's AI
+// replies draw on: the assistant handling it (Conversation.Assistant).
+func AssistantOf(c *Conversation) string { return c.Assistant() }
 
 // KnowledgeKind says what a knowledge entry is.
 type KnowledgeKind string

@@ -257,6 +257,7 @@ func NewConversation(id, workspace ID, ch Channel, accountID string, contact ID,
 		ID: id, WorkspaceID: workspace, Channel: ch, ChannelAccountID: accountID,
 		ContactID: contact, ExternalUserID: externalUser,
 		Folder: FolderOpen, Mode: ModeAI, LastActivityAt: now, CreatedAt: now,
+		AssistantID: DefaultAssistantID,
 	}
 }
 
@@ -406,6 +407,11 @@ func (a *applier) apply(cmd Command) error {
 			a.assigned = &Assignment{UserID: cmd.UserID, By: cmd.By}
 		}
 		a.c.AssigneeID = cmd.UserID
+	case SetAssistant:
+		if cmd.AssistantID == "" || len(cmd.AssistantID) > MaxAssistantIDBytes {
+			return fmt.Errorf("%w: an assistant id is required", ErrInvalid)
+		}
+		a.c.AssistantID = cmd.AssistantID
 	case ScheduleFollowUp:
 		if !cmd.At.After(a.now) {
 			return fmt.Errorf("%w: follow-up time must be in the future", ErrInvalid)
@@ -838,7 +844,7 @@ func headerEqual(a, b Conversation) bool {
 		a.FollowUpAuto == b.FollowUpAuto && a.AutoFollowUps == b.AutoFollowUps && a.CSATPending == b.CSATPending &&
 		a.Blocked == b.Blocked && a.Unsubscribed == b.Unsubscribed && a.Thread == b.Thread && a.CreatedAt.Equal(b.CreatedAt) &&
 		a.Deleted == b.Deleted && a.OpenedAt.Equal(b.OpenedAt) && a.FirstReplyAt.Equal(b.FirstReplyAt) &&
-		a.AIPendingAt.Equal(b.AIPendingAt) && campaignEqual(a.Campaign, b.Campaign)
+		a.AIPendingAt.Equal(b.AIPendingAt) && campaignEqual(a.Campaign, b.Campaign) && a.AssistantID == b.AssistantID
 }
 
 func campaignEqual(a, b *Campaign) bool {

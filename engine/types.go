@@ -407,6 +407,11 @@ type Conversation struct {
 	// Campaign is the newest campaign (ad, link) the customer came
 	// through on this conversation, nil when none.
 	Campaign *Campaign `json:"campaign,omitempty"`
+	// AssistantID names the assistant that handles the conversation
+	// (Assistant): its channel account's at creation, changed by a
+	// person (SetAssistant); "" only in headers stored before
+	// assistants, which read as DefaultAssistantID.
+	AssistantID string `json:"assistant_id"`
 	// Deleted marks a conversation removed for good; it is never stored.
 	Deleted bool `json:"-"`
 }

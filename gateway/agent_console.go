@@ -80,12 +80,34 @@ func (s *Server) testChannelAgent(c *fiber.Ctx) error {
 // runAgentTest answers a test console request over the settings in force
 // for the account (ch, id), or the workspace's when ch is empty.
 func (s *Server) runAgentTest(c *fiber.Ctx, ch engine.Channel, id string) error {
+	return s.runAgentTestOf(c, func() (engine.AgentSettings, error) {
+		set, _ := s.agents.Settings(who(c).WorkspaceID, ch, id)
+		return set, nil
+	})
+}
+
+// testAssistant is testAgent for an assistant: the settings tried are
+// the assistant's, changed by the body's.
+func (s *Server) testAssistant(c *fiber.Ctx) error {
+	return s.runAgentTestOf(c, func() (engine.AgentSettings, error) {
+		a, err := s.assistantParam(c)
+		return a.Settings, err
+	})
+}
+
+// runAgentTestOf answers a test console request over the settings
+// settingsOf returns, read once the body is (a bad body is a 400 before
+// an unknown id's 404).
+func (s *Server) runAgentTestOf(c *fiber.Ctx, settingsOf func() (engine.AgentSettings, error)) error {
 	var body agentTestBody
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
+	set, err := settingsOf()
+	if err != nil {
+		return err
+	}
 	ws := who(c).WorkspaceID
-	set, _ := s.agents.Settings(ws, ch, id)
 	if body.Settings != nil {
 		if err := body.Settings.apply(&set); err != nil {
 			return err

@@ -56,7 +56,7 @@ func TestAgentSettingsShowAppliedDefaults(t *testing.T) {
 	applied(put("/api/v1/agent", map[string]any{"greeting": "Hi"}))
 
 	// What GET shows, PUT back, changes nothing that is applied.
-	_, pol := reg.Resolve(e.ws, "", "")
+	_, pol := reg.Resolve(e.ws, "", "", engine.DefaultAssistantID)
 	require.Zero(t, pol.Debounce, "follows the runtime's default")
 	v := get("/api/v1/agent")
 	for _, k := range []string{"has_api_key", "stripe_webhook_secret_set", "inherited", "updated_at"} {
@@ -64,16 +64,16 @@ func TestAgentSettingsShowAppliedDefaults(t *testing.T) {
 	}
 	put("/api/v1/agent", v)
 	applied(get("/api/v1/agent"))
-	_, pol = reg.Resolve(e.ws, "", "")
+	_, pol = reg.Resolve(e.ws, "", "", engine.DefaultAssistantID)
 	require.Equal(t, 2*time.Second, pol.Debounce)
 
 	// No wait shows as 0, and 0 puts back no wait.
 	require.Equal(t, float64(0), put(ch, map[string]any{"debounce_ms": -5})["debounce_ms"])
 	require.Equal(t, float64(0), get(ch)["debounce_ms"])
-	_, pol = reg.Resolve(e.ws, engine.ChannelWhatsApp, phoneID)
+	_, pol = reg.Resolve(e.ws, engine.ChannelWhatsApp, phoneID, engine.DefaultAssistantID)
 	require.Negative(t, pol.Debounce)
 	put(ch, map[string]any{"debounce_ms": 0})
-	_, pol = reg.Resolve(e.ws, engine.ChannelWhatsApp, phoneID)
+	_, pol = reg.Resolve(e.ws, engine.ChannelWhatsApp, phoneID, engine.DefaultAssistantID)
 	require.Negative(t, pol.Debounce, "0 is no wait, as shown")
 	require.Equal(t, float64(2000), get("/api/v1/agent")["debounce_ms"], "the workspace keeps its own")
 }

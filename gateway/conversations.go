@@ -19,12 +19,15 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	p := who(c)
 	q := persistence.ListQuery{Folder: engine.Folder(c.Query("folder", string(engine.FolderOpen))),
 		Channel: engine.Channel(c.Query("channel")), Tag: c.Query("tag"), Mode: engine.Mode(c.Query("mode")),
-		Cursor: c.Query("cursor"), Campaign: c.Query("campaign")}
+		Cursor: c.Query("cursor"), Campaign: c.Query("campaign"), Assistant: c.Query("assistant")}
 	if !q.Folder.Valid() {
 		return errorf(fiber.StatusBadRequest, "bad_query", "folder must be open, pending, solved, spam or archived")
 	}
 	if len(q.Campaign) > engine.MaxCampaignKeyBytes || !utf8.ValidString(q.Campaign) {
 		return errorf(fiber.StatusBadRequest, "bad_query", "campaign must be an ad id or a ref of at most %d bytes", engine.MaxCampaignKeyBytes)
+	}
+	if len(q.Assistant) > engine.MaxAssistantIDBytes || !utf8.ValidString(q.Assistant) {
+		return errorf(fiber.StatusBadRequest, "bad_query", "assistant must be an assistant id of at most %d bytes", engine.MaxAssistantIDBytes)
 	}
 	if q.Channel != "" && !q.Channel.Valid() {
 		return errorf(fiber.StatusBadRequest, "bad_query", "unknown channel")

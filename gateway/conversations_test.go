@@ -192,6 +192,10 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"GET", "/api/v1/widgets/{id}", ""}, {"PATCH", "/api/v1/widgets/{id}", `{"greeting":"x"}`}, {"DELETE", "/api/v1/widgets/{id}", ""},
 		{"POST", "/api/v1/conversations/{conv}/template", `{"name":"x","language":"en"}`},
 		{"POST", "/api/v1/contacts/{id}/template", `{"name":"x","language":"en"}`},
+		{"GET", "/api/v1/assistants/{id}", ""}, {"PATCH", "/api/v1/assistants/{id}", `{"name":"x"}`},
+		{"DELETE", "/api/v1/assistants/{id}", ""},
+		{"POST", "/api/v1/assistants/{id}/test", `{"messages":[{"from":"customer","text":"hi"}]}`},
+		{"POST", "/api/v1/conversations/{conv}/assistant", `{"assistant_id":"default"}`},
 	}
 	// Routes with ids checked elsewhere: users and tokens (users_test.go,
 	// ids of another workspace; passwords_test.go for passwords), media
@@ -236,6 +240,12 @@ func TestWorkspaceIsolation(t *testing.T) {
 		ID string `json:"id"`
 	}
 	require.NoError(t, json.Unmarshal(widgetBody, &widget))
+	code, asstBody := e.api("POST", "/api/v1/assistants", ownerToken, map[string]any{"name": "secret of A"})
+	require.Equal(t, http.StatusCreated, code, string(asstBody))
+	var asst struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(asstBody, &asst))
 	for _, r := range routes {
 		var body any
 		if r[2] != "" {
@@ -250,6 +260,9 @@ func TestWorkspaceIsolation(t *testing.T) {
 		}
 		if strings.HasPrefix(r[1], "/api/v1/widgets/") {
 			path = fillTemplate(r[1], map[string]string{"id": widget.ID})
+		}
+		if strings.HasPrefix(r[1], "/api/v1/assistants/") {
+			path = fillTemplate(r[1], map[string]string{"id": asst.ID})
 		}
 		code, resp := e.api(r[0], path, "pk_workspace_b", body)
 		require.Equal(t, http.StatusNotFound, code, "%s %s: %s", r[0], r[1], resp)
@@ -274,6 +287,9 @@ func TestWorkspaceIsolation(t *testing.T) {
 	code, widgetBody = e.api("GET", "/api/v1/widgets/"+widget.ID, ownerToken, nil)
 	require.Equal(t, http.StatusOK, code, string(widgetBody))
 	require.NotContains(t, string(widgetBody), `"greeting":"x"`, "A's widget is unchanged")
+	code, asstAfter := e.api("GET", "/api/v1/assistants/"+asst.ID, ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(asstAfter))
+	require.Contains(t, string(asstAfter), `"name":"secret of A"`, "A's assistant is unchanged")
 }
 
 // The counts of a list under a channel tab are that channel's: folder

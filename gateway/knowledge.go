@@ -83,10 +83,13 @@ func (s *Server) knowledgeRoutes(api fiber.Router) {
 }
 
 // assistantExists says whether workspace ws has an assistant with id
-// asst. A workspace has one, engine.DefaultAssistant (its agent
-// settings), until assistants of their own are stored.
-func (s *Server) assistantExists(_ engine.ID, asst string) (bool, error) {
-	return asst == engine.DefaultAssistant, nil
+// asst (the default one always; others in the agents' registry).
+func (s *Server) assistantExists(ws engine.ID, asst string) (bool, error) {
+	if asst == engine.DefaultAssistant {
+		return true, nil
+	}
+	_, ok := s.agents.Assistant(ws, asst)
+	return ok, nil
 }
 
 var errNoAssistant = errorf(fiber.StatusNotFound, "not_found", "no such assistant")
@@ -516,7 +519,12 @@ func (h *knowledgeBase) search(c *fiber.Ctx) error {
 	}
 	out := fiber.Map{"passages": ps, "took_ms": float64(took.Microseconds()) / 1000}
 	if b.Answer {
+		// The assistant's own settings; the default assistant's are
+		// the workspace's.
 		set, _ := h.s.agents.Settings(ws, "", "")
+		if a, ok := h.s.agents.Assistant(ws, asst); ok && asst != engine.DefaultAssistant {
+			set = a.Settings
+		}
 		set.WorkspaceID, set.Channel, set.AccountID = ws, "", ""
 		hist, last, err := agentTestHistory(ws, []agentTestMessage{{From: "customer", Text: q}})
 		if err != nil {

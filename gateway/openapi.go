@@ -85,10 +85,18 @@ var operations = []op{
 	{method: "DELETE", path: "/api/v1/channels/{channel}/{account}/agent", tag: "agent", summary: "Drop a channel account's override: it follows the workspace again (admin)", ok: 204},
 	{method: "POST", path: "/api/v1/channels/{channel}/{account}/agent/test", tag: "agent", summary: "Test console of a channel account (admin): as POST /api/v1/agent/test, over the settings in force for the account (its override, or the workspace's it inherits) changed by settings (its API key kept unless given)", body: "AgentTest", ok: 200},
 
+	{method: "GET", path: "/api/v1/assistants", tag: "assistants", summary: "The workspace's assistants ({\"assistants\":[...]}), the default one first (id \"default\", default true: its agent settings are the workspace's, GET /api/v1/agent), then the others by name; each {id, name, default, accounts (the channel accounts whose new conversations it handles, [{channel, account_id}]; for the default one every account no other assistant lists), agent (its settings as GET /api/v1/agent shows them), conversations (how many it handles, every folder), created_at, updated_at}", ok: 200},
+	{method: "POST", path: "/api/v1/assistants", tag: "assistants", summary: "Create an assistant (admin): name (one line, 1 to 100 bytes), accounts (channel accounts of the workspace; one listed by another assistant moves to this one), agent (its settings, as PUT /api/v1/agent takes them, from the built-in rules agent; stripe_webhook_secret is refused); at most 50 assistants per workspace (409 too_many). A channel account's override (PUT /api/v1/channels/{channel}/{account}/agent) still wins over its assistant's settings", body: "Assistant", ok: 201},
+	{method: "GET", path: "/api/v1/assistants/{id}", tag: "assistants", summary: "An assistant", ok: 200},
+	{method: "PATCH", path: "/api/v1/assistants/{id}", tag: "assistants", summary: "Change an assistant (admin): the fields given; accounts replaces its list (the default assistant takes none: an account no assistant lists is its); agent changes its settings as PUT /api/v1/agent does (for the default assistant: the workspace's settings). Conversations keep the assistant they have", body: "AssistantUpdate", ok: 200},
+	{method: "DELETE", path: "/api/v1/assistants/{id}", tag: "assistants", summary: "Delete an assistant (admin); the default one cannot be (409 default_assistant). Its channel accounts and its conversations go back to the default assistant", ok: 204},
+	{method: "POST", path: "/api/v1/assistants/{id}/test", tag: "assistants", summary: "Test console of an assistant (admin): as POST /api/v1/agent/test, over the assistant's settings changed by settings (its API key kept unless given)", body: "AgentTest", ok: 200},
+	{method: "POST", path: "/api/v1/conversations/{conv}/assistant", tag: "assistants", summary: "Hand a conversation to another assistant of the workspace (every role): its next AI replies use that assistant's settings; 400 for an assistant_id that is not one", body: "ConversationAssistant", ok: 200},
+
 	{method: "GET", path: "/api/v1/media/{id}", tag: "media", summary: "A stored media file of the workspace, by SHA-256 (kept while a message holds it)", ok: 200},
 
 	{method: "GET", path: "/api/v1/analytics", tag: "analytics", summary: "Business figures of a period (UTC days): first response and resolution times, resolution rate, AI share of replies, CSAT average; per channel, and per UTC day (days: every day of the period, oldest first, each {date, figures})", query: []string{"period", "channel"}, ok: 200},
-	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts per folder and of the open folder's unread, mine and unassigned (of that channel when channel is given); needs_human=true keeps the conversations a handoff left waiting for a person; campaign (an ad id or a ref, as GET /api/v1/campaigns lists them) keeps those whose newest campaign it is; stage (a stage id) and owner (a user id) keep those whose contact stands in that stage and/or is owned by that user", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "needs_human", "campaign", "stage", "owner", "cursor", "limit"}, ok: 200},
+	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts per folder and of the open folder's unread, mine and unassigned (of that channel when channel is given); needs_human=true keeps the conversations a handoff left waiting for a person; campaign (an ad id or a ref, as GET /api/v1/campaigns lists them) keeps those whose newest campaign it is; stage (a stage id) and owner (a user id) keep those whose contact stands in that stage and/or is owned by that user; assistant (an assistant id, GET /api/v1/assistants) keeps those that assistant handles (each conversation's assistant_id)", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "needs_human", "campaign", "stage", "owner", "assistant", "cursor", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/campaigns", tag: "conversations", summary: "The campaigns the workspace's conversations came through (every folder): each an ad id, else a ref, with how many conversations it brought, counted under their newest campaign ({\"campaigns\":[{\"campaign\",\"conversations\"}]}, sorted by campaign)", ok: 200},
 	{method: "GET", path: "/api/v1/tags", tag: "conversations", summary: "The tags of the workspace's conversations (every folder), by name, each with how many conversations carry it (the star is the tag priority)", ok: 200},
 	{method: "GET", path: "/api/v1/search", tag: "conversations", summary: "Search conversations by contact name, phone, email, company and message text (case- and accent-insensitive word prefixes; a q with no letters or digits is 400 bad_query), most recent activity first, each hit with a snippet; folder and channel keep only that folder's and channel's (a page so narrowed can hold fewer than limit hits and still have a next_cursor)", query: []string{"q", "folder", "channel", "cursor", "limit"}, ok: 200},
@@ -218,8 +226,11 @@ var schemas = map[string]any{
 		[]string{"preset"}, []string{"at"}),
 	"Feedback": obj(map[string]any{"rating": enum("up", "down"),
 		"correction": describe(withBound(str(), "maxLength", engine.MaxCorrectionBytes), "what the reply should have said (at most 4096 bytes)")}, "rating"),
-	"CSAT":          obj(map[string]any{"score": map[string]any{"type": "integer", "minimum": 1, "maximum": 5}}, "score"),
-	"AgentSettings": minProps(obj(agentSettingsProps())),
+	"CSAT":                  obj(map[string]any{"score": map[string]any{"type": "integer", "minimum": 1, "maximum": 5}}, "score"),
+	"AgentSettings":         minProps(obj(agentSettingsProps())),
+	"Assistant":             obj(assistantProps(), "name"),
+	"AssistantUpdate":       minProps(obj(assistantProps())),
+	"ConversationAssistant": obj(map[string]any{"assistant_id": withBound(str(), "minLength", 1)}, "assistant_id"),
 	"AgentTest": obj(map[string]any{"settings": obj(agentSettingsProps()),
 		"messages": map[string]any{"type": "array", "minItems": 1, "maxItems": maxAgentTestMessages,
 			"items": obj(map[string]any{"from": enum("customer", "agent"), "text": map[string]any{"type": "string", "minLength": 1}}, "from", "text")}}, "messages"),
@@ -435,6 +446,16 @@ func contactProps(withSource bool) map[string]any {
 		p["source"] = enum("manual", "api")
 	}
 	return p
+}
+
+// assistantProps are the fields of an assistant a request may name.
+func assistantProps() map[string]any {
+	return map[string]any{
+		"name": withBound(withBound(str(), "minLength", 1), "maxLength", engine.MaxAssistantNameBytes),
+		"accounts": withBound(map[string]any{"type": "array", "items": obj(map[string]any{"channel": str(), "account_id": withBound(str(), "minLength", 1)},
+			"channel", "account_id")}, "maxItems", engine.MaxAssistantAccounts),
+		"agent": obj(agentSettingsProps()),
+	}
 }
 
 // minProps makes an object schema refuse {}: an update names a field.

@@ -439,6 +439,15 @@ func (s *Server) routes() {
 	api.Put("/channels/:channel/:account/agent", requireRole(engine.RoleAdmin), s.putChannelAgent)
 	api.Delete("/channels/:channel/:account/agent", requireRole(engine.RoleAdmin), s.deleteChannelAgent)
 	api.Post("/channels/:channel/:account/agent/test", requireRole(engine.RoleAdmin), s.testChannelAgent)
+
+	// Assistants (assistants.go).
+	api.Get("/assistants", s.listAssistants)
+	api.Post("/assistants", requireRole(engine.RoleAdmin), s.createAssistant)
+	api.Get("/assistants/:id", s.getAssistant)
+	api.Patch("/assistants/:id", requireRole(engine.RoleAdmin), s.updateAssistant)
+	api.Delete("/assistants/:id", requireRole(engine.RoleAdmin), s.deleteAssistant)
+	api.Post("/assistants/:id/test", requireRole(engine.RoleAdmin), s.testAssistant)
+	api.Post("/conversations/:conv/assistant", s.setConversationAssistant)
 	api.Get("/media/:id", s.serveMedia)
 	api.Get("/analytics", s.analytics)
 	api.Get("/conversations", s.listConversations)

@@ -51,6 +51,7 @@ const (
 	cfUnsubscribed
 	cfCampaign // nested: campaignFields (codec_campaign.go)
 	cfThread
+	cfAssistantID
 )
 
 // Message fields (Content's fields are the message's own).
@@ -184,6 +185,7 @@ func appendConversation(b []byte, c *engine.Conversation) ([]byte, error) {
 	e.bool(cfUnsubscribed, c.Unsubscribed)
 	appendCampaign(&e, cfCampaign, c.Campaign)
 	e.str(cfThread, c.Thread)
+	e.str(cfAssistantID, c.AssistantID)
 	return e.b, e.err
 }
 
@@ -271,6 +273,8 @@ func readConversation(d *wdec, c *engine.Conversation, mask uint64) {
 			c.Campaign = readCampaign(d)
 		case cfThread:
 			c.Thread = d.getStr()
+		case cfAssistantID:
+			c.AssistantID = d.getStr()
 		default:
 			d.skip()
 		}

@@ -85,6 +85,12 @@ func DimCampaign(key string) string { return dimCampaignPrefix + key }
 
 const dimCampaignPrefix = "cmp:"
 
+// DimAssistant is the dimension of the conversations assistant id
+// (engine.Conversation.AssistantID) handles.
+func DimAssistant(id string) string { return dimAssistantPrefix + id }
+
+const dimAssistantPrefix = "ast:"
+
 // DimChannel is the Count dimension of the conversations of channel ch
 // that carry dim: DimAll (all of the channel's, a list index dimension),
 // or DimUnread, DimUnassigned or a DimAssignee (the inbox's filter counts

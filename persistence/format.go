@@ -37,7 +37,10 @@ import (
 //  5. Media reference index entries ('w' ws 'F') for every message with a
 //     stored file.
 //  6. Phone and email key entries for every contact.
-const FormatVersion = 7
+//  7. Per-channel unread and assignment counters.
+//  8. Every conversation handled by an assistant (the default one for
+//     those stored before), indexed under DimAssistant.
+const FormatVersion = 8
 
 // tFormat is the system key of the format record.
 const tFormat = 'V'
@@ -106,6 +109,7 @@ var migrations = []migration{
 	{5, "media reference index", mediaRefsMarkerKey(), (*Store).backfillMediaRefs},
 	{6, "contact phone and email index", contactKeysMarkerKey(), (*Store).backfillContactKeys},
 	{7, "channel counters", nil, (*Store).backfillChannelCounters},
+	{8, "conversation assistants", nil, (*Store).backfillAssistants},
 }
 
 // migrationProgress counts the records a migration step visits and logs

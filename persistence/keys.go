@@ -30,6 +30,7 @@ import (
 //	'w' ws '6' 'v' visitor                   web chat widget visitor session (widget.go)
 //	'w' ws '8' waba name language            WhatsApp message template (templates.go)
 //	'w' ws '1' ...                           knowledge base entries, passages and their BM25 index (knowledge.go)
+//	'w' ws '2' 'a' id                        assistant (assistants.go)
 //
 // System data, across workspaces:
 //
@@ -199,6 +200,9 @@ func listDims(c *engine.Conversation) []string {
 	}
 	if k := c.Campaign.Key(); k != "" {
 		dims = append(dims, DimCampaign(k))
+	}
+	if c.AssistantID != "" { // "" only before format 8, which set it on every header
+		dims = append(dims, DimAssistant(c.AssistantID))
 	}
 	return dims
 }

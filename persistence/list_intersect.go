@@ -47,6 +47,9 @@ func (q *ListQuery) dims() []string {
 	if q.Campaign != "" {
 		out = append(out, DimCampaign(q.Campaign))
 	}
+	if q.Assistant != "" {
+		out = append(out, DimAssistant(q.Assistant))
+	}
 	if len(out) == 0 {
 		out = append(out, dimAll)
 	}

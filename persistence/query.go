@@ -226,6 +226,9 @@ type ListQuery struct {
 	// Campaign keeps the conversations whose newest campaign has this key
 	// (engine.Campaign.Key: an ad id or a ref).
 	Campaign string
+	// Assistant keeps the conversations the assistant of this id handles
+	// (engine.Conversation.AssistantID).
+	Assistant string
 	// NeedsHuman keeps the conversations a handoff left waiting for a
 	// person. It has no index dimension of its own: the headers of the
 	// other dimensions' entries are checked.
@@ -258,6 +261,7 @@ func (q *ListQuery) match(c *engine.Conversation) bool {
 		(!q.Unassigned || c.AssigneeID == "") &&
 		(q.Mode == "" || c.Mode == q.Mode) &&
 		(q.Campaign == "" || c.Campaign.Key() == q.Campaign) &&
+		(q.Assistant == "" || c.Assistant() == q.Assistant) &&
 		(!q.NeedsHuman || c.NeedsHuman)
 }
 

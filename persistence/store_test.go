@@ -845,7 +845,7 @@ func TestListIndexMoves(t *testing.T) {
 		}
 		return out
 	}
-	bystanderEntries := entries(bystander, "*", "ch:whatsapp", "mode:ai", "unassigned")
+	bystanderEntries := entries(bystander, "*", "ast:default", "ch:whatsapp", "mode:ai", "unassigned")
 	check := func(x engine.Conversation, dims ...string) {
 		t.Helper()
 		want := append(entries(x, dims...), bystanderEntries...)
@@ -878,41 +878,47 @@ func TestListIndexMoves(t *testing.T) {
 	mine := []engine.ID{c.ID}
 	open := engine.FolderOpen
 
-	check(c, "*", "ch:whatsapp", "mode:ai", "unassigned")
+	check(c, "*", "ast:default", "ch:whatsapp", "mode:ai", "unassigned")
 
 	update(func(c *engine.Conversation) { c.Folder = engine.FolderSolved })
-	check(c, "*", "ch:whatsapp", "mode:ai", "unassigned")
+	check(c, "*", "ast:default", "ch:whatsapp", "mode:ai", "unassigned")
 	require.Empty(t, listed(ListQuery{Folder: open}))
 	require.Equal(t, mine, listed(ListQuery{Folder: engine.FolderSolved}))
 
 	update(func(c *engine.Conversation) { c.Folder = open; c.LastActivityAt = at(time.Hour) })
-	check(c, "*", "ch:whatsapp", "mode:ai", "unassigned")
+	check(c, "*", "ast:default", "ch:whatsapp", "mode:ai", "unassigned")
 	require.Equal(t, mine, listed(ListQuery{Folder: open, Since: at(time.Hour)}))
 
 	update(func(c *engine.Conversation) { c.Tags = []string{"a", "b"} })
-	check(c, "*", "ch:whatsapp", "mode:ai", "unassigned", "tag:a", "tag:b")
+	check(c, "*", "ast:default", "ch:whatsapp", "mode:ai", "unassigned", "tag:a", "tag:b")
 
 	update(func(c *engine.Conversation) { c.Tags = []string{"b", "c"} })
-	check(c, "*", "ch:whatsapp", "mode:ai", "unassigned", "tag:b", "tag:c")
+	check(c, "*", "ast:default", "ch:whatsapp", "mode:ai", "unassigned", "tag:b", "tag:c")
 	require.Empty(t, listed(ListQuery{Folder: open, Tag: "a"}))
 	require.Equal(t, mine, listed(ListQuery{Folder: open, Tag: "c"}))
 
 	update(func(c *engine.Conversation) { c.AssigneeID = "u1" })
-	check(c, "*", "ch:whatsapp", "mode:ai", "asg:u1", "tag:b", "tag:c")
+	check(c, "*", "ast:default", "ch:whatsapp", "mode:ai", "asg:u1", "tag:b", "tag:c")
 	require.Empty(t, listed(ListQuery{Folder: open, Unassigned: true}))
 
 	update(func(c *engine.Conversation) { c.AssigneeID = "u2" })
-	check(c, "*", "ch:whatsapp", "mode:ai", "asg:u2", "tag:b", "tag:c")
+	check(c, "*", "ast:default", "ch:whatsapp", "mode:ai", "asg:u2", "tag:b", "tag:c")
 	require.Empty(t, listed(ListQuery{Folder: open, Assignee: "u1"}))
 	require.Equal(t, mine, listed(ListQuery{Folder: open, Assignee: "u2"}))
 
 	update(func(c *engine.Conversation) { c.UnreadCount = 2 })
-	check(c, "*", "ch:whatsapp", "mode:ai", "unread", "asg:u2", "tag:b", "tag:c")
+	check(c, "*", "ast:default", "ch:whatsapp", "mode:ai", "unread", "asg:u2", "tag:b", "tag:c")
 	update(func(c *engine.Conversation) { c.UnreadCount = 3 })
-	check(c, "*", "ch:whatsapp", "mode:ai", "unread", "asg:u2", "tag:b", "tag:c")
+	check(c, "*", "ast:default", "ch:whatsapp", "mode:ai", "unread", "asg:u2", "tag:b", "tag:c")
+
+	update(func(c *engine.Conversation) { c.AssistantID = "sales" })
+	check(c, "*", "ast:sales", "ch:whatsapp", "mode:ai", "unread", "asg:u2", "tag:b", "tag:c")
+	require.Empty(t, listed(ListQuery{Folder: open, Assistant: engine.DefaultAssistantID}))
+	require.Equal(t, mine, listed(ListQuery{Folder: open, Assistant: "sales"}))
+	update(func(c *engine.Conversation) { c.AssistantID = engine.DefaultAssistantID })
 
 	update(func(c *engine.Conversation) { c.Mode = engine.ModeManual; c.AIResumesAt = at(2 * time.Hour) })
-	check(c, "*", "ch:whatsapp", "mode:manual", "unread", "asg:u2", "tag:b", "tag:c")
+	check(c, "*", "ast:default", "ch:whatsapp", "mode:manual", "unread", "asg:u2", "tag:b", "tag:c")
 
 	// Everything at once.
 	update(func(c *engine.Conversation) {
@@ -923,7 +929,7 @@ func TestListIndexMoves(t *testing.T) {
 		c.Tags = nil
 		c.Mode = engine.ModeAI
 	})
-	check(c, "*", "ch:whatsapp", "mode:ai", "unassigned")
+	check(c, "*", "ast:default", "ch:whatsapp", "mode:ai", "unassigned")
 	require.Empty(t, listed(ListQuery{Folder: open}))
 	require.Equal(t, mine, listed(ListQuery{Folder: engine.FolderArchived, Unassigned: true, Mode: engine.ModeAI}))
 
@@ -933,7 +939,7 @@ func TestListIndexMoves(t *testing.T) {
 	b.PutConversation(&same, &c)
 	require.Equal(t, uint32(1), b.b.Count(), "only the header")
 	require.NoError(t, s.Commit(b))
-	check(c, "*", "ch:whatsapp", "mode:ai", "unassigned")
+	check(c, "*", "ast:default", "ch:whatsapp", "mode:ai", "unassigned")
 
 	// Moved entries are single-deleted: once flushed and compacted, with
 	// sets and deletions in different tables, nothing comes back.
@@ -942,7 +948,7 @@ func TestListIndexMoves(t *testing.T) {
 	settle(t, s)
 	update(func(c *engine.Conversation) { c.LastActivityAt = at(5 * time.Hour) })
 	settle(t, s)
-	check(c, "*", "ch:whatsapp", "mode:ai", "unassigned", "tag:d")
+	check(c, "*", "ast:default", "ch:whatsapp", "mode:ai", "unassigned", "tag:d")
 	require.Zero(t, s.Stats().SingleDeleteMisuse)
 }
 

@@ -32,7 +32,7 @@ func TestFormat1FixtureIsMigrated(t *testing.T) {
 	require.Equal(t, FormatVersion, storedFormat(t, s).Format)
 	require.Empty(t, rawKeys(t, s, []byte{spaceSystem, tMarker}))
 	for _, step := range []string{"search queue layout", "search index backfill", "contact conversations index",
-		"media reference index", "contact phone and email index"} {
+		"media reference index", "contact phone and email index", "conversation assistants"} {
 		require.Contains(t, logs.String(), `"msg":"Migrated the data directory","step":"`+step+`"`)
 	}
 	require.Contains(t, logs.String(), `"msg":"Migrating the data directory: already done by an earlier Parley","step":"search index backfill"`)
@@ -70,6 +70,18 @@ func TestFormat1FixtureIsMigrated(t *testing.T) {
 		found++
 	}
 	require.Equal(t, 1, found, "Carla, by email and phone")
+	// Every conversation is the default assistant's.
+	for _, raw := range man.Conversations {
+		var c engine.Conversation
+		require.NoError(t, json.Unmarshal(raw, &c))
+		stored, err := s.Conversation(c.WorkspaceID, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, engine.DefaultAssistantID, stored.AssistantID)
+		convs, err := s.AssistantConversations(c.WorkspaceID, engine.DefaultAssistantID)
+		require.NoError(t, err)
+		require.Contains(t, convs, c.ID)
+	}
+	require.NotEmpty(t, man.Conversations)
 
 	logs.Reset()
 	s = reopen(t, s, dir)

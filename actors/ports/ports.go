@@ -122,9 +122,17 @@ type AgentPolicy struct {
 	RestrictedTo string
 }
 
-// AgentResolver picks the agent and its policy for the conversations of
-// one channel account. It is called on every command, so it must be
-// cheap (an in-memory lookup). A nil Agent means no AI replies.
+// AgentResolver picks the agent and its policy for a conversation: its
+// channel account's and the assistant that handles it
+// (engine.Conversation.Assistant). It is called on every command, so it
+// must be cheap (an in-memory lookup). A nil Agent means no AI replies.
 type AgentResolver interface {
-	Resolve(ws engine.ID, ch engine.Channel, accountID string) (Agent, AgentPolicy)
+	Resolve(ws engine.ID, ch engine.Channel, accountID, assistantID string) (Agent, AgentPolicy)
+}
+
+// AssistantPicker is implemented by an AgentResolver that knows which
+// assistant handles the new conversations of a channel account; without
+// it a new conversation is the default assistant's.
+type AssistantPicker interface {
+	AssistantFor(ws engine.ID, ch engine.Channel, accountID string) string
 }

@@ -32,7 +32,9 @@ import * as pipeline from './pipeline.js';
 import './settings_pipelines.js';
 import './settings_widget.js';
 import './settings_knowledge.js';
+import './settings_assistants.js';
 import { pipelines, stageOptions } from './stages.js';
+import { loadAssistants, onAssistantsChange, assistantFilter, assistantMarker, assistantOf, assistantName } from './assistants.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -41,7 +43,7 @@ export const state = {
   me: null,
   users: [],
   channels: ['whatsapp', 'instagram', 'messenger'],
-  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false, campaign: '', stage: '', owner: '' },
+  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false, campaign: '', stage: '', owner: '', assistant: '' },
   pipelines: [], // the workspace's pipelines, for the contact stage filter
   convs: new Map(), // id → conversation, everything known
   order: [], // ids shown, newest activity first
@@ -174,6 +176,7 @@ function matches(c, listed = false) {
   if (f.mode && c.mode !== f.mode) return false;
   if (f.needsHuman && !c.needs_human) return false;
   if (f.campaign && campaignKey(c.campaign) !== f.campaign) return false;
+  if (f.assistant && assistantOf(c) !== f.assistant) return false;
   if (f.period && Date.parse(c.last_activity_at) < since(f.period)) return false;
   return true;
 }
@@ -253,6 +256,7 @@ function listQuery(cursor) {
   if (f.campaign) q.set('campaign', f.campaign);
   if (f.stage) q.set('stage', f.stage);
   if (f.owner) q.set('owner', f.owner);
+  if (f.assistant) q.set('assistant', f.assistant);
   if (cursor) q.set('cursor', cursor);
   return `/conversations?${q}`;
 }
@@ -335,6 +339,7 @@ function refreshCountsSoon() {
     } catch { /* the next event retries */ }
     loadTags();
     loadCampaigns();
+    loadAssistants();
   }, 800);
 }
 
@@ -385,7 +390,7 @@ function rowTime(t) {
 
 function rowKey(c, preview, terms) {
   return [c.last_activity_at, rowTime(c.last_activity_at), c.unread_count, c.mode, c.needs_human, c.follow_up_at, c.csat, c.csat_pending, c.contact_name, preview, (c.tags || []).join(), c.folder,
-    c.last_outbound_status, state.selected === c.id, terms.join(' ')].join('|');
+    c.last_outbound_status, state.selected === c.id, terms.join(' '), assistantOf(c), assistantName(assistantOf(c))].join('|');
 }
 
 // row is a list row; terms (a search's) are highlighted in its name and
@@ -406,7 +411,7 @@ function row(c, preview, terms = []) {
         h('div.conv-top', null, h('span.conv-name', null, ...highlight(name, terms)),
           (c.tags || []).includes(PRIORITY) ? h('span.star-mini', { html: icons.starFilled }) : null,
           h('span.conv-time', { text: rowTime(c.last_activity_at) })),
-        h('div.conv-bottom', null, h('span.conv-preview', null, ...highlight(preview || '', terms)), ...markers(c), mode,
+        h('div.conv-bottom', null, h('span.conv-preview', null, ...highlight(preview || '', terms)), ...markers(c), assistantMarker(c), mode,
           c.unread_count > 0 ? h('span.badge', { text: c.unread_count > 99 ? '99+' : String(c.unread_count) }) : null)));
     el.addEventListener('click', () => open(c.id));
     rowCache.set(c.id, { key, el });
@@ -455,7 +460,7 @@ export function renderList() {
   performance.measure('parley:list-render', { start: t0 });
   $('#list-empty').hidden = rows.length > 0 || (state.loading && !state.hits);
   const f = state.filter;
-  const filtered = f.unread || f.priority || f.tag || f.assignee || f.mode || f.period || f.needsHuman || f.stage || f.owner;
+  const filtered = f.unread || f.priority || f.tag || f.assignee || f.mode || f.period || f.needsHuman || f.stage || f.owner || f.assistant;
   $('#list-empty').textContent = state.hits ? state.searchNote || 'No results'
     : filtered ? 'No conversations match these filters' : 'No conversations';
 }
@@ -560,7 +565,8 @@ function renderFilters() {
     }, ...stageOptions(state.pipelines, f.stage, h('option', { value: '', text: 'Any stage', selected: !f.stage }))),
     pick('owner', 'Contact owner', [['', 'Any owner'], [state.me ? state.me.id : '', 'My contacts'],
       ...state.users.filter((u) => !state.me || u.id !== state.me.id).map((u) => [u.id, `${u.name || u.email}'s contacts`])]),
-    ...(campaign ? [campaign] : []));
+    ...(campaign ? [campaign] : []),
+    assistantFilter(f, () => { renderFilters(); reload(); }));
 }
 
 // ---------- search ----------
@@ -790,6 +796,7 @@ async function boot() {
   loadPipelines();
   loadTags();
   loadCampaigns();
+  loadAssistants();
   await first;
   performance.mark('parley:first-rows');
   // The frame after this one is painted with the rows: mark it for the
@@ -801,6 +808,9 @@ async function boot() {
 }
 
 chat.init({ state, upsert, open, back });
+
+// The assistants' names are on the rows, the filter and the chat header.
+onAssistantsChange(() => { renderFilters(); renderList(); chat.refreshHead(); });
 panel.init({ state, upsert });
 notify.init({ state, open });
 composer.init({ state });

@@ -10,6 +10,7 @@ import { h, $, avatar, time12, dayLabel, dayKey, convName, toast, confirmDialog,
 import { menuButton } from './menu.js';
 import { feedbackControl } from './feedback.js';
 import * as templates from './templates.js';
+import { assistantPicker } from './assistants.js';
 
 const PAGE = 30;
 let app; // {state, upsert, open, back}
@@ -55,6 +56,8 @@ export function current() { return cur && cur.conv; }
 
 // refreshDay draws the day separators again (Today becomes Yesterday).
 export function refreshDay() { if (cur) renderMessages(); }
+// refreshHead draws the header again (the assistants changed).
+export function refreshHead() { if (cur) renderHead(); }
 export function messages() { return cur ? cur.msgs : []; }
 
 // ---------- opening and loading ----------
@@ -256,7 +259,8 @@ function renderHead() {
   $('#chat-avatar').replaceWith(Object.assign(avatar(name, c.contact_id), { id: 'chat-avatar' }));
   $('#chat-name').textContent = name;
   $('#chat-sub').replaceChildren(h('span', { html: channelIcon(c.channel) }), ` ${channelNames[c.channel] || c.channel}`,
-    ...(c.blocked ? [h('span.tag.danger', { text: 'Blocked' })] : []));
+    ...(c.blocked ? [h('span.tag.danger', { text: 'Blocked' })] : []),
+    assistantPicker(c, (id) => act('assistant', { assistant_id: id }, { assistant_id: id })));
   const pill = $('#mode-pill');
   pill.dataset.mode = c.mode;
   pill.replaceChildren(h('span.dot'), c.mode === 'ai' ? 'AI' : 'Manual');

@@ -16,7 +16,8 @@ async function render(box, { api, me }) {
     save: (s) => api.api('PUT', '/agent', s),
     test: (settings, messages) => api.post('/agent/test', { settings, messages }),
   });
-  box.append(h('div.ai-layout', null, ui.form, ui.console));
+  box.append(h('p.muted.small.ai-default-note', { text: 'The workspace’s agent: the default assistant’s settings. Other assistants, each with its own agent and channel accounts, are in Settings › Assistants.' }),
+    h('div.ai-layout', null, ui.form, ui.console));
 }
 
 registerSection({ id: 'ai', title: 'AI agent', roles: ['owner', 'admin'], order: 40, render });
