@@ -142,7 +142,7 @@ func (h *contacts) list(c *fiber.Ctx) error {
 const maxTagScan = 2000
 
 // listTagged answers the contact list filtered by stage and/or owner
-// and by tag (a tag of one of the contact's conversations): the stage
+// and by tag (the contact's own, or one of its conversations'): the stage
 // and owner index read a page at a time, each contact's conversations
 // read for its tags (as every list row is), those with the tag kept,
 // until limit of them or maxTagScan looked at.
