@@ -75,7 +75,7 @@ func TestFormSubmissionCreatesThenUpdatesTheContact(t *testing.T) {
 	owner := e.addUser("form-owner@example.com", engine.RoleAgent, "form owner pw 1")
 	e.addField(ownerToken, map[string]any{"key": "budget", "label": "Budget", "type": "number"})
 	f := e.addForm(ownerToken, map[string]any{"name": "Demo request", "thank_you": "Thanks, we will call you",
-		"fields": []map[string]any{{"key": "name", "required": true}, {"key": "email", "label": "Work email", "required": true}, {"key": "budget"}},
+		"fields":   []map[string]any{{"key": "name", "required": true}, {"key": "email", "label": "Work email", "required": true}, {"key": "budget"}},
 		"stage_id": stage.String(), "owner_id": owner.User.ID, "tag": "webinar", "allowed_origins": []string{"https://www.example.com"}})
 	require.Equal(t, e.url+"/f/"+f.WorkspaceID.String()+"/"+f.ID.String(), f.PublicURL)
 	require.Equal(t, []engine.FormField{{Key: "name", Label: "Name", Required: true}, {Key: "email", Label: "Work email", Required: true}, {Key: "budget", Label: "Budget"}}, f.Fields)
