@@ -560,6 +560,9 @@ func (h *forms) apply(c *fiber.Ctx, f *engine.Form, p engine.ContactPatch, sub e
 	if err != nil {
 		return false, err
 	}
+	if formLooked != nil {
+		formLooked()
+	}
 	if !found {
 		id = engine.NewID(sub.CreatedAt)
 	}
@@ -567,6 +570,11 @@ func (h *forms) apply(c *fiber.Ctx, f *engine.Form, p engine.ContactPatch, sub e
 	_, _, err = h.s.cfg.Runtime.SubmitForm(c.UserContext(), f.WorkspaceID, id, !found, ap)
 	return !found, err
 }
+
+// formLooked, when set (by a test), runs between the lookup of a
+// submission's contact and its creation: where a second submission would
+// slip in without submitMu.
+var formLooked func()
 
 // ipLimiter keeps a token bucket per client address (golang.org/x/time/rate),
 // on the runtime's clock. Buckets idle long enough to be full again are

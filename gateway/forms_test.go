@@ -2,10 +2,12 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -274,4 +276,89 @@ func TestFormsAPI(t *testing.T) {
 	require.Equal(t, "Renamed", got.Name)
 	require.Equal(t, "vip", got.Tag)
 	require.Equal(t, f.Fields, got.Fields)
+}
+
+// Concurrent submissions of one person make one contact: the lookup by
+// email and the creation run one at a time; the others update it.
+func TestFormConcurrentSubmissionsMakeOneContact(t *testing.T) {
+	e := newEnv(t, nil)
+	var inside, most atomic.Int32
+	gateway.SetFormLooked(t, func() {
+		n := inside.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(10 * time.Millisecond)
+		inside.Add(-1)
+	})
+	f := e.addForm(ownerToken, map[string]any{"name": "Race", "fields": []map[string]any{{"key": "name"}, {"key": "email", "required": true}}})
+	const n = 6
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			js, _ := json.Marshal(map[string]any{"values": map[string]string{"name": fmt.Sprintf("Racer %d", i), "email": "racer@example.com"}})
+			req, err := http.NewRequest("POST", f.PublicURL, strings.NewReader(string(js)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := e.client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated {
+				t.Errorf("status %d", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	require.Len(t, e.contactIDs(ownerToken, ""), 1, "one contact")
+	code, body := e.api("GET", "/api/v1/forms/"+f.ID.String()+"/submissions", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	subs := decodeAs[submissionPage](t, body).Submissions
+	require.Len(t, subs, n)
+	created := 0
+	for _, s := range subs {
+		if s.Created {
+			created++
+		}
+	}
+	require.Equal(t, 1, created)
+	require.EqualValues(t, 1, most.Load(), "one submission at a time between its lookup and its creation")
+}
+
+// A merge moves the source's form submissions and tags to the target;
+// deleting a form keeps the contact's copies.
+func TestFormSubmissionsFollowAMerge(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	f := e.addForm(ownerToken, map[string]any{"name": "Merge me", "tag": "from-form", "fields": []map[string]any{{"key": "email", "required": true}}})
+	code, body := e.submitForm(f, "", map[string]any{"values": map[string]string{"email": "src@example.com"}})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	src := e.contactIDs(ownerToken, "q=src@example.com")
+	require.Len(t, src, 1)
+	target := e.createContact(ownerToken, map[string]any{"name": "Target"})
+	code, body = e.api("POST", "/api/v1/contacts/"+target.ID.String()+"/merge", ownerToken, map[string]any{"from": src[0].String()})
+	require.Equal(t, http.StatusOK, code, string(body))
+	merged, err := e.store.Contact(e.ws, target.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{"from-form"}, merged.Tags)
+	mine := func(contact engine.ID) []engine.FormSubmission {
+		code, body := e.api("GET", "/api/v1/contacts/"+contact.String()+"/submissions", ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		return decodeAs[submissionPage](t, body).Submissions
+	}
+	subs := mine(target.ID)
+	require.Len(t, subs, 1)
+	require.Equal(t, target.ID, subs[0].ContactID)
+	code, body = e.api("GET", "/api/v1/forms/"+f.ID.String()+"/submissions", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Equal(t, subs, decodeAs[submissionPage](t, body).Submissions, "the form's copy names the target too")
+	code, body = e.api("DELETE", "/api/v1/forms/"+f.ID.String(), ownerToken, nil)
+	require.Equal(t, http.StatusNoContent, code, string(body))
+	require.Len(t, mine(target.ID), 1, "the contact keeps its copy")
 }
