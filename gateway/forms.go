@@ -494,6 +494,9 @@ func (h *forms) submit(c *fiber.Ctx) error {
 		return errorf(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "a submission is JSON (Content-Type: application/json)")
 	}
 	b, err := parseSubmission(c.Body())
+	if err == nil {
+		err = validateBody(c, c.Body())
+	}
 	if err != nil {
 		outcome = "invalid"
 		var ae *apiError

@@ -110,12 +110,14 @@ func TestEveryJSONBodyValidatedAgainstTheDocument(t *testing.T) {
 	// The API channel's routes take an API channel account's inbound
 	// token instead of a user's.
 	apiAcct := e.connectAPI("https://integrator.example/parley")
+	form := e.addForm(ownerToken, map[string]any{"name": "Schema", "fields": []map[string]any{{"key": "email"}}})
 	fill := func(path string) string {
 		account := phoneID
 		if strings.HasPrefix(path, "/api/v1/api-channel/") {
 			account = apiAcct.AccountID
 		}
-		r := strings.NewReplacer("{conv}", conv.String(), "{channel}", "whatsapp", "{account}", account)
+		r := strings.NewReplacer("{conv}", conv.String(), "{channel}", "whatsapp", "{account}", account,
+			"{workspace}", form.WorkspaceID.String(), "{form}", form.ID.String())
 		path = r.Replace(path)
 		switch {
 		case strings.Contains(path, "/contacts/{id}"):
