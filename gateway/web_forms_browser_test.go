@@ -116,7 +116,8 @@ func TestWebFormBuilder(t *testing.T) {
 // A public form in Chromium: an invalid email is refused by the server
 // and its error shown beside the field (aria-invalid, focused), nothing
 // stored; corrected, the thank-you message shows and the contact is
-// created with source form. axe-core checks the page.
+// created with source form, its page listing the submission. axe-core
+// checks the page.
 func TestWebPublicForm(t *testing.T) {
 	browser := startBrowser(t)
 	e := newEnv(t, nil)
@@ -159,6 +160,13 @@ func TestWebPublicForm(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, engine.SourceForm, ct.Source)
 			require.Equal(t, "Pro", ct.CustomFields["plan"])
+		})
+		step("the contact page lists the submission", func(t *testing.T) {
+			ids := e.contactIDs(ownerToken, "q="+email)
+			b.signIn(e.url, ownerToken)
+			b.goTo(e.url, "/#contacts/"+ids[0].String())
+			b.waitJS("the submission", fmt.Sprintf(`[...document.querySelectorAll('#ct-submissions-list .ct-submission')].some((li) => li.dataset.form === %q
+				&& li.textContent.includes('Get in touch') && li.textContent.includes(%q))`, f.ID, email))
 		})
 	}
 }

@@ -98,6 +98,10 @@ export function onEvent(ev) {
     render();
     return;
   }
+  if (ev.type === 'form.submitted' && d.contact_id === cur.id) {
+    box.querySelector('#ct-submissions')?.replaceWith(submissionsCard());
+    return;
+  }
   const n = d.note, m = d.memory;
   if (ev.type === 'note.created' && n && n.contact_id === cur.id) addNoteShown(n);
   if (ev.type === 'note.deleted' && n && n.contact_id === cur.id) {
