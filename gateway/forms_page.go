@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"errors"
 	"html/template"
 	"slices"
 	"strings"
@@ -103,8 +104,24 @@ func framePolicy(f *engine.Form) string {
 		"base-uri 'none'; form-action 'self'; frame-ancestors " + strings.Join(anc, " ")
 }
 
+// goneForm is the page of a form that does not exist (any more).
+var goneForm = []byte(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Form not found</title>
+<link rel="stylesheet" href="/form/form.css"></head>
+<body><main class="pf"><h1 class="pf-title">This form is not available</h1><p>It may have been removed. Check the link you followed.</p></main></body>
+</html>
+`)
+
 func (h *forms) page(c *fiber.Ctx) error {
 	f, err := h.publicForm(c)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == fiber.StatusNotFound {
+		c.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; base-uri 'none'; frame-ancestors *")
+		c.Response().Header.Del(fiber.HeaderXFrameOptions)
+		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+		return c.Status(fiber.StatusNotFound).Send(goneForm)
+	}
 	if err != nil {
 		return err
 	}

@@ -232,9 +232,16 @@ func TestFormPublicPage(t *testing.T) {
 	require.Contains(t, page, `<option>Pro</option>`)
 	require.Contains(t, page, `name="website"`)
 
-	code, _ := e.api("GET", "/f/"+f.WorkspaceID.String()+"/"+engine.NewID(time.Now()).String(), "", nil)
+	code, gone := e.api("GET", "/f/"+f.WorkspaceID.String()+"/"+engine.NewID(time.Now()).String(), "", nil)
 	require.Equal(t, http.StatusNotFound, code)
-	code, body := e.api("DELETE", "/api/v1/forms/"+f.ID.String(), ownerToken, nil)
+	require.Contains(t, string(gone), "This form is not available", "a page for people")
+	code, _ = e.api("GET", "/f/"+engine.NewID(time.Now()).String()+"/"+f.ID.String(), "", nil)
+	require.Equal(t, http.StatusNotFound, code, "a form is found only under its own workspace")
+	other := f
+	other.WorkspaceID = engine.NewID(time.Now())
+	code, body := e.submitForm(other, "", map[string]any{"values": map[string]string{"email": "a@example.com"}})
+	require.Equal(t, http.StatusNotFound, code, string(body))
+	code, body = e.api("DELETE", "/api/v1/forms/"+f.ID.String(), ownerToken, nil)
 	require.Equal(t, http.StatusNoContent, code, string(body))
 	code, _ = e.api("GET", "/f/"+f.WorkspaceID.String()+"/"+f.ID.String(), "", nil)
 	require.Equal(t, http.StatusNotFound, code)
