@@ -232,6 +232,27 @@ func TestFormPublicPage(t *testing.T) {
 	require.Contains(t, page, `<option>Pro</option>`)
 	require.Contains(t, page, `name="website"`)
 
+	// An allowed site's page may post across origins: its preflight is
+	// answered with CORS headers, another site's refused.
+	for origin, want := range map[string]int{"https://shop.example": http.StatusNoContent, "https://evil.example": http.StatusForbidden} {
+		req, err := http.NewRequest("OPTIONS", f.PublicURL, nil)
+		require.NoError(t, err)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type")
+		resp, err := e.client.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, want, resp.StatusCode, origin)
+		if want == http.StatusNoContent {
+			require.Equal(t, origin, resp.Header.Get("Access-Control-Allow-Origin"))
+			require.Contains(t, resp.Header.Get("Access-Control-Allow-Methods"), "POST")
+		} else {
+			require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+	code, body := e.submitForm(formAnswer{Form: f.Form}, "https://shop.example", map[string]any{"values": map[string]string{"email": "shop@example.com"}})
+	require.Equal(t, http.StatusCreated, code, string(body))
 	code, gone := e.api("GET", "/f/"+f.WorkspaceID.String()+"/"+engine.NewID(time.Now()).String(), "", nil)
 	require.Equal(t, http.StatusNotFound, code)
 	require.Contains(t, string(gone), "This form is not available", "a page for people")
@@ -239,7 +260,7 @@ func TestFormPublicPage(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, code, "a form is found only under its own workspace")
 	other := f
 	other.WorkspaceID = engine.NewID(time.Now())
-	code, body := e.submitForm(other, "", map[string]any{"values": map[string]string{"email": "a@example.com"}})
+	code, body = e.submitForm(other, "", map[string]any{"values": map[string]string{"email": "a@example.com"}})
 	require.Equal(t, http.StatusNotFound, code, string(body))
 	code, body = e.api("DELETE", "/api/v1/forms/"+f.ID.String(), ownerToken, nil)
 	require.Equal(t, http.StatusNoContent, code, string(body))
