@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,13 +36,14 @@ import (
 // read-check-write (the workspace's limit) with its commit. A
 // submission changes a contact, whose owner is its actor
 // (Runtime.SubmitForm); the lookup of the contact by email or phone and
-// the creation of a new one run under submitMu, so two submissions of
-// one person never make two contacts.
+// the creation of a new one run under the stripes of submitMu that its
+// email and phone keys fall in, so two submissions of one person never
+// make two contacts while those of other people go on in parallel.
 type forms struct {
 	s        *Server
 	store    *persistence.Store
 	mu       sync.Mutex
-	submitMu sync.Mutex
+	submitMu [submitStripes]sync.Mutex
 	limiter  *ipLimiter
 	metrics  *formMetrics
 }
@@ -542,12 +544,38 @@ func (h *forms) submit(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(thanks)
 }
 
+// submitStripes is how many locks the submissions' lookups are spread
+// over.
+const submitStripes = 64
+
+// lockKeys locks the stripes of submitMu that keys fall in, in order
+// (so that two submissions never wait on each other's), and returns
+// their unlock.
+func (h *forms) lockKeys(keys []string) func() {
+	var idx []int
+	for _, k := range keys {
+		f := fnv.New32a()
+		_, _ = f.Write([]byte(k))
+		if i := int(f.Sum32() % submitStripes); !slices.Contains(idx, i) {
+			idx = append(idx, i)
+		}
+	}
+	slices.Sort(idx)
+	for _, i := range idx {
+		h.submitMu[i].Lock()
+	}
+	return func() {
+		for _, i := range slices.Backward(idx) {
+			h.submitMu[i].Unlock()
+		}
+	}
+}
+
 // apply finds the contact of a submission by its email, then its phone
 // (the identity keys), and hands the change to its actor; nobody known
-// makes a new contact. The lookup and the creation run under submitMu.
+// makes a new contact. The lookup and the creation run under the
+// stripes of the keys (lockKeys).
 func (h *forms) apply(c *fiber.Ctx, f *engine.Form, p engine.ContactPatch, sub engine.FormSubmission) (bool, error) {
-	h.submitMu.Lock()
-	defer h.submitMu.Unlock()
 	var keys []string
 	if p.Email != nil {
 		if e := engine.NormalizeEmail(*p.Email); e != "" {
@@ -559,6 +587,7 @@ func (h *forms) apply(c *fiber.Ctx, f *engine.Form, p engine.ContactPatch, sub e
 			keys = append(keys, engine.KeyPhone+n)
 		}
 	}
+	defer h.lockKeys(keys)()
 	id, found, err := h.store.ContactByKeys(f.WorkspaceID, keys)
 	if err != nil {
 		return false, err
@@ -576,7 +605,7 @@ func (h *forms) apply(c *fiber.Ctx, f *engine.Form, p engine.ContactPatch, sub e
 
 // formLooked, when set (by a test), runs between the lookup of a
 // submission's contact and its creation: where a second submission would
-// slip in without submitMu.
+// slip in without lockKeys.
 var formLooked func()
 
 // ipLimiter keeps a token bucket per client address (golang.org/x/time/rate),
