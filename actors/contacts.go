@@ -328,8 +328,9 @@ func (rt *Runtime) MergeContacts(ctx context.Context, ws, into, from engine.ID) 
 // merge moves src into target and commits the result; both contacts'
 // actors are busy with it. The conversations move first, each through its
 // actor; then one batch deletes the source and writes the merged contact
-// with the notes, memories and form submissions. A crash in between leaves the source in
-// place with fewer conversations, and merging again finishes the work.
+// with the notes, memories and form submissions. A crash in between
+// leaves the source in place with fewer conversations, and merging again
+// finishes the work.
 // Conversations the source gets while the batch commits are moved after
 // it.
 func (rt *Runtime) merge(ctx context.Context, target, src engine.Contact) (engine.Contact, error) {
