@@ -328,8 +328,9 @@ func (rt *Runtime) MergeContacts(ctx context.Context, ws, into, from engine.ID) 
 // merge moves src into target and commits the result; both contacts'
 // actors are busy with it. The conversations move first, each through its
 // actor; then one batch deletes the source and writes the merged contact
-// with the notes and memories. A crash in between leaves the source in
-// place with fewer conversations, and merging again finishes the work.
+// with the notes, memories and form submissions. A crash in between
+// leaves the source in place with fewer conversations, and merging again
+// finishes the work.
 // Conversations the source gets while the batch commits are moved after
 // it.
 func (rt *Runtime) merge(ctx context.Context, target, src engine.Contact) (engine.Contact, error) {
@@ -349,6 +350,10 @@ func (rt *Runtime) merge(ctx context.Context, target, src engine.Contact) (engin
 	if err != nil {
 		return engine.Contact{}, err
 	}
+	subs, err := rt.store.ContactSubmissions(ws, src.ID, 1<<30)
+	if err != nil {
+		return engine.Contact{}, err
+	}
 	merged := engine.MergeContact(target, src, rt.clock.Now())
 	engine.EnrichPhone(&merged)
 	b := rt.store.NewBatch()
@@ -360,6 +365,10 @@ func (rt *Runtime) merge(ctx context.Context, target, src engine.Contact) (engin
 	}
 	for _, m := range engine.MergeMemories(have, srcMem, merged.ID) {
 		b.PutMemory(&m)
+	}
+	for i := range subs {
+		subs[i].ContactID = merged.ID // the form's copy now names the target too
+		b.PutFormSubmission(&subs[i])
 	}
 	if err := rt.store.Commit(b); err != nil {
 		b.Close()

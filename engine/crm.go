@@ -134,6 +134,12 @@ func MergeContact(target, src Contact, now time.Time) Contact {
 		}
 	}
 	m.CustomFields = MergeCustomFields(target.CustomFields, src.CustomFields)
+	for _, t := range src.Tags {
+		if !slices.Contains(m.Tags, t) && len(m.Tags) < MaxTags {
+			m.Tags = append(slices.Clone(m.Tags), t)
+		}
+	}
+	slices.Sort(m.Tags)
 	m.Blocked = m.Blocked || src.Blocked
 	m.Unsubscribed = m.Unsubscribed || src.Unsubscribed
 	if src.Campaign != nil && (m.Campaign == nil || src.Campaign.At.Before(m.Campaign.At)) {

@@ -332,6 +332,9 @@ type Contact struct {
 	// Detected is what enrichment read from the contact's phone and
 	// messages (engine/enrich.go); Profile keeps what a person set.
 	Detected Detected `json:"detected"`
+	// Tags are the contact's own tags (a form's tag, engine.AddContactTag);
+	// the contact list shows them with its conversations' tags.
+	Tags []string `json:"tags,omitempty"`
 }
 
 // PriorityTag is the tag the star button toggles.

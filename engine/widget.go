@@ -104,23 +104,11 @@ var (
 	keyRe   = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 )
 
-// NormalizeOrigin returns the origin of raw (scheme://host[:port], lower
-// case, no path) and whether raw is one: an http or https origin with
-// nothing after the host.
-func NormalizeOrigin(raw string) (string, bool) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
-		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return "", false
-	}
-	return strings.ToLower(u.Scheme + "://" + u.Host), true
-}
-
 // OriginAllowed reports whether origin (a request's Origin header) is one
 // of the allowed origins, exactly.
 func (w *WidgetSettings) OriginAllowed(origin string) bool {
-	o, ok := NormalizeOrigin(origin)
-	return ok && slices.Contains(w.AllowedOrigins, o)
+	o, err := NormalizeOrigin(origin)
+	return err == nil && slices.Contains(w.AllowedOrigins, o)
 }
 
 // Clean checks the settings and returns them tidied: origins normalised
@@ -132,8 +120,8 @@ func (w WidgetSettings) Clean() (WidgetSettings, error) {
 		return out, fmt.Errorf("%w: at most %d allowed_origins", ErrInvalid, MaxWidgetOrigins)
 	}
 	for _, o := range w.AllowedOrigins {
-		n, ok := NormalizeOrigin(o)
-		if !ok {
+		n, err := NormalizeOrigin(o)
+		if err != nil {
 			return out, fmt.Errorf("%w: allowed_origins: %q is not an origin (https://example.com, no path)", ErrInvalid, o)
 		}
 		if !slices.Contains(out.AllowedOrigins, n) {

@@ -142,7 +142,7 @@ func (h *contacts) list(c *fiber.Ctx) error {
 const maxTagScan = 2000
 
 // listTagged answers the contact list filtered by stage and/or owner
-// and by tag (a tag of one of the contact's conversations): the stage
+// and by tag (the contact's own, or one of its conversations'): the stage
 // and owner index read a page at a time, each contact's conversations
 // read for its tags (as every list row is), those with the tag kept,
 // until limit of them or maxTagScan looked at.
@@ -190,7 +190,8 @@ func (h *contacts) listTagged(c *fiber.Ctx, ws engine.ID, f persistence.ContactF
 }
 
 // contactListItem is a contact of the list with what its conversations
-// say: when the latest was last active, and their tags.
+// say: when the latest was last active, and their tags (with the
+// contact's own, a form's).
 type contactListItem struct {
 	engine.Contact
 	LastActivityAt time.Time `json:"last_activity_at,omitzero"`
@@ -199,7 +200,7 @@ type contactListItem struct {
 
 // listItem reads what ct's conversations add to its list row.
 func (h *contacts) listItem(ws engine.ID, ct engine.Contact) (contactListItem, error) {
-	item := contactListItem{Contact: ct}
+	item := contactListItem{Contact: ct, Tags: slices.Clone(ct.Tags)}
 	convs, err := h.conversations(ws, ct.ID)
 	if err != nil {
 		return item, fmt.Errorf("reading the conversations of contact %s: %w", ct.ID, err)

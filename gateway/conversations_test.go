@@ -196,6 +196,9 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"DELETE", "/api/v1/assistants/{id}", ""},
 		{"POST", "/api/v1/assistants/{id}/test", `{"messages":[{"from":"customer","text":"hi"}]}`},
 		{"POST", "/api/v1/conversations/{conv}/assistant", `{"assistant_id":"default"}`},
+		{"GET", "/api/v1/forms/{id}", ""}, {"PATCH", "/api/v1/forms/{id}", `{"name":"x"}`},
+		{"GET", "/api/v1/forms/{id}/submissions", ""}, {"DELETE", "/api/v1/forms/{id}", ""},
+		{"GET", "/api/v1/contacts/{id}/submissions", ""},
 	}
 	// Routes with ids checked elsewhere: users and tokens (users_test.go,
 	// ids of another workspace; passwords_test.go for passwords), media
@@ -246,6 +249,7 @@ func TestWorkspaceIsolation(t *testing.T) {
 		ID string `json:"id"`
 	}
 	require.NoError(t, json.Unmarshal(asstBody, &asst))
+	form := e.addForm(ownerToken, map[string]any{"name": "secret of A", "fields": []map[string]any{{"key": "email"}}})
 	for _, r := range routes {
 		var body any
 		if r[2] != "" {
@@ -263,6 +267,9 @@ func TestWorkspaceIsolation(t *testing.T) {
 		}
 		if strings.HasPrefix(r[1], "/api/v1/assistants/") {
 			path = fillTemplate(r[1], map[string]string{"id": asst.ID})
+		}
+		if strings.HasPrefix(r[1], "/api/v1/forms/") {
+			path = fillTemplate(r[1], map[string]string{"id": form.ID.String()})
 		}
 		code, resp := e.api(r[0], path, "pk_workspace_b", body)
 		require.Equal(t, http.StatusNotFound, code, "%s %s: %s", r[0], r[1], resp)
@@ -290,6 +297,9 @@ func TestWorkspaceIsolation(t *testing.T) {
 	code, asstAfter := e.api("GET", "/api/v1/assistants/"+asst.ID, ownerToken, nil)
 	require.Equal(t, http.StatusOK, code, string(asstAfter))
 	require.Contains(t, string(asstAfter), `"name":"secret of A"`, "A's assistant is unchanged")
+	code, body = e.api("GET", "/api/v1/forms/"+form.ID.String(), ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Equal(t, "secret of A", decodeAs[engine.Form](t, body).Name, "A's form is unchanged")
 }
 
 // The counts of a list under a channel tab are that channel's: folder

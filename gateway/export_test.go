@@ -43,3 +43,10 @@ func SetStripeLooked(t *testing.T, f func()) {
 	stripeLooked = f
 	t.Cleanup(func() { stripeLooked = nil })
 }
+
+// SetFormLooked sets f to run between the lookup of a form submission's
+// contact and its creation, for the test's duration.
+func SetFormLooked(t *testing.T, f func()) {
+	formLooked = f
+	t.Cleanup(func() { formLooked = nil })
+}

@@ -180,6 +180,15 @@ var operations = []op{
 	{method: "PATCH", path: "/api/v1/assistants/{assistant}/knowledge/{id}", tag: "knowledge", summary: "Change an entry (admin): the fields its kind has (question and answer of an FAQ or a correction, title and text of a text, title of a document: its text comes from its file), checked as at creation; the kind never changes (400); re-indexed at once", body: "KnowledgeEntryUpdate", ok: 200},
 	{method: "DELETE", path: "/api/v1/assistants/{assistant}/knowledge/{id}", tag: "knowledge", summary: "Delete an entry and its passages (admin); a document's file goes when nothing else references it", ok: 204},
 	{method: "GET", path: "/api/v1/assistants/{assistant}/knowledge/{id}/original", tag: "knowledge", summary: "A document entry's file as uploaded (Content-Disposition: attachment with its name); 404 for other kinds", ok: 200},
+	{method: "GET", path: "/api/v1/forms", tag: "forms", summary: "The workspace's forms (every role), oldest first: {forms}; each has id, name, fields [{key, label, required}], thank_you, stage {pipeline_id, stage_id}, owner_id, tag, allowed_origins and public_url (its public page)", ok: 200},
+	{method: "POST", path: "/api/v1/forms", tag: "forms", summary: "Create a form (admin): name (one line, 1 to 100 bytes); fields (1 to 30, in order: each key is a standard field, name, email, phone, company or title, or a custom field's key; an email or a phone field is required, by which a submission's contact is found; label defaults to the field's; required); thank_you (at most 1000 bytes; a default when left out); stage_id (a stage of the workspace's pipelines), owner_id (a user) and tag (at most 64 bytes), given to each submission's contact; allowed_origins (at most 20 scheme://host[:port]) that may frame the public page and submit it. At most 50 per workspace (409 too_many_forms)", body: "Form", ok: 201},
+	{method: "GET", path: "/api/v1/forms/{id}", tag: "forms", summary: "A form", ok: 200},
+	{method: "PATCH", path: "/api/v1/forms/{id}", tag: "forms", summary: "Change a form (admin): the parts given, checked as at creation; stage_id or owner_id null removes it", body: "FormUpdate", ok: 200},
+	{method: "DELETE", path: "/api/v1/forms/{id}", tag: "forms", summary: "Delete a form (admin) and its submissions by form; its public page is gone (404) and its contacts keep their copies", ok: 204},
+	{method: "GET", path: "/api/v1/forms/{id}/submissions", tag: "forms", summary: "A form's submissions, newest first (limit 1 to 200, 50 by default): {submissions}; each has id, form_id, form_name, contact_id, created (the submission made the contact), values (by field key, normalised), origin and created_at", query: []string{"limit"}, ok: 200},
+	{method: "GET", path: "/api/v1/contacts/{id}/submissions", tag: "forms", summary: "A contact's form submissions, newest first (limit 1 to 200, 50 by default), as the form's list gives them", query: []string{"limit"}, ok: 200},
+	{method: "GET", path: "/f/{workspace}/{form}", tag: "forms", summary: "A form's public page: standalone HTML (its own CSS and script, nothing from elsewhere) that posts to the same address and shows each invalid value's error beside its field; framed only by the server and the form's allowed_origins (Content-Security-Policy frame-ancestors). /form/embed.js with data-parley-form=\"<this address>\" frames it in another site", public: true, ok: 200},
+	{method: "POST", path: "/f/{workspace}/{form}", tag: "forms", summary: "Submit a form (no token; JSON only, at most 16 KiB: 413 too_large; 415 otherwise): values by field key. A request with an Origin other than the server's own and the form's allowed_origins is 403 origin_not_allowed (an allowed origin gets CORS headers); each client address submits 10 at once then one every 6 seconds (429 rate_limited with Retry-After). Values are checked by the form (required) and the field definitions: 400 invalid_fields with error.fields [{field, message}]. The contact with the email, else the phone, is updated (else created, source form), takes the form's stage, owner and tag, and the submission is stored with it in one commit; form.submitted {form_id, submission_id, contact_id, created} is published after it. A filled honeypot field (website) is answered 201 and stores nothing. 201 {thank_you}", public: true, body: "FormSubmission", ok: 201},
 	{method: "POST", path: "/api/v1/admin/backup", tag: "admin", summary: "A consistent online backup of the whole data directory (owner): an application/x-tar stream holding manifest.json first (format, created_at, parley_version, store_format, and every file with its size and sha256), then the store's Pebble checkpoint under db/ and the media files under media/. Every message acknowledged before the call is in it. `parley backup DIR` calls it and checks each file; `parley restore DIR DATADIR` restores it. One at a time: 409 backup_in_progress", ok: 200},
 }
 
@@ -267,6 +276,11 @@ var schemas = map[string]any{
 		"title": describe(str(), "one line, at most 200 bytes; default: the file's name without extension")}, "file"),
 	"TemplateCreate": obj(templateCreateProps(), "name", "language", "category", "components"),
 	"TemplateSend":   obj(templateSendProps(), "name", "language"),
+	"Form":           obj(formProps(), "name", "fields"),
+	"FormUpdate":     minProps(obj(formProps())),
+	"FormSubmission": obj(map[string]any{
+		"values":  describe(map[string]any{"type": "object", "additionalProperties": str(), "maxProperties": engine.MaxFormFields + 1}, "the value of each field, by key (a multi select's options joined by \", \", a boolean true or false)"),
+		"website": describe(str(), "the honeypot: left empty by people")}, "values"),
 }
 
 // knowledgeProps are the fields of a knowledge entry a request may name;
@@ -616,4 +630,13 @@ func documentedRoutes(app *fiber.App) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// formProps are the parts of a form a request may name.
+func formProps() map[string]any {
+	return map[string]any{"name": str(),
+		"fields": map[string]any{"type": "array", "minItems": 1, "maxItems": engine.MaxFormFields,
+			"items": obj(map[string]any{"key": str(), "label": str(), "required": boolean()}, "key")},
+		"thank_you": str(), "stage_id": nullableStr(), "owner_id": nullableStr(), "tag": str(),
+		"allowed_origins": map[string]any{"type": "array", "maxItems": engine.MaxFormOrigins, "items": str()}}
 }

@@ -123,6 +123,7 @@ func TestEveryJSONBodyValidatedAgainstTheDocument(t *testing.T) {
 		Token string `json:"token"`
 	}
 	require.NoError(t, json.Unmarshal(body, &visitor))
+	form := e.addForm(ownerToken, map[string]any{"name": "Schema", "fields": []map[string]any{{"key": "email"}}})
 	fill := func(path string) string {
 		if strings.HasPrefix(path, "/api/v1/widgets/") || strings.HasPrefix(path, "/widget/v1/") {
 			return strings.NewReplacer("{id}", widget.ID, "{widget}", widget.ID).Replace(path)
@@ -131,7 +132,8 @@ func TestEveryJSONBodyValidatedAgainstTheDocument(t *testing.T) {
 		if strings.HasPrefix(path, "/api/v1/api-channel/") {
 			account = apiAcct.AccountID
 		}
-		r := strings.NewReplacer("{conv}", conv.String(), "{channel}", "whatsapp", "{account}", account)
+		r := strings.NewReplacer("{conv}", conv.String(), "{channel}", "whatsapp", "{account}", account,
+			"{workspace}", form.WorkspaceID.String(), "{form}", form.ID.String())
 		path = r.Replace(path)
 		switch {
 		case strings.Contains(path, "/contacts/{id}"):

@@ -484,6 +484,7 @@ func (s *Server) routes() {
 	s.contactFieldRoutes(api)
 	s.templateRoutes(api)
 	s.knowledgeRoutes(api)
+	s.formRoutes(a, api)
 	api.Post("/admin/backup", requireRole(engine.RoleOwner), s.backup)
 
 	// The web chat widget: its script and visitor API (their own tokens,

@@ -186,6 +186,37 @@ var webScreens = []webScreen{
 		b.goTo(s.url, "/#settings/templates")
 		b.waitJS("the templates and the form", `document.querySelector('#templates-list h3') && document.querySelector('#template-form #tpl-name')`)
 	}},
+	{"settings-forms", false, func(s *screenEnv, b *tab) {
+		s.screenForm(b.t)
+		b.goTo(s.url, "/#settings/forms")
+		b.clickJS("Edit", `#fm-list tr.fm-row button[data-act=edit]`)
+		b.waitJS("the builder", `document.querySelectorAll('#fm-fields .fm-item').length === 3 && document.querySelector('.fm-embed input[data-copy=script]')`)
+	}},
+	{"public-form", true, func(s *screenEnv, b *tab) {
+		f := s.screenForm(b.t)
+		b.goTo(s.url, "/f/"+f.WorkspaceID.String()+"/"+f.ID.String())
+		b.waitJS("the form", `document.querySelector('#pf-form #pf-email')`)
+	}},
+}
+
+// screenForm is the form the forms screens show, made on first use.
+func (s *screenEnv) screenForm(t testing.TB) engine.Form {
+	t.Helper()
+	code, body := s.api("GET", "/api/v1/forms", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	var list struct {
+		Forms []engine.Form `json:"forms"`
+	}
+	require.NoError(t, json.Unmarshal(body, &list))
+	if len(list.Forms) > 0 {
+		return list.Forms[0]
+	}
+	code, body = s.api("POST", "/api/v1/forms", ownerToken, map[string]any{"name": "Book a demo", "tag": "demo",
+		"fields": []map[string]any{{"key": "name", "required": true}, {"key": "email", "required": true}, {"key": "company"}}})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	var f engine.Form
+	require.NoError(t, json.Unmarshal(body, &f))
+	return f
 }
 
 // goTo loads the app at path (with a hash route, say) afresh.

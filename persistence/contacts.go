@@ -123,9 +123,10 @@ func (b *Batch) moveContactConversation(old, c *engine.Conversation) {
 
 // DeleteContact removes contact c: its record, its search entries, its
 // notes, its memories, its stage and owner entries and changes, its AI
-// writes and the identity entries that name it. A merge deletes the
-// source before it writes the target, so the identities the target takes
-// over point at the target once the batch is committed.
+// writes, its form submissions (by contact) and the identity entries that
+// name it. A merge deletes the source before it writes the target, so the
+// identities the target takes over point at the target once the batch is
+// committed.
 func (b *Batch) DeleteContact(c *engine.Contact) {
 	b.del(contactKey(c.WorkspaceID, c.ID))
 	for _, t := range c.SearchTokens() {
@@ -142,6 +143,7 @@ func (b *Batch) DeleteContact(c *engine.Contact) {
 	b.deleteMemories(c.WorkspaceID, c.ID)
 	b.deleteStageOwner(c)
 	b.deleteAIContactWrites(c.WorkspaceID, c.ID)
+	b.deleteContactSubmissions(c.WorkspaceID, c.ID)
 }
 
 // PutNote writes note n.

@@ -31,6 +31,7 @@ import (
 //	'w' ws '8' waba name language            WhatsApp message template (templates.go)
 //	'w' ws '1' ...                           knowledge base entries, passages and their BM25 index (knowledge.go)
 //	'w' ws '2' 'a' id                        assistant (assistants.go)
+//	'w' ws '3' 'f'/'s'/'c' ...               forms, their submissions by form and by contact (forms.go)
 //
 // System data, across workspaces:
 //

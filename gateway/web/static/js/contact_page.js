@@ -98,6 +98,10 @@ export function onEvent(ev) {
     render();
     return;
   }
+  if (ev.type === 'form.submitted' && d.contact_id === cur.id) {
+    box.querySelector('#ct-submissions')?.replaceWith(submissionsCard());
+    return;
+  }
   const n = d.note, m = d.memory;
   if (ev.type === 'note.created' && n && n.contact_id === cur.id) addNoteShown(n);
   if (ev.type === 'note.deleted' && n && n.contact_id === cur.id) {
@@ -152,7 +156,7 @@ function render() {
   const c = cur.contact;
   box.replaceChildren(head(c),
     h('div.ct-grid', null,
-      h('div.ct-col', null, crmCard(c), profileCard(c), attributionCard(c), convCard()),
+      h('div.ct-col', null, crmCard(c), profileCard(c), attributionCard(c), convCard(), submissionsCard()),
       h('div.ct-col', null, notesCard(), memoriesCard(), pagedCard('ct-files', 'Files', 'files', fileItem, 'No files yet'),
         pagedCard('ct-activity', 'Activity', 'activity', activityItem, 'No activity yet'))));
   renderNotes();
@@ -341,6 +345,29 @@ function renderMemories() {
         renderMemories();
       } catch (err) { toast(err.message); }
     } }))));
+}
+
+// ---------- form submissions ----------
+
+// submissionsCard lists what the contact submitted through the
+// workspace's forms (Settings › Forms), newest first.
+function submissionsCard() {
+  const ol = h('ol.ct-paged#ct-submissions-list', { 'aria-busy': 'true' });
+  const contact = cur.id;
+  queueMicrotask(async () => {
+    try {
+      const r = await get(`/contacts/${contact}/submissions`);
+      if (!cur || cur.id !== contact) return;
+      const subs = r.submissions || [];
+      ol.replaceChildren(...subs.map((s) => h('li.ct-submission', { dataset: { id: s.id, form: s.form_id } },
+        h('div', null, h('strong', { text: s.form_name }), h('span.muted.small', { text: ` · ${when(s.created_at)}` })),
+        h('dl.fm-values', null, ...Object.entries(s.values).flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })])))));
+      if (!subs.length) ol.append(h('li.muted', { text: 'No form submissions' }));
+    } catch (err) {
+      toast(`Could not load the form submissions: ${err.message}`);
+    } finally { ol.removeAttribute('aria-busy'); }
+  });
+  return card('ct-submissions', 'Form submissions', ol);
 }
 
 // ---------- files and activity, a page at a time ----------
