@@ -200,6 +200,9 @@ func TestWorkspaceIsolation(t *testing.T) {
 		"DELETE /api/v1/tokens/{id}": true, "GET /api/v1/media/{id}": true,
 		"GET /api/v1/canned-replies/{id}": true, "PATCH /api/v1/canned-replies/{id}": true, "DELETE /api/v1/canned-replies/{id}": true,
 		"GET /api/v1/pipelines/{id}": true, "PATCH /api/v1/pipelines/{id}": true, "DELETE /api/v1/pipelines/{id}": true,
+		// automations (TestAutomationsWorkspaceIsolation)
+		"GET /api/v1/automations/{id}": true, "PUT /api/v1/automations/{id}": true, "PATCH /api/v1/automations/{id}": true,
+		"DELETE /api/v1/automations/{id}": true, "GET /api/v1/automations/{id}/runs": true,
 	}
 	// Every documented route that takes an id is checked here or there.
 	ops, public := documentedOps(t, e)
