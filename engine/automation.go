@@ -406,6 +406,9 @@ func AutomationPreset(name string, users []ID, stage ID) (AutomationBody, error)
 			Trigger: AutomationTriggerSpec{Type: TriggerContactCreated},
 			Actions: []AutomationAction{{Type: ActionAssignOwner, Strategy: AssignRoundRobin, Users: users}}}
 	case PresetStartingStage:
+		if stage == ZeroID {
+			return b, invalidf("starting_stage needs a stage_id")
+		}
 		b = AutomationBody{Name: "Put every new contact in a starting stage",
 			Trigger: AutomationTriggerSpec{Type: TriggerContactCreated},
 			Actions: []AutomationAction{{Type: ActionSetStage, StageID: stage.String()}}}
