@@ -1,0 +1,179 @@
+package actors_test
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/actors"
+	"github.com/parleyhq/parley/engine"
+	"github.com/stretchr/testify/require"
+)
+
+// autoWorkspace writes h's workspace and two users, and returns the
+// users.
+func autoWorkspace(h *harness) (engine.ID, engine.ID) {
+	h.t.Helper()
+	u1, u2 := engine.NewID(t0), engine.NewID(t0)
+	b := h.store.NewBatch()
+	b.PutWorkspace(&engine.Workspace{ID: h.ws, Name: "Auto", CreatedAt: t0})
+	b.PutUser(&engine.User{ID: u1, WorkspaceID: h.ws, Name: "One", Role: engine.RoleAgent, CreatedAt: t0})
+	b.PutUser(&engine.User{ID: u2, WorkspaceID: h.ws, Name: "Two", Role: engine.RoleAgent, CreatedAt: t0})
+	require.NoError(h.t, h.store.Commit(b))
+	return u1, u2
+}
+
+func (h *harness) preset(name string, users []engine.ID, stage engine.ID) engine.Automation {
+	h.t.Helper()
+	body, err := engine.AutomationPreset(name, users, stage)
+	require.NoError(h.t, err)
+	a, err := h.rt.SaveAutomation(h.ws, engine.ZeroID, body, name)
+	require.NoError(h.t, err)
+	return a
+}
+
+func (h *harness) newContact(name string) engine.ID {
+	h.t.Helper()
+	c, err := h.rt.CreateContact(h.t.Context(), engine.Contact{ID: engine.NewID(t0), WorkspaceID: h.ws,
+		Profile: engine.Profile{Name: name}, Source: engine.SourceAPI, CreatedAt: t0, UpdatedAt: t0})
+	require.NoError(h.t, err)
+	return c.ID
+}
+
+func (h *harness) runs(rule engine.ID) []engine.AutomationRun {
+	h.t.Helper()
+	runs, _, err := h.rt.AutomationRuns(h.ws, rule, "", 100)
+	require.NoError(h.t, err)
+	return runs
+}
+
+// A stop between a run's plan and its actions leaves it pending; the
+// next start applies it once: the contact gets the owner the
+// round-robin chose before the stop and its stage, each change once in
+// its activity, one run in each log, and the round-robin goes on from
+// there (the next contact gets the other user). Another restart does
+// nothing more.
+func TestAutomationRestartMidwayRunsOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	u1, u2 := autoWorkspace(h)
+	ps, err := h.rt.Pipelines(h.ws)
+	require.NoError(t, err)
+	stage := ps[0].Stages[0].ID
+	owners := h.preset(engine.PresetAssignOwners, []engine.ID{u1, u2}, engine.ZeroID)
+	stageRule := h.preset(engine.PresetStartingStage, nil, stage)
+
+	var stopped atomic.Int32
+	actors.SetAutomationStop(t, func(run *engine.AutomationRun) bool {
+		stopped.Add(1)
+		return true
+	})
+	first := h.newContact("First")
+	eventually(t, 5*time.Second, func() error {
+		if n := stopped.Load(); n != 2 {
+			return fmt.Errorf("%d runs planned", n)
+		}
+		return nil
+	})
+	pending, err := h.store.AutomationPending(h.ws)
+	require.NoError(t, err)
+	require.Len(t, pending, 2)
+	c, err := h.store.Contact(h.ws, first)
+	require.NoError(t, err)
+	require.Nil(t, c.OwnerID, "nothing applied before the stop")
+
+	actors.SetAutomationStop(t, nil)
+	h.restart()
+	eventually(t, 5*time.Second, func() error {
+		if p, _ := h.store.AutomationPending(h.ws); len(p) != 0 {
+			return fmt.Errorf("%d runs pending", len(p))
+		}
+		return nil
+	})
+	c, err = h.store.Contact(h.ws, first)
+	require.NoError(t, err)
+	require.Equal(t, u1, *c.OwnerID)
+	require.Equal(t, stage, c.Stage.StageID)
+	check := func() {
+		t.Helper()
+		changes, err := h.store.ContactChanges(h.ws, first)
+		require.NoError(t, err)
+		require.Len(t, changes, 2, "one owner change and one stage change")
+		for _, rule := range []engine.ID{owners.ID, stageRule.ID} {
+			n := 0
+			for _, r := range h.runs(rule) {
+				if r.Trigger.ContactID == first {
+					n++
+				}
+			}
+			require.Equal(t, 1, n, "runs of the first contact")
+		}
+	}
+	check()
+	run := h.runs(owners.ID)[0]
+	require.Len(t, h.runs(owners.ID), 1)
+	require.Equal(t, engine.RunDone, run.Outcome)
+	require.Equal(t, u1.String(), run.Results[0].Detail)
+
+	second := h.newContact("Second")
+	eventually(t, 5*time.Second, func() error {
+		c, err := h.store.Contact(h.ws, second)
+		if err != nil || c.OwnerID == nil {
+			return fmt.Errorf("no owner yet (%v)", err)
+		}
+		return nil
+	})
+	c, err = h.store.Contact(h.ws, second)
+	require.NoError(t, err)
+	require.Equal(t, u2, *c.OwnerID, "the round-robin moved once for the first contact")
+
+	h.restart()
+	h.advance(time.Minute) // a sweep; nothing is pending
+	check()
+}
+
+// A rule whose action triggers it again (tag added → add a tag) runs
+// once and is stopped the second time, recorded as loop_stopped; a
+// person's next tag starts it again, once.
+func TestAutomationLoopIsStopped(t *testing.T) {
+	h := newHarness(t, nil)
+	autoWorkspace(h)
+	a, err := h.rt.SaveAutomation(h.ws, engine.ZeroID, engine.AutomationBody{Name: "Tag on tag",
+		Trigger: engine.AutomationTriggerSpec{Type: engine.TriggerTagAdded},
+		Actions: []engine.AutomationAction{{Type: engine.ActionAddTag, Tag: "auto"}}}, "")
+	require.NoError(t, err)
+	conv := h.say("15550001", "wamid.loop1", "hi")
+	h.exec(conv, engine.SetTag{Tag: "vip"})
+	eventually(t, 5*time.Second, func() error {
+		if len(h.runs(a.ID)) != 2 {
+			return fmt.Errorf("%d runs", len(h.runs(a.ID)))
+		}
+		return nil
+	})
+	byTag := func() map[string]engine.AutomationRun {
+		out := map[string]engine.AutomationRun{}
+		for _, r := range h.runs(a.ID) {
+			out[r.Trigger.Tag] = r
+		}
+		return out
+	}
+	runs := byTag() // the fake clock stands still: order the runs by tag
+	require.Equal(t, engine.RunLoopStopped, runs["auto"].Outcome)
+	require.Equal(t, []engine.ID{a.ID}, runs["auto"].Trigger.Chain)
+	require.Empty(t, runs["auto"].Results)
+	require.Equal(t, engine.RunDone, runs["vip"].Outcome)
+	require.Empty(t, runs["vip"].Trigger.Chain)
+	cv := h.conv(conv)
+	require.True(t, cv.HasTag("auto"))
+
+	h.exec(conv, engine.SetTag{Tag: "later"})
+	eventually(t, 5*time.Second, func() error {
+		if len(h.runs(a.ID)) != 3 {
+			return fmt.Errorf("%d runs", len(h.runs(a.ID)))
+		}
+		return nil
+	})
+	runs = byTag()
+	require.Equal(t, engine.RunDone, runs["later"].Outcome)
+	require.Equal(t, "unchanged", runs["later"].Results[0].Result, "auto is there already: no event, no loop")
+}
