@@ -29,6 +29,7 @@ import './settings_backup.js';
 import * as health from './channel_health.js';
 import * as pipeline from './pipeline.js';
 import './settings_pipelines.js';
+import './settings_automations.js';
 import { pipelines, stageOptions } from './stages.js';
 
 const PAGE = 50;
