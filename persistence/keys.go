@@ -27,6 +27,7 @@ import (
 //	'w' ws 'v' ... and 'w' ws 'g' ...        ratings of AI replies and their index (feedback.go)
 //	'w' ws 'B' id                            pipeline; 'w' ws 'C' 's'/'o'/'b'/'a' contacts by stage and owner, changes (pipelines.go)
 //	'w' ws 'd' id                            outgoing webhook subscription (webhooks.go)
+//	'w' ws '4' ...                           automation rules, pending runs, run records and logs, round-robin state (automations.go)
 //
 // System data, across workspaces:
 //
