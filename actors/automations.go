@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -65,7 +66,8 @@ type automationRunner struct {
 	// causes holds, per conversation, the chain of the run that just
 	// changed it through its actor; the next event of that conversation
 	// the runner reads takes it (the actor publishes before it answers).
-	causes map[engine.ID][]engine.ID
+	causesMu sync.Mutex
+	causes   map[engine.ID][]engine.ID
 
 	runs     *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -166,13 +168,15 @@ func (r *automationRunner) run(ctx context.Context) {
 		evs := r.buf
 		r.buf = nil
 		r.bufMu.Unlock()
-		for i := range evs {
+		if len(evs) > 0 {
+			p := r.newPlan()
+			for i := range evs {
+				r.handle(p, &evs[i])
+			}
+			r.commitAndApply(ctx, p)
 			if ctx.Err() != nil {
 				return
 			}
-			r.handle(ctx, &evs[i])
-		}
-		if len(evs) > 0 {
 			continue
 		}
 		select {
@@ -201,28 +205,45 @@ func (r *automationRunner) resume(ctx context.Context) {
 			r.rt.log.Error("Reading pending automation runs", "workspace", ws, "err", err)
 			continue
 		}
-		for i := range runs {
-			r.apply(ctx, &runs[i])
-		}
+		r.applyAll(ctx, runs)
 	}
 }
 
-func (r *automationRunner) handle(ctx context.Context, ev *engine.Event) {
+func (r *automationRunner) handle(p *automationPlan, ev *engine.Event) {
 	if ev.Automation == nil && ev.Conversation != nil {
-		if chain, ok := r.causes[ev.Conversation.ID]; ok {
-			delete(r.causes, ev.Conversation.ID)
+		r.causesMu.Lock()
+		chain, ok := r.causes[ev.Conversation.ID]
+		delete(r.causes, ev.Conversation.ID)
+		r.causesMu.Unlock()
+		if ok {
 			e := *ev
 			e.Automation = &engine.AutomationCause{Chain: chain}
 			ev = &e
 		}
 	}
 	for _, t := range engine.AutomationTriggers(ev) {
-		r.trigger(ctx, ev.WorkspaceID, t)
+		r.trigger(p, ev.WorkspaceID, t)
 	}
 }
 
-// trigger runs the rules of ws that fire on t.
-func (r *automationRunner) trigger(ctx context.Context, ws engine.ID, t engine.AutomationTrigger) {
+// automationPlan gathers the runs planned from a buffer of events, to be
+// committed in one batch: the round-robin state and the owners' loads
+// move on in memory from one run to the next.
+type automationPlan struct {
+	b       *persistence.Batch
+	runs    []engine.AutomationRun // pending
+	stopped []engine.AutomationRun // loop_stopped, recorded as they are
+	planned map[string]bool        // rule NUL key
+	cursors map[string]engine.ID   // rule NUL action → last owner given
+	loads   map[string]int         // ws NUL user → contacts given here
+}
+
+func (r *automationRunner) newPlan() *automationPlan {
+	return &automationPlan{b: r.rt.store.NewBatch(), planned: map[string]bool{}, cursors: map[string]engine.ID{}, loads: map[string]int{}}
+}
+
+// trigger plans the runs of the rules of ws that fire on t.
+func (r *automationRunner) trigger(p *automationPlan, ws engine.ID, t engine.AutomationTrigger) {
 	var rules []engine.Automation
 	for _, a := range r.rulesOf(ws) {
 		if a.Enabled && a.Trigger.Type == t.Type {
@@ -252,6 +273,10 @@ func (r *automationRunner) trigger(ctx context.Context, ws engine.ID, t engine.A
 		if !engine.MatchAutomation(&rules[i], &t, s, now) {
 			continue
 		}
+		key := rules[i].ID.String() + "\x00" + t.Key
+		if p.planned[key] {
+			continue
+		}
 		ran, err := r.rt.store.AutomationRan(ws, rules[i].ID, t.Key)
 		if err != nil {
 			r.rt.log.Error("Reading an automation's run record", "rule", rules[i].ID, "err", err)
@@ -260,35 +285,24 @@ func (r *automationRunner) trigger(ctx context.Context, ws engine.ID, t engine.A
 		if ran {
 			continue
 		}
-		run, err := r.plan(&rules[i], t, now)
-		if err != nil {
+		if err := r.plan(p, &rules[i], t, now); err != nil {
 			r.rt.log.Error("Planning an automation run", "rule", rules[i].ID, "err", err)
 			continue
 		}
-		if automationStop != nil && automationStop(&run) {
-			continue
-		}
-		r.apply(ctx, &run)
+		p.planned[key] = true
 	}
 }
 
-// plan commits the pending run of rule a on t, with the owners its
+// plan adds to p the pending run of rule a on t, with the owners its
 // assign_owner actions give and their round-robin state; a rule in a
 // loop is recorded at once as stopped.
-func (r *automationRunner) plan(a *engine.Automation, t engine.AutomationTrigger, now time.Time) (engine.AutomationRun, error) {
+func (r *automationRunner) plan(p *automationPlan, a *engine.Automation, t engine.AutomationTrigger, now time.Time) error {
 	id := engine.NewID(now)
-	b := r.rt.store.NewBatch()
 	if engine.AutomationLoop(a.ID, &t) {
 		run := engine.FinishAutomationRun(engine.PlanAutomation(a, t, nil, id, now), nil, now)
-		b.FinishAutomationRun(&run)
-		if err := r.rt.store.Commit(b); err != nil {
-			b.Close()
-			return run, fmt.Errorf("recording a stopped loop: %w", err)
-		}
-		r.loops.Inc()
-		r.runs.WithLabelValues(run.Outcome).Inc()
-		r.rt.log.Warn("Automation loop stopped", "rule", a.ID, "trigger", t.Key, "chain", t.Chain)
-		return run, nil
+		p.b.FinishAutomationRun(&run)
+		p.stopped = append(p.stopped, run)
+		return nil
 	}
 	owners := map[int]engine.ID{}
 	for i, act := range a.Actions {
@@ -297,67 +311,136 @@ func (r *automationRunner) plan(a *engine.Automation, t engine.AutomationTrigger
 		}
 		users, err := r.rt.store.Users(a.WorkspaceID)
 		if err != nil {
-			b.Close()
-			return engine.AutomationRun{}, err
+			return err
 		}
-		last, err := r.rt.store.AutomationCursor(a.WorkspaceID, a.ID, i)
-		if err != nil {
-			b.Close()
-			return engine.AutomationRun{}, err
+		ck := a.ID.String() + "\x00" + strconv.Itoa(i)
+		var last *engine.ID
+		if u, ok := p.cursors[ck]; ok {
+			last = &u
+		} else if last, err = r.rt.store.AutomationCursor(a.WorkspaceID, a.ID, i); err != nil {
+			return err
 		}
 		loads := map[engine.ID]int{}
 		if act.Strategy == engine.AssignLeastLoaded {
 			for _, u := range act.Users {
 				if loads[u], err = r.rt.store.CountContactsOwnedBy(a.WorkspaceID, u, 1<<20); err != nil {
-					b.Close()
-					return engine.AutomationRun{}, err
+					return err
 				}
+				loads[u] += p.loads[a.WorkspaceID.String()+"\x00"+u.String()]
 			}
 		}
 		if u, ok := engine.PickOwner(&act, users, last, loads); ok {
 			owners[i] = u
+			p.loads[a.WorkspaceID.String()+"\x00"+u.String()]++
 			if act.Strategy == engine.AssignRoundRobin {
-				b.SetAutomationCursor(a.WorkspaceID, a.ID, i, u)
+				p.cursors[ck] = u
+				p.b.SetAutomationCursor(a.WorkspaceID, a.ID, i, u)
 			}
 		}
 	}
 	run := engine.PlanAutomation(a, t, owners, id, now)
-	b.PutAutomationPending(&run)
-	if err := r.rt.store.Commit(b); err != nil {
-		b.Close()
-		return run, fmt.Errorf("committing a pending automation run: %w", err)
-	}
-	return run, nil
+	p.b.PutAutomationPending(&run)
+	p.runs = append(p.runs, run)
+	return nil
 }
 
-// apply has the owners carry out pending run: the conversation's
-// actions first, then the contact's with the run's record.
-func (r *automationRunner) apply(ctx context.Context, run *engine.AutomationRun) {
-	if run.Outcome != engine.RunPending {
+// commitAndApply commits plan p in one batch, then has the owners carry
+// out its runs.
+func (r *automationRunner) commitAndApply(ctx context.Context, p *automationPlan) {
+	if len(p.runs) == 0 && len(p.stopped) == 0 {
+		p.b.Close()
 		return
 	}
-	results := make([]engine.AutomationActionResult, len(run.Actions))
-	for i, act := range run.Actions {
-		results[i].Type = act.Type
-		if act.ContactAction() {
-			continue
+	if err := r.rt.store.Commit(p.b); err != nil {
+		p.b.Close()
+		r.rt.log.Error("Committing planned automation runs", "runs", len(p.runs), "err", err)
+		return
+	}
+	for _, run := range p.stopped {
+		r.loops.Inc()
+		r.runs.WithLabelValues(run.Outcome).Inc()
+		r.rt.log.Warn("Automation loop stopped", "rule", run.RuleID, "trigger", run.Trigger.Key, "chain", run.Trigger.Chain)
+	}
+	runs := p.runs
+	if automationStop != nil {
+		runs = slices.DeleteFunc(slices.Clone(runs), func(run engine.AutomationRun) bool { return automationStop(&run) })
+	}
+	r.applyAll(ctx, runs)
+}
+
+// automationWorkers bounds the runs applied at once.
+const automationWorkers = 16
+
+// applyAll applies runs, those of one contact in order and those of
+// different contacts at once (at most automationWorkers), and returns
+// when all are done.
+func (r *automationRunner) applyAll(ctx context.Context, runs []engine.AutomationRun) {
+	byContact := map[engine.ID][]int{}
+	var order []engine.ID
+	for i := range runs {
+		c := runs[i].Trigger.ContactID
+		if _, ok := byContact[c]; !ok {
+			order = append(order, c)
 		}
-		start := time.Now()
-		results[i].Result, results[i].Detail = r.conversationAction(ctx, run, act)
-		r.latency.WithLabelValues(string(act.Type)).Observe(time.Since(start).Seconds())
+		byContact[c] = append(byContact[c], i)
 	}
-	start := time.Now()
-	fin, err := r.rt.finishAutomationRun(ctx, run, results)
-	if err != nil {
-		r.rt.log.Error("Applying an automation run", "rule", run.RuleID, "run", run.ID, "err", err)
+	sem := make(chan struct{}, automationWorkers)
+	var wg sync.WaitGroup
+	for _, c := range order {
+		idx := byContact[c]
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			batch := make([]*engine.AutomationRun, len(idx))
+			for j, i := range idx {
+				batch[j] = &runs[i]
+			}
+			r.apply(ctx, batch)
+		}()
+	}
+	wg.Wait()
+}
+
+// apply has the owners carry out pending runs, all of one contact:
+// the conversation's actions of each first, then the contact's actions
+// of them all, with their records, in one commit of the contact's actor.
+func (r *automationRunner) apply(ctx context.Context, runs []*engine.AutomationRun) {
+	runs = slices.DeleteFunc(runs, func(run *engine.AutomationRun) bool { return run.Outcome != engine.RunPending })
+	if len(runs) == 0 {
 		return
 	}
-	for _, act := range run.Actions {
-		if act.ContactAction() {
+	results := make([][]engine.AutomationActionResult, len(runs))
+	for k, run := range runs {
+		results[k] = make([]engine.AutomationActionResult, len(run.Actions))
+		for i, act := range run.Actions {
+			results[k][i].Type = act.Type
+			if act.ContactAction() {
+				continue
+			}
+			start := time.Now()
+			results[k][i].Result, results[k][i].Detail = r.conversationAction(ctx, run, act)
 			r.latency.WithLabelValues(string(act.Type)).Observe(time.Since(start).Seconds())
 		}
 	}
-	if fin != nil {
+	start := time.Now()
+	fins, err := r.rt.finishAutomationRuns(ctx, runs, results)
+	if err != nil {
+		r.rt.log.Error("Applying automation runs", "contact", runs[0].Trigger.ContactID, "runs", len(runs), "err", err)
+		return
+	}
+	took := time.Since(start).Seconds()
+	for _, fin := range fins {
+		for _, act := range fin.Actions {
+			if act.ContactAction() {
+				r.latency.WithLabelValues(string(act.Type)).Observe(took)
+			}
+		}
 		r.runs.WithLabelValues(fin.Outcome).Inc()
 	}
 }
@@ -400,9 +483,13 @@ func (r *automationRunner) conversationAction(ctx context.Context, run *engine.A
 	default:
 		return "skipped", "unknown action"
 	}
+	r.causesMu.Lock()
 	r.causes[conv] = run.Chain().Chain
+	r.causesMu.Unlock()
 	if _, err := r.rt.Execute(ctx, ws, conv, cmd); err != nil {
+		r.causesMu.Lock()
 		delete(r.causes, conv)
+		r.causesMu.Unlock()
 		return "failed", err.Error()
 	}
 	return "done", ""
@@ -413,81 +500,97 @@ func mustID(s string) engine.ID {
 	return id
 }
 
-// finishAutomationRun applies run's contact actions (results holds the
-// conversation's) in the contact's actor and records the run in the
-// same batch, once per rule and trigger key. It returns the run as
-// recorded, nil when it was recorded before.
-func (rt *Runtime) finishAutomationRun(ctx context.Context, run *engine.AutomationRun, results []engine.AutomationActionResult) (*engine.AutomationRun, error) {
-	v, err := rt.contactCall(ctx, run.WorkspaceID, run.Trigger.ContactID, false, "automation", func(a *contactActor) (any, error) {
-		ran, err := rt.store.AutomationRan(run.WorkspaceID, run.RuleID, run.Trigger.Key)
-		if err != nil {
-			return nil, err
-		}
-		b := rt.store.NewBatch()
-		if ran { // recorded before a stop: only the pending entry is left
-			b.DeleteAutomationPending(run.WorkspaceID, run.ID)
-			return nil, a.commit(b, a.c)
-		}
+// finishAutomationRuns applies the contact actions of runs, all of one
+// contact (results holds their conversation actions' results), in the
+// contact's actor and records each run in the same batch, once per rule
+// and trigger key. It returns the runs as recorded (none for a run that
+// was recorded before).
+func (rt *Runtime) finishAutomationRuns(ctx context.Context, runs []*engine.AutomationRun, results [][]engine.AutomationActionResult) ([]engine.AutomationRun, error) {
+	first := runs[0]
+	v, err := rt.contactCall(ctx, first.WorkspaceID, first.Trigger.ContactID, false, "automation", func(a *contactActor) (any, error) {
 		now := rt.clock.Now().UTC()
-		var evs []engine.Event
+		b := rt.store.NewBatch()
+		var (
+			evs  []engine.Event
+			fins []engine.AutomationRun
+			next engine.Contact
+		)
 		cur := a.c
-		var next engine.Contact
 		if cur != nil {
 			next = *cur
 		}
 		rt.pipes.mu.RLock()
 		defer rt.pipes.mu.RUnlock()
-		for i, act := range run.Actions {
-			if !act.ContactAction() {
+		var ps []engine.Pipeline
+		var users []engine.User
+		for k, run := range runs {
+			ran, err := rt.store.AutomationRan(run.WorkspaceID, run.RuleID, run.Trigger.Key)
+			if err != nil {
+				b.Close()
+				return nil, err
+			}
+			if ran { // recorded before a stop: only the pending entry is left
+				b.DeleteAutomationPending(run.WorkspaceID, run.ID)
 				continue
 			}
-			if cur == nil {
-				results[i].Result, results[i].Detail = "skipped", "contact gone"
-				continue
-			}
-			var (
-				ch      engine.ContactChange
-				changed bool
-				err     error
-				after   engine.Contact
-			)
-			switch act.Type {
-			case engine.ActionSetStage:
-				ps, perr := rt.store.Pipelines(run.WorkspaceID)
-				if perr != nil {
-					return nil, perr
-				}
-				after, ch, changed, err = engine.SetContactStage(next, &engine.ContactStage{StageID: mustID(act.StageID)}, ps, nil, engine.NewID(now), now)
-			case engine.ActionAssignOwner:
-				owner, ok := run.Owners[i]
-				if !ok {
-					results[i].Result, results[i].Detail = "skipped", "none of its users is in the workspace"
+			res := results[k]
+			for i, act := range run.Actions {
+				if !act.ContactAction() {
 					continue
 				}
-				users, uerr := rt.store.Users(run.WorkspaceID)
-				if uerr != nil {
-					return nil, uerr
+				if cur == nil {
+					res[i].Result, res[i].Detail = "skipped", "contact gone"
+					continue
 				}
-				after, ch, changed, err = engine.SetContactOwner(next, &owner, users, nil, engine.NewID(now), now)
-				results[i].Detail = owner.String()
+				var (
+					ch      engine.ContactChange
+					changed bool
+					after   engine.Contact
+				)
+				switch act.Type {
+				case engine.ActionSetStage:
+					if ps == nil {
+						if ps, err = rt.store.Pipelines(run.WorkspaceID); err != nil {
+							b.Close()
+							return nil, err
+						}
+					}
+					after, ch, changed, err = engine.SetContactStage(next, &engine.ContactStage{StageID: mustID(act.StageID)}, ps, nil, engine.NewID(now), now)
+				case engine.ActionAssignOwner:
+					owner, ok := run.Owners[i]
+					if !ok {
+						res[i].Result, res[i].Detail = "skipped", "none of its users is in the workspace"
+						continue
+					}
+					if users == nil {
+						if users, err = rt.store.Users(run.WorkspaceID); err != nil {
+							b.Close()
+							return nil, err
+						}
+					}
+					after, ch, changed, err = engine.SetContactOwner(next, &owner, users, nil, engine.NewID(now), now)
+					res[i].Detail = owner.String()
+				}
+				switch {
+				case err != nil:
+					res[i].Result, res[i].Detail = "failed", err.Error()
+					err = nil
+				case !changed:
+					res[i].Result = "unchanged"
+				default:
+					res[i].Result = "done"
+					next = after
+					c := ch
+					b.PutContactChange(&c)
+					ev := rt.contactEvent(engine.EventContactUpdated, &after)
+					ev.ContactChange, ev.Automation = &c, run.Chain()
+					evs = append(evs, ev)
+				}
 			}
-			switch {
-			case err != nil:
-				results[i].Result, results[i].Detail = "failed", err.Error()
-			case !changed:
-				results[i].Result = "unchanged"
-			default:
-				results[i].Result = "done"
-				next = after
-				c := ch
-				b.PutContactChange(&c)
-				ev := rt.contactEvent(engine.EventContactUpdated, &after)
-				ev.ContactChange, ev.Automation = &c, run.Chain()
-				evs = append(evs, ev)
-			}
+			fin := engine.FinishAutomationRun(*run, res, now)
+			b.FinishAutomationRun(&fin)
+			fins = append(fins, fin)
 		}
-		fin := engine.FinishAutomationRun(*run, results, now)
-		b.FinishAutomationRun(&fin)
 		state := a.c
 		if len(evs) > 0 {
 			b.PutContact(a.c, &next)
@@ -499,12 +602,12 @@ func (rt *Runtime) finishAutomationRun(ctx context.Context, run *engine.Automati
 		if err := a.commit(b, state, evs...); err != nil {
 			return nil, err
 		}
-		return &fin, nil
+		return fins, nil
 	})
-	if err != nil || v == nil {
+	if err != nil {
 		return nil, err
 	}
-	return v.(*engine.AutomationRun), nil
+	return v.([]engine.AutomationRun), nil
 }
 
 // sweepNoReply starts the no_reply rules on the open conversations whose
@@ -521,6 +624,8 @@ func (r *automationRunner) sweepNoReply(ctx context.Context) {
 	}
 	r.mu.Unlock()
 	now := r.rt.clock.Now()
+	p := r.newPlan()
+	defer r.commitAndApply(ctx, p)
 	for ws, hs := range hours {
 		q := persistence.ListQuery{Folder: engine.FolderOpen, Limit: 500}
 		for {
@@ -532,7 +637,7 @@ func (r *automationRunner) sweepNoReply(ctx context.Context) {
 			for i := range page.Conversations {
 				for _, h := range hs {
 					if t, ok := engine.NoReplyDue(&page.Conversations[i], h, now); ok {
-						r.trigger(ctx, ws, t)
+						r.trigger(p, ws, t)
 					}
 				}
 			}
