@@ -13,6 +13,8 @@ import (
 
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -141,7 +143,8 @@ func TestAutomationRestartMidwayRunsOnce(t *testing.T) {
 // once and is stopped the second time, recorded as loop_stopped; a
 // person's next tag starts it again, once.
 func TestAutomationLoopIsStopped(t *testing.T) {
-	h := newHarness(t, nil)
+	reg := prometheus.NewRegistry()
+	h := newHarness(t, func(c *actors.Config) { c.Registerer = reg })
 	autoWorkspace(h)
 	a, err := h.rt.SaveAutomation(h.ws, engine.ZeroID, engine.AutomationBody{Name: "Tag on tag",
 		Trigger: engine.AutomationTriggerSpec{Type: engine.TriggerTagAdded},
@@ -170,6 +173,12 @@ func TestAutomationLoopIsStopped(t *testing.T) {
 	require.Empty(t, runs["vip"].Trigger.Chain)
 	cv := h.conv(conv)
 	require.True(t, cv.HasTag("auto"))
+	require.Equal(t, float64(1), testutil.ToFloat64(metric(t, reg, "parley_automation_loops_stopped_total")))
+	require.Equal(t, float64(1), testutil.ToFloat64(metric(t, reg, "parley_automation_runs_total", "outcome", "loop_stopped")))
+	require.Equal(t, float64(1), testutil.ToFloat64(metric(t, reg, "parley_automation_runs_total", "outcome", "done")))
+	n, err := testutil.GatherAndCount(reg, "parley_automation_action_duration_seconds")
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "one series: add_tag, observed")
 
 	h.exec(conv, engine.SetTag{Tag: "later"})
 	eventually(t, 5*time.Second, func() error {
