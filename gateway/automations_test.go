@@ -17,7 +17,7 @@ type automationRunsPage struct {
 	NextCursor string                 `json:"next_cursor"`
 }
 
-func (e *env) contact(id engine.ID) engine.Contact {
+func (e *env) autoContact(id engine.ID) engine.Contact {
 	e.t.Helper()
 	code, body := e.api("GET", "/api/v1/contacts/"+id.String(), ownerToken, nil)
 	require.Equal(e.t, http.StatusOK, code, string(body))
@@ -84,13 +84,13 @@ func TestAutomationsOneClickPresets(t *testing.T) {
 	want := []engine.ID{a1.User.ID, a2.User.ID, a1.User.ID, a2.User.ID, a1.User.ID}
 	for i, id := range ids {
 		eventually(t, 10*time.Second, func() error {
-			c := e.contact(id)
+			c := e.autoContact(id)
 			if c.OwnerID == nil || c.Stage == nil {
 				return fmt.Errorf("contact %d: owner %v stage %v", i, c.OwnerID, c.Stage)
 			}
 			return nil
 		})
-		c := e.contact(id)
+		c := e.autoContact(id)
 		require.Equal(t, want[i], *c.OwnerID, "contact %d", i)
 		require.Equal(t, stage, c.Stage.StageID)
 	}
@@ -121,12 +121,12 @@ func TestAutomationsOneClickPresets(t *testing.T) {
 	require.Equal(t, http.StatusCreated, code, string(body))
 	late := decodeAs[engine.Contact](t, body).ID
 	eventually(t, 10*time.Second, func() error {
-		if e.contact(late).Stage == nil {
+		if e.autoContact(late).Stage == nil {
 			return fmt.Errorf("no stage yet")
 		}
 		return nil
 	})
-	require.Nil(t, e.contact(late).OwnerID)
+	require.Nil(t, e.autoContact(late).OwnerID)
 
 	code, _ = e.api("DELETE", "/api/v1/automations/"+owners.ID.String(), ownerToken, nil)
 	require.Equal(t, http.StatusNoContent, code)
@@ -209,4 +209,94 @@ func TestAutomationsWorkspaceIsolation(t *testing.T) {
 	code, body = e.api("GET", "/api/v1/automations/"+id, ownerToken, nil)
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, rule, decodeAs[engine.Automation](t, body))
+}
+
+// The other triggers over HTTP: a form submission as the forms publish it
+// (form.submitted after their commit, a new contact) starts the
+// form_submitted rule of its form and the contact_created rules of
+// source form; a stage change by a person starts stage_changed into that
+// stage; a customer's new conversation starts conversation_opened, with
+// a condition on its channel, and its rule tags and assigns it.
+func TestAutomationTriggersOverHTTP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	a1 := e.addUser("auto-t1@example.com", engine.RoleAgent, "auto agent pw 1")
+	a2 := e.addUser("auto-t2@example.com", engine.RoleAgent, "auto agent pw 2")
+	stages := e.pipelines(ownerToken)[0].Stages
+	create := func(body map[string]any) engine.Automation {
+		t.Helper()
+		code, b := e.api("POST", "/api/v1/automations", ownerToken, body)
+		require.Equal(t, http.StatusCreated, code, string(b))
+		return decodeAs[engine.Automation](t, b)
+	}
+	formRule := create(map[string]any{"name": "Form leads", "trigger": map[string]any{"type": "form_submitted", "form_id": "demo"},
+		"actions": []map[string]any{{"type": "set_stage", "stage_id": stages[1].ID}}})
+	fromForms := create(map[string]any{"name": "Form contacts get an owner", "trigger": map[string]any{"type": "contact_created", "source": "form"},
+		"actions": []map[string]any{{"type": "assign_owner", "strategy": "least_loaded", "users": []engine.ID{a1.User.ID, a2.User.ID}}}})
+	create(map[string]any{"name": "Customers go to a2", "trigger": map[string]any{"type": "stage_changed", "stage_id": stages[2].ID},
+		"actions": []map[string]any{{"type": "assign_owner", "strategy": "round_robin", "users": []engine.ID{a2.User.ID}}}})
+	opened := create(map[string]any{"name": "WhatsApp chats", "trigger": map[string]any{"type": "conversation_opened"},
+		"conditions": []map[string]any{{"kind": "channel", "value": "whatsapp"}},
+		"actions":    []map[string]any{{"type": "add_tag", "tag": "wa"}, {"type": "assign_conversation", "user_id": a1.User.ID}}})
+
+	// A form's new contact: the forms store it, then publish.
+	code, body := e.api("POST", "/api/v1/contacts", ownerToken, map[string]any{"name": "Form person"})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	ct := decodeAs[engine.Contact](t, body).ID
+	e.rt.Broadcaster().Publish([]engine.Event{{Type: engine.EventFormSubmitted, WorkspaceID: e.ws, At: time.Now(),
+		Data: map[string]any{"form_id": "demo", "submission_id": "sub-1", "contact_id": ct.String(), "created": true}}})
+	eventually(t, 10*time.Second, func() error {
+		c := e.autoContact(ct)
+		if c.Stage == nil || c.Stage.StageID != stages[1].ID || c.OwnerID == nil {
+			return fmt.Errorf("stage %v owner %v", c.Stage, c.OwnerID)
+		}
+		return nil
+	})
+	require.Equal(t, a1.User.ID, *e.autoContact(ct).OwnerID, "least loaded: both own none, the first")
+	require.Len(t, e.automationRuns(formRule.ID, "").Runs, 1)
+	require.Len(t, e.automationRuns(fromForms.ID, "").Runs, 1)
+	// The same submission published again runs nothing again.
+	e.rt.Broadcaster().Publish([]engine.Event{{Type: engine.EventFormSubmitted, WorkspaceID: e.ws, At: time.Now(),
+		Data: map[string]any{"form_id": "demo", "submission_id": "sub-1", "contact_id": ct.String(), "created": true}}})
+
+	// A person moves the contact to Customer: its owner becomes a2.
+	e.setStage(ownerToken, ct, stages[2].ID)
+	eventually(t, 10*time.Second, func() error {
+		if c := e.autoContact(ct); c.OwnerID == nil || *c.OwnerID != a2.User.ID {
+			return fmt.Errorf("owner %v", c.OwnerID)
+		}
+		return nil
+	})
+
+	// A customer writes on WhatsApp: the conversation is tagged and
+	// assigned.
+	code, _ = e.webhook(engine.ChannelWhatsApp, waText("wamid.open1", "15550006666", "Opener", "hello"))
+	require.Equal(t, http.StatusOK, code)
+	conv := e.thread(engine.ChannelWhatsApp, phoneID, "15550006666")
+	eventually(t, 10*time.Second, func() error {
+		if c := e.conv(conv); !c.HasTag("wa") || c.AssigneeID != a1.User.ID.String() {
+			return fmt.Errorf("tags %v assignee %q", c.Tags, c.AssigneeID)
+		}
+		return nil
+	})
+	// Messenger is not WhatsApp: no run (the runner reads events in
+	// order, so the next WhatsApp run comes after it was passed over).
+	fb := e.say(engine.ChannelMessenger, "mid.open2", "psid-open-2")
+	code, _ = e.webhook(engine.ChannelWhatsApp, waText("wamid.open3", "15550006667", "Opener 2", "hello"))
+	require.Equal(t, http.StatusOK, code)
+	eventually(t, 10*time.Second, func() error {
+		if n := len(e.automationRuns(opened.ID, "").Runs); n != 2 {
+			return fmt.Errorf("%d runs", n)
+		}
+		return nil
+	})
+	for _, r := range e.automationRuns(opened.ID, "").Runs {
+		require.NotEqual(t, fb, r.Trigger.ConversationID)
+		if r.Trigger.ConversationID == conv {
+			require.Equal(t, []string{"done", "done"}, []string{r.Results[0].Result, r.Results[1].Result})
+		}
+	}
+	fbc := e.conv(fb)
+	require.False(t, fbc.HasTag("wa"))
+	require.Len(t, e.automationRuns(formRule.ID, "").Runs, 1, "the submission ran once")
 }

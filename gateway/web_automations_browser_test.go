@@ -68,7 +68,7 @@ func TestWebAutomations(t *testing.T) {
 				require.Equal(t, http.StatusCreated, code, string(body))
 				id := decodeAs[engine.Contact](t, body).ID
 				eventually(t, 10*time.Second, func() error {
-					if c := e.contact(id); c.OwnerID == nil || c.Stage == nil {
+					if c := e.autoContact(id); c.OwnerID == nil || c.Stage == nil {
 						return fmt.Errorf("not yet")
 					}
 					return nil
