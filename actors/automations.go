@@ -120,6 +120,13 @@ func (r *automationRunner) active(ws engine.ID) bool {
 	return slices.ContainsFunc(r.rules[ws], func(a engine.Automation) bool { return a.Enabled })
 }
 
+// exists reports whether rule id of ws is there (deleted or not).
+func (r *automationRunner) exists(ws, id engine.ID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.ContainsFunc(r.rules[ws], func(a engine.Automation) bool { return a.ID == id })
+}
+
 func (r *automationRunner) rulesOf(ws engine.ID) []engine.Automation {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -529,7 +536,9 @@ func (rt *Runtime) finishAutomationRuns(ctx context.Context, runs []*engine.Auto
 				b.Close()
 				return nil, err
 			}
-			if ran { // recorded before a stop: only the pending entry is left
+			if ran || !rt.autos.exists(run.WorkspaceID, run.RuleID) {
+				// Recorded before a stop, or its rule deleted since: only
+				// the pending entry is left.
 				b.DeleteAutomationPending(run.WorkspaceID, run.ID)
 				continue
 			}
@@ -768,7 +777,8 @@ func (rt *Runtime) SetAutomationEnabled(ws, id engine.ID, on bool) (engine.Autom
 	return rt.SaveAutomation(ws, id, body, "")
 }
 
-// DeleteAutomation removes rule id with its log.
+// DeleteAutomation removes rule id with its log and its pending runs
+// (one being applied records nothing: its rule is gone).
 func (rt *Runtime) DeleteAutomation(ws, id engine.ID) error {
 	r := rt.autos
 	r.mu.Lock()
@@ -778,8 +788,17 @@ func (rt *Runtime) DeleteAutomation(ws, id engine.ID) error {
 	if idx < 0 {
 		return ErrAutomationNotFound
 	}
+	pending, err := rt.store.AutomationPending(ws)
+	if err != nil {
+		return err
+	}
 	b := rt.store.NewBatch()
 	b.DeleteAutomation(ws, id)
+	for _, run := range pending {
+		if run.RuleID == id {
+			b.DeleteAutomationPending(ws, run.ID)
+		}
+	}
 	if err := rt.store.Commit(b); err != nil {
 		b.Close()
 		return fmt.Errorf("deleting an automation: %w", err)

@@ -139,6 +139,35 @@ func TestAutomationRestartMidwayRunsOnce(t *testing.T) {
 	check()
 }
 
+// Deleting a rule removes its pending runs: after a restart nothing of
+// it is applied and nothing of it is left.
+func TestAutomationDeletedRuleLeavesNothing(t *testing.T) {
+	h := newHarness(t, nil)
+	u1, u2 := autoWorkspace(h)
+	owners := h.preset(engine.PresetAssignOwners, []engine.ID{u1, u2}, engine.ZeroID)
+	var stopped atomic.Int32
+	actors.SetAutomationStop(t, func(*engine.AutomationRun) bool { stopped.Add(1); return true })
+	ct := h.newContact("Pending")
+	eventually(t, 5*time.Second, func() error {
+		if stopped.Load() != 1 {
+			return fmt.Errorf("not planned yet")
+		}
+		return nil
+	})
+	require.NoError(t, h.rt.DeleteAutomation(h.ws, owners.ID))
+	pending, err := h.store.AutomationPending(h.ws)
+	require.NoError(t, err)
+	require.Empty(t, pending)
+	actors.SetAutomationStop(t, nil)
+	h.restart()
+	c, err := h.store.Contact(h.ws, ct)
+	require.NoError(t, err)
+	require.Nil(t, c.OwnerID)
+	_, _, err = h.rt.AutomationRuns(h.ws, owners.ID, "", 10)
+	require.ErrorIs(t, err, actors.ErrAutomationNotFound)
+	require.Empty(t, h.rt.Automations(h.ws))
+}
+
 // A rule whose action triggers it again (tag added → add a tag) runs
 // once and is stopped the second time, recorded as loop_stopped; a
 // person's next tag starts it again, once.

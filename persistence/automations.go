@@ -53,7 +53,7 @@ func autoCursorKey(ws, rule engine.ID, action int) []byte {
 func (b *Batch) PutAutomation(r *engine.Automation) { b.set(autoRuleKey(r.WorkspaceID, r.ID), r) }
 
 // DeleteAutomation removes rule id with its run records, log and
-// round-robin state. Its pending runs stay and finish as having no rule.
+// round-robin state (its pending runs are removed by their key).
 func (b *Batch) DeleteAutomation(ws, id engine.ID) {
 	b.del(autoRuleKey(ws, id))
 	b.delPrefix(append(autoPrefix(ws, autoDone), id[:]...))
