@@ -36,8 +36,12 @@ import (
 const automationBuffer = 65536
 
 // noReplySweep is how often, on the runtime's clock, open conversations
-// are checked for the no_reply trigger.
-const noReplySweep = time.Minute
+// are checked for the no_reply trigger; noReplyScan bounds the
+// conversations one sweep reads per workspace, newest activity first.
+const (
+	noReplySweep = time.Minute
+	noReplyScan  = 10000
+)
 
 // Automation errors.
 var (
@@ -637,7 +641,7 @@ func (r *automationRunner) sweepNoReply(ctx context.Context) {
 	defer r.commitAndApply(ctx, p)
 	for ws, hs := range hours {
 		q := persistence.ListQuery{Folder: engine.FolderOpen, Limit: 500}
-		for {
+		for read := 0; read < noReplyScan; read += q.Limit {
 			page, err := r.rt.store.List(ws, q)
 			if err != nil {
 				r.rt.log.Error("Listing conversations for no_reply automations", "workspace", ws, "err", err)
