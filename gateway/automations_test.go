@@ -9,6 +9,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/persistence"
 	"github.com/stretchr/testify/require"
 )
 
@@ -299,4 +300,88 @@ func TestAutomationTriggersOverHTTP(t *testing.T) {
 	fbc := e.conv(fb)
 	require.False(t, fbc.HasTag("wa"))
 	require.Len(t, e.automationRuns(formRule.ID, "").Runs, 1, "the submission ran once")
+}
+
+// A restart in the middle of a run, over HTTP: the store holds a run
+// planned before the stop (pending, with the owner its round-robin
+// chose and the round-robin moved on, as a crash after the plan's commit
+// leaves it); the next start applies it once: the contact gets that
+// owner, its activity has one owner change, the run log one run; another
+// restart changes nothing, and the round-robin goes on from there. The
+// clock is the runtime's fake one.
+func TestAutomationRestartMidwayOverHTTP(t *testing.T) {
+	t.Parallel()
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	e := newEnv(t, func(c *actors.Config) { c.Clock = clock })
+	a1 := e.addUser("auto-r1@example.com", engine.RoleAgent, "auto agent pw 1")
+	a2 := e.addUser("auto-r2@example.com", engine.RoleAgent, "auto agent pw 2")
+	code, body := e.api("POST", "/api/v1/automations/presets", ownerToken, map[string]any{"preset": "assign_owners", "users": []engine.ID{a1.User.ID, a2.User.ID}})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	rule := decodeAs[engine.Automation](t, body)
+	code, body = e.api("POST", "/api/v1/contacts", ownerToken, map[string]any{"name": "First"})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	first := decodeAs[engine.Contact](t, body).ID
+	eventually(t, 10*time.Second, func() error {
+		if c := e.autoContact(first); c.OwnerID == nil || *c.OwnerID != a1.User.ID {
+			return fmt.Errorf("owner %v", c.OwnerID)
+		}
+		return nil
+	})
+
+	// What a crash after the plan's commit leaves: the contact (no owner
+	// yet), the pending run with a2 chosen, the round-robin at a2.
+	e.stop()
+	store, err := persistence.Open(persistence.Options{Dir: e.dir + "/db"})
+	require.NoError(t, err)
+	now := clock.Now()
+	second := engine.Contact{ID: engine.NewID(now), WorkspaceID: e.ws, Profile: engine.Profile{Name: "Second"}, Source: engine.SourceAPI, CreatedAt: now, UpdatedAt: now}
+	tr := engine.AutomationTrigger{Type: engine.TriggerContactCreated, Key: "contact:" + second.ID.String(), ContactID: second.ID, Source: engine.SourceAPI}
+	run := engine.PlanAutomation(&rule, tr, map[int]engine.ID{0: a2.User.ID}, engine.NewID(now), now)
+	b := store.NewBatch()
+	b.PutContact(nil, &second)
+	b.PutAutomationPending(&run)
+	b.SetAutomationCursor(e.ws, rule.ID, 0, a2.User.ID)
+	require.NoError(t, store.Commit(b))
+	require.NoError(t, store.Close())
+
+	e.start()
+	eventually(t, 10*time.Second, func() error {
+		if c := e.autoContact(second.ID); c.OwnerID == nil {
+			return fmt.Errorf("no owner yet")
+		}
+		return nil
+	})
+	require.Equal(t, a2.User.ID, *e.autoContact(second.ID).OwnerID)
+	ownerChanges := func() int {
+		changes, err := e.store.ContactChanges(e.ws, second.ID)
+		require.NoError(t, err)
+		n := 0
+		for _, ch := range changes {
+			if ch.Kind == engine.ChangeOwner {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, 1, ownerChanges())
+	require.Len(t, e.automationRuns(rule.ID, "").Runs, 2)
+	pending, err := e.store.AutomationPending(e.ws)
+	require.NoError(t, err)
+	require.Empty(t, pending)
+
+	e.stop()
+	e.start()
+	clock.Advance(time.Minute) // a sweep: nothing to do
+	code, body = e.api("POST", "/api/v1/contacts", ownerToken, map[string]any{"name": "Third"})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	third := decodeAs[engine.Contact](t, body).ID
+	eventually(t, 10*time.Second, func() error {
+		if c := e.autoContact(third); c.OwnerID == nil {
+			return fmt.Errorf("no owner yet")
+		}
+		return nil
+	})
+	require.Equal(t, a1.User.ID, *e.autoContact(third).OwnerID, "the round-robin went on from a2")
+	require.Equal(t, 1, ownerChanges())
+	require.Len(t, e.automationRuns(rule.ID, "").Runs, 3)
 }
