@@ -60,8 +60,12 @@ var automationStop func(run *engine.AutomationRun) bool
 type automationRunner struct {
 	rt *Runtime
 
-	mu    sync.Mutex
-	rules map[engine.ID][]engine.Automation // every rule, by workspace
+	// mu holds each rule change's read-check-write with its commit;
+	// cacheMu guards rules, which changes swap in after their commit, so
+	// that the tap and the runner read it without waiting for a commit.
+	mu      sync.Mutex
+	cacheMu sync.RWMutex
+	rules   map[engine.ID][]engine.Automation // every rule, by workspace
 
 	bufMu sync.Mutex
 	buf   []engine.Event
@@ -104,8 +108,8 @@ func (r *automationRunner) load() error {
 	if err != nil {
 		return fmt.Errorf("reading workspaces: %w", err)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.cacheMu.Lock()
+	defer r.cacheMu.Unlock()
 	for _, w := range wss {
 		rs, err := r.rt.store.Automations(w.ID)
 		if err != nil {
@@ -119,21 +123,21 @@ func (r *automationRunner) load() error {
 }
 
 func (r *automationRunner) active(ws engine.ID) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.cacheMu.RLock()
+	defer r.cacheMu.RUnlock()
 	return slices.ContainsFunc(r.rules[ws], func(a engine.Automation) bool { return a.Enabled })
 }
 
 // exists reports whether rule id of ws is there (deleted or not).
 func (r *automationRunner) exists(ws, id engine.ID) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.cacheMu.RLock()
+	defer r.cacheMu.RUnlock()
 	return slices.ContainsFunc(r.rules[ws], func(a engine.Automation) bool { return a.ID == id })
 }
 
 func (r *automationRunner) rulesOf(ws engine.ID) []engine.Automation {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.cacheMu.RLock()
+	defer r.cacheMu.RUnlock()
 	return slices.Clone(r.rules[ws])
 }
 
@@ -204,12 +208,12 @@ func (r *automationRunner) run(ctx context.Context) {
 
 // resume applies the runs a stop left pending.
 func (r *automationRunner) resume(ctx context.Context) {
-	r.mu.Lock()
+	r.cacheMu.RLock()
 	wss := make([]engine.ID, 0, len(r.rules))
 	for ws := range r.rules {
 		wss = append(wss, ws)
 	}
-	r.mu.Unlock()
+	r.cacheMu.RUnlock()
 	for _, ws := range wss {
 		runs, err := r.rt.store.AutomationPending(ws)
 		if err != nil {
@@ -626,7 +630,7 @@ func (rt *Runtime) finishAutomationRuns(ctx context.Context, runs []*engine.Auto
 // sweepNoReply starts the no_reply rules on the open conversations whose
 // customer has waited for their hours.
 func (r *automationRunner) sweepNoReply(ctx context.Context) {
-	r.mu.Lock()
+	r.cacheMu.RLock()
 	hours := map[engine.ID][]int{}
 	for ws, rules := range r.rules {
 		for _, a := range rules {
@@ -635,7 +639,7 @@ func (r *automationRunner) sweepNoReply(ctx context.Context) {
 			}
 		}
 	}
-	r.mu.Unlock()
+	r.cacheMu.RUnlock()
 	now := r.rt.clock.Now()
 	p := r.newPlan()
 	defer r.commitAndApply(ctx, p)
@@ -767,7 +771,9 @@ func (rt *Runtime) SaveAutomation(ws, id engine.ID, body engine.AutomationBody, 
 	} else {
 		next = append(next, a)
 	}
+	r.cacheMu.Lock()
 	r.rules[ws] = next
+	r.cacheMu.Unlock()
 	return a, nil
 }
 
@@ -807,7 +813,9 @@ func (rt *Runtime) DeleteAutomation(ws, id engine.ID) error {
 		b.Close()
 		return fmt.Errorf("deleting an automation: %w", err)
 	}
+	r.cacheMu.Lock()
 	r.rules[ws] = slices.Delete(slices.Clone(rules), idx, idx+1)
+	r.cacheMu.Unlock()
 	return nil
 }
 
