@@ -128,7 +128,7 @@ func (r *automationRunner) active(ws engine.ID) bool {
 	return slices.ContainsFunc(r.rules[ws], func(a engine.Automation) bool { return a.Enabled })
 }
 
-// exists reports whether rule id of ws is there (deleted or not).
+// exists reports whether rule id of ws is still there (not deleted).
 func (r *automationRunner) exists(ws, id engine.ID) bool {
 	r.cacheMu.RLock()
 	defer r.cacheMu.RUnlock()
