@@ -39,10 +39,6 @@ const (
 	MaxAutomationBodyBytes = 64 << 10
 )
 
-// EventFormSubmitted is published by the forms after a submission is
-// committed; its Data is {"form_id","submission_id","contact_id","created"}.
-const EventFormSubmitted EventType = "form.submitted"
-
 // AutomationTriggerType names what starts a rule.
 type AutomationTriggerType string
 
@@ -187,26 +183,26 @@ func ParseAutomationBody(data []byte) (AutomationBody, error) {
 	return b, nil
 }
 
-func invalidf(format string, args ...any) error {
+func autoInvalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 }
 
-func checkText(what, s string, max int) error {
+func autoCheckText(what, s string, max int) error {
 	if !utf8.ValidString(s) || len(s) > max || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 }) {
-		return invalidf("%s must be one line of at most %d bytes", what, max)
+		return autoInvalidf("%s must be one line of at most %d bytes", what, max)
 	}
 	return nil
 }
 
-func checkIDText(what, s string) error {
+func autoCheckID(what, s string) error {
 	if _, err := ParseID(s); err != nil {
-		return invalidf("%s %q is not an id", what, s)
+		return autoInvalidf("%s %q is not an id", what, s)
 	}
 	return nil
 }
 
-// parseClock reads "HH:MM" into minutes since midnight.
-func parseClock(s string) (int, bool) {
+// parseAutomationClock reads "HH:MM" into minutes since midnight.
+func parseAutomationClock(s string) (int, bool) {
 	h, m, ok := strings.Cut(s, ":")
 	if !ok || len(h) != 2 || len(m) != 2 {
 		return 0, false
@@ -223,152 +219,152 @@ func parseClock(s string) (int, bool) {
 func ValidateAutomationBody(b *AutomationBody) error {
 	b.Name = strings.TrimSpace(b.Name)
 	if b.Name == "" {
-		return invalidf("name is required")
+		return autoInvalidf("name is required")
 	}
-	if err := checkText("name", b.Name, MaxAutomationNameBytes); err != nil {
+	if err := autoCheckText("name", b.Name, MaxAutomationNameBytes); err != nil {
 		return err
 	}
 	t := &b.Trigger
 	if !slices.Contains(AutomationTriggerTypes, t.Type) {
-		return invalidf("unknown trigger type %q", t.Type)
+		return autoInvalidf("unknown trigger type %q", t.Type)
 	}
 	if t.Source != "" && (t.Type != TriggerContactCreated || !t.Source.Valid()) {
-		return invalidf("trigger source %q applies to contact_created with a known source", t.Source)
+		return autoInvalidf("trigger source %q applies to contact_created with a known source", t.Source)
 	}
-	if t.FormID != "" && (t.Type != TriggerFormSubmitted || checkText("form_id", t.FormID, 64) != nil) {
-		return invalidf("trigger form_id applies to form_submitted")
+	if t.FormID != "" && (t.Type != TriggerFormSubmitted || autoCheckText("form_id", t.FormID, 64) != nil) {
+		return autoInvalidf("trigger form_id applies to form_submitted")
 	}
-	if t.Tag != "" && (t.Type != TriggerTagAdded || checkText("tag", t.Tag, 64) != nil) {
-		return invalidf("trigger tag applies to tag_added")
+	if t.Tag != "" && (t.Type != TriggerTagAdded || autoCheckText("tag", t.Tag, 64) != nil) {
+		return autoInvalidf("trigger tag applies to tag_added")
 	}
-	if t.StageID != "" && (t.Type != TriggerStageChanged || checkIDText("trigger stage_id", t.StageID) != nil) {
-		return invalidf("trigger stage_id must be a stage id, for stage_changed")
+	if t.StageID != "" && (t.Type != TriggerStageChanged || autoCheckID("trigger stage_id", t.StageID) != nil) {
+		return autoInvalidf("trigger stage_id must be a stage id, for stage_changed")
 	}
 	if (t.Type == TriggerNoReply) != (t.Hours != 0) {
-		return invalidf("trigger hours is required by no_reply, and only by it")
+		return autoInvalidf("trigger hours is required by no_reply, and only by it")
 	}
 	if t.Hours < 0 || t.Hours > MaxNoReplyHours {
-		return invalidf("trigger hours must be 1 to %d", MaxNoReplyHours)
+		return autoInvalidf("trigger hours must be 1 to %d", MaxNoReplyHours)
 	}
 	if len(b.Conditions) > MaxAutomationConditions {
-		return invalidf("at most %d conditions", MaxAutomationConditions)
+		return autoInvalidf("at most %d conditions", MaxAutomationConditions)
 	}
 	for i := range b.Conditions {
-		if err := validateCondition(&b.Conditions[i]); err != nil {
+		if err := validateAutomationCondition(&b.Conditions[i]); err != nil {
 			return fmt.Errorf("condition %d: %w", i, err)
 		}
 	}
 	if len(b.Actions) == 0 || len(b.Actions) > MaxAutomationActions {
-		return invalidf("a rule has 1 to %d actions", MaxAutomationActions)
+		return autoInvalidf("a rule has 1 to %d actions", MaxAutomationActions)
 	}
 	for i := range b.Actions {
-		if err := validateAction(&b.Actions[i]); err != nil {
+		if err := validateAutomationAction(&b.Actions[i]); err != nil {
 			return fmt.Errorf("action %d: %w", i, err)
 		}
 	}
 	return nil
 }
 
-func validateCondition(c *AutomationCondition) error {
+func validateAutomationCondition(c *AutomationCondition) error {
 	if c.Kind != CondBusinessHours && (len(c.Days) > 0 || c.Start != "" || c.End != "" || c.TimeZone != "") {
-		return invalidf("days, start, end and time_zone belong to business_hours")
+		return autoInvalidf("days, start, end and time_zone belong to business_hours")
 	}
 	if c.Kind != CondField && c.Key != "" {
-		return invalidf("key belongs to field conditions")
+		return autoInvalidf("key belongs to field conditions")
 	}
 	switch c.Kind {
 	case CondChannel:
 		if !Channel(c.Value).Valid() {
-			return invalidf("unknown channel %q", c.Value)
+			return autoInvalidf("unknown channel %q", c.Value)
 		}
 	case CondSource:
 		if !ContactSource(c.Value).Valid() {
-			return invalidf("unknown source %q", c.Value)
+			return autoInvalidf("unknown source %q", c.Value)
 		}
 	case CondTag:
 		if c.Value == "" {
-			return invalidf("tag condition needs a value")
+			return autoInvalidf("tag condition needs a value")
 		}
-		return checkText("tag", c.Value, 64)
+		return autoCheckText("tag", c.Value, 64)
 	case CondField:
 		if c.Key == "" {
-			return invalidf("field condition needs a key")
+			return autoInvalidf("field condition needs a key")
 		}
-		if err := checkText("key", c.Key, 64); err != nil {
+		if err := autoCheckText("key", c.Key, 64); err != nil {
 			return err
 		}
-		return checkText("value", c.Value, 1024)
+		return autoCheckText("value", c.Value, 1024)
 	case CondStage:
-		return checkIDText("stage", c.Value)
+		return autoCheckID("stage", c.Value)
 	case CondBusinessHours:
 		if c.Value != "" {
-			return invalidf("business_hours takes no value")
+			return autoInvalidf("business_hours takes no value")
 		}
-		s, ok1 := parseClock(c.Start)
-		e, ok2 := parseClock(c.End)
+		s, ok1 := parseAutomationClock(c.Start)
+		e, ok2 := parseAutomationClock(c.End)
 		if !ok1 || !ok2 || s >= e {
-			return invalidf("business_hours needs start before end, as HH:MM")
+			return autoInvalidf("business_hours needs start before end, as HH:MM")
 		}
 		if len(c.Days) == 0 || len(c.Days) > 7 {
-			return invalidf("business_hours needs 1 to 7 days")
+			return autoInvalidf("business_hours needs 1 to 7 days")
 		}
 		for _, d := range c.Days {
 			if d < 0 || d > 6 {
-				return invalidf("days are 0 (Sunday) to 6 (Saturday)")
+				return autoInvalidf("days are 0 (Sunday) to 6 (Saturday)")
 			}
 		}
 		if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "Local" || len(c.TimeZone) > 64 {
-			return invalidf("unknown time_zone %q", c.TimeZone)
+			return autoInvalidf("unknown time_zone %q", c.TimeZone)
 		}
 	default:
-		return invalidf("unknown condition kind %q", c.Kind)
+		return autoInvalidf("unknown condition kind %q", c.Kind)
 	}
 	return nil
 }
 
-func validateAction(a *AutomationAction) error {
+func validateAutomationAction(a *AutomationAction) error {
 	none := func(fields ...bool) error {
 		if slices.Contains(fields, true) {
-			return invalidf("%s takes only its own fields", a.Type)
+			return autoInvalidf("%s takes only its own fields", a.Type)
 		}
 		return nil
 	}
 	switch a.Type {
 	case ActionAssignOwner:
 		if a.Strategy != AssignRoundRobin && a.Strategy != AssignLeastLoaded {
-			return invalidf("strategy must be round_robin or least_loaded")
+			return autoInvalidf("strategy must be round_robin or least_loaded")
 		}
 		if len(a.Users) == 0 || len(a.Users) > MaxAutomationUsers {
-			return invalidf("assign_owner needs 1 to %d users", MaxAutomationUsers)
+			return autoInvalidf("assign_owner needs 1 to %d users", MaxAutomationUsers)
 		}
 		for i, u := range a.Users {
 			if u == ZeroID || slices.Contains(a.Users[:i], u) {
-				return invalidf("users must be distinct user ids")
+				return autoInvalidf("users must be distinct user ids")
 			}
 		}
 		return none(a.StageID != "", a.Tag != "", a.UserID != "")
 	case ActionSetStage:
-		if err := checkIDText("stage_id", a.StageID); err != nil {
+		if err := autoCheckID("stage_id", a.StageID); err != nil {
 			return err
 		}
 		return none(len(a.Users) > 0, a.Strategy != "", a.Tag != "", a.UserID != "")
 	case ActionAddTag, ActionRemoveTag:
 		if a.Tag == "" {
-			return invalidf("%s needs a tag", a.Type)
+			return autoInvalidf("%s needs a tag", a.Type)
 		}
-		if err := checkText("tag", a.Tag, 64); err != nil {
+		if err := autoCheckText("tag", a.Tag, 64); err != nil {
 			return err
 		}
 		return none(len(a.Users) > 0, a.Strategy != "", a.StageID != "", a.UserID != "")
 	case ActionAssignConversation:
-		if err := checkIDText("user_id", a.UserID); err != nil {
+		if err := autoCheckID("user_id", a.UserID); err != nil {
 			return err
 		}
 		return none(len(a.Users) > 0, a.Strategy != "", a.StageID != "", a.Tag != "")
 	case ActionSetPriority:
 		return none(len(a.Users) > 0, a.Strategy != "", a.StageID != "", a.Tag != "", a.UserID != "")
 	default:
-		return invalidf("unknown action type %q", a.Type)
+		return autoInvalidf("unknown action type %q", a.Type)
 	}
 }
 
@@ -407,13 +403,13 @@ func AutomationPreset(name string, users []ID, stage ID) (AutomationBody, error)
 			Actions: []AutomationAction{{Type: ActionAssignOwner, Strategy: AssignRoundRobin, Users: users}}}
 	case PresetStartingStage:
 		if stage == ZeroID {
-			return b, invalidf("starting_stage needs a stage_id")
+			return b, autoInvalidf("starting_stage needs a stage_id")
 		}
 		b = AutomationBody{Name: "Put every new contact in a starting stage",
 			Trigger: AutomationTriggerSpec{Type: TriggerContactCreated},
 			Actions: []AutomationAction{{Type: ActionSetStage, StageID: stage.String()}}}
 	default:
-		return b, invalidf("unknown preset %q", name)
+		return b, autoInvalidf("unknown preset %q", name)
 	}
 	b.Conditions = []AutomationCondition{}
 	return b, ValidateAutomationBody(&b)
@@ -445,8 +441,8 @@ type AutomationTrigger struct {
 	Chain []ID `json:"chain,omitempty"`
 }
 
-// FormSubmission is the Data of a form.submitted event.
-type FormSubmission struct {
+// AutomationFormData is the Data of a form.submitted event.
+type AutomationFormData struct {
 	FormID       string `json:"form_id"`
 	SubmissionID string `json:"submission_id"`
 	ContactID    string `json:"contact_id"`
@@ -482,7 +478,7 @@ func AutomationTriggers(ev *Event) []AutomationTrigger {
 		add(AutomationTrigger{Type: TriggerStageChanged, Key: "change:" + ch.ID.String(), ContactID: c.ID,
 			StageID: c.Stage.StageID.String()})
 	case EventFormSubmitted:
-		var f FormSubmission
+		var f AutomationFormData
 		raw, err := json.Marshal(ev.Data)
 		if err != nil || json.Unmarshal(raw, &f) != nil {
 			return nil
@@ -564,14 +560,14 @@ func MatchAutomation(r *Automation, t *AutomationTrigger, s AutomationState, now
 		return false
 	}
 	for i := range r.Conditions {
-		if conditionHolds(&r.Conditions[i], s, now) == r.Conditions[i].Not {
+		if automationConditionHolds(&r.Conditions[i], s, now) == r.Conditions[i].Not {
 			return false
 		}
 	}
 	return true
 }
 
-func conditionHolds(c *AutomationCondition, s AutomationState, now time.Time) bool {
+func automationConditionHolds(c *AutomationCondition, s AutomationState, now time.Time) bool {
 	switch c.Kind {
 	case CondChannel:
 		return s.Conversation != nil && string(s.Conversation.Channel) == c.Value
@@ -590,8 +586,8 @@ func conditionHolds(c *AutomationCondition, s AutomationState, now time.Time) bo
 			return false
 		}
 		local := now.In(loc)
-		start, _ := parseClock(c.Start)
-		end, _ := parseClock(c.End)
+		start, _ := parseAutomationClock(c.Start)
+		end, _ := parseAutomationClock(c.End)
 		m := local.Hour()*60 + local.Minute()
 		return slices.Contains(c.Days, int(local.Weekday())) && m >= start && m < end
 	}

@@ -29,6 +29,10 @@ const (
 	// EventWebhookDisabled carries the outgoing webhook (engine.Webhook,
 	// without its secret) turned off after persistent failure.
 	EventWebhookDisabled EventType = "webhook.disabled"
+	// EventFormSubmitted carries FormSubmitted ({"form_id",
+	// "submission_id","contact_id","created"}), published after the
+	// submission and its contact's change are committed.
+	EventFormSubmitted EventType = "form.submitted"
 )
 
 // Event is one change to one conversation, produced by a rule and
