@@ -572,7 +572,7 @@ func (t *txn) create(in *engine.Inbound, th pendingThread) error {
 	}
 	t.cur, t.created = c, true
 	t.events = append(t.events, engine.Event{Type: engine.EventConversationCreated, WorkspaceID: a.ws,
-		ConversationID: a.id, At: t.now, Conversation: &c})
+		ConversationID: a.id, At: t.now, Conversation: &c, NewContact: th.newContact})
 	return nil
 }
 

@@ -53,3 +53,10 @@ func HeldAIRequests(rt *Runtime) int { return rt.debounce.held() }
 
 // Wire returns the value an envelope's JSON encodes.
 func Wire(e *Envelope) any { return e.wire() }
+
+// SetAutomationStop sets f to run after each automation run is committed
+// as pending; f returning true leaves the run pending, as a stop would.
+func SetAutomationStop(t *testing.T, f func(run *engine.AutomationRun) bool) {
+	automationStop = f
+	t.Cleanup(func() { automationStop = nil })
+}

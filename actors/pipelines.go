@@ -248,7 +248,9 @@ func (a *contactActor) putChange(next engine.Contact, ch *engine.ContactChange) 
 	b := a.rt.store.NewBatch()
 	b.PutContact(a.c, &next)
 	b.PutContactChange(ch)
-	if err := a.commit(b, &next, a.rt.contactEvent(engine.EventContactUpdated, &next)); err != nil {
+	ev := a.rt.contactEvent(engine.EventContactUpdated, &next)
+	ev.ContactChange = ch
+	if err := a.commit(b, &next, ev); err != nil {
 		return engine.Contact{}, err
 	}
 	return next, nil

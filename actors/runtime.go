@@ -139,6 +139,7 @@ type Runtime struct {
 	metrics    *runtimeMetrics
 	aiMetrics  *agentMetrics
 	pipes      pipelineDefs
+	autos      *automationRunner
 
 	inflight atomic.Int64
 	// orphanSeq orders kept early status reports; it starts at the start
@@ -189,6 +190,11 @@ func New(cfg Config) (*Runtime, error) {
 	rt.debounce = newDebouncer(rt)
 	rt.lang = newLanguageDetector(rt, cfg.Registerer)
 	rt.aiMetrics = newAgentMetrics(cfg.Registerer)
+	rt.autos = newAutomationRunner(rt, cfg.Registerer)
+	if err := rt.autos.load(); err != nil {
+		return nil, fmt.Errorf("actors: reading automations: %w", err)
+	}
+	rt.bc.AddTap(rt.autos.tap)
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
 	rt.orphanSeq.Store(uint64(max(cfg.Clock.Now().UnixNano(), 0)))
 	return rt, nil
@@ -210,6 +216,7 @@ func (rt *Runtime) Start() error {
 	rt.goroutine("passivator", rt.passivator)
 	rt.goroutine("indexer", rt.ix.run)
 	rt.goroutine("language", rt.lang.run)
+	rt.goroutine("automations", rt.autos.run)
 	if waiting := rt.pendingAtStart(); len(waiting) > 0 {
 		rt.goroutine("ai-recovery", func(ctx context.Context) { rt.recoverPending(ctx, waiting) })
 	}

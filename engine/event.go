@@ -61,6 +61,16 @@ type Event struct {
 	// before the change, for the outgoing webhooks (a status, mode or
 	// handoff change); it is not sent to subscribers.
 	Before *Conversation `json:"-"`
+	// Automation is set on the events of a change an automation rule
+	// made (engine/automation.go), for loop detection; not sent.
+	Automation *AutomationCause `json:"-"`
+	// ContactChange is, on a contact.updated that moved the contact's
+	// stage or owner, the change's activity entry; not sent.
+	ContactChange *ContactChange `json:"-"`
+	// NewContact is set on the conversation.created whose batch wrote
+	// a new chat user's contact (no contact.created is published for
+	// it); not sent.
+	NewContact bool `json:"-"`
 }
 
 // Assignment says who a conversation was just given to, and by whom.

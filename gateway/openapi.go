@@ -162,6 +162,15 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/webhooks/{id}/deliveries", tag: "webhooks", summary: "A webhook's deliveries, newest first: the pending ones and the last 100 finished; each has id, event, body, state (pending, delivered, failed), attempts, next_at, status_code, latency_ms, error, created_at, last_attempt_at, redelivery_of", ok: 200},
 	{method: "POST", path: "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver", tag: "webhooks", summary: "Send a delivery again, as a new delivery with the same event and body, queued behind the conversation's others; answers it", ok: 202},
 
+	{method: "GET", path: "/api/v1/automations", tag: "automations", summary: "The workspace's automation rules (every role), oldest first: id, name, enabled, trigger, conditions, actions, preset", ok: 200},
+	{method: "POST", path: "/api/v1/automations", tag: "automations", summary: "Create an automation rule (admin). trigger: type contact_created (source narrows it), form_submitted (form_id), conversation_opened, tag_added (tag), stage_changed (stage_id: moves into it), no_reply (hours, 1 to 720: the customer's newest message unanswered that long in an open conversation). conditions, all of which must hold (not turns one around): channel, source, tag (the conversation's), field (key = value), stage, business_hours (days 0-6 from Sunday, start and end HH:MM, time_zone IANA). actions (1 to 10): assign_owner (users, strategy round_robin or least_loaded), set_stage (stage_id), add_tag and remove_tag (tag, on the conversation), assign_conversation (user_id), set_priority (star the conversation); a conversation action of a trigger with no conversation is skipped. Stages and users must be the workspace's (else 400); at most 100 rules (409 too_many_automations). A rule runs once per rule and triggering occurrence; a chain of rules each started by the previous one's action stops when a rule would run again or after 5 rules (loop_stopped in the run log)", body: "Automation", ok: 201},
+	{method: "POST", path: "/api/v1/automations/presets", tag: "automations", summary: "Create a one-click rule (admin): preset assign_owners (users: every new contact gets an owner, round-robin among them) or starting_stage (stage_id: every new contact is put in that stage)", body: "AutomationPreset", ok: 201},
+	{method: "GET", path: "/api/v1/automations/{id}", tag: "automations", summary: "An automation rule", ok: 200},
+	{method: "PUT", path: "/api/v1/automations/{id}", tag: "automations", summary: "Replace an automation rule's name, trigger, conditions and actions (and enabled when given) (admin), checked as at creation", body: "Automation", ok: 200},
+	{method: "PATCH", path: "/api/v1/automations/{id}", tag: "automations", summary: "Turn an automation rule on or off (admin)", body: "AutomationEnable", ok: 200},
+	{method: "DELETE", path: "/api/v1/automations/{id}", tag: "automations", summary: "Delete an automation rule with its run log (admin)", ok: 204},
+	{method: "GET", path: "/api/v1/automations/{id}/runs", tag: "automations", summary: "A rule's run log, newest first: each run's trigger (type, key, contact_id, conversation_id, chain), outcome (done, failed, loop_stopped) and the result of each action (done, unchanged, skipped, failed, with a detail: the owner given); limit 1 to 200 (50), cursor from next_cursor (empty on the last page)", query: []string{"limit", "cursor"}, ok: 200},
+
 	{method: "GET", path: "/api/v1/contact-fields", tag: "contact fields", summary: "The workspace's custom field definitions (every role), by order then key: {fields}; each has id, key, label, type, options (selects), required, allow_ai, order", ok: 200},
 	{method: "POST", path: "/api/v1/contact-fields", tag: "contact fields", summary: "Define a custom field (admin): key (a-z, 0-9 and '_', starting with a letter, at most 40 bytes, not name, email, phone, company or title; unique: else 409 key_taken; never changes), label (one line, 1 to 100 bytes), type, options (a select's 1 to 100 distinct choices, without commas; none for other types), required, allow_ai (the AI agent may write it), order (default: after the others); at most 50 per workspace (409 too_many_fields)", body: "ContactField", ok: 201},
 	{method: "GET", path: "/api/v1/contact-fields/{id}", tag: "contact fields", summary: "A custom field definition", ok: 200},
@@ -281,6 +290,10 @@ var schemas = map[string]any{
 	"FormSubmission": obj(map[string]any{
 		"values":  describe(map[string]any{"type": "object", "additionalProperties": str(), "maxProperties": engine.MaxFormFields + 1}, "the value of each field, by key (a multi select's options joined by \", \", a boolean true or false)"),
 		"website": describe(str(), "the honeypot: left empty by people")}, "values"),
+	"Automation":       obj(automationProps(), "name", "trigger", "actions"),
+	"AutomationEnable": obj(map[string]any{"enabled": boolean()}, "enabled"),
+	"AutomationPreset": obj(map[string]any{"preset": enum(engine.PresetAssignOwners, engine.PresetStartingStage),
+		"users": describe(strs(), "assign_owners: the users who take turns"), "stage_id": describe(str(), "starting_stage: the stage")}, "preset"),
 }
 
 // knowledgeProps are the fields of a knowledge entry a request may name;
@@ -377,6 +390,26 @@ func webhookProps() map[string]any {
 		"secret": describe(str(), "signs each delivery (X-Parley-Signature); 16 to 256 bytes"),
 		"events": map[string]any{"type": "array", "minItems": 1, "items": enum(evs...)},
 		"active": boolean(),
+	}
+}
+
+// automationProps are the fields of an automation rule a request names.
+func automationProps() map[string]any {
+	triggers := make([]string, len(engine.AutomationTriggerTypes))
+	for i, t := range engine.AutomationTriggerTypes {
+		triggers[i] = string(t)
+	}
+	return map[string]any{
+		"name":    withBound(str(), "maxLength", engine.MaxAutomationNameBytes),
+		"enabled": boolean(),
+		"trigger": obj(map[string]any{"type": enum(triggers...), "source": enum("chat", "form", "manual", "import", "api"),
+			"form_id": str(), "tag": str(), "stage_id": str(), "hours": between(integer(), 1, engine.MaxNoReplyHours)}, "type"),
+		"conditions": map[string]any{"type": "array", "maxItems": engine.MaxAutomationConditions, "items": obj(map[string]any{
+			"kind": enum("channel", "source", "tag", "field", "stage", "business_hours"), "key": str(), "value": str(), "not": boolean(),
+			"days": map[string]any{"type": "array", "items": between(integer(), 0, 6)}, "start": str(), "end": str(), "time_zone": str()}, "kind")},
+		"actions": map[string]any{"type": "array", "minItems": 1, "maxItems": engine.MaxAutomationActions, "items": obj(map[string]any{
+			"type":  enum("assign_owner", "set_stage", "add_tag", "remove_tag", "assign_conversation", "set_priority"),
+			"users": strs(), "strategy": enum(engine.AssignRoundRobin, engine.AssignLeastLoaded), "stage_id": str(), "tag": str(), "user_id": str()}, "type")},
 	}
 }
 

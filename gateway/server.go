@@ -485,6 +485,7 @@ func (s *Server) routes() {
 	s.templateRoutes(api)
 	s.knowledgeRoutes(api)
 	s.formRoutes(a, api)
+	s.automationRoutes(api)
 	api.Post("/admin/backup", requireRole(engine.RoleOwner), s.backup)
 
 	// The web chat widget: its script and visitor API (their own tokens,

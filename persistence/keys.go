@@ -32,6 +32,7 @@ import (
 //	'w' ws '1' ...                           knowledge base entries, passages and their BM25 index (knowledge.go)
 //	'w' ws '2' 'a' id                        assistant (assistants.go)
 //	'w' ws '3' 'f'/'s'/'c' ...               forms, their submissions by form and by contact (forms.go)
+//	'w' ws '4' ...                           automation rules, pending runs, run records and logs, round-robin state (automations.go)
 //
 // System data, across workspaces:
 //

@@ -34,6 +34,7 @@ import './settings_widget.js';
 import './settings_knowledge.js';
 import './settings_assistants.js';
 import './settings_forms.js';
+import './settings_automations.js';
 import { pipelines, stageOptions } from './stages.js';
 import { loadAssistants, onAssistantsChange, assistantFilter, assistantMarker, assistantOf, assistantName } from './assistants.js';
 
