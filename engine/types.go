@@ -323,6 +323,9 @@ type Contact struct {
 	// Detected is what enrichment read from the contact's phone and
 	// messages (engine/enrich.go); Profile keeps what a person set.
 	Detected Detected `json:"detected"`
+	// Activity is what the contact's actor keeps of its conversations
+	// for segments (engine/segment.go).
+	Activity ContactActivity `json:"activity,omitzero"`
 }
 
 // PriorityTag is the tag the star button toggles.
