@@ -444,6 +444,7 @@ func (s *Server) routes() {
 	s.pipelineRoutes(api)
 	s.outgoingWebhookRoutes(api)
 	s.contactFieldRoutes(api)
+	s.segmentRoutes(api)
 	api.Post("/admin/backup", requireRole(engine.RoleOwner), s.backup)
 
 	// The inbox web app answers every other GET; registered last so that
