@@ -188,6 +188,9 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"GET", "/api/v1/webhooks/{id}", ""}, {"PATCH", "/api/v1/webhooks/{id}", `{"active":false}`},
 		{"GET", "/api/v1/webhooks/{id}/deliveries", ""}, {"POST", "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver", ""},
 		{"DELETE", "/api/v1/webhooks/{id}", ""},
+		{"GET", "/api/v1/segments/{id}", ""}, {"PATCH", "/api/v1/segments/{id}", `{"name":"x"}`},
+		{"DELETE", "/api/v1/segments/{id}", ""}, {"GET", "/api/v1/segments/{id}/members", ""},
+		{"GET", "/api/v1/segments/{id}/count", ""},
 	}
 	// Routes with ids checked elsewhere: users and tokens (users_test.go,
 	// ids of another workspace; passwords_test.go for passwords), media
@@ -220,6 +223,7 @@ func TestWorkspaceIsolation(t *testing.T) {
 	code, hookBody := e.api("POST", "/api/v1/webhooks", ownerToken, map[string]any{"url": "https://hooks.example.com/a", "events": []string{"handoff"}})
 	require.Equal(t, http.StatusCreated, code, string(hookBody))
 	hook := decodeAs[engine.Webhook](t, hookBody)
+	seg := e.createSegment(ownerToken, map[string]any{"name": "secret of A", "conditions": []any{companyIs("x")}})
 	for _, r := range routes {
 		var body any
 		if r[2] != "" {
@@ -231,6 +235,9 @@ func TestWorkspaceIsolation(t *testing.T) {
 		}
 		if strings.HasPrefix(r[1], "/api/v1/webhooks/") {
 			path = fillTemplate(r[1], map[string]string{"id": hook.ID.String(), "delivery": "1"})
+		}
+		if strings.HasPrefix(r[1], "/api/v1/segments/") {
+			path = fillTemplate(r[1], map[string]string{"id": seg.ID.String()})
 		}
 		code, resp := e.api(r[0], path, "pk_workspace_b", body)
 		require.Equal(t, http.StatusNotFound, code, "%s %s: %s", r[0], r[1], resp)
@@ -252,6 +259,11 @@ func TestWorkspaceIsolation(t *testing.T) {
 	code, hookBody = e.api("GET", "/api/v1/webhooks/"+hook.ID.String(), ownerToken, nil)
 	require.Equal(t, http.StatusOK, code, string(hookBody))
 	require.True(t, decodeAs[engine.Webhook](t, hookBody).Active, "A's webhook is still on")
+	require.Equal(t, "secret of A", e.segment(seg.ID).Name, "A's segment is unchanged")
+	code, body = e.api("GET", "/api/v1/contacts?segment="+seg.ID.String(), "pk_workspace_b", nil)
+	require.Equal(t, http.StatusBadRequest, code, "B cannot filter by A's segment: %s", body)
+	code, body = e.api("GET", "/api/v1/conversations?segment="+seg.ID.String(), "pk_workspace_b", nil)
+	require.Equal(t, http.StatusBadRequest, code, "B cannot filter by A's segment: %s", body)
 }
 
 // The counts of a list under a channel tab are that channel's: folder

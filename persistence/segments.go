@@ -43,7 +43,9 @@ func segPrefix(ws engine.ID, sub byte) []byte { return append(wsPrefix(ws, tSegm
 
 func segmentKey(ws, id engine.ID) []byte { return append(segPrefix(ws, sgDef), id[:]...) }
 
-func segmentMembersPrefix(ws, seg engine.ID) []byte { return append(segPrefix(ws, sgMember), seg[:]...) }
+func segmentMembersPrefix(ws, seg engine.ID) []byte {
+	return append(segPrefix(ws, sgMember), seg[:]...)
+}
 
 func contactSegmentsPrefix(ws, contact engine.ID) []byte {
 	return append(segPrefix(ws, sgOf), contact[:]...)
