@@ -12,6 +12,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -269,9 +270,12 @@ func TestSegmentActivityAndInboxFilter(t *testing.T) {
 // The backfill of a segment over contacts that were there before it
 // walks them all in pages (600 contacts: three pages of 256), and a
 // contact imported afterwards is a member from its import's batch on.
+// The metrics count the contacts the backfill looked at, its duration
+// and the entries.
 func TestSegmentBackfillOfExistingContacts(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, func(c *actors.Config) { c.Registerer = reg })
 	var csv strings.Builder
 	csv.WriteString("name,email,company\n")
 	for i := range 600 {
@@ -295,6 +299,17 @@ func TestSegmentBackfillOfExistingContacts(t *testing.T) {
 	require.EqualValues(t, 200, v.Count)
 	require.EqualValues(t, 600, v.Backfill.Done)
 	require.EqualValues(t, 600, v.Backfill.Total)
+	require.Equal(t, 200.0, counterSum(t, reg, "parley_segment_membership_changes_total", "change", "entered"))
+	fams, err := reg.Gather()
+	require.NoError(t, err)
+	got := map[string]float64{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			got[f.GetName()] += m.GetCounter().GetValue() + float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	require.Equal(t, 600.0, got["parley_segment_backfill_contacts_total"])
+	require.Equal(t, 1.0, got["parley_segment_backfill_duration_seconds"], "one backfill observed")
 
 	code, body = e.postCSV(ownerToken, "text/csv", []byte("name,email,company\nLate,late@example.com,Acme\n"))
 	require.Equal(t, http.StatusOK, code, string(body))

@@ -27,6 +27,7 @@ import (
 //	'w' ws 'v' ... and 'w' ws 'g' ...        ratings of AI replies and their index (feedback.go)
 //	'w' ws 'B' id                            pipeline; 'w' ws 'C' 's'/'o'/'b'/'a' contacts by stage and owner, changes (pipelines.go)
 //	'w' ws 'd' id                            outgoing webhook subscription (webhooks.go)
+//	'w' ws '5' ...                           segments, their members, counts, due times, changes, backfills (segments.go)
 //
 // System data, across workspaces:
 //
