@@ -30,6 +30,8 @@ import * as health from './channel_health.js';
 import * as pipeline from './pipeline.js';
 import './settings_pipelines.js';
 import { pipelines, stageOptions } from './stages.js';
+import './settings_segments.js';
+import { segments as loadSegmentList, segmentOptions } from './segments.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -38,8 +40,9 @@ export const state = {
   me: null,
   users: [],
   channels: ['whatsapp', 'instagram', 'messenger'],
-  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false, campaign: '', stage: '', owner: '' },
+  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false, campaign: '', stage: '', owner: '', segment: '' },
   pipelines: [], // the workspace's pipelines, for the contact stage filter
+  segments: [], // the workspace's segments, for the contact segment filter
   convs: new Map(), // id → conversation, everything known
   order: [], // ids shown, newest activity first
   cursor: '',
@@ -159,7 +162,7 @@ function onEvent(ev) {
 // event keeps only those it listed.
 function matches(c, listed = false) {
   const f = state.filter;
-  if ((f.stage || f.owner) && !listed) return false;
+  if ((f.stage || f.owner || f.segment) && !listed) return false;
   if (c.folder !== f.folder) return false;
   if (f.channel && c.channel !== f.channel) return false;
   if (f.unread && !(c.unread_count > 0)) return false;
@@ -250,6 +253,7 @@ function listQuery(cursor) {
   if (f.campaign) q.set('campaign', f.campaign);
   if (f.stage) q.set('stage', f.stage);
   if (f.owner) q.set('owner', f.owner);
+  if (f.segment) q.set('segment', f.segment);
   if (cursor) q.set('cursor', cursor);
   return `/conversations?${q}`;
 }
@@ -265,8 +269,24 @@ function loadPipelines() {
   }).catch(() => {});
 }
 
+// loadSegments reads the workspace's segments (cached by segments.js)
+// for the Contact segment filter; a filter on a segment deleted since
+// goes.
+function loadSegments() {
+  loadSegmentList().then((list) => {
+    if (list === state.segments) return;
+    state.segments = list;
+    if (state.filter.segment && !list.some((s) => s.id === state.filter.segment)) {
+      state.filter.segment = '';
+      reload();
+    }
+    renderFilters();
+  }).catch(() => {});
+}
+
 export async function reload() {
   loadPipelines();
+  loadSegments();
   state.gen++;
   state.order = [];
   state.cursor = '';
@@ -452,7 +472,7 @@ export function renderList() {
   performance.measure('parley:list-render', { start: t0 });
   $('#list-empty').hidden = rows.length > 0 || (state.loading && !state.hits);
   const f = state.filter;
-  const filtered = f.unread || f.priority || f.tag || f.assignee || f.mode || f.period || f.needsHuman || f.stage || f.owner;
+  const filtered = f.unread || f.priority || f.tag || f.assignee || f.mode || f.period || f.needsHuman || f.stage || f.owner || f.segment;
   $('#list-empty').textContent = state.hits ? state.searchNote || 'No results'
     : filtered ? 'No conversations match these filters' : 'No conversations';
 }
@@ -557,7 +577,11 @@ function renderFilters() {
     }, ...stageOptions(state.pipelines, f.stage, h('option', { value: '', text: 'Any stage', selected: !f.stage }))),
     pick('owner', 'Contact owner', [['', 'Any owner'], [state.me ? state.me.id : '', 'My contacts'],
       ...state.users.filter((u) => !state.me || u.id !== state.me.id).map((u) => [u.id, `${u.name || u.email}'s contacts`])]),
-    ...(campaign ? [campaign] : []));
+    ...(campaign ? [campaign] : []),
+    ...(state.segments.length || f.segment ? [h('select.chip', {
+      'aria-label': 'Contact segment', dataset: { filter: 'segment', on: String(!!f.segment) },
+      onchange: (e) => { f.segment = e.target.value; renderFilters(); reload(); },
+    }, ...segmentOptions(state.segments, f.segment, h('option', { value: '', text: 'Any segment', selected: !f.segment })))] : []));
 }
 
 // ---------- search ----------
