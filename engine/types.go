@@ -325,7 +325,7 @@ type Contact struct {
 	Detected Detected `json:"detected"`
 	// Activity is what the contact's actor keeps of its conversations
 	// for segments (engine/segment.go).
-	Activity ContactActivity `json:"activity,omitzero"`
+	Activity ContactActivity `json:"engagement,omitzero"`
 }
 
 // PriorityTag is the tag the star button toggles.
