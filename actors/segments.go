@@ -235,14 +235,10 @@ func (rt *Runtime) UpdateSegment(ctx context.Context, ws, id engine.ID, s engine
 // commitSegment writes s with a new backfill of its version, makes it
 // the workspace's, and queues the backfill. The caller holds segs.mu.
 func (rt *Runtime) commitSegment(s *engine.Segment) error {
-	total, err := rt.store.CountContacts(s.WorkspaceID, 1<<31-1)
-	if err != nil {
-		return err
-	}
 	b := rt.store.NewBatch()
 	b.PutSegment(s)
 	b.PutSegmentBackfill(s.WorkspaceID, &persistence.SegmentBackfill{SegmentID: s.ID, Version: s.Version,
-		Total: int64(total), StartedAt: rt.clock.Now().UTC()})
+		StartedAt: rt.clock.Now().UTC()})
 	if err := rt.store.Commit(b); err != nil {
 		b.Close()
 		return fmt.Errorf("committing segment: %w", err)
@@ -519,6 +515,18 @@ func (rt *Runtime) backfill(ctx context.Context, j segmentJob) error {
 		p = persistence.SegmentBackfill{SegmentID: seg.ID, Version: seg.Version, StartedAt: rt.clock.Now().UTC()}
 	} else if !p.FinishedAt.IsZero() {
 		return nil
+	}
+	if p.Done == 0 && p.Total == 0 {
+		// How many there are to do, counted by the backfill rather than
+		// by the API call that made the segment.
+		total, err := rt.store.CountContacts(j.ws, 1<<31-1)
+		if err != nil {
+			return err
+		}
+		p.Total = int64(total)
+		if _, err := rt.putBackfill(j.ws, &p); err != nil {
+			return err
+		}
 	}
 	m := rt.segs.metrics
 	m.backfillsRunning.Inc()
