@@ -12,7 +12,8 @@ import (
 // Segments in the web app: Settings › Segments builds a segment from
 // conditions (a profile field, then a second condition; all or any),
 // counting live how many contacts match as the conditions change; the
-// saved segment's row shows its members; the Contacts list, the inbox
+// saved segment's row shows its members, the member's page says it
+// entered the segment; the Contacts list, the inbox
 // (Contact segment) and the Pipeline board (Segment) filter by it; an
 // edit renames it and a delete removes it. Checked through the API, at a
 // phone's and a desktop's width, with axe-core on each screen.
@@ -110,6 +111,10 @@ func TestWebSegments(t *testing.T) {
 			b.noOverflow(int(w.w))
 			axeCheck(t, b, "contacts-segment-"+screen)
 			b.choose("#ct-segment", "")
+			b.goTo(e.url, "/#contacts/"+ann.ID.String())
+			b.waitJS("the entry in Ann's activity", fmt.Sprintf(`document.querySelector('#ct-activity li.ct-act[data-type="segment.entered"]')?.textContent.includes(%q)`, "Entered the segment "+name))
+			b.goTo(e.url, "/#contacts")
+			b.waitJS("the list", `!document.querySelector('#ct-list-view').hidden`)
 			b.clickJS("back to the inbox", "#ct-back-inbox")
 			b.waitJS("the inbox", `document.querySelector('#contacts').hidden`)
 		})
