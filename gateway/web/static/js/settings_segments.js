@@ -72,6 +72,7 @@ function describe(c, refs) {
     for (const p of refs.ps) { const s = p.stages.find((x) => x.id === val); if (s) val = s.name; }
   }
   if (c.kind === 'owner' && val) { const u = refs.users.find((x) => x.id === val); if (u) val = u.name || u.email; }
+  if (c.kind === 'source' || c.kind === 'channel') val = ((c.kind === 'source' ? SOURCES : CHANNELS).find(([v]) => v === val) || [val, val])[1];
   if (timed(c.kind)) val = `${c.days} days`;
   return `${what} ${OP_NAMES[c.op] || c.op}${val ? ` ${val}` : ''}`;
 }
@@ -178,7 +179,8 @@ function segmentForm(ctx, refs, s, done, cancel) {
       const r = await ctx.api.post('/segments/preview', { match: body.match, conditions: body.conditions });
       if (gen !== previewGen) return;
       count.dataset.count = String(r.count);
-      count.textContent = r.partial ? `${r.count} of the ${r.scanned} newest contacts match` : `${r.count} contact${r.count === 1 ? '' : 's'} match`;
+      count.textContent = r.partial ? `${r.count} of the ${r.scanned} newest contacts match`
+        : r.count === 1 ? '1 contact matches' : `${r.count} contacts match`;
     } catch (err) {
       if (gen === previewGen) { delete count.dataset.count; count.textContent = err.message; }
     }
