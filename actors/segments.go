@@ -489,7 +489,7 @@ func (rt *Runtime) segmentBackfiller(ctx context.Context) {
 			return
 		case j := <-rt.segs.jobs:
 			rt.segs.queued.Delete(j)
-			if err := rt.backfill(ctx, j); err != nil && ctx.Err() == nil {
+			if err := rt.backfill(ctx, j); err != nil && ctx.Err() == nil && !errors.Is(err, ErrShuttingDown) {
 				rt.log.Error("Segment backfill", "segment", j.seg, "err", err)
 			}
 		}
