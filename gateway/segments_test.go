@@ -320,3 +320,35 @@ func TestSegmentBackfillOfExistingContacts(t *testing.T) {
 		return nil
 	})
 }
+
+// A segment on a tag of the contact's conversations: tagging a
+// conversation brings its contact in (the conversation's actor tells the
+// contact's), untagging takes it out, and its activity says both.
+func TestSegmentByConversationTag(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	seg := e.createSegment(ownerToken, map[string]any{"name": "VIPs", "conditions": []any{
+		map[string]any{"kind": "tag", "op": "is", "value": "vip"}}})
+	e.backfilled(seg.ID)
+	code, body := e.webhook(engine.ChannelWhatsApp, waText("wamid.segtag1", "15550007777", "Tess", "hello"))
+	require.Equal(t, http.StatusOK, code, string(body))
+	conv := e.thread(engine.ChannelWhatsApp, phoneID, "15550007777")
+	tess := e.conv(conv).ContactID
+	members := func(want ...engine.ID) {
+		t.Helper()
+		eventually(t, 5*time.Second, func() error {
+			if m := e.segmentMembers(seg.ID); !slices.Equal(m, append([]engine.ID{}, want...)) {
+				return fmt.Errorf("members %v, want %v", m, want)
+			}
+			return nil
+		})
+	}
+	members()
+	code, body = e.api("PUT", "/api/v1/conversations/"+conv.String()+"/tags/vip", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	members(tess)
+	code, body = e.api("DELETE", "/api/v1/conversations/"+conv.String()+"/tags/vip", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	members()
+	require.Equal(t, []string{"entered VIPs", "left VIPs"}, e.segmentActivity(tess))
+}
