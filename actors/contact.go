@@ -105,12 +105,23 @@ func (a *contactActor) contact() (engine.Contact, error) {
 // its indexes, and once it is durable makes next the actor's state and
 // publishes evs. A new name goes on to the contact's conversations.
 func (a *contactActor) commit(b *persistence.Batch, next *engine.Contact, evs ...engine.Event) error {
+	var segs segmentSync
+	if next != a.c {
+		// The contact changed: its segment entries follow in the same
+		// batch (docs/ARCHITECTURE.md, "Segments").
+		var err error
+		if segs, err = a.rt.syncSegments(b, a.ws, a.id, next); err != nil {
+			b.Close()
+			return fmt.Errorf("segments of contact %s: %w", a.id, err)
+		}
+	}
 	if err := a.rt.store.Commit(b); err != nil {
 		b.Close()
 		return fmt.Errorf("committing contact %s: %w", a.id, err)
 	}
 	old := a.c
 	a.c = next
+	a.rt.segs.observe(segs.changes)
 	a.rt.bc.Publish(evs)
 	if next != nil && old != nil && old.Profile.Name != next.Profile.Name {
 		a.rt.propagateName(a.ws, a.id, next.Profile.Name)

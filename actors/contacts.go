@@ -92,6 +92,10 @@ func (rt *Runtime) ImportContacts(ctx context.Context, cs []*engine.Contact) err
 	for _, c := range cs {
 		engine.EnrichPhone(c)
 		b.PutContact(nil, c)
+		if _, err := rt.syncSegments(b, c.WorkspaceID, c.ID, c); err != nil {
+			b.Close()
+			return fmt.Errorf("segments of imported contacts: %w", err)
+		}
 	}
 	if err := rt.store.Commit(b); err != nil {
 		b.Close()
@@ -357,8 +361,17 @@ func (rt *Runtime) merge(ctx context.Context, target, src engine.Contact) (engin
 	merged := engine.MergeContact(target, src, rt.clock.Now())
 	engine.EnrichPhone(&merged)
 	b := rt.store.NewBatch()
+	if _, err := rt.syncSegments(b, ws, src.ID, nil); err != nil {
+		b.Close()
+		return engine.Contact{}, err
+	}
 	b.DeleteContact(&src)
 	b.PutContact(&target, &merged)
+	segs, err := rt.syncSegments(b, ws, merged.ID, &merged)
+	if err != nil {
+		b.Close()
+		return engine.Contact{}, err
+	}
 	for i := range notes {
 		notes[i].ContactID = merged.ID
 		b.PutNote(&notes[i])
@@ -374,6 +387,7 @@ func (rt *Runtime) merge(ctx context.Context, target, src engine.Contact) (engin
 		b.Close()
 		return engine.Contact{}, fmt.Errorf("committing merge of %s into %s: %w", src.ID, target.ID, err)
 	}
+	rt.segs.observe(segs.changes)
 	if err := rt.reassign(ctx, ws, src.ID, target.ID); err != nil {
 		return engine.Contact{}, err
 	}

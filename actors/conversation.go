@@ -362,6 +362,19 @@ func (t *txn) commit() error {
 	for _, f := range t.post {
 		f()
 	}
+	if !t.cur.Deleted && t.cur.ID != engine.ZeroID {
+		// What segments look at (docs/ARCHITECTURE.md, "Segments"): the
+		// contact's actor keeps it.
+		wrote := t.old == nil || t.cur.LastInboundAt.After(t.old.LastInboundAt)
+		retagged := t.old == nil && len(t.cur.Tags) > 0 || t.old != nil && !slices.Equal(t.old.Tags, t.cur.Tags)
+		if wrote || retagged {
+			var last time.Time
+			if wrote {
+				last = t.cur.LastInboundAt
+			}
+			a.rt.activityLater(a.ws, t.cur.ContactID, last, retagged, t.created)
+		}
+	}
 	a.rt.bc.Publish(t.events)
 	if t.timers {
 		for _, due := range []time.Time{t.cur.AIResumesAt, t.cur.FollowUpAt, t.cur.AIPendingAt} {

@@ -74,6 +74,9 @@ type Config struct {
 	// Epoch names this server run in the realtime protocol; empty means a
 	// new id.
 	Epoch string
+	// SegmentSweep is how often contacts whose segment time conditions
+	// came due are evaluated again; zero means DefaultSegmentSweep.
+	SegmentSweep time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -112,6 +115,7 @@ func (c Config) withDefaults() Config {
 	defd(&c.IdleTimeout, 2*time.Minute)
 	defd(&c.AgentTimeout, 60*time.Second)
 	defd(&c.SendTimeout, 30*time.Second)
+	defd(&c.SegmentSweep, DefaultSegmentSweep)
 	if c.Epoch == "" {
 		c.Epoch = engine.NewID(c.Clock.Now()).String()
 	}
@@ -140,6 +144,7 @@ type Runtime struct {
 	aiMetrics  *agentMetrics
 	pipes      pipelineDefs
 	autos      *automationRunner
+	segs       segmentDefs
 
 	inflight atomic.Int64
 	// orphanSeq orders kept early status reports; it starts at the start
@@ -195,6 +200,8 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("actors: reading automations: %w", err)
 	}
 	rt.bc.AddTap(rt.autos.tap)
+	rt.segs.jobs = make(chan segmentJob, 1024)
+	rt.segs.metrics = newSegmentMetrics(cfg.Registerer)
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
 	rt.orphanSeq.Store(uint64(max(cfg.Clock.Now().UnixNano(), 0)))
 	return rt, nil
@@ -217,6 +224,8 @@ func (rt *Runtime) Start() error {
 	rt.goroutine("indexer", rt.ix.run)
 	rt.goroutine("language", rt.lang.run)
 	rt.goroutine("automations", rt.autos.run)
+	rt.goroutine("segment-backfill", rt.segmentBackfiller)
+	rt.goroutine("segment-sweep", rt.segmentSweeper)
 	if waiting := rt.pendingAtStart(); len(waiting) > 0 {
 		rt.goroutine("ai-recovery", func(ctx context.Context) { rt.recoverPending(ctx, waiting) })
 	}

@@ -335,6 +335,9 @@ type Contact struct {
 	// Tags are the contact's own tags (a form's tag, engine.AddContactTag);
 	// the contact list shows them with its conversations' tags.
 	Tags []string `json:"tags,omitempty"`
+	// Activity is what the contact's actor keeps of its conversations
+	// for segments (engine/segment.go).
+	Activity ContactActivity `json:"engagement,omitzero"`
 }
 
 // PriorityTag is the tag the star button toggles.

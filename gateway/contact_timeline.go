@@ -154,6 +154,13 @@ func (h *contacts) page(ws, id engine.ID, cur *timelineCursor, n int, files bool
 		for i := range writes {
 			keep(aiWriteActivity(&writes[i]))
 		}
+		segChanges, err := h.store.SegmentChanges(ws, id)
+		if err != nil {
+			return nil, fmt.Errorf("reading the segment changes of %s: %w", id, err)
+		}
+		for i := range segChanges {
+			keep(segmentActivity(&segChanges[i]))
+		}
 	}
 	convs, err := h.conversations(ws, id)
 	if err != nil {

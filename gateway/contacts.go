@@ -107,6 +107,13 @@ func (h *contacts) list(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	seg, err := h.s.segmentQuery(c)
+	if err != nil {
+		return err
+	}
+	if seg != engine.ZeroID {
+		return h.listSegment(c, ws, seg, f, c.Query("tag"), int(limit), q)
+	}
 	if tag := c.Query("tag"); tag != "" {
 		return h.listTagged(c, ws, f, tag, int(limit), q)
 	}
@@ -187,6 +194,66 @@ func (h *contacts) listTagged(c *fiber.Ctx, ws engine.ID, f persistence.ContactF
 		}
 	}
 	return c.JSON(fiber.Map{"contacts": items, "next_cursor": cursor, "partial": partial})
+}
+
+// listSegment answers the contact list filtered by segment: a page of
+// the segment's members index, newest first. With stage, owner and/or
+// tag (the pipeline board's columns) the members are read a page at a
+// time and those in the stage, of the owner, with the tag kept, until
+// limit of them or maxTagScan looked at (partial, as listTagged).
+func (h *contacts) listSegment(c *fiber.Ctx, ws, seg engine.ID, f persistence.ContactFilter, tag string, limit int, q string) error {
+	if strings.TrimSpace(q) != "" {
+		return errorf(fiber.StatusBadRequest, "bad_query", "segment does not go with q")
+	}
+	if len(tag) > engine.MaxTagBytes {
+		return errorf(fiber.StatusBadRequest, "bad_query", "tag must be at most %d bytes", engine.MaxTagBytes)
+	}
+	narrow := f != (persistence.ContactFilter{}) || tag != ""
+	items := []contactListItem{}
+	cursor, scanned := c.Query("cursor"), 0
+	for len(items) < limit {
+		want := limit - len(items)
+		if narrow {
+			want = min(limit*4, persistence.MaxContactPage)
+		}
+		page, err := h.store.SegmentMembers(ws, seg, cursor, want)
+		if errors.Is(err, persistence.ErrBadCursor) {
+			return errorf(fiber.StatusBadRequest, "bad_query", "bad cursor")
+		}
+		if err != nil {
+			return err
+		}
+		for i, ct := range page.Contacts {
+			scanned++
+			cursor = ct.ID.String()
+			if i == len(page.Contacts)-1 && page.NextCursor == "" {
+				cursor = ""
+			}
+			if f.Stage != engine.ZeroID && (ct.Stage == nil || ct.Stage.StageID != f.Stage) ||
+				f.Owner != engine.ZeroID && (ct.OwnerID == nil || *ct.OwnerID != f.Owner) {
+				if scanned == maxTagScan {
+					return c.JSON(fiber.Map{"contacts": items, "next_cursor": cursor, "partial": cursor != ""})
+				}
+				continue
+			}
+			item, err := h.listItem(ws, ct)
+			if err != nil {
+				return err
+			}
+			if tag == "" || slices.Contains(item.Tags, tag) {
+				items = append(items, item)
+			}
+			if len(items) == limit || scanned == maxTagScan {
+				partial := len(items) < limit && cursor != ""
+				return c.JSON(fiber.Map{"contacts": items, "next_cursor": cursor, "partial": partial})
+			}
+		}
+		if page.NextCursor == "" {
+			cursor = ""
+			break
+		}
+	}
+	return c.JSON(fiber.Map{"contacts": items, "next_cursor": cursor, "partial": false})
 }
 
 // contactListItem is a contact of the list with what its conversations
@@ -382,6 +449,8 @@ type activityItem struct {
 	Change *engine.ContactChange `json:"change,omitempty"`
 	// AIWrite is the AI agent's write of contact fields.
 	AIWrite *engine.AIContactWrite `json:"ai_write,omitempty"`
+	// Segment is set on segment.entered and segment.left (segments.go).
+	Segment *engine.SegmentChange `json:"segment,omitempty"`
 
 	// key orders items of the same time in the paged timeline
 	// (contact_timeline.go): unique per item.
@@ -395,6 +464,8 @@ const (
 	activityNote         = "note"
 	activityFile         = "file"
 	activityAIWrite      = "contact.ai_updated"
+	activitySegmentIn    = "segment.entered"
+	activitySegmentOut   = "segment.left"
 )
 
 func (h *contacts) get(c *fiber.Ctx) error {
@@ -429,7 +500,11 @@ func (h *contacts) get(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	files, activity, err := h.timeline(ws, convs, notes, changes, writes)
+	segChanges, err := h.store.SegmentChanges(ws, id)
+	if err != nil {
+		return err
+	}
+	files, activity, err := h.timeline(ws, convs, notes, changes, writes, segChanges)
 	if err != nil {
 		return err
 	}
@@ -469,7 +544,8 @@ func (h *contacts) conversations(ws, id engine.ID) ([]engine.Conversation, error
 // recently active conversations (the newest messages of each), its
 // notes, its stage and owner changes and the AI's writes of its fields,
 // newest first, bounded.
-func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []engine.Note, changes []engine.ContactChange, writes []engine.AIContactWrite) ([]contactFile, []activityItem, error) {
+func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []engine.Note, changes []engine.ContactChange,
+	writes []engine.AIContactWrite, segChanges []engine.SegmentChange) ([]contactFile, []activityItem, error) {
 	files := []contactFile{}
 	activity := []activityItem{}
 	for i := range notes {
@@ -480,6 +556,9 @@ func (h *contacts) timeline(ws engine.ID, convs []engine.Conversation, notes []e
 	}
 	for i := range writes {
 		activity = append(activity, aiWriteActivity(&writes[i]))
+	}
+	for i := range segChanges {
+		activity = append(activity, segmentActivity(&segChanges[i]))
 	}
 	for i := range convs {
 		conv := &convs[i]
@@ -515,6 +594,16 @@ func noteActivity(n *engine.Note) activityItem {
 // changeActivity is the activity item of a change of stage or owner.
 func changeActivity(ch *engine.ContactChange) activityItem {
 	return activityItem{Type: string(ch.Kind), At: ch.At, Change: ch, key: "s" + ch.ID.String()}
+}
+
+// segmentActivity is the activity item of a contact entering or leaving
+// a segment.
+func segmentActivity(ch *engine.SegmentChange) activityItem {
+	typ := activitySegmentOut
+	if ch.Entered {
+		typ = activitySegmentIn
+	}
+	return activityItem{Type: typ, At: ch.At, Segment: ch, key: "g" + ch.ID.String()}
 }
 
 // convActivity is the activity item of a conversation's start.

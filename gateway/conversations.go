@@ -82,6 +82,10 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	if q.Contact, err = contactFilter(c); err != nil {
 		return err
 	}
+	// The contact's segment: checked in the segment's members index.
+	if q.Segment, err = s.segmentQuery(c); err != nil {
+		return err
+	}
 	limit, err := uintQuery(c, "limit", 50)
 	if err != nil {
 		return err

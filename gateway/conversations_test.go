@@ -199,6 +199,9 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"GET", "/api/v1/forms/{id}", ""}, {"PATCH", "/api/v1/forms/{id}", `{"name":"x"}`},
 		{"GET", "/api/v1/forms/{id}/submissions", ""}, {"DELETE", "/api/v1/forms/{id}", ""},
 		{"GET", "/api/v1/contacts/{id}/submissions", ""},
+		{"GET", "/api/v1/segments/{id}", ""}, {"PATCH", "/api/v1/segments/{id}", `{"name":"x"}`},
+		{"DELETE", "/api/v1/segments/{id}", ""}, {"GET", "/api/v1/segments/{id}/members", ""},
+		{"GET", "/api/v1/segments/{id}/count", ""},
 	}
 	// Routes with ids checked elsewhere: users and tokens (users_test.go,
 	// ids of another workspace; passwords_test.go for passwords), media
@@ -253,6 +256,7 @@ func TestWorkspaceIsolation(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(asstBody, &asst))
 	form := e.addForm(ownerToken, map[string]any{"name": "secret of A", "fields": []map[string]any{{"key": "email"}}})
+	seg := e.createSegment(ownerToken, map[string]any{"name": "secret of A", "conditions": []any{companyIs("x")}})
 	for _, r := range routes {
 		var body any
 		if r[2] != "" {
@@ -273,6 +277,9 @@ func TestWorkspaceIsolation(t *testing.T) {
 		}
 		if strings.HasPrefix(r[1], "/api/v1/forms/") {
 			path = fillTemplate(r[1], map[string]string{"id": form.ID.String()})
+		}
+		if strings.HasPrefix(r[1], "/api/v1/segments/") {
+			path = fillTemplate(r[1], map[string]string{"id": seg.ID.String()})
 		}
 		code, resp := e.api(r[0], path, "pk_workspace_b", body)
 		require.Equal(t, http.StatusNotFound, code, "%s %s: %s", r[0], r[1], resp)
@@ -303,6 +310,11 @@ func TestWorkspaceIsolation(t *testing.T) {
 	code, body = e.api("GET", "/api/v1/forms/"+form.ID.String(), ownerToken, nil)
 	require.Equal(t, http.StatusOK, code, string(body))
 	require.Equal(t, "secret of A", decodeAs[engine.Form](t, body).Name, "A's form is unchanged")
+	require.Equal(t, "secret of A", e.segment(seg.ID).Name, "A's segment is unchanged")
+	code, body = e.api("GET", "/api/v1/contacts?segment="+seg.ID.String(), "pk_workspace_b", nil)
+	require.Equal(t, http.StatusBadRequest, code, "B cannot filter by A's segment: %s", body)
+	code, body = e.api("GET", "/api/v1/conversations?segment="+seg.ID.String(), "pk_workspace_b", nil)
+	require.Equal(t, http.StatusBadRequest, code, "B cannot filter by A's segment: %s", body)
 }
 
 // The counts of a list under a channel tab are that channel's: folder

@@ -486,6 +486,7 @@ func (s *Server) routes() {
 	s.knowledgeRoutes(api)
 	s.formRoutes(a, api)
 	s.automationRoutes(api)
+	s.segmentRoutes(api)
 	api.Post("/admin/backup", requireRole(engine.RoleOwner), s.backup)
 
 	// The web chat widget: its script and visitor API (their own tokens,

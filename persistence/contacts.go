@@ -144,6 +144,9 @@ func (b *Batch) DeleteContact(c *engine.Contact) {
 	b.deleteStageOwner(c)
 	b.deleteAIContactWrites(c.WorkspaceID, c.ID)
 	b.deleteContactSubmissions(c.WorkspaceID, c.ID)
+	// Its segment memberships and due entry were removed by its actor
+	// (nothing left to match); its segment activity goes with it.
+	b.delPrefix(segmentChangePrefix(c.WorkspaceID, c.ID))
 }
 
 // PutNote writes note n.

@@ -242,6 +242,10 @@ type ListQuery struct {
 	// looked up in the contacts' stage and owner index ('w' ws 'C'), one
 	// point read in the list's snapshot, as NeedsHuman checks headers.
 	Contact ContactFilter
+	// Segment keeps the conversations whose contact is a member of this
+	// segment (zero: any), checked like Contact: one point read of the
+	// segment's member entry ('w' ws '5' 'm') per candidate.
+	Segment engine.ID
 	Cursor  string
 	Limit   int // 1 to 500; zero means 50
 }
@@ -338,6 +342,15 @@ func (s *Store) list(ws engine.ID, q ListQuery) (page ListPage, bad []corruptRec
 		}
 		if q.Contact != (ContactFilter{}) {
 			in, err := contactIndexed(snap, ws, q.Contact, c.ContactID)
+			if err != nil {
+				return ListPage{}, bad, err
+			}
+			if !in {
+				continue
+			}
+		}
+		if q.Segment != engine.ZeroID {
+			in, err := contactInSegment(snap, ws, q.Segment, c.ContactID)
 			if err != nil {
 				return ListPage{}, bad, err
 			}

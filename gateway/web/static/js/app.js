@@ -37,6 +37,8 @@ import './settings_forms.js';
 import './settings_automations.js';
 import { pipelines, stageOptions } from './stages.js';
 import { loadAssistants, onAssistantsChange, assistantFilter, assistantMarker, assistantOf, assistantName } from './assistants.js';
+import './settings_segments.js';
+import { segments as loadSegmentList, segmentOptions } from './segments.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -45,8 +47,9 @@ export const state = {
   me: null,
   users: [],
   channels: ['whatsapp', 'instagram', 'messenger'],
-  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false, campaign: '', stage: '', owner: '', assistant: '' },
+  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false, campaign: '', stage: '', owner: '', assistant: '', segment: '' },
   pipelines: [], // the workspace's pipelines, for the contact stage filter
+  segments: [], // the workspace's segments, for the contact segment filter
   convs: new Map(), // id → conversation, everything known
   order: [], // ids shown, newest activity first
   cursor: '',
@@ -166,7 +169,7 @@ function onEvent(ev) {
 // event keeps only those it listed.
 function matches(c, listed = false) {
   const f = state.filter;
-  if ((f.stage || f.owner) && !listed) return false;
+  if ((f.stage || f.owner || f.segment) && !listed) return false;
   if (c.folder !== f.folder) return false;
   if (f.channel && c.channel !== f.channel) return false;
   if (f.unread && !(c.unread_count > 0)) return false;
@@ -259,6 +262,7 @@ function listQuery(cursor) {
   if (f.stage) q.set('stage', f.stage);
   if (f.owner) q.set('owner', f.owner);
   if (f.assistant) q.set('assistant', f.assistant);
+  if (f.segment) q.set('segment', f.segment);
   if (cursor) q.set('cursor', cursor);
   return `/conversations?${q}`;
 }
@@ -274,8 +278,24 @@ function loadPipelines() {
   }).catch(() => {});
 }
 
+// loadSegments reads the workspace's segments (cached by segments.js)
+// for the Contact segment filter; a filter on a segment deleted since
+// goes.
+function loadSegments() {
+  loadSegmentList().then((list) => {
+    if (list === state.segments) return;
+    state.segments = list;
+    if (state.filter.segment && !list.some((s) => s.id === state.filter.segment)) {
+      state.filter.segment = '';
+      reload();
+    }
+    renderFilters();
+  }).catch(() => {});
+}
+
 export async function reload() {
   loadPipelines();
+  loadSegments();
   state.gen++;
   state.order = [];
   state.cursor = '';
@@ -462,7 +482,7 @@ export function renderList() {
   performance.measure('parley:list-render', { start: t0 });
   $('#list-empty').hidden = rows.length > 0 || (state.loading && !state.hits);
   const f = state.filter;
-  const filtered = f.unread || f.priority || f.tag || f.assignee || f.mode || f.period || f.needsHuman || f.stage || f.owner || f.assistant;
+  const filtered = f.unread || f.priority || f.tag || f.assignee || f.mode || f.period || f.needsHuman || f.stage || f.owner || f.assistant || f.segment;
   $('#list-empty').textContent = state.hits ? state.searchNote || 'No results'
     : filtered ? 'No conversations match these filters' : 'No conversations';
 }
@@ -568,7 +588,11 @@ function renderFilters() {
     pick('owner', 'Contact owner', [['', 'Any owner'], [state.me ? state.me.id : '', 'My contacts'],
       ...state.users.filter((u) => !state.me || u.id !== state.me.id).map((u) => [u.id, `${u.name || u.email}'s contacts`])]),
     ...(campaign ? [campaign] : []),
-    assistantFilter(f, () => { renderFilters(); reload(); }));
+    assistantFilter(f, () => { renderFilters(); reload(); }),
+    ...(state.segments.length || f.segment ? [h('select.chip', {
+      'aria-label': 'Contact segment', dataset: { filter: 'segment', on: String(!!f.segment) },
+      onchange: (e) => { f.segment = e.target.value; renderFilters(); reload(); },
+    }, ...segmentOptions(state.segments, f.segment, h('option', { value: '', text: 'Any segment', selected: !f.segment })))] : []));
 }
 
 // ---------- search ----------

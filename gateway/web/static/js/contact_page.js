@@ -427,6 +427,8 @@ function activityText(a) {
     case 'file': return `File on ${ch}: ${(a.file && (a.file.filename || a.file.kind)) || 'file'}`;
     case 'stage_changed': case 'owner_changed': return changeText(a, app.state.users);
     case 'contact.ai_updated': return aiWriteText(a.ai_write);
+    case 'segment.entered': return `Entered the segment ${a.segment ? a.segment.segment_name : ''}`;
+    case 'segment.left': return `Left the segment ${a.segment ? a.segment.segment_name : ''}`;
     default: return a.type;
   }
 }

@@ -12,6 +12,7 @@ import * as page from './contact_page.js';
 import { close as closeSettings } from './settings.js';
 import { displayName } from './contact_page.js';
 import { pipelines, stageName, stageOptions } from './stages.js';
+import { segments, segmentOptions } from './segments.js';
 
 const PAGE = 50;
 
@@ -23,6 +24,8 @@ const list = {
   q: '',
   stage: '', // a stage id: the contacts standing in it (not with q)
   owner: '', // a user id: the contacts they own (not with q)
+  segment: '', // a segment id: its members (not with q)
+  segs: [], // the workspace's segments, for the segment filter
   pipes: [], // the workspace's pipelines, for the stage filter and the rows' stages
   cursor: '',
   done: false,
@@ -42,6 +45,7 @@ export function init(a) {
   list.q = '';
   list.stage = '';
   list.owner = '';
+  list.segment = '';
   list.loaded = false;
   page.init({ state: app.state, go, back: backToList });
   apply();
@@ -122,9 +126,10 @@ function frame() {
     if (search.value.trim() === list.q) return;
     list.q = search.value.trim();
     // A search is over every contact: the stage and owner filters go.
-    if (list.q && (list.stage || list.owner)) {
+    if (list.q && (list.stage || list.owner || list.segment)) {
       list.stage = '';
       list.owner = '';
+      list.segment = '';
       filters();
     }
     reload();
@@ -134,11 +139,13 @@ function frame() {
   const onFilter = () => {
     list.stage = $('#ct-stage', root).value;
     list.owner = $('#ct-owner', root).value;
+    list.segment = $('#ct-segment', root).value;
     if (list.q) { list.q = ''; search.value = ''; }
     reload();
   };
   const stageSel = h('select#ct-stage', { onchange: onFilter });
   const ownerSel = h('select#ct-owner', { onchange: onFilter });
+  const segmentSel = h('select#ct-segment', { onchange: onFilter });
   const file = h('input#ct-import-file.sr-only', { type: 'file', accept: '.csv,text/csv', 'aria-label': 'CSV file to import', tabindex: '-1' });
   file.addEventListener('change', () => { if (file.files[0]) upload(file.files[0]); file.value = ''; });
   const rows = h('ul#ct-rows.ct-rows', { 'aria-label': 'Contacts' });
@@ -154,6 +161,7 @@ function frame() {
       h('div.ct-tools', null, h('div.ct-search', null, search),
         h('label.pl-filter', { for: 'ct-stage' }, h('span.muted.small', { text: 'Stage' }), stageSel),
         h('label.pl-filter', { for: 'ct-owner' }, h('span.muted.small', { text: 'Owner' }), ownerSel),
+        h('label.pl-filter', { for: 'ct-segment' }, h('span.muted.small', { text: 'Segment' }), segmentSel),
         h('div.ct-actions', null,
           h('button#ct-import.ghost.small', { type: 'button', onclick: () => file.click(), text: 'Import CSV' }), file,
           h('button#ct-export.ghost.small', { type: 'button', onclick: exportCSV, text: 'Export CSV' }))),
@@ -194,6 +202,8 @@ function filters() {
   o.replaceChildren(h('option', { value: '', text: 'Anyone', selected: !list.owner }),
     h('option', { value: me.id, text: 'Me', selected: list.owner === me.id }),
     ...users.map((u) => h('option', { value: u.id, text: u.name || u.email, selected: list.owner === u.id })));
+  const g = $('#ct-segment', root);
+  if (g) g.replaceChildren(...segmentOptions(list.segs, list.segment, h('option', { value: '', text: 'Any segment', selected: !list.segment })));
 }
 
 function reload() {
@@ -219,11 +229,12 @@ async function more() {
     if (list.q) q.set('q', list.q);
     if (list.stage) q.set('stage', list.stage);
     if (list.owner) q.set('owner', list.owner);
+    if (list.segment) q.set('segment', list.segment);
     if (list.cursor) q.set('cursor', list.cursor);
     // The pipelines (cached by stages.js): the rows name their stages.
-    const [r, ps] = await Promise.all([get(`/contacts?${q}`), pipelines().catch(() => list.pipes)]);
+    const [r, ps, segs] = await Promise.all([get(`/contacts?${q}`), pipelines().catch(() => list.pipes), segments().catch(() => list.segs)]);
     if (gen !== list.gen) return;
-    if (ps !== list.pipes) { list.pipes = ps; filters(); }
+    if (ps !== list.pipes || segs !== list.segs) { list.pipes = ps; list.segs = segs; filters(); }
     const terms = list.q ? searchTerms(list.q) : [];
     const known = new Set([...$('#ct-rows', root).children].map((li) => li.dataset.id));
     // A page is appended: the rows shown stay as they are.
@@ -233,7 +244,7 @@ async function more() {
     list.done = !list.cursor;
     const empty = $('#ct-empty', root);
     empty.hidden = list.count > 0 || !list.done;
-    empty.textContent = list.q ? 'No contacts match this search' : list.stage || list.owner ? 'No contacts in this stage or of this owner' : 'No contacts yet: they come with conversations, or import a CSV';
+    empty.textContent = list.q ? 'No contacts match this search' : list.segment ? 'No contacts in this segment' : list.stage || list.owner ? 'No contacts in this stage or of this owner' : 'No contacts yet: they come with conversations, or import a CSV';
   } catch (err) {
     if (gen === list.gen) {
       list.done = true;

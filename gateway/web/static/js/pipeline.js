@@ -4,9 +4,10 @@
 // page of GET /contacts?stage=&owner=, more on demand). A card moves to
 // another column by dragging it (HTML5 drag and drop) or by its "Move
 // to stage…" menu, which works from the keyboard and on touch screens.
-// Filters: owner (the server's index) and tag (the server looks at the
+// Filters: owner (the server's index), tag (the server looks at the
 // contacts' conversations; a card a live event brings without it is
-// hidden).
+// hidden) and segment (the server's members index; a card a live event
+// brings that no page of the segment listed is hidden).
 // contact.updated events move, add and drop cards live. Route:
 // #pipeline, a history entry of its own as #contacts is.
 import { get, post } from './api.js';
@@ -15,6 +16,7 @@ import { menuButton } from './menu.js';
 import { close as closeSettings } from './settings.js';
 import { close as closeContacts } from './contacts.js';
 import { displayName } from './contact_page.js';
+import { segments } from './segments.js';
 
 const PAGE = 50;
 const DRAG_TYPE = 'application/x-parley-contact';
@@ -29,6 +31,9 @@ const board = {
   owner: '', // a user id, '' for anyone
   tag: '',
   tags: [],
+  segment: '', // a segment id, '' for any
+  segs: [], // the workspace's segments
+  members: new Set(), // ids the segment's pages listed
   counts: {}, // stage id → count (of owner's contacts, given one)
   cols: new Map(), // stage id → {cursor, done, loading}
   gen: 0,
@@ -44,6 +49,7 @@ export function init(a) {
   board.pipeline = '';
   board.owner = '';
   board.tag = '';
+  board.segment = '';
   apply();
 }
 
@@ -100,9 +106,11 @@ function frame() {
 async function load() {
   const gen = ++board.gen;
   try {
-    const [ps, tags, users] = await Promise.all([get('/pipelines'), get('/tags').catch(() => ({ tags: [] })),
-      app.state.users.length ? null : get('/users').catch(() => null)]);
+    const [ps, tags, users, segs] = await Promise.all([get('/pipelines'), get('/tags').catch(() => ({ tags: [] })),
+      app.state.users.length ? null : get('/users').catch(() => null), segments().catch(() => [])]);
     if (gen !== board.gen) return;
+    board.segs = segs;
+    if (board.segment && !segs.some((x) => x.id === board.segment)) board.segment = '';
     if (users) app.state.users = users.users || [];
     board.pipelines = ps.pipelines || [];
     board.tags = (tags.tags || []).map((t) => t.tag).filter((t) => t !== 'priority');
@@ -129,7 +137,9 @@ function tools() {
       : h('span#pl-name.pl-name', { text: current() ? current().name : '' }),
     sel('pl-owner', 'Owner', board.owner, [['', 'Anyone'], [me.id, 'Me'],
       ...users.filter((u) => u.id !== me.id).map((u) => [u.id, u.name || u.email])], (v) => { board.owner = v; draw(); }),
-    sel('pl-tag', 'Tag', board.tag, [['', 'Any tag'], ...board.tags.map((t) => [t, t])], (v) => { board.tag = v; draw(); }));
+    sel('pl-tag', 'Tag', board.tag, [['', 'Any tag'], ...board.tags.map((t) => [t, t])], (v) => { board.tag = v; draw(); }),
+    ...(board.segs.length ? [sel('pl-segment', 'Segment', board.segment, [['', 'Any segment'], ...board.segs.map((x) => [x.id, x.name])],
+      (v) => { board.segment = v; board.members = new Set(); draw(); })] : []));
 }
 
 // draw lays out the columns of the pipeline picked and loads their
@@ -205,8 +215,9 @@ function showCounts() {
     const shownCards = [...col.querySelectorAll('.pl-card')].filter((c) => !c.hidden).length;
     const text = n >= 10000 ? '10000+' : String(n);
     const c = $('.pl-count', col);
-    c.textContent = board.tag ? `${shownCards} of ${text}` : text;
-    c.setAttribute('aria-label', board.tag ? `${shownCards} shown with the tag ${board.tag}, of ${text} contacts` : `${text} contacts`);
+    const narrowed = board.tag || board.segment;
+    c.textContent = narrowed ? `${shownCards} of ${text}` : text;
+    c.setAttribute('aria-label', narrowed ? `${shownCards} shown${board.tag ? ` with the tag ${board.tag}` : ''}${board.segment ? ' in the segment' : ''}, of ${text} contacts` : `${text} contacts`);
     col.dataset.count = String(n);
   }
 }
@@ -220,13 +231,17 @@ async function more(stage) {
   const q = new URLSearchParams({ stage, limit: String(PAGE) });
   if (board.owner) q.set('owner', board.owner);
   if (board.tag) q.set('tag', board.tag);
+  if (board.segment) q.set('segment', board.segment);
   if (st.cursor) q.set('cursor', st.cursor);
   try {
     const r = await get(`/contacts?${q}`);
     if (pipe !== board.pipeline || board.cols.get(stage) !== st) return;
     const col = colEl(stage);
     const list = $('.pl-cards', col);
-    for (const c of r.contacts || []) if (!cardEl(c.id)) list.append(card(c));
+    for (const c of r.contacts || []) {
+      if (board.segment) board.members.add(c.id);
+      if (!cardEl(c.id)) list.append(card(c));
+    }
     st.cursor = r.next_cursor || '';
     st.done = !st.cursor;
     $('.pl-more', col).hidden = st.done;
@@ -287,7 +302,9 @@ function card(c) {
 // a live event: the pages the server sends have it).
 function filterCards() {
   if (!root) return;
-  for (const c of root.querySelectorAll('.pl-card')) c.hidden = !!board.tag && !(c.contact.tags || []).includes(board.tag);
+  for (const c of root.querySelectorAll('.pl-card')) {
+    c.hidden = (!!board.tag && !(c.contact.tags || []).includes(board.tag)) || (!!board.segment && !board.members.has(c.contact.id));
+  }
   showCounts();
 }
 
