@@ -175,14 +175,15 @@ func CorrectionEntryID(r KnowledgeRating) ID {
 }
 
 // ValidAssistantID reports whether s is well formed as an assistant id:
-// 1 to 64 bytes of lower-case letters, digits, '-' and '_'.
+// 1 to MaxAssistantIDBytes bytes of ASCII letters, digits, '-' and '_'
+// ("default", or an assistant's id, a ULID).
 func ValidAssistantID(s string) bool {
-	if s == "" || len(s) > 64 {
+	if s == "" || len(s) > MaxAssistantIDBytes {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
 			return false
 		}
 	}

@@ -279,3 +279,45 @@ func TestAssistantsConcurrentChanges(t *testing.T) {
 	require.NotEmpty(t, gotA.Agent.Greeting, "no rename wrote the greeting back")
 	require.Equal(t, 1, len(gotA.Accounts)+len(gotB.Accounts), "the account is one assistant's")
 }
+
+// Each assistant answers from its own knowledge base: an FAQ of the Sales
+// assistant answers the conversations of Sales' account, and the default
+// assistant's conversations do not get it; a knowledge route of an
+// assistant the workspace does not have is 404.
+func TestAssistantsKnowledgeIsTheirOwn(t *testing.T) {
+	t.Parallel()
+	e := newAIEnv(t)
+	const salesPhone = "200000000000002"
+	e.connect(engine.ChannelWhatsApp, salesPhone)
+	code, body := e.api("PUT", "/api/v1/agent", ownerToken, map[string]any{"greeting": "Hello from the front desk"})
+	require.Equal(t, http.StatusOK, code, string(body))
+	code, body = e.api("POST", "/api/v1/assistants", ownerToken, map[string]any{"name": "Sales",
+		"accounts": []map[string]any{{"channel": "whatsapp", "account_id": salesPhone}},
+		"agent":    map[string]any{"greeting": "Hello from Sales"}})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	sales := decodeAs[assistantResp](t, body)
+
+	code, body = e.api("POST", "/api/v1/assistants/"+sales.ID+"/knowledge", ownerToken,
+		map[string]any{"kind": "faq", "question": "Do you offer volume discounts?", "answer": "Yes: 10% from 50 seats."})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	faq := decodeAs[engine.KnowledgeEntry](t, body)
+	code, body = e.api("GET", "/api/v1/assistants/nobody/knowledge", ownerToken, nil)
+	require.Equal(t, http.StatusNotFound, code, string(body))
+	require.Empty(t, e.knowledge(ownerToken).Entries, "the default assistant's base is another")
+
+	e.webhook(engine.ChannelWhatsApp, waTextTo(salesPhone, "wamid.ak.1", "15550301", "do you offer volume discounts?"))
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.ak.2", "15550302", "Dee", "do you offer volume discounts?"))
+	sold := e.thread(engine.ChannelWhatsApp, salesPhone, "15550301")
+	front := e.thread(engine.ChannelWhatsApp, phoneID, "15550302")
+	eventually(t, 5*time.Second, func() error {
+		if got := e.sentTexts(); len(got) != 2 {
+			return fmt.Errorf("sent %q", got)
+		}
+		return nil
+	})
+	got := e.sentTexts()
+	require.Contains(t, got, "Yes: 10% from 50 seats.", "Sales answers from its base")
+	require.Contains(t, got, "Hello from the front desk", "the default assistant has no such entry and greets")
+	require.Equal(t, []engine.KnowledgeSource{{EntryID: faq.ID, Index: 0, Kind: engine.KnowledgeFAQ, Title: "Do you offer volume discounts?"}}, e.aiMessage(sold).Sources)
+	require.Empty(t, e.aiMessage(front).Sources)
+}

@@ -93,6 +93,28 @@ func TestWebKnowledge(t *testing.T) {
 				b.clickJS("confirm", "#modal-ok")
 				b.waitJS("the row gone", `!(`+row+`) && document.querySelector('#kn-entries h3')`)
 				require.False(t, slices.ContainsFunc(e.knowledge(ownerToken).Entries, func(en engine.KnowledgeEntry) bool { return en.ID == faq.ID }))
+
+				// With a second assistant, the Assistant menu picks whose
+				// base is shown and written.
+				code, body := e.api("POST", "/api/v1/assistants", ownerToken, map[string]any{"name": "Sales desk"})
+				require.Equal(t, http.StatusCreated, code, string(body))
+				sales := decodeAs[struct {
+					ID string `json:"id"`
+				}](t, body)
+				b.waitJS("leave the section", `(location.hash = '#settings/team', true)`)
+				b.waitJS("and come back", `(location.hash = '#settings/knowledge', true)`)
+				b.waitJS("the Assistant menu", `document.querySelector('#kn-assistant option[value="`+sales.ID+`"]')`)
+				b.waitJS("pick Sales desk", `(() => { const s = document.querySelector('#kn-assistant'); s.value = '`+sales.ID+`'; s.dispatchEvent(new Event('change')); return true; })()`)
+				b.waitJS("Sales desk's empty base", `document.querySelector('#kn-entries h3')?.textContent === 'Entries (0)' && document.querySelector('#kn-assistant').value === '`+sales.ID+`'`)
+				b.fill("form.kn-form #kn-question", "Do you invoice yearly?")
+				b.fill("form.kn-form #kn-answer", "Yes, with a 15% discount.")
+				b.clickJS("Add entry", `form.kn-form button[type="submit"]`)
+				b.waitJS("its row", `document.querySelector('#kn-entries h3')?.textContent === 'Entries (1)'`)
+				code, body = e.api("GET", "/api/v1/assistants/"+sales.ID+"/knowledge", ownerToken, nil)
+				require.Equal(t, http.StatusOK, code, string(body))
+				require.Contains(t, string(body), "Do you invoice yearly?", "the entry is Sales desk's")
+				require.NotContains(t, fmt.Sprint(e.knowledge(ownerToken).Entries), "invoice yearly", "not the default assistant's")
+				axeCheck(t, b, "settings-knowledge-assistants-"+w.name)
 			}
 		})
 	}

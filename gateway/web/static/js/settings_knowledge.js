@@ -1,5 +1,6 @@
 // Settings › Knowledge base: what the AI agent answers from
-// (/assistants/default/knowledge). Entries are FAQ pairs, pasted texts,
+// (/assistants/{assistant}/knowledge; with several assistants an
+// Assistant menu picks whose base is shown, the default one first). Entries are FAQ pairs, pasted texts,
 // uploaded documents (PDF, Markdown, HTML, plain text: the original stays
 // downloadable) and the team's corrections of AI replies. Owners and
 // admins add, edit, delete and upload; the tester asks "what would the
@@ -8,27 +9,41 @@
 import { registerSection, field } from './settings.js';
 import { auth } from './api.js';
 import { h, toast, confirmDialog, formatSize } from './util.js';
+import { assistants, loadAssistants } from './assistants.js';
 
-const BASE = '/assistants/default/knowledge';
+// current is the assistant whose base the section shows.
+let current = 'default';
+const base = () => `/assistants/${encodeURIComponent(current)}/knowledge`;
 const manages = (me) => me.role === 'owner' || me.role === 'admin';
 const KINDS = { faq: 'FAQ', text: 'Text', document: 'Document', correction: 'Correction' };
 
 registerSection({
   id: 'knowledge', title: 'Knowledge base', order: 110,
-  render: async (box, ctx) => {
-    const list = h('div.settings-card#kn-entries');
-    box.append(h('p.muted', {
-      text: 'What the AI agent answers from. With every customer message the agent receives the best-matching passages; '
-        + 'the built-in agent answers an FAQ that matches the question well, with no AI service. Corrections of AI replies land here too.',
-    }));
-    if (manages(ctx.me)) box.append(tester(ctx), entryForm(ctx, null, () => load(ctx, list)), uploadForm(ctx, () => load(ctx, list)));
-    box.append(list);
-    await load(ctx, list);
-  },
+  render: (box, ctx) => render(box, ctx),
 });
 
+async function render(box, ctx) {
+  box.replaceChildren();
+  const list = h('div.settings-card#kn-entries');
+  box.append(h('p.muted', {
+    text: 'What the AI agent answers from. With every customer message the agent receives the best-matching passages; '
+      + 'the built-in agent answers an FAQ that matches the question well, with no AI service. Corrections of AI replies land here too.',
+  }));
+  await loadAssistants();
+  const all = assistants();
+  if (!all.some((a) => a.id === current)) current = 'default';
+  if (all.length > 1) {
+    const pick = h('select#kn-assistant', { onchange: () => { current = pick.value; render(box, ctx); } },
+      ...all.map((a) => h('option', { value: a.id, text: a.name, selected: a.id === current })));
+    box.append(h('div.settings-card', null, field('Assistant', pick, 'Each assistant answers from its own knowledge base')));
+  }
+  if (manages(ctx.me)) box.append(tester(ctx), entryForm(ctx, null, () => load(ctx, list)), uploadForm(ctx, () => load(ctx, list)));
+  box.append(list);
+  await load(ctx, list);
+}
+
 async function load(ctx, list) {
-  const r = await ctx.api.get(BASE);
+  const r = await ctx.api.get(base());
   const entries = r.entries || [];
   const admin = manages(ctx.me);
   const rows = entries.map((e) => h('tr.kn-entry', { dataset: { id: e.id, kind: e.kind } },
@@ -86,8 +101,8 @@ function entryForm(ctx, e, done, cancel) {
     const faq = kind.value === 'faq';
     const payload = faq ? { question: question.value, answer: answer.value } : (isDoc ? { title: title.value } : { title: title.value, text: text.value });
     try {
-      if (e) await ctx.api.api('PATCH', `${BASE}/${e.id}`, payload);
-      else await ctx.api.post(BASE, { kind: kind.value, ...payload });
+      if (e) await ctx.api.api('PATCH', `${base()}/${e.id}`, payload);
+      else await ctx.api.post(base(), { kind: kind.value, ...payload });
       if (!e) { question.value = ''; answer.value = ''; title.value = ''; text.value = ''; }
       toast(e ? 'Entry saved' : 'Entry added');
       await done();
@@ -113,7 +128,7 @@ function uploadForm(ctx, done) {
     fd.append('file', file.files[0]);
     if (title.value.trim()) fd.append('title', title.value.trim());
     try {
-      const e = await ctx.api.api('POST', `${BASE}/documents`, fd);
+      const e = await ctx.api.api('POST', `${base()}/documents`, fd);
       file.value = ''; title.value = '';
       toast(`Document added: ${e.passages} passages`);
       await done();
@@ -136,7 +151,7 @@ function tester(ctx) {
     if (!query.value.trim()) return;
     out.replaceChildren(h('p.muted', { text: 'Asking…' }));
     try {
-      const r = await ctx.api.post(`${BASE}/search`, { query: query.value, answer: true });
+      const r = await ctx.api.post(`${base()}/search`, { query: query.value, answer: true });
       out.replaceChildren(answerView(r.answer), passagesView(r.passages, r.took_ms));
     } catch (err) { out.replaceChildren(h('p.error', { role: 'alert', text: err.message })); }
   });
@@ -173,7 +188,7 @@ function edit(ctx, e, tr, list) {
 async function remove(ctx, e, list) {
   if (!await confirmDialog(`Delete ${e.title}? The agent stops receiving it at once.`, 'Delete', true)) return;
   try {
-    await ctx.api.api('DELETE', `${BASE}/${e.id}`);
+    await ctx.api.api('DELETE', `${base()}/${e.id}`);
     toast('Entry deleted');
   } catch (err) { toast(err.message); }
   await load(ctx, list);
@@ -181,7 +196,7 @@ async function remove(ctx, e, list) {
 
 // download fetches a document's original with the token and saves it.
 async function download(e) {
-  const res = await fetch(`/api/v1${BASE}/${e.id}/original`, { headers: { Authorization: `Bearer ${auth.token}` } });
+  const res = await fetch(`/api/v1${base()}/${e.id}/original`, { headers: { Authorization: `Bearer ${auth.token}` } });
   if (!res.ok) { toast('The file could not be downloaded'); return; }
   const url = URL.createObjectURL(await res.blob());
   const a = h('a', { href: url, download: e.document.filename });
