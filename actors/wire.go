@@ -169,6 +169,9 @@ func appendMessage(b []byte, m *engine.Message) []byte {
 	}
 	b = appendNonEmpty(b, "unsupported_type", m.UnsupportedType)
 	b = appendNonEmpty(b, "reply_to", m.ReplyTo)
+	if m.Template != nil {
+		b = appendJSON(b, "template", m.Template)
+	}
 	b = appendNonEmpty(b, "channel_message_id", m.ChannelMessageID)
 	b = appendNonEmpty(b, "status", string(m.Status))
 	b = appendNonZeroTime(b, "status_at", m.StatusAt)
