@@ -437,3 +437,63 @@ func TestKnowledgeConcurrentChanges(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Len(t, decodeAs[knowledgeSearch](t, body).Passages, 20)
 }
+
+// The OpenAI-compatible agent is asked to cite the passages it uses, by
+// entry id: with tools through cite_sources, with the json reply format
+// in "sources". The reply records only those it names; it records every
+// passage given when it names none it was given.
+func TestKnowledgeOpenAICitesSources(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"tools", "json"} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			ai := newFakeAI(t)
+			e := newAIEnv(t)
+			code, body := e.api("PUT", "/api/v1/agent", ownerToken, map[string]any{"kind": "openai",
+				"base_url": ai.srv.URL + "/v1", "model": "m", "reply_format": format, "timeout_seconds": 5})
+			require.Equal(t, http.StatusOK, code, string(body))
+			ship := e.addFAQ("Do you ship to Canada?", "Yes, we ship to Canada in 7 to 10 days.")
+			pay := e.addFAQ("Which payment methods do you accept in Canada?", "Cards, PayPal and bank transfer.")
+			answer := func(cite ...string) func(int) (int, string, time.Duration) {
+				return func(int) (int, string, time.Duration) {
+					if format == "json" {
+						obj, _ := json.Marshal(map[string]any{"reply": "We take cards and PayPal.", "handoff": false, "sources": cite})
+						return 200, completion(string(obj), ""), 0
+					}
+					args, _ := json.Marshal(map[string]any{"sources": cite})
+					return 200, completion("We take cards and PayPal.", "", [2]string{"cite_sources", string(args)}), 0
+				}
+			}
+			ai.set(answer(pay.ID.String(), "01NOTANENTRYOFTHISBASE0000"))
+			e.webhook(engine.ChannelWhatsApp, waText("wamid.kn.cite1", "15550211", "Ana", "how can I pay for shipping to canada?"))
+			conv := e.thread(engine.ChannelWhatsApp, phoneID, "15550211")
+			eventually(t, 5*time.Second, func() error {
+				if got := e.sentTexts(); len(got) != 1 {
+					return fmt.Errorf("sent %q", got)
+				}
+				return nil
+			})
+			reqs := ai.requests()
+			require.Len(t, reqs, 1)
+			require.Contains(t, string(reqs[0].Body), "entry "+pay.ID.String(), "the prompt names each passage's entry id")
+			require.Contains(t, string(reqs[0].Body), "entry "+ship.ID.String())
+			m := e.aiMessage(conv)
+			require.Len(t, m.Sources, 1, "only the cited passage; an id that was not given is ignored")
+			require.Equal(t, pay.ID, m.Sources[0].EntryID)
+			require.Equal(t, "Which payment methods do you accept in Canada?", m.Sources[0].Title)
+
+			// Naming none it was given: every passage given is recorded.
+			ai.set(answer())
+			e.webhook(engine.ChannelWhatsApp, waText("wamid.kn.cite2", "15550212", "Bo", "how can I pay for shipping to canada?"))
+			conv2 := e.thread(engine.ChannelWhatsApp, phoneID, "15550212")
+			eventually(t, 5*time.Second, func() error {
+				if got := e.sentTexts(); len(got) != 2 {
+					return fmt.Errorf("sent %q", got)
+				}
+				return nil
+			})
+			m2 := e.aiMessage(conv2)
+			require.Len(t, m2.Sources, 2)
+		})
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,6 +104,9 @@ var agentTools = []any{
 // Reply asks the model.
 func (a *OpenAI) Reply(ctx context.Context, in ports.AIContext) (ports.AIAnswer, error) {
 	req := chatRequest{Model: a.model, Messages: chatMessages(a.prompt, in, a.json), Tools: toolsFor(in.FieldDefs)}
+	if len(in.Knowledge) > 0 {
+		req.Tools = append(req.Tools, citeTool)
+	}
 	if a.json {
 		req.Tools, req.ResponseFormat = nil, structuredFormat(in.FieldDefs)
 	}
@@ -123,16 +128,60 @@ func (a *OpenAI) Reply(ctx context.Context, in ports.AIContext) (ports.AIAnswer,
 	return withSources(parseChatCompletion(resp))(in)
 }
 
-// withSources records on a reply the knowledge passages the model was
-// given (it is not asked which it used).
+// withSources records on a reply the knowledge passages it answered
+// from: those the model named (ans.Sources holds the entry ids or
+// passage numbers it cited, citedSource), or all it was given when it
+// named none of them.
 func withSources(ans ports.AIAnswer, err error) func(ports.AIContext) (ports.AIAnswer, error) {
 	return func(in ports.AIContext) (ports.AIAnswer, error) {
+		cited := ans.Sources
+		ans.Sources = nil
 		if err == nil && ans.Content.Kind != "" {
-			ans.Sources = engine.SourcesOf(in.Knowledge)
+			ans.Sources = engine.SourcesOf(citedKnowledge(cited, in.Knowledge))
 		}
 		return ans, err
 	}
 }
+
+// citedSource is how a parser keeps a citation until withSources
+// resolves it: Title holds what the model wrote (an entry id, or the
+// passage's number in the prompt).
+func citedSource(ref string) engine.KnowledgeSource {
+	return engine.KnowledgeSource{Title: strings.TrimSpace(ref)}
+}
+
+// citedKnowledge returns the passages of given that cited names, by
+// entry id or by their number in the prompt ("2" or "[2]"), in the
+// order given; all of given when cited names none of them.
+func citedKnowledge(cited []engine.KnowledgeSource, given []engine.KnowledgePassage) []engine.KnowledgePassage {
+	var out []engine.KnowledgePassage
+	for i, p := range given {
+		id, num := p.EntryID.String(), strconv.Itoa(i+1)
+		if slices.ContainsFunc(cited, func(c engine.KnowledgeSource) bool {
+			r := strings.Trim(c.Title, "[]# ")
+			return strings.EqualFold(r, id) || r == num
+		}) {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return given
+	}
+	return out
+}
+
+// citeTool lets the model of the tools reply format name the knowledge
+// passages it answered from.
+var citeTool = map[string]any{"type": "function", "function": map[string]any{
+	"name":        citeToolName,
+	"description": "Name the knowledge base passages your answer is based on, by their entry id.",
+	"parameters": map[string]any{"type": "object", "properties": map[string]any{
+		"sources": map[string]any{"type": "array", "items": map[string]any{"type": "string"},
+			"description": "The entry ids of the passages you used."}},
+		"required": []string{"sources"}},
+}}
+
+const citeToolName = "cite_sources"
 
 // postJSON posts body and returns the 2xx response body, read up to
 // maxAgentResponse.
@@ -223,7 +272,7 @@ func chatMessages(prompt string, in ports.AIContext, structured bool) []chatMess
 		}
 	}
 	writeCorrections(&sys, in.Corrections)
-	writeKnowledge(&sys, in.Knowledge)
+	writeKnowledge(&sys, in.Knowledge, structured)
 	msgs := []chatMessage{{Role: "system", Content: sys.String()}}
 	for i := len(in.History) - 1; i >= 0; i-- {
 		m := in.History[i]
@@ -301,6 +350,18 @@ func parseChatCompletion(body []byte) (ports.AIAnswer, error) {
 			addContactValues(&ans.Contact, values)
 			continue
 		}
+		if tc.Function.Name == citeToolName {
+			var args struct {
+				Sources json.RawMessage `json:"sources"`
+			}
+			if json.Unmarshal([]byte(tc.Function.Arguments), &args) == nil {
+				refs, _ := looseStrings(args.Sources)
+				for _, r := range refs {
+					ans.Sources = append(ans.Sources, citedSource(r))
+				}
+			}
+			continue
+		}
 		var args struct {
 			Reason  string  `json:"reason"`
 			InHours float64 `json:"in_hours"`
@@ -346,13 +407,20 @@ func writeCorrections(sys *strings.Builder, cs []engine.Feedback) {
 }
 
 // writeKnowledge adds the knowledge base's passages found for the
-// customer's latest messages to the system prompt.
-func writeKnowledge(sys *strings.Builder, ps []engine.KnowledgePassage) {
+// customer's latest messages to the system prompt, each with its entry
+// id for the model to cite (the sources field of the json reply format,
+// the cite_sources tool otherwise).
+func writeKnowledge(sys *strings.Builder, ps []engine.KnowledgePassage, structured bool) {
 	if len(ps) == 0 {
 		return
 	}
 	sys.WriteString("\n\nFrom the business's knowledge base (answer from these passages when they apply; do not invent what they do not say):")
 	for i, p := range ps {
-		fmt.Fprintf(sys, "\n[%d] %s\n%s", i+1, p.Title, p.Text)
+		fmt.Fprintf(sys, "\n[%d] (entry %s) %s\n%s", i+1, p.EntryID, p.Title, p.Text)
+	}
+	if structured {
+		sys.WriteString("\n\nList the entry ids of the passages your reply uses in \"sources\".")
+	} else {
+		sys.WriteString("\n\nWhen your reply uses these passages, also call " + citeToolName + " with their entry ids.")
 	}
 }

@@ -24,7 +24,8 @@ import (
 //	 "follow_up_in": 0,        // hours until a follow-up if the customer stays silent; 0 for none
 //	 "reasoning": "private notes for the team",
 //	 "remember": [{"text": "a lasting fact about the customer", "type": "preference"}],  // or plain strings (facts)
-//	 "contact": {"email": "...", "<custom field key>": ...}}  // details to save (contact_tool.go)
+//	 "contact": {"email": "...", "<custom field key>": ...},  // details to save (contact_tool.go)
+//	 "sources": ["<entry id>"]}  // the knowledge passages the reply uses (withSources)
 //
 // The parser is lenient with what models do (code fences, text around
 // the object, a string where a number or a list was asked for) and strict
@@ -48,6 +49,7 @@ func structuredFormat(defs []engine.FieldDef) map[string]any {
 						"type": map[string]any{"type": "string", "enum": engine.MemoryTypes}},
 					"required": []string{"text"}}},
 				"contact": map[string]any{"type": "object", "properties": contactProperties(defs)},
+				"sources": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
 			},
 			"required": []string{"reply", "handoff"}},
 	}}
@@ -71,6 +73,7 @@ type structuredReply struct {
 	Reasoning     string          `json:"reasoning"`
 	Remember      json.RawMessage `json:"remember"`
 	Contact       json.RawMessage `json:"contact"`
+	Sources       json.RawMessage `json:"sources"`
 }
 
 // parseStructuredCompletion reads a chat-completions response whose
@@ -132,6 +135,13 @@ func parseStructuredReply(content string) (ports.AIAnswer, error) {
 	ans.FollowUpAfter = followUpIn(hours)
 	for _, f := range facts {
 		remember(&ans, f.Text, string(f.Type))
+	}
+	// A sources field that is no list of strings names none: the reply
+	// then records every passage it was given.
+	if refs, err := looseStrings(r.Sources); err == nil {
+		for _, ref := range refs {
+			ans.Sources = append(ans.Sources, citedSource(ref))
+		}
 	}
 	return ans, nil
 }
