@@ -129,7 +129,7 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 	engine.SortFieldDefs(defs)
 	var knowledge []engine.KnowledgePassage
 	if q := engine.KnowledgeQueryText(hist); q != "" {
-		if knowledge, err = rt.store.SearchKnowledge(conv.WorkspaceID, engine.AssistantOf(&conv), q, engine.KnowledgeTopK); err != nil {
+		if knowledge, err = rt.searchKnowledge(ctx, conv.WorkspaceID, engine.AssistantOf(&conv), q, engine.KnowledgeTopK); err != nil {
 			// The agent answers without the knowledge base rather than
 			// leave the customer waiting.
 			rt.log.Warn("Agent: searching the knowledge base", "conversation", req.ConversationID, "err", err)

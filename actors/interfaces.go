@@ -36,6 +36,8 @@ type (
 	Sender = ports.Sender
 	// AIContext is ports.AIContext.
 	AIContext = ports.AIContext
+	// KnowledgeSearcher is ports.KnowledgeSearcher.
+	KnowledgeSearcher = ports.KnowledgeSearcher
 	// AIAnswer is ports.AIAnswer.
 	AIAnswer = ports.AIAnswer
 	// Agent is ports.Agent.

@@ -126,6 +126,9 @@ func (c Config) withDefaults() Config {
 // it with New, start it with Start, stop it with Shutdown.
 type Runtime struct {
 	cfg        Config
+	// knowledge ranks the agents' knowledge passages once set
+	// (SetKnowledgeSearcher); nil means BM25 alone.
+	knowledge atomic.Pointer[KnowledgeSearcher]
 	store      *persistence.Store
 	clock      clockwork.Clock
 	log        *slog.Logger
@@ -624,4 +627,22 @@ func (rt *Runtime) passivator(ctx context.Context) {
 			rt.dir.passivateIdle(now.Add(-rt.cfg.IdleTimeout))
 		}
 	}
+}
+
+// SetKnowledgeSearcher makes ks find the knowledge passages given to
+// the agents (nil: BM25 alone, persistence.Store.SearchKnowledge).
+func (rt *Runtime) SetKnowledgeSearcher(ks KnowledgeSearcher) {
+	if ks == nil {
+		rt.knowledge.Store(nil)
+		return
+	}
+	rt.knowledge.Store(&ks)
+}
+
+// searchKnowledge finds the passages of assistant asst for q.
+func (rt *Runtime) searchKnowledge(ctx context.Context, ws engine.ID, asst, q string, k int) ([]engine.KnowledgePassage, error) {
+	if ks := rt.knowledge.Load(); ks != nil {
+		return (*ks).SearchKnowledge(ctx, ws, asst, q, k)
+	}
+	return rt.store.SearchKnowledge(ws, asst, q, k)
 }

@@ -137,6 +137,9 @@ type KnowledgePassage struct {
 	Passage
 	Score float64 `json:"score"`
 	Match float64 `json:"match"`
+	// Similarity is the cosine similarity of the passage's and the
+	// query's embeddings, when the assistant's embeddings are on.
+	Similarity float64 `json:"similarity,omitempty"`
 }
 
 // KnowledgeSource names a passage an AI reply was given or answered

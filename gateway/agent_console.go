@@ -123,7 +123,7 @@ func (s *Server) runAgentTestOf(c *fiber.Ctx, settingsOf func() (engine.AgentSet
 	}
 	var knowledge []engine.KnowledgePassage
 	if q := engine.KnowledgeQueryText(hist); q != "" {
-		if knowledge, err = s.cfg.Store.SearchKnowledge(ws, engine.DefaultAssistant, q, engine.KnowledgeTopK); err != nil {
+		if knowledge, err = s.knowledge.embed.SearchKnowledge(c.UserContext(), ws, engine.DefaultAssistant, q, engine.KnowledgeTopK); err != nil {
 			return err
 		}
 	}

@@ -43,6 +43,7 @@ type knowledgeBase struct {
 	s     *Server
 	store *persistence.Store
 	mu    sync.Mutex
+	embed *embedder
 
 	changes   *prometheus.CounterVec
 	documents *prometheus.CounterVec
@@ -70,8 +71,11 @@ func (s *Server) knowledgeRoutes(api fiber.Router) {
 	for _, r := range []string{"indexed", "unsupported", "unreadable", "too_large"} {
 		h.documents.WithLabelValues(r)
 	}
+	h.embed = newEmbedder(h, s.cfg.Registerer)
 	s.knowledge = h
 	g := api.Group("/assistants/:assistant/knowledge")
+	g.Get("/embeddings", h.getEmbeddings)
+	g.Put("/embeddings", requireRole(engine.RoleAdmin), h.putEmbeddings)
 	g.Get("", h.list)
 	g.Post("", requireRole(engine.RoleAdmin), h.create)
 	g.Post("/documents", requireRole(engine.RoleAdmin), h.upload)
@@ -201,6 +205,9 @@ func (h *knowledgeBase) commit(ws engine.ID, asst string, id engine.ID, e *engin
 	}
 	if err := h.store.Commit(b); err != nil {
 		return fmt.Errorf("storing knowledge entry: %w", err)
+	}
+	if e != nil {
+		h.embedChanged(ws, asst)
 	}
 	return nil
 }
@@ -509,7 +516,7 @@ func (h *knowledgeBase) search(c *fiber.Ctx) error {
 	}
 	ws := who(c).WorkspaceID
 	start := time.Now()
-	ps, err := h.store.SearchKnowledge(ws, asst, q, k)
+	ps, err := h.embed.SearchKnowledge(c.UserContext(), ws, asst, q, k)
 	if err != nil {
 		return err
 	}

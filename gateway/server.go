@@ -367,6 +367,8 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Start() {
 	s.startOnce.Do(func() {
 		s.hub.Start(s.ctx)
+		s.knowledge.embed.start(s.ctx)
+		s.cfg.Runtime.SetKnowledgeSearcher(s.knowledge.embed)
 		for range s.cfg.MediaWorkers {
 			s.wg.Add(1)
 			go pprof.Do(s.ctx, pprof.Labels("parley", "media"), func(ctx context.Context) {
@@ -667,6 +669,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.cancel()
 		s.wg.Wait()
+		s.knowledge.embed.wait()
 		s.profiles.Shutdown()
 		s.sweeper.Shutdown()
 		s.notifier.Shutdown()

@@ -3,6 +3,7 @@ package persistence
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -149,6 +150,7 @@ func (s *Store) PutKnowledge(b *Batch, ws engine.ID, asst string, id engine.ID, 
 			df[t]--
 		}
 		b.del(append(knowledgePassagePrefix(ws, asst, id), pid[16:]...))
+		b.deleteKnowledgeVector(ws, asst, pid)
 		dPassages--
 		dLen -= r.Len
 	}
@@ -316,13 +318,102 @@ type scored struct {
 func (s *Store) SearchKnowledge(ws engine.ID, asst string, q string, k int) ([]engine.KnowledgePassage, error) {
 	start := time.Now()
 	defer func() { s.knowledgeSeconds.Observe(time.Since(start).Seconds()) }()
+	all, weight, err := s.bm25Ranked(ws, asst, q, k)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.KnowledgePassage, 0, len(all))
+	for _, r := range all {
+		p, err := s.knowledgePassage(ws, asst, r, weight)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// SearchKnowledgeHybrid is SearchKnowledge for an assistant with
+// embeddings: the engine.FusionDepth best passages by BM25 and the as
+// many nearest to query vector qv (cosine similarity over the vectors
+// of settings fingerprint fp) are fused by reciprocal rank
+// (engine.FuseRanks), and the k best returned, each with its BM25 score
+// and match (zero when BM25 did not find it) and its Similarity.
+func (s *Store) SearchKnowledgeHybrid(ws engine.ID, asst string, q string, qv []float32, fp uint64, k int) ([]engine.KnowledgePassage, error) {
+	start := time.Now()
+	defer func() { s.knowledgeSeconds.Observe(time.Since(start).Seconds()) }()
+	if k <= 0 {
+		return nil, nil
+	}
+	lex, weight, err := s.bm25Ranked(ws, asst, q, max(k, engine.FusionDepth))
+	if err != nil {
+		return nil, err
+	}
+	near, err := s.nearestPassages(ws, asst, fp, qv, max(k, engine.FusionDepth))
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[passageID]*scored, len(lex))
+	lexIDs := make([]passageID, len(lex))
+	for i, r := range lex {
+		byID[r.pid], lexIDs[i] = r.sc, r.pid
+	}
+	fused, _ := engine.FuseRanks(lexIDs, near)
+	out := make([]engine.KnowledgePassage, 0, min(k, len(fused)))
+	for _, pid := range fused[:min(k, len(fused))] {
+		sc := byID[pid]
+		if sc == nil {
+			sc = &scored{}
+		}
+		p, err := s.knowledgePassage(ws, asst, ranked{pid, sc}, weight)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok, err := s.getRaw(knowledgeVectorKey(ws, asst, pid)); err != nil {
+			return nil, err
+		} else if ok && len(v) == 16+4*len(qv) {
+			vec := make([]float32, len(qv))
+			for i := range vec {
+				vec[i] = math.Float32frombits(binary.LittleEndian.Uint32(v[16+4*i:]))
+			}
+			p.Similarity = engine.Cosine(qv, vec)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// ranked is a passage with its running score.
+type ranked struct {
+	pid passageID
+	sc  *scored
+}
+
+// knowledgePassage reads the passage of r, with its score and its match
+// (its share of the query's weight).
+func (s *Store) knowledgePassage(ws engine.ID, asst string, r ranked, weight float64) (engine.KnowledgePassage, error) {
+	var rec passageRecord
+	if err := s.get(append(knowledgePassagePrefix(ws, asst, r.pid.entry()), r.pid[16:]...), &rec); err != nil {
+		return engine.KnowledgePassage{}, fmt.Errorf("reading knowledge passage: %w", err)
+	}
+	m := 0.0
+	if weight > 0 {
+		m = min(r.sc.match/weight, 1)
+	}
+	return engine.KnowledgePassage{EntryID: r.pid.entry(), Index: r.pid.index(), Passage: rec.Passage,
+		Score: r.sc.score, Match: m}, nil
+}
+
+// bm25Ranked returns the k passages of assistant asst best ranked by
+// BM25 for query text q, best first, and the query's total term weight.
+func (s *Store) bm25Ranked(ws engine.ID, asst string, q string, k int) ([]ranked, float64, error) {
 	terms := engine.KnowledgeQuery(q)
 	if len(terms) == 0 || k <= 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	n, total, err := s.knowledgeStats(ws, asst)
 	if err != nil || n == 0 {
-		return nil, err
+		return nil, 0, err
 	}
 	avgdl := float64(total) / float64(n)
 	// Each term's passage count first (a mistyped word's stored term),
@@ -339,11 +430,11 @@ func (s *Store) SearchKnowledge(ws engine.ID, asst string, q string, k int) ([]e
 		term := qt.Term
 		df, err := s.uvarintAt(knowledgeDFKey(ws, asst, term))
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if df == 0 {
 			if term, df, err = s.fuzzyTerm(ws, asst, qt.Word); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
 		rs = append(rs, resolved{term, int(df)}) //nolint:gosec // a count
@@ -371,12 +462,8 @@ func (s *Store) SearchKnowledge(ws engine.ID, asst string, q string, k int) ([]e
 			sc.score += engine.BM25Score(idf, tf, dl, avgdl)
 			sc.match += idf
 		}); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-	}
-	type ranked struct {
-		pid passageID
-		sc  *scored
 	}
 	better := func(a, b ranked) int {
 		switch {
@@ -403,23 +490,7 @@ func (s *Store) SearchKnowledge(ws engine.ID, asst string, q string, k int) ([]e
 			all = all[:k]
 		}
 	}
-	out := make([]engine.KnowledgePassage, 0, min(k, len(all)))
-	for _, r := range all {
-		if len(out) == k {
-			break
-		}
-		var rec passageRecord
-		if err := s.get(append(knowledgePassagePrefix(ws, asst, r.pid.entry()), r.pid[16:]...), &rec); err != nil {
-			return nil, fmt.Errorf("reading knowledge passage: %w", err)
-		}
-		m := 0.0
-		if weight > 0 {
-			m = min(r.sc.match/weight, 1)
-		}
-		out = append(out, engine.KnowledgePassage{EntryID: r.pid.entry(), Index: r.pid.index(), Passage: rec.Passage,
-			Score: r.sc.score, Match: m})
-	}
-	return out, nil
+	return all, weight, nil
 }
 
 // postings calls f with each posting of term, up to maxPostingsPerTerm.

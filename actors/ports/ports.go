@@ -136,3 +136,11 @@ type AgentResolver interface {
 type AssistantPicker interface {
 	AssistantFor(ws engine.ID, ch engine.Channel, accountID string) string
 }
+
+// KnowledgeSearcher finds the knowledge passages an agent is given for
+// query text q: the k best of assistant's knowledge base, best first.
+// Without one the runtime ranks by BM25 alone
+// (persistence.Store.SearchKnowledge).
+type KnowledgeSearcher interface {
+	SearchKnowledge(ctx context.Context, ws engine.ID, assistant, q string, k int) ([]engine.KnowledgePassage, error)
+}

@@ -183,6 +183,13 @@ var citeTool = map[string]any{"type": "function", "function": map[string]any{
 
 const citeToolName = "cite_sources"
 
+// PostJSON posts body and returns the 2xx response body, read up to
+// 1 MiB, the call bounded by timeout. Errors wrap ErrStatus and
+// ErrResponse.
+func PostJSON(ctx context.Context, client *http.Client, url string, body []byte, hdr http.Header, timeout time.Duration) ([]byte, error) {
+	return postJSON(ctx, client, url, body, hdr, timeout)
+}
+
 // postJSON posts body and returns the 2xx response body, read up to
 // maxAgentResponse.
 func postJSON(ctx context.Context, client *http.Client, url string, body []byte, hdr http.Header, timeout time.Duration) ([]byte, error) {
