@@ -125,10 +125,10 @@ func (c Config) withDefaults() Config {
 // Runtime runs the conversation actors and everything around them. Build
 // it with New, start it with Start, stop it with Shutdown.
 type Runtime struct {
-	cfg        Config
+	cfg Config
 	// knowledge ranks the agents' knowledge passages once set
 	// (SetKnowledgeSearcher); nil means BM25 alone.
-	knowledge atomic.Pointer[KnowledgeSearcher]
+	knowledge  atomic.Pointer[KnowledgeSearcher]
 	store      *persistence.Store
 	clock      clockwork.Clock
 	log        *slog.Logger

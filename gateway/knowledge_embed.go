@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	json "github.com/goccy/go-json"
+	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleyhq/parley/engine"
