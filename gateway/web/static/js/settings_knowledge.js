@@ -37,7 +37,7 @@ async function render(box, ctx) {
       ...all.map((a) => h('option', { value: a.id, text: a.name, selected: a.id === current })));
     box.append(h('div.settings-card', null, field('Assistant', pick, 'Each assistant answers from its own knowledge base')));
   }
-  if (manages(ctx.me)) box.append(tester(ctx), entryForm(ctx, null, () => load(ctx, list)), uploadForm(ctx, () => load(ctx, list)));
+  if (manages(ctx.me)) box.append(tester(ctx), entryForm(ctx, null, () => load(ctx, list)), uploadForm(ctx, () => load(ctx, list)), await embeddingsForm(ctx));
   box.append(list);
   await load(ctx, list);
 }
@@ -137,6 +137,47 @@ function uploadForm(ctx, done) {
   return form;
 }
 
+// embeddingsForm sets the assistant's optional OpenAI-compatible
+// embeddings endpoint and shows how many passages are embedded (the
+// embedding runs in the background: Refresh reads the progress again).
+async function embeddingsForm(ctx) {
+  const st = await ctx.api.get(`${base()}/embeddings`);
+  const on = h('input#kn-emb-enabled', { type: 'checkbox', checked: st.enabled });
+  const url = h('input#kn-emb-url', { type: 'url', autocomplete: 'off', placeholder: 'https://api.openai.com/v1', value: st.base_url || '' });
+  const model = h('input#kn-emb-model', { type: 'text', autocomplete: 'off', placeholder: 'text-embedding-3-small', value: st.model || '' });
+  const key = h('input#kn-emb-key', { type: 'password', autocomplete: 'off', placeholder: st.api_key_set ? 'Saved: leave empty to keep it' : 'Optional' });
+  const progress = h('p.small.kn-emb-progress', { role: 'status' });
+  const status = h('p.error.kn-emb-error', { role: 'alert' });
+  const show = (v) => {
+    progress.textContent = v.enabled ? `Embedded ${v.embedded} of ${v.passages} passages` + (v.last_error ? ` · last error: ${v.last_error}` : '')
+      : 'Off: passages are ranked by BM25 alone';
+    key.placeholder = v.api_key_set ? 'Saved: leave empty to keep it' : 'Optional';
+  };
+  show(st);
+  const form = h('form.settings-card.settings-form.kn-embeddings', { 'aria-label': 'Embeddings', novalidate: true },
+    h('h3', { text: 'Embeddings' }),
+    h('p.muted.small', { text: 'Optional: an OpenAI-compatible embeddings endpoint finds passages by meaning, not only by their words. '
+      + 'Ranking then combines both (reciprocal rank fusion); if the endpoint fails, words alone.' }),
+    h('label.ai-check', { for: 'kn-emb-enabled' }, on, h('span', { text: 'Rank with embeddings too' })),
+    field('Base URL', url), field('Model', model), field('API key', key, 'Sent as a bearer token, never shown again'),
+    progress,
+    h('div.canned-actions', null, h('button.primary', { type: 'submit', text: 'Save embeddings' }),
+      h('button.ghost', { type: 'button', text: 'Refresh progress', onclick: async () => show(await ctx.api.get(`${base()}/embeddings`)) })),
+    status);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    status.textContent = '';
+    const body = { enabled: on.checked, base_url: url.value.trim(), model: model.value.trim() };
+    if (key.value) body.api_key = key.value;
+    try {
+      show(await ctx.api.api('PUT', `${base()}/embeddings`, body));
+      key.value = '';
+      toast('Embeddings saved');
+    } catch (err) { status.textContent = err.message; }
+  });
+  return form;
+}
+
 // tester asks what the assistant would answer, and shows the passages
 // the agent would be given, best first, beside its reply.
 function tester(ctx) {
@@ -175,7 +216,8 @@ function passagesView(ps, took) {
     h('p.small.muted', { text: `Passages the agent receives, best first (${took.toFixed(1)} ms):` }),
     h('ol.kn-results-list', null, ...ps.map((p) => h('li.kn-passage', { dataset: { entry: p.entry_id } },
       h('div.kn-passage-head', null, h('span.kn-badge', { text: KINDS[p.kind] || p.kind }), h('strong', { text: p.title }),
-        h('span.muted.small.kn-match', { text: `${Math.round(p.match * 100)}% of the question · score ${p.score.toFixed(2)}` })),
+        h('span.muted.small.kn-match', { text: `${Math.round(p.match * 100)}% of the question · score ${p.score.toFixed(2)}`
+          + (p.similarity ? ` · similarity ${p.similarity.toFixed(2)}` : '') })),
       h('p.kn-passage-text.small', { text: p.text.length > 400 ? p.text.slice(0, 400) + '…' : p.text })))));
 }
 
