@@ -50,3 +50,6 @@ func SetFormLooked(t *testing.T, f func()) {
 	formLooked = f
 	t.Cleanup(func() { formLooked = nil })
 }
+
+// ParseEmbeddings reads an embeddings endpoint's response for n inputs.
+var ParseEmbeddings = parseEmbeddings
