@@ -63,3 +63,20 @@ func TestEmbeddingSettingsValidate(t *testing.T) {
 		t.Fatal("another model, the same fingerprint")
 	}
 }
+
+// FuzzyMatcher agrees with FuzzyTermMatch.
+func TestFuzzyMatcherAgrees(t *testing.T) {
+	words := []string{"pasword", "retrun", "subscribtion", "refund", "cañon", "shipping", "abc"}
+	terms := []string{"passwo", "return", "subscr", "refund", "cañón", "shippi", "ab", "zzz", "canon"}
+	for _, w := range words {
+		m := FuzzyMatcher(w)
+		for _, term := range terms {
+			if m([]byte(term)) != FuzzyTermMatch(w, term) {
+				t.Fatalf("%q %q: matcher %v", w, term, m([]byte(term)))
+			}
+		}
+	}
+	if !FuzzyMatcher("pasword")([]byte("passwo")) {
+		t.Fatal("pasword should match passwo")
+	}
+}

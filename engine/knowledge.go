@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -473,8 +474,27 @@ func BM25Score(idf float64, tf, dl int, avgdl float64) float64 {
 // mistyped: one edit (a letter added, dropped, changed, or two swapped)
 // apart, comparing a term cut to stemRunes with w's prefixes of about
 // that length. Words shorter than four runes never match fuzzily.
-func FuzzyTermMatch(w, term string) bool {
-	wr, tr := []rune(w), []rune(term)
+func FuzzyTermMatch(w, term string) bool { return fuzzyRunes([]rune(w), []rune(term)) }
+
+// FuzzyMatcher is FuzzyTermMatch for one word w against many terms: w's
+// runes are decoded once and each term's into a buffer reused, so a scan
+// of the vocabulary allocates nothing per term.
+// The term is given as its UTF-8 bytes (a key's, unconverted).
+func FuzzyMatcher(w string) func(term []byte) bool {
+	wr := []rune(w)
+	var buf []rune
+	return func(term []byte) bool {
+		buf = buf[:0]
+		for len(term) > 0 {
+			r, n := utf8.DecodeRune(term)
+			buf = append(buf, r)
+			term = term[n:]
+		}
+		return fuzzyRunes(wr, buf)
+	}
+}
+
+func fuzzyRunes(wr, tr []rune) bool {
 	if len(wr) < 4 || len(tr) < 3 {
 		return false
 	}
@@ -504,16 +524,16 @@ func editWithin1(a, b []rune) bool {
 		if i == len(a) {
 			return true
 		}
-		if string(a[i+1:]) == string(b[i+1:]) {
+		if slices.Equal(a[i+1:], b[i+1:]) {
 			return true // substitution
 		}
-		return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && string(a[i+2:]) == string(b[i+2:])
+		return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && slices.Equal(a[i+2:], b[i+2:])
 	case 1:
 		i := 0
 		for i < len(b) && a[i] == b[i] {
 			i++
 		}
-		return string(a[i+1:]) == string(b[i:])
+		return slices.Equal(a[i+1:], b[i:])
 	}
 	return false
 }

@@ -1,6 +1,7 @@
 package persistence
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -544,9 +545,17 @@ func (s *Store) fuzzyTerm(ws engine.ID, asst, word string) (string, uint64, erro
 	var matches []string
 	seen := 0
 	base := len(knowledgePrefix(ws, kVocab, asst))
+	match := engine.FuzzyMatcher(word)
 	for ok := it.First(); ok && seen < fuzzyCandidates; ok = it.Next() {
 		seen++
-		if term, _, ok := decodeString(it.Key()[base:]); ok && engine.FuzzyTermMatch(word, term) {
+		k := it.Key()[base:]
+		// A term without a 0 byte is stored as itself and its end mark
+		// (appendString): matched in place; any other decoded first.
+		if len(k) >= 2 && k[len(k)-2] == 0 && k[len(k)-1] == 0x01 && bytes.IndexByte(k[:len(k)-2], 0) < 0 {
+			if match(k[:len(k)-2]) {
+				matches = append(matches, string(k[:len(k)-2]))
+			}
+		} else if term, _, ok := decodeString(k); ok && match([]byte(term)) {
 			matches = append(matches, term)
 		}
 	}
