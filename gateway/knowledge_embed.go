@@ -49,6 +49,9 @@ const (
 	// call for a query (an answer waits for it).
 	embedTimeout      = 60 * time.Second
 	embedQueryTimeout = 5 * time.Second
+	// embedScan is how many pending passages one scan of an assistant's
+	// passages collects.
+	embedScan = 16 * engine.EmbeddingBatch
 )
 
 type embedJob struct {
@@ -210,20 +213,25 @@ func (e *embedder) embedAll(ctx context.Context, j embedJob) error {
 			return err
 		}
 		fp := set.Fingerprint()
-		pending, _, err := e.kb.store.PendingEmbeddings(j.ws, j.asst, fp, engine.EmbeddingBatch)
+		// One scan of the passages finds several calls' worth.
+		pending, _, err := e.kb.store.PendingEmbeddings(j.ws, j.asst, fp, embedScan)
 		if err != nil || len(pending) == 0 {
 			return err
 		}
-		texts := make([]string, len(pending))
-		for i, p := range pending {
-			texts[i] = p.Text
-		}
-		vecs, err := e.call(ctx, set, "passages", texts, embedTimeout)
-		if err != nil {
-			return err
-		}
-		if err := e.commit(j, set, pending, vecs); err != nil {
-			return err
+		for len(pending) > 0 && ctx.Err() == nil {
+			part := pending[:min(len(pending), engine.EmbeddingBatch)]
+			pending = pending[len(part):]
+			texts := make([]string, len(part))
+			for i, p := range part {
+				texts[i] = p.Text
+			}
+			vecs, err := e.call(ctx, set, "passages", texts, embedTimeout)
+			if err != nil {
+				return err
+			}
+			if err := e.commit(j, set, part, vecs); err != nil {
+				return err
+			}
 		}
 	}
 	return ctx.Err()
