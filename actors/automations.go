@@ -57,6 +57,11 @@ var (
 // between the plan and its actions would.
 var automationStop func(run *engine.AutomationRun) bool
 
+// automationActed, when set (by a test), is called after a run's actions
+// outside the contact's actor are done and before the contact's commit;
+// returning true leaves the run pending, as a stop there would.
+var automationActed func(run *engine.AutomationRun) bool
+
 type automationRunner struct {
 	rt *Runtime
 
@@ -493,6 +498,17 @@ func (r *automationRunner) apply(ctx context.Context, runs []*engine.AutomationR
 				results[k][i].Result, results[k][i].Detail = r.conversationAction(ctx, run, act)
 			}
 			r.latency.WithLabelValues(string(act.Type)).Observe(time.Since(start).Seconds())
+		}
+	}
+	if automationActed != nil {
+		for k := 0; k < len(runs); k++ {
+			if automationActed(runs[k]) {
+				runs, results = slices.Delete(runs, k, k+1), slices.Delete(results, k, k+1)
+				k--
+			}
+		}
+		if len(runs) == 0 {
+			return
 		}
 	}
 	start := time.Now()

@@ -331,3 +331,52 @@ func loadAvg() string {
 	}
 	return strings.Join(f[:3], ", ")
 }
+
+// A stop after a notify_user action wrote its note but before the run
+// was recorded: the next start applies the run again, finds the note
+// and writes no second one (the user is notified once); the run is
+// recorded once, its notify_user "unchanged".
+func TestAutomationNotifyOnceAcrossRestart(t *testing.T) {
+	h := newHarness(t, nil)
+	u1, _ := autoWorkspace(h)
+	body := engine.AutomationBody{Name: "Tell One", Trigger: engine.AutomationTriggerSpec{Type: engine.TriggerContactCreated},
+		Actions: []engine.AutomationAction{{Type: engine.ActionNotifyUser, UserID: u1.String(), Text: "New lead"}}}
+	require.NoError(t, engine.ValidateAutomationBody(&body))
+	rule, err := h.rt.SaveAutomation(h.ws, engine.ZeroID, body, "")
+	require.NoError(t, err)
+
+	var acted atomic.Int32
+	actors.SetAutomationActed(t, func(run *engine.AutomationRun) bool {
+		acted.Add(1)
+		return true
+	})
+	c := h.newContact("Lead")
+	eventually(t, 5*time.Second, func() error {
+		if acted.Load() != 1 {
+			return fmt.Errorf("not acted yet")
+		}
+		return nil
+	})
+	notes, err := h.store.Notes(h.ws, c, 10)
+	require.NoError(t, err)
+	require.Len(t, notes, 1)
+	require.Equal(t, []engine.ID{u1}, notes[0].Mentions)
+	require.Contains(t, notes[0].Text, "New lead")
+	require.Empty(t, h.runs(rule.ID), "not recorded before the stop")
+
+	actors.SetAutomationActed(t, nil)
+	h.restart()
+	eventually(t, 5*time.Second, func() error {
+		if p, _ := h.store.AutomationPending(h.ws); len(p) != 0 {
+			return fmt.Errorf("%d runs pending", len(p))
+		}
+		return nil
+	})
+	notes, err = h.store.Notes(h.ws, c, 10)
+	require.NoError(t, err)
+	require.Len(t, notes, 1, "notified once")
+	runs := h.runs(rule.ID)
+	require.Len(t, runs, 1)
+	require.Equal(t, engine.RunDone, runs[0].Outcome)
+	require.Equal(t, "unchanged", runs[0].Results[0].Result)
+}
