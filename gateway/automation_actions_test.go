@@ -95,6 +95,17 @@ func TestAutomationActionsOverHTTP(t *testing.T) {
 		}})
 	require.Equal(t, http.StatusCreated, code, string(body))
 	rule := decodeAs[engine.Automation](t, body)
+	require.Equal(t, secret, rule.Actions[2].Secret)
+	// An agent reads the rule without its webhook secret.
+	for _, path := range []string{"/api/v1/automations", "/api/v1/automations/" + rule.ID.String()} {
+		code, body = e.api("GET", path, agent.Token, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		require.NotContains(t, string(body), secret, path)
+		require.Contains(t, string(body), hook.srv.URL, path)
+		code, body = e.api("GET", path, ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		require.Contains(t, string(body), secret, path)
+	}
 	sock := e.events("token=" + agent.Token)
 
 	code, _ = e.webhook(engine.ChannelWhatsApp, waText("wamid.autoact1", "15550007777", "Rita Lead", "hello there"))
@@ -112,6 +123,7 @@ func TestAutomationActionsOverHTTP(t *testing.T) {
 	})
 	run := runs.Runs[0]
 	require.Equal(t, engine.RunDone, run.Outcome, "%+v", run.Results)
+	require.Empty(t, run.Actions[2].Secret, "the run log shows no secret")
 	for _, r := range run.Results {
 		require.Equal(t, "done", r.Result, "%+v", r)
 	}
