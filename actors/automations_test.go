@@ -332,15 +332,21 @@ func loadAvg() string {
 	return strings.Join(f[:3], ", ")
 }
 
-// A stop after a notify_user action wrote its note but before the run
-// was recorded: the next start applies the run again, finds the note
-// and writes no second one (the user is notified once); the run is
-// recorded once, its notify_user "unchanged".
-func TestAutomationNotifyOnceAcrossRestart(t *testing.T) {
+// A stop after the send_canned and notify_user actions of a run were
+// done but before the run was recorded: the next start applies the run
+// again, finds the message and the note, and neither sends a second
+// message nor writes a second note; the run is recorded once, both
+// actions "unchanged".
+func TestAutomationActionsOnceAcrossRestart(t *testing.T) {
 	h := newHarness(t, nil)
 	u1, _ := autoWorkspace(h)
-	body := engine.AutomationBody{Name: "Tell One", Trigger: engine.AutomationTriggerSpec{Type: engine.TriggerContactCreated},
-		Actions: []engine.AutomationAction{{Type: engine.ActionNotifyUser, UserID: u1.String(), Text: "New lead"}}}
+	canned := engine.CannedReply{ID: engine.NewID(t0), WorkspaceID: h.ws, ShortCode: "hi", Title: "Hi", Body: "Hello from the team", CreatedAt: t0, UpdatedAt: t0}
+	b := h.store.NewBatch()
+	b.PutCannedReply(&canned)
+	require.NoError(t, h.store.Commit(b))
+	body := engine.AutomationBody{Name: "Greet and tell One", Trigger: engine.AutomationTriggerSpec{Type: engine.TriggerContactCreated},
+		Actions: []engine.AutomationAction{{Type: engine.ActionSendCanned, CannedID: canned.ID.String()},
+			{Type: engine.ActionNotifyUser, UserID: u1.String(), Text: "New lead"}}}
 	require.NoError(t, engine.ValidateAutomationBody(&body))
 	rule, err := h.rt.SaveAutomation(h.ws, engine.ZeroID, body, "")
 	require.NoError(t, err)
@@ -350,14 +356,26 @@ func TestAutomationNotifyOnceAcrossRestart(t *testing.T) {
 		acted.Add(1)
 		return true
 	})
-	c := h.newContact("Lead")
+	conv := h.say("15550001", "wamid.a1", "hello")
+	contact := h.conv(conv).ContactID
 	eventually(t, 5*time.Second, func() error {
 		if acted.Load() != 1 {
 			return fmt.Errorf("not acted yet")
 		}
 		return nil
 	})
-	notes, err := h.store.Notes(h.ws, c, 10)
+	sent := func() int {
+		n := 0
+		for _, m := range h.messages(conv) {
+			if m.Direction == engine.DirOut && m.Content.Text == canned.Body {
+				require.Equal(t, engine.SenderAI, m.Sender.Kind)
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, 1, sent())
+	notes, err := h.store.Notes(h.ws, contact, 10)
 	require.NoError(t, err)
 	require.Len(t, notes, 1)
 	require.Equal(t, []engine.ID{u1}, notes[0].Mentions)
@@ -372,11 +390,13 @@ func TestAutomationNotifyOnceAcrossRestart(t *testing.T) {
 		}
 		return nil
 	})
-	notes, err = h.store.Notes(h.ws, c, 10)
+	require.Equal(t, 1, sent(), "sent once")
+	notes, err = h.store.Notes(h.ws, contact, 10)
 	require.NoError(t, err)
 	require.Len(t, notes, 1, "notified once")
 	runs := h.runs(rule.ID)
 	require.Len(t, runs, 1)
 	require.Equal(t, engine.RunDone, runs[0].Outcome)
 	require.Equal(t, "unchanged", runs[0].Results[0].Result)
+	require.Equal(t, "unchanged", runs[0].Results[1].Result)
 }
