@@ -400,3 +400,50 @@ func TestAutomationActionsOnceAcrossRestart(t *testing.T) {
 	require.Equal(t, "unchanged", runs[0].Results[0].Result)
 	require.Equal(t, "unchanged", runs[0].Results[1].Result)
 }
+
+// TestAutomationImportThroughput measures how fast imported contacts go
+// through the two one-click rules: one import of n contacts, then the
+// time until each has its owner and stage. PARLEY_AUTOMATION_BENCH=1
+// runs it.
+func TestAutomationImportThroughput(t *testing.T) {
+	if os.Getenv("PARLEY_AUTOMATION_BENCH") == "" {
+		t.Skip("set PARLEY_AUTOMATION_BENCH=1 to measure")
+	}
+	n := 20000
+	if v, err := strconv.Atoi(os.Getenv("PARLEY_AUTOMATION_N")); err == nil && v > 0 {
+		n = v
+	}
+	h := newHarness(t, nil)
+	u1, u2 := autoWorkspace(h)
+	ps, err := h.rt.Pipelines(h.ws)
+	require.NoError(t, err)
+	stage := ps[0].Stages[0].ID
+	h.preset(engine.PresetAssignOwners, []engine.ID{u1, u2}, engine.ZeroID)
+	h.preset(engine.PresetStartingStage, nil, stage)
+	cs := make([]*engine.Contact, n)
+	for i := range cs {
+		cs[i] = &engine.Contact{ID: engine.NewID(t0), WorkspaceID: h.ws, Profile: engine.Profile{Name: fmt.Sprintf("Imported %d", i)},
+			Source: engine.SourceImport, CreatedAt: t0, UpdatedAt: t0}
+	}
+	start := time.Now()
+	const batch = 500 // the import's flush size
+	for i := 0; i < n; i += batch {
+		require.NoError(t, h.rt.ImportContacts(t.Context(), cs[i:min(i+batch, n)]))
+	}
+	imported := time.Since(start)
+	for {
+		in, err := h.store.CountContactsInStage(h.ws, stage, n)
+		require.NoError(t, err)
+		a, err := h.store.CountContactsOwnedBy(h.ws, u1, n)
+		require.NoError(t, err)
+		b, err := h.store.CountContactsOwnedBy(h.ws, u2, n)
+		require.NoError(t, err)
+		if in == n && a+b == n {
+			require.Equal(t, n/2, a, "round-robin")
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // counting is a scan: not too often
+	}
+	done := time.Since(start)
+	t.Logf("%d imported contacts: written in %v, owner and stage on all after %v (%.0f contacts/s)", n, imported.Round(time.Millisecond), done.Round(time.Millisecond), float64(n)/done.Seconds())
+}
