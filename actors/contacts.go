@@ -108,7 +108,8 @@ func (rt *Runtime) ImportContacts(ctx context.Context, cs []*engine.Contact) err
 	if ws := cs[0].WorkspaceID; rt.autos.active(ws) {
 		evs := make([]engine.Event, len(cs))
 		for i, c := range cs {
-			evs[i] = rt.contactEvent(engine.EventContactCreated, c)
+			cp := *c // the import keeps its pointers to dedupe later rows
+			evs[i] = rt.contactEvent(engine.EventContactCreated, &cp)
 		}
 		if err := rt.autos.feed(ctx, evs); err != nil {
 			return fmt.Errorf("starting the automations of imported contacts: %w", err)
