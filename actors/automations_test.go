@@ -203,6 +203,16 @@ func TestAutomationLoopIsStopped(t *testing.T) {
 	require.Empty(t, runs["vip"].Trigger.Chain)
 	cv := h.conv(conv)
 	require.True(t, cv.HasTag("auto"))
+	// The counters move just after the commits the runs are read from.
+	eventually(t, 5*time.Second, func() error {
+		if v := testutil.ToFloat64(metric(t, reg, "parley_automation_runs_total", "outcome", "done")); v != 1 {
+			return fmt.Errorf("%v runs counted done", v)
+		}
+		if v := testutil.ToFloat64(metric(t, reg, "parley_automation_loops_stopped_total")); v != 1 {
+			return fmt.Errorf("%v loops counted", v)
+		}
+		return nil
+	})
 	require.Equal(t, float64(1), testutil.ToFloat64(metric(t, reg, "parley_automation_loops_stopped_total")))
 	require.Equal(t, float64(1), testutil.ToFloat64(metric(t, reg, "parley_automation_runs_total", "outcome", "loop_stopped")))
 	require.Equal(t, float64(1), testutil.ToFloat64(metric(t, reg, "parley_automation_runs_total", "outcome", "done")))
