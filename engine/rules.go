@@ -57,6 +57,10 @@ type Receive struct {
 	// Referral is the campaign (ad, link) the message came through, if
 	// any: it becomes the conversation's Campaign.
 	Referral *Campaign
+	// EmailTo, when set, changes where a web chat conversation's replies
+	// go (WidgetEmailContinuation): an address and an email account, or
+	// both empty for the widget again.
+	EmailTo *EmailContinuation
 }
 
 // Echo records a message the business sent from the channel's own app:
@@ -525,6 +529,9 @@ func (a *applier) receive(cmd Receive) error {
 			cp.Channel = a.c.Channel
 		}
 		a.c.Campaign = cp
+	}
+	if e := cmd.EmailTo; e != nil && a.c.Channel == ChannelWebChat {
+		a.c.EmailTo, a.c.EmailAccountID = e.Address, e.AccountID
 	}
 	// The customer spoke: automatic follow-ups start counting again, and
 	// a pending one is not needed.

@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -146,6 +148,8 @@ func parseWidgetBody(raw []byte, cur engine.WidgetSettings, create bool) (engine
 	}
 	if b.Hours != nil {
 		n.Hours = *b.Hours
+	} else if hoursNull(raw) {
+		n.Hours = nil // "hours": null: always open
 	}
 	if b.Name != nil && (len(*b.Name) > 256 || strings.TrimSpace(*b.Name) == "") {
 		return cur, nil, errorf(fiber.StatusBadRequest, "invalid", "name must be 1 to 256 bytes")
@@ -155,6 +159,17 @@ func parseWidgetBody(raw []byte, cur engine.WidgetSettings, create bool) (engine
 		return cur, nil, fromEngine(err)
 	}
 	return n, &b, nil
+}
+
+// hoursNull reports whether a widget body sets hours to null (decoding
+// leaves a null **WidgetHours nil, as if it were absent).
+func hoursNull(raw []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return false
+	}
+	v, ok := m["hours"]
+	return ok && string(bytes.TrimSpace(v)) == "null"
 }
 
 // widgetView is a widget as the admin API shows it: its settings, the
@@ -707,12 +722,17 @@ func (w *widgetService) ingest(c *fiber.Ctx, cl visitorCaller, b visitorMessageB
 	in := engine.Inbound{WorkspaceID: a.WorkspaceID, Channel: engine.ChannelWebChat, ChannelAccountID: a.AccountID,
 		ExternalUserID: cl.ext, ChannelMessageID: cl.visitor.ID.String() + "/" + b.ClientID, Content: content,
 		SentAt: w.s.cfg.Runtime.Clock().Now().UTC(), Referral: engine.WidgetAttribution(b.PageURL, b.Referrer)}
+	var formEmail string
 	if b.Form != nil {
 		in.Source = engine.SourceForm
 		if b.Form.Name != nil {
 			in.ContactName = strings.TrimSpace(*b.Form.Name)
 		}
+		if b.Form.Email != nil {
+			formEmail = *b.Form.Email
+		}
 	}
+	in.EmailTo = engine.WidgetEmailContinuation(a.Widget.Open(in.SentAt), formEmail, w.emailAccount(a.WorkspaceID))
 	if err := in.Validate(); err != nil {
 		return fromEngine(err)
 	}
@@ -764,6 +784,19 @@ func (w *widgetService) ingest(c *fiber.Ctx, cl visitorCaller, b visitorMessageB
 		status = fiber.StatusOK
 	}
 	return c.Status(status).JSON(fiber.Map{"message": v, "conversation_id": r.ConversationID, "duplicate": r.Duplicate})
+}
+
+// emailAccount is the email account through which the workspace's
+// offline widget conversations continue: the first connected one by
+// address ("" when it has none).
+func (w *widgetService) emailAccount(ws engine.ID) string {
+	var id string
+	for _, a := range w.s.cfg.Accounts.Workspace(ws) {
+		if a.Channel == engine.ChannelEmail && (id == "" || a.AccountID < id) {
+			id = a.AccountID
+		}
+	}
+	return id
 }
 
 // file serves a file of the visitor's conversation (the token in the
