@@ -851,7 +851,8 @@ func headerEqual(a, b Conversation) bool {
 		a.FollowUpAuto == b.FollowUpAuto && a.AutoFollowUps == b.AutoFollowUps && a.CSATPending == b.CSATPending &&
 		a.Blocked == b.Blocked && a.Unsubscribed == b.Unsubscribed && a.Thread == b.Thread && a.CreatedAt.Equal(b.CreatedAt) &&
 		a.Deleted == b.Deleted && a.OpenedAt.Equal(b.OpenedAt) && a.FirstReplyAt.Equal(b.FirstReplyAt) &&
-		a.AIPendingAt.Equal(b.AIPendingAt) && campaignEqual(a.Campaign, b.Campaign) && a.AssistantID == b.AssistantID
+		a.AIPendingAt.Equal(b.AIPendingAt) && campaignEqual(a.Campaign, b.Campaign) && a.AssistantID == b.AssistantID &&
+		a.EmailTo == b.EmailTo && a.EmailAccountID == b.EmailAccountID
 }
 
 func campaignEqual(a, b *Campaign) bool {
