@@ -65,6 +65,58 @@ type widgetService struct {
 	limMu   sync.Mutex
 	byIP    map[string]*rate.Limiter
 	byVisit map[string]*rate.Limiter
+
+	// conns are the open visitor WebSockets by widget id: each has a
+	// channel that deleting its widget closes (its writer then closes
+	// the socket with closeWidgetDeleted).
+	connMu sync.Mutex
+	conns  map[string]map[chan struct{}]struct{}
+}
+
+// closeWidgetDeleted is the close code of a visitor's WebSocket whose
+// widget was deleted: the widget's script does not reconnect.
+const closeWidgetDeleted = 4404
+
+// track registers a visitor WebSocket of widget id; the channel it
+// returns is closed when the widget is deleted, and untrack forgets it.
+// ok is false when the widget is gone already.
+func (w *widgetService) track(ws engine.ID, id string) (gone chan struct{}, untrack func(), ok bool) {
+	gone = make(chan struct{})
+	w.connMu.Lock()
+	if w.conns[id] == nil {
+		w.conns[id] = map[chan struct{}]struct{}{}
+	}
+	w.conns[id][gone] = struct{}{}
+	w.connMu.Unlock()
+	untrack = func() {
+		w.connMu.Lock()
+		defer w.connMu.Unlock()
+		if m := w.conns[id]; m != nil {
+			delete(m, gone)
+			if len(m) == 0 {
+				delete(w.conns, id)
+			}
+		}
+	}
+	// A deletion that ran before the registration found nothing to close.
+	if a, found := w.s.cfg.Accounts.Get(engine.ChannelWebChat, id); !found || a.WorkspaceID != ws {
+		untrack()
+		return nil, nil, false
+	}
+	return gone, untrack, true
+}
+
+// closeWidget closes the open visitor WebSockets of widget id.
+func (w *widgetService) closeWidget(id string) int {
+	w.connMu.Lock()
+	defer w.connMu.Unlock()
+	n := 0
+	for gone := range w.conns[id] {
+		close(gone)
+		n++
+	}
+	delete(w.conns, id)
+	return n
 }
 
 func (s *Server) widgetRoutes(a *fiber.App, api fiber.Router) {
@@ -72,7 +124,8 @@ func (s *Server) widgetRoutes(a *fiber.App, api fiber.Router) {
 	if r <= 0 {
 		r = defaultVisitorRate
 	}
-	w := &widgetService{s: s, visitorRate: r, ipRate: r * ipFactor, byIP: map[string]*rate.Limiter{}, byVisit: map[string]*rate.Limiter{}}
+	w := &widgetService{s: s, visitorRate: r, ipRate: r * ipFactor, byIP: map[string]*rate.Limiter{}, byVisit: map[string]*rate.Limiter{},
+		conns: map[string]map[chan struct{}]struct{}{}}
 	s.widget = w
 	a.Get("/widget.js", w.script)
 	v := a.Group(widgetPrefix, w.cors)
@@ -262,10 +315,29 @@ func (w *widgetService) update(c *fiber.Ctx) error {
 	return c.JSON(w.view(c, a, rotate))
 }
 
+// delete disconnects a widget: its account goes first (no request or
+// socket of it is taken from then on), then its visitors' open sockets
+// are closed (closeWidgetDeleted) and its visitor sessions removed. Its
+// conversations stay in the inbox. A deletion cut short between the two
+// is finished by deleting again.
 func (w *widgetService) delete(c *fiber.Ctx) error {
-	if err := w.s.cfg.Accounts.Delete(who(c).WorkspaceID, engine.ChannelWebChat, c.Params("id")); err != nil {
+	ws, id := who(c).WorkspaceID, c.Params("id")
+	err := w.s.cfg.Accounts.Delete(ws, engine.ChannelWebChat, id)
+	if err != nil && !errors.Is(err, errNotFound) {
 		return err
 	}
+	closed := 0
+	if err == nil { // another workspace's widget of that id is not ours to close
+		closed = w.closeWidget(id)
+	}
+	removed, derr := w.s.cfg.Store.DeleteWidgetVisitors(ws, id)
+	if derr != nil {
+		return fmt.Errorf("deleting the widget's visitors: %w", derr)
+	}
+	if err != nil && removed == 0 {
+		return err // nothing of it was left
+	}
+	w.s.log.Info("Widget deleted", "widget", id, "sockets_closed", closed, "visitors_removed", removed)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 

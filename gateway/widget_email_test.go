@@ -9,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fasthttp/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway/channels/email"
 	"github.com/parleyhq/parley/gateway/internal/mailtest"
+	"github.com/parleyhq/parley/persistence"
 )
 
 // waitSentMail waits until message id of conv is sent and returns it.
@@ -142,4 +144,58 @@ func TestWidgetOfflineWithoutEmailAccount(t *testing.T) {
 	conv, err := engine.ParseID(w.say(s, "c1", "Hello?", map[string]any{"form": map[string]any{"email": "ann@example.com"}}))
 	require.NoError(t, err)
 	assert.Empty(t, w.conv(conv).EmailTo)
+}
+
+// Deleting a widget closes its visitors' open WebSockets with 4404 and
+// removes its visitor sessions (a kept token no longer opens anything,
+// even if a widget of that id came back); another widget's visitors
+// and the conversations in the inbox stay.
+func TestWidgetDeleteClosesVisitors(t *testing.T) {
+	w := newWidgetEnv(t, nil)
+	code, body := w.api("POST", "/api/v1/widgets", ownerToken, map[string]any{"name": "Other", "allowed_origins": []string{shopOrigin}})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	var other struct{ ID string }
+	require.NoError(t, json.Unmarshal(body, &other))
+
+	s1, s2 := w.session(nil), w.session(nil)
+	conv, err := engine.ParseID(w.say(s1, "c1", "Hello", nil))
+	require.NoError(t, err)
+	ws1, _, err := w.dialVisitor(shopOrigin, "token="+s1.Token)
+	require.NoError(t, err)
+	require.Equal(t, "hello", ws1.next().Type)
+	ws2, _, err := w.dialVisitor(shopOrigin, "token="+s2.Token)
+	require.NoError(t, err)
+	require.Equal(t, "hello", ws2.next().Type)
+	ow := &widgetEnv{env: w.env, id: other.ID}
+	so := ow.session(nil)
+	wso, _, err := ow.dialVisitor(shopOrigin, "token="+so.Token)
+	require.NoError(t, err)
+	require.Equal(t, "hello", wso.next().Type)
+
+	code, body = w.api("DELETE", "/api/v1/widgets/"+w.id, ownerToken, nil)
+	require.Equal(t, http.StatusNoContent, code, string(body))
+	for _, v := range []*visitorWS{ws1, ws2} {
+		_ = v.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _, err := v.conn.ReadMessage()
+		var ce *websocket.CloseError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, 4404, ce.Code)
+	}
+	for _, s := range []visitorSession{s1, s2} {
+		id, err := engine.ParseID(s.VisitorID)
+		require.NoError(t, err)
+		_, err = w.store.Visitor(w.ws, id)
+		require.ErrorIs(t, err, persistence.ErrNotFound, "the visitor session is removed")
+	}
+	oid, err := engine.ParseID(so.VisitorID)
+	require.NoError(t, err)
+	_, err = w.store.Visitor(w.ws, oid)
+	require.NoError(t, err, "another widget's visitor stays")
+	wso.send(`{"type":"ping"}`)
+	require.Equal(t, "pong", wso.next().Type, "another widget's socket stays open")
+	assert.Equal(t, engine.ChannelWebChat, w.conv(conv).Channel, "the conversation stays in the inbox")
+
+	// Deleting again finds nothing left.
+	code, _ = w.api("DELETE", "/api/v1/widgets/"+w.id, ownerToken, nil)
+	assert.Equal(t, http.StatusNotFound, code)
 }

@@ -31,8 +31,9 @@ import (
 // message is stored it reconnects, resuming from the hello's seq. Client
 // frames: {"type":"ping"} (answered {"type":"pong"}), {"type":"typing"},
 // and {"type":"delivered"|"read","message_id"} for the messages it was
-// shown. Close codes: 4008 slow consumer, 4400 bad frame, 4429 too many
-// frames, 1001 going away.
+// shown. Close codes: 4008 slow consumer, 4400 bad frame, 4404 the
+// widget was deleted (do not reconnect), 4429 too many frames, 1001
+// going away.
 
 // EventTyping is published when someone is typing in a conversation
 // (nothing is stored: it is neither replayed nor sent to webhooks after
@@ -121,6 +122,13 @@ func (w *widgetService) serve(conn *websocket.Conn) {
 	defer w.s.metrics.widgetSessions.Dec()
 	defer conn.Close()
 
+	gone, untrack, ok := w.track(ws, cl.widget.AccountID)
+	if !ok {
+		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(closeWidgetDeleted, "widget deleted"))
+		return
+	}
+	defer untrack()
 	th, hasConv, err := w.conversation(cl)
 	if err != nil {
 		return
@@ -211,6 +219,9 @@ func (w *widgetService) serve(conn *websocket.Conn) {
 				return
 			}
 		case <-done:
+			return
+		case <-gone:
+			closeWith(closeWidgetDeleted, "widget deleted")
 			return
 		case <-w.s.ctx.Done():
 			closeWith(websocket.CloseGoingAway, "server shutting down")

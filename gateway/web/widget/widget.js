@@ -234,7 +234,7 @@ label{font-size:13px;color:#333b45;display:flex;flex-direction:column;gap:3px}
     s.onclose = (e) => {
       if (ws !== s) return;
       ws = null;
-      if (e.code === 4400 || e.code === 1008) return;
+      if (e.code === 4400 || e.code === 4404 || e.code === 1008) return; // a bad frame, a deleted widget
       setTimeout(connect, Math.min(30000, 500 * 2 ** retry++));
     };
   };
