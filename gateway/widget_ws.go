@@ -287,17 +287,24 @@ func (w *widgetService) read(conn *websocket.Conn, cl visitorCaller, conv engine
 func (w *widgetService) seen(cl visitorCaller, conv engine.ID, f visitorFrame, now time.Time) {
 	ws := cl.widget.WorkspaceID
 	msgs, err := w.s.cfg.Runtime.Messages(ws, conv, 0, 100)
-	if err != nil || !slices.ContainsFunc(msgs, func(m engine.Message) bool {
+	i := slices.IndexFunc(msgs, func(m engine.Message) bool {
 		return m.ID.String() == f.MessageID && m.Direction == engine.DirOut
-	}) {
+	})
+	if err != nil || i < 0 {
 		return
+	}
+	// A reply emailed while the conversation continued by email is named
+	// by its Message-ID; the others by the id the widget gives them.
+	chID := webChatMessageID(f.MessageID)
+	if id := msgs[i].ChannelMessageID; id != "" {
+		chID = id
 	}
 	st := engine.StatusDelivered
 	if f.Type == "read" {
 		st = engine.StatusRead
 	}
 	if err := w.s.cfg.Runtime.ApplyStatus(w.s.ctx, []engine.StatusReport{{WorkspaceID: ws, Channel: engine.ChannelWebChat,
-		ChannelMessageID: webChatMessageID(f.MessageID), Status: st, At: now}}); err != nil {
+		ChannelMessageID: chID, Status: st, At: now}}); err != nil {
 		w.s.log.Warn("widget: a visitor's status report was not applied", "err", err)
 	}
 }
