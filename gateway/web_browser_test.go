@@ -73,11 +73,27 @@ func (b *tab) waitJS(what, expr string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool]("!!("+expr+")", chromedp.WithPollingTimeout(15*time.Second)))
+	deadline := time.Now().Add(15 * time.Second)
+	var err error
+	for {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool]("!!("+expr+")", chromedp.WithPollingTimeout(time.Until(deadline))))
+		// A navigation replaced the page the poll ran in (the app's own
+		// location changes, a reload): poll again in the new one.
+		if err == nil || !navigatedAway(err) || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		html, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 2000)`))
 		b.t.Fatalf("waiting for %s (%s): %v\npage text:\n%s", what, expr, err, html)
 	}
+}
+
+// navigatedAway reports whether err is Chromium's answer to an
+// evaluation in a page a navigation has just replaced.
+func navigatedAway(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Cannot find context with specified id") || strings.Contains(msg, "Execution context was destroyed")
 }
 
 // clickJS clicks the element selector names once it exists, finding and

@@ -69,7 +69,7 @@ func senderEnv(t *testing.T) (*channels.Sender, *graphServer, *media.Store, engi
 		"whatsapp/PHONE": {WorkspaceID: ws, Channel: engine.ChannelWhatsApp, AccountID: "PHONE", AccessToken: "tok-phone"},
 		"instagram/IG":   {WorkspaceID: ws, Channel: engine.ChannelInstagram, AccountID: "IG", AccessToken: "tok-ig"},
 		"email/MAIL":     {WorkspaceID: ws, Channel: engine.ChannelEmail, AccountID: "MAIL"},
-		"webchat/CHAT":   {WorkspaceID: ws, Channel: engine.ChannelWebChat, AccountID: "CHAT"},
+		"sms/SMS":        {WorkspaceID: ws, Channel: engine.Channel("sms"), AccountID: "SMS"},
 	}
 	graph := meta.NewClient(meta.ClientConfig{BaseURL: srv.URL, InstagramBaseURL: srv.URL})
 	return channels.NewSender(accounts, graph, store), g, store, ws
@@ -121,7 +121,7 @@ func TestSenderRefusals(t *testing.T) {
 	}{
 		{"unknown account", outbound(ws, engine.ChannelWhatsApp, "OTHER", text), "not_connected"},
 		{"another workspace", outbound(engine.NewID(time.Now()), engine.ChannelWhatsApp, "PHONE", text), "not_connected"},
-		{"a channel with no send API", outbound(ws, engine.ChannelWebChat, "CHAT", text), "unsupported_channel"},
+		{"a channel with no send API", outbound(ws, engine.Channel("sms"), "SMS", text), "unsupported_channel"},
 		{"email without a store to thread from", outbound(ws, engine.ChannelEmail, "MAIL", text), "not_configured"},
 		{"instagram without a public URL", outbound(ws, engine.ChannelInstagram, "IG", image), "no_public_url"},
 	} {

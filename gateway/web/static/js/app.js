@@ -588,7 +588,7 @@ function renderFilters() {
     pick('owner', 'Contact owner', [['', 'Any owner'], [state.me ? state.me.id : '', 'My contacts'],
       ...state.users.filter((u) => !state.me || u.id !== state.me.id).map((u) => [u.id, `${u.name || u.email}'s contacts`])]),
     ...(campaign ? [campaign] : []),
-    assistantFilter(f, () => { renderFilters(); reload(); }),
+    ...[assistantFilter(f, () => { renderFilters(); reload(); })].filter(Boolean),
     ...(state.segments.length || f.segment ? [h('select.chip', {
       'aria-label': 'Contact segment', dataset: { filter: 'segment', on: String(!!f.segment) },
       onchange: (e) => { f.segment = e.target.value; renderFilters(); reload(); },
