@@ -41,6 +41,8 @@ func TestWebWidgetOfflineEmail(t *testing.T) {
 		s.querySelector('textarea').value = 'Do you ship to Norway?';
 		s.querySelector('button.send').click(); })()`))
 	b.waitJS("the message shown", `[...`+shadow+`.querySelectorAll('.m.visitor')].some((m) => m.textContent.includes('Norway'))`)
+	b.waitJS("the widget says the answer comes by email", `(`+shadow+`.querySelector('.m.email-to') || {}).textContent === 'We will answer by email at vera@example.com.'`)
+	axeCheck(t, b, "widget-offline-email-sent")
 	var conv engine.ID
 	eventually(t, 5*time.Second, func() error {
 		l := e.list("channel=webchat")

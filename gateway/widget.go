@@ -670,7 +670,11 @@ func (w *widgetService) messages(c *fiber.Ctx) error {
 	if err != nil {
 		return fromEngine(err)
 	}
-	return c.JSON(fiber.Map{"messages": out, "conversation_id": th.ConversationID, "mode": conv.Mode, "seen": conv.UnreadCount == 0})
+	ans := fiber.Map{"messages": out, "conversation_id": th.ConversationID, "mode": conv.Mode, "seen": conv.UnreadCount == 0}
+	if conv.EmailTo != "" {
+		ans["email_to"] = conv.EmailTo // the visitor's own address: replies go there by email
+	}
+	return c.JSON(ans)
 }
 
 // visitorForm is the pre-chat form (or the offline form) sent with a

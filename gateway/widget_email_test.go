@@ -92,6 +92,7 @@ func TestWidgetOfflineContinuesByEmail(t *testing.T) {
 	code, body, _ = w.visitor("GET", "/messages", shopOrigin, s.Token, nil)
 	require.Equal(t, http.StatusOK, code, string(body))
 	assert.Contains(t, string(body), "Yes, in 3 days.")
+	assert.Contains(t, string(body), `"email_to":"vera@example.com"`, "the widget says where the replies go")
 	// Read there, it is read in the inbox too.
 	vws, _, err := w.dialVisitor(shopOrigin, "token="+s.Token)
 	require.NoError(t, err)
@@ -143,6 +144,9 @@ func TestWidgetOfflineContinuesByEmail(t *testing.T) {
 	live := e.reply(conv, "Hi again!")
 	assert.True(t, strings.HasPrefix(live.ChannelMessageID, "web#"), live.ChannelMessageID)
 	assert.Equal(t, 2, len(relay.Messages()), "no mail for a live chat")
+	code, body, _ = w.visitor("GET", "/messages", shopOrigin, s.Token, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	assert.NotContains(t, string(body), "email_to")
 }
 
 // Without an email account the offline form's address is kept on the
