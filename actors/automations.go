@@ -57,6 +57,11 @@ var (
 // between the plan and its actions would.
 var automationStop func(run *engine.AutomationRun) bool
 
+// automationActed, when set (by a test), is called after a run's actions
+// outside the contact's actor are done and before the contact's commit;
+// returning true leaves the run pending, as a stop there would.
+var automationActed func(run *engine.AutomationRun) bool
+
 type automationRunner struct {
 	rt *Runtime
 
@@ -70,6 +75,8 @@ type automationRunner struct {
 	bufMu sync.Mutex
 	buf   []engine.Event
 	kickc chan struct{}
+	// roomc tells feed that the runner emptied its buffer.
+	roomc chan struct{}
 
 	// causes holds, per conversation, the chain of the run that just
 	// changed it through its actor; the next event of that conversation
@@ -85,7 +92,7 @@ type automationRunner struct {
 }
 
 func newAutomationRunner(rt *Runtime, reg prometheus.Registerer) *automationRunner {
-	r := &automationRunner{rt: rt, rules: map[engine.ID][]engine.Automation{}, kickc: make(chan struct{}, 1),
+	r := &automationRunner{rt: rt, rules: map[engine.ID][]engine.Automation{}, kickc: make(chan struct{}, 1), roomc: make(chan struct{}, 1),
 		causes: map[engine.ID][]engine.ID{}, noReplyQ: make(chan struct{}, 1)}
 	r.runs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_automation_runs_total",
 		Help: "Automation runs finished, by outcome (done, failed, loop_stopped)."}, []string{"outcome"})
@@ -172,6 +179,32 @@ func (r *automationRunner) tap(events []engine.Event) {
 	}
 }
 
+// feed hands the runner events that are not published (an import's
+// contact.created), waiting for room in its buffer rather than dropping
+// any.
+func (r *automationRunner) feed(ctx context.Context, evs []engine.Event) error {
+	for len(evs) > 0 {
+		r.bufMu.Lock()
+		n := min(len(evs), automationBuffer-len(r.buf))
+		r.buf = append(r.buf, evs[:n]...)
+		r.bufMu.Unlock()
+		evs = evs[n:]
+		select {
+		case r.kickc <- struct{}{}:
+		default:
+		}
+		if len(evs) == 0 {
+			break
+		}
+		select {
+		case <-r.roomc:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 // run is the runner's goroutine: pending runs first, then events as
 // they come and the no_reply sweep on the runtime's clock.
 func (r *automationRunner) run(ctx context.Context) {
@@ -183,6 +216,10 @@ func (r *automationRunner) run(ctx context.Context) {
 		evs := r.buf
 		r.buf = nil
 		r.bufMu.Unlock()
+		select {
+		case r.roomc <- struct{}{}:
+		default:
+		}
 		if len(evs) > 0 {
 			p := r.newPlan()
 			for i := range evs {
@@ -277,6 +314,17 @@ func (r *automationRunner) trigger(p *automationPlan, ws engine.ID, t engine.Aut
 		return
 	}
 	s.Contact = &c
+	if slices.ContainsFunc(rules, usesSegments) {
+		ids, err := r.rt.store.ContactSegments(ws, c.ID)
+		if err != nil {
+			r.rt.log.Error("Reading an automation's contact segments", "contact", c.ID, "err", err)
+			return
+		}
+		s.Segments = make(map[engine.ID]bool, len(ids))
+		for _, id := range ids {
+			s.Segments[id] = true
+		}
+	}
 	if t.ConversationID != engine.ZeroID {
 		conv, err := r.rt.store.Conversation(ws, t.ConversationID)
 		if err == nil {
@@ -439,8 +487,28 @@ func (r *automationRunner) apply(ctx context.Context, runs []*engine.AutomationR
 				continue
 			}
 			start := time.Now()
-			results[k][i].Result, results[k][i].Detail = r.conversationAction(ctx, run, act)
+			switch act.Type {
+			case engine.ActionNotifyUser:
+				results[k][i].Result, results[k][i].Detail = r.notifyUser(ctx, run, i, act)
+			case engine.ActionCallWebhook:
+				results[k][i].Result, results[k][i].Detail = r.callWebhook(ctx, run, i, act)
+			case engine.ActionSendCanned:
+				results[k][i].Result, results[k][i].Detail = r.sendCanned(ctx, run, i, act)
+			default:
+				results[k][i].Result, results[k][i].Detail = r.conversationAction(ctx, run, act)
+			}
 			r.latency.WithLabelValues(string(act.Type)).Observe(time.Since(start).Seconds())
+		}
+	}
+	if automationActed != nil {
+		for k := 0; k < len(runs); k++ {
+			if automationActed(runs[k]) {
+				runs, results = slices.Delete(runs, k, k+1), slices.Delete(results, k, k+1)
+				k--
+			}
+		}
+		if len(runs) == 0 {
+			return
 		}
 	}
 	start := time.Now()
@@ -712,6 +780,11 @@ func (rt *Runtime) checkAutomationRefs(ws engine.ID, body *engine.AutomationBody
 				return err
 			}
 		}
+		if c.Kind == engine.CondSegment {
+			if _, err := rt.Segment(ws, mustID(c.Value)); err != nil {
+				return fmt.Errorf("%w: no segment %s in the workspace", engine.ErrInvalid, c.Value)
+			}
+		}
 	}
 	for _, a := range body.Actions {
 		switch a.Type {
@@ -725,7 +798,11 @@ func (rt *Runtime) checkAutomationRefs(ws engine.ID, body *engine.AutomationBody
 					return fmt.Errorf("%w: user %s is not in the workspace", engine.ErrInvalid, u)
 				}
 			}
-		case engine.ActionAssignConversation:
+		case engine.ActionSendCanned:
+			if _, err := rt.store.CannedReply(ws, mustID(a.CannedID)); err != nil {
+				return fmt.Errorf("%w: no canned reply %s in the workspace", engine.ErrInvalid, a.CannedID)
+			}
+		case engine.ActionAssignConversation, engine.ActionNotifyUser:
 			if !isUser(mustID(a.UserID)) {
 				return fmt.Errorf("%w: user %s is not in the workspace", engine.ErrInvalid, a.UserID)
 			}

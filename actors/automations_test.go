@@ -203,6 +203,16 @@ func TestAutomationLoopIsStopped(t *testing.T) {
 	require.Empty(t, runs["vip"].Trigger.Chain)
 	cv := h.conv(conv)
 	require.True(t, cv.HasTag("auto"))
+	// The counters move just after the commits the runs are read from.
+	eventually(t, 5*time.Second, func() error {
+		if v := testutil.ToFloat64(metric(t, reg, "parley_automation_runs_total", "outcome", "done")); v != 1 {
+			return fmt.Errorf("%v runs counted done", v)
+		}
+		if v := testutil.ToFloat64(metric(t, reg, "parley_automation_loops_stopped_total")); v != 1 {
+			return fmt.Errorf("%v loops counted", v)
+		}
+		return nil
+	})
 	require.Equal(t, float64(1), testutil.ToFloat64(metric(t, reg, "parley_automation_loops_stopped_total")))
 	require.Equal(t, float64(1), testutil.ToFloat64(metric(t, reg, "parley_automation_runs_total", "outcome", "loop_stopped")))
 	require.Equal(t, float64(1), testutil.ToFloat64(metric(t, reg, "parley_automation_runs_total", "outcome", "done")))
@@ -330,4 +340,120 @@ func loadAvg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], ", ")
+}
+
+// A stop after the send_canned and notify_user actions of a run were
+// done but before the run was recorded: the next start applies the run
+// again, finds the message and the note, and neither sends a second
+// message nor writes a second note; the run is recorded once, both
+// actions "unchanged".
+func TestAutomationActionsOnceAcrossRestart(t *testing.T) {
+	h := newHarness(t, nil)
+	u1, _ := autoWorkspace(h)
+	canned := engine.CannedReply{ID: engine.NewID(t0), WorkspaceID: h.ws, ShortCode: "hi", Title: "Hi", Body: "Hello from the team", CreatedAt: t0, UpdatedAt: t0}
+	b := h.store.NewBatch()
+	b.PutCannedReply(&canned)
+	require.NoError(t, h.store.Commit(b))
+	body := engine.AutomationBody{Name: "Greet and tell One", Trigger: engine.AutomationTriggerSpec{Type: engine.TriggerContactCreated},
+		Actions: []engine.AutomationAction{{Type: engine.ActionSendCanned, CannedID: canned.ID.String()},
+			{Type: engine.ActionNotifyUser, UserID: u1.String(), Text: "New lead"}}}
+	require.NoError(t, engine.ValidateAutomationBody(&body))
+	rule, err := h.rt.SaveAutomation(h.ws, engine.ZeroID, body, "")
+	require.NoError(t, err)
+
+	var acted atomic.Int32
+	actors.SetAutomationActed(t, func(run *engine.AutomationRun) bool {
+		acted.Add(1)
+		return true
+	})
+	conv := h.say("15550001", "wamid.a1", "hello")
+	contact := h.conv(conv).ContactID
+	eventually(t, 5*time.Second, func() error {
+		if acted.Load() != 1 {
+			return fmt.Errorf("not acted yet")
+		}
+		return nil
+	})
+	sent := func() int {
+		n := 0
+		for _, m := range h.messages(conv) {
+			if m.Direction == engine.DirOut && m.Content.Text == canned.Body {
+				require.Equal(t, engine.SenderAI, m.Sender.Kind)
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, 1, sent())
+	notes, err := h.store.Notes(h.ws, contact, 10)
+	require.NoError(t, err)
+	require.Len(t, notes, 1)
+	require.Equal(t, []engine.ID{u1}, notes[0].Mentions)
+	require.Contains(t, notes[0].Text, "New lead")
+	require.Empty(t, h.runs(rule.ID), "not recorded before the stop")
+
+	actors.SetAutomationActed(t, nil)
+	h.restart()
+	eventually(t, 5*time.Second, func() error {
+		if p, _ := h.store.AutomationPending(h.ws); len(p) != 0 {
+			return fmt.Errorf("%d runs pending", len(p))
+		}
+		return nil
+	})
+	require.Equal(t, 1, sent(), "sent once")
+	notes, err = h.store.Notes(h.ws, contact, 10)
+	require.NoError(t, err)
+	require.Len(t, notes, 1, "notified once")
+	runs := h.runs(rule.ID)
+	require.Len(t, runs, 1)
+	require.Equal(t, engine.RunDone, runs[0].Outcome)
+	require.Equal(t, "unchanged", runs[0].Results[0].Result)
+	require.Equal(t, "unchanged", runs[0].Results[1].Result)
+}
+
+// TestAutomationImportThroughput measures how fast imported contacts go
+// through the two one-click rules: one import of n contacts, then the
+// time until each has its owner and stage. PARLEY_AUTOMATION_BENCH=1
+// runs it.
+func TestAutomationImportThroughput(t *testing.T) {
+	if os.Getenv("PARLEY_AUTOMATION_BENCH") == "" {
+		t.Skip("set PARLEY_AUTOMATION_BENCH=1 to measure")
+	}
+	n := 20000
+	if v, err := strconv.Atoi(os.Getenv("PARLEY_AUTOMATION_N")); err == nil && v > 0 {
+		n = v
+	}
+	h := newHarness(t, nil)
+	u1, u2 := autoWorkspace(h)
+	ps, err := h.rt.Pipelines(h.ws)
+	require.NoError(t, err)
+	stage := ps[0].Stages[0].ID
+	h.preset(engine.PresetAssignOwners, []engine.ID{u1, u2}, engine.ZeroID)
+	h.preset(engine.PresetStartingStage, nil, stage)
+	cs := make([]*engine.Contact, n)
+	for i := range cs {
+		cs[i] = &engine.Contact{ID: engine.NewID(t0), WorkspaceID: h.ws, Profile: engine.Profile{Name: fmt.Sprintf("Imported %d", i)},
+			Source: engine.SourceImport, CreatedAt: t0, UpdatedAt: t0}
+	}
+	start := time.Now()
+	const batch = 500 // the import's flush size
+	for i := 0; i < n; i += batch {
+		require.NoError(t, h.rt.ImportContacts(t.Context(), cs[i:min(i+batch, n)]))
+	}
+	imported := time.Since(start)
+	for {
+		in, err := h.store.CountContactsInStage(h.ws, stage, n)
+		require.NoError(t, err)
+		a, err := h.store.CountContactsOwnedBy(h.ws, u1, n)
+		require.NoError(t, err)
+		b, err := h.store.CountContactsOwnedBy(h.ws, u2, n)
+		require.NoError(t, err)
+		if in == n && a+b == n {
+			require.Equal(t, n/2, a, "round-robin")
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // counting is a scan: not too often
+	}
+	done := time.Since(start)
+	t.Logf("%d imported contacts: written in %v, owner and stage on all after %v (%.0f contacts/s)", n, imported.Round(time.Millisecond), done.Round(time.Millisecond), float64(n)/done.Seconds())
 }

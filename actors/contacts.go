@@ -77,9 +77,13 @@ func (rt *Runtime) CreateContact(ctx context.Context, c engine.Contact) (engine.
 	}))
 }
 
-// ImportContacts stores new contacts of an import, in one batch, without
-// events (the import reports its progress). The contacts are new ids that
-// no actor owns yet; their actors load them from disk on first use.
+// ImportContacts stores new contacts of an import, in one batch. It
+// publishes no events (the import reports its progress), but after the
+// commit it hands the automation runner their contact.created, waiting
+// for room in its buffer, so that the contact-created rules run on
+// imported contacts too (their actions through the contacts' actors).
+// The contacts are new ids that no actor owns yet; their actors load
+// them from disk on first use.
 func (rt *Runtime) ImportContacts(ctx context.Context, cs []*engine.Contact) error {
 	if err := rt.enter(); err != nil {
 		return err
@@ -100,6 +104,16 @@ func (rt *Runtime) ImportContacts(ctx context.Context, cs []*engine.Contact) err
 	if err := rt.store.Commit(b); err != nil {
 		b.Close()
 		return fmt.Errorf("committing imported contacts: %w", err)
+	}
+	if ws := cs[0].WorkspaceID; rt.autos.active(ws) {
+		evs := make([]engine.Event, len(cs))
+		for i, c := range cs {
+			cp := *c // the import keeps its pointers to dedupe later rows
+			evs[i] = rt.contactEvent(engine.EventContactCreated, &cp)
+		}
+		if err := rt.autos.feed(ctx, evs); err != nil {
+			return fmt.Errorf("starting the automations of imported contacts: %w", err)
+		}
 	}
 	return nil
 }

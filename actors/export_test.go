@@ -60,3 +60,10 @@ func SetAutomationStop(t *testing.T, f func(run *engine.AutomationRun) bool) {
 	automationStop = f
 	t.Cleanup(func() { automationStop = nil })
 }
+
+// SetAutomationActed sets the hook called between a run's actions
+// outside the contact's actor and the contact's commit, for the test.
+func SetAutomationActed(t *testing.T, f func(run *engine.AutomationRun) bool) {
+	automationActed = f
+	t.Cleanup(func() { automationActed = nil })
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -77,6 +78,9 @@ type Config struct {
 	// SegmentSweep is how often contacts whose segment time conditions
 	// came due are evaluated again; zero means DefaultSegmentSweep.
 	SegmentSweep time.Duration
+	// WebhookClient posts the automations' call_webhook actions; nil
+	// means a client with a 10-second timeout that follows no redirect.
+	WebhookClient *http.Client
 }
 
 func (c Config) withDefaults() Config {
@@ -144,7 +148,9 @@ type Runtime struct {
 	aiMetrics  *agentMetrics
 	pipes      pipelineDefs
 	autos      *automationRunner
-	segs       segmentDefs
+	// webhookClient posts the automations' call_webhook actions.
+	webhookClient *http.Client
+	segs          segmentDefs
 
 	inflight atomic.Int64
 	// orphanSeq orders kept early status reports; it starts at the start
@@ -195,6 +201,11 @@ func New(cfg Config) (*Runtime, error) {
 	rt.debounce = newDebouncer(rt)
 	rt.lang = newLanguageDetector(rt, cfg.Registerer)
 	rt.aiMetrics = newAgentMetrics(cfg.Registerer)
+	rt.webhookClient = cfg.WebhookClient
+	if rt.webhookClient == nil {
+		rt.webhookClient = &http.Client{Timeout: automationWebhookTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
 	rt.autos = newAutomationRunner(rt, cfg.Registerer)
 	if err := rt.autos.load(); err != nil {
 		return nil, fmt.Errorf("actors: reading automations: %w", err)

@@ -80,10 +80,13 @@ const (
 	CondField         AutomationConditionKind = "field"
 	CondStage         AutomationConditionKind = "stage"
 	CondBusinessHours AutomationConditionKind = "business_hours"
+	// CondSegment holds when the contact is a member of segment Value
+	// (as the segments' membership index says: AutomationState.Segments).
+	CondSegment AutomationConditionKind = "segment"
 )
 
 // AutomationCondition is one check; a rule fires when all of them hold.
-// Value is the channel, source, tag, stage id or field value (Key names
+// Value is the channel, source, tag, stage id, segment id or field value (Key names
 // the field); Not turns the check around. business_hours holds from
 // Start to End ("09:00", "17:30") on Days (0 Sunday … 6 Saturday) in
 // time zone TimeZone (IANA; empty is UTC).
@@ -111,6 +114,17 @@ const (
 	ActionRemoveTag          AutomationActionType = "remove_tag"
 	ActionAssignConversation AutomationActionType = "assign_conversation"
 	ActionSetPriority        AutomationActionType = "set_priority"
+	// ActionSendCanned sends canned reply CannedID's body in the
+	// conversation through its actor's normal send path (the courier and
+	// its outbox), as the AI: the conversation's mode is left as it is.
+	ActionSendCanned AutomationActionType = "send_canned"
+	// ActionNotifyUser tells UserID, with Text, through a note on the
+	// contact that mentions them: the note.mentioned notification, which
+	// honours the user's notification settings ("mentioned").
+	ActionNotifyUser AutomationActionType = "notify_user"
+	// ActionCallWebhook POSTs the run as signed JSON (SignWebhook with
+	// Secret) to URL, from the runner's bounded pool.
+	ActionCallWebhook AutomationActionType = "call_webhook"
 )
 
 // Owner assignment strategies.
@@ -122,7 +136,10 @@ const (
 // AutomationAction is one thing a rule does. assign_owner picks among
 // Users by Strategy; set_stage moves the contact to StageID; add_tag and
 // remove_tag change Tag on the conversation; assign_conversation gives
-// the conversation to UserID; set_priority stars it (the priority tag).
+// the conversation to UserID; set_priority stars it (the priority tag);
+// send_canned sends canned reply CannedID; notify_user tells UserID
+// (Text is the note's text, a default when empty); call_webhook POSTs to
+// URL signed with Secret.
 type AutomationAction struct {
 	Type     AutomationActionType `json:"type"`
 	Users    []ID                 `json:"users,omitempty"`
@@ -130,7 +147,14 @@ type AutomationAction struct {
 	StageID  string               `json:"stage_id,omitempty"`
 	Tag      string               `json:"tag,omitempty"`
 	UserID   string               `json:"user_id,omitempty"`
+	CannedID string               `json:"canned_id,omitempty"`
+	Text     string               `json:"text,omitempty"`
+	URL      string               `json:"url,omitempty"`
+	Secret   string               `json:"secret,omitempty"`
 }
+
+// MaxAutomationNotifyBytes bounds a notify_user action's text.
+const MaxAutomationNotifyBytes = 1000
 
 // ContactAction reports whether the action changes the contact (run by
 // its actor) rather than a conversation.
@@ -296,6 +320,8 @@ func validateAutomationCondition(c *AutomationCondition) error {
 		return autoCheckText("value", c.Value, 1024)
 	case CondStage:
 		return autoCheckID("stage", c.Value)
+	case CondSegment:
+		return autoCheckID("segment", c.Value)
 	case CondBusinessHours:
 		if c.Value != "" {
 			return autoInvalidf("business_hours takes no value")
@@ -323,8 +349,11 @@ func validateAutomationCondition(c *AutomationCondition) error {
 }
 
 func validateAutomationAction(a *AutomationAction) error {
+	// others are the fields no action but the new ones takes.
+	others := []bool{a.CannedID != "", a.Text != "", a.URL != "", a.Secret != ""}
 	none := func(fields ...bool) error {
-		if slices.Contains(fields, true) {
+		if slices.Contains(fields, true) || a.Type != ActionSendCanned && a.Type != ActionNotifyUser &&
+			a.Type != ActionCallWebhook && slices.Contains(others, true) {
 			return autoInvalidf("%s takes only its own fields", a.Type)
 		}
 		return nil
@@ -363,6 +392,33 @@ func validateAutomationAction(a *AutomationAction) error {
 		return none(len(a.Users) > 0, a.Strategy != "", a.StageID != "", a.Tag != "")
 	case ActionSetPriority:
 		return none(len(a.Users) > 0, a.Strategy != "", a.StageID != "", a.Tag != "", a.UserID != "")
+	case ActionSendCanned:
+		if err := autoCheckID("canned_id", a.CannedID); err != nil {
+			return err
+		}
+		return none(len(a.Users) > 0, a.Strategy != "", a.StageID != "", a.Tag != "", a.UserID != "",
+			a.Text != "", a.URL != "", a.Secret != "")
+	case ActionNotifyUser:
+		if err := autoCheckID("user_id", a.UserID); err != nil {
+			return err
+		}
+		a.Text = strings.TrimSpace(a.Text)
+		if !utf8.ValidString(a.Text) || len(a.Text) > MaxAutomationNotifyBytes {
+			return autoInvalidf("text must be at most %d bytes", MaxAutomationNotifyBytes)
+		}
+		return none(len(a.Users) > 0, a.Strategy != "", a.StageID != "", a.Tag != "", a.CannedID != "",
+			a.URL != "", a.Secret != "")
+	case ActionCallWebhook:
+		// The outgoing webhooks' checks: an http(s) URL with a host and
+		// no credentials, a secret of 16 to 256 bytes.
+		u, s := a.URL, a.Secret
+		w, err := ApplyWebhook(Webhook{}, WebhookChange{URL: &u, Secret: &s, Events: []WebhookEvent{WebhookEvents[0]}}, time.Time{})
+		if err != nil {
+			return err
+		}
+		a.URL = w.URL
+		return none(len(a.Users) > 0, a.Strategy != "", a.StageID != "", a.Tag != "", a.UserID != "",
+			a.CannedID != "", a.Text != "")
 	default:
 		return autoInvalidf("unknown action type %q", a.Type)
 	}
@@ -541,6 +597,9 @@ func NoReplyDue(c *Conversation, hours int, now time.Time) (AutomationTrigger, b
 type AutomationState struct {
 	Contact      *Contact
 	Conversation *Conversation
+	// Segments is the contact's segment membership (the segments'
+	// membership index): segment conditions look at it.
+	Segments map[ID]bool
 }
 
 // MatchAutomation reports whether rule r fires on trigger t in state s at
@@ -580,6 +639,9 @@ func automationConditionHolds(c *AutomationCondition, s AutomationState, now tim
 		return ok && v == c.Value
 	case CondStage:
 		return s.Contact.Stage != nil && s.Contact.Stage.StageID.String() == c.Value
+	case CondSegment:
+		id, err := ParseID(c.Value)
+		return err == nil && s.Segments[id]
 	case CondBusinessHours:
 		loc, err := time.LoadLocation(c.TimeZone)
 		if err != nil {
@@ -709,4 +771,65 @@ func FinishAutomationRun(run AutomationRun, results []AutomationActionResult, no
 		}
 	}
 	return run
+}
+
+// AutomationWebhookEvent names the payload a call_webhook action POSTs
+// (its X-Parley-Event header and its "event" field).
+const AutomationWebhookEvent = "automation.run"
+
+// AutomationWebhookPayload is the JSON body a call_webhook action POSTs:
+// the run, its trigger and what it is about. DeliveryID (also the
+// X-Parley-Delivery header) is the same on every attempt of one action
+// of one run, so that a receiver drops a repeat.
+type AutomationWebhookPayload struct {
+	Event        string            `json:"event"`
+	DeliveryID   string            `json:"delivery_id"`
+	WorkspaceID  ID                `json:"workspace_id"`
+	RuleID       ID                `json:"rule_id"`
+	RunID        ID                `json:"run_id"`
+	Trigger      AutomationTrigger `json:"trigger"`
+	Contact      *Contact          `json:"contact,omitempty"`
+	Conversation *Conversation     `json:"conversation,omitempty"`
+	At           time.Time         `json:"at"`
+}
+
+// AutomationWebhookBody builds the payload of action i of run about
+// contact and conversation (either may be nil) at now.
+func AutomationWebhookBody(run *AutomationRun, i int, contact *Contact, conv *Conversation, now time.Time) AutomationWebhookPayload {
+	t := run.Trigger
+	t.Chain = nil
+	return AutomationWebhookPayload{Event: AutomationWebhookEvent, DeliveryID: run.ID.String() + "-" + strconv.Itoa(i),
+		WorkspaceID: run.WorkspaceID, RuleID: run.RuleID, RunID: run.ID, Trigger: t, Contact: contact, Conversation: conv, At: now}
+}
+
+// AutomationSendTag marks the message a send_canned action sent: the
+// reasoning it carries, by which a run applied again after a stop finds
+// the message already sent.
+func AutomationSendTag(run *AutomationRun, i int) string {
+	return "automation run " + run.ID.String() + " action " + strconv.Itoa(i)
+}
+
+// SendAutomated is a message an automation sends (send_canned): stored
+// as the AI's, sending, and handed to the courier like any reply; it
+// leaves the conversation's mode as it is. Tag (AutomationSendTag) is
+// kept as the message's reasoning.
+type SendAutomated struct {
+	Content Content
+	Tag     string
+}
+
+func (SendAutomated) isCommand() {}
+
+func (a *applier) sendAutomated(cmd SendAutomated) error {
+	if a.c.Blocked {
+		return ErrBlocked
+	}
+	if !a.c.InWindow(a.now) {
+		return ErrOutsideWindow
+	}
+	if err := validContent(cmd.Content); err != nil {
+		return err
+	}
+	a.sendOut(Sender{Kind: SenderAI}, cmd.Content, cmd.Tag)
+	return nil
 }

@@ -128,6 +128,8 @@ func TestMatchAutomation(t *testing.T) {
 	conv := &Conversation{ID: NewID(autoT0), Channel: ChannelWhatsApp, Tags: []string{"vip"}}
 	st := AutomationState{Contact: contact, Conversation: conv}
 	created := AutomationTrigger{Type: TriggerContactCreated, Source: SourceForm, ContactID: contact.ID}
+	autoSeg := NewID(autoT0)
+	stSeg := AutomationState{Contact: contact, Conversation: conv, Segments: map[ID]bool{autoSeg: true}}
 	bh := func(days []int, start, end, tz string) AutomationCondition {
 		return AutomationCondition{Kind: CondBusinessHours, Days: days, Start: start, End: end, TimeZone: tz}
 	}
@@ -164,6 +166,10 @@ func TestMatchAutomation(t *testing.T) {
 		{"business hours, end excluded", autoRule(AutomationTriggerSpec{Type: TriggerContactCreated}, bh([]int{1}, "09:00", "14:30", "")), created, st, false},
 		{"business hours, weekend only", autoRule(AutomationTriggerSpec{Type: TriggerContactCreated}, bh([]int{0, 6}, "00:00", "24:00", "")), created, st, false},
 		{"outside business hours", autoRule(AutomationTriggerSpec{Type: TriggerContactCreated}, AutomationCondition{Kind: CondBusinessHours, Days: []int{1}, Start: "09:00", End: "12:00", Not: true}), created, st, true},
+		{"segment member", autoRule(AutomationTriggerSpec{Type: TriggerContactCreated}, AutomationCondition{Kind: CondSegment, Value: autoSeg.String()}), created, stSeg, true},
+		{"segment not member", autoRule(AutomationTriggerSpec{Type: TriggerContactCreated}, AutomationCondition{Kind: CondSegment, Value: NewID(autoT0).String()}), created, stSeg, false},
+		{"segment, no membership known", autoRule(AutomationTriggerSpec{Type: TriggerContactCreated}, AutomationCondition{Kind: CondSegment, Value: autoSeg.String()}), created, st, false},
+		{"not in segment", autoRule(AutomationTriggerSpec{Type: TriggerContactCreated}, AutomationCondition{Kind: CondSegment, Value: autoSeg.String(), Not: true}), created, st, true},
 		{"all must hold", autoRule(AutomationTriggerSpec{Type: TriggerContactCreated}, AutomationCondition{Kind: CondTag, Value: "vip"}, AutomationCondition{Kind: CondSource, Value: "chat"}), created, st, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -289,6 +295,9 @@ func TestParseAutomationBody(t *testing.T) {
 		`{"name":"a","trigger":{"type":"tag_added","tag":"vip"},"actions":[{"type":"add_tag","tag":"x"},{"type":"remove_tag","tag":"y"}]}`,
 		`{"name":"a","trigger":{"type":"stage_changed","stage_id":"` + s + `"},"actions":[{"type":"set_priority"}]}`,
 		`{"name":"a","trigger":{"type":"no_reply","hours":4},"actions":[{"type":"set_priority"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"conditions":[{"kind":"segment","value":"` + s + `"}],"actions":[{"type":"send_canned","canned_id":"` + s + `"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"actions":[{"type":"notify_user","user_id":"` + u + `","text":"New lead"},{"type":"notify_user","user_id":"` + u + `"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"actions":[{"type":"call_webhook","url":"https://crm.example/hook","secret":"0123456789abcdef"}]}`,
 		`{"name":"a","enabled":false,"trigger":{"type":"contact_created"},"conditions":[{"kind":"channel","value":"email"},{"kind":"source","value":"chat"},{"kind":"tag","value":"t","not":true},{"kind":"field","key":"k","value":"v"},{"kind":"stage","value":"` + s + `"},{"kind":"business_hours","days":[1,2],"start":"09:00","end":"17:30","time_zone":"Europe/Paris"}],"actions":[{"type":"assign_owner","strategy":"least_loaded","users":["` + u + `"]}]}`,
 	}
 	for _, b := range ok {
@@ -319,6 +328,19 @@ func TestParseAutomationBody(t *testing.T) {
 		`{"name":"a","trigger":{"type":"contact_created"},"conditions":[{"kind":"business_hours","days":[1],"start":"17:00","end":"09:00"}],"actions":[{"type":"set_priority"}]}`,
 		`{"name":"a","trigger":{"type":"contact_created"},"conditions":[{"kind":"business_hours","days":[1],"start":"09:00","end":"17:00","time_zone":"Mars/Base"}],"actions":[{"type":"set_priority"}]}`,
 		`{"name":"a","trigger":{"type":"contact_created"},"conditions":[{"kind":"tag","value":"t","days":[1]}],"actions":[{"type":"set_priority"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"conditions":[{"kind":"segment","value":"vip"}],"actions":[{"type":"set_priority"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"conditions":[{"kind":"segment","key":"k","value":"` + s + `"}],"actions":[{"type":"set_priority"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"actions":[{"type":"send_canned"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"actions":[{"type":"send_canned","canned_id":"hello"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"actions":[{"type":"send_canned","canned_id":"` + s + `","user_id":"` + u + `"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"actions":[{"type":"notify_user"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"actions":[{"type":"notify_user","user_id":"` + u + `","text":"` + strings.Repeat("x", MaxAutomationNotifyBytes+1) + `"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"actions":[{"type":"notify_user","user_id":"` + u + `","url":"https://a.example"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"actions":[{"type":"call_webhook","url":"ftp://crm.example/hook","secret":"0123456789abcdef"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"actions":[{"type":"call_webhook","url":"https://user:pw@crm.example/hook","secret":"0123456789abcdef"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"actions":[{"type":"call_webhook","url":"https://crm.example/hook","secret":"short"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"actions":[{"type":"call_webhook","url":"https://crm.example/hook","secret":"0123456789abcdef","tag":"x"}]}`,
+		`{"name":"a","trigger":{"type":"contact_created"},"actions":[{"type":"set_priority","text":"x"}]}`,
 		`{"name":"a","trigger":{"type":"contact_created"},"conditions":[{"kind":"mood"}],"actions":[{"type":"set_priority"}]}`,
 		`{"name":"` + strings.Repeat("a", MaxAutomationNameBytes+1) + `","trigger":{"type":"contact_created"},"actions":[{"type":"set_priority"}]}`,
 		`{"name":"a\u0001","trigger":{"type":"contact_created"},"actions":[{"type":"set_priority"}]}`,
@@ -359,6 +381,7 @@ func FuzzParseAutomationBody(f *testing.F) {
 	f.Add([]byte(`{"name":"a","trigger":{"type":"no_reply","hours":4},"actions":[{"type":"set_priority"}]}`))
 	f.Add([]byte(`{"name":"a","trigger":{"type":"contact_created"},"conditions":[{"kind":"business_hours","days":[1],"start":"09:00","end":"24:00","time_zone":"Europe/Paris"}],"actions":[{"type":"add_tag","tag":"x"}]}`))
 	f.Add([]byte(`{"name":"a","trigger":{"type":"contact_created"},"actions":[{"type":"assign_owner","strategy":"round_robin","users":["01J0000000000000000000000A"]}]}`))
+	f.Add([]byte(`{"name":"a","trigger":{"type":"contact_created"},"conditions":[{"kind":"segment","value":"01J0000000000000000000000A"}],"actions":[{"type":"send_canned","canned_id":"01J0000000000000000000000A"},{"type":"notify_user","user_id":"01J0000000000000000000000A","text":"hi"},{"type":"call_webhook","url":"https://a.example/h","secret":"0123456789abcdef"}]}`))
 	f.Add([]byte(`{`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := ParseAutomationBody(data)
@@ -375,4 +398,23 @@ func FuzzParseAutomationBody(f *testing.F) {
 		tr := AutomationTrigger{Type: r.Trigger.Type, ContactID: NewID(autoT0)}
 		MatchAutomation(&r, &tr, AutomationState{Contact: &Contact{}}, autoT0)
 	})
+}
+
+// A call_webhook payload names the run and a delivery id that is the
+// same on every attempt of one action of one run, and differs between
+// actions.
+func TestAutomationWebhookBody(t *testing.T) {
+	run := AutomationRun{ID: NewID(autoT0), WorkspaceID: autoWS, RuleID: NewID(autoT0),
+		Trigger: AutomationTrigger{Type: TriggerContactCreated, Key: "contact:x", Chain: []ID{autoUser1}}}
+	c := &Contact{ID: NewID(autoT0)}
+	p := AutomationWebhookBody(&run, 2, c, nil, autoT0)
+	require.Equal(t, AutomationWebhookEvent, p.Event)
+	require.Equal(t, run.ID.String()+"-2", p.DeliveryID)
+	require.Equal(t, run.RuleID, p.RuleID)
+	require.Nil(t, p.Trigger.Chain, "the chain is internal")
+	require.Equal(t, c, p.Contact)
+	require.Equal(t, p.DeliveryID, AutomationWebhookBody(&run, 2, c, nil, autoT0.Add(time.Hour)).DeliveryID)
+	require.NotEqual(t, p.DeliveryID, AutomationWebhookBody(&run, 1, c, nil, autoT0).DeliveryID)
+	require.NotEqual(t, AutomationSendTag(&run, 0), AutomationSendTag(&run, 1))
+	require.NotNil(t, run.Trigger.Chain, "the run is left as it was")
 }

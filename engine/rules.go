@@ -503,6 +503,8 @@ func (a *applier) apply(cmd Command) error {
 			return fmt.Errorf("%w: no contact", ErrInvalid)
 		}
 		a.c.ContactID = cmd.ContactID
+	case SendAutomated:
+		return a.sendAutomated(cmd)
 	default:
 		return fmt.Errorf("%w: unknown command %T", ErrInvalid, cmd)
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -53,7 +54,22 @@ func (s *Server) listAutomations(c *fiber.Ctx) error {
 	if rs == nil {
 		rs = []engine.Automation{}
 	}
+	if !who(c).Role.AtLeast(engine.RoleAdmin) {
+		for i := range rs {
+			rs[i] = withoutSecrets(rs[i])
+		}
+	}
 	return c.JSON(fiber.Map{"automations": rs})
+}
+
+// withoutSecrets returns rule a with its call_webhook secrets left out:
+// those who may read rules but not manage them (agents) do not get them.
+func withoutSecrets(a engine.Automation) engine.Automation {
+	a.Actions = slices.Clone(a.Actions)
+	for i := range a.Actions {
+		a.Actions[i].Secret = ""
+	}
+	return a
 }
 
 func (s *Server) getAutomation(c *fiber.Ctx) error {
@@ -64,6 +80,9 @@ func (s *Server) getAutomation(c *fiber.Ctx) error {
 	a, err := s.cfg.Runtime.Automation(who(c).WorkspaceID, id)
 	if err != nil {
 		return automationError(err)
+	}
+	if !who(c).Role.AtLeast(engine.RoleAdmin) {
+		a = withoutSecrets(a)
 	}
 	return c.JSON(a)
 }
@@ -197,6 +216,10 @@ func (s *Server) automationRuns(c *fiber.Ctx) error {
 	}
 	if runs == nil {
 		runs = []engine.AutomationRun{}
+	}
+	for i := range runs {
+		// A run keeps its rule's actions; the log shows no secret.
+		runs[i].Actions = withoutSecrets(engine.Automation{Actions: runs[i].Actions}).Actions
 	}
 	return c.JSON(fiber.Map{"runs": runs, "next_cursor": next})
 }

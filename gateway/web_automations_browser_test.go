@@ -15,8 +15,9 @@ import (
 // with a click each and a new contact then gets its owner and stage; the
 // rule's run log shows the run; a rule is turned off and on; the editor
 // adds a rule (trigger, condition, action) and a refused one shows the
-// API's error and stores nothing; an agent sees the rules without the
-// controls. At a desktop's and a phone's width, with axe-core.
+// API's error and stores nothing; the editor offers the segment
+// condition and the send_canned, notify_user and call_webhook actions;
+// an agent sees the rules without the controls. At a desktop's and a phone's width, with axe-core.
 func TestWebAutomations(t *testing.T) {
 	browser := startBrowser(t)
 	e := newEnv(t, nil)
@@ -36,6 +37,10 @@ func TestWebAutomations(t *testing.T) {
 		require.GreaterOrEqual(t, i, 0, "rule %q", name)
 		return rs[i]
 	}
+	seg := e.createSegment(ownerToken, map[string]any{"name": "Acme people", "conditions": []any{companyIs("Acme")}})
+	code, body := e.api("POST", "/api/v1/canned-replies", ownerToken, map[string]string{"short_code": "hello", "title": "Hello", "body": "Hello from Parley"})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	canned := decodeAs[engine.CannedReply](t, body)
 	row := func(id engine.ID) string { return fmt.Sprintf(`#automation-list li.automation[data-id=%q]`, id) }
 
 	for i, w := range widths {
@@ -114,6 +119,44 @@ func TestWebAutomations(t *testing.T) {
 			require.Equal(t, engine.AutomationTriggerSpec{Type: engine.TriggerTagAdded, Tag: "vip"}, r.Trigger)
 			require.Equal(t, []engine.AutomationCondition{{Kind: engine.CondChannel, Value: "whatsapp"}}, r.Conditions)
 			require.Equal(t, []engine.AutomationAction{{Type: engine.ActionAddTag, Tag: "follow-up"}}, r.Actions)
+		})
+
+		handoff := "Acme hand-off " + screen
+		step("the editor's segment condition and message, notification and webhook actions", func(t *testing.T) {
+			const form = `#auto-form-new`
+			const acts = form + " ol[aria-label=Actions]"
+			b.goTo(e.url, "/#settings/automations")
+			b.waitJS("the editor", `document.querySelector('`+form+`')`)
+			b.fill("#auto-name-new", handoff)
+			b.choose("#auto-trigger-new", "contact_created")
+			b.clickJS("add a condition", form+" .add-condition")
+			b.choose(form+" ol[aria-label=Conditions] .auto-row:last-child .c-kind", "segment")
+			b.choose(form+" ol[aria-label=Conditions] .auto-row:last-child .c-value", seg.ID.String())
+			b.choose(acts+" .a-type", "send_canned")
+			b.choose(acts+" .a-canned", canned.ID.String())
+			b.clickJS("add an action", form+" .add-action")
+			b.choose(acts+" .auto-row:nth-child(2) .a-type", "notify_user")
+			b.choose(acts+" .auto-row:nth-child(2) .a-user-id", agent.User.ID.String())
+			b.fill(acts+" .auto-row:nth-child(2) .a-text", "An Acme lead")
+			b.clickJS("add an action", form+" .add-action")
+			b.choose(acts+" .auto-row:nth-child(3) .a-type", "call_webhook")
+			b.fill(acts+" .auto-row:nth-child(3) .a-url", "https://crm.example/hook")
+			b.fill(acts+" .auto-row:nth-child(3) .a-secret", "short")
+			n := len(rules(t))
+			b.clickJS("add", form+" button.primary")
+			b.waitJS("the error", `document.querySelector('`+form+` .auto-error').textContent.includes('secret')`)
+			require.Len(t, rules(t), n, "nothing stored")
+			b.fill(acts+" .auto-row:nth-child(3) .a-secret", "0123456789abcdef-secret")
+			b.clickJS("add", form+" button.primary")
+			b.waitJS("its row", fmt.Sprintf(`[...document.querySelectorAll('#automation-list .automation-name')].some((s) => s.textContent === %q)`, handoff))
+			r := rule(t, handoff)
+			require.Equal(t, []engine.AutomationCondition{{Kind: engine.CondSegment, Value: seg.ID.String()}}, r.Conditions)
+			require.Equal(t, []engine.AutomationAction{
+				{Type: engine.ActionSendCanned, CannedID: canned.ID.String()},
+				{Type: engine.ActionNotifyUser, UserID: agent.User.ID.String(), Text: "An Acme lead"},
+				{Type: engine.ActionCallWebhook, URL: "https://crm.example/hook", Secret: "0123456789abcdef-secret"},
+			}, r.Actions)
+			b.waitJS("its description", fmt.Sprintf(`document.querySelector('%s .automation-what').textContent.includes('/hello')`, row(r.ID)))
 			b.noOverflow(int(w.w))
 			axeCheck(t, b, "Settings › Automations at "+screen)
 			b.screenshot("settings-automations-" + screen)
@@ -124,7 +167,7 @@ func TestWebAutomations(t *testing.T) {
 		a := newTab(t, browser)
 		a.signIn(e.url, agent.Token)
 		a.goTo(e.url, "/#settings/automations")
-		a.waitJS("the rules", `document.querySelectorAll('#automation-list li.automation').length === 4`)
+		a.waitJS("the rules", `document.querySelectorAll('#automation-list li.automation').length === 6`)
 		require.False(t, evalJS[bool](a, `!!document.querySelector('#preset-owners, #auto-form-new, #automation-list button[data-act=toggle], #automation-list button[data-act=delete]')`))
 		require.True(t, evalJS[bool](a, `!!document.querySelector('#automation-list button[data-act=runs]')`))
 	})

@@ -371,6 +371,9 @@ func clip(s string) string {
 }
 
 func userName(users []engine.User, id engine.ID) string {
+	if id == engine.ZeroID {
+		return "An automation" // a note of an automation's notify_user
+	}
 	for _, u := range users {
 		if u.ID == id {
 			if u.Name != "" {

@@ -90,6 +90,7 @@ function show(id, title, body) {
 }
 
 function userName(id) {
+  if (/^0+$/.test(id || '')) return 'An automation'; // an automation's notify_user note
   const u = (app.state.users || []).find((x) => x.id === id);
   return u ? u.name || u.email : 'Someone';
 }

@@ -22,10 +22,12 @@ const TRIGGERS = [
 const CONDITIONS = [
   ['channel', 'Channel is'], ['source', 'Source is'], ['tag', 'Conversation has tag'],
   ['field', 'Field equals'], ['stage', 'Stage is'], ['business_hours', 'Within business hours'],
+  ['segment', 'Contact is in segment'],
 ];
 const ACTIONS = [
   ['assign_owner', 'Assign an owner'], ['set_stage', 'Set the stage'], ['add_tag', 'Add a tag'],
   ['remove_tag', 'Remove a tag'], ['assign_conversation', 'Assign the conversation'], ['set_priority', 'Star the conversation'],
+  ['send_canned', 'Send a canned reply'], ['notify_user', 'Notify a user'], ['call_webhook', 'Call a webhook'],
 ];
 const SOURCES = ['chat', 'form', 'manual', 'import', 'api'];
 const CHANNELS = ['whatsapp', 'messenger', 'instagram', 'email', 'api'];
@@ -34,8 +36,10 @@ const label = (list, v) => (list.find(([k]) => k === v) || [v, v])[1];
 registerSection({
   id: 'automations', title: 'Automations', order: 101,
   render: async (box, ctx) => {
-    const [ps, users] = await Promise.all([pipelines(), ctx.api.get('/users').then((r) => r.users || [])]);
-    const env = { ctx, ps, users };
+    const [ps, users, segments, canned] = await Promise.all([pipelines(), ctx.api.get('/users').then((r) => r.users || []),
+      ctx.api.get('/segments').then((r) => r.segments || []).catch(() => []),
+      ctx.api.get('/canned-replies').then((r) => r.canned_replies || []).catch(() => [])]);
+    const env = { ctx, ps, users, segments, canned };
     const list = h('div.settings-card#automation-list');
     const reload = () => load(env, list);
     box.append(h('p.muted', { text: 'Rules that act on their own: when something happens (the trigger) and the conditions hold, the actions run, once per occurrence.' }));
@@ -91,6 +95,9 @@ function describe(env, a) {
       case 'add_tag': return `add tag ${x.tag}`;
       case 'remove_tag': return `remove tag ${x.tag}`;
       case 'assign_conversation': return `assign the conversation to ${name(x.user_id)}`;
+      case 'send_canned': { const c = env.canned.find((r) => r.id === x.canned_id); return `send the canned reply ${c ? `/${c.short_code}` : '(removed)'}`; }
+      case 'notify_user': return `notify ${name(x.user_id)}`;
+      case 'call_webhook': return `call the webhook ${x.url}`;
       default: return label(ACTIONS, x.type).toLowerCase();
     }
   });
@@ -225,6 +232,11 @@ function editor(env, a, done) {
       else if (k === 'field') params.replaceChildren(h('input.c-key', { type: 'text', maxlength: '64', 'aria-label': 'Field key', placeholder: 'key', value: c.key || '' }),
         h('input.c-value', { type: 'text', maxlength: '1024', 'aria-label': 'Field value', placeholder: 'value', value: c.value || '' }));
       else if (k === 'stage') { const s = stageSelect(c.value, 'Stage'); s.classList.add('c-value'); params.replaceChildren(s); }
+      else if (k === 'segment') {
+        params.replaceChildren(env.segments.length
+          ? h('select.c-value', { 'aria-label': 'Segment' }, ...env.segments.map((g) => h('option', { value: g.id, text: g.name, selected: g.id === c.value })))
+          : h('span.muted.small.c-none', { text: 'No segments yet: make one in Contacts.' }));
+      }
       else params.replaceChildren(h('input.c-days', { type: 'text', 'aria-label': 'Days (0 Sunday to 6 Saturday)', value: (c.days || [1, 2, 3, 4, 5]).join(',') }),
         h('input.c-start', { type: 'time', 'aria-label': 'From', value: c.start || '09:00' }),
         h('input.c-end', { type: 'time', 'aria-label': 'To', value: c.end || '17:00' }),
@@ -249,7 +261,17 @@ function editor(env, a, done) {
       } else if (k === 'set_stage') { const s = stageSelect(x.stage_id, 'Stage'); s.classList.add('a-stage'); params.replaceChildren(s); }
       else if (k === 'add_tag' || k === 'remove_tag') params.replaceChildren(h('input.a-tag', { type: 'text', maxlength: '64', 'aria-label': 'Tag', value: x.tag || '' }));
       else if (k === 'assign_conversation') { const s = userSelect(x.user_id, 'User'); s.classList.add('a-user-id'); params.replaceChildren(s); }
-      else params.replaceChildren();
+      else if (k === 'send_canned') {
+        params.replaceChildren(env.canned.length
+          ? h('select.a-canned', { 'aria-label': 'Canned reply' }, ...env.canned.map((r) => h('option', { value: r.id, text: `/${r.short_code} ${r.title}`, selected: r.id === x.canned_id })))
+          : h('span.muted.small', { text: 'No canned replies yet: add one in Settings › Canned replies.' }));
+      } else if (k === 'notify_user') {
+        const s = userSelect(x.user_id, 'User to notify'); s.classList.add('a-user-id');
+        params.replaceChildren(s, h('input.a-text', { type: 'text', maxlength: '1000', 'aria-label': 'Notification text', placeholder: 'What to tell them', value: x.text || '' }));
+      } else if (k === 'call_webhook') {
+        params.replaceChildren(h('input.a-url', { type: 'url', maxlength: '2048', 'aria-label': 'Webhook URL', placeholder: 'https://', value: x.url || '' }),
+          h('input.a-secret', { type: 'text', maxlength: '256', autocomplete: 'off', 'aria-label': 'Signing secret (16 to 256 characters)', value: x.secret || '' }));
+      } else params.replaceChildren();
     };
     type.addEventListener('change', render);
     render();
@@ -276,7 +298,7 @@ function editor(env, a, done) {
         c.end = li.querySelector('.c-end').value;
         c.time_zone = li.querySelector('.c-tz').value.trim();
       } else {
-        c.value = li.querySelector('.c-value').value.trim();
+        c.value = (li.querySelector('.c-value')?.value || '').trim();
         if (c.kind === 'field') c.key = li.querySelector('.c-key').value.trim();
       }
       return c;
@@ -289,7 +311,13 @@ function editor(env, a, done) {
       }
       if (x.type === 'set_stage') x.stage_id = li.querySelector('.a-stage').value;
       if (x.type === 'add_tag' || x.type === 'remove_tag') x.tag = li.querySelector('.a-tag').value.trim();
-      if (x.type === 'assign_conversation') x.user_id = li.querySelector('.a-user-id').value;
+      if (x.type === 'assign_conversation' || x.type === 'notify_user') x.user_id = li.querySelector('.a-user-id').value;
+      if (x.type === 'send_canned') x.canned_id = li.querySelector('.a-canned')?.value || '';
+      if (x.type === 'notify_user' && li.querySelector('.a-text').value.trim()) x.text = li.querySelector('.a-text').value.trim();
+      if (x.type === 'call_webhook') {
+        x.url = li.querySelector('.a-url').value.trim();
+        x.secret = li.querySelector('.a-secret').value;
+      }
       return x;
     });
     return { name: name.value.trim(), trigger: trig, conditions, actions };
