@@ -130,6 +130,8 @@ func appendConversation(b []byte, c *engine.Conversation) []byte {
 		b = appendJSON(b, "campaign", c.Campaign)
 	}
 	b = appendField(b, "assistant_id", c.AssistantID)
+	b = appendNonEmpty(b, "email_to", c.EmailTo)
+	b = appendNonEmpty(b, "email_account_id", c.EmailAccountID)
 	return append(b, '}')
 }
 

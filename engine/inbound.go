@@ -30,6 +30,9 @@ type Inbound struct {
 	// creates one: SourceChat when empty (the web chat widget's pre-chat
 	// form gives SourceForm).
 	Source ContactSource
+	// EmailTo, on a web chat message, changes where the conversation's
+	// replies go (WidgetEmailContinuation); nil keeps it.
+	EmailTo *EmailContinuation
 }
 
 // Validate checks the fields routing and dedupe depend on.
@@ -60,7 +63,7 @@ func (in *Inbound) Command() Command {
 		return Echo{ChannelMessageID: in.ChannelMessageID, Content: in.Content, SentAt: in.SentAt}
 	}
 	return Receive{ChannelMessageID: in.ChannelMessageID, Content: in.Content, SentAt: in.SentAt, ContactName: in.ContactName,
-		Referral: in.Referral}
+		Referral: in.Referral, EmailTo: in.EmailTo}
 }
 
 // EchoesUnmarked reports whether the echoes of channel ch carry no mark

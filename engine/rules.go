@@ -57,6 +57,10 @@ type Receive struct {
 	// Referral is the campaign (ad, link) the message came through, if
 	// any: it becomes the conversation's Campaign.
 	Referral *Campaign
+	// EmailTo, when set, changes where a web chat conversation's replies
+	// go (WidgetEmailContinuation): an address and an email account, or
+	// both empty for the widget again.
+	EmailTo *EmailContinuation
 }
 
 // Echo records a message the business sent from the channel's own app:
@@ -528,6 +532,9 @@ func (a *applier) receive(cmd Receive) error {
 		}
 		a.c.Campaign = cp
 	}
+	if e := cmd.EmailTo; e != nil && a.c.Channel == ChannelWebChat {
+		a.c.EmailTo, a.c.EmailAccountID = e.Address, e.AccountID
+	}
 	// The customer spoke: automatic follow-ups start counting again, and
 	// a pending one is not needed.
 	a.c.AutoFollowUps = 0
@@ -846,7 +853,8 @@ func headerEqual(a, b Conversation) bool {
 		a.FollowUpAuto == b.FollowUpAuto && a.AutoFollowUps == b.AutoFollowUps && a.CSATPending == b.CSATPending &&
 		a.Blocked == b.Blocked && a.Unsubscribed == b.Unsubscribed && a.Thread == b.Thread && a.CreatedAt.Equal(b.CreatedAt) &&
 		a.Deleted == b.Deleted && a.OpenedAt.Equal(b.OpenedAt) && a.FirstReplyAt.Equal(b.FirstReplyAt) &&
-		a.AIPendingAt.Equal(b.AIPendingAt) && campaignEqual(a.Campaign, b.Campaign) && a.AssistantID == b.AssistantID
+		a.AIPendingAt.Equal(b.AIPendingAt) && campaignEqual(a.Campaign, b.Campaign) && a.AssistantID == b.AssistantID &&
+		a.EmailTo == b.EmailTo && a.EmailAccountID == b.EmailAccountID
 }
 
 func campaignEqual(a, b *Campaign) bool {

@@ -418,6 +418,12 @@ type Conversation struct {
 	// person (SetAssistant); "" only in headers stored before
 	// assistants, which read as DefaultAssistantID.
 	AssistantID string `json:"assistant_id"`
+	// EmailTo, on a web chat conversation, is the address its replies
+	// are emailed to through the email account EmailAccountID: the
+	// visitor left it in the widget's offline form (EmailContinuation).
+	// Empty while replies reach the visitor in the widget.
+	EmailTo        string `json:"email_to,omitempty"`
+	EmailAccountID string `json:"email_account_id,omitempty"`
 	// Deleted marks a conversation removed for good; it is never stored.
 	Deleted bool `json:"-"`
 }

@@ -297,3 +297,29 @@ type Visitor struct {
 	TokenHash   string    `json:"token_hash"`
 	CreatedAt   time.Time `json:"created_at"`
 }
+
+// EmailContinuation is where a web chat conversation's replies go by
+// email: the visitor's address and the workspace's email account that
+// sends (docs/ARCHITECTURE.md, "The web chat widget"). Both empty: to
+// the widget.
+type EmailContinuation struct {
+	AccountID string
+	Address   string
+}
+
+// WidgetEmailContinuation is the rule for a visitor's message: while the
+// widget is open the visitor chats live, so replies go to the widget
+// again (an empty continuation); outside the business hours, a message
+// whose offline form gave an email address, in a workspace with an email
+// account, continues over email to that address; otherwise nothing
+// changes (nil).
+func WidgetEmailContinuation(open bool, formEmail, emailAccount string) *EmailContinuation {
+	if open {
+		return &EmailContinuation{}
+	}
+	addr := NormalizeEmail(formEmail)
+	if addr == "" || emailAccount == "" {
+		return nil
+	}
+	return &EmailContinuation{AccountID: emailAccount, Address: addr}
+}

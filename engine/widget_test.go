@@ -122,3 +122,37 @@ func TestWebChatIdentityKeys(t *testing.T) {
 	require.Nil(t, engine.IdentityKeys(engine.ChannelWebChat, engine.VisitorExternalID(engine.ID{1})), "an anonymous visitor is nobody")
 	require.Nil(t, engine.IdentityKeys(engine.ChannelWebChat, "v:ana@example.com"))
 }
+
+func TestWidgetEmailContinuation(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, &engine.EmailContinuation{}, engine.WidgetEmailContinuation(true, "ann@example.com", "support@shop.test"),
+		"open: the visitor chats live, replies go to the widget")
+	require.Equal(t, &engine.EmailContinuation{AccountID: "support@shop.test", Address: "ann@example.com"},
+		engine.WidgetEmailContinuation(false, " Ann@Example.COM ", "support@shop.test"))
+	require.Nil(t, engine.WidgetEmailContinuation(false, "", "support@shop.test"), "no address: unchanged")
+	require.Nil(t, engine.WidgetEmailContinuation(false, "not an address", "support@shop.test"))
+	require.Nil(t, engine.WidgetEmailContinuation(false, "ann@example.com", ""), "no email account: unchanged")
+
+	// The conversation's actor applies it with the message; other
+	// channels ignore it, and nil keeps what was set.
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	c := engine.NewConversation(engine.NewID(t0), engine.NewID(t0), engine.ChannelWebChat, "wid_1", engine.NewID(t0), "v:1", t0)
+	recv := func(c engine.Conversation, id string, e *engine.EmailContinuation) engine.Conversation {
+		res, err := engine.Apply(c, engine.Receive{ChannelMessageID: id, Content: engine.Content{Kind: engine.KindText, Text: "hi"}, EmailTo: e},
+			t0, engine.NewID, engine.Settings{}, nil)
+		require.NoError(t, err)
+		return res.Conversation
+	}
+	c = recv(c, "m1", &engine.EmailContinuation{AccountID: "support@shop.test", Address: "ann@example.com"})
+	require.Equal(t, "ann@example.com", c.EmailTo)
+	require.Equal(t, "support@shop.test", c.EmailAccountID)
+	c = recv(c, "m2", nil)
+	require.Equal(t, "ann@example.com", c.EmailTo)
+	c = recv(c, "m3", &engine.EmailContinuation{})
+	require.Empty(t, c.EmailTo)
+	require.Empty(t, c.EmailAccountID)
+
+	wa := engine.NewConversation(engine.NewID(t0), engine.NewID(t0), engine.ChannelWhatsApp, "123", engine.NewID(t0), "4915", t0)
+	wa = recv(wa, "w1", &engine.EmailContinuation{AccountID: "support@shop.test", Address: "ann@example.com"})
+	require.Empty(t, wa.EmailTo)
+}

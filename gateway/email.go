@@ -114,9 +114,16 @@ func (s *Server) deliverTo(ctx context.Context, acct engine.ChannelAccount, m *e
 		s.metrics.emailReceived.WithLabelValues("duplicate").Inc()
 		return nil
 	}
-	known := map[string]engine.EmailThreadRef{}
 	refs := engine.EmailRefs(m.InReplyTo, m.References)
+	web, err := s.webChatThread(ws, refs)
+	if err != nil {
+		return err
+	}
+	known := map[string]engine.EmailThreadRef{}
 	for _, id := range refs {
+		if web != nil {
+			break
+		}
 		ref, ok, err := s.cfg.Store.LookupChannelMessage(ws, engine.ChannelEmail, id)
 		if err != nil {
 			return fmt.Errorf("looking up a referenced message: %w", err)
@@ -153,7 +160,7 @@ func (s *Server) deliverTo(ctx context.Context, acct engine.ChannelAccount, m *e
 		return err
 	}
 	text := m.Text
-	if m.Subject != "" && len(known) == 0 {
+	if m.Subject != "" && len(known) == 0 && web == nil {
 		text = m.Subject + "\n\n" + text
 	}
 	if strings.TrimSpace(text) == "" {
@@ -167,6 +174,15 @@ func (s *Server) deliverTo(ctx context.Context, acct engine.ChannelAccount, m *e
 		Content: engine.Content{Kind: engine.KindText, Text: text, Media: original}}
 	if user != m.From {
 		in.ContactName = "" // a reply from another address joins the thread's contact
+	}
+	if web != nil {
+		// An answer to a mail sent for a web chat conversation: it
+		// continues that conversation, under the widget's thread.
+		// The customer wrote by email: the replies go by email, to the
+		// address they wrote from, through the account that received it.
+		in.Channel, in.ChannelAccountID, in.ExternalUserID, in.Thread, in.ContactName =
+			engine.ChannelWebChat, web.ChannelAccountID, web.ExternalUserID, "", ""
+		in.EmailTo = &engine.EmailContinuation{AccountID: acct.AccountID, Address: engine.NormalizeEmail(m.From)}
 	}
 	ins := []engine.Inbound{in}
 	for i, p := range m.Parts {
@@ -204,6 +220,32 @@ func (s *Server) deliverTo(ctx context.Context, acct engine.ChannelAccount, m *e
 	return nil
 }
 
+// webChatThread is the web chat conversation a mail answers: one of refs
+// is the Message-ID of a reply that conversation sent by email
+// (docs/ARCHITECTURE.md, "The web chat widget"); nil when none.
+func (s *Server) webChatThread(ws engine.ID, refs []string) (*engine.Conversation, error) {
+	for _, id := range refs {
+		ref, ok, err := s.cfg.Store.LookupChannelMessage(ws, engine.ChannelWebChat, id)
+		if err != nil {
+			return nil, fmt.Errorf("looking up a referenced message: %w", err)
+		}
+		if !ok {
+			continue
+		}
+		// Only a reply Parley sent has a Message-ID there (a visitor's
+		// messages are named by the visitor's ids).
+		if m, err := s.cfg.Store.Message(ws, ref.ConversationID, ref.Seq); err != nil || m.Direction != engine.DirOut {
+			continue
+		}
+		c, err := s.cfg.Runtime.Conversation(ws, ref.ConversationID)
+		if err != nil || c.Channel != engine.ChannelWebChat {
+			continue // deleted since
+		}
+		return &c, nil
+	}
+	return nil, nil
+}
+
 // applyBounce marks the message a delivery status notification names as
 // failed, when Parley sent it; other reports are dropped.
 func (s *Server) applyBounce(ctx context.Context, ws engine.ID, b *email.Bounce) error {
@@ -211,8 +253,15 @@ func (s *Server) applyBounce(ctx context.Context, ws engine.ID, b *email.Bounce)
 	if !b.Failed || b.OriginalMessageID == "" {
 		return nil
 	}
-	if _, ok, err := s.cfg.Store.LookupChannelMessage(ws, engine.ChannelEmail, b.OriginalMessageID); err != nil || !ok {
+	ch := engine.ChannelEmail
+	if _, ok, err := s.cfg.Store.LookupChannelMessage(ws, ch, b.OriginalMessageID); err != nil {
 		return err
+	} else if !ok {
+		// A reply a web chat conversation sent by email, or nobody's.
+		ch = engine.ChannelWebChat
+		if _, ok, err := s.cfg.Store.LookupChannelMessage(ws, ch, b.OriginalMessageID); err != nil || !ok {
+			return err
+		}
 	}
 	reason := b.Reason
 	if b.Recipient != "" {
@@ -221,7 +270,7 @@ func (s *Server) applyBounce(ctx context.Context, ws engine.ID, b *email.Bounce)
 	if len(reason) > 500 {
 		reason = strings.ToValidUTF8(reason[:500], "")
 	}
-	return s.cfg.Runtime.ApplyStatus(ctx, []engine.StatusReport{{WorkspaceID: ws, Channel: engine.ChannelEmail,
+	return s.cfg.Runtime.ApplyStatus(ctx, []engine.StatusReport{{WorkspaceID: ws, Channel: ch,
 		ChannelMessageID: b.OriginalMessageID, Status: engine.StatusFailed, At: s.cfg.Runtime.Clock().Now(),
 		ErrorCode: b.Status, ErrorReason: reason}})
 }

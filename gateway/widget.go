@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -63,6 +65,58 @@ type widgetService struct {
 	limMu   sync.Mutex
 	byIP    map[string]*rate.Limiter
 	byVisit map[string]*rate.Limiter
+
+	// conns are the open visitor WebSockets by widget id: each has a
+	// channel that deleting its widget closes (its writer then closes
+	// the socket with closeWidgetDeleted).
+	connMu sync.Mutex
+	conns  map[string]map[chan struct{}]struct{}
+}
+
+// closeWidgetDeleted is the close code of a visitor's WebSocket whose
+// widget was deleted: the widget's script does not reconnect.
+const closeWidgetDeleted = 4404
+
+// track registers a visitor WebSocket of widget id; the channel it
+// returns is closed when the widget is deleted, and untrack forgets it.
+// ok is false when the widget is gone already.
+func (w *widgetService) track(ws engine.ID, id string) (gone chan struct{}, untrack func(), ok bool) {
+	gone = make(chan struct{})
+	w.connMu.Lock()
+	if w.conns[id] == nil {
+		w.conns[id] = map[chan struct{}]struct{}{}
+	}
+	w.conns[id][gone] = struct{}{}
+	w.connMu.Unlock()
+	untrack = func() {
+		w.connMu.Lock()
+		defer w.connMu.Unlock()
+		if m := w.conns[id]; m != nil {
+			delete(m, gone)
+			if len(m) == 0 {
+				delete(w.conns, id)
+			}
+		}
+	}
+	// A deletion that ran before the registration found nothing to close.
+	if a, found := w.s.cfg.Accounts.Get(engine.ChannelWebChat, id); !found || a.WorkspaceID != ws {
+		untrack()
+		return nil, nil, false
+	}
+	return gone, untrack, true
+}
+
+// closeWidget closes the open visitor WebSockets of widget id.
+func (w *widgetService) closeWidget(id string) int {
+	w.connMu.Lock()
+	defer w.connMu.Unlock()
+	n := 0
+	for gone := range w.conns[id] {
+		close(gone)
+		n++
+	}
+	delete(w.conns, id)
+	return n
 }
 
 func (s *Server) widgetRoutes(a *fiber.App, api fiber.Router) {
@@ -70,7 +124,8 @@ func (s *Server) widgetRoutes(a *fiber.App, api fiber.Router) {
 	if r <= 0 {
 		r = defaultVisitorRate
 	}
-	w := &widgetService{s: s, visitorRate: r, ipRate: r * ipFactor, byIP: map[string]*rate.Limiter{}, byVisit: map[string]*rate.Limiter{}}
+	w := &widgetService{s: s, visitorRate: r, ipRate: r * ipFactor, byIP: map[string]*rate.Limiter{}, byVisit: map[string]*rate.Limiter{},
+		conns: map[string]map[chan struct{}]struct{}{}}
 	s.widget = w
 	a.Get("/widget.js", w.script)
 	v := a.Group(widgetPrefix, w.cors)
@@ -146,6 +201,8 @@ func parseWidgetBody(raw []byte, cur engine.WidgetSettings, create bool) (engine
 	}
 	if b.Hours != nil {
 		n.Hours = *b.Hours
+	} else if hoursNull(raw) {
+		n.Hours = nil // "hours": null: always open
 	}
 	if b.Name != nil && (len(*b.Name) > 256 || strings.TrimSpace(*b.Name) == "") {
 		return cur, nil, errorf(fiber.StatusBadRequest, "invalid", "name must be 1 to 256 bytes")
@@ -155,6 +212,17 @@ func parseWidgetBody(raw []byte, cur engine.WidgetSettings, create bool) (engine
 		return cur, nil, fromEngine(err)
 	}
 	return n, &b, nil
+}
+
+// hoursNull reports whether a widget body sets hours to null (decoding
+// leaves a null **WidgetHours nil, as if it were absent).
+func hoursNull(raw []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return false
+	}
+	v, ok := m["hours"]
+	return ok && string(bytes.TrimSpace(v)) == "null"
 }
 
 // widgetView is a widget as the admin API shows it: its settings, the
@@ -247,10 +315,29 @@ func (w *widgetService) update(c *fiber.Ctx) error {
 	return c.JSON(w.view(c, a, rotate))
 }
 
+// delete disconnects a widget: its account goes first (no request or
+// socket of it is taken from then on), then its visitors' open sockets
+// are closed (closeWidgetDeleted) and its visitor sessions removed. Its
+// conversations stay in the inbox. A deletion cut short between the two
+// is finished by deleting again.
 func (w *widgetService) delete(c *fiber.Ctx) error {
-	if err := w.s.cfg.Accounts.Delete(who(c).WorkspaceID, engine.ChannelWebChat, c.Params("id")); err != nil {
+	ws, id := who(c).WorkspaceID, c.Params("id")
+	err := w.s.cfg.Accounts.Delete(ws, engine.ChannelWebChat, id)
+	if err != nil && !errors.Is(err, errNotFound) {
 		return err
 	}
+	closed := 0
+	if err == nil { // another workspace's widget of that id is not ours to close
+		closed = w.closeWidget(id)
+	}
+	removed, derr := w.s.cfg.Store.DeleteWidgetVisitors(ws, id)
+	if derr != nil {
+		return fmt.Errorf("deleting the widget's visitors: %w", derr)
+	}
+	if err != nil && removed == 0 {
+		return err // nothing of it was left
+	}
+	w.s.log.Info("Widget deleted", "widget", id, "sockets_closed", closed, "visitors_removed", removed)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -583,7 +670,11 @@ func (w *widgetService) messages(c *fiber.Ctx) error {
 	if err != nil {
 		return fromEngine(err)
 	}
-	return c.JSON(fiber.Map{"messages": out, "conversation_id": th.ConversationID, "mode": conv.Mode, "seen": conv.UnreadCount == 0})
+	ans := fiber.Map{"messages": out, "conversation_id": th.ConversationID, "mode": conv.Mode, "seen": conv.UnreadCount == 0}
+	if conv.EmailTo != "" {
+		ans["email_to"] = conv.EmailTo // the visitor's own address: replies go there by email
+	}
+	return c.JSON(ans)
 }
 
 // visitorForm is the pre-chat form (or the offline form) sent with a
@@ -707,12 +798,17 @@ func (w *widgetService) ingest(c *fiber.Ctx, cl visitorCaller, b visitorMessageB
 	in := engine.Inbound{WorkspaceID: a.WorkspaceID, Channel: engine.ChannelWebChat, ChannelAccountID: a.AccountID,
 		ExternalUserID: cl.ext, ChannelMessageID: cl.visitor.ID.String() + "/" + b.ClientID, Content: content,
 		SentAt: w.s.cfg.Runtime.Clock().Now().UTC(), Referral: engine.WidgetAttribution(b.PageURL, b.Referrer)}
+	var formEmail string
 	if b.Form != nil {
 		in.Source = engine.SourceForm
 		if b.Form.Name != nil {
 			in.ContactName = strings.TrimSpace(*b.Form.Name)
 		}
+		if b.Form.Email != nil {
+			formEmail = *b.Form.Email
+		}
 	}
+	in.EmailTo = engine.WidgetEmailContinuation(a.Widget.Open(in.SentAt), formEmail, w.emailAccount(a.WorkspaceID))
 	if err := in.Validate(); err != nil {
 		return fromEngine(err)
 	}
@@ -764,6 +860,19 @@ func (w *widgetService) ingest(c *fiber.Ctx, cl visitorCaller, b visitorMessageB
 		status = fiber.StatusOK
 	}
 	return c.Status(status).JSON(fiber.Map{"message": v, "conversation_id": r.ConversationID, "duplicate": r.Duplicate})
+}
+
+// emailAccount is the email account through which the workspace's
+// offline widget conversations continue: the first connected one by
+// address ("" when it has none).
+func (w *widgetService) emailAccount(ws engine.ID) string {
+	var id string
+	for _, a := range w.s.cfg.Accounts.Workspace(ws) {
+		if a.Channel == engine.ChannelEmail && (id == "" || a.AccountID < id) {
+			id = a.AccountID
+		}
+	}
+	return id
 }
 
 // file serves a file of the visitor's conversation (the token in the

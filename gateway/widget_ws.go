@@ -31,8 +31,9 @@ import (
 // message is stored it reconnects, resuming from the hello's seq. Client
 // frames: {"type":"ping"} (answered {"type":"pong"}), {"type":"typing"},
 // and {"type":"delivered"|"read","message_id"} for the messages it was
-// shown. Close codes: 4008 slow consumer, 4400 bad frame, 4429 too many
-// frames, 1001 going away.
+// shown. Close codes: 4008 slow consumer, 4400 bad frame, 4404 the
+// widget was deleted (do not reconnect), 4429 too many frames, 1001
+// going away.
 
 // EventTyping is published when someone is typing in a conversation
 // (nothing is stored: it is neither replayed nor sent to webhooks after
@@ -121,6 +122,13 @@ func (w *widgetService) serve(conn *websocket.Conn) {
 	defer w.s.metrics.widgetSessions.Dec()
 	defer conn.Close()
 
+	gone, untrack, ok := w.track(ws, cl.widget.AccountID)
+	if !ok {
+		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(closeWidgetDeleted, "widget deleted"))
+		return
+	}
+	defer untrack()
 	th, hasConv, err := w.conversation(cl)
 	if err != nil {
 		return
@@ -212,6 +220,9 @@ func (w *widgetService) serve(conn *websocket.Conn) {
 			}
 		case <-done:
 			return
+		case <-gone:
+			closeWith(closeWidgetDeleted, "widget deleted")
+			return
 		case <-w.s.ctx.Done():
 			closeWith(websocket.CloseGoingAway, "server shutting down")
 			return
@@ -276,17 +287,24 @@ func (w *widgetService) read(conn *websocket.Conn, cl visitorCaller, conv engine
 func (w *widgetService) seen(cl visitorCaller, conv engine.ID, f visitorFrame, now time.Time) {
 	ws := cl.widget.WorkspaceID
 	msgs, err := w.s.cfg.Runtime.Messages(ws, conv, 0, 100)
-	if err != nil || !slices.ContainsFunc(msgs, func(m engine.Message) bool {
+	i := slices.IndexFunc(msgs, func(m engine.Message) bool {
 		return m.ID.String() == f.MessageID && m.Direction == engine.DirOut
-	}) {
+	})
+	if err != nil || i < 0 {
 		return
+	}
+	// A reply emailed while the conversation continued by email is named
+	// by its Message-ID; the others by the id the widget gives them.
+	chID := webChatMessageID(f.MessageID)
+	if id := msgs[i].ChannelMessageID; id != "" {
+		chID = id
 	}
 	st := engine.StatusDelivered
 	if f.Type == "read" {
 		st = engine.StatusRead
 	}
 	if err := w.s.cfg.Runtime.ApplyStatus(w.s.ctx, []engine.StatusReport{{WorkspaceID: ws, Channel: engine.ChannelWebChat,
-		ChannelMessageID: webChatMessageID(f.MessageID), Status: st, At: now}}); err != nil {
+		ChannelMessageID: chID, Status: st, At: now}}); err != nil {
 		w.s.log.Warn("widget: a visitor's status report was not applied", "err", err)
 	}
 }

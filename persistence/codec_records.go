@@ -52,6 +52,8 @@ const (
 	cfCampaign // nested: campaignFields (codec_campaign.go)
 	cfThread
 	cfAssistantID
+	cfEmailTo
+	cfEmailAccountID
 )
 
 // Message fields (Content's fields are the message's own).
@@ -186,6 +188,8 @@ func appendConversation(b []byte, c *engine.Conversation) ([]byte, error) {
 	appendCampaign(&e, cfCampaign, c.Campaign)
 	e.str(cfThread, c.Thread)
 	e.str(cfAssistantID, c.AssistantID)
+	e.str(cfEmailTo, c.EmailTo)
+	e.str(cfEmailAccountID, c.EmailAccountID)
 	return e.b, e.err
 }
 
@@ -275,6 +279,10 @@ func readConversation(d *wdec, c *engine.Conversation, mask uint64) {
 			c.Thread = d.getStr()
 		case cfAssistantID:
 			c.AssistantID = d.getStr()
+		case cfEmailTo:
+			c.EmailTo = d.getStr()
+		case cfEmailAccountID:
+			c.EmailAccountID = d.getStr()
 		default:
 			d.skip()
 		}

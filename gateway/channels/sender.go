@@ -169,6 +169,17 @@ func (s *Sender) Send(ctx context.Context, o ports.Outbound) (string, error) {
 	case engine.ChannelAPI:
 		id, err = s.sendAPI(ctx, acct, conv, msg)
 	case engine.ChannelWebChat:
+		if mailAcct, ok := s.webChatByEmail(acct, conv); ok {
+			// The visitor left an address in the offline form: the reply
+			// goes by email through the email account, and its
+			// Message-ID threads the customer's answer back here
+			// (docs/ARCHITECTURE.md, "The web chat widget").
+			mc := conv
+			mc.ExternalUserID, mc.Thread = conv.EmailTo, acct.Widget.Title
+			id, err = s.sendEmail(ctx, mailAcct, mc, msg)
+			acct = mailAcct // the health learned is the email account's
+			break
+		}
 		// The message is stored: the visitor's WebSocket gets it from
 		// the broadcaster, and the visitor reports it delivered and read
 		// on this id (docs/ARCHITECTURE.md, "The web chat widget").
@@ -183,6 +194,21 @@ func (s *Sender) Send(ctx context.Context, o ports.Outbound) (string, error) {
 		return "", classify(err)
 	}
 	return id, nil
+}
+
+// webChatByEmail is the email account a web chat conversation's replies
+// are sent through, when its visitor asked to continue by email and that
+// account is still connected in the conversation's workspace; otherwise
+// the reply stays in the widget.
+func (s *Sender) webChatByEmail(widget engine.ChannelAccount, conv engine.Conversation) (engine.ChannelAccount, bool) {
+	if conv.EmailTo == "" || conv.EmailAccountID == "" || widget.Widget == nil {
+		return engine.ChannelAccount{}, false
+	}
+	a, ok := s.accounts.Get(engine.ChannelEmail, conv.EmailAccountID)
+	if !ok || a.WorkspaceID != conv.WorkspaceID {
+		return engine.ChannelAccount{}, false
+	}
+	return a, true
 }
 
 // sendAPI delivers msg to the API channel account's webhook; its channel

@@ -24,6 +24,7 @@
   let retry = 0;
   let open = false;
   let seen = false;
+  let emailTo = ''; // replies go by email to the address left offline
   let unread = 0;
   let typingTimer = 0;
   let lastTyping = 0;
@@ -139,6 +140,7 @@ label{font-size:13px;color:#333b45;display:flex;flex-direction:column;gap:3px}
     log.replaceChildren();
     if (cfg.greeting) log.append(el('div', { class: 'm greeting' }, el('span', { class: 'who' }, cfg.title || 'Chat'), cfg.greeting));
     if (!cfg.open && !conv) log.append(el('div', { class: 'm greeting' }, cfg.offline_message));
+    if (emailTo) log.append(el('div', { class: 'm greeting email-to' }, 'We will answer by email at ' + emailTo + '.'));
     let lastMine = null;
     for (const m of list) {
       const body = el('div', { class: 'm ' + m.from, 'data-id': m.id, 'data-from': m.from });
@@ -199,6 +201,7 @@ label{font-size:13px;color:#333b45;display:flex;flex-direction:column;gap:3px}
     for (const m of r.messages) msgs.set(m.id, m);
     if (r.conversation_id) conv = r.conversation_id;
     seen = !!r.seen;
+    emailTo = r.email_to || '';
     render();
   };
 
@@ -234,7 +237,7 @@ label{font-size:13px;color:#333b45;display:flex;flex-direction:column;gap:3px}
     s.onclose = (e) => {
       if (ws !== s) return;
       ws = null;
-      if (e.code === 4400 || e.code === 1008) return;
+      if (e.code === 4400 || e.code === 4404 || e.code === 1008) return; // a bad frame, a deleted widget
       setTimeout(connect, Math.min(30000, 500 * 2 ** retry++));
     };
   };
@@ -259,6 +262,7 @@ label{font-size:13px;color:#333b45;display:flex;flex-direction:column;gap:3px}
   const sent = (r) => {
     upsert(r.message);
     if (!conv || conv !== r.conversation_id) { conv = r.conversation_id; connect(); }
+    if (!cfg.open || emailTo) load().catch(() => {}); // where the replies go may have changed
   };
 
   const submit = async () => {

@@ -260,6 +260,9 @@ function renderHead() {
   $('#chat-name').textContent = name;
   $('#chat-sub').replaceChildren(h('span', { html: channelIcon(c.channel) }), ` ${channelNames[c.channel] || c.channel}`,
     ...(c.blocked ? [h('span.tag.danger', { text: 'Blocked' })] : []),
+    // An offline widget conversation continues by email (README, "Web chat widget").
+    ...(c.channel === 'webchat' && c.email_to ? [h('span.tag.email-to', { text: `Replies by email to ${c.email_to}`,
+      title: 'The visitor left this address outside the widget\'s hours: replies are emailed, and their answers come back here' })] : []),
     assistantPicker(c, (id) => act('assistant', { assistant_id: id }, { assistant_id: id })));
   const pill = $('#mode-pill');
   pill.dataset.mode = c.mode;

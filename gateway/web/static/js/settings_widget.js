@@ -101,7 +101,7 @@ function editor(ctx, w, secretBox, reload) {
       field('Time zone', zone, 'An IANA name such as Europe/Paris'),
       h('div.widget-days', { role: 'group', 'aria-label': 'Open days' }, ...days),
       h('div.widget-colors', null, field('Opens', openAt), field('Closes', closeAt)),
-      field('Offline message', offline, 'Shown outside business hours; the visitor leaves an email')),
+      field('Offline message', offline, 'Shown outside business hours; the visitor leaves an email, and with an email channel connected the replies go there by email')),
     h('div.row-actions', null,
       h('button.primary', { type: 'submit', text: 'Save', dataset: { act: 'save' } }),
       h('button.ghost', { type: 'button', text: 'Rotate secret', dataset: { act: 'rotate' }, onclick: () => rotate(ctx, w, secretBox) }),
