@@ -151,6 +151,14 @@ func TestHandoffOverAHumanIsDiscarded(t *testing.T) {
 	<-agent.started
 	h.exec(conv, engine.TakeOver{UserID: "agent-1"})
 	agent.release <- actors.AIAnswer{Handoff: "needs a person"}
+	// The answer reaches the actor after the agent's pool hands it back:
+	// wait until the actor has discarded it, then look at the header.
+	eventually(t, 5*time.Second, func() error {
+		if n := testutil.ToFloat64(metric(t, reg, "parley_actors_ai_replies_discarded_total")); n != 1 {
+			return fmt.Errorf("%v replies discarded", n)
+		}
+		return nil
+	})
 	h.exec(conv, engine.MarkRead{})
 	c := h.conv(conv)
 	require.False(t, c.NeedsHuman)
