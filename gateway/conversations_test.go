@@ -220,6 +220,9 @@ func TestWorkspaceIsolation(t *testing.T) {
 		"POST /api/v1/assistants/{assistant}/knowledge/documents": true, "POST /api/v1/assistants/{assistant}/knowledge/search": true,
 		"GET /api/v1/assistants/{assistant}/knowledge/{id}": true, "PATCH /api/v1/assistants/{assistant}/knowledge/{id}": true,
 		"DELETE /api/v1/assistants/{assistant}/knowledge/{id}": true, "GET /api/v1/assistants/{assistant}/knowledge/{id}/original": true,
+		// (TestKnowledgeEmbeddings: another workspace's default assistant has
+		// embeddings settings of its own.)
+		"GET /api/v1/assistants/{assistant}/knowledge/embeddings": true, "PUT /api/v1/assistants/{assistant}/knowledge/embeddings": true,
 		// automations (TestAutomationsWorkspaceIsolation)
 		"GET /api/v1/automations/{id}": true, "PUT /api/v1/automations/{id}": true, "PATCH /api/v1/automations/{id}": true,
 		"DELETE /api/v1/automations/{id}": true, "GET /api/v1/automations/{id}/runs": true,

@@ -172,6 +172,19 @@ func TestKnowledgeEmbeddings(t *testing.T) {
 	require.Equal(t, "embed-small", fe.models[0])
 	fe.mu.Unlock()
 
+	// Another workspace's default assistant has settings of its own:
+	// A's are neither shown to it nor changed by it.
+	e.newWorkspace("pk_workspace_b")
+	code, body = e.api("GET", knowledgePath+"/embeddings", "pk_workspace_b", nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.False(t, decodeAs[embeddingsState](t, body).Enabled, "B sees its own settings")
+	require.NotContains(t, string(body), "embed-small")
+	code, body = e.api("PUT", knowledgePath+"/embeddings", "pk_workspace_b", map[string]any{"enabled": false, "model": "b-model"})
+	require.Equal(t, http.StatusOK, code, string(body))
+	code, body = e.api("GET", knowledgePath+"/embeddings", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Equal(t, "embed-small", decodeAs[embeddingsState](t, body).Model, "B's change left A's settings alone")
+
 	ps := e.searchKnowledge(paraphrase)
 	require.NotEmpty(t, ps, "found by its embedding")
 	require.Equal(t, refund.ID, ps[0].EntryID)
