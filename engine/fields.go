@@ -428,18 +428,7 @@ func ApplyAIContactWrite(c Contact, defs []FieldDef, values map[string]string, n
 		if slices.Contains(StandardContactFields, k) {
 			try := next
 			p := ContactPatch{}
-			switch k {
-			case "name":
-				p.Name = &v
-			case "email":
-				p.Email = &v
-			case "phone":
-				p.Phone = &v
-			case "company":
-				p.Company = &v
-			case "title":
-				p.Title = &v
-			}
+			p.setStandard(k, &v)
 			p.apply(&try)
 			if err := ValidateContact(&try); err != nil {
 				refused = append(refused, FieldError{k, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")})
@@ -483,4 +472,24 @@ func ApplyAIContactWrite(c Contact, defs []FieldDef, values map[string]string, n
 	}
 	next.UpdatedAt = now
 	return next, written, refused
+}
+
+// setStandard sets the standard profile field named key (one of
+// StandardContactFields) to v, and says whether key names one.
+func (p *ContactPatch) setStandard(key string, v *string) bool {
+	switch key {
+	case "name":
+		p.Name = v
+	case "email":
+		p.Email = v
+	case "phone":
+		p.Phone = v
+	case "company":
+		p.Company = v
+	case "title":
+		p.Title = v
+	default:
+		return false
+	}
+	return true
 }

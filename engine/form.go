@@ -266,18 +266,7 @@ func ValidateSubmission(f *Form, defs []FieldDef, values map[string]string) (map
 			continue
 		}
 		out[ff.Key] = n
-		switch ff.Key {
-		case "name":
-			p.Name = &n
-		case "email":
-			p.Email = &n
-		case "phone":
-			p.Phone = &n
-		case "company":
-			p.Company = &n
-		case "title":
-			p.Title = &n
-		default:
+		if !p.setStandard(ff.Key, &n) {
 			if p.CustomFields == nil {
 				p.CustomFields = map[string]*string{}
 			}

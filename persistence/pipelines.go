@@ -153,6 +153,14 @@ func (s *Store) FilteredContacts(ws engine.ID, f ContactFilter, cursor string, l
 	default:
 		return s.Contacts(ws, cursor, limit)
 	}
+	return s.contactIndexPage(ws, p, before, limit, "the stage or owner index")
+}
+
+// contactIndexPage reads a page of contacts from an index whose keys are
+// p followed by a contact id (newest last: ids are ULIDs), newest first,
+// before the contact before (zero: from the newest), limit of them; what
+// names the index in errors. One read of the index and one per contact.
+func (s *Store) contactIndexPage(ws engine.ID, p []byte, before engine.ID, limit int, what string) (ContactPage, error) {
 	upper := prefixEnd(p)
 	if before != engine.ZeroID {
 		upper = append(p[:len(p):len(p)], before[:]...)
@@ -166,7 +174,7 @@ func (s *Store) FilteredContacts(ws engine.ID, f ContactFilter, cursor string, l
 	for ok := it.Last(); ok; ok = it.Prev() {
 		k := it.Key()
 		if len(k) != len(p)+16 {
-			return ContactPage{}, fmt.Errorf("%w: contact stage or owner key of %d bytes", ErrCorrupt, len(k))
+			return ContactPage{}, fmt.Errorf("%w: key of %d bytes in %s", ErrCorrupt, len(k), what)
 		}
 		if len(page.Contacts) == limit {
 			page.NextCursor = page.Contacts[limit-1].ID.String()
@@ -176,7 +184,7 @@ func (s *Store) FilteredContacts(ws engine.ID, f ContactFilter, cursor string, l
 		copy(id[:], k[len(p):])
 		c, err := s.Contact(ws, id)
 		if err != nil {
-			return ContactPage{}, fmt.Errorf("reading contact %s of the stage or owner index: %w", id, err)
+			return ContactPage{}, fmt.Errorf("reading contact %s of %s: %w", id, what, err)
 		}
 		page.Contacts = append(page.Contacts, c)
 	}

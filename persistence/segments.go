@@ -217,35 +217,7 @@ func (s *Store) SegmentMembers(ws, seg engine.ID, cursor string, limit int) (Con
 		return ContactPage{}, err
 	}
 	limit = clampContactLimit(limit)
-	p := segmentMembersPrefix(ws, seg)
-	upper := prefixEnd(p)
-	if before != engine.ZeroID {
-		upper = append(p[:len(p):len(p)], before[:]...)
-	}
-	it, err := s.iter(p, upper)
-	if err != nil {
-		return ContactPage{}, err
-	}
-	defer it.Close()
-	var page ContactPage
-	for ok := it.Last(); ok; ok = it.Prev() {
-		k := it.Key()
-		if len(k) != len(p)+16 {
-			return ContactPage{}, fmt.Errorf("%w: segment member key of %d bytes", ErrCorrupt, len(k))
-		}
-		if len(page.Contacts) == limit {
-			page.NextCursor = page.Contacts[limit-1].ID.String()
-			break
-		}
-		var id engine.ID
-		copy(id[:], k[len(p):])
-		c, err := s.Contact(ws, id)
-		if err != nil {
-			return ContactPage{}, fmt.Errorf("reading contact %s of segment %s: %w", id, seg, err)
-		}
-		page.Contacts = append(page.Contacts, c)
-	}
-	return page, iterErr(it)
+	return s.contactIndexPage(ws, segmentMembersPrefix(ws, seg), before, limit, "segment "+seg.String())
 }
 
 // SegmentChanges returns a contact's segment entries and exits, oldest
