@@ -108,9 +108,16 @@ func (e *env) waContact(wamid, wa, name string) (conv, contact engine.ID) {
 // is token.
 func (e *env) newWorkspace(token string) engine.ID {
 	e.t.Helper()
+	return e.workspaceWith("B", token)
+}
+
+// workspaceWith creates a workspace named name with an owner whose API
+// token is token, straight in the store (as the operator's API would).
+func (e *env) workspaceWith(name, token string) engine.ID {
+	e.t.Helper()
 	now := time.Now()
-	ws := engine.Workspace{ID: engine.NewID(now), Name: "B", CreatedAt: now}
-	owner := engine.User{ID: engine.NewID(now), WorkspaceID: ws.ID, Name: "B owner", Role: engine.RoleOwner, CreatedAt: now}
+	ws := engine.Workspace{ID: engine.NewID(now), Name: name, CreatedAt: now}
+	owner := engine.User{ID: engine.NewID(now), WorkspaceID: ws.ID, Name: name + " owner", Role: engine.RoleOwner, CreatedAt: now}
 	b := e.store.NewBatch()
 	b.PutWorkspace(&ws)
 	b.PutUser(&owner)

@@ -223,6 +223,9 @@ func TestWorkspaceIsolation(t *testing.T) {
 		// (TestKnowledgeEmbeddings: another workspace's default assistant has
 		// embeddings settings of its own.)
 		"GET /api/v1/assistants/{assistant}/knowledge/embeddings": true, "PUT /api/v1/assistants/{assistant}/knowledge/embeddings": true,
+		// switching to a workspace one is no member of
+		// (TestMembershipsAcrossWorkspaces)
+		"POST /api/v1/me/workspaces/{id}/switch": true,
 		// automations (TestAutomationsWorkspaceIsolation)
 		"GET /api/v1/automations/{id}": true, "PUT /api/v1/automations/{id}": true, "PATCH /api/v1/automations/{id}": true,
 		"DELETE /api/v1/automations/{id}": true, "GET /api/v1/automations/{id}/runs": true,

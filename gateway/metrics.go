@@ -42,6 +42,12 @@ type gatewayMetrics struct {
 	// imapSessions counts failed IMAP sessions of the email accounts'
 	// pollers, by reason.
 	imapSessions *prometheus.CounterVec
+	// workspaceSwitches counts sessions moved to another workspace of
+	// their person; invitationsAccepted counts invitations accepted, by
+	// account (new, or existing: a person joining another workspace)
+	// (memberships.go).
+	workspaceSwitches   prometheus.Counter
+	invitationsAccepted *prometheus.CounterVec
 	// templateSyncs counts template syncs by outcome (templates.go).
 	templateSyncs *prometheus.CounterVec
 }
@@ -112,6 +118,12 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "parley_email_imap_session_failures_total",
 			Help: "IMAP sessions of email accounts' mailboxes that ended in a failure, by reason (imap_auth, imap_tls, imap_folder, imap_unreachable)."},
 			[]string{"reason"}),
+		workspaceSwitches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_auth_workspace_switches_total", Help: "Sessions switched to another workspace of their person."}),
+		invitationsAccepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_auth_invitations_accepted_total",
+			Help: "Invitations accepted, by account: new (a new person) or existing (a person of another workspace joining)."},
+			[]string{"account"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requestSeconds, m.webhookRequests, m.webhookSignatureFailures, m.webhookVerifyFailures,
@@ -121,9 +133,13 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			m.auditEntries, m.aiFeedback)
 		reg.MustRegister(m.widgetSessions, m.widgetMessages, m.widgetRefusedOrigins, m.widgetRateLimited)
 		reg.MustRegister(m.imapSessions)
+		reg.MustRegister(m.workspaceSwitches, m.invitationsAccepted)
 	}
 	for _, d := range []string{"inbound", "outbound"} {
 		m.widgetMessages.WithLabelValues(d)
+	}
+	for _, a := range []string{"new", "existing"} {
+		m.invitationsAccepted.WithLabelValues(a)
 	}
 	for _, r := range []string{"imap_auth", "imap_tls", "imap_folder", "imap_unreachable"} {
 		m.imapSessions.WithLabelValues(r)

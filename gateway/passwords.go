@@ -117,7 +117,8 @@ func hasPassword(store *persistence.Store, u *engine.User) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return cred.WorkspaceID == u.WorkspaceID && cred.UserID == u.ID, nil
+	id, ok := cred.MemberIn(u.WorkspaceID)
+	return ok && id == u.ID, nil
 }
 
 func (s *Server) passwordRoutes(public, api fiber.Router, u *users) {
@@ -229,17 +230,10 @@ func (u *users) setup(c *fiber.Ctx) error {
 	return u.commitSession(c, b, usr, fiber.StatusCreated)
 }
 
-// dropCredential adds to b the removal of usr's credential, if its email
-// has one that is usr's.
+// dropCredential adds to b the end of usr's membership in the credential
+// of their email, if it has one that is usr's.
 func (u *users) dropCredential(b *persistence.Batch, usr *engine.User) error {
-	has, err := hasPassword(u.store, usr)
-	if err != nil {
-		return err
-	}
-	if has {
-		b.DeleteCredential(usr.Email)
-	}
-	return nil
+	return u.leaveCredential(b, usr)
 }
 
 // commitSession adds a new session of usr to b, commits it and answers
@@ -302,6 +296,14 @@ func (u *users) resetPassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// Nor once the person belongs to another workspace, whose admins
+	// the link's maker is not.
+	if shared, err := u.sharedElsewhere(&usr); err != nil || shared {
+		if err == nil {
+			err = errBadLink
+		}
+		return err
+	}
 	b := u.store.NewBatch()
 	revoked, err := u.putPassword(b, &usr, hash, nil)
 	if err != nil {
@@ -322,15 +324,20 @@ func (u *users) putPassword(b *persistence.Batch, usr *engine.User, hash string,
 	if usr.Email == "" {
 		return nil, errNoEmail
 	}
-	cred, err := u.store.Credential(usr.Email)
+	cred, member, err := u.credentialOf(usr)
 	switch {
-	case err == nil && (cred.WorkspaceID != usr.WorkspaceID || cred.UserID != usr.ID):
-		return nil, errTaken
-	case err != nil && !errors.Is(err, persistence.ErrNotFound):
+	case err != nil:
 		return nil, err
+	case !member && cred.UserID != engine.ZeroID:
+		return nil, errTaken // the email signs in to another person's account
+	case !member:
+		cred.AddMembership(usr.WorkspaceID, usr.ID)
 	}
-	b.PutCredential(usr.Email, &persistence.Credential{WorkspaceID: usr.WorkspaceID, UserID: usr.ID, PasswordHash: hash})
-	return u.endSessions(b, usr, keep)
+	cred.PasswordHash = hash
+	b.PutCredential(usr.Email, &cred)
+	// One password opens every workspace of the person: the sessions of
+	// each end.
+	return u.endPersonSessions(b, &cred, keep)
 }
 
 // endSessions adds to b the revocation of usr's sessions but the one
@@ -386,6 +393,15 @@ func (u *users) manageable(c *fiber.Ctx) (*caller, engine.User, error) {
 	}
 	if usr.Email == "" {
 		return nil, usr, errNoEmail
+	}
+	if usr.ID != me.user.ID {
+		shared, err := u.sharedElsewhere(&usr)
+		if err != nil {
+			return nil, usr, err
+		}
+		if shared {
+			return nil, usr, errSharedAccount
+		}
 	}
 	return me, usr, nil
 }

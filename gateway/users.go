@@ -124,6 +124,7 @@ func (s *Server) userRoutes(public, api fiber.Router) {
 	api.Post("/tokens", u.authed, u.createToken)
 	api.Delete("/tokens/:id", u.authed, u.deleteToken)
 	s.passwordRoutes(public, api, u)
+	s.membershipRoutes(api, u)
 	s.notificationRoutes(api, u)
 }
 
@@ -200,11 +201,11 @@ func (u *users) login(c *fiber.Ctx) error {
 	ok := u.checkPassword(hash, body.Password) && err == nil
 	var usr engine.User
 	if ok {
-		usr, err = u.store.User(cred.WorkspaceID, cred.UserID)
-		if err != nil && !errors.Is(err, persistence.ErrNotFound) {
+		// The person signs in where they were last: the workspace they
+		// last switched to or joined.
+		if usr, ok, err = u.landing(&cred, email); err != nil {
 			return err
 		}
-		ok = err == nil && strings.EqualFold(usr.Email, email)
 	}
 	if !ok {
 		u.ipLimit.fail(ip)
@@ -283,36 +284,67 @@ func (u *users) acceptInvite(c *fiber.Ctx) error {
 	if err := u.limited(c, u.ipLimit.blocked(ip)); err != nil {
 		return err
 	}
-	if _, err := u.validInvitation(body.Code); err != nil {
+	inv, err := u.validInvitation(body.Code)
+	if err != nil {
 		if errors.Is(err, errBadCode) {
 			u.ipLimit.fail(ip)
 		}
 		return err
 	}
-	hash, err := u.hashPassword(body.Password) // outside the lock: it is slow
-	if err != nil {
+	// An email that already signs in to another workspace joins this one
+	// with the password it has: the body's password must be it.
+	cred, err := u.store.Credential(inv.Email)
+	existing := err == nil
+	if err != nil && !errors.Is(err, persistence.ErrNotFound) {
+		return err
+	}
+	hash := cred.PasswordHash
+	if existing { // outside the lock: checking and hashing are slow
+		if err := u.limited(c, u.emailLimit.blocked(inv.Email)); err != nil {
+			return err
+		}
+		if !u.checkPassword(hash, body.Password) {
+			u.ipLimit.fail(ip)
+			u.emailLimit.fail(inv.Email)
+			return errExistingAccount
+		}
+	} else if hash, err = u.hashPassword(body.Password); err != nil {
 		return err
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	inv, err := u.validInvitation(body.Code) // it may have been used meanwhile
-	if err != nil {
+	if inv, err = u.validInvitation(body.Code); err != nil { // it may have been used meanwhile
 		return err
 	}
-	switch _, err := u.store.Credential(inv.Email); {
-	case err == nil:
+	fresh, err := u.store.Credential(inv.Email)
+	switch {
+	case err != nil && !errors.Is(err, persistence.ErrNotFound):
+		return err
+	case (err == nil) != existing || fresh.PasswordHash != cred.PasswordHash:
+		return errAccountChanged
+	}
+	cred = fresh
+	if _, ok := cred.MemberIn(inv.WorkspaceID); ok {
 		return errTaken
-	case !errors.Is(err, persistence.ErrNotFound):
-		return err
 	}
-	now := u.clock.Now()
-	usr := engine.User{ID: engine.NewID(now), WorkspaceID: inv.WorkspaceID, Email: inv.Email, Name: name,
-		Role: inv.Role, CreatedAt: now}
+	at := u.clock.Now()
+	usr := engine.User{ID: engine.NewID(at), WorkspaceID: inv.WorkspaceID, Email: inv.Email, Name: name,
+		Role: inv.Role, CreatedAt: at}
+	cred.PasswordHash = hash
+	cred.AddMembership(usr.WorkspaceID, usr.ID)
 	b := u.store.NewBatch()
 	b.PutUser(&usr)
-	b.PutCredential(inv.Email, &persistence.Credential{WorkspaceID: usr.WorkspaceID, UserID: usr.ID, PasswordHash: hash})
+	b.PutCredential(inv.Email, &cred)
 	b.DeleteInvitation(body.Code)
-	return u.commitSession(c, b, usr, fiber.StatusCreated)
+	if err := u.commitSession(c, b, usr, fiber.StatusCreated); err != nil {
+		return err
+	}
+	account := "new"
+	if existing {
+		account = "existing"
+	}
+	u.srv.metrics.invitationsAccepted.WithLabelValues(account).Inc()
+	return nil
 }
 
 // validInvitation reads an invitation that can still be accepted: not
@@ -614,15 +646,11 @@ func (u *users) deleteUser(c *fiber.Ctx) error {
 	for i := range toks {
 		b.RevokeToken(&toks[i])
 	}
-	if usr.Email != "" {
-		cred, err := u.store.Credential(usr.Email)
-		switch {
-		case err == nil && cred.WorkspaceID == usr.WorkspaceID && cred.UserID == usr.ID:
-			b.DeleteCredential(usr.Email)
-		case err != nil && !errors.Is(err, persistence.ErrNotFound):
-			b.Close()
-			return err
-		}
+	// The person keeps their other workspaces: only this membership of
+	// their credential ends.
+	if err := u.leaveCredential(b, &usr); err != nil {
+		b.Close()
+		return err
 	}
 	b.DeleteUser(usr.WorkspaceID, usr.ID)
 	if err := u.store.Commit(b); err != nil {

@@ -70,13 +70,76 @@ func (t *IssuedToken) Expired(now time.Time) bool {
 	return !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)
 }
 
-// Credential is how a user logs in with a password.
+// Credential is how a person signs in with a password: one per email,
+// whatever the number of workspaces the person belongs to. Each
+// workspace has a user record of its own for the person (id, name and
+// role there); Memberships lists them.
 type Credential struct {
+	// WorkspaceID and UserID are the membership a sign-in lands in: the
+	// one last switched to or joined.
 	WorkspaceID engine.ID `json:"workspace_id"`
 	UserID      engine.ID `json:"user_id"`
 	// PasswordHash is a self-describing hash string (PHC format for
 	// argon2id) that the gateway creates and checks.
 	PasswordHash string `json:"password_hash"`
+	// Memberships are the (workspace, user) pairs the person signs in
+	// to. A credential written before a person could belong to several
+	// workspaces has none: its WorkspaceID and UserID are its only
+	// membership (CredentialMemberships reads it so).
+	Memberships []Membership `json:"memberships,omitempty"`
+}
+
+// Membership is one workspace a person belongs to, as the user they are
+// there.
+type Membership struct {
+	WorkspaceID engine.ID `json:"workspace_id"`
+	UserID      engine.ID `json:"user_id"`
+}
+
+// CredentialMemberships returns the memberships of c, oldest first; a
+// credential stored before memberships were recorded has one, its
+// WorkspaceID and UserID.
+func (c *Credential) CredentialMemberships() []Membership {
+	if len(c.Memberships) == 0 && c.UserID != engine.ZeroID {
+		return []Membership{{WorkspaceID: c.WorkspaceID, UserID: c.UserID}}
+	}
+	return slices.Clone(c.Memberships)
+}
+
+// MemberIn returns the user the person is in workspace ws.
+func (c *Credential) MemberIn(ws engine.ID) (engine.ID, bool) {
+	for _, m := range c.CredentialMemberships() {
+		if m.WorkspaceID == ws {
+			return m.UserID, true
+		}
+	}
+	return engine.ZeroID, false
+}
+
+// AddMembership records that the person is user in ws (replacing an
+// older membership in ws) and lands their next sign-in there.
+func (c *Credential) AddMembership(ws, user engine.ID) {
+	ms := c.CredentialMemberships()
+	ms = slices.DeleteFunc(ms, func(m Membership) bool { return m.WorkspaceID == ws })
+	c.Memberships = append(ms, Membership{WorkspaceID: ws, UserID: user})
+	c.WorkspaceID, c.UserID = ws, user
+}
+
+// RemoveMembership forgets the membership of user in ws and reports how
+// many are left (with none, delete the credential); a sign-in that
+// landed there lands in the oldest one left.
+func (c *Credential) RemoveMembership(ws, user engine.ID) int {
+	ms := slices.DeleteFunc(c.CredentialMemberships(), func(m Membership) bool {
+		return m.WorkspaceID == ws && m.UserID == user
+	})
+	c.Memberships = ms
+	switch {
+	case len(ms) == 0: // the credential is to be deleted
+		c.WorkspaceID, c.UserID = engine.ZeroID, engine.ZeroID
+	case c.WorkspaceID == ws && c.UserID == user:
+		c.WorkspaceID, c.UserID = ms[0].WorkspaceID, ms[0].UserID
+	}
+	return len(ms)
 }
 
 // Invitation lets whoever holds its code join a workspace with a role.
