@@ -22,12 +22,27 @@ const backupWriteWindow = 30 * time.Second
 // it is sent, while it holds the backup slot.
 var backupBuilt func()
 
+// errBackupShared refuses a workspace's backup call on a server that
+// holds other workspaces too.
+var errBackupShared = &apiError{fiber.StatusForbidden, "server_backup",
+	"this server holds several workspaces and a backup holds them all: back up the data directory (parley backup without -token) as the server's operator"}
+
 // backup answers POST /api/v1/admin/backup (owners): a consistent backup
 // of the whole data directory (docs/ARCHITECTURE.md, "Backups") as a tar
 // stream, manifest first. It is built in a directory of its own under
 // Config.BackupDir, hard-linked where it can be, then streamed and
 // removed. One backup at a time: another asked meanwhile gets 409.
 func (s *Server) backup(c *fiber.Ctx) error {
+	// A backup holds every workspace: a workspace's owner takes it only
+	// while theirs is the server's only one (docs/ARCHITECTURE.md,
+	// "People in several workspaces").
+	wss, err := s.cfg.Store.Workspaces()
+	if err != nil {
+		return err
+	}
+	if len(wss) > 1 {
+		return errBackupShared
+	}
 	select {
 	case s.backups <- struct{}{}:
 	default:

@@ -53,3 +53,8 @@ func SetFormLooked(t *testing.T, f func()) {
 
 // ParseEmbeddings reads an embeddings endpoint's response for n inputs.
 var ParseEmbeddings = parseEmbeddings
+
+// Routes lists "METHOD template" of every route the server's router
+// serves (GET, POST, PUT, PATCH, DELETE), path parameters written as
+// {name}: what the isolation tests walk.
+func Routes(s *Server) []string { return documentedRoutes(s.app) }
