@@ -93,7 +93,8 @@ func (b *tab) waitJS(what, expr string) {
 // evaluation in a page a navigation has just replaced.
 func navigatedAway(err error) bool {
 	msg := err.Error()
-	return strings.Contains(msg, "Cannot find context with specified id") || strings.Contains(msg, "Execution context was destroyed")
+	return strings.Contains(msg, "Cannot find context with specified id") || strings.Contains(msg, "Execution context was destroyed") ||
+		strings.Contains(msg, "Inspected target navigated or closed")
 }
 
 // clickJS clicks the element selector names once it exists, finding and

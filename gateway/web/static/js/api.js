@@ -42,7 +42,9 @@ export async function api(method, path, body, { signal } = {}) {
     const e = data && data.error ? data.error : {};
     // Only the session in force ends on a 401: the answer to a request of
     // a session since signed out (and perhaps another signed in) is late.
-    if (res.status === 401 && !path.startsWith('/auth/login') && token === auth.token) onUnauthorized();
+    // Without a token there is no session to end (an invitation's wrong
+    // password is a 401 too).
+    if (res.status === 401 && token && !path.startsWith('/auth/login') && token === auth.token) onUnauthorized();
     throw new ApiError(res.status, e.code, e.message, e.fields);
   }
   return data;

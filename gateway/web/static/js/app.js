@@ -39,6 +39,7 @@ import { pipelines, stageOptions } from './stages.js';
 import { loadAssistants, onAssistantsChange, assistantFilter, assistantMarker, assistantOf, assistantName } from './assistants.js';
 import './settings_segments.js';
 import { segments as loadSegmentList, segmentOptions } from './segments.js';
+import { showWorkspaces } from './workspaces.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -799,6 +800,7 @@ async function boot() {
   // Delete to be refused.
   $('#more-menu [data-act=delete]').hidden = me.role === 'agent';
   $('#me-name').textContent = me.user.name || me.user.email || '';
+  showWorkspaces(me.workspace, () => rt.stop());
   settings.init(state.me);
   contacts.init({ state });
   pipeline.init({ state });

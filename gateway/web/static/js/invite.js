@@ -17,7 +17,7 @@ export function acceptInvite(signedIn) {
   const err = h('p.error#invite-error', { role: 'alert' });
   const submit = h('button.primary#invite-accept', { type: 'submit', text: 'Join the workspace' });
   const form = h('form.login-card#invite-form-accept', { 'aria-label': 'Accept the invitation' },
-    h('h1', { text: 'Parley' }), h('p.muted', { text: 'You are invited to a Parley inbox. Choose your name and a password.' }),
+    h('h1', { text: 'Parley' }), h('p.muted', { text: 'You are invited to a Parley inbox. Choose your name and a password; if your email already signs in to another Parley workspace here, enter that password.' }),
     h('label', null, 'Your name', name), h('label', null, 'Password (8 characters or more)', pass),
     h('label', null, 'Password again', pass2), err, submit,
     h('a.link.small', { href: '/', text: 'I already have an account: sign in' }));
@@ -37,7 +37,8 @@ export function acceptInvite(signedIn) {
       await signedIn();
     } catch (ex) {
       err.textContent = ex.code === 'invalid_invitation' ? 'This invitation was used, has expired or does not exist: ask for a new one.'
-        : ex.code === 'email_taken' ? 'An account with this email already exists: sign in instead.' : ex.message;
+        : ex.code === 'email_taken' ? 'An account with this email already exists: sign in instead.'
+        : ex.code === 'invalid_credentials' ? 'This email already has a Parley account: enter its password to join.' : ex.message;
     } finally { submit.disabled = false; }
   });
   name.focus();
