@@ -203,3 +203,32 @@ func TestPasswordLinksAndTokenUse(t *testing.T) {
 	commit(t, s, func(b *Batch) { b.RevokeToken(&tok) })
 	require.Empty(t, rawKeys(t, s, []byte{spaceSystem, tTokenUse}))
 }
+
+// A credential's memberships: one read from a credential stored before
+// they were recorded, added ones landing the next sign-in, removed ones
+// moving it to the oldest left, and none left when the last goes.
+func TestCredentialMemberships(t *testing.T) {
+	now := time.Now()
+	ws1, u1 := engine.NewID(now), engine.NewID(now)
+	ws2, u2 := engine.NewID(now), engine.NewID(now)
+	ws3, u3 := engine.NewID(now), engine.NewID(now)
+	c := Credential{WorkspaceID: ws1, UserID: u1, PasswordHash: "h"}
+	require.Equal(t, []Membership{{ws1, u1}}, c.CredentialMemberships())
+	c.AddMembership(ws2, u2)
+	c.AddMembership(ws3, u3)
+	require.Equal(t, []Membership{{ws1, u1}, {ws2, u2}, {ws3, u3}}, c.CredentialMemberships())
+	require.Equal(t, ws3, c.WorkspaceID, "the next sign-in lands in the workspace joined last")
+	id, ok := c.MemberIn(ws2)
+	require.True(t, ok)
+	require.Equal(t, u2, id)
+	_, ok = c.MemberIn(engine.NewID(now))
+	require.False(t, ok)
+	require.Equal(t, 2, c.RemoveMembership(ws3, u3))
+	require.Equal(t, Membership{ws1, u1}, Membership{c.WorkspaceID, c.UserID}, "it lands in the oldest left")
+	require.Equal(t, 2, c.RemoveMembership(ws3, u3), "removing twice changes nothing")
+	require.Equal(t, 2, c.RemoveMembership(ws2, u1), "another user of a workspace is not this membership")
+	require.Equal(t, 1, c.RemoveMembership(ws1, u1))
+	require.Equal(t, Membership{ws2, u2}, Membership{c.WorkspaceID, c.UserID})
+	require.Equal(t, 0, c.RemoveMembership(ws2, u2))
+	require.Empty(t, c.CredentialMemberships(), "a credential left with none has none, not its old one")
+}
