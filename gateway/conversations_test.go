@@ -144,7 +144,9 @@ func (e *env) me() (engine.ID, string) {
 }
 
 // Invariant 9 (docs/ARCHITECTURE.md): a token of workspace B gets 404 for A's ids on every
-// conversation route, and nothing of A changes.
+// conversation route, and nothing of A changes; B's search and segment
+// filters do not see A. TestIsolationAcrossWorkspaces walks every route
+// for 3 workspaces and every role.
 func TestWorkspaceIsolation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
