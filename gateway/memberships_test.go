@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/engine"
@@ -45,7 +46,7 @@ func (e *env) myWorkspaces(token string) membershipList {
 // other. Nobody of one workspace can set the shared password.
 func TestMembershipsAcrossWorkspaces(t *testing.T) {
 	t.Parallel()
-	e, _ := newUsersEnv(t)
+	e, _, reg := newAuditEnv(t)
 	wsB, ownerB := e.workspaceOf("Bravo")
 	wsC, _ := e.workspaceOf("Charlie")
 	ana := e.addUser("ana@example.com", engine.RoleAdmin, "ana's password")
@@ -98,6 +99,9 @@ func TestMembershipsAcrossWorkspaces(t *testing.T) {
 	st, body = e.api("GET", "/api/v1/me", inA.Token, nil)
 	require.Equal(t, http.StatusOK, st)
 	require.Contains(t, string(body), e.ws.String())
+	require.Equal(t, 1.0, counterLabeled(t, reg, "parley_auth_workspace_switches_total", "", ""))
+	require.Equal(t, 1.0, counterLabeled(t, reg, "parley_auth_invitations_accepted_total", "account", "existing"))
+	require.Equal(t, 1.0, counterLabeled(t, reg, "parley_auth_invitations_accepted_total", "account", "new"))
 	// ... and the next sign-in lands in A.
 	st, _, body = e.login("ana@example.com", "ana's password")
 	require.Equal(t, http.StatusOK, st, string(body))
@@ -211,4 +215,29 @@ func requireSocketEnds(t *testing.T, c *wsClient) {
 			return
 		}
 	}
+}
+
+// counterLabeled is the value of counter name whose label is value (the
+// first one when label is empty).
+func counterLabeled(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if label == "" {
+				return m.GetCounter().GetValue()
+			}
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no counter %s{%s=%q}", name, label, value)
+	return 0
 }

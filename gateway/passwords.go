@@ -225,7 +225,9 @@ func (u *users) setup(c *fiber.Ctx) error {
 	}
 	usr.Name, usr.Email = name, email
 	b.PutUser(&usr)
-	b.PutCredential(email, &persistence.Credential{WorkspaceID: usr.WorkspaceID, UserID: usr.ID, PasswordHash: hash})
+	cred := persistence.Credential{PasswordHash: hash}
+	cred.AddMembership(usr.WorkspaceID, usr.ID)
+	b.PutCredential(email, &cred)
 	b.DeletePasswordLink(&l)
 	return u.commitSession(c, b, usr, fiber.StatusCreated)
 }
