@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/engine"
@@ -99,9 +98,9 @@ func TestMembershipsAcrossWorkspaces(t *testing.T) {
 	st, body = e.api("GET", "/api/v1/me", inA.Token, nil)
 	require.Equal(t, http.StatusOK, st)
 	require.Contains(t, string(body), e.ws.String())
-	require.Equal(t, 1.0, counterLabeled(t, reg, "parley_auth_workspace_switches_total", "", ""))
-	require.Equal(t, 1.0, counterLabeled(t, reg, "parley_auth_invitations_accepted_total", "account", "existing"))
-	require.Equal(t, 1.0, counterLabeled(t, reg, "parley_auth_invitations_accepted_total", "account", "new"))
+	require.Equal(t, 1.0, counterValue(t, reg, "parley_auth_workspace_switches_total", ""))
+	require.Equal(t, 1.0, counterValue(t, reg, "parley_auth_invitations_accepted_total", "existing"))
+	require.Equal(t, 1.0, counterValue(t, reg, "parley_auth_invitations_accepted_total", "new"))
 	// ... and the next sign-in lands in A.
 	st, _, body = e.login("ana@example.com", "ana's password")
 	require.Equal(t, http.StatusOK, st, string(body))
@@ -215,29 +214,4 @@ func requireSocketEnds(t *testing.T, c *wsClient) {
 			return
 		}
 	}
-}
-
-// counterLabeled is the value of counter name whose label is value (the
-// first one when label is empty).
-func counterLabeled(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if label == "" {
-				return m.GetCounter().GetValue()
-			}
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no counter %s{%s=%q}", name, label, value)
-	return 0
 }
