@@ -37,6 +37,9 @@ type options struct {
 	outboundConvs      int
 	// peer is the Centrifugo server the fan-out scenarios also run.
 	peer peerOptions
+	// parleyBin, if set, is the Parley binary to run instead of one
+	// built from the tree (for A/B runs of two builds).
+	parleyBin string
 	// sum collects the run's figures for the summary beside the report
 	// (latest.json).
 	sum *bench.Summary
@@ -74,6 +77,7 @@ func main() {
 	flag.IntVar(&o.outboundConvs, "outbound-convs", 500, "conversations the outbound send run replies to")
 	flag.StringVar(&o.peer.bin, "centrifugo", "", "Centrifugo binary (make bench-peer) to run beside Parley in the fan-out scenarios, measured by the same client (empty: skip the peer)")
 	flag.StringVar(&o.peer.payload, "centrifugo-payload", "event", "what Centrifugo publishes per message: event (a message.created Parley sent) or frame (a whole frame of Parley's that carried one, so the bytes per delivery match)")
+	flag.StringVar(&o.parleyBin, "parley-bin", "", "run this Parley binary instead of building ./cmd/parley (A/B runs of two builds)")
 	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile here (where the client side spends its time)")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -157,6 +161,10 @@ func runScenarios(ctx context.Context, o options, w io.Writer) error {
 	}()
 	binary := func() (string, error) {
 		if bin != "" {
+			return bin, nil
+		}
+		if o.parleyBin != "" {
+			bin = o.parleyBin
 			return bin, nil
 		}
 		var err error
