@@ -621,26 +621,7 @@ func (sess *wsSession) flushLocked(blocking bool) {
 // take takes the events waiting on sub, up to one frame's worth; open
 // is false once sub is closed.
 func (sess *wsSession) take(sub *actors.Subscription) (batch []*actors.Envelope, open bool) {
-	size := 0
-	for len(batch) < wsMaxBatch && size < wsMaxBatchBytes {
-		select {
-		case e, ok := <-sub.C:
-			if !ok {
-				return batch, false
-			}
-			more, ok := sub.Collect(e)
-			batch = append(batch, more...)
-			for _, e := range more {
-				size += len(e.JSON())
-			}
-			if !ok {
-				return batch, false
-			}
-		default:
-			return batch, true
-		}
-	}
-	return batch, true
+	return sub.Take(nil, wsMaxBatch, wsMaxBatchBytes)
 }
 
 func (sess *wsSession) wake() {
