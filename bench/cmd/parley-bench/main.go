@@ -66,7 +66,7 @@ func main() {
 	flag.IntVar(&customers, "fanout-customers", 50, "conversations per workspace in the fan-out runs")
 	flag.StringVar(&inbox, "inbox", "1000000:10", "list-1m size: conversations:messages per conversation on average")
 	flag.IntVar(&o.ceiling.subscribers, "ceiling-subs", 1000, "fanout-ceiling: subscribers of the one workspace")
-	flag.Float64Var(&o.ceiling.start, "ceiling-start", 50, "fanout-ceiling: the first inbound rate (msgs/s); each step multiplies it by -ceiling-step")
+	flag.Float64Var(&o.ceiling.start, "ceiling-start", 20, "fanout-ceiling: the first inbound rate (msgs/s); each step multiplies it by -ceiling-step")
 	flag.Float64Var(&o.ceiling.step, "ceiling-step", 1.5, "fanout-ceiling: the factor between two inbound rates")
 	flag.DurationVar(&o.ceiling.duration, "ceiling-duration", 5*time.Second, "fanout-ceiling: measured duration of each step")
 	flag.IntVar(&o.idle.subscribers, "ws-idle", 10000, "ws-idle: idle WebSocket subscribers (over 10 workspaces)")
