@@ -133,6 +133,7 @@ func ceilingSection(ctx context.Context, bin string, o options, w io.Writer) err
 		}
 		peerName = "Centrifugo " + cen.Version + " (same client)"
 		pcfg := cfg
+		pcfg.ServerPID = cen.PID() // its CPU, not the stopped Parley's
 		peerSteps, err = climb(ctx, c, peerName, func(rate float64) (*bench.FanoutResult, error) {
 			pcfg.Rate = rate
 			return bench.RunCentrifugoFanout(ctx, cen, pcfg, sample)
