@@ -263,6 +263,11 @@ func goSection(ctx context.Context, o options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	for _, r := range results {
+		if v, ok := r.Metrics["B/passivated"]; ok && r.Name == "BenchmarkActorHeap" {
+			o.sum.Set("heap_per_passivated_conversation", v, 0, "")
+		}
+	}
 	fmt.Fprintf(w, "## Go benchmarks\n\nCommand: `%s`\n\n", command)
 	return bench.WriteTables(w, results)
 }
