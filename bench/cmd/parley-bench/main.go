@@ -257,7 +257,7 @@ func goSection(ctx context.Context, o options, w io.Writer) error {
 	cmd.Stdout = io.MultiWriter(&buf, &progress{})
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("benchmarks failed: %w", err)
+		return fmt.Errorf("benchmarks failed: %w\n%s", err, tailOf(buf.Bytes(), 40))
 	}
 	results, err := bench.Parse(&buf)
 	if err != nil {
@@ -493,4 +493,11 @@ func (p *progress) Write(b []byte) (int, error) {
 			fmt.Fprintln(os.Stderr, "  ", line)
 		}
 	}
+}
+
+// tailOf returns the last n lines of out: what a failed `go test` said
+// (the progress echoes only the result lines).
+func tailOf(out []byte, n int) []byte {
+	lines := bytes.Split(bytes.TrimRight(out, "\n"), []byte("\n"))
+	return bytes.Join(lines[max(0, len(lines)-n):], []byte("\n"))
 }
