@@ -9,9 +9,12 @@ FUZZTIME  ?= 20s
 BENCH     ?= Ingest|Activation|ActorHeap|RawPebble|StoreCommit|BenchmarkList|MessagesPage|Knowledge
 # Named benchmarks `make bench` runs, in order (parley-bench -scenarios):
 # webhook, go, widget, email (inbound mail over SMTP: mails/s, p99),
-# fanout-a, fanout-b, list-1m (the last three are heavy:
-# make bench SCENARIOS=fanout-a,fanout-b,list-1m).
-SCENARIOS ?= webhook,go,widget,email
+# fanout-ceiling (deliveries/s to 1,000 subscribers of one workspace at
+# rising inbound rates), ws-idle (server memory per idle WebSocket, 10,000
+# of them), fanout-a, fanout-b, list-1m (the last three are heavy:
+# make bench SCENARIOS=fanout-a,fanout-b,list-1m). Beside BENCH_OUT goes
+# its machine-readable summary (latest.json, bench/results/README.md).
+SCENARIOS ?= webhook,go,widget,email,fanout-ceiling,ws-idle
 # Where `make bench` writes its report (a latency chart goes beside it).
 BENCH_OUT ?= bench/results/latest.md
 # The fan-out peer `make bench-peer` builds from the Go module proxy (not
@@ -62,7 +65,7 @@ test: ## run every test with the race detector
 test-short: ## run the tests without the race detector
 	$(GO) test -count=1 $(PKGS)
 
-bench: ## run the benchmarks and write bench/results/latest.md (BENCH_OUT)
+bench: ## run the benchmarks and write bench/results/latest.md (BENCH_OUT) and latest.json
 	$(GO) run ./bench/cmd/parley-bench -bench '$(BENCH)' -scenarios '$(SCENARIOS)' -out '$(BENCH_OUT)' $(if $(wildcard $(PEER_BIN)),-centrifugo $(PEER_BIN))
 
 # `go install …@version` needs the module's version list, which the proxy

@@ -140,16 +140,26 @@ const (
 )
 
 // Subscription receives the events of one workspace that match its
-// filter. C is closed when the subscription ends; Reason then says why.
+// filter. One made with Subscribe receives them on C, which is closed
+// when the subscription ends; one made with SubscribeNotify has no C and
+// its events are taken with Take. Reason says why it ended.
 type Subscription struct {
 	C      <-chan *Envelope
 	c      chan *Envelope
 	filter Filter
 	st     *stream
 	notify func()
+	limit  int // the most events q holds (SubscribeNotify)
 
 	mu     sync.Mutex
 	reason string
+	// q holds the events of a notified subscription not yet taken,
+	// oldest first, the events of one Publish together. It grows as
+	// events come and is released once taken, so an idle subscriber
+	// keeps no queue (docs/ARCHITECTURE.md, "Realtime fan-out and memory
+	// per connection").
+	q      []*Envelope
+	closed bool
 }
 
 // Reason says why the subscription was closed ("" while open).
@@ -161,6 +171,56 @@ func (s *Subscription) Reason() string {
 
 // Close ends the subscription.
 func (s *Subscription) Close() { s.st.remove(s, CloseClient) }
+
+// Take appends to dst the events queued on a subscription made with
+// SubscribeNotify, oldest first, and returns it: whole state changes (the
+// events of one Publish) until maxEvents events or maxBytes bytes of
+// their JSON are reached. open is false once the subscription has ended
+// and every event it queued was taken.
+func (s *Subscription) Take(dst []*Envelope, maxEvents, maxBytes int) (batch []*Envelope, open bool) {
+	batch, size := dst, 0
+	for len(batch) < maxEvents && size < maxBytes {
+		n := len(batch)
+		var more bool
+		batch, more = s.takeGroup(batch)
+		for _, e := range batch[n:] {
+			size += len(e.JSON()) // encoded once per event, outside the lock
+		}
+		if !more {
+			s.mu.Lock()
+			open = !s.closed || len(s.q) > 0
+			s.mu.Unlock()
+			return batch, open
+		}
+	}
+	return batch, true
+}
+
+// takeGroup moves the first queued state change to dst; more is false
+// when the queue was empty.
+func (s *Subscription) takeGroup(dst []*Envelope) (_ []*Envelope, more bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.q) == 0 {
+		return dst, false
+	}
+	n := 1
+	for n < len(s.q) && sameGroup(s.q[n-1], s.q[n]) {
+		n++
+	}
+	dst = append(dst, s.q[:n]...)
+	if n == len(s.q) {
+		s.q = nil // idle: the queue's memory goes
+	} else {
+		rest := copy(s.q, s.q[n:])
+		clear(s.q[rest:])
+		s.q = s.q[:rest]
+	}
+	return dst, true
+}
+
+// sameGroup reports whether a and b were published together.
+func sameGroup(a, b *Envelope) bool { return &a.group[0] == &b.group[0] }
 
 // Collect returns env, received from C, with the events published with
 // it (the same state change) that this subscription gets: they are sent
@@ -201,8 +261,11 @@ func (st *stream) removeLocked(s *Subscription, reason string) {
 	delete(st.subs, s)
 	s.mu.Lock()
 	s.reason = reason
+	s.closed = true
 	s.mu.Unlock()
-	close(s.c)
+	if s.c != nil {
+		close(s.c)
+	}
 	if s.notify != nil {
 		s.notify()
 	}
@@ -302,6 +365,10 @@ func (b *Broadcaster) publish(ws engine.ID, events []engine.Event) {
 		st.ring[st.seq%uint64(len(st.ring))] = env
 	}
 	for s := range st.subs {
+		if s.c == nil {
+			st.queueLocked(b, s, group)
+			continue
+		}
 		sent := false
 		for _, env := range group {
 			if !s.filter.match(&env.Event) {
@@ -326,6 +393,41 @@ func (b *Broadcaster) publish(ws engine.ID, events []engine.Event) {
 	}
 }
 
+// queueLocked queues the events of group that s matches on s, a
+// notified subscription, and notifies it; one whose queue would pass its
+// limit is closed with CloseSlow instead.
+func (st *stream) queueLocked(b *Broadcaster, s *Subscription, group []*Envelope) {
+	n := 0
+	for _, env := range group {
+		if s.filter.match(&env.Event) {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	s.mu.Lock()
+	slow := len(s.q)+n > s.limit
+	if !slow {
+		for _, env := range group {
+			if s.filter.match(&env.Event) {
+				s.q = append(s.q, env)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if slow {
+		st.removeLocked(s, CloseSlow)
+		if b.onSlow != nil {
+			b.onSlow()
+		}
+		return
+	}
+	if s.notify != nil {
+		s.notify()
+	}
+}
+
 // LastSeq returns the seq of the newest event of a workspace.
 func (b *Broadcaster) LastSeq(ws engine.ID) uint64 {
 	st := b.stream(ws)
@@ -345,9 +447,12 @@ func (b *Broadcaster) Subscribe(ws engine.ID, f Filter, resume *uint64) (*Subscr
 // SubscribeNotify is Subscribe with notify called after each Publish that
 // queued events on the subscription, and when the subscription closes:
 // a writer serving many subscriptions learns which ones have work
-// without a goroutine waiting on each C. notify is called with the
-// workspace's stream locked: it must be quick and must not call the
-// broadcaster.
+// without a goroutine waiting on each C. With notify set the
+// subscription has no C: its events are taken with Take from a queue
+// that holds at most the broadcaster's queue bound (past it the
+// subscription is closed with CloseSlow, as one whose C is full) and
+// takes no memory while empty. notify is called with the workspace's
+// stream locked: it must be quick and must not call the broadcaster.
 func (b *Broadcaster) SubscribeNotify(ws engine.ID, f Filter, resume *uint64, notify func()) (*Subscription, []*Envelope, error) {
 	st := b.stream(ws)
 	st.mu.Lock()
@@ -378,8 +483,11 @@ func (b *Broadcaster) SubscribeNotify(ws engine.ID, f Filter, resume *uint64, no
 	if closed {
 		return nil, nil, ErrShuttingDown
 	}
-	c := make(chan *Envelope, b.queue)
-	s := &Subscription{C: c, c: c, filter: f, st: st, notify: notify}
+	s := &Subscription{filter: f, st: st, notify: notify, limit: b.queue}
+	if notify == nil {
+		c := make(chan *Envelope, b.queue)
+		s.C, s.c = c, c
+	}
 	st.subs[s] = struct{}{}
 	return s, replay, nil
 }

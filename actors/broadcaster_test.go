@@ -268,3 +268,63 @@ func TestBroadcasterTap(t *testing.T) {
 	require.Equal(t, []engine.ID{ws, other}, seen)
 	require.Equal(t, 1, queued, "the subscriber had its event before the tap ran")
 }
+
+// TestBroadcasterNotifiedQueue: a subscription made with SubscribeNotify
+// is taken from with Take in whole state changes, is notified once per
+// Publish that queued something for it, keeps no queue once everything
+// was taken, and is closed as a slow consumer when its queue would pass
+// the bound, its queued events still taken before Take says it ended.
+func TestBroadcasterNotifiedQueue(t *testing.T) {
+	t.Parallel()
+	ws := engine.NewID(t0)
+	b := actors.NewBroadcaster("epoch-1", 64, 5)
+	notified := 0
+	sub, _, err := b.SubscribeNotify(ws, actors.Filter{Channel: engine.ChannelWhatsApp}, nil, func() { notified++ })
+	require.NoError(t, err)
+	require.Nil(t, sub.C, "a notified subscription has no channel")
+	require.Zero(t, actors.QueueCap(sub), "nothing queued before the first event")
+	seqs := func(batch []*actors.Envelope) []uint64 {
+		var out []uint64
+		for _, e := range batch {
+			out = append(out, e.Seq)
+		}
+		return out
+	}
+	b.Publish([]engine.Event{event(ws, engine.ChannelWhatsApp, engine.FolderOpen), event(ws, engine.ChannelInstagram, engine.FolderOpen),
+		event(ws, engine.ChannelWhatsApp, engine.FolderOpen)})
+	b.Publish([]engine.Event{event(ws, engine.ChannelInstagram, engine.FolderOpen)}) // not this filter's: no notification
+	b.Publish([]engine.Event{event(ws, engine.ChannelWhatsApp, engine.FolderOpen)})
+	require.Equal(t, 2, notified)
+	// One event asked for: the whole state change comes.
+	batch, open := sub.Take(nil, 1, 1<<20)
+	require.True(t, open)
+	require.Equal(t, []uint64{1, 3}, seqs(batch))
+	batch, open = sub.Take(batch[:0], 10, 1<<20)
+	require.True(t, open)
+	require.Equal(t, []uint64{5}, seqs(batch))
+	require.Zero(t, actors.QueueCap(sub), "the queue is released once taken")
+	batch, open = sub.Take(nil, 10, 1<<20)
+	require.True(t, open)
+	require.Empty(t, batch)
+	// A byte bound stops at the state change that reaches it.
+	for range 2 {
+		b.Publish([]engine.Event{event(ws, engine.ChannelWhatsApp, engine.FolderOpen)})
+	}
+	batch, open = sub.Take(nil, 10, 1)
+	require.True(t, open)
+	require.Equal(t, []uint64{6}, seqs(batch))
+	// 7 queued; 3 more fit (4 of 5), a change of 2 would make 6: closed
+	// as slow, what was queued is still taken, then the end.
+	b.Publish([]engine.Event{event(ws, engine.ChannelWhatsApp, engine.FolderOpen), event(ws, engine.ChannelWhatsApp, engine.FolderOpen),
+		event(ws, engine.ChannelWhatsApp, engine.FolderOpen)})
+	require.Empty(t, sub.Reason())
+	b.Publish([]engine.Event{event(ws, engine.ChannelWhatsApp, engine.FolderOpen), event(ws, engine.ChannelWhatsApp, engine.FolderOpen)})
+	require.Equal(t, actors.CloseSlow, sub.Reason())
+	batch, open = sub.Take(nil, 1, 1<<20)
+	require.True(t, open, "events still queued")
+	require.Equal(t, []uint64{7}, seqs(batch))
+	batch, open = sub.Take(nil, 10, 1<<20)
+	require.False(t, open)
+	require.Equal(t, []uint64{8, 9, 10}, seqs(batch))
+	require.Zero(t, b.Subscribers())
+}

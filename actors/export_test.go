@@ -67,3 +67,11 @@ func SetAutomationActed(t *testing.T, f func(run *engine.AutomationRun) bool) {
 	automationActed = f
 	t.Cleanup(func() { automationActed = nil })
 }
+
+// QueueCap is the capacity of a notified subscription's queue: zero once
+// everything queued was taken.
+func QueueCap(s *Subscription) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return cap(s.q)
+}

@@ -13,6 +13,9 @@
 // (StartCentrifugo) as the peer it is compared with; GenerateInbox writes a large
 // inbox straight into a store, and ListLatency and SearchLatency measure
 // the first page of the list over HTTP and of a search at the store.
+// RunIdle and RunCentrifugoIdle measure the server's resident memory per
+// idle WebSocket. Summary is the machine-readable summary of a run
+// (latest.json): every figure of the targets, measured or null.
 //
 // cmd/parley-cpu compares the server CPU per inbound webhook of several
 // Parley binaries, running them in turn round after round so that the

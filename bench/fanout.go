@@ -337,6 +337,9 @@ func parseMark(b []byte) (k uint64, sent time.Duration, ok bool) {
 // measured. An error means the run could not be made (a subscriber could
 // not connect, the context ended), not that targets were missed.
 func RunFanout(ctx context.Context, cfg FanoutConfig) (*FanoutResult, error) {
+	if cfg.Customers <= 0 {
+		cfg.Customers = 50 // as runFanout: the poster reads this copy
+	}
 	return runFanout(ctx, cfg, &parleyFanout{cfg: &cfg, run: time.Now().UnixNano()})
 }
 

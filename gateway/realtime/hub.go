@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/pprof"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
@@ -69,7 +70,7 @@ func New(cfg Config) (*Hub, error) {
 // Handler is the route's handler (GET /api/v1/ws): it admits the upgrade
 // request, then upgrades it and serves the connection until it ends.
 func (h *Hub) Handler() fiber.Handler {
-	upgrade := websocket.New(h.serve, websocket.Config{WriteBufferSize: 16 << 10})
+	upgrade := websocket.New(h.serve, websocket.Config{ReadBufferSize: wsReadBuffer, WriteBufferPool: &libraryWriteBuffers})
 	return func(c *fiber.Ctx) error {
 		if err := h.admit(c); err != nil {
 			return err
@@ -77,6 +78,18 @@ func (h *Hub) Handler() fiber.Handler {
 		return upgrade(c)
 	}
 }
+
+// Memory an idle connection keeps (docs/ARCHITECTURE.md, "Realtime
+// fan-out and memory per connection"). The library's reader keeps a
+// buffer of wsReadBuffer bytes for the connection's life; a client sends
+// pings and small subscribe frames, and a longer frame is read through
+// it. The library's own writer is muted (muteLibrary): every frame is
+// written by the session, so the library gets a pool instead of a write
+// buffer per connection, which it would only take from to write a data
+// frame, and never does.
+const wsReadBuffer = 512
+
+var libraryWriteBuffers sync.Pool
 
 // Start runs the shards until ctx ends or Shutdown. It is called before
 // the route serves; a second call, or one after Shutdown, does nothing.

@@ -204,3 +204,76 @@ func TestParseClientFrame(t *testing.T) {
 		require.Equal(t, ok, err == nil, "%.60q: %v", frame, err)
 	}
 }
+
+// TestIdleSessionKeepsNoGoroutine: an idle connection's session
+// goroutine runs only to send a ping and ends after it; the pings keep
+// coming, and events reach the client through the shards meanwhile.
+func TestIdleSessionKeepsNoGoroutine(t *testing.T) {
+	t.Parallel()
+	bc := actors.NewBroadcaster("ep", 64, 64)
+	ws := engine.NewID(time.Unix(1, 0))
+	h, err := New(Config{Broadcaster: bc, Registerer: prometheus.NewRegistry(), Authenticate: func(*fiber.Ctx) (engine.ID, engine.ID, error) {
+		return ws, engine.ID{}, nil
+	}})
+	require.NoError(t, err)
+	h.ping.Store(int64(20 * time.Millisecond))
+	h.Start(context.Background())
+	defer func() { require.NoError(t, h.Shutdown(context.Background())) }()
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Get("/api/v1/ws", h.Handler())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = app.Listener(ln) }()
+	defer func() { _ = app.Shutdown() }()
+	c, _, err := (&websocket.Dialer{HandshakeTimeout: 5 * time.Second}).Dial("ws://"+ln.Addr().String()+"/api/v1/ws", nil)
+	require.NoError(t, err)
+	defer c.Close()
+	pings := make(chan struct{}, 64)
+	c.SetPingHandler(func(data string) error {
+		pings <- struct{}{}
+		return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	frames := make(chan []byte, 8)
+	go func() {
+		for {
+			_, b, err := c.ReadMessage()
+			if err != nil {
+				close(frames)
+				return
+			}
+			frames <- b
+		}
+	}()
+	hello := <-frames
+	require.Contains(t, string(hello), `"hello"`)
+	for range 3 {
+		select {
+		case <-pings:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no ping from the server")
+		}
+	}
+	var sess *wsSession
+	h.sockets.mu.Lock()
+	for s := range h.sockets.conns {
+		sess = s
+	}
+	h.sockets.mu.Unlock()
+	require.NotNil(t, sess)
+	// Between two pings the session goroutine has ended.
+	idle := false
+	for deadline := time.Now().Add(5 * time.Second); !idle && time.Now().Before(deadline); {
+		<-pings
+		sess.hmu.Lock()
+		idle = !sess.running
+		sess.hmu.Unlock()
+	}
+	require.True(t, idle, "the session goroutine keeps running while idle")
+	bc.Publish([]engine.Event{{Type: "note.created", WorkspaceID: ws, Data: map[string]string{"text": "hi"}}})
+	select {
+	case b := <-frames:
+		require.Contains(t, string(b), `"note.created"`)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the event did not arrive")
+	}
+}

@@ -268,8 +268,17 @@ type wsSession struct {
 	// readBy is the reader's deadline (the reader's own).
 	readBy time.Time
 
-	drain chan struct{} // cap 1: work for the session goroutine
-	quit  chan struct{}
+	// The session goroutine runs only while it has work (the rest of a
+	// frame a shard could not finish, a close, a ping): an idle
+	// connection keeps no goroutine but its reader (docs/ARCHITECTURE.md,
+	// "Realtime fan-out and memory per connection").
+	hmu       sync.Mutex
+	running   bool        // a session goroutine runs (under hmu)
+	drainDue  bool        // it has writes to look at (under hmu)
+	pingDue   bool        // it has a ping to send (under hmu)
+	stopped   bool        // the connection ended: no session goroutine starts (under hmu)
+	ping      *time.Timer // makes pingDue every wsPingEvery
+	goroutine sync.WaitGroup
 }
 
 func (h *Hub) serve(conn *websocket.Conn) {
@@ -282,7 +291,7 @@ func (h *Hub) serve(conn *websocket.Conn) {
 		muteLibrary(conn, nc)
 	}
 	sess := &wsSession{h: h, conn: conn, t: newNetTransport(nc), ws: who.workspace, user: who.user, cred: who.cred,
-		shard: h.assign(), drain: make(chan struct{}, 1), quit: make(chan struct{})}
+		shard: h.assign()}
 	if !h.sockets.add(sess) {
 		return
 	}
@@ -295,14 +304,11 @@ func (h *Hub) serve(conn *websocket.Conn) {
 	sess.subscribe(filter, resume)
 	h.metrics.subscribers.Inc()
 	defer h.metrics.subscribers.Dec()
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		sess.writeLoop()
-	}()
+	sess.hmu.Lock()
+	sess.ping = time.AfterFunc(h.pingEvery(), sess.pingTick)
+	sess.hmu.Unlock()
 	sess.readLoop()
-	close(sess.quit)
-	<-writerDone
+	sess.stop()
 	sess.wmu.Lock()
 	sess.dead = true // the shard must not touch the connection once it is returned
 	sess.wmu.Unlock()
@@ -518,32 +524,80 @@ func (sess *wsSession) unlockWrites() {
 	}
 }
 
-// writeLoop is the session goroutine: pings, and the writes that would
-// block a shard.
-func (sess *wsSession) writeLoop() {
-	ping := time.NewTicker(wsPingEvery)
-	defer ping.Stop()
+// start gives the session goroutine work, a drain (wake) or a ping, and
+// runs it unless it runs or the connection ended.
+func (sess *wsSession) start(drain, ping bool) {
+	sess.hmu.Lock()
+	defer sess.hmu.Unlock()
+	if sess.stopped {
+		return
+	}
+	sess.drainDue = sess.drainDue || drain
+	sess.pingDue = sess.pingDue || ping
+	if !sess.running {
+		sess.running = true
+		sess.goroutine.Add(1)
+		go sess.run()
+	}
+}
+
+// run is the session goroutine: the pings, and the writes that would
+// block a shard. It ends when it has nothing left to do.
+func (sess *wsSession) run() {
+	defer sess.goroutine.Done()
 	for {
-		select {
-		case <-sess.quit:
+		sess.hmu.Lock()
+		drain, ping := sess.drainDue, sess.pingDue
+		sess.drainDue, sess.pingDue = false, false
+		if sess.stopped || (!drain && !ping) {
+			sess.running = false
+			sess.hmu.Unlock()
 			return
-		case <-ping.C:
+		}
+		sess.hmu.Unlock()
+		if ping {
 			sess.sendNow(websocket.PingMessage, nil)
-		case <-sess.drain:
-			sess.wmu.Lock()
-			if !sess.dead && sess.pending != nil && !sess.finishPending() {
-				sess.unlockWrites()
-				return
+			sess.hmu.Lock()
+			if !sess.stopped && sess.ping != nil {
+				sess.ping.Reset(sess.h.pingEvery())
 			}
-			if !sess.dead && sess.closing == "" {
-				sess.flushLocked(true)
-			}
-			if !sess.dead && sess.closing != "" {
-				sess.finishClose()
-			}
-			sess.unlockWrites()
+			sess.hmu.Unlock()
+		}
+		if drain {
+			sess.drainWrites()
 		}
 	}
+}
+
+// pingTick is the ping timer's: a ping is due.
+func (sess *wsSession) pingTick() { sess.start(false, true) }
+
+// drainWrites finishes a frame a shard left, writes what is queued
+// (blocking) or closes the connection of a subscription that ended.
+func (sess *wsSession) drainWrites() {
+	sess.wmu.Lock()
+	defer sess.unlockWrites()
+	if !sess.dead && sess.pending != nil && !sess.finishPending() {
+		return
+	}
+	if !sess.dead && sess.closing == "" {
+		sess.flushLocked(true)
+	}
+	if !sess.dead && sess.closing != "" {
+		sess.finishClose()
+	}
+}
+
+// stop ends the session goroutine, if it runs, and keeps another from
+// starting: the connection has ended.
+func (sess *wsSession) stop() {
+	sess.hmu.Lock()
+	sess.stopped = true
+	if sess.ping != nil {
+		sess.ping.Stop()
+	}
+	sess.hmu.Unlock()
+	sess.goroutine.Wait()
 }
 
 // finishClose closes the connection of a subscription that ended: a slow
@@ -621,34 +675,10 @@ func (sess *wsSession) flushLocked(blocking bool) {
 // take takes the events waiting on sub, up to one frame's worth; open
 // is false once sub is closed.
 func (sess *wsSession) take(sub *actors.Subscription) (batch []*actors.Envelope, open bool) {
-	size := 0
-	for len(batch) < wsMaxBatch && size < wsMaxBatchBytes {
-		select {
-		case e, ok := <-sub.C:
-			if !ok {
-				return batch, false
-			}
-			more, ok := sub.Collect(e)
-			batch = append(batch, more...)
-			for _, e := range more {
-				size += len(e.JSON())
-			}
-			if !ok {
-				return batch, false
-			}
-		default:
-			return batch, true
-		}
-	}
-	return batch, true
+	return sub.Take(nil, wsMaxBatch, wsMaxBatchBytes)
 }
 
-func (sess *wsSession) wake() {
-	select {
-	case sess.drain <- struct{}{}:
-	default:
-	}
-}
+func (sess *wsSession) wake() { sess.start(true, false) }
 
 // sendEvents writes one frame of events: an object, or an array of them.
 // The shard builds the frame in its own buffer (it writes one session at

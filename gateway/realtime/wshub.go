@@ -28,6 +28,8 @@ type Hub struct {
 	next    atomic.Uint64
 	// wait overrides wsWriteWait when set (nanoseconds; tests).
 	wait atomic.Int64
+	// ping overrides wsPingEvery when set (nanoseconds; tests).
+	ping atomic.Int64
 
 	mu      sync.Mutex
 	started bool
@@ -65,6 +67,14 @@ func (h *Hub) writeWait() time.Duration {
 		return time.Duration(d)
 	}
 	return wsWriteWait
+}
+
+// pingEvery is how often a session pings its client.
+func (h *Hub) pingEvery() time.Duration {
+	if d := h.ping.Load(); d > 0 {
+		return time.Duration(d)
+	}
+	return wsPingEvery
 }
 
 // assign picks the shard of a new connection, round robin.

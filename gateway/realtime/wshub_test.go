@@ -68,7 +68,6 @@ func benchHubFanout(b *testing.B, n int) {
 		}
 		sess.sub = sub
 		sessions = append(sessions, sess)
-		wg.Go(sess.writeLoop)
 	}
 	data := map[string]string{"text": strings.Repeat("x", 200)}
 	events := []engine.Event{{Type: "message.created", WorkspaceID: ws, Data: data},
@@ -89,7 +88,7 @@ func benchHubFanout(b *testing.B, n int) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
 	for _, sess := range sessions {
-		close(sess.quit)
+		sess.stop()
 		_ = sess.t.Close()
 	}
 	if err := hub.Shutdown(context.Background()); err != nil {
@@ -199,14 +198,12 @@ func TestSessionWriterKeepsFramesWhole(t *testing.T) {
 	defer func() { require.NoError(t, hub.Shutdown(context.Background())) }()
 	bc := actors.NewBroadcaster("test", 1024, 1024)
 	tr := &chunkTransport{take: 7}
-	sess := &wsSession{h: hub, shard: hub.assign(), t: tr,
-		drain: make(chan struct{}, 1), quit: make(chan struct{})}
+	sess := &wsSession{h: hub, shard: hub.assign(), t: tr}
 	ws := engine.NewID(time.Unix(0, 0))
 	sub, _, err := bc.SubscribeNotify(ws, actors.Filter{}, nil, func() { sess.shard.mark(sess) })
 	require.NoError(t, err)
 	sess.sub = sub
-	wg.Go(sess.writeLoop)
-	defer close(sess.quit)
+	defer sess.stop()
 	const groups = 500
 	var published atomic.Bool
 	pongs := 0
@@ -264,5 +261,5 @@ func TestSessionWriterKeepsFramesWhole(t *testing.T) {
 
 // benchSession is a session writing to c, with no reader.
 func benchSession(h *Hub, sh *wsShard, c net.Conn) *wsSession {
-	return &wsSession{h: h, shard: sh, t: newNetTransport(c), drain: make(chan struct{}, 1), quit: make(chan struct{})}
+	return &wsSession{h: h, shard: sh, t: newNetTransport(c)}
 }

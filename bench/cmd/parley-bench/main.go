@@ -25,8 +25,11 @@ type options struct {
 	duration                time.Duration
 	concurrency             int
 	// scenarios are the named benchmarks to run, in order.
-	scenarios          []string
-	fanout             map[string]fanoutShape
+	scenarios []string
+	// fanout holds each fan-out scenario's runs, one per inbound rate.
+	fanout             map[string][]fanoutShape
+	ceiling            ceilingOptions
+	idle               idleOptions
 	inbox              bench.InboxConfig
 	inboxDir           string
 	samples            int
@@ -34,6 +37,12 @@ type options struct {
 	outboundConvs      int
 	// peer is the Centrifugo server the fan-out scenarios also run.
 	peer peerOptions
+	// parleyBin, if set, is the Parley binary to run instead of one
+	// built from the tree (for A/B runs of two builds).
+	parleyBin string
+	// sum collects the run's figures for the summary beside the report
+	// (latest.json).
+	sum *bench.Summary
 }
 
 func main() {
@@ -50,12 +59,17 @@ func main() {
 	var scenarios, fanA, fanB, inbox string
 	var fanDuration time.Duration
 	var customers int
-	flag.StringVar(&scenarios, "scenarios", "webhook,go,widget,email", "comma-separated named benchmarks to run, in order: webhook, go, widget, email, fanout-a, fanout-b, list-1m")
-	flag.StringVar(&fanA, "fanout-a", "100:10:5000", "fanout-a size: workspaces:subscribers per workspace:inbound msgs/s")
+	flag.StringVar(&scenarios, "scenarios", "webhook,go,widget,email,fanout-ceiling,ws-idle", "comma-separated named benchmarks to run, in order: webhook, go, widget, email, fanout-a, fanout-b, fanout-ceiling, ws-idle, list-1m")
+	flag.StringVar(&fanA, "fanout-a", "100:10:2000/5000", "fanout-a size: workspaces:subscribers per workspace:inbound msgs/s (several rates separated by /, one run each)")
 	flag.StringVar(&fanB, "fanout-b", "1:1000:50", "fanout-b size: workspaces:subscribers per workspace:inbound msgs/s")
 	flag.DurationVar(&fanDuration, "fanout-duration", 20*time.Second, "measured duration of each fan-out run")
 	flag.IntVar(&customers, "fanout-customers", 50, "conversations per workspace in the fan-out runs")
 	flag.StringVar(&inbox, "inbox", "1000000:10", "list-1m size: conversations:messages per conversation on average")
+	flag.IntVar(&o.ceiling.subscribers, "ceiling-subs", 1000, "fanout-ceiling: subscribers of the one workspace")
+	flag.Float64Var(&o.ceiling.start, "ceiling-start", 20, "fanout-ceiling: the first inbound rate (msgs/s); each step multiplies it by -ceiling-step")
+	flag.Float64Var(&o.ceiling.step, "ceiling-step", 1.5, "fanout-ceiling: the factor between two inbound rates")
+	flag.DurationVar(&o.ceiling.duration, "ceiling-duration", 5*time.Second, "fanout-ceiling: measured duration of each step")
+	flag.IntVar(&o.idle.subscribers, "ws-idle", 10000, "ws-idle: idle WebSocket subscribers (over 10 workspaces)")
 	flag.StringVar(&o.inboxDir, "inbox-dir", "", "keep list-1m's generated data here and reuse it when the size matches (default: a temporary directory)")
 	flag.IntVar(&o.samples, "samples", 2000, "measured requests (list) and queries (search) per shape in list-1m")
 	flag.IntVar(&o.wsSubs, "ws-subs", 50, "WebSocket subscribers of the inbound → WebSocket run")
@@ -63,6 +77,7 @@ func main() {
 	flag.IntVar(&o.outboundConvs, "outbound-convs", 500, "conversations the outbound send run replies to")
 	flag.StringVar(&o.peer.bin, "centrifugo", "", "Centrifugo binary (make bench-peer) to run beside Parley in the fan-out scenarios, measured by the same client (empty: skip the peer)")
 	flag.StringVar(&o.peer.payload, "centrifugo-payload", "event", "what Centrifugo publishes per message: event (a message.created Parley sent) or frame (a whole frame of Parley's that carried one, so the bytes per delivery match)")
+	flag.StringVar(&o.parleyBin, "parley-bin", "", "run this Parley binary instead of building ./cmd/parley (A/B runs of two builds)")
 	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile here (where the client side spends its time)")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -79,15 +94,22 @@ func main() {
 	}
 	o.pkgs = strings.Split(pkgs, ",")
 	o.scenarios = strings.Split(scenarios, ",")
-	o.fanout = map[string]fanoutShape{}
+	o.fanout = map[string][]fanoutShape{}
 	for name, spec := range map[string]string{"fanout-a": fanA, "fanout-b": fanB} {
-		sh, err := parseFanout(name, spec)
+		shapes, err := parseFanout(name, spec)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "parley-bench:", err)
 			os.Exit(2)
 		}
-		sh.duration, sh.customers = fanDuration, customers
-		o.fanout[name] = sh
+		for i := range shapes {
+			shapes[i].duration, shapes[i].customers = fanDuration, customers
+		}
+		o.fanout[name] = shapes
+	}
+	o.ceiling.customers = customers
+	if o.ceiling.subscribers <= 0 || o.ceiling.start <= 0 || o.ceiling.step <= 1 || o.ceiling.duration <= 0 || o.idle.subscribers <= 0 {
+		fmt.Fprintln(os.Stderr, "parley-bench: -ceiling-subs, -ceiling-start, -ceiling-duration and -ws-idle must be positive, -ceiling-step above 1")
+		os.Exit(2)
 	}
 	if o.peer.payload != "event" && o.peer.payload != "frame" {
 		fmt.Fprintf(os.Stderr, "parley-bench: -centrifugo-payload wants event or frame, not %q\n", o.peer.payload)
@@ -109,7 +131,9 @@ func run(ctx context.Context, o options) error {
 	start := time.Now()
 	var report bytes.Buffer
 	fmt.Fprintf(&report, "# Parley benchmarks\n\n%s\n", bench.ThisMachine(start).Markdown())
-	fmt.Fprintf(&report, "Reproduce: `make bench` (that is, `go run ./bench/cmd/parley-bench %s`).\n\n", shellQuote(os.Args[1:]))
+	command := "go run ./bench/cmd/parley-bench " + shellQuote(os.Args[1:])
+	fmt.Fprintf(&report, "Reproduce: `make bench` (that is, `%s`).\n\n", command)
+	o.sum = bench.NewSummary(bench.ThisMachine(start), command)
 	if err := runScenarios(ctx, o, &report); err != nil {
 		return err
 	}
@@ -119,7 +143,10 @@ func run(ctx context.Context, o options) error {
 	if err := os.WriteFile(o.out, report.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("writing report: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "done in %s; report: %s\n", time.Since(start).Round(time.Second), o.out)
+	if err := o.sum.WriteFile(bench.SummaryPath(o.out)); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "done in %s; report: %s, summary: %s\n", time.Since(start).Round(time.Second), o.out, bench.SummaryPath(o.out))
 	return nil
 }
 
@@ -134,6 +161,10 @@ func runScenarios(ctx context.Context, o options, w io.Writer) error {
 	}()
 	binary := func() (string, error) {
 		if bin != "" {
+			return bin, nil
+		}
+		if o.parleyBin != "" {
+			bin = o.parleyBin
 			return bin, nil
 		}
 		var err error
@@ -161,7 +192,21 @@ func runScenarios(ctx context.Context, o options, w io.Writer) error {
 		case "fanout-a", "fanout-b":
 			var b string
 			if b, err = binary(); err == nil {
-				err = fanoutSection(ctx, b, o.peer, o.fanout[name], w)
+				for _, sh := range o.fanout[name] {
+					if err = fanoutSection(ctx, b, o.peer, sh, o.sum, w); err != nil {
+						break
+					}
+				}
+			}
+		case "fanout-ceiling":
+			var b string
+			if b, err = binary(); err == nil {
+				err = ceilingSection(ctx, b, o, w)
+			}
+		case "ws-idle":
+			var b string
+			if b, err = binary(); err == nil {
+				err = idleSection(ctx, b, o, w)
 			}
 		case "widget":
 			err = widgetSection(ctx, w)
@@ -173,7 +218,7 @@ func runScenarios(ctx context.Context, o options, w io.Writer) error {
 				err = listSection(ctx, b, o, w)
 			}
 		default:
-			err = fmt.Errorf("unknown scenario %q (webhook, go, widget, email, fanout-a, fanout-b, list-1m)", name)
+			err = fmt.Errorf("unknown scenario %q (webhook, go, widget, email, fanout-a, fanout-b, fanout-ceiling, ws-idle, list-1m)", name)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -212,11 +257,16 @@ func goSection(ctx context.Context, o options, w io.Writer) error {
 	cmd.Stdout = io.MultiWriter(&buf, &progress{})
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("benchmarks failed: %w", err)
+		return fmt.Errorf("benchmarks failed: %w\n%s", err, tailOf(buf.Bytes(), 40))
 	}
 	results, err := bench.Parse(&buf)
 	if err != nil {
 		return err
+	}
+	for _, r := range results {
+		if v, ok := r.Metrics["B/passivated"]; ok && r.Name == "BenchmarkActorHeap" {
+			o.sum.Set("heap_per_passivated_conversation", v, 0, "")
+		}
 	}
 	fmt.Fprintf(w, "## Go benchmarks\n\nCommand: `%s`\n\n", command)
 	return bench.WriteTables(w, results)
@@ -333,6 +383,7 @@ func webhookSection(ctx context.Context, parleyBin string, o options, w io.Write
 	row("parley", parley)
 	fmt.Fprintln(w)
 	writeIngestBudget(w, baseline, parley)
+	noteIngest(o.sum, baseline, floor, parley)
 	for name, r := range map[string]bench.LoadResult{"bare Fiber": baseline, "durable floor": floor, "parley": parley} {
 		if r.FirstError != "" {
 			fmt.Fprintf(w, "First error (%s): `%s`\n\n", name, strings.ReplaceAll(r.FirstError, "`", "'"))
@@ -442,4 +493,11 @@ func (p *progress) Write(b []byte) (int, error) {
 			fmt.Fprintln(os.Stderr, "  ", line)
 		}
 	}
+}
+
+// tailOf returns the last n lines of out: what a failed `go test` said
+// (the progress echoes only the result lines).
+func tailOf(out []byte, n int) []byte {
+	lines := bytes.Split(bytes.TrimRight(out, "\n"), []byte("\n"))
+	return bytes.Join(lines[max(0, len(lines)-n):], []byte("\n"))
 }

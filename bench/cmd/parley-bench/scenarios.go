@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/bench"
@@ -29,14 +30,26 @@ type fanoutShape struct {
 	customers               int
 }
 
-// parseFanout reads "workspaces:subscribers:rate".
-func parseFanout(name, spec string) (fanoutShape, error) {
+// parseFanout reads "workspaces:subscribers:rate[/rate…]": one shape
+// per rate.
+func parseFanout(name, spec string) ([]fanoutShape, error) {
+	bad := fmt.Errorf("-%s wants workspaces:subscribers:rate[/rate…] (positive), not %q", name, spec)
 	sh := fanoutShape{name: name}
-	if _, err := fmt.Sscanf(spec, "%d:%d:%g", &sh.workspaces, &sh.subscribers, &sh.rate); err != nil ||
-		sh.workspaces <= 0 || sh.subscribers <= 0 || sh.rate <= 0 {
-		return sh, fmt.Errorf("-%s wants workspaces:subscribers:rate (positive), not %q", name, spec)
+	var rates string
+	if _, err := fmt.Sscanf(spec, "%d:%d:%s", &sh.workspaces, &sh.subscribers, &rates); err != nil ||
+		sh.workspaces <= 0 || sh.subscribers <= 0 {
+		return nil, bad
 	}
-	return sh, nil
+	var out []fanoutShape
+	for r := range strings.SplitSeq(rates, "/") {
+		v, err := strconv.ParseFloat(r, 64)
+		if err != nil || v <= 0 {
+			return nil, bad
+		}
+		sh.rate = v
+		out = append(out, sh)
+	}
+	return out, nil
 }
 
 // peerOptions name the fan-out peer and what it publishes.
@@ -48,7 +61,7 @@ type peerOptions struct {
 	payload string
 }
 
-func fanoutSection(ctx context.Context, bin string, peer peerOptions, sh fanoutShape, w io.Writer) error {
+func fanoutSection(ctx context.Context, bin string, peer peerOptions, sh fanoutShape, sum *bench.Summary, w io.Writer) error {
 	limit, err := bench.RaiseFDLimit()
 	if err != nil {
 		return err
@@ -120,6 +133,7 @@ func fanoutSection(ctx context.Context, bin string, peer peerOptions, sh fanoutS
 		cpuRow(w, peerName, peerRes)
 	}
 	fmt.Fprintln(w)
+	noteFanout(sum, sh, res, peerRes, peerName)
 	if peerRes != nil && peerRes.Percentile(99) > 0 {
 		fmt.Fprintf(w, "p99 ratio Parley / %s: %.2f (p50 ratio %.2f).\n\n", peerName,
 			float64(res.Percentile(99))/float64(peerRes.Percentile(99)), float64(res.Percentile(50))/float64(peerRes.Percentile(50)))
@@ -253,6 +267,7 @@ func listSection(ctx context.Context, bin string, o options, w io.Writer) error 
 		fmt.Fprintf(os.Stderr, "  search %s: p50 %s p99 %s\n", s.Shape.Name, ms(s.Latencies.Percentile(50)), ms(s.Latencies.Percentile(99)))
 	}
 	fmt.Fprintln(w)
+	noteLists(o.sum, lists)
 	return nil
 }
 
