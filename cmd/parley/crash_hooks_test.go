@@ -71,6 +71,9 @@ func newHookCrashReceiver(t *testing.T) *hookCrashReceiver {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
+		if !strings.HasPrefix(m.SourceID, "wamid.hook.") {
+			return // the workspace's own messages (the default agent's replies)
+		}
 		user, _, _ := strings.Cut(m.Content, " ")
 		if r.ids[m.SourceID] == nil {
 			r.ids[m.SourceID] = map[string]bool{}
