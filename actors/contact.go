@@ -115,7 +115,10 @@ func (a *contactActor) commit(b *persistence.Batch, next *engine.Contact, evs ..
 			return fmt.Errorf("segments of contact %s: %w", a.id, err)
 		}
 	}
-	if err := a.rt.store.Commit(b); err != nil {
+	staged := a.rt.stageEvents(b, evs)
+	err := a.rt.store.Commit(b)
+	staged()
+	if err != nil {
 		b.Close()
 		return fmt.Errorf("committing contact %s: %w", a.id, err)
 	}

@@ -397,7 +397,13 @@ func (rt *Runtime) merge(ctx context.Context, target, src engine.Contact) (engin
 		subs[i].ContactID = merged.ID // the form's copy now names the target too
 		b.PutFormSubmission(&subs[i])
 	}
-	if err := rt.store.Commit(b); err != nil {
+	evs := []engine.Event{rt.contactEvent(engine.EventContactUpdated, &merged),
+		{Type: engine.EventContactDeleted, WorkspaceID: ws, At: merged.UpdatedAt,
+			Data: engine.ContactEventData{ID: src.ID, MergedInto: merged.ID}}}
+	staged := rt.stageEvents(b, evs)
+	err = rt.store.Commit(b)
+	staged()
+	if err != nil {
 		b.Close()
 		return engine.Contact{}, fmt.Errorf("committing merge of %s into %s: %w", src.ID, target.ID, err)
 	}
@@ -405,9 +411,7 @@ func (rt *Runtime) merge(ctx context.Context, target, src engine.Contact) (engin
 	if err := rt.reassign(ctx, ws, src.ID, target.ID); err != nil {
 		return engine.Contact{}, err
 	}
-	rt.bc.Publish([]engine.Event{rt.contactEvent(engine.EventContactUpdated, &merged),
-		{Type: engine.EventContactDeleted, WorkspaceID: ws, At: merged.UpdatedAt,
-			Data: engine.ContactEventData{ID: src.ID, MergedInto: merged.ID}}})
+	rt.bc.Publish(evs)
 	rt.propagateName(ws, merged.ID, merged.Profile.Name)
 	return merged, nil
 }

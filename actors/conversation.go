@@ -343,8 +343,11 @@ func (t *txn) commit() error {
 			!t.old.AIPendingAt.Equal(t.cur.AIPendingAt)
 	}
 	figures := t.analytics()
+	staged := a.rt.stageEvents(t.b, t.events)
 	start := time.Now()
-	if err := a.rt.store.Commit(t.b); err != nil {
+	err := a.rt.store.Commit(t.b)
+	staged()
+	if err != nil {
 		return fmt.Errorf("committing conversation %s: %w", a.id, err)
 	}
 	a.rt.metrics.commitSeconds.Observe(time.Since(start).Seconds())

@@ -13,7 +13,9 @@ import (
 // worker; a full queue drops the text, the conversation never waits).
 // The worker keeps each contact's latest text (engine.LanguageSample),
 // detects its language once there is enough of it
-// (engine.DetectLanguage) and, when the result differs from what the
+// (engine.DetectLanguage) — once the same language was found
+// engine.LanguageSettledAfter times in a row, only when the whole sample
+// is new text (engine.LanguageDetectionDue) — and, when the result differs from what the
 // contact holds, tells the contact's actor, which records it
 // (engine.SetDetectedLanguage) in its own commit (docs/ARCHITECTURE.md,
 // invariant 11).
@@ -33,12 +35,19 @@ type languageJob struct {
 
 type contactKey struct{ ws, contact engine.ID }
 
+// languageState is what the detector keeps of one contact.
+type languageState struct {
+	sample string // the contact's latest text (engine.LanguageSample)
+	lang   string // the language last told the contact
+	agreed int    // detections in a row that found lang
+	fresh  int    // bytes of text added to sample since the last detection
+}
+
 // languageDetector is the runtime's language detection pool.
 type languageDetector struct {
-	rt      *Runtime
-	jobs    chan languageJob
-	samples map[contactKey]string // owned by run
-	last    map[contactKey]string // the language last told each contact; owned by run
+	rt     *Runtime
+	jobs   chan languageJob
+	states map[contactKey]languageState // owned by run
 
 	dropped  prometheus.Counter
 	detected prometheus.Counter
@@ -46,7 +55,7 @@ type languageDetector struct {
 
 func newLanguageDetector(rt *Runtime, reg prometheus.Registerer) *languageDetector {
 	d := &languageDetector{rt: rt, jobs: make(chan languageJob, languageQueue),
-		samples: map[contactKey]string{}, last: map[contactKey]string{},
+		states: map[contactKey]languageState{},
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_language_detection_dropped_total",
 			Help: "Inbound texts not read for language detection because its queue was full."}),
 		detected: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_language_detections_total",
@@ -84,20 +93,32 @@ func (d *languageDetector) run(ctx context.Context) {
 
 func (d *languageDetector) handle(j languageJob) {
 	k := contactKey{j.ws, j.contact}
-	if _, ok := d.samples[k]; !ok && len(d.samples) >= languageSamples {
-		for old := range d.samples {
-			delete(d.samples, old)
-			delete(d.last, old)
+	st, ok := d.states[k]
+	if !ok && len(d.states) >= languageSamples {
+		for old := range d.states {
+			delete(d.states, old)
 			break
 		}
 	}
-	sample := engine.LanguageSample(d.samples[k], j.text)
-	d.samples[k] = sample
-	lang, _, ok := engine.DetectLanguage(sample)
-	if !ok || d.last[k] == lang {
+	st.sample = engine.LanguageSample(st.sample, j.text)
+	st.fresh += len(j.text)
+	if !engine.LanguageDetectionDue(st.agreed, st.fresh) {
+		d.states[k] = st
 		return
 	}
-	d.last[k] = lang
+	st.fresh = 0
+	lang, _, ok := engine.DetectLanguage(st.sample)
+	switch {
+	case !ok:
+	case lang == st.lang:
+		st.agreed++
+	default:
+		st.lang, st.agreed = lang, 1
+	}
+	d.states[k] = st
+	if !ok || st.agreed > 1 {
+		return
+	}
 	d.rt.contactTell(j.ws, j.contact, "detected language", func(a *contactActor) (any, error) {
 		if a.c == nil {
 			return nil, nil // merged away or deleted

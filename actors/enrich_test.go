@@ -71,3 +71,32 @@ func TestContactLanguageAccumulates(t *testing.T) {
 		return nil
 	})
 }
+
+// A customer whose language settled (French, read several times) and who
+// then writes English: the detector reads the settled contact's sample
+// again only once all of it is new text, and finds the change.
+func TestContactLanguageChangeAfterSettled(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	var conv engine.ID
+	for i := range engine.LanguageSettledAfter + 2 {
+		conv = h.say("33698765432", fmt.Sprintf("fr%d", i), "je voudrais savoir si vous livrez en Belgique la semaine prochaine")
+	}
+	contact := h.conv(conv).ContactID
+	language := func(want string) {
+		t.Helper()
+		eventually(t, 5*time.Second, func() error {
+			c, err := h.store.Contact(h.ws, contact)
+			if err != nil || c.Detected.Language != want {
+				return fmt.Errorf("language %q, %v", c.Detected.Language, err)
+			}
+			return nil
+		})
+	}
+	language("fr")
+	text := "could you tell me whether my order has shipped and when it will arrive"
+	for i := range 2*engine.MaxLanguageSample/len(text) + 1 {
+		h.say("33698765432", fmt.Sprintf("en%d", i), text)
+	}
+	language("en")
+}

@@ -132,7 +132,10 @@ type Runtime struct {
 	cfg Config
 	// knowledge ranks the agents' knowledge passages once set
 	// (SetKnowledgeSearcher); nil means BM25 alone.
-	knowledge  atomic.Pointer[KnowledgeSearcher]
+	knowledge atomic.Pointer[KnowledgeSearcher]
+	// outbox stages what must be delivered of the events into the
+	// batch that commits them, once set (SetEventOutbox).
+	outbox     atomic.Pointer[EventOutbox]
 	store      *persistence.Store
 	clock      clockwork.Clock
 	log        *slog.Logger
@@ -638,6 +641,37 @@ func (rt *Runtime) passivator(ctx context.Context) {
 			rt.dir.passivateIdle(now.Add(-rt.cfg.IdleTimeout))
 		}
 	}
+}
+
+// EventOutbox writes into b, the batch that commits events, what must be
+// delivered durably about them (the outgoing webhooks' deliveries,
+// docs/ARCHITECTURE.md, "Outgoing webhooks"), so that no committed event
+// can miss its deliveries and they cost no commit of their own. It
+// returns a function the committer calls once the batch is committed or
+// dropped (nil when it staged nothing).
+type EventOutbox func(b *persistence.Batch, events []engine.Event) (done func())
+
+// SetEventOutbox makes o stage the deliveries of the events that the
+// conversation and contact actors commit (nil: none).
+func (rt *Runtime) SetEventOutbox(o EventOutbox) {
+	if o == nil {
+		rt.outbox.Store(nil)
+		return
+	}
+	rt.outbox.Store(&o)
+}
+
+// stageEvents hands events, about to be committed in b, to the outbox.
+// The returned function is never nil.
+func (rt *Runtime) stageEvents(b *persistence.Batch, events []engine.Event) func() {
+	o := rt.outbox.Load()
+	if o == nil || len(events) == 0 {
+		return func() {}
+	}
+	if done := (*o)(b, events); done != nil {
+		return done
+	}
+	return func() {}
 }
 
 // SetKnowledgeSearcher makes ks find the knowledge passages given to

@@ -119,7 +119,23 @@ const (
 	// MaxLanguageSample is how many bytes of a customer's latest text
 	// language detection reads.
 	MaxLanguageSample = 600
+	// LanguageSettledAfter is how many detections in a row must find the
+	// same language before a contact's language counts as settled.
+	LanguageSettledAfter = 3
 )
+
+// LanguageDetectionDue reports whether a contact's language should be
+// detected again, given agreed, how many detections in a row found the
+// language it holds, and fresh, the bytes of text it wrote since the last
+// detection. Until the language is settled every new text is read; once
+// it is, the sample is read again only when all of it is new text: a
+// change of language needs several messages to win a sample of
+// MaxLanguageSample bytes anyway, and detection reads every byte of the
+// sample, so reading it at every message cost more CPU than storing the
+// message.
+func LanguageDetectionDue(agreed, fresh int) bool {
+	return agreed < LanguageSettledAfter || fresh >= MaxLanguageSample
+}
 
 // detectableLanguages are the languages detection chooses among: the
 // most spoken ones the messaging channels carry. A closed list keeps

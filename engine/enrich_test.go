@@ -221,3 +221,15 @@ func FuzzDetectLanguage(f *testing.F) {
 		}
 	})
 }
+
+func TestLanguageDetectionDue(t *testing.T) {
+	t.Parallel()
+	for agreed := range engine.LanguageSettledAfter {
+		require.True(t, engine.LanguageDetectionDue(agreed, 1), "unsettled (%d): every text is read", agreed)
+	}
+	settled := engine.LanguageSettledAfter
+	require.False(t, engine.LanguageDetectionDue(settled, 1))
+	require.False(t, engine.LanguageDetectionDue(settled, engine.MaxLanguageSample-1))
+	require.True(t, engine.LanguageDetectionDue(settled, engine.MaxLanguageSample), "a sample that is all new text is read again")
+	require.True(t, engine.LanguageDetectionDue(settled+5, engine.MaxLanguageSample+80))
+}

@@ -381,7 +381,9 @@ func (s *Server) Start() {
 		s.notifier.Start()
 		s.cfg.Runtime.Broadcaster().AddTap(s.notifier.Tap)
 		s.hooks.Start()
-		s.cfg.Runtime.Broadcaster().AddTap(s.hooks.Tap)
+		// The actors stage each event's webhook deliveries in the batch
+		// that commits it (docs/ARCHITECTURE.md, "Outgoing webhooks").
+		s.cfg.Runtime.SetEventOutbox(s.hooks.Stage)
 		s.cfg.Runtime.Broadcaster().AddTap(s.widgetTap)
 		s.cfg.Accounts.health.Store(s.health)
 		s.health.Start()

@@ -89,6 +89,39 @@ func (s *Store) WebhookSeq() (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
+// LastWebhookDeliverySeq returns the highest delivery seq found in any
+// subscription's queue or log (0 for none). The seq key alone may lag:
+// deliveries are written in the batches of the events they carry, which
+// concurrent commits may apply in another order than their seqs were
+// given. One seek per subscription and table.
+func (s *Store) LastWebhookDeliverySeq() (uint64, error) {
+	var last uint64
+	for _, t := range []byte{tWebhookOutbox, tWebhookLog} {
+		p := []byte{spaceSystem, t}
+		it, err := s.iter(p, prefixEnd(p))
+		if err != nil {
+			return 0, err
+		}
+		for ok := it.Last(); ok; {
+			k := it.Key()
+			if len(k) != len(p)+len(engine.ID{})+8 {
+				ok = it.Prev()
+				continue
+			}
+			last = max(last, binary.BigEndian.Uint64(k[len(k)-8:]))
+			ok = it.SeekLT(slices.Clone(k[:len(p)+len(engine.ID{})])) // the previous subscription's last
+		}
+		err = iterErr(it)
+		if cerr := it.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return 0, fmt.Errorf("reading the last webhook delivery: %w", err)
+		}
+	}
+	return last, nil
+}
+
 // PendingWebhookDeliveries returns up to limit pending deliveries of a
 // subscription with a seq above after, in queue order.
 func (s *Store) PendingWebhookDeliveries(hook engine.ID, after uint64, limit int) ([]engine.WebhookDelivery, error) {

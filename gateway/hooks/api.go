@@ -111,6 +111,8 @@ func (s *Service) Delete(ws, id engine.ID) error {
 	if !ok || h.WorkspaceID != ws {
 		return ErrNotFound
 	}
+	s.stageMu.Lock() // no staged batch of its deliveries left uncommitted
+	defer s.stageMu.Unlock()
 	b := s.cfg.Store.NewBatch()
 	b.DeleteWebhook(ws, id)
 	if err := s.cfg.Store.Commit(b); err != nil {

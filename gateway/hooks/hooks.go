@@ -2,18 +2,19 @@
 // (URL, secret, events) receive its events as signed JSON POSTs
 // (docs/ARCHITECTURE.md, "Outgoing webhooks").
 //
-// It is fed by the events published after their commit (a tap on the
-// broadcaster, which never waits): the tap only appends the events of
-// workspaces that have an active subscription to a buffer, and one
-// goroutine writes them to the durable delivery queue in Pebble (one
-// synced batch for what has gathered). A dispatcher reads the queue and
+// The conversation and contact actors hand it each batch of events
+// before they commit it (Stage, an actors.EventOutbox): the deliveries
+// those events make are written into the same batch, so they are durable
+// with the events themselves and cost no fsync of their own. A tap
+// (Tap) takes what is published outside those commits into a buffer that
+// one goroutine writes to the queue. A dispatcher reads the queue and
 // hands the due deliveries to a bounded pool of workers, at most one in
 // flight per subscription and conversation (or contact), so that each
 // receiver sees a conversation's events in order. A failed attempt is
 // tried again on the retry schedule (engine.WebhookRetryAfter) on the
 // injected clock; a subscription failing for a day is turned off. A slow
 // or dead receiver holds a worker at most for the request timeout and
-// never holds the tap: what waits is in Pebble, not in memory.
+// never holds ingest: what waits is in Pebble, not in memory.
 package hooks
 
 import (
@@ -112,6 +113,12 @@ type Service struct {
 	// into one fsync.
 	mu    sync.RWMutex
 	hooks map[engine.ID]*engine.Webhook
+	// stageMu is held for reading by every batch that Stage wrote
+	// deliveries into, until it is committed, and for writing by Delete,
+	// so that no delivery of a deleted subscription lands after its
+	// deletion. Attempts do not take it: a failing subscription never
+	// holds ingest.
+	stageMu sync.RWMutex
 	// seqMu holds the delivery seq, with the commit that uses it.
 	seqMu sync.Mutex
 	seq   uint64
@@ -179,6 +186,11 @@ func New(cfg Config) (*Service, error) {
 	if s.seq, err = cfg.Store.WebhookSeq(); err != nil {
 		return nil, fmt.Errorf("hooks: %w", err)
 	}
+	last, err := cfg.Store.LastWebhookDeliverySeq()
+	if err != nil {
+		return nil, fmt.Errorf("hooks: %w", err)
+	}
+	s.seq = max(s.seq, last)
 	s.refreshLocked()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
@@ -232,9 +244,11 @@ func (s *Service) Shutdown() {
 	})
 }
 
-// Tap takes published events (actors.Broadcaster.AddTap). It never
-// waits: the events of workspaces with an active subscription are
-// appended to a buffer that the queue writer empties.
+// Tap takes events published outside the actors' commits, which
+// Stage does not see (actors.Broadcaster.AddTap). It never waits: the
+// events of workspaces with an active subscription are appended to a
+// buffer that the queue writer commits (at least once: an event tapped
+// but not yet queued when the process is killed is lost).
 func (s *Service) Tap(events []engine.Event) {
 	act := *s.active.Load()
 	if len(act) == 0 || s.stopped.Load() {
@@ -297,11 +311,33 @@ func (s *Service) flush() {
 	defer s.mu.RUnlock()
 	s.seqMu.Lock()
 	defer s.seqMu.Unlock()
-	act := *s.active.Load()
 	b := s.cfg.Store.NewBatch()
-	seq, now, n := s.seq, s.cfg.Clock.Now().UTC(), 0
+	seq, n := s.putDeliveries(b, evs, *s.active.Load(), s.seq, s.cfg.Clock.Now().UTC())
+	if n == 0 {
+		b.Close()
+		return
+	}
+	b.SetWebhookSeq(seq)
+	if err := s.cfg.Store.Commit(b); err != nil {
+		s.m.dropped.Add(float64(n))
+		s.log.Error("Queueing webhook deliveries", "deliveries", n, "err", err)
+		return
+	}
+	s.seq = seq
+	s.m.queued.Add(float64(n))
+	s.poke()
+}
+
+// putDeliveries writes into b the deliveries of evs to the subscriptions
+// of act that want them, numbered after seq, and returns the last seq
+// given and how many were written.
+func (s *Service) putDeliveries(b *persistence.Batch, evs []engine.Event, act map[engine.ID][]engine.Webhook, seq uint64, now time.Time) (uint64, int) {
+	n := 0
 	for i := range evs {
 		subs := act[evs[i].WorkspaceID]
+		if len(subs) == 0 {
+			continue
+		}
 		outs := engine.WebhookOuts(&evs[i], func(e engine.WebhookEvent) bool {
 			for j := range subs {
 				if subs[j].Wants(e) {
@@ -322,19 +358,48 @@ func (s *Service) flush() {
 			}
 		}
 	}
-	if n == 0 {
-		b.Close()
-		return
+	return seq, n
+}
+
+// Stage writes the deliveries of events into b, the batch that commits
+// them (actors.EventOutbox): a committed event has its deliveries queued
+// in the same fsync, so none is lost to a crash and a busy subscription
+// costs ingest no commit of its own. It holds the subscriptions for
+// reading (stageMu, not the lock of the attempts) until done is called,
+// after b's commit, so that a subscription deleted meanwhile cannot leave
+// deliveries behind; done also wakes the dispatcher. done is nil when
+// nothing was staged.
+func (s *Service) Stage(b *persistence.Batch, events []engine.Event) (done func()) {
+	act := *s.active.Load()
+	if len(act) == 0 {
+		return nil
 	}
-	b.SetWebhookSeq(seq)
-	if err := s.cfg.Store.Commit(b); err != nil {
-		s.m.dropped.Add(float64(n))
-		s.log.Error("Queueing webhook deliveries", "deliveries", n, "err", err)
-		return
+	wanted := false
+	for i := range events {
+		if _, ok := act[events[i].WorkspaceID]; ok {
+			wanted = true
+			break
+		}
+	}
+	if !wanted {
+		return nil
+	}
+	s.stageMu.RLock()
+	s.seqMu.Lock()
+	seq, n := s.putDeliveries(b, events, *s.active.Load(), s.seq, s.cfg.Clock.Now().UTC())
+	if n == 0 {
+		s.seqMu.Unlock()
+		s.stageMu.RUnlock()
+		return nil
 	}
 	s.seq = seq
+	b.SetWebhookSeq(seq) // a lower bound: see persistence.Store.LastWebhookDeliverySeq
+	s.seqMu.Unlock()
 	s.m.queued.Add(float64(n))
-	s.poke()
+	return func() {
+		s.stageMu.RUnlock()
+		s.poke()
+	}
 }
 
 // dispatch hands the due deliveries to the workers, one in flight per
