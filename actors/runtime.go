@@ -132,7 +132,10 @@ type Runtime struct {
 	cfg Config
 	// knowledge ranks the agents' knowledge passages once set
 	// (SetKnowledgeSearcher); nil means BM25 alone.
-	knowledge  atomic.Pointer[KnowledgeSearcher]
+	knowledge atomic.Pointer[KnowledgeSearcher]
+	// aiQuota, when set, says whether a workspace may have another AI
+	// reply (its plan's monthly limit).
+	aiQuota    atomic.Pointer[AIReplyQuota]
 	store      *persistence.Store
 	clock      clockwork.Clock
 	log        *slog.Logger
@@ -638,6 +641,24 @@ func (rt *Runtime) passivator(ctx context.Context) {
 			rt.dir.passivateIdle(now.Add(-rt.cfg.IdleTimeout))
 		}
 	}
+}
+
+// AIReplyQuota is the plan's monthly allowance of AI replies
+// (gateway/operator.go): TakeAIReply counts one reply of ws and reports
+// whether it may be generated; when it may not, why is the system note
+// of the handoff to people.
+type AIReplyQuota interface {
+	TakeAIReply(ws engine.ID) (ok bool, why string)
+}
+
+// SetAIReplyQuota makes q decide whether each AI reply is generated
+// (nil: every one is).
+func (rt *Runtime) SetAIReplyQuota(q AIReplyQuota) {
+	if q == nil {
+		rt.aiQuota.Store(nil)
+		return
+	}
+	rt.aiQuota.Store(&q)
 }
 
 // SetKnowledgeSearcher makes ks find the knowledge passages given to
