@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jonboulle/clockwork"
@@ -501,31 +502,63 @@ func (b *adminWorkspaceBody) applyTo(rec *engine.WorkspaceOperatorRecord) error 
 	return nil
 }
 
+// parseAdminWorkspaceBody reads the body of a create (name and
+// owner_email required) or of an update (plan fields only), checks it
+// against the document's schema and the engine's rules, and sets its plan
+// fields on rec. Every refusal is a 400 and leaves rec as it was.
+func parseAdminWorkspaceBody(raw []byte, create bool, rec *engine.WorkspaceOperatorRecord) (name, email string, err error) {
+	var body adminWorkspaceBody
+	if err := decodeJSONBytes(raw, &body); err != nil {
+		return "", "", err
+	}
+	schemas, err := bodySchemas()
+	if err != nil {
+		return "", "", err
+	}
+	route := "PATCH /api/v1/admin/workspaces/{id}"
+	if create {
+		route = "POST /api/v1/admin/workspaces"
+	}
+	if err := checkBody(schemas[route], raw); err != nil {
+		return "", "", err
+	}
+	switch {
+	case create && (body.Name == nil || body.OwnerEmail == nil):
+		return "", "", errorf(fiber.StatusBadRequest, "invalid", "name and owner_email are required")
+	case !create && (body.Name != nil || body.OwnerEmail != nil):
+		return "", "", errorf(fiber.StatusBadRequest, "invalid", "only plan, limits and time_zone can be changed")
+	case !create && body.Plan == nil && body.Limits == nil && body.TimeZone == nil:
+		return "", "", errorf(fiber.StatusBadRequest, "invalid", "nothing to change: set plan, limits or time_zone")
+	}
+	if create {
+		name = strings.TrimSpace(*body.Name)
+		if name == "" || len(name) > maxWorkspaceName || !utf8.ValidString(name) || strings.ContainsAny(name, "\r\n") {
+			return "", "", errorf(fiber.StatusBadRequest, "invalid", "name must be 1 to %d characters on one line", maxWorkspaceName)
+		}
+		if email, err = normalizeEmail(*body.OwnerEmail); err != nil {
+			return "", "", err
+		}
+	}
+	next := *rec
+	if err := body.applyTo(&next); err != nil {
+		return "", "", err
+	}
+	*rec = next
+	return name, email, nil
+}
+
 // adminCreateWorkspace creates a workspace, its operator record and an
 // invitation for its owner, in one batch, and answers them with the
 // invitation's code and link.
 func (s *Server) adminCreateWorkspace(c *fiber.Ctx) error {
-	var body adminWorkspaceBody
-	if err := decodeJSON(c, &body); err != nil {
-		return err
-	}
-	if body.Name == nil || body.OwnerEmail == nil {
-		return errorf(fiber.StatusBadRequest, "invalid", "name and owner_email are required")
-	}
-	name := strings.TrimSpace(*body.Name)
-	if name == "" || len(name) > maxWorkspaceName || strings.ContainsAny(name, "\r\n") {
-		return errorf(fiber.StatusBadRequest, "invalid", "name must be 1 to %d characters on one line", maxWorkspaceName)
-	}
-	email, err := normalizeEmail(*body.OwnerEmail)
+	now := s.cfg.Runtime.Clock().Now()
+	rec := engine.WorkspaceOperatorRecord{State: engine.WorkspaceActive, ChangedAt: now}
+	name, email, err := parseAdminWorkspaceBody(c.Body(), true, &rec)
 	if err != nil {
 		return err
 	}
-	now := s.cfg.Runtime.Clock().Now()
 	w := engine.Workspace{ID: engine.NewID(now), Name: name, CreatedAt: now}
-	rec := engine.WorkspaceOperatorRecord{WorkspaceID: w.ID, State: engine.WorkspaceActive, OwnerEmail: email, ChangedAt: now}
-	if err := body.applyTo(&rec); err != nil {
-		return err
-	}
+	rec.WorkspaceID, rec.OwnerEmail = w.ID, email
 	code := "inv_" + randomString(32)
 	// No user invited the owner: an invitation without an inviter is the
 	// operator's (users.validInvitation).
@@ -542,7 +575,7 @@ func (s *Server) adminCreateWorkspace(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	link := "/#/accept-invite?code=" + code
+	link := "/#invite/" + code
 	if s.cfg.PublicURL != "" {
 		link = strings.TrimRight(s.cfg.PublicURL, "/") + link
 	}
@@ -623,12 +656,9 @@ func (s *Server) adminGetWorkspace(c *fiber.Ctx) error {
 // Lowering a limit below what is used refuses new creations only: what
 // exists stays.
 func (s *Server) adminUpdateWorkspace(c *fiber.Ctx) error {
-	var body adminWorkspaceBody
-	if err := decodeJSON(c, &body); err != nil {
-		return err
-	}
-	if body.Name != nil || body.OwnerEmail != nil {
-		return errorf(fiber.StatusBadRequest, "invalid", "only plan, limits and time_zone can be changed")
+	var probe engine.WorkspaceOperatorRecord
+	if _, _, err := parseAdminWorkspaceBody(c.Body(), false, &probe); err != nil {
+		return err // a bad body is a 400 before the workspace is looked up
 	}
 	w, err := s.adminWorkspace(c)
 	if err != nil {
@@ -640,7 +670,7 @@ func (s *Server) adminUpdateWorkspace(c *fiber.Ctx) error {
 		s.ops.mu.Unlock()
 		return errorf(fiber.StatusConflict, "workspace_deleting", "the workspace is being deleted")
 	}
-	if err := body.applyTo(&rec); err != nil {
+	if _, _, err := parseAdminWorkspaceBody(c.Body(), false, &rec); err != nil {
 		s.ops.mu.Unlock()
 		return err
 	}
