@@ -53,3 +53,12 @@ func SetFormLooked(t *testing.T, f func()) {
 
 // ParseEmbeddings reads an embeddings endpoint's response for n inputs.
 var ParseEmbeddings = parseEmbeddings
+
+// SetWorkspaceDeletion makes a workspace deletion remove chunk keys per
+// batch and ask pause (if not nil) before each batch of its range phases,
+// until the test ends. Tests that use it must not run in parallel.
+func SetWorkspaceDeletion(t *testing.T, chunk int, pause func(phase string) bool) {
+	oldChunk := workspaceDeleteChunk
+	workspaceDeleteChunk, workspaceDeletePause = chunk, pause
+	t.Cleanup(func() { workspaceDeleteChunk, workspaceDeletePause = oldChunk, nil })
+}

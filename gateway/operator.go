@@ -83,7 +83,14 @@ var (
 	workspaceDeleteRetry = 10 * time.Second
 	// workspaceUsageRefresh is how often the usage gauges are refreshed.
 	workspaceUsageRefresh = 5 * time.Minute
+	// workspaceDeletePause, when set (by a test), is asked before each
+	// batch of a deletion's range phases; true stops the deletion there,
+	// as a crash would.
+	workspaceDeletePause func(phase string) bool
 )
+
+// errDeletionPaused stops a deletion paused by workspaceDeletePause.
+var errDeletionPaused = errors.New("workspace deletion paused")
 
 var errWorkspaceSuspended = &apiError{fiber.StatusForbidden, "workspace_suspended", "this workspace is suspended; its operator can unsuspend it"}
 var errWorkspaceDeleting = &apiError{fiber.StatusForbidden, "workspace_deleted", "this workspace is being deleted"}
@@ -909,6 +916,9 @@ func (o *workspaceOps) deleteWorkspace(ctx context.Context, ws engine.ID) error 
 		for {
 			if err := ctx.Err(); err != nil {
 				return err
+			}
+			if workspaceDeletePause != nil && workspaceDeletePause(phase) {
+				return errDeletionPaused
 			}
 			n, err := step(phase, func(rec *engine.WorkspaceOperatorRecord) (int, bool, error) {
 				n, err := st.DeleteWorkspaceRangeChunk(ws, chunk, rec)

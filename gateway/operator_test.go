@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/gateway/agents"
 	"github.com/parleyhq/parley/gateway/channels/meta"
 	"github.com/parleyhq/parley/persistence"
 	"github.com/prometheus/client_golang/prometheus"
@@ -524,4 +526,99 @@ func TestPlanMonthlyLimitResetsWithTheMonth(t *testing.T) {
 			require.Equal(t, usageLine{Resource: engine.PlanBroadcastsPerMonth, Used: 1, Limit: 2, Period: "2027-02"}, l)
 		}
 	}
+}
+
+// AI replies past the plan's monthly limit are not generated: no AI call
+// is made and the conversation is handed to people with a note saying
+// why; the customer's message is stored all the same.
+func TestPlanAIRepliesPerMonth(t *testing.T) {
+	t.Parallel()
+	ai := newFakeAI(t)
+	ai.set(func(int) (int, string, time.Duration) { return 200, completion("On its way.", ""), 0 })
+	reg := prometheus.NewRegistry()
+	e := newEnvWith(t, func(c *actors.Config) {
+		r, err := agents.NewRegistry(c.Store, nil)
+		require.NoError(t, err)
+		c.Agents, c.AIDebounce = r, -1
+	}, func(c *gateway.Config) { c.AdminToken, c.Registerer, c.Gatherer = adminToken, reg, reg })
+	e.useOpenAI(ai, 5)
+	code, body := e.api("PATCH", "/api/v1/admin/workspaces/"+e.ws.String(), adminToken, map[string]any{"limits": map[string]any{"ai_replies_per_month": 1}})
+	require.Equal(t, http.StatusOK, code, string(body))
+
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.aiq.1", "15550901", "Ann", "where is my order?"))
+	eventually(t, 5*time.Second, func() error {
+		if got := e.sentTexts(); len(got) != 1 {
+			return fmt.Errorf("sent %q", got)
+		}
+		return nil
+	})
+	e.webhook(engine.ChannelWhatsApp, waText("wamid.aiq.2", "15550902", "Bob", "and mine?"))
+	conv := e.thread(engine.ChannelWhatsApp, phoneID, "15550902")
+	eventually(t, 5*time.Second, func() error {
+		if !e.conv(conv).NeedsHuman {
+			return fmt.Errorf("not handed off")
+		}
+		return nil
+	})
+	require.Len(t, ai.requests(), 1, "no AI call past the limit")
+	require.Equal(t, engine.ModeManual, e.conv(conv).Mode)
+	msgs := e.messages(conv)
+	require.Equal(t, "Handed off to a person: the workspace's plan allows 1 AI replies a month: this month's are used up", msgs[0].Text)
+	require.Equal(t, "and mine?", msgs[1].Text)
+	require.Equal(t, []string{"On its way."}, e.sentTexts())
+
+	code, body = e.api("GET", "/api/v1/usage", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Contains(t, string(body), `{"resource":"ai_replies_per_month","used":1,"limit":1,"period":"`)
+	code, body = e.api("GET", "/metrics", "", nil)
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, string(body), `parley_plan_limit_refusals_total{resource="ai_replies_per_month"} 1`)
+}
+
+// A deletion goes in batches with its progress recorded, and one cut
+// short (here: stopped in its data phase, then the server restarted)
+// resumes where it was and finishes.
+func TestOperatorDeletionResumesAfterRestart(t *testing.T) {
+	var batches atomic.Int64
+	gateway.SetWorkspaceDeletion(t, 7, func(phase string) bool {
+		return phase == "data" && batches.Add(1) > 3
+	})
+	// No metrics: a restart registers them again.
+	e := newEnvWith(t, nil, func(c *gateway.Config) { c.AdminToken = adminToken })
+	w, tok := e.createWorkspace("Resumed", "resumed@shop.test", nil)
+	code, body := e.api("POST", "/api/v1/channels", tok, map[string]any{"channel": "whatsapp", "account_id": "PHONE_R", "access_token": "tok-r"})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	for i := range 6 {
+		p := waTextTo("PHONE_R", fmt.Sprintf("wamid.res.%d", i), fmt.Sprintf("155570%d", i), "resume me")
+		code, body := e.webhookSigned(engine.ChannelWhatsApp, p, meta.Sign([]byte(p), []byte(appSecret)))
+		require.Equal(t, http.StatusOK, code, string(body))
+		code, body = e.api("POST", "/api/v1/contacts", tok, map[string]any{"name": fmt.Sprintf("R%d", i)})
+		require.Equal(t, http.StatusCreated, code, string(body))
+	}
+	code, body = e.api("DELETE", "/api/v1/admin/workspaces/"+w.ID.String(), adminToken, nil)
+	require.Equal(t, http.StatusAccepted, code, string(body))
+	var paused adminWorkspace
+	eventually(t, 10*time.Second, func() error {
+		_, paused = e.adminGet(w.ID)
+		if paused.Deletion == nil || paused.Deletion.Phase != "data" || batches.Load() <= 3 {
+			return fmt.Errorf("not paused in the data phase: %+v", paused.Deletion)
+		}
+		return nil
+	})
+	require.Positive(t, paused.Deletion.Done)
+	require.Less(t, paused.Deletion.Done, paused.Deletion.Total, "stopped part way")
+	require.Equal(t, engine.WorkspaceDeleting, paused.State)
+
+	e.stop()
+	gateway.SetWorkspaceDeletion(t, 7, nil)
+	e.start()
+	eventually(t, 20*time.Second, func() error {
+		if code, w := e.adminGet(w.ID); code != http.StatusNotFound {
+			return fmt.Errorf("still there: %d %+v", code, w.Deletion)
+		}
+		return nil
+	})
+	require.Zero(t, countWorkspaceKeys(t, e, w.ID))
+	code, body = e.api("GET", "/api/v1/conversations", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
 }
