@@ -277,7 +277,7 @@ func TestOperatorDeletesAWorkspaceAndAllItsData(t *testing.T) {
 	e.graph.mu.Lock()
 	e.graph.media["MEDIA_D"] = img
 	e.graph.mu.Unlock()
-	signed(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"PHONE_D"},"contacts":[{"profile":{"name":"P"},"wa_id":"1555899"}],"messages":[{"from":"1555899","id":"wamid.del.img","timestamp":"1750000000","type":"image","image":{"id":"MEDIA_D","mime_type":"image/jpeg","sha256":"","caption":"zanzibar"}}]}}]}]}`))
+	signed(`{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"PHONE_D"},"contacts":[{"profile":{"name":"P"},"wa_id":"1555899"}],"messages":[{"from":"1555899","id":"wamid.del.img","timestamp":"1750000000","type":"image","image":{"id":"MEDIA_D","mime_type":"image/jpeg","sha256":"","caption":"zanzibar"}}]}}]}]}`)
 	mediaDir := filepath.Join(e.dir, "media", w.ID.String())
 	eventually(t, 5*time.Second, func() error {
 		entries, _ := os.ReadDir(mediaDir)
