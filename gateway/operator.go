@@ -92,7 +92,7 @@ var (
 // errDeletionPaused stops a deletion paused by workspaceDeletePause.
 var errDeletionPaused = errors.New("workspace deletion paused")
 
-var errWorkspaceSuspended = &apiError{fiber.StatusForbidden, "workspace_suspended", "this workspace is suspended; its operator can unsuspend it"}
+var errWorkspaceSuspended = &apiError{fiber.StatusForbidden, "workspace_suspended", "this workspace is suspended: contact your provider"}
 var errWorkspaceDeleting = &apiError{fiber.StatusForbidden, "workspace_deleted", "this workspace is being deleted"}
 
 // planLimitError is a 402 plan_limit: the error body also says the limit.

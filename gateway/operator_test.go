@@ -231,6 +231,10 @@ func TestOperatorSuspendsAWorkspace(t *testing.T) {
 			break
 		}
 	}
+	// Signing in with the right password says why.
+	code, body = e.api("POST", "/api/v1/auth/login", "", map[string]any{"email": "late@shop.test", "password": "correct horse battery"})
+	require.Equal(t, http.StatusForbidden, code, string(body))
+	require.Equal(t, "workspace_suspended", errorCode(t, body))
 	// Its customers' messages are still taken in.
 	p := waTextTo("PHONE_S", "wamid.susp.1", "1555777", "are you there?")
 	code, body = e.webhookSigned(engine.ChannelWhatsApp, p, meta.Sign([]byte(p), []byte(appSecret)))

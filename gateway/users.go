@@ -212,6 +212,11 @@ func (u *users) login(c *fiber.Ctx) error {
 		return errBadLogin
 	}
 	u.emailLimit.reset(email)
+	// The right password to a suspended workspace says so, rather than
+	// sign in to a session every route refuses (operator.go).
+	if err := u.srv.ops.admits(usr.WorkspaceID); err != nil {
+		return err
+	}
 	return u.commitSession(c, u.store.NewBatch(), usr, fiber.StatusOK)
 }
 
