@@ -116,12 +116,12 @@ func (s *Store) CountWorkspaceKeys(ws engine.ID) (int64, error) {
 	return int64(n), err
 }
 
-// DeleteWorkspaceRangeChunk removes up to max keys of ws's own range
+// DeleteWorkspaceRangeChunk removes up to batch keys of ws's own range
 // ('w' ws), oldest key order first, with one DeleteRange over the keys it
 // counted, and writes rec (the deletion's progress, with Done advanced by
 // the keys removed) in the same synced batch. It returns how many keys it
 // removed: 0 when the range is empty.
-func (s *Store) DeleteWorkspaceRangeChunk(ws engine.ID, max int, rec *engine.WorkspaceOperatorRecord) (int, error) {
+func (s *Store) DeleteWorkspaceRangeChunk(ws engine.ID, batch int, rec *engine.WorkspaceOperatorRecord) (int, error) {
 	p := append([]byte{spaceWorkspace}, ws[:]...)
 	it, err := s.iter(p, prefixEnd(p))
 	if err != nil {
@@ -129,11 +129,11 @@ func (s *Store) DeleteWorkspaceRangeChunk(ws engine.ID, max int, rec *engine.Wor
 	}
 	n := 0
 	var last []byte
-	for ok := it.First(); ok && n < max; ok = it.Next() {
+	for ok := it.First(); ok && n < batch; ok = it.Next() {
 		last = append(last[:0], it.Key()...)
 		n++
 	}
-	full := n == max && it.Next()
+	full := n == batch && it.Next()
 	if err := iterErr(it); err != nil {
 		it.Close()
 		return 0, err
@@ -148,8 +148,9 @@ func (s *Store) DeleteWorkspaceRangeChunk(ws engine.ID, max int, rec *engine.Wor
 	}
 	b := s.NewBatch()
 	if b.err = b.b.DeleteRange(p, end, nil); b.err == nil && rec != nil {
-		if rec.Deletion != nil {
-			rec.Deletion.Done += int64(n)
+		if d := rec.Deletion; d != nil {
+			d.Done += int64(n)
+			d.Total = max(d.Total, d.Done) // what was written since the count
 		}
 		b.PutWorkspaceOperatorRecord(rec)
 	}
@@ -221,8 +222,9 @@ func (s *Store) DeleteWorkspaceSystemKeys(ws engine.ID, max int, rec *engine.Wor
 			b.del(k)
 		}
 		if rec != nil {
-			if rec.Deletion != nil {
-				rec.Deletion.Done += int64(n)
+			if d := rec.Deletion; d != nil {
+				d.Done += int64(n)
+				d.Total += int64(n) // the total counted only the workspace's range
 			}
 			b.PutWorkspaceOperatorRecord(rec)
 		}
