@@ -14,6 +14,9 @@ type agentMetrics struct {
 	followUpsSent  prometheus.Counter
 	surveys        prometheus.Counter
 	restricted     prometheus.Counter
+	// quotaRefusals counts AI replies not generated for the plan's
+	// monthly limit (AIReplyQuota).
+	quotaRefusals  prometheus.Counter
 	pendingRetries prometheus.Counter
 }
 
@@ -36,11 +39,13 @@ func newAgentMetrics(reg prometheus.Registerer) *agentMetrics {
 			Name: "parley_csat_surveys_sent_total", Help: "CSAT surveys sent when a conversation was solved."}),
 		restricted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_agent_restricted_total", Help: "Customers not in the CRM turned away by a restricted agent."}),
+		quotaRefusals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_agent_plan_limit_handoffs_total", Help: "AI replies not generated because the workspace's plan allows no more this month; people took the conversation."}),
 		pendingRetries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_ai_pending_retries_total", Help: "Customers still waiting for the AI when the backstop fired (after a restart or a lost request): the AI was asked again."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requestSeconds, m.errors, m.handoffs, m.reactivations, m.followUpsSent, m.surveys, m.restricted, m.pendingRetries)
+		reg.MustRegister(m.requestSeconds, m.errors, m.handoffs, m.reactivations, m.followUpsSent, m.surveys, m.restricted, m.pendingRetries, m.quotaRefusals)
 	}
 	return m
 }

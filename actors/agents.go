@@ -97,6 +97,15 @@ func (p *agentPool) run(ctx context.Context, req engine.AIRequest) {
 			Reasoning: why})
 		return
 	}
+	if q := rt.aiQuota.Load(); q != nil && req.Purpose == engine.PurposeReply {
+		if ok, why := (*q).TakeAIReply(conv.WorkspaceID); !ok {
+			// Over the plan's monthly AI replies: no AI call; people
+			// take the conversation, with why as its note.
+			rt.aiMetrics.quotaRefusals.Inc()
+			p.answer(req, AIAnswer{Handoff: why})
+			return
+		}
+	}
 	hist, err := rt.store.Messages(req.WorkspaceID, req.ConversationID, 0, historyForAgent)
 	if err != nil {
 		rt.log.Warn("Agent: reading history", "conversation", req.ConversationID, "err", err)

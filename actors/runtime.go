@@ -135,7 +135,10 @@ type Runtime struct {
 	knowledge atomic.Pointer[KnowledgeSearcher]
 	// outbox stages what must be delivered of the events into the
 	// batch that commits them, once set (SetEventOutbox).
-	outbox     atomic.Pointer[EventOutbox]
+	outbox atomic.Pointer[EventOutbox]
+	// aiQuota, when set, says whether a workspace may have another AI
+	// reply (its plan's monthly limit).
+	aiQuota    atomic.Pointer[AIReplyQuota]
 	store      *persistence.Store
 	clock      clockwork.Clock
 	log        *slog.Logger
@@ -672,6 +675,24 @@ func (rt *Runtime) stageEvents(b *persistence.Batch, events []engine.Event) func
 		return done
 	}
 	return func() {}
+}
+
+// AIReplyQuota is the plan's monthly allowance of AI replies
+// (gateway/operator.go): TakeAIReply counts one reply of ws and reports
+// whether it may be generated; when it may not, why is the system note
+// of the handoff to people.
+type AIReplyQuota interface {
+	TakeAIReply(ws engine.ID) (ok bool, why string)
+}
+
+// SetAIReplyQuota makes q decide whether each AI reply is generated
+// (nil: every one is).
+func (rt *Runtime) SetAIReplyQuota(q AIReplyQuota) {
+	if q == nil {
+		rt.aiQuota.Store(nil)
+		return
+	}
+	rt.aiQuota.Store(&q)
 }
 
 // SetKnowledgeSearcher makes ks find the knowledge passages given to

@@ -322,7 +322,7 @@ func (s *Server) createChannel(c *fiber.Ctx) error {
 	if body.WABAID != nil {
 		acct.WABAID = strings.TrimSpace(*body.WABAID)
 	}
-	if err := s.cfg.Accounts.Put(acct); err != nil {
+	if err := s.ops.withinLimit(p.WorkspaceID, engine.PlanChannelAccounts, 1, func() error { return s.cfg.Accounts.Put(acct) }); err != nil {
 		return fromEngine(err)
 	}
 	return c.Status(fiber.StatusCreated).JSON(s.viewAccount(acct))

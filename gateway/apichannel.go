@@ -461,7 +461,7 @@ func (s *Server) createAPIAccount(c *fiber.Ctx, body *accountBody) error {
 	if body.Name != nil {
 		acct.Name = *body.Name
 	}
-	if err := s.cfg.Accounts.Put(acct); err != nil {
+	if err := s.ops.withinLimit(acct.WorkspaceID, engine.PlanChannelAccounts, 1, func() error { return s.cfg.Accounts.Put(acct) }); err != nil {
 		return fromEngine(err)
 	}
 	return c.Status(fiber.StatusCreated).JSON(s.viewAccountWith(c, acct, apiAccountSecrets{acct.AccessToken, acct.AppSecret}))

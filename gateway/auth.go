@@ -65,6 +65,11 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// A suspended workspace's users and tokens, or a deleted one's, are
+	// refused on every route and the WebSocket (operator.go).
+	if err := s.ops.admits(tok.WorkspaceID); err != nil {
+		return err
+	}
 	if !usr.Role.AtLeast(tok.Role) {
 		tok.Role = usr.Role
 	}

@@ -340,7 +340,12 @@ func (h *contacts) create(c *fiber.Ctx) error {
 	if err != nil {
 		return fromEngine(err)
 	}
-	ct, err = h.rt.CreateContact(c.UserContext(), ct)
+	// Contacts created here (people and scripts) count against the plan;
+	// those inbound messages create are never refused (operator.go).
+	err = h.s.ops.withinLimit(p.WorkspaceID, engine.PlanContacts, 1, func() error {
+		ct, err = h.rt.CreateContact(c.UserContext(), ct)
+		return err
+	})
 	if err != nil {
 		return fromEngine(err)
 	}

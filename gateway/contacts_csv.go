@@ -293,6 +293,10 @@ type importJob struct {
 	stopErr  string
 	progress func(done bool)
 	defs     []engine.FieldDef // the workspace's custom field definitions
+	// room is how many contacts the plan lets the import create (-1:
+	// unlimited); rows past it fail with the plan_limit message.
+	room     int64
+	roomFull *planLimitError
 }
 
 func (j *importJob) fail(n int, msg string) {
@@ -365,6 +369,11 @@ func (j *importJob) apply(r *csvRow, keys []string) error {
 	}
 	if err := j.checkFields(&r.ct, true); err != nil {
 		j.fail(r.n, rowMessage(err))
+		return nil
+	}
+	if j.room >= 0 && int64(j.imported) >= j.room {
+		j.h.s.ops.limitRefusals.WithLabelValues(string(engine.PlanContacts)).Inc()
+		j.fail(r.n, "plan_limit: "+j.roomFull.Message)
 		return nil
 	}
 	ct := r.ct
@@ -505,7 +514,14 @@ func (h *contacts) importCSV(c *fiber.Ctx) (err error) {
 		return err
 	}
 	j := &importJob{h: h, ctx: c.UserContext(), ws: p.WorkspaceID, id: engine.NewID(now), pending: map[string]*engine.Contact{},
-		queued: map[engine.ID]int{}, defs: defs}
+		queued: map[engine.ID]int{}, defs: defs, room: -1}
+	if limit := h.s.ops.record(p.WorkspaceID).Limits.Contacts; limit > 0 {
+		used, err := h.store.CountContacts(p.WorkspaceID, int(limit)+1)
+		if err != nil {
+			return err
+		}
+		j.room, j.roomFull = max(limit-int64(used), 0), newPlanLimitError(engine.PlanContacts, limit)
+	}
 	result := func(done bool) engine.ImportProgress {
 		r := engine.ImportProgress{Job: j.id, Rows: j.rows, Imported: j.imported, Updated: j.updated, Failed: j.failed, Done: done}
 		if done {

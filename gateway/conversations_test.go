@@ -231,6 +231,10 @@ func TestWorkspaceIsolation(t *testing.T) {
 		// automations (TestAutomationsWorkspaceIsolation)
 		"GET /api/v1/automations/{id}": true, "PUT /api/v1/automations/{id}": true, "PATCH /api/v1/automations/{id}": true,
 		"DELETE /api/v1/automations/{id}": true, "GET /api/v1/automations/{id}/runs": true,
+		// The operator's routes take no workspace token at all
+		// (TestOperatorAdminAuth: a workspace owner's token gets 401).
+		"GET /api/v1/admin/workspaces/{id}": true, "PATCH /api/v1/admin/workspaces/{id}": true, "DELETE /api/v1/admin/workspaces/{id}": true,
+		"POST /api/v1/admin/workspaces/{id}/suspend": true, "POST /api/v1/admin/workspaces/{id}/unsuspend": true,
 	}
 	// Every documented route that takes an id is checked here or there.
 	ops, public := documentedOps(t, e)

@@ -58,3 +58,12 @@ var ParseEmbeddings = parseEmbeddings
 // serves (GET, POST, PUT, PATCH, DELETE), path parameters written as
 // {name}: what the isolation tests walk.
 func Routes(s *Server) []string { return documentedRoutes(s.app) }
+
+// SetWorkspaceDeletion makes a workspace deletion remove chunk keys per
+// batch and ask pause (if not nil) before each batch of its range phases,
+// until the test ends. Tests that use it must not run in parallel.
+func SetWorkspaceDeletion(t *testing.T, chunk int, pause func(phase string) bool) {
+	oldChunk := workspaceDeleteChunk
+	workspaceDeleteChunk, workspaceDeletePause = chunk, pause
+	t.Cleanup(func() { workspaceDeleteChunk, workspaceDeletePause = oldChunk, nil })
+}

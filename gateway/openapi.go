@@ -210,7 +210,15 @@ var operations = []op{
 	{method: "DELETE", path: "/api/v1/segments/{id}", tag: "segments", summary: "Delete a segment (admin) and its membership index", ok: 204},
 	{method: "GET", path: "/api/v1/segments/{id}/members", tag: "segments", summary: "The segment's members, newest contacts first: {contacts, next_cursor}", query: []string{"cursor", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/segments/{id}/count", tag: "segments", summary: "How many contacts are members of the segment, and its backfill: {count, backfill}", ok: 200},
-	{method: "POST", path: "/api/v1/admin/backup", tag: "admin", summary: "A consistent online backup of the whole data directory (owner): an application/x-tar stream holding manifest.json first (format, created_at, parley_version, store_format, and every file with its size and sha256), then the store's Pebble checkpoint under db/ and the media files under media/. Every message acknowledged before the call is in it. `parley backup DIR` calls it and checks each file; `parley restore DIR DATADIR` restores it. One at a time: 409 backup_in_progress. A backup holds every workspace: on a server with several, 403 server_backup (the operator backs up the data directory)", ok: 200},
+	{method: "GET", path: "/api/v1/usage", tag: "admin", summary: "The workspace's plan and, for each limited resource (seats, channel_accounts, contacts, ai_replies_per_month, broadcasts_per_month), what it uses and its limit (admin): {plan, time_zone, usage: [{resource, used, limit (0: unlimited), over, period (monthly ones: the month, in the plan's time zone)}]}. A creation past a limit is refused with 402 plan_limit ({error: {code, message, limit, resource}})", ok: 200},
+	{method: "POST", path: "/api/v1/admin/workspaces", tag: "operator", summary: "Create a workspace (the server's operator: Authorization: Bearer <the -admin-token>; 404 when none is configured, 401 without it) and an invitation for its owner: 201 {workspace, invitation: {code, email, role, expires_at, link}}; the owner accepts it at POST /api/v1/auth/accept-invite", body: "AdminWorkspaceCreate", ok: 201},
+	{method: "GET", path: "/api/v1/admin/workspaces", tag: "operator", summary: "The workspaces, oldest first, with state (active, suspended, deleting), plan, limits and usage (operator): {workspaces, next_cursor}", query: []string{"cursor", "limit"}, ok: 200},
+	{method: "GET", path: "/api/v1/admin/workspaces/{id}", tag: "operator", summary: "A workspace with its state, plan, limits, usage and, while it is being deleted, deletion: {phase, done, total} (operator); 404 once deleted", ok: 200},
+	{method: "PATCH", path: "/api/v1/admin/workspaces/{id}", tag: "operator", summary: "Change a workspace's plan name, limits (0 or absent: unlimited; lowering one refuses new creations only) or the time zone its monthly counters' months begin in (operator)", body: "AdminWorkspaceUpdate", ok: 200},
+	{method: "POST", path: "/api/v1/admin/workspaces/{id}/suspend", tag: "operator", summary: "Suspend a workspace (operator): its users and tokens get 403 workspace_suspended on every route and the WebSocket, its open WebSockets are closed, its AI answers no more; its channels' inbound messages are still acknowledged and stored", ok: 200},
+	{method: "POST", path: "/api/v1/admin/workspaces/{id}/unsuspend", tag: "operator", summary: "Make a suspended workspace active again (operator)", ok: 200},
+	{method: "DELETE", path: "/api/v1/admin/workspaces/{id}", tag: "operator", summary: "Delete a workspace (operator): 202 at once, from when it is inaccessible (403 workspace_deleted) and its channel accounts disconnected; then every key of it (conversations, messages, contacts, indexes, search index, settings, users, tokens, credentials, invitations), and its media files, are removed in the background in bounded batches (GET shows deletion {phase, done, total}; resumed after a restart); then GET answers 404", ok: 202},
+	{method: "POST", path: "/api/v1/admin/backup", tag: "admin", summary: "A consistent online backup of the whole data directory (the operator's admin token; without an admin token configured, a workspace owner's; with one, owners get 403 operator_only; without one, on a server holding several workspaces, 403 server_backup): an application/x-tar stream holding manifest.json first (format, created_at, parley_version, store_format, and every file with its size and sha256), then the store's Pebble checkpoint under db/ and the media files under media/. Every message acknowledged before the call is in it. `parley backup DIR` calls it and checks each file; `parley restore DIR DATADIR` restores it. One at a time: 409 backup_in_progress", ok: 200},
 }
 
 // schemas are the request bodies, as JSON Schema.
@@ -223,15 +231,17 @@ var schemas = map[string]any{
 		"properties": map[string]any{"object": str(), "entry": map[string]any{"type": "array"}}, "required": []string{"object", "entry"}},
 	"StripeEvent": map[string]any{"type": "object", "description": "A Stripe event (see Stripe's Event object): id, type, created (Unix seconds), data.object (a Checkout Session or a Subscription)",
 		"properties": map[string]any{"id": str(), "type": str(), "created": integer(), "data": map[string]any{"type": "object"}}, "required": []string{"id", "type", "created", "data"}},
-	"Login":         obj(map[string]any{"email": str(), "password": str()}, "email", "password"),
-	"Setup":         obj(map[string]any{"code": str(), "name": str(), "email": str(), "password": str()}, "code", "name", "email", "password"),
-	"ResetPassword": obj(map[string]any{"code": str(), "password": str()}, "code", "password"),
-	"Password":      obj(map[string]any{"password": str()}, "password"),
-	"LogoutAll":     obj(map[string]any{"include_current": boolean()}, "include_current"),
-	"AcceptInvite":  obj(map[string]any{"code": str(), "name": str(), "password": str()}, "code", "name", "password"),
-	"Invitation":    obj(map[string]any{"email": str(), "role": enum("owner", "admin", "agent")}, "email", "role"),
-	"UserUpdate":    minProps(obj(map[string]any{"name": str(), "role": enum("owner", "admin", "agent")})),
-	"TokenCreate":   obj(map[string]any{"name": str(), "expires_at": map[string]any{"type": "string", "format": "date-time"}}, "name"),
+	"Login":                obj(map[string]any{"email": str(), "password": str()}, "email", "password"),
+	"Setup":                obj(map[string]any{"code": str(), "name": str(), "email": str(), "password": str()}, "code", "name", "email", "password"),
+	"ResetPassword":        obj(map[string]any{"code": str(), "password": str()}, "code", "password"),
+	"Password":             obj(map[string]any{"password": str()}, "password"),
+	"LogoutAll":            obj(map[string]any{"include_current": boolean()}, "include_current"),
+	"AcceptInvite":         obj(map[string]any{"code": str(), "name": str(), "password": str()}, "code", "name", "password"),
+	"AdminWorkspaceCreate": obj(map[string]any{"name": str(), "owner_email": str(), "plan": str(), "limits": planLimitsSchema(), "time_zone": str()}, "name", "owner_email"),
+	"AdminWorkspaceUpdate": minProps(obj(map[string]any{"plan": str(), "limits": planLimitsSchema(), "time_zone": str()})),
+	"Invitation":           obj(map[string]any{"email": str(), "role": enum("owner", "admin", "agent")}, "email", "role"),
+	"UserUpdate":           minProps(obj(map[string]any{"name": str(), "role": enum("owner", "admin", "agent")})),
+	"TokenCreate":          obj(map[string]any{"name": str(), "expires_at": map[string]any{"type": "string", "format": "date-time"}}, "name"),
 	"ChannelAccount": withBound(obj(channelAccountProps(false), "channel"), "anyOf", []any{
 		map[string]any{"required": []string{"account_id", "access_token"}, "properties": map[string]any{"channel": enum("whatsapp", "messenger", "instagram")}},
 		map[string]any{"required": []string{"account_id", "access_token", "email"}, "properties": map[string]any{"channel": enum("email")}},
@@ -572,6 +582,16 @@ func requiredSets(sets [][]string) []any {
 func str() map[string]any { return map[string]any{"type": "string"} }
 
 func num() map[string]any { return map[string]any{"type": "number"} }
+
+// planLimitsSchema is engine.PlanLimits: every limit a count, 0 or
+// absent meaning unlimited.
+func planLimitsSchema() map[string]any {
+	props := map[string]any{}
+	for _, r := range engine.PlanResources {
+		props[string(r)] = withBound(withBound(integer(), "minimum", 0), "maximum", engine.MaxPlanLimit)
+	}
+	return obj(props)
+}
 
 func integer() map[string]any { return map[string]any{"type": "integer"} }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway"
 	"github.com/stretchr/testify/require"
 )
 
@@ -86,7 +87,7 @@ func wrongValue(sch map[string]any) any {
 // with a 400 JSON error, and stores nothing.
 func TestEveryJSONBodyValidatedAgainstTheDocument(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
+	e := newEnvWith(t, nil, func(c *gateway.Config) { c.AdminToken = adminToken })
 	conv, contact := e.waContact("wamid.schema.1", "1555100", "Schema")
 	user := e.addUser("schema@example.com", engine.RoleAgent, "schema password 1")
 	code, body := e.api("POST", "/api/v1/tokens", ownerToken, map[string]any{"name": "schema"})
@@ -140,6 +141,8 @@ func TestEveryJSONBodyValidatedAgainstTheDocument(t *testing.T) {
 			return strings.Replace(path, "{id}", contact.String(), 1)
 		case strings.Contains(path, "/users/{id}"):
 			return strings.Replace(path, "{id}", user.User.ID.String(), 1)
+		case strings.Contains(path, "/admin/workspaces/{id}"):
+			return strings.Replace(path, "{id}", e.ws.String(), 1)
 		}
 		return path
 	}
@@ -199,6 +202,9 @@ func TestEveryJSONBodyValidatedAgainstTheDocument(t *testing.T) {
 			}
 			if strings.HasPrefix(path, "/widget/v1/") {
 				token = visitor.Token
+			}
+			if strings.HasPrefix(path, "/api/v1/admin/workspaces") {
+				token = adminToken // the operator's
 			}
 			for name, b := range bodies {
 				code, resp := e.api(strings.ToUpper(method), fill(path), token, b)

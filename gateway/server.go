@@ -153,6 +153,11 @@ type Config struct {
 	// media are hard-linked rather than copied. Empty means the system's
 	// temporary directory.
 	BackupDir string
+	// AdminToken is the operator's token (-admin-token): it opens the
+	// operator admin API under /api/v1/admin/workspaces (operator.go) and
+	// the backup route. Empty turns the operator API off (404) and leaves
+	// backups to the workspace owners.
+	AdminToken string
 	// Version names this Parley's build in backup manifests.
 	Version string
 	// WidgetVisitorRate is the requests a second the web chat widget's
@@ -227,6 +232,9 @@ type Server struct {
 	templates *templateStore
 	// knowledge owns the knowledge bases' entries (knowledge.go).
 	knowledge *knowledgeBase
+	// ops owns the operator's workspace records, plan limits and
+	// workspace deletions (operator.go).
+	ops *workspaceOps
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -329,6 +337,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	s.hub = hub
+	if s.ops, err = newWorkspaceOps(s); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	s.templates = &templateStore{s: s}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.app = fiber.New(fiber.Config{
@@ -367,6 +378,8 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Start() {
 	s.startOnce.Do(func() {
 		s.hub.Start(s.ctx)
+		s.ops.start(s.ctx)
+		s.cfg.Runtime.SetAIReplyQuota(s.ops)
 		s.knowledge.embed.start(s.ctx)
 		s.cfg.Runtime.SetKnowledgeSearcher(s.knowledge.embed)
 		for range s.cfg.MediaWorkers {
@@ -425,6 +438,7 @@ func (s *Server) routes() {
 	a.Get("/api/v1/ws", s.hub.Handler())
 	// Login and accept-invite take no token, so the account routes come
 	// before the authenticated group; the others check the token themselves.
+	s.operatorRoutes(a)
 	s.userRoutes(a, a.Group("/api/v1"))
 	s.apiChannelRoutes(a)
 	api := a.Group("/api/v1", s.requireAuth)
@@ -436,6 +450,7 @@ func (s *Server) routes() {
 	api.Post("/channels/:channel/:account/check", requireRole(engine.RoleAdmin), s.checkChannel)
 	api.Get("/settings/webhooks", requireRole(engine.RoleAdmin), s.webhookSettings)
 	api.Get("/audit", requireRole(engine.RoleAdmin), s.listAudit)
+	api.Get("/usage", requireRole(engine.RoleAdmin), s.getUsage)
 	api.Get("/agent", s.getAgent)
 	api.Put("/agent", requireRole(engine.RoleAdmin), s.putAgent)
 	api.Post("/agent/test", requireRole(engine.RoleAdmin), s.testAgent)
@@ -554,6 +569,10 @@ type errorBody struct {
 		Code    string              `json:"code"`
 		Message string              `json:"message"`
 		Fields  []engine.FieldError `json:"fields,omitempty"`
+		// Limit and Resource say which plan limit a plan_limit error
+		// met (operator.go).
+		Limit    *int64              `json:"limit,omitempty"`
+		Resource engine.PlanResource `json:"resource,omitempty"`
 	} `json:"error"`
 }
 
@@ -562,10 +581,15 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	msg := "internal error"
 	var ae *apiError
 	var fse *fieldsError
+	var ple *planLimitError
 	var fields []engine.FieldError
 	var re *realtime.Error
 	var fe *fiber.Error
+	var limit *int64
+	var resource engine.PlanResource
 	switch {
+	case errors.As(err, &ple):
+		status, code, msg, limit, resource = ple.Status, ple.Code, ple.Message, &ple.Limit, ple.Resource
 	case errors.As(err, &fse):
 		status, code, msg, fields = fse.Status, fse.Code, fse.Message, fse.Fields
 	case errors.As(err, &ae):
@@ -579,6 +603,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message, body.Error.Fields = code, msg, fields
+	body.Error.Limit, body.Error.Resource = limit, resource
 	return c.Status(status).JSON(body)
 }
 
@@ -672,6 +697,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cancel()
 		s.wg.Wait()
 		s.knowledge.embed.wait()
+		s.ops.wait()
 		s.profiles.Shutdown()
 		s.sweeper.Shutdown()
 		s.notifier.Shutdown()

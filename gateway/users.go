@@ -213,6 +213,11 @@ func (u *users) login(c *fiber.Ctx) error {
 		return errBadLogin
 	}
 	u.emailLimit.reset(email)
+	// The right password to a suspended workspace says so, rather than
+	// sign in to a session every route refuses (operator.go).
+	if err := u.srv.ops.admits(usr.WorkspaceID); err != nil {
+		return err
+	}
 	return u.commitSession(c, u.store.NewBatch(), usr, fiber.StatusOK)
 }
 
@@ -327,6 +332,12 @@ func (u *users) acceptInvite(c *fiber.Ctx) error {
 	if _, ok := cred.MemberIn(inv.WorkspaceID); ok {
 		return errTaken
 	}
+	if err := u.srv.ops.admits(inv.WorkspaceID); err != nil {
+		return err
+	}
+	if err := u.srv.ops.seatsForAcceptance(inv.WorkspaceID); err != nil {
+		return err
+	}
 	at := u.clock.Now()
 	usr := engine.User{ID: engine.NewID(at), WorkspaceID: inv.WorkspaceID, Email: inv.Email, Name: name,
 		Role: inv.Role, CreatedAt: at}
@@ -359,6 +370,9 @@ func (u *users) validInvitation(code string) (persistence.Invitation, error) {
 	}
 	if !u.clock.Now().Before(inv.ExpiresAt) {
 		return inv, errBadCode
+	}
+	if inv.InvitedBy == engine.ZeroID && inv.Role == engine.RoleOwner {
+		return inv, nil // the operator's invitation of a new workspace's owner (operator.go)
 	}
 	inviter, err := u.store.User(inv.WorkspaceID, inv.InvitedBy)
 	if errors.Is(err, persistence.ErrNotFound) {
@@ -501,9 +515,13 @@ func (u *users) invite(c *fiber.Ctx) error {
 	code := "inv_" + randomString(32)
 	inv := persistence.Invitation{WorkspaceID: me.user.WorkspaceID, Email: email, Role: body.Role,
 		InvitedBy: me.user.ID, CreatedAt: now, ExpiresAt: now.Add(invitationTTL)}
-	b := u.store.NewBatch()
-	b.PutInvitation(code, &inv)
-	if err := u.store.Commit(b); err != nil {
+	// A pending invitation holds a seat of the plan (operator.go).
+	err = u.srv.ops.withinLimit(me.user.WorkspaceID, engine.PlanSeats, 1, func() error {
+		b := u.store.NewBatch()
+		b.PutInvitation(code, &inv)
+		return u.store.Commit(b)
+	})
+	if err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{

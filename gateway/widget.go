@@ -285,7 +285,7 @@ func (w *widgetService) create(c *fiber.Ctx) error {
 	now := time.Now().UTC()
 	a := engine.ChannelAccount{WorkspaceID: who(c).WorkspaceID, Channel: engine.ChannelWebChat, AccountID: "wid_" + randomHex(8),
 		Name: strings.TrimSpace(*b.Name), AccessToken: newAPISecret("wsec_"), Widget: &set, CreatedAt: now, UpdatedAt: now}
-	if err := w.s.cfg.Accounts.Put(a); err != nil {
+	if err := w.s.ops.withinLimit(a.WorkspaceID, engine.PlanChannelAccounts, 1, func() error { return w.s.cfg.Accounts.Put(a) }); err != nil {
 		return fromEngine(err)
 	}
 	return c.Status(fiber.StatusCreated).JSON(w.view(c, a, true))

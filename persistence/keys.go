@@ -34,6 +34,7 @@ import (
 //	'w' ws '3' 'f'/'s'/'c' ...               forms, their submissions by form and by contact (forms.go)
 //	'w' ws '4' ...                           automation rules, pending runs, run records and logs, round-robin state (automations.go)
 //	'w' ws '5' ...                           segments, their members, counts, due times, changes, backfills (segments.go)
+//	'w' ws '9' 'u' resource month            monthly plan counters (workspace_ops.go)
 //
 // System data, across workspaces:
 //
@@ -44,6 +45,7 @@ import (
 //	's' 'D' channel account-id               channel account health (health.go)
 //	's' 'y' webhook seq, 's' 'Z' webhook seq  outgoing webhook queue and log, 's' 'b' their seq (webhooks.go)
 //	's' '7' 'c' account folder               IMAP mailbox cursor: UIDVALIDITY and last UID stored (imap.go)
+//	's' '!' ws                               the operator's record of a workspace: state, plan, limits, deletion (workspace_ops.go)
 //
 // ws, conv and contact are 16-byte ids; integers are big-endian; ^x is the
 // bitwise complement, so that forward iteration is newest first. Strings

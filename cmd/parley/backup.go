@@ -47,7 +47,7 @@ func backupCommand(args []string, stdout, stderr io.Writer) int {
 	dir := args[len(args)-1]
 	fs, seen := newFlagSet("backup")
 	target := fs.String("url", "", "address of the running Parley (default: the one at -addr)")
-	token := fs.String("token", "", "an owner's API token; default $"+tokenEnv+"; none backs up the data directory directly")
+	token := fs.String("token", "", "the server's admin token (-admin-token) or, without one configured, an owner's API token; default $"+tokenEnv+"; none backs up the data directory directly")
 	o, problems, err := loadConfig(fs, seen, args[:len(args)-1], os.LookupEnv)
 	if errors.Is(err, flag.ErrHelp) {
 		return usage(stderr)

@@ -37,6 +37,8 @@ type options struct {
 	pprofAddr      string
 	smtpAddr       string
 	postmarkAuth   string
+	// adminToken opens the operator admin API (gateway Config.AdminToken).
+	adminToken string
 	// widgetRate is the web chat widget's requests a second per visitor.
 	widgetRate int64
 	// imapPollInterval is how long an IMAP poller waits on IDLE before it
@@ -101,6 +103,7 @@ var optionTable = []option{
 	{"meta-app-secret", kindText, "", "the Meta app secret that signs webhooks for every account", func(o *options) any { return &o.appSecret }},
 	{"meta-verify-token", kindText, "", "the token of Meta's webhook subscription handshake", func(o *options) any { return &o.verifyToken }},
 	{"graph-api-url", kindURL, meta.DefaultBaseURL, "Graph API base URL (tests point it at a local fake)", func(o *options) any { return &o.graphURL }},
+	{"admin-token", kindText, "", "the operator's token of the admin API (/api/v1/admin/workspaces: create, suspend, delete workspaces, set plan limits) and of backups; the workspace API is off when empty", func(o *options) any { return &o.adminToken }},
 	{"bootstrap-token", kindText, "", "owner API token created when no workspace exists (random and printed once when empty)", func(o *options) any { return &o.bootstrapToken }},
 	{"media-max-bytes", kindBytes, "67108864", "largest media file stored", func(o *options) any { return &o.mediaMaxBytes }},
 	{"body-memory-bytes", kindBytes, "67108864", "memory request bodies may hold at once while they are read, before authentication; past it, 503", func(o *options) any { return &o.bodyMemory }},

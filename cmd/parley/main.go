@@ -153,7 +153,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (err error) {
 		AppSecret: o.appSecret, VerifyToken: o.verifyToken, Logger: log, Registerer: reg, Gatherer: reg, Agents: registry,
 		BodyMemory: o.bodyMemory, TrustedProxies: o.proxyList(), PublicURL: o.publicURL, NotifySMTP: smtpRelay, NotifyFrom: o.notifyFrom,
 		ChannelHealthInterval: o.channelHealthInterval, APIChannel: apiClient, BackupDir: backupTempDir(o.dataDir), Version: buildString(),
-		PostmarkAuth: o.postmarkAuth, WidgetVisitorRate: float64(o.widgetRate), IMAPPollInterval: o.imapPollInterval})
+		PostmarkAuth: o.postmarkAuth, AdminToken: o.adminToken, WidgetVisitorRate: float64(o.widgetRate), IMAPPollInterval: o.imapPollInterval})
 	if err != nil {
 		return err
 	}

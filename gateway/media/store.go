@@ -284,3 +284,48 @@ func SanitizeMime(t string) string {
 	}
 	return t
 }
+
+// DeleteWorkspace removes every file of workspace ws (its directory) in
+// batches of up to batch files, and then the directory itself; it returns
+// how many files it removed. A backup in progress (Hold) keeps the files
+// until it is released: DeleteWorkspace then removes nothing and reports
+// ErrHeld, and the caller tries again later.
+func (m *Store) DeleteWorkspace(ws engine.ID, batch int) (int, error) {
+	m.mu.Lock()
+	held := m.holds > 0
+	m.mu.Unlock()
+	if held {
+		return 0, ErrHeld
+	}
+	dir := filepath.Join(m.dir, ws.String())
+	removed := 0
+	for {
+		d, err := os.Open(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			return removed, nil
+		}
+		if err != nil {
+			return removed, fmt.Errorf("deleting workspace media: %w", err)
+		}
+		names, err := d.Readdirnames(max(batch, 1))
+		_ = d.Close()
+		if len(names) == 0 {
+			if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return removed, fmt.Errorf("deleting workspace media: %w", err)
+			}
+			return removed, nil
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return removed, fmt.Errorf("deleting workspace media: %w", err)
+		}
+		for _, n := range names {
+			if err := os.RemoveAll(filepath.Join(dir, n)); err != nil {
+				return removed, fmt.Errorf("deleting workspace media: %w", err)
+			}
+			removed++
+		}
+	}
+}
+
+// ErrHeld is returned by DeleteWorkspace while a backup holds the files.
+var ErrHeld = errors.New("media: files held by a backup in progress")

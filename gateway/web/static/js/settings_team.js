@@ -5,6 +5,7 @@
 // What the API would refuse a role is not offered to it.
 import { registerSection, copyBox, field } from './settings.js';
 import { h, toast, confirmDialog } from './util.js';
+import { planLimitNote } from './settings_plan.js';
 
 const ROLES = [['owner', 'Owner'], ['admin', 'Admin'], ['agent', 'Agent']];
 const roleName = (r) => (ROLES.find(([v]) => v === r) || [r, r])[1];
@@ -99,7 +100,7 @@ function inviteForm(ctx) {
       out.replaceChildren(h('p', { text: `Send this link to ${r.email} (${roleName(r.role)}); it works once, until ${date(r.expires_at)}:` }),
         copyBox('Invitation link', link, 'invite-link'));
       email.value = '';
-    } catch (ex) { err.textContent = ex.message; }
+    } catch (ex) { err.replaceChildren(...planLimitNote(ex)); }
   });
   return form;
 }
