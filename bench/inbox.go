@@ -494,3 +494,55 @@ func ProcessRSS(pid int) int64 {
 	}
 	return 0
 }
+
+// ActivateConversations brings n of the open conversations without
+// unread messages into memory on the server at addr (each answers
+// POST …/read, which its actor handles and which changes nothing stored
+// for a conversation already read, so the data stays reusable) and
+// returns how many it activated.
+func ActivateConversations(ctx context.Context, addr, token string, n int) (int, error) {
+	client := &http.Client{Timeout: 30 * time.Second}
+	var ids []string
+	cursor := ""
+	for len(ids) < n {
+		body, err := apiGet(ctx, client, addr, token, "/api/v1/conversations?folder=open&limit=100&cursor="+url.QueryEscape(cursor))
+		if err != nil {
+			return 0, err
+		}
+		var page struct {
+			Conversations []struct {
+				ID          string `json:"id"`
+				UnreadCount int    `json:"unread_count"`
+			} `json:"conversations"`
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return 0, fmt.Errorf("reading a list page: %w", err)
+		}
+		for _, c := range page.Conversations {
+			if c.UnreadCount == 0 && len(ids) < n {
+				ids = append(ids, c.ID)
+			}
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	for i, id := range ids {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/api/v1/conversations/"+id+"/read", nil)
+		if err != nil {
+			return i, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return i, fmt.Errorf("marking %s read: %w", id, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return i, fmt.Errorf("marking %s read: %d", id, resp.StatusCode)
+		}
+	}
+	return len(ids), nil
+}

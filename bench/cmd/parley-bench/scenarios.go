@@ -21,6 +21,9 @@ const (
 	targetListP99       = 5 * time.Millisecond
 	targetSearchHTTPP99 = 30 * time.Millisecond
 	targetRestart       = 2 * time.Second
+	// inboxActive is how many conversations list-1m brings into memory
+	// to measure the RSS at scale (issue 21: 10,000 of 1M active).
+	inboxActive = 10_000
 )
 
 // fanoutShape is a named fan-out run: workspaces × subscribers each, at
@@ -235,6 +238,14 @@ func listSection(ctx context.Context, bin string, o options, w io.Writer) error 
 		fmt.Fprintln(os.Stderr, "inbox: search over HTTP")
 		httpSearches, err = bench.SearchHTTPLatency(ctx, p.Addr, in.Workspace.Token, in.SearchShapes(), o.samples)
 	}
+	var active int
+	var activeRSS int64
+	if err == nil {
+		fmt.Fprintf(os.Stderr, "inbox: activating %d conversations\n", inboxActive)
+		active, err = bench.ActivateConversations(ctx, p.Addr, in.Workspace.Token, inboxActive)
+		activeRSS = bench.ProcessRSS(p.PID())
+		fmt.Fprintf(os.Stderr, "  %d active, RSS %d MiB\n", active, activeRSS>>20)
+	}
 	if serr := p.Stop(); err == nil && serr != nil {
 		err = fmt.Errorf("stopping parley: %w", serr)
 	}
@@ -256,6 +267,8 @@ func listSection(ctx context.Context, bin string, o options, w io.Writer) error 
 	fmt.Fprintf(w, "Search: `Store.Search` first page of 20 in process on the same store with the server stopped (the REST route is not measured here), %d queries per shape (target p99 ≤ %s).\n\n", o.samples, targetSearchP99)
 	fmt.Fprintf(w, "Restart: exec of the built binary on this data → first 200 from `/readyz` %s, → first open-inbox page read %s (target ≤ %s: %s); server RSS then %d MiB.\n\n",
 		ms(restart.Ready), ms(restart.FirstPage), targetRestart, meets(restart.FirstPage, targetRestart), restart.RSS>>20)
+	fmt.Fprintf(w, "Memory at scale: after the list and search runs, %d open conversations are brought into memory (one `POST /api/v1/conversations/{id}/read` each, on conversations already read); the server's RSS is then %d MiB (%d MiB after the first page, none active). The heap of a passivated conversation is `BenchmarkActorHeap` (B/passivated) among the Go benchmarks.\n\n",
+		active, activeRSS>>20, restart.RSS>>20)
 	fmt.Fprintf(w, "| list | returned | p50 | p99 | max | target |\n|---|---|---|---|---|---|\n")
 	for _, l := range lists {
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", l.Shape.Name, l.Returned, ms(l.Latencies.Percentile(50)),
