@@ -10,7 +10,12 @@ BENCH     ?= Ingest|Activation|ActorHeap|RawPebble|StoreCommit|BenchmarkList|Mes
 # Named benchmarks `make bench` runs, in order (parley-bench -scenarios):
 # webhook, go, widget, email (inbound mail over SMTP: mails/s, p99),
 # fanout-a, fanout-b, list-1m (the last three are heavy:
-# make bench SCENARIOS=fanout-a,fanout-b,list-1m).
+# make bench SCENARIOS=fanout-a,fanout-b,list-1m). list-1m generates 1M
+# conversations with 10M messages (about 6 min on 2 cores, 3 GB; keep it
+# for the next run with -inbox-dir, see bench/results/scale.md) and
+# measures the restart to /readyz and the first page, the list's first
+# page and search over HTTP, RSS with 10,000 conversations active, and a
+# restart after kill -9 under load.
 SCENARIOS ?= webhook,go,widget,email
 # Where `make bench` writes its report (a latency chart goes beside it).
 BENCH_OUT ?= bench/results/latest.md
