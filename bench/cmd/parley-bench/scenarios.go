@@ -239,9 +239,10 @@ func listSection(ctx context.Context, bin string, o options, w io.Writer) error 
 		httpSearches, err = bench.SearchHTTPLatency(ctx, p.Addr, in.Workspace.Token, in.SearchShapes(), o.samples)
 	}
 	var active int
-	var activeRSS int64
+	var activeRSS, beforeRSS int64
 	if err == nil {
-		fmt.Fprintf(os.Stderr, "inbox: activating %d conversations\n", inboxActive)
+		beforeRSS = bench.ProcessRSS(p.PID())
+		fmt.Fprintf(os.Stderr, "inbox: activating %d conversations (RSS %d MiB)\n", inboxActive, beforeRSS>>20)
 		active, err = bench.ActivateConversations(ctx, p.Addr, in.Workspace.Token, inboxActive)
 		activeRSS = bench.ProcessRSS(p.PID())
 		fmt.Fprintf(os.Stderr, "  %d active, RSS %d MiB\n", active, activeRSS>>20)
@@ -288,8 +289,8 @@ func listSection(ctx context.Context, bin string, o options, w io.Writer) error 
 	fmt.Fprintf(w, "Restart: exec of the built binary on this data → first 200 from `/readyz` %s, → first open-inbox page read %s (target ≤ %s: %s); server RSS then %d MiB.\n\n",
 		ms(restart.Ready), ms(restart.FirstPage), targetRestart, meets(restart.FirstPage, targetRestart), restart.RSS>>20)
 	fmt.Fprintf(w, "After a kill -9 under load (conversations being marked read, a synced commit each, for 3 s) on the same data: exec → `/readyz` 200 %s, → first page %s.\n\n", ms(killed.Ready), ms(killed.FirstPage))
-	fmt.Fprintf(w, "Memory at scale: after the list and search runs, %d open conversations are brought into memory (one `POST /api/v1/conversations/{id}/read` each, on conversations already read); the server's RSS is then %d MiB (%d MiB after the first page, none active). The heap of a passivated conversation is `BenchmarkActorHeap` (B/passivated) among the Go benchmarks.\n\n",
-		active, activeRSS>>20, restart.RSS>>20)
+	fmt.Fprintf(w, "Memory at scale: after the list and search runs, %d open conversations are brought into memory (one `POST /api/v1/conversations/{id}/read` each, on conversations already read); the server's RSS is then %d MiB (%d MiB just before, after the list and search runs; %d MiB after the first page, none active). The heap of a passivated conversation is `BenchmarkActorHeap` (B/passivated) among the Go benchmarks.\n\n",
+		active, activeRSS>>20, beforeRSS>>20, restart.RSS>>20)
 	fmt.Fprintf(w, "| list | returned | p50 | p99 | max | target |\n|---|---|---|---|---|---|\n")
 	for _, l := range lists {
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", l.Shape.Name, l.Returned, ms(l.Latencies.Percentile(50)),
