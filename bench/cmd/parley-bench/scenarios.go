@@ -285,7 +285,7 @@ func listSection(ctx context.Context, bin string, o options, w io.Writer) error 
 	fmt.Fprintf(w, "## Inbox list and search at %d conversations, %d messages\n\n", in.Convs, in.Messages)
 	fmt.Fprintf(w, "One workspace; data written straight into the store (%s, compacted), 85%% open / 15%% solved, spam, archived, 1 in 20 tagged vip, 1 in 4 unread, 1 in 3 assigned. ", gen)
 	fmt.Fprintf(w, "List: `GET /api/v1/conversations` first page of 50 over HTTP against the built binary, one request at a time, %d requests per shape after %d unmeasured (target p99 ≤ %s). ", o.samples, o.samples/10, targetListP99)
-	fmt.Fprintf(w, "Search: `Store.Search` first page of 20 in process on the same store with the server stopped (the REST route is not measured here), %d queries per shape (target p99 ≤ %s).\n\n", o.samples, targetSearchP99)
+	fmt.Fprintf(w, "Search at the store: `Store.Search` first page of 20 in process on the same store with the server stopped (beside the REST route, measured below), %d queries per shape (target p99 ≤ %s).\n\n", o.samples, targetSearchP99)
 	fmt.Fprintf(w, "Restart: exec of the built binary on this data → first 200 from `/readyz` %s, → first open-inbox page read %s (target ≤ %s: %s); server RSS then %d MiB.\n\n",
 		ms(restart.Ready), ms(restart.FirstPage), targetRestart, meets(restart.FirstPage, targetRestart), restart.RSS>>20)
 	fmt.Fprintf(w, "After a kill -9 under load (conversations being marked read, a synced commit each, for 3 s) on the same data: exec → `/readyz` 200 %s, → first page %s.\n\n", ms(killed.Ready), ms(killed.FirstPage))
