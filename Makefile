@@ -12,8 +12,13 @@ BENCH     ?= Ingest|Activation|ActorHeap|RawPebble|StoreCommit|BenchmarkList|Mes
 # fanout-ceiling (deliveries/s to 1,000 subscribers of one workspace at
 # rising inbound rates), ws-idle (server memory per idle WebSocket, 10,000
 # of them), fanout-a, fanout-b, list-1m (the last three are heavy:
-# make bench SCENARIOS=fanout-a,fanout-b,list-1m). Beside BENCH_OUT goes
-# its machine-readable summary (latest.json, bench/results/README.md).
+# make bench SCENARIOS=fanout-a,fanout-b,list-1m). list-1m generates 1M
+# conversations with 10M messages (about 6 min on 2 cores, 3 GB; keep it
+# for the next run with -inbox-dir, see bench/results/scale.md) and
+# measures the restart to /readyz and the first page, the list's first
+# page and search over HTTP, RSS with 10,000 conversations active, and a
+# restart after kill -9 under load. Beside BENCH_OUT goes its
+# machine-readable summary (latest.json, bench/results/README.md).
 SCENARIOS ?= webhook,go,widget,email,fanout-ceiling,ws-idle
 # Where `make bench` writes its report (a latency chart goes beside it).
 BENCH_OUT ?= bench/results/latest.md

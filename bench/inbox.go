@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -290,21 +291,11 @@ func ListLatency(ctx context.Context, addr, token string, shapes []ListShape, n 
 	for _, sh := range shapes {
 		res := ListResult{Shape: sh}
 		for i := range n + n/10 {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/v1/conversations?"+sh.Query, nil)
-			if err != nil {
-				return nil, err
-			}
-			req.Header.Set("Authorization", "Bearer "+token)
 			t0 := time.Now()
-			resp, err := client.Do(req)
+			body, err := apiGet(ctx, client, addr, token, "/api/v1/conversations?"+sh.Query)
+			d := time.Since(t0)
 			if err != nil {
 				return nil, fmt.Errorf("list %s: %w", sh.Query, err)
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			d := time.Since(t0)
-			if err != nil || resp.StatusCode != http.StatusOK {
-				return nil, fmt.Errorf("list %s: %d %s %v", sh.Query, resp.StatusCode, body, err)
 			}
 			if i >= n/10 {
 				res.Latencies = append(res.Latencies, d)
@@ -369,23 +360,189 @@ func SearchLatency(in *Inbox, shapes []SearchShape, n int) (_ []SearchResult, er
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, s.Close()) }()
+	return searchLatency(shapes, n, 0, func(q string) (int, error) {
+		page, err := s.Search(in.Workspace.ID, persistence.SearchQuery{Text: q, Limit: 20})
+		return len(page.Hits), err
+	})
+}
+
+// SearchHTTPLatency runs each shape's queries (first page of 20) n times
+// in all through GET /api/v1/search on the server at addr with token, one
+// request at a time after n/10 unmeasured, and returns the latencies
+// (request → whole response read).
+func SearchHTTPLatency(ctx context.Context, addr, token string, shapes []SearchShape, n int) ([]SearchResult, error) {
+	client := &http.Client{Timeout: 30 * time.Second}
+	return searchLatency(shapes, n, n/10, func(q string) (int, error) {
+		body, err := apiGet(ctx, client, addr, token, "/api/v1/search?limit=20&q="+url.QueryEscape(q))
+		if err != nil {
+			return 0, err
+		}
+		var page struct {
+			Hits []json.RawMessage `json:"hits"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return 0, fmt.Errorf("reading the page: %w", err)
+		}
+		return len(page.Hits), nil
+	})
+}
+
+// searchLatency times search(q) over each shape's queries, warm
+// unmeasured then n measured, and counts the hits of the measured ones.
+func searchLatency(shapes []SearchShape, n, warm int, search func(q string) (int, error)) ([]SearchResult, error) {
 	var out []SearchResult
 	for _, sh := range shapes {
 		res := SearchResult{Shape: sh}
 		hits := 0
-		for i := range n {
+		for i := range n + warm {
 			q := sh.Queries[i%len(sh.Queries)]
 			t0 := time.Now()
-			page, err := s.Search(in.Workspace.ID, persistence.SearchQuery{Text: q, Limit: 20})
-			res.Latencies = append(res.Latencies, time.Since(t0))
+			h, err := search(q)
+			d := time.Since(t0)
 			if err != nil {
 				return nil, fmt.Errorf("search %q: %w", q, err)
 			}
-			hits += len(page.Hits)
+			if i >= warm {
+				res.Latencies = append(res.Latencies, d)
+				hits += h
+			}
 		}
 		slices.Sort(res.Latencies)
 		res.Hits = float64(hits) / float64(n)
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// apiGet GETs path on the server at addr with token and returns the
+// body of a 200.
+func apiGet(ctx context.Context, client *http.Client, addr, token, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	return body, nil
+}
+
+// RestartResult is one start of the server on a generated inbox.
+type RestartResult struct {
+	// Ready is exec → the first 200 from /readyz; FirstPage is exec →
+	// the first inbox page read whole.
+	Ready, FirstPage time.Duration
+	// RSS is the server's resident memory once the first page is served.
+	RSS int64
+}
+
+// MeasureRestart starts the binary bin on dataDir, polls /readyz every
+// millisecond from the moment the server reports its address, then
+// reads the first page of the open inbox with token, and leaves the
+// server running (the caller stops it).
+func MeasureRestart(ctx context.Context, bin, dataDir, token string) (*Process, RestartResult, error) {
+	var r RestartResult
+	t0 := time.Now()
+	p, err := StartParley(ctx, bin, dataDir)
+	if err != nil {
+		return nil, r, err
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	for {
+		_, err := apiGet(ctx, client, p.Addr, token, "/readyz")
+		if err == nil {
+			break
+		}
+		if time.Since(t0) > 60*time.Second {
+			return p, r, fmt.Errorf("/readyz not 200 after 60 s: %w", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	r.Ready = time.Since(t0)
+	if _, err := apiGet(ctx, client, p.Addr, token, "/api/v1/conversations?folder=open"); err != nil {
+		return p, r, fmt.Errorf("first page: %w", err)
+	}
+	r.FirstPage = time.Since(t0)
+	r.RSS = ProcessRSS(p.PID())
+	return p, r, nil
+}
+
+// ProcessRSS is the resident set size of process pid in bytes (from
+// /proc; 0 where that cannot be read).
+func ProcessRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+// ActivateConversations brings n of the open conversations without
+// unread messages into memory on the server at addr (each answers
+// POST …/read, which its actor handles and which changes nothing stored
+// for a conversation already read, so the data stays reusable) and
+// returns how many it activated.
+func ActivateConversations(ctx context.Context, addr, token string, n int) (int, error) {
+	client := &http.Client{Timeout: 30 * time.Second}
+	var ids []string
+	cursor := ""
+	for len(ids) < n {
+		body, err := apiGet(ctx, client, addr, token, "/api/v1/conversations?folder=open&limit=100&cursor="+url.QueryEscape(cursor))
+		if err != nil {
+			return 0, err
+		}
+		var page struct {
+			Conversations []struct {
+				ID          string `json:"id"`
+				UnreadCount int    `json:"unread_count"`
+			} `json:"conversations"`
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return 0, fmt.Errorf("reading a list page: %w", err)
+		}
+		for _, c := range page.Conversations {
+			if c.UnreadCount == 0 && len(ids) < n {
+				ids = append(ids, c.ID)
+			}
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	for i, id := range ids {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/api/v1/conversations/"+id+"/read", nil)
+		if err != nil {
+			return i, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return i, fmt.Errorf("marking %s read: %w", id, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return i, fmt.Errorf("marking %s read: %d", id, resp.StatusCode)
+		}
+	}
+	return len(ids), nil
 }

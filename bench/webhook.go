@@ -88,6 +88,12 @@ func StartProcess(ctx context.Context, bin string, args, env []string) (*Process
 // PID is the process's id.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
 
+// Kill kills the process (SIGKILL: no shutdown runs) and waits for it.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+}
+
 // Stop asks the process to stop (SIGINT) and waits.
 func (p *Process) Stop() error {
 	_ = p.cmd.Process.Signal(syscall.SIGINT)
