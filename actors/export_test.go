@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/persistence"
 )
 
 // SetStageChecked sets f to run between a check about a stage and its
@@ -66,4 +67,11 @@ func SetAutomationStop(t *testing.T, f func(run *engine.AutomationRun) bool) {
 func SetAutomationActed(t *testing.T, f func(run *engine.AutomationRun) bool) {
 	automationActed = f
 	t.Cleanup(func() { automationActed = nil })
+}
+
+// SetRetentionBatchDone sets f to run after each retention batch's
+// progress is committed, until the test ends.
+func SetRetentionBatchDone(t *testing.T, f func(ws engine.ID, p persistence.RetentionProgress)) {
+	retentionBatchDone = f
+	t.Cleanup(func() { retentionBatchDone = nil })
 }

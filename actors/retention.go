@@ -120,6 +120,8 @@ var retentionBatchDone func(ws engine.ID, p persistence.RetentionProgress)
 // each workspace's run where a restart cut it short. The worker calls it
 // every Config.RetentionEvery; tests call it with an injected clock.
 func (rt *Runtime) RunRetention(ctx context.Context) (RetentionReport, error) {
+	rt.retentionRun.Lock()
+	defer rt.retentionRun.Unlock()
 	start := time.Now()
 	var total RetentionReport
 	wss, err := rt.store.Workspaces()

@@ -169,6 +169,9 @@ type Runtime struct {
 	webhookClient *http.Client
 	segs          segmentDefs
 	retention     *retentionMetrics
+	// retentionRun holds a retention run, so that the worker's and a
+	// direct call's never overlap.
+	retentionRun sync.Mutex
 	// mediaReleaser removes the media files retention freed (see
 	// SetMediaReleaser).
 	mediaReleaser atomic.Pointer[func(ws engine.ID, digests []string)]
