@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/persistence"
 )
 
 // ErrLegalHold is returned by EraseContact for a contact on legal hold.
@@ -94,6 +95,9 @@ func (rt *Runtime) EraseContact(ctx context.Context, ws, id engine.ID) (Erasure,
 		if err := rt.eraseConversations(ctx, ws, id, &e); err != nil {
 			return nil, err
 		}
+		if err := rt.forgetBackfillCursors(ws, id); err != nil {
+			return nil, err
+		}
 		return e, nil
 	})
 	if err != nil {
@@ -143,4 +147,41 @@ func (rt *Runtime) eraseConversations(ctx context.Context, ws, id engine.ID, e *
 			}
 		}
 	}
+}
+
+// forgetBackfillCursors moves the progress of every segment backfill
+// whose cursor is erased contact id back to the contact before it: the
+// same place in the walk (ContactIDsAfter reads past it all the same),
+// without the erased id. It runs under the segment definitions' mutex,
+// the owner of the progress records.
+func (rt *Runtime) forgetBackfillCursors(ws, id engine.ID) error {
+	rt.segs.mu.Lock()
+	defer rt.segs.mu.Unlock()
+	segs, err := rt.store.Segments(ws)
+	if err != nil {
+		return err
+	}
+	b := rt.store.NewBatch()
+	defer b.Close()
+	moved := false
+	for _, seg := range segs {
+		p, err := rt.store.SegmentBackfillProgress(ws, seg.ID)
+		if errors.Is(err, persistence.ErrNotFound) || err == nil && p.Cursor != id {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if p.Cursor, err = rt.store.ContactIDBefore(ws, id); err != nil {
+			return err
+		}
+		b.PutSegmentBackfill(ws, &p)
+		moved = true
+	}
+	if !moved {
+		return nil
+	}
+	if err := rt.store.Commit(b); err != nil {
+		return fmt.Errorf("committing segment backfill progress: %w", err)
+	}
+	return nil
 }

@@ -207,3 +207,22 @@ func (b *Batch) DeleteFormSubmissions(subs []engine.FormSubmission) {
 func (b *Batch) ForgetContactConversation(ws, contact, conv engine.ID) {
 	b.del(contactConvKey(ws, contact, conv))
 }
+
+// ContactIDBefore returns the greatest id of workspace ws's contacts
+// below id, or ZeroID when there is none.
+func (s *Store) ContactIDBefore(ws, id engine.ID) (engine.ID, error) {
+	p := wsPrefix(ws, tContact)
+	it, err := s.iter(p, contactKey(ws, id))
+	if err != nil {
+		return engine.ZeroID, err
+	}
+	defer it.Close()
+	for ok := it.Last(); ok; ok = it.Prev() {
+		if k := it.Key(); len(k) == len(p)+16 {
+			var prev engine.ID
+			copy(prev[:], k[len(p):])
+			return prev, nil
+		}
+	}
+	return engine.ZeroID, iterErr(it)
+}
