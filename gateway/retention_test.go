@@ -177,7 +177,6 @@ func TestEraseContactLeavesNothing(t *testing.T) {
 	require.Equal(t, 1.0, counterValue(t, reg, "parley_contact_erasures_total", ""))
 }
 
-
 // TestContactExportZIP: the export is a ZIP with contact.json (profile,
 // identities, notes, memories, consent, legal hold), one file per
 // conversation with its messages oldest first and their statuses, and
