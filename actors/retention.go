@@ -26,7 +26,7 @@ const (
 	// DefaultRetentionEvery is how often the worker starts a run.
 	DefaultRetentionEvery = time.Hour
 	// DefaultRetentionBatch is how many conversations one batch visits.
-	DefaultRetentionBatch = 64
+	DefaultRetentionBatch = 16
 	// DefaultRetentionPace is the pause after each batch.
 	DefaultRetentionPace = 50 * time.Millisecond
 	// retentionMessageBatch bounds the messages one actor commit deletes.
