@@ -52,10 +52,6 @@ func (e *env) scanStore(needles []needle) []string {
 	return found
 }
 
-type contactRef struct {
-	ID engine.ID `json:"id"`
-}
-
 // TestEraseContactLeavesNothing: a contact with conversations on two
 // channels (WhatsApp, and Messenger merged in), a file, notes, memories,
 // search hits and a segment membership is erased; afterwards a scan of
