@@ -18,6 +18,6 @@ func init() {
 		"message_days":             between(integer(), 0, engine.RetentionMaxDays),
 		"closed_conversation_days": between(integer(), 0, engine.RetentionMaxDays)},
 		"message_days", "closed_conversation_days")
-	schemas["LegalHold"] = obj(map[string]any{"reason": withBound(str(), "maxLength", engine.LegalHoldReasonMax)})
+	schemas["LegalHold"] = obj(map[string]any{"reason": describe(withBound(str(), "maxLength", engine.LegalHoldReasonMax), "why the contact is held; may be empty")}, "reason")
 	schemas["Erase"] = obj(map[string]any{"confirm": describe(str(), "the contact's id")}, "confirm")
 }

@@ -288,7 +288,7 @@ func TestRetentionPolicyOverHTTP(t *testing.T) {
 	held := e.thread(engine.ChannelWhatsApp, phoneID, "15550923")
 	code, body = e.api("POST", "/api/v1/conversations/"+held.String()+"/folder", ownerToken, map[string]string{"folder": "solved"})
 	require.Equal(t, http.StatusOK, code, string(body))
-	code, body = e.api("PUT", "/api/v1/contacts/"+e.conv(held).ContactID.String()+"/legal-hold", ownerToken, map[string]string{})
+	code, body = e.api("PUT", "/api/v1/contacts/"+e.conv(held).ContactID.String()+"/legal-hold", ownerToken, map[string]string{"reason": ""})
 	require.Equal(t, http.StatusOK, code, string(body))
 
 	clock.Advance(60 * day)
