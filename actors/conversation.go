@@ -115,7 +115,7 @@ func (a *conversationActor) Receive(ctx actor.Context) {
 	case *actor.Restarting, *actor.Stopping, *actor.Stopped:
 		return
 	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *attemptMsg, *aiReplyMsg, *panicMsg, *pingMsg, *watermarkMsg,
-		*renamedMsg:
+		*renamedMsg, *retentionMsg:
 		defer a.e.pending.Add(-1)
 		defer func() {
 			if r := recover(); r != nil {
@@ -180,6 +180,8 @@ func (a *conversationActor) fail(msg any, err error) {
 		if m.done != nil {
 			close(m.done)
 		}
+	case *retentionMsg:
+		m.reply <- retentionReply{err: err}
 	}
 }
 
@@ -236,6 +238,8 @@ func (a *conversationActor) handle(msg any) {
 		if m.done != nil {
 			close(m.done)
 		}
+	case *retentionMsg:
+		m.reply <- a.retain(m)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/persistence"
 )
 
 // SetStageChecked sets f to run between a check about a stage and its
@@ -74,4 +75,11 @@ func QueueCap(s *Subscription) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return cap(s.q)
+}
+
+// SetRetentionBatchDone sets f to run after each retention batch's
+// progress is committed, until the test ends.
+func SetRetentionBatchDone(t *testing.T, f func(ws engine.ID, p persistence.RetentionProgress)) {
+	retentionBatchDone = f
+	t.Cleanup(func() { retentionBatchDone = nil })
 }

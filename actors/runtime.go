@@ -81,6 +81,15 @@ type Config struct {
 	// WebhookClient posts the automations' call_webhook actions; nil
 	// means a client with a 10-second timeout that follows no redirect.
 	WebhookClient *http.Client
+	// RetentionEvery is how often the retention worker applies the
+	// workspaces' retention policies; zero means DefaultRetentionEvery.
+	RetentionEvery time.Duration
+	// RetentionBatch is how many conversations the worker visits between
+	// two commits of its progress; zero means DefaultRetentionBatch.
+	RetentionBatch int
+	// RetentionPace is the worker's pause after each batch; zero means
+	// DefaultRetentionPace, negative none.
+	RetentionPace time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -120,6 +129,11 @@ func (c Config) withDefaults() Config {
 	defd(&c.AgentTimeout, 60*time.Second)
 	defd(&c.SendTimeout, 30*time.Second)
 	defd(&c.SegmentSweep, DefaultSegmentSweep)
+	defd(&c.RetentionEvery, DefaultRetentionEvery)
+	def(&c.RetentionBatch, DefaultRetentionBatch)
+	if c.RetentionPace == 0 {
+		c.RetentionPace = DefaultRetentionPace
+	}
 	if c.Epoch == "" {
 		c.Epoch = engine.NewID(c.Clock.Now()).String()
 	}
@@ -160,6 +174,13 @@ type Runtime struct {
 	// webhookClient posts the automations' call_webhook actions.
 	webhookClient *http.Client
 	segs          segmentDefs
+	retention     *retentionMetrics
+	// retentionRun holds a retention run, so that the worker's and a
+	// direct call's never overlap.
+	retentionRun sync.Mutex
+	// mediaReleaser removes the media files retention freed (see
+	// SetMediaReleaser).
+	mediaReleaser atomic.Pointer[func(ws engine.ID, digests []string)]
 
 	inflight atomic.Int64
 	// orphanSeq orders kept early status reports; it starts at the start
@@ -222,6 +243,7 @@ func New(cfg Config) (*Runtime, error) {
 	rt.bc.AddTap(rt.autos.tap)
 	rt.segs.jobs = make(chan segmentJob, 1024)
 	rt.segs.metrics = newSegmentMetrics(cfg.Registerer)
+	rt.retention = newRetentionMetrics(cfg.Registerer)
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
 	rt.orphanSeq.Store(uint64(max(cfg.Clock.Now().UnixNano(), 0)))
 	return rt, nil
@@ -246,6 +268,7 @@ func (rt *Runtime) Start() error {
 	rt.goroutine("automations", rt.autos.run)
 	rt.goroutine("segment-backfill", rt.segmentBackfiller)
 	rt.goroutine("segment-sweep", rt.segmentSweeper)
+	rt.goroutine("retention", rt.retentionWorker)
 	if waiting := rt.pendingAtStart(); len(waiting) > 0 {
 		rt.goroutine("ai-recovery", func(ctx context.Context) { rt.recoverPending(ctx, waiting) })
 	}

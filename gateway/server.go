@@ -497,6 +497,7 @@ func (s *Server) routes() {
 	api.Post("/conversations/:conv/messages/:seq/feedback", s.rateReply)
 	api.Get("/feedback", s.feedbackReport)
 	s.contactRoutes(api)
+	s.retentionRoutes(api)
 	s.cannedRoutes(api)
 	s.pipelineRoutes(api)
 	s.outgoingWebhookRoutes(api)

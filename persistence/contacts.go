@@ -147,6 +147,7 @@ func (b *Batch) DeleteContact(c *engine.Contact) {
 	// Its segment memberships and due entry were removed by its actor
 	// (nothing left to match); its segment activity goes with it.
 	b.delPrefix(segmentChangePrefix(c.WorkspaceID, c.ID))
+	b.del(legalHoldKey(c.WorkspaceID, c.ID))
 }
 
 // PutNote writes note n.

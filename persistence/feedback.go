@@ -58,10 +58,15 @@ func (b *Batch) PutFeedback(old, f *engine.Feedback) {
 // deleteConversationFeedback removes the ratings of a conversation's
 // replies and their index entries.
 func (b *Batch) deleteConversationFeedback(ws, conv engine.ID) {
+	b.deleteFeedbackUnder(feedbackPrefix(ws, conv), conv)
+}
+
+// deleteFeedbackUnder removes the ratings under prefix p (of conversation
+// conv: all of them, or one message's) and their index entries.
+func (b *Batch) deleteFeedbackUnder(p []byte, conv engine.ID) {
 	if b.err != nil {
 		return
 	}
-	p := feedbackPrefix(ws, conv)
 	it, err := b.s.iter(p, prefixEnd(p))
 	if err != nil {
 		b.err = err

@@ -35,6 +35,7 @@ import (
 //	'w' ws '4' ...                           automation rules, pending runs, run records and logs, round-robin state (automations.go)
 //	'w' ws '5' ...                           segments, their members, counts, due times, changes, backfills (segments.go)
 //	'w' ws '9' 'u' resource month            monthly plan counters (workspace_ops.go)
+//	'w' ws '%' ...                           retention policy, legal holds, the retention run's progress (retention.go)
 //
 // System data, across workspaces:
 //

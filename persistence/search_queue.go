@@ -35,6 +35,7 @@ const (
 	tMarker        = 'M'
 
 	queueProfile = 1 // the contact profile changed: reread it
+	queueRebuild = 2 // messages were deleted: index the conversation again from nothing
 )
 
 func searchQueuePrefix() []byte { return []byte{spaceSystem, tSearchQueue} }
@@ -108,6 +109,7 @@ func (b *Batch) ReindexContactProfile(ws, conv engine.ID) { b.enqueueSearch(ws, 
 type searchTask struct {
 	ws, conv engine.ID
 	profile  bool
+	rebuild  bool
 	keys     [][]byte
 }
 
@@ -238,6 +240,9 @@ func (s *Store) searchTasksFrom(g *taskGroups, lower, upper []byte, limit int) (
 		if v := it.Value(); len(v) > 0 && v[0]&queueProfile != 0 {
 			t.profile = true
 		}
+		if v := it.Value(); len(v) > 0 && v[0]&queueRebuild != 0 {
+			t.rebuild = true
+		}
 	}
 	return last, iterErr(it)
 }
@@ -256,6 +261,12 @@ func (s *Store) project(b *Batch, t *searchTask) error {
 	old, err := s.indexedState(&cur)
 	if err != nil {
 		return err
+	}
+	if t.rebuild {
+		// Messages were deleted: what the index holds of them cannot be
+		// taken back token by token, nor may the feed hand them out.
+		s.feed.drop(convRef{t.ws, t.conv})
+		old = nil
 	}
 	if old == nil {
 		// Never indexed, or half of it: start from nothing. Entries set

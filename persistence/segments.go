@@ -237,7 +237,13 @@ func (s *Store) SegmentBackfillProgress(ws, seg engine.ID) (SegmentBackfill, err
 // ContactIDsAfter returns up to limit ids of contacts of ws greater than
 // after (zero: from the first), oldest first: the backfill's walk.
 func (s *Store) ContactIDsAfter(ws, after engine.ID, limit int) ([]engine.ID, error) {
-	p := wsPrefix(ws, tContact)
+	return s.recordIDsAfter(wsPrefix(ws, tContact), after, limit)
+}
+
+// recordIDsAfter returns up to limit ids of the records keyed p id
+// greater than after (zero: from the first), in id order; keys of
+// another length under p are stepped over.
+func (s *Store) recordIDsAfter(p []byte, after engine.ID, limit int) ([]engine.ID, error) {
 	lower := p
 	if after != engine.ZeroID {
 		lower = append(append(p[:len(p):len(p)], after[:]...), 0)
@@ -251,7 +257,7 @@ func (s *Store) ContactIDsAfter(ws, after engine.ID, limit int) ([]engine.ID, er
 	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
 		k := it.Key()
 		if len(k) != len(p)+16 {
-			continue // not a contact record
+			continue // not a record of this table
 		}
 		var id engine.ID
 		copy(id[:], k[len(p):])

@@ -27,6 +27,7 @@ import './settings_audit.js';
 import './settings_fields.js';
 import './settings_backup.js';
 import './settings_plan.js';
+import './settings_retention.js';
 import './templates.js';
 import * as health from './channel_health.js';
 import * as pipeline from './pipeline.js';

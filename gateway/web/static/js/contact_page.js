@@ -13,6 +13,7 @@ import { noteText, attributionRows } from './panel.js';
 import { pipelines, stageSelect, ownerSelect, changeText } from './stages.js';
 import { loadDefs, fieldsEditor, aiWriteText } from './fields.js';
 import { memoryGroups, memoryItem, typeSelect } from './memories.js';
+import { dataCard } from './contact_data.js';
 
 const PAGE = 20;
 
@@ -158,7 +159,8 @@ function render() {
     h('div.ct-grid', null,
       h('div.ct-col', null, crmCard(c), profileCard(c), attributionCard(c), convCard(), submissionsCard()),
       h('div.ct-col', null, notesCard(), memoriesCard(), pagedCard('ct-files', 'Files', 'files', fileItem, 'No files yet'),
-        pagedCard('ct-activity', 'Activity', 'activity', activityItem, 'No activity yet'))));
+        pagedCard('ct-activity', 'Activity', 'activity', activityItem, 'No activity yet'),
+        dataCard(c, isAdmin(), () => { cur = null; app.back(); }))));
   renderNotes();
   renderMemories();
 }
