@@ -251,10 +251,15 @@ func (h *retention) erase(c *fiber.Ctx) error {
 	if err := validateBody(c, c.Body()); err != nil {
 		return err
 	}
+	ws := who(c).WorkspaceID
+	// Another workspace's contact is not found before its confirmation
+	// is read (a 404, as every route answers other workspaces' ids).
+	if _, err := h.s.cfg.Store.Contact(ws, id); err != nil {
+		return contactErr(err)
+	}
 	if err := parseEraseBody(c.Body(), id); err != nil {
 		return err
 	}
-	ws := who(c).WorkspaceID
 	e, err := h.s.cfg.Runtime.EraseContact(c.UserContext(), ws, id)
 	if err != nil {
 		return contactErr(err)
