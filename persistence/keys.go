@@ -34,6 +34,7 @@ import (
 //	'w' ws '3' 'f'/'s'/'c' ...               forms, their submissions by form and by contact (forms.go)
 //	'w' ws '4' ...                           automation rules, pending runs, run records and logs, round-robin state (automations.go)
 //	'w' ws '5' ...                           segments, their members, counts, due times, changes, backfills (segments.go)
+//	'w' ws '+' 't'/'c' team                   teams and their round-robin cursors (teams.go)
 //
 // System data, across workspaces:
 //
@@ -197,6 +198,9 @@ func listDims(c *engine.Conversation) []string {
 		dims = append(dims, DimUnassigned)
 	} else {
 		dims = append(dims, DimAssignee(c.AssigneeID))
+	}
+	if c.TeamID != "" {
+		dims = append(dims, DimTeam(c.TeamID))
 	}
 	for _, t := range c.Tags {
 		dims = append(dims, "tag:"+t)
