@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/parleyhq/parley/engine"
 	"testing"
 	"time"
 )
@@ -53,3 +54,14 @@ func SetFormLooked(t *testing.T, f func()) {
 
 // ParseEmbeddings reads an embeddings endpoint's response for n inputs.
 var ParseEmbeddings = parseEmbeddings
+
+// PresenceSockets is how many web app connections of user the presence
+// tracker counts.
+func PresenceSockets(s *Server, ws, user engine.ID) int {
+	s.presence.mu.Lock()
+	defer s.presence.mu.Unlock()
+	if e := s.presence.users[presenceKey{ws, user}]; e != nil {
+		return e.p.Sockets
+	}
+	return 0
+}

@@ -51,7 +51,7 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/push/subscriptions", tag: "notifications", summary: "The caller's Web Push subscriptions: endpoint, created_at and current (registered by the calling token); never their keys", ok: 200},
 	{method: "POST", path: "/api/v1/push/subscriptions", tag: "notifications", summary: "Register this device's Web Push subscription (the Push API's PushSubscription: an https endpoint and its p256dh and auth keys, base64url); it belongs to the caller and the calling token, and goes when the token is revoked (sign-out), the user is removed or the push service answers 404 or 410. The same endpoint registered before by the user is replaced; beyond 20 devices the oldest goes", body: "PushSubscription", ok: 201},
 	{method: "DELETE", path: "/api/v1/push/subscriptions", tag: "notifications", summary: "Remove this device's Web Push subscriptions (those the calling token registered), or with endpoint the caller's subscription of that endpoint", query: []string{"endpoint"}, ok: 204},
-	{method: "GET", path: "/api/v1/users", tag: "users", summary: "Users of the workspace", ok: 200},
+	{method: "GET", path: "/api/v1/users", tag: "users", summary: "Users of the workspace, each with presence: online, away or offline (see POST /api/v1/presence)", ok: 200},
 	{method: "POST", path: "/api/v1/users/invitations", tag: "users", summary: "Invite a user (admin)", body: "Invitation", ok: 201},
 	{method: "GET", path: "/api/v1/users/{id}", tag: "users", summary: "A user", ok: 200},
 	{method: "PATCH", path: "/api/v1/users/{id}", tag: "users", summary: "Rename a user or change their role", body: "UserUpdate", ok: 200},
@@ -96,7 +96,7 @@ var operations = []op{
 	{method: "GET", path: "/api/v1/media/{id}", tag: "media", summary: "A stored media file of the workspace, by SHA-256 (kept while a message holds it)", ok: 200},
 
 	{method: "GET", path: "/api/v1/analytics", tag: "analytics", summary: "Business figures of a period (UTC days): first response and resolution times, resolution rate, AI share of replies, CSAT average; per channel, and per UTC day (days: every day of the period, oldest first, each {date, figures})", query: []string{"period", "channel"}, ok: 200},
-	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts per folder and of the open folder's unread, mine and unassigned (of that channel when channel is given); needs_human=true keeps the conversations a handoff left waiting for a person; campaign (an ad id or a ref, as GET /api/v1/campaigns lists them) keeps those whose newest campaign it is; stage (a stage id) and owner (a user id) keep those whose contact stands in that stage and/or is owned by that user; assistant (an assistant id, GET /api/v1/assistants) keeps those that assistant handles (each conversation's assistant_id); segment (a segment id of the workspace, else 400) keeps those whose contact is a member of it", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "needs_human", "campaign", "stage", "owner", "assistant", "segment", "cursor", "limit"}, ok: 200},
+	{method: "GET", path: "/api/v1/conversations", tag: "conversations", summary: "The inbox list, newest activity first, with counts per folder and of the open folder's unread, mine and unassigned (of that channel when channel is given); needs_human=true keeps the conversations a handoff left waiting for a person; campaign (an ad id or a ref, as GET /api/v1/campaigns lists them) keeps those whose newest campaign it is; stage (a stage id) and owner (a user id) keep those whose contact stands in that stage and/or is owned by that user; assistant (an assistant id, GET /api/v1/assistants) keeps those that assistant handles (each conversation's assistant_id); segment (a segment id of the workspace, else 400) keeps those whose contact is a member of it; team (a team id of the workspace, else 400, or mine: the teams the caller is a member of) keeps those assigned to the team(s)", query: []string{"folder", "channel", "unread", "tag", "priority", "assignee", "mode", "period", "needs_human", "campaign", "stage", "owner", "assistant", "segment", "team", "cursor", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/campaigns", tag: "conversations", summary: "The campaigns the workspace's conversations came through (every folder): each an ad id, else a ref, with how many conversations it brought, counted under their newest campaign ({\"campaigns\":[{\"campaign\",\"conversations\"}]}, sorted by campaign)", ok: 200},
 	{method: "GET", path: "/api/v1/tags", tag: "conversations", summary: "The tags of the workspace's conversations (every folder), by name, each with how many conversations carry it (the star is the tag priority)", ok: 200},
 	{method: "GET", path: "/api/v1/search", tag: "conversations", summary: "Search conversations by contact name, phone, email, company and message text (case- and accent-insensitive word prefixes; a q with no letters or digits is 400 bad_query), most recent activity first, each hit with a snippet; folder and channel keep only that folder's and channel's (a page so narrowed can hold fewer than limit hits and still have a next_cursor)", query: []string{"q", "folder", "channel", "cursor", "limit"}, ok: 200},
@@ -208,6 +208,13 @@ var operations = []op{
 	{method: "DELETE", path: "/api/v1/segments/{id}", tag: "segments", summary: "Delete a segment (admin) and its membership index", ok: 204},
 	{method: "GET", path: "/api/v1/segments/{id}/members", tag: "segments", summary: "The segment's members, newest contacts first: {contacts, next_cursor}", query: []string{"cursor", "limit"}, ok: 200},
 	{method: "GET", path: "/api/v1/segments/{id}/count", tag: "segments", summary: "How many contacts are members of the segment, and its backfill: {count, backfill}", ok: 200},
+	{method: "GET", path: "/api/v1/teams", tag: "teams", summary: "The workspace's teams, oldest first: {teams: [{id, name, members (user ids), distribution, presence (each member's state: online, away or offline), created_at, updated_at}]}", ok: 200},
+	{method: "POST", path: "/api/v1/teams", tag: "teams", summary: "Create a team (admin): name (1 to 80 bytes), members (user ids of the workspace, at most 200) and distribution: round_robin (the default; the next available member after the last one given a conversation, in id order), least_loaded (the available member with the fewest open conversations assigned; ties take turns) or manual (conversations wait in the team). Available means online, or away when no member is online. At most 100 teams (409 too_many_teams)", body: "Team", ok: 201},
+	{method: "GET", path: "/api/v1/teams/{id}", tag: "teams", summary: "A team with its members' presence", ok: 200},
+	{method: "PATCH", path: "/api/v1/teams/{id}", tag: "teams", summary: "Change a team (admin): name, members (the whole new list) and/or distribution", body: "TeamUpdate", ok: 200},
+	{method: "DELETE", path: "/api/v1/teams/{id}", tag: "teams", summary: "Delete a team (admin); conversations assigned to it keep its id (team_id) until changed", ok: 204},
+	{method: "POST", path: "/api/v1/conversations/{conv}/team", tag: "actions", summary: "Assign to a team of the workspace (team_id; another workspace's is 400): to user_id when given (a member of the team), else to the member the team's distribution picks among those available, or to nobody in the team when none is (or the team is manual); team_id null takes the conversation from its team and leaves its assignee. Answers the conversation (team_id, assignee_id)", body: "TeamAssign", ok: 200},
+	{method: "POST", path: "/api/v1/presence", tag: "users", summary: "Set yourself away or back online: {state: away|online}; answers {user_id, state}. The web app reports presence over its WebSocket ({type: presence, state: active|away|online}); a user is online while a web app connection is open and active, away after 5 minutes without activity or when set away, offline 30 seconds after the last connection closed; changes are published as presence.changed {user_id, state}", body: "Presence", ok: 200},
 	{method: "POST", path: "/api/v1/admin/backup", tag: "admin", summary: "A consistent online backup of the whole data directory (owner): an application/x-tar stream holding manifest.json first (format, created_at, parley_version, store_format, and every file with its size and sha256), then the store's Pebble checkpoint under db/ and the media files under media/. Every message acknowledged before the call is in it. `parley backup DIR` calls it and checks each file; `parley restore DIR DATADIR` restores it. One at a time: 409 backup_in_progress", ok: 200},
 }
 
@@ -311,6 +318,20 @@ var schemas = map[string]any{
 	"Segment":        obj(segmentProps(), "name", "conditions"),
 	"SegmentUpdate":  minProps(obj(segmentProps())),
 	"SegmentPreview": obj(segmentProps(), "conditions"),
+	"Team":           obj(teamProps(), "name"),
+	"TeamUpdate":     minProps(obj(teamProps())),
+	"TeamAssign": obj(map[string]any{"team_id": describe(nullableStr(), "a team id of the workspace, or null to take the conversation from its team"),
+		"user_id": describe(str(), "a member of the team to give it to, instead of the distribution's pick")}, "team_id"),
+	"Presence": obj(map[string]any{"state": enum("away", "online")}, "state"),
+}
+
+// teamProps are the fields of a team a request may name.
+func teamProps() map[string]any {
+	return map[string]any{
+		"name":         withBound(str(), "maxLength", engine.MaxTeamNameBytes),
+		"members":      withBound(strs(), "maxItems", engine.MaxTeamMembers),
+		"distribution": enum(string(engine.TeamRoundRobin), string(engine.TeamLeastLoaded), string(engine.TeamManual)),
+	}
 }
 
 // knowledgeProps are the fields of a knowledge entry a request may name;
