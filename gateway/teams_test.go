@@ -323,4 +323,3 @@ func (e *env) usersWithPresence(token string) []userPresenceResp {
 		Users []userPresenceResp `json:"users"`
 	}](e.t, body).Users
 }
-
