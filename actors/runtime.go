@@ -133,6 +133,8 @@ type Runtime struct {
 	// knowledge ranks the agents' knowledge passages once set
 	// (SetKnowledgeSearcher); nil means BM25 alone.
 	knowledge  atomic.Pointer[KnowledgeSearcher]
+	// teams assigns conversations to teams once set (SetTeamAssigner).
+	teams atomic.Pointer[TeamAssigner]
 	store      *persistence.Store
 	clock      clockwork.Clock
 	log        *slog.Logger
@@ -638,6 +640,16 @@ func (rt *Runtime) passivator(ctx context.Context) {
 			rt.dir.passivateIdle(now.Add(-rt.cfg.IdleTimeout))
 		}
 	}
+}
+
+// SetTeamAssigner makes ta run the automations' assign_team actions
+// (nil: they are skipped).
+func (rt *Runtime) SetTeamAssigner(ta TeamAssigner) {
+	if ta == nil {
+		rt.teams.Store(nil)
+		return
+	}
+	rt.teams.Store(&ta)
 }
 
 // SetKnowledgeSearcher makes ks find the knowledge passages given to

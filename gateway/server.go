@@ -384,6 +384,7 @@ func (s *Server) Start() {
 		})
 		s.knowledge.embed.start(s.ctx)
 		s.cfg.Runtime.SetKnowledgeSearcher(s.knowledge.embed)
+		s.cfg.Runtime.SetTeamAssigner(s.teams)
 		for range s.cfg.MediaWorkers {
 			s.wg.Add(1)
 			go pprof.Do(s.ctx, pprof.Labels("parley", "media"), func(ctx context.Context) {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -329,17 +330,39 @@ func (h *teams) assign(c *fiber.Ctx) error {
 		}
 		return h.s.action(c, engine.AssignTeam{TeamID: t.ID.String(), UserID: *b.UserID, By: p.UserID})
 	}
-	pick, err := h.pick(&t)
-	if err != nil {
-		return err
-	}
-	res, err := h.s.cfg.Runtime.Execute(c.UserContext(), p.WorkspaceID, conv,
-		engine.AssignTeam{TeamID: t.ID.String(), UserID: pick.UserID, By: p.UserID})
+	res, err := h.distribute(c.UserContext(), conv, &t, p.UserID)
 	if err != nil {
 		return fromEngine(err)
 	}
-	h.distributed(&t, pick)
-	return c.JSON(res.Conversation)
+	return c.JSON(res)
+}
+
+// distribute assigns conv to team t and to the member its distribution
+// picks, by (zero: an automation), under h.mu.
+func (h *teams) distribute(ctx context.Context, conv engine.ID, t *engine.Team, by engine.ID) (engine.Conversation, error) {
+	pick, err := h.pick(t)
+	if err != nil {
+		return engine.Conversation{}, err
+	}
+	res, err := h.s.cfg.Runtime.Execute(ctx, t.WorkspaceID, conv, engine.AssignTeam{TeamID: t.ID.String(), UserID: pick.UserID, By: by})
+	if err != nil {
+		return engine.Conversation{}, err
+	}
+	h.distributed(t, pick)
+	return res.Conversation, nil
+}
+
+// AssignToTeam is the runtime's ports.TeamAssigner: an automation's
+// assign_team action, distributed as the API's.
+func (h *teams) AssignToTeam(ctx context.Context, ws, conv, team engine.ID) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, err := h.s.cfg.Store.Team(ws, team)
+	if err != nil {
+		return fmt.Errorf("reading team %s: %w", team, err)
+	}
+	_, err = h.distribute(ctx, conv, &t, engine.ZeroID)
+	return err
 }
 
 // pick reads what the distribution needs, for t, under h.mu: the

@@ -323,3 +323,34 @@ func (e *env) usersWithPresence(token string) []userPresenceResp {
 		Users []userPresenceResp `json:"users"`
 	}](e.t, body).Users
 }
+
+// TestAutomationAssignTeam: an automation's assign_team action gives a
+// new conversation to the team, whose distribution picks the online
+// member; a team of another workspace (or none) is refused when the
+// rule is saved.
+func TestAutomationAssignTeam(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ana := e.addUser("ana@example.com", engine.RoleAgent, "correct horse")
+	tm := e.createTeam(ownerToken, map[string]any{"name": "Support", "members": []string{ana.User.ID.String(), e.ownerID().String()}})
+	rule := map[string]any{"name": "New chats to Support", "trigger": map[string]any{"type": "conversation_opened"},
+		"actions": []map[string]any{{"type": "assign_team", "team_id": tm.ID}}}
+	code, b := e.api("POST", "/api/v1/automations", ownerToken, rule)
+	require.Equal(t, http.StatusCreated, code, string(b))
+	for _, bad := range []map[string]any{{"type": "assign_team", "team_id": engine.NewID(time.Now())}, {"type": "assign_team"},
+		{"type": "assign_team", "team_id": tm.ID, "user_id": ana.User.ID}, {"type": "add_tag", "tag": "x", "team_id": tm.ID}} {
+		code, b := e.api("POST", "/api/v1/automations", ownerToken, map[string]any{"name": "Bad", "trigger": map[string]any{"type": "conversation_opened"},
+			"actions": []map[string]any{bad}})
+		require.Equal(t, http.StatusBadRequest, code, "%v: %s", bad, b)
+	}
+	// Ana alone is online: the team gives her the conversation.
+	anaWS := e.presenceClient(ana.Token)
+	anaWS.waitPresence(ana.User.ID, engine.PresenceOnline)
+	conv := e.newConv("15557800")
+	eventually(t, 10*time.Second, func() error {
+		if c := e.conv(conv); c.TeamID != tm.ID.String() || c.AssigneeID != ana.User.ID.String() {
+			return fmt.Errorf("team %q assignee %q", c.TeamID, c.AssigneeID)
+		}
+		return nil
+	})
+}

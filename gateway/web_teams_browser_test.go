@@ -124,6 +124,33 @@ func TestWebTeams(t *testing.T) {
 			b.waitJS("every conversation again", fmt.Sprintf(`document.querySelectorAll('#conv-list li.conv').length === %d`, i+1))
 		})
 
+		step("an automation assigns new conversations to the team", func(t *testing.T) {
+			const form = `#auto-form-new`
+			b.goTo(e.url, "/#settings/automations")
+			b.waitJS("the editor", `document.querySelector('`+form+`')`)
+			rule := "To " + name
+			b.fill("#auto-name-new", rule)
+			b.choose("#auto-trigger-new", "conversation_opened")
+			b.choose(form+" ol[aria-label=Actions] .a-type", "assign_team")
+			b.choose(form+" ol[aria-label=Actions] .a-team", team.ID.String())
+			b.clickJS("add", form+" button.primary")
+			b.waitJS("its row", fmt.Sprintf(`[...document.querySelectorAll('#automation-list .automation-name')].some((s) => s.textContent === %q)`, rule))
+			code, body := e.api("GET", "/api/v1/automations", ownerToken, nil)
+			require.Equal(t, http.StatusOK, code, string(body))
+			var found bool
+			for _, a := range decodeAs[struct {
+				Automations []engine.Automation `json:"automations"`
+			}](t, body).Automations {
+				if a.Name == rule {
+					found = true
+					require.Equal(t, []engine.AutomationAction{{Type: engine.ActionAssignTeam, TeamID: team.ID.String()}}, a.Actions)
+					code, body := e.api("DELETE", "/api/v1/automations/"+a.ID.String(), ownerToken, nil)
+					require.Equal(t, http.StatusNoContent, code, string(body))
+				}
+			}
+			require.True(t, found, "the rule is stored")
+		})
+
 		step("delete the team", func(t *testing.T) {
 			b.goTo(e.url, "/#settings/teams")
 			row := fmt.Sprintf(`#team-list li.team-row[data-id=%q]`, team.ID)
