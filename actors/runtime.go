@@ -132,9 +132,9 @@ type Runtime struct {
 	cfg Config
 	// knowledge ranks the agents' knowledge passages once set
 	// (SetKnowledgeSearcher); nil means BM25 alone.
-	knowledge  atomic.Pointer[KnowledgeSearcher]
+	knowledge atomic.Pointer[KnowledgeSearcher]
 	// teams assigns conversations to teams once set (SetTeamAssigner).
-	teams atomic.Pointer[TeamAssigner]
+	teams      atomic.Pointer[TeamAssigner]
 	store      *persistence.Store
 	clock      clockwork.Clock
 	log        *slog.Logger
