@@ -132,9 +132,7 @@ type Runtime struct {
 	cfg Config
 	// knowledge ranks the agents' knowledge passages once set
 	// (SetKnowledgeSearcher); nil means BM25 alone.
-	knowledge atomic.Pointer[KnowledgeSearcher]
-	// teams assigns conversations to teams once set (SetTeamAssigner).
-	teams      atomic.Pointer[TeamAssigner]
+	knowledge  atomic.Pointer[KnowledgeSearcher]
 	store      *persistence.Store
 	clock      clockwork.Clock
 	log        *slog.Logger
@@ -175,6 +173,8 @@ type Runtime struct {
 	started  atomic.Bool
 	shutdown atomic.Bool
 	done     chan struct{}
+	// teams assigns conversations to teams once set (SetTeamAssigner).
+	teams atomic.Pointer[TeamAssigner]
 }
 
 // New builds a Runtime; it starts nothing.
