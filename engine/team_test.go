@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,4 +167,22 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestWebhookTeamChange: a conversation moved to a team is a
+// conversation_updated whose changed_attributes name team_id.
+func TestWebhookTeamChange(t *testing.T) {
+	before := Conversation{ID: NewID(time.Unix(1, 0)), Folder: FolderOpen, Mode: ModeAI}
+	after := before.Clone()
+	after.TeamID, after.AssigneeID = NewID(time.Unix(2, 0)).String(), NewID(time.Unix(3, 0)).String()
+	outs := WebhookOuts(&Event{Type: EventConversationUpdated, ConversationID: before.ID, Conversation: &after, Before: &before}, nil)
+	if len(outs) != 1 || outs[0].Event != WebhookConversationUpdated {
+		t.Fatalf("outs %v", outs)
+	}
+	body := string(outs[0].Body)
+	for _, want := range []string{`"team_id":{"current_value":"` + after.TeamID + `","previous_value":""}`, `"assignee_id":{`} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("payload %s lacks %s", body, want)
+		}
+	}
 }
