@@ -186,3 +186,28 @@ func TestWebhookTeamChange(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPickTeamMember: a team of MaxTeamMembers members, half online,
+// least loaded (the longer path: loads, then the turn among ties).
+func BenchmarkPickTeamMember(b *testing.B) {
+	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	ids := NewIDs(now, MaxTeamMembers)
+	team := &Team{Name: "Big", Distribution: TeamLeastLoaded}
+	presence := map[string]UserPresence{}
+	loads := map[string]int64{}
+	for i, id := range ids {
+		team.Members = append(team.Members, id.String())
+		if i%2 == 0 {
+			presence[id.String()] = UserPresence{Sockets: 1, LastActive: now}
+		}
+		loads[id.String()] = int64(i % 7)
+	}
+	if err := CleanTeam(team); err != nil {
+		b.Fatal(err)
+	}
+	cursor := ""
+	b.ReportAllocs()
+	for b.Loop() {
+		cursor = PickTeamMember(team, presence, loads, cursor, now, DefaultPresenceRules).Cursor
+	}
+}
