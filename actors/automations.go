@@ -540,7 +540,17 @@ func (r *automationRunner) conversationAction(ctx context.Context, run *engine.A
 		return "skipped", "conversation gone"
 	}
 	var cmd engine.Command
+	exec := func() error { _, err := r.rt.Execute(ctx, ws, conv, cmd); return err }
 	switch act.Type {
+	case engine.ActionAssignTeam:
+		if cur.TeamID == act.TeamID {
+			return "unchanged", ""
+		}
+		ta := r.rt.teams.Load()
+		if ta == nil {
+			return "skipped", "teams are not available"
+		}
+		exec = func() error { return (*ta).AssignToTeam(ctx, ws, conv, mustID(act.TeamID)) }
 	case engine.ActionAddTag, engine.ActionSetPriority:
 		tag := act.Tag
 		if act.Type == engine.ActionSetPriority {
@@ -569,7 +579,7 @@ func (r *automationRunner) conversationAction(ctx context.Context, run *engine.A
 	r.causesMu.Lock()
 	r.causes[conv] = run.Chain().Chain
 	r.causesMu.Unlock()
-	if _, err := r.rt.Execute(ctx, ws, conv, cmd); err != nil {
+	if err := exec(); err != nil {
 		r.causesMu.Lock()
 		delete(r.causes, conv)
 		r.causesMu.Unlock()
@@ -801,6 +811,10 @@ func (rt *Runtime) checkAutomationRefs(ws engine.ID, body *engine.AutomationBody
 		case engine.ActionSendCanned:
 			if _, err := rt.store.CannedReply(ws, mustID(a.CannedID)); err != nil {
 				return fmt.Errorf("%w: no canned reply %s in the workspace", engine.ErrInvalid, a.CannedID)
+			}
+		case engine.ActionAssignTeam:
+			if _, err := rt.store.Team(ws, mustID(a.TeamID)); err != nil {
+				return fmt.Errorf("%w: no team %s in the workspace", engine.ErrInvalid, a.TeamID)
 			}
 		case engine.ActionAssignConversation, engine.ActionNotifyUser:
 			if !isUser(mustID(a.UserID)) {

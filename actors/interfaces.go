@@ -38,6 +38,8 @@ type (
 	AIContext = ports.AIContext
 	// KnowledgeSearcher is ports.KnowledgeSearcher.
 	KnowledgeSearcher = ports.KnowledgeSearcher
+	// TeamAssigner is ports.TeamAssigner.
+	TeamAssigner = ports.TeamAssigner
 	// AIAnswer is ports.AIAnswer.
 	AIAnswer = ports.AIAnswer
 	// Agent is ports.Agent.

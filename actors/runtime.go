@@ -200,6 +200,8 @@ type Runtime struct {
 	started  atomic.Bool
 	shutdown atomic.Bool
 	done     chan struct{}
+	// teams assigns conversations to teams once set (SetTeamAssigner).
+	teams atomic.Pointer[TeamAssigner]
 }
 
 // New builds a Runtime; it starts nothing.
@@ -716,6 +718,16 @@ func (rt *Runtime) SetAIReplyQuota(q AIReplyQuota) {
 		return
 	}
 	rt.aiQuota.Store(&q)
+}
+
+// SetTeamAssigner makes ta run the automations' assign_team actions
+// (nil: they are skipped).
+func (rt *Runtime) SetTeamAssigner(ta TeamAssigner) {
+	if ta == nil {
+		rt.teams.Store(nil)
+		return
+	}
+	rt.teams.Store(&ta)
 }
 
 // SetKnowledgeSearcher makes ks find the knowledge passages given to

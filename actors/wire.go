@@ -97,6 +97,7 @@ func appendConversation(b []byte, c *engine.Conversation) []byte {
 		b = append(b, ']')
 	}
 	b = appendNonEmpty(b, "assignee_id", c.AssigneeID)
+	b = appendNonEmpty(b, "team_id", c.TeamID)
 	b = append(b, `,"unread_count":`...)
 	b = strconv.AppendInt(b, int64(c.UnreadCount), 10)
 	b = append(b, `,"last_activity_at":`...)

@@ -125,6 +125,10 @@ const (
 	// ActionCallWebhook POSTs the run as signed JSON (SignWebhook with
 	// Secret) to URL, from the runner's bounded pool.
 	ActionCallWebhook AutomationActionType = "call_webhook"
+	// ActionAssignTeam assigns the conversation to team TeamID, whose
+	// distribution picks the member (PickTeamMember), through the
+	// runtime's TeamAssigner.
+	ActionAssignTeam AutomationActionType = "assign_team"
 )
 
 // Owner assignment strategies.
@@ -151,6 +155,7 @@ type AutomationAction struct {
 	Text     string               `json:"text,omitempty"`
 	URL      string               `json:"url,omitempty"`
 	Secret   string               `json:"secret,omitempty"`
+	TeamID   string               `json:"team_id,omitempty"`
 }
 
 // MaxAutomationNotifyBytes bounds a notify_user action's text.
@@ -350,10 +355,10 @@ func validateAutomationCondition(c *AutomationCondition) error {
 
 func validateAutomationAction(a *AutomationAction) error {
 	// others are the fields no action but the new ones takes.
-	others := []bool{a.CannedID != "", a.Text != "", a.URL != "", a.Secret != ""}
+	others := []bool{a.CannedID != "", a.Text != "", a.URL != "", a.Secret != "", a.TeamID != ""}
 	none := func(fields ...bool) error {
 		if slices.Contains(fields, true) || a.Type != ActionSendCanned && a.Type != ActionNotifyUser &&
-			a.Type != ActionCallWebhook && slices.Contains(others, true) {
+			a.Type != ActionCallWebhook && a.Type != ActionAssignTeam && slices.Contains(others, true) {
 			return autoInvalidf("%s takes only its own fields", a.Type)
 		}
 		return nil
@@ -397,7 +402,7 @@ func validateAutomationAction(a *AutomationAction) error {
 			return err
 		}
 		return none(len(a.Users) > 0, a.Strategy != "", a.StageID != "", a.Tag != "", a.UserID != "",
-			a.Text != "", a.URL != "", a.Secret != "")
+			a.Text != "", a.URL != "", a.Secret != "", a.TeamID != "")
 	case ActionNotifyUser:
 		if err := autoCheckID("user_id", a.UserID); err != nil {
 			return err
@@ -407,7 +412,7 @@ func validateAutomationAction(a *AutomationAction) error {
 			return autoInvalidf("text must be at most %d bytes", MaxAutomationNotifyBytes)
 		}
 		return none(len(a.Users) > 0, a.Strategy != "", a.StageID != "", a.Tag != "", a.CannedID != "",
-			a.URL != "", a.Secret != "")
+			a.URL != "", a.Secret != "", a.TeamID != "")
 	case ActionCallWebhook:
 		// The outgoing webhooks' checks: an http(s) URL with a host and
 		// no credentials, a secret of 16 to 256 bytes.
@@ -418,7 +423,13 @@ func validateAutomationAction(a *AutomationAction) error {
 		}
 		a.URL = w.URL
 		return none(len(a.Users) > 0, a.Strategy != "", a.StageID != "", a.Tag != "", a.UserID != "",
-			a.CannedID != "", a.Text != "")
+			a.CannedID != "", a.Text != "", a.TeamID != "")
+	case ActionAssignTeam:
+		if err := autoCheckID("team_id", a.TeamID); err != nil {
+			return err
+		}
+		return none(len(a.Users) > 0, a.Strategy != "", a.StageID != "", a.Tag != "", a.UserID != "",
+			a.CannedID != "", a.Text != "", a.URL != "", a.Secret != "")
 	default:
 		return autoInvalidf("unknown action type %q", a.Type)
 	}

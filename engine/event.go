@@ -33,6 +33,9 @@ const (
 	// "submission_id","contact_id","created"}), published after the
 	// submission and its contact's change are committed.
 	EventFormSubmitted EventType = "form.submitted"
+	// EventPresenceChanged carries {"user_id","state"}: a user of the
+	// workspace went online, away or offline (engine.PresenceState).
+	EventPresenceChanged EventType = "presence.changed"
 )
 
 // Event is one change to one conversation, produced by a rule and

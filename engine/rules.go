@@ -411,6 +411,14 @@ func (a *applier) apply(cmd Command) error {
 			a.assigned = &Assignment{UserID: cmd.UserID, By: cmd.By}
 		}
 		a.c.AssigneeID = cmd.UserID
+	case AssignTeam:
+		if len(cmd.TeamID) > maxTeamRefBytes || len(cmd.UserID) > maxTeamRefBytes {
+			return fmt.Errorf("%w: team and user are ids", ErrInvalid)
+		}
+		if cmd.UserID != "" && cmd.UserID != a.c.AssigneeID {
+			a.assigned = &Assignment{UserID: cmd.UserID, By: cmd.By}
+		}
+		a.c.TeamID, a.c.AssigneeID = cmd.TeamID, cmd.UserID
 	case SetAssistant:
 		if cmd.AssistantID == "" || len(cmd.AssistantID) > MaxAssistantIDBytes {
 			return fmt.Errorf("%w: an assistant id is required", ErrInvalid)
@@ -845,7 +853,7 @@ func headerEqual(a, b Conversation) bool {
 		a.ContactName == b.ContactName && a.ExternalUserID == b.ExternalUserID &&
 		a.Folder == b.Folder && a.Mode == b.Mode && a.AIResumesAt.Equal(b.AIResumesAt) &&
 		a.ModeEpoch == b.ModeEpoch && a.AIPaused == b.AIPaused && a.NeedsHuman == b.NeedsHuman &&
-		slices.Equal(a.Tags, b.Tags) && a.AssigneeID == b.AssigneeID && a.UnreadCount == b.UnreadCount &&
+		slices.Equal(a.Tags, b.Tags) && a.AssigneeID == b.AssigneeID && a.TeamID == b.TeamID && a.UnreadCount == b.UnreadCount &&
 		a.LastActivityAt.Equal(b.LastActivityAt) && a.Preview == b.Preview && a.LastSeq == b.LastSeq &&
 		a.LastCustomerSeq == b.LastCustomerSeq && a.LastInboundAt.Equal(b.LastInboundAt) &&
 		a.AwaitingReply == b.AwaitingReply && a.LastOutboundStatus == b.LastOutboundStatus &&

@@ -368,6 +368,10 @@ type Conversation struct {
 	NeedsHuman bool     `json:"needs_human,omitempty"`
 	Tags       []string `json:"tags,omitempty"`
 	AssigneeID string   `json:"assignee_id,omitempty"`
+	// TeamID is the team the conversation is assigned to (Team), "" for
+	// none; AssigneeID, when set, is then one of its members or someone
+	// a person chose.
+	TeamID string `json:"team_id,omitempty"`
 
 	UnreadCount    int       `json:"unread_count"`
 	LastActivityAt time.Time `json:"last_activity_at"`

@@ -318,6 +318,9 @@ func conversationChanges(b, c *Conversation) []any {
 	if b.AssigneeID != c.AssigneeID {
 		out = append(out, changed("assignee_id", b.AssigneeID, c.AssigneeID)...)
 	}
+	if b.TeamID != c.TeamID {
+		out = append(out, changed("team_id", b.TeamID, c.TeamID)...)
+	}
 	if !slices.Equal(b.Tags, c.Tags) {
 		out = append(out, changed("labels", b.Tags, c.Tags)...)
 	}

@@ -86,6 +86,27 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	if q.Segment, err = s.segmentQuery(c); err != nil {
 		return err
 	}
+	// The conversation's team: one team's index dimension, or the
+	// caller's teams checked on the headers.
+	switch tm := c.Query("team"); tm {
+	case "":
+	case "mine":
+		if q.Teams, err = s.teams.myTeams(p.WorkspaceID, p.UserID); err != nil {
+			return err
+		}
+	default:
+		id, err := engine.ParseID(tm)
+		if err != nil {
+			return errorf(fiber.StatusBadRequest, "bad_query", "team must be mine or a team id")
+		}
+		if _, err := s.cfg.Store.Team(p.WorkspaceID, id); err != nil {
+			if errors.Is(err, persistence.ErrNotFound) {
+				return errorf(fiber.StatusBadRequest, "bad_query", "no such team in this workspace")
+			}
+			return err
+		}
+		q.Teams = []string{id.String()}
+	}
 	limit, err := uintQuery(c, "limit", 50)
 	if err != nil {
 		return err
@@ -94,7 +115,10 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 		return errorf(fiber.StatusBadRequest, "bad_query", "limit must be 1 to 200")
 	}
 	q.Limit = int(limit)
-	page, err := s.cfg.Runtime.List(p.WorkspaceID, q)
+	var page persistence.ListPage
+	if q.Teams == nil || len(q.Teams) > 0 {
+		page, err = s.cfg.Runtime.List(p.WorkspaceID, q)
+	} // else team=mine for a user in no team: nothing to list
 	if err != nil {
 		if errors.Is(err, persistence.ErrBadCursor) {
 			return errorf(fiber.StatusBadRequest, "bad_query", "bad cursor")

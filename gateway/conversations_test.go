@@ -204,6 +204,8 @@ func TestWorkspaceIsolation(t *testing.T) {
 		{"GET", "/api/v1/segments/{id}", ""}, {"PATCH", "/api/v1/segments/{id}", `{"name":"x"}`},
 		{"DELETE", "/api/v1/segments/{id}", ""}, {"GET", "/api/v1/segments/{id}/members", ""},
 		{"GET", "/api/v1/segments/{id}/count", ""},
+		{"POST", "/api/v1/conversations/{conv}/team", `{"team_id":null}`},
+		{"GET", "/api/v1/teams/{id}", ""}, {"PATCH", "/api/v1/teams/{id}", `{"name":"x"}`}, {"DELETE", "/api/v1/teams/{id}", ""},
 	}
 	// Routes with ids checked elsewhere: users and tokens (users_test.go,
 	// ids of another workspace; passwords_test.go for passwords), media

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/parleyhq/parley/engine"
 	"testing"
 	"time"
 )
@@ -66,4 +67,15 @@ func SetWorkspaceDeletion(t *testing.T, chunk int, pause func(phase string) bool
 	oldChunk := workspaceDeleteChunk
 	workspaceDeleteChunk, workspaceDeletePause = chunk, pause
 	t.Cleanup(func() { workspaceDeleteChunk, workspaceDeletePause = oldChunk, nil })
+}
+
+// PresenceSockets is how many web app connections of user the presence
+// tracker counts.
+func PresenceSockets(s *Server, ws, user engine.ID) int {
+	s.presence.mu.Lock()
+	defer s.presence.mu.Unlock()
+	if e := s.presence.users[presenceKey{ws, user}]; e != nil {
+		return e.p.Sockets
+	}
+	return 0
 }

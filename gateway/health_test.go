@@ -131,7 +131,7 @@ func (e *env) waitHealth(ch engine.Channel, id string, state engine.HealthState)
 	return h
 }
 
-// gaugeValue reads the gauge name with the labels given.
+// gaugeValue reads the gauge (or counter) name with the labels given.
 func gaugeValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
 	t.Helper()
 	fams, err := reg.Gather()
@@ -146,6 +146,9 @@ func gaugeValue(t *testing.T, reg *prometheus.Registry, name string, labels map[
 				if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
 					continue metrics
 				}
+			}
+			if m.GetCounter() != nil {
+				return m.GetCounter().GetValue()
 			}
 			return m.GetGauge().GetValue()
 		}

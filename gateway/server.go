@@ -187,12 +187,19 @@ type Server struct {
 	mediaJobs chan mediaJob
 	reqSeq    atomic.Uint64
 	hub       *realtime.Hub
-	uses      tokenUses
-	agents    *agents.Registry
-	profiles  *channels.Profiles
-	notifier  *notify.Notifier
-	hooks     *hooks.Service
-	health    *channels.Health
+	// presence owns the users' presence (presence.go); teams the
+	// workspace's teams and their distribution (teams.go).
+	presence *presenceTracker
+	teams    *teams
+	// presenceWG waits for the presence sweep, which runs until s.ctx
+	// is cancelled (s.wg is waited for before that).
+	presenceWG sync.WaitGroup
+	uses       tokenUses
+	agents     *agents.Registry
+	profiles   *channels.Profiles
+	notifier   *notify.Notifier
+	hooks      *hooks.Service
+	health     *channels.Health
 	// smtp is the SMTP receiver, once ServeSMTP started it.
 	smtp atomic.Pointer[email.Receiver]
 	// imap supervises the email accounts' IMAP pollers.
@@ -331,8 +338,11 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, media: cfg.Media, sweeper: sweeper, metrics: newGatewayMetrics(cfg.Registerer),
 		mediaJobs: make(chan mediaJob, 4096), agentTests: make(chan struct{}, agentTestSlots), backups: make(chan struct{}, 1), agents: cfg.Agents, bodyMemory: semaphore.NewWeighted(cfg.BodyMemory),
 		profiles: profiles, notifier: notifier, hooks: outHooks, health: health, apiClient: cfg.APIChannel, proxies: proxies, mediaDrain: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	s.presence = newPresenceTracker(cfg.Runtime.Clock(), engine.DefaultPresenceRules, cfg.Runtime.Broadcaster().Publish, cfg.Registerer)
+	s.teams = newTeams(s, cfg.Registerer)
 	hub, err := realtime.New(realtime.Config{Broadcaster: cfg.Runtime.Broadcaster(), Authenticate: s.authenticateCaller,
-		Credential: func(c *fiber.Ctx) string { return credentialName(who(c).Hash) }, Registerer: cfg.Registerer})
+		Credential: func(c *fiber.Ctx) string { return credentialName(who(c).Hash) }, Registerer: cfg.Registerer,
+		Presence: s.presence})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -380,8 +390,14 @@ func (s *Server) Start() {
 		s.hub.Start(s.ctx)
 		s.ops.start(s.ctx)
 		s.cfg.Runtime.SetAIReplyQuota(s.ops)
+		s.presenceWG.Add(1)
+		go pprof.Do(s.ctx, pprof.Labels("parley", "presence"), func(ctx context.Context) {
+			defer s.presenceWG.Done()
+			s.presence.run(ctx)
+		})
 		s.knowledge.embed.start(s.ctx)
 		s.cfg.Runtime.SetKnowledgeSearcher(s.knowledge.embed)
+		s.cfg.Runtime.SetTeamAssigner(s.teams)
 		for range s.cfg.MediaWorkers {
 			s.wg.Add(1)
 			go pprof.Do(s.ctx, pprof.Labels("parley", "media"), func(ctx context.Context) {
@@ -507,6 +523,7 @@ func (s *Server) routes() {
 	s.formRoutes(a, api)
 	s.automationRoutes(api)
 	s.segmentRoutes(api)
+	s.teamRoutes(api)
 	api.Post("/admin/backup", requireRole(engine.RoleOwner), s.backup)
 
 	// The web chat widget: its script and visitor API (their own tokens,
@@ -697,6 +714,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.cancel()
 		s.wg.Wait()
+		s.presenceWG.Wait()
 		s.knowledge.embed.wait()
 		s.ops.wait()
 		s.profiles.Shutdown()

@@ -440,10 +440,18 @@ func (u *users) listUsers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []engine.User{}
+	// Each with its presence (presence.go): online, away or offline.
+	out := make([]userWithPresence, len(list))
+	for i := range list {
+		out[i] = userWithPresence{User: list[i], Presence: u.srv.presence.State(list[i].WorkspaceID, list[i].ID)}
 	}
-	return c.JSON(fiber.Map{"users": list})
+	return c.JSON(fiber.Map{"users": out})
+}
+
+// userWithPresence is a user as the users list shows it.
+type userWithPresence struct {
+	engine.User
+	Presence engine.PresenceState `json:"presence"`
 }
 
 // target reads the user named by the :id parameter in the caller's
@@ -678,6 +686,10 @@ func (u *users) deleteUser(c *fiber.Ctx) error {
 	// The user's contacts lose their owner, each through its actor.
 	if err := u.srv.cfg.Runtime.RemoveOwner(c.UserContext(), usr.WorkspaceID, usr.ID); err != nil {
 		u.srv.log.Error("Clearing the owner of a removed user's contacts", "user", usr.ID, "err", err)
+	}
+	// And leaves its teams, through the teams' owner.
+	if err := u.srv.teams.removeMember(usr.WorkspaceID, usr.ID); err != nil {
+		u.srv.log.Error("Removing a removed user from its teams", "user", usr.ID, "err", err)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
 }

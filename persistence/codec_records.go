@@ -54,6 +54,7 @@ const (
 	cfAssistantID
 	cfEmailTo
 	cfEmailAccountID
+	cfTeamID
 )
 
 // Message fields (Content's fields are the message's own).
@@ -190,6 +191,7 @@ func appendConversation(b []byte, c *engine.Conversation) ([]byte, error) {
 	e.str(cfAssistantID, c.AssistantID)
 	e.str(cfEmailTo, c.EmailTo)
 	e.str(cfEmailAccountID, c.EmailAccountID)
+	e.str(cfTeamID, c.TeamID)
 	return e.b, e.err
 }
 
@@ -283,6 +285,8 @@ func readConversation(d *wdec, c *engine.Conversation, mask uint64) {
 			c.EmailTo = d.getStr()
 		case cfEmailAccountID:
 			c.EmailAccountID = d.getStr()
+		case cfTeamID:
+			c.TeamID = d.getStr()
 		default:
 			d.skip()
 		}

@@ -91,6 +91,10 @@ func DimAssistant(id string) string { return dimAssistantPrefix + id }
 
 const dimAssistantPrefix = "ast:"
 
+// DimTeam is the dimension of the conversations assigned to team id
+// (engine.Conversation.TeamID).
+func DimTeam(id string) string { return "team:" + id }
+
 // DimChannel is the Count dimension of the conversations of channel ch
 // that carry dim: DimAll (all of the channel's, a list index dimension),
 // or DimUnread, DimUnassigned or a DimAssignee (the inbox's filter counts

@@ -36,6 +36,7 @@ import (
 //	'w' ws '5' ...                           segments, their members, counts, due times, changes, backfills (segments.go)
 //	'w' ws '9' 'u' resource month            monthly plan counters (workspace_ops.go)
 //	'w' ws '%' ...                           retention policy, legal holds, the retention run's progress (retention.go)
+//	'w' ws '+' 't'/'c' team                   teams and their round-robin cursors (teams.go)
 //
 // System data, across workspaces:
 //
@@ -200,6 +201,9 @@ func listDims(c *engine.Conversation) []string {
 		dims = append(dims, DimUnassigned)
 	} else {
 		dims = append(dims, DimAssignee(c.AssigneeID))
+	}
+	if c.TeamID != "" {
+		dims = append(dims, DimTeam(c.TeamID))
 	}
 	for _, t := range c.Tags {
 		dims = append(dims, "tag:"+t)

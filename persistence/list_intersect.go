@@ -50,6 +50,9 @@ func (q *ListQuery) dims() []string {
 	if q.Assistant != "" {
 		out = append(out, DimAssistant(q.Assistant))
 	}
+	if len(q.Teams) == 1 {
+		out = append(out, DimTeam(q.Teams[0]))
+	}
 	if len(out) == 0 {
 		out = append(out, dimAll)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -229,6 +230,12 @@ type ListQuery struct {
 	// Assistant keeps the conversations the assistant of this id handles
 	// (engine.Conversation.AssistantID).
 	Assistant string
+	// Teams keeps the conversations assigned to one of these teams
+	// (engine.Conversation.TeamID). One team walks its index dimension;
+	// several ("my teams") are checked on the headers of the other
+	// dimensions' entries, as NeedsHuman is. A non-nil empty list keeps
+	// nothing (a user in no team asking for their teams').
+	Teams []string
 	// NeedsHuman keeps the conversations a handoff left waiting for a
 	// person. It has no index dimension of its own: the headers of the
 	// other dimensions' entries are checked.
@@ -266,7 +273,8 @@ func (q *ListQuery) match(c *engine.Conversation) bool {
 		(q.Mode == "" || c.Mode == q.Mode) &&
 		(q.Campaign == "" || c.Campaign.Key() == q.Campaign) &&
 		(q.Assistant == "" || c.Assistant() == q.Assistant) &&
-		(!q.NeedsHuman || c.NeedsHuman)
+		(!q.NeedsHuman || c.NeedsHuman) &&
+		(q.Teams == nil || slices.Contains(q.Teams, c.TeamID))
 }
 
 // List returns one page of conversations matching q: the intersection

@@ -144,3 +144,11 @@ type AssistantPicker interface {
 type KnowledgeSearcher interface {
 	SearchKnowledge(ctx context.Context, ws engine.ID, assistant, q string, k int) ([]engine.KnowledgePassage, error)
 }
+
+// TeamAssigner assigns conversation conv of ws to team, whose
+// distribution picks the member (engine.PickTeamMember): the owner of
+// teams and presence, the gateway. The automation runner's assign_team
+// action goes through it.
+type TeamAssigner interface {
+	AssignToTeam(ctx context.Context, ws, conv, team engine.ID) error
+}

@@ -35,6 +35,23 @@ type Config struct {
 	// Shards is the number of shard goroutines that write events; zero
 	// means one per core, at least two.
 	Shards int
+	// Presence, when set, is told of the web app's presence: a
+	// connection counts for its user from its first presence frame (the
+	// web app sends one when it connects; an integration's connection
+	// sends none and never counts) until it closes.
+	Presence PresenceReporter
+}
+
+// PresenceReporter receives what the connections report of their users'
+// presence (the owner of presence is the gateway's presence tracker).
+type PresenceReporter interface {
+	// Connected: a connection of user began to count.
+	Connected(workspace, user engine.ID)
+	// Disconnected: a connection that counted closed.
+	Disconnected(workspace, user engine.ID)
+	// Report: the user was active ("active"), set themselves away
+	// ("away") or back ("online").
+	Report(workspace, user engine.ID, state string)
 }
 
 // Error is a refused upgrade request: the HTTP status, a stable code and

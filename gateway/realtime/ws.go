@@ -32,7 +32,8 @@ import (
 // {"type":"resync"} when the resume point is gone (reload over REST); and
 // {"type":"pong"} for a client ping. Client frames: {"type":"ping"} and
 // {"type":"subscribe","filter":{...},"resume":{"epoch","seq"}} to change
-// the subscription. A protocol ping gets a pong with its payload, a close
+// the subscription, and {"type":"presence","state":"active"|"away"|"online"}
+// (the web app's presence: activity, set away, back; Config.Presence). A protocol ping gets a pong with its payload, a close
 // frame a close frame with its code. Close codes: 4008 slow consumer
 // (its queue overflowed; one that takes nothing within the write wait is
 // dropped without a close frame), 4400 bad frame, 1009 frame too big,
@@ -56,6 +57,7 @@ const (
 // clientFrame is a frame a WebSocket client sends.
 type clientFrame struct {
 	Type   string     `json:"type"`
+	State  string     `json:"state,omitempty"`
 	Filter *wsFilter  `json:"filter,omitempty"`
 	Resume *wsResumed `json:"resume,omitempty"`
 }
@@ -85,6 +87,11 @@ func parseClientFrame(b []byte) (clientFrame, error) {
 	}
 	switch f.Type {
 	case "ping":
+		return f, nil
+	case "presence":
+		if f.State != "active" && f.State != "away" && f.State != "online" {
+			return f, errBadFrame
+		}
 		return f, nil
 	case "subscribe":
 		if f.Filter != nil {
@@ -267,6 +274,9 @@ type wsSession struct {
 	stopBy atomic.Int64
 	// readBy is the reader's deadline (the reader's own).
 	readBy time.Time
+	// presenceOn: the connection counts for its user's presence (the
+	// reader's own; see reportPresence).
+	presenceOn bool
 
 	// The session goroutine runs only while it has work (the rest of a
 	// frame a shard could not finish, a close, a ping): an idle
@@ -308,6 +318,9 @@ func (h *Hub) serve(conn *websocket.Conn) {
 	sess.ping = time.AfterFunc(h.pingEvery(), sess.pingTick)
 	sess.hmu.Unlock()
 	sess.readLoop()
+	if sess.presenceOn {
+		h.cfg.Presence.Disconnected(sess.ws, sess.user)
+	}
 	sess.stop()
 	sess.wmu.Lock()
 	sess.dead = true // the shard must not touch the connection once it is returned
@@ -430,11 +443,28 @@ func (sess *wsSession) readLoop() {
 		case "subscribe":
 			filter, _ := f.Filter.actors()
 			sess.subscribe(filter, f.Resume)
+		case "presence":
+			sess.reportPresence(f.State)
 		}
 	}
 }
 
 var errClosed = errors.New("websocket session closed")
+
+// reportPresence passes a presence frame on to Config.Presence; the
+// first one makes the connection count for its user (presenceOn, the
+// reader's own, undone by serve when the connection ends).
+func (sess *wsSession) reportPresence(state string) {
+	p := sess.h.cfg.Presence
+	if p == nil {
+		return
+	}
+	if !sess.presenceOn {
+		sess.presenceOn = true
+		p.Connected(sess.ws, sess.user)
+	}
+	p.Report(sess.ws, sess.user, state)
+}
 
 // readFailed ends a connection whose read failed. A protocol error the
 // library met fails with the timeout of the close frame it tried to

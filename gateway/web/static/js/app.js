@@ -42,6 +42,8 @@ import { loadAssistants, onAssistantsChange, assistantFilter, assistantMarker, a
 import './settings_segments.js';
 import { segments as loadSegmentList, segmentOptions } from './segments.js';
 import { showWorkspaces } from './workspaces.js';
+import * as teams from './teams.js';
+import './settings_teams.js';
 
 const PAGE = 50;
 const PRIORITY = 'priority';
@@ -50,7 +52,7 @@ export const state = {
   me: null,
   users: [],
   channels: ['whatsapp', 'instagram', 'messenger'],
-  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false, campaign: '', stage: '', owner: '', assistant: '', segment: '' },
+  filter: { channel: '', folder: 'open', unread: false, priority: false, tag: '', assignee: '', mode: '', period: '', needsHuman: false, campaign: '', stage: '', owner: '', assistant: '', segment: '', team: '' },
   pipelines: [], // the workspace's pipelines, for the contact stage filter
   segments: [], // the workspace's segments, for the contact segment filter
   convs: new Map(), // id → conversation, everything known
@@ -136,6 +138,7 @@ auth.onUnauthorized(() => {
 const rt = new Realtime({
   onEvent: (ev) => onEvent(ev),
   onSignedOut: () => { auth.token = ''; showLogin('You were signed out: sign in again'); },
+  onOpen: () => teams.connected(),
   onResync: () => { reload(); chat.reload(); pipeline.resync(); },
   onState: (s) => {
     const c = $('#conn');
@@ -151,6 +154,7 @@ function onEvent(ev) {
   pipeline.onEvent(ev);
   health.onEvent(ev);
   panel.onEvent(ev);
+  teams.onEvent(ev);
   const conv = ev.data && ev.data.conversation;
   if (ev.type === 'conversation.deleted') {
     removeConv(ev.conversation_id);
@@ -185,6 +189,7 @@ function matches(c, listed = false) {
   if (f.needsHuman && !c.needs_human) return false;
   if (f.campaign && campaignKey(c.campaign) !== f.campaign) return false;
   if (f.assistant && assistantOf(c) !== f.assistant) return false;
+  if (!teams.teamMatches(f, c, state.me && state.me.id)) return false;
   if (f.period && Date.parse(c.last_activity_at) < since(f.period)) return false;
   return true;
 }
@@ -258,6 +263,7 @@ function listQuery(cursor) {
   if (f.priority) q.set('priority', 'true');
   else if (f.tag) q.set('tag', f.tag);
   if (f.assignee) q.set('assignee', f.assignee);
+  if (f.team) q.set('team', f.team);
   if (f.mode) q.set('mode', f.mode);
   if (f.period) q.set('period', f.period);
   if (f.needsHuman) q.set('needs_human', 'true');
@@ -485,7 +491,7 @@ export function renderList() {
   performance.measure('parley:list-render', { start: t0 });
   $('#list-empty').hidden = rows.length > 0 || (state.loading && !state.hits);
   const f = state.filter;
-  const filtered = f.unread || f.priority || f.tag || f.assignee || f.mode || f.period || f.needsHuman || f.stage || f.owner || f.assistant || f.segment;
+  const filtered = f.unread || f.priority || f.tag || f.assignee || f.mode || f.period || f.needsHuman || f.stage || f.owner || f.assistant || f.segment || f.team;
   $('#list-empty').textContent = state.hits ? state.searchNote || 'No results'
     : filtered ? 'No conversations match these filters' : 'No conversations';
 }
@@ -592,6 +598,7 @@ function renderFilters() {
       ...state.users.filter((u) => !state.me || u.id !== state.me.id).map((u) => [u.id, `${u.name || u.email}'s contacts`])]),
     ...(campaign ? [campaign] : []),
     ...[assistantFilter(f, () => { renderFilters(); reload(); })].filter(Boolean),
+    ...[teams.teamFilter(f, () => { renderFilters(); reload(); })].filter(Boolean),
     ...(state.segments.length || f.segment ? [h('select.chip', {
       'aria-label': 'Contact segment', dataset: { filter: 'segment', on: String(!!f.segment) },
       onchange: (e) => { f.segment = e.target.value; renderFilters(); reload(); },
@@ -822,7 +829,9 @@ async function boot() {
     state.channels = [...state.channels, ...new Set(extra)];
     renderTabs();
   }).catch(() => {});
-  get('/users').then((r) => { state.users = r.users || []; renderFilters(); }).catch(() => {});
+  get('/users').then((r) => { state.users = r.users || []; teams.setUsersPresence(state.users); renderFilters(); }).catch(() => {});
+  teams.loadTeams();
+  teams.trackPresence((s) => rt.presence(s));
   loadPipelines();
   loadTags();
   loadCampaigns();
@@ -841,6 +850,8 @@ chat.init({ state, upsert, open, back });
 
 // The assistants' names are on the rows, the filter and the chat header.
 onAssistantsChange(() => { renderFilters(); renderList(); chat.refreshHead(); });
+// The teams' names are on the filter, the panel and the chat header.
+teams.onTeamsChange(() => { renderFilters(); chat.refreshHead(); panel.rerender(); });
 panel.init({ state, upsert });
 notify.init({ state, open });
 composer.init({ state });

@@ -11,6 +11,7 @@ import { menuButton } from './menu.js';
 import { feedbackControl } from './feedback.js';
 import * as templates from './templates.js';
 import { assistantPicker } from './assistants.js';
+import { teamTag } from './teams.js';
 
 const PAGE = 30;
 let app; // {state, upsert, open, back}
@@ -263,6 +264,7 @@ function renderHead() {
     // An offline widget conversation continues by email (README, "Web chat widget").
     ...(c.channel === 'webchat' && c.email_to ? [h('span.tag.email-to', { text: `Replies by email to ${c.email_to}`,
       title: 'The visitor left this address outside the widget\'s hours: replies are emailed, and their answers come back here' })] : []),
+    ...[teamTag(c)].filter(Boolean),
     assistantPicker(c, (id) => act('assistant', { assistant_id: id }, { assistant_id: id })));
   const pill = $('#mode-pill');
   pill.dataset.mode = c.mode;

@@ -11,6 +11,7 @@ import { memoryGroups, memoryItem } from './memories.js';
 import * as chat from './chat.js';
 import { pipelines, stageSelect, ownerSelect, changeText } from './stages.js';
 import { detectedList, fillDetected } from './enrich.js';
+import { teamSelect, userOption } from './teams.js';
 
 let app;
 let conv = null;
@@ -79,6 +80,9 @@ function crmUpdate(c) {
   if (!c.owner_id) delete data.contact.owner_id;
   return true;
 }
+
+// rerender draws the panel again (the teams changed).
+export function rerender() { render(); }
 
 export function onConversation(c) {
   if (!conv || c.id !== conv.id) return;
@@ -200,7 +204,9 @@ function contactTab() {
   const users = app.state.users;
   const agent = h('select', {
     'aria-label': 'Agent', onchange: (e) => convAct('assign', { user_id: e.target.value || null }),
-  }, h('option', { value: '', text: 'Unassigned' }), ...users.map((u) => h('option', { value: u.id, text: u.name || u.email, selected: u.id === conv.assignee_id })));
+  }, h('option', { value: '', text: 'Unassigned' }), ...users.map((u) => userOption(u, u.id === conv.assignee_id)));
+  // The conversation's team: assigning to one lets it pick the member.
+  const team = teamSelect(conv, (r) => { conv = r; app.upsert(r); chat.onConversation(r); render(); }, (err) => toast(err.message));
 
   const tags = (conv.tags || []);
   const tagIn = h('input', { placeholder: 'Add a tag', 'aria-label': 'Add a tag' });
@@ -236,7 +242,8 @@ function contactTab() {
   ] : [];
 
   return h('div', null,
-    section('Info', h('label.inline', null, h('span', { text: 'Agent' }), agent), ...crm,
+    section('Info', h('label.inline', null, h('span', { text: 'Agent' }), agent),
+      ...(team ? [h('label.inline', { for: 'panel-team' }, h('span', { text: 'Team' }), team)] : []), ...crm,
       h('label.inline', null, h('span', { text: 'Follow-up' }), fu),
       h('label.inline', null, h('span', { text: 'CSAT' }), csat)),
     section('Tags', tagList),

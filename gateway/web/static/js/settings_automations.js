@@ -28,6 +28,7 @@ const ACTIONS = [
   ['assign_owner', 'Assign an owner'], ['set_stage', 'Set the stage'], ['add_tag', 'Add a tag'],
   ['remove_tag', 'Remove a tag'], ['assign_conversation', 'Assign the conversation'], ['set_priority', 'Star the conversation'],
   ['send_canned', 'Send a canned reply'], ['notify_user', 'Notify a user'], ['call_webhook', 'Call a webhook'],
+  ['assign_team', 'Assign to a team'],
 ];
 const SOURCES = ['chat', 'form', 'manual', 'import', 'api'];
 const CHANNELS = ['whatsapp', 'messenger', 'instagram', 'email', 'api'];
@@ -39,7 +40,8 @@ registerSection({
     const [ps, users, segments, canned] = await Promise.all([pipelines(), ctx.api.get('/users').then((r) => r.users || []),
       ctx.api.get('/segments').then((r) => r.segments || []).catch(() => []),
       ctx.api.get('/canned-replies').then((r) => r.canned_replies || []).catch(() => [])]);
-    const env = { ctx, ps, users, segments, canned };
+    const teams = await ctx.api.get('/teams').then((r) => r.teams || []).catch(() => []);
+    const env = { ctx, ps, users, segments, canned, teams };
     const list = h('div.settings-card#automation-list');
     const reload = () => load(env, list);
     box.append(h('p.muted', { text: 'Rules that act on their own: when something happens (the trigger) and the conditions hold, the actions run, once per occurrence.' }));
@@ -98,6 +100,7 @@ function describe(env, a) {
       case 'send_canned': { const c = env.canned.find((r) => r.id === x.canned_id); return `send the canned reply ${c ? `/${c.short_code}` : '(removed)'}`; }
       case 'notify_user': return `notify ${name(x.user_id)}`;
       case 'call_webhook': return `call the webhook ${x.url}`;
+      case 'assign_team': { const tm = env.teams.find((r) => r.id === x.team_id); return `assign to the team ${tm ? tm.name : '(removed)'}`; }
       default: return label(ACTIONS, x.type).toLowerCase();
     }
   });
@@ -271,6 +274,10 @@ function editor(env, a, done) {
       } else if (k === 'call_webhook') {
         params.replaceChildren(h('input.a-url', { type: 'url', maxlength: '2048', 'aria-label': 'Webhook URL', placeholder: 'https://', value: x.url || '' }),
           h('input.a-secret', { type: 'text', maxlength: '256', autocomplete: 'off', 'aria-label': 'Signing secret (16 to 256 characters)', value: x.secret || '' }));
+      } else if (k === 'assign_team') {
+        params.replaceChildren(env.teams.length
+          ? h('select.a-team', { 'aria-label': 'Team' }, ...env.teams.map((tm) => h('option', { value: tm.id, text: tm.name, selected: tm.id === x.team_id })))
+          : h('span.muted.small', { text: 'No teams yet: add one in Settings › Teams.' }));
       } else params.replaceChildren();
     };
     type.addEventListener('change', render);
@@ -313,6 +320,7 @@ function editor(env, a, done) {
       if (x.type === 'add_tag' || x.type === 'remove_tag') x.tag = li.querySelector('.a-tag').value.trim();
       if (x.type === 'assign_conversation' || x.type === 'notify_user') x.user_id = li.querySelector('.a-user-id').value;
       if (x.type === 'send_canned') x.canned_id = li.querySelector('.a-canned')?.value || '';
+      if (x.type === 'assign_team') x.team_id = li.querySelector('.a-team')?.value || '';
       if (x.type === 'notify_user' && li.querySelector('.a-text').value.trim()) x.text = li.querySelector('.a-text').value.trim();
       if (x.type === 'call_webhook') {
         x.url = li.querySelector('.a-url').value.trim();

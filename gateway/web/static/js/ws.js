@@ -4,8 +4,9 @@
 import { auth } from './api.js';
 
 export class Realtime {
-  constructor({ onEvent, onResync, onState, onSignedOut }) {
+  constructor({ onEvent, onResync, onState, onSignedOut, onOpen }) {
     this.onEvent = onEvent;
+    this.onOpen = onOpen;
     this.onSignedOut = onSignedOut || (() => {});
     this.onResync = onResync;
     this.onState = onState || (() => {});
@@ -52,6 +53,12 @@ export class Realtime {
     sock.onopen = () => { this.backoff = 500; };
   }
 
+  // presence reports this tab's presence (active, away, online) to the
+  // server over the open connection; nothing while it is closed.
+  presence(state) {
+    if (this.sock && this.sock.readyState === WebSocket.OPEN) this.sock.send(JSON.stringify({ type: 'presence', state }));
+  }
+
   frame(data) {
     let v;
     try { v = JSON.parse(data); } catch { return; }
@@ -63,6 +70,7 @@ export class Realtime {
         if (first || fresh) this.seq = f.seq;
         this.epoch = f.epoch;
         this.onState('live');
+        if (this.onOpen) this.onOpen();
         if (fresh) this.onResync();
         continue;
       }
