@@ -139,6 +139,13 @@ var isolationRoutes = map[string]isoRoute{
 	"POST /api/v1/conversations/{conv}/star":                     {agent, `{"starred":true}`},
 	"PUT /api/v1/conversations/{conv}/tags/{tag}":                {agent, ""},
 	"DELETE /api/v1/conversations/{conv}/tags/{tag}":             {agent, ""},
+	"GET /api/v1/teams":                                          {agent, ""},
+	"POST /api/v1/teams":                                         {admin, `{"name":"x","members":[],"distribution":"manual"}`},
+	"GET /api/v1/teams/{id}":                                     {agent, ""},
+	"PATCH /api/v1/teams/{id}":                                   {admin, `{"name":"y"}`},
+	"DELETE /api/v1/teams/{id}":                                  {admin, ""},
+	"POST /api/v1/conversations/{conv}/team":                     {agent, `{"team_id":null}`},
+	"POST /api/v1/presence":                                      {agent, `{"state":"away"}`},
 	"POST /api/v1/conversations/{conv}/assign":                   {agent, `{"user_id":null}`},
 	"POST /api/v1/conversations/{conv}/followup":                 {agent, `{"preset":"1h"}`},
 	"DELETE /api/v1/conversations/{conv}/followup":               {agent, ""},
@@ -309,6 +316,7 @@ func populateWorkspace(t *testing.T, e *env, w *isoWorkspace, hook string) {
 	w.vals["memory"] = create("/api/v1/contacts/"+contact+"/memories", map[string]any{"text": "memory " + w.marker})
 	w.vals["other"] = create("/api/v1/contacts", map[string]any{"name": w.marker + " second"})
 	w.vals["canned-replies id"] = create("/api/v1/canned-replies", map[string]any{"short_code": "c" + w.marker, "title": w.marker, "body": w.marker})
+	w.vals["teams id"] = create("/api/v1/teams", map[string]any{"name": w.marker, "members": []string{}, "distribution": "manual"})
 	w.vals["pipelines id"] = create("/api/v1/pipelines", map[string]any{"name": w.marker, "stages": []map[string]any{{"name": w.marker}}})
 	w.vals["webhooks id"] = create("/api/v1/webhooks", map[string]any{"url": "https://hooks.example.com/" + w.marker, "events": []string{"handoff"}})
 	w.vals["automations id"] = create("/api/v1/automations", map[string]any{"name": w.marker,
