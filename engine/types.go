@@ -459,6 +459,9 @@ type Settings struct {
 	AIResumeAfter time.Duration
 	// Agent are the AI agent's rules for the conversation.
 	Agent AgentRules
+	// OptOut are the workspace's opt-out keyword rules (engine/optout.go);
+	// the zero value means the defaults.
+	OptOut OptOutSettings
 }
 
 // DefaultAIResumeAfter is the default AI reactivation delay.
