@@ -456,6 +456,11 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 		}
 		results[i].Seq, results[i].ContactName = res.Messages[0].Seq, t.cur.ContactName
 		seen[in.ChannelMessageID] = results[i].Seq
+		if res.OptOut != engine.OptOutNone {
+			// The contact's subscription follows: its actor decides.
+			ws, contact, unsub, kw := a.ws, t.cur.ContactID, res.OptOut == engine.OptOutUnsubscribe, in.Content.Text
+			t.post = append(t.post, func() { a.rt.subscriptionLater(ws, contact, unsub, kw) })
+		}
 		if in.Referral != nil && !in.Echo && t.cur.Campaign != nil {
 			// The contact's first touch, if it has none: its actor decides.
 			ws, contact, cp := a.ws, t.cur.ContactID, *t.cur.Campaign

@@ -154,6 +154,7 @@ type Runtime struct {
 	// webhookClient posts the automations' call_webhook actions.
 	webhookClient *http.Client
 	segs          segmentDefs
+	optOut        optOutDefs
 
 	inflight atomic.Int64
 	// orphanSeq orders kept early status reports; it starts at the start
