@@ -406,7 +406,7 @@ function check() {
     }
     case 3:
       if (d.when === 'later' && !d.at) return 'Pick the date and time to send.';
-      if (d.rate && !(Number(d.rate) > 0)) return 'The rate is a number of messages a second, above 0.';
+      if (d.rate && !/^[1-9]\d*$/.test(String(d.rate).trim())) return 'The rate is a whole number of messages a second, 1 or more.';
       return '';
     default:
       return d.preview && d.preview.total === 0 ? 'No contact would receive this broadcast: change its audience.' : '';
@@ -443,7 +443,7 @@ function payload() {
   // A time without an offset: the server reads it in the workspace's
   // time zone.
   if (d.when === 'later' && d.at) body.scheduled_at = d.at.length === 16 ? `${d.at}:00` : d.at;
-  if (d.rate) body.rate_per_second = Number(d.rate);
+  if (d.rate) body.rate_per_second = Number.parseInt(d.rate, 10);
   return body;
 }
 
