@@ -118,13 +118,12 @@ function head(title, ...extra) {
 
 // ---------- progress ----------
 
-function done(c) { return (c.sent || 0) + (c.delivered || 0) + (c.read || 0) + (c.replied || 0) + (c.failed || 0) + (c.opted_out || 0); }
-
-// progress is the bar of a broadcast: recipients handled of its total.
+// progress is the bar of a broadcast: its recipients no longer queued
+// (sent, failed, skipped or opted out) of all of them.
 function progress(b, id) {
   const c = b.counts || {};
-  const total = Math.max(0, (c.total || 0) - (c.skipped || 0));
-  const n = Math.min(done(c), total);
+  const total = Math.max(0, c.total || 0);
+  const n = Math.max(0, Math.min(total - (c.queued || 0), total));
   const pct = total ? Math.round((n * 100) / total) : (b.state === 'completed' ? 100 : 0);
   return h('div.bc-progress', {
     id, role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': String(total), 'aria-valuenow': String(n),
@@ -180,7 +179,7 @@ function row(b) {
       stateBadge(b.state),
       h('span.muted.small', { text: `${b.template ? b.template.name : ''} · ${b.started_at ? `started ${when(b.started_at)}` : `scheduled ${when(b.scheduled_at)}`}` })),
     progress(b),
-    h('div.bc-row-counts.muted.small', { text: `${c.total || 0} recipients · ${(c.sent || 0) + (c.delivered || 0) + (c.read || 0) + (c.replied || 0)} sent · ${c.delivered || 0} delivered · ${c.read || 0} read · ${c.replied || 0} replied · ${c.failed || 0} failed` }));
+    h('div.bc-row-counts.muted.small', { text: `${c.total || 0} recipients · ${c.sent || 0} sent · ${c.delivered || 0} delivered · ${c.read || 0} read · ${c.replied || 0} replied · ${c.failed || 0} failed` }));
 }
 
 // ---------- a broadcast ----------
@@ -226,6 +225,7 @@ function drawDetail() {
       progress(b, 'bc-progress'),
       h('ul#bc-counts.bc-counts', { 'aria-label': 'Counts', 'aria-live': 'polite' }, ...COUNTS.map((k) => h('li.bc-count', { dataset: { count: k } },
         h('span.bc-count-n', { text: String(c[k] || 0) }), h('span.bc-count-label.muted.small', { text: COUNT_LABEL[k] || k })))),
+      h('p.muted.small', { text: 'Sent, delivered and read count every recipient that got at least that far; a reply counts as read.' }),
       h('p#bc-error.error', { role: 'alert' }),
       h('section.bc-recipients', { 'aria-labelledby': 'bc-recipients-h' },
         h('div.bc-recipients-head', null, h('h2#bc-recipients-h', { text: 'Recipients' }), filter,
@@ -249,7 +249,16 @@ function updateDetail(b) {
   refreshRecipientsSoon();
 }
 
-const refreshRecipientsSoon = debounce(() => { if (shown && view.kind === 'detail' && !detail.cursorMoved) recipients(true); }, 1500);
+// refreshRecipientsSoon reads the recipients' first page again, at most
+// every 1.5 s while events come, unless a later page is shown.
+let refreshTimer = 0;
+function refreshRecipientsSoon() {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(() => {
+    refreshTimer = 0;
+    if (shown && view.kind === 'detail' && !detail.cursorMoved) recipients(true);
+  }, 1500);
+}
 
 async function control(act) {
   const b = detail.b;
