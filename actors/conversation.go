@@ -115,7 +115,7 @@ func (a *conversationActor) Receive(ctx actor.Context) {
 	case *actor.Restarting, *actor.Stopping, *actor.Stopped:
 		return
 	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *attemptMsg, *aiReplyMsg, *panicMsg, *pingMsg, *watermarkMsg,
-		*renamedMsg:
+		*renamedMsg, *broadcastSendMsg:
 		defer a.e.pending.Add(-1)
 		defer func() {
 			if r := recover(); r != nil {
@@ -180,6 +180,8 @@ func (a *conversationActor) fail(msg any, err error) {
 		if m.done != nil {
 			close(m.done)
 		}
+	case *broadcastSendMsg:
+		m.reply <- broadcastSendReply{err: err}
 	}
 }
 
@@ -197,6 +199,9 @@ func (a *conversationActor) handle(msg any) {
 	case *commandMsg:
 		res, err := a.command(m.cmd)
 		m.reply <- commandReply{res, err}
+	case *broadcastSendMsg:
+		msg, err := a.broadcastSend(m)
+		m.reply <- broadcastSendReply{msg, err}
 	case *statusMsg:
 		m.reply <- a.status(m)
 	case *timerMsg:
@@ -319,6 +324,7 @@ func (t *txn) apply(cmd engine.Command) (engine.Result, error) {
 		t.b.PutFeedback(prev, f)
 	}
 	t.events = append(t.events, res.Events...)
+	t.broadcastMessages(&res)
 	for _, m := range res.Send {
 		t.b.PutOutbox(m.WorkspaceID, m.ConversationID, m.Seq)
 		t.sends = append(t.sends, m)
@@ -444,6 +450,7 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 			ws, contact, name, previous := a.ws, t.cur.ContactID, in.ContactName, t.cur.ContactName
 			t.post = append(t.post, func() { a.rt.fromChannelLater(ws, contact, nil, name, previous) })
 		}
+		in = t.broadcastReply(in)
 		cmd := in.Command()
 		if r, ok := cmd.(engine.Receive); ok {
 			r.ContactName = "" // the header shows the contact's name, which the contact's actor keeps

@@ -155,6 +155,7 @@ type Runtime struct {
 	webhookClient *http.Client
 	segs          segmentDefs
 	optOut        optOutDefs
+	casts         *broadcastRunner
 
 	inflight atomic.Int64
 	// orphanSeq orders kept early status reports; it starts at the start
@@ -217,6 +218,7 @@ func New(cfg Config) (*Runtime, error) {
 	rt.bc.AddTap(rt.autos.tap)
 	rt.segs.jobs = make(chan segmentJob, 1024)
 	rt.segs.metrics = newSegmentMetrics(cfg.Registerer)
+	rt.casts = newBroadcastRunner(rt, cfg.Registerer)
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
 	rt.orphanSeq.Store(uint64(max(cfg.Clock.Now().UnixNano(), 0)))
 	return rt, nil
@@ -241,6 +243,9 @@ func (rt *Runtime) Start() error {
 	rt.goroutine("automations", rt.autos.run)
 	rt.goroutine("segment-backfill", rt.segmentBackfiller)
 	rt.goroutine("segment-sweep", rt.segmentSweeper)
+	if err := rt.casts.start(); err != nil {
+		return fmt.Errorf("actors: %w", err)
+	}
 	if waiting := rt.pendingAtStart(); len(waiting) > 0 {
 		rt.goroutine("ai-recovery", func(ctx context.Context) { rt.recoverPending(ctx, waiting) })
 	}

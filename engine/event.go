@@ -33,6 +33,9 @@ const (
 	// "submission_id","contact_id","created"}), published after the
 	// submission and its contact's change are committed.
 	EventFormSubmitted EventType = "form.submitted"
+	// EventBroadcastUpdated carries the broadcast (engine.Broadcast)
+	// with its counts, at most 4 a second per broadcast.
+	EventBroadcastUpdated EventType = "broadcast.updated"
 )
 
 // Event is one change to one conversation, produced by a rule and

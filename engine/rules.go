@@ -511,6 +511,8 @@ func (a *applier) apply(cmd Command) error {
 		a.c.ContactID = cmd.ContactID
 	case SendAutomated:
 		return a.sendAutomated(cmd)
+	case SendBroadcast:
+		return a.sendBroadcast(cmd)
 	default:
 		return fmt.Errorf("%w: unknown command %T", ErrInvalid, cmd)
 	}

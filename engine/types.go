@@ -76,6 +76,9 @@ const (
 	SenderAI       SenderKind = "ai"
 	SenderHuman    SenderKind = "human"
 	SenderSystem   SenderKind = "system"
+	// SenderBroadcast is a broadcast's template message
+	// (engine/broadcast.go): it does not take the conversation over.
+	SenderBroadcast SenderKind = "broadcast"
 )
 
 // Sender is who wrote a message; UserID is set for humans using the inbox

@@ -474,6 +474,8 @@ func channelAccountProps(update bool) map[string]any {
 	p := map[string]any{"channel": enum("whatsapp", "messenger", "instagram", "api", "email"), "account_id": str(), "name": str(), "access_token": str(), "app_secret": str(),
 		"webhook_url": describe(str(), "api channel only: the http or https URL Parley delivers the account's outbound messages to"),
 		"waba_id":     describe(str(), "whatsapp only: the WhatsApp Business Account id, where the number's message templates live"),
+		"messaging_tier": describe(enum("", "TIER_250", "TIER_1K", "TIER_10K", "TIER_100K", "TIER_UNLIMITED"),
+			"whatsapp only: the number's messaging tier at Meta (empty: TIER_1K): how many unique customers its broadcasts reach in a rolling 24 hours, and their highest rate (80 messages a second, 1000 for TIER_UNLIMITED)"),
 		"email": describe(obj(map[string]any{"addresses": strs(), "from_name": str(), "smtp_host": str(), "smtp_port": integer(),
 			"smtp_security": enum("starttls", "tls"), "smtp_username": str(), "greeting": str(), "sign_off": str(),
 			"quote": describe(boolean(), "the AI's reply quotes the customer's mail under it (On <date>, <name> wrote: and > lines)"),

@@ -490,6 +490,7 @@ func (s *Server) routes() {
 	s.automationRoutes(api)
 	s.segmentRoutes(api)
 	s.optOutRoutes(api)
+	s.broadcastRoutes(api)
 	api.Post("/admin/backup", requireRole(engine.RoleOwner), s.backup)
 
 	// The web chat widget: its script and visitor API (their own tokens,
