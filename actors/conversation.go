@@ -467,6 +467,9 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 			// The contact's subscription follows: its actor decides.
 			ws, contact, unsub, kw := a.ws, t.cur.ContactID, res.OptOut == engine.OptOutUnsubscribe, in.Content.Text
 			t.post = append(t.post, func() { a.rt.subscriptionLater(ws, contact, unsub, kw) })
+			if unsub {
+				t.optedOutOfBroadcast()
+			}
 		}
 		if in.Referral != nil && !in.Echo && t.cur.Campaign != nil {
 			// The contact's first touch, if it has none: its actor decides.

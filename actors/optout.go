@@ -86,3 +86,21 @@ func (rt *Runtime) SetOptOutSettings(ctx context.Context, ws engine.ID, s engine
 	rt.optOut.cache[ws] = s
 	return s, nil
 }
+
+// optedOutOfBroadcast tells the broadcast that last reached the
+// transaction's conversation, within engine.BroadcastReplyWindow, that
+// its recipient opted out (an opt-out keyword in reply), after the
+// commit: the recipient's status becomes opted_out.
+func (t *txn) optedOutOfBroadcast() {
+	a := t.a
+	bc, contact, at, ok, err := a.rt.store.LastBroadcast(a.ws, a.id)
+	if err != nil {
+		a.rt.log.Warn("Reading the conversation's last broadcast for an opt-out", "conversation", a.id, "err", err)
+		return
+	}
+	if !ok || t.now.Sub(at) > engine.BroadcastReplyWindow {
+		return
+	}
+	rt, ws := a.rt, a.ws
+	t.post = append(t.post, func() { rt.BroadcastOptOut(ws, bc, contact) })
+}

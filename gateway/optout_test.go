@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -124,4 +125,46 @@ func TestOptOutKeywords(t *testing.T) {
 	e.stop()
 	e.start()
 	require.Equal(t, []string{"BASTA"}, e.optOut(ownerToken).Keywords)
+}
+
+// A recipient who answers a broadcast with STOP is opted out of it (its
+// recipient status and the broadcast's counts), unsubscribed, and left
+// out of the next broadcast with the reason; the broadcast lists the
+// contact's broadcasts received with the status.
+func TestOptOutAfterBroadcast(t *testing.T) {
+	t.Parallel()
+	e := broadcastEnv(t, "", func(c *actors.Config) { c.Agent, c.AIDebounce = echoAgent{}, -1 })
+	ann := mkContact(t, e, "Ann Lee", "+15550000001")
+	bob := mkContact(t, e, "Bob", "+15550000002")
+	first := createBroadcast(t, e, orderBroadcast("Spring", map[string]any{"contact_ids": []string{ann, bob}}))
+	waitBroadcast(t, e, first.ID, engine.BroadcastCompleted, 20*time.Second)
+
+	code, body := e.webhook(engine.ChannelWhatsApp, waText("wamid.bo.1", "15550000001", "Ann", "STOP"))
+	require.Equal(t, http.StatusOK, code, string(body))
+	eventually(t, 10*time.Second, func() error {
+		b := getBroadcast(t, e, first.ID)
+		if b.Counts.OptedOut != 1 {
+			return fmt.Errorf("counts %+v", b.Counts)
+		}
+		return nil
+	})
+	r := recipients(t, e, first.ID, "?status=opted_out")
+	require.Len(t, r.Recipients, 1)
+	require.Equal(t, ann, r.Recipients[0].ContactID)
+	annID, err := engine.ParseID(ann)
+	require.NoError(t, err)
+	e.waitContact(annID, func(c engine.Contact) bool { return c.Unsubscribed })
+	require.Contains(t, e.sentTexts(), engine.DefaultOptOutConfirmation)
+
+	code, body = e.api("GET", "/api/v1/contacts/"+ann+"/broadcasts", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Contains(t, string(body), `"status":"opted_out"`)
+
+	second := createBroadcast(t, e, orderBroadcast("Summer", map[string]any{"contact_ids": []string{ann, bob}}))
+	done := waitBroadcast(t, e, second.ID, engine.BroadcastCompleted, 20*time.Second)
+	require.EqualValues(t, 1, done.Counts.Skipped, "%+v", done.Counts)
+	skipped := recipients(t, e, second.ID, "?status=skipped")
+	require.Len(t, skipped.Recipients, 1)
+	require.Equal(t, ann, skipped.Recipients[0].ContactID)
+	require.Equal(t, engine.SkipUnsubscribed, skipped.Recipients[0].SkipReason)
 }
