@@ -151,15 +151,18 @@ func OptOutKeyword(text string, keywords []string) bool {
 	return false
 }
 
-var stripMarks = transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-
 // optOutForm is the matching form of s: accents removed, lower case,
 // words separated by single spaces (spaces, punctuation and symbols
 // separate words and are dropped).
 func optOutForm(s string) string {
 	s = strings.ToValidUTF8(s, "")
-	if folded, _, err := transform.String(stripMarks, s); err == nil {
-		s = folded
+	if !isASCII(s) {
+		// A chain keeps state: each call makes its own, since the rules
+		// run in many actors at once.
+		strip := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+		if folded, _, err := transform.String(strip, s); err == nil {
+			s = folded
+		}
 	}
 	var b strings.Builder
 	space := false
@@ -245,5 +248,14 @@ func (a *applier) optOut(cmd Receive) bool {
 		confirm = e.ResubscribeConfirmation
 	}
 	a.sendOut(Sender{Kind: SenderAI}, Content{Kind: KindText, Text: confirm}, OptOutConfirmationReasoning)
+	return true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
 	return true
 }

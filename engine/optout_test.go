@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,25 @@ func TestOptOutKeywordMatchesTheWholeMessage(t *testing.T) {
 	require.True(t, engine.OptOutKeyword("Fin", []string{"FÍN"}))
 	require.False(t, engine.OptOutKeyword("stop", []string{"FÍN"}))
 	require.False(t, engine.OptOutKeyword("stop", nil))
+}
+
+// The rule runs in many conversation actors at once (run with -race).
+func TestOptOutKeywordConcurrent(t *testing.T) {
+	t.Parallel()
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 200; j++ {
+				if !engine.OptOutKeyword("Arrêt!", engine.DefaultOptOutKeywords) || engine.OptOutKeyword("héllo", engine.DefaultOptOutKeywords) {
+					t.Error("wrong match")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func TestClassifyOptOutDefaultsAndEmptyLists(t *testing.T) {
