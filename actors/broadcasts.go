@@ -41,7 +41,7 @@ var (
 
 const (
 	// broadcastSenders bounds the recipients being written at once.
-	broadcastSenders = 32
+	broadcastSenders = 256
 	// broadcastTick is how often a sending broadcast hands out the sends
 	// its pace allows.
 	broadcastTick = 10 * time.Millisecond
@@ -69,7 +69,7 @@ func newBroadcastMetrics(reg prometheus.Registerer) *broadcastMetrics {
 			Name: "parley_broadcast_messages_total", Help: "Broadcast recipients reaching a status (sent, delivered, read, failed, replied, opted_out, skipped)."},
 			[]string{"status"}),
 		sendSecs: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "parley_broadcast_send_seconds", Help: "Time from a broadcast recipient's queueing (the broadcast's start, or its retry) to Meta's acceptance of its message.",
+			Name: "parley_broadcast_send_seconds", Help: "Time from a broadcast recipient's turn in the broadcast's pace (its send handed out) to Meta's acceptance of its message.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 20)}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "parley_broadcasts_active", Help: "Broadcasts sending now."}),
@@ -453,7 +453,7 @@ func (a *broadcastActor) tick() {
 		}
 		a.setStatus(r, engine.RecipientSending, now)
 		r.Attempts++
-		r.RetryAt = time.Time{}
+		r.RetryAt, r.QueuedAt = time.Time{}, now.UTC()
 		jobs = append(jobs, broadcastJob{ws: a.ws, id: a.id, account: a.b.AccountID, r: *r, content: content})
 	}
 	a.queue = a.queue[n:]
