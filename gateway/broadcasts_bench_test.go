@@ -14,6 +14,7 @@ import (
 
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )
@@ -41,7 +42,8 @@ func TestBroadcastThroughput(t *testing.T) {
 	}
 	const rate = 1000
 	reg := prometheus.NewRegistry()
-	e := broadcastEnv(t, engine.TierUnlimited, func(c *actors.Config) { c.Registerer = reg })
+	e := broadcastEnvWith(t, engine.TierUnlimited, func(c *actors.Config) { c.Registerer = reg },
+		func(g *gateway.Config) { g.BodyLimit = 8 << 20 }) // the server's default: the CSV is 2.6 MB
 	// The inbox has conversations to list before the broadcast.
 	for i := range 200 {
 		code, body := e.webhook(engine.ChannelWhatsApp, waText(fmt.Sprintf("wamid.seed.%d", i), fmt.Sprintf("1444%07d", i), "Seed", "hi"))

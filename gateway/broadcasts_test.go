@@ -11,6 +11,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
+	"github.com/parleyhq/parley/gateway"
 	"github.com/stretchr/testify/require"
 )
 
@@ -19,7 +20,14 @@ import (
 // pending), on the real clock, the number's tier as given.
 func broadcastEnv(t *testing.T, tier string, tweak func(*actors.Config)) *env {
 	t.Helper()
-	e := newEnvWith(t, tweak, nil)
+	return broadcastEnvWith(t, tier, tweak, nil)
+}
+
+// broadcastEnvWith is broadcastEnv with the gateway's configuration
+// changed by gwTweak too.
+func broadcastEnvWith(t *testing.T, tier string, tweak func(*actors.Config), gwTweak func(*gateway.Config)) *env {
+	t.Helper()
+	e := newEnvWith(t, tweak, gwTweak)
 	code, body := e.api("PATCH", "/api/v1/channels/whatsapp/"+phoneID, ownerToken, map[string]any{"waba_id": wabaID, "messaging_tier": tier})
 	require.Equal(t, http.StatusOK, code, string(body))
 	e.graph.other = templatePages([]string{tplOrder, tplPending, tplPromo})
@@ -49,10 +57,6 @@ func orderBroadcast(name string, audience map[string]any) map[string]any {
 			{"component": "body", "index": 2, "field": "custom.order", "fallback": "#1"},
 			{"component": "body", "index": 3, "fallback": "Monday"}},
 		"audience": audience}
-}
-
-type broadcastResp struct {
-	engine.Broadcast
 }
 
 func createBroadcast(t *testing.T, e *env, body map[string]any) engine.Broadcast {
