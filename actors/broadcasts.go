@@ -41,7 +41,7 @@ var (
 
 const (
 	// broadcastSenders bounds the recipients being written at once.
-	broadcastSenders = 32
+	broadcastSenders = 256
 	// broadcastTick is how often a sending broadcast hands out the sends
 	// its pace allows.
 	broadcastTick = 10 * time.Millisecond
@@ -69,7 +69,7 @@ func newBroadcastMetrics(reg prometheus.Registerer) *broadcastMetrics {
 			Name: "parley_broadcast_messages_total", Help: "Broadcast recipients reaching a status (sent, delivered, read, failed, replied, opted_out, skipped)."},
 			[]string{"status"}),
 		sendSecs: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "parley_broadcast_send_seconds", Help: "Time from a broadcast recipient's queueing (the broadcast's start, or its retry) to Meta's acceptance of its message.",
+			Name: "parley_broadcast_send_seconds", Help: "Time from a broadcast recipient's turn in the broadcast's pace (its send handed out) to Meta's acceptance of its message.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 20)}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "parley_broadcasts_active", Help: "Broadcasts sending now."}),
@@ -130,7 +130,6 @@ func (r *broadcastRunner) pid(ws, id engine.ID) *actor.PID {
 	a := &broadcastActor{r: r, rt: r.rt, ws: ws, id: id}
 	p := r.rt.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a },
 		actor.WithSupervisor(r.rt.supervisor), actor.WithDispatcher(r.rt.dispatcher)))
-	a.pid = p
 	r.actors[id] = p
 	return p
 }
@@ -226,6 +225,7 @@ type broadcastActor struct {
 func (a *broadcastActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		a.pid = ctx.Self()
 		a.loaded = false
 		if err := a.load(); err != nil {
 			a.rt.log.Error("Loading broadcast", "broadcast", a.id, "err", err)
@@ -251,8 +251,15 @@ func (a *broadcastActor) Receive(ctx actor.Context) {
 			a.armFlush()
 		}
 	case *bcPublish:
+		// The deferred update, of the broadcast as committed.
 		a.pubArmed = false
-		a.publish(true)
+		if len(a.dirty) > 0 || a.dirtyB {
+			if err := a.flush(); err != nil {
+				a.armFlush()
+			}
+		} else {
+			a.publish(true)
+		}
 	case *bcMade:
 		if a.ensure() == nil {
 			a.made(m)
@@ -446,7 +453,7 @@ func (a *broadcastActor) tick() {
 		}
 		a.setStatus(r, engine.RecipientSending, now)
 		r.Attempts++
-		r.RetryAt = time.Time{}
+		r.RetryAt, r.QueuedAt = time.Time{}, now.UTC()
 		jobs = append(jobs, broadcastJob{ws: a.ws, id: a.id, account: a.b.AccountID, r: *r, content: content})
 	}
 	a.queue = a.queue[n:]
@@ -526,7 +533,6 @@ func (a *broadcastActor) begin(now time.Time) error {
 		}
 	}
 	a.running()
-	a.publish(false)
 	return nil
 }
 
@@ -547,7 +553,6 @@ func (a *broadcastActor) finishIfDone(now time.Time) bool {
 		a.armFlush()
 	}
 	a.running()
-	a.publish(false)
 	return true
 }
 
@@ -563,7 +568,6 @@ func (a *broadcastActor) setStatus(r *engine.BroadcastRecipient, s engine.Recipi
 		a.r.metrics.messages.WithLabelValues(string(s)).Inc()
 	}
 	a.armFlush()
-	a.publish(false)
 }
 
 // recipient returns the recipient of contact, reading it if it is final
@@ -720,11 +724,13 @@ func (a *broadcastActor) flush() error {
 	}
 	clear(a.dirty)
 	a.dirtyB = false
+	a.publish(false)
 	return nil
 }
 
-// publish sends broadcast.updated, at most every 250 ms (force: the
-// throttle's deferred one, or now for a state change).
+// publish sends broadcast.updated with the broadcast as committed, at
+// most every 250 ms (force: the throttle's deferred one, or now for a
+// state change).
 func (a *broadcastActor) publish(force bool) {
 	now := a.rt.clock.Now()
 	if !force && now.Sub(a.lastPub) < broadcastPublishEvery {
@@ -734,9 +740,6 @@ func (a *broadcastActor) publish(force bool) {
 			a.publisher = a.rt.clock.AfterFunc(broadcastPublishEvery-now.Sub(a.lastPub), func() { root.Send(pid, &bcPublish{}) })
 		}
 		return
-	}
-	if err := a.flush(); err != nil {
-		a.rt.log.Error("Committing broadcast before publishing it", "broadcast", a.id, "err", err)
 	}
 	a.lastPub = now
 	b := a.b
@@ -768,7 +771,6 @@ func (a *broadcastActor) control(action engine.BroadcastAction) (engine.Broadcas
 		}
 		a.armTick(0)
 	}
-	a.publish(true)
 	return a.b, nil
 }
 

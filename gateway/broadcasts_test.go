@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway"
@@ -20,7 +20,14 @@ import (
 // pending), on the real clock, the number's tier as given.
 func broadcastEnv(t *testing.T, tier string, tweak func(*actors.Config)) *env {
 	t.Helper()
-	e := newEnvWith(t, tweak, nil)
+	return broadcastEnvWith(t, tier, tweak, nil)
+}
+
+// broadcastEnvWith is broadcastEnv with the gateway's configuration
+// changed by gwTweak too.
+func broadcastEnvWith(t *testing.T, tier string, tweak func(*actors.Config), gwTweak func(*gateway.Config)) *env {
+	t.Helper()
+	e := newEnvWith(t, tweak, gwTweak)
 	code, body := e.api("PATCH", "/api/v1/channels/whatsapp/"+phoneID, ownerToken, map[string]any{"waba_id": wabaID, "messaging_tier": tier})
 	require.Equal(t, http.StatusOK, code, string(body))
 	e.graph.other = templatePages([]string{tplOrder, tplPending, tplPromo})
@@ -50,10 +57,6 @@ func orderBroadcast(name string, audience map[string]any) map[string]any {
 			{"component": "body", "index": 2, "field": "custom.order", "fallback": "#1"},
 			{"component": "body", "index": 3, "fallback": "Monday"}},
 		"audience": audience}
-}
-
-type broadcastResp struct {
-	engine.Broadcast
 }
 
 func createBroadcast(t *testing.T, e *env, body map[string]any) engine.Broadcast {
@@ -357,5 +360,194 @@ func TestBroadcastPauseResumeCancel(t *testing.T) {
 	}
 }
 
-var _ = strings.Contains
-var _ = gateway.New
+// pumpClock moves a fake clock on by step every millisecond until the
+// test ends: the broadcast's pace, retries and backoffs run on it.
+func pumpClock(t *testing.T, clock *clockwork.FakeClock, step time.Duration) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tk := time.NewTicker(time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tk.C:
+				clock.Advance(step)
+			}
+		}
+	}()
+	t.Cleanup(func() { close(done); <-stopped })
+}
+
+// graphError is a Graph API error answer.
+func graphError(code int, msg string) string {
+	return fmt.Sprintf(`{"error":{"message":"(#%d) %s","type":"OAuthException","code":%d,"error_data":{"messaging_product":"whatsapp","details":"%s"},"fbtrace_id":"A"}}`, code, msg, code, msg)
+}
+
+func TestBroadcastThrottlingAndErrors(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(time.Now().UTC())
+	e := broadcastEnv(t, "", func(c *actors.Config) { c.Clock = clock })
+	pumpClock(t, clock, 50*time.Millisecond)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	e.graph.mu.Lock()
+	e.graph.send = func(r graphReq) (int, string) {
+		var m struct{ To string }
+		_ = json.Unmarshal(r.Body, &m)
+		mu.Lock()
+		defer mu.Unlock()
+		seen[m.To]++
+		switch {
+		case m.To == "15550000001" && seen[m.To] == 1:
+			return http.StatusBadRequest, graphError(131056, "Pair rate limit hit")
+		case m.To == "15550000002" && seen[m.To] == 1:
+			return http.StatusBadRequest, graphError(130429, "Rate limit hit")
+		case m.To == "15550000003" && seen[m.To] == 1:
+			return http.StatusBadRequest, graphError(131048, "Spam rate limit hit")
+		case m.To == "15550000004":
+			return http.StatusBadRequest, graphError(131026, "Message undeliverable")
+		case m.To == "15550000005":
+			return http.StatusBadRequest, graphError(131056, "Pair rate limit hit")
+		}
+		return 0, ""
+	}
+	e.graph.mu.Unlock()
+	var ids []string
+	for i := 1; i <= 6; i++ {
+		ids = append(ids, mkContact(t, e, fmt.Sprintf("C%d", i), fmt.Sprintf("+1555000000%d", i)))
+	}
+	start := clock.Now()
+	b := createBroadcast(t, e, orderBroadcast("Throttled", map[string]any{"contact_ids": ids}))
+	done := waitBroadcast(t, e, b.ID, engine.BroadcastCompleted, 60*time.Second)
+	require.EqualValues(t, 4, done.Counts.Sent, "%+v", done.Counts)
+	require.EqualValues(t, 2, done.Counts.Failed, "%+v", done.Counts)
+	mu.Lock()
+	require.Equal(t, map[string]int{"15550000001": 2, "15550000002": 2, "15550000003": 2, "15550000004": 1,
+		"15550000005": engine.BroadcastMaxAttempts, "15550000006": 1}, seen)
+	mu.Unlock()
+	// 131056 waited about 6 s for that recipient, doubling; the others
+	// did not wait for it.
+	require.GreaterOrEqual(t, clock.Since(start), engine.BroadcastPairRetry*(1<<(engine.BroadcastMaxAttempts-2)))
+	failed := recipients(t, e, b.ID, "?status=failed")
+	require.Len(t, failed.Recipients, 2)
+	byPhone := map[string]string{}
+	for _, r := range failed.Recipients {
+		byPhone[r.Phone] = r.ErrorCode + " " + r.ErrorReason
+	}
+	require.Contains(t, byPhone["15550000004"], "131026 Message undeliverable")
+	require.Contains(t, byPhone["15550000005"], "131056")
+	// The throttled sends backed the broadcast off: its level went up,
+	// and came down as sends succeeded.
+	st, err := e.store.Broadcast(e.ws, b.ID)
+	require.NoError(t, err)
+	require.False(t, st.BackoffUntil.IsZero(), "130429 and 131048 set a backoff")
+}
+
+func TestBroadcastStatusesRepliesAndAttribution(t *testing.T) {
+	e := broadcastEnv(t, "", nil)
+	ann := mkContact(t, e, "Ann", "+15550000001")
+	bob := mkContact(t, e, "Bob", "+15550000002")
+	cleo := mkContact(t, e, "Cleo", "+15550000003")
+	// Dan blocked his conversation; Eve unsubscribed in hers.
+	dan := mkContact(t, e, "Dan", "+15550000004")
+	eve := mkContact(t, e, "Eve", "+15550000005")
+	code, body := e.webhook(engine.ChannelWhatsApp, waText("wamid.in.dan", "15550000004", "Dan", "hello"))
+	require.Equal(t, http.StatusOK, code, string(body))
+	code, body = e.webhook(engine.ChannelWhatsApp, waText("wamid.in.eve", "15550000005", "Eve", "hello"))
+	require.Equal(t, http.StatusOK, code, string(body))
+	danConv := e.thread(engine.ChannelWhatsApp, phoneID, "15550000004")
+	eveConv := e.thread(engine.ChannelWhatsApp, phoneID, "15550000005")
+	code, body = e.api("POST", "/api/v1/conversations/"+danConv.String()+"/block", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	code, body = e.api("POST", "/api/v1/conversations/"+eveConv.String()+"/subscription", ownerToken, map[string]any{"unsubscribed": true})
+	require.Equal(t, http.StatusOK, code, string(body))
+
+	// Updates arrive on the WebSocket, throttled.
+	b := createBroadcast(t, e, orderBroadcast("June news", map[string]any{"contact_ids": []string{ann, bob, cleo, dan, eve}}))
+	done := waitBroadcast(t, e, b.ID, engine.BroadcastCompleted, 20*time.Second)
+	require.EqualValues(t, 3, done.Counts.Sent, "%+v", done.Counts)
+	require.EqualValues(t, 2, done.Counts.Skipped, "%+v", done.Counts)
+	skipped := recipients(t, e, b.ID, "?status=skipped")
+	reasons := map[string]string{}
+	for _, r := range skipped.Recipients {
+		reasons[r.ContactID] = r.SkipReason
+	}
+	require.Equal(t, map[string]string{dan: engine.SkipBlocked, eve: engine.SkipUnsubscribed}, reasons)
+
+	wamid := map[string]string{}
+	for _, r := range recipients(t, e, b.ID, "?status=sent").Recipients {
+		wamid[r.ContactID] = r.MessageID
+	}
+	now := time.Now().Unix()
+	for _, p := range []string{waStatus(wamid[ann], "delivered", now, ""), waStatus(wamid[ann], "read", now+1, ""),
+		waStatus(wamid[bob], "read", now, ""), waStatus(wamid[bob], "delivered", now+1, ""),
+		waStatus(wamid[cleo], "failed", now, `{"code":131026,"title":"Message undeliverable"}`)} {
+		code, body := e.webhook(engine.ChannelWhatsApp, p)
+		require.Equal(t, http.StatusOK, code, string(body))
+	}
+	eventually(t, 10*time.Second, func() error {
+		c := getBroadcast(t, e, b.ID).Counts
+		if c.Read != 2 || c.Delivered != 2 || c.Failed != 1 || c.Sent != 2 {
+			return fmt.Errorf("counts %+v", c)
+		}
+		return nil
+	})
+
+	// Ann replies: replied, and her conversation is the broadcast's.
+	code, body = e.webhook(engine.ChannelWhatsApp, waText("wamid.in.ann", "15550000001", "Ann", "tell me more"))
+	require.Equal(t, http.StatusOK, code, string(body))
+	eventually(t, 10*time.Second, func() error {
+		if c := getBroadcast(t, e, b.ID).Counts; c.Replied != 1 {
+			return fmt.Errorf("counts %+v", c)
+		}
+		return nil
+	})
+	annConv := e.thread(engine.ChannelWhatsApp, phoneID, "15550000001")
+	cp := e.conv(annConv).Campaign
+	require.NotNil(t, cp)
+	require.Equal(t, engine.CampaignSourceBroadcast, cp.Source)
+	require.Equal(t, b.ID.String(), cp.Ref)
+	require.Equal(t, "June news", cp.Headline)
+	page := e.list("campaign=" + b.ID.String())
+	require.Len(t, page.Conversations, 1)
+	require.Equal(t, annConv, page.Conversations[0].ID)
+	code, body = e.api("GET", "/api/v1/campaigns", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, string(body), b.ID.String())
+	replied := recipients(t, e, b.ID, "?status=replied")
+	require.Len(t, replied.Recipients, 1)
+	require.Equal(t, ann, replied.Recipients[0].ContactID)
+
+	// Another workspace sees and controls none of it.
+	e.newWorkspace("pk_workspace_b")
+	for _, r := range [][2]string{{"GET", "/api/v1/broadcasts/" + b.ID.String()}, {"GET", "/api/v1/broadcasts/" + b.ID.String() + "/recipients"},
+		{"POST", "/api/v1/broadcasts/" + b.ID.String() + "/pause"}, {"POST", "/api/v1/broadcasts/" + b.ID.String() + "/cancel"},
+		{"GET", "/api/v1/contacts/" + ann + "/broadcasts"}} {
+		code, body := e.api(r[0], r[1], "pk_workspace_b", nil)
+		require.Equal(t, http.StatusNotFound, code, r[1]+" "+string(body))
+	}
+	code, body = e.api("GET", "/api/v1/broadcasts", "pk_workspace_b", nil)
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, string(body), `"broadcasts":[]`)
+	code, body = e.api("POST", "/api/v1/broadcasts", "pk_workspace_b", orderBroadcast("Theirs", map[string]any{"contact_ids": []string{ann}}))
+	require.Equal(t, http.StatusBadRequest, code, "the number is not theirs: "+string(body))
+}
+
+func TestBroadcastScheduled(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 12, 24, 8, 0, 0, 0, time.UTC))
+	e := broadcastEnv(t, "", func(c *actors.Config) { c.Clock = clock })
+	ann := mkContact(t, e, "Ann", "+15550000001")
+	body := orderBroadcast("Xmas", map[string]any{"contact_ids": []string{ann}})
+	body["scheduled_at"] = "2026-12-24T09:00:00"
+	b := createBroadcast(t, e, body)
+	require.Equal(t, time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC), b.ScheduledAt.UTC())
+	clock.Advance(59 * time.Minute)
+	require.Equal(t, engine.BroadcastScheduled, getBroadcast(t, e, b.ID).State)
+	require.Empty(t, e.graph.requests("/messages"))
+	pumpClock(t, clock, 10*time.Millisecond)
+	done := waitBroadcast(t, e, b.ID, engine.BroadcastCompleted, 20*time.Second)
+	require.EqualValues(t, 1, done.Counts.Sent)
+	require.False(t, done.StartedAt.Before(b.ScheduledAt))
+}

@@ -253,6 +253,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// A WhatsApp number of the unlimited messaging tier sends at Meta's
+	// upgraded throughput (broadcasts.go).
+	accounts := cfg.Accounts
+	cfg.Graph.SetAccountRates(func(k meta.LimitKey) float64 {
+		if a, ok := accounts.Get(k.Channel, k.Account); ok && k.Channel == engine.ChannelWhatsApp && a.MessagingTier == engine.TierUnlimited {
+			return engine.BroadcastMaxRate
+		}
+		return 0
+	})
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 8 << 20
 	}
