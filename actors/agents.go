@@ -215,5 +215,6 @@ func (t *txn) settings() engine.Settings {
 		s.Agent = pol.Rules
 		s.Agent.NoAgent = !hasAgent
 	}
+	s.OptOut = t.a.rt.optOutFor(t.a.ws)
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/persistence"
@@ -243,6 +244,27 @@ func (rt *Runtime) firstTouchLater(ws, contact engine.ID, cp *engine.Campaign) {
 			return nil, nil
 		}
 		_, err := a.put(next, engine.EventContactUpdated)
+		return nil, err
+	})
+}
+
+// subscriptionLater tells contact's actor that the contact wrote an
+// opt-out (unsub) or resubscribe keyword in a conversation: the contact
+// is unsubscribed from broadcasts (or subscribed again), recorded in its
+// activity (engine.SetContactSubscription). The conversation actor does
+// not wait.
+func (rt *Runtime) subscriptionLater(ws, contact engine.ID, unsub bool, keyword string) {
+	rt.contactTell(ws, contact, "opt-out keyword", func(a *contactActor) (any, error) {
+		if a.c == nil {
+			return nil, nil // merged away or deleted
+		}
+		now := a.rt.clock.Now().UTC()
+		next, ch, changed := engine.SetContactSubscription(*a.c, unsub, strings.TrimSpace(keyword), engine.NewID(now), now)
+		if !changed {
+			return nil, nil
+		}
+		a.rt.metrics.optOuts.WithLabelValues(string(ch.Kind)).Inc()
+		_, err := a.putChange(next, &ch)
 		return nil, err
 	})
 }

@@ -115,7 +115,7 @@ func (a *conversationActor) Receive(ctx actor.Context) {
 	case *actor.Restarting, *actor.Stopping, *actor.Stopped:
 		return
 	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *attemptMsg, *aiReplyMsg, *panicMsg, *pingMsg, *watermarkMsg,
-		*renamedMsg, *retentionMsg:
+		*renamedMsg, *retentionMsg, *broadcastSendMsg:
 		defer a.e.pending.Add(-1)
 		defer func() {
 			if r := recover(); r != nil {
@@ -182,6 +182,8 @@ func (a *conversationActor) fail(msg any, err error) {
 		}
 	case *retentionMsg:
 		m.reply <- retentionReply{err: err}
+	case *broadcastSendMsg:
+		m.reply <- broadcastSendReply{err: err}
 	}
 }
 
@@ -199,6 +201,9 @@ func (a *conversationActor) handle(msg any) {
 	case *commandMsg:
 		res, err := a.command(m.cmd)
 		m.reply <- commandReply{res, err}
+	case *broadcastSendMsg:
+		msg, err := a.broadcastSend(m)
+		m.reply <- broadcastSendReply{msg, err}
 	case *statusMsg:
 		m.reply <- a.status(m)
 	case *timerMsg:
@@ -323,6 +328,7 @@ func (t *txn) apply(cmd engine.Command) (engine.Result, error) {
 		t.b.PutFeedback(prev, f)
 	}
 	t.events = append(t.events, res.Events...)
+	t.broadcastMessages(&res)
 	for _, m := range res.Send {
 		t.b.PutOutbox(m.WorkspaceID, m.ConversationID, m.Seq)
 		t.sends = append(t.sends, m)
@@ -451,6 +457,7 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 			ws, contact, name, previous := a.ws, t.cur.ContactID, in.ContactName, t.cur.ContactName
 			t.post = append(t.post, func() { a.rt.fromChannelLater(ws, contact, nil, name, previous) })
 		}
+		in = t.broadcastReply(in)
 		cmd := in.Command()
 		if r, ok := cmd.(engine.Receive); ok {
 			r.ContactName = "" // the header shows the contact's name, which the contact's actor keeps
@@ -463,6 +470,14 @@ func (a *conversationActor) ingest(m *ingestMsg) {
 		}
 		results[i].Seq, results[i].ContactName = res.Messages[0].Seq, t.cur.ContactName
 		seen[in.ChannelMessageID] = results[i].Seq
+		if res.OptOut != engine.OptOutNone {
+			// The contact's subscription follows: its actor decides.
+			ws, contact, unsub, kw := a.ws, t.cur.ContactID, res.OptOut == engine.OptOutUnsubscribe, in.Content.Text
+			t.post = append(t.post, func() { a.rt.subscriptionLater(ws, contact, unsub, kw) })
+			if unsub {
+				t.optedOutOfBroadcast()
+			}
+		}
 		if in.Referral != nil && !in.Echo && t.cur.Campaign != nil {
 			// The contact's first touch, if it has none: its actor decides.
 			ws, contact, cp := a.ws, t.cur.ContactID, *t.cur.Campaign

@@ -252,9 +252,11 @@ func (c *courier) send(ctx context.Context, o Outbound, tried int) (string, *Sen
 		if !errors.As(err, &se) {
 			se = &SendError{Code: "network", Reason: err.Error(), Temporary: true}
 		}
-		if !se.Temporary || attempt >= rt.cfg.SendAttempts {
+		// A broadcast's throttled send goes back to its broadcast, which
+		// paces the retry (engine.BroadcastOnError).
+		if !se.Temporary || attempt >= rt.cfg.SendAttempts || o.Message.Sender.Kind == engine.SenderBroadcast && engine.BroadcastThrottled(se.Code) {
 			rt.metrics.sent(o, se.Code)
-			if se.Temporary {
+			if se.Temporary && attempt >= rt.cfg.SendAttempts {
 				se = &SendError{Code: se.Code, Reason: fmt.Sprintf("%s (gave up after %d attempts)", se.Reason, attempt)}
 			}
 			return "", se

@@ -195,6 +195,13 @@ func identityName(ws engine.ID, ch engine.Channel, extUser string) string {
 // resolve finds or allocates the conversation (and contact) of a channel
 // user. A new thread stays pending until its first commit.
 func (d *directory) resolve(in *engine.Inbound) (pendingThread, error) {
+	return d.resolveFor(in, engine.ZeroID)
+}
+
+// resolveFor is resolve for a thread the business starts with a known
+// contact (a broadcast's recipient): a new thread is that contact's,
+// whatever the identity indexes say.
+func (d *directory) resolveFor(in *engine.Inbound, known engine.ID) (pendingThread, error) {
 	name := threadName(in.WorkspaceID, in.ChannelAccountID, engine.ThreadUser(in.ExternalUserID, in.Thread))
 	ts := &d.threads[d.stripe(identityName(in.WorkspaceID, in.Channel, in.ExternalUserID))]
 	ts.mu.Lock()
@@ -216,6 +223,11 @@ func (d *directory) resolve(in *engine.Inbound) (pendingThread, error) {
 	}
 	now := d.rt.clock.Now()
 	p := pendingThread{conv: engine.NewID(now)}
+	if known != engine.ZeroID {
+		p.contact = known
+		ts.pending[name] = p
+		return p, nil
+	}
 	contact, ok, err := d.rt.store.ContactByIdentity(in.WorkspaceID, in.Channel, in.ExternalUserID)
 	if err != nil {
 		return pendingThread{}, err

@@ -23,8 +23,11 @@ type runtimeMetrics struct {
 	// write, by result: written, or refused (no allow_ai, no definition,
 	// an invalid value).
 	aiContactFields *prometheus.CounterVec
-	ingestSeconds   prometheus.Histogram
-	business        *businessMetrics
+	// optOuts counts contacts unsubscribed or subscribed again by an
+	// opt-out keyword (engine/optout.go), by kind.
+	optOuts       *prometheus.CounterVec
+	ingestSeconds prometheus.Histogram
+	business      *businessMetrics
 }
 
 func newRuntimeMetrics(reg prometheus.Registerer, rt *Runtime) *runtimeMetrics {
@@ -67,12 +70,15 @@ func newRuntimeMetrics(reg prometheus.Registerer, rt *Runtime) *runtimeMetrics {
 		aiContactFields: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_actors_ai_contact_fields_total", Help: "Contact values the AI agent asked to write, by result (written, refused)."},
 			[]string{"result"}),
+		optOuts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_actors_opt_out_keywords_total", Help: "Contacts whose broadcast subscription an opt-out keyword changed, by kind (unsubscribed, resubscribed)."},
+			[]string{"kind"}),
 	}
 	m.business = newBusinessMetrics(reg)
 	if reg != nil {
 		reg.MustRegister(m.commitSeconds, m.ingested, m.duplicates, m.overloaded, m.timersFired, m.aiDiscarded,
 			m.aiRequests, m.aiDropped, m.sends, m.sendRetries, m.actorsRestarts, m.slowConsumers, m.searchProjected, m.ingestSeconds,
-			m.echoesHeld, m.echoesMerged, m.aiContactFields,
+			m.echoesHeld, m.echoesMerged, m.aiContactFields, m.optOuts,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_conversations_active",
 				Help: "Conversation actors in memory."}, func() float64 { return float64(rt.dir.active.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_actors_contacts_active",

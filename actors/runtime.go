@@ -181,6 +181,8 @@ type Runtime struct {
 	// mediaReleaser removes the media files retention freed (see
 	// SetMediaReleaser).
 	mediaReleaser atomic.Pointer[func(ws engine.ID, digests []string)]
+	optOut        optOutDefs
+	casts         *broadcastRunner
 
 	inflight atomic.Int64
 	// orphanSeq orders kept early status reports; it starts at the start
@@ -246,6 +248,7 @@ func New(cfg Config) (*Runtime, error) {
 	rt.segs.jobs = make(chan segmentJob, 1024)
 	rt.segs.metrics = newSegmentMetrics(cfg.Registerer)
 	rt.retention = newRetentionMetrics(cfg.Registerer)
+	rt.casts = newBroadcastRunner(rt, cfg.Registerer)
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
 	rt.orphanSeq.Store(uint64(max(cfg.Clock.Now().UnixNano(), 0)))
 	return rt, nil
@@ -271,6 +274,9 @@ func (rt *Runtime) Start() error {
 	rt.goroutine("segment-backfill", rt.segmentBackfiller)
 	rt.goroutine("segment-sweep", rt.segmentSweeper)
 	rt.goroutine("retention", rt.retentionWorker)
+	if err := rt.casts.start(); err != nil {
+		return fmt.Errorf("actors: %w", err)
+	}
 	if waiting := rt.pendingAtStart(); len(waiting) > 0 {
 		rt.goroutine("ai-recovery", func(ctx context.Context) { rt.recoverPending(ctx, waiting) })
 	}

@@ -94,6 +94,11 @@ type ChannelAccount struct {
 	// its message templates live (engine/template.go); empty for the
 	// other channels, and for a WhatsApp account that sends no template.
 	WABAID string `json:"waba_id,omitempty"`
+	// MessagingTier is a WhatsApp number's messaging tier at Meta
+	// (TIER_250, TIER_1K, TIER_10K, TIER_100K, TIER_UNLIMITED; empty
+	// counts as TIER_1K): how many unique customers its broadcasts may
+	// reach in a rolling 24 hours (BroadcastTierLimit).
+	MessagingTier string `json:"messaging_tier,omitempty"`
 }
 
 // Validate checks a channel account before it is stored.
@@ -131,6 +136,10 @@ func (a *ChannelAccount) Validate() error {
 		return fmt.Errorf("%w: waba_id is for whatsapp accounts only", ErrInvalid)
 	case len(a.WABAID) > 128 || strings.ContainsAny(a.WABAID, "/?#\x00 ") || !utf8.ValidString(a.WABAID):
 		return fmt.Errorf("%w: waba_id must be at most 128 characters with no spaces or slashes", ErrInvalid)
+	case a.MessagingTier != "" && a.Channel != ChannelWhatsApp:
+		return fmt.Errorf("%w: messaging_tier is for whatsapp accounts only", ErrInvalid)
+	case !validTier(a.MessagingTier):
+		return fmt.Errorf("%w: messaging_tier must be TIER_250, TIER_1K, TIER_10K, TIER_100K or TIER_UNLIMITED", ErrInvalid)
 	case a.Channel == ChannelAPI:
 		return validateAPIAccount(a)
 	case a.WebhookURL != "":

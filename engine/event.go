@@ -36,6 +36,9 @@ const (
 	// EventPresenceChanged carries {"user_id","state"}: a user of the
 	// workspace went online, away or offline (engine.PresenceState).
 	EventPresenceChanged EventType = "presence.changed"
+	// EventBroadcastUpdated carries the broadcast (engine.Broadcast)
+	// with its counts, at most 4 a second per broadcast.
+	EventBroadcastUpdated EventType = "broadcast.updated"
 )
 
 // Event is one change to one conversation, produced by a rule and

@@ -252,6 +252,10 @@ type Result struct {
 	// Feedback is the rating a RateReply recorded, to be stored in the
 	// same batch (with the index of rated replies).
 	Feedback *Feedback
+	// OptOut is set when a customer's opt-out or resubscribe keyword
+	// changed the conversation's subscription: the runtime tells the
+	// contact's actor (engine/optout.go).
+	OptOut OptOutAction
 }
 
 // NewConversation returns the header of a new conversation, open and in AI
@@ -312,6 +316,8 @@ type applier struct {
 	assigned *Assignment
 	// feedback is the rating a RateReply recorded.
 	feedback *Feedback
+	// optOutAction is what an opt-out keyword did (engine/optout.go).
+	optOutAction OptOutAction
 }
 
 func (a *applier) apply(cmd Command) error {
@@ -513,6 +519,8 @@ func (a *applier) apply(cmd Command) error {
 		a.c.ContactID = cmd.ContactID
 	case SendAutomated:
 		return a.sendAutomated(cmd)
+	case SendBroadcast:
+		return a.sendBroadcast(cmd)
 	default:
 		return fmt.Errorf("%w: unknown command %T", ErrInvalid, cmd)
 	}
@@ -554,6 +562,9 @@ func (a *applier) receive(cmd Receive) error {
 	// raise no unread count and get no AI reply.
 	if a.c.Blocked {
 		return nil
+	}
+	if a.optOut(cmd) {
+		return nil // an opt-out or resubscribe keyword: confirmed, not for the AI
 	}
 	if cmd.Content.Kind == KindText && a.csatAnswer(cmd.Content.Text) {
 		return nil // a survey answer: nothing to reply to, nothing to reopen
@@ -791,7 +802,8 @@ func (a *applier) resumeAI(text string) {
 func (a *applier) result() Result {
 	c := a.c
 	r := Result{Conversation: c, Messages: a.msgs, Send: a.send, Discarded: a.discard, Handoff: a.handoffKind,
-		Reactivated: a.reactivated, FollowUpSent: a.followUpSent, SurveySent: a.surveySent, Feedback: a.feedback}
+		Reactivated: a.reactivated, FollowUpSent: a.followUpSent, SurveySent: a.surveySent, Feedback: a.feedback,
+		OptOut: a.optOutAction}
 	if a.askAI {
 		r.AskAI = &AIRequest{WorkspaceID: c.WorkspaceID, ConversationID: c.ID,
 			LastCustomerSeq: c.LastCustomerSeq, ModeEpoch: c.ModeEpoch, Purpose: a.purpose}

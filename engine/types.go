@@ -76,6 +76,9 @@ const (
 	SenderAI       SenderKind = "ai"
 	SenderHuman    SenderKind = "human"
 	SenderSystem   SenderKind = "system"
+	// SenderBroadcast is a broadcast's template message
+	// (engine/broadcast.go): it does not take the conversation over.
+	SenderBroadcast SenderKind = "broadcast"
 )
 
 // Sender is who wrote a message; UserID is set for humans using the inbox
@@ -463,6 +466,9 @@ type Settings struct {
 	AIResumeAfter time.Duration
 	// Agent are the AI agent's rules for the conversation.
 	Agent AgentRules
+	// OptOut are the workspace's opt-out keyword rules (engine/optout.go);
+	// the zero value means the defaults.
+	OptOut OptOutSettings
 }
 
 // DefaultAIResumeAfter is the default AI reactivation delay.

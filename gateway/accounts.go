@@ -202,6 +202,8 @@ type accountView struct {
 	Email *emailView `json:"email,omitempty"`
 	// WABAID is a WhatsApp account's WhatsApp Business Account id.
 	WABAID string `json:"waba_id,omitempty"`
+	// MessagingTier is a WhatsApp number's messaging tier (broadcasts).
+	MessagingTier string `json:"messaging_tier,omitempty"`
 }
 
 // emailView shows an email account's settings without their secrets:
@@ -260,7 +262,7 @@ func (s *Server) viewAccount(a engine.ChannelAccount) accountView {
 	if h.WorkspaceID != a.WorkspaceID {
 		h = engine.ChannelHealth{} // a record of an earlier connection of the id
 	}
-	return accountView{a.Channel, a.AccountID, a.Name, a.AppSecret != "", a.CreatedAt, a.UpdatedAt, channels.ViewHealth(h), viewEmail(a.Email), a.WABAID}
+	return accountView{a.Channel, a.AccountID, a.Name, a.AppSecret != "", a.CreatedAt, a.UpdatedAt, channels.ViewHealth(h), viewEmail(a.Email), a.WABAID, a.MessagingTier}
 }
 
 type accountBody struct {
@@ -277,6 +279,8 @@ type accountBody struct {
 	RotateWebhookSecret *bool   `json:"rotate_webhook_secret"`
 	// WABAID is a WhatsApp account's WhatsApp Business Account id.
 	WABAID *string `json:"waba_id"`
+	// MessagingTier is a WhatsApp number's messaging tier (broadcasts).
+	MessagingTier *string `json:"messaging_tier"`
 }
 
 func (s *Server) listChannels(c *fiber.Ctx) error {
@@ -321,6 +325,9 @@ func (s *Server) createChannel(c *fiber.Ctx) error {
 	acct.Email = body.Email
 	if body.WABAID != nil {
 		acct.WABAID = strings.TrimSpace(*body.WABAID)
+	}
+	if body.MessagingTier != nil {
+		acct.MessagingTier = strings.ToUpper(strings.TrimSpace(*body.MessagingTier))
 	}
 	if err := s.ops.withinLimit(p.WorkspaceID, engine.PlanChannelAccounts, 1, func() error { return s.cfg.Accounts.Put(acct) }); err != nil {
 		return fromEngine(err)
@@ -385,6 +392,9 @@ func (s *Server) updateChannel(c *fiber.Ctx) error {
 	}
 	if body.WABAID != nil {
 		acct.WABAID = strings.TrimSpace(*body.WABAID)
+	}
+	if body.MessagingTier != nil {
+		acct.MessagingTier = strings.ToUpper(strings.TrimSpace(*body.MessagingTier))
 	}
 	acct.UpdatedAt = time.Now().UTC()
 	if err := s.cfg.Accounts.Put(acct); err != nil {

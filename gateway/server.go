@@ -268,6 +268,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// A WhatsApp number of the unlimited messaging tier sends at Meta's
+	// upgraded throughput (broadcasts.go).
+	accounts := cfg.Accounts
+	cfg.Graph.SetAccountRates(func(k meta.LimitKey) float64 {
+		if a, ok := accounts.Get(k.Channel, k.Account); ok && k.Channel == engine.ChannelWhatsApp && a.MessagingTier == engine.TierUnlimited {
+			return engine.BroadcastMaxRate
+		}
+		return 0
+	})
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 8 << 20
 	}
@@ -524,6 +533,8 @@ func (s *Server) routes() {
 	s.automationRoutes(api)
 	s.segmentRoutes(api)
 	s.teamRoutes(api)
+	s.optOutRoutes(api)
+	s.broadcastRoutes(api)
 	api.Post("/admin/backup", requireRole(engine.RoleOwner), s.backup)
 
 	// The web chat widget: its script and visitor API (their own tokens,

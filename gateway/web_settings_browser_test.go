@@ -321,7 +321,7 @@ func TestWebSettings(t *testing.T) {
 		// An agent: no Channels, Team without admin actions, own tokens.
 		c.clickJS("the gear", "#open-settings")
 		c.waitJS("Team first", `location.hash === '#settings/team' && document.querySelector('#team-users tr.user')`)
-		require.Equal(t, "team,teams,tokens,feedback,canned,fields,pipelines,analytics,notifications,security,automations,assistants,knowledge,forms,segments,templates", evalJS[string](c, `[...document.querySelectorAll('#settings-select option')].map((o) => o.value).join()`))
+		require.Equal(t, "team,teams,tokens,feedback,canned,fields,pipelines,analytics,notifications,security,automations,assistants,knowledge,forms,segments,templates,opt-out", evalJS[string](c, `[...document.querySelectorAll('#settings-select option')].map((o) => o.value).join()`))
 		require.Equal(t, 0, evalJS[int](c, `document.querySelectorAll('#team-users select, #team-users button[data-act], #invite-form').length`))
 		c.do("ask for Channels by address", chromedp.Evaluate[chromedp.Void](`location.hash = '#settings/channels'`))
 		c.waitJS("sent to Team", `location.hash === '#settings/team' && !document.querySelector('#channel-accounts')`)

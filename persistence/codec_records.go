@@ -126,7 +126,7 @@ var (
 	folderCodes    = []string{"open", "solved", "spam", "archived", "pending"}
 	modeCodes      = []string{"ai", "manual"}
 	directionCodes = []string{"inbound", "outbound"}
-	senderCodes    = []string{"customer", "ai", "human", "system"}
+	senderCodes    = []string{"customer", "ai", "human", "system", "broadcast"}
 	kindCodes      = []string{"text", "image", "video", "audio", "document", "sticker", "location",
 		"contacts", "interactive", "reaction", "unsupported", "system", "template"}
 	statusCodes = []string{"sending", "sent", "delivered", "read", "failed"}

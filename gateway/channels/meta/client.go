@@ -130,6 +130,9 @@ func NewClient(cfg ClientConfig) *Client {
 	return &Client{cfg: cfg, http: cfg.HTTP, limiter: NewRateLimiter(cfg.Clock, cfg.Limits)}
 }
 
+// SetAccountRates gives accounts their own send rate (RateLimiter.SetAccountRates).
+func (c *Client) SetAccountRates(f func(LimitKey) float64) { c.limiter.SetAccountRates(f) }
+
 // Media is a downloaded media file.
 type Media struct {
 	Data     []byte

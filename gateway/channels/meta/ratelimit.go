@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -114,6 +115,10 @@ const pairSweepEvery = time.Minute
 type RateLimiter struct {
 	clock  clockwork.Clock
 	limits RateLimits
+	// accountRate, when set, gives an account its own standard rate
+	// (>0), such as a WhatsApp number upgraded to 1000/s (its messaging
+	// tier: SetAccountRates).
+	accountRate atomic.Pointer[func(LimitKey) float64]
 
 	// mu guards the bucket maps and the sweep time.
 	mu struct {
@@ -157,6 +162,11 @@ func (l *RateLimiter) Wait(ctx context.Context, key LimitKey, class SendClass) e
 		return err
 	}
 	rate := l.rate(key.Channel, class)
+	if f := l.accountRate.Load(); f != nil && class == SendStandard {
+		if r := (*f)(key); r > 0 {
+			rate = r
+		}
+	}
 	if rate <= 0 {
 		return nil
 	}
@@ -167,11 +177,19 @@ func (l *RateLimiter) Wait(ctx context.Context, key LimitKey, class SendClass) e
 	if b == nil {
 		b = newTokenBucket(rate, max(rate, 1), now)
 		l.mu.accounts[k] = b
+	} else if b.rate != rate {
+		b.refillLocked(now)
+		b.rate, b.burst = rate, max(rate, 1)
 	}
 	wait := b.reserveLocked(now)
 	l.mu.Unlock()
 	return l.sleep(ctx, b, wait)
 }
+
+// SetAccountRates gives accounts their own standard send rate: f
+// returns it (messages per second) for an account, or 0 for the
+// channel's configured rate.
+func (l *RateLimiter) SetAccountRates(f func(LimitKey) float64) { l.accountRate.Store(&f) }
 
 // WaitPair blocks until the WhatsApp phone number account may send one
 // more message to recipient (the pair rate limit), or ctx ends.

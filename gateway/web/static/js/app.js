@@ -31,6 +31,8 @@ import './settings_retention.js';
 import './templates.js';
 import * as health from './channel_health.js';
 import * as pipeline from './pipeline.js';
+import * as broadcasts from './broadcasts.js';
+import './settings_optout.js';
 import './settings_pipelines.js';
 import './settings_widget.js';
 import './settings_knowledge.js';
@@ -139,7 +141,7 @@ const rt = new Realtime({
   onEvent: (ev) => onEvent(ev),
   onSignedOut: () => { auth.token = ''; showLogin('You were signed out: sign in again'); },
   onOpen: () => teams.connected(),
-  onResync: () => { reload(); chat.reload(); pipeline.resync(); },
+  onResync: () => { reload(); chat.reload(); pipeline.resync(); broadcasts.resync(); },
   onState: (s) => {
     const c = $('#conn');
     c.dataset.state = s;
@@ -152,6 +154,7 @@ function onEvent(ev) {
   notify.onEvent(ev, state.convs.get(ev.conversation_id));
   contacts.onEvent(ev);
   pipeline.onEvent(ev);
+  broadcasts.onEvent(ev);
   health.onEvent(ev);
   panel.onEvent(ev);
   teams.onEvent(ev);
@@ -718,6 +721,7 @@ export async function open(id, fromHistory = false) {
   if (!fromHistory && location.hash !== `#c/${id}`) history.pushState({ chat: true }, '', `#c/${id}`);
   contacts.close(); // a notification's click opens the chat over the Contacts view
   pipeline.close();
+  broadcasts.close();
   document.body.classList.add('view-chat');
   renderList();
   let c = state.convs.get(id);
@@ -761,7 +765,7 @@ function typing(t) {
 
 document.addEventListener('keydown', (e) => {
   // The inbox's keys are the inbox's: not on the Settings view (js/settings.js).
-  if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings') || document.body.classList.contains('view-contacts') || document.body.classList.contains('view-pipeline')) return;
+  if ($('#app').hidden || !$('#modal').hidden || document.body.classList.contains('view-settings') || document.body.classList.contains('view-contacts') || document.body.classList.contains('view-pipeline') || document.body.classList.contains('view-broadcasts')) return;
   const t = e.target;
   if (e.key === 'Escape') {
     if (!$('#lightbox').hidden) { chat.closeLightbox(); return; }
@@ -813,6 +817,7 @@ async function boot() {
   settings.init(state.me);
   contacts.init({ state });
   pipeline.init({ state });
+  broadcasts.init({ state });
   $('#login').hidden = true;
   $('#app').hidden = false;
   renderTabs();

@@ -4,6 +4,7 @@
 // memories, and files and activity a page at a time (the ?before=
 // cursors of GET /contacts/{id}/files and /activity). Merge folds
 // another contact into this one after showing what survives.
+import { loadReceived, receivedList, subscriptionText } from './broadcasts_received.js';
 import { api, get, ApiError, mediaURL } from './api.js';
 import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, dayLabel, time12, toast, confirmDialog, formatSize, debounce } from './util.js';
@@ -157,7 +158,7 @@ function render() {
   const c = cur.contact;
   box.replaceChildren(head(c),
     h('div.ct-grid', null,
-      h('div.ct-col', null, crmCard(c), profileCard(c), attributionCard(c), convCard(), submissionsCard()),
+      h('div.ct-col', null, crmCard(c), profileCard(c), attributionCard(c), convCard(), submissionsCard(), receivedCard()),
       h('div.ct-col', null, notesCard(), memoriesCard(), pagedCard('ct-files', 'Files', 'files', fileItem, 'No files yet'),
         pagedCard('ct-activity', 'Activity', 'activity', activityItem, 'No activity yet'),
         dataCard(c, isAdmin(), () => { cur = null; app.back(); }))));
@@ -372,6 +373,22 @@ function submissionsCard() {
   return card('ct-submissions', 'Form submissions', ol);
 }
 
+// receivedCard lists the broadcasts the contact received, newest first.
+function receivedCard() {
+  const box = h('div#ct-broadcasts-list', { 'aria-busy': 'true' });
+  const contact = cur.id;
+  queueMicrotask(async () => {
+    try {
+      const list = await loadReceived(contact);
+      if (!cur || cur.id !== contact) return;
+      box.replaceChildren(receivedList(list));
+    } catch (err) {
+      box.replaceChildren(h('p.muted.small', { text: `Could not load the broadcasts: ${err.message}` }));
+    } finally { box.removeAttribute('aria-busy'); }
+  });
+  return card('ct-broadcasts', 'Broadcasts received', box);
+}
+
 // ---------- files and activity, a page at a time ----------
 
 function pagedCard(id, title, what, item, empty) {
@@ -428,6 +445,7 @@ function activityText(a) {
     case 'note': return `Note: ${a.note ? a.note.text : ''}`;
     case 'file': return `File on ${ch}: ${(a.file && (a.file.filename || a.file.kind)) || 'file'}`;
     case 'stage_changed': case 'owner_changed': return changeText(a, app.state.users);
+    case 'unsubscribed': case 'resubscribed': return subscriptionText(a);
     case 'contact.ai_updated': return aiWriteText(a.ai_write);
     case 'segment.entered': return `Entered the segment ${a.segment ? a.segment.segment_name : ''}`;
     case 'segment.left': return `Left the segment ${a.segment ? a.segment.segment_name : ''}`;

@@ -2,6 +2,7 @@
 // follow-up, CSAT, the AI's memories by type, notes with @mentions,
 // files and the activity timeline. Data comes from contact.js. On a
 // phone it is a sheet over the chat.
+import { loadReceived, receivedList, subscriptionText } from './broadcasts_received.js';
 import { api, get } from './api.js';
 import { icons, channelIcon, channelNames } from './icons.js';
 import { h, $, avatar, time12, dayLabel, convName, toast, formatSize } from './util.js';
@@ -112,9 +113,10 @@ async function refresh() {
   render();
   try {
     const memories = conv.contact_id ? get(`/contacts/${conv.contact_id}/memories`).then((r) => r.memories || []).catch(() => []) : [];
-    const [d, ps, defs, mems] = await Promise.all([loadContact(conv, chat.messages()), pipelines().catch(() => []), loadDefs().catch(() => []), memories]);
+    const received = loadReceived(conv.contact_id).catch(() => null);
+    const [d, ps, defs, mems, bcs] = await Promise.all([loadContact(conv, chat.messages()), pipelines().catch(() => []), loadDefs().catch(() => []), memories, received]);
     if (g !== gen) return;
-    data = { ...d, defs, memories: mems };
+    data = { ...d, defs, memories: mems, broadcasts: bcs };
     pipes = ps;
   } catch (err) {
     toast(`Could not load the contact: ${err.message}`);
@@ -251,6 +253,8 @@ function contactTab() {
     section('Profile', detectedList(data.contact), form, link),
     section('Memories', h('div#panel-memories.ct-memory-groups', null, ...memoryGroups(data.memories || [], (x) => memoryItem(x), 5))),
     section('Notes', notes()),
+    section('Broadcasts received', h('div#panel-broadcasts', null, data.broadcasts ? receivedList(data.broadcasts)
+      : h('p.muted.small', { text: 'Broadcasts could not be loaded' }))),
     others.length ? section('Conversations', ...others) : null);
 }
 
@@ -366,6 +370,6 @@ function files() {
 function activity() {
   const as = data.activity || [];
   if (!as.length) return h('p.muted.pad', { text: 'No activity yet' });
-  return h('ol.timeline', null, ...as.slice().reverse().map((a) => h('li', null, h('span', { text: (a.raw && changeText(a.raw, app.state.users)) || a.text }),
+  return h('ol.timeline', null, ...as.slice().reverse().map((a) => h('li', null, h('span', { text: (a.raw && (changeText(a.raw, app.state.users) || subscriptionText(a.raw))) || a.text }),
     h('time.muted.small', { text: a.at ? `${dayLabel(a.at)} ${time12(a.at)}` : '' }))));
 }
