@@ -38,7 +38,7 @@ CROSS     ?= windows/amd64
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build run release cross test test-short bench bench-peer fuzz lint fmt-check vet staticcheck check-clean
+.PHONY: help build run release cross test test-short bench bench-broadcast bench-peer fuzz lint fmt-check vet staticcheck check-clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ test-short: ## run the tests without the race detector
 
 bench: ## run the benchmarks and write bench/results/latest.md (BENCH_OUT) and latest.json
 	$(GO) run ./bench/cmd/parley-bench -bench '$(BENCH)' -scenarios '$(SCENARIOS)' -out '$(BENCH_OUT)' $(if $(wildcard $(PEER_BIN)),-centrifugo $(PEER_BIN))
+
+bench-broadcast: ## a 100,000-recipient WhatsApp broadcast at 1000/s against a fake Graph API (bench/results/broadcasts.md)
+	PARLEY_BENCH_BROADCAST=1 $(GO) test -count=1 -run TestBroadcastThroughput -v -timeout 30m ./gateway
 
 # `go install …@version` needs the module's version list, which the proxy
 # may refuse; building the downloaded module with its own go.sum does not.

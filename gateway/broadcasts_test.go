@@ -551,3 +551,35 @@ func TestBroadcastScheduled(t *testing.T) {
 	require.EqualValues(t, 1, done.Counts.Sent)
 	require.False(t, done.StartedAt.Before(b.ScheduledAt))
 }
+
+func TestBroadcastUpdatedEvents(t *testing.T) {
+	e := broadcastEnv(t, "", nil)
+	var ids []string
+	for i := range 30 {
+		ids = append(ids, mkContact(t, e, fmt.Sprintf("C%d", i), fmt.Sprintf("+1555200%04d", i)))
+	}
+	ws, _, err := e.dialWS("token=" + ownerToken)
+	require.NoError(t, err)
+	start := time.Now()
+	b := createBroadcast(t, e, orderBroadcast("Live", map[string]any{"contact_ids": ids}))
+	var updates []engine.Broadcast
+	for len(updates) == 0 || updates[len(updates)-1].State != engine.BroadcastCompleted {
+		require.Less(t, time.Since(start), 20*time.Second, "no completed update: %d updates", len(updates))
+		for _, ev := range ws.frames() {
+			if ev.Type != string(engine.EventBroadcastUpdated) {
+				continue
+			}
+			var got engine.Broadcast
+			require.NoError(t, json.Unmarshal(ev.Data, &got))
+			require.Equal(t, b.ID, got.ID)
+			updates = append(updates, got)
+		}
+	}
+	last := updates[len(updates)-1]
+	require.EqualValues(t, 30, last.Counts.Sent)
+	for i := 1; i < len(updates); i++ {
+		require.GreaterOrEqual(t, updates[i].Counts.Sent, updates[i-1].Counts.Sent, "counts only grow")
+	}
+	// Throttled: at most 4 a second (and one more at each end).
+	require.LessOrEqual(t, float64(len(updates)), 4*time.Since(start).Seconds()+2, "%d updates in %s", len(updates), time.Since(start))
+}
