@@ -10,16 +10,16 @@ import (
 
 // Broadcasts (engine/broadcast.go). Keys, under the workspace prefix:
 //
-//	'w' ws '%' 'b' ^created id               broadcast (engine.Broadcast), newest first
-//	'w' ws '%' 'i' id                        → created: where the broadcast's record is
-//	'w' ws '%' 'r' broadcast contact         recipient (engine.BroadcastRecipient)
-//	'w' ws '%' 'c' contact broadcast         the contact received the broadcast (its list)
-//	'w' ws '%' 'k' broadcast contact         → conv seq: the recipient's message exists
-//	'w' ws '%' 'l' conv                      → broadcast contact sent-at: the newest broadcast sent in conv
+//	'w' ws '^' 'b' ^created id               broadcast (engine.Broadcast), newest first
+//	'w' ws '^' 'i' id                        → created: where the broadcast's record is
+//	'w' ws '^' 'r' broadcast contact         recipient (engine.BroadcastRecipient)
+//	'w' ws '^' 'c' contact broadcast         the contact received the broadcast (its list)
+//	'w' ws '^' 'k' broadcast contact         → conv seq: the recipient's message exists
+//	'w' ws '^' 'l' conv                      → broadcast contact sent-at: the newest broadcast sent in conv
 //
 // and in the system space:
 //
-//	's' '!' ws broadcast                     the broadcast is active (scheduled, sending or paused)
+//	's' '#' ws broadcast                     the broadcast is active (scheduled, sending or paused)
 //
 // The broadcast, its recipients and the contact entries are written by
 // the broadcast's owner (actors/broadcasts.go); 'k' and 'l' are written
@@ -28,8 +28,8 @@ import (
 // (the idempotency key is the pair broadcast, contact). A store written
 // before broadcasts existed has none of these keys: no migration.
 const (
-	tBroadcast       = '%'
-	tBroadcastActive = '!'
+	tBroadcast       = '^'
+	tBroadcastActive = '#'
 
 	bcRecord     = 'b'
 	bcWhere      = 'i'

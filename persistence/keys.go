@@ -37,6 +37,8 @@ import (
 //	'w' ws '9' 'u' resource month            monthly plan counters (workspace_ops.go)
 //	'w' ws '%' ...                           retention policy, legal holds, the retention run's progress (retention.go)
 //	'w' ws '+' 't'/'c' team                   teams and their round-robin cursors (teams.go)
+//	'w' ws '^' ...                           broadcasts, their recipients, each contact's broadcasts (broadcasts.go)
+//	'w' ws '&'                               opt-out keyword settings (optout.go)
 //
 // System data, across workspaces:
 //
@@ -47,6 +49,7 @@ import (
 //	's' 'D' channel account-id               channel account health (health.go)
 //	's' 'y' webhook seq, 's' 'Z' webhook seq  outgoing webhook queue and log, 's' 'b' their seq (webhooks.go)
 //	's' '7' 'c' account folder               IMAP mailbox cursor: UIDVALIDITY and last UID stored (imap.go)
+//	's' '#' ws broadcast                     an active broadcast, started at boot (broadcasts.go)
 //	's' '!' ws                               the operator's record of a workspace: state, plan, limits, deletion (workspace_ops.go)
 //
 // ws, conv and contact are 16-byte ids; integers are big-endian; ^x is the
