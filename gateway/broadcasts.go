@@ -87,10 +87,6 @@ func parseBroadcastBody(body []byte) (engine.Broadcast, error) {
 	return bc, nil
 }
 
-// mayStartBroadcast is the one place that decides whether the workspace
-// may create another broadcast (plan limits: broadcasts per month). Every
-// workspace may, for now.
-func (s *Server) mayStartBroadcast(_ engine.ID) error { return nil }
 
 // prepare reads and checks a create or preview body: the number is a
 // WhatsApp account of the workspace with its Business Account, the
@@ -134,7 +130,9 @@ func (h *broadcasts) create(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.s.mayStartBroadcast(p.WorkspaceID); err != nil {
+	// The plan's broadcasts a month: counted as the broadcast is created
+	// (MayStartBroadcast, operator.go); past the limit a 402 plan_limit.
+	if err := h.s.MayStartBroadcast(p.WorkspaceID); err != nil {
 		return err
 	}
 	now := h.s.cfg.Runtime.Clock().Now().UTC()

@@ -583,3 +583,26 @@ func TestBroadcastUpdatedEvents(t *testing.T) {
 	// Throttled: at most 4 a second (and one more at each end).
 	require.LessOrEqual(t, float64(len(updates)), 4*time.Since(start).Seconds()+2, "%d updates in %s", len(updates), time.Since(start))
 }
+
+// The plan's broadcasts a month: the operator allows one, the second
+// create is refused with 402 plan_limit and nothing of it is stored.
+func TestBroadcastPlanLimit(t *testing.T) {
+	e := broadcastEnvWith(t, "", nil, func(c *gateway.Config) { c.AdminToken = adminToken })
+	code, body := e.api("PATCH", "/api/v1/admin/workspaces/"+e.ws.String(), adminToken,
+		map[string]any{"limits": map[string]any{"broadcasts_per_month": 1}})
+	require.Equal(t, http.StatusOK, code, string(body))
+	ann := mkContact(t, e, "Ann", "+15550000001")
+	aud := map[string]any{"contact_ids": []string{ann}}
+	createBroadcast(t, e, orderBroadcast("first", aud))
+	code, body = e.api("POST", "/api/v1/broadcasts", ownerToken, orderBroadcast("second", aud))
+	require.Equal(t, http.StatusPaymentRequired, code, string(body))
+	require.Equal(t, "plan_limit", errorCode(t, body))
+	code, body = e.api("GET", "/api/v1/broadcasts", ownerToken, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	var list struct {
+		Broadcasts []engine.Broadcast `json:"broadcasts"`
+	}
+	require.NoError(t, json.Unmarshal(body, &list))
+	require.Len(t, list.Broadcasts, 1, "the refused broadcast is not stored")
+	require.Equal(t, "first", list.Broadcasts[0].Name)
+}

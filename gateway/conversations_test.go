@@ -237,6 +237,17 @@ func TestWorkspaceIsolation(t *testing.T) {
 		// (TestOperatorAdminAuth: a workspace owner's token gets 401).
 		"GET /api/v1/admin/workspaces/{id}": true, "PATCH /api/v1/admin/workspaces/{id}": true, "DELETE /api/v1/admin/workspaces/{id}": true,
 		"POST /api/v1/admin/workspaces/{id}/suspend": true, "POST /api/v1/admin/workspaces/{id}/unsuspend": true,
+		// Retention's contact routes and broadcasts: walked with every
+		// workspace's ids by TestIsolationAcrossWorkspaces (an erasure of
+		// another workspace's contact was a 400 there before it was a 404);
+		// another workspace's real broadcast is checked by
+		// TestBroadcastStatusesRepliesAndAttribution.
+		"GET /api/v1/contacts/{id}/legal-hold": true, "PUT /api/v1/contacts/{id}/legal-hold": true,
+		"DELETE /api/v1/contacts/{id}/legal-hold": true, "GET /api/v1/contacts/{id}/export": true,
+		"POST /api/v1/contacts/{id}/erase": true, "GET /api/v1/contacts/{id}/broadcasts": true,
+		"GET /api/v1/broadcasts/{id}": true, "GET /api/v1/broadcasts/{id}/recipients": true,
+		"POST /api/v1/broadcasts/{id}/pause": true, "POST /api/v1/broadcasts/{id}/resume": true,
+		"POST /api/v1/broadcasts/{id}/cancel": true,
 	}
 	// Every documented route that takes an id is checked here or there.
 	ops, public := documentedOps(t, e)

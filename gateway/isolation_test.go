@@ -139,6 +139,17 @@ var isolationRoutes = map[string]isoRoute{
 	"POST /api/v1/conversations/{conv}/star":                     {agent, `{"starred":true}`},
 	"PUT /api/v1/conversations/{conv}/tags/{tag}":                {agent, ""},
 	"DELETE /api/v1/conversations/{conv}/tags/{tag}":             {agent, ""},
+	"GET /api/v1/broadcasts":                                     {agent, ""},
+	"POST /api/v1/broadcasts":                                    {admin, `{}`},
+	"POST /api/v1/broadcasts/preview":                            {admin, `{}`},
+	"GET /api/v1/broadcasts/{id}":                                {agent, ""},
+	"POST /api/v1/broadcasts/{id}/pause":                         {admin, ""},
+	"POST /api/v1/broadcasts/{id}/resume":                        {admin, ""},
+	"POST /api/v1/broadcasts/{id}/cancel":                        {admin, ""},
+	"GET /api/v1/broadcasts/{id}/recipients":                     {agent, ""},
+	"GET /api/v1/contacts/{id}/broadcasts":                       {agent, ""},
+	"GET /api/v1/settings/opt-out":                               {agent, ""},
+	"PUT /api/v1/settings/opt-out":                               {admin, `{}`},
 	"GET /api/v1/teams":                                          {agent, ""},
 	"POST /api/v1/teams":                                         {admin, `{"name":"x","members":[],"distribution":"manual"}`},
 	"GET /api/v1/teams/{id}":                                     {agent, ""},
@@ -316,6 +327,11 @@ func populateWorkspace(t *testing.T, e *env, w *isoWorkspace, hook string) {
 	w.vals["memory"] = create("/api/v1/contacts/"+contact+"/memories", map[string]any{"text": "memory " + w.marker})
 	w.vals["other"] = create("/api/v1/contacts", map[string]any{"name": w.marker + " second"})
 	w.vals["canned-replies id"] = create("/api/v1/canned-replies", map[string]any{"short_code": "c" + w.marker, "title": w.marker, "body": w.marker})
+	// A broadcast needs a WhatsApp number with its templates synced:
+	// the walk names an id no workspace holds, and
+	// TestBroadcastStatusesRepliesAndAttribution checks that another
+	// workspace's real broadcast is neither seen nor controlled.
+	w.vals["broadcasts id"] = engine.NewID(time.Now()).String()
 	w.vals["teams id"] = create("/api/v1/teams", map[string]any{"name": w.marker, "members": []string{}, "distribution": "manual"})
 	w.vals["pipelines id"] = create("/api/v1/pipelines", map[string]any{"name": w.marker, "stages": []map[string]any{{"name": w.marker}}})
 	w.vals["webhooks id"] = create("/api/v1/webhooks", map[string]any{"url": "https://hooks.example.com/" + w.marker, "events": []string{"handoff"}})
