@@ -87,7 +87,6 @@ func parseBroadcastBody(body []byte) (engine.Broadcast, error) {
 	return bc, nil
 }
 
-
 // prepare reads and checks a create or preview body: the number is a
 // WhatsApp account of the workspace with its Business Account, the
 // template exists there and is approved, the variables cover it, the
