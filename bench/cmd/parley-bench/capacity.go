@@ -289,6 +289,29 @@ func noteIngest(sum *bench.Summary, bare, floor, parley bench.LoadResult) {
 	sum.Set("ingest_rate_vs_floor", parley.Rate(), floor.Rate(), "")
 }
 
+// noteScale records the list-1m scenario's other figures: the restart
+// to the first page (after a clean stop and after kill -9), the worst
+// search shape's p99 over HTTP, and the server's RSS with its
+// conversations active.
+func noteScale(sum *bench.Summary, restart, killed bench.RestartResult, searches []bench.SearchResult, activeRSS int64) {
+	if restart.FirstPage > 0 {
+		sum.Set("restart_to_first_page", restart.FirstPage.Seconds(), 0, "")
+	}
+	if killed.FirstPage > 0 {
+		sum.Set("restart_after_kill", killed.FirstPage.Seconds(), 0, "")
+	}
+	var worst time.Duration
+	for _, s := range searches {
+		worst = max(worst, s.Latencies.Percentile(99))
+	}
+	if len(searches) > 0 {
+		sum.Set("search_http_p99", worst.Seconds(), 0, "")
+	}
+	if activeRSS > 0 {
+		sum.Set("memory_rss_1m_conversations", float64(activeRSS), 0, "")
+	}
+}
+
 // noteLists records the worst list shape's p99.
 func noteLists(sum *bench.Summary, lists []bench.ListResult) {
 	var worst time.Duration

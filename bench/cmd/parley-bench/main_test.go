@@ -45,3 +45,30 @@ func TestIngestBudget(t *testing.T) {
 		t.Fatalf("report without figures: %s", w.String())
 	}
 }
+
+// The list-1m scenario's figures land in the summary with their verdicts:
+// a restart and the worst search shape within their targets, the kill -9
+// restart and the RSS reported without one.
+func TestNoteScale(t *testing.T) {
+	sum := bench.NewSummary(bench.Machine{}, "test")
+	restart := bench.RestartResult{Ready: 80 * time.Millisecond, FirstPage: 90 * time.Millisecond}
+	killed := bench.RestartResult{Ready: 120 * time.Millisecond, FirstPage: 140 * time.Millisecond}
+	searches := []bench.SearchResult{
+		{Latencies: bench.Latencies{time.Millisecond, 4 * time.Millisecond}},
+		{Latencies: bench.Latencies{2 * time.Millisecond, 41 * time.Millisecond}},
+	}
+	noteScale(sum, restart, killed, searches, 400<<20)
+	for id, want := range map[string]float64{"restart_to_first_page": 0.09, "restart_after_kill": 0.14,
+		"search_http_p99": 0.041, "memory_rss_1m_conversations": 400 << 20} {
+		f, ok := sum.Figure(id)
+		if !ok || f.Value == nil || *f.Value != want {
+			t.Fatalf("%s = %+v, want %v", id, f, want)
+		}
+	}
+	if f, _ := sum.Figure("restart_to_first_page"); f.Met == nil || !*f.Met {
+		t.Fatalf("a 90 ms restart meets the 2 s target: %+v", f)
+	}
+	if f, _ := sum.Figure("search_http_p99"); f.Met == nil || *f.Met {
+		t.Fatalf("a 41 ms search p99 misses the 30 ms target: %+v", f)
+	}
+}

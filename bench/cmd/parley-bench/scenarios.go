@@ -326,6 +326,7 @@ func listSection(ctx context.Context, bin string, o options, w io.Writer) error 
 	}
 	fmt.Fprintln(w)
 	noteLists(o.sum, lists)
+	noteScale(o.sum, restart, killed, httpSearches, activeRSS)
 	return nil
 }
 
