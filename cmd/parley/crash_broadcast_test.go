@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/persistence"
 )
 
 // broadcastGraph plays the Graph API a broadcast talks to: the WhatsApp
@@ -115,6 +117,8 @@ func TestKillNineBroadcast(t *testing.T) {
 	before := graph.total.Load()
 	require.Less(t, before, int64(n), "killed before the end")
 	t.Logf("killed after %d sends", before)
+	pending := pendingOutbound(t, dataDir)
+	t.Logf("%d messages were waiting for their send's outcome", len(pending))
 
 	p = startWithEnv(t, dataDir, graph.srv.URL)
 	deadline = time.Now().Add(120 * time.Second)
@@ -132,10 +136,34 @@ func TestKillNineBroadcast(t *testing.T) {
 	defer graph.mu.Unlock()
 	var twice []string
 	for to, k := range graph.sends {
-		if k > 1 {
+		if k > 2 || k == 2 && !pending[to] {
 			twice = append(twice, fmt.Sprintf("%s×%d", to, k))
 		}
 	}
 	require.Len(t, graph.sends, n, "every recipient got the broadcast")
-	require.Empty(t, twice, "every recipient got it once")
+	// A recipient whose send's outcome was committed before the kill is
+	// never sent again. A send whose outcome was not yet durable (its
+	// message still in the outbox) is made again after the restart, as
+	// every outbound message is: the Graph API takes no idempotency key
+	// (docs/ARCHITECTURE.md, "Broadcasts").
+	require.Empty(t, twice, "only a recipient whose send's outcome was not committed at the kill may get it twice")
+}
+
+// pendingOutbound opens the killed server's store and returns the
+// recipients (wa ids) of the messages left in its outbox: those whose
+// send had no committed outcome.
+func pendingOutbound(t *testing.T, dataDir string) map[string]bool {
+	t.Helper()
+	st, err := persistence.Open(persistence.Options{Dir: dataDir + "/db"})
+	require.NoError(t, err)
+	defer st.Close()
+	entries, err := st.Outbox()
+	require.NoError(t, err)
+	out := map[string]bool{}
+	for _, e := range entries {
+		c, err := st.Conversation(e.WorkspaceID, e.ConversationID)
+		require.NoError(t, err)
+		out[c.ExternalUserID] = true
+	}
+	return out
 }
