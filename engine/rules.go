@@ -284,7 +284,7 @@ func Apply(c Conversation, cmd Command, now time.Time, ids IDSource, s Settings,
 	if ids == nil {
 		return Result{}, fmt.Errorf("%w: no id source", ErrInvalid)
 	}
-	a := applier{old: c, c: c.Clone(), now: now, ids: ids, s: s, lookup: lookup}
+	a := applier{old: c, c: c.Clone(), now: now, ids: ids, s: s, lookup: lookup, by: commandUser(cmd)}
 	if err := a.apply(cmd); err != nil {
 		return Result{}, err
 	}
@@ -292,7 +292,10 @@ func Apply(c Conversation, cmd Command, now time.Time, ids IDSource, s Settings,
 }
 
 type applier struct {
-	old, c  Conversation
+	old, c Conversation
+	// by is the user whose command this is ("" for the customer, the AI,
+	// timers and automations): the system messages it causes name them.
+	by      string
 	now     time.Time
 	ids     IDSource
 	s       Settings
@@ -354,7 +357,7 @@ func (a *applier) apply(cmd Command) error {
 			a.humanActivity() // already taken over: push the timer
 			return nil
 		}
-		a.system("Taken over by a person")
+		a.system("Taken over")
 		a.c.AIPaused = false
 		a.humanActivity()
 	case PauseAI:
@@ -752,7 +755,34 @@ func (a *applier) outboundWritten(m *Message) {
 }
 
 func (a *applier) system(text string) {
-	a.append(DirInternal, Sender{Kind: SenderSystem}, Content{Kind: KindSystem, Text: text})
+	a.append(DirInternal, Sender{Kind: SenderSystem, UserID: a.by}, Content{Kind: KindSystem, Text: text})
+}
+
+// commandUser is the user a person's command names ("" for the others):
+// the actor of the system messages it causes ("Taken over", "Moved to
+// solved"), so the log says who did it.
+func commandUser(cmd Command) string {
+	switch c := cmd.(type) {
+	case TakeOver:
+		return c.UserID
+	case PauseAI:
+		return c.UserID
+	case ResumeAI:
+		return c.UserID
+	case MoveFolder:
+		return c.UserID
+	case SendHuman:
+		return c.UserID
+	case ScheduleFollowUp:
+		return c.UserID
+	case CancelFollowUp:
+		return c.UserID
+	case Assign:
+		if c.By != ZeroID {
+			return c.By.String()
+		}
+	}
+	return ""
 }
 
 func (a *applier) setMode(m Mode) {

@@ -1308,3 +1308,19 @@ func TestApplyWithoutIDSourceIsRefused(t *testing.T) {
 	require.ErrorIs(t, err, engine.ErrInvalid)
 	require.Zero(t, res)
 }
+
+// A person's command names them on the system message it causes; the
+// AI's resumption after the timer names no one.
+func TestSystemMessagesNameTheirUser(t *testing.T) {
+	h := newHarness(t)
+	h.do(engine.TakeOver{UserID: "u-ann"}, at(time.Minute))
+	h.do(engine.MoveFolder{Folder: engine.FolderSolved, UserID: "u-bob"}, at(2*time.Minute))
+	var got []string
+	for _, m := range h.msgs {
+		if m.Kind == engine.KindSystem {
+			got = append(got, m.Text+"|"+m.Sender.UserID)
+		}
+	}
+	require.Contains(t, got, "Taken over|u-ann")
+	require.Contains(t, got, "Moved to solved|u-bob")
+}

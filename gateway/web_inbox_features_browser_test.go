@@ -298,6 +298,12 @@ func TestWebInboxModePeriodAndNeedsHuman(t *testing.T) {
 		rowsAre(t, "needs_human=true", nils)
 		b.clickJS("Needs a human off", `#filters [data-filter=needs-human]`)
 	})
+
+	t.Run("a system message names the person who acted", func(t *testing.T) {
+		b.t = t
+		b.openConv(mia)
+		b.waitJS("Taken over · You", `[...document.querySelectorAll('#msg-list .system-event')].some(s => s.textContent.includes('Taken over · You'))`)
+	})
 }
 
 func TestWebInboxFollowUpBannerAndMarkers(t *testing.T) {

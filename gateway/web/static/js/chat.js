@@ -474,7 +474,10 @@ function renderMessages() {
 // bubble draws a message; on are the reactions on it, [direction, emoji].
 function bubble(m, on = []) {
   if (m.direction === 'internal' || m.kind === 'system') {
-    return h('div.system-event', { dataset: { seq: m.seq } }, h('span', null, ...withLocalTimes(m.text)), h('time', { text: time12(m.created_at) }));
+    // A person's action names them ("Moved to solved · Ann"); the rest
+    // (the customer, the AI, timers) carry no user.
+    const by = m.sender && m.sender.user_id ? h('span.system-by', { text: ` · ${whoName(m.sender.user_id)}` }) : null;
+    return h('div.system-event', { dataset: { seq: m.seq } }, h('span', null, ...withLocalTimes(m.text), by), h('time', { text: time12(m.created_at) }));
   }
   const out = m.direction === 'outbound';
   const who = m.sender && m.sender.kind;
