@@ -93,6 +93,10 @@ type broadcastRunner struct {
 
 	mu     sync.Mutex
 	actors map[engine.ID]*actor.PID
+	// stopped is set (under mu) by stop: from then on nothing is sent to
+	// a broadcast actor, so no timer or sender races the actor system's
+	// shutdown.
+	stopped bool
 
 	// tier counts, per number, the unique recipients sent to in the
 	// rolling 24 hours (the messaging tier's limit).
@@ -127,6 +131,9 @@ func (r *broadcastRunner) pid(ws, id engine.ID) *actor.PID {
 	if p, ok := r.actors[id]; ok {
 		return p
 	}
+	if r.stopped {
+		return nil
+	}
 	a := &broadcastActor{r: r, rt: r.rt, ws: ws, id: id}
 	p := r.rt.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a },
 		actor.WithSupervisor(r.rt.supervisor), actor.WithDispatcher(r.rt.dispatcher)))
@@ -134,12 +141,46 @@ func (r *broadcastRunner) pid(ws, id engine.ID) *actor.PID {
 	return p
 }
 
-func (r *broadcastRunner) tell(ws, id engine.ID, msg any) { r.rt.system.Root.Send(r.pid(ws, id), msg) }
+// tell sends msg to broadcast (ws, id)'s actor; false once the runner
+// is stopped.
+func (r *broadcastRunner) tell(ws, id engine.ID, msg any) bool {
+	p := r.pid(ws, id)
+	return p != nil && r.send(p, msg)
+}
+
+// send sends msg to pid unless the runner is stopped (the timers' and
+// senders' way in: under mu, so none sends once stop has begun).
+func (r *broadcastRunner) send(pid *actor.PID, msg any) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return false
+	}
+	r.rt.system.Root.Send(pid, msg)
+	return true
+}
+
+// stop stops every broadcast actor (their timers with them) and waits
+// for them, before the actor system shuts down; their state is durable.
+func (r *broadcastRunner) stop() {
+	r.mu.Lock()
+	r.stopped = true
+	pids := make([]*actor.PID, 0, len(r.actors))
+	for _, p := range r.actors {
+		pids = append(pids, p)
+	}
+	r.mu.Unlock()
+	for _, p := range pids {
+		_ = r.rt.system.Root.StopFuture(p).Wait()
+	}
+}
 
 // call runs op in the broadcast's actor and waits for its answer.
 func (r *broadcastRunner) call(ctx context.Context, ws, id engine.ID, op func(a *broadcastActor) (engine.Broadcast, error)) (engine.Broadcast, error) {
 	m := &bcCall{op: op, reply: make(chan bcReply, 1)}
-	r.tell(ws, id, m)
+	if !r.tell(ws, id, m) {
+		return engine.Broadcast{}, ErrShuttingDown
+	}
 	select {
 	case res := <-m.reply:
 		return res.b, res.err
@@ -230,7 +271,15 @@ func (a *broadcastActor) Receive(ctx actor.Context) {
 		if err := a.load(); err != nil {
 			a.rt.log.Error("Loading broadcast", "broadcast", a.id, "err", err)
 		}
-	case *actor.Stopping, *actor.Restarting:
+	case *actor.Stopping:
+		// What the last 50 ms changed is committed before the actor goes.
+		if a.loaded && (len(a.dirty) > 0 || a.dirtyB) {
+			if err := a.flush(); err != nil {
+				a.rt.log.Error("Committing broadcast recipients at stop", "broadcast", a.id, "err", err)
+			}
+		}
+		a.stopTimers()
+	case *actor.Restarting:
 		a.stopTimers()
 	case *bcCall:
 		if err := a.ensure(); err != nil {
@@ -375,8 +424,8 @@ func (a *broadcastActor) armTick(d time.Duration) {
 		return
 	}
 	a.tickArmed = true
-	pid, root := a.pid, a.rt.system.Root
-	a.ticker = a.rt.clock.AfterFunc(d, func() { root.Send(pid, &bcTick{}) })
+	pid, r := a.pid, a.r
+	a.ticker = a.rt.clock.AfterFunc(d, func() { r.send(pid, &bcTick{}) })
 }
 
 func (a *broadcastActor) armFlush() {
@@ -384,8 +433,8 @@ func (a *broadcastActor) armFlush() {
 		return
 	}
 	a.flushArmed = true
-	pid, root := a.pid, a.rt.system.Root
-	a.flusher = a.rt.clock.AfterFunc(broadcastFlush, func() { root.Send(pid, &bcFlush{}) })
+	pid, r := a.pid, a.r
+	a.flusher = a.rt.clock.AfterFunc(broadcastFlush, func() { r.send(pid, &bcFlush{}) })
 }
 
 // tick starts a due broadcast and hands out the sends its pace allows.
@@ -736,8 +785,8 @@ func (a *broadcastActor) publish(force bool) {
 	if !force && now.Sub(a.lastPub) < broadcastPublishEvery {
 		if !a.pubArmed {
 			a.pubArmed = true
-			pid, root := a.pid, a.rt.system.Root
-			a.publisher = a.rt.clock.AfterFunc(broadcastPublishEvery-now.Sub(a.lastPub), func() { root.Send(pid, &bcPublish{}) })
+			pid, r := a.pid, a.r
+			a.publisher = a.rt.clock.AfterFunc(broadcastPublishEvery-now.Sub(a.lastPub), func() { r.send(pid, &bcPublish{}) })
 		}
 		return
 	}
