@@ -102,6 +102,12 @@ func TestRoutesNeedAToken(t *testing.T) {
 			continue
 		}
 		method, path, _ := strings.Cut(o, " ")
+		if strings.HasPrefix(path, "/api/v1/admin/workspaces") {
+			// The operator's routes take the server's admin token, and
+			// are off (404) when none is configured, as here:
+			// TestOperatorAdminAuth checks their 401s.
+			continue
+		}
 		if method == "GET" && path == "/api/v1/media/{id}" {
 			vals["id"] = strings.Repeat("a", 64)
 		} else {

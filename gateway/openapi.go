@@ -72,7 +72,7 @@ var operations = []op{
 	{method: "POST", path: "/api/v1/channels/{channel}/{account}/check", tag: "channels", summary: "Check now (admin): check the account's health at once (one cheap Graph call) and answer the account with its new health; 503 check_timeout when the check takes more than 20 s", ok: 200},
 
 	{method: "GET", path: "/api/v1/settings/opt-out", tag: "broadcasts", summary: "The workspace's opt-out keywords (every role): keywords (a WhatsApp message that is one of them as a whole, spaces, punctuation, case and accents aside, unsubscribes its contact from broadcasts, is answered with confirmation through the normal send path without taking the conversation over, is recorded in the contact's activity as unsubscribed, and gets no AI answer), confirmation, resubscribe_keywords (START by default: subscribe again, answered with resubscribe_confirmation); the settings in force, and defaults (STOP and its translations)", ok: 200},
-	{method: "PUT", path: "/api/v1/settings/opt-out", tag: "broadcasts", summary: "Change the opt-out keywords (admin): a field left out or null takes its default, an empty list turns that rule off; at most 50 keywords of 64 bytes per list, no keyword in both lists, confirmations up to 1024 bytes (else 400 invalid); answers as GET", body: "OptOutSettings", ok: 200},
+	{method: "PUT", path: "/api/v1/settings/opt-out", tag: "broadcasts", summary: "Change the opt-out keywords (admin): at least one field (an empty body is 400); a field left out or null takes its default, an empty list turns that rule off; at most 50 keywords of 64 bytes per list, no keyword in both lists, confirmations up to 1024 bytes (else 400 invalid); answers as GET", body: "OptOutSettings", ok: 200},
 	{method: "GET", path: "/api/v1/settings/webhooks", tag: "channels", summary: "What to paste into the Meta app's webhook settings (admin): the callback URL of each channel (under the public URL, else the address the request came to), the verify token (empty when none is set: every handshake is refused), and whether a server app secret is set", ok: 200},
 	{method: "GET", path: "/api/v1/audit", tag: "audit", summary: "The workspace's audit log (owners and admins), newest first: every successful change made with a user's token or session (sign-ins, settings, channels, roles, takeovers, folder moves, deletes, merges…) and every export, each {id, at, user_id, user_name, token_id, token_kind, ip, user_agent, action (the method and route pattern, e.g. \"POST /api/v1/conversations/:conv/takeover\"), resource (the route's ids), status, before and after (settings and user changes)}. Filters: actor (a user or token id), action, resource (an id the route names), since and until (RFC 3339; until excluded); limit 1 to 200 (50 by default) and cursor (the next_cursor of the page before; absent at the end). format=jsonl or csv exports every match (the export is itself recorded, first). Unknown parameters are 400", query: []string{"actor", "action", "resource", "since", "until", "cursor", "limit", "format"}, ok: 200},
 
@@ -283,11 +283,11 @@ var schemas = map[string]any{
 	"AgentTest": obj(map[string]any{"settings": obj(agentSettingsProps()),
 		"messages": map[string]any{"type": "array", "minItems": 1, "maxItems": maxAgentTestMessages,
 			"items": obj(map[string]any{"from": enum("customer", "agent"), "text": map[string]any{"type": "string", "minLength": 1}}, "from", "text")}}, "messages"),
-	"OptOutSettings": obj(map[string]any{
+	"OptOutSettings": minProps(obj(map[string]any{
 		"keywords":                 optOutKeywordsSchema(),
 		"resubscribe_keywords":     optOutKeywordsSchema(),
 		"confirmation":             withBound(nullableStr(), "maxLength", engine.MaxOptOutConfirmationBytes),
-		"resubscribe_confirmation": withBound(nullableStr(), "maxLength", engine.MaxOptOutConfirmationBytes)}),
+		"resubscribe_confirmation": withBound(nullableStr(), "maxLength", engine.MaxOptOutConfirmationBytes)})),
 	"Subscription":  obj(map[string]any{"unsubscribed": map[string]any{"type": "boolean"}}, "unsubscribed"),
 	"Contact":       anyOf(obj(contactProps(true)), []string{"name"}, []string{"email"}, []string{"phone"}),
 	"ContactUpdate": minProps(obj(contactProps(false))),

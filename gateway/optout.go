@@ -55,6 +55,9 @@ func parseOptOutBody(body []byte) (engine.OptOutSettings, error) {
 }
 
 func (s *Server) putOptOut(c *fiber.Ctx) error {
+	if err := validateBody(c, c.Body()); err != nil {
+		return err
+	}
 	set, err := parseOptOutBody(c.Body())
 	if err != nil {
 		return err
