@@ -57,6 +57,14 @@ func (b *Batch) PutWebhookDelivery(d *engine.WebhookDelivery) {
 	b.set(appendUint64(webhookOutboxPrefix(d.WebhookID), d.ID), d)
 }
 
+// DeleteWebhookDelivery removes delivery seq of a subscription, pending
+// or finished (an erased contact's: docs/ARCHITECTURE.md, "Retention,
+// legal hold, export and erasure").
+func (b *Batch) DeleteWebhookDelivery(hook engine.ID, seq uint64) {
+	b.del(appendUint64(webhookOutboxPrefix(hook), seq))
+	b.del(appendUint64(webhookLogPrefix(hook), seq))
+}
+
 // SetWebhookSeq records the last delivery seq given.
 func (b *Batch) SetWebhookSeq(seq uint64) { b.setRaw(webhookSeqKey, appendUint64(nil, seq)) }
 
@@ -153,6 +161,16 @@ func (s *Store) VisitWebhookDeliveries(hook engine.ID, after uint64, visit func(
 		}
 	}
 	return iterErr(it)
+}
+
+// WebhookDeliveryPending reports whether delivery seq of a subscription
+// is still in its queue.
+func (s *Store) WebhookDeliveryPending(hook engine.ID, seq uint64) (bool, error) {
+	_, ok, err := s.getRaw(appendUint64(webhookOutboxPrefix(hook), seq))
+	if err != nil {
+		return false, fmt.Errorf("reading webhook delivery %d: %w", seq, err)
+	}
+	return ok, nil
 }
 
 // WebhookLog returns the finished deliveries of a subscription, oldest

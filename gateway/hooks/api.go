@@ -185,6 +185,7 @@ type metrics struct {
 	queued     prometheus.Counter
 	dropped    prometheus.Counter
 	disabled   prometheus.Counter
+	erased     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -199,12 +200,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Outgoing webhook deliveries lost before the queue: the tap's buffer was full or the queue's commit failed."}),
 		disabled: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_webhooks_disabled_total",
 			Help: "Webhook subscriptions turned off after persistent failure."}),
+		erased: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_webhook_deliveries_erased_total",
+			Help: "Queued or logged outgoing webhook deliveries removed because they named an erased contact."}),
 	}
 	for _, r := range []string{ResultDelivered, ResultRetried, ResultFailed} {
 		m.deliveries.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.deliveries, m.duration, m.queued, m.dropped, m.disabled)
+		reg.MustRegister(m.deliveries, m.duration, m.queued, m.dropped, m.disabled, m.erased)
 	}
 	return m
 }
