@@ -147,6 +147,9 @@ func (s *Service) Deliveries(ws, id engine.ID) ([]engine.WebhookDelivery, error)
 		}
 		return 0
 	})
+	for i := range out {
+		out[i].Body, out[i].Source = engine.WebhookDeliveryBody(&out[i]), nil
+	}
 	return out, nil
 }
 
@@ -166,7 +169,7 @@ func (s *Service) Redeliver(ws, id engine.ID, seq uint64, now time.Time) (engine
 		return engine.WebhookDelivery{}, ErrNotFound
 	}
 	d := engine.WebhookDelivery{ID: s.seq + 1, WebhookID: id, WorkspaceID: ws, Event: old.Event, OrderKey: old.OrderKey,
-		Body: old.Body, State: engine.DeliveryPending, CreatedAt: now, RedeliveryOf: old.ID}
+		Body: old.Body, Source: old.Source, State: engine.DeliveryPending, CreatedAt: now, RedeliveryOf: old.ID}
 	b := s.cfg.Store.NewBatch()
 	b.PutWebhookDelivery(&d)
 	b.SetWebhookSeq(d.ID)
@@ -176,6 +179,7 @@ func (s *Service) Redeliver(ws, id engine.ID, seq uint64, now time.Time) (engine
 	s.seq = d.ID
 	s.m.queued.Inc()
 	s.poke()
+	d.Body, d.Source = engine.WebhookDeliveryBody(&d), nil
 	return d, nil
 }
 

@@ -338,7 +338,7 @@ func (s *Service) putDeliveries(b *persistence.Batch, evs []engine.Event, act ma
 		if len(subs) == 0 {
 			continue
 		}
-		outs := engine.WebhookOuts(&evs[i], func(e engine.WebhookEvent) bool {
+		outs := engine.WebhookSourcedOuts(&evs[i], func(e engine.WebhookEvent) bool {
 			for j := range subs {
 				if subs[j].Wants(e) {
 					return true
@@ -354,7 +354,7 @@ func (s *Service) putDeliveries(b *persistence.Batch, evs []engine.Event, act ma
 				seq++
 				n++
 				b.PutWebhookDelivery(&engine.WebhookDelivery{ID: seq, WebhookID: subs[j].ID, WorkspaceID: subs[j].WorkspaceID,
-					Event: o.Event, OrderKey: o.OrderKey, Body: o.Body, State: engine.DeliveryPending, CreatedAt: now})
+					Event: o.Event, OrderKey: o.OrderKey, Body: o.Body, Source: o.Source, State: engine.DeliveryPending, CreatedAt: now})
 			}
 		}
 	}
@@ -602,13 +602,16 @@ func (s *Service) commitOutcome(d *engine.WebhookDelivery, h *engine.Webhook) er
 // post sends d to the subscription's URL, signed now, and returns the
 // status code (0 when none came), the time taken and the error.
 func (s *Service) post(ctx context.Context, h *engine.Webhook, d *engine.WebhookDelivery) (int, time.Duration, string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(d.Body))
+	// The body is made now from the event as committed (its Source), not
+	// on the ingest path.
+	body := engine.WebhookDeliveryBody(d)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, 0, err.Error()
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Parley-Webhooks/1")
-	req.Header.Set(engine.WebhookSignatureHeader, engine.SignWebhook(h.Secret, s.cfg.Clock.Now(), d.Body))
+	req.Header.Set(engine.WebhookSignatureHeader, engine.SignWebhook(h.Secret, s.cfg.Clock.Now(), body))
 	req.Header.Set(engine.WebhookEventHeader, string(d.Event))
 	req.Header.Set(engine.WebhookDeliveryHeader, fmt.Sprint(d.ID))
 	began := time.Now()
@@ -646,8 +649,9 @@ func (s *Service) EraseContact(ws engine.ID, keys []engine.ID, needles [][]byte)
 		if slices.Contains(keys, d.OrderKey) {
 			return true
 		}
+		body := engine.WebhookDeliveryBody(d)
 		for _, n := range needles {
-			if len(n) > 0 && bytes.Contains(d.Body, n) {
+			if len(n) > 0 && bytes.Contains(body, n) {
 				return true
 			}
 		}
