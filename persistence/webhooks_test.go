@@ -85,3 +85,33 @@ func TestWebhookDeliverySourceRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSourcedWebhookDelivery: a damaged delivery record of version 3
+// decodes with ErrCorrupt or into a delivery, never a panic; a valid
+// one reads back with its source.
+func FuzzSourcedWebhookDelivery(f *testing.F) {
+	now := time.Date(2026, 12, 8, 2, 0, 0, 0, time.UTC)
+	conv := &engine.Conversation{ID: engine.NewID(now), WorkspaceID: engine.NewID(now), ContactName: "Ada", CreatedAt: now}
+	msg := &engine.Message{ID: engine.NewID(now), ConversationID: conv.ID, Content: engine.Content{Text: "hi"}, CreatedAt: now}
+	for _, src := range []*engine.WebhookSource{
+		{Type: engine.EventMessageCreated, Message: msg, Conversation: conv},
+		{Type: engine.EventConversationUpdated, Conversation: conv, Before: conv},
+	} {
+		b, err := encode(&engine.WebhookDelivery{ID: 7, Event: engine.WebhookMessageCreated, Source: src, CreatedAt: now})
+		require.NoError(f, err)
+		f.Add(b)
+		f.Add(b[:len(b)/2])
+	}
+	f.Add([]byte{sourcedVersion})
+	f.Add([]byte{sourcedVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var d engine.WebhookDelivery
+		if err := decode(b, &d); err != nil {
+			return
+		}
+		if len(b) > 0 && b[0] == sourcedVersion {
+			require.NotNil(t, d.Source)
+			_ = engine.WebhookDeliveryBody(&d)
+		}
+	})
+}
