@@ -92,7 +92,7 @@ func decode(b []byte, v any) error {
 		if !ok {
 			return fmt.Errorf("%w: %T from a webhook delivery record", ErrCorrupt, v)
 		}
-		return decodeSourcedDelivery(b, d)
+		return decodeSourcedDelivery(b, d, true)
 	}
 	if len(b) > 0 && b[0] == binaryVersion {
 		return decodeBinary(b, v, allFields)
@@ -187,8 +187,9 @@ func encodeSourcedDelivery(d *engine.WebhookDelivery) ([]byte, error) {
 	return out, nil
 }
 
-// decodeSourcedDelivery reads what encodeSourcedDelivery wrote.
-func decodeSourcedDelivery(b []byte, d *engine.WebhookDelivery) error {
+// decodeSourcedDelivery reads what encodeSourcedDelivery wrote, its
+// source only when withSource.
+func decodeSourcedDelivery(b []byte, d *engine.WebhookDelivery, withSource bool) error {
 	b = b[1:]
 	next := func() ([]byte, error) {
 		n, k := binary.Uvarint(b)
@@ -206,6 +207,9 @@ func decodeSourcedDelivery(b []byte, d *engine.WebhookDelivery) error {
 	*d = engine.WebhookDelivery{}
 	if err := json.Unmarshal(j, d); err != nil {
 		return fmt.Errorf("%w: webhook delivery: %v", ErrCorrupt, err)
+	}
+	if !withSource {
+		return nil
 	}
 	typ, err := next()
 	if err != nil {

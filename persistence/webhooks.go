@@ -145,6 +145,32 @@ func (s *Store) PendingWebhookDeliveries(hook engine.ID, after uint64, limit int
 // subscription with a seq above after, in queue order, decoding each
 // only when it is reached, until visit returns false.
 func (s *Store) VisitWebhookDeliveries(hook engine.ID, after uint64, visit func(*engine.WebhookDelivery) bool) error {
+	return s.visitWebhookDeliveries(hook, after, true, visit)
+}
+
+// VisitWebhookDeliveryHeads is VisitWebhookDeliveries without the
+// deliveries' sources (engine.WebhookSource): what the dispatcher needs
+// to choose what is due, without decoding the events of a backlog
+// waiting for its retries. PendingWebhookDelivery reads the whole one.
+func (s *Store) VisitWebhookDeliveryHeads(hook engine.ID, after uint64, visit func(*engine.WebhookDelivery) bool) error {
+	return s.visitWebhookDeliveries(hook, after, false, visit)
+}
+
+// PendingWebhookDelivery reads delivery seq of a subscription, whole,
+// and reports whether it is still in the queue.
+func (s *Store) PendingWebhookDelivery(hook engine.ID, seq uint64) (engine.WebhookDelivery, bool, error) {
+	var d engine.WebhookDelivery
+	err := s.get(appendUint64(webhookOutboxPrefix(hook), seq), &d)
+	if errors.Is(err, ErrNotFound) {
+		return d, false, nil
+	}
+	if err != nil {
+		return d, false, fmt.Errorf("reading webhook delivery %d: %w", seq, err)
+	}
+	return d, true, nil
+}
+
+func (s *Store) visitWebhookDeliveries(hook engine.ID, after uint64, withSource bool, visit func(*engine.WebhookDelivery) bool) error {
 	p := webhookOutboxPrefix(hook)
 	it, err := s.iter(appendUint64(slices.Clip(p), after+1), prefixEnd(p))
 	if err != nil {
@@ -153,7 +179,13 @@ func (s *Store) VisitWebhookDeliveries(hook engine.ID, after uint64, visit func(
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		var d engine.WebhookDelivery
-		if err := decode(it.Value(), &d); err != nil {
+		var err error
+		if v := it.Value(); !withSource && len(v) > 0 && v[0] == sourcedVersion {
+			err = decodeSourcedDelivery(v, &d, false)
+		} else {
+			err = decode(v, &d)
+		}
+		if err != nil {
 			return fmt.Errorf("reading webhook deliveries: %w", err)
 		}
 		if !visit(&d) {

@@ -438,7 +438,7 @@ func (s *Service) dispatchRound(ctx context.Context, inflight map[flight]bool) t
 		for _, h := range subs {
 			seen := map[engine.ID]bool{}
 			n := 0
-			err := s.cfg.Store.VisitWebhookDeliveries(h.ID, 0, func(d *engine.WebhookDelivery) bool {
+			err := s.cfg.Store.VisitWebhookDeliveryHeads(h.ID, 0, func(d *engine.WebhookDelivery) bool {
 				n++
 				f := flight{h.ID, d.OrderKey}
 				if seen[d.OrderKey] {
@@ -500,10 +500,14 @@ func (s *Service) deliver(ctx context.Context, d engine.WebhookDelivery) {
 	var hook engine.Webhook
 	if ok {
 		hook = *h
-		// Erased (EraseContact) since the dispatcher read it: not sent.
-		if pending, err := s.cfg.Store.WebhookDeliveryPending(d.WebhookID, d.ID); err != nil || !pending {
-			ok = false
+		// The dispatcher read the delivery without its source: read it
+		// whole. Erased (EraseContact) since: not sent.
+		full, pending, err := s.cfg.Store.PendingWebhookDelivery(d.WebhookID, d.ID)
+		if err != nil {
+			s.log.Error("Reading a webhook delivery", "webhook", d.WebhookID, "delivery", d.ID, "err", err)
 		}
+		ok = err == nil && pending
+		d = full
 	}
 	s.mu.RUnlock()
 	if !ok || !hook.Active {
