@@ -46,6 +46,10 @@ func (rt *Runtime) SetLegalHold(ctx context.Context, ws, id engine.ID, hold *eng
 type Erasure struct {
 	Conversations int
 	Messages      int
+	// ConversationIDs are the erased conversations, for what their owners
+	// hold outside the store's ranges of the contact (the outgoing
+	// webhook deliveries that name them).
+	ConversationIDs []engine.ID
 	// Digests are the media files the erased messages referenced: the
 	// caller hands them to the media store, which removes those no other
 	// message references.
@@ -142,6 +146,7 @@ func (rt *Runtime) eraseConversations(ctx context.Context, ws, id engine.ID, e *
 			}
 			e.Conversations++
 			e.Messages += n
+			e.ConversationIDs = append(e.ConversationIDs, conv)
 			for _, u := range uses {
 				e.Digests = append(e.Digests, u.Digest)
 			}

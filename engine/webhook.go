@@ -145,6 +145,51 @@ type WebhookOut struct {
 	Event    WebhookEvent
 	OrderKey ID
 	Body     []byte
+	// Source, set instead of Body by WebhookSourcedOuts, is what the
+	// body is made from when the delivery is sent.
+	Source *WebhookSource
+}
+
+// WebhookSource is the published event a delivery's body is made from
+// at send time (WebhookDeliveryBody): its type and the message and
+// conversation headers (before and after) as committed with it. The
+// store keeps them in its binary record format, cheaper to write on the
+// ingest path than the body's JSON.
+type WebhookSource struct {
+	Type         EventType
+	Message      *Message
+	Conversation *Conversation
+	Before       *Conversation
+}
+
+// WebhookSourcedOuts is WebhookOuts for the queue: the outs of message
+// and conversation events carry their Source rather than an encoded
+// body (a contact event's body is encoded at once).
+func WebhookSourcedOuts(ev *Event, wants func(WebhookEvent) bool) []WebhookOut {
+	switch ev.Type {
+	case EventMessageCreated, EventMessageUpdated, EventConversationCreated, EventConversationUpdated:
+	default:
+		return WebhookOuts(ev, wants)
+	}
+	src := &WebhookSource{Type: ev.Type, Message: ev.Message, Conversation: ev.Conversation, Before: ev.Before}
+	return webhookOuts(ev, wants, src)
+}
+
+// WebhookDeliveryBody returns the JSON body of d: the one stored, or the
+// one made from its Source.
+func WebhookDeliveryBody(d *WebhookDelivery) []byte {
+	if d.Source == nil {
+		return d.Body
+	}
+	src := d.Source
+	ev := Event{Type: src.Type, Message: src.Message, Conversation: src.Conversation, Before: src.Before}
+	if src.Conversation != nil {
+		ev.ConversationID = src.Conversation.ID
+	}
+	for _, o := range WebhookOuts(&ev, func(e WebhookEvent) bool { return e == d.Event }) {
+		return o.Body
+	}
+	return nil
 }
 
 // WebhookOuts returns the webhook events that a published event makes,
@@ -155,9 +200,19 @@ type WebhookOut struct {
 // no webhook counterpart make none. wants filters the names (nil: all),
 // so that nothing is encoded for an event no one subscribed to.
 func WebhookOuts(ev *Event, wants func(WebhookEvent) bool) []WebhookOut {
+	return webhookOuts(ev, wants, nil)
+}
+
+// webhookOuts makes the outs of ev: with their bodies when src is nil,
+// else with src in their place.
+func webhookOuts(ev *Event, wants func(WebhookEvent) bool, src *WebhookSource) []WebhookOut {
 	var out []WebhookOut
 	add := func(name WebhookEvent, key ID, body func() any) {
 		if wants != nil && !wants(name) {
+			return
+		}
+		if src != nil {
+			out = append(out, WebhookOut{Event: name, OrderKey: key, Source: src})
 			return
 		}
 		b, err := json.Marshal(body())
@@ -535,6 +590,10 @@ type WebhookDelivery struct {
 	LastAt      time.Time       `json:"last_attempt_at,omitzero"`
 	// RedeliveryOf names the delivery this one sends again.
 	RedeliveryOf uint64 `json:"redelivery_of,omitempty"`
+	// Source, when set, is what the body is made from at send time
+	// (WebhookDeliveryBody); Body is then empty. The store keeps it
+	// beside the record's JSON.
+	Source *WebhookSource `json:"-"`
 }
 
 // DeliveryAttempted returns d after an attempt at now: delivered on a

@@ -953,6 +953,9 @@ func (o *workspaceOps) deleteWorkspace(ctx context.Context, ws engine.ID) error 
 		switch ph {
 		case phaseAccounts:
 			_, err = step(ph, func(*engine.WorkspaceOperatorRecord) (int, bool, error) {
+				// Its outgoing webhooks stop; their records and deliveries
+				// go with the system keys and the range.
+				o.s.hooks.ForgetWorkspace(ws)
 				for _, a := range o.s.cfg.Accounts.Workspace(ws) {
 					if err := o.s.cfg.Accounts.Delete(ws, a.Channel, a.AccountID); err != nil && !errors.Is(err, errNotFound) {
 						return 0, false, fmt.Errorf("disconnecting %s account %s: %w", a.Channel, a.AccountID, err)

@@ -273,6 +273,11 @@ func TestOperatorDeletesAWorkspaceAndAllItsData(t *testing.T) {
 		code, body := e.webhookSigned(engine.ChannelWhatsApp, p, meta.Sign([]byte(p), []byte(appSecret)))
 		require.Equal(t, http.StatusOK, code, string(body))
 	}
+	// An outgoing webhook whose deliveries stay queued (a loopback
+	// address is refused, so each attempt fails and waits for a retry).
+	code, body = e.api("POST", "/api/v1/webhooks", tok, map[string]any{"url": "http://127.0.0.1:9/hook", "events": []string{"message_created"}})
+	require.Equal(t, http.StatusCreated, code, string(body))
+	doomedHook := decodeAs[engine.Webhook](t, body).ID.String()
 	for i := range 5 {
 		signed(waTextTo("PHONE_D", fmt.Sprintf("wamid.del.%d", i), fmt.Sprintf("155580%d", i), "zanzibar order "+fmt.Sprint(i)))
 	}
@@ -320,6 +325,9 @@ func TestOperatorDeletesAWorkspaceAndAllItsData(t *testing.T) {
 		}
 		return nil
 	})
+	code, body = e.api("GET", "/api/v1/webhooks/"+doomedHook+"/deliveries", tok, nil)
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Contains(t, string(body), "zanzibar order", "its webhook deliveries are queued")
 	keepKeys := countWorkspaceKeys(t, e, e.ws)
 
 	code, body = e.api("DELETE", "/api/v1/admin/workspaces/"+w.ID.String(), adminToken, nil)

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,7 +24,9 @@ import (
 // rounds with it ingest under 0.95 of the rate without (the median of
 // ten pairs of rounds of 1,000 messages). It is a
 // measurement, run on demand: PARLEY_INGEST_RATIO=1 (a shared, loaded
-// machine makes its numbers noisy).
+// machine makes its numbers noisy). PARLEY_INGEST_DEAD=refused points
+// the subscription at a closed port instead (each attempt refused at
+// once).
 func TestIngestDeadWebhookRatio(t *testing.T) {
 	if os.Getenv("PARLEY_INGEST_RATIO") == "" {
 		t.Skip("a measurement: set PARLEY_INGEST_RATIO=1 to run it")
@@ -32,6 +35,18 @@ func TestIngestDeadWebhookRatio(t *testing.T) {
 	stop := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-stop }))
 	t.Cleanup(func() { close(stop); srv.Close() })
+	url := srv.URL
+	if os.Getenv("PARLEY_INGEST_DEAD") == "refused" {
+		// An endpoint that refuses the connection at once: each attempt
+		// fails fast and its delivery waits for its retry, so the
+		// backlog the dispatcher reads grows with every event.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		url = "http://" + l.Addr().String() + "/hook"
+		l.Close()
+	}
 	evs := make([]string, len(engine.WebhookEvents))
 	for i, ev := range engine.WebhookEvents {
 		evs[i] = string(ev)
@@ -71,7 +86,7 @@ func TestIngestDeadWebhookRatio(t *testing.T) {
 	const rounds = 10
 	var without, with float64
 	subscribed := func() float64 {
-		code, body := e.api("POST", "/api/v1/webhooks", ownerToken, map[string]any{"url": srv.URL, "events": evs})
+		code, body := e.api("POST", "/api/v1/webhooks", ownerToken, map[string]any{"url": url, "events": evs})
 		if code != http.StatusCreated {
 			t.Fatalf("%d %s", code, body)
 		}

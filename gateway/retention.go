@@ -3,6 +3,7 @@ package gateway
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -254,7 +255,8 @@ func (h *retention) erase(c *fiber.Ctx) error {
 	ws := who(c).WorkspaceID
 	// Another workspace's contact is not found before its confirmation
 	// is read (a 404, as every route answers other workspaces' ids).
-	if _, err := h.s.cfg.Store.Contact(ws, id); err != nil {
+	ct, err := h.s.cfg.Store.Contact(ws, id)
+	if err != nil {
 		return contactErr(err)
 	}
 	if err := parseEraseBody(c.Body(), id); err != nil {
@@ -265,6 +267,12 @@ func (h *retention) erase(c *fiber.Ctx) error {
 		return contactErr(err)
 	}
 	h.s.sweeper.Release(ws, e.Digests)
+	// The outgoing webhook deliveries that name the contact go too, by
+	// their owner (docs/ARCHITECTURE.md, "Retention, legal hold, export
+	// and erasure").
+	if _, err := h.s.hooks.EraseContact(ws, append(e.ConversationIDs, id), erasureNeedles(&ct, e.ConversationIDs)); err != nil {
+		return fmt.Errorf("erasing the webhook deliveries of contact %s: %w", id, err)
+	}
 	h.erasures.Inc()
 	return c.JSON(fiber.Map{"erased": true, "contact_id": id, "conversations": e.Conversations, "messages": e.Messages,
 		"files": len(e.Digests)})
@@ -441,4 +449,25 @@ func writeJSONFile(zw *zip.Writer, name string, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// erasureNeedles are what names an erased contact in a stored webhook
+// body: its id and its conversations' ids (as text and as bytes), its
+// identities' external ids, its phone and its email.
+func erasureNeedles(ct *engine.Contact, convs []engine.ID) [][]byte {
+	var out [][]byte
+	for _, id := range append([]engine.ID{ct.ID}, convs...) {
+		out = append(out, []byte(id.String()), bytes.Clone(id[:]))
+	}
+	for _, v := range []string{ct.Profile.Phone, ct.Profile.Email} {
+		if v != "" {
+			out = append(out, []byte(v))
+		}
+	}
+	for _, i := range ct.Identities {
+		if i.ExternalID != "" {
+			out = append(out, []byte(i.ExternalID))
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -60,10 +61,46 @@ func (e *env) scanStore(needles []needle) []string {
 // memories, the search finds nothing of it, its file is gone from disk,
 // and another contact is intact. A hold refuses the erasure with 409
 // legal_hold, and a wrong confirmation with 400, both changing nothing.
+// Two outgoing webhook subscriptions take every event, one answered (its
+// delivery log holds the contact's deliveries) and one failing (its
+// queue holds them): the erasure removes those deliveries and keeps the
+// other contact's.
 func TestEraseContactLeavesNothing(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
-	e := newEnvWith(t, nil, func(c *gateway.Config) { c.Registerer = reg })
+	e := newEnvWith(t, nil, func(c *gateway.Config) { c.Registerer = reg; allowPrivateHooks(c) })
+	live := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	t.Cleanup(live.Close)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
+	t.Cleanup(down.Close)
+	allEvents := make([]string, len(engine.WebhookEvents))
+	for i, ev := range engine.WebhookEvents {
+		allEvents[i] = string(ev)
+	}
+	var hookIDs []string
+	for _, u := range []string{live.URL, down.URL} {
+		code, body := e.api("POST", "/api/v1/webhooks", ownerToken, map[string]any{"url": u, "events": allEvents})
+		require.Equal(t, http.StatusCreated, code, string(body))
+		hookIDs = append(hookIDs, decodeAs[engine.Webhook](t, body).ID.String())
+	}
+	// deliveries lists a subscription's deliveries (pending and logged).
+	deliveries := func(hook string) []engine.WebhookDelivery {
+		code, body := e.api("GET", "/api/v1/webhooks/"+hook+"/deliveries", ownerToken, nil)
+		require.Equal(t, http.StatusOK, code, string(body))
+		return decodeAs[struct {
+			Deliveries []engine.WebhookDelivery `json:"deliveries"`
+		}](t, body).Deliveries
+	}
+	// holding counts the deliveries of hook in state whose body holds s.
+	holding := func(hook string, state engine.DeliveryState, s string) int {
+		n := 0
+		for _, d := range deliveries(hook) {
+			if d.State == state && bytes.Contains(d.Body, []byte(s)) {
+				n++
+			}
+		}
+		return n
+	}
 
 	// The other contact, which must stay whole.
 	e.webhook(engine.ChannelWhatsApp, waText("wamid.keep.1", "15550902", "Other Person", "kiwifruit please"))
@@ -100,6 +137,17 @@ func TestEraseContactLeavesNothing(t *testing.T) {
 		for _, q := range []string{"zebrafinch", "marmalade", "quuxcorp", "kiwifruit"} {
 			if len(e.search(ownerToken, q).Hits) == 0 {
 				return fmt.Errorf("no hit for %s yet", q)
+			}
+		}
+		return nil
+	})
+
+	// The answered subscription logged the contact's deliveries, the
+	// failing one holds them in its queue.
+	eventually(t, 10*time.Second, func() error {
+		for _, w := range []string{"zebrafinch", "PSID_ZQ", "kiwifruit"} {
+			if holding(hookIDs[0], engine.DeliveryDelivered, w) == 0 || holding(hookIDs[1], engine.DeliveryPending, w) == 0 {
+				return fmt.Errorf("no delivery logged and queued with %s yet", w)
 			}
 		}
 		return nil
@@ -171,6 +219,11 @@ func TestEraseContactLeavesNothing(t *testing.T) {
 	require.Contains(t, string(body), contact.String())
 	require.NotContains(t, string(body), "Zelda")
 	require.Equal(t, 1.0, counterValue(t, reg, "parley_contact_erasures_total", ""))
+
+	// The other contact's deliveries stay, logged and queued.
+	require.NotZero(t, holding(hookIDs[0], engine.DeliveryDelivered, "kiwifruit"))
+	require.NotZero(t, holding(hookIDs[1], engine.DeliveryPending, "kiwifruit"))
+	require.Positive(t, counterValue(t, reg, "parley_webhook_deliveries_erased_total", ""))
 }
 
 // TestContactExportZIP: the export is a ZIP with contact.json (profile,

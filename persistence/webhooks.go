@@ -57,6 +57,14 @@ func (b *Batch) PutWebhookDelivery(d *engine.WebhookDelivery) {
 	b.set(appendUint64(webhookOutboxPrefix(d.WebhookID), d.ID), d)
 }
 
+// DeleteWebhookDelivery removes delivery seq of a subscription, pending
+// or finished (an erased contact's: docs/ARCHITECTURE.md, "Retention,
+// legal hold, export and erasure").
+func (b *Batch) DeleteWebhookDelivery(hook engine.ID, seq uint64) {
+	b.del(appendUint64(webhookOutboxPrefix(hook), seq))
+	b.del(appendUint64(webhookLogPrefix(hook), seq))
+}
+
 // SetWebhookSeq records the last delivery seq given.
 func (b *Batch) SetWebhookSeq(seq uint64) { b.setRaw(webhookSeqKey, appendUint64(nil, seq)) }
 
@@ -137,6 +145,32 @@ func (s *Store) PendingWebhookDeliveries(hook engine.ID, after uint64, limit int
 // subscription with a seq above after, in queue order, decoding each
 // only when it is reached, until visit returns false.
 func (s *Store) VisitWebhookDeliveries(hook engine.ID, after uint64, visit func(*engine.WebhookDelivery) bool) error {
+	return s.visitWebhookDeliveries(hook, after, true, visit)
+}
+
+// VisitWebhookDeliveryHeads is VisitWebhookDeliveries without the
+// deliveries' sources (engine.WebhookSource): what the dispatcher needs
+// to choose what is due, without decoding the events of a backlog
+// waiting for its retries. PendingWebhookDelivery reads the whole one.
+func (s *Store) VisitWebhookDeliveryHeads(hook engine.ID, after uint64, visit func(*engine.WebhookDelivery) bool) error {
+	return s.visitWebhookDeliveries(hook, after, false, visit)
+}
+
+// PendingWebhookDelivery reads delivery seq of a subscription, whole,
+// and reports whether it is still in the queue.
+func (s *Store) PendingWebhookDelivery(hook engine.ID, seq uint64) (engine.WebhookDelivery, bool, error) {
+	var d engine.WebhookDelivery
+	err := s.get(appendUint64(webhookOutboxPrefix(hook), seq), &d)
+	if errors.Is(err, ErrNotFound) {
+		return d, false, nil
+	}
+	if err != nil {
+		return d, false, fmt.Errorf("reading webhook delivery %d: %w", seq, err)
+	}
+	return d, true, nil
+}
+
+func (s *Store) visitWebhookDeliveries(hook engine.ID, after uint64, withSource bool, visit func(*engine.WebhookDelivery) bool) error {
 	p := webhookOutboxPrefix(hook)
 	it, err := s.iter(appendUint64(slices.Clip(p), after+1), prefixEnd(p))
 	if err != nil {
@@ -145,7 +179,13 @@ func (s *Store) VisitWebhookDeliveries(hook engine.ID, after uint64, visit func(
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		var d engine.WebhookDelivery
-		if err := decode(it.Value(), &d); err != nil {
+		var err error
+		if v := it.Value(); !withSource && len(v) > 0 && v[0] == sourcedVersion {
+			err = decodeSourcedDelivery(v, &d, false)
+		} else {
+			err = decode(v, &d)
+		}
+		if err != nil {
 			return fmt.Errorf("reading webhook deliveries: %w", err)
 		}
 		if !visit(&d) {
@@ -153,6 +193,16 @@ func (s *Store) VisitWebhookDeliveries(hook engine.ID, after uint64, visit func(
 		}
 	}
 	return iterErr(it)
+}
+
+// WebhookDeliveryPending reports whether delivery seq of a subscription
+// is still in its queue.
+func (s *Store) WebhookDeliveryPending(hook engine.ID, seq uint64) (bool, error) {
+	_, ok, err := s.getRaw(appendUint64(webhookOutboxPrefix(hook), seq))
+	if err != nil {
+		return false, fmt.Errorf("reading webhook delivery %d: %w", seq, err)
+	}
+	return ok, nil
 }
 
 // WebhookLog returns the finished deliveries of a subscription, oldest

@@ -147,6 +147,9 @@ func (s *Service) Deliveries(ws, id engine.ID) ([]engine.WebhookDelivery, error)
 		}
 		return 0
 	})
+	for i := range out {
+		out[i].Body, out[i].Source = engine.WebhookDeliveryBody(&out[i]), nil
+	}
 	return out, nil
 }
 
@@ -166,7 +169,7 @@ func (s *Service) Redeliver(ws, id engine.ID, seq uint64, now time.Time) (engine
 		return engine.WebhookDelivery{}, ErrNotFound
 	}
 	d := engine.WebhookDelivery{ID: s.seq + 1, WebhookID: id, WorkspaceID: ws, Event: old.Event, OrderKey: old.OrderKey,
-		Body: old.Body, State: engine.DeliveryPending, CreatedAt: now, RedeliveryOf: old.ID}
+		Body: old.Body, Source: old.Source, State: engine.DeliveryPending, CreatedAt: now, RedeliveryOf: old.ID}
 	b := s.cfg.Store.NewBatch()
 	b.PutWebhookDelivery(&d)
 	b.SetWebhookSeq(d.ID)
@@ -176,6 +179,7 @@ func (s *Service) Redeliver(ws, id engine.ID, seq uint64, now time.Time) (engine
 	s.seq = d.ID
 	s.m.queued.Inc()
 	s.poke()
+	d.Body, d.Source = engine.WebhookDeliveryBody(&d), nil
 	return d, nil
 }
 
@@ -185,6 +189,7 @@ type metrics struct {
 	queued     prometheus.Counter
 	dropped    prometheus.Counter
 	disabled   prometheus.Counter
+	erased     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -199,12 +204,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Outgoing webhook deliveries lost before the queue: the tap's buffer was full or the queue's commit failed."}),
 		disabled: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_webhooks_disabled_total",
 			Help: "Webhook subscriptions turned off after persistent failure."}),
+		erased: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_webhook_deliveries_erased_total",
+			Help: "Queued or logged outgoing webhook deliveries removed because they named an erased contact."}),
 	}
 	for _, r := range []string{ResultDelivered, ResultRetried, ResultFailed} {
 		m.deliveries.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.deliveries, m.duration, m.queued, m.dropped, m.disabled)
+		reg.MustRegister(m.deliveries, m.duration, m.queued, m.dropped, m.disabled, m.erased)
 	}
 	return m
 }

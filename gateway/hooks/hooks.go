@@ -338,7 +338,7 @@ func (s *Service) putDeliveries(b *persistence.Batch, evs []engine.Event, act ma
 		if len(subs) == 0 {
 			continue
 		}
-		outs := engine.WebhookOuts(&evs[i], func(e engine.WebhookEvent) bool {
+		outs := engine.WebhookSourcedOuts(&evs[i], func(e engine.WebhookEvent) bool {
 			for j := range subs {
 				if subs[j].Wants(e) {
 					return true
@@ -354,7 +354,7 @@ func (s *Service) putDeliveries(b *persistence.Batch, evs []engine.Event, act ma
 				seq++
 				n++
 				b.PutWebhookDelivery(&engine.WebhookDelivery{ID: seq, WebhookID: subs[j].ID, WorkspaceID: subs[j].WorkspaceID,
-					Event: o.Event, OrderKey: o.OrderKey, Body: o.Body, State: engine.DeliveryPending, CreatedAt: now})
+					Event: o.Event, OrderKey: o.OrderKey, Body: o.Body, Source: o.Source, State: engine.DeliveryPending, CreatedAt: now})
 			}
 		}
 	}
@@ -438,7 +438,7 @@ func (s *Service) dispatchRound(ctx context.Context, inflight map[flight]bool) t
 		for _, h := range subs {
 			seen := map[engine.ID]bool{}
 			n := 0
-			err := s.cfg.Store.VisitWebhookDeliveries(h.ID, 0, func(d *engine.WebhookDelivery) bool {
+			err := s.cfg.Store.VisitWebhookDeliveryHeads(h.ID, 0, func(d *engine.WebhookDelivery) bool {
 				n++
 				f := flight{h.ID, d.OrderKey}
 				if seen[d.OrderKey] {
@@ -500,6 +500,14 @@ func (s *Service) deliver(ctx context.Context, d engine.WebhookDelivery) {
 	var hook engine.Webhook
 	if ok {
 		hook = *h
+		// The dispatcher read the delivery without its source: read it
+		// whole. Erased (EraseContact) since: not sent.
+		full, pending, err := s.cfg.Store.PendingWebhookDelivery(d.WebhookID, d.ID)
+		if err != nil {
+			s.log.Error("Reading a webhook delivery", "webhook", d.WebhookID, "delivery", d.ID, "err", err)
+		}
+		ok = err == nil && pending
+		d = full
 	}
 	s.mu.RUnlock()
 	if !ok || !hook.Active {
@@ -572,6 +580,12 @@ func (s *Service) commitAttempt(d *engine.WebhookDelivery, now time.Time) error 
 // commitOutcome commits d after an attempt, back in the queue or into
 // the log, with the subscription h when it changed (nil when not).
 func (s *Service) commitOutcome(d *engine.WebhookDelivery, h *engine.Webhook) error {
+	// An erasure (EraseContact) or a subscription's deletion may have
+	// removed the delivery while it was on its way: its outcome is not
+	// written back. The caller holds s.mu, which they take for writing.
+	if ok, err := s.cfg.Store.WebhookDeliveryPending(d.WebhookID, d.ID); err != nil || !ok {
+		return err
+	}
 	b := s.cfg.Store.NewBatch()
 	if d.State == engine.DeliveryPending {
 		b.PutWebhookDelivery(d)
@@ -592,13 +606,16 @@ func (s *Service) commitOutcome(d *engine.WebhookDelivery, h *engine.Webhook) er
 // post sends d to the subscription's URL, signed now, and returns the
 // status code (0 when none came), the time taken and the error.
 func (s *Service) post(ctx context.Context, h *engine.Webhook, d *engine.WebhookDelivery) (int, time.Duration, string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(d.Body))
+	// The body is made now from the event as committed (its Source), not
+	// on the ingest path.
+	body := engine.WebhookDeliveryBody(d)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, 0, err.Error()
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Parley-Webhooks/1")
-	req.Header.Set(engine.WebhookSignatureHeader, engine.SignWebhook(h.Secret, s.cfg.Clock.Now(), d.Body))
+	req.Header.Set(engine.WebhookSignatureHeader, engine.SignWebhook(h.Secret, s.cfg.Clock.Now(), body))
 	req.Header.Set(engine.WebhookEventHeader, string(d.Event))
 	req.Header.Set(engine.WebhookDeliveryHeader, fmt.Sprint(d.ID))
 	began := time.Now()
@@ -613,4 +630,92 @@ func (s *Service) post(ctx context.Context, h *engine.Webhook, d *engine.Webhook
 		return resp.StatusCode, latency, "HTTP " + resp.Status
 	}
 	return resp.StatusCode, latency, ""
+}
+
+// EraseContact removes from the queues and delivery logs of the
+// workspace's subscriptions every delivery that names an erased contact
+// (docs/ARCHITECTURE.md, "Retention, legal hold, export and erasure"):
+// those ordered by one of keys (the contact, its conversations) and
+// those whose body holds one of needles (its ids, its identities'
+// external ids, its phone and email; a merged contact's deliveries carry
+// its identities). It runs after the contact's erasure committed, so no
+// new delivery names it; it holds the subscriptions for writing, so that
+// no attempt on its way writes an erased delivery back (commitOutcome),
+// and waits for the batches being staged. It returns how many
+// deliveries it removed.
+func (s *Service) EraseContact(ws engine.ID, keys []engine.ID, needles [][]byte) (int, error) {
+	s.flush()   // what the tap holds of the contact
+	s.mu.Lock() // before stageMu, as Delete takes them
+	defer s.mu.Unlock()
+	s.stageMu.Lock()
+	defer s.stageMu.Unlock()
+	names := func(d *engine.WebhookDelivery) bool {
+		if slices.Contains(keys, d.OrderKey) {
+			return true
+		}
+		body := engine.WebhookDeliveryBody(d)
+		for _, n := range needles {
+			if len(n) > 0 && bytes.Contains(body, n) {
+				return true
+			}
+		}
+		return false
+	}
+	b := s.cfg.Store.NewBatch()
+	n := 0
+	for _, h := range s.hooks {
+		if h.WorkspaceID != ws {
+			continue
+		}
+		err := s.cfg.Store.VisitWebhookDeliveries(h.ID, 0, func(d *engine.WebhookDelivery) bool {
+			if names(d) {
+				b.DeleteWebhookDelivery(h.ID, d.ID)
+				n++
+			}
+			return true
+		})
+		if err != nil {
+			b.Close()
+			return 0, fmt.Errorf("hooks: erasing deliveries of %s: %w", h.ID, err)
+		}
+		logged, err := s.cfg.Store.WebhookLog(h.ID)
+		if err != nil {
+			b.Close()
+			return 0, fmt.Errorf("hooks: erasing deliveries of %s: %w", h.ID, err)
+		}
+		for i := range logged {
+			if names(&logged[i]) {
+				b.DeleteWebhookDelivery(h.ID, logged[i].ID)
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		b.Close()
+		return 0, nil
+	}
+	if err := s.cfg.Store.Commit(b); err != nil {
+		b.Close()
+		return 0, fmt.Errorf("hooks: erasing deliveries: %w", err)
+	}
+	s.m.erased.Add(float64(n))
+	return n, nil
+}
+
+// ForgetWorkspace drops the subscriptions of a workspace being deleted
+// from the service: nothing more is sent for them and no attempt on its
+// way writes them back. Their records and deliveries go with the
+// workspace's keys (persistence.Store.DeleteWorkspaceSystemKeys and the
+// workspace's range).
+func (s *Service) ForgetWorkspace(ws engine.ID) {
+	s.mu.Lock() // before stageMu, as Delete takes them
+	defer s.mu.Unlock()
+	s.stageMu.Lock()
+	defer s.stageMu.Unlock()
+	for id, h := range s.hooks {
+		if h.WorkspaceID == ws {
+			delete(s.hooks, id)
+		}
+	}
+	s.refreshLocked()
 }
