@@ -68,6 +68,27 @@ func TestPassivationAndReactivation(t *testing.T) {
 	require.Equal(t, int64(1), h.rt.Stats().ActiveConversations)
 }
 
+// A passivated conversation leaves nothing in the thread cache, and its
+// next message still finds it through the thread index.
+func TestPassivationForgetsThreads(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	var convs []engine.ID
+	for i := range 20 {
+		convs = append(convs, h.say(fmt.Sprintf("u%d", i), fmt.Sprintf("m%d", i), "hi"))
+	}
+	require.Equal(t, 20, actors.KnownThreads(h.rt))
+	require.Equal(t, 20, h.rt.PassivateIdle(h.clock.Now()))
+	eventually(t, 5*time.Second, func() error {
+		if n := actors.KnownThreads(h.rt); n != 0 {
+			return fmt.Errorf("%d threads cached", n)
+		}
+		return nil
+	})
+	require.Equal(t, convs[3], h.say("u3", "m3-2", "again"))
+	require.Equal(t, uint64(2), h.conv(convs[3]).LastSeq)
+}
+
 // The sweeper passivates on the injected clock.
 func TestIdleSweeper(t *testing.T) {
 	t.Parallel()
