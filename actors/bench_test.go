@@ -3,7 +3,10 @@ package actors_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -202,11 +205,14 @@ func heapPerActor(tb testing.TB) (active, passivated float64) {
 		// The search projection's feed holds new messages until they are
 		// indexed: wait for it to catch up, so that only what stays is
 		// counted.
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 			if n, err := e.store.SearchBacklog(); err != nil || n == 0 {
 				break
 			}
 		}
+		// The indexer runs once more when quiet, and the search feed is
+		// emptied then (indexQuiet).
+		time.Sleep(1200 * time.Millisecond)
 		var ms runtime.MemStats
 		for range 3 {
 			runtime.GC()
@@ -226,6 +232,7 @@ func heapPerActor(tb testing.TB) (active, passivated float64) {
 	}
 	e.rt.PassivateIdle(time.Now().Add(time.Hour))
 	before := heap()
+	writeHeapProfile(tb, "before")
 	for chunk := 1; chunk <= 4; chunk++ {
 		var ins []engine.Inbound
 		for u := chunk * n; u < (chunk+1)*n; u++ {
@@ -239,7 +246,27 @@ func heapPerActor(tb testing.TB) (active, passivated float64) {
 		e.rt.PassivateIdle(time.Now().Add(time.Hour))
 	}
 	after := heap()
+	writeHeapProfile(tb, "after")
 	return (withActors - base) / n, (after - before) / (4 * n)
+}
+
+// writeHeapProfile writes a heap profile named name.prof into the
+// directory PARLEY_HEAP_PROFILES names, if set, so that what a passivated
+// conversation keeps shows as the difference of two profiles
+// (go tool pprof -base before.prof after.prof).
+func writeHeapProfile(tb testing.TB, name string) {
+	dir := os.Getenv("PARLEY_HEAP_PROFILES")
+	if dir == "" {
+		return
+	}
+	f, err := os.Create(filepath.Join(dir, name+".prof"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // BenchmarkActorHeap reports heap bytes per active actor and per

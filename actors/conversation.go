@@ -112,7 +112,15 @@ func (a *conversationActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.load()
 		return
-	case *actor.Restarting, *actor.Stopping, *actor.Stopped:
+	case *actor.Stopping:
+		// Passivated (or shut down): the thread cache keeps busy
+		// conversations only, so an idle one costs no memory (its next
+		// message reads the thread index).
+		if a.conv != nil {
+			a.rt.dir.forget(a.conv)
+		}
+		return
+	case *actor.Restarting, *actor.Stopped:
 		return
 	case *ingestMsg, *commandMsg, *statusMsg, *timerMsg, *deliveryMsg, *attemptMsg, *aiReplyMsg, *panicMsg, *pingMsg, *watermarkMsg,
 		*renamedMsg, *retentionMsg, *broadcastSendMsg:

@@ -83,3 +83,15 @@ func SetRetentionBatchDone(t *testing.T, f func(ws engine.ID, p persistence.Rete
 	retentionBatchDone = f
 	t.Cleanup(func() { retentionBatchDone = nil })
 }
+
+// KnownThreads counts the threads the directory's thread cache holds.
+func KnownThreads(rt *Runtime) int {
+	n := 0
+	for i := range rt.dir.threads {
+		ts := &rt.dir.threads[i]
+		ts.mu.Lock()
+		n += len(ts.known)
+		ts.mu.Unlock()
+	}
+	return n
+}

@@ -32,6 +32,11 @@ const indexDelay = 50 * time.Millisecond
 // (the queue is durable), catching up when the load drops.
 const indexShare = 0.35
 
+// indexQuiet is how long the indexer waits without work, after a run
+// that projected something, before it runs once more on the empty queue
+// (persistence.Store.ProjectSearch then empties the search feed).
+const indexQuiet = time.Second
+
 // kick tells the indexer that something was queued. Kicks coalesce.
 func (ix *indexer) kick() {
 	select {
@@ -67,6 +72,12 @@ func (ix *indexer) run(ctx context.Context) {
 			var t *time.Timer
 			if d, due := rt.store.SearchLookBehindDue(); due {
 				t = time.NewTimer(d)
+				behind = t.C
+			} else if n > 0 {
+				// One more run once quiet finds the queue empty, and
+				// the store then lets go of its search feed (what a
+				// burst left there would otherwise stay).
+				t = time.NewTimer(indexQuiet)
 				behind = t.C
 			}
 			select {

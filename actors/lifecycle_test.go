@@ -50,10 +50,7 @@ func TestSupervisionRestartsFromDisk(t *testing.T) {
 func TestPassivationAndReactivation(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	var convs []engine.ID
-	for i := range 50 {
-		convs = append(convs, h.say(fmt.Sprintf("u%d", i), fmt.Sprintf("m%d", i), "hi"))
-	}
+	convs := h.sayEach(50)
 	h.exec(convs[7], engine.Assign{UserID: "agent-7"})
 	require.Equal(t, int64(50), h.rt.Stats().ActiveConversations)
 	require.Equal(t, 50, h.rt.PassivateIdle(h.clock.Now()))
@@ -66,6 +63,34 @@ func TestPassivationAndReactivation(t *testing.T) {
 	require.Equal(t, uint64(2), c.LastSeq)
 	require.Equal(t, activations+1, h.rt.Stats().Activations)
 	require.Equal(t, int64(1), h.rt.Stats().ActiveConversations)
+}
+
+// sayEach has users u0..u<n-1> say "hi" (message ids m0...) and returns
+// their conversations.
+func (h *harness) sayEach(n int) []engine.ID {
+	var convs []engine.ID
+	for i := range n {
+		convs = append(convs, h.say(fmt.Sprintf("u%d", i), fmt.Sprintf("m%d", i), "hi"))
+	}
+	return convs
+}
+
+// A passivated conversation leaves nothing in the thread cache, and its
+// next message still finds it through the thread index.
+func TestPassivationForgetsThreads(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	convs := h.sayEach(20)
+	require.Equal(t, 20, actors.KnownThreads(h.rt))
+	require.Equal(t, 20, h.rt.PassivateIdle(h.clock.Now()))
+	eventually(t, 5*time.Second, func() error {
+		if n := actors.KnownThreads(h.rt); n != 0 {
+			return fmt.Errorf("%d threads cached", n)
+		}
+		return nil
+	})
+	require.Equal(t, convs[3], h.say("u3", "m3-2", "again"))
+	require.Equal(t, uint64(2), h.conv(convs[3]).LastSeq)
 }
 
 // The sweeper passivates on the injected clock.

@@ -98,6 +98,16 @@ func (f *searchFeed) take(r convRef, after, last uint64) ([]engine.Message, bool
 	return out, ok
 }
 
+// release empties the feed and gives its map's memory back (a Go map
+// keeps its size after deletions). The projection calls it when it finds
+// the queue empty: what the feed still holds then is runs no projection
+// will take, and a run fed meanwhile is only read from the store instead.
+func (f *searchFeed) release() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.convs, f.held = nil, 0
+}
+
 // drop forgets a conversation (deleted or unindexed).
 func (f *searchFeed) drop(r convRef) {
 	f.mu.Lock()

@@ -77,3 +77,19 @@ func TestSearchFeed(t *testing.T) {
 		require.Equal(t, 8, f.held)
 	})
 }
+
+// TestSearchFeedReleasedWhenQueueEmpty: a run no projection takes (fed
+// after its messages were read back) is dropped, with the feed's map,
+// once a projection finds the queue empty.
+func TestSearchFeedReleasedWhenQueueEmpty(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ws, conv := idOf('w', 1), idOf('c', 1)
+	s.feed.add([]engine.Message{{WorkspaceID: ws, ConversationID: conv, Seq: 1}})
+	require.Equal(t, 1, s.feed.held)
+	n, err := s.ProjectSearch(16)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Zero(t, s.feed.held)
+	require.Nil(t, s.feed.convs)
+}

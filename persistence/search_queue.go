@@ -120,8 +120,12 @@ type searchTask struct {
 // deletions of its queue entries, and the work is done again.
 func (s *Store) ProjectSearch(limit int) (int, error) {
 	tasks, err := s.searchTasks(limit)
-	if err != nil || len(tasks) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	if len(tasks) == 0 {
+		s.feed.release()
+		return 0, nil
 	}
 	b := s.NewBatch()
 	proj := newProjection()
