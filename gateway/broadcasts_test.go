@@ -571,6 +571,25 @@ func TestBroadcastScheduled(t *testing.T) {
 	require.False(t, done.StartedAt.Before(b.ScheduledAt))
 }
 
+// TestBroadcastScheduledInWorkspaceTimeZone: a scheduled_at without an
+// offset is read in the workspace's time zone once the operator set one
+// (UTC before); one with an offset is that instant whatever the zone.
+func TestBroadcastScheduledInWorkspaceTimeZone(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 12, 24, 6, 0, 0, 0, time.UTC))
+	e := broadcastEnvWith(t, "", func(c *actors.Config) { c.Clock = clock },
+		func(c *gateway.Config) { c.AdminToken = adminToken })
+	ann := mkContact(t, e, "Ann", "+15550000001")
+	body := orderBroadcast("Xmas", map[string]any{"contact_ids": []string{ann}})
+	body["scheduled_at"] = "2026-12-24T09:00:00"
+	require.Equal(t, time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC), createBroadcast(t, e, body).ScheduledAt.UTC())
+	code, out := e.api("PATCH", "/api/v1/admin/workspaces/"+e.ws.String(), adminToken, map[string]any{"time_zone": "Europe/Paris"})
+	require.Equal(t, http.StatusOK, code, string(out))
+	// 09:00 in Paris in December (UTC+1) is 08:00 UTC.
+	require.Equal(t, time.Date(2026, 12, 24, 8, 0, 0, 0, time.UTC), createBroadcast(t, e, body).ScheduledAt.UTC())
+	body["scheduled_at"] = "2026-12-24T09:00:00Z"
+	require.Equal(t, time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC), createBroadcast(t, e, body).ScheduledAt.UTC())
+}
+
 func TestBroadcastUpdatedEvents(t *testing.T) {
 	e := broadcastEnv(t, "", nil)
 	var ids []string
