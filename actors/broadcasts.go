@@ -64,6 +64,7 @@ type broadcastMetrics struct {
 	active     prometheus.Gauge
 	backoffs   *prometheus.CounterVec
 	recipients prometheus.Counter
+	inFlight   prometheus.Gauge
 }
 
 func newBroadcastMetrics(reg prometheus.Registerer) *broadcastMetrics {
@@ -81,9 +82,11 @@ func newBroadcastMetrics(reg prometheus.Registerer) *broadcastMetrics {
 			[]string{"code"}),
 		recipients: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_broadcast_recipients_total", Help: "Recipients resolved from broadcasts' audiences."}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_broadcast_sends_in_flight", Help: "Broadcast recipients handed out by their broadcast's pace and not yet answered by Meta (bounded per broadcast by engine.BroadcastInFlightLimit)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.messages, m.sendSecs, m.active, m.backoffs, m.recipients)
+		reg.MustRegister(m.messages, m.sendSecs, m.active, m.backoffs, m.recipients, m.inFlight)
 	}
 	return m
 }
@@ -318,6 +321,7 @@ func (a *broadcastActor) load() error {
 	a.recips = map[engine.ID]*engine.BroadcastRecipient{}
 	a.queue, a.retry = nil, nil
 	a.dirty = map[engine.ID]bool{}
+	a.r.metrics.inFlight.Sub(float64(len(a.inflight)))
 	a.inflight = map[engine.ID]bool{}
 	a.pacer = engine.NewBroadcastPacer(b.RatePerSecond)
 	a.pacer.SetLevel(b.BackoffLevel, a.rt.clock.Now())
@@ -460,7 +464,10 @@ func (a *broadcastActor) tick() {
 			continue
 		}
 		a.setStatus(r, engine.RecipientSending, now)
-		a.inflight[c] = true
+		if !a.inflight[c] {
+			a.inflight[c] = true
+			a.r.metrics.inFlight.Inc()
+		}
 		r.Attempts++
 		r.RetryAt, r.QueuedAt = time.Time{}, now.UTC()
 		jobs = append(jobs, broadcastJob{ws: a.ws, id: a.id, account: a.b.AccountID, r: *r, content: content})
@@ -567,8 +574,9 @@ func (a *broadcastActor) finishIfDone(now time.Time) bool {
 
 // setStatus moves r to s with the counts.
 func (a *broadcastActor) setStatus(r *engine.BroadcastRecipient, s engine.RecipientStatus, now time.Time) {
-	if s != engine.RecipientSending {
+	if s != engine.RecipientSending && a.inflight[r.ContactID] {
 		delete(a.inflight, r.ContactID)
+		a.r.metrics.inFlight.Dec()
 	}
 	if r.Status == s {
 		return

@@ -13,6 +13,7 @@ import (
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -652,8 +653,20 @@ func TestBroadcastPlanLimit(t *testing.T) {
 // answers the rest follow, each recipient sent once.
 func TestBroadcastInFlightBounded(t *testing.T) {
 	clock := clockwork.NewFakeClockAt(time.Now().UTC())
-	e := broadcastEnv(t, "", func(c *actors.Config) { c.Clock = clock })
+	reg := prometheus.NewRegistry()
+	e := broadcastEnv(t, "", func(c *actors.Config) { c.Clock, c.Registerer = clock, reg })
 	release := holdGraphSends(t, e)
+	inFlight := func() float64 {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			if mf.GetName() == "parley_broadcast_sends_in_flight" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no parley_broadcast_sends_in_flight")
+		return 0
+	}
 	const rate, n = 20, 80
 	limit := engine.BroadcastInFlightLimit(rate)
 	require.Less(t, limit, n)
@@ -689,6 +702,7 @@ func TestBroadcastInFlightBounded(t *testing.T) {
 		return nil
 	})
 	require.Equal(t, limit, sending())
+	require.EqualValues(t, limit, inFlight())
 	release()
 	done := waitBroadcast(t, e, b.ID, engine.BroadcastCompleted, 60*time.Second)
 	require.EqualValues(t, n, done.Counts.Sent, "%+v", done.Counts)
@@ -696,4 +710,5 @@ func TestBroadcastInFlightBounded(t *testing.T) {
 		require.Equal(t, 1, k, to)
 	}
 	require.Len(t, sendsTo(e), n)
+	require.Zero(t, inFlight())
 }
