@@ -140,6 +140,22 @@ func (r *broadcastRunner) pid(ws, id engine.ID) *actor.PID {
 	return p
 }
 
+// stopAll stops the broadcast actors (their timers with them) and waits
+// for them, so that no timer of theirs posts to a mailbox once the
+// actor system shuts down; a later message goes to the dead letters.
+func (r *broadcastRunner) stopAll() {
+	r.mu.Lock()
+	var futures []*actor.Future
+	for id, p := range r.actors {
+		delete(r.actors, id)
+		futures = append(futures, r.rt.system.Root.StopFuture(p))
+	}
+	r.mu.Unlock()
+	for _, f := range futures {
+		_ = f.Wait()
+	}
+}
+
 func (r *broadcastRunner) tell(ws, id engine.ID, msg any) { r.rt.system.Root.Send(r.pid(ws, id), msg) }
 
 // call runs op in the broadcast's actor and waits for its answer.

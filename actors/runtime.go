@@ -335,6 +335,7 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	rt.cancel()
 	rt.wg.Wait()
 	rt.dir.stopAll()
+	rt.casts.stopAll()
 	rt.bc.Close()
 	rt.system.Shutdown()
 	rt.dispatcher.stop()
