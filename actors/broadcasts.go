@@ -40,8 +40,11 @@ var (
 )
 
 const (
-	// broadcastSenders bounds the recipients being written at once.
-	broadcastSenders = 256
+	// broadcastSenders bounds the recipients being written at once: few
+	// enough that a broadcast's conversation writes leave the inbox's
+	// requests their share of the machine, enough to keep the pace
+	// (each write is one grouped commit).
+	broadcastSenders = 64
 	// broadcastTick is how often a sending broadcast hands out the sends
 	// its pace allows.
 	broadcastTick = 10 * time.Millisecond
@@ -61,6 +64,7 @@ type broadcastMetrics struct {
 	active     prometheus.Gauge
 	backoffs   *prometheus.CounterVec
 	recipients prometheus.Counter
+	inFlight   prometheus.Gauge
 }
 
 func newBroadcastMetrics(reg prometheus.Registerer) *broadcastMetrics {
@@ -78,9 +82,11 @@ func newBroadcastMetrics(reg prometheus.Registerer) *broadcastMetrics {
 			[]string{"code"}),
 		recipients: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_broadcast_recipients_total", Help: "Recipients resolved from broadcasts' audiences."}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_broadcast_sends_in_flight", Help: "Broadcast recipients handed out by their broadcast's pace and not yet answered by Meta (bounded per broadcast by engine.BroadcastInFlightLimit)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.messages, m.sendSecs, m.active, m.backoffs, m.recipients)
+		reg.MustRegister(m.messages, m.sendSecs, m.active, m.backoffs, m.recipients, m.inFlight)
 	}
 	return m
 }
@@ -248,6 +254,9 @@ type broadcastActor struct {
 	recips map[engine.ID]*engine.BroadcastRecipient
 	queue  []engine.ID
 	retry  []engine.ID
+	// inflight holds the recipients handed to the senders whose send
+	// Meta has not answered yet (engine.BroadcastInFlightLimit).
+	inflight map[engine.ID]bool
 	// dirty recipients and the broadcast itself wait for the next flush.
 	dirty        map[engine.ID]bool
 	dirtyB       bool
@@ -361,6 +370,8 @@ func (a *broadcastActor) load() error {
 	a.recips = map[engine.ID]*engine.BroadcastRecipient{}
 	a.queue, a.retry = nil, nil
 	a.dirty = map[engine.ID]bool{}
+	a.r.metrics.inFlight.Sub(float64(len(a.inflight)))
+	a.inflight = map[engine.ID]bool{}
 	a.pacer = engine.NewBroadcastPacer(b.RatePerSecond)
 	a.pacer.SetLevel(b.BackoffLevel, a.rt.clock.Now())
 	if b.Resolved {
@@ -471,7 +482,8 @@ func (a *broadcastActor) tick() {
 		a.armTick(a.b.BackoffUntil.Sub(now))
 		return
 	}
-	n := a.pacer.Allowed(now, min(len(a.queue), cap(a.r.jobs)-len(a.r.jobs)))
+	room := engine.BroadcastInFlightLimit(a.b.RatePerSecond) - len(a.inflight)
+	n := a.pacer.Allowed(now, min(len(a.queue), cap(a.r.jobs)-len(a.r.jobs), max(room, 0)))
 	var jobs []broadcastJob
 	for _, c := range a.queue[:n] {
 		r := a.recips[c]
@@ -501,6 +513,10 @@ func (a *broadcastActor) tick() {
 			continue
 		}
 		a.setStatus(r, engine.RecipientSending, now)
+		if !a.inflight[c] {
+			a.inflight[c] = true
+			a.r.metrics.inFlight.Inc()
+		}
 		r.Attempts++
 		r.RetryAt, r.QueuedAt = time.Time{}, now.UTC()
 		jobs = append(jobs, broadcastJob{ws: a.ws, id: a.id, account: a.b.AccountID, r: *r, content: content})
@@ -607,6 +623,10 @@ func (a *broadcastActor) finishIfDone(now time.Time) bool {
 
 // setStatus moves r to s with the counts.
 func (a *broadcastActor) setStatus(r *engine.BroadcastRecipient, s engine.RecipientStatus, now time.Time) {
+	if s != engine.RecipientSending && a.inflight[r.ContactID] {
+		delete(a.inflight, r.ContactID)
+		a.r.metrics.inFlight.Dec()
+	}
 	if r.Status == s {
 		return
 	}
@@ -1062,8 +1082,12 @@ func (rt *Runtime) ResolveBroadcastAudience(ctx context.Context, ws engine.ID, a
 				out = append(out, BroadcastAudienceEntry{Name: row.Name, Phone: wa})
 				continue
 			}
+			// The new contact's WhatsApp identity is the number the
+			// broadcast sends to: written now, in the import's batch, so
+			// its first conversation has no identity to tell its actor.
 			c := &engine.Contact{ID: engine.NewID(now), WorkspaceID: ws, Profile: engine.Profile{Name: row.Name, Phone: row.Phone},
-				Source: engine.SourceImport, CreatedAt: now, UpdatedAt: now}
+				Identities: []engine.Identity{{Channel: engine.ChannelWhatsApp, ExternalID: wa}},
+				Source:     engine.SourceImport, CreatedAt: now, UpdatedAt: now}
 			made = append(made, c)
 			out = append(out, BroadcastAudienceEntry{ContactID: c.ID, Name: row.Name, Phone: wa, Contact: c})
 		}
@@ -1086,7 +1110,11 @@ func (rt *Runtime) sendBroadcastMessage(ctx context.Context, j *broadcastJob) (e
 	defer rt.ops.Done()
 	tag := engine.BroadcastSendTag(j.id, j.r.ContactID)
 	in := &engine.Inbound{WorkspaceID: j.ws, Channel: engine.ChannelWhatsApp, ChannelAccountID: j.account,
-		ExternalUserID: j.r.Phone, ChannelMessageID: tag, ContactName: j.r.Name}
+		ExternalUserID: j.r.Phone, ChannelMessageID: tag}
+	// No ContactName: the recipient's name is the contact's own, not one
+	// the channel reported, so the new conversation tells the contact's
+	// actor nothing (the contact has its WhatsApp identity already, or
+	// hears of it once).
 	th, err := rt.dir.resolveFor(in, j.r.ContactID)
 	if err != nil {
 		return engine.Message{}, fmt.Errorf("resolving the recipient's conversation: %w", err)

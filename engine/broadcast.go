@@ -666,6 +666,13 @@ func (p *BroadcastPacer) Allowed(now time.Time, maxN int) int {
 	return n
 }
 
+// BroadcastInFlightLimit is how many of a broadcast's recipients may be
+// handed out and not yet answered (Meta's acceptance or a failure) at
+// once, for a broadcast of rps messages a second: one second of sends,
+// at least 20. The pace hands out no more while that many wait, so it
+// follows the rate actually accepted and no backlog builds behind it.
+func BroadcastInFlightLimit(rps int) int { return max(rps, 20) }
+
 // BroadcastErrorAction is what a failed send of a broadcast leads to.
 type BroadcastErrorAction int
 

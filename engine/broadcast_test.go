@@ -131,3 +131,12 @@ func TestBroadcastScheduledTime(t *testing.T) {
 	_, err = engine.ParseBroadcastTime("soon", paris)
 	require.ErrorIs(t, err, engine.ErrInvalid)
 }
+
+func TestBroadcastInFlightLimit(t *testing.T) {
+	// One second of sends at the broadcast's rate, at least 20.
+	for rps, want := range map[int]int{1: 20, 20: 20, 80: 80, 1000: 1000} {
+		if got := engine.BroadcastInFlightLimit(rps); got != want {
+			t.Errorf("BroadcastInFlightLimit(%d) = %d, want %d", rps, got, want)
+		}
+	}
+}

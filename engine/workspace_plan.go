@@ -102,6 +102,11 @@ func PlanMonth(now time.Time, tz string) string {
 	return now.In(planLocation(tz)).Format("2006-01")
 }
 
+// WorkspacePlanLocation is the location of a workspace's plan time zone
+// tz (an IANA name): UTC when it has none, or one this system does not
+// know.
+func WorkspacePlanLocation(tz string) *time.Location { return planLocation(tz) }
+
 func planLocation(tz string) *time.Location {
 	if tz == "" {
 		return time.UTC

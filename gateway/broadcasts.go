@@ -65,9 +65,9 @@ type broadcastBody struct {
 
 // parseBroadcastBody reads a create or preview body into a broadcast
 // (not yet checked against its template); a refusal is a 400. A
-// scheduled_at without an offset is read in UTC: workspaces have no
-// time zone of their own yet.
-func parseBroadcastBody(body []byte) (engine.Broadcast, error) {
+// scheduled_at without an offset is read in loc, the workspace's plan
+// time zone (UTC when it has none).
+func parseBroadcastBody(body []byte, loc *time.Location) (engine.Broadcast, error) {
 	var b broadcastBody
 	if err := decodeJSONBytes(body, &b); err != nil {
 		return engine.Broadcast{}, err
@@ -78,7 +78,7 @@ func parseBroadcastBody(body []byte) (engine.Broadcast, error) {
 		bc.Variables = []engine.BroadcastVariable{}
 	}
 	if b.ScheduledAt != "" {
-		t, err := engine.ParseBroadcastTime(b.ScheduledAt, time.UTC)
+		t, err := engine.ParseBroadcastTime(b.ScheduledAt, loc)
 		if err != nil {
 			return bc, fromEngine(err)
 		}
@@ -93,14 +93,14 @@ func parseBroadcastBody(body []byte) (engine.Broadcast, error) {
 // rate is within the number's tier. It returns the broadcast and its
 // template.
 func (h *broadcasts) prepare(c *fiber.Ctx) (engine.Broadcast, engine.Template, error) {
-	bc, err := parseBroadcastBody(c.Body())
+	ws := who(c).WorkspaceID
+	bc, err := parseBroadcastBody(c.Body(), engine.WorkspacePlanLocation(h.s.ops.record(ws).TimeZone))
 	if err != nil {
 		return bc, engine.Template{}, err
 	}
 	if err := validateBody(c, c.Body()); err != nil {
 		return bc, engine.Template{}, err
 	}
-	ws := who(c).WorkspaceID
 	acct, ok := h.s.cfg.Accounts.Get(engine.ChannelWhatsApp, bc.AccountID)
 	if bc.AccountID == "" || !ok || acct.WorkspaceID != ws {
 		return bc, engine.Template{}, errorf(fiber.StatusBadRequest, "invalid", "account_id must be a WhatsApp number (phone number id) of the workspace")

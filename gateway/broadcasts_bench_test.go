@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,12 +77,7 @@ func TestBroadcastThroughput(t *testing.T) {
 	}
 	baseline, nBase := listP99(func() bool { return false }, 500)
 
-	var csv strings.Builder
-	csv.WriteString("phone,name\n")
-	for i := range n {
-		fmt.Fprintf(&csv, "+1555%07d,Person %d\n", i, i)
-	}
-	body := orderBroadcast("Bench", map[string]any{"csv": csv.String()})
+	body := orderBroadcast("Bench", map[string]any{"csv": broadcastCSV("+1555%07d", n)})
 	body["rate_per_second"] = rate
 	code, out := e.api("POST", "/api/v1/broadcasts", ownerToken, body)
 	require.Equal(t, http.StatusCreated, code, string(out))

@@ -32,7 +32,7 @@ func FuzzBroadcastBody(f *testing.F) {
 			{Type: "BODY", Text: "Hi {{1}}, your order {{2}} ships on {{3}}."}}}
 	contact := engine.Contact{Profile: engine.Profile{Name: "Ann Lee", Phone: "+15550000001"}, CustomFields: map[string]string{"order": "B-7"}}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		b, err := parseBroadcastBody(body)
+		b, err := parseBroadcastBody(body, time.UTC)
 		if err != nil {
 			var ae *apiError
 			if !errors.As(err, &ae) || ae.Status != 400 {

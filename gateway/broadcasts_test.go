@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/parleyhq/parley/actors"
 	"github.com/parleyhq/parley/engine"
 	"github.com/parleyhq/parley/gateway"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -310,15 +312,33 @@ func TestBroadcastPreview(t *testing.T) {
 	require.False(t, ok)
 }
 
-func TestBroadcastPauseResumeCancel(t *testing.T) {
-	e := broadcastEnv(t, "", nil)
+// holdGraphSends holds the fake Graph API's answers to sends until the
+// returned release is called (at the test's end at the latest).
+func holdGraphSends(t *testing.T, e *env) (release func()) {
 	hold := make(chan struct{})
 	var once sync.Once
-	release := func() { once.Do(func() { close(hold) }) }
+	release = func() { once.Do(func() { close(hold) }) }
 	t.Cleanup(release)
 	e.graph.mu.Lock()
 	e.graph.hold = hold
 	e.graph.mu.Unlock()
+	return release
+}
+
+// broadcastCSV is an audience CSV of n rows, the phones formatted from
+// i by phoneFormat.
+func broadcastCSV(phoneFormat string, n int) string {
+	var csv strings.Builder
+	csv.WriteString("phone,name\n")
+	for i := range n {
+		fmt.Fprintf(&csv, phoneFormat+",Person %d\n", i, i)
+	}
+	return csv.String()
+}
+
+func TestBroadcastPauseResumeCancel(t *testing.T) {
+	e := broadcastEnv(t, "", nil)
+	release := holdGraphSends(t, e)
 	var ids []string
 	for i := range 20 {
 		ids = append(ids, mkContact(t, e, fmt.Sprintf("C%d", i), fmt.Sprintf("+1555100%04d", i)))
@@ -552,6 +572,25 @@ func TestBroadcastScheduled(t *testing.T) {
 	require.False(t, done.StartedAt.Before(b.ScheduledAt))
 }
 
+// TestBroadcastScheduledInWorkspaceTimeZone: a scheduled_at without an
+// offset is read in the workspace's time zone once the operator set one
+// (UTC before); one with an offset is that instant whatever the zone.
+func TestBroadcastScheduledInWorkspaceTimeZone(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 12, 24, 6, 0, 0, 0, time.UTC))
+	e := broadcastEnvWith(t, "", func(c *actors.Config) { c.Clock = clock },
+		func(c *gateway.Config) { c.AdminToken = adminToken })
+	ann := mkContact(t, e, "Ann", "+15550000001")
+	body := orderBroadcast("Xmas", map[string]any{"contact_ids": []string{ann}})
+	body["scheduled_at"] = "2026-12-24T09:00:00"
+	require.Equal(t, time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC), createBroadcast(t, e, body).ScheduledAt.UTC())
+	code, out := e.api("PATCH", "/api/v1/admin/workspaces/"+e.ws.String(), adminToken, map[string]any{"time_zone": "Europe/Paris"})
+	require.Equal(t, http.StatusOK, code, string(out))
+	// 09:00 in Paris in December (UTC+1) is 08:00 UTC.
+	require.Equal(t, time.Date(2026, 12, 24, 8, 0, 0, 0, time.UTC), createBroadcast(t, e, body).ScheduledAt.UTC())
+	body["scheduled_at"] = "2026-12-24T09:00:00Z"
+	require.Equal(t, time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC), createBroadcast(t, e, body).ScheduledAt.UTC())
+}
+
 func TestBroadcastUpdatedEvents(t *testing.T) {
 	e := broadcastEnv(t, "", nil)
 	var ids []string
@@ -605,4 +644,71 @@ func TestBroadcastPlanLimit(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &list))
 	require.Len(t, list.Broadcasts, 1, "the refused broadcast is not stored")
 	require.Equal(t, "first", list.Broadcasts[0].Name)
+}
+
+// TestBroadcastInFlightBounded holds every send at the Graph API and
+// lets the broadcast's pace run far past its rate on the injected
+// clock: no more recipients are handed out than
+// engine.BroadcastInFlightLimit while Meta answers none, and once Meta
+// answers the rest follow, each recipient sent once.
+func TestBroadcastInFlightBounded(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(time.Now().UTC())
+	reg := prometheus.NewRegistry()
+	e := broadcastEnv(t, "", func(c *actors.Config) { c.Clock, c.Registerer = clock, reg })
+	release := holdGraphSends(t, e)
+	inFlight := func() float64 {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			if mf.GetName() == "parley_broadcast_sends_in_flight" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no parley_broadcast_sends_in_flight")
+		return 0
+	}
+	const rate, n = 20, 80
+	limit := engine.BroadcastInFlightLimit(rate)
+	require.Less(t, limit, n)
+	body := orderBroadcast("Bounded", map[string]any{"csv": broadcastCSV("+1555300%04d", n)})
+	body["rate_per_second"] = rate
+	start := clock.Now()
+	b := createBroadcast(t, e, body)
+	pumpClock(t, clock, 50*time.Millisecond)
+	// Handed out: committed as sending by the broadcast's actor before
+	// it gives them to the senders.
+	sending := func() int {
+		k := 0
+		require.NoError(t, e.store.EachBroadcastRecipient(e.ws, b.ID, engine.ZeroID, func(r *engine.BroadcastRecipient) bool {
+			if r.Status == engine.RecipientSending {
+				k++
+			}
+			return true
+		}))
+		return k
+	}
+	eventually(t, 20*time.Second, func() error {
+		if k := sending(); k != limit {
+			return fmt.Errorf("%d sending, want %d", k, limit)
+		}
+		return nil
+	})
+	// Ten times as long as the pace needs for all of them: still no
+	// more handed out.
+	eventually(t, 20*time.Second, func() error {
+		if d := clock.Since(start); d < 10*time.Second*n/rate {
+			return fmt.Errorf("%s of pace so far", d)
+		}
+		return nil
+	})
+	require.Equal(t, limit, sending())
+	require.EqualValues(t, limit, inFlight())
+	release()
+	done := waitBroadcast(t, e, b.ID, engine.BroadcastCompleted, 60*time.Second)
+	require.EqualValues(t, n, done.Counts.Sent, "%+v", done.Counts)
+	for to, k := range sendsTo(e) {
+		require.Equal(t, 1, k, to)
+	}
+	require.Len(t, sendsTo(e), n)
+	require.Zero(t, inFlight())
 }
