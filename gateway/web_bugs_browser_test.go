@@ -389,7 +389,9 @@ func TestWebInboxBugs(t *testing.T) {
 		b.waitJS("the system event", ev)
 		text := evalJS[string](b, ev+`.querySelector('span').textContent`)
 		require.NotRegexp(t, `\d{4}-\d\d-\d\dT\d\d:\d\d`, text, "a raw UTC timestamp")
-		require.Regexp(t, `^Follow-up scheduled for (Today|Tomorrow) \d{1,2}:\d\d [AP]M$`, text)
+		// The person who scheduled it is named after it (here the signed-in
+		// owner: You).
+		require.Regexp(t, `^Follow-up scheduled for (Today|Tomorrow) \d{1,2}:\d\d [AP]M · You$`, text)
 		at := evalJS[string](b, ev+`.querySelector('span time').getAttribute('datetime')`)
 		when, err := time.Parse(time.RFC3339, at)
 		require.NoError(t, err)
