@@ -187,7 +187,6 @@ type metrics struct {
 	deliveries *prometheus.CounterVec
 	duration   prometheus.Histogram
 	queued     prometheus.Counter
-	dropped    prometheus.Counter
 	disabled   prometheus.Counter
 	erased     prometheus.Counter
 }
@@ -200,8 +199,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Time of one outgoing webhook attempt, request to response.", Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10)}),
 		queued: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_webhook_deliveries_queued_total",
 			Help: "Outgoing webhook deliveries written to the durable queue (redeliveries included)."}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_webhook_events_dropped_total",
-			Help: "Outgoing webhook deliveries lost before the queue: the tap's buffer was full or the queue's commit failed."}),
 		disabled: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_webhooks_disabled_total",
 			Help: "Webhook subscriptions turned off after persistent failure."}),
 		erased: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_webhook_deliveries_erased_total",
@@ -211,7 +208,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.deliveries.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.deliveries, m.duration, m.queued, m.dropped, m.disabled, m.erased)
+		reg.MustRegister(m.deliveries, m.duration, m.queued, m.disabled, m.erased)
 	}
 	return m
 }

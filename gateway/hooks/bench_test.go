@@ -14,7 +14,7 @@ import (
 )
 
 // BenchmarkWebhookDelivery measures deliveries per second to a local
-// receiver that answers at once: the tap, the queue's commits, the
+// receiver that answers at once: the staged batches' commits, the
 // dispatcher and four workers, 16 conversations at a time.
 func BenchmarkWebhookDelivery(b *testing.B) {
 	store, err := persistence.Open(persistence.Options{Dir: b.TempDir()})
@@ -44,7 +44,7 @@ func BenchmarkWebhookDelivery(b *testing.B) {
 	b.ResetTimer()
 	began := time.Now()
 	for i := range b.N {
-		svc.Tap([]engine.Event{f.message(convs[i%len(convs)], uint64(i+1))})
+		stage(b, store, svc, []engine.Event{f.message(convs[i%len(convs)], uint64(i+1))})
 	}
 	for got.Load() < int64(b.N) {
 		time.Sleep(time.Millisecond)

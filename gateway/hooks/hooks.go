@@ -5,9 +5,7 @@
 // The conversation and contact actors hand it each batch of events
 // before they commit it (Stage, an actors.EventOutbox): the deliveries
 // those events make are written into the same batch, so they are durable
-// with the events themselves and cost no fsync of their own. A tap
-// (Tap) takes what is published outside those commits into a buffer that
-// one goroutine writes to the queue. A dispatcher reads the queue and
+// with the events themselves and cost no fsync of their own. A dispatcher reads the queue and
 // hands the due deliveries to a bounded pool of workers, at most one in
 // flight per subscription and conversation (or contact), so that each
 // receiver sees a conversation's events in order. A failed attempt is
@@ -51,11 +49,6 @@ const (
 	DefaultWorkers = 4
 	// DefaultTimeout bounds one attempt.
 	DefaultTimeout = 10 * time.Second
-	// maxBuffered bounds the published events waiting to be written to
-	// the queue; beyond it events are dropped and counted (the writer
-	// empties the buffer with each commit, so only a store that stopped
-	// writing fills it).
-	maxBuffered = 1 << 16
 	// scanLimit bounds the pending deliveries read per subscription per
 	// dispatch round.
 	scanLimit = 256
@@ -98,7 +91,7 @@ type flight struct{ hook, key engine.ID }
 type result struct{ f flight }
 
 // Service owns the webhook subscriptions and delivers their events.
-// Create it with New, start it with Start, feed it with Tap, stop it with
+// Create it with New, start it with Start, feed it with Stage, stop it with
 // Shutdown.
 type Service struct {
 	cfg    Config
@@ -123,12 +116,9 @@ type Service struct {
 	seqMu sync.Mutex
 	seq   uint64
 	// active is a copy of the active subscriptions by workspace, read
-	// by the tap without a lock.
+	// by Stage without a lock.
 	active atomic.Pointer[map[engine.ID][]engine.Webhook]
 
-	inMu    sync.Mutex
-	in      []engine.Event
-	inWake  chan struct{}
 	wake    chan struct{}
 	jobs    chan engine.WebhookDelivery
 	results chan result
@@ -138,7 +128,6 @@ type Service struct {
 	wg        sync.WaitGroup
 	startOnce sync.Once
 	stopOnce  sync.Once
-	stopped   atomic.Bool
 }
 
 // New returns a Service with the subscriptions read from the store.
@@ -168,7 +157,7 @@ func New(cfg Config) (*Service, error) {
 		client = &c
 	}
 	s := &Service{cfg: cfg, client: client, log: cfg.Logger, m: newMetrics(cfg.Registerer), hooks: map[engine.ID]*engine.Webhook{},
-		inWake: make(chan struct{}, 1), wake: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1),
 		jobs: make(chan engine.WebhookDelivery), results: make(chan result, cfg.Workers)}
 	wss, err := cfg.Store.Workspaces()
 	if err != nil {
@@ -196,7 +185,7 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// refreshLocked rebuilds the tap's copy of the active subscriptions.
+// refreshLocked rebuilds Stage's copy of the active subscriptions.
 func (s *Service) refreshLocked() {
 	m := map[engine.ID][]engine.Webhook{}
 	for _, h := range s.hooks {
@@ -210,11 +199,10 @@ func (s *Service) refreshLocked() {
 	s.active.Store(&m)
 }
 
-// Start starts the queue writer, the dispatcher and the workers.
+// Start starts the dispatcher and the workers.
 // Calling it again does nothing.
 func (s *Service) Start() {
 	s.startOnce.Do(func() {
-		s.goDo("webhook-queue", s.writeQueue)
 		s.goDo("webhook-dispatch", s.dispatch)
 		for range s.cfg.Workers {
 			s.goDo("webhook-deliver", s.work)
@@ -231,50 +219,14 @@ func (s *Service) goDo(label string, f func(context.Context)) {
 	})
 }
 
-// Shutdown writes the events still buffered to the queue, cancels the
-// attempts in progress (they stay queued and go at the next start) and
+// Shutdown cancels the attempts in progress (they stay queued and go at the next start) and
 // stops the goroutines. Safe to call more than once.
 func (s *Service) Shutdown() {
 	s.stopOnce.Do(func() {
-		s.stopped.Store(true)
 		s.startOnce.Do(func() {})
 		s.cancel()
 		s.wg.Wait()
-		s.flush() // what the tap took after the writer stopped
 	})
-}
-
-// Tap takes events published outside the actors' commits, which
-// Stage does not see (actors.Broadcaster.AddTap). It never waits: the
-// events of workspaces with an active subscription are appended to a
-// buffer that the queue writer commits (at least once: an event tapped
-// but not yet queued when the process is killed is lost).
-func (s *Service) Tap(events []engine.Event) {
-	act := *s.active.Load()
-	if len(act) == 0 || s.stopped.Load() {
-		return
-	}
-	var n int
-	s.inMu.Lock()
-	for i := range events {
-		if _, ok := act[events[i].WorkspaceID]; !ok {
-			continue
-		}
-		if len(s.in) >= maxBuffered {
-			n++
-			continue
-		}
-		s.in = append(s.in, events[i])
-	}
-	s.inMu.Unlock()
-	if n > 0 {
-		s.m.dropped.Add(float64(n))
-		s.log.Warn("Webhook events dropped: the queue writer is behind", "dropped", n)
-	}
-	select {
-	case s.inWake <- struct{}{}:
-	default:
-	}
 }
 
 func (s *Service) poke() {
@@ -282,50 +234,6 @@ func (s *Service) poke() {
 	case s.wake <- struct{}{}:
 	default:
 	}
-}
-
-// writeQueue writes the tapped events to the delivery queue until ctx
-// ends.
-func (s *Service) writeQueue(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.inWake:
-			s.flush()
-		}
-	}
-}
-
-// flush turns the buffered events into queued deliveries, committed in
-// one synced batch.
-func (s *Service) flush() {
-	s.inMu.Lock()
-	evs := s.in
-	s.in = nil
-	s.inMu.Unlock()
-	if len(evs) == 0 {
-		return
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	s.seqMu.Lock()
-	defer s.seqMu.Unlock()
-	b := s.cfg.Store.NewBatch()
-	seq, n := s.putDeliveries(b, evs, *s.active.Load(), s.seq, s.cfg.Clock.Now().UTC())
-	if n == 0 {
-		b.Close()
-		return
-	}
-	b.SetWebhookSeq(seq)
-	if err := s.cfg.Store.Commit(b); err != nil {
-		s.m.dropped.Add(float64(n))
-		s.log.Error("Queueing webhook deliveries", "deliveries", n, "err", err)
-		return
-	}
-	s.seq = seq
-	s.m.queued.Add(float64(n))
-	s.poke()
 }
 
 // putDeliveries writes into b the deliveries of evs to the subscriptions
@@ -644,7 +552,6 @@ func (s *Service) post(ctx context.Context, h *engine.Webhook, d *engine.Webhook
 // and waits for the batches being staged. It returns how many
 // deliveries it removed.
 func (s *Service) EraseContact(ws engine.ID, keys []engine.ID, needles [][]byte) (int, error) {
-	s.flush()   // what the tap holds of the contact
 	s.mu.Lock() // before stageMu, as Delete takes them
 	defer s.mu.Unlock()
 	s.stageMu.Lock()

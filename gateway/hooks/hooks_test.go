@@ -106,6 +106,20 @@ type fixture struct {
 	pub   chan engine.Event
 }
 
+// stage commits events the way an actor does: their deliveries staged
+// into the batch that commits them (Stage), then done after the commit.
+func stage(tb testing.TB, store *persistence.Store, svc *Service, events []engine.Event) {
+	tb.Helper()
+	b := store.NewBatch()
+	done := svc.Stage(b, events)
+	if err := store.Commit(b); err != nil {
+		tb.Fatal(err)
+	}
+	if done != nil {
+		done()
+	}
+}
+
 func newFixture(t *testing.T, workers int) *fixture {
 	f := &fixture{dir: t.TempDir(), clock: clockwork.NewFakeClockAt(t0), ws: engine.NewID(t0), pub: make(chan engine.Event, 16)}
 	f.open(t, workers)
@@ -187,7 +201,7 @@ func TestWebhookDeliverySigned(t *testing.T) {
 	f.subscribe(t, r.srv.URL, engine.WebhookMessageCreated)
 	other := f.subscribe(t, r.srv.URL+"/other", engine.WebhookContactCreated)
 	conv := engine.NewID(t0)
-	f.svc.Tap([]engine.Event{f.message(conv, 1)})
+	stage(t, f.store, f.svc, []engine.Event{f.message(conv, 1)})
 	eventually(t, f.clock, 0, "the delivery", func() bool { return len(r.received()) == 1 })
 	g := r.received()[0]
 	if g.event != "message_created" || g.conv != conv.String() || g.text != "1" || g.delivery != "1" {
@@ -209,7 +223,7 @@ func TestWebhookDeliverySigned(t *testing.T) {
 	if _, err := f.svc.Update(f.ws, w.ID, engine.WebhookChange{Secret: &wrong}, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	f.svc.Tap([]engine.Event{f.message(conv, 2)})
+	stage(t, f.store, f.svc, []engine.Event{f.message(conv, 2)})
 	eventually(t, f.clock, 0, "the refused signature", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.badSig == 1 })
 }
 
@@ -228,7 +242,7 @@ func TestWebhookOrderPerConversation(t *testing.T) {
 	const per = 25
 	for seq := uint64(1); seq <= per; seq++ {
 		for _, c := range convs {
-			f.svc.Tap([]engine.Event{f.message(c, seq)})
+			stage(t, f.store, f.svc, []engine.Event{f.message(c, seq)})
 		}
 	}
 	eventually(t, f.clock, 0, "every delivery", func() bool { return len(r.received()) >= per*len(convs) })
@@ -257,7 +271,7 @@ func TestWebhookReceiverDownThenUp(t *testing.T) {
 	}
 	w := f.subscribe(t, r.srv.URL, engine.WebhookMessageCreated)
 	conv := engine.NewID(t0)
-	f.svc.Tap([]engine.Event{f.message(conv, 1), f.message(conv, 2)})
+	stage(t, f.store, f.svc, []engine.Event{f.message(conv, 1), f.message(conv, 2)})
 	eventually(t, f.clock, 10*time.Second, "both deliveries", func() bool { return len(r.received()) == 2 })
 	got := r.received()
 	if got[0].text != "1" || got[1].text != "2" {
@@ -329,7 +343,7 @@ func TestWebhookDisabledAfterPersistentFailure(t *testing.T) {
 	r.tolerance = time.Hour
 	w := f.subscribe(t, r.srv.URL, engine.WebhookMessageCreated)
 	conv := engine.NewID(t0)
-	f.svc.Tap([]engine.Event{f.message(conv, 1)})
+	stage(t, f.store, f.svc, []engine.Event{f.message(conv, 1)})
 	eventually(t, f.clock, 5*time.Minute, "the subscription turned off", func() bool {
 		h, _ := f.svc.Get(f.ws, w.ID)
 		return !h.Active
@@ -354,7 +368,7 @@ func TestWebhookDisabledAfterPersistentFailure(t *testing.T) {
 		t.Fatalf("log %+v", ds)
 	}
 	// Off, it takes no event; the store says so after a restart too.
-	f.svc.Tap([]engine.Event{f.message(conv, 2)})
+	stage(t, f.store, f.svc, []engine.Event{f.message(conv, 2)})
 	f.close()
 	f.open(t, 2)
 	if h, _ := f.svc.Get(f.ws, w.ID); h.Active {
@@ -388,7 +402,7 @@ func TestWebhookRestartDeliversPending(t *testing.T) {
 	for seq := uint64(1); seq <= 10; seq++ {
 		evs = append(evs, f.message(conv, seq))
 	}
-	f.svc.Tap(evs)
+	stage(t, f.store, f.svc, evs)
 	eventually(t, f.clock, 0, "a first attempt", func() bool { return testutil.ToFloat64(f.svc.m.deliveries.WithLabelValues(ResultRetried)) >= 1 })
 	f.close() // the store is closed with everything queued
 	down.Lock()
@@ -402,7 +416,7 @@ func TestWebhookRestartDeliversPending(t *testing.T) {
 		}
 	}
 	// New deliveries continue the numbering.
-	f.svc.Tap([]engine.Event{f.message(conv, 11)})
+	stage(t, f.store, f.svc, []engine.Event{f.message(conv, 11)})
 	eventually(t, f.clock, 0, "the next delivery", func() bool { return len(r.received()) == 11 })
 	if g := r.received()[10]; g.delivery != "11" {
 		t.Fatalf("delivery numbered %s after the restart", g.delivery)
